@@ -45,7 +45,8 @@ impl FromStr for AlgorithmKind {
     /// `COMP128-2`, `a3a8`, …) and of the XOR test algorithms (`xor`, `xor-2g`, `xor-3g`, …) are
     /// refused with the reason; anything else is unknown.
     fn from_str(name: &str) -> Result<Self> {
-        let folded: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        let folded: String =
+            name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
         match folded.as_str() {
             "milenage" => Ok(Self::Milenage),
             "tuak" => Ok(Self::Tuak),
@@ -138,7 +139,8 @@ mod tests {
     fn names() {
         assert_eq!("MILENAGE".parse::<AlgorithmKind>(), Ok(AlgorithmKind::Milenage));
         assert_eq!("Tuak".parse::<AlgorithmKind>(), Ok(AlgorithmKind::Tuak));
-        for name in ["comp128", "COMP128v1", "comp128-2", "Comp128_v3", "A3/A8", "xor", "XOR-3G", "xor_2g", "test-xor"] {
+        for name in ["comp128", "COMP128v1", "comp128-2", "Comp128_v3", "A3/A8", "xor", "XOR-3G", "xor_2g", "test-xor"]
+        {
             let err = name.parse::<AlgorithmKind>().unwrap_err();
             assert!(matches!(err, AucError::RefusedAlgorithm { .. }), "{name}: {err}");
             assert!(err.to_string().contains("refused"), "{err}");

@@ -37,7 +37,8 @@ mod tests {
 
     #[test]
     fn round_trip_and_forgery() {
-        let alg: AuthAlgorithm = Milenage::new(&Key::from_slice(&[1; 16]).unwrap(), &Opc::from_slice(&[2; 16]).unwrap()).unwrap().into();
+        let alg: AuthAlgorithm =
+            Milenage::new(&Key::from_slice(&[1; 16]).unwrap(), &Opc::from_slice(&[2; 16]).unwrap()).unwrap().into();
         let rand = Rand([4; 16]);
         let sqn = Sqn::new(0x0000_1234_5678).unwrap();
         let auts = build_auts(&alg, &rand, sqn);

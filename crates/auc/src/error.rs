@@ -72,9 +72,5 @@ pub type Result<T> = core::result::Result<T, AucError>;
 
 /// Checks that `bytes` has exactly `N` bytes and returns them as an array.
 pub(crate) fn fixed<const N: usize>(what: &'static str, expected: &'static str, bytes: &[u8]) -> Result<[u8; N]> {
-    bytes.try_into().map_err(|_| AucError::InvalidLength {
-        what,
-        expected,
-        got: bytes.len(),
-    })
+    bytes.try_into().map_err(|_| AucError::InvalidLength { what, expected, got: bytes.len() })
 }

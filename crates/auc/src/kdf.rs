@@ -18,7 +18,8 @@ pub fn kasme(ck: &Ck, ik: &Ik, serving_network: &ServingNetwork, sqn_xor_ak: &[u
     let (c, i) = (ck.expose(), ik.expose());
     key[..c.len()].copy_from_slice(c);
     key[c.len()..c.len() + i.len()].copy_from_slice(i);
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key[..c.len() + i.len()]).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(&key[..c.len() + i.len()]).expect("HMAC takes any key length");
     key.zeroize();
     let mut s = [0u8; 14];
     s[0] = FC_KASME;

@@ -57,7 +57,11 @@ impl Zeroize for Milenage {
 }
 
 fn key128(k: &Key) -> Result<[u8; 16]> {
-    k.expose().try_into().map_err(|_| AucError::InvalidLength { what: "K", expected: "16 bytes for MILENAGE", got: k.len() })
+    k.expose().try_into().map_err(|_| AucError::InvalidLength {
+        what: "K",
+        expected: "16 bytes for MILENAGE",
+        got: k.len(),
+    })
 }
 
 fn encrypt(cipher: &Aes128Enc, x: u128) -> u128 {
@@ -142,7 +146,8 @@ impl Milenage {
             Array::from(self.out_block(temp, 5).to_be_bytes()),
         ];
         self.cipher.encrypt_blocks(&mut blocks);
-        let mut out: [[u8; 16]; 5] = core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
+        let mut out: [[u8; 16]; 5] =
+            core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
         let result = MilenageOutputs {
             mac_a: out[0][..8].try_into().expect("8"),
             mac_s: out[0][8..].try_into().expect("8"),
@@ -168,7 +173,8 @@ impl Milenage {
             Array::from(self.out_block(temp, 4).to_be_bytes()),
         ];
         self.cipher.encrypt_blocks(&mut blocks);
-        let mut out: [[u8; 16]; 4] = core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
+        let mut out: [[u8; 16]; 4] =
+            core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
         let result = (
             Mac::new(&out[0][..8]),
             Res::new(&out[1][8..]),

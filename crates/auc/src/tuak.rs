@@ -56,7 +56,11 @@ impl TuakParams {
         check("CK length (bits)", self.ck_bits, &[128, 256], "128, 256")?;
         check("IK length (bits)", self.ik_bits, &[128, 256], "128, 256")?;
         if !(1..=MAX_ITERATIONS).contains(&self.iterations) {
-            return Err(AucError::InvalidParameter { what: "Keccak iterations", value: self.iterations, allowed: "1 to 1000" });
+            return Err(AucError::InvalidParameter {
+                what: "Keccak iterations",
+                value: self.iterations,
+                allowed: "1 to 1000",
+            });
         }
         Ok(())
     }
@@ -65,7 +69,8 @@ impl TuakParams {
 /// Applies Keccak-f[1600] to a state given as 200 bytes (lane i little-endian at bytes 8i..8i+8),
 /// `iterations` times.
 pub fn keccak_f1600_bytes(state: &mut [u8; 200], iterations: u32) {
-    let mut lanes: [u64; 25] = core::array::from_fn(|i| u64::from_le_bytes(state[8 * i..8 * i + 8].try_into().expect("8")));
+    let mut lanes: [u64; 25] =
+        core::array::from_fn(|i| u64::from_le_bytes(state[8 * i..8 * i + 8].try_into().expect("8")));
     keccak::Keccak::new().with_f1600(|f| {
         for _ in 0..iterations {
             f(&mut lanes);
@@ -258,7 +263,8 @@ impl Tuak {
     /// f2, f3, f4, f5: (RES, CK, IK, AK) from one Keccak run.
     pub fn f2345(&self, rand: &Rand) -> (Res, Ck, Ik, Ak) {
         let p = self.params;
-        let instance = 0x40 | (res_code(p.res_bits) << 3) | (u8::from(p.ck_bits == 256) << 2) | (u8::from(p.ik_bits == 256) << 1);
+        let instance =
+            0x40 | (res_code(p.res_bits) << 3) | (u8::from(p.ck_bits == 256) << 2) | (u8::from(p.ik_bits == 256) << 1);
         let mut s = self.run(instance, rand, None);
         let (res_len, ck_len, ik_len) = (p.res_bits as usize / 8, p.ck_bits as usize / 8, p.ik_bits as usize / 8);
         let mut ck: [u8; 32] = pull(&s, at::CK, ck_len);
@@ -320,7 +326,9 @@ mod tests {
             "RES length (bits) = 48 is not allowed by TS 35.231 (allowed: 32, 64, 128, 256)"
         );
         assert!(TuakParams { iterations: 0, ..TuakParams::default() }.validate().is_err());
-        assert!(TuakParams { mac_bits: 256, res_bits: 256, ck_bits: 256, ik_bits: 256, iterations: 2 }.validate().is_ok());
+        assert!(TuakParams { mac_bits: 256, res_bits: 256, ck_bits: 256, ik_bits: 256, iterations: 2 }
+            .validate()
+            .is_ok());
     }
 
     #[test]

@@ -201,7 +201,11 @@ impl Auts {
     pub fn from_slice(bytes: &[u8]) -> Result<Self> {
         match bytes.len() {
             14 | 22 | 38 => Ok(Self(Bytes::new(bytes))),
-            got => Err(AucError::InvalidLength { what: "AUTS", expected: "14 bytes (22 or 38 with a 128/256-bit TUAK MAC-S)", got }),
+            got => Err(AucError::InvalidLength {
+                what: "AUTS",
+                expected: "14 bytes (22 or 38 with a 128/256-bit TUAK MAC-S)",
+                got,
+            }),
         }
     }
 

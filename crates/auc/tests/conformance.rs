@@ -91,7 +91,8 @@ fn check_milenage(label: &str, t: &MilenageSet) {
     let amf = Amf::from_slice(&h(&t.amf)).unwrap();
     for m in [by_op, by_opc] {
         let o = m.outputs(&rand, sqn, amf);
-        let got = [x(&o.mac_a), x(&o.mac_s), x(&o.res), x(o.ck.expose()), x(o.ik.expose()), x(&o.ak.0), x(&o.ak_star.0)];
+        let got =
+            [x(&o.mac_a), x(&o.mac_s), x(&o.res), x(o.ck.expose()), x(o.ik.expose()), x(&o.ak.0), x(&o.ak_star.0)];
         let want = [&t.f1, &t.f1star, &t.f2, &t.f3, &t.f4, &t.f5, &t.f5star];
         for (name, (g, w)) in ["f1", "f1*", "f2", "f3", "f4", "f5", "f5*"].iter().zip(got.iter().zip(want)) {
             assert_eq!(g, w, "{label} set {}: {name}", t.set);
@@ -128,7 +129,13 @@ fn tuak_ts_35_232_and_35_233_all_test_sets() {
         let top = Top::from_slice(&h(&t.top)).unwrap();
         let topc = Tuak::topc(&k, &top, t.iterations).unwrap();
         assert_eq!(x(topc.expose()), t.topc, "{label}: TOPc");
-        let params = TuakParams { mac_bits: t.mac_bits, res_bits: t.res_bits, ck_bits: t.ck_bits, ik_bits: t.ik_bits, iterations: t.iterations };
+        let params = TuakParams {
+            mac_bits: t.mac_bits,
+            res_bits: t.res_bits,
+            ck_bits: t.ck_bits,
+            ik_bits: t.ik_bits,
+            iterations: t.iterations,
+        };
         let by_top = Tuak::with_top(&k, &top, params).unwrap();
         let by_topc = Tuak::new(&k, &Topc::from_slice(&h(&t.topc)).unwrap(), params).unwrap();
         let rand = Rand::from_slice(&h(&t.rand)).unwrap();

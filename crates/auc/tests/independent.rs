@@ -82,3 +82,17 @@ fn library_agrees_with_independent_implementation_on_random_inputs() {
         assert_eq!(verify_auts(&alg, &rand, &theirs), Ok(sqn_ms), "{ctx}");
     }
 }
+
+/// The oracle itself must reproduce the published 3GPP test sets before its answers count.
+#[test]
+fn oracle_reproduces_3gpp_test_sets() {
+    let Some(_) = oracle::ask(&Value::Array(vec![])) else { return };
+    let out = std::process::Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg(oracle::script())
+        .arg("--self-test")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "oracle self-test failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(" 0 failed"), "{text}");
+}

@@ -134,20 +134,23 @@ impl Milenage {
         Ak(out5[..6].try_into().expect("6"))
     }
 
-    /// f1, f1*, f2, f3, f4, f5 and f5* at once: one AES call for TEMP, then the five output blocks
-    /// pipelined through AES-NI together.
-    pub fn outputs(&self, rand: &Rand, sqn: Sqn, amf: Amf) -> MilenageOutputs {
+    /// OUT1..OUTn (n ≤ 5) for one RAND: one AES call for TEMP, then the n output blocks pipelined
+    /// through AES-NI together. The caller wipes the result.
+    fn out_blocks<const N: usize>(&self, rand: &Rand, sqn: Sqn, amf: Amf) -> [[u8; 16]; N] {
         let temp = self.temp(rand);
-        let mut blocks = [
-            Array::from(self.in1_block(temp, sqn, amf).to_be_bytes()),
-            Array::from(self.out_block(temp, 2).to_be_bytes()),
-            Array::from(self.out_block(temp, 3).to_be_bytes()),
-            Array::from(self.out_block(temp, 4).to_be_bytes()),
-            Array::from(self.out_block(temp, 5).to_be_bytes()),
-        ];
+        let mut blocks: [_; N] = core::array::from_fn(|i| {
+            let input = if i == 0 { self.in1_block(temp, sqn, amf) } else { self.out_block(temp, i + 1) };
+            Array::from(input.to_be_bytes())
+        });
         self.cipher.encrypt_blocks(&mut blocks);
-        let mut out: [[u8; 16]; 5] =
-            core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
+        let out = core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
+        blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
+        out
+    }
+
+    /// f1, f1*, f2, f3, f4, f5 and f5* at once.
+    pub fn outputs(&self, rand: &Rand, sqn: Sqn, amf: Amf) -> MilenageOutputs {
+        let mut out: [[u8; 16]; 5] = self.out_blocks(rand, sqn, amf);
         let result = MilenageOutputs {
             mac_a: out[0][..8].try_into().expect("8"),
             mac_s: out[0][8..].try_into().expect("8"),
@@ -158,23 +161,13 @@ impl Milenage {
             ak_star: Ak(out[4][..6].try_into().expect("6")),
         };
         out.zeroize();
-        blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
         result
     }
 
-    /// f1 (MAC-A), f2 (RES), f3 (CK), f4 (IK), f5 (AK): what an authentication vector needs, four AES
-    /// output blocks pipelined after TEMP (f1* and f5* are skipped).
+    /// f1 (MAC-A), f2 (RES), f3 (CK), f4 (IK), f5 (AK): what an authentication vector needs (OUT1 to
+    /// OUT4; f1* and f5* are skipped).
     pub fn vector_outputs(&self, rand: &Rand, sqn: Sqn, amf: Amf) -> (Mac, Res, Ck, Ik, Ak) {
-        let temp = self.temp(rand);
-        let mut blocks = [
-            Array::from(self.in1_block(temp, sqn, amf).to_be_bytes()),
-            Array::from(self.out_block(temp, 2).to_be_bytes()),
-            Array::from(self.out_block(temp, 3).to_be_bytes()),
-            Array::from(self.out_block(temp, 4).to_be_bytes()),
-        ];
-        self.cipher.encrypt_blocks(&mut blocks);
-        let mut out: [[u8; 16]; 4] =
-            core::array::from_fn(|i| (u128::from_be_bytes(blocks[i].into()) ^ self.opc).to_be_bytes());
+        let mut out: [[u8; 16]; 4] = self.out_blocks(rand, sqn, amf);
         let result = (
             Mac::new(&out[0][..8]),
             Res::new(&out[1][8..]),
@@ -183,7 +176,6 @@ impl Milenage {
             Ak(out[1][..6].try_into().expect("6")),
         );
         out.zeroize();
-        blocks.iter_mut().for_each(|b| b.as_mut_slice().zeroize());
         result
     }
 }

@@ -1,0 +1,188 @@
+//! The AVP and command dictionary: base protocol (RFC 6733), S6a/S6d (TS 29.272), S13 (TS 29.272
+//! §6.2/§7, ECR/ECA) and DOIC (RFC 7683). Lookups by name and by (code, vendor).
+
+mod tables;
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// 3GPP's vendor id (IANA enterprise number 10415).
+pub const VENDOR_3GPP: u32 = 10415;
+
+/// Application ids.
+pub mod app {
+    /// Diameter common messages (CER/CEA, DWR/DWA, DPR/DPA use it).
+    pub const COMMON: u32 = 0;
+    /// S6a/S6d (TS 29.272), vendor 10415.
+    pub const S6A: u32 = 16_777_251;
+    /// S13/S13' (TS 29.272), vendor 10415.
+    pub const S13: u32 = 16_777_252;
+    /// The relay application id.
+    pub const RELAY: u32 = 0xffff_ffff;
+}
+
+/// The data format of an AVP (RFC 6733 §4.2 and §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AvpType {
+    /// Arbitrary bytes.
+    OctetString,
+    /// Signed 32-bit integer.
+    Integer32,
+    /// Signed 64-bit integer.
+    Integer64,
+    /// Unsigned 32-bit integer.
+    Unsigned32,
+    /// Unsigned 64-bit integer.
+    Unsigned64,
+    /// IEEE 754 single precision.
+    Float32,
+    /// IEEE 754 double precision.
+    Float64,
+    /// A sequence of AVPs.
+    Grouped,
+    /// An address family (2 bytes) and address.
+    Address,
+    /// NTP seconds since 1900 (4 bytes).
+    Time,
+    /// UTF-8 text.
+    Utf8String,
+    /// A Diameter identity (FQDN), ASCII.
+    DiameterIdentity,
+    /// A Diameter URI (`aaa://host:port;…`).
+    DiameterUri,
+    /// A 32-bit enumeration.
+    Enumerated,
+    /// An IP filter rule (RFC 6733 §4.3.1), text.
+    IpFilterRule,
+}
+
+/// Whether a flag must, may or must not be set on an AVP (RFC 6733 AVP tables).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagRule {
+    /// Must be set.
+    Must,
+    /// May be set or not.
+    May,
+    /// Must not be set.
+    MustNot,
+}
+
+/// One AVP of the dictionary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AvpDef {
+    /// Name as in the specification (e.g. `Origin-Host`).
+    pub name: &'static str,
+    /// AVP code.
+    pub code: u32,
+    /// Vendor id; 0 for IETF AVPs.
+    pub vendor: u32,
+    /// Data format.
+    pub ty: AvpType,
+    /// Rule for the M (mandatory) bit.
+    pub m: FlagRule,
+}
+
+/// One command of the dictionary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommandDef {
+    /// Full name without "Request"/"Answer" (e.g. `Authentication-Information`).
+    pub name: &'static str,
+    /// Abbreviation of the request (e.g. `AIR`).
+    pub request: &'static str,
+    /// Abbreviation of the answer (e.g. `AIA`).
+    pub answer: &'static str,
+    /// Command code.
+    pub code: u32,
+    /// Application id.
+    pub app: u32,
+    /// Whether the P (proxiable) bit is set on this command.
+    pub proxiable: bool,
+    /// AVPs the request must carry (fixed `< >` and required `{ }` in the CCF).
+    pub request_required: &'static [&'static str],
+    /// AVPs the answer must carry.
+    pub answer_required: &'static [&'static str],
+}
+
+struct Index {
+    by_name: HashMap<&'static str, &'static AvpDef>,
+    by_code: HashMap<(u32, u32), &'static AvpDef>,
+    cmd_by_abbrev: HashMap<&'static str, &'static CommandDef>,
+    cmd_by_code: HashMap<(u32, u32), &'static CommandDef>,
+}
+
+fn index() -> &'static Index {
+    static INDEX: OnceLock<Index> = OnceLock::new();
+    INDEX.get_or_init(|| Index {
+        by_name: tables::AVPS.iter().map(|d| (d.name, d)).collect(),
+        by_code: tables::AVPS.iter().map(|d| ((d.code, d.vendor), d)).collect(),
+        cmd_by_abbrev: tables::COMMANDS.iter().flat_map(|c| [(c.request, c), (c.answer, c)]).collect(),
+        cmd_by_code: tables::COMMANDS.iter().map(|c| ((c.app, c.code), c)).collect(),
+    })
+}
+
+/// The AVP named `name`.
+pub fn avp_by_name(name: &str) -> Option<&'static AvpDef> {
+    index().by_name.get(name).copied()
+}
+
+/// The AVP with this code and vendor id (0 for IETF).
+pub fn avp_by_code(code: u32, vendor: u32) -> Option<&'static AvpDef> {
+    index().by_code.get(&(code, vendor)).copied()
+}
+
+/// The command whose request or answer abbreviation is `abbrev` (e.g. `AIR` or `AIA`).
+pub fn command_by_abbrev(abbrev: &str) -> Option<&'static CommandDef> {
+    index().cmd_by_abbrev.get(abbrev).copied()
+}
+
+/// The command with this code in this application. Base commands (CER, DWR, DPR) are found in any
+/// application.
+pub fn command_by_code(app: u32, code: u32) -> Option<&'static CommandDef> {
+    let i = index();
+    i.cmd_by_code.get(&(app, code)).or_else(|| i.cmd_by_code.get(&(app::COMMON, code))).copied()
+}
+
+/// Every AVP definition.
+pub fn all_avps() -> &'static [AvpDef] {
+    tables::AVPS
+}
+
+/// Every command definition.
+pub fn all_commands() -> &'static [CommandDef] {
+    tables::COMMANDS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_codes_are_unique_and_consistent() {
+        let mut names = std::collections::HashSet::new();
+        let mut codes = std::collections::HashSet::new();
+        for d in all_avps() {
+            assert!(names.insert(d.name), "duplicate AVP name {}", d.name);
+            assert!(codes.insert((d.code, d.vendor)), "duplicate AVP code {} vendor {}", d.code, d.vendor);
+            assert_eq!(avp_by_code(d.code, d.vendor), Some(d));
+        }
+        for c in all_commands() {
+            for n in c.request_required.iter().chain(c.answer_required) {
+                assert!(avp_by_name(n).is_some(), "{} names unknown AVP {n}", c.request);
+            }
+        }
+    }
+
+    #[test]
+    fn well_known_entries() {
+        let oh = avp_by_name("Origin-Host").unwrap();
+        assert_eq!((oh.code, oh.vendor, oh.ty, oh.m), (264, 0, AvpType::DiameterIdentity, FlagRule::Must));
+        let v = avp_by_name("E-UTRAN-Vector").unwrap();
+        assert_eq!((v.code, v.vendor, v.ty), (1414, VENDOR_3GPP, AvpType::Grouped));
+        let air = command_by_abbrev("AIR").unwrap();
+        assert_eq!((air.code, air.app), (318, app::S6A));
+        assert_eq!(command_by_code(app::S6A, 257).unwrap().request, "CER");
+        assert_eq!(command_by_code(app::S13, 324).unwrap().request, "ECR");
+        let oc = avp_by_name("OC-Supported-Features").unwrap();
+        assert_eq!((oc.code, oc.vendor), (621, 0));
+    }
+}

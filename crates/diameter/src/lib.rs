@@ -1,0 +1,26 @@
+//! # diameter — Warden's Diameter stack (RFC 6733)
+//!
+//! - **Codec**: the header ([`Header`]), AVPs with every RFC 6733 base type ([`Avp`], [`Value`]), a
+//!   zero-copy reader ([`MessageView`], [`RawAvps`]) and byte-exact encoding.
+//! - **Dictionary** ([`dictionary`]): base protocol, S6a/S6d and S13 (TS 29.272), DOIC (RFC 7683);
+//!   messages are built and read by name, unknown AVPs are kept.
+//! - **Validation** ([`validate::check`]) and error answers carrying the RFC 6733 Result-Code and
+//!   Failed-AVP ([`Message::error_answer`]).
+//!
+//! This crate depends on nothing else of Warden's. It never panics on input: every malformed byte
+//! sequence becomes a [`DecodeError`] with the Result-Code to answer.
+
+pub mod avp;
+pub mod dictionary;
+pub mod error;
+pub mod header;
+pub mod message;
+pub mod peer;
+pub mod result_code;
+pub mod transport;
+pub mod validate;
+
+pub use avp::{Address, Avp, BuildError, RawAvp, RawAvps, Value};
+pub use error::DecodeError;
+pub use header::{next_frame_len, FramingError, Header};
+pub use message::{Message, MessageError, MessageView};

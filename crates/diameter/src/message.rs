@@ -1,0 +1,254 @@
+//! Diameter messages: the owned, typed [`Message`] built and read by name through the dictionary, the
+//! zero-copy [`MessageView`] for hot paths that look at a few AVPs, and error answers.
+
+use crate::avp::{find, find_all, Avp, BuildError, RawAvp, RawAvps, Value};
+use crate::dictionary::{self, CommandDef};
+use crate::error::DecodeError;
+use crate::header::{flags, Header, HEADER_LEN, VERSION};
+use crate::result_code as rc;
+
+/// A decode failure, with whatever was learned before it (enough to build an error answer).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error}")]
+pub struct MessageError {
+    /// The header, when it could be read.
+    pub header: Option<Header>,
+    /// The Session-Id, when it was read before the error.
+    pub session_id: Option<String>,
+    /// What went wrong.
+    pub error: DecodeError,
+}
+
+/// An owned Diameter message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    /// The header; `length` is recomputed on encoding.
+    pub header: Header,
+    /// The AVPs in order.
+    pub avps: Vec<Avp>,
+}
+
+/// Checks the header fields that do not depend on the command: version, length, reserved and E bits.
+fn check_header(h: &Header, available: usize) -> Result<(), DecodeError> {
+    if h.version != VERSION {
+        return Err(DecodeError::UnsupportedVersion(h.version));
+    }
+    if h.length as usize != available || h.length % 4 != 0 {
+        return Err(DecodeError::InvalidMessageLength(h.length));
+    }
+    if h.flags & flags::RESERVED != 0 {
+        return Err(DecodeError::InvalidHeaderBits("reserved command flag bits set"));
+    }
+    if h.is_request() && h.is_error() {
+        return Err(DecodeError::InvalidHeaderBits("E bit set on a request"));
+    }
+    Ok(())
+}
+
+impl Message {
+    /// A new request or answer by the command's abbreviation (`"AIR"`, `"CEA"`, …), with the R and
+    /// P bits and the application id from the dictionary. Identifiers are left at zero.
+    pub fn new(abbrev: &str) -> Result<Self, BuildError> {
+        let cmd =
+            dictionary::command_by_abbrev(abbrev).ok_or_else(|| BuildError::UnknownCommand(abbrev.to_string()))?;
+        let mut f = if cmd.proxiable { flags::P } else { 0 };
+        if cmd.request == abbrev {
+            f |= flags::R;
+        }
+        Ok(Self {
+            header: Header {
+                version: VERSION,
+                length: 0,
+                flags: f,
+                code: cmd.code,
+                app_id: cmd.app,
+                hop_by_hop: 0,
+                end_to_end: 0,
+            },
+            avps: Vec::new(),
+        })
+    }
+
+    /// An answer to `request`: same command, application and identifiers, R cleared, P kept, and the
+    /// request's Session-Id first (RFC 6733 §6.2).
+    pub fn answer_to(request: &Header, session_id: Option<&str>) -> Self {
+        let mut avps = Vec::new();
+        if let Some(s) = session_id {
+            avps.push(Avp::new("Session-Id", s).expect("Session-Id is in the dictionary"));
+        }
+        Self { header: Header { version: VERSION, length: 0, flags: request.flags & flags::P, ..*request }, avps }
+    }
+
+    /// Appends an AVP.
+    pub fn push(&mut self, avp: Avp) -> &mut Self {
+        self.avps.push(avp);
+        self
+    }
+
+    /// Appends an AVP by name.
+    pub fn add(&mut self, name: &str, value: impl Into<Value>) -> Result<&mut Self, BuildError> {
+        self.avps.push(Avp::new(name, value)?);
+        Ok(self)
+    }
+
+    /// The first top-level AVP named `name`.
+    pub fn get(&self, name: &str) -> Option<&Avp> {
+        find(&self.avps, name)
+    }
+
+    /// Every top-level AVP named `name`.
+    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Avp> + 'a {
+        find_all(&self.avps, name)
+    }
+
+    /// Text of the first top-level AVP named `name`.
+    pub fn get_str(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(Avp::as_str)
+    }
+
+    /// Unsigned value of the first top-level AVP named `name`.
+    pub fn get_u32(&self, name: &str) -> Option<u32> {
+        self.get(name).and_then(Avp::as_u32)
+    }
+
+    /// The command, if the dictionary knows it.
+    pub fn command(&self) -> Option<&'static CommandDef> {
+        dictionary::command_by_code(self.header.app_id, self.header.code)
+    }
+
+    /// `"AIR"`, `"AIA"`, … when the command is known.
+    pub fn abbrev(&self) -> Option<&'static str> {
+        self.command().map(|c| if self.header.is_request() { c.request } else { c.answer })
+    }
+
+    /// True for requests.
+    pub fn is_request(&self) -> bool {
+        self.header.is_request()
+    }
+
+    /// Result-Code, or the Experimental-Result-Code inside Experimental-Result.
+    pub fn result_code(&self) -> Option<u32> {
+        self.get_u32("Result-Code")
+            .or_else(|| self.get("Experimental-Result")?.child("Experimental-Result-Code")?.as_u32())
+    }
+
+    /// Session-Id.
+    pub fn session_id(&self) -> Option<&str> {
+        self.get_str("Session-Id")
+    }
+
+    /// Encoded length.
+    pub fn len(&self) -> usize {
+        HEADER_LEN + self.avps.iter().map(Avp::padded_len).sum::<usize>()
+    }
+
+    /// Never true: a message has at least its header.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Appends the encoded message to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        out.reserve(self.len());
+        let header = Header { length: self.len() as u32, ..self.header };
+        header.write(out);
+        self.avps.iter().for_each(|a| a.encode(out));
+    }
+
+    /// The encoded message.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.encode_into(&mut out);
+        out
+    }
+
+    /// Decodes exactly one message from `bytes`, typing AVPs with the dictionary (unknown AVPs are kept
+    /// as bytes). Checks version, length, reserved and E bits, AVP lengths, AVP flags and nesting.
+    pub fn decode(bytes: &[u8]) -> Result<Self, MessageError> {
+        let header = Header::parse(bytes).map_err(|error| MessageError { header: None, session_id: None, error })?;
+        let fail = |error, session_id| MessageError { header: Some(header), session_id, error };
+        check_header(&header, bytes.len()).map_err(|e| fail(e, None))?;
+        let mut avps = Vec::with_capacity(12);
+        let mut session_id = None;
+        for raw in RawAvps::new(&bytes[HEADER_LEN..]) {
+            let raw = raw.map_err(|e| fail(e, session_id.clone()))?;
+            let avp = Avp::decode(&raw, 0).map_err(|e| fail(e, session_id.clone()))?;
+            if session_id.is_none() && avp.code == 263 && avp.vendor_id.is_none() {
+                session_id = avp.as_str().map(str::to_string);
+            }
+            avps.push(avp);
+        }
+        Ok(Self { header, avps })
+    }
+
+    /// An error answer to a request that failed: Result-Code, Origin-Host, Origin-Realm, Failed-AVP
+    /// when there is one, and the E bit for protocol errors (RFC 6733 §7.2).
+    pub fn error_answer(
+        request: &Header,
+        session_id: Option<&str>,
+        origin_host: &str,
+        origin_realm: &str,
+        error: &DecodeError,
+    ) -> Self {
+        let mut m = Self::answer_to(request, session_id);
+        m.set_error(
+            error.result_code(),
+            origin_host,
+            origin_realm,
+            error.failed_avp().cloned(),
+            Some(&error.to_string()),
+        );
+        m
+    }
+
+    /// Fills an answer with a Result-Code and the base AVPs of an error answer.
+    pub fn set_error(
+        &mut self,
+        code: u32,
+        origin_host: &str,
+        origin_realm: &str,
+        failed: Option<Avp>,
+        message: Option<&str>,
+    ) {
+        if rc::is_protocol_error(code) {
+            self.header.flags |= flags::E;
+        }
+        let push = |m: &mut Self, name, v: Value| m.avps.push(Avp::new(name, v).expect("base AVP"));
+        push(self, "Origin-Host", origin_host.into());
+        push(self, "Origin-Realm", origin_realm.into());
+        push(self, "Result-Code", code.into());
+        if let Some(text) = message {
+            push(self, "Error-Message", text.into());
+        }
+        if let Some(f) = failed {
+            push(self, "Failed-AVP", Value::Grouped(vec![f]));
+        }
+    }
+}
+
+/// A message read in place: the header and an iterator over its AVPs, without copying or typing.
+#[derive(Debug, Clone, Copy)]
+pub struct MessageView<'a> {
+    /// The header.
+    pub header: Header,
+    body: &'a [u8],
+}
+
+impl<'a> MessageView<'a> {
+    /// Checks the header (version, length, flags) and borrows the AVP area.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, DecodeError> {
+        let header = Header::parse(bytes)?;
+        check_header(&header, bytes.len())?;
+        Ok(Self { header, body: &bytes[HEADER_LEN..] })
+    }
+
+    /// The top-level AVPs.
+    pub fn avps(&self) -> RawAvps<'a> {
+        RawAvps::new(self.body)
+    }
+
+    /// The first top-level AVP with this code and vendor (0 for IETF).
+    pub fn find(&self, code: u32, vendor: u32) -> Option<RawAvp<'a>> {
+        self.avps().map_while(Result::ok).find(|a| a.code == code && a.vendor() == vendor)
+    }
+}

@@ -1,0 +1,197 @@
+//! The tokio shell around the sans-IO [`Peer`]: TCP (and TLS) connections, a server that accepts
+//! peers and hands their requests to a [`Handler`], and a client. Back-pressure: a connection stops
+//! reading while `max_in_flight` of its requests are being handled, and writes are awaited before
+//! more input is taken. The stream type is generic ([`Stream`]), so SCTP can be added beside TCP.
+
+mod connection;
+mod tls;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, watch};
+
+pub use connection::{drive, ConnectionLimits};
+pub use tls::{client_config, server_config, TlsSettings};
+
+use crate::message::Message;
+use crate::peer::{Capabilities, CloseReason, Peer, PeerAuthorizer, PeerConfig};
+
+/// A byte stream a Diameter connection runs over (TCP, TLS over TCP, or SCTP later).
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Stream for T {}
+
+/// Why a request sent through a [`PeerHandle`] got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// No answer within the request timeout.
+    #[error("no answer within the request timeout")]
+    Timeout,
+    /// The connection is closed.
+    #[error("the peer connection is closed")]
+    Closed,
+    /// The peer state machine refused the request.
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub(crate) enum Command {
+    Request(Message, oneshot::Sender<Result<Message, RequestError>>),
+    Disconnect(u32),
+}
+
+/// A handle on one open peer connection: send requests over it (the HSS sends CLR/IDR over the
+/// connection an MME opened), or disconnect it.
+#[derive(Clone)]
+pub struct PeerHandle {
+    commands: mpsc::Sender<Command>,
+    remote: Arc<Capabilities>,
+    address: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for PeerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerHandle").field("remote", &self.remote.origin_host).field("address", &self.address).finish()
+    }
+}
+
+impl PeerHandle {
+    /// The remote's capabilities (Origin-Host, realm, applications, …).
+    pub fn remote(&self) -> &Capabilities {
+        &self.remote
+    }
+
+    /// The remote transport address.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.address
+    }
+
+    /// Sends a request and waits for its answer.
+    pub async fn request(&self, msg: Message) -> Result<Message, RequestError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Request(msg, tx)).await.map_err(|_| RequestError::Closed)?;
+        rx.await.map_err(|_| RequestError::Closed)?
+    }
+
+    /// Starts an orderly disconnect (DPR).
+    pub async fn disconnect(&self, cause: u32) {
+        let _ = self.commands.send(Command::Disconnect(cause)).await;
+    }
+}
+
+/// Answers application requests arriving on server connections.
+pub trait Handler: Send + Sync + 'static {
+    /// Returns the answer to `request` (or `None` to send nothing).
+    fn handle(&self, request: Message, peer: PeerHandle) -> impl Future<Output = Option<Message>> + Send;
+
+    /// Called once per connection when the capabilities exchange succeeded.
+    fn peer_open(&self, _peer: PeerHandle) {}
+
+    /// Called once per connection when it ends.
+    fn peer_closed(&self, _remote: Option<&Capabilities>, _reason: &CloseReason) {}
+}
+
+/// Server settings.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Template for every accepted connection (seed is varied per connection).
+    pub peer: PeerConfig,
+    /// Who may connect.
+    pub authorizer: Arc<dyn PeerAuthorizer>,
+    /// Limits per connection.
+    pub limits: ConnectionLimits,
+    /// TLS, for inter-operator links (RFC 6733 §13: TLS from the first byte).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Accepts connections on `listener` until `shutdown` turns true; each connection runs its own task.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    config: ServerConfig,
+    handler: Arc<H>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut seed_counter: u64 = rand_seed();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, addr)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                seed_counter = seed_counter.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut peer_config = config.peer.clone();
+                peer_config.seed = seed_counter;
+                let (config, handler, shutdown) = (config.clone(), handler.clone(), shutdown.clone());
+                tokio::spawn(async move {
+                    let peer = Peer::responder(peer_config, config.authorizer.clone(), Some(addr.ip()), tokio::time::Instant::now().into_std());
+                    match &config.tls {
+                        None => drive(stream, peer, Some(addr), handler, config.limits, shutdown, None).await,
+                        Some(tls) => match tokio_rustls::TlsAcceptor::from(tls.clone()).accept(stream).await {
+                            Ok(s) => drive(s, peer, Some(addr), handler, config.limits, shutdown, None).await,
+                            Err(e) => tracing::info!(%addr, error = %e, "TLS handshake failed"),
+                        },
+                    }
+                });
+            }
+            _ = shutdown.changed() => if *shutdown.borrow() { break },
+        }
+    }
+}
+
+/// A handler for client connections that refuses requests from the server side with nothing.
+struct NoRequests;
+impl Handler for NoRequests {
+    async fn handle(&self, _request: Message, _peer: PeerHandle) -> Option<Message> {
+        None
+    }
+}
+
+/// Connects to a peer over TCP (or TLS when `tls` is given with the server name), runs the
+/// capabilities exchange and returns a handle once the connection is open.
+pub async fn connect(
+    addr: SocketAddr,
+    mut peer_config: PeerConfig,
+    authorizer: Arc<dyn PeerAuthorizer>,
+    limits: ConnectionLimits,
+    tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+) -> std::io::Result<(PeerHandle, tokio::task::JoinHandle<()>)> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    peer_config.seed ^= rand_seed();
+    let peer = Peer::initiator(peer_config, authorizer, Some(addr.ip()), tokio::time::Instant::now().into_std());
+    let (open_tx, open_rx) = oneshot::channel();
+    let (_keep, shutdown) = watch::channel(false);
+    let handler = Arc::new(NoRequests);
+    let task = match tls {
+        None => tokio::spawn(async move {
+            let _keep = _keep;
+            drive(stream, peer, Some(addr), handler, limits, shutdown, Some(open_tx)).await
+        }),
+        Some((cfg, name)) => {
+            let s = tokio_rustls::TlsConnector::from(cfg).connect(name, stream).await?;
+            tokio::spawn(async move {
+                let _keep = _keep;
+                drive(s, peer, Some(addr), handler, limits, shutdown, Some(open_tx)).await
+            })
+        }
+    };
+    match open_rx.await {
+        Ok(Ok(handle)) => Ok((handle, task)),
+        Ok(Err(reason)) => Err(std::io::Error::new(std::io::ErrorKind::ConnectionRefused, format!("{reason:?}"))),
+        Err(_) => Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionAborted,
+            "connection ended during capabilities exchange",
+        )),
+    }
+}
+
+/// A seed for identifiers from the OS clock and address-space randomness (no extra dependency);
+/// identifiers need uniqueness, not secrecy.
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}

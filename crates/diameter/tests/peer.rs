@@ -1,0 +1,336 @@
+//! The sans-IO peer state machine driven in memory: two peers wired back to back, and hand-made
+//! malformed input, with the clock advanced by hand.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diameter::dictionary::app;
+use diameter::peer::{Application, CloseReason, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
+use diameter::result_code as rc;
+use diameter::{Avp, Message, Value};
+
+fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
+    let mut c = PeerConfig::new(host, "epc.mnc001.mcc001.3gppnetwork.org", apps);
+    c.watchdog_interval = Duration::from_secs(30);
+    c
+}
+
+fn allow_all() -> Arc<dyn PeerAuthorizer> {
+    Arc::new(|_: &PeerIdentity| true)
+}
+
+/// Moves every queued byte from `a` to `b` and back until both are quiet.
+fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
+    loop {
+        let mut moved = false;
+        while let Some(bytes) = a.poll_transmit() {
+            b.handle_input(&bytes, now);
+            moved = true;
+        }
+        while let Some(bytes) = b.poll_transmit() {
+            a.handle_input(&bytes, now);
+            moved = true;
+        }
+        if !moved {
+            break;
+        }
+    }
+}
+
+fn events(p: &mut Peer) -> Vec<Event> {
+    std::iter::from_fn(|| p.poll_event()).collect()
+}
+
+fn open_pair(now: Instant) -> (Peer, Peer) {
+    let mut mme = Peer::initiator(config("mme.example", vec![Application::S6A]), allow_all(), None, now);
+    let mut hss =
+        Peer::responder(config("hss.example", vec![Application::S6A, Application::S13]), allow_all(), None, now);
+    pump(&mut mme, &mut hss, now);
+    assert_eq!(mme.state(), PeerState::Open);
+    assert_eq!(hss.state(), PeerState::Open);
+    let ev = events(&mut hss);
+    assert!(
+        matches!(&ev[..], [Event::Open { applications, remote }] if applications == &vec![app::S6A] && remote.origin_host == "mme.example")
+    );
+    events(&mut mme);
+    (mme, hss)
+}
+
+fn air() -> Message {
+    let mut m = Message::new("AIR").unwrap();
+    m.add("Session-Id", "mme.example;1;2").unwrap();
+    m.add("Auth-Session-State", 1u32).unwrap();
+    m.add("Origin-Host", "mme.example").unwrap();
+    m.add("Origin-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
+    m.add("Destination-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
+    m.add("User-Name", "001010000000001").unwrap();
+    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+    m
+}
+
+fn answer_of(bytes: &[u8]) -> Message {
+    let m = Message::decode(bytes).unwrap_or_else(|e| panic!("peer sends well-formed answers: {e:?} {bytes:02x?}"));
+    assert!(!m.is_request());
+    m
+}
+
+#[test]
+fn capabilities_request_answer_and_watchdog() {
+    let now = Instant::now();
+    let (mut mme, mut hss) = open_pair(now);
+    let (hbh, _) = mme.send_request(air(), now).unwrap();
+    pump(&mut mme, &mut hss, now);
+    let Some(Event::Request(req)) = hss.poll_event() else { panic!("request expected") };
+    assert_eq!(req.get_str("User-Name"), Some("001010000000001"));
+    let mut ans = Message::answer_to(&req.header, req.session_id());
+    ans.add("Result-Code", rc::SUCCESS).unwrap();
+    hss.send_answer(ans).unwrap();
+    pump(&mut mme, &mut hss, now);
+    let Some(Event::Answer(a)) = mme.poll_event() else { panic!("answer expected") };
+    assert_eq!((a.header.hop_by_hop, a.result_code()), (hbh, Some(rc::SUCCESS)));
+    assert_eq!(mme.pending_requests(), 0);
+
+    // Watchdog: after Tw (± 2 s) of silence, DWR goes out and DWA comes back.
+    let later = now + Duration::from_secs(33);
+    mme.handle_timeout(later);
+    let dwr = mme.poll_transmit().expect("DWR after Tw");
+    assert_eq!(Message::decode(&dwr).unwrap().abbrev(), Some("DWR"));
+    hss.handle_input(&dwr, later);
+    let dwa = answer_of(&hss.poll_transmit().unwrap());
+    assert_eq!((dwa.abbrev(), dwa.result_code()), (Some("DWA"), Some(rc::SUCCESS)));
+}
+
+#[test]
+fn watchdog_declares_silent_peer_down() {
+    let now = Instant::now();
+    let (mut mme, _hss) = open_pair(now);
+    let mut t = now;
+    let mut sent_dwr = 0;
+    for _ in 0..4 {
+        t += Duration::from_secs(33);
+        mme.handle_timeout(t);
+        while let Some(b) = mme.poll_transmit() {
+            sent_dwr += usize::from(Message::decode(&b).unwrap().abbrev() == Some("DWR"));
+        }
+    }
+    assert_eq!(sent_dwr, 1);
+    let ev = events(&mut mme);
+    assert!(ev.contains(&Event::Suspect));
+    assert!(ev.contains(&Event::Closed(CloseReason::WatchdogTimeout)));
+    assert_eq!(mme.state(), PeerState::Closed);
+}
+
+#[test]
+fn unknown_peer_is_refused_with_3010() {
+    let now = Instant::now();
+    let only_mme1: Arc<dyn PeerAuthorizer> = Arc::new(|p: &PeerIdentity| p.origin_host == "mme1.example");
+    let mut intruder = Peer::initiator(config("evil.example", vec![Application::S6A]), allow_all(), None, now);
+    let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), only_mme1, None, now);
+    let cer = intruder.poll_transmit().unwrap();
+    hss.handle_input(&cer, now);
+    let cea = answer_of(&hss.poll_transmit().unwrap());
+    assert_eq!(cea.result_code(), Some(rc::UNKNOWN_PEER));
+    assert!(cea.header.is_error(), "3xxx answers carry the E bit");
+    assert_eq!(hss.state(), PeerState::Closed);
+    assert!(events(&mut hss).contains(&Event::Closed(CloseReason::UnknownPeer)));
+    intruder.handle_input(&cea.encode(), now);
+    assert!(events(&mut intruder).contains(&Event::Closed(CloseReason::CapabilitiesExchangeFailed(rc::UNKNOWN_PEER))));
+}
+
+#[test]
+fn no_common_application_is_5010() {
+    let now = Instant::now();
+    let mut eir_client = Peer::initiator(config("mme.example", vec![Application::S13]), allow_all(), None, now);
+    let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), allow_all(), None, now);
+    pump(&mut eir_client, &mut hss, now);
+    assert!(events(&mut hss).contains(&Event::Closed(CloseReason::NoCommonApplication)));
+    assert!(events(&mut eir_client)
+        .contains(&Event::Closed(CloseReason::CapabilitiesExchangeFailed(rc::NO_COMMON_APPLICATION))));
+}
+
+#[test]
+fn disconnect_with_dpr_dpa() {
+    let now = Instant::now();
+    let (mut mme, mut hss) = open_pair(now);
+    mme.disconnect(0, now);
+    assert_eq!(mme.state(), PeerState::Closing);
+    pump(&mut mme, &mut hss, now);
+    assert_eq!(events(&mut hss), vec![Event::Closed(CloseReason::RemoteDisconnect(0))]);
+    assert_eq!(events(&mut mme), vec![Event::Closed(CloseReason::LocalDisconnect)]);
+}
+
+#[test]
+fn duplicate_requests_reach_the_application_once() {
+    let now = Instant::now();
+    let (mut mme, mut hss) = open_pair(now);
+    mme.send_request(air(), now).unwrap();
+    let bytes = mme.poll_transmit().unwrap();
+    hss.handle_input(&bytes, now);
+    let Some(Event::Request(req)) = hss.poll_event() else { panic!() };
+    // The same request again (a retransmission with the T bit) while the first is in progress: dropped.
+    let mut again = bytes.clone();
+    again[4] |= 0x10;
+    hss.handle_input(&again, now);
+    assert!(hss.poll_event().is_none());
+    let mut ans = Message::answer_to(&req.header, req.session_id());
+    ans.add("Result-Code", rc::SUCCESS).unwrap();
+    hss.send_answer(ans.clone()).unwrap();
+    let first = hss.poll_transmit().unwrap();
+    // After the answer: the cached answer is sent again, the application sees nothing.
+    hss.handle_input(&again, now);
+    assert!(hss.poll_event().is_none());
+    assert_eq!(hss.poll_transmit().unwrap(), first);
+}
+
+#[test]
+fn request_times_out() {
+    let now = Instant::now();
+    let (mut mme, _hss) = open_pair(now);
+    let (hbh, e2e) = mme.send_request(air(), now).unwrap();
+    assert!(mme.poll_timeout().unwrap() <= now + Duration::from_secs(10));
+    mme.handle_timeout(now + Duration::from_secs(11));
+    assert!(events(&mut mme).contains(&Event::RequestTimedOut { hop_by_hop: hbh, end_to_end: e2e }));
+}
+
+/// Sends raw bytes to an open HSS peer and returns its answer.
+fn bad(hss: &mut Peer, bytes: &[u8]) -> Message {
+    hss.handle_input(bytes, Instant::now());
+    let ev = events(hss);
+    assert!(matches!(&ev[..], [Event::Rejected { .. }]), "{ev:?}");
+    answer_of(&hss.poll_transmit().expect("an error answer"))
+}
+
+fn failed_avp_code(m: &Message) -> Option<u32> {
+    m.get("Failed-AVP")?.as_grouped()?.first().map(|a| a.code)
+}
+
+#[test]
+fn malformed_requests_get_rfc_6733_answers() {
+    let now = Instant::now();
+    let (_mme, mut hss) = open_pair(now);
+    let good = {
+        let mut m = air();
+        m.header.hop_by_hop = 7;
+        m.header.end_to_end = 7;
+        m.encode()
+    };
+
+    // Wrong version: 5011.
+    let mut v = good.clone();
+    v[0] = 2;
+    assert_eq!(bad(&mut hss, &v).result_code(), Some(rc::UNSUPPORTED_VERSION));
+
+    // E bit on a request: 3008, E bit on the answer.
+    let mut e = good.clone();
+    e[4] |= 0x20;
+    let a = bad(&mut hss, &e);
+    assert_eq!(a.result_code(), Some(rc::INVALID_HDR_BITS));
+    assert!(a.header.is_error());
+
+    // Reserved AVP flag bit: 3009 with Failed-AVP.
+    let mut f = good.clone();
+    f[20 + 4] |= 0x01; // first AVP (Session-Id) flags
+    let a = bad(&mut hss, &f);
+    assert_eq!((a.result_code(), failed_avp_code(&a)), (Some(rc::INVALID_AVP_BITS), Some(263)));
+
+    // AVP length past the message end: 5014 with Failed-AVP.
+    let mut l = good.clone();
+    let n = l.len();
+    l[20 + 5..20 + 8].copy_from_slice(&(n as u32).to_be_bytes()[1..]);
+    let a = bad(&mut hss, &l);
+    assert_eq!((a.result_code(), failed_avp_code(&a)), (Some(rc::INVALID_AVP_LENGTH), Some(263)));
+
+    // Missing required AVP (User-Name): 5005 naming it in Failed-AVP.
+    let mut m = air();
+    m.avps.retain(|a| a.code != 1);
+    m.header.hop_by_hop = 8;
+    let a = bad(&mut hss, &m.encode());
+    assert_eq!((a.result_code(), failed_avp_code(&a)), (Some(rc::MISSING_AVP), Some(1)));
+
+    // Unknown AVP with the M bit: 5001 with it in Failed-AVP.
+    let mut m = air();
+    m.push(Avp { code: 65_000, flags: 0x40, vendor_id: None, value: Value::OctetString(vec![1, 2, 3]) });
+    let a = bad(&mut hss, &m.encode());
+    assert_eq!((a.result_code(), failed_avp_code(&a)), (Some(rc::AVP_UNSUPPORTED), Some(65_000)));
+    // …while an unknown AVP without the M bit is kept and passed on.
+    let mut m = air();
+    m.header.end_to_end = 99;
+    m.push(Avp { code: 65_001, flags: 0, vendor_id: Some(99), value: Value::OctetString(vec![9]) });
+    hss.handle_input(&m.encode(), now);
+    let ev = hss.poll_event();
+    let Some(Event::Request(r)) = ev else { panic!("unknown optional AVP passes: {ev:?}") };
+    assert!(r.avps.iter().any(|a| a.code == 65_001 && a.vendor_id == Some(99)));
+
+    // Invalid UTF-8 in a UTF8String: 5004.
+    let mut m = air();
+    m.header.end_to_end = 100;
+    m.avps[5] = Avp { code: 1, flags: 0x40, vendor_id: None, value: Value::OctetString(vec![0xff, 0xfe]) };
+    assert_eq!(bad(&mut hss, &m.encode()).result_code(), Some(rc::INVALID_AVP_VALUE));
+
+    // Absurd nesting: 5004.
+    let mut nested = Avp::new("Experimental-Result", Value::Grouped(vec![])).unwrap();
+    for _ in 0..40 {
+        nested = Avp::new("Experimental-Result", Value::Grouped(vec![nested])).unwrap();
+    }
+    let mut m = air();
+    m.header.end_to_end = 101;
+    m.push(nested);
+    assert_eq!(bad(&mut hss, &m.encode()).result_code(), Some(rc::INVALID_AVP_VALUE));
+
+    // Application not negotiated: 3007; unknown command in S6a: 3001.
+    let mut m = air();
+    m.header.app_id = 4;
+    assert_eq!(bad(&mut hss, &m.encode()).result_code(), Some(rc::APPLICATION_UNSUPPORTED));
+    let mut m = air();
+    m.header.code = 999;
+    assert_eq!(bad(&mut hss, &m.encode()).result_code(), Some(rc::COMMAND_UNSUPPORTED));
+
+    // Message length not a multiple of 4 (but framed): 5015.
+    let mut m = good.clone();
+    m.push(1);
+    let len = m.len() as u32;
+    m[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
+    assert_eq!(bad(&mut hss, &m).result_code(), Some(rc::INVALID_MESSAGE_LENGTH));
+
+    // Through all of that the connection stayed open and still serves good requests.
+    assert_eq!(hss.state(), PeerState::Open);
+    hss.handle_input(&good, now);
+    assert!(events(&mut hss).iter().any(|e| matches!(e, Event::Request(_))));
+}
+
+#[test]
+fn framing_loss_closes_the_connection() {
+    let now = Instant::now();
+    let (_mme, mut hss) = open_pair(now);
+    // A 16 MiB length field.
+    hss.handle_input(&[1, 0xff, 0xff, 0xfc, 0x80, 0, 1, 62], now);
+    assert_eq!(hss.state(), PeerState::Closed);
+    assert!(matches!(events(&mut hss).last(), Some(Event::Closed(CloseReason::Framing(_)))));
+    let (_mme, mut hss) = open_pair(now);
+    hss.handle_input(&[1, 0, 0, 8, 0, 0, 0, 0], now);
+    assert!(matches!(events(&mut hss).last(), Some(Event::Closed(CloseReason::Framing(_)))));
+}
+
+#[test]
+fn partial_input_waits_for_the_rest() {
+    let now = Instant::now();
+    let (mut mme, mut hss) = open_pair(now);
+    mme.send_request(air(), now).unwrap();
+    let bytes = mme.poll_transmit().unwrap();
+    for chunk in bytes.chunks(3) {
+        assert!(hss.poll_event().is_none());
+        hss.handle_input(chunk, now);
+    }
+    assert!(matches!(hss.poll_event(), Some(Event::Request(_))));
+}
+
+#[test]
+fn messages_before_capabilities_exchange_close_the_connection() {
+    let now = Instant::now();
+    let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), allow_all(), None, now);
+    hss.handle_input(&air().encode(), now);
+    assert_eq!(hss.state(), PeerState::Closed);
+    let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), allow_all(), None, now);
+    hss.handle_timeout(now + Duration::from_secs(11));
+    assert!(events(&mut hss).contains(&Event::Closed(CloseReason::HandshakeTimeout)));
+}

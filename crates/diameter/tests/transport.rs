@@ -1,0 +1,176 @@
+//! The tokio transport over loopback TCP (and TLS): capabilities exchange, request/answer through a
+//! handler, unknown peers refused, and a flood of malformed input that leaves the server answering
+//! well-formed peers. Every loop here is bounded and every wait has a timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::result_code as rc;
+use diameter::transport::{connect, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig, TlsSettings};
+use diameter::Message;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
+
+/// Answers every AIR with 2001 and echoes the User-Name in the Session-Id-bearing answer.
+struct Echo;
+impl Handler for Echo {
+    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
+        let mut a = Message::answer_to(&req.header, req.session_id());
+        a.add("Auth-Session-State", 1u32).unwrap();
+        a.add("Origin-Host", "hss.example").unwrap();
+        a.add("Origin-Realm", REALM).unwrap();
+        a.add("Result-Code", rc::SUCCESS).unwrap();
+        a.add("User-Name", req.get_str("User-Name").unwrap_or_default()).unwrap();
+        Some(a)
+    }
+}
+
+fn only(host: &'static str) -> Arc<dyn PeerAuthorizer> {
+    Arc::new(move |p: &PeerIdentity| p.origin_host.starts_with(host))
+}
+
+async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, watch::Sender<bool>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, shutdown) = watch::channel(false);
+    let config = ServerConfig {
+        peer: PeerConfig::new("hss.example", REALM, vec![Application::S6A, Application::S13]),
+        authorizer: only("mme"),
+        limits: ConnectionLimits::default(),
+        tls,
+    };
+    tokio::spawn(serve(listener, config, Arc::new(Echo), shutdown));
+    (addr, stop)
+}
+
+fn air(imsi: &str) -> Message {
+    let mut m = Message::new("AIR").unwrap();
+    m.add("Session-Id", format!("mme.example;{imsi}")).unwrap();
+    m.add("Auth-Session-State", 1u32).unwrap();
+    m.add("Origin-Host", "mme.example").unwrap();
+    m.add("Origin-Realm", REALM).unwrap();
+    m.add("Destination-Realm", REALM).unwrap();
+    m.add("User-Name", imsi).unwrap();
+    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+    m
+}
+
+async fn client(addr: SocketAddr, host: &str) -> std::io::Result<PeerHandle> {
+    let cfg = PeerConfig::new(host, REALM, vec![Application::S6A]);
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    timeout(Duration::from_secs(5), connect(addr, cfg, allow, ConnectionLimits::default(), None))
+        .await
+        .expect("connect in time")
+        .map(|(h, _)| h)
+}
+
+#[tokio::test]
+async fn request_answer_over_tcp() {
+    let (addr, _stop) = start(None).await;
+    let mme = client(addr, "mme1.example").await.unwrap();
+    assert_eq!(mme.remote().origin_host, "hss.example");
+    for i in 0..20 {
+        let imsi = format!("00101000000{i:04}");
+        let a = timeout(Duration::from_secs(5), mme.request(air(&imsi))).await.unwrap().unwrap();
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+        assert_eq!(a.get_str("User-Name"), Some(imsi.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn unknown_peer_is_refused_over_tcp() {
+    let (addr, _stop) = start(None).await;
+    let err = client(addr, "intruder.example").await.unwrap_err();
+    assert!(err.to_string().contains("3010"), "{err}");
+}
+
+#[tokio::test]
+async fn malformed_flood_leaves_good_peers_served() {
+    let (addr, _stop) = start(None).await;
+    let good = client(addr, "mme-good.example").await.unwrap();
+    let mut attackers = Vec::new();
+    for kind in 0..40u32 {
+        attackers.push(tokio::spawn(async move {
+            let Ok(mut s) = TcpStream::connect(addr).await else { return };
+            let junk: Vec<u8> = match kind % 4 {
+                // A 16 MiB length field.
+                0 => vec![1, 0xff, 0xff, 0xfc, 0x80, 0, 1, 1, 0, 0, 0, 0],
+                // Random bytes.
+                1 => (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(),
+                // An AIR before the capabilities exchange.
+                2 => air("001010000000001").encode(),
+                // A CER truncated mid-way, then silence.
+                _ => {
+                    let mut m = Message::new("CER").unwrap();
+                    m.add("Origin-Host", "mme-x.example").unwrap();
+                    m.encode()[..10].to_vec()
+                }
+            };
+            let _ = s.write_all(&junk).await;
+            let mut sink = [0u8; 512];
+            let _ = timeout(Duration::from_millis(300), s.read(&mut sink)).await;
+        }));
+    }
+    for i in 0..50 {
+        let a =
+            timeout(Duration::from_secs(5), good.request(air(&format!("0010100000{i:05}")))).await.unwrap().unwrap();
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    }
+    for a in attackers {
+        let _ = timeout(Duration::from_secs(5), a).await;
+    }
+    let late = client(addr, "mme-late.example").await.unwrap();
+    assert_eq!(late.request(air("001010000099999")).await.unwrap().result_code(), Some(rc::SUCCESS));
+}
+
+fn ca() -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).unwrap();
+    (cert, rcgen::Issuer::new(params, key))
+}
+
+fn leaf(name: &str, issuer: &rcgen::Issuer<'static, rcgen::KeyPair>) -> (rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap().signed_by(&key, issuer).unwrap();
+    (cert, key)
+}
+
+fn settings(c: &rcgen::Certificate, k: &rcgen::KeyPair, ca: &rcgen::Certificate) -> TlsSettings {
+    TlsSettings {
+        chain: vec![c.der().clone()],
+        key: rustls::pki_types::PrivateKeyDer::try_from(k.serialize_der()).unwrap(),
+        peer_roots: vec![ca.der().clone()],
+    }
+}
+
+#[tokio::test]
+async fn mutual_tls_between_operators() {
+    let (ca, issuer) = ca();
+    let (srv, srv_key) = leaf("hss.example", &issuer);
+    let (cli, cli_key) = leaf("mme.example", &issuer);
+    let server_tls = diameter::transport::server_config(settings(&srv, &srv_key, &ca)).unwrap();
+    let client_tls = diameter::transport::client_config(settings(&cli, &cli_key, &ca)).unwrap();
+    let (addr, _stop) = start(Some(server_tls)).await;
+    let cfg = PeerConfig::new("mme.example", REALM, vec![Application::S6A]);
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let name = rustls::pki_types::ServerName::try_from("hss.example").unwrap();
+    let (mme, _) = timeout(
+        Duration::from_secs(5),
+        connect(addr, cfg, allow, ConnectionLimits::default(), Some((client_tls, name))),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(mme.request(air("001010000000042")).await.unwrap().result_code(), Some(rc::SUCCESS));
+
+    // A plain-TCP client against the TLS listener never gets a capabilities exchange.
+    assert!(timeout(Duration::from_secs(3), client(addr, "mme2.example")).await.map_or(true, |r| r.is_err()));
+}

@@ -2,7 +2,7 @@
 //! application, P bit, AVPs that the CCF writes as fixed `< >` or required `{ }`) that Warden knows.
 //!
 //! Facts transcribed from the specifications:
-//! - IETF RFC 6733 §4.5 (base protocol AVP table) and §§3.3, 5.3, 5.4, 5.5, 8.3, 8.4, 8.5, 9.7 (base
+//! - IETF RFC 6733 §4.5 (base protocol AVP table) and §§5.3, 5.4, 5.5, 8.3, 8.4, 8.5, 9.7 (base
 //!   command CCFs); E2E-Sequence from RFC 3588 §6.15 (absent from RFC 6733's table).
 //! - 3GPP TS 29.272 (V15.10 table 7.3.1/1 completed with the Rel-16..19 rows up to code 1730) for
 //!   the S6a/S6d, S7a/S7d and S13/S13' AVPs, §7.2 for the S6a/S6d and S13 command CCFs, and table
@@ -311,7 +311,7 @@ pub(super) static AVPS: &[AvpDef] = &[
     AvpDef { name: "Additional-Context-Identifier", code: 1683, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
     AvpDef { name: "SCEF-Realm", code: 1684, vendor: VENDOR_3GPP, ty: DiameterIdentity, m: MustNot },
     AvpDef { name: "Subscription-Data-Deletion", code: 1685, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
-    // §7.3.209: Unsigned32 (the table row once said Grouped).
+    // §7.3.209: Unsigned32 (table 7.3.1/1's row says Grouped, contradicting the clause).
     AvpDef { name: "Preferred-Data-Mode", code: 1686, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
     AvpDef { name: "Emergency-Info", code: 1687, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
     AvpDef { name: "V2X-Subscription-Data", code: 1688, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
@@ -369,7 +369,9 @@ pub(super) static AVPS: &[AvpDef] = &[
     //
     // 3GPP AVPs reused by TS 29.272 (table 7.3.1/2), vendor 10415. Where table 7.3.1/2 leaves the M-bit
     // cell blank, the defining specification's rule applies.
-    // TS 29.061 §16.4.7 (3GPP vendor-specific RADIUS attributes carried as Diameter AVPs).
+    // TS 29.061 §16.4.7 (3GPP vendor-specific RADIUS attributes carried as Diameter AVPs). Sources
+    // disagree on its M bit: freeDiameter's transcription notes "must not" in TS 29.061's table, while
+    // freeDiameter's and Wireshark's dictionaries (and so the peers built on them) set it; M kept.
     AvpDef { name: "3GPP-Charging-Characteristics", code: 13, vendor: VENDOR_3GPP, ty: Utf8String, m: Must },
     // TS 29.214 table 5.3.0.1.
     AvpDef { name: "Max-Requested-Bandwidth-DL", code: 515, vendor: VENDOR_3GPP, ty: Unsigned32, m: Must },

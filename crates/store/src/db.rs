@@ -1,0 +1,485 @@
+//! The repository over SQLite (embedded default) and PostgreSQL, through sqlx's `Any` driver with one
+//! schema per backend (`migrations/`). Every multi-row write is one transaction: all or nothing.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Executor, Row};
+
+use crate::error::{Result, StoreError};
+use crate::ids::{Imei, Imsi, Plmn};
+use crate::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, ServiceProfile, ServingNode, Sim, SimStatus};
+use crate::seal::Keyring;
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite (WAL, synchronous=FULL).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// The subscriber store.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    keys: Arc<Keyring>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish()
+    }
+}
+
+/// Unix seconds now.
+pub fn now() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn corrupt(imsi: &str, reason: impl Into<String>) -> StoreError {
+    StoreError::Corrupt { imsi: imsi.to_string(), reason: reason.into() }
+}
+
+const SIM_COLUMNS: &str = "imsi, iccid, msisdn, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
+                           serving_host, serving_realm, serving_plmn, serving_since";
+
+fn sim_from_row(r: &AnyRow) -> Result<Sim> {
+    let imsi: String = r.try_get("imsi")?;
+    let parse = |col: &str| -> Result<String> { Ok(r.try_get::<String, _>(col)?) };
+    let amf: Vec<u8> = r.try_get("amf")?;
+    let serving_host: Option<String> = r.try_get("serving_host")?;
+    let serving = match serving_host {
+        Some(origin_host) => Some(ServingNode {
+            origin_host,
+            origin_realm: r.try_get::<Option<String>, _>("serving_realm")?.unwrap_or_default(),
+            plmn: r.try_get::<Option<String>, _>("serving_plmn")?.and_then(|p| p.parse().ok()),
+            since: r.try_get::<Option<i64>, _>("serving_since")?.unwrap_or(0),
+        }),
+        None => None,
+    };
+    Ok(Sim {
+        imsi: imsi.parse().map_err(|e: crate::ids::IdError| corrupt(&imsi, e.to_string()))?,
+        iccid: r.try_get("iccid")?,
+        msisdn: r.try_get("msisdn")?,
+        tenant: parse("tenant")?,
+        status: SimStatus::from_str(&parse("status")?).map_err(|e| corrupt(&imsi, e))?,
+        priority: parse("priority")?.parse().map_err(|e: String| corrupt(&imsi, e))?,
+        profile: r.try_get("profile")?,
+        algorithm: AlgorithmSpec::from_db(&parse("algorithm")?).map_err(|e| corrupt(&imsi, e))?,
+        amf: amf.as_slice().try_into().map_err(|_| corrupt(&imsi, "AMF is not 2 bytes"))?,
+        bound_imeis: parse("bound_imeis")?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        serving,
+    })
+}
+
+impl Store {
+    /// Opens (creating when needed) the database at `url` and brings its schema up to date.
+    /// `sqlite://PATH` (relative or absolute) or `postgres://…`.
+    pub async fn open(url: &str, keys: Keyring) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+            }
+            (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            return Err(StoreError::BadUrl(url.to_string()));
+        };
+        let mut options = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 16 });
+        if backend == Backend::Sqlite {
+            options = options.after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = FULL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = options.connect(&url).await?;
+        match backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
+        }
+        Ok(Self { pool, backend, keys: Arc::new(keys) })
+    }
+
+    /// Which backend this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Creates or replaces a service profile.
+    pub async fn put_profile(&self, p: &ServiceProfile) -> Result<()> {
+        p.validate().map_err(StoreError::Conflict)?;
+        let body = serde_json::to_string(p).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO profiles (name, body, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(&p.name)
+        .bind(body)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// A service profile by name.
+    pub async fn profile(&self, name: &str) -> Result<Option<ServiceProfile>> {
+        let row =
+            sqlx::query("SELECT body FROM profiles WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            let body: String = r.try_get("body")?;
+            serde_json::from_str(&body)
+                .map_err(|e| StoreError::Corrupt { imsi: format!("profile {name}"), reason: e.to_string() })
+        })
+        .transpose()
+    }
+
+    /// Inserts SIMs in one transaction: either all are stored or none. K and OPc/TOPc are sealed here.
+    pub async fn insert_sims(&self, sims: &[NewSim]) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        let t = now();
+        for s in sims {
+            let imsi = s.imsi.as_str();
+            let k = self.keys.seal(imsi, "k", s.k.expose())?;
+            let opc = self.keys.seal(imsi, "opc", s.opc.expose())?;
+            sqlx::query(
+                "INSERT INTO sims (imsi, iccid, msisdn, tenant, status, priority, profile, algorithm, amf, k_sealed, \
+                 opc_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+            )
+            .bind(imsi)
+            .bind(s.iccid.as_ref().map(|x| x.as_str().to_string()))
+            .bind(s.msisdn.as_ref().map(|x| x.as_str().to_string()))
+            .bind(&s.tenant)
+            .bind(s.status.as_str())
+            .bind(s.priority.as_str())
+            .bind(s.profile.clone())
+            .bind(s.algorithm.to_db())
+            .bind(s.amf.to_vec())
+            .bind(k)
+            .bind(opc)
+            .bind(t)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    StoreError::Conflict(format!("IMSI {imsi} or its ICCID already exists"))
+                }
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(format!(
+                    "IMSI {imsi}: profile {:?} does not exist",
+                    s.profile.as_deref().unwrap_or("")
+                )),
+                _ => StoreError::Db(e),
+            })?;
+        }
+        tx.commit().await?;
+        Ok(sims.len())
+    }
+
+    /// A SIM without its secrets.
+    pub async fn sim(&self, imsi: &Imsi) -> Result<Option<Sim>> {
+        let row = sqlx::query(&format!("SELECT {SIM_COLUMNS} FROM sims WHERE imsi = $1"))
+            .bind(imsi.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(sim_from_row).transpose()
+    }
+
+    /// A SIM with its algorithm keyed from the opened K and OPc/TOPc, ready to compute vectors.
+    pub async fn auth_material(&self, imsi: &Imsi) -> Result<Option<(Sim, auc::AuthAlgorithm)>> {
+        let row = sqlx::query(&format!("SELECT {SIM_COLUMNS}, k_sealed, opc_sealed FROM sims WHERE imsi = $1"))
+            .bind(imsi.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let sim = sim_from_row(&row)?;
+        let s = imsi.as_str();
+        let k = self.keys.open(s, "k", &row.try_get::<Vec<u8>, _>("k_sealed")?)?;
+        let opc = self.keys.open(s, "opc", &row.try_get::<Vec<u8>, _>("opc_sealed")?)?;
+        let bad = |e: auc::AucError| corrupt(s, e.to_string());
+        let key = auc::Key::from_slice(&k).map_err(bad)?;
+        let alg: auc::AuthAlgorithm = match sim.algorithm {
+            AlgorithmSpec::Milenage => {
+                auc::Milenage::new(&key, &auc::Opc::from_slice(&opc).map_err(bad)?).map_err(bad)?.into()
+            }
+            AlgorithmSpec::Tuak(p) => {
+                auc::Tuak::new(&key, &auc::Topc::from_slice(&opc).map_err(bad)?, p).map_err(bad)?.into()
+            }
+        };
+        Ok(Some((sim, alg)))
+    }
+
+    /// Moves the SQN high-water mark up by `n` SEQ values and returns the new mark: the caller may
+    /// issue every SEQ up to and including it. Durable before it returns.
+    pub async fn reserve_sqn(&self, imsi: &Imsi, n: i64) -> Result<i64> {
+        let row =
+            sqlx::query("UPDATE sims SET sqn_reserved = sqn_reserved + $1 WHERE imsi = $2 RETURNING sqn_reserved")
+                .bind(n)
+                .bind(imsi.as_str())
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|r| r.try_get::<i64, _>("sqn_reserved"))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))
+    }
+
+    /// Sets the SQN high-water mark (after a resynchronisation reset it to SEQ_MS plus a block).
+    pub async fn set_sqn_reserved(&self, imsi: &Imsi, mark: i64) -> Result<()> {
+        sqlx::query("UPDATE sims SET sqn_reserved = $1 WHERE imsi = $2")
+            .bind(mark)
+            .bind(imsi.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The stored SQN high-water mark.
+    pub async fn sqn_reserved(&self, imsi: &Imsi) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT sqn_reserved FROM sims WHERE imsi = $1")
+            .bind(imsi.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get::<i64, _>("sqn_reserved")).transpose()?)
+    }
+
+    /// Changes a SIM's status; returns the SIM as it was, or `None` when unknown.
+    pub async fn set_status(&self, imsi: &Imsi, status: SimStatus) -> Result<Option<Sim>> {
+        let before = self.sim(imsi).await?;
+        if before.is_some() {
+            sqlx::query("UPDATE sims SET status = $1, updated_at = $2 WHERE imsi = $3")
+                .bind(status.as_str())
+                .bind(now())
+                .bind(imsi.as_str())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(before)
+    }
+
+    /// Changes a SIM's profile; returns the SIM as it was.
+    pub async fn set_profile(&self, imsi: &Imsi, profile: &str) -> Result<Option<Sim>> {
+        let before = self.sim(imsi).await?;
+        if before.is_some() {
+            sqlx::query("UPDATE sims SET profile = $1, updated_at = $2 WHERE imsi = $3")
+                .bind(profile)
+                .bind(now())
+                .bind(imsi.as_str())
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(before)
+    }
+
+    /// Records a registration (ULR): the serving node, its history, and the IMEI seen. Returns the
+    /// previous serving node.
+    pub async fn register(&self, imsi: &Imsi, node: &ServingNode, imei: Option<&Imei>) -> Result<Option<ServingNode>> {
+        let before = self.sim(imsi).await?.ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?;
+        let mut tx = self.pool.begin().await?;
+        let plmn = node.plmn.as_ref().map(Plmn::to_string);
+        sqlx::query("UPDATE sims SET serving_host = $1, serving_realm = $2, serving_plmn = $3, serving_since = $4 WHERE imsi = $5")
+            .bind(&node.origin_host)
+            .bind(&node.origin_realm)
+            .bind(plmn.clone())
+            .bind(node.since)
+            .bind(imsi.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO registrations (imsi, origin_host, origin_realm, plmn, imei, at) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(imsi.as_str())
+            .bind(&node.origin_host)
+            .bind(&node.origin_realm)
+            .bind(plmn)
+            .bind(imei.map(|i| i.as_str().to_string()))
+            .bind(node.since)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(before.serving)
+    }
+
+    /// Clears the serving node when `origin_host` is the one registered (PUR). True when cleared.
+    pub async fn purge(&self, imsi: &Imsi, origin_host: &str) -> Result<bool> {
+        let r = sqlx::query("UPDATE sims SET serving_host = NULL, serving_realm = NULL, serving_plmn = NULL, serving_since = NULL WHERE imsi = $1 AND serving_host = $2")
+            .bind(imsi.as_str())
+            .bind(origin_host)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() > 0)
+    }
+
+    /// Adds an IMEI to the SIM's bound list (IMEI lock).
+    pub async fn bind_imei(&self, imsi: &Imsi, imei: &Imei) -> Result<()> {
+        let sim = self.sim(imsi).await?.ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?;
+        if sim.bound_imeis.iter().any(|b| b == imei.body()) {
+            return Ok(());
+        }
+        let mut list = sim.bound_imeis;
+        list.push(imei.body().to_string());
+        sqlx::query("UPDATE sims SET bound_imeis = $1 WHERE imsi = $2")
+            .bind(list.join(","))
+            .bind(imsi.as_str())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Stores EIR entries in one transaction (replacing entries with the same key).
+    pub async fn put_eir(&self, entries: &[EirEntry]) -> Result<usize> {
+        let mut tx = self.pool.begin().await?;
+        for e in entries {
+            let (kind, from, to) = match &e.key {
+                EirKey::Imei(i) => ("imei", i.clone(), i.clone()),
+                EirKey::Tac(t) => ("tac", t.clone(), t.clone()),
+                EirKey::Range(a, b) => ("range", a.clone(), b.clone()),
+            };
+            sqlx::query(
+                "INSERT INTO eir_entries (kind, key_from, key_to, status, reason, source) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (kind, key_from, key_to) DO UPDATE SET status = excluded.status, reason = excluded.reason, source = excluded.source",
+            )
+            .bind(kind)
+            .bind(from)
+            .bind(to)
+            .bind(e.status.as_str())
+            .bind(&e.reason)
+            .bind(&e.source)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(entries.len())
+    }
+
+    /// Binds an IMSI to an IMEI with a status (checked before the IMEI lists).
+    pub async fn put_binding(&self, imsi: &Imsi, imei: &Imei, status: EirStatus, reason: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imsi_imei_bindings (imsi, imei, status, reason) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (imsi, imei) DO UPDATE SET status = excluded.status, reason = excluded.reason",
+        )
+        .bind(imsi.as_str())
+        .bind(imei.body())
+        .bind(status.as_str())
+        .bind(reason)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The EIR decision for an IMEI: IMSI–IMEI binding first, then the IMEI, then ranges, then the TAC.
+    /// `None` when no list mentions it.
+    pub async fn eir_lookup(&self, imsi: Option<&Imsi>, imei: &Imei) -> Result<Option<(EirStatus, String)>> {
+        let body = imei.body();
+        if let Some(imsi) = imsi {
+            let row = sqlx::query("SELECT status, reason FROM imsi_imei_bindings WHERE imsi = $1 AND imei = $2")
+                .bind(imsi.as_str())
+                .bind(body)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(r) = row {
+                return Ok(Some(status_row(&r)?));
+            }
+        }
+        for (sql, key) in [
+            ("SELECT status, reason FROM eir_entries WHERE kind = 'imei' AND key_from = $1", body),
+            ("SELECT status, reason FROM eir_entries WHERE kind = 'range' AND key_from <= $1 AND key_to >= $1 ORDER BY key_from DESC LIMIT 1", body),
+            ("SELECT status, reason FROM eir_entries WHERE kind = 'tac' AND key_from = $1", imei.tac()),
+        ] {
+            if let Some(r) = sqlx::query(sql).bind(key).fetch_optional(&self.pool).await? {
+                return Ok(Some(status_row(&r)?));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Stores a Device Host Identity report.
+    pub async fn record_host_identity(&self, imei: &Imei, host: &str) -> Result<()> {
+        sqlx::query("INSERT INTO host_identities (imei, host, reported_at) VALUES ($1, $2, $3)")
+            .bind(imei.as_str())
+            .bind(host)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records an event (IMEI lock violation, EIR alert, …).
+    pub async fn record_event(&self, imsi: Option<&Imsi>, kind: &str, detail: &str) -> Result<()> {
+        sqlx::query("INSERT INTO events (imsi, kind, detail, at) VALUES ($1, $2, $3, $4)")
+            .bind(imsi.map(|i| i.as_str().to_string()))
+            .bind(kind)
+            .bind(detail)
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Events of a subscriber, oldest first: (kind, detail).
+    pub async fn events(&self, imsi: &Imsi) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT kind, detail FROM events WHERE imsi = $1 ORDER BY id")
+            .bind(imsi.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("kind")?, r.try_get("detail")?))).collect()
+    }
+
+    /// Re-seals every row not sealed with the current KEK, `batch` rows per transaction, so a
+    /// rotation runs while the server keeps serving. Returns how many rows were re-sealed.
+    pub async fn reseal_all(&self, batch: i64) -> Result<u64> {
+        let current = self.keys.current_id();
+        let mut done = 0u64;
+        let mut after = String::new();
+        loop {
+            let rows =
+                sqlx::query("SELECT imsi, k_sealed, opc_sealed FROM sims WHERE imsi > $1 ORDER BY imsi LIMIT $2")
+                    .bind(&after)
+                    .bind(batch)
+                    .fetch_all(&self.pool)
+                    .await?;
+            let Some(last) = rows.last() else { return Ok(done) };
+            after = last.try_get("imsi")?;
+            let mut tx = self.pool.begin().await?;
+            for r in &rows {
+                let imsi: String = r.try_get("imsi")?;
+                let k: Vec<u8> = r.try_get("k_sealed")?;
+                let opc: Vec<u8> = r.try_get("opc_sealed")?;
+                if Keyring::blob_kek(&k) == Some(current) && Keyring::blob_kek(&opc) == Some(current) {
+                    continue;
+                }
+                let k2 = self.keys.seal(&imsi, "k", &self.keys.open(&imsi, "k", &k)?)?;
+                let opc2 = self.keys.seal(&imsi, "opc", &self.keys.open(&imsi, "opc", &opc)?)?;
+                sqlx::query("UPDATE sims SET k_sealed = $1, opc_sealed = $2 WHERE imsi = $3")
+                    .bind(k2)
+                    .bind(opc2)
+                    .bind(&imsi)
+                    .execute(&mut *tx)
+                    .await?;
+                done += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+
+    /// Raw sealed columns of a SIM (for tests and audits that prove nothing is stored in clear).
+    pub async fn sealed_columns(&self, imsi: &Imsi) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let row = sqlx::query("SELECT k_sealed, opc_sealed FROM sims WHERE imsi = $1")
+            .bind(imsi.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| -> Result<_> { Ok((r.try_get("k_sealed")?, r.try_get("opc_sealed")?)) }).transpose()
+    }
+}
+
+fn status_row(r: &AnyRow) -> Result<(EirStatus, String)> {
+    let s: String = r.try_get("status")?;
+    Ok((s.parse().map_err(|e: String| corrupt("eir", e))?, r.try_get("reason")?))
+}

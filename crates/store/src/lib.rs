@@ -1,0 +1,24 @@
+//! # store — Warden's subscriber store
+//!
+//! - [`ids`]: identities parsed once (IMSI, ICCID, MSISDN, IMEI with Luhn, EID, PLMN).
+//! - [`model`]: SIMs, service profiles, EIR entries, serving nodes.
+//! - [`Store`]: SQLite (embedded default) and PostgreSQL through one schema per backend with
+//!   migrations; every multi-row write is one transaction.
+//! - [`seal`]: K and OPc/TOPc sealed with AES-256-GCM under a key-encryption key, bound to the IMSI and
+//!   column; several KEKs at once for rotation without downtime ([`Store::reseal_all`]).
+//! - [`SqnAllocator`]: durable SQN reservation in blocks, so no SQN is reused after a crash and there is
+//!   no disk write per vector.
+//!
+//! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
+//! key types of `auc` inside a keyed algorithm.
+
+mod db;
+mod error;
+pub mod ids;
+pub mod model;
+pub mod seal;
+mod sqn;
+
+pub use db::{now, Backend, Store};
+pub use error::{Result, StoreError};
+pub use sqn::SqnAllocator;

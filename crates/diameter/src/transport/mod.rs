@@ -149,30 +149,42 @@ impl Handler for NoRequests {
 }
 
 /// Connects to a peer over TCP (or TLS when `tls` is given with the server name), runs the
-/// capabilities exchange and returns a handle once the connection is open.
+/// capabilities exchange and returns a handle once the connection is open. Requests the remote sends
+/// over this connection are left unanswered; use [`connect_with`] to answer them.
 pub async fn connect(
+    addr: SocketAddr,
+    peer_config: PeerConfig,
+    authorizer: Arc<dyn PeerAuthorizer>,
+    limits: ConnectionLimits,
+    tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+) -> std::io::Result<(PeerHandle, tokio::task::JoinHandle<()>)> {
+    connect_with(addr, peer_config, authorizer, limits, tls, Arc::new(NoRequests)).await
+}
+
+/// Like [`connect`], with a handler for requests the remote sends (an MME answering CLR/IDR).
+pub async fn connect_with<H: Handler>(
     addr: SocketAddr,
     mut peer_config: PeerConfig,
     authorizer: Arc<dyn PeerAuthorizer>,
     limits: ConnectionLimits,
     tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
+    handler: Arc<H>,
 ) -> std::io::Result<(PeerHandle, tokio::task::JoinHandle<()>)> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     peer_config.seed ^= rand_seed();
     let peer = Peer::initiator(peer_config, authorizer, Some(addr.ip()), tokio::time::Instant::now().into_std());
     let (open_tx, open_rx) = oneshot::channel();
-    let (_keep, shutdown) = watch::channel(false);
-    let handler = Arc::new(NoRequests);
+    let (keep, shutdown) = watch::channel(false);
     let task = match tls {
         None => tokio::spawn(async move {
-            let _keep = _keep;
+            let _keep = keep;
             drive(stream, peer, Some(addr), handler, limits, shutdown, Some(open_tx)).await
         }),
         Some((cfg, name)) => {
             let s = tokio_rustls::TlsConnector::from(cfg).connect(name, stream).await?;
             tokio::spawn(async move {
-                let _keep = _keep;
+                let _keep = keep;
                 drive(s, peer, Some(addr), handler, limits, shutdown, Some(open_tx)).await
             })
         }

@@ -1,0 +1,165 @@
+//! Authentication-Information-Request (TS 29.272 §5.2.3.1): E-UTRAN vectors, UTRAN quintets or GERAN
+//! triplets, resynchronisation from Re-Synchronization-Info, IND per serving node.
+
+use diameter::result_code as rc;
+use diameter::{Avp, Message};
+use store::ids::{Imsi, Plmn};
+use store::model::{Rat, SimStatus};
+
+use crate::answer::{avp, group, Outcome};
+use crate::Hss;
+
+/// RAT-Type GERAN (TS 29.212 §5.3.31).
+const RAT_GERAN: u32 = 1020;
+
+/// Why a request is refused before any vector is made.
+pub(crate) type Refusal = Outcome;
+
+impl Hss {
+    /// Resolves the subscriber, the peer's right to ask, the SIM status and the visited PLMN: the
+    /// checks AIR and ULR share.
+    pub(crate) async fn admit(
+        &self,
+        req: &Message,
+        origin: &str,
+    ) -> store::Result<Result<(Imsi, Plmn, store::model::Sim, Option<store::model::ServiceProfile>), Refusal>> {
+        let Some(imsi) = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok()) else {
+            return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
+        };
+        let Some(plmn) = req.get("Visited-PLMN-Id").and_then(Avp::as_bytes).and_then(|b| Plmn::decode(b).ok()) else {
+            return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
+        };
+        if !self.config.may_query(origin, imsi.as_str()) {
+            return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+        }
+        let Some(sim) = self.store.sim(&imsi).await? else {
+            return Ok(Err(Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
+        };
+        if sim.status != SimStatus::Active {
+            return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+        }
+        let profile = match &sim.profile {
+            Some(name) => self.store.profile(name).await?,
+            None => None,
+        };
+        if let Some(p) = &profile {
+            if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
+                return Ok(Err(Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED)));
+            }
+        }
+        Ok(Ok((imsi, plmn, sim, profile)))
+    }
+
+    pub(crate) async fn air(&self, req: &Message, origin: &str) -> store::Result<Message> {
+        let (imsi, plmn, _sim, profile) = match self.admit(req, origin).await? {
+            Ok(x) => x,
+            Err(o) => return Ok(self.answer(req, o)),
+        };
+        let forbidden = |r: Rat| profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
+        let eutran = req.get("Requested-EUTRAN-Authentication-Info");
+        let utran_geran = req.get("Requested-UTRAN-GERAN-Authentication-Info");
+        let geran = req.get_u32("RAT-Type") == Some(RAT_GERAN);
+        let (request, kind) = match (eutran, utran_geran) {
+            (Some(r), _) => (r, Rat::Eutran),
+            (None, Some(r)) if geran => (r, Rat::Geran),
+            (None, Some(r)) => (r, Rat::Utran),
+            (None, None) => return Ok(self.answer(req, Outcome::Result(rc::MISSING_AVP))),
+        };
+        if forbidden(kind) {
+            return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
+        }
+        let Some((sim, alg)) = self.store.auth_material(&imsi).await? else {
+            return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
+        };
+        if let Some(resync) = request.child("Re-Synchronization-Info").and_then(Avp::as_bytes) {
+            if !self.resync(&imsi, &alg, resync).await? {
+                return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
+            }
+        }
+        let n = request
+            .child("Number-Of-Requested-Vectors")
+            .and_then(Avp::as_u32)
+            .unwrap_or(1)
+            .clamp(1, self.config.max_vectors);
+        let ind = self.config.sqn.ind_for_node(origin);
+        let first = self.sqn.next(&self.store, &imsi, i64::from(n)).await?;
+        let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
+        let amf = auc::Amf(sim.amf);
+        let sn = auc::ServingNetwork(plmn.encode());
+        let mut vectors = Vec::with_capacity(n as usize);
+        for (i, rand) in rands.into_iter().enumerate() {
+            let sqn = self
+                .config
+                .sqn
+                .join(first as u64 + i as u64, ind)
+                .map_err(|e| store::StoreError::Conflict(e.to_string()))?;
+            let item = avp("Item-Number", i as u32 + 1);
+            vectors.push(match kind {
+                Rat::Eutran => {
+                    let v = alg.eutran_vector(rand, sqn, amf, &sn);
+                    group(
+                        "E-UTRAN-Vector",
+                        vec![
+                            item,
+                            avp("RAND", &v.rand.0),
+                            avp("XRES", v.xres.as_slice()),
+                            avp("AUTN", v.autn.as_slice()),
+                            avp("KASME", v.kasme.expose()),
+                        ],
+                    )
+                }
+                Rat::Geran => {
+                    let Ok(t) = alg.gsm_triplet(rand) else {
+                        return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
+                    };
+                    group(
+                        "GERAN-Vector",
+                        vec![item, avp("RAND", &t.rand.0), avp("SRES", &t.sres), avp("Kc", t.kc.expose())],
+                    )
+                }
+                _ => {
+                    let v = alg.umts_vector(rand, sqn, amf);
+                    group(
+                        "UTRAN-Vector",
+                        vec![
+                            item,
+                            avp("RAND", &v.rand.0),
+                            avp("XRES", v.xres.as_slice()),
+                            avp("AUTN", v.autn.as_slice()),
+                            avp("Confidentiality-Key", v.ck.expose()),
+                            avp("Integrity-Key", v.ik.expose()),
+                        ],
+                    )
+                }
+            });
+        }
+        let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
+        a.push(group("Authentication-Info", vectors));
+        Ok(a)
+    }
+
+    /// Verifies RAND ‖ AUTS and moves SEQ_HE when TS 33.102 §6.3.5 says so. False when MAC-S fails.
+    async fn resync(&self, imsi: &Imsi, alg: &auc::AuthAlgorithm, info: &[u8]) -> store::Result<bool> {
+        if info.len() < 16 + 14 {
+            return Ok(false);
+        }
+        let (Ok(rand), Ok(auts)) = (auc::Rand::from_slice(&info[..16]), auc::Auts::from_slice(&info[16..])) else {
+            return Ok(false);
+        };
+        let Ok(sqn_ms) = auc::verify_auts(alg, &rand, &auts) else {
+            self.store
+                .record_event(Some(imsi), "auts_rejected", "Re-Synchronization-Info with a MAC-S that does not verify")
+                .await?;
+            return Ok(false);
+        };
+        let seq_he = match self.sqn.last(imsi).await {
+            Some(s) => s,
+            None => self.store.sqn_reserved(imsi).await?.unwrap_or(0),
+        };
+        let mut counter = auc::SqnCounter::new(seq_he as u64);
+        if let auc::ResyncOutcome::Reset { .. } = counter.resync(&self.config.sqn, sqn_ms) {
+            self.sqn.reset(&self.store, imsi, counter.seq_he() as i64).await?;
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,57 @@
+//! ME-Identity-Check-Request on S13 (TS 29.272 §6.2): Equipment-Status from the EIR lists (DM-3,
+//! DM-4), with critical subscriptions exempt from blacklisting by default (DM-5).
+
+use diameter::result_code as rc;
+use diameter::{Avp, Message};
+use store::ids::{Imei, Imsi};
+use store::model::{EirStatus, Priority};
+
+use crate::answer::{avp, Outcome};
+use crate::config::CriticalBlacklist;
+use crate::Hss;
+
+/// Equipment-Status values (TS 29.272 §7.3.51).
+fn equipment_status(s: EirStatus) -> u32 {
+    match s {
+        EirStatus::White => 0,
+        EirStatus::Black => 1,
+        EirStatus::Grey => 2,
+    }
+}
+
+impl Hss {
+    pub(crate) async fn ecr(&self, req: &Message) -> store::Result<Message> {
+        let raw = req.get("Terminal-Information").and_then(|t| t.child("IMEI")).and_then(Avp::as_str);
+        let Some(imei) = raw.and_then(|s| s.parse::<Imei>().ok()) else {
+            let mut a = self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE));
+            if let Some(t) = req.get("Terminal-Information") {
+                a.push(crate::answer::group("Failed-AVP", vec![t.clone()]));
+            }
+            return Ok(a);
+        };
+        let imsi = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok());
+        let status = match self.store.eir_lookup(imsi.as_ref(), &imei).await? {
+            Some((s, _)) => s,
+            None if self.config.unknown_imei_whitelisted => EirStatus::White,
+            None => return Ok(self.answer(req, Outcome::Experimental(rc::EXP_EQUIPMENT_UNKNOWN))),
+        };
+        let mut status = status;
+        if status == EirStatus::Black && self.config.critical_blacklist == CriticalBlacklist::Greylist {
+            if let Some(i) = &imsi {
+                if self.store.sim(i).await?.is_some_and(|s| s.priority == Priority::Critical) {
+                    status = EirStatus::Grey;
+                    self.store
+                        .record_event(
+                            Some(i),
+                            "critical_device_blacklisted",
+                            &format!("IMEI {imei} is blacklisted; answered GREYLISTED"),
+                        )
+                        .await?;
+                }
+            }
+        }
+        let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
+        a.push(avp("Equipment-Status", equipment_status(status)));
+        Ok(a)
+    }
+}

@@ -1,0 +1,101 @@
+//! # hss — Warden's Home Subscriber Server front end
+//!
+//! Answers S6a (TS 29.272: AIR, ULR, PUR, NOR) and S13 (ECR) requests arriving over
+//! [`diameter::transport`], using the [`store`] for subscribers and the [`auc`] for vectors, and
+//! originates CLR and IDR over the connection the serving MME opened when a SIM is suspended,
+//! terminated or changes profile.
+//!
+//! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
+//! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
+
+mod air;
+mod answer;
+mod config;
+mod ecr;
+mod originate;
+mod purge;
+mod subscription;
+mod ulr;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use diameter::result_code as rc;
+use diameter::transport::{Handler, PeerHandle};
+use diameter::Message;
+use store::{SqnAllocator, Store};
+
+pub use answer::Outcome;
+pub use config::{ConfiguredPeers, CriticalBlacklist, HssConfig, PeerRule};
+pub use originate::OriginateError;
+
+/// The HSS.
+pub struct Hss {
+    config: HssConfig,
+    store: Store,
+    sqn: SqnAllocator,
+    /// Open MME connections by Origin-Host (lower case), for CLR/IDR.
+    peers: Mutex<HashMap<String, PeerHandle>>,
+}
+
+impl std::fmt::Debug for Hss {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hss").field("origin_host", &self.config.origin_host).field("store", &self.store).finish()
+    }
+}
+
+impl Hss {
+    /// An HSS over `store`.
+    pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
+        let sqn = SqnAllocator::new(config.sqn_block);
+        Arc::new(Self { config, store, sqn, peers: Mutex::new(HashMap::new()) })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HssConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn answer(&self, req: &Message, outcome: Outcome) -> Message {
+        answer::answer(req, &self.config.origin_host, &self.config.origin_realm, outcome)
+    }
+
+    /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
+    pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
+        let origin = peer.remote().origin_host.clone();
+        let result = match req.abbrev() {
+            Some("AIR") => self.air(&req, &origin).await,
+            Some("ULR") => self.ulr(&req, &origin).await,
+            Some("PUR") => self.pur(&req, &origin).await,
+            Some("NOR") => self.nor(&req, &origin).await,
+            Some("ECR") => self.ecr(&req).await,
+            _ => Ok(self.answer(&req, Outcome::Result(rc::COMMAND_UNSUPPORTED))),
+        };
+        result.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, command = ?req.abbrev(), "request failed");
+            self.answer(&req, Outcome::Result(rc::UNABLE_TO_COMPLY))
+        })
+    }
+}
+
+impl Handler for Hss {
+    async fn handle(&self, request: Message, peer: PeerHandle) -> Option<Message> {
+        Some(self.dispatch(request, &peer).await)
+    }
+
+    fn peer_open(&self, peer: PeerHandle) {
+        let host = peer.remote().origin_host.to_ascii_lowercase();
+        self.peers.lock().expect("peer registry").insert(host, peer);
+    }
+
+    fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>, _reason: &diameter::peer::CloseReason) {
+        if let Some(r) = remote {
+            self.peers.lock().expect("peer registry").remove(&r.origin_host.to_ascii_lowercase());
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! Requests the HSS originates over the connection the serving MME opened: CLR when a SIM is
+//! suspended, terminated or moves to another MME; IDR when its profile changes.
+
+use diameter::Message;
+use store::ids::Imsi;
+use store::model::{ServingNode, SimStatus};
+
+use crate::answer::avp;
+use crate::subscription::subscription_data;
+use crate::Hss;
+
+/// Why a lifecycle change could not be carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum OriginateError {
+    /// The store failed.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    /// The SIM does not exist.
+    #[error("IMSI {0} not found")]
+    UnknownImsi(String),
+}
+
+/// Cancellation-Type SUBSCRIPTION_WITHDRAWAL.
+const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
+
+impl Hss {
+    fn request_to(&self, abbrev: &str, imsi: &Imsi, node: &ServingNode) -> Message {
+        let mut m = Message::new(abbrev).expect("S6a command");
+        m.push(avp("Session-Id", format!("{};{};{}", self.config.origin_host, abbrev.to_ascii_lowercase(), imsi)));
+        m.push(avp("Auth-Session-State", 1u32));
+        m.push(avp("Origin-Host", self.config.origin_host.as_str()));
+        m.push(avp("Origin-Realm", self.config.origin_realm.as_str()));
+        m.push(avp("Destination-Host", node.origin_host.as_str()));
+        m.push(avp("Destination-Realm", node.origin_realm.as_str()));
+        m.push(avp("User-Name", imsi.as_str()));
+        m
+    }
+
+    fn send_to(&self, node: &ServingNode, msg: Message) {
+        let peer = self.peers.lock().expect("peer registry").get(&node.origin_host.to_ascii_lowercase()).cloned();
+        match peer {
+            Some(p) => {
+                tokio::spawn(async move {
+                    match p.request(msg).await {
+                        Ok(a) => tracing::debug!(result = ?a.result_code(), "answer to HSS-originated request"),
+                        Err(e) => tracing::warn!(error = %e, "HSS-originated request failed"),
+                    }
+                });
+            }
+            None => tracing::warn!(mme = %node.origin_host, "serving MME not connected; request not sent"),
+        }
+    }
+
+    /// Sends CLR with `cancellation_type` to `node` in the background.
+    pub(crate) fn spawn_clr(&self, imsi: &Imsi, node: &ServingNode, cancellation_type: u32) {
+        let mut clr = self.request_to("CLR", imsi, node);
+        clr.push(avp("Cancellation-Type", cancellation_type));
+        self.send_to(node, clr);
+    }
+
+    /// Changes a SIM's status; leaving `active` sends CLR (SUBSCRIPTION_WITHDRAWAL) to its serving MME.
+    pub async fn set_status(&self, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
+        let before =
+            self.store.set_status(imsi, status).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+        if status != SimStatus::Active && before.status == SimStatus::Active {
+            if let Some(node) = &before.serving {
+                self.spawn_clr(imsi, node, SUBSCRIPTION_WITHDRAWAL);
+            }
+        }
+        Ok(())
+    }
+
+    /// Changes a SIM's profile; its serving MME gets IDR with the new Subscription-Data.
+    pub async fn set_profile(&self, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
+        let before = self
+            .store
+            .set_profile(imsi, profile)
+            .await?
+            .ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+        if let Some(node) = &before.serving {
+            let sim = self.store.sim(imsi).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+            let p = self.store.profile(profile).await?;
+            let mut idr = self.request_to("IDR", imsi, node);
+            idr.push(subscription_data(&sim, p.as_ref()));
+            self.send_to(node, idr);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,55 @@
+//! Purge-UE-Request (TS 29.272 §5.2.1.3) and Notify-Request (§5.2.5.1).
+
+use diameter::result_code as rc;
+use diameter::{Avp, Message};
+use store::ids::{Imei, Imsi};
+
+use crate::answer::{avp, Outcome};
+use crate::Hss;
+
+impl Hss {
+    fn subscriber(&self, req: &Message, origin: &str) -> Result<Imsi, Outcome> {
+        let imsi = req
+            .get_str("User-Name")
+            .and_then(|s| s.parse::<Imsi>().ok())
+            .ok_or(Outcome::Result(rc::INVALID_AVP_VALUE))?;
+        if !self.config.may_query(origin, imsi.as_str()) {
+            return Err(Outcome::Result(rc::AUTHORIZATION_REJECTED));
+        }
+        Ok(imsi)
+    }
+
+    pub(crate) async fn pur(&self, req: &Message, origin: &str) -> store::Result<Message> {
+        let imsi = match self.subscriber(req, origin) {
+            Ok(i) => i,
+            Err(o) => return Ok(self.answer(req, o)),
+        };
+        if self.store.sim(&imsi).await?.is_none() {
+            return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
+        }
+        // Only the serving MME's purge clears the registration (PUA-Flags bit 0: freeze M-TMSI).
+        let purged = self.store.purge(&imsi, origin).await?;
+        let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
+        a.push(avp("PUA-Flags", u32::from(purged)));
+        Ok(a)
+    }
+
+    pub(crate) async fn nor(&self, req: &Message, origin: &str) -> store::Result<Message> {
+        let imsi = match self.subscriber(req, origin) {
+            Ok(i) => i,
+            Err(o) => return Ok(self.answer(req, o)),
+        };
+        if self.store.sim(&imsi).await?.is_none() {
+            return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
+        }
+        if let Some(imei) = req
+            .get("Terminal-Information")
+            .and_then(|t| t.child("IMEI"))
+            .and_then(Avp::as_str)
+            .and_then(|s| s.parse::<Imei>().ok())
+        {
+            self.store.record_event(Some(&imsi), "notify_terminal", &format!("IMEI {imei}")).await?;
+        }
+        Ok(self.answer(req, Outcome::Result(rc::SUCCESS)))
+    }
+}

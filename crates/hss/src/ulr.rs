@@ -1,0 +1,80 @@
+//! Update-Location-Request (TS 29.272 §5.2.1.1): registers the serving MME, cancels the previous one,
+//! enforces the profile's PLMN and RAT rules and the IMEI lock, and returns Subscription-Data.
+
+use diameter::result_code as rc;
+use diameter::{Avp, Message};
+use store::ids::Imei;
+use store::model::{ImeiLock, LockAction, Rat, ServingNode, SimStatus};
+
+use crate::answer::{avp, Outcome};
+use crate::subscription::subscription_data;
+use crate::Hss;
+
+/// ULR-Flags bit 2: Skip-Subscriber-Data.
+const SKIP_SUBSCRIBER_DATA: u32 = 1 << 2;
+/// RAT-Type values (TS 29.212 §5.3.31).
+fn rat_of(rat_type: Option<u32>) -> Option<Rat> {
+    match rat_type? {
+        1000 => Some(Rat::Utran),
+        1001 => Some(Rat::Geran),
+        1004 => Some(Rat::Eutran),
+        1005 => Some(Rat::Nbiot),
+        1006..=1009 => Some(Rat::Nr),
+        _ => None,
+    }
+}
+
+impl Hss {
+    pub(crate) async fn ulr(&self, req: &Message, origin: &str) -> store::Result<Message> {
+        let (imsi, plmn, sim, profile) = match self.admit(req, origin).await? {
+            Ok(x) => x,
+            Err(o) => return Ok(self.answer(req, o)),
+        };
+        if let (Some(rat), Some(p)) = (rat_of(req.get_u32("RAT-Type")), &profile) {
+            if p.forbidden_rats.contains(&rat) {
+                return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
+            }
+        }
+        let imei = req
+            .get("Terminal-Information")
+            .and_then(|t| t.child("IMEI"))
+            .and_then(Avp::as_str)
+            .and_then(|s| s.parse::<Imei>().ok());
+        if let (Some(imei), Some(p)) = (&imei, &profile) {
+            let bound = sim.bound_imeis.iter().any(|b| b == imei.body());
+            let violation = match p.imei_lock {
+                ImeiLock::None => false,
+                ImeiLock::First if sim.bound_imeis.is_empty() => {
+                    self.store.bind_imei(&imsi, imei).await?;
+                    false
+                }
+                ImeiLock::First | ImeiLock::List => !bound,
+            };
+            if violation {
+                let detail = format!("IMEI {} is not bound to this SIM (bound: {})", imei, sim.bound_imeis.join(","));
+                self.store.record_event(Some(&imsi), "imei_lock_violation", &detail).await?;
+                if p.imei_lock_action == LockAction::Bar {
+                    self.set_status(&imsi, SimStatus::Suspended).await.ok();
+                    return Ok(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+                }
+            }
+        }
+        let node = ServingNode {
+            origin_host: origin.to_string(),
+            origin_realm: req.get_str("Origin-Realm").unwrap_or_default().to_string(),
+            plmn: Some(plmn),
+            since: store::now(),
+        };
+        let previous = self.store.register(&imsi, &node, imei.as_ref()).await?;
+        if let Some(prev) = previous.filter(|p| !p.origin_host.eq_ignore_ascii_case(origin)) {
+            // MME_UPDATE_PROCEDURE (0): the subscriber moved to another MME.
+            self.spawn_clr(&imsi, &prev, 0);
+        }
+        let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
+        a.push(avp("ULA-Flags", 1u32)); // Separation Indication
+        if req.get_u32("ULR-Flags").unwrap_or(0) & SKIP_SUBSCRIBER_DATA == 0 {
+            a.push(subscription_data(&sim, profile.as_ref()));
+        }
+        Ok(a)
+    }
+}

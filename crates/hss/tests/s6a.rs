@@ -1,0 +1,466 @@
+//! The HSS end to end over loopback Diameter: an MME provisions nothing, connects, and checks every
+//! vector and AVP it gets against values computed independently with the `auc` crate from the known
+//! K/OPc (3GPP TS 35.208 test set 1). Covers AIR (E-UTRAN, UTRAN, GERAN, resync, caps, IND), ULR
+//! (Subscription-Data, forbidden PLMN and RAT, IMEI lock, CLR to the previous MME), PUR, NOR, S13 ECR,
+//! peer authorisation (unknown peer, foreign IMSI range) and CLR/IDR on lifecycle changes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diameter::dictionary::app;
+use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::result_code as rc;
+use diameter::transport::{connect_with, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig};
+use diameter::{Avp, Message};
+use hss::{ConfiguredPeers, Hss, HssConfig, PeerRule};
+use store::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, Priority, ServiceProfile, SimStatus};
+use store::seal::{Kek, Keyring};
+use store::Store;
+use tokio::sync::mpsc;
+use tokio::time::timeout;
+
+const REALM: &str = "home.example";
+const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
+const OPC: &str = "cd63cb71954a9f4e48a5994e37a02baf";
+const IMSI: &str = "001010000000001";
+
+fn h(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+fn profile(json: serde_json::Value) -> ServiceProfile {
+    serde_json::from_value(json).unwrap()
+}
+
+fn new_sim(imsi: &str, profile: &str, priority: Priority) -> NewSim {
+    NewSim {
+        imsi: imsi.parse().unwrap(),
+        iccid: None,
+        msisdn: Some("491701234567".parse().unwrap()),
+        k: auc::Key::from_slice(&h(K)).unwrap(),
+        opc: auc::SecretBytes::new(&h(OPC)),
+        amf: [0x00, 0x00],
+        algorithm: AlgorithmSpec::Milenage,
+        profile: Some(profile.into()),
+        priority,
+        tenant: "acme".into(),
+        status: SimStatus::Active,
+    }
+}
+
+/// Records requests the HSS sends to the MME (CLR, IDR) and answers them with 2001.
+struct Mme(mpsc::UnboundedSender<Message>);
+impl Handler for Mme {
+    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
+        let mut a = Message::answer_to(&req.header, req.session_id());
+        a.add("Auth-Session-State", 1u32).unwrap();
+        a.add("Origin-Host", "mme").unwrap();
+        a.add("Origin-Realm", REALM).unwrap();
+        a.add("Result-Code", rc::SUCCESS).unwrap();
+        let _ = self.0.send(req);
+        Some(a)
+    }
+}
+
+struct Setup {
+    addr: SocketAddr,
+    hss: Arc<Hss>,
+    _dir: tempfile::TempDir,
+    _stop: tokio::sync::watch::Sender<bool>,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(
+        &format!("sqlite://{}/w.db", dir.path().display()),
+        Keyring::new(Kek::from_bytes(1, &[9; 32]), vec![]),
+    )
+    .await
+    .unwrap();
+    store
+        .put_profile(&profile(serde_json::json!({
+            "name": "meter", "services": ["data"], "allowed_plmns": ["00101", "00102"], "forbidden_rats": ["geran"],
+            "imei_lock": "first", "imei_lock_action": "event", "ambr_ul": 64000, "ambr_dl": 128000,
+            "apn": [{"name": "meters.example", "pdn_type": "ipv4", "qci": 9}]
+        })))
+        .await
+        .unwrap();
+    store
+        .put_profile(&profile(serde_json::json!({"name": "phone", "services": ["data", "sms", "voice"]})))
+        .await
+        .unwrap();
+    store
+        .insert_sims(&[
+            new_sim(IMSI, "meter", Priority::Critical),
+            new_sim("001010000000002", "phone", Priority::Standard),
+            new_sim("001010000000003", "meter", Priority::Low),
+        ])
+        .await
+        .unwrap();
+    store
+        .put_eir(&[EirEntry {
+            key: EirKey::Tac("35000000".into()),
+            status: EirStatus::Black,
+            reason: "stolen".into(),
+            source: "ceir".into(),
+        }])
+        .await
+        .unwrap();
+    let rule = |host: &str| PeerRule {
+        origin_host: host.into(),
+        origin_realm: REALM.into(),
+        addresses: vec![],
+        imsi_prefixes: vec!["00101".into()],
+    };
+    let mut cfg = HssConfig::new("hss.home.example", REALM);
+    cfg.peers = vec![
+        rule("mme1.home.example"),
+        rule("mme2.home.example"),
+        PeerRule { imsi_prefixes: vec!["99999".into()], ..rule("partner.example") },
+    ];
+    let peers = ConfiguredPeers(cfg.peers.clone());
+    let hss = Hss::new(cfg, store);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let server = ServerConfig {
+        peer: PeerConfig::new("hss.home.example", REALM, vec![Application::S6A, Application::S13]),
+        authorizer: Arc::new(peers),
+        limits: ConnectionLimits::default(),
+        tls: None,
+    };
+    tokio::spawn(serve(listener, server, hss.clone(), shutdown));
+    Setup { addr, hss, _dir: dir, _stop: stop }
+}
+
+async fn mme(addr: SocketAddr, host: &str) -> std::io::Result<(PeerHandle, mpsc::UnboundedReceiver<Message>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let cfg = PeerConfig::new(host, REALM, vec![Application::S6A, Application::S13]);
+    let (h, _) = timeout(
+        Duration::from_secs(5),
+        connect_with(addr, cfg, allow, ConnectionLimits::default(), None, Arc::new(Mme(tx))),
+    )
+    .await
+    .expect("connect in time")?;
+    Ok((h, rx))
+}
+
+fn base(cmd: &str, host: &str, imsi: &str) -> Message {
+    let mut m = Message::new(cmd).unwrap();
+    m.add("Session-Id", format!("{host};{cmd};{imsi}")).unwrap();
+    m.add("Auth-Session-State", 1u32).unwrap();
+    m.add("Origin-Host", host).unwrap();
+    m.add("Origin-Realm", REALM).unwrap();
+    m.add("Destination-Realm", REALM).unwrap();
+    if !imsi.is_empty() {
+        m.add("User-Name", imsi).unwrap();
+    }
+    m
+}
+
+fn air(host: &str, imsi: &str, plmn: [u8; 3], n: u32, resync: Option<Vec<u8>>) -> Message {
+    let mut m = base("AIR", host, imsi);
+    m.add("Visited-PLMN-Id", &plmn).unwrap();
+    let mut req = vec![
+        Avp::new("Number-Of-Requested-Vectors", n).unwrap(),
+        Avp::new("Immediate-Response-Preferred", 1u32).unwrap(),
+    ];
+    if let Some(r) = resync {
+        req.push(Avp::new("Re-Synchronization-Info", r).unwrap());
+    }
+    m.push(Avp::grouped("Requested-EUTRAN-Authentication-Info", req).unwrap());
+    m
+}
+
+const PLMN_00101: [u8; 3] = [0x00, 0xf1, 0x10];
+
+fn milenage() -> auc::AuthAlgorithm {
+    auc::Milenage::new(&auc::Key::from_slice(&h(K)).unwrap(), &auc::Opc::from_slice(&h(OPC)).unwrap()).unwrap().into()
+}
+
+fn bytes(v: &Avp, name: &str) -> Vec<u8> {
+    v.child(name).and_then(Avp::as_bytes).unwrap_or_else(|| panic!("{name} missing")).to_vec()
+}
+
+/// Checks an E-UTRAN-Vector bit by bit against the AuC and returns its SQN.
+fn check_eutran(v: &Avp, plmn: [u8; 3]) -> auc::Sqn {
+    let alg = milenage();
+    let rand = auc::Rand::from_slice(&bytes(v, "RAND")).unwrap();
+    let autn = bytes(v, "AUTN");
+    let (_, _, _, _, ak) = alg.vector_outputs(&rand, auc::Sqn::new(0).unwrap(), auc::Amf([0, 0]));
+    let sqn = auc::Sqn::from_bytes(core::array::from_fn(|i| autn[i] ^ ak.0[i]));
+    let want = alg.eutran_vector(rand, sqn, auc::Amf([0, 0]), &auc::ServingNetwork(plmn));
+    assert_eq!(autn, want.autn.as_slice());
+    assert_eq!(autn[6] & 0x80, 0x80, "AMF separation bit");
+    assert_eq!(bytes(v, "XRES"), want.xres.as_slice());
+    assert_eq!(bytes(v, "KASME"), want.kasme.expose());
+    sqn
+}
+
+fn vectors<'a>(a: &'a Message, kind: &str) -> Vec<&'a Avp> {
+    a.get("Authentication-Info")
+        .and_then(Avp::as_grouped)
+        .unwrap_or_default()
+        .iter()
+        .filter(|v| v.name() == Some(kind))
+        .collect()
+}
+
+async fn ask(p: &PeerHandle, m: Message) -> Message {
+    timeout(Duration::from_secs(5), p.request(m)).await.expect("answer in time").expect("answer")
+}
+
+#[tokio::test]
+async fn air_vectors_are_correct_and_sqn_fresh() {
+    let s = setup().await;
+    let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 3, None)).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let v = vectors(&a, "E-UTRAN-Vector");
+    assert_eq!(v.len(), 3);
+    let scheme = auc::SqnScheme::default();
+    let ind = scheme.ind_for_node("mme1.home.example");
+    let sqns: Vec<auc::Sqn> = v.iter().map(|x| check_eutran(x, PLMN_00101)).collect();
+    for (i, (sqn, avp)) in sqns.iter().zip(&v).enumerate() {
+        assert_eq!(scheme.split(*sqn).1, ind, "IND of the serving node");
+        assert_eq!(avp.child("Item-Number").unwrap().as_u32(), Some(i as u32 + 1));
+    }
+    assert!(sqns.windows(2).all(|w| scheme.split(w[1]).0 == scheme.split(w[0]).0 + 1));
+    // Requests above the cap get the cap (5).
+    let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 50, None)).await;
+    let more: Vec<auc::Sqn> = vectors(&a, "E-UTRAN-Vector").iter().map(|x| check_eutran(x, PLMN_00101)).collect();
+    assert_eq!(more.len(), 5);
+    assert!(scheme.split(more[0]).0 > scheme.split(*sqns.last().unwrap()).0, "never reused");
+}
+
+#[tokio::test]
+async fn air_resync_and_forged_auts() {
+    let s = setup().await;
+    let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    let alg = milenage();
+    let scheme = auc::SqnScheme::default();
+    // The USIM has seen SEQ 5000: AUTS carries it.
+    let rand = auc::Rand([0x11; 16]);
+    let sqn_ms = scheme.join(5000, 0).unwrap();
+    let auts = auc::build_auts(&alg, &rand, sqn_ms);
+    let resync = [&rand.0[..], auts.as_slice()].concat();
+    let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, Some(resync.clone()))).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let sqn = check_eutran(vectors(&a, "E-UTRAN-Vector")[0], PLMN_00101);
+    assert_eq!(scheme.split(sqn).0, 5001, "SEQ_HE reset to SEQ_MS");
+    // A forged AUTS: no vectors.
+    let mut forged = resync;
+    forged[20] ^= 1;
+    let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, Some(forged))).await;
+    assert_eq!(a.result_code(), Some(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE));
+    assert!(vectors(&a, "E-UTRAN-Vector").is_empty());
+}
+
+#[tokio::test]
+async fn air_refusals() {
+    let s = setup().await;
+    let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    // Unknown IMSI: Experimental-Result 5001.
+    let a = ask(&mme, air("mme1.home.example", "001019999999999", PLMN_00101, 1, None)).await;
+    assert_eq!(
+        a.get("Experimental-Result").and_then(|e| e.child("Experimental-Result-Code")).and_then(Avp::as_u32),
+        Some(rc::EXP_USER_UNKNOWN)
+    );
+    // A PLMN the profile does not allow: 5004 ROAMING_NOT_ALLOWED.
+    let a = ask(&mme, air("mme1.home.example", IMSI, [0x62, 0xf2, 0x10], 1, None)).await;
+    assert_eq!(a.result_code(), Some(rc::EXP_ROAMING_NOT_ALLOWED));
+    // GERAN is forbidden for meters: no triplets (5421).
+    let mut m = base("AIR", "mme1.home.example", IMSI);
+    m.add("Visited-PLMN-Id", &PLMN_00101).unwrap();
+    m.add("RAT-Type", 1020u32).unwrap();
+    m.push(
+        Avp::grouped(
+            "Requested-UTRAN-GERAN-Authentication-Info",
+            vec![Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap()],
+        )
+        .unwrap(),
+    );
+    assert_eq!(ask(&mme, m).await.result_code(), Some(rc::EXP_RAT_NOT_ALLOWED));
+    // Suspended SIM: no vectors.
+    s.hss.set_status(&IMSI.parse().unwrap(), SimStatus::Suspended).await.unwrap();
+    let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, None)).await;
+    assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
+    assert!(a.get("Authentication-Info").is_none());
+}
+
+#[tokio::test]
+async fn utran_and_geran_vectors() {
+    let s = setup().await;
+    let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    let alg = milenage();
+    for (rat, kind) in [(1000u32, "UTRAN-Vector"), (1020, "GERAN-Vector")] {
+        let mut m = base("AIR", "mme1.home.example", "001010000000002");
+        m.add("Visited-PLMN-Id", &PLMN_00101).unwrap();
+        m.add("RAT-Type", rat).unwrap();
+        m.push(
+            Avp::grouped(
+                "Requested-UTRAN-GERAN-Authentication-Info",
+                vec![Avp::new("Number-Of-Requested-Vectors", 2u32).unwrap()],
+            )
+            .unwrap(),
+        );
+        let a = ask(&mme, m).await;
+        let v = vectors(&a, kind);
+        assert_eq!(v.len(), 2, "{kind}");
+        let rand = auc::Rand::from_slice(&bytes(v[0], "RAND")).unwrap();
+        if kind == "GERAN-Vector" {
+            let t = alg.gsm_triplet(rand).unwrap();
+            assert_eq!(bytes(v[0], "SRES"), t.sres);
+            assert_eq!(bytes(v[0], "Kc"), t.kc.expose());
+        } else {
+            let q = alg.umts_vector(rand, auc::Sqn::new(0).unwrap(), auc::Amf([0, 0]));
+            assert_eq!(bytes(v[0], "Confidentiality-Key"), q.ck.expose());
+            assert_eq!(bytes(v[0], "Integrity-Key"), q.ik.expose());
+            assert_eq!(bytes(v[0], "XRES"), q.xres.as_slice());
+            assert_eq!(bytes(v[0], "AUTN")[6] & 0x80, 0, "UTRAN vectors keep the subscriber's AMF");
+        }
+    }
+}
+
+fn ulr(host: &str, imsi: &str, plmn: [u8; 3], imei: Option<&str>) -> Message {
+    let mut m = base("ULR", host, imsi);
+    m.add("RAT-Type", 1004u32).unwrap();
+    m.add("ULR-Flags", 0x22u32).unwrap();
+    m.add("Visited-PLMN-Id", &plmn).unwrap();
+    if let Some(i) = imei {
+        m.push(
+            Avp::grouped(
+                "Terminal-Information",
+                vec![Avp::new("IMEI", i).unwrap(), Avp::new("Software-Version", "01").unwrap()],
+            )
+            .unwrap(),
+        );
+    }
+    m
+}
+
+#[tokio::test]
+async fn ulr_subscription_data_clr_and_imei_lock() {
+    let s = setup().await;
+    let (mme1, mut clrs1) = mme(s.addr, "mme1.home.example").await.unwrap();
+    let a = ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, Some("35693803564380"))).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let sd = a.get("Subscription-Data").expect("Subscription-Data");
+    assert_eq!(sd.child("Network-Access-Mode").unwrap().as_u32(), Some(2), "data-only: ONLY_PACKET");
+    assert_eq!(sd.child("Access-Restriction-Data").unwrap().as_u32(), Some(2), "GERAN not allowed");
+    assert_eq!(sd.child("MSISDN").unwrap().as_bytes(), Some(&[0x94, 0x71, 0x10, 0x32, 0x54, 0x76][..]));
+    assert_eq!(sd.child("Subscriber-Status").unwrap().as_u32(), Some(0));
+    let ambr = sd.child("AMBR").unwrap();
+    assert_eq!(
+        (
+            ambr.child("Max-Requested-Bandwidth-UL").unwrap().as_u32(),
+            ambr.child("Max-Requested-Bandwidth-DL").unwrap().as_u32()
+        ),
+        (Some(64000), Some(128000))
+    );
+    let apn = sd.child("APN-Configuration-Profile").unwrap().child("APN-Configuration").unwrap();
+    assert_eq!(apn.child("Service-Selection").unwrap().as_str(), Some("meters.example"));
+    let qos = apn.child("EPS-Subscribed-QoS-Profile").unwrap();
+    assert_eq!(qos.child("QoS-Class-Identifier").unwrap().as_u32(), Some(9));
+    let arp = qos.child("Allocation-Retention-Priority").unwrap();
+    assert_eq!(arp.child("Priority-Level").unwrap().as_u32(), Some(1), "critical SIM: highest ARP");
+    assert_eq!(arp.child("Pre-emption-Capability").unwrap().as_u32(), Some(0), "critical SIM may pre-empt");
+    // The low-priority meter gets a low ARP.
+    let a = ask(&mme1, ulr("mme1.home.example", "001010000000003", PLMN_00101, None)).await;
+    let arp = a
+        .get("Subscription-Data")
+        .unwrap()
+        .child("APN-Configuration-Profile")
+        .unwrap()
+        .child("APN-Configuration")
+        .unwrap()
+        .child("EPS-Subscribed-QoS-Profile")
+        .unwrap()
+        .child("Allocation-Retention-Priority")
+        .unwrap()
+        .clone();
+    assert_eq!(arp.child("Priority-Level").unwrap().as_u32(), Some(14));
+
+    // The SIM moves to another MME: the first gets CLR (MME_UPDATE_PROCEDURE).
+    let (mme2, _) = mme(s.addr, "mme2.home.example").await.unwrap();
+    let a = ask(&mme2, ulr("mme2.home.example", IMSI, PLMN_00101, Some("35693803564380"))).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let clr = timeout(Duration::from_secs(5), clrs1.recv()).await.expect("CLR in time").unwrap();
+    assert_eq!(clr.abbrev(), Some("CLR"));
+    assert_eq!((clr.get_str("User-Name"), clr.get_u32("Cancellation-Type")), (Some(IMSI), Some(0)));
+    assert_eq!(clr.header.app_id, app::S6A);
+
+    // IMEI lock (first IMEI bound): another device records an event but is served (action "event").
+    let a = ask(&mme2, ulr("mme2.home.example", IMSI, PLMN_00101, Some("49015420323751"))).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
+    assert!(events.iter().any(|(k, d)| k == "imei_lock_violation" && d.contains("49015420323751")), "{events:?}");
+
+    // Visited PLMN not allowed: 5004.
+    let a = ask(&mme2, ulr("mme2.home.example", IMSI, [0x62, 0xf2, 0x10], None)).await;
+    assert_eq!(a.result_code(), Some(rc::EXP_ROAMING_NOT_ALLOWED));
+}
+
+#[tokio::test]
+async fn suspend_sends_clr_and_profile_change_sends_idr() {
+    let s = setup().await;
+    let (mme1, mut inbox) = mme(s.addr, "mme1.home.example").await.unwrap();
+    assert_eq!(
+        ask(&mme1, ulr("mme1.home.example", "001010000000002", PLMN_00101, None)).await.result_code(),
+        Some(rc::SUCCESS)
+    );
+    let imsi = "001010000000002".parse().unwrap();
+    s.hss.set_profile(&imsi, "meter").await.unwrap();
+    let idr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("IDR in time").unwrap();
+    assert_eq!(idr.abbrev(), Some("IDR"));
+    assert_eq!(idr.get("Subscription-Data").unwrap().child("Network-Access-Mode").unwrap().as_u32(), Some(2));
+    s.hss.set_status(&imsi, SimStatus::Suspended).await.unwrap();
+    let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR in time").unwrap();
+    assert_eq!((clr.abbrev(), clr.get_u32("Cancellation-Type")), (Some("CLR"), Some(2)));
+}
+
+#[tokio::test]
+async fn pur_nor_and_ecr() {
+    let s = setup().await;
+    let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, None)).await;
+    let a = ask(&mme1, base("PUR", "mme1.home.example", IMSI)).await;
+    assert_eq!((a.result_code(), a.get_u32("PUA-Flags")), (Some(rc::SUCCESS), Some(1)));
+    assert!(s.hss.store().sim(&IMSI.parse().unwrap()).await.unwrap().unwrap().serving.is_none());
+    let mut nor = base("NOR", "mme1.home.example", IMSI);
+    nor.push(Avp::grouped("Terminal-Information", vec![Avp::new("IMEI", "35693803564380").unwrap()]).unwrap());
+    assert_eq!(ask(&mme1, nor).await.result_code(), Some(rc::SUCCESS));
+
+    let ecr = |imsi: &str, imei: &str| {
+        let mut m = base("ECR", "mme1.home.example", imsi);
+        m.push(Avp::grouped("Terminal-Information", vec![Avp::new("IMEI", imei).unwrap()]).unwrap());
+        m
+    };
+    // A blacklisted TAC: BLACKLISTED for a standard SIM, GREYLISTED (+ alert) for a critical one.
+    assert_eq!(ask(&mme1, ecr("001010000000002", "35000000123456")).await.get_u32("Equipment-Status"), Some(1));
+    assert_eq!(ask(&mme1, ecr(IMSI, "35000000123456")).await.get_u32("Equipment-Status"), Some(2));
+    assert!(s
+        .hss
+        .store()
+        .events(&IMSI.parse().unwrap())
+        .await
+        .unwrap()
+        .iter()
+        .any(|(k, _)| k == "critical_device_blacklisted"));
+    assert_eq!(ask(&mme1, ecr("", "49015420323751")).await.get_u32("Equipment-Status"), Some(0));
+    // A malformed IMEI (bad Luhn on 15 digits): 5004.
+    assert_eq!(ask(&mme1, ecr("", "490154203237517")).await.result_code(), Some(rc::INVALID_AVP_VALUE));
+}
+
+#[tokio::test]
+async fn peer_authorisation() {
+    let s = setup().await;
+    assert!(mme(s.addr, "rogue.example").await.is_err(), "unknown peer refused at CER");
+    // A partner allowed only for IMSIs 99999…: asking about ours is refused.
+    let (partner, _) = mme(s.addr, "partner.example").await.unwrap();
+    let a = ask(&partner, air("partner.example", IMSI, PLMN_00101, 1, None)).await;
+    assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
+    assert!(a.get("Authentication-Info").is_none());
+}

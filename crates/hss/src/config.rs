@@ -46,6 +46,9 @@ pub struct HssConfig {
     pub critical_blacklist: CriticalBlacklist,
     /// Equipment-Status for an IMEI on no list: WHITELISTED (true) or DIAMETER_ERROR_EQUIPMENT_UNKNOWN.
     pub unknown_imei_whitelisted: bool,
+    /// Development mode without configured peers: every admitted peer may ask about every subscriber
+    /// (the transport then admits loopback peers only).
+    pub open_imsi_access: bool,
 }
 
 impl HssConfig {
@@ -60,6 +63,7 @@ impl HssConfig {
             peers: Vec::new(),
             critical_blacklist: CriticalBlacklist::Greylist,
             unknown_imei_whitelisted: true,
+            open_imsi_access: false,
         }
     }
 
@@ -70,7 +74,8 @@ impl HssConfig {
 
     /// True when `origin_host` may ask about `imsi`.
     pub fn may_query(&self, origin_host: &str, imsi: &str) -> bool {
-        self.peer(origin_host).is_some_and(|p| p.imsi_prefixes.iter().any(|pre| imsi.starts_with(pre.as_str())))
+        self.open_imsi_access
+            || self.peer(origin_host).is_some_and(|p| p.imsi_prefixes.iter().any(|pre| imsi.starts_with(pre.as_str())))
     }
 }
 

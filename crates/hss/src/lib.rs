@@ -27,7 +27,7 @@ use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
 pub use config::{ConfiguredPeers, CriticalBlacklist, HssConfig, PeerRule};
-pub use originate::OriginateError;
+pub use originate::{queue_profile_change, queue_status_change, OriginateError};
 
 /// The HSS.
 pub struct Hss {

@@ -58,6 +58,33 @@ impl Hss {
         self.send_to(node, clr);
     }
 
+    /// Sends the CLR (`clr`) or IDR (`idr`) that a change recorded in the store's outbox asks for.
+    pub async fn deliver(&self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<(), OriginateError> {
+        match kind {
+            "clr" => self.spawn_clr(imsi, node, SUBSCRIPTION_WITHDRAWAL),
+            _ => {
+                let sim = self.store.sim(imsi).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+                let p = match &sim.profile {
+                    Some(name) => self.store.profile(name).await?,
+                    None => None,
+                };
+                let mut idr = self.request_to("IDR", imsi, node);
+                idr.push(subscription_data(&sim, p.as_ref()));
+                self.send_to(node, idr);
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers everything queued in the outbox (changes made by other processes).
+    pub async fn drain_outbox(&self) -> Result<usize, OriginateError> {
+        let items = self.store.take_notifications(500).await?;
+        for (imsi, kind, node) in &items {
+            self.deliver(imsi, kind, node).await?;
+        }
+        Ok(items.len())
+    }
+
     /// Changes a SIM's status; leaving `active` sends CLR (SUBSCRIPTION_WITHDRAWAL) to its serving MME.
     pub async fn set_status(&self, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
         let before =
@@ -86,4 +113,26 @@ impl Hss {
         }
         Ok(())
     }
+}
+
+/// Changes a SIM's status from outside the server process (the CLI): the CLR the change needs is
+/// queued in the store's outbox and sent by the running server.
+pub async fn queue_status_change(store: &store::Store, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
+    let before = store.set_status(imsi, status).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+    if status != SimStatus::Active && before.status == SimStatus::Active {
+        if let Some(node) = &before.serving {
+            store.enqueue_notification(imsi, "clr", node).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Changes a SIM's profile from outside the server process; the IDR is queued in the outbox.
+pub async fn queue_profile_change(store: &store::Store, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
+    let before =
+        store.set_profile(imsi, profile).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+    if let Some(node) = &before.serving {
+        store.enqueue_notification(imsi, "idr", node).await?;
+    }
+    Ok(())
 }

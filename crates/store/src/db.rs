@@ -147,9 +147,17 @@ impl Store {
 
     /// Inserts SIMs in one transaction: either all are stored or none. K and OPc/TOPc are sealed here.
     pub async fn insert_sims(&self, sims: &[NewSim]) -> Result<usize> {
+        self.insert_sims_with_progress(sims, &|_| {}).await
+    }
+
+    /// [`Store::insert_sims`], calling `progress` with the number of rows written so far.
+    pub async fn insert_sims_with_progress(&self, sims: &[NewSim], progress: &(dyn Fn(u64) + Sync)) -> Result<usize> {
         let mut tx = self.pool.begin().await?;
         let t = now();
-        for s in sims {
+        for (i, s) in sims.iter().enumerate() {
+            if i % 1000 == 0 {
+                progress(i as u64);
+            }
             let imsi = s.imsi.as_str();
             let k = self.keys.seal(imsi, "k", s.k.expose())?;
             let opc = self.keys.seal(imsi, "opc", s.opc.expose())?;
@@ -467,6 +475,51 @@ impl Store {
             }
             tx.commit().await?;
         }
+    }
+
+    /// Queues a notification (`clr` or `idr`) for the server to send to `node`.
+    pub async fn enqueue_notification(&self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (imsi, kind, serving_host, serving_realm, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(imsi.as_str())
+        .bind(kind)
+        .bind(&node.origin_host)
+        .bind(&node.origin_realm)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Takes up to `limit` queued notifications (removing them): (IMSI, kind, serving node).
+    pub async fn take_notifications(&self, limit: i64) -> Result<Vec<(Imsi, String, ServingNode)>> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, imsi, kind, serving_host, serving_realm, created_at FROM outbox ORDER BY id LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let id: i64 = r.try_get("id")?;
+            sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            let imsi: String = r.try_get("imsi")?;
+            let node = ServingNode {
+                origin_host: r.try_get("serving_host")?,
+                origin_realm: r.try_get("serving_realm")?,
+                plmn: None,
+                since: r.try_get("created_at")?,
+            };
+            out.push((
+                imsi.parse().map_err(|e: crate::ids::IdError| corrupt(&imsi, e.to_string()))?,
+                r.try_get("kind")?,
+                node,
+            ));
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// Raw sealed columns of a SIM (for tests and audits that prove nothing is stored in clear).

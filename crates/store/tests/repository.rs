@@ -245,3 +245,20 @@ async fn key_rotation_reseals_without_losing_keys() {
 async fn bad_urls_are_refused() {
     assert!(matches!(Store::open("mysql://x", keyring()).await, Err(StoreError::BadUrl(_))));
 }
+
+#[tokio::test]
+async fn outbox_delivers_each_notification_once() {
+    on_every_backend(|store, _| async move {
+        store.insert_sims(&[sim("001010000000001", None)]).await.unwrap();
+        let node = ServingNode { origin_host: "mme1".into(), origin_realm: "r".into(), plmn: None, since: 0 };
+        store.enqueue_notification(&imsi("001010000000001"), "clr", &node).await.unwrap();
+        store.enqueue_notification(&imsi("001010000000001"), "idr", &node).await.unwrap();
+        let got = store.take_notifications(10).await.unwrap();
+        assert_eq!(
+            got.iter().map(|(_, k, n)| (k.as_str(), n.origin_host.as_str())).collect::<Vec<_>>(),
+            vec![("clr", "mme1"), ("idr", "mme1")]
+        );
+        assert!(store.take_notifications(10).await.unwrap().is_empty());
+    })
+    .await;
+}

@@ -8,6 +8,9 @@ use crate::hexarg::{hex_arg, HexBytes};
 #[derive(Debug, Parser)]
 #[command(name = "warden", version, about)]
 pub struct Cli {
+    /// Configuration file (TOML); without it, the defaults of docs/configuration.md apply.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -19,6 +22,117 @@ pub enum Command {
     /// Authentication centre: run MILENAGE or TUAK on given inputs, or verify an AUTS.
     #[command(subcommand)]
     Auc(AucCommand),
+    /// Run the HSS: Diameter S6a/S13 server (and metrics) until SIGINT/SIGTERM.
+    Serve,
+    /// Provision and manage SIMs.
+    #[command(subcommand)]
+    Sim(SimCommand),
+    /// Manage service profiles.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
+    /// Manage the EIR lists.
+    #[command(subcommand)]
+    Eir(EirCommand),
+    /// Load generators.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `warden sim …`
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Import SIMs from CSV (`imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant`); all or nothing.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
+    /// Change one SIM's status (inventory, active, suspended, terminated); the running server sends CLR.
+    SetStatus {
+        /// The IMSI.
+        imsi: String,
+        /// The new status.
+        status: String,
+    },
+    /// Change one SIM's service profile; the running server sends IDR.
+    SetProfile {
+        /// The IMSI.
+        imsi: String,
+        /// The profile name.
+        profile: String,
+    },
+    /// Show one SIM (never its keys).
+    Show {
+        /// The IMSI.
+        imsi: String,
+    },
+}
+
+/// `warden profile …`
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Import profiles from a TOML file of `[[profile]]` tables.
+    Import {
+        /// The TOML file.
+        file: std::path::PathBuf,
+    },
+}
+
+/// `warden eir …`
+#[derive(Debug, Subcommand)]
+pub enum EirCommand {
+    /// Import a CEIR-style list (`imei,status,reason`; `tac:NNNNNNNN` for a TAC).
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// Source recorded with each entry.
+        #[arg(long, default_value = "ceir")]
+        source: String,
+    },
+}
+
+/// `warden bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// S6a AIR load against a Diameter server.
+    S6a(BenchArgs),
+}
+
+/// `warden bench s6a` options.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Server address (loopback only for tests on shared machines).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: std::net::SocketAddr,
+    /// File with one IMSI per line.
+    #[arg(long, value_name = "FILE")]
+    pub imsi_file: std::path::PathBuf,
+    /// Target AIR rate per second (0: as fast as possible).
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u64,
+    /// Duration in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Diameter connections.
+    #[arg(long, default_value_t = 4)]
+    pub connections: usize,
+    /// Requests in flight per connection at most.
+    #[arg(long, default_value_t = 64)]
+    pub window: usize,
+    /// Origin-Host of the generator (connection i uses `i.` as a prefix when more than one).
+    #[arg(long, default_value = "bench.warden.localdomain")]
+    pub origin_host: String,
+    /// Origin-Realm of the generator.
+    #[arg(long, default_value = "warden.localdomain")]
+    pub origin_realm: String,
+    /// Destination-Realm.
+    #[arg(long, default_value = "warden.localdomain")]
+    pub destination_realm: String,
+    /// Visited PLMN (MCCMNC).
+    #[arg(long, default_value = "00101")]
+    pub plmn: String,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `warden auc …`

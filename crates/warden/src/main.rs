@@ -1,16 +1,25 @@
-//! `warden`: the single binary of the Warden security core. Each capability is a subcommand;
-//! today that is the authentication centre (`warden auc …`).
+//! `warden`: the single binary of the Warden security core. Each capability is a subcommand:
+//! `auc` (authentication centre), `serve` (the HSS over Diameter), `sim`/`profile`/`eir`
+//! (provisioning from files) and `bench` (load generation).
 //!
-//! Exit codes: 0 success, 1 the operation failed (for example an AUTS whose MAC-S does not verify),
-//! 2 the command line was wrong (missing argument, bad hex, wrong length); errors are one line.
+//! Exit codes: 0 success, 1 the operation failed (for example an AUTS whose MAC-S does not verify, or
+//! an import with bad rows), 2 the command line was wrong (missing argument, bad hex, wrong length);
+//! errors are one line where they can be.
 
 mod auc_cmd;
+mod bench;
 mod cli;
+mod config;
 mod hexarg;
+mod metrics;
+mod provision;
+mod serve;
 
 use std::process::ExitCode;
 
 use clap::Parser;
+
+use cli::{BenchCommand, Command, EirCommand, ProfileCommand, SimCommand};
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -19,6 +28,12 @@ pub enum Failure {
     Usage(String),
     /// The operation itself failed (exit 1).
     Failed(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Failed(s)
+    }
 }
 
 fn main() -> ExitCode {
@@ -39,11 +54,14 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        cli::Command::Auc(cmd) => auc_cmd::run(cmd),
+        Command::Auc(cmd) => auc_cmd::run(cmd).map(|json| json.to_string()),
+        other => run_async(cli.config.as_deref(), other),
     };
     match result {
-        Ok(json) => {
-            println!("{json}");
+        Ok(out) => {
+            if !out.is_empty() {
+                println!("{out}");
+            }
             ExitCode::SUCCESS
         }
         Err(Failure::Usage(msg)) => {
@@ -53,6 +71,76 @@ fn main() -> ExitCode {
         Err(Failure::Failed(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<String, Failure> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let config = config::Config::load(config_path).map_err(Failure::Usage)?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Failed(e.to_string()))?;
+    runtime.block_on(async move {
+        match command {
+            Command::Auc(_) => unreachable!("handled synchronously"),
+            Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::Failed),
+            Command::Bench(BenchCommand::S6a(args)) => {
+                let report = bench::run(&args).await.map_err(Failure::Failed)?;
+                Ok(if args.json { report.to_json().to_string() } else { report.to_text() })
+            }
+            Command::Sim(cmd) => sim(&config, cmd).await,
+            Command::Profile(ProfileCommand::Import { file }) => {
+                let store = serve::open_store(&config).await?;
+                provision::import_profiles(&store, &file).await.map_err(Failure::Failed)
+            }
+            Command::Eir(EirCommand::Import { file, source }) => {
+                let store = serve::open_store(&config).await?;
+                provision::import_eir(&store, &file, &source).await.map_err(Failure::Failed)
+            }
+        }
+    })
+}
+
+async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure> {
+    let parse_imsi = |s: &str| s.parse::<store::ids::Imsi>().map_err(|e| Failure::Usage(e.to_string()));
+    match cmd {
+        SimCommand::Import { file } => {
+            let store = serve::open_store(config).await?;
+            provision::import_sims(&store, &file).await.map_err(Failure::Failed)
+        }
+        SimCommand::SetStatus { imsi, status } => {
+            let imsi = parse_imsi(&imsi)?;
+            let status: store::model::SimStatus = status.parse().map_err(Failure::Usage)?;
+            let store = serve::open_store(config).await?;
+            hss::queue_status_change(&store, &imsi, status).await.map_err(|e| Failure::Failed(e.to_string()))?;
+            Ok(format!("{imsi}: {status}"))
+        }
+        SimCommand::SetProfile { imsi, profile } => {
+            let imsi = parse_imsi(&imsi)?;
+            let store = serve::open_store(config).await?;
+            if store.profile(&profile).await.map_err(|e| Failure::Failed(e.to_string()))?.is_none() {
+                return Err(Failure::Usage(format!("profile {profile:?} does not exist")));
+            }
+            hss::queue_profile_change(&store, &imsi, &profile).await.map_err(|e| Failure::Failed(e.to_string()))?;
+            Ok(format!("{imsi}: profile {profile}"))
+        }
+        SimCommand::Show { imsi } => {
+            let imsi = parse_imsi(&imsi)?;
+            let store = serve::open_store(config).await?;
+            let sim = store
+                .sim(&imsi)
+                .await
+                .map_err(|e| Failure::Failed(e.to_string()))?
+                .ok_or_else(|| Failure::Failed(format!("IMSI {imsi} not found")))?;
+            Ok(serde_json::json!({
+                "imsi": sim.imsi.to_string(), "iccid": sim.iccid, "msisdn": sim.msisdn, "tenant": sim.tenant,
+                "status": sim.status.as_str(), "priority": sim.priority.as_str(), "profile": sim.profile,
+                "algorithm": sim.algorithm.to_db(), "bound_imeis": sim.bound_imeis,
+                "serving_mme": sim.serving.map(|s| s.origin_host),
+            })
+            .to_string())
         }
     }
 }

@@ -1,0 +1,287 @@
+//! Provisioning from files: SIMs (CSV), service profiles (TOML) and EIR lists (CSV), each validated
+//! completely before anything is written and then written in one transaction, so a file with a bad
+//! row changes nothing and every bad row is reported with its line number.
+
+use std::path::Path;
+
+use auc::{AlgorithmKind, Key, Milenage, Op, Opc, Top, Topc, Tuak, TuakParams};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Deserialize;
+use store::ids::{Iccid, Imsi, Msisdn};
+use store::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, Priority, ServiceProfile, SimStatus};
+use store::Store;
+
+/// Every problem found in a file, by line.
+#[derive(Debug, Default)]
+pub struct RowErrors(pub Vec<(u64, String)>);
+
+impl std::fmt::Display for RowErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (line, msg) in &self.0 {
+            writeln!(f, "line {line}: {msg}")?;
+        }
+        write!(f, "{} bad row(s); nothing was imported", self.0.len())
+    }
+}
+
+/// The columns of a SIM import file (`op` or `opc`; the rest optional but `imsi` and `k`).
+#[derive(Debug, Deserialize)]
+struct SimRow {
+    imsi: String,
+    #[serde(default)]
+    iccid: String,
+    #[serde(default)]
+    msisdn: String,
+    k: String,
+    #[serde(default)]
+    opc: String,
+    #[serde(default)]
+    op: String,
+    #[serde(default)]
+    amf: String,
+    #[serde(default)]
+    algorithm: String,
+    #[serde(default)]
+    profile: String,
+    #[serde(default)]
+    priority: String,
+    #[serde(default)]
+    tenant: String,
+    #[serde(default)]
+    status: String,
+}
+
+fn hex_field(name: &str, value: &str) -> Result<Vec<u8>, String> {
+    hex::decode(value.trim()).map_err(|e| format!("{name}: {e}"))
+}
+
+fn opt<T: std::str::FromStr>(v: &str) -> Result<Option<T>, T::Err> {
+    if v.trim().is_empty() {
+        Ok(None)
+    } else {
+        v.trim().parse().map(Some)
+    }
+}
+
+/// Parses and checks one row; keys never appear in messages.
+fn sim_from_row(r: &SimRow) -> Result<NewSim, String> {
+    let imsi: Imsi = r.imsi.trim().parse().map_err(|e: store::ids::IdError| e.to_string())?;
+    let iccid: Option<Iccid> = opt(&r.iccid).map_err(|e: store::ids::IdError| e.to_string())?;
+    let msisdn: Option<Msisdn> = opt(&r.msisdn).map_err(|e: store::ids::IdError| e.to_string())?;
+    let kind: AlgorithmKind = if r.algorithm.trim().is_empty() {
+        AlgorithmKind::Milenage
+    } else {
+        r.algorithm.trim().parse().map_err(|e: auc::AucError| format!("algorithm: {e}"))?
+    };
+    let k = Key::from_slice(&hex_field("k", &r.k)?).map_err(|e| format!("k: {e}"))?;
+    let (op, opc) = (r.op.trim(), r.opc.trim());
+    if op.is_empty() == opc.is_empty() {
+        return Err("exactly one of op and opc must be given".into());
+    }
+    let (opc, algorithm) = match kind {
+        AlgorithmKind::Milenage => {
+            let opc = if opc.is_empty() {
+                Milenage::opc(&k, &Op::from_slice(&hex_field("op", op)?).map_err(|e| format!("op: {e}"))?)
+                    .map_err(|e| format!("k: {e}"))?
+            } else {
+                Opc::from_slice(&hex_field("opc", opc)?).map_err(|e| format!("opc: {e}"))?
+            };
+            (auc::SecretBytes::new(opc.expose()), AlgorithmSpec::Milenage)
+        }
+        AlgorithmKind::Tuak => {
+            let params = TuakParams::default();
+            let topc = if opc.is_empty() {
+                Tuak::topc(
+                    &k,
+                    &Top::from_slice(&hex_field("op", op)?).map_err(|e| format!("op (TOP): {e}"))?,
+                    params.iterations,
+                )
+                .map_err(|e| e.to_string())?
+            } else {
+                Topc::from_slice(&hex_field("opc", opc)?).map_err(|e| format!("opc (TOPc): {e}"))?
+            };
+            (auc::SecretBytes::new(topc.expose()), AlgorithmSpec::Tuak(params))
+        }
+    };
+    let amf = if r.amf.trim().is_empty() { vec![0, 0] } else { hex_field("amf", &r.amf)? };
+    let amf: [u8; 2] = amf.as_slice().try_into().map_err(|_| format!("amf: must be 2 bytes, got {}", amf.len()))?;
+    Ok(NewSim {
+        imsi,
+        iccid,
+        msisdn,
+        k,
+        opc,
+        amf,
+        algorithm,
+        profile: opt::<String>(&r.profile).unwrap_or(None),
+        priority: opt::<Priority>(&r.priority).map_err(|e| format!("priority: {e}"))?.unwrap_or(Priority::Standard),
+        tenant: if r.tenant.trim().is_empty() { "default".into() } else { r.tenant.trim().into() },
+        status: opt::<SimStatus>(&r.status).map_err(|e| format!("status: {e}"))?.unwrap_or(SimStatus::Active),
+    })
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let pb = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})")
+            .expect("template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(what.to_string());
+    pb
+}
+
+/// Reads a SIM CSV completely; returns the SIMs or every bad row.
+pub fn read_sims(path: &Path) -> Result<Vec<NewSim>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let headers = reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
+    for required in ["imsi", "k"] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(format!("{}: header has no {required:?} column", path.display()));
+        }
+    }
+    let mut sims = Vec::new();
+    let mut errors = RowErrors::default();
+    let mut seen = std::collections::HashSet::new();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.0.push((e.position().map_or(0, |p| p.line()), e.to_string()));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        match record.deserialize::<SimRow>(Some(&headers)).map_err(|e| e.to_string()).and_then(|r| sim_from_row(&r)) {
+            Ok(sim) => {
+                if !seen.insert(sim.imsi.clone()) {
+                    errors.0.push((line, format!("IMSI {} appears twice in the file", sim.imsi)));
+                }
+                sims.push(sim);
+            }
+            Err(e) => errors.0.push((line, e)),
+        }
+    }
+    if !errors.0.is_empty() {
+        return Err(errors.to_string());
+    }
+    Ok(sims)
+}
+
+/// `warden sim import`.
+pub async fn import_sims(store: &Store, path: &Path) -> Result<String, String> {
+    let sims = read_sims(path)?;
+    let pb = progress(sims.len() as u64, "importing SIMs");
+    let n = store
+        .insert_sims_with_progress(&sims, &|i| pb.set_position(i))
+        .await
+        .map_err(|e| format!("{e}; nothing was imported"))?;
+    pb.finish_and_clear();
+    Ok(format!("imported {n} SIMs"))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileFile {
+    #[serde(default)]
+    profile: Vec<ServiceProfile>,
+}
+
+/// `warden profile import`: every profile is checked before any is written.
+pub async fn import_profiles(store: &Store, path: &Path) -> Result<String, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let file: ProfileFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    for p in &file.profile {
+        p.validate()?;
+    }
+    for p in &file.profile {
+        store.put_profile(p).await.map_err(|e| e.to_string())?;
+    }
+    Ok(format!("imported {} profiles", file.profile.len()))
+}
+
+fn eir_key(s: &str) -> Result<EirKey, String> {
+    let digits =
+        |x: &str, n: std::ops::RangeInclusive<usize>| x.bytes().all(|b| b.is_ascii_digit()) && n.contains(&x.len());
+    if let Some(tac) = s.strip_prefix("tac:") {
+        return if digits(tac, 8..=8) {
+            Ok(EirKey::Tac(tac.into()))
+        } else {
+            Err(format!("TAC {tac:?} must be 8 digits"))
+        };
+    }
+    if let Some(range) = s.strip_prefix("range:") {
+        let (a, b) = range.split_once('-').ok_or_else(|| format!("range {range:?} must be FROM-TO"))?;
+        if !(digits(a, 14..=14) && digits(b, 14..=14) && a <= b) {
+            return Err(format!("range {range:?} must be two 14-digit IMEIs, lowest first"));
+        }
+        return Ok(EirKey::Range(a.into(), b.into()));
+    }
+    let imei: store::ids::Imei = s.parse().map_err(|e: store::ids::IdError| e.to_string())?;
+    Ok(EirKey::Imei(imei.body().into()))
+}
+
+fn eir_status(s: &str) -> Result<EirStatus, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "white" | "whitelisted" | "whitelist" => Ok(EirStatus::White),
+        "grey" | "gray" | "greylisted" | "greylist" => Ok(EirStatus::Grey),
+        "black" | "blacklisted" | "blacklist" => Ok(EirStatus::Black),
+        other => Err(format!("status {other:?} must be white, grey or black")),
+    }
+}
+
+/// `warden eir import`.
+pub async fn import_eir(store: &Store, path: &Path, source: &str) -> Result<String, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut entries = Vec::new();
+    let mut errors = RowErrors::default();
+    for record in reader.records() {
+        let record = match record {
+            Ok(r) => r,
+            Err(e) => {
+                errors.0.push((e.position().map_or(0, |p| p.line()), e.to_string()));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        let row = (|| -> Result<EirEntry, String> {
+            let key = eir_key(record.get(0).ok_or("missing imei column")?)?;
+            let status = eir_status(record.get(1).ok_or("missing status column")?)?;
+            Ok(EirEntry { key, status, reason: record.get(2).unwrap_or("").to_string(), source: source.to_string() })
+        })();
+        match row {
+            Ok(e) => entries.push(e),
+            Err(e) => errors.0.push((line, e)),
+        }
+    }
+    if !errors.0.is_empty() {
+        return Err(errors.to_string());
+    }
+    let n = store.put_eir(&entries).await.map_err(|e| format!("{e}; nothing was imported"))?;
+    Ok(format!("imported {n} EIR entries"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eir_keys() {
+        assert_eq!(eir_key("tac:35000000"), Ok(EirKey::Tac("35000000".into())));
+        assert!(eir_key("tac:3500").is_err());
+        assert_eq!(eir_key("490154203237518"), Ok(EirKey::Imei("49015420323751".into())));
+        assert!(eir_key("490154203237517").unwrap_err().contains("Luhn"));
+        assert!(eir_key("range:49015420000000-49015420999999").is_ok());
+        assert!(eir_key("range:2-1").is_err());
+    }
+}

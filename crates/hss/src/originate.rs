@@ -99,17 +99,9 @@ impl Hss {
 
     /// Changes a SIM's profile; its serving MME gets IDR with the new Subscription-Data.
     pub async fn set_profile(&self, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
-        let before = self
-            .store
-            .set_profile(imsi, profile)
-            .await?
-            .ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+        let before = self.store.set_profile(imsi, profile).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
         if let Some(node) = &before.serving {
-            let sim = self.store.sim(imsi).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-            let p = self.store.profile(profile).await?;
-            let mut idr = self.request_to("IDR", imsi, node);
-            idr.push(subscription_data(&sim, p.as_ref()));
-            self.send_to(node, idr);
+            self.deliver(imsi, "idr", node).await?;
         }
         Ok(())
     }

@@ -68,7 +68,8 @@ pub enum DecodeError {
     MissingAvp {
         /// Its name.
         name: &'static str,
-        /// An example AVP of that code with an empty value, for Failed-AVP.
+        /// An example AVP of that code with a zero-filled value of its type's minimum length (RFC 6733
+        /// §7.5), for Failed-AVP.
         failed: Box<Avp>,
     },
     /// An AVP appears more often than its command allows.

@@ -2,8 +2,8 @@
 //! contradict the command, unknown AVPs marked mandatory (anywhere in the message), required AVPs
 //! that are missing, and single-occurrence AVPs that repeat.
 
-use crate::avp::{Avp, Value};
-use crate::dictionary::{self, CommandDef};
+use crate::avp::{avp_flags, Avp, Value};
+use crate::dictionary::{self, AvpType, CommandDef, FlagRule};
 use crate::error::DecodeError;
 use crate::message::Message;
 
@@ -18,6 +18,25 @@ const SINGLE: &[&str] = &[
     "Auth-Session-State",
     "Result-Code",
 ];
+
+/// RFC 6733 §7.5: the Failed-AVP example of a missing AVP carries "a zero-filled payload of the
+/// minimum required length for the omitted AVP": 4 or 8 bytes for numbers and Time, an IPv4-sized
+/// Address, nothing for the variable-length types (strings, OctetString, Grouped).
+fn zero_payload(ty: AvpType) -> Vec<u8> {
+    match ty {
+        AvpType::Integer32 | AvpType::Unsigned32 | AvpType::Float32 | AvpType::Enumerated | AvpType::Time => {
+            vec![0; 4]
+        }
+        AvpType::Integer64 | AvpType::Unsigned64 | AvpType::Float64 => vec![0; 8],
+        AvpType::Address => vec![0; 6],
+        AvpType::OctetString
+        | AvpType::Utf8String
+        | AvpType::DiameterIdentity
+        | AvpType::DiameterUri
+        | AvpType::IpFilterRule
+        | AvpType::Grouped => Vec::new(),
+    }
+}
 
 fn first_unknown_mandatory(avps: &[Avp]) -> Option<&Avp> {
     avps.iter().find_map(|a| {
@@ -43,12 +62,12 @@ pub fn check(msg: &Message, cmd: &CommandDef) -> Result<(), DecodeError> {
     for name in required {
         if msg.get(name).is_none() {
             let def = dictionary::avp_by_name(name).expect("required AVPs are in the dictionary");
-            let failed = Avp {
-                code: def.code,
-                flags: 0,
-                vendor_id: (def.vendor != 0).then_some(def.vendor),
-                value: Value::OctetString(Vec::new()),
-            };
+            let vendor_id = (def.vendor != 0).then_some(def.vendor);
+            let mut flags = if def.m == FlagRule::Must { avp_flags::M } else { 0 };
+            if vendor_id.is_some() {
+                flags |= avp_flags::V;
+            }
+            let failed = Avp { code: def.code, flags, vendor_id, value: Value::OctetString(zero_payload(def.ty)) };
             return Err(DecodeError::MissingAvp { name: def.name, failed: Box::new(failed) });
         }
     }

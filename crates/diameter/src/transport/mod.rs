@@ -135,7 +135,8 @@ pub async fn serve<H: Handler>(
                     }
                 });
             }
-            _ = shutdown.changed() => if *shutdown.borrow() { break },
+            // A dropped sender ends the server too: `changed()` would otherwise return at once forever.
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
         }
     }
 }

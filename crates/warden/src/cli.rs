@@ -60,6 +60,24 @@ pub enum SimCommand {
         /// The profile name.
         profile: String,
     },
+    /// Import subscribers from another HSS: a PyHSS `auc` JSON list, an Open5GS `subscribers`
+    /// mongoexport (JSON array) or an osmo-hlr database. COMP128/XOR subscribers are refused by name.
+    ImportFrom {
+        /// The system the file comes from.
+        #[arg(value_enum)]
+        source: crate::hss_import::Source,
+        /// The export (JSON) or database (osmo-hlr) file.
+        file: std::path::PathBuf,
+        /// Service profile to assign to every imported SIM.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Tenant of the imported SIMs.
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Import the acceptable subscribers even when some are refused (they are listed).
+        #[arg(long)]
+        skip_refused: bool,
+    },
     /// Show one SIM (never its keys).
     Show {
         /// The IMSI.

@@ -11,6 +11,7 @@ mod bench;
 mod cli;
 mod config;
 mod hexarg;
+mod hss_import;
 mod metrics;
 mod provision;
 mod serve;
@@ -109,6 +110,11 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
         SimCommand::Import { file } => {
             let store = serve::open_store(config).await?;
             provision::import_sims(&store, &file).await.map_err(Failure::Failed)
+        }
+        SimCommand::ImportFrom { source, file, profile, tenant, skip_refused } => {
+            let store = serve::open_store(config).await?;
+            let defaults = hss_import::Defaults { profile, tenant, skip_refused };
+            hss_import::import(&store, source, &file, &defaults).await.map_err(Failure::Failed)
         }
         SimCommand::SetStatus { imsi, status } => {
             let imsi = parse_imsi(&imsi)?;

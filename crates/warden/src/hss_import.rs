@@ -1,0 +1,266 @@
+//! Importers for other HSSes' subscriber data: PyHSS (the JSON list of its `auc` records, as its API
+//! returns them, with optional `msisdn` and `algo`), Open5GS (`mongoexport --jsonArray` of the
+//! `subscribers` collection) and osmo-hlr (its SQLite database file).
+//!
+//! COMP128 and XOR subscribers are refused by name, with the IMSI and the algorithm in the report. By
+//! default any refused or malformed subscriber means nothing is imported; `--skip-refused` imports
+//! the rest and lists what was left out. Keys never appear in messages.
+
+use std::path::Path;
+
+use auc::{AlgorithmKind, Key, Milenage, Op, Opc};
+use serde_json::Value;
+use sqlx::Row;
+use store::ids::{Imsi, Msisdn};
+use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
+use store::Store;
+
+/// Which system an export comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Source {
+    /// PyHSS `auc` records (JSON array).
+    Pyhss,
+    /// Open5GS `subscribers` collection (mongoexport JSON array).
+    Open5gs,
+    /// osmo-hlr SQLite database.
+    OsmoHlr,
+}
+
+/// Settings applied to every imported SIM.
+#[derive(Debug, Clone)]
+pub struct Defaults {
+    /// Profile to assign.
+    pub profile: Option<String>,
+    /// Tenant.
+    pub tenant: String,
+    /// Import the acceptable subscribers even when others are refused.
+    pub skip_refused: bool,
+}
+
+/// One subscriber read from an export, before checks.
+struct Raw {
+    imsi: String,
+    msisdn: Option<String>,
+    /// The algorithm as named or numbered by the source, for messages.
+    algorithm: Result<AlgorithmKind, String>,
+    k: String,
+    op: Option<String>,
+    opc: Option<String>,
+    amf: Option<String>,
+    /// Notes about data dropped (e.g. a COMP128 2G key beside MILENAGE).
+    note: Option<String>,
+}
+
+fn s(v: &Value, key: &str) -> Option<String> {
+    match v.get(key)? {
+        Value::String(x) if !x.is_empty() => Some(x.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+fn algorithm_name(name: &str) -> Result<AlgorithmKind, String> {
+    // Numbers 1..3 are COMP128v1..v3 in the usual numbering (Osmocom, and PyHSS's 2G field).
+    let named = match name.trim() {
+        "1" => "comp128v1",
+        "2" => "comp128v2",
+        "3" => "comp128v3",
+        other => other,
+    };
+    named.parse::<AlgorithmKind>().map_err(|e| e.to_string())
+}
+
+fn read_json(path: &Path) -> Result<Vec<Value>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    match serde_json::from_str::<Value>(&text).map_err(|e| format!("{}: {e}", path.display()))? {
+        Value::Array(a) => Ok(a),
+        _ => Err(format!("{}: expected a JSON array of subscribers", path.display())),
+    }
+}
+
+fn pyhss(path: &Path) -> Result<Vec<Raw>, String> {
+    Ok(read_json(path)?
+        .iter()
+        .map(|r| Raw {
+            imsi: s(r, "imsi").unwrap_or_default(),
+            msisdn: s(r, "msisdn"),
+            algorithm: s(r, "algo").map_or(Ok(AlgorithmKind::Milenage), |a| algorithm_name(&a)),
+            k: s(r, "ki").unwrap_or_default(),
+            op: None,
+            opc: s(r, "opc"),
+            amf: s(r, "amf"),
+            note: None,
+        })
+        .collect())
+}
+
+fn open5gs(path: &Path) -> Result<Vec<Raw>, String> {
+    Ok(read_json(path)?
+        .iter()
+        .map(|r| {
+            let sec = r.get("security").cloned().unwrap_or(Value::Null);
+            let msisdn = r
+                .get("msisdn")
+                .and_then(|m| m.as_array())
+                .and_then(|a| a.first())
+                .and_then(|m| m.as_str())
+                .map(str::to_string);
+            Raw {
+                imsi: s(r, "imsi").unwrap_or_default(),
+                msisdn,
+                // Open5GS implements MILENAGE only.
+                algorithm: Ok(AlgorithmKind::Milenage),
+                k: s(&sec, "k").unwrap_or_default(),
+                op: s(&sec, "op"),
+                opc: s(&sec, "opc"),
+                amf: s(&sec, "amf"),
+                note: None,
+            }
+        })
+        .collect())
+}
+
+fn osmo_name(id: i64) -> String {
+    match AlgorithmKind::from_osmocom_id(id as u32) {
+        Ok(k) => k.to_string(),
+        Err(_) => match id {
+            1 => "COMP128v1".into(),
+            2 => "COMP128v2".into(),
+            3 => "COMP128v3".into(),
+            4 => "XOR-3G".into(),
+            6 => "XOR-2G".into(),
+            n => format!("osmocom algorithm {n}"),
+        },
+    }
+}
+
+async fn osmo_hlr(path: &Path) -> Result<Vec<Raw>, String> {
+    let url = format!("sqlite://{}?mode=ro", path.display());
+    let pool = sqlx::SqlitePool::connect(&url).await.map_err(|e| format!("{}: {e}", path.display()))?;
+    let rows = sqlx::query(
+        "SELECT s.imsi, s.msisdn, a2.algo_id_2g, a3.algo_id_3g, a3.k, a3.op, a3.opc FROM subscriber s \
+         LEFT JOIN auc_2g a2 ON a2.subscriber_id = s.id LEFT JOIN auc_3g a3 ON a3.subscriber_id = s.id ORDER BY s.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .map_err(|e| format!("{}: not an osmo-hlr database ({e})", path.display()))?;
+    let mut out = Vec::new();
+    for r in rows {
+        let get = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
+        let algo2: Option<i64> = r.try_get("algo_id_2g").ok().flatten();
+        let algo3: Option<i64> = r.try_get("algo_id_3g").ok().flatten();
+        let (algorithm, note) = match (algo3, algo2) {
+            (Some(a3), a2) => {
+                let kind = AlgorithmKind::from_osmocom_id(a3 as u32)
+                    .map_err(|_| format!("3G algorithm {} is refused", osmo_name(a3)));
+                let note = a2
+                    .filter(|&x| x != 0)
+                    .map(|x| format!("2G algorithm {} dropped; GSM triplets come from c2/c3", osmo_name(x)));
+                (kind, note)
+            }
+            (None, Some(a2)) => (Err(format!("only a 2G key with {}, which is refused", osmo_name(a2))), None),
+            (None, None) => (Err("no authentication data".to_string()), None),
+        };
+        out.push(Raw {
+            imsi: get("imsi").unwrap_or_default(),
+            msisdn: get("msisdn"),
+            algorithm,
+            k: get("k").unwrap_or_default(),
+            op: get("op"),
+            opc: get("opc"),
+            amf: None,
+            note,
+        });
+    }
+    pool.close().await;
+    Ok(out)
+}
+
+fn to_sim(r: &Raw, d: &Defaults) -> Result<NewSim, String> {
+    let imsi: Imsi = r.imsi.parse().map_err(|e: store::ids::IdError| e.to_string())?;
+    let kind = r.algorithm.clone()?;
+    if kind != AlgorithmKind::Milenage {
+        return Err(format!("{kind} subscribers need their TUAK sizes; import them with `warden sim import`"));
+    }
+    let hex = |name: &str, v: &str| hex::decode(v.trim()).map_err(|e| format!("{name}: {e}"));
+    let k = Key::from_slice(&hex("K", &r.k)?).map_err(|e| e.to_string())?;
+    let opc = match (&r.opc, &r.op) {
+        (Some(opc), _) => Opc::from_slice(&hex("OPc", opc)?).map_err(|e| e.to_string())?,
+        (None, Some(op)) => Milenage::opc(&k, &Op::from_slice(&hex("OP", op)?).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?,
+        (None, None) => return Err("neither OP nor OPc".into()),
+    };
+    let amf = match &r.amf {
+        Some(a) => hex("AMF", a)?.try_into().map_err(|_| "AMF must be 2 bytes".to_string())?,
+        None => [0x80, 0x00],
+    };
+    let msisdn = match &r.msisdn {
+        Some(m) => Some(m.trim_start_matches('+').parse::<Msisdn>().map_err(|e| e.to_string())?),
+        None => None,
+    };
+    Ok(NewSim {
+        imsi,
+        iccid: None,
+        msisdn,
+        k,
+        opc: auc::SecretBytes::new(opc.expose()),
+        amf,
+        algorithm: AlgorithmSpec::Milenage,
+        profile: d.profile.clone(),
+        priority: Priority::Standard,
+        tenant: d.tenant.clone(),
+        status: SimStatus::Active,
+    })
+}
+
+/// Reads an export and imports it; returns the report.
+pub async fn import(store: &Store, source: Source, path: &Path, d: &Defaults) -> Result<String, String> {
+    let raws = match source {
+        Source::Pyhss => pyhss(path)?,
+        Source::Open5gs => open5gs(path)?,
+        Source::OsmoHlr => osmo_hlr(path).await?,
+    };
+    let mut sims = Vec::new();
+    let mut refused = Vec::new();
+    let mut notes = Vec::new();
+    for (i, r) in raws.iter().enumerate() {
+        let who = if r.imsi.is_empty() { format!("record {}", i + 1) } else { format!("IMSI {}", r.imsi) };
+        match to_sim(r, d) {
+            Ok(sim) => {
+                if let Some(n) = &r.note {
+                    notes.push(format!("{who}: {n}"));
+                }
+                sims.push(sim);
+            }
+            Err(e) => refused.push(format!("{who}: {e}")),
+        }
+    }
+    let mut report = String::new();
+    for line in refused.iter().chain(&notes) {
+        report.push_str(line);
+        report.push('\n');
+    }
+    if !refused.is_empty() && !d.skip_refused {
+        return Err(format!(
+            "{report}{} subscriber(s) refused; nothing was imported (use --skip-refused to import the rest)",
+            refused.len()
+        ));
+    }
+    let n = store.insert_sims(&sims).await.map_err(|e| format!("{e}; nothing was imported"))?;
+    report.push_str(&format!("imported {n} subscribers, refused {}", refused.len()));
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn algorithm_names_and_numbers() {
+        assert_eq!(algorithm_name("milenage"), Ok(AlgorithmKind::Milenage));
+        assert!(algorithm_name("3").unwrap_err().contains("comp128v3"));
+        assert!(algorithm_name("COMP128v1").unwrap_err().contains("refused"));
+        assert_eq!(osmo_name(2), "COMP128v2");
+        assert_eq!(osmo_name(5), "milenage");
+    }
+}

@@ -136,7 +136,7 @@ pub struct BenchArgs {
     /// Requests in flight per connection at most.
     #[arg(long, default_value_t = 64)]
     pub window: usize,
-    /// Origin-Host of the generator (connection i uses `i.` as a prefix when more than one).
+    /// Origin-Host of the generator (connection i uses `c{i}.` as a prefix when more than one).
     #[arg(long, default_value = "bench.warden.localdomain")]
     pub origin_host: String,
     /// Origin-Realm of the generator.

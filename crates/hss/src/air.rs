@@ -6,7 +6,10 @@ use diameter::{Avp, Message};
 use store::ids::{Imsi, Plmn};
 use store::model::{Rat, SimStatus};
 
+use std::sync::Arc;
+
 use crate::answer::{avp, group, Outcome};
+use crate::cache::Subscriber;
 use crate::Hss;
 
 /// RAT-Type GERAN (TS 29.212 §5.3.31).
@@ -22,7 +25,7 @@ impl Hss {
         &self,
         req: &Message,
         origin: &str,
-    ) -> store::Result<Result<(Imsi, Plmn, store::model::Sim, Option<store::model::ServiceProfile>), Refusal>> {
+    ) -> store::Result<Result<(Imsi, Plmn, Arc<Subscriber>), Refusal>> {
         let Some(imsi) = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok()) else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
         };
@@ -32,30 +35,26 @@ impl Hss {
         if !self.config.may_query(origin, imsi.as_str()) {
             return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
         }
-        let Some(sim) = self.store.sim(&imsi).await? else {
+        let Some(sub) = self.subscriber(&imsi).await? else {
             return Ok(Err(Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
         };
-        if sim.status != SimStatus::Active {
+        if sub.sim.status != SimStatus::Active {
             return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
         }
-        let profile = match &sim.profile {
-            Some(name) => self.store.profile(name).await?,
-            None => None,
-        };
-        if let Some(p) = &profile {
+        if let Some(p) = &sub.profile {
             if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
                 return Ok(Err(Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED)));
             }
         }
-        Ok(Ok((imsi, plmn, sim, profile)))
+        Ok(Ok((imsi, plmn, sub)))
     }
 
     pub(crate) async fn air(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let (imsi, plmn, _sim, profile) = match self.admit(req, origin).await? {
+        let (imsi, plmn, sub) = match self.admit(req, origin).await? {
             Ok(x) => x,
             Err(o) => return Ok(self.answer(req, o)),
         };
-        let forbidden = |r: Rat| profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
+        let forbidden = |r: Rat| sub.profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
         let eutran = req.get("Requested-EUTRAN-Authentication-Info");
         let utran_geran = req.get("Requested-UTRAN-GERAN-Authentication-Info");
         let geran = req.get_u32("RAT-Type") == Some(RAT_GERAN);
@@ -68,11 +67,9 @@ impl Hss {
         if forbidden(kind) {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
         }
-        let Some((sim, alg)) = self.store.auth_material(&imsi).await? else {
-            return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
-        };
+        let (sim, alg) = (&sub.sim, &sub.alg);
         if let Some(resync) = request.child("Re-Synchronization-Info").and_then(Avp::as_bytes) {
-            if !self.resync(&imsi, &alg, resync).await? {
+            if !self.resync(&imsi, alg, resync).await? {
                 return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
             }
         }

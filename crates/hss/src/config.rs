@@ -49,6 +49,8 @@ pub struct HssConfig {
     /// Development mode without configured peers: every admitted peer may ask about every subscriber
     /// (the transport then admits loopback peers only).
     pub open_imsi_access: bool,
+    /// Subscribers kept in memory for the hot path.
+    pub cache_capacity: usize,
 }
 
 impl HssConfig {
@@ -64,6 +66,7 @@ impl HssConfig {
             critical_blacklist: CriticalBlacklist::Greylist,
             unknown_imei_whitelisted: true,
             open_imsi_access: false,
+            cache_capacity: 200_000,
         }
     }
 

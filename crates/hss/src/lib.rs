@@ -10,6 +10,7 @@
 
 mod air;
 mod answer;
+mod cache;
 mod config;
 mod ecr;
 mod originate;
@@ -34,6 +35,7 @@ pub struct Hss {
     config: HssConfig,
     store: Store,
     sqn: SqnAllocator,
+    cache: cache::Cache,
     /// Open MME connections by Origin-Host (lower case), for CLR/IDR.
     peers: Mutex<HashMap<String, PeerHandle>>,
 }
@@ -48,7 +50,8 @@ impl Hss {
     /// An HSS over `store`.
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
         let sqn = SqnAllocator::new(config.sqn_block);
-        Arc::new(Self { config, store, sqn, peers: Mutex::new(HashMap::new()) })
+        let cache = cache::Cache::new(config.cache_capacity);
+        Arc::new(Self { config, store, sqn, cache, peers: Mutex::new(HashMap::new()) })
     }
 
     /// The configuration.
@@ -59,6 +62,33 @@ impl Hss {
     /// The store.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The subscriber with its profile and keyed algorithm, from the cache or the store.
+    pub(crate) async fn subscriber(&self, imsi: &store::ids::Imsi) -> store::Result<Option<Arc<cache::Subscriber>>> {
+        if let Some(s) = self.cache.subscriber(imsi) {
+            return Ok(Some(s));
+        }
+        let Some((sim, alg)) = self.store.auth_material(imsi).await? else { return Ok(None) };
+        let profile = match &sim.profile {
+            Some(name) => match self.cache.profile(name) {
+                Some(p) => p,
+                None => {
+                    let p = self.store.profile(name).await?.map(Arc::new);
+                    self.cache.put_profile(name, p.clone());
+                    p
+                }
+            },
+            None => None,
+        };
+        let s = Arc::new(cache::Subscriber { sim, profile, alg });
+        self.cache.put_subscriber(imsi.clone(), s.clone());
+        Ok(Some(s))
+    }
+
+    /// Drops a subscriber from the cache after a change.
+    pub(crate) fn forget(&self, imsi: &store::ids::Imsi) {
+        self.cache.invalidate(imsi);
     }
 
     fn answer(&self, req: &Message, outcome: Outcome) -> Message {

@@ -60,7 +60,9 @@ impl Hss {
 
     /// Sends the CLR (`clr`) or IDR (`idr`) that a change recorded in the store's outbox asks for.
     pub async fn deliver(&self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<(), OriginateError> {
+        self.forget(imsi);
         match kind {
+            "refresh" => {}
             "clr" => self.spawn_clr(imsi, node, SUBSCRIPTION_WITHDRAWAL),
             _ => {
                 let sim = self.store.sim(imsi).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
@@ -89,6 +91,7 @@ impl Hss {
     pub async fn set_status(&self, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
         let before =
             self.store.set_status(imsi, status).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+        self.forget(imsi);
         if status != SimStatus::Active && before.status == SimStatus::Active {
             if let Some(node) = &before.serving {
                 self.spawn_clr(imsi, node, SUBSCRIPTION_WITHDRAWAL);
@@ -99,7 +102,12 @@ impl Hss {
 
     /// Changes a SIM's profile; its serving MME gets IDR with the new Subscription-Data.
     pub async fn set_profile(&self, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
-        let before = self.store.set_profile(imsi, profile).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+        let before = self
+            .store
+            .set_profile(imsi, profile)
+            .await?
+            .ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+        self.forget(imsi);
         if let Some(node) = &before.serving {
             self.deliver(imsi, "idr", node).await?;
         }
@@ -111,10 +119,11 @@ impl Hss {
 /// queued in the store's outbox and sent by the running server.
 pub async fn queue_status_change(store: &store::Store, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
     let before = store.set_status(imsi, status).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-    if status != SimStatus::Active && before.status == SimStatus::Active {
-        if let Some(node) = &before.serving {
-            store.enqueue_notification(imsi, "clr", node).await?;
+    match &before.serving {
+        Some(node) if status != SimStatus::Active && before.status == SimStatus::Active => {
+            store.enqueue_notification(imsi, "clr", node).await?
         }
+        _ => store.enqueue_notification(imsi, "refresh", &nowhere()).await?,
     }
     Ok(())
 }
@@ -123,8 +132,14 @@ pub async fn queue_status_change(store: &store::Store, imsi: &Imsi, status: SimS
 pub async fn queue_profile_change(store: &store::Store, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
     let before =
         store.set_profile(imsi, profile).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-    if let Some(node) = &before.serving {
-        store.enqueue_notification(imsi, "idr", node).await?;
+    match &before.serving {
+        Some(node) => store.enqueue_notification(imsi, "idr", node).await?,
+        None => store.enqueue_notification(imsi, "refresh", &nowhere()).await?,
     }
     Ok(())
+}
+
+/// The serving node of a notification that goes to no MME (cache refresh only).
+fn nowhere() -> ServingNode {
+    ServingNode { origin_host: String::new(), origin_realm: String::new(), plmn: None, since: 0 }
 }

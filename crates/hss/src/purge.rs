@@ -8,7 +8,7 @@ use crate::answer::{avp, Outcome};
 use crate::Hss;
 
 impl Hss {
-    fn subscriber(&self, req: &Message, origin: &str) -> Result<Imsi, Outcome> {
+    fn requested_imsi(&self, req: &Message, origin: &str) -> Result<Imsi, Outcome> {
         let imsi = req
             .get_str("User-Name")
             .and_then(|s| s.parse::<Imsi>().ok())
@@ -20,7 +20,7 @@ impl Hss {
     }
 
     pub(crate) async fn pur(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let imsi = match self.subscriber(req, origin) {
+        let imsi = match self.requested_imsi(req, origin) {
             Ok(i) => i,
             Err(o) => return Ok(self.answer(req, o)),
         };
@@ -29,13 +29,14 @@ impl Hss {
         }
         // Only the serving MME's purge clears the registration (PUA-Flags bit 0: freeze M-TMSI).
         let purged = self.store.purge(&imsi, origin).await?;
+        self.forget(&imsi);
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.push(avp("PUA-Flags", u32::from(purged)));
         Ok(a)
     }
 
     pub(crate) async fn nor(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let imsi = match self.subscriber(req, origin) {
+        let imsi = match self.requested_imsi(req, origin) {
             Ok(i) => i,
             Err(o) => return Ok(self.answer(req, o)),
         };

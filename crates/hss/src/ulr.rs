@@ -26,11 +26,12 @@ fn rat_of(rat_type: Option<u32>) -> Option<Rat> {
 
 impl Hss {
     pub(crate) async fn ulr(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let (imsi, plmn, sim, profile) = match self.admit(req, origin).await? {
+        let (imsi, plmn, sub) = match self.admit(req, origin).await? {
             Ok(x) => x,
             Err(o) => return Ok(self.answer(req, o)),
         };
-        if let (Some(rat), Some(p)) = (rat_of(req.get_u32("RAT-Type")), &profile) {
+        let (sim, profile) = (&sub.sim, sub.profile.as_deref());
+        if let (Some(rat), Some(p)) = (rat_of(req.get_u32("RAT-Type")), profile) {
             if p.forbidden_rats.contains(&rat) {
                 return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
             }
@@ -40,12 +41,13 @@ impl Hss {
             .and_then(|t| t.child("IMEI"))
             .and_then(Avp::as_str)
             .and_then(|s| s.parse::<Imei>().ok());
-        if let (Some(imei), Some(p)) = (&imei, &profile) {
+        if let (Some(imei), Some(p)) = (&imei, profile) {
             let bound = sim.bound_imeis.iter().any(|b| b == imei.body());
             let violation = match p.imei_lock {
                 ImeiLock::None => false,
                 ImeiLock::First if sim.bound_imeis.is_empty() => {
                     self.store.bind_imei(&imsi, imei).await?;
+                    self.forget(&imsi);
                     false
                 }
                 ImeiLock::First | ImeiLock::List => !bound,
@@ -66,6 +68,7 @@ impl Hss {
             since: store::now(),
         };
         let previous = self.store.register(&imsi, &node, imei.as_ref()).await?;
+        self.forget(&imsi);
         if let Some(prev) = previous.filter(|p| !p.origin_host.eq_ignore_ascii_case(origin)) {
             // MME_UPDATE_PROCEDURE (0): the subscriber moved to another MME.
             self.spawn_clr(&imsi, &prev, 0);
@@ -73,7 +76,7 @@ impl Hss {
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.push(avp("ULA-Flags", 1u32)); // Separation Indication
         if req.get_u32("ULR-Flags").unwrap_or(0) & SKIP_SUBSCRIBER_DATA == 0 {
-            a.push(subscription_data(&sim, profile.as_ref()));
+            a.push(subscription_data(sim, profile));
         }
         Ok(a)
     }

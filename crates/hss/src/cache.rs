@@ -23,6 +23,9 @@ pub struct Subscriber {
     pub alg: auc::AuthAlgorithm,
 }
 
+/// A profile lookup result with the time it was made (`None`: the profile does not exist).
+type ProfileEntry = (Instant, Option<Arc<ServiceProfile>>);
+
 const SUBSCRIBER_TTL: Duration = Duration::from_secs(30);
 const PROFILE_TTL: Duration = Duration::from_secs(5);
 
@@ -31,7 +34,7 @@ const PROFILE_TTL: Duration = Duration::from_secs(5);
 pub struct Cache {
     capacity: usize,
     subscribers: Mutex<HashMap<Imsi, (Instant, Arc<Subscriber>)>>,
-    profiles: Mutex<HashMap<String, (Instant, Option<Arc<ServiceProfile>>)>>,
+    profiles: Mutex<HashMap<String, ProfileEntry>>,
 }
 
 impl Cache {

@@ -434,18 +434,22 @@ impl Avp {
 
     /// Appends the encoded AVP, padded to 4 bytes with zeros.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let len = self.len();
+        // One pass: the length field is filled in once the value is written, so that nested Grouped
+        // AVPs do not recompute the lengths of their subtrees at every level.
+        let start = out.len();
         out.extend_from_slice(&self.code.to_be_bytes());
         let flags = match self.vendor_id {
             Some(_) => self.flags | avp_flags::V,
             None => self.flags & !avp_flags::V,
         };
-        out.extend_from_slice(&((u32::from(flags) << 24) | len as u32).to_be_bytes());
+        out.extend_from_slice(&[flags, 0, 0, 0]);
         if let Some(v) = self.vendor_id {
             out.extend_from_slice(&v.to_be_bytes());
         }
         self.value.encode(out);
-        out.resize(out.len() + (self.padded_len() - len), 0);
+        let len = out.len() - start;
+        out[start + 4..start + 8].copy_from_slice(&((u32::from(flags) << 24) | len as u32).to_be_bytes());
+        out.resize(start + ((len + 3) & !3), 0);
     }
 
     /// The Unsigned32/Enumerated/Integer32/Time value as u32.

@@ -150,16 +150,24 @@ impl Message {
     /// Appends the encoded message to `out`.
     pub fn encode_into(&self, out: &mut Vec<u8>) {
         out.reserve(self.len());
-        let header = Header { length: self.len() as u32, ..self.header };
-        header.write(out);
-        self.avps.iter().for_each(|a| a.encode(out));
+        self.write(out);
     }
 
     /// The encoded message.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len());
-        self.encode_into(&mut out);
+        self.write(&mut out);
         out
+    }
+
+    /// Writes the message; the length field is filled in at the end, so that the AVP tree is walked
+    /// once for the bytes (and once by the caller for the capacity), not once more per field.
+    fn write(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        Header { length: 0, ..self.header }.write(out);
+        self.avps.iter().for_each(|a| a.encode(out));
+        let length = (out.len() - start) as u32;
+        out[start + 1..start + 4].copy_from_slice(&length.to_be_bytes()[1..]);
     }
 
     /// Decodes exactly one message from `bytes`, typing AVPs with the dictionary (unknown AVPs are kept
@@ -168,13 +176,16 @@ impl Message {
         let header = Header::parse(bytes).map_err(|error| MessageError { header: None, session_id: None, error })?;
         let fail = |error, session_id| MessageError { header: Some(header), session_id, error };
         check_header(&header, bytes.len()).map_err(|e| fail(e, None))?;
-        let mut avps = Vec::with_capacity(12);
-        let mut session_id = None;
+        let mut avps: Vec<Avp> = Vec::with_capacity(12);
+        // Where the Session-Id is; it is copied out only when an error needs it.
+        let mut session_at: Option<usize> = None;
         for raw in RawAvps::new(&bytes[HEADER_LEN..]) {
-            let raw = raw.map_err(|e| fail(e, session_id.clone()))?;
-            let avp = Avp::decode(&raw, 0).map_err(|e| fail(e, session_id.clone()))?;
-            if session_id.is_none() && avp.code == 263 && avp.vendor_id.is_none() {
-                session_id = avp.as_str().map(str::to_string);
+            let avp = match raw.and_then(|raw| Avp::decode(&raw, 0)) {
+                Ok(avp) => avp,
+                Err(e) => return Err(fail(e, session_at.and_then(|i| avps[i].as_str()).map(str::to_string))),
+            };
+            if session_at.is_none() && avp.code == 263 && avp.vendor_id.is_none() && avp.as_str().is_some() {
+                session_at = Some(avps.len());
             }
             avps.push(avp);
         }

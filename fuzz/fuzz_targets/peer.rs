@@ -1,0 +1,206 @@
+//! Fuzzes the sans-IO peer state machine. The input is a little program of operations: raw byte
+//! chunks, plausible messages (maybe damaged), time passing, and application calls. It drives a
+//! responder waiting for CER and, separately, the HSS side of a pair that has finished the
+//! capabilities exchange (whose MME side receives whatever the HSS sends). Nothing may panic and every
+//! byte a peer transmits must be a decodable Diameter message.
+
+#![no_main]
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
+use diameter::result_code as rc;
+use diameter::{Avp, Message};
+use libfuzzer_sys::fuzz_target;
+
+const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
+
+fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
+    PeerConfig::new(host, REALM, apps)
+}
+
+fn allow_all() -> Arc<dyn PeerAuthorizer> {
+    Arc::new(|_: &PeerIdentity| true)
+}
+
+/// Takes every transmitted message from `p`, checks it decodes, and returns the bytes.
+fn transmitted(p: &mut Peer) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some(b) = p.poll_transmit() {
+        if let Err(e) = Message::decode(&b) {
+            panic!("peer transmitted undecodable bytes: {e:?}\n{b:02x?}");
+        }
+        out.push(b);
+    }
+    out
+}
+
+fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
+    loop {
+        let from_a = transmitted(a);
+        let from_b = transmitted(b);
+        if from_a.is_empty() && from_b.is_empty() {
+            break;
+        }
+        from_a.iter().for_each(|m| b.handle_input(m, now));
+        from_b.iter().for_each(|m| a.handle_input(m, now));
+    }
+}
+
+fn template(which: u8, hop_by_hop: u32, end_to_end: u32) -> Message {
+    let abbrev = ["CER", "DWR", "DWA", "DPR", "DPA", "AIR", "AIA", "CEA", "ULR", "ECR"][which as usize % 10];
+    let mut m = Message::new(abbrev).unwrap();
+    m.header.hop_by_hop = hop_by_hop;
+    m.header.end_to_end = end_to_end;
+    if abbrev == "AIR" || abbrev == "AIA" || abbrev == "ULR" || abbrev == "ECR" {
+        m.add("Session-Id", "mme.example;1;2").unwrap();
+        m.add("Auth-Session-State", 1u32).unwrap();
+    }
+    m.add("Origin-Host", "mme.example").unwrap();
+    m.add("Origin-Realm", REALM).unwrap();
+    if m.is_request() && abbrev != "CER" && abbrev != "DWR" && abbrev != "DPR" {
+        m.add("Destination-Realm", REALM).unwrap();
+        m.add("User-Name", "001010000000001").unwrap();
+    }
+    match abbrev {
+        "CER" | "CEA" => {
+            m.add("Host-IP-Address", IpAddr::from([10, 0, 0, 1])).unwrap();
+            m.add("Vendor-Id", 10415u32).unwrap();
+            m.add("Product-Name", "fuzz").unwrap();
+            let vsai =
+                vec![Avp::new("Vendor-Id", 10415u32).unwrap(), Avp::new("Auth-Application-Id", 16_777_251u32).unwrap()];
+            m.push(Avp::grouped("Vendor-Specific-Application-Id", vsai).unwrap());
+        }
+        "DPR" => {
+            m.add("Disconnect-Cause", 0u32).unwrap();
+        }
+        "AIR" => {
+            m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+        }
+        "ULR" => {
+            m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+            m.add("RAT-Type", 1004u32).unwrap();
+            m.add("ULR-Flags", 2u32).unwrap();
+        }
+        _ => {}
+    }
+    if !m.is_request() {
+        m.add("Result-Code", rc::SUCCESS).unwrap();
+    }
+    m
+}
+
+/// A cursor over the fuzz input.
+struct Input<'a>(&'a [u8]);
+
+impl<'a> Input<'a> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+
+    fn u32(&mut self) -> u32 {
+        u32::from_be_bytes([0; 4].map(|_| self.byte().unwrap_or(0)))
+    }
+
+    fn take(&mut self, n: usize) -> &'a [u8] {
+        let (a, b) = self.0.split_at(n.min(self.0.len()));
+        self.0 = b;
+        a
+    }
+}
+
+/// Runs the program in `data` against `peer`; `remote` (if any) receives what `peer` sends.
+fn run(data: &[u8], mut peer: Peer, mut remote: Option<Peer>, start: Instant) {
+    let mut input = Input(data);
+    let mut now = start;
+    let mut requests: Vec<Message> = Vec::new();
+    let mut sent: Vec<u32> = Vec::new();
+    while let Some(op) = input.byte() {
+        match op % 8 {
+            // Raw bytes.
+            0 | 1 => {
+                let n = input.byte().unwrap_or(0) as usize;
+                peer.handle_input(input.take(n), now);
+            }
+            // A plausible message, maybe with one byte changed, delivered in two pieces.
+            2 | 3 => {
+                let which = input.byte().unwrap_or(0);
+                let mut m = template(which, input.u32(), input.u32());
+                if op & 0x80 != 0 && !m.is_request() {
+                    if let Some(h) = sent.last() {
+                        m.header.hop_by_hop = *h;
+                    }
+                }
+                let mut b = m.encode();
+                let (pos, x) = (input.byte().unwrap_or(0) as usize, input.byte().unwrap_or(0));
+                if op & 0x40 != 0 {
+                    let i = pos % b.len();
+                    b[i] ^= x;
+                }
+                let split = (input.byte().unwrap_or(0) as usize).min(b.len());
+                peer.handle_input(&b[..split], now);
+                peer.handle_input(&b[split..], now);
+            }
+            // Time passes.
+            4 => {
+                now += Duration::from_millis(u64::from(input.byte().unwrap_or(0)) * 250);
+                peer.handle_timeout(now);
+                if let Some(r) = remote.as_mut() {
+                    r.handle_timeout(now);
+                }
+                let _ = peer.poll_timeout();
+            }
+            // The application answers what it was given.
+            5 => {
+                for r in requests.drain(..) {
+                    let mut a = Message::answer_to(&r.header, r.session_id());
+                    a.add("Result-Code", rc::SUCCESS).unwrap();
+                    a.add("Origin-Host", "hss.example").unwrap();
+                    a.add("Origin-Realm", REALM).unwrap();
+                    let _ = peer.send_answer(a);
+                }
+            }
+            6 => {
+                let _ = peer.send_request(template(5, 0, 0), now);
+            }
+            _ => peer.disconnect(u32::from(op >> 3), now),
+        }
+        for b in transmitted(&mut peer) {
+            let m = Message::decode(&b).expect("checked");
+            if m.is_request() {
+                sent.push(m.header.hop_by_hop);
+            }
+            if let Some(r) = remote.as_mut() {
+                r.handle_input(&b, now);
+            }
+        }
+        if let Some(r) = remote.as_mut() {
+            pump(r, &mut peer, now);
+            while r.poll_event().is_some() {}
+        }
+        while let Some(ev) = peer.poll_event() {
+            if let Event::Request(r) = ev {
+                requests.push(r);
+            }
+        }
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let now = Instant::now();
+
+    let hss = Peer::responder(config("hss.example", vec![Application::S6A]), allow_all(), None, now);
+    run(data, hss, None, now);
+
+    let mut mme = Peer::initiator(config("mme.example", vec![Application::S6A]), allow_all(), None, now);
+    let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), allow_all(), None, now);
+    pump(&mut mme, &mut hss, now);
+    assert_eq!((mme.state(), hss.state()), (PeerState::Open, PeerState::Open));
+    while mme.poll_event().is_some() {}
+    while hss.poll_event().is_some() {}
+    run(data, hss, Some(mme), now);
+});

@@ -241,6 +241,27 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))
     }
 
+    /// [`Store::reserve_sqn`] for many subscribers in one transaction (one disk flush for all): the
+    /// group commit behind [`crate::SqnAllocator`]. Unknown IMSIs get `NotFound` without failing the rest.
+    pub async fn reserve_sqn_many(&self, requests: &[(Imsi, i64)]) -> Result<Vec<Result<i64>>> {
+        let mut tx = self.pool.begin().await?;
+        let mut out = Vec::with_capacity(requests.len());
+        for (imsi, n) in requests {
+            let row =
+                sqlx::query("UPDATE sims SET sqn_reserved = sqn_reserved + $1 WHERE imsi = $2 RETURNING sqn_reserved")
+                    .bind(*n)
+                    .bind(imsi.as_str())
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            out.push(match row {
+                Some(r) => Ok(r.try_get::<i64, _>("sqn_reserved")?),
+                None => Err(StoreError::NotFound(format!("IMSI {imsi} not found"))),
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     /// Sets the SQN high-water mark (after a resynchronisation reset it to SEQ_MS plus a block).
     pub async fn set_sqn_reserved(&self, imsi: &Imsi, mark: i64) -> Result<()> {
         sqlx::query("UPDATE sims SET sqn_reserved = $1 WHERE imsi = $2")

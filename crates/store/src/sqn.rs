@@ -3,14 +3,19 @@
 //! the block is used. After a crash (even kill -9) the next process starts above the persisted mark,
 //! so a SEQ is never issued twice; at most one block per subscriber is skipped, far below the USIM's
 //! freshness limit Δ (2^28).
+//!
+//! Reservations from concurrent requests are committed together (group commit): after a restart every
+//! subscriber needs one reservation, and one flush per batch instead of per subscriber keeps that
+//! warm-up short.
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
 
-use tokio::sync::Mutex;
+use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::db::Store;
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::ids::Imsi;
 
 #[derive(Debug, Clone, Copy)]
@@ -21,23 +26,73 @@ struct Slot {
     limit: i64,
 }
 
+/// Most reservations committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+type Reservation = (Imsi, i64, oneshot::Sender<Result<i64>>);
+
 /// Hands out SEQ values per subscriber from durable reservations.
 #[derive(Debug)]
 pub struct SqnAllocator {
     block: i64,
     shards: Vec<Mutex<HashMap<Imsi, Slot>>>,
+    batcher: OnceLock<mpsc::Sender<Reservation>>,
+}
+
+/// Collects reservations and commits each batch in one transaction.
+async fn group_commit(store: Store, mut rx: mpsc::Receiver<Reservation>) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let requests: Vec<(Imsi, i64)> = batch.iter().map(|(i, n, _)| (i.clone(), *n)).collect();
+        match store.reserve_sqn_many(&requests).await {
+            Ok(results) => {
+                for ((_, _, reply), r) in batch.into_iter().zip(results) {
+                    let _ = reply.send(r);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for (_, _, reply) in batch {
+                    let _ = reply.send(Err(StoreError::Conflict(format!("SQN reservation failed: {msg}"))));
+                }
+            }
+        }
+    }
 }
 
 impl SqnAllocator {
-    /// Reserves `block` SEQ values per database write.
+    /// Reserves `block` SEQ values per subscriber and database write.
     pub fn new(block: i64) -> Self {
-        Self { block: block.max(1), shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect() }
+        Self {
+            block: block.max(1),
+            shards: (0..1024).map(|_| Mutex::new(HashMap::new())).collect(),
+            batcher: OnceLock::new(),
+        }
     }
 
     fn shard(&self, imsi: &Imsi) -> &Mutex<HashMap<Imsi, Slot>> {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         imsi.hash(&mut h);
         &self.shards[(h.finish() % self.shards.len() as u64) as usize]
+    }
+
+    async fn reserve(&self, store: &Store, imsi: &Imsi, n: i64) -> Result<i64> {
+        let tx = self.batcher.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
+            tokio::spawn(group_commit(store.clone(), rx));
+            tx
+        });
+        let (reply, answer) = oneshot::channel();
+        tx.send((imsi.clone(), n, reply))
+            .await
+            .map_err(|_| StoreError::Conflict("SQN reservation task ended".into()))?;
+        answer.await.map_err(|_| StoreError::Conflict("SQN reservation task ended".into()))?
     }
 
     /// `n` consecutive fresh SEQ values for `imsi` (the first is returned), reserving durably first when
@@ -48,13 +103,18 @@ impl SqnAllocator {
             Some(s) if s.last + n <= s.limit => s,
             _ => {
                 let want = n.max(self.block);
-                let limit = store.reserve_sqn(imsi, want).await?;
+                let limit = self.reserve(store, imsi, want).await?;
                 // Everything below the old mark may have been issued by an earlier process.
                 Slot { last: limit - want, limit }
             }
         };
         let first = slot.last + 1;
-        map.insert(imsi.clone(), Slot { last: slot.last + n, limit: slot.limit });
+        match map.get_mut(imsi) {
+            Some(s) => *s = Slot { last: slot.last + n, limit: slot.limit },
+            None => {
+                map.insert(imsi.clone(), Slot { last: slot.last + n, limit: slot.limit });
+            }
+        }
         Ok(first)
     }
 

@@ -262,3 +262,35 @@ async fn outbox_delivers_each_notification_once() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_reservations_are_grouped_and_disjoint() {
+    on_every_backend(|store, _| async move {
+        let sims: Vec<NewSim> = (0..50).map(|i| sim(&format!("0010100000{i:05}"), None)).collect();
+        store.insert_sims(&sims).await.unwrap();
+        let alloc = std::sync::Arc::new(SqnAllocator::new(10));
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            for _ in 0..3 {
+                let (store, alloc) = (store.clone(), alloc.clone());
+                tasks.push(tokio::spawn(async move {
+                    let who = imsi(&format!("0010100000{i:05}"));
+                    (i, alloc.next(&store, &who, 4).await.unwrap())
+                }));
+            }
+        }
+        let mut by_sim: std::collections::HashMap<i32, Vec<i64>> = Default::default();
+        for t in tasks {
+            let (i, first) = t.await.unwrap();
+            by_sim.entry(i).or_default().push(first);
+        }
+        for (i, mut firsts) in by_sim {
+            firsts.sort();
+            assert!(firsts.windows(2).all(|w| w[1] >= w[0] + 4), "SIM {i}: overlapping SEQ ranges {firsts:?}");
+            let mark = store.sqn_reserved(&imsi(&format!("0010100000{i:05}"))).await.unwrap().unwrap();
+            assert!(*firsts.last().unwrap() + 3 <= mark, "issued beyond the durable mark");
+        }
+        assert!(store.reserve_sqn_many(&[(imsi("999990000000000"), 1)]).await.unwrap()[0].is_err());
+    })
+    .await;
+}

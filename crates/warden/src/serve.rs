@@ -28,7 +28,7 @@ impl Handler for Metered {
     async fn handle(&self, request: Message, peer: PeerHandle) -> Option<Message> {
         let start = Instant::now();
         let command = request.abbrev().unwrap_or("unknown");
-        let answer = self.hss.dispatch(request.clone(), &peer).await;
+        let answer = self.hss.dispatch(request, &peer).await;
         self.metrics.answered(command, answer.result_code().unwrap_or(0), start.elapsed());
         Some(answer)
     }

@@ -71,7 +71,7 @@ impl SqnAllocator {
     pub fn new(block: i64) -> Self {
         Self {
             block: block.max(1),
-            shards: (0..1024).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
             batcher: OnceLock::new(),
         }
     }

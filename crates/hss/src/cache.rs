@@ -2,7 +2,8 @@
 //! subscriber instead of three per request, and no AES-GCM opening of K/OPc per request.
 //!
 //! Entries are dropped when the HSS changes a subscriber, when the outbox reports a change made by
-//! another process, and after a time-to-live as a safety net (30 s for subscribers, 5 s for profiles).
+//! another process, and after a time-to-live as a safety net (5 to 15 minutes for subscribers, spread
+//! by IMSI so a full cache never expires at once; 5 s for profiles).
 //! The cache holds keyed algorithms, whose key material zeroizes when an entry is dropped.
 
 use std::collections::HashMap;
@@ -26,7 +27,15 @@ pub struct Subscriber {
 /// A profile lookup result with the time it was made (`None`: the profile does not exist).
 type ProfileEntry = (Instant, Option<Arc<ServiceProfile>>);
 
-const SUBSCRIBER_TTL: Duration = Duration::from_secs(30);
+const SUBSCRIBER_TTL: Duration = Duration::from_secs(300);
+
+/// The TTL of one subscriber: 1 to 3 times the base, by a hash of the IMSI.
+fn ttl(imsi: &Imsi) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    imsi.hash(&mut h);
+    SUBSCRIBER_TTL + SUBSCRIBER_TTL * ((h.finish() % 200) as u32) / 100
+}
 const PROFILE_TTL: Duration = Duration::from_secs(5);
 
 /// The caches.
@@ -50,7 +59,7 @@ impl Cache {
     /// A fresh cached subscriber.
     pub fn subscriber(&self, imsi: &Imsi) -> Option<Arc<Subscriber>> {
         let map = self.subscribers.lock().expect("cache");
-        map.get(imsi).filter(|(t, _)| t.elapsed() < SUBSCRIBER_TTL).map(|(_, s)| s.clone())
+        map.get(imsi).filter(|(t, _)| t.elapsed() < ttl(imsi)).map(|(_, s)| s.clone())
     }
 
     /// Stores a subscriber, evicting an arbitrary entry when full.

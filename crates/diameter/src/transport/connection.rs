@@ -45,12 +45,15 @@ pub async fn drive<S: Stream, H: Handler>(
     let mut in_flight = 0usize;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<crate::message::Message>();
     let mut buf = vec![0u8; limits.read_buffer];
+    let mut out: Vec<u8> = Vec::with_capacity(limits.read_buffer);
     loop {
+        // Everything queued goes out in one write: one system call for a burst of answers.
+        out.clear();
         while let Some(bytes) = peer.poll_transmit() {
-            if writer.write_all(&bytes).await.is_err() {
-                peer.transport_closed();
-                break;
-            }
+            out.extend_from_slice(&bytes);
+        }
+        if !out.is_empty() && writer.write_all(&out).await.is_err() {
+            peer.transport_closed();
         }
         while let Some(event) = peer.poll_event() {
             match event {
@@ -111,9 +114,14 @@ pub async fn drive<S: Stream, H: Handler>(
                 Ok(n) => peer.handle_input(&buf[..n], Instant::now().into_std()),
             },
             Some(answer) = done_rx.recv() => {
-                in_flight -= 1;
-                if !is_empty_marker(&answer) {
-                    let _ = peer.send_answer(answer);
+                // Take every answer that is ready, so they leave in one write.
+                let mut next = Some(answer);
+                while let Some(answer) = next {
+                    in_flight -= 1;
+                    if !is_empty_marker(&answer) {
+                        let _ = peer.send_answer(answer);
+                    }
+                    next = done_rx.try_recv().ok();
                 }
             }
             Some(cmd) = cmd_rx.recv() => match cmd {

@@ -38,6 +38,7 @@ fn new_sim(imsi: &str, profile: &str, priority: Priority) -> NewSim {
         imsi: imsi.parse().unwrap(),
         iccid: None,
         msisdn: Some("491701234567".parse().unwrap()),
+        eid: None,
         k: auc::Key::from_slice(&h(K)).unwrap(),
         opc: auc::SecretBytes::new(&h(OPC)),
         amf: [0x00, 0x00],

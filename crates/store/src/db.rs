@@ -45,7 +45,7 @@ fn corrupt(imsi: &str, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt { imsi: imsi.to_string(), reason: reason.into() }
 }
 
-const SIM_COLUMNS: &str = "imsi, iccid, msisdn, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
+const SIM_COLUMNS: &str = "imsi, iccid, msisdn, eid, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
                            serving_host, serving_realm, serving_plmn, serving_since";
 
 fn sim_from_row(r: &AnyRow) -> Result<Sim> {
@@ -66,6 +66,7 @@ fn sim_from_row(r: &AnyRow) -> Result<Sim> {
         imsi: imsi.parse().map_err(|e: crate::ids::IdError| corrupt(&imsi, e.to_string()))?,
         iccid: r.try_get("iccid")?,
         msisdn: r.try_get("msisdn")?,
+        eid: r.try_get("eid")?,
         tenant: parse("tenant")?,
         status: SimStatus::from_str(&parse("status")?).map_err(|e| corrupt(&imsi, e))?,
         priority: parse("priority")?.parse().map_err(|e: String| corrupt(&imsi, e))?,
@@ -163,7 +164,7 @@ impl Store {
             let opc = self.keys.seal(imsi, "opc", s.opc.expose())?;
             sqlx::query(
                 "INSERT INTO sims (imsi, iccid, msisdn, tenant, status, priority, profile, algorithm, amf, k_sealed, \
-                 opc_sealed, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12)",
+                 opc_sealed, created_at, updated_at, eid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
             )
             .bind(imsi)
             .bind(s.iccid.as_ref().map(|x| x.as_str().to_string()))
@@ -177,6 +178,7 @@ impl Store {
             .bind(k)
             .bind(opc)
             .bind(t)
+            .bind(s.eid.as_ref().map(|x| x.as_str().to_string()))
             .execute(&mut *tx)
             .await
             .map_err(|e| match &e {

@@ -292,6 +292,8 @@ pub struct NewSim {
     pub iccid: Option<Iccid>,
     /// MSISDN.
     pub msisdn: Option<Msisdn>,
+    /// EID of the eUICC, when known.
+    pub eid: Option<crate::ids::Eid>,
     /// K.
     pub k: auc::Key,
     /// OPc (MILENAGE) or TOPc (TUAK): OP/TOP are converted before this point.
@@ -332,6 +334,8 @@ pub struct Sim {
     pub iccid: Option<String>,
     /// MSISDN.
     pub msisdn: Option<String>,
+    /// EID of the eUICC.
+    pub eid: Option<String>,
     /// Tenant.
     pub tenant: String,
     /// Status.

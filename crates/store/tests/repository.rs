@@ -65,6 +65,7 @@ fn sim(imsi: &str, profile: Option<&str>) -> NewSim {
         imsi: imsi.parse().unwrap(),
         iccid: None,
         msisdn: None,
+        eid: None,
         k: auc::Key::from_slice(&[0x46; 16]).unwrap(),
         opc: auc::SecretBytes::new(&[0xcd; 16]),
         amf: [0x80, 0x00],
@@ -87,8 +88,11 @@ async fn profiles_and_sims_round_trip_with_sealed_keys() {
         let p = store.profile("meter").await.unwrap().unwrap();
         assert_eq!(p.services, vec![Service::Data]);
         assert!(p.data_only());
-        store.insert_sims(&[sim("001010000000001", Some("meter"))]).await.unwrap();
+        let mut with_eid = sim("001010000000001", Some("meter"));
+        with_eid.eid = Some("89049032123451234512345678901235".parse().unwrap());
+        store.insert_sims(&[with_eid]).await.unwrap();
         let s = store.sim(&imsi("001010000000001")).await.unwrap().unwrap();
+        assert_eq!(s.eid.as_deref(), Some("89049032123451234512345678901235"));
         assert_eq!(
             (s.status, s.priority, s.profile.as_deref(), s.amf),
             (SimStatus::Active, Priority::Standard, Some("meter"), [0x80, 0])

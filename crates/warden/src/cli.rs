@@ -36,6 +36,21 @@ pub enum Command {
     /// Load generators.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Key-encryption key management.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+/// `warden keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-seal every SIM's K and OPc with the current KEK (`[keys] kek_file`), reading rows sealed with
+    /// any `[[keys.previous]]` KEK; runs beside a serving HSS, a batch per transaction.
+    Reseal {
+        /// Rows per transaction.
+        #[arg(long, default_value_t = 500)]
+        batch: i64,
+    },
 }
 
 /// `warden sim …`
@@ -105,6 +120,13 @@ pub enum EirCommand {
         /// Source recorded with each entry.
         #[arg(long, default_value = "ceir")]
         source: String,
+    },
+    /// Record a Device Host Identity report: the host device a module (IMEI) sits in (DM-6).
+    HostReport {
+        /// The module's IMEI.
+        imei: String,
+        /// Host make, model and software as reported.
+        host: String,
     },
 }
 

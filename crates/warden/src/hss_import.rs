@@ -202,6 +202,7 @@ fn to_sim(r: &Raw, d: &Defaults) -> Result<NewSim, String> {
         imsi,
         iccid: None,
         msisdn,
+        eid: None,
         k,
         opc: auc::SecretBytes::new(opc.expose()),
         amf,

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{BenchCommand, Command, EirCommand, ProfileCommand, SimCommand};
+use cli::{BenchCommand, Command, EirCommand, KeysCommand, ProfileCommand, SimCommand};
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -100,6 +100,18 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                 let store = serve::open_store(&config).await?;
                 provision::import_eir(&store, &file, &source).await.map_err(Failure::Failed)
             }
+            Command::Eir(EirCommand::HostReport { imei, host }) => {
+                let imei: store::ids::Imei =
+                    imei.parse().map_err(|e: store::ids::IdError| Failure::Usage(e.to_string()))?;
+                let store = serve::open_store(&config).await?;
+                store.record_host_identity(&imei, &host).await.map_err(|e| Failure::Failed(e.to_string()))?;
+                Ok(format!("recorded host of {imei}"))
+            }
+            Command::Keys(KeysCommand::Reseal { batch }) => {
+                let store = serve::open_store(&config).await?;
+                let n = store.reseal_all(batch.max(1)).await.map_err(|e| Failure::Failed(e.to_string()))?;
+                Ok(format!("re-sealed {n} SIMs with KEK {}", config.keys.kek_id))
+            }
         }
     })
 }
@@ -141,7 +153,7 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
                 .map_err(|e| Failure::Failed(e.to_string()))?
                 .ok_or_else(|| Failure::Failed(format!("IMSI {imsi} not found")))?;
             Ok(serde_json::json!({
-                "imsi": sim.imsi.to_string(), "iccid": sim.iccid, "msisdn": sim.msisdn, "tenant": sim.tenant,
+                "imsi": sim.imsi.to_string(), "iccid": sim.iccid, "msisdn": sim.msisdn, "eid": sim.eid, "tenant": sim.tenant,
                 "status": sim.status.as_str(), "priority": sim.priority.as_str(), "profile": sim.profile,
                 "algorithm": sim.algorithm.to_db(), "bound_imeis": sim.bound_imeis,
                 "serving_mme": sim.serving.map(|s| s.origin_host),

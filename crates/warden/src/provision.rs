@@ -32,6 +32,8 @@ struct SimRow {
     iccid: String,
     #[serde(default)]
     msisdn: String,
+    #[serde(default)]
+    eid: String,
     k: String,
     #[serde(default)]
     opc: String,
@@ -68,6 +70,7 @@ fn sim_from_row(r: &SimRow) -> Result<NewSim, String> {
     let imsi: Imsi = r.imsi.trim().parse().map_err(|e: store::ids::IdError| e.to_string())?;
     let iccid: Option<Iccid> = opt(&r.iccid).map_err(|e: store::ids::IdError| e.to_string())?;
     let msisdn: Option<Msisdn> = opt(&r.msisdn).map_err(|e: store::ids::IdError| e.to_string())?;
+    let eid: Option<store::ids::Eid> = opt(&r.eid).map_err(|e: store::ids::IdError| e.to_string())?;
     let kind: AlgorithmKind = if r.algorithm.trim().is_empty() {
         AlgorithmKind::Milenage
     } else {
@@ -109,6 +112,7 @@ fn sim_from_row(r: &SimRow) -> Result<NewSim, String> {
         imsi,
         iccid,
         msisdn,
+        eid,
         k,
         opc,
         amf,

@@ -139,43 +139,53 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     pb
 }
 
+/// Opens a CSV file with a header row.
+fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, String> {
+    csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(path).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Parses every record with `parse`; returns all rows, or every bad row with its line number.
+fn parse_rows<T>(
+    reader: &mut csv::Reader<std::fs::File>,
+    mut parse: impl FnMut(&csv::StringRecord) -> Result<T, String>,
+) -> Result<Vec<T>, RowErrors> {
+    let mut rows = Vec::new();
+    let mut errors = RowErrors::default();
+    for record in reader.records() {
+        match record {
+            Ok(r) => match parse(&r) {
+                Ok(row) => rows.push(row),
+                Err(e) => errors.0.push((r.position().map_or(0, |p| p.line()), e)),
+            },
+            Err(e) => errors.0.push((e.position().map_or(0, |p| p.line()), e.to_string())),
+        }
+    }
+    if errors.0.is_empty() {
+        Ok(rows)
+    } else {
+        Err(errors)
+    }
+}
+
 /// Reads a SIM CSV completely; returns the SIMs or every bad row.
 pub fn read_sims(path: &Path) -> Result<Vec<NewSim>, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut reader = csv_reader(path)?;
     let headers = reader.headers().map_err(|e| format!("{}: {e}", path.display()))?.clone();
     for required in ["imsi", "k"] {
         if !headers.iter().any(|h| h == required) {
             return Err(format!("{}: header has no {required:?} column", path.display()));
         }
     }
-    let mut sims = Vec::new();
-    let mut errors = RowErrors::default();
     let mut seen = std::collections::HashSet::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.0.push((e.position().map_or(0, |p| p.line()), e.to_string()));
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        match record.deserialize::<SimRow>(Some(&headers)).map_err(|e| e.to_string()).and_then(|r| sim_from_row(&r)) {
-            Ok(sim) => {
-                if !seen.insert(sim.imsi.clone()) {
-                    errors.0.push((line, format!("IMSI {} appears twice in the file", sim.imsi)));
-                }
-                sims.push(sim);
-            }
-            Err(e) => errors.0.push((line, e)),
+    let sims = parse_rows(&mut reader, |record| {
+        let sim =
+            record.deserialize::<SimRow>(Some(&headers)).map_err(|e| e.to_string()).and_then(|r| sim_from_row(&r))?;
+        if !seen.insert(sim.imsi.clone()) {
+            return Err(format!("IMSI {} appears twice in the file", sim.imsi));
         }
-    }
-    if !errors.0.is_empty() {
-        return Err(errors.to_string());
-    }
+        Ok(sim)
+    })
+    .map_err(|e| e.to_string())?;
     Ok(sims)
 }
 
@@ -243,34 +253,13 @@ fn eir_status(s: &str) -> Result<EirStatus, String> {
 
 /// `warden eir import`.
 pub async fn import_eir(store: &Store, path: &Path, source: &str) -> Result<String, String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut entries = Vec::new();
-    let mut errors = RowErrors::default();
-    for record in reader.records() {
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                errors.0.push((e.position().map_or(0, |p| p.line()), e.to_string()));
-                continue;
-            }
-        };
-        let line = record.position().map_or(0, |p| p.line());
-        let row = (|| -> Result<EirEntry, String> {
-            let key = eir_key(record.get(0).ok_or("missing imei column")?)?;
-            let status = eir_status(record.get(1).ok_or("missing status column")?)?;
-            Ok(EirEntry { key, status, reason: record.get(2).unwrap_or("").to_string(), source: source.to_string() })
-        })();
-        match row {
-            Ok(e) => entries.push(e),
-            Err(e) => errors.0.push((line, e)),
-        }
-    }
-    if !errors.0.is_empty() {
-        return Err(errors.to_string());
-    }
+    let mut reader = csv_reader(path)?;
+    let entries = parse_rows(&mut reader, |record| {
+        let key = eir_key(record.get(0).ok_or("missing imei column")?)?;
+        let status = eir_status(record.get(1).ok_or("missing status column")?)?;
+        Ok(EirEntry { key, status, reason: record.get(2).unwrap_or("").to_string(), source: source.to_string() })
+    })
+    .map_err(|e| e.to_string())?;
     let n = store.put_eir(&entries).await.map_err(|e| format!("{e}; nothing was imported"))?;
     Ok(format!("imported {n} EIR entries"))
 }

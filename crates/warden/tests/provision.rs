@@ -1,0 +1,108 @@
+//! Provisioning files with bad rows: every bad row is reported with its line number and nothing of
+//! the file is written; a good file lands completely.
+
+use std::path::Path;
+use std::process::Command;
+
+fn warden(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(dir)
+        .args(["--config", "warden.toml"])
+        .args(args)
+        .output()
+        .expect("run warden")
+}
+
+fn setup() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("kek.hex"), "22".repeat(32)).unwrap();
+    std::fs::write(d.path().join("warden.toml"), "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n").unwrap();
+    d
+}
+
+const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
+const OPC: &str = "cd63cb71954a9f4e48a5994e37a02baf";
+
+#[test]
+fn sim_csv_with_bad_rows_imports_nothing() {
+    let d = setup();
+    let csv = format!(
+        "imsi,k,opc,amf,algorithm,priority\n\
+         001010000000001,{K},{OPC},8000,milenage,standard\n\
+         00101000000000x,{K},{OPC},8000,milenage,standard\n\
+         001010000000003,{K},zz,8000,milenage,standard\n\
+         001010000000004,{K},{OPC},80,milenage,standard\n\
+         001010000000005,{K},{OPC},8000,comp128v2,standard\n\
+         001010000000006,{K},{OPC},8000,milenage,urgent\n\
+         001010000000001,{K},{OPC},8000,milenage,standard\n"
+    );
+    std::fs::write(d.path().join("sims.csv"), csv).unwrap();
+    let out = warden(d.path(), &["sim", "import", "sims.csv"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for needle in [
+        "line 3: IMSI",
+        "line 4: opc:",
+        "line 5: amf: must be 2 bytes",
+        "line 6: algorithm: authentication algorithm \"comp128v2\" is refused",
+        "line 7: priority:",
+        "line 8: IMSI 001010000000001 appears twice",
+        "6 bad row(s); nothing was imported",
+    ] {
+        assert!(err.contains(needle), "missing {needle:?} in {err}");
+    }
+    assert!(!err.contains(K) && !err.contains(OPC), "keys never echoed");
+    assert!(
+        !warden(d.path(), &["sim", "show", "001010000000001"]).status.success(),
+        "the good row was not written either"
+    );
+
+    std::fs::write(
+        d.path().join("good.csv"),
+        format!("imsi,k,opc\n001010000000001,{K},{OPC}\n001010000000002,{K},{OPC}\n"),
+    )
+    .unwrap();
+    let out = warden(d.path(), &["sim", "import", "good.csv"]);
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "imported 2 SIMs");
+    // Importing it again conflicts as a whole.
+    let out = warden(d.path(), &["sim", "import", "good.csv"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists; nothing was imported"));
+}
+
+#[test]
+fn eir_csv_with_bad_rows_imports_nothing() {
+    let d = setup();
+    std::fs::write(d.path().join("eir.csv"), "imei,status,reason\n490154203237518,black,stolen\n490154203237517,black,bad luhn\ntac:123,grey,short\n35693803564380,purple,x\n").unwrap();
+    let out = warden(d.path(), &["eir", "import", "eir.csv"]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("line 3: IMEI") && err.contains("Luhn"), "{err}");
+    assert!(err.contains("line 4: TAC \"123\" must be 8 digits"), "{err}");
+    assert!(err.contains("line 5: status \"purple\""), "{err}");
+    assert!(err.contains("3 bad row(s); nothing was imported"), "{err}");
+}
+
+#[test]
+fn profile_file_with_an_invalid_profile_imports_nothing() {
+    let d = setup();
+    std::fs::write(
+        d.path().join("p.toml"),
+        "[[profile]]\nname = \"ok\"\nservices = [\"data\"]\n[[profile]]\nname = \"bad\"\nservices = []\n",
+    )
+    .unwrap();
+    let out = warden(d.path(), &["profile", "import", "p.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("profile bad: no services"));
+    std::fs::write(d.path().join("s.csv"), format!("imsi,k,opc,profile\n001010000000001,{K},{OPC},ok\n")).unwrap();
+    let out = warden(d.path(), &["sim", "import", "s.csv"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("profile \"ok\" does not exist"),
+        "the valid profile was not written either"
+    );
+    std::fs::write(d.path().join("q.toml"), "[[profile]]\nname = \"x\"\nservices = [\"fax\"]\n").unwrap();
+    let out = warden(d.path(), &["profile", "import", "q.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("fax"));
+}

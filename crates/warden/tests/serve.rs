@@ -232,3 +232,45 @@ async fn unconfigured_peer_is_refused_by_the_server() {
     .unwrap();
     assert!(r.is_err());
 }
+
+/// The README's first command: `warden serve` with no configuration runs on loopback with SQLite and a
+/// generated KEK under ./warden-data, and accepts a loopback peer.
+#[tokio::test]
+async fn serve_without_configuration_uses_the_embedded_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(dir.path())
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start warden serve"),
+    );
+    let addr: SocketAddr = "127.0.0.1:3868".parse().unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "listening on 127.0.0.1:3868");
+    assert!(dir.path().join("warden-data/warden.db").exists());
+    let kek = std::fs::metadata(dir.path().join("warden-data/kek.hex")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(kek.permissions().mode() & 0o077, 0, "KEK readable by its owner only");
+    }
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let cfg = PeerConfig::new("any.loopback.example", REALM, vec![Application::S6A]);
+    let r = timeout(
+        Duration::from_secs(5),
+        diameter::transport::connect(addr, cfg, allow, ConnectionLimits::default(), None),
+    )
+    .await
+    .unwrap();
+    assert!(r.is_ok(), "loopback peers are accepted without configuration");
+}

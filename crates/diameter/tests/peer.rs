@@ -334,3 +334,13 @@ fn messages_before_capabilities_exchange_close_the_connection() {
     hss.handle_timeout(now + Duration::from_secs(11));
     assert!(events(&mut hss).contains(&Event::Closed(CloseReason::HandshakeTimeout)));
 }
+
+#[test]
+fn oversized_messages_are_refused_not_truncated() {
+    let now = Instant::now();
+    let (mut mme, _hss) = open_pair(now);
+    let mut m = air();
+    m.push(Avp { code: 65_010, flags: 0, vendor_id: None, value: Value::OctetString(vec![0; 70 * 1024]) });
+    assert!(matches!(mme.send_request(m, now), Err(diameter::peer::SendError::TooLarge(_))));
+    assert!(mme.poll_transmit().is_none());
+}

@@ -174,3 +174,38 @@ async fn mutual_tls_between_operators() {
     // A plain-TCP client against the TLS listener never gets a capabilities exchange.
     assert!(timeout(Duration::from_secs(3), client(addr, "mme2.example")).await.map_or(true, |r| r.is_err()));
 }
+
+/// A handler whose answer is larger than the message bound.
+struct Huge;
+impl Handler for Huge {
+    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
+        let mut a = Message::answer_to(&req.header, req.session_id());
+        a.add("Origin-Host", "hss.example").unwrap();
+        a.add("Origin-Realm", REALM).unwrap();
+        a.add("Result-Code", rc::SUCCESS).unwrap();
+        a.push(diameter::Avp {
+            code: 65_020,
+            flags: 0,
+            vendor_id: None,
+            value: diameter::Value::OctetString(vec![7; 100 * 1024]),
+        });
+        Some(a)
+    }
+}
+
+#[tokio::test]
+async fn oversized_answers_become_unable_to_comply() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, shutdown) = watch::channel(false);
+    let config = ServerConfig {
+        peer: PeerConfig::new("hss.example", REALM, vec![Application::S6A]),
+        authorizer: only("mme"),
+        limits: ConnectionLimits::default(),
+        tls: None,
+    };
+    tokio::spawn(serve(listener, config, Arc::new(Huge), shutdown));
+    let mme = client(addr, "mme1.example").await.unwrap();
+    let a = timeout(Duration::from_secs(5), mme.request(air("001010000000001"))).await.unwrap().unwrap();
+    assert_eq!(a.result_code(), Some(rc::UNABLE_TO_COMPLY));
+}

@@ -205,6 +205,10 @@ pub enum SendError {
     /// The answer matches no request received.
     #[error("no request with hop-by-hop id {0} awaits an answer")]
     UnknownRequest(u32),
+    /// The message is longer than `max_message_size` (and than the 24-bit length field can carry,
+    /// past 16 MiB).
+    #[error("message of {0} bytes exceeds the configured maximum")]
+    TooLarge(usize),
 }
 
 #[derive(Debug)]
@@ -595,6 +599,9 @@ impl Peer {
         if !msg.is_request() {
             return Err(SendError::WrongKind("send_request needs a request"));
         }
+        if msg.len() > self.config.max_message_size as usize {
+            return Err(SendError::TooLarge(msg.len()));
+        }
         let (h, e) = self.ids.next_pair();
         msg.header.hop_by_hop = h;
         msg.header.end_to_end = e;
@@ -608,6 +615,9 @@ impl Peer {
     pub fn send_answer(&mut self, msg: Message) -> Result<(), SendError> {
         if msg.is_request() {
             return Err(SendError::WrongKind("send_answer needs an answer"));
+        }
+        if msg.len() > self.config.max_message_size as usize {
+            return Err(SendError::TooLarge(msg.len()));
         }
         let (origin, e2e) = self
             .awaiting_answer

@@ -10,7 +10,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use super::{Command, Handler, PeerHandle, RequestError, Stream};
-use crate::peer::{CloseReason, Event, Peer, PeerState};
+use crate::peer::{CloseReason, Event, Peer, PeerState, SendError};
 
 /// Limits of one connection.
 #[derive(Debug, Clone, Copy)]
@@ -119,7 +119,15 @@ pub async fn drive<S: Stream, H: Handler>(
                 while let Some(answer) = next {
                     in_flight -= 1;
                     if !is_empty_marker(&answer) {
-                        let _ = peer.send_answer(answer);
+                        let (header, session) = (answer.header, answer.session_id().map(str::to_string));
+                        if let Err(SendError::TooLarge(len)) = peer.send_answer(answer) {
+                            // The handler's answer cannot be sent: answer DIAMETER_UNABLE_TO_COMPLY instead.
+                            tracing::warn!(?address, len, "answer too large; sending 5012");
+                            let mut a = crate::message::Message::answer_to(&header, session.as_deref());
+                            let (host, realm) = (peer.config().origin_host.clone(), peer.config().origin_realm.clone());
+                            a.set_error(crate::result_code::UNABLE_TO_COMPLY, &host, &realm, None, Some("answer too large"));
+                            let _ = peer.send_answer(a);
+                        }
                     }
                     next = done_rx.try_recv().ok();
                 }

@@ -113,6 +113,11 @@ impl Store {
         Ok(Self { pool, backend, keys: Arc::new(keys) })
     }
 
+    /// The connection pool (for the store's own modules).
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend

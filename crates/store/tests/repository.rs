@@ -298,3 +298,46 @@ async fn concurrent_reservations_are_grouped_and_disjoint() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn audit_chain_detects_tampering() {
+    use store::audit::AuditEntry;
+    on_every_backend(|store, url| async move {
+        let e = |n: u32| AuditEntry {
+            actor: "cli:root".into(),
+            role: "operator_admin".into(),
+            tenant: "acme".into(),
+            source: "local".into(),
+            action: "sim.set_status".into(),
+            resource: format!("sim/00101000000000{n}"),
+            before: "active".into(),
+            after: "suspended".into(),
+        };
+        for n in 0..5 {
+            store.append_audit(&e(n)).await.unwrap();
+        }
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(5));
+        let tail = store.audit_tail(2).await.unwrap();
+        assert_eq!(tail.len(), 2);
+        assert_eq!(tail[1].entry.resource, "sim/001010000000004");
+        assert_eq!(tail[1].prev_hash, tail[0].hash);
+        // Edit a row behind the store's back: the chain breaks there.
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let raw =
+            sqlx::AnyPool::connect(&if url.starts_with("sqlite") { format!("{url}?mode=rw") } else { url.clone() })
+                .await
+                .unwrap();
+        let third = store.audit_tail(5).await.unwrap()[2].id;
+        raw.execute(format!("UPDATE audit_log SET after = 'active' WHERE id = {third}").as_str()).await.unwrap();
+        let broken = store.verify_audit().await.unwrap().unwrap_err();
+        assert_eq!(broken.id, third);
+        // Deleting a row breaks the link of the next one.
+        raw.execute(format!("UPDATE audit_log SET after = 'suspended' WHERE id = {third}").as_str()).await.unwrap();
+        assert_eq!(store.verify_audit().await.unwrap(), Ok(5));
+        raw.execute(format!("DELETE FROM audit_log WHERE id = {third}").as_str()).await.unwrap();
+        assert_eq!(store.verify_audit().await.unwrap().unwrap_err().id, third + 1);
+        raw.close().await;
+    })
+    .await;
+}

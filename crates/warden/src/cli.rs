@@ -39,6 +39,22 @@ pub enum Command {
     /// Key-encryption key management.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The hash-chained audit trail of mutating actions.
+    #[command(subcommand, name = "audit-log")]
+    AuditLog(AuditLogCommand),
+}
+
+/// `warden audit-log …`
+#[derive(Debug, Subcommand)]
+pub enum AuditLogCommand {
+    /// Walk the whole chain; exit 1 at the first row that does not verify.
+    Verify,
+    /// Print the last entries as JSON lines.
+    Show {
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
 }
 
 /// `warden keys …`

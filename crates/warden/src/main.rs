@@ -7,6 +7,7 @@
 //! errors are one line where they can be.
 
 mod auc_cmd;
+mod audit_cmd;
 mod bench;
 mod cli;
 mod config;
@@ -20,7 +21,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{BenchCommand, Command, EirCommand, KeysCommand, ProfileCommand, SimCommand};
+use cli::{AuditLogCommand, BenchCommand, Command, EirCommand, KeysCommand, ProfileCommand, SimCommand};
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -94,23 +95,37 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Sim(cmd) => sim(&config, cmd).await,
             Command::Profile(ProfileCommand::Import { file }) => {
                 let store = serve::open_store(&config).await?;
-                provision::import_profiles(&store, &file).await.map_err(Failure::Failed)
+                let out = provision::import_profiles(&store, &file).await.map_err(Failure::Failed)?;
+                audit_cmd::record(&store, "profile.import", &file.display().to_string(), "", &out).await?;
+                Ok(out)
             }
             Command::Eir(EirCommand::Import { file, source }) => {
                 let store = serve::open_store(&config).await?;
-                provision::import_eir(&store, &file, &source).await.map_err(Failure::Failed)
+                let out = provision::import_eir(&store, &file, &source).await.map_err(Failure::Failed)?;
+                audit_cmd::record(&store, "eir.import", &file.display().to_string(), "", &out).await?;
+                Ok(out)
             }
             Command::Eir(EirCommand::HostReport { imei, host }) => {
                 let imei: store::ids::Imei =
                     imei.parse().map_err(|e: store::ids::IdError| Failure::Usage(e.to_string()))?;
                 let store = serve::open_store(&config).await?;
                 store.record_host_identity(&imei, &host).await.map_err(|e| Failure::Failed(e.to_string()))?;
+                audit_cmd::record(&store, "eir.host_report", &format!("imei/{imei}"), "", &host).await?;
                 Ok(format!("recorded host of {imei}"))
             }
             Command::Keys(KeysCommand::Reseal { batch }) => {
                 let store = serve::open_store(&config).await?;
                 let n = store.reseal_all(batch.max(1)).await.map_err(|e| Failure::Failed(e.to_string()))?;
-                Ok(format!("re-sealed {n} SIMs with KEK {}", config.keys.kek_id))
+                let out = format!("re-sealed {n} SIMs with KEK {}", config.keys.kek_id);
+                audit_cmd::record(&store, "keys.reseal", "sims", "", &out).await?;
+                Ok(out)
+            }
+            Command::AuditLog(cmd) => {
+                let store = serve::open_store(&config).await?;
+                match cmd {
+                    AuditLogCommand::Verify => audit_cmd::verify(&store).await,
+                    AuditLogCommand::Show { limit } => audit_cmd::show(&store, limit).await,
+                }
             }
         }
     })
@@ -121,18 +136,30 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
     match cmd {
         SimCommand::Import { file } => {
             let store = serve::open_store(config).await?;
-            provision::import_sims(&store, &file).await.map_err(Failure::Failed)
+            let out = provision::import_sims(&store, &file).await.map_err(Failure::Failed)?;
+            audit_cmd::record(&store, "sim.import", &file.display().to_string(), "", &out).await?;
+            Ok(out)
         }
         SimCommand::ImportFrom { source, file, profile, tenant, skip_refused } => {
             let store = serve::open_store(config).await?;
             let defaults = hss_import::Defaults { profile, tenant, skip_refused };
-            hss_import::import(&store, source, &file, &defaults).await.map_err(Failure::Failed)
+            let out = hss_import::import(&store, source, &file, &defaults).await.map_err(Failure::Failed)?;
+            let last = out.lines().last().unwrap_or_default().to_string();
+            audit_cmd::record(&store, "sim.import_from", &file.display().to_string(), "", &last).await?;
+            Ok(out)
         }
         SimCommand::SetStatus { imsi, status } => {
             let imsi = parse_imsi(&imsi)?;
             let status: store::model::SimStatus = status.parse().map_err(Failure::Usage)?;
             let store = serve::open_store(config).await?;
+            let before = store
+                .sim(&imsi)
+                .await
+                .map_err(|e| Failure::Failed(e.to_string()))?
+                .map(|s| s.status.as_str())
+                .unwrap_or_default();
             hss::queue_status_change(&store, &imsi, status).await.map_err(|e| Failure::Failed(e.to_string()))?;
+            audit_cmd::record(&store, "sim.set_status", &format!("sim/{imsi}"), before, status.as_str()).await?;
             Ok(format!("{imsi}: {status}"))
         }
         SimCommand::SetProfile { imsi, profile } => {
@@ -141,7 +168,14 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
             if store.profile(&profile).await.map_err(|e| Failure::Failed(e.to_string()))?.is_none() {
                 return Err(Failure::Usage(format!("profile {profile:?} does not exist")));
             }
+            let before = store
+                .sim(&imsi)
+                .await
+                .map_err(|e| Failure::Failed(e.to_string()))?
+                .and_then(|s| s.profile)
+                .unwrap_or_default();
             hss::queue_profile_change(&store, &imsi, &profile).await.map_err(|e| Failure::Failed(e.to_string()))?;
+            audit_cmd::record(&store, "sim.set_profile", &format!("sim/{imsi}"), &before, &profile).await?;
             Ok(format!("{imsi}: profile {profile}"))
         }
         SimCommand::Show { imsi } => {

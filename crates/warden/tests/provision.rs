@@ -106,3 +106,45 @@ fn profile_file_with_an_invalid_profile_imports_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("fax"));
 }
+
+#[tokio::test]
+async fn cli_changes_land_in_a_verifiable_audit_trail() {
+    let d = setup();
+    std::fs::write(d.path().join("good.csv"), format!("imsi,k,opc\n001010000000001,{K},{OPC}\n")).unwrap();
+    assert!(warden(d.path(), &["sim", "import", "good.csv"]).status.success());
+    assert!(warden(d.path(), &["sim", "set-status", "001010000000001", "suspended"]).status.success());
+    let out = warden(d.path(), &["audit-log", "show"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{text}");
+    assert_eq!((rows[0]["action"].as_str(), rows[0]["after"].as_str()), (Some("sim.import"), Some("imported 1 SIMs")));
+    assert_eq!(
+        (
+            rows[1]["action"].as_str(),
+            rows[1]["resource"].as_str(),
+            rows[1]["before"].as_str(),
+            rows[1]["after"].as_str()
+        ),
+        (Some("sim.set_status"), Some("sim/001010000000001"), Some("active"), Some("suspended"))
+    );
+    assert!(rows[1]["actor"].as_str().unwrap().starts_with("cli:"));
+    assert!(!text.contains(K) && !text.contains(OPC), "no secrets in the trail");
+    let out = warden(d.path(), &["audit-log", "verify"]);
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("audit log intact: 2 entries"));
+
+    // Tamper with the database directly: verify fails naming the row.
+    let pool =
+        sqlx::SqlitePool::connect(&format!("sqlite://{}/data/warden.db?mode=rw", d.path().display())).await.unwrap();
+    sqlx::query("UPDATE audit_log SET before = 'inventory' WHERE action = 'sim.set_status'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let out = warden(d.path(), &["audit-log", "verify"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("audit log broken at row 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

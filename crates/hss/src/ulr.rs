@@ -55,7 +55,8 @@ impl Hss {
             if violation {
                 let detail = format!("IMEI {} is not bound to this SIM (bound: {})", imei, sim.bound_imeis.join(","));
                 self.store.record_event(Some(&imsi), "imei_lock_violation", &detail).await?;
-                if p.imei_lock_action == LockAction::Bar {
+                // Automated rules never cut off critical subscriptions (SUB-4): the event is the alert.
+                if p.imei_lock_action == LockAction::Bar && sim.priority != store::model::Priority::Critical {
                     self.set_status(&imsi, SimStatus::Suspended).await.ok();
                     return Ok(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
                 }

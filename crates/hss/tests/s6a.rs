@@ -465,3 +465,38 @@ async fn peer_authorisation() {
     assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
     assert!(a.get("Authentication-Info").is_none());
 }
+
+#[tokio::test]
+async fn imei_lock_bars_standard_sims_but_only_alerts_for_critical_ones() {
+    let s = setup().await;
+    let store = s.hss.store();
+    store
+        .put_profile(&profile(serde_json::json!({
+            "name": "locked", "services": ["data"], "imei_lock": "first", "imei_lock_action": "bar"
+        })))
+        .await
+        .unwrap();
+    store
+        .insert_sims(&[
+            new_sim("001010000000008", "locked", Priority::Standard),
+            new_sim("001010000000009", "locked", Priority::Critical),
+        ])
+        .await
+        .unwrap();
+    let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    for imsi in ["001010000000008", "001010000000009"] {
+        assert_eq!(
+            ask(&mme1, ulr("mme1.home.example", imsi, PLMN_00101, Some("35693803564380"))).await.result_code(),
+            Some(rc::SUCCESS)
+        );
+    }
+    // Another device: the standard SIM is barred, the critical one keeps service and raises an alert.
+    let a = ask(&mme1, ulr("mme1.home.example", "001010000000008", PLMN_00101, Some("49015420323751"))).await;
+    assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
+    assert_eq!(store.sim(&"001010000000008".parse().unwrap()).await.unwrap().unwrap().status, SimStatus::Suspended);
+    let a = ask(&mme1, ulr("mme1.home.example", "001010000000009", PLMN_00101, Some("49015420323751"))).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let critical = "001010000000009".parse().unwrap();
+    assert_eq!(store.sim(&critical).await.unwrap().unwrap().status, SimStatus::Active);
+    assert!(store.events(&critical).await.unwrap().iter().any(|(k, _)| k == "imei_lock_violation"));
+}

@@ -152,12 +152,18 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
             let imsi = parse_imsi(&imsi)?;
             let status: store::model::SimStatus = status.parse().map_err(Failure::Usage)?;
             let store = serve::open_store(config).await?;
-            let before = store
-                .sim(&imsi)
-                .await
-                .map_err(|e| Failure::Failed(e.to_string()))?
-                .map(|s| s.status.as_str())
-                .unwrap_or_default();
+            let sim = store.sim(&imsi).await.map_err(|e| Failure::Failed(e.to_string()))?;
+            let sim = sim.ok_or_else(|| Failure::Failed(format!("IMSI {imsi} not found")))?;
+            // The command line acts as an operator admin; the lifecycle still applies.
+            cmp::check_transition(
+                cmp::Actor::Person(cmp::Role::OperatorAdmin),
+                sim.priority,
+                false,
+                sim.status,
+                status,
+            )
+            .map_err(|e| Failure::Failed(e.to_string()))?;
+            let before = sim.status.as_str();
             hss::queue_status_change(&store, &imsi, status).await.map_err(|e| Failure::Failed(e.to_string()))?;
             audit_cmd::record(&store, "sim.set_status", &format!("sim/{imsi}"), before, status.as_str()).await?;
             Ok(format!("{imsi}: {status}"))

@@ -148,3 +148,32 @@ async fn cli_changes_land_in_a_verifiable_audit_trail() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn set_status_follows_the_lifecycle() {
+    let d = setup();
+    std::fs::write(d.path().join("s.csv"), format!("imsi,k,opc\n001010000000001,{K},{OPC}\n")).unwrap();
+    assert!(warden(d.path(), &["sim", "import", "s.csv"]).status.success());
+    // active → terminated skips suspension: refused with the allowed path.
+    let out = warden(d.path(), &["sim", "set-status", "001010000000001", "terminated"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("inventory → active ⇄ suspended → terminated"));
+    assert!(warden(d.path(), &["sim", "set-status", "001010000000001", "suspended"]).status.success());
+    assert!(warden(d.path(), &["sim", "set-status", "001010000000001", "terminated"]).status.success());
+    let out = warden(d.path(), &["sim", "set-status", "001010000000001", "active"]);
+    assert_eq!(out.status.code(), Some(1), "terminated is final");
+    let out = warden(d.path(), &["sim", "set-status", "001019999999999", "active"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+}
+
+#[test]
+fn host_reports_are_recorded_and_checked() {
+    let d = setup();
+    let out = warden(d.path(), &["eir", "host-report", "490154203237517", "Acme Meter 3"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Luhn"));
+    let out = warden(d.path(), &["eir", "host-report", "490154203237518", "Acme Meter 3 fw 1.2"]);
+    assert!(out.status.success());
+    let out = warden(d.path(), &["audit-log", "show"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Acme Meter 3 fw 1.2"));
+}

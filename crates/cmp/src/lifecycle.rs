@@ -1,0 +1,124 @@
+//! The SIM lifecycle: `inventory → active ⇄ suspended → terminated`, terminated is final, and critical
+//! SIMs are protected from suspension and termination by tenants and by automated rules (SUB-4).
+
+use store::model::{Priority, SimStatus};
+
+use crate::roles::{Action, Role};
+
+/// Who asks for a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    /// A person or token with a role.
+    Person(Role),
+    /// An automated rule (IMEI lock, signalling behaviour): never blocks critical SIMs.
+    Rule,
+}
+
+/// Why a status change is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    /// Not a step of the lifecycle.
+    #[error("a SIM cannot go from {from} to {to} (allowed: inventory → active ⇄ suspended → terminated)")]
+    NotAllowed {
+        /// Current status.
+        from: SimStatus,
+        /// Requested status.
+        to: SimStatus,
+    },
+    /// The role may not change SIMs at all.
+    #[error("role {0} may not change SIMs")]
+    Forbidden(Role),
+    /// A critical SIM under termination protection.
+    #[error("SIM is critical and under termination protection: an operator admin must lift it first")]
+    Protected,
+    /// Automated rules alert instead of acting on critical SIMs.
+    #[error("automated rules do not suspend or terminate critical SIMs; an alert is raised instead")]
+    CriticalExempt,
+}
+
+fn step_allowed(from: SimStatus, to: SimStatus) -> bool {
+    use SimStatus::*;
+    matches!((from, to), (Inventory, Active) | (Active, Suspended) | (Suspended, Active) | (Suspended, Terminated))
+}
+
+/// Checks a requested status change. `protection_lifted` is true when an operator admin has lifted a
+/// critical SIM's termination protection.
+pub fn check_transition(
+    actor: Actor,
+    priority: Priority,
+    protection_lifted: bool,
+    from: SimStatus,
+    to: SimStatus,
+) -> Result<(), TransitionError> {
+    if let Actor::Person(role) = actor {
+        if !role.allows(Action::ManageSims) {
+            return Err(TransitionError::Forbidden(role));
+        }
+    }
+    if !step_allowed(from, to) {
+        return Err(TransitionError::NotAllowed { from, to });
+    }
+    let cutting_off = matches!(to, SimStatus::Suspended | SimStatus::Terminated);
+    if priority == Priority::Critical && cutting_off {
+        match actor {
+            Actor::Rule => return Err(TransitionError::CriticalExempt),
+            Actor::Person(role) if !role.is_operator() && !protection_lifted => return Err(TransitionError::Protected),
+            Actor::Person(_) => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use SimStatus::*;
+
+    const OP: Actor = Actor::Person(Role::TenantOperator);
+
+    #[test]
+    fn lifecycle_steps() {
+        assert!(check_transition(OP, Priority::Standard, false, Inventory, Active).is_ok());
+        assert!(check_transition(OP, Priority::Standard, false, Active, Suspended).is_ok());
+        assert!(check_transition(OP, Priority::Standard, false, Suspended, Active).is_ok());
+        assert!(check_transition(OP, Priority::Standard, false, Suspended, Terminated).is_ok());
+        for (from, to) in
+            [(Active, Terminated), (Terminated, Active), (Inventory, Suspended), (Active, Inventory), (Active, Active)]
+        {
+            assert_eq!(
+                check_transition(OP, Priority::Standard, false, from, to),
+                Err(TransitionError::NotAllowed { from, to })
+            );
+        }
+    }
+
+    #[test]
+    fn viewers_cannot_change_anything() {
+        let v = Actor::Person(Role::TenantViewer);
+        assert_eq!(
+            check_transition(v, Priority::Low, false, Inventory, Active),
+            Err(TransitionError::Forbidden(Role::TenantViewer))
+        );
+    }
+
+    #[test]
+    fn critical_sims_are_protected() {
+        assert_eq!(check_transition(OP, Priority::Critical, false, Active, Suspended), Err(TransitionError::Protected));
+        assert!(
+            check_transition(OP, Priority::Critical, true, Active, Suspended).is_ok(),
+            "after an operator admin lifted protection"
+        );
+        assert!(
+            check_transition(Actor::Person(Role::OperatorAdmin), Priority::Critical, false, Active, Suspended).is_ok()
+        );
+        assert!(
+            check_transition(OP, Priority::Critical, false, Suspended, Active).is_ok(),
+            "reactivation is never blocked"
+        );
+        assert_eq!(
+            check_transition(Actor::Rule, Priority::Critical, true, Active, Suspended),
+            Err(TransitionError::CriticalExempt)
+        );
+        assert!(check_transition(Actor::Rule, Priority::Standard, false, Active, Suspended).is_ok());
+    }
+}

@@ -9,11 +9,13 @@
 //! - [`SqnAllocator`]: durable SQN reservation in blocks, so no SQN is reused after a crash and there is
 //!   no disk write per vector.
 //!
+//! - [`access`]: tenants and API tokens (hashed, expiring, source-limited, revocable), tenant scopes.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
 //! key types of `auc` inside a keyed algorithm.
 
+pub mod access;
 pub mod audit;
 mod db;
 mod error;

@@ -42,6 +42,64 @@ pub enum Command {
     /// The hash-chained audit trail of mutating actions.
     #[command(subcommand, name = "audit-log")]
     AuditLog(AuditLogCommand),
+    /// First-time set-up.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Tenants (IoT service providers).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// `warden admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create the first operator admin token and print it once (refused when one exists).
+    Init {
+        /// Name of the token.
+        #[arg(long, default_value = "operator-admin")]
+        name: String,
+    },
+}
+
+/// `warden tenant …`
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant.
+    Create {
+        /// Its name (letters, digits, '-', '_').
+        name: String,
+    },
+}
+
+/// `warden token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; it is printed once and stored only as a hash.
+    Issue {
+        /// Role: tenant_admin, tenant_operator, tenant_viewer (or operator_admin without --tenant).
+        #[arg(long)]
+        role: String,
+        /// Tenant the token acts for.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Name of the token.
+        #[arg(long)]
+        name: String,
+        /// Days until it expires.
+        #[arg(long)]
+        expires_days: Option<u32>,
+        /// Source address it may be used from (repeatable; none: any).
+        #[arg(long = "allow-source")]
+        allow_source: Vec<std::net::IpAddr>,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The token id (the part after `wdn_`).
+        id: String,
+    },
 }
 
 /// `warden audit-log …`

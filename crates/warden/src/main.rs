@@ -6,6 +6,7 @@
 //! an import with bad rows), 2 the command line was wrong (missing argument, bad hex, wrong length);
 //! errors are one line where they can be.
 
+mod access_cmd;
 mod auc_cmd;
 mod audit_cmd;
 mod bench;
@@ -21,7 +22,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use cli::{AuditLogCommand, BenchCommand, Command, EirCommand, KeysCommand, ProfileCommand, SimCommand};
+use cli::{
+    AdminCommand, AuditLogCommand, BenchCommand, Command, EirCommand, KeysCommand, ProfileCommand, SimCommand,
+    TenantCommand,
+};
 
 /// A failure with the exit code it maps to.
 #[derive(Debug)]
@@ -120,6 +124,9 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                 audit_cmd::record(&store, "keys.reseal", "sims", "", &out).await?;
                 Ok(out)
             }
+            Command::Admin(AdminCommand::Init { name }) => access_cmd::admin_init(&config, &name).await,
+            Command::Tenant(TenantCommand::Create { name }) => access_cmd::tenant_create(&config, &name).await,
+            Command::Token(cmd) => access_cmd::token(&config, cmd).await,
             Command::AuditLog(cmd) => {
                 let store = serve::open_store(&config).await?;
                 match cmd {

@@ -5,9 +5,12 @@
 //! a tenant cannot suspend or terminate a critical SIM until an operator admin lifts its termination
 //! protection, and automated rules never act on critical SIMs.
 //!
-//! The REST API, tenants, tokens, bulk jobs, rules and events of issue #5 build on these rules.
+//! [`password`] holds the NIST SP 800-63B password rules and argon2id hashing for people's logins.
+//!
+//! The REST API, bulk jobs, rules and events of issue #5 build on these rules.
 
 mod lifecycle;
+pub mod password;
 mod roles;
 
 pub use lifecycle::{check_transition, Actor, TransitionError};

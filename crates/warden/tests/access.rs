@@ -1,17 +1,9 @@
 //! The access model from the command line: no default credentials (the first operator admin token is
 //! created explicitly and shown once), tenants, tenant tokens with roles, revocation, all audited.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn warden(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(dir)
-        .args(["--config", "warden.toml"])
-        .args(args)
-        .output()
-        .expect("run warden")
-}
+use common::warden;
 
 #[tokio::test]
 async fn admin_init_tenants_and_tokens() {

@@ -2,27 +2,18 @@
 //! refused by name; a refusal means nothing is imported unless --skip-refused; imported keys produce the
 //! same vectors as the source's keys.
 
+mod common;
+
+use common::warden;
+
 use std::path::Path;
-use std::process::Command;
 
 const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
 const OP: &str = "cdc202d5123e20f62b6d676ac72cb318";
 const OPC: &str = "cd63cb71954a9f4e48a5994e37a02baf";
 
-fn warden(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(dir)
-        .args(["--config", "warden.toml"])
-        .args(args)
-        .output()
-        .expect("run warden")
-}
-
 fn dir() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("kek.hex"), "11".repeat(32)).unwrap();
-    std::fs::write(d.path().join("warden.toml"), "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n").unwrap();
-    d
+    common::workspace("11")
 }
 
 async fn store(dir: &Path) -> store::Store {

@@ -2,17 +2,11 @@
 //! while both are configured, after which the old KEK can be removed; a missing or malformed KEK is a
 //! clear error, and keys never appear in output.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn warden(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(dir)
-        .args(["--config", "warden.toml"])
-        .args(args)
-        .output()
-        .expect("run warden")
-}
+use common::warden;
+
+use std::path::Path;
 
 fn config(dir: &Path, text: &str) {
     std::fs::write(dir.join("warden.toml"), format!("data_dir = \"data\"\n{text}")).unwrap();

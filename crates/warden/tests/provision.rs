@@ -1,23 +1,12 @@
 //! Provisioning files with bad rows: every bad row is reported with its line number and nothing of
 //! the file is written; a good file lands completely.
 
-use std::path::Path;
-use std::process::Command;
+mod common;
 
-fn warden(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(dir)
-        .args(["--config", "warden.toml"])
-        .args(args)
-        .output()
-        .expect("run warden")
-}
+use common::warden;
 
 fn setup() -> tempfile::TempDir {
-    let d = tempfile::tempdir().unwrap();
-    std::fs::write(d.path().join("kek.hex"), "22".repeat(32)).unwrap();
-    std::fs::write(d.path().join("warden.toml"), "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n").unwrap();
-    d
+    common::workspace("22")
 }
 
 const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";

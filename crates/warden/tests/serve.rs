@@ -2,6 +2,10 @@
 //! CLR when `warden sim set-status` runs in another process, metrics, and kill -9 under load: after a
 //! restart no SQN is reused and every acknowledged provisioning is still there.
 
+mod common;
+
+use common::warden;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -23,15 +27,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn warden(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .current_dir(dir)
-        .args(["--config", "warden.toml"])
-        .args(args)
-        .output()
-        .expect("run warden")
 }
 
 fn free_port() -> u16 {

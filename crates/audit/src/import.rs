@@ -1,0 +1,377 @@
+//! Importers: read the configuration or subscriber data of open-source cores and raise the same checks
+//! as the description, located in the file they came from.
+//!
+//! - Open5GS MME/AMF YAML: `mme.security.{integrity,ciphering}_order` (EIA/EEA) and
+//!   `amf.security.{integrity,ciphering}_order` (NIA/NEA), in preference order.
+//! - OsmoBSC/OsmoMSC VTY configuration, `network` node: `encryption a5 <0-4>…` (a set: the BSC/MSC picks
+//!   the best the phone supports, so any weak member is offered), `encryption uea <0-2>…` (OsmoMSC) and
+//!   `authentication (optional|required)` (OsmoMSC). A missing line is reported as a note, not guessed.
+//! - osmo-hlr SQLite database: `auc_2g.algo_id_2g`, `auc_3g.algo_id_3g` (libosmocore numbering: 1-3
+//!   COMP128v1-v3, 4 XOR-3G, 5 MILENAGE, 6 XOR-2G, 7 TUAK), key lengths, OP vs OPc.
+//! - PyHSS: the JSON list of its `auc` records (as its API returns them) or its SQLite database (table
+//!   `auc`): `algo` is the 2G algorithm (1-3 COMP128v1-v3; PyHSS computes 3G/4G vectors with MILENAGE),
+//!   key lengths.
+//!
+//! Keys are read only for their length and never reported.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::Value as Json;
+use sqlx::{ConnectOptions, Row};
+
+use crate::checks::{self, Hit};
+use crate::model::{AuthAlgorithm, Eea, Eia, Nea, Nia, Uea, A5};
+use crate::report::{Location, Report};
+use crate::AuditError;
+
+/// Which core configuration an Open5GS YAML file is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Open5gs {
+    /// `mme.yaml` (4G: EEA/EIA).
+    Mme,
+    /// `amf.yaml` (5G: NEA/NIA).
+    Amf,
+}
+
+/// Which Osmocom program a VTY configuration belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Osmo {
+    /// OsmoBSC.
+    Bsc,
+    /// OsmoMSC.
+    Msc,
+}
+
+fn import_error(path: &Path, message: impl Into<String>) -> AuditError {
+    AuditError::Import { origin: path.display().to_string(), message: message.into() }
+}
+
+fn read(path: &Path) -> Result<String, AuditError> {
+    std::fs::read_to_string(path).map_err(|e| AuditError::Io(path.display().to_string(), e))
+}
+
+fn raise_all(report: &mut Report, source: &str, file: &str, line: Option<u32>, path: &str, hits: Vec<Hit>) {
+    for (id, detail) in hits {
+        let location = Location { file: Some(file.to_string()), line, path: path.to_string() };
+        report.raise(id, source, location, detail);
+    }
+}
+
+/// Reads an Open5GS MME or AMF configuration.
+pub fn open5gs(path: &Path, kind: Open5gs, report: &mut Report) -> Result<(), AuditError> {
+    let text = read(path)?;
+    let file = path.display().to_string();
+    let (root, source) = match kind {
+        Open5gs::Mme => ("mme", "open5gs-mme"),
+        Open5gs::Amf => ("amf", "open5gs-amf"),
+    };
+    report.input(source, &file);
+    let doc: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| import_error(path, e.to_string()))?;
+    let security = doc
+        .get(root)
+        .ok_or_else(|| import_error(path, format!("no top-level `{root}:` section (is this an Open5GS {root}.yaml?)")))?
+        .get("security")
+        .ok_or_else(|| {
+            import_error(path, format!("no `{root}.security` section with integrity_order/ciphering_order"))
+        })?;
+    let names = |key: &str| -> Result<Vec<String>, AuditError> {
+        let at = format!("{root}.security.{key}");
+        let seq = security
+            .get(key)
+            .ok_or_else(|| import_error(path, format!("{at} is missing")))?
+            .as_sequence()
+            .ok_or_else(|| import_error(path, format!("{at} must be a list of algorithm names")))?;
+        seq.iter()
+            .map(|v| {
+                v.as_str().map(str::to_string).ok_or_else(|| import_error(path, format!("{at}: {v:?} is not a name")))
+            })
+            .collect()
+    };
+    let line = |key: &str| text.lines().position(|l| l.trim_start().starts_with(key)).map(|i| i as u32 + 1);
+    fn parse<T: std::str::FromStr<Err = String>>(v: &[String], path: &Path, at: &str) -> Result<Vec<T>, AuditError> {
+        v.iter().map(|s| s.parse::<T>().map_err(|e| import_error(path, format!("{at}: {e}")))).collect()
+    }
+    let (ci, ii) = ("ciphering_order", "integrity_order");
+    let (cat, iat) = (format!("{root}.security.{ci}"), format!("{root}.security.{ii}"));
+    let (c_hits, i_hits) = match kind {
+        Open5gs::Mme => (
+            checks::eps_ciphering(&parse::<Eea>(&names(ci)?, path, &cat)?),
+            checks::eps_integrity(&parse::<Eia>(&names(ii)?, path, &iat)?),
+        ),
+        Open5gs::Amf => (
+            checks::nr_ciphering(&parse::<Nea>(&names(ci)?, path, &cat)?),
+            checks::nr_integrity(&parse::<Nia>(&names(ii)?, path, &iat)?),
+        ),
+    };
+    raise_all(report, source, &file, line(ci), &cat, c_hits);
+    raise_all(report, source, &file, line(ii), &iat, i_hits);
+    Ok(())
+}
+
+/// Reads an OsmoBSC or OsmoMSC configuration file.
+pub fn osmo_vty(path: &Path, kind: Osmo, report: &mut Report) -> Result<(), AuditError> {
+    let text = read(path)?;
+    let file = path.display().to_string();
+    let source = match kind {
+        Osmo::Bsc => "osmo-bsc",
+        Osmo::Msc => "osmo-msc",
+    };
+    report.input(source, &file);
+    let mut in_network = false;
+    let mut seen_network = false;
+    let (mut a5, mut uea, mut auth) = (None, None, None);
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i as u32 + 1;
+        if raw.trim_start().starts_with('!') || raw.trim().is_empty() {
+            continue;
+        }
+        let indent = raw.len() - raw.trim_start().len();
+        let words: Vec<&str> = raw.split_whitespace().collect();
+        if indent == 0 {
+            in_network = words == ["network"];
+            seen_network |= in_network;
+            continue;
+        }
+        // Commands of the network node itself (one level in; deeper levels are bts/trx nodes).
+        if !in_network || indent != 1 {
+            continue;
+        }
+        let nums = |rest: &[&str], max: u8| -> Result<Vec<u8>, AuditError> {
+            rest.iter()
+                .map(|w| match w.parse::<u8>() {
+                    Ok(n) if n <= max => Ok(n),
+                    _ => Err(import_error(path, format!("line {line_no}: {w:?} is not an algorithm number 0..{max}"))),
+                })
+                .collect()
+        };
+        match words.as_slice() {
+            ["encryption", "a5", rest @ ..] => a5 = Some((line_no, nums(rest, 4)?)),
+            ["encryption", "uea", rest @ ..] => uea = Some((line_no, nums(rest, 2)?)),
+            ["authentication", mode] => auth = Some((line_no, mode.to_string())),
+            _ => {}
+        }
+    }
+    if !seen_network {
+        return Err(import_error(path, "no `network` node: is this an OsmoBSC/OsmoMSC configuration?"));
+    }
+    match a5 {
+        Some((line, set)) => {
+            let algs: Vec<A5> = set.iter().map(|n| A5::ALL[*n as usize]).collect();
+            raise_all(report, source, &file, Some(line), "network.encryption a5", checks::gsm_ciphering(&algs));
+        }
+        None => report.note(format!(
+            "{file}: no `encryption a5` line in `network`: the program default applies and was not audited"
+        )),
+    }
+    if let Some((line, set)) = uea {
+        let algs: Vec<Uea> = set.iter().map(|n| Uea::ALL[*n as usize]).collect();
+        // A set, not an order: UEA0 present counts as enabled.
+        let hits = if algs.contains(&Uea::Uea0) {
+            vec![(
+                "WA-ALG-011",
+                format!(
+                    "UEA set [{}] includes UEA0",
+                    set.iter().map(|n| format!("UEA{n}")).collect::<Vec<_>>().join(", ")
+                ),
+            )]
+        } else {
+            vec![]
+        };
+        raise_all(report, source, &file, Some(line), "network.encryption uea", hits);
+    }
+    match (kind, auth) {
+        (_, Some((line, mode))) if mode == "optional" => raise_all(
+            report,
+            source,
+            &file,
+            Some(line),
+            "network.authentication",
+            vec![("WA-ALG-009", "authentication optional".to_string())],
+        ),
+        (_, Some((_, mode))) if mode == "required" => {}
+        (_, Some((line, mode))) => {
+            return Err(import_error(
+                path,
+                format!("line {line}: authentication {mode:?} (expected optional|required)"),
+            ))
+        }
+        (Osmo::Msc, None) => report.note(format!(
+            "{file}: no `authentication` line in `network`: the program default applies and was not audited"
+        )),
+        (Osmo::Bsc, None) => {}
+    }
+    Ok(())
+}
+
+/// Per-check lists of subscribers, raised as one finding per check.
+#[derive(Default)]
+pub(crate) struct Subscribers(BTreeMap<&'static str, (String, Vec<String>)>);
+
+impl Subscribers {
+    pub(crate) fn add(&mut self, id: &'static str, path: &str, who: &str) {
+        self.0.entry(id).or_insert_with(|| (path.to_string(), Vec::new())).1.push(who.to_string());
+    }
+
+    pub(crate) fn raise(self, report: &mut Report, source: &str, file: &str, what: &BTreeMap<&'static str, String>) {
+        for (id, (path, who)) in self.0 {
+            let shown: Vec<&str> = who.iter().take(10).map(String::as_str).collect();
+            let more = if who.len() > 10 { format!(" and {} more", who.len() - 10) } else { String::new() };
+            let why = what.get(id).map(String::as_str).unwrap_or("");
+            let detail = format!("{} subscriber(s){why}: IMSI {}{more}", who.len(), shown.join(", "));
+            report.raise(id, source, Location { file: Some(file.to_string()), line: None, path }, detail);
+        }
+    }
+}
+
+fn key_bits(hex: &str) -> usize {
+    hex.trim().len() * 4
+}
+
+/// libosmocore `enum osmo_auth_algo` numbers.
+fn osmo_algorithm(id: i64) -> Result<AuthAlgorithm, String> {
+    match id {
+        1 => Ok(AuthAlgorithm::Comp128v1),
+        2 => Ok(AuthAlgorithm::Comp128v2),
+        3 => Ok(AuthAlgorithm::Comp128v3),
+        4 | 6 => Ok(AuthAlgorithm::Xor),
+        5 => Ok(AuthAlgorithm::Milenage),
+        7 => Ok(AuthAlgorithm::Tuak),
+        n => Err(format!("unknown osmocom algorithm {n}")),
+    }
+}
+
+async fn open_sqlite(path: &Path) -> Result<sqlx::SqliteConnection, AuditError> {
+    if !path.is_file() {
+        return Err(import_error(path, "no such database file"));
+    }
+    sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true)
+        .connect()
+        .await
+        .map_err(|e| import_error(path, e.to_string()))
+}
+
+fn algorithm_hits(subs: &mut Subscribers, table: &str, who: &str, alg: AuthAlgorithm) {
+    if alg.is_comp128() {
+        subs.add("WA-ALG-030", table, who);
+    } else if alg == AuthAlgorithm::Xor {
+        subs.add("WA-ALG-031", table, who);
+    }
+}
+
+/// Reads an osmo-hlr database (read-only).
+pub async fn osmo_hlr(path: &Path, report: &mut Report) -> Result<(), AuditError> {
+    let file = path.display().to_string();
+    report.input("osmo-hlr", &file);
+    let mut conn = open_sqlite(path).await?;
+    let rows = sqlx::query(
+        "SELECT s.imsi, a2.algo_id_2g, a2.ki, a3.algo_id_3g, a3.k, a3.op, a3.opc FROM subscriber s \
+         LEFT JOIN auc_2g a2 ON a2.subscriber_id = s.id LEFT JOIN auc_3g a3 ON a3.subscriber_id = s.id ORDER BY s.id",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .map_err(|e| import_error(path, format!("not an osmo-hlr database ({e})")))?;
+    let mut subs = Subscribers::default();
+    let mut what = BTreeMap::new();
+    for r in &rows {
+        let imsi: String = r.try_get("imsi").unwrap_or_default();
+        let text = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten().filter(|s| !s.is_empty());
+        let int = |c: &str| r.try_get::<Option<i64>, _>(c).ok().flatten();
+        if let Some(a2) = int("algo_id_2g").filter(|a| *a != 0) {
+            let alg = osmo_algorithm(a2).map_err(|e| import_error(path, format!("IMSI {imsi}: auc_2g: {e}")))?;
+            algorithm_hits(&mut subs, "auc_2g.algo_id_2g", &imsi, alg);
+            what.insert(if alg.is_comp128() { "WA-ALG-030" } else { "WA-ALG-031" }, format!(" with 2G {alg}"));
+            if text("ki").is_some_and(|k| key_bits(&k) < 128) {
+                subs.add("WA-ALG-033", "auc_2g.ki", &imsi);
+            }
+        }
+        match int("algo_id_3g").filter(|a| *a != 0) {
+            Some(a3) => {
+                let alg = osmo_algorithm(a3).map_err(|e| import_error(path, format!("IMSI {imsi}: auc_3g: {e}")))?;
+                algorithm_hits(&mut subs, "auc_3g.algo_id_3g", &imsi, alg);
+                if text("k").is_some_and(|k| key_bits(&k) < 128) {
+                    subs.add("WA-ALG-033", "auc_3g.k", &imsi);
+                }
+                if alg == AuthAlgorithm::Milenage && text("opc").is_none() && text("op").is_some() {
+                    subs.add("WA-ALG-034", "auc_3g.op", &imsi);
+                }
+            }
+            None => subs.add("WA-ALG-032", "auc_3g", &imsi),
+        }
+    }
+    what.insert("WA-ALG-032", " without MILENAGE/TUAK data (2G authentication only)".to_string());
+    what.insert("WA-ALG-033", " with keys shorter than 128 bits".to_string());
+    what.insert("WA-ALG-034", " with OP instead of OPc".to_string());
+    subs.raise(report, "osmo-hlr", &file, &what);
+    Ok(())
+}
+
+/// PyHSS `algo`: 1-3 are COMP128v1-v3 (2G); names are accepted too; empty means none.
+fn pyhss_algorithm(v: &str) -> Result<Option<AuthAlgorithm>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        "1" => Ok(Some(AuthAlgorithm::Comp128v1)),
+        "2" => Ok(Some(AuthAlgorithm::Comp128v2)),
+        "3" => Ok(Some(AuthAlgorithm::Comp128v3)),
+        other => other.parse().map(Some),
+    }
+}
+
+/// Reads PyHSS subscriber data: a JSON export of `auc` records, or its SQLite database.
+pub async fn pyhss(path: &Path, report: &mut Report) -> Result<(), AuditError> {
+    let file = path.display().to_string();
+    report.input("pyhss", &file);
+    let bytes = std::fs::read(path).map_err(|e| AuditError::Io(file.clone(), e))?;
+    // (imsi, ki, algo, where)
+    let mut records: Vec<(String, String, String, &str)> = Vec::new();
+    if bytes.starts_with(b"SQLite format 3\0") {
+        let mut conn = open_sqlite(path).await?;
+        let rows = sqlx::query("SELECT imsi, ki, algo FROM auc ORDER BY auc_id")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?;
+        for r in rows {
+            let get = |c: &str| -> String {
+                r.try_get::<Option<String>, _>(c)
+                    .ok()
+                    .flatten()
+                    .or_else(|| r.try_get::<Option<i64>, _>(c).ok().flatten().map(|n| n.to_string()))
+                    .unwrap_or_default()
+            };
+            records.push((get("imsi"), get("ki"), get("algo"), "auc"));
+        }
+    } else {
+        let json: Json = serde_json::from_slice(&bytes).map_err(|e| import_error(path, e.to_string()))?;
+        let list = json.as_array().ok_or_else(|| import_error(path, "expected a JSON array of PyHSS auc records"))?;
+        for (i, r) in list.iter().enumerate() {
+            let s = |k: &str| match r.get(k) {
+                Some(Json::String(x)) => x.clone(),
+                Some(Json::Number(n)) => n.to_string(),
+                _ => String::new(),
+            };
+            if s("imsi").is_empty() {
+                return Err(import_error(path, format!("record {}: no imsi", i + 1)));
+            }
+            records.push((s("imsi"), s("ki"), s("algo"), "[].algo"));
+        }
+    }
+    let mut subs = Subscribers::default();
+    let mut what = BTreeMap::new();
+    for (imsi, ki, algo, at) in &records {
+        let alg = pyhss_algorithm(algo).map_err(|e| import_error(path, format!("IMSI {imsi}: algo: {e}")))?;
+        if let Some(alg) = alg {
+            algorithm_hits(&mut subs, if *at == "auc" { "auc.algo" } else { at }, imsi, alg);
+            if alg.is_comp128() {
+                what.insert("WA-ALG-030", format!(" with 2G algorithm {alg} (algo = {algo})"));
+            }
+        }
+        if !ki.is_empty() && key_bits(ki) < 128 {
+            subs.add("WA-ALG-033", if *at == "auc" { "auc.ki" } else { "[].ki" }, imsi);
+        }
+    }
+    what.insert("WA-ALG-033", " with keys shorter than 128 bits".to_string());
+    subs.raise(report, "pyhss", &file, &what);
+    Ok(())
+}

@@ -1,0 +1,940 @@
+//! The screening engine, sans-IO: [`Engine::screen`] takes the bytes of one partner request, the
+//! partner and the time, and decides — forward, answer (written into a buffer), or drop — reading the
+//! message in place with [`MessageView`] (no allocation on the path that forwards).
+//! [`Engine::on_answer`] learns from the HSS's answers (registrations, failure ratios, latency).
+//!
+//! Checks, in order: sinkhole; category 1 (application, command, loop); required AVPs; category 2
+//! (origin, destination realm, home IMSI, visited PLMN); category 3 (velocity, serving node);
+//! steering of roaming; per-IMSI and per-partner budgets; admission by priority against the HSS's
+//! capacity. State (per-subscriber registration and budget, per-PLMN failure counts, the global
+//! budget) lives in sharded maps bounded in size.
+
+use std::collections::HashMap;
+use std::hash::Hasher;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use diameter::avp::Avp;
+use diameter::dictionary::VENDOR_3GPP;
+use diameter::header::Header;
+use diameter::{DecodeError, MessageView, Value};
+
+use crate::answer::{LocalAnswer, OverloadReport};
+use crate::observe::{Action, Event, Observer, PartnerStats};
+use crate::rules::{
+    format_plmn, imsi_key, plmn_mcc, Answer, ImsiKey, Mode, PlmnBytes, Priority, Rule, Rules, SinkholeMode,
+};
+
+/// Command codes of S6a (TS 29.272 §7.2).
+pub mod cmd {
+    /// Update-Location.
+    pub const ULR: u32 = 316;
+    /// Authentication-Information.
+    pub const AIR: u32 = 318;
+    /// Purge-UE.
+    pub const PUR: u32 = 321;
+    /// Notify.
+    pub const NOR: u32 = 323;
+}
+
+const SHARDS: usize = 64;
+/// Window over which the offered rate is measured.
+const RATE_WINDOW: Duration = Duration::from_millis(200);
+
+/// Supplies device priorities from elsewhere (the subscriber store); `None` falls back to the
+/// configured lists. Called on the request path: it must answer from memory.
+pub trait PriorityLookup: Send + Sync {
+    /// The priority of a subscriber, by IMSI digits.
+    fn priority(&self, imsi: &str) -> Option<Priority>;
+}
+
+/// What the engine decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Forward to the HSS; what the answer path needs is in the [`Meta`].
+    Forward(Meta),
+    /// Answered by the firewall (the answer was written into the output buffer) because of this rule.
+    Answered(Rule),
+    /// Discarded (sinkhole).
+    Dropped,
+}
+
+/// What the answer path needs to know about a forwarded request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Meta {
+    /// Command code.
+    pub command: u32,
+    /// The subscriber.
+    pub imsi: Option<ImsiKey>,
+    /// Visited-PLMN-Id.
+    pub plmn: Option<PlmnBytes>,
+    /// Hash of the Origin-Host (lower case), the node that sent the request.
+    pub host: u64,
+    /// The partner advertised DOIC (OC-Supported-Features) in the request.
+    pub doic: bool,
+    /// Device priority.
+    pub priority: Priority,
+}
+
+/// The partner a connection belongs to, as the engine needs it.
+#[derive(Debug, Clone)]
+pub struct Ctx<'a> {
+    /// The rule set the partner index refers to.
+    pub rules: &'a Rules,
+    /// Index into `rules.partners`.
+    pub partner: usize,
+    /// The partner's counters.
+    pub stats: &'a PartnerStats,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Registration {
+    plmn: PlmnBytes,
+    host: u64,
+    at: Instant,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Subscriber {
+    tokens: f32,
+    refilled: Instant,
+    registration: Option<Registration>,
+    /// Steering rejections of a critical device in the current rescue window.
+    rejections: u32,
+    rejections_since: Instant,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    refilled: Instant,
+}
+
+impl Bucket {
+    fn refill(&mut self, rate: f64, burst: f64, now: Instant) {
+        let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
+        self.tokens = (self.tokens + dt * rate).min(burst);
+        self.refilled = now;
+    }
+}
+
+#[derive(Debug)]
+struct Overload {
+    bucket: Bucket,
+    window_start: Instant,
+    window_count: u64,
+    offered_rate: f64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PlmnHealth {
+    since: Instant,
+    total: u32,
+    failed: u32,
+    risky_until: Option<Instant>,
+}
+
+/// The screening engine and its state.
+pub struct Engine {
+    rules: RwLock<Arc<Rules>>,
+    /// Counters, gauges and events.
+    pub observer: Observer,
+    subscribers: Box<[Mutex<HashMap<ImsiKey, Subscriber>>]>,
+    shard_capacity: usize,
+    partner_buckets: Mutex<HashMap<Arc<str>, Bucket>>,
+    overload: Mutex<Overload>,
+    plmn_health: Mutex<HashMap<PlmnBytes, PlmnHealth>>,
+    manual_risky: Mutex<HashMap<PlmnBytes, Option<Instant>>>,
+    lookup: RwLock<Option<Arc<dyn PriorityLookup>>>,
+    /// Requests forwarded and not answered yet (kept by the proxy).
+    pub upstream_in_flight: AtomicUsize,
+    latency_us: AtomicU64,
+    reduction: AtomicU32,
+    doic_sequence: AtomicU64,
+    /// Milliseconds since `epoch` when the last overload report ended (0: none).
+    report_ended_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("partners", &self.rules().partners.len()).finish()
+    }
+}
+
+fn host_hash(host: &[u8]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for b in host {
+        h.write_u8(b.to_ascii_lowercase());
+    }
+    h.finish()
+}
+
+fn shard_of(k: ImsiKey) -> usize {
+    (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS
+}
+
+fn eq_ci(a: &[u8], b: &str) -> bool {
+    a.eq_ignore_ascii_case(b.as_bytes())
+}
+
+/// True when `host` lies in `realm` (equal, or ends with `.realm`), ignoring case.
+fn host_in_realm(host: &[u8], realm: &[u8]) -> bool {
+    host.eq_ignore_ascii_case(realm)
+        || (host.len() > realm.len()
+            && host[host.len() - realm.len() - 1] == b'.'
+            && host[host.len() - realm.len()..].eq_ignore_ascii_case(realm))
+}
+
+/// [`host_in_realm`] for text.
+pub fn host_in_realm_str(host: &str, realm: &str) -> bool {
+    host_in_realm(host.as_bytes(), realm.as_bytes())
+}
+
+/// The AVPs screening looks at, borrowed from the message.
+#[derive(Default)]
+struct Fields<'a> {
+    session: Option<&'a [u8]>,
+    origin_host: Option<&'a [u8]>,
+    origin_realm: Option<&'a [u8]>,
+    destination_realm: Option<&'a [u8]>,
+    user_name: Option<&'a [u8]>,
+    plmn: Option<&'a [u8]>,
+    doic: bool,
+    looped: bool,
+    repeated: Option<(u32, &'a [u8])>,
+}
+
+/// A missing-AVP Failed-AVP (RFC 6733 §7.5: the AVP with an empty or zero payload).
+fn missing(code: u32, vendor: Option<u32>) -> Avp {
+    let flags = 0x40 | if vendor.is_some() { 0x80 } else { 0 };
+    Avp { code, flags, vendor_id: vendor, value: Value::OctetString(Vec::new()) }
+}
+
+impl Engine {
+    /// An engine for a compiled rule set.
+    pub fn new(rules: Rules, event_capacity: usize, max_subscribers: usize) -> Self {
+        let now = Instant::now();
+        let burst = rules.capacity.1;
+        Self {
+            rules: RwLock::new(Arc::new(rules)),
+            observer: Observer::new(event_capacity),
+            subscribers: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shard_capacity: (max_subscribers / SHARDS).max(16),
+            partner_buckets: Mutex::new(HashMap::new()),
+            overload: Mutex::new(Overload {
+                bucket: Bucket { tokens: burst, refilled: now },
+                window_start: now,
+                window_count: 0,
+                offered_rate: 0.0,
+            }),
+            plmn_health: Mutex::new(HashMap::new()),
+            manual_risky: Mutex::new(HashMap::new()),
+            lookup: RwLock::new(None),
+            upstream_in_flight: AtomicUsize::new(0),
+            latency_us: AtomicU64::new(0),
+            reduction: AtomicU32::new(0),
+            doic_sequence: AtomicU64::new(
+                SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(1),
+            ),
+            report_ended_ms: AtomicU64::new(0),
+            epoch: now,
+        }
+    }
+
+    /// The rule set in force.
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.read().expect("rules").clone()
+    }
+
+    /// Swaps in a new rule set; open connections pick it up with their next message.
+    pub fn set_rules(&self, rules: Rules) {
+        *self.rules.write().expect("rules") = Arc::new(rules);
+    }
+
+    /// Sets the priority lookup.
+    pub fn set_priority_lookup(&self, lookup: Arc<dyn PriorityLookup>) {
+        *self.lookup.write().expect("lookup") = Some(lookup);
+    }
+
+    /// Marks a visited PLMN risky by hand (`None`: until cleared), or clears it (`Some(Duration::ZERO)`).
+    pub fn mark_risky(&self, plmn: PlmnBytes, for_how_long: Option<Duration>, now: Instant) {
+        let mut m = self.manual_risky.lock().expect("risky");
+        match for_how_long {
+            Some(d) if d.is_zero() => {
+                m.remove(&plmn);
+                if let Some(h) = self.plmn_health.lock().expect("health").get_mut(&plmn) {
+                    h.risky_until = None;
+                }
+            }
+            Some(d) => {
+                m.insert(plmn, Some(now + d));
+            }
+            None => {
+                m.insert(plmn, None);
+            }
+        }
+    }
+
+    /// True when a visited PLMN is risky now (configured, marked by hand, or marked automatically).
+    pub fn is_risky(&self, rules: &Rules, plmn: &PlmnBytes, now: Instant) -> bool {
+        if rules.risky_plmns.contains(plmn) {
+            return true;
+        }
+        if let Some(until) = self.manual_risky.lock().expect("risky").get(plmn) {
+            if until.is_none_or(|u| now < u) {
+                return true;
+            }
+        }
+        self.plmn_health.lock().expect("health").get(plmn).and_then(|h| h.risky_until).is_some_and(|u| now < u)
+    }
+
+    /// Visited PLMNs risky now.
+    pub fn risky_plmns(&self, now: Instant) -> Vec<String> {
+        let rules = self.rules();
+        let mut v: Vec<PlmnBytes> = rules.risky_plmns.iter().copied().collect();
+        v.extend(
+            self.manual_risky.lock().expect("risky").iter().filter(|(_, u)| u.is_none_or(|u| now < u)).map(|(p, _)| *p),
+        );
+        v.extend(
+            self.plmn_health
+                .lock()
+                .expect("health")
+                .iter()
+                .filter(|(_, h)| h.risky_until.is_some_and(|u| now < u))
+                .map(|(p, _)| *p),
+        );
+        let mut s: Vec<String> = v.iter().map(format_plmn).collect();
+        s.sort();
+        s.dedup();
+        s
+    }
+
+    fn record(
+        &self,
+        ctx: &Ctx<'_>,
+        rule: Rule,
+        action: Action,
+        meta: (Option<ImsiKey>, Option<PlmnBytes>),
+        code: u32,
+        reason: &'static str,
+    ) {
+        ctx.stats.count(rule, action);
+        self.observer.event(Event {
+            at: SystemTime::now(),
+            rule,
+            action,
+            partner: ctx.rules.partners[ctx.partner].name.clone(),
+            imsi: meta.0,
+            plmn: meta.1,
+            code,
+            reason: reason.into(),
+        });
+    }
+
+    /// The current DOIC overload report: `Some` while the HSS is overloaded (and for the validity
+    /// period after, with validity 0, to end the report).
+    pub fn overload_report(&self, rules: &Rules, now: Instant) -> Option<OverloadReport> {
+        let reduction = self.reduction.load(Ordering::Relaxed);
+        let sequence = self.doic_sequence.load(Ordering::Relaxed);
+        if reduction > 0 {
+            return Some(OverloadReport { sequence, reduction, validity_secs: rules.doic_validity_secs });
+        }
+        let ended = self.report_ended_ms.load(Ordering::Relaxed);
+        let now_ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+        (ended != 0 && now_ms < ended + u64::from(rules.doic_validity_secs) * 1000).then_some(OverloadReport {
+            sequence,
+            reduction: 0,
+            validity_secs: 0,
+        })
+    }
+
+    /// Offered rate (requests per second reaching admission), smoothed.
+    pub fn offered_rate(&self) -> f64 {
+        self.overload.lock().expect("overload").offered_rate
+    }
+
+    /// Smoothed HSS answer time.
+    pub fn upstream_latency(&self) -> Duration {
+        Duration::from_micros(self.latency_us.load(Ordering::Relaxed))
+    }
+
+    /// Current DOIC reduction percentage.
+    pub fn reduction(&self) -> u32 {
+        self.reduction.load(Ordering::Relaxed)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &self,
+        ctx: &Ctx<'_>,
+        header: Header,
+        f: &Fields<'_>,
+        rule: Rule,
+        failed: Option<Avp>,
+        message: Option<&str>,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        self.answer_with(ctx, header, f, ctx.rules.answer(rule), failed, message, now, out);
+        Outcome::Answered(rule)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer_with(
+        &self,
+        ctx: &Ctx<'_>,
+        header: Header,
+        f: &Fields<'_>,
+        answer: Answer,
+        failed: Option<Avp>,
+        message: Option<&str>,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) {
+        LocalAnswer {
+            request: header,
+            session_id: f.session,
+            origin_host: &ctx.rules.origin_host,
+            origin_realm: &ctx.rules.origin_realm,
+            answer,
+            message,
+            failed,
+            doic: f.doic.then(|| self.overload_report(ctx.rules, now)),
+        }
+        .encode_into(out);
+    }
+
+    fn malformed(
+        &self,
+        ctx: &Ctx<'_>,
+        header: Header,
+        f: &Fields<'_>,
+        e: &DecodeError,
+        now: Instant,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        self.record(ctx, Rule::Malformed, Action::Blocked, (None, None), e.result_code(), "malformed request");
+        let text = e.to_string();
+        self.answer_with(
+            ctx,
+            header,
+            f,
+            Answer::Result(e.result_code()),
+            e.failed_avp().cloned(),
+            Some(&text),
+            now,
+            out,
+        );
+        Outcome::Answered(Rule::Malformed)
+    }
+
+    /// Applies a matched rule in its mode: `true` when the request must be answered (enforce).
+    fn hit(&self, ctx: &Ctx<'_>, rule: Rule, meta: (Option<ImsiKey>, Option<PlmnBytes>), reason: &'static str) -> bool {
+        match ctx.rules.mode(rule) {
+            Mode::Off => false,
+            Mode::Detect => {
+                self.record(ctx, rule, Action::Detected, meta, 0, reason);
+                false
+            }
+            Mode::Enforce => {
+                self.record(ctx, rule, Action::Blocked, meta, ctx.rules.answer(rule).code(), reason);
+                true
+            }
+        }
+    }
+
+    /// Screens one request from a partner. A local answer (or nothing, for a sinkhole) is written into
+    /// `out`; `Forward` means the request goes to the HSS unchanged.
+    pub fn screen(&self, ctx: &Ctx<'_>, bytes: &[u8], now: Instant, out: &mut Vec<u8>) -> Outcome {
+        let rules = ctx.rules;
+        let partner = &rules.partners[ctx.partner];
+        let mut f = Fields::default();
+        let view = match MessageView::parse(bytes) {
+            Ok(v) => v,
+            Err(e) => {
+                let Ok(header) = Header::parse(bytes) else { return Outcome::Dropped };
+                return self.malformed(ctx, header, &f, &e, now, out);
+            }
+        };
+        let h = view.header;
+        if partner.sinkhole {
+            ctx.stats.count(
+                Rule::Sinkhole,
+                if rules.sinkhole_mode == SinkholeMode::Drop { Action::Dropped } else { Action::Blocked },
+            );
+            if rules.sinkhole_mode == SinkholeMode::Drop {
+                return Outcome::Dropped;
+            }
+            // One uniform answer, whatever was asked; no Session-Id parsing beyond the first AVP.
+            f.session = view.find(263, 0).map(|a| a.data);
+            return self.answer(ctx, h, &f, Rule::Sinkhole, None, None, now, out);
+        }
+        // Every AVP once, in place.
+        for a in view.avps() {
+            let a = match a {
+                Ok(a) => a,
+                Err(e) => return self.malformed(ctx, h, &f, &e, now, out),
+            };
+            if a.flags & diameter::avp::avp_flags::RESERVED != 0 {
+                let e = DecodeError::InvalidAvpBits { code: a.code, failed: Box::new(Avp::from_raw(&a)) };
+                return self.malformed(ctx, h, &f, &e, now, out);
+            }
+            let slot = match (a.code, a.vendor_id) {
+                (263, None) => &mut f.session,
+                (264, None) => &mut f.origin_host,
+                (296, None) => &mut f.origin_realm,
+                (283, None) => &mut f.destination_realm,
+                (1, None) => &mut f.user_name,
+                (1407, Some(VENDOR_3GPP)) => {
+                    f.plmn.get_or_insert(a.data);
+                    continue;
+                }
+                (621, None) => {
+                    f.doic = true;
+                    continue;
+                }
+                (282, None) => {
+                    f.looped |= eq_ci(a.data, &rules.origin_host);
+                    continue;
+                }
+                _ => continue,
+            };
+            if slot.is_some() {
+                f.repeated.get_or_insert((a.code, a.data));
+            } else {
+                *slot = Some(a.data);
+            }
+        }
+        // Category 1: what may come in at all.
+        if !rules.applications.contains(&h.app_id) {
+            self.record(
+                ctx,
+                Rule::Application,
+                Action::Blocked,
+                (None, None),
+                rules.answer(Rule::Application).code(),
+                "application not allowed from partners",
+            );
+            return self.answer(ctx, h, &f, Rule::Application, None, Some("application not allowed"), now, out);
+        }
+        if !rules.inbound.contains(&(h.app_id, h.code)) {
+            self.record(
+                ctx,
+                Rule::Command,
+                Action::Blocked,
+                (None, None),
+                rules.answer(Rule::Command).code(),
+                "command never allowed toward the HSS",
+            );
+            return self.answer(ctx, h, &f, Rule::Command, None, Some("command not allowed"), now, out);
+        }
+        if f.looped {
+            self.record(
+                ctx,
+                Rule::Loop,
+                Action::Blocked,
+                (None, None),
+                rules.answer(Rule::Loop).code(),
+                "own identity in Route-Record",
+            );
+            return self.answer(ctx, h, &f, Rule::Loop, None, Some("loop detected"), now, out);
+        }
+        // Required AVPs (all four inbound S6a commands carry these).
+        let s6a = h.app_id == diameter::dictionary::app::S6A;
+        let needs_plmn = s6a && (h.code == cmd::ULR || h.code == cmd::AIR);
+        for (present, code, vendor) in [
+            (f.session.is_some(), 263, None),
+            (f.origin_host.is_some(), 264, None),
+            (f.origin_realm.is_some(), 296, None),
+            (f.destination_realm.is_some(), 283, None),
+            (f.user_name.is_some() || !s6a, 1, None),
+            (f.plmn.is_some() || !needs_plmn, 1407, Some(VENDOR_3GPP)),
+        ] {
+            if !present {
+                let e = DecodeError::MissingAvp { name: "required AVP", failed: Box::new(missing(code, vendor)) };
+                return self.malformed(ctx, h, &f, &e, now, out);
+            }
+        }
+        if let Some((code, data)) = f.repeated {
+            let failed = Avp { code, flags: 0x40, vendor_id: None, value: Value::OctetString(data.to_vec()) };
+            let e = DecodeError::AvpOccursTooManyTimes { name: "single AVP", failed: Box::new(failed) };
+            return self.malformed(ctx, h, &f, &e, now, out);
+        }
+        let (origin_host, origin_realm) = (f.origin_host.unwrap_or_default(), f.origin_realm.unwrap_or_default());
+        let imsi_digits = f.user_name.unwrap_or_default();
+        let imsi = if s6a {
+            match imsi_key(imsi_digits) {
+                Some(k) => Some(k),
+                None => {
+                    let failed =
+                        Avp { code: 1, flags: 0x40, vendor_id: None, value: Value::OctetString(imsi_digits.to_vec()) };
+                    let e = DecodeError::InvalidAvpValue {
+                        code: 1,
+                        reason: "User-Name is not an IMSI",
+                        failed: Box::new(failed),
+                    };
+                    return self.malformed(ctx, h, &f, &e, now, out);
+                }
+            }
+        } else {
+            imsi_key(imsi_digits)
+        };
+        let plmn: Option<PlmnBytes> = match f.plmn {
+            Some(p) => match <[u8; 3]>::try_from(p) {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    let failed = Avp {
+                        code: 1407,
+                        flags: 0xc0,
+                        vendor_id: Some(VENDOR_3GPP),
+                        value: Value::OctetString(p.to_vec()),
+                    };
+                    let e = DecodeError::InvalidAvpLength { code: 1407, failed: Box::new(failed) };
+                    return self.malformed(ctx, h, &f, &e, now, out);
+                }
+            },
+            None => None,
+        };
+        let meta = (imsi, plmn);
+        // Category 2: home-network consistency.
+        if rules.mode(Rule::Origin) != Mode::Off {
+            let ok = partner.hosts.iter().any(|x| eq_ci(origin_host, x))
+                && partner.realms.iter().any(|r| eq_ci(origin_realm, r))
+                && host_in_realm(origin_host, origin_realm);
+            if !ok && self.hit(ctx, Rule::Origin, meta, "Origin-Host/Origin-Realm not the partner's or inconsistent") {
+                return self.answer(ctx, h, &f, Rule::Origin, None, None, now, out);
+            }
+        }
+        if rules.mode(Rule::DestinationRealm) != Mode::Off {
+            let d = f.destination_realm.unwrap_or_default();
+            if !rules.home_realms.iter().any(|r| eq_ci(d, r))
+                && self.hit(ctx, Rule::DestinationRealm, meta, "Destination-Realm is not a home realm")
+            {
+                return self.answer(ctx, h, &f, Rule::DestinationRealm, None, None, now, out);
+            }
+        }
+        if rules.mode(Rule::HomeImsi) != Mode::Off
+            && imsi.is_some()
+            && !crate::rules::has_prefix(&rules.home_prefixes, imsi_digits)
+            && self.hit(ctx, Rule::HomeImsi, meta, "IMSI outside the home ranges")
+        {
+            return self.answer(ctx, h, &f, Rule::HomeImsi, None, None, now, out);
+        }
+        if rules.mode(Rule::VisitedPlmn) != Mode::Off {
+            if let Some(p) = &plmn {
+                if !partner.plmns.contains(p)
+                    && self.hit(ctx, Rule::VisitedPlmn, meta, "Visited-PLMN-Id is not one of the partner's")
+                {
+                    return self.answer(ctx, h, &f, Rule::VisitedPlmn, None, None, now, out);
+                }
+            }
+        }
+        let priority = match imsi {
+            None => Priority::Standard,
+            Some(k) => {
+                let looked = self
+                    .lookup
+                    .read()
+                    .expect("lookup")
+                    .as_ref()
+                    .and_then(|l| std::str::from_utf8(imsi_digits).ok().and_then(|s| l.priority(s)));
+                looked.unwrap_or_else(|| rules.priority(k, imsi_digits))
+            }
+        };
+        let host = host_hash(origin_host);
+        // Category 3 and steering: per-subscriber state, one shard lock.
+        if let Some(k) = imsi {
+            let risky = h.code == cmd::ULR
+                && rules.mode(Rule::RiskyPlmn) != Mode::Off
+                && plmn.is_some_and(|p| !rules.is_home_plmn(&p) && self.is_risky(rules, &p, now));
+            let mut shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+            if shard.len() >= self.shard_capacity && !shard.contains_key(&k) {
+                // Bounded: forget idle subscribers first, then everything in this shard.
+                shard.retain(|_, s| now.saturating_duration_since(s.refilled) < Duration::from_secs(3600));
+                if shard.len() >= self.shard_capacity {
+                    shard.clear();
+                }
+            }
+            let (rate, burst) = rules.imsi_budget;
+            let s = shard.entry(k).or_insert(Subscriber {
+                tokens: burst as f32,
+                refilled: now,
+                registration: None,
+                rejections: 0,
+                rejections_since: now,
+            });
+            if h.code == cmd::ULR && rules.mode(Rule::Velocity) != Mode::Off {
+                if let (Some(reg), Some(p)) = (s.registration, plmn) {
+                    if let (Some(a), Some(b)) = (plmn_mcc(&reg.plmn), plmn_mcc(&p)) {
+                        if a != b && now.saturating_duration_since(reg.at) < rules.velocity(a, b) {
+                            drop(shard);
+                            if self.hit(ctx, Rule::Velocity, meta, "registered in another country too recently") {
+                                return self.answer(ctx, h, &f, Rule::Velocity, None, None, now, out);
+                            }
+                            shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+                        }
+                    }
+                }
+            }
+            let Some(s) = shard.get_mut(&k) else { return Outcome::Dropped };
+            if (h.code == cmd::PUR || h.code == cmd::NOR) && rules.mode(Rule::ServingNode) != Mode::Off {
+                if let Some(reg) = s.registration {
+                    if reg.host != host {
+                        drop(shard);
+                        if self.hit(ctx, Rule::ServingNode, meta, "PUR/NOR from a node that is not the serving MME") {
+                            return self.answer(ctx, h, &f, Rule::ServingNode, None, None, now, out);
+                        }
+                        shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+                    }
+                }
+            }
+            let Some(s) = shard.get_mut(&k) else { return Outcome::Dropped };
+            if risky {
+                let window = Duration::from_secs(rules.steering.critical_rescue_window_secs);
+                if now.saturating_duration_since(s.rejections_since) > window {
+                    s.rejections = 0;
+                    s.rejections_since = now;
+                }
+                if priority == Priority::Critical && s.rejections >= rules.steering.critical_rescue_after {
+                    s.rejections = 0;
+                    drop(shard);
+                    self.record(
+                        ctx,
+                        Rule::CriticalRescue,
+                        Action::Passed,
+                        meta,
+                        0,
+                        "critical device admitted in a risky network after repeated rejections",
+                    );
+                } else {
+                    if priority == Priority::Critical {
+                        s.rejections += 1;
+                    }
+                    drop(shard);
+                    if self.hit(ctx, Rule::RiskyPlmn, meta, "outbound roamer registering in a risky visited network") {
+                        return self.answer(ctx, h, &f, Rule::RiskyPlmn, None, None, now, out);
+                    }
+                }
+                shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+            }
+            if priority != Priority::Critical && rules.mode(Rule::ImsiRate) != Mode::Off {
+                if let Some(s) = shard.get_mut(&k) {
+                    let dt = now.saturating_duration_since(s.refilled).as_secs_f32();
+                    s.tokens = (s.tokens + dt * rate as f32).min(burst as f32);
+                    s.refilled = now;
+                    if s.tokens >= 1.0 {
+                        s.tokens -= 1.0;
+                    } else {
+                        drop(shard);
+                        if self.hit(ctx, Rule::ImsiRate, meta, "subscriber over its signalling budget") {
+                            return self.answer(ctx, h, &f, Rule::ImsiRate, None, None, now, out);
+                        }
+                    }
+                }
+            }
+        }
+        if priority != Priority::Critical && rules.mode(Rule::PartnerRate) != Mode::Off {
+            if let Some((rate, burst)) = partner.budget {
+                let mut buckets = self.partner_buckets.lock().expect("partner buckets");
+                let b = buckets.entry(partner.name.clone()).or_insert(Bucket { tokens: burst, refilled: now });
+                b.refill(rate, burst, now);
+                let ok = b.tokens >= 1.0;
+                if ok {
+                    b.tokens -= 1.0;
+                }
+                drop(buckets);
+                if !ok && self.hit(ctx, Rule::PartnerRate, meta, "partner over its signalling budget") {
+                    return self.answer(ctx, h, &f, Rule::PartnerRate, None, None, now, out);
+                }
+            }
+        }
+        if !self.admit(rules, priority, now) {
+            self.observer.admission(priority, false);
+            ctx.stats.count(Rule::OverloadShed, Action::Blocked);
+            self.record_shed(ctx, meta, priority);
+            return self.answer(ctx, h, &f, Rule::OverloadShed, None, None, now, out);
+        }
+        self.observer.admission(priority, true);
+        ctx.stats.count(Rule::Pass, Action::Passed);
+        self.upstream_in_flight.fetch_add(1, Ordering::Relaxed);
+        Outcome::Forward(Meta { command: h.code, imsi, plmn, host, doic: f.doic, priority })
+    }
+
+    fn record_shed(&self, ctx: &Ctx<'_>, meta: (Option<ImsiKey>, Option<PlmnBytes>), p: Priority) {
+        self.observer.event(Event {
+            at: SystemTime::now(),
+            rule: Rule::OverloadShed,
+            action: Action::Blocked,
+            partner: ctx.rules.partners[ctx.partner].name.clone(),
+            imsi: meta.0,
+            plmn: meta.1,
+            code: ctx.rules.answer(Rule::OverloadShed).code(),
+            reason: match p {
+                Priority::Critical => "HSS capacity used up (critical device)".into(),
+                Priority::Standard => "HSS capacity used up (standard device)".into(),
+                Priority::Low => "HSS approaching capacity: low-priority device pushed back".into(),
+            },
+        });
+    }
+
+    /// Admission against the HSS's capacity: a token bucket at the capacity rate; critical devices
+    /// may use all of it, standard devices all but the critical reserve, low-priority devices only
+    /// while the HSS is not approaching capacity (offered rate, requests in flight, answer time).
+    fn admit(&self, rules: &Rules, p: Priority, now: Instant) -> bool {
+        let (rate, burst) = rules.capacity;
+        let mut o = self.overload.lock().expect("overload");
+        o.window_count += 1;
+        let elapsed = now.saturating_duration_since(o.window_start);
+        if elapsed >= RATE_WINDOW {
+            let measured = o.window_count as f64 / elapsed.as_secs_f64();
+            // Halve the weight of the past every window; an idle gap counts as a low rate.
+            o.offered_rate = if o.offered_rate == 0.0 { measured } else { 0.5 * o.offered_rate + 0.5 * measured };
+            o.window_start = now;
+            o.window_count = 0;
+            self.update_reduction(rules, o.offered_rate, now);
+        }
+        o.bucket.refill(rate, burst, now);
+        let overloaded = self.approaching_capacity(rules, o.offered_rate);
+        let need = match p {
+            Priority::Critical => 1.0,
+            Priority::Standard => 1.0 + rules.critical_reserve,
+            Priority::Low if overloaded => return false,
+            Priority::Low => 1.0 + rules.critical_reserve,
+        };
+        if o.bucket.tokens >= need {
+            o.bucket.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn approaching_capacity(&self, rules: &Rules, offered: f64) -> bool {
+        offered > rules.capacity.0 * rules.high_water
+            || self.upstream_in_flight.load(Ordering::Relaxed) as f64
+                > rules.upstream_max_in_flight as f64 * rules.high_water
+            || self.upstream_latency() > rules.upstream_max_latency
+    }
+
+    fn update_reduction(&self, rules: &Rules, offered: f64, now: Instant) {
+        let target = rules.capacity.0 * rules.high_water;
+        let new = if offered > target {
+            // The share of the offered traffic to shed, rounded up to 5 % steps to keep reports stable.
+            let pct = (100.0 * (1.0 - target / offered)).ceil() as u32;
+            pct.div_ceil(5).clamp(1, 20) * 5
+        } else if self.approaching_capacity(rules, offered) {
+            10
+        } else {
+            0
+        };
+        let old = self.reduction.swap(new, Ordering::Relaxed);
+        if old != new {
+            self.doic_sequence.fetch_add(1, Ordering::Relaxed);
+            if new == 0 {
+                let ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
+                self.report_ended_ms.store(ms.max(1), Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Learns from an answer of the HSS to a forwarded request: answer time, registrations (ULR
+    /// success sets the serving node, PUR success clears it), failure ratios per visited PLMN.
+    pub fn on_answer(&self, meta: &Meta, answer: &[u8], took: Duration, now: Instant) {
+        self.upstream_in_flight.fetch_sub(1, Ordering::Relaxed);
+        let us = took.as_micros().min(u128::from(u32::MAX)) as u64;
+        let old = self.latency_us.load(Ordering::Relaxed);
+        self.latency_us.store(if old == 0 { us } else { (old * 15 + us) / 16 }, Ordering::Relaxed);
+        let code = result_code(answer).unwrap_or(0);
+        let success = (2000..3000).contains(&code);
+        if let Some(k) = meta.imsi {
+            if success && (meta.command == cmd::ULR || meta.command == cmd::PUR) {
+                let mut shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+                if let Some(s) = shard.get_mut(&k) {
+                    if meta.command == cmd::ULR {
+                        if let Some(plmn) = meta.plmn {
+                            s.registration = Some(Registration { plmn, host: meta.host, at: now });
+                        }
+                    } else if s.registration.is_some_and(|r| r.host == meta.host) {
+                        s.registration = None;
+                    }
+                }
+            }
+        }
+        if let (Some(plmn), true) = (meta.plmn, meta.command == cmd::ULR || meta.command == cmd::AIR) {
+            let rules = self.rules();
+            if !rules.steering.auto {
+                return;
+            }
+            let window = Duration::from_secs(rules.steering.window_secs);
+            let mut health = self.plmn_health.lock().expect("health");
+            if health.len() >= 10_000 && !health.contains_key(&plmn) {
+                health.retain(|_, h| h.risky_until.is_some_and(|u| now < u));
+            }
+            let h = health.entry(plmn).or_insert(PlmnHealth { since: now, total: 0, failed: 0, risky_until: None });
+            if now.saturating_duration_since(h.since) > window {
+                h.since = now;
+                h.total = 0;
+                h.failed = 0;
+            }
+            h.total += 1;
+            h.failed += u32::from(!success);
+            if h.total >= rules.steering.min_samples
+                && f64::from(h.failed) >= rules.steering.failure_ratio * f64::from(h.total)
+                && h.risky_until.is_none_or(|u| now >= u)
+            {
+                h.risky_until = Some(now + Duration::from_secs(rules.steering.hold_secs));
+                drop(health);
+                self.observer.event(Event {
+                    at: SystemTime::now(),
+                    rule: Rule::RiskyPlmn,
+                    action: Action::Detected,
+                    partner: "-".into(),
+                    imsi: None,
+                    plmn: Some(plmn),
+                    code: 0,
+                    reason: "visited network marked risky: failure ratio above threshold".into(),
+                });
+            }
+        }
+    }
+
+    /// An answer will never come (timeout, connection lost): releases the in-flight slot.
+    pub fn on_lost(&self) {
+        self.upstream_in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Counts an upstream failure answered locally.
+    pub fn upstream_unavailable(&self, ctx: &Ctx<'_>, meta: &Meta) {
+        self.record(
+            ctx,
+            Rule::UpstreamUnavailable,
+            Action::Blocked,
+            (meta.imsi, meta.plmn),
+            3002,
+            "no answer from the HSS",
+        );
+    }
+}
+
+/// Result-Code, or the Experimental-Result-Code inside Experimental-Result, of an encoded answer.
+pub fn result_code(answer: &[u8]) -> Option<u32> {
+    let view = MessageView::parse(answer).ok()?;
+    for a in view.avps() {
+        let a = a.ok()?;
+        match (a.code, a.vendor_id) {
+            (268, None) => return a.data.try_into().ok().map(u32::from_be_bytes),
+            (297, None) => {
+                for inner in diameter::RawAvps::new(a.data) {
+                    let inner = inner.ok()?;
+                    if inner.code == 298 && inner.vendor_id.is_none() {
+                        return inner.data.try_into().ok().map(u32::from_be_bytes);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}

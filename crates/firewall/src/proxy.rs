@@ -1,0 +1,590 @@
+//! The tokio shell: partner connections in, upstream HSS connections out, bytes relayed between them.
+//!
+//! Each connection frames the byte stream itself (`next_frame_len`). Base-protocol frames (application
+//! id 0: CER/CEA, DWR/DWA, DPR/DPA) and everything before the capabilities exchange finishes go to the
+//! sans-IO [`Peer`], which answers them. Application requests from a partner go to
+//! [`Engine::screen`]; what passes is sent to an upstream connection with a new hop-by-hop identifier
+//! and a Route-Record naming the partner node appended, and the answer comes back with the partner's
+//! hop-by-hop identifier restored (and DOIC AVPs appended for partners that advertised DOIC). Every
+//! other byte is the partner's, and the HSS's on the way back.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diameter::header::{next_frame_len, Header};
+use diameter::peer::{Application, Event as PeerEvent, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
+use diameter::transport::Stream;
+use diameter::MessageView;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::answer::{append_avps, append_route_record, doic_avps, set_hop_by_hop, LocalAnswer};
+use crate::engine::{Ctx, Engine, Meta, Outcome};
+use crate::observe::{Action, Event, PartnerStats};
+use crate::rules::{Rule, Rules};
+
+/// Settings that need a restart to change.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// Local identity and timers for partner connections.
+    pub partner_peer: PeerConfig,
+    /// Local identity and timers for upstream connections.
+    pub upstream_peer: PeerConfig,
+    /// Upstream address.
+    pub upstream: SocketAddr,
+    /// Upstream connections.
+    pub upstream_connections: usize,
+    /// Requests per partner connection in flight.
+    pub max_in_flight: usize,
+    /// Upstream answer timeout.
+    pub request_timeout: Duration,
+    /// TLS toward partners.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+/// Builds the peer configuration of either side.
+pub fn peer_config(host: &str, realm: &str, apps: &[u32], watchdog: Duration, max_message: u32) -> PeerConfig {
+    let apps = apps
+        .iter()
+        .map(|&id| Application { id, vendor: (id != 0).then_some(diameter::dictionary::VENDOR_3GPP) })
+        .collect();
+    let mut c = PeerConfig::new(host, realm, apps);
+    c.product_name = "Warden firewall".into();
+    c.watchdog_interval = watchdog;
+    c.max_message_size = max_message;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    c.origin_state_id = now.as_secs() as u32;
+    c.clock_low12 = (now.as_secs() & 0xfff) as u32;
+    c.seed = now.as_nanos() as u64;
+    c
+}
+
+/// A request on its way to the HSS.
+struct Forward {
+    bytes: Vec<u8>,
+    partner_hop_by_hop: u32,
+    meta: Meta,
+    reply: mpsc::UnboundedSender<Reply>,
+}
+
+/// What comes back to a partner connection.
+enum Reply {
+    /// The HSS's answer, ready to write.
+    Answer(Vec<u8>),
+    /// No answer: the request (as forwarded) and why.
+    Failed(Vec<u8>, Meta),
+}
+
+struct Link {
+    tx: mpsc::Sender<Forward>,
+    up: Arc<AtomicBool>,
+}
+
+/// The upstream connections, used round-robin among those open.
+pub(crate) struct Pool {
+    links: Vec<Link>,
+    next: AtomicUsize,
+}
+
+impl Pool {
+    fn send(&self, f: Forward) -> Result<(), Forward> {
+        let n = self.links.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut f = f;
+        for i in 0..n {
+            let link = &self.links[(start + i) % n];
+            if !link.up.load(Ordering::Relaxed) {
+                continue;
+            }
+            match link.tx.try_send(f) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Full(back) | mpsc::error::TrySendError::Closed(back)) => f = back,
+            }
+        }
+        Err(f)
+    }
+}
+
+/// Admits partners by the registry: a known Origin-Host, a realm of the same partner that the host
+/// lies in, and (when listed) one of its source addresses.
+pub(crate) struct Authorizer(pub Arc<Engine>);
+
+impl PeerAuthorizer for Authorizer {
+    fn authorize(&self, p: &PeerIdentity) -> bool {
+        let rules = self.0.rules();
+        let (name, reason): (Arc<str>, Option<&'static str>) = match rules.partner_by_host(&p.origin_host) {
+            None => ("-".into(), Some("CER from an Origin-Host that is no partner's")),
+            Some(i) => {
+                let part = &rules.partners[i];
+                let realm = p.origin_realm.to_ascii_lowercase();
+                let reason = if !part.realms.contains(&realm) {
+                    Some("CER Origin-Realm is not the partner's")
+                } else if !crate::engine::host_in_realm_str(&p.origin_host, &realm) {
+                    Some("CER Origin-Host lies outside its Origin-Realm")
+                } else if !part.addresses.is_empty() && !p.address.is_some_and(|a| part.addresses.contains(&a)) {
+                    Some("CER from a source address that is not the partner's")
+                } else {
+                    None
+                };
+                (part.name.clone(), reason)
+            }
+        };
+        match reason {
+            None => true,
+            Some(reason) => {
+                self.0.observer.partner(&name).count(Rule::UnknownPeer, Action::Blocked);
+                self.0.observer.event(Event {
+                    at: std::time::SystemTime::now(),
+                    rule: Rule::UnknownPeer,
+                    action: Action::Blocked,
+                    partner: name,
+                    imsi: None,
+                    plmn: None,
+                    code: diameter::result_code::UNKNOWN_PEER,
+                    reason: format!("{reason} ({} / {} from {:?})", p.origin_host, p.origin_realm, p.address).into(),
+                });
+                false
+            }
+        }
+    }
+}
+
+/// Accepts the upstream's CEA whoever it is (the address is configured).
+struct AnyUpstream;
+impl PeerAuthorizer for AnyUpstream {
+    fn authorize(&self, _p: &PeerIdentity) -> bool {
+        true
+    }
+}
+
+/// Runs the listener and the upstream links until `shutdown` turns true.
+pub(crate) async fn run(
+    engine: Arc<Engine>,
+    settings: ProxySettings,
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut links = Vec::new();
+    let mut tasks = Vec::new();
+    for _ in 0..settings.upstream_connections {
+        let (tx, rx) = mpsc::channel(settings.max_in_flight.max(1024));
+        let up = Arc::new(AtomicBool::new(false));
+        links.push(Link { tx, up: up.clone() });
+        tasks.push(tokio::spawn(upstream_link(engine.clone(), settings.clone(), rx, up, shutdown.clone())));
+    }
+    let pool = Arc::new(Pool { links, next: AtomicUsize::new(0) });
+    let authorizer: Arc<dyn PeerAuthorizer> = Arc::new(Authorizer(engine.clone()));
+    let mut seed = settings.partner_peer.seed;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, addr)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut config = settings.partner_peer.clone();
+                config.seed = seed;
+                let peer = Peer::responder(config, authorizer.clone(), Some(addr.ip()), Instant::now().into_std());
+                let (engine, pool, shutdown, tls) = (engine.clone(), pool.clone(), shutdown.clone(), settings.tls.clone());
+                let max_in_flight = settings.max_in_flight;
+                tokio::spawn(async move {
+                    match tls {
+                        None => partner_connection(stream, addr, peer, engine, pool, max_in_flight, shutdown).await,
+                        Some(tls) => match tokio_rustls::TlsAcceptor::from(tls).accept(stream).await {
+                            Ok(s) => partner_connection(s, addr, peer, engine, pool, max_in_flight, shutdown).await,
+                            Err(e) => tracing::info!(%addr, error = %e, "firewall: TLS handshake failed"),
+                        },
+                    }
+                });
+            }
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
+        }
+    }
+    // Partner connections send DPR on the same signal; upstream links close after them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for t in tasks {
+        let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+    }
+}
+
+/// Takes every whole frame out of `rbuf`: base-protocol frames, and all frames before the connection
+/// is open, go to the peer state machine; application frames go to `app`. A length field that breaks
+/// framing hands the rest to the state machine, which closes the connection with the reason.
+fn for_each_frame(
+    rbuf: &mut Vec<u8>,
+    max_message: u32,
+    peer: &mut Peer,
+    now: std::time::Instant,
+    mut app: impl FnMut(&[u8], Header),
+) {
+    let mut off = 0;
+    loop {
+        match next_frame_len(&rbuf[off..], max_message) {
+            Ok(Some(len)) if rbuf.len() - off >= len => {
+                let frame = &rbuf[off..off + len];
+                off += len;
+                let header = Header::parse(frame).expect("a frame is at least a header long");
+                if peer.state() != PeerState::Open || header.app_id == 0 {
+                    peer.handle_input(frame, now);
+                } else {
+                    app(frame, header);
+                }
+            }
+            Ok(_) => break,
+            Err(_) => {
+                peer.handle_input(&rbuf[off..], now);
+                off = rbuf.len();
+                break;
+            }
+        }
+    }
+    rbuf.drain(..off);
+}
+
+async fn sleep_until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The partner a connection belongs to, re-resolved when the rules are reloaded.
+struct PartnerCtx {
+    rules: Arc<Rules>,
+    index: Option<usize>,
+    stats: Arc<PartnerStats>,
+    host: String,
+}
+
+impl PartnerCtx {
+    fn resolve(engine: &Engine, host: &str) -> Self {
+        let rules = engine.rules();
+        let index = rules.partner_by_host(host);
+        let name: Arc<str> = index.map_or_else(|| "-".into(), |i| rules.partners[i].name.clone());
+        Self { stats: engine.observer.partner(&name), rules, index, host: host.to_string() }
+    }
+
+    fn refresh(&mut self, engine: &Engine) {
+        let now = engine.rules();
+        if !Arc::ptr_eq(&now, &self.rules) {
+            *self = Self::resolve(engine, &self.host.clone());
+        }
+    }
+}
+
+/// Answers a request without screening it (upstream unavailable, partner removed by a reload).
+fn local_answer(rules: &Rules, request: &[u8], answer: crate::rules::Answer, text: &str, out: &mut Vec<u8>) {
+    let Ok(header) = Header::parse(request) else { return };
+    let session = MessageView::parse(request).ok().and_then(|v| v.find(263, 0)).map(|a| a.data);
+    LocalAnswer {
+        request: header,
+        session_id: session,
+        origin_host: &rules.origin_host,
+        origin_realm: &rules.origin_realm,
+        answer,
+        message: Some(text),
+        failed: None,
+        doic: None,
+    }
+    .encode_into(out);
+}
+
+async fn partner_connection<S: Stream>(
+    stream: S,
+    addr: SocketAddr,
+    mut peer: Peer,
+    engine: Arc<Engine>,
+    pool: Arc<Pool>,
+    max_in_flight: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut reader, mut writer) = tokio::io::split(stream);
+    let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Reply>();
+    let mut partner: Option<PartnerCtx> = None;
+    let max_message = peer.config().max_message_size;
+    let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut tmp = vec![0u8; 32 * 1024];
+    let mut out: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut in_flight = 0usize;
+    loop {
+        while let Some(b) = peer.poll_transmit() {
+            out.extend_from_slice(&b);
+        }
+        if !out.is_empty() {
+            if writer.write_all(&out).await.is_err() {
+                peer.transport_closed();
+            }
+            out.clear();
+        }
+        while let Some(ev) = peer.poll_event() {
+            match ev {
+                PeerEvent::Open { remote, .. } => {
+                    engine.observer.open_partners.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(%addr, origin_host = %remote.origin_host, "firewall: partner connected");
+                    partner = Some(PartnerCtx::resolve(&engine, &remote.origin_host));
+                }
+                PeerEvent::Closed(reason) => {
+                    if partner.is_some() {
+                        engine.observer.open_partners.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    tracing::info!(%addr, ?reason, "firewall: partner connection closed");
+                }
+                _ => {}
+            }
+        }
+        if peer.state() == PeerState::Closed {
+            let _ = writer.shutdown().await;
+            return;
+        }
+        tokio::select! {
+            read = reader.read(&mut tmp), if in_flight < max_in_flight => match read {
+                Ok(0) | Err(_) => peer.transport_closed(),
+                Ok(n) => {
+                    rbuf.extend_from_slice(&tmp[..n]);
+                    let now = Instant::now().into_std();
+                    for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
+                        if !header.is_request() {
+                            // Answers to requests the firewall never sent toward partners.
+                            return;
+                        }
+                        let Some(p) = partner.as_mut() else { return };
+                        p.refresh(&engine);
+                        let Some(index) = p.index else {
+                            let a = crate::rules::Answer::Result(diameter::result_code::UNKNOWN_PEER);
+                            local_answer(&p.rules, frame, a, "partner no longer configured", &mut out);
+                            return;
+                        };
+                        let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
+                        if let Outcome::Forward(meta) = engine.screen(&ctx, frame, now, &mut out) {
+                            let mut bytes = Vec::with_capacity(frame.len() + 12 + p.host.len());
+                            bytes.extend_from_slice(frame);
+                            append_route_record(&mut bytes, &p.host);
+                            let f = Forward { bytes, partner_hop_by_hop: header.hop_by_hop, meta, reply: reply_tx.clone() };
+                            match pool.send(f) {
+                                Ok(()) => in_flight += 1,
+                                Err(f) => {
+                                    engine.on_lost();
+                                    engine.upstream_unavailable(&ctx, &f.meta);
+                                    let a = p.rules.answer(Rule::UpstreamUnavailable);
+                                    local_answer(&p.rules, frame, a, "HSS unreachable", &mut out);
+                                }
+                            }
+                        }
+                    });
+                }
+            },
+            Some(reply) = reply_rx.recv() => {
+                let mut next = Some(reply);
+                while let Some(reply) = next {
+                    in_flight -= 1;
+                    match reply {
+                        Reply::Answer(bytes) => out.extend_from_slice(&bytes),
+                        Reply::Failed(request, meta) => {
+                            if let Some(p) = partner.as_ref() {
+                                if let Some(index) = p.index {
+                                    engine.upstream_unavailable(&Ctx { rules: &p.rules, partner: index, stats: &p.stats }, &meta);
+                                }
+                                local_answer(&p.rules, &request, p.rules.answer(Rule::UpstreamUnavailable), "no answer from the HSS", &mut out);
+                            }
+                        }
+                    }
+                    next = reply_rx.try_recv().ok();
+                }
+            }
+            _ = sleep_until(peer.poll_timeout()) => peer.handle_timeout(Instant::now().into_std()),
+            changed = shutdown.changed(), if peer.state() == PeerState::Open => {
+                if changed.is_err() || *shutdown.borrow() {
+                    peer.disconnect(0, Instant::now().into_std());
+                }
+            }
+        }
+    }
+}
+
+struct Pending {
+    partner_hop_by_hop: u32,
+    meta: Meta,
+    reply: mpsc::UnboundedSender<Reply>,
+    sent: std::time::Instant,
+    request: Vec<u8>,
+}
+
+async fn upstream_link(
+    engine: Arc<Engine>,
+    settings: ProxySettings,
+    mut rx: mpsc::Receiver<Forward>,
+    up: Arc<AtomicBool>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        match TcpStream::connect(settings.upstream).await {
+            Ok(stream) => {
+                let _ = stream.set_nodelay(true);
+                let served = upstream_connection(stream, &engine, &settings, &mut rx, &up, shutdown.clone()).await;
+                up.store(false, Ordering::Relaxed);
+                if served {
+                    backoff = Duration::from_millis(100);
+                }
+            }
+            Err(e) => tracing::warn!(upstream = %settings.upstream, error = %e, "firewall: cannot reach the HSS"),
+        }
+        // Whatever was queued while the link was going down gets an answer now.
+        while let Ok(f) = rx.try_recv() {
+            engine.on_lost();
+            let _ = f.reply.send(Reply::Failed(f.bytes, f.meta));
+        }
+        let mut s = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = s.changed() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One upstream connection to its end; true when it got as far as open.
+async fn upstream_connection(
+    stream: TcpStream,
+    engine: &Arc<Engine>,
+    settings: &ProxySettings,
+    rx: &mut mpsc::Receiver<Forward>,
+    up: &AtomicBool,
+    mut shutdown: watch::Receiver<bool>,
+) -> bool {
+    let mut config = settings.upstream_peer.clone();
+    config.seed ^= rand_seed();
+    let mut peer =
+        Peer::initiator(config, Arc::new(AnyUpstream), Some(settings.upstream.ip()), Instant::now().into_std());
+    let (mut reader, mut writer) = stream.into_split();
+    let max_message = peer.config().max_message_size;
+    let mut pending: HashMap<u32, Pending> = HashMap::new();
+    let mut deadlines: VecDeque<(std::time::Instant, u32)> = VecDeque::new();
+    let mut next_id: u32 = rand_seed() as u32;
+    let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut tmp = vec![0u8; 32 * 1024];
+    let mut out: Vec<u8> = Vec::with_capacity(32 * 1024);
+    let mut opened = false;
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        while let Some(b) = peer.poll_transmit() {
+            out.extend_from_slice(&b);
+        }
+        if !out.is_empty() {
+            if writer.write_all(&out).await.is_err() {
+                peer.transport_closed();
+            }
+            out.clear();
+        }
+        while let Some(ev) = peer.poll_event() {
+            match ev {
+                PeerEvent::Open { remote, .. } => {
+                    opened = true;
+                    up.store(true, Ordering::Relaxed);
+                    engine.observer.open_upstreams.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(upstream = %settings.upstream, hss = %remote.origin_host, "firewall: connected to the HSS");
+                }
+                PeerEvent::Closed(reason) => {
+                    if opened {
+                        engine.observer.open_upstreams.fetch_sub(1, Ordering::Relaxed);
+                    }
+                    tracing::warn!(upstream = %settings.upstream, ?reason, "firewall: HSS connection closed");
+                }
+                _ => {}
+            }
+        }
+        if peer.state() == PeerState::Closed {
+            up.store(false, Ordering::Relaxed);
+            for (_, p) in pending.drain() {
+                engine.on_lost();
+                let _ = p.reply.send(Reply::Failed(p.request, p.meta));
+            }
+            return opened;
+        }
+        tokio::select! {
+            read = reader.read(&mut tmp) => match read {
+                Ok(0) | Err(_) => peer.transport_closed(),
+                Ok(n) => {
+                    rbuf.extend_from_slice(&tmp[..n]);
+                    let now = Instant::now().into_std();
+                    for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
+                        if header.is_request() {
+                            // HSS-originated requests (CLR/IDR) are not relayed to partners.
+                            let a = crate::rules::Answer::Result(diameter::result_code::UNABLE_TO_DELIVER);
+                            local_answer(&engine.rules(), frame, a, "not relayed by the firewall", &mut out);
+                            return;
+                        }
+                        let Some(p) = pending.remove(&header.hop_by_hop) else { return };
+                        engine.on_answer(&p.meta, frame, now.saturating_duration_since(p.sent), now);
+                        let mut bytes = Vec::with_capacity(frame.len() + 64);
+                        bytes.extend_from_slice(frame);
+                        set_hop_by_hop(&mut bytes, p.partner_hop_by_hop);
+                        if p.meta.doic && MessageView::parse(frame).ok().and_then(|v| v.find(621, 0)).is_none() {
+                            let rules = engine.rules();
+                            append_avps(&mut bytes, &doic_avps(engine.overload_report(&rules, now)));
+                        }
+                        let _ = p.reply.send(Reply::Answer(bytes));
+                    });
+                }
+            },
+            Some(f) = rx.recv(), if peer.state() == PeerState::Open => {
+                let now = Instant::now().into_std();
+                let deadline = now + settings.request_timeout;
+                let mut next = Some(f);
+                let mut batch = 0;
+                while let Some(mut f) = next {
+                    loop {
+                        next_id = next_id.wrapping_add(1);
+                        if !pending.contains_key(&next_id) {
+                            break;
+                        }
+                    }
+                    set_hop_by_hop(&mut f.bytes, next_id);
+                    out.extend_from_slice(&f.bytes);
+                    deadlines.push_back((deadline, next_id));
+                    pending.insert(next_id, Pending { partner_hop_by_hop: f.partner_hop_by_hop, meta: f.meta, reply: f.reply, sent: now, request: f.bytes });
+                    batch += 1;
+                    next = if batch < 256 { rx.try_recv().ok() } else { None };
+                }
+            }
+            _ = tick.tick() => {
+                let now = Instant::now().into_std();
+                while let Some(&(deadline, id)) = deadlines.front() {
+                    if deadline > now {
+                        break;
+                    }
+                    deadlines.pop_front();
+                    if let Some(p) = pending.remove(&id) {
+                        engine.on_lost();
+                        let _ = p.reply.send(Reply::Failed(p.request, p.meta));
+                    }
+                }
+                // Keep the deadline queue from holding answered ids for long.
+                if deadlines.len() > 4 * pending.len() + 1024 {
+                    deadlines.retain(|(_, id)| pending.contains_key(id));
+                }
+            }
+            _ = sleep_until(peer.poll_timeout()) => peer.handle_timeout(Instant::now().into_std()),
+            changed = shutdown.changed(), if peer.state() == PeerState::Open => {
+                if changed.is_err() || *shutdown.borrow() {
+                    peer.disconnect(0, Instant::now().into_std());
+                }
+            }
+        }
+    }
+}
+
+/// Identifier randomness without a dependency; uniqueness, not secrecy, is needed.
+fn rand_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    h.finish()
+}

@@ -186,7 +186,8 @@ pub fn probe(target: &str, timeout: Duration) -> Result<ProbeResult, AuditError>
             let r = handshake(addr, suite, timeout);
             Attempt {
                 version: version_name(&suite).to_string(),
-                suite: format!("{:?}", suite.suite()),
+                // IANA names (rustls spells the TLS 1.3 ones `TLS13_…`).
+                suite: format!("{:?}", suite.suite()).replacen("TLS13_", "TLS_", 1),
                 accepted: r.is_ok(),
                 error: r.err(),
             }

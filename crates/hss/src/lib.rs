@@ -15,6 +15,7 @@ mod config;
 mod ecr;
 mod originate;
 mod purge;
+mod signalling;
 mod subscription;
 mod ulr;
 
@@ -29,6 +30,7 @@ use store::{SqnAllocator, Store};
 pub use answer::Outcome;
 pub use config::{ConfiguredPeers, CriticalBlacklist, HssConfig, PeerRule};
 pub use originate::{queue_profile_change, queue_status_change, OriginateError};
+pub use signalling::SignallingCounter;
 
 /// The HSS.
 pub struct Hss {
@@ -38,6 +40,8 @@ pub struct Hss {
     cache: cache::Cache,
     /// Open MME connections by Origin-Host (lower case), for CLR/IDR.
     peers: Mutex<HashMap<String, PeerHandle>>,
+    /// AIR/ULR per IMSI in the current hour.
+    signalling: SignallingCounter,
 }
 
 impl std::fmt::Debug for Hss {
@@ -51,7 +55,7 @@ impl Hss {
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
         let sqn = SqnAllocator::new(config.sqn_block);
         let cache = cache::Cache::new(config.cache_capacity);
-        Arc::new(Self { config, store, sqn, cache, peers: Mutex::new(HashMap::new()) })
+        Arc::new(Self { config, store, sqn, cache, peers: Mutex::new(HashMap::new()), signalling: Default::default() })
     }
 
     /// The configuration.
@@ -86,6 +90,16 @@ impl Hss {
         Ok(Some(s))
     }
 
+    /// AIR/ULR counts per subscriber (for signalling-behaviour rules).
+    pub fn signalling(&self) -> &SignallingCounter {
+        &self.signalling
+    }
+
+    /// Drops a subscriber from the cache after a change made elsewhere (the platform API).
+    pub fn invalidate(&self, imsi: &store::ids::Imsi) {
+        self.forget(imsi);
+    }
+
     /// Drops a subscriber from the cache after a change.
     pub(crate) fn forget(&self, imsi: &store::ids::Imsi) {
         self.cache.invalidate(imsi);
@@ -98,6 +112,11 @@ impl Hss {
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
     pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
         let origin = peer.remote().origin_host.clone();
+        if matches!(req.abbrev(), Some("AIR" | "ULR")) {
+            if let Some(imsi) = req.get_str("User-Name") {
+                self.signalling.count(imsi, store::now());
+            }
+        }
         let result = match req.abbrev() {
             Some("AIR") => self.air(&req, &origin).await,
             Some("ULR") => self.ulr(&req, &origin).await,

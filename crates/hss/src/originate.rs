@@ -115,6 +115,19 @@ impl Hss {
     }
 }
 
+impl Hss {
+    /// A status change committed by the platform in this process: drop the cached copy and, when an
+    /// active SIM leaves service, send CLR to its serving MME.
+    pub fn status_changed(&self, before: &store::model::Sim, to: SimStatus) {
+        self.forget(&before.imsi);
+        if before.status == SimStatus::Active && to != SimStatus::Active {
+            if let Some(node) = &before.serving {
+                self.spawn_clr(&before.imsi, node, SUBSCRIPTION_WITHDRAWAL);
+            }
+        }
+    }
+}
+
 /// Changes a SIM's status from outside the server process (the CLI): the CLR the change needs is
 /// queued in the store's outbox and sent by the running server.
 pub async fn queue_status_change(store: &store::Store, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {

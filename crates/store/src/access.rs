@@ -59,11 +59,21 @@ pub enum Scope {
     Tenant(String),
 }
 
+impl Scope {
+    /// The value the scoped queries compare with: `*` for the operator (tenant names cannot be `*`).
+    pub fn key(&self) -> &str {
+        match self {
+            Scope::Operator => "*",
+            Scope::Tenant(t) => t,
+        }
+    }
+}
+
 fn hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn random_hex(n: usize) -> Result<String> {
+pub(crate) fn random_hex(n: usize) -> Result<String> {
     let mut b = vec![0u8; n];
     auc::fill_random(&mut b).map_err(|e| StoreError::Conflict(e.to_string()))?;
     Ok(hex::encode(b))
@@ -249,5 +259,60 @@ impl Store {
             }
         };
         rows.iter().map(|r| Ok(r.try_get::<String, _>("imsi")?)).collect()
+    }
+}
+
+/// A token as listed (never its secret or hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenSummary {
+    /// What the token grants.
+    pub info: TokenInfo,
+    /// Unix seconds of issue.
+    pub created_at: i64,
+    /// Unix seconds of revocation.
+    pub revoked_at: Option<i64>,
+    /// Source addresses allowed (empty: any).
+    pub allowed_sources: Vec<String>,
+}
+
+impl Store {
+    /// Tokens visible in `scope` (a tenant sees only its own), by id after `cursor`.
+    pub async fn list_tokens(&self, scope: &Scope, cursor: Option<&str>, limit: i64) -> Result<Vec<TokenSummary>> {
+        let rows = sqlx::query(
+            "SELECT id, name, role, tenant, expires_at, allowed_sources, revoked_at, created_at FROM api_tokens \
+             WHERE ($1 = '*' OR tenant = $1) AND id > $2 ORDER BY id LIMIT $3",
+        )
+        .bind(scope.key())
+        .bind(cursor.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let sources: String = r.try_get("allowed_sources")?;
+                Ok(TokenSummary {
+                    info: TokenInfo {
+                        id: r.try_get("id")?,
+                        name: r.try_get("name")?,
+                        role: r.try_get("role")?,
+                        tenant: r.try_get("tenant")?,
+                        expires_at: r.try_get("expires_at")?,
+                    },
+                    created_at: r.try_get("created_at")?,
+                    revoked_at: r.try_get("revoked_at")?,
+                    allowed_sources: sources.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                })
+            })
+            .collect()
+    }
+
+    /// Tenant names after `cursor`, in order.
+    pub async fn list_tenants(&self, cursor: Option<&str>, limit: i64) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT name, created_at FROM tenants WHERE name > $1 ORDER BY name LIMIT $2")
+            .bind(cursor.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("created_at")?))).collect()
     }
 }

@@ -135,6 +135,20 @@ impl Store {
         record(&row)
     }
 
+    /// Entries visible in `scope` (a tenant sees the rows recorded for it) with an id above `after`,
+    /// oldest first.
+    pub async fn list_audit(&self, scope: &crate::access::Scope, after: i64, limit: i64) -> Result<Vec<AuditRecord>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM audit_log WHERE ($1 = '*' OR tenant = $1) AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(scope.key())
+        .bind(after)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(record).collect()
+    }
+
     /// The last `limit` entries, oldest first.
     pub async fn audit_tail(&self, limit: i64) -> Result<Vec<AuditRecord>> {
         let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id DESC LIMIT $1"))

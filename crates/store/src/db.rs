@@ -45,10 +45,11 @@ fn corrupt(imsi: &str, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt { imsi: imsi.to_string(), reason: reason.into() }
 }
 
-const SIM_COLUMNS: &str = "imsi, iccid, msisdn, eid, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
+pub(crate) const SIM_COLUMNS: &str =
+    "imsi, iccid, msisdn, eid, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
                            serving_host, serving_realm, serving_plmn, serving_since";
 
-fn sim_from_row(r: &AnyRow) -> Result<Sim> {
+pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
     let imsi: String = r.try_get("imsi")?;
     let parse = |col: &str| -> Result<String> { Ok(r.try_get::<String, _>(col)?) };
     let amf: Vec<u8> = r.try_get("amf")?;
@@ -118,6 +119,11 @@ impl Store {
         &self.pool
     }
 
+    /// The keyring (for the store's own modules that seal secrets).
+    pub(crate) fn keys(&self) -> &Keyring {
+        &self.keys
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
@@ -149,6 +155,19 @@ impl Store {
                 .map_err(|e| StoreError::Corrupt { imsi: format!("profile {name}"), reason: e.to_string() })
         })
         .transpose()
+    }
+
+    /// Every service profile, by name.
+    pub async fn list_profiles(&self) -> Result<Vec<ServiceProfile>> {
+        let rows = sqlx::query("SELECT name, body FROM profiles ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let body: String = r.try_get("body")?;
+                serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Corrupt { imsi: format!("profile {name}"), reason: e.to_string() })
+            })
+            .collect()
     }
 
     /// Inserts SIMs in one transaction: either all are stored or none. K and OPc/TOPc are sealed here.
@@ -449,13 +468,16 @@ impl Store {
 
     /// Records an event (IMEI lock violation, EIR alert, …).
     pub async fn record_event(&self, imsi: Option<&Imsi>, kind: &str, detail: &str) -> Result<()> {
-        sqlx::query("INSERT INTO events (imsi, kind, detail, at) VALUES ($1, $2, $3, $4)")
-            .bind(imsi.map(|i| i.as_str().to_string()))
-            .bind(kind)
-            .bind(detail)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO events (imsi, kind, detail, at, tenant) \
+             VALUES ($1, $2, $3, $4, (SELECT tenant FROM sims WHERE imsi = $1))",
+        )
+        .bind(imsi.map(|i| i.as_str().to_string()))
+        .bind(kind)
+        .bind(detail)
+        .bind(now())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -10,6 +10,8 @@
 //!   no disk write per vector.
 //!
 //! - [`access`]: tenants and API tokens (hashed, expiring, source-limited, revocable), tenant scopes.
+//! - [`sims_scoped`], [`users`], [`jobs`], [`events`], [`platform`]: the connectivity-management
+//!   platform's data, every query scoped to the caller's tenant.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
@@ -19,10 +21,15 @@ pub mod access;
 pub mod audit;
 mod db;
 mod error;
+pub mod events;
 pub mod ids;
+pub mod jobs;
 pub mod model;
+pub mod platform;
 pub mod seal;
+pub mod sims_scoped;
 mod sqn;
+pub mod users;
 
 pub use db::{now, Backend, Store};
 pub use error::{Result, StoreError};

@@ -31,6 +31,9 @@ pub struct Config {
     /// EIR behaviour.
     #[serde(default)]
     pub eir: EirConfig,
+    /// The connectivity-management REST API.
+    #[serde(default)]
+    pub http: HttpConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -163,6 +166,82 @@ pub struct PreviousKek {
     pub id: u32,
     /// Its file.
     pub file: PathBuf,
+}
+
+/// `[http]`: the connectivity-management REST API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Listen address (loopback by default); the API is off when `enabled = false`.
+    #[serde(default = "default_http_listen")]
+    pub listen: SocketAddr,
+    /// Serve the API at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Requests per second per token, on average.
+    #[serde(default = "default_rate")]
+    pub rate_per_sec: f64,
+    /// Burst per token.
+    #[serde(default = "default_burst")]
+    pub rate_burst: f64,
+    /// Largest request body in bytes (bulk job requests: `max_job_body_bytes`).
+    #[serde(default = "default_max_body")]
+    pub max_body_bytes: usize,
+    /// Largest bulk-job request body in bytes (a list of a million IMSIs is about 18 MB).
+    #[serde(default = "default_max_job_body")]
+    pub max_job_body_bytes: usize,
+    /// Lifetime of login sessions in hours.
+    #[serde(default = "default_session_hours")]
+    pub session_hours: u32,
+    /// Login attempts per minute per source address.
+    #[serde(default = "default_login_rate")]
+    pub login_per_minute: f64,
+    /// Allow webhooks to loopback/private addresses and plain http (off: server-side request forgery).
+    #[serde(default)]
+    pub webhook_allow_private: bool,
+    /// TLS (rustls; TLS 1.3 and 1.2 with AEAD suites only).
+    pub tls: Option<HttpTlsConfig>,
+}
+
+/// `[http.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpTlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: PathBuf,
+    /// PEM private key.
+    pub key_file: PathBuf,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        toml::from_str("").expect("defaults")
+    }
+}
+
+fn default_http_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn yes() -> bool {
+    true
+}
+fn default_rate() -> f64 {
+    50.0
+}
+fn default_burst() -> f64 {
+    100.0
+}
+fn default_max_body() -> usize {
+    1 << 20
+}
+fn default_max_job_body() -> usize {
+    32 << 20
+}
+fn default_session_hours() -> u32 {
+    8
+}
+fn default_login_rate() -> f64 {
+    10.0
 }
 
 /// `[metrics]`

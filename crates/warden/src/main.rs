@@ -15,6 +15,8 @@ mod config;
 mod hexarg;
 mod hss_import;
 mod metrics;
+mod network_audit;
+mod platform;
 mod provision;
 mod serve;
 
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Auc(cmd) => auc_cmd::run(cmd).map(|json| json.to_string()),
+        Command::Audit(cmd) => return network_audit::main(cli.config.as_deref(), cmd),
         other => run_async(cli.config.as_deref(), other),
     };
     match result {
@@ -91,6 +94,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
     runtime.block_on(async move {
         match command {
             Command::Auc(_) => unreachable!("handled synchronously"),
+            Command::Audit(_) => unreachable!("handled in main"),
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::Failed),
             Command::Bench(BenchCommand::S6a(args)) => {
                 let report = bench::run(&args).await.map_err(Failure::Failed)?;

@@ -4,11 +4,10 @@
 
 use std::path::Path;
 
-use auc::{AlgorithmKind, Key, Milenage, Op, Opc, Top, Topc, Tuak, TuakParams};
+use cmp::provisioning::SimRecord;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Deserialize;
-use store::ids::{Iccid, Imsi, Msisdn};
-use store::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, Priority, ServiceProfile, SimStatus};
+use store::model::{EirEntry, EirKey, EirStatus, NewSim, ServiceProfile, SimStatus};
 use store::Store;
 
 /// Every problem found in a file, by line.
@@ -22,106 +21,6 @@ impl std::fmt::Display for RowErrors {
         }
         write!(f, "{} bad row(s); nothing was imported", self.0.len())
     }
-}
-
-/// The columns of a SIM import file (`op` or `opc`; the rest optional but `imsi` and `k`).
-#[derive(Debug, Deserialize)]
-struct SimRow {
-    imsi: String,
-    #[serde(default)]
-    iccid: String,
-    #[serde(default)]
-    msisdn: String,
-    #[serde(default)]
-    eid: String,
-    k: String,
-    #[serde(default)]
-    opc: String,
-    #[serde(default)]
-    op: String,
-    #[serde(default)]
-    amf: String,
-    #[serde(default)]
-    algorithm: String,
-    #[serde(default)]
-    profile: String,
-    #[serde(default)]
-    priority: String,
-    #[serde(default)]
-    tenant: String,
-    #[serde(default)]
-    status: String,
-}
-
-fn hex_field(name: &str, value: &str) -> Result<Vec<u8>, String> {
-    hex::decode(value.trim()).map_err(|e| format!("{name}: {e}"))
-}
-
-fn opt<T: std::str::FromStr>(v: &str) -> Result<Option<T>, T::Err> {
-    if v.trim().is_empty() {
-        Ok(None)
-    } else {
-        v.trim().parse().map(Some)
-    }
-}
-
-/// Parses and checks one row; keys never appear in messages.
-fn sim_from_row(r: &SimRow) -> Result<NewSim, String> {
-    let imsi: Imsi = r.imsi.trim().parse().map_err(|e: store::ids::IdError| e.to_string())?;
-    let iccid: Option<Iccid> = opt(&r.iccid).map_err(|e: store::ids::IdError| e.to_string())?;
-    let msisdn: Option<Msisdn> = opt(&r.msisdn).map_err(|e: store::ids::IdError| e.to_string())?;
-    let eid: Option<store::ids::Eid> = opt(&r.eid).map_err(|e: store::ids::IdError| e.to_string())?;
-    let kind: AlgorithmKind = if r.algorithm.trim().is_empty() {
-        AlgorithmKind::Milenage
-    } else {
-        r.algorithm.trim().parse().map_err(|e: auc::AucError| format!("algorithm: {e}"))?
-    };
-    let k = Key::from_slice(&hex_field("k", &r.k)?).map_err(|e| format!("k: {e}"))?;
-    let (op, opc) = (r.op.trim(), r.opc.trim());
-    if op.is_empty() == opc.is_empty() {
-        return Err("exactly one of op and opc must be given".into());
-    }
-    let (opc, algorithm) = match kind {
-        AlgorithmKind::Milenage => {
-            let opc = if opc.is_empty() {
-                Milenage::opc(&k, &Op::from_slice(&hex_field("op", op)?).map_err(|e| format!("op: {e}"))?)
-                    .map_err(|e| format!("k: {e}"))?
-            } else {
-                Opc::from_slice(&hex_field("opc", opc)?).map_err(|e| format!("opc: {e}"))?
-            };
-            (auc::SecretBytes::new(opc.expose()), AlgorithmSpec::Milenage)
-        }
-        AlgorithmKind::Tuak => {
-            let params = TuakParams::default();
-            let topc = if opc.is_empty() {
-                Tuak::topc(
-                    &k,
-                    &Top::from_slice(&hex_field("op", op)?).map_err(|e| format!("op (TOP): {e}"))?,
-                    params.iterations,
-                )
-                .map_err(|e| e.to_string())?
-            } else {
-                Topc::from_slice(&hex_field("opc", opc)?).map_err(|e| format!("opc (TOPc): {e}"))?
-            };
-            (auc::SecretBytes::new(topc.expose()), AlgorithmSpec::Tuak(params))
-        }
-    };
-    let amf = if r.amf.trim().is_empty() { vec![0, 0] } else { hex_field("amf", &r.amf)? };
-    let amf: [u8; 2] = amf.as_slice().try_into().map_err(|_| format!("amf: must be 2 bytes, got {}", amf.len()))?;
-    Ok(NewSim {
-        imsi,
-        iccid,
-        msisdn,
-        eid,
-        k,
-        opc,
-        amf,
-        algorithm,
-        profile: opt::<String>(&r.profile).unwrap_or(None),
-        priority: opt::<Priority>(&r.priority).map_err(|e| format!("priority: {e}"))?.unwrap_or(Priority::Standard),
-        tenant: if r.tenant.trim().is_empty() { "default".into() } else { r.tenant.trim().into() },
-        status: opt::<SimStatus>(&r.status).map_err(|e| format!("status: {e}"))?.unwrap_or(SimStatus::Active),
-    })
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
@@ -178,8 +77,10 @@ pub fn read_sims(path: &Path) -> Result<Vec<NewSim>, String> {
     }
     let mut seen = std::collections::HashSet::new();
     let sims = parse_rows(&mut reader, |record| {
-        let sim =
-            record.deserialize::<SimRow>(Some(&headers)).map_err(|e| e.to_string()).and_then(|r| sim_from_row(&r))?;
+        let sim = record
+            .deserialize::<SimRecord>(Some(&headers))
+            .map_err(|e| e.to_string())
+            .and_then(|r: SimRecord| r.to_new_sim(SimStatus::Active))?;
         if !seen.insert(sim.imsi.clone()) {
             return Err(format!("IMSI {} appears twice in the file", sim.imsi));
         }

@@ -1,0 +1,129 @@
+//! # api — Warden's connectivity-management REST API (issue #5)
+//!
+//! JSON under `/api/v1`, described by an OpenAPI 3.1 document generated from this code
+//! (`/api/v1/openapi.json`, browsable at `/api/v1/docs`). Tenants manage their own SIMs, bulk jobs,
+//! rules, webhooks, tokens and users; operator admins manage tenants, profiles, IMSI ranges and the
+//! protection of critical SIMs. Every query is scoped to the caller's tenant in the store, every
+//! mutating call is appended to the hash-chained audit trail, errors are RFC 9457 problem details.
+//!
+//! - [`router`] builds the application; [`serve`] runs it on a listener, with TLS when configured.
+//! - [`auth`]: bearer tokens, roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
+//! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
+
+pub mod auth;
+pub mod engine;
+pub mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod problem;
+pub mod ratelimit;
+pub mod routes;
+pub mod state;
+pub mod tls;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::Router;
+use utoipa::OpenApi;
+
+pub use problem::{ApiError, Problem};
+pub use state::{AppState, Settings};
+
+use routes::{access, catalogue, events, jobs, rules, sims};
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "method not allowed on this path")
+}
+
+async fn openapi_json() -> impl IntoResponse {
+    let doc = openapi::ApiDoc::openapi().to_json().unwrap_or_default();
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], doc)
+}
+
+async fn docs() -> impl IntoResponse {
+    axum::response::Html(openapi::DOCS_HTML)
+}
+
+/// The whole application, under `/api/v1`.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.0.settings.max_body;
+    let max_job_body = state.0.settings.max_job_body;
+    let v1 = Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs))
+        .route("/sims", get(sims::list).post(sims::import))
+        .route("/sims/{imsi}", get(sims::get).patch(sims::patch))
+        .route("/sims/{imsi}/protection", put(sims::protection))
+        .route("/jobs", get(jobs::list).post(jobs::create).layer(DefaultBodyLimit::max(max_job_body)))
+        .route("/jobs/{id}", get(jobs::get))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/items", get(jobs::items))
+        .route("/events", get(events::list))
+        .route("/events/stream", get(events::stream))
+        .route("/webhooks", get(events::list_webhooks).post(events::create_webhook))
+        .route("/webhooks/{id}", axum::routing::delete(events::delete_webhook))
+        .route("/rules", get(rules::list).post(rules::create))
+        .route("/rules/{id}", axum::routing::delete(rules::delete))
+        .route("/profiles", get(catalogue::list_profiles))
+        .route("/profiles/{name}", put(catalogue::put_profile))
+        .route("/ranges", get(catalogue::list_ranges).post(catalogue::create_range))
+        .route("/tenants", get(access::list_tenants).post(access::create_tenant))
+        .route("/tokens", get(access::list_tokens).post(access::create_token))
+        .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
+        .route("/users", get(access::list_users).post(access::create_user))
+        .route("/users/{id}", axum::routing::delete(access::delete_user))
+        .route("/auth/login", post(access::login))
+        .route("/auth/password", post(access::change_password))
+        .route("/me", get(access::me))
+        .route("/audit", get(access::audit_log))
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(DefaultBodyLimit::max(max_body));
+    Router::new().nest("/api/v1", v1).fallback(not_found).with_state(state)
+}
+
+/// Starts the background work of the platform: resumes unfinished jobs, delivers webhooks, runs the
+/// rule engine, and forgets idempotency records after a day.
+pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn engine::SignallingSource>) {
+    match routes::jobs::resume_jobs(state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(jobs = n, "resuming unfinished bulk jobs"),
+        Err(e) => tracing::error!(error = %e, "could not resume bulk jobs"),
+    }
+    tokio::spawn(routes::events::deliver_forever(state.clone()));
+    tokio::spawn(engine::run_forever(state.clone(), signalling));
+    let st = state.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = st.store().expire_idempotency(idempotency::KEEP_SECS).await {
+                tracing::warn!(error = %e, "expiring idempotency keys failed");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        }
+    });
+}
+
+/// Serves `app` on `listener` (TLS when `tls` is given) until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    match tls {
+        None => axum::serve(listener, make).with_graceful_shutdown(shutdown).await,
+        Some(cfg) => {
+            use axum::serve::ListenerExt;
+            // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>` support.
+            let listener = tls::TlsListener::new(listener, cfg).tap_io(|_| {});
+            axum::serve(listener, make).with_graceful_shutdown(shutdown).await
+        }
+    }
+}

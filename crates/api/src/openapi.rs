@@ -1,0 +1,87 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, and a self-contained page that
+//! renders it (no third-party scripts are loaded into an admin console).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::problem::Problem;
+use crate::routes::{access, catalogue, events, jobs, rules, sims};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let c = doc.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("wdn_<id>_<secret>").build(),
+            ),
+        );
+    }
+}
+
+/// The API description.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Warden connectivity-management API", version = "1.0.0",
+         description = "Tenant self-management of IoT SIMs (GSMA CLP.14). Errors are RFC 9457 problem details; lists use cursor pagination; POST accepts Idempotency-Key."),
+    servers((url = "/api/v1")),
+    modifiers(&Bearer),
+    paths(
+        sims::list, sims::get, sims::patch, sims::import, sims::protection,
+        jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::items,
+        events::list, events::stream, events::create_webhook, events::list_webhooks, events::delete_webhook,
+        rules::list, rules::create, rules::delete,
+        catalogue::list_profiles, catalogue::put_profile, catalogue::list_ranges, catalogue::create_range,
+        access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
+        access::list_users, access::create_user, access::delete_user, access::login, access::change_password,
+        access::me, access::audit_log,
+    ),
+    components(schemas(Problem)),
+    tags(
+        (name = "sims", description = "SIMs and their lifecycle"),
+        (name = "jobs", description = "Bulk changes"),
+        (name = "events", description = "Events, live stream and webhooks"),
+        (name = "rules", description = "IMEI lock and signalling rules"),
+        (name = "catalogue", description = "Service profiles and IMSI ranges"),
+        (name = "access", description = "Tenants, tokens, users, login, audit trail"),
+    )
+)]
+pub struct ApiDoc;
+
+/// The browsable page at `/api/v1/docs`.
+pub const DOCS_HTML: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Warden API</title>
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'">
+<style>
+body{font:14px/1.4 system-ui,sans-serif;margin:2em;max-width:70em;color:#222}
+h1{font-size:1.5em} h2{margin-top:1.5em;border-bottom:1px solid #ddd}
+details{margin:.3em 0;padding:.3em .6em;border:1px solid #e3e3e3;border-radius:4px}
+summary{cursor:pointer} .m{display:inline-block;width:5em;font-weight:bold;text-transform:uppercase}
+.get{color:#0a6}.post{color:#06c}.patch{color:#a60}.put{color:#a60}.delete{color:#c22}
+pre{background:#f6f6f6;padding:.6em;overflow:auto}
+</style></head><body>
+<h1>Warden connectivity-management API</h1>
+<p>Machine-readable description: <a href="openapi.json">openapi.json</a> (OpenAPI 3.1). Authenticate with <code>Authorization: Bearer wdn_…</code>.</p>
+<div id="ops">Loading…</div>
+<script>
+fetch('openapi.json').then(r=>r.json()).then(doc=>{
+  const out=document.getElementById('ops'); out.textContent='';
+  const byTag={};
+  for(const [path,item] of Object.entries(doc.paths)) for(const [m,op] of Object.entries(item)){
+    const t=(op.tags||['other'])[0]; (byTag[t]=byTag[t]||[]).push([m,path,op]);}
+  for(const [tag,ops] of Object.entries(byTag)){
+    const h=document.createElement('h2'); h.textContent=tag; out.appendChild(h);
+    for(const [m,path,op] of ops){
+      const d=document.createElement('details'); const s=document.createElement('summary');
+      const mm=document.createElement('span'); mm.className='m '+m; mm.textContent=m;
+      s.appendChild(mm); s.appendChild(document.createTextNode(' /api/v1'+path+' — '+(op.summary||op.description||'')));
+      d.appendChild(s); const pre=document.createElement('pre'); pre.textContent=JSON.stringify(op,null,2);
+      d.appendChild(pre); out.appendChild(d);
+    }
+  }
+  const h=document.createElement('h2'); h.textContent='schemas'; out.appendChild(h);
+  const pre=document.createElement('pre'); pre.textContent=JSON.stringify(doc.components.schemas,null,2); out.appendChild(pre);
+}).catch(e=>{document.getElementById('ops').textContent='Could not load openapi.json: '+e});
+</script></body></html>"#;

@@ -1,0 +1,645 @@
+//! Who may use the platform: tenants (operator admins create them), API tokens (shown once, hashed,
+//! expiring, source-limited, revocable), human users with passwords (NIST SP 800-63B, argon2id) and
+//! their rate-limited login, `/me`, and the tenant-scoped audit trail.
+
+use std::net::IpAddr;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use cmp::password::{self, PasswordPolicy};
+use cmp::{Action, Role};
+use serde::{Deserialize, Serialize};
+use store::access::NewToken;
+use utoipa::ToSchema;
+
+use super::{audit, next_cursor, PageQuery};
+use crate::auth::{source_of, Caller};
+use crate::extract::{Json, Path, Query};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+/// A tenant.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tenant {
+    /// Name.
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// A page of tenants.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantPage {
+    /// Tenants.
+    pub items: Vec<Tenant>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new tenant.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    /// Letters, digits, `-` or `_`.
+    pub name: String,
+}
+
+/// Lists tenants (operator admins).
+#[utoipa::path(get, path = "/tenants", tag = "access", params(PageQuery),
+    responses((status = 200, body = TenantPage),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_tenants(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<TenantPage>> {
+    caller.require(Action::Operate)?;
+    let limit = q.limit()?;
+    let t = st.store().list_tenants(q.cursor(), limit).await?;
+    let next = next_cursor(&t, limit, |t| t.0.clone());
+    Ok(axum::Json(TenantPage {
+        items: t.into_iter().map(|(name, created_at)| Tenant { name, created_at }).collect(),
+        next_cursor: next,
+    }))
+}
+
+/// Creates a tenant (operator admins).
+#[utoipa::path(post, path = "/tenants", tag = "access", request_body = NewTenant,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    responses((status = 201, body = Tenant),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_tenant(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewTenant>,
+) -> ApiResult<(StatusCode, axum::Json<Tenant>)> {
+    caller.require(Action::Operate)?;
+    if req.name.is_empty()
+        || req.name.len() > 64
+        || !req.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(ApiError::unprocessable("name: 1–64 letters, digits, '-' or '_'"));
+    }
+    st.store().create_tenant(&req.name).await?;
+    audit(&st, &caller, &req.name, "tenant.create", &format!("tenant/{}", req.name), (), &req.name).await?;
+    Ok((StatusCode::CREATED, axum::Json(Tenant { name: req.name, created_at: store::now() })))
+}
+
+/// A token (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Token {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Tenant (absent for operator admins).
+    pub tenant: Option<String>,
+    /// Unix seconds of expiry.
+    pub expires_at: Option<i64>,
+    /// Unix seconds of issue.
+    pub created_at: i64,
+    /// Unix seconds of revocation.
+    pub revoked_at: Option<i64>,
+    /// Source addresses allowed (empty: any).
+    pub allowed_sources: Vec<String>,
+}
+
+/// A page of tokens.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenPage {
+    /// Tokens.
+    pub items: Vec<Token>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A token request.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTokenRequest {
+    /// Name.
+    pub name: String,
+    /// `tenant_admin`, `tenant_operator`, `tenant_viewer` (operator admins may also issue `operator_admin`).
+    pub role: String,
+    /// Operator admins: the tenant (tenant admins: their own).
+    pub tenant: Option<String>,
+    /// Lifetime in days (1–3650; default: no expiry).
+    pub expires_days: Option<u32>,
+    /// Source addresses allowed (default: any).
+    #[serde(default)]
+    pub allowed_sources: Vec<String>,
+}
+
+/// A new token: shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// The token as stored.
+    pub token: Token,
+    /// The bearer secret: `wdn_<id>_<secret>`; shown only now.
+    pub secret: String,
+}
+
+fn parse_role(text: &str) -> ApiResult<Role> {
+    text.parse::<Role>().map_err(|e| ApiError::unprocessable(format!("role: {e}")))
+}
+
+/// The tenant and role a new token or user gets, refusing escalation.
+fn grant(caller: &Caller, role: Role, tenant: Option<&str>) -> ApiResult<Option<String>> {
+    caller.require(Action::ManageAccess)?;
+    if role.is_operator() {
+        if !caller.role.is_operator() {
+            return Err(ApiError::forbidden("only operator admins grant operator_admin"));
+        }
+        if tenant.is_some() {
+            return Err(ApiError::unprocessable("operator_admin belongs to no tenant: drop tenant"));
+        }
+        return Ok(None);
+    }
+    Ok(Some(caller.target_tenant(tenant)?))
+}
+
+/// Lists tokens (tenant admins: their tenant's).
+#[utoipa::path(get, path = "/tokens", tag = "access", params(PageQuery),
+    responses((status = 200, body = TokenPage),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_tokens(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<TokenPage>> {
+    caller.require(Action::ManageAccess)?;
+    let limit = q.limit()?;
+    let tokens = st.store().list_tokens(&caller.scope(), q.cursor(), limit).await?;
+    let next = next_cursor(&tokens, limit, |t| t.info.id.clone());
+    Ok(axum::Json(TokenPage {
+        items: tokens
+            .into_iter()
+            .map(|t| Token {
+                id: t.info.id,
+                name: t.info.name,
+                role: t.info.role,
+                tenant: t.info.tenant,
+                expires_at: t.info.expires_at,
+                created_at: t.created_at,
+                revoked_at: t.revoked_at,
+                allowed_sources: t.allowed_sources,
+            })
+            .collect(),
+        next_cursor: next,
+    }))
+}
+
+/// Issues a token; its secret is in this answer only.
+#[utoipa::path(post, path = "/tokens", tag = "access", request_body = NewTokenRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    responses((status = 201, body = CreatedToken),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewTokenRequest>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
+    let role = parse_role(&req.role)?;
+    let tenant = grant(&caller, role, req.tenant.as_deref())?;
+    if req.name.trim().is_empty() || req.name.len() > 100 {
+        return Err(ApiError::unprocessable("name: 1–100 characters"));
+    }
+    let expires_at = match req.expires_days {
+        None => None,
+        Some(d @ 1..=3650) => Some(store::now() + i64::from(d) * 86_400),
+        Some(d) => return Err(ApiError::unprocessable(format!("expires_days must be 1..=3650, got {d}"))),
+    };
+    let allowed_sources = req
+        .allowed_sources
+        .iter()
+        .map(|s| {
+            s.parse::<IpAddr>()
+                .map_err(|_| ApiError::unprocessable(format!("allowed_sources: {s:?} is not an IP address")))
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    let (info, secret) = st
+        .store()
+        .issue_token(&NewToken {
+            name: req.name.clone(),
+            role: role.as_str().into(),
+            tenant: tenant.clone(),
+            expires_at,
+            allowed_sources: allowed_sources.clone(),
+        })
+        .await?;
+    let t = tenant.clone().unwrap_or_else(|| "*".into());
+    audit(
+        &st,
+        &caller,
+        &t,
+        "token.issue",
+        &format!("token/{}", info.id),
+        (),
+        serde_json::json!({"role": role.as_str(), "name": req.name}),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedToken {
+            token: Token {
+                id: info.id,
+                name: info.name,
+                role: info.role,
+                tenant: info.tenant,
+                expires_at: info.expires_at,
+                created_at: store::now(),
+                revoked_at: None,
+                allowed_sources: allowed_sources.iter().map(ToString::to_string).collect(),
+            },
+            secret,
+        }),
+    ))
+}
+
+/// Revokes a token.
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "access", params(("id" = String, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn revoke_token(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    caller.require(Action::ManageAccess)?;
+    let scope = caller.scope();
+    if !st.store().revoke_token(&scope, &id).await? {
+        return Err(ApiError::not_found(format!("no live token {id}")));
+    }
+    let tenant = scope.key().to_string();
+    audit(&st, &caller, &tenant, "token.revoke", &format!("token/{id}"), "live", "revoked").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user (never the password hash).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct User {
+    /// Id.
+    pub id: String,
+    /// Login name.
+    pub username: String,
+    /// Role.
+    pub role: String,
+    /// Tenant.
+    pub tenant: Option<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+fn user_view(u: store::users::User) -> User {
+    User { id: u.id, username: u.username, role: u.role, tenant: u.tenant, created_at: u.created_at }
+}
+
+/// A page of users.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserPage {
+    /// Users.
+    pub items: Vec<User>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// A new user.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    /// Login name (3–64 letters, digits, `.`, `-`, `_`, `@`).
+    pub username: String,
+    /// At least 15 characters (NIST SP 800-63B, single factor); checked against common and breached passwords.
+    pub password: String,
+    /// Role.
+    pub role: String,
+    /// Operator admins: the tenant.
+    pub tenant: Option<String>,
+}
+
+fn check_username(u: &str) -> ApiResult<()> {
+    if (3..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)) {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable("username: 3–64 letters, digits, '.', '-', '_' or '@'"))
+    }
+}
+
+/// Lists users.
+#[utoipa::path(get, path = "/users", tag = "access", params(PageQuery),
+    responses((status = 200, body = UserPage),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_users(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<UserPage>> {
+    caller.require(Action::ManageAccess)?;
+    let limit = q.limit()?;
+    let users = st.store().list_users(&caller.scope(), q.cursor(), limit).await?;
+    let next = next_cursor(&users, limit, |u| u.id.clone());
+    Ok(axum::Json(UserPage { items: users.into_iter().map(user_view).collect(), next_cursor: next }))
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/users", tag = "access", request_body = NewUser,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    responses((status = 201, body = User),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_user(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewUser>,
+) -> ApiResult<(StatusCode, axum::Json<User>)> {
+    let role = parse_role(&req.role)?;
+    let tenant = grant(&caller, role, req.tenant.as_deref())?;
+    check_username(&req.username)?;
+    let context: Vec<&str> = [req.username.as_str(), "warden"].into_iter().chain(tenant.as_deref()).collect();
+    password::check_new_password(&req.password, PasswordPolicy::SINGLE_FACTOR, &context)
+        .map_err(|e| ApiError::unprocessable(format!("password: {e}")))?;
+    let hash = password::hash_password(&req.password).map_err(|e| ApiError::internal(&e))?;
+    let user = st.store().create_user(&req.username, &hash, role.as_str(), tenant.as_deref()).await?;
+    let t = tenant.unwrap_or_else(|| "*".into());
+    audit(
+        &st,
+        &caller,
+        &t,
+        "user.create",
+        &format!("user/{}", user.id),
+        (),
+        serde_json::json!({"username": user.username, "role": user.role}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(user_view(user))))
+}
+
+/// Deletes a user.
+#[utoipa::path(delete, path = "/users/{id}", tag = "access", params(("id" = String, Path, description = "User id")),
+    responses((status = 204, description = "Deleted"),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn delete_user(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    caller.require(Action::ManageAccess)?;
+    let scope = caller.scope();
+    let user =
+        st.store().user_in(&scope, &id).await?.ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
+    st.store().delete_user(&scope, &id).await?;
+    let t = user.tenant.clone().unwrap_or_else(|| "*".into());
+    audit(&st, &caller, &t, "user.delete", &format!("user/{id}"), &user.username, ()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Login credentials.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Login {
+    /// Login name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// A session: a short-lived token bound to the login's source address.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Session {
+    /// Bearer token.
+    pub token: String,
+    /// Unix seconds of expiry.
+    pub expires_at: i64,
+    /// Role.
+    pub role: String,
+    /// Tenant.
+    pub tenant: Option<String>,
+}
+
+/// An argon2id hash verified for unknown users, so timing does not reveal who exists.
+fn dummy_hash() -> &'static str {
+    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DUMMY.get_or_init(|| password::hash_password("not-a-real-account-password").unwrap_or_default())
+}
+
+/// Seconds an account stays locked after `failures` consecutive failures (5 free, then doubling from
+/// 30 s up to 15 minutes).
+pub fn lockout_secs(failures: i64) -> i64 {
+    if failures < 5 {
+        0
+    } else {
+        (30i64 << (failures - 5).min(5)).min(900)
+    }
+}
+
+/// Logs a person in; attempts are limited per source address and per account.
+#[utoipa::path(post, path = "/auth/login", tag = "access", request_body = Login,
+    responses((status = 200, body = Session),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn login(
+    State(st): State<AppState>,
+    parts: axum::http::request::Parts,
+    Json(req): Json<Login>,
+) -> ApiResult<axum::Json<Session>> {
+    let source = source_of(&parts);
+    let key = source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+    if let Err(wait) = st.0.login_limiter.check(&key) {
+        return Err(ApiError::too_many("too many login attempts from this address", wait));
+    }
+    let now = store::now();
+    let record = st.store().login_record(&req.username).await?;
+    let Some(rec) = record else {
+        let _ = password::verify_password(&req.password, dummy_hash());
+        return Err(ApiError::unauthorized("wrong username or password"));
+    };
+    if rec.locked_until > now {
+        return Err(ApiError::too_many(
+            "account temporarily locked after failed attempts",
+            (rec.locked_until - now) as u64,
+        ));
+    }
+    let entry = |outcome: &str| store::audit::AuditEntry {
+        actor: format!("user:{}", rec.user.username),
+        role: rec.user.role.clone(),
+        tenant: rec.user.tenant.clone().unwrap_or_else(|| "*".into()),
+        source: key.clone(),
+        action: "auth.login".into(),
+        resource: format!("user/{}", rec.user.id),
+        before: String::new(),
+        after: outcome.into(),
+    };
+    if !password::verify_password(&req.password, &rec.password_hash) {
+        let failures = rec.failed_logins + 1;
+        let lock = lockout_secs(failures);
+        st.store().record_login(&rec.user.id, false, if lock > 0 { now + lock } else { 0 }).await?;
+        st.store().append_audit(&entry("failed")).await?;
+        return Err(ApiError::unauthorized("wrong username or password"));
+    }
+    st.store().record_login(&rec.user.id, true, 0).await?;
+    let expires_at = now + st.0.settings.session_secs;
+    let (_, token) = st
+        .store()
+        .issue_token(&NewToken {
+            name: format!("session:{}", rec.user.username),
+            role: rec.user.role.clone(),
+            tenant: rec.user.tenant.clone(),
+            expires_at: Some(expires_at),
+            allowed_sources: source.into_iter().collect(),
+        })
+        .await?;
+    st.store().append_audit(&entry("succeeded")).await?;
+    Ok(axum::Json(Session { token, expires_at, role: rec.user.role, tenant: rec.user.tenant }))
+}
+
+/// A password change.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    /// Login name.
+    pub username: String,
+    /// The current password.
+    pub current_password: String,
+    /// The new password (same rules as on creation).
+    pub new_password: String,
+}
+
+/// Changes a person's own password (needs the current one; rate-limited like login).
+#[utoipa::path(post, path = "/auth/password", tag = "access", request_body = PasswordChange,
+    responses((status = 204, description = "Changed"),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub async fn change_password(
+    State(st): State<AppState>,
+    parts: axum::http::request::Parts,
+    Json(req): Json<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    let key = source_of(&parts).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+    if let Err(wait) = st.0.login_limiter.check(&key) {
+        return Err(ApiError::too_many("too many attempts from this address", wait));
+    }
+    let rec = st.store().login_record(&req.username).await?;
+    let Some(rec) = rec.filter(|r| {
+        r.locked_until <= store::now() && password::verify_password(&req.current_password, &r.password_hash)
+    }) else {
+        return Err(ApiError::unauthorized("wrong username or password"));
+    };
+    let context: Vec<&str> = [req.username.as_str(), "warden"].into_iter().chain(rec.user.tenant.as_deref()).collect();
+    password::check_new_password(&req.new_password, PasswordPolicy::SINGLE_FACTOR, &context)
+        .map_err(|e| ApiError::unprocessable(format!("new_password: {e}")))?;
+    let hash = password::hash_password(&req.new_password).map_err(|e| ApiError::internal(&e))?;
+    st.store().set_password_hash(&rec.user.id, &hash).await?;
+    st.store()
+        .append_audit(&store::audit::AuditEntry {
+            actor: format!("user:{}", rec.user.username),
+            role: rec.user.role.clone(),
+            tenant: rec.user.tenant.clone().unwrap_or_else(|| "*".into()),
+            source: key,
+            action: "auth.password_change".into(),
+            resource: format!("user/{}", rec.user.id),
+            before: String::new(),
+            after: String::new(),
+        })
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    /// Token id.
+    pub token_id: String,
+    /// Token name.
+    pub name: String,
+    /// Role.
+    pub role: String,
+    /// Tenant.
+    pub tenant: Option<String>,
+}
+
+/// Who am I.
+#[utoipa::path(get, path = "/me", tag = "access",
+    responses((status = 200, body = Me),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn me(caller: Caller) -> ApiResult<axum::Json<Me>> {
+    Ok(axum::Json(Me {
+        token_id: caller.token_id,
+        name: caller.name,
+        role: caller.role.to_string(),
+        tenant: caller.tenant,
+    }))
+}
+
+/// An audit record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRecord {
+    /// Sequence number.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Who.
+    pub actor: String,
+    /// Role.
+    pub role: String,
+    /// Tenant (`*`: operator-wide).
+    pub tenant: String,
+    /// Source address.
+    pub source: String,
+    /// Action.
+    pub action: String,
+    /// Resource.
+    pub resource: String,
+    /// State before.
+    pub before: String,
+    /// State after.
+    pub after: String,
+    /// Hash of the previous record.
+    pub prev_hash: String,
+    /// Hash of this record (SHA-256 chain).
+    pub hash: String,
+}
+
+/// A page of audit records.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditPage {
+    /// Records, oldest first.
+    pub items: Vec<AuditRecord>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Reads the audit trail (tenant admins: their tenant's records).
+#[utoipa::path(get, path = "/audit", tag = "access", params(PageQuery),
+    responses((status = 200, body = AuditPage),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn audit_log(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<axum::Json<AuditPage>> {
+    caller.require(Action::ReadAudit)?;
+    let limit = q.limit()?;
+    let rows = st.store().list_audit(&caller.scope(), q.numeric_cursor()?, limit).await?;
+    let next = next_cursor(&rows, limit, |r| r.id.to_string());
+    Ok(axum::Json(AuditPage {
+        items: rows
+            .into_iter()
+            .map(|r| AuditRecord {
+                id: r.id,
+                at: r.at,
+                actor: r.entry.actor,
+                role: r.entry.role,
+                tenant: r.entry.tenant,
+                source: r.entry.source,
+                action: r.entry.action,
+                resource: r.entry.resource,
+                before: r.entry.before,
+                after: r.entry.after,
+                prev_hash: r.prev_hash,
+                hash: r.hash,
+            })
+            .collect(),
+        next_cursor: next,
+    }))
+}

@@ -1,0 +1,185 @@
+//! The operator's catalogue: service profiles (owned by the operator, assignable by tenants) and IMSI
+//! ranges marked `iot` or `handset`, so IoT SIMs are identified and kept apart from handset SIMs.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use cmp::Action;
+use serde::{Deserialize, Serialize};
+use store::model::ServiceProfile;
+use utoipa::ToSchema;
+
+use super::audit;
+use crate::auth::Caller;
+use crate::extract::{Json, Path};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+/// A service profile (the grant of one class of SIMs; see docs/hss.md for the fields).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Profile {
+    /// Name.
+    pub name: String,
+    /// True when the profile grants no voice or SMS (data-only IoT).
+    pub data_only: bool,
+    /// The profile as JSON.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+/// Profiles.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProfileList {
+    /// Profiles.
+    pub items: Vec<Profile>,
+}
+
+fn profile_view(p: &ServiceProfile) -> Profile {
+    Profile { name: p.name.clone(), data_only: p.data_only(), body: serde_json::to_value(p).unwrap_or_default() }
+}
+
+/// Lists service profiles (every tenant may read them to pick one).
+#[utoipa::path(get, path = "/profiles", tag = "catalogue",
+    responses((status = 200, body = ProfileList),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_profiles(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<ProfileList>> {
+    caller.require(Action::Read)?;
+    let profiles = st.store().list_profiles().await?;
+    Ok(axum::Json(ProfileList { items: profiles.iter().map(profile_view).collect() }))
+}
+
+/// Creates or replaces a service profile (operator admins); SIMs using it get IDR.
+#[utoipa::path(put, path = "/profiles/{name}", tag = "catalogue", params(("name" = String, Path, description = "Profile name")),
+    request_body(content = Object, description = "The profile, as in profiles.toml (docs/hss.md)"),
+    responses((status = 200, body = Profile),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn put_profile(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(name): Path<String>,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<axum::Json<Profile>> {
+    caller.require(Action::Operate)?;
+    let mut body = body;
+    match body.as_object_mut() {
+        Some(o) => {
+            o.insert("name".into(), serde_json::Value::String(name.clone()));
+        }
+        None => return Err(ApiError::unprocessable("the profile must be a JSON object")),
+    }
+    let p: ServiceProfile =
+        serde_json::from_value(body).map_err(|e| ApiError::unprocessable(format!("profile: {e}")))?;
+    p.validate().map_err(|e| ApiError::unprocessable(format!("profile: {e}")))?;
+    let before = st.store().profile(&name).await?;
+    st.store().put_profile(&p).await?;
+    audit(
+        &st,
+        &caller,
+        "*",
+        "profile.put",
+        &format!("profile/{name}"),
+        before.as_ref().map(|b| serde_json::to_value(b).ok()),
+        serde_json::to_value(&p).ok(),
+    )
+    .await?;
+    Ok(axum::Json(profile_view(&p)))
+}
+
+/// An IMSI range.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Range {
+    /// Id.
+    pub id: String,
+    /// First IMSI.
+    pub imsi_from: String,
+    /// Last IMSI.
+    pub imsi_to: String,
+    /// `iot` or `handset`.
+    pub segment: String,
+    /// Note.
+    pub note: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+/// Ranges.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RangeList {
+    /// Ranges.
+    pub items: Vec<Range>,
+}
+
+/// A new range.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRange {
+    /// First IMSI.
+    pub imsi_from: String,
+    /// Last IMSI.
+    pub imsi_to: String,
+    /// `iot` or `handset`.
+    pub segment: String,
+    /// Note.
+    #[serde(default)]
+    pub note: String,
+}
+
+fn range_view(r: store::platform::SimRange) -> Range {
+    Range {
+        id: r.id,
+        imsi_from: r.imsi_from,
+        imsi_to: r.imsi_to,
+        segment: r.segment,
+        note: r.note,
+        created_at: r.created_at,
+    }
+}
+
+/// Lists IMSI ranges.
+#[utoipa::path(get, path = "/ranges", tag = "catalogue",
+    responses((status = 200, body = RangeList),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_ranges(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<RangeList>> {
+    caller.require(Action::Read)?;
+    Ok(axum::Json(RangeList { items: st.store().list_ranges().await?.into_iter().map(range_view).collect() }))
+}
+
+/// Marks an IMSI range as IoT or handset (operator admins).
+#[utoipa::path(post, path = "/ranges", tag = "catalogue", request_body = NewRange,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    responses((status = 201, body = Range),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_range(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(r): Json<NewRange>,
+) -> ApiResult<(StatusCode, axum::Json<Range>)> {
+    caller.require(Action::Operate)?;
+    let from =
+        super::imsi(&r.imsi_from).map_err(|e| ApiError::unprocessable(format!("imsi_from: {}", e.problem.detail)))?;
+    let to = super::imsi(&r.imsi_to).map_err(|e| ApiError::unprocessable(format!("imsi_to: {}", e.problem.detail)))?;
+    if from.as_str().len() != to.as_str().len() || from.as_str() > to.as_str() {
+        return Err(ApiError::unprocessable("imsi_from must not be above imsi_to, and both the same length"));
+    }
+    if r.segment != "iot" && r.segment != "handset" {
+        return Err(ApiError::unprocessable("segment must be iot or handset"));
+    }
+    if r.note.len() > 200 {
+        return Err(ApiError::unprocessable("note: at most 200 characters"));
+    }
+    let range = st.store().create_range(from.as_str(), to.as_str(), &r.segment, &r.note).await?;
+    audit(
+        &st,
+        &caller,
+        "*",
+        "range.create",
+        &format!("range/{}", range.id),
+        (),
+        serde_json::json!({"from": range.imsi_from, "to": range.imsi_to, "segment": range.segment}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(range_view(range))))
+}

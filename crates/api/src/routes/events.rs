@@ -1,0 +1,355 @@
+//! `/events`: the tenant's event feed — paginated, streamed live as Server-Sent Events, and pushed to
+//! webhooks signed with HMAC-SHA-256 (see `cmp::webhook`) and retried with back-off until delivered.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use cmp::Action;
+use serde::{Deserialize, Serialize};
+use store::access::Scope;
+use store::events::{Event as StoredEvent, EventFilter};
+use store::platform::Webhook as StoredWebhook;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{audit, next_cursor, PageQuery};
+use crate::auth::Caller;
+use crate::extract::{Json, Path, Query};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+/// An event.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Event {
+    /// Increasing id.
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Kind, e.g. `sim.status_changed`, `imei_lock_violation`, `rule.hit`, `auts_rejected`.
+    pub kind: String,
+    /// Subscriber concerned.
+    pub imsi: Option<String>,
+    /// Owning tenant.
+    pub tenant: Option<String>,
+    /// Details.
+    pub detail: String,
+}
+
+fn view(e: &StoredEvent) -> Event {
+    Event {
+        id: e.id,
+        at: e.at,
+        kind: e.kind.clone(),
+        imsi: e.imsi.clone(),
+        tenant: e.tenant.clone(),
+        detail: e.detail.clone(),
+    }
+}
+
+/// Event filters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// Cursor (an event id) from the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this IMSI.
+    pub imsi: Option<String>,
+}
+
+/// A page of events.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventPage {
+    /// Events, oldest first.
+    pub items: Vec<Event>,
+    /// Cursor of the next page.
+    pub next_cursor: Option<String>,
+}
+
+/// Lists events, oldest first.
+#[utoipa::path(get, path = "/events", tag = "events", params(EventQuery),
+    responses((status = 200, body = EventPage),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<EventQuery>,
+) -> ApiResult<axum::Json<EventPage>> {
+    caller.require(Action::Read)?;
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
+    let limit = page.limit()?;
+    let filter = EventFilter { kind: q.kind.clone(), imsi: q.imsi.clone() };
+    let events = st.store().list_events(&caller.scope(), &filter, page.numeric_cursor()?, limit).await?;
+    let next = next_cursor(&events, limit, |e| e.id.to_string());
+    Ok(axum::Json(EventPage { items: events.iter().map(view).collect(), next_cursor: next }))
+}
+
+/// Stream position.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamQuery {
+    /// Start after this event id (default: only new events). `Last-Event-ID` takes precedence.
+    pub after: Option<i64>,
+}
+
+/// Streams events as they happen (Server-Sent Events; each `id:` is the event id, so a reconnecting
+/// client resumes with `Last-Event-ID`).
+#[utoipa::path(get, path = "/events/stream", tag = "events", params(StreamQuery),
+    responses((status = 200, description = "text/event-stream of Event objects", content_type = "text/event-stream", body = String),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn stream(
+    State(st): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>> {
+    caller.require(Action::Read)?;
+    let last = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let start = match last.or(q.after) {
+        Some(n) if n >= 0 => n,
+        Some(_) => return Err(ApiError::bad_request("after must not be negative")),
+        None => st.store().last_event_id().await?,
+    };
+    let scope = caller.scope();
+    let mut wake = st.0.events.subscribe();
+    let _ = wake.borrow_and_update();
+    let store = st.store().clone();
+    let s = futures_util::stream::unfold((start, Vec::<StoredEvent>::new()), move |(mut after, mut pending)| {
+        let store = store.clone();
+        let scope = scope.clone();
+        let mut wake = wake.clone();
+        async move {
+            loop {
+                if !pending.is_empty() {
+                    let e = pending.remove(0);
+                    let data = serde_json::to_string(&view(&e)).unwrap_or_default();
+                    let ev = SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(data);
+                    return Some((Ok(ev), (after, pending)));
+                }
+                match store.list_events(&scope, &EventFilter::default(), after, 100).await {
+                    Ok(batch) if !batch.is_empty() => {
+                        after = batch.last().map(|e| e.id).unwrap_or(after);
+                        pending = batch;
+                    }
+                    Ok(_) => {
+                        // Wake on the API's own events at once; HSS events are picked up within a second.
+                        let _ = tokio::time::timeout(Duration::from_secs(1), wake.changed()).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "event stream read failed");
+                        return None;
+                    }
+                }
+            }
+        }
+    });
+    Ok(Sse::new(s).keep_alive(KeepAlive::default()))
+}
+
+/// A webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Webhook {
+    /// Id.
+    pub id: String,
+    /// Tenant whose events it receives.
+    pub tenant: String,
+    /// Target URL.
+    pub url: String,
+    /// Last event id delivered.
+    pub cursor: i64,
+    /// Consecutive failed deliveries.
+    pub failures: i64,
+    /// Last delivery error.
+    pub last_error: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+fn hook_view(w: &StoredWebhook) -> Webhook {
+    Webhook {
+        id: w.id.clone(),
+        tenant: w.tenant.clone(),
+        url: w.url.clone(),
+        cursor: w.cursor,
+        failures: w.failures,
+        last_error: w.last_error.clone(),
+        created_at: w.created_at,
+    }
+}
+
+/// A new webhook.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// `https://…` (or `http://` when private targets are allowed by the operator).
+    pub url: String,
+    /// Operator admins: the tenant whose events to send.
+    pub tenant: Option<String>,
+}
+
+/// A created webhook with its signing secret (shown once).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedWebhook {
+    /// The webhook.
+    pub webhook: Webhook,
+    /// HMAC-SHA-256 secret (hex) for `Warden-Signature`; shown only now.
+    pub secret: String,
+}
+
+/// The webhooks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookList {
+    /// Webhooks.
+    pub items: Vec<Webhook>,
+}
+
+fn check_url(url: &str, allow_private: bool) -> ApiResult<()> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| ApiError::unprocessable(format!("url: {e}")))?;
+    let host = parsed.host_str().unwrap_or("");
+    let private = match parsed.host() {
+        Some(url::Host::Ipv4(a)) => a.is_loopback() || a.is_private() || a.is_link_local() || a.is_unspecified(),
+        Some(url::Host::Ipv6(a)) => a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xfe00) == 0xfc00,
+        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
+        None => true,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if allow_private => {}
+        s => return Err(ApiError::unprocessable(format!("url: scheme {s} is not allowed (use https)"))),
+    }
+    if private && !allow_private {
+        return Err(ApiError::unprocessable(format!("url: {host} is a private or loopback address")));
+    }
+    Ok(())
+}
+
+/// Registers a webhook; deliveries start with events after this moment.
+#[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    responses((status = 201, body = CreatedWebhook),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_webhook(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(req): Json<NewWebhook>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
+    caller.require(Action::ManageAccess)?;
+    let tenant = caller.target_tenant(req.tenant.as_deref())?;
+    if !st.store().tenant_exists(&tenant).await? {
+        return Err(ApiError::unprocessable(format!("tenant {tenant} does not exist")));
+    }
+    check_url(&req.url, st.0.settings.webhook_allow_private)?;
+    let mut secret = [0u8; 32];
+    auc::fill_random(&mut secret).map_err(|e| ApiError::internal(&e))?;
+    let cursor = st.store().last_event_id().await?;
+    let hook = st.store().create_webhook(&tenant, &req.url, &secret, cursor).await?;
+    audit(&st, &caller, &tenant, "webhook.create", &format!("webhook/{}", hook.id), (), &req.url).await?;
+    let out = CreatedWebhook { webhook: hook_view(&hook), secret: hex::encode(secret) };
+    secret.fill(0);
+    Ok((StatusCode::CREATED, axum::Json(out)))
+}
+
+/// Lists webhooks.
+#[utoipa::path(get, path = "/webhooks", tag = "events",
+    responses((status = 200, body = WebhookList),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_webhooks(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<WebhookList>> {
+    caller.require(Action::Read)?;
+    let hooks = st.store().list_webhooks(&caller.scope()).await?;
+    Ok(axum::Json(WebhookList { items: hooks.iter().map(hook_view).collect() }))
+}
+
+/// Deletes a webhook.
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "events", params(("id" = String, Path, description = "Webhook id")),
+    responses((status = 204, description = "Deleted"),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn delete_webhook(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    caller.require(Action::ManageAccess)?;
+    let scope = caller.scope();
+    let hook = st.store().list_webhooks(&scope).await?.into_iter().find(|w| w.id == id);
+    let Some(hook) = hook else { return Err(ApiError::not_found(format!("webhook {id} not found"))) };
+    st.store().delete_webhook(&scope, &id).await?;
+    audit(&st, &caller, &hook.tenant, "webhook.delete", &format!("webhook/{id}"), &hook.url, ()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Delivers events to every webhook until the process ends: up to 500 events per POST as
+/// `{"events": [...]}`, signed; on failure the same batch is retried with exponential back-off
+/// (1 s doubling to 5 min), so delivery is at least once and in order.
+pub async fn deliver_forever(st: AppState) {
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "webhook client could not be built; webhooks disabled");
+            return;
+        }
+    };
+    let mut backoff: std::collections::HashMap<String, (u32, tokio::time::Instant)> = Default::default();
+    let mut wake = st.0.events.subscribe();
+    loop {
+        let hooks = st.store().list_webhooks(&Scope::Operator).await.unwrap_or_default();
+        let now = tokio::time::Instant::now();
+        for h in hooks {
+            if backoff.get(&h.id).is_some_and(|(_, until)| *until > now) {
+                continue;
+            }
+            let scope = if h.tenant == "*" { Scope::Operator } else { Scope::Tenant(h.tenant.clone()) };
+            let events = match st.store().list_events(&scope, &EventFilter::default(), h.cursor, 500).await {
+                Ok(e) if !e.is_empty() => e,
+                _ => continue,
+            };
+            let last = events.last().map(|e| e.id).unwrap_or(h.cursor);
+            let body = serde_json::to_vec(&serde_json::json!({
+                "webhook": h.id,
+                "events": events.iter().map(view).collect::<Vec<_>>(),
+            }))
+            .unwrap_or_default();
+            let outcome = match st.store().webhook_secret(&h.id).await {
+                Ok(secret) => {
+                    let sig = cmp::webhook::sign(&secret, store::now(), &body);
+                    let r = client
+                        .post(&h.url)
+                        .header("content-type", "application/json")
+                        .header("warden-signature", sig)
+                        .body(body)
+                        .send()
+                        .await;
+                    match r {
+                        Ok(resp) if resp.status().is_success() => Ok(last),
+                        Ok(resp) => Err(format!("HTTP {}", resp.status().as_u16())),
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            match &outcome {
+                Ok(_) => {
+                    backoff.remove(&h.id);
+                }
+                Err(e) => {
+                    let n = backoff.get(&h.id).map(|b| b.0 + 1).unwrap_or(0).min(9);
+                    let wait = Duration::from_secs((1u64 << n).min(300));
+                    tracing::warn!(webhook = %h.id, error = %e, retry_in = ?wait, "webhook delivery failed");
+                    backoff.insert(h.id.clone(), (n, now + wait));
+                }
+            }
+            st.store().webhook_delivered(&h.id, outcome).await.ok();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), wake.changed()).await;
+    }
+}

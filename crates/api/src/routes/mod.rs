@@ -1,0 +1,113 @@
+//! The endpoints, one module per resource, and what they share: pagination and the audit helper.
+
+pub mod access;
+pub mod catalogue;
+pub mod events;
+pub mod jobs;
+pub mod rules;
+pub mod sims;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::auth::Caller;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 100;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 1000;
+
+/// Cursor pagination: pass the `next_cursor` of one page as `cursor` to get the next.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+impl PageQuery {
+    /// The page size, checked.
+    pub fn limit(&self) -> ApiResult<i64> {
+        match self.limit.unwrap_or(DEFAULT_LIMIT) {
+            n @ 1..=MAX_LIMIT => Ok(i64::from(n)),
+            n => Err(ApiError::bad_request(format!("limit must be 1..=1000, got {n}"))),
+        }
+    }
+
+    /// The cursor as text (empty cursor = first page).
+    pub fn cursor(&self) -> Option<&str> {
+        self.cursor.as_deref().filter(|c| !c.is_empty())
+    }
+
+    /// The cursor as a number (event and audit ids).
+    pub fn numeric_cursor(&self) -> ApiResult<i64> {
+        match self.cursor() {
+            None => Ok(0),
+            Some(c) => {
+                c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| ApiError::bad_request("malformed cursor"))
+            }
+        }
+    }
+}
+
+/// The next cursor: the key of the last item when the page is full.
+pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
+    if items.len() as i64 == limit {
+        items.last().map(key)
+    } else {
+        None
+    }
+}
+
+/// Appends a mutating call to the audit trail (never secrets).
+pub async fn audit(
+    state: &AppState,
+    caller: &Caller,
+    tenant: &str,
+    action: &str,
+    resource: &str,
+    before: impl serde::Serialize,
+    after: impl serde::Serialize,
+) -> ApiResult<()> {
+    let text = |v: &dyn erased::Ser| v.json();
+    state
+        .store()
+        .append_audit(&store::audit::AuditEntry {
+            actor: caller.actor(),
+            role: caller.role.to_string(),
+            tenant: tenant.to_string(),
+            source: caller.source_text(),
+            action: action.to_string(),
+            resource: resource.to_string(),
+            before: text(&before),
+            after: text(&after),
+        })
+        .await?;
+    Ok(())
+}
+
+mod erased {
+    /// Serialises anything to compact JSON (`null` → empty).
+    pub trait Ser {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> String {
+            match serde_json::to_string(self) {
+                Ok(s) if s == "null" => String::new(),
+                Ok(s) => s,
+                Err(_) => String::new(),
+            }
+        }
+    }
+}
+
+/// Parses an IMSI path or body value into a 4xx on error.
+pub fn imsi(text: &str) -> ApiResult<store::ids::Imsi> {
+    text.parse().map_err(|e: store::ids::IdError| ApiError::bad_request(format!("imsi: {e}")))
+}

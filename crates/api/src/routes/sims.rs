@@ -1,0 +1,384 @@
+//! `/sims`: list, read, change (status, profile) and import SIMs; the operator's protection switch
+//! for critical SIMs. Keys can be written on import and are never returned.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use cmp::provisioning::SimRecord;
+use cmp::Action;
+use serde::{Deserialize, Serialize};
+use store::model::SimStatus;
+use store::platform::SimRange;
+use store::sims_scoped::{ManagedSim, SimFilter};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{audit, imsi, next_cursor, PageQuery};
+use crate::auth::Caller;
+use crate::extract::{Json, Path, Query};
+use crate::problem::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+
+/// SIM status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Provisioned, not in service.
+    Inventory,
+    /// In service.
+    Active,
+    /// Temporarily out of service.
+    Suspended,
+    /// Permanently out of service.
+    Terminated,
+}
+
+impl From<SimStatus> for Status {
+    fn from(s: SimStatus) -> Self {
+        match s {
+            SimStatus::Inventory => Status::Inventory,
+            SimStatus::Active => Status::Active,
+            SimStatus::Suspended => Status::Suspended,
+            SimStatus::Terminated => Status::Terminated,
+        }
+    }
+}
+
+impl From<Status> for SimStatus {
+    fn from(s: Status) -> Self {
+        match s {
+            Status::Inventory => SimStatus::Inventory,
+            Status::Active => SimStatus::Active,
+            Status::Suspended => SimStatus::Suspended,
+            Status::Terminated => SimStatus::Terminated,
+        }
+    }
+}
+
+/// Where a SIM is registered.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Serving {
+    /// Origin-Host of the serving MME.
+    pub origin_host: String,
+    /// Origin-Realm of the serving MME.
+    pub origin_realm: String,
+    /// Visited PLMN (MCC+MNC).
+    pub plmn: Option<String>,
+    /// Unix seconds of the registration.
+    pub since: i64,
+}
+
+/// A SIM (never its keys).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Sim {
+    /// IMSI.
+    pub imsi: String,
+    /// ICCID.
+    pub iccid: Option<String>,
+    /// MSISDN.
+    pub msisdn: Option<String>,
+    /// EID of the eUICC.
+    pub eid: Option<String>,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Lifecycle status.
+    pub status: Status,
+    /// Priority class: `critical`, `standard` or `low`.
+    pub priority: String,
+    /// Service profile.
+    pub profile: Option<String>,
+    /// Authentication algorithm: `milenage` or `tuak`.
+    pub algorithm: String,
+    /// Segment of its IMSI range: `iot`, `handset` or `unclassified`.
+    pub segment: String,
+    /// True when an operator admin lifted the termination protection (critical SIMs).
+    pub protection_lifted: bool,
+    /// IMEIs bound by an IMEI lock.
+    pub bound_imeis: Vec<String>,
+    /// Serving MME.
+    pub serving: Option<Serving>,
+}
+
+/// The segment of `imsi` among `ranges`.
+pub fn segment_of(imsi: &str, ranges: &[SimRange]) -> String {
+    ranges
+        .iter()
+        .find(|r| r.imsi_from.as_str() <= imsi && imsi <= r.imsi_to.as_str())
+        .map(|r| r.segment.clone())
+        .unwrap_or_else(|| "unclassified".into())
+}
+
+/// The view of a stored SIM.
+pub fn view(m: &ManagedSim, ranges: &[SimRange]) -> Sim {
+    let s = &m.sim;
+    Sim {
+        imsi: s.imsi.to_string(),
+        iccid: s.iccid.clone(),
+        msisdn: s.msisdn.clone(),
+        eid: s.eid.clone(),
+        tenant: s.tenant.clone(),
+        status: s.status.into(),
+        priority: s.priority.as_str().to_string(),
+        profile: s.profile.clone(),
+        algorithm: match s.algorithm {
+            store::model::AlgorithmSpec::Milenage => "milenage".into(),
+            store::model::AlgorithmSpec::Tuak(_) => "tuak".into(),
+        },
+        segment: segment_of(s.imsi.as_str(), ranges),
+        protection_lifted: m.protection_lifted,
+        bound_imeis: s.bound_imeis.clone(),
+        serving: s.serving.as_ref().map(|n| Serving {
+            origin_host: n.origin_host.clone(),
+            origin_realm: n.origin_realm.clone(),
+            plmn: n.plmn.as_ref().map(|p| format!("{}{}", p.mcc(), p.mnc())),
+            since: n.since,
+        }),
+    }
+}
+
+/// A page of SIMs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimPage {
+    /// The SIMs.
+    pub items: Vec<Sim>,
+    /// Cursor of the next page; absent at the end.
+    pub next_cursor: Option<String>,
+}
+
+/// SIM list filters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SimQuery {
+    /// Opaque cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only this status.
+    pub status: Option<Status>,
+    /// Only this profile.
+    pub profile: Option<String>,
+    /// Only IMSIs from this one.
+    pub imsi_from: Option<String>,
+    /// Only IMSIs up to this one.
+    pub imsi_to: Option<String>,
+}
+
+/// Lists the caller's SIMs.
+#[utoipa::path(get, path = "/sims", tag = "sims", params(SimQuery),
+    responses((status = 200, body = SimPage),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list(
+    State(st): State<AppState>,
+    caller: Caller,
+    Query(q): Query<SimQuery>,
+) -> ApiResult<axum::Json<SimPage>> {
+    caller.require(Action::Read)?;
+    let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
+    let limit = page.limit()?;
+    let filter = SimFilter {
+        status: q.status.map(Into::into),
+        profile: q.profile.clone(),
+        imsi_from: q.imsi_from.clone(),
+        imsi_to: q.imsi_to.clone(),
+    };
+    let sims = st.store().list_sims(&caller.scope(), &filter, page.cursor(), limit).await?;
+    let ranges = st.store().list_ranges().await?;
+    let next = next_cursor(&sims, limit, |s| s.sim.imsi.to_string());
+    Ok(axum::Json(SimPage { items: sims.iter().map(|s| view(s, &ranges)).collect(), next_cursor: next }))
+}
+
+async fn load(st: &AppState, caller: &Caller, text: &str) -> ApiResult<ManagedSim> {
+    let imsi = imsi(text)?;
+    st.store().sim_in(&caller.scope(), &imsi).await?.ok_or_else(|| ApiError::not_found(format!("SIM {imsi} not found")))
+}
+
+/// Reads one SIM.
+#[utoipa::path(get, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI")),
+    responses((status = 200, body = Sim),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<axum::Json<Sim>> {
+    caller.require(Action::Read)?;
+    let sim = load(&st, &caller, &id).await?;
+    Ok(axum::Json(view(&sim, &st.store().list_ranges().await?)))
+}
+
+/// A change to one SIM: a new status, a new profile, or both (status first).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimPatch {
+    /// New lifecycle status.
+    pub status: Option<Status>,
+    /// New service profile (one of the operator's profiles).
+    pub profile: Option<String>,
+}
+
+/// Changes a SIM's status or profile; the HSS is told at once (CLR/IDR to the serving MME).
+#[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI")),
+    request_body = SimPatch,
+    responses((status = 200, body = Sim),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn patch(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(p): Json<SimPatch>,
+) -> ApiResult<axum::Json<Sim>> {
+    caller.require(Action::ManageSims)?;
+    if p.status.is_none() && p.profile.is_none() {
+        return Err(ApiError::unprocessable("give status, profile or both"));
+    }
+    let imsi = imsi(&id)?;
+    let scope = caller.scope();
+    let hss = st.0.hss.as_ref();
+    if let Some(to) = p.status {
+        let (before, after) =
+            cmp::sim_ops::change_status(st.store(), hss, &scope, caller.role, &imsi, to.into()).await?;
+        audit(
+            &st,
+            &caller,
+            &before.sim.tenant,
+            "sim.set_status",
+            &format!("sim/{imsi}"),
+            before.sim.status.as_str(),
+            after.sim.status.as_str(),
+        )
+        .await?;
+    }
+    if let Some(profile) = &p.profile {
+        let (before, after) =
+            cmp::sim_ops::change_profile(st.store(), hss, &scope, caller.role, &imsi, profile).await?;
+        audit(
+            &st,
+            &caller,
+            &before.sim.tenant,
+            "sim.set_profile",
+            &format!("sim/{imsi}"),
+            &before.sim.profile,
+            &after.sim.profile,
+        )
+        .await?;
+    }
+    st.events_changed();
+    let sim = load(&st, &caller, &id).await?;
+    Ok(axum::Json(view(&sim, &st.store().list_ranges().await?)))
+}
+
+/// Lift or restore termination protection.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Protection {
+    /// True lifts the protection (the tenant may then suspend or terminate the critical SIM).
+    pub lifted: bool,
+}
+
+/// Lifts or restores the termination protection of a critical SIM (operator admins only).
+#[utoipa::path(put, path = "/sims/{imsi}/protection", tag = "sims", params(("imsi" = String, Path, description = "IMSI")),
+    request_body = Protection,
+    responses((status = 200, body = Sim),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn protection(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(p): Json<Protection>,
+) -> ApiResult<axum::Json<Sim>> {
+    caller.require(Action::ProtectCritical)?;
+    let imsi = imsi(&id)?;
+    let (before, after) = cmp::sim_ops::set_protection(st.store(), caller.role, &imsi, p.lifted).await?;
+    audit(
+        &st,
+        &caller,
+        &before.sim.tenant,
+        "sim.protection",
+        &format!("sim/{imsi}"),
+        before.protection_lifted,
+        after.protection_lifted,
+    )
+    .await?;
+    st.events_changed();
+    Ok(axum::Json(view(&after, &st.store().list_ranges().await?)))
+}
+
+/// SIMs to import into a tenant (all or nothing).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SimImport {
+    /// Tenant that will own the SIMs.
+    pub tenant: String,
+    /// The SIMs (at most 10,000 per request). `k` and `opc`/`op` are hex; they are sealed at once
+    /// and never returned. Status defaults to `inventory`.
+    pub sims: Vec<SimRecord>,
+}
+
+/// Outcome of an import.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    /// SIMs stored.
+    pub imported: usize,
+}
+
+/// Most SIMs per import request.
+pub const MAX_IMPORT: usize = 10_000;
+
+/// Imports SIMs with their keys into a tenant (operator admins). Nothing is stored unless every SIM is
+/// valid; SIMs in a range marked `handset` are refused (IoT segregation).
+#[utoipa::path(post, path = "/sims", tag = "sims", request_body = SimImport,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    responses((status = 201, body = ImportResult),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn import(
+    State(st): State<AppState>,
+    caller: Caller,
+    Json(req): Json<SimImport>,
+) -> ApiResult<(StatusCode, axum::Json<ImportResult>)> {
+    caller.require(Action::Operate)?;
+    if req.sims.is_empty() || req.sims.len() > MAX_IMPORT {
+        return Err(ApiError::unprocessable(format!("sims: give 1..={MAX_IMPORT} SIMs")));
+    }
+    if !st.store().tenant_exists(&req.tenant).await? {
+        return Err(ApiError::unprocessable(format!("tenant {} does not exist", req.tenant)));
+    }
+    let ranges = st.store().list_ranges().await?;
+    let mut errors = Vec::new();
+    let mut sims = Vec::with_capacity(req.sims.len());
+    for (i, r) in req.sims.iter().enumerate() {
+        match r.to_new_sim(SimStatus::Inventory) {
+            Ok(mut s) => {
+                if segment_of(s.imsi.as_str(), &ranges) == "handset" {
+                    errors.push(format!("sims[{i}]: IMSI {} is in a handset range", s.imsi));
+                    continue;
+                }
+                if !r.tenant.trim().is_empty() && r.tenant.trim() != req.tenant {
+                    errors.push(format!("sims[{i}]: tenant differs from the request's"));
+                    continue;
+                }
+                s.tenant = req.tenant.clone();
+                sims.push(s);
+            }
+            Err(e) => errors.push(format!("sims[{i}]: {e}")),
+        }
+    }
+    if !errors.is_empty() {
+        let n = errors.len();
+        errors.truncate(20);
+        return Err(ApiError::unprocessable(format!("{n} invalid SIM(s), nothing imported: {}", errors.join("; "))));
+    }
+    let n = st.store().insert_sims(&sims).await?;
+    let first = sims.first().map(|s| s.imsi.to_string()).unwrap_or_default();
+    let last = sims.last().map(|s| s.imsi.to_string()).unwrap_or_default();
+    audit(
+        &st,
+        &caller,
+        &req.tenant,
+        "sim.import",
+        &format!("sims/{first}..{last}"),
+        (),
+        serde_json::json!({"imported": n}),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(ImportResult { imported: n })))
+}

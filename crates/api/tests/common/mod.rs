@@ -1,0 +1,162 @@
+//! Shared set-up for the API tests: a fresh SQLite store, the router, an HSS stand-in that records
+//! what it was told, tenants with tokens of every role, and SIMs imported through the API.
+
+#![allow(dead_code)]
+
+use std::sync::{Arc, Mutex};
+
+use api::{AppState, Settings};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use store::access::NewToken;
+use store::model::{Sim, SimStatus};
+use store::seal::{Kek, Keyring};
+use store::Store;
+use tower::ServiceExt;
+
+/// K used for every test SIM; must never appear in a response.
+pub const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
+/// OPc used for every test SIM.
+pub const OPC: &str = "cd63cb71954a9f4e48a5994e37a02baf";
+
+/// What the HSS was told.
+#[derive(Default)]
+pub struct Recorder(pub Mutex<Vec<(String, String)>>);
+
+impl cmp::HssNotifier for Recorder {
+    fn status_changed(&self, before: &Sim, to: SimStatus) {
+        self.0.lock().unwrap().push((before.imsi.to_string(), format!("status:{}->{to}", before.status)));
+    }
+    fn profile_changed(&self, before: &Sim) {
+        self.0.lock().unwrap().push((before.imsi.to_string(), "profile".into()));
+    }
+}
+
+/// A running API over a temporary store.
+pub struct Api {
+    pub dir: tempfile::TempDir,
+    pub store: Store,
+    pub state: AppState,
+    pub hss: Arc<Recorder>,
+    pub router: axum::Router,
+    pub operator: String,
+}
+
+/// An answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+    pub fn content_type(&self) -> &str {
+        self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+impl Api {
+    pub async fn new() -> Api {
+        Self::with_settings(Settings::default()).await
+    }
+
+    pub async fn with_settings(settings: Settings) -> Api {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::open(&url, Keyring::new(Kek::from_bytes(1, &[9; 32]), vec![])).await.unwrap();
+        let hss = Arc::new(Recorder::default());
+        let state = AppState::new(store.clone(), hss.clone(), settings);
+        let router = api::router(state.clone());
+        let (_, operator) = store
+            .issue_token(&NewToken {
+                name: "root".into(),
+                role: "operator_admin".into(),
+                tenant: None,
+                expires_at: None,
+                allowed_sources: vec![],
+            })
+            .await
+            .unwrap();
+        let api = Api { dir, store, state, hss, router, operator };
+        let p = json!({"services": ["data"], "apn": [{"name": "iot.example", "pdn_type": "ipv4", "qci": 9}]});
+        assert_eq!(api.call("PUT", "/api/v1/profiles/meter", &api.operator.clone(), Some(p)).await.status, 200);
+        let p = json!({"services": ["data", "sms"]});
+        assert_eq!(api.call("PUT", "/api/v1/profiles/alarm", &api.operator.clone(), Some(p)).await.status, 200);
+        api
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Answer {
+        self.raw(method, path, token, body.map(|b| b.to_string()), &[]).await
+    }
+
+    /// Sends a request with raw body text and extra headers.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<String>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut b = Request::builder().method(method).uri(path);
+        if !token.is_empty() {
+            b = b.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            b = b.header("content-type", "application/json");
+        }
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        Answer { status, headers, text: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    /// Creates a tenant and returns tokens for (admin, operator, viewer).
+    pub async fn tenant(&self, name: &str) -> (String, String, String) {
+        let op = self.operator.clone();
+        assert_eq!(self.call("POST", "/api/v1/tenants", &op, Some(json!({"name": name}))).await.status, 201);
+        let mut out = vec![];
+        for role in ["tenant_admin", "tenant_operator", "tenant_viewer"] {
+            let r = self
+                .call("POST", "/api/v1/tokens", &op, Some(json!({"name": role, "role": role, "tenant": name})))
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text);
+            out.push(r.json()["secret"].as_str().unwrap().to_string());
+        }
+        (out[0].clone(), out[1].clone(), out[2].clone())
+    }
+
+    /// Imports `n` SIMs from `first` (consecutive IMSIs) into `tenant` with `priority`.
+    pub async fn sims(&self, tenant: &str, first: u64, n: u64, priority: &str) {
+        let sims: Vec<Value> = (first..first + n)
+            .map(|i| json!({"imsi": format!("{i:015}"), "k": K, "opc": OPC, "amf": "8000", "profile": "meter", "priority": priority}))
+            .collect();
+        let r = self
+            .call("POST", "/api/v1/sims", &self.operator.clone(), Some(json!({"tenant": tenant, "sims": sims})))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+
+    /// Waits until a job is finished and returns it.
+    pub async fn wait_job(&self, id: &str, token: &str) -> Value {
+        for _ in 0..600 {
+            let j = self.call("GET", &format!("/api/v1/jobs/{id}"), token, None).await.json();
+            if !matches!(j["state"].as_str(), Some("queued" | "running")) {
+                return j;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("job {id} did not finish");
+    }
+}

@@ -1,0 +1,124 @@
+//! The event feed of the platform (SIM state changes, IMEI changes, rule hits, authentication
+//! failures, roaming rejects): tenant-scoped listing after a cursor, for the paginated API, the live
+//! stream and webhook delivery.
+
+use sqlx::Row;
+
+use crate::access::Scope;
+use crate::db::Store;
+use crate::error::Result;
+
+/// One event.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Event {
+    /// Increasing id (the cursor).
+    pub id: i64,
+    /// Unix seconds.
+    pub at: i64,
+    /// Kind (`sim.status_changed`, `imei_lock_violation`, `auts_rejected`, …).
+    pub kind: String,
+    /// Subscriber concerned.
+    pub imsi: Option<String>,
+    /// Tenant the subscriber belongs to.
+    pub tenant: Option<String>,
+    /// Details (never secrets).
+    pub detail: String,
+}
+
+/// Filters for listing events.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this subscriber.
+    pub imsi: Option<String>,
+}
+
+impl Store {
+    /// Events visible in `scope` with an id above `after`, oldest first, at most `limit`.
+    pub async fn list_events(&self, scope: &Scope, filter: &EventFilter, after: i64, limit: i64) -> Result<Vec<Event>> {
+        let rows = sqlx::query(
+            "SELECT id, at, kind, imsi, tenant, detail FROM events WHERE ($1 = '*' OR tenant = $1) AND id > $2 \
+             AND ($3 = '' OR kind = $3) AND ($4 = '' OR imsi = $4) ORDER BY id LIMIT $5",
+        )
+        .bind(scope.key())
+        .bind(after)
+        .bind(filter.kind.as_deref().unwrap_or(""))
+        .bind(filter.imsi.as_deref().unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Event {
+                    id: r.try_get("id")?,
+                    at: r.try_get("at")?,
+                    kind: r.try_get("kind")?,
+                    imsi: r.try_get("imsi")?,
+                    tenant: r.try_get("tenant")?,
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Records an event for a tenant's subscriber (the platform's own events).
+    pub async fn record_tenant_event(&self, tenant: &str, imsi: Option<&str>, kind: &str, detail: &str) -> Result<()> {
+        sqlx::query("INSERT INTO events (imsi, kind, detail, at, tenant) VALUES ($1, $2, $3, $4, $5)")
+            .bind(imsi.map(str::to_string))
+            .bind(kind)
+            .bind(detail)
+            .bind(crate::now())
+            .bind(tenant)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The highest event id (0 when there are none).
+    pub async fn last_event_id(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM events").fetch_one(self.pool()).await?;
+        Ok(r.try_get::<i64, _>("m")?)
+    }
+}
+
+/// A registration (ULR) as the rule engine reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// Row id (the cursor).
+    pub id: i64,
+    /// Subscriber.
+    pub imsi: String,
+    /// IMEI reported in Terminal-Information.
+    pub imei: Option<String>,
+    /// Serving MME.
+    pub origin_host: String,
+}
+
+impl Store {
+    /// Registrations with an id above `after`, oldest first.
+    pub async fn registrations_after(&self, after: i64, limit: i64) -> Result<Vec<Registration>> {
+        let rows =
+            sqlx::query("SELECT id, imsi, imei, origin_host FROM registrations WHERE id > $1 ORDER BY id LIMIT $2")
+                .bind(after)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Registration {
+                    id: r.try_get("id")?,
+                    imsi: r.try_get("imsi")?,
+                    imei: r.try_get("imei")?,
+                    origin_host: r.try_get("origin_host")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The highest registration id (0 when there are none).
+    pub async fn last_registration_id(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM registrations").fetch_one(self.pool()).await?;
+        Ok(r.try_get::<i64, _>("m")?)
+    }
+}

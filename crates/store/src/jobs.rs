@@ -1,0 +1,316 @@
+//! Bulk jobs: a job row with progress counters and a resume cursor, and per-item results. A batch of
+//! items is applied in one transaction (SIM updates, item results, events and counters together), so
+//! a crash or a failing item never leaves a batch half-applied, and a restarted job resumes after the
+//! last committed batch.
+
+use sqlx::Row;
+
+use crate::access::{random_hex, Scope};
+use crate::db::{now, Store};
+use crate::error::{Result, StoreError};
+use crate::model::SimStatus;
+
+/// A job as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRow {
+    /// Public id.
+    pub id: String,
+    /// Tenant whose SIMs the job changes (`*`: operator-wide).
+    pub tenant: String,
+    /// Action name.
+    pub action: String,
+    /// The request, as JSON.
+    pub spec: String,
+    /// `queued`, `running`, `succeeded`, `completed_with_errors`, `cancelled`, `failed`.
+    pub state: String,
+    /// Items selected so far (lists: all of them).
+    pub total: i64,
+    /// Items changed.
+    pub succeeded: i64,
+    /// Items already in the requested state.
+    pub unchanged: i64,
+    /// Items refused (with a reason in their item result).
+    pub failed: i64,
+    /// Last IMSI handled (resume point).
+    pub cursor: String,
+    /// Cancellation requested.
+    pub cancel: bool,
+    /// Who created it.
+    pub created_by: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Result for one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemResult {
+    /// The IMSI (or the text given, when it is not a valid IMSI).
+    pub imsi: String,
+    /// `succeeded`, `unchanged` or `failed`.
+    pub outcome: &'static str,
+    /// Why (empty on success).
+    pub detail: String,
+}
+
+/// The change a job applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobChange {
+    /// New status.
+    Status(SimStatus),
+    /// New profile.
+    Profile(String),
+}
+
+/// One batch, applied atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// SIMs to change, grouped by the status they must still have (optimistic check).
+    pub changes: Vec<(SimStatus, Vec<String>)>,
+    /// Result of every item in the batch.
+    pub results: Vec<ItemResult>,
+    /// Events to record: (imsi, kind, detail).
+    pub events: Vec<(String, String, String)>,
+    /// Resume point after this batch.
+    pub cursor: String,
+    /// Items to add to `total` (range and filter selections learn it as they go).
+    pub add_total: i64,
+}
+
+/// Returned when a SIM changed under a batch: the caller re-reads and retries.
+pub const RACE: &str = "a SIM changed while the batch was applied";
+
+const COLUMNS: &str =
+    "id, tenant, action, spec, state, total, succeeded, unchanged, failed, cursor, cancel, created_by, created_at, updated_at";
+
+fn job_from_row(r: &sqlx::any::AnyRow) -> Result<JobRow> {
+    Ok(JobRow {
+        id: r.try_get("id")?,
+        tenant: r.try_get("tenant")?,
+        action: r.try_get("action")?,
+        spec: r.try_get("spec")?,
+        state: r.try_get("state")?,
+        total: r.try_get("total")?,
+        succeeded: r.try_get("succeeded")?,
+        unchanged: r.try_get("unchanged")?,
+        failed: r.try_get("failed")?,
+        cursor: r.try_get("cursor")?,
+        cancel: r.try_get::<i64, _>("cancel")? != 0,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn marks(start: usize, n: usize) -> String {
+    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+impl Store {
+    /// Creates a queued job.
+    pub async fn create_job(
+        &self,
+        tenant: &str,
+        action: &str,
+        spec: &str,
+        created_by: &str,
+        total: i64,
+    ) -> Result<JobRow> {
+        let id = format!("job_{}", random_hex(8)?);
+        let t = now();
+        sqlx::query(
+            "INSERT INTO jobs (id, tenant, action, spec, state, total, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(action)
+        .bind(spec)
+        .bind(total)
+        .bind(created_by)
+        .bind(t)
+        .execute(self.pool())
+        .await?;
+        self.job(&id).await?.ok_or_else(|| StoreError::NotFound(id))
+    }
+
+    /// A job by id (no scope: for the runner).
+    pub async fn job(&self, id: &str) -> Result<Option<JobRow>> {
+        self.job_in(&Scope::Operator, id).await
+    }
+
+    /// A job visible in `scope`.
+    pub async fn job_in(&self, scope: &Scope, id: &str) -> Result<Option<JobRow>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1 AND ($2 = '*' OR tenant = $2)"))
+            .bind(id)
+            .bind(scope.key())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| job_from_row(&r)).transpose()
+    }
+
+    /// Jobs visible in `scope`, newest id order after `cursor`.
+    pub async fn list_jobs(&self, scope: &Scope, cursor: Option<&str>, limit: i64) -> Result<Vec<JobRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM jobs WHERE ($1 = '*' OR tenant = $1) AND id > $2 ORDER BY id LIMIT $3"
+        ))
+        .bind(scope.key())
+        .bind(cursor.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Jobs that were queued or running (to resume after a restart).
+    pub async fn unfinished_jobs(&self) -> Result<Vec<JobRow>> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE state IN ('queued', 'running') ORDER BY id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(job_from_row).collect()
+    }
+
+    /// Asks a queued or running job visible in `scope` to stop; false when there is no such job.
+    pub async fn request_job_cancel(&self, scope: &Scope, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE jobs SET cancel = 1, updated_at = $1 WHERE id = $2 AND ($3 = '*' OR tenant = $3) \
+             AND state IN ('queued', 'running')",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(scope.key())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Sets a job's state.
+    pub async fn set_job_state(&self, id: &str, state: &str) -> Result<()> {
+        sqlx::query("UPDATE jobs SET state = $1, updated_at = $2 WHERE id = $3")
+            .bind(state)
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Applies one batch in one transaction. `Err(Conflict(RACE))` when a SIM changed status since it
+    /// was read; nothing of the batch is then written.
+    pub async fn apply_job_batch(&self, job: &JobRow, change: &JobChange, batch: &Batch) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        let t = now();
+        for (from, imsis) in &batch.changes {
+            if imsis.is_empty() {
+                continue;
+            }
+            let (set_col, value) = match change {
+                JobChange::Status(s) => ("status", s.as_str().to_string()),
+                JobChange::Profile(p) => ("profile", p.clone()),
+            };
+            let sql = format!(
+                "UPDATE sims SET {set_col} = $1, updated_at = $2 WHERE status = $3 AND ($4 = '*' OR tenant = $4) \
+                 AND imsi IN ({})",
+                marks(5, imsis.len())
+            );
+            let mut q = sqlx::query(&sql).bind(value).bind(t).bind(from.as_str()).bind(&job.tenant);
+            for i in imsis {
+                q = q.bind(i.as_str());
+            }
+            let r = q.execute(&mut *tx).await?;
+            if r.rows_affected() != imsis.len() as u64 {
+                return Err(StoreError::Conflict(RACE.into()));
+            }
+        }
+        for chunk in batch.results.chunks(4000) {
+            let values: Vec<String> =
+                (0..chunk.len()).map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
+            let sql = format!(
+                "INSERT INTO job_items (job_id, imsi, outcome, detail) VALUES {} ON CONFLICT (job_id, imsi) DO UPDATE \
+                 SET outcome = excluded.outcome, detail = excluded.detail",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql).bind(&job.id);
+            for it in chunk {
+                q = q.bind(it.imsi.as_str()).bind(it.outcome).bind(it.detail.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for chunk in batch.events.chunks(4000) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    format!(
+                        "(${}, ${}, ${}, $1, (SELECT tenant FROM sims WHERE imsi = ${}))",
+                        3 * i + 2,
+                        3 * i + 3,
+                        3 * i + 4,
+                        3 * i + 2
+                    )
+                })
+                .collect();
+            let sql = format!("INSERT INTO events (imsi, kind, detail, at, tenant) VALUES {}", values.join(", "));
+            let mut q = sqlx::query(&sql).bind(t);
+            for (imsi, kind, detail) in chunk {
+                q = q.bind(imsi.as_str()).bind(kind.as_str()).bind(detail.as_str());
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let count = |o: &str| batch.results.iter().filter(|r| r.outcome == o).count() as i64;
+        sqlx::query(
+            "UPDATE jobs SET succeeded = succeeded + $1, unchanged = unchanged + $2, failed = failed + $3, \
+             total = total + $4, cursor = $5, state = 'running', updated_at = $6 WHERE id = $7",
+        )
+        .bind(count("succeeded"))
+        .bind(count("unchanged"))
+        .bind(count("failed"))
+        .bind(batch.add_total)
+        .bind(&batch.cursor)
+        .bind(t)
+        .bind(&job.id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Item results of a job visible in `scope`, by IMSI after `cursor`, optionally one outcome only.
+    pub async fn job_items(
+        &self,
+        scope: &Scope,
+        job_id: &str,
+        outcome: Option<&str>,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<Option<Vec<ItemResult>>> {
+        if self.job_in(scope, job_id).await?.is_none() {
+            return Ok(None);
+        }
+        let rows = sqlx::query(
+            "SELECT imsi, outcome, detail FROM job_items WHERE job_id = $1 AND imsi > $2 AND ($3 = '' OR outcome = $3) \
+             ORDER BY imsi LIMIT $4",
+        )
+        .bind(job_id)
+        .bind(cursor.unwrap_or(""))
+        .bind(outcome.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        let out = rows
+            .iter()
+            .map(|r| {
+                let outcome: String = r.try_get("outcome")?;
+                Ok(ItemResult {
+                    imsi: r.try_get("imsi")?,
+                    outcome: match outcome.as_str() {
+                        "succeeded" => "succeeded",
+                        "unchanged" => "unchanged",
+                        _ => "failed",
+                    },
+                    detail: r.try_get("detail")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(out))
+    }
+}

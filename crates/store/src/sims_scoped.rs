@@ -1,0 +1,136 @@
+//! Tenant-scoped SIM reads and writes for the connectivity-management platform: every query carries
+//! the caller's [`Scope`], so a tenant cannot read or change another tenant's SIMs even if a handler
+//! forgets to check. Also the termination protection of critical SIMs and SIM listing with filters.
+
+use sqlx::Row;
+
+use crate::access::Scope;
+use crate::db::{now, sim_from_row, Store, SIM_COLUMNS};
+use crate::error::Result;
+use crate::ids::Imsi;
+use crate::model::{Sim, SimStatus};
+
+/// A SIM with the platform's own fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedSim {
+    /// The SIM (no secrets).
+    pub sim: Sim,
+    /// True when an operator admin lifted the termination protection of this critical SIM.
+    pub protection_lifted: bool,
+}
+
+/// Filters for listing SIMs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimFilter {
+    /// Only this status.
+    pub status: Option<SimStatus>,
+    /// Only this profile.
+    pub profile: Option<String>,
+    /// Only IMSIs ≥ this.
+    pub imsi_from: Option<String>,
+    /// Only IMSIs ≤ this.
+    pub imsi_to: Option<String>,
+}
+
+pub(crate) const MANAGED_COLUMNS: &str = "protection_lifted";
+
+pub(crate) fn managed_from_row(r: &sqlx::any::AnyRow) -> Result<ManagedSim> {
+    Ok(ManagedSim { sim: sim_from_row(r)?, protection_lifted: r.try_get::<i64, _>("protection_lifted")? != 0 })
+}
+
+impl Store {
+    /// One SIM if it is visible in `scope`.
+    pub async fn sim_in(&self, scope: &Scope, imsi: &Imsi) -> Result<Option<ManagedSim>> {
+        let row = sqlx::query(&format!(
+            "SELECT {SIM_COLUMNS}, {MANAGED_COLUMNS} FROM sims WHERE imsi = $1 AND ($2 = '*' OR tenant = $2)"
+        ))
+        .bind(imsi.as_str())
+        .bind(scope.key())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| managed_from_row(&r)).transpose()
+    }
+
+    /// SIMs visible in `scope` that match `filter`, in IMSI order after `cursor`, at most `limit`.
+    pub async fn list_sims(
+        &self,
+        scope: &Scope,
+        filter: &SimFilter,
+        cursor: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<ManagedSim>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SIM_COLUMNS}, {MANAGED_COLUMNS} FROM sims WHERE ($1 = '*' OR tenant = $1) \
+             AND imsi > $2 AND ($3 = '' OR imsi >= $3) AND ($4 = '' OR status = $4) AND ($5 = '' OR profile = $5) \
+             AND ($6 = '' OR imsi <= $6) ORDER BY imsi LIMIT $7"
+        ))
+        .bind(scope.key())
+        .bind(cursor.unwrap_or(""))
+        .bind(filter.imsi_from.as_deref().unwrap_or(""))
+        .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
+        .bind(filter.profile.as_deref().unwrap_or(""))
+        .bind(filter.imsi_to.as_deref().unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(managed_from_row).collect()
+    }
+
+    /// SIMs visible in `scope` among `imsis` (others are simply absent from the result).
+    pub async fn sims_among(&self, scope: &Scope, imsis: &[String]) -> Result<Vec<ManagedSim>> {
+        if imsis.is_empty() {
+            return Ok(vec![]);
+        }
+        let marks: Vec<String> = (0..imsis.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT {SIM_COLUMNS}, {MANAGED_COLUMNS} FROM sims WHERE ($1 = '*' OR tenant = $1) AND imsi IN ({})",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(scope.key());
+        for i in imsis {
+            q = q.bind(i.as_str());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(managed_from_row).collect()
+    }
+
+    /// Changes the status of a SIM in `scope` if it still is `from` (a concurrent change loses
+    /// nothing: the caller sees `false` and re-reads).
+    pub async fn set_status_in(&self, scope: &Scope, imsi: &Imsi, from: SimStatus, to: SimStatus) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE sims SET status = $1, updated_at = $2 WHERE imsi = $3 AND status = $4 AND ($5 = '*' OR tenant = $5)",
+        )
+        .bind(to.as_str())
+        .bind(now())
+        .bind(imsi.as_str())
+        .bind(from.as_str())
+        .bind(scope.key())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Changes the profile of a SIM in `scope`.
+    pub async fn set_profile_in(&self, scope: &Scope, imsi: &Imsi, profile: &str) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE sims SET profile = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)")
+                .bind(profile)
+                .bind(now())
+                .bind(imsi.as_str())
+                .bind(scope.key())
+                .execute(self.pool())
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Lifts (`true`) or restores (`false`) the termination protection of a SIM (operator only; the
+    /// caller checks the role, the store records it).
+    pub async fn set_protection_lifted(&self, imsi: &Imsi, lifted: bool) -> Result<bool> {
+        let r = sqlx::query("UPDATE sims SET protection_lifted = $1, updated_at = $2 WHERE imsi = $3")
+            .bind(i64::from(lifted))
+            .bind(now())
+            .bind(imsi.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+}

@@ -39,7 +39,7 @@ pub mod cmd {
 }
 
 const SHARDS: usize = 64;
-/// Window over which the offered rate is measured.
+/// Time constant τ of the offered-rate estimate, and how often the DOIC reduction is recomputed.
 const RATE_WINDOW: Duration = Duration::from_millis(200);
 
 /// Supplies device priorities from elsewhere (the subscriber store); `None` falls back to the
@@ -122,9 +122,9 @@ impl Bucket {
 #[derive(Debug)]
 struct Overload {
     bucket: Bucket,
-    window_start: Instant,
-    window_count: u64,
     offered_rate: f64,
+    rate_at: Instant,
+    reported_at: Instant,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -225,9 +225,9 @@ impl Engine {
             partner_buckets: Mutex::new(HashMap::new()),
             overload: Mutex::new(Overload {
                 bucket: Bucket { tokens: burst, refilled: now },
-                window_start: now,
-                window_count: 0,
                 offered_rate: 0.0,
+                rate_at: now,
+                reported_at: now,
             }),
             plmn_health: Mutex::new(HashMap::new()),
             manual_risky: Mutex::new(HashMap::new()),
@@ -352,7 +352,9 @@ impl Engine {
 
     /// Offered rate (requests per second reaching admission), smoothed.
     pub fn offered_rate(&self) -> f64 {
-        self.overload.lock().expect("overload").offered_rate
+        let o = self.overload.lock().expect("overload");
+        let dt = Instant::now().saturating_duration_since(o.rate_at).as_secs_f64();
+        o.offered_rate * (-dt / RATE_WINDOW.as_secs_f64()).exp()
     }
 
     /// Smoothed HSS answer time.
@@ -780,25 +782,26 @@ impl Engine {
     }
 
     /// Admission against the HSS's capacity: a token bucket at the capacity rate; critical devices
-    /// may use all of it, standard devices all but the critical reserve, low-priority devices only
+    /// may use all of it (and a debt of the reserve), standard devices all but the critical reserve, low-priority devices only
     /// while the HSS is not approaching capacity (offered rate, requests in flight, answer time).
     fn admit(&self, rules: &Rules, p: Priority, now: Instant) -> bool {
         let (rate, burst) = rules.capacity;
         let mut o = self.overload.lock().expect("overload");
-        o.window_count += 1;
-        let elapsed = now.saturating_duration_since(o.window_start);
-        if elapsed >= RATE_WINDOW {
-            let measured = o.window_count as f64 / elapsed.as_secs_f64();
-            // Halve the weight of the past every window; an idle gap counts as a low rate.
-            o.offered_rate = if o.offered_rate == 0.0 { measured } else { 0.5 * o.offered_rate + 0.5 * measured };
-            o.window_start = now;
-            o.window_count = 0;
+        // Offered rate: every request adds 1/τ, and the sum decays as e^(-t/τ); exact for a steady
+        // rate, and it forgets a storm within a few τ of silence.
+        let dt = now.saturating_duration_since(o.rate_at).as_secs_f64();
+        o.offered_rate = o.offered_rate * (-dt / RATE_WINDOW.as_secs_f64()).exp() + 1.0 / RATE_WINDOW.as_secs_f64();
+        o.rate_at = now;
+        if now.saturating_duration_since(o.reported_at) >= RATE_WINDOW {
+            o.reported_at = now;
             self.update_reduction(rules, o.offered_rate, now);
         }
         o.bucket.refill(rate, burst, now);
         let overloaded = self.approaching_capacity(rules, o.offered_rate);
         let need = match p {
-            Priority::Critical => 1.0,
+            // Critical devices may also run the budget into debt down to minus the reserve (a burst
+            // of them after a stall is still admitted); the debt is repaid before anyone else is.
+            Priority::Critical => 1.0 - rules.critical_reserve,
             Priority::Standard => 1.0 + rules.critical_reserve,
             Priority::Low if overloaded => return false,
             Priority::Low => 1.0 + rules.critical_reserve,

@@ -13,12 +13,14 @@
 //! - [`sims_scoped`], [`users`], [`jobs`], [`events`], [`platform`]: the connectivity-management
 //!   platform's data, every query scoped to the caller's tenant.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
+//! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
 //! key types of `auc` inside a keyed algorithm.
 
 pub mod access;
 pub mod audit;
+pub mod audit_evidence;
 mod db;
 mod error;
 pub mod events;

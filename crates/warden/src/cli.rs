@@ -51,6 +51,9 @@ pub enum Command {
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Network security audit (GSMA CLP.14): checks, importers, live evidence, reports.
+    #[command(subcommand)]
+    Audit(crate::network_audit::AuditCommand),
 }
 
 /// `warden admin …`

@@ -34,6 +34,12 @@ pub struct Config {
     /// The connectivity-management REST API.
     #[serde(default)]
     pub http: HttpConfig,
+    /// The roaming signalling firewall (docs/firewall.md); absent: not started.
+    #[serde(default)]
+    pub firewall: Option<firewall::FirewallConfig>,
+    /// The file this configuration was read from (for reloads).
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -311,6 +317,7 @@ impl Config {
         if c.data_dir.as_os_str().is_empty() {
             c.data_dir = default_data_dir();
         }
+        c.source = Some(path.to_path_buf());
         c.validate()?;
         Ok(c)
     }

@@ -12,6 +12,7 @@ mod audit_cmd;
 mod bench;
 mod cli;
 mod config;
+mod firewall_run;
 mod hexarg;
 mod hss_import;
 mod metrics;

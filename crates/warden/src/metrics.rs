@@ -20,11 +20,21 @@ struct Histogram {
     sum: f64,
 }
 
-#[derive(Debug, Default)]
+/// Renders more exposition text (another component's metrics, e.g. the roaming firewall's).
+pub type Source = Arc<dyn Fn(&mut String) + Send + Sync>;
+
+#[derive(Default)]
 struct Inner {
     answers: BTreeMap<(String, u32), u64>,
     latency: BTreeMap<String, Histogram>,
     peers_open: i64,
+    sources: Vec<Source>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inner").field("answers", &self.answers.len()).field("sources", &self.sources.len()).finish()
+    }
 }
 
 /// The metrics registry.
@@ -45,6 +55,11 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += secs;
+    }
+
+    /// Adds text rendered by another component after the Diameter metrics.
+    pub fn add_source(&self, source: Source) {
+        self.0.lock().expect("metrics").sources.push(source);
     }
 
     /// A peer connection opened (+1) or closed (-1).
@@ -74,6 +89,9 @@ impl Metrics {
         }
         out.push_str("# HELP warden_diameter_peers_open Diameter peer connections open.\n# TYPE warden_diameter_peers_open gauge\n");
         let _ = writeln!(out, "warden_diameter_peers_open {}", m.peers_open);
+        for source in &m.sources {
+            source(&mut out);
+        }
         out
     }
 }

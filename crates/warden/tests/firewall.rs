@@ -1,0 +1,158 @@
+//! `warden serve` with a `[firewall]` section, as a process: a roaming partner connects to the
+//! firewall, its AIR reaches Warden's own HSS and gets real vectors back, a forged one is answered by
+//! the firewall, `/metrics` carries the firewall's counters, and SIGHUP reloads the rules from the
+//! file without dropping the partner's connection.
+
+mod common;
+
+use common::warden;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::transport::{connect, ConnectionLimits, PeerHandle};
+use diameter::{Avp, Message};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Server(Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn config(port: u16, mport: u16, fport: u16, alpha_plmn: &str) -> String {
+    format!(
+        r#"data_dir = "data"
+[diameter]
+listen = "127.0.0.1:{port}"
+origin_host = "hss.home.example"
+origin_realm = "home.example"
+[metrics]
+listen = "127.0.0.1:{mport}"
+[firewall]
+listen = "127.0.0.1:{fport}"
+origin_host = "fw.home.example"
+origin_realm = "home.example"
+[firewall.home]
+realms = ["home.example"]
+plmns = ["00101"]
+imsi_prefixes = ["00101"]
+[[firewall.partners]]
+name = "alpha"
+origin_hosts = ["mme1.alpha.example"]
+realms = ["alpha.example"]
+plmns = ["{alpha_plmn}"]
+"#
+    )
+}
+
+async fn wait_listening(addr: SocketAddr) {
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("nothing listens on {addr}");
+}
+
+fn air(imsi: &str, n: u32) -> Message {
+    let mut m = Message::new("AIR").unwrap();
+    m.add("Session-Id", format!("mme1.alpha.example;air;{n}")).unwrap();
+    m.add("Auth-Session-State", 1u32).unwrap();
+    m.add("Origin-Host", "mme1.alpha.example").unwrap();
+    m.add("Origin-Realm", "alpha.example").unwrap();
+    m.add("Destination-Realm", "home.example").unwrap();
+    m.add("User-Name", imsi).unwrap();
+    m.add("Visited-PLMN-Id", &[0x62u8, 0xf2, 0x10]).unwrap(); // 262 01
+    m.push(
+        Avp::grouped(
+            "Requested-EUTRAN-Authentication-Info",
+            vec![Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap()],
+        )
+        .unwrap(),
+    );
+    m
+}
+
+async fn metrics(addr: SocketAddr) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    body
+}
+
+async fn partner(addr: SocketAddr) -> PeerHandle {
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let cfg = PeerConfig::new("mme1.alpha.example", "alpha.example", vec![Application::S6A]);
+    connect(addr, cfg, allow, ConnectionLimits::default(), None).await.unwrap().0
+}
+
+#[tokio::test]
+async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mport, fport) = (free_port(), free_port(), free_port());
+    std::fs::write(dir.path().join("warden.toml"), config(port, mport, fport, "26201")).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for (cmd, file) in [("profile", "profiles.toml"), ("sim", "sims.csv")] {
+        let out = warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]);
+        assert!(out.status.success(), "{cmd} import: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(dir.path())
+            .args(["--config", "warden.toml", "serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let faddr: SocketAddr = format!("127.0.0.1:{fport}").parse().unwrap();
+    wait_listening(faddr).await;
+    let p = partner(faddr).await;
+    // The critical "alarm" SIM of examples/sims.csv may roam anywhere: real vectors from the HSS.
+    let a = p.request(air("001010000000002", 1)).await.unwrap();
+    assert_eq!(a.result_code(), Some(2001));
+    assert_eq!(a.get_str("Origin-Host"), Some("hss.home.example"));
+    assert!(a.get("Authentication-Info").is_some());
+    // A foreign IMSI never reaches the HSS.
+    let a = p.request(air("999990000000001", 2)).await.unwrap();
+    assert_eq!(a.result_code(), Some(5001));
+    assert_eq!(a.get_str("Origin-Host"), Some("fw.home.example"));
+    let text = metrics(format!("127.0.0.1:{mport}").parse().unwrap()).await;
+    assert!(
+        text.contains("warden_firewall_decisions_total{partner=\"alpha\",rule=\"pass\",action=\"passed\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("warden_firewall_decisions_total{partner=\"alpha\",rule=\"c2-home-imsi\",action=\"blocked\"} 1")
+    );
+    // Alpha's PLMN changes in the file; SIGHUP; the open connection is screened by the new rules.
+    std::fs::write(dir.path().join("warden.toml"), config(port, mport, fport, "26202")).unwrap();
+    reload(dir.path(), &server);
+    let mut code = None;
+    for n in 0..50 {
+        code = p.request(air("001010000000002", 10 + n)).await.unwrap().result_code();
+        if code == Some(5003) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(code, Some(5003), "Visited-PLMN-Id 26201 no longer Alpha's after the reload");
+}
+
+fn reload(_dir: &Path, server: &Server) {
+    let ok = Command::new("kill").args(["-HUP", &server.0.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+}

@@ -58,6 +58,14 @@ impl Caller {
         self.source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into())
     }
 
+    /// The tenant of a rule or webhook: the caller's own; operators name one or get `*` (every tenant).
+    pub fn tenant_or_all(&self, requested: Option<&str>) -> ApiResult<String> {
+        if self.role.is_operator() && requested.is_none() {
+            return Ok("*".into());
+        }
+        self.target_tenant(requested)
+    }
+
     /// The tenant a new resource of this caller belongs to: its own, or for operators the one named.
     pub fn target_tenant(&self, requested: Option<&str>) -> ApiResult<String> {
         match (&self.tenant, self.role.is_operator(), requested) {

@@ -33,6 +33,11 @@ async fn tenant_rules(st: &AppState) -> store::Result<HashMap<String, Vec<Rule>>
     Ok(out)
 }
 
+/// The tenant's own rules and the operator-wide ones (`*`).
+fn rules_for<'a>(rules: &'a HashMap<String, Vec<Rule>>, tenant: &str) -> Vec<&'a Rule> {
+    rules.get(tenant).into_iter().chain(rules.get("*")).flatten().collect()
+}
+
 async fn fire(st: &AppState, imsi: &Imsi, imei: Option<&Imei>, rule: &Rule, why: &str) -> store::Result<()> {
     let Some(m) = st.store().sim_in(&Scope::Operator, imsi).await? else { return Ok(()) };
     let tenant = m.sim.tenant.clone();
@@ -85,8 +90,8 @@ async fn check_registrations(st: &AppState, rules: &HashMap<String, Vec<Rule>>, 
             let (Some(imei_text), Ok(imsi)) = (&reg.imei, reg.imsi.parse::<Imsi>()) else { continue };
             let Ok(imei) = imei_text.parse::<Imei>() else { continue };
             let Some(m) = st.store().sim_in(&Scope::Operator, &imsi).await? else { continue };
-            let Some(list) = rules.get(&m.sim.tenant) else { continue };
-            for rule in list.iter().filter(|r| r.kind() == "imei_lock" && r.covers(imsi.as_str())) {
+            let list = rules_for(rules, &m.sim.tenant);
+            for rule in list.into_iter().filter(|r| r.kind() == "imei_lock" && r.covers(imsi.as_str())) {
                 match check_imei_lock(rule, &m.sim.bound_imeis, imei.body()) {
                     LockVerdict::Ok => {}
                     LockVerdict::Bind => {
@@ -132,8 +137,7 @@ async fn check_signalling(
     for (imsi_text, window, count) in source.at_least(min.saturating_add(1)) {
         let Ok(imsi) = imsi_text.parse::<Imsi>() else { continue };
         let Some(m) = st.store().sim_in(&Scope::Operator, &imsi).await? else { continue };
-        let Some(list) = rules.get(&m.sim.tenant) else { continue };
-        for rule in list {
+        for rule in rules_for(rules, &m.sim.tenant) {
             let Rule::Signalling { max_per_hour, .. } = rule else { continue };
             if count > *max_per_hour && rule.covers(&imsi_text) {
                 let key = (imsi_text.clone(), window, serde_json::to_string(rule).unwrap_or_default());

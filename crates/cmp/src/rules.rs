@@ -95,8 +95,8 @@ impl Rule {
             }
             Rule::Signalling { max_per_hour, imsis, .. } => {
                 check_imsis(imsis)?;
-                if *max_per_hour == 0 {
-                    return Err("max_per_hour must be at least 1".into());
+                if !(1..=1_000_000).contains(max_per_hour) {
+                    return Err("max_per_hour must be 1..=1000000".into());
                 }
                 Ok(())
             }

@@ -234,8 +234,15 @@ impl ServiceProfile {
             return Err(format!("profile {}: no services", self.name));
         }
         for a in &self.apn {
-            if a.qci == 0 {
-                return Err(format!("profile {}: APN {} has QCI 0", self.name, a.name));
+            let label_ok = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if a.name.len() > 100 || !a.name.split('.').all(label_ok) {
+                return Err(format!(
+                    "profile {}: APN name {:?} must be dot-separated labels of letters, digits and '-'",
+                    self.name, a.name
+                ));
+            }
+            if a.qci == 0 || a.qci == 255 {
+                return Err(format!("profile {}: APN {} has reserved QCI {} (use 1–254)", self.name, a.name, a.qci));
             }
             if a.arp_priority.is_some_and(|p| !(1..=15).contains(&p)) {
                 return Err(format!("profile {}: APN {} ARP priority must be 1..15", self.name, a.name));

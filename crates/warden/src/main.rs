@@ -21,6 +21,7 @@ mod platform;
 mod provision;
 mod serve;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -70,7 +71,8 @@ fn main() -> ExitCode {
     match result {
         Ok(out) => {
             if !out.is_empty() {
-                println!("{out}");
+                // A closed pipe (`| head`) is not an error of ours.
+                let _ = writeln!(std::io::stdout(), "{out}");
             }
             ExitCode::SUCCESS
         }

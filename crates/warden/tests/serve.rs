@@ -1,6 +1,8 @@
 //! `warden serve` as a process: provisioning through the CLI, AIR/ULR from an MME over loopback,
 //! CLR when `warden sim set-status` runs in another process, metrics, and kill -9 under load: after a
-//! restart no SQN is reused and every acknowledged provisioning is still there.
+//! restart no SQN is reused and every acknowledged provisioning is still there. And the platform API
+//! as a new user drives it: tenant, token, SIM import, bulk activation, profile change and suspension,
+//! each seen on the Diameter side.
 
 mod common;
 
@@ -268,4 +270,109 @@ async fn serve_without_configuration_uses_the_embedded_default() {
     .await
     .unwrap();
     assert!(r.is_ok(), "loopback peers are accepted without configuration");
+}
+
+/// One JSON call to the API.
+async fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let c = reqwest::Client::new();
+    let mut r = c.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
+    if let Some(b) = body {
+        r = r.header("content-type", "application/json").body(b.to_string());
+    }
+    let resp = r.send().await.expect("API reachable");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+#[tokio::test]
+async fn platform_api_changes_reach_the_mme() {
+    use serde_json::json;
+    let dir = common::workspace("5a");
+    let (port, hport) = (free_port(), free_port());
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        format!(
+            "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
+             origin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
+             [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
+             [http]\nlisten = \"127.0.0.1:{hport}\"\n"
+        ),
+    )
+    .unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    assert!(warden(dir.path(), &["profile", "import", root.join("profiles.toml").to_str().unwrap()]).status.success());
+    let init = warden(dir.path(), &["admin", "init"]);
+    assert!(init.status.success());
+    let op = String::from_utf8(init.stdout).unwrap().lines().next().unwrap().to_string();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let _server = start(dir.path(), addr).await;
+    let api = format!("http://127.0.0.1:{hport}/api/v1");
+
+    assert_eq!(http("POST", &format!("{api}/tenants"), &op, Some(json!({"name": "acme"}))).await.0, 201);
+    let (s, t) = http(
+        "POST",
+        &format!("{api}/tokens"),
+        &op,
+        Some(json!({"name": "ops", "role": "tenant_admin", "tenant": "acme"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{t}");
+    let tenant = t["secret"].as_str().unwrap().to_string();
+    let sims: Vec<_> = (1..=3)
+        .map(|i| {
+            json!({"imsi": format!("00101000000010{i}"), "k": "465b5ce8b199b49faa5f0a2ee238a6bc",
+                        "opc": "cd63cb71954a9f4e48a5994e37a02baf", "profile": "meter"})
+        })
+        .collect();
+    let (s, r) = http("POST", &format!("{api}/sims"), &op, Some(json!({"tenant": "acme", "sims": sims}))).await;
+    assert_eq!(s, 201, "{r}");
+
+    let (mme, mut inbox) = mme(addr).await;
+    let a = mme.request(request("AIR", "001010000000101", 1)).await.unwrap();
+    assert_ne!(a.result_code(), Some(rc::SUCCESS), "inventory SIMs get no vectors");
+
+    let (s, job) = http(
+        "POST",
+        &format!("{api}/jobs"),
+        &tenant,
+        Some(json!({"status": "active", "selection": {"imsi_from": "001010000000101", "imsi_to": "001010000000103"}})),
+    )
+    .await;
+    assert_eq!(s, 202, "{job}");
+    let id = job["id"].as_str().unwrap().to_string();
+    let mut done = serde_json::Value::Null;
+    for _ in 0..200 {
+        done = http("GET", &format!("{api}/jobs/{id}"), &tenant, None).await.1;
+        if done["state"] == "succeeded" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!((done["state"].as_str(), done["succeeded"].as_i64()), (Some("succeeded"), Some(3)), "{done}");
+    let a = mme.request(request("AIR", "001010000000101", 2)).await.unwrap();
+    assert_eq!(a.result_code(), Some(rc::SUCCESS), "activated through the API, vectors at once");
+    let u = mme.request(request("ULR", "001010000000101", 3)).await.unwrap();
+    assert_eq!(u.result_code(), Some(rc::SUCCESS));
+
+    let (s, r) =
+        http("PATCH", &format!("{api}/sims/001010000000101"), &tenant, Some(json!({"profile": "alarm"}))).await;
+    assert_eq!(s, 200, "{r}");
+    let idr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("IDR").unwrap();
+    assert_eq!(idr.abbrev(), Some("IDR"));
+    assert!(idr.get("Subscription-Data").is_some());
+
+    let (s, r) =
+        http("PATCH", &format!("{api}/sims/001010000000101"), &tenant, Some(json!({"status": "suspended"}))).await;
+    assert_eq!(s, 200, "{r}");
+    let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR").unwrap();
+    assert_eq!(clr.abbrev(), Some("CLR"));
+    assert_eq!(clr.get_str("User-Name"), Some("001010000000101"));
+    let a = mme.request(request("AIR", "001010000000101", 4)).await.unwrap();
+    assert_ne!(a.result_code(), Some(rc::SUCCESS), "suspended: no more vectors");
+
+    let (_, events) = http("GET", &format!("{api}/events?kind=sim.status_changed"), &tenant, None).await;
+    assert_eq!(events["items"].as_array().unwrap().len(), 4, "{events}");
+    let verify = warden(dir.path(), &["audit-log", "verify"]);
+    assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use store::access::NewToken;
 use utoipa::ToSchema;
 
-use super::{audit, next_cursor, PageQuery};
+use super::{audit, next_cursor, IdPageQuery, PageQuery};
 use crate::auth::{source_of, Caller};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -41,6 +41,7 @@ pub struct TenantPage {
 #[serde(deny_unknown_fields)]
 pub struct NewTenant {
     /// Letters, digits, `-` or `_`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
 }
 
@@ -66,7 +67,7 @@ pub async fn list_tenants(
 
 /// Creates a tenant (operator admins).
 #[utoipa::path(post, path = "/tenants", tag = "access", request_body = NewTenant,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = Tenant),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -122,12 +123,15 @@ pub struct TokenPage {
 #[serde(deny_unknown_fields)]
 pub struct NewTokenRequest {
     /// Name.
+    #[schema(min_length = 1, max_length = 100, pattern = "[^ ]")]
     pub name: String,
     /// `tenant_admin`, `tenant_operator`, `tenant_viewer` (operator admins may also issue `operator_admin`).
+    #[schema(pattern = "^(operator_admin|tenant_admin|tenant_operator|tenant_viewer)$")]
     pub role: String,
     /// Operator admins: the tenant (tenant admins: their own).
     pub tenant: Option<String>,
     /// Lifetime in days (1–3650; default: no expiry).
+    #[schema(minimum = 1, maximum = 3650)]
     pub expires_days: Option<u32>,
     /// Source addresses allowed (default: any).
     #[serde(default)]
@@ -196,7 +200,7 @@ pub async fn list_tokens(
 
 /// Issues a token; its secret is in this answer only.
 #[utoipa::path(post, path = "/tokens", tag = "access", request_body = NewTokenRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = CreatedToken),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -311,10 +315,13 @@ pub struct UserPage {
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// Login name (3–64 letters, digits, `.`, `-`, `_`, `@`).
+    #[schema(pattern = "^[A-Za-z0-9._@-]{3,64}$")]
     pub username: String,
     /// At least 15 characters (NIST SP 800-63B, single factor); checked against common and breached passwords.
+    #[schema(min_length = 15, max_length = 256)]
     pub password: String,
     /// Role.
+    #[schema(pattern = "^(operator_admin|tenant_admin|tenant_operator|tenant_viewer)$")]
     pub role: String,
     /// Operator admins: the tenant.
     pub tenant: Option<String>,
@@ -347,7 +354,7 @@ pub async fn list_users(
 
 /// Creates a user.
 #[utoipa::path(post, path = "/users", tag = "access", request_body = NewUser,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = User),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -609,7 +616,7 @@ pub struct AuditPage {
 }
 
 /// Reads the audit trail (tenant admins: their tenant's records).
-#[utoipa::path(get, path = "/audit", tag = "access", params(PageQuery),
+#[utoipa::path(get, path = "/audit", tag = "access", params(IdPageQuery),
     responses((status = 200, body = AuditPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -37,6 +37,98 @@ fn profile_view(p: &ServiceProfile) -> Profile {
     Profile { name: p.name.clone(), data_only: p.data_only(), body: serde_json::to_value(p).unwrap_or_default() }
 }
 
+/// A service (SUB-1).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ServiceName {
+    /// Packet data.
+    Data,
+    /// SMS.
+    Sms,
+    /// Voice.
+    Voice,
+}
+
+/// A radio access type.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum RatName {
+    /// 2G.
+    Geran,
+    /// 3G.
+    Utran,
+    /// 4G.
+    Eutran,
+    /// NB-IoT.
+    Nbiot,
+    /// 5G.
+    Nr,
+}
+
+/// A PLMN id, MCC followed by MNC.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[schema(pattern = "^[0-9]{5,6}$")]
+#[allow(dead_code)]
+pub struct PlmnText(String);
+
+/// An APN of a profile.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ApnBody {
+    /// APN name.
+    #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*$")]
+    name: String,
+    /// `ipv4`, `ipv6`, `ipv4v6`, `ipv4_or_ipv6` or `non_ip`.
+    #[schema(pattern = "^(ipv4|ipv6|ipv4v6|ipv4_or_ipv6|non_ip)$")]
+    pdn_type: Option<String>,
+    /// QCI.
+    #[schema(minimum = 1, maximum = 254)]
+    qci: Option<u8>,
+    /// ARP priority level.
+    #[schema(minimum = 1, maximum = 15)]
+    arp_priority: Option<u8>,
+    /// APN-AMBR uplink, bit/s.
+    #[schema(value_type = Option<u64>, maximum = 4294967295_u64)]
+    ambr_ul: Option<u32>,
+    /// APN-AMBR downlink, bit/s.
+    #[schema(value_type = Option<u64>, maximum = 4294967295_u64)]
+    ambr_dl: Option<u32>,
+}
+
+/// A service profile as written by the operator (the name comes from the path).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+pub struct ProfileBody {
+    /// Services granted.
+    #[schema(min_items = 1)]
+    services: Vec<ServiceName>,
+    /// Visited PLMNs allowed (empty: all).
+    allowed_plmns: Option<Vec<PlmnText>>,
+    /// RATs forbidden.
+    forbidden_rats: Option<Vec<RatName>>,
+    /// `none`, `first` or `list`.
+    #[schema(pattern = "^(none|first|list)$")]
+    imei_lock: Option<String>,
+    /// `event` or `bar`.
+    #[schema(pattern = "^(event|bar)$")]
+    imei_lock_action: Option<String>,
+    /// UE-AMBR uplink, bit/s.
+    #[schema(value_type = Option<u64>, maximum = 4294967295_u64)]
+    ambr_ul: Option<u32>,
+    /// UE-AMBR downlink, bit/s.
+    #[schema(value_type = Option<u64>, maximum = 4294967295_u64)]
+    ambr_dl: Option<u32>,
+    /// IP ranges or domains the devices may reach.
+    ip_allowlist: Option<Vec<String>>,
+    /// Fixed dialling list.
+    fixed_dialling: Option<Vec<String>>,
+    /// APNs.
+    apn: Option<Vec<ApnBody>>,
+}
+
 /// Lists service profiles (every tenant may read them to pick one).
 #[utoipa::path(get, path = "/profiles", tag = "catalogue",
     responses((status = 200, body = ProfileList),
@@ -49,8 +141,9 @@ pub async fn list_profiles(State(st): State<AppState>, caller: Caller) -> ApiRes
 }
 
 /// Creates or replaces a service profile (operator admins); SIMs using it get IDR.
-#[utoipa::path(put, path = "/profiles/{name}", tag = "catalogue", params(("name" = String, Path, description = "Profile name")),
-    request_body(content = Object, description = "The profile, as in profiles.toml (docs/hss.md)"),
+#[utoipa::path(put, path = "/profiles/{name}", tag = "catalogue",
+    params(("name" = String, Path, description = "Profile name", pattern = "^[A-Za-z0-9_.-]{1,64}$")),
+    request_body(content = ProfileBody, description = "The profile, as in profiles.toml (docs/hss.md)"),
     responses((status = 200, body = Profile),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -61,7 +154,11 @@ pub async fn put_profile(
     Json(body): Json<serde_json::Value>,
 ) -> ApiResult<axum::Json<Profile>> {
     caller.require(Action::Operate)?;
+    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)) {
+        return Err(ApiError::bad_request("profile name: 1–64 letters, digits, '_', '.' or '-'"));
+    }
     let mut body = body;
+    super::integral_floats(&mut body);
     match body.as_object_mut() {
         Some(o) => {
             o.insert("name".into(), serde_json::Value::String(name.clone()));
@@ -115,13 +212,17 @@ pub struct RangeList {
 #[serde(deny_unknown_fields)]
 pub struct NewRange {
     /// First IMSI.
+    #[schema(pattern = "^[0-9]{6,15}$")]
     pub imsi_from: String,
-    /// Last IMSI.
+    /// Last IMSI (same length, not below `imsi_from`).
+    #[schema(pattern = "^[0-9]{6,15}$")]
     pub imsi_to: String,
     /// `iot` or `handset`.
+    #[schema(pattern = "^(iot|handset)$")]
     pub segment: String,
     /// Note.
     #[serde(default)]
+    #[schema(max_length = 200)]
     pub note: String,
 }
 
@@ -148,7 +249,7 @@ pub async fn list_ranges(State(st): State<AppState>, caller: Caller) -> ApiResul
 
 /// Marks an IMSI range as IoT or handset (operator admins).
 #[utoipa::path(post, path = "/ranges", tag = "catalogue", request_body = NewRange,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = Range),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

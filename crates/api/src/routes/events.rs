@@ -53,6 +53,7 @@ fn view(e: &StoredEvent) -> Event {
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// Cursor (an event id) from the previous page.
+    #[param(pattern = "^[0-9]{0,18}$")]
     pub cursor: Option<String>,
     /// Items per page (1–1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -190,6 +191,7 @@ fn hook_view(w: &StoredWebhook) -> Webhook {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// `https://…` (or `http://` when private targets are allowed by the operator).
+    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$")]
     pub url: String,
     /// Operator admins: the tenant whose events to send.
     pub tenant: Option<String>,
@@ -233,7 +235,7 @@ fn check_url(url: &str, allow_private: bool) -> ApiResult<()> {
 
 /// Registers a webhook; deliveries start with events after this moment.
 #[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = CreatedWebhook),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -243,8 +245,8 @@ pub async fn create_webhook(
     Json(req): Json<NewWebhook>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
     caller.require(Action::ManageAccess)?;
-    let tenant = caller.target_tenant(req.tenant.as_deref())?;
-    if !st.store().tenant_exists(&tenant).await? {
+    let tenant = caller.tenant_or_all(req.tenant.as_deref())?;
+    if tenant != "*" && !st.store().tenant_exists(&tenant).await? {
         return Err(ApiError::unprocessable(format!("tenant {tenant} does not exist")));
     }
     check_url(&req.url, st.0.settings.webhook_allow_private)?;

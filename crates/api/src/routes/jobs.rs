@@ -22,10 +22,16 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct JobSelection {
     /// Explicit IMSIs (at most 1,000,000).
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(min_items = 1, max_items = 1000000, nullable = false)]
     pub imsis: Option<Vec<String>>,
     /// First IMSI of a range.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(pattern = "^[0-9]{6,15}$", nullable = false)]
     pub imsi_from: Option<String>,
     /// Last IMSI of a range.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(pattern = "^[0-9]{6,15}$", nullable = false)]
     pub imsi_to: Option<String>,
     /// Only SIMs in this status.
     pub status: Option<Status>,
@@ -122,7 +128,7 @@ pub async fn resume_jobs(st: &AppState) -> store::Result<usize> {
 
 /// Creates a bulk job.
 #[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 202, body = Job),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

@@ -55,6 +55,43 @@ impl PageQuery {
     }
 }
 
+/// Cursor pagination over numbered records (events, audit): the cursor is a record id.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct IdPageQuery {
+    /// Cursor (a record id) from the previous page.
+    #[param(pattern = "^[0-9]{0,18}$")]
+    pub cursor: Option<String>,
+    /// Items per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+}
+
+impl IdPageQuery {
+    /// As a [`PageQuery`].
+    pub fn page(&self) -> PageQuery {
+        PageQuery { cursor: self.cursor.clone(), limit: self.limit }
+    }
+}
+
+/// Normalises a JSON body the way JSON Schema reads it: integral floats (`7.0`) become integers and
+/// `null` members are dropped (absent and null optional fields mean the same).
+pub fn integral_floats(v: &mut serde_json::Value) {
+    if let serde_json::Value::Object(o) = v {
+        o.retain(|_, x| !x.is_null());
+    }
+    match v {
+        serde_json::Value::Number(n) => {
+            if let Some(f) = n.as_f64().filter(|f| n.is_f64() && f.fract() == 0.0 && f.abs() < 9.0e15) {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(integral_floats),
+        serde_json::Value::Object(o) => o.values_mut().for_each(integral_floats),
+        _ => {}
+    }
+}
+
 /// The next cursor: the key of the last item when the page is full.
 pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> String) -> Option<String> {
     if items.len() as i64 == limit {
@@ -105,6 +142,15 @@ mod erased {
             }
         }
     }
+}
+
+/// For optional request fields that may be absent but not `null` (their schema is not nullable).
+pub fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Parses an IMSI path or body value into a 4xx on error.

@@ -30,13 +30,16 @@ pub enum RuleAction {
 #[serde(deny_unknown_fields)]
 pub struct RuleSpec {
     /// `imei_lock` or `signalling`.
+    #[schema(pattern = "^(imei_lock|signalling)$")]
     pub kind: String,
     /// IMEI lock: `first_seen` or `list`.
+    #[schema(pattern = "^(first_seen|list)$")]
     pub mode: Option<String>,
     /// IMEI lock `list`: allowed IMEIs.
     #[serde(default)]
     pub imeis: Vec<String>,
     /// Signalling: most AIR+ULR per SIM per hour.
+    #[schema(minimum = 1, maximum = 1000000)]
     pub max_per_hour: Option<u32>,
     /// Only these IMSIs (empty: every SIM of the tenant).
     #[serde(default)]
@@ -81,6 +84,9 @@ fn view(r: store::platform::RuleRow) -> Rule {
 }
 
 fn domain(spec: &RuleSpec) -> ApiResult<DomainRule> {
+    if spec.max_per_hour.is_some_and(|m| !(1..=1_000_000).contains(&m)) {
+        return Err(ApiError::unprocessable("max_per_hour must be 1..=1000000"));
+    }
     let mut v = serde_json::json!({ "kind": spec.kind, "imsis": spec.imsis, "action": spec.action });
     let o = v.as_object_mut().expect("object");
     match spec.kind.as_str() {
@@ -110,7 +116,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<axum:
 
 /// Creates a rule.
 #[utoipa::path(post, path = "/rules", tag = "rules", request_body = RuleSpec,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = Rule),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -120,8 +126,8 @@ pub async fn create(
     Json(spec): Json<RuleSpec>,
 ) -> ApiResult<(StatusCode, axum::Json<Rule>)> {
     caller.require(Action::ManageAccess)?;
-    let tenant = caller.target_tenant(spec.tenant.as_deref())?;
-    if !st.store().tenant_exists(&tenant).await? {
+    let tenant = caller.tenant_or_all(spec.tenant.as_deref())?;
+    if tenant != "*" && !st.store().tenant_exists(&tenant).await? {
         return Err(ApiError::unprocessable(format!("tenant {tenant} does not exist")));
     }
     let rule = domain(&spec)?;

@@ -157,8 +157,10 @@ pub struct SimQuery {
     /// Only this profile.
     pub profile: Option<String>,
     /// Only IMSIs from this one.
+    #[param(pattern = "^[0-9]{6,15}$")]
     pub imsi_from: Option<String>,
     /// Only IMSIs up to this one.
+    #[param(pattern = "^[0-9]{6,15}$")]
     pub imsi_to: Option<String>,
 }
 
@@ -175,6 +177,9 @@ pub async fn list(
     caller.require(Action::Read)?;
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
     let limit = page.limit()?;
+    for v in [&q.imsi_from, &q.imsi_to].into_iter().flatten() {
+        imsi(v)?;
+    }
     let filter = SimFilter {
         status: q.status.map(Into::into),
         profile: q.profile.clone(),
@@ -193,7 +198,7 @@ async fn load(st: &AppState, caller: &Caller, text: &str) -> ApiResult<ManagedSi
 }
 
 /// Reads one SIM.
-#[utoipa::path(get, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI")),
+#[utoipa::path(get, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
     responses((status = 200, body = Sim),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
@@ -208,13 +213,17 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<Stri
 #[serde(deny_unknown_fields)]
 pub struct SimPatch {
     /// New lifecycle status.
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub status: Option<Status>,
     /// New service profile (one of the operator's profiles).
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
     pub profile: Option<String>,
 }
 
 /// Changes a SIM's status or profile; the HSS is told at once (CLR/IDR to the serving MME).
-#[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI")),
+#[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
     request_body = SimPatch,
     responses((status = 200, body = Sim),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -226,9 +235,7 @@ pub async fn patch(
     Json(p): Json<SimPatch>,
 ) -> ApiResult<axum::Json<Sim>> {
     caller.require(Action::ManageSims)?;
-    if p.status.is_none() && p.profile.is_none() {
-        return Err(ApiError::unprocessable("give status, profile or both"));
-    }
+    // An empty patch changes nothing and answers the SIM as it is.
     let imsi = imsi(&id)?;
     let scope = caller.scope();
     let hss = st.0.hss.as_ref();
@@ -274,7 +281,7 @@ pub struct Protection {
 }
 
 /// Lifts or restores the termination protection of a critical SIM (operator admins only).
-#[utoipa::path(put, path = "/sims/{imsi}/protection", tag = "sims", params(("imsi" = String, Path, description = "IMSI")),
+#[utoipa::path(put, path = "/sims/{imsi}/protection", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
     request_body = Protection,
     responses((status = 200, body = Sim),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
@@ -307,9 +314,11 @@ pub async fn protection(
 #[serde(deny_unknown_fields)]
 pub struct SimImport {
     /// Tenant that will own the SIMs.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub tenant: String,
     /// The SIMs (at most 10,000 per request). `k` and `opc`/`op` are hex; they are sealed at once
     /// and never returned. Status defaults to `inventory`.
+    #[schema(min_items = 1, max_items = 10000)]
     pub sims: Vec<SimRecord>,
 }
 
@@ -326,7 +335,7 @@ pub const MAX_IMPORT: usize = 10_000;
 /// Imports SIMs with their keys into a tenant (operator admins). Nothing is stored unless every SIM is
 /// valid; SIMs in a range marked `handset` are refused (IoT segregation).
 #[utoipa::path(post, path = "/sims", tag = "sims", request_body = SimImport,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
     responses((status = 201, body = ImportResult),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]

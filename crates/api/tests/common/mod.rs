@@ -108,7 +108,7 @@ impl Api {
         if !token.is_empty() {
             b = b.header("authorization", format!("Bearer {token}"));
         }
-        if body.is_some() {
+        if body.is_some() && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
             b = b.header("content-type", "application/json");
         }
         for (k, v) in headers {

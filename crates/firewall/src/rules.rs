@@ -626,6 +626,18 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_compiles() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/firewall.toml");
+        let doc: toml::Table = toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let section = toml::to_string(&doc["firewall"]).unwrap();
+        let rules = Rules::compile(&FirewallConfig::from_toml(&section).unwrap()).unwrap();
+        assert_eq!(rules.partners.len(), 2);
+        assert_eq!(rules.mode(Rule::Velocity), Mode::Detect);
+        assert_eq!(rules.velocity(262, 208), Duration::from_secs(20 * 60));
+        assert_eq!(rules.answer(Rule::RiskyPlmn), Answer::Experimental(5004));
+    }
+
+    #[test]
     fn refuses_bad_configurations() {
         let base = r#"
             [home]

@@ -140,7 +140,7 @@ pub struct Engine {
     rules: RwLock<Arc<Rules>>,
     /// Counters, gauges and events.
     pub observer: Observer,
-    subscribers: Box<[Mutex<HashMap<ImsiKey, Subscriber>>]>,
+    subscribers: Box<[Mutex<HashMap<ImsiKey, Subscriber, ImsiHash>>]>,
     shard_capacity: usize,
     partner_buckets: Mutex<HashMap<Arc<str>, Bucket>>,
     overload: Mutex<Overload>,
@@ -163,12 +163,41 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// FNV-1a over the lower-cased bytes: identifies the MME of a registration (not a security boundary:
+/// a collision needs a configured partner host anyway).
 fn host_hash(host: &[u8]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    for b in host {
-        h.write_u8(b.to_ascii_lowercase());
+    host.iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x100_0000_01b3))
+}
+
+/// Hasher for packed IMSIs: one multiply (the keys are not chosen by an attacker beyond the home
+/// ranges, and each shard is bounded).
+#[derive(Debug, Clone, Copy, Default)]
+struct ImsiHash;
+
+impl std::hash::BuildHasher for ImsiHash {
+    type Hasher = ImsiHasher;
+    fn build_hasher(&self) -> ImsiHasher {
+        ImsiHasher(0)
     }
-    h.finish()
+}
+
+/// See [`ImsiHash`].
+#[derive(Debug, Default)]
+struct ImsiHasher(u64);
+
+impl Hasher for ImsiHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    }
 }
 
 fn shard_of(k: ImsiKey) -> usize {
@@ -220,7 +249,7 @@ impl Engine {
         Self {
             rules: RwLock::new(Arc::new(rules)),
             observer: Observer::new(event_capacity),
-            subscribers: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            subscribers: (0..SHARDS).map(|_| Mutex::new(HashMap::with_hasher(ImsiHash))).collect(),
             shard_capacity: (max_subscribers / SHARDS).max(16),
             partner_buckets: Mutex::new(HashMap::new()),
             overload: Mutex::new(Overload {
@@ -660,6 +689,7 @@ impl Engine {
                 }
             }
             let (rate, burst) = rules.imsi_budget;
+            // One lookup; events are recorded with the shard locked (the event ring is another lock).
             let s = shard.entry(k).or_insert(Subscriber {
                 tokens: burst as f32,
                 refilled: now,
@@ -670,29 +700,24 @@ impl Engine {
             if h.code == cmd::ULR && rules.mode(Rule::Velocity) != Mode::Off {
                 if let (Some(reg), Some(p)) = (s.registration, plmn) {
                     if let (Some(a), Some(b)) = (plmn_mcc(&reg.plmn), plmn_mcc(&p)) {
-                        if a != b && now.saturating_duration_since(reg.at) < rules.velocity(a, b) {
-                            drop(shard);
-                            if self.hit(ctx, Rule::Velocity, meta, "registered in another country too recently") {
-                                return self.answer(ctx, h, &f, Rule::Velocity, None, None, now, out);
-                            }
-                            shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+                        if a != b
+                            && now.saturating_duration_since(reg.at) < rules.velocity(a, b)
+                            && self.hit(ctx, Rule::Velocity, meta, "registered in another country too recently")
+                        {
+                            return self.answer(ctx, h, &f, Rule::Velocity, None, None, now, out);
                         }
                     }
                 }
             }
-            let Some(s) = shard.get_mut(&k) else { return Outcome::Dropped };
             if (h.code == cmd::PUR || h.code == cmd::NOR) && rules.mode(Rule::ServingNode) != Mode::Off {
                 if let Some(reg) = s.registration {
-                    if reg.host != host {
-                        drop(shard);
-                        if self.hit(ctx, Rule::ServingNode, meta, "PUR/NOR from a node that is not the serving MME") {
-                            return self.answer(ctx, h, &f, Rule::ServingNode, None, None, now, out);
-                        }
-                        shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+                    if reg.host != host
+                        && self.hit(ctx, Rule::ServingNode, meta, "PUR/NOR from a node that is not the serving MME")
+                    {
+                        return self.answer(ctx, h, &f, Rule::ServingNode, None, None, now, out);
                     }
                 }
             }
-            let Some(s) = shard.get_mut(&k) else { return Outcome::Dropped };
             if risky {
                 let window = Duration::from_secs(rules.steering.critical_rescue_window_secs);
                 if now.saturating_duration_since(s.rejections_since) > window {
@@ -701,39 +726,25 @@ impl Engine {
                 }
                 if priority == Priority::Critical && s.rejections >= rules.steering.critical_rescue_after {
                     s.rejections = 0;
-                    drop(shard);
-                    self.record(
-                        ctx,
-                        Rule::CriticalRescue,
-                        Action::Passed,
-                        meta,
-                        0,
-                        "critical device admitted in a risky network after repeated rejections",
-                    );
+                    let reason = "critical device admitted in a risky network after repeated rejections";
+                    self.record(ctx, Rule::CriticalRescue, Action::Passed, meta, 0, reason);
                 } else {
                     if priority == Priority::Critical {
                         s.rejections += 1;
                     }
-                    drop(shard);
                     if self.hit(ctx, Rule::RiskyPlmn, meta, "outbound roamer registering in a risky visited network") {
                         return self.answer(ctx, h, &f, Rule::RiskyPlmn, None, None, now, out);
                     }
                 }
-                shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
             }
             if priority != Priority::Critical && rules.mode(Rule::ImsiRate) != Mode::Off {
-                if let Some(s) = shard.get_mut(&k) {
-                    let dt = now.saturating_duration_since(s.refilled).as_secs_f32();
-                    s.tokens = (s.tokens + dt * rate as f32).min(burst as f32);
-                    s.refilled = now;
-                    if s.tokens >= 1.0 {
-                        s.tokens -= 1.0;
-                    } else {
-                        drop(shard);
-                        if self.hit(ctx, Rule::ImsiRate, meta, "subscriber over its signalling budget") {
-                            return self.answer(ctx, h, &f, Rule::ImsiRate, None, None, now, out);
-                        }
-                    }
+                let dt = now.saturating_duration_since(s.refilled).as_secs_f32();
+                s.tokens = (s.tokens + dt * rate as f32).min(burst as f32);
+                s.refilled = now;
+                if s.tokens >= 1.0 {
+                    s.tokens -= 1.0;
+                } else if self.hit(ctx, Rule::ImsiRate, meta, "subscriber over its signalling budget") {
+                    return self.answer(ctx, h, &f, Rule::ImsiRate, None, None, now, out);
                 }
             }
         }

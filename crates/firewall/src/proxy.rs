@@ -80,6 +80,19 @@ enum Reply {
     Failed(Vec<u8>, Meta),
 }
 
+/// A request the HSS sends toward a partner node (CLR, IDR, DSR, RSR).
+struct Outbound {
+    bytes: Vec<u8>,
+    upstream_hop_by_hop: u32,
+    back: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// Open partner connections by the Origin-Host of their CER (lower case), for outbound requests.
+type Registry = Arc<std::sync::Mutex<HashMap<String, mpsc::UnboundedSender<Outbound>>>>;
+
+/// Commands the HSS may send toward partners (S6a, TS 29.272): CLR, IDR, DSR, RSR.
+const OUTBOUND: [u32; 4] = [317, 319, 320, 322];
+
 struct Link {
     tx: mpsc::Sender<Forward>,
     up: Arc<AtomicBool>,
@@ -89,6 +102,8 @@ struct Link {
 pub(crate) struct Pool {
     links: Vec<Link>,
     next: AtomicUsize,
+    /// Open partner connections, for requests of the HSS.
+    registry: Registry,
 }
 
 impl Pool {
@@ -171,13 +186,21 @@ pub(crate) async fn run(
 ) {
     let mut links = Vec::new();
     let mut tasks = Vec::new();
+    let registry: Registry = Arc::default();
     for _ in 0..settings.upstream_connections {
         let (tx, rx) = mpsc::channel(settings.max_in_flight.max(1024));
         let up = Arc::new(AtomicBool::new(false));
         links.push(Link { tx, up: up.clone() });
-        tasks.push(tokio::spawn(upstream_link(engine.clone(), settings.clone(), rx, up, shutdown.clone())));
+        tasks.push(tokio::spawn(upstream_link(
+            engine.clone(),
+            settings.clone(),
+            rx,
+            up,
+            registry.clone(),
+            shutdown.clone(),
+        )));
     }
-    let pool = Arc::new(Pool { links, next: AtomicUsize::new(0) });
+    let pool = Arc::new(Pool { links, next: AtomicUsize::new(0), registry: registry.clone() });
     let authorizer: Arc<dyn PeerAuthorizer> = Arc::new(Authorizer(engine.clone()));
     let mut seed = settings.partner_peer.seed;
     loop {
@@ -304,6 +327,10 @@ async fn partner_connection<S: Stream>(
 ) {
     let (mut reader, mut writer) = tokio::io::split(stream);
     let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Reply>();
+    let (outbound_tx, mut outbound_rx) = mpsc::unbounded_channel::<Outbound>();
+    // Requests relayed to this partner and not answered yet: our hop-by-hop → (back channel, HSS's).
+    let mut outbound_pending: HashMap<u32, (mpsc::UnboundedSender<Vec<u8>>, u32)> = HashMap::new();
+    let mut next_outbound: u32 = rand_seed() as u32;
     let mut partner: Option<PartnerCtx> = None;
     let max_message = peer.config().max_message_size;
     let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
@@ -326,10 +353,18 @@ async fn partner_connection<S: Stream>(
                     engine.observer.open_partners.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(%addr, origin_host = %remote.origin_host, "firewall: partner connected");
                     partner = Some(PartnerCtx::resolve(&engine, &remote.origin_host));
+                    pool.registry
+                        .lock()
+                        .expect("registry")
+                        .insert(remote.origin_host.to_ascii_lowercase(), outbound_tx.clone());
                 }
                 PeerEvent::Closed(reason) => {
-                    if partner.is_some() {
+                    if let Some(p) = &partner {
                         engine.observer.open_partners.fetch_sub(1, Ordering::Relaxed);
+                        let mut r = pool.registry.lock().expect("registry");
+                        if r.get(&p.host.to_ascii_lowercase()).is_some_and(|tx| tx.same_channel(&outbound_tx)) {
+                            r.remove(&p.host.to_ascii_lowercase());
+                        }
                     }
                     tracing::info!(%addr, ?reason, "firewall: partner connection closed");
                 }
@@ -348,7 +383,12 @@ async fn partner_connection<S: Stream>(
                     let now = Instant::now().into_std();
                     for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
                         if !header.is_request() {
-                            // Answers to requests the firewall never sent toward partners.
+                            // The answer to a request the HSS sent this partner: back with the HSS's id.
+                            if let Some((back, id)) = outbound_pending.remove(&header.hop_by_hop) {
+                                let mut bytes = frame.to_vec();
+                                set_hop_by_hop(&mut bytes, id);
+                                let _ = back.send(bytes);
+                            }
                             return;
                         }
                         let Some(p) = partner.as_mut() else { return };
@@ -377,6 +417,21 @@ async fn partner_connection<S: Stream>(
                     });
                 }
             },
+            Some(mut o) = outbound_rx.recv(), if peer.state() == PeerState::Open => {
+                loop {
+                    next_outbound = next_outbound.wrapping_add(1);
+                    if !outbound_pending.contains_key(&next_outbound) {
+                        break;
+                    }
+                }
+                set_hop_by_hop(&mut o.bytes, next_outbound);
+                out.extend_from_slice(&o.bytes);
+                outbound_pending.insert(next_outbound, (o.back, o.upstream_hop_by_hop));
+                if outbound_pending.len() > 65_536 {
+                    // Answers that never came: the HSS has long timed them out.
+                    outbound_pending.clear();
+                }
+            }
             Some(reply) = reply_rx.recv() => {
                 let mut next = Some(reply);
                 while let Some(reply) = next {
@@ -418,6 +473,7 @@ async fn upstream_link(
     settings: ProxySettings,
     mut rx: mpsc::Receiver<Forward>,
     up: Arc<AtomicBool>,
+    registry: Registry,
     shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(100);
@@ -428,7 +484,8 @@ async fn upstream_link(
         match TcpStream::connect(settings.upstream).await {
             Ok(stream) => {
                 let _ = stream.set_nodelay(true);
-                let served = upstream_connection(stream, &engine, &settings, &mut rx, &up, shutdown.clone()).await;
+                let served =
+                    upstream_connection(stream, &engine, &settings, &mut rx, &up, &registry, shutdown.clone()).await;
                 up.store(false, Ordering::Relaxed);
                 if served {
                     backoff = Duration::from_millis(100);
@@ -457,8 +514,11 @@ async fn upstream_connection(
     settings: &ProxySettings,
     rx: &mut mpsc::Receiver<Forward>,
     up: &AtomicBool,
+    registry: &Registry,
     mut shutdown: watch::Receiver<bool>,
 ) -> bool {
+    let (back_tx, mut back_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let mut hss_host = String::new();
     let mut config = settings.upstream_peer.clone();
     config.seed ^= rand_seed();
     let mut peer =
@@ -487,6 +547,7 @@ async fn upstream_connection(
             match ev {
                 PeerEvent::Open { remote, .. } => {
                     opened = true;
+                    hss_host = remote.origin_host.clone();
                     up.store(true, Ordering::Relaxed);
                     engine.observer.open_upstreams.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(upstream = %settings.upstream, hss = %remote.origin_host, "firewall: connected to the HSS");
@@ -516,9 +577,7 @@ async fn upstream_connection(
                     let now = Instant::now().into_std();
                     for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
                         if header.is_request() {
-                            // HSS-originated requests (CLR/IDR) are not relayed to partners.
-                            let a = crate::rules::Answer::Result(diameter::result_code::UNABLE_TO_DELIVER);
-                            local_answer(&engine.rules(), frame, a, "not relayed by the firewall", &mut out);
+                            relay_outbound(engine, registry, frame, header, &hss_host, &back_tx, &mut out);
                             return;
                         }
                         let Some(p) = pending.remove(&header.hop_by_hop) else { return };
@@ -554,6 +613,12 @@ async fn upstream_connection(
                     next = if batch < 256 { rx.try_recv().ok() } else { None };
                 }
             }
+            Some(bytes) = back_rx.recv() => {
+                out.extend_from_slice(&bytes);
+                while let Ok(bytes) = back_rx.try_recv() {
+                    out.extend_from_slice(&bytes);
+                }
+            }
             _ = tick.tick() => {
                 let now = Instant::now().into_std();
                 while let Some(&(deadline, id)) = deadlines.front() {
@@ -578,6 +643,43 @@ async fn upstream_connection(
                 }
             }
         }
+    }
+}
+
+/// A request from the HSS: CLR, IDR, DSR and RSR go to the open connection of the partner node named
+/// in Destination-Host (with a Route-Record naming the HSS appended); any other command gets
+/// 3001, an unknown or disconnected node 3002.
+fn relay_outbound(
+    engine: &Engine,
+    registry: &Registry,
+    frame: &[u8],
+    header: Header,
+    hss_host: &str,
+    back: &mpsc::UnboundedSender<Vec<u8>>,
+    out: &mut Vec<u8>,
+) {
+    let rules = engine.rules();
+    let fail = |code: u32, text: &str, out: &mut Vec<u8>| {
+        local_answer(&rules, frame, crate::rules::Answer::Result(code), text, out);
+    };
+    if header.app_id != diameter::dictionary::app::S6A || !OUTBOUND.contains(&header.code) {
+        engine.observer.partner(&"-".into()).count(Rule::Command, Action::Blocked);
+        return fail(diameter::result_code::COMMAND_UNSUPPORTED, "command not relayed toward partners", out);
+    }
+    let destination = MessageView::parse(frame).ok().and_then(|v| v.find(293, 0)).map(|a| a.data.to_ascii_lowercase());
+    let target = destination
+        .and_then(|d| String::from_utf8(d).ok())
+        .and_then(|d| registry.lock().expect("registry").get(&d).map(|tx| (d, tx.clone())));
+    let Some((host, tx)) = target else {
+        return fail(diameter::result_code::UNABLE_TO_DELIVER, "partner node not connected", out);
+    };
+    let mut bytes = Vec::with_capacity(frame.len() + 12 + hss_host.len());
+    bytes.extend_from_slice(frame);
+    append_route_record(&mut bytes, hss_host);
+    let name = rules.partner_by_host(&host).map_or_else(|| "-".into(), |i| rules.partners[i].name.clone());
+    engine.observer.partner(&name).count(Rule::Outbound, Action::Passed);
+    if tx.send(Outbound { bytes, upstream_hop_by_hop: header.hop_by_hop, back: back.clone() }).is_err() {
+        fail(diameter::result_code::UNABLE_TO_DELIVER, "partner node not connected", out);
     }
 }
 

@@ -69,10 +69,12 @@ pub enum Rule {
     UnknownPeer,
     /// No upstream connection, or no answer in time.
     UpstreamUnavailable,
+    /// A request of the HSS (CLR, IDR, DSR, RSR) relayed to a partner node.
+    Outbound,
 }
 
 /// Number of [`Rule`] values.
-pub const RULE_COUNT: usize = 19;
+pub const RULE_COUNT: usize = 20;
 
 impl Rule {
     /// All rules, in id order.
@@ -96,6 +98,7 @@ impl Rule {
         Rule::Sinkhole,
         Rule::UnknownPeer,
         Rule::UpstreamUnavailable,
+        Rule::Outbound,
     ];
 
     /// The stable id.
@@ -120,6 +123,7 @@ impl Rule {
             Rule::Sinkhole => "sinkhole",
             Rule::UnknownPeer => "peer-unknown",
             Rule::UpstreamUnavailable => "upstream-unavailable",
+            Rule::Outbound => "outbound",
         }
     }
 
@@ -131,7 +135,7 @@ impl Rule {
     /// The documented default answer of a rule that answers.
     pub fn default_answer(self) -> Answer {
         match self {
-            Rule::Pass | Rule::CriticalRescue | Rule::Malformed => Answer::Result(rc::SUCCESS),
+            Rule::Pass | Rule::CriticalRescue | Rule::Malformed | Rule::Outbound => Answer::Result(rc::SUCCESS),
             Rule::Application => Answer::Result(rc::APPLICATION_UNSUPPORTED),
             Rule::Command => Answer::Result(rc::COMMAND_UNSUPPORTED),
             Rule::Loop => Answer::Result(rc::LOOP_DETECTED),
@@ -154,7 +158,13 @@ impl Rule {
     fn configurable(self) -> bool {
         !matches!(
             self,
-            Rule::Pass | Rule::Malformed | Rule::Loop | Rule::UnknownPeer | Rule::UpstreamUnavailable | Rule::Sinkhole
+            Rule::Pass
+                | Rule::Malformed
+                | Rule::Loop
+                | Rule::UnknownPeer
+                | Rule::UpstreamUnavailable
+                | Rule::Sinkhole
+                | Rule::Outbound
         )
     }
 }

@@ -411,3 +411,65 @@ async fn an_unreachable_hss_gets_unable_to_deliver() {
     assert_eq!(code(&m), 3002);
     assert!(m.header.flags & flags::E != 0);
 }
+
+fn hss_request(abbrev: &str, destination: &str) -> Message {
+    let mut m = Message::new(abbrev).unwrap();
+    m.add("Session-Id", format!("hss.home.example;{abbrev}")).unwrap();
+    m.add("Auth-Session-State", 1u32).unwrap();
+    m.add("Origin-Host", "hss.home.example").unwrap();
+    m.add("Origin-Realm", HOME).unwrap();
+    m.add("Destination-Host", destination).unwrap();
+    m.add("Destination-Realm", ALPHA.1).unwrap();
+    m.add("User-Name", "001010000000900").unwrap();
+    if abbrev == "CLR" {
+        m.add("Cancellation-Type", 0u32).unwrap();
+    }
+    m
+}
+
+#[tokio::test]
+async fn requests_of_the_hss_reach_the_partner_node_and_their_answers_come_back() {
+    let hss = start_upstream(None).await;
+    let fw = start_firewall(base_config(hss.addr, "")).await;
+    let mut a = connect(fw.addr, ALPHA.0, ALPHA.1).await.unwrap();
+    // The upstream connection is open once a request has passed.
+    assert_eq!(a.request(air(ALPHA, "001010000000900", ALPHA_PLMN)).await.map(|m| code(&m)), Some(2001));
+    hss.seen.lock().unwrap().outbox.extend([
+        hss_request("CLR", ALPHA.0),
+        hss_request("CLR", "mme9.nowhere.example"),
+        hss_request("ULR", ALPHA.0),
+    ]);
+    // The CLR arrives at the MME named in Destination-Host, with a Route-Record naming the HSS last.
+    let clr = a.recv_raw(Duration::from_secs(3)).await.expect("CLR relayed");
+    let m = Message::decode(&clr).unwrap();
+    assert_eq!(m.abbrev(), Some("CLR"));
+    assert_eq!(m.avps.last().and_then(|r| r.as_str()), Some("hss.home.example"));
+    assert_eq!(m.avps.last().map(|r| r.code), Some(282));
+    let mut cla = Message::answer_to(&m.header, m.session_id());
+    cla.add("Auth-Session-State", 1u32).unwrap();
+    cla.set_error(2001, ALPHA.0, ALPHA.1, None, None);
+    let mut bytes = cla.encode();
+    bytes[12..16].copy_from_slice(&clr[12..16]);
+    a.send_raw(&bytes).await;
+    // Nothing else reaches the partner: the unknown node and the ULR are answered by the firewall.
+    assert!(a.recv_raw(Duration::from_millis(400)).await.is_none());
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while hss.seen.lock().unwrap().answers.len() < 3 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answers = hss.seen.lock().unwrap().answers.clone();
+    let mut codes: Vec<(String, u32, String)> = answers
+        .iter()
+        .map(|m| (m.abbrev().unwrap().to_string(), code(m), m.get_str("Origin-Host").unwrap().to_string()))
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        [
+            ("CLA".to_string(), 2001, ALPHA.0.to_string()),
+            ("CLA".to_string(), 3002, FW_HOST.to_string()),
+            ("ULA".to_string(), 3001, FW_HOST.to_string()),
+        ]
+    );
+    assert_eq!(rule_count(&fw.fw, "alpha", "outbound", "passed"), 1);
+}

@@ -83,6 +83,10 @@ pub struct Seen {
     pub arrivals: Vec<Instant>,
     /// Connections that completed CER.
     pub opened: usize,
+    /// Requests to send toward the firewall (CLR, IDR, …), taken by the next connection loop.
+    pub outbox: Vec<Message>,
+    /// Answers received to those requests.
+    pub answers: Vec<Message>,
 }
 
 /// The HSS stand-in: answers every application request with 2001 (or what `answer` says).
@@ -124,6 +128,7 @@ async fn upstream_conn(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, answer: Op
         while let Some(ev) = peer.poll_event() {
             match ev {
                 Event::Open { .. } => seen.lock().unwrap().opened += 1,
+                Event::Answer(a) => seen.lock().unwrap().answers.push(a),
                 Event::Request(req) => {
                     let code = answer.as_ref().map_or(2001, |f| f(&req));
                     let mut a = Message::answer_to(&req.header, req.session_id());
@@ -134,7 +139,15 @@ async fn upstream_conn(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, answer: Op
                 _ => {}
             }
         }
-        if !answers.is_empty() {
+        let mut sent = false;
+        if peer.state() == PeerState::Open {
+            let outbox = std::mem::take(&mut seen.lock().unwrap().outbox);
+            for m in outbox {
+                peer.send_request(m, Instant::now()).unwrap();
+                sent = true;
+            }
+        }
+        if !answers.is_empty() || sent {
             for a in answers {
                 let _ = peer.send_answer(a);
             }

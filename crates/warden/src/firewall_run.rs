@@ -1,11 +1,17 @@
 //! `warden serve` with a `[firewall]` section: starts the roaming signalling firewall (crate
-//! `firewall`) in front of the HSS, adds its counters to `/metrics`, and reloads its rules from the
-//! configuration file on SIGHUP without dropping connections.
+//! `firewall`) in front of the HSS, gives it device priorities from the subscriber store (critical
+//! and low-priority SIMs, refreshed every minute), adds its counters to `/metrics`, and reloads its
+//! rules from the configuration file on SIGHUP without dropping connections.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
-use firewall::Firewall;
+use firewall::{Firewall, Priority, PriorityLookup};
+use store::access::Scope;
+use store::sims_scoped::SimFilter;
+use store::Store;
 
 use crate::config::Config;
 use crate::metrics::Metrics;
@@ -20,9 +26,43 @@ fn own_hss(config: &Config) -> SocketAddr {
     a
 }
 
+/// Critical and low-priority SIMs of the store by IMSI (standard ones are absent: the firewall's
+/// configured lists decide for them).
+#[derive(Default)]
+struct StorePriorities(RwLock<HashMap<String, Priority>>);
+
+impl PriorityLookup for StorePriorities {
+    fn priority(&self, imsi: &str) -> Option<Priority> {
+        self.0.read().expect("priorities").get(imsi).copied()
+    }
+}
+
+/// Reads every SIM's priority class, a page at a time.
+async fn load_priorities(store: &Store) -> Result<HashMap<String, Priority>, store::StoreError> {
+    const PAGE: i64 = 10_000;
+    let mut map = HashMap::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = store.list_sims(&Scope::Operator, &SimFilter::default(), cursor.as_deref(), PAGE).await?;
+        for m in &page {
+            let p = match m.sim.priority {
+                store::model::Priority::Critical => Priority::Critical,
+                store::model::Priority::Low => Priority::Low,
+                store::model::Priority::Standard => continue,
+            };
+            map.insert(m.sim.imsi.as_str().to_string(), p);
+        }
+        match page.last() {
+            Some(last) if page.len() as i64 == PAGE => cursor = Some(last.sim.imsi.as_str().to_string()),
+            _ => return Ok(map),
+        }
+    }
+}
+
 /// Starts the firewall when the configuration has one; it stops when `shutdown` turns true.
 pub async fn start(
     config: &Config,
+    store: &Store,
     metrics: &Metrics,
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Option<Arc<Firewall>>, String> {
@@ -39,6 +79,23 @@ pub async fn start(
         tracing::warn!(firewall = %fw_host, "the firewall's Origin-Host is not among [[diameter.peers]]: the HSS will refuse it");
     }
     eprintln!("warden: roaming firewall listening on {listen} (Diameter), forwarding to {}", own_hss(config));
+    let priorities = Arc::new(StorePriorities::default());
+    *priorities.0.write().expect("priorities") =
+        load_priorities(store).await.map_err(|e| format!("SIM priorities: {e}"))?;
+    fw.set_priority_lookup(priorities.clone());
+    let (s, mut stop) = (store.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+                _ = stop.changed() => return,
+            }
+            match load_priorities(&s).await {
+                Ok(map) => *priorities.0.write().expect("priorities") = map,
+                Err(e) => tracing::warn!(error = %e, "firewall: SIM priorities not refreshed"),
+            }
+        }
+    });
     let f = fw.clone();
     metrics.add_source(Arc::new(move |out: &mut String| f.render_metrics(out)));
     let (f, default_upstream) = (fw.clone(), own_hss(config));

@@ -189,7 +189,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     let handler = Arc::new(Metered { hss: hss.clone(), metrics });
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     crate::platform::start(&config, hss.clone(), shutdown.clone()).await?;
-    crate::firewall_run::start(&config, &handler.metrics, shutdown.clone()).await?;
+    crate::firewall_run::start(&config, hss.store(), &handler.metrics, shutdown.clone()).await?;
     let server_task = tokio::spawn(serve(listener, server, handler, shutdown));
     let outbox_hss = hss.clone();
     let outbox = tokio::spawn(async move {

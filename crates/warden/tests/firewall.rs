@@ -1,7 +1,7 @@
 //! `warden serve` with a `[firewall]` section, as a process: a roaming partner connects to the
 //! firewall, its AIR reaches Warden's own HSS and gets real vectors back, a forged one is answered by
-//! the firewall, `/metrics` carries the firewall's counters, and SIGHUP reloads the rules from the
-//! file without dropping the partner's connection.
+//! the firewall, device priorities come from the store, `/metrics` carries the firewall's counters,
+//! and SIGHUP reloads the rules from the file without dropping the partner's connection.
 
 mod common;
 
@@ -138,6 +138,8 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
     assert!(
         text.contains("warden_firewall_decisions_total{partner=\"alpha\",rule=\"c2-home-imsi\",action=\"blocked\"} 1")
     );
+    // Its priority class comes from the store: the alarm SIM is critical.
+    assert!(text.contains("warden_firewall_admission_total{priority=\"critical\",outcome=\"admitted\"} 1"), "{text}");
     // Alpha's PLMN changes in the file; SIGHUP; the open connection is screened by the new rules.
     std::fs::write(dir.path().join("warden.toml"), config(port, mport, fport, "26202")).unwrap();
     reload(dir.path(), &server);

@@ -49,6 +49,10 @@ pub struct FirewallConfig {
     /// Commands partners may send toward the HSS, by abbreviation. CLR, IDR, DSR and RSR are refused here.
     #[serde(default = "default_inbound")]
     pub inbound_commands: Vec<String>,
+    /// Partner nodes' Origin-Host must lie in their Origin-Realm (`mme1.<realm>`), at CER and in
+    /// every request. Turn off for partners whose node names are outside their Diameter realm.
+    #[serde(default = "default_true")]
+    pub host_in_realm: bool,
     /// The home network.
     pub home: HomeConfig,
     /// The partner registry.

@@ -633,7 +633,7 @@ impl Engine {
         if rules.mode(Rule::Origin) != Mode::Off {
             let ok = partner.hosts.iter().any(|x| eq_ci(origin_host, x))
                 && partner.realms.iter().any(|r| eq_ci(origin_realm, r))
-                && host_in_realm(origin_host, origin_realm);
+                && (!rules.host_in_realm || host_in_realm(origin_host, origin_realm));
             if !ok && self.hit(ctx, Rule::Origin, meta, "Origin-Host/Origin-Realm not the partner's or inconsistent") {
                 return self.answer(ctx, h, &f, Rule::Origin, None, None, now, out);
             }

@@ -139,7 +139,7 @@ impl PeerAuthorizer for Authorizer {
                 let realm = p.origin_realm.to_ascii_lowercase();
                 let reason = if !part.realms.contains(&realm) {
                     Some("CER Origin-Realm is not the partner's")
-                } else if !crate::engine::host_in_realm_str(&p.origin_host, &realm) {
+                } else if rules.host_in_realm && !crate::engine::host_in_realm_str(&p.origin_host, &realm) {
                     Some("CER Origin-Host lies outside its Origin-Realm")
                 } else if !part.addresses.is_empty() && !p.address.is_some_and(|a| part.addresses.contains(&a)) {
                     Some("CER from a source address that is not the partner's")

@@ -367,6 +367,8 @@ pub struct Rules {
     low_prefixes: Vec<Vec<u8>>,
     /// Sinkhole treatment.
     pub sinkhole_mode: SinkholeMode,
+    /// Origin-Host must lie in Origin-Realm.
+    pub host_in_realm: bool,
 }
 
 fn lower(v: &[String]) -> Vec<String> {
@@ -567,6 +569,7 @@ impl Rules {
             low_imsis: imsis("priority.low_imsis", &p.low_imsis)?,
             low_prefixes: digits("priority.low_imsi_prefixes", &p.low_imsi_prefixes)?,
             sinkhole_mode,
+            host_in_realm: c.host_in_realm,
         })
     }
 

@@ -473,3 +473,20 @@ async fn requests_of_the_hss_reach_the_partner_node_and_their_answers_come_back(
     );
     assert_eq!(rule_count(&fw.fw, "alpha", "outbound", "passed"), 1);
 }
+
+#[tokio::test]
+async fn node_names_outside_the_realm_only_when_allowed() {
+    let hss = start_upstream(None).await;
+    let outside = ("mme7.ipx-hosting.example", ALPHA.1);
+    for (required, expect_open) in [(true, false), (false, true)] {
+        let mut config = base_config(hss.addr, "");
+        config.partners[0].origin_hosts.push(outside.0.into());
+        config.host_in_realm = required;
+        let fw = start_firewall(config).await;
+        let c = connect(fw.addr, outside.0, outside.1).await;
+        assert_eq!(c.is_ok(), expect_open, "host_in_realm = {required}");
+        if let Ok(mut p) = c {
+            assert_eq!(p.request(air(outside, "001010000001000", ALPHA_PLMN)).await.map(|m| code(&m)), Some(2001));
+        }
+    }
+}

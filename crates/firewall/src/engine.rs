@@ -499,7 +499,7 @@ impl Engine {
                 return Outcome::Dropped;
             }
             // One uniform answer, whatever was asked; no Session-Id parsing beyond the first AVP.
-            f.session = view.find(263, 0).map(|a| a.data);
+            f.session = view.find(263, 0).map(|a| a.data).filter(|d| std::str::from_utf8(d).is_ok());
             return self.answer(ctx, h, &f, Rule::Sinkhole, None, None, now, out);
         }
         // Every AVP once, in place.
@@ -513,6 +513,13 @@ impl Engine {
                 return self.malformed(ctx, h, &f, &e, now, out);
             }
             let slot = match (a.code, a.vendor_id) {
+                (263, None) if std::str::from_utf8(a.data).is_err() => {
+                    // Not echoed: the answer would be as undecodable as the request.
+                    let reason = "Session-Id is not valid UTF-8";
+                    let e = DecodeError::InvalidAvpValue { code: 263, reason, failed: Box::new(Avp::from_raw(&a)) };
+                    f.session = None;
+                    return self.malformed(ctx, h, &f, &e, now, out);
+                }
                 (263, None) => &mut f.session,
                 (264, None) => &mut f.origin_host,
                 (296, None) => &mut f.origin_realm,
@@ -951,4 +958,83 @@ pub fn result_code(answer: &[u8]) -> Option<u32> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diameter::Message;
+
+    fn engine() -> Engine {
+        let c = crate::FirewallConfig::from_toml(
+            r#"
+            [home]
+            realms = ["home.example"]
+            imsi_prefixes = ["00101"]
+            [[partners]]
+            name = "alpha"
+            origin_hosts = ["mme1.alpha.example"]
+            realms = ["alpha.example"]
+            plmns = ["26201"]
+            "#,
+        )
+        .unwrap();
+        Engine::new(Rules::compile(&c).unwrap(), 16, 10_000)
+    }
+
+    /// Random corruptions of a valid AIR (bytes flipped, truncated, lengths rewritten) never panic,
+    /// and whatever the engine writes back is one decodable answer with the request's identifiers.
+    #[test]
+    fn corrupted_requests_never_panic_and_get_decodable_answers() {
+        let e = engine();
+        let rules = e.rules();
+        let stats = e.observer.partner(&rules.partners[0].name);
+        let ctx = Ctx { rules: &rules, partner: 0, stats: &stats };
+        let mut m = Message::new("AIR").unwrap();
+        m.add("Session-Id", "mme1.alpha.example;1").unwrap();
+        m.add("Auth-Session-State", 1u32).unwrap();
+        m.add("Origin-Host", "mme1.alpha.example").unwrap();
+        m.add("Origin-Realm", "alpha.example").unwrap();
+        m.add("Destination-Realm", "home.example").unwrap();
+        m.add("User-Name", "001010000000001").unwrap();
+        m.add("Visited-PLMN-Id", &[0x62u8, 0xf2, 0x10]).unwrap();
+        m.header.hop_by_hop = 0x1234;
+        m.header.end_to_end = 0x5678;
+        let good = m.encode();
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut out = Vec::new();
+        for _ in 0..20_000 {
+            let mut b = good.clone();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % b.len();
+                match next() % 3 {
+                    0 => b[i] ^= 1 << (next() % 8),
+                    1 => b[i] = next() as u8,
+                    _ => b.truncate(i.max(20)),
+                }
+            }
+            // Keep the frame self-consistent in length, as framing guarantees.
+            let len = b.len() as u32;
+            b[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
+            out.clear();
+            match e.screen(&ctx, &b, Instant::now(), &mut out) {
+                Outcome::Forward(_) => {
+                    assert!(out.is_empty());
+                    e.on_lost();
+                }
+                Outcome::Answered(_) => {
+                    let a = Message::decode(&out).expect("answers decode");
+                    assert!(!a.is_request());
+                    assert_eq!(&out[12..20], &b[12..20]);
+                }
+                Outcome::Dropped => assert!(out.is_empty()),
+            }
+        }
+    }
 }

@@ -302,7 +302,11 @@ impl PartnerCtx {
 /// Answers a request without screening it (upstream unavailable, partner removed by a reload).
 fn local_answer(rules: &Rules, request: &[u8], answer: crate::rules::Answer, text: &str, out: &mut Vec<u8>) {
     let Ok(header) = Header::parse(request) else { return };
-    let session = MessageView::parse(request).ok().and_then(|v| v.find(263, 0)).map(|a| a.data);
+    let session = MessageView::parse(request)
+        .ok()
+        .and_then(|v| v.find(263, 0))
+        .map(|a| a.data)
+        .filter(|d| std::str::from_utf8(d).is_ok());
     LocalAnswer {
         request: header,
         session_id: session,

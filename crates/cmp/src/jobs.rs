@@ -154,6 +154,7 @@ pub async fn run_job(store: &Store, hss: &dyn HssNotifier, job_id: &str) -> Resu
     let role: Role = plan.role.parse().map_err(JobError::Plan)?;
     let scope = if job.tenant == "*" { Scope::Operator } else { Scope::Tenant(job.tenant.clone()) };
     loop {
+        let started = std::time::Instant::now();
         if job.cancel {
             store.set_job_state(&job.id, "cancelled").await?;
             break;
@@ -188,11 +189,15 @@ pub async fn run_job(store: &Store, hss: &dyn HssNotifier, job_id: &str) -> Resu
                 (sims, vec![], next, n)
             }
         };
+        let read = started.elapsed();
         let (mut batch, changed) = plan_batch(&sims, &missing, &change, role, &job.id);
         batch.cursor = next_cursor;
         batch.add_total = add_total;
+        let planned = started.elapsed();
         match store.apply_job_batch(&job, &change, &batch).await {
-            Ok(()) => {}
+            Ok(()) => {
+                tracing::debug!(job = %job.id, items = batch.results.len(), ?read, ?planned, written = ?started.elapsed(), "batch")
+            }
             // Someone changed a SIM of this batch meanwhile: read it again and decide afresh.
             Err(StoreError::Conflict(m)) if m == RACE => continue,
             Err(e) => return Err(e.into()),

@@ -103,10 +103,6 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> Result<JobRow> {
     })
 }
 
-fn marks(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
 impl Store {
     /// Creates a queued job.
     pub async fn create_job(
@@ -196,66 +192,80 @@ impl Store {
         Ok(())
     }
 
+    /// `(SELECT value FROM <the JSON array of strings in parameter n>)` for this backend: one parameter
+    /// carries a whole batch of IMSIs, so a batch costs a few statements, not one per item.
+    fn json_list(&self, n: usize) -> String {
+        match self.backend() {
+            crate::Backend::Sqlite => format!("(SELECT value FROM json_each(${n}))"),
+            crate::Backend::Postgres => format!("(SELECT value FROM json_array_elements_text(${n}::json) AS j(value))"),
+        }
+    }
+
     /// Applies one batch in one transaction. `Err(Conflict(RACE))` when a SIM changed status since it
     /// was read; nothing of the batch is then written.
     pub async fn apply_job_batch(&self, job: &JobRow, change: &JobChange, batch: &Batch) -> Result<()> {
+        let clock = std::time::Instant::now();
+        let json = |v: Vec<&str>| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into());
         let mut tx = self.pool().begin().await?;
         let t = now();
+        let (set_col, value) = match change {
+            JobChange::Status(s) => ("status", s.as_str().to_string()),
+            JobChange::Profile(p) => ("profile", p.clone()),
+        };
+        let update = format!(
+            "UPDATE sims SET {set_col} = $1, updated_at = $2 WHERE status = $3 AND ($4 = '*' OR tenant = $4) \
+             AND imsi IN {}",
+            self.json_list(5)
+        );
         for (from, imsis) in &batch.changes {
             if imsis.is_empty() {
                 continue;
             }
-            let (set_col, value) = match change {
-                JobChange::Status(s) => ("status", s.as_str().to_string()),
-                JobChange::Profile(p) => ("profile", p.clone()),
-            };
-            let sql = format!(
-                "UPDATE sims SET {set_col} = $1, updated_at = $2 WHERE status = $3 AND ($4 = '*' OR tenant = $4) \
-                 AND imsi IN ({})",
-                marks(5, imsis.len())
-            );
-            let mut q = sqlx::query(&sql).bind(value).bind(t).bind(from.as_str()).bind(&job.tenant);
-            for i in imsis {
-                q = q.bind(i.as_str());
-            }
-            let r = q.execute(&mut *tx).await?;
+            let r = sqlx::query(&update)
+                .bind(&value)
+                .bind(t)
+                .bind(from.as_str())
+                .bind(&job.tenant)
+                .bind(json(imsis.iter().map(String::as_str).collect()))
+                .execute(&mut *tx)
+                .await?;
             if r.rows_affected() != imsis.len() as u64 {
                 return Err(StoreError::Conflict(RACE.into()));
             }
         }
-        for chunk in batch.results.chunks(4000) {
-            let values: Vec<String> =
-                (0..chunk.len()).map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
-            let sql = format!(
-                "INSERT INTO job_items (job_id, imsi, outcome, detail) VALUES {} ON CONFLICT (job_id, imsi) DO UPDATE \
-                 SET outcome = excluded.outcome, detail = excluded.detail",
-                values.join(", ")
-            );
-            let mut q = sqlx::query(&sql).bind(&job.id);
-            for it in chunk {
-                q = q.bind(it.imsi.as_str()).bind(it.outcome).bind(it.detail.as_str());
-            }
-            q.execute(&mut *tx).await?;
+        let updated = clock.elapsed();
+        // Items and events, grouped by their shared values.
+        let mut items: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+        for it in &batch.results {
+            items.entry((it.outcome, it.detail.as_str())).or_default().push(it.imsi.as_str());
         }
-        for chunk in batch.events.chunks(4000) {
-            let values: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    format!(
-                        "(${}, ${}, ${}, $1, (SELECT tenant FROM sims WHERE imsi = ${}))",
-                        3 * i + 2,
-                        3 * i + 3,
-                        3 * i + 4,
-                        3 * i + 2
-                    )
-                })
-                .collect();
-            let sql = format!("INSERT INTO events (imsi, kind, detail, at, tenant) VALUES {}", values.join(", "));
-            let mut q = sqlx::query(&sql).bind(t);
-            for (imsi, kind, detail) in chunk {
-                q = q.bind(imsi.as_str()).bind(kind.as_str()).bind(detail.as_str());
-            }
-            q.execute(&mut *tx).await?;
+        let insert_items = format!(
+            "INSERT INTO job_items (job_id, imsi, outcome, detail) SELECT $1, value, $2, $3 FROM {} AS l WHERE true \
+             ON CONFLICT (job_id, imsi) DO UPDATE SET outcome = excluded.outcome, detail = excluded.detail",
+            self.json_list(4)
+        );
+        for ((outcome, detail), imsis) in items {
+            sqlx::query(&insert_items)
+                .bind(&job.id)
+                .bind(outcome)
+                .bind(detail)
+                .bind(json(imsis))
+                .execute(&mut *tx)
+                .await?;
         }
+        let mut events: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
+        for (imsi, kind, detail) in &batch.events {
+            events.entry((kind.as_str(), detail.as_str())).or_default().push(imsi.as_str());
+        }
+        let insert_events = format!(
+            "INSERT INTO events (imsi, kind, detail, at, tenant) \
+             SELECT l.value, $1, $2, $3, (SELECT tenant FROM sims WHERE sims.imsi = l.value) FROM {} AS l",
+            self.json_list(4)
+        );
+        for ((kind, detail), imsis) in events {
+            sqlx::query(&insert_events).bind(kind).bind(detail).bind(t).bind(json(imsis)).execute(&mut *tx).await?;
+        }
+        let written = clock.elapsed();
         let count = |o: &str| batch.results.iter().filter(|r| r.outcome == o).count() as i64;
         sqlx::query(
             "UPDATE jobs SET succeeded = succeeded + $1, unchanged = unchanged + $2, failed = failed + $3, \
@@ -271,6 +281,7 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        tracing::debug!(?updated, ?written, committed = ?clock.elapsed(), "job batch written");
         Ok(())
     }
 

@@ -416,3 +416,114 @@ async fn tokens_are_hashed_scoped_expiring_and_revocable() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
+    use store::access::Scope;
+    use store::jobs::{Batch, ItemResult, JobChange, RACE};
+    use store::sims_scoped::SimFilter;
+    on_every_backend(|s, _| async move {
+        s.put_profile(&profile("meter")).await.unwrap();
+        for t in ["alpha", "bravo"] {
+            s.create_tenant(t).await.unwrap();
+        }
+        let mut sims: Vec<NewSim> = (1..=5).map(|i| sim(&format!("00101000000000{i}"), Some("meter"))).collect();
+        sims.extend((6..=7).map(|i| sim(&format!("00101000000000{i}"), Some("meter"))));
+        for (i, x) in sims.iter_mut().enumerate() {
+            x.status = SimStatus::Inventory;
+            x.tenant = if i < 5 { "alpha".into() } else { "bravo".into() };
+        }
+        s.insert_sims(&sims).await.unwrap();
+        let a = Scope::Tenant("alpha".into());
+        let b = Scope::Tenant("bravo".into());
+        assert_eq!(s.list_sims(&a, &SimFilter::default(), None, 100).await.unwrap().len(), 5);
+        assert_eq!(s.list_sims(&Scope::Operator, &SimFilter::default(), None, 100).await.unwrap().len(), 7);
+        let page = s.list_sims(&a, &SimFilter::default(), Some("001010000000002"), 2).await.unwrap();
+        assert_eq!(
+            page.iter().map(|m| m.sim.imsi.to_string()).collect::<Vec<_>>(),
+            ["001010000000003", "001010000000004"]
+        );
+        assert!(s.sim_in(&b, &imsi("001010000000001")).await.unwrap().is_none(), "bravo cannot see alpha's SIM");
+        assert!(!s.set_status_in(&b, &imsi("001010000000001"), SimStatus::Inventory, SimStatus::Active).await.unwrap());
+        let among = s.sims_among(&a, &["001010000000001".into(), "001010000000006".into()]).await.unwrap();
+        assert_eq!(among.len(), 1);
+
+        let job = s.create_job("alpha", "set_status", "{}", "test", 0).await.unwrap();
+        let batch = Batch {
+            changes: vec![(SimStatus::Inventory, vec!["001010000000001".into(), "001010000000002".into()])],
+            results: vec![
+                ItemResult { imsi: "001010000000001".into(), outcome: "succeeded", detail: String::new() },
+                ItemResult { imsi: "001010000000002".into(), outcome: "succeeded", detail: String::new() },
+                ItemResult { imsi: "001010000000099".into(), outcome: "failed", detail: "SIM not found".into() },
+            ],
+            events: vec![
+                ("001010000000001".into(), "sim.status_changed".into(), "inventory → active".into()),
+                ("001010000000002".into(), "sim.status_changed".into(), "inventory → active".into()),
+            ],
+            cursor: "001010000000002".into(),
+            add_total: 3,
+        };
+        s.apply_job_batch(&job, &JobChange::Status(SimStatus::Active), &batch).await.unwrap();
+        let j = s.job_in(&a, &job.id).await.unwrap().unwrap();
+        assert_eq!((j.total, j.succeeded, j.failed, j.cursor.as_str()), (3, 2, 1, "001010000000002"));
+        assert!(s.job_in(&b, &job.id).await.unwrap().is_none());
+        assert!(s.job_items(&b, &job.id, None, None, 10).await.unwrap().is_none());
+        let failed = s.job_items(&a, &job.id, Some("failed"), None, 10).await.unwrap().unwrap();
+        assert_eq!(
+            failed,
+            vec![ItemResult { imsi: "001010000000099".into(), outcome: "failed", detail: "SIM not found".into() }]
+        );
+        assert_eq!(s.sim(&imsi("001010000000002")).await.unwrap().unwrap().status, SimStatus::Active);
+
+        // The same batch again: the SIMs are no longer in inventory, so nothing of it is written.
+        let again = s.apply_job_batch(&j, &JobChange::Status(SimStatus::Active), &batch).await;
+        assert!(matches!(again, Err(StoreError::Conflict(ref m)) if m == RACE), "{again:?}");
+        let j2 = s.job(&job.id).await.unwrap().unwrap();
+        assert_eq!((j2.succeeded, j2.failed), (2, 1), "a refused batch leaves the counters alone");
+
+        let ev_a = s.list_events(&a, &Default::default(), 0, 100).await.unwrap();
+        assert_eq!(ev_a.len(), 2);
+        assert!(ev_a.iter().all(|e| e.tenant.as_deref() == Some("alpha")));
+        assert!(s.list_events(&b, &Default::default(), 0, 100).await.unwrap().is_empty());
+        assert!(s.request_job_cancel(&a, &job.id).await.unwrap());
+        assert!(!s.request_job_cancel(&b, &job.id).await.unwrap());
+
+        let u = s.create_user("alice", "$argon2id$fake", "tenant_viewer", Some("alpha")).await.unwrap();
+        assert!(matches!(
+            s.create_user("alice", "h", "tenant_viewer", Some("alpha")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        s.record_login(&u.id, false, 0).await.unwrap();
+        s.record_login(&u.id, false, 99).await.unwrap();
+        let rec = s.login_record("alice").await.unwrap().unwrap();
+        assert_eq!((rec.failed_logins, rec.locked_until), (2, 99));
+        assert_eq!(s.list_users(&b, None, 10).await.unwrap().len(), 0);
+        assert!(!s.delete_user(&b, &u.id).await.unwrap());
+        assert!(s.delete_user(&a, &u.id).await.unwrap());
+
+        let ans = store::platform::IdempotentAnswer { request_hash: "h1".into(), status: 201, body: "{}".into() };
+        s.put_idempotent_answer("token:x", "k", &ans).await.unwrap();
+        let other = store::platform::IdempotentAnswer { request_hash: "h2".into(), status: 200, body: "[]".into() };
+        s.put_idempotent_answer("token:x", "k", &other).await.unwrap();
+        assert_eq!(s.idempotent_answer("token:x", "k").await.unwrap(), Some(ans), "the first answer wins");
+        assert_eq!(s.idempotent_answer("token:y", "k").await.unwrap(), None, "keys are scoped");
+
+        let w = s.create_webhook("alpha", "https://h.example/x", b"secret-bytes", 0).await.unwrap();
+        assert_eq!(s.webhook_secret(&w.id).await.unwrap().as_slice(), b"secret-bytes");
+        assert!(s.list_webhooks(&b).await.unwrap().is_empty());
+        s.webhook_delivered(&w.id, Err("HTTP 500".into())).await.unwrap();
+        s.webhook_delivered(&w.id, Ok(7)).await.unwrap();
+        let w = &s.list_webhooks(&a).await.unwrap()[0];
+        assert_eq!((w.cursor, w.failures), (7, 0));
+
+        s.create_range("001010000000000", "001010000000999", "iot", "").await.unwrap();
+        assert!(matches!(
+            s.create_range("001010000000500", "001010000001500", "handset", "").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let r = s.create_rule("alpha", "signalling", "{}").await.unwrap();
+        assert!(!s.delete_rule(&b, &r.id).await.unwrap());
+        assert_eq!(s.list_rules(&a).await.unwrap().len(), 1);
+    })
+    .await;
+}

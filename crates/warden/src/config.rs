@@ -395,3 +395,17 @@ mod tests {
         assert!(c.validate().unwrap_err().contains("watchdog"));
     }
 }
+
+#[cfg(test)]
+mod http_tests {
+    use super::*;
+
+    #[test]
+    fn example_file_parses_and_http_defaults_to_loopback() {
+        let c: Config = toml::from_str(include_str!("../../../examples/warden.toml")).unwrap();
+        assert_eq!(c.http.listen, "127.0.0.1:8080".parse().unwrap());
+        let d = Config::default();
+        assert!(d.http.enabled && d.http.listen.ip().is_loopback() && !d.http.webhook_allow_private);
+        assert!(toml::from_str::<Config>("[http]\nlisten_on = \"0.0.0.0:1\"\n").is_err(), "unknown keys refused");
+    }
+}

@@ -42,6 +42,8 @@ pub struct Hss {
     peers: Mutex<HashMap<String, PeerHandle>>,
     /// AIR/ULR per IMSI in the current hour.
     signalling: SignallingCounter,
+    /// Nodes behind a relay (a roaming firewall, a DEA): node Origin-Host → the connection's host.
+    routes: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for Hss {
@@ -55,7 +57,7 @@ impl Hss {
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
         let sqn = SqnAllocator::new(config.sqn_block);
         let cache = cache::Cache::new(config.cache_capacity);
-        Arc::new(Self { config, store, sqn, cache, peers: Mutex::new(HashMap::new()), signalling: Default::default() })
+        Arc::new(Self { config, store, sqn, cache, peers: Mutex::new(HashMap::new()), signalling: Default::default(), routes: Mutex::new(HashMap::new()) })
     }
 
     /// The configuration.
@@ -98,6 +100,33 @@ impl Hss {
     /// Drops a subscriber from the cache after a change made elsewhere (the platform API).
     pub fn invalidate(&self, imsi: &store::ids::Imsi) {
         self.forget(imsi);
+    }
+
+    /// The node that sent `req`: its Origin-Host when a relay (the connection's peer, `connection`)
+    /// forwarded it, remembered so CLR/IDR to that node go back through the same connection.
+    pub(crate) fn node_of<'a>(&self, req: &'a Message, connection: &'a str) -> &'a str {
+        match req.get_str("Origin-Host") {
+            Some(node) if !node.eq_ignore_ascii_case(connection) => {
+                let mut routes = self.routes.lock().expect("routes");
+                let key = node.to_ascii_lowercase();
+                if routes.get(&key).map(String::as_str) != Some(connection) {
+                    routes.insert(key, connection.to_ascii_lowercase());
+                }
+                node
+            }
+            _ => connection,
+        }
+    }
+
+    /// The open connection to `node`, directly or through the relay it last came through.
+    pub(crate) fn connection_to(&self, node: &str) -> Option<PeerHandle> {
+        let key = node.to_ascii_lowercase();
+        let peers = self.peers.lock().expect("peer registry");
+        if let Some(p) = peers.get(&key) {
+            return Some(p.clone());
+        }
+        let via = self.routes.lock().expect("routes").get(&key).cloned()?;
+        peers.get(&via).cloned()
     }
 
     /// Drops a subscriber from the cache after a change.

@@ -37,7 +37,7 @@ impl Hss {
     }
 
     fn send_to(&self, node: &ServingNode, msg: Message) {
-        let peer = self.peers.lock().expect("peer registry").get(&node.origin_host.to_ascii_lowercase()).cloned();
+        let peer = self.connection_to(&node.origin_host);
         match peer {
             Some(p) => {
                 tokio::spawn(async move {

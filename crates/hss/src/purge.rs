@@ -28,7 +28,7 @@ impl Hss {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
         }
         // Only the serving MME's purge clears the registration (PUA-Flags bit 0: freeze M-TMSI).
-        let purged = self.store.purge(&imsi, origin).await?;
+        let purged = self.store.purge(&imsi, self.node_of(req, origin)).await?;
         self.forget(&imsi);
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.push(avp("PUA-Flags", u32::from(purged)));

@@ -62,15 +62,16 @@ impl Hss {
                 }
             }
         }
+        let sender = self.node_of(req, origin);
         let node = ServingNode {
-            origin_host: origin.to_string(),
+            origin_host: sender.to_string(),
             origin_realm: req.get_str("Origin-Realm").unwrap_or_default().to_string(),
             plmn: Some(plmn),
             since: store::now(),
         };
         let previous = self.store.register(&imsi, &node, imei.as_ref()).await?;
         self.forget(&imsi);
-        if let Some(prev) = previous.filter(|p| !p.origin_host.eq_ignore_ascii_case(origin)) {
+        if let Some(prev) = previous.filter(|p| !p.origin_host.eq_ignore_ascii_case(sender)) {
             // MME_UPDATE_PROCEDURE (0): the subscriber moved to another MME.
             self.spawn_clr(&imsi, &prev, 0);
         }

@@ -1,7 +1,8 @@
 //! `warden serve` with a `[firewall]` section, as a process: a roaming partner connects to the
 //! firewall, its AIR reaches Warden's own HSS and gets real vectors back, a forged one is answered by
 //! the firewall, device priorities come from the store, `/metrics` carries the firewall's counters,
-//! and SIGHUP reloads the rules from the file without dropping the partner's connection.
+//! and SIGHUP reloads the rules from the file without dropping the partner's connection. A roamer
+//! registered through the firewall gets its CLR back through it when the SIM is suspended.
 
 mod common;
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
-use diameter::transport::{connect, ConnectionLimits, PeerHandle};
+use diameter::transport::{connect, connect_with, ConnectionLimits, Handler, PeerHandle};
 use diameter::{Avp, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,6 +40,8 @@ origin_host = "hss.home.example"
 origin_realm = "home.example"
 [metrics]
 listen = "127.0.0.1:{mport}"
+[http]
+enabled = false
 [firewall]
 listen = "127.0.0.1:{fport}"
 origin_host = "fw.home.example"
@@ -157,4 +160,65 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
 fn reload(_dir: &Path, server: &Server) {
     let ok = Command::new("kill").args(["-HUP", &server.0.id().to_string()]).status().unwrap();
     assert!(ok.success());
+}
+
+/// A partner MME that answers what the HSS sends it (through the firewall) and hands it to the test.
+struct PartnerMme(tokio::sync::mpsc::UnboundedSender<Message>);
+impl Handler for PartnerMme {
+    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
+        let mut a = Message::answer_to(&req.header, req.session_id());
+        a.add("Auth-Session-State", 1u32).unwrap();
+        a.add("Origin-Host", "mme1.alpha.example").unwrap();
+        a.add("Origin-Realm", "alpha.example").unwrap();
+        a.add("Result-Code", 2001u32).unwrap();
+        let _ = self.0.send(req);
+        Some(a)
+    }
+}
+
+#[tokio::test]
+async fn clr_reaches_a_roamer_registered_through_the_firewall() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mport, fport) = (free_port(), free_port(), free_port());
+    std::fs::write(dir.path().join("warden.toml"), config(port, mport, fport, "26201")).unwrap();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    for (cmd, file) in [("profile", "profiles.toml"), ("sim", "sims.csv")] {
+        assert!(warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]).status.success());
+    }
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(dir.path())
+            .args(["--config", "warden.toml", "serve"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let faddr: SocketAddr = format!("127.0.0.1:{fport}").parse().unwrap();
+    wait_listening(faddr).await;
+    let (tx, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let cfg = PeerConfig::new("mme1.alpha.example", "alpha.example", vec![Application::S6A]);
+    let (p, _) =
+        connect_with(faddr, cfg, allow, ConnectionLimits::default(), None, Arc::new(PartnerMme(tx))).await.unwrap();
+    let mut ulr = air("001010000000002", 1);
+    ulr = {
+        let mut m = Message::new("ULR").unwrap();
+        for name in ["Session-Id", "Auth-Session-State", "Origin-Host", "Origin-Realm", "Destination-Realm", "User-Name", "Visited-PLMN-Id"] {
+            m.push(ulr.get(name).unwrap().clone());
+        }
+        m.add("RAT-Type", 1004u32).unwrap();
+        m.add("ULR-Flags", 0x22u32).unwrap();
+        m
+    };
+    let a = p.request(ulr).await.unwrap();
+    assert_eq!(a.result_code(), Some(2001), "the roamer registers through the firewall");
+    let shown = warden(dir.path(), &["sim", "show", "001010000000002"]);
+    assert!(String::from_utf8_lossy(&shown.stdout).contains("mme1.alpha.example"), "the serving node is the partner's MME");
+    let out = warden(dir.path(), &["sim", "set-status", "001010000000002", "suspended"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let clr = tokio::time::timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR through the firewall").unwrap();
+    assert_eq!(clr.abbrev(), Some("CLR"));
+    assert_eq!(clr.get_str("User-Name"), Some("001010000000002"));
+    assert_eq!(clr.get_str("Destination-Host"), Some("mme1.alpha.example"));
 }

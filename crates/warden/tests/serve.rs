@@ -43,7 +43,7 @@ fn setup() -> (tempfile::TempDir, SocketAddr, SocketAddr) {
         format!(
             "data_dir = \"data\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\norigin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
              [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-             [metrics]\nlisten = \"127.0.0.1:{mport}\"\n[sqn]\nblock = 50\n"
+             [metrics]\nlisten = \"127.0.0.1:{mport}\"\n[sqn]\nblock = 50\n[http]\nlisten = \"127.0.0.1:0\"\n"
         ),
     )
     .unwrap();
@@ -270,6 +270,12 @@ async fn serve_without_configuration_uses_the_embedded_default() {
     .await
     .unwrap();
     assert!(r.is_ok(), "loopback peers are accepted without configuration");
+    // The platform API on its default loopback address: the description is public, the rest needs a token.
+    let (status, doc) = http("GET", "http://127.0.0.1:8080/api/v1/openapi.json", "", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let (status, problem) = http("GET", "http://127.0.0.1:8080/api/v1/sims", "", None).await;
+    assert_eq!((status, problem["status"].as_u64()), (401, Some(401)), "no default credentials");
 }
 
 /// One JSON call to the API.

@@ -52,7 +52,10 @@ async fn webhooks_are_signed_and_retried_until_delivered() {
 
     let st = api.state.clone();
     tokio::spawn(api::routes::events::deliver_forever(st));
-    assert_eq!(api.call("PATCH", "/api/v1/sims/001010000000001", &op, Some(json!({"status": "active"}))).await.status, 200);
+    assert_eq!(
+        api.call("PATCH", "/api/v1/sims/001010000000001", &op, Some(json!({"status": "active"}))).await.status,
+        200
+    );
 
     let mut delivered = None;
     for _ in 0..100 {
@@ -79,11 +82,21 @@ async fn webhooks_are_signed_and_retried_until_delivered() {
 async fn webhook_targets_are_checked() {
     let api = Api::new().await;
     let (admin, _, _) = api.tenant("acme").await;
-    for url in ["http://example.com/h", "https://127.0.0.1/h", "https://10.0.0.8/h", "https://localhost/h", "ftp://x/y", "nonsense"] {
+    for url in [
+        "http://example.com/h",
+        "https://127.0.0.1/h",
+        "https://10.0.0.8/h",
+        "https://localhost/h",
+        "ftp://x/y",
+        "nonsense",
+    ] {
         let r = api.call("POST", "/api/v1/webhooks", &admin, Some(json!({"url": url}))).await;
         assert_eq!(r.status, 422, "{url}: {}", r.text);
     }
-    assert_eq!(api.call("POST", "/api/v1/webhooks", &admin, Some(json!({"url": "https://hooks.example.com/w"}))).await.status, 201);
+    assert_eq!(
+        api.call("POST", "/api/v1/webhooks", &admin, Some(json!({"url": "https://hooks.example.com/w"}))).await.status,
+        201
+    );
 }
 
 #[tokio::test]
@@ -103,11 +116,18 @@ async fn live_stream_delivers_new_events() {
     assert_eq!(resp.headers().get("content-type").unwrap(), "text/event-stream");
     let mut body = resp.into_body().into_data_stream();
     // Another tenant's change first: it must not appear.
-    assert_eq!(api.call("PATCH", "/api/v1/sims/001010000000501", &b_admin, Some(json!({"status": "active"}))).await.status, 200);
-    assert_eq!(api.call("PATCH", "/api/v1/sims/001010000000001", &op, Some(json!({"status": "active"}))).await.status, 200);
+    assert_eq!(
+        api.call("PATCH", "/api/v1/sims/001010000000501", &b_admin, Some(json!({"status": "active"}))).await.status,
+        200
+    );
+    assert_eq!(
+        api.call("PATCH", "/api/v1/sims/001010000000001", &op, Some(json!({"status": "active"}))).await.status,
+        200
+    );
     let mut text = String::new();
     while !text.contains("\n\n") {
-        let chunk = tokio::time::timeout(Duration::from_secs(5), body.next()).await.expect("an event").unwrap().unwrap();
+        let chunk =
+            tokio::time::timeout(Duration::from_secs(5), body.next()).await.expect("an event").unwrap().unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(text.contains("event: sim.status_changed"), "{text}");
@@ -128,7 +148,12 @@ async fn rules_fire_on_what_the_hss_sees() {
     api.sims("acme", 1010000000001, 3, "standard").await;
     api.sims("acme", 1010000000009, 1, "critical").await;
     let r = api
-        .call("POST", "/api/v1/jobs", &op, Some(json!({"status": "active", "selection": {"imsi_from": "001010000000001"}})))
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            &op,
+            Some(json!({"status": "active", "selection": {"imsi_from": "001010000000001"}})),
+        )
         .await;
     api.wait_job(r.json()["id"].as_str().unwrap(), &op).await;
     let lock = json!({"kind": "imei_lock", "mode": "first_seen", "action": "suspend", "imsis": ["001010000000001", "001010000000009"]});
@@ -160,7 +185,9 @@ async fn rules_fire_on_what_the_hss_sees() {
     let mut ok = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if status("001010000000001").await["status"] == "suspended" && status("001010000000003").await["status"] == "suspended" {
+        if status("001010000000001").await["status"] == "suspended"
+            && status("001010000000003").await["status"] == "suspended"
+        {
             ok = true;
             break;
         }
@@ -190,13 +217,28 @@ async fn rules_fire_on_what_the_hss_sees() {
 async fn login_with_rules_and_lockout() {
     let api = Api::with_settings(api::Settings { login_per_minute: 1000.0, ..Default::default() }).await;
     let (admin, _, _) = api.tenant("acme").await;
-    let weak = [("password", "too short"), ("aaaaaaaaaaaaaaaaaaaa", "repetition"), ("alice-acme-password-2026", "contains")];
+    let weak =
+        [("password", "too short"), ("aaaaaaaaaaaaaaaaaaaa", "repetition"), ("alice-acme-password-2026", "contains")];
     for (pw, why) in weak {
-        let r = api.call("POST", "/api/v1/users", &admin, Some(json!({"username": "alice", "password": pw, "role": "tenant_viewer"}))).await;
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/users",
+                &admin,
+                Some(json!({"username": "alice", "password": pw, "role": "tenant_viewer"})),
+            )
+            .await;
         assert_eq!(r.status, 422, "{why}: {}", r.text);
     }
     let good = "plum tractor evening lighthouse";
-    let r = api.call("POST", "/api/v1/users", &admin, Some(json!({"username": "alice", "password": good, "role": "tenant_viewer"}))).await;
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            &admin,
+            Some(json!({"username": "alice", "password": good, "role": "tenant_viewer"})),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(!r.text.contains("argon2"), "the hash is never returned");
 
@@ -205,10 +247,20 @@ async fn login_with_rules_and_lockout() {
     let session = r.json()["token"].as_str().unwrap().to_string();
     let me = api.call("GET", "/api/v1/me", &session, None).await.json();
     assert_eq!((me["role"].as_str(), me["tenant"].as_str()), (Some("tenant_viewer"), Some("acme")));
-    assert_eq!(api.call("PATCH", "/api/v1/sims/001010000000001", &session, Some(json!({"status": "active"}))).await.status, 403);
+    assert_eq!(
+        api.call("PATCH", "/api/v1/sims/001010000000001", &session, Some(json!({"status": "active"}))).await.status,
+        403
+    );
 
     for _ in 0..5 {
-        let r = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "alice", "password": "wrong wrong wrong wrong"}))).await;
+        let r = api
+            .call(
+                "POST",
+                "/api/v1/auth/login",
+                "",
+                Some(json!({"username": "alice", "password": "wrong wrong wrong wrong"})),
+            )
+            .await;
         assert_eq!(r.status, 401);
     }
     let r = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "alice", "password": good}))).await;
@@ -217,7 +269,12 @@ async fn login_with_rules_and_lockout() {
     let r = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "nobody", "password": good}))).await;
     assert_eq!(r.status, 401, "unknown users look like wrong passwords");
     let audit = api.call("GET", "/api/v1/audit?limit=1000", &admin, None).await.json();
-    let fails = audit["items"].as_array().unwrap().iter().filter(|a| a["action"] == "auth.login" && a["after"] == "failed").count();
+    let fails = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["action"] == "auth.login" && a["after"] == "failed")
+        .count();
     assert_eq!(fails, 5);
     assert_eq!(api::routes::access::lockout_secs(4), 0);
     assert_eq!(api::routes::access::lockout_secs(5), 30);
@@ -229,7 +286,12 @@ async fn login_attempts_are_limited_per_source() {
     let api = Api::with_settings(api::Settings { login_per_minute: 3.0, ..Default::default() }).await;
     let mut codes = vec![];
     for _ in 0..5 {
-        codes.push(api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "x", "password": "y"}))).await.status.as_u16());
+        codes.push(
+            api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "x", "password": "y"})))
+                .await
+                .status
+                .as_u16(),
+        );
     }
     assert_eq!(codes, vec![401, 401, 401, 429, 429]);
 }

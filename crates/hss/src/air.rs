@@ -43,6 +43,11 @@ impl Hss {
         }
         if let Some(p) = &sub.profile {
             if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
+                // Registrations (not every AIR retry) become a `roaming_rejected` event for the tenant.
+                if req.abbrev() == Some("ULR") {
+                    let detail = format!("visited PLMN {plmn} not allowed by profile {}", p.name);
+                    self.store.record_event(Some(&imsi), "roaming_rejected", &detail).await?;
+                }
                 return Ok(Err(Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED)));
             }
         }

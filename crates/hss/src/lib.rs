@@ -57,7 +57,15 @@ impl Hss {
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
         let sqn = SqnAllocator::new(config.sqn_block);
         let cache = cache::Cache::new(config.cache_capacity);
-        Arc::new(Self { config, store, sqn, cache, peers: Mutex::new(HashMap::new()), signalling: Default::default(), routes: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            config,
+            store,
+            sqn,
+            cache,
+            peers: Mutex::new(HashMap::new()),
+            signalling: Default::default(),
+            routes: Mutex::new(HashMap::new()),
+        })
     }
 
     /// The configuration.

@@ -399,9 +399,11 @@ async fn ulr_subscription_data_clr_and_imei_lock() {
     let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
     assert!(events.iter().any(|(k, d)| k == "imei_lock_violation" && d.contains("49015420323751")), "{events:?}");
 
-    // Visited PLMN not allowed: 5004.
+    // Visited PLMN not allowed: 5004, and a `roaming_rejected` event for the tenant's feed.
     let a = ask(&mme2, ulr("mme2.home.example", IMSI, [0x62, 0xf2, 0x10], None)).await;
     assert_eq!(a.result_code(), Some(rc::EXP_ROAMING_NOT_ALLOWED));
+    let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
+    assert!(events.iter().any(|(k, d)| k == "roaming_rejected" && d.contains("26201")), "{events:?}");
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
 //! `warden serve` with a `[firewall]` section: starts the roaming signalling firewall (crate
 //! `firewall`) in front of the HSS, gives it device priorities from the subscriber store (critical
 //! and low-priority SIMs, refreshed every minute), adds its counters to `/metrics`, and reloads its
-//! rules from the configuration file on SIGHUP without dropping connections.
+//! rules from the configuration file on SIGHUP without dropping connections. Its decisions about
+//! subscribers are written to the platform's event feed (`roaming.<rule>`), at most once per
+//! subscriber and rule a minute, through a bounded queue that drops rather than slows the firewall.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -35,6 +37,42 @@ impl PriorityLookup for StorePriorities {
     fn priority(&self, imsi: &str) -> Option<Priority> {
         self.0.read().expect("priorities").get(imsi).copied()
     }
+}
+
+/// Persists firewall events about subscribers into the store's event feed, off the request path.
+struct StoreEvents(tokio::sync::mpsc::Sender<(String, String, String)>);
+
+impl firewall::EventSink for StoreEvents {
+    fn record(&self, e: &firewall::Event) {
+        let Some(imsi) = e.imsi else { return };
+        // A full queue means a storm: the counters still count every decision.
+        let _ =
+            self.0.try_send((firewall::rules::imsi_string(imsi), format!("roaming.{}", e.rule.id()), e.to_string()));
+    }
+}
+
+/// Writes queued firewall events, each (IMSI, kind) at most once a minute.
+fn spawn_event_writer(store: Store) -> StoreEvents {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String, String)>(10_000);
+    tokio::spawn(async move {
+        let mut last: HashMap<(String, String), std::time::Instant> = HashMap::new();
+        while let Some((imsi, kind, detail)) = rx.recv().await {
+            let now = std::time::Instant::now();
+            let key = (imsi, kind);
+            if last.get(&key).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
+                continue;
+            }
+            if last.len() > 100_000 {
+                last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
+            }
+            let Ok(parsed) = key.0.parse::<store::ids::Imsi>() else { continue };
+            if let Err(e) = store.record_event(Some(&parsed), &key.1, &detail).await {
+                tracing::warn!(error = %e, "firewall event not stored");
+            }
+            last.insert(key, now);
+        }
+    });
+    StoreEvents(tx)
 }
 
 /// Reads every SIM's priority class, a page at a time.
@@ -83,6 +121,7 @@ pub async fn start(
     *priorities.0.write().expect("priorities") =
         load_priorities(store).await.map_err(|e| format!("SIM priorities: {e}"))?;
     fw.set_priority_lookup(priorities.clone());
+    fw.set_event_sink(Arc::new(spawn_event_writer(store.clone())));
     let (s, mut stop) = (store.clone(), shutdown.clone());
     tokio::spawn(async move {
         loop {

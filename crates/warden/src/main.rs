@@ -46,6 +46,12 @@ impl From<String> for Failure {
     }
 }
 
+/// The last ten events of a subscriber, newest last, as `kind: detail`.
+async fn recent_events(store: &store::Store, imsi: &store::ids::Imsi) -> Result<Vec<String>, Failure> {
+    let events = store.events(imsi).await.map_err(|e| Failure::Failed(e.to_string()))?;
+    Ok(events.iter().rev().take(10).rev().map(|(k, d)| format!("{k}: {d}")).collect())
+}
+
 fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(cli) => cli,
@@ -211,6 +217,7 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
                 "status": sim.status.as_str(), "priority": sim.priority.as_str(), "profile": sim.profile,
                 "algorithm": sim.algorithm.to_db(), "bound_imeis": sim.bound_imeis,
                 "serving_mme": sim.serving.map(|s| s.origin_host),
+                "recent_events": recent_events(&store, &imsi).await?,
             })
             .to_string())
         }

@@ -204,7 +204,15 @@ async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     let mut ulr = air("001010000000002", 1);
     ulr = {
         let mut m = Message::new("ULR").unwrap();
-        for name in ["Session-Id", "Auth-Session-State", "Origin-Host", "Origin-Realm", "Destination-Realm", "User-Name", "Visited-PLMN-Id"] {
+        for name in [
+            "Session-Id",
+            "Auth-Session-State",
+            "Origin-Host",
+            "Origin-Realm",
+            "Destination-Realm",
+            "User-Name",
+            "Visited-PLMN-Id",
+        ] {
             m.push(ulr.get(name).unwrap().clone());
         }
         m.add("RAT-Type", 1004u32).unwrap();
@@ -214,11 +222,29 @@ async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     let a = p.request(ulr).await.unwrap();
     assert_eq!(a.result_code(), Some(2001), "the roamer registers through the firewall");
     let shown = warden(dir.path(), &["sim", "show", "001010000000002"]);
-    assert!(String::from_utf8_lossy(&shown.stdout).contains("mme1.alpha.example"), "the serving node is the partner's MME");
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("mme1.alpha.example"),
+        "the serving node is the partner's MME"
+    );
     let out = warden(dir.path(), &["sim", "set-status", "001010000000002", "suspended"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let clr = tokio::time::timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR through the firewall").unwrap();
+    let clr =
+        tokio::time::timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR through the firewall").unwrap();
     assert_eq!(clr.abbrev(), Some("CLR"));
     assert_eq!(clr.get_str("User-Name"), Some("001010000000002"));
     assert_eq!(clr.get_str("Destination-Host"), Some("mme1.alpha.example"));
+    // A request from a network that is not the partner's lands in the subscriber's event feed.
+    let mut forged = air("001010000000001", 7);
+    forged.avps.retain(|a| a.code != 1407);
+    forged.add("Visited-PLMN-Id", &[0x62u8, 0xf2, 0x20]).unwrap(); // 262 02: not Alpha's
+    assert_eq!(p.request(forged).await.unwrap().result_code(), Some(5003));
+    let mut events = String::new();
+    for _ in 0..50 {
+        events = String::from_utf8_lossy(&warden(dir.path(), &["sim", "show", "001010000000001"]).stdout).into_owned();
+        if events.contains("roaming.") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(events.contains("roaming.c2-") && events.contains("262"), "{events}");
 }

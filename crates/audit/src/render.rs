@@ -97,6 +97,10 @@ pub fn text(report: &Report) -> String {
     );
     let _ = writeln!(out, "Score per area");
     for a in report.scores() {
+        if !a.examined {
+            let _ = writeln!(out, "  {:<38} not examined (add --store)", a.area.title());
+            continue;
+        }
         let filled = (a.score as usize).div_ceil(10);
         let bar = format!("{}{}", "#".repeat(filled), ".".repeat(10 - filled));
         let _ = writeln!(out, "  {:<38} {:>3}/100 [{bar}] {}", a.area.title(), a.score, counts_line(&a.counts));
@@ -154,6 +158,7 @@ pub fn json_value(report: &Report) -> Value {
         },
         "areas": report.scores().iter().map(|a| json!({
             "area": a.area.key(), "title": a.area.title(), "score": a.score, "counts": severity_counts(&a.counts),
+            "examined": a.examined,
         })).collect::<Vec<_>>(),
         "findings": report.sorted().iter().map(|f| json!({
             "id": f.check.id,
@@ -346,9 +351,10 @@ pub fn html(report: &Report) -> String {
     for a in report.scores() {
         let _ = writeln!(
             out,
-            "<div class=\"area\" id=\"area-{}\"><h3>{}</h3>{}</div>",
+            "<div class=\"area\" id=\"area-{}\"><h3>{}{}</h3>{}</div>",
             a.area.key(),
             escape(a.area.title()),
+            if a.examined { "" } else { " (not examined)" },
             chart(a.area, a.score, &a.counts)
         );
     }

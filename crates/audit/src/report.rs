@@ -47,6 +47,8 @@ pub struct AreaScore {
     pub score: u32,
     /// Findings per severity, info first.
     pub counts: [usize; 5],
+    /// False when nothing fed this area (the live store was not opened): its score then says nothing.
+    pub examined: bool,
 }
 
 /// A collection of findings with the inputs they came from.
@@ -118,15 +120,19 @@ impl Report {
                     counts[f.check.severity as usize] += 1;
                     penalty += f.check.severity.penalty();
                 }
-                AreaScore { area, score: 100u32.saturating_sub(penalty), counts }
+                // The live-store area has evidence only when the store was opened (`--store`).
+                let examined = area != Area::Subscribers
+                    || self.inputs.iter().any(|(k, _)| k == "store")
+                    || counts.iter().any(|n| *n > 0);
+                AreaScore { area, score: 100u32.saturating_sub(penalty), counts, examined }
             })
             .collect()
     }
 
-    /// The overall score: the mean of the area scores (areas without findings count as 100).
+    /// The overall score: the mean of the examined areas' scores (areas without findings count as 100).
     pub fn overall_score(&self) -> u32 {
-        let s = self.scores();
-        (s.iter().map(|a| a.score).sum::<u32>() as f64 / s.len() as f64).round() as u32
+        let s: Vec<AreaScore> = self.scores().into_iter().filter(|a| a.examined).collect();
+        (s.iter().map(|a| a.score).sum::<u32>() as f64 / s.len().max(1) as f64).round() as u32
     }
 
     /// Exit status: 0 when no finding is at or above `fail_on` (`None`: never fail); otherwise the code of
@@ -189,6 +195,20 @@ pub fn toml_line(text: &str, path: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_store_area_counts_only_when_the_store_was_examined() {
+        let mut r = Report::new();
+        r.input("description", "n.toml");
+        let subs = |r: &Report| r.scores().into_iter().find(|a| a.area == Area::Subscribers).unwrap();
+        assert!(!subs(&r).examined);
+        r.raise("WA-ALG-001", "description", Location { file: None, line: None, path: "radio.gsm".into() }, "A5/0");
+        let radio = r.scores().into_iter().find(|a| a.area == Area::Radio).unwrap().score;
+        let examined = Area::ALL.len() as u32 - 1;
+        assert_eq!(r.overall_score(), ((radio + 100 * (examined - 1)) as f64 / examined as f64).round() as u32);
+        r.input("store", "sqlite://x");
+        assert!(subs(&r).examined);
+    }
 
     #[test]
     fn toml_lines() {

@@ -6,11 +6,11 @@
 
 mod common;
 
-use common::warden;
+use common::{free_port, warden, Server};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -18,18 +18,6 @@ use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::transport::{connect, connect_with, ConnectionLimits, Handler, PeerHandle};
 use diameter::{Avp, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn config(port: u16, mport: u16, fport: u16, alpha_plmn: &str) -> String {
     format!(
@@ -112,15 +100,7 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
         let out = warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]);
         assert!(out.status.success(), "{cmd} import: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_warden"))
-            .current_dir(dir.path())
-            .args(["--config", "warden.toml", "serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let server = Server::start(dir.path());
     let faddr: SocketAddr = format!("127.0.0.1:{fport}").parse().unwrap();
     wait_listening(faddr).await;
     let p = partner(faddr).await;
@@ -185,15 +165,7 @@ async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     for (cmd, file) in [("profile", "profiles.toml"), ("sim", "sims.csv")] {
         assert!(warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]).status.success());
     }
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_warden"))
-            .current_dir(dir.path())
-            .args(["--config", "warden.toml", "serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = Server::start(dir.path());
     let faddr: SocketAddr = format!("127.0.0.1:{fport}").parse().unwrap();
     wait_listening(faddr).await;
     let (tx, mut inbox) = tokio::sync::mpsc::unbounded_channel();

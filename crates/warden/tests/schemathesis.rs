@@ -11,23 +11,11 @@
 
 mod common;
 
-use common::warden;
+use common::{free_port, warden, Server};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Server(std::process::Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Runs Schemathesis's command line from Python, so it works wherever pip put the `schemathesis` script.
 const ST: &str = "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; schemathesis()";
@@ -67,15 +55,7 @@ fn schemathesis_finds_no_server_errors_or_schema_violations() {
     let issued = warden(dir.path(), &["token", "issue", "--role", "tenant_admin", "--tenant", "acme", "--name", "st"]);
     assert!(issued.status.success(), "{}", String::from_utf8_lossy(&issued.stderr));
     let tenant = String::from_utf8(issued.stdout).unwrap().lines().next().unwrap().to_string();
-    let _server = Server(
-        Command::new(env!("CARGO_BIN_EXE_warden"))
-            .current_dir(dir.path())
-            .args(["--config", "warden.toml", "serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _server = Server::start(dir.path());
     let base = format!("http://127.0.0.1:{hport}/api/v1");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", hport)).is_ok() {

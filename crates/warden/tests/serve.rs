@@ -6,11 +6,11 @@
 
 mod common;
 
-use common::warden;
+use common::{free_port, warden, Server};
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,18 +22,6 @@ use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const REALM: &str = "home.example";
-
-struct Server(Child);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn setup() -> (tempfile::TempDir, SocketAddr, SocketAddr) {
     let dir = tempfile::tempdir().unwrap();
@@ -56,15 +44,7 @@ fn setup() -> (tempfile::TempDir, SocketAddr, SocketAddr) {
 }
 
 async fn start(dir: &Path, addr: SocketAddr) -> Server {
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_warden"))
-            .current_dir(dir)
-            .args(["--config", "warden.toml", "serve"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start warden serve"),
-    );
+    let server = Server::start(dir);
     for _ in 0..100 {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
             return server;

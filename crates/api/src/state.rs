@@ -26,6 +26,8 @@ pub struct Settings {
     pub webhook_allow_private: bool,
     /// Login attempts per minute per source address.
     pub login_per_minute: f64,
+    /// Breached-password corpus checked when people choose passwords (besides the built-in list).
+    pub breached: Option<Arc<cmp::breached::BreachedList>>,
 }
 
 impl Default for Settings {
@@ -38,6 +40,7 @@ impl Default for Settings {
             session_secs: 8 * 3600,
             webhook_allow_private: false,
             login_per_minute: 10.0,
+            breached: None,
         }
     }
 }

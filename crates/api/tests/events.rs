@@ -282,6 +282,47 @@ async fn login_with_rules_and_lockout() {
 }
 
 #[tokio::test]
+async fn breached_passwords_are_refused() {
+    let corpus =
+        cmp::breached::BreachedList::parse(&format!("{:X}:12\n", sha1_hex("plum tractor evening lighthouse"))).unwrap();
+    let api =
+        Api::with_settings(api::Settings { breached: Some(std::sync::Arc::new(corpus)), ..Default::default() }).await;
+    let (admin, _, _) = api.tenant("acme").await;
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            &admin,
+            Some(json!({"username": "alice", "password": "plum tractor evening lighthouse", "role": "tenant_viewer"})),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert!(r.text.contains("known from breaches"), "{}", r.text);
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/users",
+            &admin,
+            Some(json!({"username": "alice", "password": "plum tractor morning lighthouse", "role": "tenant_viewer"})),
+        )
+        .await;
+    assert_eq!(r.status, 201);
+}
+
+/// SHA-1 as an uppercase-hex-printable number, the way breach corpora list them.
+fn sha1_hex(s: &str) -> HexUpper {
+    use sha1::Digest;
+    HexUpper(sha1::Sha1::digest(s.as_bytes()).to_vec())
+}
+
+struct HexUpper(Vec<u8>);
+impl std::fmt::UpperHex for HexUpper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02X}"))
+    }
+}
+
+#[tokio::test]
 async fn login_attempts_are_limited_per_source() {
     let api = Api::with_settings(api::Settings { login_per_minute: 3.0, ..Default::default() }).await;
     let mut codes = vec![];

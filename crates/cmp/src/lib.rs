@@ -10,8 +10,10 @@
 //! - [`rules`]: tenant rules (IMEI lock, signalling behaviour) and what they do when they fire.
 //! - [`webhook`]: HMAC signatures of webhook deliveries.
 //! - [`provisioning`]: SIM records from files and the API, validated into `store` types.
+//! - [`breached`]: a breached-password corpus (SHA-1 list) checked when people choose passwords.
 //! - [`password`]: NIST SP 800-63B password rules and argon2id hashing for people's logins.
 
+pub mod breached;
 pub mod jobs;
 mod lifecycle;
 mod notify;

@@ -205,6 +205,8 @@ pub struct HttpConfig {
     /// Allow webhooks to loopback/private addresses and plain http (off: server-side request forgery).
     #[serde(default)]
     pub webhook_allow_private: bool,
+    /// Breached-password corpus (SHA-1 per line, Have I Been Pwned format) refused as new passwords.
+    pub breached_passwords_file: Option<PathBuf>,
     /// TLS (rustls; TLS 1.3 and 1.2 with AEAD suites only).
     pub tls: Option<HttpTlsConfig>,
 }

@@ -65,6 +65,15 @@ pub async fn start(
         session_secs: i64::from(h.session_hours) * 3600,
         webhook_allow_private: h.webhook_allow_private,
         login_per_minute: h.login_per_minute,
+        breached: match &h.breached_passwords_file {
+            Some(path) => {
+                let list = cmp::breached::BreachedList::load(path)
+                    .map_err(|e| format!("http.breached_passwords_file: {e}"))?;
+                eprintln!("warden: {} breached-password hashes loaded", list.len());
+                Some(Arc::new(list))
+            }
+            None => None,
+        },
     };
     let link = Arc::new(HssLink(hss.clone()));
     let state = api::AppState::new(hss.store().clone(), link.clone(), settings);

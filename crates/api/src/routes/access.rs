@@ -327,6 +327,18 @@ pub struct NewUser {
     pub tenant: Option<String>,
 }
 
+/// NIST SP 800-63B checks of a chosen password: length, the built-in common list, patterns, context
+/// words, and the operator's breached-password corpus when configured.
+fn check_password(st: &AppState, field: &str, pw: &str, username: &str, tenant: Option<&str>) -> ApiResult<()> {
+    let context: Vec<&str> = [username, "warden"].into_iter().chain(tenant).collect();
+    password::check_new_password(pw, PasswordPolicy::SINGLE_FACTOR, &context)
+        .map_err(|e| ApiError::unprocessable(format!("{field}: {e}")))?;
+    if st.0.settings.breached.as_ref().is_some_and(|b| b.contains(pw)) {
+        return Err(ApiError::unprocessable(format!("{field}: this password is known from breaches; choose another")));
+    }
+    Ok(())
+}
+
 fn check_username(u: &str) -> ApiResult<()> {
     if (3..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)) {
         Ok(())
@@ -366,9 +378,7 @@ pub async fn create_user(
     let role = parse_role(&req.role)?;
     let tenant = grant(&caller, role, req.tenant.as_deref())?;
     check_username(&req.username)?;
-    let context: Vec<&str> = [req.username.as_str(), "warden"].into_iter().chain(tenant.as_deref()).collect();
-    password::check_new_password(&req.password, PasswordPolicy::SINGLE_FACTOR, &context)
-        .map_err(|e| ApiError::unprocessable(format!("password: {e}")))?;
+    check_password(&st, "password", &req.password, &req.username, tenant.as_deref())?;
     let hash = password::hash_password(&req.password).map_err(|e| ApiError::internal(&e))?;
     let user = st.store().create_user(&req.username, &hash, role.as_str(), tenant.as_deref()).await?;
     let t = tenant.unwrap_or_else(|| "*".into());
@@ -530,9 +540,7 @@ pub async fn change_password(
     }) else {
         return Err(ApiError::unauthorized("wrong username or password"));
     };
-    let context: Vec<&str> = [req.username.as_str(), "warden"].into_iter().chain(rec.user.tenant.as_deref()).collect();
-    password::check_new_password(&req.new_password, PasswordPolicy::SINGLE_FACTOR, &context)
-        .map_err(|e| ApiError::unprocessable(format!("new_password: {e}")))?;
+    check_password(&st, "new_password", &req.new_password, &req.username, rec.user.tenant.as_deref())?;
     let hash = password::hash_password(&req.new_password).map_err(|e| ApiError::internal(&e))?;
     st.store().set_password_hash(&rec.user.id, &hash).await?;
     st.store()

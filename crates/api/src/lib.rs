@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
         .route("/users", get(access::list_users).post(access::create_user))
         .route("/users/{id}", axum::routing::delete(access::delete_user))
+        .route("/users/{id}/password", put(access::reset_password))
         .route("/auth/login", post(access::login))
         .route("/auth/password", post(access::change_password))
         .route("/me", get(access::me))

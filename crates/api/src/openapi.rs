@@ -35,7 +35,7 @@ impl Modify for Bearer {
         rules::list, rules::create, rules::delete,
         catalogue::list_profiles, catalogue::put_profile, catalogue::list_ranges, catalogue::create_range,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
-        access::list_users, access::create_user, access::delete_user, access::login, access::change_password,
+        access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
         access::me, access::audit_log,
     ),
     components(schemas(Problem)),

@@ -276,6 +276,25 @@ async fn login_with_rules_and_lockout() {
         .filter(|a| a["action"] == "auth.login" && a["after"] == "failed")
         .count();
     assert_eq!(fails, 5);
+    // The admin resets the password: the lock is cleared, old sessions die, the new password works.
+    let id =
+        api.call("GET", "/api/v1/users", &admin, None).await.json()["items"][0]["id"].as_str().unwrap().to_string();
+    let r = api
+        .call("PUT", &format!("/api/v1/users/{id}/password"), &admin, Some(json!({"new_password": "password"})))
+        .await;
+    assert_eq!(r.status, 422, "reset passwords follow the same rules");
+    let fresh = "quiet harbour saffron telescope";
+    let r =
+        api.call("PUT", &format!("/api/v1/users/{id}/password"), &admin, Some(json!({"new_password": fresh}))).await;
+    assert_eq!(r.status, 204, "{}", r.text);
+    assert_eq!(api.call("GET", "/api/v1/me", &session, None).await.status, 401, "sessions revoked by the reset");
+    let r = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "alice", "password": fresh}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (other_admin, _, _) = api.tenant("bravo").await;
+    let r = api
+        .call("PUT", &format!("/api/v1/users/{id}/password"), &other_admin, Some(json!({"new_password": fresh})))
+        .await;
+    assert_eq!(r.status, 404, "another tenant's admin cannot reset it");
     assert_eq!(api::routes::access::lockout_secs(4), 0);
     assert_eq!(api::routes::access::lockout_secs(5), 30);
     assert_eq!(api::routes::access::lockout_secs(20), 900);

@@ -123,6 +123,16 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes every live login session of `username` (after a password change or reset).
+    pub async fn revoke_sessions(&self, username: &str) -> Result<u64> {
+        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(format!("session:{username}"))
+            .execute(self.pool())
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Users visible in `scope`, by id after `cursor`.
     pub async fn list_users(&self, scope: &Scope, cursor: Option<&str>, limit: i64) -> Result<Vec<User>> {
         let rows = sqlx::query(

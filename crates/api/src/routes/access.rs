@@ -543,6 +543,7 @@ pub async fn change_password(
     check_password(&st, "new_password", &req.new_password, &req.username, rec.user.tenant.as_deref())?;
     let hash = password::hash_password(&req.new_password).map_err(|e| ApiError::internal(&e))?;
     st.store().set_password_hash(&rec.user.id, &hash).await?;
+    st.store().revoke_sessions(&rec.user.username).await?;
     st.store()
         .append_audit(&store::audit::AuditEntry {
             actor: format!("user:{}", rec.user.username),
@@ -555,6 +556,54 @@ pub async fn change_password(
             after: String::new(),
         })
         .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password reset by an administrator.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordReset {
+    /// The new password (same rules as on creation); tell it to the person out of band.
+    #[schema(min_length = 15, max_length = 256)]
+    pub new_password: String,
+}
+
+/// Resets a user's password (tenant admins for their tenant's users); the user's sessions are revoked.
+#[utoipa::path(put, path = "/users/{id}/password", tag = "access", params(("id" = String, Path, description = "User id")),
+    request_body = PasswordReset,
+    responses((status = 204, description = "Reset"),
+              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn reset_password(
+    State(st): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Json(req): Json<PasswordReset>,
+) -> ApiResult<StatusCode> {
+    caller.require(Action::ManageAccess)?;
+    let user = st
+        .store()
+        .user_in(&caller.scope(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
+    if Role::OperatorAdmin.as_str() == user.role && !caller.role.is_operator() {
+        return Err(ApiError::forbidden("only operator admins reset operator admins"));
+    }
+    check_password(&st, "new_password", &req.new_password, &user.username, user.tenant.as_deref())?;
+    let hash = password::hash_password(&req.new_password).map_err(|e| ApiError::internal(&e))?;
+    st.store().set_password_hash(&user.id, &hash).await?;
+    let revoked = st.store().revoke_sessions(&user.username).await?;
+    let t = user.tenant.clone().unwrap_or_else(|| "*".into());
+    audit(
+        &st,
+        &caller,
+        &t,
+        "user.reset_password",
+        &format!("user/{id}"),
+        (),
+        serde_json::json!({"sessions_revoked": revoked}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,7 +1,8 @@
 //! The rule engine: applies tenant rules to what the HSS sees. IMEI locks are checked against each new
 //! registration (ULR with Terminal-Information); signalling rules against the HSS's per-IMSI AIR/ULR
 //! counts. Hits become `rule.hit` events; actions go through the lifecycle as an automated actor, so
-//! critical SIMs get a `rule.alert_critical` event instead (SUB-4). Runs every second; registrations
+//! critical SIMs get a `rule.alert_critical` event instead (SUB-4). `bar_data` sets
+//! Operator-Determined-Barring (packet services) and sends IDR. Runs every second; registrations
 //! from before the server started are not re-judged.
 
 use std::collections::{HashMap, HashSet};
@@ -11,7 +12,7 @@ use std::time::Duration;
 use cmp::rules::{check_imei_lock, enforcement, Enforcement, LockVerdict, Rule};
 use store::access::Scope;
 use store::ids::{Imei, Imsi};
-use store::model::{EirStatus, SimStatus};
+use store::model::SimStatus;
 
 use crate::state::AppState;
 
@@ -38,7 +39,7 @@ fn rules_for<'a>(rules: &'a HashMap<String, Vec<Rule>>, tenant: &str) -> Vec<&'a
     rules.get(tenant).into_iter().chain(rules.get("*")).flatten().collect()
 }
 
-async fn fire(st: &AppState, imsi: &Imsi, imei: Option<&Imei>, rule: &Rule, why: &str) -> store::Result<()> {
+async fn fire(st: &AppState, imsi: &Imsi, rule: &Rule, why: &str) -> store::Result<()> {
     let Some(m) = st.store().sim_in(&Scope::Operator, imsi).await? else { return Ok(()) };
     let tenant = m.sim.tenant.clone();
     let store = st.store();
@@ -58,24 +59,13 @@ async fn fire(st: &AppState, imsi: &Imsi, imei: Option<&Imei>, rule: &Rule, why:
                 st.0.hss.status_changed(&m.sim, SimStatus::Suspended);
             }
         }
-        Enforcement::Bar => match imei {
-            Some(imei) => {
-                store.put_binding(imsi, imei, EirStatus::Black, &format!("barred by rule: {why}")).await?;
-                store
-                    .record_tenant_event(&tenant, Some(imsi.as_str()), "rule.barred", &format!("IMEI {imei} barred"))
-                    .await?;
+        Enforcement::Bar => {
+            if !m.sim.data_barred && store.set_data_barred(&Scope::Operator, imsi, true).await? {
+                let detail = format!("packet data barred (Operator-Determined-Barring) by rule: {why}");
+                store.record_tenant_event(&tenant, Some(imsi.as_str()), "sim.data_barred", &detail).await?;
+                st.0.hss.profile_changed(&m.sim);
             }
-            None => {
-                store
-                    .record_tenant_event(
-                        &tenant,
-                        Some(imsi.as_str()),
-                        "rule.alert",
-                        "bar_data needs an IMEI; none seen",
-                    )
-                    .await?;
-            }
-        },
+        }
     }
     st.events_changed();
     Ok(())
@@ -108,7 +98,7 @@ async fn check_registrations(st: &AppState, rules: &HashMap<String, Vec<Rule>>, 
                     }
                     LockVerdict::Violation => {
                         let why = format!("IMEI {imei} is not allowed (bound: {})", m.sim.bound_imeis.join(","));
-                        fire(st, &imsi, Some(&imei), rule, &why).await?;
+                        fire(st, &imsi, rule, &why).await?;
                     }
                 }
             }
@@ -143,8 +133,7 @@ async fn check_signalling(
                 let key = (imsi_text.clone(), window, serde_json::to_string(rule).unwrap_or_default());
                 if fired.insert(key) {
                     let why = format!("{count} AIR/ULR this hour (limit {max_per_hour})");
-                    let imei = m.sim.bound_imeis.first().and_then(|i| i.parse::<Imei>().ok());
-                    fire(st, &imsi, imei.as_ref(), rule, &why).await?;
+                    fire(st, &imsi, rule, &why).await?;
                 }
             }
         }

@@ -197,17 +197,26 @@ async fn rules_fire_on_what_the_hss_sees() {
     assert_eq!(status("001010000000009").await["status"], "active", "critical SIMs are never cut off by rules");
     let alerts = api.call("GET", "/api/v1/events?kind=rule.alert_critical", &op, None).await.json();
     assert_eq!(alerts["items"][0]["imsi"], "001010000000009");
-    let imsi2: Imsi = "001010000000002".parse().unwrap();
-    let imei: Imei = "356938035643809".parse().unwrap();
-    let mut barred = None;
+    let mut barred = false;
     for _ in 0..30 {
-        barred = api.store.eir_lookup(Some(&imsi2), &imei).await.unwrap();
-        if barred.is_some() {
+        barred = status("001010000000002").await["data_barred"] == true;
+        if barred {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(barred.map(|b| b.0), Some(store::model::EirStatus::Black), "bar_data blacklists the pair in the EIR");
+    assert!(barred, "bar_data sets Operator-Determined-Barring");
+    assert!(
+        api.hss.0.lock().unwrap().iter().any(|(i, what)| i == "001010000000002" && what == "profile"),
+        "IDR asked for"
+    );
+    let operator = api.operator.clone();
+    assert_eq!(status("001010000000009").await["data_barred"], false);
+    // After the investigation the tenant unbars it.
+    let r = api.call("PATCH", "/api/v1/sims/001010000000002", &op, Some(json!({"data_barred": false}))).await;
+    assert_eq!((r.status.as_u16(), r.json()["data_barred"].as_bool()), (200, Some(false)), "{}", r.text);
+    let audit = api.call("GET", "/api/v1/audit?limit=1000", &operator, None).await.json();
+    assert!(audit["items"].as_array().unwrap().iter().any(|a| a["action"] == "sim.set_data_barring"));
     let hits = api.call("GET", "/api/v1/events?kind=rule.hit", &op, None).await.json();
     assert_eq!(hits["items"].as_array().unwrap().len(), 4, "{hits}");
     assert_eq!(status("001010000000002").await["status"], "active", "bar_data does not suspend");

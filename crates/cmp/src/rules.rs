@@ -4,9 +4,9 @@
 //! - **Signalling behaviour**: more than `max_per_hour` AIR/ULR from one SIM in an hour (a device
 //!   stuck in a re-attach loop).
 //!
-//! Each has an action: `event` (only record), `suspend` (suspend the SIM) or `bar_data` (bar the
-//! IMSI–IMEI pair in the EIR, so S13 answers blacklisted and the MME refuses the device). Automated
-//! rules never cut off critical SIMs: for those the action becomes an alert event (SUB-4, DM-5).
+//! Each has an action: `event` (only record), `suspend` (suspend the SIM) or `bar_data` (bar packet
+//! data with Operator-Determined-Barring; the MME gets IDR). Automated rules never cut off critical
+//! SIMs: for those the action becomes an alert event (SUB-4, DM-5).
 
 use serde::{Deserialize, Serialize};
 use store::model::{Priority, SimStatus};
@@ -21,7 +21,7 @@ pub enum RuleAction {
     Event,
     /// Suspend the SIM.
     Suspend,
-    /// Bar the SIM in this device (EIR binding blacklisted).
+    /// Bar packet data (Operator-Determined-Barring).
     BarData,
 }
 
@@ -166,7 +166,7 @@ pub enum Enforcement {
     EventOnly,
     /// Suspend (the SIM is active).
     Suspend,
-    /// Blacklist the IMSI–IMEI pair.
+    /// Bar packet data.
     Bar,
     /// The SIM is critical: alert instead of acting.
     AlertCritical,

@@ -93,6 +93,35 @@ pub async fn change_profile(
     Ok((before, after))
 }
 
+/// Bars or unbars packet data of a SIM (Operator-Determined-Barring); the MME gets IDR. Barring is
+/// how an investigation starts (DM-4); unbarring ends it.
+pub async fn set_data_barring(
+    store: &Store,
+    hss: &dyn HssNotifier,
+    scope: &Scope,
+    role: Role,
+    imsi: &Imsi,
+    barred: bool,
+) -> Result<(ManagedSim, ManagedSim), ChangeError> {
+    if !role.allows(Action::ManageSims) {
+        return Err(ChangeError::Forbidden(role));
+    }
+    let before = load(store, scope, imsi).await?;
+    if before.sim.data_barred == barred {
+        return Ok((before.clone(), before));
+    }
+    if !store.set_data_barred(scope, imsi, barred).await? {
+        return Err(ChangeError::NotFound(imsi.to_string()));
+    }
+    let kind = if barred { "sim.data_barred" } else { "sim.data_unbarred" };
+    store
+        .record_tenant_event(&before.sim.tenant, Some(imsi.as_str()), kind, "packet data (Operator-Determined-Barring)")
+        .await?;
+    hss.profile_changed(&before.sim);
+    let after = load(store, scope, imsi).await?;
+    Ok((before, after))
+}
+
 /// Lifts or restores the termination protection of a critical SIM (operator admins only).
 pub async fn set_protection(
     store: &Store,

@@ -69,7 +69,14 @@ pub fn subscription_data(sim: &Sim, profile: Option<&ServiceProfile>) -> Avp {
     if let Some(m) = &sim.msisdn {
         avps.push(avp("MSISDN", tbcd(m)));
     }
-    avps.push(avp("Subscriber-Status", 0u32)); // SERVICE_GRANTED
+    if sim.data_barred {
+        // TS 29.272 §7.3.29/§7.3.30: OPERATOR_DETERMINED_BARRING, with bit 0 (All Packet Oriented
+        // Services Barred) of Operator-Determined-Barring.
+        avps.push(avp("Subscriber-Status", 1u32));
+        avps.push(avp("Operator-Determined-Barring", 1u32));
+    } else {
+        avps.push(avp("Subscriber-Status", 0u32)); // SERVICE_GRANTED
+    }
     let Some(p) = profile else {
         avps.push(avp("Network-Access-Mode", 2u32));
         avps.push(avp(

@@ -353,6 +353,7 @@ async fn ulr_subscription_data_clr_and_imei_lock() {
     assert_eq!(sd.child("Access-Restriction-Data").unwrap().as_u32(), Some(2), "GERAN not allowed");
     assert_eq!(sd.child("MSISDN").unwrap().as_bytes(), Some(&[0x94, 0x71, 0x10, 0x32, 0x54, 0x76][..]));
     assert_eq!(sd.child("Subscriber-Status").unwrap().as_u32(), Some(0));
+    assert!(sd.child("Operator-Determined-Barring").is_none());
     let ambr = sd.child("AMBR").unwrap();
     assert_eq!(
         (
@@ -501,4 +502,18 @@ async fn imei_lock_bars_standard_sims_but_only_alerts_for_critical_ones() {
     let critical = "001010000000009".parse().unwrap();
     assert_eq!(store.sim(&critical).await.unwrap().unwrap().status, SimStatus::Active);
     assert!(store.events(&critical).await.unwrap().iter().any(|(k, _)| k == "imei_lock_violation"));
+}
+
+#[tokio::test]
+async fn barred_data_is_sent_as_operator_determined_barring() {
+    let s = setup().await;
+    let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    let imsi: store::ids::Imsi = IMSI.parse().unwrap();
+    assert!(s.hss.store().set_data_barred(&store::access::Scope::Operator, &imsi, true).await.unwrap());
+    s.hss.invalidate(&imsi);
+    let a = ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, None)).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let sd = a.get("Subscription-Data").expect("Subscription-Data");
+    assert_eq!(sd.child("Subscriber-Status").unwrap().as_u32(), Some(1), "OPERATOR_DETERMINED_BARRING");
+    assert_eq!(sd.child("Operator-Determined-Barring").unwrap().as_u32(), Some(1), "all packet services barred");
 }

@@ -47,7 +47,7 @@ fn corrupt(imsi: &str, reason: impl Into<String>) -> StoreError {
 
 pub(crate) const SIM_COLUMNS: &str =
     "imsi, iccid, msisdn, eid, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
-                           serving_host, serving_realm, serving_plmn, serving_since";
+                           serving_host, serving_realm, serving_plmn, serving_since, data_barred";
 
 pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
     let imsi: String = r.try_get("imsi")?;
@@ -76,6 +76,7 @@ pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
         amf: amf.as_slice().try_into().map_err(|_| corrupt(&imsi, "AMF is not 2 bytes"))?,
         bound_imeis: parse("bound_imeis")?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         serving,
+        data_barred: r.try_get::<i64, _>("data_barred")? != 0,
     })
 }
 

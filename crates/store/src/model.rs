@@ -359,6 +359,8 @@ pub struct Sim {
     pub bound_imeis: Vec<String>,
     /// Serving MME.
     pub serving: Option<ServingNode>,
+    /// Packet data barred by the operator or a rule (Operator-Determined-Barring bit 0).
+    pub data_barred: bool,
 }
 
 /// An EIR list entry key.

@@ -122,6 +122,20 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Bars (`true`) or unbars packet data of a SIM in `scope`.
+    pub async fn set_data_barred(&self, scope: &Scope, imsi: &Imsi, barred: bool) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE sims SET data_barred = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)",
+        )
+        .bind(i64::from(barred))
+        .bind(now())
+        .bind(imsi.as_str())
+        .bind(scope.key())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Lifts (`true`) or restores (`false`) the termination protection of a SIM (operator only; the
     /// caller checks the role, the store records it).
     pub async fn set_protection_lifted(&self, imsi: &Imsi, lifted: bool) -> Result<bool> {

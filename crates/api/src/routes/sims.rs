@@ -91,6 +91,8 @@ pub struct Sim {
     pub segment: String,
     /// True when an operator admin lifted the termination protection (critical SIMs).
     pub protection_lifted: bool,
+    /// Packet data barred (Operator-Determined-Barring), by a rule or a person.
+    pub data_barred: bool,
     /// IMEIs bound by an IMEI lock.
     pub bound_imeis: Vec<String>,
     /// Serving MME.
@@ -124,6 +126,7 @@ pub fn view(m: &ManagedSim, ranges: &[SimRange]) -> Sim {
         },
         segment: segment_of(s.imsi.as_str(), ranges),
         protection_lifted: m.protection_lifted,
+        data_barred: s.data_barred,
         bound_imeis: s.bound_imeis.clone(),
         serving: s.serving.as_ref().map(|n| Serving {
             origin_host: n.origin_host.clone(),
@@ -208,7 +211,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<Stri
     Ok(axum::Json(view(&sim, &st.store().list_ranges().await?)))
 }
 
-/// A change to one SIM: a new status, a new profile, or both (status first).
+/// A change to one SIM: a new status, a new profile, data barring, or several (in that order).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SimPatch {
@@ -220,9 +223,13 @@ pub struct SimPatch {
     #[serde(default, deserialize_with = "super::present")]
     #[schema(nullable = false)]
     pub profile: Option<String>,
+    /// Bar (`true`) or unbar packet data (Operator-Determined-Barring; the MME gets IDR).
+    #[serde(default, deserialize_with = "super::present")]
+    #[schema(nullable = false)]
+    pub data_barred: Option<bool>,
 }
 
-/// Changes a SIM's status or profile; the HSS is told at once (CLR/IDR to the serving MME).
+/// Changes a SIM's status, profile or data barring; the HSS is told at once (CLR/IDR to the serving MME).
 #[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
     request_body = SimPatch,
     responses((status = 200, body = Sim),
@@ -266,6 +273,15 @@ pub async fn patch(
             &after.sim.profile,
         )
         .await?;
+    }
+    if let Some(barred) = p.data_barred {
+        let (before, after) =
+            cmp::sim_ops::set_data_barring(st.store(), hss, &scope, caller.role, &imsi, barred).await?;
+        if before.sim.data_barred != after.sim.data_barred {
+            let resource = format!("sim/{imsi}");
+            audit(&st, &caller, &before.sim.tenant, "sim.set_data_barring", &resource, before.sim.data_barred, barred)
+                .await?;
+        }
     }
     st.events_changed();
     let sim = load(&st, &caller, &id).await?;

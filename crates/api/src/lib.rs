@@ -90,7 +90,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Starts the background work of the platform: resumes unfinished jobs, delivers webhooks, runs the
-/// rule engine, and forgets idempotency records after a day.
+/// rule engine, and forgets idempotency records and login sessions a day after they expire.
 pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn engine::SignallingSource>) {
     match routes::jobs::resume_jobs(state).await {
         Ok(0) => {}
@@ -104,6 +104,9 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
         loop {
             if let Err(e) = st.store().expire_idempotency(idempotency::KEEP_SECS).await {
                 tracing::warn!(error = %e, "expiring idempotency keys failed");
+            }
+            if let Err(e) = st.store().purge_expired_sessions(store::now() - 86_400).await {
+                tracing::warn!(error = %e, "purging expired sessions failed");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

@@ -306,6 +306,18 @@ impl Store {
             .collect()
     }
 
+    /// Deletes login sessions that expired before `before` (API tokens stay, revoked or not, as a
+    /// record). Returns how many were deleted.
+    pub async fn purge_expired_sessions(&self, before: i64) -> Result<u64> {
+        let r = sqlx::query(
+            "DELETE FROM api_tokens WHERE name LIKE 'session:%' AND expires_at IS NOT NULL AND expires_at < $1",
+        )
+        .bind(before)
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Tenant names after `cursor`, in order.
     pub async fn list_tenants(&self, cursor: Option<&str>, limit: i64) -> Result<Vec<(String, i64)>> {
         let rows = sqlx::query("SELECT name, created_at FROM tenants WHERE name > $1 ORDER BY name LIMIT $2")

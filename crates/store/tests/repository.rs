@@ -488,6 +488,19 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
         assert!(s.request_job_cancel(&a, &job.id).await.unwrap());
         assert!(!s.request_job_cancel(&b, &job.id).await.unwrap());
 
+        for (name, exp) in [("session:alice", Some(100)), ("session:bob", Some(i64::MAX / 2)), ("ci", Some(100))] {
+            let t = store::access::NewToken {
+                name: name.into(),
+                role: "tenant_viewer".into(),
+                tenant: Some("alpha".into()),
+                expires_at: exp,
+                allowed_sources: vec![],
+            };
+            s.issue_token(&t).await.unwrap();
+        }
+        assert_eq!(s.purge_expired_sessions(1000).await.unwrap(), 1, "only the expired session goes");
+        let names: Vec<String> = s.list_tokens(&a, None, 10).await.unwrap().into_iter().map(|t| t.info.name).collect();
+        assert!(names.contains(&"ci".to_string()) && names.contains(&"session:bob".to_string()) && names.len() == 2);
         let u = s.create_user("alice", "$argon2id$fake", "tenant_viewer", Some("alpha")).await.unwrap();
         assert!(matches!(
             s.create_user("alice", "h", "tenant_viewer", Some("alpha")).await,

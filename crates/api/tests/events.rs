@@ -132,6 +132,17 @@ async fn live_stream_delivers_new_events() {
     }
     assert!(text.contains("event: sim.status_changed"), "{text}");
     assert!(text.contains("001010000000001") && !text.contains("001010000000501"), "{text}");
+    // A later event arrives on the same stream, after the first.
+    assert_eq!(
+        api.call("PATCH", "/api/v1/sims/001010000000001", &op, Some(json!({"status": "suspended"}))).await.status,
+        200
+    );
+    while text.matches("\n\n").count() < 2 {
+        let chunk =
+            tokio::time::timeout(Duration::from_secs(5), body.next()).await.expect("a second event").unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("active → suspended"), "{text}");
 }
 
 struct Busy(Vec<(String, i64, u32)>);

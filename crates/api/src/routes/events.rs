@@ -123,35 +123,38 @@ pub async fn stream(
     let mut wake = st.0.events.subscribe();
     let _ = wake.borrow_and_update();
     let store = st.store().clone();
-    let s = futures_util::stream::unfold((start, Vec::<StoredEvent>::new()), move |(mut after, mut pending)| {
-        let store = store.clone();
-        let scope = scope.clone();
-        let mut wake = wake.clone();
-        async move {
-            loop {
-                if !pending.is_empty() {
-                    let e = pending.remove(0);
-                    let data = serde_json::to_string(&view(&e)).unwrap_or_default();
-                    let ev = SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(data);
-                    return Some((Ok(ev), (after, pending)));
-                }
-                match store.list_events(&scope, &EventFilter::default(), after, 100).await {
-                    Ok(batch) if !batch.is_empty() => {
-                        after = batch.last().map(|e| e.id).unwrap_or(after);
-                        pending = batch;
+    // The wake-up receiver travels with the stream's state, so it remembers what it has seen.
+    let s = futures_util::stream::unfold(
+        (start, Vec::<StoredEvent>::new(), wake),
+        move |(mut after, mut pending, mut wake)| {
+            let store = store.clone();
+            let scope = scope.clone();
+            async move {
+                loop {
+                    if !pending.is_empty() {
+                        let e = pending.remove(0);
+                        let data = serde_json::to_string(&view(&e)).unwrap_or_default();
+                        let ev = SseEvent::default().id(e.id.to_string()).event(e.kind.clone()).data(data);
+                        return Some((Ok(ev), (after, pending, wake)));
                     }
-                    Ok(_) => {
-                        // Wake on the API's own events at once; HSS events are picked up within a second.
-                        let _ = tokio::time::timeout(Duration::from_secs(1), wake.changed()).await;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "event stream read failed");
-                        return None;
+                    match store.list_events(&scope, &EventFilter::default(), after, 100).await {
+                        Ok(batch) if !batch.is_empty() => {
+                            after = batch.last().map(|e| e.id).unwrap_or(after);
+                            pending = batch;
+                        }
+                        Ok(_) => {
+                            // Wake on the API's own events at once; HSS events are picked up within a second.
+                            let _ = tokio::time::timeout(Duration::from_secs(1), wake.changed()).await;
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "event stream read failed");
+                            return None;
+                        }
                     }
                 }
             }
-        }
-    });
+        },
+    );
     Ok(Sse::new(s).keep_alive(KeepAlive::default()))
 }
 

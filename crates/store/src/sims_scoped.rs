@@ -122,6 +122,21 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Every SIM whose priority class is not `standard`, with its class (what storm admission needs,
+    /// without reading whole SIM rows).
+    pub async fn priority_exceptions(&self) -> Result<Vec<(String, crate::model::Priority)>> {
+        let rows =
+            sqlx::query("SELECT imsi, priority FROM sims WHERE priority <> 'standard'").fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                let imsi: String = r.try_get("imsi")?;
+                let p: String = r.try_get("priority")?;
+                let p = p.parse().map_err(|e: String| crate::StoreError::Corrupt { imsi: imsi.clone(), reason: e })?;
+                Ok((imsi, p))
+            })
+            .collect()
+    }
+
     /// Bars (`true`) or unbars packet data of a SIM in `scope`.
     pub async fn set_data_barred(&self, scope: &Scope, imsi: &Imsi, barred: bool) -> Result<bool> {
         let r = sqlx::query(

@@ -433,7 +433,15 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
             x.status = SimStatus::Inventory;
             x.tenant = if i < 5 { "alpha".into() } else { "bravo".into() };
         }
+        sims[0].priority = Priority::Critical;
+        sims[6].priority = Priority::Low;
         s.insert_sims(&sims).await.unwrap();
+        let mut exceptions = s.priority_exceptions().await.unwrap();
+        exceptions.sort_by(|x, y| x.0.cmp(&y.0));
+        assert_eq!(
+            exceptions,
+            vec![("001010000000001".to_string(), Priority::Critical), ("001010000000007".to_string(), Priority::Low)]
+        );
         let a = Scope::Tenant("alpha".into());
         let b = Scope::Tenant("bravo".into());
         assert_eq!(s.list_sims(&a, &SimFilter::default(), None, 100).await.unwrap().len(), 5);

@@ -11,8 +11,6 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use firewall::{Firewall, Priority, PriorityLookup};
-use store::access::Scope;
-use store::sims_scoped::SimFilter;
 use store::Store;
 
 use crate::config::Config;
@@ -75,26 +73,18 @@ fn spawn_event_writer(store: Store) -> StoreEvents {
     StoreEvents(tx)
 }
 
-/// Reads every SIM's priority class, a page at a time.
+/// Reads the SIMs whose priority class is not standard (one narrow query, not whole SIM rows).
 async fn load_priorities(store: &Store) -> Result<HashMap<String, Priority>, store::StoreError> {
-    const PAGE: i64 = 10_000;
-    let mut map = HashMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store.list_sims(&Scope::Operator, &SimFilter::default(), cursor.as_deref(), PAGE).await?;
-        for m in &page {
-            let p = match m.sim.priority {
-                store::model::Priority::Critical => Priority::Critical,
-                store::model::Priority::Low => Priority::Low,
-                store::model::Priority::Standard => continue,
-            };
-            map.insert(m.sim.imsi.as_str().to_string(), p);
-        }
-        match page.last() {
-            Some(last) if page.len() as i64 == PAGE => cursor = Some(last.sim.imsi.as_str().to_string()),
-            _ => return Ok(map),
-        }
-    }
+    Ok(store
+        .priority_exceptions()
+        .await?
+        .into_iter()
+        .filter_map(|(imsi, p)| match p {
+            store::model::Priority::Critical => Some((imsi, Priority::Critical)),
+            store::model::Priority::Low => Some((imsi, Priority::Low)),
+            store::model::Priority::Standard => None,
+        })
+        .collect())
 }
 
 /// Starts the firewall when the configuration has one; it stops when `shutdown` turns true.

@@ -32,9 +32,6 @@ pub use engine::{Ctx, Engine, Meta, Outcome, PriorityLookup};
 pub use observe::{Action, Event, EventSink};
 pub use rules::{ConfigError, Priority, Rule, Rules};
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-
 /// Why the firewall cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -214,19 +211,8 @@ impl Firewall {
 }
 
 fn tls(t: &config::TlsConfig) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let e = |f: &std::path::Path, err: &dyn std::fmt::Display| Error::Tls(format!("{}: {err}", f.display()));
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert_file)
-        .map_err(|err| e(&t.cert_file, &err))?
-        .collect::<Result<_, _>>()
-        .map_err(|err| e(&t.cert_file, &err))?;
-    let key = PrivateKeyDer::from_pem_file(&t.key_file).map_err(|err| e(&t.key_file, &err))?;
-    let peer_roots = match &t.client_ca_file {
-        Some(f) => CertificateDer::pem_file_iter(f)
-            .map_err(|err| e(f, &err))?
-            .collect::<Result<_, _>>()
-            .map_err(|err| e(f, &err))?,
-        None => Vec::new(),
-    };
-    diameter::transport::server_config(diameter::transport::TlsSettings { chain, key, peer_roots })
-        .map_err(|err| Error::Tls(err.to_string()))
+    let settings =
+        diameter::transport::TlsSettings::from_pem_files(&t.cert_file, &t.key_file, t.client_ca_file.as_deref())
+            .map_err(Error::Tls)?;
+    diameter::transport::server_config(settings).map_err(|err| Error::Tls(err.to_string()))
 }

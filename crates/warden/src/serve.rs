@@ -10,8 +10,6 @@ use diameter::peer::{Application, CloseReason, PeerAuthorizer, PeerIdentity};
 use diameter::transport::{serve, ConnectionLimits, Handler, PeerHandle, ServerConfig, TlsSettings};
 use diameter::Message;
 use hss::{ConfiguredPeers, CriticalBlacklist, Hss, HssConfig, PeerRule};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use store::seal::{Kek, Keyring};
 use store::Store;
 
@@ -131,21 +129,8 @@ fn hss_config(config: &Config) -> HssConfig {
 
 fn tls(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, String> {
     let Some(t) = &config.diameter.tls else { return Ok(None) };
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert_file)
-        .map_err(|e| format!("{}: {e}", t.cert_file.display()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("{}: {e}", t.cert_file.display()))?;
-    let key = PrivateKeyDer::from_pem_file(&t.key_file).map_err(|e| format!("{}: {e}", t.key_file.display()))?;
-    let peer_roots = match &t.client_ca_file {
-        Some(f) => CertificateDer::pem_file_iter(f)
-            .map_err(|e| format!("{}: {e}", f.display()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| format!("{}: {e}", f.display()))?,
-        None => Vec::new(),
-    };
-    diameter::transport::server_config(TlsSettings { chain, key, peer_roots })
-        .map(Some)
-        .map_err(|e| format!("TLS: {e}"))
+    let settings = TlsSettings::from_pem_files(&t.cert_file, &t.key_file, t.client_ca_file.as_deref())?;
+    diameter::transport::server_config(settings).map(Some).map_err(|e| format!("TLS: {e}"))
 }
 
 /// Runs the server until a signal arrives.

@@ -2,8 +2,10 @@
 //! (AEAD, forward-secret) cipher suites, and client certificates required on the server side when a
 //! client CA is configured (mutual authentication of roaming partners).
 
+use std::path::Path;
 use std::sync::Arc;
 
+use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::RootCertStore;
@@ -44,6 +46,28 @@ pub fn server_config(s: TlsSettings) -> Result<Arc<rustls::ServerConfig>, rustls
         builder.with_client_cert_verifier(verifier)
     };
     Ok(Arc::new(builder.with_single_cert(s.chain, s.key)?))
+}
+
+fn pem_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("{}: {e}", file.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: {e}", file.display()))
+}
+
+impl TlsSettings {
+    /// Reads a PEM certificate chain, a PEM private key and, optionally, PEM CAs of the other side;
+    /// errors name the file.
+    pub fn from_pem_files(cert_file: &Path, key_file: &Path, peer_ca_file: Option<&Path>) -> Result<Self, String> {
+        Ok(TlsSettings {
+            chain: pem_certs(cert_file)?,
+            key: PrivateKeyDer::from_pem_file(key_file).map_err(|e| format!("{}: {e}", key_file.display()))?,
+            peer_roots: match peer_ca_file {
+                Some(f) => pem_certs(f)?,
+                None => Vec::new(),
+            },
+        })
+    }
 }
 
 /// A client configuration trusting `peer_roots` and presenting our certificate.

@@ -144,9 +144,10 @@ async fn check_signalling(
     Ok(())
 }
 
-/// Runs the engine until the process ends.
-pub async fn run_forever(st: AppState, source: Arc<dyn SignallingSource>) {
-    let mut after = st.store().last_registration_id().await.unwrap_or(0);
+/// Runs the engine until the process ends, judging registrations with an id above `after` (the
+/// caller reads it before spawning, so "from now on" is exact).
+pub async fn run_forever(st: AppState, source: Arc<dyn SignallingSource>, after: i64) {
+    let mut after = after;
     let mut fired = HashSet::new();
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;

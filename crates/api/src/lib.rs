@@ -98,7 +98,8 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
         Err(e) => tracing::error!(error = %e, "could not resume bulk jobs"),
     }
     tokio::spawn(routes::events::deliver_forever(state.clone()));
-    tokio::spawn(engine::run_forever(state.clone(), signalling));
+    let from = state.store().last_registration_id().await.unwrap_or(0);
+    tokio::spawn(engine::run_forever(state.clone(), signalling, from));
     let st = state.clone();
     tokio::spawn(async move {
         loop {

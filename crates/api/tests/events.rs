@@ -194,7 +194,7 @@ async fn rules_fire_on_what_the_hss_sees() {
         async move { api.call("GET", &format!("/api/v1/sims/{imsi}"), &op, None).await.json() }
     };
     let mut ok = false;
-    for _ in 0..50 {
+    for _ in 0..150 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         if status("001010000000001").await["status"] == "suspended"
             && status("001010000000003").await["status"] == "suspended"
@@ -209,7 +209,7 @@ async fn rules_fire_on_what_the_hss_sees() {
     let alerts = api.call("GET", "/api/v1/events?kind=rule.alert_critical", &op, None).await.json();
     assert_eq!(alerts["items"][0]["imsi"], "001010000000009");
     let mut barred = false;
-    for _ in 0..30 {
+    for _ in 0..100 {
         barred = status("001010000000002").await["data_barred"] == true;
         if barred {
             break;

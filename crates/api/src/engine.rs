@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cmp::rules::{check_imei_lock, enforcement, Enforcement, LockVerdict, Rule};
+use ids::{Imei, Imsi};
 use store::access::Scope;
-use store::ids::{Imei, Imsi};
 use store::model::SimStatus;
 
 use crate::state::AppState;

@@ -10,8 +10,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use common::Api;
 use futures_util::StreamExt;
+use ids::{Imei, Imsi};
 use serde_json::json;
-use store::ids::{Imei, Imsi};
 use store::model::ServingNode;
 
 #[tokio::test]

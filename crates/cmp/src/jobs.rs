@@ -167,8 +167,7 @@ pub async fn run_job(store: &Store, hss: &dyn HssNotifier, job_id: &str) -> Resu
                 }
                 let end = (start + BATCH).min(imsis.len());
                 let chunk = &imsis[start..end];
-                let valid: Vec<String> =
-                    chunk.iter().filter(|i| i.parse::<store::ids::Imsi>().is_ok()).cloned().collect();
+                let valid: Vec<String> = chunk.iter().filter(|i| i.parse::<ids::Imsi>().is_ok()).cloned().collect();
                 let sims = store.sims_among(&scope, &valid).await?;
                 let found: std::collections::HashSet<&str> = sims.iter().map(|s| s.sim.imsi.as_str()).collect();
                 let missing: Vec<String> = chunk.iter().filter(|i| !found.contains(i.as_str())).cloned().collect();

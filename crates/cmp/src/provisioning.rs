@@ -2,8 +2,8 @@
 //! into a [`NewSim`] (OP/TOP converted to OPc/TOPc here, so the store only ever sees OPc/TOPc).
 
 use auc::{AlgorithmKind, Key, Milenage, Op, Opc, Top, Topc, Tuak, TuakParams};
+use ids::{Iccid, Imsi, Msisdn};
 use serde::Deserialize;
-use store::ids::{Iccid, Imsi, Msisdn};
 use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
 
 /// One SIM as provisioning files and the API give it (`op` or `opc`; the rest optional but `imsi` and
@@ -70,10 +70,10 @@ impl SimRecord {
 }
 
 fn sim_from_record(r: &SimRecord, default_status: SimStatus) -> Result<NewSim, String> {
-    let imsi: Imsi = r.imsi.trim().parse().map_err(|e: store::ids::IdError| e.to_string())?;
-    let iccid: Option<Iccid> = opt(&r.iccid).map_err(|e: store::ids::IdError| e.to_string())?;
-    let msisdn: Option<Msisdn> = opt(&r.msisdn).map_err(|e: store::ids::IdError| e.to_string())?;
-    let eid: Option<store::ids::Eid> = opt(&r.eid).map_err(|e: store::ids::IdError| e.to_string())?;
+    let imsi: Imsi = r.imsi.trim().parse().map_err(|e: ids::IdError| e.to_string())?;
+    let iccid: Option<Iccid> = opt(&r.iccid).map_err(|e: ids::IdError| e.to_string())?;
+    let msisdn: Option<Msisdn> = opt(&r.msisdn).map_err(|e: ids::IdError| e.to_string())?;
+    let eid: Option<ids::Eid> = opt(&r.eid).map_err(|e: ids::IdError| e.to_string())?;
     let kind: AlgorithmKind = if r.algorithm.trim().is_empty() {
         AlgorithmKind::Milenage
     } else {

@@ -76,9 +76,7 @@ impl Rule {
     /// Checks the rule's own consistency.
     pub fn validate(&self) -> Result<(), String> {
         let check_imsis = |imsis: &[String]| {
-            imsis
-                .iter()
-                .try_for_each(|i| i.parse::<store::ids::Imsi>().map(|_| ()).map_err(|e| format!("imsis: {i:?}: {e}")))
+            imsis.iter().try_for_each(|i| i.parse::<ids::Imsi>().map(|_| ()).map_err(|e| format!("imsis: {i:?}: {e}")))
         };
         match self {
             Rule::ImeiLock { mode, imeis, imsis, .. } => {

@@ -1,8 +1,8 @@
 //! Changing one SIM on behalf of a caller: the lifecycle and critical-SIM rules, a write scoped to the
 //! caller's tenant that only succeeds if nobody changed the SIM meanwhile, an event, and the HSS told.
 
+use ids::Imsi;
 use store::access::Scope;
-use store::ids::Imsi;
 use store::model::SimStatus;
 use store::sims_scoped::ManagedSim;
 use store::Store;

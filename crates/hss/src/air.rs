@@ -3,7 +3,7 @@
 
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
-use store::ids::{Imsi, Plmn};
+use ids::{Imsi, Plmn};
 use store::model::{Rat, SimStatus};
 
 use std::sync::Arc;
@@ -29,7 +29,7 @@ impl Hss {
         let Some(imsi) = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok()) else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
         };
-        let Some(plmn) = req.get("Visited-PLMN-Id").and_then(Avp::as_bytes).and_then(|b| Plmn::decode(b).ok()) else {
+        let Some(plmn) = req.get("Visited-PLMN-Id").and_then(Avp::as_bytes).and_then(|b| Plmn::from_bcd(b).ok()) else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
         };
         if !self.config.may_query(origin, imsi.as_str()) {
@@ -87,7 +87,7 @@ impl Hss {
         let first = self.sqn.next(&self.store, &imsi, i64::from(n)).await?;
         let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
         let amf = auc::Amf(sim.amf);
-        let sn = auc::ServingNetwork(plmn.encode());
+        let sn = auc::ServingNetwork(plmn.to_bcd());
         let mut vectors = Vec::with_capacity(n as usize);
         for (i, rand) in rands.into_iter().enumerate() {
             let sqn = self

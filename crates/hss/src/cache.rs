@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use store::ids::Imsi;
+use ids::Imsi;
 use store::model::{ServiceProfile, Sim};
 
 /// A subscriber ready for authentication.

@@ -3,7 +3,7 @@
 
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
-use store::ids::{Imei, Imsi};
+use ids::{Imei, Imsi};
 use store::model::{EirStatus, Priority};
 
 use crate::answer::{avp, Outcome};

@@ -79,7 +79,7 @@ impl Hss {
     }
 
     /// The subscriber with its profile and keyed algorithm, from the cache or the store.
-    pub(crate) async fn subscriber(&self, imsi: &store::ids::Imsi) -> store::Result<Option<Arc<cache::Subscriber>>> {
+    pub(crate) async fn subscriber(&self, imsi: &ids::Imsi) -> store::Result<Option<Arc<cache::Subscriber>>> {
         if let Some(s) = self.cache.subscriber(imsi) {
             return Ok(Some(s));
         }
@@ -106,7 +106,7 @@ impl Hss {
     }
 
     /// Drops a subscriber from the cache after a change made elsewhere (the platform API).
-    pub fn invalidate(&self, imsi: &store::ids::Imsi) {
+    pub fn invalidate(&self, imsi: &ids::Imsi) {
         self.forget(imsi);
     }
 
@@ -138,7 +138,7 @@ impl Hss {
     }
 
     /// Drops a subscriber from the cache after a change.
-    pub(crate) fn forget(&self, imsi: &store::ids::Imsi) {
+    pub(crate) fn forget(&self, imsi: &ids::Imsi) {
         self.cache.invalidate(imsi);
     }
 

@@ -2,7 +2,7 @@
 //! suspended, terminated or moves to another MME; IDR when its profile changes.
 
 use diameter::Message;
-use store::ids::Imsi;
+use ids::Imsi;
 use store::model::{ServingNode, SimStatus};
 
 use crate::answer::avp;

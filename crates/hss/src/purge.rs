@@ -2,7 +2,7 @@
 
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
-use store::ids::{Imei, Imsi};
+use ids::{Imei, Imsi};
 
 use crate::answer::{avp, Outcome};
 use crate::Hss;

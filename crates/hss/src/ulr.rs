@@ -3,7 +3,7 @@
 
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
-use store::ids::Imei;
+use ids::Imei;
 use store::model::{ImeiLock, LockAction, Rat, ServingNode, SimStatus};
 
 use crate::answer::{avp, Outcome};

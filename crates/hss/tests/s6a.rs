@@ -508,7 +508,7 @@ async fn imei_lock_bars_standard_sims_but_only_alerts_for_critical_ones() {
 async fn barred_data_is_sent_as_operator_determined_barring() {
     let s = setup().await;
     let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
-    let imsi: store::ids::Imsi = IMSI.parse().unwrap();
+    let imsi: ids::Imsi = IMSI.parse().unwrap();
     assert!(s.hss.store().set_data_barred(&store::access::Scope::Operator, &imsi, true).await.unwrap());
     s.hss.invalidate(&imsi);
     let a = ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, None)).await;

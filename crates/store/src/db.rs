@@ -9,9 +9,9 @@ use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
 use crate::error::{Result, StoreError};
-use crate::ids::{Imei, Imsi, Plmn};
 use crate::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, ServiceProfile, ServingNode, Sim, SimStatus};
 use crate::seal::Keyring;
+use ids::{Imei, Imsi, Plmn};
 
 /// Which database is behind the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
         None => None,
     };
     Ok(Sim {
-        imsi: imsi.parse().map_err(|e: crate::ids::IdError| corrupt(&imsi, e.to_string()))?,
+        imsi: imsi.parse().map_err(|e: ids::IdError| corrupt(&imsi, e.to_string()))?,
         iccid: r.try_get("iccid")?,
         msisdn: r.try_get("msisdn")?,
         eid: r.try_get("eid")?,
@@ -434,6 +434,7 @@ impl Store {
     /// `None` when no list mentions it.
     pub async fn eir_lookup(&self, imsi: Option<&Imsi>, imei: &Imei) -> Result<Option<(EirStatus, String)>> {
         let body = imei.body();
+        let tac = imei.tac();
         if let Some(imsi) = imsi {
             let row = sqlx::query("SELECT status, reason FROM imsi_imei_bindings WHERE imsi = $1 AND imei = $2")
                 .bind(imsi.as_str())
@@ -447,7 +448,7 @@ impl Store {
         for (sql, key) in [
             ("SELECT status, reason FROM eir_entries WHERE kind = 'imei' AND key_from = $1", body),
             ("SELECT status, reason FROM eir_entries WHERE kind = 'range' AND key_from <= $1 AND key_to >= $1 ORDER BY key_from DESC LIMIT 1", body),
-            ("SELECT status, reason FROM eir_entries WHERE kind = 'tac' AND key_from = $1", imei.tac()),
+            ("SELECT status, reason FROM eir_entries WHERE kind = 'tac' AND key_from = $1", tac.as_str()),
         ] {
             if let Some(r) = sqlx::query(sql).bind(key).fetch_optional(&self.pool).await? {
                 return Ok(Some(status_row(&r)?));
@@ -564,7 +565,7 @@ impl Store {
                 since: r.try_get("created_at")?,
             };
             out.push((
-                imsi.parse().map_err(|e: crate::ids::IdError| corrupt(&imsi, e.to_string()))?,
+                imsi.parse().map_err(|e: ids::IdError| corrupt(&imsi, e.to_string()))?,
                 r.try_get("kind")?,
                 node,
             ));

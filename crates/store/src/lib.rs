@@ -1,6 +1,6 @@
 //! # store — Warden's subscriber store
 //!
-//! - [`ids`]: identities parsed once (IMSI, ICCID, MSISDN, IMEI with Luhn, EID, PLMN).
+//! Identities (IMSI, IMEI, PLMN, …) are the `ids` crate's; the store keeps them as their digit strings.
 //! - [`model`]: SIMs, service profiles, EIR entries, serving nodes.
 //! - [`Store`]: SQLite (embedded default) and PostgreSQL through one schema per backend with
 //!   migrations; every multi-row write is one transaction.
@@ -24,7 +24,6 @@ pub mod audit_evidence;
 mod db;
 mod error;
 pub mod events;
-pub mod ids;
 pub mod jobs;
 pub mod model;
 pub mod platform;

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{Iccid, Imei, Imsi, Msisdn, Plmn};
+use ids::{Iccid, Imei, Imsi, Msisdn, Plmn};
 
 /// Parses a lowercase name into an enum value, naming the allowed values in the error.
 macro_rules! named_enum {
@@ -300,7 +300,7 @@ pub struct NewSim {
     /// MSISDN.
     pub msisdn: Option<Msisdn>,
     /// EID of the eUICC, when known.
-    pub eid: Option<crate::ids::Eid>,
+    pub eid: Option<ids::Eid>,
     /// K.
     pub k: auc::Key,
     /// OPc (MILENAGE) or TOPc (TUAK): OP/TOP are converted before this point.

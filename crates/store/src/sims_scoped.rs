@@ -7,8 +7,8 @@ use sqlx::Row;
 use crate::access::Scope;
 use crate::db::{now, sim_from_row, Store, SIM_COLUMNS};
 use crate::error::Result;
-use crate::ids::Imsi;
 use crate::model::{Sim, SimStatus};
+use ids::Imsi;
 
 /// A SIM with the platform's own fields.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::db::Store;
 use crate::error::{Result, StoreError};
-use crate::ids::Imsi;
+use ids::Imsi;
 
 #[derive(Debug, Clone, Copy)]
 struct Slot {

@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use store::ids::{Imei, Imsi};
+use ids::{Imei, Imsi};
 use store::model::{
     AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, Priority, Service, ServiceProfile, ServingNode, SimStatus,
 };

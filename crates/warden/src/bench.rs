@@ -43,7 +43,7 @@ use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::result_code as rc;
 use diameter::transport::{connect, ConnectionLimits, PeerHandle, RequestError};
 use diameter::{Avp, Message};
-use store::ids::{Imsi, Plmn};
+use ids::{Imsi, Plmn};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -418,7 +418,7 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, String> {
                     origin_host: host,
                     origin_realm: args.origin_realm.clone(),
                     destination_realm: args.destination_realm.clone(),
-                    plmn: plmn.encode(),
+                    plmn: plmn.to_bcd(),
                     run_id,
                     imsis: imsis.clone(),
                 }),

@@ -63,7 +63,7 @@ fn spawn_event_writer(store: Store) -> StoreEvents {
             if last.len() > 100_000 {
                 last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
             }
-            let Ok(parsed) = key.0.parse::<store::ids::Imsi>() else { continue };
+            let Ok(parsed) = key.0.parse::<ids::Imsi>() else { continue };
             if let Err(e) = store.record_event(Some(&parsed), &key.1, &detail).await {
                 tracing::warn!(error = %e, "firewall event not stored");
             }

@@ -9,9 +9,9 @@
 use std::path::Path;
 
 use auc::{AlgorithmKind, Key, Milenage, Op, Opc};
+use ids::{Imsi, Msisdn};
 use serde_json::Value;
 use sqlx::Row;
-use store::ids::{Imsi, Msisdn};
 use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
 use store::Store;
 
@@ -177,7 +177,7 @@ async fn osmo_hlr(path: &Path) -> Result<Vec<Raw>, String> {
 }
 
 fn to_sim(r: &Raw, d: &Defaults) -> Result<NewSim, String> {
-    let imsi: Imsi = r.imsi.parse().map_err(|e: store::ids::IdError| e.to_string())?;
+    let imsi: Imsi = r.imsi.parse().map_err(|e: ids::IdError| e.to_string())?;
     let kind = r.algorithm.clone()?;
     if kind != AlgorithmKind::Milenage {
         return Err(format!("{kind} subscribers need their TUAK sizes; import them with `warden sim import`"));

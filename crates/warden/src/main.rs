@@ -47,7 +47,7 @@ impl From<String> for Failure {
 }
 
 /// The last ten events of a subscriber, newest last, as `kind: detail`.
-async fn recent_events(store: &store::Store, imsi: &store::ids::Imsi) -> Result<Vec<String>, Failure> {
+async fn recent_events(store: &store::Store, imsi: &ids::Imsi) -> Result<Vec<String>, Failure> {
     let events = store.events(imsi).await.map_err(|e| Failure::Failed(e.to_string()))?;
     Ok(events.iter().rev().take(10).rev().map(|(k, d)| format!("{k}: {d}")).collect())
 }
@@ -123,8 +123,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                 Ok(out)
             }
             Command::Eir(EirCommand::HostReport { imei, host }) => {
-                let imei: store::ids::Imei =
-                    imei.parse().map_err(|e: store::ids::IdError| Failure::Usage(e.to_string()))?;
+                let imei: ids::Imei = imei.parse().map_err(|e: ids::IdError| Failure::Usage(e.to_string()))?;
                 let store = serve::open_store(&config).await?;
                 store.record_host_identity(&imei, &host).await.map_err(|e| Failure::Failed(e.to_string()))?;
                 audit_cmd::record(&store, "eir.host_report", &format!("imei/{imei}"), "", &host).await?;
@@ -152,7 +151,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
 }
 
 async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure> {
-    let parse_imsi = |s: &str| s.parse::<store::ids::Imsi>().map_err(|e| Failure::Usage(e.to_string()));
+    let parse_imsi = |s: &str| s.parse::<ids::Imsi>().map_err(|e| Failure::Usage(e.to_string()));
     match cmd {
         SimCommand::Import { file } => {
             let store = serve::open_store(config).await?;

@@ -139,7 +139,7 @@ fn eir_key(s: &str) -> Result<EirKey, String> {
         }
         return Ok(EirKey::Range(a.into(), b.into()));
     }
-    let imei: store::ids::Imei = s.parse().map_err(|e: store::ids::IdError| e.to_string())?;
+    let imei: ids::Imei = s.parse().map_err(|e: ids::IdError| e.to_string())?;
     Ok(EirKey::Imei(imei.body().into()))
 }
 

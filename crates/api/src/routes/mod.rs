@@ -154,6 +154,6 @@ where
 }
 
 /// Parses an IMSI path or body value into a 4xx on error.
-pub fn imsi(text: &str) -> ApiResult<store::ids::Imsi> {
-    text.parse().map_err(|e: store::ids::IdError| ApiError::bad_request(format!("imsi: {e}")))
+pub fn imsi(text: &str) -> ApiResult<ids::Imsi> {
+    text.parse().map_err(|e: ids::IdError| ApiError::bad_request(format!("imsi: {e}")))
 }

@@ -131,7 +131,7 @@ pub fn view(m: &ManagedSim, ranges: &[SimRange]) -> Sim {
         serving: s.serving.as_ref().map(|n| Serving {
             origin_host: n.origin_host.clone(),
             origin_realm: n.origin_realm.clone(),
-            plmn: n.plmn.as_ref().map(|p| format!("{}{}", p.mcc(), p.mnc())),
+            plmn: n.plmn.as_ref().map(ToString::to_string),
             since: n.since,
         }),
     }

@@ -1,13 +1,14 @@
 //! Authentication and authorisation of API calls: `Authorization: Bearer wdn_…` is verified against
 //! the store (hash, expiry, revocation, source address), the caller gets a role and a tenant scope,
 //! and each token is rate limited. Deny by default: a handler must ask [`Caller::require`] for the
-//! action it performs, and every query takes [`Caller::scope`].
+//! action it performs, every query takes [`Caller::scope`], and every change is made by
+//! [`Caller::actor`] through `cmp`.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use cmp::{Action, Role};
+use cmp::{Action, Actor, Role};
 use store::access::Scope;
 
 use crate::problem::{ApiError, ApiResult};
@@ -29,63 +30,25 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// The caller as the author of changes: its role, tenant and source, named `token:<name>(<id>)`
+    /// in the audit trail.
+    pub fn actor(&self) -> Actor {
+        Actor::Person {
+            name: format!("token:{}({})", self.name, self.token_id),
+            role: self.role,
+            tenant: self.tenant.clone(),
+            source: self.source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()),
+        }
+    }
+
     /// The data scope of every query this caller makes.
     pub fn scope(&self) -> Scope {
-        match (&self.tenant, self.role.is_operator()) {
-            (_, true) => Scope::Operator,
-            (Some(t), false) => Scope::Tenant(t.clone()),
-            // A tenant role without a tenant sees nothing: scope it to an impossible tenant name.
-            (None, false) => Scope::Tenant("\u{0}".into()),
-        }
+        self.actor().scope()
     }
 
     /// Refuses with 403 unless the role allows `action`.
     pub fn require(&self, action: Action) -> ApiResult<()> {
-        if self.role.allows(action) {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden(format!("role {} may not {}", self.role, action_text(action))))
-        }
-    }
-
-    /// Who, for the audit trail.
-    pub fn actor(&self) -> String {
-        format!("token:{}({})", self.name, self.token_id)
-    }
-
-    /// Source, for the audit trail.
-    pub fn source_text(&self) -> String {
-        self.source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into())
-    }
-
-    /// The tenant of a rule or webhook: the caller's own; operators name one or get `*` (every tenant).
-    pub fn tenant_or_all(&self, requested: Option<&str>) -> ApiResult<String> {
-        if self.role.is_operator() && requested.is_none() {
-            return Ok("*".into());
-        }
-        self.target_tenant(requested)
-    }
-
-    /// The tenant a new resource of this caller belongs to: its own, or for operators the one named.
-    pub fn target_tenant(&self, requested: Option<&str>) -> ApiResult<String> {
-        match (&self.tenant, self.role.is_operator(), requested) {
-            (_, true, Some(t)) => Ok(t.to_string()),
-            (_, true, None) => Err(ApiError::unprocessable("operator admins must name the tenant")),
-            (Some(own), false, Some(t)) if t != own => Err(ApiError::not_found(format!("tenant {t} not found"))),
-            (Some(own), false, _) => Ok(own.clone()),
-            (None, false, _) => Err(ApiError::forbidden("this token belongs to no tenant")),
-        }
-    }
-}
-
-fn action_text(a: Action) -> &'static str {
-    match a {
-        Action::Read => "read",
-        Action::ManageSims => "change SIMs or run jobs",
-        Action::ManageAccess => "manage users, tokens, webhooks or rules",
-        Action::ReadAudit => "read the audit trail",
-        Action::Operate => "do operator administration",
-        Action::ProtectCritical => "change the protection of critical SIMs",
+        Ok(self.actor().require(action)?)
     }
 }
 

@@ -98,14 +98,19 @@ impl From<store::StoreError> for ApiError {
     }
 }
 
-impl From<cmp::sim_ops::ChangeError> for ApiError {
-    fn from(e: cmp::sim_ops::ChangeError) -> Self {
-        use cmp::sim_ops::ChangeError as C;
+impl From<cmp::Error> for ApiError {
+    fn from(e: cmp::Error) -> Self {
+        use cmp::Error as E;
         match e {
-            C::NotFound(_) => ApiError::not_found(e.to_string()),
-            C::Forbidden(_) | C::Transition(cmp::TransitionError::Forbidden(_)) => ApiError::forbidden(e.to_string()),
-            C::Transition(_) | C::Refused(_) | C::Conflict(_) => ApiError::conflict(e.to_string()),
-            C::Store(s) => s.into(),
+            E::NotFound(m) => ApiError::not_found(m),
+            E::Forbidden(m) => ApiError::forbidden(m),
+            E::Transition(cmp::TransitionError::Forbidden(_)) => ApiError::forbidden(e.to_string()),
+            E::Invalid(m) => ApiError::unprocessable(m),
+            E::Transition(_) | E::Refused(_) | E::Conflict(_) => ApiError::conflict(e.to_string()),
+            E::Unauthorized(m) => ApiError::unauthorized(m),
+            E::TooMany { reason, retry_after } => ApiError::too_many(reason, retry_after),
+            E::Store(s) => s.into(),
+            E::Internal(_) => ApiError::internal(&e),
         }
     }
 }

@@ -30,6 +30,13 @@ pub struct Settings {
     pub breached: Option<Arc<cmp::breached::BreachedList>>,
 }
 
+impl Settings {
+    /// The password rules these settings ask for.
+    pub fn passwords(&self) -> cmp::access::PasswordRules {
+        cmp::access::PasswordRules { breached: self.breached.clone() }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {

@@ -14,10 +14,13 @@ use store::model::SimStatus;
 use store::sims_scoped::{ManagedSim, SimFilter};
 use store::{Store, StoreError};
 
-use crate::lifecycle::{check_transition, Actor};
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::events::EventKind;
+use crate::lifecycle::{check_transition, Authority};
 use crate::notify::HssNotifier;
-use crate::roles::Role;
-use crate::sim_ops::{PROFILE_CHANGED, STATUS_CHANGED};
+use crate::roles::{Action, Role};
+use crate::sims::Notification;
 
 /// Items per batch (one transaction each).
 pub const BATCH: usize = 2000;
@@ -76,6 +79,58 @@ impl JobPlan {
     }
 }
 
+/// Creates a queued bulk job for the actor (tenants: over their SIMs; the operator: over one tenant's
+/// or, naming none, every tenant's). The caller starts it with [`run_job`].
+pub async fn create(store: &Store, actor: &Actor, tenant: Option<&str>, plan: &JobPlan) -> crate::Result<JobRow> {
+    actor.require(Action::ManageSims)?;
+    let tenant = match tenant {
+        Some(t) if actor.is_operator() && !store.tenant_exists(t).await? => {
+            return Err(Error::Invalid(format!("tenant {t} does not exist")))
+        }
+        None if actor.is_operator() => "*".to_string(),
+        requested => actor.target_tenant(requested)?,
+    };
+    if let Selection::List(list) = &plan.selection {
+        if list.is_empty() || list.len() > MAX_LIST {
+            return Err(Error::Invalid(format!("selection.imsis: give 1..={MAX_LIST} IMSIs")));
+        }
+    }
+    if let Some(p) = &plan.profile {
+        if store.profile(p).await?.is_none() {
+            return Err(Error::Invalid(format!("profile {p:?} does not exist")));
+        }
+    }
+    plan.change().map_err(Error::Invalid)?;
+    let total = match &plan.selection {
+        Selection::List(l) => l.len() as i64,
+        Selection::Filter { .. } => 0,
+    };
+    let spec = serde_json::to_string(plan).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut tx = store.begin().await?;
+    let job = tx.create_job(&tenant, plan.action(), &spec, &actor.name(), total).await?;
+    let summary =
+        serde_json::json!({"status": plan.status.map(|s| s.as_str()), "profile": plan.profile, "items": total});
+    tx.append_audit(&actor.audit_entry(&tenant, "job.create", &format!("job/{}", job.id), (), summary)).await?;
+    tx.commit().await?;
+    Ok(job)
+}
+
+/// Asks a queued or running job visible to the actor to stop after its current batch.
+pub async fn cancel(store: &Store, actor: &Actor, id: &str) -> crate::Result<JobRow> {
+    actor.require(Action::ManageSims)?;
+    let scope = actor.scope();
+    let not_found = || Error::NotFound(format!("job {id} not found"));
+    let job = store.job_in(&scope, id).await?.ok_or_else(not_found)?;
+    let mut tx = store.begin().await?;
+    if !tx.request_job_cancel(&scope, id).await? {
+        return Err(Error::Refused(format!("job {id} is {} and cannot be cancelled", job.state)));
+    }
+    let resource = format!("job/{id}");
+    tx.append_audit(&actor.audit_entry(&job.tenant, "job.cancel", &resource, &job.state, "cancel requested")).await?;
+    tx.commit().await?;
+    store.job_in(&scope, id).await?.ok_or_else(not_found)
+}
+
 /// Decides what happens to one SIM.
 fn decide(sim: &ManagedSim, change: &JobChange, role: Role) -> Result<bool, String> {
     match change {
@@ -83,7 +138,7 @@ fn decide(sim: &ManagedSim, change: &JobChange, role: Role) -> Result<bool, Stri
             if sim.sim.status == *to {
                 return Ok(false);
             }
-            check_transition(Actor::Person(role), sim.sim.priority, sim.protection_lifted, sim.sim.status, *to)
+            check_transition(Authority::Person(role), sim.sim.priority, sim.protection_lifted, sim.sim.status, *to)
                 .map(|_| true)
                 .map_err(|e| e.to_string())
         }
@@ -113,14 +168,26 @@ fn plan_batch(
         match decide(s, change, role) {
             Ok(true) => {
                 groups.entry(s.sim.status.as_str()).or_insert_with(|| (s.sim.status, vec![])).1.push(imsi.clone());
-                let (kind, detail) = match change {
-                    JobChange::Status(to) => (STATUS_CHANGED, format!("{} → {to} (job {job_id})", s.sim.status)),
+                let (kind, detail, notification) = match change {
+                    JobChange::Status(to) => (
+                        EventKind::SimStatusChanged,
+                        format!("{} → {to} (job {job_id})", s.sim.status),
+                        Notification::for_status(&s.sim, *to),
+                    ),
                     JobChange::Profile(p) => (
-                        PROFILE_CHANGED,
+                        EventKind::SimProfileChanged,
                         format!("{} → {p} (job {job_id})", s.sim.profile.as_deref().unwrap_or("(none)")),
+                        Notification::for_data(&s.sim),
                     ),
                 };
-                batch.events.push((imsi.clone(), kind.to_string(), detail));
+                batch.events.push((imsi.clone(), kind.name().into_owned(), detail));
+                // Only what reaches the network goes through the outbox: the job runs in the server,
+                // whose HSS drops its cached copies when told below.
+                match notification {
+                    Notification::Cancel(node) => batch.notifications.push((s.sim.imsi.clone(), "clr", node)),
+                    Notification::Update(node) => batch.notifications.push((s.sim.imsi.clone(), "idr", node)),
+                    Notification::Refresh => {}
+                }
                 batch.results.push(ItemResult { imsi, outcome: "succeeded", detail: String::new() });
                 changed.push(s.clone());
             }

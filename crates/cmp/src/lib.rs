@@ -1,19 +1,32 @@
-//! # cmp — the connectivity-management domain (issue #5)
+//! # cmp — the connectivity-management domain
 //!
-//! Pure domain rules, no HTTP and no SQL: who may do what ([`Role`], [`Action`]) and which SIM status
-//! changes are allowed ([`check_transition`]), including the protection of critical SIMs (SUB-4):
-//! a tenant cannot suspend or terminate a critical SIM until an operator admin lifts its termination
-//! protection, and automated rules never act on critical SIMs.
+//! Every change to the platform's data goes through a function of this crate, whoever makes it: the
+//! REST API, the command line, a tenant rule, the HSS's IMEI lock. Each takes an [`Actor`] (who, in
+//! which role, from where), checks what the actor may do, and writes the change together with its
+//! event and its audit entry in **one transaction**. Domain rules only: no HTTP (the `api` crate
+//! translates), no SQL (the `store` crate translates), no Diameter (the HSS hears of committed SIM
+//! changes through [`HssNotifier`] and the store's outbox).
 //!
-//! - [`sim_ops`]: one SIM changed for a caller (scoped write, event, HSS told through [`HssNotifier`]).
+//! - [`sims`]: SIM status, profile, data barring, critical-SIM protection, IMEI binding, import.
 //! - [`jobs`]: bulk changes over lists, ranges and filters, in atomic batches with per-item results.
-//! - [`rules`]: tenant rules (IMEI lock, signalling behaviour) and what they do when they fire.
+//! - [`rules`]: tenant rules (IMEI lock, signalling behaviour): a pure evaluation and its driver.
+//! - [`access`]: tenants, tokens, users, login with lockout, password rules — who may use the platform.
+//! - [`catalogue`]: what the operator and tenants configure: profiles, IMSI ranges, EIR lists, rules,
+//!   webhooks.
+//! - [`events`]: the one event vocabulary.
+//! - [`lifecycle`](check_transition): `inventory → active ⇄ suspended → terminated` and the
+//!   protection of critical SIMs (SUB-4): tenants cannot suspend or terminate a critical SIM until an
+//!   operator admin lifts its protection, and automated decisions never cut one off.
+//! - [`provisioning`]: SIM records from files and the API, validated into store types.
+//! - [`password`], [`breached`]: NIST SP 800-63B rules, argon2id, a breached-password corpus.
 //! - [`webhook`]: HMAC signatures of webhook deliveries.
-//! - [`provisioning`]: SIM records from files and the API, validated into `store` types.
-//! - [`breached`]: a breached-password corpus (SHA-1 list) checked when people choose passwords.
-//! - [`password`]: NIST SP 800-63B password rules and argon2id hashing for people's logins.
 
+pub mod access;
+mod actor;
 pub mod breached;
+pub mod catalogue;
+mod error;
+pub mod events;
 pub mod jobs;
 mod lifecycle;
 mod notify;
@@ -21,9 +34,12 @@ pub mod password;
 pub mod provisioning;
 mod roles;
 pub mod rules;
-pub mod sim_ops;
+pub mod sims;
 pub mod webhook;
 
-pub use lifecycle::{check_transition, Actor, TransitionError};
+pub use actor::Actor;
+pub use error::{Error, Result};
+pub use events::EventKind;
+pub use lifecycle::{check_transition, Authority, TransitionError};
 pub use notify::{HssNotifier, NoHss};
 pub use roles::{Action, Role};

@@ -5,13 +5,19 @@ use store::model::{Priority, SimStatus};
 
 use crate::roles::{Action, Role};
 
-/// Who asks for a change.
+/// With what authority a change is asked for: a role's, or an automated decision's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Actor {
-    /// A person or token with a role.
+pub enum Authority {
+    /// A person, token or the command line, with a role.
     Person(Role),
-    /// An automated rule (IMEI lock, signalling behaviour): never blocks critical SIMs.
-    Rule,
+    /// An automated decision (IMEI lock, signalling behaviour): never cuts off critical SIMs.
+    Automated,
+}
+
+impl From<&crate::Actor> for Authority {
+    fn from(a: &crate::Actor) -> Self {
+        a.role().map_or(Authority::Automated, Authority::Person)
+    }
 }
 
 /// Why a status change is refused.
@@ -44,13 +50,13 @@ fn step_allowed(from: SimStatus, to: SimStatus) -> bool {
 /// Checks a requested status change. `protection_lifted` is true when an operator admin has lifted a
 /// critical SIM's termination protection.
 pub fn check_transition(
-    actor: Actor,
+    actor: Authority,
     priority: Priority,
     protection_lifted: bool,
     from: SimStatus,
     to: SimStatus,
 ) -> Result<(), TransitionError> {
-    if let Actor::Person(role) = actor {
+    if let Authority::Person(role) = actor {
         if !role.allows(Action::ManageSims) {
             return Err(TransitionError::Forbidden(role));
         }
@@ -61,9 +67,11 @@ pub fn check_transition(
     let cutting_off = matches!(to, SimStatus::Suspended | SimStatus::Terminated);
     if priority == Priority::Critical && cutting_off {
         match actor {
-            Actor::Rule => return Err(TransitionError::CriticalExempt),
-            Actor::Person(role) if !role.is_operator() && !protection_lifted => return Err(TransitionError::Protected),
-            Actor::Person(_) => {}
+            Authority::Automated => return Err(TransitionError::CriticalExempt),
+            Authority::Person(role) if !role.is_operator() && !protection_lifted => {
+                return Err(TransitionError::Protected)
+            }
+            Authority::Person(_) => {}
         }
     }
     Ok(())
@@ -74,7 +82,7 @@ mod tests {
     use super::*;
     use SimStatus::*;
 
-    const OP: Actor = Actor::Person(Role::TenantOperator);
+    const OP: Authority = Authority::Person(Role::TenantOperator);
 
     #[test]
     fn lifecycle_steps() {
@@ -94,7 +102,7 @@ mod tests {
 
     #[test]
     fn viewers_cannot_change_anything() {
-        let v = Actor::Person(Role::TenantViewer);
+        let v = Authority::Person(Role::TenantViewer);
         assert_eq!(
             check_transition(v, Priority::Low, false, Inventory, Active),
             Err(TransitionError::Forbidden(Role::TenantViewer))
@@ -108,17 +116,16 @@ mod tests {
             check_transition(OP, Priority::Critical, true, Active, Suspended).is_ok(),
             "after an operator admin lifted protection"
         );
-        assert!(
-            check_transition(Actor::Person(Role::OperatorAdmin), Priority::Critical, false, Active, Suspended).is_ok()
-        );
+        assert!(check_transition(Authority::Person(Role::OperatorAdmin), Priority::Critical, false, Active, Suspended)
+            .is_ok());
         assert!(
             check_transition(OP, Priority::Critical, false, Suspended, Active).is_ok(),
             "reactivation is never blocked"
         );
         assert_eq!(
-            check_transition(Actor::Rule, Priority::Critical, true, Active, Suspended),
+            check_transition(Authority::Automated, Priority::Critical, true, Active, Suspended),
             Err(TransitionError::CriticalExempt)
         );
-        assert!(check_transition(Actor::Rule, Priority::Standard, false, Active, Suspended).is_ok());
+        assert!(check_transition(Authority::Automated, Priority::Standard, false, Active, Suspended).is_ok());
     }
 }

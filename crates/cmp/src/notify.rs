@@ -1,18 +1,22 @@
-//! How the platform tells the HSS that a SIM changed: the HSS drops its cached copy and sends CLR or
-//! IDR to the serving MME. Implemented by `warden serve` over the running HSS; a trait keeps the
-//! domain free of Diameter.
+//! How the platform tells the HSS of its process that a SIM changed. What must reach the network
+//! (CLR, IDR) is already queued in the store's outbox by the same transaction as the change, so it is
+//! never lost; this call, made after the commit, lets the HSS drop its cached copy and send the
+//! queued message at once instead of at its next outbox poll. A trait keeps the domain free of
+//! Diameter.
 
 use store::model::{Sim, SimStatus};
 
-/// Receives every committed SIM change.
+/// Hears of every committed SIM change.
 pub trait HssNotifier: Send + Sync + 'static {
-    /// `before` is the SIM as it was; it now has status `to`.
+    /// `before` is the SIM as it was; it now has status `to` (or its bound IMEIs changed, with `to`
+    /// its unchanged status).
     fn status_changed(&self, before: &Sim, to: SimStatus);
-    /// `before` is the SIM as it was; its profile changed.
+    /// `before` is the SIM as it was; its subscription data changed (profile, data barring).
     fn profile_changed(&self, before: &Sim);
 }
 
-/// For tools that run without an HSS in the process (changes then reach a server via the outbox).
+/// For tools that run without an HSS in their process (the command line): the running server sends
+/// what the outbox holds within its poll interval.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoHss;
 

@@ -8,7 +8,7 @@ use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
 
 /// One SIM as provisioning files and the API give it (`op` or `opc`; the rest optional but `imsi` and
 /// `k`). Deliberately not `Debug`: it holds keys.
-#[derive(Deserialize, utoipa::ToSchema)]
+#[derive(Deserialize)]
 pub struct SimRecord {
     /// `imsi`.
     pub imsi: String,

@@ -33,6 +33,20 @@ pub enum Action {
     ProtectCritical,
 }
 
+impl Action {
+    /// What the action is, in words (for refusals).
+    pub fn describe(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::ManageSims => "change SIMs or run jobs",
+            Action::ManageAccess => "manage users, tokens, webhooks or rules",
+            Action::ReadAudit => "read the audit trail",
+            Action::Operate => "do operator administration",
+            Action::ProtectCritical => "change the protection of critical SIMs",
+        }
+    }
+}
+
 impl Role {
     /// True when this role may perform `action` (within its tenant; operator admins in every tenant).
     pub fn allows(self, action: Action) -> bool {

@@ -1,6 +1,7 @@
 //! Authentication-Information-Request (TS 29.272 §5.2.3.1): E-UTRAN vectors, UTRAN quintets or GERAN
 //! triplets, resynchronisation from Re-Synchronization-Info, IND per serving node.
 
+use cmp::EventKind;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::{Imsi, Plmn};
@@ -43,10 +44,10 @@ impl Hss {
         }
         if let Some(p) = &sub.profile {
             if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
-                // Registrations (not every AIR retry) become a `roaming_rejected` event for the tenant.
+                // Registrations (not every AIR retry) become a `roaming.rejected` event for the tenant.
                 if req.abbrev() == Some("ULR") {
                     let detail = format!("visited PLMN {plmn} not allowed by profile {}", p.name);
-                    self.store.record_event(Some(&imsi), "roaming_rejected", &detail).await?;
+                    self.store.record_event(Some(&imsi), &EventKind::RoamingRejected.name(), &detail).await?;
                 }
                 return Ok(Err(Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED)));
             }
@@ -149,9 +150,8 @@ impl Hss {
             return Ok(false);
         };
         let Ok(sqn_ms) = auc::verify_auts(alg, &rand, &auts) else {
-            self.store
-                .record_event(Some(imsi), "auts_rejected", "Re-Synchronization-Info with a MAC-S that does not verify")
-                .await?;
+            let detail = "Re-Synchronization-Info with a MAC-S that does not verify";
+            self.store.record_event(Some(imsi), &EventKind::AuthAutsRejected.name(), detail).await?;
             return Ok(false);
         };
         let seq_he = match self.sqn.last(imsi).await {

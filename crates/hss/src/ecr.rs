@@ -1,6 +1,7 @@
 //! ME-Identity-Check-Request on S13 (TS 29.272 §6.2): Equipment-Status from the EIR lists (DM-3,
 //! DM-4), with critical subscriptions exempt from blacklisting by default (DM-5).
 
+use cmp::EventKind;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::{Imei, Imsi};
@@ -43,7 +44,7 @@ impl Hss {
                     self.store
                         .record_event(
                             Some(i),
-                            "critical_device_blacklisted",
+                            &EventKind::EirCriticalBlacklisted.name(),
                             &format!("IMEI {imei} is blacklisted; answered GREYLISTED"),
                         )
                         .await?;

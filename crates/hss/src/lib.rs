@@ -3,7 +3,8 @@
 //! Answers S6a (TS 29.272: AIR, ULR, PUR, NOR) and S13 (ECR) requests arriving over
 //! [`diameter::transport`], using the [`store`] for subscribers and the [`auc`] for vectors, and
 //! originates CLR and IDR over the connection the serving MME opened when a SIM is suspended,
-//! terminated or changes profile.
+//! terminated or changes profile: SIM changes go through `cmp`, which queues them in the store's
+//! outbox and tells the HSS of its process ([`cmp::HssNotifier`] is implemented by [`Hss`]).
 //!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
@@ -29,7 +30,7 @@ use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
 pub use config::{ConfiguredPeers, CriticalBlacklist, HssConfig, PeerRule};
-pub use originate::{queue_profile_change, queue_status_change, OriginateError};
+pub use originate::OriginateError;
 pub use signalling::SignallingCounter;
 
 /// The HSS.
@@ -44,6 +45,8 @@ pub struct Hss {
     signalling: SignallingCounter,
     /// Nodes behind a relay (a roaming firewall, a DEA): node Origin-Host → the connection's host.
     routes: Mutex<HashMap<String, String>>,
+    /// Woken when a change of this process queued a notification in the outbox.
+    outbox_wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Hss {
@@ -65,6 +68,7 @@ impl Hss {
             peers: Mutex::new(HashMap::new()),
             signalling: Default::default(),
             routes: Mutex::new(HashMap::new()),
+            outbox_wake: tokio::sync::Notify::new(),
         })
     }
 
@@ -103,11 +107,6 @@ impl Hss {
     /// AIR/ULR counts per subscriber (for signalling-behaviour rules).
     pub fn signalling(&self) -> &SignallingCounter {
         &self.signalling
-    }
-
-    /// Drops a subscriber from the cache after a change made elsewhere (the platform API).
-    pub fn invalidate(&self, imsi: &ids::Imsi) {
-        self.forget(imsi);
     }
 
     /// The node that sent `req`: its Origin-Host when a relay (the connection's peer, `connection`)
@@ -166,6 +165,15 @@ impl Hss {
             tracing::warn!(error = %e, command = ?req.abbrev(), "request failed");
             self.answer(&req, Outcome::Result(rc::UNABLE_TO_COMPLY))
         })
+    }
+}
+
+/// A refusal of a domain use case the HSS started (an IMEI lock's binding) as a store error, so the
+/// request is answered DIAMETER_UNABLE_TO_COMPLY like any other failure.
+pub(crate) fn domain(e: cmp::Error) -> store::StoreError {
+    match e {
+        cmp::Error::Store(s) => s,
+        other => store::StoreError::Conflict(other.to_string()),
     }
 }
 

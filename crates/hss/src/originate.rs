@@ -1,5 +1,7 @@
 //! Requests the HSS originates over the connection the serving MME opened: CLR when a SIM is
-//! suspended, terminated or moves to another MME; IDR when its profile changes.
+//! suspended, terminated or moves to another MME; IDR when its subscription data changes. SIM changes
+//! (made through `cmp`, by any process) queue theirs in the store's outbox in the same transaction;
+//! the HSS drains it, at once when the change was made in its own process.
 
 use diameter::Message;
 use ids::Imsi;
@@ -78,81 +80,53 @@ impl Hss {
         Ok(())
     }
 
-    /// Delivers everything queued in the outbox (changes made by other processes).
+    /// Delivers everything queued in the outbox: the CLR/IDR that SIM changes queued in their own
+    /// transaction, whichever process made them. Returns how many were taken.
     pub async fn drain_outbox(&self) -> Result<usize, OriginateError> {
-        let items = self.store.take_notifications(500).await?;
-        for (imsi, kind, node) in &items {
-            self.deliver(imsi, kind, node).await?;
-        }
-        Ok(items.len())
-    }
-
-    /// Changes a SIM's status; leaving `active` sends CLR (SUBSCRIPTION_WITHDRAWAL) to its serving MME.
-    pub async fn set_status(&self, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
-        let before =
-            self.store.set_status(imsi, status).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-        self.forget(imsi);
-        if status != SimStatus::Active && before.status == SimStatus::Active {
-            if let Some(node) = &before.serving {
-                self.spawn_clr(imsi, node, SUBSCRIPTION_WITHDRAWAL);
+        let mut total = 0;
+        loop {
+            let items = self.store.take_notifications(OUTBOX_BATCH).await?;
+            for (imsi, kind, node) in &items {
+                self.deliver(imsi, kind, node).await?;
+            }
+            total += items.len();
+            if (items.len() as i64) < OUTBOX_BATCH {
+                return Ok(total);
             }
         }
-        Ok(())
     }
 
-    /// Changes a SIM's profile; its serving MME gets IDR with the new Subscription-Data.
-    pub async fn set_profile(&self, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
-        let before = self
-            .store
-            .set_profile(imsi, profile)
-            .await?
-            .ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-        self.forget(imsi);
-        if let Some(node) = &before.serving {
-            self.deliver(imsi, "idr", node).await?;
+    /// Waits until a change of this process queued something in the outbox, or `poll` passed (changes
+    /// of other processes are found by polling).
+    pub async fn outbox_ready(&self, poll: std::time::Duration) {
+        let _ = tokio::time::timeout(poll, self.outbox_wake.notified()).await;
+    }
+
+    /// Sends what the outbox holds until the task is dropped or cancelled: at once after a change of
+    /// this process, otherwise every `poll`.
+    pub async fn run_outbox(self: std::sync::Arc<Self>, poll: std::time::Duration) {
+        loop {
+            if let Err(e) = self.drain_outbox().await {
+                tracing::warn!(error = %e, "outbox delivery failed");
+            }
+            self.outbox_ready(poll).await;
         }
-        Ok(())
     }
 }
 
-impl Hss {
-    /// A status change committed by the platform in this process: drop the cached copy and, when an
-    /// active SIM leaves service, send CLR to its serving MME.
-    pub fn status_changed(&self, before: &store::model::Sim, to: SimStatus) {
+/// Outbox rows taken per query.
+const OUTBOX_BATCH: i64 = 500;
+
+impl cmp::HssNotifier for Hss {
+    /// A SIM change committed: drop the cached copy; the CLR it may need is in the outbox.
+    fn status_changed(&self, before: &store::model::Sim, _to: SimStatus) {
         self.forget(&before.imsi);
-        if before.status == SimStatus::Active && to != SimStatus::Active {
-            if let Some(node) = &before.serving {
-                self.spawn_clr(&before.imsi, node, SUBSCRIPTION_WITHDRAWAL);
-            }
-        }
+        self.outbox_wake.notify_one();
     }
-}
 
-/// Changes a SIM's status from outside the server process (the CLI): the CLR the change needs is
-/// queued in the store's outbox and sent by the running server.
-pub async fn queue_status_change(store: &store::Store, imsi: &Imsi, status: SimStatus) -> Result<(), OriginateError> {
-    let before = store.set_status(imsi, status).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-    match &before.serving {
-        Some(node) if status != SimStatus::Active && before.status == SimStatus::Active => {
-            store.enqueue_notification(imsi, "clr", node).await?
-        }
-        _ => store.enqueue_notification(imsi, "refresh", &nowhere()).await?,
+    /// The subscription data changed: drop the cached copy; the IDR is in the outbox.
+    fn profile_changed(&self, before: &store::model::Sim) {
+        self.forget(&before.imsi);
+        self.outbox_wake.notify_one();
     }
-    Ok(())
-}
-
-/// Changes a SIM's profile from outside the server process; the IDR is queued in the outbox.
-pub async fn queue_profile_change(store: &store::Store, imsi: &Imsi, profile: &str) -> Result<(), OriginateError> {
-    let before =
-        store.set_profile(imsi, profile).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
-    match &before.serving {
-        Some(node) => store.enqueue_notification(imsi, "idr", node).await?,
-        None => store.enqueue_notification(imsi, "refresh", &nowhere()).await?,
-    }
-    Ok(())
-}
-
-/// The serving node of a notification that goes to no MME (cache refresh only).
-fn nowhere() -> ServingNode {
-    ServingNode { origin_host: String::new(), origin_realm: String::new(), plmn: None, since: 0 }
 }

@@ -1,5 +1,6 @@
 //! Purge-UE-Request (TS 29.272 §5.2.1.3) and Notify-Request (§5.2.5.1).
 
+use cmp::EventKind;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::{Imei, Imsi};
@@ -49,7 +50,7 @@ impl Hss {
             .and_then(Avp::as_str)
             .and_then(|s| s.parse::<Imei>().ok())
         {
-            self.store.record_event(Some(&imsi), "notify_terminal", &format!("IMEI {imei}")).await?;
+            self.store.record_event(Some(&imsi), &EventKind::ImeiReported.name(), &format!("IMEI {imei}")).await?;
         }
         Ok(self.answer(req, Outcome::Result(rc::SUCCESS)))
     }

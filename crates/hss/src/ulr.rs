@@ -1,14 +1,16 @@
 //! Update-Location-Request (TS 29.272 §5.2.1.1): registers the serving MME, cancels the previous one,
 //! enforces the profile's PLMN and RAT rules and the IMEI lock, and returns Subscription-Data.
 
+use cmp::rules::imei_lock::{check_profile_lock, LockVerdict};
+use cmp::{Actor, EventKind};
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::Imei;
-use store::model::{ImeiLock, LockAction, Rat, ServingNode, SimStatus};
+use store::model::{LockAction, Rat, ServingNode, SimStatus};
 
 use crate::answer::{avp, Outcome};
 use crate::subscription::subscription_data;
-use crate::Hss;
+use crate::{domain, Hss};
 
 /// ULR-Flags bit 2: Skip-Subscriber-Data.
 const SKIP_SUBSCRIBER_DATA: u32 = 1 << 2;
@@ -42,23 +44,27 @@ impl Hss {
             .and_then(Avp::as_str)
             .and_then(|s| s.parse::<Imei>().ok());
         if let (Some(imei), Some(p)) = (&imei, profile) {
-            let bound = sim.bound_imeis.iter().any(|b| b == imei.body());
-            let violation = match p.imei_lock {
-                ImeiLock::None => false,
-                ImeiLock::First if sim.bound_imeis.is_empty() => {
-                    self.store.bind_imei(&imsi, imei).await?;
-                    self.forget(&imsi);
-                    false
+            let by = format!("IMEI lock of profile {}", p.name);
+            match check_profile_lock(p.imei_lock, &sim.bound_imeis, imei) {
+                LockVerdict::Ok => {}
+                LockVerdict::Bind => {
+                    cmp::sims::bind_imei(&self.store, self, &Actor::automated(by), &imsi, imei)
+                        .await
+                        .map_err(domain)?;
                 }
-                ImeiLock::First | ImeiLock::List => !bound,
-            };
-            if violation {
-                let detail = format!("IMEI {} is not bound to this SIM (bound: {})", imei, sim.bound_imeis.join(","));
-                self.store.record_event(Some(&imsi), "imei_lock_violation", &detail).await?;
-                // Automated rules never cut off critical subscriptions (SUB-4): the event is the alert.
-                if p.imei_lock_action == LockAction::Bar && sim.priority != store::model::Priority::Critical {
-                    self.set_status(&imsi, SimStatus::Suspended).await.ok();
-                    return Ok(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+                LockVerdict::Violation => {
+                    let detail = format!("IMEI {imei} is not bound to this SIM (bound: {})", sim.bound_imeis.join(","));
+                    self.store.record_event(Some(&imsi), &EventKind::ImeiLockViolation.name(), &detail).await?;
+                    // Automated decisions never cut off critical subscriptions (SUB-4): the event is the alert.
+                    if p.imei_lock_action == LockAction::Bar && sim.priority != store::model::Priority::Critical {
+                        let actor = Actor::automated(format!("{by}: {detail}"));
+                        let suspended =
+                            cmp::sims::change_status(&self.store, self, &actor, &imsi, SimStatus::Suspended);
+                        if let Err(e) = suspended.await {
+                            tracing::warn!(%imsi, error = %e, "IMEI lock could not suspend the SIM");
+                        }
+                        return Ok(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+                    }
                 }
             }
         }

@@ -8,46 +8,27 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cmp::Actor;
 use diameter::dictionary::app;
 use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::result_code as rc;
 use diameter::transport::{connect_with, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig};
 use diameter::{Avp, Message};
 use hss::{ConfiguredPeers, Hss, HssConfig, PeerRule};
-use store::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, Priority, ServiceProfile, SimStatus};
+use store::model::{EirEntry, EirKey, EirStatus, NewSim, Priority, SimStatus};
 use store::seal::{Kek, Keyring};
 use store::Store;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
 const REALM: &str = "home.example";
-const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
-const OPC: &str = "cd63cb71954a9f4e48a5994e37a02baf";
 const IMSI: &str = "001010000000001";
 
-fn h(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
-}
-
-fn profile(json: serde_json::Value) -> ServiceProfile {
-    serde_json::from_value(json).unwrap()
-}
+use testkit::keys::{hex as h, K, OPC};
+use testkit::provision::{self, profile};
 
 fn new_sim(imsi: &str, profile: &str, priority: Priority) -> NewSim {
-    NewSim {
-        imsi: imsi.parse().unwrap(),
-        iccid: None,
-        msisdn: Some("491701234567".parse().unwrap()),
-        eid: None,
-        k: auc::Key::from_slice(&h(K)).unwrap(),
-        opc: auc::SecretBytes::new(&h(OPC)),
-        amf: [0x00, 0x00],
-        algorithm: AlgorithmSpec::Milenage,
-        profile: Some(profile.into()),
-        priority,
-        tenant: "acme".into(),
-        status: SimStatus::Active,
-    }
+    provision::sim(imsi, Some(profile), priority, "acme")
 }
 
 /// Records requests the HSS sends to the MME (CLR, IDR) and answers them with 2001.
@@ -79,35 +60,29 @@ async fn setup() -> Setup {
     )
     .await
     .unwrap();
-    store
-        .put_profile(&profile(serde_json::json!({
-            "name": "meter", "services": ["data"], "allowed_plmns": ["00101", "00102"], "forbidden_rats": ["geran"],
-            "imei_lock": "first", "imei_lock_action": "event", "ambr_ul": 64000, "ambr_dl": 128000,
-            "apn": [{"name": "meters.example", "pdn_type": "ipv4", "qci": 9}]
-        })))
-        .await
-        .unwrap();
-    store
-        .put_profile(&profile(serde_json::json!({"name": "phone", "services": ["data", "sms", "voice"]})))
-        .await
-        .unwrap();
-    store
-        .insert_sims(&[
+    let meter = profile(serde_json::json!({
+        "name": "meter", "services": ["data"], "allowed_plmns": ["00101", "00102"], "forbidden_rats": ["geran"],
+        "imei_lock": "first", "imei_lock_action": "event", "ambr_ul": 64000, "ambr_dl": 128000,
+        "apn": [{"name": "meters.example", "pdn_type": "ipv4", "qci": 9}]
+    }));
+    let phone = profile(serde_json::json!({"name": "phone", "services": ["data", "sms", "voice"]}));
+    provision::profiles(&store, &[meter, phone]).await;
+    provision::sims(
+        &store,
+        &[
             new_sim(IMSI, "meter", Priority::Critical),
             new_sim("001010000000002", "phone", Priority::Standard),
             new_sim("001010000000003", "meter", Priority::Low),
-        ])
-        .await
-        .unwrap();
-    store
-        .put_eir(&[EirEntry {
-            key: EirKey::Tac("35000000".into()),
-            status: EirStatus::Black,
-            reason: "stolen".into(),
-            source: "ceir".into(),
-        }])
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
+    let stolen = EirEntry {
+        key: EirKey::Tac("35000000".into()),
+        status: EirStatus::Black,
+        reason: "stolen".into(),
+        source: "ceir".into(),
+    };
+    provision::eir(&store, &[stolen]).await;
     let rule = |host: &str| PeerRule {
         origin_host: host.into(),
         origin_realm: REALM.into(),
@@ -132,6 +107,7 @@ async fn setup() -> Setup {
         tls: None,
     };
     tokio::spawn(serve(listener, server, hss.clone(), shutdown));
+    tokio::spawn(hss.clone().run_outbox(Duration::from_millis(500)));
     Setup { addr, hss, _dir: dir, _stop: stop }
 }
 
@@ -285,7 +261,15 @@ async fn air_refusals() {
     );
     assert_eq!(ask(&mme, m).await.result_code(), Some(rc::EXP_RAT_NOT_ALLOWED));
     // Suspended SIM: no vectors.
-    s.hss.set_status(&IMSI.parse().unwrap(), SimStatus::Suspended).await.unwrap();
+    cmp::sims::change_status(
+        s.hss.store(),
+        s.hss.as_ref(),
+        &Actor::cli(),
+        &IMSI.parse().unwrap(),
+        SimStatus::Suspended,
+    )
+    .await
+    .unwrap();
     let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, None)).await;
     assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
     assert!(a.get("Authentication-Info").is_none());
@@ -398,13 +382,13 @@ async fn ulr_subscription_data_clr_and_imei_lock() {
     let a = ask(&mme2, ulr("mme2.home.example", IMSI, PLMN_00101, Some("49015420323751"))).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
-    assert!(events.iter().any(|(k, d)| k == "imei_lock_violation" && d.contains("49015420323751")), "{events:?}");
+    assert!(events.iter().any(|(k, d)| k == "imei.lock_violation" && d.contains("49015420323751")), "{events:?}");
 
-    // Visited PLMN not allowed: 5004, and a `roaming_rejected` event for the tenant's feed.
+    // Visited PLMN not allowed: 5004, and a `roaming.rejected` event for the tenant's feed.
     let a = ask(&mme2, ulr("mme2.home.example", IMSI, [0x62, 0xf2, 0x10], None)).await;
     assert_eq!(a.result_code(), Some(rc::EXP_ROAMING_NOT_ALLOWED));
     let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
-    assert!(events.iter().any(|(k, d)| k == "roaming_rejected" && d.contains("26201")), "{events:?}");
+    assert!(events.iter().any(|(k, d)| k == "roaming.rejected" && d.contains("26201")), "{events:?}");
 }
 
 #[tokio::test]
@@ -416,11 +400,11 @@ async fn suspend_sends_clr_and_profile_change_sends_idr() {
         Some(rc::SUCCESS)
     );
     let imsi = "001010000000002".parse().unwrap();
-    s.hss.set_profile(&imsi, "meter").await.unwrap();
+    cmp::sims::change_profile(s.hss.store(), s.hss.as_ref(), &Actor::cli(), &imsi, "meter").await.unwrap();
     let idr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("IDR in time").unwrap();
     assert_eq!(idr.abbrev(), Some("IDR"));
     assert_eq!(idr.get("Subscription-Data").unwrap().child("Network-Access-Mode").unwrap().as_u32(), Some(2));
-    s.hss.set_status(&imsi, SimStatus::Suspended).await.unwrap();
+    cmp::sims::change_status(s.hss.store(), s.hss.as_ref(), &Actor::cli(), &imsi, SimStatus::Suspended).await.unwrap();
     let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR in time").unwrap();
     assert_eq!((clr.abbrev(), clr.get_u32("Cancellation-Type")), (Some("CLR"), Some(2)));
 }
@@ -452,7 +436,7 @@ async fn pur_nor_and_ecr() {
         .await
         .unwrap()
         .iter()
-        .any(|(k, _)| k == "critical_device_blacklisted"));
+        .any(|(k, _)| k == "eir.critical_blacklisted"));
     assert_eq!(ask(&mme1, ecr("", "49015420323751")).await.get_u32("Equipment-Status"), Some(0));
     // A malformed IMEI (bad Luhn on 15 digits): 5004.
     assert_eq!(ask(&mme1, ecr("", "490154203237517")).await.result_code(), Some(rc::INVALID_AVP_VALUE));
@@ -473,19 +457,15 @@ async fn peer_authorisation() {
 async fn imei_lock_bars_standard_sims_but_only_alerts_for_critical_ones() {
     let s = setup().await;
     let store = s.hss.store();
-    store
-        .put_profile(&profile(serde_json::json!({
-            "name": "locked", "services": ["data"], "imei_lock": "first", "imei_lock_action": "bar"
-        })))
-        .await
-        .unwrap();
-    store
-        .insert_sims(&[
-            new_sim("001010000000008", "locked", Priority::Standard),
-            new_sim("001010000000009", "locked", Priority::Critical),
-        ])
-        .await
-        .unwrap();
+    let locked = profile(serde_json::json!({
+        "name": "locked", "services": ["data"], "imei_lock": "first", "imei_lock_action": "bar"
+    }));
+    provision::profiles(store, &[locked]).await;
+    let sims = [
+        new_sim("001010000000008", "locked", Priority::Standard),
+        new_sim("001010000000009", "locked", Priority::Critical),
+    ];
+    provision::sims(store, &sims).await;
     let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     for imsi in ["001010000000008", "001010000000009"] {
         assert_eq!(
@@ -501,7 +481,7 @@ async fn imei_lock_bars_standard_sims_but_only_alerts_for_critical_ones() {
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let critical = "001010000000009".parse().unwrap();
     assert_eq!(store.sim(&critical).await.unwrap().unwrap().status, SimStatus::Active);
-    assert!(store.events(&critical).await.unwrap().iter().any(|(k, _)| k == "imei_lock_violation"));
+    assert!(store.events(&critical).await.unwrap().iter().any(|(k, _)| k == "imei.lock_violation"));
 }
 
 #[tokio::test]
@@ -509,8 +489,7 @@ async fn barred_data_is_sent_as_operator_determined_barring() {
     let s = setup().await;
     let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     let imsi: ids::Imsi = IMSI.parse().unwrap();
-    assert!(s.hss.store().set_data_barred(&store::access::Scope::Operator, &imsi, true).await.unwrap());
-    s.hss.invalidate(&imsi);
+    cmp::sims::set_data_barring(s.hss.store(), s.hss.as_ref(), &Actor::cli(), &imsi, true).await.unwrap();
     let a = ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, None)).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let sd = a.get("Subscription-Data").expect("Subscription-Data");

@@ -95,25 +95,6 @@ pub struct NewToken {
 }
 
 impl Store {
-    /// Creates a tenant; an existing name is a conflict.
-    pub async fn create_tenant(&self, name: &str) -> Result<()> {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return Err(StoreError::Conflict(format!("tenant name {name:?} must be letters, digits, '-' or '_'")));
-        }
-        sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
-            .bind(name)
-            .bind(now())
-            .execute(self.pool())
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.is_unique_violation() => {
-                    StoreError::Conflict(format!("tenant {name} already exists"))
-                }
-                _ => StoreError::Db(e),
-            })?;
-        Ok(())
-    }
-
     /// True when the tenant exists.
     pub async fn tenant_exists(&self, name: &str) -> Result<bool> {
         Ok(sqlx::query("SELECT name FROM tenants WHERE name = $1")
@@ -121,40 +102,6 @@ impl Store {
             .fetch_optional(self.pool())
             .await?
             .is_some())
-    }
-
-    /// Issues a token and returns it in full, the only time it exists outside the caller's hands.
-    pub async fn issue_token(&self, t: &NewToken) -> Result<(TokenInfo, String)> {
-        if let Some(tenant) = &t.tenant {
-            if !self.tenant_exists(tenant).await? {
-                return Err(StoreError::NotFound(format!("tenant {tenant} does not exist")));
-            }
-        }
-        let id = random_hex(8)?;
-        let secret = random_hex(32)?;
-        let sources = t.allowed_sources.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(",");
-        sqlx::query(
-            "INSERT INTO api_tokens (id, secret_hash, name, role, tenant, expires_at, allowed_sources, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(hash(&secret))
-        .bind(&t.name)
-        .bind(&t.role)
-        .bind(t.tenant.clone())
-        .bind(t.expires_at)
-        .bind(sources)
-        .bind(now())
-        .execute(self.pool())
-        .await?;
-        let info = TokenInfo {
-            id: id.clone(),
-            name: t.name.clone(),
-            role: t.role.clone(),
-            tenant: t.tenant.clone(),
-            expires_at: t.expires_at,
-        };
-        Ok((info, format!("{TOKEN_PREFIX}_{id}_{secret}")))
     }
 
     /// Number of live operator-wide tokens of `role` (used to refuse a second `admin init`).
@@ -212,30 +159,6 @@ impl Store {
             tenant: r.try_get("tenant")?,
             expires_at,
         }))
-    }
-
-    /// Revokes a token visible in `scope`; false when no such token is visible.
-    pub async fn revoke_token(&self, scope: &Scope, id: &str) -> Result<bool> {
-        let r = match scope {
-            Scope::Operator => {
-                sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-                    .bind(now())
-                    .bind(id)
-                    .execute(self.pool())
-                    .await?
-            }
-            Scope::Tenant(t) => {
-                sqlx::query(
-                    "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND tenant = $3 AND revoked_at IS NULL",
-                )
-                .bind(now())
-                .bind(id)
-                .bind(t)
-                .execute(self.pool())
-                .await?
-            }
-        };
-        Ok(r.rows_affected() > 0)
     }
 
     /// IMSIs visible in `scope`, in order, after `cursor`, at most `limit` (cursor pagination).
@@ -326,5 +249,93 @@ impl Store {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|r| Ok((r.try_get("name")?, r.try_get("created_at")?))).collect()
+    }
+}
+
+impl crate::tx::Tx {
+    /// True when the tenant exists (read inside the transaction).
+    pub async fn tenant_exists(&mut self, name: &str) -> Result<bool> {
+        Ok(sqlx::query("SELECT name FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(self.conn())
+            .await?
+            .is_some())
+    }
+
+    /// Creates a tenant; an existing name is a conflict.
+    pub async fn create_tenant(&mut self, name: &str) -> Result<()> {
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(StoreError::Conflict(format!("tenant name {name:?} must be letters, digits, '-' or '_'")));
+        }
+        sqlx::query("INSERT INTO tenants (name, created_at) VALUES ($1, $2)")
+            .bind(name)
+            .bind(now())
+            .execute(self.conn())
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    StoreError::Conflict(format!("tenant {name} already exists"))
+                }
+                _ => StoreError::Db(e),
+            })?;
+        Ok(())
+    }
+
+    /// Issues a token and returns it in full, the only time it exists outside the caller's hands.
+    pub async fn issue_token(&mut self, t: &NewToken) -> Result<(TokenInfo, String)> {
+        if let Some(tenant) = &t.tenant {
+            if !self.tenant_exists(tenant).await? {
+                return Err(StoreError::NotFound(format!("tenant {tenant} does not exist")));
+            }
+        }
+        let id = random_hex(8)?;
+        let secret = random_hex(32)?;
+        let sources = t.allowed_sources.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(",");
+        sqlx::query(
+            "INSERT INTO api_tokens (id, secret_hash, name, role, tenant, expires_at, allowed_sources, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&id)
+        .bind(hash(&secret))
+        .bind(&t.name)
+        .bind(&t.role)
+        .bind(t.tenant.clone())
+        .bind(t.expires_at)
+        .bind(sources)
+        .bind(now())
+        .execute(self.conn())
+        .await?;
+        let info = TokenInfo {
+            id: id.clone(),
+            name: t.name.clone(),
+            role: t.role.clone(),
+            tenant: t.tenant.clone(),
+            expires_at: t.expires_at,
+        };
+        Ok((info, format!("{TOKEN_PREFIX}_{id}_{secret}")))
+    }
+
+    /// Revokes a token visible in `scope`; false when no such token is visible.
+    pub async fn revoke_token(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        let r = match scope {
+            Scope::Operator => {
+                sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                    .bind(now())
+                    .bind(id)
+                    .execute(self.conn())
+                    .await?
+            }
+            Scope::Tenant(t) => {
+                sqlx::query(
+                    "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND tenant = $3 AND revoked_at IS NULL",
+                )
+                .bind(now())
+                .bind(id)
+                .bind(t)
+                .execute(self.conn())
+                .await?
+            }
+        };
+        Ok(r.rows_affected() > 0)
     }
 }

@@ -96,43 +96,13 @@ fn record(r: &sqlx::any::AnyRow) -> Result<AuditRecord> {
 const COLUMNS: &str = "id, at, actor, role, tenant, source, action, resource, before, after, prev_hash, hash";
 
 impl Store {
-    /// Appends an entry to the chain (serialised: the last hash is read and the row written in one
-    /// transaction that holds the write lock).
+    /// Appends one entry in a transaction of its own (for actions that change nothing in the
+    /// database, such as a key rotation reported after its batches).
     pub async fn append_audit(&self, e: &AuditEntry) -> Result<AuditRecord> {
-        let mut tx = self.pool().begin().await?;
-        if self.backend() == crate::Backend::Postgres {
-            sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(&mut *tx).await?;
-        } else {
-            // Take SQLite's write lock before reading the chain head.
-            sqlx::query("UPDATE audit_log SET id = id WHERE id = -1").execute(&mut *tx).await?;
-        }
-        let prev: String = sqlx::query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get::<String, _>("hash"))
-            .transpose()?
-            .unwrap_or_else(|| GENESIS.to_string());
-        let at = now();
-        let hash = chain_hash(&prev, at, e);
-        let row = sqlx::query(&format!(
-            "INSERT INTO audit_log (at, actor, role, tenant, source, action, resource, before, after, prev_hash, hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
-        ))
-        .bind(at)
-        .bind(&e.actor)
-        .bind(&e.role)
-        .bind(&e.tenant)
-        .bind(&e.source)
-        .bind(&e.action)
-        .bind(&e.resource)
-        .bind(&e.before)
-        .bind(&e.after)
-        .bind(&prev)
-        .bind(&hash)
-        .fetch_one(&mut *tx)
-        .await?;
+        let mut tx = self.begin().await?;
+        let r = tx.append_audit(e).await?;
         tx.commit().await?;
-        record(&row)
+        Ok(r)
     }
 
     /// Entries visible in `scope` (a tenant sees the rows recorded for it) with an id above `after`,
@@ -197,5 +167,43 @@ impl Store {
 impl From<ChainBroken> for StoreError {
     fn from(c: ChainBroken) -> Self {
         StoreError::Conflict(c.to_string())
+    }
+}
+
+impl crate::tx::Tx {
+    /// Appends an entry to the chain as the last write of this transaction (serialised: the chain
+    /// head is read under the write lock, which the transaction then holds until it commits; data
+    /// rows are always written before the audit row, so lock order is the same everywhere).
+    pub async fn append_audit(&mut self, e: &AuditEntry) -> Result<AuditRecord> {
+        // SQLite transactions hold the write lock from their start (`BEGIN IMMEDIATE`).
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("LOCK TABLE audit_log IN EXCLUSIVE MODE").execute(self.conn()).await?;
+        }
+        let prev: String = sqlx::query("SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
+            .fetch_optional(self.conn())
+            .await?
+            .map(|r| r.try_get::<String, _>("hash"))
+            .transpose()?
+            .unwrap_or_else(|| GENESIS.to_string());
+        let at = now();
+        let hash = chain_hash(&prev, at, e);
+        let row = sqlx::query(&format!(
+            "INSERT INTO audit_log (at, actor, role, tenant, source, action, resource, before, after, prev_hash, hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING {COLUMNS}"
+        ))
+        .bind(at)
+        .bind(&e.actor)
+        .bind(&e.role)
+        .bind(&e.tenant)
+        .bind(&e.source)
+        .bind(&e.action)
+        .bind(&e.resource)
+        .bind(&e.before)
+        .bind(&e.after)
+        .bind(&prev)
+        .bind(&hash)
+        .fetch_one(self.conn())
+        .await?;
+        record(&row)
     }
 }

@@ -125,25 +125,14 @@ impl Store {
         &self.keys
     }
 
+    /// The shared keyring (for transactions).
+    pub(crate) fn keyring(&self) -> Arc<Keyring> {
+        self.keys.clone()
+    }
+
     /// Which backend this is.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// Creates or replaces a service profile.
-    pub async fn put_profile(&self, p: &ServiceProfile) -> Result<()> {
-        p.validate().map_err(StoreError::Conflict)?;
-        let body = serde_json::to_string(p).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        sqlx::query(
-            "INSERT INTO profiles (name, body, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
-        )
-        .bind(&p.name)
-        .bind(body)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
     }
 
     /// A service profile by name.
@@ -169,56 +158,6 @@ impl Store {
                     .map_err(|e| StoreError::Corrupt { imsi: format!("profile {name}"), reason: e.to_string() })
             })
             .collect()
-    }
-
-    /// Inserts SIMs in one transaction: either all are stored or none. K and OPc/TOPc are sealed here.
-    pub async fn insert_sims(&self, sims: &[NewSim]) -> Result<usize> {
-        self.insert_sims_with_progress(sims, &|_| {}).await
-    }
-
-    /// [`Store::insert_sims`], calling `progress` with the number of rows written so far.
-    pub async fn insert_sims_with_progress(&self, sims: &[NewSim], progress: &(dyn Fn(u64) + Sync)) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
-        let t = now();
-        for (i, s) in sims.iter().enumerate() {
-            if i % 1000 == 0 {
-                progress(i as u64);
-            }
-            let imsi = s.imsi.as_str();
-            let k = self.keys.seal(imsi, "k", s.k.expose())?;
-            let opc = self.keys.seal(imsi, "opc", s.opc.expose())?;
-            sqlx::query(
-                "INSERT INTO sims (imsi, iccid, msisdn, tenant, status, priority, profile, algorithm, amf, k_sealed, \
-                 opc_sealed, created_at, updated_at, eid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
-            )
-            .bind(imsi)
-            .bind(s.iccid.as_ref().map(|x| x.as_str().to_string()))
-            .bind(s.msisdn.as_ref().map(|x| x.as_str().to_string()))
-            .bind(&s.tenant)
-            .bind(s.status.as_str())
-            .bind(s.priority.as_str())
-            .bind(s.profile.clone())
-            .bind(s.algorithm.to_db())
-            .bind(s.amf.to_vec())
-            .bind(k)
-            .bind(opc)
-            .bind(t)
-            .bind(s.eid.as_ref().map(|x| x.as_str().to_string()))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match &e {
-                sqlx::Error::Database(d) if d.is_unique_violation() => {
-                    StoreError::Conflict(format!("IMSI {imsi} or its ICCID already exists"))
-                }
-                sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(format!(
-                    "IMSI {imsi}: profile {:?} does not exist",
-                    s.profile.as_deref().unwrap_or("")
-                )),
-                _ => StoreError::Db(e),
-            })?;
-        }
-        tx.commit().await?;
-        Ok(sims.len())
     }
 
     /// A SIM without its secrets.
@@ -373,63 +312,6 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    /// Adds an IMEI to the SIM's bound list (IMEI lock).
-    pub async fn bind_imei(&self, imsi: &Imsi, imei: &Imei) -> Result<()> {
-        let sim = self.sim(imsi).await?.ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?;
-        if sim.bound_imeis.iter().any(|b| b == imei.body()) {
-            return Ok(());
-        }
-        let mut list = sim.bound_imeis;
-        list.push(imei.body().to_string());
-        sqlx::query("UPDATE sims SET bound_imeis = $1 WHERE imsi = $2")
-            .bind(list.join(","))
-            .bind(imsi.as_str())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Stores EIR entries in one transaction (replacing entries with the same key).
-    pub async fn put_eir(&self, entries: &[EirEntry]) -> Result<usize> {
-        let mut tx = self.pool.begin().await?;
-        for e in entries {
-            let (kind, from, to) = match &e.key {
-                EirKey::Imei(i) => ("imei", i.clone(), i.clone()),
-                EirKey::Tac(t) => ("tac", t.clone(), t.clone()),
-                EirKey::Range(a, b) => ("range", a.clone(), b.clone()),
-            };
-            sqlx::query(
-                "INSERT INTO eir_entries (kind, key_from, key_to, status, reason, source) VALUES ($1, $2, $3, $4, $5, $6) \
-                 ON CONFLICT (kind, key_from, key_to) DO UPDATE SET status = excluded.status, reason = excluded.reason, source = excluded.source",
-            )
-            .bind(kind)
-            .bind(from)
-            .bind(to)
-            .bind(e.status.as_str())
-            .bind(&e.reason)
-            .bind(&e.source)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(entries.len())
-    }
-
-    /// Binds an IMSI to an IMEI with a status (checked before the IMEI lists).
-    pub async fn put_binding(&self, imsi: &Imsi, imei: &Imei, status: EirStatus, reason: &str) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO imsi_imei_bindings (imsi, imei, status, reason) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (imsi, imei) DO UPDATE SET status = excluded.status, reason = excluded.reason",
-        )
-        .bind(imsi.as_str())
-        .bind(imei.body())
-        .bind(status.as_str())
-        .bind(reason)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// The EIR decision for an IMEI: IMSI–IMEI binding first, then the IMEI, then ranges, then the TAC.
     /// `None` when no list mentions it.
     pub async fn eir_lookup(&self, imsi: Option<&Imsi>, imei: &Imei) -> Result<Option<(EirStatus, String)>> {
@@ -455,17 +337,6 @@ impl Store {
             }
         }
         Ok(None)
-    }
-
-    /// Stores a Device Host Identity report.
-    pub async fn record_host_identity(&self, imei: &Imei, host: &str) -> Result<()> {
-        sqlx::query("INSERT INTO host_identities (imei, host, reported_at) VALUES ($1, $2, $3)")
-            .bind(imei.as_str())
-            .bind(host)
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     /// Records an event (IMEI lock violation, EIR alert, …).
@@ -529,34 +400,19 @@ impl Store {
         }
     }
 
-    /// Queues a notification (`clr` or `idr`) for the server to send to `node`.
-    pub async fn enqueue_notification(&self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO outbox (imsi, kind, serving_host, serving_realm, created_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(imsi.as_str())
-        .bind(kind)
-        .bind(&node.origin_host)
-        .bind(&node.origin_realm)
-        .bind(now())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Takes up to `limit` queued notifications (removing them): (IMSI, kind, serving node).
     pub async fn take_notifications(&self, limit: i64) -> Result<Vec<(Imsi, String, ServingNode)>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
         let rows = sqlx::query(
             "SELECT id, imsi, kind, serving_host, serving_realm, created_at FROM outbox ORDER BY id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(tx.conn())
         .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in &rows {
             let id: i64 = r.try_get("id")?;
-            sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id).execute(tx.conn()).await?;
             let imsi: String = r.try_get("imsi")?;
             let node = ServingNode {
                 origin_host: r.try_get("serving_host")?,
@@ -587,4 +443,160 @@ impl Store {
 fn status_row(r: &AnyRow) -> Result<(EirStatus, String)> {
     let s: String = r.try_get("status")?;
     Ok((s.parse().map_err(|e: String| corrupt("eir", e))?, r.try_get("reason")?))
+}
+
+impl crate::tx::Tx {
+    /// Creates or replaces a service profile.
+    pub async fn put_profile(&mut self, p: &ServiceProfile) -> Result<()> {
+        p.validate().map_err(StoreError::Conflict)?;
+        let body = serde_json::to_string(p).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO profiles (name, body, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at",
+        )
+        .bind(&p.name)
+        .bind(body)
+        .bind(now())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts SIMs in one transaction: either all are stored or none. K and OPc/TOPc are sealed here.
+    pub async fn insert_sims(&mut self, sims: &[NewSim]) -> Result<usize> {
+        self.insert_sims_with_progress(sims, &|_| {}).await
+    }
+
+    /// [`Store::insert_sims`], calling `progress` with the number of rows written so far.
+    pub async fn insert_sims_with_progress(
+        &mut self,
+        sims: &[NewSim],
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> Result<usize> {
+        let t = now();
+        for (i, s) in sims.iter().enumerate() {
+            if i % 1000 == 0 {
+                progress(i as u64);
+            }
+            let imsi = s.imsi.as_str();
+            let k = self.keys().seal(imsi, "k", s.k.expose())?;
+            let opc = self.keys().seal(imsi, "opc", s.opc.expose())?;
+            sqlx::query(
+                "INSERT INTO sims (imsi, iccid, msisdn, tenant, status, priority, profile, algorithm, amf, k_sealed, \
+                 opc_sealed, created_at, updated_at, eid) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $13)",
+            )
+            .bind(imsi)
+            .bind(s.iccid.as_ref().map(|x| x.as_str().to_string()))
+            .bind(s.msisdn.as_ref().map(|x| x.as_str().to_string()))
+            .bind(&s.tenant)
+            .bind(s.status.as_str())
+            .bind(s.priority.as_str())
+            .bind(s.profile.clone())
+            .bind(s.algorithm.to_db())
+            .bind(s.amf.to_vec())
+            .bind(k)
+            .bind(opc)
+            .bind(t)
+            .bind(s.eid.as_ref().map(|x| x.as_str().to_string()))
+            .execute(self.conn())
+            .await
+            .map_err(|e| match &e {
+                sqlx::Error::Database(d) if d.is_unique_violation() => {
+                    StoreError::Conflict(format!("IMSI {imsi} or its ICCID already exists"))
+                }
+                sqlx::Error::Database(d) if d.is_foreign_key_violation() => StoreError::Conflict(format!(
+                    "IMSI {imsi}: profile {:?} does not exist",
+                    s.profile.as_deref().unwrap_or("")
+                )),
+                _ => StoreError::Db(e),
+            })?;
+        }
+        Ok(sims.len())
+    }
+
+    /// Adds an IMEI to the SIM's bound list (IMEI lock).
+    pub async fn bind_imei(&mut self, imsi: &Imsi, imei: &Imei) -> Result<()> {
+        let row = sqlx::query("SELECT bound_imeis FROM sims WHERE imsi = $1")
+            .bind(imsi.as_str())
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?;
+        let bound: String = row.try_get("bound_imeis")?;
+        let mut list: Vec<&str> = bound.split(',').filter(|s| !s.is_empty()).collect();
+        if list.contains(&imei.body()) {
+            return Ok(());
+        }
+        list.push(imei.body());
+        sqlx::query("UPDATE sims SET bound_imeis = $1 WHERE imsi = $2")
+            .bind(list.join(","))
+            .bind(imsi.as_str())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores EIR entries in one transaction (replacing entries with the same key).
+    pub async fn put_eir(&mut self, entries: &[EirEntry]) -> Result<usize> {
+        for e in entries {
+            let (kind, from, to) = match &e.key {
+                EirKey::Imei(i) => ("imei", i.clone(), i.clone()),
+                EirKey::Tac(t) => ("tac", t.clone(), t.clone()),
+                EirKey::Range(a, b) => ("range", a.clone(), b.clone()),
+            };
+            sqlx::query(
+                "INSERT INTO eir_entries (kind, key_from, key_to, status, reason, source) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (kind, key_from, key_to) DO UPDATE SET status = excluded.status, reason = excluded.reason, source = excluded.source",
+            )
+            .bind(kind)
+            .bind(from)
+            .bind(to)
+            .bind(e.status.as_str())
+            .bind(&e.reason)
+            .bind(&e.source)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(entries.len())
+    }
+
+    /// Binds an IMSI to an IMEI with a status (checked before the IMEI lists).
+    pub async fn put_binding(&mut self, imsi: &Imsi, imei: &Imei, status: EirStatus, reason: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imsi_imei_bindings (imsi, imei, status, reason) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (imsi, imei) DO UPDATE SET status = excluded.status, reason = excluded.reason",
+        )
+        .bind(imsi.as_str())
+        .bind(imei.body())
+        .bind(status.as_str())
+        .bind(reason)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Stores a Device Host Identity report.
+    pub async fn record_host_identity(&mut self, imei: &Imei, host: &str) -> Result<()> {
+        sqlx::query("INSERT INTO host_identities (imei, host, reported_at) VALUES ($1, $2, $3)")
+            .bind(imei.as_str())
+            .bind(host)
+            .bind(now())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Queues a notification (`clr` or `idr`) for the server to send to `node`.
+    pub async fn enqueue_notification(&mut self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (imsi, kind, serving_host, serving_realm, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(imsi.as_str())
+        .bind(kind)
+        .bind(&node.origin_host)
+        .bind(&node.origin_realm)
+        .bind(now())
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
 }

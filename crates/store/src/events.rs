@@ -62,19 +62,6 @@ impl Store {
             .collect()
     }
 
-    /// Records an event for a tenant's subscriber (the platform's own events).
-    pub async fn record_tenant_event(&self, tenant: &str, imsi: Option<&str>, kind: &str, detail: &str) -> Result<()> {
-        sqlx::query("INSERT INTO events (imsi, kind, detail, at, tenant) VALUES ($1, $2, $3, $4, $5)")
-            .bind(imsi.map(str::to_string))
-            .bind(kind)
-            .bind(detail)
-            .bind(crate::now())
-            .bind(tenant)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// The highest event id (0 when there are none).
     pub async fn last_event_id(&self) -> Result<i64> {
         let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM events").fetch_one(self.pool()).await?;
@@ -120,5 +107,43 @@ impl Store {
     pub async fn last_registration_id(&self) -> Result<i64> {
         let r = sqlx::query("SELECT COALESCE(MAX(id), 0) AS m FROM registrations").fetch_one(self.pool()).await?;
         Ok(r.try_get::<i64, _>("m")?)
+    }
+}
+
+async fn insert_event<'e>(
+    ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant: &str,
+    imsi: Option<&str>,
+    kind: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query("INSERT INTO events (imsi, kind, detail, at, tenant) VALUES ($1, $2, $3, $4, $5)")
+        .bind(imsi.map(str::to_string))
+        .bind(kind)
+        .bind(detail)
+        .bind(crate::now())
+        .bind(tenant)
+        .execute(ex)
+        .await?;
+    Ok(())
+}
+
+impl crate::tx::Tx {
+    /// Records an event for a tenant's subscriber as part of a change.
+    pub async fn record_tenant_event(
+        &mut self,
+        tenant: &str,
+        imsi: Option<&str>,
+        kind: &str,
+        detail: &str,
+    ) -> Result<()> {
+        insert_event(self.conn(), tenant, imsi, kind, detail).await
+    }
+}
+
+impl Store {
+    /// Records an event that goes with no change (a rule hit, an alert).
+    pub async fn record_tenant_event(&self, tenant: &str, imsi: Option<&str>, kind: &str, detail: &str) -> Result<()> {
+        insert_event(self.pool(), tenant, imsi, kind, detail).await
     }
 }

@@ -8,7 +8,8 @@ use sqlx::Row;
 use crate::access::{random_hex, Scope};
 use crate::db::{now, Store};
 use crate::error::{Result, StoreError};
-use crate::model::SimStatus;
+use crate::model::{ServingNode, SimStatus};
+use ids::Imsi;
 
 /// A job as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct Batch {
     pub cursor: String,
     /// Items to add to `total` (range and filter selections learn it as they go).
     pub add_total: i64,
+    /// Notifications for the HSS's outbox: (imsi, `clr` or `idr`, serving node).
+    pub notifications: Vec<(Imsi, &'static str, ServingNode)>,
 }
 
 /// Returned when a SIM changed under a batch: the caller re-reads and retries.
@@ -104,33 +107,6 @@ fn job_from_row(r: &sqlx::any::AnyRow) -> Result<JobRow> {
 }
 
 impl Store {
-    /// Creates a queued job.
-    pub async fn create_job(
-        &self,
-        tenant: &str,
-        action: &str,
-        spec: &str,
-        created_by: &str,
-        total: i64,
-    ) -> Result<JobRow> {
-        let id = format!("job_{}", random_hex(8)?);
-        let t = now();
-        sqlx::query(
-            "INSERT INTO jobs (id, tenant, action, spec, state, total, created_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7)",
-        )
-        .bind(&id)
-        .bind(tenant)
-        .bind(action)
-        .bind(spec)
-        .bind(total)
-        .bind(created_by)
-        .bind(t)
-        .execute(self.pool())
-        .await?;
-        self.job(&id).await?.ok_or_else(|| StoreError::NotFound(id))
-    }
-
     /// A job by id (no scope: for the runner).
     pub async fn job(&self, id: &str) -> Result<Option<JobRow>> {
         self.job_in(&Scope::Operator, id).await
@@ -167,20 +143,6 @@ impl Store {
         rows.iter().map(job_from_row).collect()
     }
 
-    /// Asks a queued or running job visible in `scope` to stop; false when there is no such job.
-    pub async fn request_job_cancel(&self, scope: &Scope, id: &str) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE jobs SET cancel = 1, updated_at = $1 WHERE id = $2 AND ($3 = '*' OR tenant = $3) \
-             AND state IN ('queued', 'running')",
-        )
-        .bind(now())
-        .bind(id)
-        .bind(scope.key())
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
     /// Sets a job's state.
     pub async fn set_job_state(&self, id: &str, state: &str) -> Result<()> {
         sqlx::query("UPDATE jobs SET state = $1, updated_at = $2 WHERE id = $3")
@@ -206,7 +168,7 @@ impl Store {
     pub async fn apply_job_batch(&self, job: &JobRow, change: &JobChange, batch: &Batch) -> Result<()> {
         let clock = std::time::Instant::now();
         let json = |v: Vec<&str>| serde_json::to_string(&v).unwrap_or_else(|_| "[]".into());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin().await?;
         let t = now();
         let (set_col, value) = match change {
             JobChange::Status(s) => ("status", s.as_str().to_string()),
@@ -227,7 +189,7 @@ impl Store {
                 .bind(from.as_str())
                 .bind(&job.tenant)
                 .bind(json(imsis.iter().map(String::as_str).collect()))
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
             if r.rows_affected() != imsis.len() as u64 {
                 return Err(StoreError::Conflict(RACE.into()));
@@ -250,7 +212,7 @@ impl Store {
                 .bind(outcome)
                 .bind(detail)
                 .bind(json(imsis))
-                .execute(&mut *tx)
+                .execute(tx.conn())
                 .await?;
         }
         let mut events: std::collections::BTreeMap<(&str, &str), Vec<&str>> = Default::default();
@@ -263,7 +225,10 @@ impl Store {
             self.json_list(4)
         );
         for ((kind, detail), imsis) in events {
-            sqlx::query(&insert_events).bind(kind).bind(detail).bind(t).bind(json(imsis)).execute(&mut *tx).await?;
+            sqlx::query(&insert_events).bind(kind).bind(detail).bind(t).bind(json(imsis)).execute(tx.conn()).await?;
+        }
+        for (imsi, kind, node) in &batch.notifications {
+            tx.enqueue_notification(imsi, kind, node).await?;
         }
         let written = clock.elapsed();
         let count = |o: &str| batch.results.iter().filter(|r| r.outcome == o).count() as i64;
@@ -278,7 +243,7 @@ impl Store {
         .bind(&batch.cursor)
         .bind(t)
         .bind(&job.id)
-        .execute(&mut *tx)
+        .execute(tx.conn())
         .await?;
         tx.commit().await?;
         tracing::debug!(?updated, ?written, committed = ?clock.elapsed(), "job batch written");
@@ -323,5 +288,53 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(Some(out))
+    }
+}
+
+impl crate::tx::Tx {
+    /// Creates a queued job.
+    pub async fn create_job(
+        &mut self,
+        tenant: &str,
+        action: &str,
+        spec: &str,
+        created_by: &str,
+        total: i64,
+    ) -> Result<JobRow> {
+        let id = format!("job_{}", random_hex(8)?);
+        let t = now();
+        sqlx::query(
+            "INSERT INTO jobs (id, tenant, action, spec, state, total, created_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, $7)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(action)
+        .bind(spec)
+        .bind(total)
+        .bind(created_by)
+        .bind(t)
+        .execute(self.conn())
+        .await?;
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE id = $1"))
+            .bind(&id)
+            .fetch_optional(self.conn())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(id))?;
+        job_from_row(&row)
+    }
+
+    /// Asks a queued or running job visible in `scope` to stop; false when there is no such job.
+    pub async fn request_job_cancel(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE jobs SET cancel = 1, updated_at = $1 WHERE id = $2 AND ($3 = '*' OR tenant = $3) \
+             AND state IN ('queued', 'running')",
+        )
+        .bind(now())
+        .bind(id)
+        .bind(scope.key())
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
     }
 }

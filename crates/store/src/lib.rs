@@ -30,8 +30,10 @@ pub mod platform;
 pub mod seal;
 pub mod sims_scoped;
 mod sqn;
+mod tx;
 pub mod users;
 
 pub use db::{now, Backend, Store};
 pub use error::{Result, StoreError};
 pub use sqn::SqnAllocator;
+pub use tx::Tx;

@@ -136,33 +136,6 @@ impl Store {
         Ok(r.rows_affected())
     }
 
-    /// Creates a webhook starting after event `cursor`; its secret is sealed.
-    pub async fn create_webhook(&self, tenant: &str, url: &str, secret: &[u8], cursor: i64) -> Result<Webhook> {
-        let id = format!("whk_{}", random_hex(8)?);
-        let sealed = self.keys().seal(&format!("webhook:{id}"), "secret", secret)?;
-        let t = now();
-        sqlx::query(
-            "INSERT INTO webhooks (id, tenant, url, secret_sealed, cursor, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(tenant)
-        .bind(url)
-        .bind(sealed)
-        .bind(cursor)
-        .bind(t)
-        .execute(self.pool())
-        .await?;
-        Ok(Webhook {
-            id,
-            tenant: tenant.into(),
-            url: url.into(),
-            cursor,
-            failures: 0,
-            last_error: String::new(),
-            created_at: t,
-        })
-    }
-
     /// Webhooks visible in `scope`.
     pub async fn list_webhooks(&self, scope: &Scope) -> Result<Vec<Webhook>> {
         let rows = sqlx::query(
@@ -207,31 +180,6 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a webhook visible in `scope`.
-    pub async fn delete_webhook(&self, scope: &Scope, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND ($2 = '*' OR tenant = $2)")
-            .bind(id)
-            .bind(scope.key())
-            .execute(self.pool())
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Stores a rule for `tenant`.
-    pub async fn create_rule(&self, tenant: &str, kind: &str, body: &str) -> Result<RuleRow> {
-        let id = format!("rul_{}", random_hex(8)?);
-        let t = now();
-        sqlx::query("INSERT INTO rules (id, tenant, kind, body, created_at) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&id)
-            .bind(tenant)
-            .bind(kind)
-            .bind(body)
-            .bind(t)
-            .execute(self.pool())
-            .await?;
-        Ok(RuleRow { id, tenant: tenant.into(), kind: kind.into(), body: body.into(), created_at: t })
-    }
-
     /// Rules visible in `scope`.
     pub async fn list_rules(&self, scope: &Scope) -> Result<Vec<RuleRow>> {
         let rows = sqlx::query(
@@ -241,50 +189,6 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(rule_from_row).collect()
-    }
-
-    /// Deletes a rule visible in `scope`.
-    pub async fn delete_rule(&self, scope: &Scope, id: &str) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM rules WHERE id = $1 AND ($2 = '*' OR tenant = $2)")
-            .bind(id)
-            .bind(scope.key())
-            .execute(self.pool())
-            .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Adds an IMSI range; overlapping an existing range is a conflict.
-    pub async fn create_range(&self, from: &str, to: &str, segment: &str, note: &str) -> Result<SimRange> {
-        let overlap = sqlx::query("SELECT id FROM sim_ranges WHERE imsi_from <= $1 AND imsi_to >= $2")
-            .bind(to)
-            .bind(from)
-            .fetch_optional(self.pool())
-            .await?;
-        if let Some(r) = overlap {
-            let id: String = r.try_get("id")?;
-            return Err(StoreError::Conflict(format!("range overlaps {id}")));
-        }
-        let id = format!("rng_{}", random_hex(8)?);
-        let t = now();
-        sqlx::query(
-            "INSERT INTO sim_ranges (id, imsi_from, imsi_to, segment, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(from)
-        .bind(to)
-        .bind(segment)
-        .bind(note)
-        .bind(t)
-        .execute(self.pool())
-        .await?;
-        Ok(SimRange {
-            id,
-            imsi_from: from.into(),
-            imsi_to: to.into(),
-            segment: segment.into(),
-            note: note.into(),
-            created_at: t,
-        })
     }
 
     /// Every IMSI range.
@@ -305,5 +209,103 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl crate::tx::Tx {
+    /// Creates a webhook starting after event `cursor`; its secret is sealed.
+    pub async fn create_webhook(&mut self, tenant: &str, url: &str, secret: &[u8], cursor: i64) -> Result<Webhook> {
+        let id = format!("whk_{}", random_hex(8)?);
+        let sealed = self.keys().seal(&format!("webhook:{id}"), "secret", secret)?;
+        let t = now();
+        sqlx::query(
+            "INSERT INTO webhooks (id, tenant, url, secret_sealed, cursor, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(url)
+        .bind(sealed)
+        .bind(cursor)
+        .bind(t)
+        .execute(self.conn())
+        .await?;
+        Ok(Webhook {
+            id,
+            tenant: tenant.into(),
+            url: url.into(),
+            cursor,
+            failures: 0,
+            last_error: String::new(),
+            created_at: t,
+        })
+    }
+
+    /// Deletes a webhook visible in `scope`.
+    pub async fn delete_webhook(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM webhooks WHERE id = $1 AND ($2 = '*' OR tenant = $2)")
+            .bind(id)
+            .bind(scope.key())
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Stores a rule for `tenant`.
+    pub async fn create_rule(&mut self, tenant: &str, kind: &str, body: &str) -> Result<RuleRow> {
+        let id = format!("rul_{}", random_hex(8)?);
+        let t = now();
+        sqlx::query("INSERT INTO rules (id, tenant, kind, body, created_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&id)
+            .bind(tenant)
+            .bind(kind)
+            .bind(body)
+            .bind(t)
+            .execute(self.conn())
+            .await?;
+        Ok(RuleRow { id, tenant: tenant.into(), kind: kind.into(), body: body.into(), created_at: t })
+    }
+
+    /// Deletes a rule visible in `scope`.
+    pub async fn delete_rule(&mut self, scope: &Scope, id: &str) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM rules WHERE id = $1 AND ($2 = '*' OR tenant = $2)")
+            .bind(id)
+            .bind(scope.key())
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Adds an IMSI range; overlapping an existing range is a conflict.
+    pub async fn create_range(&mut self, from: &str, to: &str, segment: &str, note: &str) -> Result<SimRange> {
+        let overlap = sqlx::query("SELECT id FROM sim_ranges WHERE imsi_from <= $1 AND imsi_to >= $2")
+            .bind(to)
+            .bind(from)
+            .fetch_optional(self.conn())
+            .await?;
+        if let Some(r) = overlap {
+            let id: String = r.try_get("id")?;
+            return Err(StoreError::Conflict(format!("range overlaps {id}")));
+        }
+        let id = format!("rng_{}", random_hex(8)?);
+        let t = now();
+        sqlx::query(
+            "INSERT INTO sim_ranges (id, imsi_from, imsi_to, segment, note, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(from)
+        .bind(to)
+        .bind(segment)
+        .bind(note)
+        .bind(t)
+        .execute(self.conn())
+        .await?;
+        Ok(SimRange {
+            id,
+            imsi_from: from.into(),
+            imsi_to: to.into(),
+            segment: segment.into(),
+            note: note.into(),
+            created_at: t,
+        })
     }
 }

@@ -93,35 +93,6 @@ impl Store {
         q.fetch_all(self.pool()).await?.iter().map(managed_from_row).collect()
     }
 
-    /// Changes the status of a SIM in `scope` if it still is `from` (a concurrent change loses
-    /// nothing: the caller sees `false` and re-reads).
-    pub async fn set_status_in(&self, scope: &Scope, imsi: &Imsi, from: SimStatus, to: SimStatus) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE sims SET status = $1, updated_at = $2 WHERE imsi = $3 AND status = $4 AND ($5 = '*' OR tenant = $5)",
-        )
-        .bind(to.as_str())
-        .bind(now())
-        .bind(imsi.as_str())
-        .bind(from.as_str())
-        .bind(scope.key())
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
-    /// Changes the profile of a SIM in `scope`.
-    pub async fn set_profile_in(&self, scope: &Scope, imsi: &Imsi, profile: &str) -> Result<bool> {
-        let r =
-            sqlx::query("UPDATE sims SET profile = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)")
-                .bind(profile)
-                .bind(now())
-                .bind(imsi.as_str())
-                .bind(scope.key())
-                .execute(self.pool())
-                .await?;
-        Ok(r.rows_affected() == 1)
-    }
-
     /// Every SIM whose priority class is not `standard`, with its class (what storm admission needs,
     /// without reading whole SIM rows).
     pub async fn priority_exceptions(&self) -> Result<Vec<(String, crate::model::Priority)>> {
@@ -136,9 +107,40 @@ impl Store {
             })
             .collect()
     }
+}
+
+impl crate::tx::Tx {
+    /// Changes the status of a SIM in `scope` if it still is `from` (a concurrent change loses
+    /// nothing: the caller sees `false` and re-reads).
+    pub async fn set_status_in(&mut self, scope: &Scope, imsi: &Imsi, from: SimStatus, to: SimStatus) -> Result<bool> {
+        let r = sqlx::query(
+            "UPDATE sims SET status = $1, updated_at = $2 WHERE imsi = $3 AND status = $4 AND ($5 = '*' OR tenant = $5)",
+        )
+        .bind(to.as_str())
+        .bind(now())
+        .bind(imsi.as_str())
+        .bind(from.as_str())
+        .bind(scope.key())
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Changes the profile of a SIM in `scope`.
+    pub async fn set_profile_in(&mut self, scope: &Scope, imsi: &Imsi, profile: &str) -> Result<bool> {
+        let r =
+            sqlx::query("UPDATE sims SET profile = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)")
+                .bind(profile)
+                .bind(now())
+                .bind(imsi.as_str())
+                .bind(scope.key())
+                .execute(self.conn())
+                .await?;
+        Ok(r.rows_affected() == 1)
+    }
 
     /// Bars (`true`) or unbars packet data of a SIM in `scope`.
-    pub async fn set_data_barred(&self, scope: &Scope, imsi: &Imsi, barred: bool) -> Result<bool> {
+    pub async fn set_data_barred(&mut self, scope: &Scope, imsi: &Imsi, barred: bool) -> Result<bool> {
         let r = sqlx::query(
             "UPDATE sims SET data_barred = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)",
         )
@@ -146,19 +148,19 @@ impl Store {
         .bind(now())
         .bind(imsi.as_str())
         .bind(scope.key())
-        .execute(self.pool())
+        .execute(self.conn())
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Lifts (`true`) or restores (`false`) the termination protection of a SIM (operator only; the
     /// caller checks the role, the store records it).
-    pub async fn set_protection_lifted(&self, imsi: &Imsi, lifted: bool) -> Result<bool> {
+    pub async fn set_protection_lifted(&mut self, imsi: &Imsi, lifted: bool) -> Result<bool> {
         let r = sqlx::query("UPDATE sims SET protection_lifted = $1, updated_at = $2 WHERE imsi = $3")
             .bind(i64::from(lifted))
             .bind(now())
             .bind(imsi.as_str())
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         Ok(r.rows_affected() == 1)
     }

@@ -46,41 +46,6 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
 }
 
 impl Store {
-    /// Creates a user; a taken username is a conflict.
-    pub async fn create_user(
-        &self,
-        username: &str,
-        password_hash: &str,
-        role: &str,
-        tenant: Option<&str>,
-    ) -> Result<User> {
-        if let Some(t) = tenant {
-            if !self.tenant_exists(t).await? {
-                return Err(StoreError::NotFound(format!("tenant {t} does not exist")));
-            }
-        }
-        let id = format!("usr_{}", random_hex(8)?);
-        let created_at = now();
-        sqlx::query(
-            "INSERT INTO users (id, username, password_hash, role, tenant, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(username)
-        .bind(password_hash)
-        .bind(role)
-        .bind(tenant.map(str::to_string))
-        .bind(created_at)
-        .execute(self.pool())
-        .await
-        .map_err(|e| match &e {
-            sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StoreError::Conflict(format!("username {username} is taken"))
-            }
-            _ => StoreError::Db(e),
-        })?;
-        Ok(User { id, username: username.into(), role: role.into(), tenant: tenant.map(str::to_string), created_at })
-    }
-
     /// The login record of `username`.
     pub async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>> {
         let row = sqlx::query(
@@ -99,38 +64,6 @@ impl Store {
             })
         })
         .transpose()
-    }
-
-    /// Records the outcome of a login attempt: success resets the counter, a failure counts and may
-    /// lock the account until `locked_until`.
-    pub async fn record_login(&self, user_id: &str, success: bool, locked_until: i64) -> Result<()> {
-        let sql = if success {
-            "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2"
-        } else {
-            "UPDATE users SET failed_logins = failed_logins + 1, locked_until = $1 WHERE id = $2"
-        };
-        sqlx::query(sql).bind(locked_until).bind(user_id).execute(self.pool()).await?;
-        Ok(())
-    }
-
-    /// Replaces a user's password hash.
-    pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> Result<()> {
-        sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = 0 WHERE id = $2")
-            .bind(hash)
-            .bind(user_id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    /// Revokes every live login session of `username` (after a password change or reset).
-    pub async fn revoke_sessions(&self, username: &str) -> Result<u64> {
-        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
-            .bind(now())
-            .bind(format!("session:{username}"))
-            .execute(self.pool())
-            .await?;
-        Ok(r.rows_affected())
     }
 
     /// Users visible in `scope`, by id after `cursor`.
@@ -158,13 +91,82 @@ impl Store {
         .await?;
         row.map(|r| user_from_row(&r)).transpose()
     }
+}
+
+impl crate::tx::Tx {
+    /// Creates a user; a taken username is a conflict.
+    pub async fn create_user(
+        &mut self,
+        username: &str,
+        password_hash: &str,
+        role: &str,
+        tenant: Option<&str>,
+    ) -> Result<User> {
+        if let Some(t) = tenant {
+            if !self.tenant_exists(t).await? {
+                return Err(StoreError::NotFound(format!("tenant {t} does not exist")));
+            }
+        }
+        let id = format!("usr_{}", random_hex(8)?);
+        let created_at = now();
+        sqlx::query(
+            "INSERT INTO users (id, username, password_hash, role, tenant, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(username)
+        .bind(password_hash)
+        .bind(role)
+        .bind(tenant.map(str::to_string))
+        .bind(created_at)
+        .execute(self.conn())
+        .await
+        .map_err(|e| match &e {
+            sqlx::Error::Database(d) if d.is_unique_violation() => {
+                StoreError::Conflict(format!("username {username} is taken"))
+            }
+            _ => StoreError::Db(e),
+        })?;
+        Ok(User { id, username: username.into(), role: role.into(), tenant: tenant.map(str::to_string), created_at })
+    }
+
+    /// Records the outcome of a login attempt: success resets the counter, a failure counts and may
+    /// lock the account until `locked_until`.
+    pub async fn record_login(&mut self, user_id: &str, success: bool, locked_until: i64) -> Result<()> {
+        let sql = if success {
+            "UPDATE users SET failed_logins = 0, locked_until = $1 WHERE id = $2"
+        } else {
+            "UPDATE users SET failed_logins = failed_logins + 1, locked_until = $1 WHERE id = $2"
+        };
+        sqlx::query(sql).bind(locked_until).bind(user_id).execute(self.conn()).await?;
+        Ok(())
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(&mut self, user_id: &str, hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, failed_logins = 0, locked_until = 0 WHERE id = $2")
+            .bind(hash)
+            .bind(user_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Revokes every live login session of `username` (after a password change or reset).
+    pub async fn revoke_sessions(&mut self, username: &str) -> Result<u64> {
+        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+            .bind(now())
+            .bind(format!("session:{username}"))
+            .execute(self.conn())
+            .await?;
+        Ok(r.rows_affected())
+    }
 
     /// Deletes a user visible in `scope`; false when there is none.
-    pub async fn delete_user(&self, scope: &Scope, id: &str) -> Result<bool> {
+    pub async fn delete_user(&mut self, scope: &Scope, id: &str) -> Result<bool> {
         let r = sqlx::query("DELETE FROM users WHERE id = $1 AND ($2 = '*' OR tenant = $2)")
             .bind(id)
             .bind(scope.key())
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         Ok(r.rows_affected() == 1)
     }

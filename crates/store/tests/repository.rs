@@ -10,6 +10,19 @@ use store::model::{
 use store::seal::{Kek, Keyring};
 use store::{SqnAllocator, Store, StoreError};
 
+/// Runs one write of the store in a transaction of its own (committed when it succeeds), as the
+/// `cmp` use cases do with several.
+macro_rules! tx {
+    ($s:expr, $($call:tt)*) => {{
+        let mut tx = $s.begin().await.unwrap();
+        let r = tx.$($call)*.await;
+        if r.is_ok() {
+            tx.commit().await.unwrap();
+        }
+        r
+    }};
+}
+
 fn keyring() -> Keyring {
     Keyring::new(Kek::from_bytes(1, &[0x42; 32]), vec![])
 }
@@ -84,13 +97,13 @@ fn imsi(s: &str) -> Imsi {
 #[tokio::test]
 async fn profiles_and_sims_round_trip_with_sealed_keys() {
     on_every_backend(|store, _| async move {
-        store.put_profile(&profile("meter")).await.unwrap();
+        tx!(store, put_profile(&profile("meter"))).unwrap();
         let p = store.profile("meter").await.unwrap().unwrap();
         assert_eq!(p.services, vec![Service::Data]);
         assert!(p.data_only());
         let mut with_eid = sim("001010000000001", Some("meter"));
         with_eid.eid = Some("89049032123451234512345678901235".parse().unwrap());
-        store.insert_sims(&[with_eid]).await.unwrap();
+        tx!(store, insert_sims(&[with_eid])).unwrap();
         let s = store.sim(&imsi("001010000000001")).await.unwrap().unwrap();
         assert_eq!(s.eid.as_deref(), Some("89049032123451234512345678901235"));
         assert_eq!(
@@ -119,16 +132,16 @@ async fn profiles_and_sims_round_trip_with_sealed_keys() {
 #[tokio::test]
 async fn bulk_insert_is_all_or_nothing() {
     on_every_backend(|store, _| async move {
-        store.put_profile(&profile("meter")).await.unwrap();
-        store.insert_sims(&[sim("001010000000001", None)]).await.unwrap();
+        tx!(store, put_profile(&profile("meter"))).unwrap();
+        tx!(store, insert_sims(&[sim("001010000000001", None)])).unwrap();
         // The third row repeats an existing IMSI: nothing of this batch may land.
         let batch = [sim("001010000000002", None), sim("001010000000003", Some("meter")), sim("001010000000001", None)];
-        let err = store.insert_sims(&batch).await.unwrap_err();
+        let err = tx!(store, insert_sims(&batch)).unwrap_err();
         assert!(matches!(err, StoreError::Conflict(ref m) if m.contains("001010000000001")), "{err}");
         assert!(store.sim(&imsi("001010000000002")).await.unwrap().is_none());
         assert!(store.sim(&imsi("001010000000003")).await.unwrap().is_none());
         // An unknown profile is refused too.
-        let err = store.insert_sims(&[sim("001010000000004", Some("nope"))]).await.unwrap_err();
+        let err = tx!(store, insert_sims(&[sim("001010000000004", Some("nope"))])).unwrap_err();
         assert!(matches!(err, StoreError::Conflict(_)), "{err}");
     })
     .await;
@@ -137,7 +150,7 @@ async fn bulk_insert_is_all_or_nothing() {
 #[tokio::test]
 async fn sqn_reservations_survive_a_new_process() {
     on_every_backend(|store, url| async move {
-        store.insert_sims(&[sim("001010000000001", None)]).await.unwrap();
+        tx!(store, insert_sims(&[sim("001010000000001", None)])).unwrap();
         let who = imsi("001010000000001");
         let alloc = SqnAllocator::new(100);
         let mut issued = Vec::new();
@@ -164,7 +177,7 @@ async fn sqn_reservations_survive_a_new_process() {
 #[tokio::test]
 async fn registration_purge_status_and_events() {
     on_every_backend(|store, _| async move {
-        store.insert_sims(&[sim("001010000000001", None)]).await.unwrap();
+        tx!(store, insert_sims(&[sim("001010000000001", None)])).unwrap();
         let who = imsi("001010000000001");
         let n1 = ServingNode {
             origin_host: "mme1.example".into(),
@@ -182,8 +195,8 @@ async fn registration_purge_status_and_events() {
         let before = store.set_status(&who, SimStatus::Suspended).await.unwrap().unwrap();
         assert_eq!(before.status, SimStatus::Active);
         assert_eq!(store.sim(&who).await.unwrap().unwrap().status, SimStatus::Suspended);
-        store.bind_imei(&who, &imei).await.unwrap();
-        store.bind_imei(&who, &imei).await.unwrap();
+        tx!(store, bind_imei(&who, &imei)).unwrap();
+        tx!(store, bind_imei(&who, &imei)).unwrap();
         assert_eq!(store.sim(&who).await.unwrap().unwrap().bound_imeis, vec!["49015420323751"]);
         store.record_event(Some(&who), "imei_lock", "IMEI 35... not bound").await.unwrap();
         assert_eq!(store.events(&who).await.unwrap(), vec![("imei_lock".into(), "IMEI 35... not bound".into())]);
@@ -195,14 +208,15 @@ async fn registration_purge_status_and_events() {
 async fn eir_precedence_binding_imei_range_tac() {
     on_every_backend(|store, _| async move {
         let e = |key, status, reason: &str| EirEntry { key, status, reason: reason.into(), source: "operator".into() };
-        store
-            .put_eir(&[
+        tx!(
+            store,
+            put_eir(&[
                 e(EirKey::Tac("49015420".into()), EirStatus::Grey, "model under investigation"),
                 e(EirKey::Range("49015420300000".into(), "49015420399999".into()), EirStatus::Black, "stolen batch"),
                 e(EirKey::Imei("49015420323751".into()), EirStatus::White, "returned to owner"),
             ])
-            .await
-            .unwrap();
+        )
+        .unwrap();
         let lookup = |s: &str| {
             let store = store.clone();
             let imei: Imei = s.parse().unwrap();
@@ -212,15 +226,16 @@ async fn eir_precedence_binding_imei_range_tac() {
         assert_eq!(lookup("49015420323752").await, Some(EirStatus::Black), "range beats TAC");
         assert_eq!(lookup("49015420123456").await, Some(EirStatus::Grey), "TAC");
         assert_eq!(lookup("35000000000000").await, None);
-        store
-            .put_binding(
+        tx!(
+            store,
+            put_binding(
                 &imsi("001010000000001"),
                 &"49015420323752".parse().unwrap(),
                 EirStatus::White,
                 "owner's device",
             )
-            .await
-            .unwrap();
+        )
+        .unwrap();
         assert_eq!(lookup("49015420323752").await, Some(EirStatus::White), "binding beats everything");
     })
     .await;
@@ -229,7 +244,7 @@ async fn eir_precedence_binding_imei_range_tac() {
 #[tokio::test]
 async fn key_rotation_reseals_without_losing_keys() {
     on_every_backend(|store, url| async move {
-        store.insert_sims(&[sim("001010000000001", None), sim("001010000000002", None)]).await.unwrap();
+        tx!(store, insert_sims(&[sim("001010000000001", None), sim("001010000000002", None)])).unwrap();
         let rotated =
             Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![Kek::from_bytes(1, &[0x42; 32])]))
                 .await
@@ -253,10 +268,10 @@ async fn bad_urls_are_refused() {
 #[tokio::test]
 async fn outbox_delivers_each_notification_once() {
     on_every_backend(|store, _| async move {
-        store.insert_sims(&[sim("001010000000001", None)]).await.unwrap();
+        tx!(store, insert_sims(&[sim("001010000000001", None)])).unwrap();
         let node = ServingNode { origin_host: "mme1".into(), origin_realm: "r".into(), plmn: None, since: 0 };
-        store.enqueue_notification(&imsi("001010000000001"), "clr", &node).await.unwrap();
-        store.enqueue_notification(&imsi("001010000000001"), "idr", &node).await.unwrap();
+        tx!(store, enqueue_notification(&imsi("001010000000001"), "clr", &node)).unwrap();
+        tx!(store, enqueue_notification(&imsi("001010000000001"), "idr", &node)).unwrap();
         let got = store.take_notifications(10).await.unwrap();
         assert_eq!(
             got.iter().map(|(_, k, n)| (k.as_str(), n.origin_host.as_str())).collect::<Vec<_>>(),
@@ -271,7 +286,7 @@ async fn outbox_delivers_each_notification_once() {
 async fn concurrent_reservations_are_grouped_and_disjoint() {
     on_every_backend(|store, _| async move {
         let sims: Vec<NewSim> = (0..50).map(|i| sim(&format!("0010100000{i:05}"), None)).collect();
-        store.insert_sims(&sims).await.unwrap();
+        tx!(store, insert_sims(&sims)).unwrap();
         let alloc = std::sync::Arc::new(SqnAllocator::new(10));
         let mut tasks = Vec::new();
         for i in 0..50 {
@@ -346,10 +361,10 @@ async fn audit_chain_detects_tampering() {
 async fn tokens_are_hashed_scoped_expiring_and_revocable() {
     use store::access::{AuthError, NewToken, Scope};
     on_every_backend(|store, url| async move {
-        store.create_tenant("acme").await.unwrap();
-        store.create_tenant("globex").await.unwrap();
-        assert!(matches!(store.create_tenant("acme").await, Err(StoreError::Conflict(_))));
-        assert!(matches!(store.create_tenant("a b").await, Err(StoreError::Conflict(_))));
+        tx!(store, create_tenant("acme")).unwrap();
+        tx!(store, create_tenant("globex")).unwrap();
+        assert!(matches!(tx!(store, create_tenant("acme")), Err(StoreError::Conflict(_))));
+        assert!(matches!(tx!(store, create_tenant("a b")), Err(StoreError::Conflict(_))));
         let new = |tenant: Option<&str>, expires_at, sources: Vec<std::net::IpAddr>| NewToken {
             name: "ci".into(),
             role: "tenant_operator".into(),
@@ -357,7 +372,7 @@ async fn tokens_are_hashed_scoped_expiring_and_revocable() {
             expires_at,
             allowed_sources: sources,
         };
-        let (info, token) = store.issue_token(&new(Some("acme"), None, vec![])).await.unwrap();
+        let (info, token) = tx!(store, issue_token(&new(Some("acme"), None, vec![]))).unwrap();
         assert!(token.starts_with("wdn_"));
         let ok = store.verify_token(&token, None, 0).await.unwrap().unwrap();
         assert_eq!((ok.tenant.as_deref(), ok.role.as_str()), (Some("acme"), "tenant_operator"));
@@ -385,11 +400,11 @@ async fn tokens_are_hashed_scoped_expiring_and_revocable() {
         forged.push(if token.ends_with('0') { '1' } else { '0' });
         assert_eq!(store.verify_token(&forged, None, 0).await.unwrap(), Err(AuthError::Invalid));
         assert_eq!(store.verify_token("Bearer x", None, 0).await.unwrap(), Err(AuthError::Malformed));
-        let (_, expiring) = store.issue_token(&new(Some("acme"), Some(1000), vec![])).await.unwrap();
+        let (_, expiring) = tx!(store, issue_token(&new(Some("acme"), Some(1000), vec![]))).unwrap();
         assert!(store.verify_token(&expiring, None, 999).await.unwrap().is_ok());
         assert_eq!(store.verify_token(&expiring, None, 1000).await.unwrap(), Err(AuthError::Expired));
         let lo: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-        let (_, pinned) = store.issue_token(&new(Some("acme"), None, vec![lo])).await.unwrap();
+        let (_, pinned) = tx!(store, issue_token(&new(Some("acme"), None, vec![lo]))).unwrap();
         assert!(store.verify_token(&pinned, Some(lo), 0).await.unwrap().is_ok());
         assert_eq!(
             store.verify_token(&pinned, Some("127.0.0.2".parse().unwrap()), 0).await.unwrap(),
@@ -397,16 +412,16 @@ async fn tokens_are_hashed_scoped_expiring_and_revocable() {
         );
         assert_eq!(store.verify_token(&pinned, None, 0).await.unwrap(), Err(AuthError::Source));
         // Tenant isolation in the data layer: globex cannot revoke acme's token, acme can.
-        assert!(!store.revoke_token(&Scope::Tenant("globex".into()), &info.id).await.unwrap());
-        assert!(store.revoke_token(&Scope::Tenant("acme".into()), &info.id).await.unwrap());
+        assert!(!tx!(store, revoke_token(&Scope::Tenant("globex".into()), &info.id)).unwrap());
+        assert!(tx!(store, revoke_token(&Scope::Tenant("acme".into()), &info.id)).unwrap());
         assert_eq!(store.verify_token(&token, None, 0).await.unwrap(), Err(AuthError::Revoked));
-        assert!(matches!(store.issue_token(&new(Some("nobody"), None, vec![])).await, Err(StoreError::NotFound(_))));
+        assert!(matches!(tx!(store, issue_token(&new(Some("nobody"), None, vec![]))), Err(StoreError::NotFound(_))));
         // SIM listing is scoped too.
         let mut a = sim("001010000000001", None);
         a.tenant = "acme".into();
         let mut b = sim("001010000000002", None);
         b.tenant = "globex".into();
-        store.insert_sims(&[a, b]).await.unwrap();
+        tx!(store, insert_sims(&[a, b])).unwrap();
         assert_eq!(store.list_imsis(&Scope::Tenant("acme".into()), None, 10).await.unwrap(), vec!["001010000000001"]);
         assert_eq!(store.list_imsis(&Scope::Operator, None, 10).await.unwrap().len(), 2);
         assert_eq!(
@@ -423,9 +438,9 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
     use store::jobs::{Batch, ItemResult, JobChange, RACE};
     use store::sims_scoped::SimFilter;
     on_every_backend(|s, _| async move {
-        s.put_profile(&profile("meter")).await.unwrap();
+        tx!(s, put_profile(&profile("meter"))).unwrap();
         for t in ["alpha", "bravo"] {
-            s.create_tenant(t).await.unwrap();
+            tx!(s, create_tenant(t)).unwrap();
         }
         let mut sims: Vec<NewSim> = (1..=5).map(|i| sim(&format!("00101000000000{i}"), Some("meter"))).collect();
         sims.extend((6..=7).map(|i| sim(&format!("00101000000000{i}"), Some("meter"))));
@@ -435,7 +450,7 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
         }
         sims[0].priority = Priority::Critical;
         sims[6].priority = Priority::Low;
-        s.insert_sims(&sims).await.unwrap();
+        tx!(s, insert_sims(&sims)).unwrap();
         let mut exceptions = s.priority_exceptions().await.unwrap();
         exceptions.sort_by(|x, y| x.0.cmp(&y.0));
         assert_eq!(
@@ -452,11 +467,11 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
             ["001010000000003", "001010000000004"]
         );
         assert!(s.sim_in(&b, &imsi("001010000000001")).await.unwrap().is_none(), "bravo cannot see alpha's SIM");
-        assert!(!s.set_status_in(&b, &imsi("001010000000001"), SimStatus::Inventory, SimStatus::Active).await.unwrap());
+        assert!(!tx!(s, set_status_in(&b, &imsi("001010000000001"), SimStatus::Inventory, SimStatus::Active)).unwrap());
         let among = s.sims_among(&a, &["001010000000001".into(), "001010000000006".into()]).await.unwrap();
         assert_eq!(among.len(), 1);
 
-        let job = s.create_job("alpha", "set_status", "{}", "test", 0).await.unwrap();
+        let job = tx!(s, create_job("alpha", "set_status", "{}", "test", 0)).unwrap();
         let batch = Batch {
             changes: vec![(SimStatus::Inventory, vec!["001010000000001".into(), "001010000000002".into()])],
             results: vec![
@@ -469,6 +484,7 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
                 ("001010000000002".into(), "sim.status_changed".into(), "inventory → active".into()),
             ],
             cursor: "001010000000002".into(),
+            notifications: vec![],
             add_total: 3,
         };
         s.apply_job_batch(&job, &JobChange::Status(SimStatus::Active), &batch).await.unwrap();
@@ -493,8 +509,8 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
         assert_eq!(ev_a.len(), 2);
         assert!(ev_a.iter().all(|e| e.tenant.as_deref() == Some("alpha")));
         assert!(s.list_events(&b, &Default::default(), 0, 100).await.unwrap().is_empty());
-        assert!(s.request_job_cancel(&a, &job.id).await.unwrap());
-        assert!(!s.request_job_cancel(&b, &job.id).await.unwrap());
+        assert!(tx!(s, request_job_cancel(&a, &job.id)).unwrap());
+        assert!(!tx!(s, request_job_cancel(&b, &job.id)).unwrap());
 
         for (name, exp) in [("session:alice", Some(100)), ("session:bob", Some(i64::MAX / 2)), ("ci", Some(100))] {
             let t = store::access::NewToken {
@@ -504,23 +520,23 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
                 expires_at: exp,
                 allowed_sources: vec![],
             };
-            s.issue_token(&t).await.unwrap();
+            tx!(s, issue_token(&t)).unwrap();
         }
         assert_eq!(s.purge_expired_sessions(1000).await.unwrap(), 1, "only the expired session goes");
         let names: Vec<String> = s.list_tokens(&a, None, 10).await.unwrap().into_iter().map(|t| t.info.name).collect();
         assert!(names.contains(&"ci".to_string()) && names.contains(&"session:bob".to_string()) && names.len() == 2);
-        let u = s.create_user("alice", "$argon2id$fake", "tenant_viewer", Some("alpha")).await.unwrap();
+        let u = tx!(s, create_user("alice", "$argon2id$fake", "tenant_viewer", Some("alpha"))).unwrap();
         assert!(matches!(
-            s.create_user("alice", "h", "tenant_viewer", Some("alpha")).await,
+            tx!(s, create_user("alice", "h", "tenant_viewer", Some("alpha"))),
             Err(StoreError::Conflict(_))
         ));
-        s.record_login(&u.id, false, 0).await.unwrap();
-        s.record_login(&u.id, false, 99).await.unwrap();
+        tx!(s, record_login(&u.id, false, 0)).unwrap();
+        tx!(s, record_login(&u.id, false, 99)).unwrap();
         let rec = s.login_record("alice").await.unwrap().unwrap();
         assert_eq!((rec.failed_logins, rec.locked_until), (2, 99));
         assert_eq!(s.list_users(&b, None, 10).await.unwrap().len(), 0);
-        assert!(!s.delete_user(&b, &u.id).await.unwrap());
-        assert!(s.delete_user(&a, &u.id).await.unwrap());
+        assert!(!tx!(s, delete_user(&b, &u.id)).unwrap());
+        assert!(tx!(s, delete_user(&a, &u.id)).unwrap());
 
         let ans = store::platform::IdempotentAnswer { request_hash: "h1".into(), status: 201, body: "{}".into() };
         s.put_idempotent_answer("token:x", "k", &ans).await.unwrap();
@@ -529,7 +545,7 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
         assert_eq!(s.idempotent_answer("token:x", "k").await.unwrap(), Some(ans), "the first answer wins");
         assert_eq!(s.idempotent_answer("token:y", "k").await.unwrap(), None, "keys are scoped");
 
-        let w = s.create_webhook("alpha", "https://h.example/x", b"secret-bytes", 0).await.unwrap();
+        let w = tx!(s, create_webhook("alpha", "https://h.example/x", b"secret-bytes", 0)).unwrap();
         assert_eq!(s.webhook_secret(&w.id).await.unwrap().as_slice(), b"secret-bytes");
         assert!(s.list_webhooks(&b).await.unwrap().is_empty());
         s.webhook_delivered(&w.id, Err("HTTP 500".into())).await.unwrap();
@@ -537,13 +553,13 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
         let w = &s.list_webhooks(&a).await.unwrap()[0];
         assert_eq!((w.cursor, w.failures), (7, 0));
 
-        s.create_range("001010000000000", "001010000000999", "iot", "").await.unwrap();
+        tx!(s, create_range("001010000000000", "001010000000999", "iot", "")).unwrap();
         assert!(matches!(
-            s.create_range("001010000000500", "001010000001500", "handset", "").await,
+            tx!(s, create_range("001010000000500", "001010000001500", "handset", "")),
             Err(StoreError::Conflict(_))
         ));
-        let r = s.create_rule("alpha", "signalling", "{}").await.unwrap();
-        assert!(!s.delete_rule(&b, &r.id).await.unwrap());
+        let r = tx!(s, create_rule("alpha", "signalling", "{}")).unwrap();
+        assert!(!tx!(s, delete_rule(&b, &r.id)).unwrap());
         assert_eq!(s.list_rules(&a).await.unwrap().len(), 1);
     })
     .await;

@@ -1,44 +1,24 @@
 //! `warden admin init`, `warden tenant create`, `warden token issue|revoke`: the access model of the
-//! connectivity-management platform from the command line. Tokens are printed once, never stored.
+//! connectivity-management platform from the command line, through the same `cmp` use cases as the
+//! API (acting as an operator admin). Tokens are printed once, never stored.
 
-use store::access::{NewToken, Scope};
+use cmp::Actor;
 
 use crate::cli::TokenCommand;
 use crate::config::Config;
-use crate::{audit_cmd, serve, Failure};
-
-fn failed(e: impl std::fmt::Display) -> Failure {
-    Failure::Failed(e.to_string())
-}
+use crate::{serve, Failure};
 
 /// Creates the first operator admin token; refused when a live one exists (no default credentials).
 pub async fn admin_init(config: &Config, name: &str) -> Result<String, Failure> {
     let store = serve::open_store(config).await?;
-    let role = cmp::Role::OperatorAdmin.as_str();
-    if store.count_operator_tokens(role).await.map_err(failed)? > 0 {
-        return Err(Failure::Failed(
-            "an operator admin token already exists; issue more with `warden token issue`".into(),
-        ));
-    }
-    let (info, token) = store
-        .issue_token(&NewToken {
-            name: name.into(),
-            role: role.into(),
-            tenant: None,
-            expires_at: None,
-            allowed_sources: vec![],
-        })
-        .await
-        .map_err(failed)?;
-    audit_cmd::record(&store, "admin.init", &format!("token/{}", info.id), "", role).await?;
+    let token = cmp::access::init_operator_admin(&store, &Actor::cli(), name).await?;
     Ok(format!("{token}\n(this token is shown once; store it safely)"))
 }
 
 /// Creates a tenant.
 pub async fn tenant_create(config: &Config, name: &str) -> Result<String, Failure> {
     let store = serve::open_store(config).await?;
-    store.create_tenant(name).await.map_err(failed)?;
-    audit_cmd::record(&store, "tenant.create", &format!("tenant/{name}"), "", name).await?;
+    cmp::access::create_tenant(&store, &Actor::cli(), name).await?;
     Ok(format!("created tenant {name}"))
 }
 
@@ -55,25 +35,12 @@ pub async fn token(config: &Config, cmd: TokenCommand) -> Result<String, Failure
                 (false, None) => return Err(Failure::Usage(format!("{role} tokens need --tenant"))),
                 _ => {}
             }
-            let expires_at = expires_days.map(|d| store::now() + i64::from(d) * 86_400);
-            let (info, token) = store
-                .issue_token(&NewToken {
-                    name,
-                    role: role.as_str().into(),
-                    tenant: tenant.clone(),
-                    expires_at,
-                    allowed_sources: allow_source,
-                })
-                .await
-                .map_err(failed)?;
-            audit_cmd::record(&store, "token.issue", &format!("token/{}", info.id), "", role.as_str()).await?;
+            let request = cmp::access::TokenRequest { name, role, tenant, expires_days, allowed_sources: allow_source };
+            let (_, token) = cmp::access::issue_token(&store, &Actor::cli(), &request).await?;
             Ok(format!("{token}\n(this token is shown once; store it safely)"))
         }
         TokenCommand::Revoke { id } => {
-            if !store.revoke_token(&Scope::Operator, &id).await.map_err(failed)? {
-                return Err(Failure::Failed(format!("no live token with id {id}")));
-            }
-            audit_cmd::record(&store, "token.revoke", &format!("token/{id}"), "live", "revoked").await?;
+            cmp::access::revoke_token(&store, &Actor::cli(), &id).await?;
             Ok(format!("revoked token {id}"))
         }
     }

@@ -1,33 +1,9 @@
-//! Recording command-line actions in the audit trail, and `warden audit-log verify|show`.
+//! `warden audit-log verify|show`: checking and reading the audit trail (command-line actions are
+//! recorded by the `cmp` use cases they run).
 
-use store::audit::AuditEntry;
 use store::Store;
 
 use crate::Failure;
-
-/// The actor of a command-line action: `cli:` and the operating-system user.
-fn actor() -> String {
-    format!("cli:{}", std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "unknown".into()))
-}
-
-/// Appends one entry for a successful command. The command line runs with the operator's rights.
-pub async fn record(store: &Store, action: &str, resource: &str, before: &str, after: &str) -> Result<(), Failure> {
-    let entry = AuditEntry {
-        actor: actor(),
-        role: "operator_admin".into(),
-        tenant: "*".into(),
-        source: "local".into(),
-        action: action.into(),
-        resource: resource.into(),
-        before: before.into(),
-        after: after.into(),
-    };
-    store
-        .append_audit(&entry)
-        .await
-        .map(|_| ())
-        .map_err(|e| Failure::Failed(format!("the change was made but the audit trail failed: {e}")))
-}
 
 /// `warden audit-log verify`.
 pub async fn verify(store: &Store) -> Result<String, Failure> {

@@ -15,6 +15,8 @@ use sqlx::Row;
 use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
 use store::Store;
 
+use crate::Failure;
+
 /// Which system an export comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Source {
@@ -214,8 +216,8 @@ fn to_sim(r: &Raw, d: &Defaults) -> Result<NewSim, String> {
     })
 }
 
-/// Reads an export and imports it; returns the report.
-pub async fn import(store: &Store, source: Source, path: &Path, d: &Defaults) -> Result<String, String> {
+/// Reads an export and imports it through `cmp` (one transaction, audited); returns the report.
+pub async fn import(store: &Store, source: Source, path: &Path, d: &Defaults) -> Result<String, Failure> {
     let raws = match source {
         Source::Pyhss => pyhss(path)?,
         Source::Open5gs => open5gs(path)?,
@@ -242,12 +244,14 @@ pub async fn import(store: &Store, source: Source, path: &Path, d: &Defaults) ->
         report.push('\n');
     }
     if !refused.is_empty() && !d.skip_refused {
-        return Err(format!(
+        return Err(Failure::Failed(format!(
             "{report}{} subscriber(s) refused; nothing was imported (use --skip-refused to import the rest)",
             refused.len()
-        ));
+        )));
     }
-    let n = store.insert_sims(&sims).await.map_err(|e| format!("{e}; nothing was imported"))?;
+    let n = cmp::sims::import(store, &cmp::Actor::cli(), &sims, &path.display().to_string(), &|_| {})
+        .await
+        .map_err(|e| Failure::Failed(format!("{e}; nothing was imported")))?;
     report.push_str(&format!("imported {n} subscribers, refused {}", refused.len()));
     Ok(report)
 }

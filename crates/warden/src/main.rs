@@ -46,6 +46,12 @@ impl From<String> for Failure {
     }
 }
 
+impl From<cmp::Error> for Failure {
+    fn from(e: cmp::Error) -> Self {
+        Failure::Failed(e.to_string())
+    }
+}
+
 /// The last ten events of a subscriber, newest last, as `kind: detail`.
 async fn recent_events(store: &store::Store, imsi: &ids::Imsi) -> Result<Vec<String>, Failure> {
     let events = store.events(imsi).await.map_err(|e| Failure::Failed(e.to_string()))?;
@@ -112,28 +118,27 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Sim(cmd) => sim(&config, cmd).await,
             Command::Profile(ProfileCommand::Import { file }) => {
                 let store = serve::open_store(&config).await?;
-                let out = provision::import_profiles(&store, &file).await.map_err(Failure::Failed)?;
-                audit_cmd::record(&store, "profile.import", &file.display().to_string(), "", &out).await?;
-                Ok(out)
+                provision::import_profiles(&store, &file).await
             }
             Command::Eir(EirCommand::Import { file, source }) => {
                 let store = serve::open_store(&config).await?;
-                let out = provision::import_eir(&store, &file, &source).await.map_err(Failure::Failed)?;
-                audit_cmd::record(&store, "eir.import", &file.display().to_string(), "", &out).await?;
-                Ok(out)
+                provision::import_eir(&store, &file, &source).await
             }
             Command::Eir(EirCommand::HostReport { imei, host }) => {
                 let imei: ids::Imei = imei.parse().map_err(|e: ids::IdError| Failure::Usage(e.to_string()))?;
                 let store = serve::open_store(&config).await?;
-                store.record_host_identity(&imei, &host).await.map_err(|e| Failure::Failed(e.to_string()))?;
-                audit_cmd::record(&store, "eir.host_report", &format!("imei/{imei}"), "", &host).await?;
+                cmp::catalogue::report_host(&store, &cmp::Actor::cli(), &imei, &host).await?;
                 Ok(format!("recorded host of {imei}"))
             }
             Command::Keys(KeysCommand::Reseal { batch }) => {
                 let store = serve::open_store(&config).await?;
                 let n = store.reseal_all(batch.max(1)).await.map_err(|e| Failure::Failed(e.to_string()))?;
                 let out = format!("re-sealed {n} SIMs with KEK {}", config.keys.kek_id);
-                audit_cmd::record(&store, "keys.reseal", "sims", "", &out).await?;
+                let entry = cmp::Actor::cli().audit_entry("*", "keys.reseal", "sims", (), &out);
+                store
+                    .append_audit(&entry)
+                    .await
+                    .map_err(|e| Failure::Failed(format!("the SIMs were re-sealed but the audit trail failed: {e}")))?;
                 Ok(out)
             }
             Command::Admin(AdminCommand::Init { name }) => access_cmd::admin_init(&config, &name).await,
@@ -155,36 +160,21 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
     match cmd {
         SimCommand::Import { file } => {
             let store = serve::open_store(config).await?;
-            let out = provision::import_sims(&store, &file).await.map_err(Failure::Failed)?;
-            audit_cmd::record(&store, "sim.import", &file.display().to_string(), "", &out).await?;
-            Ok(out)
+            provision::import_sims(&store, &file).await
         }
         SimCommand::ImportFrom { source, file, profile, tenant, skip_refused } => {
             let store = serve::open_store(config).await?;
             let defaults = hss_import::Defaults { profile, tenant, skip_refused };
-            let out = hss_import::import(&store, source, &file, &defaults).await.map_err(Failure::Failed)?;
-            let last = out.lines().last().unwrap_or_default().to_string();
-            audit_cmd::record(&store, "sim.import_from", &file.display().to_string(), "", &last).await?;
-            Ok(out)
+            hss_import::import(&store, source, &file, &defaults).await
         }
+        // The command line acts as an operator admin through the same use cases as the API: the
+        // lifecycle applies, the change is audited and in the event feed, and the running server
+        // sends the CLR/IDR it queued.
         SimCommand::SetStatus { imsi, status } => {
             let imsi = parse_imsi(&imsi)?;
             let status: store::model::SimStatus = status.parse().map_err(Failure::Usage)?;
             let store = serve::open_store(config).await?;
-            let sim = store.sim(&imsi).await.map_err(|e| Failure::Failed(e.to_string()))?;
-            let sim = sim.ok_or_else(|| Failure::Failed(format!("IMSI {imsi} not found")))?;
-            // The command line acts as an operator admin; the lifecycle still applies.
-            cmp::check_transition(
-                cmp::Actor::Person(cmp::Role::OperatorAdmin),
-                sim.priority,
-                false,
-                sim.status,
-                status,
-            )
-            .map_err(|e| Failure::Failed(e.to_string()))?;
-            let before = sim.status.as_str();
-            hss::queue_status_change(&store, &imsi, status).await.map_err(|e| Failure::Failed(e.to_string()))?;
-            audit_cmd::record(&store, "sim.set_status", &format!("sim/{imsi}"), before, status.as_str()).await?;
+            cmp::sims::change_status(&store, &cmp::NoHss, &cmp::Actor::cli(), &imsi, status).await?;
             Ok(format!("{imsi}: {status}"))
         }
         SimCommand::SetProfile { imsi, profile } => {
@@ -193,14 +183,7 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
             if store.profile(&profile).await.map_err(|e| Failure::Failed(e.to_string()))?.is_none() {
                 return Err(Failure::Usage(format!("profile {profile:?} does not exist")));
             }
-            let before = store
-                .sim(&imsi)
-                .await
-                .map_err(|e| Failure::Failed(e.to_string()))?
-                .and_then(|s| s.profile)
-                .unwrap_or_default();
-            hss::queue_profile_change(&store, &imsi, &profile).await.map_err(|e| Failure::Failed(e.to_string()))?;
-            audit_cmd::record(&store, "sim.set_profile", &format!("sim/{imsi}"), &before, &profile).await?;
+            cmp::sims::change_profile(&store, &cmp::NoHss, &cmp::Actor::cli(), &imsi, &profile).await?;
             Ok(format!("{imsi}: profile {profile}"))
         }
         SimCommand::Show { imsi } => {

@@ -1,6 +1,6 @@
 //! Runs the connectivity-management API inside `warden serve`, wired to the HSS of the same process:
-//! SIM changes made through the API drop the HSS's cached copy and send CLR/IDR at once, and the
-//! rule engine reads the HSS's signalling counters.
+//! SIM changes made through the API drop the HSS's cached copy and wake its outbox, so the CLR/IDR
+//! they queued leave at once, and the rule engine reads the HSS's signalling counters.
 
 use std::sync::Arc;
 
@@ -18,16 +18,7 @@ impl cmp::HssNotifier for HssLink {
     }
 
     fn profile_changed(&self, before: &Sim) {
-        self.0.invalidate(&before.imsi);
-        if let Some(node) = before.serving.clone() {
-            let hss = self.0.clone();
-            let imsi = before.imsi.clone();
-            tokio::spawn(async move {
-                if let Err(e) = hss.deliver(&imsi, "idr", &node).await {
-                    tracing::warn!(%imsi, error = %e, "IDR after a profile change failed");
-                }
-            });
-        }
+        self.0.profile_changed(before);
     }
 }
 

@@ -10,6 +10,8 @@ use serde::Deserialize;
 use store::model::{EirEntry, EirKey, EirStatus, NewSim, ServiceProfile, SimStatus};
 use store::Store;
 
+use crate::Failure;
+
 /// Every problem found in a file, by line.
 #[derive(Debug, Default)]
 pub struct RowErrors(pub Vec<(u64, String)>);
@@ -90,14 +92,15 @@ pub fn read_sims(path: &Path) -> Result<Vec<NewSim>, String> {
     Ok(sims)
 }
 
-/// `warden sim import`.
-pub async fn import_sims(store: &Store, path: &Path) -> Result<String, String> {
+/// `warden sim import`: every row is checked before any is written, then all are imported in one
+/// transaction through `cmp` (all or nothing, audited).
+pub async fn import_sims(store: &Store, path: &Path) -> Result<String, Failure> {
     let sims = read_sims(path)?;
     let pb = progress(sims.len() as u64, "importing SIMs");
-    let n = store
-        .insert_sims_with_progress(&sims, &|i| pb.set_position(i))
+    let resource = path.display().to_string();
+    let n = cmp::sims::import(store, &cmp::Actor::cli(), &sims, &resource, &|i| pb.set_position(i))
         .await
-        .map_err(|e| format!("{e}; nothing was imported"))?;
+        .map_err(|e| Failure::Failed(format!("{e}; nothing was imported")))?;
     pb.finish_and_clear();
     Ok(format!("imported {n} SIMs"))
 }
@@ -110,16 +113,11 @@ struct ProfileFile {
 }
 
 /// `warden profile import`: every profile is checked before any is written.
-pub async fn import_profiles(store: &Store, path: &Path) -> Result<String, String> {
+pub async fn import_profiles(store: &Store, path: &Path) -> Result<String, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let file: ProfileFile = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
-    for p in &file.profile {
-        p.validate()?;
-    }
-    for p in &file.profile {
-        store.put_profile(p).await.map_err(|e| e.to_string())?;
-    }
-    Ok(format!("imported {} profiles", file.profile.len()))
+    let n = cmp::catalogue::put_profiles(store, &cmp::Actor::cli(), &file.profile, &path.display().to_string()).await?;
+    Ok(format!("imported {n} profiles"))
 }
 
 fn eir_key(s: &str) -> Result<EirKey, String> {
@@ -153,7 +151,7 @@ fn eir_status(s: &str) -> Result<EirStatus, String> {
 }
 
 /// `warden eir import`.
-pub async fn import_eir(store: &Store, path: &Path, source: &str) -> Result<String, String> {
+pub async fn import_eir(store: &Store, path: &Path, source: &str) -> Result<String, Failure> {
     let mut reader = csv_reader(path)?;
     let entries = parse_rows(&mut reader, |record| {
         let key = eir_key(record.get(0).ok_or("missing imei column")?)?;
@@ -161,7 +159,9 @@ pub async fn import_eir(store: &Store, path: &Path, source: &str) -> Result<Stri
         Ok(EirEntry { key, status, reason: record.get(2).unwrap_or("").to_string(), source: source.to_string() })
     })
     .map_err(|e| e.to_string())?;
-    let n = store.put_eir(&entries).await.map_err(|e| format!("{e}; nothing was imported"))?;
+    let n = cmp::catalogue::import_eir(store, &cmp::Actor::cli(), &entries, &path.display().to_string())
+        .await
+        .map_err(|e| Failure::Failed(format!("{e}; nothing was imported")))?;
     Ok(format!("imported {n} EIR entries"))
 }
 

@@ -176,15 +176,7 @@ pub async fn run(config: Config) -> Result<(), String> {
     crate::platform::start(&config, hss.clone(), shutdown.clone()).await?;
     crate::firewall_run::start(&config, hss.store(), &handler.metrics, shutdown.clone()).await?;
     let server_task = tokio::spawn(serve(listener, server, handler, shutdown));
-    let outbox_hss = hss.clone();
-    let outbox = tokio::spawn(async move {
-        loop {
-            if let Err(e) = outbox_hss.drain_outbox().await {
-                tracing::warn!(error = %e, "outbox delivery failed");
-            }
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    });
+    let outbox = tokio::spawn(hss.clone().run_outbox(Duration::from_millis(500)));
     wait_for_signal().await;
     eprintln!("warden: shutting down (DPR to every peer)");
     let _ = stop.send(true);

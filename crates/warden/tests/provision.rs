@@ -106,7 +106,10 @@ async fn cli_changes_land_in_a_verifiable_audit_trail() {
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let rows: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rows.len(), 2, "{text}");
-    assert_eq!((rows[0]["action"].as_str(), rows[0]["after"].as_str()), (Some("sim.import"), Some("imported 1 SIMs")));
+    assert_eq!(
+        (rows[0]["action"].as_str(), rows[0]["resource"].as_str(), rows[0]["after"].as_str()),
+        (Some("sim.import"), Some("good.csv"), Some(r#"{"imported":1}"#))
+    );
     assert_eq!(
         (
             rows[1]["action"].as_str(),
@@ -114,7 +117,7 @@ async fn cli_changes_land_in_a_verifiable_audit_trail() {
             rows[1]["before"].as_str(),
             rows[1]["after"].as_str()
         ),
-        (Some("sim.set_status"), Some("sim/001010000000001"), Some("active"), Some("suspended"))
+        (Some("sim.set_status"), Some("sim/001010000000001"), Some(r#""active""#), Some(r#""suspended""#))
     );
     assert!(rows[1]["actor"].as_str().unwrap().starts_with("cli:"));
     assert!(!text.contains(K) && !text.contains(OPC), "no secrets in the trail");

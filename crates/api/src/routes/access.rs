@@ -6,13 +6,11 @@ use std::net::IpAddr;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use cmp::password::{self, PasswordPolicy};
 use cmp::{Action, Role};
 use serde::{Deserialize, Serialize};
-use store::access::NewToken;
 use utoipa::ToSchema;
 
-use super::{audit, next_cursor, IdPageQuery, PageQuery};
+use super::{next_cursor, IdPageQuery, PageQuery};
 use crate::auth::{source_of, Caller};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -76,15 +74,7 @@ pub async fn create_tenant(
     caller: Caller,
     Json(req): Json<NewTenant>,
 ) -> ApiResult<(StatusCode, axum::Json<Tenant>)> {
-    caller.require(Action::Operate)?;
-    if req.name.is_empty()
-        || req.name.len() > 64
-        || !req.name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(ApiError::unprocessable("name: 1–64 letters, digits, '-' or '_'"));
-    }
-    st.store().create_tenant(&req.name).await?;
-    audit(&st, &caller, &req.name, "tenant.create", &format!("tenant/{}", req.name), (), &req.name).await?;
+    cmp::access::create_tenant(st.store(), &caller.actor(), &req.name).await?;
     Ok((StatusCode::CREATED, axum::Json(Tenant { name: req.name, created_at: store::now() })))
 }
 
@@ -151,21 +141,6 @@ fn parse_role(text: &str) -> ApiResult<Role> {
     text.parse::<Role>().map_err(|e| ApiError::unprocessable(format!("role: {e}")))
 }
 
-/// The tenant and role a new token or user gets, refusing escalation.
-fn grant(caller: &Caller, role: Role, tenant: Option<&str>) -> ApiResult<Option<String>> {
-    caller.require(Action::ManageAccess)?;
-    if role.is_operator() {
-        if !caller.role.is_operator() {
-            return Err(ApiError::forbidden("only operator admins grant operator_admin"));
-        }
-        if tenant.is_some() {
-            return Err(ApiError::unprocessable("operator_admin belongs to no tenant: drop tenant"));
-        }
-        return Ok(None);
-    }
-    Ok(Some(caller.target_tenant(tenant)?))
-}
-
 /// Lists tokens (tenant admins: their tenant's).
 #[utoipa::path(get, path = "/tokens", tag = "access", params(PageQuery),
     responses((status = 200, body = TokenPage),
@@ -210,15 +185,6 @@ pub async fn create_token(
     Json(req): Json<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     let role = parse_role(&req.role)?;
-    let tenant = grant(&caller, role, req.tenant.as_deref())?;
-    if req.name.trim().is_empty() || req.name.len() > 100 {
-        return Err(ApiError::unprocessable("name: 1–100 characters"));
-    }
-    let expires_at = match req.expires_days {
-        None => None,
-        Some(d @ 1..=3650) => Some(store::now() + i64::from(d) * 86_400),
-        Some(d) => return Err(ApiError::unprocessable(format!("expires_days must be 1..=3650, got {d}"))),
-    };
     let allowed_sources = req
         .allowed_sources
         .iter()
@@ -227,27 +193,14 @@ pub async fn create_token(
                 .map_err(|_| ApiError::unprocessable(format!("allowed_sources: {s:?} is not an IP address")))
         })
         .collect::<ApiResult<Vec<_>>>()?;
-    let (info, secret) = st
-        .store()
-        .issue_token(&NewToken {
-            name: req.name.clone(),
-            role: role.as_str().into(),
-            tenant: tenant.clone(),
-            expires_at,
-            allowed_sources: allowed_sources.clone(),
-        })
-        .await?;
-    let t = tenant.clone().unwrap_or_else(|| "*".into());
-    audit(
-        &st,
-        &caller,
-        &t,
-        "token.issue",
-        &format!("token/{}", info.id),
-        (),
-        serde_json::json!({"role": role.as_str(), "name": req.name}),
-    )
-    .await?;
+    let request = cmp::access::TokenRequest {
+        name: req.name.clone(),
+        role,
+        tenant: req.tenant.clone(),
+        expires_days: req.expires_days,
+        allowed_sources: allowed_sources.clone(),
+    };
+    let (info, secret) = cmp::access::issue_token(st.store(), &caller.actor(), &request).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedToken {
@@ -272,13 +225,7 @@ pub async fn create_token(
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn revoke_token(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    caller.require(Action::ManageAccess)?;
-    let scope = caller.scope();
-    if !st.store().revoke_token(&scope, &id).await? {
-        return Err(ApiError::not_found(format!("no live token {id}")));
-    }
-    let tenant = scope.key().to_string();
-    audit(&st, &caller, &tenant, "token.revoke", &format!("token/{id}"), "live", "revoked").await?;
+    cmp::access::revoke_token(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,26 +274,6 @@ pub struct NewUser {
     pub tenant: Option<String>,
 }
 
-/// NIST SP 800-63B checks of a chosen password: length, the built-in common list, patterns, context
-/// words, and the operator's breached-password corpus when configured.
-fn check_password(st: &AppState, field: &str, pw: &str, username: &str, tenant: Option<&str>) -> ApiResult<()> {
-    let context: Vec<&str> = [username, "warden"].into_iter().chain(tenant).collect();
-    password::check_new_password(pw, PasswordPolicy::SINGLE_FACTOR, &context)
-        .map_err(|e| ApiError::unprocessable(format!("{field}: {e}")))?;
-    if st.0.settings.breached.as_ref().is_some_and(|b| b.contains(pw)) {
-        return Err(ApiError::unprocessable(format!("{field}: this password is known from breaches; choose another")));
-    }
-    Ok(())
-}
-
-fn check_username(u: &str) -> ApiResult<()> {
-    if (3..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)) {
-        Ok(())
-    } else {
-        Err(ApiError::unprocessable("username: 3–64 letters, digits, '.', '-', '_' or '@'"))
-    }
-}
-
 /// Lists users.
 #[utoipa::path(get, path = "/users", tag = "access", params(PageQuery),
     responses((status = 200, body = UserPage),
@@ -376,22 +303,9 @@ pub async fn create_user(
     Json(req): Json<NewUser>,
 ) -> ApiResult<(StatusCode, axum::Json<User>)> {
     let role = parse_role(&req.role)?;
-    let tenant = grant(&caller, role, req.tenant.as_deref())?;
-    check_username(&req.username)?;
-    check_password(&st, "password", &req.password, &req.username, tenant.as_deref())?;
-    let hash = password::hash_password(&req.password).map_err(|e| ApiError::internal(&e))?;
-    let user = st.store().create_user(&req.username, &hash, role.as_str(), tenant.as_deref()).await?;
-    let t = tenant.unwrap_or_else(|| "*".into());
-    audit(
-        &st,
-        &caller,
-        &t,
-        "user.create",
-        &format!("user/{}", user.id),
-        (),
-        serde_json::json!({"username": user.username, "role": user.role}),
-    )
-    .await?;
+    let new =
+        cmp::access::NewUser { username: &req.username, password: &req.password, role, tenant: req.tenant.as_deref() };
+    let user = cmp::access::create_user(st.store(), &st.0.settings.passwords(), &caller.actor(), &new).await?;
     Ok((StatusCode::CREATED, axum::Json(user_view(user))))
 }
 
@@ -401,13 +315,7 @@ pub async fn create_user(
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn delete_user(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    caller.require(Action::ManageAccess)?;
-    let scope = caller.scope();
-    let user =
-        st.store().user_in(&scope, &id).await?.ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
-    st.store().delete_user(&scope, &id).await?;
-    let t = user.tenant.clone().unwrap_or_else(|| "*".into());
-    audit(&st, &caller, &t, "user.delete", &format!("user/{id}"), &user.username, ()).await?;
+    cmp::access::delete_user(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -434,22 +342,6 @@ pub struct Session {
     pub tenant: Option<String>,
 }
 
-/// An argon2id hash verified for unknown users, so timing does not reveal who exists.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| password::hash_password("not-a-real-account-password").unwrap_or_default())
-}
-
-/// Seconds an account stays locked after `failures` consecutive failures (5 free, then doubling from
-/// 30 s up to 15 minutes).
-pub fn lockout_secs(failures: i64) -> i64 {
-    if failures < 5 {
-        0
-    } else {
-        (30i64 << (failures - 5).min(5)).min(900)
-    }
-}
-
 /// Logs a person in; attempts are limited per source address and per account.
 #[utoipa::path(post, path = "/auth/login", tag = "access", request_body = Login,
     responses((status = 200, body = Session),
@@ -464,49 +356,9 @@ pub async fn login(
     if let Err(wait) = st.0.login_limiter.check(&key) {
         return Err(ApiError::too_many("too many login attempts from this address", wait));
     }
-    let now = store::now();
-    let record = st.store().login_record(&req.username).await?;
-    let Some(rec) = record else {
-        let _ = password::verify_password(&req.password, dummy_hash());
-        return Err(ApiError::unauthorized("wrong username or password"));
-    };
-    if rec.locked_until > now {
-        return Err(ApiError::too_many(
-            "account temporarily locked after failed attempts",
-            (rec.locked_until - now) as u64,
-        ));
-    }
-    let entry = |outcome: &str| store::audit::AuditEntry {
-        actor: format!("user:{}", rec.user.username),
-        role: rec.user.role.clone(),
-        tenant: rec.user.tenant.clone().unwrap_or_else(|| "*".into()),
-        source: key.clone(),
-        action: "auth.login".into(),
-        resource: format!("user/{}", rec.user.id),
-        before: String::new(),
-        after: outcome.into(),
-    };
-    if !password::verify_password(&req.password, &rec.password_hash) {
-        let failures = rec.failed_logins + 1;
-        let lock = lockout_secs(failures);
-        st.store().record_login(&rec.user.id, false, if lock > 0 { now + lock } else { 0 }).await?;
-        st.store().append_audit(&entry("failed")).await?;
-        return Err(ApiError::unauthorized("wrong username or password"));
-    }
-    st.store().record_login(&rec.user.id, true, 0).await?;
-    let expires_at = now + st.0.settings.session_secs;
-    let (_, token) = st
-        .store()
-        .issue_token(&NewToken {
-            name: format!("session:{}", rec.user.username),
-            role: rec.user.role.clone(),
-            tenant: rec.user.tenant.clone(),
-            expires_at: Some(expires_at),
-            allowed_sources: source.into_iter().collect(),
-        })
-        .await?;
-    st.store().append_audit(&entry("succeeded")).await?;
-    Ok(axum::Json(Session { token, expires_at, role: rec.user.role, tenant: rec.user.tenant }))
+    let session_secs = st.0.settings.session_secs;
+    let s = cmp::access::login(st.store(), &req.username, &req.password, source, session_secs).await?;
+    Ok(axum::Json(Session { token: s.token, expires_at: s.expires_at, role: s.role, tenant: s.tenant }))
 }
 
 /// A password change.
@@ -530,31 +382,13 @@ pub async fn change_password(
     parts: axum::http::request::Parts,
     Json(req): Json<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let key = source_of(&parts).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
+    let source = source_of(&parts);
+    let key = source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
     if let Err(wait) = st.0.login_limiter.check(&key) {
         return Err(ApiError::too_many("too many attempts from this address", wait));
     }
-    let rec = st.store().login_record(&req.username).await?;
-    let Some(rec) = rec.filter(|r| {
-        r.locked_until <= store::now() && password::verify_password(&req.current_password, &r.password_hash)
-    }) else {
-        return Err(ApiError::unauthorized("wrong username or password"));
-    };
-    check_password(&st, "new_password", &req.new_password, &req.username, rec.user.tenant.as_deref())?;
-    let hash = password::hash_password(&req.new_password).map_err(|e| ApiError::internal(&e))?;
-    st.store().set_password_hash(&rec.user.id, &hash).await?;
-    st.store().revoke_sessions(&rec.user.username).await?;
-    st.store()
-        .append_audit(&store::audit::AuditEntry {
-            actor: format!("user:{}", rec.user.username),
-            role: rec.user.role.clone(),
-            tenant: rec.user.tenant.clone().unwrap_or_else(|| "*".into()),
-            source: key,
-            action: "auth.password_change".into(),
-            resource: format!("user/{}", rec.user.id),
-            before: String::new(),
-            after: String::new(),
-        })
+    let rules = st.0.settings.passwords();
+    cmp::access::change_password(st.store(), &rules, &req.username, &req.current_password, &req.new_password, source)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -580,30 +414,8 @@ pub async fn reset_password(
     Path(id): Path<String>,
     Json(req): Json<PasswordReset>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Action::ManageAccess)?;
-    let user = st
-        .store()
-        .user_in(&caller.scope(), &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("user {id} not found")))?;
-    if Role::OperatorAdmin.as_str() == user.role && !caller.role.is_operator() {
-        return Err(ApiError::forbidden("only operator admins reset operator admins"));
-    }
-    check_password(&st, "new_password", &req.new_password, &user.username, user.tenant.as_deref())?;
-    let hash = password::hash_password(&req.new_password).map_err(|e| ApiError::internal(&e))?;
-    st.store().set_password_hash(&user.id, &hash).await?;
-    let revoked = st.store().revoke_sessions(&user.username).await?;
-    let t = user.tenant.clone().unwrap_or_else(|| "*".into());
-    audit(
-        &st,
-        &caller,
-        &t,
-        "user.reset_password",
-        &format!("user/{id}"),
-        (),
-        serde_json::json!({"sessions_revoked": revoked}),
-    )
-    .await?;
+    let rules = st.0.settings.passwords();
+    cmp::access::reset_password(st.store(), &rules, &caller.actor(), &id, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

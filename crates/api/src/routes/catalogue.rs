@@ -8,7 +8,6 @@ use serde::{Deserialize, Serialize};
 use store::model::ServiceProfile;
 use utoipa::ToSchema;
 
-use super::audit;
 use crate::auth::Caller;
 use crate::extract::{Json, Path};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -167,19 +166,8 @@ pub async fn put_profile(
     }
     let p: ServiceProfile =
         serde_json::from_value(body).map_err(|e| ApiError::unprocessable(format!("profile: {e}")))?;
-    p.validate().map_err(|e| ApiError::unprocessable(format!("profile: {e}")))?;
-    let before = st.store().profile(&name).await?;
-    st.store().put_profile(&p).await?;
-    audit(
-        &st,
-        &caller,
-        "*",
-        "profile.put",
-        &format!("profile/{name}"),
-        before.as_ref().map(|b| serde_json::to_value(b).ok()),
-        serde_json::to_value(&p).ok(),
-    )
-    .await?;
+    cmp::catalogue::put_profiles(st.store(), &caller.actor(), std::slice::from_ref(&p), &format!("profile/{name}"))
+        .await?;
     Ok(axum::Json(profile_view(&p)))
 }
 
@@ -258,29 +246,8 @@ pub async fn create_range(
     caller: Caller,
     Json(r): Json<NewRange>,
 ) -> ApiResult<(StatusCode, axum::Json<Range>)> {
-    caller.require(Action::Operate)?;
-    let from =
-        super::imsi(&r.imsi_from).map_err(|e| ApiError::unprocessable(format!("imsi_from: {}", e.problem.detail)))?;
-    let to = super::imsi(&r.imsi_to).map_err(|e| ApiError::unprocessable(format!("imsi_to: {}", e.problem.detail)))?;
-    if from.as_str().len() != to.as_str().len() || from.as_str() > to.as_str() {
-        return Err(ApiError::unprocessable("imsi_from must not be above imsi_to, and both the same length"));
-    }
-    if r.segment != "iot" && r.segment != "handset" {
-        return Err(ApiError::unprocessable("segment must be iot or handset"));
-    }
-    if r.note.len() > 200 {
-        return Err(ApiError::unprocessable("note: at most 200 characters"));
-    }
-    let range = st.store().create_range(from.as_str(), to.as_str(), &r.segment, &r.note).await?;
-    audit(
-        &st,
-        &caller,
-        "*",
-        "range.create",
-        &format!("range/{}", range.id),
-        (),
-        serde_json::json!({"from": range.imsi_from, "to": range.imsi_to, "segment": range.segment}),
-    )
-    .await?;
+    let range =
+        cmp::catalogue::create_range(st.store(), &caller.actor(), &r.imsi_from, &r.imsi_to, &r.segment, &r.note)
+            .await?;
     Ok((StatusCode::CREATED, axum::Json(range_view(range))))
 }

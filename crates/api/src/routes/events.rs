@@ -14,7 +14,7 @@ use store::events::{Event as StoredEvent, EventFilter};
 use store::platform::Webhook as StoredWebhook;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{audit, next_cursor, PageQuery};
+use super::{next_cursor, PageQuery};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -216,26 +216,6 @@ pub struct WebhookList {
     pub items: Vec<Webhook>,
 }
 
-fn check_url(url: &str, allow_private: bool) -> ApiResult<()> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| ApiError::unprocessable(format!("url: {e}")))?;
-    let host = parsed.host_str().unwrap_or("");
-    let private = match parsed.host() {
-        Some(url::Host::Ipv4(a)) => a.is_loopback() || a.is_private() || a.is_link_local() || a.is_unspecified(),
-        Some(url::Host::Ipv6(a)) => a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xfe00) == 0xfc00,
-        Some(url::Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        None => true,
-    };
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_private => {}
-        s => return Err(ApiError::unprocessable(format!("url: scheme {s} is not allowed (use https)"))),
-    }
-    if private && !allow_private {
-        return Err(ApiError::unprocessable(format!("url: {host} is a private or loopback address")));
-    }
-    Ok(())
-}
-
 /// Registers a webhook; deliveries start with events after this moment.
 #[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
@@ -247,20 +227,19 @@ pub async fn create_webhook(
     caller: Caller,
     Json(req): Json<NewWebhook>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
-    caller.require(Action::ManageAccess)?;
-    let tenant = caller.tenant_or_all(req.tenant.as_deref())?;
-    if tenant != "*" && !st.store().tenant_exists(&tenant).await? {
-        return Err(ApiError::unprocessable(format!("tenant {tenant} does not exist")));
-    }
-    check_url(&req.url, st.0.settings.webhook_allow_private)?;
-    let mut secret = [0u8; 32];
-    auc::fill_random(&mut secret).map_err(|e| ApiError::internal(&e))?;
-    let cursor = st.store().last_event_id().await?;
-    let hook = st.store().create_webhook(&tenant, &req.url, &secret, cursor).await?;
-    audit(&st, &caller, &tenant, "webhook.create", &format!("webhook/{}", hook.id), (), &req.url).await?;
-    let out = CreatedWebhook { webhook: hook_view(&hook), secret: hex::encode(secret) };
-    secret.fill(0);
-    Ok((StatusCode::CREATED, axum::Json(out)))
+    let mut secret = zeroize::Zeroizing::new([0u8; 32]);
+    auc::fill_random(secret.as_mut()).map_err(|e| ApiError::internal(&e))?;
+    let allow_private = st.0.settings.webhook_allow_private;
+    let hook = cmp::catalogue::create_webhook(
+        st.store(),
+        &caller.actor(),
+        req.tenant.as_deref(),
+        &req.url,
+        allow_private,
+        secret.as_ref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(CreatedWebhook { webhook: hook_view(&hook), secret: hex::encode(secret) })))
 }
 
 /// Lists webhooks.
@@ -284,12 +263,7 @@ pub async fn delete_webhook(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    caller.require(Action::ManageAccess)?;
-    let scope = caller.scope();
-    let hook = st.store().list_webhooks(&scope).await?.into_iter().find(|w| w.id == id);
-    let Some(hook) = hook else { return Err(ApiError::not_found(format!("webhook {id} not found"))) };
-    st.store().delete_webhook(&scope, &id).await?;
-    audit(&st, &caller, &hook.tenant, "webhook.delete", &format!("webhook/{id}"), &hook.url, ()).await?;
+    cmp::catalogue::delete_webhook(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -4,14 +4,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use cmp::jobs::{JobPlan, Selection, MAX_LIST};
+use cmp::jobs::{JobPlan, Selection};
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use store::jobs::JobRow;
 use utoipa::{IntoParams, ToSchema};
 
 use super::sims::Status;
-use super::{audit, next_cursor, PageQuery};
+use super::{next_cursor, PageQuery};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -138,23 +138,11 @@ pub async fn create(
     Json(req): Json<JobRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     caller.require(Action::ManageSims)?;
-    let tenant = if caller.role.is_operator() {
-        match &req.tenant {
-            Some(t) if st.store().tenant_exists(t).await? => t.clone(),
-            Some(t) => return Err(ApiError::unprocessable(format!("tenant {t} does not exist"))),
-            None => "*".to_string(),
-        }
-    } else {
-        caller.target_tenant(req.tenant.as_deref())?
-    };
     let s = &req.selection;
     let selection = match &s.imsis {
         Some(list) => {
             if s.imsi_from.is_some() || s.imsi_to.is_some() || s.status.is_some() || s.profile.is_some() {
                 return Err(ApiError::unprocessable("selection: give imsis or a range/filter, not both"));
-            }
-            if list.is_empty() || list.len() > MAX_LIST {
-                return Err(ApiError::unprocessable(format!("selection.imsis: give 1..={MAX_LIST} IMSIs")));
             }
             Selection::List(list.clone())
         }
@@ -176,26 +164,13 @@ pub async fn create(
             }
         }
     };
-    if let Some(p) = &req.profile {
-        if st.store().profile(p).await?.is_none() {
-            return Err(ApiError::unprocessable(format!("profile {p:?} does not exist")));
-        }
-    }
     let plan = JobPlan {
         status: req.status.map(Into::into),
         profile: req.profile.clone(),
         selection,
         role: caller.role.as_str().to_string(),
     };
-    plan.change().map_err(ApiError::unprocessable)?;
-    let total = match &plan.selection {
-        Selection::List(l) => l.len() as i64,
-        Selection::Filter { .. } => 0,
-    };
-    let spec = serde_json::to_string(&plan).map_err(|e| ApiError::internal(&e))?;
-    let job = st.store().create_job(&tenant, plan.action(), &spec, &caller.actor(), total).await?;
-    let summary = serde_json::json!({"status": req.status, "profile": req.profile, "items": total});
-    audit(&st, &caller, &tenant, "job.create", &format!("job/{}", job.id), (), summary).await?;
+    let job = cmp::jobs::create(st.store(), &caller.actor(), req.tenant.as_deref(), &plan).await?;
     spawn(&st, job.id.clone());
     Ok((StatusCode::ACCEPTED, axum::Json(view(&job))))
 }
@@ -251,16 +226,7 @@ pub async fn cancel(
     caller: Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, axum::Json<Job>)> {
-    caller.require(Action::ManageSims)?;
-    let scope = caller.scope();
-    let job =
-        st.store().job_in(&scope, &id).await?.ok_or_else(|| ApiError::not_found(format!("job {id} not found")))?;
-    if !st.store().request_job_cancel(&scope, &id).await? {
-        return Err(ApiError::conflict(format!("job {id} is {} and cannot be cancelled", job.state)));
-    }
-    audit(&st, &caller, &job.tenant, "job.cancel", &format!("job/{id}"), &job.state, "cancel requested").await?;
-    let job =
-        st.store().job_in(&scope, &id).await?.ok_or_else(|| ApiError::not_found(format!("job {id} not found")))?;
+    let job = cmp::jobs::cancel(st.store(), &caller.actor(), &id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(view(&job))))
 }
 

@@ -1,4 +1,6 @@
-//! The endpoints, one module per resource, and what they share: pagination and the audit helper.
+//! The endpoints, one module per resource, and what they share: pagination and parsing helpers.
+//! Handlers only translate: every change is a `cmp` use case made by the caller's `Actor`, which
+//! also writes the audit entry in the same transaction.
 
 pub mod access;
 pub mod catalogue;
@@ -10,9 +12,7 @@ pub mod sims;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::auth::Caller;
 use crate::problem::{ApiError, ApiResult};
-use crate::state::AppState;
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 100;
@@ -98,49 +98,6 @@ pub fn next_cursor<T>(items: &[T], limit: i64, key: impl Fn(&T) -> String) -> Op
         items.last().map(key)
     } else {
         None
-    }
-}
-
-/// Appends a mutating call to the audit trail (never secrets).
-pub async fn audit(
-    state: &AppState,
-    caller: &Caller,
-    tenant: &str,
-    action: &str,
-    resource: &str,
-    before: impl serde::Serialize,
-    after: impl serde::Serialize,
-) -> ApiResult<()> {
-    let text = |v: &dyn erased::Ser| v.json();
-    state
-        .store()
-        .append_audit(&store::audit::AuditEntry {
-            actor: caller.actor(),
-            role: caller.role.to_string(),
-            tenant: tenant.to_string(),
-            source: caller.source_text(),
-            action: action.to_string(),
-            resource: resource.to_string(),
-            before: text(&before),
-            after: text(&after),
-        })
-        .await?;
-    Ok(())
-}
-
-mod erased {
-    /// Serialises anything to compact JSON (`null` → empty).
-    pub trait Ser {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Ser for T {
-        fn json(&self) -> String {
-            match serde_json::to_string(self) {
-                Ok(s) if s == "null" => String::new(),
-                Ok(s) => s,
-                Err(_) => String::new(),
-            }
-        }
     }
 }
 

@@ -7,7 +7,6 @@ use cmp::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::audit;
 use crate::auth::Caller;
 use crate::extract::{Json, Path};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -99,9 +98,7 @@ fn domain(spec: &RuleSpec) -> ApiResult<DomainRule> {
         }
         k => return Err(ApiError::unprocessable(format!("kind must be imei_lock or signalling, got {k:?}"))),
     }
-    let rule: DomainRule = serde_json::from_value(v).map_err(|e| ApiError::unprocessable(format!("rule: {e}")))?;
-    rule.validate().map_err(ApiError::unprocessable)?;
-    Ok(rule)
+    serde_json::from_value(v).map_err(|e| ApiError::unprocessable(format!("rule: {e}")))
 }
 
 /// Lists rules.
@@ -126,14 +123,8 @@ pub async fn create(
     Json(spec): Json<RuleSpec>,
 ) -> ApiResult<(StatusCode, axum::Json<Rule>)> {
     caller.require(Action::ManageAccess)?;
-    let tenant = caller.tenant_or_all(spec.tenant.as_deref())?;
-    if tenant != "*" && !st.store().tenant_exists(&tenant).await? {
-        return Err(ApiError::unprocessable(format!("tenant {tenant} does not exist")));
-    }
     let rule = domain(&spec)?;
-    let body = serde_json::to_string(&rule).map_err(|e| ApiError::internal(&e))?;
-    let row = st.store().create_rule(&tenant, rule.kind(), &body).await?;
-    audit(&st, &caller, &tenant, "rule.create", &format!("rule/{}", row.id), (), &body).await?;
+    let row = cmp::catalogue::create_rule(st.store(), &caller.actor(), spec.tenant.as_deref(), &rule).await?;
     Ok((StatusCode::CREATED, axum::Json(view(row))))
 }
 
@@ -143,12 +134,6 @@ pub async fn create(
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn delete(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    caller.require(Action::ManageAccess)?;
-    let scope = caller.scope();
-    let Some(rule) = st.store().list_rules(&scope).await?.into_iter().find(|r| r.id == id) else {
-        return Err(ApiError::not_found(format!("rule {id} not found")));
-    };
-    st.store().delete_rule(&scope, &id).await?;
-    audit(&st, &caller, &rule.tenant, "rule.delete", &format!("rule/{id}"), &rule.body, ()).await?;
+    cmp::catalogue::delete_rule(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use cmp::provisioning::SimRecord;
+use cmp::sims::segment_of;
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use store::model::SimStatus;
@@ -11,7 +12,7 @@ use store::platform::SimRange;
 use store::sims_scoped::{ManagedSim, SimFilter};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{audit, imsi, next_cursor, PageQuery};
+use super::{imsi, next_cursor, PageQuery};
 use crate::auth::Caller;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
@@ -97,15 +98,6 @@ pub struct Sim {
     pub bound_imeis: Vec<String>,
     /// Serving MME.
     pub serving: Option<Serving>,
-}
-
-/// The segment of `imsi` among `ranges`.
-pub fn segment_of(imsi: &str, ranges: &[SimRange]) -> String {
-    ranges
-        .iter()
-        .find(|r| r.imsi_from.as_str() <= imsi && imsi <= r.imsi_to.as_str())
-        .map(|r| r.segment.clone())
-        .unwrap_or_else(|| "unclassified".into())
 }
 
 /// The view of a stored SIM.
@@ -244,44 +236,16 @@ pub async fn patch(
     caller.require(Action::ManageSims)?;
     // An empty patch changes nothing and answers the SIM as it is.
     let imsi = imsi(&id)?;
-    let scope = caller.scope();
-    let hss = st.0.hss.as_ref();
+    let actor = caller.actor();
+    let (store, hss) = (st.store(), st.0.hss.as_ref());
     if let Some(to) = p.status {
-        let (before, after) =
-            cmp::sim_ops::change_status(st.store(), hss, &scope, caller.role, &imsi, to.into()).await?;
-        audit(
-            &st,
-            &caller,
-            &before.sim.tenant,
-            "sim.set_status",
-            &format!("sim/{imsi}"),
-            before.sim.status.as_str(),
-            after.sim.status.as_str(),
-        )
-        .await?;
+        cmp::sims::change_status(store, hss, &actor, &imsi, to.into()).await?;
     }
     if let Some(profile) = &p.profile {
-        let (before, after) =
-            cmp::sim_ops::change_profile(st.store(), hss, &scope, caller.role, &imsi, profile).await?;
-        audit(
-            &st,
-            &caller,
-            &before.sim.tenant,
-            "sim.set_profile",
-            &format!("sim/{imsi}"),
-            &before.sim.profile,
-            &after.sim.profile,
-        )
-        .await?;
+        cmp::sims::change_profile(store, hss, &actor, &imsi, profile).await?;
     }
     if let Some(barred) = p.data_barred {
-        let (before, after) =
-            cmp::sim_ops::set_data_barring(st.store(), hss, &scope, caller.role, &imsi, barred).await?;
-        if before.sim.data_barred != after.sim.data_barred {
-            let resource = format!("sim/{imsi}");
-            audit(&st, &caller, &before.sim.tenant, "sim.set_data_barring", &resource, before.sim.data_barred, barred)
-                .await?;
-        }
+        cmp::sims::set_data_barring(store, hss, &actor, &imsi, barred).await?;
     }
     st.events_changed();
     let sim = load(&st, &caller, &id).await?;
@@ -310,19 +274,9 @@ pub async fn protection(
 ) -> ApiResult<axum::Json<Sim>> {
     caller.require(Action::ProtectCritical)?;
     let imsi = imsi(&id)?;
-    let (before, after) = cmp::sim_ops::set_protection(st.store(), caller.role, &imsi, p.lifted).await?;
-    audit(
-        &st,
-        &caller,
-        &before.sim.tenant,
-        "sim.protection",
-        &format!("sim/{imsi}"),
-        before.protection_lifted,
-        after.protection_lifted,
-    )
-    .await?;
+    let changed = cmp::sims::set_protection(st.store(), &caller.actor(), &imsi, p.lifted).await?;
     st.events_changed();
-    Ok(axum::Json(view(&after, &st.store().list_ranges().await?)))
+    Ok(axum::Json(view(&changed.after, &st.store().list_ranges().await?)))
 }
 
 /// SIMs to import into a tenant (all or nothing).
@@ -334,8 +288,53 @@ pub struct SimImport {
     pub tenant: String,
     /// The SIMs (at most 10,000 per request). `k` and `opc`/`op` are hex; they are sealed at once
     /// and never returned. Status defaults to `inventory`.
-    #[schema(min_items = 1, max_items = 10000)]
+    #[schema(min_items = 1, max_items = 10000, value_type = Vec<SimRecordSchema>)]
     pub sims: Vec<SimRecord>,
+}
+
+/// One SIM of an import, as the OpenAPI document describes it (the request is read into
+/// `cmp::provisioning::SimRecord`, which keeps no schema of its own: the API owns its contract).
+#[derive(ToSchema)]
+#[schema(as = SimRecord)]
+#[allow(dead_code)]
+pub struct SimRecordSchema {
+    /// IMSI, 6–15 digits.
+    imsi: String,
+    /// ICCID (18–20 digits with its Luhn check digit).
+    #[schema(required = false)]
+    iccid: String,
+    /// MSISDN (E.164 digits).
+    #[schema(required = false)]
+    msisdn: String,
+    /// EID of the eUICC (32 digits).
+    #[schema(required = false)]
+    eid: String,
+    /// K, 32 or 64 hex digits.
+    k: String,
+    /// OPc (TOPc for TUAK), hex; give this or `op`.
+    #[schema(required = false)]
+    opc: String,
+    /// OP (TOP for TUAK), hex; converted to OPc at once and never stored.
+    #[schema(required = false)]
+    op: String,
+    /// AMF, 4 hex digits (default `0000`).
+    #[schema(required = false)]
+    amf: String,
+    /// `milenage` (default) or `tuak`.
+    #[schema(required = false)]
+    algorithm: String,
+    /// Service profile.
+    #[schema(required = false)]
+    profile: String,
+    /// `critical`, `standard` (default) or `low`.
+    #[schema(required = false)]
+    priority: String,
+    /// Tenant (must be the request's, or absent).
+    #[schema(required = false)]
+    tenant: String,
+    /// Initial status (default `inventory`).
+    #[schema(required = false)]
+    status: String,
 }
 
 /// Outcome of an import.
@@ -367,16 +366,11 @@ pub async fn import(
     if !st.store().tenant_exists(&req.tenant).await? {
         return Err(ApiError::unprocessable(format!("tenant {} does not exist", req.tenant)));
     }
-    let ranges = st.store().list_ranges().await?;
     let mut errors = Vec::new();
     let mut sims = Vec::with_capacity(req.sims.len());
     for (i, r) in req.sims.iter().enumerate() {
         match r.to_new_sim(SimStatus::Inventory) {
             Ok(mut s) => {
-                if segment_of(s.imsi.as_str(), &ranges) == "handset" {
-                    errors.push(format!("sims[{i}]: IMSI {} is in a handset range", s.imsi));
-                    continue;
-                }
                 if !r.tenant.trim().is_empty() && r.tenant.trim() != req.tenant {
                     errors.push(format!("sims[{i}]: tenant differs from the request's"));
                     continue;
@@ -392,18 +386,9 @@ pub async fn import(
         errors.truncate(20);
         return Err(ApiError::unprocessable(format!("{n} invalid SIM(s), nothing imported: {}", errors.join("; "))));
     }
-    let n = st.store().insert_sims(&sims).await?;
     let first = sims.first().map(|s| s.imsi.to_string()).unwrap_or_default();
     let last = sims.last().map(|s| s.imsi.to_string()).unwrap_or_default();
-    audit(
-        &st,
-        &caller,
-        &req.tenant,
-        "sim.import",
-        &format!("sims/{first}..{last}"),
-        (),
-        serde_json::json!({"imported": n}),
-    )
-    .await?;
+    let resource = format!("sims/{first}..{last}");
+    let n = cmp::sims::import(st.store(), &caller.actor(), &sims, &resource, &|_| {}).await?;
     Ok((StatusCode::CREATED, axum::Json(ImportResult { imported: n })))
 }

@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use store::access::NewToken;
 use store::model::{Sim, SimStatus};
 use store::seal::{Kek, Keyring};
 use store::Store;
@@ -72,16 +71,7 @@ impl Api {
         let hss = Arc::new(Recorder::default());
         let state = AppState::new(store.clone(), hss.clone(), settings);
         let router = api::router(state.clone());
-        let (_, operator) = store
-            .issue_token(&NewToken {
-                name: "root".into(),
-                role: "operator_admin".into(),
-                tenant: None,
-                expires_at: None,
-                allowed_sources: vec![],
-            })
-            .await
-            .unwrap();
+        let operator = cmp::access::init_operator_admin(&store, &cmp::Actor::cli(), "root").await.unwrap();
         let api = Api { dir, store, state, hss, router, operator };
         let p = json!({"services": ["data"], "apn": [{"name": "iot.example", "pdn_type": "ipv4", "qci": 9}]});
         assert_eq!(api.call("PUT", "/api/v1/profiles/meter", &api.operator.clone(), Some(p)).await.status, 200);

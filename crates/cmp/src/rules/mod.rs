@@ -7,11 +7,26 @@
 //! Each has an action: `event` (only record), `suspend` (suspend the SIM) or `bar_data` (bar packet
 //! data with Operator-Determined-Barring; the MME gets IDR). Automated rules never cut off critical
 //! SIMs: for those the action becomes an alert event (SUB-4, DM-5).
+//!
+//! - [`imei_lock`]: the one IMEI-lock decision, used by these rules and by the HSS for the lock a
+//!   service profile carries;
+//! - [`evaluate`]: what the rules decide about what the HSS saw — a pure function of its inputs;
+//! - [`engine`]: the thin driver that reads those inputs from the store and applies the decisions
+//!   through [`crate::sims`].
 
+pub mod engine;
+pub mod evaluate;
+pub mod imei_lock;
+
+use ids::Imei;
 use serde::{Deserialize, Serialize};
 use store::model::{Priority, SimStatus};
 
-use crate::lifecycle::{check_transition, Actor, TransitionError};
+pub use engine::{RuleEngine, SignallingSource};
+pub use evaluate::{evaluate, Decision, Facts, Memory};
+pub use imei_lock::{LockMode, LockVerdict};
+
+use crate::lifecycle::{check_transition, Authority, TransitionError};
 
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,16 +40,6 @@ pub enum RuleAction {
     BarData,
 }
 
-/// How an IMEI lock binds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LockMode {
-    /// Bind to the first IMEI seen.
-    FirstSeen,
-    /// Only the listed IMEIs.
-    List,
-}
-
 /// A tenant rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -43,9 +48,9 @@ pub enum Rule {
     ImeiLock {
         /// Binding mode.
         mode: LockMode,
-        /// Allowed IMEIs (14-digit bodies or 15-digit IMEIs) for `list`.
+        /// Allowed IMEIs (14 digits, or 15 with their Luhn check digit) for `list`.
         #[serde(default)]
-        imeis: Vec<String>,
+        imeis: Vec<Imei>,
         /// Only these IMSIs (empty: every SIM of the tenant).
         #[serde(default)]
         imsis: Vec<String>,
@@ -84,11 +89,6 @@ impl Rule {
                 if *mode == LockMode::List && imeis.is_empty() {
                     return Err("imeis: a list lock needs at least one IMEI".into());
                 }
-                for i in imeis {
-                    if !(i.len() == 14 || i.len() == 15) || !i.bytes().all(|b| b.is_ascii_digit()) {
-                        return Err(format!("imeis: {i:?} is not a 14- or 15-digit IMEI"));
-                    }
-                }
                 Ok(())
             }
             Rule::Signalling { max_per_hour, imsis, .. } => {
@@ -117,46 +117,6 @@ impl Rule {
     }
 }
 
-/// The 14-digit body of an IMEI or IMEISV text.
-pub fn imei_body(imei: &str) -> &str {
-    imei.get(..14).unwrap_or(imei)
-}
-
-/// IMEI-lock verdict for a registration with `imei`, given the IMEIs already bound to the SIM.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockVerdict {
-    /// Allowed.
-    Ok,
-    /// First device: bind it.
-    Bind,
-    /// Not an allowed device.
-    Violation,
-}
-
-/// Decides an IMEI lock.
-pub fn check_imei_lock(rule: &Rule, bound: &[String], imei: &str) -> LockVerdict {
-    let body = imei_body(imei);
-    match rule {
-        Rule::ImeiLock { mode: LockMode::FirstSeen, .. } => {
-            if bound.is_empty() {
-                LockVerdict::Bind
-            } else if bound.iter().any(|b| imei_body(b) == body) {
-                LockVerdict::Ok
-            } else {
-                LockVerdict::Violation
-            }
-        }
-        Rule::ImeiLock { mode: LockMode::List, imeis, .. } => {
-            if imeis.iter().any(|i| imei_body(i) == body) {
-                LockVerdict::Ok
-            } else {
-                LockVerdict::Violation
-            }
-        }
-        Rule::Signalling { .. } => LockVerdict::Ok,
-    }
-}
-
 /// What to do when a rule fires on a SIM, after the critical-SIM exemption.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enforcement {
@@ -174,11 +134,13 @@ pub enum Enforcement {
 pub fn enforcement(action: RuleAction, priority: Priority, status: SimStatus) -> Enforcement {
     match action {
         RuleAction::Event => Enforcement::EventOnly,
-        RuleAction::Suspend => match check_transition(Actor::Rule, priority, false, status, SimStatus::Suspended) {
-            Ok(()) => Enforcement::Suspend,
-            Err(TransitionError::CriticalExempt) => Enforcement::AlertCritical,
-            Err(_) => Enforcement::EventOnly,
-        },
+        RuleAction::Suspend => {
+            match check_transition(Authority::Automated, priority, false, status, SimStatus::Suspended) {
+                Ok(()) => Enforcement::Suspend,
+                Err(TransitionError::CriticalExempt) => Enforcement::AlertCritical,
+                Err(_) => Enforcement::EventOnly,
+            }
+        }
         RuleAction::BarData if priority == Priority::Critical => Enforcement::AlertCritical,
         RuleAction::BarData => Enforcement::Bar,
     }
@@ -187,31 +149,6 @@ pub fn enforcement(action: RuleAction, priority: Priority, status: SimStatus) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lock(mode: LockMode, imeis: &[&str]) -> Rule {
-        Rule::ImeiLock {
-            mode,
-            imeis: imeis.iter().map(|s| s.to_string()).collect(),
-            imsis: vec![],
-            action: RuleAction::Suspend,
-        }
-    }
-
-    #[test]
-    fn first_seen_binds_then_refuses_others() {
-        let r = lock(LockMode::FirstSeen, &[]);
-        assert_eq!(check_imei_lock(&r, &[], "35693803564380"), LockVerdict::Bind);
-        let bound = vec!["35693803564380".to_string()];
-        assert_eq!(check_imei_lock(&r, &bound, "356938035643809"), LockVerdict::Ok, "IMEI with check digit");
-        assert_eq!(check_imei_lock(&r, &bound, "49015420323751"), LockVerdict::Violation);
-    }
-
-    #[test]
-    fn list_lock() {
-        let r = lock(LockMode::List, &["490154203237518"]);
-        assert_eq!(check_imei_lock(&r, &[], "49015420323751"), LockVerdict::Ok);
-        assert_eq!(check_imei_lock(&r, &[], "35693803564380"), LockVerdict::Violation);
-    }
 
     #[test]
     fn critical_sims_get_alerts_not_actions() {
@@ -231,6 +168,8 @@ mod tests {
         assert!(r.covers("001010000000001"));
         let bad: Rule = serde_json::from_str(r#"{"kind":"imei_lock","mode":"list","action":"event"}"#).unwrap();
         assert!(bad.validate().unwrap_err().contains("at least one IMEI"));
+        let luhn = r#"{"kind":"imei_lock","mode":"list","imeis":["490154203237517"],"action":"event"}"#;
+        assert!(serde_json::from_str::<Rule>(luhn).unwrap_err().to_string().contains("Luhn"), "IMEIs are checked");
         assert!(serde_json::from_str::<Rule>(r#"{"kind":"signalling","max_per_hour":1,"action":"x"}"#).is_err());
         assert!(
             serde_json::from_str::<Rule>(r#"{"kind":"signalling","max_per_hour":1,"action":"event","z":1}"#).is_err()

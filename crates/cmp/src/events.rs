@@ -1,0 +1,115 @@
+//! The one event vocabulary of the platform: every event in the feed (`/events`, SSE, webhooks, `sim
+//! show`) has a kind from [`EventKind`], written `<subject>.<what>` in lower case. docs/events.md
+//! lists them with their meaning; a test keeps that page and this enum in step.
+
+use std::borrow::Cow;
+
+/// Kinds of events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// A SIM's lifecycle status changed (`inventory → active`, …).
+    SimStatusChanged,
+    /// A SIM got another service profile.
+    SimProfileChanged,
+    /// Packet data of a SIM was barred (Operator-Determined-Barring).
+    SimDataBarred,
+    /// Packet data of a SIM was unbarred.
+    SimDataUnbarred,
+    /// An operator admin lifted the termination protection of a critical SIM.
+    SimProtectionLifted,
+    /// An operator admin restored it.
+    SimProtectionRestored,
+    /// An IMEI lock bound a device to a SIM.
+    ImeiBound,
+    /// A SIM registered from a device its IMEI lock does not allow.
+    ImeiLockViolation,
+    /// The MME reported new terminal information (NOR).
+    ImeiReported,
+    /// A critical device is on the EIR's black list; the EIR answered greylisted (DM-5).
+    EirCriticalBlacklisted,
+    /// A resynchronisation request with a MAC-S that does not verify (AUTS).
+    AuthAutsRejected,
+    /// The HSS refused a registration in a visited network the profile forbids.
+    RoamingRejected,
+    /// The roaming firewall blocked or flagged a request about the subscriber; the suffix is the
+    /// firewall's rule id (docs/firewall.md), e.g. `firewall.c2-visited-plmn`.
+    Firewall(&'static str),
+    /// A tenant rule fired.
+    RuleHit,
+    /// A rule fired on a critical SIM: it alerts instead of acting (SUB-4).
+    RuleAlertCritical,
+}
+
+impl EventKind {
+    /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
+    pub const FIXED: [EventKind; 14] = [
+        EventKind::SimStatusChanged,
+        EventKind::SimProfileChanged,
+        EventKind::SimDataBarred,
+        EventKind::SimDataUnbarred,
+        EventKind::SimProtectionLifted,
+        EventKind::SimProtectionRestored,
+        EventKind::ImeiBound,
+        EventKind::ImeiLockViolation,
+        EventKind::ImeiReported,
+        EventKind::EirCriticalBlacklisted,
+        EventKind::AuthAutsRejected,
+        EventKind::RoamingRejected,
+        EventKind::RuleHit,
+        EventKind::RuleAlertCritical,
+    ];
+
+    /// The name stored and shown.
+    pub fn name(self) -> Cow<'static, str> {
+        Cow::Borrowed(match self {
+            EventKind::SimStatusChanged => "sim.status_changed",
+            EventKind::SimProfileChanged => "sim.profile_changed",
+            EventKind::SimDataBarred => "sim.data_barred",
+            EventKind::SimDataUnbarred => "sim.data_unbarred",
+            EventKind::SimProtectionLifted => "sim.protection_lifted",
+            EventKind::SimProtectionRestored => "sim.protection_restored",
+            EventKind::ImeiBound => "imei.bound",
+            EventKind::ImeiLockViolation => "imei.lock_violation",
+            EventKind::ImeiReported => "imei.reported",
+            EventKind::EirCriticalBlacklisted => "eir.critical_blacklisted",
+            EventKind::AuthAutsRejected => "auth.auts_rejected",
+            EventKind::RoamingRejected => "roaming.rejected",
+            EventKind::Firewall(rule) => return Cow::Owned(format!("firewall.{rule}")),
+            EventKind::RuleHit => "rule.hit",
+            EventKind::RuleAlertCritical => "rule.alert_critical",
+        })
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_one_scheme() {
+        let mut seen = std::collections::HashSet::new();
+        for k in EventKind::FIXED {
+            let name = k.name();
+            let (subject, what) = name.split_once('.').expect("subject.what");
+            assert!(!subject.is_empty() && !what.contains('.'), "{name}");
+            assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b == b'.' || b == b'_'), "{name}");
+            assert!(seen.insert(name.to_string()), "{name} twice");
+        }
+        assert_eq!(EventKind::Firewall("c2-visited-plmn").to_string(), "firewall.c2-visited-plmn");
+    }
+
+    #[test]
+    fn the_documentation_lists_every_kind() {
+        let doc = include_str!("../../../docs/events.md");
+        for k in EventKind::FIXED {
+            assert!(doc.contains(&format!("`{}`", k.name())), "docs/events.md does not describe {k}");
+        }
+        assert!(doc.contains("`firewall.<rule>`"));
+    }
+}

@@ -400,6 +400,12 @@ impl Store {
         }
     }
 
+    /// How many notifications wait in the outbox.
+    pub async fn pending_notifications(&self) -> Result<usize> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM outbox").fetch_one(&self.pool).await?;
+        Ok(r.try_get::<i64, _>("n")? as usize)
+    }
+
     /// Takes up to `limit` queued notifications (removing them): (IMSI, kind, serving node).
     pub async fn take_notifications(&self, limit: i64) -> Result<Vec<(Imsi, String, ServingNode)>> {
         let mut tx = self.begin().await?;

@@ -1,8 +1,6 @@
 //! The repository test suite, run against SQLite always and against PostgreSQL when
 //! `WARDEN_TEST_POSTGRES_URL` is set (`.ci/run` sets it; each test creates and drops its own database).
 
-use std::future::Future;
-
 use ids::{Imei, Imsi};
 use store::model::{
     AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, Priority, Service, ServiceProfile, ServingNode, SimStatus,
@@ -27,39 +25,7 @@ fn keyring() -> Keyring {
     Keyring::new(Kek::from_bytes(1, &[0x42; 32]), vec![])
 }
 
-/// Runs `test` on a fresh SQLite store and, when configured, a fresh PostgreSQL database.
-async fn on_every_backend<F, Fut>(test: F)
-where
-    F: Fn(Store, String) -> Fut,
-    Fut: Future<Output = ()>,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/warden.db", dir.path().display());
-    test(Store::open(&url, keyring()).await.unwrap(), url).await;
-
-    let Ok(base) = std::env::var("WARDEN_TEST_POSTGRES_URL") else {
-        eprintln!("WARDEN_TEST_POSTGRES_URL not set: PostgreSQL half of this test skipped");
-        return;
-    };
-    use sqlx::Executor;
-    sqlx::any::install_default_drivers();
-    let admin = sqlx::AnyPool::connect(&base).await.unwrap();
-    let name = format!("warden_t_{}_{}", std::process::id(), rand_suffix());
-    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{name}", &base[..i]),
-        None => panic!("WARDEN_TEST_POSTGRES_URL needs a database path"),
-    };
-    let store = Store::open(&url, keyring()).await.unwrap();
-    test(store, url).await;
-    let _ = admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await;
-}
-
-fn rand_suffix() -> u64 {
-    let mut b = [0u8; 8];
-    auc::fill_random(&mut b).unwrap();
-    u64::from_le_bytes(b)
-}
+use testkit::on_every_backend;
 
 fn profile(name: &str) -> ServiceProfile {
     toml_like(name)

@@ -1,8 +1,8 @@
 //! # testkit — what Warden's tests share (a dev-dependency only, never shipped)
 //!
 //! - [`keys`]: the 3GPP TS 35.208 test set 1 (K, OP, OPc, RAND, SQN, AMF) in one place.
-//! - [`TempStore`]: a fresh store on SQLite in a temporary directory, or on the PostgreSQL named by
-//!   `WARDEN_TEST_POSTGRES_URL` ([`postgres_url`]).
+//! - [`TempStore`], [`on_every_backend`]: a fresh store on SQLite in a temporary directory, and on
+//!   the PostgreSQL named by `WARDEN_TEST_POSTGRES_URL` when set ([`postgres_url`]).
 //! - [`provision`]: profiles, SIMs and EIR entries written through `cmp` (the one path of changes),
 //!   as an operator at the command line would.
 //!
@@ -13,4 +13,4 @@ pub mod keys;
 pub mod provision;
 mod temp_store;
 
-pub use temp_store::{postgres_url, TempStore};
+pub use temp_store::{keyring, on_every_backend, postgres_url, TempStore};

@@ -1,5 +1,8 @@
 //! Fresh stores for tests: SQLite in a temporary directory (always), PostgreSQL when
-//! `WARDEN_TEST_POSTGRES_URL` names a server (`.ci/run` sets it; `cargo test` alone skips those).
+//! `WARDEN_TEST_POSTGRES_URL` names a server (`.ci/run` sets it; `cargo test` alone skips those), each
+//! PostgreSQL test in a database of its own, dropped after.
+
+use std::future::Future;
 
 use store::seal::{Kek, Keyring};
 use store::Store;
@@ -35,4 +38,39 @@ impl TempStore {
 /// The PostgreSQL URL for backend tests, when one is configured.
 pub fn postgres_url() -> Option<String> {
     std::env::var("WARDEN_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// Runs `test` on a fresh SQLite store and, when configured, on a fresh PostgreSQL database; `test`
+/// gets the store and its URL (for a second connection, or a second process).
+pub async fn on_every_backend<F, Fut>(test: F)
+where
+    F: Fn(Store, String) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let sqlite = TempStore::sqlite().await;
+    let url = sqlite.sqlite_url();
+    test(sqlite.store.clone(), url).await;
+
+    let Some(base) = postgres_url() else {
+        eprintln!("WARDEN_TEST_POSTGRES_URL not set: PostgreSQL half of this test skipped");
+        return;
+    };
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL server");
+    let name = format!("warden_t_{}_{}", std::process::id(), random_suffix());
+    admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+    let url = match base.rfind('/') {
+        Some(i) => format!("{}/{name}", &base[..i]),
+        None => panic!("WARDEN_TEST_POSTGRES_URL needs a database path"),
+    };
+    let store = Store::open(&url, keyring()).await.expect("open PostgreSQL store");
+    test(store, url).await;
+    let _ = admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await;
+}
+
+fn random_suffix() -> u64 {
+    let mut b = [0u8; 8];
+    auc::fill_random(&mut b).expect("random");
+    u64::from_le_bytes(b)
 }

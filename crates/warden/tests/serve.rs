@@ -362,3 +362,129 @@ async fn platform_api_changes_reach_the_mme() {
     let verify = warden(dir.path(), &["audit-log", "verify"]);
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stderr));
 }
+
+/// Reads from a raw HTTP connection until `needle` appears (or fails after `secs`).
+async fn read_until(conn: &mut tokio::net::TcpStream, seen: &mut String, needle: &str, secs: u64) {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 4096];
+    while !seen.contains(needle) {
+        let n = timeout(Duration::from_secs(secs), conn.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{needle:?} not seen in time; got: {seen}"))
+            .unwrap();
+        assert!(n > 0, "connection closed before {needle:?}; got: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+}
+
+/// A webhook receiver on loopback: every POST is answered 200 and handed over as (headers, body).
+async fn webhook_receiver() -> (u16, mpsc::UnboundedReceiver<(String, String)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let Ok(n) = conn.read(&mut buf).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).to_string();
+                    let Some(end) = text.find("\r\n\r\n") else { continue };
+                    let head = text[..end].to_ascii_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if data.len() < end + 4 + len {
+                        continue;
+                    }
+                    let body = String::from_utf8_lossy(&data[end + 4..end + 4 + len]).to_string();
+                    let _ = tx.send((head, body));
+                    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await;
+                    data.drain(..end + 4 + len);
+                }
+            });
+        }
+    });
+    (port, rx)
+}
+
+#[tokio::test]
+async fn cli_changes_reach_sse_webhooks_and_the_mme() {
+    use serde_json::json;
+    use tokio::io::AsyncWriteExt;
+    let dir = common::workspace("6b");
+    let (port, hport) = (free_port(), free_port());
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        format!(
+            "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
+             origin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
+             [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
+             [http]\nlisten = \"127.0.0.1:{hport}\"\nwebhook_allow_private = true\n"
+        ),
+    )
+    .unwrap();
+    let init = warden(dir.path(), &["admin", "init"]);
+    assert!(init.status.success());
+    let op = String::from_utf8(init.stdout).unwrap().lines().next().unwrap().to_string();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let _server = start(dir.path(), addr).await;
+    let api = format!("http://127.0.0.1:{hport}/api/v1");
+    assert_eq!(http("POST", &format!("{api}/tenants"), &op, Some(json!({"name": "acme"}))).await.0, 201);
+    let body = json!({"name": "ops", "role": "tenant_admin", "tenant": "acme"});
+    let tenant =
+        http("POST", &format!("{api}/tokens"), &op, Some(body)).await.1["secret"].as_str().unwrap().to_string();
+    let sim = json!({"imsi": "001010000000201", "k": "465b5ce8b199b49faa5f0a2ee238a6bc",
+                     "opc": "cd63cb71954a9f4e48a5994e37a02baf", "status": "active"});
+    let (s, r) = http("POST", &format!("{api}/sims"), &op, Some(json!({"tenant": "acme", "sims": [sim]}))).await;
+    assert_eq!(s, 201, "{r}");
+    let (rport, mut hooks) = webhook_receiver().await;
+    let (s, hook) = http(
+        "POST",
+        &format!("{api}/webhooks"),
+        &tenant,
+        Some(json!({"url": format!("http://127.0.0.1:{rport}/hook")})),
+    )
+    .await;
+    assert_eq!(s, 201, "{hook}");
+    let secret = hex::decode(hook["secret"].as_str().unwrap()).unwrap();
+
+    // The tenant watches its live stream; the SIM is registered with an MME.
+    let mut sse = tokio::net::TcpStream::connect(format!("127.0.0.1:{hport}")).await.unwrap();
+    let get = format!(
+        "GET /api/v1/events/stream HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {tenant}\r\naccept: text/event-stream\r\n\r\n"
+    );
+    sse.write_all(get.as_bytes()).await.unwrap();
+    let mut seen = String::new();
+    read_until(&mut sse, &mut seen, "text/event-stream", 5).await;
+    let (mme, mut inbox) = mme(addr).await;
+    assert_eq!(mme.request(request("ULR", "001010000000201", 1)).await.unwrap().result_code(), Some(rc::SUCCESS));
+
+    // An operator suspends it from the command line, in another process.
+    let out = warden(dir.path(), &["sim", "set-status", "001010000000201", "suspended"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    read_until(&mut sse, &mut seen, "active → suspended", 10).await;
+    assert!(seen.contains("event: sim.status_changed"), "{seen}");
+    let (head, body) = timeout(Duration::from_secs(10), hooks.recv()).await.expect("webhook in time").unwrap();
+    assert!(body.contains("sim.status_changed") && body.contains("active → suspended"), "{body}");
+    let signature = head.lines().find_map(|l| l.strip_prefix("warden-signature:")).expect("signed").trim().to_string();
+    assert!(cmp::webhook::verify(&secret, &signature, body.as_bytes(), store::now(), 300), "signature verifies");
+    let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR from the running server").unwrap();
+    assert_eq!((clr.abbrev(), clr.get_str("User-Name")), (Some("CLR"), Some("001010000000201")));
+    let audit = warden(dir.path(), &["audit-log", "show"]);
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    assert!(
+        audit.lines().any(|l| l.contains("sim.set_status") && l.contains("\"actor\":\"cli:")),
+        "the CLI change is audited as the CLI's: {audit}"
+    );
+}

@@ -17,10 +17,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde_json::Value as Json;
-use sqlx::{ConnectOptions, Row};
-
 use crate::checks::{self, Hit};
+use crate::foreign::{self, osmocom_algorithm, pyhss_algorithm};
 use crate::model::{AuthAlgorithm, Eea, Eia, Nea, Nia, Uea, A5};
 use crate::report::{Location, Report};
 use crate::AuditError;
@@ -228,31 +226,6 @@ fn key_bits(hex: &str) -> usize {
     hex.trim().len() * 4
 }
 
-/// libosmocore `enum osmo_auth_algo` numbers.
-fn osmo_algorithm(id: i64) -> Result<AuthAlgorithm, String> {
-    match id {
-        1 => Ok(AuthAlgorithm::Comp128v1),
-        2 => Ok(AuthAlgorithm::Comp128v2),
-        3 => Ok(AuthAlgorithm::Comp128v3),
-        4 | 6 => Ok(AuthAlgorithm::Xor),
-        5 => Ok(AuthAlgorithm::Milenage),
-        7 => Ok(AuthAlgorithm::Tuak),
-        n => Err(format!("unknown osmocom algorithm {n}")),
-    }
-}
-
-async fn open_sqlite(path: &Path) -> Result<sqlx::SqliteConnection, AuditError> {
-    if !path.is_file() {
-        return Err(import_error(path, "no such database file"));
-    }
-    sqlx::sqlite::SqliteConnectOptions::new()
-        .filename(path)
-        .read_only(true)
-        .connect()
-        .await
-        .map_err(|e| import_error(path, e.to_string()))
-}
-
 fn algorithm_hits(subs: &mut Subscribers, table: &str, who: &str, alg: AuthAlgorithm) {
     if alg.is_comp128() {
         subs.add("WA-ALG-030", table, who);
@@ -265,40 +238,31 @@ fn algorithm_hits(subs: &mut Subscribers, table: &str, who: &str, alg: AuthAlgor
 pub async fn osmo_hlr(path: &Path, report: &mut Report) -> Result<(), AuditError> {
     let file = path.display().to_string();
     report.input("osmo-hlr", &file);
-    let mut conn = open_sqlite(path).await?;
-    let rows = sqlx::query(
-        "SELECT s.imsi, a2.algo_id_2g, a2.ki, a3.algo_id_3g, a3.k, a3.op, a3.opc FROM subscriber s \
-         LEFT JOIN auc_2g a2 ON a2.subscriber_id = s.id LEFT JOIN auc_3g a3 ON a3.subscriber_id = s.id ORDER BY s.id",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .map_err(|e| import_error(path, format!("not an osmo-hlr database ({e})")))?;
+    let rows = foreign::osmo_hlr(path).await?;
     let mut subs = Subscribers::default();
     let mut what = BTreeMap::new();
     for r in &rows {
-        let imsi: String = r.try_get("imsi").unwrap_or_default();
-        let text = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten().filter(|s| !s.is_empty());
-        let int = |c: &str| r.try_get::<Option<i64>, _>(c).ok().flatten();
-        if let Some(a2) = int("algo_id_2g").filter(|a| *a != 0) {
-            let alg = osmo_algorithm(a2).map_err(|e| import_error(path, format!("IMSI {imsi}: auc_2g: {e}")))?;
-            algorithm_hits(&mut subs, "auc_2g.algo_id_2g", &imsi, alg);
+        let imsi = &r.imsi;
+        if let Some(a2) = r.algo_2g.filter(|a| *a != 0) {
+            let alg = osmocom_algorithm(a2).map_err(|e| import_error(path, format!("IMSI {imsi}: auc_2g: {e}")))?;
+            algorithm_hits(&mut subs, "auc_2g.algo_id_2g", imsi, alg);
             what.insert(if alg.is_comp128() { "WA-ALG-030" } else { "WA-ALG-031" }, format!(" with 2G {alg}"));
-            if text("ki").is_some_and(|k| key_bits(&k) < 128) {
-                subs.add("WA-ALG-033", "auc_2g.ki", &imsi);
+            if r.ki.as_deref().is_some_and(|k| key_bits(k) < 128) {
+                subs.add("WA-ALG-033", "auc_2g.ki", imsi);
             }
         }
-        match int("algo_id_3g").filter(|a| *a != 0) {
+        match r.algo_3g.filter(|a| *a != 0) {
             Some(a3) => {
-                let alg = osmo_algorithm(a3).map_err(|e| import_error(path, format!("IMSI {imsi}: auc_3g: {e}")))?;
-                algorithm_hits(&mut subs, "auc_3g.algo_id_3g", &imsi, alg);
-                if text("k").is_some_and(|k| key_bits(&k) < 128) {
-                    subs.add("WA-ALG-033", "auc_3g.k", &imsi);
+                let alg = osmocom_algorithm(a3).map_err(|e| import_error(path, format!("IMSI {imsi}: auc_3g: {e}")))?;
+                algorithm_hits(&mut subs, "auc_3g.algo_id_3g", imsi, alg);
+                if r.k.as_deref().is_some_and(|k| key_bits(k) < 128) {
+                    subs.add("WA-ALG-033", "auc_3g.k", imsi);
                 }
-                if alg == AuthAlgorithm::Milenage && text("opc").is_none() && text("op").is_some() {
-                    subs.add("WA-ALG-034", "auc_3g.op", &imsi);
+                if alg == AuthAlgorithm::Milenage && r.opc.is_none() && r.op.is_some() {
+                    subs.add("WA-ALG-034", "auc_3g.op", imsi);
                 }
             }
-            None => subs.add("WA-ALG-032", "auc_3g", &imsi),
+            None => subs.add("WA-ALG-032", "auc_3g", imsi),
         }
     }
     what.insert("WA-ALG-032", " without MILENAGE/TUAK data (2G authentication only)".to_string());
@@ -308,67 +272,24 @@ pub async fn osmo_hlr(path: &Path, report: &mut Report) -> Result<(), AuditError
     Ok(())
 }
 
-/// PyHSS `algo`: 1-3 are COMP128v1-v3 (2G); names are accepted too; empty means none.
-fn pyhss_algorithm(v: &str) -> Result<Option<AuthAlgorithm>, String> {
-    match v.trim() {
-        "" => Ok(None),
-        "1" => Ok(Some(AuthAlgorithm::Comp128v1)),
-        "2" => Ok(Some(AuthAlgorithm::Comp128v2)),
-        "3" => Ok(Some(AuthAlgorithm::Comp128v3)),
-        other => other.parse().map(Some),
-    }
-}
-
 /// Reads PyHSS subscriber data: a JSON export of `auc` records, or its SQLite database.
 pub async fn pyhss(path: &Path, report: &mut Report) -> Result<(), AuditError> {
     let file = path.display().to_string();
     report.input("pyhss", &file);
-    let bytes = std::fs::read(path).map_err(|e| AuditError::Io(file.clone(), e))?;
-    // (imsi, ki, algo, where)
-    let mut records: Vec<(String, String, String, &str)> = Vec::new();
-    if bytes.starts_with(b"SQLite format 3\0") {
-        let mut conn = open_sqlite(path).await?;
-        let rows = sqlx::query("SELECT imsi, ki, algo FROM auc ORDER BY auc_id")
-            .fetch_all(&mut conn)
-            .await
-            .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?;
-        for r in rows {
-            let get = |c: &str| -> String {
-                r.try_get::<Option<String>, _>(c)
-                    .ok()
-                    .flatten()
-                    .or_else(|| r.try_get::<Option<i64>, _>(c).ok().flatten().map(|n| n.to_string()))
-                    .unwrap_or_default()
-            };
-            records.push((get("imsi"), get("ki"), get("algo"), "auc"));
-        }
-    } else {
-        let json: Json = serde_json::from_slice(&bytes).map_err(|e| import_error(path, e.to_string()))?;
-        let list = json.as_array().ok_or_else(|| import_error(path, "expected a JSON array of PyHSS auc records"))?;
-        for (i, r) in list.iter().enumerate() {
-            let s = |k: &str| match r.get(k) {
-                Some(Json::String(x)) => x.clone(),
-                Some(Json::Number(n)) => n.to_string(),
-                _ => String::new(),
-            };
-            if s("imsi").is_empty() {
-                return Err(import_error(path, format!("record {}: no imsi", i + 1)));
-            }
-            records.push((s("imsi"), s("ki"), s("algo"), "[].algo"));
-        }
-    }
+    let records = foreign::pyhss(path).await?;
     let mut subs = Subscribers::default();
     let mut what = BTreeMap::new();
-    for (imsi, ki, algo, at) in &records {
+    for r in &records {
+        let (imsi, algo) = (&r.imsi, &r.algo);
         let alg = pyhss_algorithm(algo).map_err(|e| import_error(path, format!("IMSI {imsi}: algo: {e}")))?;
         if let Some(alg) = alg {
-            algorithm_hits(&mut subs, if *at == "auc" { "auc.algo" } else { at }, imsi, alg);
+            algorithm_hits(&mut subs, &format!("{}.algo", r.table), imsi, alg);
             if alg.is_comp128() {
                 what.insert("WA-ALG-030", format!(" with 2G algorithm {alg} (algo = {algo})"));
             }
         }
-        if !ki.is_empty() && key_bits(ki) < 128 {
-            subs.add("WA-ALG-033", if *at == "auc" { "auc.ki" } else { "[].ki" }, imsi);
+        if !r.ki.is_empty() && key_bits(&r.ki) < 128 {
+            subs.add("WA-ALG-033", &format!("{}.ki", r.table), imsi);
         }
     }
     what.insert("WA-ALG-033", " with keys shorter than 128 bits".to_string());

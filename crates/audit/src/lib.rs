@@ -18,6 +18,7 @@ pub mod catalogue;
 pub mod checks;
 pub mod evidence;
 pub mod fingerprint;
+pub mod foreign;
 pub mod import;
 pub mod model;
 pub mod render;

@@ -1,6 +1,7 @@
 //! Importers for other HSSes' subscriber data: PyHSS (the JSON list of its `auc` records, as its API
-//! returns them, with optional `msisdn` and `algo`), Open5GS (`mongoexport --jsonArray` of the
-//! `subscribers` collection) and osmo-hlr (its SQLite database file).
+//! returns them, with optional `msisdn` and `algo`, or its SQLite database), Open5GS (`mongoexport
+//! --jsonArray` of the `subscribers` collection) and osmo-hlr (its SQLite database file). The PyHSS and
+//! osmo-hlr readers are the network audit's (`audit::foreign`): one reader, two uses.
 //!
 //! COMP128 and XOR subscribers are refused by name, with the IMSI and the algorithm in the report. By
 //! default any refused or malformed subscriber means nothing is imported; `--skip-refused` imports
@@ -11,7 +12,6 @@ use std::path::Path;
 use auc::{AlgorithmKind, Key, Milenage, Op, Opc};
 use ids::{Imsi, Msisdn};
 use serde_json::Value;
-use sqlx::Row;
 use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
 use store::Store;
 
@@ -61,15 +61,29 @@ fn s(v: &Value, key: &str) -> Option<String> {
     }
 }
 
-fn algorithm_name(name: &str) -> Result<AlgorithmKind, String> {
-    // Numbers 1..3 are COMP128v1..v3 in the usual numbering (Osmocom, and PyHSS's 2G field).
-    let named = match name.trim() {
-        "1" => "comp128v1",
-        "2" => "comp128v2",
-        "3" => "comp128v3",
-        other => other,
-    };
-    named.parse::<AlgorithmKind>().map_err(|e| e.to_string())
+/// The name of an algorithm as the importer reports it (osmo-hlr's numbering and PyHSS's alike).
+fn named(alg: audit::model::AuthAlgorithm) -> &'static str {
+    use audit::model::AuthAlgorithm as A;
+    match alg {
+        A::Milenage => "milenage",
+        A::Tuak => "tuak",
+        A::Comp128v1 => "COMP128v1",
+        A::Comp128v2 => "COMP128v2",
+        A::Comp128v3 => "COMP128v3",
+        A::Xor => "XOR",
+    }
+}
+
+/// What Warden computes vectors with, or why a subscriber's algorithm is refused (ALG-1).
+fn usable(alg: audit::model::AuthAlgorithm) -> Result<AlgorithmKind, String> {
+    use audit::model::AuthAlgorithm as A;
+    match alg {
+        A::Milenage => Ok(AlgorithmKind::Milenage),
+        A::Tuak => Ok(AlgorithmKind::Tuak),
+        other => {
+            Err(format!("{} is refused (ALG-1: COMP128 and XOR are never used)", named(other).to_ascii_lowercase()))
+        }
+    }
 }
 
 fn read_json(path: &Path) -> Result<Vec<Value>, String> {
@@ -80,17 +94,19 @@ fn read_json(path: &Path) -> Result<Vec<Value>, String> {
     }
 }
 
-fn pyhss(path: &Path) -> Result<Vec<Raw>, String> {
-    Ok(read_json(path)?
-        .iter()
+async fn pyhss(path: &Path) -> Result<Vec<Raw>, String> {
+    let records = audit::foreign::pyhss(path).await.map_err(|e| e.to_string())?;
+    Ok(records
+        .into_iter()
         .map(|r| Raw {
-            imsi: s(r, "imsi").unwrap_or_default(),
-            msisdn: s(r, "msisdn"),
-            algorithm: s(r, "algo").map_or(Ok(AlgorithmKind::Milenage), |a| algorithm_name(&a)),
-            k: s(r, "ki").unwrap_or_default(),
+            algorithm: audit::foreign::pyhss_algorithm(&r.algo)
+                .and_then(|a| a.map_or(Ok(AlgorithmKind::Milenage), usable)),
+            imsi: r.imsi,
+            msisdn: r.msisdn,
+            k: r.ki,
             op: None,
-            opc: s(r, "opc"),
-            amf: s(r, "amf"),
+            opc: r.opc,
+            amf: r.amf,
             note: None,
         })
         .collect())
@@ -122,60 +138,41 @@ fn open5gs(path: &Path) -> Result<Vec<Raw>, String> {
         .collect())
 }
 
+/// An osmocom algorithm number as the report names it.
 fn osmo_name(id: i64) -> String {
-    match AlgorithmKind::from_osmocom_id(id as u32) {
-        Ok(k) => k.to_string(),
-        Err(_) => match id {
-            1 => "COMP128v1".into(),
-            2 => "COMP128v2".into(),
-            3 => "COMP128v3".into(),
-            4 => "XOR-3G".into(),
-            6 => "XOR-2G".into(),
-            n => format!("osmocom algorithm {n}"),
-        },
-    }
+    audit::foreign::osmocom_algorithm(id).map_or_else(|_| format!("osmocom algorithm {id}"), |a| named(a).into())
 }
 
 async fn osmo_hlr(path: &Path) -> Result<Vec<Raw>, String> {
-    let url = format!("sqlite://{}?mode=ro", path.display());
-    let pool = sqlx::SqlitePool::connect(&url).await.map_err(|e| format!("{}: {e}", path.display()))?;
-    let rows = sqlx::query(
-        "SELECT s.imsi, s.msisdn, a2.algo_id_2g, a3.algo_id_3g, a3.k, a3.op, a3.opc FROM subscriber s \
-         LEFT JOIN auc_2g a2 ON a2.subscriber_id = s.id LEFT JOIN auc_3g a3 ON a3.subscriber_id = s.id ORDER BY s.id",
-    )
-    .fetch_all(&pool)
-    .await
-    .map_err(|e| format!("{}: not an osmo-hlr database ({e})", path.display()))?;
-    let mut out = Vec::new();
-    for r in rows {
-        let get = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten();
-        let algo2: Option<i64> = r.try_get("algo_id_2g").ok().flatten();
-        let algo3: Option<i64> = r.try_get("algo_id_3g").ok().flatten();
-        let (algorithm, note) = match (algo3, algo2) {
-            (Some(a3), a2) => {
-                let kind = AlgorithmKind::from_osmocom_id(a3 as u32)
-                    .map_err(|_| format!("3G algorithm {} is refused", osmo_name(a3)));
-                let note = a2
-                    .filter(|&x| x != 0)
-                    .map(|x| format!("2G algorithm {} dropped; GSM triplets come from c2/c3", osmo_name(x)));
-                (kind, note)
+    let subscribers = audit::foreign::osmo_hlr(path).await.map_err(|e| e.to_string())?;
+    Ok(subscribers
+        .into_iter()
+        .map(|r| {
+            let (algorithm, note) = match (r.algo_3g.filter(|&a| a != 0), r.algo_2g.filter(|&a| a != 0)) {
+                (Some(a3), a2) => {
+                    let kind = audit::foreign::osmocom_algorithm(a3)
+                        .ok()
+                        .and_then(|a| usable(a).ok())
+                        .ok_or_else(|| format!("3G algorithm {} is refused", osmo_name(a3)));
+                    let note =
+                        a2.map(|x| format!("2G algorithm {} dropped; GSM triplets come from c2/c3", osmo_name(x)));
+                    (kind, note)
+                }
+                (None, Some(a2)) => (Err(format!("only a 2G key with {}, which is refused", osmo_name(a2))), None),
+                (None, None) => (Err("no authentication data".to_string()), None),
+            };
+            Raw {
+                imsi: r.imsi,
+                msisdn: r.msisdn,
+                algorithm,
+                k: r.k.unwrap_or_default(),
+                op: r.op,
+                opc: r.opc,
+                amf: None,
+                note,
             }
-            (None, Some(a2)) => (Err(format!("only a 2G key with {}, which is refused", osmo_name(a2))), None),
-            (None, None) => (Err("no authentication data".to_string()), None),
-        };
-        out.push(Raw {
-            imsi: get("imsi").unwrap_or_default(),
-            msisdn: get("msisdn"),
-            algorithm,
-            k: get("k").unwrap_or_default(),
-            op: get("op"),
-            opc: get("opc"),
-            amf: None,
-            note,
-        });
-    }
-    pool.close().await;
-    Ok(out)
+        })
+        .collect())
 }
 
 fn to_sim(r: &Raw, d: &Defaults) -> Result<NewSim, String> {
@@ -219,7 +216,7 @@ fn to_sim(r: &Raw, d: &Defaults) -> Result<NewSim, String> {
 /// Reads an export and imports it through `cmp` (one transaction, audited); returns the report.
 pub async fn import(store: &Store, source: Source, path: &Path, d: &Defaults) -> Result<String, Failure> {
     let raws = match source {
-        Source::Pyhss => pyhss(path)?,
+        Source::Pyhss => pyhss(path).await?,
         Source::Open5gs => open5gs(path)?,
         Source::OsmoHlr => osmo_hlr(path).await?,
     };
@@ -262,10 +259,14 @@ mod tests {
 
     #[test]
     fn algorithm_names_and_numbers() {
-        assert_eq!(algorithm_name("milenage"), Ok(AlgorithmKind::Milenage));
-        assert!(algorithm_name("3").unwrap_err().contains("comp128v3"));
-        assert!(algorithm_name("COMP128v1").unwrap_err().contains("refused"));
+        assert_eq!(
+            audit::foreign::pyhss_algorithm("milenage").map(|a| a.map(usable)),
+            Ok(Some(Ok(AlgorithmKind::Milenage)))
+        );
+        let comp = audit::foreign::pyhss_algorithm("3").unwrap().unwrap();
+        assert!(usable(comp).unwrap_err().contains("comp128v3"));
         assert_eq!(osmo_name(2), "COMP128v2");
         assert_eq!(osmo_name(5), "milenage");
+        assert_eq!(osmo_name(9), "osmocom algorithm 9");
     }
 }

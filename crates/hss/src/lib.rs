@@ -6,6 +6,8 @@
 //! terminated or changes profile.
 //!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
+//! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
+//! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
 
 mod air;
@@ -28,7 +30,10 @@ use diameter::Message;
 use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
-pub use config::{ConfiguredPeers, CriticalBlacklist, HssConfig, PeerRule};
+pub use config::{
+    BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerRule,
+    SqnConfig, SqnError, UnknownImei,
+};
 pub use originate::{queue_profile_change, queue_status_change, OriginateError};
 pub use signalling::SignallingCounter;
 
@@ -44,18 +49,20 @@ pub struct Hss {
     signalling: SignallingCounter,
     /// Nodes behind a relay (a roaming firewall, a DEA): node Origin-Host → the connection's host.
     routes: Mutex<HashMap<String, String>>,
+    /// CLR/IDR sent and waiting for their answers.
+    originated: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for Hss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hss").field("origin_host", &self.config.origin_host).field("store", &self.store).finish()
+        f.debug_struct("Hss").field("origin_host", &self.config.origin_host()).field("store", &self.store).finish()
     }
 }
 
 impl Hss {
     /// An HSS over `store`.
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
-        let sqn = SqnAllocator::new(config.sqn_block);
+        let sqn = SqnAllocator::new(config.sqn.block());
         let cache = cache::Cache::new(config.cache_capacity);
         Arc::new(Self {
             config,
@@ -65,7 +72,16 @@ impl Hss {
             peers: Mutex::new(HashMap::new()),
             signalling: Default::default(),
             routes: Mutex::new(HashMap::new()),
+            originated: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// Waits until every CLR and IDR sent so far has its answer (or failed: its connection closed,
+    /// its request timed out). Used at shutdown, before and after the Diameter connections close.
+    pub async fn settle(&self) {
+        self.originated.close();
+        self.originated.wait().await;
+        self.originated.reopen();
     }
 
     /// The configuration.
@@ -143,7 +159,7 @@ impl Hss {
     }
 
     fn answer(&self, req: &Message, outcome: Outcome) -> Message {
-        answer::answer(req, &self.config.origin_host, &self.config.origin_realm, outcome)
+        answer::answer(req, self.config.origin_host(), self.config.origin_realm(), outcome)
     }
 
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.

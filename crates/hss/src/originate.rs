@@ -26,10 +26,10 @@ const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
 impl Hss {
     fn request_to(&self, abbrev: &str, imsi: &Imsi, node: &ServingNode) -> Message {
         let mut m = Message::new(abbrev).expect("S6a command");
-        m.push(avp("Session-Id", format!("{};{};{}", self.config.origin_host, abbrev.to_ascii_lowercase(), imsi)));
+        m.push(avp("Session-Id", format!("{};{};{}", self.config.origin_host(), abbrev.to_ascii_lowercase(), imsi)));
         m.push(avp("Auth-Session-State", 1u32));
-        m.push(avp("Origin-Host", self.config.origin_host.as_str()));
-        m.push(avp("Origin-Realm", self.config.origin_realm.as_str()));
+        m.push(avp("Origin-Host", self.config.origin_host()));
+        m.push(avp("Origin-Realm", self.config.origin_realm()));
         m.push(avp("Destination-Host", node.origin_host.as_str()));
         m.push(avp("Destination-Realm", node.origin_realm.as_str()));
         m.push(avp("User-Name", imsi.as_str()));
@@ -40,7 +40,7 @@ impl Hss {
         let peer = self.connection_to(&node.origin_host);
         match peer {
             Some(p) => {
-                tokio::spawn(async move {
+                self.originated.spawn(async move {
                     match p.request(msg).await {
                         Ok(a) => tracing::debug!(result = ?a.result_code(), "answer to HSS-originated request"),
                         Err(e) => tracing::warn!(error = %e, "HSS-originated request failed"),

@@ -176,7 +176,9 @@ async fn rules_fire_on_what_the_hss_sees() {
 
     let now = store::now();
     let busy = Arc::new(Busy(vec![("001010000000003".into(), now, 250), ("001010000000001".into(), now, 50)]));
-    api::start_background(&api.state, busy).await;
+    for task in api::start_background(&api.state, busy).await {
+        tokio::spawn(task.future);
+    }
     let node = ServingNode { origin_host: "mme1".into(), origin_realm: "r".into(), plmn: None, since: now };
     let reg = |imsi: &str, imei: &str| {
         let (s, imsi, imei) = (api.store.clone(), imsi.parse::<Imsi>().unwrap(), imei.parse::<Imei>().unwrap());

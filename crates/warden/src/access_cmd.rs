@@ -5,7 +5,7 @@ use store::access::{NewToken, Scope};
 
 use crate::cli::TokenCommand;
 use crate::config::Config;
-use crate::{audit_cmd, serve, Failure};
+use crate::{audit_cmd, storage, Failure};
 
 fn failed(e: impl std::fmt::Display) -> Failure {
     Failure::Failed(e.to_string())
@@ -13,7 +13,7 @@ fn failed(e: impl std::fmt::Display) -> Failure {
 
 /// Creates the first operator admin token; refused when a live one exists (no default credentials).
 pub async fn admin_init(config: &Config, name: &str) -> Result<String, Failure> {
-    let store = serve::open_store(config).await?;
+    let store = storage::open_store(config).await?;
     let role = cmp::Role::OperatorAdmin.as_str();
     if store.count_operator_tokens(role).await.map_err(failed)? > 0 {
         return Err(Failure::Failed(
@@ -36,7 +36,7 @@ pub async fn admin_init(config: &Config, name: &str) -> Result<String, Failure> 
 
 /// Creates a tenant.
 pub async fn tenant_create(config: &Config, name: &str) -> Result<String, Failure> {
-    let store = serve::open_store(config).await?;
+    let store = storage::open_store(config).await?;
     store.create_tenant(name).await.map_err(failed)?;
     audit_cmd::record(&store, "tenant.create", &format!("tenant/{name}"), "", name).await?;
     Ok(format!("created tenant {name}"))
@@ -44,7 +44,7 @@ pub async fn tenant_create(config: &Config, name: &str) -> Result<String, Failur
 
 /// Issues or revokes tokens.
 pub async fn token(config: &Config, cmd: TokenCommand) -> Result<String, Failure> {
-    let store = serve::open_store(config).await?;
+    let store = storage::open_store(config).await?;
     match cmd {
         TokenCommand::Issue { role, tenant, name, expires_days, allow_source } => {
             let role: cmp::Role = role.parse().map_err(Failure::Usage)?;

@@ -7,6 +7,9 @@
 //! mutating call is appended to the hash-chained audit trail, errors are RFC 9457 problem details.
 //!
 //! - [`router`] builds the application; [`serve`] runs it on a listener, with TLS when configured.
+//! - [`Settings`] is the `[http]` configuration section (its defaults live there).
+//! - [`start_background`] hands the caller the platform's long-running work; everything stops on
+//!   [`AppState::shutdown_token`] ([`lifecycle`]).
 //! - [`auth`]: bearer tokens, roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
@@ -14,6 +17,7 @@ pub mod auth;
 pub mod engine;
 pub mod extract;
 pub mod idempotency;
+pub mod lifecycle;
 pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
@@ -28,8 +32,9 @@ use axum::routing::{get, post, put};
 use axum::Router;
 use utoipa::OpenApi;
 
+pub use lifecycle::Task;
 pub use problem::{ApiError, Problem};
-pub use state::{AppState, Settings};
+pub use state::{AppState, BreachedFileError, Settings};
 
 use routes::{access, catalogue, events, jobs, rules, sims};
 
@@ -85,23 +90,26 @@ pub fn router(state: AppState) -> Router {
         .route("/audit", get(access::audit_log))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))
         .layer(DefaultBodyLimit::max(max_body));
     Router::new().nest("/api/v1", v1).fallback(not_found).with_state(state)
 }
 
-/// Starts the background work of the platform: resumes unfinished jobs, delivers webhooks, runs the
-/// rule engine, and forgets idempotency records and login sessions a day after they expire.
-pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn engine::SignallingSource>) {
+/// Starts the background work of the platform and hands it to the caller to run: resumes
+/// unfinished jobs (they run on the state's job runner), and returns the webhook delivery, the rule
+/// engine, the purge of idempotency records and login sessions a day after they expire, and the wait
+/// for the bulk jobs. Each returned task ends once [`AppState::shutdown_token`] is cancelled.
+#[must_use = "the tasks do nothing until spawned"]
+pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn engine::SignallingSource>) -> Vec<Task> {
     match routes::jobs::resume_jobs(state).await {
         Ok(0) => {}
         Ok(n) => tracing::info!(jobs = n, "resuming unfinished bulk jobs"),
         Err(e) => tracing::error!(error = %e, "could not resume bulk jobs"),
     }
-    tokio::spawn(routes::events::deliver_forever(state.clone()));
+    let stop = state.shutdown_token().clone();
     let from = state.store().last_registration_id().await.unwrap_or(0);
-    tokio::spawn(engine::run_forever(state.clone(), signalling, from));
     let st = state.clone();
-    tokio::spawn(async move {
+    let purge = async move {
         loop {
             if let Err(e) = st.store().expire_idempotency(idempotency::KEEP_SECS).await {
                 tracing::warn!(error = %e, "expiring idempotency keys failed");
@@ -111,7 +119,13 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }
-    });
+    };
+    vec![
+        Task::until("webhook delivery", stop.clone(), routes::events::deliver_forever(state.clone())),
+        Task::until("rule engine", stop.clone(), engine::run_forever(state.clone(), signalling, from)),
+        Task::until("idempotency and session purge", stop, purge),
+        Task { name: "bulk jobs", future: Box::pin(state.0.jobs.clone().stopped()) },
+    ]
 }
 
 /// Serves `app` on `listener` (TLS when `tls` is given) until `shutdown` resolves.

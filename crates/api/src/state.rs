@@ -1,32 +1,65 @@
-//! Shared state of the API: the store, the link to the HSS, limits and settings, the rate limiters,
-//! a wake-up for live event streams, and the background job runner.
+//! Shared state of the API: the store, the link to the HSS, limits and settings (the `[http]`
+//! configuration section, [`Settings`]), the rate limiters, a wake-up for live event streams, the
+//! bulk-job runner, and the token that stops the platform.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use cmp::HssNotifier;
+use serde::Deserialize;
 use store::Store;
 use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
 
+use crate::lifecycle::JobRunner;
 use crate::ratelimit::RateLimiter;
+use crate::tls::TlsFiles;
 
-/// Settings from `[http]` in the configuration.
-#[derive(Debug, Clone)]
+/// `[http]` in the configuration: the API's listener, limits and TLS. Every default is written
+/// once, as the serde default of its field; `Settings::default()` is what an empty `[http]` gives.
+/// Fields whose unit differs from the key's are converted as they are read (`session_hours` →
+/// [`Settings::session_secs`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Settings {
+    /// Listen address (loopback by default).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Serve the API at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
     /// Requests per second per token (average).
+    #[serde(default = "default_rate")]
     pub rate_per_sec: f64,
     /// Burst per token.
+    #[serde(default = "default_burst")]
     pub rate_burst: f64,
-    /// Largest request body in bytes (bulk job requests may be larger, see `max_job_body`).
+    /// Largest request body in bytes (`max_body_bytes`; bulk job requests may be larger, see `max_job_body`).
+    #[serde(rename = "max_body_bytes", default = "default_max_body")]
     pub max_body: usize,
-    /// Largest bulk-job request body in bytes.
+    /// Largest bulk-job request body in bytes (`max_job_body_bytes`; a list of a million IMSIs is about 18 MB).
+    #[serde(rename = "max_job_body_bytes", default = "default_max_job_body")]
     pub max_job_body: usize,
-    /// Lifetime of a login session token in seconds.
+    /// Lifetime of a login session token in seconds (configured in hours: `session_hours`).
+    #[serde(rename = "session_hours", default = "default_session_secs", deserialize_with = "hours_as_secs")]
     pub session_secs: i64,
-    /// Allow webhooks to loopback and private addresses (off by default: server-side request forgery).
+    /// Allow webhooks to loopback and private addresses and plain http (off by default: server-side
+    /// request forgery).
+    #[serde(default)]
     pub webhook_allow_private: bool,
     /// Login attempts per minute per source address.
+    #[serde(default = "default_login_rate")]
     pub login_per_minute: f64,
+    /// Breached-password corpus (SHA-1 per line, Have I Been Pwned format) refused as new passwords;
+    /// read by [`Settings::load_breached`] into [`Settings::breached`].
+    #[serde(default)]
+    pub breached_passwords_file: Option<PathBuf>,
+    /// HTTPS (`[http.tls]`).
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
     /// Breached-password corpus checked when people choose passwords (besides the built-in list).
+    #[serde(skip)]
     pub breached: Option<Arc<cmp::breached::BreachedList>>,
 }
 
@@ -39,17 +72,61 @@ impl Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings {
-            rate_per_sec: 50.0,
-            rate_burst: 100.0,
-            max_body: 1 << 20,
-            max_job_body: 32 << 20,
-            session_secs: 8 * 3600,
-            webhook_allow_private: false,
-            login_per_minute: 10.0,
-            breached: None,
-        }
+        let empty =
+            serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(std::iter::empty::<(&str, &str)>());
+        Settings::deserialize(empty).expect("every [http] field has a default")
     }
+}
+
+/// The breached-password corpus could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("http.breached_passwords_file {}: {reason}", path.display())]
+pub struct BreachedFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why (as the corpus loader says it).
+    pub reason: String,
+}
+
+impl Settings {
+    /// Reads the corpus `breached_passwords_file` names (if any) into `breached`; returns how many
+    /// hashes it holds.
+    pub fn load_breached(&mut self) -> Result<Option<usize>, BreachedFileError> {
+        let Some(path) = &self.breached_passwords_file else { return Ok(None) };
+        let list = cmp::breached::BreachedList::load(path)
+            .map_err(|reason| BreachedFileError { path: path.clone(), reason })?;
+        let n = list.len();
+        self.breached = Some(Arc::new(list));
+        Ok(Some(n))
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn yes() -> bool {
+    true
+}
+fn default_rate() -> f64 {
+    50.0
+}
+fn default_burst() -> f64 {
+    100.0
+}
+fn default_max_body() -> usize {
+    1 << 20
+}
+fn default_max_job_body() -> usize {
+    32 << 20
+}
+fn default_session_secs() -> i64 {
+    8 * 3600
+}
+fn default_login_rate() -> f64 {
+    10.0
+}
+fn hours_as_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    Ok(i64::from(u32::deserialize(d)?) * 3600)
 }
 
 /// The state every handler sees.
@@ -72,11 +149,26 @@ pub struct Inner {
     pub events: watch::Sender<u64>,
     /// At most two bulk jobs run at once.
     pub job_slots: Arc<Semaphore>,
+    /// Where bulk jobs run (they stop with [`Inner::shutdown`] and resume at the next start).
+    pub jobs: JobRunner,
+    /// Cancelled when the platform stops: live event streams end, bulk jobs and the background
+    /// work of [`crate::start_background`] stop.
+    pub shutdown: CancellationToken,
 }
 
 impl AppState {
-    /// State over `store`, telling `hss` about changes.
+    /// State over `store`, telling `hss` about changes, with a shutdown token of its own.
     pub fn new(store: Store, hss: Arc<dyn HssNotifier>, settings: Settings) -> Self {
+        Self::with_shutdown(store, hss, settings, CancellationToken::new())
+    }
+
+    /// State that stops when `shutdown` is cancelled (a host process's token for the platform).
+    pub fn with_shutdown(
+        store: Store,
+        hss: Arc<dyn HssNotifier>,
+        settings: Settings,
+        shutdown: CancellationToken,
+    ) -> Self {
         let limiter = RateLimiter::new(settings.rate_per_sec, settings.rate_burst);
         let login_limiter = RateLimiter::new(settings.login_per_minute / 60.0, settings.login_per_minute);
         AppState(Arc::new(Inner {
@@ -87,12 +179,19 @@ impl AppState {
             login_limiter,
             events: watch::channel(0).0,
             job_slots: Arc::new(Semaphore::new(2)),
+            jobs: JobRunner::new(shutdown.clone()),
+            shutdown,
         }))
     }
 
     /// The store.
     pub fn store(&self) -> &Store {
         &self.0.store
+    }
+
+    /// The token that stops the platform (see [`Inner::shutdown`]).
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.0.shutdown
     }
 
     /// Wakes event streams.

@@ -45,8 +45,9 @@ use diameter::{next_frame_len, Address, Avp, Message, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
 
 const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
 const MME: &str = "mme.warden.test";
@@ -1275,7 +1276,7 @@ async fn freediameter_connects_to_warden() {
     let mut peer = PeerConfig::new(HSS, REALM, vec![Application::S6A]);
     peer.watchdog_interval = Duration::from_secs(30);
     let config = ServerConfig { peer, authorizer: allow(FD), limits: ConnectionLimits::default(), tls: None };
-    let (_stop, shutdown) = watch::channel(false);
+    let shutdown = CancellationToken::new();
     tokio::spawn(serve(listener, config, Arc::new(Recorder(tx.clone())), shutdown));
     let tap = start_tap(warden_addr, true, tx).await;
 

@@ -12,8 +12,8 @@ use diameter::transport::{connect, serve, ConnectionLimits, Handler, PeerHandle,
 use diameter::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
 use tokio::time::timeout;
+use tokio_util::sync::CancellationToken;
 
 const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
 
@@ -35,10 +35,11 @@ fn only(host: &'static str) -> Arc<dyn PeerAuthorizer> {
     Arc::new(move |p: &PeerIdentity| p.origin_host.starts_with(host))
 }
 
-async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, watch::Sender<bool>) {
+async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, CancellationToken) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = watch::channel(false);
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone();
     let config = ServerConfig {
         peer: PeerConfig::new("hss.example", REALM, vec![Application::S6A, Application::S13]),
         authorizer: only("mme"),
@@ -197,7 +198,7 @@ impl Handler for Huge {
 async fn oversized_answers_become_unable_to_comply() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (_stop, shutdown) = watch::channel(false);
+    let shutdown = CancellationToken::new();
     let config = ServerConfig {
         peer: PeerConfig::new("hss.example", REALM, vec![Application::S6A]),
         authorizer: only("mme"),
@@ -208,4 +209,73 @@ async fn oversized_answers_become_unable_to_comply() {
     let mme = client(addr, "mme1.example").await.unwrap();
     let a = timeout(Duration::from_secs(5), mme.request(air("001010000000001"))).await.unwrap().unwrap();
     assert_eq!(a.result_code(), Some(rc::UNABLE_TO_COMPLY));
+}
+
+/// Answers after `0` (a slow HSS).
+struct Slow(Duration);
+impl Handler for Slow {
+    async fn handle(&self, req: Message, peer: PeerHandle) -> Option<Message> {
+        tokio::time::sleep(self.0).await;
+        Echo.handle(req, peer).await
+    }
+}
+
+/// A client side that reports how its connection ended.
+struct Watcher(tokio::sync::mpsc::UnboundedSender<diameter::peer::CloseReason>);
+impl Handler for Watcher {
+    async fn handle(&self, _req: Message, _peer: PeerHandle) -> Option<Message> {
+        None
+    }
+    fn peer_closed(&self, _remote: Option<&diameter::peer::Capabilities>, reason: &diameter::peer::CloseReason) {
+        let _ = self.0.send(reason.clone());
+    }
+}
+
+#[tokio::test]
+async fn shutdown_answers_requests_in_flight_then_sends_dpr_and_closes_the_listener() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let config = ServerConfig {
+        peer: PeerConfig::new("hss.example", REALM, vec![Application::S6A]),
+        authorizer: only("mme"),
+        limits: ConnectionLimits::default(),
+        tls: None,
+    };
+    let server = tokio::spawn(serve(listener, config, Arc::new(Slow(Duration::from_millis(300))), stop.clone()));
+    let (closed_tx, mut closed) = tokio::sync::mpsc::unbounded_channel();
+    let cfg = PeerConfig::new("mme1.example", REALM, vec![Application::S6A]);
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let (mme, _) = timeout(
+        Duration::from_secs(5),
+        diameter::transport::connect_with(
+            addr,
+            cfg,
+            allow,
+            ConnectionLimits::default(),
+            None,
+            Arc::new(Watcher(closed_tx)),
+        ),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let requests: Vec<_> = (0..5)
+        .map(|i| {
+            let mme = mme.clone();
+            tokio::spawn(async move { mme.request(air(&format!("00101000000000{i}"))).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.cancel();
+    // Every request sent before the shutdown is answered by the handler, not dropped.
+    for r in requests {
+        let a = timeout(Duration::from_secs(5), r).await.unwrap().unwrap().unwrap();
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    }
+    // Then DPR with Disconnect-Cause REBOOTING (0), and the server returns once the connection ended.
+    let reason = timeout(Duration::from_secs(5), closed.recv()).await.unwrap().unwrap();
+    assert_eq!(reason, diameter::peer::CloseReason::RemoteDisconnect(0));
+    timeout(Duration::from_secs(5), server).await.expect("serve returns after the last connection").unwrap();
+    assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed");
 }

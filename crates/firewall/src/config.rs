@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 
 use serde::Deserialize;
 
@@ -134,18 +133,9 @@ fn default_max_subscribers() -> usize {
     1_000_000
 }
 
-/// TLS toward partners.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM certificate chain.
-    pub cert_file: PathBuf,
-    /// PEM private key.
-    pub key_file: PathBuf,
-    /// PEM CA certificates partners' client certificates must chain to (mutual TLS).
-    #[serde(default)]
-    pub client_ca_file: Option<PathBuf>,
-}
+/// TLS toward partners (`[firewall.tls]`): the same section as `[diameter.tls]`; with
+/// `client_ca_file`, partners' client certificates must chain to those CAs (mutual TLS).
+pub use diameter::transport::TlsConfig;
 
 /// The home network the firewall protects.
 #[derive(Debug, Clone, Deserialize)]

@@ -9,8 +9,9 @@
 //! - [`engine::Engine`]: the sans-IO screening core ([`engine::Engine::screen`]) and its state:
 //!   per-subscriber registrations and budgets, overload admission by device priority, DOIC reports,
 //!   risky visited networks.
-//! - [`Firewall`]: the engine with its tokio shell ([`Firewall::run`]), hot reload
-//!   ([`Firewall::reload`]), Prometheus text ([`Firewall::render_metrics`]) and decision events
+//! - [`Firewall`]: the engine with its tokio shell ([`Firewall::run`], stopped by a
+//!   [`CancellationToken`]), hot reload ([`Firewall::reload`]), metrics through the [`metrics`]
+//!   facade ([`observe::describe_metrics`], [`Firewall::publish_gauges`]) and decision events
 //!   ([`Firewall::events`], [`observe::EventSink`]).
 //!
 //! It never answers on the HSS's behalf with success, never changes AVPs of a forwarded message, and
@@ -27,6 +28,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 pub use config::FirewallConfig;
 pub use engine::{Ctx, Engine, Meta, Outcome, PriorityLookup};
 pub use observe::{Action, Event, EventSink};
@@ -39,8 +42,8 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// TLS material could not be loaded.
-    #[error("firewall TLS: {0}")]
-    Tls(String),
+    #[error("firewall.tls: {0}")]
+    Tls(#[from] diameter::transport::TlsError),
     /// The listener could not be bound.
     #[error("firewall.listen {addr}: {source}")]
     Bind {
@@ -100,44 +103,23 @@ impl Firewall {
         Ok(())
     }
 
-    /// Appends the firewall's metrics (Prometheus text format) to `out`.
-    pub fn render_metrics(&self, out: &mut String) {
+    /// Sets the firewall's gauges in the metrics facade to their values now (call before rendering;
+    /// the counters are published as decisions happen).
+    pub fn publish_gauges(&self) {
         let e = &self.engine;
         let o = &e.observer;
-        let gauges = [
-            (
-                "warden_firewall_partner_connections",
-                "Partner connections open.",
-                o.open_partners.load(std::sync::atomic::Ordering::Relaxed) as f64,
-            ),
-            (
-                "warden_firewall_upstream_connections",
-                "Connections to the HSS open.",
-                o.open_upstreams.load(std::sync::atomic::Ordering::Relaxed) as f64,
-            ),
-            (
-                "warden_firewall_upstream_in_flight",
-                "Requests forwarded to the HSS and not answered yet.",
-                e.upstream_in_flight.load(std::sync::atomic::Ordering::Relaxed) as f64,
-            ),
-            (
-                "warden_firewall_upstream_latency_seconds",
-                "Smoothed HSS answer time.",
-                e.upstream_latency().as_secs_f64(),
-            ),
-            ("warden_firewall_offered_rate", "Requests per second reaching admission (smoothed).", e.offered_rate()),
-            (
-                "warden_firewall_doic_reduction_percent",
-                "OC-Reduction-Percentage reported to DOIC partners.",
-                f64::from(e.reduction()),
-            ),
-            (
-                "warden_firewall_risky_plmns",
-                "Visited networks judged risky now.",
-                e.risky_plmns(Instant::now()).len() as f64,
-            ),
+        let values = [
+            o.open_partners.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            o.open_upstreams.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            e.upstream_in_flight.load(std::sync::atomic::Ordering::Relaxed) as f64,
+            e.upstream_latency().as_secs_f64(),
+            e.offered_rate(),
+            f64::from(e.reduction()),
+            e.risky_plmns(Instant::now()).len() as f64,
         ];
-        o.render(out, &gauges);
+        for ((name, _), value) in observe::GAUGES.iter().zip(values) {
+            metrics::gauge!(*name).set(value);
+        }
     }
 
     /// Decision events in the ring, oldest first.
@@ -172,12 +154,14 @@ impl Firewall {
     }
 
     /// Relays between partners on `listener` and the HSS at the configured upstream (or
-    /// `default_upstream`) until `shutdown` turns true; partners then get DPR.
+    /// `default_upstream`) until `shutdown` is cancelled. Then the listener closes, partners' requests
+    /// being relayed get their answers, partners get DPR, and last the links to the HSS close; `run`
+    /// returns when all of that is done.
     pub async fn run(
         &self,
         listener: tokio::net::TcpListener,
         default_upstream: SocketAddr,
-        shutdown: tokio::sync::watch::Receiver<bool>,
+        shutdown: CancellationToken,
     ) -> Result<(), Error> {
         let settings = {
             let c = self.config.lock().expect("config");
@@ -201,18 +185,11 @@ impl Firewall {
                 upstream_connections: c.upstream_connections,
                 max_in_flight: c.max_in_flight,
                 request_timeout: Duration::from_millis(c.request_timeout_ms),
-                tls: c.tls.as_ref().map(tls).transpose()?,
+                tls: c.tls.as_ref().map(diameter::transport::TlsConfig::server_config).transpose()?,
             }
         };
         tracing::info!(upstream = %settings.upstream, "firewall relaying to the HSS");
         proxy::run(self.engine.clone(), settings, listener, shutdown).await;
         Ok(())
     }
-}
-
-fn tls(t: &config::TlsConfig) -> Result<Arc<rustls::ServerConfig>, Error> {
-    let settings =
-        diameter::transport::TlsSettings::from_pem_files(&t.cert_file, &t.key_file, t.client_ca_file.as_deref())
-            .map_err(Error::Tls)?;
-    diameter::transport::server_config(settings).map_err(|err| Error::Tls(err.to_string()))
 }

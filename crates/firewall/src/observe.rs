@@ -1,14 +1,17 @@
 //! What the firewall tells operators: a counter per (partner, rule, action) and per (priority,
-//! outcome), a few gauges, all rendered as Prometheus text; and a bounded ring of decision events
+//! outcome) and a few gauges, published through the [`metrics`] facade (the process's recorder —
+//! `warden serve`'s Prometheus exporter — renders them) and also kept in memory for readers in the
+//! process ([`PartnerStats::get`], [`Observer::admissions`]); and a bounded ring of decision events
 //! (every block, detection, shed, steering and rescue) that are also logged with `tracing` and handed
 //! to an optional [`EventSink`] for persistence.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::SystemTime;
+
+use metrics::Counter;
 
 use crate::rules::{format_plmn, imsi_string, ImsiKey, PlmnBytes, Priority, Rule, RULE_COUNT};
 
@@ -25,9 +28,10 @@ pub enum Action {
     Dropped,
 }
 
-const ACTIONS: [Action; 4] = [Action::Passed, Action::Blocked, Action::Detected, Action::Dropped];
-
 impl Action {
+    /// Every action, in the order of its index.
+    pub const ALL: [Action; 4] = [Action::Passed, Action::Blocked, Action::Detected, Action::Dropped];
+
     /// Label for metrics and logs.
     pub fn label(self) -> &'static str {
         match self {
@@ -39,22 +43,58 @@ impl Action {
     }
 }
 
-/// Lock-free counters of one partner.
-#[derive(Debug)]
-pub struct PartnerStats {
-    counts: [[AtomicU64; 4]; RULE_COUNT],
-}
+/// Name of the decision counter: `{partner, rule, action}`.
+pub const DECISIONS: &str = "warden_firewall_decisions_total";
+/// Name of the admission counter: `{priority, outcome}`.
+pub const ADMISSION: &str = "warden_firewall_admission_total";
 
-impl Default for PartnerStats {
-    fn default() -> Self {
-        Self { counts: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))) }
+/// Gives the firewall's metrics their help text in the installed recorder (call once it is installed).
+pub fn describe_metrics() {
+    metrics::describe_counter!(DECISIONS, "Roaming firewall decisions by partner, rule and action.");
+    metrics::describe_counter!(ADMISSION, "Overload admission by device priority.");
+    for (name, help) in GAUGES {
+        metrics::describe_gauge!(*name, *help);
     }
 }
 
+/// The gauges and their help text, published by `Firewall::publish_gauges`.
+pub(crate) const GAUGES: &[(&str, &str)] = &[
+    ("warden_firewall_partner_connections", "Partner connections open."),
+    ("warden_firewall_upstream_connections", "Connections to the HSS open."),
+    ("warden_firewall_upstream_in_flight", "Requests forwarded to the HSS and not answered yet."),
+    ("warden_firewall_upstream_latency_seconds", "Smoothed HSS answer time."),
+    ("warden_firewall_offered_rate", "Requests per second reaching admission (smoothed)."),
+    ("warden_firewall_doic_reduction_percent", "OC-Reduction-Percentage reported to DOIC partners."),
+    ("warden_firewall_risky_plmns", "Visited networks judged risky now."),
+];
+
+/// Lock-free counters of one partner, mirrored to the metrics facade (a series appears with its
+/// first decision).
+#[derive(Debug)]
+pub struct PartnerStats {
+    name: Arc<str>,
+    counts: [[AtomicU64; 4]; RULE_COUNT],
+    published: [[OnceLock<Counter>; 4]; RULE_COUNT],
+}
+
 impl PartnerStats {
+    /// Counters of the partner called `name` (`-` before one is known).
+    pub fn new(name: Arc<str>) -> Self {
+        Self {
+            name,
+            counts: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            published: std::array::from_fn(|_| std::array::from_fn(|_| OnceLock::new())),
+        }
+    }
+
     /// Counts one decision.
     pub fn count(&self, rule: Rule, action: Action) {
         self.counts[rule as usize][action as usize].fetch_add(1, Ordering::Relaxed);
+        self.published[rule as usize][action as usize]
+            .get_or_init(|| {
+                metrics::counter!(DECISIONS, "partner" => self.name.to_string(), "rule" => rule.id(), "action" => action.label())
+            })
+            .increment(1);
     }
 
     /// The count of one (rule, action).
@@ -110,6 +150,7 @@ pub trait EventSink: Send + Sync {
 pub struct Observer {
     partners: Mutex<BTreeMap<Arc<str>, Arc<PartnerStats>>>,
     admission: [[AtomicU64; 2]; 3],
+    admission_published: [[Counter; 2]; 3],
     events: Mutex<VecDeque<Event>>,
     capacity: usize,
     sink: Mutex<Option<Arc<dyn EventSink>>>,
@@ -131,6 +172,11 @@ impl Observer {
         Self {
             partners: Mutex::new(BTreeMap::new()),
             admission: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            // Registered now: every (priority, outcome) series is there from the start, at 0.
+            admission_published: [Priority::Critical, Priority::Standard, Priority::Low].map(|p| {
+                ["admitted", "shed"]
+                    .map(|outcome| metrics::counter!(ADMISSION, "priority" => p.label(), "outcome" => outcome))
+            }),
             events: Mutex::new(VecDeque::with_capacity(capacity.min(65_536))),
             capacity: capacity.max(1),
             sink: Mutex::new(None),
@@ -146,12 +192,18 @@ impl Observer {
 
     /// The counters of a partner (created on first use).
     pub fn partner(&self, name: &Arc<str>) -> Arc<PartnerStats> {
-        self.partners.lock().expect("stats").entry(name.clone()).or_default().clone()
+        self.partners
+            .lock()
+            .expect("stats")
+            .entry(name.clone())
+            .or_insert_with(|| Arc::new(PartnerStats::new(name.clone())))
+            .clone()
     }
 
     /// Counts an admission decision by priority.
     pub fn admission(&self, p: Priority, admitted: bool) {
         self.admission[p as usize][usize::from(!admitted)].fetch_add(1, Ordering::Relaxed);
+        self.admission_published[p as usize][usize::from(!admitted)].increment(1);
     }
 
     /// Admissions (`admitted` true) or sheds of a priority so far.
@@ -182,43 +234,41 @@ impl Observer {
     pub fn events(&self) -> Vec<Event> {
         self.events.lock().expect("events").iter().cloned().collect()
     }
+}
 
-    /// Counters and gauges as Prometheus text (format 0.0.4), appended to `out`.
-    pub fn render(&self, out: &mut String, gauges: &[(&str, &str, f64)]) {
-        out.push_str(
-            "# HELP warden_firewall_decisions_total Roaming firewall decisions by partner, rule and action.\n",
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_reach_the_recorder_with_their_names_and_labels() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            describe_metrics();
+            let o = Observer::new(4);
+            let alpha = o.partner(&Arc::from("al\"pha"));
+            alpha.count(Rule::Pass, Action::Passed);
+            alpha.count(Rule::Pass, Action::Passed);
+            alpha.count(Rule::Command, Action::Blocked);
+            o.admission(Priority::Low, false);
+            assert_eq!(alpha.get(Rule::Pass, Action::Passed), 2);
+            assert_eq!(o.admissions(Priority::Low, false), 1);
+        });
+        let text = handle.render();
+        assert!(text.contains("# TYPE warden_firewall_decisions_total counter"), "{text}");
+        let pass = format!(
+            "warden_firewall_decisions_total{{partner=\"al\\\"pha\",rule=\"{}\",action=\"passed\"}} 2",
+            Rule::Pass.id()
         );
-        out.push_str("# TYPE warden_firewall_decisions_total counter\n");
-        for (name, stats) in self.partners.lock().expect("stats").iter() {
-            let name = name.replace('\\', "\\\\").replace('"', "\\\"");
-            for rule in Rule::ALL {
-                for action in ACTIONS {
-                    let n = stats.get(rule, action);
-                    if n > 0 {
-                        let _ = writeln!(
-                            out,
-                            "warden_firewall_decisions_total{{partner=\"{name}\",rule=\"{}\",action=\"{}\"}} {n}",
-                            rule.id(),
-                            action.label()
-                        );
-                    }
-                }
-            }
-        }
-        out.push_str("# HELP warden_firewall_admission_total Overload admission by device priority.\n");
-        out.push_str("# TYPE warden_firewall_admission_total counter\n");
-        for p in [Priority::Critical, Priority::Standard, Priority::Low] {
-            for (admitted, label) in [(true, "admitted"), (false, "shed")] {
-                let _ = writeln!(
-                    out,
-                    "warden_firewall_admission_total{{priority=\"{}\",outcome=\"{label}\"}} {}",
-                    p.label(),
-                    self.admissions(p, admitted)
-                );
-            }
-        }
-        for (name, help, v) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}");
-        }
+        assert!(text.contains(&pass), "{text}");
+        let command = format!("rule=\"{}\",action=\"blocked\"}} 1", Rule::Command.id());
+        assert!(text.contains(&command), "{text}");
+        assert!(!text.contains("action=\"detected\""), "series appear with their first decision: {text}");
+        assert!(text.contains("warden_firewall_admission_total{priority=\"low\",outcome=\"shed\"} 1"), "{text}");
+        assert!(
+            text.contains("warden_firewall_admission_total{priority=\"critical\",outcome=\"admitted\"} 0"),
+            "{text}"
+        );
     }
 }

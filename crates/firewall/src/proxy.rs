@@ -7,6 +7,10 @@
 //! and a Route-Record naming the partner node appended, and the answer comes back with the partner's
 //! hop-by-hop identifier restored (and DOIC AVPs appended for partners that advertised DOIC). Every
 //! other byte is the partner's, and the HSS's on the way back.
+//!
+//! Shutdown (a [`CancellationToken`]): the listener closes, each partner connection waits until the
+//! requests it relayed are answered (at most [`DRAIN_TIMEOUT`]) and sends DPR, and once every partner
+//! connection has ended the upstream links close.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -20,8 +24,10 @@ use diameter::transport::Stream;
 use diameter::MessageView;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::answer::{append_avps, append_route_record, doic_avps, set_hop_by_hop, LocalAnswer};
 use crate::engine::{Ctx, Engine, Meta, Outcome};
@@ -177,13 +183,21 @@ impl PeerAuthorizer for AnyUpstream {
     }
 }
 
-/// Runs the listener and the upstream links until `shutdown` turns true.
+/// On shutdown, how long a partner connection waits for answers to what it relayed before DPR.
+pub(crate) const DRAIN_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// Runs the listener and the upstream links until `shutdown` is cancelled, then winds them down in
+/// order (see the module documentation).
 pub(crate) async fn run(
     engine: Arc<Engine>,
     settings: ProxySettings,
     listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
+    // The links to the HSS outlive the partner connections: they carry the last answers. Should this
+    // future be dropped instead of finishing, the guard stops them too.
+    let links_stop = CancellationToken::new();
+    let _links_guard = links_stop.clone().drop_guard();
     let mut links = Vec::new();
     let mut tasks = Vec::new();
     let registry: Registry = Arc::default();
@@ -197,12 +211,13 @@ pub(crate) async fn run(
             rx,
             up,
             registry.clone(),
-            shutdown.clone(),
+            links_stop.clone(),
         )));
     }
     let pool = Arc::new(Pool { links, next: AtomicUsize::new(0), registry: registry.clone() });
     let authorizer: Arc<dyn PeerAuthorizer> = Arc::new(Authorizer(engine.clone()));
     let mut seed = settings.partner_peer.seed;
+    let mut partners = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -214,21 +229,32 @@ pub(crate) async fn run(
                 let peer = Peer::responder(config, authorizer.clone(), Some(addr.ip()), Instant::now().into_std());
                 let (engine, pool, shutdown, tls) = (engine.clone(), pool.clone(), shutdown.clone(), settings.tls.clone());
                 let max_in_flight = settings.max_in_flight;
-                tokio::spawn(async move {
+                partners.spawn(async move {
                     match tls {
                         None => partner_connection(stream, addr, peer, engine, pool, max_in_flight, shutdown).await,
-                        Some(tls) => match tokio_rustls::TlsAcceptor::from(tls).accept(stream).await {
-                            Ok(s) => partner_connection(s, addr, peer, engine, pool, max_in_flight, shutdown).await,
-                            Err(e) => tracing::info!(%addr, error = %e, "firewall: TLS handshake failed"),
-                        },
+                        Some(tls) => {
+                            let accepted = tokio::select! {
+                                accepted = tokio_rustls::TlsAcceptor::from(tls).accept(stream) => accepted,
+                                _ = shutdown.cancelled() => return,
+                            };
+                            match accepted {
+                                Ok(s) => partner_connection(s, addr, peer, engine, pool, max_in_flight, shutdown).await,
+                                Err(e) => tracing::info!(%addr, error = %e, "firewall: TLS handshake failed"),
+                            }
+                        }
                     }
                 });
             }
-            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
+            Some(_) = partners.join_next(), if !partners.is_empty() => {}
+            _ = shutdown.cancelled() => break,
         }
     }
-    // Partner connections send DPR on the same signal; upstream links close after them.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(listener);
+    if !partners.is_empty() {
+        tracing::info!(connections = partners.len(), "firewall: listener closed; disconnecting partners");
+    }
+    while partners.join_next().await.is_some() {}
+    links_stop.cancel();
     for t in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
     }
@@ -327,9 +353,12 @@ async fn partner_connection<S: Stream>(
     engine: Arc<Engine>,
     pool: Arc<Pool>,
     max_in_flight: usize,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let (mut reader, mut writer) = tokio::io::split(stream);
+    // Shutdown seen; until when relayed requests may be answered before DPR.
+    let mut stopping = false;
+    let mut draining: Option<Instant> = None;
     let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Reply>();
     let (outbound_tx, mut outbound_rx) = mpsc::unbounded_channel::<Outbound>();
     // Requests relayed to this partner and not answered yet: our hop-by-hop → (back channel, HSS's).
@@ -342,6 +371,14 @@ async fn partner_connection<S: Stream>(
     let mut out: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut in_flight = 0usize;
     loop {
+        if let Some(deadline) = draining {
+            if peer.state() != PeerState::Open {
+                draining = None;
+            } else if in_flight == 0 || Instant::now() >= deadline {
+                draining = None;
+                peer.disconnect(0, Instant::now().into_std());
+            }
+        }
         while let Some(b) = peer.poll_transmit() {
             out.extend_from_slice(&b);
         }
@@ -455,11 +492,15 @@ async fn partner_connection<S: Stream>(
                 }
             }
             _ = sleep_until(peer.poll_timeout()) => peer.handle_timeout(Instant::now().into_std()),
-            changed = shutdown.changed(), if peer.state() == PeerState::Open => {
-                if changed.is_err() || *shutdown.borrow() {
-                    peer.disconnect(0, Instant::now().into_std());
+            _ = shutdown.cancelled(), if !stopping => {
+                stopping = true;
+                match peer.state() {
+                    PeerState::Open => draining = Some(Instant::now() + DRAIN_TIMEOUT),
+                    PeerState::WaitCer | PeerState::WaitCea => peer.disconnect(0, Instant::now().into_std()),
+                    PeerState::Closing | PeerState::Closed => {}
                 }
             }
+            _ = sleep_until(draining.map(Instant::into_std)), if draining.is_some() => {}
         }
     }
 }
@@ -478,11 +519,11 @@ async fn upstream_link(
     mut rx: mpsc::Receiver<Forward>,
     up: Arc<AtomicBool>,
     registry: Registry,
-    shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        if *shutdown.borrow() {
+        if shutdown.is_cancelled() {
             return;
         }
         match TcpStream::connect(settings.upstream).await {
@@ -502,10 +543,9 @@ async fn upstream_link(
             engine.on_lost();
             let _ = f.reply.send(Reply::Failed(f.bytes, f.meta));
         }
-        let mut s = shutdown.clone();
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
-            _ = s.changed() => return,
+            _ = shutdown.cancelled() => return,
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
     }
@@ -519,7 +559,7 @@ async fn upstream_connection(
     rx: &mut mpsc::Receiver<Forward>,
     up: &AtomicBool,
     registry: &Registry,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) -> bool {
     let (back_tx, mut back_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let mut hss_host = String::new();
@@ -641,10 +681,8 @@ async fn upstream_connection(
                 }
             }
             _ = sleep_until(peer.poll_timeout()) => peer.handle_timeout(Instant::now().into_std()),
-            changed = shutdown.changed(), if peer.state() == PeerState::Open => {
-                if changed.is_err() || *shutdown.borrow() {
-                    peer.disconnect(0, Instant::now().into_std());
-                }
+            _ = shutdown.cancelled(), if peer.state() == PeerState::Open => {
+                peer.disconnect(0, Instant::now().into_std());
             }
         }
     }

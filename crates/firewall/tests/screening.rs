@@ -14,11 +14,11 @@ use diameter::header::flags;
 use diameter::{Avp, Message};
 use firewall::answer::append_route_record;
 
+/// The firewall's count of `warden_firewall_decisions_total{partner, rule, action}`.
 fn rule_count(fw: &firewall::Firewall, partner: &str, rule: &str, action: &str) -> u64 {
-    let mut text = String::new();
-    fw.render_metrics(&mut text);
-    let key = format!("warden_firewall_decisions_total{{partner=\"{partner}\",rule=\"{rule}\",action=\"{action}\"}} ");
-    text.lines().find_map(|l| l.strip_prefix(&key)).map_or(0, |n| n.parse().unwrap())
+    let rule = firewall::Rule::ALL.into_iter().find(|r| r.id() == rule).expect("a rule id");
+    let action = firewall::Action::ALL.into_iter().find(|a| a.label() == action).expect("an action label");
+    fw.engine().observer.partner(&partner.into()).get(rule, action)
 }
 
 #[tokio::test]

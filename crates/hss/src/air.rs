@@ -83,8 +83,8 @@ impl Hss {
             .child("Number-Of-Requested-Vectors")
             .and_then(Avp::as_u32)
             .unwrap_or(1)
-            .clamp(1, self.config.max_vectors);
-        let ind = self.config.sqn.ind_for_node(origin);
+            .clamp(1, self.config.diameter.max_vectors);
+        let ind = self.config.sqn.scheme().ind_for_node(origin);
         let first = self.sqn.next(&self.store, &imsi, i64::from(n)).await?;
         let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
         let amf = auc::Amf(sim.amf);
@@ -94,6 +94,7 @@ impl Hss {
             let sqn = self
                 .config
                 .sqn
+                .scheme()
                 .join(first as u64 + i as u64, ind)
                 .map_err(|e| store::StoreError::Conflict(e.to_string()))?;
             let item = avp("Item-Number", i as u32 + 1);
@@ -159,7 +160,7 @@ impl Hss {
             None => self.store.sqn_reserved(imsi).await?.unwrap_or(0),
         };
         let mut counter = auc::SqnCounter::new(seq_he as u64);
-        if let auc::ResyncOutcome::Reset { .. } = counter.resync(&self.config.sqn, sqn_ms) {
+        if let auc::ResyncOutcome::Reset { .. } = counter.resync(self.config.sqn.scheme(), sqn_ms) {
             self.sqn.reset(&self.store, imsi, counter.seq_he() as i64).await?;
         }
         Ok(true)

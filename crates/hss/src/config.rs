@@ -1,51 +1,270 @@
 //! HSS settings and the peer registry: which MMEs may connect and which subscribers each may ask
 //! about (ROAM-1: a partner may not query another operator's subscribers).
+//!
+//! The `[diameter]`, `[sqn]` and `[eir]` sections of `warden.toml` deserialize straight into
+//! [`DiameterConfig`], [`SqnConfig`] and [`EirConfig`]; every default is written once, as the serde
+//! default of its field, and each section's `Default` is what an empty section gives.
+//! [`HssConfig`] is the three sections together with what only a program sets.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use diameter::peer::{PeerAuthorizer, PeerIdentity};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
-/// One configured Diameter peer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What an empty section gives: every field at its serde default.
+fn defaults<T: DeserializeOwned>() -> T {
+    let empty =
+        serde::de::value::MapDeserializer::<_, serde::de::value::Error>::new(std::iter::empty::<(&str, &str)>());
+    T::deserialize(empty).expect("every field of a section has a default")
+}
+
+/// A configuration value the HSS cannot work with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// Tw below the RFC 3539 minimum.
+    #[error("diameter.watchdog_secs must be at least 6 (RFC 3539), not {0}")]
+    WatchdogTooShort(u64),
+    /// An IMSI prefix of a peer that is not all digits.
+    #[error("peer {peer}: IMSI prefix {prefix:?} must be digits")]
+    ImsiPrefix {
+        /// The peer's Origin-Host.
+        peer: String,
+        /// The prefix.
+        prefix: String,
+    },
+}
+
+/// One configured Diameter peer (`[[diameter.peers]]`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PeerRule {
     /// Its Origin-Host.
     pub origin_host: String,
     /// Its Origin-Realm.
     pub origin_realm: String,
     /// Source addresses it may connect from (empty: any).
+    #[serde(default)]
     pub addresses: Vec<IpAddr>,
     /// IMSI prefixes it may ask about (empty: none).
+    #[serde(default)]
     pub imsi_prefixes: Vec<String>,
 }
 
-/// What to answer for a critical subscription whose device is blacklisted (DM-5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// `[diameter]`: the HSS's Diameter server and its peers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiameterConfig {
+    /// Listen address (loopback by default).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// Our Origin-Host.
+    #[serde(default = "default_host")]
+    pub origin_host: String,
+    /// Our Origin-Realm.
+    #[serde(default = "default_realm")]
+    pub origin_realm: String,
+    /// Most vectors returned for one AIR.
+    #[serde(default = "default_max_vectors")]
+    pub max_vectors: u32,
+    /// Device watchdog interval Tw in seconds (RFC 3539; at least 6).
+    #[serde(default = "default_watchdog")]
+    pub watchdog_secs: u64,
+    /// Largest Diameter message accepted, bytes.
+    #[serde(default = "default_max_message")]
+    pub max_message_size: u32,
+    /// Requests handled at once per connection.
+    #[serde(default = "default_in_flight")]
+    pub max_in_flight: usize,
+    /// TLS for the listener (`[diameter.tls]`).
+    #[serde(default)]
+    pub tls: Option<diameter::transport::TlsConfig>,
+    /// Peers allowed to connect. Empty: loopback peers only, any subscriber (development).
+    #[serde(default)]
+    pub peers: Vec<PeerRule>,
+}
+
+impl Default for DiameterConfig {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl DiameterConfig {
+    /// Checks what serde cannot: Tw's minimum and the IMSI prefixes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.watchdog_secs < 6 {
+            return Err(ConfigError::WatchdogTooShort(self.watchdog_secs));
+        }
+        for p in &self.peers {
+            if let Some(bad) = p.imsi_prefixes.iter().find(|x| x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit())) {
+                return Err(ConfigError::ImsiPrefix { peer: p.origin_host.clone(), prefix: bad.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 3868))
+}
+fn default_host() -> String {
+    "hss.warden.localdomain".into()
+}
+fn default_realm() -> String {
+    "warden.localdomain".into()
+}
+fn default_max_vectors() -> u32 {
+    5
+}
+fn default_watchdog() -> u64 {
+    30
+}
+fn default_max_message() -> u32 {
+    64 * 1024
+}
+fn default_in_flight() -> usize {
+    256
+}
+
+/// `[sqn]`: SQN layout and reservation. Only valid values exist: the IND length is checked when the
+/// section is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "SqnFields")]
+pub struct SqnConfig {
+    scheme: auc::SqnScheme,
+    block: i64,
+}
+
+/// `[sqn]` as written.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SqnFields {
+    /// IND length in bits (TS 33.102 Annex C).
+    #[serde(default = "default_ind")]
+    ind_bits: u8,
+    /// SEQ values reserved per database write.
+    #[serde(default = "default_block")]
+    block: i64,
+}
+
+fn default_ind() -> u8 {
+    5
+}
+fn default_block() -> i64 {
+    1000
+}
+
+/// An IND length the AuC does not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sqn.ind_bits: {0}")]
+pub struct SqnError(auc::AucError);
+
+impl TryFrom<SqnFields> for SqnConfig {
+    type Error = SqnError;
+    fn try_from(f: SqnFields) -> Result<Self, SqnError> {
+        SqnConfig::new(f.ind_bits, f.block)
+    }
+}
+
+impl Default for SqnConfig {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+impl SqnConfig {
+    /// IND of `ind_bits` (Δ = 2^28) and `block` SEQ values reserved per database write.
+    pub fn new(ind_bits: u8, block: i64) -> Result<Self, SqnError> {
+        Ok(Self { scheme: auc::SqnScheme::new(ind_bits, 1 << 28).map_err(SqnError)?, block })
+    }
+
+    /// The SQN layout (IND length, Δ).
+    pub fn scheme(&self) -> &auc::SqnScheme {
+        &self.scheme
+    }
+
+    /// SEQ values reserved per database write.
+    pub fn block(&self) -> i64 {
+        self.block
+    }
+}
+
+/// A value outside the accepted words, named the way the file names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key} must be {allowed}, not {value:?}")]
+pub struct BadWord {
+    key: &'static str,
+    allowed: &'static str,
+    value: String,
+}
+
+/// Equipment-Status for an IMEI on no list (`[eir] unknown`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
+pub enum UnknownImei {
+    /// WHITELISTED (`"white"`, the default).
+    #[default]
+    White,
+    /// DIAMETER_ERROR_EQUIPMENT_UNKNOWN, 5422 (`"unknown"`).
+    Unknown,
+}
+
+impl TryFrom<String> for UnknownImei {
+    type Error = BadWord;
+    fn try_from(s: String) -> Result<Self, BadWord> {
+        match s.as_str() {
+            "white" => Ok(Self::White),
+            "unknown" => Ok(Self::Unknown),
+            _ => Err(BadWord { key: "eir.unknown", allowed: "\"white\" or \"unknown\"", value: s }),
+        }
+    }
+}
+
+/// What to answer for a critical subscription whose device is blacklisted (DM-5;
+/// `[eir] critical_blacklisted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "String")]
 pub enum CriticalBlacklist {
-    /// GREYLISTED plus an alert event (default: never cut a critical device off by list).
+    /// GREYLISTED plus an alert event (`"greylist"`, the default: never cut a critical device off by list).
+    #[default]
     Greylist,
-    /// BLACKLISTED like any other.
+    /// BLACKLISTED like any other (`"blacklist"`).
     Blacklist,
 }
 
-/// HSS settings.
+impl TryFrom<String> for CriticalBlacklist {
+    type Error = BadWord;
+    fn try_from(s: String) -> Result<Self, BadWord> {
+        match s.as_str() {
+            "greylist" => Ok(Self::Greylist),
+            "blacklist" => Ok(Self::Blacklist),
+            _ => Err(BadWord { key: "eir.critical_blacklisted", allowed: "\"greylist\" or \"blacklist\"", value: s }),
+        }
+    }
+}
+
+/// `[eir]`: EIR behaviour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EirConfig {
+    /// Equipment-Status for an IMEI on no list.
+    #[serde(default)]
+    pub unknown: UnknownImei,
+    /// Critical subscriptions on the black list.
+    #[serde(default)]
+    pub critical_blacklisted: CriticalBlacklist,
+}
+
+/// HSS settings: the three configuration sections and what only a program sets.
 #[derive(Debug, Clone)]
 pub struct HssConfig {
-    /// Our Origin-Host.
-    pub origin_host: String,
-    /// Our Origin-Realm.
-    pub origin_realm: String,
-    /// Most vectors returned for one AIR.
-    pub max_vectors: u32,
-    /// SQN layout (IND length, Δ).
-    pub sqn: auc::SqnScheme,
-    /// SEQ values reserved per database write.
-    pub sqn_block: i64,
-    /// Configured peers.
-    pub peers: Vec<PeerRule>,
-    /// Critical subscriptions on the black list.
-    pub critical_blacklist: CriticalBlacklist,
-    /// Equipment-Status for an IMEI on no list: WHITELISTED (true) or DIAMETER_ERROR_EQUIPMENT_UNKNOWN.
-    pub unknown_imei_whitelisted: bool,
+    /// `[diameter]`: identity, vector cap, configured peers (and the listener, for the caller).
+    pub diameter: DiameterConfig,
+    /// `[sqn]`.
+    pub sqn: SqnConfig,
+    /// `[eir]`.
+    pub eir: EirConfig,
     /// Development mode without configured peers: every admitted peer may ask about every subscriber
     /// (the transport then admits loopback peers only).
     pub open_imsi_access: bool,
@@ -54,25 +273,34 @@ pub struct HssConfig {
 }
 
 impl HssConfig {
-    /// Settings with defaults: 5 vectors at most, 5-bit IND, blocks of 1000 SEQ, no peers.
+    /// The HSS a configuration file describes. Without `[[diameter.peers]]` it runs in the
+    /// development mode ([`HssConfig::open_imsi_access`]).
+    pub fn from_sections(diameter: DiameterConfig, sqn: SqnConfig, eir: EirConfig) -> Self {
+        let open_imsi_access = diameter.peers.is_empty();
+        Self { diameter, sqn, eir, open_imsi_access, cache_capacity: 200_000 }
+    }
+
+    /// Defaults with this identity and no peers (and no open access): 5 vectors at most, 5-bit IND,
+    /// blocks of 1000 SEQ.
     pub fn new(origin_host: &str, origin_realm: &str) -> Self {
-        Self {
-            origin_host: origin_host.into(),
-            origin_realm: origin_realm.into(),
-            max_vectors: 5,
-            sqn: auc::SqnScheme::default(),
-            sqn_block: 1000,
-            peers: Vec::new(),
-            critical_blacklist: CriticalBlacklist::Greylist,
-            unknown_imei_whitelisted: true,
-            open_imsi_access: false,
-            cache_capacity: 200_000,
-        }
+        let diameter =
+            DiameterConfig { origin_host: origin_host.into(), origin_realm: origin_realm.into(), ..defaults() };
+        Self { open_imsi_access: false, ..Self::from_sections(diameter, defaults(), defaults()) }
+    }
+
+    /// Our Origin-Host.
+    pub fn origin_host(&self) -> &str {
+        &self.diameter.origin_host
+    }
+
+    /// Our Origin-Realm.
+    pub fn origin_realm(&self) -> &str {
+        &self.diameter.origin_realm
     }
 
     /// The rule of a peer by Origin-Host.
     pub fn peer(&self, origin_host: &str) -> Option<&PeerRule> {
-        self.peers.iter().find(|p| p.origin_host.eq_ignore_ascii_case(origin_host))
+        self.diameter.peers.iter().find(|p| p.origin_host.eq_ignore_ascii_case(origin_host))
     }
 
     /// True when `origin_host` may ask about `imsi`.
@@ -93,5 +321,70 @@ impl PeerAuthorizer for ConfiguredPeers {
                 && r.origin_realm.eq_ignore_ascii_case(&p.origin_realm)
                 && (r.addresses.is_empty() || p.address.is_some_and(|a| r.addresses.contains(&a)))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_sections_give_the_documented_defaults() {
+        let d = DiameterConfig::default();
+        assert_eq!(d.listen, "127.0.0.1:3868".parse().unwrap());
+        assert_eq!((d.origin_host.as_str(), d.origin_realm.as_str()), ("hss.warden.localdomain", "warden.localdomain"));
+        assert_eq!((d.max_vectors, d.watchdog_secs, d.max_message_size, d.max_in_flight), (5, 30, 65536, 256));
+        assert!(d.tls.is_none() && d.peers.is_empty());
+        let s = SqnConfig::default();
+        assert_eq!((s.scheme().ind_bits(), s.scheme().delta(), s.block()), (5, 1 << 28, 1000));
+        let e = EirConfig::default();
+        assert_eq!((e.unknown, e.critical_blacklisted), (UnknownImei::White, CriticalBlacklist::Greylist));
+    }
+
+    #[test]
+    fn sections_read_from_toml() {
+        let d: DiameterConfig = toml::from_str(
+            "origin_host = \"hss.home.example\"\n[tls]\ncert_file = \"c.pem\"\nkey_file = \"k.pem\"\n\
+             [[peers]]\norigin_host = \"mme1\"\norigin_realm = \"r\"\naddresses = [\"127.0.0.1\"]\nimsi_prefixes = [\"00101\"]\n",
+        )
+        .unwrap();
+        assert_eq!(d.origin_host, "hss.home.example");
+        assert_eq!(d.tls.unwrap().cert_file, std::path::PathBuf::from("c.pem"));
+        assert_eq!(d.peers[0].addresses, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        let s: SqnConfig = toml::from_str("ind_bits = 0\nblock = 50").unwrap();
+        assert_eq!((s.scheme().ind_bits(), s.block()), (0, 50));
+        let e: EirConfig = toml::from_str("unknown = \"unknown\"\ncritical_blacklisted = \"blacklist\"").unwrap();
+        assert_eq!((e.unknown, e.critical_blacklisted), (UnknownImei::Unknown, CriticalBlacklist::Blacklist));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_key_and_the_accepted_words() {
+        let err = toml::from_str::<EirConfig>("unknown = \"grey\"").unwrap_err().to_string();
+        assert!(err.contains("eir.unknown must be \"white\" or \"unknown\", not \"grey\""), "{err}");
+        let err = toml::from_str::<EirConfig>("critical_blacklisted = \"white\"").unwrap_err().to_string();
+        assert!(err.contains("eir.critical_blacklisted must be \"greylist\" or \"blacklist\", not \"white\""), "{err}");
+        let err = toml::from_str::<SqnConfig>("ind_bits = 11").unwrap_err().to_string();
+        assert!(err.contains("sqn.ind_bits"), "{err}");
+        assert!(toml::from_str::<SqnConfig>("ind_bit = 4").is_err(), "unknown keys refused");
+        assert!(toml::from_str::<DiameterConfig>("listen_addr = \"x\"").is_err(), "unknown keys refused");
+        let short: DiameterConfig = toml::from_str("watchdog_secs = 2").unwrap();
+        assert_eq!(short.validate(), Err(ConfigError::WatchdogTooShort(2)));
+        let bad: DiameterConfig =
+            toml::from_str("[[peers]]\norigin_host = \"m\"\norigin_realm = \"r\"\nimsi_prefixes = [\"001a\"]").unwrap();
+        assert!(bad.validate().unwrap_err().to_string().contains("IMSI prefix \"001a\" must be digits"));
+    }
+
+    #[test]
+    fn development_mode_only_without_peers() {
+        let mut d = DiameterConfig::default();
+        assert!(HssConfig::from_sections(d.clone(), SqnConfig::default(), EirConfig::default()).open_imsi_access);
+        d.peers.push(PeerRule {
+            origin_host: "m".into(),
+            origin_realm: "r".into(),
+            addresses: vec![],
+            imsi_prefixes: vec![],
+        });
+        assert!(!HssConfig::from_sections(d, SqnConfig::default(), EirConfig::default()).open_imsi_access);
+        assert!(!HssConfig::new("h", "r").open_imsi_access);
     }
 }

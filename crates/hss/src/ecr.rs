@@ -8,7 +8,7 @@ use ids::{Imei, Imsi};
 use store::model::{EirStatus, Priority};
 
 use crate::answer::{avp, Outcome};
-use crate::config::CriticalBlacklist;
+use crate::config::{CriticalBlacklist, UnknownImei};
 use crate::Hss;
 
 /// Equipment-Status values (TS 29.272 §7.3.51).
@@ -33,11 +33,11 @@ impl Hss {
         let imsi = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok());
         let status = match self.store.eir_lookup(imsi.as_ref(), &imei).await? {
             Some((s, _)) => s,
-            None if self.config.unknown_imei_whitelisted => EirStatus::White,
+            None if self.config.eir.unknown == UnknownImei::White => EirStatus::White,
             None => return Ok(self.answer(req, Outcome::Experimental(rc::EXP_EQUIPMENT_UNKNOWN))),
         };
         let mut status = status;
-        if status == EirStatus::Black && self.config.critical_blacklist == CriticalBlacklist::Greylist {
+        if status == EirStatus::Black && self.config.eir.critical_blacklisted == CriticalBlacklist::Greylist {
             if let Some(i) = &imsi {
                 if self.store.sim(i).await?.is_some_and(|s| s.priority == Priority::Critical) {
                     status = EirStatus::Grey;

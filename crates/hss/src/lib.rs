@@ -7,6 +7,8 @@
 //! outbox and tells the HSS of its process ([`cmp::HssNotifier`] is implemented by [`Hss`]).
 //!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
+//! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
+//! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
 
 mod air;
@@ -29,7 +31,10 @@ use diameter::Message;
 use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
-pub use config::{ConfiguredPeers, CriticalBlacklist, HssConfig, PeerRule};
+pub use config::{
+    BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerRule,
+    SqnConfig, SqnError, UnknownImei,
+};
 pub use originate::OriginateError;
 pub use signalling::SignallingCounter;
 
@@ -47,18 +52,20 @@ pub struct Hss {
     routes: Mutex<HashMap<String, String>>,
     /// Woken when a change of this process queued a notification in the outbox.
     outbox_wake: tokio::sync::Notify,
+    /// CLR/IDR sent and waiting for their answers.
+    originated: tokio_util::task::TaskTracker,
 }
 
 impl std::fmt::Debug for Hss {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Hss").field("origin_host", &self.config.origin_host).field("store", &self.store).finish()
+        f.debug_struct("Hss").field("origin_host", &self.config.origin_host()).field("store", &self.store).finish()
     }
 }
 
 impl Hss {
     /// An HSS over `store`.
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
-        let sqn = SqnAllocator::new(config.sqn_block);
+        let sqn = SqnAllocator::new(config.sqn.block());
         let cache = cache::Cache::new(config.cache_capacity);
         Arc::new(Self {
             config,
@@ -69,7 +76,16 @@ impl Hss {
             signalling: Default::default(),
             routes: Mutex::new(HashMap::new()),
             outbox_wake: tokio::sync::Notify::new(),
+            originated: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// Waits until every CLR and IDR sent so far has its answer (or failed: its connection closed,
+    /// its request timed out). Used at shutdown, before and after the Diameter connections close.
+    pub async fn settle(&self) {
+        self.originated.close();
+        self.originated.wait().await;
+        self.originated.reopen();
     }
 
     /// The configuration.
@@ -142,7 +158,7 @@ impl Hss {
     }
 
     fn answer(&self, req: &Message, outcome: Outcome) -> Message {
-        answer::answer(req, &self.config.origin_host, &self.config.origin_realm, outcome)
+        answer::answer(req, self.config.origin_host(), self.config.origin_realm(), outcome)
     }
 
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.

@@ -28,10 +28,10 @@ const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
 impl Hss {
     fn request_to(&self, abbrev: &str, imsi: &Imsi, node: &ServingNode) -> Message {
         let mut m = Message::new(abbrev).expect("S6a command");
-        m.push(avp("Session-Id", format!("{};{};{}", self.config.origin_host, abbrev.to_ascii_lowercase(), imsi)));
+        m.push(avp("Session-Id", format!("{};{};{}", self.config.origin_host(), abbrev.to_ascii_lowercase(), imsi)));
         m.push(avp("Auth-Session-State", 1u32));
-        m.push(avp("Origin-Host", self.config.origin_host.as_str()));
-        m.push(avp("Origin-Realm", self.config.origin_realm.as_str()));
+        m.push(avp("Origin-Host", self.config.origin_host()));
+        m.push(avp("Origin-Realm", self.config.origin_realm()));
         m.push(avp("Destination-Host", node.origin_host.as_str()));
         m.push(avp("Destination-Realm", node.origin_realm.as_str()));
         m.push(avp("User-Name", imsi.as_str()));
@@ -42,7 +42,7 @@ impl Hss {
         let peer = self.connection_to(&node.origin_host);
         match peer {
             Some(p) => {
-                tokio::spawn(async move {
+                self.originated.spawn(async move {
                     match p.request(msg).await {
                         Ok(a) => tracing::debug!(result = ?a.result_code(), "answer to HSS-originated request"),
                         Err(e) => tracing::warn!(error = %e, "HSS-originated request failed"),
@@ -102,14 +102,17 @@ impl Hss {
         let _ = tokio::time::timeout(poll, self.outbox_wake.notified()).await;
     }
 
-    /// Sends what the outbox holds until the task is dropped or cancelled: at once after a change of
-    /// this process, otherwise every `poll`.
-    pub async fn run_outbox(self: std::sync::Arc<Self>, poll: std::time::Duration) {
+    /// Sends what the outbox holds until `stop`: at once after a change of this process, otherwise
+    /// every `poll` (changes of other processes). A round in progress is finished.
+    pub async fn run_outbox(&self, poll: std::time::Duration, stop: tokio_util::sync::CancellationToken) {
         loop {
             if let Err(e) = self.drain_outbox().await {
                 tracing::warn!(error = %e, "outbox delivery failed");
             }
-            self.outbox_ready(poll).await;
+            tokio::select! {
+                _ = self.outbox_ready(poll) => {}
+                _ = stop.cancelled() => return,
+            }
         }
     }
 }

@@ -49,7 +49,7 @@ struct Setup {
     addr: SocketAddr,
     hss: Arc<Hss>,
     _dir: tempfile::TempDir,
-    _stop: tokio::sync::watch::Sender<bool>,
+    _stop: tokio_util::sync::CancellationToken,
 }
 
 async fn setup() -> Setup {
@@ -90,16 +90,17 @@ async fn setup() -> Setup {
         imsi_prefixes: vec!["00101".into()],
     };
     let mut cfg = HssConfig::new("hss.home.example", REALM);
-    cfg.peers = vec![
+    cfg.diameter.peers = vec![
         rule("mme1.home.example"),
         rule("mme2.home.example"),
         PeerRule { imsi_prefixes: vec!["99999".into()], ..rule("partner.example") },
     ];
-    let peers = ConfiguredPeers(cfg.peers.clone());
+    let peers = ConfiguredPeers(cfg.diameter.peers.clone());
     let hss = Hss::new(cfg, store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let shutdown = stop.clone();
     let server = ServerConfig {
         peer: PeerConfig::new("hss.home.example", REALM, vec![Application::S6A, Application::S13]),
         authorizer: Arc::new(peers),
@@ -107,7 +108,8 @@ async fn setup() -> Setup {
         tls: None,
     };
     tokio::spawn(serve(listener, server, hss.clone(), shutdown));
-    tokio::spawn(hss.clone().run_outbox(Duration::from_millis(500)));
+    let outbox = hss.clone();
+    tokio::spawn(async move { outbox.run_outbox(Duration::from_millis(500), Default::default()).await });
     Setup { addr, hss, _dir: dir, _stop: stop }
 }
 

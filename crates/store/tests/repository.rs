@@ -21,8 +21,9 @@ macro_rules! tx {
     }};
 }
 
+/// The keyring of `on_every_backend`'s stores.
 fn keyring() -> Keyring {
-    Keyring::new(Kek::from_bytes(1, &[0x42; 32]), vec![])
+    testkit::keyring()
 }
 
 use testkit::on_every_backend;
@@ -212,7 +213,7 @@ async fn key_rotation_reseals_without_losing_keys() {
     on_every_backend(|store, url| async move {
         tx!(store, insert_sims(&[sim("001010000000001", None), sim("001010000000002", None)])).unwrap();
         let rotated =
-            Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![Kek::from_bytes(1, &[0x42; 32])]))
+            Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![Kek::from_bytes(1, &[9; 32])]))
                 .await
                 .unwrap();
         assert_eq!(rotated.reseal_all(1).await.unwrap(), 2);

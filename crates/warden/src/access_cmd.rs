@@ -6,25 +6,25 @@ use cmp::Actor;
 
 use crate::cli::TokenCommand;
 use crate::config::Config;
-use crate::{serve, Failure};
+use crate::{storage, Failure};
 
 /// Creates the first operator admin token; refused when a live one exists (no default credentials).
 pub async fn admin_init(config: &Config, name: &str) -> Result<String, Failure> {
-    let store = serve::open_store(config).await?;
+    let store = storage::open_store(config).await?;
     let token = cmp::access::init_operator_admin(&store, &Actor::cli(), name).await?;
     Ok(format!("{token}\n(this token is shown once; store it safely)"))
 }
 
 /// Creates a tenant.
 pub async fn tenant_create(config: &Config, name: &str) -> Result<String, Failure> {
-    let store = serve::open_store(config).await?;
+    let store = storage::open_store(config).await?;
     cmp::access::create_tenant(&store, &Actor::cli(), name).await?;
     Ok(format!("created tenant {name}"))
 }
 
 /// Issues or revokes tokens.
 pub async fn token(config: &Config, cmd: TokenCommand) -> Result<String, Failure> {
-    let store = serve::open_store(config).await?;
+    let store = storage::open_store(config).await?;
     match cmd {
         TokenCommand::Issue { role, tenant, name, expires_days, allow_source } => {
             let role: cmp::Role = role.parse().map_err(Failure::Usage)?;

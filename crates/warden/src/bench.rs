@@ -631,7 +631,7 @@ mod tests {
 
     use diameter::transport::{serve, Handler, ServerConfig};
     use tokio::net::TcpListener;
-    use tokio::sync::watch;
+    use tokio_util::sync::CancellationToken;
 
     #[test]
     fn histogram_percentiles_exact_below_10ms() {
@@ -758,7 +758,7 @@ mod tests {
         assert_eq!(allowed, ["c0.bench.bench.test", "c1.bench.bench.test"]);
         let authorizer: Arc<dyn PeerAuthorizer> =
             Arc::new(move |p: &PeerIdentity| p.origin_realm == "bench.test" && allowed.contains(&p.origin_host));
-        let (_stop, shutdown) = watch::channel(false);
+        let shutdown = CancellationToken::new();
         let config = ServerConfig {
             peer: PeerConfig::new("hss.bench.test", "bench.test", vec![Application::S6A]),
             authorizer,

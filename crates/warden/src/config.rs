@@ -1,10 +1,38 @@
-//! `warden.toml`: every setting with its default. With no file, Warden runs on loopback with SQLite
-//! under `./warden-data` and accepts only loopback Diameter peers. See docs/configuration.md.
+//! `warden.toml`: one section per component, each section's type owned by the crate that uses it
+//! and holding its defaults (serde defaults, written once): `[diameter]`, `[sqn]`, `[eir]` →
+//! [`hss::DiameterConfig`], [`hss::SqnConfig`], [`hss::EirConfig`]; `[http]` → [`api::Settings`];
+//! `[firewall]` → [`firewall::FirewallConfig`]. What only the binary uses (`data_dir`, `[storage]`,
+//! `[keys]`, `[metrics]`) is defined here. With no file, Warden runs on loopback with SQLite under
+//! `./warden-data` and accepts only loopback Diameter peers. See docs/configuration.md.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+
+/// Why a configuration file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, has an unknown key or a bad value (the message names the line).
+    #[error("{}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Why, where.
+        source: Box<toml::de::Error>,
+    },
+    /// A value the HSS cannot work with.
+    #[error(transparent)]
+    Hss(#[from] hss::ConfigError),
+}
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -13,9 +41,9 @@ pub struct Config {
     /// Where the embedded database and generated files live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,
-    /// Diameter server.
+    /// Diameter server and peers (the HSS's).
     #[serde(default)]
-    pub diameter: DiameterConfig,
+    pub diameter: hss::DiameterConfig,
     /// Database.
     #[serde(default)]
     pub storage: StorageConfig,
@@ -27,13 +55,13 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// SQN management.
     #[serde(default)]
-    pub sqn: SqnConfig,
+    pub sqn: hss::SqnConfig,
     /// EIR behaviour.
     #[serde(default)]
-    pub eir: EirConfig,
+    pub eir: hss::EirConfig,
     /// The connectivity-management REST API.
     #[serde(default)]
-    pub http: HttpConfig,
+    pub http: api::Settings,
     /// The roaming signalling firewall (docs/firewall.md); absent: not started.
     #[serde(default)]
     pub firewall: Option<firewall::FirewallConfig>,
@@ -44,96 +72,6 @@ pub struct Config {
 
 fn default_data_dir() -> PathBuf {
     PathBuf::from("warden-data")
-}
-
-/// `[diameter]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DiameterConfig {
-    /// Listen address (loopback by default).
-    #[serde(default = "default_listen")]
-    pub listen: SocketAddr,
-    /// Our Origin-Host.
-    #[serde(default = "default_host")]
-    pub origin_host: String,
-    /// Our Origin-Realm.
-    #[serde(default = "default_realm")]
-    pub origin_realm: String,
-    /// Most vectors per AIR.
-    #[serde(default = "default_max_vectors")]
-    pub max_vectors: u32,
-    /// Device watchdog interval Tw in seconds (RFC 3539; at least 6).
-    #[serde(default = "default_watchdog")]
-    pub watchdog_secs: u64,
-    /// Largest Diameter message accepted, bytes.
-    #[serde(default = "default_max_message")]
-    pub max_message_size: u32,
-    /// Requests handled at once per connection.
-    #[serde(default = "default_in_flight")]
-    pub max_in_flight: usize,
-    /// TLS for the listener.
-    #[serde(default)]
-    pub tls: Option<TlsConfig>,
-    /// Peers allowed to connect. Empty: loopback peers only, any subscriber (development).
-    #[serde(default)]
-    pub peers: Vec<PeerConfig>,
-}
-
-impl Default for DiameterConfig {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults")
-    }
-}
-
-fn default_listen() -> SocketAddr {
-    "127.0.0.1:3868".parse().expect("address")
-}
-fn default_host() -> String {
-    "hss.warden.localdomain".into()
-}
-fn default_realm() -> String {
-    "warden.localdomain".into()
-}
-fn default_max_vectors() -> u32 {
-    5
-}
-fn default_watchdog() -> u64 {
-    30
-}
-fn default_max_message() -> u32 {
-    64 * 1024
-}
-fn default_in_flight() -> usize {
-    256
-}
-
-/// `[diameter.tls]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TlsConfig {
-    /// PEM certificate chain.
-    pub cert_file: PathBuf,
-    /// PEM private key.
-    pub key_file: PathBuf,
-    /// PEM CA certificates of partners; when set, peers must present a certificate.
-    #[serde(default)]
-    pub client_ca_file: Option<PathBuf>,
-}
-
-/// `[[diameter.peers]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PeerConfig {
-    /// Origin-Host.
-    pub origin_host: String,
-    /// Origin-Realm.
-    pub origin_realm: String,
-    /// Source addresses allowed (empty: any).
-    #[serde(default)]
-    pub addresses: Vec<IpAddr>,
-    /// IMSI prefixes this peer may ask about.
-    #[serde(default)]
-    pub imsi_prefixes: Vec<String>,
 }
 
 /// `[storage]`
@@ -174,84 +112,6 @@ pub struct PreviousKek {
     pub file: PathBuf,
 }
 
-/// `[http]`: the connectivity-management REST API.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Listen address (loopback by default); the API is off when `enabled = false`.
-    #[serde(default = "default_http_listen")]
-    pub listen: SocketAddr,
-    /// Serve the API at all.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Requests per second per token, on average.
-    #[serde(default = "default_rate")]
-    pub rate_per_sec: f64,
-    /// Burst per token.
-    #[serde(default = "default_burst")]
-    pub rate_burst: f64,
-    /// Largest request body in bytes (bulk job requests: `max_job_body_bytes`).
-    #[serde(default = "default_max_body")]
-    pub max_body_bytes: usize,
-    /// Largest bulk-job request body in bytes (a list of a million IMSIs is about 18 MB).
-    #[serde(default = "default_max_job_body")]
-    pub max_job_body_bytes: usize,
-    /// Lifetime of login sessions in hours.
-    #[serde(default = "default_session_hours")]
-    pub session_hours: u32,
-    /// Login attempts per minute per source address.
-    #[serde(default = "default_login_rate")]
-    pub login_per_minute: f64,
-    /// Allow webhooks to loopback/private addresses and plain http (off: server-side request forgery).
-    #[serde(default)]
-    pub webhook_allow_private: bool,
-    /// Breached-password corpus (SHA-1 per line, Have I Been Pwned format) refused as new passwords.
-    pub breached_passwords_file: Option<PathBuf>,
-    /// TLS (rustls; TLS 1.3 and 1.2 with AEAD suites only).
-    pub tls: Option<HttpTlsConfig>,
-}
-
-/// `[http.tls]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpTlsConfig {
-    /// PEM certificate chain.
-    pub cert_file: PathBuf,
-    /// PEM private key.
-    pub key_file: PathBuf,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        toml::from_str("").expect("defaults")
-    }
-}
-
-fn default_http_listen() -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], 8080))
-}
-fn yes() -> bool {
-    true
-}
-fn default_rate() -> f64 {
-    50.0
-}
-fn default_burst() -> f64 {
-    100.0
-}
-fn default_max_body() -> usize {
-    1 << 20
-}
-fn default_max_job_body() -> usize {
-    32 << 20
-}
-fn default_session_hours() -> u32 {
-    8
-}
-fn default_login_rate() -> f64 {
-    10.0
-}
-
 /// `[metrics]`
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -260,62 +120,13 @@ pub struct MetricsConfig {
     pub listen: Option<SocketAddr>,
 }
 
-/// `[sqn]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SqnConfig {
-    /// IND length in bits (TS 33.102 Annex C).
-    #[serde(default = "default_ind")]
-    pub ind_bits: u8,
-    /// SEQ values reserved per database write.
-    #[serde(default = "default_block")]
-    pub block: i64,
-}
-
-impl Default for SqnConfig {
-    fn default() -> Self {
-        Self { ind_bits: default_ind(), block: default_block() }
-    }
-}
-
-fn default_ind() -> u8 {
-    5
-}
-fn default_block() -> i64 {
-    1000
-}
-
-/// `[eir]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EirConfig {
-    /// Equipment-Status for an IMEI on no list: `white` or `unknown` (DIAMETER_ERROR_EQUIPMENT_UNKNOWN).
-    #[serde(default = "default_unknown")]
-    pub unknown: String,
-    /// Critical subscriptions on the black list: `greylist` (default, plus an alert) or `blacklist`.
-    #[serde(default = "default_critical")]
-    pub critical_blacklisted: String,
-}
-
-impl Default for EirConfig {
-    fn default() -> Self {
-        Self { unknown: default_unknown(), critical_blacklisted: default_critical() }
-    }
-}
-
-fn default_unknown() -> String {
-    "white".into()
-}
-fn default_critical() -> String {
-    "greylist".into()
-}
-
 impl Config {
     /// Reads a file, or the defaults when `path` is `None`.
-    pub fn load(path: Option<&Path>) -> Result<Self, String> {
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let Some(path) = path else { return Ok(Self { data_dir: default_data_dir(), ..Self::default() }) };
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let mut c: Config = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        let mut c: Config =
+            toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), source: Box::new(e) })?;
         if c.data_dir.as_os_str().is_empty() {
             c.data_dir = default_data_dir();
         }
@@ -324,25 +135,9 @@ impl Config {
         Ok(c)
     }
 
-    fn validate(&self) -> Result<(), String> {
-        if self.diameter.watchdog_secs < 6 {
-            return Err("diameter.watchdog_secs must be at least 6 (RFC 3539)".into());
-        }
-        if !["white", "unknown"].contains(&self.eir.unknown.as_str()) {
-            return Err(format!("eir.unknown must be \"white\" or \"unknown\", not {:?}", self.eir.unknown));
-        }
-        if !["greylist", "blacklist"].contains(&self.eir.critical_blacklisted.as_str()) {
-            return Err(format!(
-                "eir.critical_blacklisted must be \"greylist\" or \"blacklist\", not {:?}",
-                self.eir.critical_blacklisted
-            ));
-        }
-        for p in &self.diameter.peers {
-            if let Some(bad) = p.imsi_prefixes.iter().find(|x| x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit())) {
-                return Err(format!("peer {}: IMSI prefix {bad:?} must be digits", p.origin_host));
-            }
-        }
-        auc::SqnScheme::new(self.sqn.ind_bits, 1 << 28).map_err(|e| format!("sqn.ind_bits: {e}"))?;
+    /// Checks what the sections' types cannot check as they are read.
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.diameter.validate()?;
         Ok(())
     }
 
@@ -394,7 +189,50 @@ mod tests {
     fn unknown_keys_and_bad_values_are_refused() {
         assert!(toml::from_str::<Config>("[diameter]\nlisten_addr = \"x\"").is_err());
         let c: Config = toml::from_str("[diameter]\nwatchdog_secs = 2").unwrap();
-        assert!(c.validate().unwrap_err().contains("watchdog"));
+        assert!(c.validate().unwrap_err().to_string().contains("watchdog"));
+    }
+}
+
+#[cfg(test)]
+mod section_tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("warden.toml");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn sections_land_in_their_crates_types() {
+        let c = load("[sqn]\nind_bits = 4\nblock = 50\n[eir]\nunknown = \"unknown\"\n[http]\nsession_hours = 2\nmax_body_bytes = 10\n")
+            .unwrap();
+        assert_eq!((c.sqn.scheme().ind_bits(), c.sqn.block()), (4, 50));
+        assert_eq!(c.eir.unknown, hss::UnknownImei::Unknown);
+        assert_eq!(c.eir.critical_blacklisted, hss::CriticalBlacklist::Greylist);
+        assert_eq!((c.http.session_secs, c.http.max_body, c.http.max_job_body), (7200, 10, 32 << 20));
+        let d = Config::load(None).unwrap();
+        assert_eq!((d.http.session_secs, d.http.rate_per_sec, d.http.login_per_minute), (8 * 3600, 50.0, 10.0));
+        assert_eq!((d.sqn.scheme().ind_bits(), d.sqn.block(), d.diameter.max_vectors), (5, 1000, 5));
+    }
+
+    #[test]
+    fn bad_values_name_the_file_the_key_and_the_accepted_words() {
+        let e = load("[eir]\nunknown = \"grey\"\n").unwrap_err().to_string();
+        assert!(
+            e.contains("warden.toml") && e.contains("eir.unknown must be \"white\" or \"unknown\", not \"grey\""),
+            "{e}"
+        );
+        let e = load("[eir]\ncritical_blacklisted = \"off\"\n").unwrap_err().to_string();
+        assert!(e.contains("eir.critical_blacklisted must be \"greylist\" or \"blacklist\", not \"off\""), "{e}");
+        let e = load("[sqn]\nind_bits = 12\n").unwrap_err().to_string();
+        assert!(e.contains("sqn.ind_bits"), "{e}");
+        let e = load("[diameter]\nwatchdog_secs = 3\n").unwrap_err().to_string();
+        assert!(e.contains("diameter.watchdog_secs must be at least 6"), "{e}");
+        let e =
+            load("[http.tls]\ncert_file = \"c\"\nkey_file = \"k\"\nclient_ca_file = \"x\"\n").unwrap_err().to_string();
+        assert!(e.contains("client_ca_file"), "[http.tls] has no client CA: {e}");
     }
 }
 

@@ -1,20 +1,26 @@
-//! `warden serve` with a `[firewall]` section: starts the roaming signalling firewall (crate
-//! `firewall`) in front of the HSS, gives it device priorities from the subscriber store (critical
-//! and low-priority SIMs, refreshed every minute), adds its counters to `/metrics`, and reloads its
-//! rules from the configuration file on SIGHUP without dropping connections. Its decisions about
-//! subscribers are written to the platform's event feed (`roaming.<rule>`), at most once per
+//! `warden serve` with a `[firewall]` section: the roaming signalling firewall (crate `firewall`) in
+//! front of the HSS. [`FirewallPart::build`] compiles its rules, binds its listener and gives it
+//! device priorities from the subscriber store (critical and low-priority SIMs); [`FirewallPart::start`]
+//! hands the App the relay, the priority refresher (every minute) and the SIGHUP reloader (rules
+//! from the configuration file, without dropping connections), which stop on the edge token, and the
+//! event writer, which stops on its own token after flushing its queue. The firewall's decisions
+//! about subscribers are written to the platform's event feed (`firewall.<rule>`, docs/events.md), at most once per
 //! subscriber and rule a minute, through a bounded queue that drops rather than slows the firewall.
+//! Its counters reach `/metrics` through the metrics facade.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use firewall::{Firewall, Priority, PriorityLookup};
 use store::Store;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::error::ServeError;
+use crate::platform::Task;
 
 /// Where the firewall forwards by default: Warden's own Diameter listener (loopback when it listens
 /// on every address).
@@ -37,40 +43,61 @@ impl PriorityLookup for StorePriorities {
     }
 }
 
+/// A firewall event about a subscriber: IMSI, kind (`firewall.<rule>`, docs/events.md), detail.
+type StoredEvent = (String, String, String);
+
 /// Persists firewall events about subscribers into the store's event feed, off the request path.
-struct StoreEvents(tokio::sync::mpsc::Sender<(String, String, String)>);
+struct StoreEvents(mpsc::Sender<StoredEvent>);
 
 impl firewall::EventSink for StoreEvents {
     fn record(&self, e: &firewall::Event) {
         let Some(imsi) = e.imsi else { return };
         // A full queue means a storm: the counters still count every decision.
-        let _ =
-            self.0.try_send((firewall::rules::imsi_string(imsi), format!("roaming.{}", e.rule.id()), e.to_string()));
+        let _ = self.0.try_send((
+            firewall::rules::imsi_string(imsi),
+            cmp::EventKind::Firewall(e.rule.id()).name().into_owned(),
+            e.to_string(),
+        ));
     }
 }
 
-/// Writes queued firewall events, each (IMSI, kind) at most once a minute.
-fn spawn_event_writer(store: Store) -> StoreEvents {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(String, String, String)>(10_000);
-    tokio::spawn(async move {
-        let mut last: HashMap<(String, String), std::time::Instant> = HashMap::new();
-        while let Some((imsi, kind, detail)) = rx.recv().await {
-            let now = std::time::Instant::now();
-            let key = (imsi, kind);
-            if last.get(&key).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
-                continue;
-            }
-            if last.len() > 100_000 {
-                last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
-            }
-            let Ok(parsed) = key.0.parse::<ids::Imsi>() else { continue };
-            if let Err(e) = store.record_event(Some(&parsed), &key.1, &detail).await {
-                tracing::warn!(error = %e, "firewall event not stored");
-            }
-            last.insert(key, now);
-        }
-    });
-    StoreEvents(tx)
+/// Writes queued firewall events, each (IMSI, kind) at most once a minute, until `stop`; then
+/// writes what is still queued and returns.
+async fn write_events(store: Store, mut rx: mpsc::Receiver<StoredEvent>, stop: CancellationToken) {
+    let mut last: HashMap<(String, String), Instant> = HashMap::new();
+    loop {
+        let event = tokio::select! {
+            event = rx.recv() => event,
+            _ = stop.cancelled() => break,
+        };
+        let Some(event) = event else { return };
+        write_event(&store, &mut last, event).await;
+    }
+    rx.close();
+    let mut flushed = 0usize;
+    while let Some(event) = rx.recv().await {
+        write_event(&store, &mut last, event).await;
+        flushed += 1;
+    }
+    if flushed > 0 {
+        tracing::info!(flushed, "firewall events queued at shutdown written");
+    }
+}
+
+async fn write_event(store: &Store, last: &mut HashMap<(String, String), Instant>, (imsi, kind, detail): StoredEvent) {
+    let now = Instant::now();
+    let key = (imsi, kind);
+    if last.get(&key).is_some_and(|t| now.duration_since(*t) < Duration::from_secs(60)) {
+        return;
+    }
+    if last.len() > 100_000 {
+        last.retain(|_, t| now.duration_since(*t) < Duration::from_secs(60));
+    }
+    let Ok(parsed) = key.0.parse::<ids::Imsi>() else { return };
+    if let Err(e) = store.record_event(Some(&parsed), &key.1, &detail).await {
+        tracing::warn!(error = %e, "firewall event not stored");
+    }
+    last.insert(key, now);
 }
 
 /// Reads the SIMs whose priority class is not standard (one narrow query, not whole SIM rows).
@@ -87,75 +114,144 @@ async fn load_priorities(store: &Store) -> Result<HashMap<String, Priority>, sto
         .collect())
 }
 
-/// Starts the firewall when the configuration has one; it stops when `shutdown` turns true.
-pub async fn start(
-    config: &Config,
-    store: &Store,
-    metrics: &Metrics,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<Option<Arc<Firewall>>, String> {
-    let Some(fc) = config.firewall.clone() else { return Ok(None) };
-    let upstream_is_own = fc.upstream.is_none();
-    let fw_host = fc.origin_host.clone();
-    let fw = Firewall::new(fc).map_err(|e| e.to_string())?;
-    let listener = fw.bind().await.map_err(|e| e.to_string())?;
-    let listen = listener.local_addr().map_err(|e| e.to_string())?;
-    if upstream_is_own
-        && !config.diameter.peers.is_empty()
-        && !config.diameter.peers.iter().any(|p| p.origin_host.eq_ignore_ascii_case(&fw_host))
-    {
-        tracing::warn!(firewall = %fw_host, "the firewall's Origin-Host is not among [[diameter.peers]]: the HSS will refuse it");
+/// Refreshes the priorities every minute until `stop`.
+async fn refresh_priorities(store: Store, priorities: Arc<StorePriorities>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.cancelled() => return,
+        }
+        match load_priorities(&store).await {
+            Ok(map) => *priorities.0.write().expect("priorities") = map,
+            Err(e) => tracing::warn!(error = %e, "firewall: SIM priorities not refreshed"),
+        }
     }
-    eprintln!("warden: roaming firewall listening on {listen} (Diameter), forwarding to {}", own_hss(config));
-    let priorities = Arc::new(StorePriorities::default());
-    *priorities.0.write().expect("priorities") =
-        load_priorities(store).await.map_err(|e| format!("SIM priorities: {e}"))?;
-    fw.set_priority_lookup(priorities.clone());
-    fw.set_event_sink(Arc::new(spawn_event_writer(store.clone())));
-    let (s, mut stop) = (store.clone(), shutdown.clone());
-    tokio::spawn(async move {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-                _ = stop.changed() => return,
-            }
-            match load_priorities(&s).await {
-                Ok(map) => *priorities.0.write().expect("priorities") = map,
-                Err(e) => tracing::warn!(error = %e, "firewall: SIM priorities not refreshed"),
-            }
+}
+
+/// Reloads the rules from `path` on every SIGHUP until `stop`.
+#[cfg(unix)]
+async fn reload_on_hangup(
+    fw: Arc<Firewall>,
+    path: std::path::PathBuf,
+    mut hup: tokio::signal::unix::Signal,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {}
+            _ = stop.cancelled() => return,
         }
-    });
-    let f = fw.clone();
-    metrics.add_source(Arc::new(move |out: &mut String| f.render_metrics(out)));
-    let (f, default_upstream) = (fw.clone(), own_hss(config));
-    let run_shutdown = shutdown.clone();
-    tokio::spawn(async move {
-        if let Err(e) = f.run(listener, default_upstream, run_shutdown).await {
-            tracing::error!(error = %e, "roaming firewall stopped");
+        match Config::load(Some(&path)).map(|c| c.firewall) {
+            Ok(Some(new)) => match fw.reload(new) {
+                Ok(()) => eprintln!("warden: firewall rules reloaded from {}", path.display()),
+                Err(e) => eprintln!("warden: firewall reload refused, rules unchanged: {e}"),
+            },
+            Ok(None) => eprintln!("warden: [firewall] removed from {}; restart to stop it", path.display()),
+            Err(e) => eprintln!("warden: firewall reload refused, rules unchanged: {e}"),
         }
-    });
+    }
+}
+
+/// The firewall, built and bound.
+pub struct FirewallPart {
+    fw: Arc<Firewall>,
+    listener: tokio::net::TcpListener,
+    default_upstream: SocketAddr,
+    store: Store,
+    priorities: Arc<StorePriorities>,
+    events: mpsc::Receiver<StoredEvent>,
     #[cfg(unix)]
-    if let Some(path) = config.source.clone() {
-        let f = fw.clone();
-        let mut shutdown = shutdown;
-        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            .map_err(|e| format!("SIGHUP handler: {e}"))?;
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = hup.recv() => {}
-                    _ = shutdown.changed() => return,
-                }
-                match Config::load(Some(&path)).map(|c| c.firewall) {
-                    Ok(Some(new)) => match f.reload(new) {
-                        Ok(()) => eprintln!("warden: firewall rules reloaded from {}", path.display()),
-                        Err(e) => eprintln!("warden: firewall reload refused, rules unchanged: {e}"),
-                    },
-                    Ok(None) => eprintln!("warden: [firewall] removed from {}; restart to stop it", path.display()),
-                    Err(e) => eprintln!("warden: firewall reload refused, rules unchanged: {e}"),
+    reload: Option<(std::path::PathBuf, tokio::signal::unix::Signal)>,
+}
+
+/// What [`FirewallPart::start`] hands the App.
+pub struct FirewallTasks {
+    /// The relay, the priority refresher and the reloader: they stop on the edge token.
+    pub edge: Vec<Task>,
+    /// The event writer: it stops on its own token, after the edge, and flushes its queue.
+    pub writer: Task,
+}
+
+impl FirewallPart {
+    /// Compiles the rules, binds the listener and reads the device priorities; `None` without
+    /// `[firewall]`.
+    pub async fn build(config: &Config, store: &Store) -> Result<Option<FirewallPart>, ServeError> {
+        let Some(fc) = config.firewall.clone() else { return Ok(None) };
+        let upstream_is_own = fc.upstream.is_none();
+        let fw_host = fc.origin_host.clone();
+        let fw = Firewall::new(fc)?;
+        let listener = fw.bind().await?;
+        if upstream_is_own
+            && !config.diameter.peers.is_empty()
+            && !config.diameter.peers.iter().any(|p| p.origin_host.eq_ignore_ascii_case(&fw_host))
+        {
+            tracing::warn!(firewall = %fw_host, "the firewall's Origin-Host is not among [[diameter.peers]]: the HSS will refuse it");
+        }
+        let priorities = Arc::new(StorePriorities::default());
+        *priorities.0.write().expect("priorities") = load_priorities(store).await.map_err(ServeError::Priorities)?;
+        fw.set_priority_lookup(priorities.clone());
+        let (tx, events) = mpsc::channel(10_000);
+        fw.set_event_sink(Arc::new(StoreEvents(tx)));
+        #[cfg(unix)]
+        let reload = match config.source.clone() {
+            Some(path) => {
+                let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                    .map_err(|source| ServeError::Signal { signal: "SIGHUP", source })?;
+                Some((path, hup))
+            }
+            None => None,
+        };
+        Ok(Some(FirewallPart {
+            fw,
+            listener,
+            default_upstream: own_hss(config),
+            store: store.clone(),
+            priorities,
+            events,
+            #[cfg(unix)]
+            reload,
+        }))
+    }
+
+    /// The firewall (for its metrics).
+    pub fn firewall(&self) -> &Arc<Firewall> {
+        &self.fw
+    }
+
+    /// The relay and its helpers, stopping on `edge`, and the event writer, stopping on `flush`.
+    pub fn start(self, edge: CancellationToken, flush: CancellationToken) -> FirewallTasks {
+        let FirewallPart {
+            fw,
+            listener,
+            default_upstream,
+            store,
+            priorities,
+            events,
+            #[cfg(unix)]
+            reload,
+        } = self;
+        match listener.local_addr() {
+            Ok(listen) => {
+                eprintln!("warden: roaming firewall listening on {listen} (Diameter), forwarding to {default_upstream}")
+            }
+            Err(e) => tracing::warn!(error = %e, "firewall listener address unknown"),
+        }
+        let relay = {
+            let (fw, stop) = (fw.clone(), edge.clone());
+            async move {
+                if let Err(e) = fw.run(listener, default_upstream, stop).await {
+                    tracing::error!(error = %e, "roaming firewall stopped");
                 }
             }
-        });
+        };
+        let mut tasks: Vec<Task> = vec![
+            ("roaming firewall", Box::pin(relay)),
+            ("firewall priority refresh", Box::pin(refresh_priorities(store.clone(), priorities, edge.clone()))),
+        ];
+        #[cfg(unix)]
+        if let Some((path, hup)) = reload {
+            tasks.push(("firewall reload on SIGHUP", Box::pin(reload_on_hangup(fw, path, hup, edge))));
+        }
+        FirewallTasks { edge: tasks, writer: ("firewall event writer", Box::pin(write_events(store, events, flush))) }
     }
-    Ok(Some(fw))
 }

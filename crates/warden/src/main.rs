@@ -7,19 +7,23 @@
 //! errors are one line where they can be.
 
 mod access_cmd;
+mod app;
 mod auc_cmd;
 mod audit_cmd;
 mod bench;
 mod cli;
 mod config;
+mod error;
 mod firewall_run;
 mod hexarg;
+mod hss_front;
 mod hss_import;
 mod metrics;
 mod network_audit;
 mod platform;
 mod provision;
 mod serve;
+mod storage;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,6 +47,18 @@ pub enum Failure {
 impl From<String> for Failure {
     fn from(s: String) -> Self {
         Failure::Failed(s)
+    }
+}
+
+impl From<error::ServeError> for Failure {
+    fn from(e: error::ServeError) -> Self {
+        Failure::Failed(e.to_string())
+    }
+}
+
+impl From<storage::StorageError> for Failure {
+    fn from(e: storage::StorageError) -> Self {
+        Failure::Failed(e.to_string())
     }
 }
 
@@ -103,35 +119,35 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
-    let config = config::Config::load(config_path).map_err(Failure::Usage)?;
+    let config = config::Config::load(config_path).map_err(|e| Failure::Usage(e.to_string()))?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Failed(e.to_string()))?;
     runtime.block_on(async move {
         match command {
             Command::Auc(_) => unreachable!("handled synchronously"),
             Command::Audit(_) => unreachable!("handled in main"),
-            Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::Failed),
+            Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Bench(BenchCommand::S6a(args)) => {
                 let report = bench::run(&args).await.map_err(Failure::Failed)?;
                 Ok(if args.json { report.to_json().to_string() } else { report.to_text() })
             }
             Command::Sim(cmd) => sim(&config, cmd).await,
             Command::Profile(ProfileCommand::Import { file }) => {
-                let store = serve::open_store(&config).await?;
+                let store = storage::open_store(&config).await?;
                 provision::import_profiles(&store, &file).await
             }
             Command::Eir(EirCommand::Import { file, source }) => {
-                let store = serve::open_store(&config).await?;
+                let store = storage::open_store(&config).await?;
                 provision::import_eir(&store, &file, &source).await
             }
             Command::Eir(EirCommand::HostReport { imei, host }) => {
                 let imei: ids::Imei = imei.parse().map_err(|e: ids::IdError| Failure::Usage(e.to_string()))?;
-                let store = serve::open_store(&config).await?;
+                let store = storage::open_store(&config).await?;
                 cmp::catalogue::report_host(&store, &cmp::Actor::cli(), &imei, &host).await?;
                 Ok(format!("recorded host of {imei}"))
             }
             Command::Keys(KeysCommand::Reseal { batch }) => {
-                let store = serve::open_store(&config).await?;
+                let store = storage::open_store(&config).await?;
                 let n = store.reseal_all(batch.max(1)).await.map_err(|e| Failure::Failed(e.to_string()))?;
                 let out = format!("re-sealed {n} SIMs with KEK {}", config.keys.kek_id);
                 let entry = cmp::Actor::cli().audit_entry("*", "keys.reseal", "sims", (), &out);
@@ -145,7 +161,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Tenant(TenantCommand::Create { name }) => access_cmd::tenant_create(&config, &name).await,
             Command::Token(cmd) => access_cmd::token(&config, cmd).await,
             Command::AuditLog(cmd) => {
-                let store = serve::open_store(&config).await?;
+                let store = storage::open_store(&config).await?;
                 match cmd {
                     AuditLogCommand::Verify => audit_cmd::verify(&store).await,
                     AuditLogCommand::Show { limit } => audit_cmd::show(&store, limit).await,
@@ -159,11 +175,11 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
     let parse_imsi = |s: &str| s.parse::<ids::Imsi>().map_err(|e| Failure::Usage(e.to_string()));
     match cmd {
         SimCommand::Import { file } => {
-            let store = serve::open_store(config).await?;
+            let store = storage::open_store(config).await?;
             provision::import_sims(&store, &file).await
         }
         SimCommand::ImportFrom { source, file, profile, tenant, skip_refused } => {
-            let store = serve::open_store(config).await?;
+            let store = storage::open_store(config).await?;
             let defaults = hss_import::Defaults { profile, tenant, skip_refused };
             hss_import::import(&store, source, &file, &defaults).await
         }
@@ -173,13 +189,13 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
         SimCommand::SetStatus { imsi, status } => {
             let imsi = parse_imsi(&imsi)?;
             let status: store::model::SimStatus = status.parse().map_err(Failure::Usage)?;
-            let store = serve::open_store(config).await?;
+            let store = storage::open_store(config).await?;
             cmp::sims::change_status(&store, &cmp::NoHss, &cmp::Actor::cli(), &imsi, status).await?;
             Ok(format!("{imsi}: {status}"))
         }
         SimCommand::SetProfile { imsi, profile } => {
             let imsi = parse_imsi(&imsi)?;
-            let store = serve::open_store(config).await?;
+            let store = storage::open_store(config).await?;
             if store.profile(&profile).await.map_err(|e| Failure::Failed(e.to_string()))?.is_none() {
                 return Err(Failure::Usage(format!("profile {profile:?} does not exist")));
             }
@@ -188,7 +204,7 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
         }
         SimCommand::Show { imsi } => {
             let imsi = parse_imsi(&imsi)?;
-            let store = serve::open_store(config).await?;
+            let store = storage::open_store(config).await?;
             let sim = store
                 .sim(&imsi)
                 .await

@@ -163,8 +163,8 @@ fn run(config_path: Option<&Path>, a: &RunArgs) -> Result<(u8, String, String), 
                 import::pyhss(f, &mut report).await.map_err(failed)?;
             }
             if a.store {
-                let config = crate::config::Config::load(config_path).map_err(|e| (2, e))?;
-                let store = crate::serve::open_store(&config).await.map_err(|e| (1, e))?;
+                let config = crate::config::Config::load(config_path).map_err(|e| (2, e.to_string()))?;
+                let store = crate::storage::open_store(&config).await.map_err(|e| (1, e.to_string()))?;
                 let sims = store.audit_sims().await.map_err(|e| (1, format!("store: {e}")))?;
                 let facts: Vec<audit::evidence::SimFact> = sims
                     .into_iter()

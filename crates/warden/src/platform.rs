@@ -1,93 +1,106 @@
-//! Runs the connectivity-management API inside `warden serve`, wired to the HSS of the same process:
+//! The connectivity-management API inside `warden serve`, wired to the HSS of the same process:
 //! SIM changes made through the API drop the HSS's cached copy and wake its outbox, so the CLR/IDR
 //! they queued leave at once, and the rule engine reads the HSS's signalling counters.
+//! [`Platform::build`] loads what `[http]` names (TLS material, the breached-password corpus) and
+//! binds the listener; [`Platform::start`] hands the server and the platform's background work to the
+//! App. Everything stops on the platform's shutdown token: the server stops accepting and finishes
+//! the requests in flight, live event streams end, background loops and bulk jobs stop.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hss::Hss;
 use store::model::{Sim, SimStatus};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::config::Config;
+use crate::error::ServeError;
 
-/// The HSS as the platform sees it.
-struct HssLink(Arc<Hss>);
+/// The HSS as the platform sees it. IDRs it starts run on `sending`, so shutdown can wait for them.
+struct HssLink {
+    hss: Arc<Hss>,
+    sending: TaskTracker,
+}
 
 impl cmp::HssNotifier for HssLink {
     fn status_changed(&self, before: &Sim, to: SimStatus) {
-        self.0.status_changed(before, to);
+        self.hss.status_changed(before, to);
     }
 
     fn profile_changed(&self, before: &Sim) {
-        self.0.profile_changed(before);
+        self.hss.profile_changed(before);
     }
 }
 
 impl api::engine::SignallingSource for HssLink {
     fn at_least(&self, min: u32) -> Vec<(String, i64, u32)> {
-        self.0.signalling().at_least(min, store::now())
+        self.hss.signalling().at_least(min, store::now())
     }
 }
 
-/// Binds the API listener and starts it with its background work; returns the bound address.
-pub async fn start(
-    config: &Config,
-    hss: Arc<Hss>,
-    shutdown: tokio::sync::watch::Receiver<bool>,
-) -> Result<Option<std::net::SocketAddr>, String> {
-    let h = &config.http;
-    if !h.enabled {
-        return Ok(None);
+/// The platform API, built and bound.
+pub struct Platform {
+    state: api::AppState,
+    link: Arc<HssLink>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    addr: SocketAddr,
+}
+
+/// A named long-running future of the platform.
+pub type Task = (&'static str, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
+
+impl Platform {
+    /// Loads what `settings` names and binds its listener; `None` when the API is disabled.
+    pub async fn build(
+        settings: &api::Settings,
+        hss: Arc<Hss>,
+        shutdown: CancellationToken,
+    ) -> Result<Option<Platform>, ServeError> {
+        if !settings.enabled {
+            return Ok(None);
+        }
+        let tls = settings.tls.as_ref().map(api::tls::TlsFiles::server_config).transpose()?;
+        let mut settings = settings.clone();
+        if let Some(n) = settings.load_breached()? {
+            eprintln!("warden: {n} breached-password hashes loaded");
+        }
+        let listen = settings.listen;
+        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind {
+            key: "http.listen",
+            addr: listen,
+            source,
+        })?;
+        let addr =
+            listener.local_addr().map_err(|source| ServeError::Bind { key: "http.listen", addr: listen, source })?;
+        let link = Arc::new(HssLink { hss: hss.clone(), sending: TaskTracker::new() });
+        let state = api::AppState::with_shutdown(hss.store().clone(), link.clone(), settings, shutdown);
+        Ok(Some(Platform { state, link, listener, tls, addr }))
     }
-    let tls = match &h.tls {
-        Some(t) => {
-            let cert = std::fs::read(&t.cert_file)
-                .map_err(|e| format!("http.tls.cert_file {}: {e}", t.cert_file.display()))?;
-            let key =
-                std::fs::read(&t.key_file).map_err(|e| format!("http.tls.key_file {}: {e}", t.key_file.display()))?;
-            Some(api::tls::server_config(&cert, &key).map_err(|e| format!("http.tls: {e}"))?)
-        }
-        None => None,
-    };
-    let settings = api::Settings {
-        rate_per_sec: h.rate_per_sec,
-        rate_burst: h.rate_burst,
-        max_body: h.max_body_bytes,
-        max_job_body: h.max_job_body_bytes,
-        session_secs: i64::from(h.session_hours) * 3600,
-        webhook_allow_private: h.webhook_allow_private,
-        login_per_minute: h.login_per_minute,
-        breached: match &h.breached_passwords_file {
-            Some(path) => {
-                let list = cmp::breached::BreachedList::load(path)
-                    .map_err(|e| format!("http.breached_passwords_file: {e}"))?;
-                eprintln!("warden: {} breached-password hashes loaded", list.len());
-                Some(Arc::new(list))
-            }
-            None => None,
-        },
-    };
-    let link = Arc::new(HssLink(hss.clone()));
-    let state = api::AppState::new(hss.store().clone(), link.clone(), settings);
-    let listener =
-        tokio::net::TcpListener::bind(h.listen).await.map_err(|e| format!("http.listen {}: {e}", h.listen))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    api::start_background(&state, link).await;
-    let app = api::router(state);
-    let secure = tls.is_some();
-    let mut stop = shutdown;
-    tokio::spawn(async move {
-        let wait = async move {
-            while !*stop.borrow() {
-                if stop.changed().await.is_err() {
-                    break;
+
+    /// IDRs the platform started, for shutdown to wait for.
+    pub fn notifications(&self) -> TaskTracker {
+        self.link.sending.clone()
+    }
+
+    /// Resumes unfinished bulk jobs and returns the server and the background work, each ending
+    /// once the platform's shutdown token is cancelled.
+    pub async fn start(self) -> Vec<Task> {
+        let Platform { state, link, listener, tls, addr } = self;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let mut tasks: Vec<Task> =
+            api::start_background(&state, link).await.into_iter().map(|t| (t.name, t.future)).collect();
+        let stop = state.shutdown_token().clone();
+        let app = api::router(state);
+        tasks.push((
+            "platform API server",
+            Box::pin(async move {
+                if let Err(e) = api::serve(listener, app, tls, stop.cancelled_owned()).await {
+                    tracing::error!(error = %e, "API server stopped");
                 }
-            }
-        };
-        if let Err(e) = api::serve(listener, app, tls, wait).await {
-            tracing::error!(error = %e, "API server stopped");
-        }
-    });
-    let scheme = if secure { "https" } else { "http" };
-    eprintln!("warden: API on {scheme}://{addr}/api/v1 (OpenAPI at /api/v1/openapi.json)");
-    Ok(Some(addr))
+            }),
+        ));
+        eprintln!("warden: API on {scheme}://{addr}/api/v1 (OpenAPI at /api/v1/openapi.json)");
+        tasks
+    }
 }

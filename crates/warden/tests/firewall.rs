@@ -213,10 +213,10 @@ async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     let mut events = String::new();
     for _ in 0..50 {
         events = String::from_utf8_lossy(&warden(dir.path(), &["sim", "show", "001010000000001"]).stdout).into_owned();
-        if events.contains("roaming.") {
+        if events.contains("firewall.") {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(events.contains("roaming.c2-") && events.contains("262"), "{events}");
+    assert!(events.contains("firewall.c2-") && events.contains("262"), "{events}");
 }

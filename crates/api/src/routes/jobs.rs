@@ -102,7 +102,7 @@ fn view(j: &JobRow) -> Job {
 /// Starts a job in the background (and resumes it after a restart through [`resume_jobs`]).
 pub fn spawn(st: &AppState, id: String) {
     let st = st.clone();
-    tokio::spawn(async move {
+    st.0.jobs.clone().spawn(async move {
         let Ok(_slot) = st.0.job_slots.clone().acquire_owned().await else { return };
         match cmp::jobs::run_job(st.store(), st.0.hss.as_ref(), &id).await {
             Ok(j) => {

@@ -1,13 +1,18 @@
 //! One connection: the loop that moves bytes between a stream and the [`Peer`] state machine,
-//! delivers requests to the handler and answers to waiting callers.
+//! delivers requests to the handler and answers to waiting callers. On shutdown an open connection
+//! keeps reading and answering until none of its requests is being handled (at most
+//! [`ConnectionLimits::drain_timeout`]), then sends DPR and ends on DPA.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::{Command, Handler, PeerHandle, RequestError, Stream};
 use crate::peer::{CloseReason, Event, Peer, PeerState, SendError};
@@ -19,23 +24,27 @@ pub struct ConnectionLimits {
     pub max_in_flight: usize,
     /// Read buffer size.
     pub read_buffer: usize,
+    /// On shutdown, how long requests being handled may take before DPR is sent anyway.
+    pub drain_timeout: Duration,
 }
 
 impl Default for ConnectionLimits {
     fn default() -> Self {
-        Self { max_in_flight: 256, read_buffer: 16 * 1024 }
+        Self { max_in_flight: 256, read_buffer: 16 * 1024, drain_timeout: Duration::from_secs(1) }
     }
 }
 
 /// Runs a connection to its end. `opened` (client side) learns when the capabilities exchange
-/// finished, or why it failed.
+/// finished, or why it failed. When `shutdown` is cancelled, an open connection drains (see the
+/// module documentation) and disconnects with DPR (Disconnect-Cause REBOOTING); one still in the
+/// capabilities exchange is closed at once.
 pub async fn drive<S: Stream, H: Handler>(
     stream: S,
     mut peer: Peer,
     address: Option<SocketAddr>,
     handler: Arc<H>,
     limits: ConnectionLimits,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
     mut opened: Option<oneshot::Sender<Result<PeerHandle, CloseReason>>>,
 ) {
     let (mut reader, mut writer) = tokio::io::split(stream);
@@ -44,9 +53,24 @@ pub async fn drive<S: Stream, H: Handler>(
     let mut handle: Option<PeerHandle> = None;
     let mut in_flight = 0usize;
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<crate::message::Message>();
+    // The handlers of requests in flight; those still running when the connection ends are aborted.
+    let mut handlers = JoinSet::new();
     let mut buf = vec![0u8; limits.read_buffer];
     let mut out: Vec<u8> = Vec::with_capacity(limits.read_buffer);
+    // Shutdown seen; until when requests being handled may finish before DPR.
+    let mut stopping = false;
+    let mut draining: Option<Instant> = None;
     loop {
+        if let Some(deadline) = draining {
+            if peer.state() != PeerState::Open {
+                draining = None;
+            } else if in_flight == 0 || Instant::now() >= deadline {
+                draining = None;
+                // REBOOTING (0): orderly shutdown of the node.
+                peer.disconnect(0, Instant::now().into_std());
+            }
+        }
+        while handlers.try_join_next().is_some() {}
         // Everything queued goes out in one write: one system call for a burst of answers.
         out.clear();
         while let Some(bytes) = peer.poll_transmit() {
@@ -68,7 +92,7 @@ pub async fn drive<S: Stream, H: Handler>(
                 Event::Request(req) => {
                     let (handler, peer_handle, done) = (handler.clone(), handle.clone(), done_tx.clone());
                     in_flight += 1;
-                    tokio::spawn(async move {
+                    handlers.spawn(async move {
                         let answer = match peer_handle {
                             Some(p) => handler.handle(req, p).await,
                             None => None,
@@ -140,12 +164,16 @@ pub async fn drive<S: Stream, H: Handler>(
                 Command::Disconnect(cause) => peer.disconnect(cause, Instant::now().into_std()),
             },
             _ = sleep_until(deadline) => peer.handle_timeout(Instant::now().into_std()),
-            changed = shutdown.changed(), if peer.state() == PeerState::Open => {
-                if changed.is_err() || *shutdown.borrow() {
-                    // REBOOTING (0): orderly shutdown of the node.
-                    peer.disconnect(0, Instant::now().into_std());
+            _ = shutdown.cancelled(), if !stopping => {
+                stopping = true;
+                match peer.state() {
+                    PeerState::Open => draining = Some(Instant::now() + limits.drain_timeout),
+                    // No DPR before the capabilities exchange: the connection just closes.
+                    PeerState::WaitCer | PeerState::WaitCea => peer.disconnect(0, Instant::now().into_std()),
+                    PeerState::Closing | PeerState::Closed => {}
                 }
             }
+            _ = sleep_until(draining), if draining.is_some() => {}
         }
     }
 }

@@ -2,6 +2,10 @@
 //! peers and hands their requests to a [`Handler`], and a client. Back-pressure: a connection stops
 //! reading while `max_in_flight` of its requests are being handled, and writes are awaited before
 //! more input is taken. The stream type is generic ([`Stream`]), so SCTP can be added beside TCP.
+//!
+//! Shutdown is a [`CancellationToken`]: [`serve`] stops accepting at once, every open connection
+//! answers the requests it is handling, sends DPR and ends on DPA, and `serve` returns when the last
+//! connection has ended.
 
 mod connection;
 mod tls;
@@ -12,10 +16,12 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 pub use connection::{drive, ConnectionLimits};
-pub use tls::{client_config, server_config, TlsSettings};
+pub use tls::{client_config, server_config, TlsConfig, TlsError, TlsSettings};
 
 use crate::message::Message;
 use crate::peer::{Capabilities, CloseReason, Peer, PeerAuthorizer, PeerConfig};
@@ -107,14 +113,18 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
-/// Accepts connections on `listener` until `shutdown` turns true; each connection runs its own task.
+/// Accepts connections on `listener` until `shutdown` is cancelled; each connection runs its own
+/// task. Then the listener is closed and every connection winds down (requests being handled are
+/// answered, then DPR, then the close on DPA; see [`drive`]); `serve` returns when the last one has
+/// ended. Dropping the future instead aborts every connection.
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     config: ServerConfig,
     handler: Arc<H>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: CancellationToken,
 ) {
     let mut seed_counter: u64 = rand_seed();
+    let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -124,21 +134,33 @@ pub async fn serve<H: Handler>(
                 let mut peer_config = config.peer.clone();
                 peer_config.seed = seed_counter;
                 let (config, handler, shutdown) = (config.clone(), handler.clone(), shutdown.clone());
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let peer = Peer::responder(peer_config, config.authorizer.clone(), Some(addr.ip()), tokio::time::Instant::now().into_std());
                     match &config.tls {
                         None => drive(stream, peer, Some(addr), handler, config.limits, shutdown, None).await,
-                        Some(tls) => match tokio_rustls::TlsAcceptor::from(tls.clone()).accept(stream).await {
-                            Ok(s) => drive(s, peer, Some(addr), handler, config.limits, shutdown, None).await,
-                            Err(e) => tracing::info!(%addr, error = %e, "TLS handshake failed"),
-                        },
+                        Some(tls) => {
+                            let accepted = tokio::select! {
+                                accepted = tokio_rustls::TlsAcceptor::from(tls.clone()).accept(stream) => accepted,
+                                _ = shutdown.cancelled() => return,
+                            };
+                            match accepted {
+                                Ok(s) => drive(s, peer, Some(addr), handler, config.limits, shutdown, None).await,
+                                Err(e) => tracing::info!(%addr, error = %e, "TLS handshake failed"),
+                            }
+                        }
                     }
                 });
             }
-            // A dropped sender ends the server too: `changed()` would otherwise return at once forever.
-            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
+            // Finished connections leave the set as they end.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = shutdown.cancelled() => break,
         }
     }
+    drop(listener);
+    if !connections.is_empty() {
+        tracing::info!(connections = connections.len(), "Diameter listener closed; disconnecting peers");
+    }
+    while connections.join_next().await.is_some() {}
 }
 
 /// A handler for client connections that refuses requests from the server side with nothing.
@@ -176,18 +198,13 @@ pub async fn connect_with<H: Handler>(
     peer_config.seed ^= rand_seed();
     let peer = Peer::initiator(peer_config, authorizer, Some(addr.ip()), tokio::time::Instant::now().into_std());
     let (open_tx, open_rx) = oneshot::channel();
-    let (keep, shutdown) = watch::channel(false);
+    // A client connection ends by `PeerHandle::disconnect`, by the remote, or when its task is aborted.
+    let shutdown = CancellationToken::new();
     let task = match tls {
-        None => tokio::spawn(async move {
-            let _keep = keep;
-            drive(stream, peer, Some(addr), handler, limits, shutdown, Some(open_tx)).await
-        }),
+        None => tokio::spawn(drive(stream, peer, Some(addr), handler, limits, shutdown, Some(open_tx))),
         Some((cfg, name)) => {
             let s = tokio_rustls::TlsConnector::from(cfg).connect(name, stream).await?;
-            tokio::spawn(async move {
-                let _keep = keep;
-                drive(s, peer, Some(addr), handler, limits, shutdown, Some(open_tx)).await
-            })
+            tokio::spawn(drive(s, peer, Some(addr), handler, limits, shutdown, Some(open_tx)))
         }
     };
     match open_rx.await {

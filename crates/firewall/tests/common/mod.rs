@@ -16,7 +16,7 @@ use diameter::Message;
 use firewall::{Firewall, FirewallConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 pub const HOME: &str = "home.example";
 pub const FW_HOST: &str = "fw.home.example";
@@ -61,14 +61,15 @@ pub fn base_config(upstream: SocketAddr, extra_tables: &str) -> FirewallConfig {
 pub struct Running {
     pub fw: Arc<Firewall>,
     pub addr: SocketAddr,
-    pub stop: watch::Sender<bool>,
+    pub stop: CancellationToken,
 }
 
 pub async fn start_firewall(config: FirewallConfig) -> Running {
     let fw = Firewall::new(config).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, shutdown) = watch::channel(false);
+    let stop = CancellationToken::new();
+    let shutdown = stop.clone();
     let f = fw.clone();
     tokio::spawn(async move { f.run(listener, "127.0.0.1:1".parse().unwrap(), shutdown).await.unwrap() });
     Running { fw, addr, stop }

@@ -1,0 +1,295 @@
+//! The `warden serve` application: [`App::build`] opens the store and builds every component from
+//! its configuration section — the HSS and its Diameter listener, the platform API, the roaming
+//! firewall, the metrics endpoint — binding every listener before anything runs; [`App::run`] runs
+//! every long-running task on one [`JoinSet`] under a [`CancellationToken`] (a child token per
+//! stage, and per component within it), and on shutdown stops them in this order:
+//!
+//! 1. **edge** — everything that accepts work or originates it: the roaming firewall (stops
+//!    accepting, answers what partners have in flight, DPR to partners, then closes its links to
+//!    the HSS), the platform API (stops accepting, finishes the requests in flight, ends live event
+//!    streams) with its background loops (webhook delivery, rule engine, purge) and bulk jobs, the
+//!    outbox delivery, the firewall's priority refresher and SIGHUP reloader, the metrics endpoint;
+//! 2. the CLR/IDR those sent get their answers over the still open Diameter connections;
+//! 3. **core** — the HSS's Diameter server: stops accepting, each connection answers what it is
+//!    handling, sends DPR and closes on DPA;
+//! 4. **flush** — the firewall's event writer writes what is queued; the metrics upkeep stops.
+//!
+//! The firewall and the platform go first because they send their work through the Diameter
+//! server. Each stage has a bounded grace period (together well under two seconds); a task still
+//! running after it is aborted and named in a warning. Every stop is logged at info level, in order,
+//! and `run` returns only when the set is empty.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hss::{Hss, HssConfig};
+use store::Store;
+use tokio::task::{AbortHandle, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::error::ServeError;
+use crate::firewall_run::FirewallPart;
+use crate::hss_front::{self, Metered};
+use crate::metrics::{self, Exporter};
+use crate::platform::Platform;
+
+/// Grace of the edge stage: the firewall's and the API's in-flight work.
+const EDGE_GRACE: Duration = Duration::from_millis(600);
+/// Grace for answers to CLR/IDR sent before the Diameter connections close.
+const SETTLE_GRACE: Duration = Duration::from_millis(100);
+/// Grace of the core stage: drain (`hss_front::DRAIN_TIMEOUT`), DPR and DPA.
+const CORE_GRACE: Duration = Duration::from_millis(600);
+/// Grace of the flush stage.
+const FLUSH_GRACE: Duration = Duration::from_millis(200);
+
+/// The name of the task whose early end stops the process.
+const DIAMETER_SERVER: &str = "HSS Diameter server";
+
+/// When a task stops, in the shutdown order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Edge,
+    Core,
+    Flush,
+}
+
+/// Every component, built and bound, ready to run.
+pub struct App {
+    store: Store,
+    hss: Arc<Hss>,
+    diameter: (tokio::net::TcpListener, diameter::transport::ServerConfig),
+    platform: Option<Platform>,
+    firewall: Option<FirewallPart>,
+    metrics: Option<(tokio::net::TcpListener, Exporter)>,
+    tokens: Tokens,
+}
+
+/// The root token and its children.
+struct Tokens {
+    root: CancellationToken,
+    edge: CancellationToken,
+    core: CancellationToken,
+    flush: CancellationToken,
+}
+
+impl Tokens {
+    fn new() -> Self {
+        let root = CancellationToken::new();
+        Self { edge: root.child_token(), core: root.child_token(), flush: root.child_token(), root }
+    }
+}
+
+async fn bind(key: &'static str, addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, ServeError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| ServeError::Bind { key, addr, source })
+}
+
+impl App {
+    /// Opens the store and builds every component the configuration asks for; every listener is
+    /// bound when this returns.
+    pub async fn build(config: Config) -> Result<App, ServeError> {
+        let d = &config.diameter;
+        if !d.listen.ip().is_loopback() && d.peers.is_empty() {
+            return Err(ServeError::OpenListener);
+        }
+        // The recorder first: components register their series as they are built.
+        let metrics = match config.metrics.listen {
+            Some(addr) => {
+                let exporter = metrics::install()?;
+                firewall::observe::describe_metrics();
+                Some((bind("metrics.listen", addr).await?, exporter))
+            }
+            None => None,
+        };
+        let store = crate::storage::open_store(&config).await?;
+        let hss = Hss::new(HssConfig::from_sections(d.clone(), config.sqn, config.eir), store.clone());
+        let server = hss_front::server_config(d)?;
+        let listener = bind("diameter.listen", d.listen).await?;
+        tracing::info!(listen = %d.listen, origin_host = %d.origin_host, storage = %config.storage_url(), "Warden HSS serving");
+        eprintln!(
+            "warden: HSS listening on {} (Diameter, {})",
+            d.listen,
+            if server.tls.is_some() { "TLS" } else { "TCP" }
+        );
+        if let Some((l, _)) = &metrics {
+            if let Ok(addr) = l.local_addr() {
+                eprintln!("warden: metrics on http://{addr}/metrics");
+            }
+        }
+        let tokens = Tokens::new();
+        let platform = Platform::build(&config.http, hss.clone(), tokens.edge.child_token()).await?;
+        let firewall = FirewallPart::build(&config, &store).await?;
+        let metrics = metrics.map(|(l, mut exporter)| {
+            if let Some(fw) = &firewall {
+                let fw = fw.firewall().clone();
+                exporter.add_collector(Arc::new(move || fw.publish_gauges()));
+            }
+            (l, exporter)
+        });
+        Ok(App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens })
+    }
+
+    /// Runs every component until `shutdown` resolves (or the Diameter server ends on its own),
+    /// then stops them in order (see the module documentation) and returns once no task is left.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens } = self;
+        let mut running = Running::default();
+        let mut notifications = Vec::new();
+        if let Some((l, exporter)) = metrics {
+            let stop = tokens.edge.child_token();
+            let endpoint = metrics::serve(l, exporter.clone(), stop);
+            running.spawn(Stage::Edge, "metrics endpoint", async move {
+                if let Err(e) = endpoint.await {
+                    tracing::error!(error = %e, "metrics endpoint stopped");
+                }
+            });
+            running.spawn(Stage::Flush, "metrics upkeep", metrics::upkeep(exporter, tokens.flush.child_token()));
+        }
+        running.spawn(
+            Stage::Core,
+            DIAMETER_SERVER,
+            diameter::transport::serve(listener, server, Arc::new(Metered(hss.clone())), tokens.core.child_token()),
+        );
+        running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
+        if let Some(p) = platform {
+            notifications.push(p.notifications());
+            for (name, task) in p.start().await {
+                running.spawn(Stage::Edge, name, task);
+            }
+        }
+        if let Some(f) = firewall {
+            let tasks = f.start(tokens.edge.child_token(), tokens.flush.child_token());
+            for (name, task) in tasks.edge {
+                running.spawn(Stage::Edge, name, task);
+            }
+            running.spawn(Stage::Flush, tasks.writer.0, tasks.writer.1);
+        }
+
+        let outcome = tokio::select! {
+            _ = shutdown => Ok(()),
+            failed = running.watch_for_failure() => failed,
+        };
+        eprintln!("warden: shutting down (DPR to every peer)");
+        let started = Instant::now();
+        tracing::info!("shutdown: edge (firewall, platform API and background work, outbox, metrics endpoint)");
+        tokens.edge.cancel();
+        running.stop(Stage::Edge, EDGE_GRACE, started).await;
+        settle(&notifications, &hss, SETTLE_GRACE).await;
+        tracing::info!("shutdown: core (Diameter server: stop accepting, drain, DPR)");
+        tokens.core.cancel();
+        running.stop(Stage::Core, CORE_GRACE, started).await;
+        settle(&notifications, &hss, SETTLE_GRACE).await;
+        tracing::info!("shutdown: flush (event writer, metrics upkeep)");
+        tokens.flush.cancel();
+        running.stop(Stage::Flush, FLUSH_GRACE, started).await;
+        tokens.root.cancel();
+        running.finish().await;
+        drop((hss, store));
+        tracing::info!(took_ms = started.elapsed().as_millis() as u64, "shutdown complete");
+        outcome
+    }
+}
+
+/// Delivers the outbox (the CLR/IDR every SIM change queues) until `stop`, finishing the round in
+/// progress: at once after a change of this process, every half second for other processes'.
+async fn deliver_outbox(hss: Arc<Hss>, stop: CancellationToken) {
+    hss.run_outbox(Duration::from_millis(500), stop).await;
+}
+
+/// Waits (at most `grace`) for IDRs the platform started and for every CLR/IDR the HSS sent.
+async fn settle(notifications: &[TaskTracker], hss: &Hss, grace: Duration) {
+    let all = async {
+        for n in notifications {
+            n.close();
+            n.wait().await;
+        }
+        hss.settle().await;
+    };
+    if tokio::time::timeout(grace, all).await.is_err() {
+        tracing::warn!("shutdown: CLR/IDR still waiting for answers; they are dropped");
+    }
+}
+
+/// The running tasks: one [`JoinSet`], each task named and assigned to a stage.
+#[derive(Default)]
+struct Running {
+    set: JoinSet<()>,
+    tasks: HashMap<tokio::task::Id, (&'static str, Stage, AbortHandle)>,
+}
+
+impl Running {
+    fn spawn(&mut self, stage: Stage, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
+        let handle = self.set.spawn(task);
+        self.tasks.insert(handle.id(), (name, stage, handle));
+    }
+
+    /// Takes one ended task off the set and logs it; `None` when the set is empty.
+    async fn reap(&mut self, started: Instant) -> Option<(&'static str, Stage)> {
+        let ended = self.set.join_next_with_id().await?;
+        let id = match &ended {
+            Ok((id, ())) => *id,
+            Err(e) => e.id(),
+        };
+        let (name, stage, _) = self.tasks.remove(&id)?;
+        let took_ms = started.elapsed().as_millis() as u64;
+        match ended {
+            Ok(_) => tracing::info!(task = name, ?stage, took_ms, "stopped"),
+            Err(e) if e.is_cancelled() => {
+                tracing::warn!(task = name, ?stage, took_ms, "aborted after its grace period")
+            }
+            Err(e) => tracing::error!(task = name, ?stage, error = %e, "panicked"),
+        }
+        Some((name, stage))
+    }
+
+    /// Before shutdown: resolves when the Diameter server ends on its own (the process cannot go on
+    /// without it); other tasks that end early are logged and the rest keep running.
+    async fn watch_for_failure(&mut self) -> Result<(), ServeError> {
+        let started = Instant::now();
+        loop {
+            match self.reap(started).await {
+                Some((DIAMETER_SERVER, _)) => return Err(ServeError::Stopped(DIAMETER_SERVER)),
+                Some((name, _)) => tracing::error!(task = name, "stopped before shutdown"),
+                None => return Err(ServeError::Stopped(DIAMETER_SERVER)),
+            }
+        }
+    }
+
+    /// Waits until no task of `stage` runs, at most `grace`; then aborts those left.
+    async fn stop(&mut self, stage: Stage, grace: Duration, started: Instant) {
+        let deadline = Instant::now() + grace;
+        let mut aborted = false;
+        while self.tasks.values().any(|(_, s, _)| *s == stage) {
+            let reaped = tokio::select! {
+                reaped = self.reap(started) => reaped.is_some(),
+                _ = tokio::time::sleep_until(deadline), if !aborted => true,
+            };
+            if !reaped {
+                break;
+            }
+            if !aborted && Instant::now() >= deadline {
+                aborted = true;
+                for (name, s, handle) in self.tasks.values() {
+                    if *s == stage {
+                        // Aborted tasks end at their next await point and are reaped above.
+                        tracing::warn!(task = name, ?stage, "still running after its grace period; aborting");
+                        handle.abort();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Aborts and collects anything left (nothing, when every stage ended in time).
+    async fn finish(&mut self) {
+        for (name, stage, handle) in self.tasks.values() {
+            tracing::warn!(task = name, ?stage, "still running at the end of shutdown; aborting");
+            handle.abort();
+        }
+        while self.reap(Instant::now()).await.is_some() {}
+    }
+}

@@ -1,0 +1,73 @@
+//! Why `warden serve` could not start or did not stop cleanly: one error type for the wiring
+//! (configuration, storage, listeners, TLS material, components), each variant naming the setting or
+//! the component concerned. The command line maps it to exit code 1 (`Failure` in main.rs).
+
+use std::net::SocketAddr;
+
+use crate::config::ConfigError;
+use crate::metrics::MetricsError;
+use crate::storage::StorageError;
+
+/// Why serving failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration file.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The store or its keys.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A public Diameter listener without an allow-list of peers.
+    #[error("diameter.listen is not a loopback address but no [[diameter.peers]] are configured")]
+    OpenListener,
+    /// A listener could not be bound.
+    #[error("{key} {addr}: {source}")]
+    Bind {
+        /// The configuration key of the address.
+        key: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The Diameter listener's TLS material.
+    #[error("diameter.tls: {0}")]
+    DiameterTls(#[from] diameter::transport::TlsError),
+    /// The API's TLS material.
+    #[error(transparent)]
+    HttpTls(#[from] api::tls::TlsError),
+    /// The breached-password corpus.
+    #[error(transparent)]
+    Breached(#[from] api::BreachedFileError),
+    /// The roaming firewall could not start.
+    #[error(transparent)]
+    Firewall(#[from] firewall::Error),
+    /// The roaming firewall's rules do not compile.
+    #[error(transparent)]
+    FirewallRules(#[from] firewall::ConfigError),
+    /// The firewall's device priorities could not be read from the store.
+    #[error("firewall: SIM priorities: {0}")]
+    Priorities(store::StoreError),
+    /// The metrics exporter.
+    #[error(transparent)]
+    Metrics(#[from] MetricsError),
+    /// A signal handler could not be installed.
+    #[error("{signal} handler: {source}")]
+    Signal {
+        /// The signal.
+        signal: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A component that runs until shutdown ended on its own.
+    #[error("{0} stopped unexpectedly")]
+    Stopped(&'static str),
+    /// A component failed while running.
+    #[error("{component}: {source}")]
+    Failed {
+        /// The component.
+        component: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}

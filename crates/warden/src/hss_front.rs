@@ -1,0 +1,77 @@
+//! The HSS's Diameter front end in `warden serve`: the handler that meters every answer through the
+//! metrics facade, who may connect (the configured peers, or loopback peers only without any), and
+//! the server settings read from `[diameter]` ([`hss::DiameterConfig`]).
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diameter::peer::{Application, CloseReason, PeerAuthorizer, PeerIdentity};
+use diameter::transport::{ConnectionLimits, Handler, PeerHandle, ServerConfig};
+use diameter::Message;
+use hss::{ConfiguredPeers, Hss};
+
+use crate::error::ServeError;
+use crate::metrics;
+
+/// On shutdown, how long a connection may take to answer what it is handling before DPR.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// The HSS with metrics around it.
+pub struct Metered(pub Arc<Hss>);
+
+impl Handler for Metered {
+    async fn handle(&self, request: Message, peer: PeerHandle) -> Option<Message> {
+        let start = Instant::now();
+        let command = request.abbrev().unwrap_or("unknown");
+        let answer = self.0.dispatch(request, &peer).await;
+        metrics::answered(command, answer.result_code().unwrap_or(0), start.elapsed());
+        Some(answer)
+    }
+
+    fn peer_open(&self, peer: PeerHandle) {
+        metrics::peer_opened();
+        self.0.peer_open(peer);
+    }
+
+    fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>, reason: &CloseReason) {
+        if remote.is_some() {
+            metrics::peer_closed();
+        }
+        self.0.peer_closed(remote, reason);
+    }
+}
+
+/// Without configured peers: any identity, but only from loopback, may ask about any subscriber.
+struct LoopbackOnly;
+impl PeerAuthorizer for LoopbackOnly {
+    fn authorize(&self, p: &PeerIdentity) -> bool {
+        p.address.is_some_and(|a: IpAddr| a.is_loopback())
+    }
+}
+
+/// The transport settings of the HSS's listener.
+pub fn server_config(d: &hss::DiameterConfig) -> Result<ServerConfig, ServeError> {
+    let authorizer: Arc<dyn PeerAuthorizer> = if d.peers.is_empty() {
+        tracing::warn!("no [[diameter.peers]] configured: accepting loopback peers only, for any subscriber");
+        Arc::new(LoopbackOnly)
+    } else {
+        Arc::new(ConfiguredPeers(d.peers.clone()))
+    };
+    let mut peer =
+        diameter::peer::PeerConfig::new(&d.origin_host, &d.origin_realm, vec![Application::S6A, Application::S13]);
+    peer.watchdog_interval = Duration::from_secs(d.watchdog_secs);
+    peer.max_message_size = d.max_message_size;
+    peer.origin_state_id = store::now() as u32;
+    peer.clock_low12 = (store::now() & 0xfff) as u32;
+    Ok(ServerConfig {
+        peer,
+        authorizer,
+        limits: ConnectionLimits {
+            max_in_flight: d.max_in_flight,
+            drain_timeout: DRAIN_TIMEOUT,
+            ..ConnectionLimits::default()
+        },
+        tls: d.tls.as_ref().map(diameter::transport::TlsConfig::server_config).transpose()?,
+    })
+}

@@ -8,8 +8,8 @@ use crate::import::Subscribers;
 use crate::model::Subscriptions;
 use crate::report::Report;
 
-/// One SIM as the audit sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One SIM as the audit sees it (`store::Store::audit_sims` hands SIMs over in this shape).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
 pub struct SimFact {
     /// IMSI.
     pub imsi: String,

@@ -1,36 +1,19 @@
 //! Read-only queries for the network audit (`warden audit run --store`): every SIM's settings and the
-//! services its profile grants, with the algorithm exactly as stored. Never a key.
+//! services its profile grants, with the algorithm exactly as stored, as records the audit reads into
+//! its own fact type. Never a key.
 
 use sqlx::Row;
 
-use crate::error::Result;
+use crate::error::{Result, StoreError};
 use crate::model::ServiceProfile;
 use crate::Store;
 
-/// One SIM as the audit reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditSim {
-    /// IMSI.
-    pub imsi: String,
-    /// Tenant.
-    pub tenant: String,
-    /// Status as stored.
-    pub status: String,
-    /// Priority class as stored.
-    pub priority: String,
-    /// Profile name.
-    pub profile: Option<String>,
-    /// Services of the profile (`None` without a profile, or when the profile cannot be read).
-    pub services: Option<Vec<String>>,
-    /// Algorithm as stored (not parsed, so refused or unknown values show up).
-    pub algorithm: String,
-    /// An MSISDN is set.
-    pub has_msisdn: bool,
-}
-
 impl Store {
-    /// Every SIM, for the audit.
-    pub async fn audit_sims(&self) -> Result<Vec<AuditSim>> {
+    /// Every SIM as the network audit reads it, handed over as a record the caller deserialises into
+    /// its own type (`audit::evidence::SimFact`; the store knows no audit types). Its fields: `imsi`,
+    /// `tenant`, `status`, `priority`, `profile`, `services` (the profile's, `null` without one),
+    /// `algorithm` (as stored, unparsed, so refused or unknown values show), `has_msisdn`. Never a key.
+    pub async fn audit_sims<T: serde::de::DeserializeOwned>(&self) -> Result<Vec<T>> {
         let profiles = sqlx::query("SELECT name, body FROM profiles").fetch_all(self.pool()).await?;
         let services: std::collections::HashMap<String, Vec<String>> = profiles
             .iter()
@@ -48,16 +31,18 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let profile: Option<String> = r.try_get("profile")?;
-                Ok(AuditSim {
-                    imsi: r.try_get("imsi")?,
-                    tenant: r.try_get("tenant")?,
-                    status: r.try_get("status")?,
-                    priority: r.try_get("priority")?,
-                    services: profile.as_ref().and_then(|p| services.get(p).cloned()),
-                    profile,
-                    algorithm: r.try_get("algorithm")?,
-                    has_msisdn: r.try_get::<Option<String>, _>("msisdn")?.is_some_and(|m| !m.is_empty()),
-                })
+                let imsi: String = r.try_get("imsi")?;
+                let record = serde_json::json!({
+                    "imsi": imsi,
+                    "tenant": r.try_get::<String, _>("tenant")?,
+                    "status": r.try_get::<String, _>("status")?,
+                    "priority": r.try_get::<String, _>("priority")?,
+                    "services": profile.as_ref().and_then(|p| services.get(p)),
+                    "profile": profile,
+                    "algorithm": r.try_get::<String, _>("algorithm")?,
+                    "has_msisdn": r.try_get::<Option<String>, _>("msisdn")?.is_some_and(|m| !m.is_empty()),
+                });
+                serde_json::from_value(record).map_err(|e| StoreError::Corrupt { imsi, reason: e.to_string() })
             })
             .collect()
     }

@@ -165,20 +165,8 @@ fn run(config_path: Option<&Path>, a: &RunArgs) -> Result<(u8, String, String), 
             if a.store {
                 let config = crate::config::Config::load(config_path).map_err(|e| (2, e.to_string()))?;
                 let store = crate::storage::open_store(&config).await.map_err(|e| (1, e.to_string()))?;
-                let sims = store.audit_sims().await.map_err(|e| (1, format!("store: {e}")))?;
-                let facts: Vec<audit::evidence::SimFact> = sims
-                    .into_iter()
-                    .map(|s| audit::evidence::SimFact {
-                        imsi: s.imsi,
-                        tenant: s.tenant,
-                        status: s.status,
-                        priority: s.priority,
-                        profile: s.profile,
-                        services: s.services,
-                        algorithm: s.algorithm,
-                        has_msisdn: s.has_msisdn,
-                    })
-                    .collect();
+                let facts: Vec<audit::evidence::SimFact> =
+                    store.audit_sims().await.map_err(|e| (1, format!("store: {e}")))?;
                 let origin = redact(&config.storage_url());
                 audit::evidence::check_store(&facts, &description.subscriptions, &origin, &mut report);
             }

@@ -2,8 +2,10 @@
 //!
 //! - **Codec**: the header ([`Header`]), AVPs with every RFC 6733 base type ([`Avp`], [`Value`]), a
 //!   zero-copy reader ([`MessageView`], [`RawAvps`]) and byte-exact encoding.
-//! - **Dictionary** ([`dictionary`]): base protocol, S6a/S6d and S13 (TS 29.272), DOIC (RFC 7683);
-//!   messages are built and read by name, unknown AVPs are kept.
+//! - **Dictionary** ([`dictionary`]): base protocol, S6a/S6d and S13 (TS 29.272), DOIC (RFC 7683),
+//!   with typed handles generated from its tables: an AVP constant per AVP (`avp::ORIGIN_HOST`, typed
+//!   by data format) and a [`Command`] per command. Messages are built and read through them, so a
+//!   misspelt name or a value of the wrong format does not compile; unknown AVPs are kept.
 //! - **Validation** ([`validate::check`]) and error answers carrying the RFC 6733 Result-Code and
 //!   Failed-AVP ([`Message::error_answer`]).
 //!
@@ -21,6 +23,7 @@ pub mod transport;
 pub mod validate;
 
 pub use avp::{Address, Avp, BuildError, RawAvp, RawAvps, Value};
+pub use dictionary::Command;
 pub use error::DecodeError;
 pub use header::{next_frame_len, FramingError, Header};
 pub use message::{Message, MessageError, MessageView};

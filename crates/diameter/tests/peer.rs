@@ -4,9 +4,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::dictionary::app;
 use diameter::peer::{Application, CloseReason, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
+use diameter::Command;
 use diameter::{Avp, Message, Value};
 
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
@@ -57,14 +59,14 @@ fn open_pair(now: Instant) -> (Peer, Peer) {
 }
 
 fn air() -> Message {
-    let mut m = Message::new("AIR").unwrap();
-    m.add("Session-Id", "mme.example;1;2").unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme.example").unwrap();
-    m.add("Origin-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
-    m.add("Destination-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
-    m.add("User-Name", "001010000000001").unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+    let mut m = Message::request(Command::AIR);
+    m.add(avp::SESSION_ID, "mme.example;1;2");
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "mme.example");
+    m.add(avp::ORIGIN_REALM, "epc.mnc001.mcc001.3gppnetwork.org");
+    m.add(avp::DESTINATION_REALM, "epc.mnc001.mcc001.3gppnetwork.org");
+    m.add(avp::USER_NAME, "001010000000001");
+    m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
     m
 }
 
@@ -81,9 +83,9 @@ fn capabilities_request_answer_and_watchdog() {
     let (hbh, _) = mme.send_request(air(), now).unwrap();
     pump(&mut mme, &mut hss, now);
     let Some(Event::Request(req)) = hss.poll_event() else { panic!("request expected") };
-    assert_eq!(req.get_str("User-Name"), Some("001010000000001"));
+    assert_eq!(req.get_str(avp::USER_NAME), Some("001010000000001"));
     let mut ans = Message::answer_to(&req.header, req.session_id());
-    ans.add("Result-Code", rc::SUCCESS).unwrap();
+    ans.add(avp::RESULT_CODE, rc::SUCCESS);
     hss.send_answer(ans).unwrap();
     pump(&mut mme, &mut hss, now);
     let Some(Event::Answer(a)) = mme.poll_event() else { panic!("answer expected") };
@@ -173,7 +175,7 @@ fn duplicate_requests_reach_the_application_once() {
     hss.handle_input(&again, now);
     assert!(hss.poll_event().is_none());
     let mut ans = Message::answer_to(&req.header, req.session_id());
-    ans.add("Result-Code", rc::SUCCESS).unwrap();
+    ans.add(avp::RESULT_CODE, rc::SUCCESS);
     hss.send_answer(ans.clone()).unwrap();
     let first = hss.poll_transmit().unwrap();
     // After the answer: the cached answer is sent again, the application sees nothing.
@@ -201,7 +203,7 @@ fn bad(hss: &mut Peer, bytes: &[u8]) -> Message {
 }
 
 fn failed_avp_code(m: &Message) -> Option<u32> {
-    m.get("Failed-AVP")?.as_grouped()?.first().map(|a| a.code)
+    m.get(avp::FAILED_AVP)?.as_grouped()?.first().map(|a| a.code)
 }
 
 #[test]
@@ -268,9 +270,9 @@ fn malformed_requests_get_rfc_6733_answers() {
     assert_eq!(bad(&mut hss, &m.encode()).result_code(), Some(rc::INVALID_AVP_VALUE));
 
     // Absurd nesting: 5004.
-    let mut nested = Avp::new("Experimental-Result", Value::Grouped(vec![])).unwrap();
+    let mut nested = Avp::grouped(avp::EXPERIMENTAL_RESULT, vec![]);
     for _ in 0..40 {
-        nested = Avp::new("Experimental-Result", Value::Grouped(vec![nested])).unwrap();
+        nested = Avp::grouped(avp::EXPERIMENTAL_RESULT, vec![nested]);
     }
     let mut m = air();
     m.header.end_to_end = 101;

@@ -6,9 +6,11 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use diameter::avp;
 use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::result_code as rc;
 use diameter::transport::{connect, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig, TlsSettings};
+use diameter::Command;
 use diameter::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -22,11 +24,11 @@ struct Echo;
 impl Handler for Echo {
     async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
         let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Auth-Session-State", 1u32).unwrap();
-        a.add("Origin-Host", "hss.example").unwrap();
-        a.add("Origin-Realm", REALM).unwrap();
-        a.add("Result-Code", rc::SUCCESS).unwrap();
-        a.add("User-Name", req.get_str("User-Name").unwrap_or_default()).unwrap();
+        a.add(avp::AUTH_SESSION_STATE, 1u32);
+        a.add(avp::ORIGIN_HOST, "hss.example");
+        a.add(avp::ORIGIN_REALM, REALM);
+        a.add(avp::RESULT_CODE, rc::SUCCESS);
+        a.add(avp::USER_NAME, req.get_str(avp::USER_NAME).unwrap_or_default());
         Some(a)
     }
 }
@@ -50,14 +52,14 @@ async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, watch::Se
 }
 
 fn air(imsi: &str) -> Message {
-    let mut m = Message::new("AIR").unwrap();
-    m.add("Session-Id", format!("mme.example;{imsi}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme.example").unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Destination-Realm", REALM).unwrap();
-    m.add("User-Name", imsi).unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+    let mut m = Message::request(Command::AIR);
+    m.add(avp::SESSION_ID, format!("mme.example;{imsi}"));
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "mme.example");
+    m.add(avp::ORIGIN_REALM, REALM);
+    m.add(avp::DESTINATION_REALM, REALM);
+    m.add(avp::USER_NAME, imsi);
+    m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
     m
 }
 
@@ -79,7 +81,7 @@ async fn request_answer_over_tcp() {
         let imsi = format!("00101000000{i:04}");
         let a = timeout(Duration::from_secs(5), mme.request(air(&imsi))).await.unwrap().unwrap();
         assert_eq!(a.result_code(), Some(rc::SUCCESS));
-        assert_eq!(a.get_str("User-Name"), Some(imsi.as_str()));
+        assert_eq!(a.get_str(avp::USER_NAME), Some(imsi.as_str()));
     }
 }
 
@@ -107,8 +109,8 @@ async fn malformed_flood_leaves_good_peers_served() {
                 2 => air("001010000000001").encode(),
                 // A CER truncated mid-way, then silence.
                 _ => {
-                    let mut m = Message::new("CER").unwrap();
-                    m.add("Origin-Host", "mme-x.example").unwrap();
+                    let mut m = Message::request(Command::CER);
+                    m.add(avp::ORIGIN_HOST, "mme-x.example");
                     m.encode()[..10].to_vec()
                 }
             };
@@ -180,9 +182,9 @@ struct Huge;
 impl Handler for Huge {
     async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
         let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Origin-Host", "hss.example").unwrap();
-        a.add("Origin-Realm", REALM).unwrap();
-        a.add("Result-Code", rc::SUCCESS).unwrap();
+        a.add(avp::ORIGIN_HOST, "hss.example");
+        a.add(avp::ORIGIN_REALM, REALM);
+        a.add(avp::RESULT_CODE, rc::SUCCESS);
         a.push(diameter::Avp {
             code: 65_020,
             flags: 0,

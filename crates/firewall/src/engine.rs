@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use diameter::avp::Avp;
+use diameter::avp::{self, Avp};
 use diameter::dictionary::VENDOR_3GPP;
 use diameter::header::Header;
 use diameter::{DecodeError, MessageView, Value};
@@ -499,7 +499,7 @@ impl Engine {
                 return Outcome::Dropped;
             }
             // One uniform answer, whatever was asked; no Session-Id parsing beyond the first AVP.
-            f.session = view.find(263, 0).map(|a| a.data).filter(|d| std::str::from_utf8(d).is_ok());
+            f.session = view.find(avp::SESSION_ID).map(|a| a.data).filter(|d| std::str::from_utf8(d).is_ok());
             return self.answer(ctx, h, &f, Rule::Sinkhole, None, None, now, out);
         }
         // Every AVP once, in place.
@@ -963,7 +963,7 @@ pub fn result_code(answer: &[u8]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use diameter::Message;
+    use diameter::{Command, Message};
 
     fn engine() -> Engine {
         let c = crate::FirewallConfig::from_toml(
@@ -990,14 +990,14 @@ mod tests {
         let rules = e.rules();
         let stats = e.observer.partner(&rules.partners[0].name);
         let ctx = Ctx { rules: &rules, partner: 0, stats: &stats };
-        let mut m = Message::new("AIR").unwrap();
-        m.add("Session-Id", "mme1.alpha.example;1").unwrap();
-        m.add("Auth-Session-State", 1u32).unwrap();
-        m.add("Origin-Host", "mme1.alpha.example").unwrap();
-        m.add("Origin-Realm", "alpha.example").unwrap();
-        m.add("Destination-Realm", "home.example").unwrap();
-        m.add("User-Name", "001010000000001").unwrap();
-        m.add("Visited-PLMN-Id", &[0x62u8, 0xf2, 0x10]).unwrap();
+        let mut m = Message::request(Command::AIR);
+        m.add(avp::SESSION_ID, "mme1.alpha.example;1");
+        m.add(avp::AUTH_SESSION_STATE, 1u32);
+        m.add(avp::ORIGIN_HOST, "mme1.alpha.example");
+        m.add(avp::ORIGIN_REALM, "alpha.example");
+        m.add(avp::DESTINATION_REALM, "home.example");
+        m.add(avp::USER_NAME, "001010000000001");
+        m.add(avp::VISITED_PLMN_ID, &[0x62u8, 0xf2, 0x10]);
         m.header.hop_by_hop = 0x1234;
         m.header.end_to_end = 0x5678;
         let good = m.encode();

@@ -17,7 +17,7 @@ use std::time::Duration;
 use diameter::header::{next_frame_len, Header};
 use diameter::peer::{Application, Event as PeerEvent, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::transport::Stream;
-use diameter::MessageView;
+use diameter::{avp, MessageView};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -304,7 +304,7 @@ fn local_answer(rules: &Rules, request: &[u8], answer: crate::rules::Answer, tex
     let Ok(header) = Header::parse(request) else { return };
     let session = MessageView::parse(request)
         .ok()
-        .and_then(|v| v.find(263, 0))
+        .and_then(|v| v.find(avp::SESSION_ID))
         .map(|a| a.data)
         .filter(|d| std::str::from_utf8(d).is_ok());
     LocalAnswer {
@@ -589,7 +589,7 @@ async fn upstream_connection(
                         let mut bytes = Vec::with_capacity(frame.len() + 64);
                         bytes.extend_from_slice(frame);
                         set_hop_by_hop(&mut bytes, p.partner_hop_by_hop);
-                        if p.meta.doic && MessageView::parse(frame).ok().and_then(|v| v.find(621, 0)).is_none() {
+                        if p.meta.doic && MessageView::parse(frame).ok().and_then(|v| v.find(avp::OC_SUPPORTED_FEATURES)).is_none() {
                             let rules = engine.rules();
                             append_avps(&mut bytes, &doic_avps(engine.overload_report(&rules, now)));
                         }
@@ -670,7 +670,8 @@ fn relay_outbound(
         engine.observer.partner(&"-".into()).count(Rule::Command, Action::Blocked);
         return fail(diameter::result_code::COMMAND_UNSUPPORTED, "command not relayed toward partners", out);
     }
-    let destination = MessageView::parse(frame).ok().and_then(|v| v.find(293, 0)).map(|a| a.data.to_ascii_lowercase());
+    let destination =
+        MessageView::parse(frame).ok().and_then(|v| v.find(avp::DESTINATION_HOST)).map(|a| a.data.to_ascii_lowercase());
     let target = destination
         .and_then(|d| String::from_utf8(d).ok())
         .and_then(|d| registry.lock().expect("registry").get(&d).map(|tx| (d, tx.clone())));

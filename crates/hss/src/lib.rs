@@ -22,9 +22,10 @@ mod ulr;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use diameter::avp;
 use diameter::result_code as rc;
 use diameter::transport::{Handler, PeerHandle};
-use diameter::Message;
+use diameter::{Command, Message};
 use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
@@ -113,7 +114,7 @@ impl Hss {
     /// The node that sent `req`: its Origin-Host when a relay (the connection's peer, `connection`)
     /// forwarded it, remembered so CLR/IDR to that node go back through the same connection.
     pub(crate) fn node_of<'a>(&self, req: &'a Message, connection: &'a str) -> &'a str {
-        match req.get_str("Origin-Host") {
+        match req.get_str(avp::ORIGIN_HOST) {
             Some(node) if !node.eq_ignore_ascii_case(connection) => {
                 let mut routes = self.routes.lock().expect("routes");
                 let key = node.to_ascii_lowercase();
@@ -149,17 +150,18 @@ impl Hss {
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
     pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
         let origin = peer.remote().origin_host.clone();
-        if matches!(req.abbrev(), Some("AIR" | "ULR")) {
-            if let Some(imsi) = req.get_str("User-Name") {
+        let command = req.command().filter(|_| req.is_request());
+        if matches!(command, Some(Command::AIR | Command::ULR)) {
+            if let Some(imsi) = req.get_str(avp::USER_NAME) {
                 self.signalling.count(imsi, store::now());
             }
         }
-        let result = match req.abbrev() {
-            Some("AIR") => self.air(&req, &origin).await,
-            Some("ULR") => self.ulr(&req, &origin).await,
-            Some("PUR") => self.pur(&req, &origin).await,
-            Some("NOR") => self.nor(&req, &origin).await,
-            Some("ECR") => self.ecr(&req).await,
+        let result = match command {
+            Some(Command::AIR) => self.air(&req, &origin).await,
+            Some(Command::ULR) => self.ulr(&req, &origin).await,
+            Some(Command::PUR) => self.pur(&req, &origin).await,
+            Some(Command::NOR) => self.nor(&req, &origin).await,
+            Some(Command::ECR) => self.ecr(&req).await,
             _ => Ok(self.answer(&req, Outcome::Result(rc::COMMAND_UNSUPPORTED))),
         };
         result.unwrap_or_else(|e| {

@@ -22,7 +22,8 @@ pub use capabilities::{common_applications, Application, Capabilities};
 pub use dedup::{DedupCache, Seen};
 pub use ids::IdGenerator;
 
-use crate::dictionary::{self, app};
+use crate::avp;
+use crate::dictionary::{app, Command};
 use crate::error::DecodeError;
 use crate::header::{next_frame_len, FramingError, Header};
 use crate::message::Message;
@@ -285,7 +286,7 @@ impl Peer {
             suspect: false,
         };
         if role == Role::Initiator {
-            let mut cer = Message::new("CER").expect("CER in dictionary");
+            let mut cer = Message::request(Command::CER);
             capabilities::add_local_capabilities(&mut cer, &p.config);
             let (h, e) = p.ids.next_pair();
             cer.header.hop_by_hop = h;
@@ -414,6 +415,10 @@ impl Peer {
     }
 
     fn handle_frame(&mut self, frame: &[u8], now: Instant) {
+        // The base commands by code alone, in whatever application id they arrive.
+        const CER: u32 = Command::CER.code();
+        const DWR: u32 = Command::DWR.code();
+        const DPR: u32 = Command::DPR.code();
         self.watchdog_deadline = now + self.jittered_tw();
         let msg = match Message::decode(frame) {
             Ok(m) => m,
@@ -428,27 +433,27 @@ impl Peer {
             }
         };
         match (self.state, msg.header.code, msg.is_request()) {
-            (PeerState::WaitCer, 257, true) => self.on_cer(&msg),
-            (PeerState::WaitCea, 257, false) => self.on_cea(&msg),
+            (PeerState::WaitCer, CER, true) => self.on_cer(&msg),
+            (PeerState::WaitCea, CER, false) => self.on_cea(&msg),
             (PeerState::WaitCer | PeerState::WaitCea, _, _) => {
                 if msg.is_request() {
                     self.answer_with(&msg, rc::UNABLE_TO_COMPLY, Some("capabilities exchange not finished"));
                 }
                 self.close(CloseReason::UnexpectedMessage);
             }
-            (_, 280, true) => self.on_dwr(&msg),
-            (_, 280, false) => {
+            (_, DWR, true) => self.on_dwr(&msg),
+            (_, DWR, false) => {
                 self.dwr_outstanding = false;
                 self.suspect = false;
             }
-            (_, 282, true) => {
+            (_, DPR, true) => {
                 let mut dpa = Message::answer_to(&msg.header, None);
                 dpa.set_error(rc::SUCCESS, &self.config.origin_host, &self.config.origin_realm, None, None);
                 self.queue(&dpa);
-                self.close(CloseReason::RemoteDisconnect(msg.get_u32("Disconnect-Cause").unwrap_or(0)));
+                self.close(CloseReason::RemoteDisconnect(msg.get_u32(avp::DISCONNECT_CAUSE).unwrap_or(0)));
             }
-            (PeerState::Closing, 282, false) => self.close(CloseReason::LocalDisconnect),
-            (_, 257, true) => self.answer_with(&msg, rc::UNABLE_TO_COMPLY, Some("capabilities already exchanged")),
+            (PeerState::Closing, DPR, false) => self.close(CloseReason::LocalDisconnect),
+            (_, CER, true) => self.answer_with(&msg, rc::UNABLE_TO_COMPLY, Some("capabilities already exchanged")),
             (_, _, true) => self.on_request(msg),
             (_, _, false) => self.on_answer(msg),
         }
@@ -456,7 +461,7 @@ impl Peer {
 
     fn checked(&mut self, msg: &Message) -> bool {
         let cmd = msg.command().expect("base commands are in the dictionary");
-        match validate::check(msg, cmd) {
+        match validate::check(msg, cmd.def()) {
             Ok(()) => true,
             Err(e) => {
                 self.reject(&msg.header, msg.session_id(), &e);
@@ -493,7 +498,7 @@ impl Peer {
         }
         let common = common_applications(&self.config.applications, &remote.applications);
         let code = if common.is_empty() { rc::NO_COMMON_APPLICATION } else { rc::SUCCESS };
-        cea.add("Result-Code", code).expect("base AVP");
+        cea.add(avp::RESULT_CODE, code);
         capabilities::add_local_capabilities(&mut cea, &self.config);
         // Result-Code goes after Origin-Host/Realm in the usual layout; order is not significant.
         self.queue(&cea);
@@ -545,7 +550,7 @@ impl Peer {
         }
         let mut dwa = Message::answer_to(&dwr.header, None);
         dwa.set_error(rc::SUCCESS, &self.config.origin_host, &self.config.origin_realm, None, None);
-        dwa.add("Origin-State-Id", self.config.origin_state_id).expect("base AVP");
+        dwa.add(avp::ORIGIN_STATE_ID, self.config.origin_state_id);
         self.queue(&dwa);
     }
 
@@ -558,7 +563,7 @@ impl Peer {
             self.events.push_back(Event::Rejected { result_code: rc::APPLICATION_UNSUPPORTED, reason: e.to_string() });
             return;
         }
-        if dictionary::command_by_code(h.app_id, h.code).is_none_or(|c| c.app != h.app_id) {
+        if Command::from_code(h.app_id, h.code).is_none_or(|c| c.app() != h.app_id) {
             self.answer_with(&msg, rc::COMMAND_UNSUPPORTED, Some("command not supported in this application"));
             self.events.push_back(Event::Rejected {
                 result_code: rc::COMMAND_UNSUPPORTED,
@@ -569,7 +574,7 @@ impl Peer {
         if !self.checked(&msg) {
             return;
         }
-        let origin = msg.get_str("Origin-Host").unwrap_or_default().to_string();
+        let origin = msg.get_str(avp::ORIGIN_HOST).unwrap_or_default().to_string();
         match self.dedup.check(&origin, h.end_to_end) {
             Seen::New => {
                 self.awaiting_answer.insert(h.hop_by_hop, (origin, h.end_to_end));
@@ -637,10 +642,10 @@ impl Peer {
         if self.state != PeerState::Open {
             return self.close(CloseReason::LocalDisconnect);
         }
-        let mut dpr = Message::new("DPR").expect("DPR in dictionary");
-        dpr.add("Origin-Host", self.config.origin_host.as_str()).expect("base AVP");
-        dpr.add("Origin-Realm", self.config.origin_realm.as_str()).expect("base AVP");
-        dpr.add("Disconnect-Cause", cause).expect("base AVP");
+        let mut dpr = Message::request(Command::DPR);
+        dpr.add(avp::ORIGIN_HOST, self.config.origin_host.as_str());
+        dpr.add(avp::ORIGIN_REALM, self.config.origin_realm.as_str());
+        dpr.add(avp::DISCONNECT_CAUSE, cause);
         let (h, e) = self.ids.next_pair();
         dpr.header.hop_by_hop = h;
         dpr.header.end_to_end = e;
@@ -682,10 +687,10 @@ impl Peer {
                 self.suspect = true;
                 self.events.push_back(Event::Suspect);
             } else {
-                let mut dwr = Message::new("DWR").expect("DWR in dictionary");
-                dwr.add("Origin-Host", self.config.origin_host.as_str()).expect("base AVP");
-                dwr.add("Origin-Realm", self.config.origin_realm.as_str()).expect("base AVP");
-                dwr.add("Origin-State-Id", self.config.origin_state_id).expect("base AVP");
+                let mut dwr = Message::request(Command::DWR);
+                dwr.add(avp::ORIGIN_HOST, self.config.origin_host.as_str());
+                dwr.add(avp::ORIGIN_REALM, self.config.origin_realm.as_str());
+                dwr.add(avp::ORIGIN_STATE_ID, self.config.origin_state_id);
                 let (h, e) = self.ids.next_pair();
                 dwr.header.hop_by_hop = h;
                 dwr.header.end_to_end = e;

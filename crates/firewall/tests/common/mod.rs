@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::header::{next_frame_len, Header};
 use diameter::peer::{Application, Event, Peer, PeerConfig, PeerIdentity, PeerState};
+use diameter::Command;
 use diameter::Message;
 use firewall::{Firewall, FirewallConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -132,7 +134,7 @@ async fn upstream_conn(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, answer: Op
                 Event::Request(req) => {
                     let code = answer.as_ref().map_or(2001, |f| f(&req));
                     let mut a = Message::answer_to(&req.header, req.session_id());
-                    a.add("Auth-Session-State", 1u32).unwrap();
+                    a.add(avp::AUTH_SESSION_STATE, 1u32);
                     a.set_error(code, "hss.home.example", HOME, None, None);
                     answers.push(a);
                 }
@@ -283,33 +285,33 @@ impl Partner {
     }
 }
 
-fn base(abbrev: &str, from: (&str, &str), imsi: &str, session: &str) -> Message {
-    let mut m = Message::new(abbrev).unwrap();
-    m.add("Session-Id", format!("{};{session}", from.0)).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", from.0).unwrap();
-    m.add("Origin-Realm", from.1).unwrap();
-    m.add("Destination-Realm", HOME).unwrap();
-    m.add("User-Name", imsi).unwrap();
+fn base(command: Command, from: (&str, &str), imsi: &str, session: &str) -> Message {
+    let mut m = Message::request(command);
+    m.add(avp::SESSION_ID, format!("{};{session}", from.0));
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, from.0);
+    m.add(avp::ORIGIN_REALM, from.1);
+    m.add(avp::DESTINATION_REALM, HOME);
+    m.add(avp::USER_NAME, imsi);
     m
 }
 
 pub fn air(from: (&str, &str), imsi: &str, plmn: &[u8; 3]) -> Message {
-    let mut m = base("AIR", from, imsi, &format!("air;{imsi}"));
-    m.add("Visited-PLMN-Id", plmn).unwrap();
+    let mut m = base(Command::AIR, from, imsi, &format!("air;{imsi}"));
+    m.add(avp::VISITED_PLMN_ID, plmn);
     m
 }
 
 pub fn ulr(from: (&str, &str), imsi: &str, plmn: &[u8; 3]) -> Message {
-    let mut m = base("ULR", from, imsi, &format!("ulr;{imsi}"));
-    m.add("RAT-Type", 1004u32).unwrap();
-    m.add("ULR-Flags", 2u32).unwrap();
-    m.add("Visited-PLMN-Id", plmn).unwrap();
+    let mut m = base(Command::ULR, from, imsi, &format!("ulr;{imsi}"));
+    m.add(avp::RAT_TYPE, 1004u32);
+    m.add(avp::ULR_FLAGS, 2u32);
+    m.add(avp::VISITED_PLMN_ID, plmn);
     m
 }
 
 pub fn pur(from: (&str, &str), imsi: &str) -> Message {
-    base("PUR", from, imsi, &format!("pur;{imsi}"))
+    base(Command::PUR, from, imsi, &format!("pur;{imsi}"))
 }
 
 /// The code of an answer: Result-Code or Experimental-Result-Code.

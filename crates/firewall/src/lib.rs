@@ -6,9 +6,10 @@
 //! answers the rest itself with the documented Result-Code or Experimental-Result.
 //!
 //! - [`FirewallConfig`]: the declarative rules (TOML), compiled into [`rules::Rules`].
-//! - [`engine::Engine`]: the sans-IO screening core ([`engine::Engine::screen`]) and its state:
-//!   per-subscriber registrations and budgets, overload admission by device priority, DOIC reports,
-//!   risky visited networks.
+//! - [`engine::Engine`]: the sans-IO screening core ([`engine::Engine::screen`], one function per
+//!   category of checks) and its state: per-subscriber registrations and budgets, overload admission
+//!   by device priority, DOIC reports, risky visited networks. It reads no clock: the time is an
+//!   argument ([`engine::Now`]).
 //! - [`Firewall`]: the engine with its tokio shell ([`Firewall::run`]), hot reload
 //!   ([`Firewall::reload`]), Prometheus text ([`Firewall::render_metrics`]) and decision events
 //!   ([`Firewall::events`], [`observe::EventSink`]).
@@ -25,10 +26,10 @@ pub mod rules;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 pub use config::FirewallConfig;
-pub use engine::{Ctx, Engine, Meta, Outcome, PriorityLookup};
+pub use engine::{Ctx, Engine, Meta, Now, Outcome, PriorityLookup};
 pub use observe::{Action, Event, EventSink};
 pub use rules::{ConfigError, Priority, Rule, Rules};
 
@@ -67,7 +68,7 @@ impl Firewall {
     /// Checks and compiles the configuration.
     pub fn new(config: FirewallConfig) -> Result<Arc<Self>, ConfigError> {
         let rules = Rules::compile(&config)?;
-        let engine = Arc::new(Engine::new(rules, config.event_capacity, config.max_subscribers));
+        let engine = Arc::new(Engine::new(rules, config.event_capacity, config.max_subscribers, clock()));
         Ok(Arc::new(Self { engine, config: Mutex::new(config) }))
     }
 
@@ -125,7 +126,11 @@ impl Firewall {
                 "Smoothed HSS answer time.",
                 e.upstream_latency().as_secs_f64(),
             ),
-            ("warden_firewall_offered_rate", "Requests per second reaching admission (smoothed).", e.offered_rate()),
+            (
+                "warden_firewall_offered_rate",
+                "Requests per second reaching admission (smoothed).",
+                e.offered_rate(Instant::now()),
+            ),
             (
                 "warden_firewall_doic_reduction_percent",
                 "OC-Reduction-Percentage reported to DOIC partners.",
@@ -208,6 +213,11 @@ impl Firewall {
         proxy::run(self.engine.clone(), settings, listener, shutdown).await;
         Ok(())
     }
+}
+
+/// The time now, for the engine (which reads no clock itself).
+pub(crate) fn clock() -> Now {
+    Now { instant: Instant::now(), wall: SystemTime::now() }
 }
 
 fn tls(t: &config::TlsConfig) -> Result<Arc<rustls::ServerConfig>, Error> {

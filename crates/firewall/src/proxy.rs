@@ -26,7 +26,7 @@ use tokio::time::Instant;
 use crate::answer::{append_avps, append_route_record, doic_avps, set_hop_by_hop, LocalAnswer};
 use crate::engine::{Ctx, Engine, Meta, Outcome};
 use crate::observe::{Action, Event, PartnerStats};
-use crate::rules::{Rule, Rules};
+use crate::rules::{Rule, Rules, OUTBOUND_COMMANDS};
 
 /// Settings that need a restart to change.
 #[derive(Debug, Clone)]
@@ -89,9 +89,6 @@ struct Outbound {
 
 /// Open partner connections by the Origin-Host of their CER (lower case), for outbound requests.
 type Registry = Arc<std::sync::Mutex<HashMap<String, mpsc::UnboundedSender<Outbound>>>>;
-
-/// Commands the HSS may send toward partners (S6a, TS 29.272): CLR, IDR, DSR, RSR.
-const OUTBOUND: [u32; 4] = [317, 319, 320, 322];
 
 struct Link {
     tx: mpsc::Sender<Forward>,
@@ -384,8 +381,8 @@ async fn partner_connection<S: Stream>(
                 Ok(0) | Err(_) => peer.transport_closed(),
                 Ok(n) => {
                     rbuf.extend_from_slice(&tmp[..n]);
-                    let now = Instant::now().into_std();
-                    for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
+                    let now = crate::clock();
+                    for_each_frame(&mut rbuf, max_message, &mut peer, now.instant, |frame, header| {
                         if !header.is_request() {
                             // The answer to a request the HSS sent this partner: back with the HSS's id.
                             if let Some((back, id)) = outbound_pending.remove(&header.hop_by_hop) {
@@ -412,7 +409,7 @@ async fn partner_connection<S: Stream>(
                                 Ok(()) => in_flight += 1,
                                 Err(f) => {
                                     engine.on_lost();
-                                    engine.upstream_unavailable(&ctx, &f.meta);
+                                    engine.upstream_unavailable(&ctx, &f.meta, now.wall);
                                     let a = p.rules.answer(Rule::UpstreamUnavailable);
                                     local_answer(&p.rules, frame, a, "HSS unreachable", &mut out);
                                 }
@@ -445,7 +442,8 @@ async fn partner_connection<S: Stream>(
                         Reply::Failed(request, meta) => {
                             if let Some(p) = partner.as_ref() {
                                 if let Some(index) = p.index {
-                                    engine.upstream_unavailable(&Ctx { rules: &p.rules, partner: index, stats: &p.stats }, &meta);
+                                    let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
+                                    engine.upstream_unavailable(&ctx, &meta, std::time::SystemTime::now());
                                 }
                                 local_answer(&p.rules, &request, p.rules.answer(Rule::UpstreamUnavailable), "no answer from the HSS", &mut out);
                             }
@@ -578,20 +576,20 @@ async fn upstream_connection(
                 Ok(0) | Err(_) => peer.transport_closed(),
                 Ok(n) => {
                     rbuf.extend_from_slice(&tmp[..n]);
-                    let now = Instant::now().into_std();
-                    for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
+                    let now = crate::clock();
+                    for_each_frame(&mut rbuf, max_message, &mut peer, now.instant, |frame, header| {
                         if header.is_request() {
                             relay_outbound(engine, registry, frame, header, &hss_host, &back_tx, &mut out);
                             return;
                         }
                         let Some(p) = pending.remove(&header.hop_by_hop) else { return };
-                        engine.on_answer(&p.meta, frame, now.saturating_duration_since(p.sent), now);
+                        engine.on_answer(&p.meta, frame, now.instant.saturating_duration_since(p.sent), now);
                         let mut bytes = Vec::with_capacity(frame.len() + 64);
                         bytes.extend_from_slice(frame);
                         set_hop_by_hop(&mut bytes, p.partner_hop_by_hop);
                         if p.meta.doic && MessageView::parse(frame).ok().and_then(|v| v.find(avp::OC_SUPPORTED_FEATURES)).is_none() {
                             let rules = engine.rules();
-                            append_avps(&mut bytes, &doic_avps(engine.overload_report(&rules, now)));
+                            append_avps(&mut bytes, &doic_avps(engine.overload_report(&rules, now.instant)));
                         }
                         let _ = p.reply.send(Reply::Answer(bytes));
                     });
@@ -666,7 +664,7 @@ fn relay_outbound(
     let fail = |code: u32, text: &str, out: &mut Vec<u8>| {
         local_answer(&rules, frame, crate::rules::Answer::Result(code), text, out);
     };
-    if header.app_id != diameter::dictionary::app::S6A || !OUTBOUND.contains(&header.code) {
+    if !OUTBOUND_COMMANDS.iter().any(|c| c.app() == header.app_id && c.code() == header.code) {
         engine.observer.partner(&"-".into()).count(Rule::Command, Action::Blocked);
         return fail(diameter::result_code::COMMAND_UNSUPPORTED, "command not relayed toward partners", out);
     }

@@ -18,6 +18,12 @@ use libfuzzer_sys::fuzz_target;
 
 const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
 
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
+
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
     PeerConfig::new(host, REALM, apps)
 }
@@ -29,7 +35,7 @@ fn allow_all() -> Arc<dyn PeerAuthorizer> {
 /// Takes every transmitted message from `p`, checks it decodes, and returns the bytes.
 fn transmitted(p: &mut Peer) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(b) = p.poll_transmit() {
+    while let Some(b) = poll_message(p) {
         if let Err(e) = Message::decode(&b) {
             panic!("peer transmitted undecodable bytes: {e:?}\n{b:02x?}");
         }

@@ -37,6 +37,12 @@ const FAILED_AVP: u32 = 279;
 // Generators
 // ------------------------------------------------------------------------------------------------
 
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
+
 /// Dictionary entries that the (code, vendor) index resolves to (so a value of `ty` decodes as `ty`).
 fn defs(grouped: bool) -> Vec<&'static AvpDef> {
     dictionary::all_avps()
@@ -420,11 +426,11 @@ fn allow_all() -> Arc<dyn PeerAuthorizer> {
 fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
     loop {
         let mut moved = false;
-        while let Some(bytes) = a.poll_transmit() {
+        while let Some(bytes) = poll_message(a) {
             b.handle_input(&bytes, now);
             moved = true;
         }
-        while let Some(bytes) = b.poll_transmit() {
+        while let Some(bytes) = poll_message(b) {
             a.handle_input(&bytes, now);
             moved = true;
         }
@@ -592,7 +598,7 @@ fn feed(peer: &mut Peer, bytes: &[u8], split: &[usize], now: Instant) {
 
 /// Everything the peer sends must decode; requests it has been handed are remembered for answers.
 fn drain(peer: &mut Peer, requests: &mut Vec<Message>, sent_hbh: &mut Vec<u32>) -> Result<(), TestCaseError> {
-    while let Some(out) = peer.poll_transmit() {
+    while let Some(out) = poll_message(peer) {
         let m = Message::decode(&out)
             .map_err(|e| TestCaseError::fail(format!("peer transmitted undecodable bytes: {e:?}\n{out:02x?}")))?;
         prop_assert_eq!(MessageView::parse(&out).map(|v| v.header), Ok(m.header));

@@ -63,6 +63,12 @@ const FD_TW: Duration = Duration::from_secs(6);
 // Shared helpers: tools, temporary directories, ports.
 // ------------------------------------------------------------------------------------------------
 
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
+
 fn on_path(name: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
     std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
@@ -836,12 +842,12 @@ impl Conversation {
     fn pump(&mut self) {
         loop {
             let mut moved = false;
-            while let Some(b) = self.mme.poll_transmit() {
+            while let Some(b) = poll_message(&mut self.mme) {
                 self.hss.handle_input(&b, self.now);
                 self.record(true, b);
                 moved = true;
             }
-            while let Some(b) = self.hss.poll_transmit() {
+            while let Some(b) = poll_message(&mut self.hss) {
                 self.mme.handle_input(&b, self.now);
                 self.record(false, b);
                 moved = true;

@@ -11,6 +11,12 @@ use diameter::result_code as rc;
 use diameter::Command;
 use diameter::{Avp, Message, Value};
 
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
+
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
     let mut c = PeerConfig::new(host, "epc.mnc001.mcc001.3gppnetwork.org", apps);
     c.watchdog_interval = Duration::from_secs(30);
@@ -25,11 +31,11 @@ fn allow_all() -> Arc<dyn PeerAuthorizer> {
 fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
     loop {
         let mut moved = false;
-        while let Some(bytes) = a.poll_transmit() {
+        while let Some(bytes) = poll_message(a) {
             b.handle_input(&bytes, now);
             moved = true;
         }
-        while let Some(bytes) = b.poll_transmit() {
+        while let Some(bytes) = poll_message(b) {
             a.handle_input(&bytes, now);
             moved = true;
         }
@@ -95,10 +101,10 @@ fn capabilities_request_answer_and_watchdog() {
     // Watchdog: after Tw (± 2 s) of silence, DWR goes out and DWA comes back.
     let later = now + Duration::from_secs(33);
     mme.handle_timeout(later);
-    let dwr = mme.poll_transmit().expect("DWR after Tw");
+    let dwr = poll_message(&mut mme).expect("DWR after Tw");
     assert_eq!(Message::decode(&dwr).unwrap().abbrev(), Some("DWR"));
     hss.handle_input(&dwr, later);
-    let dwa = answer_of(&hss.poll_transmit().unwrap());
+    let dwa = answer_of(&poll_message(&mut hss).unwrap());
     assert_eq!((dwa.abbrev(), dwa.result_code()), (Some("DWA"), Some(rc::SUCCESS)));
 }
 
@@ -111,7 +117,7 @@ fn watchdog_declares_silent_peer_down() {
     for _ in 0..4 {
         t += Duration::from_secs(33);
         mme.handle_timeout(t);
-        while let Some(b) = mme.poll_transmit() {
+        while let Some(b) = poll_message(&mut mme) {
             sent_dwr += usize::from(Message::decode(&b).unwrap().abbrev() == Some("DWR"));
         }
     }
@@ -128,9 +134,9 @@ fn unknown_peer_is_refused_with_3010() {
     let only_mme1: Arc<dyn PeerAuthorizer> = Arc::new(|p: &PeerIdentity| p.origin_host == "mme1.example");
     let mut intruder = Peer::initiator(config("evil.example", vec![Application::S6A]), allow_all(), None, now);
     let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), only_mme1, None, now);
-    let cer = intruder.poll_transmit().unwrap();
+    let cer = poll_message(&mut intruder).unwrap();
     hss.handle_input(&cer, now);
-    let cea = answer_of(&hss.poll_transmit().unwrap());
+    let cea = answer_of(&poll_message(&mut hss).unwrap());
     assert_eq!(cea.result_code(), Some(rc::UNKNOWN_PEER));
     assert!(cea.header.is_error(), "3xxx answers carry the E bit");
     assert_eq!(hss.state(), PeerState::Closed);
@@ -166,7 +172,7 @@ fn duplicate_requests_reach_the_application_once() {
     let now = Instant::now();
     let (mut mme, mut hss) = open_pair(now);
     mme.send_request(air(), now).unwrap();
-    let bytes = mme.poll_transmit().unwrap();
+    let bytes = poll_message(&mut mme).unwrap();
     hss.handle_input(&bytes, now);
     let Some(Event::Request(req)) = hss.poll_event() else { panic!() };
     // The same request again (a retransmission with the T bit) while the first is in progress: dropped.
@@ -177,11 +183,11 @@ fn duplicate_requests_reach_the_application_once() {
     let mut ans = Message::answer_to(&req.header, req.session_id());
     ans.add(avp::RESULT_CODE, rc::SUCCESS);
     hss.send_answer(ans.clone()).unwrap();
-    let first = hss.poll_transmit().unwrap();
+    let first = poll_message(&mut hss).unwrap();
     // After the answer: the cached answer is sent again, the application sees nothing.
     hss.handle_input(&again, now);
     assert!(hss.poll_event().is_none());
-    assert_eq!(hss.poll_transmit().unwrap(), first);
+    assert_eq!(poll_message(&mut hss).unwrap(), first);
 }
 
 #[test]
@@ -199,7 +205,7 @@ fn bad(hss: &mut Peer, bytes: &[u8]) -> Message {
     hss.handle_input(bytes, Instant::now());
     let ev = events(hss);
     assert!(matches!(&ev[..], [Event::Rejected { .. }]), "{ev:?}");
-    answer_of(&hss.poll_transmit().expect("an error answer"))
+    answer_of(&poll_message(hss).expect("an error answer"))
 }
 
 fn failed_avp_code(m: &Message) -> Option<u32> {
@@ -318,7 +324,7 @@ fn partial_input_waits_for_the_rest() {
     let now = Instant::now();
     let (mut mme, mut hss) = open_pair(now);
     mme.send_request(air(), now).unwrap();
-    let bytes = mme.poll_transmit().unwrap();
+    let bytes = poll_message(&mut mme).unwrap();
     for chunk in bytes.chunks(3) {
         assert!(hss.poll_event().is_none());
         hss.handle_input(chunk, now);
@@ -344,5 +350,23 @@ fn oversized_messages_are_refused_not_truncated() {
     let mut m = air();
     m.push(Avp { code: 65_010, flags: 0, vendor_id: None, value: Value::OctetString(vec![0; 70 * 1024]) });
     assert!(matches!(mme.send_request(m, now), Err(diameter::peer::SendError::TooLarge(_))));
-    assert!(mme.poll_transmit().is_none());
+    assert!(poll_message(&mut mme).is_none());
+}
+
+/// `poll_transmit` appends one whole message per call to the caller's buffer, in order, and never
+/// touches what the buffer held before.
+#[test]
+fn transmit_appends_messages_to_the_callers_buffer() {
+    let now = Instant::now();
+    let (mut mme, _hss) = open_pair(now);
+    let (first_id, _) = mme.send_request(air(), now).unwrap();
+    let (second_id, _) = mme.send_request(air(), now).unwrap();
+    let mut buf = b"kept".to_vec();
+    let first = mme.poll_transmit(&mut buf).unwrap();
+    let second = mme.poll_transmit(&mut buf).unwrap();
+    assert_eq!(mme.poll_transmit(&mut buf), None);
+    assert_eq!(&buf[..4], b"kept");
+    assert_eq!(buf.len(), 4 + first + second);
+    assert_eq!(Message::decode(&buf[4..4 + first]).unwrap().header.hop_by_hop, first_id);
+    assert_eq!(Message::decode(&buf[4 + first..]).unwrap().header.hop_by_hop, second_id);
 }

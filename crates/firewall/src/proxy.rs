@@ -339,9 +339,7 @@ async fn partner_connection<S: Stream>(
     let mut out: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut in_flight = 0usize;
     loop {
-        while let Some(b) = peer.poll_transmit() {
-            out.extend_from_slice(&b);
-        }
+        while peer.poll_transmit(&mut out).is_some() {}
         if !out.is_empty() {
             if writer.write_all(&out).await.is_err() {
                 peer.transport_closed();
@@ -536,9 +534,7 @@ async fn upstream_connection(
     let mut opened = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
-        while let Some(b) = peer.poll_transmit() {
-            out.extend_from_slice(&b);
-        }
+        while peer.poll_transmit(&mut out).is_some() {}
         if !out.is_empty() {
             if writer.write_all(&out).await.is_err() {
                 peer.transport_closed();

@@ -226,7 +226,9 @@ pub struct Peer {
     remote_address: Option<IpAddr>,
     state: PeerState,
     rx: Vec<u8>,
-    tx: VecDeque<Vec<u8>>,
+    /// Encoded messages waiting to be transmitted, back to back, and how much of them was taken.
+    tx: Vec<u8>,
+    tx_taken: usize,
     events: VecDeque<Event>,
     ids: IdGenerator,
     jitter_seed: u64,
@@ -274,7 +276,8 @@ impl Peer {
             remote_address,
             state: if role == Role::Initiator { PeerState::WaitCea } else { PeerState::WaitCer },
             rx: Vec::new(),
-            tx: VecDeque::new(),
+            tx: Vec::new(),
+            tx_taken: 0,
             events: VecDeque::new(),
             ids,
             pending: HashMap::new(),
@@ -337,9 +340,25 @@ impl Peer {
         self.pending.len()
     }
 
-    /// Bytes to write to the transport, in order.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.tx.pop_front()
+    /// Appends the next message to write to the transport to `buf` and returns its length, or
+    /// `None` when nothing is waiting. Messages come out in order; a caller that writes everything
+    /// at once calls it until `None`, into one buffer it reuses.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        let rest = &self.tx[self.tx_taken..];
+        if rest.is_empty() {
+            return None;
+        }
+        // Every message was encoded here, so its length field is right; the bounds only keep a
+        // mistake from looping or reading past the end.
+        let len = if rest.len() >= 4 { u32::from_be_bytes([0, rest[1], rest[2], rest[3]]) as usize } else { 0 };
+        let len = len.clamp(1, rest.len());
+        buf.extend_from_slice(&rest[..len]);
+        self.tx_taken += len;
+        if self.tx_taken == self.tx.len() {
+            self.tx.clear();
+            self.tx_taken = 0;
+        }
+        Some(len)
     }
 
     /// The next event for the application.
@@ -358,7 +377,7 @@ impl Peer {
     }
 
     fn queue(&mut self, m: &Message) {
-        self.tx.push_back(m.encode());
+        m.encode_into(&mut self.tx);
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -581,10 +600,11 @@ impl Peer {
                 self.events.push_back(Event::Request(msg));
             }
             Seen::InProgress => {}
-            Seen::Answered(mut bytes) => {
+            Seen::Answered(bytes) => {
                 // Same answer, with this copy's hop-by-hop identifier.
-                bytes[12..16].copy_from_slice(&h.hop_by_hop.to_be_bytes());
-                self.tx.push_back(bytes);
+                let start = self.tx.len();
+                self.tx.extend_from_slice(&bytes);
+                self.tx[start + 12..start + 16].copy_from_slice(&h.hop_by_hop.to_be_bytes());
             }
         }
     }
@@ -631,9 +651,9 @@ impl Peer {
         if self.state == PeerState::Closed {
             return Err(SendError::NotOpen);
         }
-        let bytes = msg.encode();
-        self.dedup.answered(&origin, e2e, &bytes);
-        self.tx.push_back(bytes);
+        let start = self.tx.len();
+        msg.encode_into(&mut self.tx);
+        self.dedup.answered(&origin, e2e, &self.tx[start..]);
         Ok(())
     }
 

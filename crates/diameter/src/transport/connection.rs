@@ -49,9 +49,7 @@ pub async fn drive<S: Stream, H: Handler>(
     loop {
         // Everything queued goes out in one write: one system call for a burst of answers.
         out.clear();
-        while let Some(bytes) = peer.poll_transmit() {
-            out.extend_from_slice(&bytes);
-        }
+        while peer.poll_transmit(&mut out).is_some() {}
         if !out.is_empty() && writer.write_all(&out).await.is_err() {
             peer.transport_closed();
         }

@@ -29,6 +29,12 @@ pub const BRAVO: (&str, &str) = ("mme.bravo.example", "bravo.example");
 pub const ALPHA_PLMN: &[u8; 3] = &[0x62, 0xf2, 0x10];
 pub const BRAVO_PLMN: &[u8; 3] = &[0x02, 0xf8, 0x10];
 
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
+
 /// The base configuration: two partners, home 00101, everything else default.
 pub fn base_config(upstream: SocketAddr, extra_tables: &str) -> FirewallConfig {
     let text = format!(
@@ -120,9 +126,7 @@ async fn upstream_conn(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, answer: Op
     let mut tmp = vec![0u8; 65536];
     loop {
         let mut out = Vec::new();
-        while let Some(b) = peer.poll_transmit() {
-            out.extend_from_slice(&b);
-        }
+        while peer.poll_transmit(&mut out).is_some() {}
         if !out.is_empty() && stream.write_all(&out).await.is_err() {
             return;
         }
@@ -205,7 +209,7 @@ pub async fn connect(addr: SocketAddr, host: &str, realm: &str) -> Result<Partne
     let mut buf = Vec::new();
     let mut tmp = vec![0u8; 65536];
     loop {
-        while let Some(b) = peer.poll_transmit() {
+        while let Some(b) = poll_message(&mut peer) {
             stream.write_all(&b).await.unwrap();
         }
         while let Some(ev) = peer.poll_event() {
@@ -254,7 +258,7 @@ impl Partner {
                     let h = Header::parse(&frame).unwrap();
                     if h.app_id == 0 {
                         self.peer.handle_input(&frame, Instant::now());
-                        while let Some(b) = self.peer.poll_transmit() {
+                        while let Some(b) = poll_message(&mut self.peer) {
                             self.stream.write_all(&b).await.unwrap();
                         }
                         continue;
@@ -279,7 +283,7 @@ impl Partner {
     /// Closes with DPR and waits for DPA.
     pub async fn close(mut self) {
         self.peer.disconnect(0, Instant::now());
-        while let Some(b) = self.peer.poll_transmit() {
+        while let Some(b) = poll_message(&mut self.peer) {
             let _ = self.stream.write_all(&b).await;
         }
     }

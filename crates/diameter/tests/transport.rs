@@ -7,11 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diameter::avp;
-use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
-use diameter::transport::{connect, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig, TlsSettings};
-use diameter::Command;
-use diameter::Message;
+use diameter::transport::{connect, serve, ConnectionLimits, Driver, Handler, PeerHandle, ServerConfig, TlsSettings};
+use diameter::{Command, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
@@ -210,4 +209,67 @@ async fn oversized_answers_become_unable_to_comply() {
     let mme = client(addr, "mme1.example").await.unwrap();
     let a = timeout(Duration::from_secs(5), mme.request(air("001010000000001"))).await.unwrap().unwrap();
     assert_eq!(a.result_code(), Some(rc::UNABLE_TO_COMPLY));
+}
+
+/// Reads whatever arrives within a short time.
+async fn read_some(s: &mut tokio::io::DuplexStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = timeout(Duration::from_secs(2), s.read(&mut buf)).await.expect("bytes in time").unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// The relay step of the driver: before the connection is open every frame goes to the peer; once
+/// open, application frames go to the caller, in order with base-protocol frames (which the peer
+/// answers), a partial frame waits for its rest, and what the caller appends is written in the same
+/// write as the peer's own messages.
+#[tokio::test]
+async fn relay_step_hands_application_frames_to_the_caller() {
+    let now = std::time::Instant::now();
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    let hss = Peer::responder(PeerConfig::new("hss.example", REALM, vec![Application::S6A]), allow.clone(), None, now);
+    let mut driver = Driver::new(server, hss, 1024);
+    let (_stop, mut shutdown) = watch::channel(false);
+    let mut mme = Peer::initiator(PeerConfig::new("mme.example", REALM, vec![Application::S6A]), allow, None, now);
+    let mut cer = Vec::new();
+    mme.poll_transmit(&mut cer).unwrap();
+    client.write_all(&cer).await.unwrap();
+    let mut seen: Vec<u32> = Vec::new();
+    driver.step_relay(true, &mut shutdown, |_, h, _, _| seen.push(h.code)).await;
+    driver.transmit().await;
+    assert_eq!(driver.peer().state(), PeerState::Open);
+    assert!(seen.is_empty(), "CER went to the peer");
+    mme.handle_input(&read_some(&mut client).await, now);
+    assert!(matches!(mme.poll_event(), Some(Event::Open { .. })));
+
+    // An AIR, a DWR and the first half of another AIR in one write.
+    let (air1, air2) = (air("001010000000001").encode(), air("001010000000002").encode());
+    let mut dwr = Message::request(Command::DWR);
+    dwr.add(avp::ORIGIN_HOST, "mme.example").add(avp::ORIGIN_REALM, REALM);
+    let mut bytes = air1.clone();
+    bytes.extend_from_slice(&dwr.encode());
+    bytes.extend_from_slice(&air2[..30]);
+    client.write_all(&bytes).await.unwrap();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    while frames.is_empty() {
+        driver
+            .step_relay(true, &mut shutdown, |frame, h, _, out| {
+                assert_eq!(h.code, Command::AIR.code());
+                frames.push(frame.to_vec());
+                out.extend_from_slice(b"relayed");
+            })
+            .await;
+    }
+    driver.transmit().await;
+    let written = read_some(&mut client).await;
+    assert_eq!(frames, vec![air1]);
+    assert_eq!(&written[..7], b"relayed", "the caller's bytes, then the peer's messages");
+    let dwa = Message::decode(&written[7..]).unwrap();
+    assert_eq!((dwa.abbrev(), dwa.result_code()), (Some("DWA"), Some(rc::SUCCESS)), "the peer answered the DWR");
+
+    client.write_all(&air2[30..]).await.unwrap();
+    driver.step_relay(true, &mut shutdown, |frame, _, _, _| frames.push(frame.to_vec())).await;
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1], air2, "the partial frame was kept for its rest");
 }

@@ -1,9 +1,11 @@
-//! The tokio shell around the sans-IO [`Peer`]: TCP (and TLS) connections, a server that accepts
-//! peers and hands their requests to a [`Handler`], and a client. Back-pressure: a connection stops
-//! reading while `max_in_flight` of its requests are being handled, and writes are awaited before
-//! more input is taken. The stream type is generic ([`Stream`]), so SCTP can be added beside TCP.
+//! The tokio shell around the sans-IO [`Peer`] (the `transport` feature, on by default): TCP (and
+//! TLS) connections, a server that accepts peers and hands their requests to a [`Handler`], and a
+//! client. Back-pressure: a connection stops reading while `max_in_flight` of its requests are being
+//! handled, and writes are awaited before more input is taken. The stream type is generic
+//! ([`Stream`]), so SCTP can be added beside TCP. Every connection runs on the [`driver`] step.
 
 mod connection;
+pub mod driver;
 mod tls;
 
 use std::future::Future;
@@ -15,6 +17,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use connection::{drive, ConnectionLimits};
+pub use driver::{rand_seed, Driver};
 pub use tls::{client_config, server_config, TlsSettings};
 
 use crate::message::Message;
@@ -38,7 +41,8 @@ pub enum RequestError {
     Refused(String),
 }
 
-pub(crate) enum Command {
+/// What a [`PeerHandle`] asks of its connection.
+pub(crate) enum Control {
     Request(Message, oneshot::Sender<Result<Message, RequestError>>),
     Disconnect(u32),
 }
@@ -47,7 +51,7 @@ pub(crate) enum Command {
 /// connection an MME opened), or disconnect it.
 #[derive(Clone)]
 pub struct PeerHandle {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Control>,
     remote: Arc<Capabilities>,
     address: Option<SocketAddr>,
 }
@@ -72,13 +76,13 @@ impl PeerHandle {
     /// Sends a request and waits for its answer.
     pub async fn request(&self, msg: Message) -> Result<Message, RequestError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Request(msg, tx)).await.map_err(|_| RequestError::Closed)?;
+        self.commands.send(Control::Request(msg, tx)).await.map_err(|_| RequestError::Closed)?;
         rx.await.map_err(|_| RequestError::Closed)?
     }
 
     /// Starts an orderly disconnect (DPR).
     pub async fn disconnect(&self, cause: u32) {
-        let _ = self.commands.send(Command::Disconnect(cause)).await;
+        let _ = self.commands.send(Control::Disconnect(cause)).await;
     }
 }
 
@@ -198,13 +202,4 @@ pub async fn connect_with<H: Handler>(
             "connection ended during capabilities exchange",
         )),
     }
-}
-
-/// A seed for identifiers from the OS clock and address-space randomness (no extra dependency);
-/// identifiers need uniqueness, not secrecy.
-fn rand_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    h.finish()
 }

@@ -27,6 +27,9 @@
 //! set (CI installs both, see `.ci/run`), in which case they fail. Set `WARDEN_INTEROP_KEEP=1` to keep
 //! the temporary directories (pcap files, freeDiameter configuration and log) for inspection.
 
+// The tokio transport is behind the default `transport` feature.
+#![cfg(feature = "transport")]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};

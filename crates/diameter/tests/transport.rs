@@ -2,6 +2,9 @@
 //! handler, unknown peers refused, and a flood of malformed input that leaves the server answering
 //! well-formed peers. Every loop here is bounded and every wait has a timeout.
 
+// The tokio transport is behind the default `transport` feature.
+#![cfg(feature = "transport")]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,9 @@
 //! originates CLR and IDR over the connection the serving MME opened when a SIM is suspended,
 //! terminated or changes profile.
 //!
+//! Requests are dispatched on the dictionary's [`diameter::Command`], and every AVP is built and read
+//! through its typed handle (`diameter::avp::USER_NAME`), so no name is looked up at run time.
+//!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
 

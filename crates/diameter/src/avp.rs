@@ -3,7 +3,7 @@
 //! from canonical bytes (zero padding, minimal lengths) encodes back to the same bytes.
 //!
 //! Every AVP of the dictionary is a typed handle here (`avp::ORIGIN_HOST`, an
-//! [`AvpKey`](crate::dictionary::AvpKey)): `Avp::new(avp::ORIGIN_STATE_ID, 5u32)` cannot fail, and a
+//! [`AvpKey`]): `Avp::new(avp::ORIGIN_STATE_ID, 5u32)` cannot fail, and a
 //! value of the wrong format does not compile.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

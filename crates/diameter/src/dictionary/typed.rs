@@ -65,7 +65,7 @@ pub mod format {
     );
 }
 
-/// A data format (one of the types in [`format`]).
+/// A data format (one of the types in [`format`](mod@format)).
 pub trait Format: Copy + 'static {
     /// The dictionary's name for it.
     const TYPE: AvpType;

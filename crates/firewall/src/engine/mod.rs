@@ -1,6 +1,6 @@
 //! The screening engine, sans-IO: [`Engine::screen`] takes the bytes of one partner request, the
 //! partner and the time, and decides — forward, answer (written into a buffer), or drop — reading the
-//! message in place with [`MessageView`](diameter::MessageView) (no allocation on the path that
+//! message in place with [`MessageView`] (no allocation on the path that
 //! forwards). [`Engine::on_answer`] learns from the HSS's answers (registrations, failure ratios,
 //! latency). The engine never reads a clock: every call that needs the time is given a [`Now`].
 //!

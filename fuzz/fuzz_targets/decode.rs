@@ -5,7 +5,7 @@
 
 #![no_main]
 
-use diameter::{next_frame_len, Avp, Header, Message, MessageView, RawAvps};
+use diameter::{avp, next_frame_len, Avp, Header, Message, MessageView, RawAvps};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -13,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let _ = next_frame_len(data, 64 * 1024);
 
     if let Ok(view) = MessageView::parse(data) {
-        let _ = view.find(263, 0);
+        let _ = view.find(avp::SESSION_ID);
         for raw in view.avps().map_while(Result::ok) {
             let _ = Avp::decode(&raw, 0);
             for inner in RawAvps::new(raw.data).map_while(Result::ok) {

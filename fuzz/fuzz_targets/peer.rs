@@ -10,12 +10,19 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
-use diameter::{Avp, Message};
+use diameter::{Avp, Command, Message};
 use libfuzzer_sys::fuzz_target;
 
 const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
+
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
 
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
     PeerConfig::new(host, REALM, apps)
@@ -28,7 +35,7 @@ fn allow_all() -> Arc<dyn PeerAuthorizer> {
 /// Takes every transmitted message from `p`, checks it decodes, and returns the bytes.
 fn transmitted(p: &mut Peer) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(b) = p.poll_transmit() {
+    while let Some(b) = poll_message(p) {
         if let Err(e) = Message::decode(&b) {
             panic!("peer transmitted undecodable bytes: {e:?}\n{b:02x?}");
         }
@@ -50,44 +57,55 @@ fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
 }
 
 fn template(which: u8, hop_by_hop: u32, end_to_end: u32) -> Message {
-    let abbrev = ["CER", "DWR", "DWA", "DPR", "DPA", "AIR", "AIA", "CEA", "ULR", "ECR"][which as usize % 10];
-    let mut m = Message::new(abbrev).unwrap();
+    let (abbrev, command, request) = [
+        ("CER", Command::CER, true),
+        ("DWR", Command::DWR, true),
+        ("DWA", Command::DWR, false),
+        ("DPR", Command::DPR, true),
+        ("DPA", Command::DPR, false),
+        ("AIR", Command::AIR, true),
+        ("AIA", Command::AIR, false),
+        ("CEA", Command::CER, false),
+        ("ULR", Command::ULR, true),
+        ("ECR", Command::ECR, true),
+    ][which as usize % 10];
+    let mut m = if request { Message::request(command) } else { Message::answer(command) };
     m.header.hop_by_hop = hop_by_hop;
     m.header.end_to_end = end_to_end;
     if abbrev == "AIR" || abbrev == "AIA" || abbrev == "ULR" || abbrev == "ECR" {
-        m.add("Session-Id", "mme.example;1;2").unwrap();
-        m.add("Auth-Session-State", 1u32).unwrap();
+        m.add(avp::SESSION_ID, "mme.example;1;2");
+        m.add(avp::AUTH_SESSION_STATE, 1u32);
     }
-    m.add("Origin-Host", "mme.example").unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
+    m.add(avp::ORIGIN_HOST, "mme.example");
+    m.add(avp::ORIGIN_REALM, REALM);
     if m.is_request() && abbrev != "CER" && abbrev != "DWR" && abbrev != "DPR" {
-        m.add("Destination-Realm", REALM).unwrap();
-        m.add("User-Name", "001010000000001").unwrap();
+        m.add(avp::DESTINATION_REALM, REALM);
+        m.add(avp::USER_NAME, "001010000000001");
     }
     match abbrev {
         "CER" | "CEA" => {
-            m.add("Host-IP-Address", IpAddr::from([10, 0, 0, 1])).unwrap();
-            m.add("Vendor-Id", 10415u32).unwrap();
-            m.add("Product-Name", "fuzz").unwrap();
+            m.add(avp::HOST_IP_ADDRESS, IpAddr::from([10, 0, 0, 1]));
+            m.add(avp::VENDOR_ID, 10415u32);
+            m.add(avp::PRODUCT_NAME, "fuzz");
             let vsai =
-                vec![Avp::new("Vendor-Id", 10415u32).unwrap(), Avp::new("Auth-Application-Id", 16_777_251u32).unwrap()];
-            m.push(Avp::grouped("Vendor-Specific-Application-Id", vsai).unwrap());
+                vec![Avp::new(avp::VENDOR_ID, 10415u32), Avp::new(avp::AUTH_APPLICATION_ID, 16_777_251u32)];
+            m.push(Avp::grouped(avp::VENDOR_SPECIFIC_APPLICATION_ID, vsai));
         }
         "DPR" => {
-            m.add("Disconnect-Cause", 0u32).unwrap();
+            m.add(avp::DISCONNECT_CAUSE, 0u32);
         }
         "AIR" => {
-            m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+            m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
         }
         "ULR" => {
-            m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
-            m.add("RAT-Type", 1004u32).unwrap();
-            m.add("ULR-Flags", 2u32).unwrap();
+            m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
+            m.add(avp::RAT_TYPE, 1004u32);
+            m.add(avp::ULR_FLAGS, 2u32);
         }
         _ => {}
     }
     if !m.is_request() {
-        m.add("Result-Code", rc::SUCCESS).unwrap();
+        m.add(avp::RESULT_CODE, rc::SUCCESS);
     }
     m
 }
@@ -158,9 +176,9 @@ fn run(data: &[u8], mut peer: Peer, mut remote: Option<Peer>, start: Instant) {
             5 => {
                 for r in requests.drain(..) {
                     let mut a = Message::answer_to(&r.header, r.session_id());
-                    a.add("Result-Code", rc::SUCCESS).unwrap();
-                    a.add("Origin-Host", "hss.example").unwrap();
-                    a.add("Origin-Realm", REALM).unwrap();
+                    a.add(avp::RESULT_CODE, rc::SUCCESS);
+                    a.add(avp::ORIGIN_HOST, "hss.example");
+                    a.add(avp::ORIGIN_REALM, REALM);
                     let _ = peer.send_answer(a);
                 }
             }

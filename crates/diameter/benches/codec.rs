@@ -9,65 +9,57 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use diameter::avp;
 use diameter::dictionary::VENDOR_3GPP;
+use diameter::Command;
 use diameter::{Avp, Message, MessageView};
 
 const REALM: &str = "epc.mnc001.mcc001.3gppnetwork.org";
 
 /// An AIR as an MME sends it for one E-UTRAN vector.
 fn air() -> Message {
-    let mut m = Message::new("AIR").unwrap();
+    let mut m = Message::request(Command::AIR);
     m.header.hop_by_hop = 0x1234_5678;
     m.header.end_to_end = 0x9abc_def0;
-    m.add("Session-Id", "mme01.epc.mnc001.mcc001.3gppnetwork.org;1712345678;42;app_s6a").unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme01.epc.mnc001.mcc001.3gppnetwork.org").unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Destination-Realm", REALM).unwrap();
-    m.add("User-Name", "001010123456789").unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
-    m.push(
-        Avp::grouped(
-            "Requested-EUTRAN-Authentication-Info",
-            vec![
-                Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap(),
-                Avp::new("Immediate-Response-Preferred", 0u32).unwrap(),
-            ],
-        )
-        .unwrap(),
-    );
-    m.push(
-        Avp::grouped(
-            "Supported-Features",
-            vec![
-                Avp::new("Vendor-Id", VENDOR_3GPP).unwrap(),
-                Avp::new("Feature-List-ID", 1u32).unwrap(),
-                Avp::new("Feature-List", 0x0000_0003u32).unwrap(),
-            ],
-        )
-        .unwrap(),
-    );
+    m.add(avp::SESSION_ID, "mme01.epc.mnc001.mcc001.3gppnetwork.org;1712345678;42;app_s6a");
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "mme01.epc.mnc001.mcc001.3gppnetwork.org");
+    m.add(avp::ORIGIN_REALM, REALM);
+    m.add(avp::DESTINATION_REALM, REALM);
+    m.add(avp::USER_NAME, "001010123456789");
+    m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
+    m.push(Avp::grouped(
+        avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO,
+        vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 1u32), Avp::new(avp::IMMEDIATE_RESPONSE_PREFERRED, 0u32)],
+    ));
+    m.push(Avp::grouped(
+        avp::SUPPORTED_FEATURES,
+        vec![
+            Avp::new(avp::VENDOR_ID, VENDOR_3GPP),
+            Avp::new(avp::FEATURE_LIST_ID, 1u32),
+            Avp::new(avp::FEATURE_LIST, 0x0000_0003u32),
+        ],
+    ));
     m
 }
 
 /// The HSS's answer with one E-UTRAN vector.
 fn aia(air: &Message) -> Message {
     let mut m = Message::answer_to(&air.header, air.session_id());
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "hss01.epc.mnc001.mcc001.3gppnetwork.org").unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Result-Code", 2001u32).unwrap();
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "hss01.epc.mnc001.mcc001.3gppnetwork.org");
+    m.add(avp::ORIGIN_REALM, REALM);
+    m.add(avp::RESULT_CODE, 2001u32);
     let vector = Avp::grouped(
-        "E-UTRAN-Vector",
+        avp::E_UTRAN_VECTOR,
         vec![
-            Avp::new("RAND", &[0x11u8; 16]).unwrap(),
-            Avp::new("XRES", &[0x22u8; 8]).unwrap(),
-            Avp::new("AUTN", &[0x33u8; 16]).unwrap(),
-            Avp::new("KASME", &[0x44u8; 32]).unwrap(),
+            Avp::new(avp::RAND, &[0x11u8; 16]),
+            Avp::new(avp::XRES, &[0x22u8; 8]),
+            Avp::new(avp::AUTN, &[0x33u8; 16]),
+            Avp::new(avp::KASME, &[0x44u8; 32]),
         ],
-    )
-    .unwrap();
-    m.push(Avp::grouped("Authentication-Info", vec![vector]).unwrap());
+    );
+    m.push(Avp::grouped(avp::AUTHENTICATION_INFO, vec![vector]));
     m
 }
 
@@ -99,7 +91,7 @@ fn codec(c: &mut Criterion) {
     g.bench_function("view AIR + find(User-Name)", |b| {
         b.iter(|| {
             let v = MessageView::parse(black_box(&air_bytes)).unwrap();
-            v.find(1, 0).unwrap().data.len()
+            v.find(avp::USER_NAME).unwrap().data.len()
         })
     });
     g.finish();

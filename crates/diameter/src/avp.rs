@@ -1,10 +1,15 @@
 //! AVPs (RFC 6733 §4): a zero-copy reader over encoded AVPs ([`RawAvps`]) and the owned, typed form
 //! ([`Avp`], [`Value`]) that the dictionary gives meaning to. Encoding is byte-exact: an AVP decoded
 //! from canonical bytes (zero padding, minimal lengths) encodes back to the same bytes.
+//!
+//! Every AVP of the dictionary is a typed handle here (`avp::ORIGIN_HOST`, an
+//! [`AvpKey`]): `Avp::new(avp::ORIGIN_STATE_ID, 5u32)` cannot fail, and a
+//! value of the wrong format does not compile.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::dictionary::{self, AvpType};
+pub use crate::dictionary::avps::*;
+use crate::dictionary::{self, Accepts, AvpKey, AvpType, Format};
 use crate::error::DecodeError;
 
 /// AVP flag bits.
@@ -18,9 +23,6 @@ pub mod avp_flags {
     /// Reserved bits, which must be zero.
     pub const RESERVED: u8 = 0x1f;
 }
-
-/// The Failed-AVP code (RFC 6733 §7.5).
-const FAILED_AVP: u32 = 279;
 
 /// How deep Grouped AVPs may nest before a message is refused (S6a needs about 6).
 pub const MAX_DEPTH: usize = 16;
@@ -261,15 +263,12 @@ impl Value {
     }
 }
 
-/// An error building an AVP by name.
+/// An error building an AVP by name ([`Avp::by_name`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BuildError {
     /// The dictionary has no AVP of that name.
     #[error("unknown AVP {0:?}")]
     UnknownAvp(String),
-    /// The dictionary has no command of that abbreviation.
-    #[error("unknown command {0:?}")]
-    UnknownCommand(String),
     /// The value does not fit the AVP's type.
     #[error("AVP {name} is {ty:?}, which cannot hold {value:?}")]
     WrongType {
@@ -310,25 +309,43 @@ fn text(raw: &RawAvp<'_>) -> Result<String, DecodeError> {
 }
 
 impl Avp {
-    /// An AVP of the dictionary, by name, with its vendor and M bit set as the dictionary says.
-    pub fn new(name: &str, value: impl Into<Value>) -> Result<Self, BuildError> {
+    /// An AVP of the dictionary, with its vendor and M bit set as the dictionary says:
+    /// `Avp::new(avp::ORIGIN_HOST, "mme.example")`.
+    pub fn new<F: Accepts<V>, V>(key: AvpKey<F>, value: V) -> Self {
+        Self { code: key.code(), flags: key.flags(), vendor_id: key.vendor_id(), value: F::value(value) }
+    }
+
+    /// A Grouped AVP.
+    pub fn grouped(key: AvpKey<dictionary::format::Grouped>, avps: Vec<Avp>) -> Self {
+        Self::new(key, avps)
+    }
+
+    /// An AVP of the dictionary whose value is kept as the bytes given (Failed-AVP content, a value
+    /// echoed as it was received).
+    pub fn with_bytes<F>(key: AvpKey<F>, data: impl Into<Vec<u8>>) -> Self {
+        Self {
+            code: key.code(),
+            flags: key.flags(),
+            vendor_id: key.vendor_id(),
+            value: Value::OctetString(data.into()),
+        }
+    }
+
+    /// An AVP of the dictionary by its name, for names that come from outside (tools, tests of the
+    /// dictionary); the value is converted to the AVP's type when it can be.
+    pub fn by_name(name: &str, value: impl Into<Value>) -> Result<Self, BuildError> {
         let def = dictionary::avp_by_name(name).ok_or_else(|| BuildError::UnknownAvp(name.to_string()))?;
         let value = value.into().coerce(def.ty).map_err(|v| BuildError::WrongType {
             name: def.name,
             ty: def.ty,
             value: Box::new(v),
         })?;
-        let mut flags = if def.m == dictionary::FlagRule::Must { avp_flags::M } else { 0 };
-        let vendor_id = (def.vendor != 0).then_some(def.vendor);
-        if vendor_id.is_some() {
-            flags |= avp_flags::V;
-        }
-        Ok(Self { code: def.code, flags, vendor_id, value })
+        Ok(Self { code: def.code, flags: def.flags(), vendor_id: def.vendor_id(), value })
     }
 
-    /// A Grouped AVP by name.
-    pub fn grouped(name: &str, avps: Vec<Avp>) -> Result<Self, BuildError> {
-        Self::new(name, Value::Grouped(avps))
+    /// True when this AVP has the code and vendor of `key`.
+    pub fn is<F>(&self, key: AvpKey<F>) -> bool {
+        self.code == key.code() && self.vendor() == key.vendor()
     }
 
     /// The raw bytes of an AVP as an OctetString (unknown AVPs, Failed-AVP content).
@@ -366,7 +383,7 @@ impl Avp {
                 if depth >= MAX_DEPTH {
                     return Err(DecodeError::NestingTooDeep(MAX_DEPTH));
                 }
-                let inner = if raw.code == FAILED_AVP && raw.vendor_id.is_none() {
+                let inner = if FAILED_AVP.matches(raw.code, raw.vendor_id) {
                     // Failed-AVP carries offending AVPs as they were received (bad flags, bad values):
                     // keep them as bytes instead of judging them again.
                     RawAvps::new(raw.data).map(|r| r.map(|r| Avp::from_raw(&r))).collect::<Result<_, _>>()?
@@ -503,20 +520,18 @@ impl Avp {
         }
     }
 
-    /// The first AVP named `name` inside this Grouped AVP.
-    pub fn child(&self, name: &str) -> Option<&Avp> {
-        find(self.as_grouped()?, name)
+    /// The first AVP of kind `key` inside this Grouped AVP.
+    pub fn child<F>(&self, key: AvpKey<F>) -> Option<&Avp> {
+        find(self.as_grouped()?, key)
     }
 }
 
-/// The first AVP named `name` in `avps`.
-pub fn find<'a>(avps: &'a [Avp], name: &str) -> Option<&'a Avp> {
-    let d = dictionary::avp_by_name(name)?;
-    avps.iter().find(|a| a.code == d.code && a.vendor() == d.vendor)
+/// The first AVP of kind `key` in `avps`.
+pub fn find<F>(avps: &[Avp], key: AvpKey<F>) -> Option<&Avp> {
+    avps.iter().find(|a| a.is(key))
 }
 
-/// Every AVP named `name` in `avps`.
-pub fn find_all<'a>(avps: &'a [Avp], name: &str) -> impl Iterator<Item = &'a Avp> + 'a {
-    let d = dictionary::avp_by_name(name);
-    avps.iter().filter(move |a| d.is_some_and(|d| a.code == d.code && a.vendor() == d.vendor))
+/// Every AVP of kind `key` in `avps`.
+pub fn find_all<F: Format>(avps: &[Avp], key: AvpKey<F>) -> impl Iterator<Item = &Avp> + '_ {
+    avps.iter().filter(move |a| a.is(key))
 }

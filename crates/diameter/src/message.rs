@@ -1,8 +1,9 @@
-//! Diameter messages: the owned, typed [`Message`] built and read by name through the dictionary, the
-//! zero-copy [`MessageView`] for hot paths that look at a few AVPs, and error answers.
+//! Diameter messages: the owned, typed [`Message`] built and read through the dictionary's typed
+//! handles ([`Command`], `avp::ORIGIN_HOST`), the zero-copy [`MessageView`] for hot paths that look
+//! at a few AVPs, and error answers.
 
-use crate::avp::{find, find_all, Avp, BuildError, RawAvp, RawAvps, Value};
-use crate::dictionary::{self, CommandDef};
+use crate::avp::{self, find, find_all, Avp, RawAvp, RawAvps};
+use crate::dictionary::{Accepts, AvpKey, Command, Format, Number32, Text};
 use crate::error::DecodeError;
 use crate::header::{flags, Header, HEADER_LEN, VERSION};
 use crate::result_code as rc;
@@ -46,27 +47,32 @@ fn check_header(h: &Header, available: usize) -> Result<(), DecodeError> {
 }
 
 impl Message {
-    /// A new request or answer by the command's abbreviation (`"AIR"`, `"CEA"`, …), with the R and
-    /// P bits and the application id from the dictionary. Identifiers are left at zero.
-    pub fn new(abbrev: &str) -> Result<Self, BuildError> {
-        let cmd =
-            dictionary::command_by_abbrev(abbrev).ok_or_else(|| BuildError::UnknownCommand(abbrev.to_string()))?;
-        let mut f = if cmd.proxiable { flags::P } else { 0 };
-        if cmd.request == abbrev {
-            f |= flags::R;
-        }
-        Ok(Self {
+    /// A new request of `command` (R bit set), with the P bit and the application id from the
+    /// dictionary. Identifiers are left at zero.
+    pub fn request(command: Command) -> Self {
+        Self::new(command, flags::R)
+    }
+
+    /// A new answer of `command` that answers no particular request (tests, tools); answers to a
+    /// request are built with [`Message::answer_to`].
+    pub fn answer(command: Command) -> Self {
+        Self::new(command, 0)
+    }
+
+    fn new(command: Command, r: u8) -> Self {
+        let p = if command.proxiable() { flags::P } else { 0 };
+        Self {
             header: Header {
                 version: VERSION,
                 length: 0,
-                flags: f,
-                code: cmd.code,
-                app_id: cmd.app,
+                flags: p | r,
+                code: command.code(),
+                app_id: command.app(),
                 hop_by_hop: 0,
                 end_to_end: 0,
             },
             avps: Vec::new(),
-        })
+        }
     }
 
     /// An answer to `request`: same command, application and identifiers, R cleared, P kept, and the
@@ -74,7 +80,7 @@ impl Message {
     pub fn answer_to(request: &Header, session_id: Option<&str>) -> Self {
         let mut avps = Vec::new();
         if let Some(s) = session_id {
-            avps.push(Avp::new("Session-Id", s).expect("Session-Id is in the dictionary"));
+            avps.push(Avp::new(avp::SESSION_ID, s));
         }
         Self { header: Header { version: VERSION, length: 0, flags: request.flags & flags::P, ..*request }, avps }
     }
@@ -85,40 +91,40 @@ impl Message {
         self
     }
 
-    /// Appends an AVP by name.
-    pub fn add(&mut self, name: &str, value: impl Into<Value>) -> Result<&mut Self, BuildError> {
-        self.avps.push(Avp::new(name, value)?);
-        Ok(self)
+    /// Appends an AVP: `m.add(avp::ORIGIN_HOST, "mme.example")`.
+    pub fn add<F: Accepts<V>, V>(&mut self, key: AvpKey<F>, value: V) -> &mut Self {
+        self.avps.push(Avp::new(key, value));
+        self
     }
 
-    /// The first top-level AVP named `name`.
-    pub fn get(&self, name: &str) -> Option<&Avp> {
-        find(&self.avps, name)
+    /// The first top-level AVP of kind `key`.
+    pub fn get<F: Format>(&self, key: AvpKey<F>) -> Option<&Avp> {
+        find(&self.avps, key)
     }
 
-    /// Every top-level AVP named `name`.
-    pub fn get_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a Avp> + 'a {
-        find_all(&self.avps, name)
+    /// Every top-level AVP of kind `key`.
+    pub fn get_all<F: Format>(&self, key: AvpKey<F>) -> impl Iterator<Item = &Avp> + '_ {
+        find_all(&self.avps, key)
     }
 
-    /// Text of the first top-level AVP named `name`.
-    pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(Avp::as_str)
+    /// Text of the first top-level AVP of kind `key` (a text format).
+    pub fn get_str<F: Text>(&self, key: AvpKey<F>) -> Option<&str> {
+        self.get(key).and_then(Avp::as_str)
     }
 
-    /// Unsigned value of the first top-level AVP named `name`.
-    pub fn get_u32(&self, name: &str) -> Option<u32> {
-        self.get(name).and_then(Avp::as_u32)
+    /// Value of the first top-level AVP of kind `key` (a 32-bit number format), when it fits a u32.
+    pub fn get_u32<F: Number32>(&self, key: AvpKey<F>) -> Option<u32> {
+        self.get(key).and_then(Avp::as_u32)
     }
 
     /// The command, if the dictionary knows it.
-    pub fn command(&self) -> Option<&'static CommandDef> {
-        dictionary::command_by_code(self.header.app_id, self.header.code)
+    pub fn command(&self) -> Option<Command> {
+        Command::from_header(&self.header)
     }
 
     /// `"AIR"`, `"AIA"`, … when the command is known.
     pub fn abbrev(&self) -> Option<&'static str> {
-        self.command().map(|c| if self.header.is_request() { c.request } else { c.answer })
+        self.command().map(|c| if self.header.is_request() { c.request_abbrev() } else { c.answer_abbrev() })
     }
 
     /// True for requests.
@@ -128,13 +134,13 @@ impl Message {
 
     /// Result-Code, or the Experimental-Result-Code inside Experimental-Result.
     pub fn result_code(&self) -> Option<u32> {
-        self.get_u32("Result-Code")
-            .or_else(|| self.get("Experimental-Result")?.child("Experimental-Result-Code")?.as_u32())
+        self.get_u32(avp::RESULT_CODE)
+            .or_else(|| self.get(avp::EXPERIMENTAL_RESULT)?.child(avp::EXPERIMENTAL_RESULT_CODE)?.as_u32())
     }
 
     /// Session-Id.
     pub fn session_id(&self) -> Option<&str> {
-        self.get_str("Session-Id")
+        self.get_str(avp::SESSION_ID)
     }
 
     /// Encoded length.
@@ -184,7 +190,7 @@ impl Message {
                 Ok(avp) => avp,
                 Err(e) => return Err(fail(e, session_at.and_then(|i| avps[i].as_str()).map(str::to_string))),
             };
-            if session_at.is_none() && avp.code == 263 && avp.vendor_id.is_none() && avp.as_str().is_some() {
+            if session_at.is_none() && avp::SESSION_ID.matches(avp.code, avp.vendor_id) && avp.as_str().is_some() {
                 session_at = Some(avps.len());
             }
             avps.push(avp);
@@ -224,15 +230,14 @@ impl Message {
         if rc::is_protocol_error(code) {
             self.header.flags |= flags::E;
         }
-        let push = |m: &mut Self, name, v: Value| m.avps.push(Avp::new(name, v).expect("base AVP"));
-        push(self, "Origin-Host", origin_host.into());
-        push(self, "Origin-Realm", origin_realm.into());
-        push(self, "Result-Code", code.into());
+        self.add(avp::ORIGIN_HOST, origin_host);
+        self.add(avp::ORIGIN_REALM, origin_realm);
+        self.add(avp::RESULT_CODE, code);
         if let Some(text) = message {
-            push(self, "Error-Message", text.into());
+            self.add(avp::ERROR_MESSAGE, text);
         }
         if let Some(f) = failed {
-            push(self, "Failed-AVP", Value::Grouped(vec![f]));
+            self.add(avp::FAILED_AVP, vec![f]);
         }
     }
 }
@@ -258,8 +263,14 @@ impl<'a> MessageView<'a> {
         RawAvps::new(self.body)
     }
 
-    /// The first top-level AVP with this code and vendor (0 for IETF).
-    pub fn find(&self, code: u32, vendor: u32) -> Option<RawAvp<'a>> {
+    /// The first top-level AVP of kind `key` (same code and vendor).
+    pub fn find<F>(&self, key: AvpKey<F>) -> Option<RawAvp<'a>> {
+        self.find_code(key.code(), key.vendor())
+    }
+
+    /// The first top-level AVP with this code and vendor (0 for IETF), for AVPs the dictionary does
+    /// not hold.
+    pub fn find_code(&self, code: u32, vendor: u32) -> Option<RawAvp<'a>> {
         self.avps().map_while(Result::ok).find(|a| a.code == code && a.vendor() == vendor)
     }
 }

@@ -2,22 +2,26 @@
 //! contradict the command, unknown AVPs marked mandatory (anywhere in the message), required AVPs
 //! that are missing, and single-occurrence AVPs that repeat.
 
-use crate::avp::{avp_flags, Avp, Value};
-use crate::dictionary::{self, AvpType, CommandDef, FlagRule};
+use crate::avp::{self, Avp, Value};
+use crate::dictionary::{self, AvpDef, AvpType, CommandDef};
 use crate::error::DecodeError;
 use crate::message::Message;
 
 /// AVPs that may appear only once at the top level of any command that has them.
-const SINGLE: &[&str] = &[
-    "Session-Id",
-    "Origin-Host",
-    "Origin-Realm",
-    "Destination-Host",
-    "Destination-Realm",
-    "User-Name",
-    "Auth-Session-State",
-    "Result-Code",
+const SINGLE: &[AvpDef] = &[
+    avp::SESSION_ID.def(),
+    avp::ORIGIN_HOST.def(),
+    avp::ORIGIN_REALM.def(),
+    avp::DESTINATION_HOST.def(),
+    avp::DESTINATION_REALM.def(),
+    avp::USER_NAME.def(),
+    avp::AUTH_SESSION_STATE.def(),
+    avp::RESULT_CODE.def(),
 ];
+
+fn occurrences<'a>(msg: &'a Message, def: &'a AvpDef) -> impl Iterator<Item = &'a Avp> + 'a {
+    msg.avps.iter().filter(move |a| a.code == def.code && a.vendor() == def.vendor)
+}
 
 /// RFC 6733 §7.5: the Failed-AVP example of a missing AVP carries "a zero-filled payload of the
 /// minimum required length for the omitted AVP": 4 or 8 bytes for numbers and Time, an IPv4-sized
@@ -59,24 +63,20 @@ pub fn check(msg: &Message, cmd: &CommandDef) -> Result<(), DecodeError> {
         return Err(DecodeError::AvpUnsupported { code: a.code, vendor: a.vendor(), failed: Box::new(a.clone()) });
     }
     let required = if msg.is_request() { cmd.request_required } else { cmd.answer_required };
-    for name in required {
-        if msg.get(name).is_none() {
-            let def = dictionary::avp_by_name(name).expect("required AVPs are in the dictionary");
-            let vendor_id = (def.vendor != 0).then_some(def.vendor);
-            let mut flags = if def.m == FlagRule::Must { avp_flags::M } else { 0 };
-            if vendor_id.is_some() {
-                flags |= avp_flags::V;
-            }
-            let failed = Avp { code: def.code, flags, vendor_id, value: Value::OctetString(zero_payload(def.ty)) };
+    for def in required {
+        if occurrences(msg, def).next().is_none() {
+            let failed = Avp {
+                code: def.code,
+                flags: def.flags(),
+                vendor_id: def.vendor_id(),
+                value: Value::OctetString(zero_payload(def.ty)),
+            };
             return Err(DecodeError::MissingAvp { name: def.name, failed: Box::new(failed) });
         }
     }
-    for name in SINGLE {
-        if let Some(second) = msg.get_all(name).nth(1) {
-            return Err(DecodeError::AvpOccursTooManyTimes {
-                name: dictionary::avp_by_name(name).map_or("?", |d| d.name),
-                failed: Box::new(second.clone()),
-            });
+    for def in SINGLE {
+        if let Some(second) = occurrences(msg, def).nth(1) {
+            return Err(DecodeError::AvpOccursTooManyTimes { name: def.name, failed: Box::new(second.clone()) });
         }
     }
     Ok(())

@@ -15,11 +15,13 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::avp::avp_flags;
 use diameter::dictionary::{self, AvpDef, AvpType};
 use diameter::header::flags;
 use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
+use diameter::Command;
 use diameter::{next_frame_len, Address, Avp, Header, Message, MessageView, RawAvps, Value};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -34,6 +36,12 @@ const FAILED_AVP: u32 = 279;
 // ------------------------------------------------------------------------------------------------
 // Generators
 // ------------------------------------------------------------------------------------------------
+
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
 
 /// Dictionary entries that the (code, vendor) index resolves to (so a value of `ty` decodes as `ty`).
 fn defs(grouped: bool) -> Vec<&'static AvpDef> {
@@ -141,19 +149,18 @@ fn unknown(value: BoxedStrategy<Value>) -> impl Strategy<Value = Avp> {
 /// A few AVPs built by name through the public API.
 fn named() -> impl Strategy<Value = Avp> {
     prop_oneof![
-        text().prop_map(|s| Avp::new("Origin-Host", s).unwrap()),
-        text().prop_map(|s| Avp::new("Session-Id", s).unwrap()),
-        any::<u32>().prop_map(|n| Avp::new("Result-Code", n).unwrap()),
-        any::<u32>().prop_map(|n| Avp::new("Auth-Session-State", n.min(i32::MAX as u32)).unwrap()),
-        any::<u32>().prop_map(|n| Avp::new("Event-Timestamp", n).unwrap()),
-        any::<u64>().prop_map(|n| Avp::new("OC-Sequence-Number", n).unwrap()),
-        ip().prop_map(|a| Avp::new("Host-IP-Address", a).unwrap()),
-        bytes(8).prop_map(|b| Avp::new("Visited-PLMN-Id", b).unwrap()),
+        text().prop_map(|s| Avp::new(avp::ORIGIN_HOST, s)),
+        text().prop_map(|s| Avp::new(avp::SESSION_ID, s)),
+        any::<u32>().prop_map(|n| Avp::new(avp::RESULT_CODE, n)),
+        any::<u32>().prop_map(|n| Avp::new(avp::AUTH_SESSION_STATE, n.min(i32::MAX as u32))),
+        any::<u32>().prop_map(|n| Avp::new(avp::EVENT_TIMESTAMP, n)),
+        any::<u64>().prop_map(|n| Avp::new(avp::OC_SEQUENCE_NUMBER, n)),
+        ip().prop_map(|a| Avp::new(avp::HOST_IP_ADDRESS, a)),
+        bytes(8).prop_map(|b| Avp::new(avp::VISITED_PLMN_ID, b)),
         (any::<u32>(), any::<u32>()).prop_map(|(v, a)| Avp::grouped(
-            "Vendor-Specific-Application-Id",
-            vec![Avp::new("Vendor-Id", v).unwrap(), Avp::new("Auth-Application-Id", a).unwrap()]
-        )
-        .unwrap()),
+            avp::VENDOR_SPECIFIC_APPLICATION_ID,
+            vec![Avp::new(avp::VENDOR_ID, v), Avp::new(avp::AUTH_APPLICATION_ID, a)]
+        )),
     ]
 }
 
@@ -298,7 +305,7 @@ proptest! {
             prop_assert_eq!(raw.data, &value_bytes(a)[..]);
         }
         if let Some(first) = m.avps.first() {
-            let found = view.find(first.code, first.vendor()).expect("first AVP is found");
+            let found = view.find_code(first.code, first.vendor()).expect("first AVP is found");
             prop_assert_eq!(found.data, &value_bytes(first)[..]);
         }
     }
@@ -336,8 +343,8 @@ fn exercise_decoders(bytes: &[u8]) -> Result<(), TestCaseError> {
     }
 
     if let Ok(view) = MessageView::parse(bytes) {
-        let _ = view.find(263, 0);
-        let _ = view.find(1, 0);
+        let _ = view.find(avp::SESSION_ID);
+        let _ = view.find(avp::USER_NAME);
         for raw in view.avps().map_while(Result::ok) {
             let _ = (raw.vendor(), raw.is_mandatory());
             let _ = Avp::decode(&raw, 0);
@@ -419,11 +426,11 @@ fn allow_all() -> Arc<dyn PeerAuthorizer> {
 fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
     loop {
         let mut moved = false;
-        while let Some(bytes) = a.poll_transmit() {
+        while let Some(bytes) = poll_message(a) {
             b.handle_input(&bytes, now);
             moved = true;
         }
-        while let Some(bytes) = b.poll_transmit() {
+        while let Some(bytes) = poll_message(b) {
             a.handle_input(&bytes, now);
             moved = true;
         }
@@ -448,8 +455,7 @@ fn open_pair(now: Instant) -> (Peer, Peer) {
 /// Messages a remote peer might plausibly send, by index.
 fn template(which: u8, hop_by_hop: u32, end_to_end: u32) -> Message {
     let realm = "epc.mnc001.mcc001.3gppnetwork.org";
-    let base = |abbrev: &str| {
-        let mut m = Message::new(abbrev).unwrap();
+    let base = |mut m: Message| {
         m.header.hop_by_hop = hop_by_hop;
         m.header.end_to_end = end_to_end;
         m
@@ -457,68 +463,62 @@ fn template(which: u8, hop_by_hop: u32, end_to_end: u32) -> Message {
     let mut m;
     match which % 9 {
         0 => {
-            m = base("CER");
-            m.add("Origin-Host", "mme.example").unwrap();
-            m.add("Origin-Realm", realm).unwrap();
-            m.add("Host-IP-Address", IpAddr::from([10, 0, 0, 1])).unwrap();
-            m.add("Vendor-Id", 10415u32).unwrap();
-            m.add("Product-Name", "fuzz").unwrap();
-            m.push(
-                Avp::grouped(
-                    "Vendor-Specific-Application-Id",
-                    vec![
-                        Avp::new("Vendor-Id", 10415u32).unwrap(),
-                        Avp::new("Auth-Application-Id", 16_777_251u32).unwrap(),
-                    ],
-                )
-                .unwrap(),
-            );
+            m = base(Message::request(Command::CER));
+            m.add(avp::ORIGIN_HOST, "mme.example");
+            m.add(avp::ORIGIN_REALM, realm);
+            m.add(avp::HOST_IP_ADDRESS, IpAddr::from([10, 0, 0, 1]));
+            m.add(avp::VENDOR_ID, 10415u32);
+            m.add(avp::PRODUCT_NAME, "fuzz");
+            m.push(Avp::grouped(
+                avp::VENDOR_SPECIFIC_APPLICATION_ID,
+                vec![Avp::new(avp::VENDOR_ID, 10415u32), Avp::new(avp::AUTH_APPLICATION_ID, 16_777_251u32)],
+            ));
         }
         1 | 2 => {
-            m = base(if which % 9 == 1 { "DWR" } else { "DWA" });
-            m.add("Origin-Host", "mme.example").unwrap();
-            m.add("Origin-Realm", realm).unwrap();
+            m = base(if which % 9 == 1 { Message::request(Command::DWR) } else { Message::answer(Command::DWR) });
+            m.add(avp::ORIGIN_HOST, "mme.example");
+            m.add(avp::ORIGIN_REALM, realm);
             if !m.is_request() {
-                m.add("Result-Code", rc::SUCCESS).unwrap();
+                m.add(avp::RESULT_CODE, rc::SUCCESS);
             }
         }
         3 | 4 => {
-            m = base(if which % 9 == 3 { "DPR" } else { "DPA" });
-            m.add("Origin-Host", "mme.example").unwrap();
-            m.add("Origin-Realm", realm).unwrap();
+            m = base(if which % 9 == 3 { Message::request(Command::DPR) } else { Message::answer(Command::DPR) });
+            m.add(avp::ORIGIN_HOST, "mme.example");
+            m.add(avp::ORIGIN_REALM, realm);
             if m.is_request() {
-                m.add("Disconnect-Cause", 2u32).unwrap();
+                m.add(avp::DISCONNECT_CAUSE, 2u32);
             } else {
-                m.add("Result-Code", rc::SUCCESS).unwrap();
+                m.add(avp::RESULT_CODE, rc::SUCCESS);
             }
         }
         5 | 6 => {
-            m = base("AIR");
-            m.add("Session-Id", "mme.example;1;2").unwrap();
-            m.add("Auth-Session-State", 1u32).unwrap();
-            m.add("Origin-Host", "mme.example").unwrap();
-            m.add("Origin-Realm", realm).unwrap();
-            m.add("Destination-Realm", realm).unwrap();
-            m.add("User-Name", "001010000000001").unwrap();
-            m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+            m = base(Message::request(Command::AIR));
+            m.add(avp::SESSION_ID, "mme.example;1;2");
+            m.add(avp::AUTH_SESSION_STATE, 1u32);
+            m.add(avp::ORIGIN_HOST, "mme.example");
+            m.add(avp::ORIGIN_REALM, realm);
+            m.add(avp::DESTINATION_REALM, realm);
+            m.add(avp::USER_NAME, "001010000000001");
+            m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
         }
         7 => {
-            m = base("AIA");
-            m.add("Session-Id", "hss.example;1;2").unwrap();
-            m.add("Auth-Session-State", 1u32).unwrap();
-            m.add("Origin-Host", "mme.example").unwrap();
-            m.add("Origin-Realm", realm).unwrap();
-            m.add("Result-Code", rc::SUCCESS).unwrap();
+            m = base(Message::answer(Command::AIR));
+            m.add(avp::SESSION_ID, "hss.example;1;2");
+            m.add(avp::AUTH_SESSION_STATE, 1u32);
+            m.add(avp::ORIGIN_HOST, "mme.example");
+            m.add(avp::ORIGIN_REALM, realm);
+            m.add(avp::RESULT_CODE, rc::SUCCESS);
         }
         _ => {
-            m = base("CEA");
-            m.add("Result-Code", rc::SUCCESS).unwrap();
-            m.add("Origin-Host", "mme.example").unwrap();
-            m.add("Origin-Realm", realm).unwrap();
-            m.add("Host-IP-Address", IpAddr::from([10, 0, 0, 1])).unwrap();
-            m.add("Vendor-Id", 0u32).unwrap();
-            m.add("Product-Name", "fuzz").unwrap();
-            m.add("Auth-Application-Id", 16_777_251u32).unwrap();
+            m = base(Message::answer(Command::CER));
+            m.add(avp::RESULT_CODE, rc::SUCCESS);
+            m.add(avp::ORIGIN_HOST, "mme.example");
+            m.add(avp::ORIGIN_REALM, realm);
+            m.add(avp::HOST_IP_ADDRESS, IpAddr::from([10, 0, 0, 1]));
+            m.add(avp::VENDOR_ID, 0u32);
+            m.add(avp::PRODUCT_NAME, "fuzz");
+            m.add(avp::AUTH_APPLICATION_ID, 16_777_251u32);
         }
     }
     m
@@ -598,7 +598,7 @@ fn feed(peer: &mut Peer, bytes: &[u8], split: &[usize], now: Instant) {
 
 /// Everything the peer sends must decode; requests it has been handed are remembered for answers.
 fn drain(peer: &mut Peer, requests: &mut Vec<Message>, sent_hbh: &mut Vec<u32>) -> Result<(), TestCaseError> {
-    while let Some(out) = peer.poll_transmit() {
+    while let Some(out) = poll_message(peer) {
         let m = Message::decode(&out)
             .map_err(|e| TestCaseError::fail(format!("peer transmitted undecodable bytes: {e:?}\n{out:02x?}")))?;
         prop_assert_eq!(MessageView::parse(&out).map(|v| v.header), Ok(m.header));
@@ -644,9 +644,9 @@ fn drive(mut peer: Peer, steps: Vec<Step>, start: Instant) -> Result<(), TestCas
             Step::AnswerRequests => {
                 for r in requests.drain(..) {
                     let mut a = Message::answer_to(&r.header, r.session_id());
-                    a.add("Result-Code", rc::SUCCESS).unwrap();
-                    a.add("Origin-Host", "hss.example").unwrap();
-                    a.add("Origin-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
+                    a.add(avp::RESULT_CODE, rc::SUCCESS);
+                    a.add(avp::ORIGIN_HOST, "hss.example");
+                    a.add(avp::ORIGIN_REALM, "epc.mnc001.mcc001.3gppnetwork.org");
                     let _ = peer.send_answer(a);
                 }
             }

@@ -27,6 +27,9 @@
 //! set (CI installs both, see `.ci/run`), in which case they fail. Set `WARDEN_INTEROP_KEEP=1` to keep
 //! the temporary directories (pcap files, freeDiameter configuration and log) for inspection.
 
+// The tokio transport is behind the default `transport` feature.
+#![cfg(feature = "transport")]
+
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -34,6 +37,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::dictionary::{self, app, AvpType, VENDOR_3GPP};
 use diameter::header::flags;
 use diameter::peer::{
@@ -62,6 +66,12 @@ const FD_TW: Duration = Duration::from_secs(6);
 // ------------------------------------------------------------------------------------------------
 // Shared helpers: tools, temporary directories, ports.
 // ------------------------------------------------------------------------------------------------
+
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;
@@ -113,14 +123,6 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-fn avp(name: &str, value: impl Into<Value>) -> Avp {
-    Avp::new(name, value).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
-fn group(name: &str, avps: Vec<Avp>) -> Avp {
-    Avp::grouped(name, avps).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
-
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
@@ -133,9 +135,9 @@ fn summary(m: &Message) -> String {
         .map(|&(bit, c)| if h.flags & bit != 0 { c } else { '-' })
         .collect();
     let mut s = format!("{} {} {f} app {}", m.abbrev().unwrap_or("?"), h.code, h.app_id);
-    for name in ["Origin-Host", "Product-Name", "Disconnect-Cause"] {
-        if let Some(a) = m.get(name) {
-            s += &format!(" {name}={}", render(a));
+    for def in [avp::ORIGIN_HOST.def(), avp::PRODUCT_NAME.def(), avp::DISCONNECT_CAUSE.def()] {
+        if let Some(a) = m.avps.iter().find(|a| a.code == def.code && a.vendor() == def.vendor) {
+            s += &format!(" {}={}", def.name, render(a));
         }
     }
     if let Some(code) = m.result_code() {
@@ -592,7 +594,7 @@ fn assert_tshark_agrees(tshark: &Path, dir: &TempDir, name: &str, messages: &[Wi
         }
         let ips: Vec<String> = all
             .iter()
-            .filter(|a| a.code == 257 && a.vendor_id.is_none())
+            .filter(|a| avp::HOST_IP_ADDRESS.matches(a.code, a.vendor_id))
             .filter_map(|a| match a.as_address() {
                 Some(Address::Ip(IpAddr::V4(v4))) => Some(v4.to_string()),
                 _ => None,
@@ -635,99 +637,120 @@ fn kasme(i: u8) -> Vec<u8> {
 }
 
 fn vsai(app_id: u32) -> Avp {
-    group("Vendor-Specific-Application-Id", vec![avp("Vendor-Id", VENDOR_3GPP), avp("Auth-Application-Id", app_id)])
+    Avp::new(
+        avp::VENDOR_SPECIFIC_APPLICATION_ID,
+        vec![Avp::new(avp::VENDOR_ID, VENDOR_3GPP), Avp::new(avp::AUTH_APPLICATION_ID, app_id)],
+    )
 }
 
 fn supported_features() -> Avp {
-    group(
-        "Supported-Features",
-        vec![avp("Vendor-Id", VENDOR_3GPP), avp("Feature-List-ID", 1u32), avp("Feature-List", 0x0000_000bu32)],
+    Avp::new(
+        avp::SUPPORTED_FEATURES,
+        vec![
+            Avp::new(avp::VENDOR_ID, VENDOR_3GPP),
+            Avp::new(avp::FEATURE_LIST_ID, 1u32),
+            Avp::new(avp::FEATURE_LIST, 0x0000_000bu32),
+        ],
     )
 }
 
 fn terminal() -> Avp {
-    group("Terminal-Information", vec![avp("IMEI", "35209900176148"), avp("Software-Version", "23")])
+    Avp::new(
+        avp::TERMINAL_INFORMATION,
+        vec![Avp::new(avp::IMEI, "35209900176148"), Avp::new(avp::SOFTWARE_VERSION, "23")],
+    )
 }
 
 /// An S6a/S13 request from the MME with the usual leading AVPs.
-fn mme_request(abbrev: &str, app_id: u32, n: u32) -> Message {
-    let mut m = Message::new(abbrev).unwrap();
-    m.push(avp("Session-Id", format!("{MME};1700000000;{n}")));
+fn mme_request(command: diameter::Command, app_id: u32, n: u32) -> Message {
+    let mut m = Message::request(command);
+    m.push(Avp::new(avp::SESSION_ID, format!("{MME};1700000000;{n}")));
     m.push(vsai(app_id));
-    m.push(avp("Auth-Session-State", 1u32)); // NO_STATE_MAINTAINED
-    m.push(avp("Origin-Host", MME));
-    m.push(avp("Origin-Realm", REALM));
-    m.push(avp("Destination-Host", HSS));
-    m.push(avp("Destination-Realm", REALM));
+    m.push(Avp::new(avp::AUTH_SESSION_STATE, 1u32)); // NO_STATE_MAINTAINED
+    m.push(Avp::new(avp::ORIGIN_HOST, MME));
+    m.push(Avp::new(avp::ORIGIN_REALM, REALM));
+    m.push(Avp::new(avp::DESTINATION_HOST, HSS));
+    m.push(Avp::new(avp::DESTINATION_REALM, REALM));
     m
 }
 
 fn air(n: u32, imsi: Option<&str>) -> Message {
-    let mut m = mme_request("AIR", app::S6A, n);
+    let mut m = mme_request(diameter::Command::AIR, app::S6A, n);
     if let Some(imsi) = imsi {
-        m.push(avp("User-Name", imsi));
+        m.push(Avp::new(avp::USER_NAME, imsi));
     }
     m.push(supported_features());
-    m.push(group(
-        "Requested-EUTRAN-Authentication-Info",
-        vec![avp("Number-Of-Requested-Vectors", 2u32), avp("Immediate-Response-Preferred", 0u32)],
+    m.push(Avp::new(
+        avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO,
+        vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 2u32), Avp::new(avp::IMMEDIATE_RESPONSE_PREFERRED, 0u32)],
     ));
-    m.push(avp("Visited-PLMN-Id", &PLMN));
+    m.push(Avp::new(avp::VISITED_PLMN_ID, &PLMN));
     m
 }
 
 fn ulr(n: u32) -> Message {
-    let mut m = mme_request("ULR", app::S6A, n);
-    m.push(avp("User-Name", IMSI));
+    let mut m = mme_request(diameter::Command::ULR, app::S6A, n);
+    m.push(Avp::new(avp::USER_NAME, IMSI));
     m.push(supported_features());
     m.push(terminal());
-    m.push(avp("RAT-Type", 1004u32)); // EUTRAN
-    m.push(avp("ULR-Flags", 0x22u32)); // S6a/S6d-Indicator, Initial-Attach-Indicator
-    m.push(avp("Visited-PLMN-Id", &PLMN));
+    m.push(Avp::new(avp::RAT_TYPE, 1004u32)); // EUTRAN
+    m.push(Avp::new(avp::ULR_FLAGS, 0x22u32)); // S6a/S6d-Indicator, Initial-Attach-Indicator
+    m.push(Avp::new(avp::VISITED_PLMN_ID, &PLMN));
     m
 }
 
 fn ecr(n: u32) -> Message {
-    let mut m = mme_request("ECR", app::S13, n);
-    m.push(avp("User-Name", IMSI));
+    let mut m = mme_request(diameter::Command::ECR, app::S13, n);
+    m.push(Avp::new(avp::USER_NAME, IMSI));
     m.push(terminal());
     m
 }
 
 fn ambr() -> Avp {
-    group(
-        "AMBR",
-        vec![avp("Max-Requested-Bandwidth-UL", 50_000_000u32), avp("Max-Requested-Bandwidth-DL", 100_000_000u32)],
+    Avp::new(
+        avp::AMBR,
+        vec![
+            Avp::new(avp::MAX_REQUESTED_BANDWIDTH_UL, 50_000_000u32),
+            Avp::new(avp::MAX_REQUESTED_BANDWIDTH_DL, 100_000_000u32),
+        ],
     )
 }
 
 fn subscription_data() -> Avp {
-    let arp = group(
-        "Allocation-Retention-Priority",
-        vec![avp("Priority-Level", 8u32), avp("Pre-emption-Capability", 1u32), avp("Pre-emption-Vulnerability", 0u32)],
-    );
-    let qos = group("EPS-Subscribed-QoS-Profile", vec![avp("QoS-Class-Identifier", 9u32), arp]);
-    let apn = group(
-        "APN-Configuration",
+    let arp = Avp::new(
+        avp::ALLOCATION_RETENTION_PRIORITY,
         vec![
-            avp("Context-Identifier", 1u32),
-            avp("PDN-Type", 0u32), // IPv4
-            avp("Service-Selection", "internet"),
+            Avp::new(avp::PRIORITY_LEVEL, 8u32),
+            Avp::new(avp::PRE_EMPTION_CAPABILITY, 1u32),
+            Avp::new(avp::PRE_EMPTION_VULNERABILITY, 0u32),
+        ],
+    );
+    let qos = Avp::new(avp::EPS_SUBSCRIBED_QOS_PROFILE, vec![Avp::new(avp::QOS_CLASS_IDENTIFIER, 9u32), arp]);
+    let apn = Avp::new(
+        avp::APN_CONFIGURATION,
+        vec![
+            Avp::new(avp::CONTEXT_IDENTIFIER, 1u32),
+            Avp::new(avp::PDN_TYPE, 0u32), // IPv4
+            Avp::new(avp::SERVICE_SELECTION, "internet"),
             qos,
             ambr(),
         ],
     );
-    let profile = group(
-        "APN-Configuration-Profile",
-        vec![avp("Context-Identifier", 1u32), avp("All-APN-Configurations-Included-Indicator", 0u32), apn],
-    );
-    group(
-        "Subscription-Data",
+    let profile = Avp::new(
+        avp::APN_CONFIGURATION_PROFILE,
         vec![
-            avp("MSISDN", &[0x64u8, 0x07, 0x08, 0x09, 0x10, 0xf2]),
-            avp("Subscriber-Status", 0u32),   // SERVICE_GRANTED
-            avp("Network-Access-Mode", 2u32), // ONLY_PACKET
-            avp("Access-Restriction-Data", 0u32),
+            Avp::new(avp::CONTEXT_IDENTIFIER, 1u32),
+            Avp::new(avp::ALL_APN_CONFIGURATIONS_INCLUDED_INDICATOR, 0u32),
+            apn,
+        ],
+    );
+    Avp::new(
+        avp::SUBSCRIPTION_DATA,
+        vec![
+            Avp::new(avp::MSISDN, &[0x64u8, 0x07, 0x08, 0x09, 0x10, 0xf2]),
+            Avp::new(avp::SUBSCRIBER_STATUS, 0u32),   // SERVICE_GRANTED
+            Avp::new(avp::NETWORK_ACCESS_MODE, 2u32), // ONLY_PACKET
+            Avp::new(avp::ACCESS_RESTRICTION_DATA, 0u32),
             ambr(),
             profile,
         ],
@@ -738,44 +761,44 @@ fn subscription_data() -> Avp {
 fn hss_answer(req: &Message) -> Message {
     let mut a = Message::answer_to(&req.header, req.session_id());
     a.push(vsai(req.header.app_id));
-    let unknown = req.get_str("User-Name") == Some(UNKNOWN_IMSI);
+    let unknown = req.get_str(avp::USER_NAME) == Some(UNKNOWN_IMSI);
     if unknown {
-        a.push(group(
-            "Experimental-Result",
-            vec![avp("Vendor-Id", VENDOR_3GPP), avp("Experimental-Result-Code", rc::EXP_USER_UNKNOWN)],
+        a.push(Avp::new(
+            avp::EXPERIMENTAL_RESULT,
+            vec![Avp::new(avp::VENDOR_ID, VENDOR_3GPP), Avp::new(avp::EXPERIMENTAL_RESULT_CODE, rc::EXP_USER_UNKNOWN)],
         ));
     } else {
-        a.push(avp("Result-Code", rc::SUCCESS));
+        a.push(Avp::new(avp::RESULT_CODE, rc::SUCCESS));
     }
-    a.push(avp("Auth-Session-State", 1u32));
-    a.push(avp("Origin-Host", HSS));
-    a.push(avp("Origin-Realm", REALM));
+    a.push(Avp::new(avp::AUTH_SESSION_STATE, 1u32));
+    a.push(Avp::new(avp::ORIGIN_HOST, HSS));
+    a.push(Avp::new(avp::ORIGIN_REALM, REALM));
     match req.abbrev() {
         Some("AIR") if !unknown => {
             a.push(supported_features());
             let vectors = (1..=2u8)
                 .map(|i| {
-                    group(
-                        "E-UTRAN-Vector",
+                    Avp::new(
+                        avp::E_UTRAN_VECTOR,
                         vec![
-                            avp("Item-Number", u32::from(i)),
-                            avp("RAND", &RAND),
-                            avp("XRES", &XRES),
-                            avp("AUTN", &AUTN),
-                            avp("KASME", kasme(i)),
+                            Avp::new(avp::ITEM_NUMBER, u32::from(i)),
+                            Avp::new(avp::RAND, &RAND),
+                            Avp::new(avp::XRES, &XRES),
+                            Avp::new(avp::AUTN, &AUTN),
+                            Avp::new(avp::KASME, kasme(i)),
                         ],
                     )
                 })
                 .collect();
-            a.push(group("Authentication-Info", vectors));
+            a.push(Avp::new(avp::AUTHENTICATION_INFO, vectors));
         }
         Some("ULR") => {
             a.push(supported_features());
-            a.push(avp("ULA-Flags", 1u32)); // Separation-Indication
+            a.push(Avp::new(avp::ULA_FLAGS, 1u32)); // Separation-Indication
             a.push(subscription_data());
         }
         Some("ECR") => {
-            a.push(avp("Equipment-Status", 0u32)); // WHITELISTED
+            a.push(Avp::new(avp::EQUIPMENT_STATUS, 0u32)); // WHITELISTED
         }
         _ => {}
     }
@@ -823,12 +846,12 @@ impl Conversation {
     fn pump(&mut self) {
         loop {
             let mut moved = false;
-            while let Some(b) = self.mme.poll_transmit() {
+            while let Some(b) = poll_message(&mut self.mme) {
                 self.hss.handle_input(&b, self.now);
                 self.record(true, b);
                 moved = true;
             }
-            while let Some(b) = self.hss.poll_transmit() {
+            while let Some(b) = poll_message(&mut self.hss) {
                 self.mme.handle_input(&b, self.now);
                 self.record(false, b);
                 moved = true;
@@ -876,8 +899,8 @@ fn warden_conversation() -> Vec<WireMessage> {
 
     let aia = c.request(air(2, Some(IMSI)));
     assert_eq!(aia.result_code(), Some(rc::SUCCESS));
-    let vector = aia.get("Authentication-Info").and_then(|a| a.child("E-UTRAN-Vector")).unwrap();
-    assert_eq!(vector.child("RAND").and_then(Avp::as_bytes), Some(&RAND[..]));
+    let vector = aia.get(avp::AUTHENTICATION_INFO).and_then(|a| a.child(avp::E_UTRAN_VECTOR)).unwrap();
+    assert_eq!(vector.child(avp::RAND).and_then(Avp::as_bytes), Some(&RAND[..]));
 
     let unknown = c.request(air(3, Some(UNKNOWN_IMSI)));
     assert_eq!(unknown.result_code(), Some(rc::EXP_USER_UNKNOWN));
@@ -885,7 +908,7 @@ fn warden_conversation() -> Vec<WireMessage> {
     // A request without its User-Name: Warden's validation answers 5005 with Failed-AVP itself.
     let missing = c.request(air(4, None));
     assert_eq!(missing.result_code(), Some(rc::MISSING_AVP));
-    assert!(missing.get("Failed-AVP").is_some());
+    assert!(missing.get(avp::FAILED_AVP).is_some());
 
     // The same for a missing Unsigned32 (ULR-Flags): Failed-AVP must carry a zero-filled payload of the
     // type's minimum length (4 bytes), not an empty one (RFC 6733 §7.5).
@@ -893,7 +916,7 @@ fn warden_conversation() -> Vec<WireMessage> {
     no_flags.avps.retain(|a| a.name() != Some("ULR-Flags"));
     let missing = c.request(no_flags);
     assert_eq!(missing.result_code(), Some(rc::MISSING_AVP));
-    let failed = missing.get("Failed-AVP").and_then(|f| f.as_grouped()).and_then(|g| g.first()).unwrap();
+    let failed = missing.get(avp::FAILED_AVP).and_then(|f| f.as_grouped()).and_then(|g| g.first()).unwrap();
     assert_eq!((failed.code, failed.as_bytes()), (1405, Some(&[0u8; 4][..])));
 
     // A request without the P bit that AIR must carry: 3008 with the E bit, again from validation.
@@ -904,7 +927,7 @@ fn warden_conversation() -> Vec<WireMessage> {
     assert!(e_bit.header.is_error());
 
     let eca = c.request(ecr(6));
-    assert_eq!(eca.get_u32("Equipment-Status"), Some(0));
+    assert_eq!(eca.get_u32(avp::EQUIPMENT_STATUS), Some(0));
 
     // Quiet for longer than Tw: the MME side's watchdog sends DWR, the HSS side answers.
     c.advance(Duration::from_secs(40));
@@ -1344,7 +1367,7 @@ async fn freediameter_connects_to_warden() {
     daemon.terminate();
     let dpr =
         obs.expect(Duration::from_secs(5), "DPR from freeDiameter", |s| s.is(false, 282, true)).await.msg().clone();
-    let cause = dpr.get_u32("Disconnect-Cause");
+    let cause = dpr.get_u32(avp::DISCONNECT_CAUSE);
     let dpa = obs.expect(Duration::from_secs(5), "DPA from Warden", |s| s.is(true, 282, false)).await.msg().clone();
     assert_eq!(dpa.result_code(), Some(rc::SUCCESS));
     assert_eq!(dpa.header.hop_by_hop, dpr.header.hop_by_hop);
@@ -1400,7 +1423,7 @@ async fn warden_connects_to_freediameter() {
     // whatever error it answers, Warden must read it and match it to the request.
     let mut air = air(1, Some(IMSI));
     air.avps.retain(|a| a.name() != Some("Destination-Host") && a.name() != Some("Destination-Realm"));
-    air.push(avp("Destination-Realm", FD_REALM));
+    air.push(Avp::new(avp::DESTINATION_REALM, FD_REALM));
     let answer = timeout(Duration::from_secs(6), handle.request(air))
         .await
         .unwrap_or_else(|_| obs.fail("no answer to AIR"))

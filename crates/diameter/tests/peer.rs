@@ -4,10 +4,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::dictionary::app;
 use diameter::peer::{Application, CloseReason, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
+use diameter::Command;
 use diameter::{Avp, Message, Value};
+
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
 
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
     let mut c = PeerConfig::new(host, "epc.mnc001.mcc001.3gppnetwork.org", apps);
@@ -23,11 +31,11 @@ fn allow_all() -> Arc<dyn PeerAuthorizer> {
 fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
     loop {
         let mut moved = false;
-        while let Some(bytes) = a.poll_transmit() {
+        while let Some(bytes) = poll_message(a) {
             b.handle_input(&bytes, now);
             moved = true;
         }
-        while let Some(bytes) = b.poll_transmit() {
+        while let Some(bytes) = poll_message(b) {
             a.handle_input(&bytes, now);
             moved = true;
         }
@@ -57,14 +65,14 @@ fn open_pair(now: Instant) -> (Peer, Peer) {
 }
 
 fn air() -> Message {
-    let mut m = Message::new("AIR").unwrap();
-    m.add("Session-Id", "mme.example;1;2").unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme.example").unwrap();
-    m.add("Origin-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
-    m.add("Destination-Realm", "epc.mnc001.mcc001.3gppnetwork.org").unwrap();
-    m.add("User-Name", "001010000000001").unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+    let mut m = Message::request(Command::AIR);
+    m.add(avp::SESSION_ID, "mme.example;1;2");
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "mme.example");
+    m.add(avp::ORIGIN_REALM, "epc.mnc001.mcc001.3gppnetwork.org");
+    m.add(avp::DESTINATION_REALM, "epc.mnc001.mcc001.3gppnetwork.org");
+    m.add(avp::USER_NAME, "001010000000001");
+    m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
     m
 }
 
@@ -81,9 +89,9 @@ fn capabilities_request_answer_and_watchdog() {
     let (hbh, _) = mme.send_request(air(), now).unwrap();
     pump(&mut mme, &mut hss, now);
     let Some(Event::Request(req)) = hss.poll_event() else { panic!("request expected") };
-    assert_eq!(req.get_str("User-Name"), Some("001010000000001"));
+    assert_eq!(req.get_str(avp::USER_NAME), Some("001010000000001"));
     let mut ans = Message::answer_to(&req.header, req.session_id());
-    ans.add("Result-Code", rc::SUCCESS).unwrap();
+    ans.add(avp::RESULT_CODE, rc::SUCCESS);
     hss.send_answer(ans).unwrap();
     pump(&mut mme, &mut hss, now);
     let Some(Event::Answer(a)) = mme.poll_event() else { panic!("answer expected") };
@@ -93,10 +101,10 @@ fn capabilities_request_answer_and_watchdog() {
     // Watchdog: after Tw (± 2 s) of silence, DWR goes out and DWA comes back.
     let later = now + Duration::from_secs(33);
     mme.handle_timeout(later);
-    let dwr = mme.poll_transmit().expect("DWR after Tw");
+    let dwr = poll_message(&mut mme).expect("DWR after Tw");
     assert_eq!(Message::decode(&dwr).unwrap().abbrev(), Some("DWR"));
     hss.handle_input(&dwr, later);
-    let dwa = answer_of(&hss.poll_transmit().unwrap());
+    let dwa = answer_of(&poll_message(&mut hss).unwrap());
     assert_eq!((dwa.abbrev(), dwa.result_code()), (Some("DWA"), Some(rc::SUCCESS)));
 }
 
@@ -109,7 +117,7 @@ fn watchdog_declares_silent_peer_down() {
     for _ in 0..4 {
         t += Duration::from_secs(33);
         mme.handle_timeout(t);
-        while let Some(b) = mme.poll_transmit() {
+        while let Some(b) = poll_message(&mut mme) {
             sent_dwr += usize::from(Message::decode(&b).unwrap().abbrev() == Some("DWR"));
         }
     }
@@ -126,9 +134,9 @@ fn unknown_peer_is_refused_with_3010() {
     let only_mme1: Arc<dyn PeerAuthorizer> = Arc::new(|p: &PeerIdentity| p.origin_host == "mme1.example");
     let mut intruder = Peer::initiator(config("evil.example", vec![Application::S6A]), allow_all(), None, now);
     let mut hss = Peer::responder(config("hss.example", vec![Application::S6A]), only_mme1, None, now);
-    let cer = intruder.poll_transmit().unwrap();
+    let cer = poll_message(&mut intruder).unwrap();
     hss.handle_input(&cer, now);
-    let cea = answer_of(&hss.poll_transmit().unwrap());
+    let cea = answer_of(&poll_message(&mut hss).unwrap());
     assert_eq!(cea.result_code(), Some(rc::UNKNOWN_PEER));
     assert!(cea.header.is_error(), "3xxx answers carry the E bit");
     assert_eq!(hss.state(), PeerState::Closed);
@@ -164,7 +172,7 @@ fn duplicate_requests_reach_the_application_once() {
     let now = Instant::now();
     let (mut mme, mut hss) = open_pair(now);
     mme.send_request(air(), now).unwrap();
-    let bytes = mme.poll_transmit().unwrap();
+    let bytes = poll_message(&mut mme).unwrap();
     hss.handle_input(&bytes, now);
     let Some(Event::Request(req)) = hss.poll_event() else { panic!() };
     // The same request again (a retransmission with the T bit) while the first is in progress: dropped.
@@ -173,13 +181,13 @@ fn duplicate_requests_reach_the_application_once() {
     hss.handle_input(&again, now);
     assert!(hss.poll_event().is_none());
     let mut ans = Message::answer_to(&req.header, req.session_id());
-    ans.add("Result-Code", rc::SUCCESS).unwrap();
+    ans.add(avp::RESULT_CODE, rc::SUCCESS);
     hss.send_answer(ans.clone()).unwrap();
-    let first = hss.poll_transmit().unwrap();
+    let first = poll_message(&mut hss).unwrap();
     // After the answer: the cached answer is sent again, the application sees nothing.
     hss.handle_input(&again, now);
     assert!(hss.poll_event().is_none());
-    assert_eq!(hss.poll_transmit().unwrap(), first);
+    assert_eq!(poll_message(&mut hss).unwrap(), first);
 }
 
 #[test]
@@ -197,11 +205,11 @@ fn bad(hss: &mut Peer, bytes: &[u8]) -> Message {
     hss.handle_input(bytes, Instant::now());
     let ev = events(hss);
     assert!(matches!(&ev[..], [Event::Rejected { .. }]), "{ev:?}");
-    answer_of(&hss.poll_transmit().expect("an error answer"))
+    answer_of(&poll_message(hss).expect("an error answer"))
 }
 
 fn failed_avp_code(m: &Message) -> Option<u32> {
-    m.get("Failed-AVP")?.as_grouped()?.first().map(|a| a.code)
+    m.get(avp::FAILED_AVP)?.as_grouped()?.first().map(|a| a.code)
 }
 
 #[test]
@@ -268,9 +276,9 @@ fn malformed_requests_get_rfc_6733_answers() {
     assert_eq!(bad(&mut hss, &m.encode()).result_code(), Some(rc::INVALID_AVP_VALUE));
 
     // Absurd nesting: 5004.
-    let mut nested = Avp::new("Experimental-Result", Value::Grouped(vec![])).unwrap();
+    let mut nested = Avp::grouped(avp::EXPERIMENTAL_RESULT, vec![]);
     for _ in 0..40 {
-        nested = Avp::new("Experimental-Result", Value::Grouped(vec![nested])).unwrap();
+        nested = Avp::grouped(avp::EXPERIMENTAL_RESULT, vec![nested]);
     }
     let mut m = air();
     m.header.end_to_end = 101;
@@ -316,7 +324,7 @@ fn partial_input_waits_for_the_rest() {
     let now = Instant::now();
     let (mut mme, mut hss) = open_pair(now);
     mme.send_request(air(), now).unwrap();
-    let bytes = mme.poll_transmit().unwrap();
+    let bytes = poll_message(&mut mme).unwrap();
     for chunk in bytes.chunks(3) {
         assert!(hss.poll_event().is_none());
         hss.handle_input(chunk, now);
@@ -342,5 +350,23 @@ fn oversized_messages_are_refused_not_truncated() {
     let mut m = air();
     m.push(Avp { code: 65_010, flags: 0, vendor_id: None, value: Value::OctetString(vec![0; 70 * 1024]) });
     assert!(matches!(mme.send_request(m, now), Err(diameter::peer::SendError::TooLarge(_))));
-    assert!(mme.poll_transmit().is_none());
+    assert!(poll_message(&mut mme).is_none());
+}
+
+/// `poll_transmit` appends one whole message per call to the caller's buffer, in order, and never
+/// touches what the buffer held before.
+#[test]
+fn transmit_appends_messages_to_the_callers_buffer() {
+    let now = Instant::now();
+    let (mut mme, _hss) = open_pair(now);
+    let (first_id, _) = mme.send_request(air(), now).unwrap();
+    let (second_id, _) = mme.send_request(air(), now).unwrap();
+    let mut buf = b"kept".to_vec();
+    let first = mme.poll_transmit(&mut buf).unwrap();
+    let second = mme.poll_transmit(&mut buf).unwrap();
+    assert_eq!(mme.poll_transmit(&mut buf), None);
+    assert_eq!(&buf[..4], b"kept");
+    assert_eq!(buf.len(), 4 + first + second);
+    assert_eq!(Message::decode(&buf[4..4 + first]).unwrap().header.hop_by_hop, first_id);
+    assert_eq!(Message::decode(&buf[4 + first..]).unwrap().header.hop_by_hop, second_id);
 }

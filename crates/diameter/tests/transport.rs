@@ -2,14 +2,18 @@
 //! handler, unknown peers refused, and a flood of malformed input that leaves the server answering
 //! well-formed peers. Every loop here is bounded and every wait has a timeout.
 
+// The tokio transport is behind the default `transport` feature.
+#![cfg(feature = "transport")]
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::avp;
+use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
-use diameter::transport::{connect, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig, TlsSettings};
-use diameter::Message;
+use diameter::transport::{connect, serve, ConnectionLimits, Driver, Handler, PeerHandle, ServerConfig};
+use diameter::{Command, Message};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::timeout;
@@ -22,11 +26,11 @@ struct Echo;
 impl Handler for Echo {
     async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
         let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Auth-Session-State", 1u32).unwrap();
-        a.add("Origin-Host", "hss.example").unwrap();
-        a.add("Origin-Realm", REALM).unwrap();
-        a.add("Result-Code", rc::SUCCESS).unwrap();
-        a.add("User-Name", req.get_str("User-Name").unwrap_or_default()).unwrap();
+        a.add(avp::AUTH_SESSION_STATE, 1u32);
+        a.add(avp::ORIGIN_HOST, "hss.example");
+        a.add(avp::ORIGIN_REALM, REALM);
+        a.add(avp::RESULT_CODE, rc::SUCCESS);
+        a.add(avp::USER_NAME, req.get_str(avp::USER_NAME).unwrap_or_default());
         Some(a)
     }
 }
@@ -51,14 +55,14 @@ async fn start(tls: Option<Arc<rustls::ServerConfig>>) -> (SocketAddr, Cancellat
 }
 
 fn air(imsi: &str) -> Message {
-    let mut m = Message::new("AIR").unwrap();
-    m.add("Session-Id", format!("mme.example;{imsi}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme.example").unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Destination-Realm", REALM).unwrap();
-    m.add("User-Name", imsi).unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
+    let mut m = Message::request(Command::AIR);
+    m.add(avp::SESSION_ID, format!("mme.example;{imsi}"));
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "mme.example");
+    m.add(avp::ORIGIN_REALM, REALM);
+    m.add(avp::DESTINATION_REALM, REALM);
+    m.add(avp::USER_NAME, imsi);
+    m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
     m
 }
 
@@ -80,7 +84,7 @@ async fn request_answer_over_tcp() {
         let imsi = format!("00101000000{i:04}");
         let a = timeout(Duration::from_secs(5), mme.request(air(&imsi))).await.unwrap().unwrap();
         assert_eq!(a.result_code(), Some(rc::SUCCESS));
-        assert_eq!(a.get_str("User-Name"), Some(imsi.as_str()));
+        assert_eq!(a.get_str(avp::USER_NAME), Some(imsi.as_str()));
     }
 }
 
@@ -108,8 +112,8 @@ async fn malformed_flood_leaves_good_peers_served() {
                 2 => air("001010000000001").encode(),
                 // A CER truncated mid-way, then silence.
                 _ => {
-                    let mut m = Message::new("CER").unwrap();
-                    m.add("Origin-Host", "mme-x.example").unwrap();
+                    let mut m = Message::request(Command::CER);
+                    m.add(avp::ORIGIN_HOST, "mme-x.example");
                     m.encode()[..10].to_vec()
                 }
             };
@@ -130,35 +134,11 @@ async fn malformed_flood_leaves_good_peers_served() {
     assert_eq!(late.request(air("001010000099999")).await.unwrap().result_code(), Some(rc::SUCCESS));
 }
 
-fn ca() -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let cert = params.self_signed(&key).unwrap();
-    (cert, rcgen::Issuer::new(params, key))
-}
-
-fn leaf(name: &str, issuer: &rcgen::Issuer<'static, rcgen::KeyPair>) -> (rcgen::Certificate, rcgen::KeyPair) {
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec![name.to_string()]).unwrap().signed_by(&key, issuer).unwrap();
-    (cert, key)
-}
-
-fn settings(c: &rcgen::Certificate, k: &rcgen::KeyPair, ca: &rcgen::Certificate) -> TlsSettings {
-    TlsSettings {
-        chain: vec![c.der().clone()],
-        key: rustls::pki_types::PrivateKeyDer::try_from(k.serialize_der()).unwrap(),
-        peer_roots: vec![ca.der().clone()],
-    }
-}
-
 #[tokio::test]
 async fn mutual_tls_between_operators() {
-    let (ca, issuer) = ca();
-    let (srv, srv_key) = leaf("hss.example", &issuer);
-    let (cli, cli_key) = leaf("mme.example", &issuer);
-    let server_tls = diameter::transport::server_config(settings(&srv, &srv_key, &ca)).unwrap();
-    let client_tls = diameter::transport::client_config(settings(&cli, &cli_key, &ca)).unwrap();
+    let ca = testkit::tls::Ca::new();
+    let server_tls = diameter::transport::server_config(ca.leaf("hss.example").settings(&ca)).unwrap();
+    let client_tls = diameter::transport::client_config(ca.leaf("mme.example").settings(&ca)).unwrap();
     let (addr, _stop) = start(Some(server_tls)).await;
     let cfg = PeerConfig::new("mme.example", REALM, vec![Application::S6A]);
     let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
@@ -181,9 +161,9 @@ struct Huge;
 impl Handler for Huge {
     async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
         let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Origin-Host", "hss.example").unwrap();
-        a.add("Origin-Realm", REALM).unwrap();
-        a.add("Result-Code", rc::SUCCESS).unwrap();
+        a.add(avp::ORIGIN_HOST, "hss.example");
+        a.add(avp::ORIGIN_REALM, REALM);
+        a.add(avp::RESULT_CODE, rc::SUCCESS);
         a.push(diameter::Avp {
             code: 65_020,
             flags: 0,
@@ -278,4 +258,66 @@ async fn shutdown_answers_requests_in_flight_then_sends_dpr_and_closes_the_liste
     assert_eq!(reason, diameter::peer::CloseReason::RemoteDisconnect(0));
     timeout(Duration::from_secs(5), server).await.expect("serve returns after the last connection").unwrap();
     assert!(TcpStream::connect(addr).await.is_err(), "the listener is closed");
+}
+
+/// Reads whatever arrives within a short time.
+async fn read_some(s: &mut tokio::io::DuplexStream) -> Vec<u8> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = timeout(Duration::from_secs(2), s.read(&mut buf)).await.expect("bytes in time").unwrap();
+    buf.truncate(n);
+    buf
+}
+
+/// The relay step of the driver: before the connection is open every frame goes to the peer; once
+/// open, application frames go to the caller, in order with base-protocol frames (which the peer
+/// answers), a partial frame waits for its rest, and what the caller appends is written in the same
+/// write as the peer's own messages.
+#[tokio::test]
+async fn relay_step_hands_application_frames_to_the_caller() {
+    let now = std::time::Instant::now();
+    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
+    let (mut client, server) = tokio::io::duplex(64 * 1024);
+    let hss = Peer::responder(PeerConfig::new("hss.example", REALM, vec![Application::S6A]), allow.clone(), None, now);
+    let mut driver = Driver::new(server, hss, 1024);
+    let mut mme = Peer::initiator(PeerConfig::new("mme.example", REALM, vec![Application::S6A]), allow, None, now);
+    let mut cer = Vec::new();
+    mme.poll_transmit(&mut cer).unwrap();
+    client.write_all(&cer).await.unwrap();
+    let mut seen: Vec<u32> = Vec::new();
+    driver.step_relay(true, |_, h, _, _| seen.push(h.code)).await;
+    driver.transmit().await;
+    assert_eq!(driver.peer().state(), PeerState::Open);
+    assert!(seen.is_empty(), "CER went to the peer");
+    mme.handle_input(&read_some(&mut client).await, now);
+    assert!(matches!(mme.poll_event(), Some(Event::Open { .. })));
+
+    // An AIR, a DWR and the first half of another AIR in one write.
+    let (air1, air2) = (air("001010000000001").encode(), air("001010000000002").encode());
+    let mut dwr = Message::request(Command::DWR);
+    dwr.add(avp::ORIGIN_HOST, "mme.example").add(avp::ORIGIN_REALM, REALM);
+    let mut bytes = air1.clone();
+    bytes.extend_from_slice(&dwr.encode());
+    bytes.extend_from_slice(&air2[..30]);
+    client.write_all(&bytes).await.unwrap();
+    let mut frames: Vec<Vec<u8>> = Vec::new();
+    while frames.is_empty() {
+        driver
+            .step_relay(true, |frame, h, _, out| {
+                assert_eq!(h.code, Command::AIR.code());
+                frames.push(frame.to_vec());
+                out.extend_from_slice(b"relayed");
+            })
+            .await;
+    }
+    driver.transmit().await;
+    let written = read_some(&mut client).await;
+    assert_eq!(frames, vec![air1]);
+    assert_eq!(&written[..7], b"relayed", "the caller's bytes, then the peer's messages");
+    let dwa = Message::decode(&written[7..]).unwrap();
+    assert_eq!((dwa.abbrev(), dwa.result_code()), (Some("DWA"), Some(rc::SUCCESS)), "the peer answered the DWR");
+
+    client.write_all(&air2[30..]).await.unwrap();
+    driver.step_relay(true, |frame, _, _, _| frames.push(frame.to_vec())).await;
+    assert_eq!(frames.len(), 2);
+    assert_eq!(frames[1], air2, "the partial frame was kept for its rest");
 }

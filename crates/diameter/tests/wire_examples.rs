@@ -12,14 +12,15 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use diameter::avp;
 use diameter::dictionary::{app, VENDOR_3GPP};
 use diameter::peer::Capabilities;
 use diameter::result_code as rc;
+use diameter::Command;
 use diameter::{Address, Avp, Message, MessageView, Value};
 
-/// Builds a message of `abbrev` with the identifiers set.
-fn message(abbrev: &str, hop_by_hop: u32, end_to_end: u32) -> Message {
-    let mut m = Message::new(abbrev).unwrap();
+/// `m` with the identifiers set.
+fn message(mut m: Message, hop_by_hop: u32, end_to_end: u32) -> Message {
     m.header.hop_by_hop = hop_by_hop;
     m.header.end_to_end = end_to_end;
     m
@@ -63,9 +64,9 @@ const DWR: &[u8] = &[
 #[test]
 fn dwr_encodes_and_decodes_byte_exactly() {
     assert_framed(DWR);
-    let mut m = message("DWR", 0x1234_5678, 0x9abc_def0);
-    m.add("Origin-Host", "a.example").unwrap();
-    m.add("Origin-Realm", "example").unwrap();
+    let mut m = message(Message::request(Command::DWR), 0x1234_5678, 0x9abc_def0);
+    m.add(avp::ORIGIN_HOST, "a.example");
+    m.add(avp::ORIGIN_REALM, "example");
     assert_eq!(m.encode(), DWR);
 
     let d = Message::decode(DWR).unwrap();
@@ -83,7 +84,7 @@ fn dwr_encodes_and_decodes_byte_exactly() {
     let raws: Vec<_> = v.avps().map(Result::unwrap).collect();
     assert_eq!(raws.len(), 2);
     assert_eq!((raws[0].code, raws[0].flags, raws[0].data), (264, 0x40, &b"a.example"[..]));
-    assert_eq!(v.find(296, 0).unwrap().data, b"example");
+    assert_eq!(v.find(avp::ORIGIN_REALM).unwrap().data, b"example");
 }
 
 /// The same DWR with a non-zero padding byte: RFC 6733 §4.1 says padding "MUST" be zero on send, but
@@ -93,7 +94,7 @@ fn padding_content_is_ignored_on_receive() {
     let mut b = DWR.to_vec();
     b[20 + 17] = 0xff; // first padding byte of Origin-Host
     let d = Message::decode(&b).unwrap();
-    assert_eq!(d.get_str("Origin-Host"), Some("a.example"));
+    assert_eq!(d.get_str(avp::ORIGIN_HOST), Some("a.example"));
     assert_eq!(d.encode(), DWR);
 }
 
@@ -142,20 +143,17 @@ const CER: &[u8] = &[
 #[test]
 fn cer_encodes_and_decodes_byte_exactly() {
     assert_framed(CER);
-    let mut m = message("CER", 0xdead_beef, 0x00c0_ffee);
-    m.add("Origin-Host", "a.example").unwrap();
-    m.add("Origin-Realm", "example").unwrap();
-    m.add("Host-IP-Address", IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))).unwrap();
-    m.add("Vendor-Id", VENDOR_3GPP).unwrap();
-    m.add("Product-Name", "Warden").unwrap();
-    m.add("Auth-Application-Id", app::S6A).unwrap();
-    m.push(
-        Avp::grouped(
-            "Vendor-Specific-Application-Id",
-            vec![Avp::new("Vendor-Id", VENDOR_3GPP).unwrap(), Avp::new("Auth-Application-Id", app::S6A).unwrap()],
-        )
-        .unwrap(),
-    );
+    let mut m = message(Message::request(Command::CER), 0xdead_beef, 0x00c0_ffee);
+    m.add(avp::ORIGIN_HOST, "a.example");
+    m.add(avp::ORIGIN_REALM, "example");
+    m.add(avp::HOST_IP_ADDRESS, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)));
+    m.add(avp::VENDOR_ID, VENDOR_3GPP);
+    m.add(avp::PRODUCT_NAME, "Warden");
+    m.add(avp::AUTH_APPLICATION_ID, app::S6A);
+    m.push(Avp::grouped(
+        avp::VENDOR_SPECIFIC_APPLICATION_ID,
+        vec![Avp::new(avp::VENDOR_ID, VENDOR_3GPP), Avp::new(avp::AUTH_APPLICATION_ID, app::S6A)],
+    ));
     assert_eq!(m.len(), CER.len());
     assert_eq!(m.encode(), CER);
 
@@ -163,15 +161,15 @@ fn cer_encodes_and_decodes_byte_exactly() {
     assert_eq!(d, Message { header: diameter::Header { length: 144, ..m.header }, avps: m.avps.clone() });
     assert_eq!(d.abbrev(), Some("CER"));
     assert_eq!(
-        d.get("Host-IP-Address").unwrap().as_address(),
+        d.get(avp::HOST_IP_ADDRESS).unwrap().as_address(),
         Some(&Address::Ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))))
     );
-    assert_eq!(d.get("Vendor-Id").unwrap().value, Value::Unsigned32(10415));
-    assert_eq!(d.get("Product-Name").unwrap().value, Value::Utf8String("Warden".into()));
-    assert!(!d.get("Product-Name").unwrap().is_mandatory());
-    let vsai = d.get("Vendor-Specific-Application-Id").unwrap();
-    assert_eq!(vsai.child("Vendor-Id").and_then(Avp::as_u32), Some(10415));
-    assert_eq!(vsai.child("Auth-Application-Id").and_then(Avp::as_u32), Some(16_777_251));
+    assert_eq!(d.get(avp::VENDOR_ID).unwrap().value, Value::Unsigned32(10415));
+    assert_eq!(d.get(avp::PRODUCT_NAME).unwrap().value, Value::Utf8String("Warden".into()));
+    assert!(!d.get(avp::PRODUCT_NAME).unwrap().is_mandatory());
+    let vsai = d.get(avp::VENDOR_SPECIFIC_APPLICATION_ID).unwrap();
+    assert_eq!(vsai.child(avp::VENDOR_ID).and_then(Avp::as_u32), Some(10415));
+    assert_eq!(vsai.child(avp::AUTH_APPLICATION_ID).and_then(Avp::as_u32), Some(16_777_251));
     assert_eq!(d.encode(), CER);
 
     let caps = Capabilities::from_message(&d);
@@ -231,45 +229,39 @@ const AIR: &[u8] = &[
 #[test]
 fn air_with_3gpp_avps_encodes_and_decodes_byte_exactly() {
     assert_framed(AIR);
-    let mut m = message("AIR", 1, 2);
-    m.add("Session-Id", "a.example;1;1").unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "a.example").unwrap();
-    m.add("Origin-Realm", "example").unwrap();
-    m.add("Destination-Realm", "example").unwrap();
-    m.add("User-Name", "001010123456789").unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
-    m.push(
-        Avp::grouped(
-            "Requested-EUTRAN-Authentication-Info",
-            vec![
-                Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap(),
-                Avp::new("Immediate-Response-Preferred", 0u32).unwrap(),
-            ],
-        )
-        .unwrap(),
-    );
+    let mut m = message(Message::request(Command::AIR), 1, 2);
+    m.add(avp::SESSION_ID, "a.example;1;1");
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "a.example");
+    m.add(avp::ORIGIN_REALM, "example");
+    m.add(avp::DESTINATION_REALM, "example");
+    m.add(avp::USER_NAME, "001010123456789");
+    m.add(avp::VISITED_PLMN_ID, &[0x00u8, 0xf1, 0x10]);
+    m.push(Avp::grouped(
+        avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO,
+        vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 1u32), Avp::new(avp::IMMEDIATE_RESPONSE_PREFERRED, 0u32)],
+    ));
     assert_eq!(m.encode(), AIR);
 
     let d = Message::decode(AIR).unwrap();
     assert_eq!((d.abbrev(), d.header.is_proxiable()), (Some("AIR"), true));
     assert_eq!(d.session_id(), Some("a.example;1;1"));
-    assert_eq!(d.get("Auth-Session-State").unwrap().value, Value::Enumerated(1));
-    assert_eq!(d.get_str("User-Name"), Some("001010123456789"));
-    let plmn = d.get("Visited-PLMN-Id").unwrap();
+    assert_eq!(d.get(avp::AUTH_SESSION_STATE).unwrap().value, Value::Enumerated(1));
+    assert_eq!(d.get_str(avp::USER_NAME), Some("001010123456789"));
+    let plmn = d.get(avp::VISITED_PLMN_ID).unwrap();
     assert_eq!((plmn.code, plmn.flags, plmn.vendor_id), (1407, 0xc0, Some(10415)));
     assert_eq!(plmn.value, Value::OctetString(vec![0x00, 0xf1, 0x10]));
-    let req = d.get("Requested-EUTRAN-Authentication-Info").unwrap();
+    let req = d.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO).unwrap();
     assert_eq!(req.vendor_id, Some(VENDOR_3GPP));
-    assert_eq!(req.child("Number-Of-Requested-Vectors").and_then(Avp::as_u32), Some(1));
-    assert_eq!(req.child("Immediate-Response-Preferred").and_then(Avp::as_u32), Some(0));
+    assert_eq!(req.child(avp::NUMBER_OF_REQUESTED_VECTORS).and_then(Avp::as_u32), Some(1));
+    assert_eq!(req.child(avp::IMMEDIATE_RESPONSE_PREFERRED).and_then(Avp::as_u32), Some(0));
     assert_eq!(d.encode(), AIR);
 
     // The zero-copy path finds the vendor AVP by (code, vendor) and not by code alone.
     let v = MessageView::parse(AIR).unwrap();
-    assert_eq!(v.find(1407, VENDOR_3GPP).unwrap().data, &[0x00, 0xf1, 0x10]);
-    assert!(v.find(1407, 0).is_none());
-    assert_eq!(v.find(1, 0).unwrap().data, b"001010123456789");
+    assert_eq!(v.find(avp::VISITED_PLMN_ID).unwrap().data, &[0x00, 0xf1, 0x10]);
+    assert!(v.find_code(avp::VISITED_PLMN_ID.code(), 0).is_none());
+    assert_eq!(v.find(avp::USER_NAME).unwrap().data, b"001010123456789");
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -342,7 +334,7 @@ fn address_families() {
     let ip6 = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1));
     assert_eq!(one_avp(&v6).value, Value::Address(Address::Ip(ip6)));
     let mut enc = Vec::new();
-    Avp::new("Host-IP-Address", ip6).unwrap().encode(&mut enc);
+    Avp::new(avp::HOST_IP_ADDRESS, ip6).encode(&mut enc);
     assert_eq!(enc, v6);
 
     // IPv4: AddressType 1 and 4 bytes.
@@ -388,7 +380,7 @@ fn time_is_ntp_seconds_since_1900() {
     assert_eq!(t.value, Value::Time(3_913_056_000));
     assert_eq!(t.as_u32(), Some(1_704_067_200 + 2_208_988_800));
     let mut enc = Vec::new();
-    Avp::new("Event-Timestamp", 3_913_056_000u32).unwrap().encode(&mut enc);
+    Avp::new(avp::EVENT_TIMESTAMP, 3_913_056_000u32).encode(&mut enc);
     assert_eq!(enc, avp([0xe9, 0x3c, 0x7f, 0x00]));
 }
 
@@ -398,7 +390,7 @@ fn integers_are_big_endian_twos_complement() {
     let u64_avp = [0x00, 0x00, 0x02, 0x70, 0x00, 0x00, 0x00, 0x10, 1, 2, 3, 4, 5, 6, 7, 8];
     assert_eq!(one_avp(&u64_avp).value, Value::Unsigned64(0x0102_0304_0506_0708));
     let mut enc = Vec::new();
-    Avp::new("OC-Sequence-Number", 0x0102_0304_0506_0708u64).unwrap().encode(&mut enc);
+    Avp::new(avp::OC_SEQUENCE_NUMBER, 0x0102_0304_0506_0708u64).encode(&mut enc);
     assert_eq!(enc, u64_avp);
 
     // Enumerated -1 (any 32-bit value is accepted on the wire).

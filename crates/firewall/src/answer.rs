@@ -3,11 +3,11 @@
 //! the hop-by-hop identifier, and AVPs appended at the end (Route-Record on requests, DOIC on answers)
 //! with the length field updated. Nothing else in a forwarded message is touched.
 
-use diameter::avp::Avp;
-use diameter::dictionary::VENDOR_3GPP;
+use diameter::avp::{self, Avp};
+use diameter::dictionary::{app, VENDOR_3GPP};
 use diameter::header::{flags, Header, HEADER_LEN};
 use diameter::result_code as rc;
-use diameter::{Message, Value};
+use diameter::Message;
 
 use crate::rules::Answer;
 
@@ -30,24 +30,18 @@ const REALM_REPORT: u32 = 1;
 /// The DOIC AVPs a reporting node puts in an answer: OC-Supported-Features (the loss algorithm) and,
 /// when a report is given, OC-OLR.
 pub fn doic_avps(report: Option<OverloadReport>) -> Vec<Avp> {
-    let mut v = vec![Avp::grouped(
-        "OC-Supported-Features",
-        vec![Avp::new("OC-Feature-Vector", OLR_DEFAULT_ALGO).expect("DOIC AVP")],
-    )
-    .expect("DOIC AVP")];
+    let mut v =
+        vec![Avp::grouped(avp::OC_SUPPORTED_FEATURES, vec![Avp::new(avp::OC_FEATURE_VECTOR, OLR_DEFAULT_ALGO)])];
     if let Some(r) = report {
-        v.push(
-            Avp::grouped(
-                "OC-OLR",
-                vec![
-                    Avp::new("OC-Sequence-Number", r.sequence).expect("DOIC AVP"),
-                    Avp::new("OC-Report-Type", REALM_REPORT).expect("DOIC AVP"),
-                    Avp::new("OC-Reduction-Percentage", r.reduction.min(100)).expect("DOIC AVP"),
-                    Avp::new("OC-Validity-Duration", r.validity_secs).expect("DOIC AVP"),
-                ],
-            )
-            .expect("DOIC AVP"),
-        );
+        v.push(Avp::grouped(
+            avp::OC_OLR,
+            vec![
+                Avp::new(avp::OC_SEQUENCE_NUMBER, r.sequence),
+                Avp::new(avp::OC_REPORT_TYPE, REALM_REPORT),
+                Avp::new(avp::OC_REDUCTION_PERCENTAGE, r.reduction.min(100)),
+                Avp::new(avp::OC_VALIDITY_DURATION, r.validity_secs),
+            ],
+        ));
     }
     v
 }
@@ -83,36 +77,30 @@ impl LocalAnswer<'_> {
             avps: Vec::with_capacity(8),
         };
         if let Some(s) = self.session_id {
-            m.avps.push(Avp { code: 263, flags: 0x40, vendor_id: None, value: Value::OctetString(s.to_vec()) });
+            m.avps.push(Avp::with_bytes(avp::SESSION_ID, s));
         }
-        if self.request.app_id != 0 {
-            m.avps.push(Avp::new("Auth-Session-State", 1u32).expect("base AVP"));
+        if self.request.app_id != app::COMMON {
+            m.avps.push(Avp::new(avp::AUTH_SESSION_STATE, 1u32));
         }
-        m.avps.push(Avp::new("Origin-Host", self.origin_host).expect("base AVP"));
-        m.avps.push(Avp::new("Origin-Realm", self.origin_realm).expect("base AVP"));
+        m.avps.push(Avp::new(avp::ORIGIN_HOST, self.origin_host));
+        m.avps.push(Avp::new(avp::ORIGIN_REALM, self.origin_realm));
         match self.answer {
             Answer::Result(code) => {
                 if rc::is_protocol_error(code) {
                     m.header.flags |= flags::E;
                 }
-                m.avps.push(Avp::new("Result-Code", code).expect("base AVP"));
+                m.avps.push(Avp::new(avp::RESULT_CODE, code));
             }
-            Answer::Experimental(code) => m.avps.push(
-                Avp::grouped(
-                    "Experimental-Result",
-                    vec![
-                        Avp::new("Vendor-Id", VENDOR_3GPP).expect("base AVP"),
-                        Avp::new("Experimental-Result-Code", code).expect("base AVP"),
-                    ],
-                )
-                .expect("base AVP"),
-            ),
+            Answer::Experimental(code) => m.avps.push(Avp::grouped(
+                avp::EXPERIMENTAL_RESULT,
+                vec![Avp::new(avp::VENDOR_ID, VENDOR_3GPP), Avp::new(avp::EXPERIMENTAL_RESULT_CODE, code)],
+            )),
         }
         if let Some(text) = self.message {
-            m.avps.push(Avp::new("Error-Message", text).expect("base AVP"));
+            m.avps.push(Avp::new(avp::ERROR_MESSAGE, text));
         }
         if let Some(f) = self.failed {
-            m.avps.push(Avp::grouped("Failed-AVP", vec![f]).expect("base AVP"));
+            m.avps.push(Avp::grouped(avp::FAILED_AVP, vec![f]));
         }
         if let Some(report) = self.doic {
             m.avps.extend(doic_avps(report));
@@ -141,12 +129,12 @@ pub fn append_avps(bytes: &mut Vec<u8>, avps: &[Avp]) {
     bytes[1..4].copy_from_slice(&len.to_be_bytes()[1..]);
 }
 
-/// Appends a Route-Record AVP (code 282, M bit, RFC 6733 §6.7.1) naming `host`, without an
-/// intermediate `Avp`.
+/// Appends a Route-Record AVP (RFC 6733 §6.7.1; IETF, M bit) naming `host`, without an intermediate
+/// `Avp`.
 pub fn append_route_record(bytes: &mut Vec<u8>, host: &str) {
     let len = 8 + host.len();
-    bytes.extend_from_slice(&282u32.to_be_bytes());
-    bytes.extend_from_slice(&(0x4000_0000u32 | len as u32).to_be_bytes());
+    bytes.extend_from_slice(&avp::ROUTE_RECORD.code().to_be_bytes());
+    bytes.extend_from_slice(&((u32::from(avp::ROUTE_RECORD.flags()) << 24) | len as u32).to_be_bytes());
     bytes.extend_from_slice(host.as_bytes());
     bytes.resize(bytes.len() + ((4 - len % 4) % 4), 0);
     let total = bytes.len() as u32;
@@ -156,20 +144,21 @@ pub fn append_route_record(bytes: &mut Vec<u8>, host: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use diameter::Command;
 
     #[test]
     fn route_record_matches_the_codec() {
-        let mut req = Message::new("AIR").unwrap();
-        req.add("Session-Id", "s").unwrap();
+        let mut req = Message::request(Command::AIR);
+        req.add(avp::SESSION_ID, "s");
         let mut a = req.encode();
         append_route_record(&mut a, "mme1.visited.example");
-        req.add("Route-Record", "mme1.visited.example").unwrap();
+        req.add(avp::ROUTE_RECORD, "mme1.visited.example");
         assert_eq!(a, req.encode());
     }
 
     #[test]
     fn local_answer_experimental_with_doic() {
-        let mut req = Message::new("ULR").unwrap();
+        let mut req = Message::request(Command::ULR);
         req.header.hop_by_hop = 7;
         req.header.end_to_end = 9;
         let mut out = Vec::new();
@@ -189,7 +178,7 @@ mod tests {
         assert_eq!((m.header.hop_by_hop, m.header.end_to_end), (7, 9));
         assert_eq!(m.result_code(), Some(5004));
         assert_eq!(m.session_id(), Some("fw;1"));
-        let olr = m.get("OC-OLR").unwrap();
-        assert_eq!(olr.child("OC-Reduction-Percentage").unwrap().as_u32(), Some(40));
+        let olr = m.get(avp::OC_OLR).unwrap();
+        assert_eq!(olr.child(avp::OC_REDUCTION_PERCENTAGE).unwrap().as_u32(), Some(40));
     }
 }

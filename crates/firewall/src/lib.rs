@@ -6,9 +6,10 @@
 //! answers the rest itself with the documented Result-Code or Experimental-Result.
 //!
 //! - [`FirewallConfig`]: the declarative rules (TOML), compiled into [`rules::Rules`].
-//! - [`engine::Engine`]: the sans-IO screening core ([`engine::Engine::screen`]) and its state:
-//!   per-subscriber registrations and budgets, overload admission by device priority, DOIC reports,
-//!   risky visited networks.
+//! - [`engine::Engine`]: the sans-IO screening core ([`engine::Engine::screen`], one function per
+//!   category of checks) and its state: per-subscriber registrations and budgets, overload admission
+//!   by device priority, DOIC reports, risky visited networks. It reads no clock: the time is an
+//!   argument ([`engine::Now`]).
 //! - [`Firewall`]: the engine with its tokio shell ([`Firewall::run`], stopped by a
 //!   [`CancellationToken`]), hot reload ([`Firewall::reload`]), metrics through the [`metrics`]
 //!   facade ([`observe::describe_metrics`], [`Firewall::publish_gauges`]) and decision events
@@ -26,12 +27,12 @@ pub mod rules;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
 pub use config::FirewallConfig;
-pub use engine::{Ctx, Engine, Meta, Outcome, PriorityLookup};
+pub use engine::{Ctx, Engine, Meta, Now, Outcome, PriorityLookup};
 pub use observe::{Action, Event, EventSink};
 pub use rules::{ConfigError, Priority, Rule, Rules};
 
@@ -70,7 +71,7 @@ impl Firewall {
     /// Checks and compiles the configuration.
     pub fn new(config: FirewallConfig) -> Result<Arc<Self>, ConfigError> {
         let rules = Rules::compile(&config)?;
-        let engine = Arc::new(Engine::new(rules, config.event_capacity, config.max_subscribers));
+        let engine = Arc::new(Engine::new(rules, config.event_capacity, config.max_subscribers, clock()));
         Ok(Arc::new(Self { engine, config: Mutex::new(config) }))
     }
 
@@ -113,7 +114,7 @@ impl Firewall {
             o.open_upstreams.load(std::sync::atomic::Ordering::Relaxed) as f64,
             e.upstream_in_flight.load(std::sync::atomic::Ordering::Relaxed) as f64,
             e.upstream_latency().as_secs_f64(),
-            e.offered_rate(),
+            e.offered_rate(Instant::now()),
             f64::from(e.reduction()),
             e.risky_plmns(Instant::now()).len() as f64,
         ];
@@ -192,4 +193,9 @@ impl Firewall {
         proxy::run(self.engine.clone(), settings, listener, shutdown).await;
         Ok(())
     }
+}
+
+/// The time now, for the engine (which reads no clock itself).
+pub(crate) fn clock() -> Now {
+    Now { instant: Instant::now(), wall: SystemTime::now() }
 }

@@ -1,8 +1,9 @@
 //! The tokio shell: partner connections in, upstream HSS connections out, bytes relayed between them.
 //!
-//! Each connection frames the byte stream itself (`next_frame_len`). Base-protocol frames (application
-//! id 0: CER/CEA, DWR/DWA, DPR/DPA) and everything before the capabilities exchange finishes go to the
-//! sans-IO [`Peer`], which answers them. Application requests from a partner go to
+//! Every connection runs on the Diameter stack's driver step ([`Driver::step_relay`]), which frames the
+//! byte stream: base-protocol frames (application id 0: CER/CEA, DWR/DWA, DPR/DPA) and everything
+//! before the capabilities exchange finishes go to the sans-IO [`Peer`], which answers them;
+//! application frames come here. Application requests from a partner go to
 //! [`Engine::screen`]; what passes is sent to an upstream connection with a new hop-by-hop identifier
 //! and a Route-Record naming the partner node appended, and the answer comes back with the partner's
 //! hop-by-hop identifier restored (and DOIC AVPs appended for partners that advertised DOIC). Every
@@ -16,13 +17,12 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use diameter::header::{next_frame_len, Header};
+use diameter::header::Header;
 use diameter::peer::{Application, Event as PeerEvent, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
-use diameter::transport::Stream;
-use diameter::MessageView;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use diameter::transport::{rand_seed, Driver, Stream};
+use diameter::{avp, MessageView};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
@@ -30,9 +30,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::{append_avps, append_route_record, doic_avps, set_hop_by_hop, LocalAnswer};
-use crate::engine::{Ctx, Engine, Meta, Outcome};
+use crate::engine::{Ctx, Engine, Meta, Now, Outcome};
 use crate::observe::{Action, Event, PartnerStats};
-use crate::rules::{Rule, Rules};
+use crate::rules::{Rule, Rules, OUTBOUND_COMMANDS};
+
+/// Bytes read from a connection at a time.
+const READ_BUFFER: usize = 32 * 1024;
 
 /// Settings that need a restart to change.
 #[derive(Debug, Clone)]
@@ -95,9 +98,6 @@ struct Outbound {
 
 /// Open partner connections by the Origin-Host of their CER (lower case), for outbound requests.
 type Registry = Arc<std::sync::Mutex<HashMap<String, mpsc::UnboundedSender<Outbound>>>>;
-
-/// Commands the HSS may send toward partners (S6a, TS 29.272): CLR, IDR, DSR, RSR.
-const OUTBOUND: [u32; 4] = [317, 319, 320, 322];
 
 struct Link {
     tx: mpsc::Sender<Forward>,
@@ -260,47 +260,6 @@ pub(crate) async fn run(
     }
 }
 
-/// Takes every whole frame out of `rbuf`: base-protocol frames, and all frames before the connection
-/// is open, go to the peer state machine; application frames go to `app`. A length field that breaks
-/// framing hands the rest to the state machine, which closes the connection with the reason.
-fn for_each_frame(
-    rbuf: &mut Vec<u8>,
-    max_message: u32,
-    peer: &mut Peer,
-    now: std::time::Instant,
-    mut app: impl FnMut(&[u8], Header),
-) {
-    let mut off = 0;
-    loop {
-        match next_frame_len(&rbuf[off..], max_message) {
-            Ok(Some(len)) if rbuf.len() - off >= len => {
-                let frame = &rbuf[off..off + len];
-                off += len;
-                let header = Header::parse(frame).expect("a frame is at least a header long");
-                if peer.state() != PeerState::Open || header.app_id == 0 {
-                    peer.handle_input(frame, now);
-                } else {
-                    app(frame, header);
-                }
-            }
-            Ok(_) => break,
-            Err(_) => {
-                peer.handle_input(&rbuf[off..], now);
-                off = rbuf.len();
-                break;
-            }
-        }
-    }
-    rbuf.drain(..off);
-}
-
-async fn sleep_until(deadline: Option<std::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(Instant::from_std(d)).await,
-        None => std::future::pending().await,
-    }
-}
-
 /// The partner a connection belongs to, re-resolved when the rules are reloaded.
 struct PartnerCtx {
     rules: Arc<Rules>,
@@ -330,7 +289,7 @@ fn local_answer(rules: &Rules, request: &[u8], answer: crate::rules::Answer, tex
     let Ok(header) = Header::parse(request) else { return };
     let session = MessageView::parse(request)
         .ok()
-        .and_then(|v| v.find(263, 0))
+        .and_then(|v| v.find(avp::SESSION_ID))
         .map(|a| a.data)
         .filter(|d| std::str::from_utf8(d).is_ok());
     LocalAnswer {
@@ -349,46 +308,24 @@ fn local_answer(rules: &Rules, request: &[u8], answer: crate::rules::Answer, tex
 async fn partner_connection<S: Stream>(
     stream: S,
     addr: SocketAddr,
-    mut peer: Peer,
+    peer: Peer,
     engine: Arc<Engine>,
     pool: Arc<Pool>,
     max_in_flight: usize,
     shutdown: CancellationToken,
 ) {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    // Shutdown seen; until when relayed requests may be answered before DPR.
-    let mut stopping = false;
-    let mut draining: Option<Instant> = None;
+    let mut driver = Driver::new(stream, peer, READ_BUFFER);
     let (reply_tx, mut reply_rx) = mpsc::unbounded_channel::<Reply>();
     let (outbound_tx, mut outbound_rx) = mpsc::unbounded_channel::<Outbound>();
     // Requests relayed to this partner and not answered yet: our hop-by-hop → (back channel, HSS's).
     let mut outbound_pending: HashMap<u32, (mpsc::UnboundedSender<Vec<u8>>, u32)> = HashMap::new();
     let mut next_outbound: u32 = rand_seed() as u32;
     let mut partner: Option<PartnerCtx> = None;
-    let max_message = peer.config().max_message_size;
-    let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut tmp = vec![0u8; 32 * 1024];
-    let mut out: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut in_flight = 0usize;
     loop {
-        if let Some(deadline) = draining {
-            if peer.state() != PeerState::Open {
-                draining = None;
-            } else if in_flight == 0 || Instant::now() >= deadline {
-                draining = None;
-                peer.disconnect(0, Instant::now().into_std());
-            }
-        }
-        while let Some(b) = peer.poll_transmit() {
-            out.extend_from_slice(&b);
-        }
-        if !out.is_empty() {
-            if writer.write_all(&out).await.is_err() {
-                peer.transport_closed();
-            }
-            out.clear();
-        }
-        while let Some(ev) = peer.poll_event() {
+        driver.settle(in_flight > 0);
+        driver.transmit().await;
+        while let Some(ev) = driver.peer_mut().poll_event() {
             match ev {
                 PeerEvent::Open { remote, .. } => {
                     engine.observer.open_partners.fetch_add(1, Ordering::Relaxed);
@@ -412,53 +349,47 @@ async fn partner_connection<S: Stream>(
                 _ => {}
             }
         }
-        if peer.state() == PeerState::Closed {
-            let _ = writer.shutdown().await;
-            return;
+        if driver.peer().state() == PeerState::Closed {
+            return driver.close().await;
         }
+        let open = driver.peer().state() == PeerState::Open;
         tokio::select! {
-            read = reader.read(&mut tmp), if in_flight < max_in_flight => match read {
-                Ok(0) | Err(_) => peer.transport_closed(),
-                Ok(n) => {
-                    rbuf.extend_from_slice(&tmp[..n]);
-                    let now = Instant::now().into_std();
-                    for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
-                        if !header.is_request() {
-                            // The answer to a request the HSS sent this partner: back with the HSS's id.
-                            if let Some((back, id)) = outbound_pending.remove(&header.hop_by_hop) {
-                                let mut bytes = frame.to_vec();
-                                set_hop_by_hop(&mut bytes, id);
-                                let _ = back.send(bytes);
-                            }
-                            return;
-                        }
-                        let Some(p) = partner.as_mut() else { return };
-                        p.refresh(&engine);
-                        let Some(index) = p.index else {
-                            let a = crate::rules::Answer::Result(diameter::result_code::UNKNOWN_PEER);
-                            local_answer(&p.rules, frame, a, "partner no longer configured", &mut out);
-                            return;
-                        };
-                        let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
-                        if let Outcome::Forward(meta) = engine.screen(&ctx, frame, now, &mut out) {
-                            let mut bytes = Vec::with_capacity(frame.len() + 12 + p.host.len());
-                            bytes.extend_from_slice(frame);
-                            append_route_record(&mut bytes, &p.host);
-                            let f = Forward { bytes, partner_hop_by_hop: header.hop_by_hop, meta, reply: reply_tx.clone() };
-                            match pool.send(f) {
-                                Ok(()) => in_flight += 1,
-                                Err(f) => {
-                                    engine.on_lost();
-                                    engine.upstream_unavailable(&ctx, &f.meta);
-                                    let a = p.rules.answer(Rule::UpstreamUnavailable);
-                                    local_answer(&p.rules, frame, a, "HSS unreachable", &mut out);
-                                }
-                            }
-                        }
-                    });
+            () = driver.step_relay(in_flight < max_in_flight, |frame, header, instant, out| {
+                if !header.is_request() {
+                    // The answer to a request the HSS sent this partner: back with the HSS's id.
+                    if let Some((back, id)) = outbound_pending.remove(&header.hop_by_hop) {
+                        let mut bytes = frame.to_vec();
+                        set_hop_by_hop(&mut bytes, id);
+                        let _ = back.send(bytes);
+                    }
+                    return;
                 }
-            },
-            Some(mut o) = outbound_rx.recv(), if peer.state() == PeerState::Open => {
+                let Some(p) = partner.as_mut() else { return };
+                p.refresh(&engine);
+                let Some(index) = p.index else {
+                    let a = crate::rules::Answer::Result(diameter::result_code::UNKNOWN_PEER);
+                    local_answer(&p.rules, frame, a, "partner no longer configured", out);
+                    return;
+                };
+                let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
+                let now = Now { instant, wall: SystemTime::now() };
+                if let Outcome::Forward(meta) = engine.screen(&ctx, frame, now, out) {
+                    let mut bytes = Vec::with_capacity(frame.len() + 12 + p.host.len());
+                    bytes.extend_from_slice(frame);
+                    append_route_record(&mut bytes, &p.host);
+                    let f = Forward { bytes, partner_hop_by_hop: header.hop_by_hop, meta, reply: reply_tx.clone() };
+                    match pool.send(f) {
+                        Ok(()) => in_flight += 1,
+                        Err(f) => {
+                            engine.on_lost();
+                            engine.upstream_unavailable(&ctx, &f.meta, now.wall);
+                            let a = p.rules.answer(Rule::UpstreamUnavailable);
+                            local_answer(&p.rules, frame, a, "HSS unreachable", out);
+                        }
+                    }
+                }
+            }) => {}
+            Some(mut o) = outbound_rx.recv(), if open => {
                 loop {
                     next_outbound = next_outbound.wrapping_add(1);
                     if !outbound_pending.contains_key(&next_outbound) {
@@ -466,7 +397,7 @@ async fn partner_connection<S: Stream>(
                     }
                 }
                 set_hop_by_hop(&mut o.bytes, next_outbound);
-                out.extend_from_slice(&o.bytes);
+                driver.out().extend_from_slice(&o.bytes);
                 outbound_pending.insert(next_outbound, (o.back, o.upstream_hop_by_hop));
                 if outbound_pending.len() > 65_536 {
                     // Answers that never came: the HSS has long timed them out.
@@ -478,29 +409,22 @@ async fn partner_connection<S: Stream>(
                 while let Some(reply) = next {
                     in_flight -= 1;
                     match reply {
-                        Reply::Answer(bytes) => out.extend_from_slice(&bytes),
+                        Reply::Answer(bytes) => driver.out().extend_from_slice(&bytes),
                         Reply::Failed(request, meta) => {
                             if let Some(p) = partner.as_ref() {
                                 if let Some(index) = p.index {
-                                    engine.upstream_unavailable(&Ctx { rules: &p.rules, partner: index, stats: &p.stats }, &meta);
+                                    let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
+                                    engine.upstream_unavailable(&ctx, &meta, SystemTime::now());
                                 }
-                                local_answer(&p.rules, &request, p.rules.answer(Rule::UpstreamUnavailable), "no answer from the HSS", &mut out);
+                                let a = p.rules.answer(Rule::UpstreamUnavailable);
+                                local_answer(&p.rules, &request, a, "no answer from the HSS", driver.out());
                             }
                         }
                     }
                     next = reply_rx.try_recv().ok();
                 }
             }
-            _ = sleep_until(peer.poll_timeout()) => peer.handle_timeout(Instant::now().into_std()),
-            _ = shutdown.cancelled(), if !stopping => {
-                stopping = true;
-                match peer.state() {
-                    PeerState::Open => draining = Some(Instant::now() + DRAIN_TIMEOUT),
-                    PeerState::WaitCer | PeerState::WaitCea => peer.disconnect(0, Instant::now().into_std()),
-                    PeerState::Closing | PeerState::Closed => {}
-                }
-            }
-            _ = sleep_until(draining.map(Instant::into_std)), if draining.is_some() => {}
+            () = shutdown.cancelled(), if !driver.stopping() => driver.begin_shutdown(DRAIN_TIMEOUT),
         }
     }
 }
@@ -565,29 +489,17 @@ async fn upstream_connection(
     let mut hss_host = String::new();
     let mut config = settings.upstream_peer.clone();
     config.seed ^= rand_seed();
-    let mut peer =
-        Peer::initiator(config, Arc::new(AnyUpstream), Some(settings.upstream.ip()), Instant::now().into_std());
-    let (mut reader, mut writer) = stream.into_split();
-    let max_message = peer.config().max_message_size;
+    let peer = Peer::initiator(config, Arc::new(AnyUpstream), Some(settings.upstream.ip()), Instant::now().into_std());
+    let mut driver = Driver::new(stream, peer, READ_BUFFER);
     let mut pending: HashMap<u32, Pending> = HashMap::new();
     let mut deadlines: VecDeque<(std::time::Instant, u32)> = VecDeque::new();
     let mut next_id: u32 = rand_seed() as u32;
-    let mut rbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut tmp = vec![0u8; 32 * 1024];
-    let mut out: Vec<u8> = Vec::with_capacity(32 * 1024);
     let mut opened = false;
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
-        while let Some(b) = peer.poll_transmit() {
-            out.extend_from_slice(&b);
-        }
-        if !out.is_empty() {
-            if writer.write_all(&out).await.is_err() {
-                peer.transport_closed();
-            }
-            out.clear();
-        }
-        while let Some(ev) = peer.poll_event() {
+        driver.settle(false);
+        driver.transmit().await;
+        while let Some(ev) = driver.peer_mut().poll_event() {
             match ev {
                 PeerEvent::Open { remote, .. } => {
                     opened = true;
@@ -605,7 +517,7 @@ async fn upstream_connection(
                 _ => {}
             }
         }
-        if peer.state() == PeerState::Closed {
+        if driver.peer().state() == PeerState::Closed {
             up.store(false, Ordering::Relaxed);
             for (_, p) in pending.drain() {
                 engine.on_lost();
@@ -613,31 +525,26 @@ async fn upstream_connection(
             }
             return opened;
         }
+        let open = driver.peer().state() == PeerState::Open;
         tokio::select! {
-            read = reader.read(&mut tmp) => match read {
-                Ok(0) | Err(_) => peer.transport_closed(),
-                Ok(n) => {
-                    rbuf.extend_from_slice(&tmp[..n]);
-                    let now = Instant::now().into_std();
-                    for_each_frame(&mut rbuf, max_message, &mut peer, now, |frame, header| {
-                        if header.is_request() {
-                            relay_outbound(engine, registry, frame, header, &hss_host, &back_tx, &mut out);
-                            return;
-                        }
-                        let Some(p) = pending.remove(&header.hop_by_hop) else { return };
-                        engine.on_answer(&p.meta, frame, now.saturating_duration_since(p.sent), now);
-                        let mut bytes = Vec::with_capacity(frame.len() + 64);
-                        bytes.extend_from_slice(frame);
-                        set_hop_by_hop(&mut bytes, p.partner_hop_by_hop);
-                        if p.meta.doic && MessageView::parse(frame).ok().and_then(|v| v.find(621, 0)).is_none() {
-                            let rules = engine.rules();
-                            append_avps(&mut bytes, &doic_avps(engine.overload_report(&rules, now)));
-                        }
-                        let _ = p.reply.send(Reply::Answer(bytes));
-                    });
+            () = driver.step_relay(true, |frame, header, instant, out| {
+                if header.is_request() {
+                    relay_outbound(engine, registry, frame, header, &hss_host, &back_tx, out);
+                    return;
                 }
-            },
-            Some(f) = rx.recv(), if peer.state() == PeerState::Open => {
+                let Some(p) = pending.remove(&header.hop_by_hop) else { return };
+                let now = Now { instant, wall: SystemTime::now() };
+                engine.on_answer(&p.meta, frame, instant.saturating_duration_since(p.sent), now);
+                let mut bytes = Vec::with_capacity(frame.len() + 64);
+                bytes.extend_from_slice(frame);
+                set_hop_by_hop(&mut bytes, p.partner_hop_by_hop);
+                if p.meta.doic && MessageView::parse(frame).ok().and_then(|v| v.find(avp::OC_SUPPORTED_FEATURES)).is_none() {
+                    let rules = engine.rules();
+                    append_avps(&mut bytes, &doic_avps(engine.overload_report(&rules, instant)));
+                }
+                let _ = p.reply.send(Reply::Answer(bytes));
+            }) => {}
+            Some(f) = rx.recv(), if open => {
                 let now = Instant::now().into_std();
                 let deadline = now + settings.request_timeout;
                 let mut next = Some(f);
@@ -650,7 +557,7 @@ async fn upstream_connection(
                         }
                     }
                     set_hop_by_hop(&mut f.bytes, next_id);
-                    out.extend_from_slice(&f.bytes);
+                    driver.out().extend_from_slice(&f.bytes);
                     deadlines.push_back((deadline, next_id));
                     pending.insert(next_id, Pending { partner_hop_by_hop: f.partner_hop_by_hop, meta: f.meta, reply: f.reply, sent: now, request: f.bytes });
                     batch += 1;
@@ -658,9 +565,9 @@ async fn upstream_connection(
                 }
             }
             Some(bytes) = back_rx.recv() => {
-                out.extend_from_slice(&bytes);
+                driver.out().extend_from_slice(&bytes);
                 while let Ok(bytes) = back_rx.try_recv() {
-                    out.extend_from_slice(&bytes);
+                    driver.out().extend_from_slice(&bytes);
                 }
             }
             _ = tick.tick() => {
@@ -680,10 +587,8 @@ async fn upstream_connection(
                     deadlines.retain(|(_, id)| pending.contains_key(id));
                 }
             }
-            _ = sleep_until(peer.poll_timeout()) => peer.handle_timeout(Instant::now().into_std()),
-            _ = shutdown.cancelled(), if peer.state() == PeerState::Open => {
-                peer.disconnect(0, Instant::now().into_std());
-            }
+            // The links to the HSS close last, at once: what partners relayed was drained before.
+            () = shutdown.cancelled(), if !driver.stopping() => driver.begin_shutdown(Duration::ZERO),
         }
     }
 }
@@ -704,11 +609,12 @@ fn relay_outbound(
     let fail = |code: u32, text: &str, out: &mut Vec<u8>| {
         local_answer(&rules, frame, crate::rules::Answer::Result(code), text, out);
     };
-    if header.app_id != diameter::dictionary::app::S6A || !OUTBOUND.contains(&header.code) {
+    if !OUTBOUND_COMMANDS.iter().any(|c| c.app() == header.app_id && c.code() == header.code) {
         engine.observer.partner(&"-".into()).count(Rule::Command, Action::Blocked);
         return fail(diameter::result_code::COMMAND_UNSUPPORTED, "command not relayed toward partners", out);
     }
-    let destination = MessageView::parse(frame).ok().and_then(|v| v.find(293, 0)).map(|a| a.data.to_ascii_lowercase());
+    let destination =
+        MessageView::parse(frame).ok().and_then(|v| v.find(avp::DESTINATION_HOST)).map(|a| a.data.to_ascii_lowercase());
     let target = destination
         .and_then(|d| String::from_utf8(d).ok())
         .and_then(|d| registry.lock().expect("registry").get(&d).map(|tx| (d, tx.clone())));
@@ -723,12 +629,4 @@ fn relay_outbound(
     if tx.send(Outbound { bytes, upstream_hop_by_hop: header.hop_by_hop, back: back.clone() }).is_err() {
         fail(diameter::result_code::UNABLE_TO_DELIVER, "partner node not connected", out);
     }
-}
-
-/// Identifier randomness without a dependency; uniqueness, not secrecy, is needed.
-fn rand_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    h.finish()
 }

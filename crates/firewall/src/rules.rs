@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use diameter::dictionary::{self, app};
+use diameter::dictionary::app;
 use diameter::result_code as rc;
+use diameter::Command;
 
 use crate::config::{AnswerConfig, FirewallConfig};
 
@@ -26,6 +27,10 @@ pub enum ConfigError {
 fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid { field: field.into(), reason: reason.into() }
 }
+
+/// The requests only the HSS sends, toward partners (S6a, TS 29.272): never accepted inbound, and
+/// the only ones relayed outbound.
+pub const OUTBOUND_COMMANDS: [Command; 4] = [Command::CLR, Command::IDR, Command::DSR, Command::RSR];
 
 /// Every check and decision the firewall counts, with a stable id (metrics label, config key, events).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -336,8 +341,8 @@ pub struct Rules {
     pub home_prefixes: Vec<Vec<u8>>,
     /// Allowed application ids.
     pub applications: Vec<u32>,
-    /// Allowed (application, command code) pairs toward the HSS.
-    pub inbound: Vec<(u32, u32)>,
+    /// Commands allowed toward the HSS (the inbound matrix).
+    pub inbound: Vec<Command>,
     modes: [Mode; RULE_COUNT],
     answers: [Answer; RULE_COUNT],
     /// Default minimum time between registrations in different countries.
@@ -436,16 +441,17 @@ impl Rules {
         let mut inbound = Vec::new();
         for name in &c.inbound_commands {
             let upper = name.to_ascii_uppercase();
-            if ["CLR", "IDR", "DSR", "RSR"].contains(&upper.as_str()) {
+            let request = Command::from_abbrev(&upper).filter(|c| c.request_abbrev() == upper);
+            if request.is_some_and(|c| OUTBOUND_COMMANDS.contains(&c)) {
                 return Err(invalid("inbound_commands", format!("{name} is sent by the HSS, never toward it")));
             }
-            let cmd = dictionary::command_by_abbrev(&upper)
-                .filter(|d| d.request == upper && d.app != app::COMMON)
+            let cmd = request
+                .filter(|c| c.app() != app::COMMON)
                 .ok_or_else(|| invalid("inbound_commands", format!("{name} is not an application request")))?;
-            if !c.applications.contains(&cmd.app) {
+            if !c.applications.contains(&cmd.app()) {
                 return Err(invalid("inbound_commands", format!("{name} belongs to an application not allowed")));
             }
-            inbound.push((cmd.app, cmd.code));
+            inbound.push(cmd);
         }
         let mut partners = Vec::new();
         let mut host_index = HashMap::new();

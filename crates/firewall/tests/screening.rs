@@ -10,7 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use diameter::avp;
+use diameter::dictionary::{Accepts, AvpKey};
 use diameter::header::flags;
+use diameter::Command;
 use diameter::{Avp, Message};
 use firewall::answer::append_route_record;
 
@@ -55,9 +58,9 @@ async fn legitimate_traffic_arrives_byte_exact() {
     for (sent, a) in sent.iter().zip(&answers) {
         let m = Message::decode(a).unwrap();
         assert_eq!(code(&m), 2001);
-        assert_eq!(m.get_str("Origin-Host"), Some("hss.home.example"), "the HSS's own answer");
+        assert_eq!(m.get_str(avp::ORIGIN_HOST), Some("hss.home.example"), "the HSS's own answer");
         assert_eq!(&a[12..20], &sent[12..20], "partner's identifiers restored");
-        assert!(m.get("OC-Supported-Features").is_none(), "no DOIC AVPs for a partner without DOIC");
+        assert!(m.get(avp::OC_SUPPORTED_FEATURES).is_none(), "no DOIC AVPs for a partner without DOIC");
     }
     assert_eq!(rule_count(&fw.fw, "alpha", "pass", "passed"), 2);
 }
@@ -77,10 +80,9 @@ fn encode(mut m: Message, id: u32) -> Vec<u8> {
     m.encode()
 }
 
-fn with(mut m: Message, name: &str, value: &str) -> Message {
-    let code = diameter::dictionary::avp_by_name(name).unwrap().code;
-    m.avps.retain(|a| a.code != code);
-    m.add(name, value).unwrap();
+fn with<F: for<'a> Accepts<&'a str>>(mut m: Message, key: AvpKey<F>, value: &str) -> Message {
+    m.avps.retain(|a| a.code != key.code());
+    m.add(key, value);
     m
 }
 
@@ -95,7 +97,7 @@ async fn forged_messages_of_every_category_are_blocked() {
     let mut case =
         |what, m: Vec<u8>, code, experimental, rule| cases.push(Case { what, bytes: m, code, experimental, rule });
     // Category 1: applications and commands that never come in from partners.
-    let mut ecr = Message::new("ECR").unwrap();
+    let mut ecr = Message::request(Command::ECR);
     for a in good().avps {
         ecr.push(a);
     }
@@ -103,35 +105,41 @@ async fn forged_messages_of_every_category_are_blocked() {
     let mut slh = good();
     slh.header.app_id = 16_777_291; // SLh: location services
     case("SLh location request", encode(slh, 2), 3007, false, "c1-application");
-    for (i, abbrev) in ["CLR", "IDR", "DSR", "RSR"].into_iter().enumerate() {
-        let mut m = Message::new(abbrev).unwrap();
+    for (i, command) in [Command::CLR, Command::IDR, Command::DSR, Command::RSR].into_iter().enumerate() {
+        let mut m = Message::request(command);
         for a in good().avps {
             m.push(a);
         }
-        case(abbrev, encode(m, 10 + i as u32), 3001, false, "c1-command");
+        case(command.request_abbrev(), encode(m, 10 + i as u32), 3001, false, "c1-command");
     }
     let mut looped = good();
-    looped.add("Route-Record", FW_HOST).unwrap();
+    looped.add(avp::ROUTE_RECORD, FW_HOST);
     case("own identity in Route-Record", encode(looped, 20), 3005, false, "c1-loop");
     // Category 2: home-network consistency.
-    case("Origin-Host of another partner", encode(with(good(), "Origin-Host", BRAVO.0), 30), 5003, false, "c2-origin");
+    case(
+        "Origin-Host of another partner",
+        encode(with(good(), avp::ORIGIN_HOST, BRAVO.0), 30),
+        5003,
+        false,
+        "c2-origin",
+    );
     case(
         "Origin-Realm not the partner's",
-        encode(with(good(), "Origin-Realm", "evil.example"), 31),
+        encode(with(good(), avp::ORIGIN_REALM, "evil.example"), 31),
         5003,
         false,
         "c2-origin",
     );
     case(
         "Origin-Host outside Origin-Realm",
-        encode(with(with(good(), "Origin-Host", "mme1.alpha.example.evil"), "Origin-Realm", ALPHA.1), 32),
+        encode(with(with(good(), avp::ORIGIN_HOST, "mme1.alpha.example.evil"), avp::ORIGIN_REALM, ALPHA.1), 32),
         5003,
         false,
         "c2-origin",
     );
     case(
         "Destination-Realm not home",
-        encode(with(good(), "Destination-Realm", "other.example"), 33),
+        encode(with(good(), avp::DESTINATION_REALM, "other.example"), 33),
         3003,
         false,
         "c2-destination-realm",
@@ -152,11 +160,11 @@ async fn forged_messages_of_every_category_are_blocked() {
     );
     // Malformed: precise RFC 6733 answers.
     let mut no_user = good();
-    no_user.avps.retain(|a| a.code != 1);
+    no_user.avps.retain(|a| a.code != avp::USER_NAME.code());
     case("User-Name missing", encode(no_user, 40), 5005, false, "malformed");
-    case("User-Name not an IMSI", encode(with(good(), "User-Name", "alice@example"), 41), 5004, false, "malformed");
+    case("User-Name not an IMSI", encode(with(good(), avp::USER_NAME, "alice@example"), 41), 5004, false, "malformed");
     let mut twice = good();
-    twice.add("User-Name", "001010000000010").unwrap();
+    twice.add(avp::USER_NAME, "001010000000010");
     case("User-Name twice", encode(twice, 42), 5009, false, "malformed");
     let mut bad_len = encode(good(), 43);
     bad_len.extend_from_slice(&[0, 0, 0x04, 0x00, 0x40, 0, 0, 0x40]); // AVP claims 64 bytes, has 8
@@ -170,9 +178,9 @@ async fn forged_messages_of_every_category_are_blocked() {
         let m = Message::decode(&a).unwrap_or_else(|e| panic!("{}: undecodable answer {e}", c.what));
         assert_eq!(&a[12..20], &c.bytes[12..20], "{}: identifiers", c.what);
         assert_eq!(code(&m), c.code, "{}", c.what);
-        assert_eq!(m.get("Experimental-Result").is_some(), c.experimental, "{}: AVP carrying the code", c.what);
+        assert_eq!(m.get(avp::EXPERIMENTAL_RESULT).is_some(), c.experimental, "{}: AVP carrying the code", c.what);
         assert_eq!(m.header.flags & flags::E != 0, (3000..4000).contains(&c.code), "{}: E bit", c.what);
-        assert_eq!(m.get_str("Origin-Host"), Some(FW_HOST), "{}: answered by the firewall", c.what);
+        assert_eq!(m.get_str(avp::ORIGIN_HOST), Some(FW_HOST), "{}: answered by the firewall", c.what);
     }
     assert!(hss.seen.lock().unwrap().requests.is_empty(), "nothing forged reached the HSS");
     // Every block is counted under its rule and reported as an event with the reason.
@@ -276,7 +284,7 @@ async fn steering_rejects_risky_networks_but_never_strands_critical_devices() {
     for _ in 0..4 {
         let m = b.request(ulr(BRAVO, "001010000000300", BRAVO_PLMN)).await.unwrap();
         assert_eq!(code(&m), 5004);
-        assert!(m.get("Experimental-Result").is_some());
+        assert!(m.get(avp::EXPERIMENTAL_RESULT).is_some());
     }
     // Authentication still passes (the device learns about the network from the ULR answer).
     assert_eq!(b.request(air(BRAVO, "001010000000300", BRAVO_PLMN)).await.map(|m| code(&m)), Some(2001));
@@ -297,7 +305,7 @@ async fn a_network_where_many_devices_fail_becomes_risky_automatically() {
     // The HSS rejects subscribers 0010188…: their failures in Alpha's network make it risky.
     let answer: AnswerFn =
         Arc::new(
-            |m: &Message| if m.get_str("User-Name").is_some_and(|u| u.starts_with("0010188")) { 5003 } else { 2001 },
+            |m: &Message| if m.get_str(avp::USER_NAME).is_some_and(|u| u.starts_with("0010188")) { 5003 } else { 2001 },
         );
     let hss = start_upstream(Some(answer)).await;
     let extra = "[steering]\nmin_samples = 10\nfailure_ratio = 0.5\nwindow_secs = 60";
@@ -350,8 +358,8 @@ async fn reload_changes_rules_without_dropping_connections_and_sinkholes() {
     let mut sink = base_config(hss.addr, "[sinkhole]\nmode = \"answer\"");
     sink.partners[0].sinkhole = true;
     fw.fw.reload(sink).unwrap();
-    let mut clr = Message::new("CLR").unwrap();
-    clr.add("Session-Id", "x;1").unwrap();
+    let mut clr = Message::request(Command::CLR);
+    clr.add(avp::SESSION_ID, "x;1");
     for m in [air(ALPHA, imsi, ALPHA_PLMN), clr] {
         assert_eq!(a.request(m).await.map(|m| code(&m)), Some(5012));
     }
@@ -380,7 +388,7 @@ async fn doic_partners_get_overload_reports() {
     let mut a = connect(fw.addr, ALPHA.0, ALPHA.1).await.unwrap();
     let doic = |i: u32| {
         let mut m = air(ALPHA, &format!("0010100000{i:05}"), ALPHA_PLMN);
-        m.push(Avp::grouped("OC-Supported-Features", vec![Avp::new("OC-Feature-Vector", 1u64).unwrap()]).unwrap());
+        m.push(Avp::grouped(avp::OC_SUPPORTED_FEATURES, vec![Avp::new(avp::OC_FEATURE_VECTOR, 1u64)]));
         m
     };
     // Pipelined well above 100/s for half a second.
@@ -391,10 +399,10 @@ async fn doic_partners_get_overload_reports() {
         }
         for _ in 0..20 {
             let m = Message::decode(&a.recv_raw(Duration::from_secs(3)).await.unwrap()).unwrap();
-            assert!(m.get("OC-Supported-Features").is_some(), "reporting node answers with OC-Supported-Features");
-            if let Some(olr) = m.get("OC-OLR") {
-                reports.push(olr.child("OC-Reduction-Percentage").unwrap().as_u32().unwrap());
-                assert_eq!(olr.child("OC-Report-Type").unwrap().as_u32(), Some(1));
+            assert!(m.get(avp::OC_SUPPORTED_FEATURES).is_some(), "reporting node answers with OC-Supported-Features");
+            if let Some(olr) = m.get(avp::OC_OLR) {
+                reports.push(olr.child(avp::OC_REDUCTION_PERCENTAGE).unwrap().as_u32().unwrap());
+                assert_eq!(olr.child(avp::OC_REPORT_TYPE).unwrap().as_u32(), Some(1));
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -412,17 +420,17 @@ async fn an_unreachable_hss_gets_unable_to_deliver() {
     assert!(m.header.flags & flags::E != 0);
 }
 
-fn hss_request(abbrev: &str, destination: &str) -> Message {
-    let mut m = Message::new(abbrev).unwrap();
-    m.add("Session-Id", format!("hss.home.example;{abbrev}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "hss.home.example").unwrap();
-    m.add("Origin-Realm", HOME).unwrap();
-    m.add("Destination-Host", destination).unwrap();
-    m.add("Destination-Realm", ALPHA.1).unwrap();
-    m.add("User-Name", "001010000000900").unwrap();
-    if abbrev == "CLR" {
-        m.add("Cancellation-Type", 0u32).unwrap();
+fn hss_request(command: Command, destination: &str) -> Message {
+    let mut m = Message::request(command);
+    m.add(avp::SESSION_ID, format!("hss.home.example;{command}"));
+    m.add(avp::AUTH_SESSION_STATE, 1u32);
+    m.add(avp::ORIGIN_HOST, "hss.home.example");
+    m.add(avp::ORIGIN_REALM, HOME);
+    m.add(avp::DESTINATION_HOST, destination);
+    m.add(avp::DESTINATION_REALM, ALPHA.1);
+    m.add(avp::USER_NAME, "001010000000900");
+    if command == Command::CLR {
+        m.add(avp::CANCELLATION_TYPE, 0u32);
     }
     m
 }
@@ -435,9 +443,9 @@ async fn requests_of_the_hss_reach_the_partner_node_and_their_answers_come_back(
     // The upstream connection is open once a request has passed.
     assert_eq!(a.request(air(ALPHA, "001010000000900", ALPHA_PLMN)).await.map(|m| code(&m)), Some(2001));
     hss.seen.lock().unwrap().outbox.extend([
-        hss_request("CLR", ALPHA.0),
-        hss_request("CLR", "mme9.nowhere.example"),
-        hss_request("ULR", ALPHA.0),
+        hss_request(Command::CLR, ALPHA.0),
+        hss_request(Command::CLR, "mme9.nowhere.example"),
+        hss_request(Command::ULR, ALPHA.0),
     ]);
     // The CLR arrives at the MME named in Destination-Host, with a Route-Record naming the HSS last.
     let clr = a.recv_raw(Duration::from_secs(3)).await.expect("CLR relayed");
@@ -446,7 +454,7 @@ async fn requests_of_the_hss_reach_the_partner_node_and_their_answers_come_back(
     assert_eq!(m.avps.last().and_then(|r| r.as_str()), Some("hss.home.example"));
     assert_eq!(m.avps.last().map(|r| r.code), Some(282));
     let mut cla = Message::answer_to(&m.header, m.session_id());
-    cla.add("Auth-Session-State", 1u32).unwrap();
+    cla.add(avp::AUTH_SESSION_STATE, 1u32);
     cla.set_error(2001, ALPHA.0, ALPHA.1, None, None);
     let mut bytes = cla.encode();
     bytes[12..16].copy_from_slice(&clr[12..16]);
@@ -460,7 +468,7 @@ async fn requests_of_the_hss_reach_the_partner_node_and_their_answers_come_back(
     let answers = hss.seen.lock().unwrap().answers.clone();
     let mut codes: Vec<(String, u32, String)> = answers
         .iter()
-        .map(|m| (m.abbrev().unwrap().to_string(), code(m), m.get_str("Origin-Host").unwrap().to_string()))
+        .map(|m| (m.abbrev().unwrap().to_string(), code(m), m.get_str(avp::ORIGIN_HOST).unwrap().to_string()))
         .collect();
     codes.sort();
     assert_eq!(

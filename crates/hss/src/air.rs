@@ -2,14 +2,15 @@
 //! triplets, resynchronisation from Re-Synchronization-Info, IND per serving node.
 
 use cmp::EventKind;
+use diameter::avp;
 use diameter::result_code as rc;
-use diameter::{Avp, Message};
+use diameter::{Avp, Command, Message};
 use ids::{Imsi, Plmn};
 use store::model::{Rat, SimStatus};
 
 use std::sync::Arc;
 
-use crate::answer::{avp, group, Outcome};
+use crate::answer::Outcome;
 use crate::cache::Subscriber;
 use crate::Hss;
 
@@ -27,10 +28,11 @@ impl Hss {
         req: &Message,
         origin: &str,
     ) -> store::Result<Result<(Imsi, Plmn, Arc<Subscriber>), Refusal>> {
-        let Some(imsi) = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok()) else {
+        let Some(imsi) = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<Imsi>().ok()) else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
         };
-        let Some(plmn) = req.get("Visited-PLMN-Id").and_then(Avp::as_bytes).and_then(|b| Plmn::from_bcd(b).ok()) else {
+        let Some(plmn) = req.get(avp::VISITED_PLMN_ID).and_then(Avp::as_bytes).and_then(|b| Plmn::from_bcd(b).ok())
+        else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
         };
         if !self.config.may_query(origin, imsi.as_str()) {
@@ -45,7 +47,7 @@ impl Hss {
         if let Some(p) = &sub.profile {
             if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
                 // Registrations (not every AIR retry) become a `roaming.rejected` event for the tenant.
-                if req.abbrev() == Some("ULR") {
+                if req.command() == Some(Command::ULR) {
                     let detail = format!("visited PLMN {plmn} not allowed by profile {}", p.name);
                     self.store.record_event(Some(&imsi), &EventKind::RoamingRejected.name(), &detail).await?;
                 }
@@ -61,9 +63,9 @@ impl Hss {
             Err(o) => return Ok(self.answer(req, o)),
         };
         let forbidden = |r: Rat| sub.profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
-        let eutran = req.get("Requested-EUTRAN-Authentication-Info");
-        let utran_geran = req.get("Requested-UTRAN-GERAN-Authentication-Info");
-        let geran = req.get_u32("RAT-Type") == Some(RAT_GERAN);
+        let eutran = req.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO);
+        let utran_geran = req.get(avp::REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO);
+        let geran = req.get_u32(avp::RAT_TYPE) == Some(RAT_GERAN);
         let (request, kind) = match (eutran, utran_geran) {
             (Some(r), _) => (r, Rat::Eutran),
             (None, Some(r)) if geran => (r, Rat::Geran),
@@ -74,13 +76,13 @@ impl Hss {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
         }
         let (sim, alg) = (&sub.sim, &sub.alg);
-        if let Some(resync) = request.child("Re-Synchronization-Info").and_then(Avp::as_bytes) {
+        if let Some(resync) = request.child(avp::RE_SYNCHRONIZATION_INFO).and_then(Avp::as_bytes) {
             if !self.resync(&imsi, alg, resync).await? {
                 return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
             }
         }
         let n = request
-            .child("Number-Of-Requested-Vectors")
+            .child(avp::NUMBER_OF_REQUESTED_VECTORS)
             .and_then(Avp::as_u32)
             .unwrap_or(1)
             .clamp(1, self.config.diameter.max_vectors);
@@ -97,18 +99,18 @@ impl Hss {
                 .scheme()
                 .join(first as u64 + i as u64, ind)
                 .map_err(|e| store::StoreError::Conflict(e.to_string()))?;
-            let item = avp("Item-Number", i as u32 + 1);
+            let item = Avp::new(avp::ITEM_NUMBER, i as u32 + 1);
             vectors.push(match kind {
                 Rat::Eutran => {
                     let v = alg.eutran_vector(rand, sqn, amf, &sn);
-                    group(
-                        "E-UTRAN-Vector",
+                    Avp::new(
+                        avp::E_UTRAN_VECTOR,
                         vec![
                             item,
-                            avp("RAND", &v.rand.0),
-                            avp("XRES", v.xres.as_slice()),
-                            avp("AUTN", v.autn.as_slice()),
-                            avp("KASME", v.kasme.expose()),
+                            Avp::new(avp::RAND, &v.rand.0),
+                            Avp::new(avp::XRES, v.xres.as_slice()),
+                            Avp::new(avp::AUTN, v.autn.as_slice()),
+                            Avp::new(avp::KASME, v.kasme.expose()),
                         ],
                     )
                 }
@@ -116,29 +118,34 @@ impl Hss {
                     let Ok(t) = alg.gsm_triplet(rand) else {
                         return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
                     };
-                    group(
-                        "GERAN-Vector",
-                        vec![item, avp("RAND", &t.rand.0), avp("SRES", &t.sres), avp("Kc", t.kc.expose())],
+                    Avp::new(
+                        avp::GERAN_VECTOR,
+                        vec![
+                            item,
+                            Avp::new(avp::RAND, &t.rand.0),
+                            Avp::new(avp::SRES, &t.sres),
+                            Avp::new(avp::KC, t.kc.expose()),
+                        ],
                     )
                 }
                 _ => {
                     let v = alg.umts_vector(rand, sqn, amf);
-                    group(
-                        "UTRAN-Vector",
+                    Avp::new(
+                        avp::UTRAN_VECTOR,
                         vec![
                             item,
-                            avp("RAND", &v.rand.0),
-                            avp("XRES", v.xres.as_slice()),
-                            avp("AUTN", v.autn.as_slice()),
-                            avp("Confidentiality-Key", v.ck.expose()),
-                            avp("Integrity-Key", v.ik.expose()),
+                            Avp::new(avp::RAND, &v.rand.0),
+                            Avp::new(avp::XRES, v.xres.as_slice()),
+                            Avp::new(avp::AUTN, v.autn.as_slice()),
+                            Avp::new(avp::CONFIDENTIALITY_KEY, v.ck.expose()),
+                            Avp::new(avp::INTEGRITY_KEY, v.ik.expose()),
                         ],
                     )
                 }
             });
         }
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
-        a.push(group("Authentication-Info", vectors));
+        a.add(avp::AUTHENTICATION_INFO, vectors);
         Ok(a)
     }
 

@@ -1,7 +1,7 @@
-//! Building S6a/S13 answers: the common AVPs, Result-Code or Experimental-Result, and AVP helpers.
+//! Building S6a/S13 answers: the common AVPs, then Result-Code or Experimental-Result.
 
 use diameter::dictionary::VENDOR_3GPP;
-use diameter::{Avp, Message, Value};
+use diameter::{avp, Avp, Message};
 
 /// How a request ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -12,33 +12,19 @@ pub enum Outcome {
     Experimental(u32),
 }
 
-/// Builds AVPs of the dictionary; names and types are fixed in code, so failure is a programming error.
-pub fn avp(name: &str, value: impl Into<Value>) -> Avp {
-    Avp::new(name, value).unwrap_or_else(|e| panic!("AVP {name}: {e}"))
-}
-
-/// A Grouped AVP.
-pub fn group(name: &str, avps: Vec<Avp>) -> Avp {
-    avp(name, Value::Grouped(avps))
-}
-
 /// The answer skeleton of TS 29.272: Session-Id, Auth-Session-State (NO_STATE_MAINTAINED),
 /// Origin-Host, Origin-Realm and the outcome.
 pub fn answer(request: &Message, origin_host: &str, origin_realm: &str, outcome: Outcome) -> Message {
     let mut a = Message::answer_to(&request.header, request.session_id());
-    a.push(avp("Auth-Session-State", 1u32));
-    a.push(avp("Origin-Host", origin_host));
-    a.push(avp("Origin-Realm", origin_realm));
+    a.add(avp::AUTH_SESSION_STATE, 1u32);
+    a.add(avp::ORIGIN_HOST, origin_host);
+    a.add(avp::ORIGIN_REALM, origin_realm);
     match outcome {
-        Outcome::Result(code) => {
-            a.push(avp("Result-Code", code));
-        }
-        Outcome::Experimental(code) => {
-            a.push(group(
-                "Experimental-Result",
-                vec![avp("Vendor-Id", VENDOR_3GPP), avp("Experimental-Result-Code", code)],
-            ));
-        }
-    }
+        Outcome::Result(code) => a.add(avp::RESULT_CODE, code),
+        Outcome::Experimental(code) => a.add(
+            avp::EXPERIMENTAL_RESULT,
+            vec![Avp::new(avp::VENDOR_ID, VENDOR_3GPP), Avp::new(avp::EXPERIMENTAL_RESULT_CODE, code)],
+        ),
+    };
     a
 }

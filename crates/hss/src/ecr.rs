@@ -2,12 +2,13 @@
 //! DM-4), with critical subscriptions exempt from blacklisting by default (DM-5).
 
 use cmp::EventKind;
+use diameter::avp;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::{Imei, Imsi};
 use store::model::{EirStatus, Priority};
 
-use crate::answer::{avp, Outcome};
+use crate::answer::Outcome;
 use crate::config::{CriticalBlacklist, UnknownImei};
 use crate::Hss;
 
@@ -22,15 +23,15 @@ fn equipment_status(s: EirStatus) -> u32 {
 
 impl Hss {
     pub(crate) async fn ecr(&self, req: &Message) -> store::Result<Message> {
-        let raw = req.get("Terminal-Information").and_then(|t| t.child("IMEI")).and_then(Avp::as_str);
+        let raw = req.get(avp::TERMINAL_INFORMATION).and_then(|t| t.child(avp::IMEI)).and_then(Avp::as_str);
         let Some(imei) = raw.and_then(|s| s.parse::<Imei>().ok()) else {
             let mut a = self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE));
-            if let Some(t) = req.get("Terminal-Information") {
-                a.push(crate::answer::group("Failed-AVP", vec![t.clone()]));
+            if let Some(t) = req.get(avp::TERMINAL_INFORMATION) {
+                a.add(avp::FAILED_AVP, vec![t.clone()]);
             }
             return Ok(a);
         };
-        let imsi = req.get_str("User-Name").and_then(|s| s.parse::<Imsi>().ok());
+        let imsi = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<Imsi>().ok());
         let status = match self.store.eir_lookup(imsi.as_ref(), &imei).await? {
             Some((s, _)) => s,
             None if self.config.eir.unknown == UnknownImei::White => EirStatus::White,
@@ -52,7 +53,7 @@ impl Hss {
             }
         }
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
-        a.push(avp("Equipment-Status", equipment_status(status)));
+        a.add(avp::EQUIPMENT_STATUS, equipment_status(status));
         Ok(a)
     }
 }

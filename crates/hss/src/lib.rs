@@ -6,6 +6,9 @@
 //! terminated or changes profile: SIM changes go through `cmp`, which queues them in the store's
 //! outbox and tells the HSS of its process ([`cmp::HssNotifier`] is implemented by [`Hss`]).
 //!
+//! Requests are dispatched on the dictionary's [`diameter::Command`], and every AVP is built and read
+//! through its typed handle (`diameter::avp::USER_NAME`), so no name is looked up at run time.
+//!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
 //! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
 //! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
@@ -25,9 +28,10 @@ mod ulr;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use diameter::avp;
 use diameter::result_code as rc;
 use diameter::transport::{Handler, PeerHandle};
-use diameter::Message;
+use diameter::{Command, Message};
 use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
@@ -128,7 +132,7 @@ impl Hss {
     /// The node that sent `req`: its Origin-Host when a relay (the connection's peer, `connection`)
     /// forwarded it, remembered so CLR/IDR to that node go back through the same connection.
     pub(crate) fn node_of<'a>(&self, req: &'a Message, connection: &'a str) -> &'a str {
-        match req.get_str("Origin-Host") {
+        match req.get_str(avp::ORIGIN_HOST) {
             Some(node) if !node.eq_ignore_ascii_case(connection) => {
                 let mut routes = self.routes.lock().expect("routes");
                 let key = node.to_ascii_lowercase();
@@ -164,17 +168,18 @@ impl Hss {
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
     pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
         let origin = peer.remote().origin_host.clone();
-        if matches!(req.abbrev(), Some("AIR" | "ULR")) {
-            if let Some(imsi) = req.get_str("User-Name") {
+        let command = req.command().filter(|_| req.is_request());
+        if matches!(command, Some(Command::AIR | Command::ULR)) {
+            if let Some(imsi) = req.get_str(avp::USER_NAME) {
                 self.signalling.count(imsi, store::now());
             }
         }
-        let result = match req.abbrev() {
-            Some("AIR") => self.air(&req, &origin).await,
-            Some("ULR") => self.ulr(&req, &origin).await,
-            Some("PUR") => self.pur(&req, &origin).await,
-            Some("NOR") => self.nor(&req, &origin).await,
-            Some("ECR") => self.ecr(&req).await,
+        let result = match command {
+            Some(Command::AIR) => self.air(&req, &origin).await,
+            Some(Command::ULR) => self.ulr(&req, &origin).await,
+            Some(Command::PUR) => self.pur(&req, &origin).await,
+            Some(Command::NOR) => self.nor(&req, &origin).await,
+            Some(Command::ECR) => self.ecr(&req).await,
             _ => Ok(self.answer(&req, Outcome::Result(rc::COMMAND_UNSUPPORTED))),
         };
         result.unwrap_or_else(|e| {

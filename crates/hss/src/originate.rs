@@ -3,11 +3,10 @@
 //! (made through `cmp`, by any process) queue theirs in the store's outbox in the same transaction;
 //! the HSS drains it, at once when the change was made in its own process.
 
-use diameter::Message;
+use diameter::{avp, Command, Message};
 use ids::Imsi;
 use store::model::{ServingNode, SimStatus};
 
-use crate::answer::avp;
 use crate::subscription::subscription_data;
 use crate::Hss;
 
@@ -26,15 +25,16 @@ pub enum OriginateError {
 const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
 
 impl Hss {
-    fn request_to(&self, abbrev: &str, imsi: &Imsi, node: &ServingNode) -> Message {
-        let mut m = Message::new(abbrev).expect("S6a command");
-        m.push(avp("Session-Id", format!("{};{};{}", self.config.origin_host(), abbrev.to_ascii_lowercase(), imsi)));
-        m.push(avp("Auth-Session-State", 1u32));
-        m.push(avp("Origin-Host", self.config.origin_host()));
-        m.push(avp("Origin-Realm", self.config.origin_realm()));
-        m.push(avp("Destination-Host", node.origin_host.as_str()));
-        m.push(avp("Destination-Realm", node.origin_realm.as_str()));
-        m.push(avp("User-Name", imsi.as_str()));
+    fn request_to(&self, command: Command, imsi: &Imsi, node: &ServingNode) -> Message {
+        let mut m = Message::request(command);
+        let kind = command.request_abbrev().to_ascii_lowercase();
+        m.add(avp::SESSION_ID, format!("{};{kind};{imsi}", self.config.origin_host()));
+        m.add(avp::AUTH_SESSION_STATE, 1u32);
+        m.add(avp::ORIGIN_HOST, self.config.origin_host());
+        m.add(avp::ORIGIN_REALM, self.config.origin_realm());
+        m.add(avp::DESTINATION_HOST, node.origin_host.as_str());
+        m.add(avp::DESTINATION_REALM, node.origin_realm.as_str());
+        m.add(avp::USER_NAME, imsi.as_str());
         m
     }
 
@@ -55,8 +55,8 @@ impl Hss {
 
     /// Sends CLR with `cancellation_type` to `node` in the background.
     pub(crate) fn spawn_clr(&self, imsi: &Imsi, node: &ServingNode, cancellation_type: u32) {
-        let mut clr = self.request_to("CLR", imsi, node);
-        clr.push(avp("Cancellation-Type", cancellation_type));
+        let mut clr = self.request_to(Command::CLR, imsi, node);
+        clr.add(avp::CANCELLATION_TYPE, cancellation_type);
         self.send_to(node, clr);
     }
 
@@ -72,7 +72,7 @@ impl Hss {
                     Some(name) => self.store.profile(name).await?,
                     None => None,
                 };
-                let mut idr = self.request_to("IDR", imsi, node);
+                let mut idr = self.request_to(Command::IDR, imsi, node);
                 idr.push(subscription_data(&sim, p.as_ref()));
                 self.send_to(node, idr);
             }

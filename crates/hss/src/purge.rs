@@ -1,17 +1,18 @@
 //! Purge-UE-Request (TS 29.272 §5.2.1.3) and Notify-Request (§5.2.5.1).
 
 use cmp::EventKind;
+use diameter::avp;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::{Imei, Imsi};
 
-use crate::answer::{avp, Outcome};
+use crate::answer::Outcome;
 use crate::Hss;
 
 impl Hss {
     fn requested_imsi(&self, req: &Message, origin: &str) -> Result<Imsi, Outcome> {
         let imsi = req
-            .get_str("User-Name")
+            .get_str(avp::USER_NAME)
             .and_then(|s| s.parse::<Imsi>().ok())
             .ok_or(Outcome::Result(rc::INVALID_AVP_VALUE))?;
         if !self.config.may_query(origin, imsi.as_str()) {
@@ -32,7 +33,7 @@ impl Hss {
         let purged = self.store.purge(&imsi, self.node_of(req, origin)).await?;
         self.forget(&imsi);
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
-        a.push(avp("PUA-Flags", u32::from(purged)));
+        a.add(avp::PUA_FLAGS, u32::from(purged));
         Ok(a)
     }
 
@@ -45,8 +46,8 @@ impl Hss {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
         }
         if let Some(imei) = req
-            .get("Terminal-Information")
-            .and_then(|t| t.child("IMEI"))
+            .get(avp::TERMINAL_INFORMATION)
+            .and_then(|t| t.child(avp::IMEI))
             .and_then(Avp::as_str)
             .and_then(|s| s.parse::<Imei>().ok())
         {

@@ -1,10 +1,9 @@
 //! Subscription-Data (TS 29.272 §7.3.2) built from a service profile and the SIM's priority class
 //! (SUB-1 least privilege, NET-2 ARP by priority).
 
+use diameter::avp;
 use diameter::Avp;
 use store::model::{Apn, PdnType, Priority, Rat, ServiceProfile, Sim};
-
-use crate::answer::{avp, group};
 
 /// Access-Restriction-Data bits (TS 29.272 §7.3.31).
 fn access_restriction(forbidden: &[Rat]) -> u32 {
@@ -27,12 +26,12 @@ fn arp(priority: Priority, apn: &Apn) -> Avp {
         Priority::Standard => (8, 1, 0),
         Priority::Low => (14, 1, 0),
     };
-    group(
-        "Allocation-Retention-Priority",
+    Avp::new(
+        avp::ALLOCATION_RETENTION_PRIORITY,
         vec![
-            avp("Priority-Level", u32::from(apn.arp_priority.unwrap_or(level))),
-            avp("Pre-emption-Capability", capability),
-            avp("Pre-emption-Vulnerability", vulnerability),
+            Avp::new(avp::PRIORITY_LEVEL, u32::from(apn.arp_priority.unwrap_or(level))),
+            Avp::new(avp::PRE_EMPTION_CAPABILITY, capability),
+            Avp::new(avp::PRE_EMPTION_VULNERABILITY, vulnerability),
         ],
     )
 }
@@ -49,9 +48,10 @@ fn pdn_type(p: PdnType) -> u32 {
 
 fn ambr(ul: Option<u32>, dl: Option<u32>) -> Option<Avp> {
     match (ul, dl) {
-        (Some(u), Some(d)) => {
-            Some(group("AMBR", vec![avp("Max-Requested-Bandwidth-UL", u), avp("Max-Requested-Bandwidth-DL", d)]))
-        }
+        (Some(u), Some(d)) => Some(Avp::new(
+            avp::AMBR,
+            vec![Avp::new(avp::MAX_REQUESTED_BANDWIDTH_UL, u), Avp::new(avp::MAX_REQUESTED_BANDWIDTH_DL, d)],
+        )),
         _ => None,
     }
 }
@@ -67,47 +67,49 @@ pub fn tbcd(digits: &str) -> Vec<u8> {
 pub fn subscription_data(sim: &Sim, profile: Option<&ServiceProfile>) -> Avp {
     let mut avps = Vec::new();
     if let Some(m) = &sim.msisdn {
-        avps.push(avp("MSISDN", tbcd(m)));
+        avps.push(Avp::new(avp::MSISDN, tbcd(m)));
     }
     if sim.data_barred {
         // TS 29.272 §7.3.29/§7.3.30: OPERATOR_DETERMINED_BARRING, with bit 0 (All Packet Oriented
         // Services Barred) of Operator-Determined-Barring.
-        avps.push(avp("Subscriber-Status", 1u32));
-        avps.push(avp("Operator-Determined-Barring", 1u32));
+        avps.push(Avp::new(avp::SUBSCRIBER_STATUS, 1u32));
+        avps.push(Avp::new(avp::OPERATOR_DETERMINED_BARRING, 1u32));
     } else {
-        avps.push(avp("Subscriber-Status", 0u32)); // SERVICE_GRANTED
+        avps.push(Avp::new(avp::SUBSCRIBER_STATUS, 0u32)); // SERVICE_GRANTED
     }
     let Some(p) = profile else {
-        avps.push(avp("Network-Access-Mode", 2u32));
-        avps.push(avp(
-            "Access-Restriction-Data",
+        avps.push(Avp::new(avp::NETWORK_ACCESS_MODE, 2u32));
+        avps.push(Avp::new(
+            avp::ACCESS_RESTRICTION_DATA,
             access_restriction(&[Rat::Utran, Rat::Geran, Rat::Eutran, Rat::Nbiot, Rat::Nr]),
         ));
-        return group("Subscription-Data", avps);
+        return Avp::new(avp::SUBSCRIPTION_DATA, avps);
     };
     // 0 PACKET_AND_CIRCUIT, 2 ONLY_PACKET (data-only subscriptions get no CS services).
-    avps.push(avp("Network-Access-Mode", if p.data_only() { 2u32 } else { 0 }));
-    avps.push(avp("Access-Restriction-Data", access_restriction(&p.forbidden_rats)));
+    avps.push(Avp::new(avp::NETWORK_ACCESS_MODE, if p.data_only() { 2u32 } else { 0 }));
+    avps.push(Avp::new(avp::ACCESS_RESTRICTION_DATA, access_restriction(&p.forbidden_rats)));
     avps.extend(ambr(p.ambr_ul, p.ambr_dl));
     if !p.apn.is_empty() {
-        let mut profile_avps =
-            vec![avp("Context-Identifier", 1u32), avp("All-APN-Configurations-Included-Indicator", 0u32)];
+        let mut profile_avps = vec![
+            Avp::new(avp::CONTEXT_IDENTIFIER, 1u32),
+            Avp::new(avp::ALL_APN_CONFIGURATIONS_INCLUDED_INDICATOR, 0u32),
+        ];
         for (i, a) in p.apn.iter().enumerate() {
             let mut conf = vec![
-                avp("Context-Identifier", i as u32 + 1),
-                avp("PDN-Type", pdn_type(a.pdn_type)),
-                avp("Service-Selection", a.name.as_str()),
-                group(
-                    "EPS-Subscribed-QoS-Profile",
-                    vec![avp("QoS-Class-Identifier", u32::from(a.qci)), arp(sim.priority, a)],
+                Avp::new(avp::CONTEXT_IDENTIFIER, i as u32 + 1),
+                Avp::new(avp::PDN_TYPE, pdn_type(a.pdn_type)),
+                Avp::new(avp::SERVICE_SELECTION, a.name.as_str()),
+                Avp::new(
+                    avp::EPS_SUBSCRIBED_QOS_PROFILE,
+                    vec![Avp::new(avp::QOS_CLASS_IDENTIFIER, u32::from(a.qci)), arp(sim.priority, a)],
                 ),
             ];
             conf.extend(ambr(a.ambr_ul, a.ambr_dl));
-            profile_avps.push(group("APN-Configuration", conf));
+            profile_avps.push(Avp::new(avp::APN_CONFIGURATION, conf));
         }
-        avps.push(group("APN-Configuration-Profile", profile_avps));
+        avps.push(Avp::new(avp::APN_CONFIGURATION_PROFILE, profile_avps));
     }
-    group("Subscription-Data", avps)
+    Avp::new(avp::SUBSCRIPTION_DATA, avps)
 }
 
 #[cfg(test)]

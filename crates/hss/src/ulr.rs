@@ -3,12 +3,13 @@
 
 use cmp::rules::imei_lock::{check_profile_lock, LockVerdict};
 use cmp::{Actor, EventKind};
+use diameter::avp;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::Imei;
 use store::model::{LockAction, Rat, ServingNode, SimStatus};
 
-use crate::answer::{avp, Outcome};
+use crate::answer::Outcome;
 use crate::subscription::subscription_data;
 use crate::{domain, Hss};
 
@@ -33,14 +34,14 @@ impl Hss {
             Err(o) => return Ok(self.answer(req, o)),
         };
         let (sim, profile) = (&sub.sim, sub.profile.as_deref());
-        if let (Some(rat), Some(p)) = (rat_of(req.get_u32("RAT-Type")), profile) {
+        if let (Some(rat), Some(p)) = (rat_of(req.get_u32(avp::RAT_TYPE)), profile) {
             if p.forbidden_rats.contains(&rat) {
                 return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
             }
         }
         let imei = req
-            .get("Terminal-Information")
-            .and_then(|t| t.child("IMEI"))
+            .get(avp::TERMINAL_INFORMATION)
+            .and_then(|t| t.child(avp::IMEI))
             .and_then(Avp::as_str)
             .and_then(|s| s.parse::<Imei>().ok());
         if let (Some(imei), Some(p)) = (&imei, profile) {
@@ -71,7 +72,7 @@ impl Hss {
         let sender = self.node_of(req, origin);
         let node = ServingNode {
             origin_host: sender.to_string(),
-            origin_realm: req.get_str("Origin-Realm").unwrap_or_default().to_string(),
+            origin_realm: req.get_str(avp::ORIGIN_REALM).unwrap_or_default().to_string(),
             plmn: Some(plmn),
             since: store::now(),
         };
@@ -82,8 +83,8 @@ impl Hss {
             self.spawn_clr(&imsi, &prev, 0);
         }
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
-        a.push(avp("ULA-Flags", 1u32)); // Separation Indication
-        if req.get_u32("ULR-Flags").unwrap_or(0) & SKIP_SUBSCRIBER_DATA == 0 {
+        a.add(avp::ULA_FLAGS, 1u32); // Separation Indication
+        if req.get_u32(avp::ULR_FLAGS).unwrap_or(0) & SKIP_SUBSCRIBER_DATA == 0 {
             a.push(subscription_data(sim, profile));
         }
         Ok(a)

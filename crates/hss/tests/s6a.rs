@@ -9,11 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cmp::Actor;
-use diameter::dictionary::app;
-use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::avp;
+use diameter::dictionary::{app, format, AvpKey};
+use diameter::peer::{Application, PeerConfig};
 use diameter::result_code as rc;
-use diameter::transport::{connect_with, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig};
-use diameter::{Avp, Message};
+use diameter::transport::{serve, ConnectionLimits, PeerHandle, ServerConfig};
+use diameter::{Avp, Command, Message};
 use hss::{ConfiguredPeers, Hss, HssConfig, PeerRule};
 use store::model::{EirEntry, EirKey, EirStatus, NewSim, Priority, SimStatus};
 use store::seal::{Kek, Keyring};
@@ -26,23 +27,10 @@ const IMSI: &str = "001010000000001";
 
 use testkit::keys::{hex as h, K, OPC};
 use testkit::provision::{self, profile};
+use testkit::s6a::{self, ask, connect_mme, Node, PLMN_00101};
 
 fn new_sim(imsi: &str, profile: &str, priority: Priority) -> NewSim {
     provision::sim(imsi, Some(profile), priority, "acme")
-}
-
-/// Records requests the HSS sends to the MME (CLR, IDR) and answers them with 2001.
-struct Mme(mpsc::UnboundedSender<Message>);
-impl Handler for Mme {
-    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
-        let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Auth-Session-State", 1u32).unwrap();
-        a.add("Origin-Host", "mme").unwrap();
-        a.add("Origin-Realm", REALM).unwrap();
-        a.add("Result-Code", rc::SUCCESS).unwrap();
-        let _ = self.0.send(req);
-        Some(a)
-    }
 }
 
 struct Setup {
@@ -113,82 +101,57 @@ async fn setup() -> Setup {
     Setup { addr, hss, _dir: dir, _stop: stop }
 }
 
-async fn mme(addr: SocketAddr, host: &str) -> std::io::Result<(PeerHandle, mpsc::UnboundedReceiver<Message>)> {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
-    let cfg = PeerConfig::new(host, REALM, vec![Application::S6A, Application::S13]);
-    let (h, _) = timeout(
-        Duration::from_secs(5),
-        connect_with(addr, cfg, allow, ConnectionLimits::default(), None, Arc::new(Mme(tx))),
-    )
-    .await
-    .expect("connect in time")?;
-    Ok((h, rx))
+async fn mme(addr: SocketAddr, host: &'static str) -> std::io::Result<(PeerHandle, mpsc::UnboundedReceiver<Message>)> {
+    let link = connect_mme(addr, Node::new(host, REALM), 256).await?;
+    Ok((link.peer, link.inbox))
 }
 
-fn base(cmd: &str, host: &str, imsi: &str) -> Message {
-    let mut m = Message::new(cmd).unwrap();
-    m.add("Session-Id", format!("{host};{cmd};{imsi}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", host).unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Destination-Realm", REALM).unwrap();
-    if !imsi.is_empty() {
-        m.add("User-Name", imsi).unwrap();
-    }
-    m
+fn base(cmd: Command, host: &str, imsi: &str) -> Message {
+    s6a::request(cmd, Node::new(host, REALM), REALM, imsi, &format!("{cmd};{imsi}"))
 }
 
 fn air(host: &str, imsi: &str, plmn: [u8; 3], n: u32, resync: Option<Vec<u8>>) -> Message {
-    let mut m = base("AIR", host, imsi);
-    m.add("Visited-PLMN-Id", &plmn).unwrap();
-    let mut req = vec![
-        Avp::new("Number-Of-Requested-Vectors", n).unwrap(),
-        Avp::new("Immediate-Response-Preferred", 1u32).unwrap(),
-    ];
+    let mut m = base(Command::AIR, host, imsi);
+    m.add(avp::VISITED_PLMN_ID, &plmn);
+    let mut req =
+        vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, n), Avp::new(avp::IMMEDIATE_RESPONSE_PREFERRED, 1u32)];
     if let Some(r) = resync {
-        req.push(Avp::new("Re-Synchronization-Info", r).unwrap());
+        req.push(Avp::new(avp::RE_SYNCHRONIZATION_INFO, r));
     }
-    m.push(Avp::grouped("Requested-EUTRAN-Authentication-Info", req).unwrap());
+    m.push(Avp::grouped(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO, req));
     m
 }
-
-const PLMN_00101: [u8; 3] = [0x00, 0xf1, 0x10];
 
 fn milenage() -> auc::AuthAlgorithm {
     auc::Milenage::new(&auc::Key::from_slice(&h(K)).unwrap(), &auc::Opc::from_slice(&h(OPC)).unwrap()).unwrap().into()
 }
 
-fn bytes(v: &Avp, name: &str) -> Vec<u8> {
-    v.child(name).and_then(Avp::as_bytes).unwrap_or_else(|| panic!("{name} missing")).to_vec()
+fn bytes(v: &Avp, key: AvpKey<format::OctetString>) -> Vec<u8> {
+    v.child(key).and_then(Avp::as_bytes).unwrap_or_else(|| panic!("{} missing", key.name())).to_vec()
 }
 
 /// Checks an E-UTRAN-Vector bit by bit against the AuC and returns its SQN.
 fn check_eutran(v: &Avp, plmn: [u8; 3]) -> auc::Sqn {
     let alg = milenage();
-    let rand = auc::Rand::from_slice(&bytes(v, "RAND")).unwrap();
-    let autn = bytes(v, "AUTN");
+    let rand = auc::Rand::from_slice(&bytes(v, avp::RAND)).unwrap();
+    let autn = bytes(v, avp::AUTN);
     let (_, _, _, _, ak) = alg.vector_outputs(&rand, auc::Sqn::new(0).unwrap(), auc::Amf([0, 0]));
     let sqn = auc::Sqn::from_bytes(core::array::from_fn(|i| autn[i] ^ ak.0[i]));
     let want = alg.eutran_vector(rand, sqn, auc::Amf([0, 0]), &auc::ServingNetwork(plmn));
     assert_eq!(autn, want.autn.as_slice());
     assert_eq!(autn[6] & 0x80, 0x80, "AMF separation bit");
-    assert_eq!(bytes(v, "XRES"), want.xres.as_slice());
-    assert_eq!(bytes(v, "KASME"), want.kasme.expose());
+    assert_eq!(bytes(v, avp::XRES), want.xres.as_slice());
+    assert_eq!(bytes(v, avp::KASME), want.kasme.expose());
     sqn
 }
 
-fn vectors<'a>(a: &'a Message, kind: &str) -> Vec<&'a Avp> {
-    a.get("Authentication-Info")
+fn vectors(a: &Message, kind: AvpKey<format::Grouped>) -> Vec<&Avp> {
+    a.get(avp::AUTHENTICATION_INFO)
         .and_then(Avp::as_grouped)
         .unwrap_or_default()
         .iter()
-        .filter(|v| v.name() == Some(kind))
+        .filter(|v| v.is(kind))
         .collect()
-}
-
-async fn ask(p: &PeerHandle, m: Message) -> Message {
-    timeout(Duration::from_secs(5), p.request(m)).await.expect("answer in time").expect("answer")
 }
 
 #[tokio::test]
@@ -197,19 +160,19 @@ async fn air_vectors_are_correct_and_sqn_fresh() {
     let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 3, None)).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
-    let v = vectors(&a, "E-UTRAN-Vector");
+    let v = vectors(&a, avp::E_UTRAN_VECTOR);
     assert_eq!(v.len(), 3);
     let scheme = auc::SqnScheme::default();
     let ind = scheme.ind_for_node("mme1.home.example");
     let sqns: Vec<auc::Sqn> = v.iter().map(|x| check_eutran(x, PLMN_00101)).collect();
     for (i, (sqn, avp)) in sqns.iter().zip(&v).enumerate() {
         assert_eq!(scheme.split(*sqn).1, ind, "IND of the serving node");
-        assert_eq!(avp.child("Item-Number").unwrap().as_u32(), Some(i as u32 + 1));
+        assert_eq!(avp.child(avp::ITEM_NUMBER).unwrap().as_u32(), Some(i as u32 + 1));
     }
     assert!(sqns.windows(2).all(|w| scheme.split(w[1]).0 == scheme.split(w[0]).0 + 1));
     // Requests above the cap get the cap (5).
     let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 50, None)).await;
-    let more: Vec<auc::Sqn> = vectors(&a, "E-UTRAN-Vector").iter().map(|x| check_eutran(x, PLMN_00101)).collect();
+    let more: Vec<auc::Sqn> = vectors(&a, avp::E_UTRAN_VECTOR).iter().map(|x| check_eutran(x, PLMN_00101)).collect();
     assert_eq!(more.len(), 5);
     assert!(scheme.split(more[0]).0 > scheme.split(*sqns.last().unwrap()).0, "never reused");
 }
@@ -227,14 +190,14 @@ async fn air_resync_and_forged_auts() {
     let resync = [&rand.0[..], auts.as_slice()].concat();
     let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, Some(resync.clone()))).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
-    let sqn = check_eutran(vectors(&a, "E-UTRAN-Vector")[0], PLMN_00101);
+    let sqn = check_eutran(vectors(&a, avp::E_UTRAN_VECTOR)[0], PLMN_00101);
     assert_eq!(scheme.split(sqn).0, 5001, "SEQ_HE reset to SEQ_MS");
     // A forged AUTS: no vectors.
     let mut forged = resync;
     forged[20] ^= 1;
     let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, Some(forged))).await;
     assert_eq!(a.result_code(), Some(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE));
-    assert!(vectors(&a, "E-UTRAN-Vector").is_empty());
+    assert!(vectors(&a, avp::E_UTRAN_VECTOR).is_empty());
 }
 
 #[tokio::test]
@@ -244,23 +207,20 @@ async fn air_refusals() {
     // Unknown IMSI: Experimental-Result 5001.
     let a = ask(&mme, air("mme1.home.example", "001019999999999", PLMN_00101, 1, None)).await;
     assert_eq!(
-        a.get("Experimental-Result").and_then(|e| e.child("Experimental-Result-Code")).and_then(Avp::as_u32),
+        a.get(avp::EXPERIMENTAL_RESULT).and_then(|e| e.child(avp::EXPERIMENTAL_RESULT_CODE)).and_then(Avp::as_u32),
         Some(rc::EXP_USER_UNKNOWN)
     );
     // A PLMN the profile does not allow: 5004 ROAMING_NOT_ALLOWED.
     let a = ask(&mme, air("mme1.home.example", IMSI, [0x62, 0xf2, 0x10], 1, None)).await;
     assert_eq!(a.result_code(), Some(rc::EXP_ROAMING_NOT_ALLOWED));
     // GERAN is forbidden for meters: no triplets (5421).
-    let mut m = base("AIR", "mme1.home.example", IMSI);
-    m.add("Visited-PLMN-Id", &PLMN_00101).unwrap();
-    m.add("RAT-Type", 1020u32).unwrap();
-    m.push(
-        Avp::grouped(
-            "Requested-UTRAN-GERAN-Authentication-Info",
-            vec![Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap()],
-        )
-        .unwrap(),
-    );
+    let mut m = base(Command::AIR, "mme1.home.example", IMSI);
+    m.add(avp::VISITED_PLMN_ID, &PLMN_00101);
+    m.add(avp::RAT_TYPE, 1020u32);
+    m.push(Avp::grouped(
+        avp::REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO,
+        vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 1u32)],
+    ));
     assert_eq!(ask(&mme, m).await.result_code(), Some(rc::EXP_RAT_NOT_ALLOWED));
     // Suspended SIM: no vectors.
     cmp::sims::change_status(
@@ -274,7 +234,7 @@ async fn air_refusals() {
     .unwrap();
     let a = ask(&mme, air("mme1.home.example", IMSI, PLMN_00101, 1, None)).await;
     assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
-    assert!(a.get("Authentication-Info").is_none());
+    assert!(a.get(avp::AUTHENTICATION_INFO).is_none());
 }
 
 #[tokio::test]
@@ -282,50 +242,34 @@ async fn utran_and_geran_vectors() {
     let s = setup().await;
     let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     let alg = milenage();
-    for (rat, kind) in [(1000u32, "UTRAN-Vector"), (1020, "GERAN-Vector")] {
-        let mut m = base("AIR", "mme1.home.example", "001010000000002");
-        m.add("Visited-PLMN-Id", &PLMN_00101).unwrap();
-        m.add("RAT-Type", rat).unwrap();
-        m.push(
-            Avp::grouped(
-                "Requested-UTRAN-GERAN-Authentication-Info",
-                vec![Avp::new("Number-Of-Requested-Vectors", 2u32).unwrap()],
-            )
-            .unwrap(),
-        );
+    for (rat, kind) in [(1000u32, avp::UTRAN_VECTOR), (1020, avp::GERAN_VECTOR)] {
+        let mut m = base(Command::AIR, "mme1.home.example", "001010000000002");
+        m.add(avp::VISITED_PLMN_ID, &PLMN_00101);
+        m.add(avp::RAT_TYPE, rat);
+        m.push(Avp::grouped(
+            avp::REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO,
+            vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 2u32)],
+        ));
         let a = ask(&mme, m).await;
         let v = vectors(&a, kind);
-        assert_eq!(v.len(), 2, "{kind}");
-        let rand = auc::Rand::from_slice(&bytes(v[0], "RAND")).unwrap();
-        if kind == "GERAN-Vector" {
+        assert_eq!(v.len(), 2, "{kind:?}");
+        let rand = auc::Rand::from_slice(&bytes(v[0], avp::RAND)).unwrap();
+        if kind == avp::GERAN_VECTOR {
             let t = alg.gsm_triplet(rand).unwrap();
-            assert_eq!(bytes(v[0], "SRES"), t.sres);
-            assert_eq!(bytes(v[0], "Kc"), t.kc.expose());
+            assert_eq!(bytes(v[0], avp::SRES), t.sres);
+            assert_eq!(bytes(v[0], avp::KC), t.kc.expose());
         } else {
             let q = alg.umts_vector(rand, auc::Sqn::new(0).unwrap(), auc::Amf([0, 0]));
-            assert_eq!(bytes(v[0], "Confidentiality-Key"), q.ck.expose());
-            assert_eq!(bytes(v[0], "Integrity-Key"), q.ik.expose());
-            assert_eq!(bytes(v[0], "XRES"), q.xres.as_slice());
-            assert_eq!(bytes(v[0], "AUTN")[6] & 0x80, 0, "UTRAN vectors keep the subscriber's AMF");
+            assert_eq!(bytes(v[0], avp::CONFIDENTIALITY_KEY), q.ck.expose());
+            assert_eq!(bytes(v[0], avp::INTEGRITY_KEY), q.ik.expose());
+            assert_eq!(bytes(v[0], avp::XRES), q.xres.as_slice());
+            assert_eq!(bytes(v[0], avp::AUTN)[6] & 0x80, 0, "UTRAN vectors keep the subscriber's AMF");
         }
     }
 }
 
 fn ulr(host: &str, imsi: &str, plmn: [u8; 3], imei: Option<&str>) -> Message {
-    let mut m = base("ULR", host, imsi);
-    m.add("RAT-Type", 1004u32).unwrap();
-    m.add("ULR-Flags", 0x22u32).unwrap();
-    m.add("Visited-PLMN-Id", &plmn).unwrap();
-    if let Some(i) = imei {
-        m.push(
-            Avp::grouped(
-                "Terminal-Information",
-                vec![Avp::new("IMEI", i).unwrap(), Avp::new("Software-Version", "01").unwrap()],
-            )
-            .unwrap(),
-        );
-    }
-    m
+    s6a::ulr(Node::new(host, REALM), REALM, imsi, plmn, imei, &format!("ULR;{imsi}"))
 }
 
 #[tokio::test]
@@ -334,42 +278,42 @@ async fn ulr_subscription_data_clr_and_imei_lock() {
     let (mme1, mut clrs1) = mme(s.addr, "mme1.home.example").await.unwrap();
     let a = ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, Some("35693803564380"))).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
-    let sd = a.get("Subscription-Data").expect("Subscription-Data");
-    assert_eq!(sd.child("Network-Access-Mode").unwrap().as_u32(), Some(2), "data-only: ONLY_PACKET");
-    assert_eq!(sd.child("Access-Restriction-Data").unwrap().as_u32(), Some(2), "GERAN not allowed");
-    assert_eq!(sd.child("MSISDN").unwrap().as_bytes(), Some(&[0x94, 0x71, 0x10, 0x32, 0x54, 0x76][..]));
-    assert_eq!(sd.child("Subscriber-Status").unwrap().as_u32(), Some(0));
-    assert!(sd.child("Operator-Determined-Barring").is_none());
-    let ambr = sd.child("AMBR").unwrap();
+    let sd = a.get(avp::SUBSCRIPTION_DATA).expect("Subscription-Data");
+    assert_eq!(sd.child(avp::NETWORK_ACCESS_MODE).unwrap().as_u32(), Some(2), "data-only: ONLY_PACKET");
+    assert_eq!(sd.child(avp::ACCESS_RESTRICTION_DATA).unwrap().as_u32(), Some(2), "GERAN not allowed");
+    assert_eq!(sd.child(avp::MSISDN).unwrap().as_bytes(), Some(&[0x94, 0x71, 0x10, 0x32, 0x54, 0x76][..]));
+    assert_eq!(sd.child(avp::SUBSCRIBER_STATUS).unwrap().as_u32(), Some(0));
+    assert!(sd.child(avp::OPERATOR_DETERMINED_BARRING).is_none());
+    let ambr = sd.child(avp::AMBR).unwrap();
     assert_eq!(
         (
-            ambr.child("Max-Requested-Bandwidth-UL").unwrap().as_u32(),
-            ambr.child("Max-Requested-Bandwidth-DL").unwrap().as_u32()
+            ambr.child(avp::MAX_REQUESTED_BANDWIDTH_UL).unwrap().as_u32(),
+            ambr.child(avp::MAX_REQUESTED_BANDWIDTH_DL).unwrap().as_u32()
         ),
         (Some(64000), Some(128000))
     );
-    let apn = sd.child("APN-Configuration-Profile").unwrap().child("APN-Configuration").unwrap();
-    assert_eq!(apn.child("Service-Selection").unwrap().as_str(), Some("meters.example"));
-    let qos = apn.child("EPS-Subscribed-QoS-Profile").unwrap();
-    assert_eq!(qos.child("QoS-Class-Identifier").unwrap().as_u32(), Some(9));
-    let arp = qos.child("Allocation-Retention-Priority").unwrap();
-    assert_eq!(arp.child("Priority-Level").unwrap().as_u32(), Some(1), "critical SIM: highest ARP");
-    assert_eq!(arp.child("Pre-emption-Capability").unwrap().as_u32(), Some(0), "critical SIM may pre-empt");
+    let apn = sd.child(avp::APN_CONFIGURATION_PROFILE).unwrap().child(avp::APN_CONFIGURATION).unwrap();
+    assert_eq!(apn.child(avp::SERVICE_SELECTION).unwrap().as_str(), Some("meters.example"));
+    let qos = apn.child(avp::EPS_SUBSCRIBED_QOS_PROFILE).unwrap();
+    assert_eq!(qos.child(avp::QOS_CLASS_IDENTIFIER).unwrap().as_u32(), Some(9));
+    let arp = qos.child(avp::ALLOCATION_RETENTION_PRIORITY).unwrap();
+    assert_eq!(arp.child(avp::PRIORITY_LEVEL).unwrap().as_u32(), Some(1), "critical SIM: highest ARP");
+    assert_eq!(arp.child(avp::PRE_EMPTION_CAPABILITY).unwrap().as_u32(), Some(0), "critical SIM may pre-empt");
     // The low-priority meter gets a low ARP.
     let a = ask(&mme1, ulr("mme1.home.example", "001010000000003", PLMN_00101, None)).await;
     let arp = a
-        .get("Subscription-Data")
+        .get(avp::SUBSCRIPTION_DATA)
         .unwrap()
-        .child("APN-Configuration-Profile")
+        .child(avp::APN_CONFIGURATION_PROFILE)
         .unwrap()
-        .child("APN-Configuration")
+        .child(avp::APN_CONFIGURATION)
         .unwrap()
-        .child("EPS-Subscribed-QoS-Profile")
+        .child(avp::EPS_SUBSCRIBED_QOS_PROFILE)
         .unwrap()
-        .child("Allocation-Retention-Priority")
+        .child(avp::ALLOCATION_RETENTION_PRIORITY)
         .unwrap()
         .clone();
-    assert_eq!(arp.child("Priority-Level").unwrap().as_u32(), Some(14));
+    assert_eq!(arp.child(avp::PRIORITY_LEVEL).unwrap().as_u32(), Some(14));
 
     // The SIM moves to another MME: the first gets CLR (MME_UPDATE_PROCEDURE).
     let (mme2, _) = mme(s.addr, "mme2.home.example").await.unwrap();
@@ -377,7 +321,7 @@ async fn ulr_subscription_data_clr_and_imei_lock() {
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let clr = timeout(Duration::from_secs(5), clrs1.recv()).await.expect("CLR in time").unwrap();
     assert_eq!(clr.abbrev(), Some("CLR"));
-    assert_eq!((clr.get_str("User-Name"), clr.get_u32("Cancellation-Type")), (Some(IMSI), Some(0)));
+    assert_eq!((clr.get_str(avp::USER_NAME), clr.get_u32(avp::CANCELLATION_TYPE)), (Some(IMSI), Some(0)));
     assert_eq!(clr.header.app_id, app::S6A);
 
     // IMEI lock (first IMEI bound): another device records an event but is served (action "event").
@@ -405,10 +349,10 @@ async fn suspend_sends_clr_and_profile_change_sends_idr() {
     cmp::sims::change_profile(s.hss.store(), s.hss.as_ref(), &Actor::cli(), &imsi, "meter").await.unwrap();
     let idr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("IDR in time").unwrap();
     assert_eq!(idr.abbrev(), Some("IDR"));
-    assert_eq!(idr.get("Subscription-Data").unwrap().child("Network-Access-Mode").unwrap().as_u32(), Some(2));
+    assert_eq!(idr.get(avp::SUBSCRIPTION_DATA).unwrap().child(avp::NETWORK_ACCESS_MODE).unwrap().as_u32(), Some(2));
     cmp::sims::change_status(s.hss.store(), s.hss.as_ref(), &Actor::cli(), &imsi, SimStatus::Suspended).await.unwrap();
     let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR in time").unwrap();
-    assert_eq!((clr.abbrev(), clr.get_u32("Cancellation-Type")), (Some("CLR"), Some(2)));
+    assert_eq!((clr.abbrev(), clr.get_u32(avp::CANCELLATION_TYPE)), (Some("CLR"), Some(2)));
 }
 
 #[tokio::test]
@@ -416,21 +360,21 @@ async fn pur_nor_and_ecr() {
     let s = setup().await;
     let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, None)).await;
-    let a = ask(&mme1, base("PUR", "mme1.home.example", IMSI)).await;
-    assert_eq!((a.result_code(), a.get_u32("PUA-Flags")), (Some(rc::SUCCESS), Some(1)));
+    let a = ask(&mme1, base(Command::PUR, "mme1.home.example", IMSI)).await;
+    assert_eq!((a.result_code(), a.get_u32(avp::PUA_FLAGS)), (Some(rc::SUCCESS), Some(1)));
     assert!(s.hss.store().sim(&IMSI.parse().unwrap()).await.unwrap().unwrap().serving.is_none());
-    let mut nor = base("NOR", "mme1.home.example", IMSI);
-    nor.push(Avp::grouped("Terminal-Information", vec![Avp::new("IMEI", "35693803564380").unwrap()]).unwrap());
+    let mut nor = base(Command::NOR, "mme1.home.example", IMSI);
+    nor.push(Avp::grouped(avp::TERMINAL_INFORMATION, vec![Avp::new(avp::IMEI, "35693803564380")]));
     assert_eq!(ask(&mme1, nor).await.result_code(), Some(rc::SUCCESS));
 
     let ecr = |imsi: &str, imei: &str| {
-        let mut m = base("ECR", "mme1.home.example", imsi);
-        m.push(Avp::grouped("Terminal-Information", vec![Avp::new("IMEI", imei).unwrap()]).unwrap());
+        let mut m = base(Command::ECR, "mme1.home.example", imsi);
+        m.push(Avp::grouped(avp::TERMINAL_INFORMATION, vec![Avp::new(avp::IMEI, imei)]));
         m
     };
     // A blacklisted TAC: BLACKLISTED for a standard SIM, GREYLISTED (+ alert) for a critical one.
-    assert_eq!(ask(&mme1, ecr("001010000000002", "35000000123456")).await.get_u32("Equipment-Status"), Some(1));
-    assert_eq!(ask(&mme1, ecr(IMSI, "35000000123456")).await.get_u32("Equipment-Status"), Some(2));
+    assert_eq!(ask(&mme1, ecr("001010000000002", "35000000123456")).await.get_u32(avp::EQUIPMENT_STATUS), Some(1));
+    assert_eq!(ask(&mme1, ecr(IMSI, "35000000123456")).await.get_u32(avp::EQUIPMENT_STATUS), Some(2));
     assert!(s
         .hss
         .store()
@@ -439,7 +383,7 @@ async fn pur_nor_and_ecr() {
         .unwrap()
         .iter()
         .any(|(k, _)| k == "eir.critical_blacklisted"));
-    assert_eq!(ask(&mme1, ecr("", "49015420323751")).await.get_u32("Equipment-Status"), Some(0));
+    assert_eq!(ask(&mme1, ecr("", "49015420323751")).await.get_u32(avp::EQUIPMENT_STATUS), Some(0));
     // A malformed IMEI (bad Luhn on 15 digits): 5004.
     assert_eq!(ask(&mme1, ecr("", "490154203237517")).await.result_code(), Some(rc::INVALID_AVP_VALUE));
 }
@@ -452,7 +396,7 @@ async fn peer_authorisation() {
     let (partner, _) = mme(s.addr, "partner.example").await.unwrap();
     let a = ask(&partner, air("partner.example", IMSI, PLMN_00101, 1, None)).await;
     assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
-    assert!(a.get("Authentication-Info").is_none());
+    assert!(a.get(avp::AUTHENTICATION_INFO).is_none());
 }
 
 #[tokio::test]
@@ -494,7 +438,7 @@ async fn barred_data_is_sent_as_operator_determined_barring() {
     cmp::sims::set_data_barring(s.hss.store(), s.hss.as_ref(), &Actor::cli(), &imsi, true).await.unwrap();
     let a = ask(&mme1, ulr("mme1.home.example", IMSI, PLMN_00101, None)).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
-    let sd = a.get("Subscription-Data").expect("Subscription-Data");
-    assert_eq!(sd.child("Subscriber-Status").unwrap().as_u32(), Some(1), "OPERATOR_DETERMINED_BARRING");
-    assert_eq!(sd.child("Operator-Determined-Barring").unwrap().as_u32(), Some(1), "all packet services barred");
+    let sd = a.get(avp::SUBSCRIPTION_DATA).expect("Subscription-Data");
+    assert_eq!(sd.child(avp::SUBSCRIBER_STATUS).unwrap().as_u32(), Some(1), "OPERATOR_DETERMINED_BARRING");
+    assert_eq!(sd.child(avp::OPERATOR_DETERMINED_BARRING).unwrap().as_u32(), Some(1), "all packet services barred");
 }

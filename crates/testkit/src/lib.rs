@@ -5,12 +5,16 @@
 //!   the PostgreSQL named by `WARDEN_TEST_POSTGRES_URL` when set ([`postgres_url`]).
 //! - [`provision`]: profiles, SIMs and EIR entries written through `cmp` (the one path of changes),
 //!   as an operator at the command line would.
+//! - [`s6a`]: S6a/S13 requests (AIR, ULR, PUR) from typed AVP handles, and a stand-in MME.
+//! - [`tls`]: a test CA and the certificates it signs.
 //!
-//! Crates below `cmp` in the graph (`diameter`, `auc`, `store`) keep their own small helpers: a
-//! dev-dependency on this crate would compile a second copy of them.
+//! Integration tests of any crate may use it; unit tests (`#[cfg(test)]` inside a crate this one
+//! depends on) may not, since they would see a second copy of that crate.
 
 pub mod keys;
 pub mod provision;
+pub mod s6a;
 mod temp_store;
+pub mod tls;
 
 pub use temp_store::{keyring, on_every_backend, postgres_url, TempStore};

@@ -42,7 +42,7 @@ use std::time::Duration;
 use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::result_code as rc;
 use diameter::transport::{connect, ConnectionLimits, PeerHandle, RequestError};
-use diameter::{Avp, Message};
+use diameter::{avp, Avp, Command, Message};
 use ids::{Imsi, Plmn};
 use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
@@ -307,22 +307,21 @@ impl AirTemplate {
     /// The AIR for request `k` of the run (unique over the run, so the Session-Id is unique).
     fn air(&self, k: u64) -> Message {
         let imsi = &self.imsis[(k % self.imsis.len() as u64) as usize];
-        let mut m = Message::new("AIR").expect("AIR in dictionary");
-        let build = |m: &mut Message| -> Result<(), diameter::BuildError> {
-            m.add("Session-Id", format!("{};{};{k}", self.origin_host, self.run_id))?;
-            m.add("Auth-Session-State", 1u32)?;
-            m.add("Origin-Host", self.origin_host.as_str())?;
-            m.add("Origin-Realm", self.origin_realm.as_str())?;
-            m.add("Destination-Realm", self.destination_realm.as_str())?;
-            m.add("User-Name", imsi.as_str())?;
-            m.add("Visited-PLMN-Id", &self.plmn)?;
-            m.push(Avp::grouped(
-                "Requested-EUTRAN-Authentication-Info",
-                vec![Avp::new("Number-Of-Requested-Vectors", 1u32)?, Avp::new("Immediate-Response-Preferred", 1u32)?],
-            )?);
-            Ok(())
-        };
-        build(&mut m).expect("S6a AVPs in dictionary");
+        let mut m = Message::request(Command::AIR);
+        m.add(avp::SESSION_ID, format!("{};{};{k}", self.origin_host, self.run_id))
+            .add(avp::AUTH_SESSION_STATE, 1u32)
+            .add(avp::ORIGIN_HOST, self.origin_host.as_str())
+            .add(avp::ORIGIN_REALM, self.origin_realm.as_str())
+            .add(avp::DESTINATION_REALM, self.destination_realm.as_str())
+            .add(avp::USER_NAME, imsi.as_str())
+            .add(avp::VISITED_PLMN_ID, &self.plmn)
+            .add(
+                avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO,
+                vec![
+                    Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 1u32),
+                    Avp::new(avp::IMMEDIATE_RESPONSE_PREFERRED, 1u32),
+                ],
+            );
         m
     }
 }
@@ -718,13 +717,13 @@ mod tests {
     struct Hss;
     impl Handler for Hss {
         async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
-            assert!(req.get("Requested-EUTRAN-Authentication-Info").is_some());
-            assert_eq!(req.get("Visited-PLMN-Id").and_then(|a| a.as_bytes()), Some(&[0x00, 0xf1, 0x10][..]));
+            assert!(req.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO).is_some());
+            assert_eq!(req.get(avp::VISITED_PLMN_ID).and_then(|a| a.as_bytes()), Some(&[0x00, 0xf1, 0x10][..]));
             let mut a = Message::answer_to(&req.header, req.session_id());
-            a.add("Auth-Session-State", 1u32).unwrap();
-            a.add("Origin-Host", "hss.bench.test").unwrap();
-            a.add("Origin-Realm", "bench.test").unwrap();
-            a.add("Result-Code", rc::SUCCESS).unwrap();
+            a.add(avp::AUTH_SESSION_STATE, 1u32);
+            a.add(avp::ORIGIN_HOST, "hss.bench.test");
+            a.add(avp::ORIGIN_REALM, "bench.test");
+            a.add(avp::RESULT_CODE, rc::SUCCESS);
             Some(a)
         }
     }

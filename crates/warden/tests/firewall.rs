@@ -14,9 +14,11 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
+use diameter::avp;
 use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
-use diameter::transport::{connect, connect_with, ConnectionLimits, Handler, PeerHandle};
-use diameter::{Avp, Message};
+use diameter::transport::{connect, ConnectionLimits, PeerHandle};
+use diameter::Message;
+use testkit::s6a::{self, connect_mme, Node};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(port: u16, mport: u16, fport: u16, alpha_plmn: &str) -> String {
@@ -57,23 +59,12 @@ async fn wait_listening(addr: SocketAddr) {
     panic!("nothing listens on {addr}");
 }
 
+/// The partner's MME, in Alpha's network (262 01).
+const ALPHA_MME: Node<'static> = Node::new("mme1.alpha.example", "alpha.example");
+const PLMN_26201: [u8; 3] = [0x62, 0xf2, 0x10];
+
 fn air(imsi: &str, n: u32) -> Message {
-    let mut m = Message::new("AIR").unwrap();
-    m.add("Session-Id", format!("mme1.alpha.example;air;{n}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme1.alpha.example").unwrap();
-    m.add("Origin-Realm", "alpha.example").unwrap();
-    m.add("Destination-Realm", "home.example").unwrap();
-    m.add("User-Name", imsi).unwrap();
-    m.add("Visited-PLMN-Id", &[0x62u8, 0xf2, 0x10]).unwrap(); // 262 01
-    m.push(
-        Avp::grouped(
-            "Requested-EUTRAN-Authentication-Info",
-            vec![Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap()],
-        )
-        .unwrap(),
-    );
-    m
+    s6a::air(ALPHA_MME, "home.example", imsi, PLMN_26201, 1, &format!("air;{n}"))
 }
 
 async fn metrics(addr: SocketAddr) -> String {
@@ -107,12 +98,12 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
     // The critical "alarm" SIM of examples/sims.csv may roam anywhere: real vectors from the HSS.
     let a = p.request(air("001010000000002", 1)).await.unwrap();
     assert_eq!(a.result_code(), Some(2001));
-    assert_eq!(a.get_str("Origin-Host"), Some("hss.home.example"));
-    assert!(a.get("Authentication-Info").is_some());
+    assert_eq!(a.get_str(avp::ORIGIN_HOST), Some("hss.home.example"));
+    assert!(a.get(avp::AUTHENTICATION_INFO).is_some());
     // A foreign IMSI never reaches the HSS.
     let a = p.request(air("999990000000001", 2)).await.unwrap();
     assert_eq!(a.result_code(), Some(5001));
-    assert_eq!(a.get_str("Origin-Host"), Some("fw.home.example"));
+    assert_eq!(a.get_str(avp::ORIGIN_HOST), Some("fw.home.example"));
     let text = metrics(format!("127.0.0.1:{mport}").parse().unwrap()).await;
     assert!(
         text.contains("warden_firewall_decisions_total{partner=\"alpha\",rule=\"pass\",action=\"passed\"} 1"),
@@ -142,20 +133,6 @@ fn reload(_dir: &Path, server: &Server) {
     assert!(ok.success());
 }
 
-/// A partner MME that answers what the HSS sends it (through the firewall) and hands it to the test.
-struct PartnerMme(tokio::sync::mpsc::UnboundedSender<Message>);
-impl Handler for PartnerMme {
-    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
-        let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Auth-Session-State", 1u32).unwrap();
-        a.add("Origin-Host", "mme1.alpha.example").unwrap();
-        a.add("Origin-Realm", "alpha.example").unwrap();
-        a.add("Result-Code", 2001u32).unwrap();
-        let _ = self.0.send(req);
-        Some(a)
-    }
-}
-
 #[tokio::test]
 async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     let dir = tempfile::tempdir().unwrap();
@@ -168,29 +145,9 @@ async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     let _server = Server::start(dir.path());
     let faddr: SocketAddr = format!("127.0.0.1:{fport}").parse().unwrap();
     wait_listening(faddr).await;
-    let (tx, mut inbox) = tokio::sync::mpsc::unbounded_channel();
-    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
-    let cfg = PeerConfig::new("mme1.alpha.example", "alpha.example", vec![Application::S6A]);
-    let (p, _) =
-        connect_with(faddr, cfg, allow, ConnectionLimits::default(), None, Arc::new(PartnerMme(tx))).await.unwrap();
-    let mut ulr = air("001010000000002", 1);
-    ulr = {
-        let mut m = Message::new("ULR").unwrap();
-        for name in [
-            "Session-Id",
-            "Auth-Session-State",
-            "Origin-Host",
-            "Origin-Realm",
-            "Destination-Realm",
-            "User-Name",
-            "Visited-PLMN-Id",
-        ] {
-            m.push(ulr.get(name).unwrap().clone());
-        }
-        m.add("RAT-Type", 1004u32).unwrap();
-        m.add("ULR-Flags", 0x22u32).unwrap();
-        m
-    };
+    let link = connect_mme(faddr, ALPHA_MME, 256).await.unwrap();
+    let (p, mut inbox) = (link.peer, link.inbox);
+    let ulr = s6a::ulr(ALPHA_MME, "home.example", "001010000000002", PLMN_26201, None, "ulr;1");
     let a = p.request(ulr).await.unwrap();
     assert_eq!(a.result_code(), Some(2001), "the roamer registers through the firewall");
     let shown = warden(dir.path(), &["sim", "show", "001010000000002"]);
@@ -203,12 +160,12 @@ async fn clr_reaches_a_roamer_registered_through_the_firewall() {
     let clr =
         tokio::time::timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR through the firewall").unwrap();
     assert_eq!(clr.abbrev(), Some("CLR"));
-    assert_eq!(clr.get_str("User-Name"), Some("001010000000002"));
-    assert_eq!(clr.get_str("Destination-Host"), Some("mme1.alpha.example"));
+    assert_eq!(clr.get_str(avp::USER_NAME), Some("001010000000002"));
+    assert_eq!(clr.get_str(avp::DESTINATION_HOST), Some("mme1.alpha.example"));
     // A request from a network that is not the partner's lands in the subscriber's event feed.
     let mut forged = air("001010000000001", 7);
     forged.avps.retain(|a| a.code != 1407);
-    forged.add("Visited-PLMN-Id", &[0x62u8, 0xf2, 0x20]).unwrap(); // 262 02: not Alpha's
+    forged.add(avp::VISITED_PLMN_ID, &[0x62u8, 0xf2, 0x20]); // 262 02: not Alpha's
     assert_eq!(p.request(forged).await.unwrap().result_code(), Some(5003));
     let mut events = String::new();
     for _ in 0..50 {

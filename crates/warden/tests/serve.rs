@@ -14,10 +14,12 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use diameter::avp;
 use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::result_code as rc;
-use diameter::transport::{connect_with, ConnectionLimits, Handler, PeerHandle};
-use diameter::{Avp, Message};
+use diameter::transport::{ConnectionLimits, PeerHandle};
+use diameter::Message;
+use testkit::s6a::{self, connect_mme, Node, PLMN_00101};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
@@ -54,62 +56,27 @@ async fn start(dir: &Path, addr: SocketAddr) -> Server {
     panic!("warden serve did not listen on {addr}");
 }
 
-struct Mme(mpsc::UnboundedSender<Message>);
-impl Handler for Mme {
-    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
-        let mut a = Message::answer_to(&req.header, req.session_id());
-        a.add("Auth-Session-State", 1u32).unwrap();
-        a.add("Origin-Host", "mme1.home.example").unwrap();
-        a.add("Origin-Realm", REALM).unwrap();
-        a.add("Result-Code", rc::SUCCESS).unwrap();
-        let _ = self.0.send(req);
-        Some(a)
-    }
-}
+const MME: Node<'static> = Node::new("mme1.home.example", REALM);
 
 async fn mme(addr: SocketAddr) -> (PeerHandle, mpsc::UnboundedReceiver<Message>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
-    let cfg = PeerConfig::new("mme1.home.example", REALM, vec![Application::S6A, Application::S13]);
-    let (h, _) = timeout(
-        Duration::from_secs(5),
-        connect_with(addr, cfg, allow, ConnectionLimits::default(), None, Arc::new(Mme(tx))),
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    (h, rx)
+    let link = connect_mme(addr, MME, 256).await.expect("MME connects");
+    (link.peer, link.inbox)
 }
 
-fn request(cmd: &str, imsi: &str, n: u64) -> Message {
-    let mut m = Message::new(cmd).unwrap();
-    m.add("Session-Id", format!("mme1.home.example;{cmd};{imsi};{n}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", "mme1.home.example").unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Destination-Realm", REALM).unwrap();
-    m.add("User-Name", imsi).unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
-    if cmd == "AIR" {
-        m.push(
-            Avp::grouped(
-                "Requested-EUTRAN-Authentication-Info",
-                vec![Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap()],
-            )
-            .unwrap(),
-        );
-    } else {
-        m.add("RAT-Type", 1004u32).unwrap();
-        m.add("ULR-Flags", 0x22u32).unwrap();
+/// AIR (one vector) or ULR of the MME for `imsi`; `n` makes the Session-Id unique.
+fn request(cmd: diameter::Command, imsi: &str, n: u64) -> Message {
+    let session = format!("{cmd};{imsi};{n}");
+    match cmd {
+        diameter::Command::AIR => s6a::air(MME, REALM, imsi, PLMN_00101, 1, &session),
+        _ => s6a::ulr(MME, REALM, imsi, PLMN_00101, None, &session),
     }
-    m
 }
 
 /// SEQ of the first E-UTRAN vector of an AIA, with the K/OPc of examples/sims.csv row 1.
 fn seq_of(a: &Message) -> u64 {
-    let v = &a.get("Authentication-Info").expect("vectors").as_grouped().unwrap()[0];
-    let rand = auc::Rand::from_slice(v.child("RAND").unwrap().as_bytes().unwrap()).unwrap();
-    let autn = v.child("AUTN").unwrap().as_bytes().unwrap();
+    let v = &a.get(avp::AUTHENTICATION_INFO).expect("vectors").as_grouped().unwrap()[0];
+    let rand = auc::Rand::from_slice(v.child(avp::RAND).unwrap().as_bytes().unwrap()).unwrap();
+    let autn = v.child(avp::AUTN).unwrap().as_bytes().unwrap();
     let k = auc::Key::from_slice(&hex::decode("465b5ce8b199b49faa5f0a2ee238a6bc").unwrap()).unwrap();
     let opc = auc::Opc::from_slice(&hex::decode("cd63cb71954a9f4e48a5994e37a02baf").unwrap()).unwrap();
     let alg: auc::AuthAlgorithm = auc::Milenage::new(&k, &opc).unwrap().into();
@@ -123,7 +90,10 @@ async fn serve_answers_and_survives_kill_9_without_reusing_sqn() {
     let (dir, addr, maddr) = setup();
     let server = start(dir.path(), addr).await;
     let (h, mut inbox) = mme(addr).await;
-    assert_eq!(h.request(request("ULR", "001010000000001", 0)).await.unwrap().result_code(), Some(rc::SUCCESS));
+    assert_eq!(
+        h.request(request(diameter::Command::ULR, "001010000000001", 0)).await.unwrap().result_code(),
+        Some(rc::SUCCESS)
+    );
 
     // Load: 8 concurrent streams of AIRs; remember the highest SEQ acknowledged.
     let mut tasks = Vec::new();
@@ -132,8 +102,11 @@ async fn serve_answers_and_survives_kill_9_without_reusing_sqn() {
         tasks.push(tokio::spawn(async move {
             let mut max = 0;
             for i in 0..40 {
-                if let Ok(Ok(a)) =
-                    timeout(Duration::from_secs(5), h.request(request("AIR", "001010000000001", t * 1000 + i))).await
+                if let Ok(Ok(a)) = timeout(
+                    Duration::from_secs(5),
+                    h.request(request(diameter::Command::AIR, "001010000000001", t * 1000 + i)),
+                )
+                .await
                 {
                     if a.result_code() == Some(rc::SUCCESS) {
                         max = max.max(seq_of(&a));
@@ -156,7 +129,7 @@ async fn serve_answers_and_survives_kill_9_without_reusing_sqn() {
 
     let _server = start(dir.path(), addr).await;
     let (h, _) = mme(addr).await;
-    let a = h.request(request("AIR", "001010000000001", 99_999)).await.unwrap();
+    let a = h.request(request(diameter::Command::AIR, "001010000000001", 99_999)).await.unwrap();
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     assert!(seq_of(&a) > max_seen, "SEQ {} after restart must exceed {max_seen}", seq_of(&a));
     // Every acknowledged provisioning survived.
@@ -179,15 +152,18 @@ async fn cli_status_change_reaches_the_serving_mme_as_clr() {
     let (dir, addr, _) = setup();
     let _server = start(dir.path(), addr).await;
     let (h, mut inbox) = mme(addr).await;
-    assert_eq!(h.request(request("ULR", "001010000000002", 1)).await.unwrap().result_code(), Some(rc::SUCCESS));
+    assert_eq!(
+        h.request(request(diameter::Command::ULR, "001010000000002", 1)).await.unwrap().result_code(),
+        Some(rc::SUCCESS)
+    );
     let out = warden(dir.path(), &["sim", "set-status", "001010000000002", "suspended"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR within 5 s").unwrap();
     assert_eq!(
-        (clr.abbrev(), clr.get_str("User-Name"), clr.get_u32("Cancellation-Type")),
+        (clr.abbrev(), clr.get_str(avp::USER_NAME), clr.get_u32(avp::CANCELLATION_TYPE)),
         (Some("CLR"), Some("001010000000002"), Some(2))
     );
-    let a = h.request(request("AIR", "001010000000002", 2)).await.unwrap();
+    let a = h.request(request(diameter::Command::AIR, "001010000000002", 2)).await.unwrap();
     assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
     // Bad input on the CLI: exit 2 with the reason.
     let out = warden(dir.path(), &["sim", "set-status", "001010000000002", "paused"]);
@@ -315,7 +291,7 @@ async fn platform_api_changes_reach_the_mme() {
     assert_eq!(s, 201, "{r}");
 
     let (mme, mut inbox) = mme(addr).await;
-    let a = mme.request(request("AIR", "001010000000101", 1)).await.unwrap();
+    let a = mme.request(request(diameter::Command::AIR, "001010000000101", 1)).await.unwrap();
     assert_ne!(a.result_code(), Some(rc::SUCCESS), "inventory SIMs get no vectors");
 
     let (s, job) = http(
@@ -336,9 +312,9 @@ async fn platform_api_changes_reach_the_mme() {
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     assert_eq!((done["state"].as_str(), done["succeeded"].as_i64()), (Some("succeeded"), Some(3)), "{done}");
-    let a = mme.request(request("AIR", "001010000000101", 2)).await.unwrap();
+    let a = mme.request(request(diameter::Command::AIR, "001010000000101", 2)).await.unwrap();
     assert_eq!(a.result_code(), Some(rc::SUCCESS), "activated through the API, vectors at once");
-    let u = mme.request(request("ULR", "001010000000101", 3)).await.unwrap();
+    let u = mme.request(request(diameter::Command::ULR, "001010000000101", 3)).await.unwrap();
     assert_eq!(u.result_code(), Some(rc::SUCCESS));
 
     let (s, r) =
@@ -346,15 +322,15 @@ async fn platform_api_changes_reach_the_mme() {
     assert_eq!(s, 200, "{r}");
     let idr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("IDR").unwrap();
     assert_eq!(idr.abbrev(), Some("IDR"));
-    assert!(idr.get("Subscription-Data").is_some());
+    assert!(idr.get(avp::SUBSCRIPTION_DATA).is_some());
 
     let (s, r) =
         http("PATCH", &format!("{api}/sims/001010000000101"), &tenant, Some(json!({"status": "suspended"}))).await;
     assert_eq!(s, 200, "{r}");
     let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR").unwrap();
     assert_eq!(clr.abbrev(), Some("CLR"));
-    assert_eq!(clr.get_str("User-Name"), Some("001010000000101"));
-    let a = mme.request(request("AIR", "001010000000101", 4)).await.unwrap();
+    assert_eq!(clr.get_str(avp::USER_NAME), Some("001010000000101"));
+    let a = mme.request(request(diameter::Command::AIR, "001010000000101", 4)).await.unwrap();
     assert_ne!(a.result_code(), Some(rc::SUCCESS), "suspended: no more vectors");
 
     let (_, events) = http("GET", &format!("{api}/events?kind=sim.status_changed"), &tenant, None).await;
@@ -467,7 +443,10 @@ async fn cli_changes_reach_sse_webhooks_and_the_mme() {
     let mut seen = String::new();
     read_until(&mut sse, &mut seen, "text/event-stream", 5).await;
     let (mme, mut inbox) = mme(addr).await;
-    assert_eq!(mme.request(request("ULR", "001010000000201", 1)).await.unwrap().result_code(), Some(rc::SUCCESS));
+    assert_eq!(
+        mme.request(request(diameter::Command::ULR, "001010000000201", 1)).await.unwrap().result_code(),
+        Some(rc::SUCCESS)
+    );
 
     // An operator suspends it from the command line, in another process.
     let out = warden(dir.path(), &["sim", "set-status", "001010000000201", "suspended"]);
@@ -480,7 +459,7 @@ async fn cli_changes_reach_sse_webhooks_and_the_mme() {
     let signature = head.lines().find_map(|l| l.strip_prefix("warden-signature:")).expect("signed").trim().to_string();
     assert!(cmp::webhook::verify(&secret, &signature, body.as_bytes(), store::now(), 300), "signature verifies");
     let clr = timeout(Duration::from_secs(5), inbox.recv()).await.expect("CLR from the running server").unwrap();
-    assert_eq!((clr.abbrev(), clr.get_str("User-Name")), (Some("CLR"), Some("001010000000201")));
+    assert_eq!((clr.abbrev(), clr.get_str(avp::USER_NAME)), (Some("CLR"), Some("001010000000201")));
     let audit = warden(dir.path(), &["audit-log", "show"]);
     let audit = String::from_utf8_lossy(&audit.stdout);
     assert!(

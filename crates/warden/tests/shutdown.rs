@@ -9,13 +9,14 @@ use common::{free_port, warden, Server};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use diameter::peer::{Application, CloseReason, PeerAuthorizer, PeerConfig, PeerIdentity};
+use diameter::avp;
+use diameter::peer::CloseReason;
 use diameter::result_code as rc;
-use diameter::transport::{connect_with, ConnectionLimits, Handler, PeerHandle};
-use diameter::{Avp, Message};
+use diameter::transport::PeerHandle;
+use diameter::Message;
+use testkit::s6a::{self, connect_mme, Node, PLMN_00101};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -24,45 +25,13 @@ use tokio::time::timeout;
 const REALM: &str = "home.example";
 
 /// An MME that reports how its connection ended.
-struct Mme(mpsc::UnboundedSender<CloseReason>);
-impl Handler for Mme {
-    async fn handle(&self, _req: Message, _peer: PeerHandle) -> Option<Message> {
-        None
-    }
-    fn peer_closed(&self, _remote: Option<&diameter::peer::Capabilities>, reason: &CloseReason) {
-        let _ = self.0.send(reason.clone());
-    }
-}
-
-async fn mme(addr: SocketAddr, host: &str) -> (PeerHandle, mpsc::UnboundedReceiver<CloseReason>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
-    let cfg = PeerConfig::new(host, REALM, vec![Application::S6A]);
-    let limits = ConnectionLimits { max_in_flight: 1024, ..ConnectionLimits::default() };
-    let (h, _) = timeout(Duration::from_secs(5), connect_with(addr, cfg, allow, limits, None, Arc::new(Mme(tx))))
-        .await
-        .unwrap()
-        .unwrap();
-    (h, rx)
+async fn mme(addr: SocketAddr, host: &'static str) -> (PeerHandle, mpsc::UnboundedReceiver<CloseReason>) {
+    let link = connect_mme(addr, Node::new(host, REALM), 1024).await.expect("MME connects");
+    (link.peer, link.closed)
 }
 
 fn air(host: &str, imsi: &str, n: u64) -> Message {
-    let mut m = Message::new("AIR").unwrap();
-    m.add("Session-Id", format!("{host};air;{imsi};{n}")).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", host).unwrap();
-    m.add("Origin-Realm", REALM).unwrap();
-    m.add("Destination-Realm", REALM).unwrap();
-    m.add("User-Name", imsi).unwrap();
-    m.add("Visited-PLMN-Id", &[0x00u8, 0xf1, 0x10]).unwrap();
-    m.push(
-        Avp::grouped(
-            "Requested-EUTRAN-Authentication-Info",
-            vec![Avp::new("Number-Of-Requested-Vectors", 1u32).unwrap()],
-        )
-        .unwrap(),
-    );
-    m
+    s6a::air(Node::new(host, REALM), REALM, imsi, PLMN_00101, 1, &format!("air;{imsi};{n}"))
 }
 
 /// Reads one HTTP/1.1 response (head and a Content-Length body) from a keep-alive connection.
@@ -211,7 +180,7 @@ async fn sigterm_answers_what_is_in_flight_sends_dpr_and_exits_0_within_2_s() {
         let (answer, at) = t.await.unwrap();
         let a = answer.expect("an answer, not a closed connection");
         assert_eq!(a.result_code(), Some(rc::SUCCESS));
-        assert!(a.get("Authentication-Info").is_some(), "a real AIA with vectors");
+        assert!(a.get(avp::AUTHENTICATION_INFO).is_some(), "a real AIA with vectors");
         after_signal += usize::from(at > signalled);
     }
     assert!(after_signal > 0, "no AIR was in flight at the signal: the test proved nothing");

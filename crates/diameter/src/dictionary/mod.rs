@@ -1,7 +1,14 @@
 //! The AVP and command dictionary: base protocol (RFC 6733), S6a/S6d (TS 29.272), S13 (TS 29.272
-//! §6.2/§7, ECR/ECA) and DOIC (RFC 7683). Lookups by name and by (code, vendor).
+//! §6.2/§7, ECR/ECA) and DOIC (RFC 7683). Code uses the typed handles generated from the tables
+//! ([`avps`], re-exported as `diameter::avp::ORIGIN_HOST`, and [`Command`]); lookups by (code,
+//! vendor) serve decoding, and lookups by name serve names that come from outside (tools, tests).
 
+#[macro_use]
+mod typed;
 mod tables;
+
+pub use tables::avps;
+pub use typed::{format, Accepts, AvpKey, Command, Format, Number32, Text};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -82,9 +89,29 @@ pub struct AvpDef {
     pub m: FlagRule,
 }
 
+impl AvpDef {
+    /// Vendor id as carried in the AVP header (`None` for IETF AVPs).
+    pub const fn vendor_id(&self) -> Option<u32> {
+        if self.vendor != 0 {
+            Some(self.vendor)
+        } else {
+            None
+        }
+    }
+
+    /// The flag bits the AVP is sent with: V for vendor AVPs, M when its M bit must be set.
+    pub const fn flags(&self) -> u8 {
+        let m = if matches!(self.m, FlagRule::Must) { crate::avp::avp_flags::M } else { 0 };
+        let v = if self.vendor != 0 { crate::avp::avp_flags::V } else { 0 };
+        m | v
+    }
+}
+
 /// One command of the dictionary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandDef {
+    /// The command as a typed handle.
+    pub command: Command,
     /// Full name without "Request"/"Answer" (e.g. `Authentication-Information`).
     pub name: &'static str,
     /// Abbreviation of the request (e.g. `AIR`).
@@ -98,9 +125,9 @@ pub struct CommandDef {
     /// Whether the P (proxiable) bit is set on this command.
     pub proxiable: bool,
     /// AVPs the request must carry (fixed `< >` and required `{ }` in the CCF).
-    pub request_required: &'static [&'static str],
+    pub request_required: &'static [AvpDef],
     /// AVPs the answer must carry.
-    pub answer_required: &'static [&'static str],
+    pub answer_required: &'static [AvpDef],
 }
 
 /// A multiplicative hasher for the fixed (code, vendor) tables: the keys come from our own tables,
@@ -196,10 +223,49 @@ mod tests {
             assert_eq!(avp_by_code(d.code, d.vendor), Some(d));
         }
         for c in all_commands() {
-            for n in c.request_required.iter().chain(c.answer_required) {
-                assert!(avp_by_name(n).is_some(), "{} names unknown AVP {n}", c.request);
+            for d in c.request_required.iter().chain(c.answer_required) {
+                assert_eq!(avp_by_name(d.name), Some(d), "{} names an AVP outside the table", c.request);
             }
+            assert_eq!(command_by_abbrev(c.request).map(|d| d.command), Some(c.command));
+            assert_eq!(command_by_abbrev(c.answer).map(|d| d.command), Some(c.command));
+            assert_eq!((c.command.code(), c.command.app(), c.command.def()), (c.code, c.app, c));
         }
+        assert_eq!(Command::ALL.len(), all_commands().len());
+    }
+
+    /// Each constant is its AVP's name in upper case with `-` as `_` and a leading digit spelled out.
+    #[test]
+    fn constants_are_named_after_their_avps() {
+        assert_eq!(tables::KEY_NAMES.len(), all_avps().len());
+        for (constant, name) in tables::KEY_NAMES {
+            let upper = name.to_ascii_uppercase().replace('-', "_");
+            let expected = match upper.as_bytes()[0] {
+                b'3' => format!("THREE_{}", &upper[1..]),
+                b'5' => format!("FIVE_{}", &upper[1..]),
+                b'0'..=b'9' => panic!("{name}: no spelling for its leading digit"),
+                _ => upper,
+            };
+            assert_eq!(*constant, expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn handles_carry_the_table_entries() {
+        use crate::avp;
+        assert_eq!(avp::ORIGIN_HOST.def(), *avp_by_name("Origin-Host").unwrap());
+        assert_eq!((avp::ORIGIN_HOST.flags(), avp::ORIGIN_HOST.vendor_id()), (0x40, None));
+        assert_eq!((avp::VISITED_PLMN_ID.flags(), avp::VISITED_PLMN_ID.vendor_id()), (0xc0, Some(VENDOR_3GPP)));
+        assert_eq!(avp::ERROR_MESSAGE.flags(), 0);
+        assert_eq!(avp::THREE_GPP2_MEID.name(), "3GPP2-MEID");
+        assert!(avp::VISITED_PLMN_ID.matches(1407, Some(VENDOR_3GPP)));
+        assert!(!avp::VISITED_PLMN_ID.matches(1407, None));
+        assert!(!avp::SESSION_ID.matches(263, Some(0)), "a V bit makes it another AVP");
+        assert_eq!(Command::from_code(app::S13, 257), Some(Command::CER));
+        assert_eq!(Command::from_code(app::S13, 318), None);
+        assert_eq!(Command::from_code(app::S6A, 318), Some(Command::AIR));
+        assert_eq!(Command::from_abbrev("AIA"), Some(Command::AIR));
+        assert_eq!((Command::ECR.code(), Command::ECR.app()), (324, app::S13));
+        assert_eq!((Command::AIR.request_abbrev(), Command::AIR.answer_abbrev()), ("AIR", "AIA"));
     }
 
     #[test]
@@ -211,6 +277,7 @@ mod tests {
         let air = command_by_abbrev("AIR").unwrap();
         assert_eq!((air.code, air.app), (318, app::S6A));
         assert_eq!(command_by_code(app::S6A, 257).unwrap().request, "CER");
+        assert_eq!(command_by_code(app::S6A, 257).unwrap().command, Command::CER);
         assert_eq!(command_by_code(app::S13, 324).unwrap().request, "ECR");
         let oc = avp_by_name("OC-Supported-Features").unwrap();
         assert_eq!((oc.code, oc.vendor), (621, 0));

@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 
-use crate::avp::{Address, Avp, Value};
+use crate::avp::{self, Address, Avp};
 use crate::dictionary::app;
 use crate::message::Message;
 
@@ -48,33 +48,32 @@ impl Capabilities {
     /// Reads the capabilities from a CER or CEA.
     pub fn from_message(m: &Message) -> Self {
         let mut applications = Vec::new();
+        let is_application = |a: &Avp| a.is(avp::AUTH_APPLICATION_ID) || a.is(avp::ACCT_APPLICATION_ID);
         for a in &m.avps {
-            match a.name() {
-                Some("Auth-Application-Id" | "Acct-Application-Id") => applications.extend(a.as_u32()),
-                Some("Vendor-Specific-Application-Id") => {
-                    for inner in a.as_grouped().unwrap_or_default() {
-                        if matches!(inner.name(), Some("Auth-Application-Id" | "Acct-Application-Id")) {
-                            applications.extend(inner.as_u32());
-                        }
+            if is_application(a) {
+                applications.extend(a.as_u32());
+            } else if a.is(avp::VENDOR_SPECIFIC_APPLICATION_ID) {
+                for inner in a.as_grouped().unwrap_or_default() {
+                    if is_application(inner) {
+                        applications.extend(inner.as_u32());
                     }
                 }
-                _ => {}
             }
         }
         Self {
-            origin_host: m.get_str("Origin-Host").unwrap_or_default().to_string(),
-            origin_realm: m.get_str("Origin-Realm").unwrap_or_default().to_string(),
+            origin_host: m.get_str(avp::ORIGIN_HOST).unwrap_or_default().to_string(),
+            origin_realm: m.get_str(avp::ORIGIN_REALM).unwrap_or_default().to_string(),
             host_ip_addresses: m
-                .get_all("Host-IP-Address")
+                .get_all(avp::HOST_IP_ADDRESS)
                 .filter_map(|a| match a.as_address() {
                     Some(Address::Ip(ip)) => Some(*ip),
                     _ => None,
                 })
                 .collect(),
-            vendor_id: m.get_u32("Vendor-Id").unwrap_or(0),
-            product_name: m.get_str("Product-Name").unwrap_or_default().to_string(),
-            origin_state_id: m.get_u32("Origin-State-Id"),
-            supported_vendors: m.get_all("Supported-Vendor-Id").filter_map(Avp::as_u32).collect(),
+            vendor_id: m.get_u32(avp::VENDOR_ID).unwrap_or(0),
+            product_name: m.get_str(avp::PRODUCT_NAME).unwrap_or_default().to_string(),
+            origin_state_id: m.get_u32(avp::ORIGIN_STATE_ID),
+            supported_vendors: m.get_all(avp::SUPPORTED_VENDOR_ID).filter_map(Avp::as_u32).collect(),
             applications,
         }
     }
@@ -94,34 +93,30 @@ pub fn common_applications(local: &[Application], remote: &[u32]) -> Vec<u32> {
 
 /// Appends the capability AVPs of the local node to a CER or CEA.
 pub fn add_local_capabilities(m: &mut Message, c: &super::PeerConfig) {
-    let add = |m: &mut Message, name: &str, v: Value| {
-        m.add(name, v).expect("base AVP");
-    };
-    add(m, "Origin-Host", c.origin_host.as_str().into());
-    add(m, "Origin-Realm", c.origin_realm.as_str().into());
+    m.add(avp::ORIGIN_HOST, c.origin_host.as_str());
+    m.add(avp::ORIGIN_REALM, c.origin_realm.as_str());
     for ip in &c.host_ip_addresses {
-        add(m, "Host-IP-Address", (*ip).into());
+        m.add(avp::HOST_IP_ADDRESS, *ip);
     }
-    add(m, "Vendor-Id", c.vendor_id.into());
-    add(m, "Product-Name", c.product_name.as_str().into());
-    add(m, "Origin-State-Id", c.origin_state_id.into());
+    m.add(avp::VENDOR_ID, c.vendor_id);
+    m.add(avp::PRODUCT_NAME, c.product_name.as_str());
+    m.add(avp::ORIGIN_STATE_ID, c.origin_state_id);
     let mut vendors: Vec<u32> = c.applications.iter().filter_map(|a| a.vendor).collect();
     vendors.sort_unstable();
     vendors.dedup();
     for v in vendors {
-        add(m, "Supported-Vendor-Id", v.into());
+        m.add(avp::SUPPORTED_VENDOR_ID, v);
     }
     for a in &c.applications {
         match a.vendor {
-            None => add(m, "Auth-Application-Id", a.id.into()),
-            Some(v) => {
-                let inner =
-                    vec![Avp::new("Vendor-Id", v).expect("base"), Avp::new("Auth-Application-Id", a.id).expect("base")];
-                add(m, "Vendor-Specific-Application-Id", Value::Grouped(inner));
-            }
-        }
+            None => m.add(avp::AUTH_APPLICATION_ID, a.id),
+            Some(v) => m.add(
+                avp::VENDOR_SPECIFIC_APPLICATION_ID,
+                vec![Avp::new(avp::VENDOR_ID, v), Avp::new(avp::AUTH_APPLICATION_ID, a.id)],
+            ),
+        };
     }
-    add(m, "Firmware-Revision", c.firmware_revision.into());
+    m.add(avp::FIRMWARE_REVISION, c.firmware_revision);
 }
 
 #[cfg(test)]

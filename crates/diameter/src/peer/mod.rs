@@ -22,7 +22,8 @@ pub use capabilities::{common_applications, Application, Capabilities};
 pub use dedup::{DedupCache, Seen};
 pub use ids::IdGenerator;
 
-use crate::dictionary::{self, app};
+use crate::avp;
+use crate::dictionary::{app, Command};
 use crate::error::DecodeError;
 use crate::header::{next_frame_len, FramingError, Header};
 use crate::message::Message;
@@ -225,7 +226,9 @@ pub struct Peer {
     remote_address: Option<IpAddr>,
     state: PeerState,
     rx: Vec<u8>,
-    tx: VecDeque<Vec<u8>>,
+    /// Encoded messages waiting to be transmitted, back to back, and how much of them was taken.
+    tx: Vec<u8>,
+    tx_taken: usize,
     events: VecDeque<Event>,
     ids: IdGenerator,
     jitter_seed: u64,
@@ -273,7 +276,8 @@ impl Peer {
             remote_address,
             state: if role == Role::Initiator { PeerState::WaitCea } else { PeerState::WaitCer },
             rx: Vec::new(),
-            tx: VecDeque::new(),
+            tx: Vec::new(),
+            tx_taken: 0,
             events: VecDeque::new(),
             ids,
             pending: HashMap::new(),
@@ -285,7 +289,7 @@ impl Peer {
             suspect: false,
         };
         if role == Role::Initiator {
-            let mut cer = Message::new("CER").expect("CER in dictionary");
+            let mut cer = Message::request(Command::CER);
             capabilities::add_local_capabilities(&mut cer, &p.config);
             let (h, e) = p.ids.next_pair();
             cer.header.hop_by_hop = h;
@@ -336,9 +340,25 @@ impl Peer {
         self.pending.len()
     }
 
-    /// Bytes to write to the transport, in order.
-    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.tx.pop_front()
+    /// Appends the next message to write to the transport to `buf` and returns its length, or
+    /// `None` when nothing is waiting. Messages come out in order; a caller that writes everything
+    /// at once calls it until `None`, into one buffer it reuses.
+    pub fn poll_transmit(&mut self, buf: &mut Vec<u8>) -> Option<usize> {
+        let rest = &self.tx[self.tx_taken..];
+        if rest.is_empty() {
+            return None;
+        }
+        // Every message was encoded here, so its length field is right; the bounds only keep a
+        // mistake from looping or reading past the end.
+        let len = if rest.len() >= 4 { u32::from_be_bytes([0, rest[1], rest[2], rest[3]]) as usize } else { 0 };
+        let len = len.clamp(1, rest.len());
+        buf.extend_from_slice(&rest[..len]);
+        self.tx_taken += len;
+        if self.tx_taken == self.tx.len() {
+            self.tx.clear();
+            self.tx_taken = 0;
+        }
+        Some(len)
     }
 
     /// The next event for the application.
@@ -357,7 +377,7 @@ impl Peer {
     }
 
     fn queue(&mut self, m: &Message) {
-        self.tx.push_back(m.encode());
+        m.encode_into(&mut self.tx);
     }
 
     fn close(&mut self, reason: CloseReason) {
@@ -414,6 +434,10 @@ impl Peer {
     }
 
     fn handle_frame(&mut self, frame: &[u8], now: Instant) {
+        // The base commands by code alone, in whatever application id they arrive.
+        const CER: u32 = Command::CER.code();
+        const DWR: u32 = Command::DWR.code();
+        const DPR: u32 = Command::DPR.code();
         self.watchdog_deadline = now + self.jittered_tw();
         let msg = match Message::decode(frame) {
             Ok(m) => m,
@@ -428,27 +452,27 @@ impl Peer {
             }
         };
         match (self.state, msg.header.code, msg.is_request()) {
-            (PeerState::WaitCer, 257, true) => self.on_cer(&msg),
-            (PeerState::WaitCea, 257, false) => self.on_cea(&msg),
+            (PeerState::WaitCer, CER, true) => self.on_cer(&msg),
+            (PeerState::WaitCea, CER, false) => self.on_cea(&msg),
             (PeerState::WaitCer | PeerState::WaitCea, _, _) => {
                 if msg.is_request() {
                     self.answer_with(&msg, rc::UNABLE_TO_COMPLY, Some("capabilities exchange not finished"));
                 }
                 self.close(CloseReason::UnexpectedMessage);
             }
-            (_, 280, true) => self.on_dwr(&msg),
-            (_, 280, false) => {
+            (_, DWR, true) => self.on_dwr(&msg),
+            (_, DWR, false) => {
                 self.dwr_outstanding = false;
                 self.suspect = false;
             }
-            (_, 282, true) => {
+            (_, DPR, true) => {
                 let mut dpa = Message::answer_to(&msg.header, None);
                 dpa.set_error(rc::SUCCESS, &self.config.origin_host, &self.config.origin_realm, None, None);
                 self.queue(&dpa);
-                self.close(CloseReason::RemoteDisconnect(msg.get_u32("Disconnect-Cause").unwrap_or(0)));
+                self.close(CloseReason::RemoteDisconnect(msg.get_u32(avp::DISCONNECT_CAUSE).unwrap_or(0)));
             }
-            (PeerState::Closing, 282, false) => self.close(CloseReason::LocalDisconnect),
-            (_, 257, true) => self.answer_with(&msg, rc::UNABLE_TO_COMPLY, Some("capabilities already exchanged")),
+            (PeerState::Closing, DPR, false) => self.close(CloseReason::LocalDisconnect),
+            (_, CER, true) => self.answer_with(&msg, rc::UNABLE_TO_COMPLY, Some("capabilities already exchanged")),
             (_, _, true) => self.on_request(msg),
             (_, _, false) => self.on_answer(msg),
         }
@@ -456,7 +480,7 @@ impl Peer {
 
     fn checked(&mut self, msg: &Message) -> bool {
         let cmd = msg.command().expect("base commands are in the dictionary");
-        match validate::check(msg, cmd) {
+        match validate::check(msg, cmd.def()) {
             Ok(()) => true,
             Err(e) => {
                 self.reject(&msg.header, msg.session_id(), &e);
@@ -493,7 +517,7 @@ impl Peer {
         }
         let common = common_applications(&self.config.applications, &remote.applications);
         let code = if common.is_empty() { rc::NO_COMMON_APPLICATION } else { rc::SUCCESS };
-        cea.add("Result-Code", code).expect("base AVP");
+        cea.add(avp::RESULT_CODE, code);
         capabilities::add_local_capabilities(&mut cea, &self.config);
         // Result-Code goes after Origin-Host/Realm in the usual layout; order is not significant.
         self.queue(&cea);
@@ -545,7 +569,7 @@ impl Peer {
         }
         let mut dwa = Message::answer_to(&dwr.header, None);
         dwa.set_error(rc::SUCCESS, &self.config.origin_host, &self.config.origin_realm, None, None);
-        dwa.add("Origin-State-Id", self.config.origin_state_id).expect("base AVP");
+        dwa.add(avp::ORIGIN_STATE_ID, self.config.origin_state_id);
         self.queue(&dwa);
     }
 
@@ -558,7 +582,7 @@ impl Peer {
             self.events.push_back(Event::Rejected { result_code: rc::APPLICATION_UNSUPPORTED, reason: e.to_string() });
             return;
         }
-        if dictionary::command_by_code(h.app_id, h.code).is_none_or(|c| c.app != h.app_id) {
+        if Command::from_code(h.app_id, h.code).is_none_or(|c| c.app() != h.app_id) {
             self.answer_with(&msg, rc::COMMAND_UNSUPPORTED, Some("command not supported in this application"));
             self.events.push_back(Event::Rejected {
                 result_code: rc::COMMAND_UNSUPPORTED,
@@ -569,17 +593,18 @@ impl Peer {
         if !self.checked(&msg) {
             return;
         }
-        let origin = msg.get_str("Origin-Host").unwrap_or_default().to_string();
+        let origin = msg.get_str(avp::ORIGIN_HOST).unwrap_or_default().to_string();
         match self.dedup.check(&origin, h.end_to_end) {
             Seen::New => {
                 self.awaiting_answer.insert(h.hop_by_hop, (origin, h.end_to_end));
                 self.events.push_back(Event::Request(msg));
             }
             Seen::InProgress => {}
-            Seen::Answered(mut bytes) => {
+            Seen::Answered(bytes) => {
                 // Same answer, with this copy's hop-by-hop identifier.
-                bytes[12..16].copy_from_slice(&h.hop_by_hop.to_be_bytes());
-                self.tx.push_back(bytes);
+                let start = self.tx.len();
+                self.tx.extend_from_slice(&bytes);
+                self.tx[start + 12..start + 16].copy_from_slice(&h.hop_by_hop.to_be_bytes());
             }
         }
     }
@@ -626,9 +651,9 @@ impl Peer {
         if self.state == PeerState::Closed {
             return Err(SendError::NotOpen);
         }
-        let bytes = msg.encode();
-        self.dedup.answered(&origin, e2e, &bytes);
-        self.tx.push_back(bytes);
+        let start = self.tx.len();
+        msg.encode_into(&mut self.tx);
+        self.dedup.answered(&origin, e2e, &self.tx[start..]);
         Ok(())
     }
 
@@ -637,10 +662,10 @@ impl Peer {
         if self.state != PeerState::Open {
             return self.close(CloseReason::LocalDisconnect);
         }
-        let mut dpr = Message::new("DPR").expect("DPR in dictionary");
-        dpr.add("Origin-Host", self.config.origin_host.as_str()).expect("base AVP");
-        dpr.add("Origin-Realm", self.config.origin_realm.as_str()).expect("base AVP");
-        dpr.add("Disconnect-Cause", cause).expect("base AVP");
+        let mut dpr = Message::request(Command::DPR);
+        dpr.add(avp::ORIGIN_HOST, self.config.origin_host.as_str());
+        dpr.add(avp::ORIGIN_REALM, self.config.origin_realm.as_str());
+        dpr.add(avp::DISCONNECT_CAUSE, cause);
         let (h, e) = self.ids.next_pair();
         dpr.header.hop_by_hop = h;
         dpr.header.end_to_end = e;
@@ -682,10 +707,10 @@ impl Peer {
                 self.suspect = true;
                 self.events.push_back(Event::Suspect);
             } else {
-                let mut dwr = Message::new("DWR").expect("DWR in dictionary");
-                dwr.add("Origin-Host", self.config.origin_host.as_str()).expect("base AVP");
-                dwr.add("Origin-Realm", self.config.origin_realm.as_str()).expect("base AVP");
-                dwr.add("Origin-State-Id", self.config.origin_state_id).expect("base AVP");
+                let mut dwr = Message::request(Command::DWR);
+                dwr.add(avp::ORIGIN_HOST, self.config.origin_host.as_str());
+                dwr.add(avp::ORIGIN_REALM, self.config.origin_realm.as_str());
+                dwr.add(avp::ORIGIN_STATE_ID, self.config.origin_state_id);
                 let (h, e) = self.ids.next_pair();
                 dwr.header.hop_by_hop = h;
                 dwr.header.end_to_end = e;

@@ -1,20 +1,22 @@
-//! One connection: the loop that moves bytes between a stream and the [`Peer`] state machine,
-//! delivers requests to the handler and answers to waiting callers. On shutdown an open connection
-//! keeps reading and answering until none of its requests is being handled (at most
-//! [`ConnectionLimits::drain_timeout`]), then sends DPR and ends on DPA.
+//! One connection: the [`Driver`] step plus what a server or client connection adds — requests
+//! delivered to the handler (each in its own task, at most `max_in_flight` at once), their answers
+//! sent back, and requests of the local side sent through a [`PeerHandle`] with their answers
+//! returned to the callers. On shutdown an open connection keeps reading and answering until none of
+//! its requests is being handled (at most [`ConnectionLimits::drain_timeout`]), then sends DPR and
+//! ends on DPA.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Command, Handler, PeerHandle, RequestError, Stream};
+use super::{Control, Driver, Handler, PeerHandle, RequestError, Stream};
+use crate::message::Message;
 use crate::peer::{CloseReason, Event, Peer, PeerState, SendError};
 
 /// Limits of one connection.
@@ -40,46 +42,27 @@ impl Default for ConnectionLimits {
 /// capabilities exchange is closed at once.
 pub async fn drive<S: Stream, H: Handler>(
     stream: S,
-    mut peer: Peer,
+    peer: Peer,
     address: Option<SocketAddr>,
     handler: Arc<H>,
     limits: ConnectionLimits,
     shutdown: CancellationToken,
     mut opened: Option<oneshot::Sender<Result<PeerHandle, CloseReason>>>,
 ) {
-    let (mut reader, mut writer) = tokio::io::split(stream);
-    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(limits.max_in_flight.max(1));
-    let mut waiting: HashMap<u32, oneshot::Sender<Result<crate::message::Message, RequestError>>> = HashMap::new();
+    let mut driver = Driver::new(stream, peer, limits.read_buffer);
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Control>(limits.max_in_flight.max(1));
+    let mut waiting: HashMap<u32, oneshot::Sender<Result<Message, RequestError>>> = HashMap::new();
     let mut handle: Option<PeerHandle> = None;
     let mut in_flight = 0usize;
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<crate::message::Message>();
+    // The handler's answer, or `None` when it answers nothing; either way the slot is released.
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Option<Message>>();
     // The handlers of requests in flight; those still running when the connection ends are aborted.
     let mut handlers = JoinSet::new();
-    let mut buf = vec![0u8; limits.read_buffer];
-    let mut out: Vec<u8> = Vec::with_capacity(limits.read_buffer);
-    // Shutdown seen; until when requests being handled may finish before DPR.
-    let mut stopping = false;
-    let mut draining: Option<Instant> = None;
     loop {
-        if let Some(deadline) = draining {
-            if peer.state() != PeerState::Open {
-                draining = None;
-            } else if in_flight == 0 || Instant::now() >= deadline {
-                draining = None;
-                // REBOOTING (0): orderly shutdown of the node.
-                peer.disconnect(0, Instant::now().into_std());
-            }
-        }
+        driver.settle(in_flight > 0);
         while handlers.try_join_next().is_some() {}
-        // Everything queued goes out in one write: one system call for a burst of answers.
-        out.clear();
-        while let Some(bytes) = peer.poll_transmit() {
-            out.extend_from_slice(&bytes);
-        }
-        if !out.is_empty() && writer.write_all(&out).await.is_err() {
-            peer.transport_closed();
-        }
-        while let Some(event) = peer.poll_event() {
+        driver.transmit().await;
+        while let Some(event) = driver.peer_mut().poll_event() {
             match event {
                 Event::Open { remote, .. } => {
                     let h = PeerHandle { commands: cmd_tx.clone(), remote: Arc::new(remote), address };
@@ -97,8 +80,7 @@ pub async fn drive<S: Stream, H: Handler>(
                             Some(p) => handler.handle(req, p).await,
                             None => None,
                         };
-                        // An empty answer still releases the in-flight slot.
-                        let _ = done.send(answer.unwrap_or_else(empty_marker));
+                        let _ = done.send(answer);
                     });
                 }
                 Event::Answer(a) => {
@@ -117,84 +99,53 @@ pub async fn drive<S: Stream, H: Handler>(
                 Event::Suspect => tracing::info!(?address, "peer suspect: no DWA"),
                 Event::Closed(reason) => {
                     tracing::info!(?address, ?reason, "peer connection closed");
-                    handler.peer_closed(peer.remote(), &reason);
+                    handler.peer_closed(driver.peer().remote(), &reason);
                     if let Some(tx) = opened.take() {
                         let _ = tx.send(Err(reason));
                     }
                 }
             }
         }
-        if peer.state() == PeerState::Closed {
-            let _ = writer.shutdown().await;
+        if driver.peer().state() == PeerState::Closed {
+            driver.close().await;
             for (_, tx) in waiting.drain() {
                 let _ = tx.send(Err(RequestError::Closed));
             }
             return;
         }
-        let deadline = peer.poll_timeout().map(Instant::from_std);
         tokio::select! {
-            read = reader.read(&mut buf), if in_flight < limits.max_in_flight => match read {
-                Ok(0) | Err(_) => peer.transport_closed(),
-                Ok(n) => peer.handle_input(&buf[..n], Instant::now().into_std()),
-            },
+            () = driver.step(in_flight < limits.max_in_flight) => {}
             Some(answer) = done_rx.recv() => {
                 // Take every answer that is ready, so they leave in one write.
                 let mut next = Some(answer);
                 while let Some(answer) = next {
                     in_flight -= 1;
-                    if !is_empty_marker(&answer) {
-                        let (header, session) = (answer.header, answer.session_id().map(str::to_string));
-                        if let Err(SendError::TooLarge(len)) = peer.send_answer(answer) {
-                            // The handler's answer cannot be sent: answer DIAMETER_UNABLE_TO_COMPLY instead.
-                            tracing::warn!(?address, len, "answer too large; sending 5012");
-                            let mut a = crate::message::Message::answer_to(&header, session.as_deref());
-                            let (host, realm) = (peer.config().origin_host.clone(), peer.config().origin_realm.clone());
-                            a.set_error(crate::result_code::UNABLE_TO_COMPLY, &host, &realm, None, Some("answer too large"));
-                            let _ = peer.send_answer(a);
-                        }
+                    if let Some(answer) = answer {
+                        send_answer(driver.peer_mut(), answer, address);
                     }
                     next = done_rx.try_recv().ok();
                 }
             }
             Some(cmd) = cmd_rx.recv() => match cmd {
-                Command::Request(msg, tx) => match peer.send_request(msg, Instant::now().into_std()) {
+                Control::Request(msg, tx) => match driver.peer_mut().send_request(msg, Instant::now().into_std()) {
                     Ok((hop_by_hop, _)) => { waiting.insert(hop_by_hop, tx); }
                     Err(e) => { let _ = tx.send(Err(RequestError::Refused(e.to_string()))); }
                 },
-                Command::Disconnect(cause) => peer.disconnect(cause, Instant::now().into_std()),
+                Control::Disconnect(cause) => driver.peer_mut().disconnect(cause, Instant::now().into_std()),
             },
-            _ = sleep_until(deadline) => peer.handle_timeout(Instant::now().into_std()),
-            _ = shutdown.cancelled(), if !stopping => {
-                stopping = true;
-                match peer.state() {
-                    PeerState::Open => draining = Some(Instant::now() + limits.drain_timeout),
-                    // No DPR before the capabilities exchange: the connection just closes.
-                    PeerState::WaitCer | PeerState::WaitCea => peer.disconnect(0, Instant::now().into_std()),
-                    PeerState::Closing | PeerState::Closed => {}
-                }
-            }
-            _ = sleep_until(draining), if draining.is_some() => {}
+            () = shutdown.cancelled(), if !driver.stopping() => driver.begin_shutdown(limits.drain_timeout),
         }
     }
 }
 
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
+/// Queues a handler's answer; one too large to send becomes DIAMETER_UNABLE_TO_COMPLY.
+fn send_answer(peer: &mut Peer, answer: Message, address: Option<SocketAddr>) {
+    let (header, session) = (answer.header, answer.session_id().map(str::to_string));
+    if let Err(SendError::TooLarge(len)) = peer.send_answer(answer) {
+        tracing::warn!(?address, len, "answer too large; sending 5012");
+        let mut a = Message::answer_to(&header, session.as_deref());
+        let (host, realm) = (peer.config().origin_host.clone(), peer.config().origin_realm.clone());
+        a.set_error(crate::result_code::UNABLE_TO_COMPLY, &host, &realm, None, Some("answer too large"));
+        let _ = peer.send_answer(a);
     }
-}
-
-/// A handler that answers nothing still needs to release its slot: this marker carries that.
-fn empty_marker() -> crate::message::Message {
-    let mut m = crate::message::Message::answer_to(
-        &crate::header::Header { version: 0, length: 0, flags: 0, code: 0, app_id: 0, hop_by_hop: 0, end_to_end: 0 },
-        None,
-    );
-    m.header.version = 0;
-    m
-}
-
-fn is_empty_marker(m: &crate::message::Message) -> bool {
-    m.header.version == 0
 }

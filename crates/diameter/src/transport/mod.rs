@@ -1,13 +1,15 @@
-//! The tokio shell around the sans-IO [`Peer`]: TCP (and TLS) connections, a server that accepts
-//! peers and hands their requests to a [`Handler`], and a client. Back-pressure: a connection stops
-//! reading while `max_in_flight` of its requests are being handled, and writes are awaited before
-//! more input is taken. The stream type is generic ([`Stream`]), so SCTP can be added beside TCP.
+//! The tokio shell around the sans-IO [`Peer`] (the `transport` feature, on by default): TCP (and
+//! TLS) connections, a server that accepts peers and hands their requests to a [`Handler`], and a
+//! client. Back-pressure: a connection stops reading while `max_in_flight` of its requests are being
+//! handled, and writes are awaited before more input is taken. The stream type is generic
+//! ([`Stream`]), so SCTP can be added beside TCP. Every connection runs on the [`driver`] step.
 //!
 //! Shutdown is a [`CancellationToken`]: [`serve`] stops accepting at once, every open connection
 //! answers the requests it is handling, sends DPR and ends on DPA, and `serve` returns when the last
 //! connection has ended.
 
 mod connection;
+pub mod driver;
 mod tls;
 
 use std::future::Future;
@@ -21,6 +23,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use connection::{drive, ConnectionLimits};
+pub use driver::{rand_seed, Driver};
 pub use tls::{client_config, server_config, TlsConfig, TlsError, TlsSettings};
 
 use crate::message::Message;
@@ -44,7 +47,8 @@ pub enum RequestError {
     Refused(String),
 }
 
-pub(crate) enum Command {
+/// What a [`PeerHandle`] asks of its connection.
+pub(crate) enum Control {
     Request(Message, oneshot::Sender<Result<Message, RequestError>>),
     Disconnect(u32),
 }
@@ -53,7 +57,7 @@ pub(crate) enum Command {
 /// connection an MME opened), or disconnect it.
 #[derive(Clone)]
 pub struct PeerHandle {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Control>,
     remote: Arc<Capabilities>,
     address: Option<SocketAddr>,
 }
@@ -78,13 +82,13 @@ impl PeerHandle {
     /// Sends a request and waits for its answer.
     pub async fn request(&self, msg: Message) -> Result<Message, RequestError> {
         let (tx, rx) = oneshot::channel();
-        self.commands.send(Command::Request(msg, tx)).await.map_err(|_| RequestError::Closed)?;
+        self.commands.send(Control::Request(msg, tx)).await.map_err(|_| RequestError::Closed)?;
         rx.await.map_err(|_| RequestError::Closed)?
     }
 
     /// Starts an orderly disconnect (DPR).
     pub async fn disconnect(&self, cause: u32) {
-        let _ = self.commands.send(Command::Disconnect(cause)).await;
+        let _ = self.commands.send(Control::Disconnect(cause)).await;
     }
 }
 
@@ -215,13 +219,4 @@ pub async fn connect_with<H: Handler>(
             "connection ended during capabilities exchange",
         )),
     }
-}
-
-/// A seed for identifiers from the OS clock and address-space randomness (no extra dependency);
-/// identifiers need uniqueness, not secrecy.
-fn rand_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
-    h.finish()
 }

@@ -10,8 +10,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use diameter::avp;
 use diameter::header::{next_frame_len, Header};
 use diameter::peer::{Application, Event, Peer, PeerConfig, PeerIdentity, PeerState};
+use diameter::Command;
 use diameter::Message;
 use firewall::{Firewall, FirewallConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -26,6 +28,12 @@ pub const BRAVO: (&str, &str) = ("mme.bravo.example", "bravo.example");
 /// Alpha is in Germany (262 01), Bravo in France (208 01), home is 001 01.
 pub const ALPHA_PLMN: &[u8; 3] = &[0x62, 0xf2, 0x10];
 pub const BRAVO_PLMN: &[u8; 3] = &[0x02, 0xf8, 0x10];
+
+/// The next message `p` transmits, on its own.
+fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
+    let mut b = Vec::new();
+    p.poll_transmit(&mut b).map(|_| b)
+}
 
 /// The base configuration: two partners, home 00101, everything else default.
 pub fn base_config(upstream: SocketAddr, extra_tables: &str) -> FirewallConfig {
@@ -119,9 +127,7 @@ async fn upstream_conn(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, answer: Op
     let mut tmp = vec![0u8; 65536];
     loop {
         let mut out = Vec::new();
-        while let Some(b) = peer.poll_transmit() {
-            out.extend_from_slice(&b);
-        }
+        while peer.poll_transmit(&mut out).is_some() {}
         if !out.is_empty() && stream.write_all(&out).await.is_err() {
             return;
         }
@@ -133,7 +139,7 @@ async fn upstream_conn(mut stream: TcpStream, seen: Arc<Mutex<Seen>>, answer: Op
                 Event::Request(req) => {
                     let code = answer.as_ref().map_or(2001, |f| f(&req));
                     let mut a = Message::answer_to(&req.header, req.session_id());
-                    a.add("Auth-Session-State", 1u32).unwrap();
+                    a.add(avp::AUTH_SESSION_STATE, 1u32);
                     a.set_error(code, "hss.home.example", HOME, None, None);
                     answers.push(a);
                 }
@@ -204,7 +210,7 @@ pub async fn connect(addr: SocketAddr, host: &str, realm: &str) -> Result<Partne
     let mut buf = Vec::new();
     let mut tmp = vec![0u8; 65536];
     loop {
-        while let Some(b) = peer.poll_transmit() {
+        while let Some(b) = poll_message(&mut peer) {
             stream.write_all(&b).await.unwrap();
         }
         while let Some(ev) = peer.poll_event() {
@@ -253,7 +259,7 @@ impl Partner {
                     let h = Header::parse(&frame).unwrap();
                     if h.app_id == 0 {
                         self.peer.handle_input(&frame, Instant::now());
-                        while let Some(b) = self.peer.poll_transmit() {
+                        while let Some(b) = poll_message(&mut self.peer) {
                             self.stream.write_all(&b).await.unwrap();
                         }
                         continue;
@@ -278,39 +284,32 @@ impl Partner {
     /// Closes with DPR and waits for DPA.
     pub async fn close(mut self) {
         self.peer.disconnect(0, Instant::now());
-        while let Some(b) = self.peer.poll_transmit() {
+        while let Some(b) = poll_message(&mut self.peer) {
             let _ = self.stream.write_all(&b).await;
         }
     }
 }
 
-fn base(abbrev: &str, from: (&str, &str), imsi: &str, session: &str) -> Message {
-    let mut m = Message::new(abbrev).unwrap();
-    m.add("Session-Id", format!("{};{session}", from.0)).unwrap();
-    m.add("Auth-Session-State", 1u32).unwrap();
-    m.add("Origin-Host", from.0).unwrap();
-    m.add("Origin-Realm", from.1).unwrap();
-    m.add("Destination-Realm", HOME).unwrap();
-    m.add("User-Name", imsi).unwrap();
-    m
+fn base(command: Command, from: (&str, &str), imsi: &str, session: &str) -> Message {
+    testkit::s6a::request(command, testkit::s6a::Node::new(from.0, from.1), HOME, imsi, session)
 }
 
 pub fn air(from: (&str, &str), imsi: &str, plmn: &[u8; 3]) -> Message {
-    let mut m = base("AIR", from, imsi, &format!("air;{imsi}"));
-    m.add("Visited-PLMN-Id", plmn).unwrap();
+    let mut m = base(Command::AIR, from, imsi, &format!("air;{imsi}"));
+    m.add(avp::VISITED_PLMN_ID, plmn);
     m
 }
 
 pub fn ulr(from: (&str, &str), imsi: &str, plmn: &[u8; 3]) -> Message {
-    let mut m = base("ULR", from, imsi, &format!("ulr;{imsi}"));
-    m.add("RAT-Type", 1004u32).unwrap();
-    m.add("ULR-Flags", 2u32).unwrap();
-    m.add("Visited-PLMN-Id", plmn).unwrap();
+    let mut m = base(Command::ULR, from, imsi, &format!("ulr;{imsi}"));
+    m.add(avp::RAT_TYPE, 1004u32);
+    m.add(avp::ULR_FLAGS, 2u32);
+    m.add(avp::VISITED_PLMN_ID, plmn);
     m
 }
 
 pub fn pur(from: (&str, &str), imsi: &str) -> Message {
-    base("PUR", from, imsi, &format!("pur;{imsi}"))
+    base(Command::PUR, from, imsi, &format!("pur;{imsi}"))
 }
 
 /// The code of an answer: Result-Code or Experimental-Result-Code.

@@ -140,10 +140,9 @@ impl Firewall {
 
     /// Marks a visited PLMN (`"26201"`) risky by hand, for a time or until cleared; `Some(ZERO)` clears.
     pub fn mark_risky(&self, plmn: &str, for_how_long: Option<Duration>) -> Result<(), ConfigError> {
-        let p = rules::parse_plmn(plmn).ok_or_else(|| ConfigError::Invalid {
-            field: "plmn".into(),
-            reason: format!("{plmn:?} is not a PLMN id"),
-        })?;
+        let p = plmn
+            .parse::<ids::Plmn>()
+            .map_err(|e| ConfigError::Invalid { field: "plmn".into(), reason: e.to_string() })?;
         self.engine.mark_risky(p, for_how_long, Instant::now());
         Ok(())
     }

@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use metrics::Counter;
 
-use crate::rules::{format_plmn, imsi_string, ImsiKey, PlmnBytes, Priority, Rule, RULE_COUNT};
+use crate::rules::{imsi_string, ImsiKey, Plmn, Priority, Rule, RULE_COUNT};
 
 /// What happened to a request because of a rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,7 +117,7 @@ pub struct Event {
     /// The subscriber, when known.
     pub imsi: Option<ImsiKey>,
     /// The visited PLMN, when known.
-    pub plmn: Option<PlmnBytes>,
+    pub plmn: Option<Plmn>,
     /// The Result-Code or Experimental-Result-Code answered (0 when none).
     pub code: u32,
     /// Why, in words.
@@ -131,7 +131,7 @@ impl std::fmt::Display for Event {
             write!(f, " imsi={}", imsi_string(i))?;
         }
         if let Some(p) = &self.plmn {
-            write!(f, " plmn={}", format_plmn(p))?;
+            write!(f, " plmn={p}")?;
         }
         if self.code != 0 {
             write!(f, " code={}", self.code)?;

@@ -238,37 +238,9 @@ impl Priority {
     }
 }
 
-/// A PLMN id as carried in Visited-PLMN-Id (3 bytes, TS 24.008 §10.5.1.13 digit order).
-pub type PlmnBytes = [u8; 3];
-
-/// Parses `"26201"` / `"310260"` (MCC then 2- or 3-digit MNC) into Visited-PLMN-Id bytes.
-pub fn parse_plmn(s: &str) -> Option<PlmnBytes> {
-    let d: Vec<u8> = s.bytes().map(|b| b.wrapping_sub(b'0')).collect();
-    if !(5..=6).contains(&d.len()) || d.iter().any(|&x| x > 9) {
-        return None;
-    }
-    let mnc3 = if d.len() == 6 { d[5] } else { 0xf };
-    Some([(d[1] << 4) | d[0], (mnc3 << 4) | d[2], (d[4] << 4) | d[3]])
-}
-
-/// The MCC of Visited-PLMN-Id bytes, as a number (`262`), or `None` when not decimal.
-pub fn plmn_mcc(p: &PlmnBytes) -> Option<u16> {
-    let (a, b, c) = (p[0] & 0x0f, p[0] >> 4, p[1] & 0x0f);
-    (a <= 9 && b <= 9 && c <= 9).then(|| u16::from(a) * 100 + u16::from(b) * 10 + u16::from(c))
-}
-
-/// Formats Visited-PLMN-Id bytes as `"26201"`.
-pub fn format_plmn(p: &PlmnBytes) -> String {
-    let digit = |n: u8| if n <= 9 { char::from(b'0' + n) } else { '?' };
-    let mut s = String::with_capacity(6);
-    for n in [p[0] & 0x0f, p[0] >> 4, p[1] & 0x0f, p[2] & 0x0f, p[2] >> 4] {
-        s.push(digit(n));
-    }
-    if p[1] >> 4 != 0x0f {
-        s.push(digit(p[1] >> 4));
-    }
-    s
-}
+/// A PLMN id as carried in Visited-PLMN-Id: the identity type of the `ids` crate, held in its three
+/// BCD octets (TS 24.008 §10.5.1.13), so it hashes and compares without decoding.
+pub use ids::Plmn;
 
 /// An IMSI packed into a `u64`: the digits as a number, and the digit count in the top byte (so
 /// leading zeros count).
@@ -305,7 +277,7 @@ pub struct Partner {
     /// Realms, lower case.
     pub realms: Vec<String>,
     /// PLMNs.
-    pub plmns: Vec<PlmnBytes>,
+    pub plmns: Vec<Plmn>,
     /// Source addresses (empty: any).
     pub addresses: Vec<IpAddr>,
     /// Budget (rate, burst), if any.
@@ -336,7 +308,7 @@ pub struct Rules {
     /// Home realms, lower case.
     pub home_realms: Vec<String>,
     /// Home PLMNs.
-    pub home_plmns: Vec<PlmnBytes>,
+    pub home_plmns: Vec<Plmn>,
     /// Home IMSI prefixes.
     pub home_prefixes: Vec<Vec<u8>>,
     /// Allowed application ids.
@@ -363,7 +335,7 @@ pub struct Rules {
     /// OC-Validity-Duration.
     pub doic_validity_secs: u32,
     /// Risky PLMNs by configuration.
-    pub risky_plmns: HashSet<PlmnBytes>,
+    pub risky_plmns: HashSet<Plmn>,
     /// Steering settings.
     pub steering: crate::config::SteeringConfig,
     critical_imsis: HashSet<ImsiKey>,
@@ -396,10 +368,10 @@ fn imsis(field: &str, v: &[String]) -> Result<HashSet<ImsiKey>, ConfigError> {
     v.iter().map(|s| imsi_key(s.as_bytes()).ok_or_else(|| invalid(field, format!("{s:?} is not an IMSI")))).collect()
 }
 
-fn plmns(field: &str, v: &[String]) -> Result<Vec<PlmnBytes>, ConfigError> {
+fn plmns(field: &str, v: &[String]) -> Result<Vec<Plmn>, ConfigError> {
     v.iter()
         .map(|s| {
-            parse_plmn(s).ok_or_else(|| invalid(field, format!("{s:?} is not a PLMN id (MCC+MNC, 5 or 6 digits)")))
+            s.parse::<Plmn>().map_err(|_| invalid(field, format!("{s:?} is not a PLMN id (MCC+MNC, 5 or 6 digits)")))
         })
         .collect()
 }
@@ -615,7 +587,7 @@ impl Rules {
     }
 
     /// True when a PLMN is a home PLMN.
-    pub fn is_home_plmn(&self, p: &PlmnBytes) -> bool {
+    pub fn is_home_plmn(&self, p: &Plmn) -> bool {
         self.home_plmns.contains(p)
     }
 }
@@ -626,13 +598,14 @@ mod tests {
 
     #[test]
     fn plmn_round_trip() {
-        assert_eq!(parse_plmn("00101"), Some([0x00, 0xf1, 0x10]));
-        assert_eq!(parse_plmn("310260"), Some([0x13, 0x00, 0x62]));
-        assert_eq!(format_plmn(&parse_plmn("26201").unwrap()), "26201");
-        assert_eq!(format_plmn(&parse_plmn("310260").unwrap()), "310260");
-        assert_eq!(plmn_mcc(&parse_plmn("26201").unwrap()), Some(262));
-        assert_eq!(parse_plmn("2620"), None);
-        assert_eq!(parse_plmn("26a01"), None);
+        let p = |s: &str| s.parse::<Plmn>();
+        assert_eq!(p("00101").unwrap().to_bcd(), [0x00, 0xf1, 0x10]);
+        assert_eq!(p("310260").unwrap().to_bcd(), [0x13, 0x00, 0x62]);
+        assert_eq!(p("26201").unwrap().to_string(), "26201");
+        assert_eq!(p("310260").unwrap().to_string(), "310260");
+        assert_eq!(p("26201").unwrap().mcc(), 262);
+        assert!(p("2620").is_err());
+        assert!(p("26a01").is_err());
     }
 
     #[test]

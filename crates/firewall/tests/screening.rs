@@ -163,6 +163,8 @@ async fn forged_messages_of_every_category_are_blocked() {
     no_user.avps.retain(|a| a.code != avp::USER_NAME.code());
     case("User-Name missing", encode(no_user, 40), 5005, false, "malformed");
     case("User-Name not an IMSI", encode(with(good(), avp::USER_NAME, "alice@example"), 41), 5004, false, "malformed");
+    let not_bcd = air(ALPHA, imsi, &[0x62, 0xf2, 0x1a]); // MNC nibble 0xa: not a digit
+    case("Visited-PLMN-Id not BCD digits", encode(not_bcd, 44), 5004, false, "malformed");
     let mut twice = good();
     twice.add(avp::USER_NAME, "001010000000010");
     case("User-Name twice", encode(twice, 42), 5009, false, "malformed");

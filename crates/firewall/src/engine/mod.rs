@@ -22,7 +22,7 @@ use diameter::{avp, Command, MessageView};
 
 use crate::answer::OverloadReport;
 use crate::observe::{Action, Event, Observer, PartnerStats};
-use crate::rules::{format_plmn, ImsiKey, PlmnBytes, Priority, Rule, Rules};
+use crate::rules::{ImsiKey, Plmn, Priority, Rule, Rules};
 
 const SHARDS: usize = 64;
 /// Time constant τ of the offered-rate estimate, and how often the DOIC reduction is recomputed.
@@ -64,7 +64,7 @@ pub struct Meta {
     /// The subscriber.
     pub imsi: Option<ImsiKey>,
     /// Visited-PLMN-Id.
-    pub plmn: Option<PlmnBytes>,
+    pub plmn: Option<Plmn>,
     /// Hash of the Origin-Host (lower case), the node that sent the request.
     pub host: u64,
     /// The partner advertised DOIC (OC-Supported-Features) in the request.
@@ -86,7 +86,7 @@ pub struct Ctx<'a> {
 
 #[derive(Debug, Clone, Copy)]
 struct Registration {
-    plmn: PlmnBytes,
+    plmn: Plmn,
     host: u64,
     at: Instant,
 }
@@ -140,8 +140,8 @@ pub struct Engine {
     shard_capacity: usize,
     partner_buckets: Mutex<HashMap<Arc<str>, Bucket>>,
     overload: Mutex<Overload>,
-    plmn_health: Mutex<HashMap<PlmnBytes, PlmnHealth>>,
-    manual_risky: Mutex<HashMap<PlmnBytes, Option<Instant>>>,
+    plmn_health: Mutex<HashMap<Plmn, PlmnHealth>>,
+    manual_risky: Mutex<HashMap<Plmn, Option<Instant>>>,
     lookup: RwLock<Option<Arc<dyn PriorityLookup>>>,
     /// Requests forwarded and not answered yet (kept by the proxy).
     pub upstream_in_flight: AtomicUsize,
@@ -252,7 +252,7 @@ impl Engine {
     }
 
     /// Marks a visited PLMN risky by hand (`None`: until cleared), or clears it (`Some(Duration::ZERO)`).
-    pub fn mark_risky(&self, plmn: PlmnBytes, for_how_long: Option<Duration>, now: Instant) {
+    pub fn mark_risky(&self, plmn: Plmn, for_how_long: Option<Duration>, now: Instant) {
         let mut m = self.manual_risky.lock().expect("risky");
         match for_how_long {
             Some(d) if d.is_zero() => {
@@ -271,7 +271,7 @@ impl Engine {
     }
 
     /// True when a visited PLMN is risky now (configured, marked by hand, or marked automatically).
-    pub fn is_risky(&self, rules: &Rules, plmn: &PlmnBytes, now: Instant) -> bool {
+    pub fn is_risky(&self, rules: &Rules, plmn: &Plmn, now: Instant) -> bool {
         if rules.risky_plmns.contains(plmn) {
             return true;
         }
@@ -286,7 +286,7 @@ impl Engine {
     /// Visited PLMNs risky now.
     pub fn risky_plmns(&self, now: Instant) -> Vec<String> {
         let rules = self.rules();
-        let mut v: Vec<PlmnBytes> = rules.risky_plmns.iter().copied().collect();
+        let mut v: Vec<Plmn> = rules.risky_plmns.iter().copied().collect();
         v.extend(
             self.manual_risky.lock().expect("risky").iter().filter(|(_, u)| u.is_none_or(|u| now < u)).map(|(p, _)| *p),
         );
@@ -298,7 +298,7 @@ impl Engine {
                 .filter(|(_, h)| h.risky_until.is_some_and(|u| now < u))
                 .map(|(p, _)| *p),
         );
-        let mut s: Vec<String> = v.iter().map(format_plmn).collect();
+        let mut s: Vec<String> = v.iter().map(ToString::to_string).collect();
         s.sort();
         s.dedup();
         s
@@ -310,7 +310,7 @@ impl Engine {
         ctx: &Ctx<'_>,
         rule: Rule,
         action: Action,
-        meta: (Option<ImsiKey>, Option<PlmnBytes>),
+        meta: (Option<ImsiKey>, Option<Plmn>),
         code: u32,
         reason: &'static str,
         wall: SystemTime,
@@ -362,7 +362,7 @@ impl Engine {
         self.reduction.load(Ordering::Relaxed)
     }
 
-    fn record_shed(&self, ctx: &Ctx<'_>, meta: (Option<ImsiKey>, Option<PlmnBytes>), p: Priority, wall: SystemTime) {
+    fn record_shed(&self, ctx: &Ctx<'_>, meta: (Option<ImsiKey>, Option<Plmn>), p: Priority, wall: SystemTime) {
         self.observer.event(Event {
             at: wall,
             rule: Rule::OverloadShed,

@@ -16,7 +16,7 @@ use diameter::{Command, DecodeError, MessageView, Value};
 use super::{host_hash, shard_of, Bucket, Ctx, Engine, Meta, Now, Outcome, Subscriber};
 use crate::answer::LocalAnswer;
 use crate::observe::Action;
-use crate::rules::{has_prefix, imsi_key, plmn_mcc, Answer, ImsiKey, Mode, PlmnBytes, Priority, Rule, SinkholeMode};
+use crate::rules::{has_prefix, imsi_key, Answer, ImsiKey, Mode, Plmn, Priority, Rule, SinkholeMode};
 
 /// The (code, vendor id) of the AVPs screening reads, as patterns.
 mod id {
@@ -114,14 +114,14 @@ struct Request<'a> {
     destination_realm: &'a [u8],
     imsi_digits: &'a [u8],
     imsi: Option<ImsiKey>,
-    plmn: Option<PlmnBytes>,
+    plmn: Option<Plmn>,
     /// Hash of the Origin-Host, the node that sent the request.
     host: u64,
 }
 
 impl Request<'_> {
     /// What events carry.
-    fn meta(&self) -> (Option<ImsiKey>, Option<PlmnBytes>) {
+    fn meta(&self) -> (Option<ImsiKey>, Option<Plmn>) {
         (self.imsi, self.plmn)
     }
 }
@@ -167,11 +167,15 @@ fn well_formed<'a>(h: &Header, command: Command, f: &Fields<'a>) -> Result<Reque
         k => k,
     };
     let plmn = match f.plmn {
-        Some(p) => match <[u8; 3]>::try_from(p) {
+        Some(p) if p.len() != 3 => {
+            let failed = failed(avp::VISITED_PLMN_ID.def(), p);
+            return Err(DecodeError::InvalidAvpLength { code: avp::VISITED_PLMN_ID.code(), failed });
+        }
+        Some(p) => match Plmn::from_bcd(p) {
             Ok(p) => Some(p),
             Err(_) => {
-                let failed = failed(avp::VISITED_PLMN_ID.def(), p);
-                return Err(DecodeError::InvalidAvpLength { code: avp::VISITED_PLMN_ID.code(), failed });
+                let (reason, failed) = ("Visited-PLMN-Id is not BCD digits", failed(avp::VISITED_PLMN_ID.def(), p));
+                return Err(DecodeError::InvalidAvpValue { code: avp::VISITED_PLMN_ID.code(), reason, failed });
             }
         },
         None => None,
@@ -365,14 +369,13 @@ impl Engine {
         let reg = s.registration?;
         if command == Command::ULR && rules.mode(Rule::Velocity) != Mode::Off {
             if let Some(p) = req.plmn {
-                if let (Some(a), Some(b)) = (plmn_mcc(&reg.plmn), plmn_mcc(&p)) {
-                    let reason = "registered in another country too recently";
-                    if a != b
-                        && now.instant.saturating_duration_since(reg.at) < rules.velocity(a, b)
-                        && self.hit(ctx, Rule::Velocity, req.meta(), reason, now.wall)
-                    {
-                        return Some(Rule::Velocity);
-                    }
+                let (a, b) = (reg.plmn.mcc(), p.mcc());
+                let reason = "registered in another country too recently";
+                if a != b
+                    && now.instant.saturating_duration_since(reg.at) < rules.velocity(a, b)
+                    && self.hit(ctx, Rule::Velocity, req.meta(), reason, now.wall)
+                {
+                    return Some(Rule::Velocity);
                 }
             }
         }
@@ -480,7 +483,7 @@ impl Engine {
         &self,
         ctx: &Ctx<'_>,
         rule: Rule,
-        meta: (Option<ImsiKey>, Option<PlmnBytes>),
+        meta: (Option<ImsiKey>, Option<Plmn>),
         reason: &'static str,
         wall: SystemTime,
     ) -> bool {

@@ -8,7 +8,7 @@ mod typed;
 mod tables;
 
 pub use tables::avps;
-pub use typed::{format, Accepts, AvpKey, Command, Format, Number32, Text};
+pub use typed::{Accepts, AvpKey, Command, Format, Number32, Text};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -28,9 +28,32 @@ pub mod app {
     pub const RELAY: u32 = 0xffff_ffff;
 }
 
-/// The data format of an AVP (RFC 6733 §4.2 and §4.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AvpType {
+/// Declares the data formats once: the [`AvpType`] enum, and in [`format`] a marker type per format
+/// for the typed handles.
+macro_rules! data_formats {
+    ($($(#[doc = $doc:literal])* $f:ident,)*) => {
+        /// The data format of an AVP (RFC 6733 §4.2 and §4.3).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum AvpType {
+            $($(#[doc = $doc])* $f,)*
+        }
+
+        /// The data formats of RFC 6733 §4.2 and §4.3 as types, for [`AvpKey`].
+        pub mod format {
+            $(
+                #[doc = concat!("The ", stringify!($f), " data format.")]
+                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+                pub struct $f;
+
+                impl super::Format for $f {
+                    const TYPE: super::AvpType = super::AvpType::$f;
+                }
+            )*
+        }
+    };
+}
+
+data_formats!(
     /// Arbitrary bytes.
     OctetString,
     /// Signed 32-bit integer.
@@ -61,7 +84,7 @@ pub enum AvpType {
     Enumerated,
     /// An IP filter rule (RFC 6733 §4.3.1), text.
     IpFilterRule,
-}
+);
 
 /// Whether a flag must, may or must not be set on an AVP (RFC 6733 AVP tables).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -26,44 +26,10 @@
 use std::marker::PhantomData;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::{AvpDef, AvpType};
+use super::{format, AvpDef, AvpType};
 use crate::avp::{Address, Avp, Value};
 use crate::header::Header;
 
-/// The data formats of RFC 6733 §4.2 and §4.3 as types, for [`AvpKey`].
-pub mod format {
-    macro_rules! formats {
-        ($($f:ident),* $(,)?) => {
-            $(
-                #[doc = concat!("The ", stringify!($f), " data format.")]
-                #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-                pub struct $f;
-
-                impl super::Format for $f {
-                    const TYPE: super::AvpType = super::AvpType::$f;
-                }
-            )*
-        };
-    }
-
-    formats!(
-        OctetString,
-        Integer32,
-        Integer64,
-        Unsigned32,
-        Unsigned64,
-        Float32,
-        Float64,
-        Grouped,
-        Address,
-        Time,
-        Utf8String,
-        DiameterIdentity,
-        DiameterUri,
-        Enumerated,
-        IpFilterRule,
-    );
-}
 
 /// A data format (one of the types in [`format`](mod@format)).
 pub trait Format: Copy + 'static {
@@ -256,7 +222,7 @@ macro_rules! avps {
         /// Every AVP of the dictionary as a typed handle, named after the specification
         /// (`Origin-Host` is `ORIGIN_HOST`; a leading digit is spelled out: `THREE_GPP2_MEID`).
         pub mod avps {
-            use super::super::typed::{format, AvpKey};
+            use super::super::{format, AvpKey};
             use super::super::{AvpDef, AvpType, FlagRule, VENDOR_3GPP};
 
             $(

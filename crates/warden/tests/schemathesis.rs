@@ -11,9 +11,8 @@
 
 mod common;
 
-use common::{free_port, warden, Server};
+use common::{warden, Server};
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -36,19 +35,9 @@ fn schemathesis_finds_no_server_errors_or_schema_violations() {
         eprintln!("skipped: schemathesis not installed (pip install schemathesis)");
         return;
     }
-    let dir = common::workspace("6b");
-    let (port, hport) = (free_port(), free_port());
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        format!(
-            "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
-             [http]\nlisten = \"127.0.0.1:{hport}\"\nrate_per_sec = 100000.0\nrate_burst = 100000.0\nlogin_per_minute = 100000.0\n"
-        ),
-    )
-    .unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    assert!(warden(dir.path(), &["profile", "import", root.join("profiles.toml").to_str().unwrap()]).status.success());
-    assert!(warden(dir.path(), &["sim", "import", root.join("sims.csv").to_str().unwrap()]).status.success());
+    let n = common::node("6b", &[], "rate_per_sec = 100000.0\nrate_burst = 100000.0\nlogin_per_minute = 100000.0", "");
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let (dir, hport) = (&n.dir, n.http.port());
     assert!(warden(dir.path(), &["tenant", "create", "acme"]).status.success());
     let operator =
         String::from_utf8(warden(dir.path(), &["admin", "init"]).stdout).unwrap().lines().next().unwrap().to_string();

@@ -6,10 +6,10 @@
 
 mod common;
 
-use common::{free_port, warden, Server};
+use common::{free_port, node, warden, Server, REALM};
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,26 +23,11 @@ use testkit::s6a::{self, connect_mme, Node, PLMN_00101};
 use tokio::sync::mpsc;
 use tokio::time::timeout;
 
-const REALM: &str = "home.example";
-
 fn setup() -> (tempfile::TempDir, SocketAddr, SocketAddr) {
-    let dir = tempfile::tempdir().unwrap();
-    let (port, mport) = (free_port(), free_port());
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        format!(
-            "data_dir = \"data\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\norigin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
-             [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-             [metrics]\nlisten = \"127.0.0.1:{mport}\"\n[sqn]\nblock = 50\n[http]\nlisten = \"127.0.0.1:0\"\n"
-        ),
-    )
-    .unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    for (cmd, file) in [("profile", "profiles.toml"), ("sim", "sims.csv"), ("eir", "eir.csv")] {
-        let out = warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]);
-        assert!(out.status.success(), "{cmd} import: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    (dir, format!("127.0.0.1:{port}").parse().unwrap(), format!("127.0.0.1:{mport}").parse().unwrap())
+    let mport = free_port();
+    let n = node("4a", &[MME.host], "", &format!("[metrics]\nlisten = \"127.0.0.1:{mport}\"\n[sqn]\nblock = 50\n"));
+    n.import_examples(&["profiles.toml", "sims.csv", "eir.csv"]);
+    (n.dir, n.diameter, format!("127.0.0.1:{mport}").parse().unwrap())
 }
 
 async fn start(dir: &Path, addr: SocketAddr) -> Server {
@@ -250,26 +235,11 @@ async fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Val
 #[tokio::test]
 async fn platform_api_changes_reach_the_mme() {
     use serde_json::json;
-    let dir = common::workspace("5a");
-    let (port, hport) = (free_port(), free_port());
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        format!(
-            "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
-             origin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
-             [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-             [http]\nlisten = \"127.0.0.1:{hport}\"\n"
-        ),
-    )
-    .unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    assert!(warden(dir.path(), &["profile", "import", root.join("profiles.toml").to_str().unwrap()]).status.success());
-    let init = warden(dir.path(), &["admin", "init"]);
-    assert!(init.status.success());
-    let op = String::from_utf8(init.stdout).unwrap().lines().next().unwrap().to_string();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _server = start(dir.path(), addr).await;
-    let api = format!("http://127.0.0.1:{hport}/api/v1");
+    let n = node("5a", &[MME.host], "", "");
+    n.import_examples(&["profiles.toml"]);
+    let (op, addr, api) = (n.admin_token(), n.diameter, n.api());
+    let _server = n.start().await;
+    let dir = &n.dir;
 
     assert_eq!(http("POST", &format!("{api}/tenants"), &op, Some(json!({"name": "acme"}))).await.0, 201);
     let (s, t) = http(
@@ -397,24 +367,10 @@ async fn webhook_receiver() -> (u16, mpsc::UnboundedReceiver<(String, String)>) 
 async fn cli_changes_reach_sse_webhooks_and_the_mme() {
     use serde_json::json;
     use tokio::io::AsyncWriteExt;
-    let dir = common::workspace("6b");
-    let (port, hport) = (free_port(), free_port());
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        format!(
-            "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
-             origin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
-             [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-             [http]\nlisten = \"127.0.0.1:{hport}\"\nwebhook_allow_private = true\n"
-        ),
-    )
-    .unwrap();
-    let init = warden(dir.path(), &["admin", "init"]);
-    assert!(init.status.success());
-    let op = String::from_utf8(init.stdout).unwrap().lines().next().unwrap().to_string();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let _server = start(dir.path(), addr).await;
-    let api = format!("http://127.0.0.1:{hport}/api/v1");
+    let n = node("6b", &[MME.host], "webhook_allow_private = true", "");
+    let (op, addr, api, hport) = (n.admin_token(), n.diameter, n.api(), n.http.port());
+    let _server = n.start().await;
+    let dir = &n.dir;
     assert_eq!(http("POST", &format!("{api}/tenants"), &op, Some(json!({"name": "acme"}))).await.0, 201);
     let body = json!({"name": "ops", "role": "tenant_admin", "tenant": "acme"});
     let tenant =

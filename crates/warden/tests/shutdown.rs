@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{free_port, warden, Server};
+use common::{free_port, warden, Server, REALM};
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use diameter::avp;
@@ -21,8 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::time::timeout;
-
-const REALM: &str = "home.example";
 
 /// An MME that reports how its connection ended.
 async fn mme(addr: SocketAddr, host: &'static str) -> (PeerHandle, mpsc::UnboundedReceiver<CloseReason>) {
@@ -67,29 +64,11 @@ fn post(path: &str, token: &str, body: &str) -> (String, String) {
 
 #[tokio::test]
 async fn sigterm_answers_what_is_in_flight_sends_dpr_and_exits_0_within_2_s() {
-    let dir = common::workspace("6b");
-    let (port, hport, mport) = (free_port(), free_port(), free_port());
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        format!(
-            "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
-             origin_host = \"hss.home.example\"\norigin_realm = \"{REALM}\"\n\
-             [[diameter.peers]]\norigin_host = \"mme1.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-             [[diameter.peers]]\norigin_host = \"mme2.home.example\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-             [http]\nlisten = \"127.0.0.1:{hport}\"\n[metrics]\nlisten = \"127.0.0.1:{mport}\"\n[sqn]\nblock = 50\n"
-        ),
-    )
-    .unwrap();
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    for (cmd, file) in [("profile", "profiles.toml"), ("sim", "sims.csv")] {
-        let out = warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]);
-        assert!(out.status.success(), "{cmd} import: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let init = warden(dir.path(), &["admin", "init"]);
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
-    let token = String::from_utf8(init.stdout).unwrap().lines().next().unwrap().to_string();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let haddr: SocketAddr = format!("127.0.0.1:{hport}").parse().unwrap();
+    let mport = free_port();
+    let extra = format!("[metrics]\nlisten = \"127.0.0.1:{mport}\"\n[sqn]\nblock = 50\n");
+    let n = common::node("6b", &["mme1.home.example", "mme2.home.example"], "", &extra);
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let (dir, token, addr, haddr) = (&n.dir, n.admin_token(), n.diameter, n.http);
     let maddr: SocketAddr = format!("127.0.0.1:{mport}").parse().unwrap();
     let mut server = Server::start(dir.path());
     let mut up = false;

@@ -30,7 +30,6 @@ use super::{format, AvpDef, AvpType};
 use crate::avp::{Address, Avp, Value};
 use crate::header::Header;
 
-
 /// A data format (one of the types in [`format`](mod@format)).
 pub trait Format: Copy + 'static {
     /// The dictionary's name for it.

@@ -1,9 +1,10 @@
-//! Helpers shared by the process-level tests: run the `warden` binary in a working directory, and
-//! prepare one with a known key-encryption key.
+//! Helpers shared by the process-level tests: run the `warden` binary in a working directory, prepare
+//! one with a known key-encryption key, or a whole node (HSS, API) on free loopback ports.
 
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 /// Runs `warden --config warden.toml ARGS` in `dir`.
@@ -53,4 +54,79 @@ impl Server {
 /// A loopback port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The realm of the test HSS (`hss.home.example`) and its MMEs.
+pub const REALM: &str = "home.example";
+
+/// A workspace for one `warden serve`: the HSS on a free loopback port with MMEs of [`REALM`] as its
+/// peers (IMSIs 00101…), and the platform API on another.
+pub struct Node {
+    /// The working directory (`warden.toml`, `kek.hex`, `data/`).
+    pub dir: tempfile::TempDir,
+    /// The HSS's Diameter listener.
+    pub diameter: SocketAddr,
+    /// The API's listener.
+    pub http: SocketAddr,
+}
+
+/// A node with `mmes` as Diameter peers, `http` added to `[http]` and `extra` (other sections) at
+/// the end of its `warden.toml`.
+pub fn node(kek_byte: &str, mmes: &[&str], http: &str, extra: &str) -> Node {
+    let dir = workspace(kek_byte);
+    let (port, hport) = (free_port(), free_port());
+    let mut toml = format!(
+        "data_dir = \"data\"\n[keys]\nkek_file = \"kek.hex\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n\
+         origin_host = \"hss.{REALM}\"\norigin_realm = \"{REALM}\"\n"
+    );
+    for mme in mmes {
+        toml += &format!(
+            "[[diameter.peers]]\norigin_host = \"{mme}\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n"
+        );
+    }
+    toml += &format!("[http]\nlisten = \"127.0.0.1:{hport}\"\n{http}\n{extra}");
+    std::fs::write(dir.path().join("warden.toml"), toml).unwrap();
+    let at = |p: u16| SocketAddr::from(([127, 0, 0, 1], p));
+    Node { dir, diameter: at(port), http: at(hport) }
+}
+
+impl Node {
+    /// Imports files of `examples/` (`profiles.toml`, `sims.csv`, `eir.csv`) with the CLI.
+    pub fn import_examples(&self, files: &[&str]) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        for file in files {
+            let kind = match file.rsplit_once('.').map(|(name, _)| name) {
+                Some("profiles") => "profile",
+                Some("sims") => "sim",
+                _ => "eir",
+            };
+            let out = warden(self.dir.path(), &[kind, "import", root.join(file).to_str().unwrap()]);
+            assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+
+    /// The first operator admin token (`warden admin init`).
+    pub fn admin_token(&self) -> String {
+        let out = warden(self.dir.path(), &["admin", "init"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_string()
+    }
+
+    /// The API's base URL.
+    pub fn api(&self) -> String {
+        format!("http://{}/api/v1", self.http)
+    }
+
+    /// Starts `warden serve` and waits until the Diameter and HTTP listeners accept.
+    pub async fn start(&self) -> Server {
+        let server = Server::start(self.dir.path());
+        for _ in 0..200 {
+            let up = |a| async move { tokio::net::TcpStream::connect(a).await.is_ok() };
+            if up(self.diameter).await && up(self.http).await {
+                return server;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("warden serve did not listen on {} and {}", self.diameter, self.http);
+    }
 }

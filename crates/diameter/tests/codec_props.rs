@@ -12,20 +12,20 @@
 //! Case counts are kept moderate so that the file runs in a few seconds in debug builds.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use diameter::avp;
 use diameter::avp::avp_flags;
 use diameter::dictionary::{self, AvpDef, AvpType};
 use diameter::header::flags;
-use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
+use diameter::peer::{Application, Event, Peer, PeerConfig, PeerState};
 use diameter::result_code as rc;
 use diameter::Command;
 use diameter::{next_frame_len, Address, Avp, Header, Message, MessageView, RawAvps, Value};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::select;
+use testkit::sansio::{allow_all, poll_message, pump};
 
 /// Grouped AVPs nest at most this deep in generated messages (depth 0 is the top level; AVPs at
 /// depth 4 are leaves).
@@ -36,12 +36,6 @@ const FAILED_AVP: u32 = 279;
 // ------------------------------------------------------------------------------------------------
 // Generators
 // ------------------------------------------------------------------------------------------------
-
-/// The next message `p` transmits, on its own.
-fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
-    let mut b = Vec::new();
-    p.poll_transmit(&mut b).map(|_| b)
-}
 
 /// Dictionary entries that the (code, vendor) index resolves to (so a value of `ty` decodes as `ty`).
 fn defs(grouped: bool) -> Vec<&'static AvpDef> {
@@ -417,27 +411,6 @@ proptest! {
 
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
     PeerConfig::new(host, "epc.mnc001.mcc001.3gppnetwork.org", apps)
-}
-
-fn allow_all() -> Arc<dyn PeerAuthorizer> {
-    Arc::new(|_: &PeerIdentity| true)
-}
-
-fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
-    loop {
-        let mut moved = false;
-        while let Some(bytes) = poll_message(a) {
-            b.handle_input(&bytes, now);
-            moved = true;
-        }
-        while let Some(bytes) = poll_message(b) {
-            a.handle_input(&bytes, now);
-            moved = true;
-        }
-        if !moved {
-            break;
-        }
-    }
 }
 
 /// An initiator (MME) and a responder (HSS) after a successful capabilities exchange.

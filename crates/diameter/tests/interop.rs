@@ -46,6 +46,7 @@ use diameter::peer::{
 use diameter::result_code as rc;
 use diameter::transport::{connect, serve, ConnectionLimits, Handler, PeerHandle, ServerConfig};
 use diameter::{next_frame_len, Address, Avp, Message, Value};
+use testkit::sansio::poll_message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
@@ -66,12 +67,6 @@ const FD_TW: Duration = Duration::from_secs(6);
 // ------------------------------------------------------------------------------------------------
 // Shared helpers: tools, temporary directories, ports.
 // ------------------------------------------------------------------------------------------------
-
-/// The next message `p` transmits, on its own.
-fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
-    let mut b = Vec::new();
-    p.poll_transmit(&mut b).map(|_| b)
-}
 
 fn on_path(name: &str) -> Option<PathBuf> {
     let paths = std::env::var_os("PATH")?;

@@ -10,39 +10,12 @@ use diameter::peer::{Application, CloseReason, Event, Peer, PeerAuthorizer, Peer
 use diameter::result_code as rc;
 use diameter::Command;
 use diameter::{Avp, Message, Value};
-
-/// The next message `p` transmits, on its own.
-fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
-    let mut b = Vec::new();
-    p.poll_transmit(&mut b).map(|_| b)
-}
+use testkit::sansio::{allow_all, poll_message, pump};
 
 fn config(host: &str, apps: Vec<Application>) -> PeerConfig {
     let mut c = PeerConfig::new(host, "epc.mnc001.mcc001.3gppnetwork.org", apps);
     c.watchdog_interval = Duration::from_secs(30);
     c
-}
-
-fn allow_all() -> Arc<dyn PeerAuthorizer> {
-    Arc::new(|_: &PeerIdentity| true)
-}
-
-/// Moves every queued byte from `a` to `b` and back until both are quiet.
-fn pump(a: &mut Peer, b: &mut Peer, now: Instant) {
-    loop {
-        let mut moved = false;
-        while let Some(bytes) = poll_message(a) {
-            b.handle_input(&bytes, now);
-            moved = true;
-        }
-        while let Some(bytes) = poll_message(b) {
-            a.handle_input(&bytes, now);
-            moved = true;
-        }
-        if !moved {
-            break;
-        }
-    }
 }
 
 fn events(p: &mut Peer) -> Vec<Event> {

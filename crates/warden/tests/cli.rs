@@ -51,20 +51,7 @@ fn milenage_conformance_sets_through_the_cli() {
     let sets = d["sets"].as_array().unwrap().iter().chain(d["ts35207_sets"].as_array().unwrap());
     for t in sets {
         for (flag, value) in [("--op", s(t, "op")), ("--opc", s(t, "opc"))] {
-            let out = json(&warden(&[
-                "auc",
-                "milenage",
-                "--k",
-                s(t, "k"),
-                flag,
-                value,
-                "--rand",
-                s(t, "rand"),
-                "--sqn",
-                s(t, "sqn"),
-                "--amf",
-                s(t, "amf"),
-            ]));
+            let out = auc_cli("milenage", t, flag, value, &[]);
             let keys: Vec<&str> = out.as_object().unwrap().keys().map(String::as_str).collect();
             assert_eq!(keys, ["opc", "mac_a", "mac_s", "res", "ck", "ik", "ak", "ak_star", "autn"]);
             assert_eq!(out["opc"], t["opc"]);
@@ -75,36 +62,23 @@ fn milenage_conformance_sets_through_the_cli() {
     }
 }
 
+/// `warden auc <algorithm>` on a conformance set, with `flag value` (OP, OPc, TOP or TOPc) and `extra`.
+fn auc_cli(algorithm: &str, t: &serde_json::Value, flag: &str, value: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec!["auc", algorithm, "--k", s(t, "k"), flag, value, "--rand", s(t, "rand")];
+    args.extend(["--sqn", s(t, "sqn"), "--amf", s(t, "amf")]);
+    args.extend_from_slice(extra);
+    json(&warden(&args))
+}
+
 #[test]
 fn tuak_conformance_sets_through_the_cli() {
     for t in data("tuak.json")["sets"].as_array().unwrap() {
         let n = |k: &str| t[k].to_string();
         let (mac, res, ck, ik, it) = (n("mac_bits"), n("res_bits"), n("ck_bits"), n("ik_bits"), n("iterations"));
         for (flag, value) in [("--top", s(t, "top")), ("--topc", s(t, "topc"))] {
-            let out = json(&warden(&[
-                "auc",
-                "tuak",
-                "--k",
-                s(t, "k"),
-                flag,
-                value,
-                "--rand",
-                s(t, "rand"),
-                "--sqn",
-                s(t, "sqn"),
-                "--amf",
-                s(t, "amf"),
-                "--mac-bits",
-                &mac,
-                "--res-bits",
-                &res,
-                "--ck-bits",
-                &ck,
-                "--ik-bits",
-                &ik,
-                "--iterations",
-                &it,
-            ]));
+            let sizes =
+                ["--mac-bits", &mac, "--res-bits", &res, "--ck-bits", &ck, "--ik-bits", &ik, "--iterations", &it];
+            let out = auc_cli("tuak", t, flag, value, &sizes);
             assert_eq!(out["topc"], t["topc"]);
             assert_f_outputs(&out, t);
         }

@@ -16,6 +16,7 @@ use diameter::peer::{Application, Event, Peer, PeerConfig, PeerIdentity, PeerSta
 use diameter::Command;
 use diameter::Message;
 use firewall::{Firewall, FirewallConfig};
+use testkit::sansio::poll_message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -28,12 +29,6 @@ pub const BRAVO: (&str, &str) = ("mme.bravo.example", "bravo.example");
 /// Alpha is in Germany (262 01), Bravo in France (208 01), home is 001 01.
 pub const ALPHA_PLMN: &[u8; 3] = &[0x62, 0xf2, 0x10];
 pub const BRAVO_PLMN: &[u8; 3] = &[0x02, 0xf8, 0x10];
-
-/// The next message `p` transmits, on its own.
-fn poll_message(p: &mut Peer) -> Option<Vec<u8>> {
-    let mut b = Vec::new();
-    p.poll_transmit(&mut b).map(|_| b)
-}
 
 /// The base configuration: two partners, home 00101, everything else default.
 pub fn base_config(upstream: SocketAddr, extra_tables: &str) -> FirewallConfig {

@@ -73,8 +73,16 @@ async fn webhooks_are_signed_and_retried_until_delivered() {
     let payload: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(payload["events"][0]["kind"], "sim.status_changed");
     assert_eq!(payload["events"][0]["imsi"], "001010000000001");
-    let hooks = api.call("GET", "/api/v1/webhooks", &admin, None).await.json();
-    assert_eq!(hooks["items"][0]["failures"], 0);
+    // The delivery is recorded just after the receiver answered: wait for it (bounded).
+    let mut hooks = serde_json::Value::Null;
+    for _ in 0..50 {
+        hooks = api.call("GET", "/api/v1/webhooks", &admin, None).await.json();
+        if hooks["items"][0]["cursor"] == payload["events"][0]["id"] {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks["items"][0]["failures"], 0, "{hooks}");
     assert_eq!(hooks["items"][0]["cursor"], payload["events"][0]["id"]);
 }
 

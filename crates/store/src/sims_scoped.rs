@@ -128,28 +128,29 @@ impl crate::tx::Tx {
 
     /// Changes the profile of a SIM in `scope`.
     pub async fn set_profile_in(&mut self, scope: &Scope, imsi: &Imsi, profile: &str) -> Result<bool> {
-        let r =
-            sqlx::query("UPDATE sims SET profile = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)")
-                .bind(profile)
-                .bind(now())
-                .bind(imsi.as_str())
-                .bind(scope.key())
-                .execute(self.conn())
-                .await?;
-        Ok(r.rows_affected() == 1)
+        self.set_column_in(scope, imsi, "profile", profile.to_string()).await
     }
 
     /// Bars (`true`) or unbars packet data of a SIM in `scope`.
     pub async fn set_data_barred(&mut self, scope: &Scope, imsi: &Imsi, barred: bool) -> Result<bool> {
-        let r = sqlx::query(
-            "UPDATE sims SET data_barred = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)",
-        )
-        .bind(i64::from(barred))
-        .bind(now())
-        .bind(imsi.as_str())
-        .bind(scope.key())
-        .execute(self.conn())
-        .await?;
+        self.set_column_in(scope, imsi, "data_barred", i64::from(barred)).await
+    }
+
+    /// Sets one column of a SIM in `scope` (a fixed name of this module, never input); false when the
+    /// SIM is not there.
+    async fn set_column_in<V>(&mut self, scope: &Scope, imsi: &Imsi, column: &'static str, value: V) -> Result<bool>
+    where
+        V: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+    {
+        let sql =
+            format!("UPDATE sims SET {column} = $1, updated_at = $2 WHERE imsi = $3 AND ($4 = '*' OR tenant = $4)");
+        let r = sqlx::query(&sql)
+            .bind(value)
+            .bind(now())
+            .bind(imsi.as_str())
+            .bind(scope.key())
+            .execute(self.conn())
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 

@@ -84,3 +84,20 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller { token_id: info.id, name: info.name, role, tenant: info.tenant, source })
     }
 }
+
+/// What nearly every handler takes: the shared state and the authenticated caller, in one extractor.
+pub struct Ctx {
+    /// The state.
+    pub st: AppState,
+    /// The caller.
+    pub caller: Caller,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        Ok(Ctx { st: state.clone(), caller })
+    }
+}

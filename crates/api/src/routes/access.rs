@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{next_cursor, IdPageQuery, PageQuery};
-use crate::auth::{source_of, Caller};
+use crate::auth::{source_of, Ctx};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -48,11 +48,7 @@ pub struct NewTenant {
     responses((status = 200, body = TenantPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_tenants(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<axum::Json<TenantPage>> {
+pub async fn list_tenants(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<TenantPage>> {
     caller.require(Action::Operate)?;
     let limit = q.limit()?;
     let t = st.store().list_tenants(q.cursor(), limit).await?;
@@ -70,8 +66,7 @@ pub async fn list_tenants(
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create_tenant(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(req): Json<NewTenant>,
 ) -> ApiResult<(StatusCode, axum::Json<Tenant>)> {
     cmp::access::create_tenant(st.store(), &caller.actor(), &req.name).await?;
@@ -146,11 +141,7 @@ fn parse_role(text: &str) -> ApiResult<Role> {
     responses((status = 200, body = TokenPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_tokens(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<axum::Json<TokenPage>> {
+pub async fn list_tokens(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<TokenPage>> {
     caller.require(Action::ManageAccess)?;
     let limit = q.limit()?;
     let tokens = st.store().list_tokens(&caller.scope(), q.cursor(), limit).await?;
@@ -180,8 +171,7 @@ pub async fn list_tokens(
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create_token(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(req): Json<NewTokenRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedToken>)> {
     let role = parse_role(&req.role)?;
@@ -224,7 +214,7 @@ pub async fn create_token(
     responses((status = 204, description = "Revoked"),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn revoke_token(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn revoke_token(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::access::revoke_token(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -279,11 +269,7 @@ pub struct NewUser {
     responses((status = 200, body = UserPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_users(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<axum::Json<UserPage>> {
+pub async fn list_users(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<UserPage>> {
     caller.require(Action::ManageAccess)?;
     let limit = q.limit()?;
     let users = st.store().list_users(&caller.scope(), q.cursor(), limit).await?;
@@ -298,8 +284,7 @@ pub async fn list_users(
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create_user(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(req): Json<NewUser>,
 ) -> ApiResult<(StatusCode, axum::Json<User>)> {
     let role = parse_role(&req.role)?;
@@ -314,7 +299,7 @@ pub async fn create_user(
     responses((status = 204, description = "Deleted"),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn delete_user(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete_user(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::access::delete_user(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -409,8 +394,7 @@ pub struct PasswordReset {
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn reset_password(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Json(req): Json<PasswordReset>,
 ) -> ApiResult<StatusCode> {
@@ -437,7 +421,7 @@ pub struct Me {
     responses((status = 200, body = Me),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn me(caller: Caller) -> ApiResult<axum::Json<Me>> {
+pub async fn me(Ctx { caller, .. }: Ctx) -> ApiResult<axum::Json<Me>> {
     Ok(axum::Json(Me {
         token_id: caller.token_id,
         name: caller.name,
@@ -489,11 +473,7 @@ pub struct AuditPage {
     responses((status = 200, body = AuditPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn audit_log(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<axum::Json<AuditPage>> {
+pub async fn audit_log(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<AuditPage>> {
     caller.require(Action::ReadAudit)?;
     let limit = q.limit()?;
     let rows = st.store().list_audit(&caller.scope(), q.numeric_cursor()?, limit).await?;

@@ -1,17 +1,15 @@
 //! The operator's catalogue: service profiles (owned by the operator, assignable by tenants) and IMSI
 //! ranges marked `iot` or `handset`, so IoT SIMs are identified and kept apart from handset SIMs.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use store::model::ServiceProfile;
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::Ctx;
 use crate::extract::{Json, Path};
 use crate::problem::{ApiError, ApiResult, Problem};
-use crate::state::AppState;
 
 /// A service profile (the grant of one class of SIMs; see docs/hss.md for the fields).
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,7 +131,7 @@ pub struct ProfileBody {
     responses((status = 200, body = ProfileList),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_profiles(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<ProfileList>> {
+pub async fn list_profiles(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<ProfileList>> {
     caller.require(Action::Read)?;
     let profiles = st.store().list_profiles().await?;
     Ok(axum::Json(ProfileList { items: profiles.iter().map(profile_view).collect() }))
@@ -147,8 +145,7 @@ pub async fn list_profiles(State(st): State<AppState>, caller: Caller) -> ApiRes
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn put_profile(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(name): Path<String>,
     Json(body): Json<serde_json::Value>,
 ) -> ApiResult<axum::Json<Profile>> {
@@ -230,7 +227,7 @@ fn range_view(r: store::platform::SimRange) -> Range {
     responses((status = 200, body = RangeList),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_ranges(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<RangeList>> {
+pub async fn list_ranges(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RangeList>> {
     caller.require(Action::Read)?;
     Ok(axum::Json(RangeList { items: st.store().list_ranges().await?.into_iter().map(range_view).collect() }))
 }
@@ -242,8 +239,7 @@ pub async fn list_ranges(State(st): State<AppState>, caller: Caller) -> ApiResul
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create_range(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(r): Json<NewRange>,
 ) -> ApiResult<(StatusCode, axum::Json<Range>)> {
     let range =

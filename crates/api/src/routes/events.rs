@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use cmp::Action;
@@ -15,7 +14,7 @@ use store::platform::Webhook as StoredWebhook;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{next_cursor, PageQuery};
-use crate::auth::Caller;
+use crate::auth::Ctx;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -78,11 +77,7 @@ pub struct EventPage {
     responses((status = 200, body = EventPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<EventQuery>,
-) -> ApiResult<axum::Json<EventPage>> {
+pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<EventQuery>) -> ApiResult<axum::Json<EventPage>> {
     caller.require(Action::Read)?;
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
     let limit = page.limit()?;
@@ -107,8 +102,7 @@ pub struct StreamQuery {
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn stream(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> ApiResult<Sse<impl futures_util::Stream<Item = Result<SseEvent, Infallible>>>> {
@@ -223,8 +217,7 @@ pub struct WebhookList {
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn create_webhook(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(req): Json<NewWebhook>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
     let mut secret = zeroize::Zeroizing::new([0u8; 32]);
@@ -247,7 +240,7 @@ pub async fn create_webhook(
     responses((status = 200, body = WebhookList),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_webhooks(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<WebhookList>> {
+pub async fn list_webhooks(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<WebhookList>> {
     caller.require(Action::Read)?;
     let hooks = st.store().list_webhooks(&caller.scope()).await?;
     Ok(axum::Json(WebhookList { items: hooks.iter().map(hook_view).collect() }))
@@ -258,11 +251,7 @@ pub async fn list_webhooks(State(st): State<AppState>, caller: Caller) -> ApiRes
     responses((status = 204, description = "Deleted"),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn delete_webhook(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<StatusCode> {
+pub async fn delete_webhook(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::catalogue::delete_webhook(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,7 +2,6 @@
 //! with progress, per-item results and cancel. Retrying the same request with the same
 //! `Idempotency-Key` returns the first job instead of creating another.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use cmp::jobs::{JobPlan, Selection};
 use cmp::Action;
@@ -12,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::sims::Status;
 use super::{next_cursor, PageQuery};
-use crate::auth::Caller;
+use crate::auth::Ctx;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -132,11 +131,7 @@ pub async fn resume_jobs(st: &AppState) -> store::Result<usize> {
     responses((status = 202, body = Job),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(req): Json<JobRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Job>)> {
+pub async fn create(Ctx { st, caller }: Ctx, Json(req): Json<JobRequest>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     caller.require(Action::ManageSims)?;
     let s = &req.selection;
     let selection = match &s.imsis {
@@ -189,11 +184,7 @@ pub struct JobPage {
     responses((status = 200, body = JobPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<PageQuery>,
-) -> ApiResult<axum::Json<JobPage>> {
+pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<JobPage>> {
     caller.require(Action::Read)?;
     let limit = q.limit()?;
     let jobs = st.store().list_jobs(&caller.scope(), q.cursor(), limit).await?;
@@ -206,7 +197,7 @@ pub async fn list(
     responses((status = 200, body = Job),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<axum::Json<Job>> {
+pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<axum::Json<Job>> {
     caller.require(Action::Read)?;
     let job = st
         .store()
@@ -221,11 +212,7 @@ pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<Stri
     responses((status = 202, body = Job),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn cancel(
-    State(st): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> ApiResult<(StatusCode, axum::Json<Job>)> {
+pub async fn cancel(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     let job = cmp::jobs::cancel(st.store(), &caller.actor(), &id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(view(&job))))
 }
@@ -281,8 +268,7 @@ pub struct ItemPage {
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn items(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Query(q): Query<ItemQuery>,
 ) -> ApiResult<axum::Json<ItemPage>> {

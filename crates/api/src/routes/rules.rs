@@ -1,16 +1,14 @@
 //! `/rules`: a tenant's automated rules (IMEI lock, signalling behaviour; see `cmp::rules`).
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use cmp::rules::Rule as DomainRule;
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::auth::Caller;
+use crate::auth::Ctx;
 use crate::extract::{Json, Path};
 use crate::problem::{ApiError, ApiResult, Problem};
-use crate::state::AppState;
 
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -106,7 +104,7 @@ fn domain(spec: &RuleSpec) -> ApiResult<DomainRule> {
     responses((status = 200, body = RuleList),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<axum::Json<RuleList>> {
+pub async fn list(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RuleList>> {
     caller.require(Action::Read)?;
     Ok(axum::Json(RuleList { items: st.store().list_rules(&caller.scope()).await?.into_iter().map(view).collect() }))
 }
@@ -117,11 +115,7 @@ pub async fn list(State(st): State<AppState>, caller: Caller) -> ApiResult<axum:
     responses((status = 201, body = Rule),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create(
-    State(st): State<AppState>,
-    caller: Caller,
-    Json(spec): Json<RuleSpec>,
-) -> ApiResult<(StatusCode, axum::Json<Rule>)> {
+pub async fn create(Ctx { st, caller }: Ctx, Json(spec): Json<RuleSpec>) -> ApiResult<(StatusCode, axum::Json<Rule>)> {
     caller.require(Action::ManageAccess)?;
     let rule = domain(&spec)?;
     let row = cmp::catalogue::create_rule(st.store(), &caller.actor(), spec.tenant.as_deref(), &rule).await?;
@@ -133,7 +127,7 @@ pub async fn create(
     responses((status = 204, description = "Deleted"),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn delete(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<StatusCode> {
+pub async fn delete(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::catalogue::delete_rule(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,7 +1,6 @@
 //! `/sims`: list, read, change (status, profile) and import SIMs; the operator's protection switch
 //! for critical SIMs. Keys can be written on import and are never returned.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use cmp::provisioning::SimRecord;
 use cmp::sims::segment_of;
@@ -13,7 +12,7 @@ use store::sims_scoped::{ManagedSim, SimFilter};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{imsi, next_cursor, PageQuery};
-use crate::auth::Caller;
+use crate::auth::{Caller, Ctx};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problem};
 use crate::state::AppState;
@@ -164,11 +163,7 @@ pub struct SimQuery {
     responses((status = 200, body = SimPage),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list(
-    State(st): State<AppState>,
-    caller: Caller,
-    Query(q): Query<SimQuery>,
-) -> ApiResult<axum::Json<SimPage>> {
+pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<SimQuery>) -> ApiResult<axum::Json<SimPage>> {
     caller.require(Action::Read)?;
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
     let limit = page.limit()?;
@@ -197,7 +192,7 @@ async fn load(st: &AppState, caller: &Caller, text: &str) -> ApiResult<ManagedSi
     responses((status = 200, body = Sim),
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn get(State(st): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<axum::Json<Sim>> {
+pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<axum::Json<Sim>> {
     caller.require(Action::Read)?;
     let sim = load(&st, &caller, &id).await?;
     Ok(axum::Json(view(&sim, &st.store().list_ranges().await?)))
@@ -228,8 +223,7 @@ pub struct SimPatch {
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn patch(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Json(p): Json<SimPatch>,
 ) -> ApiResult<axum::Json<Sim>> {
@@ -267,8 +261,7 @@ pub struct Protection {
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn protection(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Json(p): Json<Protection>,
 ) -> ApiResult<axum::Json<Sim>> {
@@ -355,8 +348,7 @@ pub const MAX_IMPORT: usize = 10_000;
               (status = "4XX", body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn import(
-    State(st): State<AppState>,
-    caller: Caller,
+    Ctx { st, caller }: Ctx,
     Json(req): Json<SimImport>,
 ) -> ApiResult<(StatusCode, axum::Json<ImportResult>)> {
     caller.require(Action::Operate)?;

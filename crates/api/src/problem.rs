@@ -21,6 +21,17 @@ pub struct Problem {
     pub detail: String,
 }
 
+/// The answers of every operation that fails: a problem details object (RFC 9457) with the 4xx
+/// status of the failure, `application/problem+json`.
+#[derive(utoipa::IntoResponses)]
+#[response(
+    status = "4XX",
+    description = "The request failed: a problem details object (RFC 9457)",
+    content_type = "application/problem+json"
+)]
+#[allow(dead_code)]
+pub struct Problems(Problem);
+
 /// An error answer: the problem plus headers some statuses need.
 #[derive(Debug, Clone)]
 pub struct ApiError {

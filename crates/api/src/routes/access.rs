@@ -10,10 +10,10 @@ use cmp::{Action, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{next_cursor, IdPageQuery, PageQuery};
+use super::{next_cursor, IdPageQuery, IdempotencyKey, PageQuery};
 use crate::auth::{source_of, Ctx};
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
 
 /// A tenant.
@@ -45,9 +45,7 @@ pub struct NewTenant {
 
 /// Lists tenants (operator admins).
 #[utoipa::path(get, path = "/tenants", tag = "access", params(PageQuery),
-    responses((status = 200, body = TenantPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = TenantPage), Problems), security(("bearer" = [])))]
 pub async fn list_tenants(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<TenantPage>> {
     caller.require(Action::Operate)?;
     let limit = q.limit()?;
@@ -60,11 +58,8 @@ pub async fn list_tenants(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -
 }
 
 /// Creates a tenant (operator admins).
-#[utoipa::path(post, path = "/tenants", tag = "access", request_body = NewTenant,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = Tenant),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/tenants", tag = "access", request_body = NewTenant, params(IdempotencyKey),
+    responses((status = 201, body = Tenant), Problems), security(("bearer" = [])))]
 pub async fn create_tenant(
     Ctx { st, caller }: Ctx,
     Json(req): Json<NewTenant>,
@@ -138,9 +133,7 @@ fn parse_role(text: &str) -> ApiResult<Role> {
 
 /// Lists tokens (tenant admins: their tenant's).
 #[utoipa::path(get, path = "/tokens", tag = "access", params(PageQuery),
-    responses((status = 200, body = TokenPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = TokenPage), Problems), security(("bearer" = [])))]
 pub async fn list_tokens(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<TokenPage>> {
     caller.require(Action::ManageAccess)?;
     let limit = q.limit()?;
@@ -165,11 +158,8 @@ pub async fn list_tokens(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) ->
 }
 
 /// Issues a token; its secret is in this answer only.
-#[utoipa::path(post, path = "/tokens", tag = "access", request_body = NewTokenRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = CreatedToken),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/tokens", tag = "access", request_body = NewTokenRequest, params(IdempotencyKey),
+    responses((status = 201, body = CreatedToken), Problems), security(("bearer" = [])))]
 pub async fn create_token(
     Ctx { st, caller }: Ctx,
     Json(req): Json<NewTokenRequest>,
@@ -211,9 +201,7 @@ pub async fn create_token(
 
 /// Revokes a token.
 #[utoipa::path(delete, path = "/tokens/{id}", tag = "access", params(("id" = String, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 204, description = "Revoked"), Problems), security(("bearer" = [])))]
 pub async fn revoke_token(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::access::revoke_token(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -266,9 +254,7 @@ pub struct NewUser {
 
 /// Lists users.
 #[utoipa::path(get, path = "/users", tag = "access", params(PageQuery),
-    responses((status = 200, body = UserPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = UserPage), Problems), security(("bearer" = [])))]
 pub async fn list_users(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<UserPage>> {
     caller.require(Action::ManageAccess)?;
     let limit = q.limit()?;
@@ -278,11 +264,8 @@ pub async fn list_users(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> 
 }
 
 /// Creates a user.
-#[utoipa::path(post, path = "/users", tag = "access", request_body = NewUser,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = User),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/users", tag = "access", request_body = NewUser, params(IdempotencyKey),
+    responses((status = 201, body = User), Problems), security(("bearer" = [])))]
 pub async fn create_user(
     Ctx { st, caller }: Ctx,
     Json(req): Json<NewUser>,
@@ -296,9 +279,7 @@ pub async fn create_user(
 
 /// Deletes a user.
 #[utoipa::path(delete, path = "/users/{id}", tag = "access", params(("id" = String, Path, description = "User id")),
-    responses((status = 204, description = "Deleted"),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted"), Problems), security(("bearer" = [])))]
 pub async fn delete_user(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::access::delete_user(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -329,8 +310,7 @@ pub struct Session {
 
 /// Logs a person in; attempts are limited per source address and per account.
 #[utoipa::path(post, path = "/auth/login", tag = "access", request_body = Login,
-    responses((status = 200, body = Session),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Session), Problems))]
 pub async fn login(
     State(st): State<AppState>,
     parts: axum::http::request::Parts,
@@ -360,8 +340,7 @@ pub struct PasswordChange {
 
 /// Changes a person's own password (needs the current one; rate-limited like login).
 #[utoipa::path(post, path = "/auth/password", tag = "access", request_body = PasswordChange,
-    responses((status = 204, description = "Changed"),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 204, description = "Changed"), Problems))]
 pub async fn change_password(
     State(st): State<AppState>,
     parts: axum::http::request::Parts,
@@ -388,11 +367,9 @@ pub struct PasswordReset {
 }
 
 /// Resets a user's password (tenant admins for their tenant's users); the user's sessions are revoked.
-#[utoipa::path(put, path = "/users/{id}/password", tag = "access", params(("id" = String, Path, description = "User id")),
-    request_body = PasswordReset,
-    responses((status = 204, description = "Reset"),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(put, path = "/users/{id}/password", tag = "access",
+    params(("id" = String, Path, description = "User id")), request_body = PasswordReset,
+    responses((status = 204, description = "Reset"), Problems), security(("bearer" = [])))]
 pub async fn reset_password(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
@@ -417,9 +394,7 @@ pub struct Me {
 }
 
 /// Who am I.
-#[utoipa::path(get, path = "/me", tag = "access",
-    responses((status = 200, body = Me),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/me", tag = "access", responses((status = 200, body = Me), Problems),
     security(("bearer" = [])))]
 pub async fn me(Ctx { caller, .. }: Ctx) -> ApiResult<axum::Json<Me>> {
     Ok(axum::Json(Me {
@@ -470,9 +445,7 @@ pub struct AuditPage {
 
 /// Reads the audit trail (tenant admins: their tenant's records).
 #[utoipa::path(get, path = "/audit", tag = "access", params(IdPageQuery),
-    responses((status = 200, body = AuditPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = AuditPage), Problems), security(("bearer" = [])))]
 pub async fn audit_log(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<AuditPage>> {
     caller.require(Action::ReadAudit)?;
     let limit = q.limit()?;

@@ -7,9 +7,10 @@ use serde::{Deserialize, Serialize};
 use store::model::ServiceProfile;
 use utoipa::ToSchema;
 
+use super::IdempotencyKey;
 use crate::auth::Ctx;
 use crate::extract::{Json, Path};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problems};
 
 /// A service profile (the grant of one class of SIMs; see docs/hss.md for the fields).
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,9 +128,7 @@ pub struct ProfileBody {
 }
 
 /// Lists service profiles (every tenant may read them to pick one).
-#[utoipa::path(get, path = "/profiles", tag = "catalogue",
-    responses((status = 200, body = ProfileList),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/profiles", tag = "catalogue", responses((status = 200, body = ProfileList), Problems),
     security(("bearer" = [])))]
 pub async fn list_profiles(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<ProfileList>> {
     caller.require(Action::Read)?;
@@ -141,9 +140,7 @@ pub async fn list_profiles(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<Prof
 #[utoipa::path(put, path = "/profiles/{name}", tag = "catalogue",
     params(("name" = String, Path, description = "Profile name", pattern = "^[A-Za-z0-9_.-]{1,64}$")),
     request_body(content = ProfileBody, description = "The profile, as in profiles.toml (docs/hss.md)"),
-    responses((status = 200, body = Profile),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Profile), Problems), security(("bearer" = [])))]
 pub async fn put_profile(
     Ctx { st, caller }: Ctx,
     Path(name): Path<String>,
@@ -223,9 +220,7 @@ fn range_view(r: store::platform::SimRange) -> Range {
 }
 
 /// Lists IMSI ranges.
-#[utoipa::path(get, path = "/ranges", tag = "catalogue",
-    responses((status = 200, body = RangeList),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/ranges", tag = "catalogue", responses((status = 200, body = RangeList), Problems),
     security(("bearer" = [])))]
 pub async fn list_ranges(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RangeList>> {
     caller.require(Action::Read)?;
@@ -233,11 +228,8 @@ pub async fn list_ranges(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RangeL
 }
 
 /// Marks an IMSI range as IoT or handset (operator admins).
-#[utoipa::path(post, path = "/ranges", tag = "catalogue", request_body = NewRange,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = Range),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/ranges", tag = "catalogue", request_body = NewRange, params(IdempotencyKey),
+    responses((status = 201, body = Range), Problems), security(("bearer" = [])))]
 pub async fn create_range(
     Ctx { st, caller }: Ctx,
     Json(r): Json<NewRange>,

@@ -13,10 +13,10 @@ use store::events::{Event as StoredEvent, EventFilter};
 use store::platform::Webhook as StoredWebhook;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{next_cursor, PageQuery};
+use super::{next_cursor, IdempotencyKey, PageQuery};
 use crate::auth::Ctx;
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
 
 /// An event.
@@ -74,9 +74,7 @@ pub struct EventPage {
 
 /// Lists events, oldest first.
 #[utoipa::path(get, path = "/events", tag = "events", params(EventQuery),
-    responses((status = 200, body = EventPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = EventPage), Problems), security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<EventQuery>) -> ApiResult<axum::Json<EventPage>> {
     caller.require(Action::Read)?;
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
@@ -98,8 +96,7 @@ pub struct StreamQuery {
 /// Streams events as they happen (Server-Sent Events; each `id:` is the event id, so a reconnecting
 /// client resumes with `Last-Event-ID`).
 #[utoipa::path(get, path = "/events/stream", tag = "events", params(StreamQuery),
-    responses((status = 200, description = "text/event-stream of Event objects", content_type = "text/event-stream", body = String),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, description = "text/event-stream of Event objects", content_type = "text/event-stream", body = String), Problems),
     security(("bearer" = [])))]
 pub async fn stream(
     Ctx { st, caller }: Ctx,
@@ -211,11 +208,8 @@ pub struct WebhookList {
 }
 
 /// Registers a webhook; deliveries start with events after this moment.
-#[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = CreatedWebhook),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook, params(IdempotencyKey),
+    responses((status = 201, body = CreatedWebhook), Problems), security(("bearer" = [])))]
 pub async fn create_webhook(
     Ctx { st, caller }: Ctx,
     Json(req): Json<NewWebhook>,
@@ -236,9 +230,7 @@ pub async fn create_webhook(
 }
 
 /// Lists webhooks.
-#[utoipa::path(get, path = "/webhooks", tag = "events",
-    responses((status = 200, body = WebhookList),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/webhooks", tag = "events", responses((status = 200, body = WebhookList), Problems),
     security(("bearer" = [])))]
 pub async fn list_webhooks(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<WebhookList>> {
     caller.require(Action::Read)?;
@@ -247,10 +239,9 @@ pub async fn list_webhooks(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<Webh
 }
 
 /// Deletes a webhook.
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "events", params(("id" = String, Path, description = "Webhook id")),
-    responses((status = 204, description = "Deleted"),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(delete, path = "/webhooks/{id}", tag = "events",
+    params(("id" = String, Path, description = "Webhook id")),
+    responses((status = 204, description = "Deleted"), Problems), security(("bearer" = [])))]
 pub async fn delete_webhook(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::catalogue::delete_webhook(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -10,10 +10,10 @@ use store::jobs::JobRow;
 use utoipa::{IntoParams, ToSchema};
 
 use super::sims::Status;
-use super::{next_cursor, PageQuery};
+use super::{next_cursor, IdempotencyKey, PageQuery};
 use crate::auth::Ctx;
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
 
 /// Which SIMs: either `imsis`, or a range and/or filter (`imsi_from`, `imsi_to`, `status`, `profile`).
@@ -126,11 +126,8 @@ pub async fn resume_jobs(st: &AppState) -> store::Result<usize> {
 }
 
 /// Creates a bulk job.
-#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 202, body = Job),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobRequest, params(IdempotencyKey),
+    responses((status = 202, body = Job), Problems), security(("bearer" = [])))]
 pub async fn create(Ctx { st, caller }: Ctx, Json(req): Json<JobRequest>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     caller.require(Action::ManageSims)?;
     let s = &req.selection;
@@ -181,9 +178,7 @@ pub struct JobPage {
 
 /// Lists the caller's jobs.
 #[utoipa::path(get, path = "/jobs", tag = "jobs", params(PageQuery),
-    responses((status = 200, body = JobPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = JobPage), Problems), security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<JobPage>> {
     caller.require(Action::Read)?;
     let limit = q.limit()?;
@@ -194,9 +189,7 @@ pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiRes
 
 /// Reads a job's progress.
 #[utoipa::path(get, path = "/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "Job id")),
-    responses((status = 200, body = Job),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = Job), Problems), security(("bearer" = [])))]
 pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<axum::Json<Job>> {
     caller.require(Action::Read)?;
     let job = st
@@ -209,9 +202,7 @@ pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<a
 
 /// Asks a queued or running job to stop after its current batch.
 #[utoipa::path(post, path = "/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path, description = "Job id")),
-    responses((status = 202, body = Job),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 202, body = Job), Problems), security(("bearer" = [])))]
 pub async fn cancel(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
     let job = cmp::jobs::cancel(st.store(), &caller.actor(), &id).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(view(&job))))
@@ -263,10 +254,9 @@ pub struct ItemPage {
 }
 
 /// Per-item results of a job.
-#[utoipa::path(get, path = "/jobs/{id}/items", tag = "jobs", params(("id" = String, Path, description = "Job id"), ItemQuery),
-    responses((status = 200, body = ItemPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/jobs/{id}/items", tag = "jobs",
+    params(("id" = String, Path, description = "Job id"), ItemQuery),
+    responses((status = 200, body = ItemPage), Problems), security(("bearer" = [])))]
 pub async fn items(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,

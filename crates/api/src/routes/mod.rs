@@ -14,6 +14,16 @@ use utoipa::IntoParams;
 
 use crate::problem::{ApiError, ApiResult};
 
+/// `Idempotency-Key` (makes a retried POST safe: the same key answers what the first request got).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(names("Idempotency-Key"), parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKey(
+    /// Makes a retried POST safe
+    #[param(pattern = "^[!-~]{1,255}$")]
+    Option<String>,
+);
+
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 100;
 /// Largest page size.

@@ -6,9 +6,10 @@ use cmp::Action;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::IdempotencyKey;
 use crate::auth::Ctx;
 use crate::extract::{Json, Path};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problems};
 
 /// What a rule does when it fires.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
@@ -100,9 +101,7 @@ fn domain(spec: &RuleSpec) -> ApiResult<DomainRule> {
 }
 
 /// Lists rules.
-#[utoipa::path(get, path = "/rules", tag = "rules",
-    responses((status = 200, body = RuleList),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
+#[utoipa::path(get, path = "/rules", tag = "rules", responses((status = 200, body = RuleList), Problems),
     security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RuleList>> {
     caller.require(Action::Read)?;
@@ -110,11 +109,8 @@ pub async fn list(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RuleList>> {
 }
 
 /// Creates a rule.
-#[utoipa::path(post, path = "/rules", tag = "rules", request_body = RuleSpec,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = Rule),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/rules", tag = "rules", request_body = RuleSpec, params(IdempotencyKey),
+    responses((status = 201, body = Rule), Problems), security(("bearer" = [])))]
 pub async fn create(Ctx { st, caller }: Ctx, Json(spec): Json<RuleSpec>) -> ApiResult<(StatusCode, axum::Json<Rule>)> {
     caller.require(Action::ManageAccess)?;
     let rule = domain(&spec)?;
@@ -124,9 +120,7 @@ pub async fn create(Ctx { st, caller }: Ctx, Json(spec): Json<RuleSpec>) -> ApiR
 
 /// Deletes a rule.
 #[utoipa::path(delete, path = "/rules/{id}", tag = "rules", params(("id" = String, Path, description = "Rule id")),
-    responses((status = 204, description = "Deleted"),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 204, description = "Deleted"), Problems), security(("bearer" = [])))]
 pub async fn delete(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
     cmp::catalogue::delete_rule(st.store(), &caller.actor(), &id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -11,10 +11,10 @@ use store::platform::SimRange;
 use store::sims_scoped::{ManagedSim, SimFilter};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{imsi, next_cursor, PageQuery};
+use super::{imsi, next_cursor, IdempotencyKey, PageQuery};
 use crate::auth::{Caller, Ctx};
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, ApiResult, Problem};
+use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
 
 /// SIM status.
@@ -160,9 +160,7 @@ pub struct SimQuery {
 
 /// Lists the caller's SIMs.
 #[utoipa::path(get, path = "/sims", tag = "sims", params(SimQuery),
-    responses((status = 200, body = SimPage),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+    responses((status = 200, body = SimPage), Problems), security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<SimQuery>) -> ApiResult<axum::Json<SimPage>> {
     caller.require(Action::Read)?;
     let page = PageQuery { cursor: q.cursor.clone(), limit: q.limit };
@@ -188,10 +186,9 @@ async fn load(st: &AppState, caller: &Caller, text: &str) -> ApiResult<ManagedSi
 }
 
 /// Reads one SIM.
-#[utoipa::path(get, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
-    responses((status = 200, body = Sim),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/sims/{imsi}", tag = "sims",
+    params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
+    responses((status = 200, body = Sim), Problems), security(("bearer" = [])))]
 pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<axum::Json<Sim>> {
     caller.require(Action::Read)?;
     let sim = load(&st, &caller, &id).await?;
@@ -217,11 +214,9 @@ pub struct SimPatch {
 }
 
 /// Changes a SIM's status, profile or data barring; the HSS is told at once (CLR/IDR to the serving MME).
-#[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
-    request_body = SimPatch,
-    responses((status = 200, body = Sim),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims",
+    params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")), request_body = SimPatch,
+    responses((status = 200, body = Sim), Problems), security(("bearer" = [])))]
 pub async fn patch(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
@@ -255,11 +250,9 @@ pub struct Protection {
 }
 
 /// Lifts or restores the termination protection of a critical SIM (operator admins only).
-#[utoipa::path(put, path = "/sims/{imsi}/protection", tag = "sims", params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
-    request_body = Protection,
-    responses((status = 200, body = Sim),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(put, path = "/sims/{imsi}/protection", tag = "sims",
+    params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")), request_body = Protection,
+    responses((status = 200, body = Sim), Problems), security(("bearer" = [])))]
 pub async fn protection(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
@@ -342,11 +335,8 @@ pub const MAX_IMPORT: usize = 10_000;
 
 /// Imports SIMs with their keys into a tenant (operator admins). Nothing is stored unless every SIM is
 /// valid; SIMs in a range marked `handset` are refused (IoT segregation).
-#[utoipa::path(post, path = "/sims", tag = "sims", request_body = SimImport,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried POST safe", pattern = "^[!-~]{1,255}$")),
-    responses((status = 201, body = ImportResult),
-              (status = "4XX", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/sims", tag = "sims", request_body = SimImport, params(IdempotencyKey),
+    responses((status = 201, body = ImportResult), Problems), security(("bearer" = [])))]
 pub async fn import(
     Ctx { st, caller }: Ctx,
     Json(req): Json<SimImport>,

@@ -27,6 +27,8 @@ pub struct Caller {
     pub tenant: Option<String>,
     /// Source address.
     pub source: Option<IpAddr>,
+    /// The person the token derives from (a login session, or a token issued with one).
+    pub user_id: Option<String>,
 }
 
 impl Caller {
@@ -38,6 +40,7 @@ impl Caller {
             role: self.role,
             tenant: self.tenant.clone(),
             source: self.source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()),
+            user: self.user_id.clone(),
         }
     }
 
@@ -81,7 +84,7 @@ impl FromRequestParts<AppState> for Caller {
         if let Err(wait) = state.0.limiter.check(&info.id) {
             return Err(ApiError::too_many("rate limit of this token exceeded", wait));
         }
-        Ok(Caller { token_id: info.id, name: info.name, role, tenant: info.tenant, source })
+        Ok(Caller { token_id: info.id, name: info.name, role, tenant: info.tenant, source, user_id: info.user_id })
     }
 }
 

@@ -37,7 +37,7 @@ pub struct Problems(Problem);
 pub struct ApiError {
     /// The body.
     pub problem: Problem,
-    /// Seconds for `Retry-After` (429).
+    /// Seconds for `Retry-After` (429, 503).
     pub retry_after: Option<u64>,
 }
 
@@ -92,6 +92,13 @@ impl ApiError {
         e
     }
 
+    /// 503 with `Retry-After`: the service is saturated, the request was not run.
+    pub fn busy(detail: impl Into<String>, retry_after: u64) -> Self {
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", detail);
+        e.retry_after = Some(retry_after.max(1));
+        e
+    }
+
     /// 500; the cause is logged, not returned.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error in API request");
@@ -120,6 +127,7 @@ impl From<cmp::Error> for ApiError {
             E::Transition(_) | E::Refused(_) | E::Conflict(_) => ApiError::conflict(e.to_string()),
             E::Unauthorized(m) => ApiError::unauthorized(m),
             E::TooMany { reason, retry_after } => ApiError::too_many(reason, retry_after),
+            E::Busy(busy) => ApiError::busy(busy.to_string(), 1),
             E::Store(s) => s.into(),
             E::Internal(_) => ApiError::internal(&e),
         }

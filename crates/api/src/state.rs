@@ -9,7 +9,7 @@ use std::sync::Arc;
 use cmp::HssNotifier;
 use serde::Deserialize;
 use store::Store;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::lifecycle::JobRunner;
@@ -48,9 +48,23 @@ pub struct Settings {
     /// request forgery).
     #[serde(default)]
     pub webhook_allow_private: bool,
+    /// Most IMSIs in one bulk job's list (`jobs_max_items`).
+    #[serde(default = "default_job_max_items")]
+    pub jobs_max_items: usize,
+    /// Most bulk jobs one tenant may have queued or running (`jobs_per_tenant`).
+    #[serde(default = "default_jobs_per_tenant")]
+    pub jobs_per_tenant: u32,
     /// Login attempts per minute per source address.
     #[serde(default = "default_login_rate")]
     pub login_per_minute: f64,
+    /// Password hashes (argon2id) computed at once, on blocking threads apart from the async workers
+    /// that also serve Diameter (default: half the cores, at least one).
+    #[serde(default)]
+    pub password_hash_workers: Option<usize>,
+    /// Password checks that may wait for a hashing thread; beyond that, logins are answered 503 at
+    /// once (a login flood cannot queue without bound).
+    #[serde(default = "default_hash_queue")]
+    pub password_hash_queue: usize,
     /// Breached-password corpus (SHA-1 per line, Have I Been Pwned format) refused as new passwords;
     /// read by [`Settings::load_breached`] into [`Settings::breached`].
     #[serde(default)]
@@ -64,9 +78,17 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// The password rules these settings ask for.
+    /// The per-tenant quotas on bulk jobs.
+    pub fn job_limits(&self) -> cmp::jobs::JobLimits {
+        cmp::jobs::JobLimits { max_items: self.jobs_max_items, max_unfinished: i64::from(self.jobs_per_tenant) }
+    }
+
+    /// The password rules these settings ask for, with a new hashing pool of the configured size
+    /// (make it once per process: the pool's bound holds only if everyone shares it).
     pub fn passwords(&self) -> cmp::access::PasswordRules {
-        cmp::access::PasswordRules { breached: self.breached.clone() }
+        let workers = self.password_hash_workers.unwrap_or_else(cmp::hashing::default_workers);
+        let hashing = cmp::hashing::HashPool::new(workers, self.password_hash_queue);
+        cmp::access::PasswordRules { breached: self.breached.clone(), hashing }
     }
 }
 
@@ -122,6 +144,15 @@ fn default_max_job_body() -> usize {
 fn default_session_secs() -> i64 {
     8 * 3600
 }
+fn default_job_max_items() -> usize {
+    cmp::jobs::JobLimits::default().max_items
+}
+fn default_jobs_per_tenant() -> u32 {
+    cmp::jobs::JobLimits::default().max_unfinished as u32
+}
+fn default_hash_queue() -> usize {
+    32
+}
 fn default_login_rate() -> f64 {
     10.0
 }
@@ -145,10 +176,12 @@ pub struct Inner {
     pub limiter: RateLimiter,
     /// Per-source login limiter.
     pub login_limiter: RateLimiter,
+    /// Password rules and the one hashing pool of the API.
+    pub passwords: cmp::access::PasswordRules,
     /// Bumped whenever the API records events (wakes live streams and webhook delivery).
     pub events: watch::Sender<u64>,
-    /// At most two bulk jobs run at once.
-    pub job_slots: Arc<Semaphore>,
+    /// At most two bulk-job batches run at once, in fair turns between tenants.
+    pub job_slots: cmp::fair::FairSlots,
     /// Where bulk jobs run (they stop with [`Inner::shutdown`] and resume at the next start).
     pub jobs: JobRunner,
     /// Cancelled when the platform stops: live event streams end, bulk jobs and the background
@@ -171,14 +204,16 @@ impl AppState {
     ) -> Self {
         let limiter = RateLimiter::new(settings.rate_per_sec, settings.rate_burst);
         let login_limiter = RateLimiter::new(settings.login_per_minute / 60.0, settings.login_per_minute);
+        let passwords = settings.passwords();
         AppState(Arc::new(Inner {
             store,
             hss,
+            passwords,
             settings,
             limiter,
             login_limiter,
             events: watch::channel(0).0,
-            job_slots: Arc::new(Semaphore::new(2)),
+            job_slots: cmp::fair::FairSlots::new(2),
             jobs: JobRunner::new(shutdown.clone()),
             shutdown,
         }))

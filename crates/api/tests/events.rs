@@ -282,11 +282,12 @@ async fn login_with_rules_and_lockout() {
             .await;
         assert_eq!(r.status, 401);
     }
-    let r = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "alice", "password": good}))).await;
-    assert_eq!(r.status, 429, "locked after five failures even with the right password");
-    assert!(r.headers.get("retry-after").is_some());
+    let locked = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "alice", "password": good}))).await;
+    assert_eq!(locked.status, 401, "locked after five failures even with the right password");
     let r = api.call("POST", "/api/v1/auth/login", "", Some(json!({"username": "nobody", "password": good}))).await;
     assert_eq!(r.status, 401, "unknown users look like wrong passwords");
+    assert_eq!(r.text, locked.text, "and a locked account looks like an unknown one (no user enumeration)");
+    assert!(locked.headers.get("retry-after").is_none());
     let audit = api.call("GET", "/api/v1/audit?limit=1000", &admin, None).await.json();
     let fails = audit["items"]
         .as_array()

@@ -115,8 +115,8 @@ async fn cancel_and_idempotent_retry() {
     let api = Api::new().await;
     let (_, op, _) = api.tenant("acme").await;
     api.sims("acme", 1010000000000, 50, "standard").await;
-    // Hold both job slots so the job stays queued until it is cancelled.
-    let slots = api.state.0.job_slots.clone().acquire_many_owned(2).await.unwrap();
+    // Hold both places for batches so the job stays queued until it is cancelled.
+    let slots = (api.state.0.job_slots.turn("x").await, api.state.0.job_slots.turn("y").await);
     let body = json!({"status": "active", "selection": {"status": "inventory"}});
     let r = api.raw("POST", "/api/v1/jobs", &op, Some(body.to_string()), &[("idempotency-key", "k-1")]).await;
     assert_eq!(r.status, 202);
@@ -170,4 +170,56 @@ async fn job_requests_are_checked() {
     }
     let r = api.call("POST", "/api/v1/jobs", &op, Some(json!({"status": "dormant", "selection": {}}))).await;
     assert_eq!(r.status, 422, "unknown status");
+}
+
+#[tokio::test]
+async fn one_tenants_big_jobs_do_not_hold_up_anothers_small_one() {
+    let api = Api::new().await;
+    let (_, hog, _) = api.tenant("hog").await;
+    let (_, small, _) = api.tenant("small").await;
+    api.sims("small", 2020000000001, 1, "standard").await;
+    // Four jobs of 40,000 IMSIs each (20 batches each), queued before the small tenant's job.
+    let list: Vec<String> = (0..40_000u64).map(|i| format!("00101{i:010}")).collect();
+    let mut hogs = Vec::new();
+    for _ in 0..4 {
+        let r = api
+            .call("POST", "/api/v1/jobs", &hog, Some(json!({"status": "active", "selection": {"imsis": list}})))
+            .await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        hogs.push(r.json()["id"].as_str().unwrap().to_string());
+    }
+    // The quota: a fifth unfinished job is refused.
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            &hog,
+            Some(json!({"status": "active", "selection": {"imsis": ["001010000000001"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert!(r.headers.get("retry-after").is_some());
+
+    let r = api
+        .call(
+            "POST",
+            "/api/v1/jobs",
+            &small,
+            Some(json!({"status": "active", "selection": {"imsis": ["002020000000001"]}})),
+        )
+        .await;
+    assert_eq!(r.status, 202, "another tenant's quota is its own: {}", r.text);
+    let j = api.wait_job(r.json()["id"].as_str().unwrap(), &small).await;
+    assert_eq!(j["succeeded"].as_i64(), Some(1), "{j}");
+    // Before, the small job waited until two of the big ones had ended.
+    for id in &hogs {
+        let h = api.call("GET", &format!("/api/v1/jobs/{id}"), &hog, None).await.json();
+        assert!(matches!(h["state"].as_str(), Some("queued" | "running")), "a big job ended first: {h}");
+    }
+    for id in &hogs {
+        assert_eq!(api.call("POST", &format!("/api/v1/jobs/{id}/cancel"), &hog, None).await.status, 202);
+    }
+    for id in &hogs {
+        assert_eq!(api.wait_job(id, &hog).await["state"], "cancelled");
+    }
 }

@@ -493,6 +493,9 @@ checks! {
     "WA-STO-004", "SUB-1", Low, Subscribers, "SIM without MSISDN on a voice/SMS profile",
         "A SIM that has no number grants services it cannot use as intended.",
         "Assign a data-only profile or give the SIM its MSISDN.";
+    "WA-STO-005", "ID-2", Medium, Subscribers, "Key-encryption key stored beside the database",
+        "Whoever copies the data directory (a backup, a disk image) has the sealed K/OPc of every subscriber and the key that opens them.",
+        "Keep the KEK apart from the database: keys.kek_file on another volume, keys.kek_env, or a systemd credential (docs/operations.md).";
 }
 
 /// The check with this ID.

@@ -75,6 +75,15 @@ pub fn check_store(sims: &[SimFact], expect: &Subscriptions, origin: &str, repor
     subs.raise(report, "store", origin, &what);
 }
 
+/// Raises WA-STO-005 when the store's key-encryption key (`kek`, a file) lies beside its database.
+pub fn check_kek_placement(kek_beside_database: Option<&str>, origin: &str, report: &mut Report) {
+    if let Some(kek) = kek_beside_database {
+        let location =
+            crate::report::Location { file: Some(kek.to_string()), line: None, path: "keys.kek_file".into() };
+        report.raise("WA-STO-005", "store", location, format!("the KEK {kek} lies in the directory of {origin}"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,5 +121,14 @@ mod tests {
         assert_eq!(ids, ["WA-ALG-036", "WA-STO-001", "WA-STO-002", "WA-STO-003", "WA-STO-004"]);
         let f = r.findings.iter().find(|f| f.check.id == "WA-STO-002").unwrap();
         assert!(f.detail.contains("001010000000003") && !f.detail.contains("001010000000001"));
+    }
+
+    #[test]
+    fn kek_beside_the_database_is_a_finding() {
+        let mut r = Report::new();
+        check_kek_placement(None, "sqlite://d/warden.db", &mut r);
+        assert!(r.findings.is_empty());
+        check_kek_placement(Some("d/kek.hex"), "sqlite://d/warden.db", &mut r);
+        assert_eq!(r.ids().into_iter().collect::<Vec<_>>(), ["WA-STO-005"]);
     }
 }

@@ -11,18 +11,24 @@ use serde_json::json;
 use store::access::{NewToken, TokenInfo};
 use store::users::User;
 use store::Store;
+use zeroize::Zeroizing;
 
 use crate::actor::Actor;
 use crate::breached::BreachedList;
 use crate::error::{Error, Result};
+use crate::hashing::HashPool;
 use crate::password::{self, PasswordPolicy};
 use crate::roles::{Action, Role};
+use crate::text::check_label;
 
-/// The rules a chosen password must pass besides the built-in ones.
+/// How passwords are checked and hashed: the rules a chosen password must pass besides the built-in
+/// ones, and the bounded pool that runs argon2id off the async workers.
 #[derive(Debug, Clone, Default)]
 pub struct PasswordRules {
     /// The operator's breached-password corpus, when configured.
     pub breached: Option<Arc<BreachedList>>,
+    /// Where hashing runs.
+    pub hashing: HashPool,
 }
 
 impl PasswordRules {
@@ -36,6 +42,18 @@ impl PasswordRules {
             return Err(Error::Invalid(format!("{field}: this password is known from breaches; choose another")));
         }
         Ok(())
+    }
+
+    /// Hashes a chosen password on the pool.
+    pub async fn hash(&self, pw: &str) -> Result<String> {
+        let pw = Zeroizing::new(pw.to_string());
+        self.hashing.run(move || password::hash_password(&pw)).await?.map_err(|e| Error::Internal(e.to_string()))
+    }
+
+    /// Verifies a password against a PHC string on the pool.
+    pub async fn verify(&self, pw: &str, hash: &str) -> Result<bool> {
+        let (pw, hash) = (Zeroizing::new(pw.to_string()), hash.to_string());
+        Ok(self.hashing.run(move || password::verify_password(&pw, &hash)).await?)
     }
 }
 
@@ -99,8 +117,9 @@ pub async fn issue_token(store: &Store, actor: &Actor, req: &TokenRequest) -> Re
 
 async fn issue(store: &Store, actor: &Actor, req: &TokenRequest, action: &str) -> Result<(TokenInfo, String)> {
     let tenant = grant(actor, req.role, req.tenant.as_deref())?;
-    if req.name.trim().is_empty() || req.name.len() > 100 {
-        return Err(Error::Invalid("name: 1–100 characters".into()));
+    check_label("name", &req.name, 100)?;
+    if req.name.starts_with(SESSION_PREFIX) {
+        return Err(Error::Invalid(format!("name: {SESSION_PREFIX:?} is reserved for login sessions")));
     }
     let expires_at = match req.expires_days {
         None => None,
@@ -113,6 +132,7 @@ async fn issue(store: &Store, actor: &Actor, req: &TokenRequest, action: &str) -
         tenant: tenant.clone(),
         expires_at,
         allowed_sources: req.allowed_sources.clone(),
+        user_id: actor.user_id().map(str::to_string),
     };
     let mut tx = store.begin().await?;
     let (info, secret) = tx.issue_token(&new).await?;
@@ -149,6 +169,18 @@ pub async fn revoke_token(store: &Store, actor: &Actor, id: &str) -> Result<()> 
     Ok(())
 }
 
+/// An audit record as `scope` may read it. Tenants see who of their own people did what, but the
+/// operator's staff and tools only as `operator`: the names, token ids and source addresses of the
+/// operator's credentials are not theirs to collect. The chain hashes stay those of the stored record.
+pub fn audit_view(scope: &store::access::Scope, mut entry: store::audit::AuditEntry) -> store::audit::AuditEntry {
+    let operator = entry.role.parse::<Role>().is_ok_and(Role::is_operator);
+    if operator && matches!(scope, store::access::Scope::Tenant(_)) {
+        entry.actor = "operator".into();
+        entry.source = "operator".into();
+    }
+    entry
+}
+
 /// Checks a login name: 3–64 letters, digits, `.`, `-`, `_` or `@`.
 pub fn check_username(u: &str) -> Result<()> {
     if (3..=64).contains(&u.len()) && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b)) {
@@ -170,12 +202,13 @@ pub struct NewUser<'a> {
     pub tenant: Option<&'a str>,
 }
 
-/// Creates a user.
+/// Creates a user. Usernames are unique within a tenant (and among the operator's staff), so a
+/// tenant cannot learn which names other tenants use.
 pub async fn create_user(store: &Store, rules: &PasswordRules, actor: &Actor, new: &NewUser<'_>) -> Result<User> {
     let tenant = grant(actor, new.role, new.tenant)?;
     check_username(new.username)?;
     rules.check("password", new.password, new.username, tenant.as_deref())?;
-    let hash = password::hash_password(new.password).map_err(|e| Error::Internal(e.to_string()))?;
+    let hash = rules.hash(new.password).await?;
     let mut tx = store.begin().await?;
     let user = tx.create_user(new.username, &hash, new.role.as_str(), tenant.as_deref()).await?;
     let after = json!({"username": user.username, "role": user.role});
@@ -185,17 +218,25 @@ pub async fn create_user(store: &Store, rules: &PasswordRules, actor: &Actor, ne
     Ok(user)
 }
 
-/// Deletes a user visible to the actor.
-pub async fn delete_user(store: &Store, actor: &Actor, id: &str) -> Result<()> {
+/// Deletes a user visible to the actor, and revokes every credential derived from the account: its
+/// login sessions and the tokens issued with them. Returns how many were revoked.
+pub async fn delete_user(store: &Store, actor: &Actor, id: &str) -> Result<u64> {
     actor.require(Action::ManageAccess)?;
     let scope = actor.scope();
     let user = store.user_in(&scope, id).await?.ok_or_else(|| Error::NotFound(format!("user {id} not found")))?;
+    if Role::OperatorAdmin.as_str() == user.role && !actor.is_operator() {
+        return Err(Error::Forbidden("only operator admins delete operator admins".into()));
+    }
     let mut tx = store.begin().await?;
-    tx.delete_user(&scope, id).await?;
+    if !tx.delete_user(&scope, id).await? {
+        return Err(Error::NotFound(format!("user {id} not found")));
+    }
+    let revoked = tx.revoke_user_credentials(id).await?;
     let t = user.tenant.as_deref().unwrap_or("*");
-    tx.append_audit(&actor.audit_entry(t, "user.delete", &format!("user/{id}"), &user.username, ())).await?;
+    let after = json!({ "credentials_revoked": revoked });
+    tx.append_audit(&actor.audit_entry(t, "user.delete", &format!("user/{id}"), &user.username, after)).await?;
     tx.commit().await?;
-    Ok(())
+    Ok(revoked)
 }
 
 /// Resets a user's password (tenant admins for their tenant's users, never an operator admin's); the
@@ -214,10 +255,10 @@ pub async fn reset_password(
         return Err(Error::Forbidden("only operator admins reset operator admins".into()));
     }
     rules.check("new_password", new_password, &user.username, user.tenant.as_deref())?;
-    let hash = password::hash_password(new_password).map_err(|e| Error::Internal(e.to_string()))?;
+    let hash = rules.hash(new_password).await?;
     let mut tx = store.begin().await?;
     tx.set_password_hash(&user.id, &hash).await?;
-    let revoked = tx.revoke_sessions(&user.username).await?;
+    let revoked = tx.revoke_sessions(&user.id).await?;
     let t = user.tenant.as_deref().unwrap_or("*");
     let after = json!({ "sessions_revoked": revoked });
     tx.append_audit(&actor.audit_entry(t, "user.reset_password", &format!("user/{id}"), (), after)).await?;
@@ -248,10 +289,19 @@ pub fn lockout_secs(failures: i64) -> i64 {
     }
 }
 
-/// An argon2id hash verified for unknown users, so timing does not reveal who exists.
-fn dummy_hash() -> &'static str {
-    static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    DUMMY.get_or_init(|| password::hash_password("not-a-real-account-password").unwrap_or_default())
+/// The name prefix of login sessions (reserved: issued tokens may not use it).
+pub const SESSION_PREFIX: &str = "session:";
+
+/// An argon2id hash verified for unknown users and locked accounts, so the time taken does not
+/// reveal who exists or who is locked.
+async fn dummy_hash(rules: &PasswordRules) -> Result<&'static str> {
+    static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    let hash = DUMMY
+        .get_or_try_init(|| async {
+            rules.hashing.run(|| password::hash_password("not-a-real-account-password").unwrap_or_default()).await
+        })
+        .await?;
+    Ok(hash.as_str())
 }
 
 /// The actor of a person acting on their own account (login, password change).
@@ -261,6 +311,7 @@ fn account_actor(user: &User, source: &str) -> Actor {
         role: user.role.parse().unwrap_or(Role::TenantViewer),
         tenant: user.tenant.clone(),
         source: source.to_string(),
+        user: Some(user.id.clone()),
     }
 }
 
@@ -268,76 +319,120 @@ fn source_text(source: Option<IpAddr>) -> String {
     source.map_or_else(|| "unknown".into(), |s| s.to_string())
 }
 
-const WRONG: &str = "wrong username or password";
+/// The one answer to every failed login or password change: unknown user, wrong password, locked
+/// account. A 401 with the same text and the same work, so a guesser learns nothing about accounts.
+const WRONG: &str = "wrong tenant, username or password, or too many failed attempts (then wait and retry)";
 
-/// Logs a person in: one answer for an unknown user and a wrong password (with the same work), a
-/// lockout after repeated failures, a session bound to `source`. Every attempt is audited.
+/// Who logs in: a username, and the tenant it belongs to.
+#[derive(Debug, Clone, Copy)]
+pub struct Account<'a> {
+    /// The tenant (`None`: the operator's staff, or the only user of that name).
+    pub tenant: Option<&'a str>,
+    /// The login name.
+    pub username: &'a str,
+}
+
+impl Account<'_> {
+    /// The user this names: in its tenant when one is given; without one, the operator's user of that
+    /// name, or else the only user of that name (a name used in several tenants needs the tenant).
+    fn pick(&self, records: Vec<store::users::LoginRecord>) -> Option<store::users::LoginRecord> {
+        if let Some(t) = self.tenant {
+            return records.into_iter().find(|r| r.user.tenant.as_deref() == Some(t));
+        }
+        if let Some(i) = records.iter().position(|r| r.user.tenant.is_none()) {
+            return records.into_iter().nth(i);
+        }
+        let mut it = records.into_iter();
+        match (it.next(), it.next()) {
+            (Some(only), None) => Some(only),
+            _ => None,
+        }
+    }
+}
+
+/// Checks a person's password, with the account lockout: unknown accounts, locked accounts and wrong
+/// passwords all cost one argon2id verification and get the same error. A wrong password counts
+/// toward the lockout and is audited as `action` `failed`.
+async fn authenticate(
+    store: &Store,
+    rules: &PasswordRules,
+    account: Account<'_>,
+    pw: &str,
+    source: Option<IpAddr>,
+    action: &str,
+) -> Result<store::users::LoginRecord> {
+    let now = store::now();
+    let Some(rec) = account.pick(store.login_records(account.username).await?) else {
+        let _ = rules.verify(pw, dummy_hash(rules).await?).await?;
+        return Err(Error::Unauthorized(WRONG.into()));
+    };
+    if rec.locked_until > now {
+        let _ = rules.verify(pw, dummy_hash(rules).await?).await?;
+        return Err(Error::Unauthorized(WRONG.into()));
+    }
+    if rules.verify(pw, &rec.password_hash).await? {
+        return Ok(rec);
+    }
+    let actor = account_actor(&rec.user, &source_text(source));
+    let t = rec.user.tenant.as_deref().unwrap_or("*");
+    let lock = lockout_secs(rec.failed_logins + 1);
+    let mut tx = store.begin().await?;
+    tx.record_login(&rec.user.id, false, if lock > 0 { now + lock } else { 0 }).await?;
+    tx.append_audit(&actor.audit_entry(t, action, &format!("user/{}", rec.user.id), (), "failed")).await?;
+    tx.commit().await?;
+    Err(Error::Unauthorized(WRONG.into()))
+}
+
+/// Logs a person in: one answer for an unknown user, a wrong password and a locked account (with the
+/// same work), a lockout after repeated failures, a session bound to `source`. Every attempt on an
+/// existing account is audited.
 pub async fn login(
     store: &Store,
-    username: &str,
+    rules: &PasswordRules,
+    account: Account<'_>,
     pw: &str,
     source: Option<IpAddr>,
     session_secs: i64,
 ) -> Result<Session> {
-    let now = store::now();
-    let Some(rec) = store.login_record(username).await? else {
-        let _ = password::verify_password(pw, dummy_hash());
-        return Err(Error::Unauthorized(WRONG.into()));
-    };
-    if rec.locked_until > now {
-        let retry_after = (rec.locked_until - now) as u64;
-        return Err(Error::TooMany { reason: "account temporarily locked after failed attempts".into(), retry_after });
-    }
+    let rec = authenticate(store, rules, account, pw, source, "auth.login").await?;
     let actor = account_actor(&rec.user, &source_text(source));
     let t = rec.user.tenant.as_deref().unwrap_or("*");
-    let resource = format!("user/{}", rec.user.id);
     let mut tx = store.begin().await?;
-    if !password::verify_password(pw, &rec.password_hash) {
-        let lock = lockout_secs(rec.failed_logins + 1);
-        tx.record_login(&rec.user.id, false, if lock > 0 { now + lock } else { 0 }).await?;
-        tx.append_audit(&actor.audit_entry(t, "auth.login", &resource, (), "failed")).await?;
-        tx.commit().await?;
-        return Err(Error::Unauthorized(WRONG.into()));
-    }
     tx.record_login(&rec.user.id, true, 0).await?;
-    let expires_at = now + session_secs;
+    let expires_at = store::now() + session_secs;
     let (_, token) = tx
         .issue_token(&NewToken {
-            name: format!("session:{}", rec.user.username),
+            name: format!("{SESSION_PREFIX}{}", rec.user.username),
             role: rec.user.role.clone(),
             tenant: rec.user.tenant.clone(),
             expires_at: Some(expires_at),
             allowed_sources: source.into_iter().collect(),
+            user_id: Some(rec.user.id.clone()),
         })
         .await?;
-    tx.append_audit(&actor.audit_entry(t, "auth.login", &resource, (), "succeeded")).await?;
+    tx.append_audit(&actor.audit_entry(t, "auth.login", &format!("user/{}", rec.user.id), (), "succeeded")).await?;
     tx.commit().await?;
     Ok(Session { token, expires_at, role: rec.user.role, tenant: rec.user.tenant })
 }
 
-/// A person changes their own password (the current one is needed; a locked account cannot); their
-/// sessions are revoked.
+/// A person changes their own password (the current one is needed, a wrong one counts toward the
+/// account lockout, and a locked account cannot); their sessions are revoked.
 pub async fn change_password(
     store: &Store,
     rules: &PasswordRules,
-    username: &str,
+    account: Account<'_>,
     current: &str,
     new_password: &str,
     source: Option<IpAddr>,
 ) -> Result<()> {
-    let rec = store.login_record(username).await?;
-    let Some(rec) =
-        rec.filter(|r| r.locked_until <= store::now() && password::verify_password(current, &r.password_hash))
-    else {
-        return Err(Error::Unauthorized(WRONG.into()));
-    };
-    rules.check("new_password", new_password, username, rec.user.tenant.as_deref())?;
-    let hash = password::hash_password(new_password).map_err(|e| Error::Internal(e.to_string()))?;
+    let rec = authenticate(store, rules, account, current, source, "auth.password_change").await?;
+    rules.check("new_password", new_password, &rec.user.username, rec.user.tenant.as_deref())?;
+    let hash = rules.hash(new_password).await?;
     let actor = account_actor(&rec.user, &source_text(source));
     let t = rec.user.tenant.as_deref().unwrap_or("*");
     let mut tx = store.begin().await?;
     tx.set_password_hash(&rec.user.id, &hash).await?;
-    tx.revoke_sessions(&rec.user.username).await?;
+    tx.revoke_sessions(&rec.user.id).await?;
     tx.append_audit(&actor.audit_entry(t, "auth.password_change", &format!("user/{}", rec.user.id), (), ())).await?;
     tx.commit().await?;
     Ok(())
@@ -364,6 +459,7 @@ mod tests {
             role: Role::TenantAdmin,
             tenant: Some("acme".into()),
             source: "x".into(),
+            user: None,
         };
         assert!(matches!(grant(&admin, Role::OperatorAdmin, None), Err(Error::Forbidden(_))));
         assert_eq!(grant(&admin, Role::TenantViewer, None).unwrap().as_deref(), Some("acme"));
@@ -376,6 +472,7 @@ mod tests {
             role: Role::TenantViewer,
             tenant: Some("acme".into()),
             source: "x".into(),
+            user: None,
         };
         assert!(matches!(grant(&viewer, Role::TenantViewer, None), Err(Error::Forbidden(_))));
     }

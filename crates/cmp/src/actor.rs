@@ -22,6 +22,9 @@ pub enum Actor {
         tenant: Option<String>,
         /// Where the request came from.
         source: String,
+        /// The person's user account, when the credential derives from a login (a session, or a token
+        /// issued with one): credentials it issues are revoked with the account.
+        user: Option<String>,
     },
     /// The command line on the server: operator rights, source `local`.
     Cli {
@@ -46,6 +49,14 @@ impl Actor {
     /// An automated decision.
     pub fn automated(by: impl Into<String>) -> Self {
         Actor::Automated { by: by.into() }
+    }
+
+    /// The user account the actor's credential derives from.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Actor::Person { user, .. } => user.as_deref(),
+            _ => None,
+        }
     }
 
     /// The role whose rights apply (`None` for automated decisions).
@@ -168,7 +179,13 @@ mod tests {
     use super::*;
 
     fn person(role: Role, tenant: Option<&str>) -> Actor {
-        Actor::Person { name: "token:t(1)".into(), role, tenant: tenant.map(Into::into), source: "10.0.0.1".into() }
+        Actor::Person {
+            name: "token:t(1)".into(),
+            role,
+            tenant: tenant.map(Into::into),
+            source: "10.0.0.1".into(),
+            user: None,
+        }
     }
 
     #[test]

@@ -60,9 +60,7 @@ pub async fn create_range(
     if !SEGMENTS.contains(&segment) {
         return Err(Error::Invalid("segment must be iot or handset".into()));
     }
-    if note.chars().count() > 200 {
-        return Err(Error::Invalid("note: at most 200 characters".into()));
-    }
+    crate::text::check_note("note", note, 200)?;
     let mut tx = store.begin().await?;
     let range = tx.create_range(from.as_str(), to.as_str(), segment, note).await?;
     let after = json!({"from": range.imsi_from, "to": range.imsi_to, "segment": range.segment});
@@ -85,6 +83,7 @@ pub async fn import_eir(store: &Store, actor: &Actor, entries: &[EirEntry], reso
 /// Records which host device a module reported it sits in (DM-6; operator only).
 pub async fn report_host(store: &Store, actor: &Actor, imei: &Imei, host: &str) -> Result<()> {
     actor.require(Action::Operate)?;
+    crate::text::check_label("host", host, 200)?;
     let mut tx = store.begin().await?;
     tx.record_host_identity(imei, host).await?;
     tx.append_audit(&actor.audit_entry("*", "eir.host_report", &format!("imei/{imei}"), (), host)).await?;

@@ -36,6 +36,9 @@ pub enum Error {
         /// Seconds to wait.
         retry_after: u64,
     },
+    /// The service is saturated (password hashing is full): retry shortly.
+    #[error(transparent)]
+    Busy(#[from] crate::hashing::Busy),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] store::StoreError),

@@ -17,6 +17,7 @@ use store::{Store, StoreError};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::events::EventKind;
+use crate::fair::FairSlots;
 use crate::lifecycle::{check_transition, Authority};
 use crate::notify::HssNotifier;
 use crate::roles::{Action, Role};
@@ -79,9 +80,32 @@ impl JobPlan {
     }
 }
 
+/// Per-tenant quotas on bulk jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLimits {
+    /// Most IMSIs a list selection may carry.
+    pub max_items: usize,
+    /// Most jobs a tenant may have queued or running at once.
+    pub max_unfinished: i64,
+}
+
+impl Default for JobLimits {
+    /// A million IMSIs per list, four unfinished jobs per tenant.
+    fn default() -> Self {
+        JobLimits { max_items: MAX_LIST, max_unfinished: 4 }
+    }
+}
+
 /// Creates a queued bulk job for the actor (tenants: over their SIMs; the operator: over one tenant's
-/// or, naming none, every tenant's). The caller starts it with [`run_job`].
-pub async fn create(store: &Store, actor: &Actor, tenant: Option<&str>, plan: &JobPlan) -> crate::Result<JobRow> {
+/// or, naming none, every tenant's), within the tenant's quotas. The caller starts it with
+/// [`run_job`].
+pub async fn create(
+    store: &Store,
+    actor: &Actor,
+    tenant: Option<&str>,
+    plan: &JobPlan,
+    limits: JobLimits,
+) -> crate::Result<JobRow> {
     actor.require(Action::ManageSims)?;
     let tenant = match tenant {
         Some(t) if actor.is_operator() && !store.tenant_exists(t).await? => {
@@ -91,8 +115,9 @@ pub async fn create(store: &Store, actor: &Actor, tenant: Option<&str>, plan: &J
         requested => actor.target_tenant(requested)?,
     };
     if let Selection::List(list) = &plan.selection {
-        if list.is_empty() || list.len() > MAX_LIST {
-            return Err(Error::Invalid(format!("selection.imsis: give 1..={MAX_LIST} IMSIs")));
+        let max = limits.max_items.min(MAX_LIST);
+        if list.is_empty() || list.len() > max {
+            return Err(Error::Invalid(format!("selection.imsis: give 1..={max} IMSIs")));
         }
     }
     if let Some(p) = &plan.profile {
@@ -107,6 +132,13 @@ pub async fn create(store: &Store, actor: &Actor, tenant: Option<&str>, plan: &J
     };
     let spec = serde_json::to_string(plan).map_err(|e| Error::Internal(e.to_string()))?;
     let mut tx = store.begin().await?;
+    let unfinished = tx.count_unfinished_jobs(&tenant).await?;
+    if unfinished >= limits.max_unfinished {
+        return Err(Error::TooMany {
+            reason: format!("{unfinished} jobs of this tenant are queued or running (at most {}); wait for one to end or cancel one", limits.max_unfinished),
+            retry_after: 30,
+        });
+    }
     let job = tx.create_job(&tenant, plan.action(), &spec, &actor.name(), total).await?;
     let summary =
         serde_json::json!({"status": plan.status.map(|s| s.as_str()), "profile": plan.profile, "items": total});
@@ -213,14 +245,23 @@ pub enum JobError {
     Store(#[from] StoreError),
 }
 
-/// Runs (or resumes) a job to its end; returns the final row.
-pub async fn run_job(store: &Store, hss: &dyn HssNotifier, job_id: &str) -> Result<JobRow, JobError> {
-    let mut job = store.job(job_id).await?.ok_or_else(|| JobError::Plan(format!("job {job_id} not found")))?;
+/// Runs (or resumes) a job to its end, taking a fair turn among tenants for each batch; returns the
+/// final row.
+pub async fn run_job(
+    store: &Store,
+    hss: &dyn HssNotifier,
+    slots: &FairSlots,
+    job_id: &str,
+) -> Result<JobRow, JobError> {
+    let job = store.job(job_id).await?.ok_or_else(|| JobError::Plan(format!("job {job_id} not found")))?;
     let plan: JobPlan = serde_json::from_str(&job.spec).map_err(|e| JobError::Plan(e.to_string()))?;
     let change = plan.change().map_err(JobError::Plan)?;
     let role: Role = plan.role.parse().map_err(JobError::Plan)?;
     let scope = if job.tenant == "*" { Scope::Operator } else { Scope::Tenant(job.tenant.clone()) };
     loop {
+        let _turn = slots.turn(&job.tenant).await;
+        // Read afresh after the wait: a cancel may have come meanwhile.
+        let job = store.job(job_id).await?.ok_or_else(|| JobError::Plan(format!("job {job_id} vanished")))?;
         let started = std::time::Instant::now();
         if job.cancel {
             store.set_job_state(&job.id, "cancelled").await?;
@@ -274,7 +315,6 @@ pub async fn run_job(store: &Store, hss: &dyn HssNotifier, job_id: &str) -> Resu
                 JobChange::Profile(_) => hss.profile_changed(&s.sim),
             }
         }
-        job = store.job(job_id).await?.ok_or_else(|| JobError::Plan(format!("job {job_id} vanished")))?;
     }
     let job = store.job(job_id).await?.ok_or_else(|| JobError::Plan(format!("job {job_id} vanished")))?;
     if job.state != "cancelled" {

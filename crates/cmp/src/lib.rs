@@ -8,7 +8,8 @@
 //! changes through [`HssNotifier`] and the store's outbox).
 //!
 //! - [`sims`]: SIM status, profile, data barring, critical-SIM protection, IMEI binding, import.
-//! - [`jobs`]: bulk changes over lists, ranges and filters, in atomic batches with per-item results.
+//! - [`jobs`]: bulk changes over lists, ranges and filters, in atomic batches with per-item results,
+//!   taking [`fair`] turns between tenants.
 //! - [`rules`]: tenant rules (IMEI lock, signalling behaviour): a pure evaluation and its driver.
 //! - [`access`]: tenants, tokens, users, login with lockout, password rules — who may use the platform.
 //! - [`catalogue`]: what the operator and tenants configure: profiles, IMSI ranges, EIR lists, rules,
@@ -18,7 +19,9 @@
 //!   protection of critical SIMs (SUB-4): tenants cannot suspend or terminate a critical SIM until an
 //!   operator admin lifts its protection, and automated decisions never cut one off.
 //! - [`provisioning`]: SIM records from files and the API, validated into store types.
-//! - [`password`], [`breached`]: NIST SP 800-63B rules, argon2id, a breached-password corpus.
+//! - [`password`], [`breached`], [`hashing`]: NIST SP 800-63B rules, argon2id on a bounded pool, a
+//!   breached-password corpus.
+//! - [`text`]: what free text (names, notes) may contain.
 //! - [`webhook`]: HMAC signatures of webhook deliveries.
 
 pub mod access;
@@ -27,6 +30,8 @@ pub mod breached;
 pub mod catalogue;
 mod error;
 pub mod events;
+pub mod fair;
+pub mod hashing;
 pub mod jobs;
 mod lifecycle;
 mod notify;
@@ -35,11 +40,12 @@ pub mod provisioning;
 mod roles;
 pub mod rules;
 pub mod sims;
+pub mod text;
 pub mod webhook;
 
 pub use actor::Actor;
 pub use error::{Error, Result};
 pub use events::EventKind;
-pub use lifecycle::{check_transition, Authority, TransitionError};
+pub use lifecycle::{check_data_barring, check_transition, Authority, TransitionError};
 pub use notify::{HssNotifier, NoHss};
 pub use roles::{Action, Role};

@@ -1,5 +1,6 @@
 //! The SIM lifecycle: `inventory → active ⇄ suspended → terminated`, terminated is final, and critical
-//! SIMs are protected from suspension and termination by tenants and by automated rules (SUB-4).
+//! SIMs are protected from suspension, termination and data barring by tenants and by automated rules
+//! (SUB-4).
 
 use store::model::{Priority, SimStatus};
 
@@ -42,6 +43,43 @@ pub enum TransitionError {
     CriticalExempt,
 }
 
+/// Checks barring (`barred`) or unbarring packet data. Barring a critical SIM's data cuts it off as
+/// surely as suspending it (a connected alarm or health monitor goes silent), so it is protected the
+/// same way: tenants need the operator to lift the protection first, automated decisions never do
+/// it. Unbarring is always allowed.
+pub fn check_data_barring(
+    actor: Authority,
+    priority: Priority,
+    protection_lifted: bool,
+    barred: bool,
+) -> Result<(), TransitionError> {
+    if let Authority::Person(role) = actor {
+        if !role.allows(Action::ManageSims) {
+            return Err(TransitionError::Forbidden(role));
+        }
+    }
+    protect_critical(actor, priority, protection_lifted, barred)
+}
+
+/// The protection of critical SIMs against being cut off (`cutting_off`).
+fn protect_critical(
+    actor: Authority,
+    priority: Priority,
+    protection_lifted: bool,
+    cutting_off: bool,
+) -> Result<(), TransitionError> {
+    if priority == Priority::Critical && cutting_off {
+        match actor {
+            Authority::Automated => return Err(TransitionError::CriticalExempt),
+            Authority::Person(role) if !role.is_operator() && !protection_lifted => {
+                return Err(TransitionError::Protected)
+            }
+            Authority::Person(_) => {}
+        }
+    }
+    Ok(())
+}
+
 fn step_allowed(from: SimStatus, to: SimStatus) -> bool {
     use SimStatus::*;
     matches!((from, to), (Inventory, Active) | (Active, Suspended) | (Suspended, Active) | (Suspended, Terminated))
@@ -65,16 +103,7 @@ pub fn check_transition(
         return Err(TransitionError::NotAllowed { from, to });
     }
     let cutting_off = matches!(to, SimStatus::Suspended | SimStatus::Terminated);
-    if priority == Priority::Critical && cutting_off {
-        match actor {
-            Authority::Automated => return Err(TransitionError::CriticalExempt),
-            Authority::Person(role) if !role.is_operator() && !protection_lifted => {
-                return Err(TransitionError::Protected)
-            }
-            Authority::Person(_) => {}
-        }
-    }
-    Ok(())
+    protect_critical(actor, priority, protection_lifted, cutting_off)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use store::model::{AlgorithmSpec, NewSim, Priority, SimStatus};
 /// One SIM as provisioning files and the API give it (`op` or `opc`; the rest optional but `imsi` and
 /// `k`). Deliberately not `Debug`: it holds keys.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SimRecord {
     /// `imsi`.
     pub imsi: String,

@@ -18,7 +18,7 @@ use store::{Store, Tx};
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::lifecycle::check_transition;
+use crate::lifecycle::{check_data_barring, check_transition};
 use crate::notify::HssNotifier;
 use crate::roles::Action;
 
@@ -192,6 +192,7 @@ pub async fn set_data_barring(
     if sim.data_barred == barred {
         return Ok(Changed { before: before.clone(), after: before });
     }
+    check_data_barring(actor.into(), sim.priority, before.protection_lifted, barred)?;
     let mut tx = store.begin().await?;
     if !tx.set_data_barred(&actor.scope(), imsi, barred).await? {
         return Err(Error::NotFound(format!("SIM {imsi} not found")));

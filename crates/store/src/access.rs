@@ -28,6 +28,8 @@ pub struct TokenInfo {
     pub tenant: Option<String>,
     /// Unix seconds of expiry.
     pub expires_at: Option<i64>,
+    /// The person this credential derives from (a login session, or a token issued with one).
+    pub user_id: Option<String>,
 }
 
 /// Why a token is refused. Deliberately coarse toward callers: every variant means "401".
@@ -48,6 +50,9 @@ pub enum AuthError {
     /// Used from an address it is not allowed from.
     #[error("token not allowed from this address")]
     Source,
+    /// Derived from a person whose account no longer exists.
+    #[error("token of a deleted user")]
+    UserGone,
 }
 
 /// Who is asking: the operator, or one tenant (every tenant-facing query takes this).
@@ -92,6 +97,8 @@ pub struct NewToken {
     pub expires_at: Option<i64>,
     /// Source addresses allowed (empty: any).
     pub allowed_sources: Vec<IpAddr>,
+    /// The person it derives from (revoked with that person's account).
+    pub user_id: Option<String>,
 }
 
 impl Store {
@@ -129,10 +136,15 @@ impl Store {
         if id.len() != 16 || secret.len() != 64 {
             return Ok(Err(AuthError::Malformed));
         }
-        let row = sqlx::query("SELECT id, secret_hash, name, role, tenant, expires_at, allowed_sources, revoked_at FROM api_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        // `user_ok` is 0 when the token derives from a person whose account is gone.
+        let row = sqlx::query(
+            "SELECT t.id, t.secret_hash, t.name, t.role, t.tenant, t.expires_at, t.allowed_sources, t.revoked_at, \
+             t.user_id, CAST(CASE WHEN t.user_id IS NULL OR u.id IS NOT NULL THEN 1 ELSE 0 END AS BIGINT) AS user_ok \
+             FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         let Some(r) = row else { return Ok(Err(AuthError::Invalid)) };
         let stored: String = r.try_get("secret_hash")?;
         if !bool::from(stored.as_bytes().ct_eq(hash(secret).as_bytes())) {
@@ -140,6 +152,9 @@ impl Store {
         }
         if r.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
             return Ok(Err(AuthError::Revoked));
+        }
+        if r.try_get::<i64, _>("user_ok")? == 0 {
+            return Ok(Err(AuthError::UserGone));
         }
         let expires_at: Option<i64> = r.try_get("expires_at")?;
         if expires_at.is_some_and(|e| at >= e) {
@@ -158,6 +173,7 @@ impl Store {
             role: r.try_get("role")?,
             tenant: r.try_get("tenant")?,
             expires_at,
+            user_id: r.try_get("user_id")?,
         }))
     }
 
@@ -202,7 +218,7 @@ impl Store {
     /// Tokens visible in `scope` (a tenant sees only its own), by id after `cursor`.
     pub async fn list_tokens(&self, scope: &Scope, cursor: Option<&str>, limit: i64) -> Result<Vec<TokenSummary>> {
         let rows = sqlx::query(
-            "SELECT id, name, role, tenant, expires_at, allowed_sources, revoked_at, created_at FROM api_tokens \
+            "SELECT id, name, role, tenant, expires_at, allowed_sources, revoked_at, created_at, user_id FROM api_tokens \
              WHERE ($1 = '*' OR tenant = $1) AND id > $2 ORDER BY id LIMIT $3",
         )
         .bind(scope.key())
@@ -220,6 +236,7 @@ impl Store {
                         role: r.try_get("role")?,
                         tenant: r.try_get("tenant")?,
                         expires_at: r.try_get("expires_at")?,
+                        user_id: r.try_get("user_id")?,
                     },
                     created_at: r.try_get("created_at")?,
                     revoked_at: r.try_get("revoked_at")?,
@@ -233,7 +250,8 @@ impl Store {
     /// record). Returns how many were deleted.
     pub async fn purge_expired_sessions(&self, before: i64) -> Result<u64> {
         let r = sqlx::query(
-            "DELETE FROM api_tokens WHERE name LIKE 'session:%' AND expires_at IS NOT NULL AND expires_at < $1",
+            "DELETE FROM api_tokens WHERE name LIKE 'session:%' AND user_id IS NOT NULL AND expires_at IS NOT NULL \
+             AND expires_at < $1",
         )
         .bind(before)
         .execute(self.pool())
@@ -292,8 +310,8 @@ impl crate::tx::Tx {
         let secret = random_hex(32)?;
         let sources = t.allowed_sources.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(",");
         sqlx::query(
-            "INSERT INTO api_tokens (id, secret_hash, name, role, tenant, expires_at, allowed_sources, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO api_tokens (id, secret_hash, name, role, tenant, expires_at, allowed_sources, created_at, \
+             user_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&id)
         .bind(hash(&secret))
@@ -303,6 +321,7 @@ impl crate::tx::Tx {
         .bind(t.expires_at)
         .bind(sources)
         .bind(now())
+        .bind(t.user_id.clone())
         .execute(self.conn())
         .await?;
         let info = TokenInfo {
@@ -311,6 +330,7 @@ impl crate::tx::Tx {
             role: t.role.clone(),
             tenant: t.tenant.clone(),
             expires_at: t.expires_at,
+            user_id: t.user_id.clone(),
         };
         Ok((info, format!("{TOKEN_PREFIX}_{id}_{secret}")))
     }

@@ -28,6 +28,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     keys: Arc<Keyring>,
+    /// The connection URL (for [`Store::with_own_pool`]).
+    url: Arc<str>,
 }
 
 impl std::fmt::Debug for Store {
@@ -80,39 +82,78 @@ pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
     })
 }
 
+/// Creates the database file's missing directories (mode 0700) and the file itself (mode 0600)
+/// before SQLite opens it: it holds sealed keys, token hashes and the audit trail, and SQLite gives
+/// its `-wal` and `-shm` files the mode of the database file. An existing file is left as it is.
+fn private_file(path: &std::path::Path) -> std::io::Result<()> {
+    if path.as_os_str() == ":memory:" || path.exists() {
+        return Ok(());
+    }
+    let mut dirs = std::fs::DirBuilder::new();
+    dirs.recursive(true);
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        dirs.mode(0o700);
+        file.mode(0o600);
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        dirs.create(dir)?;
+    }
+    match file.open(path) {
+        Ok(_) => Ok(()),
+        // Another process created it at the same moment.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// A pool of at most `max` connections to `url`, with SQLite's settings on each connection.
+async fn connect(backend: Backend, url: &str, max: u32) -> Result<AnyPool> {
+    let mut options = AnyPoolOptions::new().max_connections(max.max(1));
+    if backend == Backend::Sqlite {
+        options = options.after_connect(|conn, _| {
+            Box::pin(async move {
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA synchronous = FULL").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA busy_timeout = 5000").await?;
+                Ok(())
+            })
+        });
+    }
+    Ok(options.connect(url).await?)
+}
+
 impl Store {
     /// Opens (creating when needed) the database at `url` and brings its schema up to date.
     /// `sqlite://PATH` (relative or absolute) or `postgres://…`.
     pub async fn open(url: &str, keys: Keyring) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
-            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
-            }
+            private_file(std::path::Path::new(path)).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
             (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
         } else {
             return Err(StoreError::BadUrl(url.to_string()));
         };
-        let mut options = AnyPoolOptions::new().max_connections(if backend == Backend::Sqlite { 4 } else { 16 });
-        if backend == Backend::Sqlite {
-            options = options.after_connect(|conn, _| {
-                Box::pin(async move {
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = FULL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    Ok(())
-                })
-            });
-        }
-        let pool = options.connect(&url).await?;
+        let pool = connect(backend, &url, if backend == Backend::Sqlite { 4 } else { 16 }).await?;
         match backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(Self { pool, backend, keys: Arc::new(keys) })
+        Ok(Self { pool, backend, keys: Arc::new(keys), url: url.into() })
+    }
+
+    /// The same store over a connection pool of its own, of at most `max` connections. Components
+    /// that must not wait behind each other's queries take one each: the platform API's floods of
+    /// logins and listings then never hold the connections the HSS needs to answer AIRs.
+    pub async fn with_own_pool(&self, max: u32) -> Result<Self> {
+        let pool = connect(self.backend, &self.url, max).await?;
+        Ok(Self { pool, backend: self.backend, keys: self.keys.clone(), url: self.url.clone() })
     }
 
     /// The connection pool (for the store's own modules).

@@ -292,6 +292,16 @@ impl Store {
 }
 
 impl crate::tx::Tx {
+    /// How many of `tenant`'s jobs are queued or running (read inside the transaction that may add
+    /// one, for the per-tenant quota).
+    pub async fn count_unfinished_jobs(&mut self, tenant: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM jobs WHERE tenant = $1 AND state IN ('queued', 'running')")
+            .bind(tenant)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(r.try_get::<i64, _>("n")?)
+    }
+
     /// Creates a queued job.
     pub async fn create_job(
         &mut self,

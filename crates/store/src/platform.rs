@@ -92,8 +92,14 @@ fn rule_from_row(r: &sqlx::any::AnyRow) -> Result<RuleRow> {
     })
 }
 
+/// The sealing context of an idempotent answer (with the caller's scope).
+fn idempotency_field(key: &str) -> String {
+    format!("idempotency:{key}")
+}
+
 impl Store {
-    /// The stored answer for (`scope`, `key`).
+    /// The stored answer for (`scope`, `key`). Answers are kept sealed (they may hold a secret that
+    /// was shown once, such as a new token), bound to their scope and key.
     pub async fn idempotent_answer(&self, scope: &str, key: &str) -> Result<Option<IdempotentAnswer>> {
         let row = sqlx::query("SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2")
             .bind(scope)
@@ -104,14 +110,20 @@ impl Store {
             Ok(IdempotentAnswer {
                 request_hash: r.try_get("request_hash")?,
                 status: u16::try_from(r.try_get::<i64, _>("status")?).unwrap_or(500),
-                body: r.try_get("body")?,
+                body: {
+                    let sealed =
+                        hex::decode(r.try_get::<String, _>("body")?).map_err(|_| crate::seal::SealError::Malformed)?;
+                    let plain = self.keys().open(scope, &idempotency_field(key), &sealed)?;
+                    String::from_utf8_lossy(&plain).into_owned()
+                },
             })
         })
         .transpose()
     }
 
-    /// Stores the answer for (`scope`, `key`); the first answer wins.
+    /// Stores the answer for (`scope`, `key`), sealed; the first answer wins.
     pub async fn put_idempotent_answer(&self, scope: &str, key: &str, a: &IdempotentAnswer) -> Result<()> {
+        let sealed = hex::encode(self.keys().seal(scope, &idempotency_field(key), a.body.as_bytes())?);
         sqlx::query(
             "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING",
@@ -120,7 +132,7 @@ impl Store {
         .bind(key)
         .bind(&a.request_hash)
         .bind(i64::from(a.status))
-        .bind(&a.body)
+        .bind(sealed)
         .bind(now())
         .execute(self.pool())
         .await?;

@@ -46,24 +46,26 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
 }
 
 impl Store {
-    /// The login record of `username`.
-    pub async fn login_record(&self, username: &str) -> Result<Option<LoginRecord>> {
-        let row = sqlx::query(
+    /// The login records named `username`: one per tenant at most, and one among the operator's
+    /// staff (usernames are unique within a tenant, not across tenants).
+    pub async fn login_records(&self, username: &str) -> Result<Vec<LoginRecord>> {
+        let rows = sqlx::query(
             "SELECT id, username, role, tenant, created_at, password_hash, failed_logins, locked_until \
-             FROM users WHERE username = $1",
+             FROM users WHERE username = $1 ORDER BY id",
         )
         .bind(username)
-        .fetch_optional(self.pool())
+        .fetch_all(self.pool())
         .await?;
-        row.map(|r| {
-            Ok(LoginRecord {
-                user: user_from_row(&r)?,
-                password_hash: r.try_get("password_hash")?,
-                failed_logins: r.try_get("failed_logins")?,
-                locked_until: r.try_get("locked_until")?,
+        rows.iter()
+            .map(|r| {
+                Ok(LoginRecord {
+                    user: user_from_row(r)?,
+                    password_hash: r.try_get("password_hash")?,
+                    failed_logins: r.try_get("failed_logins")?,
+                    locked_until: r.try_get("locked_until")?,
+                })
             })
-        })
-        .transpose()
+            .collect()
     }
 
     /// Users visible in `scope`, by id after `cursor`.
@@ -122,7 +124,7 @@ impl crate::tx::Tx {
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
-                StoreError::Conflict(format!("username {username} is taken"))
+                StoreError::Conflict(format!("username {username} is taken in this tenant"))
             }
             _ => StoreError::Db(e),
         })?;
@@ -151,11 +153,24 @@ impl crate::tx::Tx {
         Ok(())
     }
 
-    /// Revokes every live login session of `username` (after a password change or reset).
-    pub async fn revoke_sessions(&mut self, username: &str) -> Result<u64> {
-        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL")
+    /// Revokes every live login session of the user (after a password change or reset).
+    pub async fn revoke_sessions(&mut self, user_id: &str) -> Result<u64> {
+        let r = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND name LIKE 'session:%' AND revoked_at IS NULL",
+        )
+        .bind(now())
+        .bind(user_id)
+        .execute(self.conn())
+        .await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Revokes every live credential derived from the user: its sessions and the tokens issued with
+    /// them (when the account is deleted).
+    pub async fn revoke_user_credentials(&mut self, user_id: &str) -> Result<u64> {
+        let r = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now())
-            .bind(format!("session:{username}"))
+            .bind(user_id)
             .execute(self.conn())
             .await?;
         Ok(r.rows_affected())

@@ -338,6 +338,7 @@ async fn tokens_are_hashed_scoped_expiring_and_revocable() {
             tenant: tenant.map(str::to_string),
             expires_at,
             allowed_sources: sources,
+            user_id: None,
         };
         let (info, token) = tx!(store, issue_token(&new(Some("acme"), None, vec![]))).unwrap();
         assert!(token.starts_with("wdn_"));
@@ -486,6 +487,7 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
                 tenant: Some("alpha".into()),
                 expires_at: exp,
                 allowed_sources: vec![],
+                user_id: name.starts_with("session:").then(|| format!("usr_{name}")),
             };
             tx!(s, issue_token(&t)).unwrap();
         }
@@ -499,11 +501,31 @@ async fn platform_data_is_scoped_and_bulk_batches_are_atomic() {
         ));
         tx!(s, record_login(&u.id, false, 0)).unwrap();
         tx!(s, record_login(&u.id, false, 99)).unwrap();
-        let rec = s.login_record("alice").await.unwrap().unwrap();
+        let rec = s.login_records("alice").await.unwrap().remove(0);
         assert_eq!((rec.failed_logins, rec.locked_until), (2, 99));
         assert_eq!(s.list_users(&b, None, 10).await.unwrap().len(), 0);
+        // Usernames are unique within a tenant only: another tenant may use "alice" too.
+        let other = tx!(s, create_user("alice", "h", "tenant_viewer", Some("bravo"))).unwrap();
+        assert_eq!(s.login_records("alice").await.unwrap().len(), 2);
+        // A credential derived from a user stops verifying once the user is gone, and deleting the
+        // user revokes it.
+        let derived = store::access::NewToken {
+            name: "session:alice".into(),
+            role: "tenant_viewer".into(),
+            tenant: Some("alpha".into()),
+            expires_at: None,
+            allowed_sources: vec![],
+            user_id: Some(u.id.clone()),
+        };
+        let (_, secret) = tx!(s, issue_token(&derived)).unwrap();
+        assert!(s.verify_token(&secret, None, 0).await.unwrap().is_ok());
+        assert_eq!(tx!(s, revoke_sessions(&other.id)).unwrap(), 0, "sessions are revoked by user id, not by name");
+        assert!(s.verify_token(&secret, None, 0).await.unwrap().is_ok());
         assert!(!tx!(s, delete_user(&b, &u.id)).unwrap());
         assert!(tx!(s, delete_user(&a, &u.id)).unwrap());
+        assert_eq!(s.verify_token(&secret, None, 0).await.unwrap(), Err(store::access::AuthError::UserGone));
+        assert_eq!(tx!(s, revoke_user_credentials(&u.id)).unwrap(), 1);
+        assert_eq!(s.verify_token(&secret, None, 0).await.unwrap(), Err(store::access::AuthError::Revoked));
 
         let ans = store::platform::IdempotentAnswer { request_hash: "h1".into(), status: 201, body: "{}".into() };
         s.put_idempotent_answer("token:x", "k", &ans).await.unwrap();

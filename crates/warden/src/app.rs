@@ -2,7 +2,8 @@
 //! its configuration section — the HSS and its Diameter listener, the platform API, the roaming
 //! firewall, the metrics endpoint — binding every listener before anything runs; [`App::run`] runs
 //! every long-running task on one [`JoinSet`] under a [`CancellationToken`] (a child token per
-//! stage, and per component within it), and on shutdown stops them in this order:
+//! stage, and per component within it) — the platform API's on a runtime of its own at a lower CPU
+//! priority ([`crate::edge_runtime`]) — and on shutdown stops them in this order:
 //!
 //! 1. **edge** — everything that accepts work or originates it: the roaming firewall (stops
 //!    accepting, answers what partners have in flight, DPR to partners, then closes its links to
@@ -32,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
+use crate::edge_runtime::EdgeRuntime;
 use crate::error::ServeError;
 use crate::firewall_run::FirewallPart;
 use crate::hss_front::{self, Metered};
@@ -155,10 +157,13 @@ impl App {
             diameter::transport::serve(listener, server, Arc::new(Metered(hss.clone())), tokens.core.child_token()),
         );
         running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
-        if let Some(p) = platform {
+        // The platform on its own runtime at a lower priority, so it cannot starve Diameter.
+        let edge = platform.as_ref().map(|_| EdgeRuntime::new()).transpose()?;
+        if let (Some(p), Some(rt)) = (platform, &edge) {
             notifications.push(p.notifications());
-            for (name, task) in p.start().await {
-                running.spawn(Stage::Edge, name, task);
+            let tasks = rt.handle().spawn(p.start()).await.map_err(|e| ServeError::Runtime(e.into()))??;
+            for (name, task) in tasks {
+                running.spawn_on(Stage::Edge, name, task, rt.handle());
             }
         }
         if let Some(f) = firewall {
@@ -188,7 +193,7 @@ impl App {
         running.stop(Stage::Flush, FLUSH_GRACE, started).await;
         tokens.root.cancel();
         running.finish().await;
-        drop((hss, store));
+        drop((hss, store, edge));
         tracing::info!(took_ms = started.elapsed().as_millis() as u64, "shutdown complete");
         outcome
     }
@@ -224,6 +229,18 @@ struct Running {
 impl Running {
     fn spawn(&mut self, stage: Stage, name: &'static str, task: impl Future<Output = ()> + Send + 'static) {
         let handle = self.set.spawn(task);
+        self.tasks.insert(handle.id(), (name, stage, handle));
+    }
+
+    /// Like [`Running::spawn`], on another runtime.
+    fn spawn_on(
+        &mut self,
+        stage: Stage,
+        name: &'static str,
+        task: impl Future<Output = ()> + Send + 'static,
+        runtime: &tokio::runtime::Handle,
+    ) {
+        let handle = self.set.spawn_on(task, runtime);
         self.tasks.insert(handle.id(), (name, stage, handle));
     }
 

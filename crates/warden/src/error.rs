@@ -39,6 +39,12 @@ pub enum ServeError {
     /// The breached-password corpus.
     #[error(transparent)]
     Breached(#[from] api::BreachedFileError),
+    /// The platform API's own store connections could not be opened.
+    #[error("platform API store connections: {0}")]
+    ApiStore(store::StoreError),
+    /// The platform API's runtime could not be built.
+    #[error("platform API runtime: {0}")]
+    Runtime(std::io::Error),
     /// The roaming firewall could not start.
     #[error(transparent)]
     Firewall(#[from] firewall::Error),

@@ -13,6 +13,7 @@ mod audit_cmd;
 mod bench;
 mod cli;
 mod config;
+mod edge_runtime;
 mod error;
 mod firewall_run;
 mod hexarg;

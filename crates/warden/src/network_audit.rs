@@ -169,6 +169,8 @@ fn run(config_path: Option<&Path>, a: &RunArgs) -> Result<(u8, String, String), 
                     store.audit_sims().await.map_err(|e| (1, format!("store: {e}")))?;
                 let origin = redact(&config.storage_url());
                 audit::evidence::check_store(&facts, &description.subscriptions, &origin, &mut report);
+                let kek = crate::storage::kek_beside_database(&config).map(|p| p.display().to_string());
+                audit::evidence::check_kek_placement(kek.as_deref(), &origin, &mut report);
             }
             Ok::<(), (u8, String)>(())
         })?;

@@ -38,11 +38,14 @@ impl api::engine::SignallingSource for HssLink {
     }
 }
 
+/// Store connections of the platform API, apart from the HSS's.
+const API_CONNECTIONS: u32 = 4;
+
 /// The platform API, built and bound.
 pub struct Platform {
     state: api::AppState,
     link: Arc<HssLink>,
-    listener: tokio::net::TcpListener,
+    listener: std::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
     addr: SocketAddr,
 }
@@ -66,15 +69,14 @@ impl Platform {
             eprintln!("warden: {n} breached-password hashes loaded");
         }
         let listen = settings.listen;
-        let listener = tokio::net::TcpListener::bind(listen).await.map_err(|source| ServeError::Bind {
-            key: "http.listen",
-            addr: listen,
-            source,
-        })?;
-        let addr =
-            listener.local_addr().map_err(|source| ServeError::Bind { key: "http.listen", addr: listen, source })?;
+        let bind_error = |source| ServeError::Bind { key: "http.listen", addr: listen, source };
+        // Bound here, registered with the platform's own runtime in `start`.
+        let listener = tokio::net::TcpListener::bind(listen).await.and_then(|l| l.into_std()).map_err(bind_error)?;
+        let addr = listener.local_addr().map_err(bind_error)?;
         let link = Arc::new(HssLink { hss: hss.clone(), sending: TaskTracker::new() });
-        let state = api::AppState::with_shutdown(hss.store().clone(), link.clone(), settings, shutdown);
+        // Connections of its own: a flood of API requests must not hold those the HSS answers with.
+        let store = hss.store().with_own_pool(API_CONNECTIONS).await.map_err(ServeError::ApiStore)?;
+        let state = api::AppState::with_shutdown(store, link.clone(), settings, shutdown);
         Ok(Some(Platform { state, link, listener, tls, addr }))
     }
 
@@ -84,9 +86,15 @@ impl Platform {
     }
 
     /// Resumes unfinished bulk jobs and returns the server and the background work, each ending
-    /// once the platform's shutdown token is cancelled.
-    pub async fn start(self) -> Vec<Task> {
+    /// once the platform's shutdown token is cancelled. Run it on the runtime the tasks will run on
+    /// (`crate::edge_runtime`): the listener and the resumed jobs belong to the runtime it runs on.
+    pub async fn start(self) -> Result<Vec<Task>, ServeError> {
         let Platform { state, link, listener, tls, addr } = self;
+        let listener = tokio::net::TcpListener::from_std(listener).map_err(|source| ServeError::Bind {
+            key: "http.listen",
+            addr,
+            source,
+        })?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let mut tasks: Vec<Task> =
             api::start_background(&state, link).await.into_iter().map(|t| (t.name, t.future)).collect();
@@ -101,6 +109,6 @@ impl Platform {
             }),
         ));
         eprintln!("warden: API on {scheme}://{addr}/api/v1 (OpenAPI at /api/v1/openapi.json)");
-        tasks
+        Ok(tasks)
     }
 }

@@ -11,6 +11,15 @@ use crate::error::ServeError;
 pub async fn run(config: Config) -> Result<(), ServeError> {
     // The handlers first: a signal that arrives while the App is being built is not lost.
     let signal = shutdown_signal()?;
+    if let Some(kek) = crate::storage::kek_beside_database(&config) {
+        tracing::warn!(kek = %kek.display(), "the key-encryption key lies beside the database; see docs/operations.md");
+        eprintln!(
+            "warden: warning: the key-encryption key {} lies beside the database: a copy of that directory \
+             holds the subscriber keys and the key that opens them. Move it (keys.kek_file elsewhere, \
+             keys.kek_env or a systemd credential; docs/operations.md).",
+            kek.display()
+        );
+    }
     App::build(config).await?.run(signal).await
 }
 

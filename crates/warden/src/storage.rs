@@ -81,7 +81,7 @@ pub fn keyring(config: &Config) -> Result<Keyring, StorageError> {
     } else if config.storage.url.is_none() {
         let path = config.data_dir.join("kek.hex");
         if !path.exists() {
-            std::fs::create_dir_all(&config.data_dir)
+            private_dir(&config.data_dir)
                 .map_err(|source| StorageError::Write { path: config.data_dir.clone(), source })?;
             let mut raw = [0u8; 32];
             auc::fill_random(&mut raw).map_err(StorageError::Random)?;
@@ -96,6 +96,18 @@ pub fn keyring(config: &Config) -> Result<Keyring, StorageError> {
     Ok(Keyring::new(current, older))
 }
 
+/// Creates `dir` and its missing parents with mode 0700 (only the service user may list the data).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
 fn write_secret_file(path: &Path, text: &str) -> Result<(), StorageError> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -107,6 +119,27 @@ fn write_secret_file(path: &Path, text: &str) -> Result<(), StorageError> {
     }
     let written = opts.open(path).and_then(|mut f| f.write_all(text.as_bytes()));
     written.map_err(|source| StorageError::Write { path: path.into(), source })
+}
+
+/// The KEK file, when it lies in the same directory as the SQLite database (the embedded default
+/// writes `<data_dir>/kek.hex` beside `warden.db`): whoever copies that directory, a backup for
+/// instance, has the sealed subscriber keys and the key that opens them. `None` when the KEK comes
+/// from the environment, lives elsewhere, or the database is not a local file.
+pub fn kek_beside_database(config: &Config) -> Option<PathBuf> {
+    let keys = &config.keys;
+    let kek = match (&keys.kek_file, &keys.kek_env) {
+        (Some(file), _) => file.clone(),
+        (None, Some(_)) => return None,
+        (None, None) if config.storage.url.is_none() => config.data_dir.join("kek.hex"),
+        (None, None) => return None,
+    };
+    let url = config.storage_url();
+    let db = Path::new(url.strip_prefix("sqlite://")?);
+    let dir = |p: &Path| {
+        let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::canonicalize(parent).unwrap_or_else(|_| parent.to_path_buf())
+    };
+    (dir(&kek) == dir(db)).then_some(kek)
 }
 
 /// Opens the store the configuration names.

@@ -267,3 +267,56 @@ fn fingerprint_helper_finds_shared_keys_without_keys() {
     let o = warden(p, &["audit", "fingerprint", "--input", "keys.csv"]);
     assert!(stdout(&o).starts_with("# put this salt in [lpwa.lorawan]:\n# fingerprint_salt = \""));
 }
+
+#[test]
+fn the_embedded_kek_beside_the_database_is_flagged_by_serve_and_the_audit() {
+    // The embedded default as the README starts it: no [keys], so kek.hex is made beside warden.db.
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let port = common::free_port();
+    write(
+        p,
+        "warden.toml",
+        &format!("data_dir = \"data\"\n[diameter]\nlisten = \"127.0.0.1:{port}\"\n[http]\nenabled = false\n"),
+    );
+    assert!(warden(p, &["profile", "import", &repo("examples/profiles.toml")]).status.success());
+    assert!(p.join("data/kek.hex").exists() && p.join("data/warden.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |f: &str| std::fs::metadata(p.join(f)).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode("data"), mode("data/warden.db"), mode("data/kek.hex")), (0o700, 0o600, 0o600));
+    }
+    let strong = repo("examples/network-strong.toml");
+    let o = warden(p, &["audit", "run", "--description", &strong, "--store", "--format", "json"]);
+    assert_eq!(json_ids(&o), ["WA-STO-005"], "{}", stderr(&o));
+
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(p)
+        .args(["--config", "warden.toml", "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let err = serve.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(err)).map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut found = false;
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_secs(10)) {
+        seen += &line;
+        if line.contains("warning: the key-encryption key") {
+            found = true;
+            break;
+        }
+    }
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(found, "serve warns at start: {seen}");
+}

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::{next_cursor, IdPageQuery, IdempotencyKey, PageQuery};
 use crate::auth::{source_of, Ctx};
 use crate::extract::{Json, Path, Query};
-use crate::problem::{ApiError, ApiResult, Problems};
+use crate::problem::{ApiError, ApiResult, Problem, Problems};
 use crate::state::AppState;
 
 /// A tenant.
@@ -273,7 +273,7 @@ pub async fn create_user(
     let role = parse_role(&req.role)?;
     let new =
         cmp::access::NewUser { username: &req.username, password: &req.password, role, tenant: req.tenant.as_deref() };
-    let user = cmp::access::create_user(st.store(), &st.0.settings.passwords(), &caller.actor(), &new).await?;
+    let user = cmp::access::create_user(st.store(), &st.0.passwords, &caller.actor(), &new).await?;
     Ok((StatusCode::CREATED, axum::Json(user_view(user))))
 }
 
@@ -289,6 +289,11 @@ pub async fn delete_user(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> Api
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {
+    /// The user's tenant. Usernames are unique within a tenant: a tenant's people give it; the
+    /// operator's staff leave it out. Without it, the name must be an operator account's or used in
+    /// one tenant only.
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Login name.
     pub username: String,
     /// Password.
@@ -310,7 +315,9 @@ pub struct Session {
 
 /// Logs a person in; attempts are limited per source address and per account.
 #[utoipa::path(post, path = "/auth/login", tag = "access", request_body = Login,
-    responses((status = 200, body = Session), Problems))]
+    responses((status = 200, body = Session), Problems,
+        (status = 503, description = "Password checks are saturated; retry after Retry-After", body = Problem,
+         content_type = "application/problem+json")))]
 pub async fn login(
     State(st): State<AppState>,
     parts: axum::http::request::Parts,
@@ -322,7 +329,8 @@ pub async fn login(
         return Err(ApiError::too_many("too many login attempts from this address", wait));
     }
     let session_secs = st.0.settings.session_secs;
-    let s = cmp::access::login(st.store(), &req.username, &req.password, source, session_secs).await?;
+    let account = cmp::access::Account { tenant: req.tenant.as_deref(), username: &req.username };
+    let s = cmp::access::login(st.store(), &st.0.passwords, account, &req.password, source, session_secs).await?;
     Ok(axum::Json(Session { token: s.token, expires_at: s.expires_at, role: s.role, tenant: s.tenant }))
 }
 
@@ -330,6 +338,9 @@ pub async fn login(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The user's tenant (as for login).
+    #[serde(default)]
+    pub tenant: Option<String>,
     /// Login name.
     pub username: String,
     /// The current password.
@@ -340,7 +351,9 @@ pub struct PasswordChange {
 
 /// Changes a person's own password (needs the current one; rate-limited like login).
 #[utoipa::path(post, path = "/auth/password", tag = "access", request_body = PasswordChange,
-    responses((status = 204, description = "Changed"), Problems))]
+    responses((status = 204, description = "Changed"), Problems,
+        (status = 503, description = "Password checks are saturated; retry after Retry-After", body = Problem,
+         content_type = "application/problem+json")))]
 pub async fn change_password(
     State(st): State<AppState>,
     parts: axum::http::request::Parts,
@@ -351,9 +364,16 @@ pub async fn change_password(
     if let Err(wait) = st.0.login_limiter.check(&key) {
         return Err(ApiError::too_many("too many attempts from this address", wait));
     }
-    let rules = st.0.settings.passwords();
-    cmp::access::change_password(st.store(), &rules, &req.username, &req.current_password, &req.new_password, source)
-        .await?;
+    let account = cmp::access::Account { tenant: req.tenant.as_deref(), username: &req.username };
+    cmp::access::change_password(
+        st.store(),
+        &st.0.passwords,
+        account,
+        &req.current_password,
+        &req.new_password,
+        source,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -375,8 +395,7 @@ pub async fn reset_password(
     Path(id): Path<String>,
     Json(req): Json<PasswordReset>,
 ) -> ApiResult<StatusCode> {
-    let rules = st.0.settings.passwords();
-    cmp::access::reset_password(st.store(), &rules, &caller.actor(), &id, &req.new_password).await?;
+    cmp::access::reset_password(st.store(), &st.0.passwords, &caller.actor(), &id, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -451,22 +470,26 @@ pub async fn audit_log(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> A
     let limit = q.limit()?;
     let rows = st.store().list_audit(&caller.scope(), q.numeric_cursor()?, limit).await?;
     let next = next_cursor(&rows, limit, |r| r.id.to_string());
+    let scope = caller.scope();
     Ok(axum::Json(AuditPage {
         items: rows
             .into_iter()
-            .map(|r| AuditRecord {
-                id: r.id,
-                at: r.at,
-                actor: r.entry.actor,
-                role: r.entry.role,
-                tenant: r.entry.tenant,
-                source: r.entry.source,
-                action: r.entry.action,
-                resource: r.entry.resource,
-                before: r.entry.before,
-                after: r.entry.after,
-                prev_hash: r.prev_hash,
-                hash: r.hash,
+            .map(|r| {
+                let entry = cmp::access::audit_view(&scope, r.entry);
+                AuditRecord {
+                    id: r.id,
+                    at: r.at,
+                    actor: entry.actor,
+                    role: entry.role,
+                    tenant: entry.tenant,
+                    source: entry.source,
+                    action: entry.action,
+                    resource: entry.resource,
+                    before: entry.before,
+                    after: entry.after,
+                    prev_hash: r.prev_hash,
+                    hash: r.hash,
+                }
             })
             .collect(),
         next_cursor: next,

@@ -74,6 +74,7 @@ pub struct PlmnText(String);
 /// An APN of a profile.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct ApnBody {
     /// APN name.
     #[schema(min_length = 1, max_length = 100, pattern = "^[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)*$")]

@@ -50,6 +50,7 @@ fn view(e: &StoredEvent) -> Event {
 /// Event filters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct EventQuery {
     /// Cursor (an event id) from the previous page.
     #[param(pattern = "^[0-9]{0,18}$")]
@@ -88,6 +89,7 @@ pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<EventQuery>) -> ApiRe
 /// Stream position.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct StreamQuery {
     /// Start after this event id (default: only new events). `Last-Event-ID` takes precedence.
     pub after: Option<i64>,

@@ -102,8 +102,7 @@ fn view(j: &JobRow) -> Job {
 pub fn spawn(st: &AppState, id: String) {
     let st = st.clone();
     st.0.jobs.clone().spawn(async move {
-        let Ok(_slot) = st.0.job_slots.clone().acquire_owned().await else { return };
-        match cmp::jobs::run_job(st.store(), st.0.hss.as_ref(), &id).await {
+        match cmp::jobs::run_job(st.store(), st.0.hss.as_ref(), &st.0.job_slots, &id).await {
             Ok(j) => {
                 tracing::info!(job = %j.id, state = %j.state, succeeded = j.succeeded, failed = j.failed, "job finished")
             }
@@ -162,7 +161,8 @@ pub async fn create(Ctx { st, caller }: Ctx, Json(req): Json<JobRequest>) -> Api
         selection,
         role: caller.role.as_str().to_string(),
     };
-    let job = cmp::jobs::create(st.store(), &caller.actor(), req.tenant.as_deref(), &plan).await?;
+    let limits = st.0.settings.job_limits();
+    let job = cmp::jobs::create(st.store(), &caller.actor(), req.tenant.as_deref(), &plan, limits).await?;
     spawn(&st, job.id.clone());
     Ok((StatusCode::ACCEPTED, axum::Json(view(&job))))
 }
@@ -211,6 +211,7 @@ pub async fn cancel(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResul
 /// Item result filter.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct ItemQuery {
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,

@@ -32,6 +32,7 @@ pub const MAX_LIMIT: u32 = 1000;
 /// Cursor pagination: pass the `next_cursor` of one page as `cursor` to get the next.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,
@@ -68,6 +69,7 @@ impl PageQuery {
 /// Cursor pagination over numbered records (events, audit): the cursor is a record id.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct IdPageQuery {
     /// Cursor (a record id) from the previous page.
     #[param(pattern = "^[0-9]{0,18}$")]

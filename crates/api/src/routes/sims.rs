@@ -140,6 +140,7 @@ pub struct SimPage {
 /// SIM list filters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
 pub struct SimQuery {
     /// Opaque cursor from the previous page.
     pub cursor: Option<String>,

@@ -126,10 +126,10 @@ async fn the_hss_keeps_its_latency_under_a_login_flood() {
 
     let (hashed, busy) = (hashed.load(Ordering::Relaxed), busy.load(Ordering::Relaxed));
     eprintln!("AIR p99 quiet {quiet:?}, under the flood {flooded:?}; {during} logins answered meanwhile; in all {hashed} hashed, {busy} refused as busy");
+    let bound = quiet.max(Duration::from_millis(2)) * 10;
+    assert!(flooded <= bound, "AIR p99 {flooded:?} under the login flood, {quiet:?} without: more than tenfold");
     // Every client keeps one login in flight throughout; how many are answered during the window
     // depends on how much CPU the HSS leaves (the point), so it is reported, not asserted. That the
     // flood saturated the hashing pool is: some logins were hashed, others refused as busy.
     assert!(hashed > 0 && busy > 0, "the flood filled the hashing pool ({hashed} hashed, {busy} busy)");
-    let bound = quiet.max(Duration::from_millis(2)) * 10;
-    assert!(flooded <= bound, "AIR p99 {flooded:?} under the login flood, {quiet:?} without: more than tenfold");
 }

@@ -48,8 +48,9 @@ pub struct Hss {
     store: Store,
     sqn: SqnAllocator,
     cache: cache::Cache,
-    /// Open MME connections by Origin-Host (lower case), for CLR/IDR.
-    peers: Mutex<HashMap<String, PeerHandle>>,
+    /// Open connections by peer identity (lower case), oldest first, for CLR/IDR: every live
+    /// connection of an identity is kept, so one closing never orphans another.
+    peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
     /// AIR/ULR per IMSI in the current hour.
     signalling: SignallingCounter,
     /// Nodes behind a relay (a roaming firewall, a DEA): node Origin-Host → the connection's host.
@@ -145,15 +146,22 @@ impl Hss {
         }
     }
 
-    /// The open connection to `node`, directly or through the relay it last came through.
-    pub(crate) fn connection_to(&self, node: &str) -> Option<PeerHandle> {
+    /// The open connections to `node`, newest first: its own, or else those of the relay it last
+    /// came through.
+    pub(crate) fn connections_to(&self, node: &str) -> Vec<PeerHandle> {
         let key = node.to_ascii_lowercase();
         let peers = self.peers.lock().expect("peer registry");
-        if let Some(p) = peers.get(&key) {
-            return Some(p.clone());
+        let open = |host: &str| -> Vec<PeerHandle> {
+            peers.get(host).map(|v| v.iter().rev().filter(|p| p.is_open()).cloned().collect()).unwrap_or_default()
+        };
+        let direct = open(&key);
+        if !direct.is_empty() {
+            return direct;
         }
-        let via = self.routes.lock().expect("routes").get(&key).cloned()?;
-        peers.get(&via).cloned()
+        match self.routes.lock().expect("routes").get(&key) {
+            Some(via) => open(via),
+            None => Vec::new(),
+        }
     }
 
     /// Drops a subscriber from the cache after a change.
@@ -203,14 +211,27 @@ impl Handler for Hss {
         Some(self.dispatch(request, &peer).await)
     }
 
+    /// Adds the connection beside any other of the same identity (RFC 6733 §5.6.4's election is for
+    /// two peers connecting to each other at once; the HSS only accepts, so every connection an MME
+    /// opens is kept while it lives).
     fn peer_open(&self, peer: PeerHandle) {
         let host = peer.remote().origin_host.to_ascii_lowercase();
-        self.peers.lock().expect("peer registry").insert(host, peer);
+        let mut peers = self.peers.lock().expect("peer registry");
+        let live = peers.entry(host).or_default();
+        live.retain(PeerHandle::is_open);
+        live.push(peer);
     }
 
+    /// Drops the connection that closed (its handle is no longer open), and only that one.
     fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>, _reason: &diameter::peer::CloseReason) {
-        if let Some(r) = remote {
-            self.peers.lock().expect("peer registry").remove(&r.origin_host.to_ascii_lowercase());
+        let Some(r) = remote else { return };
+        let host = r.origin_host.to_ascii_lowercase();
+        let mut peers = self.peers.lock().expect("peer registry");
+        if let Some(live) = peers.get_mut(&host) {
+            live.retain(PeerHandle::is_open);
+            if live.is_empty() {
+                peers.remove(&host);
+            }
         }
     }
 }

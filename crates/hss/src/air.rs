@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::answer::Outcome;
 use crate::cache::Subscriber;
-use crate::Hss;
+use crate::{Hss, Sender};
 
 /// RAT-Type GERAN (TS 29.212 §5.3.31).
 const RAT_GERAN: u32 = 1020;
@@ -26,7 +26,7 @@ impl Hss {
     pub(crate) async fn admit(
         &self,
         req: &Message,
-        origin: &str,
+        from: Sender<'_>,
     ) -> store::Result<Result<(Imsi, Plmn, Arc<Subscriber>), Refusal>> {
         let Some(imsi) = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<Imsi>().ok()) else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
@@ -35,7 +35,7 @@ impl Hss {
         else {
             return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
         };
-        if !self.config.may_query(origin, imsi.as_str()) {
+        if !self.config.may_query(from.connection, imsi.as_str()) {
             return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
         }
         let Some(sub) = self.subscriber(&imsi).await? else {
@@ -57,8 +57,8 @@ impl Hss {
         Ok(Ok((imsi, plmn, sub)))
     }
 
-    pub(crate) async fn air(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let (imsi, plmn, sub) = match self.admit(req, origin).await? {
+    pub(crate) async fn air(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
+        let (imsi, plmn, sub) = match self.admit(req, from).await? {
             Ok(x) => x,
             Err(o) => return Ok(self.answer(req, o)),
         };
@@ -86,7 +86,7 @@ impl Hss {
             .and_then(Avp::as_u32)
             .unwrap_or(1)
             .clamp(1, self.config.diameter.max_vectors);
-        let ind = self.config.sqn.scheme().ind_for_node(origin);
+        let ind = self.config.sqn.scheme().ind_for_node(from.connection);
         let first = self.sqn.next(&self.store, &imsi, i64::from(n)).await?;
         let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
         let amf = auc::Amf(sim.amf);

@@ -17,32 +17,33 @@ use crate::{Hss, Sender};
 /// RAT-Type GERAN (TS 29.212 §5.3.31).
 const RAT_GERAN: u32 = 1020;
 
-/// Why a request is refused before any vector is made.
-pub(crate) type Refusal = Outcome;
+/// The answer that refuses a request before any vector is made.
+pub(crate) type Refusal = Message;
 
 impl Hss {
     /// Resolves the subscriber, the peer's right to ask, the SIM status and the visited PLMN: the
-    /// checks AIR and ULR share.
+    /// checks AIR and ULR share. A User-Name that is not an IMSI is refused before anything else.
     pub(crate) async fn admit(
         &self,
         req: &Message,
         from: Sender<'_>,
     ) -> store::Result<Result<(Imsi, Plmn, Arc<Subscriber>), Refusal>> {
-        let Some(imsi) = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<Imsi>().ok()) else {
-            return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
+        let imsi = match self.imsi_of(req, from) {
+            Ok(i) => i,
+            Err(a) => return Ok(Err(a)),
         };
         let Some(plmn) = req.get(avp::VISITED_PLMN_ID).and_then(Avp::as_bytes).and_then(|b| Plmn::from_bcd(b).ok())
         else {
-            return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
+            return Ok(Err(self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE))));
         };
         if !self.config.may_query(from.connection, imsi.as_str()) {
-            return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+            return Ok(Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED))));
         }
         let Some(sub) = self.subscriber(&imsi).await? else {
-            return Ok(Err(Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
+            return Ok(Err(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN))));
         };
         if sub.sim.status != SimStatus::Active {
-            return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+            return Ok(Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED))));
         }
         if let Some(p) = &sub.profile {
             if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
@@ -51,7 +52,7 @@ impl Hss {
                     let detail = format!("visited PLMN {plmn} not allowed by profile {}", p.name);
                     self.store.record_event(Some(&imsi), &EventKind::RoamingRejected.name(), &detail).await?;
                 }
-                return Ok(Err(Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED)));
+                return Ok(Err(self.answer(req, Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED))));
             }
         }
         Ok(Ok((imsi, plmn, sub)))
@@ -60,7 +61,7 @@ impl Hss {
     pub(crate) async fn air(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
         let (imsi, plmn, sub) = match self.admit(req, from).await? {
             Ok(x) => x,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         let forbidden = |r: Rat| sub.profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
         let eutran = req.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO);

@@ -283,6 +283,9 @@ pub struct HssConfig {
     pub open_imsi_access: bool,
     /// Subscribers kept in memory for the hot path.
     pub cache_capacity: usize,
+    /// IMSIs whose AIR/ULR count of the hour is kept for the signalling rules (then the quietest
+    /// make room: [`crate::SignallingCounter`]).
+    pub signalling_capacity: usize,
 }
 
 impl HssConfig {
@@ -290,7 +293,14 @@ impl HssConfig {
     /// development mode ([`HssConfig::open_imsi_access`]).
     pub fn from_sections(diameter: DiameterConfig, sqn: SqnConfig, eir: EirConfig) -> Self {
         let open_imsi_access = diameter.peers.is_empty();
-        Self { diameter, sqn, eir, open_imsi_access, cache_capacity: 200_000 }
+        Self {
+            diameter,
+            sqn,
+            eir,
+            open_imsi_access,
+            cache_capacity: 200_000,
+            signalling_capacity: crate::SignallingCounter::DEFAULT_CAPACITY,
+        }
     }
 
     /// Defaults with this identity and no peers (and no open access): 5 vectors at most, 5-bit IND,

@@ -120,13 +120,14 @@ impl Hss {
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
         let sqn = SqnAllocator::new(config.sqn.block());
         let cache = cache::Cache::new(config.cache_capacity);
+        let signalling = SignallingCounter::with_capacity(config.signalling_capacity);
         Arc::new(Self {
             config,
             store,
             sqn,
             cache,
             peers: Mutex::new(HashMap::new()),
-            signalling: Default::default(),
+            signalling,
             refusals: PeerRefusals::default(),
             routes: Mutex::new(HashMap::new()),
             outbox_wake: tokio::sync::Notify::new(),
@@ -226,6 +227,24 @@ impl Hss {
         answer::answer(req, self.config.origin_host(), self.config.origin_realm(), outcome)
     }
 
+    /// The IMSI a request names, or the answer that refuses it: DIAMETER_INVALID_AVP_VALUE (5004,
+    /// with the User-Name as Failed-AVP, RFC 6733 §7.5) when the User-Name is not an IMSI of 6 to 15
+    /// digits, counted against the peer; nothing about the User-Name is kept.
+    pub(crate) fn imsi_of(&self, req: &Message, from: Sender<'_>) -> Result<ids::Imsi, Message> {
+        let user_name = req.get(avp::USER_NAME);
+        match user_name.and_then(diameter::Avp::as_str).and_then(|s| s.parse::<ids::Imsi>().ok()) {
+            Some(imsi) => Ok(imsi),
+            None => {
+                self.refusals.count(from.connection, Refusal::InvalidUserName);
+                let mut a = self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE));
+                if let Some(u) = user_name {
+                    a.add(avp::FAILED_AVP, vec![u.clone()]);
+                }
+                Err(a)
+            }
+        }
+    }
+
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
     ///
     /// A request whose Origin-Host is not the connection's peer is refused with
@@ -246,8 +265,9 @@ impl Hss {
             }
         };
         if matches!(command, Some(Command::AIR | Command::ULR)) {
-            if let Some(imsi) = req.get_str(avp::USER_NAME) {
-                self.signalling.count(imsi, store::now());
+            // Only what parses as an IMSI: a junk User-Name must not become per-IMSI state.
+            if let Some(imsi) = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<ids::Imsi>().ok()) {
+                self.signalling.count(&imsi, store::now());
             }
         }
         let result = match command {

@@ -10,13 +10,11 @@ use crate::answer::Outcome;
 use crate::{Hss, Sender};
 
 impl Hss {
-    fn requested_imsi(&self, req: &Message, from: Sender<'_>) -> Result<Imsi, Outcome> {
-        let imsi = req
-            .get_str(avp::USER_NAME)
-            .and_then(|s| s.parse::<Imsi>().ok())
-            .ok_or(Outcome::Result(rc::INVALID_AVP_VALUE))?;
+    /// The IMSI, when it is one and the peer may ask about it; else the answer that refuses it.
+    fn requested_imsi(&self, req: &Message, from: Sender<'_>) -> Result<Imsi, Message> {
+        let imsi = self.imsi_of(req, from)?;
         if !self.config.may_query(from.connection, imsi.as_str()) {
-            return Err(Outcome::Result(rc::AUTHORIZATION_REJECTED));
+            return Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
         }
         Ok(imsi)
     }
@@ -24,7 +22,7 @@ impl Hss {
     pub(crate) async fn pur(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
         let imsi = match self.requested_imsi(req, from) {
             Ok(i) => i,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         if self.store.sim(&imsi).await?.is_none() {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
@@ -40,7 +38,7 @@ impl Hss {
     pub(crate) async fn nor(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
         let imsi = match self.requested_imsi(req, from) {
             Ok(i) => i,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         if self.store.sim(&imsi).await?.is_none() {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));

@@ -31,7 +31,7 @@ impl Hss {
     pub(crate) async fn ulr(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
         let (imsi, plmn, sub) = match self.admit(req, from).await? {
             Ok(x) => x,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         let (sim, profile) = (&sub.sim, sub.profile.as_deref());
         if let (Some(rat), Some(p)) = (rat_of(req.get_u32(avp::RAT_TYPE)), profile) {

@@ -22,7 +22,8 @@ pub(crate) type Refusal = Message;
 
 impl Hss {
     /// Resolves the subscriber, the peer's right to ask, the SIM status and the visited PLMN: the
-    /// checks AIR and ULR share. A User-Name that is not an IMSI is refused before anything else.
+    /// checks AIR and ULR share. The request counts for the signalling rules only once the peer may
+    /// ask about the IMSI and the IMSI names a SIM: refused and junk requests leave no per-IMSI state.
     pub(crate) async fn admit(
         &self,
         req: &Message,
@@ -36,12 +37,13 @@ impl Hss {
         else {
             return Ok(Err(self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE))));
         };
-        if !self.config.may_query(from.connection, imsi.as_str()) {
+        if !self.may_query(from, &imsi) {
             return Ok(Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED))));
         }
         let Some(sub) = self.subscriber(&imsi).await? else {
             return Ok(Err(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN))));
         };
+        self.signalling.count(&imsi, store::now());
         if sub.sim.status != SimStatus::Active {
             return Ok(Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED))));
         }

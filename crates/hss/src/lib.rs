@@ -11,8 +11,9 @@
 //!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
 //! Before any command is handled, the request's Origin-Host must be the connection's own identity,
-//! or a node a configured relay vouches for with its Route-Record path ([`Hss::dispatch`]); such
-//! refusals are counted per peer ([`PeerRefusals`]).
+//! or a node a configured relay vouches for with its Route-Record path ([`Hss::dispatch`]); each
+//! command then checks that the User-Name is an IMSI the peer may ask about. Those refusals are
+//! counted per peer ([`PeerRefusals`]), never per IMSI.
 //! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
 //! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
@@ -97,7 +98,7 @@ pub struct Hss {
     /// Open connections by peer identity (lower case), oldest first, for CLR/IDR: every live
     /// connection of an identity is kept, so one closing never orphans another.
     peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
-    /// AIR/ULR per IMSI in the current hour.
+    /// AIR/ULR per IMSI in the current hour (authorised requests for provisioned SIMs only).
     signalling: SignallingCounter,
     /// Requests refused because of who asked, per peer.
     refusals: PeerRefusals,
@@ -245,6 +246,16 @@ impl Hss {
         }
     }
 
+    /// True when the peer on `from`'s connection may ask about `imsi`; a refusal is counted against
+    /// the peer.
+    pub(crate) fn may_query(&self, from: Sender<'_>, imsi: &ids::Imsi) -> bool {
+        let ok = self.config.may_query(from.connection, imsi.as_str());
+        if !ok {
+            self.refusals.count(from.connection, Refusal::ImsiRange);
+        }
+        ok
+    }
+
     /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
     ///
     /// A request whose Origin-Host is not the connection's peer is refused with
@@ -264,12 +275,6 @@ impl Hss {
                 return a;
             }
         };
-        if matches!(command, Some(Command::AIR | Command::ULR)) {
-            // Only what parses as an IMSI: a junk User-Name must not become per-IMSI state.
-            if let Some(imsi) = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<ids::Imsi>().ok()) {
-                self.signalling.count(&imsi, store::now());
-            }
-        }
         let result = match command {
             Some(Command::AIR) => self.air(&req, from).await,
             Some(Command::ULR) => self.ulr(&req, from).await,

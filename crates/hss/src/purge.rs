@@ -13,7 +13,7 @@ impl Hss {
     /// The IMSI, when it is one and the peer may ask about it; else the answer that refuses it.
     fn requested_imsi(&self, req: &Message, from: Sender<'_>) -> Result<Imsi, Message> {
         let imsi = self.imsi_of(req, from)?;
-        if !self.config.may_query(from.connection, imsi.as_str()) {
+        if !self.may_query(from, &imsi) {
             return Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
         }
         Ok(imsi)

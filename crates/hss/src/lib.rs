@@ -280,7 +280,7 @@ impl Hss {
             Some(Command::ULR) => self.ulr(&req, from).await,
             Some(Command::PUR) => self.pur(&req, from).await,
             Some(Command::NOR) => self.nor(&req, from).await,
-            Some(Command::ECR) => self.ecr(&req).await,
+            Some(Command::ECR) => self.ecr(&req, from).await,
             _ => Ok(self.answer(&req, Outcome::Result(rc::COMMAND_UNSUPPORTED))),
         };
         result.unwrap_or_else(|e| {

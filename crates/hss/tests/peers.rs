@@ -1,6 +1,7 @@
 //! Who a Diameter peer may speak for and ask about (issue #12): a connection speaks for the node it
-//! identified as in CER, unless it is a configured relay (then the Route-Record path decides); and
-//! every live connection of an identity can carry CLR/IDR, whichever of them closes.
+//! identified as in CER, unless it is a configured relay (then the Route-Record path decides); every
+//! live connection of an identity can carry CLR/IDR, whichever of them closes; and S13 answers a peer
+//! about an IMSI outside its ranges as if no IMSI had been given.
 
 mod common;
 
@@ -9,12 +10,12 @@ use std::time::Duration;
 use cmp::Actor;
 use diameter::avp;
 use diameter::result_code as rc;
-use diameter::{Command, Message};
+use diameter::{Avp, Command, Message};
 use store::model::SimStatus;
 use testkit::s6a::{ask, connect_mme, Node, PLMN_00101};
 use tokio::time::timeout;
 
-use common::{base, mme, rule, setup, setup_with, ulr, IMSI, REALM, STANDARD};
+use common::{base, mme, rule, setup, setup_with, ulr, IMSI, REALM, STANDARD, STOLEN_IMEI};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -132,4 +133,37 @@ async fn a_second_connection_of_an_mme_closing_leaves_the_first_reachable() {
     let clr = timeout(WAIT, inbox.recv()).await.expect("CLR on the first, still open connection").unwrap();
     assert_eq!(clr.abbrev(), Some("CLR"));
     assert_eq!((clr.get_str(avp::USER_NAME), clr.get_u32(avp::CANCELLATION_TYPE)), (Some(STANDARD), Some(2)));
+}
+
+fn ecr(host: &str, imsi: &str, imei: &str) -> Message {
+    let mut m = base(Command::ECR, host, imsi);
+    m.push(Avp::grouped(avp::TERMINAL_INFORMATION, vec![Avp::new(avp::IMEI, imei)]));
+    m
+}
+
+#[tokio::test]
+async fn ecr_about_an_imsi_outside_the_peers_ranges_is_answered_from_the_imei_lists_alone() {
+    let s = setup().await;
+    let (partner, _) = mme(s.addr, "partner.example").await.unwrap();
+    let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    // The partner may not ask about our IMSIs: the critical SIM's exemption is not revealed.
+    let status = |a: Message| (a.result_code(), a.get_u32(avp::EQUIPMENT_STATUS));
+    let blacklisted = (Some(rc::SUCCESS), Some(1));
+    assert_eq!(status(ask(&partner, ecr("partner.example", IMSI, STOLEN_IMEI)).await), blacklisted);
+    assert_eq!(status(ask(&partner, ecr("partner.example", STANDARD, STOLEN_IMEI)).await), blacklisted);
+    assert_eq!(status(ask(&partner, ecr("partner.example", "", STOLEN_IMEI)).await), blacklisted);
+    assert_eq!(s.hss.refusals().of("partner.example").imsi_range, 2);
+    // A peer allowed for the range still gets the exemption (GREYLISTED).
+    assert_eq!(status(ask(&mme1, ecr("mme1.home.example", IMSI, STOLEN_IMEI)).await), (Some(rc::SUCCESS), Some(2)));
+}
+
+#[tokio::test]
+async fn ecr_about_an_imsi_outside_the_peers_ranges_writes_nothing_into_the_tenants_feed() {
+    let s = setup().await;
+    let (partner, _) = mme(s.addr, "partner.example").await.unwrap();
+    for _ in 0..3 {
+        ask(&partner, ecr("partner.example", IMSI, STOLEN_IMEI)).await;
+    }
+    let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
+    assert!(events.iter().all(|(k, _)| !k.starts_with("eir.")), "{events:?}");
 }

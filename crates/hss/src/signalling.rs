@@ -48,7 +48,7 @@ impl Default for SignallingCounter {
 }
 
 impl SignallingCounter {
-    /// IMSIs held by default: about 20 MiB when full.
+    /// IMSIs held by default: about 25 MiB when full (64 hash tables of 16,384 slots of 25 bytes).
     pub const DEFAULT_CAPACITY: usize = 500_000;
 
     /// A counter holding at most about `capacity` IMSIs (rounded up to a multiple of 64 shards).

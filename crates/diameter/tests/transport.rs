@@ -95,6 +95,52 @@ async fn unknown_peer_is_refused_over_tcp() {
     assert!(err.to_string().contains("3010"), "{err}");
 }
 
+/// Keeps the handle of every connection that opened and reports each close.
+struct Keeper {
+    opened: tokio::sync::mpsc::UnboundedSender<PeerHandle>,
+    closed: tokio::sync::mpsc::UnboundedSender<()>,
+}
+impl Handler for Keeper {
+    async fn handle(&self, req: Message, peer: PeerHandle) -> Option<Message> {
+        Echo.handle(req, peer).await
+    }
+    fn peer_open(&self, peer: PeerHandle) {
+        let _ = self.opened.send(peer);
+    }
+    fn peer_closed(&self, _remote: Option<&diameter::peer::Capabilities>, _reason: &diameter::peer::CloseReason) {
+        let _ = self.closed.send(());
+    }
+}
+
+#[tokio::test]
+async fn handles_tell_connections_of_the_same_identity_apart() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (opened, mut opens) = tokio::sync::mpsc::unbounded_channel();
+    let (closed, mut closes) = tokio::sync::mpsc::unbounded_channel();
+    let config = ServerConfig {
+        peer: PeerConfig::new("hss.example", REALM, vec![Application::S6A]),
+        authorizer: only("mme"),
+        limits: ConnectionLimits::default(),
+        tls: None,
+    };
+    let stop = CancellationToken::new();
+    tokio::spawn(serve(listener, config, Arc::new(Keeper { opened, closed }), stop.clone()));
+    let wait = Duration::from_secs(5);
+    let _first = client(addr, "mme1.example").await.unwrap();
+    let first = timeout(wait, opens.recv()).await.expect("first open").unwrap();
+    let second_client = client(addr, "mme1.example").await.unwrap();
+    let second = timeout(wait, opens.recv()).await.expect("second open").unwrap();
+    assert_eq!(first.remote().origin_host, second.remote().origin_host);
+    assert!(!first.same_connection(&second) && first.same_connection(&first.clone()));
+    assert!(first.is_open() && second.is_open());
+    second_client.disconnect(0).await;
+    timeout(wait, closes.recv()).await.expect("second closed").unwrap();
+    assert!(!second.is_open(), "closed before peer_closed ran");
+    assert!(first.is_open(), "the other connection of the same identity stays open");
+    stop.cancel();
+}
+
 #[tokio::test]
 async fn malformed_flood_leaves_good_peers_served() {
     let (addr, _stop) = start(None).await;

@@ -12,37 +12,40 @@ use std::sync::Arc;
 
 use crate::answer::Outcome;
 use crate::cache::Subscriber;
-use crate::Hss;
+use crate::{Hss, Sender};
 
 /// RAT-Type GERAN (TS 29.212 §5.3.31).
 const RAT_GERAN: u32 = 1020;
 
-/// Why a request is refused before any vector is made.
-pub(crate) type Refusal = Outcome;
+/// The answer that refuses a request before any vector is made.
+pub(crate) type Refusal = Message;
 
 impl Hss {
     /// Resolves the subscriber, the peer's right to ask, the SIM status and the visited PLMN: the
-    /// checks AIR and ULR share.
+    /// checks AIR and ULR share. The request counts for the signalling rules only once the peer may
+    /// ask about the IMSI and the IMSI names a SIM: refused and junk requests leave no per-IMSI state.
     pub(crate) async fn admit(
         &self,
         req: &Message,
-        origin: &str,
+        from: Sender<'_>,
     ) -> store::Result<Result<(Imsi, Plmn, Arc<Subscriber>), Refusal>> {
-        let Some(imsi) = req.get_str(avp::USER_NAME).and_then(|s| s.parse::<Imsi>().ok()) else {
-            return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
+        let imsi = match self.imsi_of(req, from) {
+            Ok(i) => i,
+            Err(a) => return Ok(Err(a)),
         };
         let Some(plmn) = req.get(avp::VISITED_PLMN_ID).and_then(Avp::as_bytes).and_then(|b| Plmn::from_bcd(b).ok())
         else {
-            return Ok(Err(Outcome::Result(rc::INVALID_AVP_VALUE)));
+            return Ok(Err(self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE))));
         };
-        if !self.config.may_query(origin, imsi.as_str()) {
-            return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+        if !self.may_query(from, &imsi) {
+            return Ok(Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED))));
         }
         let Some(sub) = self.subscriber(&imsi).await? else {
-            return Ok(Err(Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
+            return Ok(Err(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN))));
         };
+        self.signalling.count(&imsi, store::now());
         if sub.sim.status != SimStatus::Active {
-            return Ok(Err(Outcome::Result(rc::AUTHORIZATION_REJECTED)));
+            return Ok(Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED))));
         }
         if let Some(p) = &sub.profile {
             if !p.allowed_plmns.is_empty() && !p.allowed_plmns.contains(&plmn) {
@@ -51,16 +54,16 @@ impl Hss {
                     let detail = format!("visited PLMN {plmn} not allowed by profile {}", p.name);
                     self.store.record_event(Some(&imsi), &EventKind::RoamingRejected.name(), &detail).await?;
                 }
-                return Ok(Err(Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED)));
+                return Ok(Err(self.answer(req, Outcome::Experimental(rc::EXP_ROAMING_NOT_ALLOWED))));
             }
         }
         Ok(Ok((imsi, plmn, sub)))
     }
 
-    pub(crate) async fn air(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let (imsi, plmn, sub) = match self.admit(req, origin).await? {
+    pub(crate) async fn air(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
+        let (imsi, plmn, sub) = match self.admit(req, from).await? {
             Ok(x) => x,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         let forbidden = |r: Rat| sub.profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
         let eutran = req.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO);
@@ -86,7 +89,7 @@ impl Hss {
             .and_then(Avp::as_u32)
             .unwrap_or(1)
             .clamp(1, self.config.diameter.max_vectors);
-        let ind = self.config.sqn.scheme().ind_for_node(origin);
+        let ind = self.config.sqn.scheme().ind_for_node(from.connection);
         let first = self.sqn.next(&self.store, &imsi, i64::from(n)).await?;
         let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
         let amf = auc::Amf(sim.amf);

@@ -25,6 +25,9 @@ pub enum ConfigError {
     /// Tw below the RFC 3539 minimum.
     #[error("diameter.watchdog_secs must be at least 6 (RFC 3539), not {0}")]
     WatchdogTooShort(u64),
+    /// A relay named by an empty Origin-Host.
+    #[error("diameter.relays: an Origin-Host may not be empty")]
+    EmptyRelay,
     /// An IMSI prefix of a peer that is not all digits.
     #[error("peer {peer}: IMSI prefix {prefix:?} must be digits")]
     ImsiPrefix {
@@ -82,6 +85,13 @@ pub struct DiameterConfig {
     /// Peers allowed to connect. Empty: loopback peers only, any subscriber (development).
     #[serde(default)]
     pub peers: Vec<PeerRule>,
+    /// Origin-Hosts of the peers that relay requests of other nodes (a roaming firewall, a DEA).
+    /// A request on a relay's connection may carry another node's Origin-Host when its Route-Record
+    /// path starts at that node; on any other connection the Origin-Host must be the connection's
+    /// own identity (from CER). Empty (the default): every connection speaks only for itself.
+    /// `warden serve` adds its own `[firewall]` when that forwards to this HSS.
+    #[serde(default)]
+    pub relays: Vec<String>,
 }
 
 impl Default for DiameterConfig {
@@ -100,6 +110,9 @@ impl DiameterConfig {
             if let Some(bad) = p.imsi_prefixes.iter().find(|x| x.is_empty() || !x.bytes().all(|b| b.is_ascii_digit())) {
                 return Err(ConfigError::ImsiPrefix { peer: p.origin_host.clone(), prefix: bad.clone() });
             }
+        }
+        if self.relays.iter().any(|r| r.trim().is_empty()) {
+            return Err(ConfigError::EmptyRelay);
         }
         Ok(())
     }
@@ -270,6 +283,9 @@ pub struct HssConfig {
     pub open_imsi_access: bool,
     /// Subscribers kept in memory for the hot path.
     pub cache_capacity: usize,
+    /// IMSIs whose AIR/ULR count of the hour is kept for the signalling rules (then the quietest
+    /// make room: [`crate::SignallingCounter`]).
+    pub signalling_capacity: usize,
 }
 
 impl HssConfig {
@@ -277,7 +293,14 @@ impl HssConfig {
     /// development mode ([`HssConfig::open_imsi_access`]).
     pub fn from_sections(diameter: DiameterConfig, sqn: SqnConfig, eir: EirConfig) -> Self {
         let open_imsi_access = diameter.peers.is_empty();
-        Self { diameter, sqn, eir, open_imsi_access, cache_capacity: 200_000 }
+        Self {
+            diameter,
+            sqn,
+            eir,
+            open_imsi_access,
+            cache_capacity: 200_000,
+            signalling_capacity: crate::SignallingCounter::DEFAULT_CAPACITY,
+        }
     }
 
     /// Defaults with this identity and no peers (and no open access): 5 vectors at most, 5-bit IND,
@@ -301,6 +324,18 @@ impl HssConfig {
     /// The rule of a peer by Origin-Host.
     pub fn peer(&self, origin_host: &str) -> Option<&PeerRule> {
         self.diameter.peers.iter().find(|p| p.origin_host.eq_ignore_ascii_case(origin_host))
+    }
+
+    /// True when the peer `origin_host` (a connection's identity) relays requests of other nodes.
+    pub fn is_relay(&self, origin_host: &str) -> bool {
+        self.diameter.relays.iter().any(|r| r.eq_ignore_ascii_case(origin_host))
+    }
+
+    /// Makes `origin_host` a relay (once).
+    pub fn add_relay(&mut self, origin_host: &str) {
+        if !self.is_relay(origin_host) {
+            self.diameter.relays.push(origin_host.to_string());
+        }
     }
 
     /// True when `origin_host` may ask about `imsi`.
@@ -334,7 +369,7 @@ mod tests {
         assert_eq!(d.listen, "127.0.0.1:3868".parse().unwrap());
         assert_eq!((d.origin_host.as_str(), d.origin_realm.as_str()), ("hss.warden.localdomain", "warden.localdomain"));
         assert_eq!((d.max_vectors, d.watchdog_secs, d.max_message_size, d.max_in_flight), (5, 30, 65536, 256));
-        assert!(d.tls.is_none() && d.peers.is_empty());
+        assert!(d.tls.is_none() && d.peers.is_empty() && d.relays.is_empty());
         let s = SqnConfig::default();
         assert_eq!((s.scheme().ind_bits(), s.scheme().delta(), s.block()), (5, 1 << 28, 1000));
         let e = EirConfig::default();
@@ -351,6 +386,12 @@ mod tests {
         assert_eq!(d.origin_host, "hss.home.example");
         assert_eq!(d.tls.unwrap().cert_file, std::path::PathBuf::from("c.pem"));
         assert_eq!(d.peers[0].addresses, vec!["127.0.0.1".parse::<IpAddr>().unwrap()]);
+        let r: DiameterConfig = toml::from_str("relays = [\"fw.home.example\"]").unwrap();
+        let mut h = HssConfig::from_sections(r, SqnConfig::default(), EirConfig::default());
+        assert!(h.is_relay("FW.home.example") && !h.is_relay("mme1.home.example"));
+        h.add_relay("fw.HOME.example");
+        h.add_relay("dea.home.example");
+        assert_eq!(h.diameter.relays, ["fw.home.example", "dea.home.example"]);
         let s: SqnConfig = toml::from_str("ind_bits = 0\nblock = 50").unwrap();
         assert_eq!((s.scheme().ind_bits(), s.block()), (0, 50));
         let e: EirConfig = toml::from_str("unknown = \"unknown\"\ncritical_blacklisted = \"blacklist\"").unwrap();
@@ -372,6 +413,8 @@ mod tests {
         let bad: DiameterConfig =
             toml::from_str("[[peers]]\norigin_host = \"m\"\norigin_realm = \"r\"\nimsi_prefixes = [\"001a\"]").unwrap();
         assert!(bad.validate().unwrap_err().to_string().contains("IMSI prefix \"001a\" must be digits"));
+        let empty: DiameterConfig = toml::from_str("relays = [\" \"]").unwrap();
+        assert_eq!(empty.validate(), Err(ConfigError::EmptyRelay));
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! through its typed handle (`diameter::avp::USER_NAME`), so no name is looked up at run time.
 //!
 //! [`Hss`] is the [`diameter::transport::Handler`]; [`ConfiguredPeers`] is the peer authoriser.
+//! Before any command is handled, the request's Origin-Host must be the connection's own identity,
+//! or a node a configured relay vouches for with its Route-Record path ([`Hss::dispatch`]); each
+//! command then checks that the User-Name is an IMSI the peer may ask about. Those refusals are
+//! counted per peer ([`PeerRefusals`]), never per IMSI.
 //! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
 //! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
@@ -21,6 +25,7 @@ mod config;
 mod ecr;
 mod originate;
 mod purge;
+mod refusals;
 mod signalling;
 mod subscription;
 mod ulr;
@@ -40,7 +45,49 @@ pub use config::{
     SqnConfig, SqnError, UnknownImei,
 };
 pub use originate::OriginateError;
+pub use refusals::{describe_metrics, PeerRefusals, Refusal, RefusalCounts, REFUSED_METRIC};
 pub use signalling::SignallingCounter;
+
+/// Nodes behind relays remembered for CLR/IDR at most; when full, a new node takes an arbitrary
+/// one's place (that node's CLR/IDR then find no route until it registers again).
+const MAX_ROUTES: usize = 100_000;
+
+/// Who sent a request: the connection's peer (its CER identity, to which peer authorisation and
+/// IMSI ranges apply) and the node that originated it — the same, or a node behind a relay.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Sender<'a> {
+    /// The connection's peer.
+    pub connection: &'a str,
+    /// The node that sent the request.
+    pub node: &'a str,
+}
+
+impl Sender<'_> {
+    /// True when a relay forwarded the request for another node.
+    pub fn relayed(&self) -> bool {
+        !self.node.eq_ignore_ascii_case(self.connection)
+    }
+}
+
+/// The node `req` speaks for on a connection with `connection`'s identity, or why it may not
+/// speak at all. A connection speaks for itself; a relay's (`relay`) also for the node its
+/// Route-Record path starts at (RFC 6733 §6.1.9: each relay appends the identity of the peer it
+/// received the request from, so the first Route-Record names the originator's own peer
+/// connection, and the last the peer the relay on this connection took it from).
+fn speaker<'a>(req: &'a Message, connection: &'a str, relay: bool) -> Result<Sender<'a>, &'static str> {
+    let Some(origin) = req.get_str(avp::ORIGIN_HOST) else { return Err("no Origin-Host") };
+    if origin.eq_ignore_ascii_case(connection) {
+        return Ok(Sender { connection, node: connection });
+    }
+    if !relay {
+        return Err("Origin-Host is not this connection's peer");
+    }
+    match req.get_str(avp::ROUTE_RECORD) {
+        Some(first) if first.eq_ignore_ascii_case(origin) => Ok(Sender { connection, node: origin }),
+        Some(_) => Err("the relayed request's first Route-Record does not name its Origin-Host"),
+        None => Err("Origin-Host is not the relay's and no Route-Record names it"),
+    }
+}
 
 /// The HSS.
 pub struct Hss {
@@ -48,10 +95,13 @@ pub struct Hss {
     store: Store,
     sqn: SqnAllocator,
     cache: cache::Cache,
-    /// Open MME connections by Origin-Host (lower case), for CLR/IDR.
-    peers: Mutex<HashMap<String, PeerHandle>>,
-    /// AIR/ULR per IMSI in the current hour.
+    /// Open connections by peer identity (lower case), oldest first, for CLR/IDR: every live
+    /// connection of an identity is kept, so one closing never orphans another.
+    peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
+    /// AIR/ULR per IMSI in the current hour (authorised requests for provisioned SIMs only).
     signalling: SignallingCounter,
+    /// Requests refused because of who asked, per peer.
+    refusals: PeerRefusals,
     /// Nodes behind a relay (a roaming firewall, a DEA): node Origin-Host → the connection's host.
     routes: Mutex<HashMap<String, String>>,
     /// Woken when a change of this process queued a notification in the outbox.
@@ -71,13 +121,15 @@ impl Hss {
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
         let sqn = SqnAllocator::new(config.sqn.block());
         let cache = cache::Cache::new(config.cache_capacity);
+        let signalling = SignallingCounter::with_capacity(config.signalling_capacity);
         Arc::new(Self {
             config,
             store,
             sqn,
             cache,
             peers: Mutex::new(HashMap::new()),
-            signalling: Default::default(),
+            signalling,
+            refusals: PeerRefusals::default(),
             routes: Mutex::new(HashMap::new()),
             outbox_wake: tokio::sync::Notify::new(),
             originated: tokio_util::task::TaskTracker::new(),
@@ -129,31 +181,42 @@ impl Hss {
         &self.signalling
     }
 
-    /// The node that sent `req`: its Origin-Host when a relay (the connection's peer, `connection`)
-    /// forwarded it, remembered so CLR/IDR to that node go back through the same connection.
-    pub(crate) fn node_of<'a>(&self, req: &'a Message, connection: &'a str) -> &'a str {
-        match req.get_str(avp::ORIGIN_HOST) {
-            Some(node) if !node.eq_ignore_ascii_case(connection) => {
-                let mut routes = self.routes.lock().expect("routes");
-                let key = node.to_ascii_lowercase();
-                if routes.get(&key).map(String::as_str) != Some(connection) {
-                    routes.insert(key, connection.to_ascii_lowercase());
-                }
-                node
-            }
-            _ => connection,
-        }
+    /// Requests refused because of the peer that sent them, per peer.
+    pub fn refusals(&self) -> &PeerRefusals {
+        &self.refusals
     }
 
-    /// The open connection to `node`, directly or through the relay it last came through.
-    pub(crate) fn connection_to(&self, node: &str) -> Option<PeerHandle> {
+    /// Remembers that `node` is reached through the relay `connection` (CLR/IDR go back that way).
+    pub(crate) fn remember_route(&self, node: &str, connection: &str) {
+        let mut routes = self.routes.lock().expect("routes");
+        let key = node.to_ascii_lowercase();
+        if routes.get(&key).is_some_and(|c| c.eq_ignore_ascii_case(connection)) {
+            return;
+        }
+        if routes.len() >= MAX_ROUTES && !routes.contains_key(&key) {
+            if let Some(victim) = routes.keys().next().cloned() {
+                routes.remove(&victim);
+            }
+        }
+        routes.insert(key, connection.to_ascii_lowercase());
+    }
+
+    /// The open connections to `node`, newest first: its own, or else those of the relay it last
+    /// came through.
+    pub(crate) fn connections_to(&self, node: &str) -> Vec<PeerHandle> {
         let key = node.to_ascii_lowercase();
         let peers = self.peers.lock().expect("peer registry");
-        if let Some(p) = peers.get(&key) {
-            return Some(p.clone());
+        let open = |host: &str| -> Vec<PeerHandle> {
+            peers.get(host).map(|v| v.iter().rev().filter(|p| p.is_open()).cloned().collect()).unwrap_or_default()
+        };
+        let direct = open(&key);
+        if !direct.is_empty() {
+            return direct;
         }
-        let via = self.routes.lock().expect("routes").get(&key).cloned()?;
-        peers.get(&via).cloned()
+        match self.routes.lock().expect("routes").get(&key) {
+            Some(via) => open(via),
+            None => Vec::new(),
+        }
     }
 
     /// Drops a subscriber from the cache after a change.
@@ -165,21 +228,59 @@ impl Hss {
         answer::answer(req, self.config.origin_host(), self.config.origin_realm(), outcome)
     }
 
-    /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
-    pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
-        let origin = peer.remote().origin_host.clone();
-        let command = req.command().filter(|_| req.is_request());
-        if matches!(command, Some(Command::AIR | Command::ULR)) {
-            if let Some(imsi) = req.get_str(avp::USER_NAME) {
-                self.signalling.count(imsi, store::now());
+    /// The IMSI a request names, or the answer that refuses it: DIAMETER_INVALID_AVP_VALUE (5004,
+    /// with the User-Name as Failed-AVP, RFC 6733 §7.5) when the User-Name is not an IMSI of 6 to 15
+    /// digits, counted against the peer; nothing about the User-Name is kept.
+    pub(crate) fn imsi_of(&self, req: &Message, from: Sender<'_>) -> Result<ids::Imsi, Message> {
+        let user_name = req.get(avp::USER_NAME);
+        match user_name.and_then(diameter::Avp::as_str).and_then(|s| s.parse::<ids::Imsi>().ok()) {
+            Some(imsi) => Ok(imsi),
+            None => {
+                self.refusals.count(from.connection, Refusal::InvalidUserName);
+                let mut a = self.answer(req, Outcome::Result(rc::INVALID_AVP_VALUE));
+                if let Some(u) = user_name {
+                    a.add(avp::FAILED_AVP, vec![u.clone()]);
+                }
+                Err(a)
             }
         }
+    }
+
+    /// True when the peer on `from`'s connection may ask about `imsi`; a refusal is counted against
+    /// the peer.
+    pub(crate) fn may_query(&self, from: Sender<'_>, imsi: &ids::Imsi) -> bool {
+        let ok = self.config.may_query(from.connection, imsi.as_str());
+        if !ok {
+            self.refusals.count(from.connection, Refusal::ImsiRange);
+        }
+        ok
+    }
+
+    /// Answers one request; store failures become DIAMETER_UNABLE_TO_COMPLY, never a crash.
+    ///
+    /// A request whose Origin-Host is not the connection's peer is refused with
+    /// DIAMETER_UNABLE_TO_COMPLY (5012) and an Error-Message, unless the connection's peer is a
+    /// configured relay and the Route-Record path starts at that Origin-Host.
+    pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
+        let connection = peer.remote().origin_host.as_str();
+        let command = req.command().filter(|_| req.is_request());
+        let from = match speaker(&req, connection, self.config.is_relay(connection)) {
+            Ok(s) => s,
+            Err(why) => {
+                // Counted (per peer, and in the metric) rather than logged at a level a flood could fill.
+                tracing::debug!(peer = %connection, origin_host = ?req.get_str(avp::ORIGIN_HOST), why, "request refused");
+                self.refusals.count(connection, Refusal::OriginHost);
+                let mut a = self.answer(&req, Outcome::Result(rc::UNABLE_TO_COMPLY));
+                a.add(avp::ERROR_MESSAGE, why);
+                return a;
+            }
+        };
         let result = match command {
-            Some(Command::AIR) => self.air(&req, &origin).await,
-            Some(Command::ULR) => self.ulr(&req, &origin).await,
-            Some(Command::PUR) => self.pur(&req, &origin).await,
-            Some(Command::NOR) => self.nor(&req, &origin).await,
-            Some(Command::ECR) => self.ecr(&req).await,
+            Some(Command::AIR) => self.air(&req, from).await,
+            Some(Command::ULR) => self.ulr(&req, from).await,
+            Some(Command::PUR) => self.pur(&req, from).await,
+            Some(Command::NOR) => self.nor(&req, from).await,
+            Some(Command::ECR) => self.ecr(&req, from).await,
             _ => Ok(self.answer(&req, Outcome::Result(rc::COMMAND_UNSUPPORTED))),
         };
         result.unwrap_or_else(|e| {
@@ -203,14 +304,27 @@ impl Handler for Hss {
         Some(self.dispatch(request, &peer).await)
     }
 
+    /// Adds the connection beside any other of the same identity (RFC 6733 §5.6.4's election is for
+    /// two peers connecting to each other at once; the HSS only accepts, so every connection an MME
+    /// opens is kept while it lives).
     fn peer_open(&self, peer: PeerHandle) {
         let host = peer.remote().origin_host.to_ascii_lowercase();
-        self.peers.lock().expect("peer registry").insert(host, peer);
+        let mut peers = self.peers.lock().expect("peer registry");
+        let live = peers.entry(host).or_default();
+        live.retain(PeerHandle::is_open);
+        live.push(peer);
     }
 
+    /// Drops the connection that closed (its handle is no longer open), and only that one.
     fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>, _reason: &diameter::peer::CloseReason) {
-        if let Some(r) = remote {
-            self.peers.lock().expect("peer registry").remove(&r.origin_host.to_ascii_lowercase());
+        let Some(r) = remote else { return };
+        let host = r.origin_host.to_ascii_lowercase();
+        let mut peers = self.peers.lock().expect("peer registry");
+        if let Some(live) = peers.get_mut(&host) {
+            live.retain(PeerHandle::is_open);
+            if live.is_empty() {
+                peers.remove(&host);
+            }
         }
     }
 }

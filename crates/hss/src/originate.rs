@@ -3,6 +3,7 @@
 //! (made through `cmp`, by any process) queue theirs in the store's outbox in the same transaction;
 //! the HSS drains it, at once when the change was made in its own process.
 
+use diameter::transport::RequestError;
 use diameter::{avp, Command, Message};
 use ids::Imsi;
 use store::model::{ServingNode, SimStatus};
@@ -38,19 +39,27 @@ impl Hss {
         m
     }
 
+    /// Sends `msg` to `node` in the background over its newest open connection; when that one closed
+    /// meanwhile (or refuses to send: it is closing), over the next one of the same node.
     fn send_to(&self, node: &ServingNode, msg: Message) {
-        let peer = self.connection_to(&node.origin_host);
-        match peer {
-            Some(p) => {
-                self.originated.spawn(async move {
-                    match p.request(msg).await {
-                        Ok(a) => tracing::debug!(result = ?a.result_code(), "answer to HSS-originated request"),
-                        Err(e) => tracing::warn!(error = %e, "HSS-originated request failed"),
-                    }
-                });
-            }
-            None => tracing::warn!(mme = %node.origin_host, "serving MME not connected; request not sent"),
+        let connections = self.connections_to(&node.origin_host);
+        if connections.is_empty() {
+            tracing::warn!(mme = %node.origin_host, "serving MME not connected; request not sent");
+            return;
         }
+        let mme = node.origin_host.clone();
+        self.originated.spawn(async move {
+            for p in connections {
+                match p.request(msg.clone()).await {
+                    Ok(a) => return tracing::debug!(result = ?a.result_code(), "answer to HSS-originated request"),
+                    Err(e @ (RequestError::Closed | RequestError::Refused(_))) => {
+                        tracing::debug!(%mme, error = %e, "connection gone; trying the next one");
+                    }
+                    Err(e) => return tracing::warn!(%mme, error = %e, "HSS-originated request failed"),
+                }
+            }
+            tracing::warn!(%mme, "every connection of the serving MME closed; request not sent");
+        });
     }
 
     /// Sends CLR with `cancellation_type` to `node` in the background.

@@ -7,40 +7,38 @@ use diameter::{Avp, Message};
 use ids::{Imei, Imsi};
 
 use crate::answer::Outcome;
-use crate::Hss;
+use crate::{Hss, Sender};
 
 impl Hss {
-    fn requested_imsi(&self, req: &Message, origin: &str) -> Result<Imsi, Outcome> {
-        let imsi = req
-            .get_str(avp::USER_NAME)
-            .and_then(|s| s.parse::<Imsi>().ok())
-            .ok_or(Outcome::Result(rc::INVALID_AVP_VALUE))?;
-        if !self.config.may_query(origin, imsi.as_str()) {
-            return Err(Outcome::Result(rc::AUTHORIZATION_REJECTED));
+    /// The IMSI, when it is one and the peer may ask about it; else the answer that refuses it.
+    fn requested_imsi(&self, req: &Message, from: Sender<'_>) -> Result<Imsi, Message> {
+        let imsi = self.imsi_of(req, from)?;
+        if !self.may_query(from, &imsi) {
+            return Err(self.answer(req, Outcome::Result(rc::AUTHORIZATION_REJECTED)));
         }
         Ok(imsi)
     }
 
-    pub(crate) async fn pur(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let imsi = match self.requested_imsi(req, origin) {
+    pub(crate) async fn pur(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
+        let imsi = match self.requested_imsi(req, from) {
             Ok(i) => i,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         if self.store.sim(&imsi).await?.is_none() {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));
         }
         // Only the serving MME's purge clears the registration (PUA-Flags bit 0: freeze M-TMSI).
-        let purged = self.store.purge(&imsi, self.node_of(req, origin)).await?;
+        let purged = self.store.purge(&imsi, from.node).await?;
         self.forget(&imsi);
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.add(avp::PUA_FLAGS, u32::from(purged));
         Ok(a)
     }
 
-    pub(crate) async fn nor(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let imsi = match self.requested_imsi(req, origin) {
+    pub(crate) async fn nor(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
+        let imsi = match self.requested_imsi(req, from) {
             Ok(i) => i,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         if self.store.sim(&imsi).await?.is_none() {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_USER_UNKNOWN)));

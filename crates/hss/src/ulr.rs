@@ -11,7 +11,7 @@ use store::model::{LockAction, Rat, ServingNode, SimStatus};
 
 use crate::answer::Outcome;
 use crate::subscription::subscription_data;
-use crate::{domain, Hss};
+use crate::{domain, Hss, Sender};
 
 /// ULR-Flags bit 2: Skip-Subscriber-Data.
 const SKIP_SUBSCRIBER_DATA: u32 = 1 << 2;
@@ -28,10 +28,10 @@ fn rat_of(rat_type: Option<u32>) -> Option<Rat> {
 }
 
 impl Hss {
-    pub(crate) async fn ulr(&self, req: &Message, origin: &str) -> store::Result<Message> {
-        let (imsi, plmn, sub) = match self.admit(req, origin).await? {
+    pub(crate) async fn ulr(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
+        let (imsi, plmn, sub) = match self.admit(req, from).await? {
             Ok(x) => x,
-            Err(o) => return Ok(self.answer(req, o)),
+            Err(a) => return Ok(a),
         };
         let (sim, profile) = (&sub.sim, sub.profile.as_deref());
         if let (Some(rat), Some(p)) = (rat_of(req.get_u32(avp::RAT_TYPE)), profile) {
@@ -69,7 +69,10 @@ impl Hss {
                 }
             }
         }
-        let sender = self.node_of(req, origin);
+        let sender = from.node;
+        if from.relayed() {
+            self.remember_route(sender, from.connection);
+        }
         let node = ServingNode {
             origin_host: sender.to_string(),
             origin_realm: req.get_str(avp::ORIGIN_REALM).unwrap_or_default().to_string(),

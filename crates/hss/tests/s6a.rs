@@ -4,111 +4,22 @@
 //! (Subscription-Data, forbidden PLMN and RAT, IMEI lock, CLR to the previous MME), PUR, NOR, S13 ECR,
 //! peer authorisation (unknown peer, foreign IMSI range) and CLR/IDR on lifecycle changes.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+mod common;
+
 use std::time::Duration;
 
 use cmp::Actor;
 use diameter::avp;
 use diameter::dictionary::{app, format, AvpKey};
-use diameter::peer::{Application, PeerConfig};
 use diameter::result_code as rc;
-use diameter::transport::{serve, ConnectionLimits, PeerHandle, ServerConfig};
 use diameter::{Avp, Command, Message};
-use hss::{ConfiguredPeers, Hss, HssConfig, PeerRule};
-use store::model::{EirEntry, EirKey, EirStatus, NewSim, Priority, SimStatus};
-use store::seal::{Kek, Keyring};
-use store::Store;
-use tokio::sync::mpsc;
+use store::model::{Priority, SimStatus};
 use tokio::time::timeout;
 
-const REALM: &str = "home.example";
-const IMSI: &str = "001010000000001";
-
+use common::{base, mme, new_sim, setup, ulr, IMSI};
 use testkit::keys::{hex as h, K, OPC};
 use testkit::provision::{self, profile};
-use testkit::s6a::{self, ask, connect_mme, Node, PLMN_00101};
-
-fn new_sim(imsi: &str, profile: &str, priority: Priority) -> NewSim {
-    provision::sim(imsi, Some(profile), priority, "acme")
-}
-
-struct Setup {
-    addr: SocketAddr,
-    hss: Arc<Hss>,
-    _dir: tempfile::TempDir,
-    _stop: tokio_util::sync::CancellationToken,
-}
-
-async fn setup() -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(
-        &format!("sqlite://{}/w.db", dir.path().display()),
-        Keyring::new(Kek::from_bytes(1, &[9; 32]), vec![]),
-    )
-    .await
-    .unwrap();
-    let meter = profile(serde_json::json!({
-        "name": "meter", "services": ["data"], "allowed_plmns": ["00101", "00102"], "forbidden_rats": ["geran"],
-        "imei_lock": "first", "imei_lock_action": "event", "ambr_ul": 64000, "ambr_dl": 128000,
-        "apn": [{"name": "meters.example", "pdn_type": "ipv4", "qci": 9}]
-    }));
-    let phone = profile(serde_json::json!({"name": "phone", "services": ["data", "sms", "voice"]}));
-    provision::profiles(&store, &[meter, phone]).await;
-    provision::sims(
-        &store,
-        &[
-            new_sim(IMSI, "meter", Priority::Critical),
-            new_sim("001010000000002", "phone", Priority::Standard),
-            new_sim("001010000000003", "meter", Priority::Low),
-        ],
-    )
-    .await;
-    let stolen = EirEntry {
-        key: EirKey::Tac("35000000".into()),
-        status: EirStatus::Black,
-        reason: "stolen".into(),
-        source: "ceir".into(),
-    };
-    provision::eir(&store, &[stolen]).await;
-    let rule = |host: &str| PeerRule {
-        origin_host: host.into(),
-        origin_realm: REALM.into(),
-        addresses: vec![],
-        imsi_prefixes: vec!["00101".into()],
-    };
-    let mut cfg = HssConfig::new("hss.home.example", REALM);
-    cfg.diameter.peers = vec![
-        rule("mme1.home.example"),
-        rule("mme2.home.example"),
-        PeerRule { imsi_prefixes: vec!["99999".into()], ..rule("partner.example") },
-    ];
-    let peers = ConfiguredPeers(cfg.diameter.peers.clone());
-    let hss = Hss::new(cfg, store);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let shutdown = stop.clone();
-    let server = ServerConfig {
-        peer: PeerConfig::new("hss.home.example", REALM, vec![Application::S6A, Application::S13]),
-        authorizer: Arc::new(peers),
-        limits: ConnectionLimits::default(),
-        tls: None,
-    };
-    tokio::spawn(serve(listener, server, hss.clone(), shutdown));
-    let outbox = hss.clone();
-    tokio::spawn(async move { outbox.run_outbox(Duration::from_millis(500), Default::default()).await });
-    Setup { addr, hss, _dir: dir, _stop: stop }
-}
-
-async fn mme(addr: SocketAddr, host: &'static str) -> std::io::Result<(PeerHandle, mpsc::UnboundedReceiver<Message>)> {
-    let link = connect_mme(addr, Node::new(host, REALM), 256).await?;
-    Ok((link.peer, link.inbox))
-}
-
-fn base(cmd: Command, host: &str, imsi: &str) -> Message {
-    s6a::request(cmd, Node::new(host, REALM), REALM, imsi, &format!("{cmd};{imsi}"))
-}
+use testkit::s6a::{ask, PLMN_00101};
 
 fn air(host: &str, imsi: &str, plmn: [u8; 3], n: u32, resync: Option<Vec<u8>>) -> Message {
     let mut m = base(Command::AIR, host, imsi);
@@ -266,10 +177,6 @@ async fn utran_and_geran_vectors() {
             assert_eq!(bytes(v[0], avp::AUTN)[6] & 0x80, 0, "UTRAN vectors keep the subscriber's AMF");
         }
     }
-}
-
-fn ulr(host: &str, imsi: &str, plmn: [u8; 3], imei: Option<&str>) -> Message {
-    s6a::ulr(Node::new(host, REALM), REALM, imsi, plmn, imei, &format!("ULR;{imsi}"))
 }
 
 #[tokio::test]

@@ -103,12 +103,17 @@ impl App {
             Some(addr) => {
                 let exporter = metrics::install()?;
                 firewall::observe::describe_metrics();
+                hss::describe_metrics();
                 Some((bind("metrics.listen", addr).await?, exporter))
             }
             None => None,
         };
         let store = crate::storage::open_store(&config).await?;
-        let hss = Hss::new(HssConfig::from_sections(d.clone(), config.sqn, config.eir), store.clone());
+        let mut hss_config = HssConfig::from_sections(d.clone(), config.sqn, config.eir);
+        if let Some(fw) = crate::firewall_run::relay_of_own_hss(&config) {
+            hss_config.add_relay(fw);
+        }
+        let hss = Hss::new(hss_config, store.clone());
         let server = hss_front::server_config(d)?;
         let listener = bind("diameter.listen", d.listen).await?;
         tracing::info!(listen = %d.listen, origin_host = %d.origin_host, storage = %config.storage_url(), "Warden HSS serving");

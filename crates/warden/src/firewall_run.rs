@@ -32,6 +32,14 @@ fn own_hss(config: &Config) -> SocketAddr {
     a
 }
 
+/// The Origin-Host of the `[firewall]` that forwards to this process's HSS (no `upstream`, or
+/// `upstream` is the HSS's own listener): the HSS takes it as a relay, so the partner nodes the
+/// firewall speaks for are trusted by their Route-Record (`[diameter] relays`, docs/hss.md).
+pub fn relay_of_own_hss(config: &Config) -> Option<&str> {
+    let fw = config.firewall.as_ref()?;
+    fw.upstream.is_none_or(|u| u == own_hss(config) || u == config.diameter.listen).then_some(fw.origin_host.as_str())
+}
+
 /// Critical and low-priority SIMs of the store by IMSI (standard ones are absent: the firewall's
 /// configured lists decide for them).
 #[derive(Default)]
@@ -253,5 +261,26 @@ impl FirewallPart {
             tasks.push(("firewall reload on SIGHUP", Box::pin(reload_on_hangup(fw, path, hup, edge))));
         }
         FirewallTasks { edge: tasks, writer: ("firewall event writer", Box::pin(write_events(store, events, flush))) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(firewall: &str, home: &str) -> Config {
+        toml::from_str(&format!("[diameter]\nlisten = \"127.0.0.1:3868\"\n{firewall}{home}")).unwrap()
+    }
+
+    #[test]
+    fn the_firewall_that_forwards_to_this_hss_is_its_relay() {
+        let home = "[firewall.home]\nrealms = [\"home.example\"]\nplmns = [\"00101\"]\nimsi_prefixes = [\"00101\"]\n";
+        let fw = "[firewall]\norigin_host = \"fw.home.example\"\n";
+        assert_eq!(relay_of_own_hss(&config("", "")), None, "no firewall, no relay");
+        assert_eq!(relay_of_own_hss(&config(fw, home)), Some("fw.home.example"));
+        let here = config(&format!("{fw}upstream = \"127.0.0.1:3868\"\n"), home);
+        assert_eq!(relay_of_own_hss(&here), Some("fw.home.example"));
+        let elsewhere = config(&format!("{fw}upstream = \"127.0.0.2:3868\"\n"), home);
+        assert_eq!(relay_of_own_hss(&elsewhere), None, "it protects another HSS");
     }
 }

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -65,7 +66,12 @@ pub async fn drive<S: Stream, H: Handler>(
         while let Some(event) = driver.peer_mut().poll_event() {
             match event {
                 Event::Open { remote, .. } => {
-                    let h = PeerHandle { commands: cmd_tx.clone(), remote: Arc::new(remote), address };
+                    let h = PeerHandle {
+                        commands: cmd_tx.clone(),
+                        remote: Arc::new(remote),
+                        address,
+                        open: Arc::new(AtomicBool::new(true)),
+                    };
                     handler.peer_open(h.clone());
                     if let Some(tx) = opened.take() {
                         let _ = tx.send(Ok(h.clone()));
@@ -99,6 +105,9 @@ pub async fn drive<S: Stream, H: Handler>(
                 Event::Suspect => tracing::info!(?address, "peer suspect: no DWA"),
                 Event::Closed(reason) => {
                     tracing::info!(?address, ?reason, "peer connection closed");
+                    if let Some(h) = &handle {
+                        h.set_closed();
+                    }
                     handler.peer_closed(driver.peer().remote(), &reason);
                     if let Some(tx) = opened.take() {
                         let _ = tx.send(Err(reason));

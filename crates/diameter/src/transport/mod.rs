@@ -14,6 +14,7 @@ mod tls;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -54,12 +55,15 @@ pub(crate) enum Control {
 }
 
 /// A handle on one open peer connection: send requests over it (the HSS sends CLR/IDR over the
-/// connection an MME opened), or disconnect it.
+/// connection an MME opened), or disconnect it. Clones are handles on the same connection; two
+/// connections of the same peer identity have handles that are not [`PeerHandle::same_connection`].
 #[derive(Clone)]
 pub struct PeerHandle {
     commands: mpsc::Sender<Control>,
     remote: Arc<Capabilities>,
     address: Option<SocketAddr>,
+    /// False from the moment the connection closed (set before [`Handler::peer_closed`] runs).
+    open: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for PeerHandle {
@@ -77,6 +81,22 @@ impl PeerHandle {
     /// The remote transport address.
     pub fn address(&self) -> Option<SocketAddr> {
         self.address
+    }
+
+    /// True while the connection is open: false once it closed (already when
+    /// [`Handler::peer_closed`] is called for it) or its task ended.
+    pub fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire) && !self.commands.is_closed()
+    }
+
+    /// True when `other` is a handle on this very connection (not merely one with the same identity).
+    pub fn same_connection(&self, other: &PeerHandle) -> bool {
+        self.commands.same_channel(&other.commands)
+    }
+
+    /// Marks the connection closed.
+    pub(crate) fn set_closed(&self) {
+        self.open.store(false, Ordering::Release);
     }
 
     /// Sends a request and waits for its answer.
@@ -100,7 +120,9 @@ pub trait Handler: Send + Sync + 'static {
     /// Called once per connection when the capabilities exchange succeeded.
     fn peer_open(&self, _peer: PeerHandle) {}
 
-    /// Called once per connection when it ends.
+    /// Called once per connection when it ends. A handle `peer_open` was given for this connection
+    /// reports [`PeerHandle::is_open`] false by then, so a handler that keeps handles can tell which
+    /// of several connections with the same identity ended.
     fn peer_closed(&self, _remote: Option<&Capabilities>, _reason: &CloseReason) {}
 }
 

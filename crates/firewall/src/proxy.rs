@@ -96,8 +96,10 @@ struct Outbound {
     back: mpsc::UnboundedSender<Vec<u8>>,
 }
 
-/// Open partner connections by the Origin-Host of their CER (lower case), for outbound requests.
-type Registry = Arc<std::sync::Mutex<HashMap<String, mpsc::UnboundedSender<Outbound>>>>;
+/// Open partner connections by the Origin-Host of their CER (lower case), for outbound requests:
+/// every live connection of a host, oldest first. A partner may open a second connection with the
+/// same identity; it closing must not orphan the first, which still has to receive CLR/IDR.
+type Registry = Arc<std::sync::Mutex<HashMap<String, Vec<mpsc::UnboundedSender<Outbound>>>>>;
 
 struct Link {
     tx: mpsc::Sender<Forward>,
@@ -334,14 +336,20 @@ async fn partner_connection<S: Stream>(
                     pool.registry
                         .lock()
                         .expect("registry")
-                        .insert(remote.origin_host.to_ascii_lowercase(), outbound_tx.clone());
+                        .entry(remote.origin_host.to_ascii_lowercase())
+                        .or_default()
+                        .push(outbound_tx.clone());
                 }
                 PeerEvent::Closed(reason) => {
                     if let Some(p) = &partner {
                         engine.observer.open_partners.fetch_sub(1, Ordering::Relaxed);
                         let mut r = pool.registry.lock().expect("registry");
-                        if r.get(&p.host.to_ascii_lowercase()).is_some_and(|tx| tx.same_channel(&outbound_tx)) {
-                            r.remove(&p.host.to_ascii_lowercase());
+                        let host = p.host.to_ascii_lowercase();
+                        if let Some(live) = r.get_mut(&host) {
+                            live.retain(|tx| !tx.same_channel(&outbound_tx));
+                            if live.is_empty() {
+                                r.remove(&host);
+                            }
                         }
                     }
                     tracing::info!(%addr, ?reason, "firewall: partner connection closed");
@@ -615,9 +623,11 @@ fn relay_outbound(
     }
     let destination =
         MessageView::parse(frame).ok().and_then(|v| v.find(avp::DESTINATION_HOST)).map(|a| a.data.to_ascii_lowercase());
-    let target = destination
-        .and_then(|d| String::from_utf8(d).ok())
-        .and_then(|d| registry.lock().expect("registry").get(&d).map(|tx| (d, tx.clone())));
+    let target = destination.and_then(|d| String::from_utf8(d).ok()).and_then(|d| {
+        // The newest connection still open.
+        let live = registry.lock().expect("registry").get(&d)?.iter().rev().find(|tx| !tx.is_closed()).cloned();
+        live.map(|tx| (d, tx))
+    });
     let Some((host, tx)) = target else {
         return fail(diameter::result_code::UNABLE_TO_DELIVER, "partner node not connected", out);
     };

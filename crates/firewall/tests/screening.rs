@@ -500,3 +500,19 @@ async fn node_names_outside_the_realm_only_when_allowed() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_second_connection_of_a_partner_node_closing_leaves_the_first_reachable() {
+    let hss = start_upstream(None).await;
+    let fw = start_firewall(base_config(hss.addr, "")).await;
+    let mut first = connect(fw.addr, ALPHA.0, ALPHA.1).await.unwrap();
+    assert_eq!(first.request(air(ALPHA, "001010000000900", ALPHA_PLMN)).await.map(|m| code(&m)), Some(2001));
+    // The same node opens a second connection (a restart it has not noticed, a second process) and
+    // closes it again. Before, the second took the first's place and its close removed both.
+    let second = connect(fw.addr, ALPHA.0, ALPHA.1).await.unwrap();
+    second.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    hss.seen.lock().unwrap().outbox.push(hss_request(Command::CLR, ALPHA.0));
+    let clr = first.recv_raw(Duration::from_secs(3)).await.expect("the CLR reaches the connection still open");
+    assert_eq!(Message::decode(&clr).unwrap().abbrev(), Some("CLR"));
+}

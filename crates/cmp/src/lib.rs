@@ -19,12 +19,14 @@
 //!   operator admin lifts its protection, and automated decisions never cut one off.
 //! - [`provisioning`]: SIM records from files and the API, validated into store types.
 //! - [`password`], [`breached`]: NIST SP 800-63B rules, argon2id, a breached-password corpus.
-//! - [`webhook`]: HMAC signatures of webhook deliveries.
+//! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
+//!   list of special-purpose addresses, checked at creation and at every delivery).
 
 pub mod access;
 mod actor;
 pub mod breached;
 pub mod catalogue;
+pub mod egress;
 mod error;
 pub mod events;
 pub mod jobs;

@@ -14,6 +14,7 @@
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
 pub mod auth;
+pub mod egress;
 pub mod engine;
 pub mod extract;
 pub mod idempotency;

@@ -61,6 +61,10 @@ pub struct Settings {
     /// Breached-password corpus checked when people choose passwords (besides the built-in list).
     #[serde(skip)]
     pub breached: Option<Arc<cmp::breached::BreachedList>>,
+    /// How webhook deliveries resolve host names (`None`: the system's resolver). Tests put a
+    /// resolver of their own here, so no real DNS is asked.
+    #[serde(skip)]
+    pub webhook_resolver: Option<Arc<dyn crate::egress::Resolver>>,
 }
 
 impl Settings {

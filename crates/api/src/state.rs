@@ -55,6 +55,20 @@ pub struct Settings {
     /// read by [`Settings::load_breached`] into [`Settings::breached`].
     #[serde(default)]
     pub breached_passwords_file: Option<PathBuf>,
+    /// Seconds a client has to send a whole request head (also a TLS handshake, and the longest an
+    /// idle keep-alive connection is kept); then the connection is closed.
+    #[serde(default = "default_header_read_timeout", deserialize_with = "at_least_one")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body, from the end of its head; then 408.
+    #[serde(default = "default_body_read_timeout", deserialize_with = "at_least_one")]
+    pub body_read_timeout_secs: u64,
+    /// Connections open at once, from everyone; more are closed as they are accepted.
+    #[serde(default = "default_max_connections", deserialize_with = "at_least_one")]
+    pub max_connections: usize,
+    /// Connections open at once from one source (an IPv4 address, an IPv6 /64); more are closed as
+    /// they are accepted.
+    #[serde(default = "default_max_connections_per_source", deserialize_with = "at_least_one")]
+    pub max_connections_per_source: usize,
     /// HTTPS (`[http.tls]`).
     #[serde(default)]
     pub tls: Option<TlsFiles>,
@@ -128,6 +142,29 @@ fn default_session_secs() -> i64 {
 }
 fn default_login_rate() -> f64 {
     10.0
+}
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_body_read_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_connections_per_source() -> usize {
+    64
+}
+fn at_least_one<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + PartialOrd + From<u8>,
+{
+    let v = T::deserialize(d)?;
+    if v < T::from(1) {
+        return Err(serde::de::Error::custom("must be at least 1"));
+    }
+    Ok(v)
 }
 fn hours_as_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     Ok(i64::from(u32::deserialize(d)?) * 3600)

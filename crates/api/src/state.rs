@@ -57,10 +57,10 @@ pub struct Settings {
     pub breached_passwords_file: Option<PathBuf>,
     /// Seconds a client has to send a whole request head (also a TLS handshake, and the longest an
     /// idle keep-alive connection is kept); then the connection is closed.
-    #[serde(default = "default_header_read_timeout", deserialize_with = "at_least_one")]
+    #[serde(default = "default_header_read_timeout", deserialize_with = "timeout_secs")]
     pub header_read_timeout_secs: u64,
     /// Seconds a client has to send a whole request body, from the end of its head; then 408.
-    #[serde(default = "default_body_read_timeout", deserialize_with = "at_least_one")]
+    #[serde(default = "default_body_read_timeout", deserialize_with = "timeout_secs")]
     pub body_read_timeout_secs: u64,
     /// Connections open at once, from everyone; more are closed as they are accepted.
     #[serde(default = "default_max_connections", deserialize_with = "at_least_one")]
@@ -155,6 +155,14 @@ fn default_max_connections() -> usize {
 fn default_max_connections_per_source() -> usize {
     64
 }
+/// A timeout in seconds: at least one, at most a day.
+fn timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if !(1..=86_400).contains(&v) {
+        return Err(serde::de::Error::custom(format!("must be between 1 and 86400 seconds, not {v}")));
+    }
+    Ok(v)
+}
 fn at_least_one<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -238,5 +246,30 @@ impl AppState {
     /// Wakes event streams.
     pub fn events_changed(&self) {
         self.0.events.send_modify(|n| *n += 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_limits_are_checked_as_they_are_read() {
+        let read = |v: serde_json::Value| serde_json::from_value::<Settings>(v).map_err(|e| e.to_string());
+        let s = read(serde_json::json!({})).unwrap();
+        assert_eq!(
+            (s.header_read_timeout_secs, s.body_read_timeout_secs, s.max_connections, s.max_connections_per_source),
+            (10, 60, 512, 64)
+        );
+        for key in
+            ["header_read_timeout_secs", "body_read_timeout_secs", "max_connections", "max_connections_per_source"]
+        {
+            let e = read(serde_json::json!({ key: 0 })).unwrap_err();
+            assert!(e.contains("at least 1") || e.contains("between 1 and 86400"), "{key}: {e}");
+        }
+        for key in ["header_read_timeout_secs", "body_read_timeout_secs"] {
+            assert!(read(serde_json::json!({ key: u64::MAX })).is_err(), "{key}: a timeout no clock can add");
+            assert!(read(serde_json::json!({ key: 86_400 })).is_ok(), "{key}");
+        }
     }
 }

@@ -6,7 +6,8 @@
 //! protection of critical SIMs. Every query is scoped to the caller's tenant in the store, every
 //! mutating call is appended to the hash-chained audit trail, errors are RFC 9457 problem details.
 //!
-//! - [`router`] builds the application; [`serve`] runs it on a listener, with TLS when configured.
+//! - [`router`] builds the application; [`serve`] runs it on a listener, with TLS when configured,
+//!   under the connection limits and timeouts of [`server`].
 //! - [`Settings`] is the `[http]` configuration section (its defaults live there).
 //! - [`start_background`] hands the caller the platform's long-running work; everything stops on
 //!   [`AppState::shutdown_token`] ([`lifecycle`]).
@@ -14,6 +15,7 @@
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
 pub mod auth;
+pub mod egress;
 pub mod engine;
 pub mod extract;
 pub mod idempotency;
@@ -22,6 +24,7 @@ pub mod openapi;
 pub mod problem;
 pub mod ratelimit;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod tls;
 
@@ -34,6 +37,7 @@ use utoipa::OpenApi;
 
 pub use lifecycle::Task;
 pub use problem::{ApiError, Problem};
+pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
 use routes::{access, catalogue, events, jobs, rules, sims};
@@ -91,7 +95,8 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))
-        .layer(DefaultBodyLimit::max(max_body));
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline));
     Router::new().nest("/api/v1", v1).fallback(not_found).with_state(state)
 }
 
@@ -126,23 +131,4 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
         Task::until("idempotency and session purge", stop, purge),
         Task { name: "bulk jobs", future: Box::pin(state.0.jobs.clone().stopped()) },
     ]
-}
-
-/// Serves `app` on `listener` (TLS when `tls` is given) until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    match tls {
-        None => axum::serve(listener, make).with_graceful_shutdown(shutdown).await,
-        Some(cfg) => {
-            use axum::serve::ListenerExt;
-            // `tap_io` gives the TLS listener axum's `ConnectInfo<SocketAddr>` support.
-            let listener = tls::TlsListener::new(listener, cfg).tap_io(|_| {});
-            axum::serve(listener, make).with_graceful_shutdown(shutdown).await
-        }
-    }
 }

@@ -69,12 +69,30 @@ pub struct Settings {
     /// read by [`Settings::load_breached`] into [`Settings::breached`].
     #[serde(default)]
     pub breached_passwords_file: Option<PathBuf>,
+    /// Seconds a client has to send a whole request head (also a TLS handshake, and the longest an
+    /// idle keep-alive connection is kept); then the connection is closed.
+    #[serde(default = "default_header_read_timeout", deserialize_with = "timeout_secs")]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body, from the end of its head; then 408.
+    #[serde(default = "default_body_read_timeout", deserialize_with = "timeout_secs")]
+    pub body_read_timeout_secs: u64,
+    /// Connections open at once, from everyone; more are closed as they are accepted.
+    #[serde(default = "default_max_connections", deserialize_with = "at_least_one")]
+    pub max_connections: usize,
+    /// Connections open at once from one source (an IPv4 address, an IPv6 /64); more are closed as
+    /// they are accepted.
+    #[serde(default = "default_max_connections_per_source", deserialize_with = "at_least_one")]
+    pub max_connections_per_source: usize,
     /// HTTPS (`[http.tls]`).
     #[serde(default)]
     pub tls: Option<TlsFiles>,
     /// Breached-password corpus checked when people choose passwords (besides the built-in list).
     #[serde(skip)]
     pub breached: Option<Arc<cmp::breached::BreachedList>>,
+    /// How webhook deliveries resolve host names (`None`: the system's resolver). Tests put a
+    /// resolver of their own here, so no real DNS is asked.
+    #[serde(skip)]
+    pub webhook_resolver: Option<Arc<dyn crate::egress::Resolver>>,
 }
 
 impl Settings {
@@ -156,6 +174,37 @@ fn default_hash_queue() -> usize {
 fn default_login_rate() -> f64 {
     10.0
 }
+fn default_header_read_timeout() -> u64 {
+    10
+}
+fn default_body_read_timeout() -> u64 {
+    60
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_connections_per_source() -> usize {
+    64
+}
+/// A timeout in seconds: at least one, at most a day.
+fn timeout_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let v = u64::deserialize(d)?;
+    if !(1..=86_400).contains(&v) {
+        return Err(serde::de::Error::custom(format!("must be between 1 and 86400 seconds, not {v}")));
+    }
+    Ok(v)
+}
+fn at_least_one<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + PartialOrd + From<u8>,
+{
+    let v = T::deserialize(d)?;
+    if v < T::from(1) {
+        return Err(serde::de::Error::custom("must be at least 1"));
+    }
+    Ok(v)
+}
 fn hours_as_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     Ok(i64::from(u32::deserialize(d)?) * 3600)
 }
@@ -232,5 +281,30 @@ impl AppState {
     /// Wakes event streams.
     pub fn events_changed(&self) {
         self.0.events.send_modify(|n| *n += 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_limits_are_checked_as_they_are_read() {
+        let read = |v: serde_json::Value| serde_json::from_value::<Settings>(v).map_err(|e| e.to_string());
+        let s = read(serde_json::json!({})).unwrap();
+        assert_eq!(
+            (s.header_read_timeout_secs, s.body_read_timeout_secs, s.max_connections, s.max_connections_per_source),
+            (10, 60, 512, 64)
+        );
+        for key in
+            ["header_read_timeout_secs", "body_read_timeout_secs", "max_connections", "max_connections_per_source"]
+        {
+            let e = read(serde_json::json!({ key: 0 })).unwrap_err();
+            assert!(e.contains("at least 1") || e.contains("between 1 and 86400"), "{key}: {e}");
+        }
+        for key in ["header_read_timeout_secs", "body_read_timeout_secs"] {
+            assert!(read(serde_json::json!({ key: u64::MAX })).is_err(), "{key}: a timeout no clock can add");
+            assert!(read(serde_json::json!({ key: 86_400 })).is_ok(), "{key}");
+        }
     }
 }

@@ -1,83 +1,12 @@
 //! TLS for the API with rustls: TLS 1.3 and 1.2 only, AEAD suites with forward secrecy (rustls
-//! offers nothing weaker), handshakes done off the accept loop with a timeout so a slow client
-//! cannot stall others. [`TlsFiles`] is the `[http.tls]` configuration section. The accept loop
-//! ends (closing the socket) when the [`TlsListener`] is dropped, and handshakes still running then
-//! are abandoned.
+//! offers nothing weaker). [`TlsFiles`] is the `[http.tls]` configuration section; the handshake
+//! runs in each connection's own task, within the header-read timeout (`crate::server`), so a slow
+//! client cannot stall others.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Deserialize;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
-use tokio_rustls::server::TlsStream;
-use tokio_rustls::TlsAcceptor;
-
-/// A listener yielding TLS streams that completed their handshake.
-pub struct TlsListener {
-    rx: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local: SocketAddr,
-}
-
-impl TlsListener {
-    /// Accepts on `listener` and runs handshakes with `config` in the background.
-    pub fn new(listener: TcpListener, config: Arc<rustls::ServerConfig>) -> Self {
-        let local = listener.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
-        let (tx, rx) = mpsc::channel(64);
-        let acceptor = TlsAcceptor::from(config);
-        tokio::spawn(async move {
-            let mut handshakes = JoinSet::new();
-            loop {
-                let accepted = tokio::select! {
-                    accepted = listener.accept() => accepted,
-                    // The server dropped the listener: stop accepting, close the socket.
-                    _ = tx.closed() => return,
-                    Some(_) = handshakes.join_next(), if !handshakes.is_empty() => continue,
-                };
-                let (tcp, addr) = match accepted {
-                    Ok(c) => c,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "API accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let acceptor = acceptor.clone();
-                let tx = tx.clone();
-                handshakes.spawn(async move {
-                    match tokio::time::timeout(Duration::from_secs(10), acceptor.accept(tcp)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = tx.send((tls, addr)).await;
-                        }
-                        Ok(Err(e)) => tracing::debug!(peer = %addr, error = %e, "API TLS handshake failed"),
-                        Err(_) => tracing::debug!(peer = %addr, "API TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        TlsListener { rx, local }
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.rx.recv().await {
-            Some(c) => c,
-            // The accept task only ends once this listener is dropped; wait forever like a quiet socket.
-            None => std::future::pending().await,
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        Ok(self.local)
-    }
-}
 
 /// `[http.tls]`: the API's certificate chain and key, as PEM files.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -107,6 +107,58 @@ async fn webhook_targets_are_checked() {
     );
 }
 
+/// Every literal address outside the public Internet and every name of this host is refused at
+/// creation (issue #12, finding 3), the way the other invalid bodies are: 422.
+#[tokio::test]
+async fn webhook_targets_in_special_purpose_blocks_are_refused() {
+    let api = Api::new().await;
+    let (admin, _, _) = api.tenant("acme").await;
+    for url in [
+        "https://[::ffff:127.0.0.1]/h",
+        "https://[::ffff:a9fe:a9fe]/h",
+        "https://[::127.0.0.1]/h",
+        "https://[fe80::1]/h",
+        "https://[64:ff9b::7f00:1]/h",
+        "https://[64:ff9b:1::a00:1]/h",
+        "https://[fc00::1]/h",
+        "https://[fec0::1]/h",
+        "https://[ff02::1]/h",
+        "https://[2001:db8::1]/h",
+        "https://[2002:7f00:1::1]/h",
+        "https://[2001::1]/h",
+        "https://[100::1]/h",
+        "https://[3fff::1]/h",
+        "https://[5f00::1]/h",
+        "https://[::]/h",
+        "https://100.64.0.1/h",
+        "https://198.18.0.1/h",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://0.0.0.0/h",
+        "https://192.0.0.1/h",
+        "https://192.88.99.1/h",
+        "https://203.0.113.9/h",
+        "https://224.0.0.1/h",
+        "https://239.255.255.250/h",
+        "https://240.0.0.1/h",
+        "https://255.255.255.255/h",
+        "https://127.0.0.1./h",
+        "https://2130706433/h",
+        "https://0x7f.1/h",
+        "https://localhost./h",
+        "https://LOCALHOST/h",
+        "https://api.localhost/h",
+        "https://api.localhost./h",
+    ] {
+        let r = api.call("POST", "/api/v1/webhooks", &admin, Some(json!({"url": url}))).await;
+        assert_eq!(r.status, 422, "{url}: {}", r.text);
+    }
+    // Public literals and names are accepted (names are checked when a delivery resolves them).
+    for url in ["https://[2a00:1450:4001:80e::200e]/h", "https://8.8.8.8/h", "https://127.0.0.1.nip.io/h"] {
+        let r = api.call("POST", "/api/v1/webhooks", &admin, Some(json!({"url": url}))).await;
+        assert_eq!(r.status, 201, "{url}: {}", r.text);
+    }
+}
+
 #[tokio::test]
 async fn live_stream_delivers_new_events() {
     let api = Api::new().await;

@@ -26,7 +26,8 @@ async fn shutdown_ends_live_streams_the_server_and_the_background_work() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = api.state.shutdown_token().clone();
-    let server = tokio::spawn(api::serve(listener, api.router.clone(), None, stop.clone().cancelled_owned()));
+    let limits = api::server::Limits::from(&api.state.0.settings);
+    let server = tokio::spawn(api::serve(listener, api.router.clone(), None, limits, stop.clone().cancelled_owned()));
     let mut background = tokio::task::JoinSet::new();
     let tasks = api::start_background(&api.state, Arc::new(Quiet)).await;
     let names: Vec<_> = tasks.iter().map(|t| t.name).collect();

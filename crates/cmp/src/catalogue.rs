@@ -8,7 +8,6 @@ use serde_json::json;
 use store::model::{EirEntry, ServiceProfile};
 use store::platform::{RuleRow, SimRange, Webhook};
 use store::Store;
-use url::{Host, Url};
 
 use crate::actor::Actor;
 use crate::error::{Error, Result};
@@ -127,27 +126,8 @@ pub async fn delete_rule(store: &Store, actor: &Actor, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Where webhooks may point: `https` to public addresses; with `allow_private` (an operator's lab)
-/// also `http` and loopback or private addresses.
-pub fn check_webhook_url(url: &str, allow_private: bool) -> Result<()> {
-    let parsed = Url::parse(url).map_err(|e| Error::Invalid(format!("url: {e}")))?;
-    let host = parsed.host_str().unwrap_or("");
-    let private = match parsed.host() {
-        Some(Host::Ipv4(a)) => a.is_loopback() || a.is_private() || a.is_link_local() || a.is_unspecified(),
-        Some(Host::Ipv6(a)) => a.is_loopback() || a.is_unspecified() || (a.segments()[0] & 0xfe00) == 0xfc00,
-        Some(Host::Domain(d)) => d == "localhost" || d.ends_with(".localhost"),
-        None => true,
-    };
-    match parsed.scheme() {
-        "https" => {}
-        "http" if allow_private => {}
-        s => return Err(Error::Invalid(format!("url: scheme {s} is not allowed (use https)"))),
-    }
-    if private && !allow_private {
-        return Err(Error::Invalid(format!("url: {host} is a private or loopback address")));
-    }
-    Ok(())
-}
+/// Where webhooks may point (the one policy, [`crate::egress::check_webhook_url`]).
+pub use crate::egress::check_webhook_url;
 
 /// Registers a webhook signed with `secret`; deliveries start with the events after this moment.
 pub async fn create_webhook(
@@ -183,25 +163,4 @@ pub async fn delete_webhook(store: &Store, actor: &Actor, id: &str) -> Result<()
         .await?;
     tx.commit().await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn webhook_targets() {
-        assert!(check_webhook_url("https://hooks.example.com/x", false).is_ok());
-        for bad in [
-            "http://hooks.example.com/x",
-            "https://127.0.0.1/x",
-            "https://10.1.2.3/",
-            "https://[::1]/",
-            "https://localhost/",
-        ] {
-            assert!(check_webhook_url(bad, false).is_err(), "{bad}");
-        }
-        assert!(check_webhook_url("http://127.0.0.1:9000/x", true).is_ok());
-        assert!(check_webhook_url("ftp://example.com/", true).is_err());
-    }
 }

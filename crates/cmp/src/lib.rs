@@ -22,12 +22,14 @@
 //! - [`password`], [`breached`], [`hashing`]: NIST SP 800-63B rules, argon2id on a bounded pool, a
 //!   breached-password corpus.
 //! - [`text`]: what free text (names, notes) may contain.
-//! - [`webhook`]: HMAC signatures of webhook deliveries.
+//! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
+//!   list of special-purpose addresses, checked at creation and at every delivery).
 
 pub mod access;
 mod actor;
 pub mod breached;
 pub mod catalogue;
+pub mod egress;
 mod error;
 pub mod events;
 pub mod fair;

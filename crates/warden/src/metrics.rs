@@ -2,14 +2,13 @@
 //! installs the Prometheus exporter's recorder ([`install`]) for the whole process; every component
 //! records through the facade — the Diameter front end here ([`answered`], [`peer_opened`],
 //! [`peer_closed`]), the roaming firewall in its own crate — and `GET /metrics`, served by axum
-//! ([`serve`]), answers the exporter's text (format 0.0.4). Without the endpoint no recorder is
+//! through the API's server ([`serve`]), answers the exporter's text (format 0.0.4). Without the endpoint no recorder is
 //! installed and recording costs nothing.
 //!
 //! The Diameter front end's series: `warden_diameter_answers_total{command, result_code}`,
 //! `warden_diameter_request_seconds{command}` (a histogram with the buckets in [`BUCKETS`]) and
 //! `warden_diameter_peers_open`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,14 +137,14 @@ pub fn router(exporter: Exporter) -> axum::Router {
 }
 
 /// Serves [`router`] on `listener` until `shutdown` is cancelled (then stops accepting and finishes
-/// the scrapes in progress).
+/// the scrapes in progress), with the API server's default limits (`api::server`: a 10 s header
+/// timeout, 512 connections, 64 per source), so a stalled scraper cannot hold file descriptors.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     exporter: Exporter,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    let app = router(exporter).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    api::serve(listener, router(exporter), None, api::server::Limits::default(), shutdown.cancelled_owned()).await
 }
 
 /// Runs the exporter's upkeep every few seconds until `shutdown` is cancelled.

@@ -99,11 +99,12 @@ impl Platform {
         let mut tasks: Vec<Task> =
             api::start_background(&state, link).await.into_iter().map(|t| (t.name, t.future)).collect();
         let stop = state.shutdown_token().clone();
+        let limits = api::server::Limits::from(&state.0.settings);
         let app = api::router(state);
         tasks.push((
             "platform API server",
             Box::pin(async move {
-                if let Err(e) = api::serve(listener, app, tls, stop.cancelled_owned()).await {
+                if let Err(e) = api::serve(listener, app, tls, limits, stop.cancelled_owned()).await {
                     tracing::error!(error = %e, "API server stopped");
                 }
             }),

@@ -2,6 +2,7 @@
 //! webhooks signed with HMAC-SHA-256 (see `cmp::webhook`) and retried with back-off until delivered.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
@@ -15,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{next_cursor, IdempotencyKey, PageQuery};
 use crate::auth::Ctx;
+use crate::egress;
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
@@ -164,7 +166,8 @@ pub struct Webhook {
     pub cursor: i64,
     /// Consecutive failed deliveries.
     pub failures: i64,
-    /// Last delivery error.
+    /// Why the last delivery failed: `delivery failed`, or `delivery failed: HTTP <status>` when the
+    /// receiver answered (the cause is in the operator's log); empty after a success.
     pub last_error: String,
     /// Unix seconds.
     pub created_at: i64,
@@ -177,7 +180,7 @@ fn hook_view(w: &StoredWebhook) -> Webhook {
         url: w.url.clone(),
         cursor: w.cursor,
         failures: w.failures,
-        last_error: w.last_error.clone(),
+        last_error: egress::public_error(&w.last_error),
         created_at: w.created_at,
     }
 }
@@ -251,9 +254,12 @@ pub async fn delete_webhook(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> 
 
 /// Delivers events to every webhook until the process ends: up to 500 events per POST as
 /// `{"events": [...]}`, signed; on failure the same batch is retried with exponential back-off
-/// (1 s doubling to 5 min), so delivery is at least once and in order.
+/// (1 s doubling to 5 min), so delivery is at least once and in order. Where a delivery may go, and
+/// what the tenant is told when it fails, is [`egress`]'s.
 pub async fn deliver_forever(st: AppState) {
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+    let allow_private = st.0.settings.webhook_allow_private;
+    let resolver = st.0.settings.webhook_resolver.clone().unwrap_or_else(|| Arc::new(egress::SystemResolver));
+    let client = match egress::client(resolver, allow_private) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "webhook client could not be built; webhooks disabled");
@@ -283,20 +289,9 @@ pub async fn deliver_forever(st: AppState) {
             let outcome = match st.store().webhook_secret(&h.id).await {
                 Ok(secret) => {
                     let sig = cmp::webhook::sign(&secret, store::now(), &body);
-                    let r = client
-                        .post(&h.url)
-                        .header("content-type", "application/json")
-                        .header("warden-signature", sig)
-                        .body(body)
-                        .send()
-                        .await;
-                    match r {
-                        Ok(resp) if resp.status().is_success() => Ok(last),
-                        Ok(resp) => Err(format!("HTTP {}", resp.status().as_u16())),
-                        Err(e) => Err(e.to_string()),
-                    }
+                    egress::post(&client, &h.url, allow_private, body, sig).await.map(|()| last)
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(egress::Failure::hidden(&e)),
             };
             match &outcome {
                 Ok(_) => {
@@ -305,11 +300,11 @@ pub async fn deliver_forever(st: AppState) {
                 Err(e) => {
                     let n = backoff.get(&h.id).map(|b| b.0 + 1).unwrap_or(0).min(9);
                     let wait = Duration::from_secs((1u64 << n).min(300));
-                    tracing::warn!(webhook = %h.id, error = %e, retry_in = ?wait, "webhook delivery failed");
+                    tracing::warn!(webhook = %h.id, url = %h.url, error = %e.detail, retry_in = ?wait, "webhook delivery failed");
                     backoff.insert(h.id.clone(), (n, now + wait));
                 }
             }
-            st.store().webhook_delivered(&h.id, outcome).await.ok();
+            st.store().webhook_delivered(&h.id, outcome.map_err(|e| e.public)).await.ok();
         }
         let _ = tokio::time::timeout(Duration::from_secs(1), wake.changed()).await;
     }

@@ -174,7 +174,8 @@ impl Report {
     /// Records the bytes of input `file` as read: its SHA-256 and length (replacing an earlier record).
     pub fn record_input(&mut self, file: &str, bytes: &[u8]) {
         use sha2::{Digest, Sha256};
-        let hash = InputHash { file: file.to_string(), sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 };
+        let hash =
+            InputHash { file: file.to_string(), sha256: hex::encode(Sha256::digest(bytes)), bytes: bytes.len() as u64 };
         match self.input_hashes.iter_mut().find(|h| h.file == file) {
             Some(h) => *h = hash,
             None => self.input_hashes.push(hash),
@@ -444,7 +445,9 @@ mod tests {
         let mut r = Report::new();
         r.input("description", "n.toml");
         r.input("osmo-bsc", "bsc.cfg");
-        for (i, id) in ["WA-ALG-001", "WA-ALG-003", "WA-ALG-009", "WA-ALG-013", "WA-ALG-030", "WA-ALG-031"].iter().enumerate() {
+        for (i, id) in
+            ["WA-ALG-001", "WA-ALG-003", "WA-ALG-009", "WA-ALG-013", "WA-ALG-030", "WA-ALG-031"].iter().enumerate()
+        {
             r.raise(id, "import", loc("x.cfg", i as u32 + 1), format!("finding {i}"));
         }
         r.raise("WA-ALG-017", "import", loc("amf.yaml", 1), "NEA0 first");

@@ -115,9 +115,7 @@ pub fn utc_timestamp(secs: u64) -> String {
 /// Why the overall score is lower than the mean of the areas, if it is.
 fn cap_note(report: &Report) -> Option<String> {
     let cap = crate::report::score_cap(report.worst());
-    (cap < 100).then(|| {
-        format!("capped at {cap} while a {} finding stands", report.worst().map_or("", |w| w.as_str()))
-    })
+    (cap < 100).then(|| format!("capped at {cap} while a {} finding stands", report.worst().map_or("", |w| w.as_str())))
 }
 
 #[cfg(test)]

@@ -11,12 +11,7 @@ pub fn text(report: &Report) -> String {
     let mut out = String::new();
     let title = report.operator.as_deref().map(|o| format!(" — {o}")).unwrap_or_default();
     let _ = writeln!(out, "Warden network security audit (GSMA CLP.14){title}");
-    let _ = writeln!(
-        out,
-        "  generated {} by Warden {}",
-        utc_timestamp(report.generated_unix),
-        report.warden_version
-    );
+    let _ = writeln!(out, "  generated {} by Warden {}", utc_timestamp(report.generated_unix), report.warden_version);
     for (kind, file) in &report.inputs {
         match report.input_hash(file) {
             Some(h) => {

@@ -109,11 +109,13 @@ pub enum Area {
     Operations,
     /// Evidence from Warden's subscriber store.
     Subscribers,
+    /// The description checked against the imported configurations and data.
+    Consistency,
 }
 
 impl Area {
     /// All areas, in report order.
-    pub const ALL: [Area; 9] = [
+    pub const ALL: [Area; 10] = [
         Area::Radio,
         Area::Authentication,
         Area::IotAccess,
@@ -123,6 +125,7 @@ impl Area {
         Area::Portal,
         Area::Operations,
         Area::Subscribers,
+        Area::Consistency,
     ];
 
     /// Short machine name.
@@ -137,6 +140,7 @@ impl Area {
             Area::Portal => "portal",
             Area::Operations => "operations",
             Area::Subscribers => "subscribers",
+            Area::Consistency => "consistency",
         }
     }
 
@@ -152,6 +156,7 @@ impl Area {
             Area::Portal => "Portal and API",
             Area::Operations => "EIR, device management, operations",
             Area::Subscribers => "Subscribers (live store)",
+            Area::Consistency => "Description vs imported evidence",
         }
     }
 }
@@ -496,6 +501,18 @@ checks! {
     "WA-STO-005", "ID-2", Medium, Subscribers, "Key-encryption key stored beside the database",
         "Whoever copies the data directory (a backup, a disk image) has the sealed K/OPc of every subscriber and the key that opens them.",
         "Keep the KEK apart from the database: keys.kek_file on another volume, keys.kek_env, or a systemd credential (docs/operations.md).";
+    "WA-AUD-001", "ALG-2", High, Consistency, "Description contradicts an imported 2G configuration",
+        "The description states a 2G setting (A5/GEA set, authentication, false base station detection) that an imported configuration does not apply: the audit and any supplier agreement built on the description understate what the network offers over the air.",
+        "Fix the imported configuration to match the stated policy (or correct the description), then re-run the audit with both.";
+    "WA-AUD-002", "ALG-3", High, Consistency, "Description contradicts an imported 3G/4G/5G configuration",
+        "The description states UEA/UIA, EEA/EIA or NEA/NIA orders that an imported core configuration does not apply: devices get weaker protection than the operator declares.",
+        "Fix the imported configuration to match the stated orders (or correct the description), then re-run the audit with both.";
+    "WA-AUD-003", "ALG-4", High, Consistency, "Description contradicts imported IoT or key-length data",
+        "The description states cellular IoT provisioning or subscriber key lengths that imported data does not bear out.",
+        "Fix the imported configuration or subscriber data (or correct the description), then re-run the audit with both.";
+    "WA-AUD-004", "ALG-1", High, Consistency, "Description contradicts imported AuC data",
+        "The description states authentication algorithms or operator-key handling that the imported subscriber data does not use: subscribers are authenticated more weakly than declared.",
+        "Move the subscribers to the declared algorithm and key form (or correct the description), then re-run the audit with both.";
 }
 
 /// The check with this ID.

@@ -16,6 +16,7 @@
 
 pub mod catalogue;
 pub mod checks;
+pub mod contradiction;
 pub mod evidence;
 pub mod fingerprint;
 pub mod foreign;
@@ -56,7 +57,8 @@ pub enum AuditError {
 }
 
 /// Reads a description file, runs the description checks and returns the description with the report
-/// to add evidence to.
+/// to add evidence to (the description's SHA-256 recorded). Once the evidence is in, run
+/// [`contradiction::cross_check`] so that imported facts contradicting the description are raised.
 pub fn audit_description_file(path: &std::path::Path) -> Result<(model::Description, Report), AuditError> {
     let origin = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| AuditError::Io(origin.clone(), e))?;
@@ -64,5 +66,7 @@ pub fn audit_description_file(path: &std::path::Path) -> Result<(model::Descript
     let mut report = Report::new();
     report.operator = d.operator.clone();
     checks::check_description(&d, &origin, &text, &mut report);
+    report.record_input(&origin, text.as_bytes());
+    report.description_text = Some(text);
     Ok((d, report))
 }

@@ -24,7 +24,19 @@ fn weak_report() -> Report {
         "<script>alert(1)</script> & \"quotes\"",
     );
     r.note("a note with <angle> brackets");
+    // One finding raised at three places: one finding with three locations (one SARIF result each).
+    for port in [8443, 8444, 8445] {
+        let at = audit::Location { file: None, line: None, path: format!("tls://127.0.0.1:{port}") };
+        r.raise("WA-TLS-002", "tls-probe", at, "TLS 1.3 refused; TLS 1.2 accepted");
+    }
+    audit::contradiction::cross_check(&mut r);
     r
+}
+
+fn weak_sha256() -> String {
+    use sha2::{Digest, Sha256};
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    hex::encode(Sha256::digest(std::fs::read(root.join("../../examples/network-weak.toml")).unwrap()))
 }
 
 /// Validates `doc` against the vendored SARIF schema; `None` when the validator is unavailable outside CI.
@@ -80,6 +92,12 @@ fn sarif_validates_against_the_2_1_0_schema() {
     assert!(phys["region"]["startLine"].as_u64().unwrap() > 1);
     assert_eq!(a50["level"], "error");
 
+    // The description is an artifact with its SHA-256; the finding at three places gives three results.
+    let artifacts = run["artifacts"].as_array().unwrap();
+    assert_eq!(artifacts[0]["hashes"]["sha-256"], weak_sha256());
+    assert!(artifacts[0]["location"]["uri"].as_str().unwrap().ends_with("examples/network-weak.toml"));
+    assert_eq!(results.iter().filter(|x| x["ruleId"] == "WA-TLS-002").count(), 3);
+
     let Some(errors) = schema_errors(&doc) else { return };
     assert_eq!(errors, "", "SARIF does not validate");
     // The validator does catch a broken log.
@@ -116,7 +134,16 @@ fn json_and_text_carry_the_findings_worst_first() {
     let r = weak_report();
     let doc: Value = serde_json::from_str(&render::render(&r, Format::Json)).unwrap();
     let findings = doc["findings"].as_array().unwrap();
-    assert_eq!(findings.len(), r.findings.len());
+    assert_eq!(findings.len(), r.groups().len());
+    assert!(findings.len() + 2 <= r.findings.len(), "the finding raised three times is one");
+    let tls = findings.iter().find(|f| f["id"] == "WA-TLS-002").unwrap();
+    assert_eq!(tls["locations"].as_array().unwrap().len(), 3);
+    assert_eq!(tls["locations"][2]["path"], "tls://127.0.0.1:8445");
+    assert_eq!(tls["locations"][2]["source"], "tls-probe");
+    assert_eq!(doc["summary"]["findings"], findings.len());
+    assert_eq!(doc["inputs"][0]["sha256"], weak_sha256());
+    assert!(doc["generated"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(doc["top_actions"][0]["severity"], "critical");
     assert_eq!(doc["summary"]["worst"], "critical");
     assert_eq!(findings[0]["severity"], "critical");
     assert_eq!(findings.last().unwrap()["severity"], "info");
@@ -136,4 +163,40 @@ fn json_and_text_carry_the_findings_worst_first() {
     let first_info = text.find("[INFO]").unwrap();
     assert!(first_crit < text.find("[HIGH]").unwrap() && text.find("[LOW]").unwrap() < first_info);
     assert!(text.contains("Overall score") && text.contains("a note with <angle> brackets"));
+    assert_eq!(text.matches("WA-TLS-002  ").count(), 1, "{text}");
+    assert_eq!(text.matches("where: tls://127.0.0.1:844").count(), 3, "{text}");
+    assert!(text.contains(&format!("sha256 {}", weak_sha256())));
+    assert!(text.find("Top actions\n  1. [CRITICAL]").unwrap() < text.find("Score per area").unwrap());
+}
+
+#[test]
+fn html_starts_with_provenance_and_top_actions_and_groups_findings_by_area_and_source() {
+    let mut r = weak_report();
+    r.generated_unix = 1_796_186_096;
+    let html = render::render(&r, Format::Html);
+    // Provenance: date, Warden version, the description's SHA-256.
+    assert!(html.contains("Generated <time>2026-12-02T04:34:56Z</time> by Warden 0.1.0"), "{html}");
+    assert!(html.contains(&format!("<code>{}</code>", weak_sha256())));
+    // Top actions come before the charts and the findings, worst first.
+    let actions = html.find("<h2 id=\"top-actions\">Top actions</h2>").unwrap();
+    assert!(actions < html.find("<h2>Score per area</h2>").unwrap());
+    assert!(actions < html.find("<h2>Findings</h2>").unwrap());
+    let first = &html[actions..html[actions..].find("</li>").unwrap() + actions];
+    assert!(first.contains("<span class=\"sev critical\">critical</span>"), "{first}");
+    assert_eq!(html[actions..html.find("</ol>").unwrap()].matches("<li>").count(), 5);
+    // Sections per area in report order, each with sub-tables per source.
+    let radio = html.find("<section id=\"findings-radio\">").unwrap();
+    let portal = html.find("<section id=\"findings-portal\">").unwrap();
+    assert!(radio < portal);
+    let portal_section = &html[portal..portal + html[portal..].find("</section>").unwrap()];
+    assert!(portal_section.contains("<h4>Source: description</h4>"));
+    assert!(portal_section.contains("<h4>Source: tls-probe</h4>"));
+    // One row for the finding raised three times, listing its three places.
+    assert_eq!(html.matches("<code>WA-TLS-002</code>").count(), 1);
+    let row = &html[html.find("<code>WA-TLS-002</code>").unwrap()..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert_eq!(row.matches("<li><code>tls://127.0.0.1:844").count(), 3, "{row}");
+    // Not examined areas say so.
+    let subs = &html[html.find("id=\"area-subscribers\"").unwrap()..];
+    assert!(subs[..subs.find("</div>").unwrap()].contains("not examined"));
 }

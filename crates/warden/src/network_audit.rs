@@ -179,12 +179,17 @@ fn run(config_path: Option<&Path>, a: &RunArgs) -> Result<(u8, String, String), 
         let result = audit::tls_probe::probe(t, Duration::from_secs(5)).map_err(failed)?;
         result.raise(&mut report);
     }
+    // Provenance and cross-checks once every input is in: the SHA-256 of each file read (the
+    // description's is recorded as it is read), the Warden version, and description contradictions.
+    report.record_file_inputs().map_err(failed)?;
+    report.warden_version = env!("CARGO_PKG_VERSION").to_string();
+    audit::contradiction::cross_check(&mut report);
     let rendered = audit::render::render(&report, a.format);
     let code = report.exit_code(a.fail_on.0) as u8;
     let worst = report.worst().map_or("none".to_string(), |w| w.to_string());
     let summary = format!(
         "audit: {} finding(s), worst {worst}, overall score {}/100, exit {code}",
-        report.findings.len(),
+        report.groups().len(),
         report.overall_score()
     );
     match &a.output {

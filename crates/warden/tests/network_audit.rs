@@ -173,11 +173,33 @@ fn importers_from_the_command_line() {
         "WA-ALG-032",
         "WA-ALG-033",
         "WA-ALG-034",
+        // The strong description states none of these: each is a contradiction (2G, 3G-5G, key length, AuC).
+        "WA-AUD-001",
+        "WA-AUD-002",
+        "WA-AUD-003",
+        "WA-AUD-004",
     ];
     assert_eq!(ids, want);
     let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let kinds: Vec<&str> = doc["inputs"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["description", "open5gs-mme", "open5gs-amf", "osmo-bsc", "osmo-msc", "osmo-hlr", "pyhss"]);
+    // Every input is identified by the SHA-256 of its bytes, and seven-plus critical findings cap the score.
+    for (input, file) in doc["inputs"].as_array().unwrap().iter().zip([
+        strong.clone(),
+        audit_data("open5gs-mme.yaml"),
+        audit_data("open5gs-amf.yaml"),
+        audit_data("osmo-bsc.cfg"),
+        audit_data("osmo-msc.cfg"),
+        hlr.to_str().unwrap().to_string(),
+        audit_data("pyhss-auc.json"),
+    ]) {
+        // Checked against coreutils' sha256sum, an implementation nobody on the project wrote.
+        let sum = std::process::Command::new("sha256sum").arg(&file).output().expect("sha256sum");
+        let want = String::from_utf8(sum.stdout).unwrap().split_whitespace().next().unwrap().to_string();
+        assert_eq!(input["sha256"], want.as_str(), "{file}");
+    }
+    assert_eq!(doc["summary"]["overall_score"], 40);
+    assert_eq!(doc["warden_version"], env!("CARGO_PKG_VERSION"));
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -149,6 +149,10 @@ fn importers_from_the_command_line() {
             &audit_data("osmo-bsc.cfg"),
             "--osmo-msc",
             &audit_data("osmo-msc.cfg"),
+            "--osmo-sgsn",
+            &audit_data("osmocom/osmo-sgsn-accept-all.cfg"),
+            "--osmo-hlr-cfg",
+            &audit_data("osmocom/osmo-hlr-dgsm.cfg"),
             "--osmo-hlr-db",
             hlr.to_str().unwrap(),
             "--pyhss",
@@ -162,7 +166,9 @@ fn importers_from_the_command_line() {
     let want = [
         "WA-ALG-001",
         "WA-ALG-002",
+        "WA-ALG-005",
         "WA-ALG-009",
+        "WA-ALG-010",
         "WA-ALG-011",
         "WA-ALG-013",
         "WA-ALG-016",
@@ -173,11 +179,36 @@ fn importers_from_the_command_line() {
         "WA-ALG-032",
         "WA-ALG-033",
         "WA-ALG-034",
+        "WA-ALG-060",
+        "WA-ALG-062",
+        "WA-NET-060",
     ];
     assert_eq!(ids, want);
     let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let kinds: Vec<&str> = doc["inputs"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["description", "open5gs-mme", "open5gs-amf", "osmo-bsc", "osmo-msc", "osmo-hlr", "pyhss"]);
+    assert_eq!(
+        kinds,
+        [
+            "description",
+            "open5gs-mme",
+            "open5gs-amf",
+            "osmo-bsc",
+            "osmo-msc",
+            "osmo-sgsn",
+            "osmo-hlr-cfg",
+            "osmo-hlr",
+            "pyhss"
+        ]
+    );
+    // OsmoMSC `authentication optional` beside A5/3 is WA-ALG-060; WA-ALG-009 comes from osmo-sgsn.
+    let auth: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "WA-ALG-009")
+        .map(|f| f["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(auth, ["osmo-sgsn"]);
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

@@ -80,6 +80,19 @@ fn bad_input_and_bad_command_lines() {
     assert_eq!(code(&o), 2);
     let o = warden(d.path(), &["audit", "run", "--description", &strong, "--format", "pdf"]);
     assert_eq!(code(&o), 2);
+    // An Osmocom file libosmocore would refuse is refused with its line.
+    let cfg = d.path().join("osmo-sgsn.cfg");
+    std::fs::write(
+        &cfg,
+        "sgsn
+  auth-policy remote
+ authentication required
+",
+    )
+    .unwrap();
+    let o = warden(d.path(), &["audit", "run", "--description", &strong, "--osmo-sgsn", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("line 3") && stderr(&o).contains("between two levels"), "{}", stderr(&o));
     // The TLS probe refuses anything but loopback, before reading any input.
     let o = warden(d.path(), &["audit", "run", "--description", "missing.toml", "--probe-tls", "192.0.2.10:443"]);
     assert_eq!(code(&o), 2);

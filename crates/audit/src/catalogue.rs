@@ -318,6 +318,15 @@ checks! {
     "WA-ALG-050", "ALG-5", Medium, IotAccess, "SMS/USSD used without warning tenants",
         "SMS and USSD are not end-to-end protected; tenants may send commands or data in clear.",
         "Warn tenants and recommend service-layer encryption for SMS/USSD payloads.";
+    "WA-ALG-060", "ALG-2", Medium, Radio, "2G authentication optional, done only because ciphering needs it",
+        "OsmoMSC authenticates 2G phones only while the A5 set requires a key: a later `encryption a5 0`, or a call path without ciphering, silently drops authentication too.",
+        "Set `authentication required` in the OsmoMSC `network` node.";
+    "WA-ALG-061", "ID-2", High, Authentication, "Subscribers without authentication data",
+        "The HLR holds no key for these subscribers: they cannot be authenticated, and a core with optional authentication lets them in unauthenticated.",
+        "Provision MILENAGE (or TUAK) keys for them, or delete the subscribers.";
+    "WA-ALG-062", "ID-2", Critical, Radio, "GPRS core accepts every IMSI (SGSN auth-policy accept-all)",
+        "osmo-sgsn with `auth-policy accept-all` lets any phone, with any IMSI, attach and use data without authentication or subscription check.",
+        "Set `auth-policy remote` with `authentication required` and a GSUP connection to the HLR.";
     "WA-NET-001", "NET-1", High, Transport, "Operator Wi-Fi without mutual authentication",
         "Open, PSK or EAP-MD5 Wi-Fi lets devices join rogue access points and shares secrets between users.",
         "Use EAP-AKA' or EAP-AKA (or EAP-SIM) so devices authenticate with their SIM.";
@@ -339,6 +348,9 @@ checks! {
     "WA-NET-030", "NET-2", Medium, Transport, "Critical devices without higher QoS priority",
         "Critical devices lose service first when cells are congested.",
         "Give critical subscriptions a higher allocation/retention priority with pre-emption.";
+    "WA-NET-060", "ROAM-1", High, Roaming, "HLR GSUP interface reachable beyond loopback",
+        "GSUP carries no authentication of its own: whoever reaches the port (TCP 4222) can fetch authentication vectors, update locations and change subscriber state.",
+        "Bind osmo-hlr's GSUP (`hlr` / `gsup` / `bind ip`) to 127.0.0.1, or to a private core address behind a firewall that admits only the MSC/SGSN.";
     "WA-ROAM-001", "ROAM-2", Critical, Roaming, "No signalling firewall",
         "Partners' and attackers' SS7/Diameter/GTP messages reach the core unscreened (location tracking, interception, DoS).",
         "Deploy a signalling firewall (or Warden's roaming firewall) on every interconnect.";

@@ -4,6 +4,8 @@
 //! source holds and never printed.
 //!
 //! - osmo-hlr: its SQLite database, tables `subscriber`, `auc_2g` and `auc_3g` (read-only).
+//!
+//! SQLite files are opened so that neither they nor their directory change ([`open_sqlite`]).
 //! - PyHSS: its `auc` records, as the JSON list its API returns or its SQLite database.
 
 use std::path::Path;
@@ -83,30 +85,73 @@ pub fn pyhss_algorithm(v: &str) -> Result<Option<AuthAlgorithm>, String> {
     }
 }
 
-/// Opens an SQLite file read-only.
-pub(crate) async fn open_sqlite(path: &Path) -> Result<sqlx::SqliteConnection, AuditError> {
+/// An SQLite database opened for reading without touching it or its directory.
+pub(crate) struct ReadOnlyDb {
+    /// The connection.
+    pub(crate) conn: sqlx::SqliteConnection,
+    /// Size of the write-ahead log beside the database (0: none), read through a private copy.
+    pub(crate) wal_bytes: u64,
+    /// The private copy, removed when the database is dropped.
+    _copy: Option<tempfile::TempDir>,
+}
+
+/// Opens an SQLite file for reading and leaves its directory unchanged: no `-wal`, `-shm` or journal is
+/// created beside it. Without a write-ahead log beside it, the file is opened `immutable` (SQLite takes
+/// no lock and creates nothing). With a non-empty `-wal` beside it (a live or uncleanly stopped WAL-mode
+/// database), the rows it holds are not yet in the file: the database and its log are copied to a private
+/// temporary directory and read there, so nothing written before the copy is missed.
+pub(crate) async fn open_sqlite(path: &Path) -> Result<ReadOnlyDb, AuditError> {
     if !path.is_file() {
         return Err(import_error(path, "no such database file"));
     }
-    sqlx::sqlite::SqliteConnectOptions::new()
+    let failed = |e: &dyn std::fmt::Display| import_error(path, e.to_string());
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal = std::path::PathBuf::from(wal);
+    let wal_bytes = std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    if wal_bytes > 0 {
+        let dir = tempfile::tempdir().map_err(|e| failed(&e))?;
+        let copy = dir.path().join("db");
+        std::fs::copy(path, &copy).map_err(|e| failed(&e))?;
+        std::fs::copy(&wal, dir.path().join("db-wal")).map_err(|e| failed(&e))?;
+        // Read-write on the copy only, so SQLite can rebuild the WAL index from the log.
+        let conn = sqlx::sqlite::SqliteConnectOptions::new().filename(&copy).connect().await.map_err(|e| failed(&e))?;
+        return Ok(ReadOnlyDb { conn, wal_bytes, _copy: Some(dir) });
+    }
+    let conn = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(path)
         .read_only(true)
+        .immutable(true)
         .connect()
         .await
-        .map_err(|e| import_error(path, e.to_string()))
+        .map_err(|e| failed(&e))?;
+    Ok(ReadOnlyDb { conn, wal_bytes: 0, _copy: None })
+}
+
+/// What [`osmo_hlr_read`] read.
+pub struct OsmoHlrRead {
+    /// Every subscriber, in the database's order.
+    pub subscribers: Vec<OsmoHlrSubscriber>,
+    /// Size of the write-ahead log read with the database (0: none).
+    pub wal_bytes: u64,
 }
 
 /// Reads every subscriber of an osmo-hlr database, in its order.
 pub async fn osmo_hlr(path: &Path) -> Result<Vec<OsmoHlrSubscriber>, AuditError> {
-    let mut conn = open_sqlite(path).await?;
+    Ok(osmo_hlr_read(path).await?.subscribers)
+}
+
+/// Reads every subscriber of an osmo-hlr database, in its order, with what was read beside it.
+pub async fn osmo_hlr_read(path: &Path) -> Result<OsmoHlrRead, AuditError> {
+    let mut db = open_sqlite(path).await?;
     let rows = sqlx::query(
         "SELECT s.imsi, s.msisdn, a2.algo_id_2g, a2.ki, a3.algo_id_3g, a3.k, a3.op, a3.opc FROM subscriber s \
          LEFT JOIN auc_2g a2 ON a2.subscriber_id = s.id LEFT JOIN auc_3g a3 ON a3.subscriber_id = s.id ORDER BY s.id",
     )
-    .fetch_all(&mut conn)
+    .fetch_all(&mut db.conn)
     .await
     .map_err(|e| import_error(path, format!("not an osmo-hlr database ({e})")))?;
-    Ok(rows
+    let subscribers = rows
         .iter()
         .map(|r| {
             let text = |c: &str| r.try_get::<Option<String>, _>(c).ok().flatten().filter(|s| !s.is_empty());
@@ -122,16 +167,17 @@ pub async fn osmo_hlr(path: &Path) -> Result<Vec<OsmoHlrSubscriber>, AuditError>
                 opc: text("opc"),
             }
         })
-        .collect())
+        .collect();
+    Ok(OsmoHlrRead { subscribers, wal_bytes: db.wal_bytes })
 }
 
 /// Reads PyHSS `auc` records from its SQLite database or a JSON export (told apart by content).
 pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
     let bytes = std::fs::read(path).map_err(|e| AuditError::Io(path.display().to_string(), e))?;
     if bytes.starts_with(b"SQLite format 3\0") {
-        let mut conn = open_sqlite(path).await?;
+        let mut db = open_sqlite(path).await?;
         let rows = sqlx::query("SELECT imsi, ki, opc, amf, algo FROM auc ORDER BY auc_id")
-            .fetch_all(&mut conn)
+            .fetch_all(&mut db.conn)
             .await
             .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?;
         return Ok(rows

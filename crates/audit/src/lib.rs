@@ -2,7 +2,8 @@
 //!
 //! The operator describes its network in a versioned TOML document ([`model`], `version = 1`) and may
 //! point the audit at the configurations of the cores it runs ([`import`]: Open5GS MME/AMF YAML,
-//! OsmoBSC/OsmoMSC VTY configuration, osmo-hlr and PyHSS subscriber data). Warden adds live evidence
+//! OsmoBSC/OsmoMSC/osmo-sgsn/osmo-hlr VTY configuration ([`osmo_vty`], [`osmo_cfg`]), osmo-hlr
+//! ([`osmo_hlr`]) and PyHSS subscriber data). Warden adds live evidence
 //! where it can get it: its own subscriber store ([`evidence`], fed by the `warden` binary) and a TLS
 //! probe of a loopback endpoint ([`tls_probe`]).
 //!
@@ -22,6 +23,9 @@ pub mod fingerprint;
 pub mod foreign;
 pub mod import;
 pub mod model;
+pub mod osmo_cfg;
+pub mod osmo_hlr;
+pub mod osmo_vty;
 pub mod render;
 pub mod report;
 pub mod tls_probe;

@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Audit the network: a description plus optional core configurations and live evidence.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print `[[lpwa.lorawan.devices]]` tables with salted AppKey fingerprints for the description,
     /// reading `dev_eui,app_key[,activation]` lines from a file or standard input.
     Fingerprint(FingerprintArgs),
@@ -48,7 +48,13 @@ pub struct RunArgs {
     /// OsmoMSC configuration (osmo-msc.cfg); repeatable.
     #[arg(long, value_name = "FILE")]
     pub osmo_msc: Vec<PathBuf>,
-    /// osmo-hlr database (hlr.db, opened read-only); repeatable.
+    /// osmo-sgsn configuration (osmo-sgsn.cfg); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub osmo_sgsn: Vec<PathBuf>,
+    /// osmo-hlr configuration (osmo-hlr.cfg: the GSUP bind address); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub osmo_hlr_cfg: Vec<PathBuf>,
+    /// osmo-hlr database (hlr.db, read without changing it or its directory); repeatable.
     #[arg(long, value_name = "FILE")]
     pub osmo_hlr_db: Vec<PathBuf>,
     /// PyHSS `auc` export (JSON) or database (SQLite); repeatable.
@@ -151,6 +157,12 @@ fn run(config_path: Option<&Path>, a: &RunArgs) -> Result<(u8, String, String), 
     }
     for f in &a.osmo_msc {
         import::osmo_vty(f, Osmo::Msc, &mut report).map_err(failed)?;
+    }
+    for f in &a.osmo_sgsn {
+        import::osmo_vty(f, Osmo::Sgsn, &mut report).map_err(failed)?;
+    }
+    for f in &a.osmo_hlr_cfg {
+        import::osmo_vty(f, Osmo::Hlr, &mut report).map_err(failed)?;
     }
     if !a.osmo_hlr_db.is_empty() || !a.pyhss.is_empty() || a.store {
         let runtime =

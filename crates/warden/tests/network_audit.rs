@@ -80,6 +80,19 @@ fn bad_input_and_bad_command_lines() {
     assert_eq!(code(&o), 2);
     let o = warden(d.path(), &["audit", "run", "--description", &strong, "--format", "pdf"]);
     assert_eq!(code(&o), 2);
+    // An Osmocom file libosmocore would refuse is refused with its line.
+    let cfg = d.path().join("osmo-sgsn.cfg");
+    std::fs::write(
+        &cfg,
+        "sgsn
+  auth-policy remote
+ authentication required
+",
+    )
+    .unwrap();
+    let o = warden(d.path(), &["audit", "run", "--description", &strong, "--osmo-sgsn", cfg.to_str().unwrap()]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("line 3") && stderr(&o).contains("between two levels"), "{}", stderr(&o));
     // The TLS probe refuses anything but loopback, before reading any input.
     let o = warden(d.path(), &["audit", "run", "--description", "missing.toml", "--probe-tls", "192.0.2.10:443"]);
     assert_eq!(code(&o), 2);
@@ -149,6 +162,10 @@ fn importers_from_the_command_line() {
             &audit_data("osmo-bsc.cfg"),
             "--osmo-msc",
             &audit_data("osmo-msc.cfg"),
+            "--osmo-sgsn",
+            &audit_data("osmocom/osmo-sgsn-accept-all.cfg"),
+            "--osmo-hlr-cfg",
+            &audit_data("osmocom/osmo-hlr-dgsm.cfg"),
             "--osmo-hlr-db",
             hlr.to_str().unwrap(),
             "--pyhss",
@@ -162,7 +179,9 @@ fn importers_from_the_command_line() {
     let want = [
         "WA-ALG-001",
         "WA-ALG-002",
+        "WA-ALG-005",
         "WA-ALG-009",
+        "WA-ALG-010",
         "WA-ALG-011",
         "WA-ALG-013",
         "WA-ALG-016",
@@ -173,16 +192,41 @@ fn importers_from_the_command_line() {
         "WA-ALG-032",
         "WA-ALG-033",
         "WA-ALG-034",
+        "WA-ALG-060",
+        "WA-ALG-062",
         // The strong description states none of these: each is a contradiction (2G, 3G-5G, key length, AuC).
         "WA-AUD-001",
         "WA-AUD-002",
         "WA-AUD-003",
         "WA-AUD-004",
+        "WA-NET-060",
     ];
     assert_eq!(ids, want);
     let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let kinds: Vec<&str> = doc["inputs"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["description", "open5gs-mme", "open5gs-amf", "osmo-bsc", "osmo-msc", "osmo-hlr", "pyhss"]);
+    assert_eq!(
+        kinds,
+        [
+            "description",
+            "open5gs-mme",
+            "open5gs-amf",
+            "osmo-bsc",
+            "osmo-msc",
+            "osmo-sgsn",
+            "osmo-hlr-cfg",
+            "osmo-hlr",
+            "pyhss"
+        ]
+    );
+    // OsmoMSC `authentication optional` beside A5/3 is WA-ALG-060; WA-ALG-009 comes from osmo-sgsn.
+    let auth: Vec<&str> = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["id"] == "WA-ALG-009")
+        .map(|f| f["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(auth, ["osmo-sgsn"]);
     // Every input is identified by the SHA-256 of its bytes, and seven-plus critical findings cap the score.
     for (input, file) in doc["inputs"].as_array().unwrap().iter().zip([
         strong.clone(),
@@ -190,6 +234,8 @@ fn importers_from_the_command_line() {
         audit_data("open5gs-amf.yaml"),
         audit_data("osmo-bsc.cfg"),
         audit_data("osmo-msc.cfg"),
+        audit_data("osmocom/osmo-sgsn-accept-all.cfg"),
+        audit_data("osmocom/osmo-hlr-dgsm.cfg"),
         hlr.to_str().unwrap().to_string(),
         audit_data("pyhss-auc.json"),
     ]) {

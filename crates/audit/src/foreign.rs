@@ -4,7 +4,8 @@
 //! source holds and never printed.
 //!
 //! - osmo-hlr: its SQLite database, tables `subscriber`, `auc_2g` and `auc_3g` (read-only).
-//! - PyHSS: its `auc` records, as the JSON list its API returns or its SQLite database.
+//! - PyHSS: its `auc` records, as the JSON list its API returns or its SQLite database; [`pyhss_algo`]
+//!   reads the `algo` column with PyHSS's own semantics.
 
 use std::path::Path;
 
@@ -46,9 +47,8 @@ pub struct PyhssRecord {
     pub imsi: String,
     /// MSISDN (JSON exports that carry one).
     pub msisdn: Option<String>,
-    /// `algo`: the 2G algorithm, 1-3 for COMP128v1-v3 or a name; empty: none (PyHSS computes 3G/4G
-    /// vectors with MILENAGE).
-    pub algo: String,
+    /// `algo` as stored (`None`: NULL, or absent from a JSON record); see [`pyhss_algo`].
+    pub algo: Option<String>,
     /// `ki`.
     pub ki: String,
     /// `opc`.
@@ -72,14 +72,49 @@ pub fn osmocom_algorithm(id: i64) -> Result<AuthAlgorithm, String> {
     }
 }
 
-/// PyHSS `algo`: 1-3 are COMP128v1-v3; names are accepted too; empty means none.
-pub fn pyhss_algorithm(v: &str) -> Result<Option<AuthAlgorithm>, String> {
-    match v.trim() {
-        "" => Ok(None),
-        "1" => Ok(Some(AuthAlgorithm::Comp128v1)),
-        "2" => Ok(Some(AuthAlgorithm::Comp128v2)),
-        "3" => Ok(Some(AuthAlgorithm::Comp128v3)),
-        other => other.parse().map(Some),
+/// What PyHSS does with a subscriber's `algo` column (PyHSS `lib/database.py`, `Get_Vectors_AuC`
+/// action `2g3g`, and `lib/S6a_crypt.py`, `generate_2g3g_vector`). The column only selects how GSM
+/// triplets (SRES, Kc) are made; 3G/4G vectors are always MILENAGE over `ki`/`opc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyhssAlgo {
+    /// 1, 2 or 3: SRES/Kc from COMP128v1/v2/v3 over `ki`. `from_null` when the column is NULL, which
+    /// PyHSS runs as 3.
+    Comp128 {
+        /// COMP128v1, v2 or v3.
+        algorithm: AuthAlgorithm,
+        /// The column was NULL.
+        from_null: bool,
+    },
+    /// Any other integer (PyHSS's own fixture uses 0): SRES/Kc derived from MILENAGE, as a USIM does.
+    Milenage(i64),
+    /// Not an integer: PyHSS's `int(algo)` raises, so it cannot make 2G/3G vectors for the subscriber.
+    NotANumber(String),
+}
+
+impl PyhssAlgo {
+    /// The column as PyHSS reads it, for messages: `algo = 3`, `algo NULL (run as 3)`.
+    pub fn describe(&self, raw: Option<&str>) -> String {
+        match (self, raw) {
+            (PyhssAlgo::Comp128 { from_null: true, .. }, _) => "algo NULL (PyHSS runs it as 3, COMP128v3)".into(),
+            (PyhssAlgo::Comp128 { algorithm, .. }, Some(r)) => format!("algo = {} ({algorithm})", r.trim()),
+            (_, Some(r)) => format!("algo = {r:?}"),
+            (_, None) => "algo NULL".into(),
+        }
+    }
+}
+
+/// Reads PyHSS's `algo` column as PyHSS does: NULL is 3; an integer (Python `int()`, surrounding
+/// whitespace and a sign allowed) selects COMP128v1-v3 for 1-3 and MILENAGE for any other value.
+pub fn pyhss_algo(v: Option<&str>) -> PyhssAlgo {
+    let Some(raw) = v else {
+        return PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v3, from_null: true };
+    };
+    match raw.trim().strip_prefix('+').unwrap_or(raw.trim()).parse::<i64>() {
+        Ok(1) => PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v1, from_null: false },
+        Ok(2) => PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v2, from_null: false },
+        Ok(3) => PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v3, from_null: false },
+        Ok(n) => PyhssAlgo::Milenage(n),
+        Err(_) => PyhssAlgo::NotANumber(raw.to_string()),
     }
 }
 
@@ -145,10 +180,11 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
                         .unwrap_or_default()
                 };
                 let opt = |c: &str| Some(get(c)).filter(|s| !s.is_empty());
+                let null = r.try_get_raw("algo").map(|v| sqlx::ValueRef::is_null(&v)).unwrap_or(true);
                 PyhssRecord {
                     imsi: get("imsi"),
                     msisdn: None,
-                    algo: get("algo"),
+                    algo: (!null).then(|| get("algo")),
                     ki: get("ki"),
                     opc: opt("opc"),
                     amf: opt("amf"),
@@ -174,7 +210,10 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
             Ok(PyhssRecord {
                 imsi: s("imsi"),
                 msisdn: opt("msisdn"),
-                algo: s("algo"),
+                algo: match r.get("algo") {
+                    None | Some(Json::Null) => None,
+                    Some(_) => Some(s("algo")),
+                },
                 ki: s("ki"),
                 opc: opt("opc"),
                 amf: opt("amf"),

@@ -91,10 +91,7 @@ async fn osmo_hlr_database() {
     let mut r = Report::new();
     import::osmo_hlr(&db, &mut r).await.unwrap();
     // The sample uses TS 35.208 and sequential example keys: published test keys (issue #13).
-    assert_eq!(
-        r.ids(),
-        set(&["WA-ALG-030", "WA-ALG-031", "WA-ALG-032", "WA-ALG-033", "WA-ALG-034", "WA-ALG-073"])
-    );
+    assert_eq!(r.ids(), set(&["WA-ALG-030", "WA-ALG-031", "WA-ALG-032", "WA-ALG-033", "WA-ALG-034", "WA-ALG-073"]));
     let detail = |id: &str| r.findings.iter().find(|f| f.check.id == id).unwrap().detail.clone();
     let comp = detail("WA-ALG-030");
     assert!(

@@ -18,7 +18,7 @@ use clap::{Args, Subcommand};
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
     /// Audit the network: a description plus optional core configurations and live evidence.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Print `[[lpwa.lorawan.devices]]` tables with salted AppKey fingerprints for the description,
     /// reading `dev_eui,app_key[,activation]` lines from a file or standard input.
     Fingerprint(FingerprintArgs),

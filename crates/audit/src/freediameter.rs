@@ -165,11 +165,13 @@ pub fn freediameter(path: &Path, report: &mut Report) -> Result<(), AuditError> 
     let file = path.display().to_string();
     let error = |message: String| AuditError::Import { origin: file.clone(), message };
     let statements = parse(&text).map_err(|(line, m)| error(format!("line {line}: {m}")))?;
-    if !statements.iter().any(|s| s.name() == "Identity") {
-        return Err(error("no `Identity = \"…\";`: is this a freeDiameter configuration?".into()));
-    }
     report.input("freediameter", &file);
-    let identity = statements.iter().find(|s| s.name() == "Identity").and_then(Statement::value).unwrap_or_default();
+    // Without `Identity`, freeDiameter uses the host's name.
+    let identity = statements
+        .iter()
+        .find(|s| s.name() == "Identity")
+        .and_then(Statement::value)
+        .unwrap_or_else(|| "(Identity not set: the host name)".to_string());
     let at = |line: u32, path: String| Location { file: Some(file.clone()), line: Some(line), path };
     for s in &statements {
         match s.name() {

@@ -4,7 +4,8 @@
 //!
 //! - `mme.security.{integrity,ciphering}_order` (EIA/EEA) and `amf.security.…` (NIA/NEA), in preference
 //!   order; a single name (`ciphering_order: EEA2`) is accepted as Open5GS accepts it.
-//! - The SBI of every network function: each `<nf>.sbi.server[i]` is HTTP unless it has
+//! - The SBI of every network function: each `<nf>.sbi.server[i]` (before Open5GS 2.7: `<nf>.sbi[i]`,
+//!   with `addr`) is HTTP unless it has
 //!   `scheme: https` or `<nf>.default.tls.server.scheme: https` applies (Open5GS `lib/sbi/context.c`:
 //!   the per-server scheme, else the default, else http) → `WA-NET-041`.
 //! - Diameter peers configured inline (`<nf>.freeDiameter.connect[i]`): Open5GS adds them with
@@ -168,7 +169,15 @@ fn scalar(v: &Value) -> Option<String> {
 /// Plain-HTTP SBI servers of one network function.
 fn sbi(doc: &Doc, root: &str, source: &str, report: &mut Report) {
     let nf = &doc.value[root];
-    let Some(servers) = nf.get("sbi").and_then(|s| s.get("server")).and_then(Value::as_sequence) else { return };
+    // Open5GS 2.7+: `sbi.server[]`; before: `sbi[]` itself (items with `addr`), HTTP only.
+    let (servers, list) = match nf.get("sbi") {
+        Some(Value::Sequence(old)) => (old, "sbi"),
+        Some(s) => match s.get("server").and_then(Value::as_sequence) {
+            Some(v) => (v, "server"),
+            None => return,
+        },
+        None => return,
+    };
     let default = nf["default"]["tls"]["server"]["scheme"].as_str().map(str::to_ascii_lowercase);
     for (i, server) in servers.iter().enumerate() {
         let own = server.get("scheme").and_then(Value::as_str).map(str::to_ascii_lowercase);
@@ -176,18 +185,20 @@ fn sbi(doc: &Doc, root: &str, source: &str, report: &mut Report) {
         if scheme == "https" {
             continue;
         }
-        let host = server.get("address").or_else(|| server.get("dev")).and_then(scalar).unwrap_or_default();
+        let host =
+            ["address", "addr", "dev", "name"].iter().find_map(|k| server.get(*k).and_then(scalar)).unwrap_or_default();
         let port = server.get("port").and_then(scalar).map(|p| format!(":{p}")).unwrap_or_default();
         let why = match (own, default.clone()) {
             (Some(s), _) => format!("`scheme: {s}`"),
             (None, Some(d)) => format!("{root}.default.tls.server.scheme is {d}"),
             (None, None) => format!("no `scheme: https` on the server or in {root}.default.tls.server"),
         };
-        let item = format!("server[{i}]");
+        let item = format!("{list}[{i}]");
+        let at: Vec<&str> = if list == "sbi" { vec![root, &item] } else { vec![root, "sbi", &item] };
         doc.raise(
             report,
             source,
-            &[root, "sbi", &item],
+            &at,
             vec![("WA-NET-041", format!("{root} SBI server {host}{port} is served over plain HTTP ({why})"))],
         );
     }

@@ -56,7 +56,12 @@ fn tls_peers_multi_line_blocks_and_errors() {
     std::fs::write(&f, upstream.replace("No_TLS; };", "No_TLS;")).unwrap();
     let e = audit::freediameter::freediameter(&f, &mut r).unwrap_err().to_string();
     assert!(e.contains("line 264") && e.contains("not closed"), "{e}");
-    std::fs::write(&f, "ListenOn = \"127.0.0.1\";\n").unwrap();
+    // No Identity (freeDiameter then uses the host name): still audited.
+    std::fs::write(&f, "ListenOn = \"127.0.0.1\";\nConnectPeer = \"p\" { No_TLS; };\n").unwrap();
+    let mut r = Report::new();
+    audit::freediameter::freediameter(&f, &mut r).unwrap();
+    assert!(r.findings[0].detail.contains("host name"), "{}", r.findings[0].detail);
+    std::fs::write(&f, "Identity = \"x;\n").unwrap();
     let e = audit::freediameter::freediameter(&f, &mut r).unwrap_err().to_string();
-    assert!(e.contains("no `Identity"), "{e}");
+    assert!(e.contains("line 1") && e.contains("quoted string"), "{e}");
 }

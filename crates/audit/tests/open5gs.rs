@@ -141,3 +141,21 @@ fn any_nf_file_and_errors() {
     std::fs::write(&f, "amf: [unclosed\n").unwrap();
     assert!(import_any::open5gs_any(&f, &mut r).is_err());
 }
+
+#[test]
+fn pre_2_7_sbi_layout() {
+    // Open5GS before 2.7 listed the SBI servers directly under `sbi:` with `addr`.
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("amf.yaml");
+    std::fs::write(
+        &f,
+        "amf:\n    sbi:\n      - addr: 127.0.0.5\n        port: 7777\n    security:\n        integrity_order : [ NIA2, NIA1 ]\n        ciphering_order : [ NEA2, NEA1 ]\n",
+    )
+    .unwrap();
+    let mut r = Report::new();
+    import::open5gs(&f, Open5gs::Amf, &mut r).unwrap();
+    assert_eq!(r.findings.len(), 1, "{:?}", r.findings);
+    let f0 = &r.findings[0];
+    assert_eq!((f0.check.id, f0.location.path.as_str(), f0.location.line), ("WA-NET-041", "amf.sbi[0]", Some(3)));
+    assert!(f0.detail.contains("127.0.0.5:7777"), "{}", f0.detail);
+}

@@ -49,6 +49,10 @@ pub struct PyhssRecord {
     pub msisdn: Option<String>,
     /// `algo` as stored (`None`: NULL, or absent from a JSON record); see [`pyhss_algo`].
     pub algo: Option<String>,
+    /// The database has no `algo` column: written by a PyHSS before its GSUP support (releases 1.0.x),
+    /// which makes no 2G triplets at all (3G/4G: MILENAGE). Its upgrade adds the column as NULL, which
+    /// PyHSS then runs as COMP128v3.
+    pub no_algo_column: bool,
     /// `ki`.
     pub ki: String,
     /// `opc`.
@@ -165,7 +169,20 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
     let bytes = std::fs::read(path).map_err(|e| AuditError::Io(path.display().to_string(), e))?;
     if bytes.starts_with(b"SQLite format 3\0") {
         let mut conn = open_sqlite(path).await?;
-        let rows = sqlx::query("SELECT imsi, ki, opc, amf, algo FROM auc ORDER BY auc_id")
+        let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('auc')")
+            .fetch_all(&mut conn)
+            .await
+            .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>("name").ok())
+            .collect();
+        let no_algo_column = !columns.is_empty() && !columns.iter().any(|c| c == "algo");
+        let select = if no_algo_column {
+            "SELECT imsi, ki, opc, amf, NULL AS algo FROM auc ORDER BY auc_id"
+        } else {
+            "SELECT imsi, ki, opc, amf, algo FROM auc ORDER BY auc_id"
+        };
+        let rows = sqlx::query(select)
             .fetch_all(&mut conn)
             .await
             .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?;
@@ -185,6 +202,7 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
                     imsi: get("imsi"),
                     msisdn: None,
                     algo: (!null).then(|| get("algo")),
+                    no_algo_column,
                     ki: get("ki"),
                     opc: opt("opc"),
                     amf: opt("amf"),
@@ -214,6 +232,7 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
                     None | Some(Json::Null) => None,
                     Some(_) => Some(s("algo")),
                 },
+                no_algo_column: false,
                 ki: s("ki"),
                 opc: opt("opc"),
                 amf: opt("amf"),

@@ -39,7 +39,7 @@ pub async fn pyhss(path: &Path, report: &mut Report) -> Result<(), AuditError> {
     let mut sim_comp: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let (mut no_opc, mut short, mut not_number) = (Vec::new(), Vec::new(), BTreeMap::<String, Vec<String>>::new());
     for r in &records {
-        let algo = pyhss_algo(r.algo.as_deref());
+        let algo = if r.no_algo_column { PyhssAlgo::Milenage(0) } else { pyhss_algo(r.algo.as_deref()) };
         let described = algo.describe(r.algo.as_deref());
         match (&algo, r.opc.is_some()) {
             (PyhssAlgo::Comp128 { .. }, true) => usim_comp.entry(described).or_default().push(r.imsi.clone()),
@@ -54,6 +54,13 @@ pub async fn pyhss(path: &Path, report: &mut Report) -> Result<(), AuditError> {
         if !r.ki.is_empty() && r.ki.trim().len() * 4 < 128 {
             short.push(r.imsi.clone());
         }
+    }
+    if records.first().is_some_and(|r| r.no_algo_column) {
+        report.note(format!(
+            "{file}: table auc has no `algo` column (PyHSS before its GSUP support, releases 1.0.x): no 2G \
+             triplets are served; upgrading PyHSS adds the column as NULL, which it runs as COMP128v3 for every \
+             subscriber: set algo to 0 for USIMs after the upgrade"
+        ));
     }
     let at = |column: &str| Location { file: Some(file.clone()), line: None, path: format!("{table}.{column}") };
     let grouped = |m: &BTreeMap<String, Vec<String>>| {

@@ -143,3 +143,24 @@ fn shipped_config_yaml() {
     let e = audit::pyhss::pyhss_config(&f, &mut r).unwrap_err().to_string();
     assert!(e.contains("no top-level `hss:`"), "{e}");
 }
+
+/// PyHSS release 1.0.0's schema (tests/db_schema/20231009_release_1.0.0.sql) has no `algo` column.
+#[tokio::test]
+async fn release_1_0_database_without_algo_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let mut conn =
+        sqlx::sqlite::SqliteConnectOptions::new().filename(&path).create_if_missing(true).connect().await.unwrap();
+    sqlx::raw_sql(&std::fs::read_to_string(data("schema-1.0.0.sql")).unwrap()).execute(&mut conn).await.unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO auc (auc_id, ki, opc, amf, sqn, imsi) VALUES \
+         (1, '5f1d7a3c9e2b4f60a8c1d3e5f7092b4d', '9a7c5e3f1d2b4c6a8e0f1a3b5c7d9e2f', '8000', 0, '262423403000021');",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let mut r = Report::new();
+    audit::import::pyhss(&path, &mut r).await.unwrap();
+    assert!(r.findings.is_empty(), "{:?}", r.findings);
+    assert!(r.notes.iter().any(|n| n.contains("no `algo` column") && n.contains("COMP128v3")), "{:?}", r.notes);
+}

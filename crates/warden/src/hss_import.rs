@@ -113,7 +113,8 @@ async fn pyhss(path: &Path) -> Result<Vec<Raw>, String> {
     Ok(records
         .into_iter()
         .map(|r| {
-            let algo = audit::foreign::pyhss_algo(r.algo.as_deref());
+            let algo =
+                if r.no_algo_column { PyhssAlgo::Milenage(0) } else { audit::foreign::pyhss_algo(r.algo.as_deref()) };
             let how = algo.describe(r.algo.as_deref());
             let (algorithm, note) = match (&algo, r.opc.is_some()) {
                 (PyhssAlgo::Comp128 { algorithm, .. }, true) => (

@@ -315,6 +315,24 @@ checks! {
     "WA-ALG-045", "ALG-4", Low, IotAccess, "Tenants not told the security consequences of LPWA choices",
         "Tenants may assume protections the LPWA network does not give.",
         "Document for tenants what each LPWA option protects and what it does not.";
+    "WA-ALG-070", "ALG-1", High, Authentication, "PyHSS computes COMP128 2G vectors for MILENAGE USIMs",
+        "PyHSS's `algo` column is 1-3 or NULL (which PyHSS runs as COMP128v3) for subscribers that have an OPc, so their GSM triplets are COMP128 outputs of the MILENAGE key K: a USIM answers with MILENAGE-derived SRES/Kc and fails 2G authentication, and a card that really runs COMP128 exposes the K that protects its 3G/4G access to COMP128's weaknesses.",
+        "Change the `algo` column of these subscribers to a value other than 1-3 (PyHSS's own fixture uses 0) so PyHSS derives their 2G triplets from MILENAGE; only cards whose SIM application really runs COMP128 need replacing.";
+    "WA-ALG-071", "ID-1", Critical, Authentication, "One subscriber key K shared by several IMSIs",
+        "Whoever extracts K from one card (or reads it at personalisation) can clone or impersonate every SIM that shares it and decrypt their traffic.",
+        "Give every SIM its own random K: re-personalise or replace the SIMs that share one, then remove the duplicates from the HSS.";
+    "WA-ALG-072", "ID-1", High, Authentication, "One OPc shared by SIMs with different keys",
+        "OPc is derived from K and the operator's OP, so different keys give different OPc values: an equal OPc over different K was not derived (a placeholder, or OP stored as OPc), and one card's OPc gives the attacker every card's.",
+        "Derive OPc per SIM from its K and the operator's OP at personalisation and store that value.";
+    "WA-ALG-073", "ID-1", Critical, Authentication, "Well-known test key in the HSS",
+        "K, OPc or OP is a published test value (3GPP TS 35.208 test sets, sample subscribers of Open5GS, PyHSS or Osmocom): anyone can compute these SIMs' vectors and session keys.",
+        "Remove test subscribers from production; issue real SIMs with random keys for any device that uses a published key.";
+    "WA-ALG-074", "ID-1", High, Authentication, "K equal to OPc",
+        "A real OPc is never equal to its K: the OPc column holds a copy of the key, so whoever sees the OPc (card vendor files, provisioning exports) has K.",
+        "Re-provision these SIMs with the OPc derived from their K and the operator's OP.";
+    "WA-ALG-075", "ALG-1", High, Authentication, "HSS database holds no subscriber",
+        "Nothing was audited: a live SQLite database copied without its -wal file, or the wrong file, passes every subscriber check silently.",
+        "Audit a consistent copy (`sqlite3 hss.db '.backup copy.db'`, or copy the -wal file with it) or the live file read-only.";
     "WA-ALG-050", "ALG-5", Medium, IotAccess, "SMS/USSD used without warning tenants",
         "SMS and USSD are not end-to-end protected; tenants may send commands or data in clear.",
         "Warn tenants and recommend service-layer encryption for SMS/USSD payloads.";
@@ -351,6 +369,15 @@ checks! {
     "WA-NET-060", "ROAM-1", High, Roaming, "HLR GSUP interface reachable beyond loopback",
         "GSUP carries no authentication of its own: whoever reaches the port (TCP 4222) can fetch authentication vectors, update locations and change subscriber state.",
         "Bind osmo-hlr's GSUP (`hlr` / `gsup` / `bind ip`) to 127.0.0.1, or to a private core address behind a firewall that admits only the MSC/SGSN.";
+    "WA-NET-040", "ID-3", High, Transport, "Diameter peer connection without TLS",
+        "S6a/S6d/Gx traffic (authentication vectors with CK/IK/Kasme, subscriber profiles) travels in clear and can be read or altered on the path.",
+        "Remove `No_TLS` and use TLS (TLS_Cred/TLS_CA) on every Diameter connection, or carry it inside IPsec (NDS/IP) and record that.";
+    "WA-NET-041", "ID-3", High, Transport, "5G SBI served over plain HTTP",
+        "Service-based interface requests (subscriber data, authentication vectors, policies) between network functions travel in clear and unauthenticated.",
+        "Serve the SBI over HTTPS: `scheme: https` with `private_key`/`cert` (per server or under `default.tls.server`), with client verification where the release supports it.";
+    "WA-NET-042", "SEC-3", Medium, Transport, "PyHSS listener bound to every address",
+        "A service bound to 0.0.0.0 or :: (Diameter, GSUP, the provisioning API, metrics) answers on every interface, including ones reachable from outside the core.",
+        "Bind each PyHSS listener to the one core-network address that needs it (bind_ip), and filter the rest.";
     "WA-ROAM-001", "ROAM-2", Critical, Roaming, "No signalling firewall",
         "Partners' and attackers' SS7/Diameter/GTP messages reach the core unscreened (location tracking, interception, DoS).",
         "Deploy a signalling firewall (or Warden's roaming firewall) on every interconnect.";
@@ -474,6 +501,24 @@ checks! {
     "WA-SEC-040", "SEC-7", Medium, Operations, "No X.509 certificate management for devices and gateways",
         "Device credentials cannot be renewed or revoked.",
         "Manage device and gateway certificates (issue, renew, revoke).";
+    "WA-SEC-060", "ID-2", Critical, Operations, "CA private key in the configuration tree",
+        "Whoever reads the configuration (a backup, a container image, a package) can issue certificates every network function trusts and impersonate any of them.",
+        "Keep the CA key offline, out of the configuration tree; issue new certificates from a new CA if it was ever distributed.";
+    "WA-SEC-061", "ID-2", Critical, Operations, "Private key published with the distribution",
+        "The key is the sample shipped in Open5GS's source tree: anyone can decrypt SUCIs (subscriber identities) or impersonate the TLS endpoint that uses it.",
+        "Generate new keys for every network function and SUCI home-network key before going live, and provision the new home-network public key to the SIMs.";
+    "WA-SEC-062", "ID-1", High, Operations, "Private key readable by every local user",
+        "Any account or process on the host can copy the key.",
+        "Make key files readable only by the service's user (chmod 600 or 640 with the service's group).";
+    "WA-SEC-063", "ID-1", Info, Operations, "Private key in the configuration tree",
+        "Evidence: the key file is part of the configuration; it must be protected like the secret it is (backups, images, permissions).",
+        "Keep only the keys this host's network functions use, readable only by them.";
+    "WA-SEC-064", "ID-1", High, Operations, "PyHSS provisioning API not locked",
+        "With `lock_provisioning: False`, anyone who reaches the PyHSS API can read and change subscribers and their keys without a Provisioning-Key.",
+        "Set `lock_provisioning: True` with a long random `provisioning_key`, and bind the API to a management address only.";
+    "WA-SEC-065", "ID-1", High, Operations, "PyHSS provisioning key is the shipped sample",
+        "The key PyHSS ships in config.yaml is public: a locked API opens to anyone who reads PyHSS's documentation.",
+        "Set `provisioning_key` to a long random secret kept out of the repository.";
     "WA-DM-001", "DM-3", High, Operations, "No EIR",
         "Stolen or unapproved devices cannot be barred.",
         "Deploy an EIR (Warden's S13 EIR) and check IMEIs at attach.";

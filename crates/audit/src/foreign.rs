@@ -4,9 +4,10 @@
 //! source holds and never printed.
 //!
 //! - osmo-hlr: its SQLite database, tables `subscriber`, `auc_2g` and `auc_3g` (read-only).
+//! - PyHSS: its `auc` records, as the JSON list its API returns or its SQLite database; [`pyhss_algo`]
+//!   reads the `algo` column with PyHSS's own semantics.
 //!
 //! SQLite files are opened so that neither they nor their directory change ([`open_sqlite`]).
-//! - PyHSS: its `auc` records, as the JSON list its API returns or its SQLite database.
 
 use std::path::Path;
 
@@ -48,9 +49,12 @@ pub struct PyhssRecord {
     pub imsi: String,
     /// MSISDN (JSON exports that carry one).
     pub msisdn: Option<String>,
-    /// `algo`: the 2G algorithm, 1-3 for COMP128v1-v3 or a name; empty: none (PyHSS computes 3G/4G
-    /// vectors with MILENAGE).
-    pub algo: String,
+    /// `algo` as stored (`None`: NULL, or absent from a JSON record); see [`pyhss_algo`].
+    pub algo: Option<String>,
+    /// The database has no `algo` column: written by a PyHSS before its GSUP support (releases 1.0.x),
+    /// which makes no 2G triplets at all (3G/4G: MILENAGE). Its upgrade adds the column as NULL, which
+    /// PyHSS then runs as COMP128v3.
+    pub no_algo_column: bool,
     /// `ki`.
     pub ki: String,
     /// `opc`.
@@ -74,14 +78,49 @@ pub fn osmocom_algorithm(id: i64) -> Result<AuthAlgorithm, String> {
     }
 }
 
-/// PyHSS `algo`: 1-3 are COMP128v1-v3; names are accepted too; empty means none.
-pub fn pyhss_algorithm(v: &str) -> Result<Option<AuthAlgorithm>, String> {
-    match v.trim() {
-        "" => Ok(None),
-        "1" => Ok(Some(AuthAlgorithm::Comp128v1)),
-        "2" => Ok(Some(AuthAlgorithm::Comp128v2)),
-        "3" => Ok(Some(AuthAlgorithm::Comp128v3)),
-        other => other.parse().map(Some),
+/// What PyHSS does with a subscriber's `algo` column (PyHSS `lib/database.py`, `Get_Vectors_AuC`
+/// action `2g3g`, and `lib/S6a_crypt.py`, `generate_2g3g_vector`). The column only selects how GSM
+/// triplets (SRES, Kc) are made; 3G/4G vectors are always MILENAGE over `ki`/`opc`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PyhssAlgo {
+    /// 1, 2 or 3: SRES/Kc from COMP128v1/v2/v3 over `ki`. `from_null` when the column is NULL, which
+    /// PyHSS runs as 3.
+    Comp128 {
+        /// COMP128v1, v2 or v3.
+        algorithm: AuthAlgorithm,
+        /// The column was NULL.
+        from_null: bool,
+    },
+    /// Any other integer (PyHSS's own fixture uses 0): SRES/Kc derived from MILENAGE, as a USIM does.
+    Milenage(i64),
+    /// Not an integer: PyHSS's `int(algo)` raises, so it cannot make 2G/3G vectors for the subscriber.
+    NotANumber(String),
+}
+
+impl PyhssAlgo {
+    /// The column as PyHSS reads it, for messages: `algo = 3`, `algo NULL (run as 3)`.
+    pub fn describe(&self, raw: Option<&str>) -> String {
+        match (self, raw) {
+            (PyhssAlgo::Comp128 { from_null: true, .. }, _) => "algo NULL (PyHSS runs it as 3, COMP128v3)".into(),
+            (PyhssAlgo::Comp128 { algorithm, .. }, Some(r)) => format!("algo = {} ({algorithm})", r.trim()),
+            (_, Some(r)) => format!("algo = {r:?}"),
+            (_, None) => "algo NULL".into(),
+        }
+    }
+}
+
+/// Reads PyHSS's `algo` column as PyHSS does: NULL is 3; an integer (Python `int()`, surrounding
+/// whitespace and a sign allowed) selects COMP128v1-v3 for 1-3 and MILENAGE for any other value.
+pub fn pyhss_algo(v: Option<&str>) -> PyhssAlgo {
+    let Some(raw) = v else {
+        return PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v3, from_null: true };
+    };
+    match raw.trim().strip_prefix('+').unwrap_or(raw.trim()).parse::<i64>() {
+        Ok(1) => PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v1, from_null: false },
+        Ok(2) => PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v2, from_null: false },
+        Ok(3) => PyhssAlgo::Comp128 { algorithm: AuthAlgorithm::Comp128v3, from_null: false },
+        Ok(n) => PyhssAlgo::Milenage(n),
+        Err(_) => PyhssAlgo::NotANumber(raw.to_string()),
     }
 }
 
@@ -176,7 +215,20 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
     let bytes = std::fs::read(path).map_err(|e| AuditError::Io(path.display().to_string(), e))?;
     if bytes.starts_with(b"SQLite format 3\0") {
         let mut db = open_sqlite(path).await?;
-        let rows = sqlx::query("SELECT imsi, ki, opc, amf, algo FROM auc ORDER BY auc_id")
+        let columns: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('auc')")
+            .fetch_all(&mut db.conn)
+            .await
+            .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?
+            .iter()
+            .filter_map(|r| r.try_get::<String, _>("name").ok())
+            .collect();
+        let no_algo_column = !columns.is_empty() && !columns.iter().any(|c| c == "algo");
+        let select = if no_algo_column {
+            "SELECT imsi, ki, opc, amf, NULL AS algo FROM auc ORDER BY auc_id"
+        } else {
+            "SELECT imsi, ki, opc, amf, algo FROM auc ORDER BY auc_id"
+        };
+        let rows = sqlx::query(select)
             .fetch_all(&mut db.conn)
             .await
             .map_err(|e| import_error(path, format!("not a PyHSS database ({e})")))?;
@@ -191,10 +243,12 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
                         .unwrap_or_default()
                 };
                 let opt = |c: &str| Some(get(c)).filter(|s| !s.is_empty());
+                let null = r.try_get_raw("algo").map(|v| sqlx::ValueRef::is_null(&v)).unwrap_or(true);
                 PyhssRecord {
                     imsi: get("imsi"),
                     msisdn: None,
-                    algo: get("algo"),
+                    algo: (!null).then(|| get("algo")),
+                    no_algo_column,
                     ki: get("ki"),
                     opc: opt("opc"),
                     amf: opt("amf"),
@@ -220,7 +274,11 @@ pub async fn pyhss(path: &Path) -> Result<Vec<PyhssRecord>, AuditError> {
             Ok(PyhssRecord {
                 imsi: s("imsi"),
                 msisdn: opt("msisdn"),
-                algo: s("algo"),
+                algo: match r.get("algo") {
+                    None | Some(Json::Null) => None,
+                    Some(_) => Some(s("algo")),
+                },
+                no_algo_column: false,
                 ki: s("ki"),
                 opc: opt("opc"),
                 amf: opt("amf"),

@@ -1,9 +1,11 @@
 //! # audit — Warden's network security audit (GSMA CLP.14 as an executable checklist)
 //!
 //! The operator describes its network in a versioned TOML document ([`model`], `version = 1`) and may
-//! point the audit at the configurations of the cores it runs ([`import`]: Open5GS MME/AMF YAML,
-//! OsmoBSC/OsmoMSC/osmo-sgsn/osmo-hlr VTY configuration ([`osmo_vty`], [`osmo_cfg`]), osmo-hlr
-//! ([`osmo_hlr`]) and PyHSS subscriber data). Warden adds live evidence
+//! point the audit at the configurations of the cores it runs ([`import`]: OsmoBSC/OsmoMSC/osmo-sgsn/
+//! osmo-hlr VTY configuration ([`osmo_vty`], [`osmo_cfg`]), osmo-hlr subscriber data ([`osmo_hlr`]);
+//! [`open5gs`] YAML; [`pyhss`] subscriber data and
+//! `config.yaml`; [`freediameter`] configuration; private keys in a [`config_tree`]), with the
+//! [`key_hygiene`] of every subscriber import. Warden adds live evidence
 //! where it can get it: its own subscriber store ([`evidence`], fed by the `warden` binary) and a TLS
 //! probe of a loopback endpoint ([`tls_probe`]).
 //!
@@ -17,18 +19,24 @@
 
 pub mod catalogue;
 pub mod checks;
+pub mod config_tree;
 pub mod contradiction;
 pub mod evidence;
 pub mod fingerprint;
 pub mod foreign;
+pub mod freediameter;
 pub mod import;
+pub mod key_hygiene;
 pub mod model;
+pub mod open5gs;
 pub mod osmo_cfg;
 pub mod osmo_hlr;
 pub mod osmo_vty;
+pub mod pyhss;
 pub mod render;
 pub mod report;
 pub mod tls_probe;
+pub mod yaml_lines;
 
 pub use catalogue::{Area, Check, Severity, CHECKS};
 pub use report::{Finding, Location, Report};

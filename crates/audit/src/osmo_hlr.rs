@@ -109,5 +109,13 @@ pub async fn osmo_hlr(path: &Path, report: &mut Report) -> Result<(), AuditError
         let detail = format!("{} subscriber(s){what}: IMSI {}{more}", who.len(), shown.join(", "));
         report.raise(id, "osmo-hlr", Location { file: Some(file.clone()), line: None, path }, detail);
     }
+    crate::key_hygiene::examine(read.subscribers.iter().map(|r| crate::key_hygiene::KeyRecord {
+        imsi: &r.imsi,
+        k: r.k.as_deref(),
+        ki: r.ki.as_deref(),
+        opc: r.opc.as_deref(),
+        op: r.op.as_deref(),
+    }))
+    .raise(report, "osmo-hlr", &file, "auc_3g.k", "auc_3g.opc");
     Ok(())
 }

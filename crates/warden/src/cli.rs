@@ -169,6 +169,10 @@ pub enum SimCommand {
         /// Import the acceptable subscribers even when some are refused (they are listed).
         #[arg(long)]
         skip_refused: bool,
+        /// Import even when subscribers use published test keys or share one K (a lab or test
+        /// network); without it such a source is refused as a whole.
+        #[arg(long)]
+        allow_test_keys: bool,
     },
     /// Show one SIM (never its keys).
     Show {

@@ -6,6 +6,17 @@
 //! COMP128 and XOR subscribers are refused by name, with the IMSI and the algorithm in the report. By
 //! default any refused or malformed subscriber means nothing is imported; `--skip-refused` imports
 //! the rest and lists what was left out. Keys never appear in messages.
+//!
+//! PyHSS's `algo` is read as PyHSS runs it (`audit::foreign::pyhss_algo`): it only selects how GSM
+//! triplets are made, 3G/4G being MILENAGE over `ki`/`opc` whatever it says. A subscriber with an OPc
+//! is imported as MILENAGE whatever its `algo`; when `algo` is 1-3 or NULL (COMP128), the report notes
+//! that Warden derives the triplets from MILENAGE instead. A subscriber without an OPc (a 2G-only SIM)
+//! with a COMP128 `algo` is refused.
+//!
+//! Key hygiene (`audit::key_hygiene`) runs on every source before anything is written: a source with no
+//! subscriber is an error (a live SQLite file copied without its `-wal` file looks like this);
+//! published test keys and one K shared by several IMSIs refuse the whole import unless
+//! `--allow-test-keys`; an OPc shared over different keys and K = OPc are warned about in the report.
 
 use std::path::Path;
 
@@ -37,6 +48,8 @@ pub struct Defaults {
     pub tenant: String,
     /// Import the acceptable subscribers even when others are refused.
     pub skip_refused: bool,
+    /// Import despite published test keys or a K shared by several IMSIs.
+    pub allow_test_keys: bool,
 }
 
 /// One subscriber read from an export, before checks.
@@ -95,19 +108,39 @@ fn read_json(path: &Path) -> Result<Vec<Value>, String> {
 }
 
 async fn pyhss(path: &Path) -> Result<Vec<Raw>, String> {
+    use audit::foreign::PyhssAlgo;
     let records = audit::foreign::pyhss(path).await.map_err(|e| e.to_string())?;
     Ok(records
         .into_iter()
-        .map(|r| Raw {
-            algorithm: audit::foreign::pyhss_algorithm(&r.algo)
-                .and_then(|a| a.map_or(Ok(AlgorithmKind::Milenage), usable)),
-            imsi: r.imsi,
-            msisdn: r.msisdn,
-            k: r.ki,
-            op: None,
-            opc: r.opc,
-            amf: r.amf,
-            note: None,
+        .map(|r| {
+            let algo =
+                if r.no_algo_column { PyhssAlgo::Milenage(0) } else { audit::foreign::pyhss_algo(r.algo.as_deref()) };
+            let how = algo.describe(r.algo.as_deref());
+            let (algorithm, note) = match (&algo, r.opc.is_some()) {
+                (PyhssAlgo::Comp128 { algorithm, .. }, true) => (
+                    Ok(AlgorithmKind::Milenage),
+                    Some(format!(
+                        "{how}: PyHSS made its 2G triplets with {}; Warden derives them from MILENAGE as a USIM \
+                         does (a card whose SIM application really runs COMP128 fails 2G authentication)",
+                        named(*algorithm)
+                    )),
+                ),
+                (PyhssAlgo::Comp128 { algorithm, .. }, false) => (
+                    Err(format!(
+                        "no OPc: a 2G-only SIM with {} ({how}), which is refused (ALG-1: COMP128 is never used)",
+                        named(*algorithm)
+                    )),
+                    None,
+                ),
+                (PyhssAlgo::NotANumber(_), _) => (
+                    Ok(AlgorithmKind::Milenage),
+                    Some(format!(
+                        "{how} is not a number (PyHSS itself cannot make 2G/3G vectors for it); imported as MILENAGE"
+                    )),
+                ),
+                (PyhssAlgo::Milenage(_), _) => (Ok(AlgorithmKind::Milenage), None),
+            };
+            Raw { algorithm, imsi: r.imsi, msisdn: r.msisdn, k: r.ki, op: None, opc: r.opc, amf: r.amf, note }
         })
         .collect())
 }
@@ -220,9 +253,39 @@ pub async fn import(store: &Store, source: Source, path: &Path, d: &Defaults) ->
         Source::Open5gs => open5gs(path)?,
         Source::OsmoHlr => osmo_hlr(path).await?,
     };
+    if raws.is_empty() {
+        return Err(Failure::Failed(format!(
+            "{}: no subscriber in the source; nothing was imported (a live SQLite database copied without its \
+             -wal file looks like this: copy it with `sqlite3 FILE '.backup copy.db'` or together with FILE-wal)",
+            path.display()
+        )));
+    }
+    let hygiene = audit::key_hygiene::examine(raws.iter().map(|r| audit::key_hygiene::KeyRecord {
+        imsi: &r.imsi,
+        k: Some(r.k.as_str()),
+        opc: r.opc.as_deref(),
+        op: r.op.as_deref(),
+        ki: None,
+    }));
+    let mut warnings = Vec::new();
+    let mut blocking = Vec::new();
+    for (id, problem) in hygiene.problems() {
+        if matches!(id, "WA-ALG-071" | "WA-ALG-073") {
+            blocking.push(format!("{problem} ({id})"));
+        } else {
+            warnings.push(format!("warning: {problem} ({id})"));
+        }
+    }
+    if !blocking.is_empty() && !d.allow_test_keys {
+        return Err(Failure::Failed(format!(
+            "{}\nnothing was imported (use --allow-test-keys for a lab or test network)",
+            blocking.join("\n")
+        )));
+    }
+    warnings.extend(blocking.into_iter().map(|b| format!("warning: {b}")));
     let mut sims = Vec::new();
     let mut refused = Vec::new();
-    let mut notes = Vec::new();
+    let mut notes = warnings;
     for (i, r) in raws.iter().enumerate() {
         let who = if r.imsi.is_empty() { format!("record {}", i + 1) } else { format!("IMSI {}", r.imsi) };
         match to_sim(r, d) {
@@ -259,12 +322,10 @@ mod tests {
 
     #[test]
     fn algorithm_names_and_numbers() {
-        assert_eq!(
-            audit::foreign::pyhss_algorithm("milenage").map(|a| a.map(usable)),
-            Ok(Some(Ok(AlgorithmKind::Milenage)))
-        );
-        let comp = audit::foreign::pyhss_algorithm("3").unwrap().unwrap();
-        assert!(usable(comp).unwrap_err().contains("comp128v3"));
+        let comp = audit::foreign::pyhss_algo(Some("3"));
+        assert!(matches!(comp, audit::foreign::PyhssAlgo::Comp128 { from_null: false, .. }));
+        assert!(usable(audit::model::AuthAlgorithm::Comp128v3).unwrap_err().contains("comp128v3"));
+        assert_eq!(usable(audit::model::AuthAlgorithm::Milenage), Ok(AlgorithmKind::Milenage));
         assert_eq!(osmo_name(2), "COMP128v2");
         assert_eq!(osmo_name(5), "milenage");
         assert_eq!(osmo_name(9), "osmocom algorithm 9");

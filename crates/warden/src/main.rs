@@ -179,9 +179,9 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
             let store = storage::open_store(config).await?;
             provision::import_sims(&store, &file).await
         }
-        SimCommand::ImportFrom { source, file, profile, tenant, skip_refused } => {
+        SimCommand::ImportFrom { source, file, profile, tenant, skip_refused, allow_test_keys } => {
             let store = storage::open_store(config).await?;
-            let defaults = hss_import::Defaults { profile, tenant, skip_refused };
+            let defaults = hss_import::Defaults { profile, tenant, skip_refused, allow_test_keys };
             hss_import::import(&store, source, &file, &defaults).await
         }
         // The command line acts as an operator admin through the same use cases as the API: the

@@ -42,6 +42,19 @@ pub struct RunArgs {
     /// Open5GS AMF configuration (amf.yaml); repeatable.
     #[arg(long, value_name = "FILE")]
     pub open5gs_amf: Vec<PathBuf>,
+    /// Any Open5GS YAML (one network function's file or a combined one such as sample.yaml): every
+    /// NF section in it (MME/AMF security orders, plain-HTTP SBI, inline Diameter peers); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub open5gs: Vec<PathBuf>,
+    /// freeDiameter configuration (e.g. /etc/freeDiameter/mme.conf): peers with No_TLS; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub freediameter: Vec<PathBuf>,
+    /// A configuration directory (e.g. /etc/open5gs) to scan for private keys; repeatable.
+    #[arg(long, value_name = "DIR")]
+    pub config_tree: Vec<PathBuf>,
+    /// PyHSS config.yaml (provisioning lock and key, listeners); repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub pyhss_config: Vec<PathBuf>,
     /// OsmoBSC configuration (osmo-bsc.cfg); repeatable.
     #[arg(long, value_name = "FILE")]
     pub osmo_bsc: Vec<PathBuf>,
@@ -151,6 +164,18 @@ fn run(config_path: Option<&Path>, a: &RunArgs) -> Result<(u8, String, String), 
     }
     for f in &a.open5gs_amf {
         import::open5gs(f, Open5gs::Amf, &mut report).map_err(failed)?;
+    }
+    for f in &a.open5gs {
+        audit::open5gs::open5gs_any(f, &mut report).map_err(failed)?;
+    }
+    for f in &a.freediameter {
+        audit::freediameter::freediameter(f, &mut report).map_err(failed)?;
+    }
+    for d in &a.config_tree {
+        audit::config_tree::config_tree(d, &mut report).map_err(failed)?;
+    }
+    for f in &a.pyhss_config {
+        audit::pyhss::pyhss_config(f, &mut report).map_err(failed)?;
     }
     for f in &a.osmo_bsc {
         import::osmo_vty(f, Osmo::Bsc, &mut report).map_err(failed)?;

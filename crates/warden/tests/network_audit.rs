@@ -194,11 +194,16 @@ fn importers_from_the_command_line() {
         "WA-ALG-034",
         "WA-ALG-060",
         "WA-ALG-062",
+        // Issue #13: PyHSS USIMs with a COMP128 `algo`, published test keys in the samples.
+        "WA-ALG-070",
+        "WA-ALG-073",
         // The strong description states none of these: each is a contradiction (2G, 3G-5G, key length, AuC).
         "WA-AUD-001",
         "WA-AUD-002",
         "WA-AUD-003",
         "WA-AUD-004",
+        // The AMF sample's plain-HTTP SBI.
+        "WA-NET-041",
         "WA-NET-060",
     ];
     assert_eq!(ids, want);
@@ -246,6 +251,61 @@ fn importers_from_the_command_line() {
     }
     assert_eq!(doc["summary"]["overall_score"], 40);
     assert_eq!(doc["warden_version"], env!("CARGO_PKG_VERSION"));
+}
+
+/// Open5GS's combined sample.yaml, its freeDiameter conf, its shipped key tree and PyHSS's config.yaml.
+#[test]
+fn open5gs_freediameter_key_tree_and_pyhss_config() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = workspace("16");
+    let strong = repo("examples/network-strong.toml");
+    let tree = d.path().join("etc-open5gs");
+    for sub in ["hnet", "tls"] {
+        let from = Path::new(&audit_data("open5gs/etc-open5gs")).join(sub);
+        std::fs::create_dir_all(tree.join(sub)).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let to = tree.join(sub).join(e.file_name());
+            std::fs::copy(e.path(), &to).unwrap();
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    }
+    let sample = audit_data("open5gs/sample.yaml");
+    let o = warden(
+        d.path(),
+        &[
+            "audit",
+            "run",
+            "--description",
+            &strong,
+            "--format",
+            "json",
+            "--open5gs",
+            &sample,
+            "--freediameter",
+            &audit_data("freediameter/mme.conf"),
+            "--config-tree",
+            tree.to_str().unwrap(),
+            "--pyhss-config",
+            &audit_data("pyhss/config.yaml"),
+        ],
+    );
+    assert_eq!(code(&o), 7, "{}", stderr(&o));
+    let doc: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let findings = doc["findings"].as_array().unwrap();
+    let ids: std::collections::BTreeSet<&str> = findings.iter().map(|f| f["id"].as_str().unwrap()).collect();
+    for id in ["WA-NET-040", "WA-NET-041", "WA-SEC-060", "WA-SEC-061", "WA-SEC-064", "WA-SEC-065", "WA-ALG-017"] {
+        assert!(ids.contains(id), "{id} in {ids:?}");
+    }
+    // The AMF's NEA0 finding is located on the AMF's line of the combined file.
+    let nea0 = findings.iter().find(|f| f["id"] == "WA-ALG-017").unwrap();
+    let line = nea0["location"]["line"].as_u64().unwrap() as usize;
+    let text = std::fs::read_to_string(&sample).unwrap();
+    assert!(text.lines().nth(line - 1).unwrap().contains("NEA0"), "line {line}");
+    let kinds: Vec<&str> = doc["inputs"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["description", "open5gs", "freediameter", "config-tree", "pyhss-config"]);
+    let out = stdout(&o);
+    assert!(!out.contains("-----BEGIN") && !out.contains("MC4CAQAw"), "no key content in the report");
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> String {

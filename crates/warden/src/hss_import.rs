@@ -171,9 +171,12 @@ fn open5gs(path: &Path) -> Result<Vec<Raw>, String> {
         .collect())
 }
 
-/// An osmocom algorithm number as the report names it.
+/// An osmocom algorithm number as the report names it (libosmocore's names: XOR-3G and XOR-2G differ).
 fn osmo_name(id: i64) -> String {
-    audit::foreign::osmocom_algorithm(id).map_or_else(|_| format!("osmocom algorithm {id}"), |a| named(a).into())
+    match audit::foreign::osmocom_algorithm(id) {
+        Ok(_) => audit::osmo_hlr::algorithm_name(id),
+        Err(_) => format!("osmocom algorithm {id}"),
+    }
 }
 
 async fn osmo_hlr(path: &Path) -> Result<Vec<Raw>, String> {

@@ -153,9 +153,14 @@ async fn osmo_hlr_database() {
         "CREATE TABLE subscriber (id INTEGER PRIMARY KEY, imsi VARCHAR(15) UNIQUE NOT NULL, msisdn VARCHAR(15) UNIQUE)",
         "CREATE TABLE auc_2g (subscriber_id INTEGER PRIMARY KEY, algo_id_2g INTEGER NOT NULL, ki VARCHAR NOT NULL)",
         "CREATE TABLE auc_3g (subscriber_id INTEGER PRIMARY KEY, algo_id_3g INTEGER NOT NULL, k VARCHAR NOT NULL, op VARCHAR, opc VARCHAR, sqn INTEGER NOT NULL DEFAULT 0, ind_bitlen INTEGER NOT NULL DEFAULT 5)",
-        "INSERT INTO subscriber VALUES (1, '001010000000021', '1001'), (2, '001010000000022', '1002'), (3, '001010000000023', NULL)",
-        "INSERT INTO auc_2g VALUES (1, 1, '000102030405060708090a0b0c0d0e0f'), (2, 2, '000102030405060708090a0b0c0d0e0f')",
-        &format!("INSERT INTO auc_3g VALUES (2, 5, '{K}', '{OP}', NULL, 0, 5), (3, 5, '{K}', NULL, '{OPC}', 0, 5)"),
+        "INSERT INTO subscriber VALUES (1, '001010000000021', '1001'), (2, '001010000000022', '1002'), (3, '001010000000023', NULL), \
+         (4, '001010000000024', NULL), (5, '001010000000025', NULL)",
+        "INSERT INTO auc_2g VALUES (1, 1, '000102030405060708090a0b0c0d0e0f'), (2, 2, '000102030405060708090a0b0c0d0e0f'), \
+         (5, 6, '000102030405060708090a0b0c0d0e0f')",
+        &format!(
+            "INSERT INTO auc_3g VALUES (2, 5, '{K}', '{OP}', NULL, 0, 5), (3, 5, '{K}', NULL, '{OPC}', 0, 5), \
+             (4, 4, '{K}', NULL, '{OPC}', 0, 5)"
+        ),
     ] {
         sqlx::query(sql).execute(&pool).await.unwrap();
     }
@@ -164,6 +169,9 @@ async fn osmo_hlr_database() {
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
     assert!(t.contains("IMSI 001010000000021: only a 2G key with COMP128v1"), "{t}");
+    // libosmocore's names: 4 is the 3G XOR, 6 the 2G one.
+    assert!(t.contains("IMSI 001010000000024: 3G algorithm XOR-3G is refused"), "{t}");
+    assert!(t.contains("IMSI 001010000000025: only a 2G key with XOR-2G"), "{t}");
     let out = warden(d.path(), &["sim", "import-from", "osmo-hlr", "hlr.db", "--skip-refused", "--allow-test-keys"]);
     let t = text(&out);
     assert!(out.status.success(), "{t}");

@@ -63,8 +63,9 @@ impl Hss {
     /// (TS 29.272 §5.2.3.1.3) asks for E-UTRAN and UTRAN/GERAN vectors at once; each part gets its own
     /// Number-Of-Requested-Vectors (capped by `max_vectors`) and its own Item-Numbers, the E-UTRAN
     /// vectors first. Immediate-Response-Preferred marks the part wanted at once and *may* shorten the
-    /// other (TS 29.272 §7.3.16); the AuC makes vectors on demand, so no part is made shorter. A part whose RAT the profile forbids is left out; when every requested part is
-    /// forbidden the answer is DIAMETER_ERROR_RAT_NOT_ALLOWED. The UTRAN/GERAN part gives GERAN
+    /// other (TS 29.272 §7.3.16); the AuC makes vectors on demand, so no part is made shorter. A part
+    /// whose RAT the profile forbids is left out; when every requested part is forbidden the answer
+    /// is DIAMETER_ERROR_RAT_NOT_ALLOWED. The UTRAN/GERAN part gives GERAN
     /// triplets when RAT-Type is GERAN (1001), UTRAN quintets otherwise. Re-Synchronization-Info, in
     /// either part, resynchronises the one SQN of the USIM before any vector is made.
     pub(crate) async fn air(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {

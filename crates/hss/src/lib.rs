@@ -14,8 +14,10 @@
 //! or a node a configured relay vouches for with its Route-Record path ([`Hss::dispatch`]); each
 //! command then checks that the User-Name is an IMSI the peer may ask about. Those refusals are
 //! counted per peer ([`PeerRefusals`]), never per IMSI.
-//! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
-//! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
+//! [`HssConfig`] is made of the `[diameter]`, `[sqn]`, `[eir]` and `[subscription]` configuration
+//! sections ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`], [`SubscriptionConfig`]), whose defaults
+//! are written here, once. Every request the HSS originates gets a fresh RFC 6733 Session-Id
+//! ([`SessionIds`]).
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
 
 mod air;

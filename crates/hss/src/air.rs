@@ -1,5 +1,6 @@
 //! Authentication-Information-Request (TS 29.272 §5.2.3.1): E-UTRAN vectors, UTRAN quintets or GERAN
-//! triplets, resynchronisation from Re-Synchronization-Info, IND per serving node.
+//! triplets — both kinds at once for a combined MME/SGSN —, resynchronisation from
+//! Re-Synchronization-Info, IND per serving node.
 
 use cmp::EventKind;
 use diameter::avp;
@@ -12,10 +13,8 @@ use std::sync::Arc;
 
 use crate::answer::Outcome;
 use crate::cache::Subscriber;
+use crate::rat_type::rat_of;
 use crate::{Hss, Sender};
-
-/// RAT-Type GERAN (TS 29.212 §5.3.31).
-const RAT_GERAN: u32 = 1020;
 
 /// The answer that refuses a request before any vector is made.
 pub(crate) type Refusal = Message;
@@ -60,96 +59,130 @@ impl Hss {
         Ok(Ok((imsi, plmn, sub)))
     }
 
+    /// AIR: vectors for every part the request asks for and the profile allows. A combined MME/SGSN
+    /// (TS 29.272 §5.2.3.1.3) asks for E-UTRAN and UTRAN/GERAN vectors at once; each part gets its own
+    /// Number-Of-Requested-Vectors (capped by `max_vectors`) and its own Item-Numbers, the E-UTRAN
+    /// vectors first. Immediate-Response-Preferred marks the part wanted at once and *may* shorten the
+    /// other (TS 29.272 §7.3.16); the AuC makes vectors on demand, so no part is made shorter. A part
+    /// whose RAT the profile forbids is left out; when every requested part is forbidden the answer
+    /// is DIAMETER_ERROR_RAT_NOT_ALLOWED. The UTRAN/GERAN part gives GERAN
+    /// triplets when RAT-Type is GERAN (1001), UTRAN quintets otherwise. Re-Synchronization-Info, in
+    /// either part, resynchronises the one SQN of the USIM before any vector is made.
     pub(crate) async fn air(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
         let (imsi, plmn, sub) = match self.admit(req, from).await? {
             Ok(x) => x,
             Err(a) => return Ok(a),
         };
         let forbidden = |r: Rat| sub.profile.as_ref().is_some_and(|p| p.forbidden_rats.contains(&r));
-        let eutran = req.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO);
-        let utran_geran = req.get(avp::REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO);
-        let geran = req.get_u32(avp::RAT_TYPE) == Some(RAT_GERAN);
-        let (request, kind) = match (eutran, utran_geran) {
-            (Some(r), _) => (r, Rat::Eutran),
-            (None, Some(r)) if geran => (r, Rat::Geran),
-            (None, Some(r)) => (r, Rat::Utran),
-            (None, None) => return Ok(self.answer(req, Outcome::Result(rc::MISSING_AVP))),
-        };
-        if forbidden(kind) {
+        let utran_geran_kind =
+            if rat_of(req.get_u32(avp::RAT_TYPE)) == Some(Rat::Geran) { Rat::Geran } else { Rat::Utran };
+        let requested: Vec<(Rat, &Avp)> = [
+            req.get(avp::REQUESTED_EUTRAN_AUTHENTICATION_INFO).map(|r| (Rat::Eutran, r)),
+            req.get(avp::REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO).map(|r| (utran_geran_kind, r)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if requested.is_empty() {
+            return Ok(self.answer(req, Outcome::Result(rc::MISSING_AVP)));
+        }
+        let parts: Vec<(Rat, &Avp)> = requested.into_iter().filter(|(kind, _)| !forbidden(*kind)).collect();
+        if parts.is_empty() {
             return Ok(self.answer(req, Outcome::Experimental(rc::EXP_RAT_NOT_ALLOWED)));
         }
-        let (sim, alg) = (&sub.sim, &sub.alg);
-        if let Some(resync) = request.child(avp::RE_SYNCHRONIZATION_INFO).and_then(Avp::as_bytes) {
-            if !self.resync(&imsi, alg, resync).await? {
+        let mut resyncs: Vec<&[u8]> =
+            parts.iter().filter_map(|(_, r)| r.child(avp::RE_SYNCHRONIZATION_INFO).and_then(Avp::as_bytes)).collect();
+        resyncs.dedup();
+        for resync in resyncs {
+            if !self.resync(&imsi, &sub.alg, resync).await? {
                 return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
             }
         }
-        let n = request
-            .child(avp::NUMBER_OF_REQUESTED_VECTORS)
-            .and_then(Avp::as_u32)
-            .unwrap_or(1)
-            .clamp(1, self.config.diameter.max_vectors);
-        let ind = self.config.sqn.scheme().ind_for_node(from.connection);
-        let first = self.sqn.next(&self.store, &imsi, i64::from(n)).await?;
-        let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
-        let amf = auc::Amf(sim.amf);
-        let sn = auc::ServingNetwork(plmn.to_bcd());
-        let mut vectors = Vec::with_capacity(n as usize);
-        for (i, rand) in rands.into_iter().enumerate() {
-            let sqn = self
-                .config
-                .sqn
-                .scheme()
-                .join(first as u64 + i as u64, ind)
-                .map_err(|e| store::StoreError::Conflict(e.to_string()))?;
-            let item = Avp::new(avp::ITEM_NUMBER, i as u32 + 1);
-            vectors.push(match kind {
-                Rat::Eutran => {
-                    let v = alg.eutran_vector(rand, sqn, amf, &sn);
-                    Avp::new(
-                        avp::E_UTRAN_VECTOR,
-                        vec![
-                            item,
-                            Avp::new(avp::RAND, &v.rand.0),
-                            Avp::new(avp::XRES, v.xres.as_slice()),
-                            Avp::new(avp::AUTN, v.autn.as_slice()),
-                            Avp::new(avp::KASME, v.kasme.expose()),
-                        ],
-                    )
-                }
-                Rat::Geran => {
-                    let Ok(t) = alg.gsm_triplet(rand) else {
-                        return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE)));
-                    };
-                    Avp::new(
-                        avp::GERAN_VECTOR,
-                        vec![
-                            item,
-                            Avp::new(avp::RAND, &t.rand.0),
-                            Avp::new(avp::SRES, &t.sres),
-                            Avp::new(avp::KC, t.kc.expose()),
-                        ],
-                    )
-                }
-                _ => {
-                    let v = alg.umts_vector(rand, sqn, amf);
-                    Avp::new(
-                        avp::UTRAN_VECTOR,
-                        vec![
-                            item,
-                            Avp::new(avp::RAND, &v.rand.0),
-                            Avp::new(avp::XRES, v.xres.as_slice()),
-                            Avp::new(avp::AUTN, v.autn.as_slice()),
-                            Avp::new(avp::CONFIDENTIALITY_KEY, v.ck.expose()),
-                            Avp::new(avp::INTEGRITY_KEY, v.ik.expose()),
-                        ],
-                    )
-                }
-            });
+        let mut vectors = Vec::new();
+        for (kind, request) in parts {
+            let n = request
+                .child(avp::NUMBER_OF_REQUESTED_VECTORS)
+                .and_then(Avp::as_u32)
+                .unwrap_or(1)
+                .clamp(1, self.config.diameter.max_vectors);
+            match self.vectors(&imsi, &sub, plmn, from, kind, n).await? {
+                Some(v) => vectors.extend(v),
+                None => return Ok(self.answer(req, Outcome::Experimental(rc::EXP_AUTHENTICATION_DATA_UNAVAILABLE))),
+            }
         }
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.add(avp::AUTHENTICATION_INFO, vectors);
         Ok(a)
+    }
+
+    /// `n` vectors of `kind` (E-UTRAN-Vector, UTRAN-Vector or GERAN-Vector), Item-Numbers from 1;
+    /// E-UTRAN and UTRAN vectors take fresh SQNs with the serving node's IND. None when the SIM's
+    /// algorithm cannot make GERAN triplets.
+    async fn vectors(
+        &self,
+        imsi: &Imsi,
+        sub: &Subscriber,
+        plmn: Plmn,
+        from: Sender<'_>,
+        kind: Rat,
+        n: u32,
+    ) -> store::Result<Option<Vec<Avp>>> {
+        let (sim, alg) = (&sub.sim, &sub.alg);
+        let rands = auc::random_rands(n as usize).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
+        let item = |i: usize| Avp::new(avp::ITEM_NUMBER, i as u32 + 1);
+        if kind == Rat::Geran {
+            let mut out = Vec::with_capacity(n as usize);
+            for (i, rand) in rands.into_iter().enumerate() {
+                let Ok(t) = alg.gsm_triplet(rand) else { return Ok(None) };
+                out.push(Avp::new(
+                    avp::GERAN_VECTOR,
+                    vec![
+                        item(i),
+                        Avp::new(avp::RAND, &t.rand.0),
+                        Avp::new(avp::SRES, &t.sres),
+                        Avp::new(avp::KC, t.kc.expose()),
+                    ],
+                ));
+            }
+            return Ok(Some(out));
+        }
+        let scheme = self.config.sqn.scheme();
+        let ind = scheme.ind_for_node(from.connection);
+        let first = self.sqn.next(&self.store, imsi, i64::from(n)).await?;
+        let amf = auc::Amf(sim.amf);
+        let sn = auc::ServingNetwork(plmn.to_bcd());
+        let mut out = Vec::with_capacity(n as usize);
+        for (i, rand) in rands.into_iter().enumerate() {
+            let sqn =
+                scheme.join(first as u64 + i as u64, ind).map_err(|e| store::StoreError::Conflict(e.to_string()))?;
+            out.push(if kind == Rat::Eutran {
+                let v = alg.eutran_vector(rand, sqn, amf, &sn);
+                Avp::new(
+                    avp::E_UTRAN_VECTOR,
+                    vec![
+                        item(i),
+                        Avp::new(avp::RAND, &v.rand.0),
+                        Avp::new(avp::XRES, v.xres.as_slice()),
+                        Avp::new(avp::AUTN, v.autn.as_slice()),
+                        Avp::new(avp::KASME, v.kasme.expose()),
+                    ],
+                )
+            } else {
+                let v = alg.umts_vector(rand, sqn, amf);
+                Avp::new(
+                    avp::UTRAN_VECTOR,
+                    vec![
+                        item(i),
+                        Avp::new(avp::RAND, &v.rand.0),
+                        Avp::new(avp::XRES, v.xres.as_slice()),
+                        Avp::new(avp::AUTN, v.autn.as_slice()),
+                        Avp::new(avp::CONFIDENTIALITY_KEY, v.ck.expose()),
+                        Avp::new(avp::INTEGRITY_KEY, v.ik.expose()),
+                    ],
+                )
+            });
+        }
+        Ok(Some(out))
     }
 
     /// Verifies RAND ‖ AUTS and moves SEQ_HE when TS 33.102 §6.3.5 says so. False when MAC-S fails.

@@ -1,10 +1,10 @@
 //! HSS settings and the peer registry: which MMEs may connect and which subscribers each may ask
 //! about (ROAM-1: a partner may not query another operator's subscribers).
 //!
-//! The `[diameter]`, `[sqn]` and `[eir]` sections of `warden.toml` deserialize straight into
-//! [`DiameterConfig`], [`SqnConfig`] and [`EirConfig`]; every default is written once, as the serde
-//! default of its field, and each section's `Default` is what an empty section gives.
-//! [`HssConfig`] is the three sections together with what only a program sets.
+//! The `[diameter]`, `[sqn]`, `[eir]` and `[subscription]` sections of `warden.toml` deserialize
+//! straight into [`DiameterConfig`], [`SqnConfig`], [`EirConfig`] and [`SubscriptionConfig`]; every
+//! default is written once, as the serde default of its field, and each section's `Default` is what
+//! an empty section gives. [`HssConfig`] is the sections together with what only a program sets.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -269,7 +269,33 @@ pub struct EirConfig {
     pub critical_blacklisted: CriticalBlacklist,
 }
 
-/// HSS settings: the three configuration sections and what only a program sets.
+/// `[subscription]`: what Subscription-Data carries when a service profile leaves it out.
+///
+/// A profile without `ambr_ul`/`ambr_dl` still gets the subscription's UE-AMBR (TS 29.272 §7.3.41):
+/// MMEs such as Open5GS's refuse a ULA whose Subscription-Data has no AMBR, so the SIMs could not
+/// attach. The defaults are those `open5gs-dbctl add` gives a new subscriber (1 Gbit/s each way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubscriptionConfig {
+    /// UE-AMBR uplink, bit/s, for profiles without `ambr_ul`.
+    #[serde(default = "default_ambr")]
+    pub ambr_ul: u32,
+    /// UE-AMBR downlink, bit/s, for profiles without `ambr_dl`.
+    #[serde(default = "default_ambr")]
+    pub ambr_dl: u32,
+}
+
+impl Default for SubscriptionConfig {
+    fn default() -> Self {
+        defaults()
+    }
+}
+
+fn default_ambr() -> u32 {
+    1_000_000_000
+}
+
+/// HSS settings: the configuration sections and what only a program sets.
 #[derive(Debug, Clone)]
 pub struct HssConfig {
     /// `[diameter]`: identity, vector cap, configured peers (and the listener, for the caller).
@@ -278,6 +304,9 @@ pub struct HssConfig {
     pub sqn: SqnConfig,
     /// `[eir]`.
     pub eir: EirConfig,
+    /// `[subscription]` (defaults unless the program sets it: [`HssConfig::from_sections`] leaves it
+    /// at its defaults).
+    pub subscription: SubscriptionConfig,
     /// Development mode without configured peers: every admitted peer may ask about every subscriber
     /// (the transport then admits loopback peers only).
     pub open_imsi_access: bool,
@@ -297,6 +326,7 @@ impl HssConfig {
             diameter,
             sqn,
             eir,
+            subscription: SubscriptionConfig::default(),
             open_imsi_access,
             cache_capacity: 200_000,
             signalling_capacity: crate::SignallingCounter::DEFAULT_CAPACITY,
@@ -374,6 +404,8 @@ mod tests {
         assert_eq!((s.scheme().ind_bits(), s.scheme().delta(), s.block()), (5, 1 << 28, 1000));
         let e = EirConfig::default();
         assert_eq!((e.unknown, e.critical_blacklisted), (UnknownImei::White, CriticalBlacklist::Greylist));
+        let sub = SubscriptionConfig::default();
+        assert_eq!((sub.ambr_ul, sub.ambr_dl), (1_000_000_000, 1_000_000_000));
     }
 
     #[test]
@@ -396,6 +428,10 @@ mod tests {
         assert_eq!((s.scheme().ind_bits(), s.block()), (0, 50));
         let e: EirConfig = toml::from_str("unknown = \"unknown\"\ncritical_blacklisted = \"blacklist\"").unwrap();
         assert_eq!((e.unknown, e.critical_blacklisted), (UnknownImei::Unknown, CriticalBlacklist::Blacklist));
+        let sub: SubscriptionConfig = toml::from_str("ambr_ul = 64000").unwrap();
+        assert_eq!((sub.ambr_ul, sub.ambr_dl), (64000, 1_000_000_000));
+        assert!(toml::from_str::<SubscriptionConfig>("ambr = 1").is_err(), "unknown keys refused");
+        assert!(toml::from_str::<SubscriptionConfig>("ambr_ul = 5000000000").is_err(), "beyond Unsigned32");
     }
 
     #[test]

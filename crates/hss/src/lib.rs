@@ -14,8 +14,10 @@
 //! or a node a configured relay vouches for with its Route-Record path ([`Hss::dispatch`]); each
 //! command then checks that the User-Name is an IMSI the peer may ask about. Those refusals are
 //! counted per peer ([`PeerRefusals`]), never per IMSI.
-//! [`HssConfig`] is made of the `[diameter]`, `[sqn]` and `[eir]` configuration sections
-//! ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`]), whose defaults are written here, once.
+//! [`HssConfig`] is made of the `[diameter]`, `[sqn]`, `[eir]` and `[subscription]` configuration
+//! sections ([`DiameterConfig`], [`SqnConfig`], [`EirConfig`], [`SubscriptionConfig`]), whose defaults
+//! are written here, once. Every request the HSS originates gets a fresh RFC 6733 Session-Id
+//! ([`SessionIds`]).
 //! Domain logic only: no SQL here (the store translates) and no sockets (the transport does).
 
 mod air;
@@ -25,7 +27,9 @@ mod config;
 mod ecr;
 mod originate;
 mod purge;
+mod rat_type;
 mod refusals;
+mod session_id;
 mod signalling;
 mod subscription;
 mod ulr;
@@ -42,10 +46,11 @@ use store::{SqnAllocator, Store};
 pub use answer::Outcome;
 pub use config::{
     BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerRule,
-    SqnConfig, SqnError, UnknownImei,
+    SqnConfig, SqnError, SubscriptionConfig, UnknownImei,
 };
 pub use originate::OriginateError;
 pub use refusals::{describe_metrics, PeerRefusals, Refusal, RefusalCounts, REFUSED_METRIC};
+pub use session_id::SessionIds;
 pub use signalling::SignallingCounter;
 
 /// Nodes behind relays remembered for CLR/IDR at most; when full, a new node takes an arbitrary
@@ -108,6 +113,8 @@ pub struct Hss {
     outbox_wake: tokio::sync::Notify,
     /// CLR/IDR sent and waiting for their answers.
     originated: tokio_util::task::TaskTracker,
+    /// Session-Ids of the requests the HSS originates (RFC 6733 §8.8).
+    session_ids: SessionIds,
 }
 
 impl std::fmt::Debug for Hss {
@@ -122,6 +129,7 @@ impl Hss {
         let sqn = SqnAllocator::new(config.sqn.block());
         let cache = cache::Cache::new(config.cache_capacity);
         let signalling = SignallingCounter::with_capacity(config.signalling_capacity);
+        let session_ids = SessionIds::new(config.origin_host());
         Arc::new(Self {
             config,
             store,
@@ -133,6 +141,7 @@ impl Hss {
             routes: Mutex::new(HashMap::new()),
             outbox_wake: tokio::sync::Notify::new(),
             originated: tokio_util::task::TaskTracker::new(),
+            session_ids,
         })
     }
 

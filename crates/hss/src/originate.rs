@@ -28,8 +28,9 @@ const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
 impl Hss {
     fn request_to(&self, command: Command, imsi: &Imsi, node: &ServingNode) -> Message {
         let mut m = Message::request(command);
-        let kind = command.request_abbrev().to_ascii_lowercase();
-        m.add(avp::SESSION_ID, format!("{};{kind};{imsi}", self.config.origin_host()));
+        // A fresh Session-Id for every request (RFC 6733 §8.8); the answer is matched by its
+        // Hop-by-Hop and End-to-End identifiers, never by the Session-Id.
+        m.add(avp::SESSION_ID, self.session_ids.next(&command.request_abbrev().to_ascii_lowercase()));
         m.add(avp::AUTH_SESSION_STATE, 1u32);
         m.add(avp::ORIGIN_HOST, self.config.origin_host());
         m.add(avp::ORIGIN_REALM, self.config.origin_realm());
@@ -82,7 +83,7 @@ impl Hss {
                     None => None,
                 };
                 let mut idr = self.request_to(Command::IDR, imsi, node);
-                idr.push(subscription_data(&sim, p.as_ref()));
+                idr.push(subscription_data(&sim, p.as_ref(), &self.config.subscription));
                 self.send_to(node, idr);
             }
         }

@@ -5,6 +5,8 @@ use diameter::avp;
 use diameter::Avp;
 use store::model::{Apn, PdnType, Priority, Rat, ServiceProfile, Sim};
 
+use crate::config::SubscriptionConfig;
+
 /// Access-Restriction-Data bits (TS 29.272 §7.3.31).
 fn access_restriction(forbidden: &[Rat]) -> u32 {
     forbidden.iter().fold(0, |bits, r| {
@@ -46,14 +48,16 @@ fn pdn_type(p: PdnType) -> u32 {
     }
 }
 
+fn ambr_avp(ul: u32, dl: u32) -> Avp {
+    Avp::new(
+        avp::AMBR,
+        vec![Avp::new(avp::MAX_REQUESTED_BANDWIDTH_UL, ul), Avp::new(avp::MAX_REQUESTED_BANDWIDTH_DL, dl)],
+    )
+}
+
+/// An APN's AMBR, when the profile gives both directions (it is optional per APN).
 fn ambr(ul: Option<u32>, dl: Option<u32>) -> Option<Avp> {
-    match (ul, dl) {
-        (Some(u), Some(d)) => Some(Avp::new(
-            avp::AMBR,
-            vec![Avp::new(avp::MAX_REQUESTED_BANDWIDTH_UL, u), Avp::new(avp::MAX_REQUESTED_BANDWIDTH_DL, d)],
-        )),
-        _ => None,
-    }
+    Some(ambr_avp(ul?, dl?))
 }
 
 /// MSISDN as TBCD (TS 29.329 §6.3.2): digits swapped in pairs, F filler.
@@ -63,8 +67,9 @@ pub fn tbcd(digits: &str) -> Vec<u8> {
 }
 
 /// The Subscription-Data AVP for a SIM and its profile. With no profile the subscriber gets nothing but
-/// its status (least privilege: no APN, no services).
-pub fn subscription_data(sim: &Sim, profile: Option<&ServiceProfile>) -> Avp {
+/// its status (least privilege: no APN, no services). With a profile it always carries the UE-AMBR:
+/// the profile's, or for a direction the profile leaves out, `defaults`'.
+pub fn subscription_data(sim: &Sim, profile: Option<&ServiceProfile>, defaults: &SubscriptionConfig) -> Avp {
     let mut avps = Vec::new();
     if let Some(m) = &sim.msisdn {
         avps.push(Avp::new(avp::MSISDN, tbcd(m)));
@@ -88,7 +93,7 @@ pub fn subscription_data(sim: &Sim, profile: Option<&ServiceProfile>) -> Avp {
     // 0 PACKET_AND_CIRCUIT, 2 ONLY_PACKET (data-only subscriptions get no CS services).
     avps.push(Avp::new(avp::NETWORK_ACCESS_MODE, if p.data_only() { 2u32 } else { 0 }));
     avps.push(Avp::new(avp::ACCESS_RESTRICTION_DATA, access_restriction(&p.forbidden_rats)));
-    avps.extend(ambr(p.ambr_ul, p.ambr_dl));
+    avps.push(ambr_avp(p.ambr_ul.unwrap_or(defaults.ambr_ul), p.ambr_dl.unwrap_or(defaults.ambr_dl)));
     if !p.apn.is_empty() {
         let mut profile_avps = vec![
             Avp::new(avp::CONTEXT_IDENTIFIER, 1u32),

@@ -7,25 +7,15 @@ use diameter::avp;
 use diameter::result_code as rc;
 use diameter::{Avp, Message};
 use ids::Imei;
-use store::model::{LockAction, Rat, ServingNode, SimStatus};
+use store::model::{LockAction, ServingNode, SimStatus};
 
 use crate::answer::Outcome;
+use crate::rat_type::rat_of;
 use crate::subscription::subscription_data;
 use crate::{domain, Hss, Sender};
 
 /// ULR-Flags bit 2: Skip-Subscriber-Data.
 const SKIP_SUBSCRIBER_DATA: u32 = 1 << 2;
-/// RAT-Type values (TS 29.212 §5.3.31).
-fn rat_of(rat_type: Option<u32>) -> Option<Rat> {
-    match rat_type? {
-        1000 => Some(Rat::Utran),
-        1001 => Some(Rat::Geran),
-        1004 => Some(Rat::Eutran),
-        1005 => Some(Rat::Nbiot),
-        1006..=1009 => Some(Rat::Nr),
-        _ => None,
-    }
-}
 
 impl Hss {
     pub(crate) async fn ulr(&self, req: &Message, from: Sender<'_>) -> store::Result<Message> {
@@ -88,7 +78,7 @@ impl Hss {
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.add(avp::ULA_FLAGS, 1u32); // Separation Indication
         if req.get_u32(avp::ULR_FLAGS).unwrap_or(0) & SKIP_SUBSCRIBER_DATA == 0 {
-            a.push(subscription_data(sim, profile));
+            a.push(subscription_data(sim, profile, &self.config.subscription));
         }
         Ok(a)
     }

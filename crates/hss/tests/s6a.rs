@@ -124,10 +124,11 @@ async fn air_refusals() {
     // A PLMN the profile does not allow: 5004 ROAMING_NOT_ALLOWED.
     let a = ask(&mme, air("mme1.home.example", IMSI, [0x62, 0xf2, 0x10], 1, None)).await;
     assert_eq!(a.result_code(), Some(rc::EXP_ROAMING_NOT_ALLOWED));
-    // GERAN is forbidden for meters: no triplets (5421).
+    // GERAN (RAT-Type 1001, TS 29.212 §5.3.31) is forbidden for meters: no triplets (5421), and no
+    // UTRAN quintets instead.
     let mut m = base(Command::AIR, "mme1.home.example", IMSI);
     m.add(avp::VISITED_PLMN_ID, &PLMN_00101);
-    m.add(avp::RAT_TYPE, 1020u32);
+    m.add(avp::RAT_TYPE, 1001u32);
     m.push(Avp::grouped(
         avp::REQUESTED_UTRAN_GERAN_AUTHENTICATION_INFO,
         vec![Avp::new(avp::NUMBER_OF_REQUESTED_VECTORS, 1u32)],
@@ -153,7 +154,7 @@ async fn utran_and_geran_vectors() {
     let s = setup().await;
     let (mme, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     let alg = milenage();
-    for (rat, kind) in [(1000u32, avp::UTRAN_VECTOR), (1020, avp::GERAN_VECTOR)] {
+    for (rat, kind) in [(1000u32, avp::UTRAN_VECTOR), (1001, avp::GERAN_VECTOR)] {
         let mut m = base(Command::AIR, "mme1.home.example", "001010000000002");
         m.add(avp::VISITED_PLMN_ID, &PLMN_00101);
         m.add(avp::RAT_TYPE, rat);

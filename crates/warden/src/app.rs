@@ -110,6 +110,7 @@ impl App {
         };
         let store = crate::storage::open_store(&config).await?;
         let mut hss_config = HssConfig::from_sections(d.clone(), config.sqn, config.eir);
+        hss_config.subscription = config.subscription;
         if let Some(fw) = crate::firewall_run::relay_of_own_hss(&config) {
             hss_config.add_relay(fw);
         }

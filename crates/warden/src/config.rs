@@ -1,6 +1,7 @@
 //! `warden.toml`: one section per component, each section's type owned by the crate that uses it
-//! and holding its defaults (serde defaults, written once): `[diameter]`, `[sqn]`, `[eir]` →
-//! [`hss::DiameterConfig`], [`hss::SqnConfig`], [`hss::EirConfig`]; `[http]` → [`api::Settings`];
+//! and holding its defaults (serde defaults, written once): `[diameter]`, `[sqn]`, `[eir]`,
+//! `[subscription]` → [`hss::DiameterConfig`], [`hss::SqnConfig`], [`hss::EirConfig`],
+//! [`hss::SubscriptionConfig`]; `[http]` → [`api::Settings`];
 //! `[firewall]` → [`firewall::FirewallConfig`]. What only the binary uses (`data_dir`, `[storage]`,
 //! `[keys]`, `[metrics]`) is defined here. With no file, Warden runs on loopback with SQLite under
 //! `./warden-data` and accepts only loopback Diameter peers. See docs/configuration.md.
@@ -59,6 +60,9 @@ pub struct Config {
     /// EIR behaviour.
     #[serde(default)]
     pub eir: hss::EirConfig,
+    /// Subscription-Data defaults (the UE-AMBR of profiles without one).
+    #[serde(default)]
+    pub subscription: hss::SubscriptionConfig,
     /// The connectivity-management REST API.
     #[serde(default)]
     pub http: api::Settings,
@@ -212,6 +216,8 @@ mod section_tests {
         assert_eq!(c.eir.unknown, hss::UnknownImei::Unknown);
         assert_eq!(c.eir.critical_blacklisted, hss::CriticalBlacklist::Greylist);
         assert_eq!((c.http.session_secs, c.http.max_body, c.http.max_job_body), (7200, 10, 32 << 20));
+        let c = load("[subscription]\nambr_ul = 64000\n").unwrap();
+        assert_eq!((c.subscription.ambr_ul, c.subscription.ambr_dl), (64000, 1_000_000_000));
         let d = Config::load(None).unwrap();
         assert_eq!((d.http.session_secs, d.http.rate_per_sec, d.http.login_per_minute), (8 * 3600, 50.0, 10.0));
         assert_eq!((d.sqn.scheme().ind_bits(), d.sqn.block(), d.diameter.max_vectors), (5, 1000, 5));

@@ -267,6 +267,11 @@ pub struct OverloadConfig {
     /// Share of the global burst only critical devices may use.
     #[serde(default = "default_reserve")]
     pub critical_reserve: f64,
+    /// Share of the global burst low-priority devices leave to standard ones: a low-priority device
+    /// is admitted only while the budget holds this much more than a standard one needs, so that
+    /// standard devices come first and low-priority ones get what they leave.
+    #[serde(default = "default_low_headroom")]
+    pub low_headroom: f64,
     /// OC-Validity-Duration of the overload reports sent to DOIC partners, seconds.
     #[serde(default = "default_validity")]
     pub doic_validity_secs: u32,
@@ -292,6 +297,9 @@ fn default_high_water() -> f64 {
 }
 fn default_reserve() -> f64 {
     0.5
+}
+fn default_low_headroom() -> f64 {
+    0.25
 }
 fn default_validity() -> u32 {
     5

@@ -121,8 +121,8 @@ fn simulate(rate: u64, class: impl Fn(u64) -> usize) -> Result {
             }
         }
     }
-    for c in 0..3 {
-        println!("{:8} offered {:6} admitted {:6}", NAMES[c], r.offered[c], r.admitted[c]);
+    for (c, name) in NAMES.iter().enumerate() {
+        println!("{name:8} offered {:6} admitted {:6}", r.offered[c], r.admitted[c]);
     }
     println!("admitted per second: {:?}", r.per_second);
     r

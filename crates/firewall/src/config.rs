@@ -255,13 +255,15 @@ pub struct OverloadConfig {
     /// Burst of the global budget (default: 1/20 of a second's capacity).
     #[serde(default)]
     pub burst: Option<f64>,
-    /// Requests outstanding at the HSS above which it counts as approaching capacity.
+    /// Requests outstanding at the HSS above which (× `high_water`) it counts as slow: low-priority
+    /// devices are refused and DOIC reports a reduction.
     #[serde(default = "default_upstream_in_flight")]
     pub max_in_flight: usize,
-    /// Smoothed HSS answer time above which it counts as approaching capacity, milliseconds.
+    /// Smoothed HSS answer time above which it counts as slow (as `max_in_flight`), milliseconds.
     #[serde(default = "default_latency")]
     pub max_latency_ms: f64,
-    /// Offered rate, as a fraction of the capacity, above which the HSS counts as approaching capacity.
+    /// Offered rate, as a fraction of the capacity, above which DOIC reports a reduction (admission
+    /// does not look at the offered rate); also the fraction of `max_in_flight` that counts as slow.
     #[serde(default = "default_high_water")]
     pub high_water: f64,
     /// Share of the global burst only critical devices may use.

@@ -255,18 +255,25 @@ pub struct OverloadConfig {
     /// Burst of the global budget (default: 1/20 of a second's capacity).
     #[serde(default)]
     pub burst: Option<f64>,
-    /// Requests outstanding at the HSS above which it counts as approaching capacity.
+    /// Requests outstanding at the HSS above which (× `high_water`) it counts as slow: low-priority
+    /// devices are refused and DOIC reports a reduction.
     #[serde(default = "default_upstream_in_flight")]
     pub max_in_flight: usize,
-    /// Smoothed HSS answer time above which it counts as approaching capacity, milliseconds.
+    /// Smoothed HSS answer time above which it counts as slow (as `max_in_flight`), milliseconds.
     #[serde(default = "default_latency")]
     pub max_latency_ms: f64,
-    /// Offered rate, as a fraction of the capacity, above which the HSS counts as approaching capacity.
+    /// Offered rate, as a fraction of the capacity, above which DOIC reports a reduction (admission
+    /// does not look at the offered rate); also the fraction of `max_in_flight` that counts as slow.
     #[serde(default = "default_high_water")]
     pub high_water: f64,
     /// Share of the global burst only critical devices may use.
     #[serde(default = "default_reserve")]
     pub critical_reserve: f64,
+    /// Share of the global burst low-priority devices leave to standard ones: a low-priority device
+    /// is admitted only while the budget holds this much more than a standard one needs, so that
+    /// standard devices come first and low-priority ones get what they leave.
+    #[serde(default = "default_low_headroom")]
+    pub low_headroom: f64,
     /// OC-Validity-Duration of the overload reports sent to DOIC partners, seconds.
     #[serde(default = "default_validity")]
     pub doic_validity_secs: u32,
@@ -292,6 +299,9 @@ fn default_high_water() -> f64 {
 }
 fn default_reserve() -> f64 {
     0.5
+}
+fn default_low_headroom() -> f64 {
+    0.25
 }
 fn default_validity() -> u32 {
     5

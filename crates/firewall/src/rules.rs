@@ -219,11 +219,12 @@ impl TryFrom<AnswerConfig> for Answer {
 /// Device priority for overload admission and steering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Priority {
-    /// Never shed by priority, budgets or steering (admitted while the HSS has any capacity).
+    /// Never shed by priority, budgets or steering (admitted while the HSS has any capacity, and
+    /// may use the critical reserve).
     Critical,
-    /// Shed only when the HSS capacity is used up.
+    /// Gets what critical devices leave of the capacity.
     Standard,
-    /// Shed as soon as the HSS approaches its capacity.
+    /// Gets what critical and standard devices leave of the capacity (shed first).
     Low,
 }
 
@@ -332,6 +333,9 @@ pub struct Rules {
     pub high_water: f64,
     /// Tokens of the global burst only critical devices may use.
     pub critical_reserve: f64,
+    /// Tokens of the global burst, above the critical reserve, that low-priority devices leave to
+    /// standard ones.
+    pub low_headroom: f64,
     /// OC-Validity-Duration.
     pub doic_validity_secs: u32,
     /// Risky PLMNs by configuration.
@@ -496,9 +500,25 @@ impl Rules {
         }
         let o = &c.overload;
         let capacity = positive("overload.capacity_per_sec", o.capacity_per_sec)?;
-        let burst = positive("overload.burst", o.burst.unwrap_or((capacity / 20.0).max(1.0)))?;
         if !(0.0..1.0).contains(&o.critical_reserve) {
             return Err(invalid("overload.critical_reserve", "must be in [0, 1)"));
+        }
+        if !(0.0..1.0).contains(&o.low_headroom) || o.critical_reserve + o.low_headroom >= 1.0 {
+            return Err(invalid("overload.low_headroom", "must be in [0, 1) with critical_reserve + low_headroom < 1"));
+        }
+        // Every class must be admissible from a full budget: a low-priority device needs
+        // 1 + (critical_reserve + low_headroom) × burst tokens, at most the burst.
+        let min_burst = 1.0 / (1.0 - o.critical_reserve - o.low_headroom);
+        let burst = positive("overload.burst", o.burst.unwrap_or((capacity / 20.0).max(min_burst)))?;
+        if burst < min_burst {
+            return Err(invalid(
+                "overload.burst",
+                format!(
+                    "{burst} is too small: with critical_reserve {} and low_headroom {} it must be at least \
+                     {min_burst:.2}, or standard and low-priority devices could never be admitted",
+                    o.critical_reserve, o.low_headroom
+                ),
+            ));
         }
         if !(o.high_water > 0.0 && o.high_water <= 1.0) {
             return Err(invalid("overload.high_water", "must be in (0, 1]"));
@@ -539,6 +559,7 @@ impl Rules {
             upstream_max_latency: Duration::from_secs_f64(positive("overload.max_latency_ms", o.max_latency_ms)? / 1e3),
             high_water: o.high_water,
             critical_reserve: o.critical_reserve * burst,
+            low_headroom: o.low_headroom * burst,
             doic_validity_secs: o.doic_validity_secs.clamp(1, 86_400),
             risky_plmns: plmns("steering.risky_plmns", &s.risky_plmns)?.into_iter().collect(),
             steering: s.clone(),
@@ -644,6 +665,8 @@ mod tests {
             ("[rules]\nc3-velocity = \"sometimes\"", "use enforce"),
             ("[answers]\nc3-velocity = { result_code = 5003, experimental_result_code = 5004 }", "not both"),
             ("[overload]\ncapacity_per_sec = 0", "positive"),
+            ("[overload]\nburst = 2", "at least 4.00"),
+            ("[overload]\nlow_headroom = 0.5", "critical_reserve + low_headroom < 1"),
             ("[steering]\nrisky_plmns = [\"2620\"]", "PLMN"),
         ] {
             let text = if extra.starts_with('[') { format!("{base}\n{extra}") } else { format!("{extra}\n{base}") };

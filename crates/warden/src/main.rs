@@ -26,7 +26,7 @@ mod provision;
 mod serve;
 mod storage;
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -116,10 +116,17 @@ fn main() -> ExitCode {
     }
 }
 
+/// Colour in the logs only when they go to a terminal, and not when `NO_COLOR` is set to a non-empty
+/// value (<https://no-color.org>): a file or a pipe gets plain text.
+fn log_colour(to_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    to_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<String, Failure> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let ansi = log_colour(std::io::stderr().is_terminal(), std::env::var_os("NO_COLOR").as_deref());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).try_init();
     let config = config::Config::load(config_path).map_err(|e| Failure::Usage(e.to_string()))?;
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Failure::Failed(e.to_string()))?;
@@ -220,5 +227,20 @@ async fn sim(config: &config::Config, cmd: SimCommand) -> Result<String, Failure
             })
             .to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_colour;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(log_colour(true, None));
+        assert!(log_colour(true, Some(OsStr::new(""))), "an empty NO_COLOR does not count");
+        assert!(!log_colour(true, Some(OsStr::new("1"))));
+        assert!(!log_colour(false, None), "a file or a pipe");
+        assert!(!log_colour(false, Some(OsStr::new("1"))));
     }
 }

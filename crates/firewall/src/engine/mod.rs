@@ -10,6 +10,7 @@
 //! budgets; admission by priority against the HSS's capacity. State (per-subscriber registration and
 //! budget, per-PLMN failure counts, the global budget) lives in sharded maps bounded in size.
 
+mod admission;
 mod screen;
 
 use std::collections::HashMap;
@@ -26,7 +27,7 @@ use crate::rules::{ImsiKey, Plmn, Priority, Rule, Rules};
 
 const SHARDS: usize = 64;
 /// Time constant τ of the offered-rate estimate, and how often the DOIC reduction is recomputed.
-const RATE_WINDOW: Duration = Duration::from_millis(200);
+pub(crate) const RATE_WINDOW: Duration = Duration::from_millis(200);
 
 /// Supplies device priorities from elsewhere (the subscriber store); `None` falls back to the
 /// configured lists. Called on the request path: it must answer from memory.
@@ -374,70 +375,9 @@ impl Engine {
             reason: match p {
                 Priority::Critical => "HSS capacity used up (critical device)".into(),
                 Priority::Standard => "HSS capacity used up (standard device)".into(),
-                Priority::Low => "HSS approaching capacity: low-priority device pushed back".into(),
+                Priority::Low => "HSS capacity used up by higher priorities, or HSS slow (low-priority device)".into(),
             },
         });
-    }
-
-    /// Admission against the HSS's capacity: a token bucket at the capacity rate; critical devices
-    /// may use all of it (and a debt of the reserve), standard devices all but the critical reserve, low-priority devices only
-    /// while the HSS is not approaching capacity (offered rate, requests in flight, answer time).
-    fn admit(&self, rules: &Rules, p: Priority, now: Instant) -> bool {
-        let (rate, burst) = rules.capacity;
-        let mut o = self.overload.lock().expect("overload");
-        // Offered rate: every request adds 1/τ, and the sum decays as e^(-t/τ); exact for a steady
-        // rate, and it forgets a storm within a few τ of silence.
-        let dt = now.saturating_duration_since(o.rate_at).as_secs_f64();
-        o.offered_rate = o.offered_rate * (-dt / RATE_WINDOW.as_secs_f64()).exp() + 1.0 / RATE_WINDOW.as_secs_f64();
-        o.rate_at = now;
-        if now.saturating_duration_since(o.reported_at) >= RATE_WINDOW {
-            o.reported_at = now;
-            self.update_reduction(rules, o.offered_rate, now);
-        }
-        o.bucket.refill(rate, burst, now);
-        let overloaded = self.approaching_capacity(rules, o.offered_rate);
-        let need = match p {
-            // Critical devices may also run the budget into debt down to minus the reserve (a burst
-            // of them after a stall is still admitted); the debt is repaid before anyone else is.
-            Priority::Critical => 1.0 - rules.critical_reserve,
-            Priority::Standard => 1.0 + rules.critical_reserve,
-            Priority::Low if overloaded => return false,
-            Priority::Low => 1.0 + rules.critical_reserve,
-        };
-        if o.bucket.tokens >= need {
-            o.bucket.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn approaching_capacity(&self, rules: &Rules, offered: f64) -> bool {
-        offered > rules.capacity.0 * rules.high_water
-            || self.upstream_in_flight.load(Ordering::Relaxed) as f64
-                > rules.upstream_max_in_flight as f64 * rules.high_water
-            || self.upstream_latency() > rules.upstream_max_latency
-    }
-
-    fn update_reduction(&self, rules: &Rules, offered: f64, now: Instant) {
-        let target = rules.capacity.0 * rules.high_water;
-        let new = if offered > target {
-            // The share of the offered traffic to shed, rounded up to 5 % steps to keep reports stable.
-            let pct = (100.0 * (1.0 - target / offered)).ceil() as u32;
-            pct.div_ceil(5).clamp(1, 20) * 5
-        } else if self.approaching_capacity(rules, offered) {
-            10
-        } else {
-            0
-        };
-        let old = self.reduction.swap(new, Ordering::Relaxed);
-        if old != new {
-            self.doic_sequence.fetch_add(1, Ordering::Relaxed);
-            if new == 0 {
-                let ms = now.saturating_duration_since(self.epoch).as_millis() as u64;
-                self.report_ended_ms.store(ms.max(1), Ordering::Relaxed);
-            }
-        }
     }
 
     /// Learns from an answer of the HSS to a forwarded request: answer time, registrations (ULR

@@ -330,7 +330,8 @@ mod tests {
         assert!(usable(audit::model::AuthAlgorithm::Comp128v3).unwrap_err().contains("comp128v3"));
         assert_eq!(usable(audit::model::AuthAlgorithm::Milenage), Ok(AlgorithmKind::Milenage));
         assert_eq!(osmo_name(2), "COMP128v2");
-        assert_eq!(osmo_name(5), "milenage");
+        assert_eq!(osmo_name(5), "MILENAGE");
+        assert_eq!((osmo_name(4), osmo_name(6)), ("XOR-3G".to_string(), "XOR-2G".to_string()));
         assert_eq!(osmo_name(9), "osmocom algorithm 9");
     }
 }

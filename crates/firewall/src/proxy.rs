@@ -324,6 +324,8 @@ async fn partner_connection<S: Stream>(
     let mut next_outbound: u32 = rand_seed() as u32;
     let mut partner: Option<PartnerCtx> = None;
     let mut in_flight = 0usize;
+    // The requests of one read, screened once the read is framed (critical first when there are several).
+    let mut backlog: Vec<(Vec<u8>, Header, std::time::Instant)> = Vec::new();
     loop {
         driver.settle(in_flight > 0);
         driver.transmit().await;
@@ -362,7 +364,7 @@ async fn partner_connection<S: Stream>(
         }
         let open = driver.peer().state() == PeerState::Open;
         tokio::select! {
-            () = driver.step_relay(in_flight < max_in_flight, |frame, header, instant, out| {
+            () = driver.step_relay(in_flight < max_in_flight, |frame, header, instant, _| {
                 if !header.is_request() {
                     // The answer to a request the HSS sent this partner: back with the HSS's id.
                     if let Some((back, id)) = outbound_pending.remove(&header.hop_by_hop) {
@@ -372,31 +374,46 @@ async fn partner_connection<S: Stream>(
                     }
                     return;
                 }
-                let Some(p) = partner.as_mut() else { return };
-                p.refresh(&engine);
-                let Some(index) = p.index else {
-                    let a = crate::rules::Answer::Result(diameter::result_code::UNKNOWN_PEER);
-                    local_answer(&p.rules, frame, a, "partner no longer configured", out);
-                    return;
-                };
-                let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
-                let now = Now { instant, wall: SystemTime::now() };
-                if let Outcome::Forward(meta) = engine.screen(&ctx, frame, now, out) {
-                    let mut bytes = Vec::with_capacity(frame.len() + 12 + p.host.len());
-                    bytes.extend_from_slice(frame);
-                    append_route_record(&mut bytes, &p.host);
-                    let f = Forward { bytes, partner_hop_by_hop: header.hop_by_hop, meta, reply: reply_tx.clone() };
-                    match pool.send(f) {
-                        Ok(()) => in_flight += 1,
-                        Err(f) => {
-                            engine.on_lost();
-                            engine.upstream_unavailable(&ctx, &f.meta, now.wall);
-                            let a = p.rules.answer(Rule::UpstreamUnavailable);
-                            local_answer(&p.rules, frame, a, "HSS unreachable", out);
+                backlog.push((frame.to_vec(), header, instant));
+            }) => {
+                if backlog.len() > 1 {
+                    // A backlog read at once (the firewall fell behind): screened in priority order so
+                    // that admission serves its critical requests before the rest, as it would have
+                    // had they been read one by one.
+                    if let Some(p) = partner.as_mut() {
+                        p.refresh(&engine);
+                        if let Some(index) = p.index {
+                            let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
+                            backlog.sort_by_cached_key(|(frame, _, _)| engine.backlog_priority(&ctx, frame));
                         }
                     }
                 }
-            }) => {}
+                for (mut bytes, header, instant) in backlog.drain(..) {
+                    let out = driver.out();
+                    let Some(p) = partner.as_mut() else { continue };
+                    p.refresh(&engine);
+                    let Some(index) = p.index else {
+                        let a = crate::rules::Answer::Result(diameter::result_code::UNKNOWN_PEER);
+                        local_answer(&p.rules, &bytes, a, "partner no longer configured", out);
+                        continue;
+                    };
+                    let ctx = Ctx { rules: &p.rules, partner: index, stats: &p.stats };
+                    let now = Now { instant, wall: SystemTime::now() };
+                    if let Outcome::Forward(meta) = engine.screen(&ctx, &bytes, now, out) {
+                        append_route_record(&mut bytes, &p.host);
+                        let f = Forward { bytes, partner_hop_by_hop: header.hop_by_hop, meta, reply: reply_tx.clone() };
+                        match pool.send(f) {
+                            Ok(()) => in_flight += 1,
+                            Err(f) => {
+                                engine.on_lost();
+                                engine.upstream_unavailable(&ctx, &f.meta, now.wall);
+                                let a = p.rules.answer(Rule::UpstreamUnavailable);
+                                local_answer(&p.rules, &f.bytes, a, "HSS unreachable", out);
+                            }
+                        }
+                    }
+                }
+            }
             Some(mut o) = outbound_rx.recv(), if open => {
                 loop {
                     next_outbound = next_outbound.wrapping_add(1);

@@ -317,13 +317,30 @@ impl Engine {
     /// The device's priority: the lookup (the subscriber store) first, then the configured lists.
     fn priority_of(&self, ctx: &Ctx<'_>, req: &Request<'_>) -> Priority {
         let Some(k) = req.imsi else { return Priority::Standard };
+        self.priority_by_imsi(ctx, k, req.imsi_digits)
+    }
+
+    fn priority_by_imsi(&self, ctx: &Ctx<'_>, k: ImsiKey, digits: &[u8]) -> Priority {
         let looked = self
             .lookup
             .read()
             .expect("lookup")
             .as_ref()
-            .and_then(|l| std::str::from_utf8(req.imsi_digits).ok().and_then(|s| l.priority(s)));
-        looked.unwrap_or_else(|| ctx.rules.priority(k, req.imsi_digits))
+            .and_then(|l| std::str::from_utf8(digits).ok().and_then(|s| l.priority(s)));
+        looked.unwrap_or_else(|| ctx.rules.priority(k, digits))
+    }
+
+    /// The priority [`Engine::screen`] will give a request, read cheaply from its User-Name alone, so
+    /// that a backlog read at once can be screened critical first. What cannot be read this way is
+    /// Standard here; `screen` still judges every request in full.
+    pub fn backlog_priority(&self, ctx: &Ctx<'_>, bytes: &[u8]) -> Priority {
+        let Ok(view) = MessageView::parse(bytes) else { return Priority::Standard };
+        let (code, vendor) = id::USER_NAME;
+        let Some(user) = view.find_code(code, vendor.unwrap_or(0)) else { return Priority::Standard };
+        match imsi_key(user.data) {
+            Some(k) => self.priority_by_imsi(ctx, k, user.data),
+            None => Priority::Standard,
+        }
     }
 
     /// The checks on the subscriber's state, under one shard lock: category 3, steering, and the

@@ -85,3 +85,28 @@ fetch('openapi.json').then(r=>r.json()).then(doc=>{
   const pre=document.createElement('pre'); pre.textContent=JSON.stringify(doc.components.schemas,null,2); out.appendChild(pre);
 }).catch(e=>{document.getElementById('ops').textContent='Could not load openapi.json: '+e});
 </script></body></html>"#;
+
+#[cfg(test)]
+mod tests {
+    use utoipa::OpenApi;
+
+    /// The published pattern of a webhook URL admits what the server admits (names, IPv4 and bracketed
+    /// IPv6 literals, a port, a path), so generated clients do not refuse valid targets.
+    #[test]
+    fn webhook_url_pattern_admits_ipv6_literals() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let pattern = doc["components"]["schemas"]["NewWebhook"]["properties"]["url"]["pattern"].as_str().unwrap();
+        let re = regex::Regex::new(pattern).unwrap();
+        for ok in [
+            "https://hooks.example.com/in",
+            "https://[2606:4700:4700::1111]/hook",
+            "https://[2606:4700::1]:8443/",
+            "http://10.0.0.5:8080/x?y=1",
+        ] {
+            assert!(re.is_match(ok), "{ok}");
+        }
+        for bad in ["ftp://hooks.example.com/", "https://", "https://a b/", "https://[fe80::1%eth0]/"] {
+            assert!(!re.is_match(bad), "{bad}");
+        }
+    }
+}

@@ -189,8 +189,9 @@ fn hook_view(w: &StoredWebhook) -> Webhook {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
-    /// `https://…` (or `http://` when private targets are allowed by the operator).
-    #[schema(pattern = "^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[!-~]*)?$")]
+    /// `https://…` (or `http://` when private targets are allowed by the operator); the host is a name,
+    /// an IPv4 address or a bracketed IPv6 literal.
+    #[schema(pattern = "^https?://([A-Za-z0-9.-]+|\\[[0-9A-Fa-f:.]+\\])(:[0-9]{1,5})?(/[!-~]*)?$")]
     pub url: String,
     /// Operator admins: the tenant whose events to send.
     pub tenant: Option<String>,

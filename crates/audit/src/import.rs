@@ -29,10 +29,8 @@ impl Subscribers {
 
     pub(crate) fn raise(self, report: &mut Report, source: &str, file: &str, what: &BTreeMap<&'static str, String>) {
         for (id, (path, who)) in self.0 {
-            let shown: Vec<&str> = who.iter().take(10).map(String::as_str).collect();
-            let more = if who.len() > 10 { format!(" and {} more", who.len() - 10) } else { String::new() };
             let why = what.get(id).map(String::as_str).unwrap_or("");
-            let detail = format!("{} subscriber(s){why}: IMSI {}{more}", who.len(), shown.join(", "));
+            let detail = format!("{} subscriber(s){why}: {}", who.len(), crate::key_hygiene::imsi_list(&who));
             report.raise(id, source, Location { file: Some(file.to_string()), line: None, path }, detail);
         }
     }

@@ -104,9 +104,7 @@ pub async fn osmo_hlr(path: &Path, report: &mut Report) -> Result<(), AuditError
         }
     }
     for ((id, what, path), who) in groups.0 {
-        let shown: Vec<&str> = who.iter().take(10).map(String::as_str).collect();
-        let more = if who.len() > 10 { format!(" and {} more", who.len() - 10) } else { String::new() };
-        let detail = format!("{} subscriber(s){what}: IMSI {}{more}", who.len(), shown.join(", "));
+        let detail = format!("{} subscriber(s){what}: {}", who.len(), crate::key_hygiene::imsi_list(&who));
         report.raise(id, "osmo-hlr", Location { file: Some(file.clone()), line: None, path }, detail);
     }
     crate::key_hygiene::examine(read.subscribers.iter().map(|r| crate::key_hygiene::KeyRecord {

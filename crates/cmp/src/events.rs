@@ -38,11 +38,13 @@ pub enum EventKind {
     RuleHit,
     /// A rule fired on a critical SIM: it alerts instead of acting (SUB-4).
     RuleAlertCritical,
+    /// A CLR or IDR the HSS had to send was given up: no instance reached the serving node in time.
+    NotificationExpired,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
-    pub const FIXED: [EventKind; 14] = [
+    pub const FIXED: [EventKind; 15] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -57,6 +59,7 @@ impl EventKind {
         EventKind::RoamingRejected,
         EventKind::RuleHit,
         EventKind::RuleAlertCritical,
+        EventKind::NotificationExpired,
     ];
 
     /// The name stored and shown.
@@ -77,6 +80,7 @@ impl EventKind {
             EventKind::Firewall(rule) => return Cow::Owned(format!("firewall.{rule}")),
             EventKind::RuleHit => "rule.hit",
             EventKind::RuleAlertCritical => "rule.alert_critical",
+            EventKind::NotificationExpired => "hss.notification_expired",
         })
     }
 }

@@ -198,13 +198,19 @@ impl Hss {
             self.store.record_event(Some(imsi), &EventKind::AuthAutsRejected.name(), detail).await?;
             return Ok(false);
         };
-        let seq_he = match self.sqn.last(imsi).await {
-            Some(s) => s,
-            None => self.store.sqn_reserved(imsi).await?.unwrap_or(0),
-        };
-        let mut counter = auc::SqnCounter::new(seq_he as u64);
-        if let auc::ResyncOutcome::Reset { .. } = counter.resync(self.config.sqn.scheme(), sqn_ms) {
-            self.sqn.reset(&self.store, imsi, counter.seq_he() as i64).await?;
+        // With exact allocation another instance may move SEQ_HE between the read and the reset:
+        // the reset is then refused and decided again on the new value (a few rounds at most).
+        for _ in 0..4 {
+            let seq_he = self.sqn.seq_he(&self.store, imsi).await?;
+            let mut counter = auc::SqnCounter::new(seq_he as u64);
+            match counter.resync(self.config.sqn.scheme(), sqn_ms) {
+                auc::ResyncOutcome::Kept => break,
+                auc::ResyncOutcome::Reset { .. } => {
+                    if self.sqn.reset_from(&self.store, imsi, seq_he, counter.seq_he() as i64).await? {
+                        break;
+                    }
+                }
+            }
         }
         Ok(true)
     }

@@ -1,8 +1,8 @@
 //! In-memory cache of subscribers and profiles for the AIR/ULR hot path: one database read per
 //! subscriber instead of three per request, and no AES-GCM opening of K/OPc per request.
 //!
-//! Entries are dropped when the HSS changes a subscriber, when the outbox reports a change made by
-//! another process, and after a time-to-live as a safety net (5 to 15 minutes for subscribers, spread
+//! Entries are dropped when the HSS changes a subscriber, when the database announces a change made
+//! by another instance or process (or the outbox reports one, on SQLite), and after a time-to-live as a safety net (5 to 15 minutes for subscribers, spread
 //! by IMSI so a full cache never expires at once; 5 s for profiles).
 //! The cache holds keyed algorithms, whose key material zeroizes when an entry is dropped.
 
@@ -76,6 +76,20 @@ impl Cache {
     /// Forgets a subscriber.
     pub fn invalidate(&self, imsi: &Imsi) {
         self.subscribers.lock().expect("cache").remove(imsi);
+    }
+
+    /// Forgets a profile and every subscriber cached with it.
+    pub fn forget_profile(&self, name: &str) {
+        self.profiles.lock().expect("cache").remove(name);
+        self.subscribers.lock().expect("cache").retain(|_, (_, s)| {
+            s.profile.as_ref().is_none_or(|p| p.name != name) && s.sim.profile.as_deref() != Some(name)
+        });
+    }
+
+    /// Forgets everything.
+    pub fn clear(&self) {
+        self.profiles.lock().expect("cache").clear();
+        self.subscribers.lock().expect("cache").clear();
     }
 
     /// A fresh cached profile lookup (`Some(None)`: known not to exist).

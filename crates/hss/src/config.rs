@@ -92,6 +92,21 @@ pub struct DiameterConfig {
     /// `warden serve` adds its own `[firewall]` when that forwards to this HSS.
     #[serde(default)]
     pub relays: Vec<String>,
+    /// How long a queued CLR/IDR waits for an instance that reaches its serving node, seconds;
+    /// then it is given up with a `hss.notification_expired` event.
+    #[serde(default = "default_notification_expiry")]
+    pub notification_expiry_secs: u64,
+    /// Sends of one CLR/IDR tried (the serving node did not answer, or answered "busy") before it is
+    /// given up like an expired one.
+    #[serde(default = "default_notification_attempts")]
+    pub notification_max_attempts: u32,
+}
+
+fn default_notification_expiry() -> u64 {
+    3600
+}
+fn default_notification_attempts() -> u32 {
+    20
 }
 
 impl Default for DiameterConfig {
@@ -147,6 +162,28 @@ fn default_in_flight() -> usize {
 pub struct SqnConfig {
     scheme: auc::SqnScheme,
     block: i64,
+    allocation: Option<SqnAllocation>,
+}
+
+/// `[sqn] allocation`: how SEQ values are reserved (store::Allocation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum SqnAllocation {
+    /// `"block"`: `block` values per database write, handed out from memory (one instance per database).
+    Block,
+    /// `"exact"`: every SEQ from the database, batched (several instances on one database).
+    Exact,
+}
+
+impl TryFrom<String> for SqnAllocation {
+    type Error = BadWord;
+    fn try_from(s: String) -> Result<Self, BadWord> {
+        match s.as_str() {
+            "block" => Ok(Self::Block),
+            "exact" => Ok(Self::Exact),
+            _ => Err(BadWord { key: "sqn.allocation", allowed: "\"exact\" or \"block\"", value: s }),
+        }
+    }
 }
 
 /// `[sqn]` as written.
@@ -159,6 +196,9 @@ struct SqnFields {
     /// SEQ values reserved per database write.
     #[serde(default = "default_block")]
     block: i64,
+    /// `"exact"` or `"block"`; unset: exact on PostgreSQL, block on SQLite.
+    #[serde(default)]
+    allocation: Option<SqnAllocation>,
 }
 
 fn default_ind() -> u8 {
@@ -176,7 +216,7 @@ pub struct SqnError(auc::AucError);
 impl TryFrom<SqnFields> for SqnConfig {
     type Error = SqnError;
     fn try_from(f: SqnFields) -> Result<Self, SqnError> {
-        SqnConfig::new(f.ind_bits, f.block)
+        Ok(SqnConfig { allocation: f.allocation, ..SqnConfig::new(f.ind_bits, f.block)? })
     }
 }
 
@@ -189,7 +229,16 @@ impl Default for SqnConfig {
 impl SqnConfig {
     /// IND of `ind_bits` (Δ = 2^28) and `block` SEQ values reserved per database write.
     pub fn new(ind_bits: u8, block: i64) -> Result<Self, SqnError> {
-        Ok(Self { scheme: auc::SqnScheme::new(ind_bits, 1 << 28).map_err(SqnError)?, block })
+        Ok(Self { scheme: auc::SqnScheme::new(ind_bits, 1 << 28).map_err(SqnError)?, block, allocation: None })
+    }
+
+    /// The allocation for a store of `backend`: as configured, else exact on PostgreSQL (any number
+    /// of instances may share it) and blocks on SQLite (one instance).
+    pub fn allocation_for(&self, backend: store::Backend) -> store::Allocation {
+        match (self.allocation, backend) {
+            (Some(SqnAllocation::Exact), _) | (None, store::Backend::Postgres) => store::Allocation::Exact,
+            (Some(SqnAllocation::Block), _) | (None, store::Backend::Sqlite) => store::Allocation::Block(self.block),
+        }
     }
 
     /// The SQN layout (IND length, Δ).

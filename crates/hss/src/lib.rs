@@ -25,6 +25,7 @@ mod answer;
 mod cache;
 mod config;
 mod ecr;
+mod member;
 mod originate;
 mod purge;
 mod rat_type;
@@ -46,7 +47,7 @@ use store::{SqnAllocator, Store};
 pub use answer::Outcome;
 pub use config::{
     BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerRule,
-    SqnConfig, SqnError, SubscriptionConfig, UnknownImei,
+    SqnAllocation, SqnConfig, SqnError, SubscriptionConfig, UnknownImei,
 };
 pub use originate::OriginateError;
 pub use refusals::{describe_metrics, PeerRefusals, Refusal, RefusalCounts, REFUSED_METRIC};
@@ -115,6 +116,8 @@ pub struct Hss {
     originated: tokio_util::task::TaskTracker,
     /// Session-Ids of the requests the HSS originates (RFC 6733 §8.8).
     session_ids: SessionIds,
+    /// This instance among the others on the same database.
+    member: member::Member,
 }
 
 impl std::fmt::Debug for Hss {
@@ -126,10 +129,11 @@ impl std::fmt::Debug for Hss {
 impl Hss {
     /// An HSS over `store`.
     pub fn new(config: HssConfig, store: Store) -> Arc<Self> {
-        let sqn = SqnAllocator::new(config.sqn.block());
+        let sqn = SqnAllocator::with_allocation(config.sqn.allocation_for(store.backend()));
         let cache = cache::Cache::new(config.cache_capacity);
         let signalling = SignallingCounter::with_capacity(config.signalling_capacity);
         let session_ids = SessionIds::new(config.origin_host());
+        let member = member::Member::new(config.origin_host());
         Arc::new(Self {
             config,
             store,
@@ -142,6 +146,7 @@ impl Hss {
             outbox_wake: tokio::sync::Notify::new(),
             originated: tokio_util::task::TaskTracker::new(),
             session_ids,
+            member,
         })
     }
 
@@ -205,9 +210,32 @@ impl Hss {
         if routes.len() >= MAX_ROUTES && !routes.contains_key(&key) {
             if let Some(victim) = routes.keys().next().cloned() {
                 routes.remove(&victim);
+                self.member.announce(member::PeerEvent::Down { host: victim });
             }
         }
-        routes.insert(key, connection.to_ascii_lowercase());
+        let via = connection.to_ascii_lowercase();
+        self.member.announce(member::PeerEvent::Up { host: key.clone(), via: via.clone() });
+        routes.insert(key, via);
+    }
+
+    /// Every node this instance reaches now: its open connections' identities, and the nodes
+    /// behind those of them that relay.
+    pub(crate) fn reachable_now(&self) -> Vec<member::PeerEvent> {
+        let peers = self.peers.lock().expect("peer registry");
+        let open = |h: &str| peers.get(h).is_some_and(|v| v.iter().any(PeerHandle::is_open));
+        let mut out: Vec<member::PeerEvent> = peers
+            .keys()
+            .filter(|h| open(h))
+            .map(|h| member::PeerEvent::Up { host: h.clone(), via: String::new() })
+            .collect();
+        let routes = self.routes.lock().expect("routes");
+        out.extend(
+            routes
+                .iter()
+                .filter(|(_, via)| open(via))
+                .map(|(host, via)| member::PeerEvent::Up { host: host.clone(), via: via.clone() }),
+        );
+        out
     }
 
     /// The open connections to `node`, newest first: its own, or else those of the relay it last
@@ -319,9 +347,19 @@ impl Handler for Hss {
     fn peer_open(&self, peer: PeerHandle) {
         let host = peer.remote().origin_host.to_ascii_lowercase();
         let mut peers = self.peers.lock().expect("peer registry");
-        let live = peers.entry(host).or_default();
+        let live = peers.entry(host.clone()).or_default();
         live.retain(PeerHandle::is_open);
+        let first = live.is_empty();
         live.push(peer);
+        drop(peers);
+        if first {
+            self.member.announce(member::PeerEvent::Up { host: host.clone(), via: String::new() });
+            // Nodes last seen behind this relay are reachable again.
+            let routes = self.routes.lock().expect("routes");
+            for (node, via) in routes.iter().filter(|(_, via)| **via == host) {
+                self.member.announce(member::PeerEvent::Up { host: node.clone(), via: via.clone() });
+            }
+        }
     }
 
     /// Drops the connection that closed (its handle is no longer open), and only that one.
@@ -333,6 +371,7 @@ impl Handler for Hss {
             live.retain(PeerHandle::is_open);
             if live.is_empty() {
                 peers.remove(&host);
+                self.member.announce(member::PeerEvent::Down { host });
             }
         }
     }

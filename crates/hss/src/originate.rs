@@ -1,7 +1,8 @@
 //! Requests the HSS originates over the connection the serving MME opened: CLR when a SIM is
 //! suspended, terminated or moves to another MME; IDR when its subscription data changes. SIM changes
 //! (made through `cmp`, by any process) queue theirs in the store's outbox in the same transaction;
-//! the HSS drains it, at once when the change was made in its own process.
+//! the instance that reaches the serving node claims and sends them ([`crate::member`]), at once
+//! when the change was made in its own process or announced by the database.
 
 use diameter::transport::RequestError;
 use diameter::{avp, Command, Message};
@@ -22,11 +23,13 @@ pub enum OriginateError {
     UnknownImsi(String),
 }
 
+/// Cancellation-Type MME_UPDATE_PROCEDURE: the subscriber moved to another MME.
+pub(crate) const MME_UPDATE_PROCEDURE: u32 = 0;
 /// Cancellation-Type SUBSCRIPTION_WITHDRAWAL.
-const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
+pub(crate) const SUBSCRIPTION_WITHDRAWAL: u32 = 2;
 
 impl Hss {
-    fn request_to(&self, command: Command, imsi: &Imsi, node: &ServingNode) -> Message {
+    pub(crate) fn request_to(&self, command: Command, imsi: &Imsi, node: &ServingNode) -> Message {
         let mut m = Message::request(command);
         // A fresh Session-Id for every request (RFC 6733 §8.8); the answer is matched by its
         // Hop-by-Hop and End-to-End identifiers, never by the Session-Id.
@@ -63,72 +66,71 @@ impl Hss {
         });
     }
 
-    /// Sends CLR with `cancellation_type` to `node` in the background.
-    pub(crate) fn spawn_clr(&self, imsi: &Imsi, node: &ServingNode, cancellation_type: u32) {
+    /// A CLR with `cancellation_type` for `node`.
+    pub(crate) fn clr(&self, imsi: &Imsi, node: &ServingNode, cancellation_type: u32) -> Message {
         let mut clr = self.request_to(Command::CLR, imsi, node);
         clr.add(avp::CANCELLATION_TYPE, cancellation_type);
-        self.send_to(node, clr);
+        clr
     }
 
-    /// Sends the CLR (`clr`) or IDR (`idr`) that a change recorded in the store's outbox asks for.
-    pub async fn deliver(&self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<(), OriginateError> {
-        self.forget(imsi);
-        match kind {
-            "refresh" => {}
-            "clr" => self.spawn_clr(imsi, node, SUBSCRIPTION_WITHDRAWAL),
-            _ => {
-                let sim = self.store.sim(imsi).await?.ok_or_else(|| OriginateError::UnknownImsi(imsi.to_string()))?;
+    /// Sends CLR with `cancellation_type` to `node` in the background.
+    pub(crate) fn spawn_clr(&self, imsi: &Imsi, node: &ServingNode, cancellation_type: u32) {
+        self.send_to(node, self.clr(imsi, node, cancellation_type));
+    }
+
+    /// The subscriber moved from `previous` to another MME: CLR (MME_UPDATE_PROCEDURE) to the
+    /// previous one, at once when this instance reaches it, else through the outbox so the instance
+    /// that reaches it sends it.
+    pub(crate) async fn cancel_moved(&self, imsi: &Imsi, previous: &ServingNode) -> store::Result<()> {
+        if !self.connections_to(&previous.origin_host).is_empty() {
+            self.spawn_clr(imsi, previous, MME_UPDATE_PROCEDURE);
+            return Ok(());
+        }
+        let mut tx = self.store.begin().await?;
+        tx.enqueue_notification(imsi, "clr-moved", previous).await?;
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        Ok(())
+    }
+
+    /// The request a queued notification asks for: `clr` (SUBSCRIPTION_WITHDRAWAL), `clr-moved`
+    /// (MME_UPDATE_PROCEDURE) or `idr` (the subscription data as stored now); `None` for `refresh`
+    /// and for an IDR of a SIM that no longer exists.
+    pub(crate) async fn notification(
+        &self,
+        imsi: &Imsi,
+        kind: &str,
+        node: &ServingNode,
+    ) -> store::Result<Option<Message>> {
+        Ok(match kind {
+            "clr" => Some(self.clr(imsi, node, SUBSCRIPTION_WITHDRAWAL)),
+            "clr-moved" => Some(self.clr(imsi, node, MME_UPDATE_PROCEDURE)),
+            "idr" => {
+                let Some(sim) = self.store.sim(imsi).await? else { return Ok(None) };
                 let p = match &sim.profile {
                     Some(name) => self.store.profile(name).await?,
                     None => None,
                 };
                 let mut idr = self.request_to(Command::IDR, imsi, node);
                 idr.push(subscription_data(&sim, p.as_ref(), &self.config.subscription));
-                self.send_to(node, idr);
+                Some(idr)
             }
+            _ => None,
+        })
+    }
+
+    /// Sends the CLR (`clr`) or IDR (`idr`) that a change recorded in the store's outbox asks for,
+    /// at once over this instance's connection to `node` (without the outbox's claim and retry).
+    pub async fn deliver(&self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<(), OriginateError> {
+        self.forget(imsi);
+        match self.notification(imsi, kind, node).await? {
+            Some(m) => self.send_to(node, m),
+            None if kind == "idr" => return Err(OriginateError::UnknownImsi(imsi.to_string())),
+            None => {}
         }
         Ok(())
     }
-
-    /// Delivers everything queued in the outbox: the CLR/IDR that SIM changes queued in their own
-    /// transaction, whichever process made them. Returns how many were taken.
-    pub async fn drain_outbox(&self) -> Result<usize, OriginateError> {
-        let mut total = 0;
-        loop {
-            let items = self.store.take_notifications(OUTBOX_BATCH).await?;
-            for (imsi, kind, node) in &items {
-                self.deliver(imsi, kind, node).await?;
-            }
-            total += items.len();
-            if (items.len() as i64) < OUTBOX_BATCH {
-                return Ok(total);
-            }
-        }
-    }
-
-    /// Waits until a change of this process queued something in the outbox, or `poll` passed (changes
-    /// of other processes are found by polling).
-    pub async fn outbox_ready(&self, poll: std::time::Duration) {
-        let _ = tokio::time::timeout(poll, self.outbox_wake.notified()).await;
-    }
-
-    /// Sends what the outbox holds until `stop`: at once after a change of this process, otherwise
-    /// every `poll` (changes of other processes). A round in progress is finished.
-    pub async fn run_outbox(&self, poll: std::time::Duration, stop: tokio_util::sync::CancellationToken) {
-        loop {
-            if let Err(e) = self.drain_outbox().await {
-                tracing::warn!(error = %e, "outbox delivery failed");
-            }
-            tokio::select! {
-                _ = self.outbox_ready(poll) => {}
-                _ = stop.cancelled() => return,
-            }
-        }
-    }
 }
-
-/// Outbox rows taken per query.
-const OUTBOX_BATCH: i64 = 500;
 
 impl cmp::HssNotifier for Hss {
     /// A SIM change committed: drop the cached copy; the CLR it may need is in the outbox.

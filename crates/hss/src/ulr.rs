@@ -72,8 +72,7 @@ impl Hss {
         let previous = self.store.register(&imsi, &node, imei.as_ref()).await?;
         self.forget(&imsi);
         if let Some(prev) = previous.filter(|p| !p.origin_host.eq_ignore_ascii_case(sender)) {
-            // MME_UPDATE_PROCEDURE (0): the subscriber moved to another MME.
-            self.spawn_clr(&imsi, &prev, 0);
+            self.cancel_moved(&imsi, &prev).await?;
         }
         let mut a = self.answer(req, Outcome::Result(rc::SUCCESS));
         a.add(avp::ULA_FLAGS, 1u32); // Separation Indication

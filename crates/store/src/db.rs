@@ -156,6 +156,11 @@ impl Store {
         Ok(Self { pool, backend: self.backend, keys: self.keys.clone(), url: self.url.clone() })
     }
 
+    /// The connection URL (for the store's own modules that open a connection of their own).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The connection pool (for the store's own modules).
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
@@ -248,25 +253,68 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))
     }
 
-    /// [`Store::reserve_sqn`] for many subscribers in one transaction (one disk flush for all): the
-    /// group commit behind [`crate::SqnAllocator`]. Unknown IMSIs get `NotFound` without failing the rest.
+    /// [`Store::reserve_sqn`] for many subscribers in one statement (one round trip and one disk
+    /// flush for all): the group commit behind [`crate::SqnAllocator`]. Each request gets the new
+    /// top of its own range. Unknown IMSIs get `NotFound` without failing the rest.
     pub async fn reserve_sqn_many(&self, requests: &[(Imsi, i64)]) -> Result<Vec<Result<i64>>> {
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(requests.len());
+        // One statement for the whole batch: one round trip and one commit. A subscriber asked for
+        // twice in the batch is advanced once by the sum, and each request gets its own part.
+        let mut totals: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+        let mut order: Vec<&Imsi> = Vec::new();
         for (imsi, n) in requests {
-            let row =
-                sqlx::query("UPDATE sims SET sqn_reserved = sqn_reserved + $1 WHERE imsi = $2 RETURNING sqn_reserved")
-                    .bind(*n)
-                    .bind(imsi.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            out.push(match row {
-                Some(r) => Ok(r.try_get::<i64, _>("sqn_reserved")?),
+            let t = totals.entry(imsi.as_str()).or_insert_with(|| {
+                order.push(imsi);
+                0
+            });
+            *t += n;
+        }
+        let totals: Vec<(&Imsi, i64)> = order.into_iter().map(|i| (i, totals[i.as_str()])).collect();
+        let mut marks = std::collections::HashMap::with_capacity(totals.len());
+        for chunk in totals.chunks(500) {
+            // `SELECT … UNION ALL` rather than `VALUES … AS v(k, n)`: SQLite names no VALUES columns.
+            let rows: Vec<String> =
+                (0..chunk.len()).map(|i| format!("SELECT ${} AS k, ${} AS n", 2 * i + 1, 2 * i + 2)).collect();
+            let sql = format!(
+                "UPDATE sims SET sqn_reserved = sqn_reserved + v.n FROM ({}) AS v WHERE imsi = v.k \
+                 RETURNING imsi, sqn_reserved",
+                rows.join(" UNION ALL ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (imsi, n) in chunk {
+                q = q.bind(imsi.as_str()).bind(*n);
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                marks.insert(r.try_get::<String, _>("imsi")?, r.try_get::<i64, _>("sqn_reserved")?);
+            }
+        }
+        // Hand each request its part: the last request of a subscriber gets the top of the range.
+        let mut after: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+        let mut out: Vec<Result<i64>> = Vec::with_capacity(requests.len());
+        for (imsi, n) in requests.iter().rev() {
+            out.push(match marks.get(imsi.as_str()) {
+                Some(top) => {
+                    let later = after.entry(imsi.as_str()).or_insert(0);
+                    let mine = top - *later;
+                    *later += n;
+                    Ok(mine)
+                }
                 None => Err(StoreError::NotFound(format!("IMSI {imsi} not found"))),
             });
         }
-        tx.commit().await?;
+        out.reverse();
         Ok(out)
+    }
+
+    /// Sets the SQN counter to `new` if it still is `expected` (a resynchronisation decided on
+    /// `expected`); false when another writer moved it meanwhile.
+    pub async fn swap_sqn_reserved(&self, imsi: &Imsi, expected: i64, new: i64) -> Result<bool> {
+        let r = sqlx::query("UPDATE sims SET sqn_reserved = $1 WHERE imsi = $2 AND sqn_reserved = $3")
+            .bind(new)
+            .bind(imsi.as_str())
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     /// Sets the SQN high-water mark (after a resynchronisation reset it to SEQ_MS plus a block).
@@ -632,8 +680,13 @@ impl crate::tx::Tx {
         Ok(())
     }
 
-    /// Queues a notification (`clr` or `idr`) for the server to send to `node`.
+    /// Queues a notification (`clr`, `clr-moved` or `idr`) for the instance that reaches `node` to
+    /// send. `refresh` (drop cached copies) is queued on SQLite only: on PostgreSQL the change itself
+    /// is announced to every instance (migration 0010's triggers).
     pub async fn enqueue_notification(&mut self, imsi: &Imsi, kind: &str, node: &ServingNode) -> Result<()> {
+        if kind == "refresh" && self.backend() == Backend::Postgres {
+            return Ok(());
+        }
         sqlx::query(
             "INSERT INTO outbox (imsi, kind, serving_host, serving_realm, created_at) VALUES ($1, $2, $3, $4, $5)",
         )

@@ -6,8 +6,11 @@
 //!   migrations; every multi-row write is one transaction.
 //! - [`seal`]: K and OPc/TOPc sealed with AES-256-GCM under a key-encryption key, bound to the IMSI and
 //!   column; several KEKs at once for rotation without downtime ([`Store::reseal_all`]).
-//! - [`SqnAllocator`]: durable SQN reservation in blocks, so no SQN is reused after a crash and there is
-//!   no disk write per vector.
+//! - [`SqnAllocator`]: durable SQN reservation, so no SQN is reused after a crash: in blocks (no disk
+//!   write per vector, one instance) or exactly (SEQ strictly increasing whichever instance answers).
+//! - [`cluster`]: the registry of `warden serve` instances on one database, the nodes each reaches,
+//!   and the outbox claimed by the instance holding the serving node's connection.
+//! - [`changes`]: changes announced by PostgreSQL `NOTIFY` (cache coherence across instances).
 //!
 //! - [`access`]: tenants and API tokens (hashed, expiring, source-limited, revocable), tenant scopes.
 //! - [`sims_scoped`], [`users`], [`jobs`], [`events`], [`platform`]: the connectivity-management
@@ -21,6 +24,8 @@
 pub mod access;
 pub mod audit;
 pub mod audit_evidence;
+pub mod changes;
+pub mod cluster;
 mod db;
 mod error;
 pub mod events;
@@ -35,5 +40,5 @@ pub mod users;
 
 pub use db::{now, Backend, Store};
 pub use error::{Result, StoreError};
-pub use sqn::SqnAllocator;
+pub use sqn::{Allocation, SqnAllocator};
 pub use tx::Tx;

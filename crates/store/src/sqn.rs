@@ -7,6 +7,15 @@
 //! Reservations from concurrent requests are committed together (group commit): after a restart every
 //! subscriber needs one reservation, and one flush per batch instead of per subscriber keeps that
 //! warm-up short.
+//!
+//! Two allocations ([`Allocation`]):
+//! - **block** (one instance: the SQLite default): a block of SEQ values per database write, handed
+//!   out from this process's memory;
+//! - **exact** (several instances on one database: the PostgreSQL default): the database row *is*
+//!   SEQ_HE. Every vector's SEQ values come from one atomic `sqn_reserved = sqn_reserved + n`,
+//!   committed (in a group with the other requests of the moment) before the vector leaves, so
+//!   whichever instance answers, SEQ grows strictly per subscriber — and so per IND — in the order
+//!   the requests reach the database (docs/hss.md, "SQN across instances", has the Annex C argument).
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -31,9 +40,19 @@ const MAX_BATCH: usize = 512;
 
 type Reservation = (Imsi, i64, oneshot::Sender<Result<i64>>);
 
+/// How SEQ values are reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// `n` values per database write, handed out from memory: one process per database only.
+    Block(i64),
+    /// Every SEQ from the database, in batches of concurrent requests: any number of processes.
+    Exact,
+}
+
 /// Hands out SEQ values per subscriber from durable reservations.
 #[derive(Debug)]
 pub struct SqnAllocator {
+    allocation: Allocation,
     block: i64,
     shards: Vec<Mutex<HashMap<Imsi, Slot>>>,
     batcher: OnceLock<mpsc::Sender<Reservation>>,
@@ -69,8 +88,18 @@ async fn group_commit(store: Store, mut rx: mpsc::Receiver<Reservation>) {
 impl SqnAllocator {
     /// Reserves `block` SEQ values per subscriber and database write.
     pub fn new(block: i64) -> Self {
+        Self::with_allocation(Allocation::Block(block))
+    }
+
+    /// An allocator of the given kind.
+    pub fn with_allocation(allocation: Allocation) -> Self {
+        let block = match allocation {
+            Allocation::Block(n) => n.max(1),
+            Allocation::Exact => 0,
+        };
         Self {
-            block: block.max(1),
+            allocation,
+            block,
             shards: (0..64).map(|_| Mutex::new(HashMap::new())).collect(),
             batcher: OnceLock::new(),
         }
@@ -98,6 +127,10 @@ impl SqnAllocator {
     /// `n` consecutive fresh SEQ values for `imsi` (the first is returned), reserving durably first when
     /// the block in memory does not cover them.
     pub async fn next(&self, store: &Store, imsi: &Imsi, n: i64) -> Result<i64> {
+        if self.allocation == Allocation::Exact {
+            // The database's counter after the increment is the last of our `n` values.
+            return Ok(self.reserve(store, imsi, n).await? - n + 1);
+        }
         let mut map = self.shard(imsi).lock().await;
         let slot = match map.get(imsi).copied() {
             Some(s) if s.last + n <= s.limit => s,
@@ -118,9 +151,41 @@ impl SqnAllocator {
         Ok(first)
     }
 
+    /// Which allocation this is.
+    pub fn allocation(&self) -> Allocation {
+        self.allocation
+    }
+
+    /// SEQ_HE, the last SEQ handed out for `imsi` as far as this allocator can tell: with exact
+    /// allocation the database's counter, with blocks this process's last value (or the durable
+    /// mark when it issued none).
+    pub async fn seq_he(&self, store: &Store, imsi: &Imsi) -> Result<i64> {
+        if matches!(self.allocation, Allocation::Block(_)) {
+            if let Some(last) = self.last(imsi).await {
+                return Ok(last);
+            }
+        }
+        Ok(store.sqn_reserved(imsi).await?.unwrap_or(0))
+    }
+
+    /// After a resynchronisation decided on SEQ_HE = `seen` reset it to `seq_ms`: the next SEQ is
+    /// `seq_ms + 1`. With exact allocation the counter moves only if no instance moved it since
+    /// `seen` (false: decide again on the new value); with blocks the durable mark becomes
+    /// `seq_ms + block`.
+    pub async fn reset_from(&self, store: &Store, imsi: &Imsi, seen: i64, seq_ms: i64) -> Result<bool> {
+        if self.allocation == Allocation::Exact {
+            return store.swap_sqn_reserved(imsi, seen, seq_ms).await;
+        }
+        self.reset(store, imsi, seq_ms).await?;
+        Ok(true)
+    }
+
     /// After a resynchronisation that reset SEQ_HE to `seq_ms`: the next SEQ is `seq_ms + 1`, and the
-    /// durable mark becomes `seq_ms + block`.
+    /// durable mark becomes `seq_ms + block` (exact allocation: `seq_ms`).
     pub async fn reset(&self, store: &Store, imsi: &Imsi, seq_ms: i64) -> Result<()> {
+        if self.allocation == Allocation::Exact {
+            return store.set_sqn_reserved(imsi, seq_ms).await;
+        }
         let mut map = self.shard(imsi).lock().await;
         let limit = seq_ms + self.block;
         store.set_sqn_reserved(imsi, limit).await?;

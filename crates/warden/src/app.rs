@@ -115,6 +115,8 @@ impl App {
             hss_config.add_relay(fw);
         }
         let hss = Hss::new(hss_config, store.clone());
+        let http = if config.http.enabled { config.http.listen.to_string() } else { String::new() };
+        hss.describe_instance(&d.origin_host, &d.listen.to_string(), &http);
         let server = hss_front::server_config(d)?;
         let listener = bind("diameter.listen", d.listen).await?;
         tracing::info!(listen = %d.listen, origin_host = %d.origin_host, storage = %config.storage_url(), "Warden HSS serving");

@@ -54,6 +54,21 @@ pub enum Command {
     /// Network security audit (GSMA CLP.14): checks, importers, live evidence, reports.
     #[command(subcommand)]
     Audit(crate::network_audit::AuditCommand),
+    /// Several `warden serve` instances on one database.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// `warden cluster …`
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The instances on the configured database: live or not, the Diameter nodes each reaches, and
+    /// the CLR/IDR waiting per serving node.
+    Status {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `warden admin …`

@@ -12,6 +12,7 @@ mod auc_cmd;
 mod audit_cmd;
 mod bench;
 mod cli;
+mod cluster_cmd;
 mod config;
 mod edge_runtime;
 mod error;
@@ -135,6 +136,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Auc(_) => unreachable!("handled synchronously"),
             Command::Audit(_) => unreachable!("handled in main"),
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
+            Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,
             Command::Bench(BenchCommand::S6a(args)) => {
                 let report = bench::run(&args).await.map_err(Failure::Failed)?;
                 Ok(if args.json { report.to_json().to_string() } else { report.to_text() })

@@ -1,0 +1,322 @@
+//! Several `warden serve` processes on one PostgreSQL database, with one MME connected to all of
+//! them as it would be behind a DRA (issue #14):
+//! - thousands of AIRs spread round-robin over three instances: SEQ never goes back per subscriber
+//!   and IND; `kill -9` of one instance under load, then its restart: no SEQ is issued twice and
+//!   the next is above everything;
+//! - a suspension through one instance's API reaches the MME as exactly one CLR, although the MME is
+//!   connected to every instance; a SIM created and changed through one instance is served (or
+//!   refused) by another at once; `warden cluster status` lists the instances and their peers;
+//! - a rolling restart (SIGTERM: drain, DPR) loses no request of a client that, like a DRA, sends a
+//!   request again to the other instance when its connection goes away.
+//!
+//! Skipped (with a message) when `WARDEN_TEST_POSTGRES_URL` is not set; `.ci/run` sets it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{node, warden, Node as Workspace, Server, REALM};
+use diameter::avp;
+use diameter::result_code as rc;
+use diameter::transport::{PeerHandle, RequestError};
+use diameter::Message;
+use serde_json::json;
+use testkit::s6a::{self, connect_mme, MmeLink, Node, PLMN_00101};
+use tokio::time::timeout;
+
+const MME: Node<'static> = Node::new("mme1.home.example", REALM);
+const K: &str = "465b5ce8b199b49faa5f0a2ee238a6bc";
+const OPC: &str = "cd63cb71954a9f4e48a5994e37a02baf";
+
+/// A fresh database on the test server, dropped with this value.
+struct Database {
+    url: String,
+    name: String,
+    base: String,
+}
+
+impl Database {
+    async fn create() -> Option<Database> {
+        let Some(base) = testkit::postgres_url() else {
+            eprintln!("WARDEN_TEST_POSTGRES_URL not set: the several-instances test is skipped");
+            return None;
+        };
+        use sqlx::Executor;
+        sqlx::any::install_default_drivers();
+        let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL server");
+        let mut b = [0u8; 8];
+        auc::fill_random(&mut b).unwrap();
+        let name = format!("warden_c_{}_{}", std::process::id(), u64::from_le_bytes(b));
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create database");
+        let url = format!("{}/{name}", &base[..base.rfind('/').expect("database path")]);
+        Some(Database { url, name, base })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let (base, name) = (self.base.clone(), self.name.clone());
+        // A runtime of its own: Drop may run outside of (or at the end of) the test's runtime.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                use sqlx::Executor;
+                if let Ok(admin) = sqlx::AnyPool::connect(&base).await {
+                    let _ = admin.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// `n` workspaces on the same database and KEK; the first has the profiles and `sims` imported.
+fn workspaces(db: &Database, n: usize, sims: &[String]) -> Vec<Workspace> {
+    let nodes: Vec<Workspace> =
+        (0..n).map(|_| node("6c", &[MME.host], "", &format!("[storage]\nurl = \"{}\"\n", db.url))).collect();
+    nodes[0].import_examples(&["profiles.toml"]);
+    if !sims.is_empty() {
+        let mut csv = String::from("imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n");
+        for imsi in sims {
+            csv += &format!("{imsi},,,{K},{OPC},,8000,milenage,meter,standard,acme\n");
+        }
+        let file = nodes[0].dir.path().join("cluster-sims.csv");
+        std::fs::write(&file, csv).unwrap();
+        let out = warden(nodes[0].dir.path(), &["sim", "import", file.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    nodes
+}
+
+async fn link(n: &Workspace) -> MmeLink {
+    connect_mme(n.diameter, MME, 256).await.expect("the MME connects")
+}
+
+fn air(imsi: &str, tag: &str) -> Message {
+    s6a::air(MME, REALM, imsi, PLMN_00101, 1, tag)
+}
+
+/// (SEQ, IND) of the first E-UTRAN vector of an AIA (the SIMs' K/OPc are the test's).
+fn sqn_of(a: &Message) -> (u64, u32) {
+    let v = &a.get(avp::AUTHENTICATION_INFO).expect("vectors").as_grouped().unwrap()[0];
+    let rand = auc::Rand::from_slice(v.child(avp::RAND).unwrap().as_bytes().unwrap()).unwrap();
+    let autn = v.child(avp::AUTN).unwrap().as_bytes().unwrap();
+    let k = auc::Key::from_slice(&hex::decode(K).unwrap()).unwrap();
+    let opc = auc::Opc::from_slice(&hex::decode(OPC).unwrap()).unwrap();
+    let alg: auc::AuthAlgorithm = auc::Milenage::new(&k, &opc).unwrap().into();
+    let (_, _, _, _, ak) = alg.vector_outputs(&rand, auc::Sqn::new(0).unwrap(), auc::Amf([0, 0]));
+    let sqn = auc::Sqn::from_bytes(core::array::from_fn(|i| autn[i] ^ ak.0[i]));
+    auc::SqnScheme::default().split(sqn)
+}
+
+/// Sends `m` to the first live connection from `start` on (round-robin), moving on when a connection
+/// is gone — as a DRA does. `None` when no connection took it.
+async fn send_spread(peers: &[PeerHandle], start: usize, m: &Message) -> Option<Message> {
+    for k in 0..peers.len() {
+        let p = &peers[(start + k) % peers.len()];
+        if !p.is_open() {
+            continue;
+        }
+        match timeout(Duration::from_secs(5), p.request(m.clone())).await {
+            Ok(Ok(a)) if matches!(a.result_code(), Some(rc::UNABLE_TO_DELIVER | rc::TOO_BUSY)) => continue,
+            Ok(Ok(a)) => return Some(a),
+            Ok(Err(RequestError::Closed | RequestError::Refused(_))) => continue,
+            Ok(Err(e)) => panic!("request failed: {e}"),
+            Err(_) => continue,
+        }
+    }
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_keep_seq_increasing_and_survive_kill_9() {
+    let Some(db) = Database::create().await else { return };
+    let imsis: Vec<String> = (1..=8).map(|i| format!("00101000000{:04}", 1000 + i)).collect();
+    let nodes = workspaces(&db, 3, &imsis);
+    let mut servers: Vec<Option<Server>> = Vec::new();
+    for n in &nodes {
+        servers.push(Some(n.start().await));
+    }
+    let links = [link(&nodes[0]).await, link(&nodes[1]).await, link(&nodes[2]).await];
+    let peers: Arc<Vec<PeerHandle>> = Arc::new(links.iter().map(|l| l.peer.clone()).collect());
+
+    // Eight subscribers, each with its AIRs one after the other (as one MME asks for one UE),
+    // spread round-robin over the three instances; instance 3 is killed (SIGKILL) a third in.
+    const PER_IMSI: usize = 400;
+    let done = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for (j, imsi) in imsis.iter().enumerate() {
+        let (peers, done, imsi) = (peers.clone(), done.clone(), imsi.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut seen: Vec<(u64, u32)> = Vec::with_capacity(PER_IMSI);
+            for i in 0..PER_IMSI {
+                let a = send_spread(&peers, i + j, &air(&imsi, &format!("{imsi};{i}"))).await.expect("an instance");
+                assert_eq!(a.result_code(), Some(rc::SUCCESS), "AIR {i} for {imsi}");
+                seen.push(sqn_of(&a));
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            (imsi, seen)
+        }));
+    }
+    let total = PER_IMSI * imsis.len();
+    while done.load(Ordering::Relaxed) < total / 3 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    drop(servers[2].take()); // SIGKILL, no shutdown of any kind
+    let mut issued: HashMap<String, Vec<(u64, u32)>> = HashMap::new();
+    for t in tasks {
+        let (imsi, seen) = t.await.unwrap();
+        issued.insert(imsi, seen);
+    }
+    let mut regressions = 0;
+    for (imsi, seen) in &issued {
+        let ind = seen[0].1;
+        assert!(seen.iter().all(|s| s.1 == ind), "{imsi}: one MME, one IND");
+        regressions += seen.windows(2).filter(|w| w[1].0 <= w[0].0).count();
+    }
+    assert_eq!(regressions, 0, "SEQ went back or repeated within an IND");
+    assert_eq!(issued.values().map(Vec::len).sum::<usize>(), total);
+
+    // The killed instance comes back: every SEQ it issues is above all issued before.
+    servers[2] = Some(nodes[2].start().await);
+    let back = link(&nodes[2]).await;
+    for (imsi, seen) in &issued {
+        let top = seen.iter().map(|s| s.0).max().unwrap();
+        let a = s6a::ask(&back.peer, air(imsi, &format!("{imsi};after"))).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+        let (seq, _) = sqn_of(&a);
+        assert!(seq > top, "{imsi}: SEQ {seq} after the restart is not above {top}");
+    }
+    drop(links);
+}
+
+/// The tenant admin token of tenant `acme`, made through the API of `n` with the operator token.
+async fn tenant_token(api: &str, op: &str) -> String {
+    assert_eq!(http("POST", &format!("{api}/tenants"), op, Some(json!({"name": "acme"}))).await.0, 201);
+    let body = json!({"name": "ops", "role": "tenant_admin", "tenant": "acme"});
+    let (s, t) = http("POST", &format!("{api}/tokens"), op, Some(body)).await;
+    assert_eq!(s, 201, "{t}");
+    t["secret"].as_str().unwrap().to_string()
+}
+
+async fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let c = reqwest::Client::new();
+    let mut r = c.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
+    if let Some(b) = body {
+        r = r.header("content-type", "application/json").body(b.to_string());
+    }
+    let resp = r.send().await.expect("API reachable");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}
+
+/// Every CLR/IDR that reached the MME over any of its connections within `wait`.
+async fn collect(links: &mut [MmeLink], wait: Duration) -> Vec<Message> {
+    let until = Instant::now() + wait;
+    let mut got = Vec::new();
+    while Instant::now() < until {
+        for l in links.iter_mut() {
+            while let Ok(m) = l.inbox.try_recv() {
+                got.push(m);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    got
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_changes_send_one_clr_and_restart_without_loss() {
+    let Some(db) = Database::create().await else { return };
+    let nodes = workspaces(&db, 2, &[]);
+    let op = nodes[0].admin_token();
+    let (api_a, api_b) = (nodes[0].api(), nodes[1].api());
+    let mut a_server = Some(nodes[0].start().await);
+    let _b_server = nodes[1].start().await;
+    let mut links = vec![link(&nodes[0]).await, link(&nodes[1]).await];
+    let (a, b) = (links[0].peer.clone(), links[1].peer.clone());
+    let tenant = tenant_token(&api_a, &op).await;
+
+    // A SIM that does not exist yet is unknown on B; created and activated through A's API, B
+    // serves it at once.
+    let imsi = "001010000002001";
+    let unknown = s6a::ask(&b, air(imsi, "before")).await;
+    assert_ne!(unknown.result_code(), Some(rc::SUCCESS));
+    let sim = json!({"imsi": imsi, "k": K, "opc": OPC, "profile": "meter"});
+    let (s, r) = http("POST", &format!("{api_a}/sims"), &op, Some(json!({"tenant": "acme", "sims": [sim]}))).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, r) = http("PATCH", &format!("{api_a}/sims/{imsi}"), &tenant, Some(json!({"status": "active"}))).await;
+    assert_eq!(s, 200, "{r}");
+    let served = s6a::ask(&b, air(imsi, "after")).await;
+    assert_eq!(served.result_code(), Some(rc::SUCCESS), "created through A, served by B at once");
+
+    // Registered through A (B has it cached from the AIR above)...
+    let ula = s6a::ask(&a, s6a::ulr(MME, REALM, imsi, PLMN_00101, None, "ulr")).await;
+    assert_eq!(ula.result_code(), Some(rc::SUCCESS));
+    let status = warden(nodes[1].dir.path(), &["cluster", "status", "--json"]);
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    let live: Vec<&serde_json::Value> =
+        status["instances"].as_array().unwrap().iter().filter(|i| i["state"] == "live").collect();
+    assert_eq!(live.len(), 2, "{status}");
+    for i in &live {
+        assert_eq!(i["peers"][0]["host"], MME.host, "{status}");
+    }
+
+    // ...suspended through B's API: the MME, connected to both, gets exactly one CLR; and B, which
+    // had the SIM cached, refuses it within a second.
+    let suspended_at = Instant::now();
+    let (s, r) = http("PATCH", &format!("{api_b}/sims/{imsi}"), &tenant, Some(json!({"status": "suspended"}))).await;
+    assert_eq!(s, 200, "{r}");
+    loop {
+        let refused = s6a::ask(&b, air(imsi, "suspended")).await;
+        if refused.result_code() != Some(rc::SUCCESS) {
+            break;
+        }
+        assert!(suspended_at.elapsed() < Duration::from_secs(1), "B still serves a SIM suspended through B's API");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = collect(&mut links, Duration::from_secs(3)).await;
+    let clrs: Vec<_> = sent.iter().filter(|m| m.abbrev() == Some("CLR")).collect();
+    assert_eq!(clrs.len(), 1, "one CLR over two connections: {sent:?}");
+    assert_eq!(clrs[0].get_str(avp::USER_NAME), Some(imsi));
+    assert_eq!(clrs[0].get_u32(avp::CANCELLATION_TYPE), Some(2));
+
+    // Rolling restart: SIGTERM to A under load; every AIR is answered, by A before its DPR or by B.
+    let (sent_total, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let reactivate =
+        http("PATCH", &format!("{api_b}/sims/{imsi}"), &tenant, Some(json!({"status": "active"}))).await;
+    assert_eq!(reactivate.0, 200, "{}", reactivate.1);
+    let peers = Arc::new(vec![a.clone(), b.clone()]);
+    let mut tasks = Vec::new();
+    for j in 0..4 {
+        let (peers, sent_total, answered) = (peers.clone(), sent_total.clone(), answered.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..150 {
+                sent_total.fetch_add(1, Ordering::Relaxed);
+                let m = air(imsi, &format!("rolling;{j};{i}"));
+                let a = send_spread(&peers, i + j, &m).await.expect("an instance answers");
+                assert_eq!(a.result_code(), Some(rc::SUCCESS), "{a:?}");
+                answered.fetch_add(1, Ordering::Relaxed);
+            }
+        }));
+    }
+    while answered.load(Ordering::Relaxed) < 100 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let pid = a_server.as_ref().unwrap().0.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(answered.load(Ordering::Relaxed), sent_total.load(Ordering::Relaxed));
+    let exit = a_server.as_mut().unwrap().0.wait().unwrap();
+    assert!(exit.success(), "A stopped cleanly: {exit}");
+    let status = warden(nodes[1].dir.path(), &["cluster", "status"]);
+    let text = String::from_utf8_lossy(&status.stdout);
+    assert!(text.contains("stopped") && text.contains("1 live instance"), "{text}");
+}

@@ -37,7 +37,7 @@ pub async fn run(config: &Config, from: &str, to: &str) -> Result<String, Failur
     let report = store::copy::sqlite_to_postgres(&source, &target, &|p| show(&bar, p)).await;
     bar.finish_and_clear();
     let report = report.map_err(|e| Failure::Failed(format!("nothing was copied: {e}")))?;
-    Ok(summary(&report, &shown_to))
+    Ok(summary(&report, &shown_to, config.keys.kek_id))
 }
 
 /// Opens (and migrates) the store at `url` with the configured keyring.
@@ -85,7 +85,9 @@ fn show(bar: &ProgressBar, p: Progress<'_>) {
     }
 }
 
-fn summary(report: &CopyReport, target: &str) -> String {
+/// The rows per table and what was checked; `kek_id` is the id of the KEK that sealed the keys, which the
+/// new configuration must keep.
+fn summary(report: &CopyReport, target: &str, kek_id: u32) -> String {
     let width = report.tables.iter().map(|(t, _)| t.len()).max().unwrap_or(0).max("table".len());
     let mut out = format!("{:<width$}  {:>10}\n", "table", "rows");
     for (table, rows) in &report.tables {
@@ -95,8 +97,8 @@ fn summary(report: &CopyReport, target: &str) -> String {
     out.push_str(&format!("{:<width$}  {total:>10}\n\n", "total"));
     out.push_str(&format!(
         "copied into {target} in one transaction; SIM keys opened with the configured keyring: {} (sample); \
-         audit trail verified: {} entries.\nNext: set [storage] url to it (with [keys] kek_file or kek_env) \
-         and start warden serve.",
+         audit trail verified: {} entries.\nNext: set [storage] url to it, keep this KEK in [keys] (kek_file or \
+         kek_env, with kek_id = {kek_id}) and start warden serve (docs/operations.md).",
         report.sims_opened, report.audit_entries
     ));
     out

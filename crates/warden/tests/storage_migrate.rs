@@ -134,6 +134,7 @@ async fn everything_moves_and_a_second_migration_is_refused() {
 
         let summary = ok(&migrate(d, &url));
         assert!(summary.contains("audit trail verified"), "{summary}");
+        assert!(summary.contains("kek_id = 1"), "the configuration's KEK id is named: {summary}");
         for (table, n) in &source_counts {
             assert!(summary.lines().any(|l| l.split_whitespace().eq([table.as_str(), &n.to_string()])), "{summary}");
         }

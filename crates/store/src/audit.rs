@@ -136,30 +136,35 @@ impl Store {
     /// count and last hash with a copy kept elsewhere (`warden audit-log verify` prints both).
     /// Returns the number of rows, or the first break.
     pub async fn verify_audit(&self) -> Result<std::result::Result<u64, ChainBroken>> {
-        let mut prev = GENESIS.to_string();
-        let mut count = 0u64;
-        let mut after = 0i64;
-        loop {
-            let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT 1000"))
-                .bind(after)
-                .fetch_all(self.pool())
-                .await?;
-            if rows.is_empty() {
-                return Ok(Ok(count));
+        verify_chain(&mut *self.pool().acquire().await?).await
+    }
+}
+
+/// [`Store::verify_audit`] through one connection (inside a transaction, it sees that transaction's rows).
+pub(crate) async fn verify_chain(conn: &mut sqlx::AnyConnection) -> Result<std::result::Result<u64, ChainBroken>> {
+    let mut prev = GENESIS.to_string();
+    let mut count = 0u64;
+    let mut after = 0i64;
+    loop {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM audit_log WHERE id > $1 ORDER BY id LIMIT 1000"))
+            .bind(after)
+            .fetch_all(&mut *conn)
+            .await?;
+        if rows.is_empty() {
+            return Ok(Ok(count));
+        }
+        for r in &rows {
+            let rec = record(r)?;
+            let broken = |reason: String| Ok(Err(ChainBroken { id: rec.id, reason }));
+            if rec.prev_hash != prev {
+                return broken("previous-hash link does not match the row before".into());
             }
-            for r in &rows {
-                let rec = record(r)?;
-                let broken = |reason: String| Ok(Err(ChainBroken { id: rec.id, reason }));
-                if rec.prev_hash != prev {
-                    return broken("previous-hash link does not match the row before".into());
-                }
-                if chain_hash(&prev, rec.at, &rec.entry) != rec.hash {
-                    return broken("contents do not match the row's hash".into());
-                }
-                prev = rec.hash.clone();
-                after = rec.id;
-                count += 1;
+            if chain_hash(&prev, rec.at, &rec.entry) != rec.hash {
+                return broken("contents do not match the row's hash".into());
             }
+            prev = rec.hash.clone();
+            after = rec.id;
+            count += 1;
         }
     }
 }

@@ -82,6 +82,26 @@ pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
     })
 }
 
+/// The SIM of a row with `SIM_COLUMNS`, `k_sealed` and `opc_sealed`, its algorithm keyed from K and
+/// OPc/TOPc opened with `keys` (the sealed values are bound to the row's IMSI).
+pub(crate) fn keyed_from_row(row: &AnyRow, keys: &Keyring) -> Result<(Sim, auc::AuthAlgorithm)> {
+    let sim = sim_from_row(row)?;
+    let s = sim.imsi.as_str();
+    let k = keys.open(s, "k", &row.try_get::<Vec<u8>, _>("k_sealed")?)?;
+    let opc = keys.open(s, "opc", &row.try_get::<Vec<u8>, _>("opc_sealed")?)?;
+    let bad = |e: auc::AucError| corrupt(s, e.to_string());
+    let key = auc::Key::from_slice(&k).map_err(bad)?;
+    let alg: auc::AuthAlgorithm = match sim.algorithm {
+        AlgorithmSpec::Milenage => {
+            auc::Milenage::new(&key, &auc::Opc::from_slice(&opc).map_err(bad)?).map_err(bad)?.into()
+        }
+        AlgorithmSpec::Tuak(p) => {
+            auc::Tuak::new(&key, &auc::Topc::from_slice(&opc).map_err(bad)?, p).map_err(bad)?.into()
+        }
+    };
+    Ok((sim, alg))
+}
+
 /// Creates the database file's missing directories (mode 0700) and the file itself (mode 0600)
 /// before SQLite opens it: it holds sealed keys, token hashes and the audit trail, and SQLite gives
 /// its `-wal` and `-shm` files the mode of the database file. An existing file is left as it is.
@@ -141,10 +161,7 @@ impl Store {
             return Err(StoreError::BadUrl(url.to_string()));
         };
         let pool = connect(backend, &url, if backend == Backend::Sqlite { 4 } else { 16 }).await?;
-        match backend {
-            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
-            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
-        }
+        crate::schema::migrator(backend).run(&pool).await?;
         Ok(Self { pool, backend, keys: Arc::new(keys), url: url.into() })
     }
 
@@ -221,22 +238,7 @@ impl Store {
             .bind(imsi.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        let Some(row) = row else { return Ok(None) };
-        let sim = sim_from_row(&row)?;
-        let s = imsi.as_str();
-        let k = self.keys.open(s, "k", &row.try_get::<Vec<u8>, _>("k_sealed")?)?;
-        let opc = self.keys.open(s, "opc", &row.try_get::<Vec<u8>, _>("opc_sealed")?)?;
-        let bad = |e: auc::AucError| corrupt(s, e.to_string());
-        let key = auc::Key::from_slice(&k).map_err(bad)?;
-        let alg: auc::AuthAlgorithm = match sim.algorithm {
-            AlgorithmSpec::Milenage => {
-                auc::Milenage::new(&key, &auc::Opc::from_slice(&opc).map_err(bad)?).map_err(bad)?.into()
-            }
-            AlgorithmSpec::Tuak(p) => {
-                auc::Tuak::new(&key, &auc::Topc::from_slice(&opc).map_err(bad)?, p).map_err(bad)?.into()
-            }
-        };
-        Ok(Some((sim, alg)))
+        row.map(|r| keyed_from_row(&r, &self.keys)).transpose()
     }
 
     /// Moves the SQN high-water mark up by `n` SEQ values and returns the new mark: the caller may

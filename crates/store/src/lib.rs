@@ -16,6 +16,9 @@
 //! - [`sims_scoped`], [`users`], [`jobs`], [`events`], [`platform`]: the connectivity-management
 //!   platform's data, every query scoped to the caller's tenant.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
+//! - [`schema`]: the schema versions this binary knows and a database is at.
+//! - [`copy`]: the whole store copied from SQLite into an empty PostgreSQL database, in one checked
+//!   transaction (`warden storage migrate`).
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
@@ -26,12 +29,14 @@ pub mod audit;
 pub mod audit_evidence;
 pub mod changes;
 pub mod cluster;
+pub mod copy;
 mod db;
 mod error;
 pub mod events;
 pub mod jobs;
 pub mod model;
 pub mod platform;
+pub mod schema;
 pub mod seal;
 pub mod sims_scoped;
 mod sqn;

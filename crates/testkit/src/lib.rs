@@ -19,4 +19,4 @@ pub mod sansio;
 mod temp_store;
 pub mod tls;
 
-pub use temp_store::{keyring, on_every_backend, postgres_url, TempStore};
+pub use temp_store::{keyring, on_every_backend, on_fresh_postgres, postgres_url, TempStore};

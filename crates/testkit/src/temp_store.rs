@@ -51,8 +51,22 @@ where
     let url = sqlite.sqlite_url();
     test(sqlite.store.clone(), url).await;
 
+    on_fresh_postgres(|url| async move {
+        let store = Store::open(&url, keyring()).await.expect("open PostgreSQL store");
+        test(store, url).await;
+    })
+    .await;
+}
+
+/// Runs `test` with the URL of a new, empty PostgreSQL database (no schema yet), dropped after; when
+/// `WARDEN_TEST_POSTGRES_URL` is unset, says so and skips it.
+pub async fn on_fresh_postgres<F, Fut>(test: F)
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = ()>,
+{
     let Some(base) = postgres_url() else {
-        eprintln!("WARDEN_TEST_POSTGRES_URL not set: PostgreSQL half of this test skipped");
+        eprintln!("WARDEN_TEST_POSTGRES_URL not set: PostgreSQL part of this test skipped");
         return;
     };
     use sqlx::Executor;
@@ -64,8 +78,7 @@ where
         Some(i) => format!("{}/{name}", &base[..i]),
         None => panic!("WARDEN_TEST_POSTGRES_URL needs a database path"),
     };
-    let store = Store::open(&url, keyring()).await.expect("open PostgreSQL store");
-    test(store, url).await;
+    test(url).await;
     let _ = admin.execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str()).await;
 }
 

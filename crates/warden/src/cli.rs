@@ -39,6 +39,9 @@ pub enum Command {
     /// Key-encryption key management.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The database itself: moving it from SQLite to PostgreSQL.
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// The hash-chained audit trail of mutating actions.
     #[command(subcommand, name = "audit-log")]
     AuditLog(AuditLogCommand),
@@ -142,6 +145,22 @@ pub enum KeysCommand {
         /// Rows per transaction.
         #[arg(long, default_value_t = 500)]
         batch: i64,
+    },
+}
+
+/// `warden storage …`
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Copy every table of a SQLite store into an empty PostgreSQL database, in one transaction that
+    /// commits only when row counts, SIM keys (opened with the configured `[keys]`) and the audit chain
+    /// verify on the target. Stop `warden serve` first.
+    Migrate {
+        /// The SQLite store: `sqlite://PATH`.
+        #[arg(long, value_name = "URL")]
+        from: String,
+        /// The PostgreSQL database: `postgres://USER@HOST/DB` (every table empty).
+        #[arg(long, value_name = "URL")]
+        to: String,
     },
 }
 

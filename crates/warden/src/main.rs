@@ -26,6 +26,7 @@ mod platform;
 mod provision;
 mod serve;
 mod storage;
+mod storage_migrate;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -34,7 +35,7 @@ use clap::Parser;
 
 use cli::{
     AdminCommand, AuditLogCommand, BenchCommand, Command, EirCommand, KeysCommand, ProfileCommand, SimCommand,
-    TenantCommand,
+    StorageCommand, TenantCommand,
 };
 
 /// A failure with the exit code it maps to.
@@ -167,6 +168,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                     .map_err(|e| Failure::Failed(format!("the SIMs were re-sealed but the audit trail failed: {e}")))?;
                 Ok(out)
             }
+            Command::Storage(StorageCommand::Migrate { from, to }) => storage_migrate::run(&config, &from, &to).await,
             Command::Admin(AdminCommand::Init { name }) => access_cmd::admin_init(&config, &name).await,
             Command::Tenant(TenantCommand::Create { name }) => access_cmd::tenant_create(&config, &name).await,
             Command::Token(cmd) => access_cmd::token(&config, cmd).await,

@@ -143,7 +143,7 @@ pub fn main(config_path: Option<&Path>, cmd: AuditCommand) -> ExitCode {
 }
 
 /// Removes `user:password@` from a database URL before it appears in a report.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => format!("{}{}", &url[..s + 3], &url[at + 1..]),
         _ => url.to_string(),

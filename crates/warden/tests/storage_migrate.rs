@@ -1,0 +1,255 @@
+//! `warden storage migrate`: a SQLite store filled through the CLI and the store API moves into a fresh
+//! PostgreSQL database (one per test) with every row, working SIM keys and webhook secrets, a verifying
+//! audit chain and sequences that continue above the copied ids; a second run into the now filled
+//! target, a row the target refuses, a tampered audit trail and a wrong KEK each change nothing. The
+//! checks made before anything is opened (URLs, a newer schema) run without PostgreSQL too.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+use common::{warden, workspace};
+use sqlx::{AnyConnection, Connection, Executor, Row};
+use store::seal::{Kek, Keyring};
+use store::Store;
+
+const KEK: &str = "ab";
+
+fn keyring() -> Keyring {
+    Keyring::new(Kek::from_hex(1, &KEK.repeat(32)).unwrap(), vec![])
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "warden failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}/data/warden.db", dir.display())
+}
+
+fn migrate(dir: &Path, to: &str) -> Output {
+    warden(dir, &["storage", "migrate", "--from", "sqlite://data/warden.db", "--to", to])
+}
+
+/// A workspace whose SQLite store holds rows in nearly every table: written by the CLI (profiles,
+/// SIMs, EIR, tenants, tokens, a status change with its event, outbox entry and audit entries, a host
+/// report) and by the store API (users, jobs, webhooks, rules, ranges, bindings, registrations,
+/// kept idempotent answers).
+async fn filled_workspace() -> tempfile::TempDir {
+    let dir = workspace(KEK);
+    let d = dir.path();
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples");
+    for args in [
+        vec!["profile", "import", &format!("{examples}/profiles.toml")],
+        vec!["sim", "import", &format!("{examples}/sims.csv")],
+        vec!["eir", "import", &format!("{examples}/eir.csv")],
+        vec!["tenant", "create", "acme"],
+        vec!["admin", "init"],
+        vec!["token", "issue", "--role", "tenant_admin", "--tenant", "acme", "--name", "ci"],
+        vec!["eir", "host-report", "490154203237518", "router-7"],
+    ] {
+        let args: Vec<&str> = args.iter().map(|s| s.as_ref()).collect();
+        ok(&warden(d, &args));
+    }
+    let store = Store::open(&sqlite_url(d), keyring()).await.unwrap();
+    let imsi: ids::Imsi = "001010000000001".parse().unwrap();
+    let node = store::model::ServingNode {
+        origin_host: "mme1.home.example".into(),
+        origin_realm: "home.example".into(),
+        plmn: None,
+        since: 1,
+    };
+    store.register(&imsi, &node, None).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    tx.create_user("alice", "$argon2id$not-a-real-hash", "tenant_admin", Some("acme")).await.unwrap();
+    tx.create_job("acme", "set_status", "{}", "alice", 2).await.unwrap();
+    tx.create_webhook("acme", "https://hooks.example/w", b"webhook-secret", 0).await.unwrap();
+    tx.create_rule("acme", "quota", "{}").await.unwrap();
+    tx.create_range("001010000000000", "001010000000099", "meters", "").await.unwrap();
+    tx.put_binding(&imsi, &"490154203237518".parse().unwrap(), store::model::EirStatus::White, "").await.unwrap();
+    tx.commit().await.unwrap();
+    let answer = store::platform::IdempotentAnswer { request_hash: "h".into(), status: 201, body: "{}".into() };
+    store.put_idempotent_answer("acme", "key-1", &answer).await.unwrap();
+    // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
+    ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));
+    dir
+}
+
+/// Rows per table (all but sqlx's bookkeeping) of the database at `url`.
+async fn counts(url: &str) -> BTreeMap<String, i64> {
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(url).await.unwrap();
+    let list = if url.starts_with("sqlite:") {
+        "SELECT name AS n FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' \
+         AND name <> '_sqlx_migrations'"
+    } else {
+        "SELECT table_name::text AS n FROM information_schema.tables WHERE table_schema = current_schema() \
+         AND table_name <> '_sqlx_migrations'"
+    };
+    let names: Vec<String> =
+        sqlx::query(list).fetch_all(&mut conn).await.unwrap().iter().map(|r| r.get::<String, _>("n")).collect();
+    let mut out = BTreeMap::new();
+    for t in names {
+        let n: i64 =
+            sqlx::query(&format!("SELECT COUNT(*) AS n FROM {t}")).fetch_one(&mut conn).await.unwrap().get("n");
+        out.insert(t, n);
+    }
+    out
+}
+
+/// Runs raw SQL on the workspace's SQLite file, foreign keys off (as a damaged or hand-edited file).
+async fn tamper(dir: &Path, sql: &str) {
+    sqlx::any::install_default_drivers();
+    let mut conn = AnyConnection::connect(&sqlite_url(dir)).await.unwrap();
+    conn.execute("PRAGMA foreign_keys = OFF").await.unwrap();
+    conn.execute(sql).await.unwrap();
+}
+
+/// The migration into `url` fails naming every one of `needles`, and every table of the target is
+/// empty.
+async fn refused_leaving_target_empty(dir: &Path, url: &str, needles: &[&str]) {
+    let out = migrate(dir, url);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "{n:?} not in {err}");
+    }
+    assert!(err.contains("nothing was copied"), "{err}");
+    let target = counts(url).await;
+    assert!(target.len() >= 18, "the target's schema is there: {target:?}");
+    assert!(target.values().all(|&n| n == 0), "the target stays empty: {target:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn everything_moves_and_a_second_migration_is_refused() {
+    testkit::on_fresh_postgres(|url| async move {
+        let dir = filled_workspace().await;
+        let d = dir.path();
+        let source_counts = counts(&sqlite_url(d)).await;
+        let empty: Vec<_> = source_counts.iter().filter(|(_, &n)| n == 0).map(|(t, _)| t.as_str()).collect();
+        assert_eq!(empty, ["job_items"], "the test data fills every other table");
+
+        let summary = ok(&migrate(d, &url));
+        assert!(summary.contains("audit trail verified"), "{summary}");
+        assert!(summary.contains("kek_id = 1"), "the configuration's KEK id is named: {summary}");
+        for (table, n) in &source_counts {
+            assert!(summary.lines().any(|l| l.split_whitespace().eq([table.as_str(), &n.to_string()])), "{summary}");
+        }
+        assert_eq!(counts(&url).await, source_counts, "every table holds the source's rows");
+
+        let source = Store::open(&sqlite_url(d), keyring()).await.unwrap();
+        let target = Store::open(&url, keyring()).await.unwrap();
+        let rand = auc::Rand([7; 16]);
+        for imsi in ["001010000000001", "001010000000002", "001010000000003"] {
+            let imsi: ids::Imsi = imsi.parse().unwrap();
+            let (sim, alg) = target.auth_material(&imsi).await.unwrap().expect("SIM copied");
+            let (before, source_alg) = source.auth_material(&imsi).await.unwrap().unwrap();
+            assert_eq!(sim, before);
+            assert_eq!(alg.f5star(&rand).0, source_alg.f5star(&rand).0, "the same K and OPc open on the target");
+        }
+        let scope = store::access::Scope::Tenant("acme".into());
+        let hook = &target.list_webhooks(&scope).await.unwrap()[0];
+        assert_eq!(target.webhook_secret(&hook.id).await.unwrap().as_slice(), b"webhook-secret");
+        let entries = source.verify_audit().await.unwrap().unwrap();
+        assert_eq!(target.verify_audit().await.unwrap(), Ok(entries));
+
+        // A second run finds the rows and changes nothing.
+        let last = target.audit_tail(1).await.unwrap();
+        let out = migrate(d, &url);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("not empty") && err.contains("sims has 3 rows"), "{err}");
+        assert_eq!(counts(&url).await, source_counts);
+        assert_eq!(target.audit_tail(1).await.unwrap(), last);
+
+        // The sequences continue above the copied ids.
+        let entry = store::audit::AuditEntry {
+            actor: "test".into(),
+            role: "operator_admin".into(),
+            tenant: "*".into(),
+            source: "local".into(),
+            action: "test.after_migration".into(),
+            resource: "-".into(),
+            before: String::new(),
+            after: String::new(),
+        };
+        assert_eq!(target.append_audit(&entry).await.unwrap().id, last[0].id + 1);
+        assert_eq!(target.verify_audit().await.unwrap(), Ok(entries + 1));
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_row_the_target_refuses_rolls_the_whole_copy_back() {
+    testkit::on_fresh_postgres(|url| async move {
+        let dir = filled_workspace().await;
+        // SQLite accepted it with foreign keys off; PostgreSQL refuses it after many tables are written.
+        tamper(dir.path(), "UPDATE sims SET profile = 'ghost' WHERE imsi = '001010000000003'").await;
+        refused_leaving_target_empty(dir.path(), &url, &["copying table sims", "foreign key"]).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tampered_audit_trail_is_not_migrated() {
+    testkit::on_fresh_postgres(|url| async move {
+        let dir = filled_workspace().await;
+        tamper(dir.path(), "UPDATE audit_log SET actor = 'mallory' WHERE id = 2").await;
+        refused_leaving_target_empty(
+            dir.path(),
+            &url,
+            &["audit trail does not verify", "row 2", "source's chain is broken"],
+        )
+        .await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_that_do_not_open_with_the_configured_kek_are_not_migrated() {
+    testkit::on_fresh_postgres(|url| async move {
+        let dir = filled_workspace().await;
+        std::fs::write(dir.path().join("kek.hex"), "cd".repeat(32)).unwrap();
+        refused_leaving_target_empty(dir.path(), &url, &["keys do not open with the configured keyring"]).await;
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_store_written_by_a_newer_warden_is_refused_by_version() {
+    let dir = workspace(KEK);
+    ok(&warden(dir.path(), &["tenant", "create", "acme"]));
+    tamper(
+        dir.path(),
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'future', 1, x'00', 0)",
+    )
+    .await;
+    // Refused before any connection to the target is attempted.
+    let out = migrate(dir.path(), "postgres://nobody@127.0.0.1:1/none");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let known = store::schema::latest_version(store::Backend::Sqlite);
+    assert!(err.contains(&format!("schema is at version 9999, newer than this Warden knows ({known})")), "{err}");
+}
+
+#[test]
+fn wrong_urls_and_a_missing_file_change_nothing() {
+    let dir = workspace(KEK);
+    let d = dir.path();
+    let run = |from: &str, to: &str| warden(d, &["storage", "migrate", "--from", from, "--to", to]);
+    let out = run("postgres://u:secret@h/db", "postgres://h/db");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--from must be sqlite://PATH") && !err.contains("secret"), "{err}");
+    let out = run("sqlite://data/warden.db", "sqlite://other.db");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--to must be postgres://"));
+    let out = run("sqlite://missing.db", "postgres://h/db");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("source missing.db: no such file"));
+    assert!(!d.join("missing.db").exists(), "no empty database is created in its place");
+}

@@ -64,7 +64,11 @@ fn text(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) -> St
         let _ = writeln!(out, "outbox (CLR/IDR waiting):");
         for b in backlog {
             let by = reached_by(instances, &b.host, now);
-            let who = if by.is_empty() { "reached by no live instance".to_string() } else { format!("reached by {}", by.join(", ")) };
+            let who = if by.is_empty() {
+                "reached by no live instance".to_string()
+            } else {
+                format!("reached by {}", by.join(", "))
+            };
             let _ = writeln!(out, "    {}: {} pending, oldest {} s — {who}", b.host, b.pending, now_s - b.oldest);
         }
     }

@@ -286,11 +286,30 @@ async fn two_instances_share_changes_send_one_clr_and_restart_without_loss() {
     assert_eq!(clrs[0].get_str(avp::USER_NAME), Some(imsi));
     assert_eq!(clrs[0].get_u32(avp::CANCELLATION_TYPE), Some(2));
 
+    // The MME leaves B: a suspension through B's API reaches it through A, the only instance that
+    // holds its connection (the case where B used to log "serving MME not connected").
+    b.disconnect(0).await;
+    timeout(Duration::from_secs(5), links[1].closed.recv()).await.expect("B's connection closes");
+    let reactivate = |api: String| {
+        let tenant = tenant.clone();
+        async move {
+            let (s, r) = http("PATCH", &format!("{api}/sims/{imsi}"), &tenant, Some(json!({"status": "active"}))).await;
+            assert_eq!(s, 200, "{r}");
+        }
+    };
+    reactivate(api_b.clone()).await;
+    let ula = s6a::ask(&a, s6a::ulr(MME, REALM, imsi, PLMN_00101, None, "ulr-2")).await;
+    assert_eq!(ula.result_code(), Some(rc::SUCCESS));
+    let (s, r) = http("PATCH", &format!("{api_b}/sims/{imsi}"), &tenant, Some(json!({"status": "suspended"}))).await;
+    assert_eq!(s, 200, "{r}");
+    let clr = timeout(Duration::from_secs(5), links[0].inbox.recv()).await.expect("CLR through A").unwrap();
+    assert_eq!((clr.abbrev(), clr.get_str(avp::USER_NAME)), (Some("CLR"), Some(imsi)));
+    links[1] = link(&nodes[1]).await;
+    let b = links[1].peer.clone();
+
     // Rolling restart: SIGTERM to A under load; every AIR is answered, by A before its DPR or by B.
     let (sent_total, answered) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-    let reactivate =
-        http("PATCH", &format!("{api_b}/sims/{imsi}"), &tenant, Some(json!({"status": "active"}))).await;
-    assert_eq!(reactivate.0, 200, "{}", reactivate.1);
+    reactivate(api_b.clone()).await;
     let peers = Arc::new(vec![a.clone(), b.clone()]);
     let mut tasks = Vec::new();
     for j in 0..4 {

@@ -133,6 +133,12 @@ fn private_file(path: &std::path::Path) -> std::io::Result<()> {
 /// A pool of at most `max` connections to `url`, with SQLite's settings on each connection.
 async fn connect(backend: Backend, url: &str, max: u32) -> Result<AnyPool> {
     let mut options = AnyPoolOptions::new().max_connections(max.max(1));
+    if backend == Backend::Postgres {
+        // While the database is unreachable (restarting, failing over), a request waits at most this
+        // long for a connection and is then answered DIAMETER_UNABLE_TO_COMPLY, instead of queueing
+        // behind sqlx's default of 30 s; the pool reconnects by itself when the database is back.
+        options = options.acquire_timeout(std::time::Duration::from_secs(2));
+    }
     if backend == Backend::Sqlite {
         options = options.after_connect(|conn, _| {
             Box::pin(async move {

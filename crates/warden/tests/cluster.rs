@@ -339,3 +339,119 @@ async fn two_instances_share_changes_send_one_clr_and_restart_without_loss() {
     let text = String::from_utf8_lossy(&status.stdout);
     assert!(text.contains("stopped") && text.contains("1 live instance"), "{text}");
 }
+
+/// A TCP relay to PostgreSQL that the test can cut (every connection reset, new ones closed at once)
+/// and restore: the database "restarting" under a running instance.
+struct Relay {
+    port: u16,
+    down: Arc<std::sync::atomic::AtomicBool>,
+    links: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn start(target: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let down = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let links = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (d, l) = (down.clone(), links.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if d.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                l.lock().unwrap().push(task);
+            }
+        });
+        Relay { port, down, links }
+    }
+
+    fn cut(&self) {
+        self.down.store(true, Ordering::SeqCst);
+        for t in self.links.lock().unwrap().drain(..) {
+            t.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.down.store(false, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_gets_errors_never_a_wrong_vector_and_service_resumes() {
+    let Some(db) = Database::create().await else { return };
+    // The instance reaches the database only through the relay.
+    let url: url_parts::Parts = url_parts::split(&db.url);
+    let relay = Relay::start(url.addr).await;
+    let through = format!("postgres://{}@127.0.0.1:{}/{}", url.user, relay.port, url.db);
+    let imsis: Vec<String> = (1..=4).map(|i| format!("00101000000{:04}", 3000 + i)).collect();
+    let nodes = workspaces(&db, 1, &imsis);
+    let toml = nodes[0].dir.path().join("warden.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replace(&db.url, &through);
+    std::fs::write(&toml, text).unwrap();
+    let _server = nodes[0].start().await;
+    let l = link(&nodes[0]).await;
+
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for imsi in imsis.clone() {
+        let peer = l.peer.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut answers: Vec<(Duration, Option<u32>, Option<u64>)> = Vec::new();
+            let mut i = 0;
+            while started.elapsed() < Duration::from_secs(9) {
+                i += 1;
+                let a = s6a::ask(&peer, air(&imsi, &format!("{imsi};outage;{i}"))).await;
+                let seq = (a.result_code() == Some(rc::SUCCESS)).then(|| sqn_of(&a).0);
+                answers.push((started.elapsed(), a.result_code(), seq));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            answers
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    relay.cut();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    relay.restore();
+    let mut refused = 0;
+    for t in tasks {
+        let answers = t.await.unwrap();
+        let seqs: Vec<u64> = answers.iter().filter_map(|a| a.2).collect();
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]), "SEQ went back or repeated across the outage: {seqs:?}");
+        for (at, code, _) in &answers {
+            match code {
+                Some(rc::SUCCESS) => {}
+                Some(rc::UNABLE_TO_COMPLY | rc::UNABLE_TO_DELIVER) => refused += 1,
+                other => panic!("answer {other:?} at {at:?}"),
+            }
+        }
+        // Service is back by itself: the last second is all successes.
+        let tail: Vec<_> = answers.iter().filter(|a| a.0 > Duration::from_secs(8)).collect();
+        assert!(!tail.is_empty() && tail.iter().all(|a| a.1 == Some(rc::SUCCESS)), "not resumed: {tail:?}");
+    }
+    assert!(refused > 0, "the outage was not noticed: the test relay did not cut anything");
+}
+
+/// The parts of a `postgres://user@host:port/db` URL the relay needs.
+mod url_parts {
+    pub struct Parts {
+        pub user: String,
+        pub addr: std::net::SocketAddr,
+        pub db: String,
+    }
+
+    pub fn split(url: &str) -> Parts {
+        let rest = url.split_once("://").expect("scheme").1;
+        let (auth, rest) = rest.split_once('@').expect("user@host");
+        let (hostport, db) = rest.split_once('/').expect("/db");
+        let hostport = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:5432") };
+        let addr = std::net::ToSocketAddrs::to_socket_addrs(&hostport).expect("address").next().expect("address");
+        Parts { user: auth.to_string(), addr, db: db.to_string() }
+    }
+}

@@ -69,6 +69,31 @@ pub struct App {
     firewall: Option<FirewallPart>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
+    /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
+    _sqlite_lock: Option<std::fs::File>,
+}
+
+/// On SQLite, an exclusive lock on `<database>.serve-lock` for the life of the process (the kernel
+/// releases it when the process ends, even by `kill -9`): SQLite serves one instance, whose
+/// block-allocated SQNs and outbox assume no other `warden serve` on the file.
+fn sqlite_serve_lock(url: &str) -> Result<Option<std::fs::File>, ServeError> {
+    let Some(path) = url.strip_prefix("sqlite://") else { return Ok(None) };
+    if path == ":memory:" {
+        return Ok(None);
+    }
+    // The store created the file's directory (mode 0700) before this runs.
+    let lock_path = format!("{path}.serve-lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|source| ServeError::Lock { path: lock_path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ServeError::SqliteInUse(path.to_string())),
+        Err(std::fs::TryLockError::Error(source)) => Err(ServeError::Lock { path: lock_path, source }),
+    }
 }
 
 /// The root token and its children.
@@ -109,6 +134,7 @@ impl App {
             None => None,
         };
         let store = crate::storage::open_store(&config).await?;
+        let lock = sqlite_serve_lock(&config.storage_url())?;
         let mut hss_config = HssConfig::from_sections(d.clone(), config.sqn, config.eir);
         hss_config.subscription = config.subscription;
         if let Some(fw) = crate::firewall_run::relay_of_own_hss(&config) {
@@ -140,13 +166,13 @@ impl App {
             }
             (l, exporter)
         });
-        Ok(App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens })
+        Ok(App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens, _sqlite_lock: lock })
     }
 
     /// Runs every component until `shutdown` resolves (or the Diameter server ends on its own),
     /// then stops them in order (see the module documentation) and returns once no task is left.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens } = self;
+        let App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens, _sqlite_lock } = self;
         let mut running = Running::default();
         let mut notifications = Vec::new();
         if let Some((l, exporter)) = metrics {

@@ -17,6 +17,17 @@ pub enum ServeError {
     /// The store or its keys.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Another `warden serve` runs on the same SQLite file.
+    #[error("another warden serve is running on {0} (SQLite serves one instance; use PostgreSQL for several)")]
+    SqliteInUse(String),
+    /// The SQLite file's serve lock could not be taken.
+    #[error("{path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A public Diameter listener without an allow-list of peers.
     #[error("diameter.listen is not a loopback address but no [[diameter.peers]] are configured")]
     OpenListener,

@@ -455,3 +455,43 @@ mod url_parts {
         Parts { user: auth.to_string(), addr, db: db.to_string() }
     }
 }
+
+#[tokio::test]
+async fn a_second_serve_on_one_sqlite_file_is_refused_until_the_first_is_gone() {
+    let n = node("6d", &[MME.host], "", "");
+    let first = n.start().await;
+    // The same data directory, other listeners: only the database is shared.
+    let (p1, p2) = (common::free_port(), common::free_port());
+    let second = std::fs::read_to_string(n.dir.path().join("warden.toml"))
+        .unwrap()
+        .replace(&n.diameter.port().to_string(), &p1.to_string())
+        .replace(&n.http.port().to_string(), &p2.to_string());
+    std::fs::write(n.dir.path().join("second.toml"), second).unwrap();
+    let run_second = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(n.dir.path())
+            .args(["--config", "second.toml", "serve"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let refused = run_second().wait_with_output().unwrap();
+    assert!(!refused.status.success());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("another warden serve is running"), "{err}");
+
+    drop(first); // SIGKILL: the kernel releases the lock
+    let mut again = Server(run_second());
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], p1));
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        assert!(again.0.try_wait().unwrap().is_none(), "the second serve exited after the first was killed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the second serve did not start after the first was killed");
+}

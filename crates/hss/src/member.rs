@@ -185,9 +185,8 @@ impl Hss {
         if !self.store.heartbeat(id).await? {
             self.register(id).await?;
         }
-        let now = now_ms();
-        let live = self.store.instances().await?.iter().filter(|i| i.is_live(now, LIVE_WITHIN_MS)).count() as u32;
-        self.member.live.send_if_modified(|n| std::mem::replace(n, live.max(1)) != live.max(1));
+        let live = (self.store.count_live_instances(LIVE_WITHIN_MS).await?.max(1)) as u32;
+        self.member.live.send_if_modified(|n| std::mem::replace(n, live) != live);
         Ok(())
     }
 

@@ -13,6 +13,8 @@
 //! - [`sims_scoped`], [`users`], [`jobs`], [`events`], [`platform`]: the connectivity-management
 //!   platform's data, every query scoped to the caller's tenant.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
+//! - [`firewall_state`]: the roaming firewall's registrations and risky networks shared by several
+//!   instances on one database, announced by PostgreSQL notifications.
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
@@ -24,6 +26,7 @@ pub mod audit_evidence;
 mod db;
 mod error;
 pub mod events;
+pub mod firewall_state;
 pub mod jobs;
 pub mod model;
 pub mod platform;

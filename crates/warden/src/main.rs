@@ -15,6 +15,7 @@ mod cli;
 mod config;
 mod edge_runtime;
 mod error;
+mod firewall_replication;
 mod firewall_run;
 mod hexarg;
 mod hss_front;

@@ -229,7 +229,9 @@ impl Store {
         tx.commit().await
     }
 
-    /// The state now (`now_ms`): registrations since `since_ms` (not purged), and marks not expired.
+    /// The state now (`now_ms`): registrations since `since_ms` (not purged), the clearings of
+    /// marks not pruned yet (first, so that a mark made after its clearing stays), and the marks not
+    /// expired.
     pub async fn load_firewall_state(&self, now_ms: i64, since_ms: i64) -> Result<Vec<FwChange>> {
         let regs =
             sqlx::query("SELECT imsi, plmn, host, at_ms FROM fw_registrations WHERE plmn IS NOT NULL AND at_ms >= $1")
@@ -247,33 +249,42 @@ impl Store {
         }
         let marks = sqlx::query(
             "SELECT plmn, reason, until_ms, at_ms FROM fw_risky WHERE until_ms IS NULL OR until_ms > $1 \
-             ORDER BY plmn, reason",
+             OR until_ms = at_ms ORDER BY CASE WHEN until_ms = at_ms THEN 0 ELSE 1 END, plmn, reason",
         )
         .bind(now_ms)
         .fetch_all(self.pool())
         .await?;
         for r in &marks {
-            let reason: String = r.try_get("reason")?;
-            out.push(FwChange::Risky {
-                plmn: r.try_get("plmn")?,
-                until_ms: r.try_get("until_ms")?,
-                reason: if reason == "auto" { RiskReason::Auto } else { RiskReason::Manual },
-                at_ms: r.try_get("at_ms")?,
-            });
+            let (plmn, at_ms): (String, i64) = (r.try_get("plmn")?, r.try_get("at_ms")?);
+            let until_ms: Option<i64> = r.try_get("until_ms")?;
+            let change = if until_ms == Some(at_ms) {
+                FwChange::RiskCleared { plmn, at_ms }
+            } else {
+                let reason: String = r.try_get("reason")?;
+                let reason = if reason == "auto" { RiskReason::Auto } else { RiskReason::Manual };
+                FwChange::Risky { plmn, until_ms, reason, at_ms }
+            };
+            // One clearing writes a row per reason: announce it once.
+            if out.last() != Some(&change) {
+                out.push(change);
+            }
         }
         Ok(out)
     }
 
-    /// Deletes registrations and purges older than `before_ms`, and marks ended by `now_ms`; the
-    /// number of rows deleted.
+    /// Deletes registrations, purges and clearings of marks older than `before_ms`, and marks ended
+    /// by `now_ms`; the number of rows deleted.
     pub async fn prune_firewall_state(&self, before_ms: i64, now_ms: i64) -> Result<u64> {
         let mut tx = self.begin().await?;
         let regs =
             sqlx::query("DELETE FROM fw_registrations WHERE at_ms < $1").bind(before_ms).execute(tx.conn()).await?;
-        let marks = sqlx::query("DELETE FROM fw_risky WHERE until_ms IS NOT NULL AND until_ms <= $1")
-            .bind(now_ms)
-            .execute(tx.conn())
-            .await?;
+        let marks = sqlx::query(
+            "DELETE FROM fw_risky WHERE until_ms IS NOT NULL AND until_ms <= $1 AND (until_ms <> at_ms OR at_ms < $2)",
+        )
+        .bind(now_ms)
+        .bind(before_ms)
+        .execute(tx.conn())
+        .await?;
         tx.commit().await?;
         Ok(regs.rows_affected() + marks.rows_affected())
     }

@@ -63,14 +63,25 @@ async fn risky_marks_load_until_they_end_or_are_cleared() {
         assert_eq!(state.len(), 3, "{state:?}");
         assert!(state.contains(&mark("26201", None, RiskReason::Manual, T)));
         assert_eq!(store.load_firewall_state(T + 60_000, 0).await.unwrap().len(), 1, "only the indefinite one");
-        // Cleared: both reasons end; a mark made after the clearing stays.
-        write(&store, &[FwChange::RiskCleared { plmn: "26201".into(), at_ms: T + 5 }]).await;
-        write(&store, &[FwChange::RiskCleared { plmn: "20801".into(), at_ms: T - 5 }]).await;
+        // Cleared: both reasons end; a mark made after the clearing stays. The clearings load first,
+        // once each, so that an instance that missed them (its notifications lost) applies them.
+        let cleared = |plmn: &str, at_ms| FwChange::RiskCleared { plmn: plmn.into(), at_ms };
+        write(&store, &[cleared("26201", T + 5)]).await;
+        write(&store, &[cleared("20801", T - 5)]).await;
         let state = store.load_firewall_state(T + 10, 0).await.unwrap();
-        assert_eq!(state.len(), 2, "{state:?}");
-        assert!(state.contains(&mark("20801", Some(T + 60_000), RiskReason::Auto, T)));
-        // Pruned at the end of the timed marks: those two, and the three rows the clearings wrote.
-        assert_eq!(store.prune_firewall_state(0, T + 60_000).await.unwrap(), 5);
+        assert_eq!(
+            state,
+            [
+                cleared("20801", T - 5),
+                cleared("26201", T + 5),
+                mark("20801", Some(T + 60_000), RiskReason::Auto, T),
+                mark("23415", Some(T + 60_000), RiskReason::Manual, T),
+            ]
+        );
+        // Pruned: the timed marks once ended, the clearings (three rows) after the retention.
+        assert_eq!(store.prune_firewall_state(0, T + 60_000).await.unwrap(), 2);
+        assert_eq!(store.prune_firewall_state(T + 6, T + 60_000).await.unwrap(), 3);
+        assert!(store.load_firewall_state(T + 60_000, 0).await.unwrap().is_empty());
     })
     .await;
 }

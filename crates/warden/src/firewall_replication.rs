@@ -226,56 +226,27 @@ mod tests {
 
     use diameter::{avp, Command, Message};
     use firewall::{Ctx, FirewallConfig, Outcome, Rule};
-    use testkit::s6a::{request, Node};
+    use testkit::roaming::{partner_of, request_bytes, two_partners, ALPHA, ALPHA2, BRAVO, FRANCE, GERMANY};
 
     use super::*;
 
-    const ALPHA: (&str, &str) = ("mme1.alpha.example", "alpha.example");
-    const ALPHA2: (&str, &str) = ("mme2.alpha.example", "alpha.example");
-    const BRAVO: (&str, &str) = ("mme1.bravo.example", "bravo.example");
     const IMSI: &str = "001010000000100";
 
     fn new_engine() -> Arc<Engine> {
-        let config = FirewallConfig::from_toml(&format!(
-            r#"
-            [home]
-            realms = ["home.example"]
-            plmns = ["00101"]
-            imsi_prefixes = ["00101"]
-            [velocity]
-            min_minutes = 60
-            [budgets]
-            imsi_rate_per_sec = 1000.0
-            imsi_burst = 1000.0
-            [[partners]]
-            name = "alpha"
-            origin_hosts = ["{}", "{}"]
-            realms = ["alpha.example"]
-            plmns = ["26201"]
-            [[partners]]
-            name = "bravo"
-            origin_hosts = ["{}"]
-            realms = ["bravo.example"]
-            plmns = ["20801"]
-            "#,
-            ALPHA.0, ALPHA2.0, BRAVO.0
-        ))
-        .unwrap();
+        let budget = "[budgets]\nimsi_rate_per_sec = 1000.0\nimsi_burst = 1000.0";
+        let config = FirewallConfig::from_toml(&two_partners(budget)).unwrap();
         firewall::Firewall::new(config).unwrap().engine().clone()
     }
 
     /// Screens a request from `from` (in `plmn`); with `learn`, a forwarded one gets a successful
     /// answer from the HSS, otherwise none (the engine learns nothing).
     fn screen(e: &Engine, command: Command, from: (&str, &str), plmn: Option<[u8; 3]>, learn: bool) -> Outcome {
-        let mut m = request(command, Node::new(from.0, from.1), "home.example", IMSI, "s;1");
-        if let Some(p) = plmn {
-            m.add(avp::VISITED_PLMN_ID, &p);
-        }
+        let bytes = request_bytes(command, from, IMSI, plmn);
         let rules = e.rules();
-        let partner = usize::from(from == BRAVO);
+        let partner = partner_of(from);
         let stats = e.observer.partner(&rules.partners[partner].name);
         let ctx = Ctx { rules: &rules, partner, stats: &stats };
-        let o = e.screen(&ctx, &m.encode(), clock(), &mut Vec::new());
+        let o = e.screen(&ctx, &bytes, clock(), &mut Vec::new());
         if let Outcome::Forward(meta) = o {
             if learn {
                 let mut a = Message::answer(command);
@@ -291,7 +262,7 @@ mod tests {
     /// The category-3 decisions about IMSI: a ULR from France (velocity after Germany), a PUR from
     /// another German MME (not the serving node).
     fn category3(e: &Engine) -> (Outcome, Outcome) {
-        (screen(e, Command::ULR, BRAVO, Some([0x02, 0xf8, 0x10]), false), screen(e, Command::PUR, ALPHA2, None, false))
+        (screen(e, Command::ULR, BRAVO, Some(FRANCE), false), screen(e, Command::PUR, ALPHA2, None, false))
     }
 
     const BLOCKED: (Outcome, Outcome) = (Outcome::Answered(Rule::Velocity), Outcome::Answered(Rule::ServingNode));
@@ -346,10 +317,7 @@ mod tests {
             let (one, two) = (start(&url, "one").await, start(&url, "two").await);
             assert!(matches!(category3(&two.engine), (Outcome::Forward(_), Outcome::Forward(_))), "not registered yet");
             // Registered in Germany through instance one: instance two decides as one does.
-            assert!(matches!(
-                screen(&one.engine, Command::ULR, ALPHA, Some([0x62, 0xf2, 0x10]), true),
-                Outcome::Forward(_)
-            ));
+            assert!(matches!(screen(&one.engine, Command::ULR, ALPHA, Some(GERMANY), true), Outcome::Forward(_)));
             assert_eq!(category3(&one.engine), BLOCKED);
             assert!(within_a_second(|| category3(&two.engine) == BLOCKED).await, "{:?}", category3(&two.engine));
             // A risky mark on one is seen on two.

@@ -277,13 +277,8 @@ mod tests {
     use crate::engine::{Ctx, Meta, Outcome};
     use crate::rules::Rule;
     use diameter::{avp, Command, Message};
-    use testkit::s6a::{request, Node};
+    use testkit::roaming::{partner_of, request_bytes as msg, two_partners, ALPHA, ALPHA2, BRAVO, FRANCE, GERMANY};
 
-    const ALPHA: (&str, &str) = ("mme1.alpha.example", "alpha.example");
-    const ALPHA2: (&str, &str) = ("mme2.alpha.example", "alpha.example");
-    const BRAVO: (&str, &str) = ("mme1.bravo.example", "bravo.example");
-    const GERMANY: [u8; 3] = [0x62, 0xf2, 0x10];
-    const FRANCE: [u8; 3] = [0x02, 0xf8, 0x10];
     const IMSI: &str = "001010000000100";
 
     fn t0() -> Now {
@@ -295,40 +290,10 @@ mod tests {
     }
 
     fn engine(extra: &str, now: Now) -> Engine {
-        let c = crate::FirewallConfig::from_toml(&format!(
-            r#"
-            [home]
-            realms = ["home.example"]
-            plmns = ["00101"]
-            imsi_prefixes = ["00101"]
-            [velocity]
-            min_minutes = 60
-            [[partners]]
-            name = "alpha"
-            origin_hosts = ["{}", "{}"]
-            realms = ["alpha.example"]
-            plmns = ["26201"]
-            [[partners]]
-            name = "bravo"
-            origin_hosts = ["{}"]
-            realms = ["bravo.example"]
-            plmns = ["20801"]
-            {extra}
-            "#,
-            ALPHA.0, ALPHA2.0, BRAVO.0
-        ))
-        .unwrap();
+        let c = crate::FirewallConfig::from_toml(&two_partners(extra)).unwrap();
         let e = Engine::new(Rules::compile(&c).unwrap(), 64, 10_000, now);
         e.share_changes(true);
         e
-    }
-
-    fn msg(command: Command, from: (&str, &str), imsi: &str, plmn: Option<[u8; 3]>) -> Vec<u8> {
-        let mut m = request(command, Node::new(from.0, from.1), "home.example", imsi, "s;1");
-        if let Some(p) = plmn {
-            m.add(avp::VISITED_PLMN_ID, &p);
-        }
-        m.encode()
     }
 
     /// Screens one request from the partner of `from` (alpha for ALPHA/ALPHA2, bravo otherwise);
@@ -340,7 +305,7 @@ mod tests {
     /// As [`screen`]; without `learn`, what is forwarded is never answered (the engine learns nothing).
     fn screen_and(e: &Engine, from: (&str, &str), bytes: &[u8], now: Now, learn: bool) -> Outcome {
         let rules = e.rules();
-        let partner = usize::from(from.1 == BRAVO.1);
+        let partner = partner_of(from);
         let stats = e.observer.partner(&rules.partners[partner].name);
         let ctx = Ctx { rules: &rules, partner, stats: &stats };
         let o = e.screen(&ctx, bytes, now, &mut Vec::new());

@@ -25,6 +25,9 @@ pub const RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How often old rows are pruned.
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
+/// How long the last write at shutdown may take.
+const LAST_FLUSH: Duration = Duration::from_secs(2);
+
 /// Pause after a database error before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
@@ -198,7 +201,10 @@ pub async fn replicate(store: Store, engine: Arc<Engine>, membership: Membership
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "firewall shared state: notifications lost; reconnecting");
-                    tokio::time::sleep(RETRY_AFTER).await;
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY_AFTER) => {}
+                        _ = stop.cancelled() => break,
+                    }
                 }
             },
             changed = live_instances.changed(), if membership_open => match changed {
@@ -215,7 +221,11 @@ pub async fn replicate(store: Store, engine: Arc<Engine>, membership: Membership
             _ = stop.cancelled() => break,
         }
     }
-    flush(&store, &engine, &instance_id, &mut pending).await;
+    // The last changes, unless the database keeps the shutdown waiting.
+    let last = flush(&store, &engine, &instance_id, &mut pending);
+    if tokio::time::timeout(LAST_FLUSH, last).await.is_err() {
+        tracing::warn!("firewall shared state: last changes not written at shutdown");
+    }
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ impl Firewall {
         let p = plmn
             .parse::<ids::Plmn>()
             .map_err(|e| ConfigError::Invalid { field: "plmn".into(), reason: e.to_string() })?;
-        self.engine.mark_risky(p, for_how_long, Instant::now());
+        self.engine.mark_risky(p, for_how_long, clock());
         Ok(())
     }
 

@@ -204,6 +204,11 @@ impl Store {
         self.backend
     }
 
+    /// The database URL on PostgreSQL (for a dedicated `LISTEN` connection); `None` on SQLite.
+    pub fn postgres_url(&self) -> Option<&str> {
+        (self.backend == Backend::Postgres).then_some(&*self.url)
+    }
+
     /// A service profile by name.
     pub async fn profile(&self, name: &str) -> Result<Option<ServiceProfile>> {
         let row =

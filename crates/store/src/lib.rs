@@ -19,6 +19,8 @@
 //! - [`schema`]: the schema versions this binary knows and a database is at.
 //! - [`copy`]: the whole store copied from SQLite into an empty PostgreSQL database, in one checked
 //!   transaction (`warden storage migrate`).
+//! - [`firewall_state`]: the roaming firewall's registrations and risky networks shared by several
+//!   instances on one database, announced by PostgreSQL notifications.
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
@@ -33,6 +35,7 @@ pub mod copy;
 mod db;
 mod error;
 pub mod events;
+pub mod firewall_state;
 pub mod jobs;
 pub mod model;
 pub mod platform;

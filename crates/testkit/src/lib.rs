@@ -6,6 +6,7 @@
 //! - [`provision`]: profiles, SIMs and EIR entries written through `cmp` (the one path of changes),
 //!   as an operator at the command line would.
 //! - [`s6a`]: S6a/S13 requests (AIR, ULR, PUR) from typed AVP handles, and a stand-in MME.
+//! - [`roaming`]: two roaming partners of a firewall configuration, and their requests.
 //! - [`sansio`]: moving messages between sans-IO peers without sockets.
 //! - [`tls`]: a test CA and the certificates it signs.
 //!
@@ -14,6 +15,7 @@
 
 pub mod keys;
 pub mod provision;
+pub mod roaming;
 pub mod s6a;
 pub mod sansio;
 mod temp_store;

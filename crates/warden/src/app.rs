@@ -201,7 +201,9 @@ impl App {
             }
         }
         if let Some(f) = firewall {
-            let tasks = f.start(tokens.edge.child_token(), tokens.flush.child_token());
+            // Until the cluster registry (issue #14) provides this instance's id and the live count.
+            let membership = crate::firewall_replication::Membership::standalone_placeholder();
+            let tasks = f.start(tokens.edge.child_token(), tokens.flush.child_token(), membership);
             for (name, task) in tasks.edge {
                 running.spawn(Stage::Edge, name, task);
             }

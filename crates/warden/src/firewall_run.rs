@@ -6,7 +6,8 @@
 //! event writer, which stops on its own token after flushing its queue. The firewall's decisions
 //! about subscribers are written to the platform's event feed (`firewall.<rule>`, docs/events.md), at most once per
 //! subscriber and rule a minute, through a bounded queue that drops rather than slows the firewall.
-//! Its counters reach `/metrics` through the metrics facade.
+//! Its counters reach `/metrics` through the metrics facade. On PostgreSQL, the firewall's state is
+//! shared with the other instances on the database ([`crate::firewall_replication`]).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -20,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::error::ServeError;
+use crate::firewall_replication::{self, Membership};
 use crate::platform::Task;
 
 /// Where the firewall forwards by default: Warden's own Diameter listener (loopback when it listens
@@ -226,8 +228,9 @@ impl FirewallPart {
         &self.fw
     }
 
-    /// The relay and its helpers, stopping on `edge`, and the event writer, stopping on `flush`.
-    pub fn start(self, edge: CancellationToken, flush: CancellationToken) -> FirewallTasks {
+    /// The relay and its helpers, stopping on `edge`, and the event writer, stopping on `flush`;
+    /// on PostgreSQL also the state replication, as the instance `membership` describes.
+    pub fn start(self, edge: CancellationToken, flush: CancellationToken, membership: Membership) -> FirewallTasks {
         let FirewallPart {
             fw,
             listener,
@@ -256,6 +259,11 @@ impl FirewallPart {
             ("roaming firewall", Box::pin(relay)),
             ("firewall priority refresh", Box::pin(refresh_priorities(store.clone(), priorities, edge.clone()))),
         ];
+        if store.backend() == store::Backend::Postgres {
+            let replicate =
+                firewall_replication::replicate(store.clone(), fw.engine().clone(), membership, edge.clone());
+            tasks.push(("firewall state replication", Box::pin(replicate)));
+        }
         #[cfg(unix)]
         if let Some((path, hup)) = reload {
             tasks.push(("firewall reload on SIGHUP", Box::pin(reload_on_hangup(fw, path, hup, edge))));

@@ -16,6 +16,7 @@ mod cluster_cmd;
 mod config;
 mod edge_runtime;
 mod error;
+mod firewall_replication;
 mod firewall_run;
 mod hexarg;
 mod hss_front;

@@ -21,12 +21,13 @@ use std::time::Instant;
 use super::{Engine, RATE_WINDOW};
 use crate::rules::{Priority, Rules};
 
-/// Tokens the global bucket must hold for a request of priority `p` to be admitted.
-pub(super) fn floor(rules: &Rules, p: Priority) -> f64 {
+/// Tokens the global bucket must hold for a request of priority `p` to be admitted, the reserve and
+/// headroom scaled by `scale` (this instance's part of the burst, 1 for a single instance).
+pub(super) fn floor(rules: &Rules, p: Priority, scale: f64) -> f64 {
     match p {
-        Priority::Critical => 1.0 - rules.critical_reserve,
-        Priority::Standard => 1.0 + rules.critical_reserve,
-        Priority::Low => 1.0 + rules.critical_reserve + rules.low_headroom,
+        Priority::Critical => 1.0 - rules.critical_reserve * scale,
+        Priority::Standard => 1.0 + rules.critical_reserve * scale,
+        Priority::Low => 1.0 + (rules.critical_reserve + rules.low_headroom) * scale,
     }
 }
 
@@ -34,7 +35,7 @@ impl Engine {
     /// Admission against the HSS's capacity (see the module documentation). Also keeps the
     /// offered-rate estimate and the DOIC reduction up to date.
     pub(super) fn admit(&self, rules: &Rules, p: Priority, now: Instant) -> bool {
-        let (rate, burst) = rules.capacity;
+        let (rate, burst, scale) = self.split_capacity(rules);
         let mut o = self.overload.lock().expect("overload");
         // Offered rate (for DOIC only): every request adds 1/τ, and the sum decays as e^(-t/τ);
         // exact for a steady rate, and it forgets a storm within a few τ of silence.
@@ -43,13 +44,13 @@ impl Engine {
         o.rate_at = now;
         if now.saturating_duration_since(o.reported_at) >= RATE_WINDOW {
             o.reported_at = now;
-            self.update_reduction(rules, o.offered_rate, now);
+            self.update_reduction(rules, rate, o.offered_rate, now);
         }
         o.bucket.refill(rate, burst, now);
         if p == Priority::Low && self.hss_slow(rules) {
             return false;
         }
-        if o.bucket.tokens >= floor(rules, p) {
+        if o.bucket.tokens >= floor(rules, p, scale) {
             o.bucket.tokens -= 1.0;
             true
         } else {
@@ -64,18 +65,19 @@ impl Engine {
             || self.upstream_latency() > rules.upstream_max_latency
     }
 
-    /// Approaching capacity, for DOIC: the offered rate above `high_water` × capacity, or the HSS slow.
-    fn approaching_capacity(&self, rules: &Rules, offered: f64) -> bool {
-        offered > rules.capacity.0 * rules.high_water || self.hss_slow(rules)
+    /// Approaching capacity, for DOIC: the offered rate above `high_water` × this instance's
+    /// capacity, or the HSS slow.
+    fn approaching_capacity(&self, rules: &Rules, capacity: f64, offered: f64) -> bool {
+        offered > capacity * rules.high_water || self.hss_slow(rules)
     }
 
-    fn update_reduction(&self, rules: &Rules, offered: f64, now: Instant) {
-        let target = rules.capacity.0 * rules.high_water;
+    fn update_reduction(&self, rules: &Rules, capacity: f64, offered: f64, now: Instant) {
+        let target = capacity * rules.high_water;
         let new = if offered > target {
             // The share of the offered traffic to shed, rounded up to 5 % steps to keep reports stable.
             let pct = (100.0 * (1.0 - target / offered)).ceil() as u32;
             pct.div_ceil(5).clamp(1, 20) * 5
-        } else if self.approaching_capacity(rules, offered) {
+        } else if self.approaching_capacity(rules, capacity, offered) {
             10
         } else {
             0

@@ -12,6 +12,9 @@
 
 mod admission;
 mod screen;
+mod shared;
+
+pub use shared::{unix_ms, RiskReason, SharedChange, SharedImsi, SHARED_QUEUE_CAPACITY};
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -152,6 +155,7 @@ pub struct Engine {
     /// Milliseconds since `epoch` when the last overload report ended (0: none).
     report_ended_ms: AtomicU64,
     epoch: Instant,
+    shared: shared::Shared,
 }
 
 impl std::fmt::Debug for Engine {
@@ -234,6 +238,7 @@ impl Engine {
             ),
             report_ended_ms: AtomicU64::new(0),
             epoch: now,
+            shared: shared::Shared::default(),
         }
     }
 
@@ -252,23 +257,55 @@ impl Engine {
         *self.lookup.write().expect("lookup") = Some(lookup);
     }
 
-    /// Marks a visited PLMN risky by hand (`None`: until cleared), or clears it (`Some(Duration::ZERO)`).
-    pub fn mark_risky(&self, plmn: Plmn, for_how_long: Option<Duration>, now: Instant) {
-        let mut m = self.manual_risky.lock().expect("risky");
-        match for_how_long {
+    /// Marks a visited PLMN risky by hand (`None`: until cleared), or clears every mark of it, manual
+    /// and automatic (`Some(Duration::ZERO)`).
+    pub fn mark_risky(&self, plmn: Plmn, for_how_long: Option<Duration>, now: Now) {
+        let at_ms = unix_ms(now.wall);
+        let change = match for_how_long {
             Some(d) if d.is_zero() => {
-                m.remove(&plmn);
-                if let Some(h) = self.plmn_health.lock().expect("health").get_mut(&plmn) {
-                    h.risky_until = None;
-                }
+                self.clear_risky(plmn);
+                SharedChange::RiskCleared { plmn, at_ms }
             }
-            Some(d) => {
-                m.insert(plmn, Some(now + d));
+            until => {
+                self.manual_risky.lock().expect("risky").insert(plmn, until.map(|d| now.instant + d));
+                let until_ms = until.map(|d| unix_ms(now.wall + d));
+                SharedChange::Risky { plmn, until_ms, reason: RiskReason::Manual, at_ms }
             }
-            None => {
-                m.insert(plmn, None);
+        };
+        self.record_shared(change);
+    }
+
+    /// Clears every mark of a visited PLMN, manual and automatic.
+    fn clear_risky(&self, plmn: Plmn) {
+        self.manual_risky.lock().expect("risky").remove(&plmn);
+        if let Some(h) = self.plmn_health.lock().expect("health").get_mut(&plmn) {
+            h.risky_until = None;
+        }
+    }
+
+    /// The subscriber's state in its (locked) shard, created with a full budget when absent; the
+    /// shard stays bounded (idle subscribers forgotten first, then everything in it).
+    fn subscriber_entry<'s>(
+        &self,
+        shard: &'s mut HashMap<ImsiKey, Subscriber, ImsiHash>,
+        rules: &Rules,
+        k: ImsiKey,
+        now: Instant,
+    ) -> &'s mut Subscriber {
+        if shard.len() >= self.shard_capacity && !shard.contains_key(&k) {
+            shard.retain(|_, s| now.saturating_duration_since(s.refilled) < Duration::from_secs(3600));
+            if shard.len() >= self.shard_capacity {
+                shard.clear();
             }
         }
+        let burst = self.split(rules.imsi_budget).1;
+        shard.entry(k).or_insert(Subscriber {
+            tokens: burst as f32,
+            refilled: now,
+            registration: None,
+            rejections: 0,
+            rejections_since: now,
+        })
     }
 
     /// True when a visited PLMN is risky now (configured, marked by hand, or marked automatically).
@@ -393,14 +430,22 @@ impl Engine {
         if let Some(k) = meta.imsi {
             if success && matches!(meta.command, Command::ULR | Command::PUR) {
                 let mut shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
+                let (imsi, host, at_ms) = (shared::SharedImsi(k), meta.host, unix_ms(wall));
+                let mut change = None;
                 if let Some(s) = shard.get_mut(&k) {
                     if meta.command == Command::ULR {
                         if let Some(plmn) = meta.plmn {
-                            s.registration = Some(Registration { plmn, host: meta.host, at: now });
+                            s.registration = Some(Registration { plmn, host, at: now });
+                            change = Some(SharedChange::Registered { imsi, plmn, host, at_ms });
                         }
-                    } else if s.registration.is_some_and(|r| r.host == meta.host) {
+                    } else if s.registration.is_some_and(|r| r.host == host) {
                         s.registration = None;
+                        change = Some(SharedChange::Deregistered { imsi, host, at_ms });
                     }
+                }
+                drop(shard);
+                if let Some(c) = change {
+                    self.record_shared(c);
                 }
             }
         }
@@ -426,8 +471,12 @@ impl Engine {
                 && f64::from(h.failed) >= rules.steering.failure_ratio * f64::from(h.total)
                 && h.risky_until.is_none_or(|u| now >= u)
             {
-                h.risky_until = Some(now + Duration::from_secs(rules.steering.hold_secs));
+                let hold = Duration::from_secs(rules.steering.hold_secs);
+                h.risky_until = Some(now + hold);
                 drop(health);
+                let until_ms = Some(unix_ms(wall + hold));
+                let reason = RiskReason::Auto;
+                self.record_shared(SharedChange::Risky { plmn, until_ms, reason, at_ms: unix_ms(wall) });
                 self.observer.event(Event {
                     at: wall,
                     rule: Rule::RiskyPlmn,

@@ -359,21 +359,8 @@ impl Engine {
             && rules.mode(Rule::RiskyPlmn) != Mode::Off
             && req.plmn.is_some_and(|p| !rules.is_home_plmn(&p) && self.is_risky(rules, &p, now.instant));
         let mut shard = self.subscribers[shard_of(k)].lock().expect("subscribers");
-        if shard.len() >= self.shard_capacity && !shard.contains_key(&k) {
-            // Bounded: forget idle subscribers first, then everything in this shard.
-            shard.retain(|_, s| now.instant.saturating_duration_since(s.refilled) < Duration::from_secs(3600));
-            if shard.len() >= self.shard_capacity {
-                shard.clear();
-            }
-        }
         // One lookup; events are recorded with the shard locked (the event ring is another lock).
-        let s = shard.entry(k).or_insert(Subscriber {
-            tokens: rules.imsi_budget.1 as f32,
-            refilled: now.instant,
-            registration: None,
-            rejections: 0,
-            rejections_since: now.instant,
-        });
+        let s = self.subscriber_entry(&mut shard, rules, k, now.instant);
         self.category3(ctx, command, req, s, now)
             .or_else(|| self.steering(ctx, req, s, priority, risky, now))
             .or_else(|| self.imsi_budget(ctx, req, s, priority, now))
@@ -452,7 +439,7 @@ impl Engine {
         if priority == Priority::Critical || ctx.rules.mode(Rule::ImsiRate) == Mode::Off {
             return None;
         }
-        let (rate, burst) = ctx.rules.imsi_budget;
+        let (rate, burst) = self.split(ctx.rules.imsi_budget);
         let dt = now.instant.saturating_duration_since(s.refilled).as_secs_f32();
         s.tokens = (s.tokens + dt * rate as f32).min(burst as f32);
         s.refilled = now.instant;
@@ -470,7 +457,7 @@ impl Engine {
         if priority == Priority::Critical || ctx.rules.mode(Rule::PartnerRate) == Mode::Off {
             return None;
         }
-        let (rate, burst) = partner.budget?;
+        let (rate, burst) = self.split(partner.budget?);
         let mut buckets = self.partner_buckets.lock().expect("partner buckets");
         let b = buckets.entry(partner.name.clone()).or_insert(Bucket { tokens: burst, refilled: now.instant });
         b.refill(rate, burst, now.instant);

@@ -141,7 +141,7 @@ pub fn check_new_password(candidate: &str, policy: PasswordPolicy, context: &[&s
     // A short word repeated ("passwordpassword…", "abcabcabc…") is as weak as the word.
     let c: Vec<char> = squeezed.chars().collect();
     for unit in 1..=c.len() / 2 {
-        if c.len() % unit == 0 && c.chunks(unit).all(|ch| ch == &c[..unit]) {
+        if c.len().is_multiple_of(unit) && c.chunks(unit).all(|ch| ch == &c[..unit]) {
             return Err(PasswordError::Pattern);
         }
     }

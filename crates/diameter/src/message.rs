@@ -34,7 +34,7 @@ fn check_header(h: &Header, available: usize) -> Result<(), DecodeError> {
     if h.version != VERSION {
         return Err(DecodeError::UnsupportedVersion(h.version));
     }
-    if h.length as usize != available || h.length % 4 != 0 {
+    if h.length as usize != available || !h.length.is_multiple_of(4) {
         return Err(DecodeError::InvalidMessageLength(h.length));
     }
     if h.flags & flags::RESERVED != 0 {

@@ -121,7 +121,7 @@ pub fn hop_by_hop(bytes: &[u8]) -> u32 {
 
 /// Appends AVPs to an encoded message and updates its length field; the bytes before are unchanged.
 pub fn append_avps(bytes: &mut Vec<u8>, avps: &[Avp]) {
-    debug_assert!(bytes.len() >= HEADER_LEN && bytes.len() % 4 == 0);
+    debug_assert!(bytes.len() >= HEADER_LEN && bytes.len().is_multiple_of(4));
     for a in avps {
         a.encode(bytes);
     }

@@ -55,7 +55,7 @@ fn luhn_sum(digits: &str, double_first: bool) -> u32 {
 
 /// True when the last digit of `s` (ASCII digits) is the Luhn check digit of the others.
 pub fn luhn_ok(s: &str) -> bool {
-    luhn_sum(s, false) % 10 == 0
+    luhn_sum(s, false).is_multiple_of(10)
 }
 
 /// The Luhn check digit to append to `body` (ASCII digits), as TS 23.003 Annex B computes it for

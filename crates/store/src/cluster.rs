@@ -166,12 +166,11 @@ impl Store {
 
     /// How many instances heartbeat within `within_ms` and have not stopped.
     pub async fn count_live_instances(&self, within_ms: i64) -> Result<i64> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM cluster_instances WHERE stopped_at IS NULL AND heartbeat_at >= $1",
-        )
-        .bind(now_ms() - within_ms)
-        .fetch_one(self.pool())
-        .await?;
+        let r =
+            sqlx::query("SELECT COUNT(*) AS n FROM cluster_instances WHERE stopped_at IS NULL AND heartbeat_at >= $1")
+                .bind(now_ms() - within_ms)
+                .fetch_one(self.pool())
+                .await?;
         Ok(r.try_get("n")?)
     }
 

@@ -201,9 +201,11 @@ impl App {
             }
         }
         if let Some(f) = firewall {
-            // Until the cluster registry (issue #14) provides this instance's id and the live count.
-            let membership = crate::firewall_replication::Membership::standalone_placeholder();
-            let tasks = f.start(tokens.edge.child_token(), tokens.flush.child_token(), membership);
+            let membership = crate::firewall_replication::Membership {
+                instance_id: hss.instance_id(),
+                live_instances: hss.live_instances(),
+            };
+            let tasks = f.start(tokens.edge.child_token(), tokens.flush.child_token(), membership, hss.changes());
             for (name, task) in tasks.edge {
                 running.spawn(Stage::Edge, name, task);
             }

@@ -31,28 +31,14 @@ const LAST_FLUSH: Duration = Duration::from_secs(2);
 /// Pause after a database error before trying again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// This instance among those sharing the database: its id (in every notification it sends) and the
-/// number of live instances (the budgets are split by it).
+/// This instance among those sharing the database, as the HSS's cluster registry knows it: its id (in
+/// every notification it sends) and the number of live instances (the budgets are split by it).
 #[derive(Debug, Clone)]
 pub struct Membership {
     /// This instance's id.
     pub instance_id: String,
     /// Live instances, at least 1.
     pub live_instances: watch::Receiver<u32>,
-}
-
-impl Membership {
-    /// Placeholder until the cluster registry (instances registering and heartbeating in the
-    /// database, issue #14) provides the real membership: a random id, and one live instance.
-    pub fn standalone_placeholder() -> Self {
-        let mut id = [0u8; 8];
-        if let Err(e) = auc::fill_random(&mut id) {
-            tracing::warn!(error = %e, "firewall instance id: no randomness; using the process id");
-            id[..4].copy_from_slice(&std::process::id().to_be_bytes());
-        }
-        let (_, live_instances) = watch::channel(1);
-        Self { instance_id: hex::encode(id), live_instances }
-    }
 }
 
 fn clock() -> Now {

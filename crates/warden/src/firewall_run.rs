@@ -112,28 +112,67 @@ async fn write_event(store: &Store, last: &mut HashMap<(String, String), Instant
 
 /// Reads the SIMs whose priority class is not standard (one narrow query, not whole SIM rows).
 async fn load_priorities(store: &Store) -> Result<HashMap<String, Priority>, store::StoreError> {
-    Ok(store
-        .priority_exceptions()
-        .await?
-        .into_iter()
-        .filter_map(|(imsi, p)| match p {
-            store::model::Priority::Critical => Some((imsi, Priority::Critical)),
-            store::model::Priority::Low => Some((imsi, Priority::Low)),
-            store::model::Priority::Standard => None,
-        })
-        .collect())
+    Ok(store.priority_exceptions().await?.into_iter().filter_map(|(imsi, p)| class_of(p).map(|c| (imsi, c))).collect())
 }
 
-/// Refreshes the priorities every minute until `stop`.
-async fn refresh_priorities(store: Store, priorities: Arc<StorePriorities>, stop: CancellationToken) {
+/// The firewall's class for a stored priority (`None`: standard, the default).
+fn class_of(p: store::model::Priority) -> Option<Priority> {
+    match p {
+        store::model::Priority::Critical => Some(Priority::Critical),
+        store::model::Priority::Low => Some(Priority::Low),
+        store::model::Priority::Standard => None,
+    }
+}
+
+/// Keeps the priorities current until `stop`: the SIM changes the HSS hears of (its own, other
+/// instances' and the command line's, announced by the database) at once, and everything every minute
+/// (and after the change feed missed announcements, or fell behind).
+async fn refresh_priorities(
+    store: Store,
+    priorities: Arc<StorePriorities>,
+    mut changes: tokio::sync::broadcast::Receiver<store::changes::Change>,
+    stop: CancellationToken,
+) {
+    use store::changes::Change;
+    use tokio::sync::broadcast::error::RecvError;
+    let mut minute = tokio::time::interval(Duration::from_secs(60));
+    minute.tick().await;
     loop {
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+        let reload_all = tokio::select! {
+            _ = minute.tick() => true,
+            c = changes.recv() => match c {
+                Ok(Change::Sim(imsi)) => {
+                    match store.sim(&imsi).await {
+                        Ok(sim) => {
+                            let class = sim.and_then(|s| class_of(s.priority));
+                            let mut map = priorities.0.write().expect("priorities");
+                            match class {
+                                Some(c) => map.insert(imsi.to_string(), c),
+                                None => map.remove(imsi.as_str()),
+                            };
+                            false
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "firewall: SIM priority not refreshed");
+                            false
+                        }
+                    }
+                }
+                Ok(Change::Resync) | Err(RecvError::Lagged(_)) => true,
+                Ok(_) => false,
+                // The HSS is gone: the minute refresh goes on.
+                Err(RecvError::Closed) => {
+                    changes = tokio::sync::broadcast::channel(1).1;
+                    false
+                }
+            },
             _ = stop.cancelled() => return,
-        }
-        match load_priorities(&store).await {
-            Ok(map) => *priorities.0.write().expect("priorities") = map,
-            Err(e) => tracing::warn!(error = %e, "firewall: SIM priorities not refreshed"),
+        };
+        if reload_all {
+            match load_priorities(&store).await {
+                Ok(map) => *priorities.0.write().expect("priorities") = map,
+                Err(e) => tracing::warn!(error = %e, "firewall: SIM priorities not refreshed"),
+            }
         }
     }
 }
@@ -230,7 +269,13 @@ impl FirewallPart {
 
     /// The relay and its helpers, stopping on `edge`, and the event writer, stopping on `flush`;
     /// on PostgreSQL also the state replication, as the instance `membership` describes.
-    pub fn start(self, edge: CancellationToken, flush: CancellationToken, membership: Membership) -> FirewallTasks {
+    pub fn start(
+        self,
+        edge: CancellationToken,
+        flush: CancellationToken,
+        membership: Membership,
+        changes: tokio::sync::broadcast::Receiver<store::changes::Change>,
+    ) -> FirewallTasks {
         let FirewallPart {
             fw,
             listener,
@@ -257,7 +302,10 @@ impl FirewallPart {
         };
         let mut tasks: Vec<Task> = vec![
             ("roaming firewall", Box::pin(relay)),
-            ("firewall priority refresh", Box::pin(refresh_priorities(store.clone(), priorities, edge.clone()))),
+            (
+                "firewall priority refresh",
+                Box::pin(refresh_priorities(store.clone(), priorities, changes, edge.clone())),
+            ),
         ];
         if store.backend() == store::Backend::Postgres {
             let replicate =

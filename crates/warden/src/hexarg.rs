@@ -25,7 +25,7 @@ pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     if let Some((i, c)) = digits.char_indices().find(|(_, c)| !c.is_ascii_hexdigit()) {
         return Err(format!("'{c}' at position {} is not a hex digit", i + 1));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("odd number of hex digits ({})", digits.len()));
     }
     hex::decode(digits).map_err(|e| e.to_string())

@@ -83,11 +83,11 @@ pub fn random_request(rng: &mut Rng, alg: &str) -> Value {
     let m = r.as_object_mut().unwrap();
     if alg == "milenage" {
         m.insert("k".into(), rng.hex(16).into());
-        m.insert(if rng.next_u64() % 2 == 0 { "op" } else { "opc" }.into(), rng.hex(16).into());
+        m.insert(if rng.next_u64().is_multiple_of(2) { "op" } else { "opc" }.into(), rng.hex(16).into());
     } else {
         let klen = rng.pick(&[16, 32]);
         m.insert("k".into(), rng.hex(klen).into());
-        m.insert(if rng.next_u64() % 2 == 0 { "top" } else { "topc" }.into(), rng.hex(32).into());
+        m.insert(if rng.next_u64().is_multiple_of(2) { "top" } else { "topc" }.into(), rng.hex(32).into());
         m.insert("iterations".into(), rng.pick(&[1u32, 1, 2, 3]).into());
         m.insert("mac_bits".into(), rng.pick(&[64u32, 128, 256]).into());
         m.insert("res_bits".into(), rng.pick(&[32u32, 64, 128, 256]).into());

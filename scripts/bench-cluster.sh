@@ -4,6 +4,7 @@
 # every instance at once with its own `warden bench s6a` at RATE/INSTANCES (0: as fast as possible),
 # for a cold run (empty caches) then a warm one; prints each generator's report and the sum.
 # Usage: scripts/bench-cluster.sh [INSTANCES=2] [SIMS=10000] [DURATION=10] [RATE=0] [CONNECTIONS=2]
+# ALLOC=block|exact overrides [sqn] allocation (default: exact on PostgreSQL).
 # Needs PostgreSQL at $PG (default postgres://postgres@127.0.0.1:5432/test; the database named there
 # is only used to create and drop a database of the run's own). Bounded: each run lasts DURATION s.
 set -euo pipefail
@@ -35,6 +36,7 @@ for i in $(seq 1 "$N"); do
       echo 'imsi_prefixes = ["00101"]'
     done
     echo '[http]'; echo 'enabled = false'
+    if [ -n "${ALLOC:-}" ]; then echo '[sqn]'; echo "allocation = \"$ALLOC\""; fi
   } > "$DIR/i$i/warden.toml"
 done
 cd "$DIR"

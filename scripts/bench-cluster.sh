@@ -74,3 +74,6 @@ for i, r in enumerate(reports, 1):
 print(f"  total: {sum(r['rate'] for r in reports):.0f} AIR/s ok; worst p99 {max(r['p99_ms'] for r in reports):.2f} ms")
 PY
 done
+echo "== failed requests in the servers' logs (by error)"
+grep -h "request failed" i*/serve.log 2>/dev/null | sed -e 's/\x1b\[[0-9;]*m//g' -e 's/.*error=//' | cut -c1-160 | sort | uniq -c | sort -rn | head -5 || true
+

@@ -157,6 +157,16 @@ impl Hss {
         let _ = self.member.changes.send(change.clone());
     }
 
+    /// Applies an announced change; true when it may have queued something this instance sends.
+    fn wants_round(&self, c: &Change) -> bool {
+        self.apply(c);
+        match c {
+            Change::Outbox(host) => self.reaches(host),
+            Change::Resync => true,
+            _ => false,
+        }
+    }
+
     /// True when this instance reaches `host` now.
     fn reaches(&self, host: &str) -> bool {
         !self.connections_to(host).is_empty()
@@ -295,12 +305,13 @@ impl Hss {
         loop {
             let deliver = tokio::select! {
                 Some(c) = feed.recv() => {
-                    self.apply(&c);
-                    match &c {
-                        Change::Outbox(host) => self.reaches(host),
-                        Change::Resync => true,
-                        _ => false,
+                    // Everything announced meanwhile is applied before one delivery round: a bulk job
+                    // announcing thousands of notifications costs a few rounds, not one each.
+                    let mut deliver = self.wants_round(&c);
+                    while let Ok(more) = feed.try_recv() {
+                        deliver |= self.wants_round(&more);
                     }
+                    deliver
                 }
                 Some(e) = events.recv() => {
                     if let Err(err) = self.publish(&id, &e).await {

@@ -283,21 +283,42 @@ impl Store {
         }
         let totals: Vec<(&Imsi, i64)> = order.into_iter().map(|i| (i, totals[i.as_str()])).collect();
         let mut marks = std::collections::HashMap::with_capacity(totals.len());
-        for chunk in totals.chunks(500) {
-            // `SELECT … UNION ALL` rather than `VALUES … AS v(k, n)`: SQLite names no VALUES columns.
-            let rows: Vec<String> =
-                (0..chunk.len()).map(|i| format!("SELECT ${} AS k, ${} AS n", 2 * i + 1, 2 * i + 2)).collect();
-            let sql = format!(
-                "UPDATE sims SET sqn_reserved = sqn_reserved + v.n FROM ({}) AS v WHERE imsi = v.k \
-                 RETURNING imsi, sqn_reserved",
-                rows.join(" UNION ALL ")
-            );
-            let mut q = sqlx::query(&sql);
-            for (imsi, n) in chunk {
-                q = q.bind(imsi.as_str()).bind(*n);
-            }
-            for r in q.fetch_all(&self.pool).await? {
+        if self.backend == Backend::Postgres {
+            // One statement text for every batch (prepared once), the batch as one parameter
+            // `imsi:n,imsi:n,…` (IMSIs are digits). The rows are locked in IMSI order before they are
+            // updated, so two instances updating overlapping batches at once never deadlock.
+            let list: Vec<String> = totals.iter().map(|(imsi, n)| format!("{imsi}:{n}")).collect();
+            let rows = sqlx::query(
+                "WITH v AS (SELECT split_part(x, ':', 1) AS k, split_part(x, ':', 2)::bigint AS n \
+                            FROM unnest(string_to_array($1, ',')) AS x), \
+                      locked AS MATERIALIZED (SELECT s.imsi FROM sims s JOIN v ON s.imsi = v.k \
+                            ORDER BY s.imsi FOR UPDATE OF s) \
+                 UPDATE sims SET sqn_reserved = sims.sqn_reserved + v.n FROM v JOIN locked ON locked.imsi = v.k \
+                 WHERE sims.imsi = v.k RETURNING sims.imsi, sims.sqn_reserved",
+            )
+            .bind(list.join(","))
+            .fetch_all(&self.pool)
+            .await?;
+            for r in rows {
                 marks.insert(r.try_get::<String, _>("imsi")?, r.try_get::<i64, _>("sqn_reserved")?);
+            }
+        } else {
+            for chunk in totals.chunks(500) {
+                // `SELECT … UNION ALL` rather than `VALUES … AS v(k, n)`: SQLite names no VALUES columns.
+                let rows: Vec<String> =
+                    (0..chunk.len()).map(|i| format!("SELECT ${} AS k, ${} AS n", 2 * i + 1, 2 * i + 2)).collect();
+                let sql = format!(
+                    "UPDATE sims SET sqn_reserved = sqn_reserved + v.n FROM ({}) AS v WHERE imsi = v.k \
+                     RETURNING imsi, sqn_reserved",
+                    rows.join(" UNION ALL ")
+                );
+                let mut q = sqlx::query(&sql);
+                for (imsi, n) in chunk {
+                    q = q.bind(imsi.as_str()).bind(*n);
+                }
+                for r in q.fetch_all(&self.pool).await? {
+                    marks.insert(r.try_get::<String, _>("imsi")?, r.try_get::<i64, _>("sqn_reserved")?);
+                }
             }
         }
         // Hand each request its part: the last request of a subscriber gets the top of the range.

@@ -58,20 +58,26 @@ pub struct SqnAllocator {
     batcher: OnceLock<mpsc::Sender<Reservation>>,
 }
 
-/// Collects reservations and commits each batch in one transaction.
-async fn group_commit(store: Store, mut rx: mpsc::Receiver<Reservation>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(r) => batch.push(r),
-                Err(_) => break,
+/// Collects reservations and commits each batch in one statement. Several of these may share one
+/// queue: each takes what waits when it is free, so a batch fills while another commits.
+async fn group_commit(store: Store, rx: std::sync::Arc<Mutex<mpsc::Receiver<Reservation>>>) {
+    loop {
+        let mut batch = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
             }
-        }
+            batch
+        };
         let requests: Vec<(Imsi, i64)> = batch.iter().map(|(i, n, _)| (i.clone(), *n)).collect();
         match store.reserve_sqn_many(&requests).await {
             Ok(results) => {
-                for ((_, _, reply), r) in batch.into_iter().zip(results) {
+                for ((_, _, reply), r) in batch.drain(..).zip(results) {
                     let _ = reply.send(r);
                 }
             }
@@ -114,7 +120,13 @@ impl SqnAllocator {
     async fn reserve(&self, store: &Store, imsi: &Imsi, n: i64) -> Result<i64> {
         let tx = self.batcher.get_or_init(|| {
             let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-            tokio::spawn(group_commit(store.clone(), rx));
+            let rx = std::sync::Arc::new(Mutex::new(rx));
+            // Exact allocation commits on every AIR: two statements in flight keep the database busy
+            // while a batch fills (rows are locked in IMSI order, so they never deadlock).
+            let workers = if self.allocation == Allocation::Exact { 2 } else { 1 };
+            for _ in 0..workers {
+                tokio::spawn(group_commit(store.clone(), rx.clone()));
+            }
             tx
         });
         let (reply, answer) = oneshot::channel();

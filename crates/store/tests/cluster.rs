@@ -180,3 +180,25 @@ async fn the_outbox_goes_to_one_instance_that_reaches_the_node() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn instances_reserving_overlapping_batches_at_once_never_deadlock() {
+    on_every_backend(|store, url| async move {
+        let imsis: Vec<String> = (0..60).map(|i| format!("0010100000{i:05}")).collect();
+        provision(&store, &imsis.iter().map(String::as_str).collect::<Vec<_>>()).await;
+        let other = Store::open(&url, testkit::keyring()).await.unwrap();
+        let forward: Vec<(Imsi, i64)> = imsis.iter().map(|i| (imsi(i), 1)).collect();
+        let backward: Vec<(Imsi, i64)> = forward.iter().rev().cloned().collect();
+        for _ in 0..25 {
+            // The same rows, in opposite orders, from two connections pools at once.
+            let (a, b) = tokio::join!(store.reserve_sqn_many(&forward), other.reserve_sqn_many(&backward));
+            for r in a.unwrap().into_iter().chain(b.unwrap()) {
+                r.unwrap();
+            }
+        }
+        for i in &imsis {
+            assert_eq!(store.sqn_reserved(&imsi(i)).await.unwrap(), Some(50), "{i}");
+        }
+    })
+    .await;
+}

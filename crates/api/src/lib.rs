@@ -11,6 +11,7 @@
 //! - [`Settings`] is the `[http]` configuration section (its defaults live there).
 //! - [`start_background`] hands the caller the platform's long-running work; everything stops on
 //!   [`AppState::shutdown_token`] ([`lifecycle`]).
+//! - [`hsts`]: `Strict-Transport-Security` on every response when served over HTTPS.
 //! - [`auth`]: bearer tokens, roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod egress;
 pub mod engine;
 pub mod extract;
+pub mod hsts;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod openapi;
@@ -63,6 +65,7 @@ async fn docs() -> impl IntoResponse {
 pub fn router(state: AppState) -> Router {
     let max_body = state.0.settings.max_body;
     let max_job_body = state.0.settings.max_job_body;
+    let https = state.0.settings.https();
     let v1 = Router::new()
         .route("/openapi.json", get(openapi_json))
         .route("/docs", get(docs))
@@ -97,7 +100,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline));
-    Router::new().nest("/api/v1", v1).fallback(not_found).with_state(state)
+    let app = Router::new().nest("/api/v1", v1).fallback(not_found);
+    let app = if https { app.layer(axum::middleware::map_response(hsts::add)) } else { app };
+    app.with_state(state)
 }
 
 /// Starts the background work of the platform and hands it to the caller to run: resumes

@@ -86,6 +86,10 @@ pub struct Settings {
     /// HTTPS (`[http.tls]`).
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// A reverse proxy in front terminates TLS: `warden serve` then accepts a non-loopback `listen`
+    /// without `[http.tls]`, and responses carry HSTS as they would with TLS (off by default).
+    #[serde(default)]
+    pub behind_tls_proxy: bool,
     /// Breached-password corpus checked when people choose passwords (besides the built-in list).
     #[serde(skip)]
     pub breached: Option<Arc<cmp::breached::BreachedList>>,
@@ -96,6 +100,11 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Whether clients reach the API over HTTPS: TLS here, or at a proxy in front.
+    pub fn https(&self) -> bool {
+        self.tls.is_some() || self.behind_tls_proxy
+    }
+
     /// The per-tenant quotas on bulk jobs.
     pub fn job_limits(&self) -> cmp::jobs::JobLimits {
         cmp::jobs::JobLimits { max_items: self.jobs_max_items, max_unfinished: i64::from(self.jobs_per_tenant) }

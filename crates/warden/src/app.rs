@@ -123,6 +123,10 @@ impl App {
         if !d.listen.ip().is_loopback() && d.peers.is_empty() {
             return Err(ServeError::OpenListener);
         }
+        let h = &config.http;
+        if h.enabled && !h.listen.ip().is_loopback() && !h.https() {
+            return Err(ServeError::PlainHttp(h.listen));
+        }
         // The recorder first: components register their series as they are built.
         let metrics = match config.metrics.listen {
             Some(addr) => {

@@ -60,6 +60,32 @@ pub enum Command {
     /// Several `warden serve` instances on one database.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// TLS material for the API's listener (`[http.tls]`).
+    #[command(subcommand)]
+    Tls(TlsCommand),
+}
+
+/// `warden tls …`
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// For a lab only: write a self-signed certificate and key for the API's HTTPS.
+    ///
+    /// An ECDSA P-256 key and a certificate valid 90 days for the given names and addresses, as
+    /// DIR/cert.pem and DIR/key.pem (mode 0600; existing files are never replaced); prints the
+    /// [http.tls] lines to paste. Browsers and clients trust it only when told to: in production,
+    /// use a certificate from your CA.
+    SelfSigned {
+        /// DNS name the certificate is for (repeatable; the first is also its common name).
+        #[arg(long = "name", value_name = "HOST", required = true)]
+        names: Vec<String>,
+        /// IP address the certificate is for (repeatable).
+        #[arg(long = "ip", value_name = "IP")]
+        ips: Vec<std::net::IpAddr>,
+        /// Directory to write cert.pem and key.pem into (created if missing; existing files are
+        /// never overwritten).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// `warden cluster …`

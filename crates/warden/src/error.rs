@@ -31,6 +31,12 @@ pub enum ServeError {
     /// A public Diameter listener without an allow-list of peers.
     #[error("diameter.listen is not a loopback address but no [[diameter.peers]] are configured")]
     OpenListener,
+    /// A platform API on an address other than loopback without TLS, and no TLS proxy declared.
+    #[error(
+        "http.listen {0} is not a loopback address but [http.tls] (cert_file, key_file) is not configured; \
+         add [http.tls], or set [http] behind_tls_proxy = true if a reverse proxy terminates TLS in front"
+    )]
+    PlainHttp(SocketAddr),
     /// A listener could not be bound.
     #[error("{key} {addr}: {source}")]
     Bind {

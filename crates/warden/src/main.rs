@@ -1,6 +1,6 @@
 //! `warden`: the single binary of the Warden security core. Each capability is a subcommand:
 //! `auc` (authentication centre), `serve` (the HSS over Diameter), `sim`/`profile`/`eir`
-//! (provisioning from files) and `bench` (load generation).
+//! (provisioning from files), `bench` (load generation) and `tls` (a lab certificate for the API).
 //!
 //! Exit codes: 0 success, 1 the operation failed (for example an AUTS whose MAC-S does not verify, or
 //! an import with bad rows), 2 the command line was wrong (missing argument, bad hex, wrong length);
@@ -28,6 +28,7 @@ mod provision;
 mod serve;
 mod storage;
 mod storage_migrate;
+mod tls_cmd;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -98,6 +99,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Auc(cmd) => auc_cmd::run(cmd).map(|json| json.to_string()),
         Command::Audit(cmd) => return network_audit::main(cli.config.as_deref(), cmd),
+        Command::Tls(cmd) => tls_cmd::run(cmd),
         other => run_async(cli.config.as_deref(), other),
     };
     match result {
@@ -137,6 +139,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
         match command {
             Command::Auc(_) => unreachable!("handled synchronously"),
             Command::Audit(_) => unreachable!("handled in main"),
+            Command::Tls(_) => unreachable!("handled synchronously"),
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,
             Command::Bench(BenchCommand::S6a(args)) => {

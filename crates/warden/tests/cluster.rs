@@ -495,3 +495,52 @@ async fn a_second_serve_on_one_sqlite_file_is_refused_until_the_first_is_gone() 
     }
     assert!(up, "the second serve did not start after the first was killed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_suspension_reaches_the_mme_once_per_sim_over_two_instances() {
+    let Some(db) = Database::create().await else { return };
+    let imsis: Vec<String> = (1..=120).map(|i| format!("00101000000{:04}", 5000 + i)).collect();
+    let nodes = workspaces(&db, 2, &imsis);
+    let op = nodes[0].admin_token();
+    let _a = nodes[0].start().await;
+    let _b = nodes[1].start().await;
+    let mut links = vec![link(&nodes[0]).await, link(&nodes[1]).await];
+    let peers = [links[0].peer.clone(), links[1].peer.clone()];
+    // Registered through both instances (alternately), as a DRA spreads them.
+    for (i, imsi) in imsis.iter().enumerate() {
+        let ula = s6a::ask(&peers[i % 2], s6a::ulr(MME, REALM, imsi, PLMN_00101, None, &format!("ulr;{imsi}"))).await;
+        assert_eq!(ula.result_code(), Some(rc::SUCCESS), "{imsi}");
+    }
+    // The CLI imported the SIMs for tenant acme; the bulk job runs through B's API.
+    let tenant = tenant_token(&nodes[1].api(), &op).await;
+    let selection = json!({"imsi_from": imsis[0], "imsi_to": imsis[imsis.len() - 1]});
+    let (s, job) = http(
+        "POST",
+        &format!("{}/jobs", nodes[1].api()),
+        &tenant,
+        Some(json!({"status": "suspended", "selection": selection})),
+    )
+    .await;
+    assert_eq!(s, 202, "{job}");
+    let mut clrs: HashMap<String, usize> = HashMap::new();
+    let until = Instant::now() + Duration::from_secs(20);
+    while clrs.len() < imsis.len() && Instant::now() < until {
+        for m in collect(&mut links, Duration::from_millis(200)).await {
+            if m.abbrev() == Some("CLR") {
+                *clrs.entry(m.get_str(avp::USER_NAME).unwrap().to_string()).or_default() += 1;
+            }
+        }
+    }
+    // A little longer, for any duplicate still on its way.
+    for m in collect(&mut links, Duration::from_secs(2)).await {
+        if m.abbrev() == Some("CLR") {
+            *clrs.entry(m.get_str(avp::USER_NAME).unwrap().to_string()).or_default() += 1;
+        }
+    }
+    assert_eq!(clrs.len(), imsis.len(), "every suspended SIM's MME got a CLR");
+    let twice: Vec<_> = clrs.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "CLRs sent more than once: {twice:?}");
+    let status = warden(nodes[0].dir.path(), &["cluster", "status", "--json"]);
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["outbox"], json!([]), "nothing left waiting: {status}");
+}

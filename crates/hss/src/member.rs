@@ -120,6 +120,38 @@ async fn send_over(connections: Vec<PeerHandle>, msg: Message) -> Sent {
     Sent::Retry(why)
 }
 
+/// Forwards the database's change feed to `to` until `stop` (PostgreSQL; on SQLite it ends at once).
+/// When the feed cannot be opened it is tried again every second, and a [`Change::Resync`] is sent
+/// once it is open: announcements made meanwhile were missed.
+async fn forward_changes(store: store::Store, to: mpsc::Sender<Change>, stop: CancellationToken) {
+    let mut missed = false;
+    let mut feed = loop {
+        match store.change_feed().await {
+            Ok(Some(f)) => break f,
+            Ok(None) => return,
+            Err(e) => {
+                if !missed {
+                    tracing::warn!(error = %e, "no change feed yet: retrying every second");
+                }
+                missed = true;
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.cancelled() => return,
+                }
+            }
+        }
+    };
+    if missed && to.send(Change::Resync).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            c = feed.next() => if to.send(c).await.is_err() { return },
+            _ = stop.cancelled() => return,
+        }
+    }
+}
+
 impl Hss {
     /// Sets what this instance registers as (before [`Hss::run_outbox`]): its name, Diameter and
     /// HTTP listeners.
@@ -274,24 +306,7 @@ impl Hss {
             return;
         };
         let (feed_tx, mut feed) = mpsc::channel::<Change>(4096);
-        match self.store.change_feed().await {
-            Ok(Some(mut f)) => {
-                let stop = stop.clone();
-                tokio::spawn(async move {
-                    loop {
-                        tokio::select! {
-                            c = f.next() => if feed_tx.send(c).await.is_err() { return },
-                            _ = stop.cancelled() => return,
-                        }
-                    }
-                });
-            }
-            Ok(None) => drop(feed_tx),
-            Err(e) => {
-                tracing::warn!(error = %e, "no change feed: changes of other instances are seen at the next poll");
-                drop(feed_tx);
-            }
-        }
+        tokio::spawn(forward_changes(self.store.clone(), feed_tx, stop.clone()));
         let mut republish = false;
         if let Err(e) = self.register(&id).await {
             tracing::warn!(error = %e, "instance not registered yet; retrying every heartbeat");

@@ -7,7 +7,8 @@
 //!   connected to every instance; a SIM created and changed through one instance is served (or
 //!   refused) by another at once; `warden cluster status` lists the instances and their peers;
 //! - a rolling restart (SIGTERM: drain, DPR) loses no request of a client that, like a DRA, sends a
-//!   request again to the other instance when its connection goes away.
+//!   request again to the other instance when its connection goes away;
+//! - two roaming firewalls on the database decide category 3 on each other's registrations.
 //!
 //! Skipped (with a message) when `WARDEN_TEST_POSTGRES_URL` is not set; `.ci/run` sets it.
 
@@ -543,4 +544,65 @@ async fn a_bulk_suspension_reaches_the_mme_once_per_sim_over_two_instances() {
     let status = warden(nodes[0].dir.path(), &["cluster", "status", "--json"]);
     let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(status["outbox"], json!([]), "nothing left waiting: {status}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_firewall_instances_decide_category_3_on_each_others_registrations() {
+    use testkit::roaming::{ALPHA, ALPHA2, BRAVO, FRANCE, GERMANY};
+    let Some(db) = Database::create().await else { return };
+    let fports = [common::free_port(), common::free_port()];
+    let nodes: Vec<Workspace> = fports
+        .iter()
+        .map(|fport| {
+            let firewall = format!(
+                "[storage]\nurl = \"{}\"\n[firewall]\nlisten = \"127.0.0.1:{fport}\"\norigin_host = \"fw.home.example\"\n\
+                 origin_realm = \"home.example\"\n[firewall.home]\nrealms = [\"home.example\"]\nplmns = [\"00101\"]\n\
+                 imsi_prefixes = [\"00101\"]\n[firewall.velocity]\nmin_minutes = 60\n[[firewall.partners]]\n\
+                 name = \"alpha\"\norigin_hosts = [\"{}\", \"{}\"]\nrealms = [\"alpha.example\"]\nplmns = [\"26201\"]\n\
+                 [[firewall.partners]]\nname = \"bravo\"\norigin_hosts = [\"{}\"]\nrealms = [\"bravo.example\"]\n\
+                 plmns = [\"20801\"]\n",
+                db.url, ALPHA.0, ALPHA2.0, BRAVO.0
+            );
+            node("6e", &[], "", &firewall)
+        })
+        .collect();
+    // A SIM whose profile lets it roam anywhere.
+    let dir = nodes[0].dir.path();
+    std::fs::write(dir.join("roamer.toml"), "[[profile]]\nname = \"roamer\"\nservices = [\"data\"]\n").unwrap();
+    std::fs::write(dir.join("roamer.csv"), format!("imsi,k,opc,amf,profile\n001010000009001,{K},{OPC},8000,roamer\n"))
+        .unwrap();
+    for args in [["profile", "import", "roamer.toml"], ["sim", "import", "roamer.csv"]] {
+        let out = warden(dir, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let _servers = [nodes[0].start().await, nodes[1].start().await];
+    let fw = |i: usize| std::net::SocketAddr::from(([127, 0, 0, 1], fports[i]));
+    let partner = |from: (&'static str, &'static str), i: usize| async move {
+        connect_mme(fw(i), Node::new(from.0, from.1), 16).await.expect("the partner connects").peer
+    };
+    let (alpha_a, bravo_b, alpha2_b) = (partner(ALPHA, 0).await, partner(BRAVO, 1).await, partner(ALPHA2, 1).await);
+    let imsi = "001010000009001";
+    let ulr = |from: (&str, &str), plmn| s6a::ulr(Node::new(from.0, from.1), REALM, imsi, plmn, None, "ulr");
+
+    // Registered in Germany through firewall A…
+    assert_eq!(s6a::ask(&alpha_a, ulr(ALPHA, GERMANY)).await.result_code(), Some(rc::SUCCESS));
+    // …so firewall B refuses, within a second, a registration from France (velocity) and a purge from
+    // an alpha MME that is not the serving one: decisions only A's registration can explain.
+    let started = Instant::now();
+    loop {
+        let a = s6a::ask(&bravo_b, ulr(BRAVO, FRANCE)).await;
+        if a.result_code() == Some(rc::AUTHORIZATION_REJECTED) {
+            break; // c3-velocity
+        }
+        assert!(started.elapsed() < Duration::from_millis(1500), "B did not apply A's registration: {a:?}");
+        if a.result_code() == Some(rc::SUCCESS) {
+            // B was asked before A's registration arrived and let France through (and learned it):
+            // register in Germany again through A, so A's registration is the newest.
+            let _ = s6a::ask(&alpha_a, ulr(ALPHA, GERMANY)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let pur = s6a::pur(Node::new(ALPHA2.0, ALPHA2.1), REALM, imsi, "pur");
+    let a = s6a::ask(&alpha2_b, pur).await;
+    assert_ne!(a.result_code(), Some(rc::SUCCESS), "a purge from a node that does not serve the subscriber: {a:?}");
 }

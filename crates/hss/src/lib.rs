@@ -49,6 +49,7 @@ pub use config::{
     BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerRule,
     SqnAllocation, SqnConfig, SqnError, SubscriptionConfig, UnknownImei,
 };
+pub use member::LIVE_WITHIN_MS;
 pub use originate::OriginateError;
 pub use refusals::{describe_metrics, PeerRefusals, Refusal, RefusalCounts, REFUSED_METRIC};
 pub use session_id::SessionIds;
@@ -133,7 +134,7 @@ impl Hss {
         let cache = cache::Cache::new(config.cache_capacity);
         let signalling = SignallingCounter::with_capacity(config.signalling_capacity);
         let session_ids = SessionIds::new(config.origin_host());
-        let member = member::Member::new(config.origin_host());
+        let member = member::Member::new(config.origin_host(), sqn.allocation());
         Arc::new(Self {
             config,
             store,
@@ -200,42 +201,36 @@ impl Hss {
         &self.refusals
     }
 
-    /// Remembers that `node` is reached through the relay `connection` (CLR/IDR go back that way).
+    /// Remembers that `node` is reached through the relay `connection` (CLR/IDR go back that way),
+    /// here and, when it is new, in the database for every instance and after restarts.
     pub(crate) fn remember_route(&self, node: &str, connection: &str) {
+        if self.learn_route(node, connection) {
+            let (node, via) = (node.to_ascii_lowercase(), connection.to_ascii_lowercase());
+            self.member.announce(member::PeerEvent::Route { node, via });
+        }
+    }
+
+    /// Remembers a route in this instance only; true when it is new or changed.
+    pub(crate) fn learn_route(&self, node: &str, connection: &str) -> bool {
         let mut routes = self.routes.lock().expect("routes");
         let key = node.to_ascii_lowercase();
         if routes.get(&key).is_some_and(|c| c.eq_ignore_ascii_case(connection)) {
-            return;
+            return false;
         }
         if routes.len() >= MAX_ROUTES && !routes.contains_key(&key) {
+            // The node's route stays in the database; it is looked up again when needed.
             if let Some(victim) = routes.keys().next().cloned() {
                 routes.remove(&victim);
-                self.member.announce(member::PeerEvent::Down { host: victim });
             }
         }
-        let via = connection.to_ascii_lowercase();
-        self.member.announce(member::PeerEvent::Up { host: key.clone(), via: via.clone() });
-        routes.insert(key, via);
+        routes.insert(key, connection.to_ascii_lowercase());
+        true
     }
 
-    /// Every node this instance reaches now: its open connections' identities, and the nodes
-    /// behind those of them that relay.
-    pub(crate) fn reachable_now(&self) -> Vec<member::PeerEvent> {
+    /// The identities of the peers this instance has an open connection to.
+    pub(crate) fn reachable_now(&self) -> Vec<String> {
         let peers = self.peers.lock().expect("peer registry");
-        let open = |h: &str| peers.get(h).is_some_and(|v| v.iter().any(PeerHandle::is_open));
-        let mut out: Vec<member::PeerEvent> = peers
-            .keys()
-            .filter(|h| open(h))
-            .map(|h| member::PeerEvent::Up { host: h.clone(), via: String::new() })
-            .collect();
-        let routes = self.routes.lock().expect("routes");
-        out.extend(
-            routes
-                .iter()
-                .filter(|(_, via)| open(via))
-                .map(|(host, via)| member::PeerEvent::Up { host: host.clone(), via: via.clone() }),
-        );
-        out
+        peers.iter().filter(|(_, v)| v.iter().any(PeerHandle::is_open)).map(|(h, _)| h.clone()).collect()
     }
 
     /// The open connections to `node`, newest first: its own, or else those of the relay it last
@@ -351,14 +346,10 @@ impl Handler for Hss {
         live.retain(PeerHandle::is_open);
         let first = live.is_empty();
         live.push(peer);
-        drop(peers);
+        // Announced under the lock, so an Up and the Down of a connection closing at once are
+        // recorded in the order they happened.
         if first {
-            self.member.announce(member::PeerEvent::Up { host: host.clone(), via: String::new() });
-            // Nodes last seen behind this relay are reachable again.
-            let routes = self.routes.lock().expect("routes");
-            for (node, via) in routes.iter().filter(|(_, via)| **via == host) {
-                self.member.announce(member::PeerEvent::Up { host: node.clone(), via: via.clone() });
-            }
+            self.member.announce(member::PeerEvent::Up { host });
         }
     }
 

@@ -31,18 +31,25 @@ const PRUNE_AFTER_MS: i64 = 3_600_000;
 /// A claim lasts this long: longer than a request's timeout (10 s), so a claim never ends while its
 /// send may still be answered.
 const LEASE_MS: i64 = 60_000;
+/// A send of a queued notification gives up after this long (the request's own timeout is 10 s, but
+/// a connection whose peer stops reading may never start it).
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 /// Outbox rows claimed per query.
 const CLAIM_BATCH: i64 = 500;
 /// How often expiry runs.
 const EXPIRY_EVERY: Duration = Duration::from_secs(5);
+/// How often the recorded peers are replaced by the connected ones (whatever a lost write left).
+const RECONCILE_EVERY: Duration = Duration::from_secs(60);
 
-/// A node this instance started or stopped reaching.
+/// A change of what this instance reaches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum PeerEvent {
-    /// `host` is reachable, directly (`via` empty) or through the relay `via`.
-    Up { host: String, via: String },
-    /// `host` is no longer reachable, nor anything through it.
+    /// A first connection of peer `host` opened.
+    Up { host: String },
+    /// The last connection of peer `host` closed.
     Down { host: String },
+    /// `node` registered through the relay `via` (shared by every instance: `relay_routes`).
+    Route { node: String, via: String },
 }
 
 /// This instance's membership state.
@@ -55,7 +62,7 @@ pub(crate) struct Member {
 }
 
 impl Member {
-    pub(crate) fn new(name: &str) -> Self {
+    pub(crate) fn new(name: &str, allocation: store::Allocation) -> Self {
         let (events, rx) = mpsc::unbounded_channel();
         let mut id = [0u8; 8];
         // A random id per process start; the OS generator failing leaves the time as the id.
@@ -69,6 +76,10 @@ impl Member {
                 diameter: String::new(),
                 http: String::new(),
                 version: env!("CARGO_PKG_VERSION").to_string(),
+                sqn_allocation: match allocation {
+                    store::Allocation::Exact => "exact".into(),
+                    store::Allocation::Block(_) => "block".into(),
+                },
             }),
             events,
             pending: Mutex::new(Some(rx)),
@@ -121,8 +132,8 @@ async fn send_over(connections: Vec<PeerHandle>, msg: Message) -> Sent {
 }
 
 /// Forwards the database's change feed to `to` until `stop` (PostgreSQL; on SQLite it ends at once).
-/// When the feed cannot be opened it is tried again every second, and a [`Change::Resync`] is sent
-/// once it is open: announcements made meanwhile were missed.
+/// When the feed cannot be opened it is tried again every second; its first change is a
+/// [`Change::Resync`] (announcements made before it listened were missed).
 async fn forward_changes(store: store::Store, to: mpsc::Sender<Change>, stop: CancellationToken) {
     let mut missed = false;
     let mut feed = loop {
@@ -141,9 +152,6 @@ async fn forward_changes(store: store::Store, to: mpsc::Sender<Change>, stop: Ca
             }
         }
     };
-    if missed && to.send(Change::Resync).await.is_err() {
-        return;
-    }
     loop {
         tokio::select! {
             c = feed.next() => if to.send(c).await.is_err() { return },
@@ -160,6 +168,11 @@ impl Hss {
         info.name = name.to_string();
         info.diameter = diameter.to_string();
         info.http = http.to_string();
+    }
+
+    /// How this instance allocates SEQ values.
+    pub fn sqn_allocation(&self) -> store::Allocation {
+        self.sqn.allocation()
     }
 
     /// This instance's id in the registry (random per process start).
@@ -184,7 +197,7 @@ impl Hss {
             Change::Sim(imsi) => self.forget(imsi),
             Change::Profile(name) => self.cache.forget_profile(name),
             Change::Resync => self.cache.clear(),
-            Change::Outbox(_) => {}
+            Change::Outbox(_) | Change::SimsInserted => {}
         }
         let _ = self.member.changes.send(change.clone());
     }
@@ -193,33 +206,49 @@ impl Hss {
     fn wants_round(&self, c: &Change) -> bool {
         self.apply(c);
         match c {
-            Change::Outbox(host) => self.reaches(host),
+            // A relayed node is not known here by name: one claim query answers whether it is ours.
+            Change::Outbox(_) => true,
             Change::Resync => true,
             _ => false,
         }
     }
 
-    /// True when this instance reaches `host` now.
-    fn reaches(&self, host: &str) -> bool {
-        !self.connections_to(host).is_empty()
-    }
-
     /// Writes a reachability change to the registry.
     async fn publish(&self, id: &str, e: &PeerEvent) -> store::Result<()> {
         match e {
-            PeerEvent::Up { host, via } => self.store.add_peer(id, host, via).await,
+            PeerEvent::Up { host } => self.store.add_peer(id, host, "").await,
             PeerEvent::Down { host } => self.store.remove_peer(id, host).await,
+            PeerEvent::Route { node, via } => self.store.set_relay_route(node, via).await,
         }
     }
 
-    /// Registers again (the row was pruned, or the database came back) with every node reached now.
+    /// Registers (again: the row was pruned, the database came back, or it is time to reconcile)
+    /// with exactly the peers connected now.
     async fn register(&self, id: &str) -> store::Result<()> {
         let info = self.member.info.lock().expect("member").clone();
         self.store.register_instance(&info).await?;
-        for e in self.reachable_now() {
-            self.publish(id, &e).await?;
+        self.store.replace_peers(id, &self.reachable_now()).await
+    }
+
+    /// The open connections to `node`: its own, or those of the relay it last registered through —
+    /// as this instance remembers it, else as the database does (another instance saw the
+    /// registration, or this one restarted since).
+    async fn connections_for(&self, node: &str) -> Vec<PeerHandle> {
+        let direct = self.connections_to(node);
+        if !direct.is_empty() {
+            return direct;
         }
-        Ok(())
+        match self.store.relay_route(node).await {
+            Ok(Some(via)) => {
+                self.learn_route(node, &via);
+                self.connections_to(node)
+            }
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                tracing::warn!(error = %e, "relay route not read");
+                Vec::new()
+            }
+        }
     }
 
     /// Heartbeat, live count, and registration again when needed.
@@ -242,25 +271,41 @@ impl Hss {
             total += items.len();
             for item in &items {
                 self.forget(&item.imsi);
-                let request = match self.notification(&item.imsi, &item.kind, &item.node).await? {
-                    Some(r) => r,
-                    None => {
-                        self.store.complete_notification(&id, item.id).await?;
+                // A row that cannot be prepared (its SIM unreadable, a store error) is released with
+                // a back-off on its own: it never holds up the rest of the batch.
+                let request = match self.notification(&item.imsi, &item.kind, &item.node).await {
+                    Ok(Some(r)) => r,
+                    Ok(None) => {
+                        if let Err(e) = self.store.complete_notification(&id, item.id, item.attempts).await {
+                            tracing::warn!(error = %e, "outbox row not removed; its claim ends by itself");
+                        }
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::warn!(imsi = %item.imsi, kind = item.kind, error = %e, "notification not prepared; will retry");
+                        let later = now_ms() + backoff_ms(item.attempts);
+                        if let Err(e) = self.store.release_notification(&id, item.id, item.attempts, later).await {
+                            tracing::warn!(error = %e, "outbox row not released; its claim ends by itself");
+                        }
                         continue;
                     }
                 };
-                let connections = self.connections_to(&item.node.origin_host);
+                let connections = self.connections_for(&item.node.origin_host).await;
                 let (hss, id, row, attempts) = (self.clone(), id.clone(), item.id, item.attempts);
                 let (mme, kind) = (item.node.origin_host.clone(), item.kind.clone());
                 self.originated.spawn(async move {
-                    let result = match send_over(connections, request).await {
+                    // Bounded even when the MME stops reading: the claim (60 s) outlives the send.
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, send_over(connections, request))
+                        .await
+                        .unwrap_or_else(|_| Sent::Retry("no answer in time".into()));
+                    let result = match sent {
                         Sent::Answered(code) => {
                             tracing::debug!(%mme, kind, result = ?code, "notification delivered");
-                            hss.store.complete_notification(&id, row).await.map(|_| ())
+                            hss.store.complete_notification(&id, row, attempts).await.map(|_| ())
                         }
                         Sent::Retry(why) => {
                             tracing::info!(%mme, kind, attempts, why, "notification not delivered; will retry");
-                            hss.store.release_notification(&id, row, now_ms() + backoff_ms(attempts)).await
+                            hss.store.release_notification(&id, row, attempts, now_ms() + backoff_ms(attempts)).await
                         }
                     };
                     if let Err(e) = result {
@@ -296,17 +341,62 @@ impl Hss {
         let _ = tokio::time::timeout(poll, self.outbox_wake.notified()).await;
     }
 
-    /// Runs this instance's membership until `stop`: registration and heartbeat, reachability,
-    /// outbox delivery (at once after a change of this process or an announcement, otherwise every
-    /// `poll`), expiry, and the change feed. On `stop` the instance is marked stopped.
+    /// Runs this instance's membership until `stop`, as three tasks that never wait for each other:
+    /// the registry (registration, heartbeat every second, reachability changes, reconciliation,
+    /// expiry), the change feed (applied to the caches as it arrives), and outbox delivery (at once
+    /// after a change of this process, an announcement or a new peer, otherwise every `poll`). On
+    /// `stop` the instance is marked stopped.
     pub async fn run_outbox(self: Arc<Self>, poll: Duration, stop: CancellationToken) {
         let id = self.member.id();
-        let Some(mut events) = self.member.pending.lock().expect("member").take() else {
+        let Some(events) = self.member.pending.lock().expect("member").take() else {
             tracing::error!("the membership loop runs once per HSS");
             return;
         };
-        let (feed_tx, mut feed) = mpsc::channel::<Change>(4096);
-        tokio::spawn(forward_changes(self.store.clone(), feed_tx, stop.clone()));
+        let (feed_tx, feed) = mpsc::channel::<Change>(4096);
+        let forward = tokio::spawn(forward_changes(self.store.clone(), feed_tx, stop.clone()));
+        let apply = tokio::spawn(self.clone().apply_feed(feed));
+        let registry = tokio::spawn(self.clone().run_registry(id.clone(), events, stop.clone()));
+        loop {
+            tokio::select! {
+                _ = self.outbox_wake.notified() => {}
+                _ = tokio::time::sleep(poll) => {}
+                _ = stop.cancelled() => break,
+            }
+            if let Err(e) = self.deliver_claimed().await {
+                tracing::warn!(error = %e, "outbox delivery failed");
+            }
+        }
+        let _ = forward.await;
+        let _ = apply.await;
+        let _ = registry.await;
+        if let Err(e) = self.store.stop_instance(&id).await {
+            tracing::warn!(error = %e, "instance not marked stopped; it is seen as failed after its heartbeat ends");
+        }
+    }
+
+    /// Applies the change feed to the caches until it ends, waking delivery when a change may have
+    /// queued something for this instance. Everything announced meanwhile is applied before one
+    /// wake-up: a bulk job announcing thousands of notifications costs a few rounds, not one each.
+    async fn apply_feed(self: Arc<Self>, mut feed: mpsc::Receiver<Change>) {
+        while let Some(c) = feed.recv().await {
+            let mut deliver = self.wants_round(&c);
+            while let Ok(more) = feed.try_recv() {
+                deliver |= self.wants_round(&more);
+            }
+            if deliver {
+                self.outbox_wake.notify_one();
+            }
+        }
+    }
+
+    /// The registry until `stop`: registration, heartbeat, reachability changes (a new peer wakes
+    /// delivery), reconciliation of the recorded peers every minute, expiry every 5 s.
+    async fn run_registry(
+        self: Arc<Self>,
+        id: String,
+        mut events: mpsc::UnboundedReceiver<PeerEvent>,
+        stop: CancellationToken,
+    ) {
         let mut republish = false;
         if let Err(e) = self.register(&id).await {
             tracing::warn!(error = %e, "instance not registered yet; retrying every heartbeat");
@@ -316,27 +406,23 @@ impl Hss {
         let mut beat = tokio::time::interval(HEARTBEAT);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut last_expiry = tokio::time::Instant::now();
-        let mut last_round = tokio::time::Instant::now();
+        let mut last_reconcile = tokio::time::Instant::now();
         loop {
-            let deliver = tokio::select! {
-                Some(c) = feed.recv() => {
-                    // Everything announced meanwhile is applied before one delivery round: a bulk job
-                    // announcing thousands of notifications costs a few rounds, not one each.
-                    let mut deliver = self.wants_round(&c);
-                    while let Ok(more) = feed.try_recv() {
-                        deliver |= self.wants_round(&more);
-                    }
-                    deliver
-                }
+            tokio::select! {
                 Some(e) = events.recv() => {
                     if let Err(err) = self.publish(&id, &e).await {
                         tracing::warn!(error = %err, "reachability not recorded; recorded again at the next heartbeat");
                         republish = true;
                     }
-                    matches!(e, PeerEvent::Up { .. })
+                    if !matches!(e, PeerEvent::Down { .. }) {
+                        self.outbox_wake.notify_one();
+                    }
                 }
-                _ = self.outbox_wake.notified() => true,
                 _ = beat.tick() => {
+                    if last_reconcile.elapsed() >= RECONCILE_EVERY {
+                        last_reconcile = tokio::time::Instant::now();
+                        republish = true;
+                    }
                     let beat = if std::mem::take(&mut republish) { self.register(&id).await } else { self.heartbeat(&id).await };
                     if let Err(e) = beat {
                         tracing::warn!(error = %e, "heartbeat failed");
@@ -348,20 +434,9 @@ impl Hss {
                             tracing::warn!(error = %e, "outbox expiry failed");
                         }
                     }
-                    last_round.elapsed() >= poll
                 }
-                _ = tokio::time::sleep(poll) => true,
-                _ = stop.cancelled() => break,
-            };
-            if deliver {
-                last_round = tokio::time::Instant::now();
-                if let Err(e) = self.deliver_claimed().await {
-                    tracing::warn!(error = %e, "outbox delivery failed");
-                }
+                _ = stop.cancelled() => return,
             }
-        }
-        if let Err(e) = self.store.stop_instance(&id).await {
-            tracing::warn!(error = %e, "instance not marked stopped; it is seen as failed after its heartbeat ends");
         }
     }
 }

@@ -5,8 +5,8 @@
 //! (`warden_cache`, `sim:<imsi>`), a profile changed (`profile:<name>`), a notification was queued
 //! for a serving node (`warden_outbox`, the node). They are sent when the writing transaction
 //! commits, whoever wrote. When the listening connection is lost, notifications sent meanwhile are
-//! lost too: the feed then reports [`Change::Resync`] and the listener must assume that anything
-//! changed.
+//! lost too: the feed then listens again and reports [`Change::Resync`] (as it does when it starts),
+//! and the listener must assume that anything changed.
 
 use sqlx::postgres::PgListener;
 
@@ -26,6 +26,8 @@ pub enum Change {
     Sim(Imsi),
     /// A service profile changed, was created or deleted.
     Profile(String),
+    /// SIMs were created (one announcement per statement).
+    SimsInserted,
     /// A CLR/IDR was queued for this serving node (lower case).
     Outbox(String),
     /// The feed (re)connected: announcements may have been missed; drop everything cached.
@@ -39,6 +41,7 @@ impl Change {
             CACHE_CHANNEL => {
                 let (kind, key) = payload.split_once(':')?;
                 match kind {
+                    "sims" if key == "inserted" => Some(Change::SimsInserted),
                     "sim" => key.parse().ok().map(Change::Sim),
                     "profile" => Some(Change::Profile(key.to_string())),
                     _ => None,
@@ -53,6 +56,7 @@ impl Change {
 /// The announcements of one database.
 pub struct ChangeFeed {
     listener: PgListener,
+    url: String,
     /// A [`Change::Resync`] is due (at start, and after a lost connection).
     resync: bool,
 }
@@ -64,8 +68,9 @@ impl std::fmt::Debug for ChangeFeed {
 }
 
 impl ChangeFeed {
-    /// The next change. Never fails: a lost connection is retried (every second) and reported as
-    /// [`Change::Resync`] once it is back.
+    /// The next change. Never fails: when the connection is lost, a new one is opened (every second
+    /// until it listens again) and [`Change::Resync`] is reported once it listens — so nothing
+    /// committed after the resynchronisation can be missed.
     pub async fn next(&mut self) -> Change {
         loop {
             if self.resync {
@@ -78,19 +83,33 @@ impl ChangeFeed {
                         return c;
                     }
                 }
-                // The connection was lost; the next call reconnects and listens again.
-                Ok(None) => {
-                    tracing::warn!("change feed: connection to the database lost; reconnecting");
-                    self.resync = true;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "change feed: cannot reach the database; retrying in 1 s");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                Ok(None) | Err(_) => {
+                    tracing::warn!("change feed: connection to the database lost; listening again");
+                    self.listener = listen_until_ready(&self.url).await;
                     self.resync = true;
                 }
             }
         }
     }
+}
+
+/// A listener on Warden's channels, retried every second until the database answers.
+async fn listen_until_ready(url: &str) -> PgListener {
+    loop {
+        match listen(url).await {
+            Ok(l) => return l,
+            Err(e) => {
+                tracing::warn!(error = %e, "change feed: cannot listen yet; retrying in 1 s");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn listen(url: &str) -> Result<PgListener> {
+    let mut listener = PgListener::connect(url).await?;
+    listener.listen_all([CACHE_CHANNEL, OUTBOX_CHANNEL]).await?;
+    Ok(listener)
 }
 
 impl Store {
@@ -99,9 +118,9 @@ impl Store {
         if self.backend() != Backend::Postgres {
             return Ok(None);
         }
-        let mut listener = PgListener::connect(self.url()).await?;
-        listener.listen_all([CACHE_CHANNEL, OUTBOX_CHANNEL]).await?;
-        Ok(Some(ChangeFeed { listener, resync: false }))
+        // Listening starts with a resynchronisation: whatever was cached before it may be stale.
+        let listener = listen(self.url()).await?;
+        Ok(Some(ChangeFeed { listener, url: self.url().to_string(), resync: true }))
     }
 }
 
@@ -119,6 +138,7 @@ mod tests {
         assert_eq!(Change::parse(OUTBOX_CHANNEL, "MME1.Example"), Some(Change::Outbox("mme1.example".into())));
         assert_eq!(Change::parse(CACHE_CHANNEL, "sim:not-an-imsi"), None);
         assert_eq!(Change::parse(CACHE_CHANNEL, "unknown:x"), None);
+        assert_eq!(Change::parse(CACHE_CHANNEL, "sims:inserted"), Some(Change::SimsInserted));
         assert_eq!(Change::parse("other", "sim:001010000000001"), None);
     }
 }

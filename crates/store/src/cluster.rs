@@ -34,6 +34,8 @@ pub struct InstanceInfo {
     pub http: String,
     /// Warden's version.
     pub version: String,
+    /// `exact` or `block` (SQN allocation): a block-allocating instance must be alone.
+    pub sqn_allocation: String,
 }
 
 /// An instance as registered.
@@ -109,8 +111,8 @@ impl Store {
     pub async fn register_instance(&self, info: &InstanceInfo) -> Result<()> {
         let now = now_ms();
         sqlx::query(
-            "INSERT INTO cluster_instances (id, name, diameter, http, version, started_at, heartbeat_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
+            "INSERT INTO cluster_instances (id, name, diameter, http, version, sqn_allocation, started_at, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at, \
              stopped_at = NULL",
         )
         .bind(&info.id)
@@ -118,6 +120,7 @@ impl Store {
         .bind(&info.diameter)
         .bind(&info.http)
         .bind(&info.version)
+        .bind(&info.sqn_allocation)
         .bind(now)
         .bind(now)
         .execute(self.pool())
@@ -177,8 +180,8 @@ impl Store {
     /// Every registered instance with the nodes it reaches, oldest first.
     pub async fn instances(&self) -> Result<Vec<Instance>> {
         let rows = sqlx::query(
-            "SELECT id, name, diameter, http, version, started_at, heartbeat_at, stopped_at FROM cluster_instances \
-             ORDER BY started_at, id",
+            "SELECT id, name, diameter, http, version, sqn_allocation, started_at, heartbeat_at, stopped_at \
+             FROM cluster_instances ORDER BY started_at, id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -201,6 +204,7 @@ impl Store {
                     diameter: r.try_get("diameter")?,
                     http: r.try_get("http")?,
                     version: r.try_get("version")?,
+                    sqn_allocation: r.try_get("sqn_allocation")?,
                 },
                 started_at: r.try_get("started_at")?,
                 heartbeat_at: r.try_get("heartbeat_at")?,
@@ -227,6 +231,61 @@ impl Store {
         Ok(())
     }
 
+    /// Replaces the nodes instance `id` reaches by `hosts` (its peers' identities), in one
+    /// transaction: the registry then matches the connections whatever was lost before.
+    pub async fn replace_peers(&self, id: &str, hosts: &[String]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM cluster_peers WHERE instance_id = $1").bind(id).execute(&mut *tx).await?;
+        for host in hosts {
+            sqlx::query("INSERT INTO cluster_peers (instance_id, host, via, since) VALUES ($1, $2, '', $3)")
+                .bind(id)
+                .bind(host.to_ascii_lowercase())
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records that `node` registered through the relay `via` (both lower-cased).
+    pub async fn set_relay_route(&self, node: &str, via: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO relay_routes (node, via, at) VALUES ($1, $2, $3) \
+             ON CONFLICT (node) DO UPDATE SET via = excluded.via, at = excluded.at",
+        )
+        .bind(node.to_ascii_lowercase())
+        .bind(via.to_ascii_lowercase())
+        .bind(now_ms())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records that `node` registered directly (no longer through a relay).
+    pub async fn clear_relay_route(&self, node: &str) -> Result<()> {
+        sqlx::query("DELETE FROM relay_routes WHERE node = $1")
+            .bind(node.to_ascii_lowercase())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// The relay `node` last registered through, if any.
+    pub async fn relay_route(&self, node: &str) -> Result<Option<String>> {
+        let r = sqlx::query("SELECT via FROM relay_routes WHERE node = $1")
+            .bind(node.to_ascii_lowercase())
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(r.map(|r| r.try_get("via")).transpose()?)
+    }
+
+    /// Every relayed node with its relay.
+    pub async fn relay_routes(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT node, via FROM relay_routes ORDER BY node").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((r.try_get("node")?, r.try_get("via")?))).collect()
+    }
+
     /// Records that instance `id` no longer reaches `host`, nor anything through it.
     pub async fn remove_peer(&self, id: &str, host: &str) -> Result<()> {
         let host = host.to_ascii_lowercase();
@@ -238,8 +297,9 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` notifications for nodes instance `id` reaches (and `refresh` rows, which
-    /// any instance may take), leasing each for `lease_ms`. Rows claimed by another instance whose
+    /// Claims up to `limit` notifications for nodes instance `id` reaches — its peers, and nodes whose
+    /// last registration came through a relay among its peers — (and `refresh` rows, which any
+    /// instance may take), leasing each for `lease_ms`. Rows claimed by another instance whose
     /// lease has not ended, or waiting for their retry time, are left alone.
     pub async fn claim_notifications(&self, id: &str, limit: i64, lease_ms: i64) -> Result<Vec<OutboxItem>> {
         let now = now_ms();
@@ -247,7 +307,9 @@ impl Store {
         let sql = format!(
             "UPDATE outbox SET claimed_by = $1, claimed_until = $2, attempts = attempts + 1 WHERE id IN (\
                SELECT o.id FROM outbox o WHERE o.not_before <= $3 AND o.claimed_until <= $3 AND (o.kind = 'refresh' \
-               OR lower(o.serving_host) IN (SELECT p.host FROM cluster_peers p WHERE p.instance_id = $1)) \
+               OR lower(o.serving_host) IN (SELECT p.host FROM cluster_peers p WHERE p.instance_id = $1) \
+               OR lower(o.serving_host) IN (SELECT r.node FROM relay_routes r JOIN cluster_peers p ON p.host = r.via \
+                                            WHERE p.instance_id = $1)) \
                ORDER BY o.id LIMIT $4 {lock}) RETURNING {ITEM_COLUMNS}"
         );
         let rows = sqlx::query(&sql).bind(id).bind(now + lease_ms).bind(now).bind(limit).fetch_all(self.pool()).await?;
@@ -257,25 +319,28 @@ impl Store {
     }
 
     /// The notification was delivered (the node answered): deletes it, if this instance still holds
-    /// the claim.
-    pub async fn complete_notification(&self, id: &str, row: i64) -> Result<bool> {
-        let r = sqlx::query("DELETE FROM outbox WHERE id = $1 AND claimed_by = $2")
+    /// the claim it made as attempt `attempt` (a late answer to an older claim changes nothing).
+    pub async fn complete_notification(&self, id: &str, row: i64, attempt: i64) -> Result<bool> {
+        let r = sqlx::query("DELETE FROM outbox WHERE id = $1 AND claimed_by = $2 AND attempts = $3")
             .bind(row)
             .bind(id)
+            .bind(attempt)
             .execute(self.pool())
             .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    /// The send failed: releases the claim; the row may be claimed again (by any instance that
-    /// reaches the node) from `not_before` (unix ms).
-    pub async fn release_notification(&self, id: &str, row: i64, not_before: i64) -> Result<()> {
+    /// The send failed: releases the claim made as attempt `attempt`; the row may be claimed again
+    /// (by any instance that reaches the node) from `not_before` (unix ms).
+    pub async fn release_notification(&self, id: &str, row: i64, attempt: i64, not_before: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE outbox SET claimed_by = NULL, claimed_until = 0, not_before = $1 WHERE id = $2 AND claimed_by = $3",
+            "UPDATE outbox SET claimed_by = NULL, claimed_until = 0, not_before = $1 \
+             WHERE id = $2 AND claimed_by = $3 AND attempts = $4",
         )
         .bind(not_before)
         .bind(row)
         .bind(id)
+        .bind(attempt)
         .execute(self.pool())
         .await?;
         Ok(())

@@ -44,6 +44,7 @@ fn instance(id: &str) -> InstanceInfo {
         diameter: "127.0.0.1:3868".into(),
         http: String::new(),
         version: "test".into(),
+        sqn_allocation: "exact".into(),
     }
 }
 
@@ -142,17 +143,19 @@ async fn the_outbox_goes_to_one_instance_that_reaches_the_node() {
         let loser = if holder == "a" { "b" } else { "a" };
         assert_eq!((item.kind.as_str(), item.attempts, &item.imsi), ("clr", 1, &who));
         assert!(store.claim_notifications(loser, 10, 60_000).await.unwrap().is_empty(), "leased");
-        assert!(!store.complete_notification(loser, item.id).await.unwrap(), "only the holder completes");
+        assert!(!store.complete_notification(loser, item.id, 1).await.unwrap(), "only the holder completes");
 
         // A failed send releases it; then either instance that reaches the node may take it again.
-        store.release_notification(holder, item.id, 0).await.unwrap();
+        store.release_notification(holder, item.id, 1, 0).await.unwrap();
         let again = store.claim_notifications(loser, 10, 60_000).await.unwrap();
         assert_eq!(again.len(), 1);
         assert_eq!(again[0].attempts, 2);
+        // A late outcome of the first claim (attempt 1) cannot complete or release the second.
+        assert!(!store.complete_notification(loser, item.id, 1).await.unwrap(), "stale claim token");
         // Released with a back-off: nobody takes it before its time.
-        store.release_notification(loser, item.id, store::cluster::now_ms() + 60_000).await.unwrap();
+        store.release_notification(loser, item.id, 2, store::cluster::now_ms() + 60_000).await.unwrap();
         assert!(store.claim_notifications(holder, 10, 60_000).await.unwrap().is_empty(), "backing off");
-        store.release_notification(holder, item.id, 0).await.unwrap();
+        store.release_notification(holder, item.id, 2, 0).await.unwrap();
         assert!(store.claim_notifications(holder, 10, 60_000).await.unwrap().is_empty(), "released only by its holder");
 
         // The node leaves every instance: the row waits, then expires exactly once.

@@ -73,6 +73,30 @@ pub struct App {
     _sqlite_lock: Option<std::fs::File>,
 }
 
+/// On PostgreSQL, block SQN allocation is for one instance only: refused when another instance is
+/// live, and any instance refuses to join one that allocates in blocks (SEQ would go back between
+/// their blocks). Two instances starting in the same second are not caught; docs/hss.md says so.
+async fn refuse_shared_block_allocation(store: &Store, mine: store::Allocation) -> Result<(), ServeError> {
+    if store.backend() != store::Backend::Postgres {
+        return Ok(());
+    }
+    let now = store::cluster::now_ms();
+    let live: Vec<_> = store
+        .instances()
+        .await
+        .map_err(ServeError::Registry)?
+        .into_iter()
+        .filter(|i| i.is_live(now, hss::LIVE_WITHIN_MS))
+        .collect();
+    let block_elsewhere = live.iter().find(|i| i.info.sqn_allocation == "block");
+    match (mine, block_elsewhere, live.first()) {
+        (store::Allocation::Block(_), _, Some(other)) | (_, Some(other), _) => {
+            Err(ServeError::SharedBlockAllocation(format!("{} ({})", other.info.id, other.info.diameter)))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// On SQLite, an exclusive lock on `<database>.serve-lock` for the life of the process (the kernel
 /// releases it when the process ends, even by `kill -9`): SQLite serves one instance, whose
 /// block-allocated SQNs and outbox assume no other `warden serve` on the file.
@@ -81,8 +105,11 @@ fn sqlite_serve_lock(url: &str) -> Result<Option<std::fs::File>, ServeError> {
     if path == ":memory:" {
         return Ok(None);
     }
-    // The store created the file's directory (mode 0700) before this runs.
-    let lock_path = format!("{path}.serve-lock");
+    // The store created the file before this runs; its canonical path names the lock, so two
+    // spellings of one file (`./x.db`, `x.db`, a symbolic link) share it.
+    let canonical =
+        std::fs::canonicalize(path).map_err(|source| ServeError::Lock { path: path.to_string(), source })?;
+    let lock_path = format!("{}.serve-lock", canonical.display());
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -145,6 +172,7 @@ impl App {
             hss_config.add_relay(fw);
         }
         let hss = Hss::new(hss_config, store.clone());
+        refuse_shared_block_allocation(&store, hss.sqn_allocation()).await?;
         let http = if config.http.enabled { config.http.listen.to_string() } else { String::new() };
         hss.describe_instance(&d.origin_host, &d.listen.to_string(), &http);
         let server = hss_front::server_config(d)?;

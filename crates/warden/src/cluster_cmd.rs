@@ -1,8 +1,9 @@
 //! `warden cluster status`: the `warden serve` instances registered on the configured database,
-//! whether each is live (heartbeat within 5 s), the Diameter nodes each reaches, and the CLR/IDR
+//! whether each is live (heartbeat within 5 s), the Diameter peers each holds, and the CLR/IDR
 //! waiting in the outbox per serving node — with the nodes no live instance reaches flagged, since
 //! what waits for them expires unsent.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use serde_json::json;
@@ -11,8 +12,7 @@ use store::cluster::{now_ms, Backlog, Instance};
 use crate::config::Config;
 use crate::{storage, Failure};
 
-/// An instance is live while its heartbeat is younger than this (the HSS heartbeats every second).
-const LIVE_WITHIN_MS: i64 = 5_000;
+use hss::LIVE_WITHIN_MS;
 
 fn state(i: &Instance, now: i64) -> &'static str {
     match (i.stopped_at, i.is_live(now, LIVE_WITHIN_MS)) {
@@ -22,17 +22,18 @@ fn state(i: &Instance, now: i64) -> &'static str {
     }
 }
 
-/// Who reaches `host` among the live instances.
-fn reached_by<'a>(instances: &'a [Instance], host: &str, now: i64) -> Vec<&'a str> {
+/// Who reaches `host` among the live instances: a peer of theirs, or behind a relay that is.
+fn reached_by<'a>(instances: &'a [Instance], routes: &HashMap<String, String>, host: &str, now: i64) -> Vec<&'a str> {
+    let via = routes.get(host);
     instances
         .iter()
-        .filter(|i| i.is_live(now, LIVE_WITHIN_MS) && i.peers.iter().any(|(h, _)| h == host))
+        .filter(|i| i.is_live(now, LIVE_WITHIN_MS) && i.peers.iter().any(|(h, _)| h == host || Some(h) == via))
         .map(|i| i.info.id.as_str())
         .collect()
 }
 
 /// The report as text.
-fn text(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) -> String {
+fn text(instances: &[Instance], routes: &HashMap<String, String>, backlog: &[Backlog], now: i64, now_s: i64) -> String {
     let mut out = String::new();
     let live = instances.iter().filter(|i| i.is_live(now, LIVE_WITHIN_MS)).count();
     let _ = writeln!(out, "{live} live instance(s) of {} registered", instances.len());
@@ -63,7 +64,7 @@ fn text(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) -> St
     } else {
         let _ = writeln!(out, "outbox (CLR/IDR waiting):");
         for b in backlog {
-            let by = reached_by(instances, &b.host, now);
+            let by = reached_by(instances, routes, &b.host, now);
             let who = if by.is_empty() {
                 "reached by no live instance".to_string()
             } else {
@@ -76,7 +77,13 @@ fn text(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) -> St
 }
 
 /// The report as JSON.
-fn machine(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) -> serde_json::Value {
+fn machine(
+    instances: &[Instance],
+    routes: &HashMap<String, String>,
+    backlog: &[Backlog],
+    now: i64,
+    now_s: i64,
+) -> serde_json::Value {
     json!({
         "instances": instances.iter().map(|i| json!({
             "id": i.info.id,
@@ -84,6 +91,7 @@ fn machine(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) ->
             "diameter": i.info.diameter,
             "http": i.info.http,
             "version": i.info.version,
+            "sqn_allocation": i.info.sqn_allocation,
             "state": state(i, now),
             "started_at_ms": i.started_at,
             "heartbeat_age_ms": now - i.heartbeat_at,
@@ -93,7 +101,7 @@ fn machine(instances: &[Instance], backlog: &[Backlog], now: i64, now_s: i64) ->
             "host": b.host,
             "pending": b.pending,
             "oldest_age_s": now_s - b.oldest,
-            "reached_by": reached_by(instances, &b.host, now),
+            "reached_by": reached_by(instances, routes, &b.host, now),
         })).collect::<Vec<_>>(),
     })
 }
@@ -104,10 +112,11 @@ pub async fn status(config: &Config, as_json: bool) -> Result<String, Failure> {
     let failed = |e: store::StoreError| Failure::Failed(e.to_string());
     let instances = store.instances().await.map_err(failed)?;
     let backlog = store.outbox_backlog().await.map_err(failed)?;
+    let routes: HashMap<String, String> = store.relay_routes().await.map_err(failed)?.into_iter().collect();
     let (now, now_s) = (now_ms(), store::now());
     Ok(if as_json {
-        machine(&instances, &backlog, now, now_s).to_string()
+        machine(&instances, &routes, &backlog, now, now_s).to_string()
     } else {
-        text(&instances, &backlog, now, now_s)
+        text(&instances, &routes, &backlog, now, now_s)
     })
 }

@@ -17,6 +17,12 @@ pub enum ServeError {
     /// The store or its keys.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// Block SQN allocation with another live instance on the database.
+    #[error("[sqn] allocation = \"block\" serves one instance only, and instance {0} is live on this database: use allocation = \"exact\" on every instance")]
+    SharedBlockAllocation(String),
+    /// The instance registry could not be read.
+    #[error("cluster registry: {0}")]
+    Registry(store::StoreError),
     /// Another `warden serve` runs on the same SQLite file.
     #[error("another warden serve is running on {0} (SQLite serves one instance; use PostgreSQL for several)")]
     SqliteInUse(String),

@@ -158,7 +158,7 @@ async fn refresh_priorities(
                         }
                     }
                 }
-                Ok(Change::Resync) | Err(RecvError::Lagged(_)) => true,
+                Ok(Change::Resync | Change::SimsInserted) | Err(RecvError::Lagged(_)) => true,
                 Ok(_) => false,
                 // The HSS is gone: the minute refresh goes on.
                 Err(RecvError::Closed) => {

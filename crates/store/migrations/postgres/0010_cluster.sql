@@ -10,7 +10,8 @@ CREATE TABLE cluster_instances (
     version       TEXT NOT NULL,
     started_at    BIGINT NOT NULL,
     heartbeat_at  BIGINT NOT NULL,
-    stopped_at    BIGINT
+    stopped_at    BIGINT,
+    sqn_allocation TEXT NOT NULL DEFAULT 'exact'
 );
 
 -- The Diameter nodes each instance can reach now: its peers' identities, and nodes behind a relay
@@ -23,6 +24,16 @@ CREATE TABLE cluster_peers (
     PRIMARY KEY (instance_id, host)
 );
 CREATE INDEX cluster_peers_host ON cluster_peers(host);
+
+-- Nodes that reach the HSS through a relay (a roaming firewall, a DEA): the relay a node's last
+-- registration came through, shared by every instance and kept across restarts, so a CLR/IDR for
+-- the node is claimed by any instance holding a connection to that relay.
+CREATE TABLE relay_routes (
+    node  TEXT PRIMARY KEY,
+    via   TEXT NOT NULL,
+    at    BIGINT NOT NULL
+);
+CREATE INDEX relay_routes_via ON relay_routes(via);
 
 -- The outbox is claimed by the instance holding the serving node's connection, retried with back-off
 -- (`not_before`, unix ms) and expired when no instance holds it.
@@ -55,6 +66,17 @@ CREATE TRIGGER sims_announce_update AFTER UPDATE ON sims FOR EACH ROW
            NEW.protection_lifted))
     EXECUTE FUNCTION warden_announce_sim();
 CREATE TRIGGER sims_announce_delete AFTER DELETE ON sims FOR EACH ROW EXECUTE FUNCTION warden_announce_sim();
+
+-- New SIMs need no cache drop (an unknown SIM is read from the database), but caches of whole sets
+-- (the firewall's device priorities) reload: one announcement per statement, not per row, so an
+-- import of a million SIMs is one notification.
+CREATE FUNCTION warden_announce_sims_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('warden_cache', 'sims:inserted');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER sims_announce_insert AFTER INSERT ON sims FOR EACH STATEMENT
+    EXECUTE FUNCTION warden_announce_sims_inserted();
 
 CREATE FUNCTION warden_announce_profile() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

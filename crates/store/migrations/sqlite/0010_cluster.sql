@@ -10,7 +10,8 @@ CREATE TABLE cluster_instances (
     version       TEXT NOT NULL,
     started_at    BIGINT NOT NULL,
     heartbeat_at  BIGINT NOT NULL,
-    stopped_at    BIGINT
+    stopped_at    BIGINT,
+    sqn_allocation TEXT NOT NULL DEFAULT 'exact'
 );
 
 CREATE TABLE cluster_peers (
@@ -21,6 +22,16 @@ CREATE TABLE cluster_peers (
     PRIMARY KEY (instance_id, host)
 );
 CREATE INDEX cluster_peers_host ON cluster_peers(host);
+
+-- Nodes that reach the HSS through a relay (a roaming firewall, a DEA): the relay a node's last
+-- registration came through, shared by every instance and kept across restarts, so a CLR/IDR for
+-- the node is claimed by any instance holding a connection to that relay.
+CREATE TABLE relay_routes (
+    node  TEXT PRIMARY KEY,
+    via   TEXT NOT NULL,
+    at    BIGINT NOT NULL
+);
+CREATE INDEX relay_routes_via ON relay_routes(via);
 
 ALTER TABLE outbox ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN not_before BIGINT NOT NULL DEFAULT 0;

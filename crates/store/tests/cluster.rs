@@ -205,3 +205,34 @@ async fn instances_reserving_overlapping_batches_at_once_never_deadlock() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_node_behind_a_relay_is_claimed_by_whoever_holds_the_relay() {
+    on_every_backend(|store, _| async move {
+        provision(&store, &["001010000000001"]).await;
+        for id in ["a", "b"] {
+            store.register_instance(&instance(id)).await.unwrap();
+        }
+        // The partner's MME registered through the firewall; only instance b holds the firewall.
+        store.set_relay_route("MME9.Partner.Example", "FW.home.example").await.unwrap();
+        store.add_peer("b", "fw.home.example", "").await.unwrap();
+        store.add_peer("a", "mme1.home.example", "").await.unwrap();
+        let node = ServingNode {
+            origin_host: "mme9.partner.example".into(),
+            origin_realm: "partner.example".into(),
+            plmn: None,
+            since: 0,
+        };
+        let mut tx = store.begin().await.unwrap();
+        tx.enqueue_notification(&imsi("001010000000001"), "idr", &node).await.unwrap();
+        tx.commit().await.unwrap();
+        assert!(store.claim_notifications("a", 10, 60_000).await.unwrap().is_empty());
+        assert_eq!(store.claim_notifications("b", 10, 60_000).await.unwrap().len(), 1);
+        assert_eq!(store.relay_route("mme9.partner.example").await.unwrap().as_deref(), Some("fw.home.example"));
+        // Reconciled peers replace what was recorded.
+        store.replace_peers("b", &["mme2.home.example".into()]).await.unwrap();
+        let b = store.instances().await.unwrap().into_iter().find(|i| i.info.id == "b").unwrap();
+        assert_eq!(b.peers, vec![("mme2.home.example".to_string(), String::new())]);
+    })
+    .await;
+}

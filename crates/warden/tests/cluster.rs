@@ -606,3 +606,30 @@ async fn two_firewall_instances_decide_category_3_on_each_others_registrations()
     let a = s6a::ask(&alpha2_b, pur).await;
     assert_ne!(a.result_code(), Some(rc::SUCCESS), "a purge from a node that does not serve the subscriber: {a:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn block_allocation_is_refused_beside_another_live_instance() {
+    let Some(db) = Database::create().await else { return };
+    let nodes = workspaces(&db, 2, &[]);
+    let _a = nodes[0].start().await;
+    // Wait until A has registered.
+    for _ in 0..100 {
+        let out = warden(nodes[1].dir.path(), &["cluster", "status", "--json"]);
+        let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if status["instances"].as_array().is_some_and(|v| v.iter().any(|i| i["state"] == "live")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let toml = nodes[1].dir.path().join("warden.toml");
+    let text = std::fs::read_to_string(&toml).unwrap() + "[sqn]\nallocation = \"block\"\n";
+    std::fs::write(&toml, text).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(nodes[1].dir.path())
+        .args(["--config", "warden.toml", "serve"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("allocation = \"block\" serves one instance only"), "{err}");
+}

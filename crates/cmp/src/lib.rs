@@ -38,6 +38,7 @@ pub mod fair;
 pub mod hashing;
 pub mod jobs;
 mod lifecycle;
+pub mod mfa;
 mod notify;
 pub mod password;
 pub mod provisioning;

@@ -139,7 +139,10 @@ async fn two_step_login_with_totp_and_recovery_codes() {
     assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "alice's code does not open bob's ticket");
     let r = second_step(&api, &t3, &recovery[1]).await;
     assert_eq!(r.status, 200, "the refused attempt did not use alice's recovery code: {}", r.text);
-    assert_eq!(api.call("GET", "/api/v1/me", &r.json()["token"].as_str().unwrap().to_string(), None).await.json()["tenant"], "acme");
+    assert_eq!(
+        api.call("GET", "/api/v1/me", &r.json()["token"].as_str().unwrap().to_string(), None).await.json()["tenant"],
+        "acme"
+    );
 
     // The audit trail names the factor.
     let audit = api.call("GET", "/api/v1/audit?limit=1000", &admin, None).await.json();
@@ -172,7 +175,8 @@ async fn two_step_login_with_totp_and_recovery_codes() {
     assert_eq!(rows.len(), 1, "bob's credential remains; alice's was removed");
     let bob_secret_len = rows[0].0.len();
     assert_eq!(bob_secret_len, 1 + 4 + 12 + 20 + 16, "sealed: version, KEK id, nonce, ciphertext, tag");
-    let hashes: Vec<(String,)> = sqlx::query_as("SELECT code_hash FROM mfa_recovery_codes").fetch_all(&pool).await.unwrap();
+    let hashes: Vec<(String,)> =
+        sqlx::query_as("SELECT code_hash FROM mfa_recovery_codes").fetch_all(&pool).await.unwrap();
     assert_eq!(hashes.len(), 10, "bob's ten");
     assert!(hashes.iter().all(|(h,)| h.len() == 64 && !recovery.iter().any(|r| h.contains(&r.replace('-', "")))));
 }
@@ -191,7 +195,10 @@ async fn the_secret_is_sealed_in_the_database() {
     let keys = store::seal::Keyring::new(store::seal::Kek::from_bytes(1, &[9; 32]), vec![]);
     let user: (String,) = sqlx::query_as("SELECT user_id FROM mfa_totp").fetch_one(&pool).await.unwrap();
     assert_eq!(&**keys.open(&user.0, "mfa_totp.secret_sealed", &sealed).unwrap(), raw.as_slice(), "bound to the user");
-    assert!(keys.open("usr_other", "mfa_totp.secret_sealed", &sealed).is_err(), "moved to another user it does not open");
+    assert!(
+        keys.open("usr_other", "mfa_totp.secret_sealed", &sealed).is_err(),
+        "moved to another user it does not open"
+    );
 }
 
 #[tokio::test]

@@ -258,7 +258,13 @@ pub async fn confirm_totp(
 
 /// Removes the person's TOTP factor and recovery codes; needs a valid TOTP code or an unused recovery
 /// code. The person's other sessions are revoked. Returns how many.
-pub async fn remove_totp(store: &Store, user_id: &str, token_id: &str, code: &str, source: Option<IpAddr>) -> Result<u64> {
+pub async fn remove_totp(
+    store: &Store,
+    user_id: &str,
+    token_id: &str,
+    code: &str,
+    source: Option<IpAddr>,
+) -> Result<u64> {
     let rec = unlocked(store, user_id).await?;
     let cred = match store.totp_credential(user_id).await? {
         Some(c) if c.active => c,

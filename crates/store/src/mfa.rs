@@ -102,19 +102,19 @@ impl Store {
     /// Whether people of `tenant` need a second factor (`None`: the operator's staff, always).
     pub async fn mfa_required(&self, tenant: Option<&str>) -> Result<bool> {
         let Some(t) = tenant else { return Ok(true) };
-        let row = sqlx::query("SELECT mfa_required FROM tenants WHERE name = $1").bind(t).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT mfa_required FROM tenants WHERE name = $1").bind(t).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| r.try_get::<i64, _>("mfa_required")).transpose()?.is_none_or(|v| v != 0))
     }
 
     /// Tenants after `cursor`, in order, with their settings.
     pub async fn tenant_rows(&self, cursor: Option<&str>, limit: i64) -> Result<Vec<TenantRow>> {
-        let rows = sqlx::query(
-            "SELECT name, created_at, mfa_required FROM tenants WHERE name > $1 ORDER BY name LIMIT $2",
-        )
-        .bind(cursor.unwrap_or(""))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query("SELECT name, created_at, mfa_required FROM tenants WHERE name > $1 ORDER BY name LIMIT $2")
+                .bind(cursor.unwrap_or(""))
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?;
         rows.iter().map(tenant_row).collect()
     }
 
@@ -129,10 +129,11 @@ impl Store {
 
     /// The user's TOTP credential with its secret opened, if any.
     pub async fn totp_credential(&self, user_id: &str) -> Result<Option<TotpCredential>> {
-        let row = sqlx::query("SELECT secret_sealed, algorithm, digits, state, last_step FROM mfa_totp WHERE user_id = $1")
-            .bind(user_id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row =
+            sqlx::query("SELECT secret_sealed, algorithm, digits, state, last_step FROM mfa_totp WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(self.pool())
+                .await?;
         let Some(r) = row else { return Ok(None) };
         let secret = self.keyring().open(user_id, SECRET_FIELD, &r.try_get::<Vec<u8>, _>("secret_sealed")?)?;
         let digits: i64 = r.try_get("digits")?;
@@ -183,6 +184,29 @@ impl Store {
             .fetch_one(self.pool())
             .await?;
         Ok(r.try_get("n")?)
+    }
+
+    /// Re-seals the TOTP secrets not sealed with the current KEK (part of [`Store::reseal_all`]).
+    pub(crate) async fn reseal_mfa_secrets(&self) -> Result<u64> {
+        let keys = self.keyring();
+        let rows = sqlx::query("SELECT user_id, secret_sealed FROM mfa_totp").fetch_all(self.pool()).await?;
+        let mut tx = self.pool().begin().await?;
+        let mut done = 0;
+        for r in &rows {
+            let (user, blob): (String, Vec<u8>) = (r.try_get("user_id")?, r.try_get("secret_sealed")?);
+            if crate::seal::Keyring::blob_kek(&blob) == Some(keys.current_id()) {
+                continue;
+            }
+            let sealed = keys.seal(&user, SECRET_FIELD, &keys.open(&user, SECRET_FIELD, &blob)?)?;
+            sqlx::query("UPDATE mfa_totp SET secret_sealed = $1 WHERE user_id = $2")
+                .bind(sealed)
+                .bind(&user)
+                .execute(&mut *tx)
+                .await?;
+            done += 1;
+        }
+        tx.commit().await?;
+        Ok(done)
     }
 
     /// Deletes tickets that expired before `before`. Returns how many.

@@ -102,8 +102,9 @@ impl FromRequestParts<AppState> for Owner {
             }
             _ => {
                 let caller = Caller::from_request_parts(parts, state).await?;
-                let user_id =
-                    caller.user_id.ok_or_else(|| ApiError::forbidden("only a person's login session has a second factor"))?;
+                let user_id = caller
+                    .user_id
+                    .ok_or_else(|| ApiError::forbidden("only a person's login session has a second factor"))?;
                 if !caller.name.starts_with(cmp::access::SESSION_PREFIX) {
                     return Err(ApiError::forbidden("only a person's login session has a second factor"));
                 }
@@ -158,11 +159,7 @@ pub struct TotpConfirmed {
 /// Confirms a TOTP enrolment with a first valid code; the person's other sessions are revoked.
 #[utoipa::path(post, path = "/me/mfa/totp/confirm", tag = "access", request_body = Code,
     responses((status = 200, body = TotpConfirmed), Problems), security(("bearer" = [])))]
-pub async fn confirm_totp(
-    owner: Owner,
-    parts: Parts,
-    Json(req): Json<Code>,
-) -> ApiResult<axum::Json<TotpConfirmed>> {
+pub async fn confirm_totp(owner: Owner, parts: Parts, Json(req): Json<Code>) -> ApiResult<axum::Json<TotpConfirmed>> {
     check_rate(&owner.st, &parts)?;
     let secs = owner.st.0.settings.session_secs;
     let c = cmp::mfa::confirm_totp(owner.st.store(), &owner.holder, &req.code, owner.source, secs).await?;
@@ -202,10 +199,7 @@ pub async fn patch_tenant(
     if let Some(required) = req.mfa_required {
         cmp::access::set_mfa_required(st.store(), &caller.actor(), &name, required).await?;
     }
-    let row = st
-        .store()
-        .tenant_row(&name)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("tenant {name} not found")))?;
+    let row =
+        st.store().tenant_row(&name).await?.ok_or_else(|| ApiError::not_found(format!("tenant {name} not found")))?;
     Ok(axum::Json(Tenant::from(row)))
 }

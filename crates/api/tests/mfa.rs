@@ -139,10 +139,8 @@ async fn two_step_login_with_totp_and_recovery_codes() {
     assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "alice's code does not open bob's ticket");
     let r = second_step(&api, &t3, &recovery[1]).await;
     assert_eq!(r.status, 200, "the refused attempt did not use alice's recovery code: {}", r.text);
-    assert_eq!(
-        api.call("GET", "/api/v1/me", &r.json()["token"].as_str().unwrap().to_string(), None).await.json()["tenant"],
-        "acme"
-    );
+    let alice = r.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(api.call("GET", "/api/v1/me", &alice, None).await.json()["tenant"], "acme");
 
     // The audit trail names the factor.
     let audit = api.call("GET", "/api/v1/audit?limit=1000", &admin, None).await.json();

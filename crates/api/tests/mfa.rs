@@ -197,6 +197,9 @@ async fn the_secret_is_sealed_in_the_database() {
         keys.open("usr_other", "mfa_totp.secret_sealed", &sealed).is_err(),
         "moved to another user it does not open"
     );
+    let factors: Vec<(Option<String>,)> =
+        sqlx::query_as("SELECT factor FROM api_tokens WHERE name LIKE 'session:%'").fetch_all(&pool).await.unwrap();
+    assert_eq!(factors, [(Some("totp".to_string()),)], "the session row records its factor");
 }
 
 #[tokio::test]

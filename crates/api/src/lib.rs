@@ -42,7 +42,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, catalogue, events, jobs, rules, sims};
+use routes::{access, catalogue, events, jobs, mfa, rules, sims};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -86,12 +86,16 @@ pub fn router(state: AppState) -> Router {
         .route("/profiles/{name}", put(catalogue::put_profile))
         .route("/ranges", get(catalogue::list_ranges).post(catalogue::create_range))
         .route("/tenants", get(access::list_tenants).post(access::create_tenant))
+        .route("/tenants/{name}", axum::routing::patch(mfa::patch_tenant))
         .route("/tokens", get(access::list_tokens).post(access::create_token))
         .route("/tokens/{id}", axum::routing::delete(access::revoke_token))
         .route("/users", get(access::list_users).post(access::create_user))
         .route("/users/{id}", axum::routing::delete(access::delete_user))
         .route("/users/{id}/password", put(access::reset_password))
         .route("/auth/login", post(access::login))
+        .route("/auth/login/mfa", post(mfa::login_mfa))
+        .route("/me/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))
+        .route("/me/mfa/totp/confirm", post(mfa::confirm_totp))
         .route("/auth/password", post(access::change_password))
         .route("/me", get(access::me))
         .route("/audit", get(access::audit_log))
@@ -126,6 +130,9 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
             }
             if let Err(e) = st.store().purge_expired_sessions(store::now() - 86_400).await {
                 tracing::warn!(error = %e, "purging expired sessions failed");
+            }
+            if let Err(e) = st.store().purge_expired_tickets(store::now() - 86_400).await {
+                tracing::warn!(error = %e, "purging expired login tickets failed");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, catalogue, events, jobs, rules, sims};
+use crate::routes::{access, catalogue, events, jobs, mfa, rules, sims};
 
 struct Bearer;
 
@@ -37,6 +37,7 @@ impl Modify for Bearer {
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
         access::me, access::audit_log,
+        mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
     ),
     components(schemas(Problem)),
     tags(

@@ -288,6 +288,7 @@ async fn rules_fire_on_what_the_hss_sees() {
 async fn login_with_rules_and_lockout() {
     let api = Api::with_settings(api::Settings { login_per_minute: 1000.0, ..Default::default() }).await;
     let (admin, _, _) = api.tenant("acme").await;
+    api.password_only("acme").await;
     let weak =
         [("password", "too short"), ("aaaaaaaaaaaaaaaaaaaa", "repetition"), ("alice-acme-password-2026", "contains")];
     for (pw, why) in weak {

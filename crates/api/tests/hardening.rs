@@ -36,6 +36,7 @@ async fn session(api: &Api, tenant: Option<&str>, username: &str) -> String {
 async fn deleting_a_user_revokes_its_sessions_and_the_tokens_it_issued() {
     let api = Api::new().await;
     let (admin, _, _) = api.tenant("acme").await;
+    api.password_only("acme").await;
     let id = create_user(&api, &admin, "bob", "tenant_admin").await;
     let bob = session(&api, Some("acme"), "bob").await;
     // Bob's session issues a token that never expires, with his own role.
@@ -88,6 +89,8 @@ async fn usernames_belong_to_a_tenant_and_do_not_leak_across_tenants() {
     let api = Api::new().await;
     let (acme, _, _) = api.tenant("acme").await;
     let (bravo, _, _) = api.tenant("bravo").await;
+    api.password_only("acme").await;
+    api.password_only("bravo").await;
     create_user(&api, &acme, "carol", "tenant_viewer").await;
     // Before, bravo got 409 here and so learnt that "carol" exists somewhere.
     create_user(&api, &bravo, "carol", "tenant_admin").await;

@@ -66,13 +66,35 @@ pub fn check_tenant_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates a tenant (operator only).
+/// Creates a tenant (operator only); its people need a second factor.
 pub async fn create_tenant(store: &Store, actor: &Actor, name: &str) -> Result<()> {
+    create_tenant_with(store, actor, name, true).await
+}
+
+/// Creates a tenant (operator only), saying whether its people need a second factor (SEC-8).
+pub async fn create_tenant_with(store: &Store, actor: &Actor, name: &str, mfa_required: bool) -> Result<()> {
     actor.require(Action::Operate)?;
     check_tenant_name(name)?;
     let mut tx = store.begin().await?;
     tx.create_tenant(name).await?;
-    tx.append_audit(&actor.audit_entry(name, "tenant.create", &format!("tenant/{name}"), (), name)).await?;
+    if !mfa_required {
+        tx.set_mfa_required(name, false).await?;
+    }
+    let after = json!({"name": name, "mfa_required": mfa_required});
+    tx.append_audit(&actor.audit_entry(name, "tenant.create", &format!("tenant/{name}"), (), after)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets whether a tenant's people need a second factor at login (operator only).
+pub async fn set_mfa_required(store: &Store, actor: &Actor, name: &str, required: bool) -> Result<()> {
+    actor.require(Action::Operate)?;
+    let mut tx = store.begin().await?;
+    if !tx.set_mfa_required(name, required).await? {
+        return Err(Error::NotFound(format!("tenant {name} not found")));
+    }
+    let after = json!({ "mfa_required": required });
+    tx.append_audit(&actor.audit_entry(name, "tenant.mfa_required", &format!("tenant/{name}"), (), after)).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -232,6 +254,7 @@ pub async fn delete_user(store: &Store, actor: &Actor, id: &str) -> Result<u64> 
         return Err(Error::NotFound(format!("user {id} not found")));
     }
     let revoked = tx.revoke_user_credentials(id).await?;
+    tx.delete_mfa(id).await?;
     let t = user.tenant.as_deref().unwrap_or("*");
     let after = json!({ "credentials_revoked": revoked });
     tx.append_audit(&actor.audit_entry(t, "user.delete", &format!("user/{id}"), &user.username, after)).await?;
@@ -277,6 +300,8 @@ pub struct Session {
     pub role: String,
     /// Tenant.
     pub tenant: Option<String>,
+    /// The factor the login was completed with: `password`, `totp` or `recovery`.
+    pub factor: String,
 }
 
 /// Seconds an account stays locked after `failures` consecutive failures (5 free, then doubling from
@@ -305,7 +330,7 @@ async fn dummy_hash(rules: &PasswordRules) -> Result<&'static str> {
 }
 
 /// The actor of a person acting on their own account (login, password change).
-fn account_actor(user: &User, source: &str) -> Actor {
+pub(crate) fn account_actor(user: &User, source: &str) -> Actor {
     Actor::Person {
         name: format!("user:{}", user.username),
         role: user.role.parse().unwrap_or(Role::TenantViewer),
@@ -315,13 +340,13 @@ fn account_actor(user: &User, source: &str) -> Actor {
     }
 }
 
-fn source_text(source: Option<IpAddr>) -> String {
+pub(crate) fn source_text(source: Option<IpAddr>) -> String {
     source.map_or_else(|| "unknown".into(), |s| s.to_string())
 }
 
 /// The one answer to every failed login or password change: unknown user, wrong password, locked
 /// account. A 401 with the same text and the same work, so a guesser learns nothing about accounts.
-const WRONG: &str = "wrong tenant, username or password, or too many failed attempts (then wait and retry)";
+pub(crate) const WRONG: &str = "wrong tenant, username or password, or too many failed attempts (then wait and retry)";
 
 /// Who logs in: a username, and the tenant it belongs to.
 #[derive(Debug, Clone, Copy)]
@@ -373,18 +398,43 @@ async fn authenticate(
     if rules.verify(pw, &rec.password_hash).await? {
         return Ok(rec);
     }
+    Err(record_failure(store, &rec, source, action).await?)
+}
+
+/// Counts a failed attempt (a wrong password, or a wrong or replayed second-factor code) toward the
+/// account lockout and audits it as `action` `failed`; returns the one answer to every failure.
+pub(crate) async fn record_failure(
+    store: &Store,
+    rec: &store::users::LoginRecord,
+    source: Option<IpAddr>,
+    action: &str,
+) -> Result<Error> {
     let actor = account_actor(&rec.user, &source_text(source));
     let t = rec.user.tenant.as_deref().unwrap_or("*");
     let lock = lockout_secs(rec.failed_logins + 1);
     let mut tx = store.begin().await?;
-    tx.record_login(&rec.user.id, false, if lock > 0 { now + lock } else { 0 }).await?;
+    tx.record_login(&rec.user.id, false, if lock > 0 { store::now() + lock } else { 0 }).await?;
     tx.append_audit(&actor.audit_entry(t, action, &format!("user/{}", rec.user.id), (), "failed")).await?;
     tx.commit().await?;
-    Err(Error::Unauthorized(WRONG.into()))
+    Ok(Error::Unauthorized(WRONG.into()))
+}
+
+/// What a right password leads to.
+#[derive(Debug, Clone)]
+pub enum LoginOutcome {
+    /// No second factor applies: the session.
+    Session(Session),
+    /// A second factor is needed: a short-lived single-use ticket for [`crate::mfa::complete_login`].
+    SecondFactor(crate::mfa::Challenge),
+    /// The person must use a second factor but has none: a ticket that allows only enrolment.
+    Enrol(crate::mfa::Challenge),
 }
 
 /// Logs a person in: one answer for an unknown user, a wrong password and a locked account (with the
-/// same work), a lockout after repeated failures, a session bound to `source`. Every attempt on an
+/// same work), a lockout after repeated failures. Without a second factor to check, a session bound
+/// to `source`; when the person's tenant requires one (the operator's staff always do) or the person
+/// has one, a ticket for the second step instead, and the failure counter is reset only once that
+/// step succeeds (so a known password does not buy fresh guesses at the code). Every attempt on an
 /// existing account is audited.
 pub async fn login(
     store: &Store,
@@ -393,26 +443,45 @@ pub async fn login(
     pw: &str,
     source: Option<IpAddr>,
     session_secs: i64,
-) -> Result<Session> {
+) -> Result<LoginOutcome> {
     let rec = authenticate(store, rules, account, pw, source, "auth.login").await?;
-    let actor = account_actor(&rec.user, &source_text(source));
-    let t = rec.user.tenant.as_deref().unwrap_or("*");
+    if let Some(outcome) = crate::mfa::challenge(store, &rec.user, source).await? {
+        return Ok(outcome);
+    }
     let mut tx = store.begin().await?;
-    tx.record_login(&rec.user.id, true, 0).await?;
+    let session = open_session(&mut tx, &rec.user, source, session_secs, "password").await?;
+    tx.commit().await?;
+    Ok(LoginOutcome::Session(session))
+}
+
+/// Opens a login session of `user` bound to `source` after a successful login with `factor`
+/// (`password`, `totp` or `recovery`): resets the failure counter, records the factor on the session
+/// and in the `auth.login` audit entry.
+pub(crate) async fn open_session(
+    tx: &mut store::Tx,
+    user: &User,
+    source: Option<IpAddr>,
+    session_secs: i64,
+    factor: &str,
+) -> Result<Session> {
+    let actor = account_actor(user, &source_text(source));
+    let t = user.tenant.as_deref().unwrap_or("*");
+    tx.record_login(&user.id, true, 0).await?;
     let expires_at = store::now() + session_secs;
-    let (_, token) = tx
+    let (info, token) = tx
         .issue_token(&NewToken {
-            name: format!("{SESSION_PREFIX}{}", rec.user.username),
-            role: rec.user.role.clone(),
-            tenant: rec.user.tenant.clone(),
+            name: format!("{SESSION_PREFIX}{}", user.username),
+            role: user.role.clone(),
+            tenant: user.tenant.clone(),
             expires_at: Some(expires_at),
             allowed_sources: source.into_iter().collect(),
-            user_id: Some(rec.user.id.clone()),
+            user_id: Some(user.id.clone()),
         })
         .await?;
-    tx.append_audit(&actor.audit_entry(t, "auth.login", &format!("user/{}", rec.user.id), (), "succeeded")).await?;
-    tx.commit().await?;
-    Ok(Session { token, expires_at, role: rec.user.role, tenant: rec.user.tenant })
+    tx.set_session_factor(&info.id, factor).await?;
+    let after = json!({"result": "succeeded", "factor": factor, "session": info.id});
+    tx.append_audit(&actor.audit_entry(t, "auth.login", &format!("user/{}", user.id), (), after)).await?;
+    Ok(Session { token, expires_at, role: user.role.clone(), tenant: user.tenant.clone(), factor: factor.into() })
 }
 
 /// A person changes their own password (the current one is needed, a wrong one counts toward the

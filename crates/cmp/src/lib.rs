@@ -21,6 +21,8 @@
 //! - [`provisioning`]: SIM records from files and the API, validated into store types.
 //! - [`password`], [`breached`], [`hashing`]: NIST SP 800-63B rules, argon2id on a bounded pool, a
 //!   breached-password corpus.
+//! - [`totp`]: one-time codes (RFC 4226 HOTP, RFC 6238 TOTP) of the second login factor; [`mfa`]: enrolment,
+//!   recovery codes and the two-step login.
 //! - [`text`]: what free text (names, notes) may contain.
 //! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
 //!   list of special-purpose addresses, checked at creation and at every delivery).
@@ -36,6 +38,7 @@ pub mod fair;
 pub mod hashing;
 pub mod jobs;
 mod lifecycle;
+pub mod mfa;
 mod notify;
 pub mod password;
 pub mod provisioning;
@@ -43,6 +46,7 @@ mod roles;
 pub mod rules;
 pub mod sims;
 pub mod text;
+pub mod totp;
 pub mod webhook;
 
 pub use actor::Actor;

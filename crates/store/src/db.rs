@@ -486,8 +486,9 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("kind")?, r.try_get("detail")?))).collect()
     }
 
-    /// Re-seals every row not sealed with the current KEK, `batch` rows per transaction, so a
-    /// rotation runs while the server keeps serving. Returns how many rows were re-sealed.
+    /// Re-seals every row not sealed with the current KEK (SIMs' K and OPc, `batch` rows per
+    /// transaction, so a rotation runs while the server keeps serving; then the TOTP secrets). Returns
+    /// how many rows were re-sealed.
     pub async fn reseal_all(&self, batch: i64) -> Result<u64> {
         let current = self.keys.current_id();
         let mut done = 0u64;
@@ -499,7 +500,7 @@ impl Store {
                     .bind(batch)
                     .fetch_all(&self.pool)
                     .await?;
-            let Some(last) = rows.last() else { return Ok(done) };
+            let Some(last) = rows.last() else { return Ok(done + self.reseal_mfa_secrets().await?) };
             after = last.try_get("imsi")?;
             let mut tx = self.pool.begin().await?;
             for r in &rows {

@@ -15,6 +15,8 @@
 //! - [`access`]: tenants and API tokens (hashed, expiring, source-limited, revocable), tenant scopes.
 //! - [`sims_scoped`], [`users`], [`jobs`], [`events`], [`platform`]: the connectivity-management
 //!   platform's data, every query scoped to the caller's tenant.
+//! - [`mfa`]: the second login factor: TOTP credentials (secret sealed like K/OPc), recovery codes,
+//!   login tickets, the per-tenant `mfa_required` setting.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //! - [`schema`]: the schema versions this binary knows and a database is at.
 //! - [`copy`]: the whole store copied from SQLite into an empty PostgreSQL database, in one checked
@@ -37,6 +39,7 @@ mod error;
 pub mod events;
 pub mod firewall_state;
 pub mod jobs;
+pub mod mfa;
 pub mod model;
 pub mod platform;
 pub mod schema;

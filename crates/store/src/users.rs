@@ -45,6 +45,15 @@ fn user_from_row(r: &sqlx::any::AnyRow) -> Result<User> {
     })
 }
 
+fn login_record(r: &sqlx::any::AnyRow) -> Result<LoginRecord> {
+    Ok(LoginRecord {
+        user: user_from_row(r)?,
+        password_hash: r.try_get("password_hash")?,
+        failed_logins: r.try_get("failed_logins")?,
+        locked_until: r.try_get("locked_until")?,
+    })
+}
+
 impl Store {
     /// The login records named `username`: one per tenant at most, and one among the operator's
     /// staff (usernames are unique within a tenant, not across tenants).
@@ -56,16 +65,19 @@ impl Store {
         .bind(username)
         .fetch_all(self.pool())
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(LoginRecord {
-                    user: user_from_row(r)?,
-                    password_hash: r.try_get("password_hash")?,
-                    failed_logins: r.try_get("failed_logins")?,
-                    locked_until: r.try_get("locked_until")?,
-                })
-            })
-            .collect()
+        rows.iter().map(login_record).collect()
+    }
+
+    /// The login record of the user `id` (the second login step counts failures like the first).
+    pub async fn login_record_by_id(&self, id: &str) -> Result<Option<LoginRecord>> {
+        let row = sqlx::query(
+            "SELECT id, username, role, tenant, created_at, password_hash, failed_logins, locked_until \
+             FROM users WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| login_record(&r)).transpose()
     }
 
     /// Users visible in `scope`, by id after `cursor`.

@@ -64,7 +64,10 @@ async fn filled_workspace() -> tempfile::TempDir {
     };
     store.register(&imsi, &node, None).await.unwrap();
     let mut tx = store.begin().await.unwrap();
-    tx.create_user("alice", "$argon2id$not-a-real-hash", "tenant_admin", Some("acme")).await.unwrap();
+    let alice = tx.create_user("alice", "$argon2id$not-a-real-hash", "tenant_admin", Some("acme")).await.unwrap();
+    tx.put_pending_totp(&alice.id, b"totp-secret-20-bytes", "SHA1", 6).await.unwrap();
+    tx.replace_recovery_codes(&alice.id, &["recovery-code-hash".into()]).await.unwrap();
+    tx.issue_mfa_ticket(&alice.id, store::mfa::TicketPurpose::Login, "unknown", store::now() + 300).await.unwrap();
     tx.create_job("acme", "set_status", "{}", "alice", 2).await.unwrap();
     tx.create_webhook("acme", "https://hooks.example/w", b"webhook-secret", 0).await.unwrap();
     tx.create_rule("acme", "quota", "{}").await.unwrap();
@@ -162,6 +165,9 @@ async fn everything_moves_and_a_second_migration_is_refused() {
         let scope = store::access::Scope::Tenant("acme".into());
         let hook = &target.list_webhooks(&scope).await.unwrap()[0];
         assert_eq!(target.webhook_secret(&hook.id).await.unwrap().as_slice(), b"webhook-secret");
+        let alice = target.login_records("alice").await.unwrap().remove(0).user.id;
+        let totp = target.totp_credential(&alice).await.unwrap().expect("TOTP credential copied");
+        assert_eq!(totp.secret.as_slice(), b"totp-secret-20-bytes", "the sealed TOTP secret opens on the target");
         let entries = source.verify_audit().await.unwrap().unwrap();
         assert_eq!(target.verify_audit().await.unwrap(), Ok(entries));
 

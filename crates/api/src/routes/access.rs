@@ -10,6 +10,7 @@ use cmp::{Action, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::mfa::MfaChallenge;
 use super::{next_cursor, IdPageQuery, IdempotencyKey, PageQuery};
 use crate::auth::{source_of, Ctx};
 use crate::extract::{Json, Path, Query};
@@ -23,6 +24,14 @@ pub struct Tenant {
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Its people need a second factor at login (SEC-8).
+    pub mfa_required: bool,
+}
+
+impl From<store::mfa::TenantRow> for Tenant {
+    fn from(t: store::mfa::TenantRow) -> Self {
+        Tenant { name: t.name, created_at: t.created_at, mfa_required: t.mfa_required }
+    }
 }
 
 /// A page of tenants.
@@ -41,6 +50,9 @@ pub struct NewTenant {
     /// Letters, digits, `-` or `_`.
     #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
+    /// Its people need a second factor at login (default: true).
+    #[serde(default)]
+    pub mfa_required: Option<bool>,
 }
 
 /// Lists tenants (operator admins).
@@ -49,12 +61,9 @@ pub struct NewTenant {
 pub async fn list_tenants(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) -> ApiResult<axum::Json<TenantPage>> {
     caller.require(Action::Operate)?;
     let limit = q.limit()?;
-    let t = st.store().list_tenants(q.cursor(), limit).await?;
-    let next = next_cursor(&t, limit, |t| t.0.clone());
-    Ok(axum::Json(TenantPage {
-        items: t.into_iter().map(|(name, created_at)| Tenant { name, created_at }).collect(),
-        next_cursor: next,
-    }))
+    let t = st.store().tenant_rows(q.cursor(), limit).await?;
+    let next = next_cursor(&t, limit, |t| t.name.clone());
+    Ok(axum::Json(TenantPage { items: t.into_iter().map(Tenant::from).collect(), next_cursor: next }))
 }
 
 /// Creates a tenant (operator admins).
@@ -64,8 +73,9 @@ pub async fn create_tenant(
     Ctx { st, caller }: Ctx,
     Json(req): Json<NewTenant>,
 ) -> ApiResult<(StatusCode, axum::Json<Tenant>)> {
-    cmp::access::create_tenant(st.store(), &caller.actor(), &req.name).await?;
-    Ok((StatusCode::CREATED, axum::Json(Tenant { name: req.name, created_at: store::now() })))
+    let mfa_required = req.mfa_required.unwrap_or(true);
+    cmp::access::create_tenant_with(st.store(), &caller.actor(), &req.name, mfa_required).await?;
+    Ok((StatusCode::CREATED, axum::Json(Tenant { name: req.name, created_at: store::now(), mfa_required })))
 }
 
 /// A token (never its secret).
@@ -311,18 +321,32 @@ pub struct Session {
     pub role: String,
     /// Tenant.
     pub tenant: Option<String>,
+    /// The factor the login was completed with: `password`, `totp` or `recovery`.
+    pub factor: String,
 }
 
-/// Logs a person in; attempts are limited per source address and per account.
+impl From<cmp::access::Session> for Session {
+    fn from(s: cmp::access::Session) -> Self {
+        Session { token: s.token, expires_at: s.expires_at, role: s.role, tenant: s.tenant, factor: s.factor }
+    }
+}
+
+/// Logs a person in; attempts are limited per source address and per account. When no second factor
+/// applies, 200 with the session. When one does (the tenant requires MFA — the default, and always
+/// for the operator's staff — or the person has one), 202 with a ticket for `POST /auth/login/mfa`,
+/// or, for a person who must use MFA and has none yet, an enrolment ticket.
 #[utoipa::path(post, path = "/auth/login", tag = "access", request_body = Login,
-    responses((status = 200, body = Session), Problems,
+    responses((status = 200, body = Session),
+        (status = 202, description = "Password accepted; a second factor (or its enrolment) follows", body = MfaChallenge),
+        Problems,
         (status = 503, description = "Password checks are saturated; retry after Retry-After", body = Problem,
          content_type = "application/problem+json")))]
 pub async fn login(
     State(st): State<AppState>,
     parts: axum::http::request::Parts,
     Json(req): Json<Login>,
-) -> ApiResult<axum::Json<Session>> {
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     let source = source_of(&parts);
     let key = source.map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
     if let Err(wait) = st.0.login_limiter.check(&key) {
@@ -330,8 +354,16 @@ pub async fn login(
     }
     let session_secs = st.0.settings.session_secs;
     let account = cmp::access::Account { tenant: req.tenant.as_deref(), username: &req.username };
-    let s = cmp::access::login(st.store(), &st.0.passwords, account, &req.password, source, session_secs).await?;
-    Ok(axum::Json(Session { token: s.token, expires_at: s.expires_at, role: s.role, tenant: s.tenant }))
+    let outcome = cmp::access::login(st.store(), &st.0.passwords, account, &req.password, source, session_secs).await?;
+    Ok(match outcome {
+        cmp::access::LoginOutcome::Session(s) => axum::Json(Session::from(s)).into_response(),
+        cmp::access::LoginOutcome::SecondFactor(c) => {
+            (StatusCode::ACCEPTED, axum::Json(MfaChallenge::from_cmp(c, false))).into_response()
+        }
+        cmp::access::LoginOutcome::Enrol(c) => {
+            (StatusCode::ACCEPTED, axum::Json(MfaChallenge::from_cmp(c, true))).into_response()
+        }
+    })
 }
 
 /// A password change.

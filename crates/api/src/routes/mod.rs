@@ -6,6 +6,7 @@ pub mod access;
 pub mod catalogue;
 pub mod events;
 pub mod jobs;
+pub mod mfa;
 pub mod rules;
 pub mod sims;
 

@@ -127,6 +127,13 @@ impl Api {
         (out[0].clone(), out[1].clone(), out[2].clone())
     }
 
+    /// Lets the people of `tenant` log in with a password alone (`mfa_required = false`).
+    pub async fn password_only(&self, tenant: &str) {
+        let body = json!({"mfa_required": false});
+        let r = self.call("PATCH", &format!("/api/v1/tenants/{tenant}"), &self.operator.clone(), Some(body)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
     /// Imports `n` SIMs from `first` (consecutive IMSIs) into `tenant` with `priority`.
     pub async fn sims(&self, tenant: &str, first: u64, n: u64, priority: &str) {
         let sims: Vec<Value> = (first..first + n)

@@ -134,8 +134,9 @@ async fn everything_moves_and_a_second_migration_is_refused() {
         let source_counts = counts(&sqlite_url(d)).await;
         let empty: Vec<_> = source_counts.iter().filter(|(_, &n)| n == 0).map(|(t, _)| t.as_str()).collect();
         // The cluster registry (not copied) and the firewall's shared state are only written by
-        // several instances on PostgreSQL.
-        let expected = ["cluster_instances", "cluster_peers", "fw_registrations", "fw_risky", "job_items"];
+        // several instances on PostgreSQL; relay routes only when a node registers through a relay.
+        let expected =
+            ["cluster_instances", "cluster_peers", "fw_registrations", "fw_risky", "job_items", "relay_routes"];
         assert_eq!(empty, expected, "the test data fills every other table");
 
         // The cluster registry is the running instances' own: never copied.

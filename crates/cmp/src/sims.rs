@@ -99,6 +99,14 @@ impl Record<'_> {
     }
 }
 
+/// `sim` with the serving node read in `tx` after its guarded update: the node a registration on
+/// another instance may have changed since `sim` was read (the CLR/IDR must go there).
+async fn with_current_serving(tx: &mut Tx, sim: &Sim) -> Result<Sim> {
+    let mut current = sim.clone();
+    current.serving = tx.serving_node(&sim.imsi).await?;
+    Ok(current)
+}
+
 async fn load(store: &Store, actor: &Actor, imsi: &Imsi) -> Result<ManagedSim> {
     store.sim_in(&actor.scope(), imsi).await?.ok_or_else(|| Error::NotFound(format!("SIM {imsi} not found")))
 }
@@ -123,12 +131,13 @@ pub async fn change_status(
     if !tx.set_status_in(&actor.scope(), imsi, sim.status, to).await? {
         return Err(Error::Conflict(format!("SIM {imsi}")));
     }
+    let current = with_current_serving(&mut tx, sim).await?;
     Record {
         actor,
         sim,
         event: EventKind::SimStatusChanged,
         detail: format!("{} → {to}", sim.status),
-        notification: Notification::for_status(sim, to),
+        notification: Notification::for_status(&current, to),
         action: "sim.set_status",
         before: json!(sim.status.as_str()),
         after: json!(to.as_str()),
@@ -160,12 +169,13 @@ pub async fn change_profile(
     if !tx.set_profile_in(&actor.scope(), imsi, profile).await? {
         return Err(Error::NotFound(format!("SIM {imsi} not found")));
     }
+    let current = with_current_serving(&mut tx, sim).await?;
     Record {
         actor,
         sim,
         event: EventKind::SimProfileChanged,
         detail: format!("{} → {profile}", sim.profile.as_deref().unwrap_or("(none)")),
-        notification: Notification::for_data(sim),
+        notification: Notification::for_data(&current),
         action: "sim.set_profile",
         before: json!(sim.profile),
         after: json!(profile),
@@ -197,12 +207,13 @@ pub async fn set_data_barring(
     if !tx.set_data_barred(&actor.scope(), imsi, barred).await? {
         return Err(Error::NotFound(format!("SIM {imsi} not found")));
     }
+    let current = with_current_serving(&mut tx, sim).await?;
     Record {
         actor,
         sim,
         event: if barred { EventKind::SimDataBarred } else { EventKind::SimDataUnbarred },
         detail: "packet data (Operator-Determined-Barring)".into(),
-        notification: Notification::for_data(sim),
+        notification: Notification::for_data(&current),
         action: "sim.set_data_barring",
         before: json!(sim.data_barred),
         after: json!(barred),

@@ -401,8 +401,21 @@ impl Store {
     /// Records a registration (ULR): the serving node, its history, and the IMEI seen. Returns the
     /// previous serving node.
     pub async fn register(&self, imsi: &Imsi, node: &ServingNode, imei: Option<&Imei>) -> Result<Option<ServingNode>> {
-        let before = self.sim(imsi).await?.ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin().await?;
+        // The previous node is read with the row locked (PostgreSQL; SQLite's write transaction holds
+        // the database), so of two registrations at once on two instances each sees the other's.
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+        let row = sqlx::query(&format!("SELECT status FROM sims WHERE imsi = $1{lock}"))
+            .bind(imsi.as_str())
+            .fetch_optional(tx.conn())
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?;
+        // A suspension committed since the request was admitted wins: no registration of a SIM that
+        // is no longer active (its CLR went to the node registered before).
+        if row.try_get::<String, _>("status")? != SimStatus::Active.as_str() {
+            return Err(StoreError::Conflict(format!("SIM {imsi} is no longer active")));
+        }
+        let before = tx.serving_node(imsi).await?;
         let plmn = node.plmn.as_ref().map(Plmn::to_string);
         sqlx::query("UPDATE sims SET serving_host = $1, serving_realm = $2, serving_plmn = $3, serving_since = $4 WHERE imsi = $5")
             .bind(&node.origin_host)
@@ -410,7 +423,7 @@ impl Store {
             .bind(plmn.clone())
             .bind(node.since)
             .bind(imsi.as_str())
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         sqlx::query("INSERT INTO registrations (imsi, origin_host, origin_realm, plmn, imei, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(imsi.as_str())
@@ -419,10 +432,10 @@ impl Store {
             .bind(plmn)
             .bind(imei.map(|i| i.as_str().to_string()))
             .bind(node.since)
-            .execute(&mut *tx)
+            .execute(tx.conn())
             .await?;
         tx.commit().await?;
-        Ok(before.serving)
+        Ok(before)
     }
 
     /// Clears the serving node when `origin_host` is the one registered (PUR). True when cleared.

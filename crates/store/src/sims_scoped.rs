@@ -126,6 +126,25 @@ impl crate::tx::Tx {
         Ok(r.rows_affected() == 1)
     }
 
+    /// The serving node of a SIM as this transaction sees it: after a guarded update of the row in the
+    /// same transaction, the latest committed one (the row is locked), so a registration committed
+    /// by another instance in the meantime is not missed.
+    pub async fn serving_node(&mut self, imsi: &Imsi) -> Result<Option<crate::model::ServingNode>> {
+        let row =
+            sqlx::query("SELECT serving_host, serving_realm, serving_plmn, serving_since FROM sims WHERE imsi = $1")
+                .bind(imsi.as_str())
+                .fetch_optional(self.conn())
+                .await?;
+        let Some(r) = row else { return Ok(None) };
+        let Some(origin_host) = r.try_get::<Option<String>, _>("serving_host")? else { return Ok(None) };
+        Ok(Some(crate::model::ServingNode {
+            origin_host,
+            origin_realm: r.try_get::<Option<String>, _>("serving_realm")?.unwrap_or_default(),
+            plmn: r.try_get::<Option<String>, _>("serving_plmn")?.and_then(|p| p.parse().ok()),
+            since: r.try_get::<Option<i64>, _>("serving_since")?.unwrap_or(0),
+        }))
+    }
+
     /// Changes the profile of a SIM in `scope`.
     pub async fn set_profile_in(&mut self, scope: &Scope, imsi: &Imsi, profile: &str) -> Result<bool> {
         self.set_column_in(scope, imsi, "profile", profile.to_string()).await

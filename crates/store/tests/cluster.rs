@@ -236,3 +236,30 @@ async fn a_node_behind_a_relay_is_claimed_by_whoever_holds_the_relay() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_registration_of_a_sim_no_longer_active_is_refused_and_the_previous_node_is_current() {
+    on_every_backend(|store, url| async move {
+        provision(&store, &["001010000000001"]).await;
+        let who = imsi("001010000000001");
+        let other = Store::open(&url, testkit::keyring()).await.unwrap();
+        let node =
+            |h: &str| ServingNode { origin_host: h.into(), origin_realm: "home.example".into(), plmn: None, since: 1 };
+        assert_eq!(store.register(&who, &node("mme1"), None).await.unwrap(), None);
+        // Another instance registers the SIM elsewhere: the next registration sees it as previous.
+        assert_eq!(
+            other.register(&who, &node("mme2"), None).await.unwrap().map(|n| n.origin_host),
+            Some("mme1".into())
+        );
+        // A suspension reads the node registered now inside its own transaction.
+        let mut tx = store.begin().await.unwrap();
+        let scope = store::access::Scope::Operator;
+        assert!(tx.set_status_in(&scope, &who, SimStatus::Active, SimStatus::Suspended).await.unwrap());
+        assert_eq!(tx.serving_node(&who).await.unwrap().map(|n| n.origin_host), Some("mme2".into()));
+        tx.commit().await.unwrap();
+        // A registration admitted before the suspension and arriving after it is refused.
+        assert!(matches!(other.register(&who, &node("mme3"), None).await, Err(store::StoreError::Conflict(_))));
+        assert_eq!(store.sim(&who).await.unwrap().unwrap().serving.map(|n| n.origin_host), Some("mme2".into()));
+    })
+    .await;
+}

@@ -12,7 +12,7 @@
 //! - [`start_background`] hands the caller the platform's long-running work; everything stops on
 //!   [`AppState::shutdown_token`] ([`lifecycle`]).
 //! - [`hsts`]: `Strict-Transport-Security` on every response when served over HTTPS.
-//! - [`auth`]: bearer tokens, roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
+//! - [`auth`]: bearer tokens (and [`session_cookie`]: the portal's cookie sessions with CSRF proof), roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
 pub mod auth;
@@ -27,6 +27,7 @@ pub mod problem;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;
+pub mod session_cookie;
 pub mod state;
 pub mod tls;
 
@@ -42,7 +43,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, catalogue, events, jobs, mfa, rules, sims};
+use routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -94,6 +95,8 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/password", put(access::reset_password))
         .route("/auth/login", post(access::login))
         .route("/auth/login/mfa", post(mfa::login_mfa))
+        .route("/auth/logout", post(sessions::logout))
+        .route("/me/sessions", get(sessions::list).delete(sessions::sign_out_everywhere))
         .route("/me/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))
         .route("/me/mfa/totp/confirm", post(mfa::confirm_totp))
         .route("/auth/password", post(access::change_password))

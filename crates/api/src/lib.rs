@@ -13,6 +13,7 @@
 //!   [`AppState::shutdown_token`] ([`lifecycle`]).
 //! - [`hsts`]: `Strict-Transport-Security` on every response when served over HTTPS.
 //! - [`auth`]: bearer tokens (and [`session_cookie`]: the portal's cookie sessions with CSRF proof), roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
+//! - [`portal`]: the web portal's shell at `/` (static, strict CSP).
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
 pub mod auth;
@@ -23,6 +24,7 @@ pub mod hsts;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod openapi;
+pub mod portal;
 pub mod problem;
 pub mod ratelimit;
 pub mod routes;
@@ -62,7 +64,7 @@ async fn docs() -> impl IntoResponse {
     axum::response::Html(openapi::DOCS_HTML)
 }
 
-/// The whole application, under `/api/v1`.
+/// The whole application: the API under `/api/v1`, the portal at `/`.
 pub fn router(state: AppState) -> Router {
     let max_body = state.0.settings.max_body;
     let max_job_body = state.0.settings.max_job_body;
@@ -107,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline));
-    let app = Router::new().nest("/api/v1", v1).fallback(not_found);
+    let app = Router::new().nest("/api/v1", v1).merge(portal::routes()).fallback(not_found);
     let app = if https { app.layer(axum::middleware::map_response(hsts::add)) } else { app };
     app.with_state(state)
 }

@@ -1,4 +1,5 @@
-//! Authentication and authorisation of API calls: `Authorization: Bearer wdn_…` is verified against
+//! Authentication and authorisation of API calls: `Authorization: Bearer wdn_…` (or, without that
+//! header, the portal's session cookie under [`crate::session_cookie`]'s CSRF rule) is verified against
 //! the store (hash, expiry, revocation, source address), the caller gets a role and a tenant scope,
 //! and each token is rate limited. Deny by default: a handler must ask [`Caller::require`] for the
 //! action it performs, every query takes [`Caller::scope`], and every change is made by
@@ -29,6 +30,8 @@ pub struct Caller {
     pub source: Option<IpAddr>,
     /// The person the token derives from (a login session, or a token issued with one).
     pub user_id: Option<String>,
+    /// Authenticated by the portal's session cookie: the session's CSRF token.
+    pub csrf_token: Option<String>,
 }
 
 impl Caller {
@@ -64,28 +67,48 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| ApiError::unauthorized("missing Authorization: Bearer <token>"))?;
-        let text = header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
-        let token = text
-            .strip_prefix("Bearer ")
-            .or_else(|| text.strip_prefix("bearer "))
-            .ok_or_else(|| ApiError::unauthorized("the Authorization scheme must be Bearer"))?
-            .trim();
+        let (token, cookie) = match parts.headers.get(axum::http::header::AUTHORIZATION) {
+            Some(header) => (bearer(header)?, false),
+            None => match crate::session_cookie::from_headers(&parts.headers) {
+                Some(token) => (token, true),
+                None => return Err(ApiError::unauthorized("missing Authorization: Bearer <token>")),
+            },
+        };
+        let token = token.as_str();
         let source = source_of(parts);
         let info = match state.store().verify_token(token, source, store::now()).await? {
             Ok(info) => info,
             // One answer for every failure: do not tell a guesser which part was wrong.
             Err(_) => return Err(ApiError::unauthorized("invalid, expired or revoked token")),
         };
+        let csrf_token = match cookie {
+            true => Some(crate::session_cookie::check(state, token, &info.id, &parts.method, &parts.headers).await?),
+            false => None,
+        };
         let role: Role = info.role.parse().map_err(|e: String| ApiError::internal(&e))?;
         if let Err(wait) = state.0.limiter.check(&info.id) {
             return Err(ApiError::too_many("rate limit of this token exceeded", wait));
         }
-        Ok(Caller { token_id: info.id, name: info.name, role, tenant: info.tenant, source, user_id: info.user_id })
+        Ok(Caller {
+            token_id: info.id,
+            name: info.name,
+            role,
+            tenant: info.tenant,
+            source,
+            user_id: info.user_id,
+            csrf_token,
+        })
     }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(header: &axum::http::HeaderValue) -> ApiResult<String> {
+    let text = header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    let token = text
+        .strip_prefix("Bearer ")
+        .or_else(|| text.strip_prefix("bearer "))
+        .ok_or_else(|| ApiError::unauthorized("the Authorization scheme must be Bearer"))?;
+    Ok(token.trim().to_string())
 }
 
 /// What nearly every handler takes: the shared state and the authenticated caller, in one extractor.

@@ -12,7 +12,8 @@
 //! - [`start_background`] hands the caller the platform's long-running work; everything stops on
 //!   [`AppState::shutdown_token`] ([`lifecycle`]).
 //! - [`hsts`]: `Strict-Transport-Security` on every response when served over HTTPS.
-//! - [`auth`]: bearer tokens, roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
+//! - [`auth`]: bearer tokens (and [`session_cookie`]: the portal's cookie sessions with CSRF proof), roles, per-token rate limits; [`idempotency`]: `Idempotency-Key`.
+//! - [`portal`]: the web portal's shell at `/` (static, strict CSP).
 //! - [`routes`]: the endpoints; [`engine`]: the rule engine; [`openapi`]: the document.
 
 pub mod auth;
@@ -23,10 +24,12 @@ pub mod hsts;
 pub mod idempotency;
 pub mod lifecycle;
 pub mod openapi;
+pub mod portal;
 pub mod problem;
 pub mod ratelimit;
 pub mod routes;
 pub mod server;
+pub mod session_cookie;
 pub mod state;
 pub mod tls;
 
@@ -42,7 +45,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, catalogue, events, jobs, mfa, rules, sims};
+use routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -61,7 +64,7 @@ async fn docs() -> impl IntoResponse {
     axum::response::Html(openapi::DOCS_HTML)
 }
 
-/// The whole application, under `/api/v1`.
+/// The whole application: the API under `/api/v1`, the portal at `/`.
 pub fn router(state: AppState) -> Router {
     let max_body = state.0.settings.max_body;
     let max_job_body = state.0.settings.max_job_body;
@@ -94,6 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/password", put(access::reset_password))
         .route("/auth/login", post(access::login))
         .route("/auth/login/mfa", post(mfa::login_mfa))
+        .route("/auth/logout", post(sessions::logout))
+        .route("/me/sessions", get(sessions::list).delete(sessions::sign_out_everywhere))
         .route("/me/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))
         .route("/me/mfa/totp/confirm", post(mfa::confirm_totp))
         .route("/auth/password", post(access::change_password))
@@ -104,7 +109,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))
         .layer(DefaultBodyLimit::max(max_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline));
-    let app = Router::new().nest("/api/v1", v1).fallback(not_found);
+    let app = Router::new().nest("/api/v1", v1).merge(portal::routes()).fallback(not_found);
     let app = if https { app.layer(axum::middleware::map_response(hsts::add)) } else { app };
     app.with_state(state)
 }

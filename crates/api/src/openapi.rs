@@ -1,11 +1,11 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, and a self-contained page that
 //! renders it (no third-party scripts are loaded into an admin console).
 
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, catalogue, events, jobs, mfa, rules, sims};
+use crate::routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims};
 
 struct Bearer;
 
@@ -17,6 +17,16 @@ impl Modify for Bearer {
             SecurityScheme::Http(
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("wdn_<id>_<secret>").build(),
             ),
+        );
+        // The portal's session: accepted wherever `bearer` is, when no Authorization header is sent;
+        // every method but GET and HEAD also needs `X-CSRF-Token`.
+        c.add_security_scheme(
+            "session_cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                crate::session_cookie::NAME,
+                "Portal cookie session (POST /auth/login with \"cookie\": true); methods other than GET and HEAD \
+                 also need the header X-CSRF-Token with the session's CSRF token",
+            ))),
         );
     }
 }
@@ -38,6 +48,7 @@ impl Modify for Bearer {
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
         access::me, access::audit_log,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
+        sessions::logout, sessions::list, sessions::sign_out_everywhere,
     ),
     components(schemas(Problem)),
     tags(

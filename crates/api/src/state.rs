@@ -19,7 +19,7 @@ use crate::tls::TlsFiles;
 /// `[http]` in the configuration: the API's listener, limits and TLS. Every default is written
 /// once, as the serde default of its field; `Settings::default()` is what an empty `[http]` gives.
 /// Fields whose unit differs from the key's are converted as they are read (`session_hours` →
-/// [`Settings::session_secs`]).
+/// [`Settings::session_secs`], `session_idle_minutes` → [`Settings::session_idle_secs`]).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
@@ -44,6 +44,14 @@ pub struct Settings {
     /// Lifetime of a login session token in seconds (configured in hours: `session_hours`).
     #[serde(rename = "session_hours", default = "default_session_secs", deserialize_with = "hours_as_secs")]
     pub session_secs: i64,
+    /// Idle timeout of a portal cookie session in seconds (configured in minutes:
+    /// `session_idle_minutes`, default 15); each authenticated request extends it.
+    #[serde(
+        rename = "session_idle_minutes",
+        default = "default_session_idle_secs",
+        deserialize_with = "minutes_as_secs"
+    )]
+    pub session_idle_secs: i64,
     /// Allow webhooks to loopback and private addresses and plain http (off by default: server-side
     /// request forgery).
     #[serde(default)]
@@ -171,6 +179,9 @@ fn default_max_job_body() -> usize {
 fn default_session_secs() -> i64 {
     8 * 3600
 }
+fn default_session_idle_secs() -> i64 {
+    15 * 60
+}
 fn default_job_max_items() -> usize {
     cmp::jobs::JobLimits::default().max_items
 }
@@ -213,6 +224,13 @@ where
         return Err(serde::de::Error::custom("must be at least 1"));
     }
     Ok(v)
+}
+fn minutes_as_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    let v = u32::deserialize(d)?;
+    if !(1..=1440).contains(&v) {
+        return Err(serde::de::Error::custom(format!("must be between 1 and 1440 minutes, not {v}")));
+    }
+    Ok(i64::from(v) * 60)
 }
 fn hours_as_secs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     Ok(i64::from(u32::deserialize(d)?) * 3600)

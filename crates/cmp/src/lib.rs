@@ -23,6 +23,7 @@
 //!   breached-password corpus.
 //! - [`totp`]: one-time codes (RFC 4226 HOTP, RFC 6238 TOTP) of the second login factor; [`mfa`]: enrolment,
 //!   recovery codes and the two-step login.
+//! - [`sessions`]: portal cookie sessions, signing out of one session or everywhere.
 //! - [`text`]: what free text (names, notes) may contain.
 //! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
 //!   list of special-purpose addresses, checked at creation and at every delivery).
@@ -44,6 +45,7 @@ pub mod password;
 pub mod provisioning;
 mod roles;
 pub mod rules;
+pub mod sessions;
 pub mod sims;
 pub mod text;
 pub mod totp;

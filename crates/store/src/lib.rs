@@ -17,6 +17,8 @@
 //!   platform's data, every query scoped to the caller's tenant.
 //! - [`mfa`]: the second login factor: TOTP credentials (secret sealed like K/OPc), recovery codes,
 //!   login tickets, the per-tenant `mfa_required` setting.
+//! - [`sessions`]: login sessions as their owners see them: portal cookie sessions (sealed CSRF
+//!   token, last use for the idle timeout), the list of one's sessions, revocation of one.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //! - [`schema`]: the schema versions this binary knows and a database is at.
 //! - [`copy`]: the whole store copied from SQLite into an empty PostgreSQL database, in one checked
@@ -44,6 +46,7 @@ pub mod model;
 pub mod platform;
 pub mod schema;
 pub mod seal;
+pub mod sessions;
 pub mod sims_scoped;
 mod sqn;
 mod tx;

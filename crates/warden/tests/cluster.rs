@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{node, warden, Node as Workspace, Server, REALM};
+use common::{http, node, warden, Node as Workspace, Server, REALM};
 use diameter::avp;
 use diameter::result_code as rc;
 use diameter::transport::{PeerHandle, RequestError};
@@ -201,18 +201,6 @@ async fn tenant_token(api: &str, op: &str) -> String {
     let (s, t) = http("POST", &format!("{api}/tokens"), op, Some(body)).await;
     assert_eq!(s, 201, "{t}");
     t["secret"].as_str().unwrap().to_string()
-}
-
-async fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-    let c = reqwest::Client::new();
-    let mut r = c.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
-    if let Some(b) = body {
-        r = r.header("content-type", "application/json").body(b.to_string());
-    }
-    let resp = r.send().await.expect("API reachable");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
 /// Every CLR/IDR that reached the MME over any of its connections within `wait`.

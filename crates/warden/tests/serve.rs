@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{free_port, node, warden, Server, REALM};
+use common::{free_port, http, node, warden, Server, REALM};
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -217,19 +217,6 @@ async fn serve_without_configuration_uses_the_embedded_default() {
     assert_eq!(doc["openapi"], "3.1.0");
     let (status, problem) = http("GET", "http://127.0.0.1:8080/api/v1/sims", "", None).await;
     assert_eq!((status, problem["status"].as_u64()), (401, Some(401)), "no default credentials");
-}
-
-/// One JSON call to the API.
-async fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
-    let c = reqwest::Client::new();
-    let mut r = c.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
-    if let Some(b) = body {
-        r = r.header("content-type", "application/json").body(b.to_string());
-    }
-    let resp = r.send().await.expect("API reachable");
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
 
 #[tokio::test]

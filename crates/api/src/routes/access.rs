@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::mfa::MfaChallenge;
+use super::sessions::LoginSession;
 use super::{next_cursor, IdPageQuery, IdempotencyKey, PageQuery};
 use crate::auth::{source_of, Ctx};
 use crate::extract::{Json, Path, Query};
@@ -308,6 +309,10 @@ pub struct Login {
     pub username: String,
     /// Password.
     pub password: String,
+    /// Open a portal cookie session (`__Host-warden_session`, with a CSRF token in the answer)
+    /// instead of a bearer session.
+    #[serde(default)]
+    pub cookie: bool,
 }
 
 /// A session: a short-lived token bound to the login's source address.
@@ -336,7 +341,7 @@ impl From<cmp::access::Session> for Session {
 /// for the operator's staff — or the person has one), 202 with a ticket for `POST /auth/login/mfa`,
 /// or, for a person who must use MFA and has none yet, an enrolment ticket.
 #[utoipa::path(post, path = "/auth/login", tag = "access", request_body = Login,
-    responses((status = 200, body = Session),
+    responses((status = 200, body = LoginSession),
         (status = 202, description = "Password accepted; a second factor (or its enrolment) follows", body = MfaChallenge),
         Problems,
         (status = 503, description = "Password checks are saturated; retry after Retry-After", body = Problem,
@@ -352,11 +357,11 @@ pub async fn login(
     if let Err(wait) = st.0.login_limiter.check(&key) {
         return Err(ApiError::too_many("too many login attempts from this address", wait));
     }
-    let session_secs = st.0.settings.session_secs;
+    let session_secs = super::sessions::session_secs(&st, req.cookie);
     let account = cmp::access::Account { tenant: req.tenant.as_deref(), username: &req.username };
     let outcome = cmp::access::login(st.store(), &st.0.passwords, account, &req.password, source, session_secs).await?;
     Ok(match outcome {
-        cmp::access::LoginOutcome::Session(s) => axum::Json(Session::from(s)).into_response(),
+        cmp::access::LoginOutcome::Session(s) => super::sessions::answer(&st, s, req.cookie).await?,
         cmp::access::LoginOutcome::SecondFactor(c) => {
             (StatusCode::ACCEPTED, axum::Json(MfaChallenge::from_cmp(c, false))).into_response()
         }
@@ -442,6 +447,9 @@ pub struct Me {
     pub role: String,
     /// Tenant.
     pub tenant: Option<String>,
+    /// With the portal's session cookie: the session's CSRF token (so a reloaded page gets it back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub csrf_token: Option<String>,
 }
 
 /// Who am I.
@@ -453,6 +461,7 @@ pub async fn me(Ctx { caller, .. }: Ctx) -> ApiResult<axum::Json<Me>> {
         name: caller.name,
         role: caller.role.to_string(),
         tenant: caller.tenant,
+        csrf_token: caller.csrf_token,
     }))
 }
 

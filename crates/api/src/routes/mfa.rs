@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::access::{Session, Tenant};
+use super::sessions::LoginSession;
 use crate::auth::{source_of, Caller, Ctx};
 use crate::extract::{Json, Path};
 use crate::problem::{ApiError, ApiResult, Problems};
@@ -56,6 +57,9 @@ pub struct MfaLogin {
     /// A TOTP code (6 digits) or an unused recovery code (`XXXX-XXXX-XXXX-XXXX`).
     #[schema(max_length = 64)]
     pub code: String,
+    /// Open a portal cookie session instead of a bearer session (see `POST /auth/login`).
+    #[serde(default)]
+    pub cookie: bool,
 }
 
 fn check_rate(st: &AppState, parts: &Parts) -> ApiResult<()> {
@@ -66,16 +70,16 @@ fn check_rate(st: &AppState, parts: &Parts) -> ApiResult<()> {
 /// Completes a login with a second factor: the ticket and a TOTP code or a recovery code yield the
 /// session. Rate-limited per address like the password step; failures count toward the lockout.
 #[utoipa::path(post, path = "/auth/login/mfa", tag = "access", request_body = MfaLogin,
-    responses((status = 200, body = Session), Problems))]
+    responses((status = 200, body = LoginSession), Problems))]
 pub async fn login_mfa(
     State(st): State<AppState>,
     parts: Parts,
     Json(req): Json<MfaLogin>,
-) -> ApiResult<axum::Json<Session>> {
+) -> ApiResult<axum::response::Response> {
     check_rate(&st, &parts)?;
-    let secs = st.0.settings.session_secs;
+    let secs = super::sessions::session_secs(&st, req.cookie);
     let s = cmp::mfa::complete_login(st.store(), &req.ticket, &req.code, source_of(&parts), secs).await?;
-    Ok(axum::Json(Session::from(s)))
+    super::sessions::answer(&st, s, req.cookie).await
 }
 
 /// Who acts on their own factor: a person's session, or an enrolment ticket as the bearer.

@@ -130,3 +130,16 @@ impl Node {
         panic!("warden serve did not listen on {} and {}", self.diameter, self.http);
     }
 }
+
+/// One JSON call to the API.
+pub async fn http(method: &str, url: &str, token: &str, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    let c = reqwest::Client::new();
+    let mut r = c.request(method.parse().unwrap(), url).header("authorization", format!("Bearer {token}"));
+    if let Some(b) = body {
+        r = r.header("content-type", "application/json").body(b.to_string());
+    }
+    let resp = r.send().await.expect("API reachable");
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+}

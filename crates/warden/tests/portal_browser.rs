@@ -1,0 +1,96 @@
+//! The web portal in a real browser (issue #15, SEC-8): Debian's `chromium`, driven by npm
+//! `puppeteer-core` (tests/browser/portal.mjs, packages pinned by tests/browser/package-lock.json and
+//! installed with `npm ci`), against `warden serve`. An operator admin with a TOTP factor (enrolled here
+//! through the API) logs in with password and one-time code, sees the dashboard, axe-core finds no
+//! serious or critical accessibility violation on the login page and the dashboard, a POST without
+//! `X-CSRF-Token` from the page is refused, and logout ends the session. Screenshots are written to
+//! `target/portal-screenshots/`. Skipped when chromium or node is missing, except under CI.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cmp::totp::{self, Params};
+use common::http;
+use serde_json::json;
+
+const PASSWORD: &str = "plum tractor evening lighthouse";
+const USERNAME: &str = "ops.alice";
+
+fn found(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
+}
+
+/// Installs the pinned npm packages unless they are there.
+fn npm_ci(dir: &Path) {
+    if dir.join("node_modules/puppeteer-core/package.json").is_file()
+        && dir.join("node_modules/axe-core/axe.min.js").is_file()
+        && dir.join("node_modules/otpauth/package.json").is_file()
+    {
+        return;
+    }
+    let out = Command::new("npm")
+        .current_dir(dir)
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .output()
+        .expect("run npm ci");
+    assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[tokio::test]
+async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
+    let (Some(chromium), Some(_)) = (found("chromium"), found("node")) else {
+        assert!(std::env::var_os("CI").is_none(), "chromium and node are required under CI (.ci/run installs them)");
+        eprintln!("skipped: chromium or node not installed (apt-get install chromium nodejs npm)");
+        return;
+    };
+    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    npm_ci(&browser_dir);
+
+    let n = common::node("7c", &[], "login_per_minute = 1000.0", "");
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let operator = n.admin_token();
+    let _server = n.start().await;
+    let api = n.api();
+
+    // An operator admin person; the operator's staff always need a second factor: enrol TOTP through
+    // the enrolment ticket of the first login.
+    let user = json!({"username": USERNAME, "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, t) =
+        http("POST", &format!("{api}/auth/login"), "", Some(json!({"username": USERNAME, "password": PASSWORD}))).await;
+    assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
+    let ticket = t["ticket"].as_str().unwrap();
+    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
+    assert_eq!(s, 201, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
+    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
+    assert_eq!(s, 200, "{c}");
+
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node")
+            .current_dir(&browser_dir)
+            .arg("portal.mjs")
+            .env("PORTAL_URL", format!("http://{}", n.http))
+            .env("CHROMIUM", chromium)
+            .env("USERNAME", USERNAME)
+            .env("PASSWORD", PASSWORD)
+            .env("TOTP_SECRET", secret)
+            .env("SCREENSHOTS", &shots)
+            .output()
+            .expect("run node")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{stdout}");
+    let findings: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    assert_eq!((findings["me"].as_str(), findings["role"].as_str()), (Some(USERNAME), Some("operator_admin")));
+    assert_eq!(findings["csrf_less_post"], 403);
+    assert_eq!(findings["me_after_logout"], 401);
+}

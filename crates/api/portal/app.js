@@ -10,7 +10,7 @@ const state = { csrf: null, ticket: null, me: null };
 const $ = (id) => document.getElementById(id);
 
 function show(section) {
-  for (const id of ['login', 'dashboard']) $(id).hidden = id !== section;
+  for (const id of ['login', 'enrolment', 'recovery', 'dashboard']) $(id).hidden = id !== section;
   $('account').hidden = section !== 'dashboard';
 }
 
@@ -22,9 +22,11 @@ function fail(text) {
   e.hidden = !text;
 }
 
-async function call(method, path, body) {
+// `bearer`: an enrolment ticket, the only credential the enrolment calls take before a session exists.
+async function call(method, path, body, bearer) {
   const headers = { 'Accept': 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (bearer) headers['Authorization'] = 'Bearer ' + bearer;
   if (method !== 'GET' && method !== 'HEAD' && state.csrf) headers['X-CSRF-Token'] = state.csrf;
   const r = await fetch(API + path, {
     method, headers, credentials: 'same-origin',
@@ -48,9 +50,12 @@ function resetLogin() {
   state.ticket = null;
   $('password-form').hidden = false;
   $('code-form').hidden = true;
-  $('enrol').hidden = true;
   $('password').value = '';
   $('code').value = '';
+  $('enrolment-qr').removeAttribute('src');
+  $('enrolment-key').textContent = '';
+  $('enrolment-code').value = '';
+  $('recovery-codes').textContent = '';
 }
 
 async function submitPassword(ev) {
@@ -67,10 +72,7 @@ async function submitPassword(ev) {
   if (r.status === 202 && r.data) {
     state.ticket = r.data.ticket;
     $('password-form').hidden = true;
-    if (r.data.enrolment_required) {
-      $('enrol').hidden = false;
-      return;
-    }
+    if (r.data.enrolment_required) return startEnrolment();
     $('code-form').hidden = false;
     $('code').focus();
     return;
@@ -88,6 +90,56 @@ async function submitCode(ev) {
   if (r.status === 200) return loggedIn(r.data.csrf_token);
   fail(problem(r, 'The code was not accepted.'));
   if (r.status === 401) resetLogin();
+}
+
+// ---- enrolment of a second factor (a person who must use one and has none) ----
+
+async function startEnrolment() {
+  say('Preparing your authenticator key…');
+  const r = await call('POST', '/me/mfa/totp', undefined, state.ticket);
+  say('');
+  if (r.status !== 201) {
+    resetLogin();
+    return fail(problem(r, 'The enrolment could not start; log in again.'));
+  }
+  // The server renders the QR code; shown as an image, so no markup from the answer enters the page.
+  $('enrolment-qr').src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(r.data.qr_svg);
+  $('enrolment-key').textContent = r.data.secret.match(/.{1,4}/g).join(' ');
+  show('enrolment');
+  $('enrolment-title').focus();
+}
+
+async function submitEnrolmentCode(ev) {
+  ev.preventDefault();
+  fail('');
+  say('Checking the code…');
+  const body = { code: $('enrolment-code').value.trim(), cookie: true };
+  const r = await call('POST', '/me/mfa/totp/confirm', body, state.ticket);
+  $('enrolment-code').value = '';
+  say('');
+  if (r.status === 200 && r.data.session) return showRecoveryCodes(r.data);
+  if (r.status === 401 && /ticket/.test(problem(r, ''))) {
+    resetLogin();
+    show('login');
+    return fail('The enrolment took too long. Log in again to restart it.');
+  }
+  fail(r.status === 401 ? 'The code was not accepted. Check that the device\'s clock is right and type the code the app shows now.'
+    : problem(r, 'The code was not accepted.'));
+  $('enrolment-code').focus();
+}
+
+function showRecoveryCodes(data) {
+  state.ticket = null;
+  state.csrf = data.session.csrf_token;
+  const list = $('recovery-codes');
+  list.textContent = '';
+  for (const c of data.recovery_codes) {
+    const li = document.createElement('li');
+    li.textContent = c;
+    list.append(li);
+  }
+  show('recovery');
+  $('recovery-title').focus();
 }
 
 function loggedIn(csrf) {
@@ -160,9 +212,11 @@ async function route() {
 }
 
 document.addEventListener('DOMContentLoaded', () => {
-  $('dashboard-title').tabIndex = -1;
+  for (const id of ['dashboard-title', 'enrolment-title', 'recovery-title']) $(id).tabIndex = -1;
   $('password-form').addEventListener('submit', submitPassword);
   $('code-form').addEventListener('submit', submitCode);
+  $('enrolment-form').addEventListener('submit', submitEnrolmentCode);
+  $('recovery-done').addEventListener('click', () => loggedIn(state.csrf));
   $('logout').addEventListener('click', logout);
   window.addEventListener('hashchange', route);
   route();

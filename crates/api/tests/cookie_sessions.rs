@@ -201,3 +201,44 @@ async fn idle_cookie_sessions_expire_and_used_ones_slide() {
     assert_eq!(p.call(&api, "GET", "/api/v1/me", None, None).await.status, 401, "idle longer than the timeout");
     assert_eq!(api.call("GET", "/api/v1/me", &bearer, None).await.status, 200, "bearer sessions have no idle timeout");
 }
+
+#[tokio::test]
+async fn enrolment_in_the_portal_opens_a_cookie_session() {
+    let api = api_with(900).await;
+    let admin = user(&api, "gamma", "dave").await;
+    let t = cookie_login(&api, "gamma", "dave").await;
+    assert_eq!((t.status.as_u16(), t.json()["enrolment_required"].as_bool()), (202, Some(true)), "{}", t.text);
+    let ticket = t.json()["ticket"].as_str().unwrap().to_string();
+    let e = api.call("POST", "/api/v1/me/mfa/totp", &ticket, None).await;
+    assert_eq!(e.status, 201, "{}", e.text);
+    assert!(e.json()["qr_svg"].as_str().unwrap().contains("<svg"), "a QR code");
+    let secret = e.json()["secret"].as_str().unwrap().to_string();
+    let body = json!({"code": code_at(&secret, 0), "cookie": true});
+    let r = api.call("POST", "/api/v1/me/mfa/totp/confirm", &ticket, Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let j = r.json();
+    assert_eq!(j["recovery_codes"].as_array().unwrap().len(), 10);
+    assert_eq!(j["session"]["factor"], "totp");
+    assert!(j["session"].get("token").is_none(), "the secret is only in the cookie: {}", r.text);
+    let set = r.headers.get("set-cookie").expect("Set-Cookie").to_str().unwrap();
+    let value = set.strip_prefix("__Host-warden_session=").unwrap().strip_suffix(ATTRS).unwrap();
+    let p = Portal {
+        cookie: format!("__Host-warden_session={value}"),
+        csrf: j["session"]["csrf_token"].as_str().unwrap().to_string(),
+    };
+    let me = p.call(&api, "GET", "/api/v1/me", None, None).await;
+    assert_eq!((me.status.as_u16(), me.json()["csrf_token"].as_str()), (200, Some(p.csrf.as_str())), "{}", me.text);
+    assert_eq!(p.call(&api, "POST", "/api/v1/auth/logout", None, None).await.status, 403, "CSRF applies");
+    assert_eq!(p.call(&api, "POST", "/api/v1/auth/logout", Some(&p.csrf), None).await.status, 204);
+
+    // A bearer enrolment still answers a bearer session.
+    let body = json!({"username": "erin", "password": GOOD, "role": "tenant_viewer"});
+    assert_eq!(api.call("POST", "/api/v1/users", &admin, Some(body)).await.status, 201);
+    let t = cookie_login(&api, "gamma", "erin").await;
+    let ticket = t.json()["ticket"].as_str().unwrap().to_string();
+    let secret =
+        api.call("POST", "/api/v1/me/mfa/totp", &ticket, None).await.json()["secret"].as_str().unwrap().to_string();
+    let r = api.call("POST", "/api/v1/me/mfa/totp/confirm", &ticket, Some(json!({"code": code_at(&secret, 0)}))).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.headers.get("set-cookie").is_none() && r.json()["session"]["token"].is_string(), "{}", r.text);
+}

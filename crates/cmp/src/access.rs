@@ -138,6 +138,14 @@ pub async fn issue_token(store: &Store, actor: &Actor, req: &TokenRequest) -> Re
 }
 
 async fn issue(store: &Store, actor: &Actor, req: &TokenRequest, action: &str) -> Result<(TokenInfo, String)> {
+    let mut tx = store.begin().await?;
+    let issued = issue_in(&mut tx, actor, req, action).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// Issues a token inside `tx`, with its audit entry.
+async fn issue_in(tx: &mut store::Tx, actor: &Actor, req: &TokenRequest, action: &str) -> Result<(TokenInfo, String)> {
     let tenant = grant(actor, req.role, req.tenant.as_deref())?;
     check_label("name", &req.name, 100)?;
     if req.name.starts_with(SESSION_PREFIX) {
@@ -156,26 +164,74 @@ async fn issue(store: &Store, actor: &Actor, req: &TokenRequest, action: &str) -
         allowed_sources: req.allowed_sources.clone(),
         user_id: actor.user_id().map(str::to_string),
     };
-    let mut tx = store.begin().await?;
     let (info, secret) = tx.issue_token(&new).await?;
     let after = json!({"role": req.role.as_str(), "name": req.name});
     let t = tenant.as_deref().unwrap_or("*");
     tx.append_audit(&actor.audit_entry(t, action, &format!("token/{}", info.id), (), after)).await?;
-    tx.commit().await?;
     Ok((info, secret))
 }
 
-/// The first operator admin token of an installation (no default credentials): refused once a live
-/// one exists.
-pub async fn init_operator_admin(store: &Store, actor: &Actor, name: &str) -> Result<String> {
+/// The first operator admin of an installation: a token for tools and scripts, and a person for the
+/// portal. Both secrets exist only in this value.
+pub struct FirstAdmin {
+    /// The operator admin token (`wdn_…`).
+    pub token: String,
+    /// The person's login name.
+    pub username: String,
+    /// The person's initial password: random, 120 bits.
+    pub password: Zeroizing<String>,
+}
+
+impl std::fmt::Debug for FirstAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FirstAdmin {{ username: {:?}, .. }}", self.username)
+    }
+}
+
+/// Random bytes of an initial password (120 bits: 24 base32 characters).
+const INITIAL_PASSWORD_BYTES: usize = 15;
+
+/// A random initial password that passes `rules` for `username` (a random string can, very rarely,
+/// contain the username or another refused word: then another is drawn).
+fn initial_password(rules: &PasswordRules, username: &str) -> Result<Zeroizing<String>> {
+    for _ in 0..16 {
+        let pw = Zeroizing::new(crate::mfa::random_code(INITIAL_PASSWORD_BYTES)?.to_ascii_lowercase());
+        if rules.check("password", &pw, username, None).is_ok() {
+            return Ok(pw);
+        }
+    }
+    Err(Error::Internal("no random password passed the password rules".into()))
+}
+
+/// The first operator admin of an installation (no default credentials): an operator admin token
+/// named `token_name` and an operator admin person `username` with a random initial password, made in
+/// one transaction. Refused once a live operator admin token or an operator admin person exists.
+/// The person has no second factor yet, and the operator's staff always need one: their first login
+/// yields an enrolment ticket, so the password alone never opens a session.
+pub async fn init_operator_admin(
+    store: &Store,
+    rules: &PasswordRules,
+    actor: &Actor,
+    token_name: &str,
+    username: &str,
+) -> Result<FirstAdmin> {
     let role = Role::OperatorAdmin;
-    if store.count_operator_tokens(role.as_str()).await? > 0 {
+    if store.count_operator_tokens(role.as_str()).await? > 0 || store.count_operator_users(role.as_str()).await? > 0 {
         return Err(Error::Refused(
-            "an operator admin token already exists; issue more with `warden token issue`".into(),
+            "an operator admin already exists; issue more tokens with `warden token issue`, add people with \
+             POST /api/v1/users"
+                .into(),
         ));
     }
-    let req = TokenRequest { name: name.into(), role, tenant: None, expires_days: None, allowed_sources: vec![] };
-    Ok(issue(store, actor, &req, "admin.init").await?.1)
+    check_username(username)?;
+    let password = initial_password(rules, username)?;
+    let hash = rules.hash(&password).await?;
+    let req = TokenRequest { name: token_name.into(), role, tenant: None, expires_days: None, allowed_sources: vec![] };
+    let mut tx = store.begin().await?;
+    let (_, token) = issue_in(&mut tx, actor, &req, "admin.init").await?;
+    insert_user(&mut tx, actor, username, &hash, role, None).await?;
+    tx.commit().await?;
+    Ok(FirstAdmin { token, username: username.into(), password })
 }
 
 /// Revokes a live token visible to the actor.
@@ -232,11 +288,24 @@ pub async fn create_user(store: &Store, rules: &PasswordRules, actor: &Actor, ne
     rules.check("password", new.password, new.username, tenant.as_deref())?;
     let hash = rules.hash(new.password).await?;
     let mut tx = store.begin().await?;
-    let user = tx.create_user(new.username, &hash, new.role.as_str(), tenant.as_deref()).await?;
-    let after = json!({"username": user.username, "role": user.role});
-    let t = tenant.as_deref().unwrap_or("*");
-    tx.append_audit(&actor.audit_entry(t, "user.create", &format!("user/{}", user.id), (), after)).await?;
+    let user = insert_user(&mut tx, actor, new.username, &hash, new.role, tenant.as_deref()).await?;
     tx.commit().await?;
+    Ok(user)
+}
+
+/// Stores a checked user inside `tx`, with its audit entry.
+async fn insert_user(
+    tx: &mut store::Tx,
+    actor: &Actor,
+    username: &str,
+    hash: &str,
+    role: Role,
+    tenant: Option<&str>,
+) -> Result<User> {
+    let user = tx.create_user(username, hash, role.as_str(), tenant).await?;
+    let after = json!({"username": user.username, "role": user.role});
+    let t = tenant.unwrap_or("*");
+    tx.append_audit(&actor.audit_entry(t, "user.create", &format!("user/{}", user.id), (), after)).await?;
     Ok(user)
 }
 

@@ -157,11 +157,16 @@ pub struct Confirmed {
     pub session: Option<Session>,
 }
 
-fn new_recovery_code() -> Result<String> {
-    let mut raw = [0u8; RECOVERY_BYTES];
-    auc::fill_random(&mut raw).map_err(|e| Error::Internal(e.to_string()))?;
-    let text = totp::base32_encode(&raw);
+/// `bytes` random bytes as base32 in groups of four characters (`XXXX-XXXX-…`), easy to copy by hand.
+pub(crate) fn random_code(bytes: usize) -> Result<String> {
+    let mut raw = Zeroizing::new(vec![0u8; bytes]);
+    auc::fill_random(&mut raw[..]).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = Zeroizing::new(totp::base32_encode(&raw[..]));
     Ok(text.as_bytes().chunks(4).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("-"))
+}
+
+fn new_recovery_code() -> Result<String> {
+    random_code(RECOVERY_BYTES)
 }
 
 /// A recovery code as typed, normalised (upper case, no separators), when it has the shape of one.

@@ -94,6 +94,15 @@ impl Store {
         rows.iter().map(user_from_row).collect()
     }
 
+    /// Number of the operator's staff with `role` (used to refuse a second `admin init`).
+    pub async fn count_operator_users(&self, role: &str) -> Result<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM users WHERE role = $1 AND tenant IS NULL")
+            .bind(role)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(r.try_get::<i64, _>("n")?)
+    }
+
     /// A user visible in `scope`.
     pub async fn user_in(&self, scope: &Scope, id: &str) -> Result<Option<User>> {
         let row = sqlx::query(

@@ -8,11 +8,25 @@ use crate::cli::TokenCommand;
 use crate::config::Config;
 use crate::{storage, Failure};
 
-/// Creates the first operator admin token; refused when a live one exists (no default credentials).
-pub async fn admin_init(config: &Config, name: &str) -> Result<String, Failure> {
+/// Creates the first operator admin: a token (on the first line of the answer, for scripts) and a
+/// person with a random initial password for the portal. Refused when an operator admin exists (no
+/// default credentials).
+pub async fn admin_init(config: &Config, token_name: &str, username: &str) -> Result<String, Failure> {
     let store = storage::open_store(config).await?;
-    let token = cmp::access::init_operator_admin(&store, &Actor::cli(), name).await?;
-    Ok(format!("{token}\n(this token is shown once; store it safely)"))
+    let rules = config.http.passwords();
+    let admin = cmp::access::init_operator_admin(&store, &rules, &Actor::cli(), token_name, username).await?;
+    let portal = if config.http.https() { "https" } else { "http" };
+    Ok(format!(
+        "{token}\n(this token is shown once; store it safely)\n\n\
+         operator admin: {user}\n\
+         initial password: {pw}\n\
+         (shown once; open the portal at {portal}://{listen}/ and log in as {user} with it: operator staff \
+         always need a second factor, so the first login enrols an authenticator app)",
+        token = admin.token,
+        user = admin.username,
+        pw = admin.password.as_str(),
+        listen = config.http.listen,
+    ))
 }
 
 /// Creates a tenant.

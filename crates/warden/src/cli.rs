@@ -103,11 +103,15 @@ pub enum ClusterCommand {
 /// `warden admin …`
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
-    /// Create the first operator admin token and print it once (refused when one exists).
+    /// Create the first operator admin: a token, and a person for the portal with a random initial
+    /// password; both are printed once (refused when an operator admin exists).
     Init {
         /// Name of the token.
         #[arg(long, default_value = "operator-admin")]
         name: String,
+        /// Login name of the operator admin person.
+        #[arg(long, default_value = "admin")]
+        user: String,
     },
 }
 

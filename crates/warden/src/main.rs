@@ -173,7 +173,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                 Ok(out)
             }
             Command::Storage(StorageCommand::Migrate { from, to }) => storage_migrate::run(&config, &from, &to).await,
-            Command::Admin(AdminCommand::Init { name }) => access_cmd::admin_init(&config, &name).await,
+            Command::Admin(AdminCommand::Init { name, user }) => access_cmd::admin_init(&config, &name, &user).await,
             Command::Tenant(TenantCommand::Create { name }) => access_cmd::tenant_create(&config, &name).await,
             Command::Token(cmd) => access_cmd::token(&config, cmd).await,
             Command::AuditLog(cmd) => {

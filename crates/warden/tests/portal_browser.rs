@@ -3,7 +3,9 @@
 //! installed with `npm ci`), against `warden serve`. An operator admin with a TOTP factor (enrolled here
 //! through the API) logs in with password and one-time code, sees the dashboard, axe-core finds no
 //! serious or critical accessibility violation on the login page and the dashboard, a POST without
-//! `X-CSRF-Token` from the page is refused, and logout ends the session. Screenshots are written to
+//! `X-CSRF-Token` from the page is refused, and logout ends the session. And the newcomer's path: the
+//! admin `warden admin init` made logs in with its printed password and enrols TOTP on the portal's
+//! enrolment page (axe-core there too), then keeps the recovery codes. Screenshots are written to
 //! `target/portal-screenshots/`. Skipped when chromium or node is missing, except under CI.
 
 mod common;
@@ -38,15 +40,39 @@ fn npm_ci(dir: &Path) {
     assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-#[tokio::test]
-async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
+/// Chromium and the test's npm packages, or `None` (skipped) when chromium or node is missing
+/// outside CI.
+fn browser() -> Option<(PathBuf, PathBuf)> {
     let (Some(chromium), Some(_)) = (found("chromium"), found("node")) else {
         assert!(std::env::var_os("CI").is_none(), "chromium and node are required under CI (.ci/run installs them)");
         eprintln!("skipped: chromium or node not installed (apt-get install chromium nodejs npm)");
-        return;
+        return None;
     };
     let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     npm_ci(&browser_dir);
+    Some((chromium, browser_dir))
+}
+
+/// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.
+async fn drive(chromium: PathBuf, dir: PathBuf, n: &common::Node, env: &[(&str, &str)]) -> serde_json::Value {
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&dir)
+        .arg("portal.mjs")
+        .env("PORTAL_URL", format!("http://{}", n.http))
+        .env("CHROMIUM", chromium)
+        .env("SCREENSHOTS", &shots)
+        .envs(env.iter().copied());
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run node")).await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    eprintln!("{stdout}");
+    serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
 
     let n = common::node("7c", &[], "login_per_minute = 1000.0", "");
     n.import_examples(&["profiles.toml", "sims.csv"]);
@@ -70,27 +96,33 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
     assert_eq!(s, 200, "{c}");
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
-    let out = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(&browser_dir)
-            .arg("portal.mjs")
-            .env("PORTAL_URL", format!("http://{}", n.http))
-            .env("CHROMIUM", chromium)
-            .env("USERNAME", USERNAME)
-            .env("PASSWORD", PASSWORD)
-            .env("TOTP_SECRET", secret)
-            .env("SCREENSHOTS", &shots)
-            .output()
-            .expect("run node")
-    })
-    .await
-    .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    eprintln!("{stdout}");
-    let findings: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    let env = [("FLOW", "login"), ("USERNAME", USERNAME), ("PASSWORD", PASSWORD), ("TOTP_SECRET", secret.as_str())];
+    let findings = drive(chromium, browser_dir, &n, &env).await;
     assert_eq!((findings["me"].as_str(), findings["role"].as_str()), (Some(USERNAME), Some("operator_admin")));
     assert_eq!(findings["csrf_less_post"], 403);
     assert_eq!(findings["me_after_logout"], 401);
+}
+
+/// The newcomer's path of the README: `warden admin init` in a fresh workspace, then the portal: log
+/// in as `admin` with the printed initial password, enrol TOTP from the key the page shows, keep the
+/// recovery codes, reach the dashboard; the next login asks for a code.
+#[tokio::test]
+async fn admin_init_then_first_login_enrols_totp_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
+
+    let n = common::node("7d", &[], "login_per_minute = 1000.0", "");
+    let out = common::warden(n.dir.path(), &["admin", "init"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(stdout.lines().next().unwrap().starts_with("wdn_"), "the token first: {stdout}");
+    let password = stdout.lines().find_map(|l| l.strip_prefix("initial password: ")).expect("the password line");
+    let _server = n.start().await;
+
+    let env = [("FLOW", "enrol"), ("USERNAME", "admin"), ("PASSWORD", password)];
+    let findings = drive(chromium, browser_dir, &n, &env).await;
+    assert_eq!((findings["me"].as_str(), findings["role"].as_str()), (Some("admin"), Some("operator_admin")));
+    assert_eq!(findings["recovery_codes"], 10);
+    assert_eq!(findings["focus"], "enrolment-title", "focus moves to the enrolment page's heading");
+    assert_eq!(findings["second_login"], "admin", "a recovery code shown once opens the next login");
+    assert!(findings["wrong_code"].as_str().unwrap().contains("not accepted"), "{findings}");
 }

@@ -11,7 +11,7 @@ use cmp::mfa::Holder;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::access::{Session, Tenant};
+use super::access::Tenant;
 use super::sessions::LoginSession;
 use crate::auth::{source_of, Caller, Ctx};
 use crate::extract::{Json, Path};
@@ -151,23 +151,50 @@ pub struct Code {
     pub code: String,
 }
 
+/// The first code of an enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    /// A TOTP code (6 digits).
+    #[schema(max_length = 64)]
+    pub code: String,
+    /// With an enrolment ticket as the bearer: open the login's session as a portal cookie session
+    /// (see `POST /auth/login`) instead of a bearer session.
+    #[serde(default)]
+    pub cookie: bool,
+}
+
 /// A confirmed enrolment: recovery codes shown once.
 #[derive(Serialize, ToSchema)]
 pub struct TotpConfirmed {
     /// Ten recovery codes, each usable once instead of a TOTP code; store them safely.
     pub recovery_codes: Vec<String>,
-    /// With an enrolment ticket as the bearer: the session the login completes with.
-    pub session: Option<Session>,
+    /// With an enrolment ticket as the bearer: the session the login completes with (a bearer
+    /// session, or with `"cookie": true` the cookie session's CSRF token, the cookie being set).
+    pub session: Option<LoginSession>,
 }
 
 /// Confirms a TOTP enrolment with a first valid code; the person's other sessions are revoked.
-#[utoipa::path(post, path = "/me/mfa/totp/confirm", tag = "access", request_body = Code,
+#[utoipa::path(post, path = "/me/mfa/totp/confirm", tag = "access", request_body = Confirmation,
     responses((status = 200, body = TotpConfirmed), Problems), security(("bearer" = [])))]
-pub async fn confirm_totp(owner: Owner, parts: Parts, Json(req): Json<Code>) -> ApiResult<axum::Json<TotpConfirmed>> {
+pub async fn confirm_totp(
+    owner: Owner,
+    parts: Parts,
+    Json(req): Json<Confirmation>,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse;
     check_rate(&owner.st, &parts)?;
-    let secs = owner.st.0.settings.session_secs;
+    let secs = super::sessions::session_secs(&owner.st, req.cookie);
     let c = cmp::mfa::confirm_totp(owner.st.store(), &owner.holder, &req.code, owner.source, secs).await?;
-    Ok(axum::Json(TotpConfirmed { recovery_codes: c.recovery_codes, session: c.session.map(Session::from) }))
+    let (set_cookie, session) = match c.session {
+        Some(s) => {
+            let (set, session) = super::sessions::login_session(&owner.st, s, req.cookie).await?;
+            (set, Some(session))
+        }
+        None => (None, None),
+    };
+    let headers = set_cookie.map(|v| [(axum::http::header::SET_COOKIE, v)]);
+    Ok((headers, axum::Json(TotpConfirmed { recovery_codes: c.recovery_codes, session })).into_response())
 }
 
 /// Removes the TOTP factor (needs a valid TOTP code or a recovery code); the person's other sessions

@@ -3,7 +3,7 @@
 //! out (`POST /auth/logout`, the current session), the list of one's live sessions and signing out
 //! everywhere (`/me/sessions`). Sign-outs clear the cookie.
 
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -52,13 +52,23 @@ pub fn session_secs(st: &AppState, cookie: bool) -> i64 {
 
 /// The answer to a completed login: the bearer session, or the cookie and the CSRF token.
 pub async fn answer(st: &AppState, s: cmp::access::Session, cookie: bool) -> ApiResult<Response> {
+    let (set_cookie, body) = login_session(st, s, cookie).await?;
+    Ok((set_cookie.map(|v| [(header::SET_COOKIE, v)]), axum::Json(body)).into_response())
+}
+
+/// A completed login as answered: the bearer session, or the cookie session and its `Set-Cookie`.
+pub async fn login_session(
+    st: &AppState,
+    s: cmp::access::Session,
+    cookie: bool,
+) -> ApiResult<(Option<HeaderValue>, LoginSession)> {
     if !cookie {
-        return Ok(axum::Json(LoginSession::Bearer(Session::from(s))).into_response());
+        return Ok((None, LoginSession::Bearer(Session::from(s))));
     }
     let csrf_token = cmp::sessions::make_cookie(st.store(), &s).await?;
     let set = session_cookie::set(&s.token)?;
     let body = CookieSession { csrf_token, expires_at: s.expires_at, role: s.role, tenant: s.tenant, factor: s.factor };
-    Ok(([(header::SET_COOKIE, set)], axum::Json(LoginSession::Cookie(body))).into_response())
+    Ok((Some(set), LoginSession::Cookie(body)))
 }
 
 fn person(caller: &Caller) -> ApiResult<String> {

@@ -71,7 +71,9 @@ impl Api {
         let hss = Arc::new(Recorder::default());
         let state = AppState::new(store.clone(), hss.clone(), settings);
         let router = api::router(state.clone());
-        let operator = cmp::access::init_operator_admin(&store, &cmp::Actor::cli(), "root").await.unwrap();
+        let rules = cmp::access::PasswordRules::default();
+        let operator =
+            cmp::access::init_operator_admin(&store, &rules, &cmp::Actor::cli(), "root", "admin").await.unwrap().token;
         let api = Api { dir, store, state, hss, router, operator };
         let p = json!({"services": ["data"], "apn": [{"name": "iot.example", "pdn_type": "ipv4", "qci": 9}]});
         assert_eq!(api.call("PUT", "/api/v1/profiles/meter", &api.operator.clone(), Some(p)).await.status, 200);

@@ -1,7 +1,15 @@
-// Drives Debian's chromium through the portal for crates/warden/tests/portal_browser.rs: log in with
-// password and a TOTP code, see the dashboard, check accessibility with axe-core on the login page and
-// the dashboard, try a state change without X-CSRF-Token from the page, log out. Screenshots go to
-// $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on any failure.
+// Drives Debian's chromium through the portal for crates/warden/tests/portal_browser.rs. Two flows,
+// chosen by $FLOW:
+// - `login` (default): log in with password and a TOTP code, see the dashboard, check accessibility
+//   with axe-core on the login page and the dashboard, try a state change without X-CSRF-Token from
+//   the page, log out;
+// - `enrol`: the first login of a person without a second factor (the admin `warden admin init`
+//   made): the enrolment page shows the QR code and the key, a code computed here from the key shown
+//   confirms it, the recovery codes are shown once, "I saved them" leads to the dashboard; axe-core on
+//   the enrolment and recovery pages; then a fresh login asks for a code (not an enrolment) and one of
+//   the recovery codes shown opens the session.
+// Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on
+// any failure.
 import { createRequire } from 'node:module';
 import { readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -10,7 +18,7 @@ import * as OTPAuth from 'otpauth';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS } = process.env;
+const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW } = process.env;
 
 function check(ok, message) {
   if (!ok) throw new Error(message);
@@ -33,34 +41,25 @@ async function shot(page, name) {
 
 const visible = (sel) => `${sel}:not([hidden])`;
 
-mkdirSync(SCREENSHOTS, { recursive: true });
-const browser = await puppeteer.launch({
-  executablePath: CHROMIUM,
-  headless: true,
-  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
-});
-const out = {};
-try {
-  const page = await browser.newPage();
-  page.setDefaultTimeout(15000);
-  await page.setViewport({ width: 1280, height: 800 });
-  const cspViolations = [];
-  await page.exposeFunction('reportCsp', (v) => cspViolations.push(v));
-  await page.evaluateOnNewDocument(() => {
-    document.addEventListener('securitypolicyviolation', (e) => window.reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
-  });
-  const failed = [];
-  page.on('requestfailed', (r) => failed.push(r.url()));
-
-  await page.goto(PORTAL_URL + '/', { waitUntil: 'networkidle0' });
-  await page.waitForSelector(visible('#login'));
-  check((await page.$eval('html', (h) => h.lang)) === 'en', 'the page has lang="en"');
-  await shot(page, 'login');
-  out.axe_login_minor = await axe(page, 'the login page');
-
+async function typePassword(page) {
+  await page.$eval('#username', (e) => { e.value = ''; });
   await page.type('#username', USERNAME);
   await page.type('#password', PASSWORD);
   await page.click('#password-form button[type=submit]');
+}
+
+async function openPortal(page) {
+  await page.goto(PORTAL_URL + '/', { waitUntil: 'networkidle0' });
+  await page.waitForSelector(visible('#login'));
+  check((await page.$eval('html', (h) => h.lang)) === 'en', 'the page has lang="en"');
+}
+
+async function loginFlow(page, out) {
+  await openPortal(page);
+  await shot(page, 'login');
+  out.axe_login_minor = await axe(page, 'the login page');
+
+  await typePassword(page);
   await page.waitForSelector(visible('#code-form'));
   await shot(page, 'one-time-code');
   // The enrolment's confirmation used the current period's code; codes are single use, so take the
@@ -100,6 +99,86 @@ try {
   check(out.me_after_logout === 401, `after logout /me answers ${out.me_after_logout}`);
   check(!(await page.cookies()).some((c) => c.name === '__Host-warden_session'), 'the cookie is cleared');
   await shot(page, 'logged-out');
+}
+
+async function enrolFlow(page, out) {
+  await openPortal(page);
+  await typePassword(page);
+  await page.waitForSelector(visible('#enrolment'));
+  await page.waitForFunction(() => document.getElementById('enrolment-qr').complete
+    && document.getElementById('enrolment-qr').naturalWidth > 0);
+  out.qr = await page.$eval('#enrolment-qr', (i) => ({ width: i.naturalWidth, data: i.src.startsWith('data:image/svg+xml'), alt: i.alt }));
+  check(out.qr.data && out.qr.width > 100 && out.qr.alt.length > 0, `the QR code image: ${JSON.stringify(out.qr)}`);
+  const key = (await page.$eval('#enrolment-key', (e) => e.textContent)).replace(/\s+/g, '');
+  check(/^[A-Z2-7]{32}$/.test(key), `the key for manual entry: ${key}`);
+  out.focus = await page.evaluate(() => document.activeElement.id);
+  await shot(page, 'enrolment');
+  out.axe_enrolment_minor = await axe(page, 'the enrolment page');
+
+  await page.type('#enrolment-code', wrongCode(key));
+  await page.click('#enrolment-form button[type=submit]');
+  await page.waitForSelector(visible('#error'));
+  out.wrong_code = await page.$eval('#error', (e) => e.textContent);
+  check(!(await page.$eval('#enrolment', (e) => e.hidden)), 'a wrong code keeps the enrolment page');
+
+  await page.type('#enrolment-code', totpOf(key).generate());
+  await page.click('#enrolment-form button[type=submit]');
+  await page.waitForSelector(visible('#recovery'));
+  const codes = await page.$$eval('#recovery-codes li', (li) => li.map((e) => e.textContent));
+  out.recovery_codes = codes.length;
+  check(codes.length === 10 && codes.every((c) => /^[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$/.test(c)), `recovery codes: ${codes}`);
+  check(await page.evaluate(() => document.getElementById('error').hidden), 'no error after the right code');
+  await shot(page, 'recovery-codes');
+  out.axe_recovery_minor = await axe(page, 'the recovery codes page');
+  await page.click('#recovery-done');
+  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForFunction(() => document.querySelectorAll('#sim-counts tr').length === 4);
+  out.me = await page.$eval('#me-name', (e) => e.textContent);
+  out.role = await page.$eval('#me-role', (e) => e.textContent);
+  check(await page.evaluate(() => document.getElementById('recovery-codes').children.length === 0), 'the codes are gone');
+  await shot(page, 'dashboard-after-enrolment');
+
+  // The factor is active: the next login asks for a code, and a recovery code shown above works.
+  await page.click('#logout');
+  await page.waitForSelector(visible('#login'));
+  await typePassword(page);
+  await page.waitForSelector(visible('#code-form'));
+  await page.type('#code', codes[3]);
+  await page.click('#code-form button[type=submit]');
+  await page.waitForSelector(visible('#dashboard'));
+  out.second_login = await page.$eval('#me-name', (e) => e.textContent);
+}
+
+function totpOf(key) {
+  return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key), digits: 6, period: 30, algorithm: 'SHA1' });
+}
+
+// A 6-digit code that none of the steps the server accepts now (±1 step of drift) would give.
+function wrongCode(key) {
+  const near = [-60000, -30000, 0, 30000, 60000].map((d) => totpOf(key).generate({ timestamp: Date.now() + d }));
+  return ['000000', '111111', '222222', '333333', '444444', '555555'].find((c) => !near.includes(c));
+}
+
+mkdirSync(SCREENSHOTS, { recursive: true });
+const browser = await puppeteer.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
+});
+const out = {};
+try {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(15000);
+  await page.setViewport({ width: 1280, height: 800 });
+  const cspViolations = [];
+  await page.exposeFunction('reportCsp', (v) => cspViolations.push(v));
+  await page.evaluateOnNewDocument(() => {
+    document.addEventListener('securitypolicyviolation', (e) => window.reportCsp(`${e.violatedDirective} ${e.blockedURI}`));
+  });
+  const failed = [];
+  page.on('requestfailed', (r) => failed.push(r.url()));
+
+  await (FLOW === 'enrol' ? enrolFlow : loginFlow)(page, out);
 
   check(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations}`);
   check(failed.length === 0, `failed requests: ${failed}`);

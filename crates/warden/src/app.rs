@@ -253,6 +253,11 @@ impl App {
         tracing::info!("shutdown: edge (firewall, platform API and background work, outbox, metrics endpoint)");
         tokens.edge.cancel();
         running.stop(Stage::Edge, EDGE_GRACE, started).await;
+        // The membership loop marks the instance stopped as it ends; if it was aborted mid-round
+        // after its grace, do it here, so other instances take over its peers' CLR/IDR at once.
+        if let Err(e) = store.stop_instance(&hss.instance_id()).await {
+            tracing::warn!(error = %e, "instance not marked stopped; it is seen as failed after its heartbeat ends");
+        }
         settle(&notifications, &hss, SETTLE_GRACE).await;
         tracing::info!("shutdown: core (Diameter server: stop accepting, drain, DPR)");
         tokens.core.cancel();

@@ -6,26 +6,9 @@ use std::sync::Arc;
 
 use ids::Imsi;
 use store::cluster::InstanceInfo;
-use store::model::{AlgorithmSpec, NewSim, Priority, ServingNode, SimStatus};
+use store::model::{Priority, ServingNode, SimStatus};
 use store::{Allocation, SqnAllocator, Store};
 use testkit::on_every_backend;
-
-fn sim(imsi: &str) -> NewSim {
-    NewSim {
-        imsi: imsi.parse().unwrap(),
-        iccid: None,
-        msisdn: None,
-        eid: None,
-        k: auc::Key::from_slice(&[0x46; 16]).unwrap(),
-        opc: auc::SecretBytes::new(&[0xcd; 16]),
-        amf: [0x80, 0x00],
-        algorithm: AlgorithmSpec::Milenage,
-        profile: None,
-        priority: Priority::Standard,
-        tenant: "acme".into(),
-        status: SimStatus::Active,
-    }
-}
 
 fn imsi(s: &str) -> Imsi {
     s.parse().unwrap()
@@ -33,7 +16,8 @@ fn imsi(s: &str) -> Imsi {
 
 async fn provision(store: &Store, imsis: &[&str]) {
     let mut tx = store.begin().await.unwrap();
-    tx.insert_sims(&imsis.iter().map(|i| sim(i)).collect::<Vec<_>>()).await.unwrap();
+    let sims: Vec<_> = imsis.iter().map(|i| testkit::provision::sim(i, None, Priority::Standard, "acme")).collect();
+    tx.insert_sims(&sims).await.unwrap();
     tx.commit().await.unwrap();
 }
 

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims};
+use crate::routes::{access, approvals, catalogue, events, jobs, mfa, rules, sessions, sims};
 
 struct Bearer;
 
@@ -49,6 +49,7 @@ impl Modify for Bearer {
         access::me, access::audit_log,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
+        approvals::step_up, approvals::create, approvals::list, approvals::get, approvals::approve, approvals::reject,
     ),
     components(schemas(Problem)),
     tags(
@@ -58,6 +59,7 @@ impl Modify for Bearer {
         (name = "rules", description = "IMEI lock and signalling rules"),
         (name = "catalogue", description = "Service profiles and IMSI ranges"),
         (name = "access", description = "Tenants, tokens, users, login, audit trail"),
+        (name = "approvals", description = "Second-person approval of critical changes"),
     )
 )]
 pub struct ApiDoc;

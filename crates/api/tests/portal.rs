@@ -16,6 +16,8 @@ async fn shell_and_assets_carry_the_policy_and_content_types() {
         ("/", "text/html; charset=utf-8"),
         ("/portal/app.js", "text/javascript; charset=utf-8"),
         ("/portal/app.css", "text/css; charset=utf-8"),
+        ("/portal/api.js", "text/javascript; charset=utf-8"),
+        ("/portal/router.js", "text/javascript; charset=utf-8"),
     ] {
         let r = api.call("GET", path, "", None).await;
         assert_eq!(r.status, 200, "{path}");
@@ -27,6 +29,7 @@ async fn shell_and_assets_carry_the_policy_and_content_types() {
         assert_eq!(h("cross-origin-opener-policy"), "same-origin", "{path}");
     }
     assert_eq!(api.call("GET", "/portal/missing.js", "", None).await.status, 404);
+    assert_eq!(api.call("GET", "/portal/..%2Fsrc%2Flib.rs", "", None).await.status, 404, "only the table's files");
     assert_eq!(api.call("GET", "/api/v1/me", "", None).await.status, 401, "the API is unchanged");
 }
 

@@ -62,3 +62,14 @@ fn regex_like_handler(html: &str) -> bool {
         !name.is_empty() && rest[name.len()..].starts_with('=')
     })
 }
+
+#[tokio::test]
+async fn api_answers_say_how_long_the_server_took() {
+    let api = Api::new().await;
+    for (path, token) in [("/api/v1/sims", api.operator.clone()), ("/api/v1/me", String::new())] {
+        let r = api.call("GET", path, &token, None).await;
+        let timing = r.headers.get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let ms: f64 = timing.strip_prefix("app;dur=").and_then(|d| d.parse().ok()).unwrap_or(-1.0);
+        assert!(ms >= 0.0, "{path}: {timing:?}");
+    }
+}

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims};
+use crate::routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims, stats};
 
 struct Bearer;
 
@@ -49,10 +49,12 @@ impl Modify for Bearer {
         access::me, access::audit_log,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
+        stats::sims, stats::events,
     ),
     components(schemas(Problem)),
     tags(
         (name = "sims", description = "SIMs and their lifecycle"),
+        (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),
         (name = "events", description = "Events, live stream and webhooks"),
         (name = "rules", description = "IMEI lock and signalling rules"),

@@ -104,6 +104,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password", post(access::change_password))
         .route("/me", get(access::me))
         .route("/audit", get(access::audit_log))
+        .route("/audit/verify", get(access::verify_audit))
         .route("/stats/sims", get(stats::sims))
         .route("/stats/events", get(stats::events))
         .method_not_allowed_fallback(method_not_allowed)

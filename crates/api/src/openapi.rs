@@ -46,7 +46,7 @@ impl Modify for Bearer {
         catalogue::list_profiles, catalogue::put_profile, catalogue::list_ranges, catalogue::create_range,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
-        access::me, access::audit_log,
+        access::me, access::audit_log, access::verify_audit,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
         stats::sims, stats::events,

@@ -117,3 +117,15 @@ async fn sim_list_filters_by_priority_tenant_and_iccid_prefix_within_the_scope()
     assert_eq!(api.call("GET", "/api/v1/sims?iccid_prefix=89x", &a_view, None).await.status, 400);
     assert_eq!(api.call("GET", "/api/v1/sims?priority=urgent", &a_view, None).await.status, 400);
 }
+
+#[tokio::test]
+async fn the_operator_verifies_the_audit_chain_and_tenants_may_not() {
+    let api = Api::new().await;
+    let (a_admin, _, _) = api.tenant("alpha").await;
+    let r = api.call("GET", "/api/v1/audit/verify", &api.operator.clone(), None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(v["intact"], true, "{v}");
+    assert!(v["records"].as_u64().unwrap() >= 4, "the tenant and its tokens were audited: {v}");
+    assert_eq!(api.call("GET", "/api/v1/audit/verify", &a_admin, None).await.status, 403);
+}

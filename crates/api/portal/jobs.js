@@ -69,7 +69,12 @@ async function one(params, me) {
   if (r.status !== 200) throw new Error(problem(r, 'The job could not be read.'));
   const msg = messages();
   const live = h('div', { 'aria-live': 'polite' }, summary(r.data));
-  const items = await get(`/jobs/${encodeURIComponent(id)}/items?limit=1000`);
+  const results = async () => table('Results (first 1000)', [
+    { label: 'IMSI', cell: (i) => i.imsi },
+    { label: 'Outcome', cell: (i) => i.outcome },
+    { label: 'Detail', cell: (i) => i.detail },
+  ], (await get(`/jobs/${encodeURIComponent(id)}/items?limit=1000`)).items, 'No results yet.');
+  const itemsBox = h('div', { class: 'wide', tabindex: '0', id: 'job-items' }, await results());
   const box = page('job', 'Job ' + id, h('p', {}, h('a', { href: '#/jobs' }, '← Jobs')), ...msg.nodes, live,
     roles.changer(me) && (r.data.state === 'queued' || r.data.state === 'running')
       ? button('Cancel the job', async () => {
@@ -77,11 +82,7 @@ async function one(params, me) {
         if (c.status === 200 || c.status === 202) msg.ok('Cancel requested.'); else if (!c.cancelled) msg.bad(problem(c, 'The job could not be cancelled.'));
       }, { class: 'danger', id: 'job-cancel' }) : null,
     h('h2', {}, 'Results per SIM'),
-    h('div', { class: 'wide', tabindex: '0' }, table('Results (first 1000)', [
-      { label: 'IMSI', cell: (i) => i.imsi },
-      { label: 'Outcome', cell: (i) => i.outcome },
-      { label: 'Detail', cell: (i) => i.detail },
-    ], items.items, 'No results yet.')));
+    itemsBox);
   // Poll while the job runs and the page is shown.
   const poll = async () => {
     if (!box.isConnected) return;
@@ -89,6 +90,7 @@ async function one(params, me) {
     if (j.status !== 200) return;
     live.replaceChildren(summary(j.data));
     if (j.data.state === 'queued' || j.data.state === 'running') setTimeout(poll, 1000);
+    else itemsBox.replaceChildren(await results());
   };
   if (r.data.state === 'queued' || r.data.state === 'running') setTimeout(poll, 1000);
   return box;

@@ -105,6 +105,7 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
         ("PASSWORD", PASSWORD),
         ("TOTP_SECRET", secret.as_str()),
         ("SIM_IMSI", "001010000000001"),
+        ("JOB_IMSI", "001010000000003"),
     ];
     let findings = drive(chromium, browser_dir, &n, &env).await;
     assert_eq!(findings["pages"].as_object().map(|p| p.len()), Some(13), "every page visited: {findings}");
@@ -113,6 +114,9 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     // The SIM's changes were made through the API for real.
     let (s, sim) = http("GET", &format!("{api}/sims/001010000000001"), &operator, None).await;
     assert_eq!((s, sim["status"].as_str()), (200, Some("active")), "{sim}");
+    assert_eq!(findings["job"]["state"], "completed_with_errors", "one IMSI of the job is unknown: {findings}");
+    let (_, sim) = http("GET", &format!("{api}/sims/001010000000003"), &operator, None).await;
+    assert_eq!(sim["status"], "suspended", "the job suspended the SIM: {sim}");
     assert_eq!((findings["me"].as_str(), findings["role"].as_str()), (Some(USERNAME), Some("operator_admin")));
     assert_eq!(findings["csrf_less_post"], 403);
     assert_eq!(findings["me_after_logout"], 401);

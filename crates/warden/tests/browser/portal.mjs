@@ -22,7 +22,7 @@ import * as OTPAuth from 'otpauth';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW, TENANT, SIM_IMSI, OTHER_IMSI } = process.env;
+const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW, TENANT, SIM_IMSI, OTHER_IMSI, JOB_IMSI } = process.env;
 
 // Every page of the portal an operator admin sees (issue #15).
 const PAGES = ['sims', `sims/${SIM_IMSI}`, 'jobs', 'approvals', 'rules', 'webhooks', 'users', 'tokens', 'audit',
@@ -104,6 +104,7 @@ async function loginFlow(page, out) {
   out.pages = await visitPages(page);
   out.sim_actions = await simActions(page, SIM_IMSI);
   out.step_up = await stepUpAndApproval(page, SIM_IMSI);
+  out.job = await jobFlow(page, JOB_IMSI);
 
   await page.click('#logout');
   await page.waitForSelector(visible('#login'));
@@ -266,6 +267,21 @@ async function stepUpAndApproval(page, imsi) {
   check(JSON.stringify(seen) === JSON.stringify(['PATCH 1', 'step-up {"method":"totp","code":"123456"}', 'PATCH 2']),
     `step-up then one retry: ${JSON.stringify(seen)}`);
   return seen;
+}
+
+/** A bulk job from the jobs page: suspend a list of IMSIs (one of them unknown), watch it finish. */
+async function jobFlow(page, imsi) {
+  await goTo(page, 'jobs');
+  await page.select('#job-form select[name=status]', 'suspended');
+  await page.type('#job-form textarea[name=imsis]', `${imsi}\n999990000000001`);
+  await page.click('#job-form button[type=submit]');
+  await page.waitForFunction(() => /^#\/jobs\/./.test(document.getElementById('page').dataset.route || ''));
+  await page.waitForFunction(() => /succeeded|completed/.test(document.getElementById('job-state').textContent), { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelectorAll('#job-items tbody tr').length === 2);
+  const results = await page.$$eval('#job-items tbody tr', (rs) => rs.map((r) => r.textContent.replace(/\s+/g, ' ')));
+  await shot(page, 'job');
+  out.axe_job_minor = await axe(page, 'a job');
+  return { state: await page.$eval('#job-state', (e) => e.textContent), results };
 }
 
 /** A tenant's person: sees only the tenant's SIMs; another tenant's SIM is not found, and changing it is refused. */

@@ -109,6 +109,8 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     ];
     let findings = drive(chromium, browser_dir, &n, &env).await;
     assert_eq!(findings["pages"].as_object().map(|p| p.len()), Some(13), "every page visited: {findings}");
+    assert_eq!(findings["search"]["critical"], json!(["001010000000002"]), "prefix and priority: {findings}");
+    assert_eq!(findings["search"]["none"], 0, "{findings}");
     assert!(findings["sim_actions"]["after"].as_u64() >= findings["sim_actions"]["before"].as_u64().map(|n| n + 2));
     assert_eq!(findings["step_up"].as_array().map(|s| s.len()), Some(3), "{findings}");
     // The SIM's changes were made through the API for real.

@@ -102,6 +102,7 @@ async function loginFlow(page, out) {
   check(!users.includes('mallory'), `nothing was created: ${users}`);
 
   out.pages = await visitPages(page);
+  out.search = await searchSims(page);
   out.sim_actions = await simActions(page, SIM_IMSI);
   out.step_up = await stepUpAndApproval(page, SIM_IMSI);
   out.job = await jobFlow(page, JOB_IMSI);
@@ -185,6 +186,20 @@ async function visitPages(page) {
   const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.getAttribute('href')));
   check(nav.length >= 12, `the operator's navigation: ${nav}`);
   return seen;
+}
+
+/** The SIM list's form: an IMSI prefix and a priority give the matching SIMs; an ICCID search too. */
+async function searchSims(page) {
+  await goTo(page, 'sims');
+  await page.type('#sim-filters input[name=q]', '00101000000000');
+  await page.select('#sim-filters select[name=priority]', 'critical');
+  await page.click('#sim-filters button[type=submit]');
+  await page.waitForFunction(() => /priority=critical/.test(document.getElementById('page').dataset.route || ''));
+  const critical = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  check(await page.$eval('#sim-filters select[name=priority]', (e) => e.value) === 'critical', 'the filter stays chosen');
+  await goTo(page, 'sims?q=0019&in=imsi');
+  const none = await page.$$eval('#page tbody tr th a', (as) => as.length);
+  return { critical, none };
 }
 
 /** Waits for the SIM page to show `status`. */

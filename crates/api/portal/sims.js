@@ -1,5 +1,6 @@
 // SIMs: the list (`#/sims?…`: search by IMSI or ICCID prefix, filters on status, profile, priority,
-// IMSI range of a segment and, for the operator, tenant; cursor paging with `next_cursor`; the
+// IMSI range of a segment and, for the operator, tenant; cursor paging with `next_cursor`, 50 a page
+// or `limit` of the hash; the
 // filters live in the hash so the back button and links work) and one SIM (`#/sims/<imsi>`: its
 // state, serving MME, bound IMEIs, event timeline and the actions its caller's role allows).
 // Step-up and approvals are handled by api.js for every action.
@@ -12,7 +13,8 @@ const PRIORITIES = ['critical', 'standard', 'low'];
 
 /** The API query of the page's filters. */
 function apiQuery(q, ranges) {
-  const out = new URLSearchParams({ limit: '50' });
+  const limit = Number(q.get('limit'));
+  const out = new URLSearchParams({ limit: limit >= 1 && limit <= 1000 ? String(Math.floor(limit)) : '50' });
   for (const k of ['status', 'profile', 'priority', 'tenant', 'cursor']) if (q.get(k)) out.set(k, q.get(k));
   const text = (q.get('q') || '').replace(/\s+/g, '');
   if (text && (q.get('in') || 'imsi') === 'imsi') {

@@ -111,6 +111,8 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     assert_eq!(findings["pages"].as_object().map(|p| p.len()), Some(13), "every page visited: {findings}");
     assert_eq!(findings["search"]["critical"], json!(["001010000000002"]), "prefix and priority: {findings}");
     assert_eq!(findings["search"]["none"], 0, "{findings}");
+    let pages = json!([["001010000000001", "001010000000002"], ["001010000000003"]]);
+    assert_eq!(findings["search"]["pages"], pages, "cursor paging: {findings}");
     assert!(findings["sim_actions"]["after"].as_u64() >= findings["sim_actions"]["before"].as_u64().map(|n| n + 2));
     assert_eq!(findings["step_up"].as_array().map(|s| s.len()), Some(3), "{findings}");
     // The SIM's changes were made through the API for real.

@@ -199,7 +199,14 @@ async function searchSims(page) {
   check(await page.$eval('#sim-filters select[name=priority]', (e) => e.value) === 'critical', 'the filter stays chosen');
   await goTo(page, 'sims?q=0019&in=imsi');
   const none = await page.$$eval('#page tbody tr th a', (as) => as.length);
-  return { critical, none };
+  // Cursor paging: two a page, then the next page from next_cursor.
+  await goTo(page, 'sims?limit=2');
+  const first = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  await page.click('#next-page');
+  await page.waitForFunction(() => /cursor=/.test(document.getElementById('page').dataset.route || ''));
+  const second = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  check(!(await page.$('#next-page')) && (await page.$('#first-page')), 'the last page links back to the first only');
+  return { critical, none, pages: [first, second] };
 }
 
 /** Waits for the SIM page to show `status`. */

@@ -115,6 +115,7 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     assert_eq!(findings["search"]["pages"], pages, "cursor paging: {findings}");
     assert!(findings["sim_actions"]["after"].as_u64() >= findings["sim_actions"]["before"].as_u64().map(|n| n + 2));
     assert_eq!(findings["step_up"].as_array().map(|s| s.len()), Some(3), "{findings}");
+    assert_eq!(findings["approvals"], json!(["/api/v1/approvals/ap1/approve csrf"]), "{findings}");
     // The SIM's changes were made through the API for real.
     let (s, sim) = http("GET", &format!("{api}/sims/001010000000001"), &operator, None).await;
     assert_eq!((s, sim["status"].as_str()), (200, Some("active")), "{sim}");

@@ -106,6 +106,7 @@ async function loginFlow(page, out) {
   out.sim_actions = await simActions(page, SIM_IMSI);
   out.step_up = await stepUpAndApproval(page, SIM_IMSI);
   out.job = await jobFlow(page, JOB_IMSI);
+  out.approvals = await approvalsPage(page);
 
   await page.click('#logout');
   await page.waitForSelector(visible('#login'));
@@ -289,6 +290,44 @@ async function stepUpAndApproval(page, imsi) {
   check(JSON.stringify(seen) === JSON.stringify(['PATCH 1', 'step-up {"method":"totp","code":"123456"}', 'PATCH 2']),
     `step-up then one retry: ${JSON.stringify(seen)}`);
   return seen;
+}
+
+/** The Approvals page against the approvals contract, answered by stubs in the browser. */
+async function approvalsPage(page) {
+  const now = Math.floor(Date.now() / 1000);
+  const pending = { id: 'ap1', action: 'sim.terminate', resource: `sims/${SIM_IMSI}`, tenant: 'acme', requested_by: 'user:bob',
+    requested_at: now - 60, status: 'pending', reason: 'device stolen', decided_by: null, decided_at: null };
+  const decided = { ...pending, status: 'approved', decided_by: `user:${USERNAME}`, decided_at: now };
+  const posted = [];
+  await page.setRequestInterception(true);
+  const handler = (req) => {
+    const url = new URL(req.url());
+    const json = (body) => req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    if (req.method() === 'GET' && url.pathname === '/api/v1/approvals') {
+      return json({ items: url.searchParams.get('status') === 'pending' ? [pending] : [decided] });
+    }
+    if (req.method() === 'POST' && url.pathname.startsWith('/api/v1/approvals/')) {
+      posted.push(url.pathname + ' ' + (req.headers()['x-csrf-token'] ? 'csrf' : 'no-csrf'));
+      return json(decided);
+    }
+    return req.continue();
+  };
+  page.on('request', handler);
+  try {
+    await goTo(page, 'approvals');
+    const row = await page.$eval('#page tbody tr', (r) => r.textContent);
+    check(row.includes('sim.terminate') && row.includes('user:bob'), `the pending approval: ${row}`);
+    await shot(page, 'approvals-pending');
+    out.axe_approvals_minor = await axe(page, 'the pending approvals');
+    await page.click('#page button[data-id=ap1]');
+    await page.waitForFunction(() => document.getElementById('page').dataset.route === '#/approvals?status=approved');
+    const after = await page.$eval('#page tbody tr', (r) => r.textContent);
+    check(after.includes(`user:${USERNAME}`), `the decided approval: ${after}`);
+  } finally {
+    page.off('request', handler);
+    await page.setRequestInterception(false);
+  }
+  return posted;
 }
 
 /** A bulk job from the jobs page: suspend a list of IMSIs (one of them unknown), watch it finish. */

@@ -50,6 +50,8 @@ async function render(_params, me) {
     perMinute.set(c.minute, (perMinute.get(c.minute) || 0) + c.count);
     perKind.set(c.kind, (perKind.get(c.kind) || 0) + c.count);
   }
+  // Alerts about critical SIMs the event feed raised (a rule or the EIR held back instead of cutting off).
+  const criticalEvents = ['rule.alert_critical', 'eir.critical_blacklisted'].map((k) => [k, perKind.get(k) || 0]).filter(([, n]) => n > 0);
   const blocks = [...perKind].filter(([k]) => k.startsWith('firewall.') || k === 'roaming.rejected');
   const minuteRows = [...perMinute].sort((a, b) => a[0] - b[0]);
 
@@ -61,10 +63,12 @@ async function render(_params, me) {
       h('dt', {}, 'Tenant'), h('dd', { id: 'me-tenant' }, me.tenant || 'operator')),
     h('section', { 'aria-labelledby': 'alerts-title' },
       h('h2', { id: 'alerts-title' }, 'Alerts'),
-      criticalOut.length === 0
-        ? h('p', { id: 'alerts' }, 'No critical SIM is suspended or terminated.')
-        : h('ul', { id: 'alerts', class: 'error' }, criticalOut.map((c) =>
-          h('li', {}, `${c.count} critical SIM(s) ${c.status}. `, h('a', { href: `#/sims?priority=critical&status=${c.status}` }, 'Show them'))))),
+      criticalOut.length === 0 && criticalEvents.length === 0
+        ? h('p', { id: 'alerts' }, 'No critical SIM is suspended or terminated, and no alert about one in the last hour.')
+        : h('ul', { id: 'alerts', class: 'error' },
+          criticalOut.map((c) =>
+            h('li', {}, `${c.count} critical SIM(s) ${c.status}. `, h('a', { href: `#/sims?priority=critical&status=${c.status}` }, 'Show them'))),
+          criticalEvents.map(([k, n]) => h('li', {}, `${n} ${k} event(s) in the last hour.`)))),
     h('div', { class: 'grid' },
       h('section', { 'aria-labelledby': 'sims-title' },
         h('h2', { id: 'sims-title' }, 'SIMs by status'),

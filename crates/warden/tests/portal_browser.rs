@@ -116,6 +116,9 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     assert!(findings["sim_actions"]["after"].as_u64() >= findings["sim_actions"]["before"].as_u64().map(|n| n + 2));
     assert_eq!(findings["step_up"].as_array().map(|s| s.len()), Some(3), "{findings}");
     assert_eq!(findings["approvals"], json!(["/api/v1/approvals/ap1/approve csrf"]), "{findings}");
+    let after = &findings["dashboard_after"];
+    assert_eq!(after["counts"][2], "suspended1", "the job's suspension is counted: {findings}");
+    assert!(after["bars"].as_u64().unwrap() >= 1, "the chart shows this hour's events: {findings}");
     // The SIM's changes were made through the API for real.
     let (s, sim) = http("GET", &format!("{api}/sims/001010000000001"), &operator, None).await;
     assert_eq!((s, sim["status"].as_str()), (200, Some("active")), "{sim}");

@@ -107,6 +107,7 @@ async function loginFlow(page, out) {
   out.step_up = await stepUpAndApproval(page, SIM_IMSI);
   out.job = await jobFlow(page, JOB_IMSI);
   out.approvals = await approvalsPage(page);
+  out.dashboard_after = await dashboardAfter(page);
 
   await page.click('#logout');
   await page.waitForSelector(visible('#login'));
@@ -290,6 +291,18 @@ async function stepUpAndApproval(page, imsi) {
   check(JSON.stringify(seen) === JSON.stringify(['PATCH 1', 'step-up {"method":"totp","code":"123456"}', 'PATCH 2']),
     `step-up then one retry: ${JSON.stringify(seen)}`);
   return seen;
+}
+
+/** The dashboard after the changes above: the counts, the chart's bars and the newest events follow. */
+async function dashboardAfter(page) {
+  await goTo(page, 'dashboard');
+  const counts = await page.$$eval('#sim-counts tr', (rows) => rows.map((r) => r.textContent.trim().replace(/\s+/g, ' ')));
+  const bars = await page.$$eval('svg.chart rect.bar', (rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
+  const recent = await page.$$eval('section[aria-labelledby=recent-title] tbody tr', (rs) => rs.map((r) => r.textContent));
+  check(recent.some((r) => r.includes('sim.status_changed')), `the newest events: ${recent}`);
+  await shot(page, 'dashboard-after-changes');
+  out.axe_dashboard_after_minor = await axe(page, 'the dashboard with data');
+  return { counts, bars, recent: recent.length };
 }
 
 /** The Approvals page against the approvals contract, answered by stubs in the browser. */

@@ -30,6 +30,13 @@ pub struct SimFilter {
     pub imsi_from: Option<String>,
     /// Only IMSIs ≤ this.
     pub imsi_to: Option<String>,
+    /// Only this priority class.
+    pub priority: Option<crate::model::Priority>,
+    /// Only this tenant (narrows an operator's list; within a tenant's scope another tenant's name
+    /// finds nothing).
+    pub tenant: Option<String>,
+    /// Only ICCIDs starting with these digits (a range on the ICCID's unique index).
+    pub iccid_prefix: Option<String>,
 }
 
 pub(crate) const MANAGED_COLUMNS: &str = "protection_lifted";
@@ -62,7 +69,8 @@ impl Store {
         let rows = sqlx::query(&format!(
             "SELECT {SIM_COLUMNS}, {MANAGED_COLUMNS} FROM sims WHERE ($1 = '*' OR tenant = $1) \
              AND imsi > $2 AND ($3 = '' OR imsi >= $3) AND ($4 = '' OR status = $4) AND ($5 = '' OR profile = $5) \
-             AND ($6 = '' OR imsi <= $6) ORDER BY imsi LIMIT $7"
+             AND ($6 = '' OR imsi <= $6) AND ($7 = '' OR priority = $7) AND ($8 = '' OR tenant = $8) \
+             AND ($9 = '' OR (iccid >= $9 AND iccid < $10)) ORDER BY imsi LIMIT $11"
         ))
         .bind(scope.key())
         .bind(cursor.unwrap_or(""))
@@ -70,6 +78,11 @@ impl Store {
         .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
         .bind(filter.profile.as_deref().unwrap_or(""))
         .bind(filter.imsi_to.as_deref().unwrap_or(""))
+        .bind(filter.priority.map(|p| p.as_str()).unwrap_or(""))
+        .bind(filter.tenant.as_deref().unwrap_or(""))
+        .bind(filter.iccid_prefix.as_deref().unwrap_or(""))
+        // ':' sorts right after '9': every ICCID with the prefix is below prefix + ':'.
+        .bind(filter.iccid_prefix.as_deref().map(|p| format!("{p}:")).unwrap_or_default())
         .bind(limit)
         .fetch_all(self.pool())
         .await?;

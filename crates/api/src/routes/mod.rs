@@ -11,6 +11,7 @@ pub mod mfa;
 pub mod rules;
 pub mod sessions;
 pub mod sims;
+pub mod stats;
 
 use serde::Deserialize;
 use utoipa::IntoParams;

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, catalogue, events, jobs, mfa, rules, sessions, sims};
+use crate::routes::{access, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
 
 struct Bearer;
 
@@ -49,6 +49,8 @@ impl Modify for Bearer {
         access::me, access::audit_log,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
+        passkey::login_start, passkey::login_finish, passkey::register_start, passkey::register_finish,
+        passkey::list, passkey::rename, passkey::delete,
     ),
     components(schemas(Problem)),
     tags(

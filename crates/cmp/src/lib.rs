@@ -23,6 +23,7 @@
 //!   breached-password corpus.
 //! - [`totp`]: one-time codes (RFC 4226 HOTP, RFC 6238 TOTP) of the second login factor; [`mfa`]: enrolment,
 //!   recovery codes and the two-step login.
+//! - [`passkey`]: passkeys (WebAuthn) as a second factor: registration, login, step-up ceremonies.
 //! - [`sessions`]: portal cookie sessions, signing out of one session or everywhere.
 //! - [`text`]: what free text (names, notes) may contain.
 //! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
@@ -41,6 +42,7 @@ pub mod jobs;
 mod lifecycle;
 pub mod mfa;
 mod notify;
+pub mod passkey;
 pub mod password;
 pub mod provisioning;
 mod roles;

@@ -10,8 +10,8 @@ const state = { csrf: null, ticket: null, me: null };
 const $ = (id) => document.getElementById(id);
 
 function show(section) {
-  for (const id of ['login', 'enrolment', 'recovery', 'dashboard']) $(id).hidden = id !== section;
-  $('account').hidden = section !== 'dashboard';
+  for (const id of ['login', 'enrolment', 'recovery', 'dashboard', 'passkeys']) $(id).hidden = id !== section;
+  $('account').hidden = section !== 'dashboard' && section !== 'passkeys';
 }
 
 function say(text) { $('status').textContent = text; }
@@ -50,6 +50,7 @@ function resetLogin() {
   state.ticket = null;
   $('password-form').hidden = false;
   $('code-form').hidden = true;
+  $('passkey-login').hidden = true;
   $('password').value = '';
   $('code').value = '';
   $('enrolment-qr').removeAttribute('src');
@@ -74,6 +75,7 @@ async function submitPassword(ev) {
     $('password-form').hidden = true;
     if (r.data.enrolment_required) return startEnrolment();
     $('code-form').hidden = false;
+    $('passkey-login').hidden = !(r.data.methods || []).includes('webauthn'); // passkey.js
     $('code').focus();
     return;
   }
@@ -202,6 +204,7 @@ function goLogin() {
 async function route() {
   fail('');
   if (location.hash === '#/dashboard') return dashboard();
+  if (location.hash === '#/passkeys') return passkeysPage(); // passkey.js
   const me = state.csrf ? null : await call('GET', '/me');
   if (me && me.status === 200 && location.hash !== '#/login') {
     location.hash = '#/dashboard';

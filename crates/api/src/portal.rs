@@ -17,6 +17,7 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 const INDEX: &str = include_str!("../portal/index.html");
 const APP_JS: &str = include_str!("../portal/app.js");
+const PASSKEY_JS: &str = include_str!("../portal/passkey.js");
 const APP_CSS: &str = include_str!("../portal/app.css");
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -39,11 +40,19 @@ async fn app_js() -> impl IntoResponse {
     asset("text/javascript; charset=utf-8", APP_JS)
 }
 
+async fn passkey_js() -> impl IntoResponse {
+    asset("text/javascript; charset=utf-8", PASSKEY_JS)
+}
+
 async fn app_css() -> impl IntoResponse {
     asset("text/css; charset=utf-8", APP_CSS)
 }
 
 /// The portal's routes.
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/", get(index)).route("/portal/app.js", get(app_js)).route("/portal/app.css", get(app_css))
+    Router::new()
+        .route("/", get(index))
+        .route("/portal/app.js", get(app_js))
+        .route("/portal/passkey.js", get(passkey_js))
+        .route("/portal/app.css", get(app_css))
 }

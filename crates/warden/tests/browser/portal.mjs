@@ -7,7 +7,11 @@
 //   made): the enrolment page shows the QR code and the key, a code computed here from the key shown
 //   confirms it, the recovery codes are shown once, "I saved them" leads to the dashboard; axe-core on
 //   the enrolment and recovery pages; then a fresh login asks for a code (not an enrolment) and one of
-//   the recovery codes shown opens the session.
+//   the recovery codes shown opens the session;
+// - `passkey`: with Chrome's virtual authenticator (DevTools `WebAuthn` domain: CTAP2, internal,
+//   resident keys, user verification), log in with password and TOTP, add a passkey on the Passkeys
+//   page (axe-core there), log out, log in with password and the passkey; the session's factor is
+//   `webauthn`. Needs PORTAL_URL on `localhost` (WebAuthn wants a domain and a secure context).
 // Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on
 // any failure.
 import { createRequire } from 'node:module';
@@ -149,6 +153,54 @@ async function enrolFlow(page, out) {
   out.second_login = await page.$eval('#me-name', (e) => e.textContent);
 }
 
+async function passkeyFlow(page, out) {
+  const cdp = await page.createCDPSession();
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  await openPortal(page);
+  await typePassword(page);
+  await page.waitForSelector(visible('#code-form'));
+  check(await page.$eval('#passkey-login', (b) => b.hidden), 'no passkey yet: "Use a passkey" is not offered');
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
+  await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
+  await page.click('#code-form button[type=submit]');
+  await page.waitForSelector(visible('#dashboard'));
+
+  await page.click('a[href="#/passkeys"]');
+  await page.waitForSelector(visible('#passkeys'));
+  await page.waitForSelector(visible('#passkey-empty'));
+  out.axe_passkeys_empty_minor = await axe(page, 'the passkeys page (none yet)');
+  await page.type('#passkey-name', 'Virtual authenticator');
+  await page.click('#passkey-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#passkey-rows tr').length === 1, { timeout: 15000 })
+    .catch(async () => { throw new Error(`no passkey listed: ${await page.$eval('#error', (e) => e.textContent)}`); });
+  out.passkeys = await page.$$eval('#passkey-rows th', (th) => th.map((e) => e.textContent));
+  check(out.passkeys[0] === 'Virtual authenticator', `the passkey is listed: ${out.passkeys}`);
+  out.authenticator_credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length;
+  check(out.authenticator_credentials === 1, `the authenticator holds the credential: ${out.authenticator_credentials}`);
+  await shot(page, 'passkeys');
+  out.axe_passkeys_minor = await axe(page, 'the passkeys page');
+
+  await page.click('#logout');
+  await page.waitForSelector(visible('#login'));
+  await typePassword(page);
+  await page.waitForSelector(visible('#passkey-login'));
+  await shot(page, 'second-factor-with-passkey');
+  await page.click('#passkey-login');
+  await page.waitForSelector(visible('#dashboard'));
+  out.me = await page.$eval('#me-name', (e) => e.textContent);
+  out.factor = await page.evaluate(async () => {
+    const s = await (await fetch('/api/v1/me/sessions')).json();
+    return s.items.find((i) => i.current).factor;
+  });
+  check(out.factor === 'webauthn', `the session's factor: ${out.factor}`);
+  const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  out.sign_count = creds[0].signCount;
+  await shot(page, 'dashboard-after-passkey');
+}
+
 function totpOf(key) {
   return new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(key), digits: 6, period: 30, algorithm: 'SHA1' });
 }
@@ -178,7 +230,8 @@ try {
   const failed = [];
   page.on('requestfailed', (r) => failed.push(r.url()));
 
-  await (FLOW === 'enrol' ? enrolFlow : loginFlow)(page, out);
+  const flows = { enrol: enrolFlow, passkey: passkeyFlow };
+  await (flows[FLOW] || loginFlow)(page, out);
 
   check(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations}`);
   check(failed.length === 0, `failed requests: ${failed}`);

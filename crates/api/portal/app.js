@@ -74,9 +74,10 @@ async function submitPassword(ev) {
     state.ticket = r.data.ticket;
     $('password-form').hidden = true;
     if (r.data.enrolment_required) return startEnrolment();
-    $('code-form').hidden = false;
-    $('passkey-login').hidden = !(r.data.methods || []).includes('webauthn'); // passkey.js
-    $('code').focus();
+    const methods = r.data.methods || [];
+    $('code-form').hidden = !methods.includes('totp');
+    $('passkey-login').hidden = !methods.includes('webauthn'); // passkey.js
+    (methods.includes('totp') ? $('code') : $('passkey-login')).focus();
     return;
   }
   fail(problem(r, 'Login failed.'));

@@ -47,6 +47,20 @@ impl Caller {
         }
     }
 
+    /// The caller as the author of a sensitive change (`task`, named in the refusal): a person's login
+    /// session must have proved a second factor within the last five minutes, and the audit trail
+    /// then names the factor (`… step-up:totp`); API tokens pass as they are ([`cmp::stepup`]).
+    /// Returns the actor and the factor.
+    pub async fn fresh(&self, st: &AppState, task: &str) -> ApiResult<(Actor, Option<String>)> {
+        let cred = cmp::stepup::Credential { token_id: &self.token_id, name: &self.name };
+        let factor = cmp::stepup::require_fresh(st.store(), cred, task).await?;
+        let actor = match &factor {
+            Some(f) => self.actor().stepped_up(f),
+            None => self.actor(),
+        };
+        Ok((actor, factor))
+    }
+
     /// The data scope of every query this caller makes.
     pub fn scope(&self) -> Scope {
         self.actor().scope()

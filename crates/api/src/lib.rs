@@ -45,7 +45,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
+use routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -109,6 +109,11 @@ pub fn router(state: AppState) -> Router {
         .route("/me/mfa/webauthn/{id}", axum::routing::patch(passkey::rename).delete(passkey::delete))
         .route("/auth/password", post(access::change_password))
         .route("/me", get(access::me))
+        .route("/me/step-up", post(approvals::step_up))
+        .route("/approvals", get(approvals::list).post(approvals::create))
+        .route("/approvals/{id}", get(approvals::get))
+        .route("/approvals/{id}/approve", post(approvals::approve))
+        .route("/approvals/{id}/reject", post(approvals::reject))
         .route("/audit", get(access::audit_log))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))

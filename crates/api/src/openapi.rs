@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
+use crate::routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
 
 struct Bearer;
 
@@ -51,6 +51,7 @@ impl Modify for Bearer {
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
         passkey::login_start, passkey::login_finish, passkey::register_start, passkey::register_finish,
         passkey::list, passkey::rename, passkey::delete,
+        approvals::step_up, approvals::create, approvals::list, approvals::get, approvals::approve, approvals::reject,
     ),
     components(schemas(Problem)),
     tags(
@@ -60,6 +61,7 @@ impl Modify for Bearer {
         (name = "rules", description = "IMEI lock and signalling rules"),
         (name = "catalogue", description = "Service profiles and IMSI ranges"),
         (name = "access", description = "Tenants, tokens, users, login, audit trail"),
+        (name = "approvals", description = "Second-person approval of critical changes"),
     )
 )]
 pub struct ApiDoc;

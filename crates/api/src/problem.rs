@@ -70,6 +70,12 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
     }
 
+    /// 403 `step-up-required`: the action needs a second factor proved within the last five minutes
+    /// (`POST /me/step-up`, then retry).
+    pub fn step_up_required(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "step-up-required", detail)
+    }
+
     /// 404: nothing of that name is visible to the caller.
     pub fn not_found(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not-found", detail)
@@ -126,6 +132,7 @@ impl From<cmp::Error> for ApiError {
             E::Invalid(m) => ApiError::unprocessable(m),
             E::Transition(_) | E::Refused(_) | E::Conflict(_) => ApiError::conflict(e.to_string()),
             E::Unauthorized(m) => ApiError::unauthorized(m),
+            E::StepUpRequired(m) => ApiError::step_up_required(m),
             E::TooMany { reason, retry_after } => ApiError::too_many(reason, retry_after),
             E::Busy(busy) => ApiError::busy(busy.to_string(), 1),
             E::Store(s) => s.into(),

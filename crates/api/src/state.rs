@@ -59,6 +59,11 @@ pub struct Settings {
     /// Most IMSIs in one bulk job's list (`jobs_max_items`).
     #[serde(default = "default_job_max_items")]
     pub jobs_max_items: usize,
+    /// Bulk jobs over more IMSIs than this (and every job over a filter, whose size is known only as
+    /// it runs, and every job that terminates) need a step-up from a person's session
+    /// (`step_up_bulk_items`, default 100).
+    #[serde(default = "default_step_up_bulk_items")]
+    pub step_up_bulk_items: usize,
     /// Most bulk jobs one tenant may have queued or running (`jobs_per_tenant`).
     #[serde(default = "default_jobs_per_tenant")]
     pub jobs_per_tenant: u32,
@@ -206,6 +211,10 @@ fn default_session_secs() -> i64 {
 fn default_session_idle_secs() -> i64 {
     15 * 60
 }
+fn default_step_up_bulk_items() -> usize {
+    100
+}
+
 fn default_job_max_items() -> usize {
     cmp::jobs::JobLimits::default().max_items
 }

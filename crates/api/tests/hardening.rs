@@ -36,10 +36,10 @@ async fn session(api: &Api, tenant: Option<&str>, username: &str) -> String {
 async fn deleting_a_user_revokes_its_sessions_and_the_tokens_it_issued() {
     let api = Api::new().await;
     let (admin, _, _) = api.tenant("acme").await;
-    api.password_only("acme").await;
     let id = create_user(&api, &admin, "bob", "tenant_admin").await;
-    let bob = session(&api, Some("acme"), "bob").await;
-    // Bob's session issues a token that never expires, with his own role.
+    // Bob's session (opened with a second factor just now, so it may issue tokens) issues a token that
+    // never expires, with his own role.
+    let (_, bob) = api.enrol_totp(Some("acme"), "bob", GOOD).await;
     let r =
         api.call("POST", "/api/v1/tokens", &bob, Some(json!({"name": "bob's script", "role": "tenant_admin"}))).await;
     assert_eq!(r.status, 201, "{}", r.text);
@@ -191,6 +191,10 @@ async fn a_tenant_cannot_bar_a_critical_sims_data_until_the_operator_lifts_prote
     let r = api
         .call("PUT", &format!("/api/v1/sims/{imsi}/protection"), &api.operator.clone(), Some(json!({"lifted": true})))
         .await;
+    assert_eq!(r.status, 202, "lifting waits for a second person: {}", r.text);
+    let id = r.json()["approval"]["id"].as_str().unwrap().to_string();
+    let second = api.second_operator("ops-2").await;
+    let r = api.call("POST", &format!("/api/v1/approvals/{id}/approve"), &second, Some(json!({}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = api.call("PATCH", &format!("/api/v1/sims/{imsi}"), &op, Some(json!({"data_barred": true}))).await;
     assert_eq!((r.status.as_u16(), r.json()["data_barred"].as_bool()), (200, Some(true)), "{}", r.text);

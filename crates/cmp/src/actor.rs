@@ -59,6 +59,27 @@ impl Actor {
         }
     }
 
+    /// The same actor after a step-up with `factor`: the audit trail names it
+    /// `<name> step-up:<factor>`, so each sensitive change records the factor that allowed it.
+    pub fn stepped_up(self, factor: &str) -> Actor {
+        match self {
+            Actor::Person { name, role, tenant, source, user } => {
+                Actor::Person { name: format!("{name} step-up:{factor}"), role, tenant, source, user }
+            }
+            other => other,
+        }
+    }
+
+    /// Who this actor is for "the requester may not approve": the person's user id, else the name
+    /// (a token), without any step-up suffix.
+    pub fn identity_key(&self) -> String {
+        match self {
+            Actor::Person { user: Some(u), .. } => format!("user:{u}"),
+            Actor::Person { name, .. } => name.split(" step-up:").next().unwrap_or(name).to_string(),
+            other => other.name(),
+        }
+    }
+
     /// The role whose rights apply (`None` for automated decisions).
     pub fn role(&self) -> Option<Role> {
         match self {

@@ -25,6 +25,9 @@ pub enum Error {
     /// The resource changed at the same moment; read it again and retry.
     #[error("{0} changed concurrently; retry")]
     Conflict(String),
+    /// The action needs a second factor proved within the last five minutes ([`crate::stepup`]).
+    #[error("{0}")]
+    StepUpRequired(String),
     /// The credentials are wrong (one message for every reason).
     #[error("{0}")]
     Unauthorized(String),

@@ -40,11 +40,17 @@ pub enum EventKind {
     RuleAlertCritical,
     /// A CLR or IDR the HSS had to send was given up: no instance reached the serving node in time.
     NotificationExpired,
+    /// Someone asked to terminate or unprotect a critical SIM; a second person must approve.
+    ApprovalRequested,
+    /// A second person approved such a request; the change is made.
+    ApprovalApproved,
+    /// A second person rejected such a request.
+    ApprovalRejected,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
-    pub const FIXED: [EventKind; 15] = [
+    pub const FIXED: [EventKind; 18] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -60,6 +66,9 @@ impl EventKind {
         EventKind::RuleHit,
         EventKind::RuleAlertCritical,
         EventKind::NotificationExpired,
+        EventKind::ApprovalRequested,
+        EventKind::ApprovalApproved,
+        EventKind::ApprovalRejected,
     ];
 
     /// The name stored and shown.
@@ -81,6 +90,9 @@ impl EventKind {
             EventKind::RuleHit => "rule.hit",
             EventKind::RuleAlertCritical => "rule.alert_critical",
             EventKind::NotificationExpired => "hss.notification_expired",
+            EventKind::ApprovalRequested => "approval.requested",
+            EventKind::ApprovalApproved => "approval.approved",
+            EventKind::ApprovalRejected => "approval.rejected",
         })
     }
 }

@@ -25,12 +25,15 @@
 //!   recovery codes and the two-step login.
 //! - [`passkey`]: passkeys (WebAuthn) as a second factor: registration, login, step-up ceremonies.
 //! - [`sessions`]: portal cookie sessions, signing out of one session or everywhere.
+//! - [`stepup`]: a fresh second factor (≤ 5 minutes) for sensitive tasks; [`approvals`]: a second
+//!   person's approval to terminate or unprotect a critical SIM.
 //! - [`text`]: what free text (names, notes) may contain.
 //! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
 //!   list of special-purpose addresses, checked at creation and at every delivery).
 
 pub mod access;
 mod actor;
+pub mod approvals;
 pub mod breached;
 pub mod catalogue;
 pub mod egress;
@@ -49,6 +52,7 @@ mod roles;
 pub mod rules;
 pub mod sessions;
 pub mod sims;
+pub mod stepup;
 pub mod text;
 pub mod totp;
 pub mod webhook;
@@ -56,6 +60,6 @@ pub mod webhook;
 pub use actor::Actor;
 pub use error::{Error, Result};
 pub use events::EventKind;
-pub use lifecycle::{check_data_barring, check_transition, Authority, TransitionError};
+pub use lifecycle::{check_approved_transition, check_data_barring, check_transition, Authority, TransitionError};
 pub use notify::{HssNotifier, NoHss};
 pub use roles::{Action, Role};

@@ -1,6 +1,7 @@
 //! The SIM lifecycle: `inventory → active ⇄ suspended → terminated`, terminated is final, and critical
 //! SIMs are protected from suspension, termination and data barring by tenants and by automated rules
-//! (SUB-4).
+//! (SUB-4). Terminating a critical SIM, even by the operator, takes a second person's approval
+//! ([`crate::approvals`]); only the command line on the server (break-glass) acts alone.
 
 use store::model::{Priority, SimStatus};
 
@@ -13,13 +14,24 @@ pub enum Authority {
     Person(Role),
     /// An automated decision (IMEI lock, signalling behaviour): never cuts off critical SIMs.
     Automated,
+    /// The command line on the server: operator rights, and no second approval (whoever has a shell
+    /// on the server could change the database anyway; its actions are audited as `cli:<user>`).
+    Local,
 }
 
 impl From<&crate::Actor> for Authority {
     fn from(a: &crate::Actor) -> Self {
-        a.role().map_or(Authority::Automated, Authority::Person)
+        match a {
+            crate::Actor::Cli { .. } => Authority::Local,
+            _ => a.role().map_or(Authority::Automated, Authority::Person),
+        }
     }
 }
+
+/// What [`TransitionError::NeedsApproval`] names for terminations.
+pub const TERMINATE_CRITICAL: &str = "terminating a critical SIM";
+/// What it names for lifting the protection.
+pub const LIFT_PROTECTION: &str = "lifting the termination protection of a critical SIM";
 
 /// Why a status change is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -41,6 +53,9 @@ pub enum TransitionError {
     /// Automated rules alert instead of acting on critical SIMs.
     #[error("automated rules do not suspend or terminate critical SIMs; an alert is raised instead")]
     CriticalExempt,
+    /// Terminating a critical SIM (or lifting its protection) needs a second person's approval.
+    #[error("{0} needs a second person's approval: request it, then another person approves")]
+    NeedsApproval(&'static str),
 }
 
 /// Checks barring (`barred`) or unbarring packet data. Barring a critical SIM's data cuts it off as
@@ -74,7 +89,7 @@ fn protect_critical(
             Authority::Person(role) if !role.is_operator() && !protection_lifted => {
                 return Err(TransitionError::Protected)
             }
-            Authority::Person(_) => {}
+            Authority::Person(_) | Authority::Local => {}
         }
     }
     Ok(())
@@ -86,8 +101,24 @@ fn step_allowed(from: SimStatus, to: SimStatus) -> bool {
 }
 
 /// Checks a requested status change. `protection_lifted` is true when an operator admin has lifted a
-/// critical SIM's termination protection.
+/// critical SIM's termination protection. A person terminating a critical SIM is refused with
+/// [`TransitionError::NeedsApproval`] even when everything else allows it.
 pub fn check_transition(
+    actor: Authority,
+    priority: Priority,
+    protection_lifted: bool,
+    from: SimStatus,
+    to: SimStatus,
+) -> Result<(), TransitionError> {
+    check_approved_transition(actor, priority, protection_lifted, from, to)?;
+    if priority == Priority::Critical && to == SimStatus::Terminated && matches!(actor, Authority::Person(_)) {
+        return Err(TransitionError::NeedsApproval(TERMINATE_CRITICAL));
+    }
+    Ok(())
+}
+
+/// [`check_transition`] for a change a second person has approved (or that needs no approval).
+pub fn check_approved_transition(
     actor: Authority,
     priority: Priority,
     protection_lifted: bool,
@@ -155,6 +186,24 @@ mod tests {
             check_transition(Authority::Automated, Priority::Critical, true, Active, Suspended),
             Err(TransitionError::CriticalExempt)
         );
+        let admin = Authority::Person(Role::OperatorAdmin);
+        assert_eq!(
+            check_transition(admin, Priority::Critical, false, Suspended, Terminated),
+            Err(TransitionError::NeedsApproval(TERMINATE_CRITICAL)),
+            "even the operator needs a second person to terminate a critical SIM"
+        );
+        assert_eq!(
+            check_transition(OP, Priority::Critical, true, Suspended, Terminated),
+            Err(TransitionError::NeedsApproval(TERMINATE_CRITICAL))
+        );
+        assert!(check_approved_transition(OP, Priority::Critical, true, Suspended, Terminated).is_ok());
+        assert_eq!(
+            check_approved_transition(OP, Priority::Critical, false, Suspended, Terminated),
+            Err(TransitionError::Protected),
+            "an approval does not replace the lifted protection"
+        );
+        assert!(check_transition(Authority::Local, Priority::Critical, false, Suspended, Terminated).is_ok());
+        assert!(check_transition(OP, Priority::Standard, false, Suspended, Terminated).is_ok());
         assert!(check_transition(Authority::Automated, Priority::Standard, false, Active, Suspended).is_ok());
     }
 }

@@ -190,7 +190,7 @@ fn params_of(cred: &store::mfa::TotpCredential) -> Result<Params> {
 /// Checks `code` for `user_id` inside `tx` and consumes it: a TOTP code (its step recorded, so it
 /// cannot be used again) or an unused recovery code. `activate`: the code confirms a pending
 /// credential. Returns the factor used, or `None` (wrong, replayed, or nothing to check against).
-async fn consume_code(
+pub(crate) async fn consume_code(
     tx: &mut store::Tx,
     cred: &store::mfa::TotpCredential,
     user_id: &str,

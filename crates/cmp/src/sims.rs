@@ -18,7 +18,7 @@ use store::{Store, Tx};
 use crate::actor::Actor;
 use crate::error::{Error, Result};
 use crate::events::EventKind;
-use crate::lifecycle::{check_data_barring, check_transition};
+use crate::lifecycle::{check_approved_transition, check_data_barring, check_transition};
 use crate::notify::HssNotifier;
 use crate::roles::Action;
 
@@ -124,12 +124,60 @@ pub async fn change_status(
     imsi: &Imsi,
     to: SimStatus,
 ) -> Result<Changed> {
+    change_status_as(store, hss, actor, imsi, to, None).await
+}
+
+/// A second person's decision on a request, written in the transaction of the change it allows.
+pub(crate) struct Approved<'a> {
+    pub(crate) request: &'a store::approvals::Approval,
+    pub(crate) decision: store::approvals::Decision<'a>,
+}
+
+impl Approved<'_> {
+    /// Marks the request approved in `tx` with its event and audit entry; refused when someone
+    /// decided it first or it expired.
+    async fn decide(&self, tx: &mut Tx, actor: &Actor) -> Result<()> {
+        let r = self.request;
+        if !tx.decide_approval(&actor.scope(), &r.id, &self.decision).await? {
+            return Err(Error::Refused(format!("approval {} is no longer pending", r.id)));
+        }
+        let detail =
+            format!("{} approved by {} (asked by {}, request {})", r.action, actor.name(), r.requested_by, r.id);
+        tx.record_tenant_event(&r.tenant, Some(&r.imsi), &EventKind::ApprovalApproved.name(), &detail).await?;
+        let after = json!({"status": "approved", "action": r.action, "requested_by": r.requested_by,
+            "factor": self.decision.decided_factor});
+        tx.append_audit(&actor.audit_entry(
+            &r.tenant,
+            "approval.approve",
+            &format!("approval/{}", r.id),
+            "pending",
+            after,
+        ))
+        .await?;
+        Ok(())
+    }
+}
+
+/// [`change_status`], or with `approved` the change a second person approved (decided in the same
+/// transaction, so the request and the change land together or not at all).
+pub(crate) async fn change_status_as(
+    store: &Store,
+    hss: &dyn HssNotifier,
+    actor: &Actor,
+    imsi: &Imsi,
+    to: SimStatus,
+    approved: Option<&Approved<'_>>,
+) -> Result<Changed> {
     let before = load(store, actor, imsi).await?;
     let sim = &before.sim;
-    check_transition(actor.into(), sim.priority, before.protection_lifted, sim.status, to)?;
+    let check = if approved.is_some() { check_approved_transition } else { check_transition };
+    check(actor.into(), sim.priority, before.protection_lifted, sim.status, to)?;
     let mut tx = store.begin().await?;
     if !tx.set_status_in(&actor.scope(), imsi, sim.status, to).await? {
         return Err(Error::Conflict(format!("SIM {imsi}")));
+    }
+    if let Some(a) = approved {
+        a.decide(&mut tx, actor).await?;
     }
     let current = with_current_serving(&mut tx, sim).await?;
     Record {
@@ -224,12 +272,35 @@ pub async fn set_data_barring(
     reload(store, actor, before).await
 }
 
-/// Lifts or restores the termination protection of a critical SIM (operator admins only).
+/// Lifts or restores the termination protection of a critical SIM (operator admins only). Lifting
+/// the protection of a critical SIM takes a second person's approval ([`crate::approvals`]) unless
+/// the command line does it; restoring it never does.
 pub async fn set_protection(store: &Store, actor: &Actor, imsi: &Imsi, lifted: bool) -> Result<Changed> {
+    set_protection_as(store, actor, imsi, lifted, None).await
+}
+
+/// [`set_protection`], or with `approved` the lifting a second person approved.
+pub(crate) async fn set_protection_as(
+    store: &Store,
+    actor: &Actor,
+    imsi: &Imsi,
+    lifted: bool,
+    approved: Option<&Approved<'_>>,
+) -> Result<Changed> {
     actor.require(Action::ProtectCritical)?;
     let before = load(store, actor, imsi).await?;
+    let needs_approval = lifted
+        && before.sim.priority == store::model::Priority::Critical
+        && !before.protection_lifted
+        && !matches!(actor, Actor::Cli { .. });
+    if needs_approval && approved.is_none() {
+        return Err(crate::TransitionError::NeedsApproval(crate::lifecycle::LIFT_PROTECTION).into());
+    }
     let mut tx = store.begin().await?;
     tx.set_protection_lifted(imsi, lifted).await?;
+    if let Some(a) = approved {
+        a.decide(&mut tx, actor).await?;
+    }
     Record {
         actor,
         sim: &before.sim,

@@ -21,6 +21,7 @@
 //!   every instance on the database).
 //! - [`sessions`]: login sessions as their owners see them: portal cookie sessions (sealed CSRF
 //!   token, last use for the idle timeout), the list of one's sessions, revocation of one.
+//! - [`approvals`]: requests to terminate or unprotect a critical SIM waiting for a second person.
 //! - [`audit`]: the append-only, hash-chained audit trail and its verification.
 //! - [`schema`]: the schema versions this binary knows and a database is at.
 //! - [`copy`]: the whole store copied from SQLite into an empty PostgreSQL database, in one checked
@@ -33,6 +34,7 @@
 //! key types of `auc` inside a keyed algorithm.
 
 pub mod access;
+pub mod approvals;
 pub mod audit;
 pub mod audit_evidence;
 pub mod changes;

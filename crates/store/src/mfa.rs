@@ -99,6 +99,18 @@ fn tenant_row(r: &sqlx::any::AnyRow) -> Result<TenantRow> {
 }
 
 impl Store {
+    /// The fresh factor of the login session `token_id` and when it was proved (`None`: none yet).
+    pub async fn session_freshness(&self, token_id: &str) -> Result<Option<(String, i64)>> {
+        let row = sqlx::query("SELECT fresh_factor, factor_at FROM api_tokens WHERE id = $1")
+            .bind(token_id)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        let factor: Option<String> = r.try_get("fresh_factor")?;
+        let at: Option<i64> = r.try_get("factor_at")?;
+        Ok(factor.zip(at))
+    }
+
     /// Whether people of `tenant` need a second factor (`None`: the operator's staff, always).
     pub async fn mfa_required(&self, tenant: Option<&str>) -> Result<bool> {
         let Some(t) = tenant else { return Ok(true) };
@@ -338,10 +350,28 @@ impl crate::tx::Tx {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Records the factor a login session was opened with.
+    /// Records the factor a login session was opened with; a second factor (anything but `password`)
+    /// also counts as the session's fresh factor, now (step-up, [`Store::session_freshness`]).
     pub async fn set_session_factor(&mut self, token_id: &str, factor: &str) -> Result<()> {
-        sqlx::query("UPDATE api_tokens SET factor = $1 WHERE id = $2")
+        let second = factor != "password";
+        sqlx::query(
+            "UPDATE api_tokens SET factor = $1, fresh_factor = CASE WHEN $2 THEN $1 ELSE fresh_factor END, \
+             factor_at = CASE WHEN $2 THEN $3 ELSE factor_at END WHERE id = $4",
+        )
+        .bind(factor)
+        .bind(second)
+        .bind(now())
+        .bind(token_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Records a step-up: the login session `token_id` proved `factor` at `at`.
+    pub async fn record_step_up(&mut self, token_id: &str, factor: &str, at: i64) -> Result<()> {
+        sqlx::query("UPDATE api_tokens SET fresh_factor = $1, factor_at = $2 WHERE id = $3")
             .bind(factor)
+            .bind(at)
             .bind(token_id)
             .execute(self.conn())
             .await?;

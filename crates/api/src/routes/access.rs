@@ -168,7 +168,7 @@ pub async fn list_tokens(Ctx { st, caller }: Ctx, Query(q): Query<PageQuery>) ->
     }))
 }
 
-/// Issues a token; its secret is in this answer only.
+/// Issues a token; its secret is in this answer only. Needs a step-up from a person's session.
 #[utoipa::path(post, path = "/tokens", tag = "access", request_body = NewTokenRequest, params(IdempotencyKey),
     responses((status = 201, body = CreatedToken), Problems), security(("bearer" = [])))]
 pub async fn create_token(
@@ -191,7 +191,8 @@ pub async fn create_token(
         expires_days: req.expires_days,
         allowed_sources: allowed_sources.clone(),
     };
-    let (info, secret) = cmp::access::issue_token(st.store(), &caller.actor(), &request).await?;
+    let (actor, _) = caller.fresh(&st, "issuing a token").await?;
+    let (info, secret) = cmp::access::issue_token(st.store(), &actor, &request).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedToken {

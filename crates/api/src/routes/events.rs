@@ -213,19 +213,21 @@ pub struct WebhookList {
     pub items: Vec<Webhook>,
 }
 
-/// Registers a webhook; deliveries start with events after this moment.
+/// Registers a webhook; deliveries start with events after this moment. Needs a step-up from a
+/// person's session.
 #[utoipa::path(post, path = "/webhooks", tag = "events", request_body = NewWebhook, params(IdempotencyKey),
     responses((status = 201, body = CreatedWebhook), Problems), security(("bearer" = [])))]
 pub async fn create_webhook(
     Ctx { st, caller }: Ctx,
     Json(req): Json<NewWebhook>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedWebhook>)> {
+    let (actor, _) = caller.fresh(&st, "changing webhooks").await?;
     let mut secret = zeroize::Zeroizing::new([0u8; 32]);
     auc::fill_random(secret.as_mut()).map_err(|e| ApiError::internal(&e))?;
     let allow_private = st.0.settings.webhook_allow_private;
     let hook = cmp::catalogue::create_webhook(
         st.store(),
-        &caller.actor(),
+        &actor,
         req.tenant.as_deref(),
         &req.url,
         allow_private,
@@ -244,12 +246,13 @@ pub async fn list_webhooks(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<Webh
     Ok(axum::Json(WebhookList { items: hooks.iter().map(hook_view).collect() }))
 }
 
-/// Deletes a webhook.
+/// Deletes a webhook. Needs a step-up from a person's session.
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "events",
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 204, description = "Deleted"), Problems), security(("bearer" = [])))]
 pub async fn delete_webhook(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    cmp::catalogue::delete_webhook(st.store(), &caller.actor(), &id).await?;
+    let (actor, _) = caller.fresh(&st, "changing webhooks").await?;
+    cmp::catalogue::delete_webhook(st.store(), &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -124,7 +124,8 @@ pub async fn resume_jobs(st: &AppState) -> store::Result<usize> {
     Ok(jobs.len())
 }
 
-/// Creates a bulk job.
+/// Creates a bulk job. From a person's session, a job that terminates, selects by filter or lists more
+/// than `[http] step_up_bulk_items` IMSIs needs a step-up.
 #[utoipa::path(post, path = "/jobs", tag = "jobs", request_body = JobRequest, params(IdempotencyKey),
     responses((status = 202, body = Job), Problems), security(("bearer" = [])))]
 pub async fn create(Ctx { st, caller }: Ctx, Json(req): Json<JobRequest>) -> ApiResult<(StatusCode, axum::Json<Job>)> {
@@ -162,7 +163,16 @@ pub async fn create(Ctx { st, caller }: Ctx, Json(req): Json<JobRequest>) -> Api
         role: caller.role.as_str().to_string(),
     };
     let limits = st.0.settings.job_limits();
-    let job = cmp::jobs::create(st.store(), &caller.actor(), req.tenant.as_deref(), &plan, limits).await?;
+    let big = match &plan.selection {
+        Selection::List(list) => list.len() > st.0.settings.step_up_bulk_items,
+        Selection::Filter { .. } => true,
+    };
+    let actor = if big || plan.status == Some(store::model::SimStatus::Terminated) {
+        caller.fresh(&st, "a bulk job that terminates SIMs, covers a filter or is this big").await?.0
+    } else {
+        caller.actor()
+    };
+    let job = cmp::jobs::create(st.store(), &actor, req.tenant.as_deref(), &plan, limits).await?;
     spawn(&st, job.id.clone());
     Ok((StatusCode::ACCEPTED, axum::Json(view(&job))))
 }

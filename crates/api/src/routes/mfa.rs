@@ -230,7 +230,8 @@ pub async fn patch_tenant(
 ) -> ApiResult<axum::Json<Tenant>> {
     caller.require(cmp::Action::Operate)?;
     if let Some(required) = req.mfa_required {
-        cmp::access::set_mfa_required(st.store(), &caller.actor(), &name, required).await?;
+        let (actor, _) = caller.fresh(&st, "changing MFA settings").await?;
+        cmp::access::set_mfa_required(st.store(), &actor, &name, required).await?;
     }
     let row =
         st.store().tenant_row(&name).await?.ok_or_else(|| ApiError::not_found(format!("tenant {name} not found")))?;

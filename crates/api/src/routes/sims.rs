@@ -11,11 +11,14 @@ use store::platform::SimRange;
 use store::sims_scoped::{ManagedSim, SimFilter};
 use utoipa::{IntoParams, ToSchema};
 
+use super::approvals::{ask, needs_approval, Requested};
 use super::{imsi, next_cursor, IdempotencyKey, PageQuery};
 use crate::auth::{Caller, Ctx};
 use crate::extract::{Json, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
+use axum::response::IntoResponse;
+use cmp::approvals::Kind;
 
 /// SIM status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -214,22 +217,38 @@ pub struct SimPatch {
     pub data_barred: Option<bool>,
 }
 
-/// Changes a SIM's status, profile or data barring; the HSS is told at once (CLR/IDR to the serving MME).
+/// Changes a SIM's status, profile or data barring; the HSS is told at once (CLR/IDR to the serving
+/// MME). Terminating needs a step-up; terminating a critical SIM is answered 202 with a request for a
+/// second person's approval (send it alone, without other changes).
 #[utoipa::path(patch, path = "/sims/{imsi}", tag = "sims",
     params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")), request_body = SimPatch,
-    responses((status = 200, body = Sim), Problems), security(("bearer" = [])))]
+    responses((status = 200, body = Sim), (status = 202, body = Requested), Problems), security(("bearer" = [])))]
 pub async fn patch(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Json(p): Json<SimPatch>,
-) -> ApiResult<axum::Json<Sim>> {
+) -> ApiResult<axum::response::Response> {
     caller.require(Action::ManageSims)?;
     // An empty patch changes nothing and answers the SIM as it is.
     let imsi = imsi(&id)?;
-    let actor = caller.actor();
     let (store, hss) = (st.store(), st.0.hss.as_ref());
+    let (actor, factor) = match p.status {
+        Some(Status::Terminated) => caller.fresh(&st, "terminating a SIM").await?,
+        _ => (caller.actor(), None),
+    };
     if let Some(to) = p.status {
-        cmp::sims::change_status(store, hss, &actor, &imsi, to.into()).await?;
+        match cmp::sims::change_status(store, hss, &actor, &imsi, to.into()).await {
+            Ok(_) => {}
+            Err(e) if needs_approval(&e) => {
+                if p.profile.is_some() || p.data_barred.is_some() {
+                    return Err(ApiError::unprocessable(
+                        "terminating a critical SIM needs a second person's approval: send the status change alone",
+                    ));
+                }
+                return Ok(ask(&st, &actor, factor.as_deref(), Kind::Terminate, &imsi, "").await?.into_response());
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
     if let Some(profile) = &p.profile {
         cmp::sims::change_profile(store, hss, &actor, &imsi, profile).await?;
@@ -239,7 +258,7 @@ pub async fn patch(
     }
     st.events_changed();
     let sim = load(&st, &caller, &id).await?;
-    Ok(axum::Json(view(&sim, &st.store().list_ranges().await?)))
+    Ok(axum::Json(view(&sim, &st.store().list_ranges().await?)).into_response())
 }
 
 /// Lift or restore termination protection.
@@ -250,20 +269,31 @@ pub struct Protection {
     pub lifted: bool,
 }
 
-/// Lifts or restores the termination protection of a critical SIM (operator admins only).
+/// Lifts or restores the termination protection of a critical SIM (operator admins only). Lifting
+/// needs a step-up, and is answered 202 with a request for a second person's approval.
 #[utoipa::path(put, path = "/sims/{imsi}/protection", tag = "sims",
     params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")), request_body = Protection,
-    responses((status = 200, body = Sim), Problems), security(("bearer" = [])))]
+    responses((status = 200, body = Sim), (status = 202, body = Requested), Problems), security(("bearer" = [])))]
 pub async fn protection(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
     Json(p): Json<Protection>,
-) -> ApiResult<axum::Json<Sim>> {
+) -> ApiResult<axum::response::Response> {
     caller.require(Action::ProtectCritical)?;
     let imsi = imsi(&id)?;
-    let changed = cmp::sims::set_protection(st.store(), &caller.actor(), &imsi, p.lifted).await?;
+    let (actor, factor) = match p.lifted {
+        true => caller.fresh(&st, "lifting critical protection").await?,
+        false => (caller.actor(), None),
+    };
+    let changed = match cmp::sims::set_protection(st.store(), &actor, &imsi, p.lifted).await {
+        Ok(c) => c,
+        Err(e) if needs_approval(&e) => {
+            return Ok(ask(&st, &actor, factor.as_deref(), Kind::LiftProtection, &imsi, "").await?.into_response())
+        }
+        Err(e) => return Err(e.into()),
+    };
     st.events_changed();
-    Ok(axum::Json(view(&changed.after, &st.store().list_ranges().await?)))
+    Ok(axum::Json(view(&changed.after, &st.store().list_ranges().await?)).into_response())
 }
 
 /// SIMs to import into a tenant (all or nothing).

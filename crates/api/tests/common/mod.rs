@@ -159,3 +159,40 @@ impl Api {
         panic!("job {id} did not finish");
     }
 }
+
+/// The TOTP code of the base32 `secret` at now + `offset` seconds.
+pub fn totp_code(secret: &str, offset: i64) -> String {
+    use cmp::totp::{self, Params};
+    totp::totp(Params::DEFAULT, &totp::base32_decode(secret).unwrap(), store::now() + offset)
+}
+
+impl Api {
+    /// Enrols the person `username` of `tenant` (MFA required) with TOTP through the enrolment ticket
+    /// of a first login with `password`; returns (secret, session token). The session proved TOTP
+    /// just now, so it may do sensitive tasks for five minutes.
+    pub async fn enrol_totp(&self, tenant: Option<&str>, username: &str, password: &str) -> (String, String) {
+        let mut body = json!({"username": username, "password": password});
+        if let Some(t) = tenant {
+            body["tenant"] = json!(t);
+        }
+        let r = self.call("POST", "/api/v1/auth/login", "", Some(body)).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+        let ticket = r.json()["ticket"].as_str().unwrap().to_string();
+        let r = self.call("POST", "/api/v1/me/mfa/totp", &ticket, None).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let secret = r.json()["secret"].as_str().unwrap().to_string();
+        let r = self
+            .call("POST", "/api/v1/me/mfa/totp/confirm", &ticket, Some(json!({"code": totp_code(&secret, 0)})))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        (secret, r.json()["session"]["token"].as_str().unwrap().to_string())
+    }
+
+    /// Another operator admin's API token (a second person for approvals).
+    pub async fn second_operator(&self, name: &str) -> String {
+        let body = json!({"name": name, "role": "operator_admin"});
+        let r = self.call("POST", "/api/v1/tokens", &self.operator.clone(), Some(body)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.json()["secret"].as_str().unwrap().to_string()
+    }
+}

@@ -110,6 +110,8 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password", post(access::change_password))
         .route("/me", get(access::me))
         .route("/me/step-up", post(approvals::step_up))
+        .route("/me/step-up/webauthn/start", post(passkey::step_up_start))
+        .route("/me/step-up/webauthn/finish", post(passkey::step_up_finish))
         .route("/approvals", get(approvals::list).post(approvals::create))
         .route("/approvals/{id}", get(approvals::get))
         .route("/approvals/{id}/approve", post(approvals::approve))

@@ -50,7 +50,7 @@ impl Modify for Bearer {
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
         passkey::login_start, passkey::login_finish, passkey::register_start, passkey::register_finish,
-        passkey::list, passkey::rename, passkey::delete,
+        passkey::list, passkey::rename, passkey::delete, passkey::step_up_start, passkey::step_up_finish,
         approvals::step_up, approvals::create, approvals::list, approvals::get, approvals::approve, approvals::reject,
     ),
     components(schemas(Problem)),

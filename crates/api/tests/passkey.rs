@@ -5,7 +5,8 @@
 //! used twice, another person's ceremony, a ceremony finished with another ticket, an assertion whose
 //! signature counter does not go up (a cloned authenticator). Also listing, renaming and deleting, the
 //! refusal to delete the last factor of a person who must use one, and a first factor enrolled as a
-//! passkey through the enrolment ticket.
+//! passkey through the enrolment ticket, and the step-up with a passkey (needed, once the session's
+//! factor is stale, to add or delete a passkey).
 
 mod common;
 
@@ -63,6 +64,16 @@ fn create(auth: &mut SoftPasskey, ceremony: &Value) -> Value {
 fn get(auth: &mut SoftPasskey, ceremony: &Value) -> Value {
     let options: RequestChallengeResponse = serde_json::from_value(ceremony["options"].clone()).unwrap();
     serde_json::to_value(auth.do_authentication(origin(), options).expect("the authenticator signs")).unwrap()
+}
+
+/// Makes every session's proved factor `secs` older (a stale session must step up).
+async fn age_sessions(api: &Api, secs: i64) {
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
+    sqlx::query("UPDATE api_tokens SET factor_at = factor_at - ? WHERE factor_at IS NOT NULL")
+        .bind(secs)
+        .execute(&pool)
+        .await
+        .unwrap();
 }
 
 async fn start_registration(api: &Api, bearer: &str) -> Value {
@@ -185,12 +196,13 @@ async fn passkey_registration_login_and_refusals() {
     let r = start_login(&api, &t2).await;
     let c2 = r.json();
     let cloned = get(&mut key, &c2);
-    sqlx::query("UPDATE webauthn_credentials SET sign_count = 1000000")
-        .execute(&sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap())
-        .await
-        .unwrap();
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT sign_count FROM webauthn_credentials").fetch_one(&pool).await.unwrap();
+    assert!(stored > 0, "the login recorded the authenticator's counter");
+    sqlx::query("UPDATE webauthn_credentials SET sign_count = 1000000").execute(&pool).await.unwrap();
     let r = finish_login(&api, &t2, &c2, &cloned).await;
     assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "a counter that went backwards");
+    sqlx::query("UPDATE webauthn_credentials SET sign_count = $1").bind(stored).execute(&pool).await.unwrap();
 
     let entries = audit_actions(&api).await;
     let logins: Vec<&Value> =
@@ -198,6 +210,32 @@ async fn passkey_registration_login_and_refusals() {
     assert_eq!(logins.len(), 1, "one login with a passkey is audited");
     assert!(entries.iter().any(|e| e["action"] == "mfa.webauthn.enrol" && e["after"]["name"] == "laptop"));
     assert!(entries.iter().any(|e| e["action"] == "auth.login_mfa" && e["after"] == "failed"));
+
+    // Step-up with a passkey: a stale session may not delete a passkey until it proves one again.
+    age_sessions(&api, 600).await;
+    let r = api.call("DELETE", &path, &token, None).await;
+    assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some("urn:warden:problem:step-up-required")));
+    let r = api.call("POST", "/api/v1/me/mfa/webauthn/start", &token, None).await;
+    assert_eq!(r.status, 403, "adding a passkey needs a step-up too: {}", r.text);
+    let r = api.call("POST", "/api/v1/me/step-up/webauthn/start", &bob, None).await;
+    assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "bob has no passkey");
+    let r = api.call("POST", "/api/v1/me/step-up/webauthn/start", &token, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let c = r.json();
+    let assertion = get(&mut key, &c);
+    let body = json!({"ceremony": c["ceremony"], "credential": assertion});
+    let r = api.call("POST", "/api/v1/me/step-up/webauthn/finish", &bob, Some(body.clone())).await;
+    assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "another session's ceremony");
+    let r = api.call("POST", "/api/v1/me/step-up/webauthn/finish", &token, Some(body.clone())).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.json()["factor"], "webauthn");
+    assert!(r.json()["fresh_until"].as_i64().unwrap() > store::now());
+    let r = api.call("POST", "/api/v1/me/step-up/webauthn/finish", &token, Some(body)).await;
+    assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "a step-up ceremony is used once");
+    assert!(audit_actions(&api)
+        .await
+        .iter()
+        .any(|e| e["action"] == "auth.step_up" && e["after"]["factor"] == "webauthn"));
 
     // Alice still has TOTP: her passkey may go.
     let r = api.call("DELETE", &path, &token, None).await;

@@ -130,6 +130,14 @@ fn credential_id_text(pk: &Passkey) -> String {
     serde_json::to_value(pk.cred_id()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
+/// Changing one's passkeys from a session needs a second factor proved within the last five minutes
+/// ([`crate::stepup`]): a stolen session alone cannot add the thief's passkey or remove the owner's.
+async fn require_fresh(store: &Store, token_id: &str, task: &str) -> Result<()> {
+    // A `Holder::Session` is always a person's login session (the API checks it).
+    let cred = crate::stepup::Credential { token_id, name: crate::access::SESSION_PREFIX };
+    crate::stepup::require_fresh(store, cred, task).await.map(|_| ())
+}
+
 fn binding(holder: &Holder) -> &str {
     match holder {
         Holder::Session { token_id, .. } => token_id,
@@ -168,6 +176,9 @@ async fn take_ceremony(
 /// Starts registering a passkey for the holder (a session, or an enrolment ticket). Passkeys the
 /// person already has are excluded, so one authenticator is not registered twice.
 pub async fn start_registration(store: &Store, rp: &RelyingParty, holder: &Holder) -> Result<Started> {
+    if let Holder::Session { token_id, .. } = holder {
+        require_fresh(store, token_id, "adding a passkey").await?;
+    }
     let user = user_of(store, holder).await?;
     let existing = store.webauthn_credentials(&user.id).await?;
     if existing.len() as i64 >= MAX_PASSKEYS {
@@ -278,6 +289,7 @@ pub async fn rename(store: &Store, user_id: &str, id: &str, name: &str, source: 
 /// The person's other sessions are revoked, as when TOTP is removed. Audited as `mfa.webauthn.remove`.
 /// Returns how many sessions were revoked.
 pub async fn delete(store: &Store, user_id: &str, token_id: &str, id: &str, source: Option<IpAddr>) -> Result<u64> {
+    require_fresh(store, token_id, "deleting a passkey").await?;
     let rec = unlocked(store, user_id).await?;
     let creds = store.webauthn_credentials(user_id).await?;
     let Some(cred) = creds.iter().find(|c| c.id == id) else {
@@ -407,36 +419,48 @@ pub async fn finish_login(
     Ok(session)
 }
 
-/// Starts a passkey assertion for a person in session `token_id` (step-up); `None` when the person
-/// has no passkey.
-pub async fn start_step_up(store: &Store, rp: &RelyingParty, user_id: &str, token_id: &str) -> Result<Option<Started>> {
-    let rec = unlocked(store, user_id).await?;
-    start_assertion(store, rp, &rec.user.id, CeremonyKind::StepUp, token_id).await
-}
-
-/// Checks a step-up assertion of the person in session `token_id`: the ceremony that session
-/// started (taken once) and a verifying assertion; the passkey's use is recorded. Failures count
-/// toward the lockout (audited as `action` `failed`) and give the answer of a wrong password.
-#[allow(clippy::too_many_arguments)]
-pub async fn check_step_up(
+/// Starts a step-up with a passkey for the person in login session `cred`: the options for
+/// `navigator.credentials.get()`. A person without a passkey gets the answer of a wrong password.
+pub async fn start_step_up(
     store: &Store,
     rp: &RelyingParty,
     user_id: &str,
-    token_id: &str,
+    cred: crate::stepup::Credential<'_>,
+) -> Result<Started> {
+    if !cred.is_session() {
+        return Err(Error::Forbidden("only a person's login session steps up; API tokens do not".into()));
+    }
+    let rec = unlocked(store, user_id).await?;
+    start_assertion(store, rp, &rec.user.id, CeremonyKind::StepUp, cred.token_id)
+        .await?
+        .ok_or_else(|| Error::Unauthorized(WRONG.into()))
+}
+
+/// Steps up login session `cred` with a passkey: the ceremony that session started (taken once) and
+/// a verifying assertion; the passkey's use is recorded, then the step-up (factor `webauthn`, audited
+/// as `auth.step_up`). Failures count toward the lockout (audited as `auth.step_up` `failed`) and get
+/// the answer of a wrong password.
+pub async fn step_up(
+    store: &Store,
+    rp: &RelyingParty,
+    user_id: &str,
+    cred: crate::stepup::Credential<'_>,
     ceremony: &str,
     credential: &serde_json::Value,
     source: Option<IpAddr>,
-    action: &str,
-) -> Result<()> {
+) -> Result<crate::stepup::SteppedUp> {
+    if !cred.is_session() {
+        return Err(Error::Forbidden("only a person's login session steps up; API tokens do not".into()));
+    }
     let rec = unlocked(store, user_id).await?;
-    if let Some(state) = take_ceremony(store, ceremony, CeremonyKind::StepUp, user_id, token_id).await? {
+    if let Some(state) = take_ceremony(store, ceremony, CeremonyKind::StepUp, user_id, cred.token_id).await? {
         let mut tx = store.begin().await?;
         if verify_assertion(&mut tx, store, rp, user_id, &state, credential).await? {
             tx.commit().await?;
-            return Ok(());
+            return crate::stepup::record(store, user_id, cred.token_id, FACTOR, source).await;
         }
     }
-    Err(record_failure(store, &rec, source, action).await?)
+    Err(record_failure(store, &rec, source, "auth.step_up").await?)
 }
 
 #[cfg(test)]

@@ -1,7 +1,9 @@
 //! Passkeys (WebAuthn) over HTTP (SEC-8): the second login step with a passkey
 //! (`/auth/login/webauthn/start` and `/finish`, with the login ticket), and a person's own passkeys
 //! under `/me/mfa/webauthn` (register with a login session or the enrolment ticket, list, rename,
-//! delete). A ceremony's options are what `navigator.credentials.create()` / `.get()` take, binary
+//! delete), and a step-up with a passkey (`/me/step-up/webauthn/start` and `/finish`, like
+//! `POST /me/step-up` with a code). Adding and deleting a passkey from a session needs a fresh step-up.
+//! A ceremony's options are what `navigator.credentials.create()` / `.get()` take, binary
 //! values in base64url; the browser's answer is sent back as JSON the same way. A failed ceremony is
 //! the 401 of a wrong code.
 
@@ -13,9 +15,10 @@ use cmp::mfa::Holder;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::approvals::SteppedUp;
 use super::mfa::{check_rate, Owner};
 use super::sessions::LoginSession;
-use crate::auth::source_of;
+use crate::auth::{source_of, Caller, Ctx};
 use crate::extract::{Json, Path};
 use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
@@ -259,4 +262,50 @@ pub async fn delete(owner: Owner, Path(id): Path<String>) -> ApiResult<StatusCod
     let (user_id, token_id) = session_owner(&owner)?;
     cmp::passkey::delete(owner.st.store(), user_id, token_id, &id, owner.source).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn stepping_person(caller: &Caller) -> ApiResult<&str> {
+    caller.user_id.as_deref().ok_or_else(|| ApiError::forbidden("only a person's login session steps up"))
+}
+
+/// Starts a step-up with a passkey: the options for `navigator.credentials.get()`. Bearer: a login
+/// session (of a person with a passkey).
+#[utoipa::path(post, path = "/me/step-up/webauthn/start", tag = "access",
+    responses((status = 200, body = Ceremony), Problems), security(("bearer" = [])))]
+pub async fn step_up_start(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<Ceremony>> {
+    let rp = relying_party(&st)?;
+    let user_id = stepping_person(&caller)?;
+    let cred = cmp::stepup::Credential { token_id: &caller.token_id, name: &caller.name };
+    Ok(axum::Json(cmp::passkey::start_step_up(st.store(), rp, user_id, cred).await?.into()))
+}
+
+/// The browser's answer to a step-up.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnStepUpFinish {
+    /// The ceremony `POST /me/step-up/webauthn/start` answered.
+    #[schema(max_length = 64)]
+    pub ceremony: String,
+    /// The `PublicKeyCredential` of `navigator.credentials.get()` as JSON, binary values as base64url.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// Proves a passkey for this login session, like `POST /me/step-up` with a code: sensitive tasks are
+/// then allowed for five minutes. A failed ceremony counts toward the account lockout and is the 401
+/// of a wrong code.
+#[utoipa::path(post, path = "/me/step-up/webauthn/finish", tag = "access", request_body = WebauthnStepUpFinish,
+    responses((status = 200, body = SteppedUp), Problems), security(("bearer" = [])))]
+pub async fn step_up_finish(
+    Ctx { st, caller }: Ctx,
+    parts: Parts,
+    Json(req): Json<WebauthnStepUpFinish>,
+) -> ApiResult<axum::Json<SteppedUp>> {
+    check_rate(&st, &parts)?;
+    let rp = relying_party(&st)?;
+    let user_id = stepping_person(&caller)?;
+    let cred = cmp::stepup::Credential { token_id: &caller.token_id, name: &caller.name };
+    let up =
+        cmp::passkey::step_up(st.store(), rp, user_id, cred, &req.ceremony, &req.credential, caller.source).await?;
+    Ok(axum::Json(SteppedUp { factor: up.factor, fresh_until: up.fresh_until }))
 }

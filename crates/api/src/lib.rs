@@ -31,6 +31,7 @@ pub mod routes;
 pub mod server;
 pub mod session_cookie;
 pub mod state;
+pub mod timing;
 pub mod tls;
 
 use axum::extract::DefaultBodyLimit;
@@ -121,7 +122,8 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))
         .layer(DefaultBodyLimit::max(max_body))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), server::body_deadline))
+        .layer(axum::middleware::from_fn(timing::layer));
     let app = Router::new().nest("/api/v1", v1).merge(portal::routes()).fallback(not_found);
     let app = if https { app.layer(axum::middleware::map_response(hsts::add)) } else { app };
     app.with_state(state)

@@ -4,8 +4,9 @@
 //! `nosniff`, no referrer and a same-origin opener policy. The page talks to `/api/v1` with the
 //! portal's cookie session and its CSRF token ([`crate::session_cookie`]).
 
-use axum::http::{header, HeaderName, HeaderValue};
-use axum::response::IntoResponse;
+use axum::extract::Path;
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 
@@ -16,11 +17,23 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
                        connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const INDEX: &str = include_str!("../portal/index.html");
-const APP_JS: &str = include_str!("../portal/app.js");
-const PASSKEY_JS: &str = include_str!("../portal/passkey.js");
-const APP_CSS: &str = include_str!("../portal/app.css");
 
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+const JS: &str = "text/javascript; charset=utf-8";
+const CSS: &str = "text/css; charset=utf-8";
+
+/// Every file under `/portal/`: name, content type, content. Adding a file to the portal is one line.
+const FILES: &[(&str, &str, &str)] = &[
+    ("app.js", JS, include_str!("../portal/app.js")),
+    ("app.css", CSS, include_str!("../portal/app.css")),
+    ("api.js", JS, include_str!("../portal/api.js")),
+    ("dom.js", JS, include_str!("../portal/dom.js")),
+    ("router.js", JS, include_str!("../portal/router.js")),
+    ("auth.js", JS, include_str!("../portal/auth.js")),
+    ("dashboard.js", JS, include_str!("../portal/dashboard.js")),
+    ("passkey.js", JS, include_str!("../portal/passkey.js")),
+];
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     let headers: [(HeaderName, HeaderValue); 6] = [
         (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
         (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
@@ -29,30 +42,54 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
         (HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin")),
         (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
     ];
-    (headers, body)
+    (headers, body).into_response()
 }
 
-async fn index() -> impl IntoResponse {
+async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX)
 }
 
-async fn app_js() -> impl IntoResponse {
-    asset("text/javascript; charset=utf-8", APP_JS)
-}
-
-async fn passkey_js() -> impl IntoResponse {
-    asset("text/javascript; charset=utf-8", PASSKEY_JS)
-}
-
-async fn app_css() -> impl IntoResponse {
-    asset("text/css; charset=utf-8", APP_CSS)
+/// One file of the table, or 404 (nothing outside the table is ever served).
+async fn file(Path(name): Path<String>) -> Response {
+    match FILES.iter().find(|(n, _, _)| *n == name) {
+        Some((_, content_type, body)) => asset(content_type, body),
+        None => {
+            (StatusCode::NOT_FOUND, [(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP))], "not found")
+                .into_response()
+        }
+    }
 }
 
 /// The portal's routes.
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(index))
-        .route("/portal/app.js", get(app_js))
-        .route("/portal/passkey.js", get(passkey_js))
-        .route("/portal/app.css", get(app_css))
+    Router::new().route("/", get(index)).route("/portal/{file}", get(file))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::FILES;
+
+    /// Every module an ES `import` names is in the table (a missing one would break the page silently).
+    #[test]
+    fn every_imported_module_is_served() {
+        for (name, _, body) in FILES {
+            for line in body.lines().filter(|l| l.starts_with("import ")) {
+                let Some(target) = line.split(['\'', '"']).nth(1) else { continue };
+                let target = target.trim_start_matches("./");
+                assert!(FILES.iter().any(|(n, _, _)| *n == target), "{name} imports {target}, which is not served");
+            }
+        }
+    }
+
+    /// Every file of the portal's directory is in the table.
+    #[test]
+    fn every_file_of_the_directory_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("portal");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name != "index.html" {
+                assert!(FILES.iter().any(|(n, _, _)| *n == name), "portal/{name} is not in FILES");
+            }
+        }
+    }
 }

@@ -17,6 +17,8 @@ async fn shell_and_assets_carry_the_policy_and_content_types() {
         ("/portal/app.js", "text/javascript; charset=utf-8"),
         ("/portal/passkey.js", "text/javascript; charset=utf-8"),
         ("/portal/app.css", "text/css; charset=utf-8"),
+        ("/portal/api.js", "text/javascript; charset=utf-8"),
+        ("/portal/router.js", "text/javascript; charset=utf-8"),
     ] {
         let r = api.call("GET", path, "", None).await;
         assert_eq!(r.status, 200, "{path}");
@@ -28,6 +30,7 @@ async fn shell_and_assets_carry_the_policy_and_content_types() {
         assert_eq!(h("cross-origin-opener-policy"), "same-origin", "{path}");
     }
     assert_eq!(api.call("GET", "/portal/missing.js", "", None).await.status, 404);
+    assert_eq!(api.call("GET", "/portal/..%2Fsrc%2Flib.rs", "", None).await.status, 404, "only the table's files");
     assert_eq!(api.call("GET", "/api/v1/me", "", None).await.status, 401, "the API is unchanged");
 }
 
@@ -59,4 +62,15 @@ fn regex_like_handler(html: &str) -> bool {
         let name: String = rest.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
         !name.is_empty() && rest[name.len()..].starts_with('=')
     })
+}
+
+#[tokio::test]
+async fn api_answers_say_how_long_the_server_took() {
+    let api = Api::new().await;
+    for (path, token) in [("/api/v1/sims", api.operator.clone()), ("/api/v1/me", String::new())] {
+        let r = api.call("GET", path, &token, None).await;
+        let timing = r.headers.get("server-timing").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        let ms: f64 = timing.strip_prefix("app;dur=").and_then(|d| d.parse().ok()).unwrap_or(-1.0);
+        assert!(ms >= 0.0, "{path}: {timing:?}");
+    }
 }

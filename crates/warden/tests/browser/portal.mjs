@@ -170,13 +170,13 @@ async function passkeyFlow(page, out) {
 
   await page.click('a[href="#/passkeys"]');
   await page.waitForSelector(visible('#passkeys'));
-  await page.waitForSelector(visible('#passkey-empty'));
+  await page.waitForSelector('#passkey-table td.empty');
   out.axe_passkeys_empty_minor = await axe(page, 'the passkeys page (none yet)');
   await page.type('#passkey-name', 'Virtual authenticator');
   await page.click('#passkey-form button[type=submit]');
-  await page.waitForFunction(() => document.querySelectorAll('#passkey-rows tr').length === 1, { timeout: 15000 })
+  await page.waitForFunction(() => document.querySelectorAll('#passkey-table tbody th').length === 1, { timeout: 15000 })
     .catch(async () => { throw new Error(`no passkey listed: ${await page.$eval('#error', (e) => e.textContent)}`); });
-  out.passkeys = await page.$$eval('#passkey-rows th', (th) => th.map((e) => e.textContent));
+  out.passkeys = await page.$$eval('#passkey-table tbody th', (th) => th.map((e) => e.textContent));
   check(out.passkeys[0] === 'Virtual authenticator', `the passkey is listed: ${out.passkeys}`);
   out.authenticator_credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length;
   check(out.authenticator_credentials === 1, `the authenticator holds the credential: ${out.authenticator_credentials}`);

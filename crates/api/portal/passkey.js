@@ -1,6 +1,7 @@
 // Passkeys (WebAuthn) in the portal:
 // - the login's second step with a passkey ("Use a passkey", shown by auth.js when the ticket's
 //   methods name `webauthn`): POST /auth/login/webauthn/start, navigator.credentials.get(), /finish;
+// - the enrolment page's "Use a passkey instead" (a passkey as the first factor, with the ticket);
 // - the step-up dialog's "Use a passkey" (POST /me/step-up/webauthn/start, .get(), /finish);
 // - the Passkeys page (#/passkeys): list, add (navigator.credentials.create()), delete. Adding and
 //   deleting need a fresh second factor: the server asks, and api.js's step-up dialog handles it.
@@ -129,6 +130,29 @@ async function loginWithPasskey() {
   }
 }
 
+// ---- enrolment: a passkey as the first second factor (with the enrolment ticket) ----
+
+async function enrolWithPasskey() {
+  fail('');
+  const ticket = loginTicket();
+  if (!supported()) return fail('This browser does not support passkeys. Use an authenticator app.');
+  const started = await raw('POST', '/me/mfa/webauthn/start', undefined, ticket);
+  if (started.status !== 200) return fail(problem(started, 'The passkey enrolment could not start; log in again.'));
+  say('Follow your browser\'s prompt to create the passkey…');
+  let credential;
+  try {
+    credential = registrationJSON(await navigator.credentials.create(creationOptions(started.data.options)));
+  } catch (e) {
+    say('');
+    return fail('No passkey was created (' + e.name + ').');
+  }
+  const body = { ceremony: started.data.ceremony, credential, name: 'First passkey', cookie: true };
+  const r = await raw('POST', '/me/mfa/webauthn/finish', body, ticket);
+  say('');
+  if (r.status === 201 && r.data.session) return loggedIn(r.data.session.csrf_token);
+  fail(problem(r, 'The passkey was not accepted.'));
+}
+
 // ---- step-up with a passkey (a button in api.js's dialog) ----
 
 async function stepUpWithPasskey() {
@@ -213,3 +237,4 @@ async function render() {
 register({ name: 'passkeys', title: 'Passkeys', nav: 'Passkeys', allowed: roles.any, render });
 registerStepUpMethod({ id: 'passkey', label: 'Use a passkey', run: stepUpWithPasskey });
 $('passkey-login').addEventListener('click', loginWithPasskey);
+$('enrol-passkey').addEventListener('click', enrolWithPasskey);

@@ -157,6 +157,19 @@ async fn passkey_registration_login_and_refusals() {
     assert!(!r.text.contains("cred") && !r.text.contains("key"), "no key material listed: {}", r.text);
     let r = api.call("GET", "/api/v1/me/mfa/webauthn", &bob, None).await;
     assert_eq!(r.json()["items"].as_array().unwrap().len(), 0, "bob sees none of alice's passkeys");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
+    let stored: String =
+        sqlx::query_scalar("SELECT credential_id FROM webauthn_credentials").fetch_one(&pool).await.unwrap();
+    assert_eq!(stored, credential["rawId"].as_str().unwrap(), "the credential id is stored as the browser shows it");
+    // Bob registers a passkey of his own (another authenticator): both are kept apart.
+    let mut bobs_key = SoftPasskey::new(true);
+    let c = start_registration(&api, &bob).await;
+    let r = finish_registration(&api, &bob, &c, &create(&mut bobs_key, &c), "bob's key").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = api.call("GET", "/api/v1/me/mfa/webauthn", &bob, None).await;
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 1, "{}", r.text);
+    let r = api.call("GET", "/api/v1/me/mfa/webauthn", &alice, None).await;
+    assert_eq!(r.json()["items"].as_array().unwrap().len(), 1, "{}", r.text);
     let path = format!("/api/v1/me/mfa/webauthn/{id}");
     let r = api.call("PATCH", &path, &bob, Some(json!({"name": "mine"}))).await;
     assert_eq!(r.status, 404, "bob cannot rename alice's passkey: {}", r.text);
@@ -196,13 +209,22 @@ async fn passkey_registration_login_and_refusals() {
     let r = start_login(&api, &t2).await;
     let c2 = r.json();
     let cloned = get(&mut key, &c2);
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
-    let stored: i64 = sqlx::query_scalar("SELECT sign_count FROM webauthn_credentials").fetch_one(&pool).await.unwrap();
+    let stored: i64 = sqlx::query_scalar("SELECT sign_count FROM webauthn_credentials WHERE name = 'work laptop'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert!(stored > 0, "the login recorded the authenticator's counter");
-    sqlx::query("UPDATE webauthn_credentials SET sign_count = 1000000").execute(&pool).await.unwrap();
+    sqlx::query("UPDATE webauthn_credentials SET sign_count = 1000000 WHERE name = 'work laptop'")
+        .execute(&pool)
+        .await
+        .unwrap();
     let r = finish_login(&api, &t2, &c2, &cloned).await;
     assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "a counter that went backwards");
-    sqlx::query("UPDATE webauthn_credentials SET sign_count = $1").bind(stored).execute(&pool).await.unwrap();
+    sqlx::query("UPDATE webauthn_credentials SET sign_count = $1 WHERE name = 'work laptop'")
+        .bind(stored)
+        .execute(&pool)
+        .await
+        .unwrap();
 
     let entries = audit_actions(&api).await;
     let logins: Vec<&Value> =
@@ -217,8 +239,6 @@ async fn passkey_registration_login_and_refusals() {
     assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some("urn:warden:problem:step-up-required")));
     let r = api.call("POST", "/api/v1/me/mfa/webauthn/start", &token, None).await;
     assert_eq!(r.status, 403, "adding a passkey needs a step-up too: {}", r.text);
-    let r = api.call("POST", "/api/v1/me/step-up/webauthn/start", &bob, None).await;
-    assert_eq!((r.status.as_u16(), &r.text), (401, &wrong_password.text), "bob has no passkey");
     let r = api.call("POST", "/api/v1/me/step-up/webauthn/start", &token, None).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let c = r.json();
@@ -265,6 +285,10 @@ async fn a_first_factor_enrolled_as_a_passkey_cannot_be_deleted_while_required()
     let token = j["session"]["token"].as_str().unwrap().to_string();
     let r = api.call("POST", "/api/v1/me/mfa/webauthn/start", enrol, None).await;
     assert_eq!(r.status, 401, "the enrolment ticket is used up: {}", r.text);
+    create_user(&api, &admin, "dave").await;
+    let dave = enrol_totp(&api, "dave").await;
+    let r = api.call("POST", "/api/v1/me/step-up/webauthn/start", &dave, None).await;
+    assert_eq!(r.status, 401, "no passkey to step up with: {}", r.text);
 
     // The passkey is now her second factor at login.
     let t = ticket(&api, "carol").await;

@@ -125,9 +125,10 @@ fn passkey_of(c: &WebauthnCredential) -> Result<Passkey> {
     serde_json::from_str(&c.passkey).map_err(|e| internal(format!("stored passkey {}: {e}", c.id)))
 }
 
-/// The base64url text of a credential id (as stored).
+/// The credential id as stored: base64url without padding (what browsers show as `rawId`).
 fn credential_id_text(pk: &Passkey) -> String {
-    serde_json::to_value(pk.cred_id()).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pk.cred_id())
 }
 
 /// Changing one's passkeys from a session needs a second factor proved within the last five minutes

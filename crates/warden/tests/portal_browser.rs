@@ -129,7 +129,8 @@ async fn admin_init_then_first_login_enrols_totp_in_chromium() {
 
 /// Passkeys in Chromium: an operator admin with TOTP adds a passkey with Chrome's virtual
 /// authenticator on the Passkeys page (axe-core there), logs out, and logs in with password and the
-/// passkey. The portal is reached as `localhost` (WebAuthn wants a domain name; `localhost` is a
+/// passkey; then a newcomer without a factor enrols a passkey instead of TOTP on the enrolment
+/// page. The portal is reached as `localhost` (WebAuthn wants a domain name; `localhost` is a
 /// secure context over http, and the default `public_origin` of a loopback listener names it).
 #[tokio::test]
 async fn passkey_enrolment_and_login_in_chromium() {
@@ -153,6 +154,10 @@ async fn passkey_enrolment_and_login_in_chromium() {
     let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
     assert_eq!(s, 200, "{c}");
 
+    let newcomer = json!({"username": "ops.bob", "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(newcomer)).await;
+    assert_eq!(s, 201, "{r}");
+
     let url = format!("http://localhost:{}", n.http.port());
     let env = [
         ("FLOW", "passkey"),
@@ -160,8 +165,14 @@ async fn passkey_enrolment_and_login_in_chromium() {
         ("USERNAME", USERNAME),
         ("PASSWORD", PASSWORD),
         ("TOTP_SECRET", secret.as_str()),
+        ("NEWCOMER", "ops.bob"),
     ];
     let findings = drive(chromium, browser_dir, &n, &env).await;
+    assert_eq!(
+        (findings["newcomer"].as_str(), findings["newcomer_factor"].as_str()),
+        (Some("ops.bob"), Some("webauthn"))
+    );
+    assert_eq!(findings["newcomer_credentials"], 2, "the newcomer's passkey beside alice's");
     assert_eq!(findings["passkeys"], json!(["Virtual authenticator"]));
     assert_eq!(findings["authenticator_credentials"], 1);
     assert_eq!((findings["me"].as_str(), findings["factor"].as_str()), (Some(USERNAME), Some("webauthn")));

@@ -11,7 +11,8 @@
 // - `passkey`: with Chrome's virtual authenticator (DevTools `WebAuthn` domain: CTAP2, internal,
 //   resident keys, user verification), log in with password and TOTP, add a passkey on the Passkeys
 //   page (axe-core there), log out, log in with password and the passkey; the session's factor is
-//   `webauthn`. Needs PORTAL_URL on `localhost` (WebAuthn wants a domain and a secure context).
+//   `webauthn`; with $NEWCOMER, that person (no factor yet) then enrols a passkey instead of TOTP on
+//   the enrolment page. Needs PORTAL_URL on `localhost` (WebAuthn wants a domain and a secure context).
 // Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on
 // any failure.
 import { createRequire } from 'node:module';
@@ -189,7 +190,9 @@ async function passkeyFlow(page, out) {
   await page.waitForSelector(visible('#passkey-login'));
   await shot(page, 'second-factor-with-passkey');
   await page.click('#passkey-login');
-  await page.waitForSelector(visible('#dashboard'));
+  // The previous dashboard stays in the (hidden) page area until the new one renders: wait for a
+  // visible one.
+  await page.waitForSelector('#dashboard', { visible: true });
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   out.factor = await page.evaluate(async () => {
     const s = await (await fetch('/api/v1/me/sessions')).json();
@@ -199,6 +202,28 @@ async function passkeyFlow(page, out) {
   const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
   out.sign_count = creds[0].signCount;
   await shot(page, 'dashboard-after-passkey');
+
+  // A newcomer without a factor enrols a passkey instead of TOTP on the enrolment page.
+  if (process.env.NEWCOMER) {
+    await page.click('#logout');
+    await page.waitForSelector(visible('#login'));
+    await page.$eval('#username', (e) => { e.value = ''; });
+    await page.type('#username', process.env.NEWCOMER);
+    await page.type('#password', PASSWORD);
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector(visible('#enrolment'));
+    await shot(page, 'enrolment-with-passkey-option');
+    await page.click('#enrol-passkey');
+    await page.waitForSelector('#dashboard', { visible: true })
+      .catch(async () => { throw new Error(`no dashboard after the passkey enrolment: ${await page.$eval('#error', (e) => e.textContent)}`); });
+    await page.waitForFunction((u) => document.getElementById('me-name').textContent === u, {}, process.env.NEWCOMER);
+    out.newcomer = await page.$eval('#me-name', (e) => e.textContent);
+    out.newcomer_factor = await page.evaluate(async () => {
+      const s = await (await fetch('/api/v1/me/sessions')).json();
+      return s.items.find((i) => i.current).factor;
+    });
+    out.newcomer_credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length;
+  }
 }
 
 function totpOf(key) {

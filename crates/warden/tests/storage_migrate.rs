@@ -74,7 +74,7 @@ async fn filled_workspace() -> tempfile::TempDir {
     let approval = store::approvals::NewApproval {
         tenant: "acme",
         action: "sim.terminate",
-        imsi: &imsi.to_string(),
+        imsi: imsi.as_ref(),
         reason: "end of contract",
         requested_by: "user:alice",
         requester_key: "user:alice",

@@ -4,6 +4,14 @@ import { hooks } from './api.js';
 import { route } from './router.js';
 import { setup, sessionEnded } from './auth.js';
 import './dashboard.js';
+import './sims.js';
+import './jobs.js';
+import './approvals.js';
+import './rules.js';
+import './access.js';
+import './audit.js';
+import './operator.js';
+import './sessions.js';
 import './passkey.js';
 
 hooks.unauthorized = () => {

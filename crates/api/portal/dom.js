@@ -78,3 +78,56 @@ export function when(secs) {
   const d = new Date(secs * 1000);
   return d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
+
+/** A page: its `<h1>` and content, with an id for tests and styling. */
+export function page(id, title, ...children) {
+  return h('div', { id, class: 'page' }, h('h1', {}, title), ...children);
+}
+
+/**
+ * Asks before a destructive action in a modal dialog; resolves true when confirmed. The focus goes to
+ * Cancel (the safe choice) and returns to where it was.
+ */
+export function confirmDialog(question, actionLabel) {
+  return new Promise((resolve) => {
+    const opener = document.activeElement;
+    const finish = (ok) => {
+      dialog.close();
+      dialog.remove();
+      if (opener && opener.focus) opener.focus();
+      resolve(ok);
+    };
+    const cancel = h('button', { type: 'button', class: 'secondary', onclick: () => finish(false) }, 'Cancel');
+    const dialog = h('dialog', { id: 'confirm', 'aria-labelledby': 'confirm-title', 'aria-describedby': 'confirm-text' },
+      h('h2', { id: 'confirm-title' }, 'Are you sure?'),
+      h('p', { id: 'confirm-text' }, question),
+      h('div', { class: 'actions' },
+        h('button', { type: 'button', class: 'danger', id: 'confirm-yes', onclick: () => finish(true) }, actionLabel),
+        cancel));
+    dialog.addEventListener('cancel', (ev) => { ev.preventDefault(); finish(false); });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}
+
+/** A button that runs `action` with itself disabled meanwhile. */
+export function button(label, action, attrs = {}) {
+  const b = h('button', { type: 'button', ...attrs }, label);
+  b.addEventListener('click', async () => {
+    b.disabled = true;
+    try { await action(); } finally { b.disabled = false; }
+  });
+  return b;
+}
+
+/** A message area of a page (`role=status`), and an error area (`role=alert`). */
+export function messages() {
+  const ok = h('p', { class: 'ok', role: 'status' });
+  const bad = h('p', { class: 'error', role: 'alert', hidden: true });
+  return {
+    nodes: [ok, bad],
+    ok: (t) => { ok.textContent = t; bad.hidden = true; },
+    bad: (t) => { bad.textContent = t; bad.hidden = !t; ok.textContent = ''; },
+  };
+}

@@ -1,5 +1,6 @@
 // Hash routes (`#/sims`, `#/sims/<imsi>`, …) and the page registry. A page is
-// `{ name, title, nav, allowed(me), render(params, me) → Promise<Node> }`; the router checks the
+// `{ name, title, nav, allowed(me), render(params, me) → Promise<Node> }` (`params`: the path's
+// segments after the name, and `params.query`: the URLSearchParams after `?`); the router checks the
 // session (/me), renders into the page area, moves the focus to the page's first heading and shows
 // the navigation the caller's role may use. The server decides what a role may do; hiding links is
 // only convenience.
@@ -59,7 +60,9 @@ function notFound(text) {
 export async function route() {
   const mine = ++seq;
   fail('');
-  const [name, ...params] = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  const [path, query] = location.hash.replace(/^#\/?/, '').split('?');
+  const [name, ...params] = path.split('/').filter(Boolean).map(decodeURIComponent);
+  params.query = new URLSearchParams(query || '');
   const me = name === 'login' && !session.csrf ? null : await whoAmI();
   if (mine !== seq) return;
   if (!me) {
@@ -89,6 +92,7 @@ export async function route() {
   if (mine !== seq) return;
   document.title = (page && page.title ? page.title + ' – ' : '') + 'Warden';
   replace($('page'), node);
+  $('page').dataset.route = location.hash; // what is shown (for tests and styling)
   const heading = $('page').querySelector('h1');
   if (heading) {
     heading.tabIndex = -1;

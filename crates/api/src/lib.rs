@@ -46,7 +46,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
+use routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims, stats};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -118,6 +118,9 @@ pub fn router(state: AppState) -> Router {
         .route("/approvals/{id}/approve", post(approvals::approve))
         .route("/approvals/{id}/reject", post(approvals::reject))
         .route("/audit", get(access::audit_log))
+        .route("/audit/verify", get(access::verify_audit))
+        .route("/stats/sims", get(stats::sims))
+        .route("/stats/events", get(stats::events))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), idempotency::layer))
         .layer(axum::middleware::from_fn_with_state(state.clone(), lifecycle::end_streams_at_shutdown))

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims};
+use crate::routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims, stats};
 
 struct Bearer;
 
@@ -46,16 +46,18 @@ impl Modify for Bearer {
         catalogue::list_profiles, catalogue::put_profile, catalogue::list_ranges, catalogue::create_range,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
-        access::me, access::audit_log,
+        access::me, access::audit_log, access::verify_audit,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
         passkey::login_start, passkey::login_finish, passkey::register_start, passkey::register_finish,
         passkey::list, passkey::rename, passkey::delete, passkey::step_up_start, passkey::step_up_finish,
         approvals::step_up, approvals::create, approvals::list, approvals::get, approvals::approve, approvals::reject,
+        stats::sims, stats::events,
     ),
     components(schemas(Problem)),
     tags(
         (name = "sims", description = "SIMs and their lifecycle"),
+        (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),
         (name = "events", description = "Events, live stream and webhooks"),
         (name = "rules", description = "IMEI lock and signalling rules"),

@@ -30,6 +30,14 @@ const FILES: &[(&str, &str, &str)] = &[
     ("router.js", JS, include_str!("../portal/router.js")),
     ("auth.js", JS, include_str!("../portal/auth.js")),
     ("dashboard.js", JS, include_str!("../portal/dashboard.js")),
+    ("sims.js", JS, include_str!("../portal/sims.js")),
+    ("jobs.js", JS, include_str!("../portal/jobs.js")),
+    ("approvals.js", JS, include_str!("../portal/approvals.js")),
+    ("rules.js", JS, include_str!("../portal/rules.js")),
+    ("access.js", JS, include_str!("../portal/access.js")),
+    ("audit.js", JS, include_str!("../portal/audit.js")),
+    ("operator.js", JS, include_str!("../portal/operator.js")),
+    ("sessions.js", JS, include_str!("../portal/sessions.js")),
     ("passkey.js", JS, include_str!("../portal/passkey.js")),
 ];
 

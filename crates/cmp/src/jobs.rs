@@ -287,6 +287,7 @@ pub async fn run_job(
                     profile: profile.clone(),
                     imsi_from: imsi_from.clone(),
                     imsi_to: imsi_to.clone(),
+                    ..SimFilter::default()
                 };
                 let cursor = Some(job.cursor.as_str()).filter(|c| !c.is_empty());
                 let sims = store.list_sims(&scope, &filter, cursor, BATCH as i64).await?;

@@ -53,6 +53,7 @@ pub mod seal;
 pub mod sessions;
 pub mod sims_scoped;
 mod sqn;
+pub mod stats;
 mod tx;
 pub mod users;
 pub mod webauthn;

@@ -6,7 +6,10 @@
 //! `X-CSRF-Token` from the page is refused, and logout ends the session. And the newcomer's path: the
 //! admin `warden admin init` made logs in with its printed password and enrols TOTP on the portal's
 //! enrolment page (axe-core there too), then keeps the recovery codes. Screenshots are written to
-//! `target/portal-screenshots/`. Skipped when chromium or node is missing, except under CI.
+//! `target/portal-screenshots/`. Also: every page of the portal as an operator admin (axe-core and a
+//! screenshot each), a SIM suspended and activated from its page, the generic step-up dialog and
+//! approval notice, and tenant isolation through the UI. Skipped when chromium or node is missing,
+//! except under CI.
 
 mod common;
 
@@ -96,11 +99,75 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
     assert_eq!(s, 200, "{c}");
 
-    let env = [("FLOW", "login"), ("USERNAME", USERNAME), ("PASSWORD", PASSWORD), ("TOTP_SECRET", secret.as_str())];
+    let env = [
+        ("FLOW", "login"),
+        ("USERNAME", USERNAME),
+        ("PASSWORD", PASSWORD),
+        ("TOTP_SECRET", secret.as_str()),
+        ("SIM_IMSI", "001010000000001"),
+        ("JOB_IMSI", "001010000000003"),
+    ];
     let findings = drive(chromium, browser_dir, &n, &env).await;
+    assert_eq!(findings["pages"].as_object().map(|p| p.len()), Some(13), "every page visited: {findings}");
+    assert_eq!(findings["search"]["critical"], json!(["001010000000002"]), "prefix and priority: {findings}");
+    assert_eq!(findings["search"]["none"], 0, "{findings}");
+    let pages = json!([["001010000000001", "001010000000002"], ["001010000000003"]]);
+    assert_eq!(findings["search"]["pages"], pages, "cursor paging: {findings}");
+    assert!(findings["sim_actions"]["after"].as_u64() >= findings["sim_actions"]["before"].as_u64().map(|n| n + 2));
+    assert_eq!(findings["step_up"].as_array().map(|s| s.len()), Some(3), "{findings}");
+    assert_eq!(findings["approvals"], json!(["/api/v1/approvals/ap1/approve csrf"]), "{findings}");
+    let after = &findings["dashboard_after"];
+    assert_eq!(after["counts"][2], "suspended1", "the job's suspension is counted: {findings}");
+    assert!(after["bars"].as_u64().unwrap() >= 1, "the chart shows this hour's events: {findings}");
+    // The SIM's changes were made through the API for real.
+    let (s, sim) = http("GET", &format!("{api}/sims/001010000000001"), &operator, None).await;
+    assert_eq!((s, sim["status"].as_str()), (200, Some("active")), "{sim}");
+    assert_eq!(findings["job"]["state"], "completed_with_errors", "one IMSI of the job is unknown: {findings}");
+    let (_, sim) = http("GET", &format!("{api}/sims/001010000000003"), &operator, None).await;
+    assert_eq!(sim["status"], "suspended", "the job suspended the SIM: {sim}");
     assert_eq!((findings["me"].as_str(), findings["role"].as_str()), (Some(USERNAME), Some("operator_admin")));
     assert_eq!(findings["csrf_less_post"], 403);
     assert_eq!(findings["me_after_logout"], 401);
+}
+
+/// Tenant isolation through the portal: a person of tenant `acme` sees only acme's SIMs in the list
+/// and on the dashboard; globex's SIM is "not found" on its page, and a change to it from the page's
+/// session is refused (404, as if it did not exist); operator pages are not theirs.
+#[tokio::test]
+async fn a_tenant_sees_only_its_sims_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
+
+    let n = common::node("7e", &[], "login_per_minute = 1000.0", "");
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let operator = n.admin_token();
+    let _server = n.start().await;
+    let api = n.api();
+    // The CLI's import does not make tenants; acme's people log in with a password alone.
+    let (s, r) =
+        http("POST", &format!("{api}/tenants"), &operator, Some(json!({"name": "acme", "mfa_required": false}))).await;
+    assert_eq!(s, 201, "{r}");
+    let user = json!({"username": "ann", "password": PASSWORD, "role": "tenant_operator", "tenant": "acme"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+
+    let env = [
+        ("FLOW", "tenant"),
+        ("TENANT", "acme"),
+        ("USERNAME", "ann"),
+        ("PASSWORD", PASSWORD),
+        ("OTHER_IMSI", "001010000000003"),
+    ];
+    let findings = drive(chromium, browser_dir, &n, &env).await;
+    assert_eq!(findings["tenant"], "acme", "{findings}");
+    assert_eq!(findings["sims"], json!(["001010000000001", "001010000000002"]), "only acme's SIMs: {findings}");
+    assert_eq!(findings["counts"][1], "active2", "acme's numbers only: {findings}");
+    assert_eq!(findings["other_sim"], "SIM not found");
+    assert_eq!(findings["other_sim_actions"], 0, "no action offered on it");
+    assert_eq!(findings["other_patch"], 404, "changing globex's SIM is refused");
+    assert_eq!(findings["operator_page"], "Not found", "the operator's pages are not a tenant's");
+    assert!(!findings["nav"].as_array().unwrap().iter().any(|h| h == "#/tenants"), "{findings}");
+    let (_, sim) = http("GET", &format!("{api}/sims/001010000000003"), &operator, None).await;
+    assert_eq!(sim["status"], "active", "globex's SIM is unchanged: {sim}");
 }
 
 /// The newcomer's path of the README: `warden admin init` in a fresh workspace, then the portal: log

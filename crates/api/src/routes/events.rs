@@ -38,7 +38,8 @@ pub struct Event {
     pub detail: String,
 }
 
-fn view(e: &StoredEvent) -> Event {
+/// The view of a stored event.
+pub fn view(e: &StoredEvent) -> Event {
     Event {
         id: e.id,
         at: e.at,

@@ -12,6 +12,7 @@ pub mod passkey;
 pub mod rules;
 pub mod sessions;
 pub mod sims;
+pub mod stats;
 
 use serde::Deserialize;
 use utoipa::IntoParams;

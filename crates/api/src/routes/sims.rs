@@ -160,6 +160,26 @@ pub struct SimQuery {
     /// Only IMSIs up to this one.
     #[param(pattern = "^[0-9]{6,15}$")]
     pub imsi_to: Option<String>,
+    /// Only this priority class.
+    pub priority: Option<PriorityClass>,
+    /// Only this tenant (operator admins narrowing their list; a tenant's own scope still applies).
+    #[param(pattern = "^[A-Za-z0-9_-]{1,64}$")]
+    pub tenant: Option<String>,
+    /// Only ICCIDs starting with these digits.
+    #[param(pattern = "^[0-9]{1,20}$")]
+    pub iccid_prefix: Option<String>,
+}
+
+/// Priority class of a SIM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PriorityClass {
+    /// Never shed, protected from termination.
+    Critical,
+    /// The default.
+    Standard,
+    /// Shed first under overload.
+    Low,
 }
 
 /// Lists the caller's SIMs.
@@ -177,7 +197,24 @@ pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<SimQuery>) -> ApiResu
         profile: q.profile.clone(),
         imsi_from: q.imsi_from.clone(),
         imsi_to: q.imsi_to.clone(),
+        priority: q.priority.map(|p| match p {
+            PriorityClass::Critical => store::model::Priority::Critical,
+            PriorityClass::Standard => store::model::Priority::Standard,
+            PriorityClass::Low => store::model::Priority::Low,
+        }),
+        tenant: q.tenant.clone(),
+        iccid_prefix: q.iccid_prefix.clone(),
     };
+    if let Some(p) = &q.iccid_prefix {
+        if p.is_empty() || p.len() > 20 || !p.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::bad_request("iccid_prefix: 1 to 20 digits"));
+        }
+    }
+    if let Some(t) = &q.tenant {
+        if t.is_empty() || t.len() > 64 || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            return Err(ApiError::bad_request("tenant: 1 to 64 letters, digits, '_' or '-'"));
+        }
+    }
     let sims = st.store().list_sims(&caller.scope(), &filter, page.cursor(), limit).await?;
     let ranges = st.store().list_ranges().await?;
     let next = next_cursor(&sims, limit, |s| s.sim.imsi.to_string());

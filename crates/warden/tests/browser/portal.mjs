@@ -8,6 +8,10 @@
 //   confirms it, the recovery codes are shown once, "I saved them" leads to the dashboard; axe-core on
 //   the enrolment and recovery pages; then a fresh login asks for a code (not an enrolment) and one of
 //   the recovery codes shown opens the session;
+// - `login` also visits every page (axe-core and a screenshot each), suspends and activates a SIM
+//   from its page, and drives the generic step-up dialog and approval notice with stubbed answers;
+// - `tenant`: a tenant's person sees only the tenant's SIMs; another tenant's SIM is not found and
+//   changing it is refused.
 // - `passkey`: with Chrome's virtual authenticator (DevTools `WebAuthn` domain: CTAP2, internal,
 //   resident keys, user verification), log in with password and TOTP, add a passkey on the Passkeys
 //   page (axe-core there), log out, log in with password and the passkey; the session's factor is
@@ -23,7 +27,11 @@ import * as OTPAuth from 'otpauth';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW } = process.env;
+const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW, TENANT, SIM_IMSI, OTHER_IMSI, JOB_IMSI } = process.env;
+
+// Every page of the portal an operator admin sees (issue #15).
+const PAGES = ['sims', `sims/${SIM_IMSI}`, 'jobs', 'approvals', 'rules', 'webhooks', 'users', 'tokens', 'audit',
+  'tenants', 'profiles', 'ranges', 'my-sessions'];
 
 function check(ok, message) {
   if (!ok) throw new Error(message);
@@ -98,6 +106,14 @@ async function loginFlow(page, out) {
   const users = await page.evaluate(async () => (await (await fetch('/api/v1/users')).json()).items.map((u) => u.username));
   check(!users.includes('mallory'), `nothing was created: ${users}`);
 
+  out.pages = await visitPages(page);
+  out.search = await searchSims(page);
+  out.sim_actions = await simActions(page, SIM_IMSI);
+  out.step_up = await stepUpAndApproval(page, SIM_IMSI);
+  out.job = await jobFlow(page, JOB_IMSI);
+  out.approvals = await approvalsPage(page);
+  out.dashboard_after = await dashboardAfter(page);
+
   await page.click('#logout');
   await page.waitForSelector(visible('#login'));
   out.me_after_logout = await page.evaluate(async () => (await fetch('/api/v1/me')).status);
@@ -152,6 +168,232 @@ async function enrolFlow(page, out) {
   await page.click('#code-form button[type=submit]');
   await page.waitForSelector(visible('#dashboard'));
   out.second_login = await page.$eval('#me-name', (e) => e.textContent);
+}
+
+/** Goes to `#/<route>` and waits until the router has rendered it. */
+async function goTo(page, route) {
+  const hash = '#/' + route;
+  await page.evaluate((h) => { location.hash = h; }, hash);
+  await page.waitForFunction((h) => document.getElementById('page').dataset.route === h
+    && !document.getElementById('page').hidden, {}, hash);
+}
+
+/** Each page: rendered with its heading, no error, axe-core clean, a screenshot. */
+async function visitPages(page) {
+  const seen = {};
+  for (const route of PAGES) {
+    await goTo(page, route);
+    const heading = await page.$eval('#page h1', (e) => e.textContent);
+    const errors = await page.$$eval('#page [role=alert]:not([hidden]), #error:not([hidden])', (es) => es.map((e) => e.textContent).filter(Boolean));
+    check(errors.length === 0, `#/${route} shows errors: ${errors}`);
+    check(await page.evaluate(() => document.activeElement.tagName === 'H1'), `#/${route}: the focus is on the heading`);
+    await shot(page, 'page-' + route.replace(/\//g, '-'));
+    seen[route] = { heading, axe_minor: await axe(page, '#/' + route) };
+  }
+  const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.getAttribute('href')));
+  check(nav.length >= 12, `the operator's navigation: ${nav}`);
+  return seen;
+}
+
+/** The SIM list's form: an IMSI prefix and a priority give the matching SIMs; an ICCID search too. */
+async function searchSims(page) {
+  await goTo(page, 'sims');
+  await page.type('#sim-filters input[name=q]', '00101000000000');
+  await page.select('#sim-filters select[name=priority]', 'critical');
+  await page.click('#sim-filters button[type=submit]');
+  await page.waitForFunction(() => /priority=critical/.test(document.getElementById('page').dataset.route || ''));
+  const critical = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  check(await page.$eval('#sim-filters select[name=priority]', (e) => e.value) === 'critical', 'the filter stays chosen');
+  await goTo(page, 'sims?q=0019&in=imsi');
+  const none = await page.$$eval('#page tbody tr th a', (as) => as.length);
+  // Cursor paging: two a page, then the next page from next_cursor.
+  await goTo(page, 'sims?limit=2');
+  const first = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  await page.click('#next-page');
+  await page.waitForFunction(() => /cursor=/.test(document.getElementById('page').dataset.route || ''));
+  const second = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  check(!(await page.$('#next-page')) && (await page.$('#first-page')), 'the last page links back to the first only');
+  return { critical, none, pages: [first, second] };
+}
+
+/** Waits for the SIM page to show `status`. */
+async function simStatus(page, status) {
+  await page.waitForFunction((s) => {
+    const dd = [...document.querySelectorAll('#sim-facts dt')].find((d) => d.textContent === 'Status');
+    return dd && dd.nextElementSibling.textContent === s;
+  }, {}, status);
+}
+
+/** Suspend then activate a SIM from its page; both changes appear in its event timeline. */
+async function simActions(page, imsi) {
+  await goTo(page, 'sims/' + imsi);
+  const before = await page.$$eval('#sim-events tbody tr', (rs) => rs.filter((r) => r.textContent.includes('sim.status_changed')).length);
+  if (await page.$('#act-activate')) {
+    await page.click('#act-activate');
+    await simStatus(page, 'active');
+  }
+  await page.waitForSelector('#act-suspend');
+  await page.click('#act-suspend');
+  await page.waitForSelector('dialog#confirm[open]');
+  await shot(page, 'confirm-suspend');
+  out.axe_confirm_minor = await axe(page, 'the confirmation dialog');
+  await page.click('#confirm-yes');
+  await simStatus(page, 'suspended');
+  await page.click('#act-activate');
+  await simStatus(page, 'active');
+  const rows = await page.$$eval('#sim-events tbody tr', (rs) => rs.map((r) => r.textContent));
+  const changes = rows.filter((r) => r.includes('sim.status_changed')).length;
+  check(changes >= before + 2, `the timeline shows the changes: ${before} then ${JSON.stringify(rows)}`);
+  await shot(page, 'sim-after-actions');
+  return { before, after: changes };
+}
+
+/**
+ * The generic answers of api.js, with the server's answers stubbed in the browser (the step-up and
+ * approval endpoints are another branch's): a 403 step-up-required opens the dialog, the code goes
+ * to /me/step-up, the request is retried once; a 202 with an approval says so.
+ */
+async function stepUpAndApproval(page, imsi) {
+  await goTo(page, 'sims/' + imsi);
+  await page.setRequestInterception(true);
+  const seen = [];
+  let patches = 0;
+  const handler = (req) => {
+    const url = new URL(req.url());
+    if (req.method() === 'PATCH' && url.pathname === `/api/v1/sims/${imsi}`) {
+      patches += 1;
+      seen.push(`PATCH ${patches}`);
+      if (patches === 1) {
+        return req.respond({ status: 403, contentType: 'application/problem+json',
+          body: JSON.stringify({ type: 'urn:warden:problem:step-up-required', title: 'Forbidden', status: 403, detail: 'Suspending needs a fresh second factor.' }) });
+      }
+      return req.respond({ status: 202, contentType: 'application/json',
+        body: JSON.stringify({ approval: { id: 'ap1', status: 'pending', action: 'sim.suspend', resource: `sims/${imsi}` } }) });
+    }
+    if (req.method() === 'POST' && url.pathname === '/api/v1/me/step-up') {
+      seen.push('step-up ' + req.postData());
+      return req.respond({ status: 201, contentType: 'application/json', body: '{}' });
+    }
+    return req.continue();
+  };
+  page.on('request', handler);
+  try {
+    await page.click('#act-suspend');
+    await page.waitForSelector('dialog#confirm[open]');
+    await page.click('#confirm-yes');
+    await page.waitForSelector('dialog#step-up[open]');
+    check(await page.evaluate(() => document.activeElement.id === 'step-up-code'), 'the focus is in the step-up dialog');
+    await shot(page, 'step-up');
+    out.axe_step_up_minor = await axe(page, 'the step-up dialog');
+    await page.type('#step-up-code', '123456');
+    await page.click('#step-up button[type=submit]');
+    await page.waitForFunction(() => /Sent for approval/.test(document.getElementById('sim-detail').textContent));
+    check(!(await page.$('dialog#step-up')), 'the dialog is gone');
+  } finally {
+    page.off('request', handler);
+    await page.setRequestInterception(false);
+  }
+  check(JSON.stringify(seen) === JSON.stringify(['PATCH 1', 'step-up {"method":"totp","code":"123456"}', 'PATCH 2']),
+    `step-up then one retry: ${JSON.stringify(seen)}`);
+  return seen;
+}
+
+/** The dashboard after the changes above: the counts, the chart's bars and the newest events follow. */
+async function dashboardAfter(page) {
+  await goTo(page, 'dashboard');
+  const counts = await page.$$eval('#sim-counts tr', (rows) => rows.map((r) => r.textContent.trim().replace(/\s+/g, ' ')));
+  const bars = await page.$$eval('svg.chart rect.bar', (rs) => rs.filter((r) => Number(r.getAttribute('height')) > 0).length);
+  const recent = await page.$$eval('section[aria-labelledby=recent-title] tbody tr', (rs) => rs.map((r) => r.textContent));
+  check(recent.some((r) => r.includes('sim.status_changed')), `the newest events: ${recent}`);
+  await shot(page, 'dashboard-after-changes');
+  out.axe_dashboard_after_minor = await axe(page, 'the dashboard with data');
+  return { counts, bars, recent: recent.length };
+}
+
+/** The Approvals page against the approvals contract, answered by stubs in the browser. */
+async function approvalsPage(page) {
+  const now = Math.floor(Date.now() / 1000);
+  const pending = { id: 'ap1', action: 'sim.terminate', resource: `sims/${SIM_IMSI}`, tenant: 'acme', requested_by: 'user:bob',
+    requested_at: now - 60, status: 'pending', reason: 'device stolen', decided_by: null, decided_at: null };
+  const decided = { ...pending, status: 'approved', decided_by: `user:${USERNAME}`, decided_at: now };
+  const posted = [];
+  await page.setRequestInterception(true);
+  const handler = (req) => {
+    const url = new URL(req.url());
+    const json = (body) => req.respond({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+    if (req.method() === 'GET' && url.pathname === '/api/v1/approvals') {
+      return json({ items: url.searchParams.get('status') === 'pending' ? [pending] : [decided] });
+    }
+    if (req.method() === 'POST' && url.pathname.startsWith('/api/v1/approvals/')) {
+      posted.push(url.pathname + ' ' + (req.headers()['x-csrf-token'] ? 'csrf' : 'no-csrf'));
+      return json(decided);
+    }
+    return req.continue();
+  };
+  page.on('request', handler);
+  try {
+    await goTo(page, 'approvals');
+    const row = await page.$eval('#page tbody tr', (r) => r.textContent);
+    check(row.includes('sim.terminate') && row.includes('user:bob'), `the pending approval: ${row}`);
+    await shot(page, 'approvals-pending');
+    out.axe_approvals_minor = await axe(page, 'the pending approvals');
+    await page.click('#page button[data-id=ap1]');
+    await page.waitForFunction(() => document.getElementById('page').dataset.route === '#/approvals?status=approved');
+    const after = await page.$eval('#page tbody tr', (r) => r.textContent);
+    check(after.includes(`user:${USERNAME}`), `the decided approval: ${after}`);
+  } finally {
+    page.off('request', handler);
+    await page.setRequestInterception(false);
+  }
+  return posted;
+}
+
+/** A bulk job from the jobs page: suspend a list of IMSIs (one of them unknown), watch it finish. */
+async function jobFlow(page, imsi) {
+  await goTo(page, 'jobs');
+  await page.select('#job-form select[name=status]', 'suspended');
+  await page.type('#job-form textarea[name=imsis]', `${imsi}\n999990000000001`);
+  await page.click('#job-form button[type=submit]');
+  await page.waitForFunction(() => /^#\/jobs\/./.test(document.getElementById('page').dataset.route || ''));
+  await page.waitForFunction(() => /succeeded|completed/.test(document.getElementById('job-state').textContent), { timeout: 20000 });
+  await page.waitForFunction(() => document.querySelectorAll('#job-items tbody tr').length === 2);
+  const results = await page.$$eval('#job-items tbody tr', (rs) => rs.map((r) => r.textContent.replace(/\s+/g, ' ')));
+  await shot(page, 'job');
+  out.axe_job_minor = await axe(page, 'a job');
+  return { state: await page.$eval('#job-state', (e) => e.textContent), results };
+}
+
+/** A tenant's person: sees only the tenant's SIMs; another tenant's SIM is not found, and changing it is refused. */
+async function tenantFlow(page, out) {
+  await openPortal(page);
+  await page.type('#tenant', TENANT);
+  await typePassword(page);
+  await page.waitForSelector(visible('#dashboard'));
+  out.me = await page.$eval('#me-name', (e) => e.textContent);
+  out.tenant = await page.$eval('#me-tenant', (e) => e.textContent);
+  out.counts = await page.$$eval('#sim-counts tr', (rows) => rows.map((r) => r.textContent.trim().replace(/\s+/g, ' ')));
+  await shot(page, 'tenant-dashboard');
+  out.axe_dashboard_minor = await axe(page, "the tenant's dashboard");
+  await goTo(page, 'sims');
+  out.sims = await page.$$eval('#page tbody tr th a', (as) => as.map((a) => a.textContent));
+  out.nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.getAttribute('href')));
+  await shot(page, 'tenant-sims');
+  out.axe_sims_minor = await axe(page, "the tenant's SIM list");
+  await goTo(page, 'sims/' + OTHER_IMSI);
+  out.other_sim = await page.$eval('#page h1', (e) => e.textContent);
+  out.other_sim_actions = await page.$$eval('#page button', (bs) => bs.length);
+  await shot(page, 'tenant-other-sim');
+  out.other_patch = await page.evaluate(async (imsi) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const r = await fetch('/api/v1/sims/' + imsi, {
+      method: 'PATCH',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+      body: JSON.stringify({ status: 'suspended' }),
+    });
+    return r.status;
+  }, OTHER_IMSI);
+  await goTo(page, 'tenants');
+  out.operator_page = await page.$eval('#page h1', (e) => e.textContent);
 }
 
 async function passkeyFlow(page, out) {
@@ -255,8 +497,7 @@ try {
   const failed = [];
   page.on('requestfailed', (r) => failed.push(r.url()));
 
-  const flows = { enrol: enrolFlow, passkey: passkeyFlow };
-  await (flows[FLOW] || loginFlow)(page, out);
+  await ({ enrol: enrolFlow, tenant: tenantFlow, passkey: passkeyFlow }[FLOW] || loginFlow)(page, out);
 
   check(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations}`);
   check(failed.length === 0, `failed requests: ${failed}`);

@@ -194,8 +194,8 @@ async fn terminating_a_critical_sim_takes_a_second_person() {
     );
     assert_eq!(done["approval"]["decided_factor"], "totp");
     assert!(done["approval"]["decided_by"].as_str().unwrap().contains("session:bob"), "{done}");
-    let r = api.call("POST", &approve, &ops2, Some(json!({}))).await;
-    assert_eq!(r.status, 409, "decided once: {}", r.text);
+    let r = api.call("POST", &approve, &ops2, None).await;
+    assert_eq!(r.status, 409, "decided once (the body may be left out): {}", r.text);
 
     // The record: who asked, who approved, with which factor, and the events the tenant sees.
     let trail = audit(&api).await;
@@ -267,4 +267,15 @@ async fn two_approvers_at_once_decide_once_and_rejection_changes_nothing() {
         .call("GET", &format!("/api/v1/jobs/{}/items", j["id"].as_str().unwrap()), &api.operator.clone(), None)
         .await;
     assert!(items.text.contains("second person"), "{}", items.text);
+}
+
+#[tokio::test]
+async fn the_decision_body_is_optional_in_the_openapi_document() {
+    let api = Api::new().await;
+    let doc = api.call("GET", "/api/v1/openapi.json", "", None).await.json();
+    for verdict in ["approve", "reject"] {
+        let body = &doc["paths"][format!("/approvals/{{id}}/{verdict}")]["post"]["requestBody"];
+        assert!(body.is_object(), "{verdict}: {body}");
+        assert_ne!(body["required"], true, "{verdict}: {body}");
+    }
 }

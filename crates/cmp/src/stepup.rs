@@ -44,7 +44,7 @@ pub async fn require_fresh(store: &Store, cred: Credential<'_>, task: &str) -> R
     match store.session_freshness(cred.token_id).await? {
         Some((factor, at)) if store::now() - at <= FRESH_SECS && store::now() >= at => Ok(Some(factor)),
         _ => Err(Error::StepUpRequired(format!(
-            "{task} needs a second factor proved within the last {} minutes: POST /api/v1/me/step-up, then retry",
+            "{task} needs a second factor proved within the last {} minutes (POST /api/v1/me/step-up, then retry).",
             FRESH_SECS / 60
         ))),
     }

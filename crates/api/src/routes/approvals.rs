@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{imsi, next_cursor, IdempotencyKey, PageQuery};
 use crate::auth::{source_of, Caller, Ctx};
-use crate::extract::{Json, Path, Query};
+use crate::extract::{Json, OptionalJson, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
 
@@ -245,7 +245,7 @@ pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<a
     Ok(axum::Json(a.ok_or_else(|| ApiError::not_found(format!("approval {id} not found")))?.into()))
 }
 
-/// A decision.
+/// A decision (the body may be left out).
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
@@ -266,13 +266,13 @@ pub struct ApprovedChange {
 
 /// Approves a pending request and makes the change (a second person: not the requester; needs a
 /// step-up).
-#[utoipa::path(post, path = "/approvals/{id}/approve", tag = "approvals", request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/approve", tag = "approvals", request_body = Option<DecisionRequest>,
     params(("id" = String, Path, description = "Request id")),
     responses((status = 200, body = ApprovedChange), Problems), security(("bearer" = [])))]
 pub async fn approve(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
-    Json(req): Json<DecisionRequest>,
+    OptionalJson(req): OptionalJson<DecisionRequest>,
 ) -> ApiResult<axum::Json<ApprovedChange>> {
     let (actor, factor) = caller.fresh(&st, "approving a request").await?;
     let hss = st.0.hss.as_ref();
@@ -283,13 +283,13 @@ pub async fn approve(
 }
 
 /// Rejects a pending request (a second person; needs a step-up).
-#[utoipa::path(post, path = "/approvals/{id}/reject", tag = "approvals", request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/reject", tag = "approvals", request_body = Option<DecisionRequest>,
     params(("id" = String, Path, description = "Request id")),
     responses((status = 200, body = Approval), Problems), security(("bearer" = [])))]
 pub async fn reject(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
-    Json(req): Json<DecisionRequest>,
+    OptionalJson(req): OptionalJson<DecisionRequest>,
 ) -> ApiResult<axum::Json<Approval>> {
     let (actor, factor) = caller.fresh(&st, "rejecting a request").await?;
     let a = cmp::approvals::reject(st.store(), &actor, &id, &req.note, factor.as_deref()).await?;

@@ -202,6 +202,69 @@ async fn admin_init_then_first_login_enrols_totp_in_chromium() {
     assert!(findings["wrong_code"].as_str().unwrap().contains("not accepted"), "{findings}");
 }
 
+/// Passkeys in Chromium: an operator admin with TOTP adds a passkey with Chrome's virtual
+/// authenticator on the Passkeys page (axe-core there), logs out, and logs in with password and the
+/// passkey; then a newcomer without a factor enrols a passkey instead of TOTP on the enrolment
+/// page. The portal is reached as `localhost` (WebAuthn wants a domain name; `localhost` is a
+/// secure context over http, and the default `public_origin` of a loopback listener names it).
+#[tokio::test]
+async fn passkey_enrolment_and_login_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
+
+    let n = common::node("7e", &[], "login_per_minute = 1000.0", "");
+    let operator = n.admin_token();
+    let _server = n.start().await;
+    let api = n.api();
+    let user = json!({"username": USERNAME, "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, t) =
+        http("POST", &format!("{api}/auth/login"), "", Some(json!({"username": USERNAME, "password": PASSWORD}))).await;
+    assert_eq!(s, 202, "{t}");
+    let ticket = t["ticket"].as_str().unwrap();
+    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
+    assert_eq!(s, 201, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
+    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
+    assert_eq!(s, 200, "{c}");
+
+    let newcomer = json!({"username": "ops.bob", "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(newcomer)).await;
+    assert_eq!(s, 201, "{r}");
+
+    let url = format!("http://localhost:{}", n.http.port());
+    let env = [
+        ("FLOW", "passkey"),
+        ("PORTAL_URL", url.as_str()),
+        ("USERNAME", USERNAME),
+        ("PASSWORD", PASSWORD),
+        ("TOTP_SECRET", secret.as_str()),
+        ("NEWCOMER", "ops.bob"),
+    ];
+    let findings = drive(chromium, browser_dir, &n, &env).await;
+    assert_eq!(
+        (findings["newcomer"].as_str(), findings["newcomer_factor"].as_str()),
+        (Some("ops.bob"), Some("webauthn"))
+    );
+    assert_eq!(findings["newcomer_credentials"], 2, "the newcomer's passkey beside alice's");
+    assert_eq!(findings["passkeys"], json!(["Virtual authenticator"]));
+    assert_eq!(findings["authenticator_credentials"], 1);
+    assert_eq!((findings["me"].as_str(), findings["factor"].as_str()), (Some(USERNAME), Some("webauthn")));
+
+    // The audit trail has the enrolment and the login with the passkey.
+    let (s, a) = http("GET", &format!("{api}/audit?limit=1000"), &operator, None).await;
+    assert_eq!(s, 200, "{a}");
+    let actions: Vec<(String, String)> = a["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["after"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert!(actions.iter().any(|(a, _)| a == "mfa.webauthn.enrol"), "{actions:?}");
+    assert!(actions.iter().any(|(a, after)| a == "auth.login" && after.contains("\"webauthn\"")), "{actions:?}");
+}
+
 /// Step-up and the two-person rule in the browser, against the real server (tests/browser/approval.mjs):
 /// Alice's second factor is made older than five minutes while she is logged in; terminating the
 /// critical SIM then opens the step-up dialog (a wrong code refused there, a recovery code accepted),

@@ -57,7 +57,7 @@ async function login(page, username, secret) {
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
   await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
   await page.click('#code-form button[type=submit]');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
 }
 
 async function newPage(browser) {

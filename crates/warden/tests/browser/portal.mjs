@@ -80,7 +80,7 @@ async function loginFlow(page, out) {
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
   await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
   await page.click('#code-form button[type=submit]');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   await page.waitForFunction(() => document.querySelectorAll('#sim-counts tr').length === 4);
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   check(out.me === USERNAME, `the dashboard names the user: ${out.me}`);
@@ -152,7 +152,7 @@ async function enrolFlow(page, out) {
   await shot(page, 'recovery-codes');
   out.axe_recovery_minor = await axe(page, 'the recovery codes page');
   await page.click('#recovery-done');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   await page.waitForFunction(() => document.querySelectorAll('#sim-counts tr').length === 4);
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   out.role = await page.$eval('#me-role', (e) => e.textContent);
@@ -166,7 +166,7 @@ async function enrolFlow(page, out) {
   await page.waitForSelector(visible('#code-form'));
   await page.type('#code', codes[3]);
   await page.click('#code-form button[type=submit]');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   out.second_login = await page.$eval('#me-name', (e) => e.textContent);
 }
 
@@ -368,7 +368,7 @@ async function tenantFlow(page, out) {
   await openPortal(page);
   await page.type('#tenant', TENANT);
   await typePassword(page);
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   out.tenant = await page.$eval('#me-tenant', (e) => e.textContent);
   out.counts = await page.$$eval('#sim-counts tr', (rows) => rows.map((r) => r.textContent.trim().replace(/\s+/g, ' ')));
@@ -409,7 +409,7 @@ async function passkeyFlow(page, out) {
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
   await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
   await page.click('#code-form button[type=submit]');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
 
   await page.click('a[href="#/passkeys"]');
   await page.waitForSelector(visible('#passkeys'));

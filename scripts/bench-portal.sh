@@ -32,7 +32,9 @@ HPORT=$((20000 + RANDOM % 20000))
   echo 'data_dir = "data"'
   if [ "$BACKEND" = postgres ]; then
     psql "$PG" -qc "CREATE DATABASE $DB" >/dev/null
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > kek.hex
     echo '[storage]'; echo "url = \"${PG%/*}/$DB\""
+    echo '[keys]'; echo "kek_file = \"$DIR/kek.hex\""
   fi
   echo '[diameter]'; echo "listen = \"127.0.0.1:$((HPORT + 1))\""
   echo 'origin_host = "hss.home.example"'; echo 'origin_realm = "home.example"'

@@ -136,6 +136,9 @@ pub async fn start_totp(store: &Store, holder: &Holder, source: Option<IpAddr>) 
     if store.totp_credential(&user.id).await?.is_some_and(|c| c.active) {
         return Err(Error::Conflict("a one-time-code factor is already active; remove it first".into()));
     }
+    if let Holder::Session { user_id, token_id } = holder {
+        crate::stepup::require_for_new_factor(store, user_id, token_id).await?;
+    }
     let mut secret = Zeroizing::new([0u8; totp::SECRET_LEN]);
     auc::fill_random(&mut secret[..]).map_err(|e| Error::Internal(e.to_string()))?;
     let params = Params::DEFAULT;
@@ -232,6 +235,9 @@ pub async fn confirm_totp(
     source: Option<IpAddr>,
     session_secs: i64,
 ) -> Result<Confirmed> {
+    if let Holder::Session { user_id, token_id } = holder {
+        crate::stepup::require_for_new_factor(store, user_id, token_id).await?;
+    }
     let rec = unlocked(store, holder.user_id()).await?;
     let cred = match store.totp_credential(&rec.user.id).await? {
         Some(c) if !c.active => c,

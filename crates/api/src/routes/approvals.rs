@@ -4,14 +4,13 @@
 //! `PUT /sims/{imsi}/protection` is answered 202 with the request ([`Requested`]).
 
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use cmp::approvals::Kind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{imsi, next_cursor, IdempotencyKey, PageQuery};
-use crate::auth::{source_of, Caller, Ctx};
+use crate::auth::{Caller, Ctx};
 use crate::extract::{Json, OptionalJson, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
@@ -46,7 +45,6 @@ pub struct SteppedUp {
 pub async fn step_up(
     State(st): State<AppState>,
     caller: Caller,
-    parts: Parts,
     Json(req): Json<StepUpRequest>,
 ) -> ApiResult<axum::Json<SteppedUp>> {
     if let Some(m) = req.method.as_deref().filter(|m| !matches!(*m, "totp" | "recovery")) {
@@ -56,9 +54,11 @@ pub async fn step_up(
     }
     let user_id =
         caller.user_id.as_deref().ok_or_else(|| ApiError::forbidden("only a person's login session steps up"))?;
+    // Per person, not per address: behind a proxy every client has the proxy's address, and one
+    // attacker's login spray must not lock everyone out of stepping up.
     st.0.login_limiter
-        .check(&source_of(&parts).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()))
-        .map_err(|wait| ApiError::too_many("too many attempts from this address", wait))?;
+        .check(&format!("step-up:{user_id}"))
+        .map_err(|wait| ApiError::too_many("too many step-up attempts for this person", wait))?;
     let cred = cmp::stepup::Credential { token_id: &caller.token_id, name: &caller.name };
     let up = cmp::stepup::with_code(st.store(), user_id, cred, &req.code, caller.source).await?;
     Ok(axum::Json(SteppedUp { factor: up.factor, fresh_until: up.fresh_until }))

@@ -7,3 +7,6 @@ CREATE INDEX sims_tenant_status_imsi ON sims(tenant, status, imsi);
 CREATE INDEX sims_tenant_priority_imsi ON sims(tenant, priority, imsi);
 CREATE INDEX sims_profile_imsi ON sims(profile, imsi);
 CREATE INDEX events_imsi_id ON events(imsi, id);
+-- The operator's dashboard counts every SIM by status and priority: read in that order from this
+-- index, without sorting a million rows.
+CREATE INDEX sims_status_priority ON sims(status, priority);

@@ -34,6 +34,18 @@ pub struct EventFilter {
     pub imsi: Option<String>,
 }
 
+/// An event row (`id, at, kind, imsi, tenant, detail`).
+pub(crate) fn event_from_row(r: &sqlx::any::AnyRow) -> Result<Event> {
+    Ok(Event {
+        id: r.try_get("id")?,
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        imsi: r.try_get("imsi")?,
+        tenant: r.try_get("tenant")?,
+        detail: r.try_get("detail")?,
+    })
+}
+
 impl Store {
     /// Events visible in `scope` with an id above `after`, oldest first, at most `limit`. The
     /// statement names only the conditions that apply, so one SIM's events come from the
@@ -64,18 +76,7 @@ impl Store {
             q = q.bind(v);
         }
         let rows = q.bind(after).bind(limit).fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Event {
-                    id: r.try_get("id")?,
-                    at: r.try_get("at")?,
-                    kind: r.try_get("kind")?,
-                    imsi: r.try_get("imsi")?,
-                    tenant: r.try_get("tenant")?,
-                    detail: r.try_get("detail")?,
-                })
-            })
-            .collect()
+        rows.iter().map(event_from_row).collect()
     }
 
     /// The highest event id (0 when there are none).

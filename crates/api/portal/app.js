@@ -13,6 +13,7 @@ import './audit.js';
 import './operator.js';
 import './sessions.js';
 import './passkey.js';
+import './account.js';
 
 hooks.unauthorized = () => {
   if (location.hash !== '#/login') sessionEnded();

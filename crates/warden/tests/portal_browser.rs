@@ -270,7 +270,8 @@ async fn passkey_enrolment_and_login_in_chromium() {
 /// critical SIM then opens the step-up dialog (a wrong code refused there, a recovery code accepted),
 /// the retried request is sent for approval and the SIM stays suspended; Alice cannot approve her own
 /// request; Bob, a second operator admin, approves it and the SIM is terminated. The audit trail
-/// names both and the factors they used.
+/// names both and the factors they used. Then Bob changes his password on "My password": his session
+/// ends and the new password logs him in.
 #[tokio::test]
 async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromium() {
     let Some((chromium, browser_dir)) = browser() else { return };
@@ -284,7 +285,7 @@ async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromiu
     let (s, r) = http("PATCH", &format!("{api}/sims/{imsi}"), &operator, Some(json!({"status": "suspended"}))).await;
     assert_eq!(s, 200, "{r}");
     let (alice_secret, alice_codes) = enrol_operator(&api, &operator, "ops.alice").await;
-    let (bob_secret, _) = enrol_operator(&api, &operator, "ops.bob").await;
+    let (bob_secret, bob_codes) = enrol_operator(&api, &operator, "ops.bob").await;
 
     let sync = tempfile::tempdir().unwrap();
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
@@ -300,6 +301,8 @@ async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromiu
         .env("ALICE_RECOVERY", &alice_codes[0])
         .env("BOB", "ops.bob")
         .env("BOB_SECRET", &bob_secret)
+        .env("BOB_RECOVERY", &bob_codes[0])
+        .env("NEW_PASSWORD", "quince harbour telescope morning")
         .env("CRITICAL_IMSI", imsi)
         .env("SYNC_DIR", sync.path())
         .stdout(std::process::Stdio::piped())
@@ -339,6 +342,8 @@ async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromiu
     let pending = findings["pending_seen_by_bob"].as_array().unwrap();
     assert!(pending.len() == 1 && pending[0].as_str().unwrap().contains("sim.terminate"), "{findings}");
     assert_eq!(findings["final"], "terminated", "{findings}");
+    assert_eq!(findings["after_password_change"], 401, "a password change ends the session: {findings}");
+    assert_eq!(findings["relogin"], "ops.bob", "the new password logs in: {findings}");
 
     let (s, sim) = http("GET", &format!("{api}/sims/{imsi}"), &operator, None).await;
     assert_eq!((s, sim["status"].as_str()), (200, Some("terminated")), "{sim}");

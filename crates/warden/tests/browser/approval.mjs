@@ -9,6 +9,8 @@
 // 3. On the Approvals page she tries to approve her own request: refused.
 // 4. Bob logs in, sees the request on his Approvals page (axe-core clean), approves it; the SIM page
 //    shows it terminated.
+// 5. Bob changes his password on "My password": every session ends, the login page is back, and the
+//    new password with a recovery code logs him in again.
 // Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero on any failure.
 import { readFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,7 +20,7 @@ import * as OTPAuth from 'otpauth';
 
 const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const { PORTAL_URL, CHROMIUM, SCREENSHOTS, PASSWORD, ALICE, ALICE_SECRET, ALICE_RECOVERY, BOB, BOB_SECRET, CRITICAL_IMSI, SYNC_DIR } = process.env;
+const { PORTAL_URL, CHROMIUM, SCREENSHOTS, PASSWORD, NEW_PASSWORD, ALICE, ALICE_SECRET, ALICE_RECOVERY, BOB, BOB_SECRET, BOB_RECOVERY, CRITICAL_IMSI, SYNC_DIR } = process.env;
 
 function check(ok, message) {
   if (!ok) throw new Error(message);
@@ -135,6 +137,27 @@ try {
   out.approved_rows = await bob.$$eval('#page tbody tr', (rows) => rows.map((r) => r.textContent.replace(/\s+/g, ' ').trim()));
   out.final = await simStatus(bob);
   await shot(bob, 'terminated-after-approval');
+
+  // 5. Bob's own password.
+  await goTo(bob, 'password');
+  await shot(bob, 'page-password');
+  await axe(bob, 'the password page');
+  const fields = await bob.$$('#password-change input');
+  await fields[0].type(PASSWORD);
+  await fields[1].type(NEW_PASSWORD);
+  await fields[2].type(NEW_PASSWORD);
+  await bob.click('#password-change button[type=submit]');
+  await bob.waitForSelector(visible('#login'));
+  out.after_password_change = await bob.evaluate(async () => (await fetch('/api/v1/me')).status);
+  await bob.$eval('#username', (e) => { e.value = ''; });
+  await bob.type('#username', BOB);
+  await bob.type('#password', NEW_PASSWORD);
+  await bob.click('#password-form button[type=submit]');
+  await bob.waitForSelector(visible('#code-form'));
+  await bob.type('#code', BOB_RECOVERY);
+  await bob.click('#code-form button[type=submit]');
+  await bob.waitForSelector('#dashboard', { visible: true });
+  out.relogin = await bob.$eval('#me-name', (e) => e.textContent);
   console.log(JSON.stringify(out));
 } catch (e) {
   console.error(`approval browser test failed: ${e.message}\nfindings so far: ${JSON.stringify(out)}`);

@@ -103,6 +103,9 @@ pub struct Settings {
     /// without `[http.tls]`, and responses carry HSTS as they would with TLS (off by default).
     #[serde(default)]
     pub behind_tls_proxy: bool,
+    /// Login with an OpenID Connect provider (`[http.oidc]`; absent: none).
+    #[serde(default)]
+    pub oidc: Option<crate::oidc::OidcSettings>,
     /// Breached-password corpus checked when people choose passwords (besides the built-in list).
     #[serde(skip)]
     pub breached: Option<Arc<cmp::breached::BreachedList>>,

@@ -43,6 +43,7 @@ pub mod hashing;
 pub mod jobs;
 mod lifecycle;
 pub mod mfa;
+pub mod oidc;
 mod notify;
 pub mod password;
 pub mod provisioning;

@@ -44,6 +44,7 @@ pub mod events;
 pub mod firewall_state;
 pub mod jobs;
 pub mod mfa;
+pub mod oidc;
 pub mod model;
 pub mod platform;
 pub mod schema;

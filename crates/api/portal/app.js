@@ -12,6 +12,7 @@ import './access.js';
 import './audit.js';
 import './operator.js';
 import './sessions.js';
+import './oidc.js';
 
 hooks.unauthorized = () => {
   if (location.hash !== '#/login') sessionEnded();

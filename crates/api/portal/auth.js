@@ -60,6 +60,15 @@ async function submitCode(ev) {
   if (r.status === 401) resetLogin();
 }
 
+/** Continues a login whose first step happened elsewhere (an identity provider) with its ticket. */
+export function continueWithTicket(t, enrol) {
+  ticket = t;
+  $('password-form').hidden = true;
+  if (enrol) return startEnrolment();
+  $('code-form').hidden = false;
+  $('code').focus();
+}
+
 async function startEnrolment() {
   say('Preparing your authenticator key…');
   const r = await raw('POST', '/me/mfa/totp', undefined, ticket);

@@ -350,7 +350,7 @@ mod tests {
     fn pkce_s256_matches_rfc7636_appendix_b() {
         // RFC 7636 Appendix B.
         assert_eq!(
-            pkce_challenge("dBjftJeZ4CVP-mJ92K9uT4yIHC2A4d5YNq0NYnO3ZS0M"),
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
         );
     }

@@ -84,7 +84,8 @@ pub async fn take(store: &Store, state: &str, source: Option<IpAddr>) -> Result<
     let flow = tx.take_oidc_flow(state).await?;
     tx.commit().await?;
     let Some(flow) = flow.filter(|f| f.source == source_text(source)) else { return Ok(None) };
-    let verifier = Zeroizing::new(String::from_utf8(flow.verifier.to_vec()).map_err(|e| Error::Internal(e.to_string()))?);
+    let verifier =
+        Zeroizing::new(String::from_utf8(flow.verifier.to_vec()).map_err(|e| Error::Internal(e.to_string()))?);
     Ok(Some(Pending { nonce: flow.nonce, verifier }))
 }
 
@@ -196,7 +197,12 @@ async fn audit_refusal(
     Ok(())
 }
 
-async fn refused_unknown(store: &Store, identity: &Identity, tenant: Option<&str>, source: Option<IpAddr>) -> Result<()> {
+async fn refused_unknown(
+    store: &Store,
+    identity: &Identity,
+    tenant: Option<&str>,
+    source: Option<IpAddr>,
+) -> Result<()> {
     let actor = Actor::Person {
         name: format!("oidc:{}", printable(&identity.username)),
         role: crate::roles::Role::TenantViewer,
@@ -204,7 +210,8 @@ async fn refused_unknown(store: &Store, identity: &Identity, tenant: Option<&str
         source: source_text(source),
         user: None,
     };
-    let after = json!({"result": "refused", "via": "oidc", "reason": Refusal::UnknownUser.code(), "issuer": identity.issuer});
+    let after =
+        json!({"result": "refused", "via": "oidc", "reason": Refusal::UnknownUser.code(), "issuer": identity.issuer});
     let mut tx = store.begin().await?;
     tx.append_audit(&actor.audit_entry(tenant.unwrap_or("*"), "auth.login", "user/unknown", (), after)).await?;
     tx.commit().await?;

@@ -76,10 +76,11 @@ impl crate::tx::Tx {
     /// unknown, already taken (by this or another instance) or expired.
     pub async fn take_oidc_flow(&mut self, state: &str) -> Result<Option<Flow>> {
         let hash = secret_hash(state);
-        let row = sqlx::query("SELECT nonce, verifier_sealed, source, expires_at FROM oidc_flows WHERE state_hash = $1")
-            .bind(&hash)
-            .fetch_optional(self.conn())
-            .await?;
+        let row =
+            sqlx::query("SELECT nonce, verifier_sealed, source, expires_at FROM oidc_flows WHERE state_hash = $1")
+                .bind(&hash)
+                .fetch_optional(self.conn())
+                .await?;
         let Some(r) = row else { return Ok(None) };
         let deleted =
             sqlx::query("DELETE FROM oidc_flows WHERE state_hash = $1").bind(&hash).execute(self.conn()).await?;

@@ -107,7 +107,8 @@ async fn oidc_login_with_a_real_provider_in_chromium() {
         .env("IDP_SECRET", client_secret)
         .env("MFA_USER", "ops.carol")
         .env("TOTP_USER", "ops.dave")
-        .env("TOTP_SECRET", &dave_secret);
+        .env("TOTP_SECRET", &dave_secret)
+        .env("TOTP_USED_AT", store::now().to_string());
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run node")).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -131,7 +132,17 @@ async fn oidc_login_with_a_real_provider_in_chromium() {
     // TOTP code after the provider, and the refusals.
     let (s, audit) = http("GET", &format!("{api}/audit?limit=200"), &operator, None).await;
     assert_eq!(s, 200, "{audit}");
-    let entries = audit["items"].as_array().expect("audit items").clone();
+    // `after` is the JSON text the entry was hashed over.
+    let entries: Vec<serde_json::Value> = audit["items"]
+        .as_array()
+        .expect("audit items")
+        .iter()
+        .map(|e| {
+            let mut e = e.clone();
+            e["after"] = serde_json::from_str(e["after"].as_str().unwrap_or("null")).unwrap_or_default();
+            e
+        })
+        .collect();
     let login = |user: &str, factor: &str| {
         entries.iter().any(|e| {
             e["action"] == "auth.login"

@@ -317,7 +317,11 @@ mod tests {
         };
         assert_eq!(with("nonce", json!("replayed")), TokenError::Nonce);
         assert_eq!(with("aud", json!("another-client")), TokenError::Audience);
-        assert_eq!(with("aud", json!(["warden", "another-client"])), TokenError::Audience, "several audiences need azp");
+        assert_eq!(
+            with("aud", json!(["warden", "another-client"])),
+            TokenError::Audience,
+            "several audiences need azp"
+        );
         assert_eq!(with("azp", json!("another-client")), TokenError::Audience);
         assert_eq!(with("iss", json!("https://evil.example")), TokenError::Issuer);
         assert_eq!(with("exp", json!(NOW - LEEWAY_SECS - 1)), TokenError::Time, "expired");

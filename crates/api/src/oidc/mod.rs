@@ -126,7 +126,8 @@ impl OidcSettings {
         if let Some(r) = &self.redirect_uri {
             Url::parse(r).map_err(|e| format!("http.oidc.redirect_uri: {e}"))?;
         }
-        self.secret().map_err(|_| format!("http.oidc.client_secret_file {}: unreadable", self.client_secret_file.display()))?;
+        self.secret()
+            .map_err(|_| format!("http.oidc.client_secret_file {}: unreadable", self.client_secret_file.display()))?;
         Ok(())
     }
 }
@@ -319,7 +320,12 @@ pub async fn redeem(
                 return Err(FlowError::Claims);
             };
             let at = Zeroizing::new(at);
-            let r = client()?.get(endpoint(ui)?).bearer_auth(at.as_str()).send().await.map_err(|_| FlowError::Unavailable)?;
+            let r = client()?
+                .get(endpoint(ui)?)
+                .bearer_auth(at.as_str())
+                .send()
+                .await
+                .map_err(|_| FlowError::Unavailable)?;
             let info: Map<String, Value> = read_json(r, FlowError::Claims).await?;
             if info.get("sub").and_then(Value::as_str) != Some(claims.subject.as_str()) {
                 return Err(FlowError::Claims);
@@ -331,7 +337,12 @@ pub async fn redeem(
 }
 
 fn username_in(claims: &Map<String, Value>, name: &str) -> Option<String> {
-    claims.get(name).and_then(Value::as_str).map(str::trim).filter(|u| !u.is_empty() && u.len() <= 128).map(String::from)
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|u| !u.is_empty() && u.len() <= 128)
+        .map(String::from)
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 // PKCE S256 required, client_secret_basic), accounts for any username (`sub` is `sub-<username>`,
 // `preferred_username` the username, given by UserInfo as the provider conforms to OIDC Core), and
 // instead of a login screen a minimal form: the username and whether the login used a second factor
-// (amr ["pwd","otp"]) or not (amr ["pwd"]). Grants are given without a consent screen. Test use only.
+// (amr ["pwd","otp"]) or not (amr ["pwd"]); `amr` is an `openid` claim here, so it is in the ID token.
+// Grants are given without a consent screen. Test use only.
 import http from 'node:http';
 import Provider from 'oidc-provider';
 
@@ -16,7 +17,7 @@ export async function startIdp({ port, secret, redirectUri }) {
     }],
     pkce: { required: () => true, methods: ['S256'] },
     features: { devInteractions: { enabled: false } },
-    claims: { openid: ['sub'], profile: ['preferred_username', 'name'], email: ['email'] },
+    claims: { openid: ['sub', 'amr'], profile: ['preferred_username', 'name'], email: ['email'] },
     findAccount: async (ctx, sub) => ({
       accountId: sub,
       claims: async () => ({ sub, preferred_username: sub.replace(/^sub-/, ''), name: sub.replace(/^sub-/, '') }),

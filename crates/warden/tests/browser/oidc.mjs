@@ -12,7 +12,7 @@ import puppeteer from 'puppeteer-core';
 import * as OTPAuth from 'otpauth';
 import { startIdp } from './idp.mjs';
 
-const { PORTAL_URL, CHROMIUM, IDP_PORT, IDP_SECRET, MFA_USER, TOTP_USER, TOTP_SECRET } = process.env;
+const { PORTAL_URL, CHROMIUM, IDP_PORT, IDP_SECRET, MFA_USER, TOTP_USER, TOTP_SECRET, TOTP_USED_AT } = process.env;
 const CALLBACK = PORTAL_URL + '/api/v1/auth/oidc/callback';
 
 function check(ok, message) {
@@ -53,10 +53,11 @@ const browser = await puppeteer.launch({
   args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu', '--no-first-run'],
 });
 const out = {};
+let page;
 try {
   // mfa
   let ctx = await browser.createBrowserContext();
-  let page = await ctx.newPage();
+  page = await ctx.newPage();
   let callbacks = [];
   page.on('request', (r) => { if (r.url().startsWith(CALLBACK)) callbacks.push(r.url()); });
   out.button = await viaProvider(page, MFA_USER, true);
@@ -86,6 +87,8 @@ try {
   await page.waitForSelector(visible('#code-form'));
   out.totp = { code_form: true, hash_cleaned: await page.evaluate(() => location.hash) };
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30 });
+  // The enrolment used the code of its 30-second step; a code of that step again is a replay.
+  while (Math.floor(Date.now() / 30000) <= Math.floor(Number(TOTP_USED_AT) / 30)) await new Promise((ok) => setTimeout(ok, 500));
   await page.type('#code', totp.generate());
   await page.click('#code-form button[type=submit]');
   await page.waitForFunction(() => document.querySelector('#page') && document.querySelector('#page').dataset.route === '#/dashboard');
@@ -100,6 +103,10 @@ try {
   await viaProvider(page, 'mallory', true);
   out.unknown = { error: await errorText(page), me: (await me(page)).status, hash: await page.evaluate(() => location.hash) };
   await ctx.close();
+} catch (e) {
+  const where = page ? await page.evaluate(() => location.href + '\n' + document.body.innerText).catch(() => '') : '';
+  console.error('failed at:', where);
+  throw e;
 } finally {
   await browser.close();
   idp.close();

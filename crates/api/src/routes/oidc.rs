@@ -2,7 +2,8 @@
 //! (`GET /auth/oidc/start`, a redirect to the provider) and the callback (`GET /auth/oidc/callback`,
 //! a redirect back into the portal: to the dashboard with a cookie session, to the login page with a
 //! second-factor ticket, or to the login page with a short error code and nothing more). The
-//! browser never holds the PKCE verifier; state, nonce and verifier stay in the database.
+//! browser never holds the PKCE verifier; state, nonce and verifier stay in the database, and the
+//! state is also bound to the starting browser by a short-lived cookie (against login CSRF).
 
 use axum::extract::{Query, State};
 use axum::http::request::Parts;
@@ -42,8 +43,36 @@ fn redirect(to: &str) -> Response {
     r
 }
 
+/// The cookie that binds a flow to the browser that started it (its value is the flow's state):
+/// without it, someone could start a flow, log in at the provider as themselves, and have another
+/// person's browser complete it (login CSRF). `SameSite=Lax`, as the provider's redirect back is a
+/// cross-site navigation.
+const FLOW_COOKIE: &str = "__Host-warden_oidc";
+
+fn flow_cookie(state: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!("{FLOW_COOKIE}={state}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=600"))
+        .unwrap_or(HeaderValue::from_static("__Host-warden_oidc=; Path=/; Secure; HttpOnly; Max-Age=0"))
+}
+
+fn flow_cookie_of(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == FLOW_COOKIE)
+        .map(|(_, value)| value.trim().to_string())
+}
+
 fn to_login(code: &str) -> Response {
-    redirect(&format!("/#/login?error={code}"))
+    let mut r = redirect(&format!("/#/login?error={code}"));
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static("__Host-warden_oidc=; Path=/; Secure; HttpOnly; Max-Age=0"),
+    );
+    r
 }
 
 fn settings(st: &AppState) -> ApiResult<&OidcSettings> {
@@ -78,7 +107,11 @@ pub async fn start(State(st): State<AppState>, parts: Parts) -> ApiResult<Respon
     };
     let started = cmp::oidc::start(st.store(), source_of(&parts)).await?;
     match oidc::authorization_url(cfg, &meta, &redirect_uri(&st, cfg, &parts), &started) {
-        Ok(url) => Ok(redirect(url.as_str())),
+        Ok(url) => {
+            let mut r = redirect(url.as_str());
+            r.headers_mut().insert(header::SET_COOKIE, flow_cookie(&started.state));
+            Ok(r)
+        }
         Err(e) => Ok(to_login(e.code())),
     }
 }
@@ -119,7 +152,8 @@ pub async fn callback(State(st): State<AppState>, parts: Parts, Query(q): Query<
     if q.error.is_some() {
         return fail("idp").await;
     }
-    let (Some(pending), Some(code)) = (pending, q.code.as_deref()) else {
+    let same_browser = q.state.is_some() && flow_cookie_of(&parts) == q.state;
+    let (Some(pending), Some(code), true) = (pending, q.code.as_deref(), same_browser) else {
         return fail("state").await;
     };
     let (claims, username) = match oidc::redeem(cfg, code, &redirect_uri(&st, cfg, &parts), &pending).await {
@@ -151,6 +185,10 @@ pub async fn callback(State(st): State<AppState>, parts: Parts, Query(q): Query<
             if let Some(c) = set_cookie {
                 r.headers_mut().insert(header::SET_COOKIE, c);
             }
+            r.headers_mut().append(
+                header::SET_COOKIE,
+                HeaderValue::from_static("__Host-warden_oidc=; Path=/; Secure; HttpOnly; Max-Age=0"),
+            );
             Ok(r)
         }
         cmp::oidc::Outcome::Login(LoginOutcome::SecondFactor(c)) => {

@@ -10,14 +10,10 @@ use common::Api;
 use serde_json::{json, Value};
 
 fn with_oidc() -> Settings {
-    let mut s = Settings::default();
     // Nothing listens on port 1: the provider is unreachable.
-    s.oidc = Some(
-        serde_json::from_value(json!({"issuer": "http://127.0.0.1:1", "name": "Corp SSO", "client_id": "warden",
-            "client_secret_file": "/nonexistent/secret"}))
-        .unwrap(),
-    );
-    s
+    let oidc = json!({"issuer": "http://127.0.0.1:1", "name": "Corp SSO", "client_id": "warden",
+        "client_secret_file": "/nonexistent/secret"});
+    Settings { oidc: Some(serde_json::from_value(oidc).unwrap()), ..Settings::default() }
 }
 
 fn location(r: &common::Answer) -> String {

@@ -24,7 +24,8 @@ fn found(program: &str) -> Option<PathBuf> {
 /// Installs the pinned npm packages unless they are there (the same as portal_browser.rs, plus the
 /// provider).
 fn npm_ci(dir: &Path) {
-    let have = ["puppeteer-core/package.json", "otpauth/package.json", "oidc-provider/package.json"];
+    let have =
+        ["puppeteer-core/package.json", "axe-core/axe.min.js", "otpauth/package.json", "oidc-provider/package.json"];
     if have.iter().all(|p| dir.join("node_modules").join(p).is_file()) {
         return;
     }

@@ -7,12 +7,17 @@
 //   code from $TOTP_SECRET → the dashboard;
 // - `unknown`: a provider user Warden does not know → back on the login page with a message;
 // - `replay`: the callback URL of a completed login opened again, and one with a forged state → refused.
+// axe-core checks the login page with the provider's button and a refusal message (and takes a screenshot).
 // Prints one JSON line of findings; exits non-zero with a message on any failure.
+import { createRequire } from 'node:module';
+import { readFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 import * as OTPAuth from 'otpauth';
 import { startIdp } from './idp.mjs';
 
-const { PORTAL_URL, CHROMIUM, IDP_PORT, IDP_SECRET, MFA_USER, TOTP_USER, TOTP_SECRET, TOTP_USED_AT } = process.env;
+const { PORTAL_URL, CHROMIUM, IDP_PORT, IDP_SECRET, MFA_USER, TOTP_USER, TOTP_SECRET, TOTP_USED_AT, SCREENSHOTS } = process.env;
+const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const CALLBACK = PORTAL_URL + '/api/v1/auth/oidc/callback';
 
 function check(ok, message) {
@@ -32,6 +37,17 @@ async function viaProvider(page, user, mfa) {
   if (mfa) await page.click('#mfa');
   await Promise.all([page.waitForNavigation({ waitUntil: 'networkidle0' }), page.click('#submit')]);
   return label;
+}
+
+/** axe-core on the page: no serious or critical violation; and a screenshot. */
+async function axe(page, name) {
+  await page.evaluate(axeSource);
+  const found = await page.evaluate(async () => (await window.axe.run(document)).violations
+    .map((v) => ({ id: v.id, impact: v.impact, targets: v.nodes.map((n) => n.target.join(' ')) })));
+  const bad = found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  check(bad.length === 0, `axe-core on ${name}: ${JSON.stringify(bad)}`);
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, name + '.png'), fullPage: true });
 }
 
 async function me(page) {
@@ -102,6 +118,7 @@ try {
   page = await ctx.newPage();
   await viaProvider(page, 'mallory', true);
   out.unknown = { error: await errorText(page), me: (await me(page)).status, hash: await page.evaluate(() => location.hash) };
+  await axe(page, 'oidc-login-refused');
   await ctx.close();
 } catch (e) {
   const where = page ? await page.evaluate(() => location.href + '\n' + document.body.innerText).catch(() => '') : '';

@@ -171,6 +171,12 @@ pub async fn login(
         tx.commit().await?;
         return Ok(Outcome::Login(LoginOutcome::Session(session)));
     }
+    // The provider's part is recorded; Warden's own second factor (or none) decides the rest.
+    let actor = account_actor(&user, &source_text(source));
+    let t = user.tenant.as_deref().unwrap_or("*");
+    let mut after = via.clone();
+    after["result"] = json!("provider_accepted");
+    tx.append_audit(&actor.audit_entry(t, "auth.login", &format!("user/{}", user.id), (), after)).await?;
     tx.commit().await?;
     if let Some(outcome) = crate::mfa::challenge(store, &user, source).await? {
         return Ok(Outcome::Login(outcome));

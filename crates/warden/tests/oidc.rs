@@ -156,6 +156,9 @@ async fn oidc_login_with_a_real_provider_in_chromium() {
     assert_eq!(carol["after"]["amr"], json!(["pwd", "otp"]), "{carol}");
     assert_eq!(carol["after"]["via"], "oidc", "{carol}");
     assert!(login("ops.dave", "totp"), "{audit}");
+    let provider_part =
+        entries.iter().find(|e| e["after"]["result"] == "provider_accepted").expect("dave's provider login");
+    assert_eq!(provider_part["after"]["amr"], json!(["pwd"]), "{provider_part}");
     let reasons: Vec<&str> = entries.iter().filter_map(|e| e["after"]["reason"].as_str()).collect();
     assert!(reasons.contains(&"unknown_user"), "{reasons:?}");
     assert_eq!(reasons.iter().filter(|r| **r == "state").count(), 2, "replayed and forged: {reasons:?}");

@@ -5,6 +5,7 @@
 # terminated) and priority (1 % critical, 20 % low), starts `warden serve` (release build), and asks
 # the API the questions those pages ask — as the operator and as a tenant, first pages, deep pages,
 # every filter, ICCID search, one SIM, its events — REPEAT times each over keep-alive connections.
+# Before asking, a bulk job suspends the active SIMs among the first 30 % (an event feed of ~200,000).
 # Prints each question's server time from the `Server-Timing` header (p50/p99/max) and the client's.
 # Usage: scripts/bench-portal.sh [SIMS=1000000] [BACKEND=sqlite|postgres] [REPEAT=200]
 # PostgreSQL: $PG (default postgres://postgres@127.0.0.1:5432/test; the run creates and drops a
@@ -31,7 +32,9 @@ HPORT=$((20000 + RANDOM % 20000))
   echo 'data_dir = "data"'
   if [ "$BACKEND" = postgres ]; then
     psql "$PG" -qc "CREATE DATABASE $DB" >/dev/null
+    head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > kek.hex
     echo '[storage]'; echo "url = \"${PG%/*}/$DB\""
+    echo '[keys]'; echo "kek_file = \"$DIR/kek.hex\""
   fi
   echo '[diameter]'; echo "listen = \"127.0.0.1:$((HPORT + 1))\""
   echo 'origin_host = "hss.home.example"'; echo 'origin_realm = "home.example"'
@@ -90,9 +93,22 @@ def call(method, path, token, body=None):
 for t in range(20):
     call("POST", "/api/v1/tenants", operator, {"name": f"t{t:02d}"})
 tenant = call("POST", "/api/v1/tokens", operator, {"name": "bench", "role": "tenant_admin", "tenant": "t07"})[0]["secret"]
+# An event feed of some size: suspend the active SIMs among the first 30 % (one event each).
+job = call("POST", "/api/v1/jobs", operator, {"status": "suspended", "selection": {
+    "imsi_from": "001010000000000", "imsi_to": f"00101{max(sims * 3 // 10 - 1, 0):010d}", "status": "active"}})[0]
+t0 = time.time()
+while True:
+    j = call("GET", f"/api/v1/jobs/{job['id']}", operator)[0]
+    if j["state"] not in ("queued", "running"):
+        break
+    if time.time() - t0 > 600:
+        raise SystemExit("the event-making job did not finish in 10 minutes")
+    time.sleep(0.5)
+print(f"   {j['succeeded']} SIMs suspended by a bulk job in {time.time() - t0:.0f} s: as many events in the feed")
 mid = f"00101{sims // 2:010d}"
 deep = call("GET", f"/api/v1/sims?limit=100&imsi_from={mid}", operator)[0]["items"][0]["imsi"]
-one_tenant_sim = f"00101{7 * 10000 + 123:010d}"
+one_tenant_sim = f"00101{7 * 10000 + 123:010d}"        # t07, in the suspended range: has an event
+quiet_tenant_sim = f"00101{(7 + 20 * 2) * 10000 + 123:010d}"   # t07, beyond it: no event
 questions = [
     ("operator: first page", operator, "/api/v1/sims?limit=100"),
     ("operator: page from the middle", operator, f"/api/v1/sims?limit=100&cursor={deep}"),
@@ -108,6 +124,9 @@ questions = [
     ("tenant: another tenant's SIM (404)", tenant, None),
     ("tenant: SIM detail", tenant, f"/api/v1/sims/{one_tenant_sim}"),
     ("tenant: SIM events", tenant, f"/api/v1/events?imsi={one_tenant_sim}&limit=50"),
+    ("tenant: SIM detail (quiet SIM)", tenant, f"/api/v1/sims/{quiet_tenant_sim}"),
+    ("tenant: SIM events (quiet SIM)", tenant, f"/api/v1/events?imsi={quiet_tenant_sim}&limit=50"),
+    ("tenant: events feed, first page", tenant, "/api/v1/events?limit=100"),
     ("operator: SIM detail", operator, f"/api/v1/sims/{mid}"),
     ("tenant: dashboard counts", tenant, "/api/v1/stats/sims"),
     ("operator: dashboard counts", operator, "/api/v1/stats/sims"),

@@ -77,7 +77,10 @@ export async function raw(method, path, body, bearer) {
 export async function call(method, path, body) {
   let r = await raw(method, path, body);
   if (r.status === 403 && r.data && r.data.type === STEP_UP_REQUIRED) {
-    if (!(await stepUp(problem(r, '')))) return { status: 403, data: r.data, cancelled: true };
+    // The detail speaks to API clients ("… (POST /api/v1/me/step-up, then retry)."); a person reads the
+    // first part, capitalised.
+    const why = problem(r, '').replace(/\s*\(POST [^)]*\)/, '');
+    if (!(await stepUp(why.charAt(0).toUpperCase() + why.slice(1)))) return { status: 403, data: r.data, cancelled: true };
     r = await raw(method, path, body);
   }
   if (r.status === 401) hooks.unauthorized();

@@ -13,6 +13,7 @@ import './audit.js';
 import './operator.js';
 import './sessions.js';
 import './oidc.js';
+import './passkey.js';
 
 hooks.unauthorized = () => {
   if (location.hash !== '#/login') sessionEnded();

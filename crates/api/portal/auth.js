@@ -1,4 +1,4 @@
-// Login (password, then a one-time code), the enrolment of a second factor for a person who must use
+// Login (password, then a one-time code or a passkey), the enrolment of a second factor for a person who must use
 // one and has none, the recovery codes shown once, and logout. These sections are static in
 // index.html; the session lives in an HttpOnly cookie and the page keeps only its CSRF token.
 import { $, replace, h } from './dom.js';
@@ -7,10 +7,17 @@ import { show, go } from './router.js';
 
 let ticket = null;
 
-function resetLogin() {
+/** The login ticket of the second step under way (passkey.js completes it with a passkey). */
+export function loginTicket() {
+  return ticket;
+}
+
+/** Back to the password form. */
+export function resetLogin() {
   ticket = null;
   $('password-form').hidden = false;
   $('code-form').hidden = true;
+  $('passkey-login').hidden = true;
   $('password').value = '';
   $('code').value = '';
   $('enrolment-qr').removeAttribute('src');
@@ -19,7 +26,8 @@ function resetLogin() {
   $('recovery-codes').textContent = '';
 }
 
-function loggedIn(csrf) {
+/** The login completed with a cookie session: keep its CSRF token and show the dashboard. */
+export function loggedIn(csrf) {
   session.csrf = csrf;
   session.me = null;
   resetLogin();
@@ -41,8 +49,11 @@ async function submitPassword(ev) {
     ticket = r.data.ticket;
     $('password-form').hidden = true;
     if (r.data.enrolment_required) return startEnrolment();
-    $('code-form').hidden = false;
-    $('code').focus();
+    // The ticket's methods: `totp`/`recovery` (the code form), `webauthn` (a passkey, passkey.js).
+    const methods = r.data.methods || [];
+    $('code-form').hidden = !methods.includes('totp');
+    $('passkey-login').hidden = !methods.includes('webauthn');
+    (methods.includes('totp') ? $('code') : $('passkey-login')).focus();
     return;
   }
   fail(problem(r, 'Login failed.'));
@@ -60,13 +71,17 @@ async function submitCode(ev) {
   if (r.status === 401) resetLogin();
 }
 
-/** Continues a login whose first step happened elsewhere (an identity provider) with its ticket. */
-export function continueWithTicket(t, enrol) {
+/**
+ * Continues a login whose first step happened elsewhere (an identity provider) with its ticket and
+ * the ticket's methods (as after a password).
+ */
+export function continueWithTicket(t, enrol, methods) {
   ticket = t;
   $('password-form').hidden = true;
   if (enrol) return startEnrolment();
-  $('code-form').hidden = false;
-  $('code').focus();
+  $('code-form').hidden = !methods.includes('totp');
+  $('passkey-login').hidden = !methods.includes('webauthn');
+  (methods.includes('totp') ? $('code') : $('passkey-login')).focus();
 }
 
 async function startEnrolment() {

@@ -28,7 +28,7 @@ function fromHash() {
   if (!error && !ticket) return;
   history.replaceState(null, '', '#/login');
   if (error) fail(MESSAGES[error] || 'The login with the identity provider failed.');
-  else continueWithTicket(ticket, q.get('enrol') === '1');
+  else continueWithTicket(ticket, q.get('enrol') === '1', (q.get('methods') || 'totp,recovery').split(','));
 }
 
 async function offer() {

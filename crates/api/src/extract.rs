@@ -24,6 +24,37 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
+/// A JSON body that may be left out: no body at all reads as `T::default()` (decisions whose only
+/// field is an optional note, say). A body, when sent, is checked like [`Json`].
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers();
+        let empty_length = headers
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|v| v.trim() == "0");
+        if empty_length && !headers.contains_key(axum::http::header::CONTENT_TYPE) {
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|_| ApiError::bad_request("unreadable body"))?;
+            if bytes.is_empty() {
+                return Ok(OptionalJson(T::default()));
+            }
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "send the body as application/json",
+            ));
+        }
+        Json::<T>::from_request(req, state).await.map(|Json(v)| OptionalJson(v))
+    }
+}
+
 fn json_rejection(r: JsonRejection) -> ApiError {
     let status = r.status();
     let text = r.body_text();

@@ -47,7 +47,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, approvals, catalogue, events, jobs, mfa, rules, sessions, sims, stats};
+use routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims, stats};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -106,9 +106,17 @@ pub fn router(state: AppState) -> Router {
         .route("/me/sessions", get(sessions::list).delete(sessions::sign_out_everywhere))
         .route("/me/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))
         .route("/me/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/auth/login/webauthn/start", post(passkey::login_start))
+        .route("/auth/login/webauthn/finish", post(passkey::login_finish))
+        .route("/me/mfa/webauthn", get(passkey::list))
+        .route("/me/mfa/webauthn/start", post(passkey::register_start))
+        .route("/me/mfa/webauthn/finish", post(passkey::register_finish))
+        .route("/me/mfa/webauthn/{id}", axum::routing::patch(passkey::rename).delete(passkey::delete))
         .route("/auth/password", post(access::change_password))
         .route("/me", get(access::me))
         .route("/me/step-up", post(approvals::step_up))
+        .route("/me/step-up/webauthn/start", post(passkey::step_up_start))
+        .route("/me/step-up/webauthn/finish", post(passkey::step_up_finish))
         .route("/approvals", get(approvals::list).post(approvals::create))
         .route("/approvals/{id}", get(approvals::get))
         .route("/approvals/{id}/approve", post(approvals::approve))
@@ -152,6 +160,9 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
             }
             if let Err(e) = st.store().purge_expired_tickets(store::now() - 86_400).await {
                 tracing::warn!(error = %e, "purging expired login tickets failed");
+            }
+            if let Err(e) = st.store().purge_expired_ceremonies(store::now() - 86_400).await {
+                tracing::warn!(error = %e, "purging expired passkey ceremonies failed");
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

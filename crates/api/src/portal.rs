@@ -39,6 +39,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("operator.js", JS, include_str!("../portal/operator.js")),
     ("sessions.js", JS, include_str!("../portal/sessions.js")),
     ("oidc.js", JS, include_str!("../portal/oidc.js")),
+    ("passkey.js", JS, include_str!("../portal/passkey.js")),
 ];
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {

@@ -106,6 +106,11 @@ pub struct Settings {
     /// Login with an OpenID Connect provider (`[http.oidc]`; absent: none).
     #[serde(default)]
     pub oidc: Option<crate::oidc::OidcSettings>,
+    /// The origin people reach the portal at (`https://portal.example.com`, `http://localhost:8080`):
+    /// the WebAuthn relying party of passkeys. Its host must be a domain name. Default: derived from
+    /// `listen` ([`Settings::public_origin`]).
+    #[serde(default)]
+    pub public_origin: Option<String>,
     /// Breached-password corpus checked when people choose passwords (besides the built-in list).
     #[serde(skip)]
     pub breached: Option<Arc<cmp::breached::BreachedList>>,
@@ -119,6 +124,25 @@ impl Settings {
     /// Whether clients reach the API over HTTPS: TLS here, or at a proxy in front.
     pub fn https(&self) -> bool {
         self.tls.is_some() || self.behind_tls_proxy
+    }
+
+    /// The portal's origin: `public_origin` when set; otherwise `http://` (`https://` with TLS here or
+    /// at a proxy) and the listen address, a loopback address written `localhost` (browsers accept
+    /// passkeys only for domain names; `localhost` counts as a secure context even over http).
+    pub fn public_origin(&self) -> String {
+        if let Some(o) = &self.public_origin {
+            return o.trim_end_matches('/').to_string();
+        }
+        let scheme = if self.https() { "https" } else { "http" };
+        let ip = self.listen.ip();
+        let host = if ip.is_loopback() {
+            "localhost".to_string()
+        } else if ip.is_ipv6() {
+            format!("[{ip}]")
+        } else {
+            ip.to_string()
+        };
+        format!("{scheme}://{host}:{}", self.listen.port())
     }
 
     /// The per-tenant quotas on bulk jobs.
@@ -264,6 +288,9 @@ pub struct Inner {
     pub limiter: RateLimiter,
     /// Per-source login limiter.
     pub login_limiter: RateLimiter,
+    /// The WebAuthn relying party of passkeys, or why there is none (a `public_origin` without a
+    /// domain name).
+    pub passkeys: std::result::Result<Arc<cmp::passkey::RelyingParty>, String>,
     /// Password rules and the one hashing pool of the API.
     pub passwords: cmp::access::PasswordRules,
     /// Bumped whenever the API records events (wakes live streams and webhook delivery).
@@ -293,7 +320,12 @@ impl AppState {
         let limiter = RateLimiter::new(settings.rate_per_sec, settings.rate_burst);
         let login_limiter = RateLimiter::new(settings.login_per_minute / 60.0, settings.login_per_minute);
         let passwords = settings.passwords();
+        let passkeys = cmp::passkey::RelyingParty::new(&settings.public_origin()).map(Arc::new);
+        if let Err(e) = &passkeys {
+            tracing::warn!(error = %e, "passkeys are unavailable; set [http] public_origin");
+        }
         AppState(Arc::new(Inner {
+            passkeys,
             store,
             hss,
             passwords,

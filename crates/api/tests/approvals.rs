@@ -32,6 +32,13 @@ async fn age_factors(api: &Api, secs: i64) {
     pool.close().await;
 }
 
+async fn password_login(api: &Api, username: &str) -> String {
+    let body = json!({"tenant": "acme", "username": username, "password": GOOD});
+    let r = api.call("POST", "/api/v1/auth/login", "", Some(body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["token"].as_str().unwrap().to_string()
+}
+
 async fn set_status(api: &Api, token: &str, imsi: &str, status: &str) -> common::Answer {
     api.call("PATCH", &format!("/api/v1/sims/{imsi}"), token, Some(json!({"status": status}))).await
 }
@@ -66,6 +73,12 @@ async fn sensitive_tasks_need_a_second_factor_from_the_last_five_minutes() {
     let job = json!({"status": "terminated", "selection": {"imsis": [imsi]}});
     let r = api.call("POST", "/api/v1/jobs", &alice, Some(job)).await;
     assert_eq!(r.json()["type"].as_str(), Some(STEP_UP), "{}", r.text);
+    let user = json!({"username": "mallory", "password": GOOD, "role": "tenant_admin"});
+    let r = api.call("POST", "/api/v1/users", &alice, Some(user)).await;
+    assert_eq!(r.json()["type"].as_str(), Some(STEP_UP), "a new account is a second key: {}", r.text);
+    let rule = json!({"kind": "imei_lock", "mode": "first_seen", "action": "suspend", "imsis": [imsi]});
+    let r = api.call("POST", "/api/v1/rules", &alice, Some(rule)).await;
+    assert_eq!(r.json()["type"].as_str(), Some(STEP_UP), "a rule acts like a bulk job: {}", r.text);
     let sim = api.call("GET", &format!("/api/v1/sims/{imsi}"), &alice, None).await.json();
     assert_eq!(sim["status"], "suspended");
     // Reading and everyday changes need no step-up.
@@ -118,32 +131,27 @@ async fn terminating_a_critical_sim_takes_a_second_person() {
     let (_, alice) = api.enrol_totp(Some("acme"), "alice", GOOD).await;
     let (bob_secret, bob) = api.enrol_totp(Some("acme"), "bob", GOOD).await;
 
-    // The tenant cannot even ask before the operator lifts the protection — and that takes two.
+    // The tenant cannot even ask before the operator lifts the protection — and that takes two people.
     let r = set_status(&api, &alice, imsi, "terminated").await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert!(r.text.contains("protection"), "{}", r.text);
-    let r = api
-        .call("PUT", &format!("/api/v1/sims/{imsi}/protection"), &api.operator.clone(), Some(json!({"lifted": true})))
-        .await;
+    let protection = format!("/api/v1/sims/{imsi}/protection");
+    let r = api.call("PUT", &protection, &api.operator.clone(), Some(json!({"lifted": true}))).await;
+    assert_eq!(r.status, 403, "a token no person issued takes no part in approvals: {}", r.text);
+    let (_, ops1) = api.operator_person("ops.one").await;
+    let (_, ops2) = api.operator_person("ops.two").await;
+    let r = api.call("PUT", &protection, &ops1, Some(json!({"lifted": true}))).await;
     assert_eq!(r.status, 202, "{}", r.text);
     let lift = r.json()["approval"].clone();
     assert_eq!((lift["action"].as_str(), lift["status"].as_str()), (Some("sim.lift_protection"), Some("pending")));
-    let r =
-        api.call("POST", &format!("/api/v1/approvals/{}/approve", lift["id"].as_str().unwrap()), &admin, None).await;
-    assert_ne!(r.status, 200, "a tenant admin cannot approve lifting protection: {}", r.text);
-    let r = api
-        .call(
-            "POST",
-            &format!("/api/v1/approvals/{}/approve", lift["id"].as_str().unwrap()),
-            &api.operator.clone(),
-            Some(json!({})),
-        )
-        .await;
+    let lift_approve = format!("/api/v1/approvals/{}/approve", lift["id"].as_str().unwrap());
+    let r = api.call("POST", &lift_approve, &alice, None).await;
+    assert_eq!(r.status, 403, "a tenant admin cannot approve lifting protection: {}", r.text);
+    let r = api.call("POST", &lift_approve, &api.operator.clone(), None).await;
+    assert_eq!(r.status, 403, "nor a token no person issued: {}", r.text);
+    let r = api.call("POST", &lift_approve, &ops1, Some(json!({}))).await;
     assert_eq!(r.status, 403, "the requester cannot approve: {}", r.text);
-    let ops2 = api.second_operator("ops-2").await;
-    let r = api
-        .call("POST", &format!("/api/v1/approvals/{}/approve", lift["id"].as_str().unwrap()), &ops2, Some(json!({})))
-        .await;
+    let r = api.call("POST", &lift_approve, &ops2, Some(json!({}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.json()["sim"]["protection_lifted"], true, "{}", r.text);
 
@@ -194,8 +202,10 @@ async fn terminating_a_critical_sim_takes_a_second_person() {
     );
     assert_eq!(done["approval"]["decided_factor"], "totp");
     assert!(done["approval"]["decided_by"].as_str().unwrap().contains("session:bob"), "{done}");
-    let r = api.call("POST", &approve, &ops2, Some(json!({}))).await;
-    assert_eq!(r.status, 409, "decided once: {}", r.text);
+    let r = api.call("POST", &approve, &bob, None).await;
+    assert_eq!(r.status, 409, "decided once (the body may be left out): {}", r.text);
+    let r = api.call("POST", "/api/v1/approvals", &admin, Some(json!({"action": "sim.terminate", "imsi": imsi}))).await;
+    assert_eq!(r.status, 403, "a token no person issued cannot ask either: {}", r.text);
 
     // The record: who asked, who approved, with which factor, and the events the tenant sees.
     let trail = audit(&api).await;
@@ -216,14 +226,15 @@ async fn two_approvers_at_once_decide_once_and_rejection_changes_nothing() {
     let api = Api::new().await;
     let (admin, _, _) = api.tenant("acme").await;
     api.sims("acme", 1010000000001, 2, "critical").await;
-    let ops2 = api.second_operator("ops-2").await;
-    let ops3 = api.second_operator("ops-3").await;
+    let (_, ops1) = api.operator_person("ops.one").await;
+    let (_, ops2) = api.operator_person("ops.two").await;
+    let (_, ops3) = api.operator_person("ops.three").await;
     let mut ids = vec![];
     for imsi in ["001010000000001", "001010000000002"] {
         for s in ["active", "suspended"] {
             assert_eq!(set_status(&api, &api.operator.clone(), imsi, s).await.status, 200);
         }
-        let r = set_status(&api, &api.operator.clone(), imsi, "terminated").await;
+        let r = set_status(&api, &ops1, imsi, "terminated").await;
         assert_eq!(r.status, 202, "even the operator needs a second person: {}", r.text);
         ids.push(r.json()["approval"]["id"].as_str().unwrap().to_string());
     }
@@ -267,4 +278,34 @@ async fn two_approvers_at_once_decide_once_and_rejection_changes_nothing() {
         .call("GET", &format!("/api/v1/jobs/{}/items", j["id"].as_str().unwrap()), &api.operator.clone(), None)
         .await;
     assert!(items.text.contains("second person"), "{}", items.text);
+}
+
+#[tokio::test]
+async fn the_decision_body_is_optional_in_the_openapi_document() {
+    let api = Api::new().await;
+    let doc = api.call("GET", "/api/v1/openapi.json", "", None).await.json();
+    for verdict in ["approve", "reject"] {
+        let body = &doc["paths"][format!("/approvals/{{id}}/{verdict}")]["post"]["requestBody"];
+        assert!(body.is_object(), "{verdict}: {body}");
+        assert_ne!(body["required"], true, "{verdict}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_session_cannot_add_a_second_factor() {
+    let api = Api::new().await;
+    let (admin, _, _) = api.tenant("acme").await;
+    api.password_only("acme").await;
+    create_user(&api, &admin, "carol", "tenant_admin").await;
+    let stale = password_login(&api, "carol").await;
+    // A password session stolen long after its login: it may not plant the thief's factor.
+    let url = format!("sqlite://{}/t.db", api.dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::query("UPDATE api_tokens SET created_at = created_at - 400").execute(&pool).await.unwrap();
+    pool.close().await;
+    let r = api.call("POST", "/api/v1/me/mfa/totp", &stale, None).await;
+    assert_eq!(r.json()["type"].as_str(), Some(STEP_UP), "{}", r.text);
+    let fresh = password_login(&api, "carol").await;
+    let r = api.call("POST", "/api/v1/me/mfa/totp", &fresh, None).await;
+    assert_eq!(r.status, 201, "a login of the last five minutes may: {}", r.text);
 }

@@ -81,16 +81,21 @@ async fn cookie_session_reads_freely_and_changes_only_with_the_csrf_token() {
     assert_eq!(me.status, 200, "{}", me.text);
     assert_eq!((me.json()["name"].as_str(), me.json()["csrf_token"].as_str()), (Some("session:alice"), Some(&*p.csrf)));
 
-    let new_user = || Some(json!({"username": "bob", "password": GOOD, "role": "tenant_viewer"}));
+    // An everyday change (no step-up needed): activating a SIM.
+    api.sims("acme", 1010000000001, 1, "standard").await;
+    let sim = "/api/v1/sims/001010000000001";
+    let activate = || Some(json!({"status": "active"}));
     for csrf in [None, Some("0123456789abcdef0123456789abcdef"), Some("")] {
-        let r = p.call(&api, "POST", "/api/v1/users", csrf, new_user()).await;
+        let r = p.call(&api, "PATCH", sim, csrf, activate()).await;
         assert_eq!(r.status, 403, "{csrf:?}: {}", r.text);
         assert_eq!(r.content_type(), "application/problem+json");
     }
-    assert_eq!(usernames(&api, &admin).await, vec!["alice"], "a refused request changes nothing");
-    let r = p.call(&api, "POST", "/api/v1/users", Some(&p.csrf), new_user()).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    assert!(usernames(&api, &admin).await.contains(&"bob".to_string()));
+    let r = api.call("GET", sim, &admin, None).await;
+    assert_eq!(r.json()["status"], "inventory", "a refused request changes nothing");
+    let r = p.call(&api, "PATCH", sim, Some(&p.csrf), activate()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(api.call("GET", sim, &admin, None).await.json()["status"], "active");
+    assert_eq!(usernames(&api, &admin).await, vec!["alice"]);
 
     // Beside an Authorization header the cookie is ignored: the bearer decides.
     let both = [("cookie", p.cookie.as_str())];

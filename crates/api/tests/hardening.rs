@@ -188,12 +188,11 @@ async fn a_tenant_cannot_bar_a_critical_sims_data_until_the_operator_lifts_prote
     assert!(r.text.contains("protection"), "{}", r.text);
     let sim = api.call("GET", &format!("/api/v1/sims/{imsi}"), &op, None).await.json();
     assert_eq!(sim["data_barred"], false);
-    let r = api
-        .call("PUT", &format!("/api/v1/sims/{imsi}/protection"), &api.operator.clone(), Some(json!({"lifted": true})))
-        .await;
+    let (_, first) = api.operator_person("ops.one").await;
+    let r = api.call("PUT", &format!("/api/v1/sims/{imsi}/protection"), &first, Some(json!({"lifted": true}))).await;
     assert_eq!(r.status, 202, "lifting waits for a second person: {}", r.text);
     let id = r.json()["approval"]["id"].as_str().unwrap().to_string();
-    let second = api.second_operator("ops-2").await;
+    let (_, second) = api.operator_person("ops.two").await;
     let r = api.call("POST", &format!("/api/v1/approvals/{id}/approve"), &second, Some(json!({}))).await;
     assert_eq!(r.status, 200, "{}", r.text);
     let r = api.call("PATCH", &format!("/api/v1/sims/{imsi}"), &op, Some(json!({"data_barred": true}))).await;

@@ -15,6 +15,7 @@ async fn shell_and_assets_carry_the_policy_and_content_types() {
     for (path, content_type) in [
         ("/", "text/html; charset=utf-8"),
         ("/portal/app.js", "text/javascript; charset=utf-8"),
+        ("/portal/passkey.js", "text/javascript; charset=utf-8"),
         ("/portal/app.css", "text/css; charset=utf-8"),
         ("/portal/api.js", "text/javascript; charset=utf-8"),
         ("/portal/router.js", "text/javascript; charset=utf-8"),

@@ -369,7 +369,7 @@ pub struct Session {
     pub role: String,
     /// Tenant.
     pub tenant: Option<String>,
-    /// The factor the login was completed with: `password`, `totp` or `recovery`.
+    /// The factor the login was completed with: `password`, `totp`, `recovery` or `webauthn`.
     pub factor: String,
 }
 

@@ -6,6 +6,9 @@
 //! approver and a rejecter, cannot both decide it. Requests, decisions and the change itself land in
 //! the audit trail with the factor each person proved.
 //!
+//! Only people take part: a request or decision from an API token that no person issued is refused,
+//! since such a token could be anyone's second key.
+//!
 //! Who may decide: for a termination, anyone who may manage the SIM (its tenant's admins and
 //! operators, the operator's staff); for lifting protection, the operator's admins. The command line
 //! on the server is the break-glass path and acts alone (see [`crate::Authority::Local`]).
@@ -87,6 +90,7 @@ pub async fn request(
     factor: Option<&str>,
 ) -> Result<Approval> {
     actor.require(kind.right())?;
+    person(actor)?;
     let reason = text(reason)?;
     let sim =
         store.sim_in(&actor.scope(), imsi).await?.ok_or_else(|| Error::NotFound(format!("SIM {imsi} not found")))?;
@@ -141,6 +145,19 @@ pub async fn request(
     Ok(approval)
 }
 
+/// Refuses credentials that are no person's: an API token issued by no one (`warden admin init`'s, or
+/// one such a token issued) could be the requester's own second key, so neither asking nor deciding
+/// is theirs. Tokens a person issued count as that person.
+fn person(actor: &Actor) -> Result<()> {
+    match actor.user_id() {
+        Some(_) => Ok(()),
+        None => Err(Error::Forbidden(
+            "approvals are between two people: ask and decide from a person's login session (or a token a person issued)"
+                .into(),
+        )),
+    }
+}
+
 /// The pending request `id` visible to `actor` that `actor` may decide.
 async fn decidable(store: &Store, actor: &Actor, id: &str) -> Result<(Approval, Kind)> {
     let approval = store
@@ -149,6 +166,7 @@ async fn decidable(store: &Store, actor: &Actor, id: &str) -> Result<(Approval, 
         .ok_or_else(|| Error::NotFound(format!("approval {id} not found")))?;
     let kind: Kind = approval.action.parse()?;
     actor.require(kind.right())?;
+    person(actor)?;
     if approval.status != "pending" {
         return Err(Error::Refused(format!("approval {id} is {}", approval.status)));
     }

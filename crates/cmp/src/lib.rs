@@ -23,6 +23,7 @@
 //!   breached-password corpus.
 //! - [`totp`]: one-time codes (RFC 4226 HOTP, RFC 6238 TOTP) of the second login factor; [`mfa`]: enrolment,
 //!   recovery codes and the two-step login.
+//! - [`passkey`]: passkeys (WebAuthn) as a second factor: registration, login, step-up ceremonies.
 //! - [`sessions`]: portal cookie sessions, signing out of one session or everywhere.
 //! - [`stepup`]: a fresh second factor (≤ 5 minutes) for sensitive tasks; [`approvals`]: a second
 //!   person's approval to terminate or unprotect a critical SIM.
@@ -45,6 +46,7 @@ mod lifecycle;
 pub mod mfa;
 mod notify;
 pub mod oidc;
+pub mod passkey;
 pub mod password;
 pub mod provisioning;
 mod roles;

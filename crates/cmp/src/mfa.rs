@@ -39,14 +39,17 @@ pub struct Challenge {
     pub ticket: String,
     /// Unix seconds of expiry.
     pub expires_at: i64,
-    /// What completes the login: `totp`, `recovery` (empty for an enrolment ticket).
+    /// What completes the login: `totp`, `recovery`, `webauthn` (a passkey; empty for an enrolment
+    /// ticket).
     pub methods: Vec<&'static str>,
 }
 
 /// The ticket or login outcome for `user` after a right password, or `None` when no second factor
 /// applies (the tenant does not require one and the person has none).
 pub(crate) async fn challenge(store: &Store, user: &User, source: Option<IpAddr>) -> Result<Option<LoginOutcome>> {
-    let active = store.totp_credential(&user.id).await?.is_some_and(|c| c.active);
+    let totp = store.totp_credential(&user.id).await?.is_some_and(|c| c.active);
+    let passkeys = store.count_webauthn_credentials(&user.id).await? > 0;
+    let active = totp || passkeys;
     if !active && !store.mfa_required(user.tenant.as_deref()).await? {
         return Ok(None);
     }
@@ -61,7 +64,11 @@ pub(crate) async fn challenge(store: &Store, user: &User, source: Option<IpAddr>
     tx.append_audit(&actor.audit_entry(t, "auth.login", &format!("user/{}", user.id), (), after)).await?;
     tx.commit().await?;
     Ok(Some(if active {
-        LoginOutcome::SecondFactor(Challenge { ticket, expires_at, methods: vec!["totp", "recovery"] })
+        let mut methods = if totp { vec!["totp", "recovery"] } else { vec![] };
+        if passkeys {
+            methods.push("webauthn");
+        }
+        LoginOutcome::SecondFactor(Challenge { ticket, expires_at, methods })
     } else {
         LoginOutcome::Enrol(Challenge { ticket, expires_at, methods: vec![] })
     }))
@@ -82,7 +89,7 @@ pub enum Holder {
 }
 
 impl Holder {
-    fn user_id(&self) -> &str {
+    pub(crate) fn user_id(&self) -> &str {
         match self {
             Holder::Session { user_id, .. } => user_id,
             Holder::Enrolling(t) => &t.user_id,
@@ -99,7 +106,7 @@ pub async fn enrolment_ticket(store: &Store, text: &str, source: Option<IpAddr>)
     }
 }
 
-async fn user_of(store: &Store, holder: &Holder) -> Result<User> {
+pub(crate) async fn user_of(store: &Store, holder: &Holder) -> Result<User> {
     store
         .user_in(&store::access::Scope::Operator, holder.user_id())
         .await?
@@ -128,6 +135,9 @@ pub async fn start_totp(store: &Store, holder: &Holder, source: Option<IpAddr>) 
     let user = user_of(store, holder).await?;
     if store.totp_credential(&user.id).await?.is_some_and(|c| c.active) {
         return Err(Error::Conflict("a one-time-code factor is already active; remove it first".into()));
+    }
+    if let Holder::Session { user_id, token_id } = holder {
+        crate::stepup::require_for_new_factor(store, user_id, token_id).await?;
     }
     let mut secret = Zeroizing::new([0u8; totp::SECRET_LEN]);
     auc::fill_random(&mut secret[..]).map_err(|e| Error::Internal(e.to_string()))?;
@@ -208,7 +218,7 @@ pub(crate) async fn consume_code(
 }
 
 /// The person's login record, refusing a locked account with the one answer.
-async fn unlocked(store: &Store, user_id: &str) -> Result<store::users::LoginRecord> {
+pub(crate) async fn unlocked(store: &Store, user_id: &str) -> Result<store::users::LoginRecord> {
     match store.login_record_by_id(user_id).await? {
         Some(rec) if rec.locked_until <= store::now() => Ok(rec),
         _ => Err(Error::Unauthorized(WRONG.into())),
@@ -225,6 +235,9 @@ pub async fn confirm_totp(
     source: Option<IpAddr>,
     session_secs: i64,
 ) -> Result<Confirmed> {
+    if let Holder::Session { user_id, token_id } = holder {
+        crate::stepup::require_for_new_factor(store, user_id, token_id).await?;
+    }
     let rec = unlocked(store, holder.user_id()).await?;
     let cred = match store.totp_credential(&rec.user.id).await? {
         Some(c) if !c.active => c,

@@ -44,10 +44,32 @@ pub async fn require_fresh(store: &Store, cred: Credential<'_>, task: &str) -> R
     match store.session_freshness(cred.token_id).await? {
         Some((factor, at)) if store::now() - at <= FRESH_SECS && store::now() >= at => Ok(Some(factor)),
         _ => Err(Error::StepUpRequired(format!(
-            "{task} needs a second factor proved within the last {} minutes: POST /api/v1/me/step-up, then retry",
+            "{task} needs a second factor proved within the last {} minutes (POST /api/v1/me/step-up, then retry).",
             FRESH_SECS / 60
         ))),
     }
+}
+
+/// What adding a second factor from a login session takes: a person who has one must prove it
+/// afresh (else a stolen session could add the thief's factor and then step up with it); a person
+/// without any must have logged in with their password within the last [`FRESH_SECS`] (a stolen
+/// session of theirs is refused once it is older than that).
+pub async fn require_for_new_factor(store: &Store, user_id: &str, token_id: &str) -> Result<()> {
+    let has_totp = store.totp_credential(user_id).await?.is_some_and(|c| c.active);
+    let has_passkey = store.count_webauthn_credentials(user_id).await? > 0;
+    if has_totp || has_passkey {
+        let cred = Credential { token_id, name: SESSION_PREFIX };
+        return require_fresh(store, cred, "adding a second factor").await.map(|_| ());
+    }
+    let opened = store.session_opened_at(token_id).await?.unwrap_or(0);
+    let now = store::now();
+    if now - opened <= FRESH_SECS && now >= opened {
+        return Ok(());
+    }
+    Err(Error::StepUpRequired(format!(
+        "adding a second factor needs a login within the last {} minutes: log in again, then add it",
+        FRESH_SECS / 60
+    )))
 }
 
 /// A proved step-up.

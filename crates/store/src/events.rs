@@ -35,19 +35,35 @@ pub struct EventFilter {
 }
 
 impl Store {
-    /// Events visible in `scope` with an id above `after`, oldest first, at most `limit`.
+    /// Events visible in `scope` with an id above `after`, oldest first, at most `limit`. The
+    /// statement names only the conditions that apply, so one SIM's events come from the
+    /// `(imsi, id)` index however large the feed is.
     pub async fn list_events(&self, scope: &Scope, filter: &EventFilter, after: i64, limit: i64) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, imsi, tenant, detail FROM events WHERE ($1 = '*' OR tenant = $1) AND id > $2 \
-             AND ($3 = '' OR kind = $3) AND ($4 = '' OR imsi = $4) ORDER BY id LIMIT $5",
-        )
-        .bind(scope.key())
-        .bind(after)
-        .bind(filter.kind.as_deref().unwrap_or(""))
-        .bind(filter.imsi.as_deref().unwrap_or(""))
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let mut conditions = vec![];
+        let mut values: Vec<&str> = vec![];
+        if let Scope::Tenant(t) = scope {
+            values.push(t);
+            conditions.push(format!("tenant = ${}", values.len()));
+        }
+        if let Some(k) = &filter.kind {
+            values.push(k);
+            conditions.push(format!("kind = ${}", values.len()));
+        }
+        if let Some(i) = &filter.imsi {
+            values.push(i);
+            conditions.push(format!("imsi = ${}", values.len()));
+        }
+        conditions.push(format!("id > ${}", values.len() + 1));
+        let sql = format!(
+            "SELECT id, at, kind, imsi, tenant, detail FROM events WHERE {} ORDER BY id LIMIT ${}",
+            conditions.join(" AND "),
+            values.len() + 2
+        );
+        let mut q = sqlx::query(&sql);
+        for v in values {
+            q = q.bind(v);
+        }
+        let rows = q.bind(after).bind(limit).fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(Event {

@@ -17,6 +17,8 @@
 //!   platform's data, every query scoped to the caller's tenant.
 //! - [`mfa`]: the second login factor: TOTP credentials (secret sealed like K/OPc), recovery codes,
 //!   login tickets, the per-tenant `mfa_required` setting.
+//! - [`webauthn`]: passkeys of the second factor and the WebAuthn ceremonies under way (shared by
+//!   every instance on the database).
 //! - [`sessions`]: login sessions as their owners see them: portal cookie sessions (sealed CSRF
 //!   token, last use for the idle timeout), the list of one's sessions, revocation of one.
 //! - [`approvals`]: requests to terminate or unprotect a critical SIM waiting for a second person.
@@ -55,6 +57,7 @@ mod sqn;
 pub mod stats;
 mod tx;
 pub mod users;
+pub mod webauthn;
 
 pub use db::{now, Backend, Store};
 pub use error::{Result, StoreError};

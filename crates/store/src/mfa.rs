@@ -99,6 +99,15 @@ fn tenant_row(r: &sqlx::any::AnyRow) -> Result<TenantRow> {
 }
 
 impl Store {
+    /// Unix seconds of the login that opened the session `token_id`.
+    pub async fn session_opened_at(&self, token_id: &str) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT created_at FROM api_tokens WHERE id = $1")
+            .bind(token_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("created_at").map_err(Into::into)).transpose()
+    }
+
     /// The fresh factor of the login session `token_id` and when it was proved (`None`: none yet).
     pub async fn session_freshness(&self, token_id: &str) -> Result<Option<(String, i64)>> {
         let row = sqlx::query("SELECT fresh_factor, factor_at FROM api_tokens WHERE id = $1")

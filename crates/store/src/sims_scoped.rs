@@ -59,6 +59,9 @@ impl Store {
     }
 
     /// SIMs visible in `scope` that match `filter`, in IMSI order after `cursor`, at most `limit`.
+    /// The statement names only the conditions that apply, so the planner can walk the index that
+    /// matches them (`(tenant, status, imsi)`, `(priority, imsi)`, …) in IMSI order and stop after
+    /// `limit` rows, at a million SIMs as at ten.
     pub async fn list_sims(
         &self,
         scope: &Scope,
@@ -66,26 +69,48 @@ impl Store {
         cursor: Option<&str>,
         limit: i64,
     ) -> Result<Vec<ManagedSim>> {
-        let rows = sqlx::query(&format!(
-            "SELECT {SIM_COLUMNS}, {MANAGED_COLUMNS} FROM sims WHERE ($1 = '*' OR tenant = $1) \
-             AND imsi > $2 AND ($3 = '' OR imsi >= $3) AND ($4 = '' OR status = $4) AND ($5 = '' OR profile = $5) \
-             AND ($6 = '' OR imsi <= $6) AND ($7 = '' OR priority = $7) AND ($8 = '' OR tenant = $8) \
-             AND ($9 = '' OR (iccid >= $9 AND iccid < $10)) ORDER BY imsi LIMIT $11"
-        ))
-        .bind(scope.key())
-        .bind(cursor.unwrap_or(""))
-        .bind(filter.imsi_from.as_deref().unwrap_or(""))
-        .bind(filter.status.map(|s| s.as_str()).unwrap_or(""))
-        .bind(filter.profile.as_deref().unwrap_or(""))
-        .bind(filter.imsi_to.as_deref().unwrap_or(""))
-        .bind(filter.priority.map(|p| p.as_str()).unwrap_or(""))
-        .bind(filter.tenant.as_deref().unwrap_or(""))
-        .bind(filter.iccid_prefix.as_deref().unwrap_or(""))
-        // ':' sorts right after '9': every ICCID with the prefix is below prefix + ':'.
-        .bind(filter.iccid_prefix.as_deref().map(|p| format!("{p}:")).unwrap_or_default())
-        .bind(limit)
-        .fetch_all(self.pool())
-        .await?;
+        let mut conditions = vec!["imsi > $1".to_string()];
+        let mut values: Vec<String> = vec![cursor.unwrap_or("").to_string()];
+        let mut add = |condition: &str, value: String| {
+            values.push(value);
+            conditions.push(condition.replace('?', &format!("${}", values.len())));
+        };
+        if let Scope::Tenant(t) = scope {
+            add("tenant = ?", t.clone());
+        }
+        if let Some(t) = &filter.tenant {
+            add("tenant = ?", t.clone());
+        }
+        if let Some(s) = filter.status {
+            add("status = ?", s.as_str().to_string());
+        }
+        if let Some(p) = filter.priority {
+            add("priority = ?", p.as_str().to_string());
+        }
+        if let Some(p) = &filter.profile {
+            add("profile = ?", p.clone());
+        }
+        if let Some(from) = &filter.imsi_from {
+            add("imsi >= ?", from.clone());
+        }
+        if let Some(to) = &filter.imsi_to {
+            add("imsi <= ?", to.clone());
+        }
+        if let Some(prefix) = &filter.iccid_prefix {
+            add("iccid >= ?", prefix.clone());
+            // ':' sorts right after '9': every ICCID with the prefix is below prefix + ':'.
+            add("iccid < ?", format!("{prefix}:"));
+        }
+        let sql = format!(
+            "SELECT {SIM_COLUMNS}, {MANAGED_COLUMNS} FROM sims WHERE {} ORDER BY imsi LIMIT ${}",
+            conditions.join(" AND "),
+            values.len() + 1
+        );
+        let mut q = sqlx::query(&sql);
+        for v in &values {
+            q = q.bind(v.as_str());
+        }
+        let rows = q.bind(limit).fetch_all(self.pool()).await?;
         rows.iter().map(managed_from_row).collect()
     }
 

@@ -32,13 +32,24 @@ pub struct EventCount {
     pub count: i64,
 }
 
+/// The tenant condition of `scope` as its own statement text: a tenant's queries name `tenant = $1`
+/// (so the planner takes the tenant's index range), the operator's name nothing (`$1 = '*'` stays
+/// true and binds the same parameter). A generic `($1 = '*' OR tenant = $1)` would scan every row.
+fn tenant_condition(scope: &Scope) -> &'static str {
+    match scope {
+        Scope::Tenant(_) => "tenant = $1",
+        Scope::Operator => "$1 = '*'",
+    }
+}
+
 impl Store {
     /// SIMs in `scope` counted by status and priority class (only the pairs that occur).
     pub async fn count_sims(&self, scope: &Scope) -> Result<Vec<SimCount>> {
-        let rows = sqlx::query(
-            "SELECT status, priority, COUNT(*) AS n FROM sims WHERE ($1 = '*' OR tenant = $1) \
+        let rows = sqlx::query(&format!(
+            "SELECT status, priority, COUNT(*) AS n FROM sims WHERE {} \
              GROUP BY status, priority ORDER BY status, priority",
-        )
+            tenant_condition(scope)
+        ))
         .bind(scope.key())
         .fetch_all(self.pool())
         .await?;
@@ -51,10 +62,11 @@ impl Store {
 
     /// Events in `scope` at or after `since` (Unix seconds), counted per minute and kind.
     pub async fn count_events_per_minute(&self, scope: &Scope, since: i64) -> Result<Vec<EventCount>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(&format!(
             "SELECT (at / 60) * 60 AS minute, kind, COUNT(*) AS n FROM events \
-             WHERE ($1 = '*' OR tenant = $1) AND at >= $2 GROUP BY (at / 60) * 60, kind ORDER BY minute, kind",
-        )
+             WHERE {} AND at >= $2 GROUP BY (at / 60) * 60, kind ORDER BY minute, kind",
+            tenant_condition(scope)
+        ))
         .bind(scope.key())
         .bind(since)
         .fetch_all(self.pool())
@@ -66,10 +78,10 @@ impl Store {
 
     /// The newest `limit` events in `scope`, newest first.
     pub async fn recent_events(&self, scope: &Scope, limit: i64) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT id, at, kind, imsi, tenant, detail FROM events WHERE ($1 = '*' OR tenant = $1) \
-             ORDER BY id DESC LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT id, at, kind, imsi, tenant, detail FROM events WHERE {} ORDER BY id DESC LIMIT $2",
+            tenant_condition(scope)
+        ))
         .bind(scope.key())
         .bind(limit)
         .fetch_all(self.pool())

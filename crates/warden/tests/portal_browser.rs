@@ -56,6 +56,26 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     Some((chromium, browser_dir))
 }
 
+/// Makes an operator admin person `username` and enrols TOTP through the enrolment ticket of their
+/// first login; returns the TOTP secret and the recovery codes.
+async fn enrol_operator(api: &str, operator: &str, username: &str) -> (String, Vec<String>) {
+    let user = json!({"username": username, "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, t) =
+        http("POST", &format!("{api}/auth/login"), "", Some(json!({"username": username, "password": PASSWORD}))).await;
+    assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
+    let ticket = t["ticket"].as_str().unwrap();
+    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
+    assert_eq!(s, 201, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
+    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
+    assert_eq!(s, 200, "{c}");
+    let codes = c["recovery_codes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    (secret, codes)
+}
+
 /// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.
 async fn drive(chromium: PathBuf, dir: PathBuf, n: &common::Node, env: &[(&str, &str)]) -> serde_json::Value {
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
@@ -85,19 +105,7 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
 
     // An operator admin person; the operator's staff always need a second factor: enrol TOTP through
     // the enrolment ticket of the first login.
-    let user = json!({"username": USERNAME, "password": PASSWORD, "role": "operator_admin"});
-    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
-    assert_eq!(s, 201, "{r}");
-    let (s, t) =
-        http("POST", &format!("{api}/auth/login"), "", Some(json!({"username": USERNAME, "password": PASSWORD}))).await;
-    assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
-    let ticket = t["ticket"].as_str().unwrap();
-    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
-    assert_eq!(s, 201, "{e}");
-    let secret = e["secret"].as_str().unwrap().to_string();
-    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
-    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
-    assert_eq!(s, 200, "{c}");
+    let (secret, _) = enrol_operator(&api, &operator, USERNAME).await;
 
     let env = [
         ("FLOW", "login"),
@@ -192,4 +200,159 @@ async fn admin_init_then_first_login_enrols_totp_in_chromium() {
     assert_eq!(findings["focus"], "enrolment-title", "focus moves to the enrolment page's heading");
     assert_eq!(findings["second_login"], "admin", "a recovery code shown once opens the next login");
     assert!(findings["wrong_code"].as_str().unwrap().contains("not accepted"), "{findings}");
+}
+
+/// Passkeys in Chromium: an operator admin with TOTP adds a passkey with Chrome's virtual
+/// authenticator on the Passkeys page (axe-core there), logs out, and logs in with password and the
+/// passkey; then a newcomer without a factor enrols a passkey instead of TOTP on the enrolment
+/// page. The portal is reached as `localhost` (WebAuthn wants a domain name; `localhost` is a
+/// secure context over http, and the default `public_origin` of a loopback listener names it).
+#[tokio::test]
+async fn passkey_enrolment_and_login_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
+
+    let n = common::node("7e", &[], "login_per_minute = 1000.0", "");
+    let operator = n.admin_token();
+    let _server = n.start().await;
+    let api = n.api();
+    let user = json!({"username": USERNAME, "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+    let (s, t) =
+        http("POST", &format!("{api}/auth/login"), "", Some(json!({"username": USERNAME, "password": PASSWORD}))).await;
+    assert_eq!(s, 202, "{t}");
+    let ticket = t["ticket"].as_str().unwrap();
+    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
+    assert_eq!(s, 201, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
+    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
+    assert_eq!(s, 200, "{c}");
+
+    let newcomer = json!({"username": "ops.bob", "password": PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(newcomer)).await;
+    assert_eq!(s, 201, "{r}");
+
+    let url = format!("http://localhost:{}", n.http.port());
+    let env = [
+        ("FLOW", "passkey"),
+        ("PORTAL_URL", url.as_str()),
+        ("USERNAME", USERNAME),
+        ("PASSWORD", PASSWORD),
+        ("TOTP_SECRET", secret.as_str()),
+        ("NEWCOMER", "ops.bob"),
+    ];
+    let findings = drive(chromium, browser_dir, &n, &env).await;
+    assert_eq!(
+        (findings["newcomer"].as_str(), findings["newcomer_factor"].as_str()),
+        (Some("ops.bob"), Some("webauthn"))
+    );
+    assert_eq!(findings["newcomer_credentials"], 2, "the newcomer's passkey beside alice's");
+    assert_eq!(findings["passkeys"], json!(["Virtual authenticator"]));
+    assert_eq!(findings["authenticator_credentials"], 1);
+    assert_eq!((findings["me"].as_str(), findings["factor"].as_str()), (Some(USERNAME), Some("webauthn")));
+
+    // The audit trail has the enrolment and the login with the passkey.
+    let (s, a) = http("GET", &format!("{api}/audit?limit=1000"), &operator, None).await;
+    assert_eq!(s, 200, "{a}");
+    let actions: Vec<(String, String)> = a["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap().to_string(), e["after"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    assert!(actions.iter().any(|(a, _)| a == "mfa.webauthn.enrol"), "{actions:?}");
+    assert!(actions.iter().any(|(a, after)| a == "auth.login" && after.contains("\"webauthn\"")), "{actions:?}");
+}
+
+/// Step-up and the two-person rule in the browser, against the real server (tests/browser/approval.mjs):
+/// Alice's second factor is made older than five minutes while she is logged in; terminating the
+/// critical SIM then opens the step-up dialog (a wrong code refused there, a recovery code accepted),
+/// the retried request is sent for approval and the SIM stays suspended; Alice cannot approve her own
+/// request; Bob, a second operator admin, approves it and the SIM is terminated. The audit trail
+/// names both and the factors they used.
+#[tokio::test]
+async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
+
+    let n = common::node("7f", &[], "login_per_minute = 1000.0", "");
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let operator = n.admin_token();
+    let _server = n.start().await;
+    let api = n.api();
+    let imsi = "001010000000002"; // acme's critical alarm SIM (examples/sims.csv)
+    let (s, r) = http("PATCH", &format!("{api}/sims/{imsi}"), &operator, Some(json!({"status": "suspended"}))).await;
+    assert_eq!(s, 200, "{r}");
+    let (alice_secret, alice_codes) = enrol_operator(&api, &operator, "ops.alice").await;
+    let (bob_secret, _) = enrol_operator(&api, &operator, "ops.bob").await;
+
+    let sync = tempfile::tempdir().unwrap();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
+    let mut cmd = Command::new("node");
+    cmd.current_dir(&browser_dir)
+        .arg("approval.mjs")
+        .env("PORTAL_URL", format!("http://{}", n.http))
+        .env("CHROMIUM", chromium)
+        .env("SCREENSHOTS", &shots)
+        .env("PASSWORD", PASSWORD)
+        .env("ALICE", "ops.alice")
+        .env("ALICE_SECRET", &alice_secret)
+        .env("ALICE_RECOVERY", &alice_codes[0])
+        .env("BOB", "ops.bob")
+        .env("BOB_SECRET", &bob_secret)
+        .env("CRITICAL_IMSI", imsi)
+        .env("SYNC_DIR", sync.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("run node");
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("node ends"));
+    // Alice is logged in: make every second factor proved so far six minutes older, then let her go on.
+    let ready = sync.path().join("ready");
+    for i in 0.. {
+        if ready.exists() {
+            break;
+        }
+        assert!(i < 600 && !waiter.is_finished(), "the browser did not log Alice in");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let aged = sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 360 WHERE factor_at IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(aged.rows_affected() >= 1);
+    pool.close().await;
+    std::fs::write(sync.path().join("go"), "").unwrap();
+    let out = waiter.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let findings: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    eprintln!("{findings}");
+
+    assert_eq!(findings["before"], "suspended");
+    assert_eq!(findings["step_up_dialog"], "Confirm it is you", "the server asked for a step-up: {findings}");
+    assert!(findings["wrong_code"].as_str().unwrap().contains("wrong"), "{findings}");
+    assert!(findings["requested"].as_str().unwrap().starts_with("Sent for approval"), "{findings}");
+    assert_eq!(findings["after_request"], "suspended", "nothing changes before the approval: {findings}");
+    assert!(findings["own_approval"].as_str().unwrap().contains("requester"), "{findings}");
+    let pending = findings["pending_seen_by_bob"].as_array().unwrap();
+    assert!(pending.len() == 1 && pending[0].as_str().unwrap().contains("sim.terminate"), "{findings}");
+    assert_eq!(findings["final"], "terminated", "{findings}");
+
+    let (s, sim) = http("GET", &format!("{api}/sims/{imsi}"), &operator, None).await;
+    assert_eq!((s, sim["status"].as_str()), (200, Some("terminated")), "{sim}");
+    let (_, audit) = http("GET", &format!("{api}/audit?limit=1000"), &operator, None).await;
+    let entries = audit["items"].as_array().unwrap();
+    let actor_of = |action: &str| {
+        entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .map(|e| e["actor"].as_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let asked = actor_of("approval.request");
+    assert!(asked.contains("session:ops.alice") && asked.ends_with("step-up:recovery"), "{asked}");
+    let approved = actor_of("approval.approve");
+    assert!(approved.contains("session:ops.bob") && approved.ends_with("step-up:totp"), "{approved}");
 }

@@ -68,6 +68,21 @@ async fn filled_workspace() -> tempfile::TempDir {
     tx.put_pending_totp(&alice.id, b"totp-secret-20-bytes", "SHA1", 6).await.unwrap();
     tx.replace_recovery_codes(&alice.id, &["recovery-code-hash".into()]).await.unwrap();
     tx.issue_mfa_ticket(&alice.id, store::mfa::TicketPurpose::Login, "unknown", store::now() + 300).await.unwrap();
+    tx.insert_webauthn_credential(&alice.id, "Y3JlZGVudGlhbA", "{}", 0, "laptop").await.unwrap();
+    let kind = store::webauthn::CeremonyKind::Login;
+    tx.put_webauthn_ceremony(kind, &alice.id, "ticket", "{}", store::now() + 300).await.unwrap();
+    let approval = store::approvals::NewApproval {
+        tenant: "acme",
+        action: "sim.terminate",
+        imsi: imsi.as_ref(),
+        reason: "end of contract",
+        requested_by: "user:alice",
+        requester_key: "user:alice",
+        requested_factor: Some("totp"),
+        at: store::now(),
+        ttl: 86_400,
+    };
+    tx.insert_approval(&approval).await.unwrap();
     tx.create_job("acme", "set_status", "{}", "alice", 2).await.unwrap();
     tx.create_webhook("acme", "https://hooks.example/w", b"webhook-secret", 0).await.unwrap();
     tx.create_rule("acme", "quota", "{}").await.unwrap();

@@ -285,7 +285,8 @@ pub async fn create_user(
     let role = parse_role(&req.role)?;
     let new =
         cmp::access::NewUser { username: &req.username, password: &req.password, role, tenant: req.tenant.as_deref() };
-    let user = cmp::access::create_user(st.store(), &st.0.passwords, &caller.actor(), &new).await?;
+    let (actor, _) = caller.fresh(&st, "creating a user").await?;
+    let user = cmp::access::create_user(st.store(), &st.0.passwords, &actor, &new).await?;
     Ok((StatusCode::CREATED, axum::Json(user_view(user))))
 }
 
@@ -293,7 +294,8 @@ pub async fn create_user(
 #[utoipa::path(delete, path = "/users/{id}", tag = "access", params(("id" = String, Path, description = "User id")),
     responses((status = 204, description = "Deleted"), Problems), security(("bearer" = [])))]
 pub async fn delete_user(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    cmp::access::delete_user(st.store(), &caller.actor(), &id).await?;
+    let (actor, _) = caller.fresh(&st, "deleting a user").await?;
+    cmp::access::delete_user(st.store(), &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -327,7 +329,7 @@ pub struct Session {
     pub role: String,
     /// Tenant.
     pub tenant: Option<String>,
-    /// The factor the login was completed with: `password`, `totp` or `recovery`.
+    /// The factor the login was completed with: `password`, `totp`, `recovery` or `webauthn`.
     pub factor: String,
 }
 
@@ -433,7 +435,8 @@ pub async fn reset_password(
     Path(id): Path<String>,
     Json(req): Json<PasswordReset>,
 ) -> ApiResult<StatusCode> {
-    cmp::access::reset_password(st.store(), &st.0.passwords, &caller.actor(), &id, &req.new_password).await?;
+    let (actor, _) = caller.fresh(&st, "resetting a password").await?;
+    cmp::access::reset_password(st.store(), &st.0.passwords, &actor, &id, &req.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

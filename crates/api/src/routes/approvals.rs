@@ -4,15 +4,14 @@
 //! `PUT /sims/{imsi}/protection` is answered 202 with the request ([`Requested`]).
 
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use cmp::approvals::Kind;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{imsi, next_cursor, IdempotencyKey, PageQuery};
-use crate::auth::{source_of, Caller, Ctx};
-use crate::extract::{Json, Path, Query};
+use crate::auth::{Caller, Ctx};
+use crate::extract::{Json, OptionalJson, Path, Query};
 use crate::problem::{ApiError, ApiResult, Problems};
 use crate::state::AppState;
 
@@ -46,7 +45,6 @@ pub struct SteppedUp {
 pub async fn step_up(
     State(st): State<AppState>,
     caller: Caller,
-    parts: Parts,
     Json(req): Json<StepUpRequest>,
 ) -> ApiResult<axum::Json<SteppedUp>> {
     if let Some(m) = req.method.as_deref().filter(|m| !matches!(*m, "totp" | "recovery")) {
@@ -56,9 +54,11 @@ pub async fn step_up(
     }
     let user_id =
         caller.user_id.as_deref().ok_or_else(|| ApiError::forbidden("only a person's login session steps up"))?;
+    // Per person, not per address: behind a proxy every client has the proxy's address, and one
+    // attacker's login spray must not lock everyone out of stepping up.
     st.0.login_limiter
-        .check(&source_of(&parts).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into()))
-        .map_err(|wait| ApiError::too_many("too many attempts from this address", wait))?;
+        .check(&format!("step-up:{user_id}"))
+        .map_err(|wait| ApiError::too_many("too many step-up attempts for this person", wait))?;
     let cred = cmp::stepup::Credential { token_id: &caller.token_id, name: &caller.name };
     let up = cmp::stepup::with_code(st.store(), user_id, cred, &req.code, caller.source).await?;
     Ok(axum::Json(SteppedUp { factor: up.factor, fresh_until: up.fresh_until }))
@@ -245,7 +245,7 @@ pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<a
     Ok(axum::Json(a.ok_or_else(|| ApiError::not_found(format!("approval {id} not found")))?.into()))
 }
 
-/// A decision.
+/// A decision (the body may be left out).
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionRequest {
@@ -266,13 +266,13 @@ pub struct ApprovedChange {
 
 /// Approves a pending request and makes the change (a second person: not the requester; needs a
 /// step-up).
-#[utoipa::path(post, path = "/approvals/{id}/approve", tag = "approvals", request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/approve", tag = "approvals", request_body = Option<DecisionRequest>,
     params(("id" = String, Path, description = "Request id")),
     responses((status = 200, body = ApprovedChange), Problems), security(("bearer" = [])))]
 pub async fn approve(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
-    Json(req): Json<DecisionRequest>,
+    OptionalJson(req): OptionalJson<DecisionRequest>,
 ) -> ApiResult<axum::Json<ApprovedChange>> {
     let (actor, factor) = caller.fresh(&st, "approving a request").await?;
     let hss = st.0.hss.as_ref();
@@ -283,13 +283,13 @@ pub async fn approve(
 }
 
 /// Rejects a pending request (a second person; needs a step-up).
-#[utoipa::path(post, path = "/approvals/{id}/reject", tag = "approvals", request_body = DecisionRequest,
+#[utoipa::path(post, path = "/approvals/{id}/reject", tag = "approvals", request_body = Option<DecisionRequest>,
     params(("id" = String, Path, description = "Request id")),
     responses((status = 200, body = Approval), Problems), security(("bearer" = [])))]
 pub async fn reject(
     Ctx { st, caller }: Ctx,
     Path(id): Path<String>,
-    Json(req): Json<DecisionRequest>,
+    OptionalJson(req): OptionalJson<DecisionRequest>,
 ) -> ApiResult<axum::Json<Approval>> {
     let (actor, factor) = caller.fresh(&st, "rejecting a request").await?;
     let a = cmp::approvals::reject(st.store(), &actor, &id, &req.note, factor.as_deref()).await?;

@@ -27,11 +27,13 @@ pub struct MfaChallenge {
     pub ticket: String,
     /// Unix seconds of the ticket's expiry.
     pub expires_at: i64,
-    /// What completes the login at `POST /auth/login/mfa`: `totp`, `recovery`. Empty when the person
-    /// must first enrol a factor (`enrolment_required`).
+    /// What completes the login: `totp`, `recovery` (at `POST /auth/login/mfa`), `webauthn` (a
+    /// passkey, at `POST /auth/login/webauthn/start` and `/finish`). Empty when the person must first
+    /// enrol a factor (`enrolment_required`).
     pub methods: Vec<String>,
     /// The person must use a second factor and has none: the ticket is accepted only as the bearer of
-    /// `POST /me/mfa/totp` and `POST /me/mfa/totp/confirm`, and the confirmation opens the session.
+    /// `POST /me/mfa/totp` and `POST /me/mfa/totp/confirm` (or `POST /me/mfa/webauthn/start` and
+    /// `/finish`), and the confirmation opens the session.
     pub enrolment_required: bool,
 }
 
@@ -62,7 +64,7 @@ pub struct MfaLogin {
     pub cookie: bool,
 }
 
-fn check_rate(st: &AppState, parts: &Parts) -> ApiResult<()> {
+pub(crate) fn check_rate(st: &AppState, parts: &Parts) -> ApiResult<()> {
     let key = source_of(parts).map(|s| s.to_string()).unwrap_or_else(|| "unknown".into());
     st.0.login_limiter.check(&key).map_err(|wait| ApiError::too_many("too many login attempts from this address", wait))
 }
@@ -84,9 +86,9 @@ pub async fn login_mfa(
 
 /// Who acts on their own factor: a person's session, or an enrolment ticket as the bearer.
 pub struct Owner {
-    st: AppState,
-    holder: Holder,
-    source: Option<std::net::IpAddr>,
+    pub(crate) st: AppState,
+    pub(crate) holder: Holder,
+    pub(crate) source: Option<std::net::IpAddr>,
 }
 
 impl FromRequestParts<AppState> for Owner {

@@ -9,6 +9,7 @@ pub mod events;
 pub mod jobs;
 pub mod mfa;
 pub mod oidc;
+pub mod passkey;
 pub mod rules;
 pub mod sessions;
 pub mod sims;

@@ -126,7 +126,7 @@ pub struct Callback {
 
 /// The provider's answer: the code is exchanged (with the PKCE verifier), the ID token verified, and
 /// the login completed — a redirect (302) to `/#/dashboard` with the session cookie, to
-/// `/#/login?ticket=…` when Warden's own second factor follows, or to `/#/login?error=<code>`.
+/// `/#/login?ticket=…&methods=…` when Warden's own second factor follows, or to `/#/login?error=<code>`.
 #[utoipa::path(get, path = "/auth/oidc/callback", tag = "access",
     params(("code" = Option<String>, Query, description = "Authorization code"),
            ("state" = Option<String>, Query, description = "The state of the request"),
@@ -192,7 +192,8 @@ pub async fn callback(State(st): State<AppState>, parts: Parts, Query(q): Query<
             Ok(r)
         }
         cmp::oidc::Outcome::Login(LoginOutcome::SecondFactor(c)) => {
-            Ok(redirect(&format!("/#/login?ticket={}&expires_at={}", c.ticket, c.expires_at)))
+            let methods = c.methods.join(",");
+            Ok(redirect(&format!("/#/login?ticket={}&methods={methods}&expires_at={}", c.ticket, c.expires_at)))
         }
         cmp::oidc::Outcome::Login(LoginOutcome::Enrol(c)) => {
             Ok(redirect(&format!("/#/login?ticket={}&enrol=1&expires_at={}", c.ticket, c.expires_at)))

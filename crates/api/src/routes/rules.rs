@@ -114,7 +114,8 @@ pub async fn list(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<RuleList>> {
 pub async fn create(Ctx { st, caller }: Ctx, Json(spec): Json<RuleSpec>) -> ApiResult<(StatusCode, axum::Json<Rule>)> {
     caller.require(Action::ManageAccess)?;
     let rule = domain(&spec)?;
-    let row = cmp::catalogue::create_rule(st.store(), &caller.actor(), spec.tenant.as_deref(), &rule).await?;
+    let (actor, _) = caller.fresh(&st, "changing rules").await?;
+    let row = cmp::catalogue::create_rule(st.store(), &actor, spec.tenant.as_deref(), &rule).await?;
     Ok((StatusCode::CREATED, axum::Json(view(row))))
 }
 
@@ -122,6 +123,7 @@ pub async fn create(Ctx { st, caller }: Ctx, Json(spec): Json<RuleSpec>) -> ApiR
 #[utoipa::path(delete, path = "/rules/{id}", tag = "rules", params(("id" = String, Path, description = "Rule id")),
     responses((status = 204, description = "Deleted"), Problems), security(("bearer" = [])))]
 pub async fn delete(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    cmp::catalogue::delete_rule(st.store(), &caller.actor(), &id).await?;
+    let (actor, _) = caller.fresh(&st, "changing rules").await?;
+    cmp::catalogue::delete_rule(st.store(), &actor, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,7 +26,7 @@ pub struct CookieSession {
     pub role: String,
     /// Tenant.
     pub tenant: Option<String>,
-    /// The factor the login was completed with: `password`, `totp` or `recovery`.
+    /// The factor the login was completed with: `password`, `totp`, `recovery` or `webauthn`.
     pub factor: String,
 }
 
@@ -102,7 +102,7 @@ pub struct SessionInfo {
     pub last_used_at: Option<i64>,
     /// Unix seconds of the absolute expiry.
     pub expires_at: Option<i64>,
-    /// The factor of the login: `password`, `totp` or `recovery`.
+    /// The factor of the login: `password`, `totp`, `recovery` or `webauthn`.
     pub factor: Option<String>,
     /// The address the session is bound to (empty: any).
     pub source: String,

@@ -188,11 +188,12 @@ impl Api {
         (secret, r.json()["session"]["token"].as_str().unwrap().to_string())
     }
 
-    /// Another operator admin's API token (a second person for approvals).
-    pub async fn second_operator(&self, name: &str) -> String {
-        let body = json!({"name": name, "role": "operator_admin"});
-        let r = self.call("POST", "/api/v1/tokens", &self.operator.clone(), Some(body)).await;
+    /// An operator admin person `username` with TOTP enrolled; returns (secret, fresh session).
+    pub async fn operator_person(&self, username: &str) -> (String, String) {
+        let body =
+            json!({"username": username, "password": "plum tractor evening lighthouse", "role": "operator_admin"});
+        let r = self.call("POST", "/api/v1/users", &self.operator.clone(), Some(body)).await;
         assert_eq!(r.status, 201, "{}", r.text);
-        r.json()["secret"].as_str().unwrap().to_string()
+        self.enrol_totp(None, username, "plum tractor evening lighthouse").await
     }
 }

@@ -7,11 +7,16 @@
 //   made): the enrolment page shows the QR code and the key, a code computed here from the key shown
 //   confirms it, the recovery codes are shown once, "I saved them" leads to the dashboard; axe-core on
 //   the enrolment and recovery pages; then a fresh login asks for a code (not an enrolment) and one of
-//   the recovery codes shown opens the session.
+//   the recovery codes shown opens the session;
 // - `login` also visits every page (axe-core and a screenshot each), suspends and activates a SIM
 //   from its page, and drives the generic step-up dialog and approval notice with stubbed answers;
 // - `tenant`: a tenant's person sees only the tenant's SIMs; another tenant's SIM is not found and
 //   changing it is refused.
+// - `passkey`: with Chrome's virtual authenticator (DevTools `WebAuthn` domain: CTAP2, internal,
+//   resident keys, user verification), log in with password and TOTP, add a passkey on the Passkeys
+//   page (axe-core there), log out, log in with password and the passkey; the session's factor is
+//   `webauthn`; with $NEWCOMER, that person (no factor yet) then enrols a passkey instead of TOTP on
+//   the enrolment page. Needs PORTAL_URL on `localhost` (WebAuthn wants a domain and a secure context).
 // Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on
 // any failure.
 import { createRequire } from 'node:module';
@@ -75,7 +80,7 @@ async function loginFlow(page, out) {
   const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
   await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
   await page.click('#code-form button[type=submit]');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   await page.waitForFunction(() => document.querySelectorAll('#sim-counts tr').length === 4);
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   check(out.me === USERNAME, `the dashboard names the user: ${out.me}`);
@@ -147,7 +152,7 @@ async function enrolFlow(page, out) {
   await shot(page, 'recovery-codes');
   out.axe_recovery_minor = await axe(page, 'the recovery codes page');
   await page.click('#recovery-done');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   await page.waitForFunction(() => document.querySelectorAll('#sim-counts tr').length === 4);
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   out.role = await page.$eval('#me-role', (e) => e.textContent);
@@ -161,7 +166,7 @@ async function enrolFlow(page, out) {
   await page.waitForSelector(visible('#code-form'));
   await page.type('#code', codes[3]);
   await page.click('#code-form button[type=submit]');
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   out.second_login = await page.$eval('#me-name', (e) => e.textContent);
 }
 
@@ -363,7 +368,7 @@ async function tenantFlow(page, out) {
   await openPortal(page);
   await page.type('#tenant', TENANT);
   await typePassword(page);
-  await page.waitForSelector(visible('#dashboard'));
+  await page.waitForSelector('#dashboard', { visible: true });
   out.me = await page.$eval('#me-name', (e) => e.textContent);
   out.tenant = await page.$eval('#me-tenant', (e) => e.textContent);
   out.counts = await page.$$eval('#sim-counts tr', (rows) => rows.map((r) => r.textContent.trim().replace(/\s+/g, ' ')));
@@ -389,6 +394,78 @@ async function tenantFlow(page, out) {
   }, OTHER_IMSI);
   await goTo(page, 'tenants');
   out.operator_page = await page.$eval('#page h1', (e) => e.textContent);
+}
+
+async function passkeyFlow(page, out) {
+  const cdp = await page.createCDPSession();
+  await cdp.send('WebAuthn.enable', { enableUI: false });
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true },
+  });
+  await openPortal(page);
+  await typePassword(page);
+  await page.waitForSelector(visible('#code-form'));
+  check(await page.$eval('#passkey-login', (b) => b.hidden), 'no passkey yet: "Use a passkey" is not offered');
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
+  await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
+  await page.click('#code-form button[type=submit]');
+  await page.waitForSelector('#dashboard', { visible: true });
+
+  await page.click('a[href="#/passkeys"]');
+  await page.waitForSelector(visible('#passkeys'));
+  await page.waitForSelector('#passkey-table td.empty');
+  out.axe_passkeys_empty_minor = await axe(page, 'the passkeys page (none yet)');
+  await page.type('#passkey-name', 'Virtual authenticator');
+  await page.click('#passkey-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelectorAll('#passkey-table tbody th').length === 1, { timeout: 15000 })
+    .catch(async () => { throw new Error(`no passkey listed: ${await page.$eval('#error', (e) => e.textContent)}`); });
+  out.passkeys = await page.$$eval('#passkey-table tbody th', (th) => th.map((e) => e.textContent));
+  check(out.passkeys[0] === 'Virtual authenticator', `the passkey is listed: ${out.passkeys}`);
+  out.authenticator_credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length;
+  check(out.authenticator_credentials === 1, `the authenticator holds the credential: ${out.authenticator_credentials}`);
+  await shot(page, 'passkeys');
+  out.axe_passkeys_minor = await axe(page, 'the passkeys page');
+
+  await page.click('#logout');
+  await page.waitForSelector(visible('#login'));
+  await typePassword(page);
+  await page.waitForSelector(visible('#passkey-login'));
+  await shot(page, 'second-factor-with-passkey');
+  await page.click('#passkey-login');
+  // The previous dashboard stays in the (hidden) page area until the new one renders: wait for a
+  // visible one.
+  await page.waitForSelector('#dashboard', { visible: true });
+  out.me = await page.$eval('#me-name', (e) => e.textContent);
+  out.factor = await page.evaluate(async () => {
+    const s = await (await fetch('/api/v1/me/sessions')).json();
+    return s.items.find((i) => i.current).factor;
+  });
+  check(out.factor === 'webauthn', `the session's factor: ${out.factor}`);
+  const creds = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials;
+  out.sign_count = creds[0].signCount;
+  await shot(page, 'dashboard-after-passkey');
+
+  // A newcomer without a factor enrols a passkey instead of TOTP on the enrolment page.
+  if (process.env.NEWCOMER) {
+    await page.click('#logout');
+    await page.waitForSelector(visible('#login'));
+    await page.$eval('#username', (e) => { e.value = ''; });
+    await page.type('#username', process.env.NEWCOMER);
+    await page.type('#password', PASSWORD);
+    await page.click('#password-form button[type=submit]');
+    await page.waitForSelector(visible('#enrolment'));
+    await shot(page, 'enrolment-with-passkey-option');
+    await page.click('#enrol-passkey');
+    await page.waitForSelector('#dashboard', { visible: true })
+      .catch(async () => { throw new Error(`no dashboard after the passkey enrolment: ${await page.$eval('#error', (e) => e.textContent)}`); });
+    await page.waitForFunction((u) => document.getElementById('me-name').textContent === u, {}, process.env.NEWCOMER);
+    out.newcomer = await page.$eval('#me-name', (e) => e.textContent);
+    out.newcomer_factor = await page.evaluate(async () => {
+      const s = await (await fetch('/api/v1/me/sessions')).json();
+      return s.items.find((i) => i.current).factor;
+    });
+    out.newcomer_credentials = (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials.length;
+  }
 }
 
 function totpOf(key) {
@@ -420,7 +497,7 @@ try {
   const failed = [];
   page.on('requestfailed', (r) => failed.push(r.url()));
 
-  await ({ enrol: enrolFlow, tenant: tenantFlow }[FLOW] || loginFlow)(page, out);
+  await ({ enrol: enrolFlow, tenant: tenantFlow, passkey: passkeyFlow }[FLOW] || loginFlow)(page, out);
 
   check(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations}`);
   check(failed.length === 0, `failed requests: ${failed}`);

@@ -12,6 +12,7 @@ import './access.js';
 import './audit.js';
 import './operator.js';
 import './sessions.js';
+import './oidc.js';
 import './passkey.js';
 import './account.js';
 

@@ -71,6 +71,19 @@ async function submitCode(ev) {
   if (r.status === 401) resetLogin();
 }
 
+/**
+ * Continues a login whose first step happened elsewhere (an identity provider) with its ticket and
+ * the ticket's methods (as after a password).
+ */
+export function continueWithTicket(t, enrol, methods) {
+  ticket = t;
+  $('password-form').hidden = true;
+  if (enrol) return startEnrolment();
+  $('code-form').hidden = !methods.includes('totp');
+  $('passkey-login').hidden = !methods.includes('webauthn');
+  (methods.includes('totp') ? $('code') : $('passkey-login')).focus();
+}
+
 async function startEnrolment() {
   say('Preparing your authenticator key…');
   const r = await raw('POST', '/me/mfa/totp', undefined, ticket);

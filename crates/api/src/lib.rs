@@ -23,6 +23,7 @@ pub mod extract;
 pub mod hsts;
 pub mod idempotency;
 pub mod lifecycle;
+pub mod oidc;
 pub mod openapi;
 pub mod portal;
 pub mod problem;
@@ -98,6 +99,9 @@ pub fn router(state: AppState) -> Router {
         .route("/users/{id}/password", put(access::reset_password))
         .route("/auth/login", post(access::login))
         .route("/auth/login/mfa", post(mfa::login_mfa))
+        .route("/auth/oidc", get(routes::oidc::info))
+        .route("/auth/oidc/start", get(routes::oidc::start))
+        .route("/auth/oidc/callback", get(routes::oidc::callback))
         .route("/auth/logout", post(sessions::logout))
         .route("/me/sessions", get(sessions::list).delete(sessions::sign_out_everywhere))
         .route("/me/mfa/totp", post(mfa::start_totp).delete(mfa::remove_totp))

@@ -5,7 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims, stats};
+use crate::routes::{access, approvals, catalogue, events, jobs, mfa, oidc, passkey, rules, sessions, sims, stats};
 
 struct Bearer;
 
@@ -49,6 +49,7 @@ impl Modify for Bearer {
         access::me, access::audit_log, access::verify_audit,
         mfa::login_mfa, mfa::start_totp, mfa::confirm_totp, mfa::remove_totp, mfa::patch_tenant,
         sessions::logout, sessions::list, sessions::sign_out_everywhere,
+        oidc::info, oidc::start, oidc::callback,
         passkey::login_start, passkey::login_finish, passkey::register_start, passkey::register_finish,
         passkey::list, passkey::rename, passkey::delete, passkey::step_up_start, passkey::step_up_finish,
         approvals::step_up, approvals::create, approvals::list, approvals::get, approvals::approve, approvals::reject,

@@ -38,6 +38,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("audit.js", JS, include_str!("../portal/audit.js")),
     ("operator.js", JS, include_str!("../portal/operator.js")),
     ("sessions.js", JS, include_str!("../portal/sessions.js")),
+    ("oidc.js", JS, include_str!("../portal/oidc.js")),
     ("passkey.js", JS, include_str!("../portal/passkey.js")),
     ("account.js", JS, include_str!("../portal/account.js")),
 ];

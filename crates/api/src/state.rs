@@ -103,6 +103,9 @@ pub struct Settings {
     /// without `[http.tls]`, and responses carry HSTS as they would with TLS (off by default).
     #[serde(default)]
     pub behind_tls_proxy: bool,
+    /// Login with an OpenID Connect provider (`[http.oidc]`; absent: none).
+    #[serde(default)]
+    pub oidc: Option<crate::oidc::OidcSettings>,
     /// The origin people reach the portal at (`https://portal.example.com`, `http://localhost:8080`):
     /// the WebAuthn relying party of passkeys. Its host must be a domain name. Default: derived from
     /// `listen` ([`Settings::public_origin`]).

@@ -533,6 +533,19 @@ pub(crate) async fn open_session(
     session_secs: i64,
     factor: &str,
 ) -> Result<Session> {
+    open_session_with(tx, user, source, session_secs, factor, json!({})).await
+}
+
+/// [`open_session`] with more facts for the `auth.login` audit entry (`extra`, a JSON object merged
+/// into it: how an OpenID Connect login was proved, for instance).
+pub(crate) async fn open_session_with(
+    tx: &mut store::Tx,
+    user: &User,
+    source: Option<IpAddr>,
+    session_secs: i64,
+    factor: &str,
+    extra: serde_json::Value,
+) -> Result<Session> {
     let actor = account_actor(user, &source_text(source));
     let t = user.tenant.as_deref().unwrap_or("*");
     tx.record_login(&user.id, true, 0).await?;
@@ -548,7 +561,10 @@ pub(crate) async fn open_session(
         })
         .await?;
     tx.set_session_factor(&info.id, factor).await?;
-    let after = json!({"result": "succeeded", "factor": factor, "session": info.id});
+    let mut after = json!({"result": "succeeded", "factor": factor, "session": info.id});
+    if let (Some(a), serde_json::Value::Object(more)) = (after.as_object_mut(), extra) {
+        a.extend(more);
+    }
     tx.append_audit(&actor.audit_entry(t, "auth.login", &format!("user/{}", user.id), (), after)).await?;
     Ok(Session { token, expires_at, role: user.role.clone(), tenant: user.tenant.clone(), factor: factor.into() })
 }

@@ -45,6 +45,7 @@ pub mod jobs;
 mod lifecycle;
 pub mod mfa;
 mod notify;
+pub mod oidc;
 pub mod passkey;
 pub mod password;
 pub mod provisioning;

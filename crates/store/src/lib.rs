@@ -47,6 +47,7 @@ pub mod firewall_state;
 pub mod jobs;
 pub mod mfa;
 pub mod model;
+pub mod oidc;
 pub mod platform;
 pub mod schema;
 pub mod seal;

@@ -62,6 +62,9 @@ pub enum ServeError {
     /// The breached-password corpus.
     #[error(transparent)]
     Breached(#[from] api::BreachedFileError),
+    /// `[http.oidc]` is unusable (the issuer's scheme, the client secret file).
+    #[error("{0}")]
+    Oidc(String),
     /// The platform API's own store connections could not be opened.
     #[error("platform API store connections: {0}")]
     ApiStore(store::StoreError),

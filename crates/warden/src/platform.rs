@@ -68,6 +68,9 @@ impl Platform {
         if let Some(n) = settings.load_breached()? {
             eprintln!("warden: {n} breached-password hashes loaded");
         }
+        if let Some(oidc) = &settings.oidc {
+            oidc.validate().map_err(ServeError::Oidc)?;
+        }
         let listen = settings.listen;
         let bind_error = |source| ServeError::Bind { key: "http.listen", addr: listen, source };
         // Bound here, registered with the platform's own runtime in `start`.

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod events;
 pub mod jobs;
 pub mod mfa;
+pub mod oidc;
 pub mod passkey;
 pub mod rules;
 pub mod sessions;

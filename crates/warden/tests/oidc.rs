@@ -8,45 +8,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use cmp::totp::{self, Params};
-use common::http;
+use common::{browser, http};
 use serde_json::json;
 
 const PASSWORD: &str = "plum tractor evening lighthouse";
-
-fn found(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
-}
-
-/// Installs the pinned npm packages unless they are there (the same as portal_browser.rs, plus the
-/// provider).
-fn npm_ci(dir: &Path) {
-    let have =
-        ["puppeteer-core/package.json", "axe-core/axe.min.js", "otpauth/package.json", "oidc-provider/package.json"];
-    if have.iter().all(|p| dir.join("node_modules").join(p).is_file()) {
-        return;
-    }
-    let out = Command::new("npm")
-        .current_dir(dir)
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .output()
-        .expect("run npm ci");
-    assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn browser() -> Option<(PathBuf, PathBuf)> {
-    let (Some(chromium), Some(_)) = (found("chromium"), found("node")) else {
-        assert!(std::env::var_os("CI").is_none(), "chromium and node are required under CI (.ci/run installs them)");
-        eprintln!("skipped: chromium or node not installed (apt-get install chromium nodejs npm)");
-        return None;
-    };
-    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    npm_ci(&browser_dir);
-    Some((chromium, browser_dir))
-}
 
 async fn make_user(api: &str, operator: &str, username: &str) {
     let user = json!({"username": username, "password": PASSWORD, "role": "operator_admin"});

@@ -143,3 +143,40 @@ pub async fn http(method: &str, url: &str, token: &str, body: Option<serde_json:
     let text = resp.text().await.unwrap();
     (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
 }
+
+/// The program `program` on the `PATH`, if any.
+pub fn found(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
+}
+
+/// Installs the browser tests' pinned npm packages (tests/browser/package-lock.json) unless they are
+/// there. Once per process at a time: the tests of one binary run in parallel, and two `npm ci` in
+/// one folder would delete each other's `node_modules`.
+fn npm_ci(dir: &Path) {
+    static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one = ONCE.lock().unwrap_or_else(|e| e.into_inner());
+    let have =
+        ["puppeteer-core/package.json", "axe-core/axe.min.js", "otpauth/package.json", "oidc-provider/package.json"];
+    if have.iter().all(|p| dir.join("node_modules").join(p).is_file()) {
+        return;
+    }
+    let out = Command::new("npm")
+        .current_dir(dir)
+        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+        .output()
+        .expect("run npm ci");
+    assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Debian's chromium and the browser tests' npm packages (chromium's path, tests/browser), or `None`
+/// (skipped) when chromium or node is missing outside CI.
+pub fn browser() -> Option<(PathBuf, PathBuf)> {
+    let (Some(chromium), Some(_)) = (found("chromium"), found("node")) else {
+        assert!(std::env::var_os("CI").is_none(), "chromium and node are required under CI (.ci/run installs them)");
+        eprintln!("skipped: chromium or node not installed (apt-get install chromium nodejs npm)");
+        return None;
+    };
+    let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    npm_ci(&browser_dir);
+    Some((chromium, browser_dir))
+}

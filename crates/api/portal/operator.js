@@ -1,9 +1,8 @@
 // Operator pages: tenants (create; the per-tenant `mfa_required` switch through PATCH
-// /tenants/{name}), service profiles (read) and IMSI ranges (read, mark a new one). Roaming partners
-// and firewall counters have no API yet (configuration and metrics); the dashboard shows firewall
-// and roaming block events.
+// /tenants/{name}), service profiles (read), IMSI ranges (read, mark a new one), and the roaming
+// partners with the signalling firewall's counters (GET /firewall, when this Warden runs one).
 import { h, page, table, field, options, when, messages, button } from './dom.js';
-import { call, get, problem } from './api.js';
+import { call, get, problem, raw } from './api.js';
 import { register, roles, go } from './router.js';
 
 async function tenants() {
@@ -70,6 +69,39 @@ async function ranges() {
     h('section', { 'aria-labelledby': 'new-range-title' }, h('h2', { id: 'new-range-title' }, 'Mark a range'), form));
 }
 
+// Roaming partners and the signalling firewall (GET /firewall): who may send, and what the rules
+// decided about each partner since the process started. 404: this process runs no firewall.
+async function firewallPage() {
+  const r = await raw('GET', '/firewall');
+  if (r.status === 404) {
+    return page('firewall', 'Roaming partners and firewall',
+      h('p', { id: 'firewall-absent' }, 'This Warden runs no signalling firewall ([firewall] is not configured).'));
+  }
+  if (r.status !== 200) throw new Error(problem(r, 'The firewall could not be read.'));
+  const fw = r.data;
+  const partners = fw.partners.map((p) => h('section', { 'aria-labelledby': 'partner-' + p.name },
+    h('h2', { id: 'partner-' + p.name }, p.name + (p.sinkhole ? ' (sinkholed)' : '')),
+    h('dl', { class: 'me' },
+      [['PLMNs', p.plmns.join(', ') || '–'], ['Realms', p.realms.join(', ') || '–'],
+        ['Origin-Hosts', p.origin_hosts.join(', ') || '–'], ['Addresses', p.addresses.join(', ') || 'any'],
+        ['Budget', p.rate_per_sec == null ? 'none' : p.rate_per_sec + ' requests/s']]
+        .map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),
+    table('Decisions about ' + p.name + ' since the start', [
+      { label: 'Rule', cell: (c) => c.rule },
+      { label: 'Action', cell: (c) => c.action },
+      { label: 'Requests', cell: (c) => String(c.count) },
+    ], p.counters, 'No requests yet.')));
+  return page('firewall', 'Roaming partners and firewall',
+    h('p', {}, 'Firewall ' + fw.origin_host + '. Risky visited networks now: ' + (fw.risky_plmns.join(', ') || 'none') + '.'),
+    table('Storm admission by priority', [
+      { label: 'Priority', cell: (a) => a.priority },
+      { label: 'Admitted', cell: (a) => String(a.admitted) },
+      { label: 'Refused', cell: (a) => String(a.refused) },
+    ], fw.admissions, 'No requests yet.'),
+    ...(partners.length ? partners : [h('p', {}, 'No roaming partners are configured.')]));
+}
+
 register({ name: 'tenants', title: 'Tenants', nav: 'Tenants', allowed: roles.operator, render: tenants });
 register({ name: 'profiles', title: 'Service profiles', nav: 'Profiles', allowed: roles.operator, render: profiles });
 register({ name: 'ranges', title: 'IMSI ranges', nav: 'Ranges', allowed: roles.operator, render: ranges });
+register({ name: 'firewall', title: 'Roaming partners and firewall', nav: 'Firewall', allowed: roles.operator, render: firewallPage });

@@ -47,7 +47,7 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, approvals, catalogue, events, jobs, mfa, passkey, rules, sessions, sims, stats};
+use routes::{access, approvals, catalogue, events, firewall, jobs, mfa, passkey, rules, sessions, sims, stats};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .route("/profiles", get(catalogue::list_profiles))
         .route("/profiles/{name}", put(catalogue::put_profile))
         .route("/ranges", get(catalogue::list_ranges).post(catalogue::create_range))
+        .route("/firewall", get(firewall::overview))
         .route("/tenants", get(access::list_tenants).post(access::create_tenant))
         .route("/tenants/{name}", axum::routing::patch(mfa::patch_tenant))
         .route("/tokens", get(access::list_tokens).post(access::create_token))

@@ -5,7 +5,9 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
-use crate::routes::{access, approvals, catalogue, events, jobs, mfa, oidc, passkey, rules, sessions, sims, stats};
+use crate::routes::{
+    access, approvals, catalogue, events, firewall, jobs, mfa, oidc, passkey, rules, sessions, sims, stats,
+};
 
 struct Bearer;
 
@@ -44,6 +46,7 @@ impl Modify for Bearer {
         events::list, events::stream, events::create_webhook, events::list_webhooks, events::delete_webhook,
         rules::list, rules::create, rules::delete,
         catalogue::list_profiles, catalogue::put_profile, catalogue::list_ranges, catalogue::create_range,
+        firewall::overview,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
         access::me, access::audit_log, access::verify_audit,

@@ -302,9 +302,17 @@ pub struct Inner {
     /// Cancelled when the platform stops: live event streams end, bulk jobs and the background
     /// work of [`crate::start_background`] stop.
     pub shutdown: CancellationToken,
+    /// The signalling firewall of this process, once `warden serve` has built it (`/firewall`).
+    pub firewall: std::sync::OnceLock<Arc<dyn crate::routes::firewall::FirewallView>>,
 }
 
 impl AppState {
+    /// Hands the API a view of the signalling firewall running in this process (once; later calls
+    /// are ignored).
+    pub fn set_firewall(&self, view: Arc<dyn crate::routes::firewall::FirewallView>) {
+        let _ = self.0.firewall.set(view);
+    }
+
     /// State over `store`, telling `hss` about changes, with a shutdown token of its own.
     pub fn new(store: Store, hss: Arc<dyn HssNotifier>, settings: Settings) -> Self {
         Self::with_shutdown(store, hss, settings, CancellationToken::new())
@@ -336,6 +344,7 @@ impl AppState {
             job_slots: cmp::fair::FairSlots::new(2),
             jobs: JobRunner::new(shutdown.clone()),
             shutdown,
+            firewall: std::sync::OnceLock::new(),
         }))
     }
 

@@ -129,3 +129,29 @@ async fn the_operator_verifies_the_audit_chain_and_tenants_may_not() {
     assert!(v["records"].as_u64().unwrap() >= 4, "the tenant and its tokens were audited: {v}");
     assert_eq!(api.call("GET", "/api/v1/audit/verify", &a_admin, None).await.status, 403);
 }
+
+/// A firewall as `warden serve` would hand it over (warden/tests/firewall.rs checks the real one).
+struct OnePartner;
+
+impl api::routes::firewall::FirewallView for OnePartner {
+    fn overview(&self) -> api::routes::firewall::FirewallOverview {
+        api::routes::firewall::FirewallOverview {
+            origin_host: "fw.home.example".into(),
+            partners: vec![api::routes::firewall::PartnerView { name: "alpha".into(), ..Default::default() }],
+            ..Default::default()
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_firewall_page_is_the_operators_and_needs_a_firewall() {
+    let api = Api::new().await;
+    let (admin, _, _) = api.tenant("acme").await;
+    let r = api.call("GET", "/api/v1/firewall", &api.operator.clone(), None).await;
+    assert_eq!(r.status, 404, "no firewall in this process: {}", r.text);
+    api.state.set_firewall(std::sync::Arc::new(OnePartner));
+    let r = api.call("GET", "/api/v1/firewall", &api.operator.clone(), None).await;
+    assert_eq!((r.status.as_u16(), r.json()["partners"][0]["name"].as_str()), (200, Some("alpha")), "{}", r.text);
+    let r = api.call("GET", "/api/v1/firewall", &admin, None).await;
+    assert_eq!(r.status, 403, "roaming partners are the operator's: {}", r.text);
+}

@@ -191,6 +191,9 @@ impl App {
         let tokens = Tokens::new();
         let platform = Platform::build(&config.http, hss.clone(), tokens.edge.child_token()).await?;
         let firewall = FirewallPart::build(&config, &store).await?;
+        if let (Some(p), Some(fw)) = (&platform, &firewall) {
+            p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
+        }
         let metrics = metrics.map(|(l, mut exporter)| {
             if let Some(fw) = &firewall {
                 let fw = fw.firewall().clone();

@@ -18,6 +18,7 @@ mod edge_runtime;
 mod error;
 mod firewall_replication;
 mod firewall_run;
+mod firewall_view;
 mod hexarg;
 mod hss_front;
 mod hss_import;

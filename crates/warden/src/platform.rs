@@ -54,6 +54,11 @@ pub struct Platform {
 pub type Task = (&'static str, std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>);
 
 impl Platform {
+    /// The API's state (to hand it a view of the firewall built after it).
+    pub fn state(&self) -> &api::AppState {
+        &self.state
+    }
+
     /// Loads what `settings` names and binds its listener; `None` when the API is disabled.
     pub async fn build(
         settings: &api::Settings,

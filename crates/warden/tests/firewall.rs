@@ -22,6 +22,15 @@ use testkit::s6a::{self, connect_mme, Node};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn config(port: u16, mport: u16, fport: u16, alpha_plmn: &str) -> String {
+    config_with_http(port, mport, fport, alpha_plmn, None)
+}
+
+/// The node's configuration, with the API on `hport` when given.
+fn config_with_http(port: u16, mport: u16, fport: u16, alpha_plmn: &str, hport: Option<u16>) -> String {
+    let http = match hport {
+        Some(h) => format!("listen = \"127.0.0.1:{h}\""),
+        None => "enabled = false".to_string(),
+    };
     format!(
         r#"data_dir = "data"
 [diameter]
@@ -31,7 +40,7 @@ origin_realm = "home.example"
 [metrics]
 listen = "127.0.0.1:{mport}"
 [http]
-enabled = false
+{http}
 [firewall]
 listen = "127.0.0.1:{fport}"
 origin_host = "fw.home.example"
@@ -84,13 +93,19 @@ async fn partner(addr: SocketAddr) -> PeerHandle {
 #[tokio::test]
 async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
     let dir = tempfile::tempdir().unwrap();
-    let (port, mport, fport) = (free_port(), free_port(), free_port());
-    std::fs::write(dir.path().join("warden.toml"), config(port, mport, fport, "26201")).unwrap();
+    let (port, mport, fport, hport) = (free_port(), free_port(), free_port(), free_port());
+    let write = |plmn: &str| {
+        std::fs::write(dir.path().join("warden.toml"), config_with_http(port, mport, fport, plmn, Some(hport))).unwrap()
+    };
+    write("26201");
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     for (cmd, file) in [("profile", "profiles.toml"), ("sim", "sims.csv")] {
         let out = warden(dir.path(), &[cmd, "import", root.join(file).to_str().unwrap()]);
         assert!(out.status.success(), "{cmd} import: {}", String::from_utf8_lossy(&out.stderr));
     }
+    let out = warden(dir.path(), &["admin", "init"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let operator = String::from_utf8(out.stdout).unwrap().lines().next().unwrap().to_string();
     let server = Server::start(dir.path());
     let faddr: SocketAddr = format!("127.0.0.1:{fport}").parse().unwrap();
     wait_listening(faddr).await;
@@ -114,8 +129,23 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
     );
     // Its priority class comes from the store: the alarm SIM is critical.
     assert!(text.contains("warden_firewall_admission_total{priority=\"critical\",outcome=\"admitted\"} 1"), "{text}");
+    // The operator's API (the portal's firewall page) shows the same partner and counters.
+    let api = format!("http://127.0.0.1:{hport}/api/v1/firewall");
+    wait_listening(format!("127.0.0.1:{hport}").parse().unwrap()).await;
+    let (s, fw) = common::http("GET", &api, &operator, None).await;
+    assert_eq!(s, 200, "{fw}");
+    assert_eq!(fw["origin_host"], "fw.home.example");
+    let alpha = &fw["partners"][0];
+    assert_eq!((alpha["name"].as_str(), &alpha["plmns"]), (Some("alpha"), &serde_json::json!(["26201"])), "{fw}");
+    let counters = alpha["counters"].as_array().unwrap();
+    let count = |rule: &str, action: &str| {
+        counters.iter().find(|c| c["rule"] == rule && c["action"] == action).and_then(|c| c["count"].as_u64())
+    };
+    assert_eq!((count("pass", "passed"), count("c2-home-imsi", "blocked")), (Some(1), Some(1)), "{fw}");
+    let critical = fw["admissions"].as_array().unwrap().iter().find(|a| a["priority"] == "critical").unwrap();
+    assert_eq!(critical["admitted"], 1, "{fw}");
     // Alpha's PLMN changes in the file; SIGHUP; the open connection is screened by the new rules.
-    std::fs::write(dir.path().join("warden.toml"), config(port, mport, fport, "26202")).unwrap();
+    write("26202");
     reload(dir.path(), &server);
     let mut code = None;
     for n in 0..50 {
@@ -126,6 +156,8 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(code, Some(5003), "Visited-PLMN-Id 26201 no longer Alpha's after the reload");
+    let (_, fw) = common::http("GET", &api, &operator, None).await;
+    assert_eq!(fw["partners"][0]["plmns"], serde_json::json!(["26202"]), "the page shows the rules in force: {fw}");
 }
 
 fn reload(_dir: &Path, server: &Server) {

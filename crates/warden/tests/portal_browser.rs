@@ -83,7 +83,7 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
         ("JOB_IMSI", "001010000000003"),
     ];
     let findings = drive(chromium, browser_dir, &n, &env).await;
-    assert_eq!(findings["pages"].as_object().map(|p| p.len()), Some(13), "every page visited: {findings}");
+    assert_eq!(findings["pages"].as_object().map(|p| p.len()), Some(15), "every page visited: {findings}");
     assert_eq!(findings["search"]["critical"], json!(["001010000000002"]), "prefix and priority: {findings}");
     assert_eq!(findings["search"]["none"], 0, "{findings}");
     let pages = json!([["001010000000001", "001010000000002"], ["001010000000003"]]);

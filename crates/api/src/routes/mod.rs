@@ -6,6 +6,7 @@ pub mod access;
 pub mod approvals;
 pub mod catalogue;
 pub mod events;
+pub mod firewall;
 pub mod jobs;
 pub mod mfa;
 pub mod oidc;

@@ -31,7 +31,7 @@ const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW
 
 // Every page of the portal an operator admin sees (issue #15).
 const PAGES = ['sims', `sims/${SIM_IMSI}`, 'jobs', 'approvals', 'rules', 'webhooks', 'users', 'tokens', 'audit',
-  'tenants', 'profiles', 'ranges', 'my-sessions'];
+  'tenants', 'profiles', 'ranges', 'firewall', 'my-sessions', 'password'];
 
 function check(ok, message) {
   if (!ok) throw new Error(message);

@@ -83,6 +83,8 @@ async fn filled_workspace() -> tempfile::TempDir {
         ttl: 86_400,
     };
     tx.insert_approval(&approval).await.unwrap();
+    tx.put_oidc_flow("state-1", "nonce-1", b"pkce-verifier", "unknown", store::now() + 600).await.unwrap();
+    assert!(tx.bind_oidc_subject(&alice.id, "https://idp.example", "subject-1").await.unwrap());
     tx.create_job("acme", "set_status", "{}", "alice", 2).await.unwrap();
     tx.create_webhook("acme", "https://hooks.example/w", b"webhook-secret", 0).await.unwrap();
     tx.create_rule("acme", "quota", "{}").await.unwrap();

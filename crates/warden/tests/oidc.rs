@@ -11,32 +11,8 @@ mod common;
 use std::path::PathBuf;
 use std::process::Command;
 
-use cmp::totp::{self, Params};
 use common::{browser, http};
 use serde_json::json;
-
-const PASSWORD: &str = "plum tractor evening lighthouse";
-
-async fn make_user(api: &str, operator: &str, username: &str) {
-    let user = json!({"username": username, "password": PASSWORD, "role": "operator_admin"});
-    let (s, r) = http("POST", &format!("{api}/users"), operator, Some(user)).await;
-    assert_eq!(s, 201, "{r}");
-}
-
-/// Enrols TOTP for `username` through the enrolment ticket of a password login; returns the secret.
-async fn enrol_totp(api: &str, username: &str) -> String {
-    let login = json!({"username": username, "password": PASSWORD});
-    let (s, t) = http("POST", &format!("{api}/auth/login"), "", Some(login)).await;
-    assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
-    let ticket = t["ticket"].as_str().unwrap();
-    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
-    assert_eq!(s, 201, "{e}");
-    let secret = e["secret"].as_str().unwrap().to_string();
-    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
-    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
-    assert_eq!(s, 200, "{c}");
-    secret
-}
 
 #[tokio::test]
 async fn oidc_login_with_a_real_provider_in_chromium() {
@@ -59,9 +35,9 @@ async fn oidc_login_with_a_real_provider_in_chromium() {
 
     // Operator staff always need a second factor: carol gets in on the provider's; dave's provider
     // login has none, so Warden asks for his TOTP code.
-    make_user(&api, &operator, "ops.carol").await;
-    make_user(&api, &operator, "ops.dave").await;
-    let dave_secret = enrol_totp(&api, "ops.dave").await;
+    common::make_operator_person(&api, &operator, "ops.carol").await;
+    common::make_operator_person(&api, &operator, "ops.dave").await;
+    let (dave_secret, _) = common::enrol_totp(&api, "ops.dave").await;
 
     let (s, info) = http("GET", &format!("{api}/auth/oidc"), "", None).await;
     assert_eq!((s, info), (200, json!({"enabled": true, "name": "Test IdP"})));

@@ -26,21 +26,8 @@ const USERNAME: &str = "ops.alice";
 /// Makes an operator admin person `username` and enrols TOTP through the enrolment ticket of their
 /// first login; returns the TOTP secret and the recovery codes.
 async fn enrol_operator(api: &str, operator: &str, username: &str) -> (String, Vec<String>) {
-    let user = json!({"username": username, "password": PASSWORD, "role": "operator_admin"});
-    let (s, r) = http("POST", &format!("{api}/users"), operator, Some(user)).await;
-    assert_eq!(s, 201, "{r}");
-    let (s, t) =
-        http("POST", &format!("{api}/auth/login"), "", Some(json!({"username": username, "password": PASSWORD}))).await;
-    assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
-    let ticket = t["ticket"].as_str().unwrap();
-    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
-    assert_eq!(s, 201, "{e}");
-    let secret = e["secret"].as_str().unwrap().to_string();
-    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
-    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(json!({"code": code}))).await;
-    assert_eq!(s, 200, "{c}");
-    let codes = c["recovery_codes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
-    (secret, codes)
+    common::make_operator_person(api, operator, username).await;
+    common::enrol_totp(api, username).await
 }
 
 /// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.

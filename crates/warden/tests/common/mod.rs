@@ -180,3 +180,33 @@ pub fn browser() -> Option<(PathBuf, PathBuf)> {
     npm_ci(&browser_dir);
     Some((chromium, browser_dir))
 }
+
+/// The password of the people the process-level tests create.
+pub const PERSON_PASSWORD: &str = "plum tractor evening lighthouse";
+
+/// Creates the operator admin person `username` (password [`PERSON_PASSWORD`]) through the API at
+/// `api` with the operator token.
+pub async fn make_operator_person(api: &str, operator: &str, username: &str) {
+    let user = serde_json::json!({"username": username, "password": PERSON_PASSWORD, "role": "operator_admin"});
+    let (s, r) = http("POST", &format!("{api}/users"), operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+}
+
+/// Enrols TOTP for the person `username` (no factor yet, MFA required) through the enrolment ticket
+/// of a password login; returns the secret and the recovery codes.
+pub async fn enrol_totp(api: &str, username: &str) -> (String, Vec<String>) {
+    use cmp::totp::{self, Params};
+    let login = serde_json::json!({"username": username, "password": PERSON_PASSWORD});
+    let (s, t) = http("POST", &format!("{api}/auth/login"), "", Some(login)).await;
+    assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
+    let ticket = t["ticket"].as_str().unwrap();
+    let (s, e) = http("POST", &format!("{api}/me/mfa/totp"), ticket, None).await;
+    assert_eq!(s, 201, "{e}");
+    let secret = e["secret"].as_str().unwrap().to_string();
+    let code = totp::totp(Params::DEFAULT, &totp::base32_decode(&secret).unwrap(), store::now());
+    let body = serde_json::json!({"code": code});
+    let (s, c) = http("POST", &format!("{api}/me/mfa/totp/confirm"), ticket, Some(body)).await;
+    assert_eq!(s, 200, "{c}");
+    let codes = c["recovery_codes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    (secret, codes)
+}

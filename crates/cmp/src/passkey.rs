@@ -133,10 +133,9 @@ fn credential_id_text(pk: &Passkey) -> String {
 
 /// Changing one's passkeys from a session needs a second factor proved within the last five minutes
 /// ([`crate::stepup`]): a stolen session alone cannot add the thief's passkey or remove the owner's.
+/// A `Holder::Session` is always a person's login session (the API checks it).
 async fn require_fresh(store: &Store, token_id: &str, task: &str) -> Result<()> {
-    // A `Holder::Session` is always a person's login session (the API checks it).
-    let cred = crate::stepup::Credential { token_id, name: crate::access::SESSION_PREFIX };
-    crate::stepup::require_fresh(store, cred, task).await.map(|_| ())
+    crate::stepup::require_fresh_session(store, token_id, task).await.map(|_| ())
 }
 
 fn binding(holder: &Holder) -> &str {

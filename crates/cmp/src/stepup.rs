@@ -41,8 +41,20 @@ pub async fn require_fresh(store: &Store, cred: Credential<'_>, task: &str) -> R
     if !cred.is_session() {
         return Ok(None);
     }
-    match store.session_freshness(cred.token_id).await? {
-        Some((factor, at)) if store::now() - at <= FRESH_SECS && store::now() >= at => Ok(Some(factor)),
+    require_fresh_session(store, cred.token_id, task).await.map(Some)
+}
+
+/// Whether Unix second `at` lies within the last [`FRESH_SECS`] (not in the future).
+fn recent(at: i64) -> bool {
+    let now = store::now();
+    (0..=FRESH_SECS).contains(&(now - at))
+}
+
+/// The fresh factor of the login session `token_id` (the caller knows it is one), or
+/// [`Error::StepUpRequired`] naming `task`.
+pub async fn require_fresh_session(store: &Store, token_id: &str, task: &str) -> Result<String> {
+    match store.session_freshness(token_id).await? {
+        Some((factor, at)) if recent(at) => Ok(factor),
         _ => Err(Error::StepUpRequired(format!(
             "{task} needs a second factor proved within the last {} minutes (POST /api/v1/me/step-up, then retry).",
             FRESH_SECS / 60
@@ -58,12 +70,9 @@ pub async fn require_for_new_factor(store: &Store, user_id: &str, token_id: &str
     let has_totp = store.totp_credential(user_id).await?.is_some_and(|c| c.active);
     let has_passkey = store.count_webauthn_credentials(user_id).await? > 0;
     if has_totp || has_passkey {
-        let cred = Credential { token_id, name: SESSION_PREFIX };
-        return require_fresh(store, cred, "adding a second factor").await.map(|_| ());
+        return require_fresh_session(store, token_id, "adding a second factor").await.map(|_| ());
     }
-    let opened = store.session_opened_at(token_id).await?.unwrap_or(0);
-    let now = store::now();
-    if now - opened <= FRESH_SECS && now >= opened {
+    if recent(store.session_opened_at(token_id).await?.unwrap_or(0)) {
         return Ok(());
     }
     Err(Error::StepUpRequired(format!(

@@ -14,6 +14,8 @@
 //! | [`Imeisv`] | device identity with software version | 16 digits (TS 23.003 §6.2.2) |
 //! | [`Tac`] | type allocation code (device model) | 8 digits |
 //! | [`Plmn`] | network: MCC + MNC | 3 + 2–3 digits, BCD as in TS 24.008 §10.5.1.13 |
+//! | [`PrefixRule`] | allowlisted destination prefix | CIDR with zero host bits, optional ports and protocol |
+//! | [`DomainPattern`] | allowlisted name | DNS name, or `*.` and a suffix of two labels or more |
 //!
 //! Every parser says exactly what is wrong with its input ([`IdError`]). The types serialise as
 //! their digit strings. This crate depends on nothing of Warden's and never panics on input.
@@ -61,11 +63,13 @@ macro_rules! id_type {
     };
 }
 
+mod allow;
 mod checks;
 mod device;
 mod plmn;
 mod subscriber;
 
+pub use allow::{AllowError, DomainPattern, PrefixRule, Proto};
 pub use checks::{luhn_check_digit, luhn_ok, IdError};
 pub use device::{Imei, Imeisv, Tac};
 pub use plmn::Plmn;

@@ -46,11 +46,21 @@ pub enum EventKind {
     ApprovalApproved,
     /// A second person rejected such a request.
     ApprovalRejected,
+    /// A SIM's own allowlists changed (SUB-2).
+    SimPolicyChanged,
+    /// A SIM was quarantined: only its tenant's management platform stays reachable (AV-1).
+    SimQuarantined,
+    /// A SIM's quarantine was lifted.
+    SimQuarantineLifted,
+    /// The DNS firewall refused a name outside the SIM's allowlist.
+    DnsRefused,
+    /// The PCRF released a SIM's data session (ASR): the SIM is no longer active.
+    GxSessionReleased,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
-    pub const FIXED: [EventKind; 18] = [
+    pub const FIXED: [EventKind; 23] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -69,6 +79,11 @@ impl EventKind {
         EventKind::ApprovalRequested,
         EventKind::ApprovalApproved,
         EventKind::ApprovalRejected,
+        EventKind::SimPolicyChanged,
+        EventKind::SimQuarantined,
+        EventKind::SimQuarantineLifted,
+        EventKind::DnsRefused,
+        EventKind::GxSessionReleased,
     ];
 
     /// The name stored and shown.
@@ -93,6 +108,11 @@ impl EventKind {
             EventKind::ApprovalRequested => "approval.requested",
             EventKind::ApprovalApproved => "approval.approved",
             EventKind::ApprovalRejected => "approval.rejected",
+            EventKind::SimPolicyChanged => "sim.policy_changed",
+            EventKind::SimQuarantined => "sim.quarantined",
+            EventKind::SimQuarantineLifted => "sim.quarantine_lifted",
+            EventKind::DnsRefused => "dns.refused",
+            EventKind::GxSessionReleased => "gx.session_released",
         })
     }
 }

@@ -56,6 +56,7 @@ pub mod sims;
 pub mod stepup;
 pub mod text;
 pub mod totp;
+pub mod traffic;
 pub mod webhook;
 
 pub use actor::Actor;

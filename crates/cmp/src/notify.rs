@@ -13,6 +13,9 @@ pub trait HssNotifier: Send + Sync + 'static {
     fn status_changed(&self, before: &Sim, to: SimStatus);
     /// `before` is the SIM as it was; its subscription data changed (profile, data barring).
     fn profile_changed(&self, before: &Sim);
+    /// The traffic policy of `imsi` changed (its own allowlists or quarantine); the PCRF pushes the
+    /// new rules. The HSS itself has nothing to do.
+    fn policy_changed(&self, _imsi: &ids::Imsi) {}
 }
 
 /// For tools that run without an HSS in their process (the command line): the running server sends

@@ -55,6 +55,7 @@ pub mod sessions;
 pub mod sims_scoped;
 mod sqn;
 pub mod stats;
+pub mod traffic;
 mod tx;
 pub mod users;
 pub mod webauthn;

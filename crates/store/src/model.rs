@@ -201,9 +201,33 @@ pub struct ServiceProfile {
     /// UE-AMBR downlink, bit/s.
     #[serde(default)]
     pub ambr_dl: Option<u32>,
-    /// IP ranges or domains the devices may reach (stored; enforced by later work).
+    /// The legacy allowlist (IP ranges or domains in one list): each entry is read as an
+    /// `allow_prefixes` entry when it parses as one, else as an `allow_domains` entry
+    /// ([`ServiceProfile::prefixes`], [`ServiceProfile::domains`]). Kept for profiles written
+    /// before those fields existed.
     #[serde(default)]
     pub ip_allowlist: Vec<String>,
+    /// Data traffic when the allowlists are empty: `restricted` (the default: nothing but DNS) or
+    /// `open` (no restriction). Non-empty allowlists restrict either way (SUB-2).
+    #[serde(default)]
+    pub traffic: TrafficMode,
+    /// Destination prefixes (with optional ports and protocol) the devices may reach.
+    #[serde(default)]
+    pub allow_prefixes: Vec<ids::PrefixRule>,
+    /// Names the devices may resolve (exact, or `*.suffix`); their addresses become reachable for
+    /// the records' TTL through the DNS firewall.
+    #[serde(default)]
+    pub allow_domains: Vec<ids::DomainPattern>,
+    /// The tenant's management platform: the only destinations of a quarantined or data-barred SIM.
+    #[serde(default)]
+    pub quarantine_prefixes: Vec<ids::PrefixRule>,
+    /// Names a quarantined SIM may still resolve (the management platform's).
+    #[serde(default)]
+    pub quarantine_domains: Vec<ids::DomainPattern>,
+    /// Predefined PCC rule names configured on the P-GW, installed (Charging-Rule-Name) instead of
+    /// dynamic rules built from the allowlists, where the operator prefers that. Empty: dynamic rules.
+    #[serde(default)]
+    pub predefined_rules: Vec<String>,
     /// Fixed dialling list for voice/SMS (stored; enforced by later work).
     #[serde(default)]
     pub fixed_dialling: Vec<String>,
@@ -219,10 +243,41 @@ fn default_lock_action() -> LockAction {
     LockAction::Event
 }
 
+/// What a profile lets through when its allowlists are empty (SUB-2).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrafficMode {
+    /// Nothing but DNS (the default).
+    #[default]
+    Restricted,
+    /// Everything.
+    Open,
+}
+
 impl ServiceProfile {
     /// True for data-only subscriptions (Network-Access-Mode ONLY_PACKET).
     pub fn data_only(&self) -> bool {
         self.services == [Service::Data]
+    }
+
+    /// The allowed prefixes: `allow_prefixes` and the prefix entries of the legacy `ip_allowlist`.
+    pub fn prefixes(&self) -> Vec<ids::PrefixRule> {
+        let legacy = self.ip_allowlist.iter().filter_map(|e| e.parse::<ids::PrefixRule>().ok());
+        let mut all: Vec<_> = self.allow_prefixes.iter().copied().chain(legacy).collect();
+        all.dedup();
+        all
+    }
+
+    /// The allowed names: `allow_domains` and the legacy `ip_allowlist` entries that are names.
+    pub fn domains(&self) -> Vec<ids::DomainPattern> {
+        let legacy = self
+            .ip_allowlist
+            .iter()
+            .filter(|e| e.parse::<ids::PrefixRule>().is_err())
+            .filter_map(|e| e.parse::<ids::DomainPattern>().ok());
+        let mut all: Vec<_> = self.allow_domains.iter().cloned().chain(legacy).collect();
+        all.dedup();
+        all
     }
 
     /// Checks values a profile file might get wrong.
@@ -232,6 +287,24 @@ impl ServiceProfile {
         }
         if self.services.is_empty() {
             return Err(format!("profile {}: no services", self.name));
+        }
+        for e in &self.ip_allowlist {
+            if e.parse::<ids::PrefixRule>().is_err() {
+                if let Err(why) = e.parse::<ids::DomainPattern>() {
+                    return Err(format!(
+                        "profile {}: ip_allowlist entry is neither a prefix nor a name: {why}",
+                        self.name
+                    ));
+                }
+            }
+        }
+        if let Some(bad) =
+            self.predefined_rules.iter().find(|r| r.is_empty() || r.len() > 128 || r.chars().any(char::is_control))
+        {
+            return Err(format!(
+                "profile {}: predefined rule name {bad:?} must be 1-128 printable characters",
+                self.name
+            ));
         }
         for a in &self.apn {
             let label_ok = |l: &str| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');

@@ -1,0 +1,431 @@
+//! Traffic policy data (SUB-2, AV-1): per-SIM allowlist overrides and quarantine, the PCRF's Gx
+//! sessions, per-SIM usage per hour and the DNS firewall's query log.
+//!
+//! Reads for the platform carry the caller's [`Scope`], so a tenant never sees another tenant's
+//! SIMs' policies, usage or queries; the PCRF and the DNS firewall (which act for the operator)
+//! read unscoped.
+
+use sqlx::Row;
+
+use crate::access::Scope;
+use crate::db::Store;
+use crate::error::{Result, StoreError};
+use crate::tx::Tx;
+use ids::{DomainPattern, Imsi, PrefixRule};
+
+/// How a SIM's own allowlists combine with its profile's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OverrideMode {
+    /// The profile's entries and the SIM's (the default).
+    #[default]
+    Extend,
+    /// The SIM's entries only.
+    Replace,
+}
+
+impl OverrideMode {
+    fn as_db(self) -> &'static str {
+        match self {
+            Self::Extend => "extend",
+            Self::Replace => "replace",
+        }
+    }
+}
+
+/// A SIM in quarantine: only its tenant's management platform is reachable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantine {
+    /// Unix seconds.
+    pub since: i64,
+    /// Why, in the words of who put it there.
+    pub reason: String,
+    /// Who, as the audit trail names them.
+    pub by: String,
+}
+
+/// A SIM's own traffic policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimPolicy {
+    /// How the lists below combine with the profile's.
+    pub mode: OverrideMode,
+    /// Extra (or, with [`OverrideMode::Replace`], the only) prefixes.
+    pub allow_prefixes: Vec<PrefixRule>,
+    /// Extra (or the only) names.
+    pub allow_domains: Vec<DomainPattern>,
+    /// Set while the SIM is quarantined.
+    pub quarantine: Option<Quarantine>,
+    /// Unix seconds of the last change.
+    pub updated_at: i64,
+}
+
+/// A Gx session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GxSession {
+    /// Session-Id.
+    pub session_id: String,
+    /// The subscriber.
+    pub imsi: String,
+    /// The SIM's tenant.
+    pub tenant: String,
+    /// The PCEF's Origin-Host.
+    pub pcef_host: String,
+    /// The PCEF's Origin-Realm.
+    pub pcef_realm: String,
+    /// The PCEF's Origin-State-Id when the session began.
+    pub pcef_state: Option<u32>,
+    /// Called-Station-Id (APN).
+    pub apn: String,
+    /// Framed-IP-Address.
+    pub framed_ip: Option<String>,
+    /// Framed-IPv6-Prefix as `addr/len`.
+    pub framed_ipv6: Option<String>,
+    /// RAT-Type.
+    pub rat_type: Option<u32>,
+    /// Serving PLMN (3GPP-SGSN-MCC-MNC).
+    pub plmn: Option<String>,
+    /// Names of the PCC rules installed.
+    pub rules: Vec<String>,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// Octets of one SIM in one hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// Unix seconds / 3600.
+    pub hour: i64,
+    /// Uplink octets (from the device).
+    pub octets_up: i64,
+    /// Downlink octets (to the device).
+    pub octets_down: i64,
+}
+
+/// One DNS query as logged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsQuery {
+    /// Unix milliseconds.
+    pub at_ms: i64,
+    /// The SIM's tenant.
+    pub tenant: String,
+    /// The SIM.
+    pub imsi: String,
+    /// The name asked.
+    pub name: String,
+    /// The query type (1 A, 28 AAAA, …).
+    pub qtype: u16,
+    /// `allowed`, `refused`, `rate_limited` or `upstream_failed`.
+    pub verdict: String,
+    /// The answer's RCODE.
+    pub rcode: u16,
+    /// The addresses answered.
+    pub answers: Vec<String>,
+}
+
+const GX_COLUMNS: &str = "session_id, imsi, tenant, pcef_host, pcef_realm, pcef_state, apn, framed_ip, framed_ipv6, \
+                          rat_type, plmn, rules, created_at, updated_at";
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt { imsi: what.to_string(), reason: e.to_string() }
+}
+
+fn policy_from_row(r: &sqlx::any::AnyRow) -> Result<SimPolicy> {
+    let imsi: String = r.try_get("imsi")?;
+    let mode: String = r.try_get("mode")?;
+    let mode = match mode.as_str() {
+        "extend" => OverrideMode::Extend,
+        "replace" => OverrideMode::Replace,
+        other => return Err(corrupt(&imsi, format!("policy mode {other:?}"))),
+    };
+    let prefixes: String = r.try_get("allow_prefixes")?;
+    let domains: String = r.try_get("allow_domains")?;
+    let at: Option<i64> = r.try_get("quarantined_at")?;
+    Ok(SimPolicy {
+        mode,
+        allow_prefixes: serde_json::from_str(&prefixes).map_err(|e| corrupt(&imsi, e))?,
+        allow_domains: serde_json::from_str(&domains).map_err(|e| corrupt(&imsi, e))?,
+        quarantine: match at {
+            Some(since) => Some(Quarantine {
+                since,
+                reason: r.try_get::<Option<String>, _>("quarantine_reason")?.unwrap_or_default(),
+                by: r.try_get::<Option<String>, _>("quarantined_by")?.unwrap_or_default(),
+            }),
+            None => None,
+        },
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn gx_from_row(r: &sqlx::any::AnyRow) -> Result<GxSession> {
+    let session_id: String = r.try_get("session_id")?;
+    let rules: String = r.try_get("rules")?;
+    Ok(GxSession {
+        rules: serde_json::from_str(&rules).map_err(|e| corrupt(&session_id, e))?,
+        imsi: r.try_get("imsi")?,
+        tenant: r.try_get("tenant")?,
+        pcef_host: r.try_get("pcef_host")?,
+        pcef_realm: r.try_get("pcef_realm")?,
+        pcef_state: r.try_get::<Option<i64>, _>("pcef_state")?.map(|v| v as u32),
+        apn: r.try_get("apn")?,
+        framed_ip: r.try_get("framed_ip")?,
+        framed_ipv6: r.try_get("framed_ipv6")?,
+        rat_type: r.try_get::<Option<i64>, _>("rat_type")?.map(|v| v as u32),
+        plmn: r.try_get("plmn")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+        session_id,
+    })
+}
+
+const POLICY_COLUMNS: &str =
+    "imsi, mode, allow_prefixes, allow_domains, quarantined_at, quarantine_reason, quarantined_by, updated_at";
+
+impl Store {
+    /// A SIM's own policy (for the PCRF and the DNS firewall, which act for the operator).
+    pub async fn sim_policy(&self, imsi: &Imsi) -> Result<Option<SimPolicy>> {
+        let row = sqlx::query(&format!("SELECT {POLICY_COLUMNS} FROM sim_policies WHERE imsi = $1"))
+            .bind(imsi.as_str())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| policy_from_row(&r)).transpose()
+    }
+
+    /// A SIM's own policy if the SIM is visible in `scope`.
+    pub async fn sim_policy_in(&self, scope: &Scope, imsi: &Imsi) -> Result<Option<SimPolicy>> {
+        let row = sqlx::query(&format!(
+            "SELECT {POLICY_COLUMNS} FROM sim_policies WHERE imsi = $1 AND ($2 = '*' OR tenant = $2)"
+        ))
+        .bind(imsi.as_str())
+        .bind(scope.key())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| policy_from_row(&r)).transpose()
+    }
+
+    /// Every Gx session (loaded when the PCRF starts).
+    pub async fn gx_sessions(&self) -> Result<Vec<GxSession>> {
+        let rows = sqlx::query(&format!("SELECT {GX_COLUMNS} FROM gx_sessions ORDER BY created_at, session_id"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(gx_from_row).collect()
+    }
+
+    /// The Gx sessions of a SIM visible in `scope`.
+    pub async fn gx_sessions_in(&self, scope: &Scope, imsi: &Imsi) -> Result<Vec<GxSession>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {GX_COLUMNS} FROM gx_sessions WHERE imsi = $1 AND ($2 = '*' OR tenant = $2) ORDER BY created_at"
+        ))
+        .bind(imsi.as_str())
+        .bind(scope.key())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(gx_from_row).collect()
+    }
+
+    /// Stores a new or updated Gx session.
+    pub async fn put_gx_session(&self, s: &GxSession) -> Result<()> {
+        let rules = serde_json::to_string(&s.rules).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query(&format!(
+            "INSERT INTO gx_sessions ({GX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (session_id) DO UPDATE SET imsi = excluded.imsi, tenant = excluded.tenant, \
+             pcef_host = excluded.pcef_host, pcef_realm = excluded.pcef_realm, pcef_state = excluded.pcef_state, \
+             apn = excluded.apn, framed_ip = excluded.framed_ip, framed_ipv6 = excluded.framed_ipv6, \
+             rat_type = excluded.rat_type, plmn = excluded.plmn, rules = excluded.rules, updated_at = excluded.updated_at"
+        ))
+        .bind(&s.session_id)
+        .bind(&s.imsi)
+        .bind(&s.tenant)
+        .bind(&s.pcef_host)
+        .bind(&s.pcef_realm)
+        .bind(s.pcef_state.map(i64::from))
+        .bind(&s.apn)
+        .bind(&s.framed_ip)
+        .bind(&s.framed_ipv6)
+        .bind(s.rat_type.map(i64::from))
+        .bind(&s.plmn)
+        .bind(rules)
+        .bind(s.created_at)
+        .bind(s.updated_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets a Gx session; true when it was stored.
+    pub async fn delete_gx_session(&self, session_id: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM gx_sessions WHERE session_id = $1")
+            .bind(session_id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Forgets every session of a PCEF that began under another Origin-State-Id than `state` (the
+    /// PCEF restarted and lost them, RFC 6733 §8.16); returns their Session-Ids.
+    pub async fn delete_stale_gx_sessions(&self, pcef_host: &str, state: u32) -> Result<Vec<String>> {
+        let mut tx = self.pool().begin().await?;
+        let rows = sqlx::query(
+            "SELECT session_id FROM gx_sessions WHERE lower(pcef_host) = lower($1) \
+             AND pcef_state IS NOT NULL AND pcef_state <> $2",
+        )
+        .bind(pcef_host)
+        .bind(i64::from(state))
+        .fetch_all(&mut *tx)
+        .await?;
+        let ids: Vec<String> = rows.iter().map(|r| r.try_get("session_id")).collect::<std::result::Result<_, _>>()?;
+        sqlx::query(
+            "DELETE FROM gx_sessions WHERE lower(pcef_host) = lower($1) AND pcef_state IS NOT NULL AND pcef_state <> $2",
+        )
+        .bind(pcef_host)
+        .bind(i64::from(state))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// Adds reported octets to a SIM's hour.
+    pub async fn add_usage(&self, imsi: &str, tenant: &str, hour: i64, up: i64, down: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \
+             octets_down = sim_usage.octets_down + excluded.octets_down",
+        )
+        .bind(imsi)
+        .bind(hour)
+        .bind(tenant)
+        .bind(up)
+        .bind(down)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A SIM's usage per hour since `since_hour`, oldest first, if the SIM is visible in `scope`.
+    pub async fn usage_in(&self, scope: &Scope, imsi: &Imsi, since_hour: i64) -> Result<Vec<Usage>> {
+        let rows = sqlx::query(
+            "SELECT hour, octets_up, octets_down FROM sim_usage WHERE imsi = $1 AND hour >= $2 \
+             AND ($3 = '*' OR tenant = $3) ORDER BY hour",
+        )
+        .bind(imsi.as_str())
+        .bind(since_hour)
+        .bind(scope.key())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Usage {
+                    hour: r.try_get("hour")?,
+                    octets_up: r.try_get("octets_up")?,
+                    octets_down: r.try_get("octets_down")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Appends DNS queries to the log, in one transaction.
+    pub async fn insert_dns_queries(&self, queries: &[DnsQuery]) -> Result<()> {
+        let mut tx = self.pool().begin().await?;
+        for q in queries {
+            let answers = serde_json::to_string(&q.answers).map_err(|e| StoreError::Conflict(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO dns_queries (at, tenant, imsi, name, qtype, verdict, rcode, answers) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(q.at_ms)
+            .bind(&q.tenant)
+            .bind(&q.imsi)
+            .bind(&q.name)
+            .bind(i64::from(q.qtype))
+            .bind(&q.verdict)
+            .bind(i64::from(q.rcode))
+            .bind(answers)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The newest DNS queries of the SIMs visible in `scope` (of one SIM when `imsi` is given),
+    /// newest first.
+    pub async fn dns_queries_in(&self, scope: &Scope, imsi: Option<&Imsi>, limit: i64) -> Result<Vec<DnsQuery>> {
+        let rows = sqlx::query(
+            "SELECT at, tenant, imsi, name, qtype, verdict, rcode, answers FROM dns_queries \
+             WHERE ($1 = '*' OR tenant = $1) AND ($2 = '' OR imsi = $2) ORDER BY at DESC LIMIT $3",
+        )
+        .bind(scope.key())
+        .bind(imsi.map(Imsi::as_str).unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let answers: String = r.try_get("answers")?;
+                Ok(DnsQuery {
+                    at_ms: r.try_get("at")?,
+                    tenant: r.try_get("tenant")?,
+                    imsi: r.try_get("imsi")?,
+                    name: r.try_get("name")?,
+                    qtype: r.try_get::<i64, _>("qtype")? as u16,
+                    verdict: r.try_get("verdict")?,
+                    rcode: r.try_get::<i64, _>("rcode")? as u16,
+                    answers: serde_json::from_str(&answers).map_err(|e| corrupt("dns query", e))?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes the DNS queries of `tenant` (every tenant when `None`) logged before `before_ms`;
+    /// returns how many.
+    pub async fn prune_dns_queries(&self, tenant: Option<&str>, before_ms: i64) -> Result<u64> {
+        let n = sqlx::query("DELETE FROM dns_queries WHERE at < $1 AND ($2 = '*' OR tenant = $2)")
+            .bind(before_ms)
+            .bind(tenant.unwrap_or("*"))
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n)
+    }
+}
+
+impl Tx {
+    /// A SIM's own policy, read inside the transaction.
+    pub async fn sim_policy(&mut self, imsi: &Imsi) -> Result<Option<SimPolicy>> {
+        let row = sqlx::query(&format!("SELECT {POLICY_COLUMNS} FROM sim_policies WHERE imsi = $1"))
+            .bind(imsi.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        row.map(|r| policy_from_row(&r)).transpose()
+    }
+
+    /// Creates or replaces a SIM's own policy (its quarantine included).
+    pub async fn put_sim_policy(&mut self, imsi: &Imsi, tenant: &str, p: &SimPolicy) -> Result<()> {
+        let prefixes = serde_json::to_string(&p.allow_prefixes).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let domains = serde_json::to_string(&p.allow_domains).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let q = p.quarantine.as_ref();
+        sqlx::query(
+            "INSERT INTO sim_policies (imsi, tenant, mode, allow_prefixes, allow_domains, quarantined_at, \
+             quarantine_reason, quarantined_by, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (imsi) DO UPDATE SET tenant = excluded.tenant, mode = excluded.mode, \
+             allow_prefixes = excluded.allow_prefixes, allow_domains = excluded.allow_domains, \
+             quarantined_at = excluded.quarantined_at, quarantine_reason = excluded.quarantine_reason, \
+             quarantined_by = excluded.quarantined_by, updated_at = excluded.updated_at",
+        )
+        .bind(imsi.as_str())
+        .bind(tenant)
+        .bind(p.mode.as_db())
+        .bind(prefixes)
+        .bind(domains)
+        .bind(q.map(|q| q.since))
+        .bind(q.map(|q| q.reason.clone()))
+        .bind(q.map(|q| q.by.clone()))
+        .bind(p.updated_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}

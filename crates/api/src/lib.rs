@@ -47,7 +47,9 @@ pub use problem::{ApiError, Problem};
 pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
-use routes::{access, approvals, catalogue, events, firewall, jobs, mfa, passkey, rules, sessions, sims, stats};
+use routes::{
+    access, approvals, catalogue, events, firewall, jobs, mfa, passkey, policy, rules, sessions, sims, stats,
+};
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/openapi.json")
@@ -77,6 +79,10 @@ pub fn router(state: AppState) -> Router {
         .route("/sims", get(sims::list).post(sims::import))
         .route("/sims/{imsi}", get(sims::get).patch(sims::patch))
         .route("/sims/{imsi}/protection", put(sims::protection))
+        .route("/sims/{imsi}/policy", get(policy::get).put(policy::put))
+        .route("/sims/{imsi}/quarantine", post(policy::quarantine).delete(policy::lift))
+        .route("/sims/{imsi}/usage", get(policy::usage))
+        .route("/dns/queries", get(policy::dns_queries))
         .route("/jobs", get(jobs::list).post(jobs::create).layer(DefaultBodyLimit::max(max_job_body)))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))

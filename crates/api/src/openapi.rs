@@ -6,7 +6,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, approvals, catalogue, events, firewall, jobs, mfa, oidc, passkey, rules, sessions, sims, stats,
+    access, approvals, catalogue, events, firewall, jobs, mfa, oidc, passkey, policy, rules, sessions, sims, stats,
 };
 
 struct Bearer;
@@ -42,6 +42,7 @@ impl Modify for Bearer {
     modifiers(&Bearer),
     paths(
         sims::list, sims::get, sims::patch, sims::import, sims::protection,
+        policy::get, policy::put, policy::quarantine, policy::lift, policy::usage, policy::dns_queries,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::items,
         events::list, events::stream, events::create_webhook, events::list_webhooks, events::delete_webhook,
         rules::list, rules::create, rules::delete,
@@ -61,6 +62,7 @@ impl Modify for Bearer {
     components(schemas(Problem)),
     tags(
         (name = "sims", description = "SIMs and their lifecycle"),
+        (name = "policy", description = "Traffic policy: allowlists, quarantine, data sessions, usage and DNS queries (SUB-2)"),
         (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),
         (name = "events", description = "Events, live stream and webhooks"),

@@ -191,7 +191,7 @@ pub async fn put_policy(
 ) -> Result<PolicyView> {
     actor.require(Action::ManageSims)?;
     if overrides.allow_prefixes.len() + overrides.allow_domains.len() > MAX_OVERRIDE_ENTRIES {
-        return Err(Error::Refused(format!("at most {MAX_OVERRIDE_ENTRIES} allowlist entries per SIM")));
+        return Err(Error::Invalid(format!("at most {MAX_OVERRIDE_ENTRIES} allowlist entries per SIM")));
     }
     let sim = load(store, actor, imsi).await?;
     let before = store.sim_policy_in(&actor.scope(), imsi).await?.unwrap_or_default();

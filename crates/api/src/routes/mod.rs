@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod mfa;
 pub mod oidc;
 pub mod passkey;
+pub mod policy;
 pub mod rules;
 pub mod sessions;
 pub mod sims;

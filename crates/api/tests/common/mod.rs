@@ -31,6 +31,9 @@ impl cmp::HssNotifier for Recorder {
     fn profile_changed(&self, before: &Sim) {
         self.0.lock().unwrap().push((before.imsi.to_string(), "profile".into()));
     }
+    fn policy_changed(&self, imsi: &ids::Imsi) {
+        self.0.lock().unwrap().push((imsi.to_string(), "policy".into()));
+    }
 }
 
 /// A running API over a temporary store.

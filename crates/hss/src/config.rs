@@ -52,6 +52,40 @@ pub struct PeerRule {
     /// IMSI prefixes it may ask about (empty: none).
     #[serde(default)]
     pub imsi_prefixes: Vec<String>,
+    /// The Diameter applications it may use: `s6a` and `s13` (an MME, the default), `gx` (a PCEF:
+    /// P-GW or SMF). A request of another application is answered DIAMETER_APPLICATION_UNSUPPORTED.
+    #[serde(default = "default_applications")]
+    pub applications: Vec<PeerApplication>,
+}
+
+/// A Diameter application a configured peer may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PeerApplication {
+    /// S6a/S6d (TS 29.272), application 16777251.
+    S6a,
+    /// S13/S13' (TS 29.272), application 16777252.
+    S13,
+    /// Gx (TS 29.212), application 16777238.
+    Gx,
+}
+
+impl PeerApplication {
+    /// The application id.
+    pub fn id(self) -> u32 {
+        match self {
+            Self::S6a => diameter::dictionary::app::S6A,
+            Self::S13 => diameter::dictionary::app::S13,
+            Self::Gx => GX_APPLICATION_ID,
+        }
+    }
+}
+
+/// Gx's application id (TS 29.212 §5.1).
+pub const GX_APPLICATION_ID: u32 = 16_777_238;
+
+fn default_applications() -> Vec<PeerApplication> {
+    vec![PeerApplication::S6a, PeerApplication::S13]
 }
 
 /// `[diameter]`: the HSS's Diameter server and its peers.
@@ -417,6 +451,14 @@ impl HssConfig {
         }
     }
 
+    /// True when the peer `origin_host` may send requests of application `app_id` (the base
+    /// protocol's own, application 0, always; every application in the development mode).
+    pub fn may_use(&self, origin_host: &str, app_id: u32) -> bool {
+        app_id == diameter::dictionary::app::COMMON
+            || self.open_imsi_access
+            || self.peer(origin_host).is_some_and(|p| p.applications.iter().any(|a| a.id() == app_id))
+    }
+
     /// True when `origin_host` may ask about `imsi`.
     pub fn may_query(&self, origin_host: &str, imsi: &str) -> bool {
         self.open_imsi_access
@@ -511,8 +553,27 @@ mod tests {
             origin_realm: "r".into(),
             addresses: vec![],
             imsi_prefixes: vec![],
+            applications: vec![PeerApplication::Gx],
         });
-        assert!(!HssConfig::from_sections(d, SqnConfig::default(), EirConfig::default()).open_imsi_access);
+        let c = HssConfig::from_sections(d, SqnConfig::default(), EirConfig::default());
+        assert!(!c.open_imsi_access);
+        assert!(c.may_use("M", GX_APPLICATION_ID) && c.may_use("m", 0));
+        assert!(!c.may_use("m", diameter::dictionary::app::S6A) && !c.may_use("other", GX_APPLICATION_ID));
         assert!(!HssConfig::new("h", "r").open_imsi_access);
+    }
+
+    #[test]
+    fn peers_are_mmes_unless_they_say_otherwise() {
+        let d: DiameterConfig = toml::from_str(
+            "[[peers]]\norigin_host = \"mme\"\norigin_realm = \"r\"\n\
+             [[peers]]\norigin_host = \"pgw\"\norigin_realm = \"r\"\napplications = [\"gx\"]\n",
+        )
+        .unwrap();
+        assert_eq!(d.peers[0].applications, vec![PeerApplication::S6a, PeerApplication::S13]);
+        assert_eq!(d.peers[1].applications, vec![PeerApplication::Gx]);
+        let bad = toml::from_str::<DiameterConfig>(
+            "[[peers]]\norigin_host = \"p\"\norigin_realm = \"r\"\napplications = [\"gy\"]\n",
+        );
+        assert!(bad.unwrap_err().to_string().contains("gy"));
     }
 }

@@ -46,8 +46,8 @@ use store::{SqnAllocator, Store};
 
 pub use answer::Outcome;
 pub use config::{
-    BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerRule,
-    SqnAllocation, SqnConfig, SqnError, SubscriptionConfig, UnknownImei,
+    BadWord, ConfigError, ConfiguredPeers, CriticalBlacklist, DiameterConfig, EirConfig, HssConfig, PeerApplication,
+    PeerRule, SqnAllocation, SqnConfig, SqnError, SubscriptionConfig, UnknownImei, GX_APPLICATION_ID,
 };
 pub use member::LIVE_WITHIN_MS;
 pub use originate::OriginateError;
@@ -307,6 +307,12 @@ impl Hss {
                 return a;
             }
         };
+        if !self.config.may_use(connection, req.header.app_id) {
+            self.refusals.count(connection, Refusal::Application);
+            let mut a = self.answer(&req, Outcome::Result(rc::APPLICATION_UNSUPPORTED));
+            a.add(avp::ERROR_MESSAGE, "this peer is not configured for this application");
+            return a;
+        }
         let result = match command {
             Some(Command::AIR) => self.air(&req, from).await,
             Some(Command::ULR) => self.ulr(&req, from).await,

@@ -31,6 +31,8 @@ pub enum Refusal {
     OriginHost,
     /// The User-Name is not an IMSI (5004).
     InvalidUserName,
+    /// The peer is not configured for the request's application (3007).
+    Application,
 }
 
 impl Refusal {
@@ -40,6 +42,7 @@ impl Refusal {
             Refusal::ImsiRange => "imsi_range",
             Refusal::OriginHost => "origin_host",
             Refusal::InvalidUserName => "invalid_user_name",
+            Refusal::Application => "application",
         }
     }
 }
@@ -53,6 +56,8 @@ pub struct RefusalCounts {
     pub origin_host: u64,
     /// User-Name not an IMSI.
     pub invalid_user_name: u64,
+    /// Application the peer is not configured for.
+    pub application: u64,
 }
 
 impl RefusalCounts {
@@ -61,6 +66,7 @@ impl RefusalCounts {
             Refusal::ImsiRange => &mut self.imsi_range,
             Refusal::OriginHost => &mut self.origin_host,
             Refusal::InvalidUserName => &mut self.invalid_user_name,
+            Refusal::Application => &mut self.application,
         };
         *n = n.saturating_add(1);
     }
@@ -117,7 +123,10 @@ mod tests {
         r.count("Partner.example", Refusal::ImsiRange);
         r.count("partner.example", Refusal::ImsiRange);
         r.count("partner.example", Refusal::OriginHost);
-        assert_eq!(r.of("PARTNER.example"), RefusalCounts { imsi_range: 2, origin_host: 1, invalid_user_name: 0 });
+        assert_eq!(
+            r.of("PARTNER.example"),
+            RefusalCounts { imsi_range: 2, origin_host: 1, invalid_user_name: 0, application: 0 }
+        );
         for i in 0..PeerRefusals::MAX_PEERS + 10 {
             r.count(&format!("peer{i}.example"), Refusal::InvalidUserName);
         }

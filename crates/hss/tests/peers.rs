@@ -167,3 +167,22 @@ async fn ecr_about_an_imsi_outside_the_peers_ranges_writes_nothing_into_the_tena
     let events = s.hss.store().events(&IMSI.parse().unwrap()).await.unwrap();
     assert!(events.iter().all(|(k, _)| !k.starts_with("eir.")), "{events:?}");
 }
+
+#[tokio::test]
+async fn a_peer_uses_only_the_applications_it_is_configured_for() {
+    let s = setup_with(|c| {
+        let mut pcef = rule("pgw.home.example");
+        pcef.applications = vec![hss::PeerApplication::Gx];
+        c.diameter.peers.push(pcef);
+    })
+    .await;
+    let (pgw, _) = mme(s.addr, "pgw.home.example").await.unwrap();
+    let a = ask(&pgw, ulr("pgw.home.example", STANDARD, PLMN_00101, None)).await;
+    assert_eq!(a.result_code(), Some(rc::APPLICATION_UNSUPPORTED), "{a:?}");
+    assert!(a.get(avp::SUBSCRIPTION_DATA).is_none());
+    assert_eq!(serving_host(&s, STANDARD).await, None, "nothing registered");
+    assert_eq!(s.hss.refusals().of("pgw.home.example").application, 1);
+    // An MME (the default applications) still registers.
+    let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
+    assert_eq!(ask(&mme1, ulr("mme1.home.example", STANDARD, PLMN_00101, None)).await.result_code(), Some(rc::SUCCESS));
+}

@@ -48,6 +48,7 @@ pub fn rule(host: &str) -> PeerRule {
         origin_realm: REALM.into(),
         addresses: vec![],
         imsi_prefixes: vec!["00101".into()],
+        applications: vec![hss::PeerApplication::S6a, hss::PeerApplication::S13],
     }
 }
 

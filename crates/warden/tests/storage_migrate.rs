@@ -88,11 +88,48 @@ async fn filled_workspace() -> tempfile::TempDir {
     tx.create_job("acme", "set_status", "{}", "alice", 2).await.unwrap();
     tx.create_webhook("acme", "https://hooks.example/w", b"webhook-secret", 0).await.unwrap();
     tx.create_rule("acme", "quota", "{}").await.unwrap();
+    let own = store::traffic::SimPolicy {
+        allow_prefixes: vec!["203.0.113.7/32:443/tcp".parse().unwrap()],
+        allow_domains: vec!["*.ota.acme.example".parse().unwrap()],
+        quarantine: Some(store::traffic::Quarantine { since: 1, reason: "scan".into(), by: "alice".into() }),
+        updated_at: 1,
+        ..Default::default()
+    };
+    tx.put_sim_policy(&imsi, "acme", &own).await.unwrap();
     tx.create_range("001010000000000", "001010000000099", "meters", "").await.unwrap();
     tx.put_binding(&imsi, &"490154203237518".parse().unwrap(), store::model::EirStatus::White, "").await.unwrap();
     tx.commit().await.unwrap();
     let answer = store::platform::IdempotentAnswer { request_hash: "h".into(), status: 201, body: "{}".into() };
     store.put_idempotent_answer("acme", "key-1", &answer).await.unwrap();
+    let session = store::traffic::GxSession {
+        session_id: "pgw.home.example;1;1".into(),
+        imsi: imsi.to_string(),
+        tenant: "acme".into(),
+        pcef_host: "pgw.home.example".into(),
+        pcef_realm: "home.example".into(),
+        pcef_state: Some(7),
+        apn: "iot.example".into(),
+        framed_ip: Some("10.45.0.2".into()),
+        framed_ipv6: None,
+        rat_type: Some(1004),
+        plmn: Some("00101".into()),
+        rules: vec!["warden-deny-all".into()],
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.put_gx_session(&session).await.unwrap();
+    store.add_usage(imsi.as_str(), "acme", 1, 100, 200).await.unwrap();
+    let query = store::traffic::DnsQuery {
+        at_ms: 1,
+        tenant: "acme".into(),
+        imsi: imsi.to_string(),
+        name: "api.acme.example".into(),
+        qtype: 1,
+        verdict: "allowed".into(),
+        rcode: 0,
+        answers: vec!["198.51.100.7".into()],
+    };
+    store.insert_dns_queries(&[query]).await.unwrap();
     // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
     ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));
     dir

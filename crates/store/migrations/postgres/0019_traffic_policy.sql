@@ -1,4 +1,5 @@
--- Traffic policy (issue #16, SUB-2, AV-1). Keep in step with the other backend's file.
+-- Traffic policy (issue #16, SUB-2, AV-1). Keep in step with the other backend's file (this one adds a
+-- trigger at the end).
 
 -- Per-SIM overrides of the profile's allowlists, and the quarantine (only the tenant's management
 -- platform stays reachable). JSON arrays of allowlist entries as text.
@@ -60,3 +61,8 @@ CREATE TABLE dns_queries (
 );
 CREATE INDEX dns_queries_by_tenant ON dns_queries (tenant, at);
 CREATE INDEX dns_queries_by_imsi ON dns_queries (imsi, at);
+
+-- PostgreSQL only: a SIM's own policy changing is announced like a change of the SIM itself
+-- (migration 0010), so the PCRF of every instance re-evaluates that SIM's sessions.
+CREATE TRIGGER sim_policies_announce AFTER INSERT OR UPDATE OR DELETE ON sim_policies FOR EACH ROW
+    EXECUTE FUNCTION warden_announce_sim();

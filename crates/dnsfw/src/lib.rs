@@ -1,0 +1,310 @@
+//! # dnsfw — Warden's DNS firewall (issue #16)
+//!
+//! The resolver an APN's DNS points at. It knows which SIM asks (the source address, looked up in
+//! the Gx sessions through [`Directory`]), answers only names in the SIM's allowlist
+//! ([`DomainPolicy`]) and reports the addresses they resolve to ([`Directory::resolved`]) so the
+//! PCRF can open exactly those for the records' TTL. Other names get REFUSED or NXDOMAIN
+//! ([`RefusedAnswer`]) and a throttled event ([`Directory::refused`]).
+//!
+//! - [`DnsFirewall::answer`]: the whole decision for one query, sans socket.
+//! - [`DnsFirewall::serve`] / [`DnsFirewall::bind`]: UDP (several `SO_REUSEPORT` sockets) and TCP on
+//!   one address, stopped by a [`CancellationToken`].
+//! - [`DnsFirewall::take_log`]: one [`QueryLogEntry`] per query, from a bounded queue.
+//! - [`load`]: a bounded UDP load generator; [`authority`]: a tiny authoritative server for tests
+//!   and benchmarks.
+//!
+//! It never panics on input: unreadable queries get FORMERR when a header can be read and nothing
+//! otherwise. See docs/dns-firewall.md.
+
+pub mod authority;
+mod cache;
+pub mod config;
+pub mod directory;
+mod limits;
+pub mod load;
+mod log;
+mod server;
+mod shards;
+mod upstream;
+pub mod wire;
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use hickory_proto::rr::RecordType;
+use tokio::sync::OnceCell;
+pub use tokio_util::sync::CancellationToken;
+
+use cache::{Answer, Cache, Key};
+pub use config::{ConfigError, DnsConfig, RefusedAnswer};
+pub use directory::{Asker, Directory, DomainPolicy};
+use limits::{RateLimiter, RefusalThrottle, ReportThrottle};
+use log::QueryLog;
+pub use log::{QueryLogEntry, Verdict};
+pub use server::Bound;
+use wire::{Question, Rejected};
+
+/// How many SIMs the per-SIM maps (rate limits, report and refusal throttles) are sized for.
+const SIM_STATE_ENTRIES: usize = 200_000;
+
+/// The firewall's counters since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Queries decided on (readable, one question; not the malformed ones).
+    pub queries: u64,
+    /// Answered for an allowed name (from the cache or upstream).
+    pub allowed: u64,
+    /// Refused: the name is outside the SIM's allowlist, or the source has no SIM.
+    pub refused: u64,
+    /// Refused because the SIM asked too fast.
+    pub rate_limited: u64,
+    /// Of `refused`: from an address with no SIM.
+    pub unknown_source: u64,
+    /// Allowed names no upstream could answer (SERVFAIL sent).
+    pub upstream_failures: u64,
+    /// Allowed names answered from the cache.
+    pub cache_hits: u64,
+    /// Log entries dropped because the log was full.
+    pub log_dropped: u64,
+    /// Datagrams that were not a readable query (answered FORMERR/NOTIMP/BADVERS or dropped).
+    pub malformed: u64,
+    /// Answers sent with TC because they did not fit the client's UDP payload size.
+    pub truncated: u64,
+}
+
+#[derive(Debug, Default)]
+struct AtomicCounters {
+    queries: AtomicU64,
+    allowed: AtomicU64,
+    refused: AtomicU64,
+    rate_limited: AtomicU64,
+    unknown_source: AtomicU64,
+    upstream_failures: AtomicU64,
+    cache_hits: AtomicU64,
+    malformed: AtomicU64,
+    truncated: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+type Flight = Arc<OnceCell<Result<Arc<Answer>, String>>>;
+
+/// The DNS firewall: policy, cache, limits, log and counters. Create with [`DnsFirewall::new`].
+pub struct DnsFirewall {
+    config: DnsConfig,
+    directory: Arc<dyn Directory>,
+    cache: Cache,
+    inflight: Mutex<std::collections::HashMap<Key, Flight>>,
+    limiter: RateLimiter,
+    reports: ReportThrottle,
+    refusals: RefusalThrottle,
+    log: QueryLog,
+    counters: AtomicCounters,
+}
+
+impl std::fmt::Debug for DnsFirewall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsFirewall").field("config", &self.config).field("counters", &self.counters()).finish()
+    }
+}
+
+/// A query allowed by policy but not in the cache: it needs an upstream answer.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    q: Question,
+    asker: Asker,
+    source: IpAddr,
+}
+
+/// The outcome of the synchronous part of answering.
+#[derive(Debug)]
+pub(crate) enum Decision {
+    /// Send this (or nothing).
+    Reply(Option<Vec<u8>>),
+    /// Resolve upstream first ([`DnsFirewall::resolve`]).
+    Resolve(Box<Pending>),
+}
+
+impl DnsFirewall {
+    /// A firewall with `config` (call [`DnsConfig::validate`] first; an inverted TTL clamp is
+    /// treated as `min = max`) that asks `directory` about sources and reports to it.
+    pub fn new(config: DnsConfig, directory: Arc<dyn Directory>) -> Arc<Self> {
+        Arc::new(DnsFirewall {
+            cache: Cache::new(config.cache_entries),
+            inflight: Mutex::new(Default::default()),
+            limiter: RateLimiter::new(config.queries_per_sec_per_sim, SIM_STATE_ENTRIES),
+            reports: ReportThrottle::new(SIM_STATE_ENTRIES),
+            refusals: RefusalThrottle::new(SIM_STATE_ENTRIES),
+            log: QueryLog::new(config.log_capacity),
+            counters: AtomicCounters::default(),
+            directory,
+            config,
+        })
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &DnsConfig {
+        &self.config
+    }
+
+    /// The answer to one query `query` from `source` (over TCP when `tcp`, which lifts the UDP
+    /// size limit), or None when nothing must be sent (unreadable header, a response).
+    pub async fn answer(&self, source: IpAddr, query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+        match self.decide(source, query, tcp) {
+            Decision::Reply(r) => r,
+            Decision::Resolve(p) => Some(self.resolve(*p).await),
+        }
+    }
+
+    /// Removes and returns up to `max` query-log entries, oldest first.
+    pub fn take_log(&self, max: usize) -> Vec<QueryLogEntry> {
+        self.log.take(max)
+    }
+
+    /// The counters now.
+    pub fn counters(&self) -> Counters {
+        let c = &self.counters;
+        let r = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Counters {
+            queries: r(&c.queries),
+            allowed: r(&c.allowed),
+            refused: r(&c.refused),
+            rate_limited: r(&c.rate_limited),
+            unknown_source: r(&c.unknown_source),
+            upstream_failures: r(&c.upstream_failures),
+            cache_hits: r(&c.cache_hits),
+            log_dropped: self.log.dropped.load(Ordering::Relaxed),
+            malformed: r(&c.malformed),
+            truncated: r(&c.truncated),
+        }
+    }
+
+    /// Everything that needs no upstream: parsing, source, rate, policy and the cache.
+    pub(crate) fn decide(&self, source: IpAddr, query: &[u8], tcp: bool) -> Decision {
+        let now = Instant::now();
+        let q = match wire::parse_query(query, tcp) {
+            Ok(q) => q,
+            Err(Rejected::Drop) => {
+                bump(&self.counters.malformed);
+                return Decision::Reply(None);
+            }
+            Err(Rejected::Reply(bytes, _)) => {
+                bump(&self.counters.malformed);
+                return Decision::Reply(Some(bytes));
+            }
+        };
+        bump(&self.counters.queries);
+        let Some(asker) = self.directory.lookup(source) else {
+            bump(&self.counters.unknown_source);
+            bump(&self.counters.refused);
+            self.record(source, None, &q, Verdict::Refused, wire::REFUSED, Vec::new());
+            return Decision::Reply(Some(wire::error_answer(&q, wire::REFUSED)));
+        };
+        if !self.limiter.allow(&asker.imsi, now) {
+            bump(&self.counters.rate_limited);
+            self.record(source, Some(&asker), &q, Verdict::RateLimited, wire::REFUSED, Vec::new());
+            return Decision::Reply(Some(wire::error_answer(&q, wire::REFUSED)));
+        }
+        if !cache::answerable_class(q.qclass) || !asker.policy.allows(&q.lower) {
+            bump(&self.counters.refused);
+            if self.refusals.should_tell(&asker.imsi, &q.lower, now) {
+                self.directory.refused(&asker, &q.lower);
+            }
+            let rcode = match self.config.answer_refused {
+                RefusedAnswer::Refused => wire::REFUSED,
+                RefusedAnswer::Nxdomain => wire::NXDOMAIN,
+            };
+            self.record(source, Some(&asker), &q, Verdict::Refused, rcode, Vec::new());
+            return Decision::Reply(Some(wire::error_answer(&q, rcode)));
+        }
+        match self.cache.get(&Key::of(&q), now) {
+            Some(answer) => {
+                bump(&self.counters.cache_hits);
+                Decision::Reply(Some(self.allowed(source, &asker, &q, &answer, now)))
+            }
+            None => Decision::Resolve(Box::new(Pending { q, asker, source })),
+        }
+    }
+
+    /// Resolves a pending query upstream (one upstream exchange for concurrent identical
+    /// questions), caches the answer and returns the response.
+    pub(crate) async fn resolve(&self, p: Pending) -> Vec<u8> {
+        let key = Key::of(&p.q);
+        let flight = {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            inflight.entry(key.clone()).or_default().clone()
+        };
+        let result = flight.get_or_init(|| self.fetch(&p.q, key.clone())).await.clone();
+        {
+            let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
+            if inflight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+                inflight.remove(&key);
+            }
+        }
+        match result {
+            Ok(answer) => self.allowed(p.source, &p.asker, &p.q, &answer, Instant::now()),
+            Err(why) => {
+                tracing::debug!(name = %p.q.lower, "dns upstream failed: {why}");
+                bump(&self.counters.upstream_failures);
+                self.record(p.source, Some(&p.asker), &p.q, Verdict::UpstreamFailed, wire::SERVFAIL, Vec::new());
+                wire::error_answer(&p.q, wire::SERVFAIL)
+            }
+        }
+    }
+
+    async fn fetch(&self, q: &Question, key: Key) -> Result<Arc<Answer>, String> {
+        let m = upstream::resolve(&self.config.upstream, self.config.upstream_timeout(), q)
+            .await
+            .map_err(|e| e.to_string())?;
+        let now = Instant::now();
+        let answer = Answer::from_upstream(q, &m, |t| self.config.clamp_ttl(t), now).map_err(|e| e.to_string())?;
+        let answer = Arc::new(answer);
+        self.cache.put(key, answer.clone(), now);
+        Ok(answer)
+    }
+
+    /// Sends `answer` to an allowed query: reports its addresses (throttled) and logs it.
+    fn allowed(&self, source: IpAddr, asker: &Asker, q: &Question, answer: &Answer, now: Instant) -> Vec<u8> {
+        bump(&self.counters.allowed);
+        let bytes = answer.render(q, now);
+        if bytes.len() > 2 && bytes[2] & 0x02 != 0 {
+            bump(&self.counters.truncated);
+        }
+        let is_address = matches!(q.qtype, RecordType::A | RecordType::AAAA | RecordType::ANY);
+        if is_address && !answer.addrs.is_empty() {
+            let ttl = Duration::from_secs(self.config.clamp_ttl(answer.addrs_ttl_left(now)).into());
+            if self.reports.should_report(&asker.imsi, &q.lower, q.qtype.into(), &answer.addrs, ttl, now) {
+                self.directory.resolved(&asker.imsi, &q.lower, &answer.addrs, ttl);
+            }
+        }
+        self.record(source, Some(asker), q, Verdict::Allowed, answer.rcode, answer.addrs.clone());
+        bytes
+    }
+
+    fn record(
+        &self,
+        source: IpAddr,
+        asker: Option<&Asker>,
+        q: &Question,
+        verdict: Verdict,
+        rcode: u16,
+        answers: Vec<IpAddr>,
+    ) {
+        let at_ms = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        self.log.push(QueryLogEntry {
+            at_ms,
+            imsi: asker.map(|a| a.imsi.to_string()).unwrap_or_default(),
+            tenant: asker.and_then(|a| a.tenant.clone()),
+            name: q.lower.clone(),
+            qtype: q.qtype.into(),
+            verdict,
+            rcode,
+            answers,
+            source,
+        });
+    }
+}

@@ -259,3 +259,132 @@ impl Cache {
 pub(crate) fn answerable_class(c: DNSClass) -> bool {
     c == DNSClass::IN
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tests::query;
+    use crate::wire::{parse_query, NOERROR, NXDOMAIN};
+    use hickory_proto::rr::rdata::{A, CNAME, SOA};
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn upstream(q: &Question, rcode: u16, answers: Vec<Record>, authorities: Vec<Record>) -> Message {
+        let mut m = Message::new(99, MessageType::Response, OpCode::Query);
+        m.metadata.response_code = rcode.into();
+        m.add_query(Query::query(q.name.clone(), q.qtype));
+        m.insert_answers(answers);
+        m.insert_authorities(authorities);
+        m
+    }
+
+    fn a(owner: &str, ttl: u32, ip: [u8; 4]) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::A(A::from(std::net::Ipv4Addr::from(ip))))
+    }
+
+    fn cname(owner: &str, ttl: u32, target: &str) -> Record {
+        Record::from_rdata(name(owner), ttl, RData::CNAME(CNAME(name(target))))
+    }
+
+    fn soa(ttl: u32, minimum: u32) -> Record {
+        let s = SOA::new(name("ns.acme.example."), name("h.acme.example."), 1, 1, 1, 1, minimum);
+        Record::from_rdata(name("acme.example."), ttl, RData::SOA(s))
+    }
+
+    fn clamp(t: u32) -> u32 {
+        t.clamp(5, 3600)
+    }
+
+    #[test]
+    fn the_cname_chain_is_followed_and_only_its_records_kept() {
+        let q = parse_query(&query("www.acme.example.", RecordType::A, None), false).unwrap();
+        let m = upstream(
+            &q,
+            NOERROR,
+            vec![
+                cname("www.acme.example.", 300, "edge.cdn.example."),
+                cname("edge.cdn.example.", 60, "e1.cdn.example."),
+                a("e1.cdn.example.", 120, [192, 0, 2, 1]),
+                a("e1.cdn.example.", 120, [192, 0, 2, 2]),
+                a("unrelated.example.", 120, [203, 0, 113, 66]),
+            ],
+            vec![],
+        );
+        let ans = Answer::from_upstream(&q, &m, clamp, Instant::now()).unwrap();
+        assert_eq!(ans.addrs, vec![IpAddr::from([192, 0, 2, 1]), IpAddr::from([192, 0, 2, 2])]);
+        assert_eq!(ans.addrs_ttl, 60);
+        assert_eq!(ans.cache_for, Some(60));
+        let out = Message::from_vec(&ans.render(&q, Instant::now())).unwrap();
+        assert_eq!(out.answers.len(), 4, "the unrelated record is dropped");
+    }
+
+    #[test]
+    fn ttls_are_clamped_and_counted_down_and_the_question_case_copied() {
+        let q = parse_query(&query("API.acme.example.", RecordType::A, Some(1232)), false).unwrap();
+        let m = upstream(&q, NOERROR, vec![a("api.acme.example.", 1, [192, 0, 2, 7])], vec![]);
+        let t0 = Instant::now();
+        let ans = Answer::from_upstream(&q, &m, clamp, t0).unwrap();
+        assert_eq!(ans.cache_for, Some(5), "TTL 1 is raised to the minimum");
+        let later = t0 + Duration::from_secs(3);
+        let out = Message::from_vec(&ans.render(&q, later)).unwrap();
+        assert_eq!(out.metadata.id, 0x1234);
+        assert!(out.metadata.recursion_available && out.metadata.recursion_desired);
+        assert_eq!(out.queries[0].name.to_ascii(), "API.acme.example.");
+        assert_eq!(out.answers[0].ttl, 2);
+        assert!(out.edns.is_some(), "the client sent OPT, so the answer has one");
+        let m = upstream(&q, NOERROR, vec![a("api.acme.example.", 86400, [192, 0, 2, 7])], vec![]);
+        assert_eq!(Answer::from_upstream(&q, &m, clamp, t0).unwrap().cache_for, Some(3600));
+    }
+
+    #[test]
+    fn negative_answers_use_the_soa_minimum_and_no_soa_means_no_caching() {
+        let q = parse_query(&query("nope.acme.example.", RecordType::A, None), false).unwrap();
+        let m = upstream(&q, NXDOMAIN, vec![], vec![soa(900, 30)]);
+        let ans = Answer::from_upstream(&q, &m, clamp, Instant::now()).unwrap();
+        assert_eq!((ans.rcode, ans.cache_for), (NXDOMAIN, Some(30)));
+        assert!(ans.addrs.is_empty());
+        let out = Message::from_vec(&ans.render(&q, Instant::now())).unwrap();
+        assert_eq!(out.authorities[0].ttl, 30);
+        // NODATA: NOERROR without an A record.
+        let m = upstream(&q, NOERROR, vec![], vec![soa(20, 600)]);
+        assert_eq!(Answer::from_upstream(&q, &m, clamp, Instant::now()).unwrap().cache_for, Some(20));
+        let m = upstream(&q, NXDOMAIN, vec![], vec![]);
+        assert_eq!(Answer::from_upstream(&q, &m, clamp, Instant::now()).unwrap().cache_for, None);
+        let m = upstream(&q, 2, vec![], vec![]);
+        assert!(matches!(Answer::from_upstream(&q, &m, clamp, Instant::now()), Err(AnswerError::Rcode(2))));
+    }
+
+    #[test]
+    fn an_answer_too_big_for_the_client_is_truncated() {
+        let q = parse_query(&query("big.acme.example.", RecordType::A, None), false).unwrap();
+        let records = (0..60).map(|i| a("big.acme.example.", 300, [198, 51, 100, i])).collect();
+        let ans = Answer::from_upstream(&q, &upstream(&q, NOERROR, records, vec![]), clamp, Instant::now()).unwrap();
+        let out = Message::from_vec(&ans.render(&q, Instant::now())).unwrap();
+        assert!(out.metadata.truncation && out.answers.is_empty());
+        let q = parse_query(&query("big.acme.example.", RecordType::A, Some(4096)), false).unwrap();
+        let out = Message::from_vec(&ans.render(&q, Instant::now())).unwrap();
+        assert!(!out.metadata.truncation && out.answers.len() == 60);
+        let q = parse_query(&query("big.acme.example.", RecordType::A, None), true).unwrap();
+        assert_eq!(Message::from_vec(&ans.render(&q, Instant::now())).unwrap().answers.len(), 60);
+    }
+
+    #[test]
+    fn the_cache_serves_until_expiry_and_stays_bounded() {
+        let cache = Cache::new(16);
+        let t0 = Instant::now();
+        let q = parse_query(&query("api.acme.example.", RecordType::A, None), false).unwrap();
+        let m = upstream(&q, NOERROR, vec![a("api.acme.example.", 10, [192, 0, 2, 7])], vec![]);
+        let ans = Arc::new(Answer::from_upstream(&q, &m, clamp, t0).unwrap());
+        cache.put(Key::of(&q), ans, t0);
+        assert!(cache.get(&Key::of(&q), t0 + Duration::from_secs(9)).is_some());
+        assert!(cache.get(&Key::of(&q), t0 + Duration::from_secs(10)).is_none());
+        for i in 0..200 {
+            let q = parse_query(&query(&format!("h{i}.acme.example."), RecordType::A, None), false).unwrap();
+            let m = upstream(&q, NOERROR, vec![a(&format!("h{i}.acme.example."), 10, [192, 0, 2, 7])], vec![]);
+            cache.put(Key::of(&q), Arc::new(Answer::from_upstream(&q, &m, clamp, t0).unwrap()), t0);
+        }
+        assert!(cache.len() <= 16);
+    }
+}

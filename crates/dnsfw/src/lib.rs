@@ -308,3 +308,186 @@ impl DnsFirewall {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::tests::query;
+    use hickory_proto::op::{Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::A;
+    use hickory_proto::rr::{Name, RData, Record};
+    use std::collections::HashMap;
+
+    /// A directory with fixed SIMs that records what it is told.
+    #[derive(Default)]
+    struct Recorder {
+        sims: HashMap<IpAddr, Asker>,
+        resolved: Mutex<Vec<(String, String, Vec<IpAddr>, Duration)>>,
+        refused: Mutex<Vec<(String, String)>>,
+    }
+
+    impl Directory for Recorder {
+        fn lookup(&self, ip: IpAddr) -> Option<Asker> {
+            self.sims.get(&ip).cloned()
+        }
+        fn resolved(&self, imsi: &ids::Imsi, name: &str, addrs: &[IpAddr], ttl: Duration) {
+            self.resolved.lock().unwrap().push((imsi.to_string(), name.into(), addrs.to_vec(), ttl));
+        }
+        fn refused(&self, asker: &Asker, name: &str) {
+            self.refused.lock().unwrap().push((asker.imsi.to_string(), name.into()));
+        }
+    }
+
+    const SIM: [u8; 4] = [127, 0, 0, 2];
+
+    fn setup(config: DnsConfig) -> (Arc<DnsFirewall>, Arc<Recorder>) {
+        let patterns: Vec<ids::DomainPattern> =
+            ["api.acme.example", "*.ota.acme.example"].iter().map(|p| p.parse().unwrap()).collect();
+        let mut dir = Recorder::default();
+        dir.sims.insert(
+            IpAddr::from(SIM),
+            Asker {
+                imsi: "001010000000001".parse().unwrap(),
+                tenant: Some("acme".into()),
+                policy: DomainPolicy::Allow(patterns.into()),
+            },
+        );
+        let dir = Arc::new(dir);
+        (DnsFirewall::new(config, dir.clone()), dir)
+    }
+
+    /// Puts an upstream answer for `name` A with `ttl` into the firewall's cache.
+    fn seed(fw: &DnsFirewall, name: &str, ttl: u32, ip: [u8; 4]) {
+        let q = wire::parse_query(&query(name, RecordType::A, None), false).unwrap();
+        let mut m = Message::new(1, MessageType::Response, OpCode::Query);
+        m.add_query(Query::query(q.name.clone(), RecordType::A));
+        m.add_answer(Record::from_rdata(
+            Name::from_ascii(name).unwrap(),
+            ttl,
+            RData::A(A::from(std::net::Ipv4Addr::from(ip))),
+        ));
+        let now = Instant::now();
+        let ans = Answer::from_upstream(&q, &m, |t| fw.config.clamp_ttl(t), now).unwrap();
+        fw.cache.put(Key::of(&q), Arc::new(ans), now);
+    }
+
+    fn rcode(answer: &[u8]) -> u16 {
+        u16::from(Message::from_vec(answer).unwrap().metadata.response_code)
+    }
+
+    #[tokio::test]
+    async fn an_allowed_cached_name_is_answered_reported_once_and_logged() {
+        let (fw, dir) = setup(DnsConfig::default());
+        seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+        for _ in 0..3 {
+            let a = fw.answer(SIM.into(), &query("Api.Acme.Example.", RecordType::A, None), false).await.unwrap();
+            let m = Message::from_vec(&a).unwrap();
+            assert_eq!(m.answers.len(), 1);
+        }
+        let reports = dir.resolved.lock().unwrap().clone();
+        assert_eq!(reports.len(), 1, "cached hits within half the TTL are not reported again");
+        assert_eq!(reports[0].0, "001010000000001");
+        assert_eq!(reports[0].1, "api.acme.example");
+        assert_eq!(reports[0].2, vec![IpAddr::from([192, 0, 2, 7])]);
+        assert!(reports[0].3 <= Duration::from_secs(300) && reports[0].3 >= Duration::from_secs(299));
+        let c = fw.counters();
+        assert_eq!((c.queries, c.allowed, c.cache_hits, c.refused), (3, 3, 3, 0));
+        let log = fw.take_log(10);
+        assert_eq!(log.len(), 3);
+        assert_eq!(log[0].verdict, Verdict::Allowed);
+        assert_eq!(log[0].tenant.as_deref(), Some("acme"));
+        assert_eq!(log[0].answers, vec![IpAddr::from([192, 0, 2, 7])]);
+        assert_eq!(log[0].qtype, 1);
+    }
+
+    #[tokio::test]
+    async fn names_outside_the_allowlist_are_refused_and_reported_once_a_minute() {
+        let (fw, dir) = setup(DnsConfig::default());
+        for _ in 0..3 {
+            let a = fw.answer(SIM.into(), &query("evil.example.", RecordType::A, None), false).await.unwrap();
+            assert_eq!(rcode(&a), wire::REFUSED);
+        }
+        // Wildcards need a label below the suffix.
+        let a = fw.answer(SIM.into(), &query("ota.acme.example.", RecordType::A, None), false).await.unwrap();
+        assert_eq!(rcode(&a), wire::REFUSED);
+        assert_eq!(dir.refused.lock().unwrap().len(), 2);
+        assert_eq!(dir.refused.lock().unwrap()[0], ("001010000000001".into(), "evil.example".into()));
+        assert_eq!(fw.counters().refused, 4);
+        assert!(fw.take_log(10).iter().all(|e| e.verdict == Verdict::Refused && e.rcode == 5));
+        let (fw, _) = setup(DnsConfig { answer_refused: RefusedAnswer::Nxdomain, ..DnsConfig::default() });
+        let a = fw.answer(SIM.into(), &query("evil.example.", RecordType::A, None), false).await.unwrap();
+        assert_eq!(rcode(&a), wire::NXDOMAIN);
+    }
+
+    #[tokio::test]
+    async fn unknown_sources_are_refused_even_for_open_names() {
+        let (fw, dir) = setup(DnsConfig::default());
+        seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+        let a =
+            fw.answer([127, 0, 0, 9].into(), &query("api.acme.example.", RecordType::A, None), false).await.unwrap();
+        assert_eq!(rcode(&a), wire::REFUSED);
+        let c = fw.counters();
+        assert_eq!((c.unknown_source, c.refused, c.allowed), (1, 1, 0));
+        assert!(dir.resolved.lock().unwrap().is_empty());
+        let log = fw.take_log(1);
+        assert_eq!((log[0].imsi.as_str(), log[0].verdict), ("", Verdict::Refused));
+    }
+
+    #[tokio::test]
+    async fn a_sim_over_its_rate_is_refused_and_logged_as_rate_limited() {
+        let (fw, _) = setup(DnsConfig { queries_per_sec_per_sim: 5, ..DnsConfig::default() });
+        seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+        let mut codes = Vec::new();
+        for _ in 0..15 {
+            let a = fw.answer(SIM.into(), &query("api.acme.example.", RecordType::A, None), false).await.unwrap();
+            codes.push(rcode(&a));
+        }
+        assert_eq!(codes.iter().filter(|c| **c == wire::NOERROR).count(), 10, "burst is twice the rate");
+        assert_eq!(fw.counters().rate_limited, 5);
+        assert_eq!(fw.take_log(100).iter().filter(|e| e.verdict == Verdict::RateLimited).count(), 5);
+    }
+
+    #[tokio::test]
+    async fn without_upstream_an_allowed_miss_is_servfail() {
+        let (fw, _) = setup(DnsConfig::default());
+        let a = fw.answer(SIM.into(), &query("fw.ota.acme.example.", RecordType::A, None), false).await.unwrap();
+        assert_eq!(rcode(&a), wire::SERVFAIL);
+        assert_eq!(fw.counters().upstream_failures, 1);
+        assert_eq!(fw.take_log(1)[0].verdict, Verdict::UpstreamFailed);
+    }
+
+    #[tokio::test]
+    async fn malformed_input_is_counted_not_logged() {
+        let (fw, _) = setup(DnsConfig::default());
+        assert_eq!(fw.answer(SIM.into(), b"\x00\x01", false).await, None);
+        let a = fw.answer(SIM.into(), b"\x00\x01\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05ab", false).await.unwrap();
+        assert_eq!(a[3] & 0x0f, wire::FORMERR as u8);
+        assert_eq!(fw.counters().malformed, 2);
+        assert_eq!(fw.counters().queries, 0);
+        assert!(fw.take_log(10).is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_get_an_answer_or_nothing_never_a_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (fw, _) = setup(DnsConfig { queries_per_sec_per_sim: 0, ..DnsConfig::default() });
+            seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+            if let Some(a) = rt.block_on(fw.answer(SIM.into(), &bytes, false)) {
+                proptest::prop_assert!(a.len() >= 12);
+                proptest::prop_assert_eq!(&a[..2], &bytes[..2]);
+            }
+        }
+
+        #[test]
+        fn mutated_queries_never_panic(pos in 0usize..40, byte in proptest::num::u8::ANY) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (fw, _) = setup(DnsConfig { queries_per_sec_per_sim: 0, ..DnsConfig::default() });
+            seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+            let mut q = query("api.acme.example.", RecordType::A, Some(1232));
+            let at = pos % q.len();
+            q[at] = byte;
+            let _ = rt.block_on(fw.answer(SIM.into(), &q, false));
+        }
+    }
+}

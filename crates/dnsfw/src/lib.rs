@@ -318,11 +318,14 @@ mod tests {
     use hickory_proto::rr::{Name, RData, Record};
     use std::collections::HashMap;
 
+    /// One `Directory::resolved` call: IMSI, name, addresses, TTL.
+    type Report = (String, String, Vec<IpAddr>, Duration);
+
     /// A directory with fixed SIMs that records what it is told.
     #[derive(Default)]
     struct Recorder {
         sims: HashMap<IpAddr, Asker>,
-        resolved: Mutex<Vec<(String, String, Vec<IpAddr>, Duration)>>,
+        resolved: Mutex<Vec<Report>>,
         refused: Mutex<Vec<(String, String)>>,
     }
 

@@ -176,7 +176,12 @@ async fn one_source(
             outstanding += 1;
             t.sent += 1;
         }
-        match tokio::time::timeout(timeout, sock.recv(&mut buf)).await {
+        // Most of the time an answer is waiting: take it without arming a timer.
+        let received = match sock.try_recv(&mut buf) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => tokio::time::timeout(timeout, sock.recv(&mut buf)).await,
+            r => Ok(r),
+        };
+        match received {
             Ok(Ok(n)) if n >= 12 => {
                 let id = u16::from_be_bytes([buf[0], buf[1]]) as usize;
                 if let Some(at) = sent_at[id].take() {

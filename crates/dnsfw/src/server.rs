@@ -97,26 +97,36 @@ impl Bound {
         }
         tasks.spawn(serve_tcp(firewall, tcp, shutdown.clone()));
         shutdown.cancelled().await;
+        tasks.abort_all();
         while tasks.join_next().await.is_some() {}
         Ok(())
     }
 }
 
+/// Sends `bytes` to `peer`, trying without waiting first (the socket is almost always writable).
+async fn send(sock: &UdpSocket, bytes: &[u8], peer: SocketAddr) {
+    match sock.try_send_to(bytes, peer) {
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+            let _ = sock.send_to(bytes, peer).await;
+        }
+        _ => {}
+    }
+}
+
+/// One UDP socket's loop; it ends when its task is aborted at shutdown.
 async fn serve_udp(fw: Arc<DnsFirewall>, sock: Arc<UdpSocket>, pending: Arc<Semaphore>, stop: CancellationToken) {
     let mut buf = vec![0u8; 65535];
     loop {
-        let (n, peer) = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = sock.recv_from(&mut buf) => match r {
-                Ok(x) => x,
-                // ICMP errors from earlier sends surface here on some systems: keep serving.
-                Err(e) => { tracing::debug!("dns udp recv: {e}"); continue; }
-            },
+        let (n, peer) = match sock.recv_from(&mut buf).await {
+            Ok(x) => x,
+            // ICMP errors from earlier sends surface here on some systems: keep serving.
+            Err(e) => {
+                tracing::debug!("dns udp recv: {e}");
+                continue;
+            }
         };
         match fw.decide(peer.ip(), &buf[..n], false) {
-            Decision::Reply(Some(answer)) => {
-                let _ = sock.send_to(&answer, peer).await;
-            }
+            Decision::Reply(Some(answer)) => send(&sock, &answer, peer).await,
             Decision::Reply(None) => {}
             Decision::Resolve(p) => match pending.clone().try_acquire_owned() {
                 Ok(permit) => {
@@ -124,14 +134,12 @@ async fn serve_udp(fw: Arc<DnsFirewall>, sock: Arc<UdpSocket>, pending: Arc<Sema
                     tokio::spawn(async move {
                         tokio::select! {
                             _ = stop.cancelled() => {}
-                            answer = fw.resolve(*p) => { let _ = sock.send_to(&answer, peer).await; }
+                            answer = fw.resolve(*p) => send(&sock, &answer, peer).await,
                         }
                         drop(permit);
                     });
                 }
-                Err(_) => {
-                    let _ = sock.send_to(&wire::error_answer(&p.q, wire::SERVFAIL), peer).await;
-                }
+                Err(_) => send(&sock, &wire::error_answer(&p.q, wire::SERVFAIL), peer).await,
             },
         }
     }

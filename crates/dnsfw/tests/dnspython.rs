@@ -252,9 +252,9 @@ async fn malformed_input_gets_formerr_or_silence_and_the_server_keeps_answering(
         ],
     )
     .await;
-    for i in 0..3 {
-        assert_eq!(r[i]["rcode"], FORMERR, "{i}: {:?}", r[i]);
-        assert_eq!(r[i]["id"], 0xbeef);
+    for (i, x) in r.iter().take(3).enumerate() {
+        assert_eq!(x["rcode"], FORMERR, "{i}: {x:?}");
+        assert_eq!(x["id"], 0xbeef);
     }
     assert_eq!(r[3]["error"], "timeout", "no header: no answer");
     assert_eq!(r[4]["rcode"], NOERROR);

@@ -22,11 +22,14 @@ pub const STRANGER: &str = "127.0.0.9";
 pub const IMSI1: &str = "001010000000001";
 pub const IMSI2: &str = "001010000000002";
 
+/// One `Directory::resolved` call: IMSI, name, addresses, TTL.
+pub type Report = (String, String, Vec<IpAddr>, Duration);
+
 /// What the directory was told.
 #[derive(Default)]
 pub struct Recorder {
     pub sims: HashMap<IpAddr, Asker>,
-    pub resolved: Mutex<Vec<(String, String, Vec<IpAddr>, Duration)>>,
+    pub resolved: Mutex<Vec<Report>>,
     pub refused: Mutex<Vec<(String, String)>>,
 }
 
@@ -43,7 +46,7 @@ impl Directory for Recorder {
 }
 
 impl Recorder {
-    pub fn resolved_for(&self, name: &str) -> Vec<(String, String, Vec<IpAddr>, Duration)> {
+    pub fn resolved_for(&self, name: &str) -> Vec<Report> {
         self.resolved.lock().unwrap().iter().filter(|r| r.1 == name).cloned().collect()
     }
 }

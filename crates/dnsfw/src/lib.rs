@@ -209,7 +209,12 @@ impl DnsFirewall {
             self.record(source, Some(&asker), &q, Verdict::RateLimited, wire::REFUSED, Vec::new());
             return Decision::Reply(Some(wire::error_answer(&q, wire::REFUSED)));
         }
-        if !cache::answerable_class(q.qclass) || !asker.policy.allows(&q.lower) {
+        let allowed = match &asker.policy {
+            DomainPolicy::Open => true,
+            // `evil\.acme.example` (one label `evil.acme`) must not pass for `*.acme.example`.
+            policy => !q.dotted_label && policy.allows(&q.lower),
+        };
+        if !cache::answerable_class(q.qclass) || !allowed {
             bump(&self.counters.refused);
             if self.refusals.should_tell(&asker.imsi, &q.lower, now) {
                 self.directory.refused(&asker, &q.lower);
@@ -410,12 +415,18 @@ mod tests {
             let a = fw.answer(SIM.into(), &query("evil.example.", RecordType::A, None), false).await.unwrap();
             assert_eq!(rcode(&a), wire::REFUSED);
         }
+        // A label with a dot in it is not a name below the suffix.
+        let tricky = Name::from_labels(vec![&b"evil.ota"[..], b"acme", b"example"]).unwrap();
+        let mut m = Message::new(9, MessageType::Query, OpCode::Query);
+        m.add_query(Query::query(tricky, RecordType::A));
+        let a = fw.answer(SIM.into(), &m.to_vec().unwrap(), false).await.unwrap();
+        assert_eq!(rcode(&a), wire::REFUSED);
         // Wildcards need a label below the suffix.
         let a = fw.answer(SIM.into(), &query("ota.acme.example.", RecordType::A, None), false).await.unwrap();
         assert_eq!(rcode(&a), wire::REFUSED);
-        assert_eq!(dir.refused.lock().unwrap().len(), 2);
+        assert_eq!(dir.refused.lock().unwrap().len(), 3);
         assert_eq!(dir.refused.lock().unwrap()[0], ("001010000000001".into(), "evil.example".into()));
-        assert_eq!(fw.counters().refused, 4);
+        assert_eq!(fw.counters().refused, 5);
         assert!(fw.take_log(10).iter().all(|e| e.verdict == Verdict::Refused && e.rcode == 5));
         let (fw, _) = setup(DnsConfig { answer_refused: RefusedAnswer::Nxdomain, ..DnsConfig::default() });
         let a = fw.answer(SIM.into(), &query("evil.example.", RecordType::A, None), false).await.unwrap();

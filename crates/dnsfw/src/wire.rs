@@ -57,6 +57,9 @@ pub struct Question {
     pub qclass: DNSClass,
     /// The question section exactly as received (name, type, class).
     pub raw: Vec<u8>,
+    /// True when a label holds a `.` (written `\.` in `lower`): such a name cannot be matched
+    /// against allowlist suffixes by text, so an allowlist refuses it.
+    pub dotted_label: bool,
     /// The client's OPT record.
     pub edns: Option<ClientEdns>,
     /// True when the query came over TCP (no payload limit but 65535).
@@ -124,6 +127,7 @@ pub fn parse_query(packet: &[u8], tcp: bool) -> Result<Question, Rejected> {
         qtype: q.query_type,
         qclass: q.query_class,
         raw,
+        dotted_label: q.name.iter().any(|label| label.contains(&b'.')),
         edns,
         tcp,
     };

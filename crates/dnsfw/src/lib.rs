@@ -241,7 +241,19 @@ impl DnsFirewall {
         let key = Key::of(&p.q);
         let flight = {
             let mut inflight = self.inflight.lock().unwrap_or_else(|e| e.into_inner());
-            inflight.entry(key.clone()).or_default().clone()
+            match inflight.get(&key) {
+                Some(f) => f.clone(),
+                None => {
+                    // A flight that ended since `decide` has cached its answer before leaving.
+                    let now = Instant::now();
+                    if let Some(answer) = self.cache.get(&key, now) {
+                        drop(inflight);
+                        bump(&self.counters.cache_hits);
+                        return self.allowed(p.source, &p.asker, &p.q, &answer, now);
+                    }
+                    inflight.entry(key.clone()).or_default().clone()
+                }
+            }
         };
         let result = flight.get_or_init(|| self.fetch(&p.q, key.clone())).await.clone();
         {

@@ -131,6 +131,13 @@ pub fn parse_query(packet: &[u8], tcp: bool) -> Result<Question, Rejected> {
         edns,
         tcp,
     };
+    // Zone transfers and the obsolete MAILA/MAILB meta-queries (RFC 1035 §3.2.3, RFC 1995) are
+    // not offered by a resolver for UEs; OPT is not a question type (RFC 6891 §6.1.1).
+    match u16::from(question.qtype) {
+        251..=254 => return Err(Rejected::Reply(error_answer(&question, NOTIMP), NOTIMP)),
+        41 => return Err(Rejected::Reply(error_answer(&question, FORMERR), FORMERR)),
+        _ => {}
+    }
     if let Some(e) = edns {
         if e.version > 0 {
             question.edns = Some(ClientEdns { payload: e.payload, version: 0 });
@@ -299,6 +306,10 @@ pub(crate) mod tests {
         let Rejected::Reply(r, NOTIMP) = parse_query(&notify, false).unwrap_err() else { panic!("expected NOTIMP") };
         assert_eq!((r[2] >> 3) & 0x0f, 4);
         assert_eq!(r[3] & 0x0f, 4);
+        // Zone transfers are not offered.
+        let axfr = query("acme.example.", RecordType::AXFR, None);
+        let Rejected::Reply(r, NOTIMP) = parse_query(&axfr, true).unwrap_err() else { panic!("expected NOTIMP") };
+        assert_eq!(Message::from_vec(&r).unwrap().queries[0].query_type, RecordType::AXFR);
     }
 
     #[test]

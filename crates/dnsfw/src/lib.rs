@@ -273,6 +273,14 @@ impl DnsFirewall {
         }
     }
 
+    /// The answer to a pending query when too many are waiting for upstream already: SERVFAIL,
+    /// counted and logged as an upstream failure.
+    pub(crate) fn overloaded(&self, p: &Pending) -> Vec<u8> {
+        bump(&self.counters.upstream_failures);
+        self.record(p.source, Some(&p.asker), &p.q, Verdict::UpstreamFailed, wire::SERVFAIL, Vec::new());
+        wire::error_answer(&p.q, wire::SERVFAIL)
+    }
+
     async fn fetch(&self, q: &Question, key: Key) -> Result<Arc<Answer>, String> {
         let m = upstream::resolve(&self.config.upstream, self.config.upstream_timeout(), q)
             .await

@@ -13,7 +13,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{Mutex, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::{wire, Decision, DnsFirewall};
+use crate::{Decision, DnsFirewall};
 
 /// Upstream resolutions waiting at once; beyond that a miss gets SERVFAIL at once.
 const MAX_PENDING: usize = 10_000;
@@ -139,7 +139,7 @@ async fn serve_udp(fw: Arc<DnsFirewall>, sock: Arc<UdpSocket>, pending: Arc<Sema
                         drop(permit);
                     });
                 }
-                Err(_) => send(&sock, &wire::error_answer(&p.q, wire::SERVFAIL), peer).await,
+                Err(_) => send(&sock, &fw.overloaded(&p), peer).await,
             },
         }
     }

@@ -26,7 +26,7 @@ mod log;
 mod server;
 mod shards;
 mod upstream;
-pub mod wire;
+mod wire;
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -131,7 +131,7 @@ pub(crate) enum Decision {
 
 impl DnsFirewall {
     /// A firewall with `config` (call [`DnsConfig::validate`] first; an inverted TTL clamp is
-    /// treated as `min = max`) that asks `directory` about sources and reports to it.
+    /// treated as `max = min`) that asks `directory` about sources and reports to it.
     pub fn new(config: DnsConfig, directory: Arc<dyn Directory>) -> Arc<Self> {
         Arc::new(DnsFirewall {
             cache: Cache::new(config.cache_entries),
@@ -185,6 +185,8 @@ impl DnsFirewall {
 
     /// Everything that needs no upstream: parsing, source, rate, policy and the cache.
     pub(crate) fn decide(&self, source: IpAddr, query: &[u8], tcp: bool) -> Decision {
+        // On a dual-stack socket IPv4 clients arrive as ::ffff:a.b.c.d; the directory knows a.b.c.d.
+        let source = source.to_canonical();
         let now = Instant::now();
         let q = match wire::parse_query(query, tcp) {
             Ok(q) => q,
@@ -479,6 +481,16 @@ mod tests {
         assert_eq!(codes.iter().filter(|c| **c == wire::NOERROR).count(), 10, "burst is twice the rate");
         assert_eq!(fw.counters().rate_limited, 5);
         assert_eq!(fw.take_log(100).iter().filter(|e| e.verdict == Verdict::RateLimited).count(), 5);
+    }
+
+    #[tokio::test]
+    async fn ipv4_mapped_sources_are_looked_up_as_ipv4() {
+        let (fw, _) = setup(DnsConfig::default());
+        seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+        let mapped: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
+        let a = fw.answer(mapped, &query("api.acme.example.", RecordType::A, None), false).await.unwrap();
+        assert_eq!(rcode(&a), wire::NOERROR);
+        assert_eq!(fw.take_log(1)[0].source, IpAddr::from(SIM));
     }
 
     #[tokio::test]

@@ -16,6 +16,8 @@ pub trait HssNotifier: Send + Sync + 'static {
     /// The traffic policy of `imsi` changed (its own allowlists or quarantine); the PCRF pushes the
     /// new rules. The HSS itself has nothing to do.
     fn policy_changed(&self, _imsi: &ids::Imsi) {}
+    /// A service profile was created or replaced; the PCRF re-evaluates the sessions of its SIMs.
+    fn profile_edited(&self, _name: &str) {}
 }
 
 /// For tools that run without an HSS in their process (the command line): the running server sends

@@ -44,6 +44,12 @@ pub struct DnsConfig {
     pub max_ttl_secs: u32,
     /// How long one upstream resolver is waited for before the next is tried, in ms (default 2000).
     pub upstream_timeout_ms: u64,
+    /// How long the query log keeps a query, in hours (default 168, a week), unless the tenant has
+    /// its own retention below (PR-1: kept no longer than agreed).
+    pub log_retention_hours: u64,
+    /// Shorter retention of the query log for some tenants, in hours (`{ acme = 24 }`); the
+    /// default above is the ceiling (a longer value here keeps nothing longer).
+    pub tenant_log_retention_hours: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for DnsConfig {
@@ -58,6 +64,8 @@ impl Default for DnsConfig {
             min_ttl_secs: 5,
             max_ttl_secs: 3600,
             upstream_timeout_ms: 2000,
+            log_retention_hours: 168,
+            tenant_log_retention_hours: std::collections::BTreeMap::new(),
         }
     }
 }

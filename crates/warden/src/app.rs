@@ -39,6 +39,7 @@ use crate::firewall_run::FirewallPart;
 use crate::hss_front::{self, Metered};
 use crate::metrics::{self, Exporter};
 use crate::platform::Platform;
+use crate::traffic_run::Traffic;
 
 /// Grace of the edge stage: the firewall's and the API's in-flight work.
 const EDGE_GRACE: Duration = Duration::from_millis(600);
@@ -67,6 +68,7 @@ pub struct App {
     diameter: (tokio::net::TcpListener, diameter::transport::ServerConfig),
     platform: Option<Platform>,
     firewall: Option<FirewallPart>,
+    traffic: Traffic,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -189,7 +191,9 @@ impl App {
             }
         }
         let tokens = Tokens::new();
-        let platform = Platform::build(&config.http, hss.clone(), tokens.edge.child_token()).await?;
+        let traffic = Traffic::build(&config, &store, &hss).await?;
+        let platform =
+            Platform::build(&config.http, hss.clone(), traffic.pcrf().clone(), tokens.edge.child_token()).await?;
         let firewall = FirewallPart::build(&config, &store).await?;
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
@@ -201,13 +205,25 @@ impl App {
             }
             (l, exporter)
         });
-        Ok(App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens, _sqlite_lock: lock })
+        Ok(App {
+            store,
+            hss,
+            diameter: (listener, server),
+            platform,
+            firewall,
+            traffic,
+            metrics,
+            tokens,
+            _sqlite_lock: lock,
+        })
     }
 
     /// Runs every component until `shutdown` resolves (or the Diameter server ends on its own),
     /// then stops them in order (see the module documentation) and returns once no task is left.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let App { store, hss, diameter: (listener, server), platform, firewall, metrics, tokens, _sqlite_lock } = self;
+        let App { store, hss, diameter: (listener, server), platform, firewall, traffic, metrics, tokens, _sqlite_lock } =
+            self;
+        let pcrf = traffic.pcrf().clone();
         let mut running = Running::default();
         let mut notifications = Vec::new();
         if let Some((l, exporter)) = metrics {
@@ -223,8 +239,22 @@ impl App {
         running.spawn(
             Stage::Core,
             DIAMETER_SERVER,
-            diameter::transport::serve(listener, server, Arc::new(Metered(hss.clone())), tokens.core.child_token()),
+            diameter::transport::serve(
+                listener,
+                server,
+                Arc::new(Metered { hss: hss.clone(), pcrf: pcrf.clone() }),
+                tokens.core.child_token(),
+            ),
         );
+        let changes = (store.backend() == store::Backend::Postgres).then(|| hss.changes());
+        let (edge_tasks, flush_tasks) =
+            traffic.start(store.clone(), tokens.edge.child_token(), tokens.flush.child_token(), changes);
+        for (name, task) in edge_tasks {
+            running.spawn(Stage::Edge, name, task);
+        }
+        for (name, task) in flush_tasks {
+            running.spawn(Stage::Flush, name, task);
+        }
         running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
         // The platform on its own runtime at a lower priority, so it cannot starve Diameter.
         let edge = platform.as_ref().map(|_| EdgeRuntime::new()).transpose()?;
@@ -262,6 +292,9 @@ impl App {
             tracing::warn!(error = %e, "instance not marked stopped; it is seen as failed after its heartbeat ends");
         }
         settle(&notifications, &hss, SETTLE_GRACE).await;
+        if tokio::time::timeout(SETTLE_GRACE, pcrf.settle()).await.is_err() {
+            tracing::warn!("shutdown: RAR/ASR still waiting for answers; they are dropped");
+        }
         tracing::info!("shutdown: core (Diameter server: stop accepting, drain, DPR)");
         tokens.core.cancel();
         running.stop(Stage::Core, CORE_GRACE, started).await;
@@ -271,7 +304,7 @@ impl App {
         running.stop(Stage::Flush, FLUSH_GRACE, started).await;
         tokens.root.cancel();
         running.finish().await;
-        drop((hss, store, edge));
+        drop((hss, pcrf, store, edge));
         tracing::info!(took_ms = started.elapsed().as_millis() as u64, "shutdown complete");
         outcome
     }

@@ -69,6 +69,13 @@ pub struct Config {
     /// The roaming signalling firewall (docs/firewall.md); absent: not started.
     #[serde(default)]
     pub firewall: Option<firewall::FirewallConfig>,
+    /// The PCRF on Gx (docs/pcrf.md): always answered on the `[diameter]` listener, to peers whose
+    /// `applications` include `gx`.
+    #[serde(default)]
+    pub pcrf: pcrf::PcrfConfig,
+    /// The DNS firewall (docs/dns-firewall.md); absent: not started.
+    #[serde(default)]
+    pub dns: Option<dnsfw::DnsConfig>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -77,6 +77,12 @@ pub enum ServeError {
     /// The roaming firewall's rules do not compile.
     #[error(transparent)]
     FirewallRules(#[from] firewall::ConfigError),
+    /// The PCRF's stored Gx sessions could not be loaded.
+    #[error("pcrf: stored sessions: {0}")]
+    Pcrf(store::StoreError),
+    /// `[dns]` is unusable.
+    #[error("dns: {0}")]
+    Dns(String),
     /// The firewall's device priorities could not be read from the store.
     #[error("firewall: SIM priorities: {0}")]
     Priorities(store::StoreError),

@@ -1,6 +1,8 @@
-//! The HSS's Diameter front end in `warden serve`: the handler that meters every answer through the
-//! metrics facade, who may connect (the configured peers, or loopback peers only without any), and
-//! the server settings read from `[diameter]` ([`hss::DiameterConfig`]).
+//! The Diameter front end in `warden serve`: the handler that sends Gx requests to the PCRF and
+//! everything else to the HSS, and meters every answer through the metrics facade; who may connect
+//! (the configured peers, or loopback peers only without any) and which applications each may use
+//! (`applications`: a request of another one is answered 3007); and the server settings read from
+//! `[diameter]` ([`hss::DiameterConfig`]), which advertise S6a, S13 and Gx in the CEA.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -17,28 +19,55 @@ use crate::metrics;
 /// On shutdown, how long a connection may take to answer what it is handling before DPR.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(400);
 
-/// The HSS with metrics around it.
-pub struct Metered(pub Arc<Hss>);
+/// The HSS and the PCRF with metrics around them.
+pub struct Metered {
+    /// The HSS (S6a, S13).
+    pub hss: Arc<Hss>,
+    /// The PCRF (Gx).
+    pub pcrf: Arc<pcrf::Pcrf>,
+}
+
+impl Metered {
+    async fn dispatch(&self, request: Message, peer: &PeerHandle) -> Message {
+        if request.header.app_id != hss::GX_APPLICATION_ID {
+            return self.hss.dispatch(request, peer).await;
+        }
+        let connection = peer.remote().origin_host.as_str();
+        if !self.hss.config().may_use(connection, hss::GX_APPLICATION_ID) {
+            self.hss.refusals().count(connection, hss::Refusal::Application);
+            let d = &self.hss.config().diameter;
+            let mut a = Message::answer_to(&request.header, request.session_id());
+            a.add(diameter::avp::RESULT_CODE, diameter::result_code::APPLICATION_UNSUPPORTED);
+            a.add(diameter::avp::ORIGIN_HOST, d.origin_host.as_str());
+            a.add(diameter::avp::ORIGIN_REALM, d.origin_realm.as_str());
+            a.add(diameter::avp::ERROR_MESSAGE, "this peer is not configured for Gx");
+            return a;
+        }
+        self.pcrf.dispatch(request, peer).await
+    }
+}
 
 impl Handler for Metered {
     async fn handle(&self, request: Message, peer: PeerHandle) -> Option<Message> {
         let start = Instant::now();
         let command = request.abbrev().unwrap_or("unknown");
-        let answer = self.0.dispatch(request, &peer).await;
+        let answer = self.dispatch(request, &peer).await;
         metrics::answered(command, answer.result_code().unwrap_or(0), start.elapsed());
         Some(answer)
     }
 
     fn peer_open(&self, peer: PeerHandle) {
         metrics::peer_opened();
-        self.0.peer_open(peer);
+        self.pcrf.peer_open(peer.clone());
+        self.hss.peer_open(peer);
     }
 
     fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>, reason: &CloseReason) {
         if remote.is_some() {
             metrics::peer_closed();
         }
-        self.0.peer_closed(remote, reason);
+        self.pcrf.peer_closed(remote);
+        self.hss.peer_closed(remote, reason);
     }
 }
 
@@ -59,7 +88,7 @@ pub fn server_config(d: &hss::DiameterConfig) -> Result<ServerConfig, ServeError
         Arc::new(ConfiguredPeers(d.peers.clone()))
     };
     let mut peer =
-        diameter::peer::PeerConfig::new(&d.origin_host, &d.origin_realm, vec![Application::S6A, Application::S13]);
+        diameter::peer::PeerConfig::new(&d.origin_host, &d.origin_realm, vec![Application::S6A, Application::S13, Application::GX]);
     peer.watchdog_interval = Duration::from_secs(d.watchdog_secs);
     peer.max_message_size = d.max_message_size;
     peer.origin_state_id = store::now() as u32;

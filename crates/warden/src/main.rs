@@ -30,6 +30,7 @@ mod serve;
 mod storage;
 mod storage_migrate;
 mod tls_cmd;
+mod traffic_run;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;

@@ -1,6 +1,7 @@
-//! The connectivity-management API inside `warden serve`, wired to the HSS of the same process:
-//! SIM changes made through the API drop the HSS's cached copy and wake its outbox, so the CLR/IDR
-//! they queued leave at once, and the rule engine reads the HSS's signalling counters.
+//! The connectivity-management API inside `warden serve`, wired to the HSS and the PCRF of the same
+//! process: SIM changes made through the API drop the HSS's cached copy and wake its outbox, so the
+//! CLR/IDR they queued leave at once, and reach the PCRF, which pushes the SIM's new rules (RAR) or
+//! releases its sessions (ASR); the rule engine reads the HSS's signalling counters.
 //! [`Platform::build`] loads what `[http]` names (TLS material, the breached-password corpus) and
 //! binds the listener; [`Platform::start`] hands the server and the platform's background work to the
 //! App. Everything stops on the platform's shutdown token: the server stops accepting and finishes
@@ -17,18 +18,30 @@ use tokio_util::task::TaskTracker;
 use crate::error::ServeError;
 
 /// The HSS as the platform sees it. IDRs it starts run on `sending`, so shutdown can wait for them.
+/// The PCRF hears of every change too: it pushes new rules (RAR) or releases sessions (ASR).
 struct HssLink {
     hss: Arc<Hss>,
+    pcrf: Arc<pcrf::Pcrf>,
     sending: TaskTracker,
 }
 
 impl cmp::HssNotifier for HssLink {
     fn status_changed(&self, before: &Sim, to: SimStatus) {
         self.hss.status_changed(before, to);
+        self.pcrf.sim_changed(&before.imsi);
     }
 
     fn profile_changed(&self, before: &Sim) {
         self.hss.profile_changed(before);
+        self.pcrf.sim_changed(&before.imsi);
+    }
+
+    fn policy_changed(&self, imsi: &ids::Imsi) {
+        self.pcrf.policy_changed(imsi);
+    }
+
+    fn profile_edited(&self, name: &str) {
+        self.pcrf.profile_changed(name);
     }
 }
 
@@ -63,6 +76,7 @@ impl Platform {
     pub async fn build(
         settings: &api::Settings,
         hss: Arc<Hss>,
+        pcrf: Arc<pcrf::Pcrf>,
         shutdown: CancellationToken,
     ) -> Result<Option<Platform>, ServeError> {
         if !settings.enabled {
@@ -81,7 +95,7 @@ impl Platform {
         // Bound here, registered with the platform's own runtime in `start`.
         let listener = tokio::net::TcpListener::bind(listen).await.and_then(|l| l.into_std()).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let link = Arc::new(HssLink { hss: hss.clone(), sending: TaskTracker::new() });
+        let link = Arc::new(HssLink { hss: hss.clone(), pcrf, sending: TaskTracker::new() });
         // Connections of its own: a flood of API requests must not hold those the HSS answers with.
         let store = hss.store().with_own_pool(API_CONNECTIONS).await.map_err(ServeError::ApiStore)?;
         let state = api::AppState::with_shutdown(store, link.clone(), settings, shutdown);

@@ -163,6 +163,7 @@ pub async fn put_profile(
         serde_json::from_value(body).map_err(|e| ApiError::unprocessable(format!("profile: {e}")))?;
     cmp::catalogue::put_profiles(st.store(), &caller.actor(), std::slice::from_ref(&p), &format!("profile/{name}"))
         .await?;
+    st.0.hss.profile_edited(&name);
     Ok(axum::Json(profile_view(&p)))
 }
 

@@ -12,6 +12,8 @@
 
 pub mod codes;
 pub mod ipfilter;
+#[cfg(test)]
+mod loopback;
 mod pcef;
 pub mod raw;
 pub mod rules;

@@ -67,6 +67,11 @@ pub fn str_of(a: &Avp) -> Option<&str> {
     a.as_str().or_else(|| std::str::from_utf8(a.as_bytes()?).ok())
 }
 
+/// True when the M bit of `a` is set.
+pub fn avp_is_mandatory(a: &Avp) -> bool {
+    a.flags & avp_flags::M != 0
+}
+
 /// The AVPs inside a Grouped AVP: typed when the dictionary knew it, otherwise decoded from its bytes
 /// (inner AVPs then stay raw, and are decoded in turn when read). `None` when the bytes are not AVPs.
 pub fn children(a: &Avp) -> Option<Vec<Avp>> {

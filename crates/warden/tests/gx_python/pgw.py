@@ -70,7 +70,9 @@ def read_message(sock):
         if not chunk:
             fail("connection closed in the middle of a message")
         body += chunk
-    return Message.from_bytes(head + body)
+    # A plain message: the AVP tree as received (the typed classes of python-diameter keep only the
+    # AVPs they define, and Charging-Rule-Install's definitions are not among them).
+    return Message.from_bytes(head + body, plain_msg=True)
 
 
 def exchange(sock, request, hop):
@@ -147,8 +149,9 @@ def main():
     cer.supported_vendor_id = [VENDOR_TGPP]
     cer.vendor_specific_application_id = [VendorSpecificApplicationId(vendor_id=VENDOR_TGPP, auth_application_id=GX)]
     cea = exchange(sock, cer, 1)
-    if cea.result_code != 2001:
-        fail(f"CEA Result-Code {cea.result_code}")
+    cea_result = [value(x) for x in cea.avps if x.code == AVP_RESULT_CODE and x.vendor_id == 0]
+    if cea_result != [2001]:
+        fail(f"CEA Result-Code {cea_result}")
 
     ccr = CreditControlRequest()
     ccr.header.application_id = GX

@@ -149,8 +149,9 @@ fn check_cca(pgw: &Pgw, sid: &str, kind: u32, answer: &testkit::gx::Answer, what
 #[tokio::test]
 async fn pcrf_policy_life_of_a_session_seen_from_an_independent_pgw() {
     let n = setup();
+    let token = n.admin_token();
     let _server = n.start().await;
-    let (api, token) = (n.api(), n.admin_token());
+    let api = n.api();
     let sim = format!("{api}/sims/{IMSI}");
 
     // Attach over S6a, as the MME would before the P-GW opens the session.
@@ -293,6 +294,41 @@ async fn pcrf_policy_life_of_a_session_seen_from_an_independent_pgw() {
     // And a suspended SIM gets no new data session.
     let refused = pgw.ccr_initial(&spec).await;
     assert!(!refused.is_success(), "CCR-I of a suspended SIM: {:#?}", refused.message);
+}
+
+/// A P-GW restart (a new connection with a higher Origin-State-Id, RFC 6733 §8.16): the PCRF takes
+/// the new session of the same SIM, and a policy change reaches that session within a second.
+#[tokio::test]
+async fn policy_reaches_the_session_opened_after_a_pgw_restart() {
+    let n = setup();
+    let token = n.admin_token();
+    let _server = n.start().await;
+    let pgw = Pgw::connect(n.diameter, PGW, REALM).await.expect("P-GW connects with Gx");
+    let spec = SessionSpec::new(IMSI, APN, Ipv4Addr::new(10, 45, 0, 2));
+    let old = pgw.ccr_initial(&spec).await;
+    assert!(old.is_success(), "{:#?}", old.message);
+    let state = pgw.origin_state_id();
+    assert!(pgw.reconnect_with_new_state().await.expect("reconnects") > state);
+    let new = pgw.ccr_initial(&spec).await;
+    check_cca(&pgw, &new.session_id, 1, &new, "CCR-I after the restart");
+    check_shape(&pgw.session(&new.session_id).unwrap(), "CCR-I after the restart");
+
+    let started = Instant::now();
+    let body = json!({"allow_prefixes": ["203.0.113.64/26"], "allow_domains": [], "mode": "extend"});
+    let (st, r) = http("PUT", &format!("{}/sims/{IMSI}/policy", n.api()), &token, Some(body)).await;
+    assert_eq!(st, 200, "{r}");
+    // RARs for the session of the old state, if the PCRF still has it, are answered 5002 by the P-GW.
+    let mut reached = false;
+    while let Some(rar) = pgw.next_rar(Duration::from_secs(1).saturating_sub(started.elapsed())).await {
+        if find(&rar.avps, base::SESSION_ID, 0).and_then(str_of) == Some(new.session_id.as_str()) {
+            reached = true;
+            break;
+        }
+    }
+    assert!(reached, "no RAR for the new session within 1 s");
+    while pgw.next_rar(Duration::from_millis(300)).await.is_some() {}
+    let s = pgw.session(&new.session_id).unwrap();
+    assert!(s.allows(ip("203.0.113.70"), 8080, TCP) && s.allows(ip("198.51.100.77"), 80, TCP));
 }
 
 /// The CCA of a CCR-I sent by python-diameter (another codec, another CER) carries the same rules

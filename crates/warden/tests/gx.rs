@@ -110,7 +110,7 @@ fn check_shape(s: &Session, when: &str) {
     assert!(i.predefined.is_empty() && i.base_names.is_empty(), "{when}: predefined rules {:?}", i.predefined);
     let ordered = i.ordered();
     let last = ordered.last().unwrap_or_else(|| panic!("{when}: no rules installed"));
-    assert!(last.is_deny_all(), "{when}: the lowest-precedence rule is not a deny-all: {last:#?}");
+    assert!(s.is_deny_all(last), "{when}: the lowest-precedence rule is not a deny-all: {last:#?}");
     for r in &ordered[..ordered.len() - 1] {
         // Allow rules, or rules gated off (DISABLED) while the SIM is quarantined.
         let status = r.flow_status();

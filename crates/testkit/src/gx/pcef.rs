@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::codes::{self, base, request_type, result, subscription_id_type, tgpp, GX_APPLICATION_ID, VENDOR_3GPP};
 use super::raw::{child_u32, find, ietf, str_of, tgpp as t, u32_of};
-use super::rules::{Direction, Installed, Packet, RuleFailure, Verdict};
+use super::rules::{Direction, Installed, Packet, PccRule, RuleFailure, Verdict};
 
 /// Gx as a CER advertises it: Vendor-Specific-Application-Id with Vendor-Id 10415.
 pub const GX: Application = Application { id: GX_APPLICATION_ID, vendor: Some(VENDOR_3GPP) };
@@ -110,6 +110,11 @@ impl Session {
                 keep == 0 || (u128::from(a) >> (128 - keep)) == (u128::from(p) >> (128 - keep))
             }),
         }
+    }
+
+    /// True when `rule` drops every packet of this UE (see [`PccRule::is_deny_all_for`]).
+    pub fn is_deny_all(&self, rule: &PccRule) -> bool {
+        rule.is_deny_all_for(&|ip| self.is_ue(ip))
     }
 
     /// What the rules do with an uplink packet from the UE to `remote` port `port` over `proto`.

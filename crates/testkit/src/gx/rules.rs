@@ -238,25 +238,40 @@ impl PccRule {
         self.flow_status_avp.unwrap_or(FlowStatus::Enabled)
     }
 
-    /// True when this rule matches every packet (`ip from any to any|assigned`, no ports, both
+    /// True when this rule matches every packet (`ip from any to assigned|any`, no ports, both
     /// directions) and drops it: the deny-all a PCRF installs under an allowlist.
     pub fn is_deny_all(&self) -> bool {
-        let drops = matches!(self.flow_status(), FlowStatus::Disabled);
+        self.is_deny_all_for(&|_| false)
+    }
+
+    /// Like [`PccRule::is_deny_all`], with the UE side also written as the UE's own address
+    /// (`is_ue` tells which addresses are the UE's).
+    pub fn is_deny_all_for(&self, is_ue: &dyn Fn(IpAddr) -> bool) -> bool {
+        use super::ipfilter::Addr;
+        let everyone = |a: &Addr| match a {
+            Addr::Any => true,
+            Addr::Net(p) => p.len == 0,
+            Addr::Assigned => false,
+        };
+        let the_ue = |a: &Addr| match a {
+            Addr::Any | Addr::Assigned => true,
+            Addr::Net(p) => p.len == 0 || (p.is_host() && is_ue(p.addr)),
+        };
         let covers = |d| {
             self.flows.iter().any(|f| {
                 let r = &f.filter;
+                let (ue, remote) = if r.dir == Dir::Out { (&r.dst, &r.src) } else { (&r.src, &r.dst) };
                 f.applies_to(d)
                     && r.proto.is_none()
-                    && !r.src.negated
-                    && !r.dst.negated
-                    && r.src.ports.is_empty()
-                    && r.dst.ports.is_empty()
-                    && [r.src.addr, r.dst.addr]
-                        .iter()
-                        .all(|a| matches!(a, super::ipfilter::Addr::Any | super::ipfilter::Addr::Assigned))
+                    && !ue.negated
+                    && !remote.negated
+                    && ue.ports.is_empty()
+                    && remote.ports.is_empty()
+                    && the_ue(&ue.addr)
+                    && everyone(&remote.addr)
             })
         };
-        drops && covers(Direction::Uplink) && covers(Direction::Downlink)
+        matches!(self.flow_status(), FlowStatus::Disabled) && covers(Direction::Uplink) && covers(Direction::Downlink)
     }
 }
 
@@ -577,6 +592,13 @@ mod tests {
         assert_eq!(i.ordered().iter().map(|r| r.name.as_str()).collect::<Vec<_>>(), ["allow-1", "allow-2", "deny-all"]);
         assert!(i.rules["deny-all"].is_deny_all());
         assert!(!i.rules["allow-1"].is_deny_all());
+        let mut explicit = Installed::default();
+        explicit.apply(&[install(vec![rule("d", 9, 3, vec![flow("permit out ip from any to 10.45.0.2", 3)])])]);
+        assert!(!explicit.rules["d"].is_deny_all() && explicit.rules["d"].is_deny_all_for(&UE));
+        explicit.apply(&[install(vec![rule("d", 9, 3, vec![flow("permit out ip from any to 10.45.0.2", 1)])])]);
+        assert!(!explicit.rules["d"].is_deny_all_for(&UE), "downlink only");
+        explicit.apply(&[install(vec![rule("d", 9, 2, vec![flow("permit out ip from any to 10.45.0.2", 3)])])]);
+        assert!(!explicit.rules["d"].is_deny_all_for(&UE), "enabled");
         assert!(i.gx_issues().is_empty(), "{:?}", i.gx_issues());
         assert_eq!(i.decide(&up("198.51.100.9", Some(80), 6), &UE), Verdict::Pass("allow-1".into()));
         assert_eq!(i.decide(&up("198.51.100.9", None, 1), &UE), Verdict::Pass("allow-1".into()));

@@ -9,6 +9,10 @@
 //!   Flow-Description profile of Gx.
 //! - [`rules`]: PCC rules, QoS, and the PCEF's evaluation of a packet (precedence, first match,
 //!   Flow-Status).
+//!
+//! The P-GW's own connection is Warden's Diameter stack, whose peer layer answers
+//! DIAMETER_COMMAND_UNSUPPORTED to requests of commands its dictionary lacks: RAR and ASR reach the
+//! P-GW once the dictionary has them for Gx (application 16777238). CCAs need nothing of it.
 
 pub mod codes;
 pub mod ipfilter;

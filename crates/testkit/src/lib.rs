@@ -6,6 +6,7 @@
 //! - [`provision`]: profiles, SIMs and EIR entries written through `cmp` (the one path of changes),
 //!   as an operator at the command line would.
 //! - [`s6a`]: S6a/S13 requests (AIR, ULR, PUR) from typed AVP handles, and a stand-in MME.
+//! - [`gx`]: a test P-GW (PCEF) on Gx, written from TS 29.212 alone, and IPFilterRule parsing.
 //! - [`roaming`]: two roaming partners of a firewall configuration, and their requests.
 //! - [`sansio`]: moving messages between sans-IO peers without sockets.
 //! - [`tls`]: a test CA and the certificates it signs.
@@ -13,6 +14,7 @@
 //! Integration tests of any crate may use it; unit tests (`#[cfg(test)]` inside a crate this one
 //! depends on) may not, since they would see a second copy of that crate.
 
+pub mod gx;
 pub mod keys;
 pub mod provision;
 pub mod roaming;

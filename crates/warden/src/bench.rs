@@ -1,6 +1,8 @@
-//! `warden bench s6a`: an S6a Authentication-Information-Request load generator.
+//! `warden bench s6a` and `warden bench gx`: Diameter load generators — S6a
+//! Authentication-Information-Requests, or Gx CCR-Initials (TS 29.212; each a new session with its
+//! own Framed-IP-Address, so the PCRF stores one session per request).
 //!
-//! It opens `--connections` Diameter connections to `--target`, sends AIRs for the IMSIs of
+//! It opens `--connections` Diameter connections to `--target`, sends AIRs (CCR-Is) for the IMSIs of
 //! `--imsi-file` (round-robin over the file and over the connections) at `--rate` requests per second
 //! overall for `--duration` seconds, with at most `--window` requests in flight per connection, and
 //! reports counts, the achieved rate of successful answers, latency percentiles and the Result-Codes
@@ -292,8 +294,19 @@ fn due_overall(rate: u64, elapsed: Duration) -> u64 {
 // ---------------------------------------------------------------------------------------------------
 // The run
 
-/// What one connection builds its AIRs from.
+/// What is measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// S6a AIR.
+    Air,
+    /// Gx CCR-Initial.
+    CcrInitial,
+}
+
+/// What one connection builds its requests from.
 struct AirTemplate {
+    load: Load,
+    apn: String,
     origin_host: String,
     origin_realm: String,
     destination_realm: String,
@@ -304,6 +317,38 @@ struct AirTemplate {
 }
 
 impl AirTemplate {
+    /// Request `k` of the run.
+    fn request(&self, k: u64) -> Message {
+        match self.load {
+            Load::Air => self.air(k),
+            Load::CcrInitial => self.ccr_initial(k),
+        }
+    }
+
+    /// The CCR-I for request `k` of the run: a new session (unique Session-Id) of IMSI `k mod n`
+    /// with Framed-IP-Address 10.0.0.0 + k (TS 29.212 §5.6.2).
+    fn ccr_initial(&self, k: u64) -> Message {
+        let imsi = &self.imsis[(k % self.imsis.len() as u64) as usize];
+        let ip = std::net::Ipv4Addr::from(0x0a00_0000u32.wrapping_add(k as u32)).octets();
+        let mut m = Message::request(Command::CCR);
+        m.add(avp::SESSION_ID, format!("{};{};{k}", self.origin_host, self.run_id))
+            .add(avp::AUTH_APPLICATION_ID, diameter::dictionary::app::GX)
+            .add(avp::ORIGIN_HOST, self.origin_host.as_str())
+            .add(avp::ORIGIN_REALM, self.origin_realm.as_str())
+            .add(avp::DESTINATION_REALM, self.destination_realm.as_str())
+            .add(avp::CC_REQUEST_TYPE, 1u32)
+            .add(avp::CC_REQUEST_NUMBER, 0u32)
+            .add(
+                avp::SUBSCRIPTION_ID,
+                vec![Avp::new(avp::SUBSCRIPTION_ID_TYPE, 1u32), Avp::new(avp::SUBSCRIPTION_ID_DATA, imsi.as_str())],
+            )
+            .add(avp::FRAMED_IP_ADDRESS, &ip[..])
+            .add(avp::IP_CAN_TYPE, 5u32)
+            .add(avp::RAT_TYPE, 1004u32)
+            .add(avp::CALLED_STATION_ID, self.apn.as_str());
+        m
+    }
+
     /// The AIR for request `k` of the run (unique over the run, so the Session-Id is unique).
     fn air(&self, k: u64) -> Message {
         let imsi = &self.imsis[(k % self.imsis.len() as u64) as usize];
@@ -391,7 +436,7 @@ struct Schedule {
 
 /// Runs the benchmark described by `args` and returns its report. Fails before sending anything when
 /// the arguments or the IMSI file are wrong or a connection cannot be opened.
-pub async fn run(args: &BenchArgs) -> Result<BenchReport, String> {
+pub async fn run(args: &BenchArgs, load: Load) -> Result<BenchReport, String> {
     if args.connections == 0 {
         return Err("--connections must be at least 1".into());
     }
@@ -408,12 +453,14 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, String> {
 
     let mut connections = Vec::with_capacity(args.connections);
     for (i, host) in origin_hosts(args).into_iter().enumerate() {
-        match open(args.target, &host, args).await {
+        match open(args.target, &host, args, load).await {
             Ok((handle, task)) => connections.push(Connection {
                 index: i as u64,
                 handle,
                 task,
                 template: Arc::new(AirTemplate {
+                    load,
+                    apn: args.apn.clone(),
                     origin_host: host,
                     origin_realm: args.origin_realm.clone(),
                     destination_realm: args.destination_realm.clone(),
@@ -463,9 +510,15 @@ pub async fn run(args: &BenchArgs) -> Result<BenchReport, String> {
     Ok(report(outcomes, elapsed))
 }
 
-/// Opens one connection: TCP, then the capabilities exchange advertising S6a.
-async fn open(target: SocketAddr, host: &str, args: &BenchArgs) -> Result<(PeerHandle, JoinHandle<()>), String> {
-    let config = PeerConfig::new(host, &args.origin_realm, vec![Application::S6A]);
+/// Opens one connection: TCP, then the capabilities exchange advertising S6a (Gx).
+async fn open(
+    target: SocketAddr,
+    host: &str,
+    args: &BenchArgs,
+    load: Load,
+) -> Result<(PeerHandle, JoinHandle<()>), String> {
+    let app = if load == Load::Air { Application::S6A } else { Application::GX };
+    let config = PeerConfig::new(host, &args.origin_realm, vec![app]);
     // We chose the target ourselves: whoever answers there is the peer we want to measure.
     let any: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
     let limits = ConnectionLimits {
@@ -508,7 +561,7 @@ async fn drive_connection(
             (handle.clone(), template.clone(), stats.clone(), closed.clone(), progress.clone());
         progress.sent.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            let air = template.air(k);
+            let air = template.request(k);
             let t0 = Instant::now();
             let outcome = handle.request(air).await;
             let latency = t0.elapsed();

@@ -280,6 +280,33 @@ pub enum EirCommand {
 pub enum BenchCommand {
     /// S6a AIR load against a Diameter server.
     S6a(BenchArgs),
+    /// Gx CCR-Initial load against a PCRF (each request a new session).
+    Gx(BenchArgs),
+    /// DNS load against the DNS firewall from loopback source addresses (the SIMs' addresses).
+    Dns(DnsBenchArgs),
+}
+
+/// `warden bench dns` options.
+#[derive(Debug, Clone, Args)]
+pub struct DnsBenchArgs {
+    /// The DNS firewall (loopback only).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: std::net::SocketAddr,
+    /// Source addresses (loopback; each must be a SIM's Framed-IP-Address with a Gx session).
+    #[arg(long = "source", value_name = "IP", required = true)]
+    pub sources: Vec<std::net::IpAddr>,
+    /// Names asked, in turn.
+    #[arg(long = "name", value_name = "NAME", required = true)]
+    pub names: Vec<String>,
+    /// Questions in all.
+    #[arg(long, default_value_t = 200_000)]
+    pub queries: u64,
+    /// Questions outstanding per source.
+    #[arg(long, default_value_t = 32)]
+    pub window: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `warden bench s6a` options.
@@ -315,6 +342,9 @@ pub struct BenchArgs {
     /// Visited PLMN (MCCMNC).
     #[arg(long, default_value = "00101")]
     pub plmn: String,
+    /// Called-Station-Id of `bench gx`'s sessions.
+    #[arg(long, default_value = "internet")]
+    pub apn: String,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

@@ -145,7 +145,25 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,
             Command::Bench(BenchCommand::S6a(args)) => {
-                let report = bench::run(&args).await.map_err(Failure::Failed)?;
+                let report = bench::run(&args, bench::Load::Air).await.map_err(Failure::Failed)?;
+                Ok(if args.json { report.to_json().to_string() } else { report.to_text() })
+            }
+            Command::Bench(BenchCommand::Dns(a)) => {
+                let mut spec = dnsfw::load::LoadSpec::new(a.target, a.sources.clone(), a.queries, a.names.clone());
+                spec.window = a.window.max(1);
+                let r = dnsfw::load::run(&spec).await.map_err(|e| Failure::Failed(e.to_string()))?;
+                Ok(if a.json {
+                    serde_json::json!({"sent": r.sent, "answered": r.answered, "noerror": r.noerror, "lost": r.lost,
+                        "elapsed_ms": r.elapsed.as_millis() as u64, "qps": r.qps,
+                        "p50_us": r.p50.as_micros() as u64, "p90_us": r.p90.as_micros() as u64,
+                        "p99_us": r.p99.as_micros() as u64, "max_us": r.max.as_micros() as u64})
+                    .to_string()
+                } else {
+                    r.to_string()
+                })
+            }
+            Command::Bench(BenchCommand::Gx(args)) => {
+                let report = bench::run(&args, bench::Load::CcrInitial).await.map_err(Failure::Failed)?;
                 Ok(if args.json { report.to_json().to_string() } else { report.to_text() })
             }
             Command::Sim(cmd) => sim(&config, cmd).await,

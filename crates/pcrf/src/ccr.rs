@@ -246,7 +246,9 @@ impl Pcrf {
             tenant: sub.tenant.clone(),
             pcef_host: origin.to_string(),
             pcef_realm: req.get_str(avp::ORIGIN_REALM).unwrap_or_default().to_string(),
-            pcef_state: req.get_u32(avp::ORIGIN_STATE_ID).or_else(|| lock(&self.sessions).pcef_states.get(&origin.to_ascii_lowercase()).copied()),
+            pcef_state: req
+                .get_u32(avp::ORIGIN_STATE_ID)
+                .or_else(|| lock(&self.sessions).pcef_states.get(&origin.to_ascii_lowercase()).copied()),
             apn,
             framed_ip,
             framed_ipv6,

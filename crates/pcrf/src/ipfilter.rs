@@ -123,7 +123,9 @@ fn parse_net(s: &str) -> Result<Option<(IpAddr, u8)>, ParseError> {
     let width = if addr.is_ipv4() { 32 } else { 128 };
     let len = match len {
         None => width,
-        Some(l) => l.parse::<u8>().ok().filter(|l| *l <= width).ok_or_else(|| bad(format!("bad prefix length {l:?}")))?,
+        Some(l) => {
+            l.parse::<u8>().ok().filter(|l| *l <= width).ok_or_else(|| bad(format!("bad prefix length {l:?}")))?
+        }
     };
     Ok(Some((addr, len)))
 }

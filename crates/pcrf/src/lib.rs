@@ -156,7 +156,10 @@ pub struct Pcrf {
 
 impl std::fmt::Debug for Pcrf {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pcrf").field("origin_host", &self.origin_host).field("sessions", &lock(&self.sessions).len()).finish()
+        f.debug_struct("Pcrf")
+            .field("origin_host", &self.origin_host)
+            .field("sessions", &lock(&self.sessions).len())
+            .finish()
     }
 }
 

@@ -91,10 +91,7 @@ impl BearerQos {
 
     /// QoS-Information of a PCC rule bound to the default bearer: its QCI and ARP.
     pub fn rule_qos(&self) -> Avp {
-        Avp::new(
-            avp::QOS_INFORMATION,
-            vec![Avp::new(avp::QOS_CLASS_IDENTIFIER, u32::from(self.qci)), self.arp_avp()],
-        )
+        Avp::new(avp::QOS_INFORMATION, vec![Avp::new(avp::QOS_CLASS_IDENTIFIER, u32::from(self.qci)), self.arp_avp()])
     }
 }
 

@@ -91,7 +91,10 @@ fn fnv1a(text: &str) -> u64 {
 }
 
 fn dynamic(kind: &str, precedence: u32, status: FlowStatus, flows: Vec<Flow>, qos: &BearerQos) -> PccRule {
-    let mut content = format!("{precedence}|{}|{}|{}|{}|{}", status as u32, qos.qci, qos.arp_level, qos.capability, qos.vulnerability);
+    let mut content = format!(
+        "{precedence}|{}|{}|{}|{}|{}",
+        status as u32, qos.qci, qos.arp_level, qos.capability, qos.vulnerability
+    );
     for f in &flows {
         let _ = write!(content, "|{}#{}", f.filter, f.direction.value());
     }
@@ -120,7 +123,11 @@ fn dns_rule(servers: &[IpAddr], qos: &BearerQos) -> PccRule {
         .into_iter()
         .flat_map(|net| {
             [17u8, 6].map(|proto| {
-                both(FlowFilter { proto: Some(proto), remote: Endpoint { net, ports: Some((53, 53)) }, ue: Endpoint::ANY })
+                both(FlowFilter {
+                    proto: Some(proto),
+                    remote: Endpoint { net, ports: Some((53, 53)) },
+                    ue: Endpoint::ANY,
+                })
             })
         })
         .collect();
@@ -133,7 +140,11 @@ fn all_traffic() -> Vec<Flow> {
 
 /// The flow filter of an allowlist entry.
 pub fn prefix_filter(p: &ids::PrefixRule) -> FlowFilter {
-    FlowFilter { proto: p.proto.map(|p| p.0), remote: Endpoint { net: Some((p.addr, p.len)), ports: p.ports }, ue: Endpoint::ANY }
+    FlowFilter {
+        proto: p.proto.map(|p| p.0),
+        remote: Endpoint { net: Some((p.addr, p.len)), ports: p.ports },
+        ue: Endpoint::ANY,
+    }
 }
 
 /// The PCC rules that enforce `policy`: DNS to `dns_servers`, the allowlist (or the profile's
@@ -167,7 +178,11 @@ pub fn compile(policy: &EffectivePolicy, dns_servers: &[IpAddr], hosts: &[IpAddr
                 continue;
             }
             seen.push(ip);
-            let filter = FlowFilter { proto: None, remote: Endpoint { net: Some(host_net(ip)), ports: None }, ue: Endpoint::ANY };
+            let filter = FlowFilter {
+                proto: None,
+                remote: Endpoint { net: Some(host_net(ip)), ports: None },
+                ue: Endpoint::ANY,
+            };
             rules.push(dynamic("host", PRECEDENCE_HOST, FlowStatus::Enabled, vec![both(filter)], qos));
         }
     }
@@ -239,7 +254,10 @@ fn definition(d: &DynamicRule) -> Avp {
     for f in &d.flows {
         m.push(Avp::new(
             avp::FLOW_INFORMATION,
-            vec![Avp::new(avp::FLOW_DESCRIPTION, f.filter.to_string()), Avp::new(avp::FLOW_DIRECTION, f.direction.value())],
+            vec![
+                Avp::new(avp::FLOW_DESCRIPTION, f.filter.to_string()),
+                Avp::new(avp::FLOW_DIRECTION, f.direction.value()),
+            ],
         ));
     }
     m.push(Avp::new(avp::FLOW_STATUS, d.status as u32));
@@ -276,7 +294,7 @@ mod tests {
     /// Parses the Flow-Descriptions of the ENABLED non-DNS rules back: they are exactly the allowlist.
     #[test]
     fn allow_rules_are_exactly_the_allowlist() {
-        let entries = ["198.51.100.0/24", "203.0.113.7/32:443/tcp", "2001:db8::/32:5683-5684/udp", "192.0.2.0/24:1/icmp"];
+        let entries = ["198.51.100.0/24", "203.0.113.7/32:443/tcp", "2001:db8::/32:5683-5684/udp", "192.0.2.0/24/icmp"];
         let p = policy(Access::Restricted, &entries, &[]);
         let rules = compile(&p, &["192.0.2.53".parse().unwrap()], &[], &qos());
         let d = dynamic_rules(&rules);
@@ -338,7 +356,8 @@ mod tests {
     fn resolved_hosts_add_rules_and_names_follow_content() {
         let q = qos();
         let p = policy(Access::Restricted, &["198.51.100.0/24"], &[]);
-        let hosts: Vec<IpAddr> = vec!["198.51.100.9".parse().unwrap(), "203.0.113.5".parse().unwrap(), "2001:db8::5".parse().unwrap()];
+        let hosts: Vec<IpAddr> =
+            vec!["198.51.100.9".parse().unwrap(), "203.0.113.5".parse().unwrap(), "2001:db8::5".parse().unwrap()];
         let rules = compile(&p, &[], &hosts, &q);
         let host_rules: Vec<String> = dynamic_rules(&rules)
             .iter()
@@ -346,7 +365,10 @@ mod tests {
             .map(|r| r.flows[0].filter.to_string())
             .collect();
         // 198.51.100.9 is inside the allowlisted /24 already.
-        assert_eq!(host_rules, ["permit out ip from 203.0.113.5/32 to any", "permit out ip from 2001:db8::5/128 to any"]);
+        assert_eq!(
+            host_rules,
+            ["permit out ip from 203.0.113.5/32 to any", "permit out ip from 2001:db8::5/128 to any"]
+        );
         let before = compile(&p, &[], &[], &q);
         let d = diff(&before.iter().map(|r| r.name().to_string()).collect::<Vec<_>>(), &rules);
         assert!(d.remove.is_empty());

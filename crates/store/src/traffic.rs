@@ -241,7 +241,14 @@ async fn put_gx(conn: &mut sqlx::AnyConnection, s: &GxSession) -> Result<()> {
     Ok(())
 }
 
-async fn add_usage(conn: &mut sqlx::AnyConnection, imsi: &str, tenant: &str, hour: i64, up: i64, down: i64) -> Result<()> {
+async fn add_usage(
+    conn: &mut sqlx::AnyConnection,
+    imsi: &str,
+    tenant: &str,
+    hour: i64,
+    up: i64,
+    down: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \

@@ -10,6 +10,8 @@ use tokio::sync::{mpsc, oneshot};
 const BATCH: usize = 1024;
 
 /// A message to the writer.
+// Nearly every message is a change; boxing them would add an allocation per CCR for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Write {
     /// A change to store.
     Change(GxChange),

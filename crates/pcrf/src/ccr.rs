@@ -184,6 +184,11 @@ impl Pcrf {
         if let Some(a) = req.get(avp::AUTH_APPLICATION_ID).filter(|a| a.as_u32() != Some(app::GX)) {
             return self.refuse(&req, invalid(a));
         }
+        // An empty Session-Id or Origin-Host names no session and no PCEF.
+        let empty = |a: &&Avp| a.as_str().is_none_or(str::is_empty);
+        if let Some(a) = req.get(avp::SESSION_ID).filter(empty).or_else(|| req.get(avp::ORIGIN_HOST).filter(empty)) {
+            return self.refuse(&req, invalid(a));
+        }
         let origin = req.get_str(avp::ORIGIN_HOST).unwrap_or(peer_host).to_string();
         if let Some(state) = req.get_u32(avp::ORIGIN_STATE_ID) {
             self.pcef_restarted(&origin, state);

@@ -343,3 +343,76 @@ fn transmit_appends_messages_to_the_callers_buffer() {
     assert_eq!(Message::decode(&buf[4..4 + first]).unwrap().header.hop_by_hop, first_id);
     assert_eq!(Message::decode(&buf[4 + first..]).unwrap().header.hop_by_hop, second_id);
 }
+
+/// A Gx RAR and ASR (base commands sent with Gx's application id, TS 29.212 §5.6.4) reach the PCEF's
+/// application and validate; a CCR goes the other way; a base command in an application that was not
+/// negotiated is still refused with 3007.
+#[test]
+fn gx_re_auth_and_abort_session_carry_the_gx_application_id() {
+    let now = Instant::now();
+    let mut pcef = Peer::initiator(config("pgw.example", vec![Application::GX]), allow_all(), None, now);
+    let mut pcrf =
+        Peer::responder(config("pcrf.example", vec![Application::S6A, Application::GX]), allow_all(), None, now);
+    pump(&mut pcef, &mut pcrf, now);
+    assert_eq!(pcef.state(), PeerState::Open);
+    events(&mut pcef);
+    events(&mut pcrf);
+    let realm = "epc.mnc001.mcc001.3gppnetwork.org";
+    for command in [Command::RAR, Command::ASR] {
+        let mut m = Message::request(command);
+        m.header.app_id = app::GX;
+        m.add(avp::SESSION_ID, "pgw.example;1;1");
+        m.add(avp::ORIGIN_HOST, "pcrf.example");
+        m.add(avp::ORIGIN_REALM, realm);
+        m.add(avp::DESTINATION_REALM, realm);
+        m.add(avp::DESTINATION_HOST, "pgw.example");
+        m.add(avp::AUTH_APPLICATION_ID, app::GX);
+        if command == Command::RAR {
+            m.add(avp::RE_AUTH_REQUEST_TYPE, 0u32);
+        }
+        pcrf.send_request(m, now).unwrap();
+        pump(&mut pcef, &mut pcrf, now);
+        match pcef.poll_event() {
+            Some(Event::Request(r)) => assert_eq!((r.command(), r.header.app_id), (Some(command), app::GX)),
+            other => panic!("{command} expected at the PCEF, got {other:?}"),
+        }
+        let bytes = Message::request(command);
+        let encoded = {
+            let mut m = bytes;
+            m.header.app_id = app::GX;
+            m.encode()
+        };
+        assert_eq!(Message::decode(&encoded).unwrap().command(), Some(command), "round trip");
+    }
+    let mut ccr = Message::request(Command::CCR);
+    ccr.add(avp::SESSION_ID, "pgw.example;2;1");
+    ccr.add(avp::AUTH_APPLICATION_ID, app::GX);
+    ccr.add(avp::ORIGIN_HOST, "pgw.example");
+    ccr.add(avp::ORIGIN_REALM, realm);
+    ccr.add(avp::DESTINATION_REALM, realm);
+    ccr.add(avp::CC_REQUEST_TYPE, 1u32);
+    ccr.add(avp::CC_REQUEST_NUMBER, 0u32);
+    pcef.send_request(ccr.clone(), now).unwrap();
+    pump(&mut pcef, &mut pcrf, now);
+    assert!(matches!(pcrf.poll_event(), Some(Event::Request(r)) if r.command() == Some(Command::CCR)));
+    // Without CC-Request-Number: 5005 with the missing AVP.
+    ccr.avps.retain(|a| !a.is(avp::CC_REQUEST_NUMBER));
+    ccr.avps[0] = Avp::new(avp::SESSION_ID, "pgw.example;2;2");
+    pcef.send_request(ccr, now).unwrap();
+    pump(&mut pcef, &mut pcrf, now);
+    let Some(Event::Answer(a)) = pcef.poll_event() else { panic!("answer expected") };
+    assert_eq!(a.result_code(), Some(rc::MISSING_AVP));
+    let failed = a.get(avp::FAILED_AVP).and_then(|f| f.as_grouped()).unwrap();
+    assert_eq!(failed[0].code, avp::CC_REQUEST_NUMBER.code());
+    // A RAR in S13, which neither side negotiated: 3007.
+    let mut rar = Message::request(Command::RAR);
+    rar.header.app_id = app::S13;
+    rar.add(avp::SESSION_ID, "pcrf.example;9");
+    pcrf.send_request(rar, now).unwrap();
+    pump(&mut pcef, &mut pcrf, now);
+    let ev = events(&mut pcrf);
+    let Some(Event::Answer(a)) = ev.iter().find(|e| matches!(e, Event::Answer(_))) else {
+        panic!("answer expected: {ev:?}")
+    };
+    assert_eq!(a.result_code(), Some(rc::APPLICATION_UNSUPPORTED));
+}

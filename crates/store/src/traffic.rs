@@ -92,6 +92,40 @@ pub struct GxSession {
     pub updated_at: i64,
 }
 
+/// One change of the PCRF's state, written with others in one transaction
+/// ([`Store::apply_gx_changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GxChange {
+    /// A new or updated session.
+    Put(GxSession),
+    /// A session that ended.
+    Delete(String),
+    /// Octets reported for a SIM's hour (added to what is there).
+    Usage {
+        /// The SIM.
+        imsi: String,
+        /// Its tenant.
+        tenant: String,
+        /// Unix seconds / 3600.
+        hour: i64,
+        /// Uplink octets.
+        up: i64,
+        /// Downlink octets.
+        down: i64,
+    },
+    /// An event of the SIM's tenant (`gx.session_released`).
+    Event {
+        /// The tenant.
+        tenant: String,
+        /// The SIM.
+        imsi: String,
+        /// The event kind's name.
+        kind: String,
+        /// Its detail.
+        detail: String,
+    },
+}
+
 /// Octets of one SIM in one hour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
@@ -179,6 +213,57 @@ fn gx_from_row(r: &sqlx::any::AnyRow) -> Result<GxSession> {
     })
 }
 
+async fn put_gx(conn: &mut sqlx::AnyConnection, s: &GxSession) -> Result<()> {
+    let rules = serde_json::to_string(&s.rules).map_err(|e| StoreError::Conflict(e.to_string()))?;
+    sqlx::query(&format!(
+        "INSERT INTO gx_sessions ({GX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (session_id) DO UPDATE SET imsi = excluded.imsi, tenant = excluded.tenant, \
+         pcef_host = excluded.pcef_host, pcef_realm = excluded.pcef_realm, pcef_state = excluded.pcef_state, \
+         apn = excluded.apn, framed_ip = excluded.framed_ip, framed_ipv6 = excluded.framed_ipv6, \
+         rat_type = excluded.rat_type, plmn = excluded.plmn, rules = excluded.rules, updated_at = excluded.updated_at"
+    ))
+    .bind(&s.session_id)
+    .bind(&s.imsi)
+    .bind(&s.tenant)
+    .bind(&s.pcef_host)
+    .bind(&s.pcef_realm)
+    .bind(s.pcef_state.map(i64::from))
+    .bind(&s.apn)
+    .bind(&s.framed_ip)
+    .bind(&s.framed_ipv6)
+    .bind(s.rat_type.map(i64::from))
+    .bind(&s.plmn)
+    .bind(rules)
+    .bind(s.created_at)
+    .bind(s.updated_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn add_usage(
+    conn: &mut sqlx::AnyConnection,
+    imsi: &str,
+    tenant: &str,
+    hour: i64,
+    up: i64,
+    down: i64,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES ($1, $2, $3, $4, $5) \
+         ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \
+         octets_down = sim_usage.octets_down + excluded.octets_down",
+    )
+    .bind(imsi)
+    .bind(hour)
+    .bind(tenant)
+    .bind(up)
+    .bind(down)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 const POLICY_COLUMNS: &str =
     "imsi, mode, allow_prefixes, allow_domains, quarantined_at, quarantine_reason, quarantined_by, updated_at";
 
@@ -226,31 +311,29 @@ impl Store {
 
     /// Stores a new or updated Gx session.
     pub async fn put_gx_session(&self, s: &GxSession) -> Result<()> {
-        let rules = serde_json::to_string(&s.rules).map_err(|e| StoreError::Conflict(e.to_string()))?;
-        sqlx::query(&format!(
-            "INSERT INTO gx_sessions ({GX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (session_id) DO UPDATE SET imsi = excluded.imsi, tenant = excluded.tenant, \
-             pcef_host = excluded.pcef_host, pcef_realm = excluded.pcef_realm, pcef_state = excluded.pcef_state, \
-             apn = excluded.apn, framed_ip = excluded.framed_ip, framed_ipv6 = excluded.framed_ipv6, \
-             rat_type = excluded.rat_type, plmn = excluded.plmn, rules = excluded.rules, updated_at = excluded.updated_at"
-        ))
-        .bind(&s.session_id)
-        .bind(&s.imsi)
-        .bind(&s.tenant)
-        .bind(&s.pcef_host)
-        .bind(&s.pcef_realm)
-        .bind(s.pcef_state.map(i64::from))
-        .bind(&s.apn)
-        .bind(&s.framed_ip)
-        .bind(&s.framed_ipv6)
-        .bind(s.rat_type.map(i64::from))
-        .bind(&s.plmn)
-        .bind(rules)
-        .bind(s.created_at)
-        .bind(s.updated_at)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        put_gx(&mut conn, s).await
+    }
+
+    /// Writes a batch of PCRF changes in one transaction, in order (the PCRF's background writer):
+    /// either all of them are written or none.
+    pub async fn apply_gx_changes(&self, changes: &[GxChange]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for c in changes {
+            match c {
+                GxChange::Put(s) => put_gx(tx.conn(), s).await?,
+                GxChange::Delete(id) => {
+                    sqlx::query("DELETE FROM gx_sessions WHERE session_id = $1").bind(id).execute(tx.conn()).await?;
+                }
+                GxChange::Usage { imsi, tenant, hour, up, down } => {
+                    add_usage(tx.conn(), imsi, tenant, *hour, *up, *down).await?;
+                }
+                GxChange::Event { tenant, imsi, kind, detail } => {
+                    tx.record_tenant_event(tenant, Some(imsi), kind, detail).await?;
+                }
+            }
+        }
+        tx.commit().await
     }
 
     /// Forgets a Gx session; true when it was stored.
@@ -289,19 +372,8 @@ impl Store {
 
     /// Adds reported octets to a SIM's hour.
     pub async fn add_usage(&self, imsi: &str, tenant: &str, hour: i64, up: i64, down: i64) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \
-             octets_down = sim_usage.octets_down + excluded.octets_down",
-        )
-        .bind(imsi)
-        .bind(hour)
-        .bind(tenant)
-        .bind(up)
-        .bind(down)
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let mut conn = self.pool().acquire().await?;
+        add_usage(&mut conn, imsi, tenant, hour, up, down).await
     }
 
     /// A SIM's usage per hour since `since_hour`, oldest first, if the SIM is visible in `scope`.

@@ -1,5 +1,6 @@
 //! The AVP and command dictionary: base protocol (RFC 6733), S6a/S6d (TS 29.272), S13 (TS 29.272
-//! §6.2/§7, ECR/ECA) and DOIC (RFC 7683). Code uses the typed handles generated from the tables
+//! §6.2/§7, ECR/ECA), Gx (TS 29.212: CCR/CCA, with RAR/RAA and ASR/ASA of the base protocol) and
+//! DOIC (RFC 7683). Code uses the typed handles generated from the tables
 //! ([`avps`], re-exported as `diameter::avp::ORIGIN_HOST`, and [`Command`]); lookups by (code,
 //! vendor) serve decoding, and lookups by name serve names that come from outside (tools, tests).
 
@@ -24,6 +25,8 @@ pub mod app {
     pub const S6A: u32 = 16_777_251;
     /// S13/S13' (TS 29.272), vendor 10415.
     pub const S13: u32 = 16_777_252;
+    /// Gx (TS 29.212), vendor 10415.
+    pub const GX: u32 = 16_777_238;
     /// The relay application id.
     pub const RELAY: u32 = 0xffff_ffff;
 }

@@ -8,6 +8,8 @@
 //!   the S6a/S6d, S7a/S7d and S13/S13' AVPs, §7.2 for the S6a/S6d and S13 command CCFs, and table
 //!   7.3.1/2 for the AVPs it reuses from other specifications (whose M-bit overrides, where the
 //!   table has one, win over the defining specification's rule).
+//! - 3GPP TS 29.212 table 5.3.1 and §5.6 for Gx (the AVPs a PCRF reads and writes, and CCR/CCA),
+//!   with the IETF AVPs Gx reuses from RFC 4006 §8/§12 (Credit-Control) and RFC 7155 §4.4 (NASREQ).
 //! - The reused AVPs' defining tables: TS 29.229 table 6.3.1, TS 29.329 table 6.3.1, TS 29.212
 //!   table 5.3.1, TS 29.214 table 5.3.0.1, TS 29.061 §16.4.7, TS 32.299 table 7.2.0.1, TS 29.173,
 //!   TS 29.217, TS 29.273, TS 29.336, TS 29.338, TS 29.344, TS 29.128; IETF RFC 4004 §7, RFC 5447
@@ -431,6 +433,92 @@ avps! {
     EXTENDED_ENODEB_ID = AvpDef { name: "Extended-eNodeB-ID", code: 4013, vendor: VENDOR_3GPP, ty: OctetString, m: MustNot },
     // TS 29.128 (T6a/T6b), with table 7.3.1/2's "must not set".
     ACTIVE_TIME = AvpDef { name: "Active-Time", code: 4324, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    //
+    // Gx (TS 29.212, application 16777238). IETF AVPs it reuses: RFC 4006 §8 and §12 (Credit-Control:
+    // the table's "must" column has M for each, User-Equipment-Info and its members have M in "may").
+    CC_INPUT_OCTETS = AvpDef { name: "CC-Input-Octets", code: 412, vendor: 0, ty: Unsigned64, m: Must },
+    CC_OUTPUT_OCTETS = AvpDef { name: "CC-Output-Octets", code: 414, vendor: 0, ty: Unsigned64, m: Must },
+    CC_REQUEST_NUMBER = AvpDef { name: "CC-Request-Number", code: 415, vendor: 0, ty: Unsigned32, m: Must },
+    CC_REQUEST_TYPE = AvpDef { name: "CC-Request-Type", code: 416, vendor: 0, ty: Enumerated, m: Must },
+    CC_TIME = AvpDef { name: "CC-Time", code: 420, vendor: 0, ty: Unsigned32, m: Must },
+    CC_TOTAL_OCTETS = AvpDef { name: "CC-Total-Octets", code: 421, vendor: 0, ty: Unsigned64, m: Must },
+    GRANTED_SERVICE_UNIT = AvpDef { name: "Granted-Service-Unit", code: 431, vendor: 0, ty: Grouped, m: Must },
+    RATING_GROUP = AvpDef { name: "Rating-Group", code: 432, vendor: 0, ty: Unsigned32, m: Must },
+    SERVICE_IDENTIFIER = AvpDef { name: "Service-Identifier", code: 439, vendor: 0, ty: Unsigned32, m: Must },
+    SUBSCRIPTION_ID = AvpDef { name: "Subscription-Id", code: 443, vendor: 0, ty: Grouped, m: Must },
+    SUBSCRIPTION_ID_DATA = AvpDef { name: "Subscription-Id-Data", code: 444, vendor: 0, ty: Utf8String, m: Must },
+    USED_SERVICE_UNIT = AvpDef { name: "Used-Service-Unit", code: 446, vendor: 0, ty: Grouped, m: Must },
+    SUBSCRIPTION_ID_TYPE = AvpDef { name: "Subscription-Id-Type", code: 450, vendor: 0, ty: Enumerated, m: Must },
+    USER_EQUIPMENT_INFO = AvpDef { name: "User-Equipment-Info", code: 458, vendor: 0, ty: Grouped, m: May },
+    USER_EQUIPMENT_INFO_TYPE = AvpDef { name: "User-Equipment-Info-Type", code: 459, vendor: 0, ty: Enumerated, m: May },
+    USER_EQUIPMENT_INFO_VALUE = AvpDef { name: "User-Equipment-Info-Value", code: 460, vendor: 0, ty: OctetString, m: May },
+    // RFC 7155 §4.4 (NASREQ, M must).
+    FRAMED_IP_ADDRESS = AvpDef { name: "Framed-IP-Address", code: 8, vendor: 0, ty: OctetString, m: Must },
+    CALLED_STATION_ID = AvpDef { name: "Called-Station-Id", code: 30, vendor: 0, ty: Utf8String, m: Must },
+    CALLING_STATION_ID = AvpDef { name: "Calling-Station-Id", code: 31, vendor: 0, ty: Utf8String, m: Must },
+    FRAMED_IPV6_PREFIX = AvpDef { name: "Framed-IPv6-Prefix", code: 97, vendor: 0, ty: OctetString, m: Must },
+    // TS 29.061 §16.4.7 AVPs a PCEF sends in CCR (M kept, as for 3GPP-Charging-Characteristics above).
+    THREE_GPP_SGSN_MCC_MNC = AvpDef { name: "3GPP-SGSN-MCC-MNC", code: 18, vendor: VENDOR_3GPP, ty: Utf8String, m: Must },
+    THREE_GPP_USER_LOCATION_INFO = AvpDef { name: "3GPP-User-Location-Info", code: 22, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    THREE_GPP_MS_TIMEZONE = AvpDef { name: "3GPP-MS-TimeZone", code: 23, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    // TS 29.214 table 5.3.0.1 (M,V must).
+    ACCESS_NETWORK_CHARGING_ADDRESS = AvpDef { name: "Access-Network-Charging-Address", code: 501, vendor: VENDOR_3GPP, ty: Address, m: Must },
+    ACCESS_NETWORK_CHARGING_IDENTIFIER_VALUE = AvpDef {
+        name: "Access-Network-Charging-Identifier-Value",
+        code: 503,
+        vendor: VENDOR_3GPP,
+        ty: OctetString,
+        m: Must,
+    },
+    FLOW_DESCRIPTION = AvpDef { name: "Flow-Description", code: 507, vendor: VENDOR_3GPP, ty: IpFilterRule, m: Must },
+    FLOW_NUMBER = AvpDef { name: "Flow-Number", code: 509, vendor: VENDOR_3GPP, ty: Unsigned32, m: Must },
+    FLOW_STATUS = AvpDef { name: "Flow-Status", code: 511, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    // TS 29.212 table 5.3.1: the Rel-7 AVPs (codes up to 1033) are M,V; the later ones V with M in
+    // "must not".
+    BEARER_USAGE = AvpDef { name: "Bearer-Usage", code: 1000, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    CHARGING_RULE_INSTALL = AvpDef { name: "Charging-Rule-Install", code: 1001, vendor: VENDOR_3GPP, ty: Grouped, m: Must },
+    CHARGING_RULE_REMOVE = AvpDef { name: "Charging-Rule-Remove", code: 1002, vendor: VENDOR_3GPP, ty: Grouped, m: Must },
+    CHARGING_RULE_DEFINITION = AvpDef { name: "Charging-Rule-Definition", code: 1003, vendor: VENDOR_3GPP, ty: Grouped, m: Must },
+    CHARGING_RULE_BASE_NAME = AvpDef { name: "Charging-Rule-Base-Name", code: 1004, vendor: VENDOR_3GPP, ty: Utf8String, m: Must },
+    CHARGING_RULE_NAME = AvpDef { name: "Charging-Rule-Name", code: 1005, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    EVENT_TRIGGER = AvpDef { name: "Event-Trigger", code: 1006, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    METERING_METHOD = AvpDef { name: "Metering-Method", code: 1007, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    OFFLINE = AvpDef { name: "Offline", code: 1008, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    ONLINE = AvpDef { name: "Online", code: 1009, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    PRECEDENCE = AvpDef { name: "Precedence", code: 1010, vendor: VENDOR_3GPP, ty: Unsigned32, m: Must },
+    REPORTING_LEVEL = AvpDef { name: "Reporting-Level", code: 1011, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    QOS_INFORMATION = AvpDef { name: "QoS-Information", code: 1016, vendor: VENDOR_3GPP, ty: Grouped, m: Must },
+    CHARGING_RULE_REPORT = AvpDef { name: "Charging-Rule-Report", code: 1018, vendor: VENDOR_3GPP, ty: Grouped, m: Must },
+    PCC_RULE_STATUS = AvpDef { name: "PCC-Rule-Status", code: 1019, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    BEARER_IDENTIFIER = AvpDef { name: "Bearer-Identifier", code: 1020, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    BEARER_OPERATION = AvpDef { name: "Bearer-Operation", code: 1021, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    ACCESS_NETWORK_CHARGING_IDENTIFIER_GX = AvpDef {
+        name: "Access-Network-Charging-Identifier-Gx",
+        code: 1022,
+        vendor: VENDOR_3GPP,
+        ty: Grouped,
+        m: Must,
+    },
+    BEARER_CONTROL_MODE = AvpDef { name: "Bearer-Control-Mode", code: 1023, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    NETWORK_REQUEST_SUPPORT = AvpDef { name: "Network-Request-Support", code: 1024, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    GUARANTEED_BITRATE_DL = AvpDef { name: "Guaranteed-Bitrate-DL", code: 1025, vendor: VENDOR_3GPP, ty: Unsigned32, m: Must },
+    GUARANTEED_BITRATE_UL = AvpDef { name: "Guaranteed-Bitrate-UL", code: 1026, vendor: VENDOR_3GPP, ty: Unsigned32, m: Must },
+    IP_CAN_TYPE = AvpDef { name: "IP-CAN-Type", code: 1027, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    QOS_NEGOTIATION = AvpDef { name: "QoS-Negotiation", code: 1029, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    QOS_UPGRADE = AvpDef { name: "QoS-Upgrade", code: 1030, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    RULE_FAILURE_CODE = AvpDef { name: "Rule-Failure-Code", code: 1031, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    APN_AGGREGATE_MAX_BITRATE_DL = AvpDef { name: "APN-Aggregate-Max-Bitrate-DL", code: 1040, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    APN_AGGREGATE_MAX_BITRATE_UL = AvpDef { name: "APN-Aggregate-Max-Bitrate-UL", code: 1041, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    SESSION_RELEASE_CAUSE = AvpDef { name: "Session-Release-Cause", code: 1045, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    DEFAULT_EPS_BEARER_QOS = AvpDef { name: "Default-EPS-Bearer-QoS", code: 1049, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    AN_GW_ADDRESS = AvpDef { name: "AN-GW-Address", code: 1050, vendor: VENDOR_3GPP, ty: Address, m: MustNot },
+    FLOW_INFORMATION = AvpDef { name: "Flow-Information", code: 1058, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    MONITORING_KEY = AvpDef { name: "Monitoring-Key", code: 1066, vendor: VENDOR_3GPP, ty: OctetString, m: MustNot },
+    USAGE_MONITORING_INFORMATION = AvpDef { name: "Usage-Monitoring-Information", code: 1067, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    USAGE_MONITORING_LEVEL = AvpDef { name: "Usage-Monitoring-Level", code: 1068, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
+    USAGE_MONITORING_REPORT = AvpDef { name: "Usage-Monitoring-Report", code: 1069, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
+    USAGE_MONITORING_SUPPORT = AvpDef { name: "Usage-Monitoring-Support", code: 1070, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
+    FLOW_DIRECTION = AvpDef { name: "Flow-Direction", code: 1080, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
 }
 
 /// The AVPs every S6a/S6d and S13 answer must carry (TS 29.272 §§7.2.4-7.2.20): Result-Code and
@@ -686,6 +774,25 @@ commands! {
             USER_NAME,
         ],
         answer_required: S6A_ANSWER,
+    },
+    // TS 29.212 §5.6: Gx (application 16777238). CCR/CCA are "REQ, PXY" and "PXY"; RAR/RAA (and ASR)
+    // are the base commands above, sent with Gx's application id.
+    CCR / CCA = CommandDef {
+        name: "Credit-Control",
+        code: 272,
+        app: app::GX,
+        proxiable: true,
+        // §§5.6.2, 5.6.3 (Result-Code and Experimental-Result are both optional `[ ]` in the CCA).
+        request_required: [
+            SESSION_ID,
+            AUTH_APPLICATION_ID,
+            ORIGIN_HOST,
+            ORIGIN_REALM,
+            DESTINATION_REALM,
+            CC_REQUEST_TYPE,
+            CC_REQUEST_NUMBER,
+        ],
+        answer_required: [SESSION_ID, AUTH_APPLICATION_ID, ORIGIN_HOST, ORIGIN_REALM, CC_REQUEST_TYPE, CC_REQUEST_NUMBER],
     },
     // TS 29.272 §7.2: S13/S13' (application 16777252).
     ECR / ECA = CommandDef {

@@ -21,6 +21,8 @@ impl Application {
     pub const S6A: Application = Application { id: app::S6A, vendor: Some(crate::dictionary::VENDOR_3GPP) };
     /// S13 (vendor 10415).
     pub const S13: Application = Application { id: app::S13, vendor: Some(crate::dictionary::VENDOR_3GPP) };
+    /// Gx (vendor 10415).
+    pub const GX: Application = Application { id: app::GX, vendor: Some(crate::dictionary::VENDOR_3GPP) };
 }
 
 /// What a peer says about itself in CER or CEA.

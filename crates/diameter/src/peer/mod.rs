@@ -582,7 +582,10 @@ impl Peer {
             self.events.push_back(Event::Rejected { result_code: rc::APPLICATION_UNSUPPORTED, reason: e.to_string() });
             return;
         }
-        if Command::from_code(h.app_id, h.code).is_none_or(|c| c.app() != h.app_id) {
+        // The base protocol's session commands (RAR, STR, ASR, ACR) are sent with the application id
+        // of the session they belong to (RFC 6733 §8: a Gx RAR carries 16777238); CER, DWR and DPR
+        // were handled above.
+        if Command::from_code(h.app_id, h.code).is_none_or(|c| c.app() != h.app_id && c.app() != app::COMMON) {
             self.answer_with(&msg, rc::COMMAND_UNSUPPORTED, Some("command not supported in this application"));
             self.events.push_back(Event::Rejected {
                 result_code: rc::COMMAND_UNSUPPORTED,

@@ -1,0 +1,382 @@
+//! # pcrf — Warden's Policy and Charging Rules Function on Gx (TS 29.212)
+//!
+//! The P-GW (PCEF) asks with CCR-Initial/Update/Termination; [`Pcrf`] answers with the SIM's policy
+//! as PCC rules: DNS, one rule per allowlisted prefix (or the profile's predefined rules), the
+//! addresses the DNS firewall resolved for allowlisted names, and a lowest-precedence deny-all
+//! ([`rules`], with Flow-Descriptions from [`ipfilter`]); the default bearer's QCI, ARP and APN-AMBR
+//! ([`qos`]); and session-level usage monitoring, whose reports become the SIM's hourly usage.
+//! The policy itself is [`cmp::traffic::effective`], computed nowhere else.
+//!
+//! When a policy changes ([`Pcrf::policy_changed`], [`Pcrf::sim_changed`],
+//! [`Pcrf::profile_changed`], [`Pcrf::allow_resolved`]) the PCRF pushes the difference with RAR
+//! (Charging-Rule-Remove of the names that went, Charging-Rule-Install of the new ones) over the
+//! PCEF's open connection, or releases the session when the SIM is no longer active. A PCEF that does
+//! not take a change loses the session ([`PcrfConfig::critical_fail_open`] excepted): a SIM never
+//! keeps more access than its policy.
+//!
+//! Sessions live in memory, indexed by Session-Id, IMSI and UE address ([`Pcrf::lookup_ip`] serves
+//! the DNS firewall), and are written to the store by a background writer in batches; [`Pcrf::new`]
+//! loads them again. Domain logic only: no SQL (the store translates) and no sockets (the Diameter
+//! transport does); the `warden` binary routes Gx requests to [`Pcrf::dispatch`].
+
+mod ccr;
+mod config;
+pub mod ipfilter;
+mod limit;
+mod push;
+pub mod qos;
+pub mod rules;
+mod session;
+mod writer;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::time::{Duration, Instant};
+
+use cmp::traffic::EffectivePolicy;
+use diameter::transport::{Handler, PeerHandle};
+use diameter::Message;
+use ids::{DomainPattern, Imsi};
+use store::model::{Priority, ServiceProfile};
+use store::Store;
+use tokio::sync::mpsc;
+
+pub use config::{PcrfConfig, Release};
+
+use session::{Session, Sessions};
+use writer::Write;
+
+/// How long a SIM's policy read from the store serves CCR-Initial before it is read again (changes
+/// made through `cmp` in this process are applied at once; this bounds how late a change made by
+/// another process on the same database is seen by a new session).
+const CACHE_TTL: Duration = Duration::from_secs(60);
+/// SIMs whose policy is cached at most; beyond, those without a session are dropped.
+const MAX_CACHED: usize = 500_000;
+
+/// Decides whether the PCEF connected as `host` may ask about `imsi` (the `[[diameter.peers]]`
+/// IMSI ranges).
+pub type MayQuery = Arc<dyn Fn(&str, &Imsi) -> bool + Send + Sync>;
+
+/// The SIM behind a UE address, for the DNS firewall.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asker {
+    /// The SIM.
+    pub imsi: Imsi,
+    /// Its tenant.
+    pub tenant: String,
+    /// True when every name may be resolved (an open profile).
+    pub any_domain: bool,
+    /// The names it may resolve otherwise.
+    pub domains: Arc<[DomainPattern]>,
+}
+
+/// What the PCRF has done since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PcrfCounters {
+    /// Sessions now.
+    pub sessions: usize,
+    /// CCR-Initial answered (whatever the result).
+    pub ccr_initial: u64,
+    /// CCR-Update answered.
+    pub ccr_update: u64,
+    /// CCR-Termination answered.
+    pub ccr_termination: u64,
+    /// RAR attempts sent with a rule change.
+    pub rar_sent: u64,
+    /// Rule changes that no attempt delivered.
+    pub rar_failed: u64,
+    /// Sessions released by the PCRF (RAR with Session-Release-Cause, or ASR).
+    pub asr: u64,
+    /// CCR-Initial refused with DIAMETER_TOO_BUSY.
+    pub rate_limited: u64,
+    /// CCR-Initial refused because the PCEF may not ask about the IMSI.
+    pub refused_imsi: u64,
+    /// Critical SIMs that kept their last rules because a change did not reach the PCEF.
+    pub fail_open: u64,
+    /// PCC rules the PCEF reported as not installed (Charging-Rule-Report).
+    pub rule_failures: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    ccr_initial: AtomicU64,
+    ccr_update: AtomicU64,
+    ccr_termination: AtomicU64,
+    rar_sent: AtomicU64,
+    rar_failed: AtomicU64,
+    asr: AtomicU64,
+    rate_limited: AtomicU64,
+    refused_imsi: AtomicU64,
+    fail_open: AtomicU64,
+    rule_failures: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// A SIM as the PCRF needs it: its policy and what its QoS depends on.
+pub(crate) struct Subscriber {
+    pub tenant: String,
+    pub priority: Priority,
+    pub profile_name: Option<String>,
+    pub profile: Option<Arc<ServiceProfile>>,
+    pub policy: EffectivePolicy,
+    pub domains: Arc<[DomainPattern]>,
+    pub loaded: Instant,
+}
+
+/// A poisoned lock is still used: every critical section leaves the maps consistent.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The PCRF.
+pub struct Pcrf {
+    config: PcrfConfig,
+    store: Store,
+    origin_host: String,
+    origin_realm: String,
+    may_query: MayQuery,
+    sessions: Mutex<Sessions>,
+    cache: Mutex<HashMap<Imsi, Arc<Subscriber>>>,
+    /// Open connections by PCEF host (lower case), oldest first.
+    peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
+    limiter: limit::Limiter,
+    writer: mpsc::UnboundedSender<Write>,
+    /// RAR and releases in flight.
+    tasks: tokio_util::task::TaskTracker,
+    /// One rule push at a time per SIM.
+    imsi_locks: Mutex<HashMap<Imsi, Arc<tokio::sync::Mutex<()>>>>,
+    counters: Counters,
+    me: Weak<Pcrf>,
+}
+
+impl std::fmt::Debug for Pcrf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pcrf")
+            .field("origin_host", &self.origin_host)
+            .field("sessions", &lock(&self.sessions).len())
+            .finish()
+    }
+}
+
+impl Pcrf {
+    /// A PCRF over `store`, answering as `origin_host`/`origin_realm`, with the sessions stored by a
+    /// previous run. Must be called inside a tokio runtime (it starts the writer and the sweeper of
+    /// expired DNS-resolved rules).
+    pub async fn new(
+        config: PcrfConfig,
+        store: Store,
+        origin_host: &str,
+        origin_realm: &str,
+        may_query: MayQuery,
+    ) -> store::Result<Arc<Self>> {
+        let mut sessions = Sessions::default();
+        for row in store.gx_sessions().await? {
+            let id = row.session_id.clone();
+            match Session::from_row(row) {
+                Some(s) => sessions.insert(s),
+                None => tracing::warn!(session = %id, "stored Gx session not readable; ignored"),
+            }
+        }
+        let writer = writer::spawn(store.clone());
+        let limiter = limit::Limiter::new(config.ccr_initial_per_sec);
+        let pcrf = Arc::new_cyclic(|me| Pcrf {
+            config,
+            store,
+            origin_host: origin_host.to_string(),
+            origin_realm: origin_realm.to_string(),
+            may_query,
+            sessions: Mutex::new(sessions),
+            cache: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+            limiter,
+            writer,
+            tasks: tokio_util::task::TaskTracker::new(),
+            imsi_locks: Mutex::new(HashMap::new()),
+            counters: Counters::default(),
+            me: me.clone(),
+        });
+        let imsis = lock(&pcrf.sessions).imsis();
+        for imsi in imsis {
+            pcrf.subscriber(&imsi, true).await?;
+        }
+        tokio::spawn(push::sweep(Arc::downgrade(&pcrf)));
+        Ok(pcrf)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &PcrfConfig {
+        &self.config
+    }
+
+    /// Answers a Gx request (CCR) that arrived over `peer`'s connection.
+    pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
+        let host = peer.remote().origin_host.clone();
+        self.answer(req, &host).await
+    }
+
+    /// Registers an open connection (for RAR); a PCEF whose CER carries a new Origin-State-Id loses
+    /// the sessions it began under the old one.
+    pub fn peer_open(&self, peer: PeerHandle) {
+        let host = peer.remote().origin_host.to_ascii_lowercase();
+        if let Some(state) = peer.remote().origin_state_id {
+            self.pcef_restarted(&host, state);
+        }
+        let mut peers = lock(&self.peers);
+        let live = peers.entry(host).or_default();
+        live.retain(PeerHandle::is_open);
+        live.push(peer);
+    }
+
+    /// Drops the connections of `remote` that closed.
+    pub fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>) {
+        let Some(r) = remote else { return };
+        let host = r.origin_host.to_ascii_lowercase();
+        let mut peers = lock(&self.peers);
+        if let Some(live) = peers.get_mut(&host) {
+            live.retain(PeerHandle::is_open);
+            if live.is_empty() {
+                peers.remove(&host);
+            }
+        }
+    }
+
+    /// The open connections to `host`, newest first.
+    pub(crate) fn connections_to(&self, host: &str) -> Vec<PeerHandle> {
+        let peers = lock(&self.peers);
+        peers
+            .get(&host.to_ascii_lowercase())
+            .map(|v| v.iter().rev().filter(|p| p.is_open()).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The SIM using `ip` now (an IPv6 address is looked up by its /64), for the DNS firewall.
+    pub fn lookup_ip(&self, ip: IpAddr) -> Option<Asker> {
+        let (imsi, tenant) = {
+            let sessions = lock(&self.sessions);
+            let s = sessions.by_address(ip)?;
+            (s.imsi.clone(), s.tenant.clone())
+        };
+        let sub = lock(&self.cache).get(&imsi).cloned();
+        Some(match sub {
+            Some(sub) => Asker { imsi, tenant, any_domain: sub.policy.any_domain(), domains: sub.domains.clone() },
+            // Not known (yet): nothing may be resolved.
+            None => Asker { imsi, tenant, any_domain: false, domains: Arc::from(Vec::new()) },
+        })
+    }
+
+    /// Waits until every RAR and release sent so far has its answer (or gave up), then until every
+    /// session change queued so far is stored. Used at shutdown, and by tests.
+    pub async fn settle(&self) {
+        self.tasks.close();
+        self.tasks.wait().await;
+        self.tasks.reopen();
+        self.flush().await;
+    }
+
+    /// Waits until every change queued so far is stored.
+    pub(crate) async fn flush(&self) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        if self.writer.send(Write::Flush(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> PcrfCounters {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        PcrfCounters {
+            sessions: lock(&self.sessions).len(),
+            ccr_initial: get(&c.ccr_initial),
+            ccr_update: get(&c.ccr_update),
+            ccr_termination: get(&c.ccr_termination),
+            rar_sent: get(&c.rar_sent),
+            rar_failed: get(&c.rar_failed),
+            asr: get(&c.asr),
+            rate_limited: get(&c.rate_limited),
+            refused_imsi: get(&c.refused_imsi),
+            fail_open: get(&c.fail_open),
+            rule_failures: get(&c.rule_failures),
+        }
+    }
+
+    /// Queues a change for the store.
+    pub(crate) fn write(&self, change: store::traffic::GxChange) {
+        if self.writer.send(Write::Change(change)).is_err() {
+            tracing::error!("the Gx session writer stopped; change not stored");
+        }
+    }
+
+    /// The SIM's policy, from the cache unless `fresh` or older than [`CACHE_TTL`]; `None` for an
+    /// IMSI that is not provisioned.
+    pub(crate) async fn subscriber(&self, imsi: &Imsi, fresh: bool) -> store::Result<Option<Arc<Subscriber>>> {
+        if !fresh {
+            if let Some(s) = lock(&self.cache).get(imsi).filter(|s| s.loaded.elapsed() < CACHE_TTL) {
+                return Ok(Some(s.clone()));
+            }
+        }
+        let Some(sim) = self.store.sim(imsi).await? else {
+            lock(&self.cache).remove(imsi);
+            return Ok(None);
+        };
+        let profile = match &sim.profile {
+            Some(name) => self.store.profile(name).await?.map(Arc::new),
+            None => None,
+        };
+        let own = self.store.sim_policy(imsi).await?;
+        let policy = cmp::traffic::effective(&sim, profile.as_deref(), own.as_ref());
+        let sub = Arc::new(Subscriber {
+            tenant: sim.tenant.clone(),
+            priority: sim.priority,
+            profile_name: sim.profile.clone(),
+            domains: Arc::from(policy.allow_domains.clone()),
+            profile,
+            policy,
+            loaded: Instant::now(),
+        });
+        let full = lock(&self.cache).len() >= MAX_CACHED;
+        if full {
+            let with_sessions: std::collections::HashSet<Imsi> = lock(&self.sessions).imsis().into_iter().collect();
+            lock(&self.cache).retain(|i, _| with_sessions.contains(i));
+        }
+        lock(&self.cache).insert(imsi.clone(), sub.clone());
+        Ok(Some(sub))
+    }
+
+    /// A PCEF announced `state` as its Origin-State-Id: the sessions it began under another one are
+    /// gone (RFC 6733 §8.16), here and in the store.
+    pub(crate) fn pcef_restarted(&self, host: &str, state: u32) {
+        let stale = {
+            let mut sessions = lock(&self.sessions);
+            if sessions.pcef_states.insert(host.to_ascii_lowercase(), state) == Some(state) {
+                return;
+            }
+            sessions.remove_stale(host, state)
+        };
+        if !stale.is_empty() {
+            tracing::info!(pcef = %host, state, sessions = stale.len(), "PCEF restarted; its earlier sessions are dropped");
+        }
+        for s in stale {
+            self.write(store::traffic::GxChange::Delete(s.id));
+        }
+    }
+}
+
+impl Handler for Pcrf {
+    async fn handle(&self, request: Message, peer: PeerHandle) -> Option<Message> {
+        Some(self.dispatch(request, &peer).await)
+    }
+
+    fn peer_open(&self, peer: PeerHandle) {
+        Pcrf::peer_open(self, peer);
+    }
+
+    fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>, _reason: &diameter::peer::CloseReason) {
+        Pcrf::peer_closed(self, remote);
+    }
+}

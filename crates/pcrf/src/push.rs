@@ -1,0 +1,355 @@
+//! Pushing policy changes to the PCEF: RAR with the rule difference (TS 29.212 §4.5.2, §5.6.4),
+//! session release (RAR with Session-Release-Cause, §4.5.? PCRF-initiated IP-CAN session
+//! termination, or ASR), retries, and the fail-safe when a change cannot be delivered.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use cmp::events::EventKind;
+use cmp::traffic::Access;
+use diameter::dictionary::app;
+use diameter::result_code as rc;
+use diameter::transport::RequestError;
+use diameter::{avp, Command, Message};
+use ids::Imsi;
+use store::model::Priority;
+use store::traffic::GxChange;
+
+use crate::rules::{self, Diff};
+use crate::{bump, lock, qos, Pcrf, Release, Subscriber};
+
+/// Re-Auth-Request-Type AUTHORIZE_ONLY (RFC 6733 §8.12).
+const AUTHORIZE_ONLY: u32 = 0;
+/// Session-Release-Cause UE_SUBSCRIPTION_REASON (TS 29.212 §5.3.44).
+const UE_SUBSCRIPTION_REASON: u32 = 1;
+/// DNS-resolved rules live at least this long (a TTL of 0 still lets the device connect).
+const MIN_HOST_TTL: Duration = Duration::from_secs(5);
+/// ... and at most this long.
+const MAX_HOST_TTL: Duration = Duration::from_secs(86_400);
+/// How often expired DNS-resolved rules are looked for.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// How long a released session waits for the PCEF's CCR-T before it is forgotten.
+const RELEASE_GRACE: Duration = Duration::from_secs(30);
+
+/// Where a session's requests go.
+#[derive(Debug, Clone)]
+struct Target {
+    session: String,
+    host: String,
+    realm: String,
+}
+
+enum Plan {
+    Change { target: Target, diff: Diff, names: Vec<String> },
+    Release { target: Target, reason: &'static str },
+}
+
+/// What became of a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    Answered(u32),
+    Failed,
+}
+
+/// Looks for expired DNS-resolved rules every [`SWEEP_EVERY`] and pushes their removal; ends with
+/// the PCRF.
+pub(crate) async fn sweep(me: Weak<Pcrf>) {
+    let mut tick = tokio::time::interval(SWEEP_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(pcrf) = me.upgrade() else { return };
+        let now = Instant::now();
+        let mut due: Vec<Imsi> = {
+            let sessions = lock(&pcrf.sessions);
+            sessions
+                .iter()
+                .filter(|s| !s.releasing && s.hosts.iter().any(|(_, until)| *until <= now))
+                .map(|s| s.imsi.clone())
+                .collect()
+        };
+        due.sort();
+        due.dedup();
+        for imsi in due {
+            pcrf.spawn_push(imsi, false);
+        }
+    }
+}
+
+impl Pcrf {
+    /// A SIM's own policy changed (allowlist overrides, quarantine): its sessions get the new rules
+    /// by RAR, or are released when it is blocked.
+    pub fn policy_changed(&self, imsi: &Imsi) {
+        self.spawn_push(imsi.clone(), true);
+    }
+
+    /// A SIM's status, profile or barring changed: as [`Pcrf::policy_changed`].
+    pub fn sim_changed(&self, imsi: &Imsi) {
+        self.spawn_push(imsi.clone(), true);
+    }
+
+    /// A profile changed: every session of a SIM with that profile is re-evaluated.
+    pub fn profile_changed(&self, profile: &str) {
+        let with_sessions: std::collections::HashSet<Imsi> = lock(&self.sessions).imsis().into_iter().collect();
+        let mut affected = Vec::new();
+        lock(&self.cache).retain(|imsi, s| {
+            if s.profile_name.as_deref() != Some(profile) {
+                return true;
+            }
+            if with_sessions.contains(imsi) {
+                affected.push(imsi.clone());
+                true
+            } else {
+                false
+            }
+        });
+        for imsi in affected {
+            self.spawn_push(imsi, true);
+        }
+    }
+
+    /// The DNS firewall resolved an allowlisted name to `addrs` for `imsi`: each address becomes a
+    /// host rule of that SIM's sessions (pushed by RAR at once) until `ttl` has passed (then removed
+    /// by RAR). At most `max_dynamic_per_session` per session; those expiring first give way.
+    pub fn allow_resolved(&self, imsi: &Imsi, addrs: &[IpAddr], ttl: Duration) {
+        let until = Instant::now() + ttl.clamp(MIN_HOST_TTL, MAX_HOST_TTL);
+        let max = self.config.max_dynamic_per_session;
+        let mut changed = false;
+        {
+            let mut sessions = lock(&self.sessions);
+            for id in sessions.of_imsi(imsi) {
+                let Some(s) = sessions.get_mut(&id).filter(|s| !s.releasing) else { continue };
+                for a in addrs {
+                    match s.hosts.iter_mut().find(|(h, _)| h == a) {
+                        Some(h) => h.1 = h.1.max(until),
+                        None => {
+                            s.hosts.push((*a, until));
+                            changed = true;
+                        }
+                    }
+                }
+                if s.hosts.len() > max {
+                    s.hosts.sort_by_key(|(_, until)| std::cmp::Reverse(*until));
+                    s.hosts.truncate(max);
+                }
+            }
+        }
+        if changed {
+            self.spawn_push(imsi.clone(), false);
+        }
+    }
+
+    /// Re-evaluates a SIM's sessions in the background (tracked for [`Pcrf::settle`]).
+    pub(crate) fn spawn_push(&self, imsi: Imsi, reload: bool) {
+        let Some(me) = self.me.upgrade() else { return };
+        self.tasks.spawn(async move { me.push(&imsi, reload).await });
+    }
+
+    fn imsi_lock(&self, imsi: &Imsi) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.imsi_locks).entry(imsi.clone()).or_default().clone()
+    }
+
+    /// Brings every session of `imsi` to its policy (read again from the store when `reload`, which
+    /// also drops the DNS-resolved rules of the previous policy).
+    async fn push(&self, imsi: &Imsi, reload: bool) {
+        let guard_lock = self.imsi_lock(imsi);
+        {
+            let _guard = guard_lock.lock().await;
+            match self.subscriber(imsi, reload).await {
+                Ok(sub) => {
+                    for plan in self.plans(imsi, sub.as_deref(), reload) {
+                        self.carry_out(plan, sub.as_deref()).await;
+                    }
+                }
+                Err(e) => tracing::warn!(%imsi, error = %e, "policy could not be read; sessions unchanged"),
+            }
+        }
+        let mut locks = lock(&self.imsi_locks);
+        if locks.get(imsi).is_some_and(|l| Arc::strong_count(l) <= 2) {
+            locks.remove(imsi);
+        }
+    }
+
+    fn plans(&self, imsi: &Imsi, sub: Option<&Subscriber>, reload: bool) -> Vec<Plan> {
+        let now = Instant::now();
+        let mut sessions = lock(&self.sessions);
+        let mut plans = Vec::new();
+        for id in sessions.of_imsi(imsi) {
+            let Some(s) = sessions.get_mut(&id).filter(|s| !s.releasing) else { continue };
+            if reload {
+                s.hosts.clear();
+            } else {
+                s.hosts.retain(|(_, until)| *until > now);
+            }
+            let target = Target { session: s.id.clone(), host: s.pcef_host.clone(), realm: s.pcef_realm.clone() };
+            let sub = match sub {
+                None => {
+                    plans.push(Plan::Release { target, reason: "SIM no longer provisioned" });
+                    continue;
+                }
+                Some(sub) if sub.policy.traffic == Access::Blocked => {
+                    plans.push(Plan::Release { target, reason: "SIM not active" });
+                    continue;
+                }
+                Some(sub) => sub,
+            };
+            let qos = qos::bearer_qos(sub.priority, sub.profile.as_deref(), &s.apn);
+            let hosts: Vec<IpAddr> = s.hosts.iter().map(|(h, _)| *h).collect();
+            let wanted = rules::compile(&sub.policy, &self.config.dns_servers, &hosts, &qos);
+            let diff = rules::diff(&s.rules, &wanted);
+            if !diff.is_empty() {
+                let names = wanted.iter().map(|r| r.name().to_string()).collect();
+                plans.push(Plan::Change { target, diff, names });
+            }
+        }
+        plans
+    }
+
+    fn request(&self, command: Command, t: &Target) -> Message {
+        let mut m = Message::request(command);
+        m.header.app_id = app::GX;
+        m.add(avp::SESSION_ID, t.session.as_str());
+        m.add(avp::AUTH_APPLICATION_ID, app::GX);
+        m.add(avp::ORIGIN_HOST, self.origin_host.as_str());
+        m.add(avp::ORIGIN_REALM, self.origin_realm.as_str());
+        m.add(avp::DESTINATION_REALM, t.realm.as_str());
+        m.add(avp::DESTINATION_HOST, t.host.as_str());
+        m
+    }
+
+    /// The RAR carrying a rule change.
+    fn rar(&self, t: &Target, diff: &Diff) -> Message {
+        let mut m = self.request(Command::RAR, t);
+        m.add(avp::RE_AUTH_REQUEST_TYPE, AUTHORIZE_ONLY);
+        if let Some(remove) = rules::remove_avp(&diff.remove) {
+            m.push(remove);
+        }
+        if let Some(install) = rules::install_avp(&diff.install) {
+            m.push(install);
+        }
+        m
+    }
+
+    /// The request that releases a session.
+    fn release_request(&self, t: &Target) -> Message {
+        match self.config.release {
+            Release::Rar => {
+                let mut m = self.request(Command::RAR, t);
+                m.add(avp::RE_AUTH_REQUEST_TYPE, AUTHORIZE_ONLY);
+                m.add(avp::SESSION_RELEASE_CAUSE, UE_SUBSCRIPTION_REASON);
+                m
+            }
+            Release::Asr => self.request(Command::ASR, t),
+        }
+    }
+
+    /// Sends `msg` to `host`: over its newest open connection, the next one when that one closed;
+    /// `rar_attempts` attempts of `rar_timeout_ms` each, with a short pause between them.
+    async fn deliver(&self, host: &str, msg: Message) -> Delivery {
+        let timeout = Duration::from_millis(self.config.rar_timeout_ms.max(1));
+        let attempts = self.config.rar_attempts.max(1);
+        let is_rar = msg.header.code == Command::RAR.code();
+        for attempt in 0..attempts {
+            if attempt > 0 {
+                tokio::time::sleep((Duration::from_millis(50) * attempt).min(timeout)).await;
+            }
+            for p in self.connections_to(host) {
+                if is_rar {
+                    bump(&self.counters.rar_sent);
+                }
+                match tokio::time::timeout(timeout, p.request(msg.clone())).await {
+                    Ok(Ok(a)) => return Delivery::Answered(a.result_code().unwrap_or(0)),
+                    Ok(Err(RequestError::Closed | RequestError::Refused(_))) => continue,
+                    Ok(Err(RequestError::Timeout)) | Err(_) => break,
+                }
+            }
+        }
+        Delivery::Failed
+    }
+
+    async fn carry_out(&self, plan: Plan, sub: Option<&Subscriber>) {
+        let (target, diff, names) = match plan {
+            Plan::Release { target, reason } => return self.release(&target, reason).await,
+            Plan::Change { target, diff, names } => (target, diff, names),
+        };
+        let outcome = self.deliver(&target.host, self.rar(&target, &diff)).await;
+        match outcome {
+            Delivery::Answered(rc::SUCCESS) => {
+                let row = {
+                    let mut sessions = lock(&self.sessions);
+                    sessions.get_mut(&target.session).map(|s| {
+                        s.rules = names;
+                        s.updated_at = store::now();
+                        s.row()
+                    })
+                };
+                if let Some(row) = row {
+                    self.write(GxChange::Put(row));
+                }
+            }
+            Delivery::Answered(rc::UNKNOWN_SESSION_ID) => {
+                tracing::info!(session = %target.session, "PCEF no longer knows the session; forgotten");
+                if lock(&self.sessions).remove(&target.session).is_some() {
+                    self.write(GxChange::Delete(target.session));
+                }
+            }
+            other => {
+                bump(&self.counters.rar_failed);
+                let critical = sub.is_some_and(|s| s.priority == Priority::Critical);
+                if critical && self.config.critical_fail_open {
+                    bump(&self.counters.fail_open);
+                    tracing::error!(session = %target.session, pcef = %target.host, ?other,
+                        "rule change not delivered; critical SIM keeps its last rules (critical_fail_open)");
+                } else {
+                    tracing::warn!(session = %target.session, pcef = %target.host, ?other,
+                        "rule change not delivered; releasing the session");
+                    self.release(&target, "rule change not delivered").await;
+                }
+            }
+        }
+    }
+
+    /// Releases a session: it is marked released (no rules, no longer found by address), its row is
+    /// deleted and `gx.session_released` recorded (once), then the PCEF is asked to end it. A session
+    /// the PCEF does not end with CCR-T is forgotten after [`RELEASE_GRACE`]; should the PCEF keep it,
+    /// its next CCR-U is answered DIAMETER_UNKNOWN_SESSION_ID.
+    async fn release(&self, t: &Target, reason: &'static str) {
+        let who = {
+            let mut sessions = lock(&self.sessions);
+            let who = match sessions.get_mut(&t.session) {
+                Some(s) if !s.releasing => {
+                    s.releasing = true;
+                    s.rules.clear();
+                    s.hosts.clear();
+                    Some((s.imsi.to_string(), s.tenant.clone()))
+                }
+                _ => None,
+            };
+            sessions.unindex_addresses(&t.session);
+            who
+        };
+        let Some((imsi, tenant)) = who else { return };
+        bump(&self.counters.asr);
+        self.write(GxChange::Delete(t.session.clone()));
+        let detail = format!("Gx session {} on {} released: {reason}", t.session, t.host);
+        self.write(GxChange::Event { tenant, imsi, kind: EventKind::GxSessionReleased.name().into_owned(), detail });
+        let outcome = self.deliver(&t.host, self.release_request(t)).await;
+        if outcome != Delivery::Answered(rc::SUCCESS) {
+            tracing::warn!(session = %t.session, pcef = %t.host, ?outcome, "session release not confirmed; forgotten");
+            lock(&self.sessions).remove(&t.session);
+            return;
+        }
+        let me = self.me.clone();
+        let id = t.session.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(RELEASE_GRACE).await;
+            if let Some(p) = me.upgrade() {
+                let mut sessions = lock(&p.sessions);
+                if sessions.get(&id).is_some_and(|s| s.releasing) {
+                    sessions.remove(&id);
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,471 @@
+//! The PCRF's Gx behaviour: CCR-Initial/Update/Termination answered sans-IO through `Pcrf::answer`
+//! (rules, QoS, usage, refusals, malformed requests, rate limiting, restarts), and the pushes over a
+//! loopback connection to a stand-in P-GW (RAR on policy changes, release of blocked SIMs, retries
+//! and the fail-safe, DNS-resolved rules).
+
+mod common;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cmp::Actor;
+use common::*;
+use diameter::dictionary::VENDOR_3GPP;
+use diameter::header::flags;
+use diameter::result_code as rc;
+use diameter::{avp, Command};
+use pcrf::ipfilter::FlowFilter;
+use pcrf::rules::{PRECEDENCE_ALLOW, PRECEDENCE_DENY, PRECEDENCE_DNS, PRECEDENCE_HOST};
+use pcrf::{Pcrf, PcrfConfig};
+use store::model::SimStatus;
+use store::traffic::OverrideMode;
+
+/// The allowlist entries the enabled allow rules of `m` permit, written back as allowlist text.
+fn allowed_entries(m: &diameter::Message) -> Vec<String> {
+    let (defs, _) = installed(m);
+    defs.iter()
+        .map(|d| rule(d))
+        .filter(|(_, precedence, _, _)| *precedence == PRECEDENCE_ALLOW)
+        .flat_map(|(_, _, status, flows)| {
+            assert_eq!(status, 2, "allow rules are ENABLED");
+            flows
+        })
+        .map(|text| {
+            let f: FlowFilter = text.parse().unwrap();
+            let (addr, len) = f.remote.net.unwrap();
+            let mut s = format!("{addr}/{len}");
+            if let Some((lo, hi)) = f.remote.ports {
+                s += &if lo == hi { format!(":{lo}") } else { format!(":{lo}-{hi}") };
+            }
+            if let Some(p) = f.proto {
+                s += &format!("/{}", ids::Proto(p));
+            }
+            s
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ccr_initial_installs_the_allowlist_qos_and_usage_monitoring() {
+    let s = setup().await;
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;1", METER, [10, 45, 0, 1]), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    assert_eq!((a.get_u32(avp::CC_REQUEST_TYPE), a.get_u32(avp::CC_REQUEST_NUMBER)), (Some(1), Some(0)));
+    assert_eq!(a.get_u32(avp::AUTH_APPLICATION_ID), Some(16_777_238));
+    assert_eq!(allowed_entries(&a), METER_PREFIXES);
+    let (defs, predefined) = installed(&a);
+    assert!(predefined.is_empty());
+    let rules: Vec<_> = defs.iter().map(|d| rule(d)).collect();
+    let dns = rules.iter().find(|r| r.1 == PRECEDENCE_DNS).unwrap();
+    assert_eq!(dns.3, ["permit out 17 from 192.0.2.53/32 53 to any", "permit out 6 from 192.0.2.53/32 53 to any"]);
+    let deny = rules.iter().find(|r| r.1 == PRECEDENCE_DENY).unwrap();
+    assert_eq!((deny.2, deny.3.as_slice()), (3, ["permit out ip from any to any".to_string()].as_slice()));
+    assert_eq!(rules.len(), 4);
+    // QoS: the APN's QCI and AMBR, ARP of a critical SIM.
+    let bearer = a.get(avp::DEFAULT_EPS_BEARER_QOS).unwrap();
+    assert_eq!(bearer.child(avp::QOS_CLASS_IDENTIFIER).unwrap().as_u32(), Some(7));
+    let arp = bearer.child(avp::ALLOCATION_RETENTION_PRIORITY).unwrap();
+    let arp: Vec<u32> = arp.as_grouped().unwrap().iter().map(|a| a.as_u32().unwrap()).collect();
+    assert_eq!(arp, [1, 0, 1]);
+    let ambr = a.get(avp::QOS_INFORMATION).unwrap();
+    assert_eq!(ambr.child(avp::APN_AGGREGATE_MAX_BITRATE_UL).unwrap().as_u32(), Some(32000));
+    assert_eq!(ambr.child(avp::APN_AGGREGATE_MAX_BITRATE_DL).unwrap().as_u32(), Some(96000));
+    let triggers: Vec<u32> = a.get_all(avp::EVENT_TRIGGER).filter_map(|t| t.as_u32()).collect();
+    assert!(triggers.contains(&33), "{triggers:?}");
+    let umi = a.get(avp::USAGE_MONITORING_INFORMATION).unwrap();
+    assert_eq!(umi.child(avp::MONITORING_KEY).unwrap().as_bytes(), Some(&b"warden"[..]));
+    let gsu = umi.child(avp::GRANTED_SERVICE_UNIT).unwrap();
+    assert_eq!(gsu.child(avp::CC_TOTAL_OCTETS).unwrap().as_u64(), Some(10_000_000));
+    assert_eq!(umi.child(avp::USAGE_MONITORING_LEVEL).unwrap().as_u32(), Some(0));
+    // A low-priority SIM of the same profile: ARP 14, may be pre-empted.
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;2", LOW, [10, 45, 0, 2]), PGW).await;
+    let bearer = a.get(avp::DEFAULT_EPS_BEARER_QOS).unwrap();
+    let arp = bearer.child(avp::ALLOCATION_RETENTION_PRIORITY).unwrap();
+    let arp: Vec<u32> = arp.as_grouped().unwrap().iter().map(|a| a.as_u32().unwrap()).collect();
+    assert_eq!(arp, [14, 1, 0]);
+    // The session is stored, with what the CCR said and the rules installed.
+    s.pcrf.settle().await;
+    let stored = s.temp.store.gx_sessions().await.unwrap();
+    let first = stored.iter().find(|g| g.session_id == "pgw1;1").unwrap();
+    assert_eq!((first.imsi.as_str(), first.tenant.as_str(), first.pcef_host.as_str()), (METER, "acme", PGW));
+    assert_eq!((first.framed_ip.as_deref(), first.apn.as_str()), (Some("10.45.0.1"), "meters.example"));
+    assert_eq!((first.rat_type, first.plmn.as_deref()), (Some(1004), Some("00101")));
+    assert_eq!(first.rules.len(), 4);
+    assert_eq!(s.pcrf.counters().sessions, 2);
+    // The DNS firewall finds the SIM by its address.
+    let asker = s.pcrf.lookup_ip(ip("10.45.0.1")).unwrap();
+    assert_eq!((asker.imsi.as_str(), asker.tenant.as_str(), asker.any_domain), (METER, "acme", false));
+    assert_eq!(asker.domains.iter().map(ToString::to_string).collect::<Vec<_>>(), ["api.acme.example"]);
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.99")).is_none());
+}
+
+#[tokio::test]
+async fn open_and_predefined_profiles() {
+    let s = setup().await;
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;o", PHONE, [10, 45, 0, 3]), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    let (defs, _) = installed(&a);
+    let flows: Vec<(u32, u32, Vec<String>)> = defs.iter().map(|d| rule(d)).map(|r| (r.1, r.2, r.3)).collect();
+    assert!(flows.contains(&(3000, 2, vec!["permit out ip from any to any".into()])), "{flows:?}");
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.3")).unwrap().any_domain);
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;p", PREDEFINED, [10, 45, 0, 4]), PGW).await;
+    let (defs, names) = installed(&a);
+    assert_eq!(names, ["gold-iot"]);
+    assert!(allowed_entries(&a).is_empty(), "predefined rules replace the dynamic allow rules");
+    assert_eq!(defs.len(), 2, "DNS and deny-all stay dynamic");
+}
+
+#[tokio::test]
+async fn refusals_and_malformed_requests() {
+    let s = setup().await;
+    // Unknown IMSI, and an IMSI this PCEF may not ask about: 5030 with Vendor-Id 10415.
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;u", "001019999999999", [10, 0, 0, 1]), PGW).await;
+    assert_eq!(experimental(&a), Some((VENDOR_3GPP, 5030)));
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;f", "999990000000001", [10, 0, 0, 1]), PGW).await;
+    assert_eq!(experimental(&a), Some((VENDOR_3GPP, 5030)));
+    assert_eq!(s.pcrf.counters().refused_imsi, 1);
+    // A suspended SIM: 5003.
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;s", SUSPENDED, [10, 0, 0, 1]), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::AUTHORIZATION_REJECTED));
+    // No IMSI: 5005 with an example Subscription-Id.
+    let mut m = ccr_i(PGW, "pgw1;n", METER, [10, 0, 0, 1]);
+    m.avps.retain(|a| !a.is(avp::SUBSCRIPTION_ID));
+    let a = s.pcrf.answer(m, PGW).await;
+    assert_eq!(a.result_code(), Some(rc::MISSING_AVP));
+    let failed = a.get(avp::FAILED_AVP).unwrap().as_grouped().unwrap();
+    assert!(failed[0].is(avp::SUBSCRIPTION_ID));
+    // No CC-Request-Number: 5005 naming it.
+    let mut m = ccr_i(PGW, "pgw1;n2", METER, [10, 0, 0, 1]);
+    m.avps.retain(|a| !a.is(avp::CC_REQUEST_NUMBER));
+    let a = s.pcrf.answer(m, PGW).await;
+    assert_eq!(a.result_code(), Some(rc::MISSING_AVP));
+    assert!(a.get(avp::FAILED_AVP).unwrap().as_grouped().unwrap()[0].is(avp::CC_REQUEST_NUMBER));
+    // A Framed-IP-Address of 3 octets, an IMSI that is not one, a CC-Request-Type of 7: 5004 with
+    // the AVP as received.
+    let mut m = ccr_i(PGW, "pgw1;b", METER, [10, 0, 0, 1]);
+    m.avps.retain(|a| !a.is(avp::FRAMED_IP_ADDRESS));
+    m.add(avp::FRAMED_IP_ADDRESS, &[1u8, 2, 3]);
+    let a = s.pcrf.answer(m, PGW).await;
+    assert_eq!(a.result_code(), Some(rc::INVALID_AVP_VALUE));
+    assert_eq!(a.get(avp::FAILED_AVP).unwrap().as_grouped().unwrap()[0].as_bytes(), Some(&[1u8, 2, 3][..]));
+    let a = s.pcrf.answer(ccr_i(PGW, "pgw1;x", "00101abc", [10, 0, 0, 1]), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::INVALID_AVP_VALUE));
+    assert!(a.get(avp::FAILED_AVP).unwrap().as_grouped().unwrap()[0].is(avp::SUBSCRIPTION_ID));
+    let a = s.pcrf.answer(ccr(PGW, "pgw1;t", 7, 0), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::INVALID_AVP_VALUE));
+    // Nothing was stored for any of them.
+    s.pcrf.settle().await;
+    assert_eq!(s.pcrf.counters().sessions, 0);
+    assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+    // Not a CCR: 3001 with the E bit.
+    let a = s.pcrf.answer(diameter::Message::request(Command::AIR), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::COMMAND_UNSUPPORTED));
+    assert_ne!(a.header.flags & flags::E, 0);
+}
+
+#[tokio::test]
+async fn updates_report_usage_and_termination_ends_the_session() {
+    let s = setup().await;
+    let a = s.pcrf.answer(ccr(PGW, "pgw1;none", 2, 1), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::UNKNOWN_SESSION_ID));
+    assert_eq!(s.pcrf.answer(ccr_i(PGW, "pgw1;1", METER, [10, 45, 0, 1]), PGW).await.result_code(), Some(rc::SUCCESS));
+    let a = s.pcrf.answer(ccr_u_usage(PGW, "pgw1;1", 1, 1000, 5000), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    assert!(a.get(avp::USAGE_MONITORING_INFORMATION).is_some(), "quota granted again");
+    // Another PCEF cannot touch the session.
+    assert_eq!(s.pcrf.answer(ccr("pgw2", "pgw1;1", 3, 2), "pgw2").await.result_code(), Some(rc::UNKNOWN_SESSION_ID));
+    let mut t = ccr_u_usage(PGW, "pgw1;1", 2, 10, 20);
+    t.avps.retain(|a| !a.is(avp::CC_REQUEST_TYPE));
+    t.add(avp::CC_REQUEST_TYPE, 3u32);
+    assert_eq!(s.pcrf.answer(t, PGW).await.result_code(), Some(rc::SUCCESS));
+    assert_eq!(s.pcrf.answer(ccr(PGW, "pgw1;1", 3, 3), PGW).await.result_code(), Some(rc::UNKNOWN_SESSION_ID));
+    s.pcrf.settle().await;
+    assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+    let usage = s.temp.store.usage_in(&store::access::Scope::Operator, &imsi(METER), 0).await.unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!((usage[0].octets_up, usage[0].octets_down), (1010, 5020));
+    let c = s.pcrf.counters();
+    assert_eq!((c.ccr_initial, c.ccr_update, c.ccr_termination, c.sessions), (1, 2, 3, 0));
+}
+
+#[tokio::test]
+async fn a_ccr_initial_flood_is_limited_per_pcef_without_hurting_sessions() {
+    let s = setup_with(PcrfConfig { ccr_initial_per_sec: 5, ..fast() }).await;
+    assert_eq!(
+        s.pcrf.answer(ccr_i(PGW, "pgw1;keep", METER, [10, 45, 0, 1]), PGW).await.result_code(),
+        Some(rc::SUCCESS)
+    );
+    let mut busy = 0;
+    for i in 0..40 {
+        let a = s.pcrf.answer(ccr_i(PGW, &format!("pgw1;f{i}"), LOW, [10, 46, 0, i as u8]), PGW).await;
+        if a.result_code() == Some(rc::TOO_BUSY) {
+            assert_ne!(a.header.flags & flags::E, 0, "3004 is a protocol error");
+            busy += 1;
+        }
+    }
+    assert!(busy >= 25, "{busy} of 40 refused");
+    assert_eq!(s.pcrf.counters().rate_limited, busy);
+    // Another PCEF is not affected; the existing session keeps working.
+    assert_eq!(
+        s.pcrf.answer(ccr_i("pgw2", "pgw2;1", LOW, [10, 47, 0, 1]), "pgw2").await.result_code(),
+        Some(rc::SUCCESS)
+    );
+    assert_eq!(s.pcrf.answer(ccr_u_usage(PGW, "pgw1;keep", 1, 1, 1), PGW).await.result_code(), Some(rc::SUCCESS));
+    assert_eq!(s.pcrf.answer(ccr(PGW, "pgw1;keep", 3, 2), PGW).await.result_code(), Some(rc::SUCCESS));
+}
+
+#[tokio::test]
+async fn sessions_survive_a_restart_and_go_when_the_pcef_restarts() {
+    let s = setup().await;
+    let mut m = ccr_i(PGW, "pgw1;a", METER, [10, 45, 0, 1]);
+    m.add(avp::ORIGIN_STATE_ID, 7u32);
+    assert_eq!(s.pcrf.answer(m, PGW).await.result_code(), Some(rc::SUCCESS));
+    let mut m = ccr_i("pgw2", "pgw2;a", LOW, [10, 45, 0, 2]);
+    m.add(avp::ORIGIN_STATE_ID, 1u32);
+    assert_eq!(s.pcrf.answer(m, "pgw2").await.result_code(), Some(rc::SUCCESS));
+    s.pcrf.settle().await;
+    // A new PCRF on the same store has both.
+    let again = Pcrf::new(fast(), s.temp.store.clone(), PCRF, REALM, home_only()).await.unwrap();
+    assert_eq!(again.counters().sessions, 2);
+    assert_eq!(again.lookup_ip(ip("10.45.0.1")).unwrap().imsi.as_str(), METER);
+    assert_eq!(again.answer(ccr_u_usage(PGW, "pgw1;a", 1, 1, 1), PGW).await.result_code(), Some(rc::SUCCESS));
+    // pgw1 restarted (Origin-State-Id 8): its session is gone, pgw2's stays.
+    let mut m = ccr_i(PGW, "pgw1;b", LOW, [10, 45, 0, 3]);
+    m.add(avp::ORIGIN_STATE_ID, 8u32);
+    assert_eq!(again.answer(m, PGW).await.result_code(), Some(rc::SUCCESS));
+    assert_eq!(again.answer(ccr(PGW, "pgw1;a", 2, 2), PGW).await.result_code(), Some(rc::UNKNOWN_SESSION_ID));
+    again.settle().await;
+    let mut ids: Vec<String> = s.temp.store.gx_sessions().await.unwrap().into_iter().map(|g| g.session_id).collect();
+    ids.sort();
+    assert_eq!(ids, ["pgw1;b", "pgw2;a"]);
+}
+
+/// Starts a served PCRF, connects pgw1 and opens a session for `who`.
+async fn live(config: PcrfConfig, who: &str) -> (Setup, PgwLink, tokio_util::sync::CancellationToken) {
+    let s = setup_with(config).await;
+    let (addr, stop) = serve_pcrf(s.pcrf.clone()).await;
+    let link = connect_pgw(addr, PGW, 1).await;
+    let a = link.ask(ccr_i(PGW, "pgw1;live", who, [10, 45, 0, 9])).await;
+    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    (s, link, stop)
+}
+
+#[tokio::test]
+async fn policy_edits_and_quarantine_are_pushed_by_rar() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    let before: Vec<String> =
+        s.temp.store.gx_sessions().await.unwrap().first().map(|g| g.rules.clone()).unwrap_or_default();
+    let notifier = Notifier(s.pcrf.clone());
+    let overrides = cmp::traffic::Overrides {
+        mode: OverrideMode::Extend,
+        allow_prefixes: vec!["192.0.2.0/24:5683/udp".parse().unwrap()],
+        allow_domains: vec![],
+    };
+    cmp::traffic::put_policy(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), overrides).await.unwrap();
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR after the edit");
+    assert_eq!(rar.command(), Some(Command::RAR));
+    assert_eq!(rar.header.app_id, 16_777_238);
+    assert_eq!(rar.session_id(), Some("pgw1;live"));
+    assert_eq!(rar.get_u32(avp::RE_AUTH_REQUEST_TYPE), Some(0));
+    assert_eq!(rar.get_str(avp::DESTINATION_HOST), Some(PGW));
+    assert!(removed(&rar).is_empty(), "an addition removes nothing");
+    assert_eq!(allowed_entries(&rar), ["192.0.2.0/24:5683/udp"]);
+    s.pcrf.settle().await;
+    let stored = s.temp.store.gx_sessions().await.unwrap();
+    assert_eq!(stored[0].rules.len(), 5);
+    let _ = before;
+    // Quarantine: the allow rules go, the management platform's comes.
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "scanning").await.unwrap();
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR after quarantine");
+    assert_eq!(removed(&rar).iter().filter(|n| n.starts_with("warden-allow-")).count(), 3);
+    assert_eq!(allowed_entries(&rar), [MGMT]);
+    assert!(installed(&rar).0.iter().all(|d| rule(d).1 == PRECEDENCE_ALLOW), "DNS and deny-all stay");
+    // Lifting it brings the allowlist back.
+    cmp::traffic::lift_quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW)).await.unwrap();
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR after lifting");
+    let mut back = allowed_entries(&rar);
+    back.sort();
+    let mut want =
+        vec![METER_PREFIXES[0].to_string(), METER_PREFIXES[1].to_string(), "192.0.2.0/24:5683/udp".to_string()];
+    want.sort();
+    assert_eq!(back, want);
+    // Same policy again: nothing to push.
+    s.pcrf.policy_changed(&imsi(LOW));
+    s.pcrf.settle().await;
+    assert!(link.next(Duration::from_millis(200)).await.is_none());
+    assert_eq!(s.pcrf.counters().rar_sent, 3);
+}
+
+#[tokio::test]
+async fn a_suspended_sim_loses_its_session() {
+    for release in [pcrf::Release::Rar, pcrf::Release::Asr] {
+        let (s, mut link, _stop) = live(PcrfConfig { release, ..fast() }, LOW).await;
+        let notifier = Notifier(s.pcrf.clone());
+        cmp::sims::change_status(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), SimStatus::Suspended)
+            .await
+            .unwrap();
+        let m = link.next(Duration::from_secs(2)).await.expect("release");
+        match release {
+            pcrf::Release::Rar => {
+                assert_eq!(m.command(), Some(Command::RAR));
+                assert_eq!(m.get_u32(avp::SESSION_RELEASE_CAUSE), Some(1));
+            }
+            pcrf::Release::Asr => assert_eq!(m.command(), Some(Command::ASR)),
+        }
+        assert_eq!(m.header.app_id, 16_777_238);
+        s.pcrf.settle().await;
+        assert!(s.pcrf.lookup_ip(ip("10.45.0.9")).is_none());
+        // The PCEF ends it with CCR-T.
+        assert_eq!(link.ask(ccr(PGW, "pgw1;live", 3, 1)).await.result_code(), Some(rc::SUCCESS));
+        assert_eq!(s.pcrf.counters().sessions, 0);
+        let events = s
+            .temp
+            .store
+            .list_events(
+                &store::access::Scope::Operator,
+                &store::events::EventFilter { kind: Some("gx.session_released".into()), imsi: None },
+                0,
+                10,
+            )
+            .await
+            .unwrap();
+        assert_eq!(events.len(), 1, "one event per session");
+        assert_eq!(events[0].imsi.as_deref(), Some(LOW));
+        assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_pcef_that_does_not_answer_loses_the_session_unless_critical_fail_open() {
+    // Standard behaviour: after rar_attempts without answer, the session is released.
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    link.mode.store(ANSWER_NOTHING, Ordering::SeqCst);
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    let mut seen = Vec::new();
+    while let Some(m) = link.next(Duration::from_millis(100)).await {
+        seen.push((m.command(), m.get(avp::SESSION_RELEASE_CAUSE).is_some()));
+    }
+    assert_eq!(
+        seen,
+        [
+            (Some(Command::RAR), false),
+            (Some(Command::RAR), false),
+            (Some(Command::RAR), true),
+            (Some(Command::RAR), true)
+        ]
+    );
+    let c = s.pcrf.counters();
+    assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions), (1, 1, 0, 0));
+    // A critical SIM with critical_fail_open keeps its session and last rules.
+    let (s, mut link, _stop) = live(PcrfConfig { critical_fail_open: true, ..fast() }, METER).await;
+    link.mode.store(ANSWER_NOTHING, Ordering::SeqCst);
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(METER), "test").await.unwrap();
+    s.pcrf.settle().await;
+    let c = s.pcrf.counters();
+    assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions), (1, 0, 1, 1));
+    let mut n = 0;
+    while link.next(Duration::from_millis(100)).await.is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 2, "two attempts, no release");
+}
+
+#[tokio::test]
+async fn an_raa_unknown_session_forgets_it() {
+    let (s, link, _stop) = live(fast(), LOW).await;
+    link.mode.store(ANSWER_UNKNOWN_SESSION, Ordering::SeqCst);
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    let c = s.pcrf.counters();
+    assert_eq!((c.sessions, c.asr, c.rar_failed), (0, 0, 0));
+    assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn dns_resolved_addresses_become_rules_for_their_ttl() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    let t = Instant::now();
+    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80"), ip("198.51.100.7")], Duration::from_secs(1));
+    let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
+    assert!(t.elapsed() < Duration::from_millis(100), "RAR after {:?}", t.elapsed());
+    let (defs, _) = installed(&rar);
+    let hosts: Vec<_> = defs.iter().map(|d| rule(d)).filter(|r| r.1 == PRECEDENCE_HOST).collect();
+    // 198.51.100.7 is in the allowlisted /24 already.
+    assert_eq!(hosts.len(), 1);
+    assert_eq!(hosts[0].3, ["permit out ip from 203.0.113.80/32 to any"]);
+    // The same answer again changes nothing.
+    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80")], Duration::from_secs(1));
+    assert!(link.next(Duration::from_millis(200)).await.is_none());
+    // After the TTL (at least 5 s: the floor) the rule is removed.
+    let rar = link.next(Duration::from_secs(8)).await.expect("RAR removing the host rule");
+    assert_eq!(removed(&rar), [hosts[0].0.clone()]);
+    assert!(installed(&rar).0.is_empty());
+}
+
+#[tokio::test]
+async fn a_new_origin_state_id_in_cer_drops_the_old_sessions() {
+    let s = setup().await;
+    let (addr, _stop) = serve_pcrf(s.pcrf.clone()).await;
+    let link = connect_pgw(addr, PGW, 1).await;
+    let mut m = ccr_i(PGW, "pgw1;old", LOW, [10, 45, 0, 1]);
+    m.add(avp::ORIGIN_STATE_ID, 1u32);
+    assert_eq!(link.ask(m).await.result_code(), Some(rc::SUCCESS));
+    link.peer.disconnect(0).await;
+    let _again = connect_pgw(addr, PGW, 2).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(s.pcrf.counters().sessions, 0);
+}
+
+/// Every AVP of a valid CCR-I (and of each grouped AVP) removed, emptied or replaced by bytes of
+/// the wrong size, one at a time: each request gets an answer to it (same identifiers, a Result-Code
+/// or Experimental-Result), never a panic, and only intact requests create sessions.
+#[tokio::test]
+async fn mutated_requests_always_get_an_answer() {
+    let s = setup().await;
+    let base = ccr_i(PGW, "pgw1;m", METER, [10, 45, 0, 1]);
+    let garbage: [&[u8]; 4] = [&[], &[0xff], &[0, 0, 0, 0, 0, 0, 0, 0, 0], &[0xc3, 0x28, 0xa0, 0xa1]];
+    let mut answered = 0;
+    for i in 0..base.avps.len() {
+        let mut variants = Vec::new();
+        let mut removed = base.clone();
+        removed.avps.remove(i);
+        variants.push(removed);
+        for bytes in garbage {
+            let mut m = base.clone();
+            m.avps[i].value = diameter::Value::OctetString(bytes.to_vec());
+            variants.push(m);
+            if let Some(inner) = base.avps[i].as_grouped() {
+                for j in 0..inner.len() {
+                    let mut m = base.clone();
+                    let mut children = inner.to_vec();
+                    children[j].value = diameter::Value::OctetString(bytes.to_vec());
+                    m.avps[i].value = diameter::Value::Grouped(children);
+                    variants.push(m);
+                }
+            }
+        }
+        for (k, mut m) in variants.into_iter().enumerate() {
+            m.header.hop_by_hop = (i * 100 + k) as u32;
+            // What the transport would hand over: the bytes decoded (some variants do not decode,
+            // and are answered by the peer state machine instead).
+            let Ok(decoded) = diameter::Message::decode(&m.encode()) else { continue };
+            let origin = decoded.get_str(avp::ORIGIN_HOST).unwrap_or(PGW).to_string();
+            let a = s.pcrf.answer(decoded, PGW).await;
+            assert_eq!(a.header.hop_by_hop, m.header.hop_by_hop);
+            assert!(!a.is_request());
+            assert!(a.result_code().is_some(), "{a:?}");
+            answered += 1;
+            if a.result_code() == Some(rc::SUCCESS) {
+                // Only changes to AVPs the PCRF does not need leave a valid request.
+                let t = s.pcrf.answer(ccr(&origin, a.session_id().unwrap(), 3, 1), PGW).await;
+                assert_eq!(t.result_code(), Some(rc::SUCCESS), "{m:?}");
+            }
+        }
+    }
+    assert!(answered > 40, "{answered}");
+    assert_eq!(s.pcrf.counters().sessions, 0);
+}

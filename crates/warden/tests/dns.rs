@@ -85,10 +85,10 @@ async fn allowed_names_resolve_and_open_the_gx_rules_others_are_refused() {
         return;
     }
     // The upstream resolver: an authority for meters.example on loopback.
-    let upstream = dnsfw::authority::Authority::new("meters.example", 60)
-        .addr("api.meters.example", 30, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 50)))
-        .addr("fw.ota.meters.example", 30, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 51)))
-        .addr("evil.meters.example", 30, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 66)));
+    let upstream = dnsfw::authority::Authority::new("meters.example.", 60)
+        .addr("api.meters.example.", 30, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 50)))
+        .addr("fw.ota.meters.example.", 30, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 51)))
+        .addr("evil.meters.example.", 30, IpAddr::V4(Ipv4Addr::new(203, 0, 113, 66)));
     let upstream = Arc::new(upstream);
     let stop = tokio_util::sync::CancellationToken::new();
     let up = upstream.clone().serve("127.0.0.1:0".parse().unwrap(), stop.clone()).await.unwrap();
@@ -105,8 +105,6 @@ async fn allowed_names_resolve_and_open_the_gx_rules_others_are_refused() {
         let out = warden(n.dir.path(), &[kind, "import", file]);
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let out = warden(n.dir.path(), &["sim", "set-status", IMSI, "active"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let token = n.admin_token();
     let _server = n.start().await;
 

@@ -1,11 +1,13 @@
 //! IPFilterRule (RFC 6733 §4.3.1) as Gx uses it for Flow-Description, and Flow-Direction.
 //!
-//! TS 29.214 §5.3.8 restricts the rule: action `permit` only, no options, no `!`, no `assigned`;
-//! TS 29.212 §5.4.2 adds that on Gx the direction is always `out`, the source is the remote side
-//! (the network) and the destination the UE side, and that the Flow-Direction AVP beside it says
-//! whether the filter applies downlink, uplink or both. So the rule
-//! `permit out 6 from 203.0.113.7/32 443 to any` with Flow-Direction BIDIRECTIONAL lets the UE talk
-//! to 203.0.113.7 on TCP port 443 and receive the answers.
+//! TS 29.214 §5.3.8 and TS 29.212 §5.4.2 restrict the rule: action `permit` only, no options, no
+//! `!`; on Gx the direction is always `out`, the source is the remote side (the network) and the
+//! destination the UE side, and the Flow-Direction AVP beside it says whether the filter applies
+//! downlink, uplink or both. The UE side is written `assigned` (the addresses assigned to the UE),
+//! as P-GWs and SMFs expect it (Open5GS, free5GC and OAI write their own rules that way; the
+//! independent test P-GW of `testkit::gx` refuses `any` there). So the rule
+//! `permit out 6 from 203.0.113.7/32 443 to assigned` with Flow-Direction BIDIRECTIONAL lets the UE
+//! talk to 203.0.113.7 on TCP port 443 and receive the answers.
 //!
 //! [`FlowFilter`] is written by [`std::fmt::Display`] and read back by [`std::str::FromStr`]: the
 //! tests parse every Flow-Description the PCRF sends to check it is exactly the allowlist.
@@ -63,7 +65,7 @@ pub struct FlowFilter {
     pub proto: Option<u8>,
     /// The network side (the IPFilterRule's source).
     pub remote: Endpoint,
-    /// The UE side (the IPFilterRule's destination).
+    /// The UE side (the IPFilterRule's destination); no address is `assigned`, the UE's own.
     pub ue: Endpoint,
 }
 
@@ -100,7 +102,16 @@ impl fmt::Display for FlowFilter {
             None => f.write_str("ip")?,
             Some(p) => write!(f, "{p}")?,
         }
-        write!(f, " from {} to {}", self.remote, self.ue)
+        write!(f, " from {} to ", self.remote)?;
+        match self.ue.net {
+            None => f.write_str("assigned")?,
+            Some((addr, len)) => write!(f, "{addr}/{len}")?,
+        }
+        match self.ue.ports {
+            None => Ok(()),
+            Some((lo, hi)) if lo == hi => write!(f, " {lo}"),
+            Some((lo, hi)) => write!(f, " {lo}-{hi}"),
+        }
     }
 }
 
@@ -108,12 +119,15 @@ fn bad(why: impl Into<String>) -> ParseError {
     ParseError(why.into())
 }
 
-fn parse_net(s: &str) -> Result<Option<(IpAddr, u8)>, ParseError> {
-    if s == "any" {
-        return Ok(None);
+fn parse_net(s: &str, ue_side: bool) -> Result<Option<(IpAddr, u8)>, ParseError> {
+    match (s, ue_side) {
+        ("any", false) | ("assigned", true) => return Ok(None),
+        ("assigned", false) => return Err(bad("\"assigned\" names the UE: it is the destination on Gx")),
+        ("any", true) => return Err(bad("the destination is the UE: \"assigned\" or its address, not \"any\"")),
+        _ => {}
     }
-    if s == "assigned" || s.starts_with('!') {
-        return Err(bad(format!("{s:?} is not allowed on Gx (TS 29.214 §5.3.8)")));
+    if s.starts_with('!') {
+        return Err(bad(format!("{s:?}: the invert modifier is not used on Gx (TS 29.214 §5.3.8)")));
     }
     let (addr, len) = match s.split_once('/') {
         Some((a, l)) => (a, Some(l)),
@@ -158,8 +172,11 @@ fn is_ports(s: &str) -> bool {
 }
 
 /// Reads `net [ports]` from `words`, leaving the iterator after it.
-fn parse_endpoint<'a>(words: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>) -> Result<Endpoint, ParseError> {
-    let net = parse_net(words.next().ok_or_else(|| bad("address missing"))?)?;
+fn parse_endpoint<'a>(
+    words: &mut std::iter::Peekable<impl Iterator<Item = &'a str>>,
+    ue_side: bool,
+) -> Result<Endpoint, ParseError> {
+    let net = parse_net(words.next().ok_or_else(|| bad("address missing"))?, ue_side)?;
     let ports = match words.peek() {
         Some(w) if is_ports(w) => {
             let p = parse_ports(w)?;
@@ -192,11 +209,11 @@ impl FromStr for FlowFilter {
         if words.next() != Some("from") {
             return Err(bad("\"from\" expected"));
         }
-        let remote = parse_endpoint(&mut words)?;
+        let remote = parse_endpoint(&mut words, false)?;
         if words.next() != Some("to") {
             return Err(bad("\"to\" expected"));
         }
-        let ue = parse_endpoint(&mut words)?;
+        let ue = parse_endpoint(&mut words, true)?;
         if let Some(rest) = words.next() {
             return Err(bad(format!("unexpected {rest:?} (options are not used on Gx)")));
         }
@@ -211,23 +228,23 @@ mod tests {
     #[test]
     fn writes_gx_rules_and_reads_them_back() {
         let cases = [
-            "permit out 6 from 203.0.113.7/32 443 to any",
-            "permit out 17 from 2001:db8::/32 5683-5684 to any",
-            "permit out ip from any to any",
-            "permit out 17 from 192.0.2.53/32 53 to any",
+            "permit out 6 from 203.0.113.7/32 443 to assigned",
+            "permit out 17 from 2001:db8::/32 5683-5684 to assigned",
+            "permit out ip from any to assigned",
+            "permit out 17 from 192.0.2.53/32 53 to assigned",
             "permit out ip from 198.51.100.0/24 to 10.45.0.7/32 1000-2000",
         ];
         for text in cases {
             let f: FlowFilter = text.parse().unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(f.to_string(), text);
         }
-        let f: FlowFilter = "permit out 6 from 203.0.113.7/32 443 to any".parse().unwrap();
+        let f: FlowFilter = "permit out 6 from 203.0.113.7/32 443 to assigned".parse().unwrap();
         assert_eq!(f.proto, Some(6));
         assert_eq!(f.remote.net, Some(("203.0.113.7".parse().unwrap(), 32)));
         assert_eq!(f.remote.ports, Some((443, 443)));
         assert_eq!(f.ue, Endpoint::ANY);
         // A bare address is a host prefix.
-        let f: FlowFilter = "permit out ip from 192.0.2.1 to any".parse().unwrap();
+        let f: FlowFilter = "permit out ip from 192.0.2.1 to assigned".parse().unwrap();
         assert_eq!(f.remote.net, Some(("192.0.2.1".parse().unwrap(), 32)));
     }
 
@@ -236,8 +253,9 @@ mod tests {
         for text in [
             "deny out ip from any to any",
             "permit in ip from any to any",
-            "permit out ip from any to assigned",
-            "permit out ip from !10.0.0.0/8 to any",
+            "permit out ip from any to any",
+            "permit out ip from assigned to assigned",
+            "permit out ip from !10.0.0.0/8 to assigned",
             "permit out ip from any to any frag",
             "permit out tcp from any to any",
             "permit out 6 from 10.0.0.0/33 to any",

@@ -321,10 +321,13 @@ mod tests {
         // DNS first, deny-all last and disabled, nothing else.
         assert_eq!(d.first().unwrap().precedence, PRECEDENCE_DNS);
         let dns: Vec<String> = d[0].flows.iter().map(|f| f.filter.to_string()).collect();
-        assert_eq!(dns, ["permit out 17 from 192.0.2.53/32 53 to any", "permit out 6 from 192.0.2.53/32 53 to any"]);
+        assert_eq!(
+            dns,
+            ["permit out 17 from 192.0.2.53/32 53 to assigned", "permit out 6 from 192.0.2.53/32 53 to assigned"]
+        );
         let deny = d.last().unwrap();
         assert_eq!((deny.precedence, deny.status), (PRECEDENCE_DENY, FlowStatus::Disabled));
-        assert_eq!(deny.flows[0].filter.to_string(), "permit out ip from any to any");
+        assert_eq!(deny.flows[0].filter.to_string(), "permit out ip from any to assigned");
         assert_eq!(d.len(), entries.len() + 2);
         assert!(d.iter().filter(|r| r.status == FlowStatus::Enabled).all(|r| r.precedence < PRECEDENCE_DENY));
     }
@@ -335,8 +338,8 @@ mod tests {
         let open = compile(&policy(Access::Open, &[], &[]), &[], &[], &q);
         let texts: Vec<(u32, String)> =
             dynamic_rules(&open).iter().map(|r| (r.precedence, r.flows[0].filter.to_string())).collect();
-        assert_eq!(texts[0], (PRECEDENCE_DNS, "permit out 17 from any 53 to any".to_string()));
-        assert_eq!(texts[1], (PRECEDENCE_OPEN, "permit out ip from any to any".to_string()));
+        assert_eq!(texts[0], (PRECEDENCE_DNS, "permit out 17 from any 53 to assigned".to_string()));
+        assert_eq!(texts[1], (PRECEDENCE_OPEN, "permit out ip from any to assigned".to_string()));
         assert_eq!(texts.len(), 3);
         // Restricted with nothing allowed: DNS and deny-all only.
         assert_eq!(compile(&policy(Access::Restricted, &[], &[]), &[], &[], &q).len(), 2);
@@ -349,7 +352,10 @@ mod tests {
         // ... but never for a quarantined SIM, which gets the management platform only.
         let quar = compile(&policy(Access::Quarantined, &["10.9.0.0/16:8443/tcp"], &["gold"]), &[], &[], &q);
         assert!(quar.iter().all(|r| matches!(r, PccRule::Dynamic(_))));
-        assert_eq!(dynamic_rules(&quar)[1].flows[0].filter.to_string(), "permit out 6 from 10.9.0.0/16 8443 to any");
+        assert_eq!(
+            dynamic_rules(&quar)[1].flows[0].filter.to_string(),
+            "permit out 6 from 10.9.0.0/16 8443 to assigned"
+        );
     }
 
     #[test]
@@ -367,7 +373,7 @@ mod tests {
         // 198.51.100.9 is inside the allowlisted /24 already.
         assert_eq!(
             host_rules,
-            ["permit out ip from 203.0.113.5/32 to any", "permit out ip from 2001:db8::5/128 to any"]
+            ["permit out ip from 203.0.113.5/32 to assigned", "permit out ip from 2001:db8::5/128 to assigned"]
         );
         let before = compile(&p, &[], &[], &q);
         let d = diff(&before.iter().map(|r| r.name().to_string()).collect::<Vec<_>>(), &rules);

@@ -57,9 +57,12 @@ async fn ccr_initial_installs_the_allowlist_qos_and_usage_monitoring() {
     assert!(predefined.is_empty());
     let rules: Vec<_> = defs.iter().map(|d| rule(d)).collect();
     let dns = rules.iter().find(|r| r.1 == PRECEDENCE_DNS).unwrap();
-    assert_eq!(dns.3, ["permit out 17 from 192.0.2.53/32 53 to any", "permit out 6 from 192.0.2.53/32 53 to any"]);
+    assert_eq!(
+        dns.3,
+        ["permit out 17 from 192.0.2.53/32 53 to assigned", "permit out 6 from 192.0.2.53/32 53 to assigned"]
+    );
     let deny = rules.iter().find(|r| r.1 == PRECEDENCE_DENY).unwrap();
-    assert_eq!((deny.2, deny.3.as_slice()), (3, ["permit out ip from any to any".to_string()].as_slice()));
+    assert_eq!((deny.2, deny.3.as_slice()), (3, ["permit out ip from any to assigned".to_string()].as_slice()));
     assert_eq!(rules.len(), 4);
     // QoS: the APN's QCI and AMBR, ARP of a critical SIM.
     let bearer = a.get(avp::DEFAULT_EPS_BEARER_QOS).unwrap();
@@ -106,7 +109,7 @@ async fn open_and_predefined_profiles() {
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let (defs, _) = installed(&a);
     let flows: Vec<(u32, u32, Vec<String>)> = defs.iter().map(|d| rule(d)).map(|r| (r.1, r.2, r.3)).collect();
-    assert!(flows.contains(&(3000, 2, vec!["permit out ip from any to any".into()])), "{flows:?}");
+    assert!(flows.contains(&(3000, 2, vec!["permit out ip from any to assigned".into()])), "{flows:?}");
     assert!(s.pcrf.lookup_ip(ip("10.45.0.3")).unwrap().any_domain);
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;p", PREDEFINED, [10, 45, 0, 4]), PGW).await;
     let (defs, names) = installed(&a);
@@ -396,7 +399,7 @@ async fn dns_resolved_addresses_become_rules_for_their_ttl() {
     let hosts: Vec<_> = defs.iter().map(|d| rule(d)).filter(|r| r.1 == PRECEDENCE_HOST).collect();
     // 198.51.100.7 is in the allowlisted /24 already.
     assert_eq!(hosts.len(), 1);
-    assert_eq!(hosts[0].3, ["permit out ip from 203.0.113.80/32 to any"]);
+    assert_eq!(hosts[0].3, ["permit out ip from 203.0.113.80/32 to assigned"]);
     // The same answer again changes nothing.
     s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80")], Duration::from_secs(1));
     assert!(link.next(Duration::from_millis(200)).await.is_none());

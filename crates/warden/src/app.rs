@@ -221,8 +221,17 @@ impl App {
     /// Runs every component until `shutdown` resolves (or the Diameter server ends on its own),
     /// then stops them in order (see the module documentation) and returns once no task is left.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ServeError> {
-        let App { store, hss, diameter: (listener, server), platform, firewall, traffic, metrics, tokens, _sqlite_lock } =
-            self;
+        let App {
+            store,
+            hss,
+            diameter: (listener, server),
+            platform,
+            firewall,
+            traffic,
+            metrics,
+            tokens,
+            _sqlite_lock,
+        } = self;
         let pcrf = traffic.pcrf().clone();
         let mut running = Running::default();
         let mut notifications = Vec::new();

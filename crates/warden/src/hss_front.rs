@@ -87,8 +87,11 @@ pub fn server_config(d: &hss::DiameterConfig) -> Result<ServerConfig, ServeError
     } else {
         Arc::new(ConfiguredPeers(d.peers.clone()))
     };
-    let mut peer =
-        diameter::peer::PeerConfig::new(&d.origin_host, &d.origin_realm, vec![Application::S6A, Application::S13, Application::GX]);
+    let mut peer = diameter::peer::PeerConfig::new(
+        &d.origin_host,
+        &d.origin_realm,
+        vec![Application::S6A, Application::S13, Application::GX],
+    );
     peer.watchdog_interval = Duration::from_secs(d.watchdog_secs);
     peer.max_message_size = d.max_message_size;
     peer.origin_state_id = store::now() as u32;

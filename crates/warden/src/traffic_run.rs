@@ -85,7 +85,8 @@ impl Traffic {
                 let (tx, rx) = mpsc::channel(10_000);
                 let directory = Arc::new(PcrfDirectory { pcrf: pcrf.clone(), refused: tx });
                 let fw = DnsFirewall::new(c.clone(), directory);
-                let bound = fw.bind().await.map_err(|source| ServeError::Bind { key: "dns.listen", addr: c.listen, source })?;
+                let bound =
+                    fw.bind().await.map_err(|source| ServeError::Bind { key: "dns.listen", addr: c.listen, source })?;
                 eprintln!("warden: DNS firewall on {} (UDP and TCP)", bound.local_addr());
                 (Some((fw, bound)), Some(rx))
             }
@@ -150,7 +151,10 @@ async fn follow_changes(
             Ok(Change::Profile(name)) => pcrf.profile_changed(&name),
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::warn!(missed = n, "PCRF missed change announcements; sessions keep their rules until the next change");
+                tracing::warn!(
+                    missed = n,
+                    "PCRF missed change announcements; sessions keep their rules until the next change"
+                );
             }
             Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
         }

@@ -39,7 +39,10 @@ const SIMS: &str = "imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,te
 fn have_dnspython() -> bool {
     let ok = Command::new("python3").args(["-c", "import dns.query"]).output().is_ok_and(|o| o.status.success());
     if !ok {
-        assert!(std::env::var_os("CI").is_none(), "dnspython is missing (python3 -m pip install dnspython) and CI is set");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "dnspython is missing (python3 -m pip install dnspython) and CI is set"
+        );
         eprintln!("SKIPPED: dnspython is missing; install it with `python3 -m pip install dnspython`");
     }
     ok
@@ -142,9 +145,10 @@ async fn allowed_names_resolve_and_open_the_gx_rules_others_are_refused() {
     assert_eq!(r["rcode"], 5, "{r}");
     assert!(pgw.next_rar(Duration::from_millis(300)).await.is_none(), "no RAR for a refused name");
     // An address with no session: REFUSED.
-    let r = tokio::task::spawn_blocking(move || dnspython(dns, Ipv4Addr::new(127, 0, 0, 9), "api.meters.example", "udp"))
-        .await
-        .unwrap();
+    let r =
+        tokio::task::spawn_blocking(move || dnspython(dns, Ipv4Addr::new(127, 0, 0, 9), "api.meters.example", "udp"))
+            .await
+            .unwrap();
     assert_eq!(r["rcode"], 5, "{r}");
 
     // The refusal is an event of the tenant, and every query of the SIM is in the query log.
@@ -156,7 +160,8 @@ async fn allowed_names_resolve_and_open_the_gx_rules_others_are_refused() {
         let (_, log) = http("GET", &format!("{api}/dns/queries?imsi={IMSI}"), &token, None).await;
         seen = (refused, log["items"].as_array().map_or(0, Vec::len));
         if seen.0 && seen.1 >= 4 {
-            let verdicts: Vec<&str> = log["items"].as_array().unwrap().iter().filter_map(|q| q["verdict"].as_str()).collect();
+            let verdicts: Vec<&str> =
+                log["items"].as_array().unwrap().iter().filter_map(|q| q["verdict"].as_str()).collect();
             assert!(verdicts.contains(&"refused") && verdicts.contains(&"allowed"), "{log}");
             break;
         }

@@ -793,6 +793,7 @@ mod tests {
             origin_realm: "bench.test".into(),
             destination_realm: "bench.test".into(),
             plmn: "00101".into(),
+            apn: "internet".into(),
             json: true,
         }
     }
@@ -819,7 +820,7 @@ mod tests {
         };
         tokio::spawn(serve(listener, config, Arc::new(Hss), shutdown));
 
-        let r = tokio::time::timeout(Duration::from_secs(20), run(&a)).await.expect("run in time").unwrap();
+        let r = tokio::time::timeout(Duration::from_secs(20), run(&a, Load::Air)).await.expect("run in time").unwrap();
         eprintln!("{}", r.to_text());
         assert!((350..=650).contains(&r.answered), "{r:?}");
         assert_eq!(r.errors, 0, "{r:?}");
@@ -836,7 +837,7 @@ mod tests {
         // An origin host the server does not know: refused before anything is sent.
         let mut bad = a.clone();
         bad.connections = 1;
-        let e = run(&bad).await.unwrap_err();
+        let e = run(&bad, Load::Air).await.unwrap_err();
         assert!(e.contains("connection 0 (bench.bench.test)") && e.contains("3010"), "{e}");
     }
 
@@ -846,14 +847,14 @@ mod tests {
         let file = dir.path().join("imsis.txt");
         std::fs::write(&file, "001010000000001\nnot-an-imsi\n").unwrap();
         let target: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        let e = run(&args(target, file.clone())).await.unwrap_err();
+        let e = run(&args(target, file.clone()), Load::Air).await.unwrap_err();
         assert!(e.contains("line 2: "), "{e}");
         std::fs::write(&file, "# nothing\n").unwrap();
-        assert!(run(&args(target, file.clone())).await.unwrap_err().contains("no IMSI"));
+        assert!(run(&args(target, file.clone()), Load::Air).await.unwrap_err().contains("no IMSI"));
         let mut a = args(target, file);
         a.plmn = "0010".into();
-        assert!(run(&a).await.unwrap_err().starts_with("--plmn"));
+        assert!(run(&a, Load::Air).await.unwrap_err().starts_with("--plmn"));
         a.window = 0;
-        assert!(run(&a).await.unwrap_err().contains("--window"));
+        assert!(run(&a, Load::Air).await.unwrap_err().contains("--window"));
     }
 }

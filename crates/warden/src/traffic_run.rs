@@ -71,7 +71,7 @@ impl Traffic {
     ) -> Result<Traffic, ServeError> {
         let d = &config.diameter;
         let peers = hss.clone();
-        let may_query: Arc<dyn Fn(&str, &ids::Imsi) -> bool + Send + Sync> =
+        let may_query: pcrf::MayQuery =
             Arc::new(move |peer: &str, imsi: &ids::Imsi| peers.config().may_query(peer, imsi.as_str()));
         let pcrf = Pcrf::new(config.pcrf.clone(), store.clone(), &d.origin_host, &d.origin_realm, may_query)
             .await

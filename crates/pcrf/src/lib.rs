@@ -226,10 +226,24 @@ impl Pcrf {
         if let Some(state) = peer.remote().origin_state_id {
             self.pcef_restarted(&host, state);
         }
-        let mut peers = lock(&self.peers);
-        let live = peers.entry(host).or_default();
-        live.retain(PeerHandle::is_open);
-        live.push(peer);
+        {
+            let mut peers = lock(&self.peers);
+            let live = peers.entry(host.clone()).or_default();
+            live.retain(PeerHandle::is_open);
+            live.push(peer);
+        }
+        // Changes made while the PCEF had no connection here were left alone: bring its sessions to
+        // their current policy now.
+        let mut of_host: Vec<Imsi> = lock(&self.sessions)
+            .iter()
+            .filter(|s| !s.releasing && s.pcef_host.eq_ignore_ascii_case(&host))
+            .map(|s| s.imsi.clone())
+            .collect();
+        of_host.sort();
+        of_host.dedup();
+        for imsi in of_host {
+            self.spawn_push(imsi, false);
+        }
     }
 
     /// Drops the connections of `remote` that closed.

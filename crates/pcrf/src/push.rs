@@ -171,12 +171,25 @@ impl Pcrf {
         }
     }
 
+    /// What to do for each session of `imsi` whose PCEF this instance is connected to. A session
+    /// whose PCEF has no connection here is left alone: on several instances the one holding the
+    /// connection acts (it hears of the change too), and a PCEF that reconnects here gets the
+    /// current rules of all its sessions then ([`Pcrf::peer_open`]). Releasing or changing it from
+    /// here could only fail, and would delete a session another instance serves.
     fn plans(&self, imsi: &Imsi, sub: Option<&Subscriber>, reload: bool) -> Vec<Plan> {
         let now = Instant::now();
+        let reachable: std::collections::HashSet<String> = {
+            let peers = lock(&self.peers);
+            peers.iter().filter(|(_, v)| v.iter().any(|p| p.is_open())).map(|(h, _)| h.clone()).collect()
+        };
         let mut sessions = lock(&self.sessions);
         let mut plans = Vec::new();
         for id in sessions.of_imsi(imsi) {
             let Some(s) = sessions.get_mut(&id).filter(|s| !s.releasing) else { continue };
+            if !reachable.contains(&s.pcef_host.to_ascii_lowercase()) {
+                tracing::debug!(session = %s.id, pcef = %s.pcef_host, "PCEF not connected here; left to its instance");
+                continue;
+            }
             if reload {
                 s.hosts.clear();
             } else {

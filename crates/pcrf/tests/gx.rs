@@ -472,3 +472,44 @@ async fn mutated_requests_always_get_an_answer() {
     assert!(answered > 40, "{answered}");
     assert_eq!(s.pcrf.counters().sessions, 0);
 }
+
+/// Two instances on one database: the session is held by the instance its PCEF is connected to.
+/// The other one (which loaded the session from the store when it started) hears of the same SIM
+/// change and must leave the session alone — not release it, not delete its row, not record an
+/// event — while the holder releases it once.
+#[tokio::test]
+async fn a_second_instance_without_the_pcef_leaves_its_sessions_to_the_holder() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    s.pcrf.settle().await;
+    for _ in 0..50 {
+        if !s.temp.store.gx_sessions().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let other = Pcrf::new(fast(), s.temp.store.clone(), "pcrf2.home.example", REALM, home_only()).await.unwrap();
+    assert!(other.lookup_ip(ip("10.45.0.9")).is_some(), "the second instance loaded the session");
+    let tell_other = Notifier(other.clone());
+    cmp::sims::change_status(&s.temp.store, &tell_other, &Actor::cli(), &imsi(LOW), SimStatus::Suspended)
+        .await
+        .unwrap();
+    other.settle().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(s.temp.store.gx_sessions().await.unwrap().len(), 1, "the row of the holder's session stays");
+    assert!(link.next(Duration::from_millis(300)).await.is_none(), "nothing reached the PCEF from the other");
+    // The holder hears of it too (the database's announcement) and releases the session.
+    s.pcrf.sim_changed(&imsi(LOW));
+    let m = link.next(Duration::from_secs(2)).await.expect("release from the holder");
+    assert!(matches!(m.command(), Some(Command::RAR | Command::ASR)));
+    s.pcrf.settle().await;
+    let filter = store::events::EventFilter { kind: Some("gx.session_released".into()), imsi: None };
+    for _ in 0..50 {
+        if s.temp.store.gx_sessions().await.unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let events = s.temp.store.list_events(&store::access::Scope::Operator, &filter, 0, 10).await.unwrap();
+    assert_eq!(events.len(), 1, "one release, by the holder");
+    assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+}

@@ -307,6 +307,7 @@ pub enum Load {
 struct AirTemplate {
     load: Load,
     apn: String,
+    first_ip: u32,
     origin_host: String,
     origin_realm: String,
     destination_realm: String,
@@ -326,10 +327,10 @@ impl AirTemplate {
     }
 
     /// The CCR-I for request `k` of the run: a new session (unique Session-Id) of IMSI `k mod n`
-    /// with Framed-IP-Address 10.0.0.0 + k (TS 29.212 §5.6.2).
+    /// with Framed-IP-Address `--first-ip` + k (TS 29.212 §5.6.2).
     fn ccr_initial(&self, k: u64) -> Message {
         let imsi = &self.imsis[(k % self.imsis.len() as u64) as usize];
-        let ip = std::net::Ipv4Addr::from(0x0a00_0000u32.wrapping_add(k as u32)).octets();
+        let ip = std::net::Ipv4Addr::from(self.first_ip.wrapping_add(k as u32)).octets();
         let mut m = Message::request(Command::CCR);
         m.add(avp::SESSION_ID, format!("{};{};{k}", self.origin_host, self.run_id))
             .add(avp::AUTH_APPLICATION_ID, diameter::dictionary::app::GX)
@@ -461,6 +462,7 @@ pub async fn run(args: &BenchArgs, load: Load) -> Result<BenchReport, String> {
                 template: Arc::new(AirTemplate {
                     load,
                     apn: args.apn.clone(),
+                    first_ip: u32::from(args.first_ip),
                     origin_host: host,
                     origin_realm: args.origin_realm.clone(),
                     destination_realm: args.destination_realm.clone(),
@@ -794,6 +796,7 @@ mod tests {
             destination_realm: "bench.test".into(),
             plmn: "00101".into(),
             apn: "internet".into(),
+            first_ip: std::net::Ipv4Addr::new(10, 0, 0, 1),
             json: true,
         }
     }

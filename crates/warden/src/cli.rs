@@ -345,6 +345,9 @@ pub struct BenchArgs {
     /// Called-Station-Id of `bench gx`'s sessions.
     #[arg(long, default_value = "internet")]
     pub apn: String,
+    /// Framed-IP-Address of `bench gx`'s first session; request k gets this address + k.
+    #[arg(long, default_value = "10.0.0.1")]
+    pub first_ip: std::net::Ipv4Addr,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

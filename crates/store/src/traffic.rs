@@ -501,3 +501,67 @@ impl Tx {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::{Kek, Keyring};
+
+    fn session(id: &str, rules: &[&str]) -> GxSession {
+        GxSession {
+            session_id: id.into(),
+            imsi: "001010000000001".into(),
+            tenant: "acme".into(),
+            pcef_host: "pgw1".into(),
+            pcef_realm: "epc".into(),
+            pcef_state: Some(7),
+            apn: "meters.example".into(),
+            framed_ip: Some("10.45.0.1".into()),
+            framed_ipv6: None,
+            rat_type: Some(1004),
+            plmn: Some("00101".into()),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            created_at: 1,
+            updated_at: 2,
+        }
+    }
+
+    /// A batch writes sessions, usage and events in order, in one transaction.
+    #[tokio::test]
+    async fn gx_changes_are_applied_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::open(&url, Keyring::new(Kek::from_bytes(1, &[9; 32]), vec![])).await.unwrap();
+        let usage =
+            |up, down| GxChange::Usage { imsi: "001010000000001".into(), tenant: "acme".into(), hour: 10, up, down };
+        store
+            .apply_gx_changes(&[
+                GxChange::Put(session("a", &["r1"])),
+                GxChange::Put(session("b", &["r1"])),
+                GxChange::Put(session("a", &["r1", "r2"])),
+                GxChange::Delete("b".into()),
+                usage(5, 7),
+                usage(1, 1),
+                GxChange::Event {
+                    tenant: "acme".into(),
+                    imsi: "001010000000001".into(),
+                    kind: "gx.session_released".into(),
+                    detail: "d".into(),
+                },
+            ])
+            .await
+            .unwrap();
+        let all = store.gx_sessions().await.unwrap();
+        assert_eq!(all, vec![session("a", &["r1", "r2"])]);
+        let imsi: Imsi = "001010000000001".parse().unwrap();
+        let u = store.usage_in(&Scope::Operator, &imsi, 0).await.unwrap();
+        assert_eq!((u.len(), u[0].octets_up, u[0].octets_down), (1, 6, 8));
+        let filter = crate::events::EventFilter { kind: Some("gx.session_released".into()), imsi: None };
+        assert_eq!(store.list_events(&Scope::Operator, &filter, 0, 10).await.unwrap().len(), 1);
+        // The single-row writers share the batch's SQL.
+        store.put_gx_session(&session("c", &[])).await.unwrap();
+        store.add_usage("001010000000001", "acme", 10, 1, 2).await.unwrap();
+        assert_eq!(store.gx_sessions().await.unwrap().len(), 2);
+        assert_eq!(store.usage_in(&Scope::Operator, &imsi, 0).await.unwrap()[0].octets_down, 10);
+    }
+}

@@ -220,7 +220,9 @@ impl Pcrf {
     }
 
     /// Registers an open connection (for RAR); a PCEF whose CER carries a new Origin-State-Id loses
-    /// the sessions it began under the old one.
+    /// the sessions it began under the old one. Every connection brings that host's sessions to their
+    /// policy as it is now (a change made while the PCEF had no connection here, DNS-resolved rules
+    /// this process forgot in a restart): RAR where they differ.
     pub fn peer_open(&self, peer: PeerHandle) {
         let host = peer.remote().origin_host.to_ascii_lowercase();
         if let Some(state) = peer.remote().origin_state_id {

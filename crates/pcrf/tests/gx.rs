@@ -513,3 +513,25 @@ async fn a_second_instance_without_the_pcef_leaves_its_sessions_to_the_holder() 
     assert_eq!(events.len(), 1, "one release, by the holder");
     assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
 }
+
+/// A restarted PCRF does not remember DNS-resolved addresses: when the PCEF reconnects, the host
+/// rules its sessions still carry are removed (and nothing else changes).
+#[tokio::test]
+async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
+    let (s, mut link, stop) = live(fast(), LOW).await;
+    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80")], Duration::from_secs(600));
+    let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
+    let host_rule = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
+    s.pcrf.settle().await;
+    stop.cancel();
+    link.peer.disconnect(0).await;
+    let again = Pcrf::new(fast(), s.temp.store.clone(), PCRF, REALM, home_only()).await.unwrap();
+    let (addr, _stop) = serve_pcrf(again.clone()).await;
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR removing the forgotten host rule");
+    assert_eq!(removed(&rar), [host_rule]);
+    assert!(installed(&rar).0.is_empty());
+    again.settle().await;
+    assert!(link.next(Duration::from_millis(200)).await.is_none(), "one RAR only");
+    assert_eq!(again.counters().sessions, 1);
+}

@@ -535,3 +535,22 @@ async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
     assert!(link.next(Duration::from_millis(200)).await.is_none(), "one RAR only");
     assert_eq!(again.counters().sessions, 1);
 }
+
+/// A PCEF too busy once (3004) gets the same RAR again, and the change sticks.
+#[tokio::test]
+async fn a_busy_pcef_gets_the_rar_again() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    link.mode.store(ANSWER_BUSY_ONCE, Ordering::SeqCst);
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    let first = link.next(Duration::from_millis(100)).await.expect("RAR");
+    let second = link.next(Duration::from_millis(100)).await.expect("RAR again");
+    assert_eq!(first.avps, second.avps);
+    assert!(link.next(Duration::from_millis(100)).await.is_none());
+    let c = s.pcrf.counters();
+    assert_eq!((c.rar_sent, c.rar_failed, c.asr, c.sessions), (2, 0, 0, 1));
+    assert_eq!(allowed_entries(&second), [MGMT]);
+    let stored = s.temp.store.gx_sessions().await.unwrap();
+    assert_eq!(stored[0].rules.len(), 3, "DNS, the management platform, deny-all");
+}

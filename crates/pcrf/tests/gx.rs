@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use cmp::Actor;
 use common::*;
-use diameter::dictionary::VENDOR_3GPP;
 use diameter::header::flags;
 use diameter::result_code as rc;
 use diameter::{avp, Command};
@@ -121,11 +120,12 @@ async fn open_and_predefined_profiles() {
 #[tokio::test]
 async fn refusals_and_malformed_requests() {
     let s = setup().await;
-    // Unknown IMSI, and an IMSI this PCEF may not ask about: 5030 with Vendor-Id 10415.
+    // Unknown IMSI, and an IMSI this PCEF may not ask about: Result-Code 5030 DIAMETER_USER_UNKNOWN
+    // (RFC 4006 §9.1).
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;u", "001019999999999", [10, 0, 0, 1]), PGW).await;
-    assert_eq!(experimental(&a), Some((VENDOR_3GPP, 5030)));
+    assert_eq!((a.get_u32(avp::RESULT_CODE), experimental(&a)), (Some(5030), None));
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;f", "999990000000001", [10, 0, 0, 1]), PGW).await;
-    assert_eq!(experimental(&a), Some((VENDOR_3GPP, 5030)));
+    assert_eq!((a.get_u32(avp::RESULT_CODE), experimental(&a)), (Some(5030), None));
     assert_eq!(s.pcrf.counters().refused_imsi, 1);
     // A suspended SIM: 5003.
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;s", SUSPENDED, [10, 0, 0, 1]), PGW).await;

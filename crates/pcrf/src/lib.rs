@@ -18,6 +18,19 @@
 //! the DNS firewall), and are written to the store by a background writer in batches; [`Pcrf::new`]
 //! loads them again. Domain logic only: no SQL (the store translates) and no sockets (the Diameter
 //! transport does); the `warden` binary routes Gx requests to [`Pcrf::dispatch`].
+//!
+//! ## Wiring (what the binary does)
+//! - Advertise [`diameter::peer::Application::GX`] in the CEA and route requests whose application id
+//!   is 16777238 to [`Pcrf::dispatch`]; forward the handler's `peer_open`/`peer_closed` to
+//!   [`Pcrf::peer_open`]/[`Pcrf::peer_closed`] (RAR needs the open connections).
+//! - Build `may_query` from the peer configuration (the IMSI ranges of `[[diameter.peers]]`).
+//! - Forward `cmp`'s notifications: `policy_changed` → [`Pcrf::policy_changed`], `status_changed` and
+//!   `profile_changed` (of a SIM) → [`Pcrf::sim_changed`]; a profile edited in the catalogue →
+//!   [`Pcrf::profile_changed`].
+//! - The DNS firewall calls [`Pcrf::lookup_ip`] and [`Pcrf::allow_resolved`].
+//! - At shutdown, [`Pcrf::settle`] before and after the Diameter connections close.
+//!
+//! The PCRF is also a [`diameter::transport::Handler`] of its own, for a listener that serves Gx only.
 
 mod ccr;
 mod config;

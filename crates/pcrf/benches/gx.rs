@@ -86,6 +86,35 @@ fn bench(c: &mut Criterion) {
     c.bench_function("gx/ccr_initial", |b| {
         b.to_async(&rt).iter(|| one(&pcrf, counter.fetch_add(1, Ordering::Relaxed)));
     });
+    // The background writer's store call alone: 1024 new session rows in one transaction.
+    let batch_no = AtomicU64::new(0);
+    c.bench_function("store/apply_gx_changes_1024", |b| {
+        b.to_async(&rt).iter(|| {
+            let n = batch_no.fetch_add(1, Ordering::Relaxed);
+            let rows: Vec<store::traffic::GxChange> = (0..1024)
+                .map(|k| {
+                    store::traffic::GxChange::Put(store::traffic::GxSession {
+                        session_id: format!("bench;{n};{k}"),
+                        imsi: imsi(k % SIMS),
+                        tenant: "acme".into(),
+                        pcef_host: PGW.into(),
+                        pcef_realm: REALM.into(),
+                        pcef_state: Some(1),
+                        apn: "meters.example".into(),
+                        framed_ip: Some("10.0.0.1".into()),
+                        framed_ipv6: None,
+                        rat_type: Some(1004),
+                        plmn: Some("00101".into()),
+                        rules: vec!["warden-dns-0123456789abcdef".into(); 5],
+                        created_at: 1,
+                        updated_at: 1,
+                    })
+                })
+                .collect();
+            let store = _temp.store.clone();
+            async move { store.apply_gx_changes(&rows).await.unwrap() }
+        });
+    });
     // Concurrent load with latencies.
     let (rate, p50, p99) = rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(3);

@@ -197,7 +197,8 @@ impl Pcrf {
     }
 
     async fn initial(&self, req: &Message, peer_host: &str, origin: &str) -> Message {
-        if !self.limiter.admit(peer_host, Instant::now()) {
+        let backlog = self.pending.load(std::sync::atomic::Ordering::Acquire) >= crate::MAX_PENDING_WRITES;
+        if backlog || !self.limiter.admit(peer_host, Instant::now()) {
             bump(&self.counters.rate_limited);
             return self.cca(req, rc::TOO_BUSY);
         }

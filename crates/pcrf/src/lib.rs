@@ -67,6 +67,9 @@ use writer::Write;
 const CACHE_TTL: Duration = Duration::from_secs(60);
 /// SIMs whose policy is cached at most; beyond, those without a session are dropped.
 const MAX_CACHED: usize = 500_000;
+/// Changes waiting for the background writer beyond which CCR-Initial is answered
+/// DIAMETER_TOO_BUSY: the database is slower than the PCEFs, and what a crash can lose stays bounded.
+pub const MAX_PENDING_WRITES: usize = 100_000;
 
 /// Decides whether the PCEF connected as `host` may ask about `imsi` (the `[[diameter.peers]]`
 /// IMSI ranges).
@@ -102,8 +105,10 @@ pub struct PcrfCounters {
     pub rar_failed: u64,
     /// Sessions released by the PCRF (RAR with Session-Release-Cause, or ASR).
     pub asr: u64,
-    /// CCR-Initial refused with DIAMETER_TOO_BUSY.
+    /// CCR-Initial refused with DIAMETER_TOO_BUSY (the PCEF's rate, or the writer's backlog).
     pub rate_limited: u64,
+    /// Changes waiting for the background writer now.
+    pub pending_writes: usize,
     /// CCR-Initial refused because the PCEF may not ask about the IMSI.
     pub refused_imsi: u64,
     /// Critical SIMs that kept their last rules because a change did not reach the PCEF.
@@ -159,6 +164,8 @@ pub struct Pcrf {
     peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
     limiter: limit::Limiter,
     writer: mpsc::UnboundedSender<Write>,
+    /// Changes queued for the writer and not yet written.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
     /// RAR and releases in flight.
     tasks: tokio_util::task::TaskTracker,
     /// One rule push at a time per SIM.
@@ -195,7 +202,8 @@ impl Pcrf {
                 None => tracing::warn!(session = %id, "stored Gx session not readable; ignored"),
             }
         }
-        let writer = writer::spawn(store.clone());
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writer = writer::spawn(store.clone(), pending.clone());
         let limiter = limit::Limiter::new(config.ccr_initial_per_sec);
         let pcrf = Arc::new_cyclic(|me| Pcrf {
             config,
@@ -208,6 +216,7 @@ impl Pcrf {
             peers: Mutex::new(HashMap::new()),
             limiter,
             writer,
+            pending,
             tasks: tokio_util::task::TaskTracker::new(),
             imsi_locks: Mutex::new(HashMap::new()),
             counters: Counters::default(),
@@ -328,6 +337,7 @@ impl Pcrf {
             rar_failed: get(&c.rar_failed),
             asr: get(&c.asr),
             rate_limited: get(&c.rate_limited),
+            pending_writes: self.pending.load(Ordering::Acquire),
             refused_imsi: get(&c.refused_imsi),
             fail_open: get(&c.fail_open),
             rule_failures: get(&c.rule_failures),
@@ -336,7 +346,9 @@ impl Pcrf {
 
     /// Queues a change for the store.
     pub(crate) fn write(&self, change: store::traffic::GxChange) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if self.writer.send(Write::Change(change)).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
             tracing::error!("the Gx session writer stopped; change not stored");
         }
     }

@@ -74,11 +74,11 @@ async fn python_diameter_pgw_lives_a_gx_session() {
     assert_eq!(
         flows,
         [
-            "permit out 17 from 192.0.2.53/32 53 to any",
-            "permit out 6 from 192.0.2.53/32 53 to any",
-            "permit out ip from 198.51.100.0/24 to any",
-            "permit out 6 from 203.0.113.7/32 443 to any",
-            "permit out ip from any to any",
+            "permit out 17 from 192.0.2.53/32 53 to assigned",
+            "permit out 6 from 192.0.2.53/32 53 to assigned",
+            "permit out ip from 198.51.100.0/24 to assigned",
+            "permit out 6 from 203.0.113.7/32 443 to assigned",
+            "permit out ip from any to assigned",
         ]
     );
     let notifier = Notifier(s.pcrf.clone());
@@ -89,7 +89,7 @@ async fn python_diameter_pgw_lives_a_gx_session() {
         (rar["step"].as_str(), rar["code"].as_u64(), rar["app"].as_u64()),
         (Some("rar"), Some(258), Some(16_777_238))
     );
-    assert_eq!(rar["flows"], serde_json::json!(["permit out 6 from 10.9.0.0/16 8443 to any"]));
+    assert_eq!(rar["flows"], serde_json::json!(["permit out 6 from 10.9.0.0/16 8443 to assigned"]));
     assert_eq!(rar["removed"].as_array().unwrap().len(), 2);
     let cca = next(&mut rx).await;
     assert_eq!((cca["step"].as_str(), cca["result"].as_u64()), (Some("cca-t"), Some(2001)));

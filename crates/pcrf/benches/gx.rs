@@ -2,7 +2,8 @@
 //! from the cache, rules compiled, session indexed and queued for the background writer, CCA built)
 //! and encode the answer. `gx/ccr_initial` is Criterion's per-request time on one task;
 //! `ccr_initial_load` then runs 64 concurrent tasks on a 2-worker runtime for 3 s and prints the
-//! throughput and the p50/p99 latency (what docs/pcrf.md reports).
+//! throughput, the p50/p99 latency and how far the background writer lagged behind (what docs/pcrf.md
+//! reports).
 #![allow(missing_docs)] // criterion_group! generates an undocumented function.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -85,6 +86,35 @@ fn bench(c: &mut Criterion) {
     c.bench_function("gx/ccr_initial", |b| {
         b.to_async(&rt).iter(|| one(&pcrf, counter.fetch_add(1, Ordering::Relaxed)));
     });
+    // The background writer's store call alone: 1024 new session rows in one transaction.
+    let batch_no = AtomicU64::new(0);
+    c.bench_function("store/apply_gx_changes_1024", |b| {
+        b.to_async(&rt).iter(|| {
+            let n = batch_no.fetch_add(1, Ordering::Relaxed);
+            let rows: Vec<store::traffic::GxChange> = (0..1024)
+                .map(|k| {
+                    store::traffic::GxChange::Put(store::traffic::GxSession {
+                        session_id: format!("bench;{n};{k}"),
+                        imsi: imsi(k % SIMS),
+                        tenant: "acme".into(),
+                        pcef_host: PGW.into(),
+                        pcef_realm: REALM.into(),
+                        pcef_state: Some(1),
+                        apn: "meters.example".into(),
+                        framed_ip: Some("10.0.0.1".into()),
+                        framed_ipv6: None,
+                        rat_type: Some(1004),
+                        plmn: Some("00101".into()),
+                        rules: vec!["warden-dns-0123456789abcdef".into(); 5],
+                        created_at: 1,
+                        updated_at: 1,
+                    })
+                })
+                .collect();
+            let store = _temp.store.clone();
+            async move { store.apply_gx_changes(&rows).await.unwrap() }
+        });
+    });
     // Concurrent load with latencies.
     let (rate, p50, p99) = rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -111,8 +141,14 @@ fn bench(c: &mut Criterion) {
         let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)];
         (all.len() as f64 / 3.0, pct(0.50), pct(0.99))
     });
-    println!("ccr_initial_load: {rate:.0} CCR-I/s with 64 concurrent tasks on 2 workers; p50 {p50:?}, p99 {p99:?}");
+    // What the background writer still had to store when the load stopped.
+    let t = Instant::now();
     rt.block_on(pcrf.settle());
+    let drain = t.elapsed();
+    println!(
+        "ccr_initial_load: {rate:.0} CCR-I/s with 64 concurrent tasks on 2 workers; p50 {p50:?}, p99 {p99:?}; \
+         the writer stored the rest {drain:?} after the load stopped"
+    );
 }
 
 criterion_group!(benches, bench);

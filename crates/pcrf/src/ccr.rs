@@ -4,7 +4,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Instant;
 
 use cmp::traffic::Access;
-use diameter::dictionary::{app, VENDOR_3GPP};
+use diameter::dictionary::app;
 use diameter::header::flags;
 use diameter::result_code as rc;
 use diameter::{avp, validate, Avp, Command, Message};
@@ -14,7 +14,9 @@ use store::traffic::GxChange;
 use crate::session::Session;
 use crate::{bump, lock, qos, rules, Pcrf};
 
-/// DIAMETER_USER_UNKNOWN, an Experimental-Result-Code of TS 29.212 §5.5.3.
+/// DIAMETER_USER_UNKNOWN: a Result-Code of the Credit-Control application (RFC 4006 §9.1, "the
+/// specified end user is unknown in the credit-control server"), which Gx inherits. It is an IETF
+/// code, so it is sent as Result-Code, not as a 3GPP Experimental-Result (3GPP defines no 5030).
 pub const USER_UNKNOWN: u32 = 5030;
 /// Subscription-Id-Type END_USER_IMSI (RFC 4006 §8.47).
 const END_USER_IMSI: u32 = 1;
@@ -32,15 +34,6 @@ const SESSION_LEVEL: u32 = 0;
 const INACTIVE: u32 = 1;
 /// The Monitoring-Key of the session-level usage monitoring.
 pub const MONITORING_KEY: &[u8] = b"warden";
-
-/// How a request ends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// A base Result-Code.
-    Result(u32),
-    /// A 3GPP Experimental-Result-Code.
-    Experimental(u32),
-}
 
 /// An AVP whose value is wrong (DIAMETER_INVALID_AVP_VALUE) or missing (DIAMETER_MISSING_AVP),
 /// carried as Failed-AVP.
@@ -115,27 +108,17 @@ fn usage_of(req: &Message) -> Option<(i64, i64)> {
 
 impl Pcrf {
     /// The CCA skeleton (TS 29.212 §5.6.3): Session-Id, Auth-Application-Id, Origin-Host,
-    /// Origin-Realm, the outcome, and the request's CC-Request-Type and CC-Request-Number; the E bit
+    /// Origin-Realm, the Result-Code, and the request's CC-Request-Type and CC-Request-Number; the E bit
     /// for protocol errors.
-    pub(crate) fn cca(&self, req: &Message, outcome: Outcome) -> Message {
+    pub(crate) fn cca(&self, req: &Message, code: u32) -> Message {
         let mut a = Message::answer_to(&req.header, req.session_id());
         a.add(avp::AUTH_APPLICATION_ID, app::GX);
         a.add(avp::ORIGIN_HOST, self.origin_host.as_str());
         a.add(avp::ORIGIN_REALM, self.origin_realm.as_str());
-        match outcome {
-            Outcome::Result(code) => {
-                if rc::is_protocol_error(code) {
-                    a.header.flags |= flags::E;
-                }
-                a.add(avp::RESULT_CODE, code);
-            }
-            Outcome::Experimental(code) => {
-                a.add(
-                    avp::EXPERIMENTAL_RESULT,
-                    vec![Avp::new(avp::VENDOR_ID, VENDOR_3GPP), Avp::new(avp::EXPERIMENTAL_RESULT_CODE, code)],
-                );
-            }
+        if rc::is_protocol_error(code) {
+            a.header.flags |= flags::E;
         }
+        a.add(avp::RESULT_CODE, code);
         if let Some(t) = req.get_u32(avp::CC_REQUEST_TYPE) {
             a.add(avp::CC_REQUEST_TYPE, t);
         }
@@ -146,7 +129,7 @@ impl Pcrf {
     }
 
     fn refuse(&self, req: &Message, r: Refusal) -> Message {
-        let mut a = self.cca(req, Outcome::Result(r.code));
+        let mut a = self.cca(req, r.code);
         a.add(avp::FAILED_AVP, vec![r.failed]);
         a
     }
@@ -172,10 +155,10 @@ impl Pcrf {
     /// DIAMETER_UNABLE_TO_COMPLY.
     pub async fn answer(&self, req: Message, peer_host: &str) -> Message {
         if req.command() != Some(Command::CCR) || !req.is_request() {
-            return self.cca(&req, Outcome::Result(rc::COMMAND_UNSUPPORTED));
+            return self.cca(&req, rc::COMMAND_UNSUPPORTED);
         }
         if let Err(e) = validate::check(&req, Command::CCR.def()) {
-            let mut a = self.cca(&req, Outcome::Result(e.result_code()));
+            let mut a = self.cca(&req, e.result_code());
             if let Some(f) = e.failed_avp() {
                 a.add(avp::FAILED_AVP, vec![f.clone()]);
             }
@@ -208,15 +191,16 @@ impl Pcrf {
             }
             _ => match req.get(avp::CC_REQUEST_TYPE) {
                 Some(t) => self.refuse(&req, invalid(t)),
-                None => self.cca(&req, Outcome::Result(rc::MISSING_AVP)),
+                None => self.cca(&req, rc::MISSING_AVP),
             },
         }
     }
 
     async fn initial(&self, req: &Message, peer_host: &str, origin: &str) -> Message {
-        if !self.limiter.admit(peer_host, Instant::now()) {
+        let backlog = self.pending.load(std::sync::atomic::Ordering::Acquire) >= crate::MAX_PENDING_WRITES;
+        if backlog || !self.limiter.admit(peer_host, Instant::now()) {
             bump(&self.counters.rate_limited);
-            return self.cca(req, Outcome::Result(rc::TOO_BUSY));
+            return self.cca(req, rc::TOO_BUSY);
         }
         let imsi = match imsi_of(req) {
             Ok(i) => i,
@@ -224,18 +208,18 @@ impl Pcrf {
         };
         if !(self.may_query)(peer_host, &imsi) {
             bump(&self.counters.refused_imsi);
-            return self.cca(req, Outcome::Experimental(USER_UNKNOWN));
+            return self.cca(req, USER_UNKNOWN);
         }
         let sub = match self.subscriber(&imsi, false).await {
             Ok(Some(s)) => s,
-            Ok(None) => return self.cca(req, Outcome::Experimental(USER_UNKNOWN)),
+            Ok(None) => return self.cca(req, USER_UNKNOWN),
             Err(e) => {
                 tracing::warn!(error = %e, "CCR-I: policy could not be read");
-                return self.cca(req, Outcome::Result(rc::UNABLE_TO_COMPLY));
+                return self.cca(req, rc::UNABLE_TO_COMPLY);
             }
         };
         if sub.policy.traffic == Access::Blocked {
-            return self.cca(req, Outcome::Result(rc::AUTHORIZATION_REJECTED));
+            return self.cca(req, rc::AUTHORIZATION_REJECTED);
         }
         let (framed_ip, framed_ipv6) = match (framed_ip(req), framed_ipv6(req)) {
             (Ok(v4), Ok(v6)) => (v4, v6),
@@ -267,7 +251,7 @@ impl Pcrf {
         };
         self.write(GxChange::Put(session.row()));
         lock(&self.sessions).insert(session);
-        let mut a = self.cca(req, Outcome::Result(rc::SUCCESS));
+        let mut a = self.cca(req, rc::SUCCESS);
         for trigger in [RAT_CHANGE, PLMN_CHANGE, USAGE_REPORT] {
             a.add(avp::EVENT_TRIGGER, trigger);
         }
@@ -288,7 +272,7 @@ impl Pcrf {
         let (imsi, tenant, row) = {
             let mut sessions = lock(&self.sessions);
             let Some(s) = sessions.get_mut(id).filter(|s| s.pcef_host.eq_ignore_ascii_case(origin)) else {
-                return self.cca(req, Outcome::Result(rc::UNKNOWN_SESSION_ID));
+                return self.cca(req, rc::UNKNOWN_SESSION_ID);
             };
             let rat = req.get_u32(avp::RAT_TYPE).or(s.rat_type);
             let plmn = req.get_str(avp::THREE_GPP_SGSN_MCC_MNC).map(str::to_string).or_else(|| s.plmn.clone());
@@ -318,7 +302,7 @@ impl Pcrf {
                 tracing::warn!(session = %id, ?names, ?code, "PCEF reports PCC rules not installed");
             }
         }
-        let mut a = self.cca(req, Outcome::Result(rc::SUCCESS));
+        let mut a = self.cca(req, rc::SUCCESS);
         if usage.is_some() {
             a.push(self.usage_grant());
         }
@@ -334,13 +318,13 @@ impl Pcrf {
                 _ => None,
             }
         };
-        let Some(s) = removed else { return self.cca(req, Outcome::Result(rc::UNKNOWN_SESSION_ID)) };
+        let Some(s) = removed else { return self.cca(req, rc::UNKNOWN_SESSION_ID) };
         self.record_usage(&s.imsi, &s.tenant, usage_of(req));
         if !s.releasing {
             // A released session's row is gone already.
             self.write(GxChange::Delete(s.id));
         }
-        self.cca(req, Outcome::Result(rc::SUCCESS))
+        self.cca(req, rc::SUCCESS)
     }
 
     fn record_usage(&self, imsi: &Imsi, tenant: &str, usage: Option<(i64, i64)>) {

@@ -18,6 +18,19 @@
 //! the DNS firewall), and are written to the store by a background writer in batches; [`Pcrf::new`]
 //! loads them again. Domain logic only: no SQL (the store translates) and no sockets (the Diameter
 //! transport does); the `warden` binary routes Gx requests to [`Pcrf::dispatch`].
+//!
+//! ## Wiring (what the binary does)
+//! - Advertise [`diameter::peer::Application::GX`] in the CEA and route requests whose application id
+//!   is 16777238 to [`Pcrf::dispatch`]; forward the handler's `peer_open`/`peer_closed` to
+//!   [`Pcrf::peer_open`]/[`Pcrf::peer_closed`] (RAR needs the open connections).
+//! - Build `may_query` from the peer configuration (the IMSI ranges of `[[diameter.peers]]`).
+//! - Forward `cmp`'s notifications: `policy_changed` → [`Pcrf::policy_changed`], `status_changed` and
+//!   `profile_changed` (of a SIM) → [`Pcrf::sim_changed`]; a profile edited in the catalogue →
+//!   [`Pcrf::profile_changed`].
+//! - The DNS firewall calls [`Pcrf::lookup_ip`] and [`Pcrf::allow_resolved`].
+//! - At shutdown, [`Pcrf::settle`] before and after the Diameter connections close.
+//!
+//! The PCRF is also a [`diameter::transport::Handler`] of its own, for a listener that serves Gx only.
 
 mod ccr;
 mod config;
@@ -54,6 +67,9 @@ use writer::Write;
 const CACHE_TTL: Duration = Duration::from_secs(60);
 /// SIMs whose policy is cached at most; beyond, those without a session are dropped.
 const MAX_CACHED: usize = 500_000;
+/// Changes waiting for the background writer beyond which CCR-Initial is answered
+/// DIAMETER_TOO_BUSY: the database is slower than the PCEFs, and what a crash can lose stays bounded.
+pub const MAX_PENDING_WRITES: usize = 100_000;
 
 /// Decides whether the PCEF connected as `host` may ask about `imsi` (the `[[diameter.peers]]`
 /// IMSI ranges).
@@ -89,8 +105,10 @@ pub struct PcrfCounters {
     pub rar_failed: u64,
     /// Sessions released by the PCRF (RAR with Session-Release-Cause, or ASR).
     pub asr: u64,
-    /// CCR-Initial refused with DIAMETER_TOO_BUSY.
+    /// CCR-Initial refused with DIAMETER_TOO_BUSY (the PCEF's rate, or the writer's backlog).
     pub rate_limited: u64,
+    /// Changes waiting for the background writer now.
+    pub pending_writes: usize,
     /// CCR-Initial refused because the PCEF may not ask about the IMSI.
     pub refused_imsi: u64,
     /// Critical SIMs that kept their last rules because a change did not reach the PCEF.
@@ -146,6 +164,8 @@ pub struct Pcrf {
     peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
     limiter: limit::Limiter,
     writer: mpsc::UnboundedSender<Write>,
+    /// Changes queued for the writer and not yet written.
+    pending: Arc<std::sync::atomic::AtomicUsize>,
     /// RAR and releases in flight.
     tasks: tokio_util::task::TaskTracker,
     /// One rule push at a time per SIM.
@@ -182,7 +202,8 @@ impl Pcrf {
                 None => tracing::warn!(session = %id, "stored Gx session not readable; ignored"),
             }
         }
-        let writer = writer::spawn(store.clone());
+        let pending = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let writer = writer::spawn(store.clone(), pending.clone());
         let limiter = limit::Limiter::new(config.ccr_initial_per_sec);
         let pcrf = Arc::new_cyclic(|me| Pcrf {
             config,
@@ -195,6 +216,7 @@ impl Pcrf {
             peers: Mutex::new(HashMap::new()),
             limiter,
             writer,
+            pending,
             tasks: tokio_util::task::TaskTracker::new(),
             imsi_locks: Mutex::new(HashMap::new()),
             counters: Counters::default(),
@@ -220,7 +242,9 @@ impl Pcrf {
     }
 
     /// Registers an open connection (for RAR); a PCEF whose CER carries a new Origin-State-Id loses
-    /// the sessions it began under the old one.
+    /// the sessions it began under the old one. Every connection brings that host's sessions to their
+    /// policy as it is now (a change made while the PCEF had no connection here, DNS-resolved rules
+    /// this process forgot in a restart): RAR where they differ.
     pub fn peer_open(&self, peer: PeerHandle) {
         let host = peer.remote().origin_host.to_ascii_lowercase();
         if let Some(state) = peer.remote().origin_state_id {
@@ -313,6 +337,7 @@ impl Pcrf {
             rar_failed: get(&c.rar_failed),
             asr: get(&c.asr),
             rate_limited: get(&c.rate_limited),
+            pending_writes: self.pending.load(Ordering::Acquire),
             refused_imsi: get(&c.refused_imsi),
             fail_open: get(&c.fail_open),
             rule_failures: get(&c.rule_failures),
@@ -321,7 +346,9 @@ impl Pcrf {
 
     /// Queues a change for the store.
     pub(crate) fn write(&self, change: store::traffic::GxChange) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
         if self.writer.send(Write::Change(change)).is_err() {
+            self.pending.fetch_sub(1, Ordering::AcqRel);
             tracing::error!("the Gx session writer stopped; change not stored");
         }
     }

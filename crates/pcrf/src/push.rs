@@ -258,7 +258,8 @@ impl Pcrf {
     }
 
     /// Sends `msg` to `host`: over its newest open connection, the next one when that one closed;
-    /// `rar_attempts` attempts of `rar_timeout_ms` each, with a short pause between them.
+    /// `rar_attempts` attempts of `rar_timeout_ms` each, with a short pause between them. No answer
+    /// and protocol errors (3xxx) are tried again; any other answer is final.
     async fn deliver(&self, host: &str, msg: Message) -> Delivery {
         let timeout = Duration::from_millis(self.config.rar_timeout_ms.max(1));
         let attempts = self.config.rar_attempts.max(1);
@@ -272,6 +273,9 @@ impl Pcrf {
                     bump(&self.counters.rar_sent);
                 }
                 match tokio::time::timeout(timeout, p.request(msg.clone())).await {
+                    // A protocol error (3xxx: too busy, unable to deliver through an agent) is
+                    // transient: the next attempt may succeed.
+                    Ok(Ok(a)) if a.result_code().is_some_and(rc::is_protocol_error) && attempt + 1 < attempts => break,
                     Ok(Ok(a)) => return Delivery::Answered(a.result_code().unwrap_or(0)),
                     Ok(Err(RequestError::Closed | RequestError::Refused(_))) => continue,
                     Ok(Err(RequestError::Timeout)) | Err(_) => break,

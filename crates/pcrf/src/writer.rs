@@ -2,6 +2,9 @@
 //! transaction each, so that a CCR is answered without waiting for the database. What a crash loses
 //! is the batch being written and what queued behind it (normally a few milliseconds of changes).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use store::traffic::GxChange;
 use store::Store;
 use tokio::sync::{mpsc, oneshot};
@@ -19,8 +22,9 @@ pub(crate) enum Write {
     Flush(oneshot::Sender<()>),
 }
 
-/// Starts the writer on the current runtime; it ends when every sender is dropped.
-pub(crate) fn spawn(store: Store) -> mpsc::UnboundedSender<Write> {
+/// Starts the writer on the current runtime; it ends when every sender is dropped. `pending` counts
+/// the changes queued and not yet written (the sender adds, the writer subtracts).
+pub(crate) fn spawn(store: Store, pending: Arc<AtomicUsize>) -> mpsc::UnboundedSender<Write> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
     tokio::spawn(async move {
         let mut batch = Vec::with_capacity(BATCH);
@@ -40,6 +44,7 @@ pub(crate) fn spawn(store: Store) -> mpsc::UnboundedSender<Write> {
                 if let Err(e) = store.apply_gx_changes(&batch).await {
                     tracing::error!(error = %e, changes = batch.len(), "Gx session changes could not be stored");
                 }
+                pending.fetch_sub(batch.len(), Ordering::AcqRel);
                 batch.clear();
             }
             flushes.drain(..).for_each(|f| {

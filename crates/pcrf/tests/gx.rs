@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use cmp::Actor;
 use common::*;
-use diameter::dictionary::VENDOR_3GPP;
 use diameter::header::flags;
 use diameter::result_code as rc;
 use diameter::{avp, Command};
@@ -121,11 +120,12 @@ async fn open_and_predefined_profiles() {
 #[tokio::test]
 async fn refusals_and_malformed_requests() {
     let s = setup().await;
-    // Unknown IMSI, and an IMSI this PCEF may not ask about: 5030 with Vendor-Id 10415.
+    // Unknown IMSI, and an IMSI this PCEF may not ask about: Result-Code 5030 DIAMETER_USER_UNKNOWN
+    // (RFC 4006 §9.1).
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;u", "001019999999999", [10, 0, 0, 1]), PGW).await;
-    assert_eq!(experimental(&a), Some((VENDOR_3GPP, 5030)));
+    assert_eq!((a.get_u32(avp::RESULT_CODE), experimental(&a)), (Some(5030), None));
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;f", "999990000000001", [10, 0, 0, 1]), PGW).await;
-    assert_eq!(experimental(&a), Some((VENDOR_3GPP, 5030)));
+    assert_eq!((a.get_u32(avp::RESULT_CODE), experimental(&a)), (Some(5030), None));
     assert_eq!(s.pcrf.counters().refused_imsi, 1);
     // A suspended SIM: 5003.
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;s", SUSPENDED, [10, 0, 0, 1]), PGW).await;
@@ -512,4 +512,45 @@ async fn a_second_instance_without_the_pcef_leaves_its_sessions_to_the_holder() 
     let events = s.temp.store.list_events(&store::access::Scope::Operator, &filter, 0, 10).await.unwrap();
     assert_eq!(events.len(), 1, "one release, by the holder");
     assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+}
+
+/// A restarted PCRF does not remember DNS-resolved addresses: when the PCEF reconnects, the host
+/// rules its sessions still carry are removed (and nothing else changes).
+#[tokio::test]
+async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
+    let (s, mut link, stop) = live(fast(), LOW).await;
+    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80")], Duration::from_secs(600));
+    let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
+    let host_rule = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
+    s.pcrf.settle().await;
+    stop.cancel();
+    link.peer.disconnect(0).await;
+    let again = Pcrf::new(fast(), s.temp.store.clone(), PCRF, REALM, home_only()).await.unwrap();
+    let (addr, _stop) = serve_pcrf(again.clone()).await;
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR removing the forgotten host rule");
+    assert_eq!(removed(&rar), [host_rule]);
+    assert!(installed(&rar).0.is_empty());
+    again.settle().await;
+    assert!(link.next(Duration::from_millis(200)).await.is_none(), "one RAR only");
+    assert_eq!(again.counters().sessions, 1);
+}
+
+/// A PCEF too busy once (3004) gets the same RAR again, and the change sticks.
+#[tokio::test]
+async fn a_busy_pcef_gets_the_rar_again() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    link.mode.store(ANSWER_BUSY_ONCE, Ordering::SeqCst);
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    let first = link.next(Duration::from_millis(100)).await.expect("RAR");
+    let second = link.next(Duration::from_millis(100)).await.expect("RAR again");
+    assert_eq!(first.avps, second.avps);
+    assert!(link.next(Duration::from_millis(100)).await.is_none());
+    let c = s.pcrf.counters();
+    assert_eq!((c.rar_sent, c.rar_failed, c.asr, c.sessions), (2, 0, 0, 1));
+    assert_eq!(allowed_entries(&second), [MGMT]);
+    let stored = s.temp.store.gx_sessions().await.unwrap();
+    assert_eq!(stored[0].rules.len(), 3, "DNS, the management platform, deny-all");
 }

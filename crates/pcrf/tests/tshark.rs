@@ -1,6 +1,6 @@
 //! Wireshark reads the Gx messages the PCRF writes: a whole life (CCR-I/CCA-I with rules, QoS and
 //! usage monitoring, CCR-U/CCA-U with usage, RAR/RAA with a rule change, RAR/RAA releasing a session,
-//! ASR/ASA, CCR-T/CCA-T, and the refusals 5005 with Failed-AVP and 5030 with Experimental-Result)
+//! ASR/ASA, CCR-T/CCA-T, and the refusals 5005 with Failed-AVP and 5030 DIAMETER_USER_UNKNOWN)
 //! is written as one TCP conversation on port 3868 into a pcap file, and `tshark` dissects it: no
 //! frame may be malformed or carry an expert marker of warning or error severity, every
 //! frame is the command we sent, and the Flow-Descriptions tshark reads are ours.

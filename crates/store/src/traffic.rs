@@ -213,31 +213,79 @@ fn gx_from_row(r: &sqlx::any::AnyRow) -> Result<GxSession> {
     })
 }
 
-async fn put_gx(conn: &mut sqlx::AnyConnection, s: &GxSession) -> Result<()> {
-    let rules = serde_json::to_string(&s.rules).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    sqlx::query(&format!(
-        "INSERT INTO gx_sessions ({GX_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+/// Rows per multi-row statement of the batched writer (14 parameters each for sessions).
+const ROWS_PER_STATEMENT: usize = 64;
+
+/// `($1, …, $n), ($n+1, …)`: `rows` groups of `width` numbered placeholders.
+fn placeholders(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cols: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
+            format!("({})", cols.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Inserts or updates sessions with distinct Session-Ids in one statement.
+async fn put_gx_rows(conn: &mut sqlx::AnyConnection, rows: &[&GxSession]) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO gx_sessions ({GX_COLUMNS}) VALUES {} \
          ON CONFLICT (session_id) DO UPDATE SET imsi = excluded.imsi, tenant = excluded.tenant, \
          pcef_host = excluded.pcef_host, pcef_realm = excluded.pcef_realm, pcef_state = excluded.pcef_state, \
          apn = excluded.apn, framed_ip = excluded.framed_ip, framed_ipv6 = excluded.framed_ipv6, \
-         rat_type = excluded.rat_type, plmn = excluded.plmn, rules = excluded.rules, updated_at = excluded.updated_at"
-    ))
-    .bind(&s.session_id)
-    .bind(&s.imsi)
-    .bind(&s.tenant)
-    .bind(&s.pcef_host)
-    .bind(&s.pcef_realm)
-    .bind(s.pcef_state.map(i64::from))
-    .bind(&s.apn)
-    .bind(&s.framed_ip)
-    .bind(&s.framed_ipv6)
-    .bind(s.rat_type.map(i64::from))
-    .bind(&s.plmn)
-    .bind(rules)
-    .bind(s.created_at)
-    .bind(s.updated_at)
-    .execute(conn)
-    .await?;
+         rat_type = excluded.rat_type, plmn = excluded.plmn, rules = excluded.rules, updated_at = excluded.updated_at",
+        placeholders(rows.len(), 14)
+    );
+    let mut q = sqlx::query(&sql);
+    for s in rows {
+        let rules = serde_json::to_string(&s.rules).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        q = q
+            .bind(s.session_id.clone())
+            .bind(s.imsi.clone())
+            .bind(s.tenant.clone())
+            .bind(s.pcef_host.clone())
+            .bind(s.pcef_realm.clone())
+            .bind(s.pcef_state.map(i64::from))
+            .bind(s.apn.clone())
+            .bind(s.framed_ip.clone())
+            .bind(s.framed_ipv6.clone())
+            .bind(s.rat_type.map(i64::from))
+            .bind(s.plmn.clone())
+            .bind(rules)
+            .bind(s.created_at)
+            .bind(s.updated_at);
+    }
+    q.execute(conn).await?;
+    Ok(())
+}
+
+async fn put_gx(conn: &mut sqlx::AnyConnection, s: &GxSession) -> Result<()> {
+    put_gx_rows(conn, &[s]).await
+}
+
+/// One SIM-hour's octets to add.
+struct UsageRow<'a> {
+    imsi: &'a str,
+    tenant: &'a str,
+    hour: i64,
+    up: i64,
+    down: i64,
+}
+
+/// Adds octets to SIM-hours (distinct (IMSI, hour) pairs) in one statement.
+async fn add_usage_rows(conn: &mut sqlx::AnyConnection, rows: &[UsageRow<'_>]) -> Result<()> {
+    let sql = format!(
+        "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES {} \
+         ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \
+         octets_down = sim_usage.octets_down + excluded.octets_down",
+        placeholders(rows.len(), 5)
+    );
+    let mut q = sqlx::query(&sql);
+    for r in rows {
+        q = q.bind(r.imsi.to_string()).bind(r.hour).bind(r.tenant.to_string()).bind(r.up).bind(r.down);
+    }
+    q.execute(conn).await?;
     Ok(())
 }
 
@@ -249,19 +297,7 @@ async fn add_usage(
     up: i64,
     down: i64,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES ($1, $2, $3, $4, $5) \
-         ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \
-         octets_down = sim_usage.octets_down + excluded.octets_down",
-    )
-    .bind(imsi)
-    .bind(hour)
-    .bind(tenant)
-    .bind(up)
-    .bind(down)
-    .execute(conn)
-    .await?;
-    Ok(())
+    add_usage_rows(conn, &[UsageRow { imsi, tenant, hour, up, down }]).await
 }
 
 const POLICY_COLUMNS: &str =
@@ -316,20 +352,63 @@ impl Store {
     }
 
     /// Writes a batch of PCRF changes in one transaction, in order (the PCRF's background writer):
-    /// either all of them are written or none.
+    /// either all of them are written or none. Consecutive changes of one kind go in multi-row
+    /// statements: the last row of each session, the sum of each SIM-hour's octets.
     pub async fn apply_gx_changes(&self, changes: &[GxChange]) -> Result<()> {
         let mut tx = self.begin().await?;
-        for c in changes {
-            match c {
-                GxChange::Put(s) => put_gx(tx.conn(), s).await?,
-                GxChange::Delete(id) => {
-                    sqlx::query("DELETE FROM gx_sessions WHERE session_id = $1").bind(id).execute(tx.conn()).await?;
+        let mut i = 0;
+        while i < changes.len() {
+            match &changes[i] {
+                GxChange::Put(_) => {
+                    let run: Vec<&GxSession> = changes[i..]
+                        .iter()
+                        .map_while(|c| if let GxChange::Put(s) = c { Some(s) } else { None })
+                        .collect();
+                    i += run.len();
+                    // The last row of each session wins (one statement may not update a row twice).
+                    let mut seen = std::collections::HashSet::new();
+                    let mut rows: Vec<&GxSession> =
+                        run.into_iter().rev().filter(|s| seen.insert(s.session_id.as_str())).collect();
+                    rows.reverse();
+                    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+                        put_gx_rows(tx.conn(), chunk).await?;
+                    }
                 }
-                GxChange::Usage { imsi, tenant, hour, up, down } => {
-                    add_usage(tx.conn(), imsi, tenant, *hour, *up, *down).await?;
+                GxChange::Delete(_) => {
+                    let ids: Vec<&str> = changes[i..]
+                        .iter()
+                        .map_while(|c| if let GxChange::Delete(id) = c { Some(id.as_str()) } else { None })
+                        .collect();
+                    i += ids.len();
+                    for chunk in ids.chunks(ROWS_PER_STATEMENT * 4) {
+                        let list: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+                        let sql = format!("DELETE FROM gx_sessions WHERE session_id IN ({})", list.join(", "));
+                        let mut q = sqlx::query(&sql);
+                        for id in chunk {
+                            q = q.bind(id.to_string());
+                        }
+                        q.execute(tx.conn()).await?;
+                    }
+                }
+                GxChange::Usage { .. } => {
+                    let mut sums: Vec<UsageRow<'_>> = Vec::new();
+                    while let Some(GxChange::Usage { imsi, tenant, hour, up, down }) = changes.get(i) {
+                        match sums.iter_mut().find(|r| r.imsi == imsi.as_str() && r.hour == *hour) {
+                            Some(r) => {
+                                r.up = r.up.saturating_add(*up);
+                                r.down = r.down.saturating_add(*down);
+                            }
+                            None => sums.push(UsageRow { imsi, tenant, hour: *hour, up: *up, down: *down }),
+                        }
+                        i += 1;
+                    }
+                    for chunk in sums.chunks(ROWS_PER_STATEMENT) {
+                        add_usage_rows(tx.conn(), chunk).await?;
+                    }
                 }
                 GxChange::Event { tenant, imsi, kind, detail } => {
                     tx.record_tenant_event(tenant, Some(imsi), kind, detail).await?;
+                    i += 1;
                 }
             }
         }
@@ -499,5 +578,75 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::seal::{Kek, Keyring};
+
+    fn session(id: &str, rules: &[&str]) -> GxSession {
+        GxSession {
+            session_id: id.into(),
+            imsi: "001010000000001".into(),
+            tenant: "acme".into(),
+            pcef_host: "pgw1".into(),
+            pcef_realm: "epc".into(),
+            pcef_state: Some(7),
+            apn: "meters.example".into(),
+            framed_ip: Some("10.45.0.1".into()),
+            framed_ipv6: None,
+            rat_type: Some(1004),
+            plmn: Some("00101".into()),
+            rules: rules.iter().map(|r| r.to_string()).collect(),
+            created_at: 1,
+            updated_at: 2,
+        }
+    }
+
+    /// A batch writes sessions, usage and events in order, in one transaction.
+    #[tokio::test]
+    async fn gx_changes_are_applied_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let store = Store::open(&url, Keyring::new(Kek::from_bytes(1, &[9; 32]), vec![])).await.unwrap();
+        let usage =
+            |up, down| GxChange::Usage { imsi: "001010000000001".into(), tenant: "acme".into(), hour: 10, up, down };
+        store
+            .apply_gx_changes(&[
+                GxChange::Put(session("a", &["r1"])),
+                GxChange::Put(session("b", &["r1"])),
+                GxChange::Put(session("a", &["r1", "r2"])),
+                GxChange::Delete("b".into()),
+                usage(5, 7),
+                usage(1, 1),
+                GxChange::Event {
+                    tenant: "acme".into(),
+                    imsi: "001010000000001".into(),
+                    kind: "gx.session_released".into(),
+                    detail: "d".into(),
+                },
+            ])
+            .await
+            .unwrap();
+        let all = store.gx_sessions().await.unwrap();
+        assert_eq!(all, vec![session("a", &["r1", "r2"])]);
+        let imsi: Imsi = "001010000000001".parse().unwrap();
+        let u = store.usage_in(&Scope::Operator, &imsi, 0).await.unwrap();
+        assert_eq!((u.len(), u[0].octets_up, u[0].octets_down), (1, 6, 8));
+        let filter = crate::events::EventFilter { kind: Some("gx.session_released".into()), imsi: None };
+        assert_eq!(store.list_events(&Scope::Operator, &filter, 0, 10).await.unwrap().len(), 1);
+        // The single-row writers share the batch's SQL.
+        store.put_gx_session(&session("c", &[])).await.unwrap();
+        store.add_usage("001010000000001", "acme", 10, 1, 2).await.unwrap();
+        assert_eq!(store.gx_sessions().await.unwrap().len(), 2);
+        assert_eq!(store.usage_in(&Scope::Operator, &imsi, 0).await.unwrap()[0].octets_down, 10);
+        // Runs longer than one statement's rows.
+        let many: Vec<GxChange> = (0..300).map(|n| GxChange::Put(session(&format!("s{n}"), &["r"]))).collect();
+        store.apply_gx_changes(&many).await.unwrap();
+        let gone: Vec<GxChange> = (0..300).step_by(2).map(|n| GxChange::Delete(format!("s{n}"))).collect();
+        store.apply_gx_changes(&gone).await.unwrap();
+        assert_eq!(store.gx_sessions().await.unwrap().len(), 2 + 150);
     }
 }

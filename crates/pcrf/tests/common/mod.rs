@@ -208,6 +208,8 @@ pub fn rule(def: &Avp) -> (String, u32, u32, Vec<String>) {
 pub const ANSWER_SUCCESS: u32 = 0;
 pub const ANSWER_NOTHING: u32 = 1;
 pub const ANSWER_UNKNOWN_SESSION: u32 = 2;
+/// DIAMETER_TOO_BUSY once, then success.
+pub const ANSWER_BUSY_ONCE: u32 = 3;
 
 /// A stand-in P-GW: records every request and answers it as `mode` says.
 pub struct Pgw {
@@ -222,9 +224,16 @@ impl Handler for Pgw {
         let code = match self.mode.load(Ordering::SeqCst) {
             ANSWER_NOTHING => return None,
             ANSWER_UNKNOWN_SESSION => rc::UNKNOWN_SESSION_ID,
+            ANSWER_BUSY_ONCE => {
+                self.mode.store(ANSWER_SUCCESS, Ordering::SeqCst);
+                rc::TOO_BUSY
+            }
             _ => rc::SUCCESS,
         };
         let mut a = Message::answer_to(&req.header, req.session_id());
+        if rc::is_protocol_error(code) {
+            a.header.flags |= diameter::header::flags::E;
+        }
         a.add(avp::RESULT_CODE, code);
         a.add(avp::ORIGIN_HOST, self.host);
         a.add(avp::ORIGIN_REALM, REALM);

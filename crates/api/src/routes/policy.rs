@@ -232,7 +232,7 @@ pub struct QuarantineBody {
 /// and `quarantine_domains`) stays reachable, at once (RAR). Quarantining a quarantined SIM changes
 /// nothing.
 #[utoipa::path(post, path = "/sims/{imsi}/quarantine", tag = "policy",
-    params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")), request_body = QuarantineBody,
+    params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")), request_body = Option<QuarantineBody>,
     responses((status = 200, body = Policy), Problems), security(("bearer" = [])))]
 pub async fn quarantine(
     Ctx { st, caller }: Ctx,

@@ -1,6 +1,10 @@
 //! The background writer: session rows, usage and events go to the store in batches, one
 //! transaction each, so that a CCR is answered without waiting for the database. What a crash loses
 //! is the batch being written and what queued behind it (normally a few milliseconds of changes).
+//!
+//! It runs on a thread of its own, with a runtime and store connections of its own: building and
+//! binding a batch of a thousand rows takes milliseconds of CPU, which on the server's runtime would
+//! hold up the CCRs (and S6a requests) queued behind it on that worker.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,8 +29,28 @@ pub(crate) enum Write {
 /// Starts the writer on the current runtime; it ends when every sender is dropped. `pending` counts
 /// the changes queued and not yet written (the sender adds, the writer subtracts).
 pub(crate) fn spawn(store: Store, pending: Arc<AtomicUsize>) -> mpsc::UnboundedSender<Write> {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Write>();
-    tokio::spawn(async move {
+    let (tx, rx) = mpsc::unbounded_channel::<Write>();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+    let spawned = runtime.and_then(|rt| {
+        let (store, pending) = (store.clone(), pending.clone());
+        std::thread::Builder::new().name("gx-writer".into()).spawn(move || {
+            rt.block_on(async move {
+                // Connections of its own (their I/O belongs to this runtime); the shared ones if not.
+                let own = store.with_own_pool(2).await.unwrap_or(store);
+                run(own, rx, pending).await;
+            })
+        })
+    });
+    if let Err(e) = spawned {
+        // Cannot happen short of resource exhaustion; the channel's receiver is gone, so every
+        // write reports that the writer stopped.
+        tracing::error!(error = %e, "the Gx session writer thread could not start");
+    }
+    tx
+}
+
+async fn run(store: Store, mut rx: mpsc::UnboundedReceiver<Write>, pending: Arc<AtomicUsize>) {
+    {
         let mut batch = Vec::with_capacity(BATCH);
         let mut flushes = Vec::new();
         while let Some(first) = rx.recv().await {
@@ -51,6 +75,5 @@ pub(crate) fn spawn(store: Store, pending: Arc<AtomicUsize>) -> mpsc::UnboundedS
                 let _ = f.send(());
             });
         }
-    });
-    tx
+    }
 }

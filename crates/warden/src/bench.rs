@@ -94,6 +94,8 @@ pub struct BenchReport {
     /// Answers per Result-Code (Experimental-Result-Code when that is what the answer carries; 0 for
     /// an answer with neither).
     pub result_codes: BTreeMap<u32, u64>,
+    /// What was sent: `S6a AIR` or `Gx CCR-I`.
+    pub requests: &'static str,
 }
 
 impl BenchReport {
@@ -111,11 +113,12 @@ impl BenchReport {
             self.result_codes.iter().map(|(c, n)| format!("{c}: {n}")).collect::<Vec<_>>().join(", ")
         };
         format!(
-            "S6a AIR: {} sent in {:.3} s\n\
+            "{}: {} sent in {:.3} s\n\
              answers:      {} (success {}, errors {}), timeouts {}, failed {}\n\
              rate:         {:.1} successful answers/s\n\
              latency (ms): p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}\n\
              result codes: {}",
+            self.requests,
             self.sent,
             self.elapsed_secs,
             self.answered,
@@ -509,7 +512,7 @@ pub async fn run(args: &BenchArgs, load: Load) -> Result<BenchReport, String> {
     for (handle, task) in handles {
         close(handle, task).await;
     }
-    Ok(report(outcomes, elapsed))
+    Ok(report(outcomes, elapsed, load))
 }
 
 /// Opens one connection: TCP, then the capabilities exchange advertising S6a (Gx).
@@ -644,7 +647,7 @@ fn progress_bar(duration: u64, progress: &Arc<Progress>, start: Instant) -> (ind
 }
 
 /// Merges the connections' outcomes into the report.
-fn report(outcomes: Vec<Outcome>, elapsed: Duration) -> BenchReport {
+fn report(outcomes: Vec<Outcome>, elapsed: Duration, load: Load) -> BenchReport {
     let mut all = Stats::default();
     let mut sent = 0;
     for o in outcomes {
@@ -676,6 +679,7 @@ fn report(outcomes: Vec<Outcome>, elapsed: Duration) -> BenchReport {
         p999_ms: ms(h.percentile(99.9)),
         max_ms: ms(h.max()),
         result_codes: all.result_codes,
+        requests: if load == Load::Air { "S6a AIR" } else { "Gx CCR-I" },
     }
 }
 

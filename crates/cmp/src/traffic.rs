@@ -144,8 +144,16 @@ pub struct Overrides {
     pub allow_domains: Vec<DomainPattern>,
 }
 
+/// Which part of the policy row a change writes: only that part, so that an allowlist edit and a
+/// quarantine made at the same time do not undo each other.
+enum Part {
+    Lists,
+    Quarantine,
+}
+
 /// What a change writes besides the policy row.
 struct Change<'a> {
+    part: Part,
     event: EventKind,
     detail: String,
     action: &'static str,
@@ -168,7 +176,10 @@ async fn commit(
     if store.sim_in(&actor.scope(), imsi).await?.is_none() {
         return Err(Error::NotFound(format!("SIM {imsi} not found")));
     }
-    tx.put_sim_policy(imsi, &c.sim.tenant, own).await?;
+    match c.part {
+        Part::Lists => tx.set_sim_lists(imsi, &c.sim.tenant, own).await?,
+        Part::Quarantine => tx.set_sim_quarantine(imsi, &c.sim.tenant, own.quarantine.as_ref(), own.updated_at).await?,
+    }
     tx.record_tenant_event(&c.sim.tenant, Some(imsi.as_str()), &c.event.name(), &c.detail).await?;
     let entry = actor.audit_entry(&c.sim.tenant, c.action, &format!("sim/{imsi}"), c.before, c.after);
     tx.append_audit(&entry).await?;
@@ -207,6 +218,7 @@ pub async fn put_policy(
         if own.mode == OverrideMode::Replace { "replace" } else { "extend" }
     );
     let change = Change {
+        part: Part::Lists,
         event: EventKind::SimPolicyChanged,
         detail,
         action: "sim.set_policy",
@@ -239,6 +251,7 @@ pub async fn quarantine(
     own.quarantine = Some(Quarantine { since: now, reason: reason.to_string(), by: actor.name() });
     own.updated_at = now;
     let change = Change {
+        part: Part::Quarantine,
         event: EventKind::SimQuarantined,
         detail: reason.to_string(),
         action: "sim.quarantine",
@@ -265,6 +278,7 @@ pub async fn lift_quarantine(
     own.quarantine = None;
     own.updated_at = store::now();
     let change = Change {
+        part: Part::Quarantine,
         event: EventKind::SimQuarantineLifted,
         detail: format!("quarantined since {} for: {}", q.since, q.reason),
         action: "sim.lift_quarantine",

@@ -173,6 +173,13 @@ impl Pcrf {
             return self.refuse(&req, invalid(a));
         }
         let origin = req.get_str(avp::ORIGIN_HOST).unwrap_or(peer_host).to_string();
+        // A PCEF speaks for itself only: another PCEF's name could end its sessions (CCR-T) or wipe
+        // them all (a new Origin-State-Id). Relays (a DRA) are not supported on Gx.
+        if !origin.eq_ignore_ascii_case(peer_host) {
+            let mut a = self.cca(&req, rc::UNABLE_TO_COMPLY);
+            a.add(avp::ERROR_MESSAGE, "Origin-Host is not this connection's peer");
+            return a;
+        }
         if let Some(state) = req.get_u32(avp::ORIGIN_STATE_ID) {
             self.pcef_restarted(&origin, state);
         }
@@ -225,6 +232,13 @@ impl Pcrf {
             (Ok(v4), Ok(v6)) => (v4, v6),
             (Err(r), _) | (_, Err(r)) => return self.refuse(req, r),
         };
+        let id = req.session_id().unwrap_or_default();
+        if lock(&self.sessions).get(id).is_some_and(|s| !s.pcef_host.eq_ignore_ascii_case(origin)) {
+            // Another PCEF's session: a CCR-I may renew a session of its own, never take over one.
+            let mut a = self.cca(req, rc::UNABLE_TO_COMPLY);
+            a.add(avp::ERROR_MESSAGE, "the Session-Id belongs to another PCEF");
+            return a;
+        }
         let apn = req.get_str(avp::CALLED_STATION_ID).unwrap_or_default().to_string();
         let qos = qos::bearer_qos(sub.priority, sub.profile.as_deref(), &apn);
         let pcc = rules::compile(&sub.policy, &self.config.dns_servers, &[], &qos);

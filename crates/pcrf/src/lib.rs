@@ -307,6 +307,14 @@ impl Pcrf {
         })
     }
 
+    /// True when `imsi`'s current policy (as cached) lets it resolve `name`: an answer that was
+    /// allowed under an older policy (a quarantine pushed while it was in flight) must not open the
+    /// addresses it resolved to.
+    pub fn may_resolve(&self, imsi: &Imsi, name: &str) -> bool {
+        let Some(sub) = lock(&self.cache).get(imsi).cloned() else { return false };
+        sub.policy.any_domain() || sub.domains.iter().any(|d| d.matches(name))
+    }
+
     /// Waits until every RAR and release sent so far has its answer (or gave up), then until every
     /// session change queued so far is stored. Used at shutdown, and by tests.
     pub async fn settle(&self) {

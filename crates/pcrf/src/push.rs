@@ -313,7 +313,12 @@ impl Pcrf {
             }
             other => {
                 bump(&self.counters.rar_failed);
-                let critical = sub.is_some_and(|s| s.priority == Priority::Critical);
+                // Fail-open keeps a critical SIM's allowlist, never more: not through a quarantine or
+                // a data barring.
+                let critical = sub.is_some_and(|s| {
+                    s.priority == Priority::Critical
+                        && !matches!(s.policy.traffic, Access::Quarantined | Access::Barred)
+                });
                 if critical && self.config.critical_fail_open {
                     bump(&self.counters.fail_open);
                     tracing::error!(session = %target.session, pcef = %target.host, ?other,

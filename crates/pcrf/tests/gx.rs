@@ -361,14 +361,30 @@ async fn a_pcef_that_does_not_answer_loses_the_session_unless_critical_fail_open
     );
     let c = s.pcrf.counters();
     assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions), (1, 1, 0, 0));
-    // A critical SIM with critical_fail_open keeps its session and last rules.
+    // A critical SIM with critical_fail_open keeps its session and last rules through an allowlist
+    // change that cannot be delivered...
     let (s, mut link, _stop) = live(PcrfConfig { critical_fail_open: true, ..fast() }, METER).await;
     link.mode.store(ANSWER_NOTHING, Ordering::SeqCst);
     let notifier = Notifier(s.pcrf.clone());
-    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(METER), "test").await.unwrap();
+    let narrower = cmp::traffic::Overrides {
+        mode: OverrideMode::Replace,
+        allow_prefixes: vec!["198.51.100.0/25".parse().unwrap()],
+        allow_domains: vec![],
+    };
+    cmp::traffic::put_policy(&s.temp.store, &notifier, &Actor::cli(), &imsi(METER), narrower).await.unwrap();
     s.pcrf.settle().await;
     let c = s.pcrf.counters();
     assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions), (1, 0, 1, 1));
+    // ...but never through a quarantine: that session is released.
+    {
+        let (q, qlink, _qstop) = live(PcrfConfig { critical_fail_open: true, ..fast() }, METER).await;
+        qlink.mode.store(ANSWER_NOTHING, Ordering::SeqCst);
+        let notifier = Notifier(q.pcrf.clone());
+        cmp::traffic::quarantine(&q.temp.store, &notifier, &Actor::cli(), &imsi(METER), "test").await.unwrap();
+        q.pcrf.settle().await;
+        let c = q.pcrf.counters();
+        assert_eq!((c.fail_open, c.asr, c.sessions), (0, 1, 0), "no fail-open through a quarantine");
+    }
     let mut n = 0;
     while link.next(Duration::from_millis(100)).await.is_some() {
         n += 1;
@@ -553,4 +569,36 @@ async fn a_busy_pcef_gets_the_rar_again() {
     assert_eq!(allowed_entries(&second), [MGMT]);
     let stored = s.temp.store.gx_sessions().await.unwrap();
     assert_eq!(stored[0].rules.len(), 3, "DNS, the management platform, deny-all");
+}
+
+/// A PCEF speaks for itself only: a CCR naming another PCEF as Origin-Host (to end its session, or
+/// to wipe its sessions with a new Origin-State-Id) is refused, and a CCR-I cannot take over another
+/// PCEF's Session-Id.
+#[tokio::test]
+async fn a_pcef_cannot_act_for_another() {
+    let (s, _link, _stop) = live(fast(), LOW).await;
+    let (addr, _stop2) = serve_pcrf(s.pcrf.clone()).await;
+    let other = connect_pgw(addr, "pgw2.home.example", 1).await;
+    let forged = other.ask(ccr(PGW, "pgw1;live", 3, 1)).await;
+    assert_eq!(forged.result_code(), Some(rc::UNABLE_TO_COMPLY), "{forged:?}");
+    let mut wipe = ccr(PGW, "pgw2;x", 2, 1);
+    wipe.add(avp::ORIGIN_STATE_ID, 99u32);
+    assert_eq!(other.ask(wipe).await.result_code(), Some(rc::UNABLE_TO_COMPLY));
+    let takeover = other.ask(ccr_i("pgw2.home.example", "pgw1;live", LOW, [10, 45, 0, 66])).await;
+    assert_eq!(takeover.result_code(), Some(rc::UNABLE_TO_COMPLY), "{takeover:?}");
+    assert_eq!(s.pcrf.counters().sessions, 1, "pgw1's session is still there");
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.9")).is_some());
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.66")).is_none());
+}
+
+/// A name resolved under an older policy opens nothing once the SIM is quarantined.
+#[tokio::test]
+async fn resolved_names_are_checked_against_the_policy_of_now() {
+    let (s, _link, _stop) = live(fast(), LOW).await;
+    assert!(s.pcrf.may_resolve(&imsi(LOW), "api.acme.example"));
+    assert!(!s.pcrf.may_resolve(&imsi(LOW), "evil.example"));
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    assert!(!s.pcrf.may_resolve(&imsi(LOW), "api.acme.example"), "quarantine has no such name");
 }

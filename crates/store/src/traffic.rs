@@ -553,6 +553,47 @@ impl Tx {
         row.map(|r| policy_from_row(&r)).transpose()
     }
 
+    /// Sets a SIM's own allowlists, leaving its quarantine as it is (a quarantine set at the same
+    /// time by someone else is kept).
+    pub async fn set_sim_lists(&mut self, imsi: &Imsi, tenant: &str, p: &SimPolicy) -> Result<()> {
+        let prefixes = serde_json::to_string(&p.allow_prefixes).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let domains = serde_json::to_string(&p.allow_domains).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO sim_policies (imsi, tenant, mode, allow_prefixes, allow_domains, updated_at)              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (imsi) DO UPDATE SET tenant = excluded.tenant,              mode = excluded.mode, allow_prefixes = excluded.allow_prefixes, allow_domains = excluded.allow_domains,              updated_at = excluded.updated_at",
+        )
+        .bind(imsi.as_str())
+        .bind(tenant)
+        .bind(p.mode.as_db())
+        .bind(prefixes)
+        .bind(domains)
+        .bind(p.updated_at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Sets or clears a SIM's quarantine, leaving its allowlists as they are.
+    pub async fn set_sim_quarantine(
+        &mut self,
+        imsi: &Imsi,
+        tenant: &str,
+        q: Option<&Quarantine>,
+        at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sim_policies (imsi, tenant, mode, allow_prefixes, allow_domains, quarantined_at,              quarantine_reason, quarantined_by, updated_at) VALUES ($1, $2, 'extend', '[]', '[]', $3, $4, $5, $6)              ON CONFLICT (imsi) DO UPDATE SET tenant = excluded.tenant, quarantined_at = excluded.quarantined_at,              quarantine_reason = excluded.quarantine_reason, quarantined_by = excluded.quarantined_by,              updated_at = excluded.updated_at",
+        )
+        .bind(imsi.as_str())
+        .bind(tenant)
+        .bind(q.map(|q| q.since))
+        .bind(q.map(|q| q.reason.clone()))
+        .bind(q.map(|q| q.by.clone()))
+        .bind(at)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Creates or replaces a SIM's own policy (its quarantine included).
     pub async fn put_sim_policy(&mut self, imsi: &Imsi, tenant: &str, p: &SimPolicy) -> Result<()> {
         let prefixes = serde_json::to_string(&p.allow_prefixes).map_err(|e| StoreError::Conflict(e.to_string()))?;

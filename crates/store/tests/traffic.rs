@@ -66,6 +66,22 @@ async fn traffic_policy_sessions_usage_and_dns_log() {
         assert_eq!(tx.sim_policy(&imsi).await.unwrap().as_ref(), Some(&lifted));
         tx.commit().await.unwrap();
 
+        // An allowlist edit and a quarantine write only their own columns.
+        let q = Quarantine { since: 7, reason: "scan".into(), by: "x".into() };
+        let mut tx = store.begin().await.unwrap();
+        tx.set_sim_quarantine(&imsi, "acme", Some(&q), 7).await.unwrap();
+        let lists =
+            SimPolicy { allow_prefixes: vec!["192.0.2.0/24".parse().unwrap()], updated_at: 8, ..SimPolicy::default() };
+        tx.set_sim_lists(&imsi, "acme", &lists).await.unwrap();
+        tx.commit().await.unwrap();
+        let both = store.sim_policy(&imsi).await.unwrap().unwrap();
+        assert_eq!((both.quarantine, both.allow_prefixes.len()), (Some(q), 1), "neither undid the other");
+        let other: ids::Imsi = "001010000000009".parse().unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.set_sim_quarantine(&other, "acme", None, 9).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(store.sim_policy(&other).await.unwrap().unwrap().allow_prefixes, vec![]);
+
         // Gx sessions.
         store.put_gx_session(&session("s1", "pgw1.home.example", Some(1))).await.unwrap();
         store.put_gx_session(&session("s2", "pgw1.home.example", Some(2))).await.unwrap();

@@ -43,8 +43,11 @@ impl dnsfw::Directory for PcrfDirectory {
         Some(Asker { imsi: a.imsi, tenant: Some(a.tenant), policy })
     }
 
-    fn resolved(&self, imsi: &ids::Imsi, _name: &str, addrs: &[IpAddr], ttl: Duration) {
-        self.pcrf.allow_resolved(imsi, addrs, ttl);
+    fn resolved(&self, imsi: &ids::Imsi, name: &str, addrs: &[IpAddr], ttl: Duration) {
+        // Checked again against the policy now: it may have changed while the name was resolved.
+        if self.pcrf.may_resolve(imsi, name) {
+            self.pcrf.allow_resolved(imsi, addrs, ttl);
+        }
     }
 
     fn refused(&self, asker: &Asker, name: &str) {
@@ -73,7 +76,18 @@ impl Traffic {
         let peers = hss.clone();
         let may_query: pcrf::MayQuery =
             Arc::new(move |peer: &str, imsi: &ids::Imsi| peers.config().may_query(peer, imsi.as_str()));
-        let pcrf = Pcrf::new(config.pcrf.clone(), store.clone(), &d.origin_host, &d.origin_realm, may_query)
+        let mut pcrf_config = config.pcrf.clone();
+        if let Some(dns) = config.dns.as_ref().filter(|_| pcrf_config.dns_servers.is_empty()) {
+            // DNS only to the firewall, unless the operator names the address devices reach it at.
+            if dns.listen.ip().is_unspecified() {
+                tracing::warn!(
+                    "[dns] listens on every address and [pcrf] dns_servers is empty: devices may use any resolver"
+                );
+            } else {
+                pcrf_config.dns_servers = vec![dns.listen.ip()];
+            }
+        }
+        let pcrf = Pcrf::new(pcrf_config, store.clone(), &d.origin_host, &d.origin_realm, may_query)
             .await
             .map_err(ServeError::Pcrf)?;
         let (dns, refused) = match &config.dns {

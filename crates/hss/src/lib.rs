@@ -119,6 +119,9 @@ pub struct Hss {
     session_ids: SessionIds,
     /// This instance among the others on the same database.
     member: member::Member,
+    /// Told of every SIM change the HSS itself makes (an IMEI lock barring a SIM), besides the HSS's
+    /// own caches: the PCRF of the process, which must release or narrow the SIM's data sessions.
+    also: std::sync::OnceLock<Arc<dyn cmp::HssNotifier>>,
 }
 
 impl std::fmt::Debug for Hss {
@@ -148,7 +151,18 @@ impl Hss {
             originated: tokio_util::task::TaskTracker::new(),
             session_ids,
             member,
+            also: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Tells `other` of every SIM change the HSS makes itself (once; later calls are ignored).
+    pub fn also_notify(&self, other: Arc<dyn cmp::HssNotifier>) {
+        let _ = self.also.set(other);
+    }
+
+    /// Whom else to tell of a SIM change.
+    pub(crate) fn also(&self) -> Option<&Arc<dyn cmp::HssNotifier>> {
+        self.also.get()
     }
 
     /// Waits until every CLR and IDR sent so far has its answer (or failed: its connection closed,

@@ -134,14 +134,20 @@ impl Hss {
 
 impl cmp::HssNotifier for Hss {
     /// A SIM change committed: drop the cached copy; the CLR it may need is in the outbox.
-    fn status_changed(&self, before: &store::model::Sim, _to: SimStatus) {
+    fn status_changed(&self, before: &store::model::Sim, to: SimStatus) {
         self.forget(&before.imsi);
         self.outbox_wake.notify_one();
+        if let Some(also) = self.also() {
+            also.status_changed(before, to);
+        }
     }
 
     /// The subscription data changed: drop the cached copy; the IDR is in the outbox.
     fn profile_changed(&self, before: &store::model::Sim) {
         self.forget(&before.imsi);
         self.outbox_wake.notify_one();
+        if let Some(also) = self.also() {
+            also.profile_changed(before);
+        }
     }
 }

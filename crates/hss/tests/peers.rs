@@ -186,3 +186,24 @@ async fn a_peer_uses_only_the_applications_it_is_configured_for() {
     let (mme1, _) = mme(s.addr, "mme1.home.example").await.unwrap();
     assert_eq!(ask(&mme1, ulr("mme1.home.example", STANDARD, PLMN_00101, None)).await.result_code(), Some(rc::SUCCESS));
 }
+
+/// What the HSS is told of a SIM change it makes itself (through `cmp`, as the IMEI lock does) is
+/// passed on to whoever else must know: the PCRF of the process.
+#[tokio::test]
+async fn sim_changes_the_hss_makes_are_passed_on() {
+    #[derive(Default)]
+    struct Told(std::sync::Mutex<Vec<String>>);
+    impl cmp::HssNotifier for Told {
+        fn status_changed(&self, before: &store::model::Sim, to: SimStatus) {
+            self.0.lock().unwrap().push(format!("{} {to}", before.imsi));
+        }
+        fn profile_changed(&self, before: &store::model::Sim) {
+            self.0.lock().unwrap().push(format!("{} profile", before.imsi));
+        }
+    }
+    let s = setup().await;
+    let told = std::sync::Arc::new(Told::default());
+    s.hss.also_notify(told.clone());
+    suspend(&s, STANDARD).await;
+    assert_eq!(*told.0.lock().unwrap(), vec![format!("{STANDARD} suspended")]);
+}

@@ -192,6 +192,7 @@ impl App {
         }
         let tokens = Tokens::new();
         let traffic = Traffic::build(&config, &store, &hss).await?;
+        hss.also_notify(Arc::new(crate::traffic_run::PcrfNotifier(traffic.pcrf().clone())));
         let platform =
             Platform::build(&config.http, hss.clone(), traffic.pcrf().clone(), tokens.edge.child_token()).await?;
         let firewall = FirewallPart::build(&config, &store).await?;

@@ -26,14 +26,13 @@ struct HssLink {
 }
 
 impl cmp::HssNotifier for HssLink {
+    /// The HSS passes it on to the PCRF ([`crate::traffic_run::PcrfNotifier`]).
     fn status_changed(&self, before: &Sim, to: SimStatus) {
         self.hss.status_changed(before, to);
-        self.pcrf.sim_changed(&before.imsi);
     }
 
     fn profile_changed(&self, before: &Sim) {
         self.hss.profile_changed(before);
-        self.pcrf.sim_changed(&before.imsi);
     }
 
     fn policy_changed(&self, imsi: &ids::Imsi) {

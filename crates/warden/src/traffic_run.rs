@@ -56,6 +56,20 @@ impl dnsfw::Directory for PcrfDirectory {
     }
 }
 
+/// The PCRF as the HSS tells it of SIM changes — those the HSS makes itself (an IMEI lock barring a
+/// SIM) and those the platform makes through it: the PCRF releases or narrows the SIM's sessions.
+pub struct PcrfNotifier(pub Arc<Pcrf>);
+
+impl cmp::HssNotifier for PcrfNotifier {
+    fn status_changed(&self, before: &store::model::Sim, _to: store::model::SimStatus) {
+        self.0.sim_changed(&before.imsi);
+    }
+
+    fn profile_changed(&self, before: &store::model::Sim) {
+        self.0.sim_changed(&before.imsi);
+    }
+}
+
 /// The PCRF and, when configured, the DNS firewall.
 pub struct Traffic {
     pcrf: Arc<Pcrf>,

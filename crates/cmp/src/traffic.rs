@@ -172,10 +172,6 @@ async fn commit(
 ) -> Result<()> {
     let imsi = &c.sim.imsi;
     let mut tx = store.begin().await?;
-    // Read again just before writing: a SIM moved to another tenant meanwhile is not written.
-    if store.sim_in(&actor.scope(), imsi).await?.is_none() {
-        return Err(Error::NotFound(format!("SIM {imsi} not found")));
-    }
     match c.part {
         Part::Lists => tx.set_sim_lists(imsi, &c.sim.tenant, own).await?,
         Part::Quarantine => tx.set_sim_quarantine(imsi, &c.sim.tenant, own.quarantine.as_ref(), own.updated_at).await?,

@@ -12,7 +12,10 @@
 //! (Charging-Rule-Remove of the names that went, Charging-Rule-Install of the new ones) over the
 //! PCEF's open connection, or releases the session when the SIM is no longer active. A PCEF that does
 //! not take a change loses the session ([`PcrfConfig::critical_fail_open`] excepted): a SIM never
-//! keeps more access than its policy.
+//! keeps more access than its policy. A release the PCEF does not confirm is not forgotten: the
+//! session stays pending and the release is retried (backoff, and at once when the PCEF connects).
+//! Every change bumps a policy generation, so that a CCR-Initial that read the policy before a
+//! change neither caches that read over the change's nor keeps its rules.
 //!
 //! Sessions live in memory, indexed by Session-Id, IMSI and UE address ([`Pcrf::lookup_ip`] serves
 //! the DNS firewall), and are written to the store by a background writer in batches; [`Pcrf::new`]
@@ -125,8 +128,8 @@ pub struct PcrfCounters {
     /// Sessions whose PCEF has not confirmed their release (or a critical SIM's rule change) yet;
     /// they are tried again.
     pub unconfirmed: usize,
-    /// Usage reports dropped because [`usage::MAX_USAGE_KEYS`] other SIM-hours were waiting for the
-    /// writer (a report of a SIM-hour already waiting is always added to it).
+    /// Usage reports dropped because 500,000 other SIM-hours were waiting for the writer (a report
+    /// of a SIM-hour already waiting is always added to it).
     pub usage_dropped: u64,
     /// Usage changes handed to the writer: one per SIM-hour and flush, however many reports it sums.
     pub usage_rows: u64,

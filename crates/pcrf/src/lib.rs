@@ -507,6 +507,7 @@ impl Pcrf {
             tracing::info!(pcef = %host, state, sessions = stale.len(), "PCEF restarted; its earlier sessions are dropped");
         }
         for s in stale {
+            self.settled(&s.id);
             self.write(store::traffic::GxChange::Delete(s.id));
         }
     }

@@ -37,7 +37,8 @@ python3 upstream.py "$UP" & UPSTREAM=$!
     echo '[[diameter.peers]]'; echo "origin_host = \"$h\""; echo 'origin_realm = "home.example"'
     echo 'imsi_prefixes = ["00101"]'; echo 'applications = ["gx"]'
   done
-  echo '[pcrf]'; echo 'ccr_initial_per_sec = 1000000'; echo "dns_servers = [\"127.0.0.1\"]"
+  # Sessions are never ended here: RATE*DURATION/SIMS of them per SIM, beyond the default per-SIM cap.
+  echo '[pcrf]'; echo 'ccr_initial_per_sec = 1000000'; echo 'max_sessions_per_imsi = 1000000'; echo "dns_servers = [\"127.0.0.1\"]"
   echo '[dns]'; echo "listen = \"127.0.0.1:$DNS\""; echo "upstream = [\"127.0.0.1:$UP\"]"; echo 'queries_per_sec_per_sim = 0'
   echo '[http]'; echo 'enabled = false'
 } > warden.toml

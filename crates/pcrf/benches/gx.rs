@@ -58,7 +58,12 @@ fn setup(rt: &tokio::runtime::Runtime) -> (Arc<Pcrf>, testkit::TempStore) {
         let sims: Vec<_> =
             (0..SIMS).map(|i| provision::sim(&imsi(i), Some("meter"), Priority::Standard, "acme")).collect();
         provision::sims(&temp.store, &sims).await;
-        let config = PcrfConfig { ccr_initial_per_sec: 1_000_000_000, ..PcrfConfig::default() };
+        // Each SIM gets 20 of the 20,000 session ids: no per-SIM cap, or most CCR-I would be refusals.
+        let config = PcrfConfig {
+            ccr_initial_per_sec: 1_000_000_000,
+            max_sessions_per_imsi: usize::MAX,
+            ..PcrfConfig::default()
+        };
         let pcrf = Pcrf::new(config, temp.store.clone(), "pcrf.bench", REALM, Arc::new(|_: &str, _: &ids::Imsi| true))
             .await
             .unwrap();

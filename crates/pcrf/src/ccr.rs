@@ -1,6 +1,7 @@
 //! CCR-Initial, -Update and -Termination (TS 29.212 §4.5.1, §5.6.2) and their CCAs (§5.6.3).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use cmp::traffic::Access;
@@ -12,7 +13,7 @@ use ids::Imsi;
 use store::traffic::GxChange;
 
 use crate::session::Session;
-use crate::{bump, lock, qos, rules, Pcrf};
+use crate::{bump, lock, qos, rules, Pcrf, Subscriber};
 
 /// DIAMETER_USER_UNKNOWN: a Result-Code of the Credit-Control application (RFC 4006 §9.1, "the
 /// specified end user is unknown in the credit-control server"), which Gx inherits. It is an IETF
@@ -225,6 +226,12 @@ impl Pcrf {
                 return self.cca(req, rc::UNABLE_TO_COMPLY);
             }
         };
+        self.open(req, origin, imsi, &sub)
+    }
+
+    /// The second half of CCR-Initial: the session under `sub`, the SIM's policy as read (possibly
+    /// before a change was announced: then the session is re-evaluated once it is in place).
+    pub(crate) fn open(&self, req: &Message, origin: &str, imsi: Imsi, sub: &Arc<Subscriber>) -> Message {
         if sub.policy.traffic == Access::Blocked {
             return self.cca(req, rc::AUTHORIZATION_REJECTED);
         }
@@ -245,7 +252,7 @@ impl Pcrf {
         let now = store::now();
         let session = Session {
             id: req.session_id().unwrap_or_default().to_string(),
-            imsi,
+            imsi: imsi.clone(),
             tenant: sub.tenant.clone(),
             pcef_host: origin.to_string(),
             pcef_realm: req.get_str(avp::ORIGIN_REALM).unwrap_or_default().to_string(),
@@ -263,8 +270,42 @@ impl Pcrf {
             hosts: Vec::new(),
             releasing: false,
         };
-        self.write(GxChange::Put(session.row()));
-        lock(&self.sessions).insert(session);
+        let row = session.row();
+        {
+            let mut sessions = lock(&self.sessions);
+            // A CCR-I renewing a session of its own replaces it and counts once.
+            let renewed = sessions.get(id);
+            let of_imsi = sessions.of_imsi(&imsi).len() - usize::from(renewed.is_some_and(|s| s.imsi == imsi));
+            let of_pcef = sessions.count_of_pcef(origin) - usize::from(renewed.is_some());
+            let cap = if of_imsi >= self.config.max_sessions_per_imsi {
+                Some("the SIM has max_sessions_per_imsi sessions")
+            } else if of_pcef >= self.config.max_sessions_per_pcef {
+                Some("the PCEF has max_sessions_per_pcef sessions")
+            } else {
+                None
+            };
+            if let Some(why) = cap {
+                drop(sessions);
+                bump(&self.counters.session_cap_refused);
+                tracing::info!(%imsi, pcef = %origin, "CCR-I refused: {why}");
+                // RFC 6733 §7.1.5 DIAMETER_RESOURCES_EXCEEDED (5006): "cannot be authorized because
+                // the user has already expended allowed resources", its example being a second PPP
+                // session of a user allowed one: exactly a session cap. A permanent failure, so the
+                // PCEF does not try the same request again elsewhere (3004 would invite that), and
+                // an IETF code, so a Result-Code; TS 29.212 §5.5 defines no Experimental-Result for
+                // it.
+                let mut a = self.cca(req, rc::RESOURCES_EXCEEDED);
+                a.add(avp::ERROR_MESSAGE, why);
+                return a;
+            }
+            sessions.insert(session);
+        }
+        self.write(GxChange::Put(row));
+        // A change announced after the policy was read (its push may have run before the session was
+        // here) is brought to the session now: RAR with the difference, or the release.
+        if self.epoch() != sub.epoch {
+            self.spawn_push(imsi.clone(), true);
+        }
         let mut a = self.cca(req, rc::SUCCESS);
         for trigger in [RAT_CHANGE, PLMN_CHANGE, USAGE_REPORT] {
             a.add(avp::EVENT_TRIGGER, trigger);
@@ -334,17 +375,16 @@ impl Pcrf {
         };
         let Some(s) = removed else { return self.cca(req, rc::UNKNOWN_SESSION_ID) };
         self.record_usage(&s.imsi, &s.tenant, usage_of(req));
-        if !s.releasing {
-            // A released session's row is gone already.
-            self.write(GxChange::Delete(s.id));
-        }
+        self.settled(&s.id);
+        // Also a released one: its row stays until the PCEF confirms the release.
+        self.write(GxChange::Delete(s.id));
         self.cca(req, rc::SUCCESS)
     }
 
     fn record_usage(&self, imsi: &Imsi, tenant: &str, usage: Option<(i64, i64)>) {
         if let Some((up, down)) = usage.filter(|(u, d)| *u > 0 || *d > 0) {
             let hour = store::now().div_euclid(3600);
-            self.write(GxChange::Usage { imsi: imsi.to_string(), tenant: tenant.to_string(), hour, up, down });
+            self.add_usage(imsi, tenant, hour, up, down);
         }
     }
 }

@@ -32,6 +32,12 @@ pub struct PcrfConfig {
     pub rar_timeout_ms: u64,
     /// Attempts of a RAR before the PCRF gives up and releases the session.
     pub rar_attempts: u32,
+    /// A release (or a critical SIM's rule change) the PCEF did not confirm stays pending and is
+    /// tried again after this many milliseconds, doubling each time up to `retry_max_ms`; at once
+    /// when the PCEF connects again.
+    pub retry_min_ms: u64,
+    /// The longest wait between two retries, in milliseconds.
+    pub retry_max_ms: u64,
     /// When a rule change cannot reach the PCEF, a critical SIM keeps its last rules instead of
     /// losing its session (counted and logged). Off by default: a SIM never keeps more access than
     /// its policy.
@@ -40,6 +46,13 @@ pub struct PcrfConfig {
     pub max_dynamic_per_session: usize,
     /// How sessions are released.
     pub release: Release,
+    /// Sessions one SIM may have at once (one per PDN connection; TS 23.401 lets a UE have several,
+    /// a handful in practice). A CCR-Initial beyond it is refused; the SIM's sessions stay.
+    pub max_sessions_per_imsi: usize,
+    /// Sessions one PCEF host may have at once: bounds what a PCEF that never ends its sessions
+    /// (lost CCR-Ts, a Session-Id per attach) can make this process hold. A CCR-Initial beyond it is
+    /// refused; the host's sessions stay.
+    pub max_sessions_per_pcef: usize,
 }
 
 impl Default for PcrfConfig {
@@ -50,9 +63,13 @@ impl Default for PcrfConfig {
             usage_quota_octets: 10_000_000,
             rar_timeout_ms: 2000,
             rar_attempts: 3,
+            retry_min_ms: 5000,
+            retry_max_ms: 60_000,
             critical_fail_open: false,
             max_dynamic_per_session: 64,
             release: Release::Rar,
+            max_sessions_per_imsi: 8,
+            max_sessions_per_pcef: 1_000_000,
         }
     }
 }
@@ -70,5 +87,8 @@ mod tests {
             toml::from_str("dns_servers = [\"10.0.0.53\"]\ncritical_fail_open = true\nrelease = \"asr\"").unwrap();
         assert_eq!((c.dns_servers.len(), c.critical_fail_open, c.release), (1, true, Release::Asr));
         assert!(toml::from_str::<PcrfConfig>("dns_server = []").is_err());
+        assert_eq!((c.max_sessions_per_imsi, c.max_sessions_per_pcef), (8, 1_000_000));
+        let c: PcrfConfig = toml::from_str("max_sessions_per_imsi = 2\nmax_sessions_per_pcef = 10").unwrap();
+        assert_eq!((c.max_sessions_per_imsi, c.max_sessions_per_pcef), (2, 10));
     }
 }

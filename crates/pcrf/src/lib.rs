@@ -12,7 +12,10 @@
 //! (Charging-Rule-Remove of the names that went, Charging-Rule-Install of the new ones) over the
 //! PCEF's open connection, or releases the session when the SIM is no longer active. A PCEF that does
 //! not take a change loses the session ([`PcrfConfig::critical_fail_open`] excepted): a SIM never
-//! keeps more access than its policy.
+//! keeps more access than its policy. A release the PCEF does not confirm is not forgotten: the
+//! session stays pending and the release is retried (backoff, and at once when the PCEF connects).
+//! Every change bumps a policy generation, so that a CCR-Initial that read the policy before a
+//! change neither caches that read over the change's nor keeps its rules.
 //!
 //! Sessions live in memory, indexed by Session-Id, IMSI and UE address ([`Pcrf::lookup_ip`] serves
 //! the DNS firewall), and are written to the store by a background writer in batches; [`Pcrf::new`]
@@ -38,8 +41,12 @@ pub mod ipfilter;
 mod limit;
 mod push;
 pub mod qos;
+mod retry;
 pub mod rules;
 mod session;
+#[cfg(test)]
+mod tests;
+mod usage;
 mod writer;
 
 use std::collections::HashMap;
@@ -115,6 +122,17 @@ pub struct PcrfCounters {
     pub fail_open: u64,
     /// PCC rules the PCEF reported as not installed (Charging-Rule-Report).
     pub rule_failures: u64,
+    /// CCR-Initial refused because the SIM or the PCEF host has `max_sessions_per_imsi` or
+    /// `max_sessions_per_pcef` sessions.
+    pub session_cap_refused: u64,
+    /// Sessions whose PCEF has not confirmed their release (or a critical SIM's rule change) yet;
+    /// they are tried again.
+    pub unconfirmed: usize,
+    /// Usage reports dropped because 500,000 other SIM-hours were waiting for the writer (a report
+    /// of a SIM-hour already waiting is always added to it).
+    pub usage_dropped: u64,
+    /// Usage changes handed to the writer: one per SIM-hour and flush, however many reports it sums.
+    pub usage_rows: u64,
 }
 
 #[derive(Default)]
@@ -129,6 +147,9 @@ struct Counters {
     refused_imsi: AtomicU64,
     fail_open: AtomicU64,
     rule_failures: AtomicU64,
+    session_cap_refused: AtomicU64,
+    usage_dropped: AtomicU64,
+    usage_rows: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -144,6 +165,9 @@ pub(crate) struct Subscriber {
     pub policy: EffectivePolicy,
     pub domains: Arc<[DomainPattern]>,
     pub loaded: Instant,
+    /// The policy generation ([`Pcrf::invalidate`]) when it was read: it reflects every change
+    /// announced up to that generation.
+    pub epoch: u64,
 }
 
 /// A poisoned lock is still used: every critical section leaves the maps consistent.
@@ -171,6 +195,14 @@ pub struct Pcrf {
     /// One rule push at a time per SIM.
     imsi_locks: Mutex<HashMap<Imsi, Arc<tokio::sync::Mutex<()>>>>,
     counters: Counters,
+    /// The policy generation: bumped by every change announced (policy, SIM or profile changed),
+    /// before the store is read again. A policy read under an older generation is not cached, and a
+    /// session begun on one is re-evaluated.
+    epoch: AtomicU64,
+    /// Sessions whose PCEF owes a confirmation, by Session-Id ([`retry`]).
+    unconfirmed: Mutex<HashMap<String, retry::Pending>>,
+    /// Usage not yet handed to the writer ([`usage`]).
+    usage: Mutex<usage::Coalescer>,
     me: Weak<Pcrf>,
 }
 
@@ -220,6 +252,9 @@ impl Pcrf {
             tasks: tokio_util::task::TaskTracker::new(),
             imsi_locks: Mutex::new(HashMap::new()),
             counters: Counters::default(),
+            epoch: AtomicU64::new(0),
+            unconfirmed: Mutex::new(HashMap::new()),
+            usage: Mutex::new(usage::Coalescer::default()),
             me: me.clone(),
         });
         let imsis = lock(&pcrf.sessions).imsis();
@@ -268,6 +303,8 @@ impl Pcrf {
         for imsi in of_host {
             self.spawn_push(imsi, false);
         }
+        // Releases it did not confirm: at once.
+        self.retry_host(&host);
     }
 
     /// Drops the connections of `remote` that closed.
@@ -321,7 +358,37 @@ impl Pcrf {
         self.tasks.close();
         self.tasks.wait().await;
         self.tasks.reopen();
+        self.flush_usage(false);
         self.flush().await;
+    }
+
+    /// Hands the usage summed so far to the writer: when `bounded`, only as much as
+    /// [`MAX_PENDING_WRITES`] leaves room for (the rest waits for the next sweep).
+    pub(crate) fn flush_usage(&self, bounded: bool) {
+        let room =
+            if bounded { MAX_PENDING_WRITES.saturating_sub(self.pending.load(Ordering::Acquire)) } else { usize::MAX };
+        let changes = lock(&self.usage).take(room);
+        self.counters.usage_rows.fetch_add(changes.len() as u64, Ordering::Relaxed);
+        for c in changes {
+            self.write(c);
+        }
+    }
+
+    /// Adds a usage report to its SIM-hour ([`usage`]); counted in `usage_dropped` when it cannot be.
+    pub(crate) fn add_usage(&self, imsi: &Imsi, tenant: &str, hour: i64, up: i64, down: i64) {
+        if !lock(&self.usage).add(imsi, tenant, hour, up, down) {
+            bump(&self.counters.usage_dropped);
+        }
+    }
+
+    /// A change was announced: policies read before now are of an older generation.
+    pub(crate) fn invalidate(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// The policy generation now.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
     }
 
     /// Waits until every change queued so far is stored.
@@ -349,6 +416,10 @@ impl Pcrf {
             refused_imsi: get(&c.refused_imsi),
             fail_open: get(&c.fail_open),
             rule_failures: get(&c.rule_failures),
+            session_cap_refused: get(&c.session_cap_refused),
+            unconfirmed: self.unconfirmed_count(),
+            usage_dropped: get(&c.usage_dropped),
+            usage_rows: get(&c.usage_rows),
         }
     }
 
@@ -361,25 +432,38 @@ impl Pcrf {
         }
     }
 
-    /// The SIM's policy, from the cache unless `fresh` or older than [`CACHE_TTL`]; `None` for an
-    /// IMSI that is not provisioned.
+    /// The SIM's policy, from the cache unless `fresh`, older than [`CACHE_TTL`] or read under an
+    /// older policy generation; `None` for an IMSI that is not provisioned.
     pub(crate) async fn subscriber(&self, imsi: &Imsi, fresh: bool) -> store::Result<Option<Arc<Subscriber>>> {
         if !fresh {
-            if let Some(s) = lock(&self.cache).get(imsi).filter(|s| s.loaded.elapsed() < CACHE_TTL) {
-                return Ok(Some(s.clone()));
+            let epoch = self.epoch();
+            let cached =
+                lock(&self.cache).get(imsi).filter(|s| s.loaded.elapsed() < CACHE_TTL && s.epoch == epoch).cloned();
+            if cached.is_some() {
+                return Ok(cached);
             }
         }
-        let Some(sim) = self.store.sim(imsi).await? else {
-            lock(&self.cache).remove(imsi);
-            return Ok(None);
-        };
+        let sub = self.read_subscriber(imsi).await?;
+        match &sub {
+            Some(s) => self.remember(imsi, s),
+            None => {
+                lock(&self.cache).remove(imsi);
+            }
+        }
+        Ok(sub)
+    }
+
+    /// The SIM's policy read from the store, stamped with the policy generation of before the read.
+    pub(crate) async fn read_subscriber(&self, imsi: &Imsi) -> store::Result<Option<Arc<Subscriber>>> {
+        let epoch = self.epoch();
+        let Some(sim) = self.store.sim(imsi).await? else { return Ok(None) };
         let profile = match &sim.profile {
             Some(name) => self.store.profile(name).await?.map(Arc::new),
             None => None,
         };
         let own = self.store.sim_policy(imsi).await?;
         let policy = cmp::traffic::effective(&sim, profile.as_deref(), own.as_ref());
-        let sub = Arc::new(Subscriber {
+        Ok(Some(Arc::new(Subscriber {
             tenant: sim.tenant.clone(),
             priority: sim.priority,
             profile_name: sim.profile.clone(),
@@ -387,14 +471,26 @@ impl Pcrf {
             profile,
             policy,
             loaded: Instant::now(),
-        });
+            epoch,
+        })))
+    }
+
+    /// Caches a policy read by [`Pcrf::read_subscriber`], unless one read under a later policy
+    /// generation is cached already: a read that began before a change was announced may predate
+    /// it, and must not overwrite what the change's own push read. Such a read is still cached when
+    /// nothing newer is (the DNS firewall's view until the push reads again), but stamped with its
+    /// generation, which CCR-Initial does not take from the cache ([`Pcrf::subscriber`]).
+    pub(crate) fn remember(&self, imsi: &Imsi, sub: &Arc<Subscriber>) {
         let full = lock(&self.cache).len() >= MAX_CACHED;
         if full {
             let with_sessions: std::collections::HashSet<Imsi> = lock(&self.sessions).imsis().into_iter().collect();
             lock(&self.cache).retain(|i, _| with_sessions.contains(i));
         }
-        lock(&self.cache).insert(imsi.clone(), sub.clone());
-        Ok(Some(sub))
+        let mut cache = lock(&self.cache);
+        if cache.get(imsi).is_some_and(|c| c.epoch > sub.epoch) {
+            return;
+        }
+        cache.insert(imsi.clone(), sub.clone());
     }
 
     /// A PCEF announced `state` as its Origin-State-Id: the sessions it began under another one are
@@ -411,6 +507,7 @@ impl Pcrf {
             tracing::info!(pcef = %host, state, sessions = stale.len(), "PCEF restarted; its earlier sessions are dropped");
         }
         for s in stale {
+            self.settled(&s.id);
             self.write(store::traffic::GxChange::Delete(s.id));
         }
     }

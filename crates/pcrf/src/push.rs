@@ -1,6 +1,7 @@
 //! Pushing policy changes to the PCEF: RAR with the rule difference (TS 29.212 §4.5.2, §5.6.4),
 //! session release (RAR with Session-Release-Cause, §4.5.? PCRF-initiated IP-CAN session
-//! termination, or ASR), retries, and the fail-safe when a change cannot be delivered.
+//! termination, or ASR), retries, and the fail-safe when a change cannot be delivered (what the
+//! PCEF does not confirm stays pending: [`crate::retry`]).
 
 use std::net::IpAddr;
 use std::sync::{Arc, Weak};
@@ -16,6 +17,7 @@ use ids::Imsi;
 use store::model::Priority;
 use store::traffic::GxChange;
 
+use crate::retry::Owed;
 use crate::rules::{self, Diff};
 use crate::{bump, lock, qos, Pcrf, Release, Subscriber};
 
@@ -34,15 +36,15 @@ const RELEASE_GRACE: Duration = Duration::from_secs(30);
 
 /// Where a session's requests go.
 #[derive(Debug, Clone)]
-struct Target {
-    session: String,
-    host: String,
-    realm: String,
+pub(crate) struct Target {
+    pub session: String,
+    pub host: String,
+    pub realm: String,
 }
 
 enum Plan {
-    Change { target: Target, diff: Diff, names: Vec<String> },
-    Release { target: Target, reason: &'static str },
+    Change { imsi: Imsi, target: Target, diff: Diff, names: Vec<String> },
+    Release { imsi: Imsi, target: Target, reason: &'static str },
 }
 
 /// What became of a request.
@@ -61,6 +63,8 @@ pub(crate) async fn sweep(me: Weak<Pcrf>) {
         tick.tick().await;
         let Some(pcrf) = me.upgrade() else { return };
         let now = Instant::now();
+        pcrf.retry_due(now);
+        pcrf.flush_usage(true);
         let mut due: Vec<Imsi> = {
             let sessions = lock(&pcrf.sessions);
             sessions
@@ -81,16 +85,19 @@ impl Pcrf {
     /// A SIM's own policy changed (allowlist overrides, quarantine): its sessions get the new rules
     /// by RAR, or are released when it is blocked.
     pub fn policy_changed(&self, imsi: &Imsi) {
+        self.invalidate();
         self.spawn_push(imsi.clone(), true);
     }
 
     /// A SIM's status, profile or barring changed: as [`Pcrf::policy_changed`].
     pub fn sim_changed(&self, imsi: &Imsi) {
+        self.invalidate();
         self.spawn_push(imsi.clone(), true);
     }
 
     /// A profile changed: every session of a SIM with that profile is re-evaluated.
     pub fn profile_changed(&self, profile: &str) {
+        self.invalidate();
         let with_sessions: std::collections::HashSet<Imsi> = lock(&self.sessions).imsis().into_iter().collect();
         let mut affected = Vec::new();
         lock(&self.cache).retain(|imsi, s| {
@@ -152,7 +159,7 @@ impl Pcrf {
 
     /// Brings every session of `imsi` to its policy (read again from the store when `reload`, which
     /// also drops the DNS-resolved rules of the previous policy).
-    async fn push(&self, imsi: &Imsi, reload: bool) {
+    pub(crate) async fn push(&self, imsi: &Imsi, reload: bool) {
         let guard_lock = self.imsi_lock(imsi);
         {
             let _guard = guard_lock.lock().await;
@@ -198,11 +205,11 @@ impl Pcrf {
             let target = Target { session: s.id.clone(), host: s.pcef_host.clone(), realm: s.pcef_realm.clone() };
             let sub = match sub {
                 None => {
-                    plans.push(Plan::Release { target, reason: "SIM no longer provisioned" });
+                    plans.push(Plan::Release { imsi: imsi.clone(), target, reason: "SIM no longer provisioned" });
                     continue;
                 }
                 Some(sub) if sub.policy.traffic == Access::Blocked => {
-                    plans.push(Plan::Release { target, reason: "SIM not active" });
+                    plans.push(Plan::Release { imsi: imsi.clone(), target, reason: "SIM not active" });
                     continue;
                 }
                 Some(sub) => sub,
@@ -213,7 +220,7 @@ impl Pcrf {
             let diff = rules::diff(&s.rules, &wanted);
             if !diff.is_empty() {
                 let names = wanted.iter().map(|r| r.name().to_string()).collect();
-                plans.push(Plan::Change { target, diff, names });
+                plans.push(Plan::Change { imsi: imsi.clone(), target, diff, names });
             }
         }
         plans
@@ -286,13 +293,14 @@ impl Pcrf {
     }
 
     async fn carry_out(&self, plan: Plan, sub: Option<&Subscriber>) {
-        let (target, diff, names) = match plan {
-            Plan::Release { target, reason } => return self.release(&target, reason).await,
-            Plan::Change { target, diff, names } => (target, diff, names),
+        let (imsi, target, diff, names) = match plan {
+            Plan::Release { imsi, target, reason } => return self.release(&imsi, &target, reason).await,
+            Plan::Change { imsi, target, diff, names } => (imsi, target, diff, names),
         };
         let outcome = self.deliver(&target.host, self.rar(&target, &diff)).await;
         match outcome {
             Delivery::Answered(rc::SUCCESS) => {
+                self.settled(&target.session);
                 let row = {
                     let mut sessions = lock(&self.sessions);
                     sessions.get_mut(&target.session).map(|s| {
@@ -307,6 +315,7 @@ impl Pcrf {
             }
             Delivery::Answered(rc::UNKNOWN_SESSION_ID) => {
                 tracing::info!(session = %target.session, "PCEF no longer knows the session; forgotten");
+                self.settled(&target.session);
                 if lock(&self.sessions).remove(&target.session).is_some() {
                     self.write(GxChange::Delete(target.session));
                 }
@@ -322,21 +331,21 @@ impl Pcrf {
                 if critical && self.config.critical_fail_open {
                     bump(&self.counters.fail_open);
                     tracing::error!(session = %target.session, pcef = %target.host, ?other,
-                        "rule change not delivered; critical SIM keeps its last rules (critical_fail_open)");
+                        "rule change not delivered; critical SIM keeps its last rules (critical_fail_open) until it is");
+                    self.owe(&imsi, &target, Owed::Rules);
                 } else {
                     tracing::warn!(session = %target.session, pcef = %target.host, ?other,
                         "rule change not delivered; releasing the session");
-                    self.release(&target, "rule change not delivered").await;
+                    self.release(&imsi, &target, "rule change not delivered").await;
                 }
             }
         }
     }
 
-    /// Releases a session: it is marked released (no rules, no longer found by address), its row is
-    /// deleted and `gx.session_released` recorded (once), then the PCEF is asked to end it. A session
-    /// the PCEF does not end with CCR-T is forgotten after [`RELEASE_GRACE`]; should the PCEF keep it,
-    /// its next CCR-U is answered DIAMETER_UNKNOWN_SESSION_ID.
-    async fn release(&self, t: &Target, reason: &'static str) {
+    /// Releases a session: it is marked released (no rules, no longer found by address) and
+    /// `gx.session_released` recorded (once), then the PCEF is asked to end it
+    /// ([`Pcrf::confirm_release`]).
+    async fn release(&self, imsi: &Imsi, t: &Target, reason: &'static str) {
         let who = {
             let mut sessions = lock(&self.sessions);
             let who = match sessions.get_mut(&t.session) {
@@ -344,24 +353,53 @@ impl Pcrf {
                     s.releasing = true;
                     s.rules.clear();
                     s.hosts.clear();
-                    Some((s.imsi.to_string(), s.tenant.clone()))
+                    Some(s.tenant.clone())
                 }
                 _ => None,
             };
             sessions.unindex_addresses(&t.session);
             who
         };
-        let Some((imsi, tenant)) = who else { return };
+        let Some(tenant) = who else { return };
         bump(&self.counters.asr);
-        self.write(GxChange::Delete(t.session.clone()));
         let detail = format!("Gx session {} on {} released: {reason}", t.session, t.host);
-        self.write(GxChange::Event { tenant, imsi, kind: EventKind::GxSessionReleased.name().into_owned(), detail });
-        let outcome = self.deliver(&t.host, self.release_request(t)).await;
-        if outcome != Delivery::Answered(rc::SUCCESS) {
-            tracing::warn!(session = %t.session, pcef = %t.host, ?outcome, "session release not confirmed; forgotten");
-            lock(&self.sessions).remove(&t.session);
+        let kind = EventKind::GxSessionReleased.name().into_owned();
+        self.write(GxChange::Event { tenant, imsi: imsi.to_string(), kind, detail });
+        self.confirm_release(imsi, t).await;
+    }
+
+    /// Asks the PCEF to end a released session. Once it confirms (or no longer knows the session)
+    /// the row is deleted; a session the PCEF then does not end with CCR-T is forgotten after
+    /// [`RELEASE_GRACE`] (should the PCEF keep it, its next CCR-U is answered
+    /// DIAMETER_UNKNOWN_SESSION_ID). Until it confirms, the session and its row stay, pending: the
+    /// PCEF may still enforce the rules it had, so the release is tried again ([`crate::retry`]),
+    /// also after a restart of this process (the stored session is brought to its policy when its
+    /// PCEF connects).
+    pub(crate) async fn confirm_release(&self, imsi: &Imsi, t: &Target) {
+        if !lock(&self.sessions).get(&t.session).is_some_and(|s| s.releasing) {
+            // Ended meanwhile (CCR-T, a PCEF restart).
+            self.settled(&t.session);
             return;
         }
+        let outcome = self.deliver(&t.host, self.release_request(t)).await;
+        match outcome {
+            Delivery::Answered(rc::SUCCESS) => {}
+            Delivery::Answered(rc::UNKNOWN_SESSION_ID) => {
+                self.settled(&t.session);
+                if lock(&self.sessions).remove(&t.session).is_some() {
+                    self.write(GxChange::Delete(t.session.clone()));
+                }
+                return;
+            }
+            other => {
+                tracing::warn!(session = %t.session, pcef = %t.host, ?other,
+                    "session release not confirmed; kept pending and tried again");
+                self.owe(imsi, t, Owed::Release);
+                return;
+            }
+        }
+        self.settled(&t.session);
+        self.write(GxChange::Delete(t.session.clone()));
         let me = self.me.clone();
         let id = t.session.clone();
         tokio::spawn(async move {

@@ -104,6 +104,8 @@ pub(crate) struct Sessions {
     by_ip: HashMap<IpAddr, String>,
     /// The last Origin-State-Id seen per PCEF host (lower case).
     pub pcef_states: HashMap<String, u32>,
+    /// Sessions per PCEF host (lower case), for `max_sessions_per_pcef`.
+    per_pcef: HashMap<String, usize>,
 }
 
 impl Sessions {
@@ -127,6 +129,7 @@ impl Sessions {
     pub fn insert(&mut self, s: Session) {
         self.remove(&s.id);
         self.by_imsi.entry(s.imsi.clone()).or_default().push(s.id.clone());
+        *self.per_pcef.entry(s.pcef_host.to_ascii_lowercase()).or_default() += 1;
         if !s.releasing {
             for ip in s.addresses() {
                 self.by_ip.insert(ip, s.id.clone());
@@ -149,6 +152,13 @@ impl Sessions {
     pub fn remove(&mut self, id: &str) -> Option<Session> {
         self.unindex_addresses(id);
         let s = self.by_id.remove(id)?;
+        let host = s.pcef_host.to_ascii_lowercase();
+        if let Some(n) = self.per_pcef.get_mut(&host) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_pcef.remove(&host);
+            }
+        }
         if let Some(ids) = self.by_imsi.get_mut(&s.imsi) {
             ids.retain(|i| i != id);
             if ids.is_empty() {
@@ -161,6 +171,11 @@ impl Sessions {
     /// The Session-Ids of a SIM.
     pub fn of_imsi(&self, imsi: &Imsi) -> Vec<String> {
         self.by_imsi.get(imsi).cloned().unwrap_or_default()
+    }
+
+    /// How many sessions the PCEF `host` has.
+    pub fn count_of_pcef(&self, host: &str) -> usize {
+        self.per_pcef.get(&host.to_ascii_lowercase()).copied().unwrap_or(0)
     }
 
     /// The IMSIs that have sessions.

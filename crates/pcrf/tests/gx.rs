@@ -193,7 +193,8 @@ async fn updates_report_usage_and_termination_ends_the_session() {
 
 #[tokio::test]
 async fn a_ccr_initial_flood_is_limited_per_pcef_without_hurting_sessions() {
-    let s = setup_with(PcrfConfig { ccr_initial_per_sec: 5, ..fast() }).await;
+    // Forty sessions of one SIM: beyond max_sessions_per_imsi, which is not what this tests.
+    let s = setup_with(PcrfConfig { ccr_initial_per_sec: 5, max_sessions_per_imsi: 64, ..fast() }).await;
     assert_eq!(
         s.pcrf.answer(ccr_i(PGW, "pgw1;keep", METER, [10, 45, 0, 1]), PGW).await.result_code(),
         Some(rc::SUCCESS)
@@ -360,7 +361,11 @@ async fn a_pcef_that_does_not_answer_loses_the_session_unless_critical_fail_open
         ]
     );
     let c = s.pcrf.counters();
-    assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions), (1, 1, 0, 0));
+    // The release was not confirmed either: the session stays, pending (no address, its row kept),
+    // and is tried again (test an_unconfirmed_release_is_tried_again_until_the_pcef_confirms).
+    assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions, c.unconfirmed), (1, 1, 0, 1, 1));
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.9")).is_none());
+    assert_eq!(s.temp.store.gx_sessions().await.unwrap().len(), 1);
     // A critical SIM with critical_fail_open keeps its session and last rules through an allowlist
     // change that cannot be delivered...
     let (s, mut link, _stop) = live(PcrfConfig { critical_fail_open: true, ..fast() }, METER).await;
@@ -374,7 +379,7 @@ async fn a_pcef_that_does_not_answer_loses_the_session_unless_critical_fail_open
     cmp::traffic::put_policy(&s.temp.store, &notifier, &Actor::cli(), &imsi(METER), narrower).await.unwrap();
     s.pcrf.settle().await;
     let c = s.pcrf.counters();
-    assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions), (1, 0, 1, 1));
+    assert_eq!((c.rar_failed, c.asr, c.fail_open, c.sessions, c.unconfirmed), (1, 0, 1, 1, 1));
     // ...but never through a quarantine: that session is released.
     {
         let (q, qlink, _qstop) = live(PcrfConfig { critical_fail_open: true, ..fast() }, METER).await;
@@ -383,7 +388,8 @@ async fn a_pcef_that_does_not_answer_loses_the_session_unless_critical_fail_open
         cmp::traffic::quarantine(&q.temp.store, &notifier, &Actor::cli(), &imsi(METER), "test").await.unwrap();
         q.pcrf.settle().await;
         let c = q.pcrf.counters();
-        assert_eq!((c.fail_open, c.asr, c.sessions), (0, 1, 0), "no fail-open through a quarantine");
+        assert_eq!((c.fail_open, c.asr, c.unconfirmed), (0, 1, 1), "no fail-open through a quarantine");
+        assert!(q.pcrf.lookup_ip(ip("10.45.0.9")).is_none());
     }
     let mut n = 0;
     while link.next(Duration::from_millis(100)).await.is_some() {
@@ -601,4 +607,94 @@ async fn resolved_names_are_checked_against_the_policy_of_now() {
     cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
     s.pcrf.settle().await;
     assert!(!s.pcrf.may_resolve(&imsi(LOW), "api.acme.example"), "quarantine has no such name");
+}
+
+/// A PCEF that refuses the change and then the release (an error answer) keeps the session pending:
+/// it is not forgotten while the P-GW still enforces the old rules. When the P-GW's connection comes
+/// back, the release is sent at once, and once confirmed and ended (CCR-T) nothing is owed.
+#[tokio::test]
+async fn an_unconfirmed_release_is_retried_when_the_pcef_reconnects() {
+    let s = setup().await;
+    let (addr, _stop) = serve_pcrf(s.pcrf.clone()).await;
+    let pgw = testkit::gx::Pgw::connect_with_state(addr, PGW, REALM, REALM, 1).await.unwrap();
+    pgw.set_auto_terminate(false);
+    let spec = testkit::gx::SessionSpec::new(LOW, "meters.example", std::net::Ipv4Addr::new(10, 45, 0, 9));
+    let cca = pgw.ccr_initial(&spec).await;
+    assert!(cca.is_success(), "{:?}", cca.message);
+    let sid = cca.session_id.clone();
+    pgw.refuse_with(Some(rc::UNABLE_TO_COMPLY));
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    let c = s.pcrf.counters();
+    assert_eq!((c.rar_failed, c.asr, c.sessions, c.unconfirmed), (1, 1, 1, 1));
+    assert!(pgw.session(&sid).unwrap().allows(ip("198.51.100.1"), 443, 6), "the P-GW still has the old rules");
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.9")).is_none(), "released here: no address");
+    assert_eq!(s.temp.store.gx_sessions().await.unwrap().len(), 1, "the row stays until confirmed");
+    // The connection is lost and comes back; the P-GW answers again.
+    pgw.refuse_with(None);
+    pgw.reconnect().await.unwrap();
+    let r = pgw.next_release(Duration::from_secs(2)).await.expect("release sent again on reconnect");
+    assert_eq!(r.session_id, sid);
+    assert!(pgw.ccr_terminate(&sid).await.is_success());
+    s.pcrf.settle().await;
+    let c = s.pcrf.counters();
+    assert_eq!((c.sessions, c.unconfirmed, c.asr), (0, 0, 1));
+    assert!(s.temp.store.gx_sessions().await.unwrap().is_empty());
+}
+
+/// Without a reconnect, an unconfirmed release is tried again after `retry_min_ms` (doubling) until
+/// the PCEF takes it.
+#[tokio::test]
+async fn an_unconfirmed_release_is_tried_again_until_the_pcef_confirms() {
+    let s = setup_with(PcrfConfig { retry_min_ms: 100, retry_max_ms: 400, ..fast() }).await;
+    let (addr, _stop) = serve_pcrf(s.pcrf.clone()).await;
+    let pgw = testkit::gx::Pgw::connect_with_state(addr, PGW, REALM, REALM, 1).await.unwrap();
+    let spec = testkit::gx::SessionSpec::new(LOW, "meters.example", std::net::Ipv4Addr::new(10, 45, 0, 9));
+    let sid = pgw.ccr_initial(&spec).await.session_id;
+    pgw.refuse_with(Some(rc::UNABLE_TO_COMPLY));
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::sims::change_status(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), SimStatus::Suspended).await.unwrap();
+    s.pcrf.settle().await;
+    assert_eq!(s.pcrf.counters().unconfirmed, 1);
+    // The release, then two retries, each refused.
+    for n in 0..3 {
+        let m = pgw.next_rar(Duration::from_secs(5)).await.unwrap_or_else(|| panic!("release attempt {n}"));
+        assert_eq!(m.get_u32(avp::SESSION_RELEASE_CAUSE), Some(1));
+    }
+    assert_eq!(s.pcrf.counters().unconfirmed, 1);
+    pgw.refuse_with(None);
+    let r = pgw.next_release(Duration::from_secs(5)).await.expect("a retry is taken");
+    assert_eq!(r.session_id, sid);
+}
+
+/// `max_sessions_per_imsi` and `max_sessions_per_pcef`: a CCR-I beyond either is refused with 5006
+/// DIAMETER_RESOURCES_EXCEEDED and counted; existing sessions stay, renewing one is not a new one,
+/// and another PCEF is not affected.
+#[tokio::test]
+async fn session_caps_refuse_new_sessions_only() {
+    let s = setup_with(PcrfConfig { max_sessions_per_imsi: 2, max_sessions_per_pcef: 3, ..fast() }).await;
+    let open = |id: &str, who: &str, ip: u8| ccr_i(PGW, id, who, [10, 45, 0, ip]);
+    assert_eq!(s.pcrf.answer(open("pgw1;1", LOW, 1), PGW).await.result_code(), Some(rc::SUCCESS));
+    assert_eq!(s.pcrf.answer(open("pgw1;2", LOW, 2), PGW).await.result_code(), Some(rc::SUCCESS));
+    let a = s.pcrf.answer(open("pgw1;3", LOW, 3), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::RESOURCES_EXCEEDED));
+    assert_eq!(a.header.flags & flags::E, 0, "5006 is not a protocol error");
+    assert!(a.get_str(avp::ERROR_MESSAGE).unwrap().contains("max_sessions_per_imsi"));
+    assert_eq!(s.pcrf.answer(open("pgw1;1", LOW, 1), PGW).await.result_code(), Some(rc::SUCCESS), "renewal");
+    assert_eq!(s.pcrf.answer(open("pgw1;4", METER, 4), PGW).await.result_code(), Some(rc::SUCCESS));
+    let a = s.pcrf.answer(open("pgw1;5", METER, 5), PGW).await;
+    assert_eq!(a.result_code(), Some(rc::RESOURCES_EXCEEDED));
+    assert!(a.get_str(avp::ERROR_MESSAGE).unwrap().contains("max_sessions_per_pcef"));
+    assert_eq!(
+        s.pcrf.answer(ccr_i("pgw2", "pgw2;1", METER, [10, 45, 1, 1]), "pgw2").await.result_code(),
+        Some(rc::SUCCESS)
+    );
+    let c = s.pcrf.counters();
+    assert_eq!((c.session_cap_refused, c.sessions), (2, 4));
+    assert!(s.pcrf.lookup_ip(ip("10.45.0.3")).is_none());
+    assert_eq!(s.pcrf.answer(ccr_u_usage(PGW, "pgw1;2", 1, 1, 1), PGW).await.result_code(), Some(rc::SUCCESS));
+    // A session that ends makes room.
+    assert_eq!(s.pcrf.answer(ccr(PGW, "pgw1;2", 3, 2), PGW).await.result_code(), Some(rc::SUCCESS));
+    assert_eq!(s.pcrf.answer(open("pgw1;3", LOW, 3), PGW).await.result_code(), Some(rc::SUCCESS));
 }

@@ -203,6 +203,9 @@ struct Shared {
     next_session: AtomicU64,
     sessions: Mutex<HashMap<String, Session>>,
     auto_terminate: AtomicBool,
+    /// When not 0: the Result-Code every RAR and ASR is answered with, without acting on it (a
+    /// PCEF that fails).
+    refuse_with: AtomicU32,
     received: Mutex<Vec<Message>>,
     rars: mpsc::UnboundedSender<Message>,
     asrs: mpsc::UnboundedSender<Message>,
@@ -332,7 +335,13 @@ impl Handler for Pcef {
         let sh = &self.shared;
         lock(&sh.received).push(req.clone());
         let sid = find(&req.avps, base::SESSION_ID, 0).and_then(str_of).unwrap_or_default().to_string();
+        let refuse = sh.refuse_with.load(Ordering::Relaxed);
         let (answer, release) = match (req.header.app_id, req.header.code) {
+            (GX_APPLICATION_ID, code @ (codes::RE_AUTH | codes::ABORT_SESSION)) if refuse != 0 => {
+                let a = sh.answer(&req, refuse);
+                let _ = if code == codes::RE_AUTH { sh.rars.send(req) } else { sh.asrs.send(req) };
+                (a, None)
+            }
             (GX_APPLICATION_ID, codes::RE_AUTH) => {
                 let (a, r) = sh.on_rar(&req, &sid);
                 let _ = sh.rars.send(req);
@@ -419,6 +428,7 @@ impl Pgw {
             next_session: AtomicU64::new(1),
             sessions: Mutex::new(HashMap::new()),
             auto_terminate: AtomicBool::new(true),
+            refuse_with: AtomicU32::new(0),
             received: Mutex::new(Vec::new()),
             rars: rars_tx,
             asrs: asrs_tx,
@@ -452,6 +462,29 @@ impl Pgw {
         let peer = open(self.addr, &self.shared).await?;
         *lock(&self.link) = peer;
         Ok(state)
+    }
+
+    /// A lost connection: it is closed (DPR) and opened again with the same Origin-State-Id, so
+    /// the P-GW keeps its sessions and the PCRF its own of them.
+    pub async fn reconnect(&self) -> std::io::Result<()> {
+        let old = self.peer();
+        old.disconnect(0).await;
+        for _ in 0..100 {
+            if !old.is_open() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let peer = open(self.addr, &self.shared).await?;
+        *lock(&self.link) = peer;
+        Ok(())
+    }
+
+    /// Answers every RAR and ASR with `code` without acting on it (a failing PCEF), or again as a
+    /// PCEF does with `None`. Such requests are still handed to the test ([`Pgw::next_rar`],
+    /// [`Pgw::next_asr`], [`Pgw::received`]).
+    pub fn refuse_with(&self, code: Option<u32>) {
+        self.shared.refuse_with.store(code.unwrap_or(0), Ordering::Relaxed);
     }
 
     /// The Origin-State-Id now in use.
@@ -632,6 +665,7 @@ mod tests {
             next_session: AtomicU64::new(1),
             sessions: Mutex::new(HashMap::new()),
             auto_terminate: AtomicBool::new(false),
+            refuse_with: AtomicU32::new(0),
             received: Mutex::new(Vec::new()),
             rars,
             asrs,

@@ -209,25 +209,25 @@ impl Sessions {
             },
             v4 => v4,
         };
-        let live = self
+        let mut live = self
             .by_ip
             .get(&key)
             .into_iter()
             .flatten()
             .filter_map(|id| self.by_id.get(id))
             .filter(|s| !s.releasing && apn.is_none_or(|a| s.apn.eq_ignore_ascii_case(a)));
-        let mut found: Option<&Session> = None;
-        let mut sims: Vec<&Imsi> = Vec::new();
+        let Some(first) = live.next() else { return Holders::None };
+        // Other SIMs holding it (no allocation in the usual case of one holder).
+        let mut others: Vec<&Imsi> = Vec::new();
         for s in live {
-            if !sims.contains(&&s.imsi) {
-                sims.push(&s.imsi);
+            if s.imsi != first.imsi && !others.contains(&&s.imsi) {
+                others.push(&s.imsi);
             }
-            found.get_or_insert(s);
         }
-        match (found, sims.len()) {
-            (Some(s), 1) => Holders::One(s),
-            (_, 0) => Holders::None,
-            (_, n) => Holders::Several(n),
+        if others.is_empty() {
+            Holders::One(first)
+        } else {
+            Holders::Several(others.len() + 1)
         }
     }
 

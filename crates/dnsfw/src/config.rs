@@ -50,6 +50,10 @@ pub struct DnsConfig {
     /// Shorter retention of the query log for some tenants, in hours (`{ acme = 24 }`); the
     /// default above is the ceiling (a longer value here keeps nothing longer).
     pub tenant_log_retention_hours: std::collections::BTreeMap<String, u64>,
+    /// Only the Gx sessions of this APN identify who asks (the APN as the P-GW reports it, any
+    /// case); unset: every session. An operator whose APNs' address pools overlap runs one
+    /// firewall per APN with this set; without it an address held by SIMs of two APNs is refused.
+    pub apn: Option<String>,
 }
 
 impl Default for DnsConfig {
@@ -66,6 +70,7 @@ impl Default for DnsConfig {
             upstream_timeout_ms: 2000,
             log_retention_hours: 168,
             tenant_log_retention_hours: std::collections::BTreeMap::new(),
+            apn: None,
         }
     }
 }
@@ -148,6 +153,9 @@ mod tests {
         let got: Vec<String> = c.upstream.iter().map(|a| a.to_string()).collect();
         assert_eq!(got, ["192.0.2.53:53", "192.0.2.54:5353", "[2001:db8::53]:53", "[2001:db8::54]:5300"]);
         assert_eq!(c.answer_refused, RefusedAnswer::Nxdomain);
+        assert_eq!(c.apn, None);
+        let c: DnsConfig = toml::from_str(r#"apn = "meters.example""#).unwrap();
+        assert_eq!(c.apn.as_deref(), Some("meters.example"));
     }
 
     #[test]

@@ -10,11 +10,31 @@ use std::time::Duration;
 pub trait Directory: Send + Sync + 'static {
     /// The SIM using `ip` now (from the Gx sessions), or None.
     fn lookup(&self, ip: IpAddr) -> Option<Asker>;
+    /// Who is behind `ip`: what the firewall asks. By default [`Directory::lookup`]'s SIM, or an
+    /// unknown source; a directory whose addresses may be held by several SIMs at once (address
+    /// pools that overlap across APNs or tenants) says [`Source::Ambiguous`] instead of guessing.
+    fn source(&self, ip: IpAddr) -> Source {
+        match self.lookup(ip) {
+            Some(a) => Source::Sim(a),
+            None => Source::Unknown,
+        }
+    }
     /// An allowed name resolved: these addresses may be reached by the SIM for `ttl`.
     fn resolved(&self, imsi: &ids::Imsi, name: &str, addrs: &[IpAddr], ttl: Duration);
     /// A name outside the SIM's allowlist was asked (called at most once per SIM and name per
     /// minute; the firewall throttles).
     fn refused(&self, asker: &Asker, name: &str);
+}
+
+/// Who is behind a source address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// One SIM.
+    Sim(Asker),
+    /// No SIM.
+    Unknown,
+    /// Several SIMs hold the address (overlapping pools): answered as refused, logged for no SIM.
+    Ambiguous,
 }
 
 /// The SIM behind a source address and the names it may resolve.

@@ -39,8 +39,8 @@ pub use tokio_util::sync::CancellationToken;
 
 use cache::{Answer, Cache, Key};
 pub use config::{ConfigError, DnsConfig, RefusedAnswer};
-pub use directory::{Asker, Directory, DomainPolicy};
-use limits::{RateLimiter, RefusalThrottle, ReportThrottle};
+pub use directory::{Asker, Directory, DomainPolicy, Source};
+use limits::{RateLimiter, RefusalThrottle, ReportThrottle, WarnOnce};
 use log::QueryLog;
 pub use log::{QueryLogEntry, Verdict};
 pub use server::Bound;
@@ -62,6 +62,8 @@ pub struct Counters {
     pub rate_limited: u64,
     /// Of `refused`: from an address with no SIM.
     pub unknown_source: u64,
+    /// Of `refused`: from an address several SIMs hold (overlapping address pools).
+    pub ambiguous_source: u64,
     /// Allowed names no upstream could answer (SERVFAIL sent).
     pub upstream_failures: u64,
     /// Allowed names answered from the cache.
@@ -81,6 +83,7 @@ struct AtomicCounters {
     refused: AtomicU64,
     rate_limited: AtomicU64,
     unknown_source: AtomicU64,
+    ambiguous_source: AtomicU64,
     upstream_failures: AtomicU64,
     cache_hits: AtomicU64,
     malformed: AtomicU64,
@@ -102,6 +105,7 @@ pub struct DnsFirewall {
     limiter: RateLimiter,
     reports: ReportThrottle,
     refusals: RefusalThrottle,
+    ambiguous: WarnOnce,
     log: QueryLog,
     counters: AtomicCounters,
 }
@@ -139,6 +143,7 @@ impl DnsFirewall {
             limiter: RateLimiter::new(config.queries_per_sec_per_sim, SIM_STATE_ENTRIES),
             reports: ReportThrottle::new(SIM_STATE_ENTRIES),
             refusals: RefusalThrottle::new(SIM_STATE_ENTRIES),
+            ambiguous: WarnOnce::new(SIM_STATE_ENTRIES),
             log: QueryLog::new(config.log_capacity),
             counters: AtomicCounters::default(),
             directory,
@@ -175,6 +180,7 @@ impl DnsFirewall {
             refused: r(&c.refused),
             rate_limited: r(&c.rate_limited),
             unknown_source: r(&c.unknown_source),
+            ambiguous_source: r(&c.ambiguous_source),
             upstream_failures: r(&c.upstream_failures),
             cache_hits: r(&c.cache_hits),
             log_dropped: self.log.dropped.load(Ordering::Relaxed),
@@ -200,11 +206,29 @@ impl DnsFirewall {
             }
         };
         bump(&self.counters.queries);
-        let Some(asker) = self.directory.lookup(source) else {
-            bump(&self.counters.unknown_source);
-            bump(&self.counters.refused);
-            self.record(source, None, &q, Verdict::Refused, wire::REFUSED, Vec::new());
-            return Decision::Reply(Some(wire::error_answer(&q, wire::REFUSED)));
+        let refused_rcode = match self.config.answer_refused {
+            RefusedAnswer::Refused => wire::REFUSED,
+            RefusedAnswer::Nxdomain => wire::NXDOMAIN,
+        };
+        let asker = match self.directory.source(source) {
+            Source::Sim(asker) => asker,
+            Source::Unknown => {
+                bump(&self.counters.unknown_source);
+                bump(&self.counters.refused);
+                self.record(source, None, &q, Verdict::Refused, wire::REFUSED, Vec::new());
+                return Decision::Reply(Some(wire::error_answer(&q, wire::REFUSED)));
+            }
+            // Several SIMs hold the address: fail closed, and into no tenant's log.
+            Source::Ambiguous => {
+                bump(&self.counters.ambiguous_source);
+                bump(&self.counters.refused);
+                if self.ambiguous.first_time(source) {
+                    tracing::warn!(%source, "DNS query from an address several SIMs hold (overlapping address pools): \
+                        refused; serve such APNs from a DNS firewall each ([dns] apn)");
+                }
+                self.record(source, None, &q, Verdict::Refused, refused_rcode, Vec::new());
+                return Decision::Reply(Some(wire::error_answer(&q, refused_rcode)));
+            }
         };
         if !self.limiter.allow(&asker.imsi, now) {
             bump(&self.counters.rate_limited);
@@ -221,12 +245,8 @@ impl DnsFirewall {
             if self.refusals.should_tell(&asker.imsi, &q.lower, now) {
                 self.directory.refused(&asker, &q.lower);
             }
-            let rcode = match self.config.answer_refused {
-                RefusedAnswer::Refused => wire::REFUSED,
-                RefusedAnswer::Nxdomain => wire::NXDOMAIN,
-            };
-            self.record(source, Some(&asker), &q, Verdict::Refused, rcode, Vec::new());
-            return Decision::Reply(Some(wire::error_answer(&q, rcode)));
+            self.record(source, Some(&asker), &q, Verdict::Refused, refused_rcode, Vec::new());
+            return Decision::Reply(Some(wire::error_answer(&q, refused_rcode)));
         }
         match self.cache.get(&Key::of(&q), now) {
             Some(answer) => {
@@ -352,6 +372,8 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         sims: HashMap<IpAddr, Asker>,
+        /// Addresses several SIMs hold.
+        shared: Vec<IpAddr>,
         resolved: Mutex<Vec<Report>>,
         refused: Mutex<Vec<(String, String)>>,
     }
@@ -359,6 +381,12 @@ mod tests {
     impl Directory for Recorder {
         fn lookup(&self, ip: IpAddr) -> Option<Asker> {
             self.sims.get(&ip).cloned()
+        }
+        fn source(&self, ip: IpAddr) -> Source {
+            if self.shared.contains(&ip) {
+                return Source::Ambiguous;
+            }
+            self.lookup(ip).map_or(Source::Unknown, Source::Sim)
         }
         fn resolved(&self, imsi: &ids::Imsi, name: &str, addrs: &[IpAddr], ttl: Duration) {
             self.resolved.lock().unwrap().push((imsi.to_string(), name.into(), addrs.to_vec(), ttl));
@@ -467,6 +495,40 @@ mod tests {
         assert!(dir.resolved.lock().unwrap().is_empty());
         let log = fw.take_log(1);
         assert_eq!((log[0].imsi.as_str(), log[0].verdict), ("", Verdict::Refused));
+    }
+
+    #[tokio::test]
+    async fn an_address_several_sims_hold_is_refused_counted_and_logged_for_no_tenant() {
+        for (answer, rcode_sent) in [(RefusedAnswer::Refused, wire::REFUSED), (RefusedAnswer::Nxdomain, wire::NXDOMAIN)]
+        {
+            let patterns: Vec<ids::DomainPattern> = vec!["api.acme.example".parse().unwrap()];
+            let mut dir = Recorder::default();
+            dir.sims.insert(
+                IpAddr::from(SIM),
+                Asker {
+                    imsi: "001010000000001".parse().unwrap(),
+                    tenant: Some("acme".into()),
+                    policy: DomainPolicy::Allow(patterns.into()),
+                },
+            );
+            dir.shared.push(IpAddr::from(SIM));
+            let dir = Arc::new(dir);
+            let fw = DnsFirewall::new(DnsConfig { answer_refused: answer, ..DnsConfig::default() }, dir.clone());
+            seed(&fw, "api.acme.example.", 300, [192, 0, 2, 7]);
+            for name in ["api.acme.example.", "evil.example."] {
+                let a = fw.answer(SIM.into(), &query(name, RecordType::A, None), false).await.unwrap();
+                assert_eq!(rcode(&a), rcode_sent, "{name}: fail closed with the configured answer");
+            }
+            let c = fw.counters();
+            assert_eq!((c.ambiguous_source, c.refused, c.allowed, c.unknown_source), (2, 2, 0, 0));
+            assert!(dir.resolved.lock().unwrap().is_empty(), "nothing opened for either SIM");
+            assert!(dir.refused.lock().unwrap().is_empty(), "no refusal event in either tenant");
+            let log = fw.take_log(10);
+            assert_eq!(log.len(), 2);
+            assert!(log.iter().all(|e| e.imsi.is_empty() && e.tenant.is_none() && e.verdict == Verdict::Refused));
+            // Warned about once, not per query.
+            assert!(!fw.ambiguous.first_time(IpAddr::from(SIM)));
+        }
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! Per-SIM bookkeeping that keeps the firewall and the PCRF from being flooded: the token bucket
-//! per SIM, the throttle on `Directory::resolved` reports, and the once-a-minute refusal events.
+//! per SIM, the throttle on `Directory::resolved` reports, and the once-a-minute refusal events;
+//! and the once-per-address warning about ambiguous sources.
 //! All maps are bounded; when one is full, stale entries go first, then arbitrary ones (the cost of
 //! forgetting is one extra report or one early query, never a wrong answer).
 
@@ -129,6 +130,31 @@ impl RefusalThrottle {
     }
 }
 
+/// Remembers the addresses already warned about, so that a warning is logged once per address, not
+/// once per query (bounded: beyond `entries` addresses an arbitrary one is forgotten, and may be
+/// warned about again).
+#[derive(Debug)]
+pub(crate) struct WarnOnce {
+    seen: Sharded<IpAddr, ()>,
+}
+
+impl WarnOnce {
+    pub(crate) fn new(entries: usize) -> Self {
+        WarnOnce { seen: Sharded::new(entries) }
+    }
+
+    /// True (and remembered) the first time `ip` is seen.
+    pub(crate) fn first_time(&self, ip: IpAddr) -> bool {
+        let mut shard = self.seen.shard(&ip);
+        if shard.contains_key(&ip) {
+            return false;
+        }
+        let per_shard = self.seen.per_shard;
+        Sharded::insert_bounded(&mut shard, per_shard, ip, (), |_| false);
+        true
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +205,20 @@ mod tests {
         assert!(!r.should_tell(&imsi(1), "evil.example", t0 + Duration::from_secs(59)));
         assert!(r.should_tell(&imsi(1), "other.example", t0));
         assert!(r.should_tell(&imsi(1), "evil.example", t0 + Duration::from_secs(61)));
+    }
+
+    #[test]
+    fn an_address_is_warned_about_once() {
+        let w = WarnOnce::new(100);
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(w.first_time(a));
+        assert!(!w.first_time(a));
+        assert!(w.first_time("10.0.0.2".parse().unwrap()));
+        let small = WarnOnce::new(16);
+        for n in 0..1000u32 {
+            small.first_time(IpAddr::from(n.to_be_bytes()));
+        }
+        assert!(small.seen.len() <= 16);
     }
 
     #[test]

@@ -41,6 +41,7 @@ pub mod ipfilter;
 mod limit;
 mod push;
 pub mod qos;
+mod recheck;
 mod retry;
 pub mod rules;
 mod session;
@@ -65,7 +66,7 @@ use tokio::sync::mpsc;
 
 pub use config::{PcrfConfig, Release};
 
-use session::{Session, Sessions};
+use session::{Holders, Session, Sessions};
 use writer::Write;
 
 /// How long a SIM's policy read from the store serves CCR-Initial before it is read again (changes
@@ -93,6 +94,18 @@ pub struct Asker {
     pub any_domain: bool,
     /// The names it may resolve otherwise.
     pub domains: Arc<[DomainPattern]>,
+}
+
+/// Who uses a UE address, for the DNS firewall ([`Pcrf::lookup_address`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressUser {
+    /// No live session holds it.
+    Nobody,
+    /// One SIM.
+    Sim(Asker),
+    /// Live sessions of this many SIMs hold it (pools that overlap across APNs or tenants): the
+    /// address does not tell which SIM asks.
+    Ambiguous(usize),
 }
 
 /// What the PCRF has done since it started.
@@ -329,15 +342,29 @@ impl Pcrf {
             .unwrap_or_default()
     }
 
-    /// The SIM using `ip` now (an IPv6 address is looked up by its /64), for the DNS firewall.
+    /// The SIM using `ip` now (an IPv6 address is looked up by its /64), for the DNS firewall;
+    /// `None` also when the address is ambiguous ([`Pcrf::lookup_address`] tells the cases apart).
     pub fn lookup_ip(&self, ip: IpAddr) -> Option<Asker> {
+        match self.lookup_address(ip, None) {
+            AddressUser::Sim(a) => Some(a),
+            AddressUser::Nobody | AddressUser::Ambiguous(_) => None,
+        }
+    }
+
+    /// Who uses `ip` now (an IPv6 address is looked up by its /64), among the sessions of `apn`
+    /// when given (the APN as the PCEF reported it, any case): a SIM only when exactly one SIM's
+    /// live sessions hold the address.
+    pub fn lookup_address(&self, ip: IpAddr, apn: Option<&str>) -> AddressUser {
         let (imsi, tenant) = {
             let sessions = lock(&self.sessions);
-            let s = sessions.by_address(ip)?;
-            (s.imsi.clone(), s.tenant.clone())
+            match sessions.by_address(ip, apn) {
+                Holders::None => return AddressUser::Nobody,
+                Holders::Several(n) => return AddressUser::Ambiguous(n),
+                Holders::One(s) => (s.imsi.clone(), s.tenant.clone()),
+            }
         };
         let sub = lock(&self.cache).get(&imsi).cloned();
-        Some(match sub {
+        AddressUser::Sim(match sub {
             Some(sub) => Asker { imsi, tenant, any_domain: sub.policy.any_domain(), domains: sub.domains.clone() },
             // Not known (yet): nothing may be resolved.
             None => Asker { imsi, tenant, any_domain: false, domains: Arc::from(Vec::new()) },

@@ -1,5 +1,11 @@
 //! Gx sessions in memory, indexed by Session-Id, by IMSI and by the UE's address, and their rows in
 //! the store.
+//!
+//! The address index keeps every session that holds an address: two APNs (or two tenants' private
+//! pools) may hand the same UE address to different SIMs, and the DNS firewall must then not guess
+//! ([`Sessions::by_address`] says the address is ambiguous). Within one PDN — the same PCEF and APN
+//! — an address has one holder at a time, so a new session there supersedes an older one that still
+//! holds the address (its CCR-T was lost).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -96,12 +102,24 @@ impl Session {
     }
 }
 
+/// Who holds an address.
+#[derive(Debug)]
+pub(crate) enum Holders<'a> {
+    /// Nobody.
+    None,
+    /// One SIM (this session of it).
+    One(&'a Session),
+    /// This many SIMs: the address cannot tell which one asks.
+    Several(usize),
+}
+
 /// Every session, with its indexes.
 #[derive(Default)]
 pub(crate) struct Sessions {
     by_id: HashMap<String, Session>,
     by_imsi: HashMap<Imsi, Vec<String>>,
-    by_ip: HashMap<IpAddr, String>,
+    /// Every live session holding an address (usually one).
+    by_ip: HashMap<IpAddr, Vec<String>>,
     /// The last Origin-State-Id seen per PCEF host (lower case).
     pub pcef_states: HashMap<String, u32>,
     /// Sessions per PCEF host (lower case), for `max_sessions_per_pcef`.
@@ -132,18 +150,30 @@ impl Sessions {
         *self.per_pcef.entry(s.pcef_host.to_ascii_lowercase()).or_default() += 1;
         if !s.releasing {
             for ip in s.addresses() {
-                self.by_ip.insert(ip, s.id.clone());
+                let holders = self.by_ip.entry(ip).or_default();
+                // The same PDN (PCEF and APN) gives an address to one UE at a time: an older holder
+                // there is gone, whatever became of its CCR-T.
+                holders.retain(|h| {
+                    !self.by_id.get(h).is_some_and(|o| {
+                        o.pcef_host.eq_ignore_ascii_case(&s.pcef_host) && o.apn.eq_ignore_ascii_case(&s.apn)
+                    })
+                });
+                holders.push(s.id.clone());
             }
         }
         self.by_id.insert(s.id.clone(), s);
     }
 
-    /// Drops the session's addresses from the address index (it is being released).
+    /// Drops the session from the address index (it is being released); the other holders of its
+    /// addresses stay.
     pub fn unindex_addresses(&mut self, id: &str) {
         let Some(s) = self.by_id.get(id) else { return };
         for ip in s.addresses() {
-            if self.by_ip.get(&ip).is_some_and(|owner| owner == id) {
-                self.by_ip.remove(&ip);
+            if let Some(holders) = self.by_ip.get_mut(&ip) {
+                holders.retain(|h| h != id);
+                if holders.is_empty() {
+                    self.by_ip.remove(&ip);
+                }
             }
         }
     }
@@ -183,8 +213,10 @@ impl Sessions {
         self.by_imsi.keys().cloned().collect()
     }
 
-    /// The session using `ip` now.
-    pub fn by_address(&self, ip: IpAddr) -> Option<&Session> {
+    /// Who uses `ip` now, among the sessions of `apn` when given (any APN otherwise): one SIM, or
+    /// several (an address of overlapping pools), or none. Sessions being released do not count;
+    /// several sessions of one SIM are that SIM.
+    pub fn by_address(&self, ip: IpAddr, apn: Option<&str>) -> Holders<'_> {
         let key = match ip {
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => IpAddr::V4(v4),
@@ -192,7 +224,26 @@ impl Sessions {
             },
             v4 => v4,
         };
-        self.by_ip.get(&key).and_then(|id| self.by_id.get(id))
+        let mut live = self
+            .by_ip
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.by_id.get(id))
+            .filter(|s| !s.releasing && apn.is_none_or(|a| s.apn.eq_ignore_ascii_case(a)));
+        let Some(first) = live.next() else { return Holders::None };
+        // Other SIMs holding it (no allocation in the usual case of one holder).
+        let mut others: Vec<&Imsi> = Vec::new();
+        for s in live {
+            if s.imsi != first.imsi && !others.contains(&&s.imsi) {
+                others.push(&s.imsi);
+            }
+        }
+        if others.is_empty() {
+            Holders::One(first)
+        } else {
+            Holders::Several(others.len() + 1)
+        }
     }
 
     /// Removes the sessions of `host` begun under another Origin-State-Id than `state`.
@@ -204,5 +255,117 @@ impl Sessions {
             .map(|s| s.id.clone())
             .collect();
         stale.iter().filter_map(|id| self.remove(id)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(id: &str, imsi: &str, pcef: &str, apn: &str, ip: &str) -> Session {
+        Session {
+            id: id.into(),
+            imsi: imsi.parse().unwrap(),
+            tenant: format!("tenant-of-{imsi}"),
+            pcef_host: pcef.into(),
+            pcef_realm: "epc.example".into(),
+            pcef_state: None,
+            apn: apn.into(),
+            framed_ip: Some(ip.parse().unwrap()),
+            framed_ipv6: None,
+            rat_type: None,
+            plmn: None,
+            rules: Vec::new(),
+            created_at: 0,
+            updated_at: 0,
+            hosts: Vec::new(),
+            releasing: false,
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn holder(sessions: &Sessions, addr: &str, apn: Option<&str>) -> Option<String> {
+        match sessions.by_address(ip(addr), apn) {
+            Holders::One(s) => Some(s.imsi.to_string()),
+            Holders::None => None,
+            Holders::Several(n) => Some(format!("{n} SIMs")),
+        }
+    }
+
+    const A: &str = "001010000000001";
+    const B: &str = "001010000000002";
+
+    #[test]
+    fn an_address_held_by_two_sims_is_ambiguous_until_one_goes() {
+        let mut s = Sessions::default();
+        s.insert(session("a", A, "pgw1", "meters.example", "10.0.0.1"));
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(A));
+        // Another APN's pool hands out the same address to another SIM.
+        s.insert(session("b", B, "pgw1", "cameras.example", "10.0.0.1"));
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some("2 SIMs"));
+        // Restricted to one APN, each is found.
+        assert_eq!(holder(&s, "10.0.0.1", Some("Meters.Example")).as_deref(), Some(A));
+        assert_eq!(holder(&s, "10.0.0.1", Some("cameras.example")).as_deref(), Some(B));
+        assert_eq!(holder(&s, "10.0.0.1", Some("other.example")), None);
+        // Removing one holder leaves the other indexed.
+        s.remove("b");
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(A));
+        s.insert(session("b", B, "pgw1", "cameras.example", "10.0.0.1"));
+        s.remove("a");
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(B));
+        s.remove("b");
+        assert_eq!(holder(&s, "10.0.0.1", None), None);
+        assert!(s.by_ip.is_empty());
+    }
+
+    #[test]
+    fn a_released_holder_no_longer_counts() {
+        let mut s = Sessions::default();
+        s.insert(session("a", A, "pgw1", "meters.example", "10.0.0.1"));
+        s.insert(session("b", B, "pgw2", "meters.example", "10.0.0.1"));
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some("2 SIMs"));
+        s.unindex_addresses("b");
+        s.get_mut("b").unwrap().releasing = true;
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(A));
+        // A releasing session left in the index (a stored row loaded as such) is not counted either.
+        let mut late = session("c", B, "pgw3", "meters.example", "10.0.0.1");
+        late.releasing = true;
+        s.insert(late);
+        s.by_ip.get_mut(&ip("10.0.0.1")).unwrap().push("c".into());
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(A));
+    }
+
+    #[test]
+    fn two_sessions_of_one_sim_are_that_sim() {
+        let mut s = Sessions::default();
+        s.insert(session("a1", A, "pgw1", "meters.example", "10.0.0.1"));
+        s.insert(session("a2", A, "pgw2", "meters.example", "10.0.0.1"));
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(A));
+    }
+
+    #[test]
+    fn a_new_session_of_the_same_pdn_supersedes_the_old_holder() {
+        let mut s = Sessions::default();
+        s.insert(session("a", A, "pgw1", "meters.example", "10.0.0.1"));
+        // The P-GW handed the address to another UE: the first session's CCR-T was lost.
+        s.insert(session("b", B, "PGW1", "meters.example", "10.0.0.1"));
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(B));
+        // The stale session ending does not take the address from its new holder.
+        s.remove("a");
+        assert_eq!(holder(&s, "10.0.0.1", None).as_deref(), Some(B));
+    }
+
+    #[test]
+    fn ipv6_prefixes_and_mapped_addresses_are_found() {
+        let mut s = Sessions::default();
+        let mut v6 = session("a", A, "pgw1", "meters.example", "10.0.0.1");
+        v6.framed_ipv6 = Some(("2001:db8:1:2::".parse().unwrap(), 64));
+        s.insert(v6);
+        assert_eq!(holder(&s, "2001:db8:1:2::99", None).as_deref(), Some(A));
+        assert_eq!(holder(&s, "::ffff:10.0.0.1", None).as_deref(), Some(A));
+        assert_eq!(holder(&s, "2001:db8:1:3::1", None), None);
     }
 }

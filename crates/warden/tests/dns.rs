@@ -171,3 +171,71 @@ async fn allowed_names_resolve_and_open_the_gx_rules_others_are_refused() {
     assert!(seen.1 >= 4, "query log has {} entries", seen.1);
     stop.cancel();
 }
+
+/// Two APNs whose pools overlap give 127.0.0.2 to SIMs of two tenants at once: the address names
+/// neither, so a query from it is refused (fail closed) and lands in neither SIM's query log. With
+/// `[dns] apn` the firewall looks among that APN's sessions only, and finds its SIM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_two_sims_hold_is_refused_unless_the_firewall_serves_one_apn() {
+    const CAMERA: &str = "001010000000002";
+    let profiles = format!(
+        "{PROFILES}\n[[profile]]\nname = \"dns-camera\"\nservices = [\"data\"]\n\
+         allow_domains = [\"api.meters.example\"]\n[[profile.apn]]\nname = \"cameras.example\"\n"
+    );
+    let sims = format!(
+        "{SIMS}001010000000002,,491700000002,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,dns-camera,standard,globex\n"
+    );
+    let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let extra = format!(
+        "[[diameter.peers]]\norigin_host = \"{PGW}\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
+         applications = [\"gx\"]\n[dns]\nlisten = \"{dns}\"\n"
+    );
+    let n = node("5d", &[], "", &extra);
+    for (file, contents, kind) in [("p.toml", profiles.as_str(), "profile"), ("s.csv", sims.as_str(), "sim")] {
+        std::fs::write(n.dir.path().join(file), contents).unwrap();
+        let out = warden(n.dir.path(), &[kind, "import", file]);
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let token = n.admin_token();
+    let server = n.start().await;
+    let pgw = Pgw::connect(n.diameter, PGW, REALM).await.expect("P-GW connects");
+    for (imsi, apn) in [(IMSI, APN), (CAMERA, "cameras.example")] {
+        let cca = pgw.ccr_initial(&SessionSpec::new(imsi, apn, UE)).await;
+        assert!(cca.is_success(), "{imsi}: {:#?}", cca.message);
+    }
+    // Both SIMs may resolve the name (no upstream here: an allowed name gets SERVFAIL, 2); the
+    // address names neither: REFUSED (5).
+    let ask = move || tokio::task::spawn_blocking(move || raw_query(dns, UE, "api.meters.example"));
+    assert_eq!(ask().await.unwrap().0, 5, "an ambiguous source is refused");
+    assert_eq!(ask().await.unwrap().0, 5);
+    // The PCRF writes its sessions within milliseconds; give it time before the kill.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(pgw);
+    drop(server);
+
+    // The same sessions, a firewall for the meters' APN only.
+    let config = n.dir.path().join("warden.toml");
+    let toml = std::fs::read_to_string(&config).unwrap() + "apn = \"Meters.Example\"\n";
+    std::fs::write(&config, toml).unwrap();
+    let _server = n.start().await;
+    assert_eq!(ask().await.unwrap().0, 2, "the meter is found among its APN's sessions (allowed; no upstream)");
+
+    // Only that query is in a SIM's log: the refused ones are in neither tenant's.
+    let api = n.api();
+    let mut logs = (0, 0);
+    for _ in 0..50 {
+        let count = |imsi: &'static str| {
+            let (api, token) = (api.clone(), token.clone());
+            async move {
+                let (_, log) = http("GET", &format!("{api}/dns/queries?imsi={imsi}"), &token, None).await;
+                log["items"].as_array().map_or(0, Vec::len)
+            }
+        };
+        logs = (count(IMSI).await, count(CAMERA).await);
+        if logs.0 >= 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(logs, (1, 0), "query log entries of the meter and the camera");
+}

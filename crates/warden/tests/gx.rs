@@ -416,3 +416,50 @@ async fn python_diameter_pgw_gets_the_same_rules() {
     };
     assert_eq!(view(&py), view(&rust));
 }
+
+/// On SQLite, changes made by another process while `warden serve` runs — the command line editing
+/// the profile's allowlist, then suspending the SIM — reach the live session (RAR, then its release)
+/// within about a second, without anything told through the API.
+#[tokio::test]
+async fn command_line_changes_reach_live_sessions_on_sqlite() {
+    let n = setup();
+    let _server = n.start().await;
+    let pgw = Pgw::connect(n.diameter, PGW, REALM).await.expect("P-GW connects with Gx");
+    let spec = SessionSpec::new(IMSI, APN, Ipv4Addr::new(10, 45, 0, 2));
+    let cca = pgw.ccr_initial(&spec).await;
+    let sid = cca.session_id.clone();
+    check_cca(&pgw, &sid, 1, &cca, "CCR-I");
+    assert_eq!(
+        allowed_remotes(&pgw.session(&sid).unwrap().installed),
+        set(&["ip 198.51.100.0/24", "6 203.0.113.7 443"])
+    );
+
+    let cli = |args: &'static [&'static str]| {
+        let dir = n.dir.path().to_path_buf();
+        async move {
+            let out = tokio::task::spawn_blocking(move || warden(&dir, args)).await.unwrap();
+            assert!(out.status.success(), "warden {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    };
+    // The profile's allowlist loses its /24, edited by `warden profile import` (another process).
+    let edited = PROFILES.replace(r#"allow_prefixes = ["198.51.100.0/24", "#, "allow_prefixes = [");
+    assert_ne!(edited, PROFILES);
+    std::fs::write(n.dir.path().join("gx-profiles-edited.toml"), edited).unwrap();
+    cli(&["profile", "import", "gx-profiles-edited.toml"]).await;
+    let started = Instant::now();
+    let rar = pgw.next_rar(Duration::from_secs(3)).await.expect("RAR after the command line edited the profile");
+    assert!(started.elapsed() <= Duration::from_secs(2), "RAR after {:?}", started.elapsed());
+    assert_eq!(find(&rar.avps, base::SESSION_ID, 0).and_then(str_of), Some(sid.as_str()));
+    while pgw.next_rar(Duration::from_millis(300)).await.is_some() {}
+    let s = pgw.session(&sid).unwrap();
+    check_shape(&s, "profile edited by the command line");
+    assert_eq!(allowed_remotes(&s.installed), set(&["6 203.0.113.7 443"]));
+    assert!(!s.allows(ip("198.51.100.77"), 80, TCP) && s.allows(ip("203.0.113.7"), 443, TCP));
+
+    // The SIM suspended by `warden sim set-status`: its session is released.
+    cli(&["sim", "set-status", IMSI, "suspended"]).await;
+    let started = Instant::now();
+    let release = pgw.next_release(Duration::from_secs(3)).await.expect("session released after the command line");
+    assert!(started.elapsed() <= Duration::from_secs(2), "release after {:?}", started.elapsed());
+    assert_eq!(release.session_id, sid);
+}

@@ -15,7 +15,7 @@
 //! the payload themselves, under their own access rules.
 //!
 //! Speed comes from never running a general regex over the payload for the built-in kinds: one skip
-//! search for runs of digits and separators ([`digits`]) and `memchr`/`memmem` for `@`, `$G` and
+//! search for runs of digits and separators (word-wide classification, 64 bytes at a time) and `memchr`/`memmem` for `@`, `$G` and
 //! `"lat`, each candidate then validated. Operator patterns run as one multi-pattern
 //! `regex-automata` search and cost extra.
 
@@ -311,7 +311,8 @@ impl Scanner {
         if from >= end {
             return;
         }
-        if c.ibans {
+        // An IBAN's run starts right after a letter: the country code or a letter of the BBAN.
+        if c.ibans && from == start && start > 0 && b[start - 1].is_ascii_uppercase() {
             if let Some((s, e)) = digits::iban_covering(b, from) {
                 out.push(Finding { kind: FindingKind::Iban, offset: s, len: e - s });
                 *skip_until = e;

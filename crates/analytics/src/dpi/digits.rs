@@ -78,16 +78,17 @@ pub(crate) fn runs(b: &[u8], min_run: usize, mut f: impl FnMut(usize, usize)) {
     while base < n {
         let next = block_mask(b, base + 64);
         if current != 0 {
-            // Bit p: bytes base+p .. base+p+k-1 are all in the class.
-            let wide = (u128::from(next) << 64) | u128::from(current);
-            let mut long = wide;
+            // Bit p of `long`: bytes base+p .. base+p+k-1 are all in the class (the next block's
+            // mask supplies the bytes past this one). Doubling: runs of len, then of len + step.
+            let (mut long, mut ahead) = (current, next);
             let mut len = 1usize;
             while len < k {
-                let step = len.min(k - len);
-                long &= long >> step;
+                let step = len.min(k - len); // 1..=32
+                long &= (long >> step) | (ahead << (64 - step));
+                ahead &= ahead >> step;
                 len += step;
             }
-            let mut starts = (long as u64) & !((long as u64) << 1);
+            let mut starts = long & !(long << 1);
             while starts != 0 {
                 let start = base + starts.trailing_zeros() as usize;
                 starts &= starts - 1;
@@ -484,6 +485,28 @@ mod tests {
         for s in samples {
             for k in 1..12 {
                 assert_eq!(all_runs(s, k), naive_runs(s, k), "{:?} k={k}", String::from_utf8_lossy(s));
+            }
+        }
+    }
+
+    #[test]
+    fn the_block_search_agrees_with_a_byte_by_byte_one_across_block_boundaries() {
+        // A fixed pseudo-random mix of class and other bytes, long runs included, over many blocks.
+        let alphabet = b"0123456789 -.,+/x\"a:";
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut text = Vec::new();
+        for _ in 0..3000 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let c = alphabet[(state % alphabet.len() as u64) as usize];
+            let repeat = if state % 11 == 0 { (state >> 20) % 90 } else { 1 };
+            text.extend(std::iter::repeat_n(c, repeat as usize));
+        }
+        for k in 1..=64 {
+            for skip in [0, 1, 63, 64, 65] {
+                let t = &text[skip..];
+                assert_eq!(all_runs(t, k), naive_runs(t, k), "k={k} skip={skip}");
             }
         }
     }

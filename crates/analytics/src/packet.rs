@@ -90,7 +90,11 @@ fn ipv4(p: &[u8]) -> Result<Transport<'_>, Skip> {
         return Err(Skip::Malformed);
     }
     let header = usize::from(p[0] & 0x0f) * 4;
-    let total = usize::from(be16(p, 2).ok_or(Skip::Malformed)?);
+    let total = match usize::from(be16(p, 2).ok_or(Skip::Malformed)?) {
+        // Captures taken before segmentation offload show a total length of 0: trust the capture.
+        0 => p.len(),
+        n => n,
+    };
     if header < 20 || total < header || p.len() < header {
         return Err(Skip::Malformed);
     }
@@ -186,6 +190,13 @@ mod tests {
         let t = parse(1, &frame).unwrap();
         assert_eq!(t.payload, b"hello");
         assert_eq!(t.tuple.to_string(), "udp 10.0.0.1:1234 -> 10.0.0.2:53");
+    }
+
+    #[test]
+    fn a_total_length_of_zero_means_the_captured_length() {
+        let mut p = udp4(b"offloaded");
+        p[2..4].copy_from_slice(&[0, 0]);
+        assert_eq!(parse(228, &p).unwrap().payload, b"offloaded");
     }
 
     #[test]

@@ -500,7 +500,7 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let c = alphabet[(state % alphabet.len() as u64) as usize];
-            let repeat = if state % 11 == 0 { (state >> 20) % 90 } else { 1 };
+            let repeat = if state.is_multiple_of(11) { (state >> 20) % 90 } else { 1 };
             text.extend(std::iter::repeat_n(c, repeat as usize));
         }
         for k in 1..=64 {

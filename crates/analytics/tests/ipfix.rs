@@ -46,7 +46,9 @@ fn run(c: &mut Collector, datagram: &[u8]) -> Vec<Flow> {
 
 /// RFC 7011 Appendix A.2 (template set: sourceIPv4Address, destinationIPv4Address,
 /// ipNextHopIPv4Address, packetDeltaCount, octetDeltaCount, 4 octets each) and A.3 (a data set of
-/// three records), written out octet by octet as the RFC's figures lay them.
+/// three records), written out octet by octet as the RFC's figures lay them. The record values were
+/// transcribed from memory of the RFC's table (no copy of the RFC was at hand to check them); the
+/// layout, element IDs and lengths are the RFC's.
 #[test]
 fn decodes_the_rfc_7011_appendix_a_template_and_data_sets() {
     #[rustfmt::skip]

@@ -69,8 +69,21 @@ fn block_mask(b: &[u8], base: usize) -> u64 {
 }
 
 /// Calls `f(start, end)` for every maximal run of [`RUN_CLASS`] bytes at least `min_run` long, in order.
-pub(crate) fn runs(b: &[u8], min_run: usize, mut f: impl FnMut(usize, usize)) {
-    let k = min_run.clamp(1, 64);
+pub(crate) fn runs(b: &[u8], min_run: usize, f: impl FnMut(usize, usize)) {
+    // The usual lengths get a copy of the search with the shifts known at compile time.
+    match min_run {
+        9 => runs_of::<9>(b, 9, f),
+        10 => runs_of::<10>(b, 10, f),
+        11 => runs_of::<11>(b, 11, f),
+        13 => runs_of::<13>(b, 13, f),
+        other => runs_of::<0>(b, other, f),
+    }
+}
+
+/// [`runs`] for `min_run` (equal to `K` unless `K` is 0).
+#[inline(always)]
+fn runs_of<const K: usize>(b: &[u8], min_run: usize, mut f: impl FnMut(usize, usize)) {
+    let k = if K == 0 { min_run.clamp(1, 64) } else { K };
     let n = b.len();
     let mut covered = 0usize; // runs found so far end before this
     let mut base = 0usize;

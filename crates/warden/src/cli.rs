@@ -57,6 +57,9 @@ pub enum Command {
     /// Network security audit (GSMA CLP.14): checks, importers, live evidence, reports.
     #[command(subcommand)]
     Audit(crate::network_audit::AuditCommand),
+    /// Security analytics: offline DPI of a capture for personal data in clear.
+    #[command(subcommand)]
+    Analytics(crate::analytics_cmd::AnalyticsCommand),
     /// Several `warden serve` instances on one database.
     #[command(subcommand)]
     Cluster(ClusterCommand),

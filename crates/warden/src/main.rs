@@ -7,6 +7,7 @@
 //! errors are one line where they can be.
 
 mod access_cmd;
+mod analytics_cmd;
 mod app;
 mod auc_cmd;
 mod audit_cmd;
@@ -101,6 +102,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Auc(cmd) => auc_cmd::run(cmd).map(|json| json.to_string()),
         Command::Audit(cmd) => return network_audit::main(cli.config.as_deref(), cmd),
+        Command::Analytics(cmd) => return analytics_cmd::main(cmd),
         Command::Tls(cmd) => tls_cmd::run(cmd),
         other => run_async(cli.config.as_deref(), other),
     };
@@ -141,6 +143,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
         match command {
             Command::Auc(_) => unreachable!("handled synchronously"),
             Command::Audit(_) => unreachable!("handled in main"),
+            Command::Analytics(_) => unreachable!("handled in main"),
             Command::Tls(_) => unreachable!("handled synchronously"),
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,

@@ -75,6 +75,8 @@ use writer::Write;
 const CACHE_TTL: Duration = Duration::from_secs(60);
 /// SIMs whose policy is cached at most; beyond, those without a session are dropped.
 const MAX_CACHED: usize = 500_000;
+/// Most service profiles cached (operators have tens; the cache is dropped whole beyond this).
+const MAX_CACHED_PROFILES: usize = 4_096;
 /// Changes waiting for the background writer beyond which CCR-Initial is answered
 /// DIAMETER_TOO_BUSY: the database is slower than the PCEFs, and what a crash can lose stays bounded.
 pub const MAX_PENDING_WRITES: usize = 100_000;
@@ -197,6 +199,9 @@ pub struct Pcrf {
     may_query: MayQuery,
     sessions: Mutex<Sessions>,
     cache: Mutex<HashMap<Imsi, Arc<Subscriber>>>,
+    /// Service profiles by name, each with the policy generation it was read under (used only
+    /// while that generation is current), so that a subscriber's load is one store read.
+    profiles: Mutex<HashMap<String, (u64, Option<Arc<store::model::ServiceProfile>>)>>,
     /// Open connections by PCEF host (lower case), oldest first.
     peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
     limiter: limit::Limiter,
@@ -258,6 +263,7 @@ impl Pcrf {
             may_query,
             sessions: Mutex::new(sessions),
             cache: Mutex::new(HashMap::new()),
+            profiles: Mutex::new(HashMap::new()),
             peers: Mutex::new(HashMap::new()),
             limiter,
             writer,
@@ -483,12 +489,11 @@ impl Pcrf {
     /// The SIM's policy read from the store, stamped with the policy generation of before the read.
     pub(crate) async fn read_subscriber(&self, imsi: &Imsi) -> store::Result<Option<Arc<Subscriber>>> {
         let epoch = self.epoch();
-        let Some(sim) = self.store.sim(imsi).await? else { return Ok(None) };
+        let Some((sim, own)) = self.store.sim_with_policy(imsi).await? else { return Ok(None) };
         let profile = match &sim.profile {
-            Some(name) => self.store.profile(name).await?.map(Arc::new),
+            Some(name) => self.profile(name, epoch).await?,
             None => None,
         };
-        let own = self.store.sim_policy(imsi).await?;
         let policy = cmp::traffic::effective(&sim, profile.as_deref(), own.as_ref());
         Ok(Some(Arc::new(Subscriber {
             tenant: sim.tenant.clone(),
@@ -500,6 +505,26 @@ impl Pcrf {
             loaded: Instant::now(),
             epoch,
         })))
+    }
+
+    /// The service profile `name`, from the cache when it was read under the current policy
+    /// generation `epoch`, else from the store (and cached, stamped with `epoch`, unless a read under
+    /// a later generation is there already).
+    async fn profile(&self, name: &str, epoch: u64) -> store::Result<Option<Arc<store::model::ServiceProfile>>> {
+        if let Some((e, p)) = lock(&self.profiles).get(name) {
+            if *e == epoch {
+                return Ok(p.clone());
+            }
+        }
+        let read = self.store.profile(name).await?.map(Arc::new);
+        let mut profiles = lock(&self.profiles);
+        if profiles.len() >= MAX_CACHED_PROFILES {
+            profiles.clear();
+        }
+        if profiles.get(name).is_none_or(|(e, _)| *e <= epoch) {
+            profiles.insert(name.to_string(), (epoch, read.clone()));
+        }
+        Ok(read)
     }
 
     /// Caches a policy read by [`Pcrf::read_subscriber`], unless one read under a later policy

@@ -38,6 +38,8 @@ impl Pcrf {
     /// SIM was read (the pushes go on in the background, as [`Pcrf::settle`] tracks).
     pub async fn recheck_all(&self) {
         let imsis = lock(&self.sessions).imsis();
+        // Profiles are read again too: a missed change may have been a profile's.
+        lock(&self.profiles).clear();
         {
             let with_sessions: HashSet<&Imsi> = imsis.iter().collect();
             lock(&self.cache).retain(|imsi, _| with_sessions.contains(imsi));

@@ -171,3 +171,28 @@ async fn usage_is_summed_per_sim_hour_and_respects_the_writer_bound() {
     assert_eq!(usage.len(), 1);
     assert_eq!((usage[0].octets_up, usage[0].octets_down), (10_100, 20_200));
 }
+
+/// Profiles are cached for the policy generation they were read under: an edit announced with
+/// `profile_changed` reaches the next CCR-I of a SIM of that profile (no session yet, so no push
+/// refreshed anything), while before the announcement the cached profile is what answers.
+#[tokio::test]
+async fn an_announced_profile_edit_reaches_the_next_ccr_initial() {
+    let (temp, pcrf) = setup().await;
+    let imsi: Imsi = IMSI.parse().unwrap();
+    let a = pcrf.answer(ccr_i("pgw1;one", [10, 45, 0, 1]), PGW).await;
+    assert!(carries(&a, ALLOWED));
+    pcrf.answer(ccr(&"pgw1;one".to_string(), 3, 1), PGW).await;
+    lock(&pcrf.cache).remove(&imsi);
+    let edited = profile(serde_json::json!({
+        "name": "meter", "services": ["data"], "allow_prefixes": ["203.0.113.0/24"],
+        "quarantine_prefixes": [format!("{MGMT}:8443/tcp")]
+    }));
+    provision::profiles(&temp.store, &[edited]).await;
+    let b = pcrf.answer(ccr_i("pgw1;two", [10, 45, 0, 2]), PGW).await;
+    assert!(carries(&b, ALLOWED), "not announced yet: the cached profile answers");
+    pcrf.answer(ccr(&"pgw1;two".to_string(), 3, 1), PGW).await;
+    pcrf.profile_changed("meter");
+    let c = pcrf.answer(ccr_i("pgw1;three", [10, 45, 0, 3]), PGW).await;
+    assert_eq!(c.result_code(), Some(rc::SUCCESS));
+    assert!(carries(&c, "203.0.113.0/24") && !carries(&c, ALLOWED), "the edited profile answers");
+}

@@ -8,8 +8,9 @@
 use sqlx::Row;
 
 use crate::access::Scope;
-use crate::db::Store;
+use crate::db::{sim_from_row, Store, SIM_COLUMNS};
 use crate::error::{Result, StoreError};
+use crate::model::Sim;
 use crate::tx::Tx;
 use ids::{DomainPattern, Imsi, PrefixRule};
 
@@ -166,16 +167,23 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 }
 
 fn policy_from_row(r: &sqlx::any::AnyRow) -> Result<SimPolicy> {
-    let imsi: String = r.try_get("imsi")?;
-    let mode: String = r.try_get("mode")?;
+    policy_from_columns(r, "")
+}
+
+/// A policy from its columns named with `prefix` (the joined read of [`Store::sim_with_policy`]
+/// names them `p_…` beside the SIM's own).
+fn policy_from_columns(r: &sqlx::any::AnyRow, prefix: &str) -> Result<SimPolicy> {
+    let col = |name: &str| format!("{prefix}{name}");
+    let imsi: String = r.try_get(col("imsi").as_str())?;
+    let mode: String = r.try_get(col("mode").as_str())?;
     let mode = match mode.as_str() {
         "extend" => OverrideMode::Extend,
         "replace" => OverrideMode::Replace,
         other => return Err(corrupt(&imsi, format!("policy mode {other:?}"))),
     };
-    let prefixes: String = r.try_get("allow_prefixes")?;
-    let domains: String = r.try_get("allow_domains")?;
-    let at: Option<i64> = r.try_get("quarantined_at")?;
+    let prefixes: String = r.try_get(col("allow_prefixes").as_str())?;
+    let domains: String = r.try_get(col("allow_domains").as_str())?;
+    let at: Option<i64> = r.try_get(col("quarantined_at").as_str())?;
     Ok(SimPolicy {
         mode,
         allow_prefixes: serde_json::from_str(&prefixes).map_err(|e| corrupt(&imsi, e))?,
@@ -183,12 +191,12 @@ fn policy_from_row(r: &sqlx::any::AnyRow) -> Result<SimPolicy> {
         quarantine: match at {
             Some(since) => Some(Quarantine {
                 since,
-                reason: r.try_get::<Option<String>, _>("quarantine_reason")?.unwrap_or_default(),
-                by: r.try_get::<Option<String>, _>("quarantined_by")?.unwrap_or_default(),
+                reason: r.try_get::<Option<String>, _>(col("quarantine_reason").as_str())?.unwrap_or_default(),
+                by: r.try_get::<Option<String>, _>(col("quarantined_by").as_str())?.unwrap_or_default(),
             }),
             None => None,
         },
-        updated_at: r.try_get("updated_at")?,
+        updated_at: r.try_get(col("updated_at").as_str())?,
     })
 }
 
@@ -311,6 +319,27 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| policy_from_row(&r)).transpose()
+    }
+
+    /// A SIM and its own policy in one read (the PCRF's load of a subscriber on a cache miss: one
+    /// round trip instead of two).
+    pub async fn sim_with_policy(&self, imsi: &Imsi) -> Result<Option<(Sim, Option<SimPolicy>)>> {
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            let sims: Vec<String> = SIM_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
+            let policies: Vec<String> =
+                POLICY_COLUMNS.split(',').map(|c| format!("p.{0} AS p_{0}", c.trim())).collect();
+            format!(
+                "SELECT {}, {} FROM sims s LEFT JOIN sim_policies p ON p.imsi = s.imsi WHERE s.imsi = $1",
+                sims.join(", "),
+                policies.join(", ")
+            )
+        });
+        let row = sqlx::query(SQL.as_str()).bind(imsi.as_str()).fetch_optional(self.pool()).await?;
+        let Some(row) = row else { return Ok(None) };
+        let sim = sim_from_row(&row)?;
+        let has_policy = row.try_get::<Option<String>, _>("p_imsi")?.is_some();
+        let policy = if has_policy { Some(policy_from_columns(&row, "p_")?) } else { None };
+        Ok(Some((sim, policy)))
     }
 
     /// A SIM's own policy if the SIM is visible in `scope`.

@@ -133,3 +133,38 @@ async fn traffic_policy_sessions_usage_and_dns_log() {
     })
     .await;
 }
+
+/// The PCRF's one-read load of a subscriber: the SIM with its own policy when it has one, the SIM
+/// alone when not, nothing for an unknown IMSI — on both backends.
+#[tokio::test]
+async fn a_sim_is_read_with_its_policy_in_one_query() {
+    on_every_backend(|store, _url| async move {
+        let with: ids::Imsi = "001010000000011".parse().unwrap();
+        let without: ids::Imsi = "001010000000012".parse().unwrap();
+        let mut tx = store.begin().await.unwrap();
+        let sims: Vec<_> = [&with, &without]
+            .iter()
+            .map(|i| testkit::provision::sim(i.as_str(), None, store::model::Priority::Critical, "acme"))
+            .collect();
+        tx.insert_sims(&sims).await.unwrap();
+        let own = SimPolicy {
+            mode: OverrideMode::Extend,
+            allow_prefixes: vec!["198.51.100.0/24".parse().unwrap()],
+            allow_domains: vec!["api.acme.example".parse().unwrap()],
+            quarantine: Some(Quarantine { since: 7, reason: "beacon".into(), by: "analytics".into() }),
+            updated_at: 9,
+        };
+        tx.put_sim_policy(&with, "acme", &own).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let (sim, policy) = store.sim_with_policy(&with).await.unwrap().unwrap();
+        assert_eq!(sim, store.sim(&with).await.unwrap().unwrap());
+        assert_eq!(policy.as_ref(), Some(&own));
+        let (sim, policy) = store.sim_with_policy(&without).await.unwrap().unwrap();
+        assert_eq!(sim.imsi, without);
+        assert_eq!(sim.priority, store::model::Priority::Critical);
+        assert_eq!(policy, None);
+        assert!(store.sim_with_policy(&"001010000000099".parse().unwrap()).await.unwrap().is_none());
+    })
+    .await;
+}

@@ -75,6 +75,9 @@ use writer::Write;
 const CACHE_TTL: Duration = Duration::from_secs(60);
 /// SIMs whose policy is cached at most; beyond, those without a session are dropped.
 const MAX_CACHED: usize = 500_000;
+/// A service profile (or its absence) as read under a policy generation.
+type CachedProfile = (u64, Option<Arc<store::model::ServiceProfile>>);
+
 /// Most service profiles cached (operators have tens; the cache is dropped whole beyond this).
 const MAX_CACHED_PROFILES: usize = 4_096;
 /// Changes waiting for the background writer beyond which CCR-Initial is answered
@@ -201,7 +204,7 @@ pub struct Pcrf {
     cache: Mutex<HashMap<Imsi, Arc<Subscriber>>>,
     /// Service profiles by name, each with the policy generation it was read under (used only
     /// while that generation is current), so that a subscriber's load is one store read.
-    profiles: Mutex<HashMap<String, (u64, Option<Arc<store::model::ServiceProfile>>)>>,
+    profiles: Mutex<HashMap<String, CachedProfile>>,
     /// Open connections by PCEF host (lower case), oldest first.
     peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
     limiter: limit::Limiter,

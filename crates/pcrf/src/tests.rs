@@ -181,7 +181,7 @@ async fn an_announced_profile_edit_reaches_the_next_ccr_initial() {
     let imsi: Imsi = IMSI.parse().unwrap();
     let a = pcrf.answer(ccr_i("pgw1;one", [10, 45, 0, 1]), PGW).await;
     assert!(carries(&a, ALLOWED));
-    pcrf.answer(ccr(&"pgw1;one".to_string(), 3, 1), PGW).await;
+    pcrf.answer(ccr("pgw1;one", 3, 1), PGW).await;
     lock(&pcrf.cache).remove(&imsi);
     let edited = profile(serde_json::json!({
         "name": "meter", "services": ["data"], "allow_prefixes": ["203.0.113.0/24"],
@@ -190,7 +190,7 @@ async fn an_announced_profile_edit_reaches_the_next_ccr_initial() {
     provision::profiles(&temp.store, &[edited]).await;
     let b = pcrf.answer(ccr_i("pgw1;two", [10, 45, 0, 2]), PGW).await;
     assert!(carries(&b, ALLOWED), "not announced yet: the cached profile answers");
-    pcrf.answer(ccr(&"pgw1;two".to_string(), 3, 1), PGW).await;
+    pcrf.answer(ccr("pgw1;two", 3, 1), PGW).await;
     pcrf.profile_changed("meter");
     let c = pcrf.answer(ccr_i("pgw1;three", [10, 45, 0, 3]), PGW).await;
     assert_eq!(c.result_code(), Some(rc::SUCCESS));

@@ -278,6 +278,9 @@ pub struct EngineConfig {
     pub signalling_peak_ratio: f64,
     /// Destinations the cohort learned, at most this many per cohort.
     pub cohort_destinations: usize,
+    /// One `cohort_outlier` per device per window of this length (models are rerun every few hours;
+    /// a device that stays unusual is reported again once a day, not at every run).
+    pub cohort_dedup_window_ms: u64,
 }
 
 impl Default for EngineConfig {
@@ -302,6 +305,7 @@ impl Default for EngineConfig {
             signalling_per_hour: 60,
             signalling_peak_ratio: 5.0,
             cohort_destinations: 4096,
+            cohort_dedup_window_ms: 24 * HOUR_MS,
         }
     }
 }
@@ -349,13 +353,15 @@ fn emit(
     evidence: Evidence,
     out: &mut Vec<Detection>,
 ) {
-    let window = at / cfg.dedup_window_ms.max(1);
+    let length =
+        if kind == DetectionKind::CohortOutlier { cfg.cohort_dedup_window_ms } else { cfg.dedup_window_ms }.max(1);
+    let window = at / length;
     let marker = (window as u32).wrapping_add(1);
     if last_window[kind.index()] == marker {
         return;
     }
     last_window[kind.index()] = marker;
-    let window_start = window * cfg.dedup_window_ms.max(1);
+    let window_start = window * length;
     out.push(Detection {
         id: detection_id(kind, device, window_start),
         kind,
@@ -410,6 +416,12 @@ impl Engine {
     /// The baseline of a device.
     pub fn baseline(&self, device: &DeviceKey) -> Option<&DeviceBaseline> {
         self.devices.get(device).map(|s| &s.baseline)
+    }
+
+    /// Forgets what the engine learned about a device (after it was cleaned up or replaced): its next
+    /// observation starts a new learning period. Returns whether it was known.
+    pub fn reset_device(&mut self, device: &DeviceKey) -> bool {
+        self.devices.remove(device).is_some()
     }
 
     /// Forgets devices not seen since `before` (retention, PR-1); returns how many.

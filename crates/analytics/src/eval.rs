@@ -9,7 +9,9 @@
 //! Scoring ([`evaluate`]): a labelled attack is *found* when a detection of one of its expected kinds
 //! ([`AttackKind::expected`]) is raised on its device between its start and its end plus a grace period
 //! (cohort models run periodically, so their verdict can come after the attack). A detection is *true*
-//! when it falls in such an interval of any attack on its device, else it is a false alarm. Precision
+//! when it falls in such an interval of any attack on its device, else it is a false alarm. With an
+//! unbounded grace (`u64::MAX`), a device stays compromised from its first attack on — nothing in the
+//! set cleans it up — and a false alarm is a detection on a clean device, or before the attack. Precision
 //! per kind counts that kind's detections; recall per kind counts the attacks that expect it; false
 //! alarms are reported per device-day of evaluated (post-learning) time.
 
@@ -440,8 +442,9 @@ pub fn evaluate(detections: &[Detection], labels: &[Label], device_days: f64, gr
     for kind in DetectionKind::ALL {
         report.kinds.insert(kind, KindScore::default());
     }
-    let inside =
-        |d: &Detection, l: &Label| *d.device.imsi == *l.imsi && d.at >= l.start_ms && d.at <= l.end_ms + grace_ms;
+    let inside = |d: &Detection, l: &Label| {
+        *d.device.imsi == *l.imsi && d.at >= l.start_ms && d.at <= l.end_ms.saturating_add(grace_ms)
+    };
     for d in detections {
         let s = report.kinds.get_mut(&d.kind).expect("every kind");
         if labels.iter().any(|l| inside(d, l)) {

@@ -293,9 +293,13 @@ fn cohort_outliers_flow_from_features_to_detections() {
     let outliers = models.outliers(&features);
     assert_eq!(outliers.iter().map(|o| o.device.clone()).collect::<Vec<_>>(), std::slice::from_ref(&phone));
     e.report_cohort_outliers(&outliers, at, &mut out);
-    e.report_cohort_outliers(&outliers, at + MIN, &mut out);
-    assert_eq!(kinds(&out), [DetectionKind::CohortOutlier]);
+    e.report_cohort_outliers(&outliers, at + 6 * HOUR_MS, &mut out);
+    assert_eq!(kinds(&out), [DetectionKind::CohortOutlier], "once a day, not at every run");
     assert_eq!(out[0].device, phone);
+    assert_eq!(out[0].window_start % (24 * HOUR_MS), 0);
+    // Reset after remediation: the device learns again and is no outlier until it has.
+    assert!(e.reset_device(&phone));
+    assert!(e.cohort_features(at).iter().all(|(k, _)| *k != phone));
 }
 
 #[test]

@@ -425,24 +425,52 @@ pub fn shannon_entropy(s: &str) -> f64 {
 /// suffix list that is enough to group a tunnel's queries.
 pub fn split_base_domain(name: &str) -> (&str, &str) {
     let name = name.trim_end_matches('.');
-    let labels: Vec<usize> = name.match_indices('.').map(|(i, _)| i).collect();
-    let keep = if labels.len() >= 2 {
-        let last = labels[labels.len() - 1];
-        let second = &name[labels[labels.len() - 2] + 1..last];
-        let registry = ["co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go"];
-        if registry.contains(&second) && labels.len() >= 3 {
-            3
-        } else {
-            2
+    let Some(last) = name.rfind('.') else { return ("", name) };
+    let Some(second) = name[..last].rfind('.') else { return ("", name) };
+    let second_label = &name[second + 1..last];
+    let registry = ["co", "com", "net", "org", "gov", "edu", "ac", "or", "ne", "go"];
+    let cut = if registry.contains(&second_label) {
+        match name[..second].rfind('.') {
+            Some(third) => third,
+            None => return ("", name),
         }
     } else {
-        return ("", name);
+        second
     };
-    if labels.len() < keep {
-        return ("", name);
-    }
-    let cut = labels[labels.len() - keep];
     (&name[..cut], &name[cut + 1..])
+}
+
+/// Shannon entropy in bits per character of `s` lowercased, dots left out (no allocation).
+pub fn label_entropy(s: &str) -> (f64, usize) {
+    let mut counts = [0u32; 256];
+    let mut n = 0usize;
+    for b in s.bytes().filter(|b| *b != b'.') {
+        counts[usize::from(b.to_ascii_lowercase())] += 1;
+        n += 1;
+    }
+    if n == 0 {
+        return (0.0, 0);
+    }
+    let total = n as f64;
+    let h = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / total;
+            -p * p.log2()
+        })
+        .sum();
+    (h, n)
+}
+
+/// [`hash_bytes`] of the ASCII-lowercased bytes (no allocation).
+pub(crate) fn hash_lowercase(s: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    mix64(h)
 }
 
 #[cfg(test)]
@@ -524,6 +552,10 @@ mod tests {
         assert_eq!(split_base_domain("localhost"), ("", "localhost"));
         assert!(shannon_entropy("aaaa") < 0.01);
         assert!((shannon_entropy("abcd") - 2.0).abs() < 1e-9);
+        assert_eq!(label_entropy("aB.ab"), (1.0, 4));
+        assert_eq!(hash_lowercase("ExAmple"), hash_bytes(b"example"));
+        assert_eq!(split_base_domain("a.b.co.uk"), ("a", "b.co.uk"));
+        assert_eq!(split_base_domain("co.uk"), ("", "co.uk"));
         assert_eq!(imei_key("490154203237518"), Some(49015420323751));
         assert_eq!(imei_key("49015420323"), None);
     }

@@ -29,7 +29,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::baseline::{self, host_key, imei_key, shannon_entropy, split_base_domain, DeviceBaseline, HOUR_MS};
+use crate::baseline::{self, host_key, imei_key, label_entropy, split_base_domain, DeviceBaseline, HOUR_MS};
 use crate::intel::IntelSet;
 use crate::observe::{
     proto, DeviceKey, DnsObservation, FlowObservation, ImeiObservation, Observation, SignallingObservation, UnixMs,
@@ -330,7 +330,8 @@ const _: () = assert!(ENGINE_BYTES_PER_DEVICE <= 2048, "the per-device target is
 pub struct Engine {
     cfg: EngineConfig,
     devices: HashMap<DeviceKey, DeviceState>,
-    cohorts: HashMap<(Arc<str>, Arc<str>), HashSet<u32>>,
+    /// Per cohort (hash of tenant and profile): the destinations its devices used while learning.
+    cohorts: HashMap<u64, HashSet<u32>>,
     intel: Arc<IntelSet>,
     allowlist: Option<Arc<dyn Allowlist>>,
 }
@@ -513,11 +514,16 @@ impl Engine {
             emit(cfg, &mut state.last_window, &f.device, DetectionKind::NewDestination, f.at, 0.8, evidence, out);
         }
 
-        let cohort_key = (f.device.tenant.clone(), f.device.profile.clone());
+        let cohort_key = || {
+            baseline::mix64(
+                baseline::hash_bytes(f.device.tenant.as_bytes())
+                    ^ baseline::hash_bytes(f.device.profile.as_bytes()).rotate_left(17),
+            )
+        };
         let host = host_key(f.remote);
         if !learned {
             b.learn_destination(f.remote);
-            let cohort = self.cohorts.entry(cohort_key).or_default();
+            let cohort = self.cohorts.entry(cohort_key()).or_default();
             if cohort.len() < cfg.cohort_destinations {
                 cohort.insert(host);
                 cohort.insert(baseline::prefix_key(f.remote) ^ 0x8000_0000);
@@ -525,7 +531,7 @@ impl Engine {
         } else if !b.knows_destination(f.remote) {
             let cohort_knows = self
                 .cohorts
-                .get(&cohort_key)
+                .get(&cohort_key())
                 .is_some_and(|c| c.contains(&host) || c.contains(&(baseline::prefix_key(f.remote) ^ 0x8000_0000)));
             if !cohort_knows {
                 let evidence = Evidence::NewDestination {
@@ -601,11 +607,10 @@ impl Engine {
             emit(cfg, &mut state.last_window, &q.device, DetectionKind::ThreatIntel, q.at, 1.0, evidence, out);
         }
         let (sub, base) = split_base_domain(&q.name);
-        let sub_chars: String = sub.chars().filter(|c| *c != '.').collect();
-        let entropy = shannon_entropy(&sub_chars.to_ascii_lowercase());
+        let (entropy, sub_len) = label_entropy(sub);
         let longest_label = sub.split('.').map(str::len).max().unwrap_or(0);
-        let suspicious = (sub_chars.len() >= cfg.dns_suspicious_length && entropy >= cfg.dns_suspicious_entropy)
-            || longest_label >= 52;
+        let suspicious =
+            (sub_len >= cfg.dns_suspicious_length && entropy >= cfg.dns_suspicious_entropy) || longest_label >= 52;
         // A device that usually gets many NXDOMAINs needs more to count as DGA; the ratio it had before
         // this query is the one that counts, and only once it was learned.
         let usual_nxdomain = if b.learned(q.at, cfg.learning_ms) { b.dns_nxdomain_ratio.mean() } else { 0.0 };
@@ -613,7 +618,7 @@ impl Engine {
         if !sub.is_empty() {
             b.dns_entropy.update(entropy, 0.02);
         }
-        let base_hash = (baseline::hash_bytes(base.to_ascii_lowercase().as_bytes()) >> 32) as u32 | 1;
+        let base_hash = (baseline::hash_lowercase(base) >> 32) as u32 | 1;
         let _ = b.dns_bases.insert(base_hash);
 
         let w = &mut b.window;
@@ -628,7 +633,7 @@ impl Engine {
         if let Some(slot) = slot {
             w.dns_bases[slot].0 = base_hash;
             if !sub.is_empty() {
-                w.dns_bases[slot].1.insert(baseline::hash_bytes(sub.to_ascii_lowercase().as_bytes()));
+                w.dns_bases[slot].1.insert(baseline::hash_lowercase(sub));
             }
         }
         let subdomains = w.dns_bases.iter().map(|(_, c)| c.estimate()).fold(0.0, f64::max);

@@ -27,11 +27,12 @@ pub mod pseudonym;
 pub mod stix;
 
 pub use baseline::{DeviceBaseline, BASELINE_BYTES_PER_DEVICE};
-pub use cohort::{CohortConfig, CohortModels, IsolationForest};
-pub use detect::{Detection, DetectionKind, Engine, EngineConfig, Evidence};
+pub use cohort::{CohortConfig, CohortModels, Features, IsolationForest, Outlier};
+pub use detect::{Allowlist, Detection, DetectionKind, Engine, EngineConfig, Evidence, ENGINE_BYTES_PER_DEVICE};
 pub use health::{health_check, HealthInputs, HealthReport};
-pub use intel::{IntelError, IntelSet};
+pub use intel::{Indicator, IndicatorValue, IntelError, IntelSet};
 pub use observe::{
     DeviceKey, DnsObservation, FlowObservation, ImeiObservation, Observation, SignallingKind, SignallingObservation,
 };
 pub use pseudonym::Pseudonymizer;
+pub use stix::ExportOptions;

@@ -28,7 +28,7 @@ pub mod proto {
 ///
 /// The strings are shared (`Arc<str>`): cloning a key is three reference-count increments, and one
 /// tenant or profile name is stored once for all its devices.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct DeviceKey {
     /// The SIM's IMSI (digits).
     pub imsi: Arc<str>,
@@ -42,6 +42,13 @@ impl DeviceKey {
     /// A key from its three parts.
     pub fn new(imsi: &str, tenant: &str, profile: &str) -> Self {
         Self { imsi: imsi.into(), tenant: tenant.into(), profile: profile.into() }
+    }
+}
+
+/// Hashes the IMSI only: it identifies the SIM, and equal keys have equal IMSIs.
+impl std::hash::Hash for DeviceKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.imsi.hash(state);
     }
 }
 
@@ -85,7 +92,8 @@ pub struct DnsObservation {
     pub qtype: u16,
     /// The answer was NXDOMAIN.
     pub nxdomain: bool,
-    /// The firewall allowed the name (false: refused by the allowlist).
+    /// The firewall allowed the name (false: refused by the allowlist). Carried for the dashboard; the
+    /// detections look at every query alike (a refused name is still a tunnel's query).
     pub allowed: bool,
 }
 

@@ -7,13 +7,17 @@
 //!   when it came from STIX), and, when the tenant opted in, one per new destination;
 //! - one `attack-pattern` per kind of behaviour detection (scanning, DNS tunnelling…), since a
 //!   `sighting` must point at an SDO;
-//! - one `sighting` per detection: `first_seen`/`last_seen`, `count`, `where_sighted_refs`, and a custom
-//!   `x_warden_detection` object with the kind, score, device and evidence.
+//! - one `extension-definition` ([`DETECTION_EXTENSION`]) describing Warden's detection properties;
+//! - one `sighting` per detection: `first_seen`/`last_seen`, `count`, `where_sighted_refs`, and under
+//!   `extensions` (a STIX 2.1 property extension) the kind, score, device and evidence.
 //!
 //! Devices (IMSIs) and addresses in the evidence are keyed pseudonyms ([`Pseudonymizer`]) unless the
-//! tenant opted in (PR-1). Ids are UUIDv5 (RFC 9562 §5.5, SHA-1 in the STIX namespace
-//! `00abedb4-aa42-466c-9c01-fed23315a9b7`, STIX 2.1 §2.9) of stable names, so exporting the same
-//! detections twice gives the same ids. Timestamps are RFC 3339 UTC with milliseconds.
+//! tenant opted in (PR-1). STIX 2.1 §2.9 asks SDOs, SROs, meta objects and bundles to use UUIDv4; ours
+//! are version-4 UUIDs whose 122 "random" bits are the SHA-1 of a stable name in the STIX namespace
+//! `00abedb4-aa42-466c-9c01-fed23315a9b7` (as UUIDv5 computes them, [`uuid_v5`]), so exporting the same
+//! detections twice gives the same ids and nobody can tell them from random ones. Timestamps are RFC 3339
+//! UTC with milliseconds. The bundles pass OASIS's validator in strict mode
+//! (`tests/stix_validator.rs`).
 
 use std::collections::BTreeMap;
 
@@ -43,10 +47,21 @@ pub fn uuid_v5(namespace: &[u8; 16], name: &str) -> String {
     format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
-/// A STIX id `type--uuidv5(type:name)`.
-pub fn stix_id(kind: &str, name: &str) -> String {
-    format!("{kind}--{}", uuid_v5(&STIX_NAMESPACE, &format!("{kind}:{name}")))
+/// A version-4-shaped UUID whose random bits come from SHA-1(namespace ‖ name): deterministic, and
+/// indistinguishable from a random UUIDv4 for whoever reads it.
+pub fn uuid_v4_from_name(namespace: &[u8; 16], name: &str) -> String {
+    let v5 = uuid_v5(namespace, name);
+    // Same bits, version nibble 4 instead of 5.
+    format!("{}4{}", &v5[..14], &v5[15..])
 }
+
+/// A STIX id `type--uuid`, the UUID derived from `type:name` ([`uuid_v4_from_name`]).
+pub fn stix_id(kind: &str, name: &str) -> String {
+    format!("{kind}--{}", uuid_v4_from_name(&STIX_NAMESPACE, &format!("{kind}:{name}")))
+}
+
+/// The id of the extension definition of Warden's detection properties on sightings.
+pub const DETECTION_EXTENSION: &str = "extension-definition--6f1a2c64-1b0e-4b8e-9c3d-5a7e2f9b4d11";
 
 /// Unix milliseconds as an RFC 3339 UTC timestamp with milliseconds, `2026-01-05T00:00:00.000Z`.
 pub fn timestamp(ms: UnixMs) -> String {
@@ -148,6 +163,7 @@ impl Builder {
             json!({
                 "type": "indicator", "spec_version": "2.1", "id": id, "created": created, "modified": created,
                 "created_by_ref": identity, "name": name.map(str::to_string).unwrap_or_else(|| value.to_string()),
+                "description": format!("{} traffic seen by Warden's security analytics", if types == "malicious-activity" { "Malicious" } else { "Anomalous" }),
                 "indicator_types": [types], "pattern": pattern, "pattern_type": "stix", "valid_from": valid_from,
             })
         });
@@ -161,17 +177,36 @@ impl Builder {
             json!({
                 "type": "attack-pattern", "spec_version": "2.1", "id": id, "created": created, "modified": created,
                 "created_by_ref": identity, "name": behaviour_name(kind),
+                "description": format!("Warden detection kind `{}`", kind.as_str()),
             })
         });
         id
+    }
+
+    fn extension_definition(&mut self) {
+        let (created, identity) = (&self.created, &self.identity);
+        self.objects.insert(
+            DETECTION_EXTENSION.to_string(),
+            json!({
+                "type": "extension-definition", "spec_version": "2.1", "id": DETECTION_EXTENSION,
+                "created": created, "modified": created, "created_by_ref": identity,
+                "name": "Warden detection",
+                "description": "The detection behind a sighting: id, kind, score 0..1, device (IMSI or its keyed pseudonym), tenant, profile, window start and evidence (metadata only)",
+                "schema": "https://example.invalid/warden/docs/analytics-detections.md",
+                "version": "1.0.0",
+                "extension_types": ["property-extension"],
+            }),
+        );
     }
 
     fn finish(self, sightings: Vec<Value>) -> Value {
         let mut all: Vec<Value> = self.objects.into_values().collect();
         all.extend(sightings);
         let names: Vec<&str> = all.iter().filter_map(|o| o["id"].as_str()).collect();
-        let bundle_id =
-            format!("bundle--{}", uuid_v5(&STIX_NAMESPACE, &format!("bundle:{}:{}", self.created, names.join(","))));
+        let bundle_id = format!(
+            "bundle--{}",
+            uuid_v4_from_name(&STIX_NAMESPACE, &format!("bundle:{}:{}", self.created, names.join(",")))
+        );
         json!({ "type": "bundle", "id": bundle_id, "objects": all })
     }
 }
@@ -203,14 +238,18 @@ pub fn bundle(
             "created": b.created, "modified": b.created, "created_by_ref": b.identity,
             "first_seen": seen, "last_seen": seen, "count": 1,
             "sighting_of_ref": target, "where_sighted_refs": [b.identity],
-            "x_warden_detection": {
+            "extensions": { DETECTION_EXTENSION: {
+                "extension_type": "property-extension",
                 "id": d.id, "kind": d.kind.as_str(), "score": d.score,
                 "device": pseudonyms.imsi_for_export(&d.device.imsi, options.opted_in),
                 "tenant": &*d.device.tenant, "profile": &*d.device.profile,
                 "window_start": timestamp(d.window_start),
                 "evidence": evidence_for_export(&d.evidence, pseudonyms, options.opted_in),
-            },
+            }},
         }));
+    }
+    if !sightings.is_empty() {
+        b.extension_definition();
     }
     b.finish(sightings)
 }
@@ -238,13 +277,13 @@ pub fn is_valid_stix_id(id: &str) -> bool {
     shape && matches!(&parts[2][..1], "4" | "5") && matches!(&parts[3][..1], "8" | "9" | "a" | "b") && kind_ok
 }
 
-/// The IP addresses a bundle's `x_warden_detection` evidence shows, for checks.
+/// The IP addresses a bundle's detection evidence shows, for checks.
 pub fn shown_remotes(bundle: &Value) -> Vec<String> {
     bundle["objects"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|o| o["x_warden_detection"]["evidence"]["remote"].as_str().map(str::to_string))
+        .filter_map(|o| o["extensions"][DETECTION_EXTENSION]["evidence"]["remote"].as_str().map(str::to_string))
         .collect()
 }
 

@@ -26,6 +26,9 @@ fn timestamps_and_uuids_follow_the_specs() {
     assert!(is_valid_stix_id(&stix_id("indicator", "x")));
     assert!(!is_valid_stix_id("indicator--2ed6657d-e927-168b-95e1-2665a8aea6a2"));
     assert!(!is_valid_stix_id("Indicator--2ed6657d-e927-568b-95e1-2665a8aea6a2"));
+    // Version 4 in shape, the same bits as the name's UUIDv5 otherwise.
+    assert_eq!(uuid_v4_from_name(&dns_ns, "www.example.com"), "2ed6657d-e927-468b-95e1-2665a8aea6a2");
+    assert!(is_valid_stix_id(DETECTION_EXTENSION));
 }
 
 #[test]
@@ -68,6 +71,7 @@ fn a_bundle_has_identity_indicators_attack_patterns_and_sightings_with_pseudonym
     assert_eq!(of("indicator").len(), 1, "new destinations are not shared without opt-in");
     assert_eq!(of("attack-pattern").len(), 2);
     assert_eq!(of("sighting").len(), 3);
+    assert_eq!(of("extension-definition").len(), 1);
     for o in objects {
         assert!(is_valid_stix_id(o["id"].as_str().unwrap()), "{o}");
         assert_eq!(o["spec_version"], "2.1");
@@ -80,7 +84,7 @@ fn a_bundle_has_identity_indicators_attack_patterns_and_sightings_with_pseudonym
     for s in of("sighting") {
         assert!(ids.contains(&s["sighting_of_ref"].as_str().unwrap()));
         assert_eq!(s["where_sighted_refs"][0], of("identity")[0]["id"]);
-        assert_eq!(s["x_warden_detection"]["device"], pseudonyms.imsi("001010000000042"));
+        assert_eq!(s["extensions"][DETECTION_EXTENSION]["device"], pseudonyms.imsi("001010000000042"));
         assert_eq!(s["first_seen"], "2026-01-01T00:01:00.123Z");
     }
     let text = b.to_string();
@@ -95,7 +99,7 @@ fn a_bundle_has_identity_indicators_attack_patterns_and_sightings_with_pseudonym
     let text = open.to_string();
     assert!(text.contains("001010000000042") && text.contains("[ipv4-addr:value = '192.0.2.7']"));
 
-    // The indicators alone.
+    // The indicators alone (no sightings, no extension definition).
     let only = indicators_bundle(&intel, &options);
     assert_eq!(only["objects"].as_array().unwrap().len(), 2);
     // What we export, we can import again.

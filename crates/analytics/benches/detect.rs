@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use analytics::baseline::HOUR_MS;
 use analytics::detect::ENGINE_BYTES_PER_DEVICE;
 use analytics::observe::{proto, DnsObservation};
-use analytics::{DeviceKey, Engine, EngineConfig, FlowObservation};
+use analytics::{CohortConfig, CohortModels, DeviceKey, Engine, EngineConfig, FlowObservation};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const DEVICES: usize = 100_000;
@@ -95,6 +95,18 @@ fn bench(c: &mut Criterion) {
     });
     group.finish();
     assert_eq!(engine.device_count(), DEVICES);
+
+    // Cohort models: features of the 100,000 devices (10 tenants × 3 profiles, ~3,333 each), trained
+    // and scored as the server does it in the background.
+    let features = engine.cohort_features(start + HOUR_MS);
+    let mut cohort = c.benchmark_group("cohort_100k_devices");
+    cohort.sample_size(10);
+    let cfg = CohortConfig::default();
+    cohort.bench_function("features", |b| b.iter(|| black_box(engine.cohort_features(start + HOUR_MS)).len()));
+    cohort.bench_function("train", |b| b.iter(|| black_box(CohortModels::train(&features, &cfg)).len()));
+    let models = CohortModels::train(&features, &cfg);
+    cohort.bench_function("score", |b| b.iter(|| black_box(models.outliers(&features)).len()));
+    cohort.finish();
 }
 
 criterion_group!(benches, bench);

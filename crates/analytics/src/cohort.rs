@@ -320,21 +320,41 @@ impl CohortModels {
         Some((m.forest.score(x), deviation))
     }
 
-    /// The devices that are outliers of their cohort.
+    /// The devices that are outliers of their cohort, in input order. Devices are scored cohort by
+    /// cohort so that one forest stays in the cache while its devices are scored.
     pub fn outliers(&self, devices: &[(DeviceKey, Features)]) -> Vec<Outlier> {
-        devices
-            .iter()
-            .filter_map(|(k, x)| {
-                let (score, deviation) = self.score(k, x)?;
-                let size = self.models.get(&(k.tenant.clone(), k.profile.clone()))?.size;
-                (score >= self.cfg.threshold && deviation >= self.cfg.min_deviation).then(|| Outlier {
-                    device: k.clone(),
-                    score,
-                    threshold: self.cfg.threshold,
-                    cohort_size: size,
-                })
-            })
-            .collect()
+        let mut order: Vec<usize> = (0..devices.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (ka, kb) = (&devices[a].0, &devices[b].0);
+            (&ka.tenant, &ka.profile).cmp(&(&kb.tenant, &kb.profile))
+        });
+        let mut found: Vec<(usize, Outlier)> = Vec::new();
+        let mut current: Option<(&DeviceKey, Option<&CohortModel>)> = None;
+        for i in order {
+            let (k, x) = &devices[i];
+            let model = match current {
+                Some((last, model)) if last.tenant == k.tenant && last.profile == k.profile => model,
+                _ => {
+                    let model = self.models.get(&(k.tenant.clone(), k.profile.clone()));
+                    current = Some((k, model));
+                    model
+                }
+            };
+            let Some(m) = model else { continue };
+            let deviation = (0..FEATURE_COUNT).map(|f| (x[f] - m.median[f]).abs() / m.scale[f]).fold(0.0, f64::max);
+            if deviation < self.cfg.min_deviation {
+                continue; // near the median in every feature: not an outlier, whatever the forest says
+            }
+            let score = m.forest.score(x);
+            if score >= self.cfg.threshold {
+                found.push((
+                    i,
+                    Outlier { device: k.clone(), score, threshold: self.cfg.threshold, cohort_size: m.size },
+                ));
+            }
+        }
+        found.sort_by_key(|(i, _)| *i);
+        found.into_iter().map(|(_, o)| o).collect()
     }
 }
 

@@ -1,24 +1,49 @@
-//! # analytics — the sans-IO core of Warden's security analytics (issue #17)
+//! # analytics — what devices do, and which of them are compromised
 //!
-//! Three inputs, each a pure function of the bytes handed in (no sockets, no clock, no threads):
+//! Sans-IO security analytics for cellular IoT (issue 17, CLP.14 SEC-2, AV-1, PR-1, SUB-7). The
+//! server feeds bytes and observations in and gets flows, findings and detections out; nothing here
+//! opens a socket, reads a clock or touches the store, and nothing panics on input.
 //!
-//! - [`ipfix::Collector`]: IPFIX (RFC 7011) and NetFlow v9 (RFC 3954) datagrams from configured
-//!   exporters in, [`Flow`] records out. Templates are cached per (exporter, observation domain /
-//!   source id) within bounds; everything malformed is dropped and counted by [`ipfix::DropReason`].
-//! - [`dpi::Scanner`]: finds personal data sent in clear in a payload (payment cards, IBANs, e-mail
-//!   addresses, GPS positions, national identity numbers, operator patterns). A [`dpi::Finding`]
-//!   says what kind and where; **it never carries the matched value**.
-//! - [`pcap::PcapReader`] and [`packet::parse`]: classic libpcap captures (both byte orders,
-//!   micro- and nanosecond timestamps; pcapng is not read) down to TCP/UDP payloads and their
-//!   [`FiveTuple`].
+//! | module | what |
+//! |---|---|
+//! | [`ipfix`] | IPFIX (RFC 7011) and NetFlow v9 (RFC 3954) datagrams from configured exporters in, [`Flow`] records out; templates bounded per (exporter, domain); malformed input dropped and counted |
+//! | [`dpi`] | personal data sent in clear (cards, IBANs, e-mail, GPS, national ids, operator patterns): kind and position, **never the value** |
+//! | [`pcap`], [`packet`] | classic libpcap captures (both byte orders, µs/ns; not pcapng) down to TCP/UDP payloads and their [`FiveTuple`] |
+//! | [`observe`] | the engine's inputs: flows, DNS queries, signalling and IMEIs per device |
+//! | [`baseline`] | per-device behaviour learned online, in a fixed ~1 KiB per device |
+//! | [`detect`] | the engine: detections with kind, score, evidence and a stable id, deduplicated |
+//! | [`intel`] | threat-intelligence indicators imported from CSV or STIX 2.1 |
+//! | [`cohort`] | isolation forest over the devices of one tenant/profile: cohort outliers |
+//! | [`health`] | per-tenant security health score with reasons and top risks |
+//! | [`stix`] | detections and indicators exported as a STIX 2.1 bundle |
+//! | [`pseudonym`] | keyed pseudonyms (HMAC-SHA-256) for IMSIs and addresses in exports |
+//! | [`eval`] | classic-pcap flows, labels and precision/recall for the labelled evaluation set |
 //!
-//! What it never does: panic on input, keep matched personal data, or read the network itself
-//! (the binary's `warden analytics` and, later, `warden serve` do the I/O). See docs/analytics.md.
+//! See docs/analytics.md and docs/analytics-detections.md.
 
+pub mod baseline;
+pub mod cohort;
+pub mod detect;
 pub mod dpi;
+pub mod eval;
 mod flow;
+pub mod health;
+pub mod intel;
 pub mod ipfix;
+pub mod observe;
 pub mod packet;
 pub mod pcap;
+pub mod pseudonym;
+pub mod stix;
 
+pub use baseline::{DeviceBaseline, BASELINE_BYTES_PER_DEVICE};
+pub use cohort::{CohortConfig, CohortModels, Features, IsolationForest, Outlier};
+pub use detect::{Allowlist, Detection, DetectionKind, Engine, EngineConfig, Evidence, ENGINE_BYTES_PER_DEVICE};
 pub use flow::{FiveTuple, Flow};
+pub use health::{health_check, HealthInputs, HealthReport};
+pub use intel::{Indicator, IndicatorValue, IntelError, IntelSet};
+pub use observe::{
+    DeviceKey, DnsObservation, FlowObservation, ImeiObservation, Observation, SignallingKind, SignallingObservation,
+};
+pub use pseudonym::Pseudonymizer;
+pub use stix::ExportOptions;

@@ -188,6 +188,13 @@ pub(crate) struct Subscriber {
     pub epoch: u64,
 }
 
+impl Subscriber {
+    /// True when the policy lets the SIM resolve `name` (and so reach what it resolves to).
+    pub(crate) fn allows_name(&self, name: &str) -> bool {
+        self.policy.any_domain() || self.domains.iter().any(|d| d.matches(name))
+    }
+}
+
 /// A poisoned lock is still used: every critical section leaves the maps consistent.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -385,7 +392,7 @@ impl Pcrf {
     /// addresses it resolved to.
     pub fn may_resolve(&self, imsi: &Imsi, name: &str) -> bool {
         let Some(sub) = lock(&self.cache).get(imsi).cloned() else { return false };
-        sub.policy.any_domain() || sub.domains.iter().any(|d| d.matches(name))
+        sub.allows_name(name)
     }
 
     /// Waits until every RAR and release sent so far has its answer (or gave up), then until every

@@ -19,6 +19,7 @@ use store::traffic::GxChange;
 
 use crate::retry::Owed;
 use crate::rules::{self, Diff};
+use crate::session::Resolved;
 use crate::{bump, lock, qos, Pcrf, Release, Subscriber};
 
 /// Re-Auth-Request-Type AUTHORIZE_ONLY (RFC 6733 §8.12).
@@ -69,7 +70,7 @@ pub(crate) async fn sweep(me: Weak<Pcrf>) {
             let sessions = lock(&pcrf.sessions);
             sessions
                 .iter()
-                .filter(|s| !s.releasing && s.hosts.iter().any(|(_, until)| *until <= now))
+                .filter(|s| !s.releasing && s.hosts.iter().any(|h| h.until <= now))
                 .map(|s| s.imsi.clone())
                 .collect()
         };
@@ -116,11 +117,17 @@ impl Pcrf {
         }
     }
 
-    /// The DNS firewall resolved an allowlisted name to `addrs` for `imsi`: each address becomes a
+    /// The DNS firewall resolved `name`, allowlisted, to `addrs` for `imsi`: each address becomes a
     /// host rule of that SIM's sessions (pushed by RAR at once) until `ttl` has passed (then removed
-    /// by RAR). At most `max_dynamic_per_session` per session; those expiring first give way.
-    pub fn allow_resolved(&self, imsi: &Imsi, addrs: &[IpAddr], ttl: Duration) {
+    /// by RAR), and as long as the SIM's policy allows `name` (a policy change that no longer does
+    /// removes it; one that still does keeps it). Nothing is added when the policy known now does
+    /// not allow `name`. At most `max_dynamic_per_session` per session; those expiring first give way.
+    pub fn allow_resolved(&self, imsi: &Imsi, name: &str, addrs: &[IpAddr], ttl: Duration) {
+        if !self.may_resolve(imsi, name) {
+            return;
+        }
         let until = Instant::now() + ttl.clamp(MIN_HOST_TTL, MAX_HOST_TTL);
+        let name: Arc<str> = Arc::from(name);
         let max = self.config.max_dynamic_per_session;
         let mut changed = false;
         {
@@ -128,21 +135,26 @@ impl Pcrf {
             for id in sessions.of_imsi(imsi) {
                 let Some(s) = sessions.get_mut(&id).filter(|s| !s.releasing) else { continue };
                 for a in addrs {
-                    match s.hosts.iter_mut().find(|(h, _)| h == a) {
-                        Some(h) => h.1 = h.1.max(until),
+                    match s.hosts.iter_mut().find(|h| h.ip == *a) {
+                        Some(h) => {
+                            h.until = h.until.max(until);
+                            h.name = name.clone();
+                        }
                         None => {
-                            s.hosts.push((*a, until));
+                            s.hosts.push(Resolved { ip: *a, until, name: name.clone() });
                             changed = true;
                         }
                     }
                 }
                 if s.hosts.len() > max {
-                    s.hosts.sort_by_key(|(_, until)| std::cmp::Reverse(*until));
+                    s.hosts.sort_by_key(|h| std::cmp::Reverse(h.until));
                     s.hosts.truncate(max);
                 }
             }
         }
         if changed {
+            // The push takes the policy of now (read again if a change was announced since the
+            // check above), which drops the new hosts if it no longer allows `name`.
             self.spawn_push(imsi.clone(), false);
         }
     }
@@ -165,7 +177,7 @@ impl Pcrf {
             let _guard = guard_lock.lock().await;
             match self.subscriber(imsi, reload).await {
                 Ok(sub) => {
-                    for plan in self.plans(imsi, sub.as_deref(), reload) {
+                    for plan in self.plans(imsi, sub.as_deref()) {
                         self.carry_out(plan, sub.as_deref()).await;
                     }
                 }
@@ -183,7 +195,7 @@ impl Pcrf {
     /// connection acts (it hears of the change too), and a PCEF that reconnects here gets the
     /// current rules of all its sessions then ([`Pcrf::peer_open`]). Releasing or changing it from
     /// here could only fail, and would delete a session another instance serves.
-    fn plans(&self, imsi: &Imsi, sub: Option<&Subscriber>, reload: bool) -> Vec<Plan> {
+    fn plans(&self, imsi: &Imsi, sub: Option<&Subscriber>) -> Vec<Plan> {
         let now = Instant::now();
         let reachable: std::collections::HashSet<String> = {
             let peers = lock(&self.peers);
@@ -197,11 +209,10 @@ impl Pcrf {
                 tracing::debug!(session = %s.id, pcef = %s.pcef_host, "PCEF not connected here; left to its instance");
                 continue;
             }
-            if reload {
-                s.hosts.clear();
-            } else {
-                s.hosts.retain(|(_, until)| *until > now);
-            }
+            // Resolved hosts stay while unexpired and while the policy (as read now) allows their
+            // name: a change that narrows the domains (quarantine) removes them, one that does not
+            // (or a second announcement of the same change) keeps them.
+            s.hosts.retain(|h| h.until > now && sub.is_some_and(|sub| sub.allows_name(&h.name)));
             let target = Target { session: s.id.clone(), host: s.pcef_host.clone(), realm: s.pcef_realm.clone() };
             let sub = match sub {
                 None => {
@@ -215,7 +226,7 @@ impl Pcrf {
                 Some(sub) => sub,
             };
             let qos = qos::bearer_qos(sub.priority, sub.profile.as_deref(), &s.apn);
-            let hosts: Vec<IpAddr> = s.hosts.iter().map(|(h, _)| *h).collect();
+            let hosts: Vec<IpAddr> = s.hosts.iter().map(|h| h.ip).collect();
             let wanted = rules::compile(&sub.policy, &self.config.dns_servers, &hosts, &qos);
             let diff = rules::diff(&s.rules, &wanted);
             if !diff.is_empty() {

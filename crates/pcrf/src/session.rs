@@ -36,10 +36,19 @@ pub(crate) struct Session {
     pub rules: Vec<String>,
     pub created_at: i64,
     pub updated_at: i64,
-    /// Addresses the DNS firewall resolved for an allowed name, until when.
-    pub hosts: Vec<(IpAddr, Instant)>,
+    /// Addresses the DNS firewall resolved for an allowed name.
+    pub hosts: Vec<Resolved>,
     /// Released by the PCRF; waiting for the PCEF's CCR-T.
     pub releasing: bool,
+}
+
+/// An address the DNS firewall resolved for a name the SIM's policy allowed: a host rule until
+/// `until`, kept across a policy change only while the new policy still allows `name`.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub ip: IpAddr,
+    pub until: Instant,
+    pub name: std::sync::Arc<str>,
 }
 
 fn v6_key(addr: Ipv6Addr) -> IpAddr {

@@ -414,7 +414,7 @@ async fn an_raa_unknown_session_forgets_it() {
 async fn dns_resolved_addresses_become_rules_for_their_ttl() {
     let (s, mut link, _stop) = live(fast(), LOW).await;
     let t = Instant::now();
-    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80"), ip("198.51.100.7")], Duration::from_secs(1));
+    s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80"), ip("198.51.100.7")], Duration::from_secs(1));
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
     assert!(t.elapsed() < Duration::from_millis(100), "RAR after {:?}", t.elapsed());
     let (defs, _) = installed(&rar);
@@ -423,7 +423,7 @@ async fn dns_resolved_addresses_become_rules_for_their_ttl() {
     assert_eq!(hosts.len(), 1);
     assert_eq!(hosts[0].3, ["permit out ip from 203.0.113.80/32 to assigned"]);
     // The same answer again changes nothing.
-    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80")], Duration::from_secs(1));
+    s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(1));
     assert!(link.next(Duration::from_millis(200)).await.is_none());
     // After the TTL (at least 5 s: the floor) the rule is removed.
     let rar = link.next(Duration::from_secs(8)).await.expect("RAR removing the host rule");
@@ -541,7 +541,7 @@ async fn a_second_instance_without_the_pcef_leaves_its_sessions_to_the_holder() 
 #[tokio::test]
 async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
     let (s, mut link, stop) = live(fast(), LOW).await;
-    s.pcrf.allow_resolved(&imsi(LOW), &[ip("203.0.113.80")], Duration::from_secs(600));
+    s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(600));
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
     let host_rule = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
     s.pcrf.settle().await;
@@ -607,6 +607,31 @@ async fn resolved_names_are_checked_against_the_policy_of_now() {
     cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
     s.pcrf.settle().await;
     assert!(!s.pcrf.may_resolve(&imsi(LOW), "api.acme.example"), "quarantine has no such name");
+}
+
+/// Resolved hosts follow the names the policy allows: a name outside it adds nothing; an
+/// announcement that changes nothing (the same change heard twice: from the use case, then from the
+/// database's feed) keeps them; a quarantine, whose allowlist has no such name, removes them.
+#[tokio::test]
+async fn resolved_hosts_stay_while_the_policy_allows_their_name() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    s.pcrf.allow_resolved(&imsi(LOW), "evil.example", &[ip("192.0.2.66")], Duration::from_secs(600));
+    s.pcrf.settle().await;
+    assert!(link.next(Duration::from_millis(200)).await.is_none(), "a name outside the allowlist opens nothing");
+    s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(600));
+    let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
+    let host = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).expect("host rule");
+    s.pcrf.settle().await;
+    // Announced again (twice), nothing changed: the host rule stays, nothing is pushed.
+    s.pcrf.sim_changed(&imsi(LOW));
+    s.pcrf.sim_announced(&imsi(LOW));
+    s.pcrf.settle().await;
+    assert!(link.next(Duration::from_millis(300)).await.is_none(), "an unchanged policy keeps the host");
+    // Quarantined: the host rule goes with the allowlist.
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR for the quarantine");
+    assert!(removed(&rar).contains(&host.0), "the host rule is removed: {:?}", removed(&rar));
 }
 
 /// A PCEF that refuses the change and then the release (an error answer) keeps the session pending:

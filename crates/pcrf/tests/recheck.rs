@@ -20,7 +20,7 @@ async fn missed_changes_are_found_by_reading_every_sim_with_a_session_again() {
     let a = link.ask(ccr_i(PGW, "pgw1;live", LOW, [10, 45, 0, 9])).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     // A DNS-resolved host rule, pushed by RAR.
-    s.pcrf.allow_resolved(&imsi(LOW), &[ip("192.0.2.99")], Duration::from_secs(600));
+    s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("192.0.2.99")], Duration::from_secs(600));
     assert!(link.next(Duration::from_secs(2)).await.is_some(), "RAR with the resolved host");
     s.pcrf.settle().await;
 

@@ -66,10 +66,8 @@ impl dnsfw::Directory for PcrfDirectory {
     }
 
     fn resolved(&self, imsi: &ids::Imsi, name: &str, addrs: &[IpAddr], ttl: Duration) {
-        // Checked again against the policy now: it may have changed while the name was resolved.
-        if self.pcrf.may_resolve(imsi, name) {
-            self.pcrf.allow_resolved(imsi, addrs, ttl);
-        }
+        // Checked again against the policy now (it may have changed while the name was resolved).
+        self.pcrf.allow_resolved(imsi, name, addrs, ttl);
     }
 
     fn refused(&self, asker: &Asker, name: &str) {

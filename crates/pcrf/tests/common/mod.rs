@@ -35,6 +35,8 @@ pub const SUSPENDED: &str = "001010000000004";
 pub const PREDEFINED: &str = "001010000000005";
 /// The allowlist of profile `meter`.
 pub const METER_PREFIXES: [&str; 2] = ["198.51.100.0/24", "203.0.113.7/32:443/tcp"];
+/// A name its allowlist has.
+pub const NAME: &str = "api.acme.example";
 /// Its management platform.
 pub const MGMT: &str = "10.9.0.0/16:8443/tcp";
 

@@ -5,9 +5,11 @@
 //! either an `indicator` — when its evidence names a remote destination (`destination_ip` or
 //! `domain`), with the pattern `[ipv4-addr:value = '…']`, `[ipv6-addr:value = '…']` or
 //! `[domain-name:value = '…']` — or else an `attack-pattern` named after its kind. The device is
-//! named in the sighting's custom property `x_warden_device`: its keyed pseudonym unless the tenant
-//! opted out. Ids are RFC 4122 UUIDs (version 5 layout) derived with the tenant's key from the
-//! detection, so exporting again gives the same ids and nothing in them can be reversed.
+//! named in the sighting's property extension (STIX 2.1 §7.3, an `extension-definition` in the
+//! bundle): `device` is its keyed pseudonym unless the tenant opted out, when `detection` also names
+//! the detection's id. Ids are RFC 4122 UUIDs (version 4 layout, as STIX recommends for objects other
+//! than observables) derived with the tenant's key from the detection, so exporting again gives the
+//! same ids and nothing in them can be reversed. The bundle passes `stix2_validator --strict`.
 
 use std::net::IpAddr;
 
@@ -20,7 +22,7 @@ use super::pseudonym::Pseudonyms;
 fn stix_id(p: &Pseudonyms, kind: &str, parts: &[&str]) -> String {
     let d = p.digest(&format!("stix:{kind}"), &parts.join("\u{0}"));
     let mut b: [u8; 16] = d[..16].try_into().expect("16 bytes");
-    b[6] = (b[6] & 0x0f) | 0x50; // version 5 (name-based, SHA)
+    b[6] = (b[6] & 0x0f) | 0x40; // version 4 layout: the bits are a keyed hash, as good as random
     b[8] = (b[8] & 0x3f) | 0x80; // RFC 4122 variant
     let h = hex::encode(b);
     format!("{kind}--{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
@@ -81,11 +83,22 @@ fn words(kind: &str) -> String {
 /// The STIX 2.1 bundle of `detections` of `tenant`, made at `now` (Unix seconds).
 pub fn bundle(tenant: &str, detections: &[Detection], p: &Pseudonyms, now: i64) -> Value {
     let identity = stix_id(p, "identity", &[tenant, "warden"]);
+    let extension = stix_id(p, "extension-definition", &[tenant, "warden-device"]);
     let made = timestamp(now);
-    let mut objects = vec![json!({
-        "type": "identity", "spec_version": "2.1", "id": identity, "created": made, "modified": made,
-        "name": "Warden security analytics", "identity_class": "system",
-    })];
+    let mut objects = vec![
+        json!({
+            "type": "identity", "spec_version": "2.1", "id": identity, "created": made, "modified": made,
+            "name": "Warden security analytics", "identity_class": "system",
+        }),
+        json!({
+            "type": "extension-definition", "spec_version": "2.1", "id": extension, "created": made,
+            "modified": made, "created_by_ref": identity, "name": "Warden device of a sighting",
+            "description": "The cellular IoT device a Warden detection is about.",
+            "schema": "device (string): the device's keyed pseudonym (dev-<20 hex>), or its IMSI when the tenant \
+                       opted out of pseudonyms; detection (string, only without pseudonyms): Warden's detection id.",
+            "version": "1.0.0", "extension_types": ["property-extension"],
+        }),
+    ];
     let mut patterns_seen = std::collections::BTreeSet::new();
     for d in detections {
         let (first, last) = (timestamp(d.first_seen), timestamp(d.last_seen.max(d.first_seen)));
@@ -97,6 +110,7 @@ pub fn bundle(tenant: &str, detections: &[Detection], p: &Pseudonyms, now: i64) 
                     objects.push(json!({
                         "type": "indicator", "spec_version": "2.1", "id": id, "created": first, "modified": last,
                         "created_by_ref": identity, "name": format!("{} destination", words(&d.kind)),
+                        "description": format!("A destination of devices' {}, seen by Warden's analytics.", words(&d.kind)),
                         "indicator_types": ["anomalous-activity"], "pattern": pattern, "pattern_type": "stix",
                         "valid_from": first,
                     }));
@@ -120,11 +134,12 @@ pub fn bundle(tenant: &str, detections: &[Detection], p: &Pseudonyms, now: i64) 
             "first_seen": first, "last_seen": last, "count": d.count.clamp(0, 999_999_999),
             "confidence": (d.score * 100.0).round().clamp(0.0, 100.0) as i64,
             "description": format!("{} ({})", words(&d.kind), d.status.as_str()),
-            "x_warden_device": p.imsi(&d.imsi),
         });
+        let mut device = json!({"extension_type": "property-extension", "device": p.imsi(&d.imsi)});
         if !p.enabled() {
-            sighting["x_warden_detection"] = json!(d.id);
+            device["detection"] = json!(d.id);
         }
+        sighting["extensions"] = json!({ extension.clone(): device });
         objects.push(sighting);
     }
     json!({"type": "bundle", "id": stix_id(p, "bundle", &[tenant, &made]), "objects": objects})
@@ -207,8 +222,9 @@ mod tests {
         let s = of_type("sighting")[0];
         assert_eq!((s["count"].as_i64(), s["confidence"].as_i64()), (Some(3), Some(87)));
         assert_eq!(s["first_seen"], "2025-12-03T12:00:00.000Z");
-        assert!(s["x_warden_device"].as_str().unwrap().starts_with("dev-"));
-        assert!(s.get("x_warden_detection").is_none());
+        let ext = s["extensions"].as_object().unwrap().values().next().unwrap();
+        assert!(ext["device"].as_str().unwrap().starts_with("dev-"));
+        assert!(ext.get("detection").is_none());
         // Stable ids; the tenant's key decides them.
         assert_eq!(bundle("acme", &ds, &p, 1_796_299_200), b);
         let other = Pseudonyms::new(Zeroizing::new(vec![8; 32]), false);
@@ -227,7 +243,7 @@ mod tests {
                 && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                 && groups.iter().map(|g| g.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
                 && groups.iter().all(|g| hex(g))
-                && groups[2].starts_with(['1', '2', '3', '4', '5'])
+                && groups[2].starts_with('4')
                 && groups[3].starts_with(['8', '9', 'a', 'b'])
         }
     }

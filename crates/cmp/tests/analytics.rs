@@ -147,6 +147,7 @@ async fn the_policy_acts_never_on_critical_sims_and_every_action_is_undone_once(
                 ("scanning".to_string(), DetectionAction::Quarantine),
                 ("excessive_signalling".to_string(), DetectionAction::Suspend),
                 ("outdated_firmware".to_string(), DetectionAction::FirmwareUpdate),
+                ("imei_change".to_string(), DetectionAction::Suspend),
             ]),
             min_score: Some(0.7),
             ..Default::default()
@@ -178,8 +179,12 @@ async fn the_policy_acts_never_on_critical_sims_and_every_action_is_undone_once(
         assert_eq!(r.action, None);
 
         // Critical SIMs: an alert instead of quarantine or suspension.
-        for (id, kind) in [("crit-1", "scanning"), ("crit-2", "excessive_signalling"), ("crit-3", "outdated_firmware")]
-        {
+        for (id, kind) in [
+            ("crit-1", "scanning"),
+            ("crit-2", "excessive_signalling"),
+            ("crit-3", "outdated_firmware"),
+            ("crit-4", "imei_change"),
+        ] {
             let r =
                 analytics::record_detection(&store, &told, &finding(id, CRITICAL, "acme", kind, 0.99)).await.unwrap();
             assert_eq!(r.action, Some(DetectionAction::Alert), "{kind}");
@@ -238,14 +243,14 @@ async fn the_policy_acts_never_on_critical_sims_and_every_action_is_undone_once(
 
         let k = kinds(&store, "acme").await;
         assert_eq!(count(&k, "analytics.action"), 3, "{k:?}");
-        assert_eq!(count(&k, "analytics.alert"), 4, "{k:?}");
+        assert_eq!(count(&k, "analytics.alert"), 5, "{k:?}");
         assert_eq!(count(&k, "analytics.action_undone"), 3, "{k:?}");
         assert_eq!(count(&k, "analytics.status_changed"), 2, "{k:?}");
         assert_eq!(count(&k, "sim.quarantined"), 1);
         assert_eq!(count(&k, "sim.quarantine_lifted"), 1);
         let audit = audit_actions(&store).await;
         let by = |action: &str, actor: &str| audit.iter().filter(|(a, w)| a == action && w == actor).count();
-        assert_eq!(by("analytics.act", "automated:analytics"), 7);
+        assert_eq!(by("analytics.act", "automated:analytics"), 8);
         assert_eq!(by("sim.quarantine", "automated:analytics"), 1);
         assert_eq!(by("sim.set_status", "automated:analytics"), 1);
         assert_eq!(by("analytics.undo", "token:acme-tenant_operator(1)"), 3);

@@ -31,8 +31,8 @@ pub enum Actor {
         /// The operating-system user.
         user: String,
     },
-    /// An automated decision (a tenant rule, the HSS's IMEI lock): it may change SIMs, never cut off
-    /// a critical one (SUB-4), and nothing else.
+    /// An automated decision (a tenant rule, the HSS's IMEI lock, security analytics): it may change
+    /// SIMs and read them, never cut off a critical one (SUB-4), and nothing else.
     Automated {
         /// What decided, and why (shown in events and the audit trail).
         by: String,

@@ -118,6 +118,17 @@ fetch('openapi.json').then(r=>r.json()).then(doc=>{
 mod tests {
     use utoipa::OpenApi;
 
+    /// Schemas of two modules with one name would silently replace each other in the document: the
+    /// traffic policy's body and the analytics policy's body stay apart.
+    #[test]
+    fn schemas_of_like_names_stay_apart() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["PolicyBody"]["properties"]["mode"].is_object());
+        assert!(schemas["AnalyticsPolicyBody"]["properties"]["min_score"].is_object());
+        assert!(schemas["AnalyticsPolicyView"]["properties"]["agreed"].is_object());
+    }
+
     /// The published pattern of a webhook URL admits what the server admits (names, IPv4 and bracketed
     /// IPv6 literals, a port, a path), so generated clients do not refuse valid targets.
     #[test]

@@ -91,6 +91,7 @@ pub struct DetectionQuery {
     #[param(pattern = "^[a-z0-9_]{1,48}$")]
     pub kind: Option<String>,
     /// Only this status: `open`, `acknowledged` or `resolved`.
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub status: Option<String>,
     /// Only this SIM.
     #[param(pattern = "^[0-9]{6,15}$")]
@@ -115,6 +116,10 @@ fn cursor(text: Option<&str>) -> ApiResult<Option<DetectionCursor>> {
     Ok(Some(DetectionCursor { last_seen, id: id.to_string() }))
 }
 
+fn valid_kind(k: &str) -> bool {
+    (1..=48).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
 fn status(text: &str) -> ApiResult<DetectionStatus> {
     DetectionStatus::parse(text)
         .ok_or_else(|| ApiError::bad_request(format!("status {text:?}: open, acknowledged or resolved")))
@@ -126,6 +131,9 @@ fn status(text: &str) -> ApiResult<DetectionStatus> {
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<DetectionQuery>) -> ApiResult<axum::Json<DetectionPage>> {
     caller.require(Action::Read)?;
     let limit = PageQuery { cursor: None, limit: q.limit }.limit()?;
+    if let Some(k) = q.kind.as_deref().filter(|k| !valid_kind(k)) {
+        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
+    }
     let filter = DetectionFilter {
         kind: q.kind.clone(),
         status: q.status.as_deref().map(status).transpose()?,
@@ -196,7 +204,7 @@ pub struct TenantQuery {
 
 /// A tenant's analytics policy: what it agreed to (PR-1).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct PolicyView {
+pub struct AnalyticsPolicyView {
     /// The tenant.
     pub tenant: String,
     /// False when the tenant agreed to no policy: detections are recorded, nothing is done
@@ -231,9 +239,9 @@ pub struct PolicyView {
     pub updated_by: String,
 }
 
-fn policy_view(v: an::PolicyView) -> PolicyView {
+fn policy_view(v: an::PolicyView) -> AnalyticsPolicyView {
     let p = v.policy;
-    PolicyView {
+    AnalyticsPolicyView {
         tenant: p.tenant,
         agreed: v.agreed,
         actions: p.actions.into_iter().map(|(k, a)| (k, a.as_str().to_string())).collect(),
@@ -255,44 +263,50 @@ fn policy_view(v: an::PolicyView) -> PolicyView {
 /// A new analytics policy; what is left out gets the default of a first agreement.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PolicyBody {
+pub struct AnalyticsPolicyBody {
     /// The action per detection kind: `none`, `alert`, `quarantine`, `suspend` or `firmware_update`.
     #[serde(default)]
     #[schema(value_type = Object)]
     pub actions: BTreeMap<String, String>,
     /// The action of other kinds (default `alert`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false, pattern = "^(none|alert|quarantine|suspend|firmware_update)$")]
     pub default_action: Option<String>,
     /// Least score that acts, 0.0–1.0 (default 0.5).
     #[serde(default, deserialize_with = "present")]
-    #[schema(minimum = 0.0, maximum = 1.0)]
+    #[schema(nullable = false, minimum = 0.0, maximum = 1.0)]
     pub min_score: Option<f64>,
     /// Pseudonyms in dashboards and exports (default true).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub pseudonymise: Option<bool>,
     /// Days detections are kept, 1–730 (default 90).
     #[serde(default, deserialize_with = "present")]
-    #[schema(minimum = 1, maximum = 730)]
+    #[schema(nullable = false, minimum = 1, maximum = 730)]
     pub detections_days: Option<i64>,
     /// Days flow summaries are kept, 1–730 (default 30).
     #[serde(default, deserialize_with = "present")]
-    #[schema(minimum = 1, maximum = 730)]
+    #[schema(nullable = false, minimum = 1, maximum = 730)]
     pub flows_days: Option<i64>,
     /// Days the DNS log is kept, 1–730 (default 30).
     #[serde(default, deserialize_with = "present")]
-    #[schema(minimum = 1, maximum = 730)]
+    #[schema(nullable = false, minimum = 1, maximum = 730)]
     pub dns_days: Option<i64>,
     /// The engine may use flow records (default true).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub use_flows: Option<bool>,
     /// The engine may use the DNS query log (default true).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub use_dns: Option<bool>,
     /// The engine may use signalling (default true).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub use_signalling: Option<bool>,
     /// The engine may inspect payload samples (default false).
     #[serde(default, deserialize_with = "present")]
+    #[schema(nullable = false)]
     pub use_payload: Option<bool>,
 }
 
@@ -306,21 +320,24 @@ fn action(field: &str, text: &str) -> ApiResult<DetectionAction> {
 
 /// The caller's tenant's analytics policy (tenant admins; operator admins name the tenant).
 #[utoipa::path(get, path = "/analytics/policy", tag = "analytics", params(TenantQuery),
-    responses((status = 200, body = PolicyView), Problems), security(("bearer" = [])))]
-pub async fn get_policy(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) -> ApiResult<axum::Json<PolicyView>> {
+    responses((status = 200, body = AnalyticsPolicyView), Problems), security(("bearer" = [])))]
+pub async fn get_policy(
+    Ctx { st, caller }: Ctx,
+    Query(q): Query<TenantQuery>,
+) -> ApiResult<axum::Json<AnalyticsPolicyView>> {
     caller.require(Action::ManageAccess)?;
     Ok(axum::Json(policy_view(an::policy(st.store(), &caller.actor(), q.tenant.as_deref()).await?)))
 }
 
 /// Sets the caller's tenant's analytics policy (tenant admins; operator admins name the tenant),
 /// audited.
-#[utoipa::path(put, path = "/analytics/policy", tag = "analytics", params(TenantQuery), request_body = PolicyBody,
-    responses((status = 200, body = PolicyView), Problems), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/analytics/policy", tag = "analytics", params(TenantQuery), request_body = AnalyticsPolicyBody,
+    responses((status = 200, body = AnalyticsPolicyView), Problems), security(("bearer" = [])))]
 pub async fn put_policy(
     Ctx { st, caller }: Ctx,
     Query(q): Query<TenantQuery>,
-    Json(body): Json<PolicyBody>,
-) -> ApiResult<axum::Json<PolicyView>> {
+    Json(body): Json<AnalyticsPolicyBody>,
+) -> ApiResult<axum::Json<AnalyticsPolicyView>> {
     caller.require(Action::ManageAccess)?;
     let actions = body
         .actions

@@ -48,7 +48,7 @@ pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
 use routes::{
-    access, approvals, catalogue, events, firewall, jobs, mfa, passkey, policy, rules, sessions, sims, stats,
+    access, analytics, approvals, catalogue, events, firewall, jobs, mfa, passkey, policy, rules, sessions, sims, stats,
 };
 
 async fn not_found() -> ApiError {
@@ -83,6 +83,15 @@ pub fn router(state: AppState) -> Router {
         .route("/sims/{imsi}/quarantine", post(policy::quarantine).delete(policy::lift))
         .route("/sims/{imsi}/usage", get(policy::usage))
         .route("/dns/queries", get(policy::dns_queries))
+        .route("/analytics/detections", get(analytics::list))
+        .route("/analytics/detections/{id}", get(analytics::get))
+        .route("/analytics/detections/{id}/acknowledge", post(analytics::acknowledge))
+        .route("/analytics/detections/{id}/resolve", post(analytics::resolve))
+        .route("/analytics/detections/{id}/undo", post(analytics::undo))
+        .route("/analytics/policy", get(analytics::get_policy).put(analytics::put_policy))
+        .route("/analytics/health", get(analytics::health))
+        .route("/analytics/dashboard", get(analytics::dashboard))
+        .route("/analytics/export.stix", get(analytics::export_stix))
         .route("/jobs", get(jobs::list).post(jobs::create).layer(DefaultBodyLimit::max(max_job_body)))
         .route("/jobs/{id}", get(jobs::get))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
@@ -145,7 +154,8 @@ pub fn router(state: AppState) -> Router {
 
 /// Starts the background work of the platform and hands it to the caller to run: resumes
 /// unfinished jobs (they run on the state's job runner), and returns the webhook delivery, the rule
-/// engine, the purge of idempotency records and login sessions a day after they expire, and the wait
+/// engine, the purge of idempotency records and login sessions a day after they expire and of what the
+/// tenants' analytics retention ends, and the wait
 /// for the bulk jobs. Each returned task ends once [`AppState::shutdown_token`] is cancelled.
 #[must_use = "the tasks do nothing until spawned"]
 pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn engine::SignallingSource>) -> Vec<Task> {
@@ -170,6 +180,17 @@ pub async fn start_background(state: &AppState, signalling: std::sync::Arc<dyn e
             }
             if let Err(e) = st.store().purge_expired_ceremonies(store::now() - 86_400).await {
                 tracing::warn!(error = %e, "purging expired passkey ceremonies failed");
+            }
+            match cmp::analytics::apply_retention(st.store(), store::now()).await {
+                Ok(p) if p.detections + p.dns_queries > 0 => {
+                    tracing::info!(
+                        detections = p.detections,
+                        dns_queries = p.dns_queries,
+                        "analytics retention applied"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "applying analytics retention failed"),
             }
             tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
         }

@@ -6,7 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, approvals, catalogue, events, firewall, jobs, mfa, oidc, passkey, policy, rules, sessions, sims, stats,
+    access, analytics, approvals, catalogue, events, firewall, jobs, mfa, oidc, passkey, policy, rules, sessions, sims,
+    stats,
 };
 
 struct Bearer;
@@ -43,6 +44,8 @@ impl Modify for Bearer {
     paths(
         sims::list, sims::get, sims::patch, sims::import, sims::protection,
         policy::get, policy::put, policy::quarantine, policy::lift, policy::usage, policy::dns_queries,
+        analytics::list, analytics::get, analytics::acknowledge, analytics::resolve, analytics::undo,
+        analytics::get_policy, analytics::put_policy, analytics::health, analytics::dashboard, analytics::export_stix,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::items,
         events::list, events::stream, events::create_webhook, events::list_webhooks, events::delete_webhook,
         rules::list, rules::create, rules::delete,
@@ -63,6 +66,7 @@ impl Modify for Bearer {
     tags(
         (name = "sims", description = "SIMs and their lifecycle"),
         (name = "policy", description = "Traffic policy: allowlists, quarantine, data sessions, usage and DNS queries (SUB-2)"),
+        (name = "analytics", description = "Security analytics: detections, actions and their undo, policy, health check, dashboard, STIX 2.1 export (AV-1, PR-1)"),
         (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),
         (name = "events", description = "Events, live stream and webhooks"),
@@ -113,6 +117,17 @@ fetch('openapi.json').then(r=>r.json()).then(doc=>{
 #[cfg(test)]
 mod tests {
     use utoipa::OpenApi;
+
+    /// Schemas of two modules with one name would silently replace each other in the document: the
+    /// traffic policy's body and the analytics policy's body stay apart.
+    #[test]
+    fn schemas_of_like_names_stay_apart() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        assert!(schemas["PolicyBody"]["properties"]["mode"].is_object());
+        assert!(schemas["AnalyticsPolicyBody"]["properties"]["min_score"].is_object());
+        assert!(schemas["AnalyticsPolicyView"]["properties"]["agreed"].is_object());
+    }
 
     /// The published pattern of a webhook URL admits what the server admits (names, IPv4 and bracketed
     /// IPv6 literals, a port, a path), so generated clients do not refuse valid targets.

@@ -31,8 +31,8 @@ pub enum Actor {
         /// The operating-system user.
         user: String,
     },
-    /// An automated decision (a tenant rule, the HSS's IMEI lock): it may change SIMs, never cut off
-    /// a critical one (SUB-4), and nothing else.
+    /// An automated decision (a tenant rule, the HSS's IMEI lock, security analytics): it may change
+    /// SIMs and read them, never cut off a critical one (SUB-4), and nothing else.
     Automated {
         /// What decided, and why (shown in events and the audit trail).
         by: String,
@@ -107,11 +107,12 @@ impl Actor {
         }
     }
 
-    /// Refuses unless the actor may perform `action` (automated decisions may only change SIMs).
+    /// Refuses unless the actor may perform `action` (automated decisions may only change SIMs, and
+    /// read what they change: a use case answers with the SIM as it is now).
     pub fn require(&self, action: Action) -> Result<()> {
         let allowed = match self.role() {
             Some(role) => role.allows(action),
-            None => action == Action::ManageSims,
+            None => matches!(action, Action::ManageSims | Action::Read),
         };
         if allowed {
             Ok(())
@@ -226,6 +227,7 @@ mod tests {
     fn automated_actors_only_change_sims() {
         let a = Actor::automated("signalling rule");
         assert!(a.require(Action::ManageSims).is_ok());
+        assert!(a.require(Action::Read).is_ok(), "a use case answers with what it changed");
         for action in [Action::ManageAccess, Action::Operate, Action::ProtectCritical, Action::ReadAudit] {
             assert!(a.require(action).is_err(), "{action:?}");
         }

@@ -56,11 +56,21 @@ pub enum EventKind {
     DnsRefused,
     /// The PCRF released a SIM's data session (ASR): the SIM is no longer active.
     GxSessionReleased,
+    /// Security analytics found something new about a SIM, or its score rose a band (AV-1).
+    AnalyticsDetection,
+    /// A detection's policy action is an alert (or, on a critical SIM, an alert instead of acting).
+    AnalyticsAlert,
+    /// The analytics policy acted on a detection: quarantine, suspension or a firmware update asked.
+    AnalyticsAction,
+    /// A person undid what the analytics policy did.
+    AnalyticsActionUndone,
+    /// A person acknowledged or resolved a detection.
+    AnalyticsStatusChanged,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
-    pub const FIXED: [EventKind; 23] = [
+    pub const FIXED: [EventKind; 28] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -84,6 +94,11 @@ impl EventKind {
         EventKind::SimQuarantineLifted,
         EventKind::DnsRefused,
         EventKind::GxSessionReleased,
+        EventKind::AnalyticsDetection,
+        EventKind::AnalyticsAlert,
+        EventKind::AnalyticsAction,
+        EventKind::AnalyticsActionUndone,
+        EventKind::AnalyticsStatusChanged,
     ];
 
     /// The name stored and shown.
@@ -113,6 +128,11 @@ impl EventKind {
             EventKind::SimQuarantineLifted => "sim.quarantine_lifted",
             EventKind::DnsRefused => "dns.refused",
             EventKind::GxSessionReleased => "gx.session_released",
+            EventKind::AnalyticsDetection => "analytics.detection",
+            EventKind::AnalyticsAlert => "analytics.alert",
+            EventKind::AnalyticsAction => "analytics.action",
+            EventKind::AnalyticsActionUndone => "analytics.action_undone",
+            EventKind::AnalyticsStatusChanged => "analytics.status_changed",
         })
     }
 }

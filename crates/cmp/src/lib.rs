@@ -28,11 +28,15 @@
 //! - [`stepup`]: a fresh second factor (≤ 5 minutes) for sensitive tasks; [`approvals`]: a second
 //!   person's approval to terminate or unprotect a critical SIM.
 //! - [`text`]: what free text (names, notes) may contain.
+//! - [`analytics`]: security analytics' durable side: detections recorded, the tenant's policy applied
+//!   (alert, quarantine, suspend, firmware update; never cutting off a critical SIM), undo, health
+//!   score, dashboard, STIX 2.1 export, keyed pseudonyms (AV-1, PR-1, SUB-7).
 //! - [`webhook`]: HMAC signatures of webhook deliveries; [`egress`]: where deliveries may go (the deny
 //!   list of special-purpose addresses, checked at creation and at every delivery).
 
 pub mod access;
 mod actor;
+pub mod analytics;
 pub mod approvals;
 pub mod breached;
 pub mod catalogue;

@@ -158,6 +158,7 @@ fn ident(name: &str) -> String {
 enum Kind {
     Text,
     Integer,
+    Real,
     Bytes,
 }
 
@@ -166,6 +167,7 @@ impl Kind {
         match data_type {
             "text" | "character varying" | "character" => Some(Kind::Text),
             "bigint" | "integer" | "smallint" => Some(Kind::Integer),
+            "double precision" | "real" => Some(Kind::Real),
             "bytea" => Some(Kind::Bytes),
             _ => None,
         }
@@ -427,6 +429,7 @@ async fn insert(dst: &mut AnyConnection, t: &Table, list: &str, rows: &[AnyRow])
             q = match kind {
                 Kind::Text => q.bind(row.try_get::<Option<String>, _>(c)?),
                 Kind::Integer => q.bind(row.try_get::<Option<i64>, _>(c)?),
+                Kind::Real => q.bind(row.try_get::<Option<f64>, _>(c)?),
                 Kind::Bytes => q.bind(row.try_get::<Option<Vec<u8>>, _>(c)?),
             };
         }
@@ -488,6 +491,7 @@ mod tests {
         assert_eq!(Kind::of("bigint"), Some(Kind::Integer));
         assert_eq!(Kind::of("bytea"), Some(Kind::Bytes));
         assert_eq!(Kind::of("text"), Some(Kind::Text));
+        assert_eq!(Kind::of("double precision"), Some(Kind::Real));
         assert_eq!(Kind::of("jsonb"), None);
     }
 

@@ -513,7 +513,9 @@ impl Store {
                     .bind(batch)
                     .fetch_all(&self.pool)
                     .await?;
-            let Some(last) = rows.last() else { return Ok(done + self.reseal_mfa_secrets().await?) };
+            let Some(last) = rows.last() else {
+                return Ok(done + self.reseal_mfa_secrets().await? + self.reseal_analytics_keys().await?);
+            };
             after = last.try_get("imsi")?;
             let mut tx = self.pool.begin().await?;
             for r in &rows {

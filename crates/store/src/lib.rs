@@ -28,12 +28,15 @@
 //!   transaction (`warden storage migrate`).
 //! - [`firewall_state`]: the roaming firewall's registrations and risky networks shared by several
 //!   instances on one database, announced by PostgreSQL notifications.
+//! - [`analytics`]: the analytics engine's detections and the actions taken on them, the tenants'
+//!   analytics policies (PR-1) and the keys of their pseudonyms (sealed like K/OPc).
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
 //! key types of `auc` inside a keyed algorithm.
 
 pub mod access;
+pub mod analytics;
 pub mod approvals;
 pub mod audit;
 pub mod audit_evidence;

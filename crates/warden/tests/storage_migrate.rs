@@ -130,6 +130,23 @@ async fn filled_workspace() -> tempfile::TempDir {
         answers: vec!["198.51.100.7".into()],
     };
     store.insert_dns_queries(&[query]).await.unwrap();
+    // Security analytics: a detection (its score a floating-point column), a policy, a sealed key.
+    let mut tx = store.begin().await.unwrap();
+    let detection = store::analytics::NewDetection {
+        id: "det-1".into(),
+        tenant: "acme".into(),
+        imsi: imsi.to_string(),
+        kind: "scanning".into(),
+        score: 0.8125,
+        evidence: r#"{"ports":[23]}"#.into(),
+        at: 1,
+    };
+    tx.upsert_detection(&detection).await.unwrap();
+    let mut policy = cmp::analytics::without_agreement("acme");
+    policy.default_action = store::analytics::DetectionAction::Alert;
+    tx.put_analytics_policy(&policy).await.unwrap();
+    tx.commit().await.unwrap();
+    store.analytics_key("acme").await.unwrap();
     // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
     ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));
     dir
@@ -223,6 +240,10 @@ async fn everything_moves_and_a_second_migration_is_refused() {
         let alice = target.login_records("alice").await.unwrap().remove(0).user.id;
         let totp = target.totp_credential(&alice).await.unwrap().expect("TOTP credential copied");
         assert_eq!(totp.secret.as_slice(), b"totp-secret-20-bytes", "the sealed TOTP secret opens on the target");
+        let det = target.detection_in(&scope, "det-1").await.unwrap().expect("detection copied");
+        assert_eq!(det.score, 0.8125, "a floating-point column copies exactly");
+        assert_eq!(target.analytics_policy("acme").await.unwrap(), source.analytics_policy("acme").await.unwrap());
+        assert_eq!(*target.analytics_key("acme").await.unwrap(), *source.analytics_key("acme").await.unwrap());
         let entries = source.verify_audit().await.unwrap().unwrap();
         assert_eq!(target.verify_audit().await.unwrap(), Ok(entries));
 

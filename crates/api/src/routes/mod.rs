@@ -3,6 +3,7 @@
 //! also writes the audit entry in the same transaction.
 
 pub mod access;
+pub mod analytics;
 pub mod approvals;
 pub mod catalogue;
 pub mod events;

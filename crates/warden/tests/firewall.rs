@@ -111,7 +111,18 @@ async fn serve_runs_the_firewall_in_front_of_the_hss_and_reloads_on_sighup() {
     wait_listening(faddr).await;
     let p = partner(faddr).await;
     // The critical "alarm" SIM of examples/sims.csv may roam anywhere: real vectors from the HSS.
-    let a = p.request(air("001010000000002", 1)).await.unwrap();
+    // The firewall listens before its own connection to the HSS is up; until then it answers
+    // DIAMETER_UNABLE_TO_DELIVER (3002), so the first request waits for that connection (bounded).
+    let started = std::time::Instant::now();
+    let mut attempt = 100;
+    let a = loop {
+        attempt += 1;
+        let a = p.request(air("001010000000002", attempt)).await.unwrap();
+        if a.result_code() != Some(3002) || started.elapsed() > std::time::Duration::from_secs(15) {
+            break a;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
     assert_eq!(a.result_code(), Some(2001));
     assert_eq!(a.get_str(avp::ORIGIN_HOST), Some("hss.home.example"));
     assert!(a.get(avp::AUTHENTICATION_INFO).is_some());

@@ -76,6 +76,10 @@ pub struct Config {
     /// The DNS firewall (docs/dns-firewall.md); absent: not started.
     #[serde(default)]
     pub dns: Option<dnsfw::DnsConfig>,
+    /// Security analytics (docs/analytics.md): IPFIX collector and detection engine; absent: not
+    /// started.
+    #[serde(default)]
+    pub analytics: Option<crate::analytics_run::AnalyticsConfig>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,

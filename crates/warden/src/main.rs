@@ -8,6 +8,7 @@
 
 mod access_cmd;
 mod analytics_cmd;
+mod analytics_run;
 mod app;
 mod auc_cmd;
 mod audit_cmd;

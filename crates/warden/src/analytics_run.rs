@@ -343,6 +343,9 @@ impl SignallingTap {
     }
 }
 
+/// The collector socket's receive buffer asked for.
+const RECEIVE_BUFFER: usize = 8 << 20;
+
 /// How long a SIM's tenant and profile are trusted before they are read again.
 const SIM_CACHE_TTL: Duration = Duration::from_secs(300);
 
@@ -461,6 +464,11 @@ impl AnalyticsPart {
             addr: c.ipfix_listen,
             source,
         })?;
+        // Bursts of datagrams wait in the kernel while the receiver works: a larger buffer than the
+        // default (the kernel caps it at net.core.rmem_max).
+        if let Err(e) = rustix::net::sockopt::set_socket_recv_buffer_size(&socket, RECEIVE_BUFFER) {
+            tracing::debug!(error = %e, "analytics: receive buffer size not set");
+        }
         let at = socket.local_addr().unwrap_or(c.ipfix_listen);
         eprintln!("warden: IPFIX/NetFlow v9 collector on {at} (UDP), {} intelligence indicators", intel.len());
         tracing::info!(listen = %at, exporters = ?c.exporters, indicators = intel.len(), "analytics collecting");

@@ -185,3 +185,32 @@ async fn softflowd_flows_of_a_telnet_scanner_become_a_scanning_detection() {
     replay(&softflowd, &pcap, collector, "10");
     until(metrics, "flows after the garbage", |t| value(t, "warden_analytics_flows_total", "") >= flows * 3.0).await;
 }
+
+#[test]
+fn a_broken_intelligence_file_stops_the_start_with_its_name_and_line() {
+    let uport = free_port();
+    let extra =
+        format!("[analytics]\nipfix_listen = \"127.0.0.1:{uport}\"\nintel_files = [\"intel.csv\", \"broken.csv\"]\n");
+    let n = node("7d", &[], "", &extra);
+    std::fs::write(n.dir.path().join("intel.csv"), "type,value\nipv4,203.0.113.66\n").unwrap();
+    std::fs::write(n.dir.path().join("broken.csv"), "type,value\nipv4,203.0.113.66\nipv4,not-an-address\n").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .current_dir(n.dir.path())
+        .args(["--config", "warden.toml", "serve"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start warden serve");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started with a broken intelligence file");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "serve started with a broken intelligence file: {stderr}");
+    assert!(stderr.contains("analytics.intel_files: broken.csv: "), "{stderr}");
+    assert!(stderr.contains("line 3"), "the line at fault: {stderr}");
+}

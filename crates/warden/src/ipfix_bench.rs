@@ -106,7 +106,7 @@ fn datagram(d: u64, left: u64, exporter: IpAddr) -> Vec<u8> {
         let _ = v4_flow_record(&flow, &mut records);
     }
     let mut m = MessageBuilder::ipfix(1, unix_secs(), d as u32);
-    if d % 4096 == 0 {
+    if d.is_multiple_of(4096) {
         m.template(TEMPLATE, &V4_FLOW_FIELDS);
     }
     m.data(TEMPLATE, &records, count as u16);

@@ -3,7 +3,7 @@
 //! NetFlow v9 into the collector. A device whose UE address has a live Gx session (opened by the
 //! independent test P-GW, `testkit::gx`) scans telnet Mirai-style: its flows arrive, are mapped to
 //! its SIM, and a `scanning` detection is raised; a flow of an address no session holds is counted
-//! as unmapped. A datagram from an exporter that is not configured is dropped and counted, and
+//! as unmapped; the attach's ULR and a query to the DNS firewall reach the engine too. A datagram from an exporter that is not configured is dropped and counted, and
 //! garbage datagrams do not stop the server. Everything is read from `/metrics`.
 
 mod common;
@@ -94,12 +94,12 @@ fn replay(softflowd: &Path, pcap: &Path, collector: SocketAddr, version: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn softflowd_flows_of_a_telnet_scanner_become_a_scanning_detection() {
     let Some(softflowd) = tools() else { return };
-    let (mport, uport) = (free_port(), free_port());
+    let (mport, uport, dport) = (free_port(), free_port(), free_port());
     let collector = SocketAddr::from(([127, 0, 0, 1], uport));
     let metrics = SocketAddr::from(([127, 0, 0, 1], mport));
     let extra = format!(
         "[[diameter.peers]]\norigin_host = \"{PGW}\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
-         applications = [\"gx\"]\n[pcrf]\n[metrics]\nlisten = \"{metrics}\"\n\
+         applications = [\"gx\"]\n[pcrf]\n[dns]\nlisten = \"127.0.0.1:{dport}\"\n[metrics]\nlisten = \"{metrics}\"\n\
          [analytics]\nipfix_listen = \"{collector}\"\nexporters = [\"127.0.0.1\"]\n\
          [analytics.engine]\nscan_telnet_hosts = 16\n"
     );
@@ -118,6 +118,24 @@ async fn softflowd_flows_of_a_telnet_scanner_become_a_scanning_detection() {
     let pgw = Pgw::connect(n.diameter, PGW, REALM).await.expect("P-GW connects with Gx");
     let cca = pgw.ccr_initial(&SessionSpec::new(IMSI, APN, UE)).await;
     assert_eq!(cca.result_code(), Some(2001), "CCR-I: {:#?}", cca.message);
+
+    // A second session on a loopback address, from which the device asks the DNS firewall: the
+    // query log reaches the engine.
+    let dns_ue = Ipv4Addr::new(127, 0, 0, 5);
+    let cca = pgw.ccr_initial(&SessionSpec::new(IMSI, APN, dns_ue)).await;
+    assert_eq!(cca.result_code(), Some(2001), "second CCR-I: {:#?}", cca.message);
+    let asker = UdpSocket::bind(SocketAddr::from((dns_ue, 0))).expect("bind 127.0.0.5");
+    // RFC 1035 §4.1: id 0x1234, RD, one question `x.example` A IN.
+    let query = [
+        &[0x12u8, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0][..],
+        &[1, b'x', 7, b'e', b'x', b'a', b'm', b'p', b'l', b'e', 0, 0, 1, 0, 1],
+    ]
+    .concat();
+    asker.send_to(&query, SocketAddr::from(([127, 0, 0, 1], dport))).unwrap();
+    until(metrics, "the DNS query as an observation", |t| {
+        value(t, "warden_analytics_observations_total", "input=\"dns\"") >= 1.0
+    })
+    .await;
 
     // The ULR reached the engine as the SIM's signalling.
     until(metrics, "the ULR as signalling", |t| {

@@ -3,8 +3,9 @@
 //! NetFlow v9 into the collector. A device whose UE address has a live Gx session (opened by the
 //! independent test P-GW, `testkit::gx`) scans telnet Mirai-style: its flows arrive, are mapped to
 //! its SIM, and a `scanning` detection is raised; a flow of an address no session holds is counted
-//! as unmapped; the attach's ULR and a query to the DNS firewall reach the engine too. A datagram from an exporter that is not configured is dropped and counted, and
-//! garbage datagrams do not stop the server. Everything is read from `/metrics`.
+//! as unmapped; the attach's ULR and a query to the DNS firewall reach the engine too. A datagram
+//! from an exporter that is not configured is dropped and counted, and garbage datagrams do not stop
+//! the server. Everything is read from `/metrics`.
 
 mod common;
 

@@ -387,6 +387,12 @@ impl Pcrf {
         })
     }
 
+    /// The service profile of `imsi` as last read (a SIM with a live session has been read), for the
+    /// security analytics' cohorts; `None` when the SIM is not cached or has no profile.
+    pub fn profile_name(&self, imsi: &Imsi) -> Option<String> {
+        lock(&self.cache).get(imsi).and_then(|s| s.profile_name.clone())
+    }
+
     /// True when `imsi`'s current policy (as cached) lets it resolve `name`: an answer that was
     /// allowed under an older policy (a quarantine pushed while it was in flight) must not open the
     /// addresses it resolved to.

@@ -32,6 +32,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::analytics_run::AnalyticsPart;
 use crate::config::Config;
 use crate::edge_runtime::EdgeRuntime;
 use crate::error::ServeError;
@@ -69,6 +70,7 @@ pub struct App {
     platform: Option<Platform>,
     firewall: Option<FirewallPart>,
     traffic: Traffic,
+    analytics: Option<AnalyticsPart>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -191,7 +193,14 @@ impl App {
             }
         }
         let tokens = Tokens::new();
-        let traffic = Traffic::build(&config, &store, &hss).await?;
+        let mut traffic = Traffic::build(&config, &store, &hss).await?;
+        let analytics = match &config.analytics {
+            Some(c) => Some(AnalyticsPart::build(c, traffic.pcrf().clone()).await?),
+            None => None,
+        };
+        if let Some(a) = &analytics {
+            traffic.tap_dns(a.dns_tap());
+        }
         hss.also_notify(Arc::new(crate::traffic_run::PcrfNotifier(traffic.pcrf().clone())));
         let platform =
             Platform::build(&config.http, hss.clone(), traffic.pcrf().clone(), tokens.edge.child_token()).await?;
@@ -213,6 +222,7 @@ impl App {
             platform,
             firewall,
             traffic,
+            analytics,
             metrics,
             tokens,
             _sqlite_lock: lock,
@@ -229,6 +239,7 @@ impl App {
             platform,
             firewall,
             traffic,
+            analytics,
             metrics,
             tokens,
             _sqlite_lock,
@@ -252,7 +263,11 @@ impl App {
             diameter::transport::serve(
                 listener,
                 server,
-                Arc::new(Metered { hss: hss.clone(), pcrf: pcrf.clone() }),
+                Arc::new(Metered {
+                    hss: hss.clone(),
+                    pcrf: pcrf.clone(),
+                    analytics: analytics.as_ref().map(AnalyticsPart::signalling_tap),
+                }),
                 tokens.core.child_token(),
             ),
         );
@@ -264,6 +279,16 @@ impl App {
         }
         for (name, task) in flush_tasks {
             running.spawn(Stage::Flush, name, task);
+        }
+        if let Some(a) = analytics {
+            let (edge_tasks, flush_tasks) =
+                a.start(store.clone(), tokens.edge.child_token(), tokens.flush.child_token());
+            for (name, task) in edge_tasks {
+                running.spawn(Stage::Edge, name, task);
+            }
+            for (name, task) in flush_tasks {
+                running.spawn(Stage::Flush, name, task);
+            }
         }
         running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
         // The platform on its own runtime at a lower priority, so it cannot starve Diameter.

@@ -287,6 +287,28 @@ pub enum BenchCommand {
     Gx(BenchArgs),
     /// DNS load against the DNS firewall from loopback source addresses (the SIMs' addresses).
     Dns(DnsBenchArgs),
+    /// IPFIX flow records against the analytics collector, from loopback.
+    Ipfix(IpfixBenchArgs),
+}
+
+/// `warden bench ipfix` options.
+#[derive(Debug, Clone, Args)]
+pub struct IpfixBenchArgs {
+    /// The collector (`[analytics] ipfix_listen`; loopback only for tests on shared machines).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub target: std::net::SocketAddr,
+    /// Flow records in all (24 a datagram).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Records per second (0: as fast as possible).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// The server's metrics endpoint (`[metrics] listen`): measure records decoded end to end.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `warden bench dns` options.

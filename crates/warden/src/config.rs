@@ -3,7 +3,7 @@
 //! `[subscription]` → [`hss::DiameterConfig`], [`hss::SqnConfig`], [`hss::EirConfig`],
 //! [`hss::SubscriptionConfig`]; `[http]` → [`api::Settings`];
 //! `[firewall]` → [`firewall::FirewallConfig`]. What only the binary uses (`data_dir`, `[storage]`,
-//! `[keys]`, `[metrics]`) is defined here. With no file, Warden runs on loopback with SQLite under
+//! `[keys]`, `[metrics]`) is defined here; `[analytics]` in [`crate::analytics_run`]. With no file, Warden runs on loopback with SQLite under
 //! `./warden-data` and accepts only loopback Diameter peers. See docs/configuration.md.
 
 use std::net::SocketAddr;
@@ -76,6 +76,10 @@ pub struct Config {
     /// The DNS firewall (docs/dns-firewall.md); absent: not started.
     #[serde(default)]
     pub dns: Option<dnsfw::DnsConfig>,
+    /// Security analytics (docs/analytics.md): IPFIX collector and detection engine; absent: not
+    /// started.
+    #[serde(default)]
+    pub analytics: Option<crate::analytics_run::AnalyticsConfig>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -80,6 +80,9 @@ pub enum ServeError {
     /// The PCRF's stored Gx sessions could not be loaded.
     #[error("pcrf: stored sessions: {0}")]
     Pcrf(store::StoreError),
+    /// `[analytics]` is unusable (an intelligence file that cannot be read or parsed).
+    #[error("{0}")]
+    Analytics(String),
     /// `[dns]` is unusable.
     #[error("dns: {0}")]
     Dns(String),

@@ -25,6 +25,8 @@ pub struct Metered {
     pub hss: Arc<Hss>,
     /// The PCRF (Gx).
     pub pcrf: Arc<pcrf::Pcrf>,
+    /// The security analytics' tap on S6a/S13 requests, with `[analytics]`.
+    pub analytics: Option<crate::analytics_run::SignallingTap>,
 }
 
 impl Metered {
@@ -51,8 +53,13 @@ impl Handler for Metered {
     async fn handle(&self, request: Message, peer: PeerHandle) -> Option<Message> {
         let start = Instant::now();
         let command = request.abbrev().unwrap_or("unknown");
+        let tapped = self.analytics.as_ref().and_then(|t| Some((t, t.seen(command, &request)?)));
         let answer = self.dispatch(request, &peer).await;
-        metrics::answered(command, answer.result_code().unwrap_or(0), start.elapsed());
+        let result_code = answer.result_code().unwrap_or(0);
+        metrics::answered(command, result_code, start.elapsed());
+        if let Some((tap, seen)) = tapped {
+            tap.answered(seen, result_code);
+        }
         Some(answer)
     }
 

@@ -8,6 +8,7 @@
 
 mod access_cmd;
 mod analytics_cmd;
+mod analytics_run;
 mod app;
 mod auc_cmd;
 mod audit_cmd;
@@ -23,6 +24,7 @@ mod firewall_view;
 mod hexarg;
 mod hss_front;
 mod hss_import;
+mod ipfix_bench;
 mod metrics;
 mod network_audit;
 mod platform;
@@ -164,6 +166,10 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                 } else {
                     r.to_string()
                 })
+            }
+            Command::Bench(BenchCommand::Ipfix(a)) => {
+                let r = ipfix_bench::run(a.target, a.records, a.rate, a.metrics).await.map_err(Failure::Failed)?;
+                Ok(if a.json { r.to_json().to_string() } else { r.to_text() })
             }
             Command::Bench(BenchCommand::Gx(args)) => {
                 let report = bench::run(&args, bench::Load::CcrInitial).await.map_err(Failure::Failed)?;

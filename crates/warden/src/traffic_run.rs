@@ -95,6 +95,8 @@ pub struct Traffic {
     pcrf: Arc<Pcrf>,
     dns: Option<(Arc<DnsFirewall>, dnsfw::Bound)>,
     refused: Option<mpsc::Receiver<Refused>>,
+    /// The analytics' tap on the query log.
+    analytics: Option<crate::analytics_run::DnsTap>,
 }
 
 impl Traffic {
@@ -140,12 +142,17 @@ impl Traffic {
             }
             None => (None, None),
         };
-        Ok(Traffic { pcrf, dns, refused })
+        Ok(Traffic { pcrf, dns, refused, analytics: None })
     }
 
     /// The PCRF.
     pub fn pcrf(&self) -> &Arc<Pcrf> {
         &self.pcrf
+    }
+
+    /// Hands every logged DNS query to the analytics too.
+    pub fn tap_dns(&mut self, tap: crate::analytics_run::DnsTap) {
+        self.analytics = Some(tap);
     }
 
     /// The long-running work: `(edge tasks, flush tasks)`.
@@ -177,7 +184,8 @@ impl Traffic {
             ));
             let retention = fw.config().clone();
             edge_tasks.push(("DNS log retention", Box::pin(prune_log(store.clone(), retention, edge.clone()))));
-            flush_tasks.push(("DNS log writer", Box::pin(write_log(store.clone(), fw, flush.clone()))));
+            let tap = self.analytics;
+            flush_tasks.push(("DNS log writer", Box::pin(write_log(store.clone(), fw, tap, flush.clone()))));
         }
         if let Some(rx) = self.refused {
             flush_tasks.push(("DNS event writer", Box::pin(write_refusals(store, rx, flush))));
@@ -380,8 +388,14 @@ fn stored(e: dnsfw::QueryLogEntry) -> store::traffic::DnsQuery {
 /// Most queries written in one transaction.
 const LOG_BATCH: usize = 5_000;
 
-/// Moves the firewall's query log into the store every 200 ms until `stop`, then once more.
-async fn write_log(store: Store, fw: Arc<DnsFirewall>, stop: CancellationToken) {
+/// Moves the firewall's query log into the store every 200 ms until `stop`, then once more; with
+/// `tap`, the analytics see each query too.
+async fn write_log(
+    store: Store,
+    fw: Arc<DnsFirewall>,
+    tap: Option<crate::analytics_run::DnsTap>,
+    stop: CancellationToken,
+) {
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         let stopping = tokio::select! {
@@ -389,7 +403,11 @@ async fn write_log(store: Store, fw: Arc<DnsFirewall>, stop: CancellationToken) 
             _ = stop.cancelled() => true,
         };
         loop {
-            let batch: Vec<_> = fw.take_log(LOG_BATCH).into_iter().map(stored).collect();
+            let entries = fw.take_log(LOG_BATCH);
+            for e in tap.iter().flat_map(|t| entries.iter().map(move |e| (t, e))) {
+                e.0.logged(e.1);
+            }
+            let batch: Vec<_> = entries.into_iter().map(stored).collect();
             if batch.is_empty() {
                 break;
             }

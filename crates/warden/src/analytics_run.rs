@@ -135,7 +135,10 @@ impl RecentDetections {
     }
 
     /// The detections kept, oldest first.
-    #[allow(dead_code, reason = "connection points for the cmp detection use case (issue 17), wired when it lands")]
+    #[allow(
+        dead_code,
+        reason = "the newest detections in memory; read by tests, and by a dashboard of the process when one asks"
+    )]
     pub fn recent(&self) -> Vec<Detection> {
         self.recent.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
@@ -448,7 +451,6 @@ pub struct AnalyticsPart {
     observations: Receiver<Observation>,
     signalling: (SignallingTap, mpsc::Receiver<Signalled>),
     sink: Arc<dyn DetectionSink>,
-    #[allow(dead_code, reason = "connection points for the cmp detection use case (issue 17), wired when it lands")]
     recent: Arc<RecentDetections>,
     directory: Arc<dyn SimDirectory>,
     pcrf: Arc<Pcrf>,
@@ -505,13 +507,11 @@ impl AnalyticsPart {
     }
 
     /// Replaces the default sink ([`RecentDetections`], still reachable through [`Self::recent`]).
-    #[allow(dead_code, reason = "connection points for the cmp detection use case (issue 17), wired when it lands")]
     pub fn set_sink(&mut self, sink: Arc<dyn DetectionSink>) {
         self.sink = sink;
     }
 
     /// The newest detections (the default sink).
-    #[allow(dead_code, reason = "connection points for the cmp detection use case (issue 17), wired when it lands")]
     pub fn recent(&self) -> Arc<RecentDetections> {
         self.recent.clone()
     }

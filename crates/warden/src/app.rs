@@ -280,7 +280,13 @@ impl App {
         for (name, task) in flush_tasks {
             running.spawn(Stage::Flush, name, task);
         }
-        if let Some(a) = analytics {
+        if let Some(mut a) = analytics {
+            // Detections are stored and acted on by the tenants' policies (detection_record).
+            let link = Arc::new(crate::platform::HssLink::new(hss.clone(), pcrf.clone()));
+            let (sink, recorder) =
+                crate::detection_record::connect(a.recent(), store.clone(), link, tokens.flush.child_token());
+            a.set_sink(sink);
+            running.spawn(Stage::Flush, "analytics detections", recorder);
             let (edge_tasks, flush_tasks) =
                 a.start(store.clone(), tokens.edge.child_token(), tokens.flush.child_token());
             for (name, task) in edge_tasks {

@@ -16,6 +16,7 @@ mod bench;
 mod cli;
 mod cluster_cmd;
 mod config;
+mod detection_record;
 mod edge_runtime;
 mod error;
 mod firewall_replication;

@@ -19,10 +19,17 @@ use crate::error::ServeError;
 
 /// The HSS as the platform sees it. IDRs it starts run on `sending`, so shutdown can wait for them.
 /// The PCRF hears of every change too: it pushes new rules (RAR) or releases sessions (ASR).
-struct HssLink {
+pub(crate) struct HssLink {
     hss: Arc<Hss>,
     pcrf: Arc<pcrf::Pcrf>,
     sending: TaskTracker,
+}
+
+impl HssLink {
+    /// A link for a use case run outside the platform API (the analytics' actions).
+    pub(crate) fn new(hss: Arc<Hss>, pcrf: Arc<pcrf::Pcrf>) -> Self {
+        Self { hss, pcrf, sending: TaskTracker::new() }
+    }
 }
 
 impl cmp::HssNotifier for HssLink {
@@ -94,7 +101,7 @@ impl Platform {
         // Bound here, registered with the platform's own runtime in `start`.
         let listener = tokio::net::TcpListener::bind(listen).await.and_then(|l| l.into_std()).map_err(bind_error)?;
         let addr = listener.local_addr().map_err(bind_error)?;
-        let link = Arc::new(HssLink { hss: hss.clone(), pcrf, sending: TaskTracker::new() });
+        let link = Arc::new(HssLink::new(hss.clone(), pcrf));
         // Connections of its own: a flood of API requests must not hold those the HSS answers with.
         let store = hss.store().with_own_pool(API_CONNECTIONS).await.map_err(ServeError::ApiStore)?;
         let state = api::AppState::with_shutdown(store, link.clone(), settings, shutdown);

@@ -159,6 +159,25 @@ async fn softflowd_flows_of_a_telnet_scanner_become_a_scanning_detection() {
         value(t, "warden_analytics_detections_total", "kind=\"scanning\"") >= 1.0
     })
     .await;
+    // The detection reaches the platform: stored for the SIM's tenant (and only there), without
+    // payload in its evidence.
+    let keys = store::seal::Keyring::new(store::seal::Kek::from_hex(1, &"7c".repeat(32)).unwrap(), vec![]);
+    let db = store::Store::open(&format!("sqlite://{}/data/warden.db", n.dir.path().display()), keys).await.unwrap();
+    let scanning = store::analytics::DetectionFilter { kind: Some("scanning".into()), ..Default::default() };
+    let acme = store::access::Scope::Tenant("acme".into());
+    let started = std::time::Instant::now();
+    let stored = loop {
+        let found = db.list_detections(&acme, &scanning, None, 10).await.unwrap();
+        if !found.is_empty() || started.elapsed() > Duration::from_secs(10) {
+            break found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stored.len(), 1, "one scanning detection stored for acme");
+    assert_eq!(stored[0].imsi, IMSI);
+    assert!(!stored[0].evidence.contains("10.45."), "no device address in the evidence: {}", stored[0].evidence);
+    let other = store::access::Scope::Tenant("globex".into());
+    assert!(db.list_detections(&other, &scanning, None, 10).await.unwrap().is_empty());
     let flows = value(&t, "warden_analytics_flows_total", "");
     assert!(flows >= 200.0, "flows decoded: {flows}");
     let mapped = value(&t, "warden_analytics_observations_total", "input=\"flow\"");

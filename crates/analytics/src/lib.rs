@@ -14,10 +14,10 @@
 //! | [`detect`] | the engine: detections with kind, score, evidence and a stable id, deduplicated |
 //! | [`intel`] | threat-intelligence indicators imported from CSV or STIX 2.1 |
 //! | [`cohort`] | isolation forest over the devices of one tenant/profile: cohort outliers |
-//! | [`health`] | per-tenant security health score with reasons and top risks |
-//! | [`stix`] | detections and indicators exported as a STIX 2.1 bundle |
-//! | [`pseudonym`] | keyed pseudonyms (HMAC-SHA-256) for IMSIs and addresses in exports |
 //! | [`eval`] | classic-pcap flows, labels and precision/recall for the labelled evaluation set |
+//!
+//! The durable side — detections stored per tenant, actions, health check, dashboard, keyed pseudonyms
+//! and the STIX 2.1 export — is `cmp::analytics` (docs/analytics-actions.md).
 //!
 //! See docs/analytics.md and docs/analytics-detections.md.
 
@@ -27,23 +27,17 @@ pub mod detect;
 pub mod dpi;
 pub mod eval;
 mod flow;
-pub mod health;
 pub mod intel;
 pub mod ipfix;
 pub mod observe;
 pub mod packet;
 pub mod pcap;
-pub mod pseudonym;
-pub mod stix;
 
 pub use baseline::{DeviceBaseline, BASELINE_BYTES_PER_DEVICE};
 pub use cohort::{CohortConfig, CohortModels, Features, IsolationForest, Outlier};
 pub use detect::{Allowlist, Detection, DetectionKind, Engine, EngineConfig, Evidence, ENGINE_BYTES_PER_DEVICE};
 pub use flow::{FiveTuple, Flow};
-pub use health::{health_check, HealthInputs, HealthReport};
 pub use intel::{Indicator, IndicatorValue, IntelError, IntelSet};
 pub use observe::{
     DeviceKey, DnsObservation, FlowObservation, ImeiObservation, Observation, SignallingKind, SignallingObservation,
 };
-pub use pseudonym::Pseudonymizer;
-pub use stix::ExportOptions;

@@ -28,27 +28,12 @@ fn stix_id(p: &Pseudonyms, kind: &str, parts: &[&str]) -> String {
     format!("{kind}--{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
 }
 
-/// Days since 1970-01-01 as (year, month, day) in the proleptic Gregorian calendar (the
-/// "civil_from_days" algorithm of Howard Hinnant's date library).
-fn civil(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// Unix seconds as a STIX timestamp: RFC 3339 in UTC with millisecond precision
-/// (`2026-12-03T12:00:00.000Z`, as `created` and `modified` require).
+/// (`2026-12-03T12:00:00.000Z`, as `created` and `modified` require). Before 1970 reads as 1970.
 pub fn timestamp(secs: i64) -> String {
-    let secs = secs.max(0);
-    let (y, m, d) = civil(secs.div_euclid(86_400));
-    let t = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z", t / 3600, t % 3600 / 60, t % 60)
+    let at = time::OffsetDateTime::from_unix_timestamp(secs.max(0)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
+    at.format(&format).unwrap_or_default()
 }
 
 /// A STIX pattern string literal: `'` and `\` escaped (STIX 2.1 §9.2).

@@ -29,7 +29,11 @@ impl Apdu {
     /// An APDU; `data` must be at most 255 bytes.
     pub fn new(cla: u8, ins: u8, p1: u8, p2: u8, data: &[u8], le: Option<u8>) -> Result<Apdu> {
         if data.len() > 255 {
-            return Err(OtaError::Length { field: Field::Apdu, expected: "at most 255 bytes of command data", got: data.len() });
+            return Err(OtaError::Length {
+                field: Field::Apdu,
+                expected: "at most 255 bytes of command data",
+                got: data.len(),
+            });
         }
         Ok(Apdu { cla, ins, p1, p2, data: data.to_vec(), le })
     }
@@ -38,7 +42,11 @@ impl Apdu {
     pub fn parse(b: &[u8]) -> Result<Apdu> {
         let bad = |reason: String| OtaError::invalid(Field::Apdu, reason);
         if b.len() < 4 {
-            return Err(OtaError::Length { field: Field::Apdu, expected: "at least 4 bytes (CLA INS P1 P2)", got: b.len() });
+            return Err(OtaError::Length {
+                field: Field::Apdu,
+                expected: "at least 4 bytes (CLA INS P1 P2)",
+                got: b.len(),
+            });
         }
         let (h, rest) = b.split_at(4);
         let (data, le) = match rest {
@@ -46,7 +54,9 @@ impl Apdu {
             [le] => (&[][..], Some(*le)),
             [0, ..] => return Err(bad("Lc 0 with data following (extended lengths are not supported)".into())),
             [lc, tail @ ..] if tail.len() == usize::from(*lc) => (tail, None),
-            [lc, tail @ ..] if tail.len() == usize::from(*lc) + 1 => (&tail[..tail.len() - 1], Some(tail[tail.len() - 1])),
+            [lc, tail @ ..] if tail.len() == usize::from(*lc) + 1 => {
+                (&tail[..tail.len() - 1], Some(tail[tail.len() - 1]))
+            }
             [lc, tail @ ..] => return Err(bad(format!("Lc {lc} but {} bytes follow it", tail.len()))),
         };
         Apdu::new(h[0], h[1], h[2], h[3], data, le)
@@ -153,7 +163,12 @@ pub fn parse_script(data: &[u8]) -> Result<(ScriptFormat, Vec<Apdu>)> {
     let mut rest = data;
     while !rest.is_empty() {
         if rest.len() < 5 {
-            return Err(OtaError::Truncated { field: Field::Packet, what: "compact C-APDU header", need: 5, got: rest.len() });
+            return Err(OtaError::Truncated {
+                field: Field::Packet,
+                what: "compact C-APDU header",
+                need: 5,
+                got: rest.len(),
+            });
         }
         let (h, p3) = (&rest[..4], rest[4]);
         if CASE_2.contains(&h[1]) {
@@ -162,7 +177,12 @@ pub fn parse_script(data: &[u8]) -> Result<(ScriptFormat, Vec<Apdu>)> {
         } else {
             let end = 5 + usize::from(p3);
             if rest.len() < end {
-                return Err(OtaError::Truncated { field: Field::Packet, what: "compact C-APDU data", need: end, got: rest.len() });
+                return Err(OtaError::Truncated {
+                    field: Field::Packet,
+                    what: "compact C-APDU data",
+                    need: end,
+                    got: rest.len(),
+                });
             }
             apdus.push(Apdu::new(h[0], h[1], h[2], h[3], &rest[5..end], None)?);
             rest = &rest[end..];
@@ -209,14 +229,22 @@ impl RemoteResponse {
         match format {
             ScriptFormat::Compact => {
                 if data.len() < 3 {
-                    return Err(OtaError::Truncated { field: Field::Response, what: "compact response", need: 3, got: data.len() });
+                    return Err(OtaError::Truncated {
+                        field: Field::Response,
+                        what: "compact response",
+                        need: 3,
+                        got: data.len(),
+                    });
                 }
                 Ok(RemoteResponse::Compact { commands: data[0], sw: [data[1], data[2]], data: data[3..].to_vec() })
             }
             ScriptFormat::Expanded => {
                 let (tag, mut inner, _) = read_tlv(data, Field::Response)?;
                 if tag != 0xAB {
-                    return Err(OtaError::malformed(Field::Response, format!("expanded response starts with {tag:#04x}, not 0xAB")));
+                    return Err(OtaError::malformed(
+                        Field::Response,
+                        format!("expanded response starts with {tag:#04x}, not 0xAB"),
+                    ));
                 }
                 let (mut commands, mut responses, mut bad_format) = (0, Vec::new(), None);
                 while !inner.is_empty() {
@@ -225,7 +253,9 @@ impl RemoteResponse {
                         (0x80, [n]) => commands = *n,
                         (0x90, [e]) => bad_format = Some(*e),
                         (0x23, [d @ .., s1, s2]) => responses.push(Rapdu { data: d.to_vec(), sw: [*s1, *s2] }),
-                        (0x23, _) => return Err(OtaError::malformed(Field::Response, "R-APDU TLV shorter than a status word")),
+                        (0x23, _) => {
+                            return Err(OtaError::malformed(Field::Response, "R-APDU TLV shorter than a status word"))
+                        }
                         _ => {}
                     }
                     inner = rest;
@@ -278,7 +308,8 @@ mod tests {
     #[test]
     fn apdu_cases_round_trip() {
         for hex in ["00a40004023f00", "00b0000010", "00a40004023f0000", "80f2000c"] {
-            let b: Vec<u8> = (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+            let b: Vec<u8> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
             assert_eq!(Apdu::parse(&b).unwrap().to_bytes(), b, "{hex}");
         }
         assert!(Apdu::parse(&[0, 0xa4, 0, 4, 3, 0x3f]).unwrap_err().to_string().contains("Lc 3"));

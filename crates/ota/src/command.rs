@@ -126,9 +126,16 @@ impl<'a> CommandPacket<'a> {
         if usize::from(chl) < CHL_FIXED || usize::from(chl) > cpl - 1 {
             return Err(OtaError::malformed(Field::Packet, format!("CHL {chl} is outside 13..={}", cpl - 1)));
         }
-        let spi = Spi::from_bytes([packet[3], packet[4]])
-            .map_err(|e| OtaError::malformed(Field::Packet, e.to_string()))?;
-        Ok(CommandPacket { spi, kic: packet[5], kid: packet[6], tar: [packet[7], packet[8], packet[9]], chl, raw: packet })
+        let spi =
+            Spi::from_bytes([packet[3], packet[4]]).map_err(|e| OtaError::malformed(Field::Packet, e.to_string()))?;
+        Ok(CommandPacket {
+            spi,
+            kic: packet[5],
+            kid: packet[6],
+            tar: [packet[7], packet[8], packet[9]],
+            chl,
+            raw: packet,
+        })
     }
 
     /// Card side: checks that `keys` is the key set the packet names, deciphers, verifies the RC/CC
@@ -138,7 +145,10 @@ impl<'a> CommandPacket<'a> {
         for (field, got, have) in [(Field::Kic, self.kic, keys.kic), (Field::Kid, self.kid, keys.kid)] {
             let used = if field == Field::Kic { self.spi.ciphered } else { self.spi.integrity != Integrity::None };
             if got != have && used {
-                return Err(OtaError::malformed(field, format!("the packet names {got:#04x}, the key set is {have:#04x}")));
+                return Err(OtaError::malformed(
+                    field,
+                    format!("the packet names {got:#04x}, the key set is {have:#04x}"),
+                ));
             }
         }
         let cipher = if self.spi.ciphered { Some(keys.cipher()?) } else { None };
@@ -155,7 +165,11 @@ impl<'a> CommandPacket<'a> {
             if body.len() % alg.block_size() != 0 {
                 return Err(OtaError::Padding {
                     field: Field::Packet,
-                    reason: format!("ciphered part of {} bytes is not a multiple of {} bytes", body.len(), alg.block_size()),
+                    reason: format!(
+                        "ciphered part of {} bytes is not a multiple of {} bytes",
+                        body.len(),
+                        alg.block_size()
+                    ),
                 });
             }
             crypto::decrypt(alg, key, &mut body);
@@ -188,7 +202,10 @@ pub(crate) fn check_padding(data: &mut Vec<u8>, pcntr: u8, block: Option<usize>,
     let n = usize::from(pcntr);
     let limit = block.map_or(0, |b| b - 1);
     if n > limit || n > data.len() {
-        return Err(OtaError::Padding { field, reason: format!("PCNTR {n} exceeds the {limit} padding octets possible here") });
+        return Err(OtaError::Padding {
+            field,
+            reason: format!("PCNTR {n} exceeds the {limit} padding octets possible here"),
+        });
     }
     if data[data.len() - n..].iter().any(|&b| b != 0) {
         return Err(OtaError::Padding { field, reason: format!("the {n} padding octets are not zeros") });

@@ -38,7 +38,8 @@ impl Counter {
 
     /// From a slice that must be exactly five bytes.
     pub fn from_slice(b: &[u8]) -> Result<Counter, OtaError> {
-        let arr: [u8; 5] = b.try_into().map_err(|_| OtaError::Length { field: Field::Cntr, expected: "5 bytes", got: b.len() })?;
+        let arr: [u8; 5] =
+            b.try_into().map_err(|_| OtaError::Length { field: Field::Cntr, expected: "5 bytes", got: b.len() })?;
         Ok(Counter::from_bytes(arr))
     }
 

@@ -159,7 +159,10 @@ impl OtaError {
     pub fn is_parameter_error(&self) -> bool {
         matches!(
             self,
-            OtaError::Length { .. } | OtaError::Invalid { .. } | OtaError::Unsupported { .. } | OtaError::KeyLength { .. }
+            OtaError::Length { .. }
+                | OtaError::Invalid { .. }
+                | OtaError::Unsupported { .. }
+                | OtaError::KeyLength { .. }
         )
     }
 

@@ -113,6 +113,9 @@ mod tests {
         assert_eq!((i.p1, i.data.len()), (0x0C, 1 + 7 + 1 + 8 + 1 + 8 + 2 + 3 + 1));
         assert_eq!(delete(&APP, true).unwrap().to_bytes(), [&[0x80, 0xE4, 0x00, 0x80, 10, 0x4F, 8][..], &APP].concat());
         assert!(delete(&[1, 2], false).unwrap_err().to_string().contains("5 to 16"));
-        assert_eq!(install_for_make_selectable(&APP, &[0]).unwrap().data, [&[0, 0, 8][..], &APP, &[1, 0, 0, 0]].concat());
+        assert_eq!(
+            install_for_make_selectable(&APP, &[0]).unwrap().data,
+            [&[0, 0, 8][..], &APP, &[1, 0, 0, 0]].concat()
+        );
     }
 }

@@ -112,8 +112,13 @@ pub fn kid_algorithm(kid: u8, integrity: Integrity, field_of_spi: Field) -> Resu
         Integrity::Cc => BlockAlgorithm::from_nibble(kid, Field::Kid).map(|a| Some(CheckAlgorithm::Cc(a))),
         Integrity::Rc => match (kid & 3, (kid >> 2) & 3) {
             (1, 1) => Ok(Some(CheckAlgorithm::Crc32)),
-            (1, 0) => Err(OtaError::Unsupported { field: Field::Kid, reason: format!("{kid:#04x}: CRC16 is not supported") }),
-            _ => Err(OtaError::Unsupported { field: Field::Kid, reason: format!("{kid:#04x}: not a supported RC algorithm (CRC32 is 0x?5)") }),
+            (1, 0) => {
+                Err(OtaError::Unsupported { field: Field::Kid, reason: format!("{kid:#04x}: CRC16 is not supported") })
+            }
+            _ => Err(OtaError::Unsupported {
+                field: Field::Kid,
+                reason: format!("{kid:#04x}: not a supported RC algorithm (CRC32 is 0x?5)"),
+            }),
         },
     }
 }

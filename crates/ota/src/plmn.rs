@@ -52,7 +52,10 @@ impl Plmn {
         let (mcc, mnc3, mnc) = ([b[0] & 0xF, b[0] >> 4, b[1] & 0xF], b[1] >> 4, [b[2] & 0xF, b[2] >> 4]);
         let digits_ok = mcc.iter().chain(&mnc).all(|&d| d <= 9) && (mnc3 <= 9 || mnc3 == 0xF);
         if !digits_ok {
-            return Err(OtaError::malformed(Field::Parameter, format!("PLMN bytes {:02x}{:02x}{:02x} are not BCD", b[0], b[1], b[2])));
+            return Err(OtaError::malformed(
+                Field::Parameter,
+                format!("PLMN bytes {:02x}{:02x}{:02x} are not BCD", b[0], b[1], b[2]),
+            ));
         }
         let (mnc, mnc_len) = if mnc3 == 0xF { ([mnc[0], mnc[1], 0xF], 2) } else { ([mnc[0], mnc[1], mnc3], 3) };
         Ok(Some(Plmn { mcc, mnc, mnc_len }))
@@ -91,7 +94,10 @@ impl PlmnEntry {
 /// Decodes a PLMNwAcT file (a whole number of 5-byte entries).
 pub fn decode_list(content: &[u8]) -> Result<Vec<PlmnEntry>> {
     if content.len() % 5 != 0 {
-        return Err(OtaError::malformed(Field::Parameter, format!("a PLMNwAcT file has 5-byte entries, got {} bytes", content.len())));
+        return Err(OtaError::malformed(
+            Field::Parameter,
+            format!("a PLMNwAcT file has 5-byte entries, got {} bytes", content.len()),
+        ));
     }
     content
         .chunks_exact(5)

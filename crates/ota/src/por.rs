@@ -130,7 +130,10 @@ pub fn parse_response(user_data: &[u8], spi: &Spi, keys: &KeySet) -> Result<Resp
             // A card that could not apply the key set answers its security error in clear.
             let clear = Spi { por_ciphered: false, por_integrity: Integrity::None, ..*spi };
             match open(&udh, packet, &clear, keys) {
-                Ok(r) if r.status != ResponseStatus::PorOk && (spi.por_ciphered || spi.por_integrity != Integrity::None) => {
+                Ok(r)
+                    if r.status != ResponseStatus::PorOk
+                        && (spi.por_ciphered || spi.por_integrity != Integrity::None) =>
+                {
                     Ok(ResponsePacket { protected: false, ..r })
                 }
                 _ => Err(e),
@@ -145,7 +148,10 @@ fn open(udh: &[u8], packet: &[u8], spi: &Spi, keys: &KeySet) -> Result<ResponseP
     }
     let rpl = usize::from(u16::from_be_bytes([packet[0], packet[1]]));
     if rpl != packet.len() - 2 {
-        return Err(OtaError::malformed(Field::Response, format!("RPL says {rpl} bytes follow it, {} do", packet.len() - 2)));
+        return Err(OtaError::malformed(
+            Field::Response,
+            format!("RPL says {rpl} bytes follow it, {} do", packet.len() - 2),
+        ));
     }
     let cipher = if spi.por_ciphered { Some(keys.cipher()?) } else { None };
     let check = keys.check(spi.por_integrity)?;
@@ -163,7 +169,11 @@ fn open(udh: &[u8], packet: &[u8], spi: &Spi, keys: &KeySet) -> Result<ResponseP
         if body.len() % alg.block_size() != 0 {
             return Err(OtaError::Padding {
                 field: Field::Response,
-                reason: format!("ciphered part of {} bytes is not a multiple of {} bytes", body.len(), alg.block_size()),
+                reason: format!(
+                    "ciphered part of {} bytes is not a multiple of {} bytes",
+                    body.len(),
+                    alg.block_size()
+                ),
             });
         }
         crypto::decrypt(alg, key, &mut body);

@@ -75,7 +75,10 @@ pub fn read_binary(class: CardClass, offset: u16, len: u16) -> Result<Apdu> {
 /// UPDATE BINARY writing `data` at `offset`, split into APDUs of at most `chunk` bytes (1-255).
 pub fn update_binary(class: CardClass, offset: u16, data: &[u8], chunk: usize) -> Result<Vec<Apdu>> {
     if data.is_empty() || !(1..=255).contains(&chunk) || usize::from(offset) + data.len() > 0x8000 {
-        return Err(param(format!("UPDATE BINARY of {} bytes at {offset:#06x} in chunks of {chunk} is not codable", data.len())));
+        return Err(param(format!(
+            "UPDATE BINARY of {} bytes at {offset:#06x} in chunks of {chunk} is not codable",
+            data.len()
+        )));
     }
     Ok(data
         .chunks(chunk)
@@ -184,7 +187,13 @@ mod tests {
     #[test]
     fn refresh_codes_command_details_and_file_list() {
         let r = refresh_command(RefreshMode::FileChange, &[&[0x3F00, 0x7FFF, 0x6F61]]).unwrap();
-        assert_eq!(r, vec![0xD0, 0x12, 0x81, 0x03, 0x01, 0x01, 0x01, 0x82, 0x02, 0x81, 0x82, 0x92, 0x07, 0x01, 0x3F, 0x00, 0x7F, 0xFF, 0x6F, 0x61]);
+        assert_eq!(
+            r,
+            vec![
+                0xD0, 0x12, 0x81, 0x03, 0x01, 0x01, 0x01, 0x82, 0x02, 0x81, 0x82, 0x92, 0x07, 0x01, 0x3F, 0x00, 0x7F,
+                0xFF, 0x6F, 0x61
+            ]
+        );
         assert!(refresh_command(RefreshMode::FileChange, &[]).is_err());
         assert_eq!(refresh_command(RefreshMode::SteeringOfRoaming, &[]).unwrap()[6], 0x07);
     }

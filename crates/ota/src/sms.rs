@@ -121,7 +121,11 @@ pub fn user_data_segments(packet: &[u8], reference: u8) -> Result<Vec<Vec<u8>>> 
     let other_room = MAX_USER_DATA - 6;
     let total = 1 + (packet.len() - first_room).div_ceil(other_room);
     if total > 255 {
-        return Err(OtaError::Length { field: Field::Apdu, expected: "a packet that fits 255 concatenated SMS", got: packet.len() });
+        return Err(OtaError::Length {
+            field: Field::Apdu,
+            expected: "a packet that fits 255 concatenated SMS",
+            got: packet.len(),
+        });
     }
     let mut out = Vec::with_capacity(total);
     let mut rest = packet;
@@ -198,7 +202,10 @@ pub fn parse_deliver(tpdu: &[u8]) -> Result<Deliver> {
     for b in &tpdu[3..addr_end] {
         for n in [b & 0xF, b >> 4] {
             if digits.len() < n_digits {
-                digits.push(digit(n).ok_or_else(|| OtaError::malformed(Field::Packet, "address digit is not a semi-octet digit"))?);
+                digits
+                    .push(digit(n).ok_or_else(|| {
+                        OtaError::malformed(Field::Packet, "address digit is not a semi-octet digit")
+                    })?);
             }
         }
     }
@@ -212,7 +219,14 @@ pub fn parse_deliver(tpdu: &[u8]) -> Result<Deliver> {
     if ud.len() != udl {
         return Err(OtaError::malformed(Field::Packet, format!("TP-UDL says {udl} octets, {} follow", ud.len())));
     }
-    Ok(Deliver { first_octet: tpdu[0], originator: Address { ton_npi: tpdu[2], digits }, pid, dcs, scts, user_data: ud.to_vec() })
+    Ok(Deliver {
+        first_octet: tpdu[0],
+        originator: Address { ton_npi: tpdu[2], digits },
+        pid,
+        dcs,
+        scts,
+        user_data: ud.to_vec(),
+    })
 }
 
 /// Card side: the command packet carried by the user data of one SMS or of all the segments of a
@@ -235,7 +249,9 @@ pub fn reassemble(segments: &[&[u8]]) -> Result<Vec<u8>> {
             match (iei, value) {
                 (IEI_COMMAND_PACKET, _) => cp = true,
                 (IEI_CONCAT_8BIT, [r, t, s]) => concat = Some((*r, *t, *s)),
-                (IEI_CONCAT_8BIT, _) => return Err(OtaError::malformed(Field::Packet, "concatenation IE is not 3 bytes")),
+                (IEI_CONCAT_8BIT, _) => {
+                    return Err(OtaError::malformed(Field::Packet, "concatenation IE is not 3 bytes"))
+                }
                 _ => {}
             }
             udh = &udh[2 + value.len()..];
@@ -255,9 +271,14 @@ pub fn reassemble(segments: &[&[u8]]) -> Result<Vec<u8>> {
             }
             let mut ordered: Vec<Option<&[u8]>> = vec![None; parts.len()];
             for (c, cp, body) in &parts {
-                let Some((r, t, s)) = *c else { return Err(OtaError::malformed(Field::Packet, "a segment lacks the concatenation IE")) };
+                let Some((r, t, s)) = *c else {
+                    return Err(OtaError::malformed(Field::Packet, "a segment lacks the concatenation IE"));
+                };
                 if r != reference || t != total || s == 0 || s > total || ordered[usize::from(s) - 1].is_some() {
-                    return Err(OtaError::malformed(Field::Packet, format!("segment {s}/{t} (reference {r}) does not belong")));
+                    return Err(OtaError::malformed(
+                        Field::Packet,
+                        format!("segment {s}/{t} (reference {r}) does not belong"),
+                    ));
                 }
                 if *cp != (s == 1) {
                     return Err(OtaError::malformed(Field::Packet, "IEI 0x70 must be in the first segment only"));
@@ -277,7 +298,8 @@ mod tests {
     fn scts_from_unix_is_semi_octets() {
         // 2022-07-25 00:00:00 UTC is pySim's test time stamp 22705200000000.
         assert_eq!(Scts::from_unix(1_658_707_200).0, [0x22, 0x70, 0x52, 0, 0, 0, 0]);
-        assert_eq!(Scts::from_unix(951_782_400).0, [0x00, 0x20, 0x92, 0, 0, 0, 0]); // 2000-02-29
+        assert_eq!(Scts::from_unix(951_782_400).0, [0x00, 0x20, 0x92, 0, 0, 0, 0]);
+        // 2000-02-29
     }
 
     #[test]

@@ -112,7 +112,8 @@ impl Spi {
 
     /// Decodes an SPI from a slice that must be exactly two octets.
     pub fn from_slice(b: &[u8]) -> Result<Spi> {
-        let arr: [u8; 2] = b.try_into().map_err(|_| OtaError::Length { field: Field::Spi, expected: "2 bytes", got: b.len() })?;
+        let arr: [u8; 2] =
+            b.try_into().map_err(|_| OtaError::Length { field: Field::Spi, expected: "2 bytes", got: b.len() })?;
         Spi::from_bytes(arr)
     }
 

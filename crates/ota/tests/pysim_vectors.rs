@@ -54,7 +54,11 @@ fn command_packets_are_bit_exact_and_open() {
         assert_eq!(hex::encode(&packet), hex::encode(&want), "{name}");
         let opened = CommandPacket::parse(&want).unwrap().open(&keys).unwrap();
         assert_eq!((opened.spi, opened.tar, opened.cntr), (header.spi, header.tar, header.cntr), "{name}");
-        assert_eq!(parse_script(&opened.data).unwrap(), (ScriptFormat::Compact, vec![Apdu::parse(&apdu).unwrap()]), "{name}");
+        assert_eq!(
+            parse_script(&opened.data).unwrap(),
+            (ScriptFormat::Compact, vec![Apdu::parse(&apdu).unwrap()]),
+            "{name}"
+        );
     }
 }
 
@@ -89,10 +93,12 @@ fn pors_verify_and_report_status_and_response() {
     assert_eq!(cases.len(), 7);
     for case in cases {
         let name = case["name"].as_str().unwrap();
-        let r = parse_response(&h(case, "response"), &spi(case), &keyset(&d, case)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let r = parse_response(&h(case, "response"), &spi(case), &keyset(&d, case))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(r.status.name(), case["status"].as_str().unwrap(), "{name}");
         assert!(r.protected, "{name}");
-        let RemoteResponse::Compact { commands, sw, data } = RemoteResponse::parse(&r.data, ScriptFormat::Compact).unwrap()
+        let RemoteResponse::Compact { commands, sw, data } =
+            RemoteResponse::parse(&r.data, ScriptFormat::Compact).unwrap()
         else {
             unreachable!()
         };

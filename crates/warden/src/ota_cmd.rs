@@ -32,7 +32,8 @@ fn usage(flag: &str, msg: impl core::fmt::Display) -> Failure {
 }
 
 fn fixed<const N: usize>(flag: &str, b: &[u8]) -> Result<[u8; N], Failure> {
-    b.try_into().map_err(|_| usage(flag, format!("must be {N} bytes, got {} bytes", b.len())))
+    let unit = if N == 1 { "byte" } else { "bytes" };
+    b.try_into().map_err(|_| usage(flag, format!("must be {N} {unit}, got {} bytes", b.len())))
 }
 
 fn key_set(k: &OtaKeyArgs) -> Result<KeySet, Failure> {
@@ -76,12 +77,17 @@ fn encode(a: OtaEncodeArgs) -> Result<Value, Failure> {
         .apdu
         .iter()
         .enumerate()
-        .map(|(i, b)| Apdu::parse(b).map_err(|e| usage("apdu", format!("#{}: {}", i + 1, e.to_string().trim_start_matches("apdu: ")))))
+        .map(|(i, b)| {
+            Apdu::parse(b)
+                .map_err(|e| usage("apdu", format!("#{}: {}", i + 1, e.to_string().trim_start_matches("apdu: "))))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let originator = Address::parse(&a.originator).map_err(failure)?;
     let scts = match &a.scts {
         Some(b) => Scts::from_slice(b).map_err(failure)?,
-        None => Scts::from_unix(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+        None => Scts::from_unix(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        ),
     };
     let data = build_script(format_of(&a.format), &apdus);
     let packet = build_command(&CommandHeader { spi, tar, cntr }, &keys, &data).map_err(failure)?;
@@ -121,7 +127,11 @@ fn por(a: OtaPorArgs) -> Result<Value, Failure> {
     if let Some(c) = cntr {
         r.answers(tar, c).map_err(|e| Failure::Failed(format!("cntr: {e}")))?;
     } else if r.tar != tar {
-        return Err(Failure::Failed(format!("tar: the PoR comes from {}, not {}", hex::encode(r.tar), hex::encode(tar))));
+        return Err(Failure::Failed(format!(
+            "tar: the PoR comes from {}, not {}",
+            hex::encode(r.tar),
+            hex::encode(tar)
+        )));
     }
     let mut out = json!({
         "status": r.status.name(),

@@ -1,3 +1,5 @@
+#![allow(missing_docs)] // criterion_group! generates an undocumented function.
+
 //! Throughput of the OTA core: building a typical secured packet (AES-128, SPI 1619: counter must be
 //! higher, ciphered, CC; two APDUs: SELECT EF_OPLMNwAcT by path and a 40-byte UPDATE BINARY) with its
 //! SMS-DELIVER TPDU, and verifying a ciphered, CC'd PoR.

@@ -162,7 +162,7 @@ impl<'a> CommandPacket<'a> {
         }
         let mut body = self.raw[10..].to_vec();
         if let Some((alg, key)) = cipher {
-            if body.len() % alg.block_size() != 0 {
+            if !body.len().is_multiple_of(alg.block_size()) {
                 return Err(OtaError::Padding {
                     field: Field::Packet,
                     reason: format!(

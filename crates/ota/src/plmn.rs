@@ -93,7 +93,7 @@ impl PlmnEntry {
 
 /// Decodes a PLMNwAcT file (a whole number of 5-byte entries).
 pub fn decode_list(content: &[u8]) -> Result<Vec<PlmnEntry>> {
-    if content.len() % 5 != 0 {
+    if !content.len().is_multiple_of(5) {
         return Err(OtaError::malformed(
             Field::Parameter,
             format!("a PLMNwAcT file has 5-byte entries, got {} bytes", content.len()),

@@ -166,7 +166,7 @@ fn open(udh: &[u8], packet: &[u8], spi: &Spi, keys: &KeySet) -> Result<ResponseP
     let tar = [packet[3], packet[4], packet[5]];
     let mut body = packet[6..].to_vec();
     if let Some((alg, key)) = cipher {
-        if body.len() % alg.block_size() != 0 {
+        if !body.len().is_multiple_of(alg.block_size()) {
             return Err(OtaError::Padding {
                 field: Field::Response,
                 reason: format!(

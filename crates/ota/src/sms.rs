@@ -229,10 +229,14 @@ pub fn parse_deliver(tpdu: &[u8]) -> Result<Deliver> {
     })
 }
 
+/// One SMS of a command: its concatenation IE (reference, total, sequence), whether it carries
+/// IEI 0x70, and the data after the UDH.
+type Segment<'a> = (Option<(u8, u8, u8)>, bool, &'a [u8]);
+
 /// Card side: the command packet carried by the user data of one SMS or of all the segments of a
 /// concatenated one (any order). Checks IEI 0x70, the references, the count and the sequence.
 pub fn reassemble(segments: &[&[u8]]) -> Result<Vec<u8>> {
-    let mut parts: Vec<(Option<(u8, u8, u8)>, bool, &[u8])> = Vec::new();
+    let mut parts: Vec<Segment<'_>> = Vec::new();
     for ud in segments {
         let (&udhl, rest) = ud.split_first().ok_or_else(|| short("UDH", 1, 0))?;
         let udhl = usize::from(udhl);

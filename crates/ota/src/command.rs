@@ -7,12 +7,10 @@
 //! PCNTR; a DES/3DES CC pads its input with zeros that are not sent. These are the choices the
 //! published pySim vectors (real cards) confirm.
 
-use subtle::ConstantTimeEq;
-
 use crate::counter::Counter;
-use crate::crypto;
 use crate::error::{Field, OtaError, Result};
-use crate::keys::{CheckAlgorithm, KeySet};
+use crate::keys::KeySet;
+use crate::secured::Protection;
 use crate::spi::{Integrity, Spi};
 
 /// Length of CHL's fixed part: SPI(2) KIc KID TAR(3) CNTR(5) PCNTR.
@@ -29,22 +27,11 @@ pub struct CommandHeader {
     pub cntr: Counter,
 }
 
-fn check_len<'k>(spi: &Spi, keys: &'k KeySet) -> Result<Option<(CheckAlgorithm, &'k [u8])>> {
-    keys.check(spi.integrity)
-}
-
-/// Zero padding to a multiple of `block` for `len` bytes.
-pub(crate) fn padding(len: usize, block: usize) -> usize {
-    (block - len % block) % block
-}
-
 /// Builds a command packet (from CPL on) carrying `secured_data` (the remote commands).
 pub fn build_command(h: &CommandHeader, keys: &KeySet, secured_data: &[u8]) -> Result<Vec<u8>> {
-    let cipher = if h.spi.ciphered { Some(keys.cipher()?) } else { None };
-    let check = check_len(&h.spi, keys)?;
-    let sig_len = check.map_or(0, |(a, _)| a.len());
-    let pcntr = cipher.map_or(0, |(alg, _)| padding(6 + sig_len + secured_data.len(), alg.block_size()));
-    let chl = CHL_FIXED + sig_len;
+    let prot = protection(&h.spi, keys)?;
+    let pcntr = prot.padding(6 + secured_data.len());
+    let chl = CHL_FIXED + prot.sig_len();
     let cpl = 1 + chl + secured_data.len() + pcntr;
     if cpl > usize::from(u16::MAX) {
         return Err(OtaError::Length { field: Field::Apdu, expected: "at most 65,535 bytes of packet", got: cpl });
@@ -55,20 +42,18 @@ pub fn build_command(h: &CommandHeader, keys: &KeySet, secured_data: &[u8]) -> R
     out.extend_from_slice(&h.spi.to_bytes());
     out.extend_from_slice(&[keys.kic, keys.kid]);
     out.extend_from_slice(&h.tar);
-    let protected_from = out.len();
     out.extend_from_slice(&h.cntr.to_bytes());
     out.push(pcntr as u8);
-    let sig_at = out.len();
     out.extend_from_slice(secured_data);
     out.resize(out.len() + pcntr, 0);
-    if let Some((alg, key)) = check {
-        let sig = crypto::checksum(alg, key, &out);
-        out.splice(sig_at..sig_at, sig);
-    }
-    if let Some((alg, key)) = cipher {
-        crypto::encrypt(alg, key, &mut out[protected_from..]);
-    }
+    prot.seal(&mut out, 16, 10);
     Ok(out)
+}
+
+/// The ciphering and RC/CC of a command with `spi`, keys checked against the algorithms.
+fn protection<'k>(spi: &Spi, keys: &'k KeySet) -> Result<Protection<'k>> {
+    let cipher = if spi.ciphered { Some(keys.cipher()?) } else { None };
+    Ok(Protection { cipher, check: keys.check(spi.integrity)?, field: Field::Packet })
 }
 
 /// A command packet as received by a card, before its key set is applied.
@@ -151,69 +136,15 @@ impl<'a> CommandPacket<'a> {
                 ));
             }
         }
-        let cipher = if self.spi.ciphered { Some(keys.cipher()?) } else { None };
-        let check = keys.check(self.spi.integrity)?;
-        let sig_len = check.map_or(0, |(a, _)| a.len());
-        if usize::from(self.chl) != CHL_FIXED + sig_len {
+        let prot = protection(&self.spi, keys)?;
+        if usize::from(self.chl) != CHL_FIXED + prot.sig_len() {
             return Err(OtaError::malformed(
                 Field::Packet,
-                format!("CHL {} does not fit the SPI and KID (expected {})", self.chl, CHL_FIXED + sig_len),
+                format!("CHL {} does not fit the SPI and KID (expected {})", self.chl, CHL_FIXED + prot.sig_len()),
             ));
         }
-        let mut body = self.raw[10..].to_vec();
-        if let Some((alg, key)) = cipher {
-            if !body.len().is_multiple_of(alg.block_size()) {
-                return Err(OtaError::Padding {
-                    field: Field::Packet,
-                    reason: format!(
-                        "ciphered part of {} bytes is not a multiple of {} bytes",
-                        body.len(),
-                        alg.block_size()
-                    ),
-                });
-            }
-            crypto::decrypt(alg, key, &mut body);
-        }
-        if body.len() < 6 + sig_len {
-            return Err(truncated("CNTR, PCNTR and RC/CC", 6 + sig_len, body.len()));
-        }
-        let cntr = Counter::from_slice(&body[..5])?;
-        let pcntr = body[5];
-        if let Some((alg, key)) = check {
-            let received = body[6..6 + sig_len].to_vec();
-            let mut covered = self.raw[..10].to_vec();
-            covered.extend_from_slice(&body[..6]);
-            covered.extend_from_slice(&body[6 + sig_len..]);
-            let computed = crypto::checksum(alg, key, &covered);
-            if !bool::from(computed.ct_eq(&received)) {
-                let kind = if alg == CheckAlgorithm::Crc32 { "RC" } else { "CC" };
-                return Err(OtaError::Checksum { field: Field::Packet, kind, received: hex(&received) });
-            }
-        }
-        let mut data = body.split_off(6 + sig_len);
-        check_padding(&mut data, pcntr, cipher.map(|(a, _)| a.block_size()), Field::Packet)?;
+        let (fixed, data) = prot.open(&self.raw[..10], &self.raw[10..], 6, "CNTR, PCNTR and RC/CC")?;
+        let (cntr, pcntr) = (Counter::from_slice(&fixed[..5])?, fixed[5]);
         Ok(OpenedCommand { spi: self.spi, kic: self.kic, kid: self.kid, tar: self.tar, cntr, pcntr, data })
     }
-}
-
-/// Checks `pcntr` zero padding octets at the end of `data` (fewer than a block when ciphered) and
-/// strips them.
-pub(crate) fn check_padding(data: &mut Vec<u8>, pcntr: u8, block: Option<usize>, field: Field) -> Result<()> {
-    let n = usize::from(pcntr);
-    let limit = block.map_or(0, |b| b - 1);
-    if n > limit || n > data.len() {
-        return Err(OtaError::Padding {
-            field,
-            reason: format!("PCNTR {n} exceeds the {limit} padding octets possible here"),
-        });
-    }
-    if data[data.len() - n..].iter().any(|&b| b != 0) {
-        return Err(OtaError::Padding { field, reason: format!("the {n} padding octets are not zeros") });
-    }
-    data.truncate(data.len() - n);
-    Ok(())
-}
-
-pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -28,6 +28,7 @@ mod keys;
 pub mod plmn;
 mod por;
 pub mod rfm;
+mod secured;
 pub mod sms;
 mod spi;
 mod status;

@@ -6,13 +6,10 @@
 //! The RC/CC covers the UDH, RPL, RHL, TAR, CNTR, PCNTR, status and the data with its padding;
 //! ciphering covers CNTR to the end (as pySim's published card vectors show).
 
-use subtle::ConstantTimeEq;
-
-use crate::command::{check_padding, hex, padding};
 use crate::counter::{Counter, CounterError};
-use crate::crypto;
 use crate::error::{Field, OtaError, Result};
-use crate::keys::{CheckAlgorithm, KeySet};
+use crate::keys::KeySet;
+use crate::secured::{hex, Protection};
 use crate::spi::{Integrity, Spi};
 use crate::status::ResponseStatus;
 
@@ -60,11 +57,9 @@ pub fn build_response(
     status: ResponseStatus,
     data: &[u8],
 ) -> Result<Vec<u8>> {
-    let cipher = if spi.por_ciphered { Some(keys.cipher()?) } else { None };
-    let check = keys.check(spi.por_integrity)?;
-    let sig_len = check.map_or(0, |(a, _)| a.len());
-    let pcntr = cipher.map_or(0, |(alg, _)| padding(7 + sig_len + data.len(), alg.block_size()));
-    let rhl = 10 + sig_len;
+    let prot = protection(spi, keys)?;
+    let pcntr = prot.padding(7 + data.len());
+    let rhl = 10 + prot.sig_len();
     let rpl = 1 + rhl + data.len() + pcntr;
     if rpl > usize::from(u16::MAX) {
         return Err(OtaError::Length { field: Field::Response, expected: "at most 65,535 bytes of packet", got: rpl });
@@ -73,21 +68,19 @@ pub fn build_response(
     out.extend_from_slice(&(rpl as u16).to_be_bytes());
     out.push(rhl as u8);
     out.extend_from_slice(&tar);
-    let protected_from = out.len();
     out.extend_from_slice(&cntr.to_bytes());
     out.push(pcntr as u8);
     out.push(status.to_byte());
-    let sig_at = out.len();
     out.extend_from_slice(data);
     out.resize(out.len() + pcntr, 0);
-    if let Some((alg, key)) = check {
-        let sig = crypto::checksum(alg, key, &out);
-        out.splice(sig_at..sig_at, sig);
-    }
-    if let Some((alg, key)) = cipher {
-        crypto::encrypt(alg, key, &mut out[protected_from..]);
-    }
+    prot.seal(&mut out, RESPONSE_UDH.len() + 13, RESPONSE_UDH.len() + 6);
     Ok(out)
+}
+
+/// The ciphering and RC/CC the PoR bits of `spi` ask for, keys checked against the algorithms.
+fn protection<'k>(spi: &Spi, keys: &'k KeySet) -> Result<Protection<'k>> {
+    let cipher = if spi.por_ciphered { Some(keys.cipher()?) } else { None };
+    Ok(Protection { cipher, check: keys.check(spi.por_integrity)?, field: Field::Response })
 }
 
 fn truncated(what: &'static str, need: usize, got: usize) -> OtaError {
@@ -153,50 +146,17 @@ fn open(udh: &[u8], packet: &[u8], spi: &Spi, keys: &KeySet) -> Result<ResponseP
             format!("RPL says {rpl} bytes follow it, {} do", packet.len() - 2),
         ));
     }
-    let cipher = if spi.por_ciphered { Some(keys.cipher()?) } else { None };
-    let check = keys.check(spi.por_integrity)?;
-    let sig_len = check.map_or(0, |(a, _)| a.len());
+    let prot = protection(spi, keys)?;
     let rhl = usize::from(packet[2]);
-    if rhl != 10 + sig_len {
+    if rhl != 10 + prot.sig_len() {
         return Err(OtaError::malformed(
             Field::Response,
-            format!("RHL {rhl} does not fit the SPI's PoR RC/CC (expected {})", 10 + sig_len),
+            format!("RHL {rhl} does not fit the SPI's PoR RC/CC (expected {})", 10 + prot.sig_len()),
         ));
     }
     let tar = [packet[3], packet[4], packet[5]];
-    let mut body = packet[6..].to_vec();
-    if let Some((alg, key)) = cipher {
-        if !body.len().is_multiple_of(alg.block_size()) {
-            return Err(OtaError::Padding {
-                field: Field::Response,
-                reason: format!(
-                    "ciphered part of {} bytes is not a multiple of {} bytes",
-                    body.len(),
-                    alg.block_size()
-                ),
-            });
-        }
-        crypto::decrypt(alg, key, &mut body);
-    }
-    if body.len() < 7 + sig_len {
-        return Err(truncated("CNTR, PCNTR, status and RC/CC", 7 + sig_len, body.len()));
-    }
-    let cntr = Counter::from_slice(&body[..5])?;
-    let pcntr = body[5];
-    let status = ResponseStatus::from_byte(body[6]);
-    if let Some((alg, key)) = check {
-        let received = body[7..7 + sig_len].to_vec();
-        let mut covered = udh.to_vec();
-        covered.extend_from_slice(&packet[..6]);
-        covered.extend_from_slice(&body[..7]);
-        covered.extend_from_slice(&body[7 + sig_len..]);
-        let computed = crypto::checksum(alg, key, &covered);
-        if !bool::from(computed.ct_eq(&received)) {
-            let kind = if alg == CheckAlgorithm::Crc32 { "RC" } else { "CC" };
-            return Err(OtaError::Checksum { field: Field::Response, kind, received: hex(&received) });
-        }
-    }
-    let mut data = body.split_off(7 + sig_len);
-    check_padding(&mut data, pcntr, cipher.map(|(a, _)| a.block_size()), Field::Response)?;
+    let head = [udh, &packet[..6]].concat();
+    let (fixed, data) = prot.open(&head, &packet[6..], 7, "CNTR, PCNTR, status and RC/CC")?;
+    let (cntr, pcntr, status) = (Counter::from_slice(&fixed[..5])?, fixed[5], ResponseStatus::from_byte(fixed[6]));
     Ok(ResponsePacket { tar, cntr, pcntr, status, data, protected: true })
 }

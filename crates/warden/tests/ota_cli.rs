@@ -124,26 +124,22 @@ fn long_commands_are_concatenated() {
     assert!(uds.iter().all(|u| u.as_str().unwrap().len() <= 280));
 }
 
+/// `warden ota por` with the SJA5 3DES key set, TAR b00011, and `extra` arguments.
+fn por(spi: &str, extra: &[&str], response: &str) -> Output {
+    let mut args = vec!["ota", "por", "--spi", spi, "--kic", "35", "--kid", "35", "--tar", "b00011"];
+    args.extend_from_slice(&["--enc-key", KIC, "--mac-key", KID, "--response", response]);
+    args.extend_from_slice(extra);
+    warden(&args)
+}
+
+/// `warden ota decode` with the 3DES KIc/KID bytes and the given keys.
+fn decode(enc: &str, mac: &str, packet: &str) -> Output {
+    warden(&["ota", "decode", "--kic", "35", "--kid", "35", "--enc-key", enc, "--mac-key", mac, "--packet", packet])
+}
+
 #[test]
 fn por_reports_status_commands_sw_and_data() {
-    let ok = json(&warden(&[
-        "ota",
-        "por",
-        "--spi",
-        "0619",
-        "--kic",
-        "35",
-        "--kid",
-        "35",
-        "--tar",
-        "b00011",
-        "--enc-key",
-        KIC,
-        "--mac-key",
-        KID,
-        "--response",
-        "027100001c12b000118bb989492c632529326a2f4681feb37c825bc9021c9f6d0b",
-    ]));
+    let ok = json(&por("0619", &[], "027100001c12b000118bb989492c632529326a2f4681feb37c825bc9021c9f6d0b"));
     assert_eq!(ok["status"], "por_ok");
     assert_eq!(ok["cntr"], "0000000000");
     assert_eq!(ok["commands"], 1);
@@ -165,22 +161,7 @@ fn por_reports_status_commands_sw_and_data() {
     ]));
     assert_eq!(plain["sw"], "6132");
     // A counter check: the PoR answers counter 0, not 1.
-    let wrong = warden(&[
-        "ota",
-        "por",
-        "--spi",
-        "0601",
-        "--kic",
-        "35",
-        "--kid",
-        "35",
-        "--tar",
-        "b00011",
-        "--cntr",
-        "0000000001",
-        "--response",
-        "027100000e0ab0001100000000000000016132",
-    ]);
+    let wrong = por("0601", &["--cntr", "0000000001"], "027100000e0ab0001100000000000000016132");
     let (code, err) = fails(&wrong);
     assert_eq!(code, 1);
     assert!(err.contains("cntr") && err.contains("does not answer"), "{err}");
@@ -188,58 +169,12 @@ fn por_reports_status_commands_sw_and_data() {
 
 #[test]
 fn failed_checks_exit_1() {
-    let bad_cc = warden(&[
-        "ota",
-        "por",
-        "--spi",
-        "0609",
-        "--kic",
-        "35",
-        "--kid",
-        "35",
-        "--tar",
-        "b00011",
-        "--enc-key",
-        KIC,
-        "--mac-key",
-        KID,
-        "--response",
-        "027100001612b0001100000000000000b5bcd6353a421fae026132",
-    ]);
-    let (code, err) = fails(&bad_cc);
+    let (code, err) = fails(&por("0609", &[], "027100001612b0001100000000000000b5bcd6353a421fae026132"));
     assert_eq!(code, 1);
     assert!(err.contains("CC check failed"), "{err}");
     let packet = "00201506193535b00011ae733256918d050b87c94fbfe12e4dc402f262c41cf67f2f";
-    let wrong_key = warden(&[
-        "ota",
-        "decode",
-        "--kic",
-        "35",
-        "--kid",
-        "35",
-        "--enc-key",
-        KIC,
-        "--mac-key",
-        KIC,
-        "--packet",
-        packet,
-    ]);
-    assert_eq!(fails(&wrong_key).0, 1);
-    let truncated = warden(&[
-        "ota",
-        "decode",
-        "--kic",
-        "35",
-        "--kid",
-        "35",
-        "--enc-key",
-        KIC,
-        "--mac-key",
-        KID,
-        "--packet",
-        &packet[..40],
-    ]);
-    let (code, err) = fails(&truncated);
+    assert_eq!(fails(&decode(KIC, KIC, packet)).0, 1);
+    let (code, err) = fails(&decode(KIC, KID, &packet[..40]));
     assert_eq!(code, 1);
     assert!(err.contains("CPL"), "{err}");
 }

@@ -1,5 +1,5 @@
 //! Runs the independent Python reference (tests/oracle/ota_reference.py, written from TS 102 225 /
-//! TS 31.115 without the Rust code) as a test oracle, and a small deterministic random generator.
+//! TS 31.115 without the Rust code) as a test oracle.
 //!
 //! Without Python 3 and its `cryptography` package the tests that need the oracle are skipped with a
 //! message, except under CI (`CI` set), where that is a failure: `.ci/run` installs it.
@@ -58,33 +58,4 @@ pub fn ask(requests: &[Value]) -> Option<Vec<Value>> {
     let answers: Vec<Value> = serde_json::from_slice(&out.stdout).expect("oracle prints a JSON array");
     assert_eq!(answers.len(), requests.len());
     Some(answers)
-}
-
-/// SplitMix64: reproducible random inputs (the tests print the seed).
-pub struct Rng(pub u64);
-
-impl Rng {
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// `n` random bytes.
-    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
-        (0..n).map(|_| self.next_u64() as u8).collect()
-    }
-
-    /// A number below `n`.
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    /// One of `choices`.
-    pub fn pick<T: Copy>(&mut self, choices: &[T]) -> T {
-        choices[self.below(choices.len() as u64) as usize]
-    }
 }

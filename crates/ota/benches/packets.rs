@@ -20,7 +20,7 @@ fn benches(c: &mut Criterion) {
     apdus.extend(update_binary(CardClass::Uicc, 0, &[0x62; 40], 120).unwrap());
     let data = build_script(ScriptFormat::Compact, &apdus);
     let oa = Address::parse("+491710000000").unwrap();
-    let scts = Scts::from_unix(1_700_000_000);
+    let scts = Scts::from_utc(2023, 11, 14, 22, 13, 20).unwrap();
     let mut g = c.benchmark_group("ota");
     g.throughput(Throughput::Elements(1));
     let mut cntr = 0u64;

@@ -81,33 +81,16 @@ impl Scts {
         b.try_into().map(Scts).map_err(|_| OtaError::Length { field: Field::Scts, expected: "7 bytes", got: b.len() })
     }
 
-    /// The time stamp of a UTC time in seconds since 1970 (zone 00).
-    pub fn from_unix(secs: u64) -> Scts {
-        let days = (secs / 86_400) as i64;
-        let rem = secs % 86_400;
-        // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = doy - (153 * mp + 2) / 5 + 1;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 };
-        let year = yoe + era * 400 + i64::from(month <= 2);
-        let swap = |v: i64| {
-            let v = v as u8;
-            ((v % 10) << 4) | (v / 10)
-        };
-        Scts([
-            swap(year % 100),
-            swap(month),
-            swap(day),
-            swap((rem / 3600) as i64),
-            swap((rem / 60 % 60) as i64),
-            swap((rem % 60) as i64),
-            0,
-        ])
+    /// The time stamp of a UTC date and time (zone 00); the year is taken modulo 100.
+    pub fn from_utc(year: u16, month: u8, day: u8, hour: u8, minute: u8, second: u8) -> Result<Scts> {
+        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 || second > 59 {
+            return Err(OtaError::invalid(
+                Field::Scts,
+                format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02} is not a date and time"),
+            ));
+        }
+        let swap = |v: u8| ((v % 10) << 4) | (v / 10);
+        Ok(Scts([swap((year % 100) as u8), swap(month), swap(day), swap(hour), swap(minute), swap(second), 0]))
     }
 }
 

@@ -85,9 +85,7 @@ fn encode(a: OtaEncodeArgs) -> Result<Value, Failure> {
     let originator = Address::parse(&a.originator).map_err(failure)?;
     let scts = match &a.scts {
         Some(b) => Scts::from_slice(b).map_err(failure)?,
-        None => Scts::from_unix(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
-        ),
+        None => now_scts()?,
     };
     let data = build_script(format_of(&a.format), &apdus);
     let packet = build_command(&CommandHeader { spi, tar, cntr }, &keys, &data).map_err(failure)?;
@@ -99,6 +97,15 @@ fn encode(a: OtaEncodeArgs) -> Result<Value, Failure> {
         "user_data": one_or_many(&segments),
         "tpdu": one_or_many(&tpdus),
     }))
+}
+
+/// The current UTC time as an SCTS, from the RFC 3339 rendering `analytics` already has.
+fn now_scts() -> Result<Scts, Failure> {
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let t = analytics::stix::timestamp(ms); // 2026-01-05T00:00:00.000Z
+    let n = |r: core::ops::Range<usize>| t.get(r).and_then(|x| x.parse::<u16>().ok()).unwrap_or(0);
+    Scts::from_utc(n(0..4), n(5..7) as u8, n(8..10) as u8, n(11..13) as u8, n(14..16) as u8, n(17..19) as u8)
+        .map_err(|e| Failure::Failed(e.to_string()))
 }
 
 fn decode(a: OtaDecodeArgs) -> Result<Value, Failure> {

@@ -206,3 +206,32 @@ fn impossible_parameters_exit_2_naming_the_argument() {
         assert!(!err.contains(&KID[4..]) && !err.contains(&AES_KID[4..]), "key bytes in {err}");
     }
 }
+
+#[test]
+fn without_scts_the_time_stamp_is_now() {
+    let out = json(&warden(&[
+        "ota",
+        "encode",
+        "--spi",
+        "0000",
+        "--kic",
+        "00",
+        "--kid",
+        "00",
+        "--tar",
+        "b00011",
+        "--cntr",
+        "0000000001",
+        "--apdu",
+        "00a40004023f00",
+    ]));
+    let tpdu = hex::decode(out["tpdu"].as_str().unwrap()).unwrap();
+    let scts = &tpdu[11..18];
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let year = 1970 + secs / 31_556_952; // within a day of the new year this may be one off
+    let semi = |v: u64| (((v % 10) << 4) | (v / 10)) as u8;
+    assert!([semi(year % 100), semi((year - 1) % 100), semi((year + 1) % 100)].contains(&scts[0]), "{scts:02x?}");
+    let month = (scts[1] & 0xF) * 10 + (scts[1] >> 4);
+    assert!((1..=12).contains(&month), "month {scts:02x?}");
+    assert_eq!(scts[6], 0, "zone");
+}

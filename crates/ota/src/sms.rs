@@ -282,11 +282,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scts_from_unix_is_semi_octets() {
+    fn scts_is_semi_octets() {
         // 2022-07-25 00:00:00 UTC is pySim's test time stamp 22705200000000.
-        assert_eq!(Scts::from_unix(1_658_707_200).0, [0x22, 0x70, 0x52, 0, 0, 0, 0]);
-        assert_eq!(Scts::from_unix(951_782_400).0, [0x00, 0x20, 0x92, 0, 0, 0, 0]);
-        // 2000-02-29
+        assert_eq!(Scts::from_utc(2022, 7, 25, 0, 0, 0).unwrap().0, [0x22, 0x70, 0x52, 0, 0, 0, 0]);
+        assert_eq!(Scts::from_utc(2000, 2, 29, 13, 5, 59).unwrap().0, [0x00, 0x20, 0x92, 0x31, 0x50, 0x95, 0]);
+        assert!(Scts::from_utc(2026, 13, 1, 0, 0, 0).is_err());
     }
 
     #[test]

@@ -226,7 +226,7 @@ fn without_scts_the_time_stamp_is_now() {
         "00a40004023f00",
     ]));
     let tpdu = hex::decode(out["tpdu"].as_str().unwrap()).unwrap();
-    let scts = &tpdu[11..18];
+    let scts = &tpdu[9..16]; // after MTI, OA (08 81 + 4 octets), PID and DCS
     let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let year = 1970 + secs / 31_556_952; // within a day of the new year this may be one off
     let semi = |v: u64| (((v % 10) << 4) | (v / 10)) as u8;

@@ -22,6 +22,9 @@ pub enum Command {
     /// Authentication centre: run MILENAGE or TUAK on given inputs, or verify an AUTS.
     #[command(subcommand)]
     Auc(AucCommand),
+    /// SIM over the air: build and check TS 102 225 secured packets (SMS-PP) and PoRs.
+    #[command(subcommand)]
+    Ota(OtaCommand),
     /// Run the HSS: Diameter S6a/S13 server (and metrics) until SIGINT/SIGTERM.
     Serve,
     /// Provision and manage SIMs.
@@ -453,6 +456,100 @@ pub struct TuakArgs {
     /// Number of Keccak-f[1600] iterations.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub iterations: u32,
+}
+
+/// `warden ota …`
+#[derive(Debug, Subcommand)]
+pub enum OtaCommand {
+    /// Server side: build a command packet, its SMS user data and SMS-DELIVER TPDU(s) as JSON.
+    Encode(OtaEncodeArgs),
+    /// Card side: verify and open a command packet and list its APDUs as JSON.
+    Decode(OtaDecodeArgs),
+    /// Server side: verify a proof of receipt and print its status and response as JSON.
+    Por(OtaPorArgs),
+}
+
+/// The key set of `warden ota`.
+#[derive(Debug, Args)]
+pub struct OtaKeyArgs {
+    /// KIc: ciphering algorithm (low nibble) and key index (high nibble), 1 byte (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub kic: HexBytes,
+    /// KID: RC/CC algorithm (low nibble) and key index (high nibble), 1 byte (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub kid: HexBytes,
+    /// Ciphering key for the KIc algorithm (hex; not needed without ciphering).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub enc_key: Option<HexBytes>,
+    /// CC key for the KID algorithm (hex; not needed without a CC).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub mac_key: Option<HexBytes>,
+}
+
+/// `warden ota encode`
+#[derive(Debug, Args)]
+pub struct OtaEncodeArgs {
+    /// Security parameter indicator, 2 bytes (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub spi: HexBytes,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub keys: OtaKeyArgs,
+    /// Toolkit application reference, 3 bytes (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub tar: HexBytes,
+    /// Counter, 5 bytes (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub cntr: HexBytes,
+    /// A command APDU (hex); repeat for several, in order.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg, required = true)]
+    pub apdu: Vec<HexBytes>,
+    /// Remote command format (TS 102 226): compact or expanded.
+    #[arg(long, value_name = "FORMAT", default_value = "compact", value_parser = ["compact", "expanded"])]
+    pub format: String,
+    /// Originating address of the SMS-DELIVER ("+" for an international number).
+    #[arg(long, value_name = "DIGITS", default_value = "12345678")]
+    pub originator: String,
+    /// Service centre time stamp, 7 bytes (hex); default: now (UTC).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub scts: Option<HexBytes>,
+    /// Concatenation reference for packets longer than one SMS; default: the counter's last byte.
+    #[arg(long, value_name = "N")]
+    pub concat_ref: Option<u8>,
+}
+
+/// `warden ota decode`
+#[derive(Debug, Args)]
+pub struct OtaDecodeArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub keys: OtaKeyArgs,
+    /// The command packet from CPL on (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub packet: HexBytes,
+}
+
+/// `warden ota por`
+#[derive(Debug, Args)]
+pub struct OtaPorArgs {
+    /// The SPI of the command the PoR answers, 2 bytes (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub spi: HexBytes,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub keys: OtaKeyArgs,
+    /// The TAR the command went to, 3 bytes (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub tar: HexBytes,
+    /// The command's counter, 5 bytes (hex): when given, a PoR for another counter fails.
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub cntr: Option<HexBytes>,
+    /// Remote command format of the command (TS 102 226): compact or expanded.
+    #[arg(long, value_name = "FORMAT", default_value = "compact", value_parser = ["compact", "expanded"])]
+    pub format: String,
+    /// The PoR's SMS user data, UDH (02 71 00) included (hex).
+    #[arg(long, value_name = "HEX", value_parser = hex_arg)]
+    pub response: HexBytes,
 }
 
 /// Renders a clap error as one line: the message, with the argument names folded in, without

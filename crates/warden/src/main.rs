@@ -1,6 +1,7 @@
 //! `warden`: the single binary of the Warden security core. Each capability is a subcommand:
-//! `auc` (authentication centre), `serve` (the HSS over Diameter), `sim`/`profile`/`eir`
-//! (provisioning from files), `bench` (load generation) and `tls` (a lab certificate for the API).
+//! `auc` (authentication centre), `ota` (SIM over-the-air packets), `serve` (the HSS over Diameter),
+//! `sim`/`profile`/`eir` (provisioning from files), `bench` (load generation) and `tls` (a lab
+//! certificate for the API).
 //!
 //! Exit codes: 0 success, 1 the operation failed (for example an AUTS whose MAC-S does not verify, or
 //! an import with bad rows), 2 the command line was wrong (missing argument, bad hex, wrong length);
@@ -28,6 +29,7 @@ mod hss_import;
 mod ipfix_bench;
 mod metrics;
 mod network_audit;
+mod ota_cmd;
 mod platform;
 mod provision;
 mod serve;
@@ -104,6 +106,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Auc(cmd) => auc_cmd::run(cmd).map(|json| json.to_string()),
+        Command::Ota(cmd) => ota_cmd::run(cmd).map(|json| json.to_string()),
         Command::Audit(cmd) => return network_audit::main(cli.config.as_deref(), cmd),
         Command::Analytics(cmd) => return analytics_cmd::main(cmd),
         Command::Tls(cmd) => tls_cmd::run(cmd),
@@ -145,6 +148,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
     runtime.block_on(async move {
         match command {
             Command::Auc(_) => unreachable!("handled synchronously"),
+            Command::Ota(_) => unreachable!("handled synchronously"),
             Command::Audit(_) => unreachable!("handled in main"),
             Command::Analytics(_) => unreachable!("handled in main"),
             Command::Tls(_) => unreachable!("handled synchronously"),

@@ -2,11 +2,13 @@
 // IMSI range of a segment and, for the operator, tenant; cursor paging with `next_cursor`, 50 a page
 // or `limit` of the hash; the
 // filters live in the hash so the back button and links work) and one SIM (`#/sims/<imsi>`: its
-// state, serving MME, bound IMEIs, event timeline and the actions its caller's role allows).
+// state, serving MME, bound IMEIs, the actions its caller's role allows, its traffic policy and
+// detections (traffic.js) and its event timeline).
 // Step-up and approvals are handled by api.js for every action.
 import { h, page, table, field, options, when, confirmDialog, button, messages } from './dom.js';
 import { call, get, problem } from './api.js';
 import { register, roles, go } from './router.js';
+import { trafficSections } from './traffic.js';
 
 const STATUSES = ['inventory', 'active', 'suspended', 'terminated'];
 const PRIORITIES = ['critical', 'standard', 'low'];
@@ -196,6 +198,7 @@ async function detail(params, me) {
     actions.length ? h('section', { 'aria-labelledby': 'actions-title' },
       h('h2', { id: 'actions-title' }, 'Actions'), h('div', { class: 'actions' }, actions)) : null,
     profileForm ? h('section', { 'aria-labelledby': 'profile-title' }, h('h2', { id: 'profile-title' }, 'Service profile'), profileForm) : null,
+    ...(await trafficSections(sim.imsi, me, reload, msg.bad)),
     h('section', { 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'), await timeline(sim.imsi)),
   );
   return box;

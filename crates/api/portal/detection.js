@@ -3,7 +3,7 @@
 // objects as nested lists, long lists shortened: never a raw JSON dump). Roles that change SIMs
 // acknowledge, resolve and undo the action (POST …/acknowledge|resolve|undo); undo asks first, and
 // the step-up the server asks for is api.js's generic dialog.
-import { h, when, confirmDialog, button, messages } from './dom.js';
+import { h, when, confirmDialog, button, messages, notFoundPage, swapPage } from './dom.js';
 import { call, problem } from './api.js';
 import { roles } from './router.js';
 
@@ -79,8 +79,7 @@ export async function detectionPage(id, me) {
   const path = '/analytics/detections/' + encodeURIComponent(id);
   const r = await call('GET', path);
   if (r.status === 404 || r.status === 400) {
-    return h('div', { id: 'not-found', class: 'page' }, h('h1', {}, 'Detection not found'),
-      h('p', {}, `No detection ${id} is visible to you.`), h('p', {}, h('a', { href: '#/security' }, 'Back to Security')));
+    return notFoundPage('Detection not found', `No detection ${id} is visible to you.`, '#/security', 'Back to Security');
   }
   if (r.status !== 200) throw new Error(problem(r, 'The detection could not be read.'));
   const d = r.data;
@@ -90,15 +89,7 @@ export async function detectionPage(id, me) {
   const act = async (verb, done, question, label) => {
     if (question && !(await confirmDialog(question, label))) return;
     const a = await call('POST', `${path}/${verb}`);
-    if (a.status === 200) {
-      const fresh = await detectionPage(id, me);
-      box.replaceWith(fresh);
-      const heading = fresh.querySelector('h1');
-      heading.tabIndex = -1;
-      heading.focus();
-      fresh.querySelector('p.ok').textContent = done;
-      return;
-    }
+    if (a.status === 200) return swapPage(box, await detectionPage(id, me), done);
     if (a.approval) return msg.ok('Sent for approval: a second person must approve.');
     if (!a.cancelled) msg.bad(problem(a, 'That was refused.'));
   };

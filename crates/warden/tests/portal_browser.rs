@@ -132,6 +132,39 @@ async fn a_tenant_sees_only_its_sims_in_chromium() {
     assert_eq!(sim["status"], "active", "globex's SIM is unchanged: {sim}");
 }
 
+/// Runs the browser script `cmd` (with `$SYNC_DIR` set here) until it writes `$SYNC_DIR/ready`, makes
+/// every second factor proved so far six minutes older (no longer fresh for a step-up), writes
+/// `$SYNC_DIR/go` and returns the script's findings; `stuck` is the message when `ready` never comes.
+async fn run_with_aged_factor(mut cmd: Command, n: &common::Node, stuck: &str) -> serde_json::Value {
+    let sync = tempfile::tempdir().unwrap();
+    cmd.env("SYNC_DIR", sync.path()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("run node");
+    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("node ends"));
+    let ready = sync.path().join("ready");
+    for i in 0.. {
+        if ready.exists() {
+            break;
+        }
+        assert!(i < 1200 && !waiter.is_finished(), "{stuck}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    let aged = sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 360 WHERE factor_at IS NOT NULL")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(aged.rows_affected() >= 1);
+    pool.close().await;
+    std::fs::write(sync.path().join("go"), "").unwrap();
+    let out = waiter.await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let findings: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
+    eprintln!("{findings}");
+    findings
+}
+
 /// Plants a detection of `tenant`'s SIM `imsi` in the node's store, as the engine would report it.
 async fn plant_detection(n: &common::Node, kek_byte: &str, id: &str, tenant: &str, imsi: &str) {
     let keys = store::seal::Keyring::new(store::seal::Kek::from_hex(1, &kek_byte.repeat(32)).unwrap(), vec![]);
@@ -178,7 +211,6 @@ async fn security_page_and_traffic_policy_in_chromium() {
     plant_detection(&n, "8b", "acme-scan-1", "acme", imsi).await;
     plant_detection(&n, "8b", "globex-scan-1", "globex", "001010000000003").await;
 
-    let sync = tempfile::tempdir().unwrap();
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let mut cmd = Command::new("node");
     cmd.current_dir(&browser_dir)
@@ -194,34 +226,9 @@ async fn security_page_and_traffic_policy_in_chromium() {
         .env("RECOVERY", &codes[0])
         .env("SIM_IMSI", imsi)
         .env("DETECTION", "acme-scan-1")
-        .env("OTHER_DETECTION", "globex-scan-1")
-        .env("SYNC_DIR", sync.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("run node");
-    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("node ends"));
-    // Ann quarantined the SIM with a fresh factor: age it, so that lifting asks for a step-up.
-    let ready = sync.path().join("ready");
-    for i in 0.. {
-        if ready.exists() {
-            break;
-        }
-        assert!(i < 1200 && !waiter.is_finished(), "the browser did not reach the quarantine");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/data/warden.db", n.dir.path().display())).await.unwrap();
-    let aged = sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 360 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert!(aged.rows_affected() >= 1);
-    pool.close().await;
-    std::fs::write(sync.path().join("go"), "").unwrap();
-    let out = waiter.await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let f: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
-    eprintln!("{f}");
+        .env("OTHER_DETECTION", "globex-scan-1");
+    // Ann quarantined the SIM with a fresh factor: it is aged, so that lifting asks for a step-up.
+    let f = run_with_aged_factor(cmd, &n, "the browser did not reach the quarantine").await;
 
     // The health check the page showed is the API's.
     let (s, health) = http("GET", &format!("{api}/analytics/health?tenant=acme"), &operator, None).await;
@@ -375,7 +382,6 @@ async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromiu
     let (alice_secret, alice_codes) = enrol_operator(&api, &operator, "ops.alice").await;
     let (bob_secret, bob_codes) = enrol_operator(&api, &operator, "ops.bob").await;
 
-    let sync = tempfile::tempdir().unwrap();
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let mut cmd = Command::new("node");
     cmd.current_dir(&browser_dir)
@@ -391,35 +397,9 @@ async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromiu
         .env("BOB_SECRET", &bob_secret)
         .env("BOB_RECOVERY", &bob_codes[0])
         .env("NEW_PASSWORD", "quince harbour telescope morning")
-        .env("CRITICAL_IMSI", imsi)
-        .env("SYNC_DIR", sync.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let child = cmd.spawn().expect("run node");
-    let waiter = tokio::task::spawn_blocking(move || child.wait_with_output().expect("node ends"));
-    // Alice is logged in: make every second factor proved so far six minutes older, then let her go on.
-    let ready = sync.path().join("ready");
-    for i in 0.. {
-        if ready.exists() {
-            break;
-        }
-        assert!(i < 600 && !waiter.is_finished(), "the browser did not log Alice in");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());
-    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-    let aged = sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 360 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert!(aged.rows_affected() >= 1);
-    pool.close().await;
-    std::fs::write(sync.path().join("go"), "").unwrap();
-    let out = waiter.await.unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let findings: serde_json::Value = serde_json::from_str(stdout.trim().lines().last().unwrap()).unwrap();
-    eprintln!("{findings}");
+        .env("CRITICAL_IMSI", imsi);
+    // Alice is logged in: every second factor proved so far is made six minutes older, then she goes on.
+    let findings = run_with_aged_factor(cmd, &n, "the browser did not log Alice in").await;
 
     assert_eq!(findings["before"], "suspended");
     assert_eq!(findings["step_up_dialog"], "Confirm it is you", "the server asked for a step-up: {findings}");

@@ -41,7 +41,7 @@ export async function policySection(tenant) {
   const inputs = INPUTS.map(([name, label]) => [name, checkbox(label, name, p[name])]);
 
   const form = h('form', { id: 'analytics-policy', class: 'policy', 'aria-labelledby': 'policy-title' },
-    h('fieldset', {}, h('legend', {}, 'Action per kind'), perKind.map(([, f]) => f.wrap), fallback.wrap),
+    h('fieldset', { class: 'kinds' }, h('legend', {}, 'Action per kind'), perKind.map(([, f]) => f.wrap), fallback.wrap),
     minScore.wrap,
     h('fieldset', {}, h('legend', {}, 'Privacy and retention'), pseudonymise.wrap, days.map(([, f]) => f.wrap)),
     h('fieldset', {}, h('legend', {}, 'What the engine may use'), inputs.map(([, c]) => c.wrap)),

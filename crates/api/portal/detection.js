@@ -3,7 +3,7 @@
 // objects as nested lists, long lists shortened: never a raw JSON dump). Roles that change SIMs
 // acknowledge, resolve and undo the action (POST …/acknowledge|resolve|undo); undo asks first, and
 // the step-up the server asks for is api.js's generic dialog.
-import { h, when, confirmDialog, button, messages, notFoundPage, swapPage } from './dom.js';
+import { h, table, when, confirmDialog, button, messages, notFoundPage, swapPage } from './dom.js';
 import { call, problem } from './api.js';
 import { roles } from './router.js';
 
@@ -53,6 +53,20 @@ export function evidenceList(obj, depth = 0, attrs = {}) {
   return h('dl', { class: 'me evidence', ...attrs },
     entries.slice(0, MAX_ITEMS).map(([k, v]) => [h('dt', {}, k.replace(/_/g, ' ')), h('dd', {}, evidenceValue(v, depth))]),
     entries.length > MAX_ITEMS ? [h('dt', {}, 'more'), h('dd', {}, `${entries.length - MAX_ITEMS} field(s) not shown`)] : null);
+}
+
+/** A table of detections, each linking to its page (also used on the SIM page). */
+export function detectionTable(caption, items, empty) {
+  return table(caption, [
+    { label: 'Detection', cell: (d) => h('a', { href: '#/security/' + encodeURIComponent(d.id) }, d.id) },
+    { label: 'Kind', cell: (d) => d.kind },
+    { label: 'Score', cell: (d) => h('span', { class: 'tag' + (d.band === 'critical' || d.band === 'high' ? ' critical' : '') }, `${d.band} ${scoreText(d.score)}`) },
+    { label: 'SIM', cell: (d) => h('a', { href: '#/sims/' + encodeURIComponent(d.imsi) }, d.imsi) },
+    { label: 'Status', cell: (d) => d.status },
+    { label: 'Action', cell: (d) => d.action + (d.action_undone_at ? ' (undone)' : '') },
+    { label: 'Reports', cell: (d) => String(d.count) },
+    { label: 'Last seen', cell: (d) => when(d.last_seen) },
+  ], items, empty);
 }
 
 function facts(d) {

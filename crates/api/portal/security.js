@@ -5,10 +5,10 @@
 // (`#/security?kind=&status=&cursor=`, cursor paging), the STIX export and, for admins, the
 // analytics policy (analytics-policy.js). One detection is `#/security/<id>` (detection.js). The
 // operator names the tenant (`?tenant=`); without one it sees every tenant's detections only.
-import { h, page, table, field, options, when, messages } from './dom.js';
+import { h, page, table, field, options, messages } from './dom.js';
 import { call, problem } from './api.js';
 import { register, roles, go } from './router.js';
-import { detectionPage, scoreText, KINDS } from './detection.js';
+import { detectionPage, detectionTable, scoreText, KINDS } from './detection.js';
 import { policySection } from './analytics-policy.js';
 
 const STATUSES = ['open', 'acknowledged', 'resolved'];
@@ -158,20 +158,6 @@ async function detectionList(q, me) {
       `Detections, newest first${q.get('cursor') ? ' (a later page)' : ''}: ${items.length} shown`, items,
       r.status === 200 ? 'No detection matches.' : problem(r, 'The detections could not be listed.'))),
     h('nav', { 'aria-label': 'Pages of detections', class: 'actions' }, paging));
-}
-
-/** A table of detections, each linking to its page (also used on the SIM page). */
-export function detectionTable(caption, items, empty) {
-  return table(caption, [
-    { label: 'Detection', cell: (d) => h('a', { href: '#/security/' + encodeURIComponent(d.id) }, d.id) },
-    { label: 'Kind', cell: (d) => d.kind },
-    { label: 'Score', cell: (d) => h('span', { class: 'tag' + (d.band === 'critical' || d.band === 'high' ? ' critical' : '') }, `${d.band} ${scoreText(d.score)}`) },
-    { label: 'SIM', cell: (d) => h('a', { href: '#/sims/' + encodeURIComponent(d.imsi) }, d.imsi) },
-    { label: 'Status', cell: (d) => d.status },
-    { label: 'Action', cell: (d) => d.action + (d.action_undone_at ? ' (undone)' : '') },
-    { label: 'Reports', cell: (d) => String(d.count) },
-    { label: 'Last seen', cell: (d) => when(d.last_seen) },
-  ], items, empty);
 }
 
 function tenantForm(q) {

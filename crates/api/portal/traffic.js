@@ -7,7 +7,7 @@
 import { h, field, options, when, confirmDialog, button } from './dom.js';
 import { call, problem } from './api.js';
 import { roles } from './router.js';
-import { detectionTable } from './security.js';
+import { detectionTable } from './detection.js';
 
 const lines = (text) => text.split('\n').map((l) => l.trim()).filter(Boolean);
 

@@ -165,16 +165,23 @@ async fn run_with_aged_factor(mut cmd: Command, n: &common::Node, stuck: &str) -
     findings
 }
 
+/// The strings of a JSON array, sorted.
+fn sorted(v: &serde_json::Value) -> Vec<String> {
+    let mut items: Vec<String> = v.as_array().unwrap().iter().map(|x| x.as_str().unwrap().to_string()).collect();
+    items.sort();
+    items
+}
+
 /// Plants a detection of `tenant`'s SIM `imsi` in the node's store, as the engine would report it.
-async fn plant_detection(n: &common::Node, kek_byte: &str, id: &str, tenant: &str, imsi: &str) {
+async fn plant_detection(n: &common::Node, kek_byte: &str, id: &str, tenant: &str, imsi: &str, kind: &str, score: f64) {
     let keys = store::seal::Keyring::new(store::seal::Kek::from_hex(1, &kek_byte.repeat(32)).unwrap(), vec![]);
     let db = store::Store::open(&format!("sqlite://{}/data/warden.db", n.dir.path().display()), keys).await.unwrap();
     let finding = cmp::analytics::Finding {
         id: id.into(),
         tenant: tenant.into(),
         imsi: imsi.parse().unwrap(),
-        kind: "scanning".into(),
-        score: 0.8,
+        kind: kind.into(),
+        score,
         evidence: json!({"ports": [23, 2323], "destinations": 312, "window": {"seconds": 60, "syn_only": true}}),
         at: store::now(),
     };
@@ -183,8 +190,9 @@ async fn plant_detection(n: &common::Node, kek_byte: &str, id: &str, tenant: &st
 }
 
 /// Security analytics and a SIM's traffic policy in the portal (issues #17, #16), as acme's tenant
-/// admin (TOTP): the Security page shows acme's health score, figures and the detection planted here
-/// (not globex's, which answers 404 from the page's session too); the detection's page shows its
+/// admin (TOTP): the quarantine acme's policy made for a planted DNS-tunnelling detection is undone from
+/// that detection's page; the Security page shows acme's health score, figures and the detections
+/// planted here (not globex's, which answers 404 from the page's session too); a detection's page shows its
 /// evidence as a definition list and acknowledges it; the analytics policy is saved from the page
 /// (pseudonyms off: the top devices show IMSIs); on the SIM's page an invalid prefix shows the API's
 /// error under the field and changes nothing, a valid allowlist is saved, the SIM is quarantined and,
@@ -208,8 +216,13 @@ async fn security_page_and_traffic_policy_in_chromium() {
     assert_eq!(s, 201, "{r}");
     let (secret, codes) = common::enrol_totp_in(&api, Some("acme"), "ann").await;
     let imsi = "001010000000001"; // acme's meter
-    plant_detection(&n, "8b", "acme-scan-1", "acme", imsi).await;
-    plant_detection(&n, "8b", "globex-scan-1", "globex", "001010000000003").await;
+    plant_detection(&n, "8b", "acme-scan-1", "acme", imsi, "scanning", 0.8).await;
+    plant_detection(&n, "8b", "globex-scan-1", "globex", "001010000000003", "scanning", 0.8).await;
+    // acme's policy quarantines DNS tunnelling and nothing else: the next detection quarantines the SIM.
+    let policy = json!({"actions": {"dns_tunnelling": "quarantine"}, "default_action": "none"});
+    let (s, r) = http("PUT", &format!("{api}/analytics/policy?tenant=acme"), &operator, Some(policy)).await;
+    assert_eq!(s, 200, "{r}");
+    plant_detection(&n, "8b", "acme-dns-1", "acme", imsi, "dns_tunnelling", 0.9).await;
 
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let mut cmd = Command::new("node");
@@ -226,6 +239,7 @@ async fn security_page_and_traffic_policy_in_chromium() {
         .env("RECOVERY", &codes[0])
         .env("SIM_IMSI", imsi)
         .env("DETECTION", "acme-scan-1")
+        .env("UNDO_DETECTION", "acme-dns-1")
         .env("OTHER_DETECTION", "globex-scan-1");
     // Ann quarantined the SIM with a fresh factor: it is aged, so that lifting asks for a step-up.
     let f = run_with_aged_factor(cmd, &n, "the browser did not reach the quarantine").await;
@@ -234,20 +248,26 @@ async fn security_page_and_traffic_policy_in_chromium() {
     let (s, health) = http("GET", &format!("{api}/analytics/health?tenant=acme"), &operator, None).await;
     assert_eq!(s, 200, "{health}");
     assert_eq!(f["health"]["score"], health["score"].to_string(), "{f}");
-    assert_eq!(health["score"], 92, "one scanning detection of 0.80 costs 8 points: {health}");
-    let reason = "−8: 1 scanning detection(s) not resolved, highest score 0.80";
-    assert_eq!(f["health"]["reasons"], json!([reason]), "{f}");
-    assert_eq!(f["health"]["risks"], json!(["scanning 1 0.80"]), "{f}");
-    assert_eq!(f["by_kind"], json!(["scanning 1"]), "{f}");
+    assert_eq!(health["score"], 83, "detections of 0.90 and 0.80 cost 9 and 8 points: {health}");
+    let reasons = json!([
+        "−9: 1 dns_tunnelling detection(s) not resolved, highest score 0.90",
+        "−8: 1 scanning detection(s) not resolved, highest score 0.80"
+    ]);
+    assert_eq!(f["health"]["reasons"], reasons, "{f}");
+    assert_eq!(f["health"]["risks"], json!(["dns_tunnelling 1 0.90", "scanning 1 0.80"]), "{f}");
+    assert_eq!(sorted(&f["by_kind"]), ["dns_tunnelling 1", "scanning 1"], "{f}");
+    assert_eq!(f["actions_taken"], json!(["quarantine 1 1"]), "taken and undone: {f}");
     let device = f["devices_before"][0].as_str().unwrap();
-    assert!(device.starts_with("dev-") && !device.contains(imsi), "pseudonymised: {f}");
-    assert_eq!(f["devices_after"], json!([format!("{imsi} 1 0.80")]), "the tenant opted out: {f}");
-    assert_eq!(f["listed"], json!(["acme-scan-1"]), "acme's detection only: {f}");
+    assert!(device.starts_with("dev-") && device.ends_with(" 2 0.90") && !device.contains(imsi), "pseudonymised: {f}");
+    assert_eq!(f["devices_after"], json!([format!("{imsi} 2 0.90")]), "the tenant opted out: {f}");
+    assert_eq!(sorted(&f["listed"]), ["acme-dns-1", "acme-scan-1"], "acme's detections only: {f}");
+    assert_eq!(f["undo"], json!(["quarantine", "quarantined", "restricted"]), "undone from the page: {f}");
+    assert!(f["undone_action"].as_str().unwrap().contains("undone at"), "{f}");
     assert_eq!(f["filtered_resolved"], json!([]), "{f}");
     assert_eq!(f["evidence"], json!(["ports", "23, 2323", "destinations", "312", "window", "seconds60syn onlyyes"]));
     assert_eq!(f["acknowledged"], "acknowledged", "{f}");
     assert_eq!((f["other_page"].as_str(), f["other_api"].as_u64()), (Some("Detection not found"), Some(404)), "{f}");
-    assert_eq!(f["sim_detections"], json!(["acme-scan-1"]), "{f}");
+    assert_eq!(sorted(&f["sim_detections"]), ["acme-dns-1", "acme-scan-1"], "{f}");
     assert!(f["bad_prefix"].as_str().unwrap().contains("did you mean 198.51.100.0/24"), "{f}");
     assert_eq!(f["prefixes_after_bad"], json!([]), "a refused entry changes nothing: {f}");
     assert_eq!(f["saved_prefixes"], json!(["203.0.113.7/32:443/tcp"]), "{f}");
@@ -262,14 +282,17 @@ async fn security_page_and_traffic_policy_in_chromium() {
     assert_eq!(d["status"], "open", "{d}");
     let (_, p) = http("GET", &format!("{api}/analytics/policy?tenant=acme"), &operator, None).await;
     assert_eq!((p["agreed"].as_bool(), p["pseudonymise"].as_bool()), (Some(true), Some(false)), "{p}");
-    assert_eq!(p["actions"], json!({"scanning": "quarantine"}), "{p}");
+    assert_eq!(p["actions"], json!({"dns_tunnelling": "quarantine", "scanning": "quarantine"}), "{p}");
+    let (_, d) = http("GET", &format!("{api}/analytics/detections/acme-dns-1"), &operator, None).await;
+    assert!(d["action_undone_by"].as_str().unwrap().contains("ann"), "{d}");
     let (s, p) = http("GET", &format!("{api}/sims/{imsi}/policy"), &operator, None).await;
     assert_eq!(s, 200, "{p}");
     assert_eq!(p["overrides"]["allow_prefixes"], json!(["203.0.113.7/32:443/tcp"]), "{p}");
     assert_eq!(p["overrides"]["allow_domains"], json!(["*.ota.acme.example"]), "{p}");
     assert!(p["quarantine"].is_null() && p["effective"]["traffic"] == "restricted", "{p}");
     let (_, audit) = http("GET", &format!("{api}/audit?limit=1000"), &operator, None).await;
-    let lift = audit["items"].as_array().unwrap().iter().find(|e| e["action"] == "sim.lift_quarantine").unwrap();
+    // The last lift is the person's (the first is the undo of the analytics quarantine).
+    let lift = audit["items"].as_array().unwrap().iter().rev().find(|e| e["action"] == "sim.lift_quarantine").unwrap();
     assert!(lift["actor"].as_str().unwrap().ends_with("step-up:recovery"), "{lift}");
 }
 

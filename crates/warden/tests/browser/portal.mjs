@@ -422,7 +422,7 @@ async function waitForSync(name) {
 }
 
 async function securityFlow(page, out) {
-  const { DETECTION, OTHER_DETECTION, RECOVERY } = process.env;
+  const { DETECTION, OTHER_DETECTION, UNDO_DETECTION, RECOVERY } = process.env;
   await openPortal(page);
   await page.type('#tenant', TENANT);
   await typePassword(page);
@@ -434,6 +434,21 @@ async function securityFlow(page, out) {
   const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.getAttribute('href')));
   check(nav.includes('#/security'), `the navigation offers Security: ${nav}`);
 
+  // acme's policy quarantined the SIM for DNS tunnelling: undo it from the detection's page.
+  await goTo(page, 'security/' + UNDO_DETECTION);
+  const api = (p) => page.evaluate(async (u) => (await (await fetch('/api/v1' + u)).json()), p);
+  const traffic = async () => (await api(`/sims/${SIM_IMSI}/policy`)).effective.traffic;
+  out.undo = [(await api('/analytics/detections/' + UNDO_DETECTION)).action, await traffic()];
+  await page.click('#det-undo');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.click('#confirm-yes');
+  await page.waitForFunction(() => /undone/.test((document.querySelector('#detection p.ok') || {}).textContent || ''));
+  check(!(await page.$('#det-undo')), 'no Undo once undone');
+  out.undone_action = await page.$eval('#detection-facts', (dl) => [...dl.querySelectorAll('dt')]
+    .find((d) => d.textContent === 'Action taken').nextElementSibling.textContent);
+  out.undo.push(await traffic());
+  await shot(page, 'detection-undone');
+
   // The Security page: health, figures (pseudonyms), the detections of acme only.
   await page.click('a[href="#/security"]');
   await page.waitForSelector('#security #health-score');
@@ -444,7 +459,8 @@ async function securityFlow(page, out) {
   };
   out.by_kind = await texts(page, '#by-kind tbody tr');
   out.by_status = await texts(page, '#by-status tbody tr');
-  check(out.by_status[0] === 'open 1', `by status: ${out.by_status}`);
+  check(out.by_status[0] === 'open 2', `by status: ${out.by_status}`);
+  out.actions_taken = await texts(page, '#actions-taken tbody tr');
   out.devices_before = await texts(page, '#top-devices tbody tr');
   out.listed = await page.$$eval('#detections tbody tr th a', (as) => as.map((a) => a.textContent));
   const stix = await page.$eval('#stix-export', (a) => a.getAttribute('href'));
@@ -487,7 +503,8 @@ async function securityFlow(page, out) {
   await page.select('#ap-kind-scanning', 'quarantine');
   await page.click('#ap-pseudonymise');
   await page.click('#analytics-policy button[type=submit]');
-  await page.waitForFunction(() => /^Agreed/.test((document.getElementById('policy-state') || {}).textContent || ''));
+  await page.waitForFunction(() => /by IMSI/.test((document.getElementById('devices-note') || {}).textContent || ''));
+  check(/^Agreed/.test(await page.$eval('#policy-state', (e) => e.textContent)), 'the policy is agreed');
   check(await page.$eval('#ap-kind-scanning', (e) => e.value) === 'quarantine', 'the saved action is shown');
   out.devices_after = await texts(page, '#top-devices tbody tr');
   await shot(page, 'security-policy-saved');
@@ -503,7 +520,6 @@ async function securityFlow(page, out) {
   check(await page.$eval('#tp-allow_prefixes', (e) => e.getAttribute('aria-invalid')) === 'true', 'the field is marked invalid');
   await shot(page, 'sim-traffic-invalid');
   out.axe_traffic_invalid_minor = await axe(page, 'the SIM page with an invalid prefix');
-  const api = (p) => page.evaluate(async (u) => (await (await fetch('/api/v1' + u)).json()), p);
   out.prefixes_after_bad = (await api(`/sims/${SIM_IMSI}/policy`)).overrides.allow_prefixes;
   await page.$eval('#tp-allow_prefixes', (e) => { e.value = '203.0.113.7/32:443/tcp'; });
   await page.type('#tp-allow_domains', '*.ota.acme.example');

@@ -5,6 +5,7 @@ import { route } from './router.js';
 import { setup, sessionEnded } from './auth.js';
 import './dashboard.js';
 import './sims.js';
+import './security.js';
 import './jobs.js';
 import './approvals.js';
 import './rules.js';

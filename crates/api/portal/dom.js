@@ -84,6 +84,25 @@ export function page(id, title, ...children) {
   return h('div', { id, class: 'page' }, h('h1', {}, title), ...children);
 }
 
+/** The page of something the caller cannot see: its heading, why, and a link back. */
+export function notFoundPage(title, text, backHref, backText) {
+  return h('div', { id: 'not-found', class: 'page' }, h('h1', {}, title), h('p', {}, text),
+    h('p', {}, h('a', { href: backHref }, backText)));
+}
+
+/**
+ * Puts `fresh` (a page rendered again after a change) in place of `box`, moves the focus to its
+ * heading and says `text` in its status line (`p.ok`).
+ */
+export function swapPage(box, fresh, text) {
+  box.replaceWith(fresh);
+  const heading = fresh.querySelector('h1');
+  heading.tabIndex = -1;
+  heading.focus();
+  const note = fresh.querySelector('p.ok');
+  if (note && text) note.textContent = text;
+}
+
 /**
  * Asks before a destructive action in a modal dialog; resolves true when confirmed. The focus goes to
  * Cancel (the safe choice) and returns to where it was.

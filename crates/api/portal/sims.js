@@ -2,11 +2,13 @@
 // IMSI range of a segment and, for the operator, tenant; cursor paging with `next_cursor`, 50 a page
 // or `limit` of the hash; the
 // filters live in the hash so the back button and links work) and one SIM (`#/sims/<imsi>`: its
-// state, serving MME, bound IMEIs, event timeline and the actions its caller's role allows).
+// state, serving MME, bound IMEIs, the actions its caller's role allows, its traffic policy and
+// detections (traffic.js) and its event timeline).
 // Step-up and approvals are handled by api.js for every action.
-import { h, page, table, field, options, when, confirmDialog, button, messages } from './dom.js';
+import { h, page, table, field, options, when, confirmDialog, button, messages, notFoundPage, swapPage } from './dom.js';
 import { call, get, problem } from './api.js';
 import { register, roles, go } from './router.js';
+import { trafficSections } from './traffic.js';
 
 const STATUSES = ['inventory', 'active', 'suspended', 'terminated'];
 const PRIORITIES = ['critical', 'standard', 'low'];
@@ -124,23 +126,14 @@ async function detail(params, me) {
   const imsi = params[0];
   const r = await call('GET', '/sims/' + encodeURIComponent(imsi));
   if (r.status === 404 || r.status === 400) {
-    return h('div', { id: 'not-found', class: 'page' }, h('h1', {}, 'SIM not found'),
-      h('p', {}, `No SIM ${imsi} is visible to you.`), h('p', {}, h('a', { href: '#/sims' }, 'Back to the SIMs')));
+    return notFoundPage('SIM not found', `No SIM ${imsi} is visible to you.`, '#/sims', 'Back to the SIMs');
   }
   if (r.status !== 200) throw new Error(problem(r, 'The SIM could not be read.'));
   const sim = r.data;
   const msg = messages();
   const box = h('div', { id: 'sim-detail', class: 'page' });
 
-  const reload = async (text) => {
-    const fresh = await detail(params, me);
-    box.replaceWith(fresh);
-    const heading = fresh.querySelector('h1');
-    heading.tabIndex = -1;
-    heading.focus();
-    const note = fresh.querySelector('p.ok');
-    if (note && text) note.textContent = text;
-  };
+  const reload = async (text) => swapPage(box, await detail(params, me), text);
   const change = async (body, done, question, label) => {
     if (question && !(await confirmDialog(question, label))) return;
     const a = await call('PATCH', '/sims/' + sim.imsi, body);
@@ -196,6 +189,7 @@ async function detail(params, me) {
     actions.length ? h('section', { 'aria-labelledby': 'actions-title' },
       h('h2', { id: 'actions-title' }, 'Actions'), h('div', { class: 'actions' }, actions)) : null,
     profileForm ? h('section', { 'aria-labelledby': 'profile-title' }, h('h2', { id: 'profile-title' }, 'Service profile'), profileForm) : null,
+    ...(await trafficSections(sim.imsi, me, reload, msg.bad)),
     h('section', { 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'), await timeline(sim.imsi)),
   );
   return box;

@@ -12,6 +12,12 @@
 //   from its page, and drives the generic step-up dialog and approval notice with stubbed answers;
 // - `tenant`: a tenant's person sees only the tenant's SIMs; another tenant's SIM is not found and
 //   changing it is refused.
+// - `security`: a tenant admin (password and TOTP) on the Security page (health, figures, the
+//   planted detection, filters), a detection's page (evidence, Acknowledge), another tenant's
+//   detection not found, the analytics policy saved; then a SIM's traffic policy: an invalid prefix
+//   shows the API's error, a valid allowlist is saved, quarantine, and (after $SYNC_DIR/ready, once
+//   $SYNC_DIR/go appears: the test aged the session's factor) lifting it through the step-up dialog
+//   with the recovery code $RECOVERY. axe-core on the Security page, the detection and the SIM page.
 // - `passkey`: with Chrome's virtual authenticator (DevTools `WebAuthn` domain: CTAP2, internal,
 //   resident keys, user verification), log in with password and TOTP, add a passkey on the Passkeys
 //   page (axe-core there), log out, log in with password and the passkey; the session's factor is
@@ -20,7 +26,7 @@
 // Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on
 // any failure.
 import { createRequire } from 'node:module';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
 import * as OTPAuth from 'otpauth';
@@ -30,7 +36,7 @@ const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const { PORTAL_URL, CHROMIUM, USERNAME, PASSWORD, TOTP_SECRET, SCREENSHOTS, FLOW, TENANT, SIM_IMSI, OTHER_IMSI, JOB_IMSI } = process.env;
 
 // Every page of the portal an operator admin sees (issue #15).
-const PAGES = ['sims', `sims/${SIM_IMSI}`, 'jobs', 'approvals', 'rules', 'webhooks', 'users', 'tokens', 'audit',
+const PAGES = ['sims', `sims/${SIM_IMSI}`, 'security', 'jobs', 'approvals', 'rules', 'webhooks', 'users', 'tokens', 'audit',
   'tenants', 'profiles', 'ranges', 'firewall', 'my-sessions', 'password'];
 
 function check(ok, message) {
@@ -396,6 +402,151 @@ async function tenantFlow(page, out) {
   out.operator_page = await page.$eval('#page h1', (e) => e.textContent);
 }
 
+/** The rendered texts of `sel`'s elements (table cells apart), whitespace squeezed. */
+function texts(page, sel) {
+  return page.$$eval(sel, (es) => es.map((e) => e.innerText.trim().replace(/\s+/g, ' ')));
+}
+
+/** Waits for the SIM page's effective traffic to read `mode`. */
+async function trafficIs(page, mode) {
+  await page.waitForFunction((m) => {
+    const dt = [...document.querySelectorAll('#traffic-effective dt')].find((d) => d.textContent === 'Traffic');
+    return dt && dt.nextElementSibling.textContent === m;
+  }, {}, mode);
+  return mode;
+}
+
+async function waitForSync(name) {
+  for (let i = 0; i < 600 && !existsSync(path.join(process.env.SYNC_DIR, name)); i++) await new Promise((r) => setTimeout(r, 100));
+  check(existsSync(path.join(process.env.SYNC_DIR, name)), `no ${name} from the test`);
+}
+
+async function securityFlow(page, out) {
+  const { DETECTION, OTHER_DETECTION, UNDO_DETECTION, RECOVERY } = process.env;
+  await openPortal(page);
+  await page.type('#tenant', TENANT);
+  await typePassword(page);
+  await page.waitForSelector(visible('#code-form'));
+  const totp = new OTPAuth.TOTP({ secret: OTPAuth.Secret.fromBase32(TOTP_SECRET), digits: 6, period: 30, algorithm: 'SHA1' });
+  await page.type('#code', totp.generate({ timestamp: Date.now() + 30000 }));
+  await page.click('#code-form button[type=submit]');
+  await page.waitForSelector('#dashboard', { visible: true });
+  const nav = await page.$$eval('#nav-list a', (as) => as.map((a) => a.getAttribute('href')));
+  check(nav.includes('#/security'), `the navigation offers Security: ${nav}`);
+
+  // acme's policy quarantined the SIM for DNS tunnelling: undo it from the detection's page.
+  await goTo(page, 'security/' + UNDO_DETECTION);
+  const api = (p) => page.evaluate(async (u) => (await (await fetch('/api/v1' + u)).json()), p);
+  const traffic = async () => (await api(`/sims/${SIM_IMSI}/policy`)).effective.traffic;
+  out.undo = [(await api('/analytics/detections/' + UNDO_DETECTION)).action, await traffic()];
+  await page.click('#det-undo');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.click('#confirm-yes');
+  await page.waitForFunction(() => /undone/.test((document.querySelector('#detection p.ok') || {}).textContent || ''));
+  check(!(await page.$('#det-undo')), 'no Undo once undone');
+  out.undone_action = await page.$eval('#detection-facts', (dl) => [...dl.querySelectorAll('dt')]
+    .find((d) => d.textContent === 'Action taken').nextElementSibling.textContent);
+  out.undo.push(await traffic());
+  await shot(page, 'detection-undone');
+
+  // The Security page: health, figures (pseudonyms), the detections of acme only.
+  await page.click('a[href="#/security"]');
+  await page.waitForSelector('#security #health-score');
+  out.health = {
+    score: await page.$eval('#health-score strong', (e) => e.textContent),
+    reasons: await texts(page, '#health-reasons li'),
+    risks: await texts(page, '#health-title ~ .grid tbody tr'),
+  };
+  out.by_kind = await texts(page, '#by-kind tbody tr');
+  out.by_status = await texts(page, '#by-status tbody tr');
+  check(out.by_status[0] === 'open 2', `by status: ${out.by_status}`);
+  out.actions_taken = await texts(page, '#actions-taken tbody tr');
+  out.devices_before = await texts(page, '#top-devices tbody tr');
+  out.listed = await page.$$eval('#detections tbody tr th a', (as) => as.map((a) => a.textContent));
+  const stix = await page.$eval('#stix-export', (a) => a.getAttribute('href'));
+  out.stix_type = await page.evaluate(async (u) => (await fetch(u)).headers.get('content-type'), stix);
+  check(out.stix_type.startsWith('application/stix+json'), `the STIX link: ${stix} ${out.stix_type}`);
+  await shot(page, 'security');
+  out.axe_security_minor = await axe(page, 'the Security page');
+
+  // Filters: kind and status live in the hash.
+  await page.select('#detection-filters select[name=kind]', 'scanning');
+  await page.select('#detection-filters select[name=status]', 'resolved');
+  await page.click('#detection-filters button[type=submit]');
+  await page.waitForFunction(() => /status=resolved/.test(document.getElementById('page').dataset.route || ''));
+  out.filtered_resolved = await page.$$eval('#detections tbody tr th a', (as) => as.map((a) => a.textContent));
+  check(await page.$eval('#detection-filters select[name=kind]', (e) => e.value) === 'scanning', 'the kind filter stays chosen');
+  await goTo(page, 'security?kind=scanning&status=open');
+  check((await page.$$eval('#detections tbody tr th a', (as) => as.map((a) => a.textContent))).includes(DETECTION), 'open scanning');
+
+  // The detection's page: evidence as a definition list; Acknowledge.
+  await page.click(`#detections a[href="#/security/${DETECTION}"]`);
+  await page.waitForSelector('#detection #evidence');
+  out.evidence = await page.$$eval('#evidence > dt, #evidence > dd', (es) => es.map((e) => e.textContent));
+  await shot(page, 'detection');
+  out.axe_detection_minor = await axe(page, 'a detection');
+  await page.click('#det-acknowledge');
+  await page.waitForFunction(() => /acknowledged/.test((document.querySelector('#detection p.ok') || {}).textContent || ''));
+  check(!(await page.$('#det-acknowledge')), 'no Acknowledge on an acknowledged detection');
+  out.acknowledged = await page.evaluate(async (id) => (await (await fetch('/api/v1/analytics/detections/' + id)).json()).status, DETECTION);
+
+  // Another tenant's detection: not found on its page, 404 from the API, not listed.
+  await goTo(page, 'security/' + OTHER_DETECTION);
+  out.other_page = await page.$eval('#page h1', (e) => e.textContent);
+  out.other_api = await page.evaluate(async (id) => (await fetch('/api/v1/analytics/detections/' + id)).status, OTHER_DETECTION);
+  const all = await page.evaluate(async () => (await (await fetch('/api/v1/analytics/detections?limit=1000')).json()).items.map((d) => d.id));
+  check(!all.includes(OTHER_DETECTION), `the API lists only acme's: ${all}`);
+
+  // The analytics policy: scanning quarantines, devices by IMSI.
+  await goTo(page, 'security');
+  await page.waitForSelector('#analytics-policy');
+  await page.select('#ap-kind-scanning', 'quarantine');
+  await page.click('#ap-pseudonymise');
+  await page.click('#analytics-policy button[type=submit]');
+  await page.waitForFunction(() => /by IMSI/.test((document.getElementById('devices-note') || {}).textContent || ''));
+  check(/^Agreed/.test(await page.$eval('#policy-state', (e) => e.textContent)), 'the policy is agreed');
+  check(await page.$eval('#ap-kind-scanning', (e) => e.value) === 'quarantine', 'the saved action is shown');
+  out.devices_after = await texts(page, '#top-devices tbody tr');
+  await shot(page, 'security-policy-saved');
+
+  // The SIM's traffic policy.
+  await goTo(page, 'sims/' + SIM_IMSI);
+  out.traffic = [await trafficIs(page, 'restricted')];
+  out.sim_detections = await page.$$eval('#sim-detections tbody tr th a', (as) => as.map((a) => a.textContent));
+  await page.type('#tp-allow_prefixes', '198.51.100.1/24');
+  await page.click('#traffic-form button[type=submit]');
+  await page.waitForSelector(visible('#err-allow_prefixes'));
+  out.bad_prefix = await page.$eval('#err-allow_prefixes', (e) => e.textContent);
+  check(await page.$eval('#tp-allow_prefixes', (e) => e.getAttribute('aria-invalid')) === 'true', 'the field is marked invalid');
+  await shot(page, 'sim-traffic-invalid');
+  out.axe_traffic_invalid_minor = await axe(page, 'the SIM page with an invalid prefix');
+  out.prefixes_after_bad = (await api(`/sims/${SIM_IMSI}/policy`)).overrides.allow_prefixes;
+  await page.$eval('#tp-allow_prefixes', (e) => { e.value = '203.0.113.7/32:443/tcp'; });
+  await page.type('#tp-allow_domains', '*.ota.acme.example');
+  await page.click('#traffic-form button[type=submit]');
+  await page.waitForFunction(() => /allowlists are saved/.test((document.querySelector('#sim-detail p.ok') || {}).textContent || ''));
+  out.saved_prefixes = await page.$$eval('#traffic-effective dd code', (cs) => cs.map((c) => c.textContent).filter((t) => t.includes('/')));
+  await page.click('#act-quarantine');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.click('#confirm-yes');
+  out.traffic.push(await trafficIs(page, 'quarantined'));
+  await shot(page, 'sim-quarantined');
+  out.axe_sim_traffic_minor = await axe(page, 'the SIM page with its traffic policy');
+
+  // Lifting needs a fresh factor: the test ages it, then the step-up dialog takes a recovery code.
+  writeFileSync(path.join(process.env.SYNC_DIR, 'ready'), '');
+  await waitForSync('go');
+  await page.click('#act-lift-quarantine');
+  await page.waitForSelector('dialog#confirm[open]');
+  await page.click('#confirm-yes');
+  await page.waitForSelector('dialog#step-up[open]');
+  out.step_up_dialog = await page.$eval('#step-up-title', (e) => e.textContent);
+  await page.type('#step-up-code', RECOVERY);
+  await page.click('#step-up button[type=submit]');
+  out.traffic.push(await trafficIs(page, 'restricted'));
+  await shot(page, 'sim-quarantine-lifted');
+}
+
 async function passkeyFlow(page, out) {
   const cdp = await page.createCDPSession();
   await cdp.send('WebAuthn.enable', { enableUI: false });
@@ -497,7 +648,7 @@ try {
   const failed = [];
   page.on('requestfailed', (r) => failed.push(r.url()));
 
-  await ({ enrol: enrolFlow, tenant: tenantFlow, passkey: passkeyFlow }[FLOW] || loginFlow)(page, out);
+  await ({ enrol: enrolFlow, tenant: tenantFlow, passkey: passkeyFlow, security: securityFlow }[FLOW] || loginFlow)(page, out);
 
   check(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations}`);
   check(failed.length === 0, `failed requests: ${failed}`);

@@ -195,8 +195,16 @@ pub async fn make_operator_person(api: &str, operator: &str, username: &str) {
 /// Enrols TOTP for the person `username` (no factor yet, MFA required) through the enrolment ticket
 /// of a password login; returns the secret and the recovery codes.
 pub async fn enrol_totp(api: &str, username: &str) -> (String, Vec<String>) {
+    enrol_totp_in(api, None, username).await
+}
+
+/// [`enrol_totp`] for a person of `tenant` (`None`: the operator's staff).
+pub async fn enrol_totp_in(api: &str, tenant: Option<&str>, username: &str) -> (String, Vec<String>) {
     use cmp::totp::{self, Params};
-    let login = serde_json::json!({"username": username, "password": PERSON_PASSWORD});
+    let mut login = serde_json::json!({"username": username, "password": PERSON_PASSWORD});
+    if let Some(t) = tenant {
+        login["tenant"] = t.into();
+    }
     let (s, t) = http("POST", &format!("{api}/auth/login"), "", Some(login)).await;
     assert_eq!((s, t["enrolment_required"].as_bool()), (202, Some(true)), "{t}");
     let ticket = t["ticket"].as_str().unwrap();

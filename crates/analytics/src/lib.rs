@@ -17,6 +17,7 @@
 //! | [`health`] | per-tenant security health score with reasons and top risks |
 //! | [`stix`] | detections and indicators exported as a STIX 2.1 bundle |
 //! | [`pseudonym`] | keyed pseudonyms (HMAC-SHA-256) for IMSIs and addresses in exports |
+//! | [`snapshot`] | the engine's learned state on disk (versioned, checksummed), so a restart does not relearn |
 //! | [`eval`] | classic-pcap flows, labels and precision/recall for the labelled evaluation set |
 //!
 //! See docs/analytics.md and docs/analytics-detections.md.
@@ -34,6 +35,7 @@ pub mod observe;
 pub mod packet;
 pub mod pcap;
 pub mod pseudonym;
+pub mod snapshot;
 pub mod stix;
 
 pub use baseline::{DeviceBaseline, BASELINE_BYTES_PER_DEVICE};

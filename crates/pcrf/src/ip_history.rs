@@ -75,6 +75,7 @@ impl IpHistory {
     }
 
     /// Entries kept.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.order.len()
     }

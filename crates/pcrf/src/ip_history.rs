@@ -22,6 +22,16 @@ use ids::Imsi;
 use crate::session::{index_key, Holders, Session, Sessions};
 use crate::{lock, Pcrf};
 
+/// A session is taken to hold its address from this long before its recorded start, never before the
+/// address's previous binding ended: the start is stored in whole seconds, NetFlow v9 places flow
+/// times with the export header's whole seconds, and exporters' clocks drift a little.
+pub const START_SLACK_MS: u64 = 5_000;
+
+/// When a session of `created_at` (unix seconds) is taken to hold its address.
+fn held_from(created_at: i64) -> u64 {
+    u64::try_from(created_at).unwrap_or(0).saturating_mul(1000).saturating_sub(START_SLACK_MS)
+}
+
 /// One binding that ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Ended {
@@ -41,7 +51,7 @@ impl Ended {
             imsi: s.imsi.clone(),
             tenant: s.tenant.clone(),
             apn: s.apn.clone(),
-            from_ms: u64::try_from(s.created_at).unwrap_or(0).saturating_mul(1000),
+            from_ms: held_from(s.created_at),
             until_ms,
         }
     }
@@ -88,6 +98,11 @@ impl IpHistory {
         self.expire(ended.until_ms);
         while self.order.len() >= self.max_entries {
             self.evict_oldest();
+        }
+        let mut ended = ended;
+        // Not before the previous holder (of the same APN) left.
+        if let Some(previous) = self.last_end(ip, Some(&ended.apn)) {
+            ended.from_ms = ended.from_ms.max(previous.min(ended.until_ms));
         }
         self.order.push_back((ip, ended.until_ms));
         self.by_ip.entry(ip).or_default().push_back(ended);
@@ -158,7 +173,7 @@ pub(crate) fn holder_at(
     let key = index_key(ip);
     let live = match sessions.by_address(ip, apn) {
         Holders::One(s) => {
-            let started = u64::try_from(s.created_at).unwrap_or(0).saturating_mul(1000);
+            let started = held_from(s.created_at);
             // The address was someone else's until its last binding ended.
             let from = sessions.history.last_end(key, apn).map_or(started, |end| end.max(started));
             Some((s.imsi.clone(), s.tenant.clone(), from))
@@ -238,6 +253,8 @@ mod tests {
         let who = |s: &mut Sessions, at: u64| holder_at(s, ip("10.0.0.1"), at, None, now).map(|h| h.0.to_string());
         assert_eq!(who(&mut s, during_a).as_deref(), Some(A), "live");
         assert_eq!(who(&mut s, now - 700_000), None, "before it started");
+        let recorded_start = (secs as u64 - 600) * 1000;
+        assert_eq!(who(&mut s, recorded_start - 2_000).as_deref(), Some(A), "within the start slack");
         // A's session ends (CCR-T) and the P-GW gives the address to B.
         s.remove("a");
         let mut b = crate::session::tests::session("b", B, "pgw1", "iot", "10.0.0.1");
@@ -246,7 +263,8 @@ mod tests {
         assert_eq!(who(&mut s, during_a).as_deref(), Some(A), "a flow reported late is still A's");
         let (imsi, _, from, until) = holder_at(&mut s, ip("10.0.0.1"), now + 5, None, now).unwrap();
         assert_eq!((imsi.to_string().as_str(), until), (B, None), "B's from its start");
-        assert!(from >= (secs as u64) * 1000, "B held it only after A left: {from}");
+        assert!(from >= now, "B held it only after A left: {from}");
+        assert_eq!(who(&mut s, now + 5).as_deref(), Some(B));
         // A lost CCR-T: a new holder in the same PDN supersedes B, whose binding is kept too.
         let mut c = crate::session::tests::session("c", A, "PGW1", "iot", "10.0.0.1");
         c.created_at = secs + 1;

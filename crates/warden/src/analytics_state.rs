@@ -23,7 +23,7 @@ use analytics::{Engine, EngineConfig};
 pub const DEVICES_FORGOTTEN: &str = "warden_analytics_devices_forgotten_total";
 
 /// Devices encoded per step of a snapshot.
-pub const CHUNK_DEVICES: usize = 4096;
+pub const CHUNK_DEVICES: usize = 1024;
 /// At most one step of a snapshot per this interval (the engine's other work goes on between).
 pub const CHUNK_EVERY: Duration = Duration::from_millis(10);
 /// How often idle devices are looked for.
@@ -86,18 +86,6 @@ pub fn load(path: &Path, cfg: EngineConfig) -> Option<Engine> {
     }
 }
 
-/// Creates `dir` (and parents) with mode 0700.
-fn private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        b.mode(0o700);
-    }
-    b.create(dir)
-}
-
 /// What the engine thread sends the writer thread.
 enum Part {
     Bytes(Vec<u8>),
@@ -110,7 +98,7 @@ fn write_file(path: &Path, parts: Receiver<Part>) -> std::io::Result<u64> {
     let tmp = with_suffix(path, ".tmp");
     let result = (|| {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            private_dir(dir)?;
+            crate::storage::private_dir(dir)?;
         }
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create(true).truncate(true);

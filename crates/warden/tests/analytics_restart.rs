@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use analytics::ipfix::encode::{v4_flow_record, MessageBuilder, V4_FLOW_FIELDS};
 use analytics::{FiveTuple, Flow};
-use common::{free_port, node, warden, Server, REALM};
+use common::{free_port, metric_value as value, metrics_until as until, node, warden, Server, REALM};
 use testkit::gx::{Pgw, SessionSpec};
 
 const PGW: &str = "pgw.home.example";
@@ -48,36 +48,6 @@ fn send_flow(collector: SocketAddr, remote: Ipv4Addr, sequence: u32) {
     let mut m = MessageBuilder::ipfix(1, (start / 1000) as u32, sequence);
     m.template(300, &V4_FLOW_FIELDS).data(300, &record, 1);
     UdpSocket::bind("127.0.0.1:0").unwrap().send_to(&m.finish(), collector).unwrap();
-}
-
-async fn scrape(addr: SocketAddr) -> String {
-    match reqwest::get(format!("http://{addr}/metrics")).await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-fn value(text: &str, name: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ' | b'{')))
-        .filter(|l| l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-async fn until(addr: SocketAddr, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = scrape(addr).await;
-        if done(&text) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "{what} not seen on /metrics:\n{}",
-        text.lines().filter(|l| l.contains("analytics")).collect::<Vec<_>>().join("\n")
-    );
 }
 
 /// SIGTERM, then the exit (status 0) within 10 s.

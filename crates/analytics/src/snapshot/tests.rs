@@ -1,9 +1,7 @@
 use super::*;
 use crate::baseline::HOUR_MS;
 use crate::detect::{Detection, DetectionKind};
-use crate::observe::{
-    proto, DnsObservation, FlowObservation, ImeiObservation, Observation, SignallingKind, SignallingObservation,
-};
+use crate::observe::{DnsObservation, ImeiObservation, Observation, SignallingKind, SignallingObservation};
 use proptest::prelude::*;
 
 const T0: u64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
@@ -14,16 +12,7 @@ fn dev(n: u32) -> DeviceKey {
 }
 
 fn flow(d: &DeviceKey, at: u64, remote: &str, port: u16, bytes: u64) -> Observation {
-    Observation::Flow(FlowObservation {
-        at,
-        device: d.clone(),
-        remote: remote.parse().unwrap(),
-        remote_port: port,
-        proto: proto::TCP,
-        octets_up: bytes / 2,
-        octets_down: bytes / 2,
-        packets: 4,
-    })
+    Observation::Flow(crate::detect::tests::flow(d, at, remote, port, bytes))
 }
 
 fn dns(d: &DeviceKey, at: u64, name: &str, nxdomain: bool) -> Observation {

@@ -1,5 +1,6 @@
 //! Observations per second through the detection engine with 100,000 devices past their learning
-//! period, and the memory per device. Reproduce:
+//! period, the memory per device, and the engine's snapshot of those devices (bytes; time to write
+//! it whole, to take its keys, to encode one chunk on the engine thread, to read it). Reproduce:
 //! `cargo bench -p analytics --bench detect -- --warm-up-time 1 --measurement-time 5`
 
 // `criterion_group!` generates a public function without documentation.
@@ -11,6 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use analytics::baseline::HOUR_MS;
 use analytics::detect::ENGINE_BYTES_PER_DEVICE;
 use analytics::observe::{proto, DnsObservation};
+use analytics::snapshot::{self, SnapshotJob};
 use analytics::{CohortConfig, CohortModels, DeviceKey, Engine, EngineConfig, FlowObservation};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
@@ -107,6 +109,42 @@ fn bench(c: &mut Criterion) {
     let models = CohortModels::train(&features, &cfg);
     cohort.bench_function("score", |b| b.iter(|| black_box(models.outliers(&features)).len()));
     cohort.finish();
+
+    // The snapshot of the 100,000 devices: in memory (no disk), SHA-256 included.
+    let mut bytes = Vec::new();
+    snapshot::write(&engine, start, &mut bytes).unwrap();
+    eprintln!("engine snapshot of {DEVICES} devices: {} bytes ({} per device)", bytes.len(), bytes.len() / DEVICES);
+    let mut snap = c.benchmark_group("snapshot_100k_devices");
+    snap.sample_size(10);
+    snap.bench_function("write_whole", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(bytes.len());
+            snapshot::write(&engine, start, &mut out).unwrap();
+            out.len()
+        })
+    });
+    let mut header = Vec::new();
+    snap.bench_function("begin_keys_and_header", |b| {
+        b.iter(|| {
+            header.clear();
+            black_box(SnapshotJob::begin(&engine, start, &mut header)).devices()
+        })
+    });
+    let mut chunk = Vec::new();
+    snap.bench_function("encode_chunk_4096", |b| {
+        let mut job = SnapshotJob::begin(&engine, start, &mut Vec::new());
+        b.iter(|| {
+            chunk.clear();
+            if job.next_chunk(&engine, 4096, &mut chunk).unwrap() {
+                job = SnapshotJob::begin(&engine, start, &mut Vec::new());
+            }
+            chunk.len()
+        })
+    });
+    snap.bench_function("read", |b| {
+        b.iter(|| snapshot::read(&bytes[..], EngineConfig::default()).unwrap().engine.device_count())
+    });
+    snap.finish();
 }
 
 criterion_group!(benches, bench);

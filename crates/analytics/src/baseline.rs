@@ -19,7 +19,10 @@
 //! saturates that device's own Bloom filter, which makes its destinations look known — the scanning
 //! and volume detections, which do not depend on the sets, still see it.
 
+use std::io::Read;
 use std::net::IpAddr;
+
+use crate::snapshot::{Dec, Enc, Short};
 
 /// One hour in milliseconds.
 pub const HOUR_MS: u64 = 3_600_000;
@@ -388,6 +391,161 @@ impl DeviceBaseline {
     /// Marks the hour of day of `at` as active.
     pub fn mark_active(&mut self, at: u64) {
         self.active_hours |= 1 << ((at / HOUR_MS) % 24);
+    }
+}
+
+// Serialization for [`crate::snapshot`]: every field in declaration order; exact sets up to their
+// length only. Decoding refuses what no encoder writes (a set longer than its capacity, a flag other
+// than 0/1, a non-finite statistic) rather than build a state the engine never has.
+
+impl<const N: usize> SmallSet<N> {
+    fn encode(&self, e: &mut Enc<'_>) {
+        e.u8(self.len);
+        for k in &self.keys[..usize::from(self.len)] {
+            e.u32(*k);
+        }
+    }
+
+    fn decode<R: Read>(d: &mut Dec<R>) -> Result<Self, Short> {
+        let len = d.u8()?;
+        if usize::from(len) > N {
+            return Err(Short::Bad("a set is longer than its capacity"));
+        }
+        let mut s = Self::default();
+        for k in &mut s.keys[..usize::from(len)] {
+            *k = d.u32()?;
+        }
+        s.len = len;
+        Ok(s)
+    }
+}
+
+fn encode_words(words: &[u64], e: &mut Enc<'_>) {
+    for w in words {
+        e.u64(*w);
+    }
+}
+
+fn decode_words<R: Read, const W: usize>(d: &mut Dec<R>) -> Result<[u64; W], Short> {
+    let mut words = [0u64; W];
+    for w in &mut words {
+        *w = d.u64()?;
+    }
+    Ok(words)
+}
+
+impl Ewma {
+    fn encode(&self, e: &mut Enc<'_>) {
+        e.f32(self.mean);
+        e.f32(self.var);
+        e.u16(self.n);
+    }
+
+    fn decode<R: Read>(d: &mut Dec<R>) -> Result<Self, Short> {
+        Ok(Self { mean: d.f32()?, var: d.f32()?, n: d.u16()? })
+    }
+}
+
+impl ShortWindow {
+    fn encode(&self, e: &mut Enc<'_>) {
+        e.u64(self.start);
+        encode_words(&self.hosts.bits, e);
+        encode_words(&self.services.bits, e);
+        encode_words(&self.telnet_hosts.bits, e);
+        e.u16(self.dns_queries);
+        e.u16(self.dns_nxdomain);
+        e.u16(self.dns_suspicious);
+        for (base, counter) in &self.dns_bases {
+            e.u32(*base);
+            encode_words(&counter.bits, e);
+        }
+    }
+
+    fn decode<R: Read>(d: &mut Dec<R>) -> Result<Self, Short> {
+        let mut w = ShortWindow {
+            start: d.u64()?,
+            hosts: DistinctCounter { bits: decode_words(d)? },
+            services: DistinctCounter { bits: decode_words(d)? },
+            telnet_hosts: DistinctCounter { bits: decode_words(d)? },
+            dns_queries: d.u16()?,
+            dns_nxdomain: d.u16()?,
+            dns_suspicious: d.u16()?,
+            ..Default::default()
+        };
+        for (base, counter) in &mut w.dns_bases {
+            *base = d.u32()?;
+            counter.bits = decode_words(d)?;
+        }
+        Ok(w)
+    }
+}
+
+impl DeviceBaseline {
+    /// Appends the baseline's bytes ([`crate::snapshot`]).
+    pub(crate) fn encode(&self, e: &mut Enc<'_>) {
+        e.u64(self.first_seen);
+        e.u64(self.last_seen);
+        self.hosts.encode(e);
+        self.prefixes.encode(e);
+        encode_words(&self.hosts_overflow.bits, e);
+        e.u16(self.hosts_overflow_count);
+        self.services.encode(e);
+        e.u16(self.services_overflow_count);
+        e.u32(self.hour);
+        e.u64(self.hour_bytes);
+        e.u64(self.hour_bytes_up);
+        e.u32(self.hour_flows);
+        e.u32(self.hour_signalling);
+        e.u32(self.hour_signalling_rejected);
+        e.bool(self.hour_spiked);
+        for s in [&self.bytes_per_hour, &self.flows_per_hour, &self.upload_share, &self.signalling_per_hour] {
+            s.encode(e);
+        }
+        e.f32(self.peak_hour_bytes);
+        e.f32(self.peak_hour_flows);
+        e.f32(self.peak_hour_signalling);
+        e.u32(self.active_hours);
+        e.u64(self.last_imei);
+        e.u16(self.imei_changes);
+        self.dns_nxdomain_ratio.encode(e);
+        self.dns_entropy.encode(e);
+        self.dns_bases.encode(e);
+        self.window.encode(e);
+    }
+
+    /// Reads a baseline written by [`DeviceBaseline::encode`].
+    pub(crate) fn decode<R: Read>(d: &mut Dec<R>) -> Result<Self, Short> {
+        Ok(Self {
+            first_seen: d.u64()?,
+            last_seen: d.u64()?,
+            hosts: SmallSet::decode(d)?,
+            prefixes: SmallSet::decode(d)?,
+            hosts_overflow: Bloom { bits: decode_words(d)? },
+            hosts_overflow_count: d.u16()?,
+            services: SmallSet::decode(d)?,
+            services_overflow_count: d.u16()?,
+            hour: d.u32()?,
+            hour_bytes: d.u64()?,
+            hour_bytes_up: d.u64()?,
+            hour_flows: d.u32()?,
+            hour_signalling: d.u32()?,
+            hour_signalling_rejected: d.u32()?,
+            hour_spiked: d.bool()?,
+            bytes_per_hour: Ewma::decode(d)?,
+            flows_per_hour: Ewma::decode(d)?,
+            upload_share: Ewma::decode(d)?,
+            signalling_per_hour: Ewma::decode(d)?,
+            peak_hour_bytes: d.f32()?,
+            peak_hour_flows: d.f32()?,
+            peak_hour_signalling: d.f32()?,
+            active_hours: d.u32()?,
+            last_imei: d.u64()?,
+            imei_changes: d.u16()?,
+            dns_nxdomain_ratio: Ewma::decode(d)?,
+            dns_entropy: Ewma::decode(d)?,
+            dns_bases: SmallSet::decode(d)?,
+            window: ShortWindow::decode(d)?,
+        })
     }
 }
 

@@ -432,6 +432,53 @@ impl Engine {
         n - self.devices.len()
     }
 
+    /// The newest observation time of any device (its `last_seen`); 0 without devices.
+    pub fn last_observation(&self) -> UnixMs {
+        self.devices.values().map(|s| s.baseline.last_seen).max().unwrap_or(0)
+    }
+
+    /// Every device's key (for [`crate::snapshot`]).
+    pub(crate) fn device_keys(&self) -> impl Iterator<Item = &DeviceKey> {
+        self.devices.keys()
+    }
+
+    /// A device's baseline and last detection window per kind (for [`crate::snapshot`]).
+    pub(crate) fn device_state(&self, device: &DeviceKey) -> Option<(&DeviceBaseline, &[u32; 8])> {
+        self.devices.get(device).map(|s| (&s.baseline, &s.last_window))
+    }
+
+    /// Every cohort's learned destinations (for [`crate::snapshot`]).
+    pub(crate) fn cohort_destinations(&self) -> impl Iterator<Item = (u64, &HashSet<u32>)> {
+        self.cohorts.iter().map(|(k, v)| (*k, v))
+    }
+
+    /// Restores a device from a snapshot; false when it is already there.
+    pub(crate) fn restore_device(
+        &mut self,
+        device: DeviceKey,
+        baseline: DeviceBaseline,
+        last_window: [u32; 8],
+    ) -> bool {
+        match self.devices.entry(device) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(DeviceState { baseline, last_window });
+                true
+            }
+        }
+    }
+
+    /// Restores a cohort's learned destinations from a snapshot; false when it is already there.
+    pub(crate) fn restore_cohort(&mut self, cohort: u64, destinations: HashSet<u32>) -> bool {
+        match self.cohorts.entry(cohort) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(destinations);
+                true
+            }
+        }
+    }
+
     /// Any observation.
     pub fn observe(&mut self, observation: &Observation, out: &mut Vec<Detection>) {
         match observation {
@@ -749,4 +796,4 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

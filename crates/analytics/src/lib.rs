@@ -14,6 +14,7 @@
 //! | [`detect`] | the engine: detections with kind, score, evidence and a stable id, deduplicated |
 //! | [`intel`] | threat-intelligence indicators imported from CSV or STIX 2.1 |
 //! | [`cohort`] | isolation forest over the devices of one tenant/profile: cohort outliers |
+//! | [`snapshot`] | the engine's learned state on disk (versioned, checksummed), so a restart does not relearn |
 //! | [`eval`] | classic-pcap flows, labels and precision/recall for the labelled evaluation set |
 //!
 //! The durable side — detections stored per tenant, actions, health check, dashboard, keyed pseudonyms
@@ -32,6 +33,7 @@ pub mod ipfix;
 pub mod observe;
 pub mod packet;
 pub mod pcap;
+pub mod snapshot;
 
 pub use baseline::{DeviceBaseline, BASELINE_BYTES_PER_DEVICE};
 pub use cohort::{CohortConfig, CohortModels, Features, IsolationForest, Outlier};

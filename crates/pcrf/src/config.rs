@@ -53,6 +53,11 @@ pub struct PcrfConfig {
     /// (lost CCR-Ts, a Session-Id per attach) can make this process hold. A CCR-Initial beyond it is
     /// refused; the host's sessions stay.
     pub max_sessions_per_pcef: usize,
+    /// Minutes an ended address binding (SIM, address, from, until) is kept, so that a flow reported
+    /// late is attributed to the SIM that held the address when the flow started (0: none kept).
+    pub binding_history_minutes: u64,
+    /// Ended address bindings kept at most (the oldest give way).
+    pub binding_history_entries: usize,
 }
 
 impl Default for PcrfConfig {
@@ -70,6 +75,8 @@ impl Default for PcrfConfig {
             release: Release::Rar,
             max_sessions_per_imsi: 8,
             max_sessions_per_pcef: 1_000_000,
+            binding_history_minutes: 60,
+            binding_history_entries: 100_000,
         }
     }
 }

@@ -18,7 +18,8 @@
 //! change neither caches that read over the change's nor keeps its rules.
 //!
 //! Sessions live in memory, indexed by Session-Id, IMSI and UE address ([`Pcrf::lookup_ip`] serves
-//! the DNS firewall), and are written to the store by a background writer in batches; [`Pcrf::new`]
+//! the DNS firewall; [`Pcrf::binding_at`] answers who held an address at a past time, from a bounded
+//! history of ended bindings, for the security analytics), and are written to the store by a background writer in batches; [`Pcrf::new`]
 //! loads them again. Domain logic only: no SQL (the store translates) and no sockets (the Diameter
 //! transport does); the `warden` binary routes Gx requests to [`Pcrf::dispatch`].
 //!
@@ -37,6 +38,7 @@
 
 mod ccr;
 mod config;
+pub mod ip_history;
 pub mod ipfilter;
 mod limit;
 mod push;
@@ -65,6 +67,7 @@ use store::Store;
 use tokio::sync::mpsc;
 
 pub use config::{PcrfConfig, Release};
+pub use ip_history::AddressBinding;
 
 use session::{Holders, Session, Sessions};
 use writer::Write;
@@ -255,6 +258,8 @@ impl Pcrf {
         may_query: MayQuery,
     ) -> store::Result<Arc<Self>> {
         let mut sessions = Sessions::default();
+        sessions.history =
+            ip_history::IpHistory::new(config.binding_history_minutes * 60_000, config.binding_history_entries);
         for row in store.gx_sessions().await? {
             let id = row.session_id.clone();
             match Session::from_row(row) {

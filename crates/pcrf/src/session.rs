@@ -56,6 +56,17 @@ fn v6_key(addr: Ipv6Addr) -> IpAddr {
     IpAddr::V6(Ipv6Addr::from(bits))
 }
 
+/// The address index's key of `ip`: an IPv4-mapped address as IPv4, IPv6 by its /64.
+pub(crate) fn index_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => v6_key(v6),
+        },
+        v4 => v4,
+    }
+}
+
 /// Parses `addr/len`.
 pub(crate) fn parse_v6_prefix(s: &str) -> Option<(Ipv6Addr, u8)> {
     let (a, l) = s.split_once('/')?;
@@ -133,6 +144,8 @@ pub(crate) struct Sessions {
     pub pcef_states: HashMap<String, u32>,
     /// Sessions per PCEF host (lower case), for `max_sessions_per_pcef`.
     per_pcef: HashMap<String, usize>,
+    /// Bindings that left the address index ([`crate::ip_history`]).
+    pub history: crate::ip_history::IpHistory,
 }
 
 impl Sessions {
@@ -162,10 +175,15 @@ impl Sessions {
                 let holders = self.by_ip.entry(ip).or_default();
                 // The same PDN (PCEF and APN) gives an address to one UE at a time: an older holder
                 // there is gone, whatever became of its CCR-T.
+                let history = &mut self.history;
                 holders.retain(|h| {
-                    !self.by_id.get(h).is_some_and(|o| {
+                    let superseded = self.by_id.get(h).filter(|o| {
                         o.pcef_host.eq_ignore_ascii_case(&s.pcef_host) && o.apn.eq_ignore_ascii_case(&s.apn)
-                    })
+                    });
+                    if let Some(o) = superseded {
+                        history.record(ip, crate::ip_history::Ended::of(o, crate::ip_history::now_ms()));
+                    }
+                    superseded.is_none()
                 });
                 holders.push(s.id.clone());
             }
@@ -179,6 +197,9 @@ impl Sessions {
         let Some(s) = self.by_id.get(id) else { return };
         for ip in s.addresses() {
             if let Some(holders) = self.by_ip.get_mut(&ip) {
+                if holders.iter().any(|h| h == id) {
+                    self.history.record(ip, crate::ip_history::Ended::of(s, crate::ip_history::now_ms()));
+                }
                 holders.retain(|h| h != id);
                 if holders.is_empty() {
                     self.by_ip.remove(&ip);
@@ -226,13 +247,7 @@ impl Sessions {
     /// several (an address of overlapping pools), or none. Sessions being released do not count;
     /// several sessions of one SIM are that SIM.
     pub fn by_address(&self, ip: IpAddr, apn: Option<&str>) -> Holders<'_> {
-        let key = match ip {
-            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => IpAddr::V4(v4),
-                None => v6_key(v6),
-            },
-            v4 => v4,
-        };
+        let key = index_key(ip);
         let mut live = self
             .by_ip
             .get(&key)
@@ -268,10 +283,10 @@ impl Sessions {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn session(id: &str, imsi: &str, pcef: &str, apn: &str, ip: &str) -> Session {
+    pub(crate) fn session(id: &str, imsi: &str, pcef: &str, apn: &str, ip: &str) -> Session {
         Session {
             id: id.into(),
             imsi: imsi.parse().unwrap(),

@@ -2,28 +2,31 @@
 //! runs). [`AnalyticsPart::build`] loads the threat-intelligence files and binds the IPFIX/NetFlow v9
 //! UDP listener; [`AnalyticsPart::start`] hands the App
 //! - the **IPFIX receiver** (edge): datagrams from the configured exporters go through the sans-IO
-//!   [`Collector`]; each flow is mapped to a SIM through the PCRF's Gx sessions *as they are when the
-//!   datagram arrives* (the side of the flow whose address a live session holds is the device, the
-//!   other the remote; a flow may be reported after its session ended or its address was reused,
-//!   which this mapping cannot see); flows no session explains are counted as unmapped;
+//!   [`Collector`]; each flow is mapped to a SIM through the PCRF's Gx sessions *as they were when
+//!   the flow started* ([`pcrf::Pcrf::binding_at`]: the live session, or an ended binding kept in
+//!   the PCRF's address history; the side of the flow whose address a SIM held is the device, the
+//!   other the remote); a flow whose address changed owner while it ran is the owner's at its start,
+//!   and counted; flows no session explains are counted as unmapped;
 //! - the **engine** (flush), on a blocking thread: observations come through one bounded queue
 //!   ([`Queue`]; full: dropped and counted, the producers never wait) — flows, the DNS firewall's
 //!   query log ([`DnsTap`]) and the signalling the Diameter front end sees ([`SignallingTap`]: AIR,
 //!   ULR, PUR, NOR per SIM, and the IMEI of ULR/ECR) — and every detection goes to a
-//!   [`DetectionSink`];
+//!   [`DetectionSink`]; the engine's state is loaded at start, snapshotted periodically and at
+//!   shutdown, and idle devices are forgotten ([`crate::analytics_state`]);
 //! - the **cohort retrain**, every `cohort_retrain_minutes` on a thread of its own: the isolation
 //!   forests are trained on the devices' features and the outliers reported back to the engine;
 //! - the **signalling resolver** (edge): IMSI → tenant and profile, read from the store and cached.
 //!
 //! Series on `/metrics`: `warden_analytics_datagrams_total`, `warden_analytics_flows_total`,
 //! `warden_analytics_dropped_total{reason}` (the collector's drop reasons),
-//! `warden_analytics_unmapped_flows_total`, `warden_analytics_observations_total{input}`,
+//! `warden_analytics_unmapped_flows_total`, `warden_analytics_flows_ambiguous_total`,
+//! `warden_analytics_observations_total{input}`, `warden_analytics_devices_forgotten_total`,
 //! `warden_analytics_queue_dropped_total{input}`, `warden_analytics_detections_total{kind}`,
 //! `warden_analytics_devices`. See docs/analytics.md.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,11 +37,12 @@ use analytics::{
     CohortConfig, CohortModels, Detection, DeviceKey, DnsObservation, Engine, EngineConfig, Flow, FlowObservation,
     ImeiObservation, IntelSet, Observation, SignallingKind, SignallingObservation,
 };
-use pcrf::{AddressUser, Pcrf};
+use pcrf::Pcrf;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::analytics_state::{self, Upkeep};
 use crate::error::ServeError;
 use crate::platform::Task;
 
@@ -50,6 +54,8 @@ pub const FLOWS: &str = "warden_analytics_flows_total";
 pub const DROPPED: &str = "warden_analytics_dropped_total";
 /// Flows whose addresses no live Gx session holds (or several SIMs' sessions do).
 pub const UNMAPPED: &str = "warden_analytics_unmapped_flows_total";
+/// Flows whose device address changed owner while they ran (attributed to the owner at the start).
+pub const AMBIGUOUS: &str = "warden_analytics_flows_ambiguous_total";
 /// Observations the engine processed, by input.
 pub const OBSERVATIONS: &str = "warden_analytics_observations_total";
 /// Observations dropped because the engine's queue was full, by input.
@@ -85,6 +91,16 @@ pub struct AnalyticsConfig {
     /// Detections kept in memory (the newest).
     #[serde(default = "default_recent")]
     pub recent_detections: usize,
+    /// The engine's snapshot file; default `<data_dir>/analytics/engine.snapshot`.
+    #[serde(default)]
+    pub state_file: Option<PathBuf>,
+    /// Minutes between snapshots of the engine's state (also written at shutdown, loaded at start);
+    /// 0: no snapshot is written or loaded.
+    #[serde(default = "default_snapshot_minutes")]
+    pub snapshot_minutes: u64,
+    /// Devices not seen for this many days are forgotten (checked hourly); 0: never.
+    #[serde(default = "default_idle_days")]
+    pub device_idle_days: u64,
     /// `[analytics.engine]`: the detections' thresholds and periods.
     #[serde(default)]
     pub engine: EngineConfig,
@@ -103,6 +119,14 @@ fn default_exporters() -> Vec<IpAddr> {
 
 fn default_retrain() -> u64 {
     180
+}
+
+fn default_snapshot_minutes() -> u64 {
+    15
+}
+
+fn default_idle_days() -> u64 {
+    30
 }
 
 fn default_queue() -> usize {
@@ -176,10 +200,19 @@ pub struct SimRef {
     pub profile: String,
 }
 
-/// Who uses an address now: the PCRF's sessions, or a table in tests.
+/// The SIM that held an address at a time, and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// The SIM.
+    pub sim: SimRef,
+    /// When its binding ended (unix ms); `None` while its session lives.
+    pub until_ms: Option<u64>,
+}
+
+/// Who used an address at a time: the PCRF's sessions and address history, or a table in tests.
 pub trait SimDirectory: Send + Sync + 'static {
-    /// The one SIM whose live session holds `ip`.
-    fn sim_at(&self, ip: IpAddr) -> Option<SimRef>;
+    /// The one SIM that held `ip` at `at_ms` (unix ms).
+    fn owner_at(&self, ip: IpAddr, at_ms: u64) -> Option<Owner>;
 }
 
 /// The PCRF's live sessions, restricted to one APN's when configured.
@@ -189,15 +222,12 @@ struct PcrfSessions {
 }
 
 impl SimDirectory for PcrfSessions {
-    fn sim_at(&self, ip: IpAddr) -> Option<SimRef> {
-        match self.pcrf.lookup_address(ip, self.apn.as_deref()) {
-            AddressUser::Sim(a) => Some(SimRef {
-                profile: self.pcrf.profile_name(&a.imsi).unwrap_or_default(),
-                imsi: a.imsi.to_string(),
-                tenant: a.tenant,
-            }),
-            AddressUser::Nobody | AddressUser::Ambiguous(_) => None,
-        }
+    fn owner_at(&self, ip: IpAddr, at_ms: u64) -> Option<Owner> {
+        let b = self.pcrf.binding_at(ip, at_ms, self.apn.as_deref())?;
+        Some(Owner {
+            sim: SimRef { imsi: b.imsi.to_string(), tenant: b.tenant, profile: b.profile.unwrap_or_default() },
+            until_ms: b.until_ms,
+        })
     }
 }
 
@@ -223,16 +253,34 @@ impl Keys {
     }
 }
 
-/// A flow as the engine sees it: the side a SIM's session holds is the device (the source first),
-/// the other the remote; `None` when neither side is a SIM's. Flows without a start time are placed
-/// at `now_ms`.
-pub fn map_flow(flow: &Flow, directory: &dyn SimDirectory, now_ms: u64) -> Option<(SimRef, FlowObservation)> {
+/// A flow mapped to its SIM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapped {
+    /// The SIM that held the device's address when the flow started.
+    pub sim: SimRef,
+    /// The flow as the engine sees it (its `device` is filled in by the caller).
+    pub observation: FlowObservation,
+    /// The address changed owner while the flow ran (it is attributed to the owner at its start).
+    pub ambiguous: bool,
+}
+
+/// A flow as the engine sees it: the side a SIM held *when the flow started* is the device (the
+/// source first), the other the remote; `None` when neither side was a SIM's. Flows without a start
+/// time are placed at `now_ms` (the time they arrived).
+pub fn map_flow(flow: &Flow, directory: &dyn SimDirectory, now_ms: u64) -> Option<Mapped> {
     let t = &flow.tuple;
     let at = flow.start_ms.filter(|&ms| ms > 0).unwrap_or(now_ms);
-    let (sim, up, remote, remote_port) = if let Some(sim) = directory.sim_at(t.src) {
-        (sim, true, t.dst, t.dport)
+    let (owner, device_ip, up, remote, remote_port) = if let Some(o) = directory.owner_at(t.src, at) {
+        (o, t.src, true, t.dst, t.dport)
     } else {
-        (directory.sim_at(t.dst)?, false, t.src, t.sport)
+        (directory.owner_at(t.dst, at)?, t.dst, false, t.src, t.sport)
+    };
+    // Still running after its owner's binding ended: did another SIM hold the address by its end?
+    let ambiguous = match (owner.until_ms, flow.end_ms) {
+        (Some(until), Some(end)) if end >= until => {
+            directory.owner_at(device_ip, end).is_some_and(|o| o.sim.imsi != owner.sim.imsi)
+        }
+        _ => false,
     };
     let observation = FlowObservation {
         at,
@@ -244,7 +292,7 @@ pub fn map_flow(flow: &Flow, directory: &dyn SimDirectory, now_ms: u64) -> Optio
         octets_down: if up { 0 } else { flow.octets },
         packets: flow.packets,
     };
-    Some((sim, observation))
+    Some(Mapped { sim: owner.sim, observation, ambiguous })
 }
 
 fn input(o: &Observation) -> &'static str {
@@ -418,12 +466,20 @@ pub fn describe_metrics() {
     metrics::describe_counter!(DATAGRAMS, "IPFIX/NetFlow v9 datagrams received, from any source.");
     metrics::describe_counter!(FLOWS, "Flow records decoded.");
     metrics::describe_counter!(DROPPED, "IPFIX/NetFlow v9 datagrams, sets and records dropped, by reason.");
-    metrics::describe_counter!(UNMAPPED, "Flows no live Gx session maps to one SIM.");
+    metrics::describe_counter!(
+        UNMAPPED,
+        "Flows no Gx session (live, or ended in the address history) maps to one SIM."
+    );
+    metrics::describe_counter!(AMBIGUOUS, "Flows whose device address changed owner while they ran.");
+    metrics::describe_counter!(
+        crate::analytics_state::DEVICES_FORGOTTEN,
+        "Devices the analytics engine forgot because they were idle for device_idle_days."
+    );
     metrics::describe_counter!(OBSERVATIONS, "Observations the analytics engine processed, by input.");
     metrics::describe_counter!(QUEUE_DROPPED, "Observations dropped because the engine's queue was full.");
     metrics::describe_counter!(DETECTIONS, "Security detections raised, by kind.");
     metrics::describe_gauge!(DEVICES, "Devices the analytics engine keeps a baseline for.");
-    for name in [DATAGRAMS, FLOWS, UNMAPPED] {
+    for name in [DATAGRAMS, FLOWS, UNMAPPED, AMBIGUOUS, crate::analytics_state::DEVICES_FORGOTTEN] {
         metrics::counter!(name).absolute(0);
     }
 }
@@ -447,6 +503,9 @@ pub struct AnalyticsPart {
     engine: Engine,
     cohort: CohortConfig,
     retrain: Option<Duration>,
+    upkeep: Upkeep,
+    /// The engine was loaded from a snapshot: the cohort models are trained at once.
+    restored: bool,
     queue: Queue,
     observations: Receiver<Observation>,
     signalling: (SignallingTap, mpsc::Receiver<Signalled>),
@@ -457,8 +516,8 @@ pub struct AnalyticsPart {
 }
 
 impl AnalyticsPart {
-    /// Loads the intelligence files and binds the collector's socket.
-    pub async fn build(c: &AnalyticsConfig, pcrf: Arc<Pcrf>) -> Result<AnalyticsPart, ServeError> {
+    /// Loads the intelligence files and the engine's snapshot, and binds the collector's socket.
+    pub async fn build(c: &AnalyticsConfig, pcrf: Arc<Pcrf>, data_dir: &Path) -> Result<AnalyticsPart, ServeError> {
         let intel = load_intel(&c.intel_files).map_err(ServeError::Analytics)?;
         describe_metrics();
         let socket = tokio::net::UdpSocket::bind(c.ipfix_listen).await.map_err(|source| ServeError::Bind {
@@ -474,8 +533,19 @@ impl AnalyticsPart {
         let at = socket.local_addr().unwrap_or(c.ipfix_listen);
         eprintln!("warden: IPFIX/NetFlow v9 collector on {at} (UDP), {} intelligence indicators", intel.len());
         tracing::info!(listen = %at, exporters = ?c.exporters, indicators = intel.len(), "analytics collecting");
-        let mut engine = Engine::new(c.engine.clone());
+        let state = analytics_state::state_path(c.state_file.as_deref(), c.snapshot_minutes, data_dir);
+        let loaded = match state.clone() {
+            Some(path) => {
+                let cfg = c.engine.clone();
+                tokio::task::spawn_blocking(move || analytics_state::load(&path, cfg)).await.ok().flatten()
+            }
+            None => None,
+        };
+        let restored = loaded.as_ref().is_some_and(|e| e.device_count() > 0);
+        let mut engine = loaded.unwrap_or_else(|| Engine::new(c.engine.clone()));
         engine.set_intel(Arc::new(intel));
+        let upkeep =
+            Upkeep::new(state, Duration::from_secs(c.snapshot_minutes * 60), c.device_idle_days, Instant::now());
         let (tx, observations) = sync_channel(c.queue.max(1));
         let (stx, srx) = mpsc::channel(c.queue.clamp(1, 65_536));
         let recent = Arc::new(RecentDetections::new(c.recent_detections));
@@ -486,6 +556,8 @@ impl AnalyticsPart {
             engine,
             cohort: c.cohort.clone(),
             retrain: (c.cohort_retrain_minutes > 0).then(|| Duration::from_secs(c.cohort_retrain_minutes * 60)),
+            upkeep,
+            restored,
             queue: Queue(tx),
             observations,
             signalling: (SignallingTap(stx), srx),
@@ -529,6 +601,8 @@ impl AnalyticsPart {
             engine,
             cohort,
             retrain,
+            upkeep,
+            restored,
             queue,
             observations,
             signalling,
@@ -541,8 +615,8 @@ impl AnalyticsPart {
         // The taps hold senders until the Diameter server ends: the engine stops on `flush`.
         drop(signalling.0);
         let engine = async move {
-            let run =
-                tokio::task::spawn_blocking(move || run_engine(engine, observations, sink, retrain, cohort, flush));
+            let schedule = Schedule { retrain, cohort, upkeep, restored };
+            let run = tokio::task::spawn_blocking(move || run_engine(engine, observations, sink, schedule, flush));
             if let Err(e) = run.await {
                 tracing::error!(error = %e, "analytics engine stopped");
             }
@@ -579,18 +653,22 @@ async fn receive(
                     flows.clear();
                     collector.handle(from.ip().to_canonical(), &buf[..n], &mut flows);
                     let now = store::cluster::now_ms().max(0) as u64;
-                    let mut unmapped = 0;
+                    let (mut unmapped, mut ambiguous) = (0, 0);
                     for f in &flows {
                         match map_flow(f, directory.as_ref(), now) {
-                            Some((sim, mut o)) => {
-                                o.device = keys.key(sim);
-                                queue.offer(Observation::Flow(o));
+                            Some(Mapped { sim, mut observation, ambiguous: crossed }) => {
+                                ambiguous += u64::from(crossed);
+                                observation.device = keys.key(sim);
+                                queue.offer(Observation::Flow(observation));
                             }
                             None => unmapped += 1,
                         }
                     }
                     if unmapped > 0 {
                         metrics::counter!(UNMAPPED).increment(unmapped);
+                    }
+                    if ambiguous > 0 {
+                        metrics::counter!(AMBIGUOUS).increment(ambiguous);
                     }
                 }
                 Err(e) => tracing::debug!(error = %e, "IPFIX receive failed"),
@@ -607,19 +685,32 @@ async fn receive(
     }
 }
 
+/// The engine thread's periodic work.
+struct Schedule {
+    /// Cohort retrain period.
+    retrain: Option<Duration>,
+    cohort: CohortConfig,
+    /// Snapshots and idle devices.
+    upkeep: Upkeep,
+    /// The engine was restored from a snapshot: the first retrain is at once.
+    restored: bool,
+}
+
 /// The engine's loop, on a blocking thread: observations in, detections to `sink`, a cohort retrain
-/// every `retrain` on a thread of its own; ends when `stop` is cancelled, after what is queued.
+/// every `retrain` on a thread of its own, snapshots and idle devices ([`Upkeep`]); ends when `stop`
+/// is cancelled, after what is queued, with a last snapshot.
 fn run_engine(
     mut engine: Engine,
     observations: Receiver<Observation>,
     sink: Arc<dyn DetectionSink>,
-    retrain: Option<Duration>,
-    cohort: CohortConfig,
+    schedule: Schedule,
     stop: CancellationToken,
 ) {
+    let Schedule { retrain, cohort, mut upkeep, restored } = schedule;
     let mut out = Vec::new();
-    let mut latest = 0u64;
-    let mut next_retrain = retrain.map(|every| Instant::now() + every);
+    let mut latest = engine.last_observation();
+    let first_retrain = if restored { Duration::ZERO } else { retrain.unwrap_or_default() };
+    let mut next_retrain = retrain.map(|_| Instant::now() + first_retrain);
     let mut training: Option<Receiver<Vec<Outlier>>> = None;
     let emit = |out: &mut Vec<Detection>| {
         for d in out.drain(..) {
@@ -646,6 +737,7 @@ fn run_engine(
             }
             break;
         }
+        upkeep.tick(&mut engine, Instant::now(), store::cluster::now_ms().max(0) as u64, latest);
         if let (Some(every), Some(due)) = (retrain, next_retrain) {
             if Instant::now() >= due {
                 next_retrain = Some(Instant::now() + every);
@@ -666,6 +758,7 @@ fn run_engine(
             }
         }
     }
+    upkeep.final_snapshot(&engine, latest);
 }
 
 /// Trains the cohort models on a thread of its own and scores the same devices; the outliers come
@@ -702,12 +795,20 @@ mod tests {
     use super::*;
     use analytics::FiveTuple;
 
-    struct Table(Vec<(IpAddr, SimRef)>);
+    /// Bindings: address, SIM, from, until (exclusive; `None` live).
+    struct Table(Vec<(IpAddr, SimRef, u64, Option<u64>)>);
 
     impl SimDirectory for Table {
-        fn sim_at(&self, ip: IpAddr) -> Option<SimRef> {
-            self.0.iter().find(|(a, _)| *a == ip).map(|(_, s)| s.clone())
+        fn owner_at(&self, ip: IpAddr, at_ms: u64) -> Option<Owner> {
+            self.0
+                .iter()
+                .find(|(a, _, from, until)| *a == ip && *from <= at_ms && until.is_none_or(|u| at_ms < u))
+                .map(|(_, s, _, until)| Owner { sim: s.clone(), until_ms: *until })
         }
+    }
+
+    fn sim(n: u8) -> SimRef {
+        SimRef { imsi: format!("00101000000000{n}"), tenant: format!("tenant{n}"), profile: "meter".into() }
     }
 
     fn ip(s: &str) -> IpAddr {
@@ -729,20 +830,43 @@ mod tests {
 
     #[test]
     fn the_side_a_session_holds_is_the_device_and_the_direction_splits_the_bytes() {
-        let sim = SimRef { imsi: "001010000000001".into(), tenant: "acme".into(), profile: "meter".into() };
-        let dir = Table(vec![(ip("10.45.0.2"), sim.clone())]);
-        let (s, up) = map_flow(&flow("10.45.0.2", 40000, "198.51.100.7", 23, Some(5)), &dir, 99).unwrap();
-        assert_eq!(s, sim);
+        let sim = sim(1);
+        let dir = Table(vec![(ip("10.45.0.2"), sim.clone(), 0, None)]);
+        let m = map_flow(&flow("10.45.0.2", 40000, "198.51.100.7", 23, Some(5)), &dir, 99).unwrap();
+        assert_eq!((&m.sim, m.ambiguous), (&sim, false));
+        let up = m.observation;
         assert_eq!(
             (up.remote, up.remote_port, up.octets_up, up.octets_down, up.at),
             (ip("198.51.100.7"), 23, 1200, 0, 5)
         );
-        let (_, down) = map_flow(&flow("198.51.100.7", 23, "10.45.0.2", 40000, None), &dir, 99).unwrap();
+        let down = map_flow(&flow("198.51.100.7", 23, "10.45.0.2", 40000, None), &dir, 99).unwrap().observation;
         assert_eq!(
             (down.remote, down.remote_port, down.octets_up, down.octets_down, down.at),
             (ip("198.51.100.7"), 23, 0, 1200, 99)
         );
         assert!(map_flow(&flow("10.9.9.9", 1, "198.51.100.7", 2, None), &dir, 99).is_none(), "no session: unmapped");
+    }
+
+    #[test]
+    fn a_flow_is_the_sims_that_held_the_address_when_it_started() {
+        // 10.45.0.2 was SIM 1's until 10,000, then SIM 2's from 12,000.
+        let dir = Table(vec![(ip("10.45.0.2"), sim(1), 1_000, Some(10_000)), (ip("10.45.0.2"), sim(2), 12_000, None)]);
+        let mut f = flow("10.45.0.2", 40000, "198.51.100.7", 443, Some(5_000));
+        f.end_ms = Some(9_000);
+        // Reported at 60,000, after the address went to SIM 2: still SIM 1's.
+        let m = map_flow(&f, &dir, 60_000).unwrap();
+        assert_eq!((m.sim, m.observation.at, m.ambiguous), (sim(1), 5_000, false));
+        // A flow without times is placed at its arrival: SIM 2's.
+        assert_eq!(map_flow(&flow("10.45.0.2", 1, "198.51.100.7", 2, None), &dir, 60_000).unwrap().sim, sim(2));
+        // Between the two owners: nobody's.
+        assert!(map_flow(&flow("10.45.0.2", 1, "198.51.100.7", 2, Some(11_000)), &dir, 60_000).is_none());
+        // Started under SIM 1, still running under SIM 2: SIM 1's, counted as ambiguous.
+        f.end_ms = Some(15_000);
+        let m = map_flow(&f, &dir, 60_000).unwrap();
+        assert_eq!((m.sim, m.ambiguous), (sim(1), true));
+        // Ran past SIM 1's end while nobody else held it: not ambiguous.
+        f.end_ms = Some(11_000);
+        assert!(!map_flow(&f, &dir, 60_000).unwrap().ambiguous);
     }
 
     #[test]
@@ -796,5 +920,12 @@ mod tests {
         assert_eq!((c.engine.scan_telnet_hosts, c.engine.scan_hosts), (8, EngineConfig::default().scan_hosts));
         assert!(toml::from_str::<AnalyticsConfig>("ipfix_port = 1\n").is_err());
         assert!(toml::from_str::<AnalyticsConfig>("[engine]\nscan = 1\n").is_err());
+        assert_eq!((c.state_file, c.snapshot_minutes, c.device_idle_days), (None, 15, 30));
+        let c: AnalyticsConfig =
+            toml::from_str("state_file = \"/var/lib/w/e.snap\"\nsnapshot_minutes = 0\ndevice_idle_days = 7\n").unwrap();
+        assert_eq!(
+            (c.state_file.unwrap(), c.snapshot_minutes, c.device_idle_days),
+            (PathBuf::from("/var/lib/w/e.snap"), 0, 7)
+        );
     }
 }

@@ -195,7 +195,7 @@ impl App {
         let tokens = Tokens::new();
         let mut traffic = Traffic::build(&config, &store, &hss).await?;
         let analytics = match &config.analytics {
-            Some(c) => Some(AnalyticsPart::build(c, traffic.pcrf().clone()).await?),
+            Some(c) => Some(AnalyticsPart::build(c, traffic.pcrf().clone(), &config.data_dir).await?),
             None => None,
         };
         if let Some(a) = &analytics {

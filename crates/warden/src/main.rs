@@ -10,6 +10,7 @@
 mod access_cmd;
 mod analytics_cmd;
 mod analytics_run;
+mod analytics_state;
 mod app;
 mod auc_cmd;
 mod audit_cmd;

@@ -97,7 +97,7 @@ pub fn keyring(config: &Config) -> Result<Keyring, StorageError> {
 }
 
 /// Creates `dir` and its missing parents with mode 0700 (only the service user may list the data).
-fn private_dir(dir: &Path) -> std::io::Result<()> {
+pub(crate) fn private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, node, warden, REALM};
+use common::{free_port, metric_value as value, metrics_text as scrape, metrics_until as until, node, warden, REALM};
 use testkit::gx::{Pgw, SessionSpec};
 use testkit::s6a::{self, connect_mme, Node as DiameterNode, PLMN_00101};
 
@@ -51,37 +51,6 @@ fn tools() -> Option<PathBuf> {
         return None;
     }
     softflowd
-}
-
-/// `/metrics` as text.
-async fn scrape(addr: SocketAddr) -> String {
-    reqwest::get(format!("http://{addr}/metrics")).await.expect("metrics endpoint").text().await.unwrap()
-}
-
-/// The sum of the samples of `name` whose labels contain `label` (empty: any).
-fn value(text: &str, name: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ' | b'{')))
-        .filter(|l| l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
-/// Scrapes until `done` holds (at most 20 s); the last scrape.
-async fn until(addr: SocketAddr, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = scrape(addr).await;
-        if done(&text) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "{what} not seen on /metrics:\n{}",
-        text.lines().filter(|l| l.contains("analytics")).collect::<Vec<_>>().join("\n")
-    );
 }
 
 fn replay(softflowd: &Path, pcap: &Path, collector: SocketAddr, version: &str) {
@@ -152,6 +121,11 @@ async fn softflowd_flows_of_a_telnet_scanner_become_a_scanning_detection() {
         .output()
         .expect("python3");
     assert!(out.status.success(), "make_scan_pcap.py: {}", String::from_utf8_lossy(&out.stderr));
+    // The capture spans 3 s from `start`: replayed once it is in the past, as an exporter would.
+    let past: u64 = start.parse::<u64>().unwrap() + 4;
+    while std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() < past {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // IPFIX: 200 SYNs and the device's TLS flow are its flows; the CoAP flow is nobody's.
     replay(&softflowd, &pcap, collector, "10");

@@ -8,7 +8,7 @@ fn dev(n: u32) -> DeviceKey {
     DeviceKey::new(&format!("0010100000{n:05}"), "acme", "meter")
 }
 
-fn flow(d: &DeviceKey, at: u64, remote: &str, port: u16, bytes: u64) -> FlowObservation {
+pub(crate) fn flow(d: &DeviceKey, at: u64, remote: &str, port: u16, bytes: u64) -> FlowObservation {
     FlowObservation {
         at,
         device: d.clone(),

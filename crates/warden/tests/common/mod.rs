@@ -218,3 +218,38 @@ pub async fn enrol_totp_in(api: &str, tenant: Option<&str>, username: &str) -> (
     let codes = c["recovery_codes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
     (secret, codes)
 }
+
+/// `/metrics` of the endpoint at `addr` as text (empty while it does not answer).
+pub async fn metrics_text(addr: SocketAddr) -> String {
+    match reqwest::get(format!("http://{addr}/metrics")).await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The sum of the samples of `name` whose labels contain `label` (empty: any).
+pub fn metric_value(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ' | b'{')))
+        .filter(|l| l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Scrapes `/metrics` until `done` holds (at most 20 s); the last scrape. Panics with the analytics
+/// series seen when it never does.
+pub async fn metrics_until(addr: SocketAddr, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = metrics_text(addr).await;
+        if done(&text) {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{what} not seen on /metrics:\n{}",
+        text.lines().filter(|l| l.contains("analytics")).collect::<Vec<_>>().join("\n")
+    );
+}

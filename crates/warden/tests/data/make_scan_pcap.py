@@ -27,10 +27,13 @@ def main():
     cap = dataset.Capture()
     # Normal: a TLS report to the meter platform.
     cap.tcp(start, ue, "198.51.100.20", 40001, 443, 600, 1200)
+    # The SYNs within 2 s, so that the capture is in the past when it is replayed a few seconds later
+    # (flows are mapped to the SIM that held the address when they started; an exporter never reports
+    # a flow before it happened, and NetFlow v9 uptimes ahead of the export header's read as a wrap).
     for k in range(200):
         target = f"{rng.randrange(1, 223)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
         port = 23 if rng.random() < 0.8 else 2323
-        cap.header(start + 1 + k * 0.2, "tcp", ue, target, rng.randrange(1024, 65535), port, 40, "S")
+        cap.header(start + 1 + k * 0.01, "tcp", ue, target, rng.randrange(1024, 65535), port, 40, "S")
     # Nobody's address (no Gx session): unmapped.
     cap.udp(start + 2, "10.99.0.1", "198.51.100.20", 5683, 5683, 80, 80)
     cap.packets.sort(key=lambda p: p[0])

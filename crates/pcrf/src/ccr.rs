@@ -47,6 +47,11 @@ fn invalid(a: &Avp) -> Refusal {
     Refusal { code: rc::INVALID_AVP_VALUE, failed: a.clone() }
 }
 
+/// The IMSI of a valid Subscription-Id of type END_USER_IMSI, if there is one.
+pub(crate) fn subscription_imsi(req: &Message) -> Option<Imsi> {
+    imsi_of(req).ok()
+}
+
 /// The IMSI of the Subscription-Id of type END_USER_IMSI.
 fn imsi_of(req: &Message) -> Result<Imsi, Refusal> {
     for sid in req.get_all(avp::SUBSCRIPTION_ID) {

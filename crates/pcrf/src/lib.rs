@@ -69,6 +69,12 @@ use tokio::sync::mpsc;
 pub use config::{PcrfConfig, Release};
 pub use ip_history::AddressBinding;
 
+/// The subscriber a Gx request names: the IMSI of its Subscription-Id of type END_USER_IMSI, if it
+/// has a valid one.
+pub fn subscription_imsi(request: &diameter::Message) -> Option<ids::Imsi> {
+    ccr::subscription_imsi(request)
+}
+
 use session::{Holders, Session, Sessions};
 use writer::Write;
 

@@ -356,7 +356,7 @@ pub struct Signalled {
     imei: Option<String>,
 }
 
-/// The S6a/S13 requests the Diameter front end answers, per SIM: a cheap non-blocking send to the
+/// The S6a/S13/Gx requests the Diameter front end answers (and those the roaming firewall refused), per SIM: a cheap non-blocking send to the
 /// signalling resolver (which reads the SIM's tenant and profile); full: dropped and counted.
 #[derive(Clone, Debug)]
 pub struct SignallingTap(mpsc::Sender<Signalled>);
@@ -371,9 +371,14 @@ impl SignallingTap {
             "PUR" => SignallingKind::Pur,
             "NOR" => SignallingKind::Nor,
             "ECR" => SignallingKind::Other,
+            "CCR" => SignallingKind::Ccr,
             _ => return None,
         };
-        let imsi = request.get_str(diameter::avp::USER_NAME)?;
+        let imsi = match kind {
+            // Gx names the subscriber in Subscription-Id (TS 29.212 §5.3.1), not in User-Name.
+            SignallingKind::Ccr => pcrf::subscription_imsi(request)?.to_string(),
+            _ => request.get_str(diameter::avp::USER_NAME)?.to_string(),
+        };
         let imei = matches!(command, "ULR" | "ECR")
             .then(|| request.get(diameter::avp::TERMINAL_INFORMATION))
             .flatten()
@@ -381,13 +386,24 @@ impl SignallingTap {
             .and_then(diameter::Avp::as_str)
             .map(str::to_string);
         let at = store::cluster::now_ms().max(0) as u64;
-        Some(Signalled { at, imsi: imsi.to_string(), kind, rejected: false, imei })
+        Some(Signalled { at, imsi, kind, rejected: false, imei })
+    }
+
+    /// A request about `imsi` that the roaming firewall refused before it reached the HSS: one
+    /// rejected signalling request of that device.
+    pub fn refused_upstream(&self, imsi: String) {
+        let at = store::cluster::now_ms().max(0) as u64;
+        self.queue(Signalled { at, imsi, kind: SignallingKind::Other, rejected: true, imei: None });
     }
 
     /// The request's answer was sent with `result_code`: queued for the resolver.
     pub fn answered(&self, mut s: Signalled, result_code: u32) {
         // RFC 6733 §7.1: 2xxx is success.
         s.rejected = !(2000..3000).contains(&result_code);
+        self.queue(s);
+    }
+
+    fn queue(&self, s: Signalled) {
         if let Err(mpsc::error::TrySendError::Full(_)) = self.0.try_send(s) {
             metrics::counter!(QUEUE_DROPPED, "input" => "signalling").increment(1);
         }
@@ -878,6 +894,43 @@ mod tests {
         assert!(!q.offer(o.clone()), "full");
         drop(rx);
         assert!(!q.offer(o), "engine gone");
+    }
+
+    /// A Gx CCR counts for the SIM its Subscription-Id names; an S6a AIR for its User-Name; a
+    /// request the firewall refused is a rejected one; others are not counted.
+    #[test]
+    fn the_tap_counts_gx_s6a_and_what_the_firewall_refused() {
+        use diameter::{avp, Avp, Command, Message};
+        let (tx, mut rx) = mpsc::channel(8);
+        let tap = SignallingTap(tx);
+        let mut ccr = Message::request(Command::CCR);
+        ccr.add(
+            avp::SUBSCRIPTION_ID,
+            vec![Avp::new(avp::SUBSCRIPTION_ID_TYPE, 2u32), Avp::new(avp::SUBSCRIPTION_ID_DATA, "46000")],
+        );
+        assert!(tap.seen("CCR", &ccr).is_none(), "no END_USER_IMSI: not counted");
+        ccr.add(
+            avp::SUBSCRIPTION_ID,
+            vec![Avp::new(avp::SUBSCRIPTION_ID_TYPE, 1u32), Avp::new(avp::SUBSCRIPTION_ID_DATA, "001010000000042")],
+        );
+        let seen = tap.seen("CCR", &ccr).expect("a CCR with an IMSI");
+        assert_eq!((seen.imsi.as_str(), seen.kind), ("001010000000042", SignallingKind::Ccr));
+        tap.answered(seen, 5030);
+        let mut air = Message::request(Command::AIR);
+        air.add(avp::USER_NAME, "001010000000043");
+        let seen = tap.seen("AIR", &air).expect("an AIR with a User-Name");
+        tap.answered(seen, 2001);
+        assert!(tap.seen("DWR", &air).is_none());
+        tap.refused_upstream("001010000000044".into());
+        let got: Vec<_> = std::iter::from_fn(|| rx.try_recv().ok()).map(|s| (s.imsi, s.kind, s.rejected)).collect();
+        assert_eq!(
+            got,
+            [
+                ("001010000000042".to_string(), SignallingKind::Ccr, true),
+                ("001010000000043".to_string(), SignallingKind::Air, false),
+                ("001010000000044".to_string(), SignallingKind::Other, true),
+            ]
+        );
     }
 
     #[test]

@@ -204,7 +204,8 @@ impl App {
         hss.also_notify(Arc::new(crate::traffic_run::PcrfNotifier(traffic.pcrf().clone())));
         let platform =
             Platform::build(&config.http, hss.clone(), traffic.pcrf().clone(), tokens.edge.child_token()).await?;
-        let firewall = FirewallPart::build(&config, &store).await?;
+        let firewall =
+            FirewallPart::build(&config, &store, analytics.as_ref().map(AnalyticsPart::signalling_tap)).await?;
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
         }

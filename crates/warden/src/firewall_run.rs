@@ -19,6 +19,7 @@ use store::Store;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::analytics_run::SignallingTap;
 use crate::config::Config;
 use crate::error::ServeError;
 use crate::firewall_replication::{self, Membership};
@@ -56,12 +57,17 @@ impl PriorityLookup for StorePriorities {
 /// A firewall event about a subscriber: IMSI, kind (`firewall.<rule>`, docs/events.md), detail.
 type StoredEvent = (String, String, String);
 
-/// Persists firewall events about subscribers into the store's event feed, off the request path.
-struct StoreEvents(mpsc::Sender<StoredEvent>);
+/// Persists firewall events about subscribers into the store's event feed, off the request path,
+/// and tells the security analytics (with `[analytics]`) of every request it refused for a
+/// subscriber: those never reach the HSS's own tap, yet they are that device's signalling (AV-1).
+struct StoreEvents(mpsc::Sender<StoredEvent>, Option<SignallingTap>);
 
 impl firewall::EventSink for StoreEvents {
     fn record(&self, e: &firewall::Event) {
         let Some(imsi) = e.imsi else { return };
+        if let (Some(tap), firewall::Action::Blocked | firewall::Action::Dropped) = (&self.1, e.action) {
+            tap.refused_upstream(firewall::rules::imsi_string(imsi));
+        }
         // A full queue means a storm: the counters still count every decision.
         let _ = self.0.try_send((
             firewall::rules::imsi_string(imsi),
@@ -224,7 +230,12 @@ pub struct FirewallTasks {
 impl FirewallPart {
     /// Compiles the rules, binds the listener and reads the device priorities; `None` without
     /// `[firewall]`.
-    pub async fn build(config: &Config, store: &Store) -> Result<Option<FirewallPart>, ServeError> {
+    /// `signalling`: the security analytics' tap, told of every request refused for a subscriber.
+    pub async fn build(
+        config: &Config,
+        store: &Store,
+        signalling: Option<SignallingTap>,
+    ) -> Result<Option<FirewallPart>, ServeError> {
         let Some(fc) = config.firewall.clone() else { return Ok(None) };
         let upstream_is_own = fc.upstream.is_none();
         let fw_host = fc.origin_host.clone();
@@ -240,7 +251,7 @@ impl FirewallPart {
         *priorities.0.write().expect("priorities") = load_priorities(store).await.map_err(ServeError::Priorities)?;
         fw.set_priority_lookup(priorities.clone());
         let (tx, events) = mpsc::channel(10_000);
-        fw.set_event_sink(Arc::new(StoreEvents(tx)));
+        fw.set_event_sink(Arc::new(StoreEvents(tx, signalling)));
         #[cfg(unix)]
         let reload = match config.source.clone() {
             Some(path) => {

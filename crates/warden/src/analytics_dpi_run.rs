@@ -172,12 +172,12 @@ async fn read_policies(
     }
 }
 
-/// The SIM a packet belongs to and which way it went: the source's session first (uplink), then
-/// the destination's (downlink) — as the IPFIX path maps flows.
-fn device_of(tuple: &FiveTuple, directory: &dyn SimDirectory) -> Option<(SimRef, Direction)> {
-    match directory.sim_at(tuple.src) {
-        Some(sim) => Some((sim, Direction::Uplink)),
-        None => directory.sim_at(tuple.dst).map(|sim| (sim, Direction::Downlink)),
+/// The SIM a packet seen at `at_ms` belongs to and which way it went: the SIM holding the source
+/// address first (uplink), then the destination's (downlink) — as the IPFIX path maps flows.
+fn device_of(tuple: &FiveTuple, directory: &dyn SimDirectory, at_ms: u64) -> Option<(SimRef, Direction)> {
+    match directory.owner_at(tuple.src, at_ms) {
+        Some(o) => Some((o.sim, Direction::Uplink)),
+        None => directory.owner_at(tuple.dst, at_ms).map(|o| (o.sim, Direction::Downlink)),
     }
 }
 
@@ -313,7 +313,8 @@ impl Worker {
         if packet.payload.is_empty() {
             return Ok(());
         }
-        let (sim, direction) = device_of(&packet.tuple, self.directory.as_ref()).ok_or(Dropped::Unmapped)?;
+        let now = store::cluster::now_ms().max(0) as u64;
+        let (sim, direction) = device_of(&packet.tuple, self.directory.as_ref(), now).ok_or(Dropped::Unmapped)?;
         match self.consent.of(&sim.tenant) {
             Some(true) => {}
             Some(false) => return Err(Dropped::NotAgreed),
@@ -325,7 +326,6 @@ impl Worker {
             return Ok(());
         }
         let device = DeviceKey::new(&sim.imsi, &sim.tenant, &sim.profile);
-        let now = store::cluster::now_ms().max(0) as u64;
         for f in findings.iter() {
             metrics::counter!(FINDINGS, "kind" => f.kind.to_string()).increment(1);
             if let Some(d) = self.reports.report(&device, f, &packet.tuple, direction, now) {
@@ -340,13 +340,14 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analytics_run::Owner;
     use analytics::Detection;
 
     struct Table(Vec<(IpAddr, SimRef)>);
 
     impl SimDirectory for Table {
-        fn sim_at(&self, ip: IpAddr) -> Option<SimRef> {
-            self.0.iter().find(|(a, _)| *a == ip).map(|(_, s)| s.clone())
+        fn owner_at(&self, ip: IpAddr, _at_ms: u64) -> Option<Owner> {
+            self.0.iter().find(|(a, _)| *a == ip).map(|(_, s)| Owner { sim: s.clone(), until_ms: None })
         }
     }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, http, node, Server, REALM};
+use common::{free_port, http, metric_value, metrics_text, metrics_until, node, Server, REALM};
 use serde_json::json;
 use testkit::gx::{Pgw, SessionSpec};
 use testkit::s6a::{self, connect_mme, Node as DiameterNode, PLMN_00101};
@@ -63,21 +63,6 @@ fn scapy() -> bool {
     ok
 }
 
-/// `/metrics` as text.
-async fn scrape(addr: SocketAddr) -> String {
-    reqwest::get(format!("http://{addr}/metrics")).await.expect("metrics endpoint").text().await.unwrap()
-}
-
-/// The sum of the samples of `name` whose labels contain `label` (empty: any).
-fn value(text: &str, name: &str, label: &str) -> f64 {
-    text.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| l.starts_with(name) && matches!(l.as_bytes().get(name.len()), Some(b' ' | b'{')))
-        .filter(|l| l.contains(label))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 /// Sends `datagram` every 100 ms (the first packets of a tenant wait for its policy to be read)
 /// until `done` holds on `/metrics` (at most 20 s); the last scrape.
 async fn send_until(
@@ -92,7 +77,7 @@ async fn send_until(
     for _ in 0..200 {
         from.send_to(datagram, to).unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        text = scrape(metrics).await;
+        text = metrics_text(metrics).await;
         if done(&text) {
             return text;
         }
@@ -100,22 +85,6 @@ async fn send_until(
     panic!(
         "{what} not seen on /metrics:\n{}",
         text.lines().filter(|l| l.contains("analytics")).collect::<Vec<_>>().join("\n")
-    );
-}
-
-/// Scrapes until `done` holds (at most 20 s); the last scrape.
-async fn until(addr: SocketAddr, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = scrape(addr).await;
-        if done(&text) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!(
-        "{what} not seen on /metrics:\n{}",
-        text.lines().filter(|l| l.contains("dpi")).collect::<Vec<_>>().join("\n")
     );
 }
 
@@ -221,18 +190,18 @@ async fn a_card_number_mirrored_over_tzsp_becomes_a_personal_data_alert_without_
     let card = datagram("card.tzsp");
     assert!(card.windows(19).any(|w| w == CARD_FORMS[0].as_bytes()), "the mirrored packet carries the card");
     let t = send_until(&probe, &card, dpi, metrics, "the card's detection", |t| {
-        value(t, "warden_analytics_detections_total", "kind=\"personal_data\"") >= 1.0
+        metric_value(t, "warden_analytics_detections_total", "kind=\"personal_data\"") >= 1.0
     })
     .await;
-    assert!(value(&t, "warden_analytics_dpi_findings_total", "kind=\"card\"") >= 1.0);
-    assert!(value(&t, "warden_analytics_dpi_packets_total", "") >= 1.0);
+    assert!(metric_value(&t, "warden_analytics_dpi_findings_total", "kind=\"card\"") >= 1.0);
+    assert!(metric_value(&t, "warden_analytics_dpi_packets_total", "") >= 1.0);
     // More of the same in the hour: found again, no second detection.
-    let before = value(&t, "warden_analytics_dpi_findings_total", "kind=\"card\"");
+    let before = metric_value(&t, "warden_analytics_dpi_findings_total", "kind=\"card\"");
     let t = send_until(&probe, &card, dpi, metrics, "the card found again", |t| {
-        value(t, "warden_analytics_dpi_findings_total", "kind=\"card\"") >= before + 2.0
+        metric_value(t, "warden_analytics_dpi_findings_total", "kind=\"card\"") >= before + 2.0
     })
     .await;
-    assert_eq!(value(&t, "warden_analytics_detections_total", "kind=\"personal_data\""), 1.0, "one an hour");
+    assert_eq!(metric_value(&t, "warden_analytics_detections_total", "kind=\"personal_data\""), 1.0, "one an hour");
 
     let mut detections = json!(null);
     for _ in 0..100 {
@@ -272,27 +241,27 @@ async fn a_card_number_mirrored_over_tzsp_becomes_a_personal_data_alert_without_
     // The SIM of globex, which agreed to nothing: its packet is not scanned.
     let other = datagram("other_card.tzsp");
     send_until(&probe, &other, dpi, metrics, "globex's packet refused", |t| {
-        value(t, "warden_analytics_dpi_dropped_total", "reason=\"not_agreed\"") >= 1.0
+        metric_value(t, "warden_analytics_dpi_dropped_total", "reason=\"not_agreed\"") >= 1.0
     })
     .await;
     // Downlink to acme's SIM: an e-mail address.
     let t = send_until(&probe, &datagram("email.tzsp"), dpi, metrics, "the e-mail address", |t| {
-        value(t, "warden_analytics_detections_total", "kind=\"personal_data\"") >= 2.0
+        metric_value(t, "warden_analytics_detections_total", "kind=\"personal_data\"") >= 2.0
     })
     .await;
-    assert!(value(&t, "warden_analytics_dpi_findings_total", "kind=\"email\"") >= 1.0);
+    assert!(metric_value(&t, "warden_analytics_dpi_findings_total", "kind=\"email\"") >= 1.0);
     // No SIM's addresses; a keepalive; a stranger; garbage.
     send_until(&probe, &datagram("stranger.tzsp"), dpi, metrics, "the unmapped packet", |t| {
-        value(t, "warden_analytics_dpi_dropped_total", "reason=\"unmapped\"") >= 1.0
+        metric_value(t, "warden_analytics_dpi_dropped_total", "reason=\"unmapped\"") >= 1.0
     })
     .await;
     send_until(&probe, &datagram("keepalive.tzsp"), dpi, metrics, "the keepalive", |t| {
-        value(t, "warden_analytics_dpi_dropped_total", "reason=\"unsupported\"") >= 1.0
+        metric_value(t, "warden_analytics_dpi_dropped_total", "reason=\"unsupported\"") >= 1.0
     })
     .await;
     let stranger = UdpSocket::bind("127.0.0.2:0").expect("bind 127.0.0.2");
     send_until(&stranger, &card, dpi, metrics, "the unknown source's drop", |t| {
-        value(t, "warden_analytics_dpi_dropped_total", "reason=\"unknown_source\"") >= 1.0
+        metric_value(t, "warden_analytics_dpi_dropped_total", "reason=\"unknown_source\"") >= 1.0
     })
     .await;
     let garbage: Vec<Vec<u8>> = vec![
@@ -304,19 +273,20 @@ async fn a_card_number_mirrored_over_tzsp_becomes_a_personal_data_alert_without_
         [&[1u8, 0, 0, 1, 1][..], &card[11..30]].concat(),
         b"GET / HTTP/1.1\r\n\r\n".to_vec(),
     ];
-    let before = value(&scrape(metrics).await, "warden_analytics_dpi_dropped_total", "reason=\"malformed\"");
+    let before =
+        metric_value(&metrics_text(metrics).await, "warden_analytics_dpi_dropped_total", "reason=\"malformed\"");
     for g in &garbage {
         probe.send_to(g, dpi).unwrap();
     }
-    let t = until(metrics, "the garbage counted", |t| {
-        value(t, "warden_analytics_dpi_dropped_total", "reason=\"malformed\"") >= before + garbage.len() as f64
+    let t = metrics_until(metrics, "the garbage counted", |t| {
+        metric_value(t, "warden_analytics_dpi_dropped_total", "reason=\"malformed\"") >= before + garbage.len() as f64
     })
     .await;
-    assert!(value(&t, "warden_analytics_dpi_packets_total", "") >= 10.0);
+    assert!(metric_value(&t, "warden_analytics_dpi_packets_total", "") >= 10.0);
     // And the DPI goes on: acme's card is found again.
-    let before = value(&t, "warden_analytics_dpi_findings_total", "kind=\"card\"");
+    let before = metric_value(&t, "warden_analytics_dpi_findings_total", "kind=\"card\"");
     send_until(&probe, &card, dpi, metrics, "a card after the garbage", |t| {
-        value(t, "warden_analytics_dpi_findings_total", "kind=\"card\"") > before
+        metric_value(t, "warden_analytics_dpi_findings_total", "kind=\"card\"") > before
     })
     .await;
 

@@ -18,6 +18,7 @@
 //! | `excessive_signalling` | this hour's signalling above `max(limit, ratio·peak)` (AV-1) | signalling |
 //! | `imei_change` | the SIM presents another IMEI than before (SUB-7) | IMEI |
 //! | `cohort_outlier` | the device's features isolate it from its cohort ([`crate::cohort`]) | features |
+//! | `personal_data` | the live DPI found personal data in clear in a packet of the device (raised by [`crate::personal_data`], not by the engine) | mirrored packets |
 //!
 //! Memory: [`ENGINE_BYTES_PER_DEVICE`] bytes per device at most (the baseline, the dedup state, the
 //! map entry with its worst-case load factor, and the IMSI string); 1M devices ≤ 2 GiB.
@@ -55,11 +56,14 @@ pub enum DetectionKind {
     ImeiChange,
     /// Unlike the other devices of its tenant and profile.
     CohortOutlier,
+    /// Personal data sent in clear, found by the live DPI ([`crate::personal_data`]; never raised by
+    /// the [`Engine`], which keeps no state for it).
+    PersonalData,
 }
 
 impl DetectionKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [DetectionKind; 8] = [
+    pub const ALL: [DetectionKind; 9] = [
         DetectionKind::NewDestination,
         DetectionKind::VolumeSpike,
         DetectionKind::Scanning,
@@ -68,6 +72,7 @@ impl DetectionKind {
         DetectionKind::ExcessiveSignalling,
         DetectionKind::ImeiChange,
         DetectionKind::CohortOutlier,
+        DetectionKind::PersonalData,
     ];
 
     /// The name used in the API and in exports.
@@ -81,6 +86,7 @@ impl DetectionKind {
             DetectionKind::ExcessiveSignalling => "excessive_signalling",
             DetectionKind::ImeiChange => "imei_change",
             DetectionKind::CohortOutlier => "cohort_outlier",
+            DetectionKind::PersonalData => "personal_data",
         }
     }
 
@@ -97,6 +103,16 @@ pub enum Outside {
     Baseline,
     /// Not allowed by the SIM's allowlist.
     Allowlist,
+}
+
+/// Which way a packet went, seen from the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// The device sent it.
+    Uplink,
+    /// The device received it.
+    Downlink,
 }
 
 /// What a detection saw. Metadata only: no payload, no full DNS names (a tunnel's names are its
@@ -193,6 +209,22 @@ pub enum Evidence {
         threshold: f64,
         /// Devices in the cohort the model was trained on.
         cohort_size: usize,
+    },
+    /// Personal data in clear: what kind and where — never the bytes, not even partly.
+    PersonalData {
+        /// The DPI finding's kind: `card`, `iban`, `email`, `gps`, `national_id:<format>`,
+        /// `pattern:<name>`.
+        finding: String,
+        /// Sent or received by the device.
+        direction: Direction,
+        /// The other side's address.
+        remote: IpAddr,
+        /// The other side's port.
+        port: u16,
+        /// The IP protocol (6 or 17).
+        proto: u8,
+        /// Where the finding starts in the packet's TCP or UDP payload.
+        offset: usize,
     },
 }
 

@@ -8,6 +8,8 @@
 //! |---|---|
 //! | [`ipfix`] | IPFIX (RFC 7011) and NetFlow v9 (RFC 3954) datagrams from configured exporters in, [`Flow`] records out; templates bounded per (exporter, domain); malformed input dropped and counted |
 //! | [`dpi`] | personal data sent in clear (cards, IBANs, e-mail, GPS, national ids, operator patterns): kind and position, **never the value** |
+//! | [`mirror`] | mirrored packets over UDP (TZSP, or raw IP) down to TCP/UDP payloads, for live DPI |
+//! | [`personal_data`] | DPI findings in a device's packets as `personal_data` detections, one per device, kind and hour |
 //! | [`pcap`], [`packet`] | classic libpcap captures (both byte orders, µs/ns; not pcapng) down to TCP/UDP payloads and their [`FiveTuple`] |
 //! | [`observe`] | the engine's inputs: flows, DNS queries, signalling and IMEIs per device |
 //! | [`baseline`] | per-device behaviour learned online, in a fixed ~1 KiB per device |
@@ -30,14 +32,18 @@ pub mod eval;
 mod flow;
 pub mod intel;
 pub mod ipfix;
+pub mod mirror;
 pub mod observe;
 pub mod packet;
 pub mod pcap;
+pub mod personal_data;
 pub mod snapshot;
 
 pub use baseline::{DeviceBaseline, BASELINE_BYTES_PER_DEVICE};
 pub use cohort::{CohortConfig, CohortModels, Features, IsolationForest, Outlier};
-pub use detect::{Allowlist, Detection, DetectionKind, Engine, EngineConfig, Evidence, ENGINE_BYTES_PER_DEVICE};
+pub use detect::{
+    Allowlist, Detection, DetectionKind, Direction, Engine, EngineConfig, Evidence, ENGINE_BYTES_PER_DEVICE,
+};
 pub use flow::{FiveTuple, Flow};
 pub use intel::{Indicator, IndicatorValue, IntelError, IntelSet};
 pub use observe::{

@@ -1,11 +1,12 @@
-//! Property tests: no input makes the collector, the scanner, the pcap reader or the packet parser
-//! panic, and what they report stays within the input.
+//! Property tests: no input makes the collector, the scanner, the pcap reader, the packet parser or
+//! the mirror (TZSP, raw IP) decoder panic, and what they report stays within the input.
 
 use std::net::IpAddr;
 
 use analytics::dpi::{DpiConfig, NationalIdFormat, Scanner};
 use analytics::ipfix::encode::{FieldSpecifier, MessageBuilder, V4_FLOW_FIELDS};
 use analytics::ipfix::{Collector, CollectorConfig};
+use analytics::mirror::{self, tzsp, MirrorFormat};
 use analytics::packet;
 use analytics::pcap::PcapReader;
 use proptest::prelude::*;
@@ -119,5 +120,45 @@ proptest! {
     fn the_packet_parser_survives_ip_headers_with_random_fields(mut header in prop::collection::vec(any::<u8>(), 20..120), v6 in any::<bool>()) {
         header[0] = if v6 { 0x60 | (header[0] & 0x0f) } else { 0x40 | (header[0] & 0x0f) };
         let _ = packet::parse(101, &header);
+    }
+
+    #[test]
+    fn the_mirror_decoder_survives_any_datagram(bytes in prop::collection::vec(any::<u8>(), 0..1600), ip in any::<bool>()) {
+        let format = if ip { MirrorFormat::Ip } else { MirrorFormat::Tzsp };
+        if let Ok(t) = mirror::decode(format, &bytes) {
+            prop_assert!(t.payload.len() <= bytes.len());
+        }
+        if let Ok(f) = tzsp::decode(&bytes) {
+            prop_assert!(f.frame.len() + 5 <= bytes.len());
+        }
+    }
+
+    #[test]
+    fn the_tzsp_decoder_survives_random_tag_lists(
+        kind in prop_oneof![Just(0u8), Just(1), any::<u8>()],
+        tags in prop::collection::vec((any::<u8>(), prop::collection::vec(any::<u8>(), 0..8)), 0..6),
+        claimed in prop::option::of(any::<u8>()),
+        end in any::<bool>(),
+        frame in prop::collection::vec(any::<u8>(), 0..200),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut d = vec![1, kind, 0, 1];
+        for (tag, data) in &tags {
+            d.push(*tag);
+            if *tag > 1 {
+                d.push(claimed.unwrap_or(data.len() as u8));
+                d.extend(data);
+            }
+        }
+        if end {
+            d.push(1);
+        }
+        d.extend(&frame);
+        let d = &d[..cut.index(d.len() + 1)];
+        if let Ok(f) = tzsp::decode(d) {
+            prop_assert!(f.frame.len() < d.len());
+            prop_assert!(f.kind <= 1);
+        }
+        let _ = mirror::decode(MirrorFormat::Tzsp, d);
     }
 }

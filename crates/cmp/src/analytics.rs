@@ -188,13 +188,24 @@ fn check_finding(f: &Finding) -> Result<String> {
     Ok(text)
 }
 
+/// Kinds a policy's `default_action` never blocks for: they say what a device sends, not that it is
+/// compromised (personal data in clear). Unless the policy names the kind in `actions`, a blocking
+/// default (quarantine, suspend, firmware update) becomes an alert.
+pub const ALERT_UNLESS_NAMED: [&str; 1] = ["personal_data"];
+
 /// The action a policy asks for `d` (before the critical-SIM rule).
 fn wanted(policy: Option<&AnalyticsPolicy>, d: &Detection) -> DetectionAction {
     match policy {
         None => DetectionAction::None,
         Some(_) if d.status == DetectionStatus::Resolved => DetectionAction::None,
         Some(p) if d.score < p.min_score => DetectionAction::None,
-        Some(p) => p.actions.get(&d.kind).copied().unwrap_or(p.default_action),
+        Some(p) => match p.actions.get(&d.kind) {
+            Some(named) => *named,
+            None if ALERT_UNLESS_NAMED.contains(&d.kind.as_str()) && p.default_action != DetectionAction::None => {
+                DetectionAction::Alert
+            }
+            None => p.default_action,
+        },
     }
 }
 

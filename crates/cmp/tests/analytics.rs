@@ -291,6 +291,53 @@ async fn another_tenant_neither_sees_nor_acts() {
     .await;
 }
 
+/// Personal data in clear says what a device sends, not that it is compromised: a blocking default
+/// action only alerts for it; a policy that names `personal_data` gets what it names (critical SIMs
+/// still only an alert).
+#[tokio::test]
+async fn personal_data_alerts_unless_the_policy_names_a_blocking_action_for_it() {
+    on_every_backend(|store, _| async move {
+        setup(&store).await;
+        let told = Told::default();
+        let admin = person(Role::TenantAdmin, "acme");
+        let evidence = json!({"type": "personal_data", "finding": "card", "direction": "uplink",
+                              "remote": "198.51.100.20", "port": 80, "proto": 6, "offset": 81});
+        let pd = |id: &str, imsi: &str| Finding {
+            evidence: evidence.clone(),
+            ..finding(id, imsi, "acme", "personal_data", 0.8)
+        };
+        let quarantine_by_default =
+            PolicyInput { default_action: Some(DetectionAction::Quarantine), ..Default::default() };
+        analytics::put_policy(&store, &admin, None, quarantine_by_default).await.unwrap();
+        let r = analytics::record_detection(&store, &told, &pd("p-1", STANDARD)).await.unwrap();
+        assert_eq!(r.action, Some(DetectionAction::Alert));
+        assert!(store.sim_policy(&STANDARD.parse().unwrap()).await.unwrap().is_none(), "not quarantined");
+        assert_eq!(count(&kinds(&store, "acme").await, "analytics.alert"), 1);
+        // Another kind under the same default is quarantined.
+        let r = analytics::record_detection(&store, &told, &finding("s-1", STANDARD, "acme", "scanning", 0.8))
+            .await
+            .unwrap();
+        assert_eq!(r.action, Some(DetectionAction::Quarantine));
+        analytics::undo_action(&store, &told, &admin, "s-1").await.unwrap();
+        // Named: the policy's word for it.
+        let named = PolicyInput {
+            actions: BTreeMap::from([("personal_data".to_string(), DetectionAction::Quarantine)]),
+            ..Default::default()
+        };
+        analytics::put_policy(&store, &admin, None, named).await.unwrap();
+        let r = analytics::record_detection(&store, &told, &pd("p-2", STANDARD)).await.unwrap();
+        assert_eq!(r.action, Some(DetectionAction::Quarantine));
+        let r = analytics::record_detection(&store, &told, &pd("p-3", CRITICAL)).await.unwrap();
+        assert_eq!(r.action, Some(DetectionAction::Alert), "critical SIMs: alert only");
+        // A default of `none` stays none.
+        let silent = PolicyInput { default_action: Some(DetectionAction::None), ..Default::default() };
+        analytics::put_policy(&store, &admin, None, silent).await.unwrap();
+        let r = analytics::record_detection(&store, &told, &pd("p-4", STANDARD)).await.unwrap();
+        assert_eq!(r.action, None);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn health_dashboard_and_export_use_pseudonyms_unless_opted_out() {
     on_every_backend(|store, _| async move {

@@ -107,6 +107,18 @@ pub struct AnalyticsConfig {
     /// `[analytics.cohort]`: the cohort models' parameters.
     #[serde(default)]
     pub cohort: CohortConfig,
+    /// Live DPI of mirrored packets (crate::analytics_dpi_run): UDP address; absent: off.
+    #[serde(default)]
+    pub dpi_listen: Option<SocketAddr>,
+    /// How mirrored packets are wrapped: `tzsp` (default) or `ip`.
+    #[serde(default)]
+    pub dpi_format: analytics::mirror::MirrorFormat,
+    /// Source addresses whose mirrored packets are accepted; others are dropped and counted.
+    #[serde(default = "default_exporters")]
+    pub dpi_sources: Vec<IpAddr>,
+    /// `[analytics.dpi]`: what the live DPI looks for.
+    #[serde(default)]
+    pub dpi: analytics::dpi::DpiConfig,
 }
 
 fn default_listen() -> SocketAddr {
@@ -137,8 +149,9 @@ fn default_recent() -> usize {
     1_000
 }
 
-/// Where detections go. Called on the engine's thread, in order, for every detection: it must not
-/// block (hand slow work such as writing to the store to a task through a bounded channel).
+/// Where detections go. Called on the engine's thread, in order, for every detection (and on the
+/// live DPI's thread for `personal_data`): it must not block (hand slow work such as writing to the
+/// store to a task through a bounded channel).
 pub trait DetectionSink: Send + Sync + 'static {
     /// One detection.
     fn detected(&self, detection: &Detection);
@@ -529,6 +542,7 @@ pub struct AnalyticsPart {
     recent: Arc<RecentDetections>,
     directory: Arc<dyn SimDirectory>,
     pcrf: Arc<Pcrf>,
+    dpi: Option<crate::analytics_dpi_run::DpiPart>,
 }
 
 impl AnalyticsPart {
@@ -581,6 +595,7 @@ impl AnalyticsPart {
             recent,
             directory,
             pcrf,
+            dpi: crate::analytics_dpi_run::DpiPart::build(c).await?,
         })
     }
 
@@ -624,8 +639,10 @@ impl AnalyticsPart {
             signalling,
             sink,
             directory,
+            dpi,
             ..
         } = self;
+        let dpi = dpi.map(|d| d.start(store.clone(), directory.clone(), sink.clone(), edge.clone()));
         let receiver = receive(socket, collector, directory, queue.clone(), edge.clone());
         let resolver = resolve_signalling(store, signalling.1, queue, edge);
         // The taps hold senders until the Diameter server ends: the engine stops on `flush`.
@@ -637,10 +654,10 @@ impl AnalyticsPart {
                 tracing::error!(error = %e, "analytics engine stopped");
             }
         };
-        (
-            vec![("IPFIX collector", Box::pin(receiver)), ("analytics signalling resolver", Box::pin(resolver))],
-            vec![("analytics engine", Box::pin(engine))],
-        )
+        let mut edge_tasks: Vec<Task> =
+            vec![("IPFIX collector", Box::pin(receiver)), ("analytics signalling resolver", Box::pin(resolver))];
+        edge_tasks.extend(dpi.into_iter().flatten());
+        (edge_tasks, vec![("analytics engine", Box::pin(engine))])
     }
 }
 

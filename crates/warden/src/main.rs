@@ -9,6 +9,7 @@
 
 mod access_cmd;
 mod analytics_cmd;
+mod analytics_dpi_run;
 mod analytics_run;
 mod analytics_state;
 mod app;

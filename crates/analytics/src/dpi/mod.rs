@@ -30,8 +30,10 @@ use memchr::memmem;
 use regex_automata::meta;
 use serde::{Serialize, Serializer};
 
-/// A national identity number format the scanner knows how to validate.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A national identity number format the scanner knows how to validate (configuration names
+/// `us_ssn`, `se_personnummer`, `nl_bsn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NationalIdFormat {
     /// US Social Security number written `AAA-GG-SSSS`, outside the never-issued ranges (area 000,
     /// 666, 900–999; group 00; serial 0000).
@@ -123,7 +125,8 @@ pub struct Finding {
 
 /// An operator-supplied pattern: a name (reported as `pattern:<name>`) and a regular expression
 /// (`regex` crate syntax, matched on bytes).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CustomPattern {
     /// `[a-z0-9_-]{1,64}`.
     pub name: String,
@@ -131,8 +134,10 @@ pub struct CustomPattern {
     pub regex: String,
 }
 
-/// Which kinds to look for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which kinds to look for. Also `[analytics.dpi]` of `warden serve` (every key optional, the
+/// defaults of [`DpiConfig::default`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct DpiConfig {
     /// Payment card numbers.
     pub cards: bool,

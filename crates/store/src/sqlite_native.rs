@@ -236,22 +236,7 @@ mod tests {
     }
 
     fn session(id: &str) -> GxSession {
-        GxSession {
-            session_id: id.into(),
-            imsi: "001010000000001".into(),
-            tenant: "acme".into(),
-            pcef_host: "pgw1".into(),
-            pcef_realm: "epc".into(),
-            pcef_state: Some(7),
-            apn: "meters.example".into(),
-            framed_ip: Some("10.45.0.1".into()),
-            framed_ipv6: Some("2001:db8::/64".into()),
-            rat_type: Some(1004),
-            plmn: None,
-            rules: vec!["r1".into(), "r2".into()],
-            created_at: 1,
-            updated_at: 2,
-        }
+        crate::traffic::tests::session(id, &["r1", "r2"])
     }
 
     /// The native read of a SIM with its policy is what the sqlx path reads column by column: every

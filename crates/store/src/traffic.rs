@@ -686,11 +686,12 @@ impl Tx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::seal::{Kek, Keyring};
 
-    fn session(id: &str, rules: &[&str]) -> GxSession {
+    /// A session of SIM 001010000000001 at PCEF `pgw1` with `rules` installed.
+    pub(crate) fn session(id: &str, rules: &[&str]) -> GxSession {
         GxSession {
             session_id: id.into(),
             imsi: "001010000000001".into(),

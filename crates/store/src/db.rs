@@ -8,9 +8,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Executor, Row};
 
+use crate::columns::Columns;
 use crate::error::{Result, StoreError};
 use crate::model::{AlgorithmSpec, EirEntry, EirKey, EirStatus, NewSim, ServiceProfile, ServingNode, Sim, SimStatus};
 use crate::seal::Keyring;
+use crate::sqlite_native::NativeSqlite;
 use ids::{Imei, Imsi, Plmn};
 
 /// Which database is behind the store.
@@ -30,6 +32,8 @@ pub struct Store {
     keys: Arc<Keyring>,
     /// The connection URL (for [`Store::with_own_pool`]).
     url: Arc<str>,
+    /// On SQLite (a file), the PCRF's hot operations' native connections, shared by every copy.
+    native: Option<Arc<NativeSqlite>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -51,34 +55,32 @@ pub(crate) const SIM_COLUMNS: &str =
     "imsi, iccid, msisdn, eid, tenant, status, priority, profile, algorithm, amf, bound_imeis, \
                            serving_host, serving_realm, serving_plmn, serving_since, data_barred";
 
-pub(crate) fn sim_from_row(r: &AnyRow) -> Result<Sim> {
-    let imsi: String = r.try_get("imsi")?;
-    let parse = |col: &str| -> Result<String> { Ok(r.try_get::<String, _>(col)?) };
-    let amf: Vec<u8> = r.try_get("amf")?;
-    let serving_host: Option<String> = r.try_get("serving_host")?;
-    let serving = match serving_host {
+pub(crate) fn sim_from_row(r: &impl Columns) -> Result<Sim> {
+    let imsi = r.text("imsi")?;
+    let amf = r.bytes("amf")?;
+    let serving = match r.text_opt("serving_host")? {
         Some(origin_host) => Some(ServingNode {
             origin_host,
-            origin_realm: r.try_get::<Option<String>, _>("serving_realm")?.unwrap_or_default(),
-            plmn: r.try_get::<Option<String>, _>("serving_plmn")?.and_then(|p| p.parse().ok()),
-            since: r.try_get::<Option<i64>, _>("serving_since")?.unwrap_or(0),
+            origin_realm: r.text_opt("serving_realm")?.unwrap_or_default(),
+            plmn: r.text_opt("serving_plmn")?.and_then(|p| p.parse().ok()),
+            since: r.int_opt("serving_since")?.unwrap_or(0),
         }),
         None => None,
     };
     Ok(Sim {
         imsi: imsi.parse().map_err(|e: ids::IdError| corrupt(&imsi, e.to_string()))?,
-        iccid: r.try_get("iccid")?,
-        msisdn: r.try_get("msisdn")?,
-        eid: r.try_get("eid")?,
-        tenant: parse("tenant")?,
-        status: SimStatus::from_str(&parse("status")?).map_err(|e| corrupt(&imsi, e))?,
-        priority: parse("priority")?.parse().map_err(|e: String| corrupt(&imsi, e))?,
-        profile: r.try_get("profile")?,
-        algorithm: AlgorithmSpec::from_db(&parse("algorithm")?).map_err(|e| corrupt(&imsi, e))?,
+        iccid: r.text_opt("iccid")?,
+        msisdn: r.text_opt("msisdn")?,
+        eid: r.text_opt("eid")?,
+        tenant: r.text("tenant")?,
+        status: SimStatus::from_str(&r.text("status")?).map_err(|e| corrupt(&imsi, e))?,
+        priority: r.text("priority")?.parse().map_err(|e: String| corrupt(&imsi, e))?,
+        profile: r.text_opt("profile")?,
+        algorithm: AlgorithmSpec::from_db(&r.text("algorithm")?).map_err(|e| corrupt(&imsi, e))?,
         amf: amf.as_slice().try_into().map_err(|_| corrupt(&imsi, "AMF is not 2 bytes"))?,
-        bound_imeis: parse("bound_imeis")?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+        bound_imeis: r.text("bound_imeis")?.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
         serving,
-        data_barred: r.try_get::<i64, _>("data_barred")? != 0,
+        data_barred: r.int("data_barred")? != 0,
     })
 }
 
@@ -158,8 +160,12 @@ impl Store {
     /// `sqlite://PATH` (relative or absolute) or `postgres://…`.
     pub async fn open(url: &str, keys: Keyring) -> Result<Self> {
         sqlx::any::install_default_drivers();
+        let mut native = None;
         let (backend, url) = if let Some(path) = url.strip_prefix("sqlite://") {
             private_file(std::path::Path::new(path)).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
+            if path != ":memory:" {
+                native = Some(Arc::new(NativeSqlite::new(path)));
+            }
             (Backend::Sqlite, format!("sqlite://{path}?mode=rwc"))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             (Backend::Postgres, url.to_string())
@@ -168,7 +174,7 @@ impl Store {
         };
         let pool = connect(backend, &url, if backend == Backend::Sqlite { 4 } else { 16 }).await?;
         crate::schema::migrator(backend).run(&pool).await?;
-        Ok(Self { pool, backend, keys: Arc::new(keys), url: url.into() })
+        Ok(Self { pool, backend, keys: Arc::new(keys), url: url.into(), native })
     }
 
     /// The same store over a connection pool of its own, of at most `max` connections. Components
@@ -176,7 +182,18 @@ impl Store {
     /// logins and listings then never hold the connections the HSS needs to answer AIRs.
     pub async fn with_own_pool(&self, max: u32) -> Result<Self> {
         let pool = connect(self.backend, &self.url, max).await?;
-        Ok(Self { pool, backend: self.backend, keys: self.keys.clone(), url: self.url.clone() })
+        Ok(Self {
+            pool,
+            backend: self.backend,
+            keys: self.keys.clone(),
+            url: self.url.clone(),
+            native: self.native.clone(),
+        })
+    }
+
+    /// SQLite's native connections for the PCRF's hot operations; `None` on PostgreSQL.
+    pub(crate) fn native(&self) -> Option<&Arc<NativeSqlite>> {
+        self.native.as_ref()
     }
 
     /// The connection URL (for the store's own modules that open a connection of their own).

@@ -6,6 +6,9 @@ pub enum StoreError {
     /// The database failed or refused a statement.
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
+    /// The database failed or refused a statement on SQLite's fast path (`sqlite_native`).
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     /// A migration failed.
     #[error("migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),

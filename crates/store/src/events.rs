@@ -127,6 +127,10 @@ impl Store {
     }
 }
 
+/// Appends an event (also the SQLite fast path's statement, `sqlite_native`).
+pub(crate) const INSERT_EVENT_SQL: &str =
+    "INSERT INTO events (imsi, kind, detail, at, tenant) VALUES ($1, $2, $3, $4, $5)";
+
 async fn insert_event<'e>(
     ex: impl sqlx::Executor<'e, Database = sqlx::Any>,
     tenant: &str,
@@ -134,7 +138,7 @@ async fn insert_event<'e>(
     kind: &str,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query("INSERT INTO events (imsi, kind, detail, at, tenant) VALUES ($1, $2, $3, $4, $5)")
+    sqlx::query(INSERT_EVENT_SQL)
         .bind(imsi.map(str::to_string))
         .bind(kind)
         .bind(detail)

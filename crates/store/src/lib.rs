@@ -31,6 +31,8 @@
 //! - [`analytics`]: the analytics engine's detections and the actions taken on them, the tenants'
 //!   analytics policies (PR-1) and the keys of their pseudonyms (sealed like K/OPc).
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
+//! - `sqlite_native`: on SQLite, the PCRF's hot operations (the session writer's batches, the load
+//!   of a subscriber with its policy) on native connections with prepared statements.
 //!
 //! The store never returns K or OPc: [`Store::auth_material`] opens them straight into the zeroizing
 //! key types of `auc` inside a keyed algorithm.
@@ -42,6 +44,7 @@ pub mod audit;
 pub mod audit_evidence;
 pub mod changes;
 pub mod cluster;
+mod columns;
 pub mod copy;
 mod db;
 mod error;
@@ -56,6 +59,7 @@ pub mod schema;
 pub mod seal;
 pub mod sessions;
 pub mod sims_scoped;
+mod sqlite_native;
 mod sqn;
 pub mod stats;
 pub mod traffic;

@@ -8,6 +8,7 @@
 use sqlx::Row;
 
 use crate::access::Scope;
+use crate::columns::Columns;
 use crate::db::{sim_from_row, Store, SIM_COLUMNS};
 use crate::error::{Result, StoreError};
 use crate::model::Sim;
@@ -172,18 +173,17 @@ fn policy_from_row(r: &sqlx::any::AnyRow) -> Result<SimPolicy> {
 
 /// A policy from its columns named with `prefix` (the joined read of [`Store::sim_with_policy`]
 /// names them `p_…` beside the SIM's own).
-fn policy_from_columns(r: &sqlx::any::AnyRow, prefix: &str) -> Result<SimPolicy> {
+fn policy_from_columns(r: &impl Columns, prefix: &str) -> Result<SimPolicy> {
     let col = |name: &str| format!("{prefix}{name}");
-    let imsi: String = r.try_get(col("imsi").as_str())?;
-    let mode: String = r.try_get(col("mode").as_str())?;
-    let mode = match mode.as_str() {
+    let imsi = r.text(&col("imsi"))?;
+    let mode = match r.text(&col("mode"))?.as_str() {
         "extend" => OverrideMode::Extend,
         "replace" => OverrideMode::Replace,
         other => return Err(corrupt(&imsi, format!("policy mode {other:?}"))),
     };
-    let prefixes: String = r.try_get(col("allow_prefixes").as_str())?;
-    let domains: String = r.try_get(col("allow_domains").as_str())?;
-    let at: Option<i64> = r.try_get(col("quarantined_at").as_str())?;
+    let prefixes = r.text(&col("allow_prefixes"))?;
+    let domains = r.text(&col("allow_domains"))?;
+    let at = r.int_opt(&col("quarantined_at"))?;
     Ok(SimPolicy {
         mode,
         allow_prefixes: serde_json::from_str(&prefixes).map_err(|e| corrupt(&imsi, e))?,
@@ -191,13 +191,37 @@ fn policy_from_columns(r: &sqlx::any::AnyRow, prefix: &str) -> Result<SimPolicy>
         quarantine: match at {
             Some(since) => Some(Quarantine {
                 since,
-                reason: r.try_get::<Option<String>, _>(col("quarantine_reason").as_str())?.unwrap_or_default(),
-                by: r.try_get::<Option<String>, _>(col("quarantined_by").as_str())?.unwrap_or_default(),
+                reason: r.text_opt(&col("quarantine_reason"))?.unwrap_or_default(),
+                by: r.text_opt(&col("quarantined_by"))?.unwrap_or_default(),
             }),
             None => None,
         },
-        updated_at: r.try_get(col("updated_at").as_str())?,
+        updated_at: r.int(&col("updated_at"))?,
     })
+}
+
+/// The statement of [`Store::sim_with_policy`]: the SIM's columns and its own policy's, named `p_…`.
+pub(crate) fn sim_with_policy_sql() -> &'static str {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let sims: Vec<String> = SIM_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
+        let policies: Vec<String> = POLICY_COLUMNS.split(',').map(|c| format!("p.{0} AS p_{0}", c.trim())).collect();
+        format!(
+            "SELECT {}, {} FROM sims s LEFT JOIN sim_policies p ON p.imsi = s.imsi WHERE s.imsi = $1",
+            sims.join(", "),
+            policies.join(", ")
+        )
+    });
+    SQL.as_str()
+}
+
+/// The SIM and its own policy (if it has one) of a row of [`sim_with_policy_sql`].
+pub(crate) fn sim_with_policy_from_row(row: &impl Columns) -> Result<(Sim, Option<SimPolicy>)> {
+    let sim = sim_from_row(row)?;
+    let policy = match row.text_opt("p_imsi")? {
+        Some(_) => Some(policy_from_columns(row, "p_")?),
+        None => None,
+    };
+    Ok((sim, policy))
 }
 
 fn gx_from_row(r: &sqlx::any::AnyRow) -> Result<GxSession> {
@@ -235,16 +259,25 @@ fn placeholders(rows: usize, width: usize) -> String {
         .join(", ")
 }
 
-/// Inserts or updates sessions with distinct Session-Ids in one statement.
-async fn put_gx_rows(conn: &mut sqlx::AnyConnection, rows: &[&GxSession]) -> Result<()> {
-    let sql = format!(
+/// The statement that inserts or updates `rows` sessions with distinct Session-Ids (14 parameters
+/// each, in [`GX_COLUMNS`] order).
+pub(crate) fn put_gx_sql(rows: usize) -> String {
+    format!(
         "INSERT INTO gx_sessions ({GX_COLUMNS}) VALUES {} \
          ON CONFLICT (session_id) DO UPDATE SET imsi = excluded.imsi, tenant = excluded.tenant, \
          pcef_host = excluded.pcef_host, pcef_realm = excluded.pcef_realm, pcef_state = excluded.pcef_state, \
          apn = excluded.apn, framed_ip = excluded.framed_ip, framed_ipv6 = excluded.framed_ipv6, \
          rat_type = excluded.rat_type, plmn = excluded.plmn, rules = excluded.rules, updated_at = excluded.updated_at",
-        placeholders(rows.len(), 14)
-    );
+        placeholders(rows, 14)
+    )
+}
+
+/// Forgets one session.
+pub(crate) const DELETE_GX_SQL: &str = "DELETE FROM gx_sessions WHERE session_id = $1";
+
+/// Inserts or updates sessions with distinct Session-Ids in one statement.
+async fn put_gx_rows(conn: &mut sqlx::AnyConnection, rows: &[&GxSession]) -> Result<()> {
+    let sql = put_gx_sql(rows.len());
     let mut q = sqlx::query(&sql);
     for s in rows {
         let rules = serde_json::to_string(&s.rules).map_err(|e| StoreError::Conflict(e.to_string()))?;
@@ -281,14 +314,20 @@ struct UsageRow<'a> {
     down: i64,
 }
 
-/// Adds octets to SIM-hours (distinct (IMSI, hour) pairs) in one statement.
-async fn add_usage_rows(conn: &mut sqlx::AnyConnection, rows: &[UsageRow<'_>]) -> Result<()> {
-    let sql = format!(
+/// The statement that adds octets to `rows` distinct SIM-hours (5 parameters each: IMSI, hour,
+/// tenant, up, down).
+pub(crate) fn add_usage_sql(rows: usize) -> String {
+    format!(
         "INSERT INTO sim_usage (imsi, hour, tenant, octets_up, octets_down) VALUES {} \
          ON CONFLICT (imsi, hour) DO UPDATE SET octets_up = sim_usage.octets_up + excluded.octets_up, \
          octets_down = sim_usage.octets_down + excluded.octets_down",
-        placeholders(rows.len(), 5)
-    );
+        placeholders(rows, 5)
+    )
+}
+
+/// Adds octets to SIM-hours (distinct (IMSI, hour) pairs) in one statement.
+async fn add_usage_rows(conn: &mut sqlx::AnyConnection, rows: &[UsageRow<'_>]) -> Result<()> {
+    let sql = add_usage_sql(rows.len());
     let mut q = sqlx::query(&sql);
     for r in rows {
         q = q.bind(r.imsi.to_string()).bind(r.hour).bind(r.tenant.to_string()).bind(r.up).bind(r.down);
@@ -323,23 +362,13 @@ impl Store {
 
     /// A SIM and its own policy in one read (the PCRF's load of a subscriber on a cache miss: one
     /// round trip instead of two).
+    /// On SQLite through the native connections (`sqlite_native`).
     pub async fn sim_with_policy(&self, imsi: &Imsi) -> Result<Option<(Sim, Option<SimPolicy>)>> {
-        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-            let sims: Vec<String> = SIM_COLUMNS.split(',').map(|c| format!("s.{}", c.trim())).collect();
-            let policies: Vec<String> =
-                POLICY_COLUMNS.split(',').map(|c| format!("p.{0} AS p_{0}", c.trim())).collect();
-            format!(
-                "SELECT {}, {} FROM sims s LEFT JOIN sim_policies p ON p.imsi = s.imsi WHERE s.imsi = $1",
-                sims.join(", "),
-                policies.join(", ")
-            )
-        });
-        let row = sqlx::query(SQL.as_str()).bind(imsi.as_str()).fetch_optional(self.pool()).await?;
-        let Some(row) = row else { return Ok(None) };
-        let sim = sim_from_row(&row)?;
-        let has_policy = row.try_get::<Option<String>, _>("p_imsi")?.is_some();
-        let policy = if has_policy { Some(policy_from_columns(&row, "p_")?) } else { None };
-        Ok(Some((sim, policy)))
+        if let Some(native) = self.native() {
+            return native.sim_with_policy(imsi).await;
+        }
+        let row = sqlx::query(sim_with_policy_sql()).bind(imsi.as_str()).fetch_optional(self.pool()).await?;
+        row.as_ref().map(sim_with_policy_from_row).transpose()
     }
 
     /// A SIM's own policy if the SIM is visible in `scope`.
@@ -382,8 +411,13 @@ impl Store {
 
     /// Writes a batch of PCRF changes in one transaction, in order (the PCRF's background writer):
     /// either all of them are written or none. Consecutive changes of one kind go in multi-row
-    /// statements: the last row of each session, the sum of each SIM-hour's octets.
+    /// statements: the last row of each session, the sum of each SIM-hour's octets. On SQLite the
+    /// changes go one by one through prepared statements on the native writer connection
+    /// (`sqlite_native`), which costs less than building the multi-row statements.
     pub async fn apply_gx_changes(&self, changes: &[GxChange]) -> Result<()> {
+        if let Some(native) = self.native() {
+            return native.apply_gx_changes(changes.to_vec()).await;
+        }
         let mut tx = self.begin().await?;
         let mut i = 0;
         while i < changes.len() {
@@ -652,11 +686,12 @@ impl Tx {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::seal::{Kek, Keyring};
 
-    fn session(id: &str, rules: &[&str]) -> GxSession {
+    /// A session of SIM 001010000000001 at PCEF `pgw1` with `rules` installed.
+    pub(crate) fn session(id: &str, rules: &[&str]) -> GxSession {
         GxSession {
             session_id: id.into(),
             imsi: "001010000000001".into(),

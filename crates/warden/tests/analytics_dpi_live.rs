@@ -42,11 +42,6 @@ pdn_type = "ipv4"
 qci = 9
 "#;
 
-/// K/OPc of TS 35.208 test set 1, as in examples/sims.csv.
-const SIMS: &str = "imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n\
-001010000000001,,491700000001,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,pay-meter,standard,acme\n\
-001010000000002,,491700000002,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,pay-meter,standard,globex\n";
-
 /// Whether scapy with its TZSP layer is importable; under CI its absence fails the test.
 fn scapy() -> bool {
     let ok = Command::new("python3")
@@ -126,11 +121,10 @@ async fn a_card_number_mirrored_over_tzsp_becomes_a_personal_data_alert_without_
     for tenant in ["acme", "globex"] {
         assert!(common::warden(n.dir.path(), &["tenant", "create", tenant]).status.success(), "tenant {tenant}");
     }
-    for (file, contents, kind) in [("profiles.toml", PROFILES, "profile"), ("sims.csv", SIMS, "sim")] {
-        std::fs::write(n.dir.path().join(file), contents).unwrap();
-        let out = common::warden(n.dir.path(), &[kind, "import", file]);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    n.import(
+        PROFILES,
+        &common::sims_csv(&[("001010000000001", "pay-meter", "acme"), ("001010000000002", "pay-meter", "globex")]),
+    );
     let token = n.admin_token();
     let api = n.api();
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use analytics::ipfix::encode::{v4_flow_record, MessageBuilder, V4_FLOW_FIELDS};
 use analytics::{FiveTuple, Flow};
-use common::{free_port, metric_value as value, metrics_until as until, node, warden, Server, REALM};
+use common::{free_port, metric_value as value, metrics_until as until, node, sims_csv, Server, REALM};
 use testkit::gx::{Pgw, SessionSpec};
 
 const PGW: &str = "pgw.home.example";
@@ -21,10 +21,6 @@ const UE: Ipv4Addr = Ipv4Addr::new(10, 45, 0, 9);
 
 const PROFILES: &str = "[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n[[profile.apn]]\n\
 name = \"meters.example\"\npdn_type = \"ipv4\"\nqci = 9\n";
-
-/// K/OPc of TS 35.208 test set 1, as in examples/sims.csv.
-const SIMS: &str = "imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n\
-001010000000001,,491700000001,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,meter,standard,acme\n";
 
 fn now_ms() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
@@ -78,11 +74,7 @@ async fn a_device_past_learning_stays_past_learning_after_a_restart() {
          [analytics.engine]\nlearning_ms = 3000\n"
     );
     let n = node("7e", &[], "", &extra);
-    for (file, contents, kind) in [("profiles.toml", PROFILES, "profile"), ("sims.csv", SIMS, "sim")] {
-        std::fs::write(n.dir.path().join(file), contents).unwrap();
-        let out = warden(n.dir.path(), &[kind, "import", file]);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    n.import(PROFILES, &sims_csv(&[("001010000000001", "meter", "acme")]));
     let snapshot = n.dir.path().join("data/analytics/engine.snapshot");
 
     let mut server = n.start().await;

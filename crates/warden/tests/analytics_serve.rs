@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, metric_value as value, metrics_text as scrape, metrics_until as until, node, warden, REALM};
+use common::{free_port, metric_value as value, metrics_text as scrape, metrics_until as until, node, sims_csv, REALM};
 use testkit::gx::{Pgw, SessionSpec};
 use testkit::s6a::{self, connect_mme, Node as DiameterNode, PLMN_00101};
 
@@ -33,10 +33,6 @@ name = "meters.example"
 pdn_type = "ipv4"
 qci = 9
 "#;
-
-/// K/OPc of TS 35.208 test set 1, as in examples/sims.csv.
-const SIMS: &str = "imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n\
-001010000000001,,491700000001,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,scan-meter,standard,acme\n";
 
 /// softflowd's path, or `None` (skipped) outside CI when it or scapy is missing.
 fn tools() -> Option<PathBuf> {
@@ -74,11 +70,7 @@ async fn softflowd_flows_of_a_telnet_scanner_become_a_scanning_detection() {
          [analytics.engine]\nscan_telnet_hosts = 16\n"
     );
     let n = node("7c", &[MME.host], "", &extra);
-    for (file, contents, kind) in [("profiles.toml", PROFILES, "profile"), ("sims.csv", SIMS, "sim")] {
-        std::fs::write(n.dir.path().join(file), contents).unwrap();
-        let out = warden(n.dir.path(), &[kind, "import", file]);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    n.import(PROFILES, &sims_csv(&[("001010000000001", "scan-meter", "acme")]));
     let _server = n.start().await;
 
     // Attach, and the P-GW opens the session that gives the SIM its UE address.

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, http, node, warden, REALM};
+use common::{free_port, http, node, sims_csv, REALM};
 use serde_json::{json, Value};
 use testkit::gx::{Pgw, SessionSpec};
 
@@ -32,9 +32,6 @@ allow_domains = ["api.meters.example", "*.ota.meters.example"]
 [[profile.apn]]
 name = "meters.example"
 "#;
-
-const SIMS: &str = "imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n\
-001010000000001,,491700000001,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,dns-meter,standard,acme\n";
 
 fn have_dnspython() -> bool {
     let ok = Command::new("python3").args(["-c", "import dns.query"]).output().is_ok_and(|o| o.status.success());
@@ -103,11 +100,7 @@ async fn allowed_names_resolve_and_open_the_gx_rules_others_are_refused() {
          applications = [\"gx\"]\n[dns]\nlisten = \"{dns}\"\nupstream = [\"{up}\"]\n"
     );
     let n = node("5c", &[], "", &extra);
-    for (file, contents, kind) in [("p.toml", PROFILES, "profile"), ("s.csv", SIMS, "sim")] {
-        std::fs::write(n.dir.path().join(file), contents).unwrap();
-        let out = warden(n.dir.path(), &[kind, "import", file]);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    n.import(PROFILES, &sims_csv(&[(IMSI, "dns-meter", "acme")]));
     let token = n.admin_token();
     let _server = n.start().await;
 
@@ -182,20 +175,14 @@ async fn an_address_two_sims_hold_is_refused_unless_the_firewall_serves_one_apn(
         "{PROFILES}\n[[profile]]\nname = \"dns-camera\"\nservices = [\"data\"]\n\
          allow_domains = [\"api.meters.example\"]\n[[profile.apn]]\nname = \"cameras.example\"\n"
     );
-    let sims = format!(
-        "{SIMS}001010000000002,,491700000002,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,dns-camera,standard,globex\n"
-    );
+    let sims = sims_csv(&[(IMSI, "dns-meter", "acme"), (CAMERA, "dns-camera", "globex")]);
     let dns: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let extra = format!(
         "[[diameter.peers]]\norigin_host = \"{PGW}\"\norigin_realm = \"{REALM}\"\nimsi_prefixes = [\"00101\"]\n\
          applications = [\"gx\"]\n[dns]\nlisten = \"{dns}\"\n"
     );
     let n = node("5d", &[], "", &extra);
-    for (file, contents, kind) in [("p.toml", profiles.as_str(), "profile"), ("s.csv", sims.as_str(), "sim")] {
-        std::fs::write(n.dir.path().join(file), contents).unwrap();
-        let out = warden(n.dir.path(), &[kind, "import", file]);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    n.import(&profiles, &sims);
     let token = n.admin_token();
     let server = n.start().await;
     let pgw = Pgw::connect(n.diameter, PGW, REALM).await.expect("P-GW connects");

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{http, node, warden, Node, REALM};
+use common::{http, node, sims_csv, warden, Node, REALM};
 
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -47,10 +47,6 @@ pdn_type = "ipv4"
 qci = 9
 "#;
 
-/// One SIM of the profile (K/OPc of TS 35.208 test set 1, as in examples/sims.csv).
-const SIMS: &str = "imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n\
-001010000000001,,491700000001,465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,gx-meter,standard,acme\n";
-
 /// A node whose Diameter peers are an MME (S6a), and two PCEFs on Gx: the Rust P-GW and the
 /// python-diameter one. The profile and SIM are written to the node's directory and imported.
 fn setup() -> Node {
@@ -61,11 +57,7 @@ fn setup() -> Node {
         )
     };
     let n = node("5b", &[MME.host], "", &format!("{}{}[pcrf]\n", pcef(PGW), pcef(PGW_PY)));
-    for (file, contents, kind) in [("gx-profiles.toml", PROFILES, "profile"), ("gx-sims.csv", SIMS, "sim")] {
-        std::fs::write(n.dir.path().join(file), contents).unwrap();
-        let out = warden(n.dir.path(), &[kind, "import", file]);
-        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
-    }
+    n.import(PROFILES, &sims_csv(&[("001010000000001", "gx-meter", "acme")]));
     n
 }
 

@@ -105,6 +105,16 @@ impl Node {
         }
     }
 
+    /// Writes `profiles` (TOML) and `sims` (CSV) into the node's directory and imports them with the
+    /// CLI, profiles first.
+    pub fn import(&self, profiles: &str, sims: &str) {
+        for (file, contents, kind) in [("profiles.toml", profiles, "profile"), ("sims.csv", sims, "sim")] {
+            std::fs::write(self.dir.path().join(file), contents).unwrap();
+            let out = warden(self.dir.path(), &[kind, "import", file]);
+            assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+    }
+
     /// The first operator admin token (`warden admin init`).
     pub fn admin_token(&self) -> String {
         let out = warden(self.dir.path(), &["admin", "init"]);
@@ -129,6 +139,20 @@ impl Node {
         }
         panic!("warden serve did not listen on {} and {}", self.diameter, self.http);
     }
+}
+
+/// A SIM import CSV, one standard-priority SIM per `(imsi, profile, tenant)`, each with the K/OPc of
+/// TS 35.208 test set 1 (as in examples/sims.csv) and MSISDN 4917 followed by the IMSI's last 8 digits.
+pub fn sims_csv(rows: &[(&str, &str, &str)]) -> String {
+    let mut csv = String::from("imsi,iccid,msisdn,k,opc,op,amf,algorithm,profile,priority,tenant\n");
+    for (imsi, profile, tenant) in rows {
+        let msisdn = format!("4917{}", &imsi[imsi.len().saturating_sub(8)..]);
+        csv += &format!(
+            "{imsi},,{msisdn},465b5ce8b199b49faa5f0a2ee238a6bc,cd63cb71954a9f4e48a5994e37a02baf,,8000,milenage,\
+             {profile},standard,{tenant}\n"
+        );
+    }
+    csv
 }
 
 /// One JSON call to the API.

@@ -171,9 +171,8 @@ impl Authority {
     /// Serves the zone on `addr` (UDP and TCP, port 0: a free port) until `shutdown`; returns the
     /// address bound.
     pub async fn serve(self: Arc<Self>, addr: SocketAddr, shutdown: CancellationToken) -> io::Result<SocketAddr> {
-        let udp = UdpSocket::bind(addr).await?;
+        let (udp, tcp) = bind_pair(addr).await?;
         let addr = udp.local_addr()?;
-        let tcp = TcpListener::bind(addr).await?;
         let (me, stop) = (self.clone(), shutdown.clone());
         tokio::spawn(async move {
             let udp = Arc::new(udp);
@@ -222,4 +221,19 @@ impl Authority {
         });
         Ok(addr)
     }
+}
+
+/// A UDP socket and a TCP listener on the same address; with port 0 the free UDP port the kernel
+/// picks may be taken for TCP, so a few ports are tried.
+async fn bind_pair(addr: SocketAddr) -> io::Result<(UdpSocket, TcpListener)> {
+    let mut last = None;
+    for _ in 0..8 {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("no free port")))
 }

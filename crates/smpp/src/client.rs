@@ -68,7 +68,12 @@ pub struct LinkStatus {
 type SubmitReply = Result<(CommandStatus, String), String>;
 
 enum Command {
-    Submit { sm: ShortMessage, reply: oneshot::Sender<SubmitReply> },
+    Submit {
+        sm: ShortMessage,
+        reply: oneshot::Sender<SubmitReply>,
+    },
+    /// Unbind and end the link task.
+    Stop,
 }
 
 /// The SMPP client: a background task keeping the bind up, and an [`MtSender`].
@@ -76,12 +81,14 @@ pub struct SmppClient {
     config: SmppConfig,
     commands: mpsc::Sender<Command>,
     status: watch::Receiver<LinkStatus>,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Drop for SmppClient {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
     }
 }
 
@@ -100,7 +107,18 @@ impl SmppClient {
         let (status_tx, status) = watch::channel(LinkStatus::default());
         let link = Link { config: config.clone(), password, tls, mo, reports, status: status_tx };
         let task = tokio::spawn(link.run(rx));
-        Ok(SmppClient { config, commands, status, task })
+        Ok(SmppClient { config, commands, status, task: Some(task) })
+    }
+
+    /// Unbinds (waiting up to `response_timeout_ms` for `unbind_resp`) and stops the link task.
+    /// Dropping the client instead stops the task at once, without an unbind.
+    pub async fn shutdown(mut self) {
+        let _ = self.commands.send(Command::Stop).await;
+        if let Some(task) = self.task.take() {
+            if timeout(self.config.response_timeout() * 2, task).await.is_err() {
+                tracing::warn!("the SMPP link task did not stop in time");
+            }
+        }
     }
 
     /// The link's state now.
@@ -246,7 +264,7 @@ impl Link {
             loop {
                 match tokio::time::timeout_at(deadline, commands.recv()).await {
                     Err(_) => break,
-                    Ok(None) => return,
+                    Ok(None | Some(Command::Stop)) => return,
                     Ok(Some(Command::Submit { reply, .. })) => {
                         let why = self.status.borrow().last_error.clone().unwrap_or_default();
                         let _ = reply.send(Err(format!("SMPP link to the SMSC is down: {why}")));
@@ -398,7 +416,17 @@ impl<'a> Session<'a> {
                         let seq = self.sequence();
                         if let Ok(unbind) = Pdu::request(seq, Body::Unbind).encode() {
                             let _ = timeout(wait, writer.write_all(&unbind)).await;
+                            // Wait for unbind_resp (or anything final) before closing.
+                            let _ = timeout(wait, async {
+                                while let Some(Ok(Ok(frame))) = frames.recv().await {
+                                    if Header::decode(&frame).is_ok_and(|h| h.command_id == pdu::command_id::UNBIND | pdu::command_id::RESPONSE) {
+                                        return;
+                                    }
+                                }
+                            })
+                            .await;
                         }
+                        let _ = writer.shutdown().await;
                         break Ended::Stopped;
                     };
                     if reply.is_closed() {

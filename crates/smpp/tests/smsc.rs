@@ -454,3 +454,107 @@ async fn the_traffic_decodes_in_tshark_without_expert_errors() {
     let reassembled = tshark("gsm_sms_ud.reassembled.length", &["gsm_sms_ud.reassembled.length"]);
     assert_eq!(reassembled.trim(), "134", "tshark did not reassemble the concatenated message");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_window_submits_are_outstanding() {
+    let Some((mut sim, h)) = bound_with(|c| c.window = 2).await else { return };
+    sim.cmd(json!({"cmd": "hold"})).await;
+    let messages: Vec<MtMessage> = (0..5u8).map(|i| mt(vec![vec![0x02, 0x70, 0x00, i]])).collect();
+    let control = async {
+        sim.wait("submit_sm", |_| true).await;
+        sim.wait("submit_sm", |_| true).await;
+        // Nothing more goes out while two responses are held back.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        sim.drain();
+        let outstanding = sim.count("submit_sm");
+        sim.cmd(json!({"cmd": "release"})).await;
+        outstanding
+    };
+    let (outstanding, a, b, c, d, e) = tokio::join!(
+        control,
+        h.client.send(&messages[0]),
+        h.client.send(&messages[1]),
+        h.client.send(&messages[2]),
+        h.client.send(&messages[3]),
+        h.client.send(&messages[4]),
+    );
+    assert_eq!(outstanding, 2, "window = 2");
+    for outcome in [a, b, c, d, e] {
+        assert!(matches!(outcome, MtOutcome::Accepted { .. }), "{outcome:?}");
+    }
+    sim.drain();
+    assert_eq!(sim.count("submit_sm"), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_unbinds() {
+    let Some((mut sim, h)) = bound().await else { return };
+    let Harness { client, .. } = h;
+    client.shutdown().await;
+    sim.wait("unbind", |_| true).await;
+    sim.wait("closed", |_| true).await;
+    sim.drain();
+    assert_eq!(sim.count("bind"), 1, "no reconnect after shutdown");
+}
+
+/// A TLS terminator on loopback in front of the simulator, with a certificate for `localhost`
+/// signed by a test CA; returns its port and the CA's PEM.
+async fn tls_front(sim_port: u16) -> (u16, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec![]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(params, ca_key);
+    let leaf_key = rcgen::KeyPair::generate().unwrap();
+    let leaf =
+        rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap().signed_by(&leaf_key, &issuer).unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![leaf.der().clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else { return };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(("127.0.0.1", sim_port)).await else { return };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    (port, ca.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_is_used_when_configured_and_an_unknown_ca_is_refused() {
+    if !have_smpplib() {
+        return;
+    }
+    let mut sim = Sim::start().await;
+    let (port, ca) = tls_front(sim.port).await;
+    let (mut c, dir) = config(port, PASSWORD);
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca).unwrap();
+    c.tls = Some(smpp::SmppTlsConfig { ca_file: ca_file.clone(), server_name: Some("localhost".into()) });
+    let h = start(c.clone(), dir);
+    assert!(h.client.wait_bound(Duration::from_secs(10)).await, "{:?}", h.client.status());
+    assert!(matches!(h.client.send(&mt(vec![vec![0x02, 0x70, 0x00, 0x01]])).await, MtOutcome::Accepted { .. }));
+    sim.wait("submit_sm", |e| e["short_message"] == "02700001").await;
+
+    // A CA the SMSC's certificate does not chain to: no bind, the handshake error is surfaced.
+    let (_, other_ca) = tls_front(sim.port).await;
+    let dir = tempfile::tempdir().unwrap();
+    let other_file = dir.path().join("other-ca.pem");
+    std::fs::write(&other_file, other_ca).unwrap();
+    c.tls = Some(smpp::SmppTlsConfig { ca_file: other_file, server_name: Some("localhost".into()) });
+    let h = start(c, dir);
+    assert!(!h.client.wait_bound(Duration::from_millis(1_500)).await);
+    let error = h.client.status().last_error.unwrap_or_default();
+    assert!(error.contains("TLS handshake"), "{error}");
+}

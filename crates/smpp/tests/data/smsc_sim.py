@@ -8,6 +8,8 @@ smpplib only ships an ESME (client) loop, so the server loop around its PDU clas
 Listens on 127.0.0.1 (an ephemeral port, printed as the first line: {"event": "listening", "port": N}).
 Writes one JSON event per line on stdout; takes one JSON command per line on stdin:
   {"cmd": "throttle", "count": N, "status": S}   answer the next N submit_sm with status S (0x58)
+ {"cmd": "hold"}                                  keep submit_sm responses back until "release"
+  {"cmd": "release"}                              send the held responses
   {"cmd": "drop"}                                 close the current connection without unbind
   {"cmd": "unbind"}                               send unbind to the client
   {"cmd": "enquire_link"}                         send enquire_link to the client
@@ -55,6 +57,8 @@ class Smsc:
         self.conn_lock = threading.Lock()
         self.throttle = 0
         self.throttle_status = 0x58
+        self.hold = False
+        self.held = []
         self.next_message_id = 1
         self.traffic = []  # (connection number, from_client, bytes)
         self.connections = 0
@@ -135,6 +139,10 @@ class Smsc:
                  registered_delivery=pdu.registered_delivery,
                  short_message=(pdu.short_message or b"").hex(),
                  message_payload=payload.hex() if payload else None)
+            with self.conn_lock:
+                if self.hold:
+                    self.held.append((conn, number, pdu.sequence, status, message_id))
+                    return
             self.respond(conn, number, "submit_sm_resp", pdu.sequence, status, message_id=message_id or None)
         elif cmd == "enquire_link":
             emit(event="enquire_link", sequence=pdu.sequence)
@@ -160,6 +168,15 @@ class Smsc:
         if name == "throttle":
             self.throttle = c.get("count", 1)
             self.throttle_status = c.get("status", 0x58)
+        elif name == "hold":
+            with self.conn_lock:
+                self.hold = True
+        elif name == "release":
+            with self.conn_lock:
+                self.hold = False
+                held, self.held = self.held, []
+            for conn, number, sequence, status, message_id in held:
+                self.respond(conn, number, "submit_sm_resp", sequence, status, message_id=message_id or None)
         elif name == "drop":
             conn, _ = self.current()
             conn.shutdown(socket.SHUT_RDWR)

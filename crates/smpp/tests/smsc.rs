@@ -558,3 +558,24 @@ async fn tls_is_used_when_configured_and_an_unknown_ca_is_refused() {
     let error = h.client.status().last_error.unwrap_or_default();
     assert!(error.contains("TLS handshake"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_pdus_from_the_smsc_are_answered_with_an_error_and_the_bind_stays() {
+    let Some((mut sim, h)) = bound().await else { return };
+    // A deliver_sm whose sm_length (255) is above SMPP's 254: deliver_sm_resp ESME_RINVMSGLEN.
+    let mut deliver =
+        hex::decode("0000000000000005000000000000abcd000101343931370001013439313500000000000000000000ff").unwrap();
+    let len = (deliver.len() as u32).to_be_bytes();
+    deliver[..4].copy_from_slice(&len);
+    sim.cmd(json!({"cmd": "raw", "hex": hex::encode(&deliver)})).await;
+    let resp = sim.wait("deliver_sm_resp", |_| true).await;
+    assert_eq!((resp["sequence"].clone(), resp["status"].clone()), (json!(0xabcd), json!(0x01)));
+    // A command this client does not handle (data_sm, 0x00000103): generic_nack ESME_RINVCMDID.
+    sim.cmd(json!({"cmd": "raw", "hex": "00000010000001030000000000000077"})).await;
+    let nack = sim.wait("other", |e| e["command"] == "generic_nack").await;
+    assert_eq!((nack["sequence"].clone(), nack["status"].clone()), (json!(0x77), json!(0x03)));
+    // The bind is still up and works.
+    assert!(matches!(h.client.send(&mt(vec![vec![9]])).await, MtOutcome::Accepted { .. }));
+    assert_eq!(h.client.status().binds, 1);
+    assert!(h.mo.got.lock().unwrap().is_empty());
+}

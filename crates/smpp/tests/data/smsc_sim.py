@@ -10,6 +10,7 @@ Writes one JSON event per line on stdout; takes one JSON command per line on std
   {"cmd": "throttle", "count": N, "status": S}   answer the next N submit_sm with status S (0x58)
  {"cmd": "hold"}                                  keep submit_sm responses back until "release"
   {"cmd": "release"}                              send the held responses
+  {"cmd": "raw", "hex": ...}                      send these octets as they are
   {"cmd": "drop"}                                 close the current connection without unbind
   {"cmd": "unbind"}                               send unbind to the client
   {"cmd": "enquire_link"}                         send enquire_link to the client
@@ -177,6 +178,11 @@ class Smsc:
                 held, self.held = self.held, []
             for conn, number, sequence, status, message_id in held:
                 self.respond(conn, number, "submit_sm_resp", sequence, status, message_id=message_id or None)
+        elif name == "raw":
+            conn, number = self.current()
+            data = bytes.fromhex(c["hex"])
+            self.traffic.append((number, False, data))
+            conn.sendall(data)
         elif name == "drop":
             conn, _ = self.current()
             conn.shutdown(socket.SHUT_RDWR)

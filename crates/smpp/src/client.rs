@@ -371,11 +371,23 @@ struct Session<'a> {
     io: Option<Box<dyn Io>>,
     next_sequence: u32,
     pending: HashMap<u32, Pending>,
+    /// Bounds the `deliver_sm` being handled at once.
+    deliveries: Arc<tokio::sync::Semaphore>,
 }
+
+/// The most `deliver_sm` handled at once on one link; more are answered `ESME_RX_T_APPN` (the SMSC
+/// delivers them again later).
+pub const MAX_CONCURRENT_DELIVERIES: usize = 64;
 
 impl<'a> Session<'a> {
     fn new(link: &'a Link, io: Box<dyn Io>, next_sequence: u32) -> Self {
-        Session { link, io: Some(io), next_sequence, pending: HashMap::new() }
+        Session {
+            link,
+            io: Some(io),
+            next_sequence,
+            pending: HashMap::new(),
+            deliveries: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_DELIVERIES)),
+        }
     }
 
     fn sequence(&mut self) -> u32 {
@@ -606,9 +618,18 @@ impl<'a> Session<'a> {
             Body::Unbind => Err(("the SMSC unbound".into(), seq)),
             Body::UnbindResp => Ok(None),
             Body::DeliverSm(sm) => {
+                let Ok(permit) = self.deliveries.clone().try_acquire_owned() else {
+                    tracing::warn!(sequence = seq, "too many deliver_sm in progress; answering ESME_RX_T_APPN");
+                    return Ok(Some(Pdu {
+                        status: CommandStatus::ESME_RX_T_APPN,
+                        sequence: seq,
+                        body: Body::DeliverSmResp(MessageIdResp::default()),
+                    }));
+                };
                 let (mo, reports, answers) = (self.link.mo.clone(), self.link.reports.clone(), answers.clone());
                 tokio::spawn(async move {
                     let status = deliver(&sm, mo.as_ref(), reports.as_ref()).await;
+                    drop(permit);
                     let _ = answers.send(Pdu {
                         status,
                         sequence: seq,

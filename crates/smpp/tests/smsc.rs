@@ -579,3 +579,28 @@ async fn malformed_pdus_from_the_smsc_are_answered_with_an_error_and_the_bind_st
     assert_eq!(h.client.status().binds, 1);
     assert!(h.mo.got.lock().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_smsc_that_stops_answering_is_dropped_and_bound_again() {
+    let Some((mut sim, h)) = bound_with(|c| {
+        c.enquire_link_secs = 1;
+        c.response_timeout_ms = 800;
+    })
+    .await
+    else {
+        return;
+    };
+    sim.cmd(json!({"cmd": "mute"})).await;
+    // No submit_sm_resp: a retryable failure after response_timeout_ms.
+    let outcome = h.client.send(&mt(vec![vec![0x01]])).await;
+    let MtOutcome::Failed { reason, retry: true } = outcome else { panic!("{outcome:?}") };
+    assert!(reason.contains("no submit_sm_resp within 800 ms") || reason.contains("enquire_link_resp"), "{reason}");
+    // The unanswered keep-alive drops the link.
+    sim.wait("enquire_link", |_| true).await;
+    sim.wait("closed", |_| true).await;
+    sim.cmd(json!({"cmd": "unmute"})).await;
+    sim.wait("bind", |e| e["ok"] == true).await;
+    assert!(h.client.wait_bound(Duration::from_secs(5)).await);
+    assert!(matches!(h.client.send(&mt(vec![vec![0x02]])).await, MtOutcome::Accepted { .. }));
+    assert!(h.client.status().binds >= 2);
+}

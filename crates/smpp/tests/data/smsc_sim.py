@@ -10,6 +10,7 @@ Writes one JSON event per line on stdout; takes one JSON command per line on std
   {"cmd": "throttle", "count": N, "status": S}   answer the next N submit_sm with status S (0x58)
  {"cmd": "hold"}                                  keep submit_sm responses back until "release"
   {"cmd": "release"}                              send the held responses
+  {"cmd": "mute"} / {"cmd": "unmute"}             stop / resume answering anything (PDUs are still reported)
   {"cmd": "raw", "hex": ...}                      send these octets as they are
   {"cmd": "drop"}                                 close the current connection without unbind
   {"cmd": "unbind"}                               send unbind to the client
@@ -59,6 +60,7 @@ class Smsc:
         self.throttle = 0
         self.throttle_status = 0x58
         self.hold = False
+        self.mute = False
         self.held = []
         self.next_message_id = 1
         self.traffic = []  # (connection number, from_client, bytes)
@@ -71,6 +73,8 @@ class Smsc:
         conn.sendall(data)
 
     def respond(self, conn, number, name, sequence, status=0, **fields):
+        if self.mute:
+            return
         pdu = smpp.make_pdu(name, client=SEQ, **fields)
         pdu.sequence = sequence  # make_pdu ignores a sequence keyword on responses
         pdu.status = status
@@ -178,6 +182,8 @@ class Smsc:
                 held, self.held = self.held, []
             for conn, number, sequence, status, message_id in held:
                 self.respond(conn, number, "submit_sm_resp", sequence, status, message_id=message_id or None)
+        elif name in ("mute", "unmute"):
+            self.mute = name == "mute"
         elif name == "raw":
             conn, number = self.current()
             data = bytes.fromhex(c["hex"])

@@ -113,35 +113,6 @@ pub fn retryable(status: CommandStatus) -> bool {
 mod tests {
     use super::*;
 
-    fn mt() -> MtMessage {
-        MtMessage {
-            imsi: "001010000000001".parse().unwrap(),
-            msisdn: Some("+491701234567".into()),
-            originator: "+4915550".into(),
-            pid: 0x7F,
-            dcs: 0xF6,
-            segments: vec![vec![0x02, 0x70, 0x00, 0xAA]],
-            reference: "r1".into(),
-        }
-    }
-
-    #[test]
-    fn an_mt_segment_maps_onto_submit_sm() {
-        let sm = submit_sm(&mt(), &[0x02, 0x70, 0x00, 0xAA]).unwrap();
-        assert_eq!((sm.dest_addr_ton, sm.dest_addr_npi, sm.destination_addr.as_str()), (1, 1, "491701234567"));
-        assert_eq!((sm.source_addr_ton, sm.source_addr_npi, sm.source_addr.as_str()), (1, 1, "4915550"));
-        assert_eq!((sm.esm_class, sm.protocol_id, sm.data_coding, sm.registered_delivery), (0x40, 0x7F, 0xF6, 1));
-        assert_eq!(sm.short_message, [0x02, 0x70, 0x00, 0xAA]);
-        let long = submit_sm(&mt(), &[0u8; 300]).unwrap();
-        assert!(long.short_message.is_empty());
-        assert_eq!(long.tlvs.message_payload().map(<[u8]>::len), Some(300));
-        let mut no_msisdn = mt();
-        no_msisdn.msisdn = None;
-        assert!(submit_sm(&no_msisdn, &[1]).unwrap_err().contains("no MSISDN"));
-        assert_eq!(source_address("12345"), (0, 1, "12345".into()));
-        assert_eq!(source_address("Warden"), (5, 0, "Warden".into()));
-    }
-
     #[test]
     fn verdicts_map_onto_statuses() {
         assert_eq!(deliver_status(&MoVerdict::Accepted), CommandStatus::ESME_ROK);

@@ -1,6 +1,8 @@
 //! The PDU codec: round trips of generated PDUs, random octets never panic, examples built by hand
 //! from SMPP v3.4 §4 field by field, and precise errors naming the field and the limit.
 
+mod common;
+
 use proptest::prelude::*;
 use smpp::pdu::{self, frame_len, DecodeError, EncodeError, MAX_PDU_LEN};
 use smpp::tlv::{tag, Tlv, Tlvs};
@@ -8,7 +10,7 @@ use smpp::{Bind, BindResp, Body, CommandStatus, MessageIdResp, Pdu, ShortMessage
 use zeroize::Zeroizing;
 
 fn cstring(max: usize) -> impl Strategy<Value = String> {
-    proptest::collection::vec(1u8..0x7F, 0..max).prop_map(|v| v.into_iter().map(char::from).collect())
+    common::text(1..0x7F, max)
 }
 
 fn time() -> impl Strategy<Value = String> {
@@ -48,31 +50,7 @@ fn bind() -> impl Strategy<Value = Bind> {
 }
 
 fn short_message() -> impl Strategy<Value = ShortMessage> {
-    (
-        (cstring(5), any::<[u8; 2]>(), cstring(20), any::<[u8; 2]>(), cstring(20)),
-        (any::<[u8; 3]>(), time(), time(), any::<[u8; 4]>()),
-        (proptest::collection::vec(any::<u8>(), 0..=254), tlvs()),
-    )
-        .prop_map(|((st, s, sa, d, da), (e, sched, valid, r), (sm, tlvs))| ShortMessage {
-            service_type: st,
-            source_addr_ton: s[0],
-            source_addr_npi: s[1],
-            source_addr: sa,
-            dest_addr_ton: d[0],
-            dest_addr_npi: d[1],
-            destination_addr: da,
-            esm_class: e[0],
-            protocol_id: e[1],
-            priority_flag: e[2],
-            schedule_delivery_time: sched,
-            validity_period: valid,
-            registered_delivery: r[0],
-            replace_if_present_flag: r[1],
-            data_coding: r[2],
-            sm_default_msg_id: r[3],
-            short_message: sm,
-            tlvs,
-        })
+    common::short_message(1..0x7F, (time(), time()), tlvs())
 }
 
 fn bind_resp() -> impl Strategy<Value = BindResp> {

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use smpp::{SmppClient, SmppConfig};
+use smpp::{mapping, SmppClient, SmppConfig};
 use sms::{
     BoxFuture, DeliveryReport, MoHandler, MoMessage, MoVerdict, MtMessage, MtOutcome, MtSender, ReportSink, Via,
 };
@@ -201,6 +201,24 @@ fn mt(segments: Vec<Vec<u8>>) -> MtMessage {
         segments,
         reference: "job-1".into(),
     }
+}
+
+/// The mapping alone (no simulator needed).
+#[test]
+fn an_mt_segment_maps_onto_submit_sm() {
+    let sm = mapping::submit_sm(&mt(vec![]), &[0x02, 0x70, 0x00, 0xAA]).unwrap();
+    assert_eq!((sm.dest_addr_ton, sm.dest_addr_npi, sm.destination_addr.as_str()), (1, 1, "491701234567"));
+    assert_eq!((sm.source_addr_ton, sm.source_addr_npi, sm.source_addr.as_str()), (1, 1, "4915550"));
+    assert_eq!((sm.esm_class, sm.protocol_id, sm.data_coding, sm.registered_delivery), (0x40, 0x7F, 0xF6, 1));
+    assert_eq!(sm.short_message, [0x02, 0x70, 0x00, 0xAA]);
+    let long = mapping::submit_sm(&mt(vec![]), &[0u8; 300]).unwrap();
+    assert!(long.short_message.is_empty());
+    assert_eq!(long.tlvs.message_payload().map(<[u8]>::len), Some(300));
+    let mut no_msisdn = mt(vec![]);
+    no_msisdn.msisdn = None;
+    assert!(mapping::submit_sm(&no_msisdn, &[1]).unwrap_err().contains("no MSISDN"));
+    assert_eq!(mapping::source_address("12345"), (0, 1, "12345".into()));
+    assert_eq!(mapping::source_address("Warden"), (5, 0, "Warden".into()));
 }
 
 /// Two concatenated segments of a TS 31.115 command packet: UDH with IEI 0x00 (concatenation,

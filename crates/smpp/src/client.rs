@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sms::{BoxFuture, MoHandler, MtMessage, MtOutcome, MtSender, ReportSink};
+use sms::{BoxFuture, MoHandler, MoMessage, MoVerdict, MtMessage, MtOutcome, MtSender, ReportSink};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -133,16 +133,16 @@ impl SmppClient {
     }
 
     /// Submits one `submit_sm`, sending it again while throttled (up to `throttle_retries`).
-    async fn submit(&self, sm: &ShortMessage) -> Result<String, MtOutcome> {
+    async fn submit(&self, sm: &ShortMessage) -> Result<String, SubmitFailure> {
         let mut throttled = 0;
         loop {
             if !self.wait_bound(self.config.response_timeout()).await {
                 let why = self.status().last_error.unwrap_or_else(|| "not bound yet".into());
-                return Err(MtOutcome::Failed { reason: format!("SMPP link to the SMSC is down: {why}"), retry: true });
+                return Err(SubmitFailure { reason: format!("SMPP link to the SMSC is down: {why}"), retry: true });
             }
             let (reply, rx) = oneshot::channel();
             if self.commands.send(Command::Submit { sm: sm.clone(), reply }).await.is_err() {
-                return Err(MtOutcome::Failed { reason: "the SMPP client has stopped".into(), retry: true });
+                return Err(SubmitFailure { reason: "the SMPP client has stopped".into(), retry: true });
             }
             // The link task answers every submit it takes (response, timeout or lost link).
             let status = match rx.await {
@@ -153,11 +153,11 @@ impl SmppClient {
                 Ok(Ok((status, _))) => status,
                 Ok(Err(reason)) => {
                     metrics::counter!(SUBMITS_METRIC, "result" => "lost").increment(1);
-                    return Err(MtOutcome::Failed { reason, retry: true });
+                    return Err(SubmitFailure { reason, retry: true });
                 }
                 Err(_) => {
                     metrics::counter!(SUBMITS_METRIC, "result" => "lost").increment(1);
-                    return Err(MtOutcome::Failed { reason: "the SMPP link task stopped".into(), retry: true });
+                    return Err(SubmitFailure { reason: "the SMPP link task stopped".into(), retry: true });
                 }
             };
             if status.is_throttling() {
@@ -168,18 +168,24 @@ impl SmppClient {
                     tokio::time::sleep(Duration::from_millis(self.config.throttle_delay_ms)).await;
                     continue;
                 }
-                return Err(MtOutcome::Failed {
+                return Err(SubmitFailure {
                     reason: format!("the SMSC still throttles after {throttled} retries: {status}"),
                     retry: true,
                 });
             }
             metrics::counter!(SUBMITS_METRIC, "result" => "refused").increment(1);
-            return Err(MtOutcome::Failed {
+            return Err(SubmitFailure {
                 reason: format!("the SMSC refused submit_sm: {status}"),
                 retry: mapping::retryable(status),
             });
         }
     }
+}
+
+/// Why a `submit_sm` did not go through, and whether trying again later may help.
+struct SubmitFailure {
+    reason: String,
+    retry: bool,
 }
 
 impl MtSender for SmppClient {
@@ -203,10 +209,31 @@ impl MtSender for SmppClient {
                 }
                 match self.submit(&sm).await {
                     Ok(id) => message_id = id,
-                    Err(outcome) => return outcome,
+                    Err(SubmitFailure { reason, retry }) => return MtOutcome::Failed { reason, retry },
                 }
             }
             MtOutcome::Accepted { message_id }
+        })
+    }
+}
+
+impl MoHandler for SmppClient {
+    /// Forwards an MO message from a SIM (arrived over SGd and screened) to the SMSC as a
+    /// `submit_sm` from the SIM's MSISDN to its TP-DA: `Accepted` once the SMSC took it, `Failed`
+    /// otherwise (throttling handled as for MT messages).
+    fn received<'a>(&'a self, message: &'a MoMessage) -> BoxFuture<'a, MoVerdict> {
+        Box::pin(async move {
+            let sm = match mapping::forward_sm(message) {
+                Ok(sm) => sm,
+                Err(reason) => return MoVerdict::Failed { reason, retry: false },
+            };
+            if let Err(e) = Pdu::request(1, Body::SubmitSm(sm.clone())).encode() {
+                return MoVerdict::Failed { reason: format!("submit_sm cannot be encoded: {e}"), retry: false };
+            }
+            match self.submit(&sm).await {
+                Ok(_) => MoVerdict::Accepted,
+                Err(SubmitFailure { reason, retry }) => MoVerdict::Failed { reason, retry },
+            }
         })
     }
 }

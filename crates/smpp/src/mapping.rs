@@ -62,6 +62,39 @@ pub fn submit_sm(message: &MtMessage, segment: &[u8]) -> Result<ShortMessage, St
     Ok(sm)
 }
 
+/// The `submit_sm` that forwards an MO message from a SIM to the SMSC: source the SIM's MSISDN
+/// (international), destination TP-DA (`+digits` international, digits of unknown type), UDHI,
+/// TP-PID and TP-DCS as the SIM sent them, no delivery receipt asked for.
+pub fn forward_sm(message: &MoMessage) -> Result<ShortMessage, String> {
+    let msisdn = message.msisdn.as_deref().ok_or("the MO message names no MSISDN to send it from")?;
+    let msisdn = msisdn.strip_prefix('+').unwrap_or(msisdn);
+    if msisdn.is_empty() || !msisdn.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("MSISDN {msisdn:?} is not digits"));
+    }
+    let (dest_addr_ton, dest_addr_npi, destination_addr) = source_address(&message.destination);
+    if dest_addr_ton == TON_ALPHANUMERIC {
+        return Err(format!("destination {:?} is not a number", message.destination));
+    }
+    let mut sm = ShortMessage {
+        source_addr_ton: TON_INTERNATIONAL,
+        source_addr_npi: NPI_ISDN,
+        source_addr: msisdn.to_string(),
+        dest_addr_ton,
+        dest_addr_npi,
+        destination_addr,
+        esm_class: if message.udhi { ESM_UDHI } else { 0 },
+        protocol_id: message.pid,
+        data_coding: message.dcs,
+        ..Default::default()
+    };
+    if message.user_data.len() > MAX_SHORT_MESSAGE {
+        sm.tlvs.push(tag::MESSAGE_PAYLOAD, message.user_data.clone());
+    } else {
+        sm.short_message = message.user_data.clone();
+    }
+    Ok(sm)
+}
+
 /// The MO message a (non-receipt) `deliver_sm` carries.
 pub fn mo_message(sm: &ShortMessage) -> MoMessage {
     let user_data =

@@ -622,3 +622,30 @@ async fn an_smsc_that_stops_answering_is_dropped_and_bound_again() {
     assert!(matches!(h.client.send(&mt(vec![vec![0x02]])).await, MtOutcome::Accepted { .. }));
     assert!(h.client.status().binds >= 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mo_messages_from_sgd_are_forwarded_to_the_smsc() {
+    let Some((mut sim, h)) = bound().await else { return };
+    let mo = MoMessage {
+        imsi: Some("001010000000001".parse().unwrap()),
+        msisdn: Some("491701234567".into()),
+        destination: "+4930123456".into(),
+        pid: 0x00,
+        dcs: 0x04,
+        udhi: true,
+        user_data: vec![0x05, 0x00, 0x03, 0x01, 0x02, 0x01, 0xDE, 0xAD, 0x00],
+        via: Via::Sgd { mme: "mme1.example".into() },
+    };
+    assert_eq!(MoHandler::received(&h.client, &mo).await, MoVerdict::Accepted);
+    let submit = sim.wait("submit_sm", |_| true).await;
+    assert_eq!(submit["short_message"], "0500030102 01dead00".replace(' ', ""));
+    assert_eq!((submit["source_addr"].clone(), submit["source_addr_ton"].clone()), (json!("491701234567"), json!(1)));
+    assert_eq!((submit["destination_addr"].clone(), submit["dest_addr_ton"].clone()), (json!("4930123456"), json!(1)));
+    assert_eq!((submit["esm_class"].clone(), submit["data_coding"].clone()), (json!(0x40), json!(0x04)));
+    assert_eq!(submit["registered_delivery"], 0);
+    // Refused by the SMSC for good: a permanent failure for the screening to report.
+    sim.cmd(json!({"cmd": "throttle", "count": 1, "status": 0x0B})).await;
+    let verdict = MoHandler::received(&h.client, &mo).await;
+    let MoVerdict::Failed { reason, retry: false } = verdict else { panic!("{verdict:?}") };
+    assert!(reason.contains("ESME_RINVDSTADR"), "{reason}");
+}

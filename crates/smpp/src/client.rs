@@ -254,7 +254,7 @@ struct Link {
 enum Ended {
     /// Keep reconnecting.
     Error(String),
-    /// Every [`SmppClient`] handle is gone.
+    /// [`SmppClient::shutdown`] asked for it, or the client is gone.
     Stopped,
 }
 
@@ -339,7 +339,13 @@ impl Link {
                         if h.command_id == (pdu::command_id::BIND_TRANSCEIVER | pdu::command_id::RESPONSE)
                             || h.command_id == pdu::command_id::GENERIC_NACK =>
                     {
-                        return Ok::<_, std::io::Error>(h.command_status)
+                        // A generic_nack "OK" is no bind.
+                        let nack_ok = h.command_id == pdu::command_id::GENERIC_NACK && h.command_status.is_ok();
+                        return Ok::<_, std::io::Error>(if nack_ok {
+                            CommandStatus::ESME_RUNKNOWNERR
+                        } else {
+                            h.command_status
+                        });
                     }
                     // An enquire_link (or anything else) before the bind answer: not ours to answer yet.
                     Ok(_) => continue,

@@ -305,11 +305,14 @@ fn dissect(messages: &[Vec<u8>]) -> Vec<Value> {
     String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
-fn ie<'a>(ies: &'a Value, ietype: u8, instance: u8) -> &'a Value {
+fn ie(ies: &Value, ietype: u8, instance: u8) -> &Value {
+    let (t, n) = (ietype.to_string(), instance.to_string());
     ies.as_array()
         .unwrap()
         .iter()
-        .find(|i| i["ietype"] == ietype.to_string() && i.get("instance").is_none_or(|x| *x == instance.to_string()))
+        .find(|i| {
+            i["ietype"].as_str() == Some(t.as_str()) && i.get("instance").is_none_or(|x| x.as_str() == Some(n.as_str()))
+        })
         .unwrap_or_else(|| panic!("scapy found no IE {ietype}/{instance} in {ies}"))
 }
 

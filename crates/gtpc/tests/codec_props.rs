@@ -1,0 +1,178 @@
+//! Property tests: arbitrary messages round trip (structure and bytes), random and mutated bytes never
+//! panic and re-encode byte-identically whenever they decode, and every truncation of a valid message
+//! is an error.
+
+use bytes::Bytes;
+use gtpc::v2::{Header, Ie, IeType, IeValue, Message, MessageType};
+use gtpc::{v1, DecodeError};
+use proptest::prelude::*;
+
+fn v2_ie(depth: u32) -> BoxedStrategy<Ie> {
+    let raw = (
+        any::<u8>().prop_filter("not grouped", |t| !IeType(*t).is_grouped()),
+        0u8..16,
+        0u8..16,
+        prop::collection::vec(any::<u8>(), 0..24),
+    )
+        .prop_map(|(t, instance, spare, v)| Ie {
+            ie_type: IeType(t),
+            instance,
+            spare,
+            value: IeValue::Raw(Bytes::from(v)),
+        });
+    if depth == 0 {
+        return raw.boxed();
+    }
+    let grouped = (
+        prop::sample::select(vec![93u8, 109, 180, 181, 191, 195]),
+        0u8..16,
+        0u8..16,
+        prop::collection::vec(v2_ie(depth - 1), 0..4),
+    )
+        .prop_map(|(t, instance, spare, c)| Ie { ie_type: IeType(t), instance, spare, value: IeValue::Grouped(c) });
+    prop_oneof![3 => raw, 1 => grouped].boxed()
+}
+
+fn v2_header() -> impl Strategy<Value = Header> {
+    (any::<u8>(), prop::option::of(any::<u32>()), 0u32..(1 << 24), prop::option::of(0u8..16), 0u8..4, any::<u8>())
+        .prop_map(|(t, teid, sequence, priority, spare_flags, tail)| Header {
+            message_type: MessageType(t),
+            teid,
+            sequence,
+            priority,
+            spare_flags,
+            spare_tail: if priority.is_some() { tail & 0x0f } else { tail },
+        })
+}
+
+fn v2_single() -> impl Strategy<Value = Message> {
+    (v2_header(), prop::collection::vec(v2_ie(2), 0..10)).prop_map(|(header, ies)| Message {
+        header,
+        ies,
+        piggybacked: None,
+    })
+}
+
+fn v2_message() -> impl Strategy<Value = Message> {
+    (v2_single(), prop::option::of(v2_single())).prop_map(|(mut m, p)| {
+        m.piggybacked = p.map(Box::new);
+        m
+    })
+}
+
+const TV_TYPES: [u8; 27] =
+    [1, 2, 3, 4, 5, 8, 9, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 127];
+
+fn v1_ie() -> impl Strategy<Value = v1::Ie> {
+    let tv = prop::sample::select(TV_TYPES.to_vec())
+        .prop_flat_map(|t| prop::collection::vec(any::<u8>(), v1::tv_len(t).unwrap()).prop_map(move |v| (t, v)));
+    let tlv = (128u8..=255, prop::collection::vec(any::<u8>(), 0..40));
+    prop_oneof![tv, tlv].prop_map(|(t, v)| v1::Ie::new(v1::IeType(t), v).unwrap())
+}
+
+fn v1_message() -> impl Strategy<Value = v1::Message> {
+    let ext = (1u8..=255, 1usize..4).prop_flat_map(|(t, n)| {
+        prop::collection::vec(any::<u8>(), 4 * n - 2)
+            .prop_map(move |c| v1::ExtensionHeader { ext_type: t, content: c.into() })
+    });
+    (
+        (0u8..255, any::<u32>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>()),
+        (any::<u16>(), any::<u8>(), any::<u8>(), prop::collection::vec(ext, 0..3)),
+        prop::collection::vec(v1_ie(), 0..12),
+    )
+        .prop_map(|((t, teid, spare, e, s, pn), (seq, npdu, next, exts), ies)| {
+            let optional = e || s || pn;
+            let header = v1::Header {
+                message_type: v1::MessageType(t),
+                teid,
+                spare,
+                e,
+                s,
+                pn,
+                sequence: if optional { seq } else { 0 },
+                npdu: if optional { npdu } else { 0 },
+                next_ext_raw: if optional && !e { next } else { 0 },
+                extensions: if e { exts } else { Vec::new() },
+            };
+            v1::Message { header, ies }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn v2_messages_round_trip(m in v2_message()) {
+        let bytes = m.encode();
+        prop_assert_eq!(bytes.len(), m.encoded_len());
+        let d = Message::decode(&bytes).unwrap();
+        prop_assert_eq!(&d, &m);
+        prop_assert_eq!(d.encode(), bytes);
+    }
+
+    #[test]
+    fn v1_messages_round_trip(m in v1_message()) {
+        let bytes = m.encode();
+        prop_assert_eq!(bytes.len(), m.encoded_len());
+        let d = v1::Message::decode(&bytes).unwrap();
+        prop_assert_eq!(&d, &m);
+        prop_assert_eq!(d.encode(), bytes);
+    }
+
+    #[test]
+    fn random_bytes_never_panic_and_what_decodes_reencodes_identically(bytes in prop::collection::vec(any::<u8>(), 0..200)) {
+        if let Ok(m) = Message::decode(&bytes) {
+            prop_assert_eq!(m.encode(), bytes.clone());
+        }
+        if let Ok(m) = v1::Message::decode(&bytes) {
+            prop_assert_eq!(m.encode(), bytes);
+        }
+    }
+
+    #[test]
+    fn damaged_messages_never_panic_and_what_decodes_reencodes_identically(
+        m in v2_message(), m1 in v1_message(), edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6)
+    ) {
+        for mut bytes in [m.encode(), m1.encode()] {
+            for (i, b) in &edits {
+                let i = i.index(bytes.len());
+                bytes[i] = *b;
+            }
+            if let Ok(d) = Message::decode(&bytes) {
+                prop_assert_eq!(d.encode(), bytes.clone());
+            }
+            if let Ok(d) = v1::Message::decode(&bytes) {
+                prop_assert_eq!(d.encode(), bytes.clone());
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_is_an_error(m in v2_message(), m1 in v1_message()) {
+        let bytes = m.encode();
+        for n in 0..bytes.len() {
+            prop_assert!(Message::decode(&bytes[..n]).is_err(), "v2 prefix of {} bytes decoded", n);
+        }
+        let bytes = m1.encode();
+        for n in 0..bytes.len() {
+            prop_assert!(v1::Message::decode(&bytes[..n]).is_err(), "v1 prefix of {} bytes decoded", n);
+        }
+    }
+
+    #[test]
+    fn a_grouped_child_running_past_its_parent_is_an_ie_overrun(extra in 1u16..200, ebi in any::<u8>()) {
+        // A Bearer Context whose EBI child claims `1 + extra` octets: more than the Bearer Context holds.
+        let mut bytes = Message::builder(MessageType::CREATE_SESSION_REQUEST)
+            .ie(Ie::bearer_context(0, vec![Ie::ebi(ebi)]))
+            .ie(Ie::recovery(1))
+            .build()
+            .unwrap()
+            .encode();
+        // Header 12, Bearer Context header 4, then the EBI's length field at 17..19.
+        bytes[17..19].copy_from_slice(&(1 + extra).to_be_bytes());
+        match Message::decode(&bytes) {
+            Err(DecodeError::IeOverrun { offset: 16, ie_type: 73, parent: Some(93), available: 1, .. }) => {}
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+}

@@ -12,11 +12,13 @@
 //! [`DecodeError`] (what, at which offset) for everything else; no input makes them panic.
 
 pub mod error;
+mod octets;
 pub mod tbcd;
 pub mod v1;
 pub mod v2;
 
 pub use error::{DecodeError, ValueError};
+pub use octets::Octets;
 pub use tbcd::Plmn;
 
 /// The GTP version of a datagram (the three high bits of its first octet), without decoding it.

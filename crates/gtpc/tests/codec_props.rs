@@ -2,7 +2,6 @@
 //! panic and re-encode byte-identically whenever they decode, and every truncation of a valid message
 //! is an error.
 
-use bytes::Bytes;
 use gtpc::v2::{Header, Ie, IeType, IeValue, Message, MessageType};
 use gtpc::{v1, DecodeError};
 use proptest::prelude::*;
@@ -18,7 +17,7 @@ fn v2_ie(depth: u32) -> BoxedStrategy<Ie> {
             ie_type: IeType(t),
             instance,
             spare,
-            value: IeValue::Raw(Bytes::from(v)),
+            value: IeValue::Raw(v.into()),
         });
     if depth == 0 {
         return raw.boxed();

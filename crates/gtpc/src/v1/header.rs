@@ -1,10 +1,9 @@
 //! The GTPv1 header (TS 29.060 §6): flags, type, length, TEID; when any of E, S, PN is set the
 //! sequence number, N-PDU number and next-extension-header octets, then the extension headers.
 
-use bytes::Bytes;
-
 use crate::error::DecodeError;
 use crate::v1::MessageType;
+use crate::Octets;
 
 /// One extension header (TS 29.060 §6.1): its type (announced by the octet before it) and its content
 /// (the octets between its length octet and its next-type octet).
@@ -13,7 +12,7 @@ pub struct ExtensionHeader {
     /// The extension header type.
     pub ext_type: u8,
     /// The content: 4n-2 octets for a length of n.
-    pub content: Bytes,
+    pub content: Octets,
 }
 
 /// A GTPv1 header. The length is derived when encoding.
@@ -77,7 +76,7 @@ impl Header {
     }
 
     /// Decodes the header; returns it and the message's total size (8 + the length field).
-    pub(crate) fn decode(buf: &Bytes) -> Result<(Header, usize), DecodeError> {
+    pub(crate) fn decode(buf: &[u8]) -> Result<(Header, usize), DecodeError> {
         if buf.len() < 8 {
             return Err(DecodeError::TruncatedHeader { offset: 0, need: 8, have: buf.len() });
         }
@@ -129,7 +128,7 @@ impl Header {
             if n == 0 || at + 4 * n > total {
                 return Err(DecodeError::BadExtensionHeader { ext_type: next, offset: at });
             }
-            h.extensions.push(ExtensionHeader { ext_type: next, content: buf.slice(at + 1..at + 4 * n - 1) });
+            h.extensions.push(ExtensionHeader { ext_type: next, content: Octets::from(&buf[at + 1..at + 4 * n - 1]) });
             next = buf[at + 4 * n - 1];
             at += 4 * n;
         }

@@ -5,11 +5,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use bytes::Bytes;
-
 use crate::error::{DecodeError, ValueError};
 use crate::tbcd::{decode_apn, decode_digits, encode_apn, encode_digits};
-use crate::Plmn;
+use crate::{Octets, Plmn};
 
 /// A GTPv1 IE type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -112,7 +110,7 @@ pub struct Ie {
     /// The type.
     pub ie_type: IeType,
     /// The value, as it came.
-    pub value: Bytes,
+    pub value: Octets,
 }
 
 /// GTPv1 User Location Information (§7.7.51): the geographic location type (0 CGI, 1 SAI, 2 RAI) and
@@ -141,7 +139,7 @@ fn header_len(t: IeType) -> usize {
 
 impl Ie {
     /// An IE with this type and value. For a TV type the value must be its fixed length.
-    pub fn new(ie_type: IeType, value: impl Into<Bytes>) -> Result<Ie, ValueError> {
+    pub fn new(ie_type: IeType, value: impl Into<Octets>) -> Result<Ie, ValueError> {
         let value = value.into();
         let max = match ie_type {
             t if t.is_tv() => {
@@ -354,14 +352,14 @@ impl Ie {
     }
 
     /// A Quality of Service Profile IE, kept as given (allocation/retention priority octet first).
-    pub fn qos_profile(raw: impl Into<Bytes>) -> Ie {
+    pub fn qos_profile(raw: impl Into<Octets>) -> Ie {
         Ie { ie_type: IeType::QOS_PROFILE, value: raw.into() }
     }
 }
 
 /// Decodes the IEs in `buf[start..end]`.
-pub(crate) fn decode_list(buf: &Bytes, start: usize, end: usize) -> Result<Vec<Ie>, DecodeError> {
-    let mut ies = Vec::with_capacity(16);
+pub(crate) fn decode_list(buf: &[u8], start: usize, end: usize) -> Result<Vec<Ie>, DecodeError> {
+    let mut ies = Vec::with_capacity(((end - start) / 4).min(64));
     let mut at = start;
     while at < end {
         let t = IeType(buf[at]);
@@ -402,7 +400,7 @@ pub(crate) fn decode_list(buf: &Bytes, start: usize, end: usize) -> Result<Vec<I
                 parent: None,
             });
         }
-        ies.push(Ie { ie_type: t, value: buf.slice(at + hlen..at + hlen + len) });
+        ies.push(Ie { ie_type: t, value: Octets::from(&buf[at + hlen..at + hlen + len]) });
         at += hlen + len;
     }
     Ok(ies)

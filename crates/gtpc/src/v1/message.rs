@@ -2,8 +2,6 @@
 
 use std::fmt;
 
-use bytes::Bytes;
-
 use crate::error::DecodeError;
 use crate::v1::ie::decode_list;
 use crate::v1::{Header, Ie, IeType};
@@ -84,16 +82,11 @@ impl Message {
 
     /// Decodes one datagram; it must hold exactly one message. G-PDUs are refused (user plane).
     pub fn decode(buf: &[u8]) -> Result<Message, DecodeError> {
-        Message::decode_bytes(Bytes::copy_from_slice(buf))
-    }
-
-    /// Like [`Message::decode`] without the copy.
-    pub fn decode_bytes(buf: Bytes) -> Result<Message, DecodeError> {
-        let (header, total) = Header::decode(&buf)?;
+        let (header, total) = Header::decode(buf)?;
         if header.message_type == MessageType::G_PDU {
             return Err(DecodeError::UserPlane(header.message_type.0));
         }
-        let ies = decode_list(&buf, header.len(), total)?;
+        let ies = decode_list(buf, header.len(), total)?;
         if total != buf.len() {
             return Err(DecodeError::TrailingBytes { offset: total, count: buf.len() - total });
         }

@@ -2,10 +2,9 @@
 //! IEs hold a list of IEs; every other IE (including types this crate does not know) holds its value
 //! as it came, so that re-encoding is byte-identical.
 
-use bytes::Bytes;
-
 use crate::error::DecodeError;
 use crate::v2::{IeType, MAX_DEPTH};
+use crate::Octets;
 
 /// One information element.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +24,14 @@ pub struct Ie {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IeValue {
     /// The octets after the IE header, as they came.
-    Raw(Bytes),
+    Raw(Octets),
     /// The IEs of a grouped IE.
     Grouped(Vec<Ie>),
 }
 
 impl Ie {
     /// An IE with a raw value.
-    pub fn raw(ie_type: IeType, instance: u8, value: impl Into<Bytes>) -> Ie {
+    pub fn raw(ie_type: IeType, instance: u8, value: impl Into<Octets>) -> Ie {
         Ie { ie_type, instance: instance & 0x0f, spare: 0, value: IeValue::Raw(value.into()) }
     }
 
@@ -96,13 +95,13 @@ impl Ie {
 /// Decodes the IEs in `buf[start..end]`, which is the body of a message (`parent` `None`) or the value
 /// of a grouped IE of type `parent`. Offsets in errors are positions in `buf`.
 pub(crate) fn decode_list(
-    buf: &Bytes,
+    buf: &[u8],
     start: usize,
     end: usize,
     parent: Option<u8>,
     depth: usize,
 ) -> Result<Vec<Ie>, DecodeError> {
-    let mut ies = Vec::with_capacity(if parent.is_none() { 16 } else { 4 });
+    let mut ies = Vec::with_capacity(((end - start) / 8).min(64));
     let mut at = start;
     while at < end {
         let left = end - at;
@@ -130,7 +129,7 @@ pub(crate) fn decode_list(
             }
             IeValue::Grouped(decode_list(buf, vstart, vend, Some(ie_type.0), depth + 1)?)
         } else {
-            IeValue::Raw(buf.slice(vstart..vend))
+            IeValue::Raw(Octets::from(&buf[vstart..vend]))
         };
         ies.push(Ie { ie_type, instance, spare, value });
         at = vend;

@@ -1,8 +1,6 @@
 //! GTPv2-C messages (TS 29.274 §5, §7): decode, encode, look-ups and a builder. A message may carry one
 //! piggybacked message (§5.5.1: an initial message after a triggered response in the same datagram).
 
-use bytes::Bytes;
-
 use crate::error::{DecodeError, ValueError};
 use crate::v2::ie::decode_list;
 use crate::v2::{Header, Ie, IeType, IeValue, MessageType};
@@ -34,19 +32,14 @@ pub enum BuildError {
 
 impl Message {
     /// Decodes one datagram: a message and, if its P flag is set, the piggybacked message after it.
-    /// The whole datagram must be used. Copies `buf` once; the IE values share that copy.
+    /// The whole datagram must be used.
     pub fn decode(buf: &[u8]) -> Result<Message, DecodeError> {
-        Message::decode_bytes(Bytes::copy_from_slice(buf))
-    }
-
-    /// Like [`Message::decode`] without the copy: the IE values are slices of `buf`.
-    pub fn decode_bytes(buf: Bytes) -> Result<Message, DecodeError> {
-        let (mut first, p, end) = decode_one(&buf, 0)?;
+        let (mut first, p, end) = decode_one(buf, 0)?;
         if p {
             if end == buf.len() {
                 return Err(DecodeError::MissingPiggyback { offset: end });
             }
-            let (second, p2, end2) = decode_one(&buf, end)?;
+            let (second, p2, end2) = decode_one(buf, end)?;
             if p2 {
                 return Err(DecodeError::NestedPiggyback { offset: end });
             }
@@ -147,7 +140,7 @@ impl Message {
 }
 
 /// Decodes the message at `offset`: returns it (without piggyback), its P flag and where it ends.
-fn decode_one(buf: &Bytes, offset: usize) -> Result<(Message, bool, usize), DecodeError> {
+fn decode_one(buf: &[u8], offset: usize) -> Result<(Message, bool, usize), DecodeError> {
     let (header, p, total) = Header::decode(buf, offset)?;
     let end = offset + total;
     let ies = decode_list(buf, offset + header.len(), end, None, 0)?;

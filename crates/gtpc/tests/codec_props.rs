@@ -175,3 +175,77 @@ proptest! {
         }
     }
 }
+
+mod typed {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    use gtpc::v2::values::{AreaId, Cause, Ecgi, Fteid, Paa, Tai, UeTimeZone, Uli};
+    use gtpc::v2::{Ie, IeType};
+    use gtpc::Plmn;
+    use proptest::prelude::*;
+
+    fn plmn() -> impl Strategy<Value = Plmn> {
+        ("[0-9]{3}", "[0-9]{2,3}").prop_map(|(mcc, mnc)| Plmn::new(&mcc, &mnc).unwrap())
+    }
+
+    fn area(with_code: bool) -> impl Strategy<Value = AreaId> {
+        (plmn(), any::<u16>(), any::<u16>()).prop_map(move |(plmn, lac, code)| AreaId {
+            plmn,
+            lac,
+            code: if with_code { code } else { 0 },
+        })
+    }
+
+    fn uli() -> impl Strategy<Value = Uli> {
+        (
+            (prop::option::of(area(true)), prop::option::of(area(true)), prop::option::of(area(true))),
+            prop::option::of((plmn(), any::<u16>()).prop_map(|(plmn, tac)| Tai { plmn, tac })),
+            prop::option::of((plmn(), 0u32..(1 << 28)).prop_map(|(plmn, eci)| Ecgi { plmn, eci })),
+            prop::option::of(area(false)),
+            prop::option::of((plmn(), 0u32..(1 << 20))),
+            prop::option::of(
+                (plmn(), 0u32..(1 << 21), any::<bool>())
+                    .prop_map(|(p, id, sm)| (p, id | if sm { 0x80_0000 } else { 0 })),
+            ),
+        )
+            .prop_map(|((cgi, sai, rai), tai, ecgi, lai, macro_enb, ext_macro_enb)| Uli {
+                cgi,
+                sai,
+                rai,
+                tai,
+                ecgi,
+                lai,
+                macro_enb,
+                ext_macro_enb,
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn typed_values_read_back_what_was_built(
+            digits in "[0-9]{1,16}",
+            plmn in plmn(),
+            uli in uli(),
+            teid in any::<u32>(), itype in 0u8..64, v4 in prop::option::of(any::<[u8; 4]>()), v6 in prop::option::of(any::<[u8; 16]>()),
+            pdn in 1u8..=3, prefix in 0u8..=128,
+            quarter_hours in -79i8..=79, dst in 0u8..3,
+            cause in any::<u8>(), flags in any::<[bool; 3]>(), offending in prop::option::of((any::<u8>(), 0u8..16)),
+        ) {
+            prop_assert_eq!(Ie::imsi(&digits).unwrap().as_imsi().unwrap(), digits.clone());
+            prop_assert_eq!(Ie::serving_network(plmn).as_serving_network().unwrap(), plmn);
+            prop_assert_eq!(Ie::uli(&uli).as_uli().unwrap(), uli);
+            let f = Fteid { interface_type: itype, teid, ipv4: v4.map(Ipv4Addr::from), ipv6: v6.map(Ipv6Addr::from) };
+            prop_assert_eq!(Ie::fteid(3, &f).as_fteid().unwrap(), f);
+            let paa = Paa {
+                pdn_type: pdn,
+                ipv4: (pdn != 2).then(|| Ipv4Addr::from(v4.unwrap_or([10, 0, 0, 1]))),
+                ipv6: (pdn != 1).then(|| (prefix, Ipv6Addr::from(v6.unwrap_or([1; 16])))),
+            };
+            prop_assert_eq!(Ie::paa(&paa).as_paa().unwrap(), paa);
+            let tz = UeTimeZone { quarter_hours, daylight_saving: dst };
+            prop_assert_eq!(Ie::ue_time_zone(tz).as_ue_time_zone().unwrap(), tz);
+            let c = Cause { value: cause, pce: flags[0], bce: flags[1], cs: flags[2], offending: offending.map(|(t, i)| (IeType(t), i)) };
+            prop_assert_eq!(Ie::cause(&c).as_cause().unwrap(), c);
+        }
+    }
+}

@@ -62,7 +62,8 @@ impl Message {
         self.header.len() + self.ies.iter().map(Ie::encoded_len).sum::<usize>()
     }
 
-    /// Encodes the datagram.
+    /// Encodes the datagram. [`MessageBuilder::build`] refuses messages whose lengths do not fit their
+    /// 16-bit fields; a message edited past that after building is encoded with truncated lengths.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
         self.encode_into(&mut out);

@@ -234,7 +234,7 @@ pub struct Uli {
     pub lai: Option<AreaId>,
     /// Macro eNodeB ID (20 bits).
     pub macro_enb: Option<(Plmn, u32)>,
-    /// Extended Macro eNodeB ID (SMeNB flag in bit 21, 21 bits).
+    /// Extended Macro eNodeB ID: the SMeNB flag as 0x80_0000 and the 21-bit ID below it.
     pub ext_macro_enb: Option<(Plmn, u32)>,
 }
 
@@ -458,7 +458,7 @@ impl Ie {
                 4 => uli.ecgi = Some(Ecgi { plmn, eci: u32::from_be_bytes([s[3] & 0x0f, s[4], s[5], s[6]]) }),
                 5 => uli.lai = Some(AreaId { plmn, lac: u16at(s, 3), code: 0 }),
                 6 => uli.macro_enb = Some((plmn, u32::from_be_bytes([0, s[3] & 0x0f, s[4], s[5]]))),
-                _ => uli.ext_macro_enb = Some((plmn, u32::from_be_bytes([0, s[3] & 0xbf, s[4], s[5]]))),
+                _ => uli.ext_macro_enb = Some((plmn, u32::from_be_bytes([0, s[3] & 0x9f, s[4], s[5]]))),
             }
         }
         Ok(uli)
@@ -663,7 +663,7 @@ impl Ie {
             }
         };
         area2(5, &uli.lai, &mut v);
-        for (bit, id, mask) in [(6u8, uli.macro_enb, 0x000f_ffffu32), (7, uli.ext_macro_enb, 0x00bf_ffff)] {
+        for (bit, id, mask) in [(6u8, uli.macro_enb, 0x000f_ffffu32), (7, uli.ext_macro_enb, 0x009f_ffff)] {
             if let Some((plmn, id)) = id {
                 flags |= 1 << bit;
                 v.extend_from_slice(&plmn.to_bytes());

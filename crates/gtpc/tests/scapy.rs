@@ -21,6 +21,19 @@ use gtpc::v2::{Ie, IeType, Message, MessageType};
 use gtpc::{v1, Plmn};
 use serde_json::Value;
 
+/// The GTPv2 vectors scapy writes (`tests/data/<name>.hex`).
+const V2_VECTORS: [&str; 6] = [
+    "v2_create_session_request",
+    "v2_create_session_response",
+    "v2_echo_request",
+    "v2_delete_session_request",
+    "v2_delete_session_response",
+    "v2_piggybacked",
+];
+
+/// The GTPv1 vectors scapy writes.
+const V1_VECTORS: [&str; 3] = ["v1_create_pdp_context_request", "v1_echo_request", "v1_delete_pdp_context_request"];
+
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -69,20 +82,13 @@ fn the_vectors_are_what_scapy_writes() {
 
 #[test]
 fn every_scapy_vector_reencodes_byte_identically() {
-    for name in [
-        "v2_create_session_request",
-        "v2_create_session_response",
-        "v2_echo_request",
-        "v2_delete_session_request",
-        "v2_delete_session_response",
-        "v2_piggybacked",
-    ] {
+    for name in V2_VECTORS {
         let bytes = vector(name);
         let m = Message::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(m.encode(), bytes, "{name}");
         assert_eq!(m.encoded_len(), bytes.len(), "{name}");
     }
-    for name in ["v1_create_pdp_context_request", "v1_echo_request", "v1_delete_pdp_context_request"] {
+    for name in V1_VECTORS {
         let bytes = vector(name);
         let m = v1::Message::decode(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(m.encode(), bytes, "{name}");
@@ -439,18 +445,9 @@ fn tshark_lines(tshark: &Path, pcap: &Path, filter: &str, fields: &[&str]) -> Ve
 #[test]
 fn tshark_dissects_scapy_and_builder_messages_without_expert_warnings() {
     let Some(tshark) = tshark() else { return };
-    let v2_names = [
-        "v2_create_session_request",
-        "v2_create_session_response",
-        "v2_echo_request",
-        "v2_delete_session_request",
-        "v2_delete_session_response",
-        "v2_piggybacked",
-    ];
-    let mut datagrams: Vec<Vec<u8>> = v2_names.iter().map(|n| vector(n)).collect();
+    let mut datagrams: Vec<Vec<u8>> = V2_VECTORS.iter().map(|n| vector(n)).collect();
     datagrams.push(built_create_session_request().encode());
-    let v1_names = ["v1_create_pdp_context_request", "v1_echo_request", "v1_delete_pdp_context_request"];
-    datagrams.extend(v1_names.iter().map(|n| vector(n)));
+    datagrams.extend(V1_VECTORS.iter().map(|n| vector(n)));
     datagrams.push(built_v1_create_pdp_context_request().encode());
     let dir = std::env::temp_dir().join(format!("gtpc-tshark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

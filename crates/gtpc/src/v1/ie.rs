@@ -400,7 +400,7 @@ pub(crate) fn decode_list(buf: &[u8], start: usize, end: usize) -> Result<Vec<Ie
                 parent: None,
             });
         }
-        ies.push(Ie { ie_type: t, value: Octets::from(&buf[at + hlen..at + hlen + len]) });
+        ies.push(Ie { ie_type: t, value: Octets::from_window(buf, at + hlen, len) });
         at += hlen + len;
     }
     Ok(ies)

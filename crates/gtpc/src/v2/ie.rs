@@ -129,7 +129,7 @@ pub(crate) fn decode_list(
             }
             IeValue::Grouped(decode_list(buf, vstart, vend, Some(ie_type.0), depth + 1)?)
         } else {
-            IeValue::Raw(Octets::from(&buf[vstart..vend]))
+            IeValue::Raw(Octets::from_window(buf, vstart, length))
         };
         ies.push(Ie { ie_type, instance, spare, value });
         at = vend;

@@ -117,6 +117,37 @@ def v1_create_pdp_context_request():
     return bytes(hdr / gtp.GTPCreatePDPContextRequest(IE_list=ies))
 
 
+def v1_create_pdp_context_response():
+    hdr = gtp.GTPHeader(gtp_type=17, teid=0x05060708, S=1, seq=0x1234)
+    ies = [
+        gtp.IE_Cause(CauseValue=128),
+        gtp.IE_Recovery(restart_counter=11),
+        gtp.IE_TEIDI(TEIDI=0x0a0b0c0d),
+        gtp.IE_TEICP(TEICI=0x0e0f1011),
+        gtp.IE_ChargingId(Charging_id=0x12345678),
+        gtp.IE_EndUserAddress(length=6, PDPTypeOrganization=1, PDPTypeNumber=0x21, PDPAddress="10.1.2.3"),
+        gtp.IE_GSNAddress(length=4, ipv4_address="198.51.100.20"),
+        gtp.IE_GSNAddress(length=4, ipv4_address="198.51.100.21"),
+        gtp.IE_NotImplementedTLV(ietype=135, length=4, data=b"\x02\x1b\x92\x1f"),
+    ]
+    return bytes(hdr / gtp.GTPCreatePDPContextResponse(IE_list=ies))
+
+
+def v1_update_pdp_context_request():
+    hdr = gtp.GTPHeader(gtp_type=18, teid=0x0e0f1011, S=1, seq=0x1236)
+    ies = [
+        gtp.IE_Recovery(restart_counter=9),
+        gtp.IE_TEIDI(TEIDI=0x01020305),
+        gtp.IE_TEICP(TEICI=0x05060708),
+        gtp.IE_NSAPI(NSAPI=5),
+        gtp.IE_GSNAddress(length=4, ipv4_address="192.0.2.30"),
+        gtp.IE_GSNAddress(length=4, ipv4_address="192.0.2.31"),
+        gtp.IE_NotImplementedTLV(ietype=135, length=4, data=b"\x02\x1b\x92\x1f"),
+        gtp.IE_RATType(RAT_Type=2),
+    ]
+    return bytes(hdr / gtp.GTPUpdatePDPContextRequest(IE_list=ies))
+
+
 def v1_echo_request():
     return bytes(gtp.GTPHeader(gtp_type=1, teid=0, S=1, seq=0x0042) / gtp.GTPEchoRequest())
 
@@ -134,6 +165,8 @@ VECTORS = {
     "v2_delete_session_response": delete_session_response,
     "v2_piggybacked": piggybacked,
     "v1_create_pdp_context_request": v1_create_pdp_context_request,
+    "v1_create_pdp_context_response": v1_create_pdp_context_response,
+    "v1_update_pdp_context_request": v1_update_pdp_context_request,
     "v1_echo_request": v1_echo_request,
     "v1_delete_pdp_context_request": v1_delete_pdp_context_request,
 }

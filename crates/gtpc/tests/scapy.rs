@@ -32,7 +32,13 @@ const V2_VECTORS: [&str; 6] = [
 ];
 
 /// The GTPv1 vectors scapy writes.
-const V1_VECTORS: [&str; 3] = ["v1_create_pdp_context_request", "v1_echo_request", "v1_delete_pdp_context_request"];
+const V1_VECTORS: [&str; 5] = [
+    "v1_create_pdp_context_request",
+    "v1_create_pdp_context_response",
+    "v1_update_pdp_context_request",
+    "v1_echo_request",
+    "v1_delete_pdp_context_request",
+];
 
 fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -203,6 +209,24 @@ fn scapy_gtpv1_create_pdp_context_request_decodes_field_by_field() {
     assert_eq!(m.find(v1::IeType::RAT_TYPE).unwrap().as_u8().unwrap(), 1);
     let uli = m.find(v1::IeType::ULI).unwrap().as_uli().unwrap();
     assert_eq!((uli.location_type, uli.plmn, uli.lac, uli.code), (0, plmn(), 0x0102, 0x0304));
+
+    let m = v1::Message::decode(&vector("v1_create_pdp_context_response")).unwrap();
+    assert_eq!(m.header.message_type, v1::MessageType::CREATE_PDP_CONTEXT_RESPONSE);
+    assert_eq!((m.header.teid, m.header.sequence), (0x0506_0708, 0x1234));
+    assert_eq!(m.find(v1::IeType::CAUSE).unwrap().as_u8().unwrap(), 128, "Request accepted");
+    assert_eq!(m.find(v1::IeType::TEID_CONTROL_PLANE).unwrap().as_u32().unwrap(), 0x0e0f_1011);
+    assert_eq!(m.find(v1::IeType::CHARGING_ID).unwrap().as_u32().unwrap(), 0x1234_5678);
+    assert_eq!(
+        m.find(v1::IeType::END_USER_ADDRESS).unwrap().as_end_user_address().unwrap(),
+        (1, 0x21, Some(Ipv4Addr::new(10, 1, 2, 3)), None)
+    );
+    assert_eq!(m.find_all(v1::IeType::GSN_ADDRESS).count(), 2);
+
+    let m = v1::Message::decode(&vector("v1_update_pdp_context_request")).unwrap();
+    assert_eq!(m.header.message_type, v1::MessageType::UPDATE_PDP_CONTEXT_REQUEST);
+    assert_eq!(m.header.teid, 0x0e0f_1011);
+    assert_eq!(m.find(v1::IeType::TEID_DATA_I).unwrap().as_u32().unwrap(), 0x0102_0305);
+    assert_eq!(m.find(v1::IeType::RAT_TYPE).unwrap().as_u8().unwrap(), 2);
 
     let m = v1::Message::decode(&vector("v1_delete_pdp_context_request")).unwrap();
     assert_eq!(m.header.teid, 0x0506_0708);
@@ -457,7 +481,7 @@ fn tshark_dissects_scapy_and_builder_messages_without_expert_warnings() {
     let v2 = tshark_lines(&tshark, &pcap, "gtpv2", &["frame.number"]);
     assert_eq!(v2.len(), 7, "every GTPv2 datagram is dissected as GTPv2: {v2:?}");
     let v1 = tshark_lines(&tshark, &pcap, "gtp && !gtpv2", &["frame.number"]);
-    assert_eq!(v1.len(), 4, "every GTPv1 datagram is dissected as GTP: {v1:?}");
+    assert_eq!(v1.len(), 6, "every GTPv1 datagram is dissected as GTP: {v1:?}");
     let bad = tshark_lines(
         &tshark,
         &pcap,

@@ -41,12 +41,23 @@ pub enum MtOutcome {
     /// Delivered to the SIM (SGd: MT-Forward-Short-Message answered with success). When the SIM
     /// answered with an SMS-DELIVER-REPORT carrying user data (a PoR sent "in the SMS-DELIVER-REPORT",
     /// TS 102 225 §5.1.1), that user data (UDH included).
-    Delivered { report_user_data: Option<Vec<u8>> },
+    Delivered {
+        /// The SMS-DELIVER-REPORT's user data, when it had some.
+        report_user_data: Option<Vec<u8>>,
+    },
     /// Accepted by the next hop (the SMSC); a [`DeliveryReport`] may follow with the same `message_id`.
-    Accepted { message_id: String },
+    Accepted {
+        /// The next hop's message id.
+        message_id: String,
+    },
     /// Not delivered. `retry` says whether trying again later may help (absent subscriber, throttling,
     /// a lost connection) or not (unknown subscriber, refused credentials, a malformed message).
-    Failed { reason: String, retry: bool },
+    Failed {
+        /// Why.
+        reason: String,
+        /// Whether trying again later may help.
+        retry: bool,
+    },
 }
 
 /// Sends MT short messages.
@@ -59,7 +70,10 @@ pub trait MtSender: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Via {
     /// SGd MO-Forward-Short-Message from this MME (its Origin-Host).
-    Sgd { mme: String },
+    Sgd {
+        /// The MME's Origin-Host.
+        mme: String,
+    },
     /// SMPP `deliver_sm` from the SMSC.
     Smpp,
 }
@@ -92,9 +106,17 @@ pub enum MoVerdict {
     /// Taken (forwarded, or consumed as a PoR).
     Accepted,
     /// The destination is not on the SIM's fixed dialling list (SUB-3).
-    Barred { reason: String },
+    Barred {
+        /// Why.
+        reason: String,
+    },
     /// Not taken for another reason (no route, the SMSC refused, malformed).
-    Failed { reason: String, retry: bool },
+    Failed {
+        /// Why.
+        reason: String,
+        /// Whether trying again later may help.
+        retry: bool,
+    },
 }
 
 /// Receives MO short messages.

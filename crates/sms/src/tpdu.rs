@@ -127,28 +127,16 @@ pub struct TpAddress {
     pub digits: String,
 }
 
+/// The semi-octet values 0x0-0xE as address characters (§9.1.2.3); 0xF is the filler.
+const SEMI_OCTETS: &[u8; 15] = b"0123456789*#abc";
+
 fn nibble_of(c: char) -> Option<u8> {
-    match c {
-        '0'..='9' => Some(c as u8 - b'0'),
-        '*' => Some(0xA),
-        '#' => Some(0xB),
-        'a' | 'A' => Some(0xC),
-        'b' | 'B' => Some(0xD),
-        'c' | 'C' => Some(0xE),
-        _ => None,
-    }
+    let c = u8::try_from(c.to_ascii_lowercase()).ok()?;
+    SEMI_OCTETS.iter().position(|&d| d == c).map(|p| p as u8)
 }
 
 fn char_of(n: u8) -> Option<char> {
-    match n {
-        0..=9 => Some((b'0' + n) as char),
-        0xA => Some('*'),
-        0xB => Some('#'),
-        0xC => Some('a'),
-        0xD => Some('b'),
-        0xE => Some('c'),
-        _ => None,
-    }
+    SEMI_OCTETS.get(usize::from(n)).map(|&d| d as char)
 }
 
 impl TpAddress {

@@ -4,12 +4,14 @@
 //! TPDUs ([`tpdu`]); the SGd codec and MT sender ([`sgd`]); fixed dialling lists (SUB-3, [`fdl`]);
 //! and the MO router that screens and forwards ([`router`]).
 
+pub mod config;
 pub mod fdl;
 pub mod route;
 pub mod router;
 pub mod sgd;
 pub mod tpdu;
 
+pub use config::SmsConfig;
 pub use route::{
     BoxFuture, DeliveryReport, MoHandler, MoMessage, MoVerdict, MtMessage, MtOutcome, MtSender, ReportSink, Via,
 };

@@ -2,7 +2,7 @@
 //! and holding its defaults (serde defaults, written once): `[diameter]`, `[sqn]`, `[eir]`,
 //! `[subscription]` → [`hss::DiameterConfig`], [`hss::SqnConfig`], [`hss::EirConfig`],
 //! [`hss::SubscriptionConfig`]; `[http]` → [`api::Settings`];
-//! `[firewall]` → [`firewall::FirewallConfig`]. What only the binary uses (`data_dir`, `[storage]`,
+//! `[firewall]` → [`firewall::FirewallConfig`]; `[sms]` → [`sms::SmsConfig`]. What only the binary uses (`data_dir`, `[storage]`,
 //! `[keys]`, `[metrics]`) is defined here; `[analytics]` in [`crate::analytics_run`]. With no file, Warden runs on loopback with SQLite under
 //! `./warden-data` and accepts only loopback Diameter peers. See docs/configuration.md.
 
@@ -33,6 +33,9 @@ pub enum ConfigError {
     /// A value the HSS cannot work with.
     #[error(transparent)]
     Hss(#[from] hss::ConfigError),
+    /// A value the SMS router cannot work with.
+    #[error("{0}")]
+    Sms(String),
 }
 
 /// The whole configuration.
@@ -80,6 +83,9 @@ pub struct Config {
     /// started.
     #[serde(default)]
     pub analytics: Option<crate::analytics_run::AnalyticsConfig>,
+    /// The SMS router (docs/sms.md): SGd toward the MMEs with `sgd = true`.
+    #[serde(default)]
+    pub sms: sms::SmsConfig,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -153,6 +159,7 @@ impl Config {
     /// Checks what the sections' types cannot check as they are read.
     fn validate(&self) -> Result<(), ConfigError> {
         self.diameter.validate()?;
+        self.sms.validate().map_err(ConfigError::Sms)?;
         Ok(())
     }
 

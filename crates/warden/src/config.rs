@@ -261,6 +261,22 @@ mod section_tests {
 }
 
 #[cfg(test)]
+mod sms_tests {
+    use super::*;
+
+    #[test]
+    fn sms_section_is_read_and_checked() {
+        let c: Config = toml::from_str("[sms]\nsgd = true\nsc_address = \"+4910\"\nota_address = \"+4911\"\n").unwrap();
+        c.validate().unwrap();
+        assert!(c.sms.sgd && c.sms.sc_address.as_deref() == Some("+4910"));
+        assert!(!Config::default().sms.sgd, "off by default");
+        let c: Config = toml::from_str("[sms]\nsgd = true\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("sms.sc_address"));
+        assert!(toml::from_str::<Config>("[sms]\nsgd_enabled = true\n").is_err(), "unknown keys refused");
+    }
+}
+
+#[cfg(test)]
 mod http_tests {
     use super::*;
 

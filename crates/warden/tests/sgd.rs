@@ -170,6 +170,7 @@ async fn mo_screening_mt_delivery_and_tshark() {
     let trace: Trace = Arc::default();
 
     let mme = connect(n.diameter, MME, &trace).await.expect("the SGd MME is admitted");
+    assert!(mme.remote().applications.contains(&16_777_313), "SGd in the CEA: {:?}", mme.remote().applications);
     // On the list: screened through; no SMSC is wired, so the router has no route for it.
     let a = ask(&mme, &trace, ofr(MME, "mme1;1", &submit("491711234567"))).await;
     assert_eq!((experimental(&a), cause(&a)), (Some(5555), Some(3)), "{a:?}");

@@ -117,15 +117,20 @@ pub struct StoreSubscribers(pub Store);
 
 impl StoreSubscribers {
     async fn lookup(&self, m: &MoMessage) -> store::Result<Option<Screening>> {
-        let Some(imsi) = &m.imsi else { return Ok(None) };
-        let Some(sim) = self.0.sim(imsi).await? else { return Ok(None) };
+        let sim = match (&m.imsi, &m.msisdn) {
+            (Some(imsi), _) => self.0.sim(imsi).await?,
+            (None, Some(msisdn)) => self.0.sim_by_msisdn(msisdn).await?,
+            (None, None) => None,
+        };
+        let Some(sim) = sim else { return Ok(None) };
+        let imsi = &sim.imsi;
         let profile = match &sim.profile {
             Some(name) => self.0.profile(name).await?,
             None => None,
         };
         let own = self.0.sim_fixed_dialling(imsi).await?;
         let list = effective(&sim, profile.as_ref(), own.as_ref());
-        Ok(Some(Screening { imsi: sim.imsi.clone(), tenant: sim.tenant.clone(), list }))
+        Ok(Some(Screening { imsi: imsi.clone(), tenant: sim.tenant.clone(), list }))
     }
 }
 

@@ -1,12 +1,14 @@
 //! Fixed dialling lists (SUB-3): a SIM's own list, which extends or replaces its profile's
 //! `fixed_dialling`. The entries are stored as written; their syntax is checked by the use case
-//! that writes them (`cmp::fdl`), and the SMS router reads them unscoped (it acts for the operator).
+//! that writes them (`cmp::fdl`), and the SMS router reads them unscoped (it acts for the operator),
+//! finding the sender by IMSI or, for SMPP, by MSISDN.
 
 use sqlx::Row;
 
 use crate::access::Scope;
-use crate::db::Store;
+use crate::db::{sim_from_row, Store, SIM_COLUMNS};
 use crate::error::{Result, StoreError};
+use crate::model::Sim;
 use crate::traffic::OverrideMode;
 use crate::tx::Tx;
 use ids::Imsi;
@@ -44,6 +46,19 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| from_row(&r)).transpose()
+    }
+
+    /// The one SIM with this MSISDN (digits, a leading `+` ignored); `None` when no SIM or more
+    /// than one has it (the sender of an SMPP MO message, which names only its MSISDN).
+    pub async fn sim_by_msisdn(&self, msisdn: &str) -> Result<Option<Sim>> {
+        let rows = sqlx::query(&format!("SELECT {SIM_COLUMNS} FROM sims WHERE msisdn = $1 LIMIT 2"))
+            .bind(msisdn.trim_start_matches('+'))
+            .fetch_all(self.pool())
+            .await?;
+        match rows.as_slice() {
+            [one] => sim_from_row(one).map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// A SIM's own list if the SIM is visible in `scope`.

@@ -11,3 +11,6 @@ CREATE TABLE sim_fixed_dialling (
     updated_at BIGINT NOT NULL
 );
 CREATE INDEX sim_fixed_dialling_by_tenant ON sim_fixed_dialling (tenant, imsi);
+
+-- The SMS router finds the sender of an MO message that names only its MSISDN (SMPP).
+CREATE INDEX sims_by_msisdn ON sims (msisdn);

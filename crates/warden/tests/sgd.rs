@@ -17,7 +17,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::process::Command as Process;
 use std::sync::{Arc, Mutex};
 
@@ -267,20 +266,10 @@ async fn mo_screening_mt_delivery_and_tshark() {
     dissect(&trace);
 }
 
-fn tshark() -> Option<std::path::PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("tshark")).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "tshark is not installed but CI is set (Debian package tshark)");
-        println!("SKIPPED: tshark not found on PATH; SGd dissection not checked");
-    }
-    found
-}
-
 /// Writes the messages as one TCP conversation (MME 127.0.0.1:40000, Warden 127.0.0.2:3868) with
 /// text2pcap and checks tshark's reading of every frame.
 fn dissect(trace: &[(bool, Message)]) {
-    let Some(tshark) = tshark() else { return };
+    let Some(tshark) = testkit::tshark::find("SGd dissection") else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::new();
     for (from_mme, m) in trace {
@@ -302,7 +291,7 @@ fn dissect(trace: &[(bool, Message)]) {
     if let Ok(keep) = std::env::var("WARDEN_SGD_PCAP") {
         std::fs::copy(&pcap, keep).unwrap();
     }
-    let rows = fields(
+    let rows = testkit::tshark::fields(
         &tshark,
         &pcap,
         &["diameter.cmd.code", "diameter.flags.request", "_ws.expert.severity", "_ws.malformed", "gsm_sms.tp-mti"],
@@ -331,27 +320,4 @@ fn dissect(trace: &[(bool, Message)]) {
             assert!(!row[4].is_empty(), "tshark did not read the TPDU of {:?}: {row:?}", m.abbrev());
         }
     }
-}
-
-fn fields(tshark: &Path, pcap: &Path, names: &[&str]) -> Vec<Vec<String>> {
-    let mut c = Process::new(tshark);
-    c.arg("-r").arg(pcap).args([
-        "-n",
-        "-d",
-        "tcp.port==3868,diameter",
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=;",
-    ]);
-    for n in names {
-        c.args(["-e", n]);
-    }
-    let out = c.output().expect("tshark runs");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
 }

@@ -4,8 +4,9 @@
 //! SM_DELIVERY_FAILURE / UNKNOWN_SERVICE_CENTRE), one off the list is barred (SM_DELIVERY_FAILURE /
 //! USER_NOT_SC_USER and an `sms.mo_barred` event) until the SIM's own list admits it through the
 //! API, a malformed SMS-SUBMIT is answered DIAMETER_INVALID_AVP_VALUE naming the field, a malformed
-//! TP-DA INVALID_SME_ADDRESS, a peer without `sgd` gets DIAMETER_APPLICATION_UNSUPPORTED and an
-//! unknown peer is refused at the capabilities exchange. Then Warden's MT sender sends a
+//! TP-DA INVALID_SME_ADDRESS, an IMSI outside the MME's ranges DIAMETER_AUTHORIZATION_REJECTED, a SIM
+//! Warden does not have DIAMETER_ERROR_USER_UNKNOWN, a peer without `sgd` gets
+//! DIAMETER_APPLICATION_UNSUPPORTED and an unknown peer is refused at the capabilities exchange. Then Warden's MT sender sends a
 //! concatenated OTA message as two MT-Forward-Short-Message requests to the MME, whose SMS-DELIVERs
 //! the OTA crate's independent parser reads back, and an absent subscriber is reported for retry.
 //!
@@ -91,6 +92,10 @@ async fn connect(addr: SocketAddr, host: &'static str, trace: &Trace) -> std::io
 }
 
 fn ofr(from: &str, session: &str, tpdu: &[u8]) -> Message {
+    ofr_for(IMSI, from, session, tpdu)
+}
+
+fn ofr_for(imsi: &str, from: &str, session: &str, tpdu: &[u8]) -> Message {
     let mut m = Message::request(Command::OFR);
     m.add(avp::SESSION_ID, session);
     m.add(avp::AUTH_SESSION_STATE, 1u32);
@@ -98,7 +103,7 @@ fn ofr(from: &str, session: &str, tpdu: &[u8]) -> Message {
     m.add(avp::ORIGIN_REALM, REALM);
     m.add(avp::DESTINATION_REALM, REALM);
     m.add(avp::SC_ADDRESS, tbcd("4910"));
-    m.add(avp::USER_IDENTIFIER, vec![Avp::new(avp::USER_NAME, IMSI), Avp::new(avp::MSISDN, tbcd("491700000001"))]);
+    m.add(avp::USER_IDENTIFIER, vec![Avp::new(avp::USER_NAME, imsi), Avp::new(avp::MSISDN, tbcd("491700000001"))]);
     m.add(avp::SM_RP_UI, tpdu);
     m
 }
@@ -185,6 +190,12 @@ async fn mo_screening_mt_delivery_and_tshark() {
     assert!(a.get(avp::FAILED_AVP).unwrap().as_grouped().unwrap()[0].is(avp::SM_RP_UI));
     let a = ask(&mme, &trace, ofr(MME, "mme1;4", &hex::decode("112a159194").unwrap())).await;
     assert_eq!((experimental(&a), cause(&a)), (Some(5555), Some(5)), "{a:?}");
+
+    // An IMSI outside the MME's imsi_prefixes, and a SIM Warden does not have.
+    let a = ask(&mme, &trace, ofr_for("001020000000001", MME, "mme1;6", &submit("491711234567"))).await;
+    assert_eq!(a.result_code(), Some(5003), "{a:?}");
+    let a = ask(&mme, &trace, ofr_for("001019999999999", MME, "mme1;7", &submit("491711234567"))).await;
+    assert_eq!(experimental(&a), Some(5001), "{a:?}");
 
     // The SIM's own list admits +33…: the same message now passes screening.
     let url = format!("{}/sims/{IMSI}/fdl", n.api());

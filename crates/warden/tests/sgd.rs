@@ -6,9 +6,10 @@
 //! API, a malformed SMS-SUBMIT is answered DIAMETER_INVALID_AVP_VALUE naming the field, a malformed
 //! TP-DA INVALID_SME_ADDRESS, an IMSI outside the MME's ranges DIAMETER_AUTHORIZATION_REJECTED, a SIM
 //! Warden does not have DIAMETER_ERROR_USER_UNKNOWN, a peer without `sgd` gets
-//! DIAMETER_APPLICATION_UNSUPPORTED and an unknown peer is refused at the capabilities exchange. Then Warden's MT sender sends a
-//! concatenated OTA message as two MT-Forward-Short-Message requests to the MME, whose SMS-DELIVERs
-//! the OTA crate's independent parser reads back, and an absent subscriber is reported for retry.
+//! DIAMETER_APPLICATION_UNSUPPORTED and an unknown peer is refused at the capabilities exchange.
+//! Then Warden's MT sender sends a concatenated OTA message as two MT-Forward-Short-Message requests
+//! to the MME, whose SMS-DELIVERs the OTA crate's independent parser reads back, and an absent
+//! subscriber is reported for retry.
 //!
 //! Every SGd message of the test is written into a pcapng (text2pcap, with each frame's direction)
 //! and `tshark` must dissect each as the command we sent, read the SMS TPDU inside SM-RP-UI (GSM SMS

@@ -48,7 +48,8 @@ pub use server::serve;
 pub use state::{AppState, BreachedFileError, Settings};
 
 use routes::{
-    access, analytics, approvals, catalogue, events, firewall, jobs, mfa, passkey, policy, rules, sessions, sims, stats,
+    access, analytics, approvals, catalogue, events, fdl, firewall, jobs, mfa, passkey, policy, rules, sessions, sims,
+    stats,
 };
 
 async fn not_found() -> ApiError {
@@ -80,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sims/{imsi}", get(sims::get).patch(sims::patch))
         .route("/sims/{imsi}/protection", put(sims::protection))
         .route("/sims/{imsi}/policy", get(policy::get).put(policy::put))
+        .route("/sims/{imsi}/fdl", get(fdl::get).put(fdl::put))
         .route("/sims/{imsi}/quarantine", post(policy::quarantine).delete(policy::lift))
         .route("/sims/{imsi}/usage", get(policy::usage))
         .route("/dns/queries", get(policy::dns_queries))

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, analytics, approvals, catalogue, events, firewall, jobs, mfa, oidc, passkey, policy, rules, sessions, sims,
-    stats,
+    access, analytics, approvals, catalogue, events, fdl, firewall, jobs, mfa, oidc, passkey, policy, rules, sessions,
+    sims, stats,
 };
 
 struct Bearer;
@@ -44,6 +44,7 @@ impl Modify for Bearer {
     paths(
         sims::list, sims::get, sims::patch, sims::import, sims::protection,
         policy::get, policy::put, policy::quarantine, policy::lift, policy::usage, policy::dns_queries,
+        fdl::get, fdl::put,
         analytics::list, analytics::get, analytics::acknowledge, analytics::resolve, analytics::undo,
         analytics::get_policy, analytics::put_policy, analytics::health, analytics::dashboard, analytics::export_stix,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::items,
@@ -65,7 +66,7 @@ impl Modify for Bearer {
     components(schemas(Problem)),
     tags(
         (name = "sims", description = "SIMs and their lifecycle"),
-        (name = "policy", description = "Traffic policy: allowlists, quarantine, data sessions, usage and DNS queries (SUB-2)"),
+        (name = "policy", description = "Traffic policy: allowlists, quarantine, data sessions, usage and DNS queries (SUB-2); fixed dialling lists (SUB-3)"),
         (name = "analytics", description = "Security analytics: detections, actions and their undo, policy, health check, dashboard, STIX 2.1 export (AV-1, PR-1)"),
         (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),

@@ -20,6 +20,8 @@ pub async fn put_profiles(store: &Store, actor: &Actor, profiles: &[ServiceProfi
     actor.require(Action::Operate)?;
     for p in profiles {
         p.validate().map_err(|e| Error::Invalid(format!("profile {}: {e}", p.name)))?;
+        sms::fdl::parse_entries(&p.fixed_dialling)
+            .map_err(|e| Error::Invalid(format!("profile {}: fixed_dialling{e}", p.name)))?;
     }
     let before = match profiles {
         [one] => store.profile(&one.name).await?.and_then(|b| serde_json::to_value(b).ok()),

@@ -66,11 +66,17 @@ pub enum EventKind {
     AnalyticsActionUndone,
     /// A person acknowledged or resolved a detection.
     AnalyticsStatusChanged,
+    /// A SIM's own fixed dialling list changed (SUB-3).
+    SimFixedDiallingChanged,
+    /// An MO short message was refused: its destination is not on the SIM's fixed dialling list.
+    SmsMoBarred,
+    /// An MO short message was refused: it could not be read (a malformed SMS-SUBMIT).
+    SmsMoRefused,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
-    pub const FIXED: [EventKind; 28] = [
+    pub const FIXED: [EventKind; 31] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -99,6 +105,9 @@ impl EventKind {
         EventKind::AnalyticsAction,
         EventKind::AnalyticsActionUndone,
         EventKind::AnalyticsStatusChanged,
+        EventKind::SimFixedDiallingChanged,
+        EventKind::SmsMoBarred,
+        EventKind::SmsMoRefused,
     ];
 
     /// The name stored and shown.
@@ -133,6 +142,9 @@ impl EventKind {
             EventKind::AnalyticsAction => "analytics.action",
             EventKind::AnalyticsActionUndone => "analytics.action_undone",
             EventKind::AnalyticsStatusChanged => "analytics.status_changed",
+            EventKind::SimFixedDiallingChanged => "sim.fixed_dialling_changed",
+            EventKind::SmsMoBarred => "sms.mo_barred",
+            EventKind::SmsMoRefused => "sms.mo_refused",
         })
     }
 }

@@ -44,6 +44,7 @@ pub mod egress;
 mod error;
 pub mod events;
 pub mod fair;
+pub mod fdl;
 pub mod hashing;
 pub mod jobs;
 mod lifecycle;

@@ -65,6 +65,26 @@ pub const EXP_RAT_NOT_ALLOWED: u32 = 5421;
 pub const EXP_AUTHENTICATION_DATA_UNAVAILABLE: u32 = 4181;
 /// S13: unknown equipment.
 pub const EXP_EQUIPMENT_UNKNOWN: u32 = 5422;
+/// SGd (TS 29.338 §6.3.4.2): the subscriber is not reachable (detached, no paging response); the
+/// answer may carry Absent-User-Diagnostic-SM.
+pub const EXP_ABSENT_USER: u32 = 5550;
+/// SGd: the subscriber is busy for MT SMS.
+pub const EXP_USER_BUSY_FOR_MT_SMS: u32 = 5551;
+/// SGd: a requested facility is not supported (the MAP error of that name). 5552 as TS 29.338
+/// §6.3.4.4 and Wireshark's dictionary number it (5554 is ILLEGAL_EQUIPMENT).
+pub const EXP_FACILITY_NOT_SUPPORTED: u32 = 5552;
+/// SGd: the subscriber failed authentication.
+pub const EXP_ILLEGAL_USER: u32 = 5553;
+/// SGd: the equipment is not allowed.
+pub const EXP_ILLEGAL_EQUIPMENT: u32 = 5554;
+/// SGd: the short message could not be delivered; SM-Delivery-Failure-Cause says why.
+pub const EXP_SM_DELIVERY_FAILURE: u32 = 5555;
+/// SGd: the subscriber has no subscription to the service.
+pub const EXP_SERVICE_NOT_SUBSCRIBED: u32 = 5556;
+/// SGd: the service is barred for the subscriber.
+pub const EXP_SERVICE_BARRED: u32 = 5557;
+/// SGd: the message-waiting list is full.
+pub const EXP_MWD_LIST_FULL: u32 = 5558;
 
 /// True for protocol errors (3xxx), which are sent with the E bit set (RFC 6733 §7.1.3).
 pub fn is_protocol_error(code: u32) -> bool {

@@ -53,7 +53,7 @@ pub struct PeerRule {
     #[serde(default)]
     pub imsi_prefixes: Vec<String>,
     /// The Diameter applications it may use: `s6a` and `s13` (an MME, the default), `gx` (a PCEF:
-    /// P-GW or SMF). A request of another application is answered DIAMETER_APPLICATION_UNSUPPORTED.
+    /// P-GW or SMF), `sgd` (an MME forwarding short messages, with `[sms] sgd = true`). A request of another application is answered DIAMETER_APPLICATION_UNSUPPORTED.
     #[serde(default = "default_applications")]
     pub applications: Vec<PeerApplication>,
 }
@@ -68,6 +68,8 @@ pub enum PeerApplication {
     S13,
     /// Gx (TS 29.212), application 16777238.
     Gx,
+    /// SGd (TS 29.338), application 16777313: an MME forwarding short messages.
+    Sgd,
 }
 
 impl PeerApplication {
@@ -77,6 +79,7 @@ impl PeerApplication {
             Self::S6a => diameter::dictionary::app::S6A,
             Self::S13 => diameter::dictionary::app::S13,
             Self::Gx => GX_APPLICATION_ID,
+            Self::Sgd => diameter::dictionary::app::SGD,
         }
     }
 }

@@ -265,6 +265,12 @@ impl Hss {
         }
     }
 
+    /// The open connections to `node`, newest first (its own, or those of the relay it last came
+    /// through): for requests other components originate toward an MME (SGd MT short messages).
+    pub fn open_connections(&self, node: &str) -> Vec<PeerHandle> {
+        self.connections_to(node)
+    }
+
     /// Drops a subscriber from the cache after a change.
     pub(crate) fn forget(&self, imsi: &ids::Imsi) {
         self.cache.invalidate(imsi);

@@ -9,7 +9,6 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command as Process;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -19,16 +18,6 @@ use common::*;
 use diameter::{avp, Command, Message};
 use pcrf::PcrfConfig;
 use store::model::SimStatus;
-
-fn tshark() -> Option<PathBuf> {
-    let found = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("tshark")).find(|p| p.is_file()));
-    if found.is_none() {
-        assert!(std::env::var_os("CI").is_none(), "tshark is not installed but CI is set (Debian package tshark)");
-        println!("SKIPPED: tshark not found on PATH (Debian package tshark); Gx dissection not checked");
-    }
-    found
-}
 
 /// A minimal pcap writer: raw IPv4 (LINKTYPE_IPV4, 228) TCP segments between 127.0.0.1:40000 (the
 /// P-GW) and 127.0.0.2:3868 (the PCRF), with a handshake so that every message is in sequence.
@@ -108,29 +97,6 @@ fn checksum(bytes: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn fields(tshark: &Path, pcap: &Path, names: &[&str]) -> Vec<Vec<String>> {
-    let mut c = Process::new(tshark);
-    c.arg("-r").arg(pcap).args([
-        "-n",
-        "-d",
-        "tcp.port==3868,diameter",
-        "-T",
-        "fields",
-        "-E",
-        "separator=/t",
-        "-E",
-        "occurrence=a",
-        "-E",
-        "aggregator=;",
-    ]);
-    for n in names {
-        c.args(["-e", n]);
-    }
-    let out = c.output().expect("tshark runs");
-    assert!(out.status.success(), "tshark failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().lines().map(|l| l.split('\t').map(str::to_string).collect()).collect()
-}
-
 /// The messages of a Gx life, in order, and whether the P-GW sent each.
 async fn conversation() -> Vec<(bool, Message)> {
     let mut out = Vec::new();
@@ -187,7 +153,7 @@ fn raa(req: &Message) -> Message {
 
 #[tokio::test]
 async fn tshark_dissects_every_gx_message_without_errors() {
-    let Some(tshark) = tshark() else { return };
+    let Some(tshark) = testkit::tshark::find("Gx dissection") else { return };
     let messages = conversation().await;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gx.pcap");
@@ -213,7 +179,7 @@ async fn tshark_dissects_every_gx_message_without_errors() {
         "_ws.expert.message",
         "diameter.Flow-Description",
     ];
-    let rows = fields(&tshark, &path, &names);
+    let rows = testkit::tshark::fields(&tshark, &path, &names);
     let mut problems = Vec::new();
     let mut seen = Vec::new();
     for row in &rows {

@@ -50,6 +50,7 @@ mod db;
 mod error;
 pub mod events;
 pub mod firewall_state;
+pub mod fixed_dialling;
 pub mod jobs;
 pub mod mfa;
 pub mod model;

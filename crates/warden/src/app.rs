@@ -71,6 +71,8 @@ pub struct App {
     firewall: Option<FirewallPart>,
     traffic: Traffic,
     analytics: Option<AnalyticsPart>,
+    /// SGd and the SMS router, with `[sms] sgd = true`.
+    sgd: Option<Arc<crate::sgd_front::SgdFront>>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -179,7 +181,8 @@ impl App {
         refuse_shared_block_allocation(&store, hss.sqn_allocation()).await?;
         let http = if config.http.enabled { config.http.listen.to_string() } else { String::new() };
         hss.describe_instance(&d.origin_host, &d.listen.to_string(), &http);
-        let server = hss_front::server_config(d)?;
+        let server = hss_front::server_config(d, config.sms.sgd)?;
+        let sgd = crate::sgd_front::SgdFront::build(&config.sms, &hss);
         let listener = bind("diameter.listen", d.listen).await?;
         tracing::info!(listen = %d.listen, origin_host = %d.origin_host, storage = %config.storage_url(), "Warden HSS serving");
         eprintln!(
@@ -224,6 +227,7 @@ impl App {
             firewall,
             traffic,
             analytics,
+            sgd,
             metrics,
             tokens,
             _sqlite_lock: lock,
@@ -241,6 +245,7 @@ impl App {
             firewall,
             traffic,
             analytics,
+            sgd,
             metrics,
             tokens,
             _sqlite_lock,
@@ -268,6 +273,7 @@ impl App {
                     hss: hss.clone(),
                     pcrf: pcrf.clone(),
                     analytics: analytics.as_ref().map(AnalyticsPart::signalling_tap),
+                    sgd,
                 }),
                 tokens.core.child_token(),
             ),

@@ -2,7 +2,7 @@
 //! and holding its defaults (serde defaults, written once): `[diameter]`, `[sqn]`, `[eir]`,
 //! `[subscription]` → [`hss::DiameterConfig`], [`hss::SqnConfig`], [`hss::EirConfig`],
 //! [`hss::SubscriptionConfig`]; `[http]` → [`api::Settings`];
-//! `[firewall]` → [`firewall::FirewallConfig`]. What only the binary uses (`data_dir`, `[storage]`,
+//! `[firewall]` → [`firewall::FirewallConfig`]; `[sms]` → [`sms::SmsConfig`]. What only the binary uses (`data_dir`, `[storage]`,
 //! `[keys]`, `[metrics]`) is defined here; `[analytics]` in [`crate::analytics_run`]. With no file, Warden runs on loopback with SQLite under
 //! `./warden-data` and accepts only loopback Diameter peers. See docs/configuration.md.
 
@@ -33,6 +33,9 @@ pub enum ConfigError {
     /// A value the HSS cannot work with.
     #[error(transparent)]
     Hss(#[from] hss::ConfigError),
+    /// A value the SMS router cannot work with.
+    #[error("{0}")]
+    Sms(String),
 }
 
 /// The whole configuration.
@@ -80,6 +83,9 @@ pub struct Config {
     /// started.
     #[serde(default)]
     pub analytics: Option<crate::analytics_run::AnalyticsConfig>,
+    /// The SMS router (docs/sms.md): SGd toward the MMEs with `sgd = true`.
+    #[serde(default)]
+    pub sms: sms::SmsConfig,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -153,6 +159,7 @@ impl Config {
     /// Checks what the sections' types cannot check as they are read.
     fn validate(&self) -> Result<(), ConfigError> {
         self.diameter.validate()?;
+        self.sms.validate().map_err(ConfigError::Sms)?;
         Ok(())
     }
 
@@ -250,6 +257,22 @@ mod section_tests {
         let e =
             load("[http.tls]\ncert_file = \"c\"\nkey_file = \"k\"\nclient_ca_file = \"x\"\n").unwrap_err().to_string();
         assert!(e.contains("client_ca_file"), "[http.tls] has no client CA: {e}");
+    }
+}
+
+#[cfg(test)]
+mod sms_tests {
+    use super::*;
+
+    #[test]
+    fn sms_section_is_read_and_checked() {
+        let c: Config = toml::from_str("[sms]\nsgd = true\nsc_address = \"+4910\"\nota_address = \"+4911\"\n").unwrap();
+        c.validate().unwrap();
+        assert!(c.sms.sgd && c.sms.sc_address.as_deref() == Some("+4910"));
+        assert!(!Config::default().sms.sgd, "off by default");
+        let c: Config = toml::from_str("[sms]\nsgd = true\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("sms.sc_address"));
+        assert!(toml::from_str::<Config>("[sms]\nsgd_enabled = true\n").is_err(), "unknown keys refused");
     }
 }
 

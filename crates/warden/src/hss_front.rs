@@ -1,8 +1,10 @@
-//! The Diameter front end in `warden serve`: the handler that sends Gx requests to the PCRF and
-//! everything else to the HSS, and meters every answer through the metrics facade; who may connect
+//! The Diameter front end in `warden serve`: the handler that sends Gx requests to the PCRF, SGd
+//! requests to the SMS router ([`crate::sgd_front`], with `[sms] sgd = true`) and everything else to
+//! the HSS, and meters every answer through the metrics facade; who may connect
 //! (the configured peers, or loopback peers only without any) and which applications each may use
 //! (`applications`: a request of another one is answered 3007); and the server settings read from
-//! `[diameter]` ([`hss::DiameterConfig`]), which advertise S6a, S13 and Gx in the CEA.
+//! `[diameter]` ([`hss::DiameterConfig`]), which advertise S6a, S13 and Gx in the CEA (and SGd when
+//! it is enabled).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,10 +29,24 @@ pub struct Metered {
     pub pcrf: Arc<pcrf::Pcrf>,
     /// The security analytics' tap on S6a/S13 requests, with `[analytics]`.
     pub analytics: Option<crate::analytics_run::SignallingTap>,
+    /// SGd, with `[sms] sgd = true`.
+    pub sgd: Option<Arc<crate::sgd_front::SgdFront>>,
 }
 
 impl Metered {
     async fn dispatch(&self, request: Message, peer: &PeerHandle) -> Message {
+        if request.header.app_id == diameter::dictionary::app::SGD {
+            if let Some(sgd) = &self.sgd {
+                return sgd.dispatch(request, peer).await;
+            }
+            let d = &self.hss.config().diameter;
+            let mut a = Message::answer_to(&request.header, request.session_id());
+            a.add(diameter::avp::RESULT_CODE, diameter::result_code::APPLICATION_UNSUPPORTED);
+            a.add(diameter::avp::ORIGIN_HOST, d.origin_host.as_str());
+            a.add(diameter::avp::ORIGIN_REALM, d.origin_realm.as_str());
+            a.add(diameter::avp::ERROR_MESSAGE, "SGd is not enabled ([sms] sgd)");
+            return a;
+        }
         if request.header.app_id != hss::GX_APPLICATION_ID {
             return self.hss.dispatch(request, peer).await;
         }
@@ -86,19 +102,19 @@ impl PeerAuthorizer for LoopbackOnly {
     }
 }
 
-/// The transport settings of the HSS's listener.
-pub fn server_config(d: &hss::DiameterConfig) -> Result<ServerConfig, ServeError> {
+/// The transport settings of the HSS's listener; `sgd` adds SGd to the applications of the CEA.
+pub fn server_config(d: &hss::DiameterConfig, sgd: bool) -> Result<ServerConfig, ServeError> {
     let authorizer: Arc<dyn PeerAuthorizer> = if d.peers.is_empty() {
         tracing::warn!("no [[diameter.peers]] configured: accepting loopback peers only, for any subscriber");
         Arc::new(LoopbackOnly)
     } else {
         Arc::new(ConfiguredPeers(d.peers.clone()))
     };
-    let mut peer = diameter::peer::PeerConfig::new(
-        &d.origin_host,
-        &d.origin_realm,
-        vec![Application::S6A, Application::S13, Application::GX],
-    );
+    let mut applications = vec![Application::S6A, Application::S13, Application::GX];
+    if sgd {
+        applications.push(Application::SGD);
+    }
+    let mut peer = diameter::peer::PeerConfig::new(&d.origin_host, &d.origin_realm, applications);
     peer.watchdog_interval = Duration::from_secs(d.watchdog_secs);
     peer.max_message_size = d.max_message_size;
     peer.origin_state_id = store::now() as u32;

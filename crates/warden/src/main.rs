@@ -35,6 +35,7 @@ mod ota_cmd;
 mod platform;
 mod provision;
 mod serve;
+mod sgd_front;
 mod storage;
 mod storage_migrate;
 mod tls_cmd;

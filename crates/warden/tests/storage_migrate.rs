@@ -96,6 +96,12 @@ async fn filled_workspace() -> tempfile::TempDir {
         ..Default::default()
     };
     tx.put_sim_policy(&imsi, "acme", &own).await.unwrap();
+    let fdl = store::fixed_dialling::SimFixedDialling {
+        mode: store::traffic::OverrideMode::Replace,
+        entries: vec!["+4917*".into()],
+        updated_at: 1,
+    };
+    tx.put_sim_fixed_dialling(&imsi, "acme", &fdl).await.unwrap();
     tx.create_range("001010000000000", "001010000000099", "meters", "").await.unwrap();
     tx.put_binding(&imsi, &"490154203237518".parse().unwrap(), store::model::EirStatus::White, "").await.unwrap();
     tx.commit().await.unwrap();
@@ -243,6 +249,12 @@ async fn everything_moves_and_a_second_migration_is_refused() {
         let det = target.detection_in(&scope, "det-1").await.unwrap().expect("detection copied");
         assert_eq!(det.score, 0.8125, "a floating-point column copies exactly");
         assert_eq!(target.analytics_policy("acme").await.unwrap(), source.analytics_policy("acme").await.unwrap());
+        let first: ids::Imsi = "001010000000001".parse().unwrap();
+        assert_eq!(
+            target.sim_fixed_dialling(&first).await.unwrap(),
+            source.sim_fixed_dialling(&first).await.unwrap(),
+            "a SIM's fixed dialling list copies"
+        );
         assert_eq!(*target.analytics_key("acme").await.unwrap(), *source.analytics_key("acme").await.unwrap());
         let entries = source.verify_audit().await.unwrap().unwrap();
         assert_eq!(target.verify_audit().await.unwrap(), Ok(entries));

@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod approvals;
 pub mod catalogue;
 pub mod events;
+pub mod fdl;
 pub mod firewall;
 pub mod jobs;
 pub mod mfa;

@@ -1,6 +1,6 @@
 //! The AVP and command dictionary: base protocol (RFC 6733), S6a/S6d (TS 29.272), S13 (TS 29.272
-//! §6.2/§7, ECR/ECA), Gx (TS 29.212: CCR/CCA, with RAR/RAA and ASR/ASA of the base protocol) and
-//! DOIC (RFC 7683). Code uses the typed handles generated from the tables
+//! §6.2/§7, ECR/ECA), Gx (TS 29.212: CCR/CCA, with RAR/RAA and ASR/ASA of the base protocol), SGd
+//! (TS 29.338: OFR/OFA, TFR/TFA) and DOIC (RFC 7683). Code uses the typed handles generated from the tables
 //! ([`avps`], re-exported as `diameter::avp::ORIGIN_HOST`, and [`Command`]); lookups by (code,
 //! vendor) serve decoding, and lookups by name serve names that come from outside (tools, tests).
 
@@ -27,6 +27,8 @@ pub mod app {
     pub const S13: u32 = 16_777_252;
     /// Gx (TS 29.212), vendor 10415.
     pub const GX: u32 = 16_777_238;
+    /// SGd/Gdd (TS 29.338 §6.3.1), vendor 10415: short messages between the MME and the SMS centre.
+    pub const SGD: u32 = 16_777_313;
     /// The relay application id.
     pub const RELAY: u32 = 0xffff_ffff;
 }

@@ -518,6 +518,41 @@ avps! {
     USAGE_MONITORING_LEVEL = AvpDef { name: "Usage-Monitoring-Level", code: 1068, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
     USAGE_MONITORING_REPORT = AvpDef { name: "Usage-Monitoring-Report", code: 1069, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
     USAGE_MONITORING_SUPPORT = AvpDef { name: "Usage-Monitoring-Support", code: 1070, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
+    //
+    // SGd (TS 29.338 §6.3, application 16777313), table 6.3.3.1/1: the AVPs of the short message
+    // itself are M,V; the flags, outcomes and diagnostics V with M in "must not". Wireshark's
+    // dictionary (TGPP.xml) agrees on every code and flag below.
+    SC_ADDRESS = AvpDef { name: "SC-Address", code: 3300, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    SM_RP_UI = AvpDef { name: "SM-RP-UI", code: 3301, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    TFR_FLAGS = AvpDef { name: "TFR-Flags", code: 3302, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    SM_DELIVERY_FAILURE_CAUSE = AvpDef { name: "SM-Delivery-Failure-Cause", code: 3303, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    SM_ENUMERATED_DELIVERY_FAILURE_CAUSE = AvpDef {
+        name: "SM-Enumerated-Delivery-Failure-Cause",
+        code: 3304,
+        vendor: VENDOR_3GPP,
+        ty: Enumerated,
+        m: Must,
+    },
+    SM_DIAGNOSTIC_INFO = AvpDef { name: "SM-Diagnostic-Info", code: 3305, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    SM_DELIVERY_TIMER = AvpDef { name: "SM-Delivery-Timer", code: 3306, vendor: VENDOR_3GPP, ty: Unsigned32, m: Must },
+    SM_DELIVERY_START_TIME = AvpDef { name: "SM-Delivery-Start-Time", code: 3307, vendor: VENDOR_3GPP, ty: Time, m: Must },
+    SM_RP_MTI = AvpDef { name: "SM-RP-MTI", code: 3308, vendor: VENDOR_3GPP, ty: Enumerated, m: Must },
+    SM_RP_SMEA = AvpDef { name: "SM-RP-SMEA", code: 3309, vendor: VENDOR_3GPP, ty: OctetString, m: Must },
+    MME_ABSENT_USER_DIAGNOSTIC_SM = AvpDef { name: "MME-Absent-User-Diagnostic-SM", code: 3313, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    SM_DELIVERY_OUTCOME = AvpDef { name: "SM-Delivery-Outcome", code: 3316, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    MME_SM_DELIVERY_OUTCOME = AvpDef { name: "MME-SM-Delivery-Outcome", code: 3317, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    SM_DELIVERY_CAUSE = AvpDef { name: "SM-Delivery-Cause", code: 3321, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
+    ABSENT_USER_DIAGNOSTIC_SM = AvpDef { name: "Absent-User-Diagnostic-SM", code: 3322, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    SMSMI_CORRELATION_ID = AvpDef { name: "SMSMI-Correlation-ID", code: 3324, vendor: VENDOR_3GPP, ty: Grouped, m: MustNot },
+    HSS_ID = AvpDef { name: "HSS-ID", code: 3325, vendor: VENDOR_3GPP, ty: Utf8String, m: MustNot },
+    ORIGINATING_SIP_URI = AvpDef { name: "Originating-SIP-URI", code: 3326, vendor: VENDOR_3GPP, ty: Utf8String, m: MustNot },
+    DESTINATION_SIP_URI = AvpDef { name: "Destination-SIP-URI", code: 3327, vendor: VENDOR_3GPP, ty: Utf8String, m: MustNot },
+    OFR_FLAGS = AvpDef { name: "OFR-Flags", code: 3328, vendor: VENDOR_3GPP, ty: Unsigned32, m: MustNot },
+    MAXIMUM_RETRANSMISSION_TIME = AvpDef { name: "Maximum-Retransmission-Time", code: 3330, vendor: VENDOR_3GPP, ty: Time, m: MustNot },
+    REQUESTED_RETRANSMISSION_TIME = AvpDef { name: "Requested-Retransmission-Time", code: 3331, vendor: VENDOR_3GPP, ty: Time, m: MustNot },
+    SMS_GMSC_ADDRESS = AvpDef { name: "SMS-GMSC-Address", code: 3332, vendor: VENDOR_3GPP, ty: OctetString, m: MustNot },
+    // TS 29.336 §8.4.2 (S6m/S6n; M,V there), reused by SGd: the subscriber's User-Name and MSISDN.
+    USER_IDENTIFIER = AvpDef { name: "User-Identifier", code: 3102, vendor: VENDOR_3GPP, ty: Grouped, m: Must },
     FLOW_DIRECTION = AvpDef { name: "Flow-Direction", code: 1080, vendor: VENDOR_3GPP, ty: Enumerated, m: MustNot },
 }
 
@@ -793,6 +828,45 @@ commands! {
             CC_REQUEST_NUMBER,
         ],
         answer_required: [SESSION_ID, AUTH_APPLICATION_ID, ORIGIN_HOST, ORIGIN_REALM, CC_REQUEST_TYPE, CC_REQUEST_NUMBER],
+    },
+    // TS 29.338 §6.3.2: SGd (application 16777313). Both requests are "REQ, PXY", both answers "PXY";
+    // Result-Code and Experimental-Result are both optional `[ ]` in the answers.
+    OFR / OFA = CommandDef {
+        name: "MO-Forward-Short-Message",
+        code: 8388645,
+        app: app::SGD,
+        proxiable: true,
+        // §§6.3.2.3, 6.3.2.4.
+        request_required: [
+            SESSION_ID,
+            AUTH_SESSION_STATE,
+            ORIGIN_HOST,
+            ORIGIN_REALM,
+            DESTINATION_REALM,
+            SC_ADDRESS,
+            USER_IDENTIFIER,
+            SM_RP_UI,
+        ],
+        answer_required: S6A_ANSWER,
+    },
+    TFR / TFA = CommandDef {
+        name: "MT-Forward-Short-Message",
+        code: 8388646,
+        app: app::SGD,
+        proxiable: true,
+        // §§6.3.2.5, 6.3.2.6.
+        request_required: [
+            SESSION_ID,
+            AUTH_SESSION_STATE,
+            ORIGIN_HOST,
+            ORIGIN_REALM,
+            DESTINATION_HOST,
+            DESTINATION_REALM,
+            USER_NAME,
+            SC_ADDRESS,
+            SM_RP_UI,
+        ],
+        answer_required: S6A_ANSWER,
     },
     // TS 29.272 §7.2: S13/S13' (application 16777252).
     ECR / ECA = CommandDef {

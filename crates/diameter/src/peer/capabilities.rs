@@ -23,6 +23,8 @@ impl Application {
     pub const S13: Application = Application { id: app::S13, vendor: Some(crate::dictionary::VENDOR_3GPP) };
     /// Gx (vendor 10415).
     pub const GX: Application = Application { id: app::GX, vendor: Some(crate::dictionary::VENDOR_3GPP) };
+    /// SGd (vendor 10415).
+    pub const SGD: Application = Application { id: app::SGD, vendor: Some(crate::dictionary::VENDOR_3GPP) };
 }
 
 /// What a peer says about itself in CER or CEA.

@@ -2,8 +2,10 @@
 //! (3GPP TS 29.338) and SMPP 3.4 toward the operator's SMSC — and their users — the OTA engine, the
 //! screening of MO messages against fixed dialling lists — agree on ([`route`]); the TS 23.040
 //! TPDUs ([`tpdu`]); the SGd codec and MT sender ([`sgd`]); fixed dialling lists (SUB-3, [`fdl`]);
-//! and the MO router that screens and forwards ([`router`]).
+//! the MO router that screens and forwards ([`router`]); and how `warden serve` puts them together
+//! ([`compose`]).
 
+pub mod compose;
 pub mod config;
 pub mod fdl;
 pub mod route;
@@ -11,6 +13,7 @@ pub mod router;
 pub mod sgd;
 pub mod tpdu;
 
+pub use compose::{Fallback, Late};
 pub use config::SmsConfig;
 pub use route::{
     BoxFuture, DeliveryReport, MoHandler, MoMessage, MoVerdict, MtMessage, MtOutcome, MtSender, ReportSink, Via,

@@ -182,7 +182,7 @@ impl App {
         let http = if config.http.enabled { config.http.listen.to_string() } else { String::new() };
         hss.describe_instance(&d.origin_host, &d.listen.to_string(), &http);
         let server = hss_front::server_config(d, config.sms.sgd)?;
-        let sgd = crate::sgd_front::SgdFront::build(&config.sms, &hss);
+        let sgd = crate::sgd_front::SgdFront::build(&config.sms.core(), &hss);
         let listener = bind("diameter.listen", d.listen).await?;
         tracing::info!(listen = %d.listen, origin_host = %d.origin_host, storage = %config.storage_url(), "Warden HSS serving");
         eprintln!(

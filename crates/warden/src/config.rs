@@ -83,12 +83,50 @@ pub struct Config {
     /// started.
     #[serde(default)]
     pub analytics: Option<crate::analytics_run::AnalyticsConfig>,
-    /// The SMS router (docs/sms.md): SGd toward the MMEs with `sgd = true`.
+    /// The SMS router (docs/sms.md): SGd toward the MMEs with `sgd = true`, SMPP toward the SMSC
+    /// with `[sms.smpp]`.
     #[serde(default)]
-    pub sms: sms::SmsConfig,
+    pub sms: SmsSection,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// `[sms]`: the router's own keys (as [`sms::SmsConfig`]) and the SMPP client's `[sms.smpp]`
+/// ([`smpp::SmppConfig`]). The `sms` crate cannot hold the SMPP section itself (the SMPP client
+/// depends on `sms`), so the binary puts the two together.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmsSection {
+    /// See [`sms::SmsConfig::sgd`].
+    #[serde(default)]
+    pub sgd: bool,
+    /// See [`sms::SmsConfig::sc_address`].
+    #[serde(default)]
+    pub sc_address: Option<String>,
+    /// See [`sms::SmsConfig::ota_address`].
+    #[serde(default)]
+    pub ota_address: Option<String>,
+    /// The operator's SMSC over SMPP 3.4: MT messages when SGd cannot deliver them (or SGd is off),
+    /// and screened MO messages forwarded.
+    #[serde(default)]
+    pub smpp: Option<smpp::SmppConfig>,
+}
+
+impl SmsSection {
+    /// The router's part.
+    pub fn core(&self) -> sms::SmsConfig {
+        sms::SmsConfig { sgd: self.sgd, sc_address: self.sc_address.clone(), ota_address: self.ota_address.clone() }
+    }
+
+    /// Checks the router's keys and the SMPP section (without reading its files).
+    fn validate(&self) -> Result<(), String> {
+        self.core().validate()?;
+        if let Some(s) = &self.smpp {
+            s.validate().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
 }
 
 fn default_data_dir() -> PathBuf {
@@ -273,6 +311,28 @@ mod sms_tests {
         let c: Config = toml::from_str("[sms]\nsgd = true\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("sms.sc_address"));
         assert!(toml::from_str::<Config>("[sms]\nsgd_enabled = true\n").is_err(), "unknown keys refused");
+    }
+
+    #[test]
+    fn the_smpp_section_is_read_beside_the_router_keys_and_checked() {
+        let c: Config = toml::from_str(
+            "[sms]\nsgd = true\nsc_address = \"+4910\"\n[sms.smpp]\nhost = \"127.0.0.1\"\nsystem_id = \"warden\"\n\
+             password_file = \"/nonexistent\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.sms.smpp.as_ref().map(|s| s.system_id.as_str()), Some("warden"));
+        assert!(c.sms.core().sgd);
+        let c: Config = toml::from_str(
+            "[sms.smpp]\nhost = \"127.0.0.1\"\nsystem_id = \"a-system-id-too-long\"\npassword_file = \"p\"\n",
+        )
+        .unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("system_id"), "{e}");
+        assert!(toml::from_str::<Config>(
+            "[sms.smpp]\nhost = \"h\"\nsystem_id = \"w\"\npassword_file = \"p\"\npasswd = \"x\"\n"
+        )
+        .is_err());
     }
 }
 

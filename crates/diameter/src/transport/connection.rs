@@ -1,10 +1,10 @@
 //! One connection: the [`Driver`] step plus what a server or client connection adds — requests
 //! delivered to the handler (an answer that is ready at once is made on the connection's task; one
 //! that waits gets a task of its own, at most `max_in_flight` at once), their answers sent back (all
-//! that are ready in one write), and requests of the local side sent through a [`PeerHandle`] with their answers
-//! returned to the callers (all the requests queued in one write). On shutdown an open connection keeps reading and answering until none of
-//! its requests is being handled (at most [`ConnectionLimits::drain_timeout`]), then sends DPR and
-//! ends on DPA.
+//! that are ready in one write), and requests of the local side sent through a [`PeerHandle`] with
+//! their answers returned to the callers (all the requests queued in one write). On shutdown an
+//! open connection keeps reading and answering until none of its requests is being handled (at most
+//! [`ConnectionLimits::drain_timeout`]), then sends DPR and ends on DPA.
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -585,12 +585,18 @@ async fn drive_connection(mut c: Connection, s: Schedule, progress: Arc<Progress
     // Catching up is done by counting what is due, so missed ticks need not be replayed.
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let give_up = s.end + GRACE;
-    let mut closed = false;
+    let (mut closed, mut ended) = (false, false);
     loop {
         let now = Instant::now();
-        if !closed && now < s.end {
-            let due =
-                if s.rate == 0 { u64::MAX } else { share(due_overall(s.rate, now - s.start), c.index, s.connections) };
+        if !closed && !ended {
+            // The first turn at or after the end still sends what was due by the end (the last
+            // request is due exactly then), and only that.
+            ended = now >= s.end;
+            let due = match s.rate {
+                0 if ended => sent,
+                0 => u64::MAX,
+                rate => share(due_overall(rate, now.min(s.end) - s.start), c.index, s.connections),
+            };
             let before = sent;
             while sent < due && in_flight.len() < s.window {
                 let mut request = c.template.request(c.index + sent * s.connections);
@@ -627,7 +633,7 @@ async fn drive_connection(mut c: Connection, s: Schedule, progress: Arc<Progress
                     answered += 1;
                 }
             }) => {}
-            _ = ticks.tick(), if now < s.end => {}
+            _ = ticks.tick(), if !ended => {}
             () = tokio::time::sleep_until(give_up) => {}
         }
         progress.answered.fetch_add(answered, Ordering::Relaxed);
@@ -864,7 +870,8 @@ mod tests {
 
         let r = tokio::time::timeout(Duration::from_secs(20), run(&a, Load::Air)).await.expect("run in time").unwrap();
         eprintln!("{}", r.to_text());
-        assert!((350..=650).contains(&r.answered), "{r:?}");
+        // 500/s for 1 s: every request is sent, the last one due at the end itself.
+        assert_eq!(r.sent, 500, "{r:?}");
         assert_eq!(r.errors, 0, "{r:?}");
         assert_eq!((r.timeouts, r.failed), (0, 0), "{r:?}");
         assert_eq!(r.sent, r.answered);

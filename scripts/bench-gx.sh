@@ -6,12 +6,17 @@
 #   2. opens 8 sessions at 127.0.1.1-8 and drives the DNS firewall with `warden bench dns` from those
 #      addresses for allowed, cached names (per-SIM rate limit off for the measurement).
 # Usage: scripts/bench-gx.sh [SIMS=10000] [DURATION=8] [RATES="20000"] [CONNECTIONS=4] [DNS_QUERIES=500000]
-# Server and generators share the machine; every run is bounded.
+# Server and generators share the machine; every run is bounded. After each Gx step the CPU time
+# (user + system, from /proc and getrusage) that the server and the generator spent per answered
+# CCR-I is printed: unlike the rates, it barely moves with what else runs on the machine.
+# DNS_QUERIES=0 skips the DNS part.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIMS=${1:-10000}; DURATION=${2:-8}; RATES=${3:-20000}; CONNS=${4:-4}; QUERIES=${5:-500000}
 W=${WARDEN:-}
 if [ -z "$W" ]; then cargo build --release -q -p warden; W=$PWD/target/release/warden; fi
+# The generator may be another build (GENERATOR=path), to measure server and generator changes apart.
+G=${GENERATOR:-$W}
 DIR=$(mktemp -d); trap 'kill $SERVER $UPSTREAM 2>/dev/null || true; rm -rf "$DIR"' EXIT
 cd "$DIR"
 PORT=$((20000 + RANDOM % 20000)); DNS=$((PORT + 1)); UP=$((PORT + 2))
@@ -53,10 +58,20 @@ $W --config warden.toml sim import sims.csv
 $W --config warden.toml serve 2>serve.log & SERVER=$!
 for _ in $(seq 1 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 COMMON="--imsi-file imsis.txt --origin-host bench.home.example --origin-realm home.example --destination-realm home.example"
+# CPU seconds (user + system) the server has used so far.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER/stat"; }
 for RATE in $RATES; do
-  echo "== Gx: CCR-I at $RATE/s, $CONNS connections, $DURATION s, $SIMS SIMs"
-  $W bench gx --target 127.0.0.1:$PORT $COMMON --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --window 256
+  echo "== Gx: CCR-I at $RATE/s, $CONNS connections, $DURATION s, $SIMS SIMs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  BEFORE=$(server_cpu)
+  /usr/bin/time -f '%U %S' -o gen.time \
+    $G bench gx --target 127.0.0.1:$PORT $COMMON --rate "$RATE" --duration "$DURATION" --connections "$CONNS" --window 256 | tee gx.out
+  AFTER=$(server_cpu)
+  ANSWERS=$(awk '/^answers:/ { print $2 }' gx.out)
+  awk -v s0="$BEFORE" -v s1="$AFTER" -v n="$ANSWERS" '{ g = $1 + $2;
+    printf "cpu per CCR-I:  server %.1f µs, generator %.1f µs (%.2f s and %.2f s for %d answers)\n",
+           (s1 - s0) * 1e6 / n, g * 1e6 / n, s1 - s0, g, n }' gen.time
 done
+[ "$QUERIES" = 0 ] && exit 0
 echo "== DNS: $QUERIES cached questions from 8 SIM addresses"
 $W bench gx --target 127.0.0.1:$PORT $COMMON --rate 8 --duration 1 --connections 1 --first-ip 127.0.1.1 >/dev/null
 SOURCES=""; for i in $(seq 1 8); do SOURCES="$SOURCES --source 127.0.1.$i"; done

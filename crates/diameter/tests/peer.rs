@@ -416,3 +416,47 @@ fn gx_re_auth_and_abort_session_carry_the_gx_application_id() {
     };
     assert_eq!(a.result_code(), Some(rc::APPLICATION_UNSUPPORTED));
 }
+
+/// Input framing: several whole messages in one read, a message split across reads (also inside
+/// its length field), and whole messages that follow a leftover partial one are each handled once,
+/// in order.
+#[test]
+fn several_messages_per_read_and_messages_split_across_reads() {
+    let now = Instant::now();
+    let (mut mme, mut hss) = open_pair(now);
+    let mut ids = Vec::new();
+    let mut wire = Vec::new();
+    for _ in 0..5 {
+        ids.push(mme.send_request(air(), now).unwrap().0);
+        wire.extend_from_slice(&poll_message(&mut mme).unwrap());
+    }
+    let len = wire.len() / 5;
+    let requests = |hss: &mut Peer| -> Vec<u32> {
+        events(hss)
+            .into_iter()
+            .map(|e| match e {
+                Event::Request(m) => m.header.hop_by_hop,
+                other => panic!("request expected, got {other:?}"),
+            })
+            .collect()
+    };
+    // Two whole messages and the first two bytes of the third (not even its length field).
+    hss.handle_input(&wire[..2 * len + 2], now);
+    assert_eq!(requests(&mut hss), ids[..2]);
+    // The rest of the third but one byte.
+    hss.handle_input(&wire[2 * len + 2..3 * len - 1], now);
+    assert!(requests(&mut hss).is_empty());
+    // Its last byte, the whole fourth and half of the fifth, in one read after a leftover.
+    hss.handle_input(&wire[3 * len - 1..4 * len + len / 2], now);
+    assert_eq!(requests(&mut hss), ids[2..4]);
+    hss.handle_input(&wire[4 * len + len / 2..], now);
+    assert_eq!(requests(&mut hss), ids[4..]);
+    assert_eq!(hss.state(), PeerState::Open);
+    // Framing that breaks after whole messages in the same read: those are handled, then the close.
+    mme.send_request(air(), now).unwrap();
+    let mut bytes = poll_message(&mut mme).unwrap();
+    bytes.extend_from_slice(&[1, 0, 0, 8, 0, 0, 0, 0]);
+    hss.handle_input(&bytes, now);
+    let ev = events(&mut hss);
+    assert!(matches!(&ev[..], [Event::Request(_), Event::Closed(CloseReason::Framing(_))]), "{ev:?}");
+}

@@ -1,21 +1,29 @@
 //! The tokio transport over loopback TCP (and TLS): capabilities exchange, request/answer through a
 //! handler, unknown peers refused, and a flood of malformed input that leaves the server answering
-//! well-formed peers. Every loop here is bounded and every wait has a timeout.
+//! well-formed peers. Then what a connection writes, counted over an in-memory pipe: answers that
+//! are ready at once for the requests of one read leave in one write; requests queued through a
+//! [`PeerHandle`] leave together; an answer that has to wait holds a slot, and reading pauses while
+//! `max_in_flight` of them wait (back-pressure). Every loop here is bounded and every wait has a
+//! timeout.
 
 // The tokio transport is behind the default `transport` feature.
 #![cfg(feature = "transport")]
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use diameter::avp;
 use diameter::peer::{Application, Event, Peer, PeerAuthorizer, PeerConfig, PeerIdentity, PeerState};
 use diameter::result_code as rc;
-use diameter::transport::{connect, serve, ConnectionLimits, Driver, Handler, PeerHandle, ServerConfig};
+use diameter::transport::{connect, drive, serve, ConnectionLimits, Driver, Handler, PeerHandle, ServerConfig};
 use diameter::{Command, Message};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
 use tokio::time::timeout;
 use tokio_util::sync::CancellationToken;
 
@@ -366,4 +374,197 @@ async fn relay_step_hands_application_frames_to_the_caller() {
     driver.step_relay(true, |frame, _, _, _| frames.push(frame.to_vec())).await;
     assert_eq!(frames.len(), 2);
     assert_eq!(frames[1], air2, "the partial frame was kept for its rest");
+}
+
+/// A stream that counts the writes that reached it.
+struct Counted {
+    inner: DuplexStream,
+    writes: Arc<AtomicUsize>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        let me = self.get_mut();
+        let r = Pin::new(&mut me.inner).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(_))) {
+            me.writes.fetch_add(1, Ordering::SeqCst);
+        }
+        r
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+fn allow() -> Arc<dyn PeerAuthorizer> {
+    Arc::new(|_: &PeerIdentity| true)
+}
+
+/// Answers at once, except requests for users named `slow…`, which wait for a permit of `gate`.
+struct Gated {
+    gate: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Handler for Gated {
+    async fn handle(&self, req: Message, _peer: PeerHandle) -> Option<Message> {
+        let user = req.get_str(avp::USER_NAME).unwrap_or_default().to_string();
+        if user.starts_with("slow") {
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            self.gate.acquire().await.expect("the gate stays open").forget();
+        }
+        let mut a = Message::answer_to(&req.header, req.session_id());
+        a.add(avp::AUTH_SESSION_STATE, 1u32);
+        a.add(avp::ORIGIN_HOST, "hss.example");
+        a.add(avp::ORIGIN_REALM, REALM);
+        a.add(avp::RESULT_CODE, rc::SUCCESS);
+        a.add(avp::USER_NAME, user.as_str());
+        Some(a)
+    }
+}
+
+/// A server connection (the [`Gated`] handler) over a counted stream, and the MME's side of the
+/// pipe with its sans-IO peer, open.
+struct Rig {
+    mme: Peer,
+    pipe: DuplexStream,
+    writes: Arc<AtomicUsize>,
+    gate: Arc<Semaphore>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Rig {
+    async fn open(max_in_flight: usize) -> Rig {
+        let (pipe, server) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(AtomicUsize::new(0));
+        let (gate, waiting) = (Arc::new(Semaphore::new(0)), Arc::new(AtomicUsize::new(0)));
+        let hss = Peer::responder(PeerConfig::new("hss.example", REALM, vec![Application::S6A]), allow(), None, now());
+        let limits = ConnectionLimits { max_in_flight, ..ConnectionLimits::default() };
+        let handler = Arc::new(Gated { gate: gate.clone(), waiting: waiting.clone() });
+        let stream = Counted { inner: server, writes: writes.clone() };
+        tokio::spawn(drive(stream, hss, None, handler, limits, CancellationToken::new(), None));
+        let mme = Peer::initiator(PeerConfig::new("mme.example", REALM, vec![Application::S6A]), allow(), None, now());
+        let mut rig = Rig { mme, pipe, writes, gate, waiting };
+        rig.flush().await;
+        while rig.mme.state() != PeerState::Open {
+            rig.read().await;
+        }
+        while rig.mme.poll_event().is_some() {}
+        rig
+    }
+
+    /// Sends what the MME queued, in one write.
+    async fn flush(&mut self) {
+        let mut out = Vec::new();
+        while self.mme.poll_transmit(&mut out).is_some() {}
+        self.pipe.write_all(&out).await.unwrap();
+    }
+
+    async fn read(&mut self) {
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = timeout(Duration::from_secs(5), self.pipe.read(&mut buf)).await.expect("bytes in time").unwrap();
+        self.mme.handle_input(&buf[..n], now());
+    }
+
+    /// Reads until `n` answers came; returns their User-Names.
+    async fn answers(&mut self, n: usize) -> Vec<String> {
+        let mut users = Vec::new();
+        while users.len() < n {
+            self.read().await;
+            while let Some(e) = self.mme.poll_event() {
+                if let Event::Answer(a) = e {
+                    assert_eq!(a.result_code(), Some(rc::SUCCESS));
+                    users.push(a.get_str(avp::USER_NAME).unwrap().to_string());
+                }
+            }
+        }
+        users
+    }
+}
+
+fn now() -> Instant {
+    Instant::now()
+}
+
+#[tokio::test]
+async fn answers_ready_for_one_read_leave_in_one_write() {
+    let mut rig = Rig::open(256).await;
+    let before = rig.writes.load(Ordering::SeqCst);
+    let users: Vec<String> = (0..20).map(|i| format!("user{i}")).collect();
+    for u in &users {
+        rig.mme.send_request(air(u), now()).unwrap();
+    }
+    rig.flush().await;
+    assert_eq!(rig.answers(20).await, users, "every request answered, in order");
+    assert_eq!(rig.writes.load(Ordering::SeqCst) - before, 1, "twenty answers, one write");
+}
+
+#[tokio::test]
+async fn answers_that_wait_hold_a_slot_and_pause_reading() {
+    let mut rig = Rig::open(2).await;
+    rig.mme.send_request(air("slow1"), now()).unwrap();
+    rig.mme.send_request(air("slow2"), now()).unwrap();
+    rig.flush().await;
+    timeout(Duration::from_secs(5), async {
+        while rig.waiting.load(Ordering::SeqCst) < 2 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await
+    .expect("both slow requests reach the handler");
+    // Both slots are taken: the next request is not read, so not answered, though it could be at once.
+    rig.mme.send_request(air("fast"), now()).unwrap();
+    rig.flush().await;
+    let mut buf = [0u8; 1024];
+    assert!(timeout(Duration::from_millis(200), rig.pipe.read(&mut buf)).await.is_err(), "nothing answered yet");
+    rig.gate.add_permits(2);
+    let mut got = rig.answers(3).await;
+    got.sort();
+    assert_eq!(got, ["fast", "slow1", "slow2"]);
+}
+
+/// Answers nothing (a client's connection).
+struct Silent;
+impl Handler for Silent {
+    async fn handle(&self, _req: Message, _peer: PeerHandle) -> Option<Message> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn requests_queued_through_a_handle_leave_together() {
+    let (client, server) = tokio::io::duplex(1 << 20);
+    let writes = Arc::new(AtomicUsize::new(0));
+    let hss = Peer::responder(PeerConfig::new("hss.example", REALM, vec![Application::S6A]), allow(), None, now());
+    let gated = Arc::new(Gated { gate: Arc::new(Semaphore::new(0)), waiting: Arc::new(AtomicUsize::new(0)) });
+    let limits = ConnectionLimits::default();
+    tokio::spawn(drive(server, hss, None, gated, limits, CancellationToken::new(), None));
+    let mme = Peer::initiator(PeerConfig::new("mme.example", REALM, vec![Application::S6A]), allow(), None, now());
+    let (opened_tx, opened) = tokio::sync::oneshot::channel();
+    let stream = Counted { inner: client, writes: writes.clone() };
+    tokio::spawn(drive(stream, mme, None, Arc::new(Silent), limits, CancellationToken::new(), Some(opened_tx)));
+    let handle = timeout(Duration::from_secs(5), opened).await.unwrap().unwrap().expect("open");
+    let before = writes.load(Ordering::SeqCst);
+    // Sixteen requests queued before the connection's task runs again.
+    let asks: Vec<_> = (0..16)
+        .map(|i| {
+            let h = handle.clone();
+            tokio::spawn(async move { h.request(air(&format!("user{i}"))).await })
+        })
+        .collect();
+    for (i, ask) in asks.into_iter().enumerate() {
+        let a = timeout(Duration::from_secs(5), ask).await.unwrap().unwrap().unwrap();
+        assert_eq!(a.get_str(avp::USER_NAME), Some(format!("user{i}").as_str()));
+    }
+    let sent = writes.load(Ordering::SeqCst) - before;
+    assert!(sent <= 2, "sixteen requests took {sent} writes");
 }

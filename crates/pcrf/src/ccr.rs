@@ -13,7 +13,7 @@ use ids::Imsi;
 use store::traffic::GxChange;
 
 use crate::session::Session;
-use crate::{bump, lock, qos, rules, Pcrf, Subscriber};
+use crate::{bump, lock, qos, Pcrf, Subscriber};
 
 /// DIAMETER_USER_UNKNOWN: a Result-Code of the Credit-Control application (RFC 4006 §9.1, "the
 /// specified end user is unknown in the credit-control server"), which Gx inherits. It is an IETF
@@ -253,7 +253,7 @@ impl Pcrf {
         }
         let apn = req.get_str(avp::CALLED_STATION_ID).unwrap_or_default().to_string();
         let qos = qos::bearer_qos(sub.priority, sub.profile.as_deref(), &apn);
-        let pcc = rules::compile(&sub.policy, &self.config.dns_servers, &[], &qos);
+        let pcc = sub.session_rules(&qos, &self.config.dns_servers);
         let now = store::now();
         let session = Session {
             id: req.session_id().unwrap_or_default().to_string(),
@@ -269,7 +269,7 @@ impl Pcrf {
             framed_ipv6,
             rat_type: req.get_u32(avp::RAT_TYPE),
             plmn: req.get_str(avp::THREE_GPP_SGSN_MCC_MNC).map(str::to_string),
-            rules: pcc.iter().map(|r| r.name().to_string()).collect(),
+            rules: pcc.names.clone(),
             created_at: now,
             updated_at: now,
             hosts: Vec::new(),
@@ -280,7 +280,7 @@ impl Pcrf {
             let mut sessions = lock(&self.sessions);
             // A CCR-I renewing a session of its own replaces it and counts once.
             let renewed = sessions.get(id);
-            let of_imsi = sessions.of_imsi(&imsi).len() - usize::from(renewed.is_some_and(|s| s.imsi == imsi));
+            let of_imsi = sessions.count_of_imsi(&imsi) - usize::from(renewed.is_some_and(|s| s.imsi == imsi));
             let of_pcef = sessions.count_of_pcef(origin) - usize::from(renewed.is_some());
             let cap = if of_imsi >= self.config.max_sessions_per_imsi {
                 Some("the SIM has max_sessions_per_imsi sessions")
@@ -315,8 +315,8 @@ impl Pcrf {
         for trigger in [RAT_CHANGE, PLMN_CHANGE, USAGE_REPORT] {
             a.add(avp::EVENT_TRIGGER, trigger);
         }
-        if let Some(install) = rules::install_avp(&pcc) {
-            a.push(install);
+        if let Some(install) = &pcc.install {
+            a.push(install.clone());
         }
         if let Some(ambr) = qos.apn_ambr() {
             a.push(ambr);

@@ -195,9 +195,25 @@ pub(crate) struct Subscriber {
     /// The policy generation ([`Pcrf::invalidate`]) when it was read: it reflects every change
     /// announced up to that generation.
     pub epoch: u64,
+    /// The rules of a new session, compiled once for this read of the policy (by bearer QoS, which
+    /// depends on the APN: the last one asked for).
+    pub compiled: Mutex<Option<(qos::BearerQos, Arc<rules::Compiled>)>>,
 }
 
 impl Subscriber {
+    /// The PCC rules a new session gets under bearer `qos` (no DNS-resolved hosts yet): compiled on
+    /// first use, then reused while this read of the policy serves CCR-Initial.
+    pub(crate) fn session_rules(&self, qos: &qos::BearerQos, dns_servers: &[IpAddr]) -> Arc<rules::Compiled> {
+        if let Some((q, c)) = &*lock(&self.compiled) {
+            if q == qos {
+                return c.clone();
+            }
+        }
+        let compiled = Arc::new(rules::Compiled::new(rules::compile(&self.policy, dns_servers, &[], qos)));
+        *lock(&self.compiled) = Some((*qos, compiled.clone()));
+        compiled
+    }
+
     /// True when the policy lets the SIM resolve `name` (and so reach what it resolves to).
     pub(crate) fn allows_name(&self, name: &str) -> bool {
         self.policy.any_domain() || self.domains.iter().any(|d| d.matches(name))
@@ -531,6 +547,7 @@ impl Pcrf {
             policy,
             loaded: Instant::now(),
             epoch,
+            compiled: Mutex::new(None),
         })))
     }
 

@@ -23,7 +23,7 @@ impl Pcrf {
     /// one): its sessions are re-evaluated as with [`Pcrf::sim_changed`]; a SIM without a session
     /// only loses its cached policy, so that its next CCR-Initial reads it again.
     pub fn sim_announced(&self, imsi: &Imsi) {
-        if lock(&self.sessions).of_imsi(imsi).is_empty() {
+        if lock(&self.sessions).count_of_imsi(imsi) == 0 {
             lock(&self.cache).remove(imsi);
         } else {
             self.sim_changed(imsi);

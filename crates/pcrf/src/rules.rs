@@ -193,6 +193,24 @@ pub fn compile(policy: &EffectivePolicy, dns_servers: &[IpAddr], hosts: &[IpAddr
     rules
 }
 
+/// Compiled rules with what a CCA needs of them made once: their names and the Charging-Rule-Install.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Compiled {
+    /// The rules.
+    pub rules: Vec<PccRule>,
+    /// Their Charging-Rule-Names, in order.
+    pub names: Vec<String>,
+    /// [`install_avp`] of the rules.
+    pub install: Option<Avp>,
+}
+
+impl Compiled {
+    /// Names and Charging-Rule-Install of `rules`.
+    pub fn new(rules: Vec<PccRule>) -> Self {
+        Self { names: rules.iter().map(|r| r.name().to_string()).collect(), install: install_avp(&rules), rules }
+    }
+}
+
 /// What to change on the PCEF to go from the installed rule names to the wanted rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {

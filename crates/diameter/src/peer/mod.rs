@@ -396,14 +396,32 @@ impl Peer {
     /// Feeds bytes read from the transport. Whole messages are processed at once; a partial message
     /// waits for more bytes. A length field that breaks framing closes the connection.
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        if self.rx.is_empty() {
+            // Nothing left over: frame the bytes where they are, keep only a partial tail.
+            let used = self.handle_frames(bytes, now);
+            if self.state != PeerState::Closed {
+                self.rx.extend_from_slice(&bytes[used..]);
+            }
+            return;
+        }
         self.rx.extend_from_slice(bytes);
+        let rx = std::mem::take(&mut self.rx);
+        let used = self.handle_frames(&rx, now);
+        self.rx = rx;
+        self.rx.drain(..used);
+        if self.state == PeerState::Closed {
+            self.rx.clear();
+        }
+    }
+
+    /// Handles every whole frame at the start of `buf`; returns how many bytes they took.
+    fn handle_frames(&mut self, buf: &[u8], now: Instant) -> usize {
         let mut offset = 0;
         while self.state != PeerState::Closed {
-            match next_frame_len(&self.rx[offset..], self.config.max_message_size) {
-                Ok(Some(len)) if self.rx.len() - offset >= len => {
-                    let frame = self.rx[offset..offset + len].to_vec();
+            match next_frame_len(&buf[offset..], self.config.max_message_size) {
+                Ok(Some(len)) if buf.len() - offset >= len => {
+                    self.handle_frame(&buf[offset..offset + len], now);
                     offset += len;
-                    self.handle_frame(&frame, now);
                 }
                 Ok(_) => break,
                 Err(e) => {
@@ -412,10 +430,7 @@ impl Peer {
                 }
             }
         }
-        self.rx.drain(..offset);
-        if self.state == PeerState::Closed {
-            self.rx.clear();
-        }
+        offset
     }
 
     fn reject(&mut self, header: &Header, session_id: Option<&str>, error: &DecodeError) {

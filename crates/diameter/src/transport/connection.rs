@@ -1,14 +1,18 @@
 //! One connection: the [`Driver`] step plus what a server or client connection adds — requests
-//! delivered to the handler (each in its own task, at most `max_in_flight` at once), their answers
-//! sent back, and requests of the local side sent through a [`PeerHandle`] with their answers
-//! returned to the callers. On shutdown an open connection keeps reading and answering until none of
-//! its requests is being handled (at most [`ConnectionLimits::drain_timeout`]), then sends DPR and
-//! ends on DPA.
+//! delivered to the handler (an answer that is ready at once is made on the connection's task; one
+//! that waits gets a task of its own, at most `max_in_flight` at once), their answers sent back (all
+//! that are ready in one write), and requests of the local side sent through a [`PeerHandle`] with
+//! their answers returned to the callers (all the requests queued in one write). On shutdown an
+//! open connection keeps reading and answering until none of its requests is being handled (at most
+//! [`ConnectionLimits::drain_timeout`]), then sends DPR and ends on DPA.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -63,6 +67,8 @@ pub async fn drive<S: Stream, H: Handler>(
         driver.settle(in_flight > 0);
         while handlers.try_join_next().is_some() {}
         driver.transmit().await;
+        // Answers made on this task while taking the events, to write before waiting again.
+        let mut answered = false;
         while let Some(event) = driver.peer_mut().poll_event() {
             match event {
                 Event::Open { remote, .. } => {
@@ -79,15 +85,30 @@ pub async fn drive<S: Stream, H: Handler>(
                     handle = Some(h);
                 }
                 Event::Request(req) => {
-                    let (handler, peer_handle, done) = (handler.clone(), handle.clone(), done_tx.clone());
-                    in_flight += 1;
-                    handlers.spawn(async move {
-                        let answer = match peer_handle {
+                    let (handler, peer_handle) = (handler.clone(), handle.clone());
+                    let answering = async move {
+                        match peer_handle {
                             Some(p) => handler.handle(req, p).await,
                             None => None,
-                        };
-                        let _ = done.send(answer);
-                    });
+                        }
+                    };
+                    // Most answers need nothing to wait for (a cached policy, an error): they are
+                    // made here and leave with the others of this read, without a task of their own.
+                    match first_poll(Box::pin(answering)) {
+                        Ok(answer) => {
+                            if let Some(answer) = answer {
+                                send_answer(driver.peer_mut(), answer, address);
+                                answered = true;
+                            }
+                        }
+                        Err(answering) => {
+                            let done = done_tx.clone();
+                            in_flight += 1;
+                            handlers.spawn(async move {
+                                let _ = done.send(answering.await);
+                            });
+                        }
+                    }
                 }
                 Event::Answer(a) => {
                     if let Some(tx) = waiting.remove(&a.header.hop_by_hop) {
@@ -115,6 +136,9 @@ pub async fn drive<S: Stream, H: Handler>(
                 }
             }
         }
+        if answered {
+            continue;
+        }
         if driver.peer().state() == PeerState::Closed {
             driver.close().await;
             for (_, tx) in waiting.drain() {
@@ -135,15 +159,34 @@ pub async fn drive<S: Stream, H: Handler>(
                     next = done_rx.try_recv().ok();
                 }
             }
-            Some(cmd) = cmd_rx.recv() => match cmd {
-                Control::Request(msg, tx) => match driver.peer_mut().send_request(msg, Instant::now().into_std()) {
-                    Ok((hop_by_hop, _)) => { waiting.insert(hop_by_hop, tx); }
-                    Err(e) => { let _ = tx.send(Err(RequestError::Refused(e.to_string()))); }
-                },
-                Control::Disconnect(cause) => driver.peer_mut().disconnect(cause, Instant::now().into_std()),
-            },
+            Some(cmd) = cmd_rx.recv() => {
+                // Take every request that is queued, so they leave in one write.
+                let now = Instant::now().into_std();
+                let mut next = Some(cmd);
+                while let Some(cmd) = next {
+                    match cmd {
+                        Control::Request(msg, tx) => match driver.peer_mut().send_request(msg, now) {
+                            Ok((hop_by_hop, _)) => { waiting.insert(hop_by_hop, tx); }
+                            Err(e) => { let _ = tx.send(Err(RequestError::Refused(e.to_string()))); }
+                        },
+                        Control::Disconnect(cause) => driver.peer_mut().disconnect(cause, now),
+                    }
+                    next = cmd_rx.try_recv().ok();
+                }
+            }
             () = shutdown.cancelled(), if !driver.stopping() => driver.begin_shutdown(limits.drain_timeout),
         }
+    }
+}
+
+/// A handler's answer future polled once, on the connection's own task: its answer when it needed
+/// nothing to wait for, else the future (to be awaited on a task of its own, which polls it again
+/// with a waker that works — every future re-registers its waker on each poll).
+fn first_poll<F: Future + ?Sized>(mut answering: Pin<Box<F>>) -> Result<F::Output, Pin<Box<F>>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    match answering.as_mut().poll(&mut cx) {
+        Poll::Ready(answer) => Ok(answer),
+        Poll::Pending => Err(answering),
     }
 }
 

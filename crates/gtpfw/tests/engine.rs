@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use firewall::{Action, Now};
-use gtpc::v2::values::{cause, interface, Fteid};
+use gtpc::v2::values::cause;
 use gtpc::v2::{Ie, IeType, Message, MessageType};
 use gtpc::Plmn;
+mod common;
+use common::{csr, csresp};
 use gtpfw::{Engine, GtpConfig, RegistrationLookup, Rule, Rules, Verdict};
 
 const CONFIG: &str = r#"
@@ -57,43 +59,6 @@ fn at(t0: Instant, ms: u64) -> Now {
 
 const VISITED: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 2123);
 const OTHER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 3)), 2123);
-
-fn csr(imsi: &str, plmn: (&str, &str), seq: u32, sgw_teid: u32) -> Vec<u8> {
-    let f = Fteid {
-        interface_type: interface::S5S8_SGW_GTPC,
-        teid: sgw_teid,
-        ipv4: Some(Ipv4Addr::new(10, 0, 0, 1)),
-        ipv6: None,
-    };
-    Message::builder(MessageType::CREATE_SESSION_REQUEST)
-        .sequence(seq)
-        .ie(Ie::imsi(imsi).unwrap())
-        .ie(Ie::serving_network(Plmn::new(plmn.0, plmn.1).unwrap()))
-        .ie(Ie::rat_type(6))
-        .ie(Ie::fteid(0, &f))
-        .ie(Ie::apn("internet").unwrap())
-        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
-        .build()
-        .unwrap()
-        .encode()
-}
-
-fn csresp(seq: u32, sgw_teid: u32, pgw_teid: u32) -> Vec<u8> {
-    let f = Fteid {
-        interface_type: interface::S5S8_PGW_GTPC,
-        teid: pgw_teid,
-        ipv4: Some(Ipv4Addr::new(10, 9, 9, 9)),
-        ipv6: None,
-    };
-    Message::builder(MessageType::CREATE_SESSION_RESPONSE)
-        .teid(sgw_teid)
-        .sequence(seq)
-        .ie(Ie::cause(&gtpc::v2::values::Cause::new(cause::REQUEST_ACCEPTED)))
-        .ie(Ie::fteid(1, &f))
-        .build()
-        .unwrap()
-        .encode()
-}
 
 fn dsr(teid: u32, seq: u32) -> Vec<u8> {
     Message::builder(MessageType::DELETE_SESSION_REQUEST)

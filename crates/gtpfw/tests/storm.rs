@@ -10,9 +10,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use firewall::Now;
-use gtpc::v2::values::{cause, interface, Cause, Fteid};
-use gtpc::v2::{Ie, IeType, Message, MessageType};
+use gtpc::v2::values::cause;
+use gtpc::v2::{IeType, Message};
 use gtpc::Plmn;
+mod common;
+use common::{csr, csresp};
 use gtpfw::{Engine, GtpConfig, RegistrationLookup, Rules, Verdict};
 
 const CAPACITY: usize = 1000;
@@ -25,43 +27,6 @@ impl RegistrationLookup for Everyone {
 }
 
 const PARTNER: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)), 2123);
-
-fn csr(imsi: &str, seq: u32) -> Vec<u8> {
-    let f = Fteid {
-        interface_type: interface::S5S8_SGW_GTPC,
-        teid: seq,
-        ipv4: Some(Ipv4Addr::new(10, 0, 0, 1)),
-        ipv6: None,
-    };
-    Message::builder(MessageType::CREATE_SESSION_REQUEST)
-        .sequence(seq)
-        .ie(Ie::imsi(imsi).unwrap())
-        .ie(Ie::serving_network(Plmn::new("262", "01").unwrap()))
-        .ie(Ie::rat_type(6))
-        .ie(Ie::fteid(0, &f))
-        .ie(Ie::apn("internet").unwrap())
-        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
-        .build()
-        .unwrap()
-        .encode()
-}
-
-fn accepted(seq: u32) -> Vec<u8> {
-    let f = Fteid {
-        interface_type: interface::S5S8_PGW_GTPC,
-        teid: seq,
-        ipv4: Some(Ipv4Addr::new(10, 9, 9, 9)),
-        ipv6: None,
-    };
-    Message::builder(MessageType::CREATE_SESSION_RESPONSE)
-        .teid(seq)
-        .sequence(seq)
-        .ie(Ie::cause(&Cause::new(cause::REQUEST_ACCEPTED)))
-        .ie(Ie::fteid(1, &f))
-        .build()
-        .unwrap()
-        .encode()
-}
 
 struct Outcome {
     relayed: usize,
@@ -111,7 +76,7 @@ low = ["001015"]
         };
         let imsi = format!("00101{class}{i:09}");
         out.critical_offered += usize::from(critical);
-        match e.uplink(PARTNER, &csr(&imsi, i), now).verdict {
+        match e.uplink(PARTNER, &csr(&imsi, ("262", "01"), i, i), now).verdict {
             Verdict::Relay(None) => {
                 out.relayed += 1;
                 out.critical_relayed += usize::from(critical);
@@ -121,7 +86,7 @@ low = ["001015"]
                 }
                 out.max_per_second = out.max_per_second.max(window.len());
                 // The P-GW accepts; the response toward an overload-control partner gains the OCI.
-                if let Verdict::Relay(Some(changed)) = e.downlink(PARTNER, &accepted(i), now).verdict {
+                if let Verdict::Relay(Some(changed)) = e.downlink(PARTNER, &csresp(i, i, i), now).verdict {
                     let m = Message::decode(&changed).unwrap();
                     let oc = m.find(IeType::OVERLOAD_CONTROL_INFORMATION, 0).unwrap().as_overload_control().unwrap();
                     out.oci_seen = Some(oc.reduction_metric);

@@ -44,12 +44,12 @@ fn storm(critical_every: u32, low: bool) -> Outcome {
 [home]
 imsi_prefixes = ["00101"]
 [[partners]]
-name = "storm"
-addresses = ["127.0.0.2"]
-plmns = ["26201"]
+overload_control = true
 setup_rate_per_sec = 1000000
 max_tunnels = 10000000
-overload_control = true
+name = "storm"
+plmns = ["26201"]
+addresses = ["127.0.0.2"]
 [overload]
 capacity_per_sec = {CAPACITY}
 [priority]

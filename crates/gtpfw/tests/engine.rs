@@ -302,3 +302,50 @@ fn tunnel_cap_and_imsi_budget() {
     let d = e.uplink(VISITED, &csr("001010000000002", ("262", "01"), 50, 1), at(t0, 300_000));
     assert_eq!((answered(&d.verdict).1, d.rule), (cause::NO_RESOURCES_AVAILABLE, Rule::TunnelCap));
 }
+
+/// GTPv1 on Gp: a Create PDP Context of a home IMSI passes, its accepted response creates the
+/// tunnel (the GGSN's TEID Control Plane), another partner's Delete PDP Context gets "Context not
+/// found" (210), a foreign IMSI "IMSI/IMEI not known" (194), and a GTPv2 message from a Gp partner is
+/// malformed for that interface.
+#[test]
+fn gtpv1_on_gp() {
+    use gtpc::v1::{Ie as Ie1, Message as M1, MessageType as MT1};
+    let (e, t0) = engine(
+        "",
+        "[[partners]]\nname = \"gp\"\ninterface = \"gp\"\naddresses = [\"127.0.0.4\"]\nplmns = [\"23415\"]\n",
+    );
+    let gp: SocketAddr = "127.0.0.4:2123".parse().unwrap();
+    let create = |imsi: &str, seq| {
+        M1::new(
+            MT1::CREATE_PDP_CONTEXT_REQUEST,
+            0,
+            seq,
+            vec![Ie1::imsi(imsi).unwrap(), Ie1::teid_control_plane(0x77), Ie1::nsapi(5)],
+        )
+        .encode()
+    };
+    assert_eq!(e.uplink(gp, &create("001010000000001", 1), at(t0, 0)).verdict, Verdict::Relay(None));
+    let resp = M1::new(MT1::CREATE_PDP_CONTEXT_RESPONSE, 0x77, 1, vec![Ie1::cause(128), Ie1::teid_control_plane(0x99)]);
+    assert_eq!(e.downlink(gp, &resp.encode(), at(t0, 1)).verdict, Verdict::Relay(None));
+    assert_eq!(e.tunnel(0x99).unwrap().partner.as_ref(), "gp");
+    let delete = M1::new(MT1::DELETE_PDP_CONTEXT_REQUEST, 0x99, 2, vec![Ie1::nsapi(5)]).encode();
+    let v1_cause = |v: &Verdict| {
+        let Verdict::Answer(a) = v else { panic!("not answered: {v:?}") };
+        let m = M1::decode(a).unwrap();
+        (m.header.message_type.0, m.find(gtpc::v1::IeType::CAUSE).unwrap().as_u8().unwrap())
+    };
+    // From a GTPv2 partner's address the GTPv1 message is malformed for its interface.
+    assert_eq!(e.uplink(VISITED, &delete, at(t0, 2)).rule, Rule::Malformed);
+    let other_gp =
+        "[[partners]]\nname = \"gp2\"\ninterface = \"gp\"\naddresses = [\"127.0.0.5\"]\nplmns = [\"23416\"]\n";
+    let c = GtpConfig::from_toml(&format!("{CONFIG}[[partners]]\nname = \"gp\"\ninterface = \"gp\"\naddresses = [\"127.0.0.4\"]\nplmns = [\"23415\"]\n{other_gp}")).unwrap();
+    e.set_rules(Rules::compile(&c).unwrap());
+    let d = e.uplink("127.0.0.5:2123".parse().unwrap(), &delete, at(t0, 3));
+    assert_eq!((v1_cause(&d.verdict), d.rule), ((21, 210), Rule::ForeignTunnel));
+    let d = e.uplink(gp, &create("262010000000001", 3), at(t0, 4));
+    assert_eq!((v1_cause(&d.verdict), d.rule), ((17, 194), Rule::ImsiRange));
+    assert_eq!(e.uplink(gp, &delete, at(t0, 5)).verdict, Verdict::Relay(None));
+    let done = M1::new(MT1::DELETE_PDP_CONTEXT_RESPONSE, 0x77, 2, vec![Ie1::cause(128)]);
+    assert_eq!(e.downlink(gp, &done.encode(), at(t0, 6)).verdict, Verdict::Relay(None));
+    assert!(e.tunnel(0x99).is_none());
+}

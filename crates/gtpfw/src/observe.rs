@@ -4,11 +4,12 @@
 //! detections, also logged with `tracing`.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use firewall::rules::{imsi_string, ImsiKey};
 use firewall::Action;
+use metrics::Counter;
 
 use crate::rules::Rule;
 
@@ -44,33 +45,59 @@ pub struct Event {
     pub imsi: Option<String>,
 }
 
+/// The partner name of decisions about unknown sources.
+pub const UNKNOWN_PARTNER: &str = "unknown";
+
+/// A decision counter's labels: partner, rule, action.
+type DecisionKey = (Arc<str>, Rule, Action);
+
 /// Counters and events.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Observer {
-    counts: Mutex<HashMap<(String, Rule, Action), u64>>,
+    /// Per (partner, rule, action): the count and the facade's counter handle (looked up once, so a
+    /// decision costs no allocation and no registry look-up).
+    counts: Mutex<HashMap<DecisionKey, (u64, Counter)>>,
     events: Mutex<VecDeque<Event>>,
+}
+
+impl std::fmt::Debug for Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observer").finish_non_exhaustive()
+    }
 }
 
 impl Observer {
     /// Counts a decision (and keeps an event unless it passed).
-    pub fn record(&self, partner: &str, rule: Rule, action: Action, imsi: Option<ImsiKey>, at: SystemTime) {
-        *self.counts.lock().expect("counts").entry((partner.to_owned(), rule, action)).or_insert(0) += 1;
-        metrics::counter!(DECISIONS, "partner" => partner.to_owned(), "rule" => rule.id(), "action" => action.label())
-            .increment(1);
+    pub fn record(&self, partner: &Arc<str>, rule: Rule, action: Action, imsi: Option<ImsiKey>, at: SystemTime) {
+        {
+            let mut counts = self.counts.lock().expect("counts");
+            let entry = counts.entry((partner.clone(), rule, action)).or_insert_with(|| {
+                let c = metrics::counter!(DECISIONS, "partner" => partner.to_string(), "rule" => rule.id(), "action" => action.label());
+                (0, c)
+            });
+            entry.0 += 1;
+            entry.1.increment(1);
+        }
         if action != Action::Passed {
             let imsi = imsi.map(imsi_string);
-            tracing::debug!(partner, rule = rule.id(), action = action.label(), imsi = imsi.as_deref(), "gtp decision");
+            tracing::debug!(
+                partner = &**partner,
+                rule = rule.id(),
+                action = action.label(),
+                imsi = imsi.as_deref(),
+                "gtp decision"
+            );
             let mut ev = self.events.lock().expect("events");
             if ev.len() == EVENT_CAPACITY {
                 ev.pop_front();
             }
-            ev.push_back(Event { at, partner: partner.to_owned(), rule, action, imsi });
+            ev.push_back(Event { at, partner: partner.to_string(), rule, action, imsi });
         }
     }
 
     /// Decisions so far for a partner, rule and action.
     pub fn count(&self, partner: &str, rule: Rule, action: Action) -> u64 {
-        self.counts.lock().expect("counts").get(&(partner.to_owned(), rule, action)).copied().unwrap_or(0)
+        self.counts.lock().expect("counts").get(&(Arc::from(partner), rule, action)).map_or(0, |c| c.0)
     }
 
     /// The events in the ring, oldest first.

@@ -131,6 +131,7 @@ pub struct Engine {
     priorities: RwLock<Option<Arc<dyn PriorityLookup>>>,
     /// Counters and events.
     pub observer: Observer,
+    unknown: Arc<str>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -167,6 +168,7 @@ impl Engine {
             apns: RwLock::new(None),
             priorities: RwLock::new(None),
             observer: Observer::default(),
+            unknown: crate::observe::UNKNOWN_PARTNER.into(),
         }
     }
 
@@ -232,7 +234,7 @@ impl Engine {
     }
 
     /// Applies a rule's mode: `true` when the request is to be refused, counting a detection otherwise.
-    fn enforced(&self, rules: &Rules, partner: &str, rule: Rule, imsi: Option<ImsiKey>, now: Now) -> bool {
+    fn enforced(&self, rules: &Rules, partner: &Arc<str>, rule: Rule, imsi: Option<ImsiKey>, now: Now) -> bool {
         match rules.mode(rule) {
             Mode::Enforce => true,
             Mode::Detect => {

@@ -60,7 +60,7 @@ impl Engine {
     pub fn uplink(&self, src: SocketAddr, bytes: &[u8], now: Now) -> Decision {
         let rules = self.rules();
         let Some(&pi) = rules.by_address.get(&src.ip()) else {
-            self.observer.record("unknown", Rule::UnknownSource, Action::Dropped, None, now.wall);
+            self.observer.record(&self.unknown, Rule::UnknownSource, Action::Dropped, None, now.wall);
             return Decision::drop(Rule::UnknownSource);
         };
         let partner = &rules.partners[pi];

@@ -1,7 +1,8 @@
 //! `warden serve` with a `[gtp]` section, as a process: the GTP-C firewall relays a Create Session
 //! of a roamer the HSS registered (S6a ULR from an MME in 262 01) to the P-GW byte-identical, and
 //! refuses one for a SIM not registered there ("User authentication failed") and one for an APN the
-//! SIM's profile lacks ("APN access denied"); its counters are on `/metrics`.
+//! SIM's profile lacks ("APN access denied"); SIGHUP reloads `[gtp]` from the file; its counters are
+//! on `/metrics`.
 
 mod common;
 
@@ -59,7 +60,7 @@ async fn serve_screens_create_session_against_the_s6a_registration() {
         ),
     );
     n.import_examples(&["profiles.toml", "sims.csv"]);
-    let _server = n.start().await;
+    let server = n.start().await;
     // The critical "alarm" SIM registers in 262 01.
     let link = connect_mme(n.diameter, MME, 16).await.unwrap();
     let ulr = s6a::ulr(MME, "home.example", "001010000000002", [0x62, 0xf2, 0x10], None, "ulr;gtp");
@@ -84,6 +85,26 @@ async fn serve_screens_create_session_against_the_s6a_registration() {
         assert_eq!(m.cause().unwrap().unwrap().value, expected, "{imsi} {apn}");
     }
     assert!(recv(&pgw, Duration::from_millis(300)).await.is_none());
+    // SIGHUP: the S6a cross-check put in detect mode in the file lets the unregistered SIM pass.
+    let path = n.dir.path().join("warden.toml");
+    let toml = std::fs::read_to_string(&path).unwrap() + "[gtp.rules]\nnot-registered = \"detect\"\n";
+    std::fs::write(&path, toml).unwrap();
+    let ok = std::process::Command::new("kill").args(["-HUP", &server.0.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let unregistered = csr("001010000000001", "meters.example", 3);
+    let mut passed = None;
+    for seq in 0..50u32 {
+        let mut m = unregistered.clone();
+        m[10] = seq as u8; // the sequence number's last octet: each try is a new request
+        sgw.send(&m).await.unwrap();
+        if let Some(got) = recv(&pgw, Duration::from_millis(200)).await {
+            passed = Some((got, m));
+            break;
+        }
+        let _ = recv(&sgw, Duration::from_millis(10)).await;
+    }
+    let (got, sent) = passed.expect("after the reload the unregistered SIM's Create Session reaches the P-GW");
+    assert_eq!(got, sent);
     let text = metrics_text(SocketAddr::from(([127, 0, 0, 1], mport))).await;
     assert!(
         text.lines().any(|l| l.starts_with("warden_gtp_decisions_total")

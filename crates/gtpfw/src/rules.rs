@@ -261,7 +261,11 @@ impl Rules {
         if !(c.budgets.imsi_setups_per_min > 0.0 && c.budgets.imsi_burst >= 1.0) {
             return Err(invalid("budgets", "imsi_setups_per_min must be positive and imsi_burst at least 1"));
         }
-        let burst = (o.capacity_per_sec * o.burst_share).max(1.0);
+        if o.critical_reserve + o.low_headroom > 0.9 {
+            return Err(invalid("overload", "critical_reserve + low_headroom must leave a tenth of the burst"));
+        }
+        // Every class must be able to pass: the burst holds at least the low floor plus one.
+        let burst = (o.capacity_per_sec * o.burst_share).max(1.0 / (1.0 - o.critical_reserve - o.low_headroom));
         Ok(Rules {
             partners,
             by_address,

@@ -349,3 +349,43 @@ fn gtpv1_on_gp() {
     assert_eq!(e.downlink(gp, &done.encode(), at(t0, 6)).verdict, Verdict::Relay(None));
     assert!(e.tunnel(0x99).is_none());
 }
+
+/// At the P-GW's door: a Create Session is refused with "APN congestion", a PGW Back-Off Time and,
+/// toward a partner configured for overload control, Overload Control Information; a Modify Bearer
+/// Request with "No resources available".
+#[test]
+fn overload_refusals_carry_back_off_and_overload_control() {
+    let (e, t0) = engine(
+        "",
+        "[overload]\ncapacity_per_sec = 1\n[[partners]]\nname = \"oc\"\naddresses = [\"127.0.0.6\"]\nplmns = [\"26201\"]\noverload_control = true\n",
+    );
+    struct Anywhere;
+    impl RegistrationLookup for Anywhere {
+        fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
+            Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
+        }
+    }
+    e.set_registration_lookup(Arc::new(Anywhere));
+    let oc: SocketAddr = "127.0.0.6:2123".parse().unwrap();
+    assert_eq!(
+        e.uplink(oc, &csr("001010000000001", ("262", "01"), 1, 0x1111), at(t0, 0)).verdict,
+        Verdict::Relay(None)
+    );
+    e.downlink(oc, &csresp(1, 0x1111, 0xabcd), at(t0, 0));
+    // The door holds a few requests' burst; the next Create Session is refused.
+    let d = (2..10u32)
+        .map(|i| e.uplink(oc, &csr(&format!("00101000000001{i}"), ("262", "01"), i, 0x2222), at(t0, 0)))
+        .find(|d| d.verdict != Verdict::Relay(None))
+        .expect("refused at the door");
+    let (t, c, m) = answered(&d.verdict);
+    assert_eq!((t, c, d.rule), (33, cause::APN_CONGESTION, Rule::Overload));
+    assert_eq!(m.header.teid, Some(0x2222));
+    assert!(m.find(IeType::EPC_TIMER, 0).is_some());
+    let oci = m.find(IeType::OVERLOAD_CONTROL_INFORMATION, 0).expect("OCI").as_overload_control().unwrap();
+    assert!(oci.reduction_metric > 0);
+    let mbr = Message::builder(MessageType::MODIFY_BEARER_REQUEST).teid(0xabcd).sequence(30).build().unwrap().encode();
+    let d = e.uplink(oc, &mbr, at(t0, 1));
+    let (t, c, m) = answered(&d.verdict);
+    assert_eq!((t, c), (35, cause::NO_RESOURCES_AVAILABLE));
+    assert!(m.find(IeType::EPC_TIMER, 0).is_none());
+}

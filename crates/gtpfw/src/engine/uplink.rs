@@ -125,7 +125,11 @@ impl Engine {
     }
 
     fn refuse_v2(&self, cx: &Ctx<'_>, req: &Message, teid: u32, rule: Rule, offending: Option<IeType>) -> Decision {
-        let Some(cause) = rule.cause() else { return Decision::drop(rule) };
+        let Some(mut cause) = rule.cause() else { return Decision::drop(rule) };
+        if rule == Rule::Overload && req.header.message_type != MessageType::CREATE_SESSION_REQUEST {
+            // "APN congestion" belongs to session set-up; other requests get "No resources available".
+            cause = gtpc::v2::values::cause::NO_RESOURCES_AVAILABLE;
+        }
         let backoff = (cause == gtpc::v2::values::cause::APN_CONGESTION).then_some(cx.rules.backoff);
         let oci = self.oci(&self.state.lock().expect("state"), cx);
         Decision { verdict: Verdict::Answer(refusal::v2(req, teid, cause, offending, backoff, oci.as_ref())), rule }
@@ -214,23 +218,7 @@ impl Engine {
         if !st.admit(cx.rules, priority, now) {
             drop(st);
             if self.enforced(cx.rules, name, Rule::Overload, imsi, cx.now) {
-                let peer_teid = reply_teid(msg);
-                let mut d = self.refuse_v2(cx, msg, peer_teid, Rule::Overload, None);
-                if msg.header.message_type != MessageType::CREATE_SESSION_REQUEST {
-                    // "APN congestion" belongs to session set-up; other requests get "No resources".
-                    d = Decision {
-                        verdict: Verdict::Answer(refusal::v2(
-                            msg,
-                            peer_teid,
-                            gtpc::v2::values::cause::NO_RESOURCES_AVAILABLE,
-                            None,
-                            None,
-                            None,
-                        )),
-                        rule: Rule::Overload,
-                    };
-                }
-                return d;
+                return self.refuse_v2(cx, msg, reply_teid(msg), Rule::Overload, None);
             }
             st = self.state.lock().expect("state");
         }

@@ -37,6 +37,7 @@ use crate::config::Config;
 use crate::edge_runtime::EdgeRuntime;
 use crate::error::ServeError;
 use crate::firewall_run::FirewallPart;
+use crate::gtp_run::GtpPart;
 use crate::hss_front::{self, Metered};
 use crate::metrics::{self, Exporter};
 use crate::platform::Platform;
@@ -69,6 +70,7 @@ pub struct App {
     diameter: (tokio::net::TcpListener, diameter::transport::ServerConfig),
     platform: Option<Platform>,
     firewall: Option<FirewallPart>,
+    gtp: Option<GtpPart>,
     traffic: Traffic,
     analytics: Option<AnalyticsPart>,
     /// SGd and the SMS router, with `[sms] sgd = true`.
@@ -209,6 +211,7 @@ impl App {
             Platform::build(&config.http, hss.clone(), traffic.pcrf().clone(), tokens.edge.child_token()).await?;
         let firewall =
             FirewallPart::build(&config, &store, analytics.as_ref().map(AnalyticsPart::signalling_tap)).await?;
+        let gtp = GtpPart::build(&config, &store).await?;
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
         }
@@ -216,6 +219,10 @@ impl App {
             if let Some(fw) = &firewall {
                 let fw = fw.firewall().clone();
                 exporter.add_collector(Arc::new(move || fw.publish_gauges()));
+            }
+            if let Some(g) = &gtp {
+                let g = g.gtp().clone();
+                exporter.add_collector(Arc::new(move || g.publish_gauges()));
             }
             (l, exporter)
         });
@@ -225,6 +232,7 @@ impl App {
             diameter: (listener, server),
             platform,
             firewall,
+            gtp,
             traffic,
             analytics,
             sgd,
@@ -243,6 +251,7 @@ impl App {
             diameter: (listener, server),
             platform,
             firewall,
+            gtp,
             traffic,
             analytics,
             sgd,
@@ -311,6 +320,11 @@ impl App {
             let tasks = rt.handle().spawn(p.start()).await.map_err(|e| ServeError::Runtime(e.into()))??;
             for (name, task) in tasks {
                 running.spawn_on(Stage::Edge, name, task, rt.handle());
+            }
+        }
+        if let Some(g) = gtp {
+            for (name, task) in g.start(tokens.edge.child_token()) {
+                running.spawn(Stage::Edge, name, task);
             }
         }
         if let Some(f) = firewall {

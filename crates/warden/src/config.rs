@@ -72,6 +72,9 @@ pub struct Config {
     /// The roaming signalling firewall (docs/firewall.md); absent: not started.
     #[serde(default)]
     pub firewall: Option<firewall::FirewallConfig>,
+    /// The GTP-C firewall in front of the home P-GW (docs/gtp.md); absent: not started.
+    #[serde(default)]
+    pub gtp: Option<gtpfw::GtpConfig>,
     /// The PCRF on Gx (docs/pcrf.md): always answered on the `[diameter]` listener, to peers whose
     /// `applications` include `gx`.
     #[serde(default)]

@@ -77,6 +77,9 @@ pub enum ServeError {
     /// The roaming firewall's rules do not compile.
     #[error(transparent)]
     FirewallRules(#[from] firewall::ConfigError),
+    /// The GTP-C firewall's configuration does not compile.
+    #[error(transparent)]
+    GtpRules(#[from] gtpfw::ConfigError),
     /// The PCRF's stored Gx sessions could not be loaded.
     #[error("pcrf: stored sessions: {0}")]
     Pcrf(store::StoreError),

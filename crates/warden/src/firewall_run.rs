@@ -183,30 +183,6 @@ async fn refresh_priorities(
     }
 }
 
-/// Reloads the rules from `path` on every SIGHUP until `stop`.
-#[cfg(unix)]
-async fn reload_on_hangup(
-    fw: Arc<Firewall>,
-    path: std::path::PathBuf,
-    mut hup: tokio::signal::unix::Signal,
-    stop: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {}
-            _ = stop.cancelled() => return,
-        }
-        match Config::load(Some(&path)).map(|c| c.firewall) {
-            Ok(Some(new)) => match fw.reload(new) {
-                Ok(()) => eprintln!("warden: firewall rules reloaded from {}", path.display()),
-                Err(e) => eprintln!("warden: firewall reload refused, rules unchanged: {e}"),
-            },
-            Ok(None) => eprintln!("warden: [firewall] removed from {}; restart to stop it", path.display()),
-            Err(e) => eprintln!("warden: firewall reload refused, rules unchanged: {e}"),
-        }
-    }
-}
-
 /// The firewall, built and bound.
 pub struct FirewallPart {
     fw: Arc<Firewall>,
@@ -325,7 +301,17 @@ impl FirewallPart {
         }
         #[cfg(unix)]
         if let Some((path, hup)) = reload {
-            tasks.push(("firewall reload on SIGHUP", Box::pin(reload_on_hangup(fw, path, hup, edge))));
+            tasks.push((
+                "firewall reload on SIGHUP",
+                Box::pin(crate::section_reload::on_hangup(
+                    "firewall",
+                    |c| c.firewall,
+                    move |c| fw.reload(c),
+                    path,
+                    hup,
+                    edge,
+                )),
+            ));
         }
         FirewallTasks { edge: tasks, writer: ("firewall event writer", Box::pin(write_events(store, events, flush))) }
     }

@@ -24,10 +24,17 @@ use crate::rules::{Priority, Rules};
 /// Tokens the global bucket must hold for a request of priority `p` to be admitted, the reserve and
 /// headroom scaled by `scale` (this instance's part of the burst, 1 for a single instance).
 pub(super) fn floor(rules: &Rules, p: Priority, scale: f64) -> f64 {
+    priority_floor(p, rules.critical_reserve * scale, rules.low_headroom * scale)
+}
+
+/// Tokens a priority door's bucket must hold to admit a request of priority `p`, given the critical
+/// reserve and the low headroom in tokens (see the module documentation). Shared with the GTP-C
+/// firewall (crate `gtpfw`), which guards the P-GW the same way.
+pub fn priority_floor(p: Priority, reserve: f64, low_headroom: f64) -> f64 {
     match p {
-        Priority::Critical => 1.0 - rules.critical_reserve * scale,
-        Priority::Standard => 1.0 + rules.critical_reserve * scale,
-        Priority::Low => 1.0 + (rules.critical_reserve + rules.low_headroom) * scale,
+        Priority::Critical => 1.0 - reserve,
+        Priority::Standard => 1.0 + reserve,
+        Priority::Low => 1.0 + reserve + low_headroom,
     }
 }
 

@@ -11,6 +11,7 @@
 //! budget, per-PLMN failure counts, the global budget) lives in sharded maps bounded in size.
 
 mod admission;
+pub use admission::priority_floor;
 mod screen;
 mod shared;
 
@@ -105,14 +106,19 @@ struct Subscriber {
     rejections_since: Instant,
 }
 
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
+/// A token bucket: `tokens` refilled at a rate up to a burst. Public so that other screening engines
+/// (the GTP-C firewall, crate `gtpfw`) admit by priority the same way ([`priority_floor`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Bucket {
+    /// Tokens now (may be below zero by the critical reserve).
+    pub tokens: f64,
+    /// When it was last refilled.
+    pub refilled: Instant,
 }
 
 impl Bucket {
-    fn refill(&mut self, rate: f64, burst: f64, now: Instant) {
+    /// Adds `rate` tokens per second since the last refill, up to `burst`.
+    pub fn refill(&mut self, rate: f64, burst: f64, now: Instant) {
         let dt = now.saturating_duration_since(self.refilled).as_secs_f64();
         self.tokens = (self.tokens + dt * rate).min(burst);
         self.refilled = now;

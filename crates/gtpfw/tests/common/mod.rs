@@ -1,0 +1,46 @@
+//! Messages the engine tests send, built with the `gtpc` builder.
+
+use std::net::Ipv4Addr;
+
+use gtpc::v2::values::{cause, interface, Cause, Fteid};
+use gtpc::v2::{Ie, Message, MessageType};
+use gtpc::Plmn;
+
+/// A Create Session Request with every IE the firewall requires.
+pub fn csr(imsi: &str, plmn: (&str, &str), seq: u32, sgw_teid: u32) -> Vec<u8> {
+    let f = Fteid {
+        interface_type: interface::S5S8_SGW_GTPC,
+        teid: sgw_teid,
+        ipv4: Some(Ipv4Addr::new(10, 0, 0, 1)),
+        ipv6: None,
+    };
+    Message::builder(MessageType::CREATE_SESSION_REQUEST)
+        .sequence(seq)
+        .ie(Ie::imsi(imsi).unwrap())
+        .ie(Ie::serving_network(Plmn::new(plmn.0, plmn.1).unwrap()))
+        .ie(Ie::rat_type(6))
+        .ie(Ie::fteid(0, &f))
+        .ie(Ie::apn("internet").unwrap())
+        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
+        .build()
+        .unwrap()
+        .encode()
+}
+
+/// An accepted Create Session Response with the P-GW's control F-TEID.
+pub fn csresp(seq: u32, sgw_teid: u32, pgw_teid: u32) -> Vec<u8> {
+    let f = Fteid {
+        interface_type: interface::S5S8_PGW_GTPC,
+        teid: pgw_teid,
+        ipv4: Some(Ipv4Addr::new(10, 9, 9, 9)),
+        ipv6: None,
+    };
+    Message::builder(MessageType::CREATE_SESSION_RESPONSE)
+        .teid(sgw_teid)
+        .sequence(seq)
+        .ie(Ie::cause(&Cause::new(cause::REQUEST_ACCEPTED)))
+        .ie(Ie::fteid(1, &f))
+        .build()
+        .unwrap()
+        .encode()
+}

@@ -1,0 +1,115 @@
+//! `warden serve` with a `[gtp]` section, as a process: the GTP-C firewall relays a Create Session
+//! of a roamer the HSS registered (S6a ULR from an MME in 262 01) to the P-GW byte-identical, and
+//! refuses one for a SIM not registered there ("User authentication failed") and one for an APN the
+//! SIM's profile lacks ("APN access denied"); SIGHUP reloads `[gtp]` from the file; its counters are
+//! on `/metrics`.
+
+mod common;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use common::{free_port, metrics_text, node};
+use gtpc::v2::values::{cause, interface, Fteid};
+use gtpc::v2::{Ie, Message, MessageType};
+use gtpc::Plmn;
+use testkit::s6a::{self, connect_mme, Node};
+use tokio::net::UdpSocket;
+
+const MME: Node<'static> = Node::new("mme1.home.example", "home.example");
+
+fn csr(imsi: &str, apn: &str, seq: u32) -> Vec<u8> {
+    let f = Fteid {
+        interface_type: interface::S5S8_SGW_GTPC,
+        teid: 0x10 + seq,
+        ipv4: Some(Ipv4Addr::LOCALHOST),
+        ipv6: None,
+    };
+    Message::builder(MessageType::CREATE_SESSION_REQUEST)
+        .sequence(seq)
+        .ie(Ie::imsi(imsi).unwrap())
+        .ie(Ie::serving_network(Plmn::new("262", "01").unwrap()))
+        .ie(Ie::rat_type(6))
+        .ie(Ie::fteid(0, &f))
+        .ie(Ie::apn(apn).unwrap())
+        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
+        .build()
+        .unwrap()
+        .encode()
+}
+
+async fn recv(s: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; 4096];
+    tokio::time::timeout(wait, s.recv(&mut buf)).await.ok().and_then(Result::ok).map(|n| buf[..n].to_vec())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_screens_create_session_against_the_s6a_registration() {
+    let pgw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let (gport, mport) = (free_port(), free_port());
+    let n = node(
+        "33",
+        &["mme1.home.example"],
+        "",
+        &format!(
+            "[metrics]\nlisten = \"127.0.0.1:{mport}\"\n[gtp]\nlisten = \"127.0.0.1:{gport}\"\nupstream = \"{}\"\n\
+             [gtp.home]\nimsi_prefixes = [\"00101\"]\nplmns = [\"00101\"]\n\
+             [[gtp.partners]]\nname = \"alpha\"\naddresses = [\"127.0.0.1\"]\nplmns = [\"26201\"]\n\
+             setup_rate_per_sec = 50\nmax_tunnels = 100\n",
+            pgw.local_addr().unwrap()
+        ),
+    );
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let server = n.start().await;
+    // The critical "alarm" SIM registers in 262 01.
+    let link = connect_mme(n.diameter, MME, 16).await.unwrap();
+    let ulr = s6a::ulr(MME, "home.example", "001010000000002", [0x62, 0xf2, 0x10], None, "ulr;gtp");
+    assert_eq!(link.peer.request(ulr).await.unwrap().result_code(), Some(2001));
+
+    let sgw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sgw.connect(("127.0.0.1", gport)).await.unwrap();
+    let request = csr("001010000000002", "alarms.example", 1);
+    sgw.send(&request).await.unwrap();
+    let relayed =
+        recv(&pgw, Duration::from_secs(5)).await.expect("the registered roamer's Create Session reaches the P-GW");
+    assert_eq!(relayed, request);
+
+    for (imsi, apn, expected) in [
+        ("001010000000001", "meters.example", cause::USER_AUTHENTICATION_FAILED),
+        ("001010000000002", "internet", cause::APN_ACCESS_DENIED),
+    ] {
+        sgw.send(&csr(imsi, apn, 2)).await.unwrap();
+        let answer = recv(&sgw, Duration::from_secs(5)).await.expect("refused");
+        let m = Message::decode(&answer).unwrap();
+        assert_eq!(m.header.message_type, MessageType::CREATE_SESSION_RESPONSE);
+        assert_eq!(m.cause().unwrap().unwrap().value, expected, "{imsi} {apn}");
+    }
+    assert!(recv(&pgw, Duration::from_millis(300)).await.is_none());
+    // SIGHUP: the S6a cross-check put in detect mode in the file lets the unregistered SIM pass.
+    let path = n.dir.path().join("warden.toml");
+    let toml = std::fs::read_to_string(&path).unwrap() + "[gtp.rules]\nnot-registered = \"detect\"\n";
+    std::fs::write(&path, toml).unwrap();
+    let ok = std::process::Command::new("kill").args(["-HUP", &server.0.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let unregistered = csr("001010000000001", "meters.example", 3);
+    let mut passed = None;
+    for seq in 0..50u32 {
+        let mut m = unregistered.clone();
+        m[10] = seq as u8; // the sequence number's last octet: each try is a new request
+        sgw.send(&m).await.unwrap();
+        if let Some(got) = recv(&pgw, Duration::from_millis(200)).await {
+            passed = Some((got, m));
+            break;
+        }
+        let _ = recv(&sgw, Duration::from_millis(10)).await;
+    }
+    let (got, sent) = passed.expect("after the reload the unregistered SIM's Create Session reaches the P-GW");
+    assert_eq!(got, sent);
+    let text = metrics_text(SocketAddr::from(([127, 0, 0, 1], mport))).await;
+    assert!(
+        text.lines().any(|l| l.starts_with("warden_gtp_decisions_total")
+            && l.contains("rule=\"not-registered\"")
+            && l.contains("partner=\"alpha\"")),
+        "{text}"
+    );
+}

@@ -283,7 +283,14 @@ impl Engine {
                 }
             }
         }
-        store.finish_ota_item(&job.id, &item.imsi, "failed", attempts, &reason, &[]).await?;
+        // The card may hold the new content or the old one: its files are unknown (empty content), so
+        // that every later plan writes them again.
+        let unknown: Vec<(String, String)> = if attempts > 0 {
+            payload.confirms().into_iter().map(|(k, _)| (k, String::new())).collect()
+        } else {
+            vec![]
+        };
+        store.finish_ota_item(&job.id, &item.imsi, "failed", attempts, &reason, &unknown).await?;
         Ok(())
     }
 

@@ -11,6 +11,7 @@ pub mod firewall;
 pub mod jobs;
 pub mod mfa;
 pub mod oidc;
+pub mod ota;
 pub mod passkey;
 pub mod policy;
 pub mod rules;

@@ -33,6 +33,9 @@ pub enum ConfigError {
     /// A value the HSS cannot work with.
     #[error(transparent)]
     Hss(#[from] hss::ConfigError),
+    /// A value of `[ota]` that does not hold.
+    #[error(transparent)]
+    Ota(#[from] otajobs::SettingsError),
 }
 
 /// The whole configuration.
@@ -80,6 +83,10 @@ pub struct Config {
     /// started.
     #[serde(default)]
     pub analytics: Option<crate::analytics_run::AnalyticsConfig>,
+    /// SIM over-the-air management (docs/ota.md): the OTA engine, its jobs and steering of roaming;
+    /// absent: not started.
+    #[serde(default)]
+    pub ota: Option<otajobs::settings::OtaSection>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -153,6 +160,9 @@ impl Config {
     /// Checks what the sections' types cannot check as they are read.
     fn validate(&self) -> Result<(), ConfigError> {
         self.diameter.validate()?;
+        if let Some(ota) = &self.ota {
+            ota.check()?;
+        }
         Ok(())
     }
 

@@ -33,6 +33,7 @@ mod metrics;
 mod network_audit;
 mod ota_cmd;
 mod ota_keys;
+mod ota_run;
 mod platform;
 mod provision;
 mod serve;

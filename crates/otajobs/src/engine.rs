@@ -258,7 +258,6 @@ impl Engine {
                 return Ok(()); // superseded by a newer job
             }
             attempts += 1;
-            store.count_ota_attempt(&job.id, &item.imsi, attempts).await?;
             let cmd = NewOtaCommand {
                 id: command_id.clone(),
                 job_id: Some(job.id.clone()),
@@ -269,8 +268,10 @@ impl Engine {
                 attempt: attempts,
             };
             match self.attempt(&cmd, &script, apdus.len()).await? {
-                Ok(()) => {
-                    store.finish_ota_item(&job.id, &item.imsi, "done", attempts, "", &payload.confirms()).await?;
+                Ok(update) => {
+                    let confirms = payload.confirms();
+                    let command = Some((command_id.as_str(), &update));
+                    store.finish_ota_item_with(&job.id, &item.imsi, "done", attempts, "", &confirms, command).await?;
                     return Ok(());
                 }
                 Err(Miss::Permanent(r)) => {
@@ -294,13 +295,14 @@ impl Engine {
         Ok(())
     }
 
-    /// One attempt: reserve a counter (recorded with the command), build, send, await the PoR.
+    /// One attempt: reserve a counter (recorded with the command), build, send, await the PoR. A
+    /// confirmed attempt returns its history update for the caller to write with the item's end.
     async fn attempt(
         &self,
         cmd: &NewOtaCommand,
         script: &[u8],
         commands: usize,
-    ) -> Result<Result<(), Miss>, EngineError> {
+    ) -> Result<Result<OtaCommandUpdate, Miss>, EngineError> {
         let (store, s) = (&self.inner.store, &self.inner.settings);
         let imsi = cmd.imsi.as_str();
         let Some(keys) = store.ota_keys(&cmd.imsi, s.keyset).await? else {
@@ -413,8 +415,12 @@ impl Engine {
             Err(Miss::Retry(r)) | Err(Miss::Permanent(r)) => r.clone(),
             Ok(()) => String::new(),
         };
-        store.update_ota_command(&cmd.id, &OtaCommandUpdate { state, por_status: Some(status), sw, detail }).await?;
-        Ok(outcome)
+        let update = OtaCommandUpdate { state, por_status: Some(status), sw, detail };
+        if outcome.is_ok() {
+            return Ok(Ok(update));
+        }
+        store.update_ota_command(&cmd.id, &update).await?;
+        Ok(outcome.map(|()| update))
     }
 
     /// Verifies a PoR's user data from `imsi` with its key set and hands it to its command.

@@ -496,7 +496,8 @@ impl Store {
     }
 
     /// Records a command about to be sent, with its freshly reserved counter, in one transaction with
-    /// the reservation: returns the counter. A command id recorded again (a retry) is updated.
+    /// the reservation (and the attempt counted on its job item): returns the counter. A command id
+    /// recorded again (a retry) is updated.
     pub async fn record_ota_command(&self, c: &NewOtaCommand) -> Result<i64> {
         let mut tx = self.begin().await?;
         let t = now();
@@ -516,6 +517,15 @@ impl Store {
             return self.reserve_ota_counter(&c.imsi, c.keyset).await;
         };
         let cntr: i64 = row.try_get("counter")?;
+        if let Some(job) = &c.job_id {
+            sqlx::query("UPDATE ota_job_items SET attempts = $1, updated_at = $2 WHERE job_id = $3 AND imsi = $4")
+                .bind(c.attempt)
+                .bind(t)
+                .bind(job)
+                .bind(c.imsi.as_str())
+                .execute(tx.conn())
+                .await?;
+        }
         sqlx::query(
             "INSERT INTO ota_history (id, job_id, imsi, tenant, keyset, tar, cntr, summary, state, attempts, detail, \
              created_at, updated_at) SELECT $1, $2, $3, tenant, $4, $5, $6, $7, 'queued', $8, '', $9, $9 FROM sims \
@@ -683,7 +693,37 @@ impl Store {
         detail: &str,
         confirmed: &[(String, String)],
     ) -> Result<bool> {
+        self.finish_ota_item_with(job_id, imsi, state, attempts, detail, confirmed, None).await
+    }
+
+    /// [`Store::finish_ota_item`] that also sets what became of the item's last command, in the same
+    /// transaction (one commit per confirmed SIM).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish_ota_item_with(
+        &self,
+        job_id: &str,
+        imsi: &str,
+        state: &'static str,
+        attempts: i64,
+        detail: &str,
+        confirmed: &[(String, String)],
+        command: Option<(&str, &OtaCommandUpdate)>,
+    ) -> Result<bool> {
         let mut tx = self.begin().await?;
+        if let Some((id, u)) = command {
+            sqlx::query(
+                "UPDATE ota_history SET state = $1, por_status = COALESCE($2, por_status), sw = COALESCE($3, sw), \
+                 detail = $4, updated_at = $5 WHERE id = $6",
+            )
+            .bind(u.state)
+            .bind(&u.por_status)
+            .bind(&u.sw)
+            .bind(&u.detail)
+            .bind(now())
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
+        }
         let t = now();
         let r = sqlx::query(
             "UPDATE ota_job_items SET state = $1, attempts = $2, detail = $3, updated_at = $4 WHERE job_id = $5 \

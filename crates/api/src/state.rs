@@ -304,6 +304,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// The signalling firewall of this process, once `warden serve` has built it (`/firewall`).
     pub firewall: std::sync::OnceLock<Arc<dyn crate::routes::firewall::FirewallView>>,
+    /// The OTA engine of this process, once `warden serve` has built it (`/ota/jobs`).
+    pub ota: std::sync::OnceLock<otajobs::Engine>,
 }
 
 impl AppState {
@@ -311,6 +313,11 @@ impl AppState {
     /// are ignored).
     pub fn set_firewall(&self, view: Arc<dyn crate::routes::firewall::FirewallView>) {
         let _ = self.0.firewall.set(view);
+    }
+
+    /// Hands the API the OTA engine running in this process (once; later calls are ignored).
+    pub fn set_ota(&self, engine: otajobs::Engine) {
+        let _ = self.0.ota.set(engine);
     }
 
     /// State over `store`, telling `hss` about changes, with a shutdown token of its own.
@@ -345,6 +352,7 @@ impl AppState {
             jobs: JobRunner::new(shutdown.clone()),
             shutdown,
             firewall: std::sync::OnceLock::new(),
+            ota: std::sync::OnceLock::new(),
         }))
     }
 

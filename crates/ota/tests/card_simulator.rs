@@ -1,109 +1,19 @@
-//! A SIM-side simulator built on the card-side API only (reassembly, `CommandPacket::open`, the
-//! counter check, `parse_script`, `build_response`) with a small transparent-file model, driven by
-//! the server side: steering of roaming end to end (EF_OPLMNwAcT rewritten so a PLMN goes to the
+//! The SIM-side simulator of `testkit::uicc` (built on the card-side API only), driven by the server
+//! side: steering of roaming end to end (EF_OPLMNwAcT rewritten so a PLMN goes to the
 //! end), concatenated SMS, and refusals with the right PoR status and no change to the files:
 //! replays, counter rollback, wrong keys, unknown TAR, insufficient security level.
 
 use std::collections::BTreeMap;
 
+use testkit::uicc::Card;
+
 use ota::plmn::{act, decode_list, demote, encode_list, rewrite_commands, Plmn, PlmnEntry, PlmnFile};
 use ota::rfm::tar::USIM_RFM;
-use ota::sms::{reassemble, user_data_segments};
+use ota::sms::user_data_segments;
 use ota::{
-    build_command, build_response, build_script, parse_response, parse_script, Apdu, CommandHeader, CommandPacket,
-    Counter, CounterPolicy, Integrity, KeySet, PendingPors, RemoteResponse, ResponseStatus, ScriptFormat, Spi,
+    build_command, build_script, parse_response, Apdu, CommandHeader, Counter, KeySet, PendingPors, RemoteResponse,
+    ResponseStatus, ScriptFormat, Spi,
 };
-
-/// The card: one key set, the TARs it knows, its counter and transparent EFs by FID.
-struct Card {
-    keys: KeySet,
-    tars: Vec<[u8; 3]>,
-    counter: Counter,
-    files: BTreeMap<u16, Vec<u8>>,
-}
-
-const CLEAR: Spi = Spi {
-    counter: ota::CounterMode::NoCounter,
-    ciphered: false,
-    integrity: Integrity::None,
-    por: ota::PorRequest::Always,
-    por_integrity: Integrity::None,
-    por_ciphered: false,
-    por_via_submit: false,
-};
-
-impl Card {
-    /// Processes the user data of the SMS of one command and answers the PoR's user data.
-    fn receive(&mut self, segments: &[Vec<u8>]) -> Vec<u8> {
-        let refs: Vec<&[u8]> = segments.iter().map(Vec::as_slice).collect();
-        let packet = reassemble(&refs).expect("well-formed SMS");
-        let p = CommandPacket::parse(&packet).expect("well-formed packet");
-        let clear = |status| build_response(&CLEAR, &self.keys, p.tar, Counter::default(), status, &[]).unwrap();
-        if !self.tars.contains(&p.tar) {
-            return clear(ResponseStatus::TarUnknown);
-        }
-        let opened = match p.open(&self.keys) {
-            Ok(o) => o,
-            Err(e) => return clear(e.por_status()),
-        };
-        let keys = self.keys.clone();
-        let answer =
-            |status, data: &[u8]| build_response(&opened.spi, &keys, opened.tar, opened.cntr, status, data).unwrap();
-        if !(opened.spi.ciphered && opened.spi.integrity == Integrity::Cc) {
-            return answer(ResponseStatus::InsufficientSecurityLevel, &[]);
-        }
-        if let Err(e) = CounterPolicy::new(opened.spi.counter).accept(self.counter, opened.cntr) {
-            return answer(e.por_status(), &[]);
-        }
-        self.counter = opened.cntr;
-        let Ok((_, apdus)) = parse_script(&opened.data) else {
-            return answer(ResponseStatus::UnidentifiedSecurityError, &[]);
-        };
-        let (mut done, mut sw, mut out) = (0u8, [0x90, 0x00], Vec::new());
-        let mut current = None;
-        for a in &apdus {
-            (sw, out) = self.execute(a, &mut current);
-            done += 1;
-            if sw[0] != 0x90 && sw[0] != 0x61 {
-                break;
-            }
-        }
-        answer(ResponseStatus::PorOk, &RemoteResponse::Compact { commands: done, sw, data: out }.to_bytes())
-    }
-
-    fn execute(&mut self, a: &Apdu, current: &mut Option<u16>) -> ([u8; 2], Vec<u8>) {
-        match a.ins {
-            0xA4 => {
-                let fid = u16::from_be_bytes([a.data[a.data.len() - 2], a.data[a.data.len() - 1]]);
-                if self.files.contains_key(&fid) || fid == 0x3F00 {
-                    *current = Some(fid);
-                    ([0x90, 0x00], vec![])
-                } else {
-                    ([0x6A, 0x82], vec![])
-                }
-            }
-            0xD6 => {
-                let Some(file) = current.and_then(|f| self.files.get_mut(&f)) else { return ([0x69, 0x86], vec![]) };
-                let offset = usize::from(u16::from_be_bytes([a.p1, a.p2]));
-                if offset + a.data.len() > file.len() {
-                    return ([0x6B, 0x00], vec![]); // nothing written
-                }
-                file[offset..offset + a.data.len()].copy_from_slice(&a.data);
-                ([0x90, 0x00], vec![])
-            }
-            0xB0 => {
-                let Some(file) = current.and_then(|f| self.files.get(&f)) else { return ([0x69, 0x86], vec![]) };
-                let offset = usize::from(u16::from_be_bytes([a.p1, a.p2]));
-                let len = usize::from(a.le.unwrap_or(0));
-                (
-                    file.get(offset..offset + len).map_or([0x6B, 0x00], |_| [0x90, 0x00]),
-                    file.get(offset..offset + len).unwrap_or_default().to_vec(),
-                )
-            }
-            _ => ([0x6D, 0x00], vec![]),
-        }
-    }
-}
 
 fn keys() -> KeySet {
     KeySet::new(0x22, 0x22, &[0x20; 16], &[0x21; 16]).unwrap()

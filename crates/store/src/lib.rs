@@ -30,6 +30,8 @@
 //!   instances on one database, announced by PostgreSQL notifications.
 //! - [`analytics`]: the analytics engine's detections and the actions taken on them, the tenants'
 //!   analytics policies (PR-1) and the keys of their pseudonyms (sealed like K/OPc).
+//! - [`ota`]: SIM over-the-air data: OTA key sets (keys sealed like K/OPc) with durable replay
+//!   counters, the per-SIM OTA history with PoR results, OTA jobs and the file contents cards confirmed.
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //! - `sqlite_native`: on SQLite, the PCRF's hot operations (the session writer's batches, the load
 //!   of a subscriber with its policy) on native connections with prepared statements.
@@ -55,6 +57,7 @@ pub mod jobs;
 pub mod mfa;
 pub mod model;
 pub mod oidc;
+pub mod ota;
 pub mod platform;
 pub mod schema;
 pub mod seal;

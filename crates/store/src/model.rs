@@ -234,6 +234,54 @@ pub struct ServiceProfile {
     /// APN configuration.
     #[serde(default)]
     pub apn: Vec<Apn>,
+    /// The operator's preferred visited networks written into the SIM's EF_OPLMNwAcT over the air
+    /// (ROAM-5), in order: `"MCCMNC"` or `"MCCMNC:rat+rat"` with the RATs of [`Rat`] (without RATs:
+    /// `geran+utran+eutran`). Empty: steering of roaming leaves these SIMs alone.
+    #[serde(default)]
+    pub oplmn: Vec<String>,
+    /// Whether steering rewrites EF_PLMNwAcT (the user-controlled list) with the same content too.
+    #[serde(default)]
+    pub steer_plmnwact: bool,
+    /// The size of the SIM's PLMN files in entries (5 bytes each), when larger than `oplmn`: the
+    /// rest is written as unused entries. Default: the length of `oplmn`.
+    #[serde(default)]
+    pub oplmn_file_entries: Option<u16>,
+    /// What steering does with a risky network in the list: move it to the end or remove it.
+    #[serde(default)]
+    pub steering: SteeringMode,
+}
+
+/// How steering of roaming treats a risky network in a SIM's preferred list (ROAM-5).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SteeringMode {
+    /// Moved behind every other network (the default: still usable when nothing else is).
+    #[default]
+    Demote,
+    /// Removed from the list.
+    Remove,
+}
+
+/// One entry of a profile's `oplmn` list: the network and its access technologies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreferredPlmn {
+    /// The network.
+    pub plmn: Plmn,
+    /// The access technologies.
+    pub rats: Vec<Rat>,
+}
+
+impl PreferredPlmn {
+    /// Parses `"MCCMNC"` or `"MCCMNC:rat+rat"`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (plmn, rats) = s.split_once(':').unwrap_or((s, "geran+utran+eutran"));
+        let plmn = plmn.parse::<Plmn>().map_err(|e| format!("oplmn entry {s:?}: {e}"))?;
+        let rats = rats
+            .split('+')
+            .map(|r| r.parse::<Rat>().map_err(|e| format!("oplmn entry {s:?}: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { plmn, rats })
+    }
 }
 
 fn default_lock() -> ImeiLock {
@@ -280,10 +328,25 @@ impl ServiceProfile {
         all
     }
 
+    /// The parsed `oplmn` list.
+    pub fn preferred_plmns(&self) -> Result<Vec<PreferredPlmn>, String> {
+        self.oplmn.iter().map(|e| PreferredPlmn::parse(e).map_err(|e| format!("profile {}: {e}", self.name))).collect()
+    }
+
     /// Checks values a profile file might get wrong.
     pub fn validate(&self) -> Result<(), String> {
         if self.name.is_empty() {
             return Err("profile name is empty".into());
+        }
+        self.preferred_plmns()?;
+        if let Some(n) = self.oplmn_file_entries {
+            if usize::from(n) < self.oplmn.len() || n > 6553 {
+                return Err(format!(
+                    "profile {}: oplmn_file_entries {n} must hold the {} oplmn entries (and at most 6553)",
+                    self.name,
+                    self.oplmn.len()
+                ));
+            }
         }
         if self.services.is_empty() {
             return Err(format!("profile {}: no services", self.name));

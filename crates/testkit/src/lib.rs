@@ -11,6 +11,8 @@
 //! - [`sansio`]: moving messages between sans-IO peers without sockets.
 //! - [`tls`]: a test CA and the certificates it signs.
 //! - [`tshark`]: Wireshark's tshark reading the Diameter frames of a capture.
+//! - [`uicc`]: a SIM-side OTA simulator (files, counter, key set) and an in-process SMS network of
+//!   such cards with failure injection.
 //!
 //! Integration tests of any crate may use it; unit tests (`#[cfg(test)]` inside a crate this one
 //! depends on) may not, since they would see a second copy of that crate.
@@ -24,5 +26,6 @@ pub mod sansio;
 mod temp_store;
 pub mod tls;
 pub mod tshark;
+pub mod uicc;
 
 pub use temp_store::{keyring, on_every_backend, on_fresh_postgres, postgres_url, TempStore};

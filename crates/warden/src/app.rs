@@ -75,6 +75,8 @@ pub struct App {
     analytics: Option<AnalyticsPart>,
     /// SGd and the SMS router, with `[sms] sgd = true`.
     sgd: Option<Arc<crate::sgd_front::SgdFront>>,
+    /// The OTA engine, with `[ota]`.
+    ota: Option<crate::ota_run::OtaPart>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -215,6 +217,18 @@ impl App {
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
         }
+        let ota = match &config.ota {
+            Some(section) => Some(crate::ota_run::OtaPart::build(
+                &config,
+                section,
+                &store,
+                firewall.as_ref().map(|f| f.firewall().clone()),
+            )?),
+            None => None,
+        };
+        if let (Some(p), Some(o)) = (&platform, &ota) {
+            p.state().set_ota(o.engine().clone());
+        }
         let metrics = metrics.map(|(l, mut exporter)| {
             if let Some(fw) = &firewall {
                 let fw = fw.firewall().clone();
@@ -236,6 +250,7 @@ impl App {
             traffic,
             analytics,
             sgd,
+            ota,
             metrics,
             tokens,
             _sqlite_lock: lock,
@@ -255,6 +270,7 @@ impl App {
             traffic,
             analytics,
             sgd,
+            ota,
             metrics,
             tokens,
             _sqlite_lock,
@@ -313,6 +329,9 @@ impl App {
             }
         }
         running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
+        if let Some(o) = ota {
+            running.spawn(Stage::Edge, "OTA engine", o.run(tokens.edge.child_token()));
+        }
         // The platform on its own runtime at a lower priority, so it cannot starve Diameter.
         let edge = platform.as_ref().map(|_| EdgeRuntime::new()).transpose()?;
         if let (Some(p), Some(rt)) = (platform, &edge) {

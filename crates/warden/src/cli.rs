@@ -467,6 +467,19 @@ pub enum OtaCommand {
     Decode(OtaDecodeArgs),
     /// Server side: verify a proof of receipt and print its status and response as JSON.
     Por(OtaPorArgs),
+    /// OTA key sets of the SIMs in the store.
+    #[command(subcommand)]
+    Keys(OtaKeysCommand),
+}
+
+/// `warden ota keys …`
+#[derive(Debug, Subcommand)]
+pub enum OtaKeysCommand {
+    /// Import key sets from CSV (`imsi,keyset,kic,kid,tar,enc_key,mac_key`); all or nothing, keys sealed.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+    },
 }
 
 /// The key set of `warden ota`.

@@ -36,6 +36,9 @@ pub enum ConfigError {
     /// A value the SMS router cannot work with.
     #[error("{0}")]
     Sms(String),
+    /// A value of `[ota]` that does not hold.
+    #[error(transparent)]
+    Ota(#[from] otajobs::SettingsError),
 }
 
 /// The whole configuration.
@@ -90,6 +93,10 @@ pub struct Config {
     /// with `[sms.smpp]`.
     #[serde(default)]
     pub sms: SmsSection,
+    /// SIM over-the-air management (docs/ota.md): the OTA engine, its jobs and steering of roaming;
+    /// absent: not started.
+    #[serde(default)]
+    pub ota: Option<otajobs::settings::OtaSection>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -201,6 +208,9 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         self.diameter.validate()?;
         self.sms.validate().map_err(ConfigError::Sms)?;
+        if let Some(ota) = &self.ota {
+            ota.check()?;
+        }
         Ok(())
     }
 

@@ -33,6 +33,8 @@ mod ipfix_bench;
 mod metrics;
 mod network_audit;
 mod ota_cmd;
+mod ota_keys;
+mod ota_run;
 mod platform;
 mod provision;
 mod section_reload;
@@ -111,6 +113,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Auc(cmd) => auc_cmd::run(cmd).map(|json| json.to_string()),
+        Command::Ota(cli::OtaCommand::Keys(_)) => run_async(cli.config.as_deref(), cli.command),
         Command::Ota(cmd) => ota_cmd::run(cmd).map(|json| json.to_string()),
         Command::Audit(cmd) => return network_audit::main(cli.config.as_deref(), cmd),
         Command::Analytics(cmd) => return analytics_cmd::main(cmd),
@@ -153,6 +156,10 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
     runtime.block_on(async move {
         match command {
             Command::Auc(_) => unreachable!("handled synchronously"),
+            Command::Ota(cli::OtaCommand::Keys(cli::OtaKeysCommand::Import { file })) => {
+                let store = storage::open_store(&config).await?;
+                ota_keys::import(&store, &file).await
+            }
             Command::Ota(_) => unreachable!("handled synchronously"),
             Command::Audit(_) => unreachable!("handled in main"),
             Command::Analytics(_) => unreachable!("handled in main"),

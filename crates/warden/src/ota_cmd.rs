@@ -57,6 +57,7 @@ pub fn run(cmd: OtaCommand) -> Result<Value, Failure> {
         OtaCommand::Encode(a) => encode(a),
         OtaCommand::Decode(a) => decode(a),
         OtaCommand::Por(a) => por(a),
+        OtaCommand::Keys(_) => unreachable!("needs the store: handled in main"),
     }
 }
 

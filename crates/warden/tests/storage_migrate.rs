@@ -153,6 +153,34 @@ async fn filled_workspace() -> tempfile::TempDir {
     tx.put_analytics_policy(&policy).await.unwrap();
     tx.commit().await.unwrap();
     store.analytics_key("acme").await.unwrap();
+    // OTA: a sealed key set, a command in the history, a job with its item, a confirmed file content.
+    let keys = store::ota::OtaKeys {
+        keyset: 1,
+        kic: 0x12,
+        kid: 0x12,
+        tars: vec![[0xb0, 0x00, 0x11]],
+        enc: zeroize::Zeroizing::new(vec![0x20; 16]),
+        mac: zeroize::Zeroizing::new(vec![0x21; 16]),
+    };
+    let mut tx = store.begin().await.unwrap();
+    tx.put_ota_keysets(&[store::ota::NewOtaKeyset { imsi: imsi.clone(), keys }]).await.unwrap();
+    let item = store::ota::NewOtaItem { imsi: imsi.to_string(), rank: 1, payload: "{}".into() };
+    let job = tx.create_ota_job("acme", "update_file", "{}", "alice", &[item]).await.unwrap();
+    tx.commit().await.unwrap();
+    let cmd = store::ota::NewOtaCommand {
+        id: "cmd-1".into(),
+        job_id: Some(job.id.clone()),
+        imsi: imsi.clone(),
+        keyset: 1,
+        tar: "b00011".into(),
+        summary: "update 3F00/7FFF/6F07 at 0 (1 bytes)".into(),
+        attempt: 1,
+    };
+    store.record_ota_command(&cmd).await.unwrap();
+    store
+        .finish_ota_item(&job.id, imsi.as_str(), "done", 1, "", &[("3F00/7FFF/6F07".into(), "00".into())])
+        .await
+        .unwrap();
     // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
     ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));
     dir

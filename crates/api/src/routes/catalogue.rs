@@ -125,6 +125,17 @@ pub struct ProfileBody {
     /// Fixed dialling list.
     fixed_dialling: Option<Vec<String>>,
     /// APNs.
+    /// Steering of roaming: the operator's preferred networks for EF_OPLMNwAcT, `MCCMNC[:rat+rat]`
+    /// (docs/ota.md).
+    oplmn: Option<Vec<String>>,
+    /// Steering: also rewrite EF_PLMNwAcT.
+    steer_plmnwact: Option<bool>,
+    /// Steering: the card's EF size in 5-byte entries.
+    #[schema(maximum = 6553)]
+    oplmn_file_entries: Option<u16>,
+    /// Steering: a risky network goes last (`demote`) or out of the list (`remove`).
+    #[schema(pattern = "^(demote|remove)$")]
+    steering: Option<String>,
     apn: Option<Vec<ApnBody>>,
 }
 

@@ -12,6 +12,7 @@ pub mod firewall;
 pub mod jobs;
 pub mod mfa;
 pub mod oidc;
+pub mod ota;
 pub mod passkey;
 pub mod policy;
 pub mod rules;

@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, analytics, approvals, catalogue, events, fdl, firewall, jobs, mfa, oidc, ota, passkey, policy, rules, sessions,
-    sims, stats,
+    access, analytics, approvals, catalogue, events, fdl, firewall, jobs, mfa, oidc, ota, passkey, policy, rules,
+    sessions, sims, stats,
 };
 
 struct Bearer;

@@ -1,8 +1,11 @@
 //! Putting transports and users together in `warden serve`: [`Fallback`] sends over SGd first and
 //! over SMPP when SGd cannot deliver; [`Late`] breaks the start-up cycle between a transport that
-//! needs its MO handler and a user (the OTA engine) that needs the transport.
+//! needs its MO handler and a user (the OTA engine) that needs the transport; [`Forward`] makes the
+//! SMPP client the router's way toward the SMSC.
 
 use std::sync::{Arc, OnceLock};
+
+use crate::router::MoForwarder;
 
 use crate::route::{
     BoxFuture, DeliveryReport, MoHandler, MoMessage, MoVerdict, MtMessage, MtOutcome, MtSender, ReportSink,
@@ -41,6 +44,15 @@ impl MtSender for Fallback {
                 other => other,
             }
         })
+    }
+}
+
+/// Any [`MoHandler`] (the SMPP client's forwarding side) as the router's [`MoForwarder`].
+pub struct Forward(pub Arc<dyn MoHandler>);
+
+impl MoForwarder for Forward {
+    fn forward<'a>(&'a self, message: &'a MoMessage) -> BoxFuture<'a, MoVerdict> {
+        self.0.received(message)
     }
 }
 

@@ -13,7 +13,7 @@ pub mod router;
 pub mod sgd;
 pub mod tpdu;
 
-pub use compose::{Fallback, Late};
+pub use compose::{Fallback, Forward, Late};
 pub use config::SmsConfig;
 pub use route::{
     BoxFuture, DeliveryReport, MoHandler, MoMessage, MoVerdict, MtMessage, MtOutcome, MtSender, ReportSink, Via,

@@ -186,7 +186,8 @@ impl App {
         let http = if config.http.enabled { config.http.listen.to_string() } else { String::new() };
         hss.describe_instance(&d.origin_host, &d.listen.to_string(), &http);
         let server = hss_front::server_config(d, config.sms.sgd)?;
-        let sgd = crate::sgd_front::SgdFront::build(&config.sms.core(), &hss);
+        let sms = crate::sms_run::SmsPart::build(&config, &hss)?;
+        let sgd = sms.sgd();
         let listener = bind("diameter.listen", d.listen).await?;
         tracing::info!(listen = %d.listen, origin_host = %d.origin_host, storage = %config.storage_url(), "Warden HSS serving");
         eprintln!(
@@ -219,15 +220,18 @@ impl App {
         }
         let ota = match &config.ota {
             Some(section) => Some(crate::ota_run::OtaPart::build(
-                &config,
                 section,
                 &store,
+                sms.mt_sender(),
                 firewall.as_ref().map(|f| f.firewall().clone()),
             )?),
             None => None,
         };
         if let (Some(p), Some(o)) = (&platform, &ota) {
             p.state().set_ota(o.engine().clone());
+        }
+        if let Some(o) = &ota {
+            sms.attach(o.engine());
         }
         let metrics = metrics.map(|(l, mut exporter)| {
             if let Some(fw) = &firewall {

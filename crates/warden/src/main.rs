@@ -40,6 +40,7 @@ mod provision;
 mod section_reload;
 mod serve;
 mod sgd_front;
+mod sms_run;
 mod storage;
 mod storage_migrate;
 mod tls_cmd;

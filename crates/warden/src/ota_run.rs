@@ -10,10 +10,9 @@ use sms::{BoxFuture, MtMessage, MtOutcome, MtSender};
 use store::Store;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::error::ServeError;
 
-/// Refuses every message (retryable): stands in until `[sms]` gives a transport.
+/// Refuses every message (retryable): stands in when `[sms]` configures no transport.
 struct NoTransport;
 
 impl MtSender for NoTransport {
@@ -24,30 +23,22 @@ impl MtSender for NoTransport {
     }
 }
 
-/// The SMS transport OTA commands go out on.
-///
-/// TODO(lead): once the `[sms]` section lands (SMPP client, SGd), return its `Arc<dyn MtSender>`
-/// here, and register the engine as that transport's `sms::MoHandler` for PoRs (MO with TP-PID 0x7F
-/// addressed to `[ota] originator`) and as its `sms::ReportSink` (see [`OtaPart::engine`]).
-fn sms_transport(_config: &Config) -> Arc<dyn MtSender> {
-    Arc::new(NoTransport)
-}
-
 /// The engine, built.
 pub struct OtaPart {
     engine: Engine,
 }
 
 impl OtaPart {
-    /// Builds the engine when `[ota]` is present; it follows `firewall`'s risky networks.
+    /// Builds the engine when `[ota]` is present, sending over `transport` (`[sms]`: SGd, SMPP, or
+    /// the refusing stand-in when neither is configured); it follows `firewall`'s risky networks.
     pub fn build(
-        config: &Config,
         section: &OtaSection,
         store: &Store,
+        transport: Option<Arc<dyn MtSender>>,
         firewall: Option<Arc<firewall::Firewall>>,
     ) -> Result<OtaPart, ServeError> {
         let settings = section.check().map_err(crate::config::ConfigError::from)?;
-        let engine = Engine::new(store.clone(), sms_transport(config), settings);
+        let engine = Engine::new(store.clone(), transport.unwrap_or_else(|| Arc::new(NoTransport)), settings);
         if let Some(fw) = firewall {
             engine.set_risky_source(Arc::new(move || {
                 fw.engine().risky_plmns(std::time::Instant::now()).iter().filter_map(|p| p.parse().ok()).collect()

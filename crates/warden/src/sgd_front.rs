@@ -17,7 +17,9 @@ use diameter::{avp, Command, Message};
 use hss::Hss;
 use ids::Imsi;
 use sms::sgd::{mo_request, ofa, Node, OfaOutcome};
-use sms::{BoxFuture, MmeDirectory, MoHandler, RefusalKind, Router, Serving, SgdSender, SmsConfig, Subscribers};
+use sms::{
+    BoxFuture, MmeDirectory, MoForwarder, MoHandler, RefusalKind, Router, Serving, SgdSender, SmsConfig, Subscribers,
+};
 
 /// The HSS as the SGd sender's directory of serving MMEs and their connections.
 pub struct HssDirectory(pub Arc<Hss>);
@@ -45,34 +47,41 @@ pub struct SgdFront {
     hss: Arc<Hss>,
     node: Node,
     router: Arc<Router>,
-    #[allow(dead_code)]
     mt: Arc<SgdSender>,
 }
 
 impl SgdFront {
-    /// The router (screening with the store) and the MT sender for `config`; `None` unless
-    /// `sgd = true`.
-    pub fn build(config: &SmsConfig, hss: &Arc<Hss>) -> Option<Arc<SgdFront>> {
+    /// The router (screening with the store; PoRs to `ota`, accepted messages to `forwarder`) and the
+    /// MT sender for `config`; `None` unless `sgd = true`.
+    pub fn build(
+        config: &SmsConfig,
+        hss: &Arc<Hss>,
+        ota: Arc<dyn MoHandler>,
+        forwarder: Option<Arc<dyn MoForwarder>>,
+    ) -> Option<Arc<SgdFront>> {
         if !config.sgd {
             return None;
         }
         let d = &hss.config().diameter;
         let node = Node { origin_host: d.origin_host.clone(), origin_realm: d.origin_realm.clone() };
         let subscribers: Arc<dyn Subscribers> = Arc::new(cmp::fdl::StoreSubscribers(hss.store().clone()));
-        let router = Arc::new(Router::new(subscribers, config.ota_address.as_deref()));
+        let mut router = Router::new(subscribers, config.ota_address.as_deref()).with_ota(ota);
+        if let Some(f) = forwarder {
+            router = router.with_forwarder(f);
+        }
+        let router = Arc::new(router);
         let sc = config.sc_address.as_deref().unwrap_or_default();
         let mt = Arc::new(SgdSender::new(node.clone(), sc, Arc::new(HssDirectory(hss.clone()))));
         Some(Arc::new(SgdFront { hss: hss.clone(), node, router, mt }))
     }
 
-    /// The MO router (the OTA engine and the SMPP forwarder are wired into it by their own work).
+    /// The MO router.
     #[allow(dead_code)]
     pub fn router(&self) -> &Arc<Router> {
         &self.router
     }
 
-    /// The MT sender over SGd, for the OTA engine (wired by its own work).
-    #[allow(dead_code)]
+    /// The MT sender over SGd, for the OTA engine.
     pub fn mt_sender(&self) -> Arc<SgdSender> {
         self.mt.clone()
     }

@@ -154,10 +154,11 @@ fn transport(proto: u8, src: IpAddr, dst: IpAddr, body: &[u8]) -> Result<Transpo
         }
         17 => {
             let length = usize::from(be16(body, 4).ok_or(Skip::Malformed)?);
-            if length < 8 {
+            // A header cut short (fewer than 8 octets) is malformed whatever its length field says.
+            if length < 8 || body.len() < 8 {
                 return Err(Skip::Malformed);
             }
-            &body[8..length.min(body.len()).max(8)]
+            &body[8..length.min(body.len())]
         }
         _ => return Err(Skip::OtherProtocol),
     };
@@ -179,6 +180,16 @@ mod tests {
         p.extend([0, 0]);
         p.extend_from_slice(payload);
         p
+    }
+
+    #[test]
+    fn a_udp_header_cut_after_its_length_field_is_malformed() {
+        // Found by `never_panics.rs`: a 6-octet UDP header whose length field says 8 or more.
+        let src = IpAddr::from([10, 0, 0, 1]);
+        assert!(matches!(transport(17, src, src, &[0x04, 0xd2, 0, 53, 0, 8]), Err(Skip::Malformed)));
+        assert!(matches!(transport(17, src, src, &[0x04, 0xd2, 0, 53, 0xff, 0xff]), Err(Skip::Malformed)));
+        let ok = transport(17, src, src, &[0x04, 0xd2, 0, 53, 0, 10, 0, 0, 1, 2]).unwrap();
+        assert_eq!(ok.payload, &[1, 2]);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Commands waiting for their PoR, per SIM ([`PorRegistry`]): a PoR is matched to its command by TAR
 //! and counter (`ota::PendingPors`, each counter answered once); a replayed PoR, one whose counter
 //! was never sent, one that comes after its command timed out, or one that does not verify is
-//! refused and counted ([`PorStats`]). Delivery reports of messages the SMSC accepted are matched by
+//! refused and counted ([`PorStats`]); an unprotected error PoR without a counter is matched to the
+//! SIM's only waiting command. Delivery reports of messages the SMSC accepted are matched by
 //! message id.
 
 use std::collections::{HashMap, VecDeque};
@@ -63,6 +64,23 @@ struct SimPors {
     timed_out: VecDeque<Counter>,
 }
 
+/// A card that cannot open a command (wrong keys, unknown key set) answers an unprotected error PoR
+/// without the command's counter (it could not read it; TS 102 225 §5.2). Such a PoR is matched to
+/// the SIM's command when exactly one is waiting and its TAR is the PoR's; the returned counter is
+/// that command's. It is unauthenticated, so it can only ever report a failure, never a success: at
+/// worst a forged one makes the engine retry a command that did arrive (with a fresh counter).
+fn unprotected_error_for_the_only_command(sim: &SimPors, por: &ResponsePacket) -> Option<Counter> {
+    if por.protected || por.status == ota::ResponseStatus::PorOk || sim.waiters.contains_key(&por.cntr) {
+        return None;
+    }
+    let mut waiting = sim.pending.waiting();
+    let only = waiting.next()?;
+    if waiting.next().is_some() {
+        return None;
+    }
+    Some(only)
+}
+
 /// Commands waiting for a PoR, for every SIM.
 #[derive(Default)]
 pub struct PorRegistry {
@@ -114,6 +132,10 @@ impl PorRegistry {
         let Some(sim) = sims.get_mut(imsi) else {
             return Err(self.refused(Refusal::Unknown(por.cntr)));
         };
+        let mut por = por;
+        if let Some(only) = unprotected_error_for_the_only_command(sim, &por) {
+            por.cntr = only;
+        }
         match sim.pending.answer(por.tar, por.cntr) {
             Ok(_) => {
                 self.matched.fetch_add(1, Ordering::Relaxed);
@@ -214,5 +236,25 @@ mod tests {
         assert!(r.report("m3", false, "UNDELIV").is_some());
         assert!(matches!(rx3.try_recv(), Ok(PorEvent::Undelivered(s)) if s == "UNDELIV"));
         assert!(r.report("m3", false, "UNDELIV").is_none());
+    }
+
+    #[test]
+    fn an_unprotected_error_without_a_counter_answers_the_only_waiting_command() {
+        let r = PorRegistry::default();
+        let tar = [0xb0, 0x00, 0x11];
+        let c = |v| Counter::new(v).unwrap();
+        let clear = |status, tar| ResponsePacket { status, protected: false, ..por(0, tar) };
+        let mut rx = r.register("1", tar, c(7)).unwrap();
+        // An unprotected success is never taken, nor an error for another TAR.
+        assert!(r.deliver("1", clear(ota::ResponseStatus::PorOk, tar)).is_err());
+        assert!(r.deliver("1", clear(ota::ResponseStatus::CipheringError, [1, 2, 3])).is_err());
+        r.deliver("1", clear(ota::ResponseStatus::CipheringError, tar)).unwrap();
+        assert!(
+            matches!(rx.try_recv(), Ok(PorEvent::Por(p)) if p.cntr == c(7) && p.status == ota::ResponseStatus::CipheringError)
+        );
+        // With two commands waiting it cannot say which one it answers.
+        let _a = r.register("1", tar, c(8)).unwrap();
+        let _b = r.register("1", tar, c(9)).unwrap();
+        assert!(r.deliver("1", clear(ota::ResponseStatus::CipheringError, tar)).is_err());
     }
 }

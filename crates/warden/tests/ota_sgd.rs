@@ -6,8 +6,9 @@
 //! as MO-Forward-Short-Message to the OTA address. The router hands it to the engine without
 //! screening it, the engine verifies it: the job completes, the card's file holds the new content and
 //! the SIM's OTA history shows `por_ok`. A second job to a SIM whose card has other keys writes
-//! nothing: the card's refusal is an unprotected PoR whose counter it could not read (0), which the
-//! engine does not match to the command, so the item ends as `timeout` (docs/ota.md).
+//! nothing: the card's refusal is an unprotected error PoR without the counter it could not read,
+//! which the engine matches to the SIM's only waiting command and records as `por_error` with the
+//! card's status (docs/ota.md).
 
 mod common;
 
@@ -186,11 +187,12 @@ async fn an_update_file_job_goes_over_sgd_and_its_por_comes_back_as_mo() {
     }
 
     // A card with other keys answers an unprotected security error without the command's counter;
-    // nothing is written and the command times out.
+    // nothing is written and the card's status is what the history shows.
     let job = job_until_done(&n.api(), &token, WRONG_KEYS).await;
     assert_eq!((job["state"].as_str(), job["failed"].as_i64()), (Some("completed_with_errors"), Some(1)), "{job}");
     assert_eq!(side.cards.lock().unwrap()[WRONG_KEYS].files[&0x6F07], vec![0; 9]);
     let (_, h) = http("GET", &format!("{}/sims/{WRONG_KEYS}/ota", n.api()), &token, None).await;
     let item = &h["items"][0];
-    assert_eq!(item["state"].as_str(), Some("timeout"), "{h}");
+    assert_eq!(item["state"].as_str(), Some("por_error"), "{h}");
+    assert!(item["por_status"].is_string(), "the card's status is reported: {h}");
 }

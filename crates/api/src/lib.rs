@@ -108,6 +108,15 @@ pub fn router(state: AppState) -> Router {
         .route("/profiles/{name}", put(catalogue::put_profile))
         .route("/ranges", get(catalogue::list_ranges).post(catalogue::create_range))
         .route("/firewall", get(firewall::overview))
+        .route(
+            "/firmware",
+            get(routes::firmware::list)
+                .post(routes::firmware::upload)
+                .layer(DefaultBodyLimit::max(routes::firmware::MAX_UPLOAD_BODY)),
+        )
+        .route("/firmware/keys", get(routes::firmware::list_keys).post(routes::firmware::add_key))
+        .route("/firmware/keys/{fingerprint}", axum::routing::delete(routes::firmware::remove_key))
+        .route("/firmware/{id}", get(routes::firmware::get))
         .route("/ota/jobs", post(routes::ota::create))
         .route("/ota/jobs/{id}", get(routes::ota::get))
         .route("/sims/{imsi}/ota", get(routes::ota::history))

@@ -93,7 +93,7 @@ pub async fn report_host(store: &Store, actor: &Actor, imei: &Imei, host: &str) 
 }
 
 /// Fails unless `tenant` is `*` or exists.
-async fn tenant_must_exist(store: &Store, tenant: &str) -> Result<()> {
+pub(crate) async fn tenant_must_exist(store: &Store, tenant: &str) -> Result<()> {
     if tenant != "*" && !store.tenant_exists(tenant).await? {
         return Err(Error::Invalid(format!("tenant {tenant} does not exist")));
     }

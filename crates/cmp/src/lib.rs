@@ -45,6 +45,7 @@ mod error;
 pub mod events;
 pub mod fair;
 pub mod fdl;
+pub mod firmware_images;
 pub mod hashing;
 pub mod jobs;
 mod lifecycle;

@@ -52,6 +52,7 @@ mod db;
 mod error;
 pub mod events;
 pub mod firewall_state;
+pub mod firmware;
 pub mod fixed_dialling;
 pub mod jobs;
 pub mod mfa;

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod events;
 pub mod fdl;
 pub mod firewall;
+pub mod firmware;
 pub mod jobs;
 pub mod mfa;
 pub mod oidc;

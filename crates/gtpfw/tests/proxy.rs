@@ -132,6 +132,25 @@ plmns = ["20801"]
     stranger.send_to(&msg["create_session_request"], proxy).await.unwrap();
     assert!(recv(&stranger, 300).await.is_none());
 
+    // A second PDN connection, deleted by the P-GW's Delete Bearer Request for its default bearer:
+    // relayed byte-identical both ways, and the partner's accepted response removes the tunnel.
+    visited.send_to(&msg["create_session_request_2"], proxy).await.unwrap();
+    let (got, via) = recv(&pgw, 2000).await.expect("second Create Session relayed");
+    assert_eq!(got, msg["create_session_request_2"]);
+    pgw.send_to(&msg["create_session_response_2"], via).await.unwrap();
+    recv(&visited, 2000).await.expect("second response relayed");
+    assert_eq!(gtp.engine().tunnel_count(), 2);
+    pgw.send_to(&msg["delete_bearer_request"], via).await.unwrap();
+    let (got, from) = recv(&visited, 2000).await.expect("Delete Bearer Request relayed to the partner");
+    assert_eq!((got.as_slice(), from), (msg["delete_bearer_request"].as_slice(), proxy));
+    sent_by_proxy.push(got);
+    visited.send_to(&msg["delete_bearer_response"], proxy).await.unwrap();
+    let (got, _) = recv(&pgw, 2000).await.expect("Delete Bearer Response relayed to the P-GW");
+    assert_eq!(got, msg["delete_bearer_response"]);
+    sent_by_proxy.push(got);
+    assert_eq!(gtp.engine().tunnel_count(), 1, "the default bearer's deletion removed its tunnel");
+    assert!(gtp.engine().tunnel(0x0E0F1011).is_none());
+
     // Echo, then the roamer's own Delete Session: byte-identical both ways, the tunnel gone.
     for (req, resp) in [("echo_request", "echo_response"), ("delete_session_request", "delete_session_response")] {
         visited.send_to(&msg[req], proxy).await.unwrap();
@@ -152,7 +171,7 @@ plmns = ["20801"]
     assert_eq!(obs.count("other", Rule::ForeignTunnel, Action::Blocked), 1);
     assert_eq!(obs.count("visited", Rule::UnexpectedResponse, Action::Dropped), 1);
     assert_eq!(obs.count("unknown", Rule::UnknownSource, Action::Dropped), 1);
-    assert_eq!(obs.count("visited", Rule::Relay, Action::Passed), 3);
+    assert_eq!(obs.count("visited", Rule::Relay, Action::Passed), 5);
     stop.cancel();
     run.await.unwrap();
 

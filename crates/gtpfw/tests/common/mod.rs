@@ -1,4 +1,5 @@
 //! Messages the engine tests send, built with the `gtpc` builder.
+#![allow(dead_code)]
 
 use std::net::Ipv4Addr;
 

@@ -162,6 +162,7 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
         return Err("--sockets (1 to 64), --sessions, --rate and --duration must be positive".into());
     }
     let pgw = UdpSocket::bind(a.pgw).await.map_err(|e| format!("P-GW responder on {}: {e}", a.pgw))?;
+    roomy(&pgw);
     let stop = Arc::new(AtomicBool::new(false));
     let responder = tokio::spawn(respond(pgw, stop.clone()));
     let target = if a.direct { a.pgw } else { a.target };
@@ -170,6 +171,7 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
         let sock =
             UdpSocket::bind(SocketAddr::new(a.source, 0)).await.map_err(|e| format!("bind {}: {e}", a.source))?;
         sock.connect(target).await.map_err(|e| format!("{target}: {e}"))?;
+        roomy(&sock);
         nodes.push(Arc::new(Node {
             sock,
             sent_at: (0..RING).map(|_| AtomicU64::new(0)).collect(),
@@ -244,6 +246,13 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
         latency.merge(&n.latency.lock().expect("histogram"));
     }
     Ok(Report { sessions, sent, answered: answered.load(Ordering::Relaxed), elapsed, latency, direct: a.direct })
+}
+
+/// Socket buffers of 4 MB (capped by the kernel's maximum): bursts wait instead of being dropped.
+fn roomy(sock: &UdpSocket) {
+    let s = socket2::SockRef::from(sock);
+    let _ = s.set_recv_buffer_size(4 << 20);
+    let _ = s.set_send_buffer_size(4 << 20);
 }
 
 fn tunnels(nodes: &[Arc<Node>]) -> u64 {

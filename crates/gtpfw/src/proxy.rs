@@ -15,7 +15,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use quinn_udp::{RecvMeta, UdpSocketState, BATCH_SIZE};
+use quinn_udp::{RecvMeta, Transmit, UdpSocketState, BATCH_SIZE};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,11 @@ impl Gtp {
     pub async fn run(self: &Arc<Self>, socket: UdpSocket, shutdown: CancellationToken) {
         let config = self.config();
         let listen_state = match UdpSocketState::new((&socket).into()) {
-            Ok(s) => s,
+            Ok(s) => {
+                let _ = s.set_recv_buffer_size((&socket).into(), SOCKET_BUFFER);
+                let _ = s.set_send_buffer_size((&socket).into(), SOCKET_BUFFER);
+                s
+            }
             Err(e) => {
                 tracing::error!(error = %e, "gtp: listener not usable");
                 return;
@@ -80,9 +84,75 @@ pub(crate) struct Relay {
     listen: UdpSocket,
     listen_state: UdpSocketState,
     upstream: SocketAddr,
-    peers: Mutex<HashMap<SocketAddr, Arc<UdpSocket>>>,
+    peers: Mutex<HashMap<SocketAddr, Arc<Peer>>>,
     parked: parking::Parked,
     shutdown: CancellationToken,
+}
+
+/// The upstream socket of one partner node.
+pub(crate) struct Peer {
+    sock: UdpSocket,
+    state: UdpSocketState,
+}
+
+/// Socket buffers asked for (the kernel caps them at `net.core.rmem_max` / `wmem_max`): a burst
+/// waits in the kernel while the tasks are busy instead of being dropped.
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Datagrams in one segmented send at most, and bytes.
+const MAX_SEGMENTS: usize = 64;
+const MAX_SEND: usize = 65_000;
+
+/// Runs of datagrams with the same destination and the same size, in order, as one send each
+/// (UDP GSO where the system has it: one system call instead of one per datagram; the kernel cuts
+/// them into the same datagrams on the way out).
+#[derive(Default)]
+struct Runs {
+    runs: Vec<(SocketAddr, std::ops::Range<usize>, usize)>,
+}
+
+impl Runs {
+    /// Adds the datagram at `range` of the output buffer for `to`.
+    fn push(&mut self, to: SocketAddr, range: std::ops::Range<usize>, max_segments: usize) {
+        let len = range.len();
+        if let Some((dest, r, size)) = self.runs.last_mut() {
+            if *dest == to
+                && *size == len
+                && r.end == range.start
+                && r.len() / len.max(1) < max_segments.min(MAX_SEGMENTS)
+                && r.len() + len <= MAX_SEND
+            {
+                r.end = range.end;
+                return;
+            }
+        }
+        self.runs.push((to, range, len));
+    }
+}
+
+/// Sends `bytes`, datagrams of `size` octets, to `to`: segmented when there are several.
+async fn send_run(sock: &UdpSocket, state: &UdpSocketState, to: SocketAddr, bytes: &[u8], size: usize) {
+    let t = Transmit {
+        destination: to,
+        ecn: None,
+        contents: bytes,
+        segment_size: (bytes.len() > size).then_some(size),
+        src_ip: None,
+    };
+    loop {
+        match sock.try_io(Interest::WRITABLE, || state.send(sock.into(), &t)) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if sock.writable().await.is_err() {
+                    return;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "gtp send");
+                return;
+            }
+        }
+    }
 }
 
 /// Receive buffers for one task: [`BATCH_SIZE`] slots and their metadata.
@@ -156,10 +226,12 @@ async fn send(sock: &UdpSocket, bytes: &[u8]) {
 
 impl Relay {
     /// One receiving task on the listener: screens every datagram and relays, answers or parks it.
+    /// What is relayed as it came goes out in runs per partner node ([`Runs`]).
     async fn from_partners(self: Arc<Self>) {
         let mut batch = Batch::new();
         let mut decided: Vec<(SocketAddr, Verdict, std::ops::Range<usize>)> = Vec::with_capacity(BATCH_SIZE);
         let mut copies: Vec<u8> = Vec::with_capacity(SLOT);
+        let mut runs = Runs::default();
         loop {
             decided.clear();
             copies.clear();
@@ -183,7 +255,29 @@ impl Relay {
                 return;
             }
             for (src, verdict, range) in decided.drain(..) {
+                if verdict == Verdict::Relay(None) {
+                    runs.push(src, range, MAX_SEGMENTS);
+                    continue;
+                }
+                self.send_runs(&mut runs, &copies).await;
                 self.act_uplink(src, &copies[range], verdict).await;
+            }
+            self.send_runs(&mut runs, &copies).await;
+        }
+    }
+
+    /// Relays the runs collected toward the P-GW, each on its partner node's upstream socket.
+    async fn send_runs(self: &Arc<Self>, runs: &mut Runs, copies: &[u8]) {
+        for (src, range, size) in runs.runs.drain(..) {
+            if let Some(up) = self.peer_socket(src) {
+                let max = up.state.max_gso_segments();
+                if max > 1 || range.len() == size {
+                    send_run(&up.sock, &up.state, self.upstream, &copies[range], size).await;
+                } else {
+                    for d in copies[range].chunks(size) {
+                        send(&up.sock, d).await;
+                    }
+                }
             }
         }
     }
@@ -201,7 +295,7 @@ impl Relay {
         match verdict {
             Verdict::Relay(changed) => {
                 if let Some(up) = self.peer_socket(src) {
-                    send(&up, changed.as_deref().unwrap_or(bytes)).await;
+                    send(&up.sock, changed.as_deref().unwrap_or(bytes)).await;
                 }
             }
             Verdict::Answer(answer) => send_to(&self.listen, &answer, src).await,
@@ -210,7 +304,7 @@ impl Relay {
     }
 
     /// The upstream socket of a partner node, opened (with its reader task) on first use.
-    fn peer_socket(self: &Arc<Self>, src: SocketAddr) -> Option<Arc<UdpSocket>> {
+    fn peer_socket(self: &Arc<Self>, src: SocketAddr) -> Option<Arc<Peer>> {
         let mut peers = self.peers.lock().expect("peers");
         if let Some(s) = peers.get(&src) {
             return Some(s.clone());
@@ -230,6 +324,8 @@ impl Relay {
             s.set_nonblocking(true)?;
             let s = UdpSocket::from_std(s)?;
             let state = UdpSocketState::new((&s).into())?;
+            let _ = state.set_recv_buffer_size((&s).into(), SOCKET_BUFFER);
+            let _ = state.set_send_buffer_size((&s).into(), SOCKET_BUFFER);
             Ok((s, state))
         };
         let (sock, state) = match open() {
@@ -239,37 +335,38 @@ impl Relay {
                 return None;
             }
         };
-        let sock = Arc::new(sock);
-        peers.insert(src, sock.clone());
-        tokio::spawn(self.clone().from_pgw(src, sock.clone(), state));
-        Some(sock)
+        let peer = Arc::new(Peer { sock, state });
+        peers.insert(src, peer.clone());
+        tokio::spawn(self.clone().from_pgw(src, peer.clone()));
+        Some(peer)
     }
 
-    /// The reader of one upstream socket: what the P-GW sends toward the partner node `peer`.
-    async fn from_pgw(self: Arc<Self>, peer: SocketAddr, sock: Arc<UdpSocket>, state: UdpSocketState) {
+    /// The reader of one upstream socket: what the P-GW sends toward the partner node `peer`, relayed
+    /// in runs of equal size ([`Runs`]).
+    async fn from_pgw(self: Arc<Self>, peer: SocketAddr, up: Arc<Peer>) {
         let mut batch = Batch::new();
         let mut out: Vec<u8> = Vec::with_capacity(SLOT);
-        let mut ranges: Vec<std::ops::Range<usize>> = Vec::with_capacity(BATCH_SIZE);
+        let mut runs = Runs::default();
+        let max = self.listen_state.max_gso_segments();
         loop {
             out.clear();
-            ranges.clear();
             let mut now = None;
             let engine = self.gtp.engine();
             let got = batch
-                .receive(&sock, &state, &self.shutdown, |_, bytes| {
+                .receive(&up.sock, &up.state, &self.shutdown, |_, bytes| {
                     let now = *now.get_or_insert_with(clock);
                     if let Verdict::Relay(changed) = engine.downlink(peer, bytes, now).verdict {
                         let at = out.len();
                         out.extend_from_slice(changed.as_deref().unwrap_or(bytes));
-                        ranges.push(at..out.len());
+                        runs.push(peer, at..out.len(), max);
                     }
                 })
                 .await;
             if got.is_none() {
                 return;
             }
-            for r in ranges.drain(..) {
-                send_to(&self.listen, &out[r], peer).await;
+            for (to, range, size) in runs.runs.drain(..) {
+                send_run(&self.listen, &self.listen_state, to, &out[range], size).await;
             }
         }
     }

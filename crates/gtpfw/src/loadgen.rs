@@ -222,7 +222,7 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
         .iter()
         .map(|n| {
             let n = n.clone();
-            let rate = a.rate / k + u64::from((a.rate % k) > 0);
+            let rate = a.rate.div_ceil(k);
             tokio::spawn(async move { modify(&n, rate, begun, length, start).await })
         })
         .collect();
@@ -383,14 +383,14 @@ async fn read(
             } else if b[1] == MessageType::MODIFY_BEARER_RESPONSE.0 && at != 0 && measuring.load(Ordering::Relaxed) {
                 local.record(nanos(start).saturating_sub(at).div_ceil(1000));
                 count += 1;
-                if count % 256 == 0 {
+                if count.is_multiple_of(256) {
                     answered.fetch_add(256, Ordering::Relaxed);
                     n.latency.lock().expect("histogram").merge(&local);
                     local = Latencies::default();
                 }
             }
         }
-        if count % 256 != 0 {
+        if !count.is_multiple_of(256) {
             answered.fetch_add(count % 256, Ordering::Relaxed);
             n.latency.lock().expect("histogram").merge(&local);
             local = Latencies::default();

@@ -27,7 +27,7 @@ impl State {
     pub(super) fn oci_now(&mut self, rules: &Rules, now: Now) -> Option<OverloadControl> {
         if self.reduction > 0 {
             self.oci_until = Some(now.instant + rules.validity);
-        } else if !self.oci_until.is_some_and(|u| now.instant < u) {
+        } else if self.oci_until.is_none_or(|u| now.instant >= u) {
             return None;
         }
         let sequence = self.oci_sequence_for(self.reduction, now.wall);

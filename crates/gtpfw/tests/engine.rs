@@ -70,6 +70,29 @@ fn dsr(teid: u32, seq: u32) -> Vec<u8> {
         .encode()
 }
 
+/// An engine with the partner "oc" (127.0.0.6, overload control; `partner` adds to its table), every
+/// roamer registered in 262 01, and a tunnel 0xabcd (S-GW TEID 0x1111) of `imsi` set up.
+fn overload_control_partner(tables: &str, partner: &str, imsi: &str) -> (Engine, Instant, SocketAddr) {
+    let (e, t0) = engine(
+        "",
+        &format!(
+            "{tables}[[partners]]\nname = \"oc\"\naddresses = [\"127.0.0.6\"]\nplmns = [\"26201\"]\n\
+             overload_control = true\n{partner}"
+        ),
+    );
+    struct Anywhere;
+    impl RegistrationLookup for Anywhere {
+        fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
+            Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
+        }
+    }
+    e.set_registration_lookup(Arc::new(Anywhere));
+    let oc: SocketAddr = "127.0.0.6:2123".parse().unwrap();
+    assert_eq!(e.uplink(oc, &csr(imsi, ("262", "01"), 1, 0x1111), at(t0, 0)).verdict, Verdict::Relay(None));
+    e.downlink(oc, &csresp(1, 0x1111, 0xabcd), at(t0, 0));
+    (e, t0, oc)
+}
+
 /// The answer's type and Cause value.
 fn answered(v: &Verdict) -> (u8, u8, Message) {
     let Verdict::Answer(b) = v else { panic!("not answered: {v:?}") };
@@ -355,23 +378,7 @@ fn gtpv1_on_gp() {
 /// Request with "No resources available".
 #[test]
 fn overload_refusals_carry_back_off_and_overload_control() {
-    let (e, t0) = engine(
-        "",
-        "[overload]\ncapacity_per_sec = 1\n[[partners]]\nname = \"oc\"\naddresses = [\"127.0.0.6\"]\nplmns = [\"26201\"]\noverload_control = true\n",
-    );
-    struct Anywhere;
-    impl RegistrationLookup for Anywhere {
-        fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
-            Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
-        }
-    }
-    e.set_registration_lookup(Arc::new(Anywhere));
-    let oc: SocketAddr = "127.0.0.6:2123".parse().unwrap();
-    assert_eq!(
-        e.uplink(oc, &csr("001010000000001", ("262", "01"), 1, 0x1111), at(t0, 0)).verdict,
-        Verdict::Relay(None)
-    );
-    e.downlink(oc, &csresp(1, 0x1111, 0xabcd), at(t0, 0));
+    let (e, t0, oc) = overload_control_partner("[overload]\ncapacity_per_sec = 1\n", "", "001010000000001");
     // The door holds a few requests' burst; the next Create Session is refused.
     let d = (2..10u32)
         .map(|i| e.uplink(oc, &csr(&format!("00101000000001{i}"), ("262", "01"), i, 0x2222), at(t0, 0)))
@@ -472,26 +479,12 @@ fn oci_of(b: &[u8]) -> gtpc::v2::values::OverloadControl {
 /// with a reduction of 0 for one period of validity.
 #[test]
 fn an_older_overload_control_never_replaces_a_newer_one() {
-    let (e, t0) = engine(
-        "",
-        "[overload]\ncapacity_per_sec = 100\nvalidity_secs = 10\n[priority]\ncritical = [\"001019\"]\n\
-         [[partners]]\nname = \"oc\"\naddresses = [\"127.0.0.6\"]\nplmns = [\"26201\"]\noverload_control = true\n\
-         setup_rate_per_sec = 100000\nmax_tunnels = 100000\n",
-    );
-    struct Anywhere;
-    impl RegistrationLookup for Anywhere {
-        fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
-            Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
-        }
-    }
-    e.set_registration_lookup(Arc::new(Anywhere));
-    let oc: SocketAddr = "127.0.0.6:2123".parse().unwrap();
     // A critical device's tunnel, for requests that pass the door during the storm.
-    assert_eq!(
-        e.uplink(oc, &csr("001019000000001", ("262", "01"), 1, 0x1111), at(t0, 0)).verdict,
-        Verdict::Relay(None)
+    let (e, t0, oc) = overload_control_partner(
+        "[overload]\ncapacity_per_sec = 100\nvalidity_secs = 10\n[priority]\ncritical = [\"001019\"]\n",
+        "setup_rate_per_sec = 100000\nmax_tunnels = 100000\n",
+        "001019000000001",
     );
-    e.downlink(oc, &csresp(1, 0x1111, 0xabcd), at(t0, 0));
     // A storm of three times the capacity in an instant: refusals at the door.
     let refusals: Vec<Decision> = (2..300u32)
         .map(|i| e.uplink(oc, &csr(&format!("00101{i:010}"), ("262", "01"), i, 0x2222), at(t0, 0)))

@@ -20,7 +20,6 @@ use gtpc::v2::Message;
 use gtpc::Plmn;
 use gtpfw::{Gtp, GtpConfig, RegistrationLookup, Rule, SubscriberCache};
 use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
 
 const SLOW: &str = "001010000000001"; // registered in 262 01, its view takes 800 ms to read
 const FAST: &str = "001010000000002"; // registered in 262 01, read at once
@@ -91,13 +90,7 @@ async fn a_slow_store_read_holds_up_only_its_own_subscriber() {
     let gtp = Gtp::new(config).unwrap();
     gtp.engine().set_subscriber_cache(store.clone());
     gtp.engine().set_registration_lookup(store.clone());
-    let sock = gtp.bind().await.unwrap();
-    let proxy = sock.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    let run = tokio::spawn({
-        let (gtp, stop) = (gtp.clone(), stop.clone());
-        async move { gtp.run(sock, stop).await }
-    });
+    let (proxy, stop, run) = common::start_proxy(&gtp).await;
     let visited = UdpSocket::bind("127.0.0.2:0").await.unwrap();
 
     let slow = common::csr(SLOW, ("262", "01"), 1, 0x11);

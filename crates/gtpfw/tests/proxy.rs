@@ -8,6 +8,8 @@
 //! Needs python3 with scapy (and tshark for the last part): prints `SKIPPED` without them, unless
 //! `CI` is set (`.ci/run` installs both), in which case it fails.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +23,6 @@ use gtpc::v2::Message;
 use gtpc::Plmn;
 use gtpfw::{Gtp, GtpConfig, RegistrationLookup, Rule};
 use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
 
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/proxy_messages.py")
@@ -84,13 +85,7 @@ plmns = ["20801"]
     .unwrap();
     let gtp = Gtp::new(config).unwrap();
     gtp.engine().set_registration_lookup(Arc::new(Roamer));
-    let sock = gtp.bind().await.unwrap();
-    let proxy = sock.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    let run = tokio::spawn({
-        let (gtp, stop) = (gtp.clone(), stop.clone());
-        async move { gtp.run(sock, stop).await }
-    });
+    let (proxy, stop, run) = common::start_proxy(&gtp).await;
     let visited = UdpSocket::bind("127.0.0.2:0").await.unwrap();
     let other = UdpSocket::bind("127.0.0.3:0").await.unwrap();
     let stranger = UdpSocket::bind("127.0.0.9:0").await.unwrap();

@@ -14,7 +14,7 @@ use gtpc::v2::values::{cause, interface, OverloadControl};
 use gtpc::v2::{Ie, IeType, Message, MessageType};
 
 use super::uplink::is_triggered;
-use super::{Decision, Dir, Engine, Pending, State, Tunnel, Verdict};
+use super::{Decision, Dir, Engine, Pending, State, Verdict};
 use crate::rules::{Rule, Rules, GP_DOWNLINK, S8_DOWNLINK};
 
 /// GTPv1 Cause "Request accepted" (TS 29.060 Table 38).
@@ -61,17 +61,7 @@ impl Engine {
         let accepted = matches!(msg.cause(), Some(Ok(c)) if c.is_accepted());
         if t == MessageType::CREATE_SESSION_RESPONSE && accepted {
             if let Some(teid) = pgw_control_teid(&msg) {
-                st.add_tunnel(
-                    teid,
-                    Tunnel {
-                        partner: req.partner.clone(),
-                        peer,
-                        imsi: req.imsi,
-                        priority: req.priority,
-                        sgw_teid: req.sgw.0,
-                        default_ebi: req.sgw.1,
-                    },
-                );
+                st.add_tunnel(teid, req.tunnel(peer));
             }
         }
         if t == MessageType::DELETE_SESSION_RESPONSE
@@ -134,17 +124,7 @@ impl Engine {
         let accepted = msg.find(T1::CAUSE).and_then(|i| i.as_u8().ok()) == Some(V1_ACCEPTED);
         if t == 17 && accepted {
             if let Some(teid) = msg.find(T1::TEID_CONTROL_PLANE).and_then(|i| i.as_u32().ok()) {
-                st.add_tunnel(
-                    teid,
-                    Tunnel {
-                        partner: req.partner.clone(),
-                        peer,
-                        imsi: req.imsi,
-                        priority: req.priority,
-                        sgw_teid: req.sgw.0,
-                        default_ebi: req.sgw.1,
-                    },
-                );
+                st.add_tunnel(teid, req.tunnel(peer));
             }
         }
         if t == 21 && accepted {

@@ -114,6 +114,21 @@ struct Pending {
     sgw: (u32, u8),
 }
 
+impl Pending {
+    /// The tunnel an accepted Create Session / Create PDP Context Response to this request creates
+    /// for the partner node `peer`.
+    fn tunnel(&self, peer: SocketAddr) -> Tunnel {
+        Tunnel {
+            partner: self.partner.clone(),
+            peer,
+            imsi: self.imsi,
+            priority: self.priority,
+            sgw_teid: self.sgw.0,
+            default_ebi: self.sgw.1,
+        }
+    }
+}
+
 /// A PDN connection (GTPv2) or PDP context (GTPv1) at the P-GW, by the P-GW's control-plane TEID.
 #[derive(Debug, Clone)]
 pub struct Tunnel {

@@ -7,6 +7,21 @@ use gtpc::v2::values::{cause, interface, Cause, Fteid};
 use gtpc::v2::{Ie, Message, MessageType};
 use gtpc::Plmn;
 
+/// Binds the firewall's listener and runs the proxy on a task: its address, the token that stops it,
+/// and the task.
+pub async fn start_proxy(
+    gtp: &std::sync::Arc<gtpfw::Gtp>,
+) -> (std::net::SocketAddr, tokio_util::sync::CancellationToken, tokio::task::JoinHandle<()>) {
+    let sock = gtp.bind().await.unwrap();
+    let proxy = sock.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let run = tokio::spawn({
+        let (gtp, stop) = (gtp.clone(), stop.clone());
+        async move { gtp.run(sock, stop).await }
+    });
+    (proxy, stop, run)
+}
+
 /// A Create Session Request with every IE the firewall requires.
 pub fn csr(imsi: &str, plmn: (&str, &str), seq: u32, sgw_teid: u32) -> Vec<u8> {
     let f = Fteid {

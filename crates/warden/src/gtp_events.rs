@@ -228,3 +228,46 @@ impl Writer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::access::Scope;
+    use store::events::EventFilter;
+
+    fn event(imsi: Option<String>, rule: Rule, action: Action) -> Event {
+        Event { at: std::time::SystemTime::now(), partner: "alpha".into(), rule, action, imsi }
+    }
+
+    /// A storm of 5,000 drops without IMSI becomes one summary; a subscriber refused three times is
+    /// told once; of 700 more subscribers in the same minute 599 are written (600 a minute in all)
+    /// and the other 101 go into their rule's summary.
+    #[tokio::test]
+    async fn a_storm_cannot_flood_the_store() {
+        let temp = testkit::TempStore::sqlite().await;
+        let gtp = Gtp::new(gtpfw::GtpConfig::from_toml("[home]\nimsi_prefixes = [\"00101\"]\n").unwrap()).unwrap();
+        let mut w = Writer::new(gtp, temp.store.clone(), Arc::new(cmp::NoHss));
+        for _ in 0..5000 {
+            w.take(event(None, Rule::UnknownSource, Action::Dropped)).await;
+        }
+        for _ in 0..3 {
+            w.take(event(Some("001010000000001".into()), Rule::NotRegistered, Action::Blocked)).await;
+        }
+        for i in 0..700u32 {
+            w.take(event(Some(format!("00101{:010}", 1000 + i)), Rule::Apn, Action::Blocked)).await;
+        }
+        w.flush().await;
+        let all = temp.store.list_events(&Scope::Operator, &EventFilter::default(), 0, 10_000).await.unwrap();
+        let of = |kind: &str| all.iter().filter(|e| e.kind == kind).collect::<Vec<_>>();
+        assert_eq!(all.len(), 1 + 599 + 2, "{:?}", all.iter().take(5).collect::<Vec<_>>());
+        let storm = of("gtp.unknown-source");
+        assert_eq!(storm.len(), 1);
+        assert!(storm[0].imsi.is_none() && storm[0].detail.contains("partner alpha: 5000 dropped"), "{:?}", storm[0]);
+        let told = of("gtp.not-registered");
+        assert_eq!((told.len(), told[0].imsi.as_deref()), (1, Some("001010000000001")));
+        let apn = of("gtp.apn");
+        assert_eq!(apn.iter().filter(|e| e.imsi.is_some()).count(), 599);
+        let summary: Vec<_> = apn.iter().filter(|e| e.imsi.is_none()).collect();
+        assert!(summary.len() == 1 && summary[0].detail.contains("101 blocked"), "{summary:?}");
+    }
+}

@@ -496,6 +496,11 @@ fn an_older_overload_control_never_replaces_a_newer_one() {
     assert!(first.reduction_metric > 0 && first.sequence + 5 >= unix, "{first:?}");
     let m = Message::decode(refusal).unwrap();
     assert!(m.find(IeType::INDICATION, 0).expect("Indication").indication_flag(9, 1).unwrap(), "AOPI set");
+    // tshark (an independent dissector) reads the refusal cleanly, with AOPI and the OCI's metric.
+    common::tshark_reads_without_expert_errors(
+        std::slice::from_ref(refusal),
+        &[("gtpv2.aopi", "1"), ("gtpv2.metric", &first.reduction_metric.to_string())],
+    );
     // The same content again: the same number.
     let d = e.uplink(oc, &csr("001010000000300", ("262", "01"), 300, 0x2222), at(t0, 0));
     let Verdict::Answer(again) = &d.verdict else { panic!("{d:?}") };

@@ -170,36 +170,5 @@ plmns = ["20801"]
     stop.cancel();
     run.await.unwrap();
 
-    tshark_reads_without_expert_errors(&sent_by_proxy);
-}
-
-fn tshark_reads_without_expert_errors(datagrams: &[Vec<u8>]) {
-    if !Command::new("tshark").arg("--version").output().is_ok_and(|o| o.status.success()) {
-        assert!(std::env::var_os("CI").is_none(), "tshark is needed (CI is set): .ci/run installs it");
-        println!("SKIPPED: tshark is not installed");
-        return;
-    }
-    let pcap = std::env::temp_dir().join(format!("gtpfw-proxy-{}.pcap", std::process::id()));
-    let status = Command::new("python3")
-        .arg(script())
-        .arg("--pcap")
-        .arg(&pcap)
-        .args(datagrams.iter().map(hex::encode))
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let fields = |filter: &str| {
-        let out = Command::new("tshark")
-            .args(["-n", "-r"])
-            .arg(&pcap)
-            .args(["-Y", filter, "-T", "fields", "-e", "frame.number", "-e", "_ws.expert.message"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "tshark: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect::<Vec<_>>()
-    };
-    assert_eq!(fields("gtpv2").len(), datagrams.len(), "every datagram dissected as GTPv2");
-    let bad = fields("_ws.malformed || _ws.expert.severity >= 0x00600000");
-    assert!(bad.is_empty(), "tshark expert warnings or errors: {bad:?}");
-    std::fs::remove_file(&pcap).ok();
+    common::tshark_reads_without_expert_errors(&sent_by_proxy, &[]);
 }

@@ -34,6 +34,9 @@ pub enum EventKind {
     /// The roaming firewall blocked or flagged a request about the subscriber; the suffix is the
     /// firewall's rule id (docs/firewall.md), e.g. `firewall.c2-visited-plmn`.
     Firewall(&'static str),
+    /// The GTP-C firewall refused, dropped or flagged a message (about the subscriber, or a summary
+    /// per partner without one); the suffix is its rule id (docs/gtp.md), e.g. `gtp.imsi-rate`.
+    Gtp(&'static str),
     /// A tenant rule fired.
     RuleHit,
     /// A rule fired on a critical SIM: it alerts instead of acting (SUB-4).
@@ -75,7 +78,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    /// Every kind with a fixed name (the firewall's kinds are `firewall.<rule id>`).
+    /// Every kind with a fixed name (the firewalls' kinds are `firewall.<rule id>` and `gtp.<rule id>`).
     pub const FIXED: [EventKind; 31] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
@@ -126,6 +129,7 @@ impl EventKind {
             EventKind::AuthAutsRejected => "auth.auts_rejected",
             EventKind::RoamingRejected => "roaming.rejected",
             EventKind::Firewall(rule) => return Cow::Owned(format!("firewall.{rule}")),
+            EventKind::Gtp(rule) => return Cow::Owned(format!("gtp.{rule}")),
             EventKind::RuleHit => "rule.hit",
             EventKind::RuleAlertCritical => "rule.alert_critical",
             EventKind::NotificationExpired => "hss.notification_expired",
@@ -170,6 +174,7 @@ mod tests {
             assert!(seen.insert(name.to_string()), "{name} twice");
         }
         assert_eq!(EventKind::Firewall("c2-visited-plmn").to_string(), "firewall.c2-visited-plmn");
+        assert_eq!(EventKind::Gtp("imsi-rate").to_string(), "gtp.imsi-rate");
     }
 
     #[test]

@@ -16,6 +16,8 @@ from scapy.contrib import gtp_v2 as g2
 IMSI = "001010123456789"
 SGW_TEID = 0x11223344
 PGW_TEID = 0x0A0B0C0D
+SGW_TEID_2 = 0x55667788
+PGW_TEID_2 = 0x0E0F1011
 
 
 def v2(gtp_type, ies, teid=None, seq=0):
@@ -27,12 +29,12 @@ def v2(gtp_type, ies, teid=None, seq=0):
     return bytes(hdr / g2.GTPV2Command(IE_list=ies))
 
 
-def create_session_request(seq, mcc="262", mnc="01"):
+def create_session_request(seq, mcc="262", mnc="01", sgw_teid=SGW_TEID):
     return v2(32, [
         g2.IE_IMSI(IMSI=IMSI),
         g2.IE_ServingNetwork(MCC=mcc, MNC=mnc),
         g2.IE_RAT(RAT_type=6),
-        g2.IE_FTEID(instance=0, ipv4_present=1, InterfaceType=6, GRE_Key=SGW_TEID, ipv4="192.0.2.10"),
+        g2.IE_FTEID(instance=0, ipv4_present=1, InterfaceType=6, GRE_Key=sgw_teid, ipv4="192.0.2.10"),
         g2.IE_APN(APN="internet.mnc001.mcc001.gprs"),
         g2.IE_SelectionMode(SelectionMode=0),
         g2.IE_PDN_type(PDN_type=1),
@@ -66,6 +68,19 @@ def messages():
         "echo_request": v2(1, [g2.IE_RecoveryRestart(restart_counter=7)], seq=0x000106),
         "echo_response": v2(2, [g2.IE_RecoveryRestart(restart_counter=3)], seq=0x000106),
         "malformed_ie_length": bytes(malformed),
+        # A second PDN connection, which the P-GW then deletes with a Delete Bearer Request naming
+        # its default bearer (Linked EPS Bearer ID, EBI instance 0; TS 29.274 §7.2.9.2).
+        "create_session_request_2": create_session_request(0x000201, sgw_teid=SGW_TEID_2),
+        "create_session_response_2": v2(33, [
+            g2.IE_Cause(Cause=16),
+            g2.IE_FTEID(instance=1, ipv4_present=1, InterfaceType=7, GRE_Key=PGW_TEID_2, ipv4="198.51.100.1"),
+            g2.IE_BearerContext(IE_list=[g2.IE_EPSBearerID(EBI=5), g2.IE_Cause(Cause=16)]),
+        ], teid=SGW_TEID_2, seq=0x000201),
+        "delete_bearer_request": v2(99, [g2.IE_EPSBearerID(EBI=5)], teid=SGW_TEID_2, seq=0x000301),
+        "delete_bearer_response": v2(100, [
+            g2.IE_Cause(Cause=16),
+            g2.IE_BearerContext(IE_list=[g2.IE_EPSBearerID(EBI=5), g2.IE_Cause(Cause=16)]),
+        ], teid=PGW_TEID_2, seq=0x000301),
     }
 
 

@@ -48,6 +48,75 @@ pub struct GtpConfig {
     /// Subscribers whose per-IMSI budget is kept at once.
     #[serde(default = "default_max_subscribers")]
     pub max_subscribers: usize,
+    /// How long a request waits for its subscriber's view to be read from the store (a cache miss)
+    /// before it is refused with "No resources available" (`lookup-timeout`), milliseconds.
+    #[serde(default = "default_lookup_timeout")]
+    pub lookup_timeout_ms: u64,
+    /// Requests waiting for a subscriber's view at once; more are refused at once (`lookup-timeout`).
+    #[serde(default = "default_max_parked")]
+    pub max_parked: usize,
+    /// Tasks receiving from partners on the listener (each reads batches of datagrams).
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// What happens to a device that keeps exceeding its set-up budget (`warden serve`).
+    #[serde(default)]
+    pub offenders: OffenderConfig,
+}
+
+/// `[gtp.offenders]`: a device refused by `imsi-rate` at least `refusals` times within
+/// `window_secs` gets `action`, through the same use case an operator's API call runs (audited, an
+/// event in the feed, undone the same way). Critical devices never.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OffenderConfig {
+    /// `"none"` (default), `"bar-data"` (Operator-Determined-Barring of packet data) or
+    /// `"profile"` (move the SIM to `profile`).
+    #[serde(default = "default_offender_action")]
+    pub action: String,
+    /// The restrictive service profile for `action = "profile"`.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Budget refusals that make a device an offender.
+    #[serde(default = "default_offender_refusals")]
+    pub refusals: u32,
+    /// Within this many seconds.
+    #[serde(default = "default_offender_window")]
+    pub window_secs: u64,
+}
+
+impl Default for OffenderConfig {
+    fn default() -> Self {
+        OffenderConfig {
+            action: default_offender_action(),
+            profile: None,
+            refusals: default_offender_refusals(),
+            window_secs: default_offender_window(),
+        }
+    }
+}
+
+fn default_offender_action() -> String {
+    "none".into()
+}
+
+fn default_offender_refusals() -> u32 {
+    20
+}
+
+fn default_offender_window() -> u64 {
+    600
+}
+
+fn default_lookup_timeout() -> u64 {
+    1000
+}
+
+fn default_max_parked() -> usize {
+    10_000
+}
+
+fn default_workers() -> usize {
+    2
 }
 
 /// `[gtp.home]`.

@@ -12,11 +12,13 @@
 //! - [`proxy`]: the tokio shell ([`Gtp::run`]), one upstream socket per partner node so that the
 //!   P-GW's responses find their way back.
 //! - [`observe`]: `warden_gtp_*` metrics and decision events.
+//! - [`loadgen`]: a load generator and P-GW responder for end-to-end measurements.
 //!
 //! See docs/gtp.md.
 
 pub mod config;
 pub mod engine;
+pub mod loadgen;
 pub mod observe;
 pub mod proxy;
 pub mod rules;
@@ -25,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
 pub use config::GtpConfig;
-pub use engine::{ApnLookup, Decision, Engine, RegistrationLookup, Verdict};
+pub use engine::{ApnLookup, Decision, Engine, RegistrationLookup, SubscriberCache, Verdict};
 pub use rules::{ConfigError, Rule, Rules};
 
 /// The GTP-C firewall: engine and configuration, run by [`Gtp::run`].

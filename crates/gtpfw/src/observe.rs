@@ -1,7 +1,8 @@
 //! What the GTP-C firewall tells operators: `warden_gtp_decisions_total{partner, rule, action}`
 //! through the [`metrics`] facade (rendered on `/metrics` by `warden serve`), the same counts in
 //! memory for readers in the process ([`Observer::count`]), and a bounded ring of the refusals and
-//! detections, also logged with `tracing`.
+//! detections, also logged with `tracing` and handed to an [`EventSink`] when one is set (`warden
+//! serve` writes them into the store's event feed, rate-limited).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -45,6 +46,13 @@ pub struct Event {
     pub imsi: Option<String>,
 }
 
+/// Where refusals and detections go besides the ring (called on the request path: it must not
+/// wait, e.g. queue and drop when full).
+pub trait EventSink: Send + Sync {
+    /// One refusal, drop or detection.
+    fn record(&self, e: &Event);
+}
+
 /// The partner name of decisions about unknown sources.
 pub const UNKNOWN_PARTNER: &str = "unknown";
 
@@ -58,6 +66,7 @@ pub struct Observer {
     /// decision costs no allocation and no registry look-up).
     counts: Mutex<HashMap<DecisionKey, (u64, Counter)>>,
     events: Mutex<VecDeque<Event>>,
+    sink: std::sync::RwLock<Option<Arc<dyn EventSink>>>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -87,12 +96,21 @@ impl Observer {
                 imsi = imsi.as_deref(),
                 "gtp decision"
             );
+            let event = Event { at, partner: partner.to_string(), rule, action, imsi };
+            if let Some(sink) = self.sink.read().expect("sink").as_ref() {
+                sink.record(&event);
+            }
             let mut ev = self.events.lock().expect("events");
             if ev.len() == EVENT_CAPACITY {
                 ev.pop_front();
             }
-            ev.push_back(Event { at, partner: partner.to_string(), rule, action, imsi });
+            ev.push_back(event);
         }
+    }
+
+    /// Hands every refusal, drop and detection to `sink` too.
+    pub fn set_sink(&self, sink: Arc<dyn EventSink>) {
+        *self.sink.write().expect("sink") = Some(sink);
     }
 
     /// Decisions so far for a partner, rule and action.

@@ -76,6 +76,9 @@ rules! {
     TunnelCap = "tunnel-cap";
     /// The P-GW's capacity is used (priority admission).
     Overload = "overload";
+    /// The subscriber's view (S6a registration, profile, priority) could not be read from the store
+    /// in time (`lookup_timeout_ms`), or too many requests already wait for one (`max_parked`).
+    LookupTimeout = "lookup-timeout";
 }
 
 impl Rule {
@@ -92,7 +95,7 @@ impl Rule {
             Rule::NotRegistered => cause::USER_AUTHENTICATION_FAILED,
             Rule::Apn => cause::APN_ACCESS_DENIED,
             Rule::ForeignTunnel => cause::CONTEXT_NOT_FOUND,
-            Rule::PartnerRate | Rule::TunnelCap => cause::NO_RESOURCES_AVAILABLE,
+            Rule::PartnerRate | Rule::TunnelCap | Rule::LookupTimeout => cause::NO_RESOURCES_AVAILABLE,
             Rule::ImsiRate | Rule::Overload => cause::APN_CONGESTION,
         })
     }
@@ -260,6 +263,25 @@ impl Rules {
         }
         if !(c.budgets.imsi_setups_per_min > 0.0 && c.budgets.imsi_burst >= 1.0) {
             return Err(invalid("budgets", "imsi_setups_per_min must be positive and imsi_burst at least 1"));
+        }
+        if !(1..=64).contains(&c.workers) {
+            return Err(invalid("workers", "from 1 to 64 receiving tasks"));
+        }
+        match (c.offenders.action.as_str(), &c.offenders.profile) {
+            ("none" | "bar-data", _) | ("profile", Some(_)) => {}
+            ("profile", None) => return Err(invalid("offenders.profile", "action = \"profile\" needs a profile")),
+            (other, _) => {
+                return Err(invalid(
+                    "offenders.action",
+                    format!("{other:?}: use \"none\", \"bar-data\" or \"profile\""),
+                ))
+            }
+        }
+        if c.offenders.refusals == 0 || c.offenders.window_secs == 0 {
+            return Err(invalid("offenders", "refusals and window_secs must be positive"));
+        }
+        if c.lookup_timeout_ms == 0 || c.max_parked == 0 {
+            return Err(invalid("lookup_timeout_ms", "lookup_timeout_ms and max_parked must be positive"));
         }
         if o.critical_reserve + o.low_headroom > 0.9 {
             return Err(invalid("overload", "critical_reserve + low_headroom must leave a tenth of the burst"));

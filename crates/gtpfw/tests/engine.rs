@@ -13,7 +13,7 @@ use gtpc::v2::{Ie, IeType, Message, MessageType};
 use gtpc::Plmn;
 mod common;
 use common::{csr, csresp};
-use gtpfw::{Engine, GtpConfig, RegistrationLookup, Rule, Rules, Verdict};
+use gtpfw::{Decision, Engine, GtpConfig, RegistrationLookup, Rule, Rules, Verdict};
 
 const CONFIG: &str = r#"
 [home]
@@ -68,6 +68,29 @@ fn dsr(teid: u32, seq: u32) -> Vec<u8> {
         .build()
         .unwrap()
         .encode()
+}
+
+/// An engine with the partner "oc" (127.0.0.6, overload control; `partner` adds to its table), every
+/// roamer registered in 262 01, and a tunnel 0xabcd (S-GW TEID 0x1111) of `imsi` set up.
+fn overload_control_partner(tables: &str, partner: &str, imsi: &str) -> (Engine, Instant, SocketAddr) {
+    let (e, t0) = engine(
+        "",
+        &format!(
+            "{tables}[[partners]]\nname = \"oc\"\naddresses = [\"127.0.0.6\"]\nplmns = [\"26201\"]\n\
+             overload_control = true\n{partner}"
+        ),
+    );
+    struct Anywhere;
+    impl RegistrationLookup for Anywhere {
+        fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
+            Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
+        }
+    }
+    e.set_registration_lookup(Arc::new(Anywhere));
+    let oc: SocketAddr = "127.0.0.6:2123".parse().unwrap();
+    assert_eq!(e.uplink(oc, &csr(imsi, ("262", "01"), 1, 0x1111), at(t0, 0)).verdict, Verdict::Relay(None));
+    e.downlink(oc, &csresp(1, 0x1111, 0xabcd), at(t0, 0));
+    (e, t0, oc)
 }
 
 /// The answer's type and Cause value.
@@ -355,23 +378,7 @@ fn gtpv1_on_gp() {
 /// Request with "No resources available".
 #[test]
 fn overload_refusals_carry_back_off_and_overload_control() {
-    let (e, t0) = engine(
-        "",
-        "[overload]\ncapacity_per_sec = 1\n[[partners]]\nname = \"oc\"\naddresses = [\"127.0.0.6\"]\nplmns = [\"26201\"]\noverload_control = true\n",
-    );
-    struct Anywhere;
-    impl RegistrationLookup for Anywhere {
-        fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
-            Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
-        }
-    }
-    e.set_registration_lookup(Arc::new(Anywhere));
-    let oc: SocketAddr = "127.0.0.6:2123".parse().unwrap();
-    assert_eq!(
-        e.uplink(oc, &csr("001010000000001", ("262", "01"), 1, 0x1111), at(t0, 0)).verdict,
-        Verdict::Relay(None)
-    );
-    e.downlink(oc, &csresp(1, 0x1111, 0xabcd), at(t0, 0));
+    let (e, t0, oc) = overload_control_partner("[overload]\ncapacity_per_sec = 1\n", "", "001010000000001");
     // The door holds a few requests' burst; the next Create Session is refused.
     let d = (2..10u32)
         .map(|i| e.uplink(oc, &csr(&format!("00101000000001{i}"), ("262", "01"), i, 0x2222), at(t0, 0)))
@@ -388,4 +395,173 @@ fn overload_refusals_carry_back_off_and_overload_control() {
     let (t, c, m) = answered(&d.verdict);
     assert_eq!((t, c), (35, cause::NO_RESOURCES_AVAILABLE));
     assert!(m.find(IeType::EPC_TIMER, 0).is_none());
+}
+
+fn accepted(t: MessageType, teid: u32, seq: u32, extra: Vec<Ie>) -> Vec<u8> {
+    let mut b = Message::builder(t)
+        .teid(teid)
+        .sequence(seq)
+        .ie(Ie::cause(&gtpc::v2::values::Cause::new(cause::REQUEST_ACCEPTED)));
+    for ie in extra {
+        b = b.ie(ie);
+    }
+    b.build().unwrap().encode()
+}
+
+/// The P-GW's Delete Bearer Request (TS 29.274 §7.2.9.2) for dedicated bearers leaves the tunnel; for
+/// the default bearer (Linked EPS Bearer ID, EBI instance 0) the partner's accepted response removes
+/// it, after which the partner's requests on that TEID get "Context not found".
+#[test]
+fn delete_bearer_for_the_default_bearer_removes_the_tunnel() {
+    let (e, t0) = engine("", "");
+    // Create Session (default bearer EBI 5, S-GW TEID 0x1111), P-GW TEID 0xabcd.
+    assert_eq!(
+        e.uplink(VISITED, &csr("001010000000001", ("262", "01"), 1, 0x1111), at(t0, 0)).verdict,
+        Verdict::Relay(None)
+    );
+    e.downlink(VISITED, &csresp(1, 0x1111, 0xabcd), at(t0, 1));
+    assert_eq!(e.tunnel(0xabcd).map(|t| (t.sgw_teid, t.default_ebi)), Some((0x1111, 5)));
+    let dbr = |seq: u32, ebi: Ie| {
+        Message::builder(MessageType::DELETE_BEARER_REQUEST)
+            .teid(0x1111)
+            .sequence(seq)
+            .ie(ebi)
+            .build()
+            .unwrap()
+            .encode()
+    };
+    // A dedicated bearer (EPS Bearer IDs, instance 1): the tunnel stays.
+    let mut dedicated = Ie::ebi(6);
+    dedicated.instance = 1;
+    assert_eq!(e.downlink(VISITED, &dbr(0x500, dedicated), at(t0, 2)).verdict, Verdict::Relay(None));
+    let resp = accepted(MessageType::DELETE_BEARER_RESPONSE, 0xabcd, 0x500, vec![]);
+    assert_eq!(e.uplink(VISITED, &resp, at(t0, 3)).verdict, Verdict::Relay(None));
+    assert!(e.tunnel(0xabcd).is_some(), "a dedicated bearer's deletion keeps the PDN connection");
+    // The default bearer (LBI 5): a refused response keeps it, an accepted one removes it.
+    assert_eq!(e.downlink(VISITED, &dbr(0x501, Ie::ebi(5)), at(t0, 4)).verdict, Verdict::Relay(None));
+    let refused = Message::builder(MessageType::DELETE_BEARER_RESPONSE)
+        .teid(0xabcd)
+        .sequence(0x501)
+        .ie(Ie::cause(&gtpc::v2::values::Cause::new(cause::NO_RESOURCES_AVAILABLE)))
+        .build()
+        .unwrap()
+        .encode();
+    assert_eq!(e.uplink(VISITED, &refused, at(t0, 5)).verdict, Verdict::Relay(None));
+    assert!(e.tunnel(0xabcd).is_some());
+    assert_eq!(e.downlink(VISITED, &dbr(0x502, Ie::ebi(5)), at(t0, 6)).verdict, Verdict::Relay(None));
+    // Another node answering the P-GW's request does not count.
+    assert_eq!(
+        e.uplink(OTHER, &accepted(MessageType::DELETE_BEARER_RESPONSE, 0xabcd, 0x502, vec![]), at(t0, 7)).rule,
+        Rule::UnexpectedResponse
+    );
+    assert!(e.tunnel(0xabcd).is_some());
+    assert_eq!(
+        e.uplink(VISITED, &accepted(MessageType::DELETE_BEARER_RESPONSE, 0xabcd, 0x502, vec![]), at(t0, 8)).verdict,
+        Verdict::Relay(None)
+    );
+    assert!(e.tunnel(0xabcd).is_none(), "the default bearer's deletion removes the tunnel");
+    assert_eq!(e.tunnel_count(), 0);
+    let mbr = Message::builder(MessageType::MODIFY_BEARER_REQUEST).teid(0xabcd).sequence(9).build().unwrap().encode();
+    let (t, c, _) = answered(&e.uplink(VISITED, &mbr, at(t0, 9)).verdict);
+    assert_eq!((t, c), (35, cause::CONTEXT_NOT_FOUND));
+}
+
+fn oci_of(b: &[u8]) -> gtpc::v2::values::OverloadControl {
+    let m = Message::decode(b).unwrap();
+    m.find(IeType::OVERLOAD_CONTROL_INFORMATION, 0).expect("OCI").as_overload_control().unwrap()
+}
+
+/// TS 29.274 §12.3.5: partners keep an OCI only if its sequence number is higher than the one they
+/// hold. The firewall's refusals carry the P-GW's OCI (instance 0) with AOPI set (rejection cause,
+/// §8.12 octet 9 bit 1), numbered no lower than the wall clock; a P-GW's own OCI that is older than
+/// what was sent but says something new is renumbered above it, one that says the same is left, a
+/// newer one passes as it is; each change of content gets a higher number, and shedding's end is told
+/// with a reduction of 0 for one period of validity.
+#[test]
+fn an_older_overload_control_never_replaces_a_newer_one() {
+    // A critical device's tunnel, for requests that pass the door during the storm.
+    let (e, t0, oc) = overload_control_partner(
+        "[overload]\ncapacity_per_sec = 100\nvalidity_secs = 10\n[priority]\ncritical = [\"001019\"]\n",
+        "setup_rate_per_sec = 100000\nmax_tunnels = 100000\n",
+        "001019000000001",
+    );
+    // A storm of three times the capacity in an instant: refusals at the door.
+    let refusals: Vec<Decision> = (2..300u32)
+        .map(|i| e.uplink(oc, &csr(&format!("00101{i:010}"), ("262", "01"), i, 0x2222), at(t0, 0)))
+        .filter(|d| d.rule == Rule::Overload)
+        .collect();
+    let Some(Decision { verdict: Verdict::Answer(refusal), .. }) = refusals.last() else { panic!("no refusal") };
+    let first = oci_of(refusal);
+    let unix = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs() as u32;
+    assert!(first.reduction_metric > 0 && first.sequence + 5 >= unix, "{first:?}");
+    let m = Message::decode(refusal).unwrap();
+    assert!(m.find(IeType::INDICATION, 0).expect("Indication").indication_flag(9, 1).unwrap(), "AOPI set");
+    // tshark (an independent dissector) reads the refusal cleanly, with AOPI and the OCI's metric.
+    common::tshark_reads_without_expert_errors(
+        std::slice::from_ref(refusal),
+        &[("gtpv2.aopi", "1"), ("gtpv2.metric", &first.reduction_metric.to_string())],
+    );
+    // The same content again: the same number.
+    let d = e.uplink(oc, &csr("001010000000300", ("262", "01"), 300, 0x2222), at(t0, 0));
+    let Verdict::Answer(again) = &d.verdict else { panic!("{d:?}") };
+    assert_eq!(oci_of(again), first);
+
+    let pgw_oci = |seq: u32, metric: u8| {
+        Ie::overload_control(
+            0,
+            &gtpc::v2::values::OverloadControl {
+                sequence: seq,
+                reduction_metric: metric,
+                validity: gtpc::v2::values::EpcTimer { unit: 0, value: 5 },
+                apns: vec![],
+            },
+        )
+        .unwrap()
+    };
+    // Modify Bearer on the critical device's tunnel, the P-GW answering with its own OCI.
+    let mut seq = 1000;
+    let mut relay = |oci: Ie, ms: u64| {
+        seq += 1;
+        let mbr =
+            Message::builder(MessageType::MODIFY_BEARER_REQUEST).teid(0xabcd).sequence(seq).build().unwrap().encode();
+        assert_eq!(e.uplink(oc, &mbr, at(t0, ms)).verdict, Verdict::Relay(None), "at {ms} ms");
+        let resp = accepted(MessageType::MODIFY_BEARER_RESPONSE, 0x1111, seq, vec![oci]);
+        match e.downlink(oc, &resp, at(t0, ms)).verdict {
+            Verdict::Relay(None) => resp,
+            Verdict::Relay(Some(changed)) => changed,
+            other => panic!("{other:?}"),
+        }
+    };
+    // Numbered 7, older than what partners hold, with other content: renumbered above it.
+    let renumbered = oci_of(&relay(pgw_oci(7, 30), 100));
+    assert_eq!((renumbered.sequence, renumbered.reduction_metric), (first.sequence + 1, 30));
+    // The same again from the P-GW: left as it is (partners hold that content already).
+    assert_eq!(oci_of(&relay(pgw_oci(7, 30), 200)).sequence, 7);
+    // A newer one from the P-GW: as it is.
+    let newer = first.sequence + 1000;
+    assert_eq!(oci_of(&relay(pgw_oci(newer, 40), 300)).sequence, newer);
+    // The firewall's own (other content) is numbered above it.
+    let d = e.uplink(oc, &csr("001010000000301", ("262", "01"), 301, 0x2222), at(t0, 300));
+    let mine = match &d.verdict {
+        Verdict::Answer(b) => oci_of(b),
+        Verdict::Relay(None) => {
+            let r = e.downlink(oc, &csresp(301, 0x2222, 0xbbbb), at(t0, 300));
+            let Verdict::Relay(Some(b)) = r.verdict else { panic!("{r:?}") };
+            oci_of(&b)
+        }
+        other => panic!("{other:?}"),
+    };
+    assert!(mine.reduction_metric > 0 && mine.reduction_metric != 40 && mine.sequence > newer, "{mine:?}");
+    // Shedding has ended (no offers for seconds): a response within the period of validity says 0.
+    let quiet = e.uplink(oc, &csr("001010000000001", ("262", "01"), 70, 0x3333), at(t0, 5_000));
+    assert_eq!(quiet.verdict, Verdict::Relay(None));
+    let resp = e.downlink(oc, &csresp(70, 0x3333, 0xcccc), at(t0, 5_001));
+    let Verdict::Relay(Some(told)) = resp.verdict else { panic!("{resp:?}") };
+    let end = oci_of(&told);
+    assert_eq!(end.reduction_metric, 0);
+    assert!(end.sequence > mine.sequence);
+    // After the period of validity, nothing more is added.
+    let later = e.uplink(oc, &csr("001010000000002", ("262", "01"), 80, 0x4444), at(t0, 30_000));
+    assert_eq!(later.verdict, Verdict::Relay(None));
+    assert_eq!(e.downlink(oc, &csresp(80, 0x4444, 0xdddd), at(t0, 30_001)).verdict, Verdict::Relay(None));
 }

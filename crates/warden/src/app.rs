@@ -346,9 +346,12 @@ impl App {
             }
         }
         if let Some(g) = gtp {
-            for (name, task) in g.start(tokens.edge.child_token()) {
+            let link = Arc::new(crate::platform::HssLink::new(hss.clone(), pcrf.clone()));
+            let tasks = g.start(tokens.edge.child_token(), tokens.flush.child_token(), link);
+            for (name, task) in tasks.edge {
                 running.spawn(Stage::Edge, name, task);
             }
+            running.spawn(Stage::Flush, tasks.writer.0, tasks.writer.1);
         }
         if let Some(f) = firewall {
             let membership = crate::firewall_replication::Membership {

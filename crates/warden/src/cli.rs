@@ -292,6 +292,41 @@ pub enum BenchCommand {
     Dns(DnsBenchArgs),
     /// IPFIX flow records against the analytics collector, from loopback.
     Ipfix(IpfixBenchArgs),
+    /// GTP-C through the GTP-C firewall, with a P-GW responder in the process (Modify Bearer
+    /// Requests on tunnels it set up first; `--direct` without the firewall).
+    Gtp(GtpBenchArgs),
+}
+
+/// `warden bench gtp` options.
+#[derive(Debug, Clone, Args)]
+pub struct GtpBenchArgs {
+    /// The firewall's listener (`[gtp] listen`; loopback only for tests on shared machines).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:2123")]
+    pub target: std::net::SocketAddr,
+    /// Where the P-GW responder listens (the firewall's `upstream`).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:2124")]
+    pub pgw: std::net::SocketAddr,
+    /// Send to the responder directly (the baseline without the firewall).
+    #[arg(long)]
+    pub direct: bool,
+    /// Source address of the generator's nodes (a partner's address in `[[gtp.partners]]`).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub source: std::net::IpAddr,
+    /// Partner nodes (UDP sockets) sending.
+    #[arg(long, default_value_t = 4)]
+    pub sockets: usize,
+    /// Tunnels set up first (IMSIs 00101 followed by 0 to sessions - 1).
+    #[arg(long, default_value_t = 10_000)]
+    pub sessions: u32,
+    /// Modify Bearer Requests per second in the measured phase.
+    #[arg(long, default_value_t = 100_000)]
+    pub rate: u64,
+    /// Length of the measured phase, seconds.
+    #[arg(long, default_value_t = 10)]
+    pub duration: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `warden bench ipfix` options.

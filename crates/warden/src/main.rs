@@ -25,6 +25,7 @@ mod error;
 mod firewall_replication;
 mod firewall_run;
 mod firewall_view;
+mod gtp_events;
 mod gtp_run;
 mod hexarg;
 mod hss_front;
@@ -187,6 +188,20 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             }
             Command::Bench(BenchCommand::Ipfix(a)) => {
                 let r = ipfix_bench::run(a.target, a.records, a.rate, a.metrics).await.map_err(Failure::Failed)?;
+                Ok(if a.json { r.to_json().to_string() } else { r.to_text() })
+            }
+            Command::Bench(BenchCommand::Gtp(a)) => {
+                let spec = gtpfw::loadgen::LoadSpec {
+                    target: a.target,
+                    pgw: a.pgw,
+                    direct: a.direct,
+                    source: a.source,
+                    sockets: a.sockets,
+                    sessions: a.sessions,
+                    rate: a.rate,
+                    duration: a.duration,
+                };
+                let r = gtpfw::loadgen::run(&spec).await.map_err(Failure::Failed)?;
                 Ok(if a.json { r.to_json().to_string() } else { r.to_text() })
             }
             Command::Bench(BenchCommand::Gx(args)) => {

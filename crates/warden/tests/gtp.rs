@@ -113,3 +113,69 @@ async fn serve_screens_create_session_against_the_s6a_registration() {
         "{text}"
     );
 }
+
+/// The firewall's decisions reach the store's event feed (`gtp.<rule>`, once per subscriber and rule
+/// a minute), and a device that keeps exceeding its set-up budget gets `[gtp.offenders] action`
+/// (here: packet data barred) through the operator's use case, as an automated actor — visible in
+/// `sim show` as `sim.data_barred` with the reason; a critical device is exempt from the budget and
+/// so never acted on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_records_decisions_and_bars_a_device_over_its_budget() {
+    let pgw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let gport = free_port();
+    let n = node(
+        "34",
+        &["mme1.home.example"],
+        "",
+        &format!(
+            "[gtp]\nlisten = \"127.0.0.1:{gport}\"\nupstream = \"{}\"\n\
+             [gtp.home]\nimsi_prefixes = [\"00101\"]\nplmns = [\"00101\"]\n\
+             [[gtp.partners]]\nname = \"alpha\"\naddresses = [\"127.0.0.1\"]\nplmns = [\"26201\"]\n\
+             [gtp.budgets]\nimsi_setups_per_min = 1\nimsi_burst = 1\n\
+             [gtp.offenders]\naction = \"bar-data\"\nrefusals = 3\nwindow_secs = 600\n",
+            pgw.local_addr().unwrap()
+        ),
+    );
+    // A roaming meter (standard) and a critical alarm SIM, both allowed to roam.
+    let profiles = "[[profile]]\nname = \"roamer\"\nservices = [\"data\"]\n\
+                    [[profile.apn]]\nname = \"meters.example\"\npdn_type = \"ipv4\"\nqci = 9\n";
+    let csv = common::sims_csv(&[("001010000000001", "roamer", "acme"), ("001010000000002", "roamer", "acme")]);
+    let (head, alarm) = csv.trim_end().rsplit_once('\n').unwrap();
+    n.import(profiles, &format!("{head}\n{}\n", alarm.replace(",standard,", ",critical,")));
+    let _server = n.start().await;
+    let link = connect_mme(n.diameter, MME, 16).await.unwrap();
+    for imsi in ["001010000000001", "001010000000002"] {
+        let ulr = s6a::ulr(MME, "home.example", imsi, [0x62, 0xf2, 0x10], None, &format!("ulr;{imsi}"));
+        assert_eq!(link.peer.request(ulr).await.unwrap().result_code(), Some(2001));
+    }
+    let sgw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sgw.connect(("127.0.0.1", gport)).await.unwrap();
+    // The meter: its budget (one set-up) spent, then three refusals with "APN congestion".
+    sgw.send(&csr("001010000000001", "meters.example", 1)).await.unwrap();
+    assert!(recv(&pgw, Duration::from_secs(5)).await.is_some(), "the first set-up passes");
+    for seq in 2..5 {
+        sgw.send(&csr("001010000000001", "meters.example", seq)).await.unwrap();
+        let m = Message::decode(&recv(&sgw, Duration::from_secs(5)).await.expect("refused")).unwrap();
+        assert_eq!(m.cause().unwrap().unwrap().value, cause::APN_CONGESTION);
+    }
+    // The critical alarm SIM: exempt from the budget, every set-up passes.
+    for seq in 10..15 {
+        sgw.send(&csr("001010000000002", "meters.example", seq)).await.unwrap();
+        assert!(recv(&pgw, Duration::from_secs(5)).await.is_some(), "critical set-up {seq} passes");
+    }
+    let show =
+        |imsi: &str| String::from_utf8_lossy(&common::warden(n.dir.path(), &["sim", "show", imsi]).stdout).into_owned();
+    let mut meter = String::new();
+    for _ in 0..100 {
+        meter = show("001010000000001");
+        if meter.contains("sim.data_barred") && meter.contains("gtp.imsi-rate") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(meter.contains("gtp.imsi-rate"), "the refusal is in the feed: {meter}");
+    assert!(meter.contains("sim.data_barred") && meter.contains("gtp firewall"), "barred, with the reason: {meter}");
+    assert_eq!(meter.matches("gtp.imsi-rate").count(), 1, "once per subscriber and rule a minute: {meter}");
+    let alarm = show("001010000000002");
+    assert!(!alarm.contains("sim.data_barred") && !alarm.contains("gtp."), "{alarm}");
+}

@@ -13,9 +13,8 @@ use firewall::{Action, Now, Priority};
 use gtpc::v2::values::{cause, interface, OverloadControl};
 use gtpc::v2::{Ie, IeType, Message, MessageType};
 
-use super::refusal;
 use super::uplink::is_triggered;
-use super::{Decision, Dir, Engine, Pending, State, Tunnel, Verdict};
+use super::{Decision, Dir, Engine, Pending, State, Verdict};
 use crate::rules::{Rule, Rules, GP_DOWNLINK, S8_DOWNLINK};
 
 /// GTPv1 Cause "Request accepted" (TS 29.060 Table 38).
@@ -51,7 +50,8 @@ impl Engine {
         let mut st = self.state.lock().expect("state");
         let seq = msg.header.sequence;
         if !is_triggered(t) {
-            return pgw_request(&mut st, rules, peer, &partner.name, t.0, seq, now.instant);
+            let teid = if t == MessageType::DELETE_BEARER_REQUEST { default_bearer_tunnel(&st, peer, &msg) } else { 0 };
+            return pgw_request(&mut st, rules, peer, &partner.name, t.0, seq, teid, now.instant);
         }
         let Some(req) =
             st.take_pending((peer, Dir::Up, seq), now.instant).filter(|p| p.message_type.wrapping_add(1) == t.0)
@@ -61,10 +61,7 @@ impl Engine {
         let accepted = matches!(msg.cause(), Some(Ok(c)) if c.is_accepted());
         if t == MessageType::CREATE_SESSION_RESPONSE && accepted {
             if let Some(teid) = pgw_control_teid(&msg) {
-                st.add_tunnel(
-                    teid,
-                    Tunnel { partner: req.partner.clone(), peer, imsi: req.imsi, priority: req.priority },
-                );
+                st.add_tunnel(teid, req.tunnel(peer));
             }
         }
         if t == MessageType::DELETE_SESSION_RESPONSE
@@ -72,23 +69,36 @@ impl Engine {
         {
             st.remove_tunnel(req.teid);
         }
-        let with_oci = partner.overload_control
-            && st.reduction > 0
-            && matches!(t.0, 33 | 35 | 37)
-            && msg.find(IeType::OVERLOAD_CONTROL_INFORMATION, 0).is_none();
-        if with_oci {
-            let oc = OverloadControl {
-                sequence: st.oci_sequence,
-                reduction_metric: st.reduction,
-                validity: refusal::epc_timer(rules.validity),
-                apns: vec![],
-            };
+        if !matches!(t.0, 33 | 35 | 37) {
+            return Decision::relay();
+        }
+        // The P-GW's own node-level OCI: relayed, its sequence number raised if an older one would
+        // hide it (APN-level ones, with an APN list, are relayed as they are).
+        let node_level = msg.ies.iter().position(|i| {
+            i.ie_type == IeType::OVERLOAD_CONTROL_INFORMATION
+                && i.instance == 0
+                && i.as_overload_control().is_ok_and(|o| o.apns.is_empty())
+        });
+        if let Some(i) = node_level {
+            let Ok(oc) = msg.ies[i].as_overload_control() else { return Decision::relay() };
+            let Some(sequence) = st.relay_pgw_oci(oc.sequence, oc.reduction_metric) else { return Decision::relay() };
             drop(st);
-            if let Ok(ie) = Ie::overload_control(0, &oc) {
-                let mut m = msg;
-                m.ies.push(ie);
+            let mut m = msg;
+            if let Ok(ie) = Ie::overload_control(0, &OverloadControl { sequence, ..oc }) {
+                m.ies[i] = ie;
                 return Decision { verdict: Verdict::Relay(Some(m.encode())), rule: Rule::Relay };
             }
+            return Decision::relay();
+        }
+        if !partner.overload_control {
+            return Decision::relay();
+        }
+        let Some(oc) = st.oci_now(rules, now) else { return Decision::relay() };
+        drop(st);
+        if let Ok(ie) = Ie::overload_control(0, &oc) {
+            let mut m = msg;
+            m.ies.push(ie);
+            return Decision { verdict: Verdict::Relay(Some(m.encode())), rule: Rule::Relay };
         }
         Decision::relay()
     }
@@ -104,7 +114,7 @@ impl Engine {
         let seq = u32::from(msg.header.sequence);
         let mut st = self.state.lock().expect("state");
         if matches!(t, 1 | 18 | 20) {
-            return pgw_request(&mut st, rules, peer, &partner.name, t, seq, now.instant);
+            return pgw_request(&mut st, rules, peer, &partner.name, t, seq, 0, now.instant);
         }
         let Some(req) =
             st.take_pending((peer, Dir::Up, seq), now.instant).filter(|p| p.message_type.wrapping_add(1) == t)
@@ -114,10 +124,7 @@ impl Engine {
         let accepted = msg.find(T1::CAUSE).and_then(|i| i.as_u8().ok()) == Some(V1_ACCEPTED);
         if t == 17 && accepted {
             if let Some(teid) = msg.find(T1::TEID_CONTROL_PLANE).and_then(|i| i.as_u32().ok()) {
-                st.add_tunnel(
-                    teid,
-                    Tunnel { partner: req.partner.clone(), peer, imsi: req.imsi, priority: req.priority },
-                );
+                st.add_tunnel(teid, req.tunnel(peer));
             }
         }
         if t == 21 && accepted {
@@ -127,7 +134,30 @@ impl Engine {
     }
 }
 
-/// A request of the P-GW: remembered so that the partner's response is expected, and relayed.
+/// The tunnel a P-GW's Delete Bearer Request removes as a whole: its header TEID names the S-GW's
+/// side of a tunnel of this node, and it deletes the default bearer — the Linked EPS Bearer ID
+/// (EBI instance 0: "all bearers belonging to a PDN connection", TS 29.274 Table 7.2.9.2-1), or
+/// the default bearer's EBI among the EPS Bearer IDs (instance 1). 0 when it deletes only dedicated
+/// bearers (the tunnel stays).
+fn default_bearer_tunnel(st: &State, peer: SocketAddr, msg: &Message) -> u32 {
+    let Some(&pgw) = st.by_sgw.get(&(peer, msg.header.teid.unwrap_or(0))) else { return 0 };
+    let default = st.tunnels.get(&pgw).map_or(0, |t| t.default_ebi);
+    let lbi = msg.find(IeType::EBI, 0).and_then(|i| i.as_ebi().ok());
+    let mut ebis = msg.find_all(IeType::EBI).filter(|i| i.instance == 1).filter_map(|i| i.as_ebi().ok());
+    let whole = match lbi {
+        Some(l) => default == 0 || l == default,
+        None => default != 0 && ebis.any(|e| e == default),
+    };
+    if whole {
+        pgw
+    } else {
+        0
+    }
+}
+
+/// A request of the P-GW: remembered so that the partner's response is expected (with the tunnel
+/// it removes when accepted, `teid`, 0 for none), and relayed.
+#[allow(clippy::too_many_arguments)]
 fn pgw_request(
     st: &mut State,
     rules: &Rules,
@@ -135,6 +165,7 @@ fn pgw_request(
     partner: &Arc<str>,
     t: u8,
     seq: u32,
+    teid: u32,
     now: Instant,
 ) -> Decision {
     let p = Pending {
@@ -143,7 +174,8 @@ fn pgw_request(
         partner: partner.clone(),
         imsi: None,
         priority: Priority::Critical,
-        teid: 0,
+        teid,
+        sgw: (0, 0),
     };
     if st.add_pending(rules, (peer, Dir::Down, seq), p, now) {
         Decision::relay()

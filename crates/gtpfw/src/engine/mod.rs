@@ -10,6 +10,7 @@
 //! and [`firewall::engine::priority_floor`]).
 
 mod downlink;
+mod overload;
 mod refusal;
 mod uplink;
 
@@ -41,6 +42,20 @@ pub trait ApnLookup: Send + Sync {
     fn apn_allowed(&self, imsi: &str, apn: &str) -> Option<bool>;
 }
 
+/// The subscriber views behind the lookups, when they live in a store that is slow to read: the
+/// engine asks [`SubscriberCache::cached`] before it screens a set-up (Create Session / Create PDP
+/// Context) of a home subscriber, and when the view is not in memory it answers [`Verdict::Park`]
+/// instead of waiting: the caller loads the view ([`SubscriberCache::load`]) off the receive path
+/// and screens the parked datagram again with [`Engine::uplink_resumed`] (or refuses it with
+/// [`Engine::lookup_failed`] when the load takes too long). Without a cache the lookups are called
+/// directly and must answer from memory.
+pub trait SubscriberCache: Send + Sync {
+    /// Whether the lookups answer this subscriber from memory now (read recently enough).
+    fn cached(&self, imsi: &str) -> bool;
+    /// Reads the subscriber's view into memory.
+    fn load(&self, imsi: &str) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+}
+
 /// What to do with a datagram.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -52,6 +67,9 @@ pub enum Verdict {
     Answer(Vec<u8>),
     /// Discard it.
     Drop,
+    /// The subscriber with these IMSI digits is not in the [`SubscriberCache`]: load it, then call
+    /// [`Engine::uplink_resumed`] with the same datagram (nothing was counted or changed yet).
+    Park(String),
 }
 
 /// A decision: the verdict and the rule that made it ([`Rule::Relay`] when none matched).
@@ -88,8 +106,27 @@ struct Pending {
     partner: Arc<str>,
     imsi: Option<ImsiKey>,
     priority: Priority,
-    /// The tunnel a Delete Session Request names (the P-GW's TEID).
+    /// The tunnel a Delete Session Request (or a P-GW's Delete Bearer Request for the default
+    /// bearer) names: the P-GW's TEID; 0 for none.
     teid: u32,
+    /// Create Session: the S-GW's control-plane TEID and the default bearer's EBI, kept with the
+    /// tunnel so that the P-GW's Delete Bearer Request for that bearer is recognised.
+    sgw: (u32, u8),
+}
+
+impl Pending {
+    /// The tunnel an accepted Create Session / Create PDP Context Response to this request creates
+    /// for the partner node `peer`.
+    fn tunnel(&self, peer: SocketAddr) -> Tunnel {
+        Tunnel {
+            partner: self.partner.clone(),
+            peer,
+            imsi: self.imsi,
+            priority: self.priority,
+            sgw_teid: self.sgw.0,
+            default_ebi: self.sgw.1,
+        }
+    }
 }
 
 /// A PDN connection (GTPv2) or PDP context (GTPv1) at the P-GW, by the P-GW's control-plane TEID.
@@ -103,6 +140,10 @@ pub struct Tunnel {
     pub imsi: Option<ImsiKey>,
     /// Its priority.
     pub priority: Priority,
+    /// The S-GW's control-plane TEID (the header TEID of the P-GW's requests on this tunnel).
+    pub sgw_teid: u32,
+    /// The default bearer's EPS Bearer ID (0: not known).
+    pub default_ebi: u8,
 }
 
 #[derive(Debug)]
@@ -110,6 +151,8 @@ struct State {
     pending: HashMap<(SocketAddr, Dir, u32), Pending>,
     pending_per_partner: HashMap<Arc<str>, usize>,
     tunnels: HashMap<u32, Tunnel>,
+    /// The P-GW's TEID by partner node and S-GW TEID.
+    by_sgw: HashMap<(SocketAddr, u32), u32>,
     tunnels_per_partner: HashMap<Arc<str>, usize>,
     restart: HashMap<SocketAddr, u8>,
     partner_budget: HashMap<Arc<str>, Bucket>,
@@ -118,7 +161,11 @@ struct State {
     offered_rate: f64,
     rate_at: Instant,
     reduction: u8,
+    /// The last OCI sequence number sent to partners and its metric (see `overload`).
     oci_sequence: u32,
+    oci_metric: Option<u8>,
+    /// Responses carry the OCI until then (a reduction of 0 once shedding ended).
+    oci_until: Option<Instant>,
     last_sweep: Instant,
 }
 
@@ -129,6 +176,7 @@ pub struct Engine {
     registrations: RwLock<Option<Arc<dyn RegistrationLookup>>>,
     apns: RwLock<Option<Arc<dyn ApnLookup>>>,
     priorities: RwLock<Option<Arc<dyn PriorityLookup>>>,
+    cache: RwLock<Option<Arc<dyn SubscriberCache>>>,
     /// Counters and events.
     pub observer: Observer,
     unknown: Arc<str>,
@@ -153,6 +201,7 @@ impl Engine {
                 pending: HashMap::new(),
                 pending_per_partner: HashMap::new(),
                 tunnels: HashMap::new(),
+                by_sgw: HashMap::new(),
                 tunnels_per_partner: HashMap::new(),
                 restart: HashMap::new(),
                 partner_budget: HashMap::new(),
@@ -162,11 +211,14 @@ impl Engine {
                 rate_at: now,
                 reduction: 0,
                 oci_sequence: 0,
+                oci_metric: None,
+                oci_until: None,
                 last_sweep: now,
             }),
             registrations: RwLock::new(None),
             apns: RwLock::new(None),
             priorities: RwLock::new(None),
+            cache: RwLock::new(None),
             observer: Observer::default(),
             unknown: crate::observe::UNKNOWN_PARTNER.into(),
         }
@@ -195,6 +247,21 @@ impl Engine {
     /// Takes device priorities from `lookup` (falling back to `[gtp.priority]`).
     pub fn set_priority_lookup(&self, lookup: Arc<dyn PriorityLookup>) {
         *self.priorities.write().expect("lookup") = Some(lookup);
+    }
+
+    /// Parks set-ups of subscribers `cache` does not hold ([`Verdict::Park`]).
+    pub fn set_subscriber_cache(&self, cache: Arc<dyn SubscriberCache>) {
+        *self.cache.write().expect("lookup") = Some(cache);
+    }
+
+    /// The subscriber cache, if any.
+    pub fn subscriber_cache(&self) -> Option<Arc<dyn SubscriberCache>> {
+        self.cache.read().expect("lookup").clone()
+    }
+
+    /// Whether a set-up of `imsi` must wait for its view: a cache is set and does not hold it.
+    fn must_park(&self, imsi: &str) -> bool {
+        self.cache.read().expect("lookup").as_ref().is_some_and(|c| !c.cached(imsi))
     }
 
     /// Tunnels held now.
@@ -292,19 +359,20 @@ impl State {
     }
 
     fn add_tunnel(&mut self, teid: u32, t: Tunnel) {
-        let partner = t.partner.clone();
-        if let Some(old) = self.tunnels.insert(teid, t) {
-            if let Some(n) = self.tunnels_per_partner.get_mut(&old.partner) {
-                *n = n.saturating_sub(1);
-            }
-        }
-        *self.tunnels_per_partner.entry(partner).or_insert(0) += 1;
+        // A TEID the P-GW hands out again replaces the tunnel it named.
+        self.remove_tunnel(teid);
+        self.by_sgw.insert((t.peer, t.sgw_teid), teid);
+        *self.tunnels_per_partner.entry(t.partner.clone()).or_insert(0) += 1;
+        self.tunnels.insert(teid, t);
     }
 
     fn remove_tunnel(&mut self, teid: u32) -> Option<Tunnel> {
         let t = self.tunnels.remove(&teid)?;
         if let Some(n) = self.tunnels_per_partner.get_mut(&t.partner) {
             *n = n.saturating_sub(1);
+        }
+        if self.by_sgw.get(&(t.peer, t.sgw_teid)) == Some(&teid) {
+            self.by_sgw.remove(&(t.peer, t.sgw_teid));
         }
         Some(t)
     }
@@ -337,10 +405,7 @@ impl State {
         } else {
             0
         };
-        if reduction != self.reduction {
-            self.reduction = reduction;
-            self.oci_sequence = self.oci_sequence.wrapping_add(1);
-        }
+        self.reduction = reduction;
         self.door.refill(rules.door_rate(), rules.burst, now);
         if self.door.tokens >= priority_floor(p, rules.reserve, rules.low_headroom) {
             self.door.tokens -= 1.0;

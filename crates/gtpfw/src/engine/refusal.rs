@@ -21,6 +21,9 @@ pub(crate) fn epc_timer(d: Duration) -> EpcTimer {
     EpcTimer { unit: 4, value: 31 }
 }
 
+/// Indication flags (octets 5 to 9) with only AOPI set.
+pub(crate) const AOPI: [u8; 5] = [0, 0, 0, 0, 0x01];
+
 /// A GTPv2-C response refusing `req` with `cause` (and the offending IE), toward `teid`.
 pub(crate) fn v2(
     req: &Message,
@@ -39,9 +42,12 @@ pub(crate) fn v2(
         b = b.ie(Ie::epc_timer(epc_timer(d)));
     }
     if let Some(oc) = oci {
-        // PGW's Overload Control Information is instance 0 in the S5/S8 responses.
+        // PGW's Overload Control Information is instance 0 in the S5/S8 responses (TS 29.274
+        // Table 7.2.2-1 and the other responses').
         if let Ok(ie) = Ie::overload_control(0, oc) {
-            b = b.ie(ie);
+            // With a rejection Cause the PGW sets "Associate OCI with PGW node's identity" (AOPI,
+            // Indication octet 9 bit 1, §8.12), so the OCI applies to the P-GW node.
+            b = b.ie(ie).ie(Ie::indication(&AOPI));
         }
     }
     // A response with three small IEs is far below the 16-bit length: `build` cannot fail here.

@@ -15,7 +15,6 @@ use std::net::SocketAddr;
 
 use firewall::rules::{imsi_key, ImsiKey};
 use firewall::{Action, Now, Priority};
-use gtpc::v2::values::OverloadControl;
 use gtpc::v2::{IeType, Message, MessageType};
 
 use super::refusal::{self, v1cause};
@@ -53,18 +52,70 @@ struct Ctx<'a> {
     partner: &'a Partner,
     src: SocketAddr,
     now: Now,
+    /// A set-up of a subscriber the cache does not hold is parked (not on a resumed datagram).
+    may_park: bool,
 }
 
 impl Engine {
-    /// Screens one datagram from `src` toward the P-GW.
+    /// Screens one datagram from `src` toward the P-GW. With a [`super::SubscriberCache`] set, a
+    /// set-up of a home subscriber it does not hold is [`Verdict::Park`]ed, nothing counted.
     pub fn uplink(&self, src: SocketAddr, bytes: &[u8], now: Now) -> Decision {
+        self.screen_uplink(src, bytes, now, true)
+    }
+
+    /// Screens a datagram parked by [`Engine::uplink`] once its subscriber's view was loaded: the
+    /// lookups answer what the cache holds now (nothing if the load failed), it is not parked again.
+    pub fn uplink_resumed(&self, src: SocketAddr, bytes: &[u8], now: Now) -> Decision {
+        self.screen_uplink(src, bytes, now, false)
+    }
+
+    /// A parked datagram whose subscriber's view could not be read in time (or for which no room
+    /// was left to wait): refused with "No resources available" (`lookup-timeout`, GTPv1: 199) when
+    /// that rule is enforced, otherwise screened with what the lookups know now.
+    pub fn lookup_failed(&self, src: SocketAddr, bytes: &[u8], now: Now) -> Decision {
+        let rules = self.rules();
+        let Some(&pi) = rules.by_address.get(&src.ip()) else { return self.uplink_resumed(src, bytes, now) };
+        let partner = &rules.partners[pi];
+        let name = &partner.name;
+        let answer = match gtpc::version(bytes) {
+            Some(2) => Message::decode(bytes).ok().map(|m| {
+                let key = m.imsi().and_then(Result::ok).and_then(|i| imsi_key(i.as_bytes()));
+                (
+                    refusal::v2(&m, reply_teid(&m), gtpc::v2::values::cause::NO_RESOURCES_AVAILABLE, None, None, None),
+                    key,
+                )
+            }),
+            Some(1) => gtpc::v1::Message::decode(bytes).ok().map(|m| {
+                use gtpc::v1::IeType as T1;
+                let teid = m.find(T1::TEID_CONTROL_PLANE).and_then(|i| i.as_u32().ok()).unwrap_or(0);
+                let key = m.find(T1::IMSI).and_then(|i| i.as_imsi().ok()).and_then(|i| imsi_key(i.as_bytes()));
+                (refusal::v1(&m, teid, v1cause::NO_RESOURCES), key)
+            }),
+            _ => None,
+        };
+        match answer {
+            Some((a, key)) if rules.mode(Rule::LookupTimeout) == firewall::rules::Mode::Enforce => {
+                self.observer.record(name, Rule::LookupTimeout, Action::Blocked, key, now.wall);
+                Decision { verdict: Verdict::Answer(a), rule: Rule::LookupTimeout }
+            }
+            Some((_, key)) => {
+                if rules.mode(Rule::LookupTimeout) == firewall::rules::Mode::Detect {
+                    self.observer.record(name, Rule::LookupTimeout, Action::Detected, key, now.wall);
+                }
+                self.uplink_resumed(src, bytes, now)
+            }
+            None => self.uplink_resumed(src, bytes, now),
+        }
+    }
+
+    fn screen_uplink(&self, src: SocketAddr, bytes: &[u8], now: Now, may_park: bool) -> Decision {
         let rules = self.rules();
         let Some(&pi) = rules.by_address.get(&src.ip()) else {
             self.observer.record(&self.unknown, Rule::UnknownSource, Action::Dropped, None, now.wall);
             return Decision::drop(Rule::UnknownSource);
         };
         let partner = &rules.partners[pi];
-        let cx = Ctx { rules: &rules, partner, src, now };
+        let cx = Ctx { rules: &rules, partner, src, now, may_park };
         let (d, imsi) = match (gtpc::version(bytes), partner.interface) {
             (Some(2), Interface::S8) => self.uplink_v2(&cx, bytes),
             (Some(1), Interface::Gp) => self.uplink_v1(&cx, bytes),
@@ -74,6 +125,7 @@ impl Engine {
             Verdict::Relay(_) => Action::Passed,
             Verdict::Answer(_) => Action::Blocked,
             Verdict::Drop => Action::Dropped,
+            Verdict::Park(_) => return d,
         };
         self.observer.record(&partner.name, d.rule, action, imsi, now.wall);
         d
@@ -115,15 +167,6 @@ impl Engine {
         }
     }
 
-    fn oci(&self, st: &State, cx: &Ctx<'_>) -> Option<OverloadControl> {
-        (cx.partner.overload_control && st.reduction > 0).then(|| OverloadControl {
-            sequence: st.oci_sequence,
-            reduction_metric: st.reduction,
-            validity: refusal::epc_timer(cx.rules.validity),
-            apns: vec![],
-        })
-    }
-
     fn refuse_v2(&self, cx: &Ctx<'_>, req: &Message, teid: u32, rule: Rule, offending: Option<IeType>) -> Decision {
         let Some(mut cause) = rule.cause() else { return Decision::drop(rule) };
         if rule == Rule::Overload && req.header.message_type != MessageType::CREATE_SESSION_REQUEST {
@@ -131,7 +174,11 @@ impl Engine {
             cause = gtpc::v2::values::cause::NO_RESOURCES_AVAILABLE;
         }
         let backoff = (cause == gtpc::v2::values::cause::APN_CONGESTION).then_some(cx.rules.backoff);
-        let oci = self.oci(&self.state.lock().expect("state"), cx);
+        let oci = if cx.partner.overload_control {
+            self.state.lock().expect("state").oci_now(cx.rules, cx.now)
+        } else {
+            None
+        };
         Decision { verdict: Verdict::Answer(refusal::v2(req, teid, cause, offending, backoff, oci.as_ref())), rule }
     }
 
@@ -154,9 +201,17 @@ impl Engine {
                     st.restart_counter(cx.src, r);
                 }
             }
-            let answers =
-                st.take_pending((cx.src, Dir::Down, seq), now).is_some_and(|p| p.message_type.wrapping_add(1) == t.0);
-            if !answers {
+            let answered =
+                st.take_pending((cx.src, Dir::Down, seq), now).filter(|p| p.message_type.wrapping_add(1) == t.0);
+            if let Some(p) = &answered {
+                // The partner deleted the default bearer the P-GW asked it to: the tunnel is gone.
+                let done = matches!(msg.cause(), Some(Ok(c)) if c.is_accepted()
+                    || c.value == gtpc::v2::values::cause::CONTEXT_NOT_FOUND);
+                if t == MessageType::DELETE_BEARER_RESPONSE && p.teid != 0 && done {
+                    st.remove_tunnel(p.teid);
+                }
+            }
+            if answered.is_none() {
                 drop(st);
                 if self.enforced(cx.rules, name, Rule::UnexpectedResponse, None, cx.now) {
                     return (Decision::drop(Rule::UnexpectedResponse), None);
@@ -176,6 +231,7 @@ impl Engine {
                 imsi: None,
                 priority: Priority::Critical,
                 teid: 0,
+                sgw: (0, 0),
             };
             if !st.add_pending(cx.rules, (cx.src, Dir::Up, seq), p, now) {
                 return (Decision::drop(Rule::PendingFull), None);
@@ -200,7 +256,7 @@ impl Engine {
         };
         // Deleting frees the P-GW: it passes the door first.
         let priority = if t == MessageType::DELETE_SESSION_REQUEST { Priority::Critical } else { priority };
-        (self.admit_and_track(cx, &msg, imsi, priority, teid), imsi)
+        (self.admit_and_track(cx, &msg, imsi, priority, teid, (0, 0)), imsi)
     }
 
     /// Priority admission, then the request is remembered for its response and relayed.
@@ -211,6 +267,7 @@ impl Engine {
         imsi: Option<ImsiKey>,
         priority: Priority,
         teid: u32,
+        sgw: (u32, u8),
     ) -> Decision {
         let now = cx.now.instant;
         let name = &cx.partner.name;
@@ -229,6 +286,7 @@ impl Engine {
             imsi,
             priority,
             teid,
+            sgw,
         };
         if !st.add_pending(cx.rules, (cx.src, Dir::Up, msg.header.sequence), p, now) {
             return Decision::drop(Rule::PendingFull);
@@ -236,9 +294,22 @@ impl Engine {
         Decision::relay()
     }
 
+    /// Whether a set-up of these IMSI digits waits for the subscriber's view (home subscribers only:
+    /// a foreign IMSI is refused without a store read).
+    fn park(&self, cx: &Ctx<'_>, imsi: &str) -> Option<Decision> {
+        (cx.may_park && firewall::rules::has_prefix(&cx.rules.imsi_prefixes, imsi.as_bytes()) && self.must_park(imsi))
+            .then(|| Decision { verdict: Verdict::Park(imsi.to_owned()), rule: Rule::Relay })
+    }
+
     fn create_session(&self, cx: &Ctx<'_>, msg: &Message) -> (Decision, Option<ImsiKey>) {
         let name = &cx.partner.name;
         let teid = reply_teid(msg);
+        // Before any check counts anything: a subscriber not in memory waits for its view.
+        if let Some(Ok(imsi)) = msg.imsi() {
+            if let Some(d) = self.park(cx, &imsi) {
+                return (d, None);
+            }
+        }
         // Mandatory IEs: present, and the ones the checks read readable.
         for &ie in CREATE_SESSION_MANDATORY {
             if msg.find(ie, 0).is_none() && self.enforced(cx.rules, name, Rule::MandatoryIe, None, cx.now) {
@@ -332,7 +403,9 @@ impl Engine {
                 return refuse(Rule::ImsiRate);
             }
         }
-        (self.admit_and_track(cx, msg, key, priority, 0), key)
+        // The default bearer: the EBI of the (first) Bearer Context to be created.
+        let ebi = msg.bearer_contexts().find_map(|b| b.as_bearer_context().ok()?.ebi).unwrap_or(0);
+        (self.admit_and_track(cx, msg, key, priority, 0, (teid, ebi)), key)
     }
 
     /// The S6a cross-check: registered in `plmn`, or registered elsewhere less than the grace window
@@ -385,6 +458,9 @@ impl Engine {
             let Some(digits) = msg.find(T1::IMSI).and_then(|i| i.as_imsi().ok()) else {
                 return answer(Rule::MandatoryIe, v1cause::MANDATORY_IE_MISSING, sgsn_teid);
             };
+            if let Some(d) = self.park(cx, &digits) {
+                return (d, None);
+            }
             imsi = imsi_key(digits.as_bytes());
             if !firewall::rules::has_prefix(&cx.rules.imsi_prefixes, digits.as_bytes())
                 && self.enforced(cx.rules, name, Rule::ImsiRange, imsi, cx.now)
@@ -439,6 +515,7 @@ impl Engine {
             imsi,
             priority,
             teid,
+            sgw: (sgsn_teid, 0),
         };
         if !st.add_pending(cx.rules, (cx.src, Dir::Up, seq), p, now) {
             return (Decision::drop(Rule::PendingFull), imsi);

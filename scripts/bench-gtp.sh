@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Throughput and added latency of the GTP-C firewall, on loopback: starts `warden serve` (release
+# build) with only a [gtp] section in a fresh data directory, and runs `warden bench gtp` twice at
+# each rate — directly to its built-in P-GW responder, then through the firewall — each time setting
+# up SESSIONS tunnels first (Create Session, every one parked for its store read: no SIMs are
+# provisioned, so the registration and APN checks are off) and then sending Modify Bearer Requests
+# on them for DURATION seconds. Every request and response through the firewall is screened.
+# Usage: scripts/bench-gtp.sh [RATES="20000 100000"] [DURATION=8] [SESSIONS=10000] [SOCKETS=4]
+# PROFILE=debug uses the debug build. Generator, responder and firewall share the machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATES=${1:-"20000 100000"}; DURATION=${2:-8}; SESSIONS=${3:-10000}; SOCKETS=${4:-4}
+PROFILE=${PROFILE:-release}
+if [ "$PROFILE" = release ]; then cargo build --release -q -p warden; else cargo build -q -p warden; fi
+W=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/warden
+DIR=$(mktemp -d); trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+cd "$DIR"
+PORT=$((20000 + RANDOM % 20000)); GPORT=$((PORT + 1)); PGW=$((PORT + 2))
+{
+  echo 'data_dir = "data"'
+  echo '[diameter]'; echo "listen = \"127.0.0.1:$PORT\""; echo 'origin_host = "hss.home.example"'; echo 'origin_realm = "home.example"'
+  echo '[gtp]'; echo "listen = \"127.0.0.1:$GPORT\""; echo "upstream = \"127.0.0.1:$PGW\""
+  echo 'max_pending_per_partner = 1000000'; echo 'workers = 2'
+  echo '[gtp.home]'; echo 'imsi_prefixes = ["00101"]'; echo 'plmns = ["00101"]'
+  echo '[[gtp.partners]]'; echo 'name = "bench"'; echo 'addresses = ["127.0.0.1"]'; echo 'plmns = ["26201"]'
+  echo 'setup_rate_per_sec = 1000000'; echo 'max_tunnels = 10000000'
+  echo '[gtp.budgets]'; echo 'imsi_setups_per_min = 1000000'; echo 'imsi_burst = 1000'
+  echo '[gtp.overload]'; echo 'capacity_per_sec = 100000000'
+  echo '[gtp.rules]'; echo 'not-registered = "off"'; echo 'apn = "off"'
+} > warden.toml
+$W --config warden.toml serve 2>serve.log & SERVER=$!
+sleep 2
+for RATE in $RATES; do
+  echo "== $RATE Modify Bearer Requests/s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+  $W --config warden.toml bench gtp --direct --pgw "127.0.0.1:$PGW" --rate "$RATE" --duration "$DURATION" \
+    --sessions "$SESSIONS" --sockets "$SOCKETS"
+  $W --config warden.toml bench gtp --target "127.0.0.1:$GPORT" --pgw "127.0.0.1:$PGW" --rate "$RATE" \
+    --duration "$DURATION" --sessions "$SESSIONS" --sockets "$SOCKETS"
+done

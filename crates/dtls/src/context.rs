@@ -3,7 +3,7 @@
 //! `TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8`, `TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256` on P-256), the
 //! PSK callback over a [`PskResolver`], client certificates required and verified against the
 //! configured CAs, OpenSSL's cookie exchange agreeing with the stateless front ([`crate::cookie`]),
-//! no renegotiation, no session cache. After the handshake, [`authenticated_identity`] names the
+//! no renegotiation, no session cache, no tickets. After the handshake, [`authenticated_identity`] names the
 //! peer: its PSK identity, or its certificate's subject CN (else its first SAN URI or DNS name).
 
 use std::sync::{Arc, OnceLock};
@@ -73,7 +73,9 @@ pub fn build(psk: Option<Arc<dyn PskResolver>>, x509: Option<&X509Credentials>) 
     let mut b = SslContextBuilder::new(SslMethod::dtls_server())?;
     b.set_min_proto_version(Some(SslVersion::DTLS1_2))?;
     b.set_max_proto_version(Some(SslVersion::DTLS1_2))?;
-    b.set_options(SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_RENEGOTIATION);
+    b.set_options(
+        SslOptions::COOKIE_EXCHANGE | SslOptions::NO_QUERY_MTU | SslOptions::NO_RENEGOTIATION | SslOptions::NO_TICKET,
+    );
     b.set_session_cache_mode(SslSessionCacheMode::OFF);
     let mut ciphers = Vec::new();
     if let Some(resolver) = psk {

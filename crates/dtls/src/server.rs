@@ -27,7 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{self, X509Credentials};
 use crate::cookie::CookieKey;
 use crate::psk::PskResolver;
-use crate::record::{client_hello, hello_verify_request};
+use crate::record::{client_hello, hello_verify_request, RECORD_HEADER};
 use crate::session::{End, Session};
 use crate::DtlsError;
 
@@ -247,6 +247,12 @@ impl DtlsServer {
 
     /// Handles one received datagram; returns what to send to the peer.
     fn on_datagram(&mut self, peer: SocketAddr, datagram: &[u8]) -> Vec<Vec<u8>> {
+        // Shorter than one record header: never DTLS. OpenSSL would read an empty datagram as the
+        // end of its stream, and partial headers stall its record layer, so they never reach it.
+        if datagram.len() < RECORD_HEADER {
+            Stats::bump(&self.stats.dropped);
+            return Vec::new();
+        }
         let hello = client_hello(datagram);
         if let Some(h) = &hello {
             if !self.cookies.verify(peer, h) {

@@ -231,3 +231,29 @@ async fn idle_sessions_are_dropped() {
     assert!(r.is_err(), "{r:?}");
     assert_eq!(server.handler.got.lock().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_restarts_on_the_same_port_gets_a_new_session() {
+    let server = start(&[("a", b"key-a")], None, Limits::default()).await;
+    let addr = server.addr;
+    let (old_peer, new_answer) = tokio::task::spawn_blocking(move || {
+        let ctx = common::psk_client_context("a", b"key-a", "PSK-AES128-CCM8");
+        let mut first = common::connect(&ctx, addr).unwrap();
+        assert_eq!(common::roundtrip(&mut first, b"before").unwrap(), b"a:before");
+        // The device reboots: same address and port, a fresh handshake (RFC 6347 §4.2.8).
+        let sock = first.get_ref().0.try_clone().unwrap();
+        let peer = sock.local_addr().unwrap();
+        let mut again = match openssl::ssl::Ssl::new(&ctx).unwrap().connect(common::UdpStream(sock)) {
+            Ok(s) => s,
+            Err(openssl::ssl::HandshakeError::WouldBlock(mid)) => mid.handshake().unwrap(),
+            Err(e) => panic!("{e:?}"),
+        };
+        (peer, common::roundtrip(&mut again, b"after").unwrap())
+    })
+    .await
+    .unwrap();
+    assert_eq!(new_answer, b"a:after");
+    assert_eq!(Stats::get(&server.stats.sessions), 1, "the new session replaced the old");
+    assert_eq!(Stats::get(&server.stats.handshakes_completed), 2);
+    assert_eq!(*server.handler.closed.lock().unwrap(), vec![old_peer], "the core is told the old one ended");
+}

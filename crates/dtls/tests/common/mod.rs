@@ -94,6 +94,7 @@ pub async fn start(psks: &[(&str, &[u8])], x509: Option<X509Credentials>, limits
 }
 
 /// A connected UDP socket as OpenSSL's transport (one datagram per read and write).
+#[derive(Debug)]
 pub struct UdpStream(pub UdpSocket);
 
 impl Read for UdpStream {

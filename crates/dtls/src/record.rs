@@ -233,6 +233,33 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Any bytes: no panic; a hello found rebuilds into a first hello that parses back to the
+        /// same fields without cookie, and its HelloVerifyRequest is one whole record.
+        #[test]
+        fn never_panics_and_rebuilds_faithfully(d in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+                                                 cookie in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40)) {
+            if let Some(h) = client_hello(&d) {
+                let hvr = hello_verify_request(&h, &cookie);
+                let (rec, frag) = first_record(&hvr).unwrap();
+                proptest::prop_assert_eq!(rec.length, frag.len());
+                if let Some(first) = first_hello_for(&h) {
+                    let f = client_hello(&first).unwrap();
+                    proptest::prop_assert_eq!((f.message_seq, f.cookie, f.random, f.rest), (0, &b""[..], h.random, h.rest));
+                    proptest::prop_assert_eq!(f.record.sequence + 1, h.record.sequence);
+                }
+            }
+        }
+
+        /// Valid hellos with every cookie length parse back exactly.
+        #[test]
+        fn valid_hellos_parse(seq in 0u64..(1 << 48), mseq in 0u16..3, cookie in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..255)) {
+            let d = hello(seq, mseq, &cookie);
+            let h = client_hello(&d).unwrap();
+            proptest::prop_assert_eq!((h.record.sequence, h.message_seq, h.cookie), (seq, mseq, cookie.as_slice()));
+        }
+    }
+
     #[test]
     fn refuses_what_is_not_a_whole_hello() {
         let d = hello(0, 0, b"");

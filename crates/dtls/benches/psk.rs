@@ -2,9 +2,10 @@
 //! (cookie exchange included; a new client socket each, PSK-AES128-CCM8), and application records
 //! per second over one established session, both as request/answer round trips (two records each,
 //! through the handler) and one-way in windows of 32. The clients are OpenSSL over blocking UDP
-//! sockets in this process, so the figures include the client's share of the CPU.
+//! sockets in this process, so the figures include the client's share of the CPU. Last, the memory
+//! an established session holds on the server.
 //!
-//! `cargo bench -p dtls --bench psk` (`DTLS_BENCH_HANDSHAKES`, `DTLS_BENCH_RECORDS` change the counts).
+//! `cargo bench -p dtls --bench psk` (`DTLS_BENCH_HANDSHAKES`, `DTLS_BENCH_RECORDS`, `DTLS_BENCH_SESSIONS` change the counts).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -84,5 +85,28 @@ fn main() {
         t.as_secs_f64(),
         got as f64 / t.as_secs_f64()
     );
+    // Memory per established session: sessions the server keeps (clients gone without closing),
+    // measured as the growth of this process's resident memory (client state is freed again).
+    let sessions = count("DTLS_BENCH_SESSIONS", 2000);
+    let before_rss = rss_bytes();
+    let held_before = Stats::get(&server.stats.sessions);
+    for _ in 0..sessions {
+        drop(common::connect(&ctx, addr).expect("handshake"));
+    }
+    let held = Stats::get(&server.stats.sessions) - held_before;
+    let grown = rss_bytes().saturating_sub(before_rss);
+    println!(
+        "dtls psk sessions held: {held}, resident memory grew by {:.1} MiB = about {:.1} KiB per established session",
+        grown as f64 / (1 << 20) as f64,
+        grown as f64 / 1024.0 / held.max(1) as f64
+    );
     drop(server);
+}
+
+/// This process's resident set size (Linux `/proc/self/statm`, pages of 4 KiB).
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map_or(0, |pages| pages * 4096)
 }

@@ -7,7 +7,7 @@ use serde_json::json;
 use store::access::Scope;
 use store::device_psk::NewDevicePsk;
 use store::{Store, StoreError};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::cli::PskCommand;
 use crate::hexarg::parse_hex;
@@ -58,10 +58,12 @@ pub fn parse_key(hex: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
 /// Runs one `warden devices psk` command.
 pub async fn psk(store: &Store, cmd: PskCommand) -> Result<String, Failure> {
     match cmd {
-        PskCommand::Add { endpoint, identity, key, imsi } => {
+        PskCommand::Add { endpoint, identity, key: mut key_hex, imsi } => {
+            let key = parse_key(&key_hex);
+            key_hex.zeroize();
+            let key = key?;
             check_name("ENDPOINT", &endpoint, 255)?;
             check_name("--identity", &identity, MAX_IDENTITY)?;
-            let key = parse_key(&key)?;
             let imsi = imsi.map(|i| i.parse::<ids::Imsi>().map_err(|e| usage("--imsi", e))).transpose()?;
             let new = NewDevicePsk { endpoint: endpoint.clone(), identity: identity.clone(), key, imsi };
             let mut tx = store.begin().await.map_err(failed)?;

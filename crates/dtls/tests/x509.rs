@@ -1,7 +1,7 @@
-//! DTLS with X.509 client certificates end to end, with `openssl s_client -dtls1_2 -cert -key` as the
-//! device: the handler gets the certificate's subject CN (or, without one, its SAN URI) as the
+//! DTLS with X.509 client certificates end to end, with `openssl s_client -dtls1_2 -cert -key` and
+//! libcoap's GnuTLS `coap-client -c -j` as the device: the handler gets the certificate's subject CN (or, without one, its SAN URI) as the
 //! identity, over both ECDHE-ECDSA suites. No client certificate, or one from another CA, is
-//! refused. Without `openssl` the tests print `SKIPPED: …`, unless `CI` is set.
+//! refused. Without the tools the tests print `SKIPPED: …`, unless `CI` is set.
 
 mod common;
 
@@ -172,4 +172,39 @@ async fn no_certificate_or_a_foreign_one_is_refused() {
     assert_eq!(Stats::get(&server.stats.handshakes_completed), 0);
     assert_eq!(Stats::get(&server.stats.handshakes_failed), 2, "{:?}", server.stats);
     assert!(common::eventually(|| Stats::get(&server.stats.sessions) == 0).await);
+}
+
+/// libcoap's GnuTLS client with a device certificate: a CoAP GET over DTLS with a client certificate
+/// (server certificate checks off with `-n`: this test is about the server checking the client).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coap_client_gnutls_with_a_device_certificate() {
+    if !have("coap-client-gnutls", "libcoap3-bin") {
+        return;
+    }
+    let pki = pki();
+    let d = pki.dir.path().to_path_buf();
+    let (c, k) = leaf(&pki.devices, Some("urn:imei:490154203237518"), vec![], &d, "dev");
+    let stranger = ca("Someone else's CA");
+    let (fc, fk) = leaf(&stranger, Some("urn:imei:490154203237518"), vec![], &d, "foreign");
+    let server = start(&[], Some(pki.server), Limits::default()).await;
+    let addr = server.addr;
+    let get = move |cert: PathBuf, key: PathBuf| {
+        let out = Command::new("coap-client-gnutls")
+            .args(["-m", "get", "-B", "3", "-n", "-c"])
+            .arg(cert)
+            .arg("-j")
+            .arg(key)
+            .arg(format!("coaps://{addr}/hello"))
+            .output()
+            .expect("run coap-client-gnutls");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let g = get.clone();
+    let out = tokio::task::spawn_blocking(move || g(c, k)).await.unwrap();
+    assert!(out.contains("identity=urn:imei:490154203237518"), "{out}");
+    let out = tokio::task::spawn_blocking(move || get(fc, fk)).await.unwrap();
+    assert!(!out.contains("identity="), "a foreign CA is refused: {out}");
+    let got = server.handler.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "only the device with a good certificate reached the handler");
+    assert_eq!(got[0].datagram[1], 0x01, "a CoAP GET");
 }

@@ -1,6 +1,6 @@
 //! DTLS with X.509 client certificates end to end, with `openssl s_client -dtls1_2 -cert -key` and
-//! libcoap's GnuTLS `coap-client -c -j` as the device: the handler gets the certificate's subject CN (or, without one, its SAN URI) as the
-//! identity, over both ECDHE-ECDSA suites. No client certificate, or one from another CA, is
+//! libcoap's GnuTLS `coap-client -c -j` as the device: the handler gets the certificate's subject CN
+//! (or, without one, its SAN URI) as the identity, over both ECDHE-ECDSA suites. No client certificate, or one from another CA, is
 //! refused. Without the tools the tests print `SKIPPED: …`, unless `CI` is set.
 
 mod common;
@@ -199,8 +199,7 @@ async fn coap_client_gnutls_with_a_device_certificate() {
             .expect("run coap-client-gnutls");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let g = get.clone();
-    let out = tokio::task::spawn_blocking(move || g(c, k)).await.unwrap();
+    let out = tokio::task::spawn_blocking(move || get(c, k)).await.unwrap();
     assert!(out.contains("identity=urn:imei:490154203237518"), "{out}");
     let out = tokio::task::spawn_blocking(move || get(fc, fk)).await.unwrap();
     assert!(!out.contains("identity="), "a foreign CA is refused: {out}");

@@ -5,7 +5,6 @@
 use store::access::Scope;
 use store::device_psk::NewDevicePsk;
 use store::model::Priority;
-use store::seal::{Kek, Keyring};
 use store::{Store, StoreError};
 use testkit::on_every_backend;
 use zeroize::Zeroizing;
@@ -85,13 +84,10 @@ async fn psks_are_sealed_scoped_unique_and_resealed() {
         assert_eq!(store.device_psks(&Scope::Operator).await.unwrap().len(), 2);
 
         // Rotation: both PSKs re-sealed (plus the two SIMs' K/OPc), then only the new KEK opens them.
-        let rotated =
-            Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![Kek::from_bytes(1, &[9; 32])]))
-                .await
-                .unwrap();
+        let rotated = Store::open(&url, testkit::rotated_keyring(true)).await.unwrap();
         assert_eq!(rotated.reseal_all(100).await.unwrap(), 2 + 2);
         assert_eq!(rotated.reseal_all(100).await.unwrap(), 0, "idempotent");
-        let only_new = Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![])).await.unwrap();
+        let only_new = Store::open(&url, testkit::rotated_keyring(false)).await.unwrap();
         let keys = only_new.device_psk_keys().await.unwrap();
         assert_eq!(&**keys[1].key, &[0x7c; 16][..]);
     })

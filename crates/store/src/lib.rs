@@ -32,6 +32,7 @@
 //!   analytics policies (PR-1) and the keys of their pseudonyms (sealed like K/OPc).
 //! - [`ota`]: SIM over-the-air data: OTA key sets (keys sealed like K/OPc) with durable replay
 //!   counters, the per-SIM OTA history with PoR results, OTA jobs and the file contents cards confirmed.
+//! - [`device_psk`]: DTLS pre-shared keys of LwM2M endpoints (sealed like K/OPc, tenant from the SIM).
 //! - [`audit_evidence`]: read-only SIM queries for the network audit (`warden audit run --store`).
 //! - `sqlite_native`: on SQLite, the PCRF's hot operations (the session writer's batches, the load
 //!   of a subscriber with its policy) on native connections with prepared statements.
@@ -49,6 +50,7 @@ pub mod cluster;
 mod columns;
 pub mod copy;
 mod db;
+pub mod device_psk;
 mod error;
 pub mod events;
 pub mod firewall_state;

@@ -9,7 +9,6 @@ use ids::Imsi;
 use store::access::Scope;
 use store::model::Priority;
 use store::ota::{NewOtaCommand, NewOtaItem, NewOtaKeyset, OtaCommandUpdate, OtaKeys};
-use store::seal::{Kek, Keyring};
 use store::Store;
 use testkit::on_every_backend;
 use zeroize::Zeroizing;
@@ -94,13 +93,10 @@ async fn keys_are_sealed_opened_and_resealed_by_a_rotation() {
 
         // Rotation: every OTA key re-sealed (2 key sets; SIMs' K/OPc are counted too), then the old KEK
         // can go and the keys still open.
-        let rotated =
-            Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![Kek::from_bytes(1, &[9; 32])]))
-                .await
-                .unwrap();
+        let rotated = Store::open(&url, testkit::rotated_keyring(true)).await.unwrap();
         assert_eq!(rotated.reseal_all(100).await.unwrap(), 2 + 2);
         assert_eq!(rotated.reseal_all(100).await.unwrap(), 0, "idempotent");
-        let only_new = Store::open(&url, Keyring::new(Kek::from_bytes(2, &[0x43; 32]), vec![])).await.unwrap();
+        let only_new = Store::open(&url, testkit::rotated_keyring(false)).await.unwrap();
         let k = only_new.ota_keys(&imsi("001010000000002"), 1).await.unwrap().unwrap();
         assert_eq!(&**k.enc, &[0x6b; 16][..]);
         let old = Store::open(&url, testkit::keyring()).await.unwrap();

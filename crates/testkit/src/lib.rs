@@ -28,4 +28,4 @@ pub mod tls;
 pub mod tshark;
 pub mod uicc;
 
-pub use temp_store::{keyring, on_every_backend, on_fresh_postgres, postgres_url, TempStore};
+pub use temp_store::{keyring, on_every_backend, on_fresh_postgres, postgres_url, rotated_keyring, TempStore};

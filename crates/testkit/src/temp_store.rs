@@ -20,6 +20,13 @@ pub fn keyring() -> Keyring {
     Keyring::new(Kek::from_bytes(1, &[9; 32]), vec![])
 }
 
+/// After a rotation: a new current KEK (id 2), with [`keyring`]'s KEK still accepted when `old` is
+/// true (while rows are re-sealed) or gone when false (after).
+pub fn rotated_keyring(old: bool) -> Keyring {
+    let previous = if old { vec![Kek::from_bytes(1, &[9; 32])] } else { vec![] };
+    Keyring::new(Kek::from_bytes(2, &[0x43; 32]), previous)
+}
+
 impl TempStore {
     /// A new SQLite store in a new temporary directory.
     pub async fn sqlite() -> Self {

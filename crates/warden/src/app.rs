@@ -77,6 +77,8 @@ pub struct App {
     sgd: Option<Arc<crate::sgd_front::SgdFront>>,
     /// The OTA engine, with `[ota]`.
     ota: Option<crate::ota_run::OtaPart>,
+    /// The CoAPs (DTLS) listener, with `[devices]`.
+    devices: Option<crate::devices_run::DevicesPart>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -233,6 +235,13 @@ impl App {
         if let Some(o) = &ota {
             sms.attach(o.engine());
         }
+        // Until the LwM2M core is wired in, the CoAPs listener's datagrams go to the stand-in.
+        let devices = match &config.devices {
+            Some(section) => Some(
+                crate::devices_run::DevicesPart::build(section, &store, Arc::new(crate::devices_run::NoCore)).await?,
+            ),
+            None => None,
+        };
         let metrics = metrics.map(|(l, mut exporter)| {
             if let Some(fw) = &firewall {
                 let fw = fw.firewall().clone();
@@ -255,6 +264,7 @@ impl App {
             analytics,
             sgd,
             ota,
+            devices,
             metrics,
             tokens,
             _sqlite_lock: lock,
@@ -275,6 +285,7 @@ impl App {
             analytics,
             sgd,
             ota,
+            devices,
             metrics,
             tokens,
             _sqlite_lock,
@@ -335,6 +346,9 @@ impl App {
         running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
         if let Some(o) = ota {
             running.spawn(Stage::Edge, "OTA engine", o.run(tokens.edge.child_token()));
+        }
+        if let Some(d) = devices {
+            running.spawn(Stage::Edge, "CoAPs (DTLS) listener", d.run(tokens.edge.child_token()));
         }
         // The platform on its own runtime at a lower priority, so it cannot starve Diameter.
         let edge = platform.as_ref().map(|_| EdgeRuntime::new()).transpose()?;

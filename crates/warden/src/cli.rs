@@ -42,6 +42,9 @@ pub enum Command {
     /// Key-encryption key management.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Devices: DTLS credentials for CoAPs (LwM2M).
+    #[command(subcommand)]
+    Devices(DevicesCommand),
     /// The database itself: moving it from SQLite to PostgreSQL.
     #[command(subcommand)]
     Storage(StorageCommand),
@@ -181,6 +184,45 @@ pub enum KeysCommand {
         /// Rows per transaction.
         #[arg(long, default_value_t = 500)]
         batch: i64,
+    },
+}
+
+/// `warden devices …`
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Pre-shared keys for DTLS-PSK (CoAPs), one per LwM2M endpoint.
+    #[command(subcommand)]
+    Psk(PskCommand),
+}
+
+/// `warden devices psk …`
+#[derive(Debug, Subcommand)]
+pub enum PskCommand {
+    /// Store (or replace) an endpoint's PSK identity and key; the key is sealed like K/OPc and never
+    /// printed.
+    Add {
+        /// The LwM2M endpoint name.
+        endpoint: String,
+        /// The PSK identity the device sends in its handshake.
+        #[arg(long)]
+        identity: String,
+        /// The key, hex (8 to 64 bytes).
+        #[arg(long, value_name = "HEX")]
+        key: String,
+        /// The SIM in the device: its tenant owns the credential (without it: the operator).
+        #[arg(long)]
+        imsi: Option<String>,
+    },
+    /// List endpoints and identities as JSON (never keys).
+    List {
+        /// Only this tenant's.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Remove an endpoint's PSK.
+    Remove {
+        /// The LwM2M endpoint name.
+        endpoint: String,
     },
 }
 

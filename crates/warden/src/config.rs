@@ -36,6 +36,9 @@ pub enum ConfigError {
     /// A value the SMS router cannot work with.
     #[error("{0}")]
     Sms(String),
+    /// A value of `[devices]` that does not hold.
+    #[error("{0}")]
+    Devices(String),
     /// A value of `[ota]` that does not hold.
     #[error(transparent)]
     Ota(#[from] otajobs::SettingsError),
@@ -97,6 +100,10 @@ pub struct Config {
     /// absent: not started.
     #[serde(default)]
     pub ota: Option<otajobs::settings::OtaSection>,
+    /// Devices (docs/devices-dtls.md): the CoAPs (DTLS) listener with the device PSKs and X.509
+    /// client certificates; absent: not started.
+    #[serde(default)]
+    pub devices: Option<crate::devices_run::DevicesSection>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -211,6 +218,9 @@ impl Config {
         if let Some(ota) = &self.ota {
             ota.check()?;
         }
+        if let Some(d) = &self.devices {
+            d.check().map_err(ConfigError::Devices)?;
+        }
         Ok(())
     }
 
@@ -324,6 +334,21 @@ mod sms_tests {
         let c: Config = toml::from_str("[sms]\nsgd = true\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("sms.sc_address"));
         assert!(toml::from_str::<Config>("[sms]\nsgd_enabled = true\n").is_err(), "unknown keys refused");
+    }
+
+    #[test]
+    fn devices_section_defaults_to_loopback_coaps_and_checks_its_files() {
+        assert!(Config::default().devices.is_none(), "no CoAPs listener without [devices]");
+        let c: Config = toml::from_str("[devices]\n").unwrap();
+        c.validate().unwrap();
+        let d = c.devices.unwrap();
+        assert_eq!(d.coaps_listen, "127.0.0.1:5684".parse().unwrap());
+        assert_eq!((d.coaps_max_sessions, d.coaps_max_handshakes, d.coaps_psk_refresh_secs), (10_000, 256, 5));
+        let c: Config = toml::from_str("[devices]\ncoaps_cert = \"c.pem\"\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("all three or none"));
+        let c: Config = toml::from_str("[devices]\ncoaps_max_handshakes = 0\n").unwrap();
+        assert!(c.validate().is_err());
+        assert!(toml::from_str::<Config>("[devices]\ncoaps_port = 5684\n").is_err(), "unknown keys refused");
     }
 
     #[test]

@@ -34,6 +34,9 @@ pub enum ServeError {
         /// Why.
         source: std::io::Error,
     },
+    /// The CoAPs listener's credentials or settings (`[devices]`).
+    #[error("{0}")]
+    Devices(String),
     /// A public Diameter listener without an allow-list of peers.
     #[error("diameter.listen is not a loopback address but no [[diameter.peers]] are configured")]
     OpenListener,

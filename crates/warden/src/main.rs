@@ -20,6 +20,8 @@ mod cli;
 mod cluster_cmd;
 mod config;
 mod detection_record;
+mod devices_cmd;
+mod devices_run;
 mod edge_runtime;
 mod error;
 mod firewall_replication;
@@ -233,6 +235,10 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
                     .await
                     .map_err(|e| Failure::Failed(format!("the SIMs were re-sealed but the audit trail failed: {e}")))?;
                 Ok(out)
+            }
+            Command::Devices(cli::DevicesCommand::Psk(cmd)) => {
+                let store = storage::open_store(&config).await?;
+                devices_cmd::psk(&store, cmd).await
             }
             Command::Storage(StorageCommand::Migrate { from, to }) => storage_migrate::run(&config, &from, &to).await,
             Command::Admin(AdminCommand::Init { name, user }) => access_cmd::admin_init(&config, &name, &user).await,

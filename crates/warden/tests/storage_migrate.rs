@@ -166,6 +166,13 @@ async fn filled_workspace() -> tempfile::TempDir {
     tx.put_ota_keysets(&[store::ota::NewOtaKeyset { imsi: imsi.clone(), keys }]).await.unwrap();
     let item = store::ota::NewOtaItem { imsi: imsi.to_string(), rank: 1, payload: "{}".into() };
     let job = tx.create_ota_job("acme", "update_file", "{}", "alice", &[item]).await.unwrap();
+    let psk = store::device_psk::NewDevicePsk {
+        endpoint: "meter-1".into(),
+        identity: "meter-1@acme".into(),
+        key: zeroize::Zeroizing::new(vec![0x22; 16]),
+        imsi: Some(imsi.clone()),
+    };
+    tx.put_device_psk(&psk).await.unwrap();
     tx.commit().await.unwrap();
     let cmd = store::ota::NewOtaCommand {
         id: "cmd-1".into(),

@@ -1,0 +1,208 @@
+//! Device pre-shared keys for DTLS (CoAPs for LwM2M, issue #19): one PSK identity and key per
+//! endpoint, the key sealed like K/OPc (bound to the endpoint and the identity, so a sealed key
+//! copied to another row does not open), tenant-scoped through the SIM the device carries (or the
+//! operator's own, `*`, when no SIM is given). Listing never returns keys; only
+//! [`Store::device_psk_keys`] opens them, for the DTLS server's in-memory table.
+
+use sqlx::Row;
+use zeroize::Zeroizing;
+
+use crate::access::Scope;
+use crate::db::{now, Store};
+use crate::error::{Result, StoreError};
+use crate::tx::Tx;
+use ids::Imsi;
+
+/// A credential to store (key in clear, sealed by [`Tx::put_device_psk`]).
+pub struct NewDevicePsk {
+    /// LwM2M endpoint name.
+    pub endpoint: String,
+    /// PSK identity.
+    pub identity: String,
+    /// The key.
+    pub key: Zeroizing<Vec<u8>>,
+    /// The SIM in the device, whose tenant owns the credential.
+    pub imsi: Option<Imsi>,
+}
+
+impl std::fmt::Debug for NewDevicePsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "NewDevicePsk({}, identity {:?}, key redacted)", self.endpoint, self.identity)
+    }
+}
+
+/// A credential as listed (no key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevicePskInfo {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// PSK identity.
+    pub identity: String,
+    /// The SIM, when known.
+    pub imsi: Option<String>,
+    /// Owning tenant (`*`: the operator).
+    pub tenant: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    /// Unix seconds.
+    pub updated_at: i64,
+}
+
+/// A credential with its key opened (wiped on drop, never printed).
+pub struct DevicePsk {
+    /// Endpoint name.
+    pub endpoint: String,
+    /// PSK identity.
+    pub identity: String,
+    /// The key.
+    pub key: Zeroizing<Vec<u8>>,
+}
+
+impl std::fmt::Debug for DevicePsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DevicePsk({}, identity {:?}, key redacted)", self.endpoint, self.identity)
+    }
+}
+
+fn key_field(identity: &str) -> String {
+    format!("psk:{identity}")
+}
+
+fn info_from_row(r: &sqlx::any::AnyRow) -> Result<DevicePskInfo> {
+    Ok(DevicePskInfo {
+        endpoint: r.try_get("endpoint")?,
+        identity: r.try_get("identity")?,
+        imsi: r.try_get("imsi")?,
+        tenant: r.try_get("tenant")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+impl Tx {
+    /// Stores (or replaces) the credential of an endpoint, sealing its key; returns the owning
+    /// tenant. `NotFound` when the SIM does not exist, `Conflict` when another endpoint already uses
+    /// the identity.
+    pub async fn put_device_psk(&mut self, p: &NewDevicePsk) -> Result<String> {
+        let tenant = match &p.imsi {
+            Some(imsi) => sqlx::query("SELECT tenant FROM sims WHERE imsi = $1")
+                .bind(imsi.as_str())
+                .fetch_optional(self.conn())
+                .await?
+                .map(|r| r.try_get::<String, _>("tenant"))
+                .transpose()?
+                .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?,
+            None => Scope::Operator.key().to_string(),
+        };
+        let taken = sqlx::query("SELECT endpoint FROM device_psks WHERE identity = $1 AND endpoint <> $2")
+            .bind(&p.identity)
+            .bind(&p.endpoint)
+            .fetch_optional(self.conn())
+            .await?;
+        if let Some(r) = taken {
+            let other: String = r.try_get("endpoint")?;
+            return Err(StoreError::Conflict(format!(
+                "PSK identity {:?} is already used by endpoint {other}",
+                p.identity
+            )));
+        }
+        let sealed = self.keys().seal(&p.endpoint, &key_field(&p.identity), &p.key)?;
+        let t = now();
+        sqlx::query(
+            "INSERT INTO device_psks (endpoint, identity, key_sealed, imsi, tenant, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (endpoint) DO UPDATE SET identity = excluded.identity, \
+             key_sealed = excluded.key_sealed, imsi = excluded.imsi, tenant = excluded.tenant, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(&p.endpoint)
+        .bind(&p.identity)
+        .bind(sealed)
+        .bind(p.imsi.as_ref().map(|i| i.as_str().to_string()))
+        .bind(&tenant)
+        .bind(t)
+        .execute(self.conn())
+        .await?;
+        Ok(tenant)
+    }
+
+    /// Removes an endpoint's credential within `scope`; returns the removed entry (`None` when the
+    /// scope holds no such endpoint).
+    pub async fn remove_device_psk(&mut self, scope: &Scope, endpoint: &str) -> Result<Option<DevicePskInfo>> {
+        let row = sqlx::query(
+            "SELECT endpoint, identity, imsi, tenant, created_at, updated_at FROM device_psks WHERE endpoint = $1 \
+             AND ($2 = '*' OR tenant = $2)",
+        )
+        .bind(endpoint)
+        .bind(scope.key())
+        .fetch_optional(self.conn())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let info = info_from_row(&r)?;
+        sqlx::query("DELETE FROM device_psks WHERE endpoint = $1").bind(endpoint).execute(self.conn()).await?;
+        Ok(Some(info))
+    }
+}
+
+impl Store {
+    /// The credentials within `scope` (no keys), by endpoint.
+    pub async fn device_psks(&self, scope: &Scope) -> Result<Vec<DevicePskInfo>> {
+        let rows = sqlx::query(
+            "SELECT endpoint, identity, imsi, tenant, created_at, updated_at FROM device_psks \
+             WHERE $1 = '*' OR tenant = $1 ORDER BY endpoint",
+        )
+        .bind(scope.key())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(info_from_row).collect()
+    }
+
+    /// Every credential with its key opened, for the DTLS server.
+    pub async fn device_psk_keys(&self) -> Result<Vec<DevicePsk>> {
+        let rows = sqlx::query("SELECT endpoint, identity, key_sealed FROM device_psks ORDER BY endpoint")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let (endpoint, identity): (String, String) = (r.try_get("endpoint")?, r.try_get("identity")?);
+                let key =
+                    self.keys().open(&endpoint, &key_field(&identity), &r.try_get::<Vec<u8>, _>("key_sealed")?)?;
+                Ok(DevicePsk { endpoint, identity, key })
+            })
+            .collect()
+    }
+
+    /// Re-seals the device PSKs not sealed with the current KEK (part of [`Store::reseal_all`]).
+    pub(crate) async fn reseal_device_psks(&self) -> Result<u64> {
+        let keys = self.keyring();
+        let current = keys.current_id();
+        let mut done = 0;
+        let mut after = String::new();
+        loop {
+            let rows = sqlx::query(
+                "SELECT endpoint, identity, key_sealed FROM device_psks WHERE endpoint > $1 ORDER BY endpoint LIMIT 500",
+            )
+            .bind(&after)
+            .fetch_all(self.pool())
+            .await?;
+            let Some(last) = rows.last() else { return Ok(done) };
+            after = last.try_get("endpoint")?;
+            let mut tx = self.pool().begin().await?;
+            for r in &rows {
+                let (endpoint, identity): (String, String) = (r.try_get("endpoint")?, r.try_get("identity")?);
+                let sealed: Vec<u8> = r.try_get("key_sealed")?;
+                if crate::seal::Keyring::blob_kek(&sealed) == Some(current) {
+                    continue;
+                }
+                let field = key_field(&identity);
+                let resealed = keys.seal(&endpoint, &field, &keys.open(&endpoint, &field, &sealed)?)?;
+                sqlx::query("UPDATE device_psks SET key_sealed = $1 WHERE endpoint = $2")
+                    .bind(resealed)
+                    .bind(&endpoint)
+                    .execute(&mut *tx)
+                    .await?;
+                done += 1;
+            }
+            tx.commit().await?;
+        }
+    }
+}

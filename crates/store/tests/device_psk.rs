@@ -1,0 +1,95 @@
+//! Device PSKs on both backends: sealed (never in clear in the database, bound to their endpoint and
+//! identity), listed without keys and tenant-scoped through the SIM, identities unique, removal
+//! scoped, and re-sealed by a KEK rotation.
+
+use store::access::Scope;
+use store::device_psk::NewDevicePsk;
+use store::model::Priority;
+use store::{Store, StoreError};
+use testkit::on_every_backend;
+use zeroize::Zeroizing;
+
+fn psk(endpoint: &str, identity: &str, key: u8, imsi: Option<&str>) -> NewDevicePsk {
+    NewDevicePsk {
+        endpoint: endpoint.into(),
+        identity: identity.into(),
+        key: Zeroizing::new(vec![key; 16]),
+        imsi: imsi.map(|i| i.parse().unwrap()),
+    }
+}
+
+async fn put(store: &Store, p: NewDevicePsk) -> Result<String, StoreError> {
+    let mut tx = store.begin().await.unwrap();
+    let r = tx.put_device_psk(&p).await?;
+    tx.commit().await.unwrap();
+    Ok(r)
+}
+
+#[tokio::test]
+async fn psks_are_sealed_scoped_unique_and_resealed() {
+    on_every_backend(|store, url| async move {
+        let mut tx = store.begin().await.unwrap();
+        let sims = [
+            testkit::provision::sim("001010000000001", None, Priority::Standard, "acme"),
+            testkit::provision::sim("001010000000002", None, Priority::Standard, "other"),
+        ];
+        tx.insert_sims(&sims).await.unwrap();
+        tx.commit().await.unwrap();
+
+        assert_eq!(put(&store, psk("ep-1", "id-1", 0x5a, Some("001010000000001"))).await.unwrap(), "acme");
+        assert_eq!(put(&store, psk("ep-2", "id-2", 0x6b, Some("001010000000002"))).await.unwrap(), "other");
+        assert_eq!(put(&store, psk("lab", "id-lab", 0x7c, None)).await.unwrap(), "*");
+        let e = put(&store, psk("ep-3", "id-3", 1, Some("001019999999999"))).await;
+        assert!(matches!(e, Err(StoreError::NotFound(_))), "{e:?}");
+        let e = put(&store, psk("ep-3", "id-1", 1, None)).await;
+        assert!(matches!(&e, Err(StoreError::Conflict(m)) if m.contains("ep-1")), "{e:?}");
+
+        // Listing: scoped by tenant, no keys.
+        let all = store.device_psks(&Scope::Operator).await.unwrap();
+        assert_eq!(all.iter().map(|p| p.endpoint.as_str()).collect::<Vec<_>>(), ["ep-1", "ep-2", "lab"]);
+        let acme = store.device_psks(&Scope::Tenant("acme".into())).await.unwrap();
+        assert_eq!(acme.len(), 1);
+        assert_eq!((acme[0].identity.as_str(), acme[0].imsi.as_deref()), ("id-1", Some("001010000000001")));
+
+        // Opened for the server; never in clear in the database.
+        let keys = store.device_psk_keys().await.unwrap();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(&**keys[0].key, &[0x5a; 16][..]);
+        assert!(!format!("{:?}", keys[0]).contains("5a"), "Debug hides the key");
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        use sqlx::Row;
+        for r in sqlx::query("SELECT key_sealed FROM device_psks").fetch_all(&raw).await.unwrap() {
+            let blob: Vec<u8> = r.try_get("key_sealed").unwrap();
+            assert!(!blob.windows(8).any(|w| w == [0x5a; 8] || w == [0x6b; 8] || w == [0x7c; 8]));
+        }
+        // A sealed key moved to another endpoint's row does not open.
+        let r =
+            sqlx::query("SELECT key_sealed FROM device_psks WHERE endpoint = 'ep-1'").fetch_one(&raw).await.unwrap();
+        let stolen: Vec<u8> = r.try_get("key_sealed").unwrap();
+        sqlx::query("UPDATE device_psks SET key_sealed = $1 WHERE endpoint = 'ep-2'")
+            .bind(stolen)
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+        assert!(store.device_psk_keys().await.is_err(), "bound to its endpoint");
+        put(&store, psk("ep-2", "id-2", 0x6b, Some("001010000000002"))).await.unwrap();
+
+        // Removal is scoped: another tenant cannot remove it.
+        let mut tx = store.begin().await.unwrap();
+        assert!(tx.remove_device_psk(&Scope::Tenant("other".into()), "ep-1").await.unwrap().is_none());
+        let gone = tx.remove_device_psk(&Scope::Tenant("acme".into()), "ep-1").await.unwrap().unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(gone.identity, "id-1");
+        assert_eq!(store.device_psks(&Scope::Operator).await.unwrap().len(), 2);
+
+        // Rotation: both PSKs re-sealed (plus the two SIMs' K/OPc), then only the new KEK opens them.
+        let rotated = Store::open(&url, testkit::rotated_keyring(true)).await.unwrap();
+        assert_eq!(rotated.reseal_all(100).await.unwrap(), 2 + 2);
+        assert_eq!(rotated.reseal_all(100).await.unwrap(), 0, "idempotent");
+        let only_new = Store::open(&url, testkit::rotated_keyring(false)).await.unwrap();
+        let keys = only_new.device_psk_keys().await.unwrap();
+        assert_eq!(&**keys[1].key, &[0x7c; 16][..]);
+    })
+    .await;
+}

@@ -558,6 +558,49 @@ async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
     assert_eq!(again.counters().sessions, 1);
 }
 
+/// A PCEF that reconnects gets what changed while it had no connection here, and nothing else: of
+/// many sessions (of two SIMs, several each) only those of the SIM quarantined meanwhile get a RAR,
+/// and a second reconnect with nothing changed sends none. (The check runs in the background and
+/// compiles nothing for a session whose rules are already its policy's: `Pcrf::resync_host`.)
+#[tokio::test]
+async fn a_reconnecting_pcef_gets_what_changed_while_it_was_away_and_nothing_else() {
+    let (s, link, _stop) = live(fast(), LOW).await;
+    for n in 0..40u8 {
+        let (who, id) = if n % 2 == 0 { (METER, format!("pgw1;m{n}")) } else { (LOW, format!("pgw1;l{n}")) };
+        let a = link.ask(ccr_i(PGW, &id, who, [10, 46, 0, n])).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS), "{a:?}");
+    }
+    s.pcrf.settle().await;
+    link.peer.disconnect(0).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Quarantined while the P-GW has no connection: nothing can be pushed now.
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    assert_eq!(s.pcrf.counters().rar_sent, 0);
+    let addr = link.peer.address().unwrap();
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    let mut rars = Vec::new();
+    while let Some(r) = link.next(Duration::from_millis(500)).await {
+        rars.push(r);
+    }
+    s.pcrf.settle().await;
+    let mut ids: Vec<String> = rars.iter().map(|r| r.session_id().unwrap().to_string()).collect();
+    ids.sort();
+    let mut want: Vec<String> = (0..40).filter(|n| n % 2 == 1).map(|n| format!("pgw1;l{n}")).collect();
+    want.push("pgw1;live".into());
+    want.sort();
+    assert_eq!(ids, want, "the quarantined SIM's sessions, each once");
+    assert!(rars.iter().all(|r| allowed_entries(r) == [MGMT]));
+    assert_eq!(s.pcrf.counters().sessions, 41);
+    // Nothing changed since: reconnecting again pushes nothing.
+    link.peer.disconnect(0).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    s.pcrf.settle().await;
+    assert!(link.next(Duration::from_millis(300)).await.is_none(), "no RAR for unchanged sessions");
+}
+
 /// A PCEF too busy once (3004) gets the same RAR again, and the change sticks.
 #[tokio::test]
 async fn a_busy_pcef_gets_the_rar_again() {

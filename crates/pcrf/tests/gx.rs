@@ -564,7 +564,7 @@ async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
 /// compiles nothing for a session whose rules are already its policy's: `Pcrf::resync_host`.)
 #[tokio::test]
 async fn a_reconnecting_pcef_gets_what_changed_while_it_was_away_and_nothing_else() {
-    let (s, link, _stop) = live(fast(), LOW).await;
+    let (s, link, _stop) = live(PcrfConfig { max_sessions_per_imsi: 100, ..fast() }, LOW).await;
     for n in 0..40u8 {
         let (who, id) = if n % 2 == 0 { (METER, format!("pgw1;m{n}")) } else { (LOW, format!("pgw1;l{n}")) };
         let a = link.ask(ccr_i(PGW, &id, who, [10, 46, 0, n])).await;

@@ -23,7 +23,7 @@ use store::traffic::OverrideMode;
 fn allowed_entries(m: &diameter::Message) -> Vec<String> {
     let (defs, _) = installed(m);
     defs.iter()
-        .map(|d| rule(d))
+        .map(rule)
         .filter(|(_, precedence, _, _)| *precedence == PRECEDENCE_ALLOW)
         .flat_map(|(_, _, status, flows)| {
             assert_eq!(status, 2, "allow rules are ENABLED");
@@ -54,7 +54,7 @@ async fn ccr_initial_installs_the_allowlist_qos_and_usage_monitoring() {
     assert_eq!(allowed_entries(&a), METER_PREFIXES);
     let (defs, predefined) = installed(&a);
     assert!(predefined.is_empty());
-    let rules: Vec<_> = defs.iter().map(|d| rule(d)).collect();
+    let rules: Vec<_> = defs.iter().map(rule).collect();
     let dns = rules.iter().find(|r| r.1 == PRECEDENCE_DNS).unwrap();
     assert_eq!(
         dns.3,
@@ -107,7 +107,7 @@ async fn open_and_predefined_profiles() {
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;o", PHONE, [10, 45, 0, 3]), PGW).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let (defs, _) = installed(&a);
-    let flows: Vec<(u32, u32, Vec<String>)> = defs.iter().map(|d| rule(d)).map(|r| (r.1, r.2, r.3)).collect();
+    let flows: Vec<(u32, u32, Vec<String>)> = defs.iter().map(rule).map(|r| (r.1, r.2, r.3)).collect();
     assert!(flows.contains(&(3000, 2, vec!["permit out ip from any to assigned".into()])), "{flows:?}");
     assert!(s.pcrf.lookup_ip(ip("10.45.0.3")).unwrap().any_domain);
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;p", PREDEFINED, [10, 45, 0, 4]), PGW).await;
@@ -418,7 +418,7 @@ async fn dns_resolved_addresses_become_rules_for_their_ttl() {
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
     assert!(t.elapsed() < Duration::from_millis(100), "RAR after {:?}", t.elapsed());
     let (defs, _) = installed(&rar);
-    let hosts: Vec<_> = defs.iter().map(|d| rule(d)).filter(|r| r.1 == PRECEDENCE_HOST).collect();
+    let hosts: Vec<_> = defs.iter().map(rule).filter(|r| r.1 == PRECEDENCE_HOST).collect();
     // 198.51.100.7 is in the allowlisted /24 already.
     assert_eq!(hosts.len(), 1);
     assert_eq!(hosts[0].3, ["permit out ip from 203.0.113.80/32 to assigned"]);
@@ -543,7 +543,7 @@ async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
     let (s, mut link, stop) = live(fast(), LOW).await;
     s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(600));
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
-    let host_rule = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
+    let host_rule = installed(&rar).0.iter().map(rule).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
     s.pcrf.settle().await;
     stop.cancel();
     link.peer.disconnect(0).await;
@@ -663,7 +663,7 @@ async fn resolved_hosts_stay_while_the_policy_allows_their_name() {
     assert!(link.next(Duration::from_millis(200)).await.is_none(), "a name outside the allowlist opens nothing");
     s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(600));
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
-    let host = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).expect("host rule");
+    let host = installed(&rar).0.iter().map(rule).find(|r| r.1 == PRECEDENCE_HOST).expect("host rule");
     s.pcrf.settle().await;
     // Announced again (twice), nothing changed: the host rule stays, nothing is pushed.
     s.pcrf.sim_changed(&imsi(LOW));

@@ -601,6 +601,31 @@ async fn a_reconnecting_pcef_gets_what_changed_while_it_was_away_and_nothing_els
     assert!(link.next(Duration::from_millis(300)).await.is_none(), "no RAR for unchanged sessions");
 }
 
+/// The writer's batches (which linger a few milliseconds for more rows) reach the store by
+/// themselves, without a flush: sessions opened one by one and in a burst are all stored, and a PCRF
+/// started on the store afterwards has every one of them.
+#[tokio::test]
+async fn the_lingering_writer_stores_every_session_without_a_flush() {
+    let s = setup_with(PcrfConfig { max_sessions_per_imsi: 1000, ..fast() }).await;
+    for n in 0..5u8 {
+        let a = s.pcrf.answer(ccr_i(PGW, &format!("pgw1;one{n}"), METER, [10, 47, 0, n]), PGW).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    for n in 0..250u8 {
+        let a = s.pcrf.answer(ccr_i(PGW, &format!("pgw1;burst{n}"), LOW, [10, 48, 0, n]), PGW).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.temp.store.gx_sessions().await.unwrap().len() < 255 || s.pcrf.counters().pending_writes > 0 {
+        assert!(Instant::now() < deadline, "the writer stored everything on its own");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let again = Pcrf::new(fast(), s.temp.store.clone(), PCRF, REALM, home_only()).await.unwrap();
+    assert_eq!(again.counters().sessions, 255);
+    assert!(again.lookup_ip(ip("10.48.0.249")).is_some());
+}
+
 /// A PCEF too busy once (3004) gets the same RAR again, and the change sticks.
 #[tokio::test]
 async fn a_busy_pcef_gets_the_rar_again() {

@@ -2,7 +2,8 @@
 //!
 //! - (a) messages built from arbitrary AVP trees (every [`Value`] variant, Grouped nested up to four
 //!   levels, with and without vendor, dictionary and unknown codes) encode and decode back to the same
-//!   message, and re-encoding the decoded message gives the same bytes;
+//!   message, and re-encoding the decoded message gives the same bytes; their AVPs pre-encoded
+//!   (`Avp::pre_encoded`) encode to the same bytes;
 //! - (b) arbitrary bytes (random, and mutated valid messages) never make `Message::decode`,
 //!   `MessageView` or `next_frame_len` panic, a decoded message re-encodes to bytes that decode to the
 //!   same message, and the error answer built from any decode error is itself decodable;
@@ -301,6 +302,22 @@ proptest! {
         if let Some(first) = m.avps.first() {
             let found = view.find_code(first.code, first.vendor()).expect("first AVP is found");
             prop_assert_eq!(found.data, &value_bytes(first)[..]);
+        }
+    }
+
+    /// `Avp::pre_encoded` (a value kept as its encoding) puts the same bytes on the wire as the tree
+    /// it was made from, alone and inside a message, and its length is the tree's.
+    #[test]
+    fn pre_encoded_avps_encode_as_their_trees(m in arb_message()) {
+        let pre = Message { header: m.header, avps: m.avps.iter().map(Avp::pre_encoded).collect() };
+        prop_assert_eq!(pre.encode(), m.encode());
+        for a in &m.avps {
+            let p = a.pre_encoded();
+            prop_assert_eq!(p.len(), a.len());
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            a.encode(&mut x);
+            p.encode(&mut y);
+            prop_assert_eq!(y, x);
         }
     }
 }

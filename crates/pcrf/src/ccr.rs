@@ -12,7 +12,7 @@ use diameter::{avp, validate, Avp, Command, Message};
 use ids::Imsi;
 use store::traffic::GxChange;
 
-use crate::session::Session;
+use crate::session::{host_key, Session};
 use crate::{bump, lock, qos, Pcrf, Subscriber};
 
 /// DIAMETER_USER_UNKNOWN: a Result-Code of the Credit-Control application (RFC 4006 §9.1, "the
@@ -178,7 +178,7 @@ impl Pcrf {
         if let Some(a) = req.get(avp::SESSION_ID).filter(empty).or_else(|| req.get(avp::ORIGIN_HOST).filter(empty)) {
             return self.refuse(&req, invalid(a));
         }
-        let origin = req.get_str(avp::ORIGIN_HOST).unwrap_or(peer_host).to_string();
+        let origin = req.get_str(avp::ORIGIN_HOST).unwrap_or(peer_host);
         // A PCEF speaks for itself only: another PCEF's name could end its sessions (CCR-T) or wipe
         // them all (a new Origin-State-Id). Relays (a DRA) are not supported on Gx.
         if !origin.eq_ignore_ascii_case(peer_host) {
@@ -187,20 +187,20 @@ impl Pcrf {
             return a;
         }
         if let Some(state) = req.get_u32(avp::ORIGIN_STATE_ID) {
-            self.pcef_restarted(&origin, state);
+            self.pcef_restarted(origin, state);
         }
         match req.get_u32(avp::CC_REQUEST_TYPE) {
             Some(INITIAL) => {
                 bump(&self.counters.ccr_initial);
-                self.initial(&req, peer_host, &origin).await
+                self.initial(&req, peer_host, origin).await
             }
             Some(UPDATE) => {
                 bump(&self.counters.ccr_update);
-                self.update(&req, &origin)
+                self.update(&req, origin)
             }
             Some(TERMINATION) => {
                 bump(&self.counters.ccr_termination);
-                self.termination(&req, &origin)
+                self.termination(&req, origin)
             }
             _ => match req.get(avp::CC_REQUEST_TYPE) {
                 Some(t) => self.refuse(&req, invalid(t)),
@@ -256,14 +256,14 @@ impl Pcrf {
         let pcc = sub.session_rules(&qos, &self.config.dns_servers);
         let now = store::now();
         let session = Session {
-            id: req.session_id().unwrap_or_default().to_string(),
+            id: Arc::from(id),
             imsi: imsi.clone(),
             tenant: sub.tenant.clone(),
             pcef_host: origin.to_string(),
             pcef_realm: req.get_str(avp::ORIGIN_REALM).unwrap_or_default().to_string(),
             pcef_state: req
                 .get_u32(avp::ORIGIN_STATE_ID)
-                .or_else(|| lock(&self.sessions).pcef_states.get(&origin.to_ascii_lowercase()).copied()),
+                .or_else(|| lock(&self.sessions).pcef_states.get(host_key(origin).as_ref()).copied()),
             apn,
             framed_ip,
             framed_ipv6,
@@ -382,7 +382,7 @@ impl Pcrf {
         self.record_usage(&s.imsi, &s.tenant, usage_of(req));
         self.settled(&s.id);
         // Also a released one: its row stays until the PCEF confirms the release.
-        self.write(GxChange::Delete(s.id));
+        self.write(GxChange::Delete(s.id.to_string()));
         self.cca(req, rc::SUCCESS)
     }
 

@@ -328,8 +328,7 @@ impl Pcrf {
 
     /// Answers a Gx request (CCR) that arrived over `peer`'s connection.
     pub async fn dispatch(&self, req: Message, peer: &PeerHandle) -> Message {
-        let host = peer.remote().origin_host.clone();
-        self.answer(req, &host).await
+        self.answer(req, &peer.remote().origin_host).await
     }
 
     /// Registers an open connection (for RAR); a PCEF whose CER carries a new Origin-State-Id loses
@@ -348,16 +347,10 @@ impl Pcrf {
             live.push(peer);
         }
         // Changes made while the PCEF had no connection here were left alone: bring its sessions to
-        // their current policy now.
-        let mut of_host: Vec<Imsi> = lock(&self.sessions)
-            .iter()
-            .filter(|s| !s.releasing && s.pcef_host.eq_ignore_ascii_case(&host))
-            .map(|s| s.imsi.clone())
-            .collect();
-        of_host.sort();
-        of_host.dedup();
-        for imsi in of_host {
-            self.spawn_push(imsi, false);
+        // their current policy now, in the background ([`Pcrf::resync_host`]).
+        if let Some(me) = self.me.upgrade() {
+            let host = host.clone();
+            self.tasks.spawn(async move { me.resync_host(&host).await });
         }
         // Releases it did not confirm: at once.
         self.retry_host(&host);
@@ -594,9 +587,12 @@ impl Pcrf {
     pub(crate) fn pcef_restarted(&self, host: &str, state: u32) {
         let stale = {
             let mut sessions = lock(&self.sessions);
-            if sessions.pcef_states.insert(host.to_ascii_lowercase(), state) == Some(state) {
+            let key = session::host_key(host);
+            // The same state as before (every CCR that carries it): nothing to look up or allocate.
+            if sessions.pcef_states.get(key.as_ref()) == Some(&state) {
                 return;
             }
+            sessions.pcef_states.insert(key.into_owned(), state);
             sessions.remove_stale(host, state)
         };
         if !stale.is_empty() {
@@ -604,7 +600,7 @@ impl Pcrf {
         }
         for s in stale {
             self.settled(&s.id);
-            self.write(store::traffic::GxChange::Delete(s.id));
+            self.write(store::traffic::GxChange::Delete(s.id.to_string()));
         }
     }
 }

@@ -32,6 +32,8 @@ const MIN_HOST_TTL: Duration = Duration::from_secs(5);
 const MAX_HOST_TTL: Duration = Duration::from_secs(86_400);
 /// How often expired DNS-resolved rules are looked for.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// Sessions checked per slice when a PCEF connects ([`Pcrf::resync_host`]).
+const RESYNC_SLICE: usize = 256;
 /// How long a released session waits for the PCEF's CCR-T before it is forgotten.
 const RELEASE_GRACE: Duration = Duration::from_secs(30);
 
@@ -159,6 +161,70 @@ impl Pcrf {
         }
     }
 
+    /// Brings every session of the PCEF `host` (lower case) to its policy as it is now, when that
+    /// PCEF connects. A session whose rules are those its SIM's cached policy gives a new session
+    /// (no DNS-resolved hosts, the same rule names) is left as it is, checked without compiling
+    /// anything; every other SIM gets a push ([`Pcrf::push`]: the full plan, RAR where it differs).
+    /// The sessions are checked [`RESYNC_SLICE`] at a time with a yield between slices, so that a
+    /// reconnect of a PCEF with a hundred thousand sessions does not hold up the CCRs arriving on
+    /// the same workers (it did: one push task per SIM, each compiling the rules of all its
+    /// sessions, was a burst of seconds of CPU at every reconnect).
+    pub(crate) async fn resync_host(&self, host: &str) {
+        let ids: Vec<Arc<str>> = lock(&self.sessions)
+            .iter()
+            .filter(|s| !s.releasing && s.pcef_host.eq_ignore_ascii_case(host))
+            .map(|s| s.id.clone())
+            .collect();
+        let mut todo: Vec<Imsi> = Vec::new();
+        for slice in ids.chunks(RESYNC_SLICE) {
+            self.not_current(slice, &mut todo);
+            tokio::task::yield_now().await;
+        }
+        todo.sort();
+        todo.dedup();
+        for imsi in todo {
+            self.spawn_push(imsi, false);
+        }
+    }
+
+    /// Adds to `todo` the SIM of every session of `ids` that may not be at its policy: one whose SIM
+    /// has no current cached policy, is blocked, has DNS-resolved hosts, or whose rule names are not
+    /// those the cached policy gives a new session under its bearer QoS.
+    fn not_current(&self, ids: &[Arc<str>], todo: &mut Vec<Imsi>) {
+        let imsis: Vec<Option<Imsi>> = {
+            let sessions = lock(&self.sessions);
+            ids.iter().map(|id| sessions.get(id).map(|s| s.imsi.clone())).collect()
+        };
+        let epoch = self.epoch();
+        let subs: Vec<Option<Arc<Subscriber>>> = {
+            let cache = lock(&self.cache);
+            imsis
+                .iter()
+                .map(|i| {
+                    let sub = cache.get(i.as_ref()?)?;
+                    (sub.epoch == epoch && sub.loaded.elapsed() < crate::CACHE_TTL).then(|| sub.clone())
+                })
+                .collect()
+        };
+        let sessions = lock(&self.sessions);
+        for ((id, imsi), sub) in ids.iter().zip(imsis).zip(subs) {
+            let (Some(imsi), Some(s)) = (imsi, sessions.get(id)) else { continue };
+            if s.releasing {
+                continue;
+            }
+            let current = sub.is_some_and(|sub| {
+                sub.policy.traffic != Access::Blocked && s.hosts.is_empty() && {
+                    let qos = qos::bearer_qos(sub.priority, sub.profile.as_deref(), &s.apn);
+                    let names = &sub.session_rules(&qos, &self.config.dns_servers).names;
+                    names.len() == s.rules.len() && names.iter().all(|n| s.rules.contains(n))
+                }
+            });
+            if !current {
+                todo.push(imsi);
+            }
+        }
+    }
+
     /// Re-evaluates a SIM's sessions in the background (tracked for [`Pcrf::settle`]).
     pub(crate) fn spawn_push(&self, imsi: Imsi, reload: bool) {
         let Some(me) = self.me.upgrade() else { return };
@@ -213,7 +279,7 @@ impl Pcrf {
             // name: a change that narrows the domains (quarantine) removes them, one that does not
             // (or a second announcement of the same change) keeps them.
             s.hosts.retain(|h| h.until > now && sub.is_some_and(|sub| sub.allows_name(&h.name)));
-            let target = Target { session: s.id.clone(), host: s.pcef_host.clone(), realm: s.pcef_realm.clone() };
+            let target = Target { session: s.id.to_string(), host: s.pcef_host.clone(), realm: s.pcef_realm.clone() };
             let sub = match sub {
                 None => {
                     plans.push(Plan::Release { imsi: imsi.clone(), target, reason: "SIM no longer provisioned" });

@@ -200,14 +200,20 @@ pub struct Compiled {
     pub rules: Vec<PccRule>,
     /// Their Charging-Rule-Names, in order.
     pub names: Vec<String>,
-    /// [`install_avp`] of the rules.
+    /// [`install_avp`] of the rules, encoded once ([`Avp::pre_encoded`]): each CCA copies one buffer
+    /// instead of cloning and encoding a tree of some forty AVPs, and the bytes on the wire are the
+    /// same.
     pub install: Option<Avp>,
 }
 
 impl Compiled {
     /// Names and Charging-Rule-Install of `rules`.
     pub fn new(rules: Vec<PccRule>) -> Self {
-        Self { names: rules.iter().map(|r| r.name().to_string()).collect(), install: install_avp(&rules), rules }
+        Self {
+            names: rules.iter().map(|r| r.name().to_string()).collect(),
+            install: install_avp(&rules).map(|a| a.pre_encoded()),
+            rules,
+        }
     }
 }
 
@@ -409,6 +415,35 @@ mod tests {
         let crit = crate::qos::bearer_qos(Priority::Critical, None, "internet");
         let other = compile(&p, &[], &[], &crit);
         assert!(other.iter().all(|r| before.iter().all(|b| b.name() != r.name())));
+    }
+
+    /// The Charging-Rule-Install a CCA carries (encoded once) is byte for byte the tree's encoding,
+    /// and decodes back to that tree.
+    #[test]
+    fn the_encoded_install_is_the_tree_on_the_wire() {
+        let hosts: Vec<IpAddr> = vec!["203.0.113.5".parse().unwrap(), "2001:db8::5".parse().unwrap()];
+        for p in [
+            policy(
+                Access::Restricted,
+                &["198.51.100.0/24", "203.0.113.7/32:443/tcp", "2001:db8::/32:5683-5684/udp"],
+                &[],
+            ),
+            policy(Access::Restricted, &["10.0.0.0/8"], &["gold", "iot"]),
+            policy(Access::Open, &[], &[]),
+        ] {
+            let rules = compile(&p, &["192.0.2.53".parse().unwrap()], &hosts, &qos());
+            let tree = install_avp(&rules).unwrap();
+            let compiled = Compiled::new(rules);
+            let encoded = compiled.install.as_ref().unwrap();
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            tree.encode(&mut want);
+            encoded.encode(&mut got);
+            assert_eq!(got, want);
+            assert_eq!(encoded.len(), tree.len());
+            let raw = diameter::RawAvps::new(&got).next().unwrap().unwrap();
+            assert_eq!(Avp::decode(&raw, 0).unwrap(), tree);
+        }
+        assert!(Compiled::new(Vec::new()).install.is_none());
     }
 
     #[test]

@@ -7,8 +7,10 @@
 //! — an address has one holder at a time, so a new session there supersedes an older one that still
 //! holds the address (its CCR-T was lost).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
 use std::time::Instant;
 
 use ids::Imsi;
@@ -20,7 +22,8 @@ const V6_INDEX_LEN: u8 = 64;
 /// One IP-CAN session.
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
-    pub id: String,
+    /// The Session-Id, shared by the indexes (by id, IMSI and address) instead of copied into each.
+    pub id: Arc<str>,
     pub imsi: Imsi,
     pub tenant: String,
     pub pcef_host: String,
@@ -67,6 +70,16 @@ pub(crate) fn index_key(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// The key of a PCEF host in the per-host maps: its lower-case form, borrowed when it is lower case
+/// already (as Origin-Hosts normally are), so that the per-CCR bookkeeping allocates nothing for it.
+pub(crate) fn host_key(host: &str) -> Cow<'_, str> {
+    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    }
+}
+
 /// Parses `addr/len`.
 pub(crate) fn parse_v6_prefix(s: &str) -> Option<(Ipv6Addr, u8)> {
     let (a, l) = s.split_once('/')?;
@@ -77,7 +90,7 @@ impl Session {
     /// The row stored for it.
     pub fn row(&self) -> GxSession {
         GxSession {
-            session_id: self.id.clone(),
+            session_id: self.id.to_string(),
             imsi: self.imsi.to_string(),
             tenant: self.tenant.clone(),
             pcef_host: self.pcef_host.clone(),
@@ -101,7 +114,7 @@ impl Session {
             imsi: r.imsi.parse().ok()?,
             framed_ip: r.framed_ip.as_deref().and_then(|s| s.parse().ok()),
             framed_ipv6: r.framed_ipv6.as_deref().and_then(parse_v6_prefix),
-            id: r.session_id,
+            id: Arc::from(r.session_id),
             tenant: r.tenant,
             pcef_host: r.pcef_host,
             pcef_realm: r.pcef_realm,
@@ -138,10 +151,10 @@ pub(crate) enum Holders<'a> {
 pub(crate) struct Sessions {
     /// Boxed, so that growing the map moves pointers, not sessions (a table of 200,000 sessions
     /// moved in one CCR-Initial, under the lock, was a pause of tens of milliseconds).
-    by_id: HashMap<String, Box<Session>>,
-    by_imsi: HashMap<Imsi, Vec<String>>,
+    by_id: HashMap<Arc<str>, Box<Session>>,
+    by_imsi: HashMap<Imsi, Vec<Arc<str>>>,
     /// Every live session holding an address (usually one).
-    by_ip: HashMap<IpAddr, Vec<String>>,
+    by_ip: HashMap<IpAddr, Vec<Arc<str>>>,
     /// The last Origin-State-Id seen per PCEF host (lower case).
     pub pcef_states: HashMap<String, u32>,
     /// Sessions per PCEF host (lower case), for `max_sessions_per_pcef`.
@@ -170,8 +183,19 @@ impl Sessions {
     /// Adds (or replaces) a session.
     pub fn insert(&mut self, s: Session) {
         self.remove(&s.id);
-        self.by_imsi.entry(s.imsi.clone()).or_default().push(s.id.clone());
-        *self.per_pcef.entry(s.pcef_host.to_ascii_lowercase()).or_default() += 1;
+        match self.by_imsi.get_mut(&s.imsi) {
+            Some(ids) => ids.push(s.id.clone()),
+            None => {
+                self.by_imsi.insert(s.imsi.clone(), vec![s.id.clone()]);
+            }
+        }
+        let host = host_key(&s.pcef_host);
+        match self.per_pcef.get_mut(host.as_ref()) {
+            Some(n) => *n += 1,
+            None => {
+                self.per_pcef.insert(host.into_owned(), 1);
+            }
+        }
         if !s.releasing {
             for ip in s.addresses() {
                 let holders = self.by_ip.entry(ip).or_default();
@@ -179,7 +203,7 @@ impl Sessions {
                 // there is gone, whatever became of its CCR-T.
                 let history = &mut self.history;
                 holders.retain(|h| {
-                    let superseded = self.by_id.get(h).filter(|o| {
+                    let superseded = self.by_id.get(h.as_ref()).filter(|o| {
                         o.pcef_host.eq_ignore_ascii_case(&s.pcef_host) && o.apn.eq_ignore_ascii_case(&s.apn)
                     });
                     if let Some(o) = superseded {
@@ -199,10 +223,10 @@ impl Sessions {
         let Some(s) = self.by_id.get(id) else { return };
         for ip in s.addresses() {
             if let Some(holders) = self.by_ip.get_mut(&ip) {
-                if holders.iter().any(|h| h == id) {
+                if holders.iter().any(|h| h.as_ref() == id) {
                     self.history.record(ip, crate::ip_history::Ended::of(s, crate::ip_history::now_ms()));
                 }
-                holders.retain(|h| h != id);
+                holders.retain(|h| h.as_ref() != id);
                 if holders.is_empty() {
                     self.by_ip.remove(&ip);
                 }
@@ -214,15 +238,15 @@ impl Sessions {
     pub fn remove(&mut self, id: &str) -> Option<Session> {
         self.unindex_addresses(id);
         let s = *self.by_id.remove(id)?;
-        let host = s.pcef_host.to_ascii_lowercase();
-        if let Some(n) = self.per_pcef.get_mut(&host) {
+        let host = host_key(&s.pcef_host);
+        if let Some(n) = self.per_pcef.get_mut(host.as_ref()) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.per_pcef.remove(&host);
+                self.per_pcef.remove(host.as_ref());
             }
         }
         if let Some(ids) = self.by_imsi.get_mut(&s.imsi) {
-            ids.retain(|i| i != id);
+            ids.retain(|i| i.as_ref() != id);
             if ids.is_empty() {
                 self.by_imsi.remove(&s.imsi);
             }
@@ -231,7 +255,7 @@ impl Sessions {
     }
 
     /// The Session-Ids of a SIM.
-    pub fn of_imsi(&self, imsi: &Imsi) -> Vec<String> {
+    pub fn of_imsi(&self, imsi: &Imsi) -> Vec<Arc<str>> {
         self.by_imsi.get(imsi).cloned().unwrap_or_default()
     }
 
@@ -242,7 +266,7 @@ impl Sessions {
 
     /// How many sessions the PCEF `host` has.
     pub fn count_of_pcef(&self, host: &str) -> usize {
-        self.per_pcef.get(&host.to_ascii_lowercase()).copied().unwrap_or(0)
+        self.per_pcef.get(host_key(host).as_ref()).copied().unwrap_or(0)
     }
 
     /// The IMSIs that have sessions.
@@ -279,7 +303,7 @@ impl Sessions {
 
     /// Removes the sessions of `host` begun under another Origin-State-Id than `state`.
     pub fn remove_stale(&mut self, host: &str, state: u32) -> Vec<Session> {
-        let stale: Vec<String> = self
+        let stale: Vec<Arc<str>> = self
             .by_id
             .values()
             .filter(|s| s.pcef_host.eq_ignore_ascii_case(host) && s.pcef_state.is_some_and(|st| st != state))
@@ -295,7 +319,7 @@ pub(crate) mod tests {
 
     pub(crate) fn session(id: &str, imsi: &str, pcef: &str, apn: &str, ip: &str) -> Session {
         Session {
-            id: id.into(),
+            id: Arc::from(id),
             imsi: imsi.parse().unwrap(),
             tenant: format!("tenant-of-{imsi}"),
             pcef_host: pcef.into(),

@@ -23,7 +23,7 @@ use store::traffic::OverrideMode;
 fn allowed_entries(m: &diameter::Message) -> Vec<String> {
     let (defs, _) = installed(m);
     defs.iter()
-        .map(|d| rule(d))
+        .map(rule)
         .filter(|(_, precedence, _, _)| *precedence == PRECEDENCE_ALLOW)
         .flat_map(|(_, _, status, flows)| {
             assert_eq!(status, 2, "allow rules are ENABLED");
@@ -54,7 +54,7 @@ async fn ccr_initial_installs_the_allowlist_qos_and_usage_monitoring() {
     assert_eq!(allowed_entries(&a), METER_PREFIXES);
     let (defs, predefined) = installed(&a);
     assert!(predefined.is_empty());
-    let rules: Vec<_> = defs.iter().map(|d| rule(d)).collect();
+    let rules: Vec<_> = defs.iter().map(rule).collect();
     let dns = rules.iter().find(|r| r.1 == PRECEDENCE_DNS).unwrap();
     assert_eq!(
         dns.3,
@@ -107,7 +107,7 @@ async fn open_and_predefined_profiles() {
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;o", PHONE, [10, 45, 0, 3]), PGW).await;
     assert_eq!(a.result_code(), Some(rc::SUCCESS));
     let (defs, _) = installed(&a);
-    let flows: Vec<(u32, u32, Vec<String>)> = defs.iter().map(|d| rule(d)).map(|r| (r.1, r.2, r.3)).collect();
+    let flows: Vec<(u32, u32, Vec<String>)> = defs.iter().map(rule).map(|r| (r.1, r.2, r.3)).collect();
     assert!(flows.contains(&(3000, 2, vec!["permit out ip from any to assigned".into()])), "{flows:?}");
     assert!(s.pcrf.lookup_ip(ip("10.45.0.3")).unwrap().any_domain);
     let a = s.pcrf.answer(ccr_i(PGW, "pgw1;p", PREDEFINED, [10, 45, 0, 4]), PGW).await;
@@ -418,7 +418,7 @@ async fn dns_resolved_addresses_become_rules_for_their_ttl() {
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
     assert!(t.elapsed() < Duration::from_millis(100), "RAR after {:?}", t.elapsed());
     let (defs, _) = installed(&rar);
-    let hosts: Vec<_> = defs.iter().map(|d| rule(d)).filter(|r| r.1 == PRECEDENCE_HOST).collect();
+    let hosts: Vec<_> = defs.iter().map(rule).filter(|r| r.1 == PRECEDENCE_HOST).collect();
     // 198.51.100.7 is in the allowlisted /24 already.
     assert_eq!(hosts.len(), 1);
     assert_eq!(hosts[0].3, ["permit out ip from 203.0.113.80/32 to assigned"]);
@@ -543,7 +543,7 @@ async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
     let (s, mut link, stop) = live(fast(), LOW).await;
     s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(600));
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
-    let host_rule = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
+    let host_rule = installed(&rar).0.iter().map(rule).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
     s.pcrf.settle().await;
     stop.cancel();
     link.peer.disconnect(0).await;
@@ -556,6 +556,74 @@ async fn after_a_restart_a_reconnecting_pcef_loses_the_forgotten_host_rules() {
     again.settle().await;
     assert!(link.next(Duration::from_millis(200)).await.is_none(), "one RAR only");
     assert_eq!(again.counters().sessions, 1);
+}
+
+/// A PCEF that reconnects gets what changed while it had no connection here, and nothing else: of
+/// many sessions (of two SIMs, several each) only those of the SIM quarantined meanwhile get a RAR,
+/// and a second reconnect with nothing changed sends none. (The check runs in the background and
+/// compiles nothing for a session whose rules are already its policy's: `Pcrf::resync_host`.)
+#[tokio::test]
+async fn a_reconnecting_pcef_gets_what_changed_while_it_was_away_and_nothing_else() {
+    let (s, link, _stop) = live(PcrfConfig { max_sessions_per_imsi: 100, ..fast() }, LOW).await;
+    for n in 0..40u8 {
+        let (who, id) = if n % 2 == 0 { (METER, format!("pgw1;m{n}")) } else { (LOW, format!("pgw1;l{n}")) };
+        let a = link.ask(ccr_i(PGW, &id, who, [10, 46, 0, n])).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS), "{a:?}");
+    }
+    s.pcrf.settle().await;
+    link.peer.disconnect(0).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Quarantined while the P-GW has no connection: nothing can be pushed now.
+    let notifier = Notifier(s.pcrf.clone());
+    cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
+    s.pcrf.settle().await;
+    assert_eq!(s.pcrf.counters().rar_sent, 0);
+    let addr = link.peer.address().unwrap();
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    let mut rars = Vec::new();
+    while let Some(r) = link.next(Duration::from_millis(500)).await {
+        rars.push(r);
+    }
+    s.pcrf.settle().await;
+    let mut ids: Vec<String> = rars.iter().map(|r| r.session_id().unwrap().to_string()).collect();
+    ids.sort();
+    let mut want: Vec<String> = (0..40).filter(|n| n % 2 == 1).map(|n| format!("pgw1;l{n}")).collect();
+    want.push("pgw1;live".into());
+    want.sort();
+    assert_eq!(ids, want, "the quarantined SIM's sessions, each once");
+    assert!(rars.iter().all(|r| allowed_entries(r) == [MGMT]));
+    assert_eq!(s.pcrf.counters().sessions, 41);
+    // Nothing changed since: reconnecting again pushes nothing.
+    link.peer.disconnect(0).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    s.pcrf.settle().await;
+    assert!(link.next(Duration::from_millis(300)).await.is_none(), "no RAR for unchanged sessions");
+}
+
+/// The writer's batches (which linger a few milliseconds for more rows) reach the store by
+/// themselves, without a flush: sessions opened one by one and in a burst are all stored, and a PCRF
+/// started on the store afterwards has every one of them.
+#[tokio::test]
+async fn the_lingering_writer_stores_every_session_without_a_flush() {
+    let s = setup_with(PcrfConfig { max_sessions_per_imsi: 1000, ..fast() }).await;
+    for n in 0..5u8 {
+        let a = s.pcrf.answer(ccr_i(PGW, &format!("pgw1;one{n}"), METER, [10, 47, 0, n]), PGW).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    for n in 0..250u8 {
+        let a = s.pcrf.answer(ccr_i(PGW, &format!("pgw1;burst{n}"), LOW, [10, 48, 0, n]), PGW).await;
+        assert_eq!(a.result_code(), Some(rc::SUCCESS));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while s.temp.store.gx_sessions().await.unwrap().len() < 255 || s.pcrf.counters().pending_writes > 0 {
+        assert!(Instant::now() < deadline, "the writer stored everything on its own");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let again = Pcrf::new(fast(), s.temp.store.clone(), PCRF, REALM, home_only()).await.unwrap();
+    assert_eq!(again.counters().sessions, 255);
+    assert!(again.lookup_ip(ip("10.48.0.249")).is_some());
 }
 
 /// A PCEF too busy once (3004) gets the same RAR again, and the change sticks.
@@ -620,7 +688,7 @@ async fn resolved_hosts_stay_while_the_policy_allows_their_name() {
     assert!(link.next(Duration::from_millis(200)).await.is_none(), "a name outside the allowlist opens nothing");
     s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(600));
     let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
-    let host = installed(&rar).0.iter().map(|d| rule(d)).find(|r| r.1 == PRECEDENCE_HOST).expect("host rule");
+    let host = installed(&rar).0.iter().map(rule).find(|r| r.1 == PRECEDENCE_HOST).expect("host rule");
     s.pcrf.settle().await;
     // Announced again (twice), nothing changed: the host rule stays, nothing is pushed.
     s.pcrf.sim_changed(&imsi(LOW));

@@ -223,6 +223,7 @@ async fn tshark_dissects_every_gx_message_without_errors() {
     }
 }
 
+/// The Flow-Descriptions of `m` as it goes on the wire.
 fn flow_descriptions(m: &Message) -> Vec<String> {
     fn walk(avps: &[diameter::Avp], out: &mut Vec<String>) {
         for a in avps {
@@ -233,7 +234,9 @@ fn flow_descriptions(m: &Message) -> Vec<String> {
             }
         }
     }
+    // As sent: a CCA's Charging-Rule-Install is made as encoded bytes, read back by decoding.
+    let sent = Message::decode(&m.encode()).expect("the message decodes");
     let mut out = Vec::new();
-    walk(&m.avps, &mut out);
+    walk(&sent.avps, &mut out);
     out
 }

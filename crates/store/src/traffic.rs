@@ -418,6 +418,19 @@ impl Store {
         if let Some(native) = self.native() {
             return native.apply_gx_changes(changes.to_vec()).await;
         }
+        self.apply_gx_changes_sqlx(changes).await
+    }
+
+    /// [`Store::apply_gx_changes`] of a batch the caller hands over: on SQLite it is moved to the
+    /// writer connection's thread instead of copied.
+    pub async fn apply_gx_batch(&self, changes: Vec<GxChange>) -> Result<()> {
+        if let Some(native) = self.native() {
+            return native.apply_gx_changes(changes).await;
+        }
+        self.apply_gx_changes_sqlx(&changes).await
+    }
+
+    async fn apply_gx_changes_sqlx(&self, changes: &[GxChange]) -> Result<()> {
         let mut tx = self.begin().await?;
         let mut i = 0;
         while i < changes.len() {

@@ -100,7 +100,13 @@ pub struct BenchReport {
     pub result_codes: BTreeMap<u32, u64>,
     /// What was sent: `S6a AIR` or `Gx CCR-I`.
     pub requests: &'static str,
+    /// Answers slower than [`SLOW`], by the second of the run (from its start) in which they were
+    /// answered: whether the tail comes in bursts (a reconnect, a pause of the server) or is spread.
+    pub slow_by_second: Vec<u64>,
 }
+
+/// An answer slower than this counts in [`BenchReport::slow_by_second`] (the issue's p99 bound).
+pub const SLOW: Duration = Duration::from_millis(5);
 
 impl BenchReport {
     /// The report as a JSON object with the field names of this struct (`result_codes` keyed by the
@@ -116,12 +122,14 @@ impl BenchReport {
         } else {
             self.result_codes.iter().map(|(c, n)| format!("{c}: {n}")).collect::<Vec<_>>().join(", ")
         };
+        let slow = self.slow_by_second.iter().map(u64::to_string).collect::<Vec<_>>().join(" ");
         format!(
             "{}: {} sent in {:.3} s\n\
              answers:      {} (success {}, errors {}), timeouts {}, failed {}\n\
              rate:         {:.1} successful answers/s\n\
              latency (ms): p50 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}\n\
-             result codes: {}",
+             result codes: {}\n\
+             over 5 ms:    {} (answers per second of the run)",
             self.requests,
             self.sent,
             self.elapsed_secs,
@@ -135,7 +143,8 @@ impl BenchReport {
             self.p99_ms,
             self.p999_ms,
             self.max_ms,
-            codes
+            codes,
+            if slow.is_empty() { "none".to_string() } else { slow }
         )
     }
 }
@@ -389,15 +398,25 @@ struct Stats {
     timeouts: u64,
     failed: u64,
     result_codes: BTreeMap<u32, u64>,
+    /// Answers slower than [`SLOW`] per second of the run.
+    slow_by_second: Vec<u64>,
 }
 
 impl Stats {
-    /// Counts an answer with its Result-Code (or a request without one).
-    fn record(&mut self, outcome: Result<u32, RequestError>, latency: Duration) {
+    /// Counts an answer with its Result-Code (or a request without one), answered `at` after the
+    /// start of the run.
+    fn record(&mut self, outcome: Result<u32, RequestError>, latency: Duration, at: Duration) {
         match outcome {
             Ok(code) => {
                 self.answered += 1;
                 self.histogram.record_duration(latency);
+                if latency > SLOW {
+                    let second = at.as_secs() as usize;
+                    if self.slow_by_second.len() <= second {
+                        self.slow_by_second.resize(second + 1, 0);
+                    }
+                    self.slow_by_second[second] += 1;
+                }
                 *self.result_codes.entry(code).or_default() += 1;
                 if code == rc::SUCCESS {
                     self.success += 1;
@@ -629,7 +648,8 @@ async fn drive_connection(mut c: Connection, s: Schedule, progress: Arc<Progress
                     return; // A request of the server's (RAR): not answered, as before.
                 }
                 if let Some(t0) = in_flight.remove(&header.hop_by_hop) {
-                    stats.record(Ok(result_code(frame)), t0.elapsed());
+                    let now = Instant::now();
+                    stats.record(Ok(result_code(frame)), now - t0, now.saturating_duration_since(s.start));
                     answered += 1;
                 }
             }) => {}
@@ -702,6 +722,12 @@ fn report(outcomes: Vec<Outcome>, elapsed: Duration, load: Load) -> BenchReport 
         for (code, n) in o.stats.result_codes {
             *all.result_codes.entry(code).or_default() += n;
         }
+        if all.slow_by_second.len() < o.stats.slow_by_second.len() {
+            all.slow_by_second.resize(o.stats.slow_by_second.len(), 0);
+        }
+        for (all, n) in all.slow_by_second.iter_mut().zip(&o.stats.slow_by_second) {
+            *all += n;
+        }
     }
     let secs = elapsed.as_secs_f64();
     let ms = |us: u64| us as f64 / 1000.0;
@@ -721,6 +747,7 @@ fn report(outcomes: Vec<Outcome>, elapsed: Duration, load: Load) -> BenchReport 
         max_ms: ms(h.max()),
         result_codes: all.result_codes,
         requests: if load == Load::Air { "S6a AIR" } else { "Gx CCR-I" },
+        slow_by_second: all.slow_by_second,
     }
 }
 
@@ -731,6 +758,26 @@ mod tests {
     use diameter::transport::{serve, ConnectionLimits, Handler, PeerHandle, ServerConfig};
     use tokio::net::TcpListener;
     use tokio_util::sync::CancellationToken;
+
+    /// Answers over 5 ms are counted by the second of the run they came in, and merged across
+    /// connections; faster ones and requests without an answer are not.
+    #[test]
+    fn slow_answers_are_counted_per_second() {
+        let ms = Duration::from_millis;
+        let mut a = Stats::default();
+        a.record(Ok(rc::SUCCESS), ms(6), ms(2_500));
+        a.record(Ok(rc::SUCCESS), ms(5), ms(2_600));
+        a.record(Ok(rc::SUCCESS), ms(1), ms(100));
+        a.record(Err(RequestError::Timeout), ms(9_000), ms(100));
+        assert_eq!(a.slow_by_second, [0, 0, 1]);
+        let mut b = Stats::default();
+        b.record(Ok(rc::TOO_BUSY), ms(50), ms(0));
+        b.record(Ok(rc::SUCCESS), ms(7), ms(4_000));
+        let r = report(vec![Outcome { sent: 4, stats: a }, Outcome { sent: 2, stats: b }], ms(5_000), Load::CcrInitial);
+        assert_eq!(r.slow_by_second, [1, 0, 1, 0, 1]);
+        assert!(r.to_text().contains("over 5 ms:    1 0 1 0 1"), "{}", r.to_text());
+        assert_eq!(report(Vec::new(), ms(1), Load::CcrInitial).slow_by_second, Vec::<u64>::new());
+    }
 
     #[test]
     fn histogram_percentiles_exact_below_10ms() {

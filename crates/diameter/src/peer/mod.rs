@@ -234,7 +234,7 @@ pub struct Peer {
     jitter_seed: u64,
     pending: HashMap<u32, Pending>,
     /// Requests received and not answered yet: hop-by-hop → (Origin-Host, end-to-end).
-    awaiting_answer: HashMap<u32, (String, u32)>,
+    awaiting_answer: HashMap<u32, (std::sync::Arc<str>, u32)>,
     dedup: DedupCache,
     applications: Vec<u32>,
     remote: Option<Capabilities>,
@@ -611,8 +611,8 @@ impl Peer {
         if !self.checked(&msg) {
             return;
         }
-        let origin = msg.get_str(avp::ORIGIN_HOST).unwrap_or_default().to_string();
-        match self.dedup.check(&origin, h.end_to_end) {
+        let origin = self.dedup.host(msg.get_str(avp::ORIGIN_HOST).unwrap_or_default());
+        match self.dedup.check_host(origin.clone(), h.end_to_end) {
             Seen::New => {
                 self.awaiting_answer.insert(h.hop_by_hop, (origin, h.end_to_end));
                 self.events.push_back(Event::Request(msg));
@@ -671,7 +671,7 @@ impl Peer {
         }
         let start = self.tx.len();
         msg.encode_into(&mut self.tx);
-        self.dedup.answered(&origin, e2e, &self.tx[start..]);
+        self.dedup.answered_host(origin, e2e, &self.tx[start..]);
         Ok(())
     }
 

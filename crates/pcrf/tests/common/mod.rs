@@ -164,14 +164,17 @@ pub fn experimental(a: &Message) -> Option<(u32, u32)> {
     Some((e.child(avp::VENDOR_ID)?.as_u32()?, e.child(avp::EXPERIMENTAL_RESULT_CODE)?.as_u32()?))
 }
 
-/// The Charging-Rule-Definitions and predefined Charging-Rule-Names of every Charging-Rule-Install.
-pub fn installed(m: &Message) -> (Vec<&Avp>, Vec<String>) {
+/// The Charging-Rule-Definitions and predefined Charging-Rule-Names of every Charging-Rule-Install,
+/// as the PCEF reads them: from the message's bytes (a CCA's Charging-Rule-Install is made as
+/// encoded bytes once per policy read, not as a tree).
+pub fn installed(m: &Message) -> (Vec<Avp>, Vec<String>) {
+    let m = Message::decode(&m.encode()).expect("the message decodes");
     let mut defs = Vec::new();
     let mut names = Vec::new();
     for i in m.get_all(avp::CHARGING_RULE_INSTALL) {
         for a in i.as_grouped().unwrap() {
             if a.is(avp::CHARGING_RULE_DEFINITION) {
-                defs.push(a);
+                defs.push(a.clone());
             } else if a.is(avp::CHARGING_RULE_NAME) {
                 names.push(String::from_utf8(a.as_bytes().unwrap().to_vec()).unwrap());
             }

@@ -71,6 +71,8 @@ pub struct App {
     platform: Option<Platform>,
     firewall: Option<FirewallPart>,
     gtp: Option<GtpPart>,
+    /// The LwM2M server, with `[devices]`.
+    devices: Option<crate::devices_run::DevicesPart>,
     traffic: Traffic,
     analytics: Option<AnalyticsPart>,
     /// SGd and the SMS router, with `[sms] sgd = true`.
@@ -215,6 +217,10 @@ impl App {
         let firewall =
             FirewallPart::build(&config, &store, analytics.as_ref().map(AnalyticsPart::signalling_tap)).await?;
         let gtp = GtpPart::build(&config, &store).await?;
+        let devices = crate::devices_run::DevicesPart::build(&config, &store).await?;
+        if let (Some(p), Some(d)) = (&platform, &devices) {
+            p.state().set_devices(d.service());
+        }
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
         }
@@ -251,6 +257,7 @@ impl App {
             platform,
             firewall,
             gtp,
+            devices,
             traffic,
             analytics,
             sgd,
@@ -271,6 +278,7 @@ impl App {
             platform,
             firewall,
             gtp,
+            devices,
             traffic,
             analytics,
             sgd,
@@ -343,6 +351,11 @@ impl App {
             let tasks = rt.handle().spawn(p.start()).await.map_err(|e| ServeError::Runtime(e.into()))??;
             for (name, task) in tasks {
                 running.spawn_on(Stage::Edge, name, task, rt.handle());
+            }
+        }
+        if let Some(d) = devices {
+            for (name, task) in d.start(tokens.edge.child_token()) {
+                running.spawn(Stage::Edge, name, task);
             }
         }
         if let Some(g) = gtp {

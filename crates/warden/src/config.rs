@@ -97,6 +97,9 @@ pub struct Config {
     /// absent: not started.
     #[serde(default)]
     pub ota: Option<otajobs::settings::OtaSection>,
+    /// The LwM2M server (docs/devices.md); absent: not started.
+    #[serde(default)]
+    pub devices: Option<crate::devices_run::DevicesConfig>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -20,6 +20,7 @@ mod cli;
 mod cluster_cmd;
 mod config;
 mod detection_record;
+mod devices_run;
 mod edge_runtime;
 mod error;
 mod firewall_replication;

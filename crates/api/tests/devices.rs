@@ -39,9 +39,8 @@ impl Outbound for Device {
                 tlv::encode(&[tlv::Tlv { kind: tlv::Kind::Resource, id: 9, value: vec![87], children: vec![] }]);
         }
         let svc = self.service.lock().unwrap().upgrade().unwrap();
-        for t in svc.handle_datagram(peer, None, &ans.encode()) {
-            panic!("the server answered an answer: {t:?}");
-        }
+        let back = svc.handle_datagram(peer, None, &ans.encode());
+        assert!(back.is_empty(), "the server answered an answer: {back:?}");
     }
 }
 

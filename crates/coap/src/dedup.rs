@@ -18,12 +18,15 @@ pub enum Seen<'a> {
     Again(Option<&'a [u8]>),
 }
 
+/// When a message id was first seen, and the answer sent to it.
+type Entry = (Instant, Option<Vec<u8>>);
+
 /// The cache, keyed by (peer, message id).
 #[derive(Debug)]
 pub struct Dedup<P: Eq + Hash + Clone> {
     lifetime: Duration,
     capacity: usize,
-    entries: HashMap<(P, u16), (Instant, Option<Vec<u8>>)>,
+    entries: HashMap<(P, u16), Entry>,
     order: VecDeque<(Instant, P, u16)>,
 }
 

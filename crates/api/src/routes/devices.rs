@@ -223,7 +223,7 @@ pub async fn read(
             &format!("device.{mode}"),
             &format!("devices/{endpoint}{path}"),
             (),
-            &serde_json::json!({"code": r.code.to_string()}),
+            serde_json::json!({"code": r.code.to_string()}),
         );
         st.store().append_audit(&entry).await?;
     }

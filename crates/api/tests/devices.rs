@@ -114,23 +114,7 @@ async fn a_reboot_by_a_person_with_a_stale_second_factor_needs_a_step_up() {
     let api = Api::with_settings(api::Settings { login_per_minute: 1000.0, ..Default::default() }).await;
     let (admin, _, _) = api.tenant("acme").await;
     let (_svc, device) = with_device(&api).await;
-    let good = "plum tractor evening lighthouse";
-    let r = api
-        .call(
-            "POST",
-            "/api/v1/users",
-            &admin,
-            Some(json!({"username": "alice", "password": good, "role": "tenant_admin"})),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let (secret, alice) = api.enrol_totp(Some("acme"), "alice", good).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
-    sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 301 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let (secret, alice) = api.stale_tenant_admin(&admin, "acme", "alice").await;
     let dev = format!("/api/v1/devices/{DEVICE}");
     // Reading a resource is no sensitive task.
     assert_eq!(api.call("POST", &format!("{dev}/read"), &alice, Some(json!({"path": "/3/0/9"}))).await.status, 200);

@@ -275,6 +275,40 @@ pub struct Server {
     next_id: u64,
 }
 
+/// A refusal: the code, the endpoint name when known, and why.
+type Refusal = (Code, Option<String>, String);
+
+/// A registration-interface request as routed: when, from whom, its query items and its body.
+#[derive(Clone, Copy)]
+struct RdRequest<'a> {
+    now: Instant,
+    peer: SocketAddr,
+    identity: Option<&'a str>,
+    queries: &'a [&'a str],
+    body: &'a [u8],
+}
+
+/// Parses the query items; an unsupported version is 4.12, anything else wrong 4.00.
+fn parse_params(
+    queries: &[&str],
+    register: bool,
+    max_lifetime: u32,
+    endpoint: Option<String>,
+) -> Result<registration::Params, Refusal> {
+    registration::parse(queries, register, max_lifetime).map_err(|e| {
+        let code = if matches!(e, ParamError::Version(_)) { Code::PRECONDITION_FAILED } else { Code::BAD_REQUEST };
+        (code, endpoint, e.to_string())
+    })
+}
+
+/// A binding as at most 4 bytes, zero-padded.
+fn binding_bytes(b: &str) -> [u8; 4] {
+    let mut out = [0u8; 4];
+    let n = b.len().min(4);
+    out[..n].copy_from_slice(&b.as_bytes()[..n]);
+    out
+}
+
 /// Critical options the server acts on in requests.
 const UNDERSTOOD: &[OptionNumber] = &[
     OptionNumber::URI_HOST,
@@ -453,7 +487,7 @@ impl Server {
         msg: &Message,
         resp: &mut Message,
         out: &mut Output,
-    ) -> Result<Code, (Code, Option<String>, String)> {
+    ) -> Result<Code, Refusal> {
         let refuse = |code, reason: String| (code, None, reason);
         check_request_options(&msg.options, UNDERSTOOD).map_err(|e| refuse(Code::BAD_OPTION, e.to_string()))?;
         let segments =
@@ -464,11 +498,10 @@ impl Server {
         }
         let body = self.body(now, peer, msg, resp)?;
         let Some(body) = body else { return Ok(Code::CONTINUE) };
+        let req = RdRequest { now, peer, identity, queries: &queries, body: &body };
         match (segments.len(), msg.code) {
-            (1, Code::POST) => self.register(now, peer, identity, msg, &queries, &body, resp, out),
-            (2, Code::POST) => {
-                self.update(now, peer, identity, segments[1], &queries, &body, out).map(|()| Code::CHANGED)
-            }
+            (1, Code::POST) => self.register(&req, msg, resp, out),
+            (2, Code::POST) => self.update(&req, segments[1], out).map(|()| Code::CHANGED),
             (2, Code::DELETE) => self.deregister(identity, segments[1], out).map(|()| Code::DELETED),
             _ => Err(refuse(Code::METHOD_NOT_ALLOWED, format!("{} not allowed here", msg.code))),
         }
@@ -482,7 +515,7 @@ impl Server {
         peer: SocketAddr,
         msg: &Message,
         resp: &mut Message,
-    ) -> Result<Option<Vec<u8>>, (Code, Option<String>, String)> {
+    ) -> Result<Option<Vec<u8>>, Refusal> {
         let refuse = |code, reason: String| (code, None, reason);
         let max = self.config.max_body;
         let Some(b1) = msg.option(OptionNumber::BLOCK1) else {
@@ -539,22 +572,15 @@ impl Server {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn register(
         &mut self,
-        now: Instant,
-        peer: SocketAddr,
-        identity: Option<&str>,
+        req: &RdRequest<'_>,
         msg: &Message,
-        queries: &[&str],
-        body: &[u8],
         resp: &mut Message,
         out: &mut Output,
-    ) -> Result<Code, (Code, Option<String>, String)> {
-        let params = registration::parse(queries, true, self.config.max_lifetime).map_err(|e| {
-            let code = if matches!(e, ParamError::Version(_)) { Code::PRECONDITION_FAILED } else { Code::BAD_REQUEST };
-            (code, None, e.to_string())
-        })?;
+    ) -> Result<Code, Refusal> {
+        let RdRequest { now, peer, identity, queries, body } = *req;
+        let params = parse_params(queries, true, self.config.max_lifetime, None)?;
         let endpoint = params.endpoint.clone().unwrap_or_default();
         let refuse = |code, reason: String| (code, Some(endpoint.clone()), reason);
         match identity {
@@ -592,9 +618,7 @@ impl Server {
         while self.registry.by_location(location).is_some() {
             location = random_u64();
         }
-        let mut binding = [0u8; 4];
-        let b = params.binding.as_deref().unwrap_or("U").as_bytes();
-        binding[..b.len().min(4)].copy_from_slice(&b[..b.len().min(4)]);
+        let binding = binding_bytes(params.binding.as_deref().unwrap_or("U"));
         let version = params.version.as_deref().unwrap_or("1.0");
         let at = self.secs(now);
         let lifetime = params.lifetime.unwrap_or(registration::DEFAULT_LIFETIME);
@@ -629,7 +653,7 @@ impl Server {
         Ok(Code::CREATED)
     }
 
-    fn located(&self, identity: Option<&str>, loc: &str) -> Result<u64, (Code, Option<String>, String)> {
+    fn located(&self, identity: Option<&str>, loc: &str) -> Result<u64, Refusal> {
         let location = (loc.len() == 16)
             .then(|| u64::from_str_radix(loc, 16).ok())
             .flatten()
@@ -648,23 +672,11 @@ impl Server {
         Ok(location)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn update(
-        &mut self,
-        now: Instant,
-        peer: SocketAddr,
-        identity: Option<&str>,
-        loc: &str,
-        queries: &[&str],
-        body: &[u8],
-        out: &mut Output,
-    ) -> Result<(), (Code, Option<String>, String)> {
+    fn update(&mut self, req: &RdRequest<'_>, loc: &str, out: &mut Output) -> Result<(), Refusal> {
+        let RdRequest { now, peer, identity, queries, body } = *req;
         let location = self.located(identity, loc)?;
         let endpoint = self.registry.by_location(location).map(|d| d.endpoint.to_string());
-        let params = registration::parse(queries, false, self.config.max_lifetime).map_err(|e| {
-            let code = if matches!(e, ParamError::Version(_)) { Code::PRECONDITION_FAILED } else { Code::BAD_REQUEST };
-            (code, endpoint.clone(), e.to_string())
-        })?;
+        let params = parse_params(queries, false, self.config.max_lifetime, endpoint.clone())?;
         let objects = if body.is_empty() {
             None
         } else {
@@ -680,9 +692,7 @@ impl Server {
                     d.lifetime = lt;
                 }
                 if let Some(b) = &params.binding {
-                    let mut binding = [0u8; 4];
-                    binding[..b.len().min(4)].copy_from_slice(&b.as_bytes()[..b.len().min(4)]);
-                    d.binding = binding;
+                    d.binding = binding_bytes(b);
                     d.queue_mode = params.queue_mode;
                 }
                 if let Some(o) = objects {
@@ -695,12 +705,7 @@ impl Server {
         Ok(())
     }
 
-    fn deregister(
-        &mut self,
-        identity: Option<&str>,
-        loc: &str,
-        out: &mut Output,
-    ) -> Result<(), (Code, Option<String>, String)> {
+    fn deregister(&mut self, identity: Option<&str>, loc: &str, out: &mut Output) -> Result<(), Refusal> {
         let location = self.located(identity, loc)?;
         let endpoint = self.registry.by_location(location).map(|d| d.endpoint.to_string()).unwrap_or_default();
         if let Some(d) = self.registry.remove(&endpoint) {

@@ -145,6 +145,7 @@ pub fn decode(format: Option<u16>, path: &Path, payload: &[u8]) -> Result<Vec<(P
             Ok(out)
         }
         SENML_JSON => Ok(senml::decode(payload)?),
+        SENML_CBOR => Ok(crate::senml_cbor::decode(payload)?),
         other => Err(ContentError::Unsupported(other)),
     }
 }
@@ -165,6 +166,7 @@ pub fn encode_resource(format: u16, path: &Path, value: &Value) -> Result<Vec<u8
             _ => Err(ContentError::BadValue("only bytes are opaque".into())),
         },
         SENML_JSON => Ok(senml::encode(&[(*path, value.clone())])),
+        SENML_CBOR => Ok(crate::senml_cbor::encode(&[(*path, value.clone())])),
         TLV => {
             let id = path.resource.ok_or_else(|| ContentError::BadValue("TLV write needs a resource path".into()))?;
             let value = match value {

@@ -11,8 +11,8 @@
 //!   100,000 devices and more (see docs/devices.md for bytes per device).
 //! - [`server`]: the state machine — registrations, device-management operations (read, write,
 //!   execute, discover) and observe/notify, matched by token, retransmitted, timed out.
-//! - [`path`], [`tlv`], [`senml`], [`content`]: object paths and the content formats (LwM2M TLV
-//!   11542, SenML-JSON 110, text/plain 0, opaque 42).
+//! - [`path`], [`tlv`], [`senml`], [`senml_cbor`], [`content`]: object paths and the content formats
+//!   (LwM2M TLV 11542, SenML-JSON 110, SenML-CBOR 112, text/plain 0, opaque 42).
 //! - [`runtime`] (feature `runtime`): the tokio side — a UDP listener and an async handle that the
 //!   API calls.
 
@@ -24,6 +24,7 @@ pub mod registry;
 #[cfg(feature = "runtime")]
 pub mod runtime;
 pub mod senml;
+pub mod senml_cbor;
 pub mod server;
 pub mod tlv;
 

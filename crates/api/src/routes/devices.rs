@@ -94,7 +94,7 @@ pub async fn get(Ctx { st, caller }: Ctx, Path(endpoint): Path<String>) -> ApiRe
 pub struct ReadRequest {
     /// Object path (`/3/0/9`).
     pub path: String,
-    /// Preferred format: `text`, `tlv`, `senml`, `opaque` (absent: the device's choice).
+    /// Preferred format: `text`, `tlv`, `senml`, `senml-cbor`, `opaque` (absent: the device's choice).
     #[serde(default)]
     pub format: Option<String>,
     /// `read` (default), `discover`, `observe` or `cancel_observe`.
@@ -111,7 +111,7 @@ pub struct WriteRequest {
     /// The value: string, number or boolean; opaque values as `{"hex": "…"}`.
     #[schema(value_type = Object)]
     pub value: serde_json::Value,
-    /// Format to send it in: `text` (default), `tlv`, `senml`, `opaque`.
+    /// Format to send it in: `text` (default), `tlv`, `senml`, `senml-cbor`, `opaque`.
     #[serde(default)]
     pub format: Option<String>,
 }
@@ -153,9 +153,12 @@ fn format_code(f: Option<&str>) -> ApiResult<Option<u16>> {
         Some("text") => Some(content::TEXT),
         Some("tlv") => Some(content::TLV),
         Some("senml") => Some(content::SENML_JSON),
+        Some("senml-cbor") => Some(content::SENML_CBOR),
         Some("opaque") => Some(content::OPAQUE),
         Some(other) => {
-            return Err(ApiError::unprocessable(format!("format: {other:?} is not text, tlv, senml or opaque")))
+            return Err(ApiError::unprocessable(format!(
+                "format: {other:?} is not text, tlv, senml, senml-cbor or opaque"
+            )))
         }
     })
 }

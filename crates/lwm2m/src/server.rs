@@ -742,20 +742,13 @@ impl Server {
             let block2 = msg.option(OptionNumber::BLOCK2).map(|o| Block::decode(&o.value));
             let mut payload = msg.payload.clone();
             if let Some(b2) = block2 {
-                let b2 = match b2 {
-                    Ok(b) => b,
-                    Err(e) => {
-                        out.events.push(Event::Response {
-                            id: p.id,
-                            endpoint: p.endpoint.into(),
-                            result: Err(OpError::Blocks(e.to_string())),
-                        });
-                        return;
-                    }
-                };
-                let assembler = p.blocks.get_or_insert_with(|| BlockAssembler::new(self.config.max_response));
-                match assembler.push(b2, &msg.payload) {
-                    Ok(Progress::Continue) => {
+                let max = self.config.max_response;
+                let pushed = b2.map_err(|e| e.to_string()).and_then(|b| {
+                    let assembler = p.blocks.get_or_insert_with(|| BlockAssembler::new(max));
+                    assembler.push(b, &msg.payload).map(|progress| (b, progress)).map_err(|e| e.to_string())
+                });
+                match pushed {
+                    Ok((b2, Progress::Continue)) => {
                         // Ask for the next block with the same token.
                         let mid = self.mid();
                         let mut next = p.message.clone();
@@ -775,12 +768,12 @@ impl Server {
                         self.pending.insert(msg.token, p);
                         return;
                     }
-                    Ok(Progress::Complete(body)) => payload = body,
-                    Err(e) => {
+                    Ok((_, Progress::Complete(body))) => payload = body,
+                    Err(reason) => {
                         out.events.push(Event::Response {
                             id: p.id,
                             endpoint: p.endpoint.into(),
-                            result: Err(OpError::Blocks(e.to_string())),
+                            result: Err(OpError::Blocks(reason)),
                         });
                         return;
                     }

@@ -306,6 +306,8 @@ pub struct Inner {
     pub firewall: std::sync::OnceLock<Arc<dyn crate::routes::firewall::FirewallView>>,
     /// The OTA engine of this process, once `warden serve` has built it (`/ota/jobs`).
     pub ota: std::sync::OnceLock<otajobs::Engine>,
+    /// The LwM2M server of this process, once `warden serve` has built it (`/devices`).
+    pub devices: std::sync::OnceLock<Arc<lwm2m::runtime::Service>>,
 }
 
 impl AppState {
@@ -318,6 +320,11 @@ impl AppState {
     /// Hands the API the OTA engine running in this process (once; later calls are ignored).
     pub fn set_ota(&self, engine: otajobs::Engine) {
         let _ = self.0.ota.set(engine);
+    }
+
+    /// Hands the API the LwM2M server running in this process (once; later calls are ignored).
+    pub fn set_devices(&self, service: Arc<lwm2m::runtime::Service>) {
+        let _ = self.0.devices.set(service);
     }
 
     /// State over `store`, telling `hss` about changes, with a shutdown token of its own.
@@ -353,6 +360,7 @@ impl AppState {
             shutdown,
             firewall: std::sync::OnceLock::new(),
             ota: std::sync::OnceLock::new(),
+            devices: std::sync::OnceLock::new(),
         }))
     }
 

@@ -51,6 +51,7 @@ mod columns;
 pub mod copy;
 mod db;
 pub mod device_psk;
+mod devices;
 mod error;
 pub mod events;
 pub mod firewall_state;

@@ -71,14 +71,14 @@ pub struct App {
     platform: Option<Platform>,
     firewall: Option<FirewallPart>,
     gtp: Option<GtpPart>,
+    /// The LwM2M server, with `[devices]`.
+    devices: Option<crate::devices_run::DevicesPart>,
     traffic: Traffic,
     analytics: Option<AnalyticsPart>,
     /// SGd and the SMS router, with `[sms] sgd = true`.
     sgd: Option<Arc<crate::sgd_front::SgdFront>>,
     /// The OTA engine, with `[ota]`.
     ota: Option<crate::ota_run::OtaPart>,
-    /// The CoAPs (DTLS) listener, with `[devices]`.
-    devices: Option<crate::devices_run::DevicesPart>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -217,6 +217,10 @@ impl App {
         let firewall =
             FirewallPart::build(&config, &store, analytics.as_ref().map(AnalyticsPart::signalling_tap)).await?;
         let gtp = GtpPart::build(&config, &store).await?;
+        let devices = crate::devices_run::DevicesPart::build(&config, &store).await?;
+        if let (Some(p), Some(d)) = (&platform, &devices) {
+            p.state().set_devices(d.service());
+        }
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));
         }
@@ -235,13 +239,6 @@ impl App {
         if let Some(o) = &ota {
             sms.attach(o.engine());
         }
-        // Until the LwM2M core is wired in, the CoAPs listener's datagrams go to the stand-in.
-        let devices = match &config.devices {
-            Some(section) => Some(
-                crate::devices_run::DevicesPart::build(section, &store, Arc::new(crate::devices_run::NoCore)).await?,
-            ),
-            None => None,
-        };
         let metrics = metrics.map(|(l, mut exporter)| {
             if let Some(fw) = &firewall {
                 let fw = fw.firewall().clone();
@@ -260,11 +257,11 @@ impl App {
             platform,
             firewall,
             gtp,
+            devices,
             traffic,
             analytics,
             sgd,
             ota,
-            devices,
             metrics,
             tokens,
             _sqlite_lock: lock,
@@ -281,11 +278,11 @@ impl App {
             platform,
             firewall,
             gtp,
+            devices,
             traffic,
             analytics,
             sgd,
             ota,
-            devices,
             metrics,
             tokens,
             _sqlite_lock,
@@ -347,9 +344,6 @@ impl App {
         if let Some(o) = ota {
             running.spawn(Stage::Edge, "OTA engine", o.run(tokens.edge.child_token()));
         }
-        if let Some(d) = devices {
-            running.spawn(Stage::Edge, "CoAPs (DTLS) listener", d.run(tokens.edge.child_token()));
-        }
         // The platform on its own runtime at a lower priority, so it cannot starve Diameter.
         let edge = platform.as_ref().map(|_| EdgeRuntime::new()).transpose()?;
         if let (Some(p), Some(rt)) = (platform, &edge) {
@@ -357,6 +351,11 @@ impl App {
             let tasks = rt.handle().spawn(p.start()).await.map_err(|e| ServeError::Runtime(e.into()))??;
             for (name, task) in tasks {
                 running.spawn_on(Stage::Edge, name, task, rt.handle());
+            }
+        }
+        if let Some(d) = devices {
+            for (name, task) in d.start(tokens.edge.child_token()) {
+                running.spawn(Stage::Edge, name, task);
             }
         }
         if let Some(g) = gtp {

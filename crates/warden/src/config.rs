@@ -100,10 +100,10 @@ pub struct Config {
     /// absent: not started.
     #[serde(default)]
     pub ota: Option<otajobs::settings::OtaSection>,
-    /// Devices (docs/devices-dtls.md): the CoAPs (DTLS) listener with the device PSKs and X.509
-    /// client certificates; absent: not started.
+    /// The LwM2M server on CoAP and CoAPs/DTLS (docs/devices.md, docs/devices-dtls.md); absent: not
+    /// started.
     #[serde(default)]
-    pub devices: Option<crate::devices_run::DevicesSection>,
+    pub devices: Option<crate::devices_run::DevicesConfig>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,

@@ -1,28 +1,51 @@
-//! Devices inside `warden serve` (`[devices]`, docs/devices-dtls.md): the CoAPs listener — DTLS 1.2
-//! ([`dtls`]) with the device PSKs of the store (`warden devices psk add`) and, with
-//! `coaps_cert`/`coaps_key`/`coaps_client_ca`, X.509 client certificates. Decrypted datagrams go with
-//! the peer's authenticated identity to a [`DatagramHandler`]: the LwM2M core once it is wired in,
-//! until then [`NoCore`], which drops them. The PSK table is reloaded from the store every
-//! `coaps_psk_refresh_secs`, so keys added or removed by the CLI apply without a restart.
+//! `warden serve` with a `[devices]` section: the LwM2M server (crate `lwm2m`) on plain CoAP
+//! (`coap_listen`, default 127.0.0.1:5683), its registrations recorded in the event feed
+//! (`device.registered`, `device.deregistered`, `device.expired`), each device linked to its SIM —
+//! by an IMSI or ICCID in its endpoint name (`urn:imsi:…`, `urn:imei-imsi:…-…`, `urn:iccid:…`) or an
+//! ICCID reported as its serial number (3/0/2) — and so to the SIM's tenant, what it reports of
+//! itself read once after it registers (manufacturer, model, serial, firmware, battery, signal), and
+//! a `device.imei_mismatch` event when the IMEI it reports (`urn:imei:…` or a serial that is an IMEI)
+//! is not the one the HSS saw in the SIM's last Update-Location. The same core also answers the
+//! CoAPs (DTLS) listener (`coaps_listen`, [`crate::coaps_run`]). See docs/devices.md.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use dtls::{DatagramHandler, DtlsConfig, DtlsServer, Limits, PskTable, X509Credentials};
+use lwm2m::content::{self, Value};
+use lwm2m::runtime::Service;
+use lwm2m::server::{Event, Operation, ServerConfig};
+use lwm2m::Path;
 use serde::Deserialize;
 use store::Store;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use zeroize::Zeroizing;
 
+use crate::config::Config;
 use crate::error::ServeError;
+use crate::platform::Task;
 
-/// `[devices]`: the CoAPs (DTLS) listener's keys.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// Profile reads in flight at once (registration storms do not become read storms).
+const PROFILE_READS: usize = 256;
+
+/// `[devices]`: the LwM2M server.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
-pub struct DevicesSection {
-    /// The CoAPs listener (UDP), loopback by default.
+pub struct DevicesConfig {
+    /// Plain CoAP (UDP) listener; loopback by default.
+    #[serde(default = "default_coap_listen")]
+    pub coap_listen: SocketAddr,
+    /// Accept registrations without DTLS (a lab setting): such devices are marked unsecured.
+    #[serde(default)]
+    pub allow_unsecured: bool,
+    /// Most devices registered at once.
+    #[serde(default = "default_max_devices")]
+    pub max_devices: usize,
+    /// Read objects 3 and 4 of each device after it registers.
+    #[serde(default = "default_true")]
+    pub read_device_objects: bool,
+    /// The CoAPs (DTLS) listener (UDP), loopback by default (docs/devices-dtls.md).
     #[serde(default = "default_coaps_listen")]
     pub coaps_listen: SocketAddr,
     /// The server certificate chain (PEM) for the X.509 suites; with `coaps_key` and
@@ -32,18 +55,30 @@ pub struct DevicesSection {
     pub coaps_key: Option<PathBuf>,
     /// The CAs (PEM) that issue device certificates.
     pub coaps_client_ca: Option<PathBuf>,
-    /// Sessions at once.
+    /// DTLS sessions at once.
     #[serde(default = "default_max_sessions")]
     pub coaps_max_sessions: usize,
-    /// Handshakes in flight at once.
+    /// DTLS handshakes in flight at once.
     #[serde(default = "default_max_handshakes")]
     pub coaps_max_handshakes: usize,
-    /// Seconds without a datagram after which a session is dropped.
+    /// Seconds without a datagram after which a DTLS session is dropped.
     #[serde(default = "default_idle_secs")]
     pub coaps_idle_timeout_secs: u64,
-    /// Seconds between reloads of the PSKs from the store.
+    /// Seconds between reloads of the device PSKs from the store.
     #[serde(default = "default_refresh_secs")]
     pub coaps_psk_refresh_secs: u64,
+}
+
+fn default_coap_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 5683))
+}
+
+fn default_max_devices() -> usize {
+    1_000_000
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_coaps_listen() -> SocketAddr {
@@ -51,22 +86,22 @@ fn default_coaps_listen() -> SocketAddr {
 }
 
 fn default_max_sessions() -> usize {
-    Limits::default().max_sessions
+    dtls::Limits::default().max_sessions
 }
 
 fn default_max_handshakes() -> usize {
-    Limits::default().max_handshakes
+    dtls::Limits::default().max_handshakes
 }
 
 fn default_idle_secs() -> u64 {
-    Limits::default().idle_timeout.as_secs()
+    dtls::Limits::default().idle_timeout.as_secs()
 }
 
 fn default_refresh_secs() -> u64 {
     5
 }
 
-impl DevicesSection {
+impl DevicesConfig {
     /// Checks what the types cannot.
     pub fn check(&self) -> Result<(), String> {
         let files = [&self.coaps_cert, &self.coaps_key, &self.coaps_client_ca];
@@ -83,103 +118,339 @@ impl DevicesSection {
         Ok(())
     }
 
-    fn limits(&self) -> Limits {
-        Limits {
+    /// The DTLS listener's limits.
+    pub fn coaps_limits(&self) -> dtls::Limits {
+        dtls::Limits {
             max_sessions: self.coaps_max_sessions,
             max_handshakes: self.coaps_max_handshakes,
-            idle_timeout: Duration::from_secs(self.coaps_idle_timeout_secs),
-            ..Limits::default()
+            idle_timeout: std::time::Duration::from_secs(self.coaps_idle_timeout_secs),
+            ..dtls::Limits::default()
         }
     }
 }
 
-/// Stands in for the LwM2M core until it is wired in: takes nothing, answers nothing.
-pub struct NoCore;
-
-impl DatagramHandler for NoCore {
-    fn handle(&self, peer: SocketAddr, identity: Option<String>, datagram: &[u8]) -> Vec<Vec<u8>> {
-        tracing::debug!(%peer, ?identity, len = datagram.len(), "CoAPs datagram dropped: no LwM2M core");
-        Vec::new()
+impl Default for DevicesConfig {
+    fn default() -> Self {
+        DevicesConfig {
+            coap_listen: default_coap_listen(),
+            allow_unsecured: false,
+            max_devices: default_max_devices(),
+            read_device_objects: true,
+            coaps_listen: default_coaps_listen(),
+            coaps_cert: None,
+            coaps_key: None,
+            coaps_client_ca: None,
+            coaps_max_sessions: default_max_sessions(),
+            coaps_max_handshakes: default_max_handshakes(),
+            coaps_idle_timeout_secs: default_idle_secs(),
+            coaps_psk_refresh_secs: default_refresh_secs(),
+        }
     }
 }
 
-fn read(key: &str, path: &Path) -> Result<Vec<u8>, ServeError> {
-    std::fs::read(path).map_err(|e| ServeError::Devices(format!("[devices] {key} {}: {e}", path.display())))
+/// The identities an endpoint name carries.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NameIds {
+    /// IMSI.
+    pub imsi: Option<String>,
+    /// ICCID.
+    pub iccid: Option<String>,
+    /// IMEI.
+    pub imei: Option<String>,
 }
 
-/// Loads the store's PSKs into `table`; returns how many.
-async fn load_psks(store: &Store, table: &PskTable) -> Result<usize, store::StoreError> {
-    let psks = store.device_psk_keys().await?;
-    let n = psks.len();
-    table.replace(psks.into_iter().map(|p| (p.identity, p.key)));
-    Ok(n)
+/// Reads the identities of an endpoint client name (LwM2M Core §7.3.1 URNs `urn:imei:`,
+/// `urn:imei-imsi:`, `urn:imei-msisdn:`, and `urn:imsi:` / `urn:iccid:`).
+pub fn name_ids(endpoint: &str) -> NameIds {
+    let mut ids = NameIds::default();
+    let imei = |s: &str| s.parse::<ids::Imei>().ok().map(|i| i.as_str().to_string());
+    let imsi = |s: &str| s.parse::<ids::Imsi>().ok().map(|i| i.as_str().to_string());
+    if let Some(r) = endpoint.strip_prefix("urn:imei:") {
+        ids.imei = imei(r);
+    } else if let Some(r) = endpoint.strip_prefix("urn:imei-imsi:") {
+        if let Some((a, b)) = r.split_once('-') {
+            ids.imei = imei(a);
+            ids.imsi = imsi(b);
+        }
+    } else if let Some(r) = endpoint.strip_prefix("urn:imei-msisdn:") {
+        ids.imei = r.split_once('-').and_then(|(a, _)| imei(a));
+    } else if let Some(r) = endpoint.strip_prefix("urn:imsi:") {
+        ids.imsi = imsi(r);
+    } else if let Some(r) = endpoint.strip_prefix("urn:iccid:") {
+        ids.iccid = r.parse::<ids::Iccid>().ok().map(|i| i.as_str().to_string());
+    }
+    ids
 }
 
-/// The CoAPs listener, bound.
+/// The LwM2M server, built and bound.
 pub struct DevicesPart {
-    server: DtlsServer,
+    service: Arc<Service>,
+    events: tokio::sync::mpsc::Receiver<Event>,
+    socket: tokio::net::UdpSocket,
     store: Store,
-    psks: Arc<PskTable>,
-    refresh: Duration,
+    read_objects: bool,
+    /// The CoAPs (DTLS) listener in front of the same core.
+    coaps: crate::coaps_run::CoapsPart,
 }
 
 impl DevicesPart {
-    /// Loads the credentials and binds the listener, handing datagrams to `handler`.
-    pub async fn build(
-        section: &DevicesSection,
-        store: &Store,
-        handler: Arc<dyn DatagramHandler>,
-    ) -> Result<DevicesPart, ServeError> {
-        section.check().map_err(ServeError::Devices)?;
-        let psks = Arc::new(PskTable::default());
-        load_psks(store, &psks).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
-        let x509 = match (&section.coaps_cert, &section.coaps_key, &section.coaps_client_ca) {
-            (Some(c), Some(k), Some(ca)) => Some(X509Credentials {
-                cert_chain_pem: read("coaps_cert", c)?,
-                key_pem: Zeroizing::new(read("coaps_key", k)?),
-                client_ca_pem: read("coaps_client_ca", ca)?,
-            }),
-            _ => None,
-        };
-        let config = DtlsConfig {
-            listen: section.coaps_listen,
-            limits: section.limits(),
-            psk: Some(psks.clone() as Arc<dyn dtls::PskResolver>),
-            x509,
-        };
-        let server = DtlsServer::bind(config, handler).await.map_err(|e| match e {
-            dtls::DtlsError::Bind { addr, source } => ServeError::Bind { key: "devices.coaps_listen", addr, source },
-            other => ServeError::Devices(format!("[devices] CoAPs: {other}")),
+    /// Binds the CoAP listener; `None` without `[devices]`.
+    pub async fn build(config: &Config, store: &Store) -> Result<Option<DevicesPart>, ServeError> {
+        let Some(dc) = config.devices.clone() else { return Ok(None) };
+        dc.check().map_err(ServeError::Devices)?;
+        let socket = tokio::net::UdpSocket::bind(dc.coap_listen).await.map_err(|source| ServeError::Bind {
+            key: "devices.coap_listen",
+            addr: dc.coap_listen,
+            source,
         })?;
-        Ok(DevicesPart {
-            server,
+        let (service, events) = Service::new(ServerConfig {
+            allow_unsecured: dc.allow_unsecured,
+            max_devices: dc.max_devices,
+            ..ServerConfig::default()
+        });
+        let addr = socket.local_addr().unwrap_or(dc.coap_listen);
+        eprintln!(
+            "warden: LwM2M server listening on {addr} (CoAP/UDP){}",
+            if dc.allow_unsecured { ", unsecured registrations ALLOWED (lab)" } else { ", DTLS registrations only" }
+        );
+        if dc.allow_unsecured && !addr.ip().is_loopback() {
+            tracing::warn!(%addr, "[devices] allow_unsecured on a non-loopback listener: anyone reaching it can register");
+        }
+        let coaps =
+            crate::coaps_run::CoapsPart::build(&dc, store, crate::coaps_run::Lwm2mOverDtls::new(service.clone()))
+                .await?;
+        Ok(Some(DevicesPart {
+            service,
+            events,
+            socket,
             store: store.clone(),
-            psks,
-            refresh: Duration::from_secs(section.coaps_psk_refresh_secs),
-        })
+            read_objects: dc.read_device_objects,
+            coaps,
+        }))
     }
 
-    /// Serves until `stop`, reloading the PSKs on the way.
-    pub async fn run(self, stop: CancellationToken) {
-        let DevicesPart { server, store, psks, refresh } = self;
-        tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
-        let reload = {
-            let stop = stop.clone();
-            async move {
-                let mut tick = tokio::time::interval(refresh);
-                tick.tick().await;
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tick.tick() => {
-                            if let Err(e) = load_psks(&store, &psks).await {
-                                tracing::warn!(error = %e, "device PSKs not reloaded; the previous ones stay");
-                            }
-                        }
-                    }
+    /// The server, for the API (and the DTLS transport).
+    pub fn service(&self) -> Arc<Service> {
+        self.service.clone()
+    }
+
+    /// The CoAP and CoAPs listeners and the event recorder; all stop on `stop`.
+    pub fn start(self, stop: CancellationToken) -> Vec<Task> {
+        let DevicesPart { service, events, socket, store, read_objects, coaps } = self;
+        let s2 = stop.clone();
+        let udp = service.clone().serve_udp(socket, async move { s2.cancelled().await });
+        let dtls = coaps.run(stop.clone());
+        let recorder = record(service, events, store, read_objects, stop);
+        vec![
+            ("LwM2M server (CoAP)", Box::pin(udp)),
+            ("CoAPs (DTLS) listener", Box::pin(dtls)),
+            ("LwM2M event recorder", Box::pin(recorder)),
+        ]
+    }
+}
+
+/// Records registration events and links devices to SIMs until `stop`.
+async fn record(
+    service: Arc<Service>,
+    mut events: tokio::sync::mpsc::Receiver<Event>,
+    store: Store,
+    read_objects: bool,
+    stop: CancellationToken,
+) {
+    let linked: Arc<std::sync::Mutex<HashMap<String, String>>> = Default::default();
+    let reads = Arc::new(Semaphore::new(PROFILE_READS));
+    loop {
+        let e = tokio::select! {
+            _ = stop.cancelled() => break,
+            e = events.recv() => match e { Some(e) => e, None => break },
+        };
+        match e {
+            Event::Registered { endpoint, peer, unsecured, objects, replaced, lifetime } => {
+                let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
+                let objects: Vec<String> = objects.iter().map(|o| o.path().to_string()).collect();
+                let detail = serde_json::json!({
+                    "endpoint": endpoint, "peer": peer.to_string(), "unsecured": unsecured,
+                    "lifetime": lifetime, "objects": objects, "replaced": replaced,
+                });
+                let imsi = ctx.link_by_name(&endpoint).await;
+                ctx.event(imsi.as_deref(), "device.registered", &detail.to_string()).await;
+                let has = |o: &str| objects.iter().any(|p| p == o || p.starts_with(&format!("{o}/")));
+                let (has3, has4) = (has("/3"), has("/4"));
+                let permit = reads.clone();
+                if read_objects {
+                    tokio::spawn(async move {
+                        let Ok(_permit) = permit.acquire_owned().await else { return };
+                        ctx.read_profile(&endpoint, imsi, has3, has4).await;
+                    });
                 }
             }
+            Event::Deregistered { endpoint } => {
+                let imsi = linked.lock().expect("links").remove(endpoint.as_str());
+                let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
+                ctx.event(
+                    imsi.as_deref(),
+                    "device.deregistered",
+                    &serde_json::json!({ "endpoint": endpoint }).to_string(),
+                )
+                .await;
+            }
+            Event::Expired { endpoint } => {
+                let imsi = linked.lock().expect("links").remove(endpoint.as_str());
+                let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
+                ctx.event(imsi.as_deref(), "device.expired", &serde_json::json!({ "endpoint": endpoint }).to_string())
+                    .await;
+            }
+            Event::Refused { peer, endpoint, code, reason } => {
+                tracing::debug!(%peer, ?endpoint, %code, reason, "LwM2M request refused");
+            }
+            Event::Malformed { peer, reason } => tracing::debug!(%peer, reason, "malformed CoAP datagram"),
+            _ => {}
+        }
+    }
+}
+
+struct Linker {
+    service: Arc<Service>,
+    store: Store,
+    linked: Arc<std::sync::Mutex<HashMap<String, String>>>,
+}
+
+impl Linker {
+    async fn event(&self, imsi: Option<&str>, kind: &str, detail: &str) {
+        let imsi = imsi.and_then(|i| i.parse::<ids::Imsi>().ok());
+        if let Err(e) = self.store.record_event(imsi.as_ref(), kind, detail).await {
+            tracing::warn!(error = %e, kind, "device event not recorded");
+        }
+    }
+
+    /// Links the device to the SIM `imsi` (if it exists): tenant and IMSI on its profile.
+    async fn link(&self, endpoint: &str, imsi: &str) -> bool {
+        let Ok(key) = imsi.parse::<ids::Imsi>() else { return false };
+        let tenant = match self.store.sim(&key).await {
+            Ok(Some(sim)) => sim.tenant,
+            Ok(None) => return false,
+            Err(e) => {
+                tracing::warn!(error = %e, "SIM of a device not read");
+                return false;
+            }
         };
-        tokio::join!(server.run(stop), reload);
+        let imsi = imsi.to_string();
+        let set = self.service.set_profile(endpoint, |p| {
+            p.imsi = Some(imsi.clone());
+            p.tenant = Some(tenant);
+        });
+        if set {
+            self.linked.lock().expect("links").insert(endpoint.to_string(), imsi);
+        }
+        set
+    }
+
+    async fn imsi_of_iccid(&self, iccid: &str) -> Option<String> {
+        match self.store.sim_by_iccid(iccid).await {
+            Ok(r) => r.map(|(imsi, _)| imsi),
+            Err(e) => {
+                tracing::warn!(error = %e, "SIM of an ICCID not read");
+                None
+            }
+        }
+    }
+
+    /// Links by the identities in the endpoint name; the IMSI when linked.
+    async fn link_by_name(&self, endpoint: &str) -> Option<String> {
+        let ids = name_ids(endpoint);
+        let imsi = match (ids.imsi, ids.iccid) {
+            (Some(i), _) => Some(i),
+            (None, Some(c)) => self.imsi_of_iccid(&c).await,
+            _ => None,
+        }?;
+        self.link(endpoint, &imsi).await.then_some(imsi)
+    }
+
+    async fn read_text(&self, endpoint: &str, path: Path) -> Option<Value> {
+        let r = self.service.execute(endpoint, Operation::Read { path, accept: Some(content::TEXT) }).await.ok()?;
+        if !r.code.is_success() {
+            return None;
+        }
+        content::decode(r.content_format, &path, &r.payload).ok()?.into_iter().next().map(|(_, v)| v)
+    }
+
+    /// Reads objects 3 and 4, links by an ICCID serial, and compares the reported IMEI with the HSS's.
+    async fn read_profile(&self, endpoint: &str, mut imsi: Option<String>, has3: bool, has4: bool) {
+        let text = |v: Option<Value>| match v {
+            Some(Value::String(s)) => Some(s),
+            Some(Value::Integer(i)) => Some(i.to_string()),
+            _ => None,
+        };
+        let int = |v: Option<Value>| match v {
+            Some(Value::Integer(i)) => Some(i),
+            _ => None,
+        };
+        let mut p = lwm2m::registry::Profile::default();
+        if has3 {
+            p.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await);
+            p.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await);
+            p.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await);
+            p.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await);
+            p.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await);
+        }
+        if has4 {
+            p.signal = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await);
+        }
+        let still = self.service.set_profile(endpoint, |q| {
+            q.manufacturer = p.manufacturer.clone();
+            q.model = p.model.clone();
+            q.serial = p.serial.clone();
+            q.firmware = p.firmware.clone();
+            q.battery = p.battery;
+            q.signal = p.signal;
+        });
+        if !still {
+            return;
+        }
+        let serial = p.serial.as_deref().map(str::trim).unwrap_or("");
+        if imsi.is_none() && serial.parse::<ids::Iccid>().is_ok() {
+            if let Some(i) = self.imsi_of_iccid(serial).await {
+                if self.link(endpoint, &i).await {
+                    imsi = Some(i);
+                }
+            }
+        }
+        let Some(imsi) = imsi else { return };
+        let reported =
+            name_ids(endpoint).imei.or_else(|| serial.parse::<ids::Imei>().ok().map(|i| i.as_str().to_string()));
+        let Some(reported) = reported.and_then(|r| r.parse::<ids::Imei>().ok()) else { return };
+        let seen = match self.store.last_ulr_imei(&imsi).await {
+            Ok(Some(s)) => s,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "last IMEI of a SIM not read");
+                return;
+            }
+        };
+        // ULR carries an IMEI (14/15 digits) or an IMEISV (16): the first 14 digits name the device.
+        let seen_body: String = seen.chars().take(14).collect();
+        if seen_body != reported.body() {
+            let detail = serde_json::json!({
+                "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
+            });
+            self.event(Some(&imsi), "device.imei_mismatch", &detail.to_string()).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_in_endpoint_names() {
+        assert_eq!(name_ids("urn:imei:490154203237518").imei.as_deref(), Some("490154203237518"));
+        let both = name_ids("urn:imei-imsi:490154203237518-001010123456789");
+        assert_eq!((both.imei.as_deref(), both.imsi.as_deref()), (Some("490154203237518"), Some("001010123456789")));
+        assert_eq!(name_ids("urn:imsi:001010123456789").imsi.as_deref(), Some("001010123456789"));
+        assert_eq!(name_ids("urn:iccid:89882806660004909182").iccid.as_deref(), Some("89882806660004909182"));
+        // A wrong Luhn digit is no IMEI.
+        assert_eq!(name_ids("urn:imei:490154203237519"), NameIds::default());
+        assert_eq!(name_ids("sensor-17"), NameIds::default());
     }
 }

@@ -18,6 +18,7 @@ mod audit_cmd;
 mod bench;
 mod cli;
 mod cluster_cmd;
+mod coaps_run;
 mod config;
 mod detection_record;
 mod devices_cmd;

@@ -127,7 +127,9 @@ async fn serve_takes_the_stored_psks_over_dtls() {
     }
     let port = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let coaps = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let extra = format!("[devices]\ncoaps_listen = \"{coaps}\"\ncoaps_psk_refresh_secs = 1\n");
+    let coap = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let extra =
+        format!("[devices]\ncoap_listen = \"{coap}\"\ncoaps_listen = \"{coaps}\"\ncoaps_psk_refresh_secs = 1\n");
     let n = node("22", &[], "", &extra);
     let d = n.dir.path().to_path_buf();
     ok(&warden(&d, &["devices", "psk", "add", "ep-1", "--identity", "id-1", "--key", KEY]));

@@ -35,7 +35,16 @@ fn schemathesis_finds_no_server_errors_or_schema_violations() {
         eprintln!("skipped: schemathesis not installed (pip install schemathesis)");
         return;
     }
-    let n = common::node("6b", &[], "rate_per_sec = 100000.0\nrate_burst = 100000.0\nlogin_per_minute = 100000.0", "");
+    // With the LwM2M server, so that `/devices` answers (without it those routes are 503 by design).
+    let coap = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let coaps = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let devices = format!("[devices]\ncoap_listen = \"{coap}\"\ncoaps_listen = \"{coaps}\"\n");
+    let n = common::node(
+        "6b",
+        &[],
+        "rate_per_sec = 100000.0\nrate_burst = 100000.0\nlogin_per_minute = 100000.0",
+        &devices,
+    );
     n.import_examples(&["profiles.toml", "sims.csv"]);
     let (dir, hport) = (&n.dir, n.http.port());
     assert!(warden(dir.path(), &["tenant", "create", "acme"]).status.success());

@@ -1,0 +1,145 @@
+//! The CoAPs listener of `warden serve` (`[devices]`, docs/devices-dtls.md): DTLS 1.2 ([`dtls`]) with
+//! the device PSKs of the store (`warden devices psk add`) and, with
+//! `coaps_cert`/`coaps_key`/`coaps_client_ca`, X.509 client certificates. Decrypted datagrams go with
+//! the peer's authenticated identity to the LwM2M core ([`Lwm2mOverDtls`]). The PSK table is reloaded
+//! from the store every `coaps_psk_refresh_secs`, so keys added or removed by the CLI apply without a
+//! restart.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use dtls::{DatagramHandler, DtlsConfig, DtlsServer, PskTable, X509Credentials};
+use store::Store;
+use tokio_util::sync::CancellationToken;
+use zeroize::Zeroizing;
+
+use crate::devices_run::DevicesConfig;
+use crate::error::ServeError;
+
+/// The LwM2M core behind the DTLS listener: each decrypted datagram goes to the core with the
+/// peer's authenticated identity (the core refuses an endpoint name that is not that identity);
+/// answers to the same peer go back through the session, anything for other peers through the
+/// listener's outbound queue.
+pub struct Lwm2mOverDtls {
+    service: Arc<lwm2m::runtime::Service>,
+    outbound: std::sync::OnceLock<dtls::Outbound>,
+}
+
+impl Lwm2mOverDtls {
+    /// Hands datagrams to `service`.
+    pub fn new(service: Arc<lwm2m::runtime::Service>) -> Arc<Self> {
+        Arc::new(Lwm2mOverDtls { service, outbound: std::sync::OnceLock::new() })
+    }
+}
+
+impl DatagramHandler for Lwm2mOverDtls {
+    fn handle(&self, peer: SocketAddr, identity: Option<String>, datagram: &[u8]) -> Vec<Vec<u8>> {
+        let mut back = Vec::new();
+        for t in self.service.handle_datagram(peer, identity.as_deref(), datagram) {
+            if t.peer == peer {
+                back.push(t.datagram);
+            } else if let Some(out) = self.outbound.get() {
+                out.send(t.peer, t.datagram);
+            }
+        }
+        back
+    }
+}
+
+/// The DTLS listener's outbound queue as the LwM2M core's way to reach devices that came over DTLS
+/// (requests from the API, notifications' acknowledgements).
+struct DtlsOutbound(dtls::Outbound);
+
+impl lwm2m::runtime::Outbound for DtlsOutbound {
+    fn send(&self, peer: SocketAddr, datagram: &[u8]) {
+        if !self.0.send(peer, datagram.to_vec()) {
+            tracing::debug!(%peer, "CoAPs datagram not queued (queue full or no session)");
+        }
+    }
+}
+
+fn read(key: &str, path: &Path) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|e| ServeError::Devices(format!("[devices] {key} {}: {e}", path.display())))
+}
+
+/// Loads the store's PSKs into `table`; returns how many.
+async fn load_psks(store: &Store, table: &PskTable) -> Result<usize, store::StoreError> {
+    let psks = store.device_psk_keys().await?;
+    let n = psks.len();
+    table.replace(psks.into_iter().map(|p| (p.identity, p.key)));
+    Ok(n)
+}
+
+/// The CoAPs listener, bound.
+pub struct CoapsPart {
+    server: DtlsServer,
+    store: Store,
+    psks: Arc<PskTable>,
+    refresh: Duration,
+}
+
+impl CoapsPart {
+    /// Loads the credentials and binds the listener, handing datagrams to `core` and giving the core
+    /// the listener's outbound queue.
+    pub async fn build(
+        section: &DevicesConfig,
+        store: &Store,
+        core: Arc<Lwm2mOverDtls>,
+    ) -> Result<CoapsPart, ServeError> {
+        section.check().map_err(ServeError::Devices)?;
+        let psks = Arc::new(PskTable::default());
+        load_psks(store, &psks).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
+        let x509 = match (&section.coaps_cert, &section.coaps_key, &section.coaps_client_ca) {
+            (Some(c), Some(k), Some(ca)) => Some(X509Credentials {
+                cert_chain_pem: read("coaps_cert", c)?,
+                key_pem: Zeroizing::new(read("coaps_key", k)?),
+                client_ca_pem: read("coaps_client_ca", ca)?,
+            }),
+            _ => None,
+        };
+        let config = DtlsConfig {
+            listen: section.coaps_listen,
+            limits: section.coaps_limits(),
+            psk: Some(psks.clone() as Arc<dyn dtls::PskResolver>),
+            x509,
+        };
+        let server = DtlsServer::bind(config, core.clone() as Arc<dyn DatagramHandler>).await.map_err(|e| match e {
+            dtls::DtlsError::Bind { addr, source } => ServeError::Bind { key: "devices.coaps_listen", addr, source },
+            other => ServeError::Devices(format!("[devices] CoAPs: {other}")),
+        })?;
+        let _ = core.outbound.set(server.outbound());
+        core.service.set_secure_outbound(Arc::new(DtlsOutbound(server.outbound())));
+        Ok(CoapsPart {
+            server,
+            store: store.clone(),
+            psks,
+            refresh: Duration::from_secs(section.coaps_psk_refresh_secs),
+        })
+    }
+
+    /// Serves until `stop`, reloading the PSKs on the way.
+    pub async fn run(self, stop: CancellationToken) {
+        let CoapsPart { server, store, psks, refresh } = self;
+        tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
+        let reload = {
+            let stop = stop.clone();
+            async move {
+                let mut tick = tokio::time::interval(refresh);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {
+                            if let Err(e) = load_psks(&store, &psks).await {
+                                tracing::warn!(error = %e, "device PSKs not reloaded; the previous ones stay");
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        tokio::join!(server.run(stop), reload);
+    }
+}

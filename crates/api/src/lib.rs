@@ -108,6 +108,8 @@ pub fn router(state: AppState) -> Router {
         .route("/profiles/{name}", put(catalogue::put_profile))
         .route("/ranges", get(catalogue::list_ranges).post(catalogue::create_range))
         .route("/firewall", get(firewall::overview))
+        .route("/certificates", get(routes::certificates::list))
+        .route("/certificates/{serial}/revoke", post(routes::certificates::revoke))
         .route("/ota/jobs", post(routes::ota::create))
         .route("/ota/jobs/{id}", get(routes::ota::get))
         .route("/sims/{imsi}/ota", get(routes::ota::history))

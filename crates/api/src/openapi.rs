@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, analytics, approvals, catalogue, events, fdl, firewall, jobs, mfa, oidc, ota, passkey, policy, rules,
-    sessions, sims, stats,
+    access, analytics, approvals, catalogue, certificates, events, fdl, firewall, jobs, mfa, oidc, ota, passkey,
+    policy, rules, sessions, sims, stats,
 };
 
 struct Bearer;
@@ -53,6 +53,7 @@ impl Modify for Bearer {
         catalogue::list_profiles, catalogue::put_profile, catalogue::list_ranges, catalogue::create_range,
         firewall::overview,
         ota::create, ota::get, ota::history,
+        certificates::list, certificates::revoke,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
         access::me, access::audit_log, access::verify_audit,
@@ -72,6 +73,7 @@ impl Modify for Bearer {
         (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),
         (name = "ota", description = "SIM over-the-air jobs and per-SIM OTA history (SUB-6, ROAM-5)"),
+        (name = "devices", description = "Device certificates issued over EST, and their revocation (SEC-7, SEC-8)"),
         (name = "events", description = "Events, live stream and webhooks"),
         (name = "rules", description = "IMEI lock and signalling rules"),
         (name = "catalogue", description = "Service profiles and IMSI ranges"),

@@ -49,6 +49,7 @@ pub mod cluster;
 mod columns;
 pub mod copy;
 mod db;
+pub mod devcerts;
 mod error;
 pub mod events;
 pub mod firewall_state;

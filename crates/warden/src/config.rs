@@ -36,6 +36,9 @@ pub enum ConfigError {
     /// A value the SMS router cannot work with.
     #[error("{0}")]
     Sms(String),
+    /// A value of `[devices]` that does not hold.
+    #[error("{0}")]
+    Devices(String),
     /// A value of `[ota]` that does not hold.
     #[error(transparent)]
     Ota(#[from] otajobs::SettingsError),
@@ -97,6 +100,9 @@ pub struct Config {
     /// absent: not started.
     #[serde(default)]
     pub ota: Option<otajobs::settings::OtaSection>,
+    /// Device management (docs/est.md): the EST server, its CA, CRL and OCSP; absent: not started.
+    #[serde(default)]
+    pub devices: Option<est::EstSettings>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -210,6 +216,9 @@ impl Config {
         self.sms.validate().map_err(ConfigError::Sms)?;
         if let Some(ota) = &self.ota {
             ota.check()?;
+        }
+        if let Some(devices) = &self.devices {
+            devices.validate().map_err(ConfigError::Devices)?;
         }
         Ok(())
     }

@@ -22,6 +22,8 @@ mod config;
 mod detection_record;
 mod edge_runtime;
 mod error;
+mod est_cmd;
+mod est_run;
 mod firewall_replication;
 mod firewall_run;
 mod firewall_view;
@@ -165,6 +167,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Audit(_) => unreachable!("handled in main"),
             Command::Analytics(_) => unreachable!("handled in main"),
             Command::Tls(_) => unreachable!("handled synchronously"),
+            Command::Est(cmd) => est_cmd::run(&config, cmd).await,
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,
             Command::Bench(BenchCommand::S6a(args)) => {

@@ -161,10 +161,14 @@ impl Enroller {
         Ok(issued)
     }
 
-    /// The CA certificate for an EST label (none: the operator's CA; else the tenant named).
+    /// The CA for an EST label: none, the operator's CA (created on first use); a tenant's name, that
+    /// tenant's CA once it exists (a label never creates a CA: 404 until the tenant's first token).
     pub async fn ca_for_label(&self, label: Option<&str>) -> Result<Arc<Authority>, EstError> {
-        let tenant = label.unwrap_or("*");
-        self.authorities.get_or_create(&self.ca_scope(tenant)).await
+        let scope = self.ca_scope(label.unwrap_or("*"));
+        if scope == "*" {
+            return self.authorities.get_or_create("*").await;
+        }
+        self.authorities.get(&scope).await?.ok_or_else(|| EstError::NotFound(format!("no CA for label {scope:?}")))
     }
 
     /// The current CRL of the CA with URL label `label` ([`ca::label`]).

@@ -409,4 +409,8 @@ async fn bad_requests_are_refused_with_reasons_and_issue_nothing() {
     assert_eq!(body.as_bytes(), [0x30, 0x03, 0x0a, 0x01, 0x01]);
     let (status, _) = s.curl("crl.out", &[&format!("{}/crl/t-nobody.crl", s.revocation)]);
     assert_eq!(status, 404);
+    // A label names an existing tenant CA; it never creates one.
+    let (status, body) = s.curl("ca.out", &[&format!("{}/.well-known/est/nobody/cacerts", s.est)]);
+    assert_eq!(status, 404, "{body}");
+    assert!(s.enroller.authorities.get("nobody").await.unwrap().is_none());
 }

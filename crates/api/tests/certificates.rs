@@ -95,12 +95,7 @@ async fn revoking_needs_a_fresh_second_factor_from_a_person() {
     let r = api.call("POST", "/api/v1/users", &admin, Some(user)).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let (secret, alice) = api.enrol_totp(Some("acme"), "alice", good).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
-    sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 301 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    api.age_second_factors().await;
     let r = api.call("POST", "/api/v1/certificates/4b01/revoke", &alice, Some(json!({}))).await;
     assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some(STEP_UP)), "{}", r.text);
     assert_eq!(api.store.device_cert("4b01").await.unwrap().unwrap().status, "good", "nothing revoked");

@@ -15,13 +15,11 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tower::ServiceExt as _;
 
 use crate::pkcs7;
 use crate::{Enroller, EstError};
@@ -71,10 +69,17 @@ fn base64_answer(content_type: &'static str, der: &[u8]) -> Response {
         .into_response()
 }
 
-fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Response> {
+/// A refusal before the request reaches the CA: its status and reason.
+type Refusal = (StatusCode, String);
+
+fn refused((status, reason): Refusal) -> Response {
+    text(status, reason)
+}
+
+fn body_or_413(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Refusal> {
     body.map_err(|r| match r.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => text(StatusCode::PAYLOAD_TOO_LARGE, "request body too large".into()),
-        s => text(s, format!("request body: {r}")),
+        StatusCode::PAYLOAD_TOO_LARGE => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".into()),
+        s => (s, format!("request body: {r}")),
     })
 }
 
@@ -98,17 +103,17 @@ fn token_of(headers: &HeaderMap) -> Result<Option<(Option<String>, String)>, Est
 }
 
 /// The CSR of an enrolment body: `application/pkcs10`, base64 (RFC 7030 §4.2.1).
-fn csr_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Response> {
+fn csr_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.trim().to_ascii_lowercase().starts_with("application/pkcs10") {
-        return Err(text(
+        return Err((
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             format!("Content-Type {ct:?}: the request must be application/pkcs10 (base64 DER)"),
         ));
     }
     pkcs7::decode_base64(body)
         .filter(|d| !d.is_empty())
-        .ok_or_else(|| text(StatusCode::BAD_REQUEST, "the body is not base64-encoded DER (RFC 7030 §4.2.1)".into()))
+        .ok_or_else(|| (StatusCode::BAD_REQUEST, "the body is not base64-encoded DER (RFC 7030 §4.2.1)".into()))
 }
 
 async fn cacerts(State(e): State<Shared>, label: Option<Path<String>>) -> Response {
@@ -129,7 +134,7 @@ fn issued(cert: &[u8]) -> Response {
 async fn simpleenroll(State(e): State<Shared>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
     let body = match body_or_413(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     let cred = match token_of(&headers) {
         Ok(Some(c)) => c,
@@ -140,7 +145,7 @@ async fn simpleenroll(State(e): State<Shared>, headers: HeaderMap, body: Result<
     };
     let csr = match csr_of(&headers, &body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     match e.enrol(&cred.1, cred.0.as_deref(), &csr).await {
         Ok(i) => issued(&i.der),
@@ -156,7 +161,7 @@ async fn simplereenroll(
 ) -> Response {
     let body = match body_or_413(body) {
         Ok(b) => b,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     let Some(cert) = peer.0 else {
         return failure(EstError::Unauthorized(
@@ -165,7 +170,7 @@ async fn simplereenroll(
     };
     let csr = match csr_of(&headers, &body) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return refused(r),
     };
     match e.reenrol(&cert, &csr).await {
         Ok(i) => issued(&i.der),
@@ -190,7 +195,7 @@ fn ocsp_answer(der: Vec<u8>) -> Response {
 async fn ocsp_post(State(e): State<Shared>, body: Result<Bytes, BytesRejection>) -> Response {
     match body_or_413(body) {
         Ok(b) => ocsp_answer(e.ocsp(&b).await),
-        Err(r) => r,
+        Err(r) => refused(r),
     }
 }
 
@@ -297,28 +302,12 @@ pub async fn serve(
     tracker.wait().await;
 }
 
+/// HTTP/1.1 on a connection (the API's), each request carrying the connection's client certificate.
 async fn http1<I>(io: I, peer: SocketAddr, cert: PeerCert, app: Router, closing: CancellationToken)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        req.extensions_mut().insert(cert.clone());
-        app.clone().oneshot(req)
-    });
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
-    let conn = builder.serve_connection(TokioIo::new(io), service);
-    let mut conn = std::pin::pin!(conn);
-    let ended = tokio::select! {
-        ended = conn.as_mut() => ended,
-        _ = closing.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
-        }
-    };
-    if let Err(e) = ended {
-        tracing::debug!(peer = %peer, error = %e, "EST connection ended");
-    }
+    api::server::http1(io, peer, app.layer(Extension(cert)), HEADER_TIMEOUT, closing).await
 }
 
 /// Binds and runs the EST (HTTPS) and revocation (HTTP) listeners; returns their addresses and a

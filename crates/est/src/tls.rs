@@ -69,12 +69,9 @@ impl ClientCertVerifier for DeviceCertificates {
 /// Why the EST listener's TLS material cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
-    /// The certificate PEM holds nothing usable.
-    #[error("devices.est_tls: certificate: {0}")]
-    Certificate(String),
-    /// The key PEM holds nothing usable.
-    #[error("devices.est_tls: private key: {0}")]
-    Key(String),
+    /// The PEM files hold nothing usable.
+    #[error("devices.est_tls: {0}")]
+    Pem(#[from] api::tls::TlsError),
     /// rustls refused.
     #[error("devices.est_tls: {0}")]
     Rustls(#[from] rustls::Error),
@@ -82,15 +79,7 @@ pub enum TlsError {
 
 /// The server configuration from PEM certificate chain and key.
 pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::PrivateKeyDer;
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
-        .collect::<Result<_, _>>()
-        .map_err(|e| TlsError::Certificate(e.to_string()))?;
-    if certs.is_empty() {
-        return Err(TlsError::Certificate("no PEM certificate found".into()));
-    }
-    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| TlsError::Key(e.to_string()))?;
+    let (certs, key) = api::tls::parse_pem(cert_pem, key_pem)?;
     let provider = Arc::new(api::tls::crypto_provider());
     let verifier = DeviceCertificates { algs: provider.signature_verification_algorithms };
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider)

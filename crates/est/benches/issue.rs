@@ -6,6 +6,8 @@
 // `criterion_group!` generates a public function without documentation.
 #![allow(missing_docs)]
 
+use std::sync::Arc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use est::ca::Authority;
 use est::identity::DeviceIdentity;
@@ -38,31 +40,49 @@ fn issuing(c: &mut Criterion) {
 
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     let temp = rt.block_on(testkit::TempStore::sqlite());
-    let enroller = est::Enroller::new(temp.store.clone(), policy.clone());
-    g.bench_function("enrol_with_token_sqlite", |b| {
-        b.iter_custom(|n| {
-            let tokens: Vec<_> = rt.block_on(async {
-                let mut out = Vec::new();
-                for _ in 0..n {
-                    out.push(
-                        temp.store
-                            .create_est_token("*", "meter-1", Some("001010000000001"), None, 3600, "bench")
-                            .await
-                            .expect("token"),
-                    );
-                }
-                out
-            });
-            let start = std::time::Instant::now();
-            rt.block_on(async {
-                for (k, t) in tokens.iter().enumerate() {
-                    enroller.enrol(t, None, &csrs[k % csrs.len()]).await.expect("enrolled");
-                }
-            });
-            start.elapsed()
-        })
+    let sqlite = Arc::new(est::Enroller::new(temp.store.clone(), policy.clone()));
+    g.bench_function("enrol_with_token_sqlite_32_concurrent", |b| {
+        b.iter_custom(|n| rt.block_on(enrol_concurrently(&sqlite, &csrs, n)))
     });
+    // PostgreSQL (a fresh database) when WARDEN_TEST_POSTGRES_URL names a server.
+    if testkit::postgres_url().is_some() {
+        rt.block_on(testkit::on_fresh_postgres(|url| async move {
+            let store = store::Store::open(&url, testkit::keyring()).await.expect("PostgreSQL");
+            let pg = Arc::new(est::Enroller::new(store, EstSettings::default().policy()));
+            let csrs: Vec<Vec<u8>> = (0..64).map(|_| csr("meter-1", &["urn:imsi:001010000000001"])).collect();
+            let mut total = std::time::Duration::ZERO;
+            let n = 2000;
+            total += enrol_concurrently(&pg, &csrs, n).await;
+            println!(
+                "est/enrol_with_token_postgres_32_concurrent: {n} enrolments in {total:?} = {:.0}/s",
+                n as f64 / total.as_secs_f64()
+            );
+        }));
+    }
     g.finish();
+}
+
+/// `n` token enrolments, 32 at a time; the time they took (token creation not counted).
+async fn enrol_concurrently(e: &Arc<est::Enroller>, csrs: &[Vec<u8>], n: u64) -> std::time::Duration {
+    let mut tokens = Vec::new();
+    for _ in 0..n {
+        let t = e
+            .store()
+            .create_est_token("*", "meter-1", Some("001010000000001"), None, 3600, "bench")
+            .await
+            .expect("token");
+        tokens.push(t.to_string());
+    }
+    let start = std::time::Instant::now();
+    for chunk in tokens.chunks(32) {
+        let mut set = tokio::task::JoinSet::new();
+        for (k, t) in chunk.iter().enumerate() {
+            let (e, t, csr) = (e.clone(), t.clone(), csrs[k % csrs.len()].clone());
+            set.spawn(async move { e.enrol(&t, None, &csr).await.expect("enrolled") });
+        }
+        while set.join_next().await.is_some() {}
+    }
+    start.elapsed()
 }
 
 criterion_group!(benches, issuing);

@@ -137,10 +137,10 @@ impl Enroller {
             .map_err(|_| EstError::Unauthorized("the client certificate does not parse".into()))?;
         let serial = hex::encode(x.tbs_certificate.raw_serial());
         let row = self.store.device_cert(&serial).await?;
-        let Some(row) = row.filter(|r| r.cert_der == client_der) else {
+        let Some(row) = row.filter(|r| r.cert.cert_der == client_der) else {
             return Err(EstError::Forbidden(format!("certificate {serial} was not issued by this EST server")));
         };
-        if row.status != "revoked" && row.not_after > store::now() {
+        if row.status != "revoked" && row.cert.not_after > store::now() {
             return Ok(row);
         }
         if row.status == "revoked" {
@@ -152,12 +152,12 @@ impl Enroller {
     /// `simplereenroll` authenticated by the device's current certificate (`client_der`, proved by
     /// the TLS handshake): the new certificate has the same identity.
     pub async fn reenrol(&self, client_der: &[u8], csr_der: &[u8]) -> Result<Issued, EstError> {
-        let row = self.current_certificate(client_der).await?;
-        let id = DeviceIdentity { endpoint: row.endpoint.clone(), imsi: row.imsi.clone(), imei: row.imei.clone() };
-        let ca = self.authorities.get_or_create(&row.ca_scope).await?;
+        let old = self.current_certificate(client_der).await?.cert;
+        let id = DeviceIdentity { endpoint: old.endpoint.clone(), imsi: old.imsi.clone(), imei: old.imei.clone() };
+        let ca = self.authorities.get_or_create(&old.ca_scope).await?;
         let issued = issue_for(&ca, &id, csr_der, &self.policy, store::now())?;
-        self.record(&ca, &row.tenant, &id, &issued, Some(&row.serial), None).await?;
-        tracing::info!(endpoint = %id.endpoint, serial = %issued.serial, old = %row.serial, "device certificate re-enrolled");
+        self.record(&ca, &old.tenant, &id, &issued, Some(&old.serial), None).await?;
+        tracing::info!(endpoint = %id.endpoint, serial = %issued.serial, old = %old.serial, "device certificate re-enrolled");
         Ok(issued)
     }
 
@@ -211,7 +211,7 @@ impl Enroller {
         let mut answers = Vec::with_capacity(req.certs.len());
         for c in &req.certs {
             let status = match self.store.device_cert(&c.serial).await? {
-                Some(row) if c.issued_by(ca) && row.ca_scope == ca.scope => match row.status.as_str() {
+                Some(row) if c.issued_by(ca) && row.cert.ca_scope == ca.scope => match row.status.as_str() {
                     "revoked" => ocsp::Status::Revoked {
                         at: row.revoked_at.unwrap_or(0),
                         reason: row.revocation_reason.as_deref().and_then(ca::reason_code),

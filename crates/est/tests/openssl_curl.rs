@@ -214,7 +214,7 @@ async fn enrol_reenrol_revoke_with_curl_and_openssl() {
     assert!(!expires_soon, "the certificate is valid for 30 days, not more");
     let serial = serial_of(&s, "cert.pem");
     let row = store.device_cert(&serial).await.unwrap().expect("recorded");
-    assert_eq!((row.endpoint.as_str(), row.status.as_str(), row.tenant.as_str()), ("meter-1", "good", "*"));
+    assert_eq!((row.cert.endpoint.as_str(), row.status.as_str(), row.cert.tenant.as_str()), ("meter-1", "good", "*"));
 
     // The token is spent.
     s.csr("again", "/CN=meter-1", &[]);
@@ -237,7 +237,7 @@ async fn enrol_reenrol_revoke_with_curl_and_openssl() {
     assert!(text.contains("CN = meter-1") && text.contains("urn:imei:49015420-323751-8"), "same identity: {text}");
     let serial2 = serial_of(&s, "cert2.pem");
     assert_ne!(serial, serial2);
-    assert_eq!(store.device_cert(&serial2).await.unwrap().unwrap().replaces.as_deref(), Some(serial.as_str()));
+    assert_eq!(store.device_cert(&serial2).await.unwrap().unwrap().cert.replaces.as_deref(), Some(serial.as_str()));
     // Without a client certificate: refused.
     let (status, body) =
         s.curl("nocert.out", &["-H", "Content-Type: application/pkcs10", "--data-binary", "@re.b64", &url]);

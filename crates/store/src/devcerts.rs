@@ -132,39 +132,17 @@ pub struct NewDeviceCert {
     pub cert_der: Vec<u8>,
 }
 
-/// A certificate as stored.
+/// A certificate as stored: what was issued, and what became of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceCertRow {
-    /// Serial, lower-case hex.
-    pub serial: String,
-    /// The CA's scope.
-    pub ca_scope: String,
-    /// Tenant.
-    pub tenant: String,
-    /// Endpoint name.
-    pub endpoint: String,
-    /// Subject.
-    pub subject: String,
-    /// Subject alternative names.
-    pub san: Vec<String>,
-    /// Bound IMSI.
-    pub imsi: Option<String>,
-    /// Bound IMEI.
-    pub imei: Option<String>,
-    /// Unix seconds.
-    pub not_before: i64,
-    /// Unix seconds.
-    pub not_after: i64,
+    /// The certificate as issued.
+    pub cert: NewDeviceCert,
     /// `good` or `revoked`.
     pub status: String,
     /// Unix seconds.
     pub revoked_at: Option<i64>,
     /// RFC 5280 reason name (`keyCompromise`, …).
     pub revocation_reason: Option<String>,
-    /// The serial it re-enrolled from.
-    pub replaces: Option<String>,
-    /// DER.
-    pub cert_der: Vec<u8>,
     /// Unix seconds.
     pub created_at: i64,
 }
@@ -186,21 +164,23 @@ const CERT_COLUMNS: &str = "serial, ca_scope, tenant, endpoint, subject, san, im
 fn cert_from_row(r: &sqlx::any::AnyRow) -> Result<DeviceCertRow> {
     let san: String = r.try_get("san")?;
     Ok(DeviceCertRow {
-        serial: r.try_get("serial")?,
-        ca_scope: r.try_get("ca_scope")?,
-        tenant: r.try_get("tenant")?,
-        endpoint: r.try_get("endpoint")?,
-        subject: r.try_get("subject")?,
-        san: san.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        imsi: r.try_get("imsi")?,
-        imei: r.try_get("imei")?,
-        not_before: r.try_get("not_before")?,
-        not_after: r.try_get("not_after")?,
+        cert: NewDeviceCert {
+            serial: r.try_get("serial")?,
+            ca_scope: r.try_get("ca_scope")?,
+            tenant: r.try_get("tenant")?,
+            endpoint: r.try_get("endpoint")?,
+            subject: r.try_get("subject")?,
+            san: san.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+            imsi: r.try_get("imsi")?,
+            imei: r.try_get("imei")?,
+            not_before: r.try_get("not_before")?,
+            not_after: r.try_get("not_after")?,
+            replaces: r.try_get("replaces")?,
+            cert_der: r.try_get("cert_der")?,
+        },
         status: r.try_get("status")?,
         revoked_at: r.try_get("revoked_at")?,
         revocation_reason: r.try_get("revocation_reason")?,
-        replaces: r.try_get("replaces")?,
-        cert_der: r.try_get("cert_der")?,
         created_at: r.try_get("created_at")?,
     })
 }

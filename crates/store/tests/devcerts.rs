@@ -83,8 +83,8 @@ async fn listing_and_revocation_are_tenant_scoped() {
         store.record_device_cert(&cert("4b02", "other", None), None).await.unwrap();
         let acme = Scope::Tenant("acme".into());
         let mine = store.device_certs(&acme, None, 100).await.unwrap();
-        assert_eq!(mine.iter().map(|c| c.serial.as_str()).collect::<Vec<_>>(), ["4b01"]);
-        assert_eq!(mine[0].san.len(), 2);
+        assert_eq!(mine.iter().map(|c| c.cert.serial.as_str()).collect::<Vec<_>>(), ["4b01"]);
+        assert_eq!(mine[0].cert.san.len(), 2);
         assert_eq!(store.device_certs(&Scope::Operator, None, 100).await.unwrap().len(), 2);
         assert_eq!(store.device_certs(&Scope::Operator, Some("ep-4b02"), 100).await.unwrap().len(), 1);
 
@@ -103,7 +103,7 @@ async fn listing_and_revocation_are_tenant_scoped() {
         assert!(matches!(e, StoreError::Conflict(_)), "{e}");
         assert!(store.device_cert("4b03").await.unwrap().is_none());
         store.record_device_cert(&cert("4b04", "other", Some("4b02")), None).await.unwrap();
-        assert_eq!(store.device_cert("4b04").await.unwrap().unwrap().replaces.as_deref(), Some("4b02"));
+        assert_eq!(store.device_cert("4b04").await.unwrap().unwrap().cert.replaces.as_deref(), Some("4b02"));
     })
     .await;
 }

@@ -66,10 +66,15 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
                 .await
                 .map_err(failed)?
                 .ok_or_else(|| Failure::Failed(format!("certificate {serial} not found")))?;
-            let after = serde_json::json!({"serial": row.serial, "status": row.status,
+            let after = serde_json::json!({"serial": row.cert.serial, "status": row.status,
                 "reason": row.revocation_reason, "revoked_at": row.revoked_at});
-            let entry =
-                actor.audit_entry(&row.tenant, "certificate.revoke", &format!("certificates/{serial}"), (), &after);
+            let entry = actor.audit_entry(
+                &row.cert.tenant,
+                "certificate.revoke",
+                &format!("certificates/{serial}"),
+                (),
+                &after,
+            );
             store.append_audit(&entry).await.map_err(failed)?;
             Ok(after.to_string())
         }
@@ -81,8 +86,8 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
             let lines: Vec<String> = rows
                 .iter()
                 .map(|r| {
-                    serde_json::json!({"serial": r.serial, "endpoint": r.endpoint, "tenant": r.tenant,
-                        "subject": r.subject, "san": r.san, "not_before": r.not_before, "not_after": r.not_after,
+                    serde_json::json!({"serial": r.cert.serial, "endpoint": r.cert.endpoint, "tenant": r.cert.tenant,
+                        "subject": r.cert.subject, "san": r.cert.san, "not_before": r.cert.not_before, "not_after": r.cert.not_after,
                         "status": r.status, "revoked_at": r.revoked_at, "reason": r.revocation_reason})
                     .to_string()
                 })

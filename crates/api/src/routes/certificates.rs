@@ -44,20 +44,21 @@ pub struct Certificate {
 }
 
 fn view(r: DeviceCertRow) -> Certificate {
+    let c = r.cert;
     Certificate {
-        serial: r.serial,
-        tenant: r.tenant,
-        endpoint: r.endpoint,
-        subject: r.subject,
-        san: r.san,
-        imsi: r.imsi,
-        imei: r.imei,
-        not_before: r.not_before,
-        not_after: r.not_after,
+        serial: c.serial,
+        tenant: c.tenant,
+        endpoint: c.endpoint,
+        subject: c.subject,
+        san: c.san,
+        imsi: c.imsi,
+        imei: c.imei,
+        not_before: c.not_before,
+        not_after: c.not_after,
         status: r.status,
         revoked_at: r.revoked_at,
         revocation_reason: r.revocation_reason,
-        replaces: r.replaces,
+        replaces: c.replaces,
     }
 }
 
@@ -127,9 +128,10 @@ pub async fn revoke(
         .revoke_device_cert(&scope, &serial, &reason)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("certificate {serial} not found")))?;
-    let after = serde_json::json!({"serial": row.serial, "endpoint": row.endpoint, "status": row.status,
+    let after = serde_json::json!({"serial": row.cert.serial, "endpoint": row.cert.endpoint, "status": row.status,
         "reason": row.revocation_reason, "revoked_at": row.revoked_at});
-    let entry = actor.audit_entry(&row.tenant, "certificate.revoke", &format!("certificates/{serial}"), (), &after);
+    let entry =
+        actor.audit_entry(&row.cert.tenant, "certificate.revoke", &format!("certificates/{serial}"), (), &after);
     st.store().append_audit(&entry).await?;
     Ok(axum::Json(view(row)))
 }

@@ -117,6 +117,8 @@ pub fn router(state: AppState) -> Router {
         .route("/firmware/keys", get(routes::firmware::list_keys).post(routes::firmware::add_key))
         .route("/firmware/keys/{fingerprint}", axum::routing::delete(routes::firmware::remove_key))
         .route("/firmware/{id}", get(routes::firmware::get))
+        .route("/certificates", get(routes::certificates::list))
+        .route("/certificates/{serial}/revoke", post(routes::certificates::revoke))
         .route("/ota/jobs", post(routes::ota::create))
         .route("/ota/jobs/{id}", get(routes::ota::get))
         .route("/sims/{imsi}/ota", get(routes::ota::history))

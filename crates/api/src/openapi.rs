@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, analytics, approvals, catalogue, devices, events, fdl, firewall, firmware, jobs, mfa, oidc, ota, passkey,
-    policy, rules, sessions, sims, stats,
+    access, analytics, approvals, catalogue, certificates, devices, events, fdl, firewall, firmware, jobs, mfa, oidc,
+    ota, passkey, policy, rules, sessions, sims, stats,
 };
 
 struct Bearer;
@@ -55,6 +55,7 @@ impl Modify for Bearer {
         ota::create, ota::get, ota::history,
         firmware::list, firmware::upload, firmware::get, firmware::list_keys, firmware::add_key, firmware::remove_key,
         devices::list, devices::get, devices::read, devices::write, devices::execute,
+        certificates::list, certificates::revoke,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
         access::me, access::audit_log, access::verify_audit,
@@ -75,7 +76,7 @@ impl Modify for Bearer {
         (name = "jobs", description = "Bulk changes"),
         (name = "firmware", description = "Firmware signing keys and verified firmware images (DM-2)"),
         (name = "ota", description = "SIM over-the-air jobs and per-SIM OTA history (SUB-6, ROAM-5)"),
-        (name = "devices", description = "LwM2M devices: registrations, read/write/execute/observe (DM-1)"),
+        (name = "devices", description = "LwM2M devices (registrations, read/write/execute/observe) and device certificates issued over EST with their revocation (DM-1, SEC-7, SEC-8)"),
         (name = "events", description = "Events, live stream and webhooks"),
         (name = "rules", description = "IMEI lock and signalling rules"),
         (name = "catalogue", description = "Service profiles and IMSI ranges"),

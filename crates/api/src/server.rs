@@ -221,7 +221,7 @@ async fn connection(
 
 /// Serves HTTP/1.1 on `io` until the client or the server closes it; when `closing` is cancelled,
 /// the request in flight is answered and the connection closed.
-async fn http1<I>(io: I, peer: SocketAddr, app: Router, header_timeout: Duration, closing: CancellationToken)
+pub async fn http1<I>(io: I, peer: SocketAddr, app: Router, header_timeout: Duration, closing: CancellationToken)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {

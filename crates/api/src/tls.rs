@@ -90,9 +90,11 @@ pub fn crypto_provider() -> rustls::crypto::CryptoProvider {
     }
 }
 
-/// A server configuration from PEM files: [`VERSIONS`] with [`crypto_provider`], HTTP/1.1 via ALPN
-/// (the server speaks HTTP/1.1 only, so it does not offer h2).
-pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+/// A certificate chain (at least one certificate) and a private key from PEM.
+pub fn parse_pem(
+    cert_pem: &[u8],
+    key_pem: &[u8],
+) -> Result<(Vec<rustls::pki_types::CertificateDer<'static>>, rustls::pki_types::PrivateKeyDer<'static>), TlsError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem)
@@ -102,6 +104,13 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::Serv
         return Err(TlsError::Certificate("no PEM certificate found".into()));
     }
     let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(TlsError::Key)?;
+    Ok((certs, key))
+}
+
+/// A server configuration from PEM files: [`VERSIONS`] with [`crypto_provider`], HTTP/1.1 via ALPN
+/// (the server speaks HTTP/1.1 only, so it does not offer h2).
+pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let (certs, key) = parse_pem(cert_pem, key_pem)?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(crypto_provider()))
         .with_protocol_versions(VERSIONS)?
         .with_no_client_auth()

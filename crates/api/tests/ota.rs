@@ -129,12 +129,7 @@ async fn a_person_with_a_stale_second_factor_must_step_up() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let (secret, alice) = api.enrol_totp(Some("acme"), "alice", good).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
-    sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 301 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    api.age_second_factors().await;
     let body = json!({"kind": "update_file", "imsis": [a], "path": "3F00/7FFF/6F07", "data": "01"});
     let r = api.call("POST", "/api/v1/ota/jobs", &alice, Some(body.clone())).await;
     assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some(STEP_UP)), "{}", r.text);

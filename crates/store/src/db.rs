@@ -518,7 +518,7 @@ impl Store {
 
     /// Re-seals every row not sealed with the current KEK (SIMs' K and OPc, `batch` rows per
     /// transaction, so a rotation runs while the server keeps serving; then the TOTP secrets, the
-    /// analytics pseudonym keys, the OTA keys and the device PSKs). Returns
+    /// analytics pseudonym keys, the OTA keys, the device PSKs and the device CAs' keys). Returns
     /// how many rows were re-sealed.
     pub async fn reseal_all(&self, batch: i64) -> Result<u64> {
         let current = self.keys.current_id();
@@ -536,7 +536,8 @@ impl Store {
                     + self.reseal_mfa_secrets().await?
                     + self.reseal_analytics_keys().await?
                     + self.reseal_ota_keys().await?
-                    + self.reseal_device_psks().await?);
+                    + self.reseal_device_psks().await?
+                    + self.reseal_device_ca_keys().await?);
             };
             after = last.try_get("imsi")?;
             let mut tx = self.pool.begin().await?;

@@ -50,6 +50,7 @@ pub mod cluster;
 mod columns;
 pub mod copy;
 mod db;
+pub mod devcerts;
 pub mod device_psk;
 mod devices;
 mod error;

@@ -79,6 +79,8 @@ pub struct App {
     sgd: Option<Arc<crate::sgd_front::SgdFront>>,
     /// The OTA engine, with `[ota]`.
     ota: Option<crate::ota_run::OtaPart>,
+    /// The EST server, with `[devices] est_listen`.
+    est: Option<crate::est_run::EstPart>,
     metrics: Option<(tokio::net::TcpListener, Exporter)>,
     tokens: Tokens,
     /// Held while serving on SQLite: a second `warden serve` on the same file is refused.
@@ -239,6 +241,7 @@ impl App {
         if let Some(o) = &ota {
             sms.attach(o.engine());
         }
+        let est = crate::est_run::EstPart::build(&config, &store).await?;
         let metrics = metrics.map(|(l, mut exporter)| {
             if let Some(fw) = &firewall {
                 let fw = fw.firewall().clone();
@@ -262,6 +265,7 @@ impl App {
             analytics,
             sgd,
             ota,
+            est,
             metrics,
             tokens,
             _sqlite_lock: lock,
@@ -283,6 +287,7 @@ impl App {
             analytics,
             sgd,
             ota,
+            est,
             metrics,
             tokens,
             _sqlite_lock,
@@ -343,6 +348,11 @@ impl App {
         running.spawn(Stage::Edge, "outbox delivery", deliver_outbox(hss.clone(), tokens.edge.child_token()));
         if let Some(o) = ota {
             running.spawn(Stage::Edge, "OTA engine", o.run(tokens.edge.child_token()));
+        }
+        if let Some(e) = est {
+            for (name, task) in e.start(tokens.edge.child_token()) {
+                running.spawn(Stage::Edge, name, task);
+            }
         }
         // The platform on its own runtime at a lower priority, so it cannot starve Diameter.
         let edge = platform.as_ref().map(|_| EdgeRuntime::new()).transpose()?;

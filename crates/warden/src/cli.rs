@@ -25,6 +25,9 @@ pub enum Command {
     /// SIM over the air: build and check TS 102 225 secured packets (SMS-PP) and PoRs.
     #[command(subcommand)]
     Ota(OtaCommand),
+    /// Device certificates over EST (docs/est.md): enrolment tokens, listing, revocation.
+    #[command(subcommand)]
+    Est(EstCommand),
     /// Run the HSS: Diameter S6a/S13 server (and metrics) until SIGINT/SIGTERM.
     Serve,
     /// Provision and manage SIMs.
@@ -533,6 +536,50 @@ pub struct TuakArgs {
     /// Number of Keccak-f[1600] iterations.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub iterations: u32,
+}
+
+/// `warden est …`
+#[derive(Debug, Subcommand)]
+pub enum EstCommand {
+    /// Creates a one-time enrolment token for a device and prints it (once: only its hash is kept).
+    Token(EstTokenArgs),
+    /// Revokes a device certificate (it then shows as revoked in the CRL and OCSP, and cannot re-enrol).
+    Revoke {
+        /// The certificate's serial number (hex, as `openssl x509 -serial` prints it).
+        serial: String,
+        /// RFC 5280 reason: unspecified, keyCompromise, cACompromise, affiliationChanged, superseded,
+        /// cessationOfOperation, certificateHold, privilegeWithdrawn.
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
+    /// Lists device certificates, newest first, one JSON object per line.
+    List {
+        /// Only this endpoint's.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+    },
+}
+
+/// `warden est token`
+#[derive(Debug, Args)]
+pub struct EstTokenArgs {
+    /// The device's endpoint name (the certificate's CN).
+    pub endpoint: String,
+    /// The SIM's IMSI, bound in the certificate (`urn:imsi:…`); the certificate belongs to its tenant.
+    #[arg(long)]
+    pub imsi: Option<String>,
+    /// The device's IMEI (15 digits), bound in the certificate (`urn:imei:…`, RFC 7254).
+    #[arg(long)]
+    pub imei: Option<String>,
+    /// The tenant (without --imsi; default: the operator's).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// How long the token is valid: seconds, or a number with s, m, h or d (default: [devices] token_hours).
+    #[arg(long)]
+    pub ttl: Option<String>,
 }
 
 /// `warden ota …`

@@ -100,13 +100,55 @@ pub struct Config {
     /// absent: not started.
     #[serde(default)]
     pub ota: Option<otajobs::settings::OtaSection>,
-    /// The LwM2M server on CoAP and CoAPs/DTLS (docs/devices.md, docs/devices-dtls.md); absent: not
+    /// Device management: the LwM2M server on CoAP and CoAPs/DTLS (docs/devices.md,
+    /// docs/devices-dtls.md) and the EST server with its CA, CRL and OCSP (docs/est.md); absent: not
     /// started.
     #[serde(default)]
-    pub devices: Option<crate::devices_run::DevicesConfig>,
+    pub devices: Option<DevicesSection>,
     /// The file this configuration was read from (for reloads).
     #[serde(skip)]
     pub source: Option<PathBuf>,
+}
+
+/// The EST keys of `[devices]` (docs/est.md); every other key is the LwM2M server's.
+const EST_KEYS: &[&str] = &[
+    "est_listen",
+    "revocation_listen",
+    "public_url",
+    "est_tls",
+    "est_ca",
+    "cert_days",
+    "crl_hours",
+    "token_hours",
+    "max_body",
+];
+
+/// `[devices]`: one section for the LwM2M server (CoAP and CoAPs/DTLS listeners) and the EST server.
+/// Each part refuses keys it does not know; the EST keys ([`EST_KEYS`]) go to the EST part.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DevicesSection {
+    /// The LwM2M server and its CoAP/CoAPs listeners.
+    pub lwm2m: crate::devices_run::DevicesConfig,
+    /// The EST server, its CA, CRL and OCSP.
+    pub est: est::EstSettings,
+}
+
+impl<'de> Deserialize<'de> for DevicesSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error as _;
+        let mut lwm2m = toml::Table::deserialize(d)?;
+        let mut est = toml::Table::new();
+        for key in EST_KEYS {
+            if let Some(v) = lwm2m.remove(*key) {
+                est.insert((*key).to_string(), v);
+            }
+        }
+        Ok(DevicesSection {
+            lwm2m: crate::devices_run::DevicesConfig::deserialize(toml::Value::Table(lwm2m))
+                .map_err(D::Error::custom)?,
+            est: est::EstSettings::deserialize(toml::Value::Table(est)).map_err(D::Error::custom)?,
+        })
+    }
 }
 
 /// `[sms]`: the router's own keys (as [`sms::SmsConfig`]) and the SMPP client's `[sms.smpp]`
@@ -219,7 +261,8 @@ impl Config {
             ota.check()?;
         }
         if let Some(d) = &self.devices {
-            d.check().map_err(ConfigError::Devices)?;
+            d.lwm2m.check().map_err(ConfigError::Devices)?;
+            d.est.validate().map_err(ConfigError::Devices)?;
         }
         Ok(())
     }
@@ -341,7 +384,7 @@ mod sms_tests {
         assert!(Config::default().devices.is_none(), "no CoAPs listener without [devices]");
         let c: Config = toml::from_str("[devices]\n").unwrap();
         c.validate().unwrap();
-        let d = c.devices.unwrap();
+        let d = c.devices.unwrap().lwm2m;
         assert_eq!(d.coaps_listen, "127.0.0.1:5684".parse().unwrap());
         assert_eq!((d.coaps_max_sessions, d.coaps_max_handshakes, d.coaps_psk_refresh_secs), (10_000, 256, 5));
         let c: Config = toml::from_str("[devices]\ncoaps_cert = \"c.pem\"\n").unwrap();
@@ -349,6 +392,13 @@ mod sms_tests {
         let c: Config = toml::from_str("[devices]\ncoaps_max_handshakes = 0\n").unwrap();
         assert!(c.validate().is_err());
         assert!(toml::from_str::<Config>("[devices]\ncoaps_port = 5684\n").is_err(), "unknown keys refused");
+        // The EST keys go to the EST part, and are checked there.
+        let c: Config = toml::from_str("[devices]\nest_listen = \"127.0.0.1:8443\"\ncert_days = 7\n").unwrap();
+        let d = c.devices.clone().unwrap();
+        assert_eq!((d.est.est_listen, d.est.cert_days), (Some("127.0.0.1:8443".parse().unwrap()), 7));
+        assert_eq!(d.lwm2m, crate::devices_run::DevicesConfig::default());
+        let c: Config = toml::from_str("[devices]\ncert_days = 0\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("cert_days"));
     }
 
     #[test]

@@ -196,7 +196,7 @@ pub struct DevicesPart {
 impl DevicesPart {
     /// Binds the CoAP listener; `None` without `[devices]`.
     pub async fn build(config: &Config, store: &Store) -> Result<Option<DevicesPart>, ServeError> {
-        let Some(dc) = config.devices.clone() else { return Ok(None) };
+        let Some(dc) = config.devices.as_ref().map(|d| d.lwm2m.clone()) else { return Ok(None) };
         dc.check().map_err(ServeError::Devices)?;
         let socket = tokio::net::UdpSocket::bind(dc.coap_listen).await.map_err(|source| ServeError::Bind {
             key: "devices.coap_listen",

@@ -62,6 +62,9 @@ pub enum ServeError {
     /// The API's TLS material.
     #[error(transparent)]
     HttpTls(#[from] api::tls::TlsError),
+    /// `[devices]`: the EST server cannot start (a bad value, no TLS material).
+    #[error("devices: {0}")]
+    Est(String),
     /// The breached-password corpus.
     #[error(transparent)]
     Breached(#[from] api::BreachedFileError),

@@ -25,6 +25,8 @@ mod devices_cmd;
 mod devices_run;
 mod edge_runtime;
 mod error;
+mod est_cmd;
+mod est_run;
 mod firewall_replication;
 mod firewall_run;
 mod firewall_view;
@@ -169,6 +171,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Audit(_) => unreachable!("handled in main"),
             Command::Analytics(_) => unreachable!("handled in main"),
             Command::Tls(_) => unreachable!("handled synchronously"),
+            Command::Est(cmd) => est_cmd::run(&config, cmd).await,
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,
             Command::Bench(BenchCommand::S6a(args)) => {

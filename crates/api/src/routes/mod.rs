@@ -6,6 +6,7 @@ pub mod access;
 pub mod analytics;
 pub mod approvals;
 pub mod catalogue;
+pub mod certificates;
 pub mod devices;
 pub mod events;
 pub mod fdl;

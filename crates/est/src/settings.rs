@@ -1,0 +1,149 @@
+//! `[devices]` settings of the EST server: where it listens (HTTPS, and plain HTTP for the CRL and
+//! OCSP), its TLS certificate, one CA per tenant or one for the operator, certificate lifetimes, the
+//! public base URL written into certificates, and the request size limit.
+
+use std::net::SocketAddr;
+
+use serde::Deserialize;
+
+/// One issuing CA per tenant, or one for the whole operator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaMode {
+    /// Each tenant's devices get certificates from the tenant's own CA.
+    #[default]
+    Tenant,
+    /// Every device gets its certificate from the operator's CA.
+    Operator,
+}
+
+/// The EST keys of `[devices]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstSettings {
+    /// EST over HTTPS (RFC 7030), e.g. `127.0.0.1:8443`; absent: no EST server.
+    #[serde(default)]
+    pub est_listen: Option<SocketAddr>,
+    /// CRL and OCSP over plain HTTP (RFC 5280 §4.2.1.13, RFC 6960 appendix A), default
+    /// `127.0.0.1:8089`; they are also served on the HTTPS listener.
+    #[serde(default = "default_revocation_listen")]
+    pub revocation_listen: SocketAddr,
+    /// The base URL of the CRL and OCSP as devices reach it, written into every certificate
+    /// (default `http://<revocation_listen>`).
+    #[serde(default)]
+    pub public_url: Option<String>,
+    /// The EST listener's certificate chain and key (PEM); absent: `[http.tls]`'s.
+    #[serde(default)]
+    pub est_tls: Option<api::tls::TlsFiles>,
+    /// `tenant` (default) or `operator`.
+    #[serde(default)]
+    pub est_ca: CaMode,
+    /// Lifetime of device certificates, days (default 30).
+    #[serde(default = "default_cert_days")]
+    pub cert_days: u32,
+    /// How long a CRL is valid (its nextUpdate), hours (default 24).
+    #[serde(default = "default_crl_hours")]
+    pub crl_hours: u32,
+    /// Default lifetime of enrolment tokens, hours (default 24).
+    #[serde(default = "default_token_hours")]
+    pub token_hours: u32,
+    /// Largest request body, bytes (default 16 KiB): larger ones get 413.
+    #[serde(default = "default_max_body")]
+    pub max_body: usize,
+}
+
+fn default_revocation_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8089))
+}
+
+fn default_cert_days() -> u32 {
+    30
+}
+
+fn default_crl_hours() -> u32 {
+    24
+}
+
+fn default_token_hours() -> u32 {
+    24
+}
+
+fn default_max_body() -> usize {
+    16 * 1024
+}
+
+impl Default for EstSettings {
+    fn default() -> Self {
+        Self {
+            est_listen: None,
+            revocation_listen: default_revocation_listen(),
+            public_url: None,
+            est_tls: None,
+            est_ca: CaMode::default(),
+            cert_days: default_cert_days(),
+            crl_hours: default_crl_hours(),
+            token_hours: default_token_hours(),
+            max_body: default_max_body(),
+        }
+    }
+}
+
+impl EstSettings {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=825).contains(&self.cert_days) {
+            return Err(format!("devices.cert_days = {}: must be 1 to 825", self.cert_days));
+        }
+        if self.crl_hours == 0 || self.crl_hours > 24 * 31 {
+            return Err(format!("devices.crl_hours = {}: must be 1 to 744", self.crl_hours));
+        }
+        if self.token_hours == 0 || self.token_hours > 24 * 90 {
+            return Err(format!("devices.token_hours = {}: must be 1 to 2160", self.token_hours));
+        }
+        if !(1024..=1 << 20).contains(&self.max_body) {
+            return Err(format!("devices.max_body = {}: must be 1024 to 1048576", self.max_body));
+        }
+        if let Some(u) = &self.public_url {
+            if !(u.starts_with("http://") || u.starts_with("https://")) {
+                return Err(format!("devices.public_url = {u:?}: must be an http:// or https:// URL"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The issuing policy these settings give.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            ca_mode: self.est_ca,
+            lifetime_secs: i64::from(self.cert_days) * 86_400,
+            public_url: self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.revocation_listen)),
+            crl_next_update_secs: i64::from(self.crl_hours) * 3600,
+            ocsp_next_update_secs: 3600,
+            max_body: self.max_body,
+        }
+    }
+}
+
+/// What the CA writes into certificates and revocation data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Per tenant or per operator.
+    pub ca_mode: CaMode,
+    /// Certificate lifetime, seconds.
+    pub lifetime_secs: i64,
+    /// Base URL of the CRL and OCSP.
+    pub public_url: String,
+    /// CRL nextUpdate − thisUpdate, seconds.
+    pub crl_next_update_secs: i64,
+    /// OCSP nextUpdate − thisUpdate, seconds.
+    pub ocsp_next_update_secs: i64,
+    /// Largest request body, bytes.
+    pub max_body: usize,
+}
+
+impl Policy {
+    /// The revocation URLs of the CA of `scope`.
+    pub fn urls(&self, scope: &str) -> crate::ca::RevocationUrls {
+        crate::enrol::revocation_urls(&self.public_url, scope)
+    }
+}

@@ -5,6 +5,7 @@
 //! from the store every `coaps_psk_refresh_secs`, so keys added or removed by the CLI apply without a
 //! restart.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -19,25 +20,35 @@ use crate::devices_run::DevicesConfig;
 use crate::error::ServeError;
 
 /// The LwM2M core behind the DTLS listener: each decrypted datagram goes to the core with the
-/// peer's authenticated identity (the core refuses an endpoint name that is not that identity);
-/// answers to the same peer go back through the session, anything for other peers through the
-/// listener's outbound queue.
+/// endpoint name the peer authenticated as — the endpoint a PSK identity was stored for
+/// (`warden devices psk add ENDPOINT --identity ID`), or a certificate's name as it is (EST issues
+/// `CN=<endpoint>`) — and the core refuses a registration under any other name. Answers to the same
+/// peer go back through the session, anything for other peers through the listener's outbound queue.
 pub struct Lwm2mOverDtls {
     service: Arc<lwm2m::runtime::Service>,
     outbound: std::sync::OnceLock<dtls::Outbound>,
+    /// PSK identity → endpoint name, reloaded with the keys.
+    endpoints: std::sync::RwLock<Arc<HashMap<String, String>>>,
 }
 
 impl Lwm2mOverDtls {
     /// Hands datagrams to `service`.
     pub fn new(service: Arc<lwm2m::runtime::Service>) -> Arc<Self> {
-        Arc::new(Lwm2mOverDtls { service, outbound: std::sync::OnceLock::new() })
+        Arc::new(Lwm2mOverDtls { service, outbound: std::sync::OnceLock::new(), endpoints: Default::default() })
+    }
+
+    /// The endpoint name `identity` stands for.
+    fn endpoint_of(&self, identity: String) -> String {
+        let map = self.endpoints.read().unwrap_or_else(|p| p.into_inner()).clone();
+        map.get(&identity).cloned().unwrap_or(identity)
     }
 }
 
 impl DatagramHandler for Lwm2mOverDtls {
     fn handle(&self, peer: SocketAddr, identity: Option<String>, datagram: &[u8]) -> Vec<Vec<u8>> {
+        let endpoint = identity.map(|i| self.endpoint_of(i));
         let mut back = Vec::new();
-        for t in self.service.handle_datagram(peer, identity.as_deref(), datagram) {
+        for t in self.service.handle_datagram(peer, endpoint.as_deref(), datagram) {
             if t.peer == peer {
                 back.push(t.datagram);
             } else if let Some(out) = self.outbound.get() {
@@ -65,9 +76,11 @@ fn read(key: &str, path: &Path) -> Result<Vec<u8>, ServeError> {
 }
 
 /// Loads the store's PSKs into `table`; returns how many.
-async fn load_psks(store: &Store, table: &PskTable) -> Result<usize, store::StoreError> {
+async fn load_psks(store: &Store, table: &PskTable, core: &Lwm2mOverDtls) -> Result<usize, store::StoreError> {
     let psks = store.device_psk_keys().await?;
     let n = psks.len();
+    let names: HashMap<String, String> = psks.iter().map(|p| (p.identity.clone(), p.endpoint.clone())).collect();
+    *core.endpoints.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(names);
     table.replace(psks.into_iter().map(|p| (p.identity, p.key)));
     Ok(n)
 }
@@ -77,6 +90,7 @@ pub struct CoapsPart {
     server: DtlsServer,
     store: Store,
     psks: Arc<PskTable>,
+    core: Arc<Lwm2mOverDtls>,
     refresh: Duration,
 }
 
@@ -90,7 +104,7 @@ impl CoapsPart {
     ) -> Result<CoapsPart, ServeError> {
         section.check().map_err(ServeError::Devices)?;
         let psks = Arc::new(PskTable::default());
-        load_psks(store, &psks).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
+        load_psks(store, &psks, &core).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
         let x509 = match (&section.coaps_cert, &section.coaps_key, &section.coaps_client_ca) {
             (Some(c), Some(k), Some(ca)) => Some(X509Credentials {
                 cert_chain_pem: read("coaps_cert", c)?,
@@ -115,13 +129,14 @@ impl CoapsPart {
             server,
             store: store.clone(),
             psks,
+            core,
             refresh: Duration::from_secs(section.coaps_psk_refresh_secs),
         })
     }
 
     /// Serves until `stop`, reloading the PSKs on the way.
     pub async fn run(self, stop: CancellationToken) {
-        let CoapsPart { server, store, psks, refresh } = self;
+        let CoapsPart { server, store, psks, core, refresh } = self;
         tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
         let reload = {
             let stop = stop.clone();
@@ -132,7 +147,7 @@ impl CoapsPart {
                     tokio::select! {
                         _ = stop.cancelled() => return,
                         _ = tick.tick() => {
-                            if let Err(e) = load_psks(&store, &psks).await {
+                            if let Err(e) = load_psks(&store, &psks, &core).await {
                                 tracing::warn!(error = %e, "device PSKs not reloaded; the previous ones stay");
                             }
                         }

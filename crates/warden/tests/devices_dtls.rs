@@ -154,3 +154,38 @@ async fn serve_takes_the_stored_psks_over_dtls() {
     assert!(!done, "removed: {out}");
     assert!(out.contains("unknown psk identity"), "the server says why: {out}");
 }
+
+/// A device over DTLS-PSK reaches the LwM2M core under the endpoint its PSK was stored for: libcoap's
+/// `coap-client-gnutls` (a CoAPs client nobody on the project wrote) registers as `ep-3` with the
+/// identity `id-3`, and a registration under another endpoint name with the same key is refused
+/// with 4.03.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_registers_over_dtls_only_under_its_own_endpoint() {
+    let Some(client) = common::found("coap-client-gnutls") else {
+        assert!(std::env::var_os("CI").is_none(), "coap-client-gnutls is required under CI (libcoap3-bin)");
+        println!("SKIPPED: coap-client-gnutls not found on PATH (Debian package libcoap3-bin)");
+        return;
+    };
+    let coaps = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let coap = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let extra = format!("[devices]\ncoap_listen = \"{coap}\"\ncoaps_listen = \"{coaps}\"\n");
+    let n = node("23", &[], "", &extra);
+    let d = n.dir.path().to_path_buf();
+    // coap-client takes the key as text: an ASCII key, stored as its hex.
+    let key = "ep3-secret-psk-1";
+    ok(&warden(&d, &["devices", "psk", "add", "ep-3", "--identity", "id-3", "--key", &hex::encode(key)]));
+    let _server = n.start().await;
+    let register = move |ep: &str| {
+        let out = Command::new(client.clone())
+            .args(["-m", "post", "-B", "5", "-u", "id-3", "-k", key, "-e", "</1/0>,</3/0>"])
+            .arg(format!("coaps://{coaps}/rd?ep={ep}&lt=60&lwm2m=1.1&b=U"))
+            .output()
+            .expect("run coap-client-gnutls");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    };
+    let again = register.clone();
+    let other = tokio::task::spawn_blocking(move || again("ep-other")).await.unwrap();
+    assert!(other.contains("4.03"), "another endpoint name is refused: {other}");
+    let own = tokio::task::spawn_blocking(move || register("ep-3")).await.unwrap();
+    assert!(!own.contains("4.") && !own.contains("5."), "its own endpoint registers: {own}");
+}

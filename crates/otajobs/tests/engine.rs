@@ -137,10 +137,13 @@ async fn a_restarted_engine_resumes_without_resending_confirmed_items() {
         let (e, id) = (p.engine.clone(), job.id.clone());
         tokio::spawn(async move { e.run_job(&id).await })
     };
-    // Wait until SIMs 0 and 1 are confirmed, then "crash".
-    for _ in 0..200 {
+    // Wait until SIMs 0 and 1 are confirmed and SIM 2's command is out (waiting for its PoR), then
+    // "crash".
+    let third: ids::Imsi = sims[2].parse().unwrap();
+    for _ in 0..500 {
         let j = p.store().ota_job(&Scope::Operator, &job.id).await.unwrap().unwrap();
-        if j.done == 2 {
+        let sent = !p.store().ota_history(&Scope::Operator, &third, 10).await.unwrap().unwrap().is_empty();
+        if j.done == 2 && sent {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;

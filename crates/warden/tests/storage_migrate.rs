@@ -188,6 +188,50 @@ async fn filled_workspace() -> tempfile::TempDir {
         .finish_ota_item(&job.id, imsi.as_str(), "done", 1, "", &[("3F00/7FFF/6F07".into(), "00".into())])
         .await
         .unwrap();
+    // A device CA with a certificate and an enrolment token (EST), a firmware signing key and an image.
+    store.put_device_ca("acme", b"ca-certificate-der", b"ca-key-pkcs8").await.unwrap();
+    store.create_est_token("acme", "meter-1", Some(imsi.as_str()), None, 3600, "alice").await.unwrap();
+    let cert = store::devcerts::NewDeviceCert {
+        serial: "0a1b2c".into(),
+        ca_scope: "acme".into(),
+        tenant: "acme".into(),
+        endpoint: "meter-1".into(),
+        subject: "CN=meter-1".into(),
+        san: vec![format!("urn:imsi:{}", imsi.as_str())],
+        imsi: Some(imsi.as_str().into()),
+        imei: None,
+        not_before: 1,
+        not_after: 2_000_000_000,
+        replaces: None,
+        cert_der: vec![0x30, 0x03, 0x02, 0x01, 0x01],
+    };
+    store.record_device_cert(&cert, None).await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let key = store::firmware::FirmwareKeyRow {
+        tenant: "acme".into(),
+        fingerprint: "ab".repeat(32),
+        algorithm: "ed25519".into(),
+        public_pem: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n".into(),
+        label: "release".into(),
+        created_by: "alice".into(),
+        created_at: 1,
+    };
+    tx.add_firmware_key(&key).await.unwrap();
+    let image = store::firmware::NewFirmwareImage {
+        tenant: "acme".into(),
+        model: "meter".into(),
+        version: "1.0".into(),
+        size: 3,
+        sha256: "cd".repeat(32),
+        manifest: b"{}".to_vec(),
+        signature: vec![1, 2, 3],
+        signed_by: "ab".repeat(32),
+        image: vec![0, 255, 7],
+        created_by: "alice".into(),
+        created_at: 1,
+    };
+    tx.add_firmware_image(&image).await.unwrap();
+    tx.commit().await.unwrap();
     // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
     ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));
     dir

@@ -282,13 +282,7 @@ pub fn tlv_resources(values: &[(Path, Value)]) -> Vec<u8> {
         .map(|(p, v)| Tlv {
             kind: Kind::Resource,
             id: p.resource.unwrap_or(0),
-            value: match v {
-                Value::Integer(i) => tlv::int_bytes(*i),
-                Value::Float(f) => f.to_be_bytes().to_vec(),
-                Value::Boolean(b) => vec![u8::from(*b)],
-                Value::String(s) => s.as_bytes().to_vec(),
-                Value::Opaque(o) => o.clone(),
-            },
+            value: content::tlv_value(v),
             children: vec![],
         })
         .collect();

@@ -41,12 +41,15 @@ fn python_device() -> bool {
 
 /// Runs the device script; its JSON report.
 async fn device(bootstrap: SocketAddr, endpoint: &str, identity: &str, key: &str, extra: &[&str]) -> Value {
+    let mut args = vec!["--identity", identity, "--key", key];
+    args.extend_from_slice(extra);
+    device_with(bootstrap, endpoint, &args).await
+}
+
+async fn device_with(bootstrap: SocketAddr, endpoint: &str, args: &[&str]) -> Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/lwm2m_bootstrap/device.py");
     let mut cmd = Command::new("python3");
-    cmd.arg(script)
-        .args(["--bootstrap", &bootstrap.to_string(), "--endpoint", endpoint, "--identity", identity, "--key", key])
-        .args(["--timeout", "15"])
-        .args(extra);
+    cmd.arg(script).args(["--bootstrap", &bootstrap.to_string(), "--endpoint", endpoint, "--timeout", "15"]).args(args);
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run python3")).await.unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     let last = text.lines().last().unwrap_or_default().to_string();
@@ -163,4 +166,40 @@ async fn a_device_bootstraps_over_dtls_psk_and_registers_with_the_provisioned_ps
     let stored = server_psks(&d);
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0]["identity"].as_str(), Some(&*identity), "replaced");
+}
+
+/// A lab's plain-CoAP bootstrap (`allow_unsecured` and `bootstrap_coap_listen`): the device gets a
+/// NoSec account (mode 3, `coap://` and the plain listener, no identity, no key), registers over plain
+/// CoAP with it, and nothing is stored; a plain-CoAP registration of the same name elsewhere is
+/// unaffected by the DTLS bootstrap listener next to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lab_bootstrap_over_plain_coap_provisions_nosec_only() {
+    if !python_device() {
+        return;
+    }
+    let (coap, coaps, bs, bs_plain) = (free_udp(), free_udp(), free_udp(), free_udp());
+    let extra = format!(
+        "[devices]\ncoap_listen = \"{coap}\"\ncoaps_listen = \"{coaps}\"\nbootstrap_listen = \"{bs}\"\n\
+         bootstrap_coap_listen = \"{bs_plain}\"\nallow_unsecured = true\nread_device_objects = false\n"
+    );
+    let n = node("32", &[], "", &extra);
+    let d = n.dir.path().to_path_buf();
+    let token = n.admin_token();
+    let api = n.api();
+    let _server = n.start().await;
+    let r = device_with(bs_plain, "lab-7", &["--plain"]).await;
+    assert_eq!(r["bootstrap_request"], "2.04 Changed", "{r}");
+    assert_eq!(r["finished"], true, "{r}");
+    let sec = &r["security"];
+    assert_eq!(sec["uri"], format!("coap://{coap}"), "{r}");
+    assert_eq!(
+        (sec["mode"].as_i64(), sec["key_hex"].as_str(), sec["identity_hex"].as_str()),
+        (Some(3), Some(""), Some(""))
+    );
+    assert_eq!(r["register"], "2.01 Created", "{r}");
+    assert!(server_psks(&d).is_empty(), "a NoSec account stores nothing");
+    let done = wait_events(&api, &token, "device.bootstrapped", 1).await;
+    assert!(done[0]["detail"].as_str().unwrap().contains("nosec"), "{done:?}");
+    let (s, dev) = http("GET", &format!("{api}/devices/lab-7"), &token, None).await;
+    assert_eq!((s, dev["unsecured"].as_bool()), (200, Some(true)), "{dev}");
 }

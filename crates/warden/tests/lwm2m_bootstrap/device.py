@@ -3,7 +3,8 @@
 (PyPI DTLSSocket): CoAP and DTLS-PSK are theirs; this script only plays the device's part of the
 client-initiated bootstrap (LwM2M Core 1.1 section 6.1).
 
-1. POST coaps://BS/bs?ep=EP with the bootstrap PSK (identity and key as given).
+1. POST coaps://BS/bs?ep=EP with the bootstrap PSK (identity and key as given); with --plain,
+   coap://BS/bs?ep=EP without DTLS (a lab's NoSec bootstrap).
 2. Answer the bootstrap server's Delete /0 and /1 (2.02), Write /0/x and /1/y (2.04, the TLV payload
    decoded here) and Bootstrap-Finish POST /bs (2.04). With --refuse-write the Security write is
    answered 4.00 instead, as a device would a payload it cannot take.
@@ -98,8 +99,9 @@ async def main():
     p = argparse.ArgumentParser()
     p.add_argument("--bootstrap", required=True, help="host:port of the bootstrap server (DTLS)")
     p.add_argument("--endpoint", required=True)
-    p.add_argument("--identity", required=True)
-    p.add_argument("--key", required=True, help="bootstrap PSK, hex")
+    p.add_argument("--identity", default="")
+    p.add_argument("--key", default="", help="bootstrap PSK, hex")
+    p.add_argument("--plain", action="store_true", help="bootstrap over plain CoAP (a lab's NoSec)")
     p.add_argument("--refuse-write", action="store_true")
     p.add_argument("--no-register", action="store_true")
     p.add_argument("--timeout", type=float, default=30.0)
@@ -110,12 +112,14 @@ async def main():
     device = Device(a.refuse_write, finished)
     ctx.serversite = device
     try:
-        ctx.client_credentials.load_from_dict({
-            "coaps://%s/*" % a.bootstrap: {
-                "dtls": {"psk": {"hex": a.key}, "client-identity": {"ascii": a.identity}},
-            }
-        })
-        req = Message(code=Code.POST, uri="coaps://%s/bs?ep=%s" % (a.bootstrap, a.endpoint))
+        scheme = "coap" if a.plain else "coaps"
+        if not a.plain:
+            ctx.client_credentials.load_from_dict({
+                "coaps://%s/*" % a.bootstrap: {
+                    "dtls": {"psk": {"hex": a.key}, "client-identity": {"ascii": a.identity}},
+                }
+            })
+        req = Message(code=Code.POST, uri="%s://%s/bs?ep=%s" % (scheme, a.bootstrap, a.endpoint))
         try:
             resp = await asyncio.wait_for(ctx.request(req).response, a.timeout)
             result["bootstrap_request"] = str(resp.code)
@@ -153,11 +157,12 @@ async def main():
             return result
         s = result["security"]
         target = s["uri"]
-        ctx.client_credentials.load_from_dict({
-            "%s/*" % target: {
-                "dtls": {"psk": {"hex": s["key_hex"]}, "client-identity": {"hex": s["identity_hex"]}},
-            }
-        })
+        if s["mode"] == 0:
+            ctx.client_credentials.load_from_dict({
+                "%s/*" % target: {
+                    "dtls": {"psk": {"hex": s["key_hex"]}, "client-identity": {"hex": s["identity_hex"]}},
+                }
+            })
         lifetime = result["server"]["lifetime"]
         deadline = asyncio.get_running_loop().time() + a.timeout
         while True:

@@ -166,6 +166,15 @@ async fn a_device_bootstraps_over_dtls_psk_and_registers_with_the_provisioned_ps
     let stored = server_psks(&d);
     assert_eq!(stored.len(), 1);
     assert_ne!(stored[0]["identity"].as_str(), Some(&*identity), "replaced");
+
+    // Removing a bootstrap credential: audited; a second removal says there is none.
+    ok(&warden(&d, &["devices", "bootstrap", "remove", "other-ep"]));
+    let again = warden(&d, &["devices", "bootstrap", "remove", "other-ep"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no bootstrap PSK for endpoint other-ep"), "{again:?}");
+    let log = ok(&warden(&d, &["audit-log", "show", "--limit", "50"]));
+    assert!(log.contains("devices.bootstrap.add") && log.contains("devices.bootstrap.remove"), "{log}");
+    assert!(!log.contains(BS_KEY));
 }
 
 /// A lab's plain-CoAP bootstrap (`allow_unsecured` and `bootstrap_coap_listen`): the device gets a

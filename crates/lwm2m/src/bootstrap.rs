@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 use coap::dedup::{Dedup, Seen, EXCHANGE_LIFETIME};
 use coap::option::check_request_options;
 use coap::{Code, Message, MessageType, OptionNumber};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::content::{self, Value};
 use crate::path::Path;
@@ -210,6 +210,13 @@ struct InFlight {
     attempts: u8,
     next_at: Instant,
     give_up_at: Instant,
+}
+
+impl Drop for InFlight {
+    /// A Security write carries the key: wiped when the request is done with.
+    fn drop(&mut self) {
+        self.message.payload.zeroize();
+    }
 }
 
 struct Session {

@@ -24,6 +24,22 @@ fn seed_messages() -> Vec<Vec<u8>> {
     vec![reg.encode(), upd.encode(), blk.encode(), ack.encode()]
 }
 
+/// One generated input: a seed with one byte changed, or random bytes.
+type Input = (usize, prop::sample::Index, u8, Vec<u8>, u8, bool);
+
+/// The peer (port `base` + `who`), its identity (`dev-1` for peer 2) and the datagram of an input.
+fn input(base: u16, seeds: &[Vec<u8>], i: Input) -> (SocketAddr, Option<&'static str>, Vec<u8>) {
+    let (which, at, byte, random, who, mutate) = i;
+    let peer: SocketAddr = format!("127.0.0.1:{}", base + u16::from(who)).parse().unwrap();
+    let identity = (who == 2).then_some("dev-1");
+    let mut d = if mutate { seeds[which].clone() } else { random };
+    if mutate && !d.is_empty() {
+        let k = at.index(d.len());
+        d[k] = byte;
+    }
+    (peer, identity, d)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
 
@@ -37,13 +53,7 @@ proptest! {
         let seeds = seed_messages();
         let mut created = 0usize;
         for (i, (which, at, byte, random, who, mutate)) in inputs.into_iter().enumerate() {
-            let peer: SocketAddr = format!("127.0.0.1:{}", 40000 + u16::from(who)).parse().unwrap();
-            let identity = (who == 2).then_some("dev-1");
-            let mut d = if mutate { seeds[which].clone() } else { random };
-            if mutate && !d.is_empty() {
-                let k = at.index(d.len());
-                d[k] = byte;
-            }
+            let (peer, identity, d) = input(40000, &seeds, (which, at, byte, random, who, mutate));
             let now = t0 + Duration::from_millis(i as u64 * 700);
             let out = s.handle(now, peer, identity, &d);
             for t in &out.transmits {
@@ -82,13 +92,7 @@ proptest! {
         let mut s = BootstrapServer::new(BootstrapConfig { allow_unsecured: allow, max_sessions: 2, ..BootstrapConfig::default() });
         let seeds = bootstrap_seeds();
         for (i, (which, at, byte, random, who, mutate)) in inputs.into_iter().enumerate() {
-            let peer: SocketAddr = format!("127.0.0.1:{}", 41000 + u16::from(who)).parse().unwrap();
-            let identity = (who == 2).then_some("dev-1");
-            let mut d = if mutate { seeds[which].clone() } else { random };
-            if mutate && !d.is_empty() {
-                let k = at.index(d.len());
-                d[k] = byte;
-            }
+            let (peer, identity, d) = input(41000, &seeds, (which, at, byte, random, who, mutate));
             let now = t0 + Duration::from_millis(i as u64 * 700);
             let out = s.handle(now, peer, identity, &d);
             for t in &out.transmits {

@@ -150,6 +150,18 @@ pub fn decode(format: Option<u16>, path: &Path, payload: &[u8]) -> Result<Vec<(P
     }
 }
 
+/// A value as a TLV entry holds it (LwM2M Core §7.4.3: integers in 1, 2, 4 or 8 bytes, floats in 8,
+/// booleans in 1, strings as UTF-8, opaque as is).
+pub fn tlv_value(value: &Value) -> Vec<u8> {
+    match value {
+        Value::Integer(i) => tlv::int_bytes(*i),
+        Value::Float(f) => f.to_be_bytes().to_vec(),
+        Value::Boolean(b) => vec![u8::from(*b)],
+        Value::String(s) => s.as_bytes().to_vec(),
+        Value::Opaque(o) => o.clone(),
+    }
+}
+
 /// Encodes a value for a write of one resource in `format`.
 pub fn encode_resource(format: u16, path: &Path, value: &Value) -> Result<Vec<u8>, ContentError> {
     match format {
@@ -169,14 +181,7 @@ pub fn encode_resource(format: u16, path: &Path, value: &Value) -> Result<Vec<u8
         SENML_CBOR => Ok(crate::senml_cbor::encode(&[(*path, value.clone())])),
         TLV => {
             let id = path.resource.ok_or_else(|| ContentError::BadValue("TLV write needs a resource path".into()))?;
-            let value = match value {
-                Value::Integer(i) => tlv::int_bytes(*i),
-                Value::Float(f) => f.to_be_bytes().to_vec(),
-                Value::Boolean(b) => vec![u8::from(*b)],
-                Value::String(s) => s.as_bytes().to_vec(),
-                Value::Opaque(o) => o.clone(),
-            };
-            Ok(tlv::encode(&[tlv::Tlv { kind: tlv::Kind::Resource, id, value, children: vec![] }]))
+            Ok(tlv::encode(&[tlv::Tlv { kind: tlv::Kind::Resource, id, value: tlv_value(value), children: vec![] }]))
         }
         other => Err(ContentError::Unsupported(other)),
     }

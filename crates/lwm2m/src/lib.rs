@@ -13,9 +13,12 @@
 //!   execute, discover) and observe/notify, matched by token, retransmitted, timed out.
 //! - [`path`], [`tlv`], [`senml`], [`senml_cbor`], [`content`]: object paths and the content formats
 //!   (LwM2M TLV 11542, SenML-JSON 110, SenML-CBOR 112, text/plain 0, opaque 42).
+//! - [`bootstrap`]: the bootstrap server (`POST /bs?ep=…`, then Delete, Write of the Security and
+//!   Server objects and Bootstrap-Finish), provisioning a fresh PSK account per bootstrap.
 //! - [`runtime`] (feature `runtime`): the tokio side — a UDP listener and an async handle that the
 //!   API calls.
 
+pub mod bootstrap;
 pub mod content;
 pub mod link;
 pub mod path;

@@ -320,7 +320,7 @@ const UNDERSTOOD: &[OptionNumber] = &[
     OptionNumber::BLOCK2,
 ];
 
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     let mut b = [0u8; 8];
     if getrandom::fill(&mut b).is_err() {
         // No entropy source: fall back to the clock (locations stay unique, only less unguessable).

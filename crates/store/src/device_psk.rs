@@ -1,4 +1,6 @@
-//! Device pre-shared keys for DTLS (CoAPs for LwM2M, issue #19): one PSK identity and key per
+//! Device pre-shared keys for DTLS (CoAPs for LwM2M, issue #19), in two roles ([`PskRole`]): the
+//! key a device uses with the LwM2M server (`device_psks`) and the one it uses with the bootstrap
+//! server (`device_bootstrap_psks`, migration 0028). Per role, one PSK identity and key per
 //! endpoint, the key sealed like K/OPc (bound to the endpoint and the identity, so a sealed key
 //! copied to another row does not open), tenant-scoped through the SIM the device carries (or the
 //! operator's own, `*`, when no SIM is given). Listing never returns keys; only
@@ -64,8 +66,31 @@ impl std::fmt::Debug for DevicePsk {
     }
 }
 
-fn key_field(identity: &str) -> String {
-    format!("psk:{identity}")
+/// Which server a device's PSK is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PskRole {
+    /// The LwM2M server (the CoAPs listener).
+    Server,
+    /// The bootstrap server (`bootstrap_listen`).
+    Bootstrap,
+}
+
+impl PskRole {
+    fn table(self) -> &'static str {
+        match self {
+            PskRole::Server => "device_psks",
+            PskRole::Bootstrap => "device_bootstrap_psks",
+        }
+    }
+
+    /// The sealing field: bound to the identity, and different per role so a key copied from one
+    /// table to the other does not open.
+    fn key_field(self, identity: &str) -> String {
+        match self {
+            PskRole::Server => format!("psk:{identity}"),
+            PskRole::Bootstrap => format!("bspsk:{identity}"),
+        }
+    }
 }
 
 fn info_from_row(r: &sqlx::any::AnyRow) -> Result<DevicePskInfo> {
@@ -84,6 +109,39 @@ impl Tx {
     /// tenant. `NotFound` when the SIM does not exist, `Conflict` when another endpoint already uses
     /// the identity.
     pub async fn put_device_psk(&mut self, p: &NewDevicePsk) -> Result<String> {
+        self.put_psk(PskRole::Server, p).await
+    }
+
+    /// [`Tx::put_device_psk`] for the bootstrap server's credential.
+    pub async fn put_bootstrap_psk(&mut self, p: &NewDevicePsk) -> Result<String> {
+        self.put_psk(PskRole::Bootstrap, p).await
+    }
+
+    /// Stores the LwM2M-server PSK a bootstrap provisioned to `endpoint` (replacing the one it had),
+    /// with the SIM of its bootstrap credential; returns the owning tenant and that SIM.
+    pub async fn put_bootstrapped_psk(
+        &mut self,
+        endpoint: &str,
+        identity: &str,
+        key: Zeroizing<Vec<u8>>,
+    ) -> Result<(String, Option<Imsi>)> {
+        let imsi: Option<String> = sqlx::query("SELECT imsi FROM device_bootstrap_psks WHERE endpoint = $1")
+            .bind(endpoint)
+            .fetch_optional(self.conn())
+            .await?
+            .map(|r| r.try_get("imsi"))
+            .transpose()?
+            .flatten();
+        let imsi = imsi
+            .map(|i| i.parse::<Imsi>().map_err(|e| StoreError::Corrupt { imsi: i.clone(), reason: e.to_string() }))
+            .transpose()?;
+        let p = NewDevicePsk { endpoint: endpoint.into(), identity: identity.into(), key, imsi };
+        let tenant = self.put_psk(PskRole::Server, &p).await?;
+        Ok((tenant, p.imsi))
+    }
+
+    async fn put_psk(&mut self, role: PskRole, p: &NewDevicePsk) -> Result<String> {
+        let table = role.table();
         let tenant = match &p.imsi {
             Some(imsi) => sqlx::query("SELECT tenant FROM sims WHERE imsi = $1")
                 .bind(imsi.as_str())
@@ -94,7 +152,7 @@ impl Tx {
                 .ok_or_else(|| StoreError::NotFound(format!("IMSI {imsi} not found")))?,
             None => Scope::Operator.key().to_string(),
         };
-        let taken = sqlx::query("SELECT endpoint FROM device_psks WHERE identity = $1 AND endpoint <> $2")
+        let taken = sqlx::query(&format!("SELECT endpoint FROM {table} WHERE identity = $1 AND endpoint <> $2"))
             .bind(&p.identity)
             .bind(&p.endpoint)
             .fetch_optional(self.conn())
@@ -106,14 +164,14 @@ impl Tx {
                 p.identity
             )));
         }
-        let sealed = self.keys().seal(&p.endpoint, &key_field(&p.identity), &p.key)?;
+        let sealed = self.keys().seal(&p.endpoint, &role.key_field(&p.identity), &p.key)?;
         let t = now();
-        sqlx::query(
-            "INSERT INTO device_psks (endpoint, identity, key_sealed, imsi, tenant, created_at, updated_at) \
+        sqlx::query(&format!(
+            "INSERT INTO {table} (endpoint, identity, key_sealed, imsi, tenant, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (endpoint) DO UPDATE SET identity = excluded.identity, \
              key_sealed = excluded.key_sealed, imsi = excluded.imsi, tenant = excluded.tenant, \
-             updated_at = excluded.updated_at",
-        )
+             updated_at = excluded.updated_at"
+        ))
         .bind(&p.endpoint)
         .bind(&p.identity)
         .bind(sealed)
@@ -128,17 +186,27 @@ impl Tx {
     /// Removes an endpoint's credential within `scope`; returns the removed entry (`None` when the
     /// scope holds no such endpoint).
     pub async fn remove_device_psk(&mut self, scope: &Scope, endpoint: &str) -> Result<Option<DevicePskInfo>> {
-        let row = sqlx::query(
-            "SELECT endpoint, identity, imsi, tenant, created_at, updated_at FROM device_psks WHERE endpoint = $1 \
-             AND ($2 = '*' OR tenant = $2)",
-        )
+        self.remove_psk(PskRole::Server, scope, endpoint).await
+    }
+
+    /// [`Tx::remove_device_psk`] for the bootstrap server's credential.
+    pub async fn remove_bootstrap_psk(&mut self, scope: &Scope, endpoint: &str) -> Result<Option<DevicePskInfo>> {
+        self.remove_psk(PskRole::Bootstrap, scope, endpoint).await
+    }
+
+    async fn remove_psk(&mut self, role: PskRole, scope: &Scope, endpoint: &str) -> Result<Option<DevicePskInfo>> {
+        let table = role.table();
+        let row = sqlx::query(&format!(
+            "SELECT endpoint, identity, imsi, tenant, created_at, updated_at FROM {table} WHERE endpoint = $1 \
+             AND ($2 = '*' OR tenant = $2)"
+        ))
         .bind(endpoint)
         .bind(scope.key())
         .fetch_optional(self.conn())
         .await?;
         let Some(r) = row else { return Ok(None) };
         let info = info_from_row(&r)?;
-        sqlx::query("DELETE FROM device_psks WHERE endpoint = $1").bind(endpoint).execute(self.conn()).await?;
+        sqlx::query(&format!("DELETE FROM {table} WHERE endpoint = $1")).bind(endpoint).execute(self.conn()).await?;
         Ok(Some(info))
     }
 }
@@ -146,10 +214,20 @@ impl Tx {
 impl Store {
     /// The credentials within `scope` (no keys), by endpoint.
     pub async fn device_psks(&self, scope: &Scope) -> Result<Vec<DevicePskInfo>> {
-        let rows = sqlx::query(
-            "SELECT endpoint, identity, imsi, tenant, created_at, updated_at FROM device_psks \
+        self.psks(PskRole::Server, scope).await
+    }
+
+    /// The bootstrap credentials within `scope` (no keys), by endpoint.
+    pub async fn bootstrap_psks(&self, scope: &Scope) -> Result<Vec<DevicePskInfo>> {
+        self.psks(PskRole::Bootstrap, scope).await
+    }
+
+    async fn psks(&self, role: PskRole, scope: &Scope) -> Result<Vec<DevicePskInfo>> {
+        let rows = sqlx::query(&format!(
+            "SELECT endpoint, identity, imsi, tenant, created_at, updated_at FROM {} \
              WHERE $1 = '*' OR tenant = $1 ORDER BY endpoint",
-        )
+            role.table()
+        ))
         .bind(scope.key())
         .fetch_all(self.pool())
         .await?;
@@ -158,29 +236,45 @@ impl Store {
 
     /// Every credential with its key opened, for the DTLS server.
     pub async fn device_psk_keys(&self) -> Result<Vec<DevicePsk>> {
-        let rows = sqlx::query("SELECT endpoint, identity, key_sealed FROM device_psks ORDER BY endpoint")
-            .fetch_all(self.pool())
-            .await?;
+        self.psk_keys(PskRole::Server).await
+    }
+
+    /// Every bootstrap credential with its key opened, for the bootstrap server's DTLS listener.
+    pub async fn bootstrap_psk_keys(&self) -> Result<Vec<DevicePsk>> {
+        self.psk_keys(PskRole::Bootstrap).await
+    }
+
+    async fn psk_keys(&self, role: PskRole) -> Result<Vec<DevicePsk>> {
+        let rows =
+            sqlx::query(&format!("SELECT endpoint, identity, key_sealed FROM {} ORDER BY endpoint", role.table()))
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| {
                 let (endpoint, identity): (String, String) = (r.try_get("endpoint")?, r.try_get("identity")?);
                 let key =
-                    self.keys().open(&endpoint, &key_field(&identity), &r.try_get::<Vec<u8>, _>("key_sealed")?)?;
+                    self.keys().open(&endpoint, &role.key_field(&identity), &r.try_get::<Vec<u8>, _>("key_sealed")?)?;
                 Ok(DevicePsk { endpoint, identity, key })
             })
             .collect()
     }
 
-    /// Re-seals the device PSKs not sealed with the current KEK (part of [`Store::reseal_all`]).
+    /// Re-seals the device PSKs of both roles not sealed with the current KEK (part of
+    /// [`Store::reseal_all`]).
     pub(crate) async fn reseal_device_psks(&self) -> Result<u64> {
+        Ok(self.reseal_psks(PskRole::Server).await? + self.reseal_psks(PskRole::Bootstrap).await?)
+    }
+
+    async fn reseal_psks(&self, role: PskRole) -> Result<u64> {
+        let table = role.table();
         let keys = self.keyring();
         let current = keys.current_id();
         let mut done = 0;
         let mut after = String::new();
         loop {
-            let rows = sqlx::query(
-                "SELECT endpoint, identity, key_sealed FROM device_psks WHERE endpoint > $1 ORDER BY endpoint LIMIT 500",
-            )
+            let rows = sqlx::query(&format!(
+                "SELECT endpoint, identity, key_sealed FROM {table} WHERE endpoint > $1 ORDER BY endpoint LIMIT 500"
+            ))
             .bind(&after)
             .fetch_all(self.pool())
             .await?;
@@ -193,9 +287,9 @@ impl Store {
                 if crate::seal::Keyring::blob_kek(&sealed) == Some(current) {
                     continue;
                 }
-                let field = key_field(&identity);
+                let field = role.key_field(&identity);
                 let resealed = keys.seal(&endpoint, &field, &keys.open(&endpoint, &field, &sealed)?)?;
-                sqlx::query("UPDATE device_psks SET key_sealed = $1 WHERE endpoint = $2")
+                sqlx::query(&format!("UPDATE {table} SET key_sealed = $1 WHERE endpoint = $2"))
                     .bind(resealed)
                     .bind(&endpoint)
                     .execute(&mut *tx)

@@ -93,3 +93,66 @@ async fn psks_are_sealed_scoped_unique_and_resealed() {
     })
     .await;
 }
+
+/// Bootstrap credentials (migration 0028) on both backends: their own table and sealing field (a key
+/// copied to the CoAPs table does not open), listed without keys, re-sealed by a rotation; the PSK a
+/// bootstrap provisions replaces the endpoint's CoAPs PSK and inherits the bootstrap credential's SIM.
+#[tokio::test]
+async fn bootstrap_psks_are_separate_sealed_resealed_and_provision_the_server_psk() {
+    on_every_backend(|store, url| async move {
+        let mut tx = store.begin().await.unwrap();
+        tx.insert_sims(&[testkit::provision::sim("001010000000001", None, Priority::Standard, "acme")]).await.unwrap();
+        let tenant = tx.put_bootstrap_psk(&psk("ep-1", "bs-1", 0x11, Some("001010000000001"))).await.unwrap();
+        assert_eq!(tenant, "acme");
+        tx.put_bootstrap_psk(&psk("ep-2", "bs-2", 0x12, None)).await.unwrap();
+        // The same identity may exist in the other role's table; not twice in this one.
+        tx.put_device_psk(&psk("ep-2", "bs-1", 0x13, None)).await.unwrap();
+        let e = tx.put_bootstrap_psk(&psk("ep-3", "bs-1", 0x14, None)).await;
+        assert!(matches!(&e, Err(StoreError::Conflict(m)) if m.contains("ep-1")), "{e:?}");
+        tx.commit().await.unwrap();
+        let listed = store.bootstrap_psks(&Scope::Tenant("acme".into())).await.unwrap();
+        assert_eq!(listed.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["bs-1"]);
+        let keys = store.bootstrap_psk_keys().await.unwrap();
+        assert_eq!((keys.len(), &**keys[0].key), (2, &[0x11u8; 16][..]));
+
+        // A bootstrap provisions ep-1: its CoAPs PSK, with the bootstrap credential's SIM and tenant.
+        let mut tx = store.begin().await.unwrap();
+        let (tenant, imsi) =
+            tx.put_bootstrapped_psk("ep-1", "wd-0123456789abcdef", Zeroizing::new(vec![0x21; 16])).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!((tenant.as_str(), imsi.map(|i| i.to_string())), ("acme", Some("001010000000001".into())));
+        let server = store.device_psks(&Scope::Operator).await.unwrap();
+        assert_eq!(server.iter().map(|p| p.identity.as_str()).collect::<Vec<_>>(), ["wd-0123456789abcdef", "bs-1"]);
+        assert_eq!(server[0].tenant, "acme");
+        assert_eq!(store.bootstrap_psk_keys().await.unwrap().len(), 2, "the bootstrap credential stays");
+
+        // A bootstrap key copied into the CoAPs table does not open there.
+        let raw = sqlx::AnyPool::connect(&url).await.unwrap();
+        use sqlx::Row;
+        let r = sqlx::query("SELECT key_sealed FROM device_bootstrap_psks WHERE endpoint = 'ep-2'")
+            .fetch_one(&raw)
+            .await
+            .unwrap();
+        let blob: Vec<u8> = r.try_get("key_sealed").unwrap();
+        assert!(!blob.windows(8).any(|w| w == [0x12; 8]), "sealed");
+        sqlx::query("UPDATE device_psks SET key_sealed = $1 WHERE endpoint = 'ep-2'")
+            .bind(blob)
+            .execute(&raw)
+            .await
+            .unwrap();
+        raw.close().await;
+        assert!(store.device_psk_keys().await.is_err(), "bound to its role");
+        let mut tx = store.begin().await.unwrap();
+        tx.put_device_psk(&psk("ep-2", "bs-1", 0x13, None)).await.unwrap();
+        assert!(tx.remove_bootstrap_psk(&Scope::Tenant("other".into()), "ep-1").await.unwrap().is_none());
+        assert!(tx.remove_bootstrap_psk(&Scope::Operator, "ep-2").await.unwrap().is_some());
+        tx.commit().await.unwrap();
+
+        // Rotation re-seals both tables (1 SIM, 2 CoAPs PSKs, 1 bootstrap PSK).
+        let rotated = Store::open(&url, testkit::rotated_keyring(true)).await.unwrap();
+        assert_eq!(rotated.reseal_all(100).await.unwrap(), 1 + 2 + 1);
+        let only_new = Store::open(&url, testkit::rotated_keyring(false)).await.unwrap();
+        assert_eq!(&**only_new.bootstrap_psk_keys().await.unwrap()[0].key, &[0x11; 16][..]);
+    })
+    .await;
+}

@@ -196,9 +196,13 @@ pub enum DevicesCommand {
     /// Pre-shared keys for DTLS-PSK (CoAPs), one per LwM2M endpoint.
     #[command(subcommand)]
     Psk(PskCommand),
+    /// Bootstrap-server credentials (DTLS-PSK on `bootstrap_listen`), one per LwM2M endpoint; the
+    /// bootstrap provisions a fresh LwM2M-server PSK in their place of `psk add`.
+    #[command(subcommand)]
+    Bootstrap(PskCommand),
 }
 
-/// `warden devices psk …`
+/// `warden devices psk …` and `warden devices bootstrap …` (same arguments).
 #[derive(Debug, Subcommand)]
 pub enum PskCommand {
     /// Store (or replace) an endpoint's PSK identity and key; the key is sealed like K/OPc and never

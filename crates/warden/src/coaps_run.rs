@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dtls::{DatagramHandler, DtlsConfig, DtlsServer, PskTable, X509Credentials};
+use store::device_psk::PskRole;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
@@ -27,26 +28,90 @@ use crate::error::ServeError;
 pub struct Lwm2mOverDtls {
     service: Arc<lwm2m::runtime::Service>,
     outbound: std::sync::OnceLock<dtls::Outbound>,
-    /// PSK identity → endpoint name, reloaded with the keys.
-    endpoints: std::sync::RwLock<Arc<HashMap<String, String>>>,
+    /// The device PSKs and the endpoint of each identity.
+    psks: Arc<PskDirectory>,
 }
 
 impl Lwm2mOverDtls {
     /// Hands datagrams to `service`.
     pub fn new(service: Arc<lwm2m::runtime::Service>) -> Arc<Self> {
-        Arc::new(Lwm2mOverDtls { service, outbound: std::sync::OnceLock::new(), endpoints: Default::default() })
+        Arc::new(Lwm2mOverDtls {
+            service,
+            outbound: std::sync::OnceLock::new(),
+            psks: Arc::new(PskDirectory::new(PskRole::Server)),
+        })
+    }
+
+    /// The LwM2M-server PSKs this listener serves (reloaded by the bootstrap after it provisions one).
+    pub fn psks(&self) -> Arc<PskDirectory> {
+        self.psks.clone()
+    }
+}
+
+/// A DTLS listener's PSKs of one role ([`PskRole`]) as loaded from the store: the table OpenSSL's
+/// handshake looks keys up in, and the endpoint name each identity was stored for.
+pub struct PskDirectory {
+    role: PskRole,
+    table: Arc<PskTable>,
+    /// PSK identity → endpoint name, reloaded with the keys.
+    endpoints: std::sync::RwLock<Arc<HashMap<String, String>>>,
+}
+
+impl PskDirectory {
+    /// An empty directory of `role`'s keys.
+    pub fn new(role: PskRole) -> Self {
+        PskDirectory { role, table: Arc::default(), endpoints: Default::default() }
     }
 
     /// The endpoint name `identity` stands for.
-    fn endpoint_of(&self, identity: String) -> String {
+    pub fn endpoint_of(&self, identity: String) -> String {
         let map = self.endpoints.read().unwrap_or_else(|p| p.into_inner()).clone();
         map.get(&identity).cloned().unwrap_or(identity)
+    }
+
+    /// The key table, for the DTLS server.
+    pub fn resolver(&self) -> Arc<dyn dtls::PskResolver> {
+        self.table.clone()
+    }
+
+    /// Identities held.
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    /// Loads the store's PSKs of this role; returns how many.
+    pub async fn load(&self, store: &Store) -> Result<usize, store::StoreError> {
+        let psks = match self.role {
+            PskRole::Server => store.device_psk_keys().await?,
+            PskRole::Bootstrap => store.bootstrap_psk_keys().await?,
+        };
+        let n = psks.len();
+        let names: HashMap<String, String> = psks.iter().map(|p| (p.identity.clone(), p.endpoint.clone())).collect();
+        *self.endpoints.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(names);
+        self.table.replace(psks.into_iter().map(|p| (p.identity, p.key)));
+        Ok(n)
+    }
+
+    /// Reloads every `refresh` until `stop` (a failed reload keeps the previous keys).
+    pub async fn reload_every(&self, store: &Store, refresh: Duration, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(refresh);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {
+                    if let Err(e) = self.load(store).await {
+                        tracing::warn!(error = %e, role = ?self.role, "device PSKs not reloaded; the previous ones stay");
+                    }
+                }
+            }
+        }
     }
 }
 
 impl DatagramHandler for Lwm2mOverDtls {
     fn handle(&self, peer: SocketAddr, identity: Option<String>, datagram: &[u8]) -> Vec<Vec<u8>> {
-        let endpoint = identity.map(|i| self.endpoint_of(i));
+        let endpoint = identity.map(|i| self.psks.endpoint_of(i));
         let mut back = Vec::new();
         for t in self.service.handle_datagram(peer, endpoint.as_deref(), datagram) {
             if t.peer == peer {
@@ -75,22 +140,11 @@ fn read(key: &str, path: &Path) -> Result<Vec<u8>, ServeError> {
     std::fs::read(path).map_err(|e| ServeError::Devices(format!("[devices] {key} {}: {e}", path.display())))
 }
 
-/// Loads the store's PSKs into `table`; returns how many.
-async fn load_psks(store: &Store, table: &PskTable, core: &Lwm2mOverDtls) -> Result<usize, store::StoreError> {
-    let psks = store.device_psk_keys().await?;
-    let n = psks.len();
-    let names: HashMap<String, String> = psks.iter().map(|p| (p.identity.clone(), p.endpoint.clone())).collect();
-    *core.endpoints.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(names);
-    table.replace(psks.into_iter().map(|p| (p.identity, p.key)));
-    Ok(n)
-}
-
 /// The CoAPs listener, bound.
 pub struct CoapsPart {
     server: DtlsServer,
     store: Store,
-    psks: Arc<PskTable>,
-    core: Arc<Lwm2mOverDtls>,
+    psks: Arc<PskDirectory>,
     refresh: Duration,
 }
 
@@ -103,8 +157,8 @@ impl CoapsPart {
         core: Arc<Lwm2mOverDtls>,
     ) -> Result<CoapsPart, ServeError> {
         section.check().map_err(ServeError::Devices)?;
-        let psks = Arc::new(PskTable::default());
-        load_psks(store, &psks, &core).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
+        let psks = core.psks();
+        psks.load(store).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
         let x509 = match (&section.coaps_cert, &section.coaps_key, &section.coaps_client_ca) {
             (Some(c), Some(k), Some(ca)) => Some(X509Credentials {
                 cert_chain_pem: read("coaps_cert", c)?,
@@ -116,7 +170,7 @@ impl CoapsPart {
         let config = DtlsConfig {
             listen: section.coaps_listen,
             limits: section.coaps_limits(),
-            psk: Some(psks.clone() as Arc<dyn dtls::PskResolver>),
+            psk: Some(psks.resolver()),
             x509,
         };
         let server = DtlsServer::bind(config, core.clone() as Arc<dyn DatagramHandler>).await.map_err(|e| match e {
@@ -129,32 +183,20 @@ impl CoapsPart {
             server,
             store: store.clone(),
             psks,
-            core,
             refresh: Duration::from_secs(section.coaps_psk_refresh_secs),
         })
     }
 
+    /// The bound address.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.server.local_addr().ok()
+    }
+
     /// Serves until `stop`, reloading the PSKs on the way.
     pub async fn run(self, stop: CancellationToken) {
-        let CoapsPart { server, store, psks, core, refresh } = self;
+        let CoapsPart { server, store, psks, refresh } = self;
         tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
-        let reload = {
-            let stop = stop.clone();
-            async move {
-                let mut tick = tokio::time::interval(refresh);
-                tick.tick().await;
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tick.tick() => {
-                            if let Err(e) = load_psks(&store, &psks, &core).await {
-                                tracing::warn!(error = %e, "device PSKs not reloaded; the previous ones stay");
-                            }
-                        }
-                    }
-                }
-            }
-        };
+        let reload = psks.reload_every(&store, refresh, stop.clone());
         tokio::join!(server.run(stop), reload);
     }
 }

@@ -402,6 +402,22 @@ mod sms_tests {
     }
 
     #[test]
+    fn devices_bootstrap_keys_are_checked() {
+        let d = toml::from_str::<Config>("[devices]\n").unwrap().devices.unwrap().lwm2m;
+        assert_eq!((d.bootstrap_listen, d.bootstrap_lifetime, d.bootstrap_max_sessions), (None, 86_400, 1024));
+        let c: Config = toml::from_str("[devices]\nbootstrap_listen = \"127.0.0.1:5783\"\n").unwrap();
+        c.validate().unwrap();
+        let c: Config = toml::from_str("[devices]\nbootstrap_coap_listen = \"127.0.0.1:5784\"\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("needs allow_unsecured"));
+        let lab = "[devices]\nallow_unsecured = true\nbootstrap_coap_listen = \"127.0.0.1:5784\"\n";
+        toml::from_str::<Config>(lab).unwrap().validate().unwrap();
+        let c: Config = toml::from_str("[devices]\nbootstrap_server_uri = \"coap://x:5683\"\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("coaps://"));
+        let c: Config = toml::from_str("[devices]\nbootstrap_lifetime = 0\n").unwrap();
+        assert!(c.validate().unwrap_err().to_string().contains("bootstrap_lifetime"));
+    }
+
+    #[test]
     fn the_smpp_section_is_read_beside_the_router_keys_and_checked() {
         let c: Config = toml::from_str(
             "[sms]\nsgd = true\nsc_address = \"+4910\"\n[sms.smpp]\nhost = \"127.0.0.1\"\nsystem_id = \"warden\"\n\

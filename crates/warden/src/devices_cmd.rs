@@ -1,11 +1,13 @@
-//! `warden devices psk add|list|remove`: the DTLS-PSK credentials of LwM2M endpoints (issue #19).
+//! `warden devices psk add|list|remove` and `warden devices bootstrap add|list|remove`: the DTLS-PSK
+//! credentials of LwM2M endpoints towards the LwM2M server and towards the bootstrap server
+//! (issue #19).
 //! The key is given in hex, checked (hex digits, even count, 8 to 64 bytes: a bad one exits 2
 //! naming `--key` and what is wrong), sealed like K/OPc, and never printed back; `list` shows
 //! endpoints, identities, SIMs and tenants only. Every change is in the audit trail (without key).
 
 use serde_json::json;
 use store::access::Scope;
-use store::device_psk::NewDevicePsk;
+use store::device_psk::{NewDevicePsk, PskRole};
 use store::{Store, StoreError};
 use zeroize::{Zeroize, Zeroizing};
 
@@ -55,8 +57,12 @@ pub fn parse_key(hex: &str) -> Result<Zeroizing<Vec<u8>>, Failure> {
     Ok(key)
 }
 
-/// Runs one `warden devices psk` command.
-pub async fn psk(store: &Store, cmd: PskCommand) -> Result<String, Failure> {
+/// Runs one `warden devices psk` (`role` Server) or `warden devices bootstrap` (Bootstrap) command.
+pub async fn psk(store: &Store, role: PskRole, cmd: PskCommand) -> Result<String, Failure> {
+    let (what, action) = match role {
+        PskRole::Server => ("PSK", "devices.psk"),
+        PskRole::Bootstrap => ("bootstrap PSK", "devices.bootstrap"),
+    };
     match cmd {
         PskCommand::Add { endpoint, identity, key: mut key_hex, imsi } => {
             let key = parse_key(&key_hex);
@@ -67,16 +73,24 @@ pub async fn psk(store: &Store, cmd: PskCommand) -> Result<String, Failure> {
             let imsi = imsi.map(|i| i.parse::<ids::Imsi>().map_err(|e| usage("--imsi", e))).transpose()?;
             let new = NewDevicePsk { endpoint: endpoint.clone(), identity: identity.clone(), key, imsi };
             let mut tx = store.begin().await.map_err(failed)?;
-            let tenant = tx.put_device_psk(&new).await.map_err(failed)?;
+            let tenant = match role {
+                PskRole::Server => tx.put_device_psk(&new).await,
+                PskRole::Bootstrap => tx.put_bootstrap_psk(&new).await,
+            }
+            .map_err(failed)?;
             let after = json!({"endpoint": endpoint, "identity": identity, "imsi": new.imsi.as_ref().map(|i| i.to_string()), "tenant": tenant});
-            let entry = cmp::Actor::cli().audit_entry(&tenant, "devices.psk.add", &endpoint, (), &after);
+            let entry = cmp::Actor::cli().audit_entry(&tenant, &format!("{action}.add"), &endpoint, (), &after);
             tx.append_audit(&entry).await.map_err(failed)?;
             tx.commit().await.map_err(failed)?;
-            Ok(format!("stored the PSK of endpoint {endpoint} (identity {identity:?}, tenant {tenant})"))
+            Ok(format!("stored the {what} of endpoint {endpoint} (identity {identity:?}, tenant {tenant})"))
         }
         PskCommand::List { tenant } => {
             let scope = tenant.map_or(Scope::Operator, Scope::Tenant);
-            let list = store.device_psks(&scope).await.map_err(failed)?;
+            let list = match role {
+                PskRole::Server => store.device_psks(&scope).await,
+                PskRole::Bootstrap => store.bootstrap_psks(&scope).await,
+            }
+            .map_err(failed)?;
             let rows: Vec<_> = list
                 .iter()
                 .map(|p| {
@@ -88,14 +102,20 @@ pub async fn psk(store: &Store, cmd: PskCommand) -> Result<String, Failure> {
         }
         PskCommand::Remove { endpoint } => {
             let mut tx = store.begin().await.map_err(failed)?;
-            let Some(gone) = tx.remove_device_psk(&Scope::Operator, &endpoint).await.map_err(failed)? else {
-                return Err(Failure::Failed(format!("no PSK for endpoint {endpoint}")));
+            let gone = match role {
+                PskRole::Server => tx.remove_device_psk(&Scope::Operator, &endpoint).await,
+                PskRole::Bootstrap => tx.remove_bootstrap_psk(&Scope::Operator, &endpoint).await,
+            }
+            .map_err(failed)?;
+            let Some(gone) = gone else {
+                return Err(Failure::Failed(format!("no {what} for endpoint {endpoint}")));
             };
             let before = json!({"endpoint": gone.endpoint, "identity": gone.identity, "tenant": gone.tenant});
-            let entry = cmp::Actor::cli().audit_entry(&gone.tenant, "devices.psk.remove", &endpoint, &before, ());
+            let entry =
+                cmp::Actor::cli().audit_entry(&gone.tenant, &format!("{action}.remove"), &endpoint, &before, ());
             tx.append_audit(&entry).await.map_err(failed)?;
             tx.commit().await.map_err(failed)?;
-            Ok(format!("removed the PSK of endpoint {endpoint}"))
+            Ok(format!("removed the {what} of endpoint {endpoint}"))
         }
     }
 }

@@ -6,7 +6,8 @@
 //! itself read once after it registers (manufacturer, model, serial, firmware, battery, signal), and
 //! a `device.imei_mismatch` event when the IMEI it reports (`urn:imei:…` or a serial that is an IMEI)
 //! is not the one the HSS saw in the SIM's last Update-Location. The same core also answers the
-//! CoAPs (DTLS) listener (`coaps_listen`, [`crate::coaps_run`]). See docs/devices.md.
+//! CoAPs (DTLS) listener (`coaps_listen`, [`crate::coaps_run`]), and with `bootstrap_listen` the
+//! bootstrap server runs beside it ([`crate::bootstrap_run`]). See docs/devices.md.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -67,6 +68,29 @@ pub struct DevicesConfig {
     /// Seconds between reloads of the device PSKs from the store.
     #[serde(default = "default_refresh_secs")]
     pub coaps_psk_refresh_secs: u64,
+    /// The LwM2M bootstrap server over DTLS-PSK with the bootstrap credentials
+    /// (`warden devices bootstrap add`); off unless set (`127.0.0.1:5783` is the usual address).
+    pub bootstrap_listen: Option<SocketAddr>,
+    /// A plain-CoAP bootstrap listener for a lab: only with `allow_unsecured`, and it provisions
+    /// NoSec accounts only (never keys in clear).
+    pub bootstrap_coap_listen: Option<SocketAddr>,
+    /// The LwM2M server URI written into provisioned PSK accounts; default `coaps://` and the
+    /// CoAPs listener's address.
+    pub bootstrap_server_uri: Option<String>,
+    /// The registration lifetime written into the provisioned Server object, seconds.
+    #[serde(default = "default_bootstrap_lifetime")]
+    pub bootstrap_lifetime: u32,
+    /// Bootstraps in progress at once (5.03 past it).
+    #[serde(default = "default_bootstrap_sessions")]
+    pub bootstrap_max_sessions: usize,
+}
+
+fn default_bootstrap_lifetime() -> u32 {
+    lwm2m::registration::DEFAULT_LIFETIME
+}
+
+fn default_bootstrap_sessions() -> usize {
+    lwm2m::bootstrap::BootstrapConfig::default().max_sessions
 }
 
 fn default_coap_listen() -> SocketAddr {
@@ -115,6 +139,17 @@ impl DevicesConfig {
         if self.coaps_idle_timeout_secs == 0 || self.coaps_psk_refresh_secs == 0 {
             return Err("[devices] coaps_idle_timeout_secs and coaps_psk_refresh_secs must be at least 1".into());
         }
+        if self.bootstrap_coap_listen.is_some() && !self.allow_unsecured {
+            return Err("[devices] bootstrap_coap_listen (plain-CoAP bootstrap) needs allow_unsecured = true".into());
+        }
+        if self.bootstrap_lifetime == 0 || self.bootstrap_max_sessions == 0 {
+            return Err("[devices] bootstrap_lifetime and bootstrap_max_sessions must be at least 1".into());
+        }
+        if let Some(uri) = &self.bootstrap_server_uri {
+            if !uri.starts_with("coaps://") || uri.len() <= "coaps://".len() {
+                return Err(format!("[devices] bootstrap_server_uri {uri:?}: must be a coaps:// URI"));
+            }
+        }
         Ok(())
     }
 
@@ -144,6 +179,11 @@ impl Default for DevicesConfig {
             coaps_max_handshakes: default_max_handshakes(),
             coaps_idle_timeout_secs: default_idle_secs(),
             coaps_psk_refresh_secs: default_refresh_secs(),
+            bootstrap_listen: None,
+            bootstrap_coap_listen: None,
+            bootstrap_server_uri: None,
+            bootstrap_lifetime: default_bootstrap_lifetime(),
+            bootstrap_max_sessions: default_bootstrap_sessions(),
         }
     }
 }
@@ -191,6 +231,8 @@ pub struct DevicesPart {
     read_objects: bool,
     /// The CoAPs (DTLS) listener in front of the same core.
     coaps: crate::coaps_run::CoapsPart,
+    /// The bootstrap server, when `bootstrap_listen` is set.
+    bootstrap: Option<crate::bootstrap_run::BootstrapPart>,
 }
 
 impl DevicesPart {
@@ -216,9 +258,19 @@ impl DevicesPart {
         if dc.allow_unsecured && !addr.ip().is_loopback() {
             tracing::warn!(%addr, "[devices] allow_unsecured on a non-loopback listener: anyone reaching it can register");
         }
-        let coaps =
-            crate::coaps_run::CoapsPart::build(&dc, store, crate::coaps_run::Lwm2mOverDtls::new(service.clone()))
-                .await?;
+        let core = crate::coaps_run::Lwm2mOverDtls::new(service.clone());
+        let server_psks = core.psks();
+        let coaps = crate::coaps_run::CoapsPart::build(&dc, store, core).await?;
+        let bootstrap = crate::bootstrap_run::BootstrapPart::build(
+            &dc,
+            store,
+            crate::bootstrap_run::Servers {
+                coap: addr,
+                coaps: coaps.local_addr().unwrap_or(dc.coaps_listen),
+                server_psks,
+            },
+        )
+        .await?;
         Ok(Some(DevicesPart {
             service,
             events,
@@ -226,6 +278,7 @@ impl DevicesPart {
             store: store.clone(),
             read_objects: dc.read_device_objects,
             coaps,
+            bootstrap,
         }))
     }
 
@@ -236,16 +289,19 @@ impl DevicesPart {
 
     /// The CoAP and CoAPs listeners and the event recorder; all stop on `stop`.
     pub fn start(self, stop: CancellationToken) -> Vec<Task> {
-        let DevicesPart { service, events, socket, store, read_objects, coaps } = self;
+        let DevicesPart { service, events, socket, store, read_objects, coaps, bootstrap } = self;
         let s2 = stop.clone();
         let udp = service.clone().serve_udp(socket, async move { s2.cancelled().await });
         let dtls = coaps.run(stop.clone());
+        let bootstrap = bootstrap.map(|b| b.start(stop.clone())).unwrap_or_default();
         let recorder = record(service, events, store, read_objects, stop);
-        vec![
+        let mut tasks: Vec<Task> = vec![
             ("LwM2M server (CoAP)", Box::pin(udp)),
             ("CoAPs (DTLS) listener", Box::pin(dtls)),
             ("LwM2M event recorder", Box::pin(recorder)),
-        ]
+        ];
+        tasks.extend(bootstrap);
+        tasks
     }
 }
 

@@ -16,6 +16,7 @@ mod app;
 mod auc_cmd;
 mod audit_cmd;
 mod bench;
+mod bootstrap_run;
 mod cli;
 mod cluster_cmd;
 mod coaps_run;
@@ -54,6 +55,7 @@ mod traffic_run;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+use store::device_psk::PskRole;
 
 use clap::Parser;
 
@@ -242,7 +244,11 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             }
             Command::Devices(cli::DevicesCommand::Psk(cmd)) => {
                 let store = storage::open_store(&config).await?;
-                devices_cmd::psk(&store, cmd).await
+                devices_cmd::psk(&store, PskRole::Server, cmd).await
+            }
+            Command::Devices(cli::DevicesCommand::Bootstrap(cmd)) => {
+                let store = storage::open_store(&config).await?;
+                devices_cmd::psk(&store, PskRole::Bootstrap, cmd).await
             }
             Command::Storage(StorageCommand::Migrate { from, to }) => storage_migrate::run(&config, &from, &to).await,
             Command::Admin(AdminCommand::Init { name, user }) => access_cmd::admin_init(&config, &name, &user).await,

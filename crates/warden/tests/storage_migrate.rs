@@ -173,6 +173,13 @@ async fn filled_workspace() -> tempfile::TempDir {
         imsi: Some(imsi.clone()),
     };
     tx.put_device_psk(&psk).await.unwrap();
+    let bootstrap = store::device_psk::NewDevicePsk {
+        endpoint: "meter-1".into(),
+        identity: "meter-1-bs@acme".into(),
+        key: zeroize::Zeroizing::new(vec![0x33; 16]),
+        imsi: Some(imsi.clone()),
+    };
+    tx.put_bootstrap_psk(&bootstrap).await.unwrap();
     tx.commit().await.unwrap();
     let cmd = store::ota::NewOtaCommand {
         id: "cmd-1".into(),

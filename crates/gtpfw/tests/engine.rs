@@ -540,12 +540,16 @@ fn an_older_overload_control_never_replaces_a_newer_one() {
     // A newer one from the P-GW: as it is.
     let newer = first.sequence + 1000;
     assert_eq!(oci_of(&relay(pgw_oci(newer, 40), 300)).sequence, newer);
-    // The firewall's own (other content) is numbered above it.
-    let d = e.uplink(oc, &csr("001010000000301", ("262", "01"), 301, 0x2222), at(t0, 300));
+    // The firewall's own content changes at most once a second per partner: a second later, a new
+    // storm, and the firewall's own (other content) is numbered above the P-GW's.
+    for i in 400..700u32 {
+        e.uplink(oc, &csr(&format!("00101{i:010}"), ("262", "01"), i, 0x2222), at(t0, 1300));
+    }
+    let d = e.uplink(oc, &csr("001010000000301", ("262", "01"), 301, 0x2222), at(t0, 1300));
     let mine = match &d.verdict {
         Verdict::Answer(b) => oci_of(b),
         Verdict::Relay(None) => {
-            let r = e.downlink(oc, &csresp(301, 0x2222, 0xbbbb), at(t0, 300));
+            let r = e.downlink(oc, &csresp(301, 0x2222, 0xbbbb), at(t0, 1300));
             let Verdict::Relay(Some(b)) = r.verdict else { panic!("{r:?}") };
             oci_of(&b)
         }

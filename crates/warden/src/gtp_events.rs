@@ -104,6 +104,8 @@ pub struct Writer {
     store: Store,
     notifier: Arc<dyn cmp::HssNotifier>,
     offenders: gtpfw::config::OffenderConfig,
+    /// The firewall's reload generation `offenders` was read at.
+    generation: u64,
     last: HashMap<(String, Rule), Instant>,
     written: usize,
     summary: HashMap<(String, Rule, Action), u64>,
@@ -113,8 +115,10 @@ pub struct Writer {
 impl Writer {
     /// A writer for this firewall's events.
     pub fn new(gtp: Arc<Gtp>, store: Store, notifier: Arc<dyn cmp::HssNotifier>) -> Writer {
+        let generation = gtp.generation();
         let offenders = gtp.config().offenders;
         Writer {
+            generation,
             gtp,
             store,
             notifier,
@@ -129,6 +133,11 @@ impl Writer {
     /// One decision.
     pub async fn take(&mut self, e: Event) {
         let now = Instant::now();
+        if self.gtp.generation() != self.generation {
+            // `[gtp.offenders]` reloaded (SIGHUP): in force from this decision on.
+            self.generation = self.gtp.generation();
+            self.offenders = self.gtp.config().offenders;
+        }
         if let Some(imsi) = &e.imsi {
             if e.rule == Rule::ImsiRate && e.action == Action::Blocked {
                 self.strike(imsi, now).await;
@@ -163,7 +172,6 @@ impl Writer {
         }
         self.written = 0;
         self.last.retain(|_, t| now.duration_since(*t) < PER_SUBSCRIBER);
-        self.offenders = self.gtp.config().offenders;
         let window = Duration::from_secs(self.offenders.window_secs);
         self.strikes.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
     }

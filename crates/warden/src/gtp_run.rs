@@ -186,7 +186,14 @@ impl GtpPart {
         #[cfg(unix)]
         if let Some((path, hup)) = self.reload {
             let gtp = self.gtp;
-            let reload = crate::section_reload::on_hangup("gtp", |c| c.gtp, move |c| gtp.reload(c), path, hup, edge);
+            let apply = move |c| {
+                gtp.reload(c).map(|kept| {
+                    for k in kept {
+                        eprintln!("warden: [gtp] reload: {k}");
+                    }
+                })
+            };
+            let reload = crate::section_reload::on_hangup("gtp", |c| c.gtp, apply, path, hup, edge);
             tasks.push(("GTP-C firewall reload on SIGHUP", Box::pin(reload)));
         }
         GtpTasks { edge: tasks, writer: ("GTP-C firewall event writer", Box::pin(writer)) }

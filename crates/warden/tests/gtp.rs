@@ -179,3 +179,153 @@ async fn serve_records_decisions_and_bars_a_device_over_its_budget() {
     let alarm = show("001010000000002");
     assert!(!alarm.contains("sim.data_barred") && !alarm.contains("gtp."), "{alarm}");
 }
+
+/// The GTPv2-C messages of `crates/gtpfw/scripts/proxy_messages.py`, built by PyPI scapy
+/// (`scapy.contrib.gtp_v2`); `None` (test skipped) without python3 and scapy unless `CI` is set.
+fn scapy_messages() -> Option<std::collections::HashMap<String, Vec<u8>>> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../gtpfw/scripts/proxy_messages.py");
+    let out = std::process::Command::new("python3").arg(script).output();
+    if !out.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(std::env::var_os("CI").is_none(), "python3 with scapy is needed (CI is set): .ci/run installs it");
+        println!("SKIPPED: python3 with scapy is not installed");
+        return None;
+    }
+    let map: std::collections::HashMap<String, String> = serde_json::from_slice(&out.unwrap().stdout).unwrap();
+    Some(map.into_iter().map(|(k, v)| (k, hex::decode(v).unwrap())).collect())
+}
+
+/// `m` with sequence number `seq` (a GTPv2-C header with a TEID: octets 8-10).
+fn with_seq(m: &[u8], seq: u32) -> Vec<u8> {
+    let mut m = m.to_vec();
+    m[8..11].copy_from_slice(&seq.to_be_bytes()[1..]);
+    m
+}
+
+/// Hot reload of `[gtp]` on SIGHUP in `warden serve`, with scapy-built messages: a partner's set-up
+/// rate and a rule's mode changed in the file take effect without dropping the tunnel set up before
+/// or the socket; a changed `listen` is refused with its reason in the log and the old socket keeps
+/// serving; a file that does not parse, and one whose `[gtp]` does not compile, leave the
+/// configuration in force.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_reloads_gtp_on_sighup_keeping_tunnels_and_socket() {
+    let Some(msg) = scapy_messages() else { return };
+    let pgw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let gport = free_port();
+    let section = |rate: u32, listen: u16, rules: &str| {
+        format!(
+            "[gtp]\nlisten = \"127.0.0.1:{listen}\"\nupstream = \"{}\"\n\
+             [gtp.home]\nimsi_prefixes = [\"00101\"]\nplmns = [\"00101\"]\n\
+             [[gtp.partners]]\nname = \"alpha\"\naddresses = [\"127.0.0.1\"]\nplmns = [\"26201\"]\n\
+             setup_rate_per_sec = {rate}\nmax_tunnels = 100\n\
+             [gtp.budgets]\nimsi_setups_per_min = 1000\nimsi_burst = 100\n\
+             [gtp.rules]\nnot-registered = \"off\"\napn = \"off\"\n{rules}",
+            pgw.local_addr().unwrap()
+        )
+    };
+    let n = node("35", &["mme1.home.example"], "", &section(1, gport, ""));
+    let path = n.dir.path().join("warden.toml");
+    let base = std::fs::read_to_string(&path).unwrap();
+    let base = &base[..base.find("[gtp]").unwrap()];
+    let log_path = n.dir.path().join("serve.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let server = common::Server(
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .current_dir(n.dir.path())
+            .args(["--config", "warden.toml", "serve"])
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(n.diameter).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let hup = |content: String| {
+        std::fs::write(&path, content).unwrap();
+        let pid = server.0.id().to_string();
+        assert!(std::process::Command::new("kill").args(["-HUP", &pid]).status().unwrap().success());
+    };
+    let sgw = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sgw.connect(("127.0.0.1", gport)).await.unwrap();
+
+    // A tunnel: scapy's Create Session reaches the P-GW byte-identical, its response creates it.
+    let csr = &msg["create_session_request"];
+    let mut buf = vec![0u8; 4096];
+    let mut got = None;
+    for _ in 0..20 {
+        // Sent again (a retransmission, same sequence number) until the firewall is up (until then
+        // the kernel answers "port unreachable", which a connected socket reports).
+        let _ = sgw.send(csr).await;
+        if let Ok(r) = tokio::time::timeout(Duration::from_millis(500), pgw.recv_from(&mut buf)).await {
+            got = Some(r.unwrap());
+            break;
+        }
+    }
+    let (len, upstream) = got.expect("the Create Session reaches the P-GW");
+    assert_eq!(&buf[..len], &csr[..]);
+    pgw.send_to(&msg["create_session_response"], upstream).await.unwrap();
+    assert_eq!(recv(&sgw, Duration::from_secs(5)).await.as_deref(), Some(&msg["create_session_response"][..]));
+    // One set-up a second: the next one at once is refused with "No resources available".
+    sgw.send(&with_seq(csr, 0x400)).await.unwrap();
+    let refusal = Message::decode(&recv(&sgw, Duration::from_secs(5)).await.expect("refused")).unwrap();
+    assert_eq!(refusal.cause().unwrap().unwrap().value, cause::NO_RESOURCES_AVAILABLE);
+    // A spoofed Serving Network: refused ("Request rejected").
+    let spoofed = &msg["spoofed_serving_network"];
+    sgw.send(spoofed).await.unwrap();
+    let refusal = Message::decode(&recv(&sgw, Duration::from_secs(5)).await.expect("refused")).unwrap();
+    assert_eq!(refusal.cause().unwrap().unwrap().value, cause::REQUEST_REJECTED);
+    assert!(recv(&pgw, Duration::from_millis(200)).await.is_none());
+
+    // The file: 1000 set-ups a second, serving-network in detect mode, and another listen port.
+    hup(format!("{base}{}", section(1000, free_port(), "serving-network = \"detect\"\n")));
+    let mut passed = false;
+    for k in 0..100u32 {
+        let m = with_seq(spoofed, 0x500 + k);
+        sgw.send(&m).await.unwrap();
+        if let Some(got) = recv(&pgw, Duration::from_millis(100)).await {
+            assert_eq!(got, m, "relayed byte-identical");
+            passed = true;
+            break;
+        }
+        let _ = recv(&sgw, Duration::from_millis(10)).await;
+    }
+    assert!(passed, "after the reload the spoofed Serving Network is only detected");
+    // The new set-up rate: ten set-ups at once all reach the P-GW (on the old socket).
+    for k in 0..10u32 {
+        let m = with_seq(csr, 0x600 + k);
+        sgw.send(&m).await.unwrap();
+        assert_eq!(recv(&pgw, Duration::from_secs(5)).await.as_deref(), Some(&m[..]), "set-up {k}");
+    }
+    // The tunnel survived the reload: its Delete Session passes (another one would get 64).
+    sgw.send(&msg["delete_session_request"]).await.unwrap();
+    assert_eq!(
+        recv(&pgw, Duration::from_secs(5)).await.as_deref(),
+        Some(&msg["delete_session_request"][..]),
+        "the tunnel is still the partner's"
+    );
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        text.contains("gtp.listen = ")
+            && text.contains("refused: it cannot change while running")
+            && text.contains(&format!("127.0.0.1:{gport} kept until the next restart")),
+        "{text}"
+    );
+
+    // A file that does not parse, then a [gtp] that does not compile: both refused, the
+    // configuration in force (detect, 1000/s) stays.
+    for broken in [format!("{base}[gtp\n"), format!("{base}{}", section(0, gport, ""))] {
+        hup(broken);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for k in 0..5u32 {
+            let m = with_seq(spoofed, 0x700 + k);
+            sgw.send(&m).await.unwrap();
+            assert_eq!(recv(&pgw, Duration::from_secs(5)).await.as_deref(), Some(&m[..]), "kept: {k}");
+        }
+    }
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(text.matches("[gtp] reload refused, rules unchanged").count(), 2, "{text}");
+    assert!(text.contains("setup_rate_per_sec: must be positive"), "{text}");
+}

@@ -81,7 +81,9 @@ impl Engine {
         });
         if let Some(i) = node_level {
             let Ok(oc) = msg.ies[i].as_overload_control() else { return Decision::relay() };
-            let Some(sequence) = st.relay_pgw_oci(oc.sequence, oc.reduction_metric) else { return Decision::relay() };
+            let Some(sequence) = st.relay_pgw_oci(partner, oc.sequence, oc.reduction_metric, now.instant) else {
+                return Decision::relay();
+            };
             drop(st);
             let mut m = msg;
             if let Ok(ie) = Ie::overload_control(0, &OverloadControl { sequence, ..oc }) {
@@ -93,7 +95,7 @@ impl Engine {
         if !partner.overload_control {
             return Decision::relay();
         }
-        let Some(oc) = st.oci_now(rules, now) else { return Decision::relay() };
+        let Some(oc) = st.oci_now(rules, partner, now) else { return Decision::relay() };
         drop(st);
         if let Ok(ie) = Ie::overload_control(0, &oc) {
             let mut m = msg;

@@ -161,11 +161,8 @@ struct State {
     offered_rate: f64,
     rate_at: Instant,
     reduction: u8,
-    /// The last OCI sequence number sent to partners and its metric (see `overload`).
-    oci_sequence: u32,
-    oci_metric: Option<u8>,
-    /// Responses carry the OCI until then (a reduction of 0 once shedding ended).
-    oci_until: Option<Instant>,
+    /// Overload Control Information per partner (see `overload`).
+    oci: HashMap<Arc<str>, overload::PartnerOci>,
     last_sweep: Instant,
 }
 
@@ -210,9 +207,7 @@ impl Engine {
                 offered_rate: 0.0,
                 rate_at: now,
                 reduction: 0,
-                oci_sequence: 0,
-                oci_metric: None,
-                oci_until: None,
+                oci: HashMap::new(),
                 last_sweep: now,
             }),
             registrations: RwLock::new(None),
@@ -279,7 +274,8 @@ impl Engine {
         self.state.lock().expect("state").pending.len()
     }
 
-    /// The overload reduction (percent of set-ups asked to be shed) reported to partners now.
+    /// The P-GW's overload reduction (percent of the offered load above its capacity) now; each
+    /// partner is told at least this much (see `overload`).
     pub fn reduction(&self) -> u8 {
         self.state.lock().expect("state").reduction
     }
@@ -399,13 +395,7 @@ impl State {
         let tau = RATE_WINDOW.as_secs_f64();
         self.offered_rate = self.offered_rate * (-dt / tau).exp() + 1.0 / tau;
         self.rate_at = now;
-        let reduction = if self.offered_rate > rules.capacity {
-            let pct = (100.0 * (1.0 - rules.capacity / self.offered_rate)).ceil() as u32;
-            (pct.div_ceil(5).clamp(1, 20) * 5) as u8
-        } else {
-            0
-        };
-        self.reduction = reduction;
+        self.reduction = overload::shed_share(self.offered_rate, rules.capacity);
         self.door.refill(rules.door_rate(), rules.burst, now);
         if self.door.tokens >= priority_floor(p, rules.reserve, rules.low_headroom) {
             self.door.tokens -= 1.0;

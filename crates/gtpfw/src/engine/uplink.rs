@@ -175,7 +175,7 @@ impl Engine {
         }
         let backoff = (cause == gtpc::v2::values::cause::APN_CONGESTION).then_some(cx.rules.backoff);
         let oci = if cx.partner.overload_control {
-            self.state.lock().expect("state").oci_now(cx.rules, cx.now)
+            self.state.lock().expect("state").oci_now(cx.rules, cx.partner, cx.now)
         } else {
             None
         };
@@ -366,6 +366,7 @@ impl Engine {
             if let Some(Ok(r)) = msg.recovery() {
                 st.restart_counter(cx.src, r);
             }
+            st.note_setup(cx.partner, now);
             let held = st.tunnels_per_partner.get(name).copied().unwrap_or(0);
             let over_cap = held >= cx.partner.max_tunnels;
             let partner_ok = {
@@ -470,6 +471,7 @@ impl Engine {
             }
             priority = self.priority_of(cx.rules, &digits);
             st = self.state.lock().expect("state");
+            st.note_setup(cx.partner, now);
             let b = st
                 .partner_budget
                 .entry(name.clone())

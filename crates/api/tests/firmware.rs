@@ -133,16 +133,7 @@ async fn adding_a_signing_key_needs_a_fresh_second_factor() {
     let Some((_, public)) = keypair(dir.path(), "acme") else { return };
     let api = Api::with_settings(api::Settings { login_per_minute: 1000.0, ..Default::default() }).await;
     let (admin, _, _) = api.tenant("acme").await;
-    let good = "plum tractor evening lighthouse";
-    let body = json!({"username": "alice", "password": good, "role": "tenant_admin"});
-    assert_eq!(api.call("POST", "/api/v1/users", &admin, Some(body)).await.status, 201);
-    let (secret, alice) = api.enrol_totp(Some("acme"), "alice", good).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
-    sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 301 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let (secret, alice) = api.stale_tenant_admin(&admin, "acme", "alice").await;
     let body = json!({"public_key": public, "label": "k"});
     let r = api.call("POST", "/api/v1/firmware/keys", &alice, Some(body.clone())).await;
     assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some(STEP_UP)), "{}", r.text);

@@ -67,6 +67,26 @@ pub struct DevicesConfig {
     /// Seconds between reloads of the device PSKs from the store.
     #[serde(default = "default_refresh_secs")]
     pub coaps_psk_refresh_secs: u64,
+    /// Firmware campaigns (docs/firmware.md): the Package URI base devices fetch images from over
+    /// plain CoAP (default `coap://` + `coap_listen`); DTLS devices get `coaps://` + `coaps_listen`.
+    pub firmware_uri: Option<String>,
+    /// Seconds a download may stall (no block asked) before the update fails as cut off.
+    #[serde(default = "default_download_stall")]
+    pub firmware_download_stall_secs: u64,
+    /// Seconds a device has from the offer to coming back with the new version.
+    #[serde(default = "default_update_timeout")]
+    pub firmware_update_timeout_secs: u64,
+    /// Run the campaign engine in this instance.
+    #[serde(default = "default_true")]
+    pub campaigns: bool,
+}
+
+fn default_download_stall() -> u64 {
+    60
+}
+
+fn default_update_timeout() -> u64 {
+    1800
 }
 
 fn default_coap_listen() -> SocketAddr {
@@ -112,6 +132,16 @@ impl DevicesConfig {
         if self.coaps_max_sessions == 0 || self.coaps_max_handshakes == 0 {
             return Err("[devices] coaps_max_sessions and coaps_max_handshakes must be at least 1".into());
         }
+        if self.firmware_download_stall_secs == 0 || self.firmware_update_timeout_secs == 0 {
+            return Err(
+                "[devices] firmware_download_stall_secs and firmware_update_timeout_secs must be at least 1".into()
+            );
+        }
+        if let Some(u) = &self.firmware_uri {
+            if !(u.starts_with("coap://") || u.starts_with("coaps://")) || u.len() > 200 {
+                return Err("[devices] firmware_uri: a coap:// or coaps:// URI of at most 200 characters".into());
+            }
+        }
         if self.coaps_idle_timeout_secs == 0 || self.coaps_psk_refresh_secs == 0 {
             return Err("[devices] coaps_idle_timeout_secs and coaps_psk_refresh_secs must be at least 1".into());
         }
@@ -144,6 +174,10 @@ impl Default for DevicesConfig {
             coaps_max_handshakes: default_max_handshakes(),
             coaps_idle_timeout_secs: default_idle_secs(),
             coaps_psk_refresh_secs: default_refresh_secs(),
+            firmware_uri: None,
+            firmware_download_stall_secs: default_download_stall(),
+            firmware_update_timeout_secs: default_update_timeout(),
+            campaigns: true,
         }
     }
 }
@@ -191,6 +225,8 @@ pub struct DevicesPart {
     read_objects: bool,
     /// The CoAPs (DTLS) listener in front of the same core.
     coaps: crate::coaps_run::CoapsPart,
+    /// The firmware campaign engine, unless `campaigns = false`.
+    campaigns: Option<crate::campaigns_run::Engine>,
 }
 
 impl DevicesPart {
@@ -219,6 +255,18 @@ impl DevicesPart {
         let coaps =
             crate::coaps_run::CoapsPart::build(&dc, store, crate::coaps_run::Lwm2mOverDtls::new(service.clone()))
                 .await?;
+        let campaigns = dc.campaigns.then(|| {
+            let config = crate::campaigns_run::EngineConfig {
+                instance: format!("warden-{}-{:08x}", std::process::id(), rand_u32()),
+                uri_plain: dc.firmware_uri.clone().unwrap_or_else(|| format!("coap://{addr}")),
+                uri_secure: format!("coaps://{}", dc.coaps_listen),
+                tick: std::time::Duration::from_secs(1),
+                stall: std::time::Duration::from_secs(dc.firmware_download_stall_secs),
+                update_timeout: std::time::Duration::from_secs(dc.firmware_update_timeout_secs),
+                lease_secs: 120,
+            };
+            crate::campaigns_run::Engine::new(service.clone(), store.clone(), config)
+        });
         Ok(Some(DevicesPart {
             service,
             events,
@@ -226,6 +274,7 @@ impl DevicesPart {
             store: store.clone(),
             read_objects: dc.read_device_objects,
             coaps,
+            campaigns,
         }))
     }
 
@@ -236,17 +285,28 @@ impl DevicesPart {
 
     /// The CoAP and CoAPs listeners and the event recorder; all stop on `stop`.
     pub fn start(self, stop: CancellationToken) -> Vec<Task> {
-        let DevicesPart { service, events, socket, store, read_objects, coaps } = self;
+        let DevicesPart { service, events, socket, store, read_objects, coaps, campaigns } = self;
         let s2 = stop.clone();
         let udp = service.clone().serve_udp(socket, async move { s2.cancelled().await });
         let dtls = coaps.run(stop.clone());
+        let engine = campaigns.map(|e| e.run(stop.clone()));
         let recorder = record(service, events, store, read_objects, stop);
-        vec![
+        let mut tasks: Vec<Task> = vec![
             ("LwM2M server (CoAP)", Box::pin(udp)),
             ("CoAPs (DTLS) listener", Box::pin(dtls)),
             ("LwM2M event recorder", Box::pin(recorder)),
-        ]
+        ];
+        if let Some(e) = engine {
+            tasks.push(("firmware campaign engine", Box::pin(e)));
+        }
+        tasks
     }
+}
+
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_be_bytes(b) ^ std::process::id().rotate_left(16)
 }
 
 /// Records registration events and links devices to SIMs until `stop`.

@@ -16,6 +16,7 @@ mod app;
 mod auc_cmd;
 mod audit_cmd;
 mod bench;
+mod campaigns_run;
 mod cli;
 mod cluster_cmd;
 mod coaps_run;

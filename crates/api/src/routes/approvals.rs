@@ -260,8 +260,9 @@ pub struct DecisionRequest {
 pub struct ApprovedChange {
     /// The request, approved.
     pub approval: Approval,
-    /// The SIM after the change.
-    pub sim: super::sims::Sim,
+    /// The SIM after the change (absent for a firmware campaign's approval: its critical devices
+    /// are released instead).
+    pub sim: Option<super::sims::Sim>,
 }
 
 /// Approves a pending request and makes the change (a second person: not the requester; needs a
@@ -278,7 +279,10 @@ pub async fn approve(
     let hss = st.0.hss.as_ref();
     let (a, changed) = cmp::approvals::approve(st.store(), hss, &actor, &id, &req.note, factor.as_deref()).await?;
     st.events_changed();
-    let sim = super::sims::view(&changed.after, &st.store().list_ranges().await?);
+    let sim = match changed {
+        Some(c) => Some(super::sims::view(&c.after, &st.store().list_ranges().await?)),
+        None => None,
+    };
     Ok(axum::Json(ApprovedChange { approval: a.into(), sim }))
 }
 

@@ -129,6 +129,17 @@ pub struct CampaignDevice {
     pub updated_at: i64,
 }
 
+/// A device row as one instance holds it: the campaign, the endpoint, the instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'a> {
+    /// Campaign id.
+    pub campaign: &'a str,
+    /// Endpoint name.
+    pub endpoint: &'a str,
+    /// The instance that claimed it.
+    pub instance: &'a str,
+}
+
 /// Devices per state, in all and among the canaries.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateCounts {
@@ -337,9 +348,7 @@ impl Store {
     /// known, and a renewed lease): `false` when the row is not this instance's or already finished.
     pub async fn advance_campaign_device(
         &self,
-        id: &str,
-        endpoint: &str,
-        instance: &str,
+        claim: &Claim<'_>,
         state: &str,
         reason: &str,
         version_before: Option<&str>,
@@ -351,9 +360,9 @@ impl Store {
              WHERE campaign_id = $1 AND endpoint = $2 AND claimed_by = $3 \
              AND state IN ('offered', 'downloading', 'downloaded', 'updating')",
         )
-        .bind(id)
-        .bind(endpoint)
-        .bind(instance)
+        .bind(claim.campaign)
+        .bind(claim.endpoint)
+        .bind(claim.instance)
         .bind(state)
         .bind(reason)
         .bind(version_before)

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use store::access::Scope;
-use store::campaigns::{NewCampaign, CRITICAL_REASON};
+use store::campaigns::{Claim, NewCampaign, CRITICAL_REASON};
 use store::Store;
 use testkit::on_every_backend;
 
@@ -76,11 +76,47 @@ async fn campaigns_round_trip_inside_their_tenant() {
         // Claim, advance, finish.
         assert!(store.claim_campaign_device(&id, "ep-1", "i1", 1_000).await.unwrap());
         assert!(!store.claim_campaign_device(&id, "ep-1", "i2", 1_000).await.unwrap(), "claimed once only");
-        assert!(!store.advance_campaign_device(&id, "ep-1", "i2", "downloading", "", None, 2_000).await.unwrap());
-        assert!(store.advance_campaign_device(&id, "ep-1", "i1", "downloading", "", Some("1.0"), 2_000).await.unwrap());
-        assert!(store.advance_campaign_device(&id, "ep-1", "i1", "failed", "cut off", None, 2_000).await.unwrap());
+        assert!(!store
+            .advance_campaign_device(
+                &Claim { campaign: &id, endpoint: "ep-1", instance: "i2" },
+                "downloading",
+                "",
+                None,
+                2_000
+            )
+            .await
+            .unwrap());
+        assert!(store
+            .advance_campaign_device(
+                &Claim { campaign: &id, endpoint: "ep-1", instance: "i1" },
+                "downloading",
+                "",
+                Some("1.0"),
+                2_000
+            )
+            .await
+            .unwrap());
+        assert!(store
+            .advance_campaign_device(
+                &Claim { campaign: &id, endpoint: "ep-1", instance: "i1" },
+                "failed",
+                "cut off",
+                None,
+                2_000
+            )
+            .await
+            .unwrap());
         assert!(
-            !store.advance_campaign_device(&id, "ep-1", "i1", "succeeded", "", None, 2_000).await.unwrap(),
+            !store
+                .advance_campaign_device(
+                    &Claim { campaign: &id, endpoint: "ep-1", instance: "i1" },
+                    "succeeded",
+                    "",
+                    None,
+                    2_000
+                )
+                .await
+                .unwrap(),
             "a finished device stays finished"
         );
         let d = store.campaign_devices(&id, Some("failed"), None, 10).await.unwrap();

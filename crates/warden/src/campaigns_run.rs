@@ -33,7 +33,7 @@ use lwm2m::server::Operation;
 use lwm2m::Path;
 use sha2::{Digest, Sha256};
 use store::access::Scope;
-use store::campaigns::{CampaignRow, CRITICAL_REASON};
+use store::campaigns::{CampaignRow, Claim, CRITICAL_REASON};
 use store::model::Priority;
 use store::Store;
 use tokio_util::sync::CancellationToken;
@@ -198,10 +198,8 @@ impl Engine {
 
     async fn set_state(&self, c: &CampaignRow, endpoint: &str, state: &str, reason: &str, before: Option<&str>) {
         let lease = unix_now() + self.config.lease_secs;
-        let r = self
-            .store
-            .advance_campaign_device(&c.id, endpoint, &self.config.instance, state, reason, before, lease)
-            .await;
+        let claim = Claim { campaign: &c.id, endpoint, instance: &self.config.instance };
+        let r = self.store.advance_campaign_device(&claim, state, reason, before, lease).await;
         if let Err(e) = r {
             tracing::warn!(error = %e, campaign = c.id, endpoint, state, "campaign device state not stored");
         }

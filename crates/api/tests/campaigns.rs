@@ -146,6 +146,7 @@ async fn starting_needs_a_step_up_and_critical_devices_a_second_person() {
     assert_eq!(c["critical_approved"], false);
     let a = api.call("GET", &format!("/api/v1/approvals/{approval}"), &admin, None).await.json();
     assert_eq!((a["action"].as_str(), a["status"].as_str()), (Some("firmware.campaign"), Some("pending")), "{a}");
+    assert_eq!(a["resource"], format!("campaigns/{}", c["id"].as_str().unwrap()));
 
     // The requester cannot approve; a second person with a fresh factor can.
     let approve = format!("/api/v1/approvals/{approval}/approve");

@@ -69,11 +69,11 @@ pub async fn step_up(
 pub struct Approval {
     /// Id.
     pub id: String,
-    /// `sim.terminate` or `sim.lift_protection`.
+    /// `sim.terminate`, `sim.lift_protection` or `firmware.campaign` (a campaign's critical devices).
     pub action: String,
-    /// `sim/<imsi>`.
+    /// `sim/<imsi>`, or `campaigns/<id>` for `firmware.campaign`.
     pub resource: String,
-    /// The SIM.
+    /// The SIM (for `firmware.campaign`: the campaign id).
     pub imsi: String,
     /// The SIM's tenant.
     pub tenant: String,
@@ -102,7 +102,10 @@ pub struct Approval {
 impl From<store::approvals::Approval> for Approval {
     fn from(a: store::approvals::Approval) -> Self {
         Approval {
-            resource: format!("sim/{}", a.imsi),
+            resource: match a.action.as_str() {
+                "firmware.campaign" => format!("campaigns/{}", a.imsi),
+                _ => format!("sim/{}", a.imsi),
+            },
             id: a.id,
             action: a.action,
             imsi: a.imsi,

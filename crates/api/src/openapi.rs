@@ -6,8 +6,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::problem::Problem;
 use crate::routes::{
-    access, analytics, approvals, catalogue, certificates, devices, events, fdl, firewall, firmware, jobs, mfa, oidc,
-    ota, passkey, policy, rules, sessions, sims, stats,
+    access, analytics, approvals, campaigns, catalogue, certificates, devices, events, fdl, firewall, firmware, jobs,
+    mfa, oidc, ota, passkey, policy, rules, sessions, sims, stats,
 };
 
 struct Bearer;
@@ -55,6 +55,7 @@ impl Modify for Bearer {
         ota::create, ota::get, ota::history,
         firmware::list, firmware::upload, firmware::get, firmware::list_keys, firmware::add_key, firmware::remove_key,
         devices::list, devices::get, devices::read, devices::write, devices::execute,
+        campaigns::create, campaigns::list, campaigns::get, campaigns::pause, campaigns::resume, campaigns::cancel,
         certificates::list, certificates::revoke,
         access::list_tenants, access::create_tenant, access::list_tokens, access::create_token, access::revoke_token,
         access::list_users, access::create_user, access::delete_user, access::reset_password, access::login, access::change_password,
@@ -75,6 +76,7 @@ impl Modify for Bearer {
         (name = "stats", description = "Read-only counts for dashboards"),
         (name = "jobs", description = "Bulk changes"),
         (name = "firmware", description = "Firmware signing keys and verified firmware images (DM-2)"),
+        (name = "campaigns", description = "Firmware update campaigns over LwM2M object 5: canary share, failure threshold, maintenance window, critical devices only with approval (DM-2, SEC-8)"),
         (name = "ota", description = "SIM over-the-air jobs and per-SIM OTA history (SUB-6, ROAM-5)"),
         (name = "devices", description = "LwM2M devices (registrations, read/write/execute/observe) and device certificates issued over EST with their revocation (DM-1, SEC-7, SEC-8)"),
         (name = "events", description = "Events, live stream and webhooks"),

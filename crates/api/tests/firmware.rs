@@ -6,53 +6,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
-
-use base64::Engine as _;
-use common::{totp_code, Api};
-use serde_json::{json, Value};
+use common::{keypair, openssl, signed, totp_code, upload, Api};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const STEP_UP: &str = "urn:warden:problem:step-up-required";
-
-fn openssl(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
-    let out = match Command::new("openssl").current_dir(dir).args(args).output() {
-        Ok(o) => o,
-        Err(_) => {
-            assert!(std::env::var_os("CI").is_none(), "openssl is not installed but CI is set");
-            println!("SKIPPED: openssl not found; firmware uploads not checked");
-            return None;
-        }
-    };
-    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    Some(out.stdout)
-}
-
-/// An Ed25519 key made by OpenSSL: (private key file name, public PEM).
-fn keypair(dir: &Path, name: &str) -> Option<(String, String)> {
-    let private = format!("{name}.key");
-    openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", &private])?;
-    let public = openssl(dir, &["pkey", "-in", &private, "-pubout"])?;
-    Some((private, String::from_utf8(public).unwrap()))
-}
-
-/// `(manifest, signature)` for `image` at `version`, signed by `key` with `openssl pkeyutl`.
-fn signed(dir: &Path, key: &str, image: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
-    let manifest = format!(
-        r#"{{"format": 1, "model": "acme-meter-3", "version": "{version}", "size": {}, "sha256": "{}"}}"#,
-        image.len(),
-        hex::encode(Sha256::digest(image))
-    );
-    std::fs::write(dir.join("m.json"), &manifest).unwrap();
-    let sig = openssl(dir, &["pkeyutl", "-sign", "-rawin", "-inkey", key, "-in", "m.json"]).unwrap();
-    (manifest.into_bytes(), sig)
-}
-
-fn upload(manifest: &[u8], sig: &[u8], image: &[u8]) -> Value {
-    let b = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
-    json!({"manifest": b(manifest), "signature": b(sig), "image": b(image)})
-}
 
 #[tokio::test]
 async fn verified_images_are_stored_in_their_tenant_and_others_are_refused() {
@@ -133,16 +91,7 @@ async fn adding_a_signing_key_needs_a_fresh_second_factor() {
     let Some((_, public)) = keypair(dir.path(), "acme") else { return };
     let api = Api::with_settings(api::Settings { login_per_minute: 1000.0, ..Default::default() }).await;
     let (admin, _, _) = api.tenant("acme").await;
-    let good = "plum tractor evening lighthouse";
-    let body = json!({"username": "alice", "password": good, "role": "tenant_admin"});
-    assert_eq!(api.call("POST", "/api/v1/users", &admin, Some(body)).await.status, 201);
-    let (secret, alice) = api.enrol_totp(Some("acme"), "alice", good).await;
-    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}/t.db", api.dir.path().display())).await.unwrap();
-    sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 301 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
+    let (secret, alice) = api.stale_tenant_admin(&admin, "acme", "alice").await;
     let body = json!({"public_key": public, "label": "k"});
     let r = api.call("POST", "/api/v1/firmware/keys", &alice, Some(body.clone())).await;
     assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some(STEP_UP)), "{}", r.text);

@@ -37,6 +37,9 @@ pub enum Kind {
     Terminate,
     /// Lift a critical SIM's termination protection.
     LiftProtection,
+    /// Offer a firmware campaign's image to the devices of critical SIMs (the request's subject is
+    /// the campaign id; asked by creating the campaign, see [`crate::campaigns`]).
+    FirmwareCampaign,
 }
 
 impl Kind {
@@ -45,6 +48,7 @@ impl Kind {
         match self {
             Kind::Terminate => "sim.terminate",
             Kind::LiftProtection => "sim.lift_protection",
+            Kind::FirmwareCampaign => "firmware.campaign",
         }
     }
 
@@ -53,6 +57,7 @@ impl Kind {
         match self {
             Kind::Terminate => Action::ManageSims,
             Kind::LiftProtection => Action::ProtectCritical,
+            Kind::FirmwareCampaign => Action::ManageSims,
         }
     }
 }
@@ -64,6 +69,7 @@ impl std::str::FromStr for Kind {
         match s {
             "sim.terminate" => Ok(Kind::Terminate),
             "sim.lift_protection" => Ok(Kind::LiftProtection),
+            "firmware.campaign" => Ok(Kind::FirmwareCampaign),
             other => Err(Error::Invalid(format!("unknown approval action {other:?}"))),
         }
     }
@@ -91,6 +97,11 @@ pub async fn request(
 ) -> Result<Approval> {
     actor.require(kind.right())?;
     person(actor)?;
+    if kind == Kind::FirmwareCampaign {
+        return Err(Error::Invalid(
+            "a firmware campaign's approval is asked by creating it with include_critical (POST /campaigns)".into(),
+        ));
+    }
     let reason = text(reason)?;
     let sim =
         store.sim_in(&actor.scope(), imsi).await?.ok_or_else(|| Error::NotFound(format!("SIM {imsi} not found")))?;
@@ -108,7 +119,7 @@ pub async fn request(
         Kind::LiftProtection if sim.protection_lifted => {
             return Err(Error::Refused(format!("the protection of SIM {imsi} is already lifted")))
         }
-        Kind::LiftProtection => {}
+        Kind::LiftProtection | Kind::FirmwareCampaign => {}
     }
     let now = store::now();
     let mut tx = store.begin().await?;
@@ -185,9 +196,17 @@ pub async fn approve(
     id: &str,
     note: &str,
     factor: Option<&str>,
-) -> Result<(Approval, Changed)> {
+) -> Result<(Approval, Option<Changed>)> {
     let note = text(note)?;
     let (request, kind) = decidable(store, actor, id).await?;
+    if kind == Kind::FirmwareCampaign {
+        let name = actor.name();
+        let decision =
+            Decision { status: "approved", decided_by: &name, decided_factor: factor, note, at: store::now() };
+        crate::campaigns::approve_critical(store, actor, &request, &decision).await?;
+        let after = store.approval_in(&actor.scope(), id, store::now()).await?.unwrap_or(request);
+        return Ok((after, None));
+    }
     let imsi: Imsi = request.imsi.parse().map_err(|e: ids::IdError| Error::Internal(e.to_string()))?;
     let name = actor.name();
     let approved = Approved {
@@ -199,15 +218,17 @@ pub async fn approve(
             sims::change_status_as(store, hss, actor, &imsi, SimStatus::Terminated, Some(&approved)).await?
         }
         Kind::LiftProtection => sims::set_protection_as(store, actor, &imsi, true, Some(&approved)).await?,
+        Kind::FirmwareCampaign => return Err(Error::Internal("campaign approvals are decided above".into())),
     };
     let after = store.approval_in(&actor.scope(), id, store::now()).await?.unwrap_or(request);
-    Ok((after, changed))
+    Ok((after, Some(changed)))
 }
 
 /// Rejects the pending request `id` (a second person; the requester withdraws nothing this way).
 pub async fn reject(store: &Store, actor: &Actor, id: &str, note: &str, factor: Option<&str>) -> Result<Approval> {
     let note = text(note)?;
-    let (request, _) = decidable(store, actor, id).await?;
+    let (request, kind) = decidable(store, actor, id).await?;
+    let subject = (kind != Kind::FirmwareCampaign).then_some(request.imsi.as_str());
     let name = actor.name();
     let decision = Decision { status: "rejected", decided_by: &name, decided_factor: factor, note, at: store::now() };
     let mut tx = store.begin().await?;
@@ -215,7 +236,7 @@ pub async fn reject(store: &Store, actor: &Actor, id: &str, note: &str, factor: 
         return Err(Error::Refused(format!("approval {id} is no longer pending")));
     }
     let detail = format!("{} rejected by {} (asked by {}, request {id})", request.action, name, request.requested_by);
-    tx.record_tenant_event(&request.tenant, Some(&request.imsi), &EventKind::ApprovalRejected.name(), &detail).await?;
+    tx.record_tenant_event(&request.tenant, subject, &EventKind::ApprovalRejected.name(), &detail).await?;
     let after = json!({"status": "rejected", "action": request.action, "note": note, "factor": factor});
     tx.append_audit(&actor.audit_entry(
         &request.tenant,

@@ -75,11 +75,27 @@ pub enum EventKind {
     SmsMoBarred,
     /// An MO short message was refused: it could not be read (a malformed SMS-SUBMIT).
     SmsMoRefused,
+    /// A firmware campaign was created and started (DM-2).
+    FirmwareCampaignStarted,
+    /// A person paused a firmware campaign, or it paused itself past its failure threshold.
+    FirmwareCampaignPaused,
+    /// A person resumed a paused firmware campaign.
+    FirmwareCampaignResumed,
+    /// A person cancelled a firmware campaign.
+    FirmwareCampaignCancelled,
+    /// Every device of a firmware campaign finished (succeeded, failed or skipped).
+    FirmwareCampaignFinished,
+    /// A device was offered a firmware image (LwM2M object 5).
+    DeviceFirmwareOffered,
+    /// A device installed a firmware image and reports its version.
+    DeviceFirmwareUpdated,
+    /// A device's firmware update failed (the reason is in the detail).
+    DeviceFirmwareFailed,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewalls' kinds are `firewall.<rule id>` and `gtp.<rule id>`).
-    pub const FIXED: [EventKind; 31] = [
+    pub const FIXED: [EventKind; 39] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -111,6 +127,14 @@ impl EventKind {
         EventKind::SimFixedDiallingChanged,
         EventKind::SmsMoBarred,
         EventKind::SmsMoRefused,
+        EventKind::FirmwareCampaignStarted,
+        EventKind::FirmwareCampaignPaused,
+        EventKind::FirmwareCampaignResumed,
+        EventKind::FirmwareCampaignCancelled,
+        EventKind::FirmwareCampaignFinished,
+        EventKind::DeviceFirmwareOffered,
+        EventKind::DeviceFirmwareUpdated,
+        EventKind::DeviceFirmwareFailed,
     ];
 
     /// The name stored and shown.
@@ -149,6 +173,14 @@ impl EventKind {
             EventKind::SimFixedDiallingChanged => "sim.fixed_dialling_changed",
             EventKind::SmsMoBarred => "sms.mo_barred",
             EventKind::SmsMoRefused => "sms.mo_refused",
+            EventKind::FirmwareCampaignStarted => "firmware.campaign_started",
+            EventKind::FirmwareCampaignPaused => "firmware.campaign_paused",
+            EventKind::FirmwareCampaignResumed => "firmware.campaign_resumed",
+            EventKind::FirmwareCampaignCancelled => "firmware.campaign_cancelled",
+            EventKind::FirmwareCampaignFinished => "firmware.campaign_finished",
+            EventKind::DeviceFirmwareOffered => "device.firmware_offered",
+            EventKind::DeviceFirmwareUpdated => "device.firmware_updated",
+            EventKind::DeviceFirmwareFailed => "device.firmware_failed",
         })
     }
 }

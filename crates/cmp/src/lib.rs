@@ -39,6 +39,7 @@ mod actor;
 pub mod analytics;
 pub mod approvals;
 pub mod breached;
+pub mod campaigns;
 pub mod catalogue;
 pub mod egress;
 mod error;

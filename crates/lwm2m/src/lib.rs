@@ -33,4 +33,4 @@ pub mod tlv;
 
 pub use path::Path;
 pub use registry::{Device, Registry};
-pub use server::{Event, Operation, Output, RequestId, Server, ServerConfig, Transmit};
+pub use server::{DownloadProgress, Event, Operation, Output, RequestId, Server, ServerConfig, Transmit};

@@ -24,12 +24,12 @@ pub struct PathError(pub String);
 
 impl Path {
     /// `/object`.
-    pub fn object(object: u16) -> Path {
+    pub const fn object(object: u16) -> Path {
         Path { object, instance: None, resource: None, resource_instance: None }
     }
 
     /// `/object/instance/resource`.
-    pub fn resource(object: u16, instance: u16, resource: u16) -> Path {
+    pub const fn resource(object: u16, instance: u16, resource: u16) -> Path {
         Path { object, instance: Some(instance), resource: Some(resource), resource_instance: None }
     }
 

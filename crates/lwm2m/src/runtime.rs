@@ -17,7 +17,9 @@ use tokio::sync::{mpsc, oneshot};
 use crate::content::{self, Value};
 use crate::path::Path;
 use crate::registry::{Device, Profile};
-use crate::server::{Event, OpError, Operation, Output, RequestId, Response, Server, ServerConfig, Transmit};
+use crate::server::{
+    DownloadProgress, Event, OpError, Operation, Output, RequestId, Response, Server, ServerConfig, Transmit,
+};
 
 /// Events queued for the caller at most (past it they are dropped and counted).
 const EVENT_QUEUE: usize = 65_536;
@@ -101,6 +103,8 @@ struct Inner {
     server: Server,
     waiters: HashMap<RequestId, oneshot::Sender<Result<Response, OpError>>>,
     observed: HashMap<(Box<str>, Path), Observed>,
+    /// Registrations and registration updates seen per endpoint (see [`Service::registrations`]).
+    seen: HashMap<Box<str>, u64>,
 }
 
 /// The LwM2M server service.
@@ -129,6 +133,7 @@ impl Service {
                 server: Server::new(config, now),
                 waiters: HashMap::new(),
                 observed: HashMap::new(),
+                seen: HashMap::new(),
             }),
             epoch: (now, SystemTime::now()),
             events: tx,
@@ -207,6 +212,12 @@ impl Service {
                     inner.observed.retain(|(ep, _), _| &**ep != endpoint.as_str());
                     self.forward(e);
                 }
+                Event::Registered { ref endpoint, .. } | Event::Updated { ref endpoint, .. } => {
+                    if inner.seen.len() < 4_000_000 || inner.seen.contains_key(endpoint.as_str()) {
+                        *inner.seen.entry(endpoint.as_str().into()).or_default() += 1;
+                    }
+                    self.forward(e);
+                }
                 other => self.forward(other),
             }
         }
@@ -262,6 +273,33 @@ impl Service {
             transmits
         };
         self.send_all(transmits);
+    }
+
+    /// How many times `endpoint` registered or updated its registration since this service started:
+    /// a change tells that the device came back (after a firmware update, say).
+    pub fn registrations(&self, endpoint: &str) -> u64 {
+        self.inner.lock().expect("lwm2m server").seen.get(endpoint).copied().unwrap_or(0)
+    }
+
+    /// The values of the last notification of `path` observed on `endpoint`, with its count.
+    pub fn observed(&self, endpoint: &str, path: Path) -> Option<(u64, Vec<PathValue>)> {
+        let inner = self.inner.lock().expect("lwm2m server");
+        inner.observed.get(&(endpoint.into(), path)).map(|o| (o.count, o.values.clone()))
+    }
+
+    /// Offers `image` to `endpoint` at `/fw/{token}` (see [`Server::offer_download`]).
+    pub fn offer_download(&self, token: &str, endpoint: &str, image: Arc<[u8]>) -> bool {
+        self.inner.lock().expect("lwm2m server").server.offer_download(token, endpoint, image)
+    }
+
+    /// How far the device got with the offer `token`.
+    pub fn download(&self, token: &str) -> Option<DownloadProgress> {
+        self.inner.lock().expect("lwm2m server").server.download(token)
+    }
+
+    /// Withdraws the offer `token`; its last progress.
+    pub fn withdraw_download(&self, token: &str) -> Option<DownloadProgress> {
+        self.inner.lock().expect("lwm2m server").server.withdraw_download(token)
     }
 
     /// Records what was learned of a device; `false` when it is no longer registered.

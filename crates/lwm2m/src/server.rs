@@ -6,9 +6,16 @@
 //! Malformed datagrams: a confirmable one is answered with a Reset (RFC 7252 §4.2), anything else is
 //! dropped. Requests with an unknown critical option or a bad option value get 4.02; block-wise
 //! uploads out of order or cut get 4.08, oversized ones 4.13. None of them changes the registry.
+//!
+//! Firmware downloads (LwM2M object 5, pull mode): [`Server::offer_download`] makes an image
+//! available at `/fw/{token}` to one registered device only — the same DTLS identity when it
+//! registered over DTLS, else (lab, plain CoAP) the same IP address — and serves it with Block2
+//! (RFC 7959, the block size the device asks for, at most 1024 bytes); [`Server::download`] tells
+//! how far the device got, so a transfer cut off is told from a complete one.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use coap::block::{Block, BlockAssembler, BlockError, Progress};
@@ -30,6 +37,36 @@ pub const MAX_RETRANSMIT: u8 = 4;
 const UPLOAD_TTL: Duration = Duration::from_secs(60);
 /// Most concurrent block-wise uploads.
 const MAX_UPLOADS: usize = 1024;
+/// Most firmware downloads offered at once.
+pub const MAX_DOWNLOADS: usize = 65_536;
+
+/// A firmware image offered to one device at `/fw/{token}`.
+struct Offer {
+    endpoint: Box<str>,
+    image: Arc<[u8]>,
+    progress: DownloadProgress,
+}
+
+/// How far a device got with an offered image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DownloadProgress {
+    /// The image's size.
+    pub total: u64,
+    /// Bytes served in order from the start (a block re-asked is not counted twice; one that
+    /// skips ahead does not move this).
+    pub served: u64,
+    /// Blocks served (requests answered with image bytes).
+    pub blocks: u64,
+    /// Requests refused (wrong requester, a block past the end).
+    pub refused: u64,
+}
+
+impl DownloadProgress {
+    /// Every byte was served.
+    pub fn complete(&self) -> bool {
+        self.total > 0 && self.served >= self.total
+    }
+}
 
 /// The server's settings.
 #[derive(Debug, Clone)]
@@ -270,6 +307,7 @@ pub struct Server {
     by_mid: HashMap<(SocketAddr, u16), Vec<u8>>,
     observations: HashMap<Vec<u8>, Observation>,
     uploads: HashMap<(SocketAddr, String), (Instant, BlockAssembler)>,
+    downloads: HashMap<String, Offer>,
     next_mid: u16,
     next_token: u64,
     next_id: u64,
@@ -343,6 +381,7 @@ impl Server {
             by_mid: HashMap::new(),
             observations: HashMap::new(),
             uploads: HashMap::new(),
+            downloads: HashMap::new(),
             next_mid: seed as u16,
             next_token: seed,
             next_id: 1,
@@ -493,6 +532,9 @@ impl Server {
         let segments =
             msg.uri_path_segments().ok_or_else(|| refuse(Code::BAD_REQUEST, "Uri-Path is not UTF-8".into()))?;
         let queries = msg.uri_queries().ok_or_else(|| refuse(Code::BAD_REQUEST, "Uri-Query is not UTF-8".into()))?;
+        if segments.first() == Some(&"fw") && segments.len() == 2 {
+            return self.serve_download(peer, identity, msg, segments[1], resp);
+        }
         if segments.first() != Some(&"rd") || segments.len() > 2 {
             return Err(refuse(Code::NOT_FOUND, format!("no resource {}", msg.uri_path().unwrap_or_default())));
         }
@@ -505,6 +547,83 @@ impl Server {
             (2, Code::DELETE) => self.deregister(identity, segments[1], out).map(|()| Code::DELETED),
             _ => Err(refuse(Code::METHOD_NOT_ALLOWED, format!("{} not allowed here", msg.code))),
         }
+    }
+
+    /// Offers `image` to the registered device `endpoint` at `/fw/{token}` (replacing an offer under
+    /// the same token). `false` when the device is not registered or too many offers are open.
+    pub fn offer_download(&mut self, token: &str, endpoint: &str, image: Arc<[u8]>) -> bool {
+        if self.registry.get(endpoint).is_none()
+            || (self.downloads.len() >= MAX_DOWNLOADS && !self.downloads.contains_key(token))
+        {
+            return false;
+        }
+        let progress = DownloadProgress { total: image.len() as u64, ..DownloadProgress::default() };
+        self.downloads.insert(token.to_string(), Offer { endpoint: endpoint.into(), image, progress });
+        true
+    }
+
+    /// How far the device got with the offer `token`.
+    pub fn download(&self, token: &str) -> Option<DownloadProgress> {
+        self.downloads.get(token).map(|o| o.progress)
+    }
+
+    /// Withdraws the offer `token`; its last progress.
+    pub fn withdraw_download(&mut self, token: &str) -> Option<DownloadProgress> {
+        self.downloads.remove(token).map(|o| o.progress)
+    }
+
+    /// `GET /fw/{token}`: one Block2 block of an offered image, to the device it was offered to.
+    fn serve_download(
+        &mut self,
+        peer: SocketAddr,
+        identity: Option<&str>,
+        msg: &Message,
+        token: &str,
+        resp: &mut Message,
+    ) -> Result<Code, Refusal> {
+        let refuse = |code, reason: String| (code, None, reason);
+        let Some(offer) = self.downloads.get_mut(token) else {
+            return Err(refuse(Code::NOT_FOUND, "no such firmware package".into()));
+        };
+        let endpoint = offer.endpoint.to_string();
+        let allowed = match self.registry.get(&endpoint) {
+            Some(d) => match (&d.identity, identity) {
+                (Some(want), Some(got)) => **want == *got,
+                (None, None) => d.peer.ip() == peer.ip(),
+                _ => false,
+            },
+            None => false,
+        };
+        if !allowed {
+            offer.progress.refused += 1;
+            return Err((Code::FORBIDDEN, Some(endpoint), "this package was offered to another device".into()));
+        }
+        if msg.code != Code::GET {
+            return Err(refuse(Code::METHOD_NOT_ALLOWED, format!("{} not allowed here", msg.code)));
+        }
+        let asked = match msg.option(OptionNumber::BLOCK2) {
+            Some(o) => Block::decode(&o.value).map_err(|e| refuse(Code::BAD_OPTION, e.to_string()))?,
+            None => Block { num: 0, more: false, szx: 6 },
+        };
+        let Some((bytes, block)) = Block::slice(&offer.image, asked.num, asked.szx.min(6)) else {
+            offer.progress.refused += 1;
+            return Err(refuse(Code::BAD_OPTION, format!("block {} starts past the package's end", asked.num)));
+        };
+        let start = block.offset();
+        let end = start + bytes.len() as u64;
+        if start <= offer.progress.served {
+            offer.progress.served = offer.progress.served.max(end);
+        }
+        offer.progress.blocks += 1;
+        resp.push_uint(OptionNumber::CONTENT_FORMAT, u32::from(content::OPAQUE));
+        if block.more || block.num > 0 || msg.option(OptionNumber::BLOCK2).is_some() {
+            resp.push_option(OptionNumber::BLOCK2, block.encode());
+        }
+        if block.num == 0 {
+            resp.push_uint(OptionNumber::SIZE2, u32::try_from(offer.image.len()).unwrap_or(u32::MAX));
+        }
+        resp.payload = bytes.to_vec();
+        Ok(Code::CONTENT)
     }
 
     /// The request body, reassembled from Block1 blocks: `Ok(None)` while more are expected (the

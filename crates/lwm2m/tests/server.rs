@@ -389,3 +389,79 @@ fn a_ping_is_answered_with_a_reset() {
     let out = s.handle(now, peer(), None, &Message::new(MessageType::Con, Code::EMPTY, 9, vec![]).encode());
     assert_eq!(only_answer(&out), Message::reset(9));
 }
+
+fn fw_get(mid: u16, token: &str, block: Option<Block>) -> Vec<u8> {
+    let mut m = Message::new(MessageType::Con, Code::GET, mid, vec![9, mid as u8]);
+    m.set_uri_path(&format!("/fw/{token}"));
+    if let Some(b) = block {
+        m.push_option(OptionNumber::BLOCK2, b.encode());
+    }
+    m.encode()
+}
+
+#[test]
+fn an_offered_image_is_served_block_wise_to_its_device_only() {
+    let (mut s, now) = server(true);
+    register(&mut s, now, "dev-a", None);
+    let image: Vec<u8> = (0..2500u32).map(|i| (i * 7 % 251) as u8).collect();
+    assert!(!s.offer_download("t1", "nobody", image.clone().into()), "an unregistered device gets no offer");
+    assert!(s.offer_download("t1", "dev-a", image.clone().into()));
+    // An unknown token is 4.04.
+    let ans = only_answer(&s.handle(now, peer(), None, &fw_get(1, "t2", None)));
+    assert_eq!(ans.code, Code::NOT_FOUND);
+    // Another address (plain CoAP), or a DTLS identity, is refused and gets nothing.
+    let stranger: SocketAddr = "127.0.0.2:40000".parse().unwrap();
+    let ans = only_answer(&s.handle(now, stranger, None, &fw_get(2, "t1", None)));
+    assert_eq!(ans.code, Code::FORBIDDEN);
+    let ans = only_answer(&s.handle(now, peer(), Some("dev-a"), &fw_get(3, "t1", None)));
+    assert_eq!(ans.code, Code::FORBIDDEN);
+    assert_eq!(s.download("t1").unwrap().served, 0);
+    // The device asks with 512-byte blocks (SZX 5) from another port of the same address.
+    let dev: SocketAddr = "127.0.0.1:40001".parse().unwrap();
+    let mut got = Vec::new();
+    for num in 0..5u32 {
+        let out = s.handle(now, dev, None, &fw_get(10 + num as u16, "t1", Some(Block { num, more: false, szx: 5 })));
+        let ans = only_answer(&out);
+        assert_eq!(ans.code, Code::CONTENT);
+        let b = Block::decode(&ans.option(OptionNumber::BLOCK2).unwrap().value).unwrap();
+        assert_eq!((b.num, b.szx, b.more), (num, 5, num < 4));
+        assert_eq!(ans.uint(OptionNumber::SIZE2), (num == 0).then_some(2500));
+        got.extend_from_slice(&ans.payload);
+        let p = s.download("t1").unwrap();
+        assert_eq!(p.served, got.len() as u64);
+        assert_eq!(p.complete(), num == 4);
+    }
+    assert_eq!(got, image);
+    // A block past the end is refused.
+    let ans = only_answer(&s.handle(now, dev, None, &fw_get(20, "t1", Some(Block { num: 5, more: false, szx: 5 }))));
+    assert_eq!(ans.code, Code::BAD_OPTION);
+    // Without Block2 the first 1024 bytes come; a larger SZX than 6 is impossible (7 is reserved).
+    assert!(s.offer_download("t3", "dev-a", image.clone().into()));
+    let ans = only_answer(&s.handle(now, dev, None, &fw_get(21, "t3", None)));
+    assert_eq!(ans.payload.len(), 1024);
+    let b = Block::decode(&ans.option(OptionNumber::BLOCK2).unwrap().value).unwrap();
+    assert_eq!((b.num, b.szx, b.more), (0, 6, true));
+    // Skipping ahead does not count as served; the transfer is cut off.
+    let ans = only_answer(&s.handle(now, dev, None, &fw_get(22, "t3", Some(Block { num: 2, more: false, szx: 6 }))));
+    assert_eq!(ans.payload.len(), 2500 - 2048);
+    let p = s.download("t3").unwrap();
+    assert_eq!((p.served, p.complete()), (1024, false));
+    assert_eq!(s.withdraw_download("t3").unwrap().served, 1024);
+    let ans = only_answer(&s.handle(now, dev, None, &fw_get(23, "t3", None)));
+    assert_eq!(ans.code, Code::NOT_FOUND, "a withdrawn offer is gone");
+}
+
+#[test]
+fn a_secure_device_downloads_only_under_its_dtls_identity() {
+    let (mut s, now) = server(false);
+    register(&mut s, now, "dev-s", Some("dev-s"));
+    assert!(s.offer_download("tok", "dev-s", vec![1u8; 100].into()));
+    let other: SocketAddr = "127.0.0.9:5000".parse().unwrap();
+    assert_eq!(only_answer(&s.handle(now, peer(), None, &fw_get(1, "tok", None))).code, Code::FORBIDDEN);
+    assert_eq!(only_answer(&s.handle(now, other, Some("dev-x"), &fw_get(2, "tok", None))).code, Code::FORBIDDEN);
+    let ans = only_answer(&s.handle(now, other, Some("dev-s"), &fw_get(3, "tok", None)));
+    assert_eq!((ans.code, ans.payload.len()), (Code::CONTENT, 100));
+    assert!(ans.option(OptionNumber::BLOCK2).is_none(), "one block needs no Block2");
+    assert!(s.download("tok").unwrap().complete());
+    assert_eq!(s.download("tok").unwrap().refused, 2);
+}

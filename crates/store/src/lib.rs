@@ -45,6 +45,7 @@ pub mod analytics;
 pub mod approvals;
 pub mod audit;
 pub mod audit_evidence;
+pub mod campaigns;
 pub mod changes;
 pub mod cluster;
 mod columns;

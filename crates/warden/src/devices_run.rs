@@ -83,6 +83,18 @@ pub struct DevicesConfig {
     /// Bootstraps in progress at once (5.03 past it).
     #[serde(default = "default_bootstrap_sessions")]
     pub bootstrap_max_sessions: usize,
+    /// Firmware campaigns (docs/firmware.md): the Package URI base devices fetch images from over
+    /// plain CoAP (default `coap://` + `coap_listen`); DTLS devices get `coaps://` + `coaps_listen`.
+    pub firmware_uri: Option<String>,
+    /// Seconds a download may stall (no block asked) before the update fails as cut off.
+    #[serde(default = "default_download_stall")]
+    pub firmware_download_stall_secs: u64,
+    /// Seconds a device has from the offer to coming back with the new version.
+    #[serde(default = "default_update_timeout")]
+    pub firmware_update_timeout_secs: u64,
+    /// Run the campaign engine in this instance.
+    #[serde(default = "default_true")]
+    pub campaigns: bool,
 }
 
 fn default_bootstrap_lifetime() -> u32 {
@@ -91,6 +103,14 @@ fn default_bootstrap_lifetime() -> u32 {
 
 fn default_bootstrap_sessions() -> usize {
     lwm2m::bootstrap::BootstrapConfig::default().max_sessions
+}
+
+fn default_download_stall() -> u64 {
+    60
+}
+
+fn default_update_timeout() -> u64 {
+    1800
 }
 
 fn default_coap_listen() -> SocketAddr {
@@ -135,6 +155,16 @@ impl DevicesConfig {
         }
         if self.coaps_max_sessions == 0 || self.coaps_max_handshakes == 0 {
             return Err("[devices] coaps_max_sessions and coaps_max_handshakes must be at least 1".into());
+        }
+        if self.firmware_download_stall_secs == 0 || self.firmware_update_timeout_secs == 0 {
+            return Err(
+                "[devices] firmware_download_stall_secs and firmware_update_timeout_secs must be at least 1".into()
+            );
+        }
+        if let Some(u) = &self.firmware_uri {
+            if !(u.starts_with("coap://") || u.starts_with("coaps://")) || u.len() > 200 {
+                return Err("[devices] firmware_uri: a coap:// or coaps:// URI of at most 200 characters".into());
+            }
         }
         if self.coaps_idle_timeout_secs == 0 || self.coaps_psk_refresh_secs == 0 {
             return Err("[devices] coaps_idle_timeout_secs and coaps_psk_refresh_secs must be at least 1".into());
@@ -184,6 +214,10 @@ impl Default for DevicesConfig {
             bootstrap_server_uri: None,
             bootstrap_lifetime: default_bootstrap_lifetime(),
             bootstrap_max_sessions: default_bootstrap_sessions(),
+            firmware_uri: None,
+            firmware_download_stall_secs: default_download_stall(),
+            firmware_update_timeout_secs: default_update_timeout(),
+            campaigns: true,
         }
     }
 }
@@ -233,6 +267,8 @@ pub struct DevicesPart {
     coaps: crate::coaps_run::CoapsPart,
     /// The bootstrap server, when `bootstrap_listen` is set.
     bootstrap: Option<crate::bootstrap_run::BootstrapPart>,
+    /// The firmware campaign engine, unless `campaigns = false`.
+    campaigns: Option<crate::campaigns_run::Engine>,
 }
 
 impl DevicesPart {
@@ -271,6 +307,18 @@ impl DevicesPart {
             },
         )
         .await?;
+        let campaigns = dc.campaigns.then(|| {
+            let config = crate::campaigns_run::EngineConfig {
+                instance: format!("warden-{}-{:08x}", std::process::id(), rand_u32()),
+                uri_plain: dc.firmware_uri.clone().unwrap_or_else(|| format!("coap://{addr}")),
+                uri_secure: format!("coaps://{}", coaps.local_addr().unwrap_or(dc.coaps_listen)),
+                tick: std::time::Duration::from_secs(1),
+                stall: std::time::Duration::from_secs(dc.firmware_download_stall_secs),
+                update_timeout: std::time::Duration::from_secs(dc.firmware_update_timeout_secs),
+                lease_secs: 120,
+            };
+            crate::campaigns_run::Engine::new(service.clone(), store.clone(), config)
+        });
         Ok(Some(DevicesPart {
             service,
             events,
@@ -279,6 +327,7 @@ impl DevicesPart {
             read_objects: dc.read_device_objects,
             coaps,
             bootstrap,
+            campaigns,
         }))
     }
 
@@ -289,11 +338,12 @@ impl DevicesPart {
 
     /// The CoAP and CoAPs listeners and the event recorder; all stop on `stop`.
     pub fn start(self, stop: CancellationToken) -> Vec<Task> {
-        let DevicesPart { service, events, socket, store, read_objects, coaps, bootstrap } = self;
+        let DevicesPart { service, events, socket, store, read_objects, coaps, bootstrap, campaigns } = self;
         let s2 = stop.clone();
         let udp = service.clone().serve_udp(socket, async move { s2.cancelled().await });
         let dtls = coaps.run(stop.clone());
         let bootstrap = bootstrap.map(|b| b.start(stop.clone())).unwrap_or_default();
+        let engine = campaigns.map(|e| e.run(stop.clone()));
         let recorder = record(service, events, store, read_objects, stop);
         let mut tasks: Vec<Task> = vec![
             ("LwM2M server (CoAP)", Box::pin(udp)),
@@ -301,8 +351,17 @@ impl DevicesPart {
             ("LwM2M event recorder", Box::pin(recorder)),
         ];
         tasks.extend(bootstrap);
+        if let Some(e) = engine {
+            tasks.push(("firmware campaign engine", Box::pin(e)));
+        }
         tasks
     }
+}
+
+fn rand_u32() -> u32 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    u32::from_be_bytes(b) ^ std::process::id().rotate_left(16)
 }
 
 /// Records registration events and links devices to SIMs until `stop`.

@@ -17,6 +17,7 @@ mod auc_cmd;
 mod audit_cmd;
 mod bench;
 mod bootstrap_run;
+mod campaigns_run;
 mod cli;
 mod cluster_cmd;
 mod coaps_run;

@@ -237,7 +237,27 @@ async fn filled_workspace() -> tempfile::TempDir {
         created_by: "alice".into(),
         created_at: 1,
     };
-    tx.add_firmware_image(&image).await.unwrap();
+    let image_id = tx.add_firmware_image(&image).await.unwrap();
+    // A firmware campaign with two devices.
+    let campaign = store::campaigns::NewCampaign {
+        tenant: "acme".into(),
+        name: "rollout".into(),
+        image_id,
+        model: Some("meter".into()),
+        canary_permille: 500,
+        failure_permille: 100,
+        window_days: "0123456".into(),
+        window_start_hour: 0,
+        window_end_hour: 24,
+        max_concurrent: 5,
+        allow_downgrade: false,
+        allow_reinstall: false,
+        include_critical: false,
+        created_by: "alice".into(),
+        created_at: 1,
+        devices: vec![("meter-1".into(), true), ("meter-2".into(), false)],
+    };
+    tx.insert_campaign(&campaign).await.unwrap();
     tx.commit().await.unwrap();
     // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
     ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));

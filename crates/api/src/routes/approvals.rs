@@ -69,11 +69,11 @@ pub async fn step_up(
 pub struct Approval {
     /// Id.
     pub id: String,
-    /// `sim.terminate` or `sim.lift_protection`.
+    /// `sim.terminate`, `sim.lift_protection` or `firmware.campaign` (a campaign's critical devices).
     pub action: String,
-    /// `sim/<imsi>`.
+    /// `sim/<imsi>`, or `campaigns/<id>` for `firmware.campaign`.
     pub resource: String,
-    /// The SIM.
+    /// The SIM (for `firmware.campaign`: the campaign id).
     pub imsi: String,
     /// The SIM's tenant.
     pub tenant: String,
@@ -102,7 +102,10 @@ pub struct Approval {
 impl From<store::approvals::Approval> for Approval {
     fn from(a: store::approvals::Approval) -> Self {
         Approval {
-            resource: format!("sim/{}", a.imsi),
+            resource: match a.action.as_str() {
+                "firmware.campaign" => format!("campaigns/{}", a.imsi),
+                _ => format!("sim/{}", a.imsi),
+            },
             id: a.id,
             action: a.action,
             imsi: a.imsi,
@@ -260,8 +263,9 @@ pub struct DecisionRequest {
 pub struct ApprovedChange {
     /// The request, approved.
     pub approval: Approval,
-    /// The SIM after the change.
-    pub sim: super::sims::Sim,
+    /// The SIM after the change (absent for a firmware campaign's approval: its critical devices
+    /// are released instead).
+    pub sim: Option<super::sims::Sim>,
 }
 
 /// Approves a pending request and makes the change (a second person: not the requester; needs a
@@ -278,7 +282,10 @@ pub async fn approve(
     let hss = st.0.hss.as_ref();
     let (a, changed) = cmp::approvals::approve(st.store(), hss, &actor, &id, &req.note, factor.as_deref()).await?;
     st.events_changed();
-    let sim = super::sims::view(&changed.after, &st.store().list_ranges().await?);
+    let sim = match changed {
+        Some(c) => Some(super::sims::view(&c.after, &st.store().list_ranges().await?)),
+        None => None,
+    };
     Ok(axum::Json(ApprovedChange { approval: a.into(), sim }))
 }
 

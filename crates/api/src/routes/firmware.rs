@@ -37,15 +37,17 @@ pub struct FirmwareKey {
     pub created_at: i64,
 }
 
-fn key_view(k: FirmwareKeyRow) -> FirmwareKey {
-    FirmwareKey {
-        tenant: k.tenant,
-        fingerprint: k.fingerprint,
-        algorithm: k.algorithm,
-        public_key: k.public_pem,
-        label: k.label,
-        created_by: k.created_by,
-        created_at: k.created_at,
+impl From<FirmwareKeyRow> for FirmwareKey {
+    fn from(k: FirmwareKeyRow) -> Self {
+        FirmwareKey {
+            tenant: k.tenant,
+            fingerprint: k.fingerprint,
+            algorithm: k.algorithm,
+            public_key: k.public_pem,
+            label: k.label,
+            created_by: k.created_by,
+            created_at: k.created_at,
+        }
     }
 }
 
@@ -91,17 +93,19 @@ pub struct FirmwareImage {
     pub created_at: i64,
 }
 
-fn image_view(i: FirmwareImageRow) -> FirmwareImage {
-    FirmwareImage {
-        id: i.id,
-        tenant: i.tenant,
-        model: i.model,
-        version: i.version,
-        size: i.size,
-        sha256: i.sha256,
-        signed_by: i.signed_by,
-        created_by: i.created_by,
-        created_at: i.created_at,
+impl From<FirmwareImageRow> for FirmwareImage {
+    fn from(i: FirmwareImageRow) -> Self {
+        FirmwareImage {
+            id: i.id,
+            tenant: i.tenant,
+            model: i.model,
+            version: i.version,
+            size: i.size,
+            sha256: i.sha256,
+            signed_by: i.signed_by,
+            created_by: i.created_by,
+            created_at: i.created_at,
+        }
     }
 }
 
@@ -138,7 +142,7 @@ fn base64_field(name: &str, value: &str) -> ApiResult<Vec<u8>> {
 pub async fn list_keys(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<FirmwareKeyList>> {
     caller.require(Action::Read)?;
     let rows = st.store().firmware_keys(&caller.scope()).await?;
-    Ok(axum::Json(FirmwareKeyList { items: rows.into_iter().map(key_view).collect() }))
+    Ok(axum::Json(FirmwareKeyList { items: rows.into_iter().map(Into::into).collect() }))
 }
 
 /// Registers a firmware signing key. Needs a step-up from a person's session.
@@ -153,7 +157,7 @@ pub async fn add_key(
     let row =
         cmp::firmware_images::add_key(st.store(), &actor, req.tenant.as_deref(), &req.label, req.public_key.as_bytes())
             .await?;
-    Ok((StatusCode::CREATED, axum::Json(key_view(row))))
+    Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
 
 /// Removes a firmware signing key (images it verified stay). Needs a step-up from a person's session.
@@ -173,7 +177,7 @@ pub async fn remove_key(Ctx { st, caller }: Ctx, Path(fingerprint): Path<String>
 pub async fn list(Ctx { st, caller }: Ctx) -> ApiResult<axum::Json<FirmwareImageList>> {
     caller.require(Action::Read)?;
     let rows = st.store().firmware_images(&caller.scope()).await?;
-    Ok(axum::Json(FirmwareImageList { items: rows.into_iter().map(image_view).collect() }))
+    Ok(axum::Json(FirmwareImageList { items: rows.into_iter().map(Into::into).collect() }))
 }
 
 /// Reads one firmware image's record.
@@ -186,7 +190,7 @@ pub async fn get(Ctx { st, caller }: Ctx, Path(id): Path<String>) -> ApiResult<a
         .firmware_image(&caller.scope(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("firmware image {id} not found")))?;
-    Ok(axum::Json(image_view(row)))
+    Ok(axum::Json(row.into()))
 }
 
 /// Uploads a firmware image: stored (201) only when its manifest's signature verifies with one of the
@@ -203,5 +207,5 @@ pub async fn upload(
     let image = base64_field("image", &req.image)?;
     let up = cmp::firmware_images::Upload { manifest: &manifest, signature: &signature, image: &image };
     let row = cmp::firmware_images::upload(st.store(), &caller.actor(), req.tenant.as_deref(), &up).await?;
-    Ok((StatusCode::CREATED, axum::Json(image_view(row))))
+    Ok((StatusCode::CREATED, axum::Json(row.into())))
 }

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod analytics;
 pub mod approvals;
+pub mod campaigns;
 pub mod catalogue;
 pub mod certificates;
 pub mod devices;

@@ -3,13 +3,17 @@
 
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 use api::{AppState, Settings};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use base64::Engine as _;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use store::model::{Sim, SimStatus};
 use store::seal::{Kek, Keyring};
 use store::Store;
@@ -221,4 +225,44 @@ impl Api {
         assert_eq!(r.status, 201, "{}", r.text);
         self.enrol_totp(None, username, "plum tractor evening lighthouse").await
     }
+}
+
+// Firmware images signed by OpenSSL (firmware and campaign tests).
+
+pub fn openssl(dir: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    let out = match Command::new("openssl").current_dir(dir).args(args).output() {
+        Ok(o) => o,
+        Err(_) => {
+            assert!(std::env::var_os("CI").is_none(), "openssl is not installed but CI is set");
+            println!("SKIPPED: openssl not found; firmware uploads not checked");
+            return None;
+        }
+    };
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    Some(out.stdout)
+}
+
+/// An Ed25519 key made by OpenSSL: (private key file name, public PEM).
+pub fn keypair(dir: &Path, name: &str) -> Option<(String, String)> {
+    let private = format!("{name}.key");
+    openssl(dir, &["genpkey", "-algorithm", "ed25519", "-out", &private])?;
+    let public = openssl(dir, &["pkey", "-in", &private, "-pubout"])?;
+    Some((private, String::from_utf8(public).unwrap()))
+}
+
+/// `(manifest, signature)` for `image` at `version`, signed by `key` with `openssl pkeyutl`.
+pub fn signed(dir: &Path, key: &str, image: &[u8], version: &str) -> (Vec<u8>, Vec<u8>) {
+    let manifest = format!(
+        r#"{{"format": 1, "model": "acme-meter-3", "version": "{version}", "size": {}, "sha256": "{}"}}"#,
+        image.len(),
+        hex::encode(Sha256::digest(image))
+    );
+    std::fs::write(dir.join("m.json"), &manifest).unwrap();
+    let sig = openssl(dir, &["pkeyutl", "-sign", "-rawin", "-inkey", key, "-in", "m.json"]).unwrap();
+    (manifest.into_bytes(), sig)
+}
+
+pub fn upload(manifest: &[u8], sig: &[u8], image: &[u8]) -> Value {
+    let b = |x: &[u8]| base64::engine::general_purpose::STANDARD.encode(x);
+    json!({"manifest": b(manifest), "signature": b(sig), "image": b(image)})
 }

@@ -8,7 +8,9 @@
 //!   [`DatagramHandler`] with the peer's authenticated identity, and its answers go back encrypted.
 //! - [`Outbound`] sends application datagrams to established peers from elsewhere (notifications).
 //! - Every [`TICK`]: handshakes past [`Limits::handshake_timeout`] and sessions idle past
-//!   [`Limits::idle_timeout`] are dropped, and OpenSSL gets to retransmit a handshake flight.
+//!   [`Limits::idle_timeout`] are dropped, OpenSSL gets to retransmit a handshake flight, and
+//!   sessions whose client certificate expired or was revoked since are closed
+//!   ([`crate::revocation`]).
 //!
 //! A ClientHello with a valid cookie from the address of an established session is a client that
 //! started over (RFC 6347 §4.2.8): the old session gives way once the new handshake has begun.
@@ -28,7 +30,8 @@ use crate::context::{self, X509Credentials};
 use crate::cookie::CookieKey;
 use crate::psk::PskResolver;
 use crate::record::{client_hello, hello_verify_request, RECORD_HEADER};
-use crate::session::{End, Session};
+use crate::revocation::RevokedSerials;
+use crate::session::{End, PeerCert, Session};
 use crate::DtlsError;
 
 /// How often timeouts and retransmissions are looked at.
@@ -37,6 +40,19 @@ pub const TICK: Duration = Duration::from_millis(250);
 const MAX_DATAGRAM: usize = 65_535;
 /// How many application datagrams [`Outbound`] queues.
 const OUTBOUND_QUEUE: usize = 1024;
+
+/// Why the session with this client certificate must end, if it must.
+fn certificate_refusal(revoked: Option<&RevokedSerials>, cert: Option<&PeerCert>, now: i64) -> Option<&'static str> {
+    let cert = cert?;
+    if cert.not_after.is_some_and(|t| t <= now) {
+        return Some("client certificate expired");
+    }
+    revoked.filter(|r| r.contains(&cert.serial)).map(|_| "client certificate revoked")
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
 
 /// Bounds on what the server holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,6 +91,9 @@ pub struct DtlsConfig {
     pub psk: Option<Arc<dyn PskResolver>>,
     /// Server certificate and client CAs, for the certificate suites.
     pub x509: Option<X509Credentials>,
+    /// Client certificates refused in the handshake and cut off when revoked later
+    /// ([`crate::revocation`]).
+    pub revoked: Option<Arc<RevokedSerials>>,
 }
 
 /// Receives the application datagrams of authenticated peers.
@@ -106,6 +125,9 @@ pub struct Stats {
     pub sessions: AtomicU64,
     /// Handshakes now in flight.
     pub handshaking: AtomicU64,
+    /// Sessions closed because their client certificate was revoked or expired after (or during)
+    /// the handshake.
+    pub certificate_cutoffs: AtomicU64,
 }
 
 impl Stats {
@@ -142,12 +164,15 @@ pub struct DtlsServer {
     outbound_tx: mpsc::Sender<(SocketAddr, Vec<u8>)>,
     outbound_rx: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
     stats: Arc<Stats>,
+    revoked: Option<Arc<RevokedSerials>>,
+    /// The [`RevokedSerials::generation`] established sessions were last checked against.
+    revoked_seen: u64,
 }
 
 impl DtlsServer {
     /// Builds the TLS context and binds the socket.
     pub async fn bind(config: DtlsConfig, handler: Arc<dyn DatagramHandler>) -> Result<DtlsServer, DtlsError> {
-        let ctx = context::build(config.psk, config.x509.as_ref())?;
+        let ctx = context::build(config.psk, config.x509.as_ref(), config.revoked.clone())?;
         let socket =
             UdpSocket::bind(config.listen).await.map_err(|source| DtlsError::Bind { addr: config.listen, source })?;
         let (outbound_tx, outbound_rx) = mpsc::channel(OUTBOUND_QUEUE);
@@ -161,6 +186,8 @@ impl DtlsServer {
             outbound_tx,
             outbound_rx,
             stats: Arc::default(),
+            revoked_seen: config.revoked.as_ref().map_or(0, |r| r.generation()),
+            revoked: config.revoked,
         })
     }
 
@@ -302,6 +329,10 @@ impl DtlsServer {
                     Stats::bump(&self.stats.handshakes_completed);
                     self.stats.handshaking.fetch_sub(1, Ordering::Relaxed);
                     tracing::debug!(%peer, identity, "DTLS session established");
+                    // The set may have changed between the verify callback and the last flight.
+                    if let Some(why) = certificate_refusal(self.revoked.as_deref(), s.certificate(), unix_now()) {
+                        return self.cut_off(peer, why, out);
+                    }
                 }
                 for d in app {
                     Stats::bump(&self.stats.app_datagrams);
@@ -320,6 +351,17 @@ impl DtlsServer {
                 out
             }
         }
+    }
+
+    /// Ends an established session over its certificate: close_notify after `out`, the handler told.
+    fn cut_off(&mut self, peer: SocketAddr, why: &str, mut out: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        Stats::bump(&self.stats.certificate_cutoffs);
+        tracing::info!(%peer, reason = why, "DTLS session closed");
+        if let Some(mut s) = self.remove(peer) {
+            s.close();
+            out.extend(s.take_outgoing());
+        }
+        out
     }
 
     fn call_handler(&self, peer: SocketAddr, identity: &str, datagram: &[u8]) -> Vec<Vec<u8>> {
@@ -348,7 +390,31 @@ impl DtlsServer {
         }
     }
 
+    /// Established certificate sessions whose certificate expired, and, when the revocation set
+    /// changed since the last look, those whose certificate is now revoked.
+    fn certificates_to_cut(&mut self) -> Vec<(SocketAddr, &'static str)> {
+        let generation = self.revoked.as_ref().map_or(0, |r| r.generation());
+        let changed = generation != self.revoked_seen;
+        self.revoked_seen = generation;
+        let now = unix_now();
+        let mut cut = Vec::new();
+        for (peer, s) in &self.sessions {
+            let Some(cert) = s.certificate() else { continue };
+            let expired = cert.not_after.is_some_and(|t| t <= now);
+            if expired || changed {
+                if let Some(why) = certificate_refusal(self.revoked.as_deref(), Some(cert), now) {
+                    cut.push((*peer, why));
+                }
+            }
+        }
+        cut
+    }
+
     async fn sweep(&mut self) {
+        for (peer, why) in self.certificates_to_cut() {
+            let out = self.cut_off(peer, why, Vec::new());
+            self.send_all(peer, out).await;
+        }
         let mut expired = Vec::new();
         let mut retransmit = Vec::new();
         for (peer, s) in self.sessions.iter_mut() {

@@ -393,6 +393,16 @@ impl Store {
             .collect()
     }
 
+    /// The serials of every CA's revoked certificates that have not expired (what the CoAPs listener
+    /// refuses; an expired one is refused by its validity already).
+    pub async fn revoked_device_cert_serials(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT serial FROM device_certs WHERE status = 'revoked' AND not_after > $1")
+            .bind(now())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| r.try_get("serial").map_err(Into::into)).collect()
+    }
+
     /// Re-seals the device CAs' keys not sealed with the current KEK (part of [`Store::reseal_all`]).
     pub(crate) async fn reseal_device_ca_keys(&self) -> Result<u64> {
         let keys = self.keyring();

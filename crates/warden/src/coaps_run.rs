@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dtls::{DatagramHandler, DtlsConfig, DtlsServer, PskTable, X509Credentials};
+use dtls::{DatagramHandler, DtlsConfig, DtlsServer, PskTable, RevokedSerials, X509Credentials};
 use store::Store;
 use tokio_util::sync::CancellationToken;
 use zeroize::Zeroizing;
@@ -85,6 +85,12 @@ async fn load_psks(store: &Store, table: &PskTable, core: &Lwm2mOverDtls) -> Res
     Ok(n)
 }
 
+/// Loads the store's revoked device certificate serials into `set`.
+async fn load_revoked(store: &Store, set: &RevokedSerials) -> Result<(), store::StoreError> {
+    set.replace(store.revoked_device_cert_serials().await?);
+    Ok(())
+}
+
 /// The CoAPs listener, bound.
 pub struct CoapsPart {
     server: DtlsServer,
@@ -92,6 +98,8 @@ pub struct CoapsPart {
     psks: Arc<PskTable>,
     core: Arc<Lwm2mOverDtls>,
     refresh: Duration,
+    revoked: Arc<RevokedSerials>,
+    revoked_refresh: Duration,
 }
 
 impl CoapsPart {
@@ -113,11 +121,16 @@ impl CoapsPart {
             }),
             _ => None,
         };
+        let revoked = Arc::new(RevokedSerials::default());
+        load_revoked(store, &revoked)
+            .await
+            .map_err(|e| ServeError::Devices(format!("revoked device certificates: {e}")))?;
         let config = DtlsConfig {
             listen: section.coaps_listen,
             limits: section.coaps_limits(),
             psk: Some(psks.clone() as Arc<dyn dtls::PskResolver>),
             x509,
+            revoked: Some(revoked.clone()),
         };
         let server = DtlsServer::bind(config, core.clone() as Arc<dyn DatagramHandler>).await.map_err(|e| match e {
             dtls::DtlsError::Bind { addr, source } => ServeError::Bind { key: "devices.coaps_listen", addr, source },
@@ -131,12 +144,15 @@ impl CoapsPart {
             psks,
             core,
             refresh: Duration::from_secs(section.coaps_psk_refresh_secs),
+            revoked,
+            revoked_refresh: Duration::from_secs(section.coaps_revocation_refresh_secs),
         })
     }
 
-    /// Serves until `stop`, reloading the PSKs on the way.
+    /// Serves until `stop`, reloading the PSKs and the revocations on the way.
     pub async fn run(self, stop: CancellationToken) {
-        let CoapsPart { server, store, psks, core, refresh } = self;
+        let CoapsPart { server, store, psks, core, refresh, revoked, revoked_refresh } = self;
+        let revoked_store = store.clone();
         tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
         let reload = {
             let stop = stop.clone();
@@ -155,6 +171,23 @@ impl CoapsPart {
                 }
             }
         };
-        tokio::join!(server.run(stop), reload);
+        let reload_revoked = {
+            let (stop, store) = (stop.clone(), revoked_store);
+            async move {
+                let mut tick = tokio::time::interval(revoked_refresh);
+                tick.tick().await;
+                loop {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tick.tick() => {
+                            if let Err(e) = load_revoked(&store, &revoked).await {
+                                tracing::warn!(error = %e, "revoked device certificates not reloaded; the previous ones stay");
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        tokio::join!(server.run(stop), reload, reload_revoked);
     }
 }

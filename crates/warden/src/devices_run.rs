@@ -67,6 +67,11 @@ pub struct DevicesConfig {
     /// Seconds between reloads of the device PSKs from the store.
     #[serde(default = "default_refresh_secs")]
     pub coaps_psk_refresh_secs: u64,
+    /// Seconds between reloads of the revoked device certificates (EST) from the store: a revoked
+    /// certificate is refused by new handshakes and its sessions closed within this time (plus
+    /// [`dtls::server::TICK`]).
+    #[serde(default = "default_refresh_secs")]
+    pub coaps_revocation_refresh_secs: u64,
 }
 
 fn default_coap_listen() -> SocketAddr {
@@ -112,8 +117,13 @@ impl DevicesConfig {
         if self.coaps_max_sessions == 0 || self.coaps_max_handshakes == 0 {
             return Err("[devices] coaps_max_sessions and coaps_max_handshakes must be at least 1".into());
         }
-        if self.coaps_idle_timeout_secs == 0 || self.coaps_psk_refresh_secs == 0 {
-            return Err("[devices] coaps_idle_timeout_secs and coaps_psk_refresh_secs must be at least 1".into());
+        if self.coaps_idle_timeout_secs == 0
+            || self.coaps_psk_refresh_secs == 0
+            || self.coaps_revocation_refresh_secs == 0
+        {
+            return Err("[devices] coaps_idle_timeout_secs, coaps_psk_refresh_secs and coaps_revocation_refresh_secs \
+                        must be at least 1"
+                .into());
         }
         Ok(())
     }
@@ -144,6 +154,7 @@ impl Default for DevicesConfig {
             coaps_max_handshakes: default_max_handshakes(),
             coaps_idle_timeout_secs: default_idle_secs(),
             coaps_psk_refresh_secs: default_refresh_secs(),
+            coaps_revocation_refresh_secs: default_refresh_secs(),
         }
     }
 }

@@ -78,6 +78,21 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
             store.append_audit(&entry).await.map_err(failed)?;
             Ok(after.to_string())
         }
+        EstCommand::CaCerts { scope } => {
+            let cas = store.device_ca_certs().await.map_err(failed)?;
+            let pems: Vec<String> = cas
+                .iter()
+                .filter(|(s, _)| scope.as_ref().is_none_or(|want| want == s))
+                .map(|(_, der)| pem_certificate(der))
+                .collect();
+            if pems.is_empty() {
+                return Err(Failure::Failed(match scope {
+                    Some(s) => format!("no device CA for scope {s:?} (it is made by the first `warden est token`)"),
+                    None => "no device CA yet (it is made by the first `warden est token`)".into(),
+                }));
+            }
+            Ok(pems.concat().trim_end().to_string())
+        }
         EstCommand::List { endpoint, limit } => {
             let rows = store
                 .device_certs(&store::access::Scope::Operator, endpoint.as_deref(), limit.clamp(1, 10_000))
@@ -95,6 +110,12 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
             Ok(lines.join("\n"))
         }
     }
+}
+
+/// A DER certificate as PEM (RFC 7468: base64 in lines of 64).
+fn pem_certificate(der: &[u8]) -> String {
+    let lines = est::pkcs7::base64_lines(der).replace("\r\n", "\n");
+    format!("-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n")
 }
 
 /// A serial as stored: lower-case hex without separators.
@@ -115,5 +136,15 @@ mod tests {
         assert!(parse_ttl("1w").is_err());
         assert!(parse_ttl("-5").is_err());
         assert!(parse_ttl("h").is_err());
+    }
+
+    #[test]
+    fn pem_lines_are_64_characters() {
+        let pem = pem_certificate(&[0xab; 100]);
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines.first(), Some(&"-----BEGIN CERTIFICATE-----"));
+        assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(lines[1..lines.len() - 1].concat().len(), 136, "100 bytes in base64");
     }
 }

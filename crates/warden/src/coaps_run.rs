@@ -104,13 +104,13 @@ pub struct CoapsPart {
 
 impl CoapsPart {
     /// Loads the credentials and binds the listener, handing datagrams to `core` and giving the core
-    /// the listener's outbound queue.
+    /// the listener's outbound queue. `section` is the one [`crate::devices_run::DevicesPart::build`]
+    /// checked (its only caller), so it is not checked again here.
     pub async fn build(
         section: &DevicesConfig,
         store: &Store,
         core: Arc<Lwm2mOverDtls>,
     ) -> Result<CoapsPart, ServeError> {
-        section.check().map_err(ServeError::Devices)?;
         let psks = Arc::new(PskTable::default());
         load_psks(store, &psks, &core).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
         let x509 = match (&section.coaps_cert, &section.coaps_key, &section.coaps_client_ca) {

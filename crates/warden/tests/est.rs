@@ -75,6 +75,8 @@ async fn serve_enrols_over_est_and_the_api_revokes() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let (serial, text) = common::est_enrol(dir, est_port, "meter-1", &token);
+    assert!(text.contains("Warden device CA (tenant acme)"), "the SIM's tenant's CA: {text}");
+    assert!(text.contains("URI:urn:imsi:001010000000001"), "{text}");
     // 7 days, as configured.
     let (_, _) = (run(dir, "openssl", &["x509", "-in", "meter-1.pem", "-noout", "-checkend", "518400"]), ());
     let long = Command::new("openssl")

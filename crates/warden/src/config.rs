@@ -110,21 +110,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
-/// The EST keys of `[devices]` (docs/est.md); every other key is the LwM2M server's.
-const EST_KEYS: &[&str] = &[
-    "est_listen",
-    "revocation_listen",
-    "public_url",
-    "est_tls",
-    "est_ca",
-    "cert_days",
-    "crl_hours",
-    "token_hours",
-    "max_body",
-];
-
 /// `[devices]`: one section for the LwM2M server (CoAP and CoAPs/DTLS listeners) and the EST server.
-/// Each part refuses keys it does not know; the EST keys ([`EST_KEYS`]) go to the EST part.
+/// Each part refuses keys it does not know; the EST keys ([`est::settings::KEYS`]) go to the EST part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DevicesSection {
     /// The LwM2M server and its CoAP/CoAPs listeners.
@@ -138,7 +125,7 @@ impl<'de> Deserialize<'de> for DevicesSection {
         use serde::de::Error as _;
         let mut lwm2m = toml::Table::deserialize(d)?;
         let mut est = toml::Table::new();
-        for key in EST_KEYS {
+        for key in est::settings::KEYS {
             if let Some(v) = lwm2m.remove(*key) {
                 est.insert((*key).to_string(), v);
             }

@@ -43,22 +43,24 @@ pub struct Certificate {
     pub replaces: Option<String>,
 }
 
-fn view(r: DeviceCertRow) -> Certificate {
-    let c = r.cert;
-    Certificate {
-        serial: c.serial,
-        tenant: c.tenant,
-        endpoint: c.endpoint,
-        subject: c.subject,
-        san: c.san,
-        imsi: c.imsi,
-        imei: c.imei,
-        not_before: c.not_before,
-        not_after: c.not_after,
-        status: r.status,
-        revoked_at: r.revoked_at,
-        revocation_reason: r.revocation_reason,
-        replaces: c.replaces,
+impl From<DeviceCertRow> for Certificate {
+    fn from(r: DeviceCertRow) -> Self {
+        let c = r.cert;
+        Certificate {
+            serial: c.serial,
+            tenant: c.tenant,
+            endpoint: c.endpoint,
+            subject: c.subject,
+            san: c.san,
+            imsi: c.imsi,
+            imei: c.imei,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            status: r.status,
+            revoked_at: r.revoked_at,
+            revocation_reason: r.revocation_reason,
+            replaces: c.replaces,
+        }
     }
 }
 
@@ -91,7 +93,7 @@ pub async fn list(
     caller.require(Action::Read)?;
     let limit = super::PageQuery { cursor: None, limit: q.limit }.limit()?;
     let rows = st.store().device_certs(&caller.scope(), q.endpoint.as_deref().filter(|e| !e.is_empty()), limit).await?;
-    Ok(axum::Json(CertificateList { items: rows.into_iter().map(view).collect() }))
+    Ok(axum::Json(CertificateList { items: rows.into_iter().map(Certificate::from).collect() }))
 }
 
 /// Why a certificate is revoked.
@@ -133,5 +135,5 @@ pub async fn revoke(
     let entry =
         actor.audit_entry(&row.cert.tenant, "certificate.revoke", &format!("certificates/{serial}"), (), &after);
     st.store().append_audit(&entry).await?;
-    Ok(axum::Json(view(row)))
+    Ok(axum::Json(row.into()))
 }

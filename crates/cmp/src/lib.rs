@@ -40,6 +40,7 @@ pub mod analytics;
 pub mod approvals;
 pub mod breached;
 pub mod catalogue;
+pub mod certificates;
 pub mod egress;
 mod error;
 pub mod events;

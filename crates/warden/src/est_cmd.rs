@@ -58,24 +58,12 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
         }
         EstCommand::Revoke { serial, reason } => {
             let serial = normalise_serial(&serial).map_err(Failure::Usage)?;
-            if store::devcerts::reason_code(&reason).is_none() {
-                return Err(Failure::Usage(format!("--reason {reason:?} is not an RFC 5280 reason name")));
-            }
-            let row = store
-                .revoke_device_cert(&store::access::Scope::Operator, &serial, &reason)
-                .await
-                .map_err(failed)?
-                .ok_or_else(|| Failure::Failed(format!("certificate {serial} not found")))?;
+            let row = cmp::certificates::revoke(&store, &actor, &serial, Some(&reason)).await.map_err(|e| match e {
+                cmp::Error::Invalid(m) => Failure::Usage(format!("--{m}")),
+                other => failed(other),
+            })?;
             let after = serde_json::json!({"serial": row.cert.serial, "status": row.status,
                 "reason": row.revocation_reason, "revoked_at": row.revoked_at});
-            let entry = actor.audit_entry(
-                &row.cert.tenant,
-                "certificate.revoke",
-                &format!("certificates/{serial}"),
-                (),
-                &after,
-            );
-            store.append_audit(&entry).await.map_err(failed)?;
             Ok(after.to_string())
         }
         EstCommand::CaCerts { scope } => {

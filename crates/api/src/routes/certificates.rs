@@ -119,21 +119,7 @@ pub async fn revoke(
     caller.require(Action::ManageSims)?;
     let serial = store::devcerts::normalise_serial(&serial)
         .ok_or_else(|| ApiError::bad_request(format!("serial {serial:?}: hex digits expected")))?;
-    let reason = req.reason.unwrap_or_else(|| "unspecified".into());
-    if store::devcerts::reason_code(&reason).is_none() {
-        return Err(ApiError::unprocessable(format!("reason: {reason:?} is not an RFC 5280 reason name")));
-    }
-    let scope = caller.scope();
     let (actor, _) = caller.fresh(&st, "revoking a device certificate").await?;
-    let row = st
-        .store()
-        .revoke_device_cert(&scope, &serial, &reason)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("certificate {serial} not found")))?;
-    let after = serde_json::json!({"serial": row.cert.serial, "endpoint": row.cert.endpoint, "status": row.status,
-        "reason": row.revocation_reason, "revoked_at": row.revoked_at});
-    let entry =
-        actor.audit_entry(&row.cert.tenant, "certificate.revoke", &format!("certificates/{serial}"), (), &after);
-    st.store().append_audit(&entry).await?;
+    let row = cmp::certificates::revoke(st.store(), &actor, &serial, req.reason.as_deref()).await?;
     Ok(axum::Json(row.into()))
 }

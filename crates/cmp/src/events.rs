@@ -75,11 +75,19 @@ pub enum EventKind {
     SmsMoBarred,
     /// An MO short message was refused: it could not be read (a malformed SMS-SUBMIT).
     SmsMoRefused,
+    /// An LwM2M device registered (`warden serve` with `[devices]`, docs/devices.md).
+    DeviceRegistered,
+    /// An LwM2M device de-registered.
+    DeviceDeregistered,
+    /// An LwM2M device's lifetime ran out without an update.
+    DeviceExpired,
+    /// The IMEI a device reports is not the one the HSS saw in the SIM's last Update-Location.
+    DeviceImeiMismatch,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewalls' kinds are `firewall.<rule id>` and `gtp.<rule id>`).
-    pub const FIXED: [EventKind; 31] = [
+    pub const FIXED: [EventKind; 35] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -111,6 +119,10 @@ impl EventKind {
         EventKind::SimFixedDiallingChanged,
         EventKind::SmsMoBarred,
         EventKind::SmsMoRefused,
+        EventKind::DeviceRegistered,
+        EventKind::DeviceDeregistered,
+        EventKind::DeviceExpired,
+        EventKind::DeviceImeiMismatch,
     ];
 
     /// The name stored and shown.
@@ -149,6 +161,10 @@ impl EventKind {
             EventKind::SimFixedDiallingChanged => "sim.fixed_dialling_changed",
             EventKind::SmsMoBarred => "sms.mo_barred",
             EventKind::SmsMoRefused => "sms.mo_refused",
+            EventKind::DeviceRegistered => "device.registered",
+            EventKind::DeviceDeregistered => "device.deregistered",
+            EventKind::DeviceExpired => "device.expired",
+            EventKind::DeviceImeiMismatch => "device.imei_mismatch",
         })
     }
 }

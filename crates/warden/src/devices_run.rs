@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cmp::EventKind;
 use lwm2m::content::{self, Value};
 use lwm2m::runtime::Service;
 use lwm2m::server::{Event, Operation, ServerConfig};
@@ -284,7 +285,7 @@ async fn record(
                     "lifetime": lifetime, "objects": objects, "replaced": replaced,
                 });
                 let imsi = ctx.link_by_name(&endpoint).await;
-                ctx.event(imsi.as_deref(), "device.registered", &detail.to_string()).await;
+                ctx.event(imsi.as_deref(), EventKind::DeviceRegistered, &detail.to_string()).await;
                 let has = |o: &str| objects.iter().any(|p| p == o || p.starts_with(&format!("{o}/")));
                 let (has3, has4) = (has("/3"), has("/4"));
                 let permit = reads.clone();
@@ -300,7 +301,7 @@ async fn record(
                 let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
                 ctx.event(
                     imsi.as_deref(),
-                    "device.deregistered",
+                    EventKind::DeviceDeregistered,
                     &serde_json::json!({ "endpoint": endpoint }).to_string(),
                 )
                 .await;
@@ -308,8 +309,12 @@ async fn record(
             Event::Expired { endpoint } => {
                 let imsi = linked.lock().expect("links").remove(endpoint.as_str());
                 let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
-                ctx.event(imsi.as_deref(), "device.expired", &serde_json::json!({ "endpoint": endpoint }).to_string())
-                    .await;
+                ctx.event(
+                    imsi.as_deref(),
+                    EventKind::DeviceExpired,
+                    &serde_json::json!({ "endpoint": endpoint }).to_string(),
+                )
+                .await;
             }
             Event::Refused { peer, endpoint, code, reason } => {
                 tracing::debug!(%peer, ?endpoint, %code, reason, "LwM2M request refused");
@@ -327,10 +332,10 @@ struct Linker {
 }
 
 impl Linker {
-    async fn event(&self, imsi: Option<&str>, kind: &str, detail: &str) {
+    async fn event(&self, imsi: Option<&str>, kind: EventKind, detail: &str) {
         let imsi = imsi.and_then(|i| i.parse::<ids::Imsi>().ok());
-        if let Err(e) = self.store.record_event(imsi.as_ref(), kind, detail).await {
-            tracing::warn!(error = %e, kind, "device event not recorded");
+        if let Err(e) = self.store.record_event(imsi.as_ref(), &kind.name(), detail).await {
+            tracing::warn!(error = %e, %kind, "device event not recorded");
         }
     }
 
@@ -444,7 +449,7 @@ impl Linker {
             let detail = serde_json::json!({
                 "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
             });
-            self.event(Some(&imsi), "device.imei_mismatch", &detail.to_string()).await;
+            self.event(Some(&imsi), EventKind::DeviceImeiMismatch, &detail.to_string()).await;
         }
     }
 }

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{self, X509Credentials};
 use crate::cookie::CookieKey;
 use crate::psk::PskResolver;
+use crate::ratelimit::SourceBuckets;
 use crate::record::{client_hello, hello_verify_request, RECORD_HEADER};
 use crate::revocation::RevokedSerials;
 use crate::session::{End, PeerCert, Session};
@@ -67,6 +68,12 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// Largest datagram OpenSSL writes during the handshake (it fragments to fit).
     pub mtu: u32,
+    /// New handshakes a second per source IP address (0: no limit; [`crate::ratelimit`]).
+    pub handshakes_per_source_per_sec: u32,
+    /// New handshakes a source may start at once before the rate applies.
+    pub handshake_burst_per_source: u32,
+    /// Source addresses the rate limit tracks at once.
+    pub rate_limited_sources: usize,
 }
 
 impl Default for Limits {
@@ -77,6 +84,9 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(600),
             handshake_timeout: Duration::from_secs(20),
             mtu: 1200,
+            handshakes_per_source_per_sec: 5,
+            handshake_burst_per_source: 20,
+            rate_limited_sources: 10_000,
         }
     }
 }
@@ -117,6 +127,8 @@ pub struct Stats {
     pub handshakes_failed: AtomicU64,
     /// New sessions refused by the limits.
     pub refused_busy: AtomicU64,
+    /// ClientHellos with a valid cookie dropped by the per-source handshake rate.
+    pub refused_rate: AtomicU64,
     /// Datagrams dropped (not a ClientHello from an unknown peer, or dropped by OpenSSL).
     pub dropped: AtomicU64,
     /// Application datagrams handed to the handler.
@@ -165,6 +177,7 @@ pub struct DtlsServer {
     outbound_rx: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
     stats: Arc<Stats>,
     revoked: Option<Arc<RevokedSerials>>,
+    rate: SourceBuckets,
     /// The [`RevokedSerials::generation`] established sessions were last checked against.
     revoked_seen: u64,
 }
@@ -186,6 +199,11 @@ impl DtlsServer {
             outbound_tx,
             outbound_rx,
             stats: Arc::default(),
+            rate: SourceBuckets::new(
+                config.limits.handshakes_per_source_per_sec,
+                config.limits.handshake_burst_per_source,
+                config.limits.rate_limited_sources,
+            ),
             revoked_seen: config.revoked.as_ref().map_or(0, |r| r.generation()),
             revoked: config.revoked,
         })
@@ -297,6 +315,10 @@ impl DtlsServer {
             }
         };
         if let (true, Some(h)) = (restart, &hello) {
+            if !self.rate.allow(peer.ip(), std::time::Instant::now()) {
+                Stats::bump(&self.stats.refused_rate);
+                return Vec::new();
+            }
             let replacing = self.sessions.contains_key(&peer);
             let handshakes = Stats::get(&self.stats.handshaking) as usize;
             if handshakes >= self.limits.max_handshakes

@@ -375,6 +375,8 @@ mod sms_tests {
         assert_eq!(d.coaps_listen, "127.0.0.1:5684".parse().unwrap());
         assert_eq!((d.coaps_max_sessions, d.coaps_max_handshakes, d.coaps_psk_refresh_secs), (10_000, 256, 5));
         assert_eq!(d.coaps_revocation_refresh_secs, 5);
+        assert_eq!((d.coaps_handshakes_per_source_per_sec, d.coaps_handshake_burst_per_source), (5, 20));
+        assert_eq!(d.coaps_limits().handshakes_per_source_per_sec, 5);
         let c: Config = toml::from_str("[devices]\ncoaps_cert = \"c.pem\"\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("all three or none"));
         let c: Config = toml::from_str("[devices]\ncoaps_max_handshakes = 0\n").unwrap();

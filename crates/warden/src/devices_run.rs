@@ -73,6 +73,20 @@ pub struct DevicesConfig {
     /// [`dtls::server::TICK`]).
     #[serde(default = "default_refresh_secs")]
     pub coaps_revocation_refresh_secs: u64,
+    /// New DTLS handshakes a second per source IP address (0: no limit); more are dropped.
+    #[serde(default = "default_handshake_rate")]
+    pub coaps_handshakes_per_source_per_sec: u32,
+    /// Handshakes a source may start at once before that rate applies.
+    #[serde(default = "default_handshake_burst")]
+    pub coaps_handshake_burst_per_source: u32,
+}
+
+fn default_handshake_rate() -> u32 {
+    dtls::Limits::default().handshakes_per_source_per_sec
+}
+
+fn default_handshake_burst() -> u32 {
+    dtls::Limits::default().handshake_burst_per_source
 }
 
 fn default_coap_listen() -> SocketAddr {
@@ -115,6 +129,9 @@ impl DevicesConfig {
         if given != 0 && given != 3 {
             return Err("[devices] coaps_cert, coaps_key and coaps_client_ca go together (all three or none)".into());
         }
+        if self.coaps_handshake_burst_per_source == 0 {
+            return Err("[devices] coaps_handshake_burst_per_source must be at least 1".into());
+        }
         if self.coaps_max_sessions == 0 || self.coaps_max_handshakes == 0 {
             return Err("[devices] coaps_max_sessions and coaps_max_handshakes must be at least 1".into());
         }
@@ -135,6 +152,8 @@ impl DevicesConfig {
             max_sessions: self.coaps_max_sessions,
             max_handshakes: self.coaps_max_handshakes,
             idle_timeout: std::time::Duration::from_secs(self.coaps_idle_timeout_secs),
+            handshakes_per_source_per_sec: self.coaps_handshakes_per_source_per_sec,
+            handshake_burst_per_source: self.coaps_handshake_burst_per_source,
             ..dtls::Limits::default()
         }
     }
@@ -156,6 +175,8 @@ impl Default for DevicesConfig {
             coaps_idle_timeout_secs: default_idle_secs(),
             coaps_psk_refresh_secs: default_refresh_secs(),
             coaps_revocation_refresh_secs: default_refresh_secs(),
+            coaps_handshakes_per_source_per_sec: default_handshake_rate(),
+            coaps_handshake_burst_per_source: default_handshake_burst(),
         }
     }
 }

@@ -142,7 +142,12 @@ pub fn psk_client_context(identity: &str, key: &[u8], cipher: &str) -> SslContex
 
 /// Connects and finishes the handshake (retrying on read timeouts so OpenSSL retransmits).
 pub fn connect(ctx: &SslContext, server: SocketAddr) -> Result<SslStream<UdpStream>, String> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    connect_from(ctx, server, "127.0.0.1")
+}
+
+/// [`connect`] from a socket bound to `ip` (another loopback address is another source).
+pub fn connect_from(ctx: &SslContext, server: SocketAddr, ip: &str) -> Result<SslStream<UdpStream>, String> {
+    let sock = UdpSocket::bind((ip, 0)).unwrap();
     sock.connect(server).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     let ssl = openssl::ssl::Ssl::new(ctx).unwrap();

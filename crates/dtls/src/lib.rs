@@ -14,7 +14,6 @@ pub mod context;
 pub mod cookie;
 pub mod pipe;
 pub mod psk;
-pub mod ratelimit;
 pub mod record;
 pub mod revocation;
 pub mod server;

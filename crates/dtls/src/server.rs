@@ -29,11 +29,11 @@ use tokio_util::sync::CancellationToken;
 use crate::context::{self, X509Credentials};
 use crate::cookie::CookieKey;
 use crate::psk::PskResolver;
-use crate::ratelimit::SourceBuckets;
 use crate::record::{client_hello, hello_verify_request, RECORD_HEADER};
 use crate::revocation::RevokedSerials;
 use crate::session::{End, PeerCert, Session};
 use crate::DtlsError;
+use coap::ratelimit::SourceBuckets;
 
 /// How often timeouts and retransmissions are looked at.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -68,7 +68,7 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// Largest datagram OpenSSL writes during the handshake (it fragments to fit).
     pub mtu: u32,
-    /// New handshakes a second per source IP address (0: no limit; [`crate::ratelimit`]).
+    /// New handshakes a second per source IP address (0: no limit; [`coap::ratelimit`]).
     pub handshakes_per_source_per_sec: u32,
     /// New handshakes a source may start at once before the rate applies.
     pub handshake_burst_per_source: u32,

@@ -43,6 +43,13 @@ pub struct DevicesConfig {
     /// Most devices registered at once.
     #[serde(default = "default_max_devices")]
     pub max_devices: usize,
+    /// Plain-CoAP registrations (with `allow_unsecured`) a second per source IP (0: no limit);
+    /// beyond, 5.03 with Max-Age.
+    #[serde(default = "default_registration_rate")]
+    pub registrations_per_source_per_sec: u32,
+    /// Plain-CoAP registrations a source may send at once before that rate applies.
+    #[serde(default = "default_registration_burst")]
+    pub registration_burst_per_source: u32,
     /// Read objects 3 and 4 of each device after it registers.
     #[serde(default = "default_true")]
     pub read_device_objects: bool,
@@ -97,6 +104,14 @@ fn default_max_devices() -> usize {
     1_000_000
 }
 
+fn default_registration_rate() -> u32 {
+    ServerConfig::default().unsecured_registrations_per_source_per_sec
+}
+
+fn default_registration_burst() -> u32 {
+    ServerConfig::default().unsecured_registration_burst_per_source
+}
+
 fn default_true() -> bool {
     true
 }
@@ -129,8 +144,11 @@ impl DevicesConfig {
         if given != 0 && given != 3 {
             return Err("[devices] coaps_cert, coaps_key and coaps_client_ca go together (all three or none)".into());
         }
-        if self.coaps_handshake_burst_per_source == 0 {
-            return Err("[devices] coaps_handshake_burst_per_source must be at least 1".into());
+        if self.coaps_handshake_burst_per_source == 0 || self.registration_burst_per_source == 0 {
+            return Err(
+                "[devices] coaps_handshake_burst_per_source and registration_burst_per_source must be at least 1"
+                    .into(),
+            );
         }
         if self.coaps_max_sessions == 0 || self.coaps_max_handshakes == 0 {
             return Err("[devices] coaps_max_sessions and coaps_max_handshakes must be at least 1".into());
@@ -165,6 +183,8 @@ impl Default for DevicesConfig {
             coap_listen: default_coap_listen(),
             allow_unsecured: false,
             max_devices: default_max_devices(),
+            registrations_per_source_per_sec: default_registration_rate(),
+            registration_burst_per_source: default_registration_burst(),
             read_device_objects: true,
             coaps_listen: default_coaps_listen(),
             coaps_cert: None,
@@ -239,6 +259,8 @@ impl DevicesPart {
         let (service, events) = Service::new(ServerConfig {
             allow_unsecured: dc.allow_unsecured,
             max_devices: dc.max_devices,
+            unsecured_registrations_per_source_per_sec: dc.registrations_per_source_per_sec,
+            unsecured_registration_burst_per_source: dc.registration_burst_per_source,
             ..ServerConfig::default()
         });
         let addr = socket.local_addr().unwrap_or(dc.coap_listen);

@@ -1,8 +1,7 @@
-//! Handshakes per source address: a token bucket per IP address (refilled at a steady rate up to a
-//! burst), in a map of bounded size. It is consulted only for a ClientHello with a valid cookie — a
-//! source that proved it receives at its address — so spoofed floods (answered statelessly by
-//! HelloVerifyRequests) cannot spend another address's budget. A refused ClientHello is dropped
-//! without an answer: the client retransmits later, with its own back-off.
+//! Requests per source address: a token bucket per IP address (refilled at a steady rate up to a
+//! burst), in a map of bounded size. The DTLS listener counts handshakes with it (only ClientHellos
+//! with a valid cookie, so spoofed sources cannot spend another address's budget), the LwM2M server
+//! plain-CoAP registrations (answered 5.03 with Max-Age, the seconds until a token is back).
 //!
 //! When the map is full, buckets that have refilled completely (sources quiet for a while) are
 //! forgotten; if it is still full, new sources are refused until room is made, so the memory stays
@@ -33,26 +32,32 @@ impl SourceBuckets {
         }
     }
 
-    /// Whether `ip` may start a handshake now (taking a token if so).
+    /// Whether `ip` may go on now (taking a token if so).
     pub fn allow(&mut self, ip: IpAddr, now: Instant) -> bool {
+        self.check(ip, now).is_ok()
+    }
+
+    /// Takes a token of `ip`, or says how long until it has one (a full map: until a source is
+    /// forgotten, at most the time a bucket takes to refill).
+    pub fn check(&mut self, ip: IpAddr, now: Instant) -> Result<(), std::time::Duration> {
         if self.rate <= 0.0 {
-            return true;
+            return Ok(());
         }
+        let (rate, burst) = (self.rate, self.burst);
         if !self.buckets.contains_key(&ip) && self.buckets.len() >= self.max_sources {
             self.forget_full(now);
             if self.buckets.len() >= self.max_sources {
-                return false;
+                return Err(std::time::Duration::from_secs_f64(burst / rate));
             }
         }
-        let (rate, burst) = (self.rate, self.burst);
         let (tokens, last) = self.buckets.entry(ip).or_insert((burst, now));
         *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * rate).min(burst);
         *last = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(std::time::Duration::from_secs_f64((1.0 - *tokens) / rate))
         }
     }
 
@@ -88,6 +93,8 @@ mod tests {
         assert_eq!((0..5).map(|_| b.allow(a, t0)).collect::<Vec<_>>(), [true, true, true, false, false]);
         assert!(b.allow(c, t0), "another source has its own bucket");
         assert!(!b.allow(d, t0), "the map is full and nobody is quiet");
+        let wait = b.check(a, t0 + Duration::from_millis(100)).unwrap_err();
+        assert!(wait > Duration::from_millis(350) && wait <= Duration::from_millis(400), "{wait:?}");
         assert!(b.allow(a, t0 + Duration::from_millis(500)), "one token after half a second at 2/s");
         assert!(!b.allow(a, t0 + Duration::from_millis(500)));
         // After 2 s every bucket is full again: quiet sources are forgotten to make room.

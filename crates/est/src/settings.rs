@@ -193,8 +193,8 @@ mod tests {
             all.insert(key.to_string(), v);
         }
         let s: EstSettings = toml::Value::Table(all).try_into().unwrap();
-        // Every field is a key: this pattern stops compiling when a field is added, and the names
-        // it lists must then be in KEYS.
+        // Every field is a key: this pattern stops compiling when a field is added; the keys are
+        // distinct fields (above), as many as the fields, so they are exactly the fields.
         let EstSettings {
             est_listen: _,
             revocation_listen: _,
@@ -206,17 +206,7 @@ mod tests {
             token_hours: _,
             max_body: _,
         } = s;
-        let fields = [
-            "est_listen",
-            "revocation_listen",
-            "public_url",
-            "est_tls",
-            "est_ca",
-            "cert_days",
-            "crl_hours",
-            "token_hours",
-            "max_body",
-        ];
-        assert_eq!(KEYS, fields, "KEYS lists the fields, in order");
+        let distinct: std::collections::HashSet<_> = KEYS.iter().collect();
+        assert_eq!((distinct.len(), KEYS.len()), (9, 9), "one key per field of the pattern above");
     }
 }

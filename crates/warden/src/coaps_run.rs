@@ -152,42 +152,30 @@ impl CoapsPart {
     /// Serves until `stop`, reloading the PSKs and the revocations on the way.
     pub async fn run(self, stop: CancellationToken) {
         let CoapsPart { server, store, psks, core, refresh, revoked, revoked_refresh } = self;
-        let revoked_store = store.clone();
         tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
-        let reload = {
-            let stop = stop.clone();
-            async move {
-                let mut tick = tokio::time::interval(refresh);
-                tick.tick().await;
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tick.tick() => {
-                            if let Err(e) = load_psks(&store, &psks, &core).await {
-                                tracing::warn!(error = %e, "device PSKs not reloaded; the previous ones stay");
-                            }
-                        }
-                    }
-                }
-            }
-        };
-        let reload_revoked = {
-            let (stop, store) = (stop.clone(), revoked_store);
-            async move {
-                let mut tick = tokio::time::interval(revoked_refresh);
-                tick.tick().await;
-                loop {
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = tick.tick() => {
-                            if let Err(e) = load_revoked(&store, &revoked).await {
-                                tracing::warn!(error = %e, "revoked device certificates not reloaded; the previous ones stay");
-                            }
-                        }
-                    }
-                }
-            }
-        };
+        let reload = every(refresh, stop.clone(), "device PSKs", || load_psks(&store, &psks, &core));
+        let reload_revoked =
+            every(revoked_refresh, stop.clone(), "revoked device certificates", || load_revoked(&store, &revoked));
         tokio::join!(server.run(stop), reload, reload_revoked);
+    }
+}
+
+/// Runs `load` every `period` until `stop`; a failure is logged and what was loaded before stays.
+async fn every<T, F, Fut>(period: Duration, stop: CancellationToken, what: &str, mut load: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, store::StoreError>>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = load().await {
+                    tracing::warn!(error = %e, what, "not reloaded; the previous ones stay");
+                }
+            }
+        }
     }
 }

@@ -91,11 +91,23 @@ pub enum EventKind {
     DeviceFirmwareUpdated,
     /// A device's firmware update failed (the reason is in the detail).
     DeviceFirmwareFailed,
+    /// An LwM2M device registered (`warden serve` with `[devices]`, docs/devices.md).
+    DeviceRegistered,
+    /// An LwM2M device de-registered.
+    DeviceDeregistered,
+    /// An LwM2M device's lifetime ran out without an update.
+    DeviceExpired,
+    /// The IMEI a device reports is not the one the HSS saw in the SIM's last Update-Location.
+    DeviceImeiMismatch,
+    /// The LwM2M bootstrap server provisioned a device (docs/devices.md#bootstrap-server).
+    DeviceBootstrapped,
+    /// A bootstrap was refused or failed; nothing was stored.
+    DeviceBootstrapFailed,
 }
 
 impl EventKind {
     /// Every kind with a fixed name (the firewalls' kinds are `firewall.<rule id>` and `gtp.<rule id>`).
-    pub const FIXED: [EventKind; 39] = [
+    pub const FIXED: [EventKind; 45] = [
         EventKind::SimStatusChanged,
         EventKind::SimProfileChanged,
         EventKind::SimDataBarred,
@@ -135,6 +147,12 @@ impl EventKind {
         EventKind::DeviceFirmwareOffered,
         EventKind::DeviceFirmwareUpdated,
         EventKind::DeviceFirmwareFailed,
+        EventKind::DeviceRegistered,
+        EventKind::DeviceDeregistered,
+        EventKind::DeviceExpired,
+        EventKind::DeviceImeiMismatch,
+        EventKind::DeviceBootstrapped,
+        EventKind::DeviceBootstrapFailed,
     ];
 
     /// The name stored and shown.
@@ -181,6 +199,12 @@ impl EventKind {
             EventKind::DeviceFirmwareOffered => "device.firmware_offered",
             EventKind::DeviceFirmwareUpdated => "device.firmware_updated",
             EventKind::DeviceFirmwareFailed => "device.firmware_failed",
+            EventKind::DeviceRegistered => "device.registered",
+            EventKind::DeviceDeregistered => "device.deregistered",
+            EventKind::DeviceExpired => "device.expired",
+            EventKind::DeviceImeiMismatch => "device.imei_mismatch",
+            EventKind::DeviceBootstrapped => "device.bootstrapped",
+            EventKind::DeviceBootstrapFailed => "device.bootstrap_failed",
         })
     }
 }

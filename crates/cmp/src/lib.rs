@@ -41,6 +41,7 @@ pub mod approvals;
 pub mod breached;
 pub mod campaigns;
 pub mod catalogue;
+pub mod certificates;
 pub mod egress;
 mod error;
 pub mod events;

@@ -110,3 +110,46 @@ async fn a_refused_change_writes_nothing() {
     assert_eq!(written(&t.store, &imsi).await, (SimStatus::Active, 0, 0, 0));
     assert!(told.0.lock().unwrap().is_empty());
 }
+
+/// Revoking a device certificate (SEC-7, `cmp::certificates::revoke`, the path of the API and of
+/// `warden est revoke`): the revocation and its audit entry commit together; a bad reason or a
+/// certificate out of the actor's scope changes nothing.
+#[tokio::test]
+async fn a_certificate_revocation_and_its_audit_entry_commit_together() {
+    testkit::on_every_backend(|store, url| async move {
+        let cert = store::devcerts::NewDeviceCert {
+            serial: "7c01".into(),
+            ca_scope: "acme".into(),
+            tenant: "acme".into(),
+            endpoint: "meter-7".into(),
+            subject: "CN=meter-7".into(),
+            san: vec![],
+            imsi: None,
+            imei: None,
+            not_before: store::now() - 60,
+            not_after: store::now() + 3600,
+            replaces: None,
+            cert_der: vec![0x30, 0x00],
+        };
+        store.record_device_cert(&cert, None).await.unwrap();
+        let audited = |s: Store| async move {
+            s.audit_tail(100).await.unwrap().iter().filter(|r| r.entry.action == "certificate.revoke").count()
+        };
+        let status = |s: Store| async move { s.device_cert("7c01").await.unwrap().unwrap().status };
+
+        let e = cmp::certificates::revoke(&store, &Actor::cli(), "7c01", Some("bored")).await.unwrap_err();
+        assert!(matches!(e, cmp::Error::Invalid(_)), "{e}");
+        let faults = break_inserts(&url, "audit_log").await;
+        let e = cmp::certificates::revoke(&store, &Actor::cli(), "7c01", Some("keyCompromise")).await.unwrap_err();
+        assert!(e.to_string().contains("injected failure"), "{e}");
+        assert_eq!((status(store.clone()).await, audited(store.clone()).await), ("good".to_string(), 0));
+        repair(&faults, &url, "audit_log").await;
+
+        let e = cmp::certificates::revoke(&store, &Actor::cli(), "7c02", None).await.unwrap_err();
+        assert!(matches!(e, cmp::Error::NotFound(_)), "{e}");
+        let row = cmp::certificates::revoke(&store, &Actor::cli(), "7c01", Some("keyCompromise")).await.unwrap();
+        assert_eq!(row.revocation_reason.as_deref(), Some("keyCompromise"));
+        assert_eq!((status(store.clone()).await, audited(store.clone()).await), ("revoked".to_string(), 1));
+    })
+    .await;
+}

@@ -11,12 +11,14 @@
 //! - [`observe`]: the Observe option's sequence numbers and the freshness rule of RFC 7641 §3.4.
 //! - [`dedup`]: a bounded cache of answers to confirmable requests, so a retransmitted CON gets the
 //!   same answer and is not handled twice (RFC 7252 §4.5).
+//! - [`ratelimit`]: token buckets per source address in a bounded map.
 
 pub mod block;
 pub mod dedup;
 pub mod message;
 pub mod observe;
 pub mod option;
+pub mod ratelimit;
 
 pub use block::{Block, BlockAssembler, BlockError};
 pub use message::{Code, DecodeError, Message, MessageType};

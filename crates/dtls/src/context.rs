@@ -15,10 +15,11 @@ use openssl::pkey::PKey;
 use openssl::ssl::{
     Ssl, SslContext, SslContextBuilder, SslMethod, SslOptions, SslRef, SslSessionCacheMode, SslVerifyMode, SslVersion,
 };
-use openssl::x509::X509;
+use openssl::x509::{X509StoreContextRef, X509VerifyResult, X509};
 use zeroize::Zeroizing;
 
 use crate::psk::{PskResolver, MAX_IDENTITY_LEN};
+use crate::revocation::{serial_of, RevokedSerials};
 use crate::DtlsError;
 
 /// The PSK cipher suites, in OpenSSL's names (RFC 6655 and RFC 5487 suites, LwM2M 1.1 §7.1.7).
@@ -65,8 +66,13 @@ fn x509_err(what: &str, e: ErrorStack) -> DtlsError {
     DtlsError::Config(format!("{what}: {e}"))
 }
 
-/// Builds the context. At least one of PSK and X.509 must be given.
-pub fn build(psk: Option<Arc<dyn PskResolver>>, x509: Option<&X509Credentials>) -> Result<SslContext, DtlsError> {
+/// Builds the context. At least one of PSK and X.509 must be given. A client certificate whose
+/// serial is in `revoked` fails verification, so its handshake ends with an alert.
+pub fn build(
+    psk: Option<Arc<dyn PskResolver>>,
+    x509: Option<&X509Credentials>,
+    revoked: Option<Arc<RevokedSerials>>,
+) -> Result<SslContext, DtlsError> {
     if psk.is_none() && x509.is_none() {
         return Err(DtlsError::Config("neither PSK nor X.509 credentials are configured".into()));
     }
@@ -102,7 +108,11 @@ pub fn build(psk: Option<Arc<dyn PskResolver>>, x509: Option<&X509Credentials>) 
             b.cert_store_mut().add_cert(ca.clone()).map_err(|e| x509_err("client CA", e))?;
             b.add_client_ca(ca).map_err(|e| x509_err("client CA", e))?;
         }
-        b.set_verify(SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT);
+        let mode = SslVerifyMode::PEER | SslVerifyMode::FAIL_IF_NO_PEER_CERT;
+        match revoked {
+            Some(revoked) => b.set_verify_callback(mode, move |ok, ctx| ok && !leaf_revoked(&revoked, ctx)),
+            None => b.set_verify(mode),
+        }
         b.set_groups_list("P-256")?;
     }
     b.set_cipher_list(&ciphers.join(":"))?;
@@ -117,6 +127,21 @@ pub fn build(psk: Option<Arc<dyn PskResolver>>, x509: Option<&X509Credentials>) 
         ssl.ex_data(i).is_some_and(|c| !c.is_empty() && c.as_slice() == cookie)
     });
     Ok(b.build())
+}
+
+/// Whether the certificate being verified is the client's own (depth 0) and revoked; if so the
+/// verification error is set, so OpenSSL's alert and log say the application refused it.
+fn leaf_revoked(revoked: &RevokedSerials, ctx: &mut X509StoreContextRef) -> bool {
+    if ctx.error_depth() != 0 {
+        return false;
+    }
+    let Some(serial) = ctx.current_cert().and_then(serial_of) else { return false };
+    if !revoked.contains(&serial) {
+        return false;
+    }
+    tracing::debug!(serial, "DTLS client certificate revoked; handshake refused");
+    ctx.set_error(X509VerifyResult::APPLICATION_VERIFICATION);
+    true
 }
 
 /// The PSK callback: the key's length written into `out`, 0 (handshake refused) for an unknown or
@@ -169,6 +194,6 @@ mod tests {
 
     #[test]
     fn needs_some_credentials() {
-        assert!(matches!(build(None, None), Err(DtlsError::Config(_))));
+        assert!(matches!(build(None, None, None), Err(DtlsError::Config(_))));
     }
 }

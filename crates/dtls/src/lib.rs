@@ -6,7 +6,8 @@
 //! datagram pipe per peer, see [`pipe`]); this crate adds what a server on a public UDP port needs
 //! around it: stateless cookies before any state ([`cookie`], [`record`]), per-peer sessions with
 //! bounds and timeouts ([`server`]), and the authenticated identity (PSK identity or certificate
-//! name) handed with every decrypted datagram to a [`DatagramHandler`] — the LwM2M/CoAP core.
+//! name) handed with every decrypted datagram to a [`DatagramHandler`] — the LwM2M/CoAP core — and
+//! revoked client certificates refused in the handshake and cut off afterwards ([`revocation`]).
 //! docs/devices-dtls.md explains the choices.
 
 pub mod context;
@@ -14,11 +15,13 @@ pub mod cookie;
 pub mod pipe;
 pub mod psk;
 pub mod record;
+pub mod revocation;
 pub mod server;
 pub mod session;
 
 pub use context::X509Credentials;
 pub use psk::{PskResolver, PskTable};
+pub use revocation::RevokedSerials;
 pub use server::{DatagramHandler, DtlsConfig, DtlsServer, Limits, Outbound, Stats};
 
 /// Why the server could not start.

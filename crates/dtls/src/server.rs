@@ -8,7 +8,9 @@
 //!   [`DatagramHandler`] with the peer's authenticated identity, and its answers go back encrypted.
 //! - [`Outbound`] sends application datagrams to established peers from elsewhere (notifications).
 //! - Every [`TICK`]: handshakes past [`Limits::handshake_timeout`] and sessions idle past
-//!   [`Limits::idle_timeout`] are dropped, and OpenSSL gets to retransmit a handshake flight.
+//!   [`Limits::idle_timeout`] are dropped, OpenSSL gets to retransmit a handshake flight, and
+//!   sessions whose client certificate expired or was revoked since are closed
+//!   ([`crate::revocation`]).
 //!
 //! A ClientHello with a valid cookie from the address of an established session is a client that
 //! started over (RFC 6347 §4.2.8): the old session gives way once the new handshake has begun.
@@ -28,8 +30,10 @@ use crate::context::{self, X509Credentials};
 use crate::cookie::CookieKey;
 use crate::psk::PskResolver;
 use crate::record::{client_hello, hello_verify_request, RECORD_HEADER};
-use crate::session::{End, Session};
+use crate::revocation::RevokedSerials;
+use crate::session::{End, PeerCert, Session};
 use crate::DtlsError;
+use coap::ratelimit::SourceBuckets;
 
 /// How often timeouts and retransmissions are looked at.
 pub const TICK: Duration = Duration::from_millis(250);
@@ -37,6 +41,19 @@ pub const TICK: Duration = Duration::from_millis(250);
 const MAX_DATAGRAM: usize = 65_535;
 /// How many application datagrams [`Outbound`] queues.
 const OUTBOUND_QUEUE: usize = 1024;
+
+/// Why the session with this client certificate must end, if it must.
+fn certificate_refusal(revoked: Option<&RevokedSerials>, cert: Option<&PeerCert>, now: i64) -> Option<&'static str> {
+    let cert = cert?;
+    if cert.not_after.is_some_and(|t| t <= now) {
+        return Some("client certificate expired");
+    }
+    revoked.filter(|r| r.contains(&cert.serial)).map(|_| "client certificate revoked")
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
+}
 
 /// Bounds on what the server holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +68,12 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// Largest datagram OpenSSL writes during the handshake (it fragments to fit).
     pub mtu: u32,
+    /// New handshakes a second per source IP address (0: no limit; [`coap::ratelimit`]).
+    pub handshakes_per_source_per_sec: u32,
+    /// New handshakes a source may start at once before the rate applies.
+    pub handshake_burst_per_source: u32,
+    /// Source addresses the rate limit tracks at once.
+    pub rate_limited_sources: usize,
 }
 
 impl Default for Limits {
@@ -61,6 +84,9 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(600),
             handshake_timeout: Duration::from_secs(20),
             mtu: 1200,
+            handshakes_per_source_per_sec: 5,
+            handshake_burst_per_source: 20,
+            rate_limited_sources: 10_000,
         }
     }
 }
@@ -75,6 +101,9 @@ pub struct DtlsConfig {
     pub psk: Option<Arc<dyn PskResolver>>,
     /// Server certificate and client CAs, for the certificate suites.
     pub x509: Option<X509Credentials>,
+    /// Client certificates refused in the handshake and cut off when revoked later
+    /// ([`crate::revocation`]).
+    pub revoked: Option<Arc<RevokedSerials>>,
 }
 
 /// Receives the application datagrams of authenticated peers.
@@ -98,6 +127,8 @@ pub struct Stats {
     pub handshakes_failed: AtomicU64,
     /// New sessions refused by the limits.
     pub refused_busy: AtomicU64,
+    /// ClientHellos with a valid cookie dropped by the per-source handshake rate.
+    pub refused_rate: AtomicU64,
     /// Datagrams dropped (not a ClientHello from an unknown peer, or dropped by OpenSSL).
     pub dropped: AtomicU64,
     /// Application datagrams handed to the handler.
@@ -106,6 +137,9 @@ pub struct Stats {
     pub sessions: AtomicU64,
     /// Handshakes now in flight.
     pub handshaking: AtomicU64,
+    /// Sessions closed because their client certificate was revoked or expired after (or during)
+    /// the handshake.
+    pub certificate_cutoffs: AtomicU64,
 }
 
 impl Stats {
@@ -142,12 +176,16 @@ pub struct DtlsServer {
     outbound_tx: mpsc::Sender<(SocketAddr, Vec<u8>)>,
     outbound_rx: mpsc::Receiver<(SocketAddr, Vec<u8>)>,
     stats: Arc<Stats>,
+    revoked: Option<Arc<RevokedSerials>>,
+    rate: SourceBuckets,
+    /// The [`RevokedSerials::generation`] established sessions were last checked against.
+    revoked_seen: u64,
 }
 
 impl DtlsServer {
     /// Builds the TLS context and binds the socket.
     pub async fn bind(config: DtlsConfig, handler: Arc<dyn DatagramHandler>) -> Result<DtlsServer, DtlsError> {
-        let ctx = context::build(config.psk, config.x509.as_ref())?;
+        let ctx = context::build(config.psk, config.x509.as_ref(), config.revoked.clone())?;
         let socket =
             UdpSocket::bind(config.listen).await.map_err(|source| DtlsError::Bind { addr: config.listen, source })?;
         let (outbound_tx, outbound_rx) = mpsc::channel(OUTBOUND_QUEUE);
@@ -161,6 +199,13 @@ impl DtlsServer {
             outbound_tx,
             outbound_rx,
             stats: Arc::default(),
+            rate: SourceBuckets::new(
+                config.limits.handshakes_per_source_per_sec,
+                config.limits.handshake_burst_per_source,
+                config.limits.rate_limited_sources,
+            ),
+            revoked_seen: config.revoked.as_ref().map_or(0, |r| r.generation()),
+            revoked: config.revoked,
         })
     }
 
@@ -270,6 +315,10 @@ impl DtlsServer {
             }
         };
         if let (true, Some(h)) = (restart, &hello) {
+            if !self.rate.allow(peer.ip(), std::time::Instant::now()) {
+                Stats::bump(&self.stats.refused_rate);
+                return Vec::new();
+            }
             let replacing = self.sessions.contains_key(&peer);
             let handshakes = Stats::get(&self.stats.handshaking) as usize;
             if handshakes >= self.limits.max_handshakes
@@ -302,6 +351,10 @@ impl DtlsServer {
                     Stats::bump(&self.stats.handshakes_completed);
                     self.stats.handshaking.fetch_sub(1, Ordering::Relaxed);
                     tracing::debug!(%peer, identity, "DTLS session established");
+                    // The set may have changed between the verify callback and the last flight.
+                    if let Some(why) = certificate_refusal(self.revoked.as_deref(), s.certificate(), unix_now()) {
+                        return self.cut_off(peer, why, out);
+                    }
                 }
                 for d in app {
                     Stats::bump(&self.stats.app_datagrams);
@@ -320,6 +373,17 @@ impl DtlsServer {
                 out
             }
         }
+    }
+
+    /// Ends an established session over its certificate: close_notify after `out`, the handler told.
+    fn cut_off(&mut self, peer: SocketAddr, why: &str, mut out: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        Stats::bump(&self.stats.certificate_cutoffs);
+        tracing::info!(%peer, reason = why, "DTLS session closed");
+        if let Some(mut s) = self.remove(peer) {
+            s.close();
+            out.extend(s.take_outgoing());
+        }
+        out
     }
 
     fn call_handler(&self, peer: SocketAddr, identity: &str, datagram: &[u8]) -> Vec<Vec<u8>> {
@@ -348,7 +412,31 @@ impl DtlsServer {
         }
     }
 
+    /// Established certificate sessions whose certificate expired, and, when the revocation set
+    /// changed since the last look, those whose certificate is now revoked.
+    fn certificates_to_cut(&mut self) -> Vec<(SocketAddr, &'static str)> {
+        let generation = self.revoked.as_ref().map_or(0, |r| r.generation());
+        let changed = generation != self.revoked_seen;
+        self.revoked_seen = generation;
+        let now = unix_now();
+        let mut cut = Vec::new();
+        for (peer, s) in &self.sessions {
+            let Some(cert) = s.certificate() else { continue };
+            let expired = cert.not_after.is_some_and(|t| t <= now);
+            if expired || changed {
+                if let Some(why) = certificate_refusal(self.revoked.as_deref(), Some(cert), now) {
+                    cut.push((*peer, why));
+                }
+            }
+        }
+        cut
+    }
+
     async fn sweep(&mut self) {
+        for (peer, why) in self.certificates_to_cut() {
+            let out = self.cut_off(peer, why, Vec::new());
+            self.send_all(peer, out).await;
+        }
         let mut expired = Vec::new();
         let mut retransmit = Vec::new();
         for (peer, s) in self.sessions.iter_mut() {

@@ -12,6 +12,7 @@ use openssl::ssl::{ErrorCode, SslContext, SslStream};
 use crate::context::{authenticated_identity, new_ssl};
 use crate::pipe::DatagramPipe;
 use crate::record::{first_hello_for, ClientHello};
+use crate::revocation::{not_after_unix, serial_of};
 
 /// The largest application datagram a record holds (2^14, RFC 6347 §4.1).
 const MAX_PLAINTEXT: usize = 16 * 1024;
@@ -25,10 +26,20 @@ pub enum End {
     Failed(String),
 }
 
+/// The client certificate of an established session, as far as revocation needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerCert {
+    /// Serial ([`crate::revocation::normalise`]d).
+    pub serial: String,
+    /// Unix seconds after which it is no longer valid.
+    pub not_after: Option<i64>,
+}
+
 /// One peer's session.
 pub struct Session {
     stream: SslStream<DatagramPipe>,
     identity: Option<String>,
+    cert: Option<PeerCert>,
     random: [u8; 32],
     /// When the handshake started.
     pub started: Instant,
@@ -58,7 +69,7 @@ impl Session {
         let now = Instant::now();
         let mut random = [0u8; 32];
         random.copy_from_slice(hello.random);
-        let mut s = Session { stream, identity: None, random, started: now, last_seen: now };
+        let mut s = Session { stream, identity: None, cert: None, random, started: now, last_seen: now };
         s.feed(datagram)?;
         Ok(s)
     }
@@ -66,6 +77,11 @@ impl Session {
     /// The authenticated identity, once the handshake has finished.
     pub fn identity(&self) -> Option<&str> {
         self.identity.as_deref()
+    }
+
+    /// The client certificate, once the handshake has finished with one (not for PSK).
+    pub fn certificate(&self) -> Option<&PeerCert> {
+        self.cert.as_ref()
     }
 
     /// Whether the handshake has finished.
@@ -89,6 +105,11 @@ impl Session {
                     let id = authenticated_identity(self.stream.ssl())
                         .ok_or_else(|| failed("the peer is authenticated but has no identity"))?;
                     self.identity = Some(id);
+                    self.cert = self
+                        .stream
+                        .ssl()
+                        .peer_certificate()
+                        .and_then(|c| Some(PeerCert { serial: serial_of(&c)?, not_after: not_after_unix(&c) }));
                 }
                 Err(e) if e.code() == ErrorCode::WANT_READ => return Ok(Vec::new()),
                 Err(e) => return Err(failed(e)),

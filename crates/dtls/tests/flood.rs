@@ -257,3 +257,47 @@ async fn handshakes_and_sessions_are_bounded() {
     assert_eq!(Stats::get(&server.stats.sessions), 3);
     drop(clients);
 }
+
+/// Handshakes per source: a source starting handshakes in a loop (valid cookies, so it does receive
+/// at its address) gets its burst and then the rate; the rest are dropped and counted. A device at
+/// another address still completes its handshake and is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshakes_per_source_are_rate_limited() {
+    let limits = Limits {
+        handshakes_per_source_per_sec: 2,
+        handshake_burst_per_source: 5,
+        max_handshakes: 1000,
+        ..Limits::default()
+    };
+    let server = start(&[("dev", b"k3y-k3y-k3y")], None, limits).await;
+    let addr = server.addr;
+    let answered = tokio::task::spawn_blocking(move || {
+        let s = socket();
+        s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+        let mut answered = 0;
+        for i in 0..40u8 {
+            s.send_to(&client_hello(0, 0, [i; 32], b""), addr).unwrap();
+            let cookie = hvr_cookie(&recv(&s).unwrap()).unwrap();
+            s.send_to(&client_hello(1, 1, [i; 32], &cookie), addr).unwrap();
+            if recv(&s).is_some() {
+                answered += 1;
+                // The rest of the server's flight.
+                while recv(&s).is_some() {}
+            }
+        }
+        answered
+    })
+    .await
+    .unwrap();
+    // 5 at once, then about 2 a second while the loop runs (each refused hello waits for recv's timeout).
+    assert!((5..=20).contains(&answered), "{answered} of 40 handshakes started");
+    assert!(Stats::get(&server.stats.refused_rate) >= 20, "{:?}", server.stats);
+    let mut s = tokio::task::spawn_blocking(move || {
+        let ctx = common::psk_client_context("dev", b"k3y-k3y-k3y", "PSK-AES128-CCM8");
+        common::connect_from(&ctx, addr, "127.0.0.2").expect("another source is served")
+    })
+    .await
+    .unwrap();
+    let answer = tokio::task::spawn_blocking(move || common::roundtrip(&mut s, b"ping")).await.unwrap();
+    assert!(answer.is_ok(), "{answer:?}");
+}

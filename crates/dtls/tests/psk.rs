@@ -25,6 +25,9 @@ const WRONG_KEY_LIMITS: Limits = Limits {
     idle_timeout: Duration::from_secs(60),
     handshake_timeout: Duration::from_millis(800),
     mtu: 1200,
+    handshakes_per_source_per_sec: 0,
+    handshake_burst_per_source: 1,
+    rate_limited_sources: 1,
 };
 
 fn coap_get(tool: &str, addr: std::net::SocketAddr, identity: &str, key: &[u8]) -> std::process::Output {

@@ -1,17 +1,19 @@
 //! DTLS with X.509 client certificates end to end, with `openssl s_client -dtls1_2 -cert -key` and
 //! libcoap's GnuTLS `coap-client -c -j` as the device: the handler gets the certificate's subject CN
 //! (or, without one, its SAN URI) as the identity, over both ECDHE-ECDSA suites. No client certificate, or one from another CA, is
-//! refused. Without the tools the tests print `SKIPPED: …`, unless `CI` is set.
+//! refused, and so is a revoked one, whose open session is closed once the revocation is known.
+//! Without the tools the tests print `SKIPPED: …`, unless `CI` is set.
 
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{have, start};
-use dtls::{Limits, Stats, X509Credentials};
+use common::{have, start, start_with};
+use dtls::{Limits, RevokedSerials, Stats, X509Credentials};
 use rcgen::{BasicConstraints, CertificateParams, DistinguishedName, DnType, IsCa, Issuer, KeyPair, SanType};
 use zeroize::Zeroizing;
 
@@ -206,4 +208,74 @@ async fn coap_client_gnutls_with_a_device_certificate() {
     let got = server.handler.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "only the device with a good certificate reached the handler");
     assert_eq!(got[0].datagram[1], 0x01, "a CoAP GET");
+}
+
+/// A revoked client certificate: the open session with it is closed (close_notify, `openssl
+/// s_client` exits) at the next tick after the set changes, the handler is told, a new handshake
+/// with it fails in OpenSSL's verification, and another device's session is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_certificate_is_cut_off_and_refused() {
+    if !have("openssl", "openssl") {
+        return;
+    }
+    let pki = pki();
+    let d = pki.dir.path().to_path_buf();
+    let (c1, k1) = leaf(&pki.devices, Some("dev-revoked"), vec![], &d, "dev1");
+    let (c2, k2) = leaf(&pki.devices, Some("dev-good"), vec![], &d, "dev2");
+    let cert = openssl::x509::X509::from_pem(&std::fs::read(&c1).unwrap()).unwrap();
+    let serial = dtls::revocation::serial_of(&cert).unwrap();
+    let revoked = Arc::new(RevokedSerials::new(["00ff".to_string()]));
+    let server = start_with(&[], Some(pki.server), Limits::default(), Some(revoked.clone())).await;
+    let (addr, ca) = (server.addr, d.join("server-ca.pem"));
+
+    let open = move |c: PathBuf, k: PathBuf, ca: PathBuf| {
+        let mut child = Command::new("openssl")
+            .args(["s_client", "-dtls1_2", "-connect", &addr.to_string(), "-cipher", "ECDHE-ECDSA-AES128-CCM8"])
+            .arg("-CAfile")
+            .arg(ca)
+            .arg("-cert")
+            .arg(c)
+            .arg("-key")
+            .arg(k)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("openssl");
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"hello from a device\n").unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let echoed = lines.any(|l| l.is_ok_and(|l| l.contains(":hello from a device")));
+        // The output stays open (a closed pipe would end s_client on its next write).
+        (child, (stdin, lines), echoed)
+    };
+    let (c, k, a) = (c1.clone(), k1.clone(), ca.clone());
+    let (mut bad, _bad_in, echoed) = tokio::task::spawn_blocking(move || open(c, k, a)).await.unwrap();
+    assert!(echoed, "not yet revoked: served");
+    let (c, k, a) = (c2.clone(), k2.clone(), ca.clone());
+    let (mut good, _good_in, echoed) = tokio::task::spawn_blocking(move || open(c, k, a)).await.unwrap();
+    assert!(echoed);
+    assert_eq!(Stats::get(&server.stats.certificate_cutoffs), 0);
+
+    revoked.replace(["00ff".to_string(), serial.to_ascii_uppercase()]);
+    let t = Instant::now();
+    while bad.try_wait().unwrap().is_none() && t.elapsed() < Duration::from_secs(3) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(bad.try_wait().unwrap().is_some(), "the revoked session is closed");
+    assert!(t.elapsed() < Duration::from_secs(1), "within a tick or so: {:?}", t.elapsed());
+    assert_eq!(Stats::get(&server.stats.certificate_cutoffs), 1);
+    assert_eq!(server.handler.closed.lock().unwrap().len(), 1, "the handler is told");
+    assert!(good.try_wait().unwrap().is_none(), "the other device goes on");
+    let _ = good.kill();
+    let _ = good.wait();
+
+    let failed = Stats::get(&server.stats.handshakes_failed);
+    let out =
+        tokio::task::spawn_blocking(move || s_client(addr, Some((&c1, &k1)), "ECDHE-ECDSA-AES128-CCM8", &ca, ":hello"))
+            .await
+            .unwrap();
+    assert!(!out.contains(":hello"), "revoked: refused: {out}");
+    assert!(common::eventually(|| Stats::get(&server.stats.handshakes_failed) == failed + 1).await);
+    assert_eq!(server.handler.got.lock().unwrap().len(), 2, "only the two echoes before");
 }

@@ -17,7 +17,21 @@ pub enum CaMode {
     Operator,
 }
 
-/// The EST keys of `[devices]`.
+/// The keys of [`EstSettings`], each a field of it: the `[devices]` keys that belong to the EST
+/// server (the section is shared with the LwM2M server, which takes every other key).
+pub const KEYS: &[&str] = &[
+    "est_listen",
+    "revocation_listen",
+    "public_url",
+    "est_tls",
+    "est_ca",
+    "cert_days",
+    "crl_hours",
+    "token_hours",
+    "max_body",
+];
+
+/// The EST keys of `[devices]` ([`KEYS`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EstSettings {
@@ -145,5 +159,54 @@ impl Policy {
     /// The revocation URLs of the CA of `scope`.
     pub fn urls(&self, scope: &str) -> crate::ca::RevocationUrls {
         crate::enrol::revocation_urls(&self.public_url, scope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A value of each key that deserializes.
+    fn sample(key: &str) -> Option<toml::Value> {
+        let text = match key {
+            "est_listen" | "revocation_listen" => "\"127.0.0.1:1\"",
+            "public_url" => "\"http://pki.example\"",
+            "est_tls" => "{ cert_file = \"c.pem\", key_file = \"k.pem\" }",
+            "est_ca" => "\"operator\"",
+            "cert_days" | "crl_hours" | "token_hours" => "2",
+            "max_body" => "2048",
+            _ => return None,
+        };
+        toml::from_str::<toml::Table>(&format!("v = {text}")).ok()?.remove("v")
+    }
+
+    #[test]
+    fn keys_are_exactly_the_fields() {
+        // Every key is a field (unknown fields are refused) and changes it from its default.
+        let mut all = toml::Table::new();
+        for key in KEYS {
+            let v = sample(key).unwrap_or_else(|| panic!("no sample for {key}"));
+            let one: EstSettings = toml::Value::Table([(key.to_string(), v.clone())].into_iter().collect())
+                .try_into()
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_ne!(one, EstSettings::default(), "{key} is read");
+            all.insert(key.to_string(), v);
+        }
+        let s: EstSettings = toml::Value::Table(all).try_into().unwrap();
+        // Every field is a key: this pattern stops compiling when a field is added; the keys are
+        // distinct fields (above), as many as the fields, so they are exactly the fields.
+        let EstSettings {
+            est_listen: _,
+            revocation_listen: _,
+            public_url: _,
+            est_tls: _,
+            est_ca: _,
+            cert_days: _,
+            crl_hours: _,
+            token_hours: _,
+            max_body: _,
+        } = s;
+        let distinct: std::collections::HashSet<_> = KEYS.iter().collect();
+        assert_eq!((distinct.len(), KEYS.len()), (9, 9), "one key per field of the pattern above");
     }
 }

@@ -36,7 +36,14 @@ fn resident_bytes() -> Option<u64> {
 /// Registers `n` devices and returns the server and the location of each.
 fn fill(n: u32) -> (Server, Vec<String>) {
     let now = Instant::now();
-    let mut s = Server::new(ServerConfig { allow_unsecured: true, ..ServerConfig::default() }, now);
+    let mut s = Server::new(
+        ServerConfig {
+            allow_unsecured: true,
+            unsecured_registrations_per_source_per_sec: 0,
+            ..ServerConfig::default()
+        },
+        now,
+    );
     let mut locs = Vec::with_capacity(n as usize);
     for i in 0..n {
         let out = s.handle(
@@ -76,7 +83,14 @@ fn bench(c: &mut Criterion) {
         b.iter_batched(
             || {
                 let now = Instant::now();
-                let s = Server::new(ServerConfig { allow_unsecured: true, ..ServerConfig::default() }, now);
+                let s = Server::new(
+                    ServerConfig {
+                        allow_unsecured: true,
+                        unsecured_registrations_per_source_per_sec: 0,
+                        ..ServerConfig::default()
+                    },
+                    now,
+                );
                 let reqs: Vec<Vec<u8>> = (0..1000).map(|i| register(i as u16, &format!("dev-{i}"))).collect();
                 (s, reqs, now)
             },

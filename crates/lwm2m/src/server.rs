@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use coap::block::{Block, BlockAssembler, BlockError, Progress};
 use coap::dedup::{Dedup, Seen, EXCHANGE_LIFETIME};
 use coap::option::check_request_options;
+use coap::ratelimit::SourceBuckets;
 use coap::{Code, Message, MessageType, OptionNumber};
 
 use crate::content;
@@ -35,6 +36,8 @@ pub const ACK_TIMEOUT: Duration = Duration::from_secs(2);
 pub const MAX_RETRANSMIT: u8 = 4;
 /// How long an unfinished block-wise upload is kept.
 const UPLOAD_TTL: Duration = Duration::from_secs(60);
+/// Source addresses the plain-CoAP registration limit tracks at once.
+const UNSECURED_SOURCES: usize = 10_000;
 /// Most concurrent block-wise uploads.
 const MAX_UPLOADS: usize = 1024;
 /// Most firmware downloads offered at once.
@@ -84,6 +87,12 @@ pub struct ServerConfig {
     pub max_lifetime: u32,
     /// How long a device has to answer an acknowledged request (separate response).
     pub response_timeout: Duration,
+    /// Plain-CoAP (unsecured) registrations a second per source IP address (0: no limit); beyond,
+    /// 5.03 with Max-Age, the seconds until the source may try again. DTLS registrations are
+    /// limited by the DTLS listener's handshakes instead.
+    pub unsecured_registrations_per_source_per_sec: u32,
+    /// Plain-CoAP registrations a source may send at once before that rate applies.
+    pub unsecured_registration_burst_per_source: u32,
 }
 
 impl Default for ServerConfig {
@@ -95,6 +104,8 @@ impl Default for ServerConfig {
             max_response: 256 * 1024,
             max_lifetime: 30 * 86_400,
             response_timeout: Duration::from_secs(60),
+            unsecured_registrations_per_source_per_sec: 2,
+            unsecured_registration_burst_per_source: 10,
         }
     }
 }
@@ -300,6 +311,7 @@ struct Observation {
 /// The server.
 pub struct Server {
     config: ServerConfig,
+    unsecured_rate: SourceBuckets,
     epoch: Instant,
     registry: Registry,
     dedup: Dedup<SocketAddr>,
@@ -374,6 +386,11 @@ impl Server {
         let seed = random_u64();
         Server {
             registry: Registry::with_capacity(config.max_devices.min(1 << 17)),
+            unsecured_rate: SourceBuckets::new(
+                config.unsecured_registrations_per_source_per_sec,
+                config.unsecured_registration_burst_per_source,
+                UNSECURED_SOURCES,
+            ),
             config,
             epoch: now,
             dedup: Dedup::new(EXCHANGE_LIFETIME, 262_144),
@@ -501,7 +518,8 @@ impl Server {
         resp.code = code;
         if let Some(reason) = reason {
             if !code.is_success() {
-                resp.options.retain(|o| o.number == OptionNumber::SIZE1 || o.number == OptionNumber::BLOCK1);
+                resp.options
+                    .retain(|o| [OptionNumber::SIZE1, OptionNumber::BLOCK1, OptionNumber::MAX_AGE].contains(&o.number));
                 resp.payload = reason.clone().into_bytes();
                 resp.options.push(coap::CoapOption {
                     number: OptionNumber::CONTENT_FORMAT,
@@ -714,6 +732,19 @@ impl Server {
                     Code::FORBIDDEN,
                     "registration without DTLS is not allowed (allow_unsecured is off)".into(),
                 ))
+            }
+            None => {
+                if let Err(wait) = self.unsecured_rate.check(peer.ip(), now) {
+                    let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
+                    resp.options.push(coap::CoapOption {
+                        number: OptionNumber::MAX_AGE,
+                        value: coap::option::encode_uint(secs),
+                    });
+                    return Err(refuse(
+                        Code::SERVICE_UNAVAILABLE,
+                        format!("too many registrations from {}: retry in {secs} s", peer.ip()),
+                    ));
+                }
             }
             _ => {}
         }

@@ -465,3 +465,34 @@ fn a_secure_device_downloads_only_under_its_dtls_identity() {
     assert!(s.download("tok").unwrap().complete());
     assert_eq!(s.download("tok").unwrap().refused, 2);
 }
+
+/// Plain-CoAP registrations per source (lab mode): past the burst a source gets 5.03 with Max-Age
+/// (the seconds until it may try again) and nothing is registered; another address still
+/// registers, and the first one can again once its bucket refilled.
+#[test]
+fn plain_coap_registrations_per_source_are_rate_limited() {
+    let now = Instant::now();
+    let config = ServerConfig {
+        allow_unsecured: true,
+        unsecured_registrations_per_source_per_sec: 1,
+        unsecured_registration_burst_per_source: 3,
+        ..ServerConfig::default()
+    };
+    let mut s = Server::new(config, now);
+    let flood = peer();
+    let codes: Vec<Code> = (0..6u16)
+        .map(|i| only_answer(&s.handle(now, flood, None, &register_msg(100 + i, &format!("ep-{i}"), 60).encode())).code)
+        .collect();
+    assert_eq!(codes[..3], [Code::CREATED; 3]);
+    assert_eq!(codes[3..], [Code::SERVICE_UNAVAILABLE; 3]);
+    let refused = only_answer(&s.handle(now, flood, None, &register_msg(200, "ep-x", 60).encode()));
+    let max_age = refused.options.iter().find(|o| o.number == OptionNumber::MAX_AGE).expect("Max-Age");
+    assert_eq!(max_age.value, [1], "one second at 1/s");
+    assert!(s.registry().get("ep-x").is_none(), "nothing registered");
+    let other: SocketAddr = "127.0.0.2:5683".parse().unwrap();
+    let ok = only_answer(&s.handle(now, other, None, &register_msg(300, "ep-other", 60).encode()));
+    assert_eq!(ok.code, Code::CREATED, "a well-behaved device at another address is served");
+    let later = now + Duration::from_millis(1100);
+    let again = only_answer(&s.handle(later, flood, None, &register_msg(400, "ep-y", 60).encode()));
+    assert_eq!(again.code, Code::CREATED, "after the refill");
+}

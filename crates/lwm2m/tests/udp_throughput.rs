@@ -107,7 +107,11 @@ async fn all(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "measurement; run with --release"]
 async fn registrations_and_updates_per_second_over_udp() {
-    let (svc, mut events) = Service::new(ServerConfig { allow_unsecured: true, ..ServerConfig::default() });
+    let (svc, mut events) = Service::new(ServerConfig {
+        allow_unsecured: true,
+        unsecured_registrations_per_source_per_sec: 0,
+        ..ServerConfig::default()
+    });
     tokio::spawn(async move { while events.recv().await.is_some() {} });
     let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     let addr = server.local_addr().unwrap();

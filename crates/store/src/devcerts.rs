@@ -12,6 +12,7 @@ use crate::access::{random_hex, Scope};
 use crate::db::{now, Store};
 use crate::error::{Result, StoreError};
 use crate::seal::Keyring;
+use crate::tx::Tx;
 
 /// The sealing field of a CA's private key.
 pub const CA_KEY_FIELD: &str = "device_ca_key";
@@ -352,24 +353,10 @@ impl Store {
     /// Revokes the certificate `serial` if `scope` may see it: `None` when it does not exist for this
     /// scope; a certificate revoked before keeps its first revocation time and reason.
     pub async fn revoke_device_cert(&self, scope: &Scope, serial: &str, reason: &str) -> Result<Option<DeviceCertRow>> {
-        sqlx::query(
-            "UPDATE device_certs SET status = 'revoked', revoked_at = $1, revocation_reason = $2 \
-             WHERE serial = $3 AND ($4 = '*' OR tenant = $4) AND status = 'good'",
-        )
-        .bind(now())
-        .bind(reason)
-        .bind(serial)
-        .bind(scope.key())
-        .execute(self.pool())
-        .await?;
-        let row = sqlx::query(&format!(
-            "SELECT {CERT_COLUMNS} FROM device_certs WHERE serial = $1 AND ($2 = '*' OR tenant = $2)"
-        ))
-        .bind(serial)
-        .bind(scope.key())
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(cert_from_row).transpose()
+        let mut tx = self.begin().await?;
+        let row = tx.revoke_device_cert(scope, serial, reason).await?;
+        tx.commit().await?;
+        Ok(row)
     }
 
     /// The revoked certificates of the CA of `ca_scope` that have not expired, for its CRL.
@@ -391,6 +378,16 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The serials of every CA's revoked certificates that have not expired (what the CoAPs listener
+    /// refuses; an expired one is refused by its validity already).
+    pub async fn revoked_device_cert_serials(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT serial FROM device_certs WHERE status = 'revoked' AND not_after > $1")
+            .bind(now())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| r.try_get("serial").map_err(Into::into)).collect()
     }
 
     /// Re-seals the device CAs' keys not sealed with the current KEK (part of [`Store::reseal_all`]).
@@ -425,5 +422,34 @@ impl Store {
             .fetch_optional(self.pool())
             .await?;
         row.map(|r| r.try_get("key_sealed")).transpose().map_err(Into::into)
+    }
+}
+
+impl Tx {
+    /// [`Store::revoke_device_cert`] inside a transaction (the caller audits it in the same one).
+    pub async fn revoke_device_cert(
+        &mut self,
+        scope: &Scope,
+        serial: &str,
+        reason: &str,
+    ) -> Result<Option<DeviceCertRow>> {
+        sqlx::query(
+            "UPDATE device_certs SET status = 'revoked', revoked_at = $1, revocation_reason = $2 \
+             WHERE serial = $3 AND ($4 = '*' OR tenant = $4) AND status = 'good'",
+        )
+        .bind(now())
+        .bind(reason)
+        .bind(serial)
+        .bind(scope.key())
+        .execute(self.conn())
+        .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {CERT_COLUMNS} FROM device_certs WHERE serial = $1 AND ($2 = '*' OR tenant = $2)"
+        ))
+        .bind(serial)
+        .bind(scope.key())
+        .fetch_optional(self.conn())
+        .await?;
+        row.as_ref().map(cert_from_row).transpose()
     }
 }

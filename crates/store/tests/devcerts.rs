@@ -97,6 +97,7 @@ async fn listing_and_revocation_are_tenant_scoped() {
         let revoked = store.revoked_device_certs("acme").await.unwrap();
         assert_eq!(revoked.iter().map(|r| r.serial.as_str()).collect::<Vec<_>>(), ["4b01"]);
         assert!(store.revoked_device_certs("other").await.unwrap().is_empty());
+        assert_eq!(store.revoked_device_cert_serials().await.unwrap(), ["4b01"], "every CA's, for the CoAPs listener");
 
         // Re-enrolment from a revoked certificate: refused, nothing recorded; from a good one: fine.
         let e = store.record_device_cert(&cert("4b03", "acme", Some("4b01")), None).await.unwrap_err();

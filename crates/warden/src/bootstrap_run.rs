@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use cmp::EventKind;
 use dtls::{DatagramHandler, DtlsConfig, DtlsServer};
 use lwm2m::bootstrap::{Account, BootstrapConfig, BootstrapServer, BsEvent, SecurityMode};
 use lwm2m::server::Transmit;
@@ -148,7 +149,7 @@ impl BootstrapPart {
             plain: OnceLock::new(),
             plain_peers: Mutex::new(HashSet::new()),
         });
-        let dtls_config = DtlsConfig { listen, limits: section.coaps_limits(), psk: Some(psks.resolver()), x509: None };
+        let dtls_config = DtlsConfig { listen, limits: section.coaps_limits(), psk: Some(psks.resolver()), x509: None, revoked: None };
         let dtls =
             DtlsServer::bind(dtls_config, core.clone() as Arc<dyn DatagramHandler>).await.map_err(|e| match e {
                 dtls::DtlsError::Bind { addr, source } => {
@@ -265,14 +266,14 @@ async fn record(
             BsEvent::Failed { endpoint, peer, step, reason } => {
                 let detail =
                     serde_json::json!({"endpoint": endpoint, "peer": peer.to_string(), "step": step, "reason": reason});
-                event(&store, None, "device.bootstrap_failed", &detail).await;
+                event(&store, None, EventKind::DeviceBootstrapFailed, &detail).await;
             }
             BsEvent::Refused { peer, endpoint: Some(endpoint), code, reason } => {
                 let detail = serde_json::json!({
                     "endpoint": endpoint, "peer": peer.to_string(), "step": "request",
                     "reason": format!("{code}: {reason}"),
                 });
-                event(&store, None, "device.bootstrap_failed", &detail).await;
+                event(&store, None, EventKind::DeviceBootstrapFailed, &detail).await;
             }
             BsEvent::Refused { peer, endpoint: None, code, reason } => {
                 tracing::debug!(%peer, %code, reason, "bootstrap request refused");
@@ -282,9 +283,9 @@ async fn record(
     }
 }
 
-async fn event(store: &Store, imsi: Option<&ids::Imsi>, kind: &str, detail: &serde_json::Value) {
-    if let Err(e) = store.record_event(imsi, kind, &detail.to_string()).await {
-        tracing::warn!(error = %e, kind, "bootstrap event not recorded");
+async fn event(store: &Store, imsi: Option<&ids::Imsi>, kind: EventKind, detail: &serde_json::Value) {
+    if let Err(e) = store.record_event(imsi, &kind.name(), &detail.to_string()).await {
+        tracing::warn!(error = %e, %kind, "bootstrap event not recorded");
     }
 }
 
@@ -298,7 +299,7 @@ async fn finished(store: &Store, server_psks: &PskDirectory, peer: SocketAddr, a
         "lifetime": account.lifetime, "binding": account.binding,
     });
     if account.mode != SecurityMode::Psk {
-        event(store, None, "device.bootstrapped", &detail).await;
+        event(store, None, EventKind::DeviceBootstrapped, &detail).await;
         return;
     }
     detail["psk_identity"] = account.identity.clone().into();
@@ -307,14 +308,14 @@ async fn finished(store: &Store, server_psks: &PskDirectory, peer: SocketAddr, a
             if let Err(e) = server_psks.load(store).await {
                 tracing::warn!(error = %e, "CoAPs PSKs not reloaded after a bootstrap; the periodic reload will");
             }
-            event(store, imsi.as_ref(), "device.bootstrapped", &detail).await;
+            event(store, imsi.as_ref(), EventKind::DeviceBootstrapped, &detail).await;
         }
         Err(e) => {
             let detail = serde_json::json!({
                 "endpoint": account.endpoint, "peer": peer.to_string(), "step": "store",
                 "reason": format!("the provisioned PSK was not stored: {e}"),
             });
-            event(store, None, "device.bootstrap_failed", &detail).await;
+            event(store, None, EventKind::DeviceBootstrapFailed, &detail).await;
         }
     }
 }

@@ -556,6 +556,13 @@ pub enum EstCommand {
         #[arg(long, default_value = "unspecified")]
         reason: String,
     },
+    /// Prints the issuing CAs' certificates as PEM (what `[devices] coaps_client_ca` can name so the
+    /// CoAPs listener takes EST-issued device certificates).
+    CaCerts {
+        /// Only this CA: a tenant's name, or `*` for the operator's.
+        #[arg(long)]
+        scope: Option<String>,
+    },
     /// Lists device certificates, newest first, one JSON object per line.
     List {
         /// Only this endpoint's.

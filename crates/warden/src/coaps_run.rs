@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use dtls::{DatagramHandler, DtlsConfig, DtlsServer, PskTable, X509Credentials};
+use dtls::{DatagramHandler, DtlsConfig, DtlsServer, PskTable, RevokedSerials, X509Credentials};
 use store::device_psk::PskRole;
 use store::Store;
 use tokio_util::sync::CancellationToken;
@@ -94,18 +94,11 @@ impl PskDirectory {
 
     /// Reloads every `refresh` until `stop` (a failed reload keeps the previous keys).
     pub async fn reload_every(&self, store: &Store, refresh: Duration, stop: CancellationToken) {
-        let mut tick = tokio::time::interval(refresh);
-        tick.tick().await;
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tick.tick() => {
-                    if let Err(e) = self.load(store).await {
-                        tracing::warn!(error = %e, role = ?self.role, "device PSKs not reloaded; the previous ones stay");
-                    }
-                }
-            }
-        }
+        let what = match self.role {
+            PskRole::Server => "device PSKs",
+            PskRole::Bootstrap => "bootstrap PSKs",
+        };
+        every(refresh, stop, what, || self.load(store)).await
     }
 }
 
@@ -140,23 +133,31 @@ fn read(key: &str, path: &Path) -> Result<Vec<u8>, ServeError> {
     std::fs::read(path).map_err(|e| ServeError::Devices(format!("[devices] {key} {}: {e}", path.display())))
 }
 
+/// Loads the store's revoked device certificate serials into `set`.
+async fn load_revoked(store: &Store, set: &RevokedSerials) -> Result<(), store::StoreError> {
+    set.replace(store.revoked_device_cert_serials().await?);
+    Ok(())
+}
+
 /// The CoAPs listener, bound.
 pub struct CoapsPart {
     server: DtlsServer,
     store: Store,
     psks: Arc<PskDirectory>,
     refresh: Duration,
+    revoked: Arc<RevokedSerials>,
+    revoked_refresh: Duration,
 }
 
 impl CoapsPart {
     /// Loads the credentials and binds the listener, handing datagrams to `core` and giving the core
-    /// the listener's outbound queue.
+    /// the listener's outbound queue. `section` is the one [`crate::devices_run::DevicesPart::build`]
+    /// checked (its only caller), so it is not checked again here.
     pub async fn build(
         section: &DevicesConfig,
         store: &Store,
         core: Arc<Lwm2mOverDtls>,
     ) -> Result<CoapsPart, ServeError> {
-        section.check().map_err(ServeError::Devices)?;
         let psks = core.psks();
         psks.load(store).await.map_err(|e| ServeError::Devices(format!("device PSKs: {e}")))?;
         let x509 = match (&section.coaps_cert, &section.coaps_key, &section.coaps_client_ca) {
@@ -167,11 +168,16 @@ impl CoapsPart {
             }),
             _ => None,
         };
+        let revoked = Arc::new(RevokedSerials::default());
+        load_revoked(store, &revoked)
+            .await
+            .map_err(|e| ServeError::Devices(format!("revoked device certificates: {e}")))?;
         let config = DtlsConfig {
             listen: section.coaps_listen,
             limits: section.coaps_limits(),
             psk: Some(psks.resolver()),
             x509,
+            revoked: Some(revoked.clone()),
         };
         let server = DtlsServer::bind(config, core.clone() as Arc<dyn DatagramHandler>).await.map_err(|e| match e {
             dtls::DtlsError::Bind { addr, source } => ServeError::Bind { key: "devices.coaps_listen", addr, source },
@@ -184,6 +190,8 @@ impl CoapsPart {
             store: store.clone(),
             psks,
             refresh: Duration::from_secs(section.coaps_psk_refresh_secs),
+            revoked,
+            revoked_refresh: Duration::from_secs(section.coaps_revocation_refresh_secs),
         })
     }
 
@@ -192,11 +200,33 @@ impl CoapsPart {
         self.server.local_addr().ok()
     }
 
-    /// Serves until `stop`, reloading the PSKs on the way.
+    /// Serves until `stop`, reloading the PSKs and the revocations on the way.
     pub async fn run(self, stop: CancellationToken) {
-        let CoapsPart { server, store, psks, refresh } = self;
+        let CoapsPart { server, store, psks, refresh, revoked, revoked_refresh } = self;
         tracing::info!(listen = ?server.local_addr().ok(), identities = psks.len(), "CoAPs (DTLS) listening");
         let reload = psks.reload_every(&store, refresh, stop.clone());
-        tokio::join!(server.run(stop), reload);
+        let reload_revoked =
+            every(revoked_refresh, stop.clone(), "revoked device certificates", || load_revoked(&store, &revoked));
+        tokio::join!(server.run(stop), reload, reload_revoked);
+    }
+}
+
+/// Runs `load` every `period` until `stop`; a failure is logged and what was loaded before stays.
+async fn every<T, F, Fut>(period: Duration, stop: CancellationToken, what: &str, mut load: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, store::StoreError>>,
+{
+    let mut tick = tokio::time::interval(period);
+    tick.tick().await;
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => {
+                if let Err(e) = load().await {
+                    tracing::warn!(error = %e, what, "not reloaded; the previous ones stay");
+                }
+            }
+        }
     }
 }

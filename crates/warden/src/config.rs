@@ -110,21 +110,8 @@ pub struct Config {
     pub source: Option<PathBuf>,
 }
 
-/// The EST keys of `[devices]` (docs/est.md); every other key is the LwM2M server's.
-const EST_KEYS: &[&str] = &[
-    "est_listen",
-    "revocation_listen",
-    "public_url",
-    "est_tls",
-    "est_ca",
-    "cert_days",
-    "crl_hours",
-    "token_hours",
-    "max_body",
-];
-
 /// `[devices]`: one section for the LwM2M server (CoAP and CoAPs/DTLS listeners) and the EST server.
-/// Each part refuses keys it does not know; the EST keys ([`EST_KEYS`]) go to the EST part.
+/// Each part refuses keys it does not know; the EST keys ([`est::settings::KEYS`]) go to the EST part.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DevicesSection {
     /// The LwM2M server and its CoAP/CoAPs listeners.
@@ -138,7 +125,7 @@ impl<'de> Deserialize<'de> for DevicesSection {
         use serde::de::Error as _;
         let mut lwm2m = toml::Table::deserialize(d)?;
         let mut est = toml::Table::new();
-        for key in EST_KEYS {
+        for key in est::settings::KEYS {
             if let Some(v) = lwm2m.remove(*key) {
                 est.insert((*key).to_string(), v);
             }
@@ -387,6 +374,9 @@ mod sms_tests {
         let d = c.devices.unwrap().lwm2m;
         assert_eq!(d.coaps_listen, "127.0.0.1:5684".parse().unwrap());
         assert_eq!((d.coaps_max_sessions, d.coaps_max_handshakes, d.coaps_psk_refresh_secs), (10_000, 256, 5));
+        assert_eq!(d.coaps_revocation_refresh_secs, 5);
+        assert_eq!((d.coaps_handshakes_per_source_per_sec, d.coaps_handshake_burst_per_source), (5, 20));
+        assert_eq!(d.coaps_limits().handshakes_per_source_per_sec, 5);
         let c: Config = toml::from_str("[devices]\ncoaps_cert = \"c.pem\"\n").unwrap();
         assert!(c.validate().unwrap_err().to_string().contains("all three or none"));
         let c: Config = toml::from_str("[devices]\ncoaps_max_handshakes = 0\n").unwrap();

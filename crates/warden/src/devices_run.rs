@@ -14,6 +14,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use cmp::EventKind;
 use lwm2m::content::{self, Value};
 use lwm2m::runtime::Service;
 use lwm2m::server::{Event, Operation, ServerConfig};
@@ -43,6 +44,13 @@ pub struct DevicesConfig {
     /// Most devices registered at once.
     #[serde(default = "default_max_devices")]
     pub max_devices: usize,
+    /// Plain-CoAP registrations (with `allow_unsecured`) a second per source IP (0: no limit);
+    /// beyond, 5.03 with Max-Age.
+    #[serde(default = "default_registration_rate")]
+    pub registrations_per_source_per_sec: u32,
+    /// Plain-CoAP registrations a source may send at once before that rate applies.
+    #[serde(default = "default_registration_burst")]
+    pub registration_burst_per_source: u32,
     /// Read objects 3 and 4 of each device after it registers.
     #[serde(default = "default_true")]
     pub read_device_objects: bool,
@@ -95,6 +103,17 @@ pub struct DevicesConfig {
     /// Run the campaign engine in this instance.
     #[serde(default = "default_true")]
     pub campaigns: bool,
+    /// Seconds between reloads of the revoked device certificates (EST) from the store: a revoked
+    /// certificate is refused by new handshakes and its sessions closed within this time (plus
+    /// [`dtls::server::TICK`]).
+    #[serde(default = "default_refresh_secs")]
+    pub coaps_revocation_refresh_secs: u64,
+    /// New DTLS handshakes a second per source IP address (0: no limit); more are dropped.
+    #[serde(default = "default_handshake_rate")]
+    pub coaps_handshakes_per_source_per_sec: u32,
+    /// Handshakes a source may start at once before that rate applies.
+    #[serde(default = "default_handshake_burst")]
+    pub coaps_handshake_burst_per_source: u32,
 }
 
 fn default_bootstrap_lifetime() -> u32 {
@@ -113,12 +132,28 @@ fn default_update_timeout() -> u64 {
     1800
 }
 
+fn default_handshake_rate() -> u32 {
+    dtls::Limits::default().handshakes_per_source_per_sec
+}
+
+fn default_handshake_burst() -> u32 {
+    dtls::Limits::default().handshake_burst_per_source
+}
+
 fn default_coap_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 5683))
 }
 
 fn default_max_devices() -> usize {
     1_000_000
+}
+
+fn default_registration_rate() -> u32 {
+    ServerConfig::default().unsecured_registrations_per_source_per_sec
+}
+
+fn default_registration_burst() -> u32 {
+    ServerConfig::default().unsecured_registration_burst_per_source
 }
 
 fn default_true() -> bool {
@@ -153,6 +188,12 @@ impl DevicesConfig {
         if given != 0 && given != 3 {
             return Err("[devices] coaps_cert, coaps_key and coaps_client_ca go together (all three or none)".into());
         }
+        if self.coaps_handshake_burst_per_source == 0 || self.registration_burst_per_source == 0 {
+            return Err(
+                "[devices] coaps_handshake_burst_per_source and registration_burst_per_source must be at least 1"
+                    .into(),
+            );
+        }
         if self.coaps_max_sessions == 0 || self.coaps_max_handshakes == 0 {
             return Err("[devices] coaps_max_sessions and coaps_max_handshakes must be at least 1".into());
         }
@@ -166,8 +207,13 @@ impl DevicesConfig {
                 return Err("[devices] firmware_uri: a coap:// or coaps:// URI of at most 200 characters".into());
             }
         }
-        if self.coaps_idle_timeout_secs == 0 || self.coaps_psk_refresh_secs == 0 {
-            return Err("[devices] coaps_idle_timeout_secs and coaps_psk_refresh_secs must be at least 1".into());
+        if self.coaps_idle_timeout_secs == 0
+            || self.coaps_psk_refresh_secs == 0
+            || self.coaps_revocation_refresh_secs == 0
+        {
+            return Err("[devices] coaps_idle_timeout_secs, coaps_psk_refresh_secs and coaps_revocation_refresh_secs \
+                        must be at least 1"
+                .into());
         }
         if self.bootstrap_coap_listen.is_some() && !self.allow_unsecured {
             return Err("[devices] bootstrap_coap_listen (plain-CoAP bootstrap) needs allow_unsecured = true".into());
@@ -189,6 +235,8 @@ impl DevicesConfig {
             max_sessions: self.coaps_max_sessions,
             max_handshakes: self.coaps_max_handshakes,
             idle_timeout: std::time::Duration::from_secs(self.coaps_idle_timeout_secs),
+            handshakes_per_source_per_sec: self.coaps_handshakes_per_source_per_sec,
+            handshake_burst_per_source: self.coaps_handshake_burst_per_source,
             ..dtls::Limits::default()
         }
     }
@@ -200,6 +248,8 @@ impl Default for DevicesConfig {
             coap_listen: default_coap_listen(),
             allow_unsecured: false,
             max_devices: default_max_devices(),
+            registrations_per_source_per_sec: default_registration_rate(),
+            registration_burst_per_source: default_registration_burst(),
             read_device_objects: true,
             coaps_listen: default_coaps_listen(),
             coaps_cert: None,
@@ -218,6 +268,9 @@ impl Default for DevicesConfig {
             firmware_download_stall_secs: default_download_stall(),
             firmware_update_timeout_secs: default_update_timeout(),
             campaigns: true,
+            coaps_revocation_refresh_secs: default_refresh_secs(),
+            coaps_handshakes_per_source_per_sec: default_handshake_rate(),
+            coaps_handshake_burst_per_source: default_handshake_burst(),
         }
     }
 }
@@ -284,6 +337,8 @@ impl DevicesPart {
         let (service, events) = Service::new(ServerConfig {
             allow_unsecured: dc.allow_unsecured,
             max_devices: dc.max_devices,
+            unsecured_registrations_per_source_per_sec: dc.registrations_per_source_per_sec,
+            unsecured_registration_burst_per_source: dc.registration_burst_per_source,
             ..ServerConfig::default()
         });
         let addr = socket.local_addr().unwrap_or(dc.coap_listen);
@@ -388,7 +443,7 @@ async fn record(
                     "lifetime": lifetime, "objects": objects, "replaced": replaced,
                 });
                 let imsi = ctx.link_by_name(&endpoint).await;
-                ctx.event(imsi.as_deref(), "device.registered", &detail.to_string()).await;
+                ctx.event(imsi.as_deref(), EventKind::DeviceRegistered, &detail.to_string()).await;
                 let has = |o: &str| objects.iter().any(|p| p == o || p.starts_with(&format!("{o}/")));
                 let (has3, has4) = (has("/3"), has("/4"));
                 let permit = reads.clone();
@@ -404,7 +459,7 @@ async fn record(
                 let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
                 ctx.event(
                     imsi.as_deref(),
-                    "device.deregistered",
+                    EventKind::DeviceDeregistered,
                     &serde_json::json!({ "endpoint": endpoint }).to_string(),
                 )
                 .await;
@@ -412,8 +467,12 @@ async fn record(
             Event::Expired { endpoint } => {
                 let imsi = linked.lock().expect("links").remove(endpoint.as_str());
                 let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
-                ctx.event(imsi.as_deref(), "device.expired", &serde_json::json!({ "endpoint": endpoint }).to_string())
-                    .await;
+                ctx.event(
+                    imsi.as_deref(),
+                    EventKind::DeviceExpired,
+                    &serde_json::json!({ "endpoint": endpoint }).to_string(),
+                )
+                .await;
             }
             Event::Refused { peer, endpoint, code, reason } => {
                 tracing::debug!(%peer, ?endpoint, %code, reason, "LwM2M request refused");
@@ -431,10 +490,10 @@ struct Linker {
 }
 
 impl Linker {
-    async fn event(&self, imsi: Option<&str>, kind: &str, detail: &str) {
+    async fn event(&self, imsi: Option<&str>, kind: EventKind, detail: &str) {
         let imsi = imsi.and_then(|i| i.parse::<ids::Imsi>().ok());
-        if let Err(e) = self.store.record_event(imsi.as_ref(), kind, detail).await {
-            tracing::warn!(error = %e, kind, "device event not recorded");
+        if let Err(e) = self.store.record_event(imsi.as_ref(), &kind.name(), detail).await {
+            tracing::warn!(error = %e, %kind, "device event not recorded");
         }
     }
 
@@ -548,7 +607,7 @@ impl Linker {
             let detail = serde_json::json!({
                 "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
             });
-            self.event(Some(&imsi), "device.imei_mismatch", &detail.to_string()).await;
+            self.event(Some(&imsi), EventKind::DeviceImeiMismatch, &detail.to_string()).await;
         }
     }
 }

@@ -58,25 +58,28 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
         }
         EstCommand::Revoke { serial, reason } => {
             let serial = normalise_serial(&serial).map_err(Failure::Usage)?;
-            if store::devcerts::reason_code(&reason).is_none() {
-                return Err(Failure::Usage(format!("--reason {reason:?} is not an RFC 5280 reason name")));
-            }
-            let row = store
-                .revoke_device_cert(&store::access::Scope::Operator, &serial, &reason)
-                .await
-                .map_err(failed)?
-                .ok_or_else(|| Failure::Failed(format!("certificate {serial} not found")))?;
+            let row = cmp::certificates::revoke(&store, &actor, &serial, Some(&reason)).await.map_err(|e| match e {
+                cmp::Error::Invalid(m) => Failure::Usage(format!("--{m}")),
+                other => failed(other),
+            })?;
             let after = serde_json::json!({"serial": row.cert.serial, "status": row.status,
                 "reason": row.revocation_reason, "revoked_at": row.revoked_at});
-            let entry = actor.audit_entry(
-                &row.cert.tenant,
-                "certificate.revoke",
-                &format!("certificates/{serial}"),
-                (),
-                &after,
-            );
-            store.append_audit(&entry).await.map_err(failed)?;
             Ok(after.to_string())
+        }
+        EstCommand::CaCerts { scope } => {
+            let cas = store.device_ca_certs().await.map_err(failed)?;
+            let pems: Vec<String> = cas
+                .iter()
+                .filter(|(s, _)| scope.as_ref().is_none_or(|want| want == s))
+                .map(|(_, der)| pem_certificate(der))
+                .collect();
+            if pems.is_empty() {
+                return Err(Failure::Failed(match scope {
+                    Some(s) => format!("no device CA for scope {s:?} (it is made by the first `warden est token`)"),
+                    None => "no device CA yet (it is made by the first `warden est token`)".into(),
+                }));
+            }
+            Ok(pems.concat().trim_end().to_string())
         }
         EstCommand::List { endpoint, limit } => {
             let rows = store
@@ -97,6 +100,12 @@ pub async fn run(config: &Config, cmd: EstCommand) -> Result<String, Failure> {
     }
 }
 
+/// A DER certificate as PEM (RFC 7468: base64 in lines of 64).
+fn pem_certificate(der: &[u8]) -> String {
+    let lines = est::pkcs7::base64_lines(der).replace("\r\n", "\n");
+    format!("-----BEGIN CERTIFICATE-----\n{lines}-----END CERTIFICATE-----\n")
+}
+
 /// A serial as stored: lower-case hex without separators.
 pub fn normalise_serial(text: &str) -> Result<String, String> {
     store::devcerts::normalise_serial(text).ok_or_else(|| format!("serial {text:?}: hex digits expected"))
@@ -115,5 +124,15 @@ mod tests {
         assert!(parse_ttl("1w").is_err());
         assert!(parse_ttl("-5").is_err());
         assert!(parse_ttl("h").is_err());
+    }
+
+    #[test]
+    fn pem_lines_are_64_characters() {
+        let pem = pem_certificate(&[0xab; 100]);
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines.first(), Some(&"-----BEGIN CERTIFICATE-----"));
+        assert_eq!(lines.last(), Some(&"-----END CERTIFICATE-----"));
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(lines[1..lines.len() - 1].concat().len(), 136, "100 bytes in base64");
     }
 }

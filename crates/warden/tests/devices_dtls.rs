@@ -7,8 +7,9 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use common::{node, warden};
@@ -188,4 +189,158 @@ async fn a_device_registers_over_dtls_only_under_its_own_endpoint() {
     assert!(other.contains("4.03"), "another endpoint name is refused: {other}");
     let own = tokio::task::spawn_blocking(move || register("ep-3")).await.unwrap();
     assert!(!own.contains("4.") && !own.contains("5."), "its own endpoint registers: {own}");
+}
+
+/// `openssl s_client -dtls1_2` with a client certificate, stdin kept open so the session lasts:
+/// the child and a channel of its output lines.
+fn s_client_cert(addr: std::net::SocketAddr, dir: &std::path::Path, endpoint: &str) -> (Child, Receiver<String>) {
+    let mut child = Command::new("openssl")
+        .current_dir(dir)
+        .args(["s_client", "-dtls1_2", "-connect", &addr.to_string(), "-cipher", "ECDHE-ECDSA-AES128-CCM8"])
+        .args(["-cert", &format!("{endpoint}.pem"), "-key", &format!("{endpoint}.key")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run openssl");
+    let (tx, rx) = std::sync::mpsc::channel();
+    for pipe in [
+        Box::new(child.stdout.take().unwrap()) as Box<dyn std::io::Read + Send>,
+        Box::new(child.stderr.take().unwrap()),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for l in BufReader::new(pipe).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    (child, rx)
+}
+
+/// Reads `rx` until a line contains `what` or `secs` pass: whether it came, and what was read.
+fn wait_line(rx: &Receiver<String>, what: &str, secs: u64) -> (bool, String) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    let mut seen = String::new();
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                seen += &l;
+                seen.push('\n');
+                if l.contains(what) {
+                    return (true, seen);
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    (false, seen)
+}
+
+/// Revocation at the CoAPs listener (SEC-7): a device enrolled over EST (Debian's `openssl` and
+/// `curl`) completes a DTLS handshake with its certificate (`openssl s_client -dtls1_2`, the CA
+/// from `warden est ca-certs` as `coaps_client_ca`); revoked with `warden est revoke` while that
+/// session is open, the session is closed by the server within the reload interval (1 s here) and a
+/// tick, and a new handshake with the same certificate is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_est_certificate_is_refused_and_its_session_closed() {
+    if common::found("openssl").is_none() || common::found("curl").is_none() {
+        assert!(std::env::var_os("CI").is_none(), "openssl and curl are required under CI (Debian packages)");
+        println!("SKIPPED: openssl or curl not found on PATH (Debian packages openssl, curl)");
+        return;
+    }
+    let coaps = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let coap = std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (est_port, rev_port) = (common::free_port(), common::free_port());
+    let extra = format!(
+        "[devices]\ncoap_listen = \"{coap}\"\ncoaps_listen = \"{coaps}\"\nest_listen = \"127.0.0.1:{est_port}\"\n\
+         revocation_listen = \"127.0.0.1:{rev_port}\"\ncoaps_cert = \"coaps.pem\"\ncoaps_key = \"coaps.key\"\n\
+         coaps_client_ca = \"device-ca.pem\"\ncoaps_revocation_refresh_secs = 1\n\
+         [devices.est_tls]\ncert_file = \"tls/cert.pem\"\nkey_file = \"tls/key.pem\"\n"
+    );
+    let n = node("24", &[], "", &extra);
+    let d = n.dir.path().to_path_buf();
+    ok(&warden(&d, &["tls", "self-signed", "--name", "localhost", "--ip", "127.0.0.1", "--out", "tls"]));
+    common::run_in(
+        &d,
+        "openssl",
+        &["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1"]
+            .into_iter()
+            .chain(["-subj", "/CN=localhost", "-keyout", "coaps.key", "-out", "coaps.pem"])
+            .collect::<Vec<_>>(),
+    );
+    let token = ok(&warden(&d, &["est", "token", "meter-9"])).trim().to_string();
+    let token2 = ok(&warden(&d, &["est", "token", "meter-10"])).trim().to_string();
+    let ca = ok(&warden(&d, &["est", "ca-certs"]));
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    std::fs::write(d.join("device-ca.pem"), ca).unwrap();
+    let _server = n.start().await;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", est_port)).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (serial, _) = common::est_enrol(&d, est_port, "meter-9", &token);
+    let (_, _) = common::est_enrol(&d, est_port, "meter-10", &token2);
+
+    // A session with meter-9's certificate, and one with meter-10's, both open.
+    let (mut open, rx) = s_client_cert(coaps, &d, "meter-9");
+    let (mut other, rx_other) = s_client_cert(coaps, &d, "meter-10");
+    let (rx, rx_other) = tokio::task::spawn_blocking(move || {
+        for rx in [&rx, &rx_other] {
+            let (up, out) = wait_line(rx, "Cipher is ECDHE-ECDSA-AES128-CCM8", 10);
+            assert!(up, "an EST certificate completes the handshake: {out}");
+        }
+        (rx, rx_other)
+    })
+    .await
+    .unwrap();
+
+    // Revoked while the session is open: the server closes it within the reload interval and a tick.
+    ok(&warden(&d, &["est", "revoke", &serial, "--reason", "keyCompromise"]));
+    let revoked_at = Instant::now();
+    let closed = tokio::task::spawn_blocking(move || {
+        let until = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < until {
+            if open.try_wait().unwrap().is_some() {
+                return Some(revoked_at.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = open.kill();
+        None
+    })
+    .await
+    .unwrap();
+    let rest: String = rx.try_iter().collect::<Vec<_>>().join("\n");
+    let took = closed.unwrap_or_else(|| panic!("the revoked certificate's session is still open: {rest}"));
+    assert!(took < Duration::from_millis(2500), "closed after {took:?}, bound 1 s + tick");
+    // The other device's session is untouched.
+    assert!(other.try_wait().unwrap().is_none(), "a good certificate's session stays open");
+    let other_out: Vec<String> = rx_other.try_iter().collect();
+    assert!(!other_out.iter().any(|l| l.contains("closed")), "nothing happened to it: {other_out:?}");
+    let _ = other.kill();
+    let _ = other.wait();
+
+    // A new handshake with the revoked certificate is refused (OpenSSL's alert); the good one still
+    // gets through and its session stays up.
+    let handshake = move |d: std::path::PathBuf, endpoint: &'static str| {
+        let (mut c, rx) = s_client_cert(coaps, &d, endpoint);
+        let (_, mut text) = wait_line(&rx, "SSL alert number", 3);
+        let alive = c.try_wait().unwrap().is_none();
+        let _ = c.kill();
+        let _ = c.wait();
+        text.extend(rx.try_iter().map(|l| l + "\n"));
+        let up = alive && !text.contains("SSL alert number") && text.contains("Cipher is ECDHE-ECDSA-AES128-CCM8");
+        (up, text)
+    };
+    let d2 = d.clone();
+    let (up, out) = tokio::task::spawn_blocking(move || handshake(d2, "meter-9")).await.unwrap();
+    assert!(!up && out.contains("alert handshake failure"), "a revoked certificate is refused: {out}");
+    let d2 = d.clone();
+    let (up, out) = tokio::task::spawn_blocking(move || handshake(d2, "meter-10")).await.unwrap();
+    assert!(up, "a good certificate still completes the handshake: {out}");
 }

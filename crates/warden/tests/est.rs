@@ -12,7 +12,7 @@ mod common;
 use std::process::Command;
 
 use base64::Engine as _;
-use common::{free_port, http, node, warden};
+use common::{free_port, http, node, run_in as run, warden};
 
 fn tools() -> bool {
     let have = |t: &str| {
@@ -28,13 +28,6 @@ fn tools() -> bool {
         println!("SKIPPED: openssl or curl not installed; EST in warden serve not checked");
     }
     ok
-}
-
-fn run(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
-    let out = Command::new(program).current_dir(dir).args(args).output().expect("runs");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "{program} {args:?}: {text}");
-    text
 }
 
 #[tokio::test]
@@ -81,51 +74,14 @@ async fn serve_enrols_over_est_and_the_api_revokes() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    run(dir, "openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", "dev.key"]);
-    run(
-        dir,
-        "openssl",
-        &["req", "-new", "-key", "dev.key", "-subj", "/CN=meter-1", "-outform", "DER", "-out", "dev.der"],
-    );
-    let der = std::fs::read(dir.join("dev.der")).unwrap();
-    std::fs::write(dir.join("dev.b64"), base64::engine::general_purpose::STANDARD.encode(der)).unwrap();
-    let url = format!("https://127.0.0.1:{est_port}/.well-known/est/simpleenroll");
-    let auth = format!("meter-1:{token}");
-    let status = run(
-        dir,
-        "curl",
-        &[
-            "-sS",
-            "--cacert",
-            "tls/cert.pem",
-            "-o",
-            "cert.b64",
-            "-w",
-            "%{http_code}",
-            "-u",
-            &auth,
-            "-H",
-            "Content-Type: application/pkcs10",
-            "--data-binary",
-            "@dev.b64",
-            &url,
-        ],
-    );
-    assert_eq!(status.trim(), "200", "{}", std::fs::read_to_string(dir.join("cert.b64")).unwrap_or_default());
-    let b64 = std::fs::read_to_string(dir.join("cert.b64")).unwrap();
-    let p7 = base64::engine::general_purpose::STANDARD.decode(b64.split_whitespace().collect::<String>()).unwrap();
-    std::fs::write(dir.join("cert.p7"), p7).unwrap();
-    run(dir, "openssl", &["pkcs7", "-inform", "DER", "-in", "cert.p7", "-print_certs", "-out", "cert.pem"]);
-    let text =
-        run(dir, "openssl", &["x509", "-in", "cert.pem", "-noout", "-issuer", "-ext", "subjectAltName", "-serial"]);
+    let (serial, text) = common::est_enrol(dir, est_port, "meter-1", &token);
     assert!(text.contains("Warden device CA (tenant acme)"), "the SIM's tenant's CA: {text}");
     assert!(text.contains("URI:urn:imsi:001010000000001"), "{text}");
-    let serial = text.lines().find_map(|l| l.strip_prefix("serial=")).unwrap().to_ascii_lowercase();
     // 7 days, as configured.
-    let (_, _) = (run(dir, "openssl", &["x509", "-in", "cert.pem", "-noout", "-checkend", "518400"]), ());
+    let (_, _) = (run(dir, "openssl", &["x509", "-in", "meter-1.pem", "-noout", "-checkend", "518400"]), ());
     let long = Command::new("openssl")
         .current_dir(dir)
-        .args(["x509", "-in", "cert.pem", "-noout", "-checkend", "777600"])
+        .args(["x509", "-in", "meter-1.pem", "-noout", "-checkend", "777600"])
         .output()
         .unwrap();
     assert!(!long.status.success(), "valid 7 days, not 9");
@@ -144,12 +100,16 @@ async fn serve_enrols_over_est_and_the_api_revokes() {
     let p7 = base64::engine::general_purpose::STANDARD.decode(b64.split_whitespace().collect::<String>()).unwrap();
     std::fs::write(dir.join("ca.p7"), p7).unwrap();
     run(dir, "openssl", &["pkcs7", "-inform", "DER", "-in", "ca.p7", "-print_certs", "-out", "ca.pem"]);
-    assert!(run(dir, "openssl", &["verify", "-CAfile", "ca.pem", "cert.pem"]).contains("cert.pem: OK"));
+    assert!(run(dir, "openssl", &["verify", "-CAfile", "ca.pem", "meter-1.pem"]).contains("meter-1.pem: OK"));
     let ocsp_url = format!("http://127.0.0.1:{rev_port}/ocsp");
     let ocsp = |_: ()| {
-        run(dir, "openssl", &["ocsp", "-issuer", "ca.pem", "-CAfile", "ca.pem", "-cert", "cert.pem", "-url", &ocsp_url])
+        run(
+            dir,
+            "openssl",
+            &["ocsp", "-issuer", "ca.pem", "-CAfile", "ca.pem", "-cert", "meter-1.pem", "-url", &ocsp_url],
+        )
     };
-    assert!(ocsp(()).contains("cert.pem: good"));
+    assert!(ocsp(()).contains("meter-1.pem: good"));
     let (s, r) = http(
         "POST",
         &format!("{}/certificates/{serial}/revoke", n.api()),
@@ -159,7 +119,7 @@ async fn serve_enrols_over_est_and_the_api_revokes() {
     .await;
     assert_eq!((s, r["status"].as_str()), (200, Some("revoked")), "{r}");
     let out = ocsp(());
-    assert!(out.contains("cert.pem: revoked") && out.contains("superseded"), "{out}");
+    assert!(out.contains("meter-1.pem: revoked") && out.contains("superseded"), "{out}");
 
     // The command line sees it; revoking again keeps the first reason.
     let out = warden(dir, &["est", "list", "--endpoint", "meter-1"]);

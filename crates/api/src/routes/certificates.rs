@@ -43,22 +43,24 @@ pub struct Certificate {
     pub replaces: Option<String>,
 }
 
-fn view(r: DeviceCertRow) -> Certificate {
-    let c = r.cert;
-    Certificate {
-        serial: c.serial,
-        tenant: c.tenant,
-        endpoint: c.endpoint,
-        subject: c.subject,
-        san: c.san,
-        imsi: c.imsi,
-        imei: c.imei,
-        not_before: c.not_before,
-        not_after: c.not_after,
-        status: r.status,
-        revoked_at: r.revoked_at,
-        revocation_reason: r.revocation_reason,
-        replaces: c.replaces,
+impl From<DeviceCertRow> for Certificate {
+    fn from(r: DeviceCertRow) -> Self {
+        let c = r.cert;
+        Certificate {
+            serial: c.serial,
+            tenant: c.tenant,
+            endpoint: c.endpoint,
+            subject: c.subject,
+            san: c.san,
+            imsi: c.imsi,
+            imei: c.imei,
+            not_before: c.not_before,
+            not_after: c.not_after,
+            status: r.status,
+            revoked_at: r.revoked_at,
+            revocation_reason: r.revocation_reason,
+            replaces: c.replaces,
+        }
     }
 }
 
@@ -91,7 +93,7 @@ pub async fn list(
     caller.require(Action::Read)?;
     let limit = super::PageQuery { cursor: None, limit: q.limit }.limit()?;
     let rows = st.store().device_certs(&caller.scope(), q.endpoint.as_deref().filter(|e| !e.is_empty()), limit).await?;
-    Ok(axum::Json(CertificateList { items: rows.into_iter().map(view).collect() }))
+    Ok(axum::Json(CertificateList { items: rows.into_iter().map(Certificate::from).collect() }))
 }
 
 /// Why a certificate is revoked.
@@ -117,21 +119,7 @@ pub async fn revoke(
     caller.require(Action::ManageSims)?;
     let serial = store::devcerts::normalise_serial(&serial)
         .ok_or_else(|| ApiError::bad_request(format!("serial {serial:?}: hex digits expected")))?;
-    let reason = req.reason.unwrap_or_else(|| "unspecified".into());
-    if store::devcerts::reason_code(&reason).is_none() {
-        return Err(ApiError::unprocessable(format!("reason: {reason:?} is not an RFC 5280 reason name")));
-    }
-    let scope = caller.scope();
     let (actor, _) = caller.fresh(&st, "revoking a device certificate").await?;
-    let row = st
-        .store()
-        .revoke_device_cert(&scope, &serial, &reason)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("certificate {serial} not found")))?;
-    let after = serde_json::json!({"serial": row.cert.serial, "endpoint": row.cert.endpoint, "status": row.status,
-        "reason": row.revocation_reason, "revoked_at": row.revoked_at});
-    let entry =
-        actor.audit_entry(&row.cert.tenant, "certificate.revoke", &format!("certificates/{serial}"), (), &after);
-    st.store().append_audit(&entry).await?;
-    Ok(axum::Json(view(row)))
+    let row = cmp::certificates::revoke(st.store(), &actor, &serial, req.reason.as_deref()).await?;
+    Ok(axum::Json(row.into()))
 }

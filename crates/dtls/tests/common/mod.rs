@@ -76,6 +76,16 @@ impl Drop for Running {
 
 /// Starts a server on 127.0.0.1 with these PSKs (identity, key) and optional X.509 credentials.
 pub async fn start(psks: &[(&str, &[u8])], x509: Option<X509Credentials>, limits: Limits) -> Running {
+    start_with(psks, x509, limits, None).await
+}
+
+/// [`start`], refusing the client certificates whose serials are in `revoked`.
+pub async fn start_with(
+    psks: &[(&str, &[u8])],
+    x509: Option<X509Credentials>,
+    limits: Limits,
+    revoked: Option<Arc<dtls::RevokedSerials>>,
+) -> Running {
     let psk = Arc::new(PskTable::new(psks.iter().map(|(i, k)| (i.to_string(), Zeroizing::new(k.to_vec())))));
     let handler = Arc::new(Recorder::default());
     let config = DtlsConfig {
@@ -83,6 +93,7 @@ pub async fn start(psks: &[(&str, &[u8])], x509: Option<X509Credentials>, limits
         limits,
         psk: Some(psk.clone() as Arc<dyn dtls::PskResolver>),
         x509,
+        revoked,
     };
     let server = DtlsServer::bind(config, handler.clone()).await.expect("bind");
     let addr = server.local_addr().unwrap();
@@ -131,7 +142,12 @@ pub fn psk_client_context(identity: &str, key: &[u8], cipher: &str) -> SslContex
 
 /// Connects and finishes the handshake (retrying on read timeouts so OpenSSL retransmits).
 pub fn connect(ctx: &SslContext, server: SocketAddr) -> Result<SslStream<UdpStream>, String> {
-    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    connect_from(ctx, server, "127.0.0.1")
+}
+
+/// [`connect`] from a socket bound to `ip` (another loopback address is another source).
+pub fn connect_from(ctx: &SslContext, server: SocketAddr, ip: &str) -> Result<SslStream<UdpStream>, String> {
+    let sock = UdpSocket::bind((ip, 0)).unwrap();
     sock.connect(server).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
     let ssl = openssl::ssl::Ssl::new(ctx).unwrap();

@@ -277,3 +277,44 @@ pub async fn metrics_until(addr: SocketAddr, what: &str, done: impl Fn(&str) -> 
         text.lines().filter(|l| l.contains("analytics")).collect::<Vec<_>>().join("\n")
     );
 }
+
+/// Runs `program ARGS` in `dir` and returns its stdout and stderr; panics when it fails.
+pub fn run_in(dir: &Path, program: &str, args: &[&str]) -> String {
+    let out = Command::new(program).current_dir(dir).args(args).output().expect("runs");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{program} {args:?}: {text}");
+    text
+}
+
+/// Enrols `endpoint` over EST as RFC 7030 clients do, with Debian's OpenSSL and curl: a P-256 key
+/// (`<endpoint>.key`) and CSR from `openssl`, `curl -u endpoint:token` posting it to the HTTPS
+/// listener on `est_port` (trusting `tls/cert.pem`), the PKCS#7 answer unpacked to `<endpoint>.pem`.
+/// Returns the certificate's serial, in lower case as the store keeps it, and `openssl x509`'s text.
+pub fn est_enrol(dir: &Path, est_port: u16, endpoint: &str, token: &str) -> (String, String) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (key, csr, p10, p7) =
+        (format!("{endpoint}.key"), format!("{endpoint}.der"), format!("{endpoint}.b64"), format!("{endpoint}.p7"));
+    run_in(dir, "openssl", &["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", &key]);
+    let subj = format!("/CN={endpoint}");
+    run_in(dir, "openssl", &["req", "-new", "-key", &key, "-subj", &subj, "-outform", "DER", "-out", &csr]);
+    std::fs::write(dir.join(&p10), b64.encode(std::fs::read(dir.join(&csr)).unwrap())).unwrap();
+    let url = format!("https://127.0.0.1:{est_port}/.well-known/est/simpleenroll");
+    let (auth, answer) = (format!("{endpoint}:{token}"), format!("{endpoint}.p7b64"));
+    let status = run_in(
+        dir,
+        "curl",
+        &["-sS", "--cacert", "tls/cert.pem", "-o", &answer, "-w", "%{http_code}", "-u", &auth]
+            .into_iter()
+            .chain(["-H", "Content-Type: application/pkcs10", "--data-binary", &format!("@{p10}"), &url])
+            .collect::<Vec<_>>(),
+    );
+    let body = std::fs::read_to_string(dir.join(&answer)).unwrap_or_default();
+    assert_eq!(status.trim(), "200", "{body}");
+    std::fs::write(dir.join(&p7), b64.decode(body.split_whitespace().collect::<String>()).unwrap()).unwrap();
+    let pem = format!("{endpoint}.pem");
+    run_in(dir, "openssl", &["pkcs7", "-inform", "DER", "-in", &p7, "-print_certs", "-out", &pem]);
+    let text = run_in(dir, "openssl", &["x509", "-in", &pem, "-noout", "-issuer", "-ext", "subjectAltName", "-serial"]);
+    let serial = text.lines().find_map(|l| l.strip_prefix("serial=")).expect("a serial").to_ascii_lowercase();
+    (serial, text)
+}

@@ -12,7 +12,9 @@ use axum::response::IntoResponse;
 use cmp::analytics::{self as an, PolicyInput};
 use cmp::Action;
 use serde::{Deserialize, Serialize};
-use store::analytics::{Detection, DetectionAction, DetectionCursor, DetectionFilter, DetectionStatus};
+use store::analytics::{
+    AnalyticsPolicy, Detection, DetectionAction, DetectionCursor, DetectionFilter, DetectionStatus,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{imsi, next_cursor, present, PageQuery};
@@ -239,24 +241,43 @@ pub struct AnalyticsPolicyView {
     pub updated_by: String,
 }
 
-fn policy_view(v: an::PolicyView) -> AnalyticsPolicyView {
-    let p = v.policy;
-    AnalyticsPolicyView {
-        tenant: p.tenant,
-        agreed: v.agreed,
-        actions: p.actions.into_iter().map(|(k, a)| (k, a.as_str().to_string())).collect(),
-        default_action: p.default_action.as_str().into(),
-        min_score: p.min_score,
-        pseudonymise: p.pseudonymise,
-        detections_days: p.detections_days,
-        flows_days: p.flows_days,
-        dns_days: p.dns_days,
-        use_flows: p.use_flows,
-        use_dns: p.use_dns,
-        use_signalling: p.use_signalling,
-        use_payload: p.use_payload,
-        updated_at: p.updated_at,
-        updated_by: p.updated_by,
+impl From<an::PolicyView> for AnalyticsPolicyView {
+    fn from(v: an::PolicyView) -> Self {
+        // Every field by name, none left to `..`: a field added to the stored policy does not compile
+        // here until the view shows it.
+        let AnalyticsPolicy {
+            tenant,
+            actions,
+            default_action,
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+            updated_at,
+            updated_by,
+        } = v.policy;
+        AnalyticsPolicyView {
+            tenant,
+            agreed: v.agreed,
+            actions: actions.into_iter().map(|(k, a)| (k, a.as_str().to_string())).collect(),
+            default_action: default_action.as_str().into(),
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+            updated_at,
+            updated_by,
+        }
     }
 }
 
@@ -318,6 +339,44 @@ fn action(field: &str, text: &str) -> ApiResult<DetectionAction> {
     })
 }
 
+impl TryFrom<AnalyticsPolicyBody> for PolicyInput {
+    type Error = ApiError;
+
+    /// The body as the use case's input; 422 naming the field of an unknown action. Every field by
+    /// name on both sides, so neither can gain one the other lacks and still compile.
+    fn try_from(body: AnalyticsPolicyBody) -> ApiResult<PolicyInput> {
+        let AnalyticsPolicyBody {
+            actions,
+            default_action,
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+        } = body;
+        Ok(PolicyInput {
+            actions: actions
+                .iter()
+                .map(|(k, a)| Ok((k.clone(), action(&format!("actions.{k}"), a)?)))
+                .collect::<ApiResult<BTreeMap<_, _>>>()?,
+            default_action: default_action.as_deref().map(|a| action("default_action", a)).transpose()?,
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+        })
+    }
+}
+
 /// The caller's tenant's analytics policy (tenant admins; operator admins name the tenant).
 #[utoipa::path(get, path = "/analytics/policy", tag = "analytics", params(TenantQuery),
     responses((status = 200, body = AnalyticsPolicyView), Problems), security(("bearer" = [])))]
@@ -326,7 +385,7 @@ pub async fn get_policy(
     Query(q): Query<TenantQuery>,
 ) -> ApiResult<axum::Json<AnalyticsPolicyView>> {
     caller.require(Action::ManageAccess)?;
-    Ok(axum::Json(policy_view(an::policy(st.store(), &caller.actor(), q.tenant.as_deref()).await?)))
+    Ok(axum::Json(an::policy(st.store(), &caller.actor(), q.tenant.as_deref()).await?.into()))
 }
 
 /// Sets the caller's tenant's analytics policy (tenant admins; operator admins name the tenant),
@@ -339,26 +398,8 @@ pub async fn put_policy(
     Json(body): Json<AnalyticsPolicyBody>,
 ) -> ApiResult<axum::Json<AnalyticsPolicyView>> {
     caller.require(Action::ManageAccess)?;
-    let actions = body
-        .actions
-        .iter()
-        .map(|(k, a)| Ok((k.clone(), action(&format!("actions.{k}"), a)?)))
-        .collect::<ApiResult<BTreeMap<_, _>>>()?;
-    let input = PolicyInput {
-        actions,
-        default_action: body.default_action.as_deref().map(|a| action("default_action", a)).transpose()?,
-        min_score: body.min_score,
-        pseudonymise: body.pseudonymise,
-        detections_days: body.detections_days,
-        flows_days: body.flows_days,
-        dns_days: body.dns_days,
-        use_flows: body.use_flows,
-        use_dns: body.use_dns,
-        use_signalling: body.use_signalling,
-        use_payload: body.use_payload,
-    };
-    let v = an::put_policy(st.store(), &caller.actor(), q.tenant.as_deref(), input).await?;
-    Ok(axum::Json(policy_view(v)))
+    let v = an::put_policy(st.store(), &caller.actor(), q.tenant.as_deref(), body.try_into()?).await?;
+    Ok(axum::Json(v.into()))
 }
 
 /// A reason of the health score.
@@ -532,4 +573,67 @@ pub async fn export_stix(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) 
     caller.require(Action::Read)?;
     let bundle = an::export_stix(st.store(), &caller.actor(), q.tenant.as_deref()).await?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/stix+json;version=2.1"))], bundle.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored policy with no field at its default.
+    fn stored() -> AnalyticsPolicy {
+        AnalyticsPolicy {
+            tenant: "acme".into(),
+            actions: [("scanning".to_string(), DetectionAction::Quarantine), ("dga".into(), DetectionAction::Suspend)]
+                .into(),
+            default_action: DetectionAction::FirmwareUpdate,
+            min_score: 0.75,
+            pseudonymise: false,
+            detections_days: 11,
+            flows_days: 12,
+            dns_days: 13,
+            use_flows: false,
+            use_dns: false,
+            use_signalling: false,
+            use_payload: true,
+            updated_at: 1_796_299_200,
+            updated_by: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn the_view_shows_every_field_of_the_stored_policy() {
+        let p = stored();
+        let view = AnalyticsPolicyView::from(an::PolicyView { policy: p.clone(), agreed: true });
+        let mut shown = serde_json::to_value(&view).unwrap();
+        assert_eq!(shown.as_object_mut().unwrap().remove("agreed"), Some(serde_json::Value::Bool(true)));
+        assert_eq!(shown, serde_json::to_value(&p).unwrap(), "the same fields, the same values");
+    }
+
+    #[test]
+    fn the_body_takes_every_field_the_stored_policy_has_but_who_and_when() {
+        let mut text = serde_json::to_value(stored()).unwrap();
+        for k in ["tenant", "updated_at", "updated_by"] {
+            text.as_object_mut().unwrap().remove(k);
+        }
+        // deny_unknown_fields: a stored field the body lacks fails here.
+        let body: AnalyticsPolicyBody = serde_json::from_value(text).unwrap();
+        let i = PolicyInput::try_from(body).unwrap();
+        let p = stored();
+        assert_eq!(i.actions, p.actions);
+        assert_eq!(
+            (i.default_action, i.min_score, i.pseudonymise, i.detections_days, i.flows_days, i.dns_days),
+            (Some(p.default_action), Some(p.min_score), Some(p.pseudonymise), Some(11), Some(12), Some(13))
+        );
+        assert_eq!(
+            (i.use_flows, i.use_dns, i.use_signalling, i.use_payload),
+            (Some(p.use_flows), Some(p.use_dns), Some(p.use_signalling), Some(p.use_payload))
+        );
+        // Left out: left to the use case's defaults.
+        let empty = PolicyInput::try_from(AnalyticsPolicyBody::default()).unwrap();
+        assert!(empty.actions.is_empty() && empty.default_action.is_none() && empty.use_payload.is_none());
+        // An unknown action names its field.
+        let bad = AnalyticsPolicyBody { actions: [("scanning".into(), "nuke".into())].into(), ..Default::default() };
+        let e = PolicyInput::try_from(bad).unwrap_err();
+        assert!(format!("{e:?}").contains("actions.scanning"), "{e:?}");
+    }
 }

@@ -141,11 +141,97 @@ pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<DetectionQuery>) -> A
         status: q.status.as_deref().map(status).transpose()?,
         imsi: q.imsi.as_deref().map(imsi).transpose()?.map(|i| i.to_string()),
         since: q.since,
+        until: None,
     };
-    let after = cursor(q.cursor.as_deref())?;
-    let items = an::list(st.store(), &caller.actor(), &filter, after.as_ref(), limit).await?;
+    page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
+}
+
+/// One page of the caller's detections under `filter`.
+async fn page(
+    st: &crate::state::AppState,
+    caller: &crate::auth::Caller,
+    filter: &DetectionFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> ApiResult<axum::Json<DetectionPage>> {
+    let after = cursor(after)?;
+    let items = an::list(st.store(), &caller.actor(), filter, after.as_ref(), limit).await?;
     let next = next_cursor(&items, limit, |d| format!("{}~{}", d.last_seen, d.id));
     Ok(axum::Json(DetectionPage { items: items.into_iter().map(view).collect(), next_cursor: next }))
+}
+
+/// Filters of `GET /detections`: times are RFC 3339.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionsQuery {
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only this kind.
+    #[param(pattern = "^[a-z0-9_]{1,48}$")]
+    pub kind: Option<String>,
+    /// Only this status: `open`, `acknowledged` or `resolved`.
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
+    pub status: Option<String>,
+    /// Only this SIM (its IMSI; `imsi` is the same filter).
+    #[param(pattern = "^[0-9]{6,15}$")]
+    pub sim: Option<String>,
+    /// Only this SIM (the same as `sim`).
+    #[param(pattern = "^[0-9]{6,15}$")]
+    pub imsi: Option<String>,
+    /// Only those last seen at or after this time (RFC 3339, e.g. `2026-12-04T00:00:00Z`).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Only those first seen at or before this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+}
+
+/// An RFC 3339 query parameter as Unix seconds; a 400 naming the parameter when it is not one.
+fn instant(name: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
+    text.map(|t| utc::parse_rfc3339(t).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))).transpose()
+}
+
+/// The detections of the caller's SIMs, newest (by last report) first: the stable path of issue
+/// #17, filtered by kind, status, SIM and time window (operator admins see every tenant's).
+#[utoipa::path(get, path = "/detections", tag = "analytics", params(DetectionsQuery),
+    responses((status = 200, body = DetectionPage), Problems), security(("bearer" = [])))]
+pub async fn detections(
+    Ctx { st, caller }: Ctx,
+    Query(q): Query<DetectionsQuery>,
+) -> ApiResult<axum::Json<DetectionPage>> {
+    caller.require(Action::Read)?;
+    let limit = PageQuery { cursor: None, limit: q.limit }.limit()?;
+    if let Some(k) = q.kind.as_deref().filter(|k| !valid_kind(k)) {
+        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
+    }
+    let sim = match (q.sim.as_deref(), q.imsi.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::bad_request(format!("sim {a:?} and imsi {b:?}: name one SIM")));
+        }
+        (Some(s), _) => {
+            Some(imsi(s).map_err(|_| ApiError::bad_request(format!("sim {s:?}: not an IMSI (6–15 digits)")))?)
+        }
+        (None, i) => i.map(imsi).transpose()?,
+    };
+    let since = instant("since", q.since.as_deref())?;
+    let until = instant("until", q.until.as_deref())?;
+    if let (Some(a), Some(b)) = (since, until) {
+        if a > b {
+            return Err(ApiError::bad_request("since: after until"));
+        }
+    }
+    let filter = DetectionFilter {
+        kind: q.kind.clone(),
+        status: q.status.as_deref().map(status).transpose()?,
+        imsi: sim.map(|i| i.to_string()),
+        since,
+        until,
+    };
+    page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
 }
 
 /// One detection.
@@ -468,7 +554,19 @@ fn device(d: an::TopDevice) -> DeviceView {
 pub async fn health(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) -> ApiResult<axum::Json<HealthView>> {
     caller.require(Action::Read)?;
     let h = an::health(st.store(), &caller.actor(), q.tenant.as_deref()).await?;
-    Ok(axum::Json(HealthView {
+    Ok(axum::Json(health_view(h)))
+}
+
+/// The security health check of the caller's tenant: a score 0–100 with its reasons and top risks
+/// (the stable path of issue #17; the same as `/analytics/health`).
+#[utoipa::path(get, path = "/health-check", tag = "analytics", params(TenantQuery),
+    responses((status = 200, body = HealthView), Problems), security(("bearer" = [])))]
+pub async fn health_check(ctx: Ctx, q: Query<TenantQuery>) -> ApiResult<axum::Json<HealthView>> {
+    health(ctx, q).await
+}
+
+fn health_view(h: an::Health) -> HealthView {
+    HealthView {
         tenant: h.tenant,
         score: h.score,
         reasons: h.reasons.into_iter().map(|r| ReasonView { code: r.code, penalty: r.penalty, text: r.text }).collect(),
@@ -482,7 +580,7 @@ pub async fn health(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) -> Ap
         open_sims: h.open_sims,
         quarantined_sims: h.quarantined_sims,
         pseudonymised: h.pseudonymised,
-    }))
+    }
 }
 
 /// Which tenant and how many days.
@@ -573,6 +671,16 @@ pub async fn export_stix(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) 
     caller.require(Action::Read)?;
     let bundle = an::export_stix(st.store(), &caller.actor(), q.tenant.as_deref()).await?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/stix+json;version=2.1"))], bundle.to_string()))
+}
+
+/// Indicators for threat sharing (AV-1): the caller's tenant's detections as a STIX 2.1 bundle
+/// (`application/stix+json;version=2.1`; the stable path of issue #17, the same as
+/// `/analytics/export.stix`).
+#[utoipa::path(get, path = "/indicators", tag = "analytics", params(TenantQuery),
+    responses((status = 200, description = "STIX 2.1 bundle", content_type = "application/stix+json;version=2.1", body = Object), Problems),
+    security(("bearer" = [])))]
+pub async fn indicators(ctx: Ctx, q: Query<TenantQuery>) -> ApiResult<impl IntoResponse> {
+    export_stix(ctx, q).await
 }
 
 #[cfg(test)]

@@ -131,19 +131,29 @@ fn status(text: &str) -> ApiResult<DetectionStatus> {
 #[utoipa::path(get, path = "/analytics/detections", tag = "analytics", params(DetectionQuery),
     responses((status = 200, body = DetectionPage), Problems), security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<DetectionQuery>) -> ApiResult<axum::Json<DetectionPage>> {
-    caller.require(Action::Read)?;
-    let limit = PageQuery { cursor: None, limit: q.limit }.limit()?;
-    if let Some(k) = q.kind.as_deref().filter(|k| !valid_kind(k)) {
-        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
-    }
+    let (limit, filter) = checked(&caller, q.limit, q.kind.as_deref(), q.status.as_deref())?;
     let filter = DetectionFilter {
-        kind: q.kind.clone(),
-        status: q.status.as_deref().map(status).transpose()?,
         imsi: q.imsi.as_deref().map(imsi).transpose()?.map(|i| i.to_string()),
         since: q.since,
-        until: None,
+        ..filter
     };
     page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
+}
+
+/// What both detection lists check first: read access, the page size, the kind and the status.
+fn checked(
+    caller: &crate::auth::Caller,
+    limit: Option<u32>,
+    kind: Option<&str>,
+    status_text: Option<&str>,
+) -> ApiResult<(i64, DetectionFilter)> {
+    caller.require(Action::Read)?;
+    let limit = PageQuery { cursor: None, limit }.limit()?;
+    if let Some(k) = kind.filter(|k| !valid_kind(k)) {
+        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
+    }
+    let status = status_text.map(status).transpose()?;
+    Ok((limit, DetectionFilter { kind: kind.map(str::to_string), status, ..Default::default() }))
 }
 
 /// One page of the caller's detections under `filter`.
@@ -203,11 +213,7 @@ pub async fn detections(
     Ctx { st, caller }: Ctx,
     Query(q): Query<DetectionsQuery>,
 ) -> ApiResult<axum::Json<DetectionPage>> {
-    caller.require(Action::Read)?;
-    let limit = PageQuery { cursor: None, limit: q.limit }.limit()?;
-    if let Some(k) = q.kind.as_deref().filter(|k| !valid_kind(k)) {
-        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
-    }
+    let (limit, filter) = checked(&caller, q.limit, q.kind.as_deref(), q.status.as_deref())?;
     let sim = match (q.sim.as_deref(), q.imsi.as_deref()) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::bad_request(format!("sim {a:?} and imsi {b:?}: name one SIM")));
@@ -224,13 +230,7 @@ pub async fn detections(
             return Err(ApiError::bad_request("since: after until"));
         }
     }
-    let filter = DetectionFilter {
-        kind: q.kind.clone(),
-        status: q.status.as_deref().map(status).transpose()?,
-        imsi: sim.map(|i| i.to_string()),
-        since,
-        until,
-    };
+    let filter = DetectionFilter { imsi: sim.map(|i| i.to_string()), since, until, ..filter };
     page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
 }
 

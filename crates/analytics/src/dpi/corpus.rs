@@ -118,7 +118,7 @@ mod tests {
         assert_eq!(a, mixed(SEED, 200_000), "the same seed, the same corpus");
         assert_ne!(a, mixed(SEED + 1, 200_000));
         let bytes: usize = a.iter().map(Vec::len).sum();
-        assert!(bytes >= 200_000 && bytes < 200_000 + 1460);
+        assert!((200_000..200_000 + 1460).contains(&bytes));
         assert!(a.iter().all(|p| !p.is_empty() && p.len() <= 1460));
         assert_eq!(mixed(SEED, 0).len(), 1, "one payload at least");
         assert_eq!(mixed(0, 1000), mixed(SEED, 1000), "a zero seed takes the default");

@@ -44,33 +44,47 @@ fn run(c: &mut Collector, datagram: &[u8]) -> Vec<Flow> {
     out
 }
 
-/// RFC 7011 Appendix A.2 (template set: sourceIPv4Address, destinationIPv4Address,
-/// ipNextHopIPv4Address, packetDeltaCount, octetDeltaCount, 4 octets each) and A.3 (a data set of
-/// three records), written out octet by octet as the RFC's figures lay them. The record values were
-/// transcribed from memory of the RFC's table (no copy of the RFC was at hand to check them); the
-/// layout, element IDs and lengths are the RFC's.
+/// RFC 7011 Appendix A, octet by octet as its figures lay them: the message of A.1 (version 10,
+/// Length = 152) holding the template set of A.2.1 (template 256: sourceIPv4Address,
+/// destinationIPv4Address, ipNextHopIPv4Address, packetDeltaCount, octetDeltaCount, 4 octets each),
+/// the data set of A.3 (three records), the options template set of A.4.1 (template 258, scope
+/// lineCardId, with two octets of padding) and a data set of two options records. Values checked
+/// against the RFC text (RFC 7011, September 2013, pages 62–68; read from the copy of rfc7011.txt
+/// vendored at github.com/adrianuswarmenhoven/ipfix, doc/rfc7011.txt). The RFC leaves the export
+/// time, sequence number and observation domain of A.1 open, and gives no values for template
+/// 258's records: those of A.4.4 (1, 345, 10201 and 2, 690, 20402; same 4 + 2 + 2 octet layout) are
+/// used.
 #[test]
-fn decodes_the_rfc_7011_appendix_a_template_and_data_sets() {
+fn decodes_the_rfc_7011_appendix_a_message() {
     #[rustfmt::skip]
     let message: Vec<u8> = vec![
-        // Message header: version 10, length, export time, sequence, observation domain 0x0102_0304.
-        0x00, 0x0a, 0x00, 0x00, 0x5f, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04,
-        // Template set: set ID 2, length 28; template 256, 5 fields.
+        // A.1 Message Header: version 10, Length = 152, export time, sequence, observation domain.
+        0x00, 0x0a, 0x00, 0x98, 0x5f, 0x5e, 0x10, 0x00, 0x00, 0x00, 0x00, 0x01, 0x01, 0x02, 0x03, 0x04,
+        // A.2.1 Template Set: Set ID = 2, Length = 28; Template ID 256, Field Count = 5.
         0x00, 0x02, 0x00, 0x1c, 0x01, 0x00, 0x00, 0x05,
-        0x00, 0x08, 0x00, 0x04, // sourceIPv4Address
-        0x00, 0x0c, 0x00, 0x04, // destinationIPv4Address
-        0x00, 0x0f, 0x00, 0x04, // ipNextHopIPv4Address (skipped)
-        0x00, 0x02, 0x00, 0x04, // packetDeltaCount
-        0x00, 0x01, 0x00, 0x04, // octetDeltaCount
-        // Data set: set ID 256, length 64, three records of 20 octets.
+        0x00, 0x08, 0x00, 0x04, // sourceIPv4Address = 8
+        0x00, 0x0c, 0x00, 0x04, // destinationIPv4Address = 12
+        0x00, 0x0f, 0x00, 0x04, // ipNextHopIPv4Address = 15 (not kept)
+        0x00, 0x02, 0x00, 0x04, // packetDeltaCount = 2
+        0x00, 0x01, 0x00, 0x04, // octetDeltaCount = 1
+        // A.3 Data Set: Set ID = 256, Length = 64, three records of 20 octets.
         0x01, 0x00, 0x00, 0x40,
-        192, 0, 2, 12,  192, 0, 2, 254, 192, 0, 2, 1, 0x00, 0x00, 0x13, 0x91, 0x00, 0x51, 0x8c, 0x81,
-        192, 0, 2, 27,  192, 0, 2, 23,  192, 0, 2, 2, 0x00, 0x00, 0x02, 0xec, 0x00, 0x05, 0xef, 0x46,
-        192, 0, 2, 56,  192, 0, 2, 65,  192, 0, 2, 3, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x19, 0x86,
+        192, 0, 2, 12,  192, 0, 2, 254, 192, 0, 2, 1, 0x00, 0x00, 0x13, 0x91, 0x00, 0x51, 0x8c, 0x81, // 5009, 5344385
+        192, 0, 2, 27,  192, 0, 2, 23,  192, 0, 2, 2, 0x00, 0x00, 0x02, 0xec, 0x00, 0x05, 0xef, 0x46, // 748, 388934
+        192, 0, 2, 56,  192, 0, 2, 65,  192, 0, 2, 3, 0x00, 0x00, 0x00, 0x05, 0x00, 0x00, 0x19, 0x86, // 5, 6534
+        // A.4.1 Options Template Set: Set ID = 3, Length = 24; Template ID 258, Field Count = 3,
+        // Scope Field Count = 1.
+        0x00, 0x03, 0x00, 0x18, 0x01, 0x02, 0x00, 0x03, 0x00, 0x01,
+        0x00, 0x8d, 0x00, 0x04, // lineCardId = 141, 4 octets (the scope)
+        0x00, 0x29, 0x00, 0x02, // exportedMessageTotalCount = 41, 2 octets
+        0x00, 0x2a, 0x00, 0x02, // exportedFlowRecordTotalCount = 42, 2 octets
+        0x00, 0x00,             // padding
+        // Data Set of template 258: Length = 20, two records of 8 octets.
+        0x01, 0x02, 0x00, 0x14,
+        0x00, 0x00, 0x00, 0x01, 0x01, 0x59, 0x27, 0xd9, // 1, 345, 10201
+        0x00, 0x00, 0x00, 0x02, 0x02, 0xb2, 0x4f, 0xb2, // 2, 690, 20402
     ];
-    let mut message = message;
-    let len = message.len() as u16;
-    message[2..4].copy_from_slice(&len.to_be_bytes());
+    assert_eq!(message.len(), 152, "A.1: Length = 152");
     let mut c = collector();
     let flows = run(&mut c, &message);
     let got: Vec<(IpAddr, IpAddr, u64, u64)> =
@@ -85,7 +99,8 @@ fn decodes_the_rfc_7011_appendix_a_template_and_data_sets() {
     );
     assert!(flows.iter().all(|f| f.observation_domain == 0x0102_0304 && f.exporter == exporter()));
     assert_eq!(c.counters().flows, 3);
-    assert_eq!(c.counters().templates_learned, 1);
+    assert_eq!(c.counters().templates_learned, 2, "the template and the options template");
+    assert_eq!(c.counters().options_records_skipped, 2);
     assert_eq!(c.counters().dropped_total(), 0);
 }
 

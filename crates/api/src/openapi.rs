@@ -47,6 +47,7 @@ impl Modify for Bearer {
         fdl::get, fdl::put,
         analytics::list, analytics::get, analytics::acknowledge, analytics::resolve, analytics::undo,
         analytics::get_policy, analytics::put_policy, analytics::health, analytics::dashboard, analytics::export_stix,
+        analytics::detections, analytics::health_check, analytics::indicators,
         jobs::create, jobs::list, jobs::get, jobs::cancel, jobs::items,
         events::list, events::stream, events::create_webhook, events::list_webhooks, events::delete_webhook,
         rules::list, rules::create, rules::delete,

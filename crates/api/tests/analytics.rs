@@ -14,6 +14,18 @@ const A2: &str = "001010000000002";
 const B1: &str = "001010000000009";
 
 async fn report(api: &Api, id: &str, imsi: &str, tenant: &str, kind: &str, score: f64) -> analytics::Recorded {
+    report_at(api, id, imsi, tenant, kind, score, store::now()).await
+}
+
+async fn report_at(
+    api: &Api,
+    id: &str,
+    imsi: &str,
+    tenant: &str,
+    kind: &str,
+    score: f64,
+    at: i64,
+) -> analytics::Recorded {
     let f = Finding {
         id: id.into(),
         tenant: tenant.into(),
@@ -21,7 +33,7 @@ async fn report(api: &Api, id: &str, imsi: &str, tenant: &str, kind: &str, score
         kind: kind.into(),
         score,
         evidence: json!({"ports": [23], "destinations": 300, "destination_ip": "198.51.100.66"}),
-        at: store::now(),
+        at,
     };
     analytics::record_detection(&api.store, api.hss.as_ref(), &f).await.unwrap()
 }
@@ -225,4 +237,114 @@ async fn health_dashboard_and_stix_export_hide_imsis_unless_opted_out() {
     assert_eq!(r.status, 200, "{}", r.text);
     let r = api.call("GET", "/api/v1/analytics/dashboard", &a_viewer, None).await;
     assert!(r.text.contains(A1), "{}", r.text);
+}
+
+fn ids_of(r: &common::Answer) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.json()["items"].as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn the_issue_paths_serve_detections_health_and_indicators_within_the_tenant() {
+    let (api, (_a_admin, _a_op, a_viewer), (_b_admin, b_op, b_viewer)) = two_tenants().await;
+    // Midnight (UTC) three days ago: recent enough for any retention.
+    let day1 = (store::now() / 86_400 - 3) * 86_400;
+    let t = |secs: i64| utc::rfc3339(day1 + secs).unwrap();
+    // alpha: a scan on day 1 (seen again on day 3), DNS tunnelling on day 2; bravo: a scan on day 2.
+    report_at(&api, "a-scan", A1, "alpha", "scanning", 0.8, day1 + 3600).await;
+    report_at(&api, "a-scan", A1, "alpha", "scanning", 0.8, day1 + 2 * 86_400 + 3600).await;
+    report_at(&api, "a-dns", A2, "alpha", "dns_tunnelling", 0.6, day1 + 86_400 + 3600).await;
+    report_at(&api, "b-scan", B1, "bravo", "scanning", 0.9, day1 + 86_400 + 7200).await;
+
+    let get = |q: &str, tok: &str| {
+        let path = format!("/api/v1/detections{q}");
+        let tok = tok.to_string();
+        let api = &api;
+        async move { api.call("GET", &path, &tok, None).await }
+    };
+    // Tenant isolation: bravo's detection never appears for alpha, whatever the filter.
+    assert_eq!(ids_of(&get("", &a_viewer).await), ["a-scan", "a-dns"]);
+    for q in
+        ["?kind=scanning".to_string(), format!("?sim={B1}"), format!("?imsi={B1}"), format!("?since={}", t(86_400))]
+    {
+        let ids = ids_of(&get(&q, &a_viewer).await);
+        assert!(!ids.contains(&"b-scan".to_string()), "{q}: {ids:?}");
+    }
+    assert!(ids_of(&get(&format!("?sim={B1}"), &a_viewer).await).is_empty());
+    assert_eq!(ids_of(&get("", &b_viewer).await), ["b-scan"]);
+
+    // Each filter.
+    assert_eq!(ids_of(&get("?kind=scanning", &a_viewer).await), ["a-scan"]);
+    assert_eq!(ids_of(&get("?kind=dns_tunnelling", &a_viewer).await), ["a-dns"]);
+    assert_eq!(ids_of(&get(&format!("?sim={A2}"), &a_viewer).await), ["a-dns"]);
+    assert_eq!(ids_of(&get(&format!("?imsi={A1}"), &a_viewer).await), ["a-scan"]);
+    assert_eq!(ids_of(&get(&format!("?sim={A1}&imsi={A1}"), &a_viewer).await), ["a-scan"]);
+    assert_eq!(ids_of(&get("?status=open", &a_viewer).await), ["a-scan", "a-dns"]);
+    // since: last seen at or after; until: first seen at or before (the window they were seen in).
+    assert_eq!(ids_of(&get(&format!("?since={}", t(86_400 + 43_200)), &a_viewer).await), ["a-scan"]);
+    assert_eq!(ids_of(&get(&format!("?since={}", t(3 * 86_400)), &a_viewer).await), Vec::<String>::new());
+    assert_eq!(ids_of(&get(&format!("?until={}", t(43_200)), &a_viewer).await), ["a-scan"]);
+    assert_eq!(ids_of(&get(&format!("?until={}", t(-1)), &a_viewer).await), Vec::<String>::new());
+    assert_eq!(
+        ids_of(
+            &get(&format!("?since={}&until={}", t(86_400), t(86_400 + 7200).replace('Z', "%2B01:00")), &a_viewer).await
+        ),
+        ["a-scan", "a-dns"],
+        "an offset: 02:00+01:00 is 01:00Z, the DNS detection's time"
+    );
+    assert_eq!(ids_of(&get(&format!("?since={}&until={}", t(86_400), t(86_400 + 3599)), &a_viewer).await), ["a-scan"]);
+    // Paging like the other lists.
+    let first = get("?limit=1", &a_viewer).await.json();
+    assert_eq!(first["items"][0]["id"], "a-scan");
+    let cursor = first["next_cursor"].as_str().unwrap().to_string();
+    assert_eq!(ids_of(&get(&format!("?limit=1&cursor={cursor}"), &a_viewer).await), ["a-dns"]);
+
+    // Bad values: a 400 problem that names the parameter.
+    for (q, name) in [
+        ("?since=yesterday", "since"),
+        ("?since=1796083200", "since"),
+        ("?until=2026-13-01T00:00:00Z", "until"),
+        ("?until=2026-12-01T00:00:00", "until"),
+        (format!("?since={}&until={}", t(2 * 86_400), t(0)).as_str(), "since"),
+        ("?sim=12ab", "sim"),
+        ("?imsi=12ab", "imsi"),
+        (format!("?sim={A1}&imsi={A2}").as_str(), "sim"),
+        ("?kind=Bad-Kind", "kind"),
+        ("?status=closed", "status"),
+        ("?cursor=zz", "cursor"),
+        ("?limit=0", "limit"),
+        ("?colour=red", "colour"),
+    ] {
+        let r = get(q, &a_viewer).await;
+        assert_eq!(r.status, 400, "{q}: {}", r.text);
+        assert!(r.content_type().starts_with("application/problem+json"), "{q}: {}", r.content_type());
+        assert!(r.json()["detail"].as_str().unwrap_or("").contains(name), "{q}: {}", r.text);
+    }
+
+    // /health-check: alpha's score and reasons, the same as /analytics/health; bravo cannot ask for alpha's.
+    let r = api.call("GET", "/api/v1/health-check", &a_viewer, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let h = r.json();
+    assert_eq!(h, api.call("GET", "/api/v1/analytics/health", &a_viewer, None).await.json());
+    assert_eq!(h["tenant"], "alpha");
+    assert!(h["score"].as_u64().unwrap() < 100, "{h}");
+    let kinds: Vec<&str> = h["top_risks"].as_array().unwrap().iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds.len(), 2, "{h}");
+    assert!(kinds.contains(&"scanning") && kinds.contains(&"dns_tunnelling"), "{h}");
+    assert!(h["reasons"].as_array().unwrap().iter().any(|r| r["code"] == "detections:scanning"), "{h}");
+    assert_eq!(api.call("GET", "/api/v1/health-check?tenant=alpha", &b_op, None).await.status, 404);
+    assert_eq!(api.call("GET", "/api/v1/health-check", "not-a-token", None).await.status, 401);
+
+    // /indicators: the STIX 2.1 bundle of the caller's tenant only.
+    let r = api.call("GET", "/api/v1/indicators", &a_viewer, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.content_type(), "application/stix+json;version=2.1");
+    let bundle = r.json();
+    assert_eq!(bundle["type"], "bundle");
+    let sightings =
+        |b: &serde_json::Value| b["objects"].as_array().unwrap().iter().filter(|o| o["type"] == "sighting").count();
+    assert_eq!(sightings(&bundle), 2, "alpha's two");
+    assert!(!r.text.contains(B1) && !r.text.contains(A1), "pseudonyms, nothing of bravo's");
+    let b = api.call("GET", "/api/v1/indicators", &b_viewer, None).await.json();
+    assert_eq!(sightings(&b), 1);
 }

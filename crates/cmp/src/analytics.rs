@@ -831,7 +831,7 @@ pub async fn dashboard(store: &Store, actor: &Actor, tenant: Option<&str>, days:
         .detections_by_kind_and_day(&scope, since)
         .await?
         .into_iter()
-        .map(|k| DayCount { day: stix::timestamp(k.day * 86_400)[..10].to_string(), kind: k.kind, count: k.count })
+        .map(|k| DayCount { day: utc::date(k.day * 86_400).unwrap_or_default(), kind: k.kind, count: k.count })
         .collect();
     let top_devices = store
         .top_detected_devices(&scope, since, 10)

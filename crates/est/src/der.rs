@@ -171,18 +171,11 @@ pub fn oid(content: &[u8]) -> Vec<u8> {
     tlv(tag::OID, content)
 }
 
-/// A GeneralizedTime (`YYYYMMDDHHMMSSZ`) of Unix seconds `t`.
+/// A GeneralizedTime (`YYYYMMDDHHMMSSZ`) of Unix seconds `t` (crate `utc`; outside the years
+/// 0000–9999, 1970-01-01).
 pub fn generalized_time(t: i64) -> Vec<u8> {
-    let d = time::OffsetDateTime::from_unix_timestamp(t).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let text = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
-        d.year(),
-        u8::from(d.month()),
-        d.day(),
-        d.hour(),
-        d.minute(),
-        d.second()
-    );
+    let d = utc::Civil::from_unix(t).unwrap_or(utc::Civil::EPOCH);
+    let text = format!("{:04}{:02}{:02}{:02}{:02}{:02}Z", d.year, d.month, d.day, d.hour, d.minute, d.second);
     tlv(tag::GENERALIZED_TIME, text.as_bytes())
 }
 

@@ -49,6 +49,9 @@ pub mod rules;
 mod session;
 #[cfg(test)]
 mod tests;
+// The unit tests share tests/common with the integration tests, which name this crate `pcrf`.
+#[cfg(test)]
+extern crate self as pcrf;
 mod usage;
 mod writer;
 

@@ -2,110 +2,47 @@
 //! CCR-Initial's read of the policy and the session it opens (the two halves are called with the
 //! change in between), and usage reports while the writer's queue is full.
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 use std::time::Duration;
 
 use cmp::Actor;
-use diameter::dictionary::app;
-use diameter::peer::{Application, PeerAuthorizer, PeerConfig, PeerIdentity};
 use diameter::result_code as rc;
-use diameter::transport::{serve, ConnectionLimits, ServerConfig};
-use diameter::{avp, Avp, Command, Message};
+use diameter::Message;
 use ids::Imsi;
-use store::model::{Priority, Sim, SimStatus};
 use testkit::gx::Pgw;
 use testkit::provision::{self, profile};
 use testkit::TempStore;
 
 use crate::{lock, Pcrf, PcrfConfig, MAX_PENDING_WRITES};
 
-const REALM: &str = "epc.example";
-const PCRF: &str = "pcrf.epc.example";
-const PGW: &str = "pgw1.epc.example";
-const IMSI: &str = "001010000000001";
-const ALLOWED: &str = "198.51.100.0/24";
+/// The integration tests' store, PCRF, Gx server, notifier and CCR builders, shared.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{serve_pcrf, Notifier, PGW, REALM};
+
+/// A meter of profile `meter` (not critical: it may be quarantined).
+const IMSI: &str = common::LOW;
+/// The first prefix of profile `meter`'s allowlist.
+const ALLOWED: &str = common::METER_PREFIXES[0];
+/// Its management platform's prefix.
 const MGMT: &str = "10.9.0.0/16";
 
-struct Notifier(Arc<Pcrf>);
-
-impl cmp::HssNotifier for Notifier {
-    fn status_changed(&self, before: &Sim, _to: SimStatus) {
-        self.0.sim_changed(&before.imsi);
-    }
-    fn profile_changed(&self, before: &Sim) {
-        self.0.sim_changed(&before.imsi);
-    }
-    fn policy_changed(&self, imsi: &Imsi) {
-        self.0.policy_changed(imsi);
-    }
-}
-
-async fn setup() -> (TempStore, Arc<Pcrf>) {
-    let temp = TempStore::sqlite().await;
-    let meter = profile(serde_json::json!({
-        "name": "meter", "services": ["data"], "allow_prefixes": [ALLOWED],
-        "quarantine_prefixes": [format!("{MGMT}:8443/tcp")]
-    }));
-    provision::profiles(&temp.store, &[meter]).await;
-    provision::sims(&temp.store, &[provision::sim(IMSI, Some("meter"), Priority::Standard, "acme")]).await;
-    let anyone: crate::MayQuery = Arc::new(|_: &str, _: &Imsi| true);
-    let pcrf = Pcrf::new(PcrfConfig::default(), temp.store.clone(), PCRF, REALM, anyone).await.unwrap();
-    (temp, pcrf)
-}
-
-async fn serve_gx(pcrf: Arc<Pcrf>) -> (SocketAddr, tokio_util::sync::CancellationToken) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let allow: Arc<dyn PeerAuthorizer> = Arc::new(|_: &PeerIdentity| true);
-    let server = ServerConfig {
-        peer: PeerConfig::new(PCRF, REALM, vec![Application::GX]),
-        authorizer: allow,
-        limits: ConnectionLimits::default(),
-        tls: None,
-    };
-    tokio::spawn(serve(listener, server, pcrf, stop.clone()));
-    (addr, stop)
+async fn setup() -> (TempStore, std::sync::Arc<Pcrf>) {
+    let s = common::setup_with(PcrfConfig::default()).await;
+    (s.temp, s.pcrf)
 }
 
 fn ccr(session: &str, kind: u32, number: u32) -> Message {
-    let mut m = Message::request(Command::CCR);
-    m.add(avp::SESSION_ID, session);
-    m.add(avp::AUTH_APPLICATION_ID, app::GX);
-    m.add(avp::ORIGIN_HOST, PGW);
-    m.add(avp::ORIGIN_REALM, REALM);
-    m.add(avp::DESTINATION_REALM, REALM);
-    m.add(avp::CC_REQUEST_TYPE, kind);
-    m.add(avp::CC_REQUEST_NUMBER, number);
-    m
+    common::ccr(PGW, session, kind, number)
 }
 
 fn ccr_i(session: &str, ip: [u8; 4]) -> Message {
-    let mut m = ccr(session, 1, 0);
-    m.add(
-        avp::SUBSCRIPTION_ID,
-        vec![Avp::new(avp::SUBSCRIPTION_ID_TYPE, 1u32), Avp::new(avp::SUBSCRIPTION_ID_DATA, IMSI)],
-    );
-    m.add(avp::FRAMED_IP_ADDRESS, &ip);
-    m.add(avp::CALLED_STATION_ID, "meters.example");
-    m
+    common::ccr_i(PGW, session, IMSI, ip)
 }
 
 fn ccr_u_usage(session: &str, number: u32, up: u64, down: u64) -> Message {
-    let mut m = ccr(session, 2, number);
-    m.add(
-        avp::USAGE_MONITORING_INFORMATION,
-        vec![
-            Avp::new(avp::MONITORING_KEY, b"warden"),
-            Avp::new(
-                avp::USED_SERVICE_UNIT,
-                vec![Avp::new(avp::CC_INPUT_OCTETS, up), Avp::new(avp::CC_OUTPUT_OCTETS, down)],
-            ),
-        ],
-    );
-    m
+    common::ccr_u_usage(PGW, session, number, up, down)
 }
 
 /// True when the encoded message carries `text` (a Flow-Description's prefix).
@@ -120,7 +57,7 @@ fn carries(m: &Message, text: &str) -> bool {
 #[tokio::test]
 async fn a_change_between_the_policy_read_and_the_session_reaches_it() {
     let (temp, pcrf) = setup().await;
-    let (addr, _stop) = serve_gx(pcrf.clone()).await;
+    let (addr, _stop) = serve_pcrf(pcrf.clone()).await;
     let pgw = Pgw::connect_with_state(addr, PGW, REALM, REALM, 1).await.unwrap();
     let imsi: Imsi = IMSI.parse().unwrap();
     let old = pcrf.read_subscriber(&imsi).await.unwrap().unwrap();
@@ -185,7 +122,7 @@ async fn an_announced_profile_edit_reaches_the_next_ccr_initial() {
     lock(&pcrf.cache).remove(&imsi);
     let edited = profile(serde_json::json!({
         "name": "meter", "services": ["data"], "allow_prefixes": ["203.0.113.0/24"],
-        "quarantine_prefixes": [format!("{MGMT}:8443/tcp")]
+        "quarantine_prefixes": [common::MGMT]
     }));
     provision::profiles(&temp.store, &[edited]).await;
     let b = pcrf.answer(ccr_i("pgw1;two", [10, 45, 0, 2]), PGW).await;

@@ -158,6 +158,9 @@ pub struct DetectionFilter {
     pub imsi: Option<String>,
     /// Only those seen last at or after (Unix seconds).
     pub since: Option<i64>,
+    /// Only those seen first at or before (Unix seconds): with `since`, the detections seen at some
+    /// time in the window.
+    pub until: Option<i64>,
 }
 
 /// Where a page of detections starts: after this (last_seen, id), newest first.
@@ -361,6 +364,10 @@ impl Store {
         if let Some(since) = filter.since {
             values.push(V::I(since));
             conditions.push(format!("last_seen >= ${}", values.len()));
+        }
+        if let Some(until) = filter.until {
+            values.push(V::I(until));
+            conditions.push(format!("first_seen <= ${}", values.len()));
         }
         if let Some(c) = cursor {
             values.push(V::I(c.last_seen));

@@ -85,6 +85,13 @@ async fn detections_count_up_stay_in_their_tenant_and_are_pruned() {
         assert_eq!(ids(s.list_detections(&alpha, &f, None, 10).await.unwrap()), ["d2"]);
         let f = DetectionFilter { since: Some(1500), ..Default::default() };
         assert_eq!(ids(s.list_detections(&alpha, &f, None, 10).await.unwrap()), ["d2"]);
+        // d1 was seen from 1000 to 1100, d2 at 2000: `until` keeps what was first seen by then.
+        let f = DetectionFilter { until: Some(1999), ..Default::default() };
+        assert_eq!(ids(s.list_detections(&alpha, &f, None, 10).await.unwrap()), ["d1"]);
+        let f = DetectionFilter { since: Some(1050), until: Some(2000), ..Default::default() };
+        assert_eq!(ids(s.list_detections(&alpha, &f, None, 10).await.unwrap()), ["d2", "d1"]);
+        let f = DetectionFilter { since: Some(1101), until: Some(1999), ..Default::default() };
+        assert!(s.list_detections(&alpha, &f, None, 10).await.unwrap().is_empty());
 
         // Status: only within the tenant; a resolved detection opens again when it recurs.
         let mut tx = s.begin().await.unwrap();

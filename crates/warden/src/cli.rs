@@ -341,6 +341,9 @@ pub enum BenchCommand {
     Dns(DnsBenchArgs),
     /// IPFIX flow records against the analytics collector, from loopback.
     Ipfix(IpfixBenchArgs),
+    /// DPI throughput for personal data in clear, in this process: the seeded mixed payload corpus
+    /// (as `cargo bench -p analytics --bench dpi`) or a pcap file's TCP and UDP payloads.
+    Dpi(DpiBenchArgs),
     /// GTP-C through the GTP-C firewall, with a P-GW responder in the process (Modify Bearer
     /// Requests on tunnels it set up first; `--direct` without the firewall).
     Gtp(GtpBenchArgs),
@@ -373,6 +376,26 @@ pub struct GtpBenchArgs {
     /// Length of the measured phase, seconds.
     #[arg(long, default_value_t = 10)]
     pub duration: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `warden bench dpi` options.
+#[derive(Debug, Clone, Args)]
+pub struct DpiBenchArgs {
+    /// Scan the TCP and UDP payloads of this capture (libpcap format) instead of the corpus.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<std::path::PathBuf>,
+    /// Bytes of generated payloads (default 4 MiB, the Criterion bench's corpus).
+    #[arg(long, default_value_t = 4 << 20)]
+    pub bytes: usize,
+    /// Seed of the generated corpus.
+    #[arg(long, default_value_t = analytics::dpi::corpus::SEED)]
+    pub seed: u64,
+    /// Least thread CPU time to measure, seconds (at least one pass over the payloads is made).
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,

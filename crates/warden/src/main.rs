@@ -25,6 +25,7 @@ mod config;
 mod detection_record;
 mod devices_cmd;
 mod devices_run;
+mod dpi_bench;
 mod edge_runtime;
 mod error;
 mod est_cmd;
@@ -128,6 +129,12 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => return network_audit::main(cli.config.as_deref(), cmd),
         Command::Analytics(cmd) => return analytics_cmd::main(cmd),
         Command::Tls(cmd) => tls_cmd::run(cmd),
+        Command::Bench(BenchCommand::Dpi(a)) => {
+            let spec = dpi_bench::Spec { pcap: a.pcap, bytes: a.bytes, seed: a.seed, seconds: a.seconds };
+            dpi_bench::run(&spec)
+                .map(|r| if a.json { r.to_json().to_string() } else { r.to_text() })
+                .map_err(Failure::Failed)
+        }
         other => run_async(cli.config.as_deref(), other),
     };
     match result {
@@ -174,6 +181,7 @@ fn run_async(config_path: Option<&std::path::Path>, command: Command) -> Result<
             Command::Audit(_) => unreachable!("handled in main"),
             Command::Analytics(_) => unreachable!("handled in main"),
             Command::Tls(_) => unreachable!("handled synchronously"),
+            Command::Bench(BenchCommand::Dpi(_)) => unreachable!("handled synchronously"),
             Command::Est(cmd) => est_cmd::run(&config, cmd).await,
             Command::Serve => serve::run(config).await.map(|_| String::new()).map_err(Failure::from),
             Command::Cluster(cli::ClusterCommand::Status { json }) => cluster_cmd::status(&config, json).await,

@@ -20,6 +20,7 @@
 //! `regex-automata` search and cost extra.
 
 mod checks;
+pub mod corpus;
 mod digits;
 mod text;
 

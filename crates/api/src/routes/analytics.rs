@@ -12,7 +12,9 @@ use axum::response::IntoResponse;
 use cmp::analytics::{self as an, PolicyInput};
 use cmp::Action;
 use serde::{Deserialize, Serialize};
-use store::analytics::{Detection, DetectionAction, DetectionCursor, DetectionFilter, DetectionStatus};
+use store::analytics::{
+    AnalyticsPolicy, Detection, DetectionAction, DetectionCursor, DetectionFilter, DetectionStatus,
+};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{imsi, next_cursor, present, PageQuery};
@@ -129,21 +131,107 @@ fn status(text: &str) -> ApiResult<DetectionStatus> {
 #[utoipa::path(get, path = "/analytics/detections", tag = "analytics", params(DetectionQuery),
     responses((status = 200, body = DetectionPage), Problems), security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<DetectionQuery>) -> ApiResult<axum::Json<DetectionPage>> {
-    caller.require(Action::Read)?;
-    let limit = PageQuery { cursor: None, limit: q.limit }.limit()?;
-    if let Some(k) = q.kind.as_deref().filter(|k| !valid_kind(k)) {
-        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
-    }
+    let (limit, filter) = checked(&caller, q.limit, q.kind.as_deref(), q.status.as_deref())?;
     let filter = DetectionFilter {
-        kind: q.kind.clone(),
-        status: q.status.as_deref().map(status).transpose()?,
         imsi: q.imsi.as_deref().map(imsi).transpose()?.map(|i| i.to_string()),
         since: q.since,
+        ..filter
     };
-    let after = cursor(q.cursor.as_deref())?;
-    let items = an::list(st.store(), &caller.actor(), &filter, after.as_ref(), limit).await?;
+    page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
+}
+
+/// What both detection lists check first: read access, the page size, the kind and the status.
+fn checked(
+    caller: &crate::auth::Caller,
+    limit: Option<u32>,
+    kind: Option<&str>,
+    status_text: Option<&str>,
+) -> ApiResult<(i64, DetectionFilter)> {
+    caller.require(Action::Read)?;
+    let limit = PageQuery { cursor: None, limit }.limit()?;
+    if let Some(k) = kind.filter(|k| !valid_kind(k)) {
+        return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
+    }
+    let status = status_text.map(status).transpose()?;
+    Ok((limit, DetectionFilter { kind: kind.map(str::to_string), status, ..Default::default() }))
+}
+
+/// One page of the caller's detections under `filter`.
+async fn page(
+    st: &crate::state::AppState,
+    caller: &crate::auth::Caller,
+    filter: &DetectionFilter,
+    after: Option<&str>,
+    limit: i64,
+) -> ApiResult<axum::Json<DetectionPage>> {
+    let after = cursor(after)?;
+    let items = an::list(st.store(), &caller.actor(), filter, after.as_ref(), limit).await?;
     let next = next_cursor(&items, limit, |d| format!("{}~{}", d.last_seen, d.id));
     Ok(axum::Json(DetectionPage { items: items.into_iter().map(view).collect(), next_cursor: next }))
+}
+
+/// Filters of `GET /detections`: times are RFC 3339.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionsQuery {
+    /// Cursor from the previous page.
+    pub cursor: Option<String>,
+    /// Items per page (1–1000, default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// Only this kind.
+    #[param(pattern = "^[a-z0-9_]{1,48}$")]
+    pub kind: Option<String>,
+    /// Only this status: `open`, `acknowledged` or `resolved`.
+    #[param(pattern = "^(open|acknowledged|resolved)$")]
+    pub status: Option<String>,
+    /// Only this SIM (its IMSI; `imsi` is the same filter).
+    #[param(pattern = "^[0-9]{6,15}$")]
+    pub sim: Option<String>,
+    /// Only this SIM (the same as `sim`).
+    #[param(pattern = "^[0-9]{6,15}$")]
+    pub imsi: Option<String>,
+    /// Only those last seen at or after this time (RFC 3339, e.g. `2026-12-04T00:00:00Z`).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Only those first seen at or before this time (RFC 3339).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+}
+
+/// An RFC 3339 query parameter as Unix seconds; a 400 naming the parameter when it is not one.
+fn instant(name: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
+    text.map(|t| utc::parse_rfc3339(t).map_err(|e| ApiError::bad_request(format!("{name}: {e}")))).transpose()
+}
+
+/// The detections of the caller's SIMs, newest (by last report) first: the stable path of issue
+/// #17, filtered by kind, status, SIM and time window (operator admins see every tenant's).
+#[utoipa::path(get, path = "/detections", tag = "analytics", params(DetectionsQuery),
+    responses((status = 200, body = DetectionPage), Problems), security(("bearer" = [])))]
+pub async fn detections(
+    Ctx { st, caller }: Ctx,
+    Query(q): Query<DetectionsQuery>,
+) -> ApiResult<axum::Json<DetectionPage>> {
+    let (limit, filter) = checked(&caller, q.limit, q.kind.as_deref(), q.status.as_deref())?;
+    let sim = match (q.sim.as_deref(), q.imsi.as_deref()) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::bad_request(format!("sim {a:?} and imsi {b:?}: name one SIM")));
+        }
+        (Some(s), _) => {
+            Some(imsi(s).map_err(|_| ApiError::bad_request(format!("sim {s:?}: not an IMSI (6–15 digits)")))?)
+        }
+        (None, i) => i.map(imsi).transpose()?,
+    };
+    let since = instant("since", q.since.as_deref())?;
+    let until = instant("until", q.until.as_deref())?;
+    if let (Some(a), Some(b)) = (since, until) {
+        if a > b {
+            return Err(ApiError::bad_request("since: after until"));
+        }
+    }
+    let filter = DetectionFilter { imsi: sim.map(|i| i.to_string()), since, until, ..filter };
+    page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
 }
 
 /// One detection.
@@ -239,24 +327,43 @@ pub struct AnalyticsPolicyView {
     pub updated_by: String,
 }
 
-fn policy_view(v: an::PolicyView) -> AnalyticsPolicyView {
-    let p = v.policy;
-    AnalyticsPolicyView {
-        tenant: p.tenant,
-        agreed: v.agreed,
-        actions: p.actions.into_iter().map(|(k, a)| (k, a.as_str().to_string())).collect(),
-        default_action: p.default_action.as_str().into(),
-        min_score: p.min_score,
-        pseudonymise: p.pseudonymise,
-        detections_days: p.detections_days,
-        flows_days: p.flows_days,
-        dns_days: p.dns_days,
-        use_flows: p.use_flows,
-        use_dns: p.use_dns,
-        use_signalling: p.use_signalling,
-        use_payload: p.use_payload,
-        updated_at: p.updated_at,
-        updated_by: p.updated_by,
+impl From<an::PolicyView> for AnalyticsPolicyView {
+    fn from(v: an::PolicyView) -> Self {
+        // Every field by name, none left to `..`: a field added to the stored policy does not compile
+        // here until the view shows it.
+        let AnalyticsPolicy {
+            tenant,
+            actions,
+            default_action,
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+            updated_at,
+            updated_by,
+        } = v.policy;
+        AnalyticsPolicyView {
+            tenant,
+            agreed: v.agreed,
+            actions: actions.into_iter().map(|(k, a)| (k, a.as_str().to_string())).collect(),
+            default_action: default_action.as_str().into(),
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+            updated_at,
+            updated_by,
+        }
     }
 }
 
@@ -318,6 +425,44 @@ fn action(field: &str, text: &str) -> ApiResult<DetectionAction> {
     })
 }
 
+impl TryFrom<AnalyticsPolicyBody> for PolicyInput {
+    type Error = ApiError;
+
+    /// The body as the use case's input; 422 naming the field of an unknown action. Every field by
+    /// name on both sides, so neither can gain one the other lacks and still compile.
+    fn try_from(body: AnalyticsPolicyBody) -> ApiResult<PolicyInput> {
+        let AnalyticsPolicyBody {
+            actions,
+            default_action,
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+        } = body;
+        Ok(PolicyInput {
+            actions: actions
+                .iter()
+                .map(|(k, a)| Ok((k.clone(), action(&format!("actions.{k}"), a)?)))
+                .collect::<ApiResult<BTreeMap<_, _>>>()?,
+            default_action: default_action.as_deref().map(|a| action("default_action", a)).transpose()?,
+            min_score,
+            pseudonymise,
+            detections_days,
+            flows_days,
+            dns_days,
+            use_flows,
+            use_dns,
+            use_signalling,
+            use_payload,
+        })
+    }
+}
+
 /// The caller's tenant's analytics policy (tenant admins; operator admins name the tenant).
 #[utoipa::path(get, path = "/analytics/policy", tag = "analytics", params(TenantQuery),
     responses((status = 200, body = AnalyticsPolicyView), Problems), security(("bearer" = [])))]
@@ -326,7 +471,7 @@ pub async fn get_policy(
     Query(q): Query<TenantQuery>,
 ) -> ApiResult<axum::Json<AnalyticsPolicyView>> {
     caller.require(Action::ManageAccess)?;
-    Ok(axum::Json(policy_view(an::policy(st.store(), &caller.actor(), q.tenant.as_deref()).await?)))
+    Ok(axum::Json(an::policy(st.store(), &caller.actor(), q.tenant.as_deref()).await?.into()))
 }
 
 /// Sets the caller's tenant's analytics policy (tenant admins; operator admins name the tenant),
@@ -339,26 +484,8 @@ pub async fn put_policy(
     Json(body): Json<AnalyticsPolicyBody>,
 ) -> ApiResult<axum::Json<AnalyticsPolicyView>> {
     caller.require(Action::ManageAccess)?;
-    let actions = body
-        .actions
-        .iter()
-        .map(|(k, a)| Ok((k.clone(), action(&format!("actions.{k}"), a)?)))
-        .collect::<ApiResult<BTreeMap<_, _>>>()?;
-    let input = PolicyInput {
-        actions,
-        default_action: body.default_action.as_deref().map(|a| action("default_action", a)).transpose()?,
-        min_score: body.min_score,
-        pseudonymise: body.pseudonymise,
-        detections_days: body.detections_days,
-        flows_days: body.flows_days,
-        dns_days: body.dns_days,
-        use_flows: body.use_flows,
-        use_dns: body.use_dns,
-        use_signalling: body.use_signalling,
-        use_payload: body.use_payload,
-    };
-    let v = an::put_policy(st.store(), &caller.actor(), q.tenant.as_deref(), input).await?;
-    Ok(axum::Json(policy_view(v)))
+    let v = an::put_policy(st.store(), &caller.actor(), q.tenant.as_deref(), body.try_into()?).await?;
+    Ok(axum::Json(v.into()))
 }
 
 /// A reason of the health score.
@@ -427,7 +554,19 @@ fn device(d: an::TopDevice) -> DeviceView {
 pub async fn health(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) -> ApiResult<axum::Json<HealthView>> {
     caller.require(Action::Read)?;
     let h = an::health(st.store(), &caller.actor(), q.tenant.as_deref()).await?;
-    Ok(axum::Json(HealthView {
+    Ok(axum::Json(health_view(h)))
+}
+
+/// The security health check of the caller's tenant: a score 0–100 with its reasons and top risks
+/// (the stable path of issue #17; the same as `/analytics/health`).
+#[utoipa::path(get, path = "/health-check", tag = "analytics", params(TenantQuery),
+    responses((status = 200, body = HealthView), Problems), security(("bearer" = [])))]
+pub async fn health_check(ctx: Ctx, q: Query<TenantQuery>) -> ApiResult<axum::Json<HealthView>> {
+    health(ctx, q).await
+}
+
+fn health_view(h: an::Health) -> HealthView {
+    HealthView {
         tenant: h.tenant,
         score: h.score,
         reasons: h.reasons.into_iter().map(|r| ReasonView { code: r.code, penalty: r.penalty, text: r.text }).collect(),
@@ -441,7 +580,7 @@ pub async fn health(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) -> Ap
         open_sims: h.open_sims,
         quarantined_sims: h.quarantined_sims,
         pseudonymised: h.pseudonymised,
-    }))
+    }
 }
 
 /// Which tenant and how many days.
@@ -532,4 +671,77 @@ pub async fn export_stix(Ctx { st, caller }: Ctx, Query(q): Query<TenantQuery>) 
     caller.require(Action::Read)?;
     let bundle = an::export_stix(st.store(), &caller.actor(), q.tenant.as_deref()).await?;
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/stix+json;version=2.1"))], bundle.to_string()))
+}
+
+/// Indicators for threat sharing (AV-1): the caller's tenant's detections as a STIX 2.1 bundle
+/// (`application/stix+json;version=2.1`; the stable path of issue #17, the same as
+/// `/analytics/export.stix`).
+#[utoipa::path(get, path = "/indicators", tag = "analytics", params(TenantQuery),
+    responses((status = 200, description = "STIX 2.1 bundle", content_type = "application/stix+json;version=2.1", body = Object), Problems),
+    security(("bearer" = [])))]
+pub async fn indicators(ctx: Ctx, q: Query<TenantQuery>) -> ApiResult<impl IntoResponse> {
+    export_stix(ctx, q).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored policy with no field at its default.
+    fn stored() -> AnalyticsPolicy {
+        AnalyticsPolicy {
+            tenant: "acme".into(),
+            actions: [("scanning".to_string(), DetectionAction::Quarantine), ("dga".into(), DetectionAction::Suspend)]
+                .into(),
+            default_action: DetectionAction::FirmwareUpdate,
+            min_score: 0.75,
+            pseudonymise: false,
+            detections_days: 11,
+            flows_days: 12,
+            dns_days: 13,
+            use_flows: false,
+            use_dns: false,
+            use_signalling: false,
+            use_payload: true,
+            updated_at: 1_796_299_200,
+            updated_by: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn the_view_shows_every_field_of_the_stored_policy() {
+        let p = stored();
+        let view = AnalyticsPolicyView::from(an::PolicyView { policy: p.clone(), agreed: true });
+        let mut shown = serde_json::to_value(&view).unwrap();
+        assert_eq!(shown.as_object_mut().unwrap().remove("agreed"), Some(serde_json::Value::Bool(true)));
+        assert_eq!(shown, serde_json::to_value(&p).unwrap(), "the same fields, the same values");
+    }
+
+    #[test]
+    fn the_body_takes_every_field_the_stored_policy_has_but_who_and_when() {
+        let mut text = serde_json::to_value(stored()).unwrap();
+        for k in ["tenant", "updated_at", "updated_by"] {
+            text.as_object_mut().unwrap().remove(k);
+        }
+        // deny_unknown_fields: a stored field the body lacks fails here.
+        let body: AnalyticsPolicyBody = serde_json::from_value(text).unwrap();
+        let i = PolicyInput::try_from(body).unwrap();
+        let p = stored();
+        assert_eq!(i.actions, p.actions);
+        assert_eq!(
+            (i.default_action, i.min_score, i.pseudonymise, i.detections_days, i.flows_days, i.dns_days),
+            (Some(p.default_action), Some(p.min_score), Some(p.pseudonymise), Some(11), Some(12), Some(13))
+        );
+        assert_eq!(
+            (i.use_flows, i.use_dns, i.use_signalling, i.use_payload),
+            (Some(p.use_flows), Some(p.use_dns), Some(p.use_signalling), Some(p.use_payload))
+        );
+        // Left out: left to the use case's defaults.
+        let empty = PolicyInput::try_from(AnalyticsPolicyBody::default()).unwrap();
+        assert!(empty.actions.is_empty() && empty.default_action.is_none() && empty.use_payload.is_none());
+        // An unknown action names its field.
+        let bad = AnalyticsPolicyBody { actions: [("scanning".into(), "nuke".into())].into(), ..Default::default() };
+        let e = PolicyInput::try_from(bad).unwrap_err();
+        assert!(format!("{e:?}").contains("actions.scanning"), "{e:?}");
+    }
 }

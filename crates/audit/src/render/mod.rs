@@ -95,11 +95,9 @@ fn where_(l: &Location) -> String {
     s
 }
 
-/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (UTC).
+/// `YYYY-MM-DDTHH:MM:SSZ` for seconds since the Unix epoch (UTC; crate `utc`), `@secs` past 9999.
 pub fn utc_timestamp(secs: u64) -> String {
-    let at = i64::try_from(secs).ok().and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok());
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.and_then(|t| t.format(&format).ok()).unwrap_or_else(|| format!("@{secs}"))
+    i64::try_from(secs).ok().and_then(utc::rfc3339).unwrap_or_else(|| format!("@{secs}"))
 }
 
 /// Why the overall score is lower than the mean of the areas, if it is.
@@ -118,5 +116,6 @@ mod tests {
         assert_eq!(utc_timestamp(951_782_400), "2000-02-29T00:00:00Z");
         assert_eq!(utc_timestamp(1_796_186_096), "2026-12-02T04:34:56Z");
         assert_eq!(utc_timestamp(4_107_542_399), "2100-02-28T23:59:59Z");
+        assert_eq!(utc_timestamp(u64::MAX), format!("@{}", u64::MAX));
     }
 }

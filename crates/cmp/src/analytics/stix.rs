@@ -29,11 +29,10 @@ fn stix_id(p: &Pseudonyms, kind: &str, parts: &[&str]) -> String {
 }
 
 /// Unix seconds as a STIX timestamp: RFC 3339 in UTC with millisecond precision
-/// (`2026-12-03T12:00:00.000Z`, as `created` and `modified` require). Before 1970 reads as 1970.
+/// (`2026-12-03T12:00:00.000Z`, as `created` and `modified` require; crate `utc`). Before 1970
+/// reads as 1970, after 9999 as the last second of 9999.
 pub fn timestamp(secs: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp(secs.max(0)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let format = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].000Z");
-    at.format(&format).unwrap_or_default()
+    utc::rfc3339_millis(secs.clamp(0, utc::MAX_SECS)).unwrap_or_default()
 }
 
 /// A STIX pattern string literal: `'` and `\` escaped (STIX 2.1 §9.2).

@@ -149,7 +149,13 @@ impl BootstrapPart {
             plain: OnceLock::new(),
             plain_peers: Mutex::new(HashSet::new()),
         });
-        let dtls_config = DtlsConfig { listen, limits: section.coaps_limits(), psk: Some(psks.resolver()), x509: None, revoked: None };
+        let dtls_config = DtlsConfig {
+            listen,
+            limits: section.coaps_limits(),
+            psk: Some(psks.resolver()),
+            x509: None,
+            revoked: None,
+        };
         let dtls =
             DtlsServer::bind(dtls_config, core.clone() as Arc<dyn DatagramHandler>).await.map_err(|e| match e {
                 dtls::DtlsError::Bind { addr, source } => {

@@ -14,6 +14,7 @@ use crate::csr::{self, CheckedCsr};
 use crate::identity::DeviceIdentity;
 use crate::ocsp;
 use crate::settings::{CaMode, Policy};
+use crate::throttle::FailedTokens;
 use crate::EstError;
 
 /// The CA-and-policy side of the EST server.
@@ -24,6 +25,8 @@ pub struct Enroller {
     pub authorities: Authorities,
     /// Lifetimes, CA mode, URLs.
     pub policy: Policy,
+    /// Failed enrolment tokens per source and per endpoint.
+    pub failed_tokens: FailedTokens,
 }
 
 /// Checks that `csr` asks for nothing beyond `id`: its common name is the endpoint, and each
@@ -62,7 +65,8 @@ pub fn issue_for(
 impl Enroller {
     /// Over `store` with `policy`.
     pub fn new(store: Store, policy: Policy) -> Self {
-        Self { authorities: Authorities::new(store.clone()), store, policy }
+        let failed_tokens = FailedTokens::new(&policy.failed_tokens);
+        Self { authorities: Authorities::new(store.clone()), store, policy, failed_tokens }
     }
 
     /// The largest request body accepted.

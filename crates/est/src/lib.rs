@@ -7,7 +7,8 @@
 //! Modules: [`identity`] (what a certificate binds), [`csr`] (request checks), [`ca`] (issuing,
 //! CRLs), [`ocsp`], [`pkcs7`] (EST's certs-only answers), [`der`] (the DER pieces needed),
 //! [`authorities`] (the CAs in memory), [`enrol`] (the issuing path), [`tokens`] (one-time
-//! enrolment tokens), [`server`] (the listeners) and [`settings`].
+//! enrolment tokens), [`throttle`] (failed tokens per source and per endpoint), [`server`] (the
+//! listeners) and [`settings`].
 
 pub mod authorities;
 pub mod ca;
@@ -19,6 +20,7 @@ pub mod ocsp;
 pub mod pkcs7;
 pub mod server;
 pub mod settings;
+pub mod throttle;
 pub mod tls;
 pub mod tokens;
 

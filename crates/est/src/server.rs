@@ -1,16 +1,18 @@
 //! The listeners: EST over HTTPS (RFC 7030 §3.2.2 paths under `/.well-known/est/`, with or without a
 //! label naming the tenant) and the CRL (`/crl/<ca>.crl`) and OCSP (`/ocsp`, POST and GET, RFC 6960
 //! appendix A) over plain HTTP and HTTPS. Every refusal is an HTTP status with the precise reason as
-//! a text body; bodies over the limit get 413; connections beyond [`MAX_CONNECTIONS`] are closed.
+//! a text body; bodies over the limit get 413; connections beyond [`MAX_CONNECTIONS`] are closed; a
+//! source address or endpoint name with too many failed enrolment tokens gets 429 with Retry-After
+//! ([`crate::throttle`]) before its token is looked at.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -131,25 +133,49 @@ fn issued(cert: &[u8]) -> Response {
     base64_answer("application/pkcs7-mime; smime-type=certs-only", &pkcs7::certs_only(&[cert]))
 }
 
-async fn simpleenroll(State(e): State<Shared>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+/// 429 with Retry-After, whole seconds rounded up (RFC 6585 §4, RFC 9110 §10.2.3).
+fn too_many(wait: Duration, reason: &str) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let mut r = text(StatusCode::TOO_MANY_REQUESTS, format!("{reason}: retry in {} s", secs.max(1)));
+    r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    r
+}
+
+async fn simpleenroll(
+    State(e): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
     let body = match body_or_413(body) {
         Ok(b) => b,
         Err(r) => return refused(r),
     };
-    let cred = match token_of(&headers) {
+    let (user, token) = match token_of(&headers) {
         Ok(Some(c)) => c,
         Ok(None) => {
             return failure(EstError::Unauthorized("an enrolment token is required (HTTP Basic or Bearer)".into()))
         }
         Err(err) => return failure(err),
     };
+    // A locked-out source (or endpoint) learns nothing of the token it sent.
+    let source = peer.ip().to_canonical();
+    if let Some((wait, reason)) = e.failed_tokens.locked(source, user.as_deref(), Instant::now()) {
+        tracing::debug!(peer = %peer, endpoint = ?user, "EST enrolment refused: {reason}");
+        return too_many(wait, reason);
+    }
     let csr = match csr_of(&headers, &body) {
         Ok(c) => c,
         Err(r) => return refused(r),
     };
-    match e.enrol(&cred.1, cred.0.as_deref(), &csr).await {
+    match e.enrol(&token, user.as_deref(), &csr).await {
         Ok(i) => issued(&i.der),
-        Err(err) => failure(err),
+        Err(err) => {
+            if matches!(err, EstError::Unauthorized(_)) {
+                e.failed_tokens.failed(source, user.as_deref(), Instant::now());
+            }
+            failure(err)
+        }
     }
 }
 

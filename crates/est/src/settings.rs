@@ -1,6 +1,7 @@
 //! `[devices]` settings of the EST server: where it listens (HTTPS, and plain HTTP for the CRL and
 //! OCSP), its TLS certificate, one CA per tenant or one for the operator, certificate lifetimes, the
-//! public base URL written into certificates, and the request size limit.
+//! public base URL written into certificates, the request size limit, and how many failed enrolment
+//! tokens a source address and an endpoint name may try (SEC-7).
 
 use std::net::SocketAddr;
 
@@ -29,6 +30,10 @@ pub const KEYS: &[&str] = &[
     "crl_hours",
     "token_hours",
     "max_body",
+    "est_failed_tokens_per_source_per_min",
+    "est_failed_tokens_per_source_burst",
+    "est_failed_tokens_per_endpoint_per_min",
+    "est_failed_tokens_per_endpoint_burst",
 ];
 
 /// The EST keys of `[devices]` ([`KEYS`]).
@@ -64,6 +69,22 @@ pub struct EstSettings {
     /// Largest request body, bytes (default 16 KiB): larger ones get 413.
     #[serde(default = "default_max_body")]
     pub max_body: usize,
+    /// Failed enrolment tokens (wrong, unknown, used, expired) a source IP address may try a minute
+    /// (default 2; 0: no limit); past it `simpleenroll` answers 429 with Retry-After before looking
+    /// at the token.
+    #[serde(default = "default_failed_per_source_per_min")]
+    pub est_failed_tokens_per_source_per_min: u32,
+    /// Failed tokens a source may try at once before the rate applies (default 5).
+    #[serde(default = "default_failed_per_source_burst")]
+    pub est_failed_tokens_per_source_burst: u32,
+    /// Failed tokens an endpoint name (the HTTP Basic user) may see a minute from all sources
+    /// together (default 10; 0: no limit); looser than per source, so that one brute-forcing
+    /// address is locked out while the device itself, from another address, still enrols.
+    #[serde(default = "default_failed_per_endpoint_per_min")]
+    pub est_failed_tokens_per_endpoint_per_min: u32,
+    /// Failed tokens an endpoint name may see at once before the rate applies (default 20).
+    #[serde(default = "default_failed_per_endpoint_burst")]
+    pub est_failed_tokens_per_endpoint_burst: u32,
 }
 
 fn default_revocation_listen() -> SocketAddr {
@@ -86,6 +107,22 @@ fn default_max_body() -> usize {
     16 * 1024
 }
 
+fn default_failed_per_source_per_min() -> u32 {
+    2
+}
+
+fn default_failed_per_source_burst() -> u32 {
+    5
+}
+
+fn default_failed_per_endpoint_per_min() -> u32 {
+    10
+}
+
+fn default_failed_per_endpoint_burst() -> u32 {
+    20
+}
+
 impl Default for EstSettings {
     fn default() -> Self {
         Self {
@@ -98,6 +135,10 @@ impl Default for EstSettings {
             crl_hours: default_crl_hours(),
             token_hours: default_token_hours(),
             max_body: default_max_body(),
+            est_failed_tokens_per_source_per_min: default_failed_per_source_per_min(),
+            est_failed_tokens_per_source_burst: default_failed_per_source_burst(),
+            est_failed_tokens_per_endpoint_per_min: default_failed_per_endpoint_per_min(),
+            est_failed_tokens_per_endpoint_burst: default_failed_per_endpoint_burst(),
         }
     }
 }
@@ -117,6 +158,16 @@ impl EstSettings {
         if !(1024..=1 << 20).contains(&self.max_body) {
             return Err(format!("devices.max_body = {}: must be 1024 to 1048576", self.max_body));
         }
+        for (key, v) in [
+            ("est_failed_tokens_per_source_per_min", self.est_failed_tokens_per_source_per_min),
+            ("est_failed_tokens_per_source_burst", self.est_failed_tokens_per_source_burst),
+            ("est_failed_tokens_per_endpoint_per_min", self.est_failed_tokens_per_endpoint_per_min),
+            ("est_failed_tokens_per_endpoint_burst", self.est_failed_tokens_per_endpoint_burst),
+        ] {
+            if v > 10_000 {
+                return Err(format!("devices.{key} = {v}: must be 0 to 10000"));
+            }
+        }
         if let Some(u) = &self.public_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(format!("devices.public_url = {u:?}: must be an http:// or https:// URL"));
@@ -134,6 +185,12 @@ impl EstSettings {
             crl_next_update_secs: i64::from(self.crl_hours) * 3600,
             ocsp_next_update_secs: 3600,
             max_body: self.max_body,
+            failed_tokens: FailedTokenLimits {
+                per_source_per_min: self.est_failed_tokens_per_source_per_min,
+                per_source_burst: self.est_failed_tokens_per_source_burst,
+                per_endpoint_per_min: self.est_failed_tokens_per_endpoint_per_min,
+                per_endpoint_burst: self.est_failed_tokens_per_endpoint_burst,
+            },
         }
     }
 }
@@ -153,6 +210,22 @@ pub struct Policy {
     pub ocsp_next_update_secs: i64,
     /// Largest request body, bytes.
     pub max_body: usize,
+    /// How many failed enrolment tokens a source and an endpoint may try.
+    pub failed_tokens: FailedTokenLimits,
+}
+
+/// Failed enrolment tokens allowed a minute (0: no limit) and at once, per source IP address and
+/// per endpoint name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailedTokenLimits {
+    /// A minute per source address.
+    pub per_source_per_min: u32,
+    /// At once per source address.
+    pub per_source_burst: u32,
+    /// A minute per endpoint name.
+    pub per_endpoint_per_min: u32,
+    /// At once per endpoint name.
+    pub per_endpoint_burst: u32,
 }
 
 impl Policy {
@@ -175,6 +248,10 @@ mod tests {
             "est_ca" => "\"operator\"",
             "cert_days" | "crl_hours" | "token_hours" => "2",
             "max_body" => "2048",
+            "est_failed_tokens_per_source_per_min"
+            | "est_failed_tokens_per_source_burst"
+            | "est_failed_tokens_per_endpoint_per_min"
+            | "est_failed_tokens_per_endpoint_burst" => "7",
             _ => return None,
         };
         toml::from_str::<toml::Table>(&format!("v = {text}")).ok()?.remove("v")
@@ -205,8 +282,12 @@ mod tests {
             crl_hours: _,
             token_hours: _,
             max_body: _,
+            est_failed_tokens_per_source_per_min: _,
+            est_failed_tokens_per_source_burst: _,
+            est_failed_tokens_per_endpoint_per_min: _,
+            est_failed_tokens_per_endpoint_burst: _,
         } = s;
         let distinct: std::collections::HashSet<_> = KEYS.iter().collect();
-        assert_eq!((distinct.len(), KEYS.len()), (9, 9), "one key per field of the pattern above");
+        assert_eq!((distinct.len(), KEYS.len()), (13, 13), "one key per field of the pattern above");
     }
 }

@@ -3,7 +3,9 @@
 //! `openssl pkcs7`/`x509` read the answers, `openssl verify` checks the chain (and, with the CRL,
 //! the revocation), `openssl crl` reads the CRL and `openssl ocsp` asks the responder (good,
 //! revoked, unknown, nonce). Bad input: a CSR whose signature is broken, a forbidden subject, an
-//! RSA key, a SAN not bound to the device, a reused or forged token, an oversized body.
+//! RSA key, a SAN not bound to the device, a reused or forged token, an oversized body; a source
+//! that sent too many wrong tokens is answered 429 with Retry-After, while the device enrols from
+//! another address (`curl --interface 127.0.0.2`).
 //!
 //! Needs `openssl` and `curl` (Debian packages openssl, curl): skipped without them, a failure when
 //! `CI` is set.
@@ -124,10 +126,18 @@ impl Server {
     }
 
     fn enrol(&self, csr: &str, user: &str, token: &str, out: &str) -> (u16, String) {
+        self.enrol_with(csr, user, token, out, &[])
+    }
+
+    /// `enrol` with more curl arguments (another source address, the response headers to a file).
+    fn enrol_with(&self, csr: &str, user: &str, token: &str, out: &str, more: &[&str]) -> (u16, String) {
         let auth = format!("{user}:{token}");
         let url = format!("{}/.well-known/est/simpleenroll", self.est);
         let data = format!("@{csr}");
-        self.curl(out, &["-u", &auth, "-H", "Content-Type: application/pkcs10", "--data-binary", &data, &url])
+        let mut args = vec!["-u", &auth, "-H", "Content-Type: application/pkcs10", "--data-binary", &data];
+        args.extend_from_slice(more);
+        args.push(&url);
+        self.curl(out, &args)
     }
 
     /// A base64 certs-only answer `<name>.b64` to PEM certificates `<name>.pem`.
@@ -413,4 +423,53 @@ async fn bad_requests_are_refused_with_reasons_and_issue_nothing() {
     let (status, body) = s.curl("ca.out", &[&format!("{}/.well-known/est/nobody/cacerts", s.est)]);
     assert_eq!(status, 404, "{body}");
     assert!(s.enroller.authorities.get("nobody").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_tokens_lock_out_the_source_while_the_device_enrols_from_elsewhere() {
+    if !tool("openssl") || !tool("curl") {
+        return;
+    }
+    let s = start(16 * 1024).await;
+    let store = s.enroller.store().clone();
+    let token = store.create_est_token("*", "meter-7", Some(IMSI), None, 3600, "test").await.unwrap().to_string();
+    let count = || async { store.device_certs(&Scope::Operator, None, 100).await.unwrap().len() };
+    s.csr("dev", "/CN=meter-7", &[]);
+    let burst = EstSettings::default().est_failed_tokens_per_source_burst;
+    assert!(burst < EstSettings::default().est_failed_tokens_per_endpoint_burst, "per source is the tighter limit");
+
+    // Wrong tokens from 127.0.0.1: refused one by one (401) up to the burst, then 429.
+    let wrong = |i: u32| format!("{i:048x}");
+    for i in 0..burst {
+        let (status, body) = s.enrol_with("dev.b64", "meter-7", &wrong(i), "w.out", &["--interface", "127.0.0.1"]);
+        assert_eq!((status, body.trim()), (401, "unknown enrolment token"), "attempt {i}");
+    }
+    let (status, body) =
+        s.enrol_with("dev.b64", "meter-7", &wrong(burst), "w.out", &["--interface", "127.0.0.1", "-D", "h1.txt"]);
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("too many failed enrolment tokens from this address"), "{body}");
+    let retry_after = |file: &str| -> u64 {
+        let head = std::fs::read_to_string(s.path(file)).unwrap();
+        let line = head.lines().find(|l| l.to_ascii_lowercase().starts_with("retry-after:")).expect(&head);
+        line.split_once(':').unwrap().1.trim().parse().expect("Retry-After is delta-seconds")
+    };
+    // The default rate is 2 a minute: the next token is back within 30 s.
+    let secs = retry_after("h1.txt");
+    assert!((1..=30).contains(&secs), "Retry-After: {secs}");
+
+    // While locked, even the right token from 127.0.0.1 is refused before it is looked at.
+    let (status, body) =
+        s.enrol_with("dev.b64", "meter-7", &token, "r.out", &["--interface", "127.0.0.1", "-D", "h2.txt"]);
+    assert_eq!(status, 429, "{body}");
+    assert!((1..=30).contains(&retry_after("h2.txt")));
+    assert_eq!(count().await, 0, "nothing issued");
+
+    // The device, from 127.0.0.2, enrols with the right token: a certificate openssl reads.
+    let (status, body) = s.enrol_with("dev.b64", "meter-7", &token, "cert.b64", &["--interface", "127.0.0.2"]);
+    assert_eq!(status, 200, "{body}");
+    let pem = s.certs("cert");
+    assert!(pem.contains("BEGIN CERTIFICATE"), "{pem}");
+    let subject = s.x509("cert.pem", &["-subject"]);
+    assert!(subject.contains("CN=meter-7") || subject.contains("CN = meter-7"), "{subject}");
+    assert_eq!(count().await, 1);
 }

@@ -1,0 +1,129 @@
+//! The engine's screen path: a Modify Bearer Request on a tunnel the partner owns (owner check,
+//! priority admission, the request remembered) and its response (matched and forgotten), through
+//! `Engine::uplink` and `Engine::downlink`, on one thread and on two threads at once (each thread a
+//! partner node of its own, on its own tunnels, as the proxy's two receiving tasks would be).
+//!
+//! Run: `cargo bench -p gtpfw --bench screen -- --warm-up-time 1 --measurement-time 3`. The
+//! throughput is in screened messages (two per iteration on one thread, four on two threads).
+
+// `criterion_group!` generates a public function without documentation.
+#![allow(missing_docs)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::hint::black_box;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use firewall::Now;
+use gtpc::v2::values::{cause, Cause};
+use gtpc::v2::{Ie, Message, MessageType};
+use gtpc::Plmn;
+use gtpfw::{Engine, GtpConfig, RegistrationLookup, Rules, Verdict};
+
+/// Tunnels per partner node.
+const TUNNELS: u32 = 10_000;
+
+struct Anywhere;
+impl RegistrationLookup for Anywhere {
+    fn registration(&self, _: &str) -> Option<(Plmn, SystemTime)> {
+        Some((Plmn::new("262", "01").unwrap(), SystemTime::UNIX_EPOCH))
+    }
+}
+
+/// One partner node's traffic: Modify Bearer Requests and their responses, one per tunnel.
+struct Node {
+    addr: SocketAddr,
+    pairs: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// An engine with `nodes` nodes of one partner, each with its tunnels set up.
+fn engine(nodes: u16) -> (Arc<Engine>, Vec<Node>, Instant) {
+    let c = GtpConfig::from_toml(
+        "max_pending_per_partner = 1000000\n[home]\nimsi_prefixes = [\"00101\"]\n[overload]\ncapacity_per_sec = 1000000000\n\
+         [budgets]\nimsi_setups_per_min = 1000000\n[[partners]]\nname = \"p\"\naddresses = [\"127.0.0.2\"]\nplmns = [\"26201\"]\n\
+         setup_rate_per_sec = 100000000\nmax_tunnels = 100000000\n",
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let e = Engine::new(Rules::compile(&c).unwrap(), t0);
+    e.set_registration_lookup(Arc::new(Anywhere));
+    let now = Now { instant: t0, wall: SystemTime::now() };
+    let nodes = (0..nodes)
+        .map(|k| {
+            let addr = SocketAddr::from(([127, 0, 0, 2], 2123 + k));
+            let pairs = (0..TUNNELS)
+                .map(|i| {
+                    let n = u32::from(k) * TUNNELS + i;
+                    let (sgw, pgw) = (n + 1, 0x100_0000 + n);
+                    let imsi = format!("00101{n:010}");
+                    assert_eq!(
+                        e.uplink(addr, &common::csr(&imsi, ("262", "01"), i, sgw), now).verdict,
+                        Verdict::Relay(None)
+                    );
+                    e.downlink(addr, &common::csresp(i, sgw, pgw), now);
+                    let seq = TUNNELS + i;
+                    let req = Message::builder(MessageType::MODIFY_BEARER_REQUEST)
+                        .teid(pgw)
+                        .sequence(seq)
+                        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
+                        .build()
+                        .unwrap()
+                        .encode();
+                    let resp = Message::builder(MessageType::MODIFY_BEARER_RESPONSE)
+                        .teid(sgw)
+                        .sequence(seq)
+                        .ie(Ie::cause(&Cause::new(cause::REQUEST_ACCEPTED)))
+                        .build()
+                        .unwrap()
+                        .encode();
+                    (req, resp)
+                })
+                .collect();
+            Node { addr, pairs }
+        })
+        .collect();
+    (Arc::new(e), nodes, t0)
+}
+
+/// Screens `iters` request/response pairs of `node`, its clock running from `t0`: the time taken.
+fn run(e: &Engine, node: &Node, t0: Instant, iters: u64) -> Duration {
+    let wall = SystemTime::now();
+    let started = Instant::now();
+    for i in 0..iters {
+        let (req, resp) = &node.pairs[(i % u64::from(TUNNELS)) as usize];
+        let now = Now { instant: t0 + Duration::from_nanos(i), wall };
+        let up = e.uplink(node.addr, black_box(req), now);
+        debug_assert_eq!(up.verdict, Verdict::Relay(None));
+        black_box(up);
+        black_box(e.downlink(node.addr, black_box(resp), now));
+    }
+    started.elapsed()
+}
+
+fn screen(c: &mut Criterion) {
+    let mut g = c.benchmark_group("gtpfw_screen_modify_bearer");
+    let (e, nodes, t0) = engine(2);
+    g.throughput(Throughput::Elements(2));
+    g.bench_function("one_thread", |b| b.iter_custom(|iters| run(&e, &nodes[0], t0, iters)));
+    g.throughput(Throughput::Elements(4));
+    g.bench_function("two_threads", |b| {
+        b.iter_custom(|iters| {
+            let started = Instant::now();
+            std::thread::scope(|s| {
+                for node in &nodes {
+                    let e = &e;
+                    s.spawn(move || run(e, node, t0, iters));
+                }
+            });
+            started.elapsed()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, screen);
+criterion_main!(benches);

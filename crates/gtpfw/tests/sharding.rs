@@ -326,3 +326,23 @@ fn budgets_and_pending_round() {
     let echo = Message::builder(MessageType::ECHO_REQUEST).sequence(20_000).build().unwrap().encode();
     assert_eq!(e.uplink(addr(VISITED), &echo, now).rule, Rule::PendingFull);
 }
+
+/// At the partner's maximum of waiting requests, a retransmission (same node and sequence number)
+/// still replaces its original, and the count stays exact.
+#[test]
+fn a_retransmission_at_the_maximum_replaces_its_original() {
+    let (e, t0) = engine("", "max_pending_per_partner = 2\n");
+    let echo = |seq| Message::builder(MessageType::ECHO_REQUEST).sequence(seq).build().unwrap().encode();
+    let node = addr(VISITED);
+    for seq in [1, 2, 2, 1, 2] {
+        assert_eq!(e.uplink(node, &echo(seq), at(t0, 0)).verdict, Verdict::Relay(None), "sequence number {seq}");
+    }
+    assert_eq!(e.pending_count(), 2);
+    assert_eq!(e.uplink(node, &echo(3), at(t0, 0)).rule, Rule::PendingFull);
+    // The same sequence number from another node of the partner is another request.
+    assert_eq!(e.uplink(addr(VISITED_2), &echo(1), at(t0, 0)).rule, Rule::PendingFull);
+    let resp = Message::builder(MessageType::ECHO_RESPONSE).sequence(1).ie(Ie::recovery(1)).build().unwrap().encode();
+    assert_eq!(e.downlink(node, &resp, at(t0, 1)).verdict, Verdict::Relay(None));
+    assert_eq!(e.uplink(node, &echo(3), at(t0, 1)).verdict, Verdict::Relay(None));
+    assert_eq!(e.pending_count(), 2);
+}

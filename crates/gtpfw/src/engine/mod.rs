@@ -436,8 +436,16 @@ impl Engine {
     fn add_pending(&self, rules: &Rules, key: (SocketAddr, Dir, u32), p: Pending, now: Instant) -> bool {
         let count = &p.state.pending;
         let mut shard = self.pending_shard(&key);
+        if PartnerState::reserve(count, rules.max_pending) {
+            // One probe of the table: a retransmission (same peer and sequence number, TS 29.274
+            // §7.6) replaces the original.
+            if let Some(old) = shard.pending.insert(key, p) {
+                PartnerState::release(&old.state.pending);
+            }
+            return true;
+        }
+        // At the maximum: the original of a retransmission makes room first.
         if let Some(old) = shard.pending.remove(&key) {
-            // A retransmission (same peer and sequence number, TS 29.274 §7.6) replaces the original.
             PartnerState::release(&old.state.pending);
         }
         if !PartnerState::reserve(count, rules.max_pending) {

@@ -23,8 +23,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use firewall::Now;
-use gtpc::v2::values::{cause, Cause};
-use gtpc::v2::{Ie, Message, MessageType};
 use gtpc::Plmn;
 use gtpfw::{Engine, GtpConfig, RegistrationLookup, Rules, Verdict};
 
@@ -70,21 +68,7 @@ fn engine(nodes: u16) -> (Arc<Engine>, Vec<Node>, Instant) {
                     );
                     e.downlink(addr, &common::csresp(i, sgw, pgw), now);
                     let seq = TUNNELS + i;
-                    let req = Message::builder(MessageType::MODIFY_BEARER_REQUEST)
-                        .teid(pgw)
-                        .sequence(seq)
-                        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
-                        .build()
-                        .unwrap()
-                        .encode();
-                    let resp = Message::builder(MessageType::MODIFY_BEARER_RESPONSE)
-                        .teid(sgw)
-                        .sequence(seq)
-                        .ie(Ie::cause(&Cause::new(cause::REQUEST_ACCEPTED)))
-                        .build()
-                        .unwrap()
-                        .encode();
-                    (req, resp)
+                    (common::mbr(pgw, seq), common::mbresp(sgw, seq))
                 })
                 .collect();
             Node { addr, pairs }

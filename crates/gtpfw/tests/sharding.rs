@@ -248,6 +248,21 @@ fn tunnel_cap_round() {
     assert_eq!(e.observer.count("visited", Rule::TunnelCap, Action::Blocked), 2);
 }
 
+/// An engine with these settings after two threads offered `each` Create Sessions at the same
+/// instant, the `n`th of them of the subscriber `subscriber(n)`.
+fn set_ups_on_two_threads(partner: &str, top: &str, each: u32, subscriber: fn(u32) -> String) -> Arc<Engine> {
+    let (e, t0) = engine(partner, top);
+    let now = at(t0, 0);
+    let en = e.clone();
+    on_two_threads(move |k| {
+        for i in 0..each {
+            let n = k * each + i;
+            en.uplink(addr(VISITED), &csr(&subscriber(n), ("262", "01"), n, n), now);
+        }
+    });
+    e
+}
+
 /// The partner's set-up budget, a subscriber's budget and the partner's maximum of waiting requests
 /// hold exactly when two threads spend them at the same instant (no refill).
 #[test]
@@ -259,34 +274,23 @@ fn budgets_and_pending_are_exact_under_two_threads() {
 
 fn budgets_and_pending_round() {
     // The partner's budget: 3000 set-ups (a bucket created full, no time passes).
-    let (e, t0) = engine(
+    let e = set_ups_on_two_threads(
         "setup_rate_per_sec = 3000\nmax_tunnels = 100000\n",
         "max_pending_per_partner = 1000000\n[budgets]\nimsi_setups_per_min = 1000000\n",
+        4000,
+        imsi,
     );
-    let now = at(t0, 0);
-    let en = e.clone();
-    on_two_threads(move |k| {
-        for i in 0..4000u32 {
-            let n = k * 4000 + i;
-            en.uplink(addr(VISITED), &csr(&imsi(n), ("262", "01"), n, n), now);
-        }
-    });
     assert_eq!(e.observer.count("visited", Rule::Relay, Action::Passed), 3000);
     assert_eq!(e.observer.count("visited", Rule::PartnerRate, Action::Blocked), 5000);
     assert_eq!(e.pending_count(), 3000);
 
     // One subscriber's budget: a burst of 1500.
-    let (e, t0) = engine(
+    let e = set_ups_on_two_threads(
         "setup_rate_per_sec = 100000000\nmax_tunnels = 100000\n",
         "max_pending_per_partner = 1000000\n[budgets]\nimsi_setups_per_min = 1\nimsi_burst = 1500\n",
+        3000,
+        |_| imsi(7),
     );
-    let now = at(t0, 0);
-    let en = e.clone();
-    on_two_threads(move |k| {
-        for i in 0..3000u32 {
-            en.uplink(addr(VISITED), &csr(&imsi(7), ("262", "01"), k * 3000 + i, 1), now);
-        }
-    });
     assert_eq!(e.observer.count("visited", Rule::Relay, Action::Passed), 1500);
     assert_eq!(e.observer.count("visited", Rule::ImsiRate, Action::Blocked), 4500);
 

@@ -212,10 +212,8 @@ impl Engine {
                     self.remove_tunnel(p.teid);
                 }
             }
-            if answered.is_none() {
-                if self.enforced(cx.rules, cx.ps, Rule::UnexpectedResponse, None, cx.now) {
-                    return (Decision::drop(Rule::UnexpectedResponse), None);
-                }
+            if answered.is_none() && self.enforced(cx.rules, cx.ps, Rule::UnexpectedResponse, None, cx.now) {
+                return (Decision::drop(Rule::UnexpectedResponse), None);
             }
             return (Decision::relay(), None);
         }
@@ -408,10 +406,10 @@ impl Engine {
             self.restart_counter(cx.src, r);
         }
         if matches!(t.0, 2 | 19 | 21) {
-            if self.take_pending((cx.src, Dir::Down, seq), now).is_none_or(|p| p.message_type.wrapping_add(1) != t.0) {
-                if self.enforced(cx.rules, cx.ps, Rule::UnexpectedResponse, None, cx.now) {
-                    return (Decision::drop(Rule::UnexpectedResponse), None);
-                }
+            let answered =
+                self.take_pending((cx.src, Dir::Down, seq), now).is_some_and(|p| p.message_type.wrapping_add(1) == t.0);
+            if !answered && self.enforced(cx.rules, cx.ps, Rule::UnexpectedResponse, None, cx.now) {
+                return (Decision::drop(Rule::UnexpectedResponse), None);
             }
             return (Decision::relay(), None);
         }

@@ -9,8 +9,8 @@
 //! key, each under its own lock, so that two threads screening messages of different tunnels do
 //! not wait for each other; per partner (outside the shards): counts of requests waiting and
 //! tunnels held (atomics), its set-up budget and Overload Control Information (small locks of
-//! their own); partners' restart counters (a lock taken only for Echo and set-ups; a changed one
-//! scans the shards); and the priority door in front of the P-GW (the Diameter firewall's
+//! their own); partners' restart counters (a lock taken only for messages with a Recovery IE; a changed
+//! one scans the shards); and the priority door in front of the P-GW (the Diameter firewall's
 //! admission, [`firewall::engine::Bucket`] and [`firewall::engine::priority_floor`]), one small
 //! lock. Every decision is counted without a lock ([`crate::observe::Decisions`]).
 

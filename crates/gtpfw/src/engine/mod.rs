@@ -21,7 +21,7 @@ mod uplink;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -200,6 +200,8 @@ pub(crate) struct PartnerState {
     name: Arc<str>,
     pending: AtomicUsize,
     tunnels: AtomicUsize,
+    /// Whether it ever held a tunnel (its gauge is published from then on).
+    had_tunnels: AtomicBool,
     budget: Mutex<Option<Bucket>>,
     oci: Mutex<overload::PartnerOci>,
     decisions: Arc<crate::observe::Decisions>,
@@ -313,6 +315,7 @@ impl Engine {
                     name: name.clone(),
                     pending: AtomicUsize::new(0),
                     tunnels: AtomicUsize::new(0),
+                    had_tunnels: AtomicBool::new(false),
                     budget: Mutex::new(None),
                     oci: Mutex::new(overload::PartnerOci::default()),
                     decisions: self.observer.decisions(name),
@@ -469,6 +472,7 @@ impl Engine {
     fn add_tunnel(&self, teid: u32, t: Tunnel) {
         let key = (t.peer, t.sgw_teid);
         PartnerState::reserve(&t.state.tunnels, usize::MAX);
+        t.state.had_tunnels.store(true, Ordering::Relaxed);
         // A TEID the P-GW hands out again replaces the tunnel it named.
         let old = self.tunnel_shard(teid).tunnels.insert(teid, t);
         if let Some(old) = old {
@@ -563,7 +567,8 @@ impl Engine {
 
     /// Sets the gauges in the metrics facade: tunnels per partner, overload reduction.
     pub fn publish_gauges(&self) {
-        for (partner, state) in self.partner_states.lock().expect("partners").iter() {
+        let partners = self.partner_states.lock().expect("partners");
+        for (partner, state) in partners.iter().filter(|(_, s)| s.had_tunnels.load(Ordering::Relaxed)) {
             let n = state.tunnels.load(Ordering::Relaxed);
             metrics::gauge!(crate::observe::TUNNELS, "partner" => partner.to_string()).set(n as f64);
         }

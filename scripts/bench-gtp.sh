@@ -6,14 +6,22 @@
 # provisioned, so the registration and APN checks are off) and then sending Modify Bearer Requests
 # on them for DURATION seconds. Every request and response through the firewall is screened.
 # Usage: scripts/bench-gtp.sh [RATES="20000 100000"] [DURATION=8] [SESSIONS=10000] [SOCKETS=4]
-# PROFILE=debug uses the debug build. Generator, responder and firewall share the machine.
+# WARDEN=path runs that binary (nothing is built); otherwise PROFILE=debug uses the debug build and
+# the release build is the default. Generator, responder and firewall share the machine. After each
+# run through the firewall the CPU time (user + system, from /proc) `warden serve` spent per
+# screened message is printed: unlike the rates, it barely moves with what else runs on the machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=${1:-"20000 100000"}; DURATION=${2:-8}; SESSIONS=${3:-10000}; SOCKETS=${4:-4}
-PROFILE=${PROFILE:-release}
-if [ "$PROFILE" = release ]; then cargo build --release -q -p warden; else cargo build -q -p warden; fi
-W=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/warden
-DIR=$(mktemp -d); trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
+W=${WARDEN:-}
+if [ -z "$W" ]; then
+  PROFILE=${PROFILE:-release}
+  if [ "$PROFILE" = release ]; then cargo build --release -q -p warden; else cargo build -q -p warden; fi
+  W=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/warden
+fi
+W=$(realpath "$W")
+[ -x "$W" ] || { echo "bench-gtp: $W is not an executable" >&2; exit 2; }
+DIR=$(mktemp -d); SERVER=; trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
 cd "$DIR"
 PORT=$((20000 + RANDOM % 20000)); GPORT=$((PORT + 1)); PGW=$((PORT + 2))
 {
@@ -30,10 +38,19 @@ PORT=$((20000 + RANDOM % 20000)); GPORT=$((PORT + 1)); PGW=$((PORT + 2))
 } > warden.toml
 $W --config warden.toml serve 2>serve.log & SERVER=$!
 sleep 2
+# CPU seconds (user + system) the server has used so far.
+server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER/stat"; }
 for RATE in $RATES; do
   echo "== $RATE Modify Bearer Requests/s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
   $W --config warden.toml bench gtp --direct --pgw "127.0.0.1:$PGW" --rate "$RATE" --duration "$DURATION" \
     --sessions "$SESSIONS" --sockets "$SOCKETS"
+  BEFORE=$(server_cpu)
   $W --config warden.toml bench gtp --target "127.0.0.1:$GPORT" --pgw "127.0.0.1:$PGW" --rate "$RATE" \
-    --duration "$DURATION" --sessions "$SESSIONS" --sockets "$SOCKETS"
+    --duration "$DURATION" --sessions "$SESSIONS" --sockets "$SOCKETS" | tee through.out
+  AFTER=$(server_cpu)
+  # Screened: the set-ups (request and response) and every answered Modify Bearer (both ways).
+  ANSWERED=$(awk '/^through the firewall:/ { for (i = 1; i <= NF; i++) if ($i == "answered") print $(i - 1) }' through.out | head -1)
+  awk -v s0="$BEFORE" -v s1="$AFTER" -v a="${ANSWERED:-0}" -v t="$SESSIONS" 'BEGIN { n = 2 * (a + t);
+    if (n > 0) printf "server CPU: %.2f s for %d screened messages: %.2f µs per message (load average %s)\n",
+      s1 - s0, n, (s1 - s0) * 1e6 / n, "'"$(cut -d' ' -f1-3 /proc/loadavg)"'" }'
 done

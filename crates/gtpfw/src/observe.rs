@@ -5,7 +5,8 @@
 //! serve` writes them into the store's event feed, rate-limited).
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::SystemTime;
 
 use firewall::rules::{imsi_string, ImsiKey};
@@ -56,17 +57,52 @@ pub trait EventSink: Send + Sync {
 /// The partner name of decisions about unknown sources.
 pub const UNKNOWN_PARTNER: &str = "unknown";
 
-/// A decision counter's labels: partner, rule, action.
-type DecisionKey = (Arc<str>, Rule, Action);
+/// Rules × actions: the size of one partner's table of decision counters.
+const SLOTS: usize = Rule::ALL.len() * Action::ALL.len();
+
+/// One partner's decision counters: a fixed table of atomics by (rule, action), registered with the
+/// partner, so a decision takes no lock; each also increments the facade's counter, whose handle is
+/// looked up on the first decision of that (rule, action) (the series appears then).
+pub struct Decisions {
+    partner: Arc<str>,
+    slots: Box<[(AtomicU64, OnceLock<Counter>)]>,
+}
+
+impl std::fmt::Debug for Decisions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decisions").field("partner", &self.partner).finish_non_exhaustive()
+    }
+}
+
+impl Decisions {
+    fn slot(rule: Rule, action: Action) -> usize {
+        rule as usize * Action::ALL.len() + action as usize
+    }
+
+    fn add(&self, rule: Rule, action: Action) {
+        let (n, handle) = &self.slots[Decisions::slot(rule, action)];
+        n.fetch_add(1, Ordering::Relaxed);
+        let partner = &self.partner;
+        handle
+            .get_or_init(
+                || metrics::counter!(DECISIONS, "partner" => partner.to_string(), "rule" => rule.id(), "action" => action.label()),
+            )
+            .increment(1);
+    }
+
+    /// Decisions so far of this rule and action.
+    pub fn get(&self, rule: Rule, action: Action) -> u64 {
+        self.slots[Decisions::slot(rule, action)].0.load(Ordering::Relaxed)
+    }
+}
 
 /// Counters and events.
 #[derive(Default)]
 pub struct Observer {
-    /// Per (partner, rule, action): the count and the facade's counter handle (looked up once, so a
-    /// decision costs no allocation and no registry look-up).
-    counts: Mutex<HashMap<DecisionKey, (u64, Counter)>>,
+    /// Each partner's counters, by name (written when a partner is first seen).
+    partners: RwLock<HashMap<Arc<str>, Arc<Decisions>>>,
     events: Mutex<VecDeque<Event>>,
-    sink: std::sync::RwLock<Option<Arc<dyn EventSink>>>,
+    sink: RwLock<Option<Arc<dyn EventSink>>>,
 }
 
 impl std::fmt::Debug for Observer {
@@ -76,18 +112,35 @@ impl std::fmt::Debug for Observer {
 }
 
 impl Observer {
+    /// The decision counters of `partner`, registered on first use.
+    pub fn decisions(&self, partner: &Arc<str>) -> Arc<Decisions> {
+        if let Some(d) = self.partners.read().expect("counts").get(partner) {
+            return d.clone();
+        }
+        self.partners
+            .write()
+            .expect("counts")
+            .entry(partner.clone())
+            .or_insert_with(|| {
+                Arc::new(Decisions {
+                    partner: partner.clone(),
+                    slots: (0..SLOTS).map(|_| (AtomicU64::new(0), OnceLock::new())).collect(),
+                })
+            })
+            .clone()
+    }
+
     /// Counts a decision (and keeps an event unless it passed).
     pub fn record(&self, partner: &Arc<str>, rule: Rule, action: Action, imsi: Option<ImsiKey>, at: SystemTime) {
-        {
-            let mut counts = self.counts.lock().expect("counts");
-            let entry = counts.entry((partner.clone(), rule, action)).or_insert_with(|| {
-                let c = metrics::counter!(DECISIONS, "partner" => partner.to_string(), "rule" => rule.id(), "action" => action.label());
-                (0, c)
-            });
-            entry.0 += 1;
-            entry.1.increment(1);
-        }
+        self.record_in(&self.decisions(partner), rule, action, imsi, at);
+    }
+
+    /// Counts a decision in counters from [`Observer::decisions`] (and keeps an event unless it
+    /// passed).
+    pub fn record_in(&self, counts: &Decisions, rule: Rule, action: Action, imsi: Option<ImsiKey>, at: SystemTime) {
+        counts.add(rule, action);
         if action != Action::Passed {
+            let partner = &counts.partner;
             let imsi = imsi.map(imsi_string);
             tracing::debug!(
                 partner = &**partner,
@@ -115,7 +168,7 @@ impl Observer {
 
     /// Decisions so far for a partner, rule and action.
     pub fn count(&self, partner: &str, rule: Rule, action: Action) -> u64 {
-        self.counts.lock().expect("counts").get(&(Arc::from(partner), rule, action)).map_or(0, |c| c.0)
+        self.partners.read().expect("counts").get(partner).map_or(0, |d| d.get(rule, action))
     }
 
     /// The events in the ring, oldest first.

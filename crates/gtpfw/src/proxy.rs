@@ -56,7 +56,7 @@ impl Gtp {
             listen: socket,
             listen_state,
             upstream: config.upstream,
-            peers: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::default()),
             parked: parking::Parked::new(config.max_parked, Duration::from_millis(config.lookup_timeout_ms)),
             shutdown: shutdown.clone(),
         });
@@ -84,7 +84,7 @@ pub(crate) struct Relay {
     listen: UdpSocket,
     listen_state: UdpSocketState,
     upstream: SocketAddr,
-    peers: Mutex<HashMap<SocketAddr, Arc<Peer>>>,
+    peers: Mutex<HashMap<SocketAddr, Arc<Peer>, foldhash::fast::RandomState>>,
     parked: parking::Parked,
     shutdown: CancellationToken,
 }

@@ -148,7 +148,7 @@ pub struct Rules {
     /// Partners.
     pub partners: Vec<Partner>,
     /// Partner index by source address.
-    pub by_address: HashMap<IpAddr, usize>,
+    pub by_address: HashMap<IpAddr, usize, foldhash::fast::RandomState>,
     /// Home IMSI prefixes (digits).
     pub imsi_prefixes: Vec<Vec<u8>>,
     /// Home PLMNs.
@@ -203,7 +203,7 @@ impl Rules {
     /// Checks a configuration and compiles it.
     pub fn compile(c: &GtpConfig) -> Result<Rules, ConfigError> {
         let mut partners = Vec::new();
-        let mut by_address = HashMap::new();
+        let mut by_address = HashMap::default();
         for (i, p) in c.partners.iter().enumerate() {
             let field = format!("partners[{i}]");
             if p.name.is_empty() {

@@ -11,8 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use firewall::Now;
-use gtpc::v2::values::{cause, Cause};
-use gtpc::v2::{Ie, Message, MessageType};
 use gtpc::Plmn;
 use gtpfw::{Engine, GtpConfig, RegistrationLookup, Rules};
 
@@ -47,25 +45,8 @@ fn screened_messages_per_second() {
     }
     let per = started.elapsed().as_secs_f64() * 1e9 / f64::from(2 * n);
     println!("Create Session request+response: {per:.0} ns per message ({:.0} msg/s per core)", 1e9 / per);
-    let mbr: Vec<(Vec<u8>, Vec<u8>)> = (0..n)
-        .map(|i| {
-            let req = Message::builder(MessageType::MODIFY_BEARER_REQUEST)
-                .teid(1_000_000 + (i % n))
-                .sequence(n + i)
-                .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
-                .build()
-                .unwrap()
-                .encode();
-            let resp = Message::builder(MessageType::MODIFY_BEARER_RESPONSE)
-                .teid(i)
-                .sequence(n + i)
-                .ie(Ie::cause(&Cause::new(cause::REQUEST_ACCEPTED)))
-                .build()
-                .unwrap()
-                .encode();
-            (req, resp)
-        })
-        .collect();
+    let mbr: Vec<(Vec<u8>, Vec<u8>)> =
+        (0..n).map(|i| (common::mbr(1_000_000 + (i % n), n + i), common::mbresp(i, n + i))).collect();
     let started = Instant::now();
     for (i, (req, resp)) in mbr.iter().enumerate() {
         let now = Now { instant: t0 + Duration::from_micros(u64::from(n) + i as u64), wall: SystemTime::now() };

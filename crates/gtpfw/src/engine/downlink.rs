@@ -14,7 +14,7 @@ use gtpc::v2::values::{cause, interface, OverloadControl};
 use gtpc::v2::{Ie, IeType, Message, MessageType};
 
 use super::uplink::is_triggered;
-use super::{Decision, Dir, Engine, Pending, State, Verdict};
+use super::{Decision, Dir, Engine, PartnerState, Pending, Verdict};
 use crate::rules::{Rule, Rules, GP_DOWNLINK, S8_DOWNLINK};
 
 /// GTPv1 Cause "Request accepted" (TS 29.060 Table 38).
@@ -24,50 +24,58 @@ impl Engine {
     /// Screens one datagram of the P-GW toward the partner node at `peer` (the node whose requests
     /// the P-GW answers on this path).
     pub fn downlink(&self, peer: SocketAddr, bytes: &[u8], now: Now) -> Decision {
-        let rules = self.rules();
+        let loaded = self.loaded();
+        let rules = &loaded.rules;
         let Some(&pi) = rules.by_address.get(&peer.ip()) else {
             return Decision::drop(Rule::UnknownSource);
         };
-        let partner = &rules.partners[pi];
+        let ps = &loaded.partners[pi];
         let d = match gtpc::version(bytes) {
-            Some(2) => self.downlink_v2(&rules, pi, peer, bytes, now),
-            Some(1) => self.downlink_v1(&rules, pi, peer, bytes, now),
+            Some(2) => self.downlink_v2(rules, pi, ps, peer, bytes, now),
+            Some(1) => self.downlink_v1(rules, ps, peer, bytes, now),
             _ => Decision::drop(Rule::Malformed),
         };
         if d.rule != Rule::Relay {
-            self.observer.record(&partner.name, d.rule, Action::Dropped, None, now.wall);
+            self.observer.record_in(&ps.decisions, d.rule, Action::Dropped, None, now.wall);
         }
         d
     }
 
-    fn downlink_v2(&self, rules: &Rules, pi: usize, peer: SocketAddr, bytes: &[u8], now: Now) -> Decision {
+    fn downlink_v2(
+        &self,
+        rules: &Rules,
+        pi: usize,
+        ps: &Arc<PartnerState>,
+        peer: SocketAddr,
+        bytes: &[u8],
+        now: Now,
+    ) -> Decision {
         let partner = &rules.partners[pi];
         let Ok(msg) = Message::decode(bytes) else { return Decision::drop(Rule::Malformed) };
         let t = msg.header.message_type;
         if !S8_DOWNLINK.contains(&t.0) {
             return Decision::drop(Rule::MessageType);
         }
-        let mut st = self.state.lock().expect("state");
         let seq = msg.header.sequence;
         if !is_triggered(t) {
-            let teid = if t == MessageType::DELETE_BEARER_REQUEST { default_bearer_tunnel(&st, peer, &msg) } else { 0 };
-            return pgw_request(&mut st, rules, peer, &partner.name, t.0, seq, teid, now.instant);
+            let teid = if t == MessageType::DELETE_BEARER_REQUEST { self.default_bearer_tunnel(peer, &msg) } else { 0 };
+            return self.pgw_request(rules, peer, ps, t.0, seq, teid, now.instant);
         }
         let Some(req) =
-            st.take_pending((peer, Dir::Up, seq), now.instant).filter(|p| p.message_type.wrapping_add(1) == t.0)
+            self.take_pending((peer, Dir::Up, seq), now.instant).filter(|p| p.message_type.wrapping_add(1) == t.0)
         else {
             return Decision::drop(Rule::UnexpectedResponse);
         };
         let accepted = matches!(msg.cause(), Some(Ok(c)) if c.is_accepted());
         if t == MessageType::CREATE_SESSION_RESPONSE && accepted {
             if let Some(teid) = pgw_control_teid(&msg) {
-                st.add_tunnel(teid, req.tunnel(peer));
+                self.add_tunnel(teid, req.tunnel(peer));
             }
         }
         if t == MessageType::DELETE_SESSION_RESPONSE
             && (accepted || matches!(msg.cause(), Some(Ok(c)) if c.value == cause::CONTEXT_NOT_FOUND))
         {
-            st.remove_tunnel(req.teid);
+            self.remove_tunnel(req.teid);
         }
         if !matches!(t.0, 33 | 35 | 37) {
             return Decision::relay();
@@ -81,10 +89,10 @@ impl Engine {
         });
         if let Some(i) = node_level {
             let Ok(oc) = msg.ies[i].as_overload_control() else { return Decision::relay() };
-            let Some(sequence) = st.relay_pgw_oci(partner, oc.sequence, oc.reduction_metric, now.instant) else {
+            let relayed = ps.oci.lock().expect("oci").relay_pgw_oci(oc.sequence, oc.reduction_metric, now.instant);
+            let Some(sequence) = relayed else {
                 return Decision::relay();
             };
-            drop(st);
             let mut m = msg;
             if let Ok(ie) = Ie::overload_control(0, &OverloadControl { sequence, ..oc }) {
                 m.ies[i] = ie;
@@ -95,8 +103,7 @@ impl Engine {
         if !partner.overload_control {
             return Decision::relay();
         }
-        let Some(oc) = st.oci_now(rules, partner, now) else { return Decision::relay() };
-        drop(st);
+        let Some(oc) = self.oci_now(rules, partner, ps, now) else { return Decision::relay() };
         if let Ok(ie) = Ie::overload_control(0, &oc) {
             let mut m = msg;
             m.ies.push(ie);
@@ -105,84 +112,83 @@ impl Engine {
         Decision::relay()
     }
 
-    fn downlink_v1(&self, rules: &Rules, pi: usize, peer: SocketAddr, bytes: &[u8], now: Now) -> Decision {
+    fn downlink_v1(&self, rules: &Rules, ps: &Arc<PartnerState>, peer: SocketAddr, bytes: &[u8], now: Now) -> Decision {
         use gtpc::v1::{IeType as T1, Message as M1};
-        let partner = &rules.partners[pi];
         let Ok(msg) = M1::decode(bytes) else { return Decision::drop(Rule::Malformed) };
         let t = msg.header.message_type.0;
         if !GP_DOWNLINK.contains(&t) {
             return Decision::drop(Rule::MessageType);
         }
         let seq = u32::from(msg.header.sequence);
-        let mut st = self.state.lock().expect("state");
         if matches!(t, 1 | 18 | 20) {
-            return pgw_request(&mut st, rules, peer, &partner.name, t, seq, 0, now.instant);
+            return self.pgw_request(rules, peer, ps, t, seq, 0, now.instant);
         }
         let Some(req) =
-            st.take_pending((peer, Dir::Up, seq), now.instant).filter(|p| p.message_type.wrapping_add(1) == t)
+            self.take_pending((peer, Dir::Up, seq), now.instant).filter(|p| p.message_type.wrapping_add(1) == t)
         else {
             return Decision::drop(Rule::UnexpectedResponse);
         };
         let accepted = msg.find(T1::CAUSE).and_then(|i| i.as_u8().ok()) == Some(V1_ACCEPTED);
         if t == 17 && accepted {
             if let Some(teid) = msg.find(T1::TEID_CONTROL_PLANE).and_then(|i| i.as_u32().ok()) {
-                st.add_tunnel(teid, req.tunnel(peer));
+                self.add_tunnel(teid, req.tunnel(peer));
             }
         }
         if t == 21 && accepted {
-            st.remove_tunnel(req.teid);
+            self.remove_tunnel(req.teid);
         }
         Decision::relay()
     }
 }
 
-/// The tunnel a P-GW's Delete Bearer Request removes as a whole: its header TEID names the S-GW's
-/// side of a tunnel of this node, and it deletes the default bearer — the Linked EPS Bearer ID
-/// (EBI instance 0: "all bearers belonging to a PDN connection", TS 29.274 Table 7.2.9.2-1), or
-/// the default bearer's EBI among the EPS Bearer IDs (instance 1). 0 when it deletes only dedicated
-/// bearers (the tunnel stays).
-fn default_bearer_tunnel(st: &State, peer: SocketAddr, msg: &Message) -> u32 {
-    let Some(&pgw) = st.by_sgw.get(&(peer, msg.header.teid.unwrap_or(0))) else { return 0 };
-    let default = st.tunnels.get(&pgw).map_or(0, |t| t.default_ebi);
-    let lbi = msg.find(IeType::EBI, 0).and_then(|i| i.as_ebi().ok());
-    let mut ebis = msg.find_all(IeType::EBI).filter(|i| i.instance == 1).filter_map(|i| i.as_ebi().ok());
-    let whole = match lbi {
-        Some(l) => default == 0 || l == default,
-        None => default != 0 && ebis.any(|e| e == default),
-    };
-    if whole {
-        pgw
-    } else {
-        0
+impl Engine {
+    /// The tunnel a P-GW's Delete Bearer Request removes as a whole: its header TEID names the
+    /// S-GW's side of a tunnel of this node, and it deletes the default bearer — the Linked EPS
+    /// Bearer ID (EBI instance 0: "all bearers belonging to a PDN connection", TS 29.274 Table
+    /// 7.2.9.2-1), or the default bearer's EBI among the EPS Bearer IDs (instance 1). 0 when it
+    /// deletes only dedicated bearers (the tunnel stays).
+    fn default_bearer_tunnel(&self, peer: SocketAddr, msg: &Message) -> u32 {
+        let Some((pgw, default)) = self.by_sgw(peer, msg.header.teid.unwrap_or(0)) else { return 0 };
+        let lbi = msg.find(IeType::EBI, 0).and_then(|i| i.as_ebi().ok());
+        let mut ebis = msg.find_all(IeType::EBI).filter(|i| i.instance == 1).filter_map(|i| i.as_ebi().ok());
+        let whole = match lbi {
+            Some(l) => default == 0 || l == default,
+            None => default != 0 && ebis.any(|e| e == default),
+        };
+        if whole {
+            pgw
+        } else {
+            0
+        }
     }
-}
 
-/// A request of the P-GW: remembered so that the partner's response is expected (with the tunnel
-/// it removes when accepted, `teid`, 0 for none), and relayed.
-#[allow(clippy::too_many_arguments)]
-fn pgw_request(
-    st: &mut State,
-    rules: &Rules,
-    peer: SocketAddr,
-    partner: &Arc<str>,
-    t: u8,
-    seq: u32,
-    teid: u32,
-    now: Instant,
-) -> Decision {
-    let p = Pending {
-        message_type: t,
-        expires: now + rules.request_timeout,
-        partner: partner.clone(),
-        imsi: None,
-        priority: Priority::Critical,
-        teid,
-        sgw: (0, 0),
-    };
-    if st.add_pending(rules, (peer, Dir::Down, seq), p, now) {
-        Decision::relay()
-    } else {
-        Decision::drop(Rule::PendingFull)
+    /// A request of the P-GW: remembered so that the partner's response is expected (with the
+    /// tunnel it removes when accepted, `teid`, 0 for none), and relayed.
+    #[allow(clippy::too_many_arguments)]
+    fn pgw_request(
+        &self,
+        rules: &Rules,
+        peer: SocketAddr,
+        partner: &Arc<PartnerState>,
+        t: u8,
+        seq: u32,
+        teid: u32,
+        now: Instant,
+    ) -> Decision {
+        let p = Pending {
+            message_type: t,
+            expires: now + rules.request_timeout,
+            state: partner.clone(),
+            imsi: None,
+            priority: Priority::Critical,
+            teid,
+            sgw: (0, 0),
+        };
+        if self.add_pending(rules, (peer, Dir::Down, seq), p, now) {
+            Decision::relay()
+        } else {
+            Decision::drop(Rule::PendingFull)
+        }
     }
 }
 

@@ -28,7 +28,7 @@ use firewall::Now;
 use gtpc::v2::values::OverloadControl;
 
 use super::refusal::epc_timer;
-use super::{State, RATE_WINDOW};
+use super::RATE_WINDOW;
 use crate::rules::{Partner, Rules};
 
 /// A decrease of the firewall's own metric toward a partner comes at most this often.
@@ -76,18 +76,24 @@ fn wall_secs(wall: SystemTime) -> u32 {
     wall.duration_since(UNIX_EPOCH).map_or(0, |d| u32::try_from(d.as_secs()).unwrap_or(u32::MAX))
 }
 
-impl State {
-    /// A set-up (Create Session / Create PDP Context) offered by `partner`, for its own share.
-    pub(super) fn note_setup(&mut self, partner: &Partner, now: Instant) {
-        let p = self.oci.entry(partner.name.clone()).or_default();
+impl PartnerOci {
+    /// A set-up (Create Session / Create PDP Context) offered by the partner, for its own share.
+    pub(super) fn note_setup(&mut self, now: Instant) {
+        let p = self;
         p.offered = p.offered_at(now) + 1.0 / RATE_WINDOW.as_secs_f64();
         p.offered_at = Some(now);
     }
 
-    /// The firewall's OCI to put in a response to `partner` now, if it has one to say.
-    pub(super) fn oci_now(&mut self, rules: &Rules, partner: &Partner, now: Now) -> Option<OverloadControl> {
-        let global = self.reduction;
-        let p = self.oci.entry(partner.name.clone()).or_default();
+    /// The firewall's OCI to put in a response to `partner` now, if it has one to say (`global`:
+    /// the P-GW's overload reduction).
+    pub(super) fn oci_now(
+        &mut self,
+        global: u8,
+        rules: &Rules,
+        partner: &Partner,
+        now: Now,
+    ) -> Option<OverloadControl> {
+        let p = self;
         let want = global.max(shed_share(p.offered_at(now.instant), partner.setup_rate));
         let wall = wall_secs(now.wall);
         let next = p.sequence.saturating_add(1).max(wall);
@@ -120,11 +126,11 @@ impl State {
         })
     }
 
-    /// A P-GW's OCI (sequence number, metric) relayed to `partner`: `Some(n)` when its sequence
+    /// A P-GW's OCI (sequence number, metric) relayed to the partner: `Some(n)` when its sequence
     /// number must become `n` (its content is new to that partner but its number is not above the
     /// last one the partner was sent).
-    pub(super) fn relay_pgw_oci(&mut self, partner: &Partner, sequence: u32, metric: u8, now: Instant) -> Option<u32> {
-        let p = self.oci.entry(partner.name.clone()).or_default();
+    pub(super) fn relay_pgw_oci(&mut self, sequence: u32, metric: u8, now: Instant) -> Option<u32> {
+        let p = self;
         if p.metric.is_none() || sequence > p.sequence {
             p.sequence = sequence;
             p.pgw = sequence;

@@ -12,13 +12,15 @@
 //! 7. the partner's requests waiting for a response below their maximum (else dropped).
 
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 use firewall::rules::{imsi_key, ImsiKey};
 use firewall::{Action, Now, Priority};
 use gtpc::v2::{IeType, Message, MessageType};
 
 use super::refusal::{self, v1cause};
-use super::{Decision, Dir, Engine, Pending, State, Verdict};
+use super::{Decision, Dir, Engine, PartnerState, Pending, Verdict};
 use crate::rules::{Interface, Partner, Rule, Rules};
 
 /// The IEs a Create Session Request must carry on S5/S8 (TS 29.274 Table 7.2.1-1): Sender F-TEID
@@ -50,6 +52,8 @@ pub fn network_identifier(apn: &str) -> String {
 struct Ctx<'a> {
     rules: &'a Rules,
     partner: &'a Partner,
+    /// Its counts and budgets.
+    ps: &'a Arc<PartnerState>,
     src: SocketAddr,
     now: Now,
     /// A set-up of a subscriber the cache does not hold is parked (not on a resumed datagram).
@@ -73,10 +77,10 @@ impl Engine {
     /// was left to wait): refused with "No resources available" (`lookup-timeout`, GTPv1: 199) when
     /// that rule is enforced, otherwise screened with what the lookups know now.
     pub fn lookup_failed(&self, src: SocketAddr, bytes: &[u8], now: Now) -> Decision {
-        let rules = self.rules();
-        let Some(&pi) = rules.by_address.get(&src.ip()) else { return self.uplink_resumed(src, bytes, now) };
-        let partner = &rules.partners[pi];
-        let name = &partner.name;
+        let loaded = self.loaded();
+        let Some(&pi) = loaded.rules.by_address.get(&src.ip()) else { return self.uplink_resumed(src, bytes, now) };
+        let rules = &loaded.rules;
+        let ps = &loaded.partners[pi];
         let answer = match gtpc::version(bytes) {
             Some(2) => Message::decode(bytes).ok().map(|m| {
                 let key = m.imsi().and_then(Result::ok).and_then(|i| imsi_key(i.as_bytes()));
@@ -95,12 +99,12 @@ impl Engine {
         };
         match answer {
             Some((a, key)) if rules.mode(Rule::LookupTimeout) == firewall::rules::Mode::Enforce => {
-                self.observer.record(name, Rule::LookupTimeout, Action::Blocked, key, now.wall);
+                self.observer.record_in(&ps.decisions, Rule::LookupTimeout, Action::Blocked, key, now.wall);
                 Decision { verdict: Verdict::Answer(a), rule: Rule::LookupTimeout }
             }
             Some((_, key)) => {
                 if rules.mode(Rule::LookupTimeout) == firewall::rules::Mode::Detect {
-                    self.observer.record(name, Rule::LookupTimeout, Action::Detected, key, now.wall);
+                    self.observer.record_in(&ps.decisions, Rule::LookupTimeout, Action::Detected, key, now.wall);
                 }
                 self.uplink_resumed(src, bytes, now)
             }
@@ -109,13 +113,15 @@ impl Engine {
     }
 
     fn screen_uplink(&self, src: SocketAddr, bytes: &[u8], now: Now, may_park: bool) -> Decision {
-        let rules = self.rules();
+        let loaded = self.loaded();
+        let rules = &loaded.rules;
         let Some(&pi) = rules.by_address.get(&src.ip()) else {
-            self.observer.record(&self.unknown, Rule::UnknownSource, Action::Dropped, None, now.wall);
+            self.observer.record_in(&self.unknown, Rule::UnknownSource, Action::Dropped, None, now.wall);
             return Decision::drop(Rule::UnknownSource);
         };
         let partner = &rules.partners[pi];
-        let cx = Ctx { rules: &rules, partner, src, now, may_park };
+        let ps = &loaded.partners[pi];
+        let cx = Ctx { rules, partner, ps, src, now, may_park };
         let (d, imsi) = match (gtpc::version(bytes), partner.interface) {
             (Some(2), Interface::S8) => self.uplink_v2(&cx, bytes),
             (Some(1), Interface::Gp) => self.uplink_v1(&cx, bytes),
@@ -127,14 +133,14 @@ impl Engine {
             Verdict::Drop => Action::Dropped,
             Verdict::Park(_) => return d,
         };
-        self.observer.record(&partner.name, d.rule, action, imsi, now.wall);
+        self.observer.record_in(&ps.decisions, d.rule, action, imsi, now.wall);
         d
     }
 
     /// A datagram that does not decode (or has the other interface's version): a request whose
     /// header can be read gets "Invalid message format"; anything else is dropped.
     fn malformed(&self, cx: &Ctx<'_>, bytes: &[u8]) -> Decision {
-        if !self.enforced(cx.rules, &cx.partner.name, Rule::Malformed, None, cx.now) {
+        if !self.enforced(cx.rules, cx.ps, Rule::Malformed, None, cx.now) {
             return Decision::relay();
         }
         let answer = match (gtpc::version(bytes), cx.partner.interface) {
@@ -174,11 +180,7 @@ impl Engine {
             cause = gtpc::v2::values::cause::NO_RESOURCES_AVAILABLE;
         }
         let backoff = (cause == gtpc::v2::values::cause::APN_CONGESTION).then_some(cx.rules.backoff);
-        let oci = if cx.partner.overload_control {
-            self.state.lock().expect("state").oci_now(cx.rules, cx.partner, cx.now)
-        } else {
-            None
-        };
+        let oci = if cx.partner.overload_control { self.oci_now(cx.rules, cx.partner, cx.ps, cx.now) } else { None };
         Decision { verdict: Verdict::Answer(refusal::v2(req, teid, cause, offending, backoff, oci.as_ref())), rule }
     }
 
@@ -190,50 +192,45 @@ impl Engine {
         let t = msg.header.message_type;
         let seq = msg.header.sequence;
         let name = &cx.partner.name;
-        if !cx.partner.allow.contains(&t.0) && self.enforced(cx.rules, name, Rule::MessageType, None, cx.now) {
+        if !cx.partner.allow.contains(&t.0) && self.enforced(cx.rules, cx.ps, Rule::MessageType, None, cx.now) {
             return (Decision::drop(Rule::MessageType), None);
         }
         let now = cx.now.instant;
         if is_triggered(t) {
-            let mut st = self.state.lock().expect("state");
             if t == MessageType::ECHO_RESPONSE {
                 if let Some(Ok(r)) = msg.recovery() {
-                    st.restart_counter(cx.src, r);
+                    self.restart_counter(cx.src, r);
                 }
             }
             let answered =
-                st.take_pending((cx.src, Dir::Down, seq), now).filter(|p| p.message_type.wrapping_add(1) == t.0);
+                self.take_pending((cx.src, Dir::Down, seq), now).filter(|p| p.message_type.wrapping_add(1) == t.0);
             if let Some(p) = &answered {
                 // The partner deleted the default bearer the P-GW asked it to: the tunnel is gone.
                 let done = matches!(msg.cause(), Some(Ok(c)) if c.is_accepted()
                     || c.value == gtpc::v2::values::cause::CONTEXT_NOT_FOUND);
                 if t == MessageType::DELETE_BEARER_RESPONSE && p.teid != 0 && done {
-                    st.remove_tunnel(p.teid);
+                    self.remove_tunnel(p.teid);
                 }
             }
-            if answered.is_none() {
-                drop(st);
-                if self.enforced(cx.rules, name, Rule::UnexpectedResponse, None, cx.now) {
-                    return (Decision::drop(Rule::UnexpectedResponse), None);
-                }
+            if answered.is_none() && self.enforced(cx.rules, cx.ps, Rule::UnexpectedResponse, None, cx.now) {
+                return (Decision::drop(Rule::UnexpectedResponse), None);
             }
             return (Decision::relay(), None);
         }
         if t == MessageType::ECHO_REQUEST {
-            let mut st = self.state.lock().expect("state");
             if let Some(Ok(r)) = msg.recovery() {
-                st.restart_counter(cx.src, r);
+                self.restart_counter(cx.src, r);
             }
             let p = Pending {
                 message_type: t.0,
                 expires: now + cx.rules.request_timeout,
-                partner: name.clone(),
+                state: Arc::clone(cx.ps),
                 imsi: None,
                 priority: Priority::Critical,
                 teid: 0,
                 sgw: (0, 0),
             };
-            if !st.add_pending(cx.rules, (cx.src, Dir::Up, seq), p, now) {
+            if !self.add_pending(cx.rules, (cx.src, Dir::Up, seq), p, now) {
                 return (Decision::drop(Rule::PendingFull), None);
             }
             return (Decision::relay(), None);
@@ -243,12 +240,12 @@ impl Engine {
         }
         // Any other request acts on a tunnel: it must be one this partner created.
         let teid = msg.header.teid.unwrap_or(0);
-        let tunnel = self.state.lock().expect("state").tunnels.get(&teid).cloned();
-        let (imsi, priority) = match &tunnel {
-            Some(tn) if tn.partner == *name => (tn.imsi, tn.priority),
+        let tunnel = self.tunnel_shard(teid).tunnels.get(&teid).map(|tn| (tn.partner == *name, tn.imsi, tn.priority));
+        let (imsi, priority) = match tunnel {
+            Some((true, imsi, priority)) => (imsi, priority),
             other => {
-                let imsi = other.as_ref().and_then(|tn| tn.imsi);
-                if self.enforced(cx.rules, name, Rule::ForeignTunnel, imsi, cx.now) {
+                let imsi = other.and_then(|(_, imsi, _)| imsi);
+                if self.enforced(cx.rules, cx.ps, Rule::ForeignTunnel, imsi, cx.now) {
                     return (self.refuse_v2(cx, &msg, 0, Rule::ForeignTunnel, None), imsi);
                 }
                 (imsi, Priority::Standard)
@@ -270,25 +267,19 @@ impl Engine {
         sgw: (u32, u8),
     ) -> Decision {
         let now = cx.now.instant;
-        let name = &cx.partner.name;
-        let mut st = self.state.lock().expect("state");
-        if !st.admit(cx.rules, priority, now) {
-            drop(st);
-            if self.enforced(cx.rules, name, Rule::Overload, imsi, cx.now) {
-                return self.refuse_v2(cx, msg, reply_teid(msg), Rule::Overload, None);
-            }
-            st = self.state.lock().expect("state");
+        if !self.admit(cx.rules, priority, now) && self.enforced(cx.rules, cx.ps, Rule::Overload, imsi, cx.now) {
+            return self.refuse_v2(cx, msg, reply_teid(msg), Rule::Overload, None);
         }
         let p = Pending {
             message_type: msg.header.message_type.0,
             expires: now + cx.rules.request_timeout,
-            partner: name.clone(),
+            state: Arc::clone(cx.ps),
             imsi,
             priority,
             teid,
             sgw,
         };
-        if !st.add_pending(cx.rules, (cx.src, Dir::Up, msg.header.sequence), p, now) {
+        if !self.add_pending(cx.rules, (cx.src, Dir::Up, msg.header.sequence), p, now) {
             return Decision::drop(Rule::PendingFull);
         }
         Decision::relay()
@@ -302,7 +293,6 @@ impl Engine {
     }
 
     fn create_session(&self, cx: &Ctx<'_>, msg: &Message) -> (Decision, Option<ImsiKey>) {
-        let name = &cx.partner.name;
         let teid = reply_teid(msg);
         // Before any check counts anything: a subscriber not in memory waits for its view.
         if let Some(Ok(imsi)) = msg.imsi() {
@@ -312,7 +302,7 @@ impl Engine {
         }
         // Mandatory IEs: present, and the ones the checks read readable.
         for &ie in CREATE_SESSION_MANDATORY {
-            if msg.find(ie, 0).is_none() && self.enforced(cx.rules, name, Rule::MandatoryIe, None, cx.now) {
+            if msg.find(ie, 0).is_none() && self.enforced(cx.rules, cx.ps, Rule::MandatoryIe, None, cx.now) {
                 return (self.refuse_v2(cx, msg, teid, Rule::MandatoryIe, Some(ie)), None);
             }
         }
@@ -331,7 +321,7 @@ impl Engine {
             None
         };
         if let Some(ie) = incorrect {
-            if self.enforced(cx.rules, name, Rule::MandatoryIe, None, cx.now) {
+            if self.enforced(cx.rules, cx.ps, Rule::MandatoryIe, None, cx.now) {
                 let d = refusal::v2(msg, teid, gtpc::v2::values::cause::MANDATORY_IE_INCORRECT, Some(ie), None, None);
                 return (Decision { verdict: Verdict::Answer(d), rule: Rule::MandatoryIe }, None);
             }
@@ -340,67 +330,42 @@ impl Engine {
         let key = imsi_key(imsi.as_bytes());
         let refuse = |rule: Rule| (self.refuse_v2(cx, msg, teid, rule, None), key);
         if !firewall::rules::has_prefix(&cx.rules.imsi_prefixes, imsi.as_bytes())
-            && self.enforced(cx.rules, name, Rule::ImsiRange, key, cx.now)
+            && self.enforced(cx.rules, cx.ps, Rule::ImsiRange, key, cx.now)
         {
             return refuse(Rule::ImsiRange);
         }
         if let Some(p) = plmn {
-            if !cx.partner.plmns.contains(&p) && self.enforced(cx.rules, name, Rule::ServingNetwork, key, cx.now) {
+            if !cx.partner.plmns.contains(&p) && self.enforced(cx.rules, cx.ps, Rule::ServingNetwork, key, cx.now) {
                 return refuse(Rule::ServingNetwork);
             }
-            if !self.registered_in(cx, &imsi, p) && self.enforced(cx.rules, name, Rule::NotRegistered, key, cx.now) {
+            if !self.registered_in(cx, &imsi, p) && self.enforced(cx.rules, cx.ps, Rule::NotRegistered, key, cx.now) {
                 return refuse(Rule::NotRegistered);
             }
         }
         if let Some(apn) = &apn {
             let lookup = self.apns.read().expect("lookup").clone();
             let allowed = lookup.and_then(|l| l.apn_allowed(&imsi, &network_identifier(apn)));
-            if allowed == Some(false) && self.enforced(cx.rules, name, Rule::Apn, key, cx.now) {
+            if allowed == Some(false) && self.enforced(cx.rules, cx.ps, Rule::Apn, key, cx.now) {
                 return refuse(Rule::Apn);
             }
         }
         let priority = self.priority_of(cx.rules, &imsi);
         let now = cx.now.instant;
         {
-            let mut st = self.state.lock().expect("state");
             if let Some(Ok(r)) = msg.recovery() {
-                st.restart_counter(cx.src, r);
+                self.restart_counter(cx.src, r);
             }
-            st.note_setup(cx.partner, now);
-            let held = st.tunnels_per_partner.get(name).copied().unwrap_or(0);
-            let over_cap = held >= cx.partner.max_tunnels;
-            let partner_ok = {
-                let b = st
-                    .partner_budget
-                    .entry(name.clone())
-                    .or_insert(firewall::engine::Bucket { tokens: cx.partner.setup_rate, refilled: now });
-                priority == Priority::Critical || State::spend(b, cx.partner.setup_rate, cx.partner.setup_rate, now)
-            };
-            let imsi_ok = priority == Priority::Critical || {
-                let (rate, burst) = cx.rules.imsi_rate;
-                if st.imsi_budget.len() >= cx.rules.max_subscribers {
-                    st.imsi_budget
-                        .retain(|_, b| now.saturating_duration_since(b.refilled).as_secs_f64() * rate < burst);
-                }
-                match key {
-                    Some(k) => {
-                        let b = st
-                            .imsi_budget
-                            .entry(k)
-                            .or_insert(firewall::engine::Bucket { tokens: burst, refilled: now });
-                        State::spend(b, rate, burst, now)
-                    }
-                    None => true,
-                }
-            };
-            drop(st);
-            if over_cap && self.enforced(cx.rules, name, Rule::TunnelCap, key, cx.now) {
+            cx.ps.oci.lock().expect("oci").note_setup(now);
+            let over_cap = cx.ps.tunnels.load(Ordering::Acquire) >= cx.partner.max_tunnels;
+            let partner_ok = priority == Priority::Critical || self.spend_partner(cx.partner, cx.ps, now);
+            let imsi_ok = priority == Priority::Critical || key.is_none_or(|k| self.spend_imsi(cx.rules, k, now));
+            if over_cap && self.enforced(cx.rules, cx.ps, Rule::TunnelCap, key, cx.now) {
                 return refuse(Rule::TunnelCap);
             }
-            if !partner_ok && self.enforced(cx.rules, name, Rule::PartnerRate, key, cx.now) {
+            if !partner_ok && self.enforced(cx.rules, cx.ps, Rule::PartnerRate, key, cx.now) {
                 return refuse(Rule::PartnerRate);
             }
-            if !imsi_ok && self.enforced(cx.rules, name, Rule::ImsiRate, key, cx.now) {
+            if !imsi_ok && self.enforced(cx.rules, cx.ps, Rule::ImsiRate, key, cx.now) {
                 return refuse(Rule::ImsiRate);
             }
         }
@@ -430,23 +395,21 @@ impl Engine {
         let seq = u32::from(msg.header.sequence);
         let name = &cx.partner.name;
         let now = cx.now.instant;
-        if !cx.partner.allow.contains(&t.0) && self.enforced(cx.rules, name, Rule::MessageType, None, cx.now) {
+        if !cx.partner.allow.contains(&t.0) && self.enforced(cx.rules, cx.ps, Rule::MessageType, None, cx.now) {
             return (Decision::drop(Rule::MessageType), None);
         }
         let answer = |rule: Rule, cause: u8, teid: u32| {
             (Decision { verdict: Verdict::Answer(refusal::v1(&msg, teid, cause)), rule }, None)
         };
         let recovery = msg.find(T1::RECOVERY).and_then(|i| i.as_u8().ok());
-        let mut st = self.state.lock().expect("state");
         if let Some(r) = recovery {
-            st.restart_counter(cx.src, r);
+            self.restart_counter(cx.src, r);
         }
         if matches!(t.0, 2 | 19 | 21) {
-            if st.take_pending((cx.src, Dir::Down, seq), now).is_none_or(|p| p.message_type.wrapping_add(1) != t.0) {
-                drop(st);
-                if self.enforced(cx.rules, name, Rule::UnexpectedResponse, None, cx.now) {
-                    return (Decision::drop(Rule::UnexpectedResponse), None);
-                }
+            let answered =
+                self.take_pending((cx.src, Dir::Down, seq), now).is_some_and(|p| p.message_type.wrapping_add(1) == t.0);
+            if !answered && self.enforced(cx.rules, cx.ps, Rule::UnexpectedResponse, None, cx.now) {
+                return (Decision::drop(Rule::UnexpectedResponse), None);
             }
             return (Decision::relay(), None);
         }
@@ -455,7 +418,6 @@ impl Engine {
         let mut priority = Priority::Critical;
         let mut teid = 0;
         if t == MT1::CREATE_PDP_CONTEXT_REQUEST {
-            drop(st);
             let Some(digits) = msg.find(T1::IMSI).and_then(|i| i.as_imsi().ok()) else {
                 return answer(Rule::MandatoryIe, v1cause::MANDATORY_IE_MISSING, sgsn_teid);
             };
@@ -464,62 +426,55 @@ impl Engine {
             }
             imsi = imsi_key(digits.as_bytes());
             if !firewall::rules::has_prefix(&cx.rules.imsi_prefixes, digits.as_bytes())
-                && self.enforced(cx.rules, name, Rule::ImsiRange, imsi, cx.now)
+                && self.enforced(cx.rules, cx.ps, Rule::ImsiRange, imsi, cx.now)
             {
                 let (d, _) = answer(Rule::ImsiRange, v1cause::IMSI_NOT_KNOWN, sgsn_teid);
                 return (d, imsi);
             }
             priority = self.priority_of(cx.rules, &digits);
-            st = self.state.lock().expect("state");
-            st.note_setup(cx.partner, now);
-            let b = st
-                .partner_budget
-                .entry(name.clone())
-                .or_insert(firewall::engine::Bucket { tokens: cx.partner.setup_rate, refilled: now });
-            let ok =
-                priority == Priority::Critical || State::spend(b, cx.partner.setup_rate, cx.partner.setup_rate, now);
-            let over_cap = st.tunnels_per_partner.get(name).copied().unwrap_or(0) >= cx.partner.max_tunnels;
+            cx.ps.oci.lock().expect("oci").note_setup(now);
+            let ok = priority == Priority::Critical || self.spend_partner(cx.partner, cx.ps, now);
+            let over_cap = cx.ps.tunnels.load(Ordering::Acquire) >= cx.partner.max_tunnels;
             for (bad, rule) in [(!ok, Rule::PartnerRate), (over_cap, Rule::TunnelCap)] {
-                if bad && self.enforced(cx.rules, name, rule, imsi, cx.now) {
+                if bad && self.enforced(cx.rules, cx.ps, rule, imsi, cx.now) {
                     return (answer(rule, v1cause::NO_RESOURCES, sgsn_teid).0, imsi);
                 }
             }
         } else if t != MT1::ECHO_REQUEST {
             teid = msg.header.teid;
-            match st.tunnels.get(&teid) {
-                Some(tn) if tn.partner == *name => {
-                    imsi = tn.imsi;
-                    priority = tn.priority;
+            let tunnel =
+                self.tunnel_shard(teid).tunnels.get(&teid).map(|tn| (tn.partner == *name, tn.imsi, tn.priority));
+            match tunnel {
+                Some((true, i, p)) => {
+                    imsi = i;
+                    priority = p;
                 }
                 _ => {
-                    drop(st);
-                    if self.enforced(cx.rules, name, Rule::ForeignTunnel, None, cx.now) {
+                    if self.enforced(cx.rules, cx.ps, Rule::ForeignTunnel, None, cx.now) {
                         return answer(Rule::ForeignTunnel, v1cause::CONTEXT_NOT_FOUND, 0);
                     }
-                    st = self.state.lock().expect("state");
                 }
             }
             if t == MT1::DELETE_PDP_CONTEXT_REQUEST {
                 priority = Priority::Critical;
             }
         }
-        if t != MT1::ECHO_REQUEST && !st.admit(cx.rules, priority, now) {
-            drop(st);
-            if self.enforced(cx.rules, name, Rule::Overload, imsi, cx.now) {
-                return (answer(Rule::Overload, v1cause::NO_RESOURCES, sgsn_teid).0, imsi);
-            }
-            st = self.state.lock().expect("state");
+        if t != MT1::ECHO_REQUEST
+            && !self.admit(cx.rules, priority, now)
+            && self.enforced(cx.rules, cx.ps, Rule::Overload, imsi, cx.now)
+        {
+            return (answer(Rule::Overload, v1cause::NO_RESOURCES, sgsn_teid).0, imsi);
         }
         let p = Pending {
             message_type: t.0,
             expires: now + cx.rules.request_timeout,
-            partner: name.clone(),
+            state: Arc::clone(cx.ps),
             imsi,
             priority,
             teid,
             sgw: (sgsn_teid, 0),
         };
-        if !st.add_pending(cx.rules, (cx.src, Dir::Up, seq), p, now) {
+        if !self.add_pending(cx.rules, (cx.src, Dir::Up, seq), p, now) {
             return (Decision::drop(Rule::PendingFull), imsi);
         }
         (Decision::relay(), imsi)

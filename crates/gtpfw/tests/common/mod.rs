@@ -61,6 +61,28 @@ pub fn csresp(seq: u32, sgw_teid: u32, pgw_teid: u32) -> Vec<u8> {
         .encode()
 }
 
+/// A Modify Bearer Request on the P-GW's tunnel `teid`.
+pub fn mbr(teid: u32, seq: u32) -> Vec<u8> {
+    Message::builder(MessageType::MODIFY_BEARER_REQUEST)
+        .teid(teid)
+        .sequence(seq)
+        .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
+        .build()
+        .unwrap()
+        .encode()
+}
+
+/// An accepted Modify Bearer Response toward the S-GW's TEID `sgw_teid`.
+pub fn mbresp(sgw_teid: u32, seq: u32) -> Vec<u8> {
+    Message::builder(MessageType::MODIFY_BEARER_RESPONSE)
+        .teid(sgw_teid)
+        .sequence(seq)
+        .ie(Ie::cause(&Cause::new(cause::REQUEST_ACCEPTED)))
+        .build()
+        .unwrap()
+        .encode()
+}
+
 /// tshark dissects every datagram (written into a pcap by `scripts/proxy_messages.py`, so python3
 /// with scapy is needed too) as GTPv2 with no expert warning or error, and each `(field, value)` of
 /// `fields` is in every datagram's dissection. Skips without tshark unless `CI` is set.

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::coaps_run::PskDirectory;
+use crate::devices_metrics::{self, Bootstrap};
 use crate::devices_run::DevicesConfig;
 use crate::error::ServeError;
 use crate::platform::Task;
@@ -266,15 +267,18 @@ async fn record(
         };
         match e {
             BsEvent::Started { endpoint, peer, secure } => {
+                devices_metrics::bootstrap(Bootstrap::Started);
                 tracing::info!(endpoint, %peer, secure, "LwM2M bootstrap started");
             }
             BsEvent::Finished { peer, account } => finished(&store, &server_psks, peer, account).await,
             BsEvent::Failed { endpoint, peer, step, reason } => {
+                devices_metrics::bootstrap(Bootstrap::Failed);
                 let detail =
                     serde_json::json!({"endpoint": endpoint, "peer": peer.to_string(), "step": step, "reason": reason});
                 event(&store, None, EventKind::DeviceBootstrapFailed, &detail).await;
             }
             BsEvent::Refused { peer, endpoint: Some(endpoint), code, reason } => {
+                devices_metrics::bootstrap(Bootstrap::Refused);
                 let detail = serde_json::json!({
                     "endpoint": endpoint, "peer": peer.to_string(), "step": "request",
                     "reason": format!("{code}: {reason}"),
@@ -282,9 +286,13 @@ async fn record(
                 event(&store, None, EventKind::DeviceBootstrapFailed, &detail).await;
             }
             BsEvent::Refused { peer, endpoint: None, code, reason } => {
+                devices_metrics::bootstrap(Bootstrap::Refused);
                 tracing::debug!(%peer, %code, reason, "bootstrap request refused");
             }
-            BsEvent::Malformed { peer, reason } => tracing::debug!(%peer, reason, "malformed bootstrap datagram"),
+            BsEvent::Malformed { peer, reason } => {
+                coap::metrics::refused(coap::metrics::Refusal::Malformed);
+                tracing::debug!(%peer, reason, "malformed bootstrap datagram")
+            }
         }
     }
 }
@@ -305,18 +313,21 @@ async fn finished(store: &Store, server_psks: &PskDirectory, peer: SocketAddr, a
         "lifetime": account.lifetime, "binding": account.binding,
     });
     if account.mode != SecurityMode::Psk {
+        devices_metrics::bootstrap(Bootstrap::Provisioned);
         event(store, None, EventKind::DeviceBootstrapped, &detail).await;
         return;
     }
     detail["psk_identity"] = account.identity.clone().into();
     match store_psk(store, &account).await {
         Ok(imsi) => {
+            devices_metrics::bootstrap(Bootstrap::Provisioned);
             if let Err(e) = server_psks.load(store).await {
                 tracing::warn!(error = %e, "CoAPs PSKs not reloaded after a bootstrap; the periodic reload will");
             }
             event(store, imsi.as_ref(), EventKind::DeviceBootstrapped, &detail).await;
         }
         Err(e) => {
+            devices_metrics::bootstrap(Bootstrap::NotStored);
             let detail = serde_json::json!({
                 "endpoint": account.endpoint, "peer": peer.to_string(), "step": "store",
                 "reason": format!("the provisioned PSK was not stored: {e}"),

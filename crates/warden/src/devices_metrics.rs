@@ -24,12 +24,21 @@ pub enum Bootstrap {
     Refused,
     /// The device finished but the provisioned credential could not be stored.
     NotStored,
+    /// The device finished but another bootstrap of the same endpoint (another instance) had
+    /// finished first since this one started: nothing stored, the device bootstraps again.
+    Superseded,
 }
 
 impl Bootstrap {
     /// Every outcome.
-    pub const ALL: [Bootstrap; 5] =
-        [Bootstrap::Started, Bootstrap::Provisioned, Bootstrap::Failed, Bootstrap::Refused, Bootstrap::NotStored];
+    pub const ALL: [Bootstrap; 6] = [
+        Bootstrap::Started,
+        Bootstrap::Provisioned,
+        Bootstrap::Failed,
+        Bootstrap::Refused,
+        Bootstrap::NotStored,
+        Bootstrap::Superseded,
+    ];
 
     /// The label value.
     pub fn label(self) -> &'static str {
@@ -39,6 +48,7 @@ impl Bootstrap {
             Bootstrap::Failed => "failed",
             Bootstrap::Refused => "refused",
             Bootstrap::NotStored => "not_stored",
+            Bootstrap::Superseded => "superseded",
         }
     }
 }

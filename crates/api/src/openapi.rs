@@ -129,6 +129,28 @@ fetch('openapi.json').then(r=>r.json()).then(doc=>{
 mod tests {
     use utoipa::OpenApi;
 
+    /// The detection lists' shared filters (`DetectionFilters`, flattened in serde, listed first in
+    /// `params`) are documented as when each query declared them: same names, order and schemas.
+    #[test]
+    fn detection_lists_document_their_shared_filters_first() {
+        let doc = serde_json::to_value(super::ApiDoc::openapi()).unwrap();
+        let params = |path: &str| doc["paths"][path]["get"]["parameters"].as_array().unwrap().clone();
+        let names =
+            |path: &str| params(path).iter().map(|p| p["name"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+        assert_eq!(names("/analytics/detections"), ["cursor", "limit", "kind", "status", "imsi", "since"]);
+        assert_eq!(names("/detections"), ["cursor", "limit", "kind", "status", "sim", "imsi", "since", "until"]);
+        for path in ["/analytics/detections", "/detections"] {
+            let p = params(path);
+            assert_eq!(
+                p[1]["schema"],
+                serde_json::json!({"type": "integer", "format": "int32", "minimum": 1, "maximum": 1000})
+            );
+            assert_eq!(p[3]["schema"]["pattern"], "^(open|acknowledged|resolved)$");
+            assert!(p.iter().all(|q| q["in"] == "query" && q["required"] == false), "{path}: {p:?}");
+        }
+        assert_eq!(params("/detections")[6]["schema"]["format"], "date-time");
+    }
+
     /// Schemas of two modules with one name would silently replace each other in the document: the
     /// traffic policy's body and the analytics policy's body stay apart.
     #[test]

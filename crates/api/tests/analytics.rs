@@ -80,7 +80,9 @@ async fn detections_are_listed_within_the_tenant_and_handled_there() {
     let second =
         api.call("GET", &format!("/api/v1/analytics/detections?limit=1&cursor={cursor}"), &a_viewer, None).await.json();
     assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
-    for bad in ["?status=closed", "?imsi=12ab", "?cursor=zz", "?limit=0", "?colour=red"] {
+    for bad in
+        ["?status=closed", "?imsi=12ab", "?cursor=zz", "?limit=0", "?limit=x", "?limit=4294967296", "?colour=red"]
+    {
         let r = api.call("GET", &format!("/api/v1/analytics/detections{bad}"), &a_viewer, None).await;
         assert_eq!(r.status, 400, "{bad}: {}", r.text);
     }
@@ -313,6 +315,7 @@ async fn the_issue_paths_serve_detections_health_and_indicators_within_the_tenan
         ("?status=closed", "status"),
         ("?cursor=zz", "cursor"),
         ("?limit=0", "limit"),
+        ("?limit=x", "limit"),
         ("?colour=red", "colour"),
     ] {
         let r = get(q, &a_viewer).await;

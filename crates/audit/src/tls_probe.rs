@@ -83,6 +83,7 @@ impl ProbeResult {
 
 /// Accepts any certificate (the probe measures protocol support, not trust) but still checks the
 /// handshake signatures, so a completed handshake means the server holds the key it presented.
+/// (The signature methods repeat `est::tls::DeviceCertificates`'s; why they stay: see there.)
 #[derive(Debug)]
 struct RecordOnly(Arc<CryptoProvider>);
 

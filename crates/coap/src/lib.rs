@@ -16,6 +16,7 @@
 pub mod block;
 pub mod dedup;
 pub mod message;
+pub mod metrics;
 pub mod observe;
 pub mod option;
 pub mod ratelimit;

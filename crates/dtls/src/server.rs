@@ -317,6 +317,7 @@ impl DtlsServer {
         if let (true, Some(h)) = (restart, &hello) {
             if !self.rate.allow(peer.ip(), std::time::Instant::now()) {
                 Stats::bump(&self.stats.refused_rate);
+                coap::metrics::refused(coap::metrics::Refusal::HandshakeRateLimited);
                 return Vec::new();
             }
             let replacing = self.sessions.contains_key(&peer);
@@ -325,6 +326,7 @@ impl DtlsServer {
                 || (!replacing && self.sessions.len() >= self.limits.max_sessions)
             {
                 Stats::bump(&self.stats.refused_busy);
+                coap::metrics::refused(coap::metrics::Refusal::HandshakeBusy);
                 return Vec::new();
             }
             return match Session::start(&self.ctx, h, datagram, self.limits.mtu) {
@@ -335,6 +337,7 @@ impl DtlsServer {
                 }
                 Err(e) => {
                     Stats::bump(&self.stats.handshakes_failed);
+                    coap::metrics::handshake_failed(&e.reason());
                     tracing::debug!(%peer, reason = ?e, "DTLS handshake refused");
                     Vec::new()
                 }
@@ -349,6 +352,7 @@ impl DtlsServer {
                 let Some(identity) = s.identity().map(str::to_string) else { return out };
                 if !was_established {
                     Stats::bump(&self.stats.handshakes_completed);
+                    coap::metrics::handshake_completed();
                     self.stats.handshaking.fetch_sub(1, Ordering::Relaxed);
                     tracing::debug!(%peer, identity, "DTLS session established");
                     // The set may have changed between the verify callback and the last flight.
@@ -367,6 +371,7 @@ impl DtlsServer {
             Err(end) => {
                 if !was_established {
                     Stats::bump(&self.stats.handshakes_failed);
+                    coap::metrics::handshake_failed(&end.reason());
                 }
                 tracing::debug!(%peer, reason = ?end, "DTLS session ended");
                 self.remove(peer);
@@ -378,6 +383,9 @@ impl DtlsServer {
     /// Ends an established session over its certificate: close_notify after `out`, the handler told.
     fn cut_off(&mut self, peer: SocketAddr, why: &str, mut out: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
         Stats::bump(&self.stats.certificate_cutoffs);
+        if why.contains("revoked") {
+            coap::metrics::refused(coap::metrics::Refusal::RevokedCertificate);
+        }
         tracing::info!(%peer, reason = why, "DTLS session closed");
         if let Some(mut s) = self.remove(peer) {
             s.close();
@@ -463,6 +471,7 @@ impl DtlsServer {
                     self.send_all(peer, out).await;
                 } else {
                     Stats::bump(&self.stats.handshakes_failed);
+                    coap::metrics::handshake_failed(&why.reason());
                 }
                 tracing::debug!(%peer, reason = ?why, "DTLS session expired");
             }

@@ -8,6 +8,7 @@
 use std::time::Instant;
 
 use openssl::ssl::{ErrorCode, SslContext, SslStream};
+use openssl::x509::X509VerifyResult;
 
 use crate::context::{authenticated_identity, new_ssl};
 use crate::pipe::DatagramPipe;
@@ -24,6 +25,16 @@ pub enum End {
     Closed,
     /// The handshake or the record layer failed (OpenSSL's reason).
     Failed(String),
+}
+
+impl End {
+    /// The reason as text (`closed` for a close_notify).
+    pub fn reason(&self) -> String {
+        match self {
+            End::Closed => "closed".into(),
+            End::Failed(r) => r.clone(),
+        }
+    }
 }
 
 /// The client certificate of an established session, as far as revocation needs it.
@@ -112,6 +123,11 @@ impl Session {
                         .and_then(|c| Some(PeerCert { serial: serial_of(&c)?, not_after: not_after_unix(&c) }));
                 }
                 Err(e) if e.code() == ErrorCode::WANT_READ => return Ok(Vec::new()),
+                // The verify callback marks a revoked client certificate as the application's
+                // refusal; OpenSSL's own text only says the verification failed.
+                Err(e) if self.stream.ssl().verify_result() == X509VerifyResult::APPLICATION_VERIFICATION => {
+                    return Err(End::Failed(format!("client certificate revoked: {e}")))
+                }
                 Err(e) => return Err(failed(e)),
             }
         }

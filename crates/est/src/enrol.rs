@@ -195,11 +195,16 @@ impl Enroller {
             Ok(answer) => answer,
             Err(EstError::BadRequest(m)) => {
                 tracing::debug!(reason = %m, "malformed OCSP request");
+                crate::metrics::ocsp("malformed");
                 ocsp::error_response(ocsp::response_status::MALFORMED_REQUEST)
             }
-            Err(EstError::NotFound(_)) => ocsp::error_response(ocsp::response_status::UNAUTHORIZED),
+            Err(EstError::NotFound(_)) => {
+                crate::metrics::ocsp("unauthorized");
+                ocsp::error_response(ocsp::response_status::UNAUTHORIZED)
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "OCSP responder failed");
+                crate::metrics::ocsp("internal_error");
                 ocsp::error_response(ocsp::response_status::INTERNAL_ERROR)
             }
         }
@@ -226,7 +231,15 @@ impl Enroller {
             };
             answers.push((c, status));
         }
-        Ok(ocsp::response(ca, &answers, req.nonce.as_deref(), store::now(), self.policy.ocsp_next_update_secs)?)
+        let der = ocsp::response(ca, &answers, req.nonce.as_deref(), store::now(), self.policy.ocsp_next_update_secs)?;
+        for (_, status) in &answers {
+            crate::metrics::ocsp(match status {
+                ocsp::Status::Good => "good",
+                ocsp::Status::Revoked { .. } => "revoked",
+                ocsp::Status::Unknown => "unknown",
+            });
+        }
+        Ok(der)
     }
 }
 

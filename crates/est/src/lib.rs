@@ -16,6 +16,7 @@ pub mod csr;
 pub mod der;
 pub mod enrol;
 pub mod identity;
+pub mod metrics;
 pub mod ocsp;
 pub mod pkcs7;
 pub mod server;

@@ -23,6 +23,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::metrics::{self, Kind, Refused};
 use crate::pkcs7;
 use crate::{Enroller, EstError};
 
@@ -141,40 +142,78 @@ fn too_many(wait: Duration, reason: &str) -> Response {
     r
 }
 
+/// The refusal reason an [`EstError`] of an enrolment stands for.
+fn refusal_of(e: &EstError) -> Refused {
+    match e {
+        EstError::BadRequest(_) => Refused::BadCsr,
+        EstError::Unauthorized(_) => Refused::BadToken,
+        EstError::Forbidden(m) if m.contains("revoked") => Refused::Revoked,
+        EstError::Forbidden(_) => Refused::Forbidden,
+        EstError::NotFound(_) | EstError::Store(_) | EstError::Ca(_) => Refused::Internal,
+    }
+}
+
+/// The refusal reason of a request refused before the CA: over the size limit, or a bad CSR body.
+fn body_refusal((status, _): &Refusal) -> Refused {
+    if *status == StatusCode::PAYLOAD_TOO_LARGE {
+        Refused::Oversized
+    } else {
+        Refused::BadCsr
+    }
+}
+
+/// An enrolment's answer, counted ([`crate::metrics`]).
+fn counted(kind: Kind, outcome: Result<Response, (Refused, Response)>) -> Response {
+    match outcome {
+        Ok(r) => {
+            metrics::enrolled(kind);
+            r
+        }
+        Err((why, r)) => {
+            metrics::refused(kind, why);
+            r
+        }
+    }
+}
+
 async fn simpleenroll(
     State(e): State<Shared>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_or_413(body) {
-        Ok(b) => b,
-        Err(r) => return refused(r),
-    };
-    let (user, token) = match token_of(&headers) {
+    counted(Kind::Enrol, enrol(&e, peer, &headers, body).await)
+}
+
+async fn enrol(
+    e: &Enroller,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, (Refused, Response)> {
+    let body = body_or_413(body).map_err(|r| (body_refusal(&r), refused(r)))?;
+    let (user, token) = match token_of(headers) {
         Ok(Some(c)) => c,
         Ok(None) => {
-            return failure(EstError::Unauthorized("an enrolment token is required (HTTP Basic or Bearer)".into()))
+            let err = EstError::Unauthorized("an enrolment token is required (HTTP Basic or Bearer)".into());
+            return Err((Refused::BadToken, failure(err)));
         }
-        Err(err) => return failure(err),
+        Err(err) => return Err((refusal_of(&err), failure(err))),
     };
     // A locked-out source (or endpoint) learns nothing of the token it sent.
     let source = peer.ip().to_canonical();
     if let Some((wait, reason)) = e.failed_tokens.locked(source, user.as_deref(), Instant::now()) {
         tracing::debug!(peer = %peer, endpoint = ?user, "EST enrolment refused: {reason}");
-        return too_many(wait, reason);
+        return Err((Refused::RateLimited, too_many(wait, reason)));
     }
-    let csr = match csr_of(&headers, &body) {
-        Ok(c) => c,
-        Err(r) => return refused(r),
-    };
+    let csr = csr_of(headers, &body).map_err(|r| (body_refusal(&r), refused(r)))?;
     match e.enrol(&token, user.as_deref(), &csr).await {
-        Ok(i) => issued(&i.der),
+        Ok(i) => Ok(issued(&i.der)),
         Err(err) => {
             if matches!(err, EstError::Unauthorized(_)) {
                 e.failed_tokens.failed(source, user.as_deref(), Instant::now());
             }
-            failure(err)
+            Err((refusal_of(&err), failure(err)))
         }
     }
 }
@@ -185,22 +224,25 @@ async fn simplereenroll(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_or_413(body) {
-        Ok(b) => b,
-        Err(r) => return refused(r),
-    };
+    counted(Kind::Reenrol, reenrol(&e, peer, &headers, body).await)
+}
+
+async fn reenrol(
+    e: &Enroller,
+    peer: PeerCert,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, (Refused, Response)> {
+    let body = body_or_413(body).map_err(|r| (body_refusal(&r), refused(r)))?;
     let Some(cert) = peer.0 else {
-        return failure(EstError::Unauthorized(
-            "simplereenroll needs the current certificate as TLS client certificate".into(),
-        ));
+        let err =
+            EstError::Unauthorized("simplereenroll needs the current certificate as TLS client certificate".into());
+        return Err((Refused::BadToken, failure(err)));
     };
-    let csr = match csr_of(&headers, &body) {
-        Ok(c) => c,
-        Err(r) => return refused(r),
-    };
+    let csr = csr_of(headers, &body).map_err(|r| (body_refusal(&r), refused(r)))?;
     match e.reenrol(&cert, &csr).await {
-        Ok(i) => issued(&i.der),
-        Err(err) => failure(err),
+        Ok(i) => Ok(issued(&i.der)),
+        Err(err) => Err((refusal_of(&err), failure(err))),
     }
 }
 
@@ -244,6 +286,7 @@ fn percent_decode(s: &str) -> Option<Vec<u8>> {
 
 async fn ocsp_get(State(e): State<Shared>, Path(encoded): Path<String>) -> Response {
     let Some(der) = percent_decode(&encoded).and_then(|b| pkcs7::decode_base64(&b)) else {
+        metrics::ocsp("malformed");
         return ocsp_answer(crate::ocsp::error_response(crate::ocsp::response_status::MALFORMED_REQUEST));
     };
     ocsp_answer(e.ocsp(&der).await)

@@ -14,6 +14,11 @@ use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, SignatureScheme};
 
 /// Accepts any well-formed client certificate whose key signed the handshake.
+///
+/// The signature methods repeat `audit::tls_probe::RecordOnly`'s (a server-certificate verifier):
+/// each is one call into `rustls::crypto` with the provider's algorithms, the rest is the trait's
+/// signature, and est and audit share no crate that could hold a helper (audit has no api or est
+/// dependency), so they stay as they are.
 #[derive(Debug)]
 pub struct DeviceCertificates {
     algs: WebPkiSupportedAlgorithms,

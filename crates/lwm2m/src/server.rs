@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use coap::block::{Block, BlockAssembler, BlockError, Progress};
 use coap::dedup::{Dedup, Seen, EXCHANGE_LIFETIME};
+use coap::metrics::{Refusal, Transport};
 use coap::option::check_request_options;
 use coap::ratelimit::SourceBuckets;
 use coap::{Code, Message, MessageType, OptionNumber};
@@ -323,10 +324,48 @@ pub struct Server {
     next_mid: u16,
     next_token: u64,
     next_id: u64,
+    /// Why the request being routed is refused, when the code alone does not tell
+    /// ([`coap::metrics::Refusal`]); taken when the refusal is answered.
+    refusal: Option<Refusal>,
+}
+
+/// The refusal reason a response code stands for when the site refusing did not say more.
+fn refusal_of(code: Code) -> Refusal {
+    match code {
+        Code::REQUEST_ENTITY_TOO_LARGE => Refusal::Oversized,
+        Code::SERVICE_UNAVAILABLE => Refusal::Busy,
+        _ => Refusal::BadRequest,
+    }
+}
+
+/// Counts what `out` says happened (`warden_devices_*`, [`coap::metrics`]); refusals are counted
+/// where they are answered.
+fn count_events(out: &Output) -> bool {
+    let mut changed = false;
+    for e in &out.events {
+        match e {
+            Event::Registered { unsecured, .. } => {
+                coap::metrics::registered(if *unsecured { Transport::Coap } else { Transport::Coaps });
+                changed = true;
+            }
+            Event::Updated { .. } => coap::metrics::updated(),
+            Event::Deregistered { .. } => {
+                coap::metrics::deregistered();
+                changed = true;
+            }
+            Event::Expired { .. } => {
+                coap::metrics::expired();
+                changed = true;
+            }
+            Event::Malformed { .. } => coap::metrics::refused(Refusal::Malformed),
+            _ => {}
+        }
+    }
+    changed
 }
 
 /// A refusal: the code, the endpoint name when known, and why.
-type Refusal = (Code, Option<String>, String);
+type RdRefusal = (Code, Option<String>, String);
 
 /// A registration-interface request as routed: when, from whom, its query items and its body.
 #[derive(Clone, Copy)]
@@ -344,7 +383,7 @@ fn parse_params(
     register: bool,
     max_lifetime: u32,
     endpoint: Option<String>,
-) -> Result<registration::Params, Refusal> {
+) -> Result<registration::Params, RdRefusal> {
     registration::parse(queries, register, max_lifetime).map_err(|e| {
         let code = if matches!(e, ParamError::Version(_)) { Code::PRECONDITION_FAILED } else { Code::BAD_REQUEST };
         (code, endpoint, e.to_string())
@@ -402,6 +441,7 @@ impl Server {
             next_mid: seed as u16,
             next_token: seed,
             next_id: 1,
+            refusal: None,
         }
     }
 
@@ -447,6 +487,14 @@ impl Server {
 
     /// Handles one datagram from `peer`; `identity` is its DTLS identity (`None` on plain CoAP).
     pub fn handle(&mut self, now: Instant, peer: SocketAddr, identity: Option<&str>, datagram: &[u8]) -> Output {
+        let out = self.handle_datagram(now, peer, identity, datagram);
+        if count_events(&out) {
+            coap::metrics::registered_now(self.registry.len());
+        }
+        out
+    }
+
+    fn handle_datagram(&mut self, now: Instant, peer: SocketAddr, identity: Option<&str>, datagram: &[u8]) -> Output {
         let mut out = Output::default();
         let msg = match Message::decode(datagram) {
             Ok(m) => m,
@@ -511,9 +559,13 @@ impl Server {
         }
         let mid = self.mid();
         let mut resp = Message::response_to(&msg, Code::BAD_REQUEST, mid);
+        self.refusal = None;
         let (code, endpoint, reason) = match self.route(now, peer, identity, &msg, &mut resp, out) {
             Ok(code) => (code, None, None),
-            Err((code, endpoint, reason)) => (code, endpoint, Some(reason)),
+            Err((code, endpoint, reason)) => {
+                coap::metrics::refused(self.refusal.take().unwrap_or_else(|| refusal_of(code)));
+                (code, endpoint, Some(reason))
+            }
         };
         resp.code = code;
         if let Some(reason) = reason {
@@ -544,7 +596,7 @@ impl Server {
         msg: &Message,
         resp: &mut Message,
         out: &mut Output,
-    ) -> Result<Code, Refusal> {
+    ) -> Result<Code, RdRefusal> {
         let refuse = |code, reason: String| (code, None, reason);
         check_request_options(&msg.options, UNDERSTOOD).map_err(|e| refuse(Code::BAD_OPTION, e.to_string()))?;
         let segments =
@@ -598,7 +650,7 @@ impl Server {
         msg: &Message,
         token: &str,
         resp: &mut Message,
-    ) -> Result<Code, Refusal> {
+    ) -> Result<Code, RdRefusal> {
         let refuse = |code, reason: String| (code, None, reason);
         let Some(offer) = self.downloads.get_mut(token) else {
             return Err(refuse(Code::NOT_FOUND, "no such firmware package".into()));
@@ -652,7 +704,7 @@ impl Server {
         peer: SocketAddr,
         msg: &Message,
         resp: &mut Message,
-    ) -> Result<Option<Vec<u8>>, Refusal> {
+    ) -> Result<Option<Vec<u8>>, RdRefusal> {
         let refuse = |code, reason: String| (code, None, reason);
         let max = self.config.max_body;
         let Some(b1) = msg.option(OptionNumber::BLOCK1) else {
@@ -715,26 +767,29 @@ impl Server {
         msg: &Message,
         resp: &mut Message,
         out: &mut Output,
-    ) -> Result<Code, Refusal> {
+    ) -> Result<Code, RdRefusal> {
         let RdRequest { now, peer, identity, queries, body } = *req;
         let params = parse_params(queries, true, self.config.max_lifetime, None)?;
         let endpoint = params.endpoint.clone().unwrap_or_default();
         let refuse = |code, reason: String| (code, Some(endpoint.clone()), reason);
         match identity {
             Some(id) if id != endpoint => {
+                self.refusal = Some(Refusal::EndpointMismatch);
                 return Err(refuse(
                     Code::FORBIDDEN,
                     format!("endpoint name {endpoint:?} does not match the DTLS identity {id:?}"),
-                ))
+                ));
             }
             None if !self.config.allow_unsecured => {
+                self.refusal = Some(Refusal::Unauthenticated);
                 return Err(refuse(
                     Code::FORBIDDEN,
                     "registration without DTLS is not allowed (allow_unsecured is off)".into(),
-                ))
+                ));
             }
             None => {
                 if let Err(wait) = self.unsecured_rate.check(peer.ip(), now) {
+                    self.refusal = Some(Refusal::RateLimited);
                     let secs = wait.as_secs_f64().ceil().max(1.0) as u32;
                     resp.options.push(coap::CoapOption {
                         number: OptionNumber::MAX_AGE,
@@ -803,7 +858,7 @@ impl Server {
         Ok(Code::CREATED)
     }
 
-    fn located(&self, identity: Option<&str>, loc: &str) -> Result<u64, Refusal> {
+    fn located(&mut self, identity: Option<&str>, loc: &str) -> Result<u64, RdRefusal> {
         let location = (loc.len() == 16)
             .then(|| u64::from_str_radix(loc, 16).ok())
             .flatten()
@@ -813,16 +868,14 @@ impl Server {
             })?;
         let d = self.registry.by_location(location).ok_or((Code::NOT_FOUND, None, String::new()))?;
         if d.identity.as_deref() != identity {
-            return Err((
-                Code::FORBIDDEN,
-                Some(d.endpoint.to_string()),
-                "the registration belongs to another identity".into(),
-            ));
+            let endpoint = d.endpoint.to_string();
+            self.refusal = Some(Refusal::WrongIdentity);
+            return Err((Code::FORBIDDEN, Some(endpoint), "the registration belongs to another identity".into()));
         }
         Ok(location)
     }
 
-    fn update(&mut self, req: &RdRequest<'_>, loc: &str, out: &mut Output) -> Result<(), Refusal> {
+    fn update(&mut self, req: &RdRequest<'_>, loc: &str, out: &mut Output) -> Result<(), RdRefusal> {
         let RdRequest { now, peer, identity, queries, body } = *req;
         let location = self.located(identity, loc)?;
         let endpoint = self.registry.by_location(location).map(|d| d.endpoint.to_string());
@@ -855,7 +908,7 @@ impl Server {
         Ok(())
     }
 
-    fn deregister(&mut self, identity: Option<&str>, loc: &str, out: &mut Output) -> Result<(), Refusal> {
+    fn deregister(&mut self, identity: Option<&str>, loc: &str, out: &mut Output) -> Result<(), RdRefusal> {
         let location = self.located(identity, loc)?;
         let endpoint = self.registry.by_location(location).map(|d| d.endpoint.to_string()).unwrap_or_default();
         if let Some(d) = self.registry.remove(&endpoint) {
@@ -1067,6 +1120,14 @@ impl Server {
     /// Expires registrations whose lifetime ended, retransmits unacknowledged requests and fails
     /// those that ran out of attempts or time.
     pub fn tick(&mut self, now: Instant) -> Output {
+        let out = self.expire_and_retransmit(now);
+        if count_events(&out) {
+            coap::metrics::registered_now(self.registry.len());
+        }
+        out
+    }
+
+    fn expire_and_retransmit(&mut self, now: Instant) -> Output {
         let mut out = Output::default();
         let secs = u64::from(self.secs(now));
         for d in self.registry.expire(secs) {

@@ -109,21 +109,26 @@ impl Tx {
     /// tenant. `NotFound` when the SIM does not exist, `Conflict` when another endpoint already uses
     /// the identity.
     pub async fn put_device_psk(&mut self, p: &NewDevicePsk) -> Result<String> {
-        self.put_psk(PskRole::Server, p).await
+        self.put_psk(PskRole::Server, p, None).await
     }
 
     /// [`Tx::put_device_psk`] for the bootstrap server's credential.
     pub async fn put_bootstrap_psk(&mut self, p: &NewDevicePsk) -> Result<String> {
-        self.put_psk(PskRole::Bootstrap, p).await
+        self.put_psk(PskRole::Bootstrap, p, None).await
     }
 
-    /// Stores the LwM2M-server PSK a bootstrap provisioned to `endpoint` (replacing the one it had),
-    /// with the SIM of its bootstrap credential; returns the owning tenant and that SIM.
+    /// Stores the LwM2M-server PSK a bootstrap provisioned to `endpoint`, with the SIM of its
+    /// bootstrap credential; returns the owning tenant and that SIM. A compare-and-set: it replaces
+    /// the endpoint's PSK only while that is still `previous` (the identity the endpoint had when the
+    /// bootstrap started, `None`: it had none), so of two bootstraps of one endpoint that overlap
+    /// (two instances on one database) the first to finish is stored and the other gets
+    /// `Conflict` and stores nothing — in one statement, so it holds under concurrent writers.
     pub async fn put_bootstrapped_psk(
         &mut self,
         endpoint: &str,
         identity: &str,
         key: Zeroizing<Vec<u8>>,
+        previous: Option<&str>,
     ) -> Result<(String, Option<Imsi>)> {
         let imsi: Option<String> = sqlx::query("SELECT imsi FROM device_bootstrap_psks WHERE endpoint = $1")
             .bind(endpoint)
@@ -136,11 +141,13 @@ impl Tx {
             .map(|i| i.parse::<Imsi>().map_err(|e| StoreError::Corrupt { imsi: i.clone(), reason: e.to_string() }))
             .transpose()?;
         let p = NewDevicePsk { endpoint: endpoint.into(), identity: identity.into(), key, imsi };
-        let tenant = self.put_psk(PskRole::Server, &p).await?;
+        let tenant = self.put_psk(PskRole::Server, &p, Some(previous)).await?;
         Ok((tenant, p.imsi))
     }
 
-    async fn put_psk(&mut self, role: PskRole, p: &NewDevicePsk) -> Result<String> {
+    /// Upserts `p`; with `only_over`, a replacement happens only while the stored identity is
+    /// `only_over`'s (`Some(None)`: only when there is none), else `Conflict`.
+    async fn put_psk(&mut self, role: PskRole, p: &NewDevicePsk, only_over: Option<Option<&str>>) -> Result<String> {
         let table = role.table();
         let tenant = match &p.imsi {
             Some(imsi) => sqlx::query("SELECT tenant FROM sims WHERE imsi = $1")
@@ -166,20 +173,31 @@ impl Tx {
         }
         let sealed = self.keys().seal(&p.endpoint, &role.key_field(&p.identity), &p.key)?;
         let t = now();
-        sqlx::query(&format!(
+        // The guard compares with NULL when there was no identity: no replacement at all then.
+        let guard = if only_over.is_some() { format!(" WHERE {table}.identity = $7") } else { String::new() };
+        let sql = format!(
             "INSERT INTO {table} (endpoint, identity, key_sealed, imsi, tenant, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (endpoint) DO UPDATE SET identity = excluded.identity, \
              key_sealed = excluded.key_sealed, imsi = excluded.imsi, tenant = excluded.tenant, \
-             updated_at = excluded.updated_at"
-        ))
-        .bind(&p.endpoint)
-        .bind(&p.identity)
-        .bind(sealed)
-        .bind(p.imsi.as_ref().map(|i| i.as_str().to_string()))
-        .bind(&tenant)
-        .bind(t)
-        .execute(self.conn())
-        .await?;
+             updated_at = excluded.updated_at{guard}"
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(&p.endpoint)
+            .bind(&p.identity)
+            .bind(sealed)
+            .bind(p.imsi.as_ref().map(|i| i.as_str().to_string()))
+            .bind(&tenant)
+            .bind(t);
+        if let Some(previous) = only_over {
+            q = q.bind(previous.map(str::to_string));
+        }
+        let done = q.execute(self.conn()).await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::Conflict(format!(
+                "the PSK of endpoint {} changed since this bootstrap started (another bootstrap finished first)",
+                p.endpoint
+            )));
+        }
         Ok(tenant)
     }
 
@@ -232,6 +250,15 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(info_from_row).collect()
+    }
+
+    /// The identity of `endpoint`'s LwM2M-server PSK, if it has one (what a bootstrap replaces).
+    pub async fn device_psk_identity(&self, endpoint: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT identity FROM device_psks WHERE endpoint = $1")
+            .bind(endpoint)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("identity")).transpose()?)
     }
 
     /// Every credential with its key opened, for the DTLS server.

@@ -118,7 +118,7 @@ async fn bootstrap_psks_are_separate_sealed_resealed_and_provision_the_server_ps
         // A bootstrap provisions ep-1: its CoAPs PSK, with the bootstrap credential's SIM and tenant.
         let mut tx = store.begin().await.unwrap();
         let (tenant, imsi) =
-            tx.put_bootstrapped_psk("ep-1", "wd-0123456789abcdef", Zeroizing::new(vec![0x21; 16])).await.unwrap();
+            tx.put_bootstrapped_psk("ep-1", "wd-0123456789abcdef", Zeroizing::new(vec![0x21; 16]), None).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!((tenant.as_str(), imsi.map(|i| i.to_string())), ("acme", Some("001010000000001".into())));
         let server = store.device_psks(&Scope::Operator).await.unwrap();
@@ -153,6 +153,44 @@ async fn bootstrap_psks_are_separate_sealed_resealed_and_provision_the_server_ps
         assert_eq!(rotated.reseal_all(100).await.unwrap(), 1 + 2 + 1);
         let only_new = Store::open(&url, testkit::rotated_keyring(false)).await.unwrap();
         assert_eq!(&**only_new.bootstrap_psk_keys().await.unwrap()[0].key, &[0x11; 16][..]);
+    })
+    .await;
+}
+
+/// A bootstrapped PSK is a compare-and-set on the endpoint's identity: it replaces the PSK only
+/// while that is still the one the bootstrap started from (none, or a given identity); otherwise
+/// `Conflict` and nothing changes.
+#[tokio::test]
+async fn a_bootstrapped_psk_replaces_only_the_psk_it_started_from() {
+    on_every_backend(|store, _url| async move {
+        let boot = |identity: &'static str, key: u8, previous: Option<&'static str>| {
+            let store = store.clone();
+            async move {
+                let mut tx = store.begin().await.unwrap();
+                let r = tx.put_bootstrapped_psk("ep-9", identity, Zeroizing::new(vec![key; 16]), previous).await;
+                if r.is_ok() {
+                    tx.commit().await.unwrap();
+                }
+                r.map(|_| ())
+            }
+        };
+        let current = || async { store.device_psk_identity("ep-9").await.unwrap() };
+        assert_eq!(current().await, None);
+        // Two bootstraps started from "no PSK": the first to finish is stored, the second refused.
+        boot("wd-a", 0x0a, None).await.unwrap();
+        let e = boot("wd-b", 0x0b, None).await;
+        assert!(matches!(&e, Err(StoreError::Conflict(m)) if m.contains("ep-9")), "{e:?}");
+        assert_eq!(current().await.as_deref(), Some("wd-a"));
+        // One started from wd-a replaces it; a late one that started from wd-a too is refused.
+        boot("wd-c", 0x0c, Some("wd-a")).await.unwrap();
+        let e = boot("wd-d", 0x0d, Some("wd-a")).await;
+        assert!(matches!(&e, Err(StoreError::Conflict(_))), "{e:?}");
+        assert_eq!(current().await.as_deref(), Some("wd-c"));
+        let keys = store.device_psk_keys().await.unwrap();
+        assert_eq!((keys.len(), keys[0].identity.as_str(), &**keys[0].key), (1, "wd-c", &[0x0c; 16][..]));
+        // The CLI's put is not guarded.
+        put(&store, psk("ep-9", "id-manual", 0x33, None)).await.unwrap();
+        assert_eq!(current().await.as_deref(), Some("id-manual"));
     })
     .await;
 }

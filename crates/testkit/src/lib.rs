@@ -28,4 +28,7 @@ pub mod tls;
 pub mod tshark;
 pub mod uicc;
 
-pub use temp_store::{keyring, on_every_backend, on_fresh_postgres, postgres_url, rotated_keyring, TempStore};
+pub use temp_store::{
+    keyring, on_every_backend, on_fresh_postgres, on_two_handles_of_every_backend, postgres_url, rotated_keyring,
+    TempStore,
+};

@@ -65,6 +65,24 @@ where
     .await;
 }
 
+/// Runs `test` with two store handles on one database, as two instances of Warden have: one SQLite
+/// file, then (with `WARDEN_TEST_POSTGRES_URL`) one fresh PostgreSQL database.
+pub async fn on_two_handles_of_every_backend<F, Fut>(test: F)
+where
+    F: Fn(Store, Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let t = TempStore::sqlite().await;
+    let other = Store::open(&t.sqlite_url(), keyring()).await.expect("open the SQLite store again");
+    test(t.store.clone(), other).await;
+    on_fresh_postgres(|url| async move {
+        let open = || Store::open(&url, keyring());
+        let (a, b) = (open().await.expect("open PostgreSQL store"), open().await.expect("open it again"));
+        test(a, b).await;
+    })
+    .await;
+}
+
 /// Runs `test` with the URL of a new, empty PostgreSQL database (no schema yet), dropped after; when
 /// `WARDEN_TEST_POSTGRES_URL` is unset, says so and skips it.
 pub async fn on_fresh_postgres<F, Fut>(test: F)

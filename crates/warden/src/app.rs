@@ -174,6 +174,9 @@ impl App {
                 let exporter = metrics::install()?;
                 firewall::observe::describe_metrics();
                 hss::describe_metrics();
+                if config.devices.is_some() {
+                    crate::devices_metrics::describe();
+                }
                 Some((bind("metrics.listen", addr).await?, exporter))
             }
             None => None,

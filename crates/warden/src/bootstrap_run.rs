@@ -11,7 +11,7 @@
 //! fails or is refused is recorded as `device.bootstrap_failed` and stores nothing. Keys are never
 //! logged nor put into events.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::coaps_run::PskDirectory;
+use crate::devices_metrics::{self, Bootstrap};
 use crate::devices_run::DevicesConfig;
 use crate::error::ServeError;
 use crate::platform::Task;
@@ -252,40 +253,95 @@ async fn serve_plain(core: Arc<Core>, socket: Option<Arc<UdpSocket>>, stop: Canc
     }
 }
 
-/// Stores provisioned credentials and records the outcome of each bootstrap until `stop`.
+/// Bootstraps in progress whose starting PSK identity is kept (past it, they are forgotten and
+/// those bootstraps fail cleanly at the finish).
+const BASELINES: usize = 65_536;
+
+/// Stores provisioned credentials and records the outcome of each bootstrap.
+struct Recorder {
+    store: Store,
+    server_psks: Arc<PskDirectory>,
+    /// The LwM2M-server PSK identity each endpoint had when its bootstrap started here (`None`: it
+    /// had none): what the finished bootstrap may replace ([`store::Tx::put_bootstrapped_psk`]).
+    baselines: HashMap<String, Option<String>>,
+}
+
+impl Recorder {
+    fn new(store: Store, server_psks: Arc<PskDirectory>) -> Self {
+        Recorder { store, server_psks, baselines: HashMap::new() }
+    }
+
+    /// Keeps the PSK identity `endpoint` has as its bootstrap starts.
+    async fn started(&mut self, endpoint: &str) {
+        match self.store.device_psk_identity(endpoint).await {
+            Ok(identity) => {
+                if self.baselines.len() >= BASELINES {
+                    self.baselines.clear();
+                }
+                self.baselines.insert(endpoint.to_string(), identity);
+            }
+            Err(e) => {
+                self.baselines.remove(endpoint);
+                tracing::warn!(error = %e, endpoint, "the PSK a bootstrap replaces was not read; it will not be stored");
+            }
+        }
+    }
+
+    async fn on(&mut self, e: BsEvent) {
+        let store = &self.store;
+        match e {
+            BsEvent::Started { endpoint, peer, secure } => {
+                devices_metrics::bootstrap(Bootstrap::Started);
+                if secure {
+                    self.started(&endpoint).await;
+                }
+                tracing::info!(endpoint, %peer, secure, "LwM2M bootstrap started");
+            }
+            BsEvent::Finished { peer, account } => {
+                let baseline = self.baselines.remove(&account.endpoint);
+                finished(store, &self.server_psks, peer, account, baseline).await
+            }
+            BsEvent::Failed { endpoint, peer, step, reason } => {
+                self.baselines.remove(&endpoint);
+                devices_metrics::bootstrap(Bootstrap::Failed);
+                let detail =
+                    serde_json::json!({"endpoint": endpoint, "peer": peer.to_string(), "step": step, "reason": reason});
+                event(store, None, EventKind::DeviceBootstrapFailed, &detail).await;
+            }
+            BsEvent::Refused { peer, endpoint: Some(endpoint), code, reason } => {
+                devices_metrics::bootstrap(Bootstrap::Refused);
+                let detail = serde_json::json!({
+                    "endpoint": endpoint, "peer": peer.to_string(), "step": "request",
+                    "reason": format!("{code}: {reason}"),
+                });
+                event(store, None, EventKind::DeviceBootstrapFailed, &detail).await;
+            }
+            BsEvent::Refused { peer, endpoint: None, code, reason } => {
+                devices_metrics::bootstrap(Bootstrap::Refused);
+                tracing::debug!(%peer, %code, reason, "bootstrap request refused");
+            }
+            BsEvent::Malformed { peer, reason } => {
+                coap::metrics::refused(coap::metrics::Refusal::Malformed);
+                tracing::debug!(%peer, reason, "malformed bootstrap datagram")
+            }
+        }
+    }
+}
+
+/// Records the bootstraps' outcomes ([`Recorder`]) until `stop`.
 async fn record(
     mut events: mpsc::Receiver<BsEvent>,
     store: Store,
     server_psks: Arc<PskDirectory>,
     stop: CancellationToken,
 ) {
+    let mut recorder = Recorder::new(store, server_psks);
     loop {
         let e = tokio::select! {
             _ = stop.cancelled() => break,
             e = events.recv() => match e { Some(e) => e, None => break },
         };
-        match e {
-            BsEvent::Started { endpoint, peer, secure } => {
-                tracing::info!(endpoint, %peer, secure, "LwM2M bootstrap started");
-            }
-            BsEvent::Finished { peer, account } => finished(&store, &server_psks, peer, account).await,
-            BsEvent::Failed { endpoint, peer, step, reason } => {
-                let detail =
-                    serde_json::json!({"endpoint": endpoint, "peer": peer.to_string(), "step": step, "reason": reason});
-                event(&store, None, EventKind::DeviceBootstrapFailed, &detail).await;
-            }
-            BsEvent::Refused { peer, endpoint: Some(endpoint), code, reason } => {
-                let detail = serde_json::json!({
-                    "endpoint": endpoint, "peer": peer.to_string(), "step": "request",
-                    "reason": format!("{code}: {reason}"),
-                });
-                event(&store, None, EventKind::DeviceBootstrapFailed, &detail).await;
-            }
-            BsEvent::Refused { peer, endpoint: None, code, reason } => {
-                tracing::debug!(%peer, %code, reason, "bootstrap request refused");
-            }
-            BsEvent::Malformed { peer, reason } => tracing::debug!(%peer, reason, "malformed bootstrap datagram"),
-        }
+        recorder.on(e).await;
     }
 }
 
@@ -296,8 +352,17 @@ async fn event(store: &Store, imsi: Option<&ids::Imsi>, kind: EventKind, detail:
 }
 
 /// A finished bootstrap: the PSK account replaces the device's CoAPs PSK (with its audit entry, in
-/// one transaction), the CoAPs keys are reloaded, and `device.bootstrapped` is recorded.
-async fn finished(store: &Store, server_psks: &PskDirectory, peer: SocketAddr, account: Account) {
+/// one transaction) if that is still the one it had when this bootstrap started (`baseline`; another
+/// instance's bootstrap of the same endpoint may have finished first: then nothing is stored, the
+/// bootstrap is recorded as failed and the device, whose new key is not accepted, bootstraps again),
+/// the CoAPs keys are reloaded, and `device.bootstrapped` is recorded.
+async fn finished(
+    store: &Store,
+    server_psks: &PskDirectory,
+    peer: SocketAddr,
+    account: Account,
+    baseline: Option<Option<String>>,
+) {
     let mut detail = serde_json::json!({
         "endpoint": account.endpoint, "peer": peer.to_string(),
         "security_mode": if account.mode == SecurityMode::Psk { "psk" } else { "nosec" },
@@ -305,18 +370,29 @@ async fn finished(store: &Store, server_psks: &PskDirectory, peer: SocketAddr, a
         "lifetime": account.lifetime, "binding": account.binding,
     });
     if account.mode != SecurityMode::Psk {
+        devices_metrics::bootstrap(Bootstrap::Provisioned);
         event(store, None, EventKind::DeviceBootstrapped, &detail).await;
         return;
     }
     detail["psk_identity"] = account.identity.clone().into();
-    match store_psk(store, &account).await {
+    let stored = match &baseline {
+        Some(previous) => store_psk(store, &account, previous.as_deref()).await,
+        None => Err(store::StoreError::Conflict("the start of this bootstrap was not recorded".into())),
+    };
+    match stored {
         Ok(imsi) => {
+            devices_metrics::bootstrap(Bootstrap::Provisioned);
             if let Err(e) = server_psks.load(store).await {
                 tracing::warn!(error = %e, "CoAPs PSKs not reloaded after a bootstrap; the periodic reload will");
             }
             event(store, imsi.as_ref(), EventKind::DeviceBootstrapped, &detail).await;
         }
         Err(e) => {
+            devices_metrics::bootstrap(if matches!(e, store::StoreError::Conflict(_)) {
+                Bootstrap::Superseded
+            } else {
+                Bootstrap::NotStored
+            });
             let detail = serde_json::json!({
                 "endpoint": account.endpoint, "peer": peer.to_string(), "step": "store",
                 "reason": format!("the provisioned PSK was not stored: {e}"),
@@ -326,9 +402,14 @@ async fn finished(store: &Store, server_psks: &PskDirectory, peer: SocketAddr, a
     }
 }
 
-async fn store_psk(store: &Store, account: &Account) -> Result<Option<ids::Imsi>, store::StoreError> {
+async fn store_psk(
+    store: &Store,
+    account: &Account,
+    previous: Option<&str>,
+) -> Result<Option<ids::Imsi>, store::StoreError> {
     let mut tx = store.begin().await?;
-    let (tenant, imsi) = tx.put_bootstrapped_psk(&account.endpoint, &account.identity, account.key.clone()).await?;
+    let (tenant, imsi) =
+        tx.put_bootstrapped_psk(&account.endpoint, &account.identity, account.key.clone(), previous).await?;
     let after = serde_json::json!({
         "endpoint": account.endpoint, "identity": account.identity, "server_uri": account.server_uri,
         "imsi": imsi.as_ref().map(|i| i.to_string()), "tenant": tenant,
@@ -337,4 +418,80 @@ async fn store_psk(store: &Store, account: &Account) -> Result<Option<ids::Imsi>
     tx.append_audit(&actor.audit_entry(&tenant, "devices.bootstrap.provision", &account.endpoint, (), &after)).await?;
     tx.commit().await?;
     Ok(imsi)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use store::events::EventFilter;
+    use zeroize::Zeroizing;
+
+    fn account(identity: &str, key: u8) -> Account {
+        Account {
+            endpoint: "meter-7".into(),
+            mode: SecurityMode::Psk,
+            server_uri: "coaps://127.0.0.1:5684".into(),
+            identity: identity.into(),
+            key: Zeroizing::new(vec![key; 16]),
+            short_server_id: 1,
+            lifetime: 300,
+            binding: "U".into(),
+        }
+    }
+
+    fn started() -> BsEvent {
+        BsEvent::Started { endpoint: "meter-7".into(), peer: "127.0.0.1:40001".parse().unwrap(), secure: true }
+    }
+
+    fn finished(identity: &str, key: u8) -> BsEvent {
+        BsEvent::Finished { peer: "127.0.0.1:40001".parse().unwrap(), account: account(identity, key) }
+    }
+
+    async fn kinds(store: &Store) -> Vec<(String, String)> {
+        let events = store.list_events(&store::access::Scope::Operator, &EventFilter::default(), 0, 100).await.unwrap();
+        events.into_iter().map(|e| (e.kind, e.detail)).collect()
+    }
+
+    /// Two instances (each its own store handle on one database) bootstrap one endpoint at the same
+    /// time: the first Bootstrap-Finish recorded is stored, the other stores nothing and is recorded
+    /// as failed (the device, whose key is then not accepted, bootstraps again); the retry, started
+    /// after that finish, replaces the key. Both orders of the finishes, and finishes at once.
+    #[tokio::test]
+    async fn overlapping_bootstraps_of_one_endpoint_store_one_outcome() {
+        async fn race(a: Store, b: Store) {
+            let psks = || Arc::new(PskDirectory::new(PskRole::Server));
+            let (mut one, mut two) = (Recorder::new(a.clone(), psks()), Recorder::new(b.clone(), psks()));
+            // Both start from "no PSK", then finish at once.
+            one.on(started()).await;
+            two.on(started()).await;
+            tokio::join!(one.on(finished("wd-one", 0x01)), two.on(finished("wd-two", 0x02)));
+            let keys = a.device_psk_keys().await.unwrap();
+            assert_eq!(keys.len(), 1);
+            let winner = keys[0].identity.clone();
+            let want: &[u8] = if winner == "wd-one" { &[0x01; 16] } else { &[0x02; 16] };
+            assert!(["wd-one", "wd-two"].contains(&winner.as_str()) && &**keys[0].key == want, "{winner}");
+            let seen = kinds(&a).await;
+            let ok: Vec<_> = seen.iter().filter(|(k, _)| k == "device.bootstrapped").collect();
+            let failed: Vec<_> = seen.iter().filter(|(k, _)| k == "device.bootstrap_failed").collect();
+            assert_eq!((ok.len(), failed.len()), (1, 1), "{seen:?}");
+            assert!(ok[0].1.contains(&winner), "{seen:?}");
+            assert!(failed[0].1.contains("another bootstrap finished first"), "{seen:?}");
+            assert!(!failed[0].1.contains(&winner), "the loser's detail: {seen:?}");
+
+            // The loser's device bootstraps again (after the winner finished): its key replaces it.
+            two.on(started()).await;
+            // Meanwhile the winner's instance runs a bootstrap it started from the same state and
+            // that finishes after the retry: refused, the retry's key stays.
+            one.on(started()).await;
+            two.on(finished("wd-retry", 0x03)).await;
+            one.on(finished("wd-late", 0x04)).await;
+            let keys = b.device_psk_keys().await.unwrap();
+            assert_eq!((keys.len(), keys[0].identity.as_str(), &**keys[0].key), (1, "wd-retry", &[0x03; 16][..]));
+
+            // A bootstrap whose start was not seen here (e.g. the recorder restarted) stores nothing.
+            one.on(finished("wd-unknown", 0x05)).await;
+            assert_eq!(a.device_psk_identity("meter-7").await.unwrap().as_deref(), Some("wd-retry"));
+        }
+        testkit::on_two_handles_of_every_backend(race).await;
+    }
 }

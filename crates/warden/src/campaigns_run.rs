@@ -214,6 +214,7 @@ impl Engine {
             Err((state, reason)) => (*state, reason.clone(), EventKind::DeviceFirmwareFailed),
         };
         self.set_state(c, endpoint, state, &reason, None).await;
+        crate::devices_metrics::firmware(state);
         if state == "skipped" {
             return;
         }

@@ -24,6 +24,7 @@ mod coaps_run;
 mod config;
 mod detection_record;
 mod devices_cmd;
+mod devices_metrics;
 mod devices_run;
 mod dpi_bench;
 mod edge_runtime;

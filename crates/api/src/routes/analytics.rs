@@ -79,15 +79,17 @@ fn view(d: Detection) -> DetectionView {
     }
 }
 
-/// Detection filters.
+/// The paging and filters both detection lists take ([`DetectionQuery`], [`DetectionsQuery`]),
+/// flattened into each (unknown parameters are refused by the outer query) and listed first in each
+/// path's parameters.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub struct DetectionQuery {
+pub struct DetectionFilters {
     /// Cursor from the previous page.
     pub cursor: Option<String>,
     /// Items per page (1–1000, default 100).
     #[param(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "page_size")]
     pub limit: Option<u32>,
     /// Only this kind.
     #[param(pattern = "^[a-z0-9_]{1,48}$")]
@@ -95,6 +97,38 @@ pub struct DetectionQuery {
     /// Only this status: `open`, `acknowledged` or `resolved`.
     #[param(pattern = "^(open|acknowledged|resolved)$")]
     pub status: Option<String>,
+}
+
+/// `limit` from its query-string text: a flattened field reaches serde as text, which the derived
+/// number parsing would refuse, and without its path, so the error names it as the extractor did
+/// for a field that is not flattened (`limit: invalid digit found in string`).
+fn page_size<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    struct Text;
+    impl serde::de::Visitor<'_> for Text {
+        type Value = Option<u32>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an integer")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            v.parse().map(Some).map_err(|e| E::custom(format_args!("limit: {e}")))
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            u32::try_from(v).map(Some).map_err(|e| E::custom(format_args!("limit: {e}")))
+        }
+    }
+    d.deserialize_any(Text)
+}
+
+/// Detection filters.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DetectionQuery {
+    /// Paging, kind and status (in the document through `params(DetectionFilters, …)`: utoipa's
+    /// `IntoParams` does not follow `flatten`).
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub filters: DetectionFilters,
     /// Only this SIM.
     #[param(pattern = "^[0-9]{6,15}$")]
     pub imsi: Option<String>,
@@ -128,31 +162,27 @@ fn status(text: &str) -> ApiResult<DetectionStatus> {
 }
 
 /// The detections of the caller's SIMs, newest first (operator admins see every tenant's).
-#[utoipa::path(get, path = "/analytics/detections", tag = "analytics", params(DetectionQuery),
+#[utoipa::path(get, path = "/analytics/detections", tag = "analytics", params(DetectionFilters, DetectionQuery),
     responses((status = 200, body = DetectionPage), Problems), security(("bearer" = [])))]
 pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<DetectionQuery>) -> ApiResult<axum::Json<DetectionPage>> {
-    let (limit, filter) = checked(&caller, q.limit, q.kind.as_deref(), q.status.as_deref())?;
+    let (limit, filter) = checked(&caller, &q.filters)?;
     let filter = DetectionFilter {
         imsi: q.imsi.as_deref().map(imsi).transpose()?.map(|i| i.to_string()),
         since: q.since,
         ..filter
     };
-    page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
+    page(&st, &caller, &filter, q.filters.cursor.as_deref(), limit).await
 }
 
 /// What both detection lists check first: read access, the page size, the kind and the status.
-fn checked(
-    caller: &crate::auth::Caller,
-    limit: Option<u32>,
-    kind: Option<&str>,
-    status_text: Option<&str>,
-) -> ApiResult<(i64, DetectionFilter)> {
+fn checked(caller: &crate::auth::Caller, q: &DetectionFilters) -> ApiResult<(i64, DetectionFilter)> {
     caller.require(Action::Read)?;
-    let limit = PageQuery { cursor: None, limit }.limit()?;
+    let limit = PageQuery { cursor: None, limit: q.limit }.limit()?;
+    let kind = q.kind.as_deref();
     if let Some(k) = kind.filter(|k| !valid_kind(k)) {
         return Err(ApiError::bad_request(format!("kind {k:?}: 1–48 of a-z, 0-9 and _")));
     }
-    let status = status_text.map(status).transpose()?;
+    let status = q.status.as_deref().map(status).transpose()?;
     Ok((limit, DetectionFilter { kind: kind.map(str::to_string), status, ..Default::default() }))
 }
 
@@ -175,17 +205,11 @@ async fn page(
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DetectionsQuery {
-    /// Cursor from the previous page.
-    pub cursor: Option<String>,
-    /// Items per page (1–1000, default 100).
-    #[param(minimum = 1, maximum = 1000)]
-    pub limit: Option<u32>,
-    /// Only this kind.
-    #[param(pattern = "^[a-z0-9_]{1,48}$")]
-    pub kind: Option<String>,
-    /// Only this status: `open`, `acknowledged` or `resolved`.
-    #[param(pattern = "^(open|acknowledged|resolved)$")]
-    pub status: Option<String>,
+    /// Paging, kind and status (in the document through `params(DetectionFilters, …)`: utoipa's
+    /// `IntoParams` does not follow `flatten`).
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub filters: DetectionFilters,
     /// Only this SIM (its IMSI; `imsi` is the same filter).
     #[param(pattern = "^[0-9]{6,15}$")]
     pub sim: Option<String>,
@@ -207,13 +231,13 @@ fn instant(name: &str, text: Option<&str>) -> ApiResult<Option<i64>> {
 
 /// The detections of the caller's SIMs, newest (by last report) first: the stable path of issue
 /// #17, filtered by kind, status, SIM and time window (operator admins see every tenant's).
-#[utoipa::path(get, path = "/detections", tag = "analytics", params(DetectionsQuery),
+#[utoipa::path(get, path = "/detections", tag = "analytics", params(DetectionFilters, DetectionsQuery),
     responses((status = 200, body = DetectionPage), Problems), security(("bearer" = [])))]
 pub async fn detections(
     Ctx { st, caller }: Ctx,
     Query(q): Query<DetectionsQuery>,
 ) -> ApiResult<axum::Json<DetectionPage>> {
-    let (limit, filter) = checked(&caller, q.limit, q.kind.as_deref(), q.status.as_deref())?;
+    let (limit, filter) = checked(&caller, &q.filters)?;
     let sim = match (q.sim.as_deref(), q.imsi.as_deref()) {
         (Some(a), Some(b)) if a != b => {
             return Err(ApiError::bad_request(format!("sim {a:?} and imsi {b:?}: name one SIM")));
@@ -231,7 +255,7 @@ pub async fn detections(
         }
     }
     let filter = DetectionFilter { imsi: sim.map(|i| i.to_string()), since, until, ..filter };
-    page(&st, &caller, &filter, q.cursor.as_deref(), limit).await
+    page(&st, &caller, &filter, q.filters.cursor.as_deref(), limit).await
 }
 
 /// One detection.

@@ -8,12 +8,13 @@
 //! enrolment page (axe-core there too), then keeps the recovery codes. Screenshots are written to
 //! `target/portal-screenshots/`. Also: every page of the portal as an operator admin (axe-core and a
 //! screenshot each), a SIM suspended and activated from its page, the generic step-up dialog and
-//! approval notice, and tenant isolation through the UI. Skipped when chromium or node is missing,
+//! approval notice, and tenant isolation through the UI; and a SIM page's Device section with a real
+//! LwM2M client (npm `lwm2m-node-lib`) and its Refresh. Skipped when chromium or node is missing,
 //! except under CI.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cmp::totp::{self, Params};
@@ -30,16 +31,23 @@ async fn enrol_operator(api: &str, operator: &str, username: &str) -> (String, V
     common::enrol_totp(api, username).await
 }
 
-/// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.
-async fn drive(chromium: PathBuf, dir: PathBuf, n: &common::Node, env: &[(&str, &str)]) -> serde_json::Value {
+/// The browser script `script` of tests/browser (`dir`) against the node's portal in `chromium`, with
+/// `env`; screenshots go to `target/portal-screenshots/`.
+fn browser_script(chromium: &Path, dir: &Path, n: &common::Node, script: &str, env: &[(&str, &str)]) -> Command {
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let mut cmd = Command::new("node");
-    cmd.current_dir(&dir)
-        .arg("portal.mjs")
+    cmd.current_dir(dir)
+        .arg(script)
         .env("PORTAL_URL", format!("http://{}", n.http))
         .env("CHROMIUM", chromium)
         .env("SCREENSHOTS", &shots)
         .envs(env.iter().copied());
+    cmd
+}
+
+/// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.
+async fn drive(chromium: PathBuf, dir: PathBuf, n: &common::Node, env: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = browser_script(&chromium, &dir, n, "portal.mjs", env);
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run node")).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -234,23 +242,19 @@ async fn security_page_and_traffic_policy_in_chromium() {
     assert_eq!(s, 200, "{r}");
     plant_detection(&n, "8b", "acme-dns-1", "acme", imsi, "dns_tunnelling", 0.9).await;
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&browser_dir)
-        .arg("portal.mjs")
-        .env("FLOW", "security")
-        .env("PORTAL_URL", format!("http://{}", n.http))
-        .env("CHROMIUM", chromium)
-        .env("SCREENSHOTS", &shots)
-        .env("TENANT", "acme")
-        .env("USERNAME", "ann")
-        .env("PASSWORD", PASSWORD)
-        .env("TOTP_SECRET", &secret)
-        .env("RECOVERY", &codes[0])
-        .env("SIM_IMSI", imsi)
-        .env("DETECTION", "acme-scan-1")
-        .env("UNDO_DETECTION", "acme-dns-1")
-        .env("OTHER_DETECTION", "globex-scan-1");
+    let env = [
+        ("FLOW", "security"),
+        ("TENANT", "acme"),
+        ("USERNAME", "ann"),
+        ("PASSWORD", PASSWORD),
+        ("TOTP_SECRET", secret.as_str()),
+        ("RECOVERY", codes[0].as_str()),
+        ("SIM_IMSI", imsi),
+        ("DETECTION", "acme-scan-1"),
+        ("UNDO_DETECTION", "acme-dns-1"),
+        ("OTHER_DETECTION", "globex-scan-1"),
+    ];
+    let cmd = browser_script(&chromium, &browser_dir, &n, "portal.mjs", &env);
     // Ann quarantined the SIM with a fresh factor: it is aged, so that lifting asks for a step-up.
     let f = run_with_aged_factor(cmd, &n, "the browser did not reach the quarantine").await;
 
@@ -516,18 +520,8 @@ async fn the_sim_page_shows_its_lwm2m_device_in_chromium() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&browser_dir)
-        .arg("portal.mjs")
-        .env("FLOW", "device")
-        .env("PORTAL_URL", format!("http://{}", n.http))
-        .env("CHROMIUM", chromium)
-        .env("SCREENSHOTS", &shots)
-        .env("TENANT", "acme")
-        .env("USERNAME", "ann")
-        .env("PASSWORD", PASSWORD)
-        .env("SIM_IMSI", imsi);
+    let env = [("FLOW", "device"), ("TENANT", "acme"), ("USERNAME", "ann"), ("PASSWORD", PASSWORD), ("SIM_IMSI", imsi)];
+    let cmd = browser_script(&chromium, &browser_dir, &n, "portal.mjs", &env);
     let f = run_synced(cmd, "the browser did not show the device", async || {
         client.send("set /3/0 9 42");
         client.expect("set");

@@ -186,46 +186,33 @@ impl Store {
 
     /// Records the IMEI comparison: the reported IMEI and, when it differs, the HSS's.
     pub async fn device_imei_checked(&self, endpoint: &str, reported: &str, hss_differs: Option<&str>) -> Result<()> {
-        sqlx::query(
-            "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 WHERE endpoint = $1",
-        )
-        .bind(endpoint)
-        .bind(reported)
-        .bind(hss_differs)
-        .bind(crate::now())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let sql = "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 WHERE endpoint = $1";
+        self.update_snapshot(sql, endpoint, reported.to_string(), hss_differs.map(str::to_string)).await
     }
 
     /// The device was heard from at `at` (a registration update) through `instance`.
     pub async fn device_seen(&self, endpoint: &str, instance: &str, at: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE device_snapshots SET last_seen = $2, instance = $3, registered = 1, updated_at = $4 \
-             WHERE endpoint = $1 AND last_seen <= $2",
-        )
-        .bind(endpoint)
-        .bind(at)
-        .bind(instance)
-        .bind(crate::now())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+        let sql = "UPDATE device_snapshots SET last_seen = $2, instance = $3, registered = 1, updated_at = $4 \
+                   WHERE endpoint = $1 AND last_seen <= $2";
+        self.update_snapshot(sql, endpoint, at, instance.to_string()).await
     }
 
     /// The device de-registered or expired at `instance`: no longer registered, unless another
     /// instance holds it by now.
     pub async fn device_gone(&self, endpoint: &str, instance: &str, at: i64) -> Result<()> {
-        sqlx::query(
-            "UPDATE device_snapshots SET registered = 0, last_seen = $3, updated_at = $4 \
-             WHERE endpoint = $1 AND instance = $2",
-        )
-        .bind(endpoint)
-        .bind(instance)
-        .bind(at)
-        .bind(crate::now())
-        .execute(self.pool())
-        .await?;
+        let sql = "UPDATE device_snapshots SET registered = 0, last_seen = $3, updated_at = $4 \
+                   WHERE endpoint = $1 AND instance = $2";
+        self.update_snapshot(sql, endpoint, instance.to_string(), at).await
+    }
+
+    /// Runs `sql`, an UPDATE of one device's row: `$1` its endpoint, `$2` and `$3` the values, `$4`
+    /// the time of the write.
+    async fn update_snapshot<A, B>(&self, sql: &str, endpoint: &str, a: A, b: B) -> Result<()>
+    where
+        A: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+        B: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
+    {
+        sqlx::query(sql).bind(endpoint).bind(a).bind(b).bind(crate::now()).execute(self.pool()).await?;
         Ok(())
     }
 

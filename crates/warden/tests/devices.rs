@@ -197,6 +197,9 @@ async fn lwm2m_node_lib_registers_is_managed_through_the_api_and_deregisters() {
     client.expect("updated");
     let after = http("GET", &dev_url, &token, None).await.1["updated_at"].as_i64().unwrap();
     assert!(after > before, "updated_at {before} -> {after}");
+    // That update came within a minute of the refresh's write: last_seen is not written again (coalesced).
+    let snap = http("GET", &sim_devices, &token, None).await.1["items"][0].clone();
+    assert_eq!(snap["last_seen"], snap["objects_read_at"], "{snap}");
     client.send("deregister");
     client.expect("deregistered");
     until("the device gone", async || (http("GET", &dev_url, &token, None).await.0 == 404).then_some(json!(null)))

@@ -100,6 +100,16 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     assert_eq!(findings["me_after_logout"], 401);
 }
 
+/// Makes tenant `acme`, whose people log in with a password alone, and its tenant operator `ann`.
+async fn acme_with_ann(api: &str, operator: &str) {
+    let (s, r) =
+        http("POST", &format!("{api}/tenants"), operator, Some(json!({"name": "acme", "mfa_required": false}))).await;
+    assert_eq!(s, 201, "{r}");
+    let user = json!({"username": "ann", "password": PASSWORD, "role": "tenant_operator", "tenant": "acme"});
+    let (s, r) = http("POST", &format!("{api}/users"), operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+}
+
 /// Tenant isolation through the portal: a person of tenant `acme` sees only acme's SIMs in the list
 /// and on the dashboard; globex's SIM is "not found" on its page, and a change to it from the page's
 /// session is refused (404, as if it did not exist); operator pages are not theirs.
@@ -113,12 +123,7 @@ async fn a_tenant_sees_only_its_sims_in_chromium() {
     let _server = n.start().await;
     let api = n.api();
     // The CLI's import does not make tenants; acme's people log in with a password alone.
-    let (s, r) =
-        http("POST", &format!("{api}/tenants"), &operator, Some(json!({"name": "acme", "mfa_required": false}))).await;
-    assert_eq!(s, 201, "{r}");
-    let user = json!({"username": "ann", "password": PASSWORD, "role": "tenant_operator", "tenant": "acme"});
-    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
-    assert_eq!(s, 201, "{r}");
+    acme_with_ann(&api, &operator).await;
 
     let env = [
         ("FLOW", "tenant"),
@@ -488,12 +493,7 @@ async fn the_sim_page_shows_its_lwm2m_device_in_chromium() {
     let operator = n.admin_token();
     let _server = n.start().await;
     let api = n.api();
-    let (s, r) =
-        http("POST", &format!("{api}/tenants"), &operator, Some(json!({"name": "acme", "mfa_required": false}))).await;
-    assert_eq!(s, 201, "{r}");
-    let user = json!({"username": "ann", "password": PASSWORD, "role": "tenant_operator", "tenant": "acme"});
-    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
-    assert_eq!(s, 201, "{r}");
+    acme_with_ann(&api, &operator).await;
     // The HSS saw another IMEI for the SIM than the device reports.
     let imsi = "001010000000001";
     let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());

@@ -2,8 +2,9 @@
 // IMSI range of a segment and, for the operator, tenant; cursor paging with `next_cursor`, 50 a page
 // or `limit` of the hash; the
 // filters live in the hash so the back button and links work) and one SIM (`#/sims/<imsi>`: its
-// state, serving MME, bound IMEIs, the actions its caller's role allows, its traffic policy and
-// detections (traffic.js) and its event timeline).
+// state, serving MME, bound IMEIs, the actions its caller's role allows, the LwM2M device it is in
+// (what objects 3/4 reported, registration, IMEI mismatch, a Refresh for roles that may act), its
+// traffic policy and detections (traffic.js) and its event timeline).
 // Step-up and approvals are handled by api.js for every action.
 import { h, page, table, field, options, when, confirmDialog, button, messages, notFoundPage, swapPage } from './dom.js';
 import { call, get, problem } from './api.js';
@@ -111,6 +112,51 @@ function facts(sim) {
   return h('dl', { class: 'me', id: 'sim-facts' }, rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
 }
 
+/** Text of a value the device may not have reported. */
+const orNone = (v, unit = '') => (v === null || v === undefined ? 'not reported' : `${v}${unit}`);
+
+function deviceFacts(d, i) {
+  const imei = d.imei_mismatch
+    ? h('strong', { class: 'error' }, `Mismatch: the device reports ${d.reported_imei}, the network last saw ${d.imei_mismatch}`)
+    : d.reported_imei ? `No mismatch (the device reports ${d.reported_imei})` : 'No IMEI reported';
+  const rows = [
+    ['Endpoint', d.endpoint],
+    ['State', d.registered ? `Registered (instance ${d.instance})` : 'Not registered'],
+    ['Model', orNone(d.model)], ['Manufacturer', orNone(d.manufacturer)],
+    ['Firmware version', orNone(d.firmware_version)], ['Serial number', orNone(d.serial)],
+    ['Battery', orNone(d.battery, ' %')], ['Signal', orNone(d.signal_dbm, ' dBm')],
+    ['Registered', when(d.registered_at)], ['Last seen', when(d.last_seen)],
+    ['Objects read', d.objects_read_at ? when(d.objects_read_at) : 'not yet'],
+    ['IMEI check', imei],
+  ];
+  return h('dl', { class: 'me', id: 'device-' + i },
+    rows.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)]));
+}
+
+/** The "Device" section: the LwM2M device(s) linked to this SIM, from the stored snapshots. */
+async function deviceSection(imsi, me, reload, bad) {
+  const r = await call('GET', `/sims/${encodeURIComponent(imsi)}/devices`);
+  const body = [];
+  if (r.status !== 200) {
+    body.push(h('p', { class: 'error' }, problem(r, 'The device could not be read.')));
+  } else if (r.data.items.length === 0) {
+    body.push(h('p', { id: 'device-none' }, 'No LwM2M device has registered with this SIM.'));
+  } else {
+    r.data.items.forEach((d, i) => {
+      if (r.data.items.length > 1) body.push(h('h3', {}, i === 0 ? 'Latest device' : 'Earlier device'));
+      body.push(deviceFacts(d, i));
+      if (roles.changer(me) && d.registered) {
+        body.push(h('div', { class: 'actions' }, button('Refresh', async () => {
+          const a = await call('POST', `/devices/${encodeURIComponent(d.endpoint)}/refresh`);
+          if (a.status === 200) return reload('The device was read again.');
+          if (!a.cancelled) bad(problem(a, 'The device could not be read.'));
+        }, { id: 'device-refresh-' + i, 'aria-label': 'Refresh device ' + d.endpoint })));
+      }
+    });
+  }
+  return h('section', { id: 'sim-device', 'aria-labelledby': 'device-title' }, h('h2', { id: 'device-title' }, 'Device'), ...body);
+}
+
 async function timeline(imsi) {
   // Oldest first from the API; a SIM's events are few, so one page of 1000 is read and shown newest first.
   const r = await call('GET', '/events?limit=1000&imsi=' + encodeURIComponent(imsi));
@@ -189,6 +235,7 @@ async function detail(params, me) {
     actions.length ? h('section', { 'aria-labelledby': 'actions-title' },
       h('h2', { id: 'actions-title' }, 'Actions'), h('div', { class: 'actions' }, actions)) : null,
     profileForm ? h('section', { 'aria-labelledby': 'profile-title' }, h('h2', { id: 'profile-title' }, 'Service profile'), profileForm) : null,
+    await deviceSection(sim.imsi, me, reload, msg.bad),
     ...(await trafficSections(sim.imsi, me, reload, msg.bad)),
     h('section', { 'aria-labelledby': 'events-title' }, h('h2', { id: 'events-title' }, 'Events'), await timeline(sim.imsi)),
   );

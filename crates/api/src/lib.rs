@@ -135,6 +135,8 @@ pub fn router(state: AppState) -> Router {
         .route("/devices/{endpoint}/read", post(routes::devices::read))
         .route("/devices/{endpoint}/write", post(routes::devices::write))
         .route("/devices/{endpoint}/execute", post(routes::devices::execute))
+        .route("/devices/{endpoint}/refresh", post(routes::devices::refresh))
+        .route("/sims/{imsi}/devices", get(routes::devices::of_sim))
         .route("/tenants", get(access::list_tenants).post(access::create_tenant))
         .route("/tenants/{name}", axum::routing::patch(mfa::patch_tenant))
         .route("/tokens", get(access::list_tokens).post(access::create_token))

@@ -308,6 +308,8 @@ pub struct Inner {
     pub ota: std::sync::OnceLock<otajobs::Engine>,
     /// The LwM2M server of this process, once `warden serve` has built it (`/devices`).
     pub devices: std::sync::OnceLock<Arc<lwm2m::runtime::Service>>,
+    /// What re-reads a device's objects 3/4 into its snapshot (`POST /devices/{endpoint}/refresh`).
+    pub device_refresh: std::sync::OnceLock<Arc<dyn crate::routes::devices::DeviceRefresh>>,
 }
 
 impl AppState {
@@ -325,6 +327,11 @@ impl AppState {
     /// Hands the API the LwM2M server running in this process (once; later calls are ignored).
     pub fn set_devices(&self, service: Arc<lwm2m::runtime::Service>) {
         let _ = self.0.devices.set(service);
+    }
+
+    /// Hands the API what refreshes device snapshots in this process (once; later calls are ignored).
+    pub fn set_device_refresh(&self, refresh: Arc<dyn crate::routes::devices::DeviceRefresh>) {
+        let _ = self.0.device_refresh.set(refresh);
     }
 
     /// State over `store`, telling `hss` about changes, with a shutdown token of its own.
@@ -361,6 +368,7 @@ impl AppState {
             firewall: std::sync::OnceLock::new(),
             ota: std::sync::OnceLock::new(),
             devices: std::sync::OnceLock::new(),
+            device_refresh: std::sync::OnceLock::new(),
         }))
     }
 

@@ -131,3 +131,99 @@ async fn a_reboot_by_a_person_with_a_stale_second_factor_needs_a_step_up() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(device.seen.lock().unwrap().last().map(String::as_str), Some("0.02 /3/0/4"));
 }
+
+/// A refresh as `warden serve` does it, minus the device: writes fixed values to the snapshot and
+/// counts its calls.
+struct Refresher {
+    store: store::Store,
+    calls: Mutex<Vec<String>>,
+}
+
+impl api::routes::devices::DeviceRefresh for Refresher {
+    fn refresh<'a>(
+        &'a self,
+        endpoint: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), lwm2m::server::OpError>> + Send + 'a>> {
+        Box::pin(async move {
+            self.calls.lock().unwrap().push(endpoint.to_string());
+            let objects = store::device_snapshots::DeviceObjects {
+                model: Some("refreshed".into()),
+                battery: Some(42),
+                ..Default::default()
+            };
+            assert!(self.store.device_objects_read(endpoint, &objects, 2_000).await.unwrap());
+            Ok(())
+        })
+    }
+}
+
+/// `GET /sims/{imsi}/devices` answers from the stored snapshots, tenant-isolated (another tenant's
+/// SIM and device are 404 like missing ones); `POST /devices/{endpoint}/refresh` reaches the
+/// refresher only for a device registered with this instance, needs a role that may act, is audited,
+/// and otherwise answers a precise 409: registered with another instance (named), or not registered.
+#[tokio::test]
+async fn sim_devices_from_snapshots_are_isolated_and_refreshed_only_where_registered() {
+    use store::device_snapshots::DeviceRegistration;
+    let api = Api::new().await;
+    let (acme, _acme_op, acme_viewer) = api.tenant("acme").await;
+    let (other, _, _) = api.tenant("other").await;
+    api.sims("acme", 1_010_000_000_001, 1, "standard").await;
+    api.sims("other", 1_010_000_000_002, 1, "standard").await;
+    let link = Some(("001010000000001", "acme"));
+    let reg = |endpoint, instance, at| DeviceRegistration { endpoint, link, at, instance };
+    // DEVICE is registered here (the in-process server); "moved" with instance hss-b; "old" left.
+    api.store.device_registered(&reg(DEVICE, "hss-a", 1_000)).await.unwrap();
+    api.store.device_registered(&reg("moved", "hss-b", 900)).await.unwrap();
+    api.store.device_registered(&reg("old", "hss-a", 800)).await.unwrap();
+    api.store.device_gone("old", "hss-a", 850).await.unwrap();
+    let theirs =
+        DeviceRegistration { endpoint: "theirs", link: Some(("001010000000002", "other")), at: 1, instance: "x" };
+    api.store.device_registered(&theirs).await.unwrap();
+
+    let sim_devices = "/api/v1/sims/001010000000001/devices";
+    let r = api.call("GET", sim_devices, &acme_viewer, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let items = r.json()["items"].as_array().unwrap().clone();
+    let names: Vec<&str> = items.iter().filter_map(|d| d["endpoint"].as_str()).collect();
+    assert_eq!(names, [DEVICE, "moved", "old"], "registered first, latest registration first");
+    assert_eq!((items[0]["tenant"].as_str(), items[0]["registered"].as_bool()), (Some("acme"), Some(true)));
+    assert_eq!((items[2]["registered"].as_bool(), items[2]["last_seen"].as_i64()), (Some(false), Some(850)));
+    // Another tenant: the SIM, its devices and a refresh are all 404.
+    assert_eq!(api.call("GET", sim_devices, &other, None).await.status, 404);
+    let mine = api.call("GET", "/api/v1/sims/001010000000002/devices", &other, None).await.json();
+    assert_eq!(mine["items"][0]["endpoint"], "theirs", "{mine}");
+    let refresh = |ep: &str| format!("/api/v1/devices/{ep}/refresh");
+    assert_eq!(api.call("POST", &refresh(DEVICE), &other, None).await.status, 404);
+    assert_eq!(api.call("POST", &refresh("theirs"), &acme, None).await.status, 404);
+    assert_eq!(api.call("POST", &refresh("nobody"), &acme, None).await.status, 404);
+
+    // Without an LwM2M server here, a registered device is elsewhere.
+    let r = api.call("POST", &refresh(DEVICE), &acme, None).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    let (_svc, _device) = with_device(&api).await;
+    let refresher = Arc::new(Refresher { store: api.store.clone(), calls: Mutex::new(vec![]) });
+    api.state.set_device_refresh(refresher.clone());
+
+    assert_eq!(api.call("POST", &refresh(DEVICE), &acme_viewer, None).await.status, 403, "a viewer may not act");
+    let r = api.call("POST", &refresh(DEVICE), &acme, None).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let v = r.json();
+    assert_eq!(
+        (v["model"].as_str(), v["battery"].as_i64(), v["objects_read_at"].as_i64()),
+        (Some("refreshed"), Some(42), Some(2_000))
+    );
+    let r = api.call("POST", &refresh("moved"), &acme, None).await;
+    let p = r.json();
+    assert_eq!((r.status.as_u16(), p["type"].as_str()), (409, Some("urn:warden:problem:device-elsewhere")), "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("hss-b"), "{p}");
+    let r = api.call("POST", &refresh("old"), &acme, None).await;
+    let p = r.json();
+    assert_eq!((r.status.as_u16(), p["type"].as_str()), (409, Some("urn:warden:problem:device-not-registered")), "{p}");
+    assert_eq!(*refresher.calls.lock().unwrap(), vec![DEVICE.to_string()], "only the device registered here is read");
+
+    let audit = api.call("GET", "/api/v1/audit?limit=100", &api.operator.clone(), None).await.json();
+    let refreshes: Vec<&serde_json::Value> =
+        audit["items"].as_array().unwrap().iter().filter(|e| e["action"] == "device.refresh").collect();
+    assert_eq!(refreshes.len(), 1, "{audit}");
+    assert_eq!(refreshes[0]["tenant"], "acme", "{audit}");
+}

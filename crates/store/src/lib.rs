@@ -53,6 +53,7 @@ pub mod copy;
 mod db;
 pub mod devcerts;
 pub mod device_psk;
+pub mod device_snapshots;
 mod devices;
 mod error;
 pub mod events;

@@ -225,6 +225,7 @@ impl App {
         let devices = crate::devices_run::DevicesPart::build(&config, &store).await?;
         if let (Some(p), Some(d)) = (&platform, &devices) {
             p.state().set_devices(d.service());
+            p.state().set_device_refresh(d.refresher());
         }
         if let (Some(p), Some(fw)) = (&platform, &firewall) {
             p.state().set_firewall(Arc::new(crate::firewall_view::View(fw.firewall().clone())));

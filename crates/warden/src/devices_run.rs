@@ -17,7 +17,7 @@ use std::sync::Arc;
 use cmp::EventKind;
 use lwm2m::content::{self, Value};
 use lwm2m::runtime::Service;
-use lwm2m::server::{Event, Operation, ServerConfig};
+use lwm2m::server::{Event, OpError, Operation, ServerConfig};
 use lwm2m::Path;
 use serde::Deserialize;
 use store::Store;
@@ -30,6 +30,11 @@ use crate::platform::Task;
 
 /// Profile reads in flight at once (registration storms do not become read storms).
 const PROFILE_READS: usize = 256;
+
+/// A registration update writes the device's `last_seen` to its snapshot at most this often (seconds)
+/// when nothing else changed: a million devices updating every minute do not become a million writes
+/// a minute.
+pub const SEEN_WRITE_SECS: i64 = 60;
 
 /// `[devices]`: the LwM2M server.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -314,8 +319,9 @@ pub struct DevicesPart {
     service: Arc<Service>,
     events: tokio::sync::mpsc::Receiver<Event>,
     socket: tokio::net::UdpSocket,
-    store: Store,
     read_objects: bool,
+    /// Links devices to SIMs and keeps their snapshots (shared with the API's refresh).
+    linker: Linker,
     /// The CoAPs (DTLS) listener in front of the same core.
     coaps: crate::coaps_run::CoapsPart,
     /// The bootstrap server, when `bootstrap_listen` is set.
@@ -374,12 +380,20 @@ impl DevicesPart {
             };
             crate::campaigns_run::Engine::new(service.clone(), store.clone(), config)
         });
+        let instance: Arc<str> = config.diameter.origin_host.as_str().into();
+        // Registrations live in memory: what this instance held before it started is gone.
+        match store.release_devices_of(&instance).await {
+            Ok(n) if n > 0 => tracing::info!(released = n, "device snapshots of a previous run marked not registered"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "device snapshots of a previous run not released"),
+        }
+        let linker = Linker { service: service.clone(), store: store.clone(), linked: Default::default(), instance };
         Ok(Some(DevicesPart {
             service,
             events,
             socket,
-            store: store.clone(),
             read_objects: dc.read_device_objects,
+            linker,
             coaps,
             bootstrap,
             campaigns,
@@ -391,15 +405,20 @@ impl DevicesPart {
         self.service.clone()
     }
 
+    /// What re-reads a device's objects 3/4 into its snapshot, for the API.
+    pub fn refresher(&self) -> Arc<dyn api::routes::devices::DeviceRefresh> {
+        Arc::new(self.linker.clone())
+    }
+
     /// The CoAP and CoAPs listeners and the event recorder; all stop on `stop`.
     pub fn start(self, stop: CancellationToken) -> Vec<Task> {
-        let DevicesPart { service, events, socket, store, read_objects, coaps, bootstrap, campaigns } = self;
+        let DevicesPart { service, events, socket, read_objects, linker, coaps, bootstrap, campaigns } = self;
         let s2 = stop.clone();
         let udp = service.clone().serve_udp(socket, async move { s2.cancelled().await });
         let dtls = coaps.run(stop.clone());
         let bootstrap = bootstrap.map(|b| b.start(stop.clone())).unwrap_or_default();
         let engine = campaigns.map(|e| e.run(stop.clone()));
-        let recorder = record(service, events, store, read_objects, stop);
+        let recorder = record(linker, events, read_objects, stop);
         let mut tasks: Vec<Task> = vec![
             ("LwM2M server (CoAP)", Box::pin(udp)),
             ("CoAPs (DTLS) listener", Box::pin(dtls)),
@@ -419,16 +438,21 @@ fn rand_u32() -> u32 {
     u32::from_be_bytes(b) ^ std::process::id().rotate_left(16)
 }
 
-/// Records registration events and links devices to SIMs until `stop`.
+/// Whether a device's object list (`/3`, `/3/0`, …) names `object`.
+fn lists_object(objects: &[String], object: &str) -> bool {
+    objects.iter().any(|p| p == object || p.starts_with(&format!("{object}/")))
+}
+
+/// Records registration events, links devices to SIMs and keeps their snapshots until `stop`.
 async fn record(
-    service: Arc<Service>,
+    linker: Linker,
     mut events: tokio::sync::mpsc::Receiver<Event>,
-    store: Store,
     read_objects: bool,
     stop: CancellationToken,
 ) {
-    let linked: Arc<std::sync::Mutex<HashMap<String, String>>> = Default::default();
     let reads = Arc::new(Semaphore::new(PROFILE_READS));
+    // When each registered device's last_seen was last written (coalescing, SEEN_WRITE_SECS).
+    let mut seen_written: HashMap<String, i64> = HashMap::new();
     loop {
         let e = tokio::select! {
             _ = stop.cancelled() => break,
@@ -436,43 +460,54 @@ async fn record(
         };
         match e {
             Event::Registered { endpoint, peer, unsecured, objects, replaced, lifetime } => {
-                let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
+                let ctx = linker.clone();
                 let objects: Vec<String> = objects.iter().map(|o| o.path().to_string()).collect();
                 let detail = serde_json::json!({
                     "endpoint": endpoint, "peer": peer.to_string(), "unsecured": unsecured,
                     "lifetime": lifetime, "objects": objects, "replaced": replaced,
                 });
-                let imsi = ctx.link_by_name(&endpoint).await;
+                let link = ctx.link_by_name(&endpoint).await;
+                let imsi = link.as_ref().map(|(i, _)| i.clone());
                 ctx.event(imsi.as_deref(), EventKind::DeviceRegistered, &detail.to_string()).await;
-                let has = |o: &str| objects.iter().any(|p| p == o || p.starts_with(&format!("{o}/")));
-                let (has3, has4) = (has("/3"), has("/4"));
+                let now = store::now();
+                let registration = store::device_snapshots::DeviceRegistration {
+                    endpoint: &endpoint,
+                    link: link.as_ref().map(|(i, t)| (i.as_str(), t.as_str())),
+                    at: now,
+                    instance: &ctx.instance,
+                };
+                if let Err(e) = ctx.store.device_registered(&registration).await {
+                    tracing::warn!(error = %e, "device snapshot not written");
+                }
+                seen_written.insert(endpoint.clone(), now);
+                let (has3, has4) = (lists_object(&objects, "/3"), lists_object(&objects, "/4"));
                 let permit = reads.clone();
                 if read_objects {
                     tokio::spawn(async move {
                         let Ok(_permit) = permit.acquire_owned().await else { return };
-                        ctx.read_profile(&endpoint, imsi, has3, has4).await;
+                        if let Err(e) = ctx.read_profile(&endpoint, imsi, has3, has4).await {
+                            tracing::debug!(%endpoint, error = %e, "objects 3/4 of a device not read");
+                        }
                     });
                 }
             }
+            Event::Updated { endpoint, .. } => {
+                let now = store::now();
+                let due = seen_written.get(endpoint.as_str()).is_none_or(|t| now - t >= SEEN_WRITE_SECS);
+                if due {
+                    if let Err(e) = linker.store.device_seen(&endpoint, &linker.instance, now).await {
+                        tracing::warn!(error = %e, "device snapshot not written");
+                    }
+                    seen_written.insert(endpoint, now);
+                }
+            }
             Event::Deregistered { endpoint } => {
-                let imsi = linked.lock().expect("links").remove(endpoint.as_str());
-                let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
-                ctx.event(
-                    imsi.as_deref(),
-                    EventKind::DeviceDeregistered,
-                    &serde_json::json!({ "endpoint": endpoint }).to_string(),
-                )
-                .await;
+                seen_written.remove(endpoint.as_str());
+                linker.gone(&endpoint, EventKind::DeviceDeregistered).await;
             }
             Event::Expired { endpoint } => {
-                let imsi = linked.lock().expect("links").remove(endpoint.as_str());
-                let ctx = Linker { service: service.clone(), store: store.clone(), linked: linked.clone() };
-                ctx.event(
-                    imsi.as_deref(),
-                    EventKind::DeviceExpired,
-                    &serde_json::json!({ "endpoint": endpoint }).to_string(),
-                )
-                .await;
+                seen_written.remove(endpoint.as_str());
+                linker.gone(&endpoint, EventKind::DeviceExpired).await;
             }
             Event::Refused { peer, endpoint, code, reason } => {
                 tracing::debug!(%peer, ?endpoint, %code, reason, "LwM2M request refused");
@@ -483,10 +518,29 @@ async fn record(
     }
 }
 
+/// Links devices to SIMs, reads their objects 3/4, and writes their snapshots.
+#[derive(Clone)]
 struct Linker {
     service: Arc<Service>,
     store: Store,
+    /// The IMSI each linked, registered device belongs to.
     linked: Arc<std::sync::Mutex<HashMap<String, String>>>,
+    /// This instance's name in the snapshots (its Diameter origin host).
+    instance: Arc<str>,
+}
+
+impl api::routes::devices::DeviceRefresh for Linker {
+    fn refresh<'a>(
+        &'a self,
+        endpoint: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), OpError>> + Send + 'a>> {
+        Box::pin(async move {
+            let view =
+                self.service.device(None, endpoint).ok_or_else(|| OpError::UnknownDevice(endpoint.to_string()))?;
+            let (has3, has4) = (lists_object(&view.objects, "/3"), lists_object(&view.objects, "/4"));
+            self.read_profile(endpoint, view.profile.imsi, has3, has4).await
+        })
+    }
 }
 
 impl Linker {
@@ -497,26 +551,36 @@ impl Linker {
         }
     }
 
-    /// Links the device to the SIM `imsi` (if it exists): tenant and IMSI on its profile.
-    async fn link(&self, endpoint: &str, imsi: &str) -> bool {
-        let Ok(key) = imsi.parse::<ids::Imsi>() else { return false };
+    /// A de-registration or expiry: the event, and the snapshot no longer registered.
+    async fn gone(&self, endpoint: &str, kind: EventKind) {
+        let imsi = self.linked.lock().expect("links").remove(endpoint);
+        self.event(imsi.as_deref(), kind, &serde_json::json!({ "endpoint": endpoint }).to_string()).await;
+        if let Err(e) = self.store.device_gone(endpoint, &self.instance, store::now()).await {
+            tracing::warn!(error = %e, "device snapshot not written");
+        }
+    }
+
+    /// Links the device to the SIM `imsi` (if it exists): tenant and IMSI on its profile; the
+    /// tenant when linked.
+    async fn link(&self, endpoint: &str, imsi: &str) -> Option<String> {
+        let key = imsi.parse::<ids::Imsi>().ok()?;
         let tenant = match self.store.sim(&key).await {
             Ok(Some(sim)) => sim.tenant,
-            Ok(None) => return false,
+            Ok(None) => return None,
             Err(e) => {
                 tracing::warn!(error = %e, "SIM of a device not read");
-                return false;
+                return None;
             }
         };
         let imsi = imsi.to_string();
         let set = self.service.set_profile(endpoint, |p| {
             p.imsi = Some(imsi.clone());
-            p.tenant = Some(tenant);
+            p.tenant = Some(tenant.clone());
         });
         if set {
             self.linked.lock().expect("links").insert(endpoint.to_string(), imsi);
         }
-        set
+        set.then_some(tenant)
     }
 
     async fn imsi_of_iccid(&self, iccid: &str) -> Option<String> {
@@ -529,27 +593,38 @@ impl Linker {
         }
     }
 
-    /// Links by the identities in the endpoint name; the IMSI when linked.
-    async fn link_by_name(&self, endpoint: &str) -> Option<String> {
+    /// Links by the identities in the endpoint name; the IMSI and tenant when linked.
+    async fn link_by_name(&self, endpoint: &str) -> Option<(String, String)> {
         let ids = name_ids(endpoint);
         let imsi = match (ids.imsi, ids.iccid) {
             (Some(i), _) => Some(i),
             (None, Some(c)) => self.imsi_of_iccid(&c).await,
             _ => None,
         }?;
-        self.link(endpoint, &imsi).await.then_some(imsi)
+        let tenant = self.link(endpoint, &imsi).await?;
+        Some((imsi, tenant))
     }
 
-    async fn read_text(&self, endpoint: &str, path: Path) -> Option<Value> {
-        let r = self.service.execute(endpoint, Operation::Read { path, accept: Some(content::TEXT) }).await.ok()?;
+    /// Reads one resource as text: `None` when the device answers with an error code or a value
+    /// that does not decode; an error when it does not answer.
+    async fn read_text(&self, endpoint: &str, path: Path) -> Result<Option<Value>, OpError> {
+        let r = self.service.execute(endpoint, Operation::Read { path, accept: Some(content::TEXT) }).await?;
         if !r.code.is_success() {
-            return None;
+            return Ok(None);
         }
-        content::decode(r.content_format, &path, &r.payload).ok()?.into_iter().next().map(|(_, v)| v)
+        Ok(content::decode(r.content_format, &path, &r.payload).ok().and_then(|v| v.into_iter().next()).map(|(_, v)| v))
     }
 
-    /// Reads objects 3 and 4, links by an ICCID serial, and compares the reported IMEI with the HSS's.
-    async fn read_profile(&self, endpoint: &str, mut imsi: Option<String>, has3: bool, has4: bool) {
+    /// Reads objects 3 and 4 into the profile and the snapshot, links by an ICCID serial, and
+    /// compares the reported IMEI with the HSS's. Nothing is written when the device does not
+    /// answer.
+    async fn read_profile(
+        &self,
+        endpoint: &str,
+        mut imsi: Option<String>,
+        has3: bool,
+        has4: bool,
+    ) -> Result<(), OpError> {
         let text = |v: Option<Value>| match v {
             Some(Value::String(s)) => Some(s),
             Some(Value::Integer(i)) => Some(i.to_string()),
@@ -561,14 +636,14 @@ impl Linker {
         };
         let mut p = lwm2m::registry::Profile::default();
         if has3 {
-            p.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await);
-            p.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await);
-            p.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await);
-            p.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await);
-            p.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await);
+            p.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await?);
+            p.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await?);
+            p.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await?);
+            p.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await?);
+            p.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await?);
         }
         if has4 {
-            p.signal = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await);
+            p.signal = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await?);
         }
         let still = self.service.set_profile(endpoint, |q| {
             q.manufacturer = p.manufacturer.clone();
@@ -579,36 +654,57 @@ impl Linker {
             q.signal = p.signal;
         });
         if !still {
-            return;
+            return Err(OpError::Gone);
+        }
+        let objects = store::device_snapshots::DeviceObjects {
+            manufacturer: p.manufacturer.clone(),
+            model: p.model.clone(),
+            serial: p.serial.clone(),
+            firmware: p.firmware.clone(),
+            battery: p.battery,
+            signal_dbm: p.signal,
+        };
+        if let Err(e) = self.store.device_objects_read(endpoint, &objects, store::now()).await {
+            tracing::warn!(error = %e, "device snapshot not written");
         }
         let serial = p.serial.as_deref().map(str::trim).unwrap_or("");
         if imsi.is_none() && serial.parse::<ids::Iccid>().is_ok() {
             if let Some(i) = self.imsi_of_iccid(serial).await {
-                if self.link(endpoint, &i).await {
+                if let Some(tenant) = self.link(endpoint, &i).await {
+                    if let Err(e) = self.store.link_device(endpoint, &i, &tenant).await {
+                        tracing::warn!(error = %e, "device snapshot not written");
+                    }
                     imsi = Some(i);
                 }
             }
         }
-        let Some(imsi) = imsi else { return };
+        let Some(imsi) = imsi else { return Ok(()) };
         let reported =
             name_ids(endpoint).imei.or_else(|| serial.parse::<ids::Imei>().ok().map(|i| i.as_str().to_string()));
-        let Some(reported) = reported.and_then(|r| r.parse::<ids::Imei>().ok()) else { return };
+        let Some(reported) = reported.and_then(|r| r.parse::<ids::Imei>().ok()) else { return Ok(()) };
         let seen = match self.store.last_ulr_imei(&imsi).await {
             Ok(Some(s)) => s,
-            Ok(None) => return,
+            Ok(None) => return Ok(()),
             Err(e) => {
                 tracing::warn!(error = %e, "last IMEI of a SIM not read");
-                return;
+                return Ok(());
             }
         };
         // ULR carries an IMEI (14/15 digits) or an IMEISV (16): the first 14 digits name the device.
         let seen_body: String = seen.chars().take(14).collect();
-        if seen_body != reported.body() {
+        let differs = seen_body != reported.body();
+        if let Err(e) =
+            self.store.device_imei_checked(endpoint, reported.as_str(), differs.then_some(seen.as_str())).await
+        {
+            tracing::warn!(error = %e, "device snapshot not written");
+        }
+        if differs {
             let detail = serde_json::json!({
                 "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
             });
             self.event(Some(&imsi), EventKind::DeviceImeiMismatch, &detail.to_string()).await;
         }
+        Ok(())
     }
 }
 

@@ -15,14 +15,13 @@
 
 mod common;
 
+use common::lwm2m_node::{node_client, Client};
 use common::{found, http, node, sims_csv, Node};
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use coap::block::Block;
 use coap::{Code, Message, MessageType, OptionNumber};
@@ -45,25 +44,6 @@ fn devices_node(kek: &str, allow_unsecured: bool) -> (Node, SocketAddr) {
     (n, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
-/// The node client's folder with its npm packages, or `None` (skipped) without node/npm outside CI.
-fn node_client() -> Option<PathBuf> {
-    if found("node").is_none() || found("npm").is_none() {
-        assert!(std::env::var_os("CI").is_none(), "node and npm are required under CI (.ci/run installs them)");
-        eprintln!("skipped: node or npm not installed (apt-get install nodejs npm)");
-        return None;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
-    if !dir.join("node_modules/lwm2m-node-lib/package.json").is_file() {
-        let out = Command::new("npm")
-            .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .output()
-            .expect("run npm ci");
-        assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Some(dir)
-}
-
 /// `coap-client` of libcoap3-bin (Debian installs it as `coap-client-notls` and friends).
 fn coap_client() -> Option<PathBuf> {
     let p =
@@ -73,63 +53,6 @@ fn coap_client() -> Option<PathBuf> {
         eprintln!("skipped: coap-client not installed (apt-get install libcoap3-bin)");
     }
     p
-}
-
-/// The node client: its process, stdin and a channel of its JSON lines.
-struct Client {
-    child: Child,
-    stdin: ChildStdin,
-    lines: mpsc::Receiver<Value>,
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Client {
-    fn start(dir: &PathBuf, server: SocketAddr, endpoint: &str, serial: &str) -> Client {
-        let mut child = Command::new("node")
-            .current_dir(dir)
-            .args(["client.cjs", "127.0.0.1", &server.port().to_string(), endpoint, "300", serial])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node client");
-        let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
-        Client { child, stdin, lines }
-    }
-
-    fn send(&mut self, line: &str) {
-        writeln!(self.stdin, "{line}").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// The next line whose `event` is `event` (others are skipped), within 15 s.
-    fn expect(&self, event: &str) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(v) if v["event"] == event => return v,
-                Ok(v) if v["event"] == "error" => panic!("client error while waiting for {event}: {v}"),
-                Ok(_) => {}
-                Err(_) => panic!("client never said {event}"),
-            }
-        }
-    }
 }
 
 async fn until(what: &str, mut check: impl AsyncFnMut() -> Option<Value>) -> Value {
@@ -214,6 +137,25 @@ async fn lwm2m_node_lib_registers_is_managed_through_the_api_and_deregisters() {
     assert_eq!(mismatch["tenant"], "acme", "{mismatch}");
     assert!(mismatch["detail"].as_str().unwrap().contains("35209900176148"), "{mismatch}");
 
+    // The SIM's device from the stored snapshot: what objects 3/4 said, and the mismatch.
+    let sim_devices = format!("{api}/sims/{IMSI}/devices");
+    let snap = until("the snapshot's IMEI check", async || {
+        let (_, d) = http("GET", &sim_devices, &token, None).await;
+        let d = d["items"][0].clone();
+        d["imei_mismatch"].is_string().then_some(d)
+    })
+    .await;
+    assert_eq!((snap["endpoint"].as_str(), snap["tenant"].as_str()), (Some(endpoint.as_str()), Some("acme")), "{snap}");
+    assert_eq!(
+        (snap["model"].as_str(), snap["manufacturer"].as_str()),
+        (Some("node-lwm2m-1"), Some("Warden Test Devices"))
+    );
+    assert_eq!((snap["firmware_version"].as_str(), snap["serial"].as_str()), (Some("1.0.7"), Some(IMEI)));
+    assert_eq!((snap["battery"].as_i64(), snap["signal_dbm"].as_i64()), (Some(87), Some(-71)), "{snap}");
+    assert_eq!((snap["reported_imei"].as_str(), snap["imei_mismatch"].as_str()), (Some(IMEI), Some("35209900176148")));
+    assert_eq!((snap["registered"].as_bool(), snap["instance"].as_str()), (Some(true), Some("hss.home.example")));
+    assert_eq!(http("GET", &sim_devices, &other, None).await.0, 404, "another tenant's SIM");
+
     // Read, write, execute through the API.
     let read = |p: &str| json!({"path": p});
     let (s, r) = http("POST", &format!("{dev_url}/read"), &token, Some(read("/3/0/0"))).await;
@@ -241,6 +183,12 @@ async fn lwm2m_node_lib_registers_is_managed_through_the_api_and_deregisters() {
     })
     .await;
     assert_eq!(obs["path"], "/3/0/9", "{obs}");
+    // A refresh reads objects 3/4 again into the snapshot (the battery changed on the device).
+    assert_eq!(http("POST", &format!("{dev_url}/refresh"), &other, None).await.0, 404, "another tenant's device");
+    let (s, r) = http("POST", &format!("{dev_url}/refresh"), &token, None).await;
+    assert_eq!((s, r["battery"].as_i64()), (200, Some(42)), "{r}");
+    assert!(r["objects_read_at"].as_i64() >= snap["objects_read_at"].as_i64(), "{r}");
+    assert_eq!(http("GET", &sim_devices, &token, None).await.1["items"][0]["battery"], 42);
 
     // Update (lifetime is renewed), then de-register.
     let before = http("GET", &dev_url, &token, None).await.1["updated_at"].as_i64().unwrap();
@@ -249,6 +197,9 @@ async fn lwm2m_node_lib_registers_is_managed_through_the_api_and_deregisters() {
     client.expect("updated");
     let after = http("GET", &dev_url, &token, None).await.1["updated_at"].as_i64().unwrap();
     assert!(after > before, "updated_at {before} -> {after}");
+    // That update came within a minute of the refresh's write: last_seen is not written again (coalesced).
+    let snap = http("GET", &sim_devices, &token, None).await.1["items"][0].clone();
+    assert_eq!(snap["last_seen"], snap["objects_read_at"], "{snap}");
     client.send("deregister");
     client.expect("deregistered");
     until("the device gone", async || (http("GET", &dev_url, &token, None).await.0 == 404).then_some(json!(null)))
@@ -261,6 +212,55 @@ async fn lwm2m_node_lib_registers_is_managed_through_the_api_and_deregisters() {
     let audit = http("GET", &format!("{api}/audit?limit=100"), &token, None).await.1;
     let actions: Vec<&str> = audit["items"].as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"device.write") && actions.contains(&"device.execute"), "{audit}");
+    assert!(actions.contains(&"device.refresh"), "{audit}");
+    // De-registered: the snapshot stays with what was read, no longer registered; a refresh says so.
+    let snap = until("the snapshot not registered", async || {
+        let d = http("GET", &sim_devices, &token, None).await.1["items"][0].clone();
+        (d["registered"] == false).then_some(d)
+    })
+    .await;
+    assert_eq!((snap["model"].as_str(), snap["battery"].as_i64()), (Some("node-lwm2m-1"), Some(42)), "{snap}");
+    let (s, p) = http("POST", &format!("{dev_url}/refresh"), &token, None).await;
+    assert_eq!((s, p["type"].as_str()), (409, Some("urn:warden:problem:device-not-registered")), "{p}");
+}
+
+/// The snapshot outlives the process: a device registered when `warden serve` stops is shown after
+/// the restart with what it reported, as no longer registered (registrations live in memory), and a
+/// refresh then is a precise 409, not a timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_device_snapshot_survives_a_restart() {
+    let Some(dir) = node_client() else { return };
+    let (n, coap) = devices_node("73", true);
+    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&[(IMSI, "meter", "acme")]));
+    let token = n.admin_token();
+    let api = n.api();
+    let server = n.start().await;
+    let endpoint = format!("urn:imsi:{IMSI}");
+    let client = Client::start(&dir, coap, &endpoint, "SN-0001");
+    client.expect("registered");
+    let sim_devices = format!("{api}/sims/{IMSI}/devices");
+    until("the objects in the snapshot", async || {
+        let d = http("GET", &sim_devices, &token, None).await.1["items"][0].clone();
+        (d["signal_dbm"] == -71 && d["registered"] == true).then_some(d)
+    })
+    .await;
+    drop(server);
+    drop(client);
+    let _server = n.start().await;
+    let (s, d) = http("GET", &sim_devices, &token, None).await;
+    let d = &d["items"][0];
+    assert_eq!(
+        (s, d["endpoint"].as_str(), d["registered"].as_bool()),
+        (200, Some(endpoint.as_str()), Some(false)),
+        "{d}"
+    );
+    assert_eq!(
+        (d["model"].as_str(), d["battery"].as_i64(), d["signal_dbm"].as_i64()),
+        (Some("node-lwm2m-1"), Some(87), Some(-71))
+    );
+    assert_eq!(d["imei_mismatch"], Value::Null, "a serial that is no IMEI is not compared: {d}");
+    let (s, p) = http("POST", &format!("{api}/devices/{endpoint}/refresh"), &token, None).await;
+    assert_eq!((s, p["type"].as_str()), (409, Some("urn:warden:problem:device-not-registered")), "{p}");
 }
 
 /// Runs coap-client; its stdout and stderr together.

@@ -8,12 +8,13 @@
 //! enrolment page (axe-core there too), then keeps the recovery codes. Screenshots are written to
 //! `target/portal-screenshots/`. Also: every page of the portal as an operator admin (axe-core and a
 //! screenshot each), a SIM suspended and activated from its page, the generic step-up dialog and
-//! approval notice, and tenant isolation through the UI. Skipped when chromium or node is missing,
+//! approval notice, and tenant isolation through the UI; and a SIM page's Device section with a real
+//! LwM2M client (npm `lwm2m-node-lib`) and its Refresh. Skipped when chromium or node is missing,
 //! except under CI.
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cmp::totp::{self, Params};
@@ -30,16 +31,23 @@ async fn enrol_operator(api: &str, operator: &str, username: &str) -> (String, V
     common::enrol_totp(api, username).await
 }
 
-/// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.
-async fn drive(chromium: PathBuf, dir: PathBuf, n: &common::Node, env: &[(&str, &str)]) -> serde_json::Value {
+/// The browser script `script` of tests/browser (`dir`) against the node's portal in `chromium`, with
+/// `env`; screenshots go to `target/portal-screenshots/`.
+fn browser_script(chromium: &Path, dir: &Path, n: &common::Node, script: &str, env: &[(&str, &str)]) -> Command {
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
     let mut cmd = Command::new("node");
-    cmd.current_dir(&dir)
-        .arg("portal.mjs")
+    cmd.current_dir(dir)
+        .arg(script)
         .env("PORTAL_URL", format!("http://{}", n.http))
         .env("CHROMIUM", chromium)
         .env("SCREENSHOTS", &shots)
         .envs(env.iter().copied());
+    cmd
+}
+
+/// Runs tests/browser/portal.mjs with `env` against the node's portal; returns its findings.
+async fn drive(chromium: PathBuf, dir: PathBuf, n: &common::Node, env: &[(&str, &str)]) -> serde_json::Value {
+    let mut cmd = browser_script(&chromium, &dir, n, "portal.mjs", env);
     let out = tokio::task::spawn_blocking(move || cmd.output().expect("run node")).await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
@@ -92,6 +100,16 @@ async fn login_with_totp_dashboard_csrf_and_logout_in_chromium() {
     assert_eq!(findings["me_after_logout"], 401);
 }
 
+/// Makes tenant `acme`, whose people log in with a password alone, and its tenant operator `ann`.
+async fn acme_with_ann(api: &str, operator: &str) {
+    let (s, r) =
+        http("POST", &format!("{api}/tenants"), operator, Some(json!({"name": "acme", "mfa_required": false}))).await;
+    assert_eq!(s, 201, "{r}");
+    let user = json!({"username": "ann", "password": PASSWORD, "role": "tenant_operator", "tenant": "acme"});
+    let (s, r) = http("POST", &format!("{api}/users"), operator, Some(user)).await;
+    assert_eq!(s, 201, "{r}");
+}
+
 /// Tenant isolation through the portal: a person of tenant `acme` sees only acme's SIMs in the list
 /// and on the dashboard; globex's SIM is "not found" on its page, and a change to it from the page's
 /// session is refused (404, as if it did not exist); operator pages are not theirs.
@@ -105,12 +123,7 @@ async fn a_tenant_sees_only_its_sims_in_chromium() {
     let _server = n.start().await;
     let api = n.api();
     // The CLI's import does not make tenants; acme's people log in with a password alone.
-    let (s, r) =
-        http("POST", &format!("{api}/tenants"), &operator, Some(json!({"name": "acme", "mfa_required": false}))).await;
-    assert_eq!(s, 201, "{r}");
-    let user = json!({"username": "ann", "password": PASSWORD, "role": "tenant_operator", "tenant": "acme"});
-    let (s, r) = http("POST", &format!("{api}/users"), &operator, Some(user)).await;
-    assert_eq!(s, 201, "{r}");
+    acme_with_ann(&api, &operator).await;
 
     let env = [
         ("FLOW", "tenant"),
@@ -135,7 +148,24 @@ async fn a_tenant_sees_only_its_sims_in_chromium() {
 /// Runs the browser script `cmd` (with `$SYNC_DIR` set here) until it writes `$SYNC_DIR/ready`, makes
 /// every second factor proved so far six minutes older (no longer fresh for a step-up), writes
 /// `$SYNC_DIR/go` and returns the script's findings; `stuck` is the message when `ready` never comes.
-async fn run_with_aged_factor(mut cmd: Command, n: &common::Node, stuck: &str) -> serde_json::Value {
+async fn run_with_aged_factor(cmd: Command, n: &common::Node, stuck: &str) -> serde_json::Value {
+    let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());
+    run_synced(cmd, stuck, async || {
+        let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+        let aged = sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 360 WHERE factor_at IS NOT NULL")
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert!(aged.rows_affected() >= 1);
+        pool.close().await;
+    })
+    .await
+}
+
+/// Runs the browser script `cmd` (with `$SYNC_DIR` set here) until it writes `$SYNC_DIR/ready`, runs
+/// `between`, writes `$SYNC_DIR/go` and returns the script's findings; `stuck` is the message when
+/// `ready` never comes.
+async fn run_synced(mut cmd: Command, stuck: &str, between: impl AsyncFnOnce()) -> serde_json::Value {
     let sync = tempfile::tempdir().unwrap();
     cmd.env("SYNC_DIR", sync.path()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     let child = cmd.spawn().expect("run node");
@@ -148,14 +178,7 @@ async fn run_with_aged_factor(mut cmd: Command, n: &common::Node, stuck: &str) -
         assert!(i < 1200 && !waiter.is_finished(), "{stuck}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());
-    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
-    let aged = sqlx::query("UPDATE api_tokens SET factor_at = factor_at - 360 WHERE factor_at IS NOT NULL")
-        .execute(&pool)
-        .await
-        .unwrap();
-    assert!(aged.rows_affected() >= 1);
-    pool.close().await;
+    between().await;
     std::fs::write(sync.path().join("go"), "").unwrap();
     let out = waiter.await.unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -224,23 +247,19 @@ async fn security_page_and_traffic_policy_in_chromium() {
     assert_eq!(s, 200, "{r}");
     plant_detection(&n, "8b", "acme-dns-1", "acme", imsi, "dns_tunnelling", 0.9).await;
 
-    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/portal-screenshots");
-    let mut cmd = Command::new("node");
-    cmd.current_dir(&browser_dir)
-        .arg("portal.mjs")
-        .env("FLOW", "security")
-        .env("PORTAL_URL", format!("http://{}", n.http))
-        .env("CHROMIUM", chromium)
-        .env("SCREENSHOTS", &shots)
-        .env("TENANT", "acme")
-        .env("USERNAME", "ann")
-        .env("PASSWORD", PASSWORD)
-        .env("TOTP_SECRET", &secret)
-        .env("RECOVERY", &codes[0])
-        .env("SIM_IMSI", imsi)
-        .env("DETECTION", "acme-scan-1")
-        .env("UNDO_DETECTION", "acme-dns-1")
-        .env("OTHER_DETECTION", "globex-scan-1");
+    let env = [
+        ("FLOW", "security"),
+        ("TENANT", "acme"),
+        ("USERNAME", "ann"),
+        ("PASSWORD", PASSWORD),
+        ("TOTP_SECRET", secret.as_str()),
+        ("RECOVERY", codes[0].as_str()),
+        ("SIM_IMSI", imsi),
+        ("DETECTION", "acme-scan-1"),
+        ("UNDO_DETECTION", "acme-dns-1"),
+        ("OTHER_DETECTION", "globex-scan-1"),
+    ];
+    let cmd = browser_script(&chromium, &browser_dir, &n, "portal.mjs", &env);
     // Ann quarantined the SIM with a fresh factor: it is aged, so that lifting asks for a step-up.
     let f = run_with_aged_factor(cmd, &n, "the browser did not reach the quarantine").await;
 
@@ -451,4 +470,82 @@ async fn step_up_then_a_second_person_approves_a_critical_termination_in_chromiu
     assert!(asked.contains("session:ops.alice") && asked.ends_with("step-up:recovery"), "{asked}");
     let approved = actor_of("approval.approve");
     assert!(approved.contains("session:ops.bob") && approved.ends_with("step-up:totp"), "{approved}");
+}
+
+/// The SIM page's Device section (issue #19, DM-1) with a real LwM2M client nobody on the project
+/// wrote (npm `lwm2m-node-lib`, tests/lwm2m_client/client.cjs): it registers as `urn:imei-imsi:…` of
+/// acme's SIM with objects 3/4, and acme's tenant operator sees in chromium the endpoint, model,
+/// manufacturer, firmware version, battery, signal in dBm, registration and the IMEI mismatch with the
+/// HSS's last Update-Location; axe-core finds nothing serious there. The battery is then changed on
+/// the device, and the page's Refresh button shows the new value, read from the device through the
+/// API (and audited).
+#[tokio::test]
+async fn the_sim_page_shows_its_lwm2m_device_in_chromium() {
+    let Some((chromium, browser_dir)) = browser() else { return };
+    let Some(client_dir) = common::lwm2m_node::node_client() else { return };
+    let udp = || std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (coap, coaps) = (udp(), udp());
+    let devices = format!(
+        "[devices]\ncoap_listen = \"127.0.0.1:{coap}\"\ncoaps_listen = \"127.0.0.1:{coaps}\"\nallow_unsecured = true\n"
+    );
+    let n = common::node("8d", &[], "login_per_minute = 1000.0", &devices);
+    n.import_examples(&["profiles.toml", "sims.csv"]);
+    let operator = n.admin_token();
+    let _server = n.start().await;
+    let api = n.api();
+    acme_with_ann(&api, &operator).await;
+    // The HSS saw another IMEI for the SIM than the device reports.
+    let imsi = "001010000000001";
+    let db = format!("sqlite://{}/data/warden.db", n.dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&db).await.unwrap();
+    sqlx::query("INSERT INTO registrations (imsi, origin_host, origin_realm, plmn, imei, at) VALUES ($1, 'mme1', 'home.example', '00101', '35209900176148', 1)")
+        .bind(imsi)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let imei = "490154203237518";
+    let endpoint = format!("urn:imei-imsi:{imei}-{imsi}");
+    let server = std::net::SocketAddr::from(([127, 0, 0, 1], coap));
+    let mut client = common::lwm2m_node::Client::start(&client_dir, server, &endpoint, imei);
+    client.expect("registered");
+    // The page is opened once the server has read the device and compared its IMEI.
+    for i in 0.. {
+        let (_, d) = http("GET", &format!("{api}/sims/{imsi}/devices"), &operator, None).await;
+        if d["items"][0]["imei_mismatch"].is_string() {
+            break;
+        }
+        assert!(i < 300, "the device was never read: {d}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let env = [("FLOW", "device"), ("TENANT", "acme"), ("USERNAME", "ann"), ("PASSWORD", PASSWORD), ("SIM_IMSI", imsi)];
+    let cmd = browser_script(&chromium, &browser_dir, &n, "portal.mjs", &env);
+    let f = run_synced(cmd, "the browser did not show the device", async || {
+        client.send("set /3/0 9 42");
+        client.expect("set");
+    })
+    .await;
+    assert_eq!(f["device_heading"], "Device", "{f}");
+    let d = &f["device"];
+    assert_eq!(
+        (d["Endpoint"].as_str(), d["State"].as_str()),
+        (Some(endpoint.as_str()), Some("Registered (instance hss.home.example)")),
+        "{f}"
+    );
+    assert_eq!(
+        (d["Model"].as_str(), d["Manufacturer"].as_str()),
+        (Some("node-lwm2m-1"), Some("Warden Test Devices")),
+        "{f}"
+    );
+    assert_eq!((d["Firmware version"].as_str(), d["Serial number"].as_str()), (Some("1.0.7"), Some(imei)), "{f}");
+    assert_eq!((d["Battery"].as_str(), d["Signal"].as_str()), (Some("87 %"), Some("-71 dBm")), "{f}");
+    let mismatch = format!("Mismatch: the device reports {imei}, the network last saw 35209900176148");
+    assert_eq!(d["IMEI check"].as_str(), Some(mismatch.as_str()), "{f}");
+    assert!(d["Registered"].as_str().unwrap().ends_with(" UTC"), "{f}");
+    assert_eq!(f["device_after"]["Battery"], "42 %", "Refresh read the device again: {f}");
+    let audit = http("GET", &format!("{api}/audit?limit=100"), &operator, None).await.1;
+    let refreshes = audit["items"].as_array().unwrap().iter().filter(|e| e["action"] == "device.refresh").count();
+    assert_eq!(refreshes, 1, "{audit}");
 }

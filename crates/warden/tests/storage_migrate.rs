@@ -259,6 +259,22 @@ async fn filled_workspace() -> tempfile::TempDir {
     };
     tx.insert_campaign(&campaign).await.unwrap();
     tx.commit().await.unwrap();
+    // An LwM2M device's snapshot: linked to the SIM, objects 3/4 read.
+    let registration = store::device_snapshots::DeviceRegistration {
+        endpoint: "meter-1",
+        link: Some((imsi.as_str(), "acme")),
+        at: 1,
+        instance: "hss.home.example",
+    };
+    store.device_registered(&registration).await.unwrap();
+    let objects = store::device_snapshots::DeviceObjects {
+        model: Some("meter".into()),
+        firmware: Some("1.0".into()),
+        battery: Some(87),
+        signal_dbm: Some(-71),
+        ..Default::default()
+    };
+    assert!(store.device_objects_read("meter-1", &objects, 2).await.unwrap());
     // Through the CLI last: the status change's CLR goes to the registered MME (outbox).
     ok(&warden(d, &["sim", "set-status", "001010000000001", "suspended"]));
     dir

@@ -316,3 +316,143 @@ pub async fn execute(
     st.store().append_audit(&entry).await?;
     Ok(axum::Json(result(&path, r)))
 }
+
+/// Re-reads a registered device's objects 3 and 4 and writes what it said to its snapshot (the LwM2M
+/// server of this process implements it).
+pub trait DeviceRefresh: Send + Sync {
+    /// Reads `endpoint` now; an error when it is not registered here or did not answer.
+    fn refresh<'a>(
+        &'a self,
+        endpoint: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), OpError>> + Send + 'a>>;
+}
+
+/// What the store knows of a device (DM-1): the last values it reported in objects 3 and 4, and its
+/// registration. Kept across restarts and the same on every instance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceSnapshotView {
+    /// Endpoint client name.
+    pub endpoint: String,
+    /// The SIM it is linked to.
+    pub imsi: Option<String>,
+    /// The SIM's tenant; absent for a device linked to no SIM (the operator's).
+    pub tenant: Option<String>,
+    /// Manufacturer (3/0/0).
+    pub manufacturer: Option<String>,
+    /// Model number (3/0/1).
+    pub model: Option<String>,
+    /// Serial number (3/0/2).
+    pub serial: Option<String>,
+    /// Firmware version (3/0/3).
+    pub firmware_version: Option<String>,
+    /// Battery level, percent (3/0/9).
+    pub battery: Option<i64>,
+    /// Radio signal strength, dBm (4/0/2).
+    pub signal_dbm: Option<i64>,
+    /// Unix seconds of the last read of objects 3/4; absent before the first.
+    pub objects_read_at: Option<i64>,
+    /// Unix seconds of its latest registration.
+    pub registered_at: i64,
+    /// Unix seconds it was last heard from (written at most once a minute between other changes).
+    pub last_seen: i64,
+    /// Whether it is registered now.
+    pub registered: bool,
+    /// The instance (Diameter origin host) holding (or that last held) its registration.
+    pub instance: String,
+    /// The IMEI the device reports (endpoint name or serial), when it reports one.
+    pub reported_imei: Option<String>,
+    /// Present when the reported IMEI is not the one the HSS saw in the SIM's last Update-Location
+    /// (a `device.imei_mismatch` event was recorded): the HSS's IMEI.
+    pub imei_mismatch: Option<String>,
+}
+
+impl From<store::device_snapshots::DeviceSnapshot> for DeviceSnapshotView {
+    fn from(s: store::device_snapshots::DeviceSnapshot) -> Self {
+        DeviceSnapshotView {
+            endpoint: s.endpoint,
+            imsi: s.imsi,
+            tenant: (s.tenant != store::device_snapshots::OPERATOR_TENANT).then_some(s.tenant),
+            manufacturer: s.manufacturer,
+            model: s.model,
+            serial: s.serial,
+            firmware_version: s.firmware,
+            battery: s.battery,
+            signal_dbm: s.signal_dbm,
+            objects_read_at: s.objects_read_at,
+            registered_at: s.registered_at,
+            last_seen: s.last_seen,
+            registered: s.registered,
+            instance: s.instance,
+            reported_imei: s.reported_imei,
+            imei_mismatch: s.hss_imei,
+        }
+    }
+}
+
+/// The devices linked to one SIM.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SimDevices {
+    /// Registered devices first, then by latest registration (at most 100).
+    pub items: Vec<DeviceSnapshotView>,
+}
+
+/// The devices linked to a SIM, from the stored snapshots (so the same after a restart and on every
+/// instance): what objects 3/4 reported, registration, last seen, IMEI mismatch. A SIM of another
+/// tenant is answered 404 like a missing one.
+#[utoipa::path(get, path = "/sims/{imsi}/devices", tag = "devices",
+    params(("imsi" = String, Path, description = "IMSI", pattern = "^[0-9]{6,15}$")),
+    responses((status = 200, body = SimDevices), Problems), security(("bearer" = [])))]
+pub async fn of_sim(Ctx { st, caller }: Ctx, Path(imsi): Path<String>) -> ApiResult<axum::Json<SimDevices>> {
+    caller.require(Action::Read)?;
+    let sim = super::sims::load(&st, &caller, &imsi).await?;
+    let rows = st.store().device_snapshots_of_sim(&caller.scope(), sim.sim.imsi.as_str()).await?;
+    Ok(axum::Json(SimDevices { items: rows.into_iter().map(Into::into).collect() }))
+}
+
+/// Re-reads the device's objects 3/0 and 4/0 now and answers its updated snapshot. Only the instance
+/// holding the registration can: elsewhere 409 `device-elsewhere` names that instance; a device not
+/// registered now is 409 `device-not-registered`. Audited (`device.refresh`).
+#[utoipa::path(post, path = "/devices/{endpoint}/refresh", tag = "devices",
+    params(("endpoint" = String, Path, description = "Endpoint client name")),
+    responses((status = 200, body = DeviceSnapshotView), Problems), security(("bearer" = [])))]
+pub async fn refresh(
+    Ctx { st, caller }: Ctx,
+    Path(endpoint): Path<String>,
+) -> ApiResult<axum::Json<DeviceSnapshotView>> {
+    caller.require(Action::ManageSims)?;
+    let scope = caller.scope();
+    let missing = || ApiError::not_found(format!("device {endpoint} not found"));
+    let snapshot = st.store().device_snapshot_in(&scope, &endpoint).await?.ok_or_else(missing)?;
+    let here = st.0.devices.get().is_some_and(|svc| svc.device(None, &endpoint).is_some());
+    let refresher = st.0.device_refresh.get().filter(|_| here);
+    let Some(refresher) = refresher else {
+        return Err(if snapshot.registered {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "device-elsewhere",
+                format!(
+                    "device {endpoint} is registered with instance {}, not this one; send the refresh to that \
+                     instance",
+                    snapshot.instance
+                ),
+            )
+        } else {
+            ApiError::new(
+                axum::http::StatusCode::CONFLICT,
+                "device-not-registered",
+                format!(
+                    "device {endpoint} is not registered (last seen at {}); it is read again when it registers",
+                    snapshot.last_seen
+                ),
+            )
+        });
+    };
+    let outcome = refresher.refresh(&endpoint).await;
+    let summary =
+        serde_json::json!({"outcome": match &outcome { Ok(()) => "read".to_string(), Err(e) => e.to_string() }});
+    let entry = caller.actor().audit_entry(scope.key(), "device.refresh", &format!("devices/{endpoint}"), (), &summary);
+    st.store().append_audit(&entry).await?;
+    outcome.map_err(op_error)?;
+    let snapshot = st.store().device_snapshot_in(&scope, &endpoint).await?.ok_or_else(missing)?;
+    Ok(axum::Json(snapshot.into()))
+}

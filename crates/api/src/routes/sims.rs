@@ -221,7 +221,7 @@ pub async fn list(Ctx { st, caller }: Ctx, Query(q): Query<SimQuery>) -> ApiResu
     Ok(axum::Json(SimPage { items: sims.iter().map(|s| view(s, &ranges)).collect(), next_cursor: next }))
 }
 
-async fn load(st: &AppState, caller: &Caller, text: &str) -> ApiResult<ManagedSim> {
+pub(crate) async fn load(st: &AppState, caller: &Caller, text: &str) -> ApiResult<ManagedSim> {
     let imsi = imsi(text)?;
     st.store().sim_in(&caller.scope(), &imsi).await?.ok_or_else(|| ApiError::not_found(format!("SIM {imsi} not found")))
 }

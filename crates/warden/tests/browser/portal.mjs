@@ -23,6 +23,10 @@
 //   page (axe-core there), log out, log in with password and the passkey; the session's factor is
 //   `webauthn`; with $NEWCOMER, that person (no factor yet) then enrols a passkey instead of TOTP on
 //   the enrolment page. Needs PORTAL_URL on `localhost` (WebAuthn wants a domain and a secure context).
+// - `device`: a tenant's person on the page of a SIM whose LwM2M device (a real client) registered:
+//   the Device section shows what objects 3/4 reported and the IMEI mismatch; axe-core there; after
+//   $SYNC_DIR/ready, once $SYNC_DIR/go appears (the test changed the battery on the device), Refresh
+//   reads the device again and the page shows the new value.
 // Screenshots go to $SCREENSHOTS. Prints one JSON line of findings; exits non-zero with a message on
 // any failure.
 import { createRequire } from 'node:module';
@@ -421,6 +425,30 @@ async function waitForSync(name) {
   check(existsSync(path.join(process.env.SYNC_DIR, name)), `no ${name} from the test`);
 }
 
+/** The Device section's facts (dt → dd text) of the first device. */
+function deviceFacts(page) {
+  return page.$$eval('#device-0 dt', (dts) => Object.fromEntries(dts.map((d) => [d.textContent, d.nextElementSibling.textContent])));
+}
+
+async function deviceFlow(page, out) {
+  await openPortal(page);
+  await page.type('#tenant', TENANT);
+  await typePassword(page);
+  await page.waitForSelector('#dashboard', { visible: true });
+  await goTo(page, 'sims/' + SIM_IMSI);
+  await page.waitForSelector('#sim-device #device-0');
+  out.device_heading = await page.$eval('#device-title', (e) => e.textContent);
+  out.device = await deviceFacts(page);
+  await shot(page, 'sim-device');
+  out.axe_device_minor = await axe(page, 'the SIM page with its device');
+  writeFileSync(path.join(process.env.SYNC_DIR, 'ready'), '');
+  await waitForSync('go');
+  await page.click('#device-refresh-0');
+  await page.waitForFunction(() => document.querySelector('#sim-detail p.ok')?.textContent === 'The device was read again.');
+  out.device_after = await deviceFacts(page);
+  out.axe_device_after_minor = await axe(page, 'the SIM page after a refresh');
+}
+
 async function securityFlow(page, out) {
   const { DETECTION, OTHER_DETECTION, UNDO_DETECTION, RECOVERY } = process.env;
   await openPortal(page);
@@ -648,7 +676,7 @@ try {
   const failed = [];
   page.on('requestfailed', (r) => failed.push(r.url()));
 
-  await ({ enrol: enrolFlow, tenant: tenantFlow, passkey: passkeyFlow, security: securityFlow }[FLOW] || loginFlow)(page, out);
+  await ({ enrol: enrolFlow, tenant: tenantFlow, passkey: passkeyFlow, security: securityFlow, device: deviceFlow }[FLOW] || loginFlow)(page, out);
 
   check(cspViolations.length === 0, `Content-Security-Policy violations: ${cspViolations}`);
   check(failed.length === 0, `failed requests: ${failed}`);

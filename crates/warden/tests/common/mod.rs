@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod lwm2m_node;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -173,14 +175,12 @@ pub fn found(program: &str) -> Option<PathBuf> {
     std::env::var_os("PATH")?.to_str()?.split(':').map(|d| Path::new(d).join(program)).find(|p| p.is_file())
 }
 
-/// Installs the browser tests' pinned npm packages (tests/browser/package-lock.json) unless they are
-/// there. Once per process at a time: the tests of one binary run in parallel, and two `npm ci` in
-/// one folder would delete each other's `node_modules`.
-fn npm_ci(dir: &Path) {
+/// Installs the pinned npm packages of `dir` (its package-lock.json) unless the files `have` (under
+/// `node_modules`) are there. One at a time in a process: the tests of one binary run in parallel,
+/// and two `npm ci` in one folder would delete each other's `node_modules`.
+pub fn npm_ci(dir: &Path, have: &[&str]) {
     static ONCE: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _one = ONCE.lock().unwrap_or_else(|e| e.into_inner());
-    let have =
-        ["puppeteer-core/package.json", "axe-core/axe.min.js", "otpauth/package.json", "oidc-provider/package.json"];
     if have.iter().all(|p| dir.join("node_modules").join(p).is_file()) {
         return;
     }
@@ -201,7 +201,9 @@ pub fn browser() -> Option<(PathBuf, PathBuf)> {
         return None;
     };
     let browser_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
-    npm_ci(&browser_dir);
+    let have =
+        ["puppeteer-core/package.json", "axe-core/axe.min.js", "otpauth/package.json", "oidc-provider/package.json"];
+    npm_ci(&browser_dir, &have);
     Some((chromium, browser_dir))
 }
 

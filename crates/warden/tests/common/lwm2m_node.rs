@@ -1,0 +1,83 @@
+//! The LwM2M client nobody on the project wrote: Telefonica's `lwm2m-node-lib` (npm, pinned in
+//! tests/lwm2m_client/package-lock.json, installed with `npm ci`) run by tests/lwm2m_client/client.cjs,
+//! for the process-level tests (devices.rs, portal_browser.rs).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::found;
+
+/// The node client's folder with its npm packages, or `None` (skipped) without node/npm outside CI.
+pub fn node_client() -> Option<PathBuf> {
+    if found("node").is_none() || found("npm").is_none() {
+        assert!(std::env::var_os("CI").is_none(), "node and npm are required under CI (.ci/run installs them)");
+        eprintln!("skipped: node or npm not installed (apt-get install nodejs npm)");
+        return None;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
+    super::npm_ci(&dir, &["lwm2m-node-lib/package.json"]);
+    Some(dir)
+}
+
+/// The node client: its process, stdin and a channel of its JSON lines.
+pub struct Client {
+    child: Child,
+    stdin: ChildStdin,
+    lines: mpsc::Receiver<Value>,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Client {
+    pub fn start(dir: &PathBuf, server: SocketAddr, endpoint: &str, serial: &str) -> Client {
+        let mut child = Command::new("node")
+            .current_dir(dir)
+            .args(["client.cjs", "127.0.0.1", &server.port().to_string(), endpoint, "300", serial])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start node client");
+        let stdin = child.stdin.take().unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        Client { child, stdin, lines }
+    }
+
+    pub fn send(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next line whose `event` is `event` (others are skipped), within 15 s.
+    pub fn expect(&self, event: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(v) if v["event"] == event => return v,
+                Ok(v) if v["event"] == "error" => panic!("client error while waiting for {event}: {v}"),
+                Ok(_) => {}
+                Err(_) => panic!("client never said {event}"),
+            }
+        }
+    }
+}

@@ -140,11 +140,11 @@ impl Engine {
         for c in self.store.running_campaigns().await? {
             let counts = self.store.campaign_counts(&c.id).await?;
             let (failures, successes) = counts.finished();
-            if past_threshold(failures, successes, c.failure_permille) {
+            if past_threshold(failures, successes, c.settings.failure_permille) {
                 let reason = format!(
                     "failure ratio {failures}/{} passed the threshold {}",
                     failures + successes,
-                    c.failure_permille as f64 / 1000.0
+                    c.settings.failure_permille as f64 / 1000.0
                 );
                 if self.store.pause_campaign_if_running(&c.id, &reason).await? {
                     let d = serde_json::json!({"campaign": c.id, "reason": reason, "automatic": true});
@@ -159,10 +159,10 @@ impl Engine {
                 }
                 continue;
             }
-            if !Window::of(&c).allows(now) {
+            if !Window::of(&c.settings).allows(now) {
                 continue;
             }
-            let mut slots = c.max_concurrent - counts.in_flight();
+            let mut slots = c.settings.max_concurrent - counts.in_flight();
             if slots <= 0 {
                 continue;
             }
@@ -252,7 +252,7 @@ impl Engine {
         if let Some(imsi) = device.profile.imsi.as_deref().and_then(|i| i.parse::<ids::Imsi>().ok()) {
             let sim = self.store.sim(&imsi).await.map_err(|e| failed(format!("SIM not read: {e}")))?;
             if sim.is_some_and(|s| s.priority == Priority::Critical) {
-                if !c.include_critical {
+                if !c.settings.include_critical {
                     return Err(skipped("critical SIM: the campaign does not include critical SIMs' devices"));
                 }
                 // Read again: the approval may have come since the round started.
@@ -276,7 +276,8 @@ impl Engine {
         }
         let current = as_text(self.read(endpoint, FIRMWARE_VERSION).await);
         let current_v = current.as_deref().and_then(|v| Version::parse(v.trim()).ok());
-        let policy = UpdatePolicy { allow_downgrade: c.allow_downgrade, allow_reinstall: c.allow_reinstall };
+        let policy =
+            UpdatePolicy { allow_downgrade: c.settings.allow_downgrade, allow_reinstall: c.settings.allow_reinstall };
         policy.check(current_v.as_ref(), &manifest.version).map_err(|e| skipped(e.to_string()))?;
         let token = random_token();
         if !self.service.offer_download(&token, endpoint, image.into()) {
@@ -502,16 +503,18 @@ mod tests {
             tenant: "acme".into(),
             name: "c".into(),
             image_id: "fw_x".into(),
-            model: None,
-            canary_permille: 0,
-            failure_permille: 500,
-            window_days: days.into(),
-            window_start_hour: start,
-            window_end_hour: end,
-            max_concurrent: 10,
-            allow_downgrade: false,
-            allow_reinstall: false,
-            include_critical: false,
+            settings: store::campaigns::CampaignSettings {
+                model: None,
+                canary_permille: 0,
+                failure_permille: 500,
+                window_days: days.into(),
+                window_start_hour: start,
+                window_end_hour: end,
+                max_concurrent: 10,
+                allow_downgrade: false,
+                allow_reinstall: false,
+                include_critical: false,
+            },
             created_by: "t".into(),
             created_at: 1,
             devices: endpoints.iter().map(|e| (e.to_string(), false)).collect(),

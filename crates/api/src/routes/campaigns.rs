@@ -10,7 +10,7 @@ use cmp::campaigns::{Change, Plan, Window};
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use store::access::Scope;
-use store::campaigns::{CampaignDevice, CampaignRow, StateCounts};
+use store::campaigns::{CampaignDevice, CampaignRow, CampaignSettings, StateCounts};
 use utoipa::ToSchema;
 
 use crate::auth::Ctx;
@@ -103,17 +103,9 @@ impl From<&StateCounts> for Progress {
     }
 }
 
-/// A campaign.
+/// How a campaign goes about its devices, as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Campaign {
-    /// Id.
-    pub id: String,
-    /// Owning tenant.
-    pub tenant: String,
-    /// Name.
-    pub name: String,
-    /// The image.
-    pub image_id: String,
+pub struct SettingsView {
     /// Model filter it was created with.
     pub model: Option<String>,
     /// Canary share, percent.
@@ -130,6 +122,47 @@ pub struct Campaign {
     pub allow_reinstall: bool,
     /// Critical SIMs' devices included once approved.
     pub include_critical: bool,
+}
+
+impl From<&Window> for WindowSpec {
+    fn from(w: &Window) -> Self {
+        WindowSpec {
+            days: w.days.iter().map(|d| cmp::campaigns::DAY_NAMES[usize::from(*d)].to_string()).collect(),
+            start_hour: w.start_hour,
+            end_hour: w.end_hour,
+        }
+    }
+}
+
+impl From<CampaignSettings> for SettingsView {
+    fn from(c: CampaignSettings) -> Self {
+        SettingsView {
+            window: (&Window::of(&c)).into(),
+            model: c.model,
+            canary_percent: c.canary_permille as f64 / 10.0,
+            failure_threshold: c.failure_permille as f64 / 1000.0,
+            max_concurrent: c.max_concurrent,
+            allow_downgrade: c.allow_downgrade,
+            allow_reinstall: c.allow_reinstall,
+            include_critical: c.include_critical,
+        }
+    }
+}
+
+/// A campaign.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Campaign {
+    /// Id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Name.
+    pub name: String,
+    /// The image.
+    pub image_id: String,
+    /// How it goes about its devices.
+    #[serde(flatten)]
+    pub settings: SettingsView,
     /// The approval request for them (`/approvals/{id}`).
     pub approval_id: Option<String>,
     /// A second person approved them.
@@ -150,24 +183,12 @@ pub struct Campaign {
 
 impl Campaign {
     fn of(c: CampaignRow, counts: &StateCounts) -> Campaign {
-        let w = Window::of(&c);
         Campaign {
-            window: WindowSpec {
-                days: w.days.iter().map(|d| cmp::campaigns::DAY_NAMES[usize::from(*d)].to_string()).collect(),
-                start_hour: w.start_hour,
-                end_hour: w.end_hour,
-            },
             id: c.id,
             tenant: c.tenant,
             name: c.name,
             image_id: c.image_id,
-            model: c.model,
-            canary_percent: c.canary_permille as f64 / 10.0,
-            failure_threshold: c.failure_permille as f64 / 1000.0,
-            max_concurrent: c.max_concurrent,
-            allow_downgrade: c.allow_downgrade,
-            allow_reinstall: c.allow_reinstall,
-            include_critical: c.include_critical,
+            settings: c.settings.into(),
             approval_id: c.approval_id,
             critical_approved: c.critical_approved,
             status: c.status,

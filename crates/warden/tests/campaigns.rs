@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{found, http, node, sims_csv, Node};
+use common::{http, lwm2m_node_client, sims_csv, Node};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,38 +33,15 @@ use sha2::{Digest, Sha256};
 
 const MODEL: &str = "fw-meter";
 
-fn udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn devices_node(kek: &str) -> (Node, u16) {
-    let (port, coaps) = (udp_port(), udp_port());
-    let extra = format!(
-        "[devices]\ncoap_listen = \"127.0.0.1:{port}\"\ncoaps_listen = \"127.0.0.1:{coaps}\"\nallow_unsecured = true\n\
-         firmware_download_stall_secs = 4\nfirmware_update_timeout_secs = 60\n"
-    );
-    (node(kek, &[], "", &extra), port)
+    let extra = "firmware_download_stall_secs = 4\nfirmware_update_timeout_secs = 60\n";
+    let (n, addr) = common::devices_node(kek, true, extra);
+    (n, addr.port())
 }
 
 /// The node client folder, or `None` (skipped) without node/npm or openssl outside CI.
 fn tools() -> Option<PathBuf> {
-    for p in ["node", "npm", "openssl"] {
-        if found(p).is_none() {
-            assert!(std::env::var_os("CI").is_none(), "{p} is required under CI (.ci/run installs it)");
-            eprintln!("skipped: {p} not installed");
-            return None;
-        }
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
-    if !dir.join("node_modules/lwm2m-node-lib/package.json").is_file() {
-        let out = Command::new("npm")
-            .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .output()
-            .expect("run npm ci");
-        assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Some(dir)
+    lwm2m_node_client(&["openssl"])
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {

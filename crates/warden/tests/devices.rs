@@ -15,7 +15,7 @@
 
 mod common;
 
-use common::{found, http, node, sims_csv, Node};
+use common::{found, http, lwm2m_node_client, sims_csv, Node};
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -31,37 +31,13 @@ use serde_json::{json, Value};
 const IMSI: &str = "001010000000001";
 const IMEI: &str = "490154203237518";
 
-fn udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn devices_node(kek: &str, allow_unsecured: bool) -> (Node, SocketAddr) {
-    let port = udp_port();
-    let coaps = udp_port();
-    let extra = format!(
-        "[devices]\ncoap_listen = \"127.0.0.1:{port}\"\ncoaps_listen = \"127.0.0.1:{coaps}\"\nallow_unsecured = {allow_unsecured}\n"
-    );
-    let n = node(kek, &[], "", &extra);
-    (n, SocketAddr::from(([127, 0, 0, 1], port)))
+    common::devices_node(kek, allow_unsecured, "")
 }
 
 /// The node client's folder with its npm packages, or `None` (skipped) without node/npm outside CI.
 fn node_client() -> Option<PathBuf> {
-    if found("node").is_none() || found("npm").is_none() {
-        assert!(std::env::var_os("CI").is_none(), "node and npm are required under CI (.ci/run installs them)");
-        eprintln!("skipped: node or npm not installed (apt-get install nodejs npm)");
-        return None;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
-    if !dir.join("node_modules/lwm2m-node-lib/package.json").is_file() {
-        let out = Command::new("npm")
-            .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .output()
-            .expect("run npm ci");
-        assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Some(dir)
+    lwm2m_node_client(&[])
 }
 
 /// `coap-client` of libcoap3-bin (Debian installs it as `coap-client-notls` and friends).

@@ -135,6 +135,8 @@ pub struct Plan {
     pub allow_reinstall: bool,
     /// Include critical SIMs' devices (after a second person's approval).
     pub include_critical: bool,
+    /// Pull or push, for devices that support both.
+    pub delivery: store::campaigns::Delivery,
 }
 
 /// Creates and starts a campaign of the actor's tenant (or, for the operator, of `tenant`). The
@@ -200,6 +202,7 @@ pub async fn create(
             allow_downgrade: plan.allow_downgrade,
             allow_reinstall: plan.allow_reinstall,
             include_critical: plan.include_critical,
+            delivery: plan.delivery,
         },
         created_by: actor.name(),
         created_at: store::now(),
@@ -236,7 +239,7 @@ pub async fn create(
         "failure_permille": set.failure_permille, "window": {"days": set.window_days,
         "start_hour": set.window_start_hour, "end_hour": set.window_end_hour}, "max_concurrent": set.max_concurrent,
         "allow_downgrade": set.allow_downgrade, "allow_reinstall": set.allow_reinstall,
-        "include_critical": set.include_critical, "factor": factor});
+        "include_critical": set.include_critical, "delivery": set.delivery.as_str(), "factor": factor});
     tx.append_audit(&actor.audit_entry(&tenant, "firmware.campaign.create", &format!("campaigns/{id}"), (), &summary))
         .await?;
     let detail = json!({"campaign": id, "image": image.id, "version": image.version, "devices": new.devices.len()});

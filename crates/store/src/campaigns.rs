@@ -20,6 +20,35 @@ pub const IN_FLIGHT: [&str; 4] = ["offered", "downloading", "downloaded", "updat
 /// The reason a critical SIM's device waits for a second person's approval.
 pub const CRITICAL_REASON: &str = "critical SIM: the campaign needs a second person's approval";
 
+/// How the image reaches a device (LwM2M Core, object 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// The device downloads it from the Package URI (5/0/1) the server writes, with Block2.
+    #[default]
+    Pull,
+    /// The server writes it into Package (5/0/0) with Block1.
+    Push,
+}
+
+impl Delivery {
+    /// The stored and API name: `pull` or `push`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pull => "pull",
+            Delivery::Push => "push",
+        }
+    }
+
+    /// From its name.
+    pub fn parse(s: &str) -> Option<Delivery> {
+        match s {
+            "pull" => Some(Delivery::Pull),
+            "push" => Some(Delivery::Push),
+            _ => None,
+        }
+    }
+}
+
 /// How a campaign goes about its devices: what the creator chose, stored with the campaign.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CampaignSettings {
@@ -43,6 +72,8 @@ pub struct CampaignSettings {
     pub allow_reinstall: bool,
     /// Whether devices of critical SIMs are included (after a second person's approval).
     pub include_critical: bool,
+    /// Pull or push, for devices that support both (5/0/9).
+    pub delivery: Delivery,
 }
 
 /// A campaign to create, with its devices in offer order (`true`: canary).
@@ -166,7 +197,7 @@ impl StateCounts {
 
 const COLUMNS: &str = "id, tenant, name, image_id, model, canary_permille, failure_permille, window_days, \
     window_start_hour, window_end_hour, max_concurrent, allow_downgrade, allow_reinstall, include_critical, \
-    approval_id, critical_approved, status, status_reason, created_by, created_at, updated_at";
+    approval_id, critical_approved, status, status_reason, created_by, created_at, updated_at, delivery";
 const DEVICE_COLUMNS: &str =
     "campaign_id, endpoint, seq, canary, state, reason, claimed_by, lease_until, version_before, updated_at";
 
@@ -188,6 +219,13 @@ fn campaign_from_row(r: &sqlx::any::AnyRow) -> Result<CampaignRow> {
             allow_downgrade: flag("allow_downgrade")?,
             allow_reinstall: flag("allow_reinstall")?,
             include_critical: flag("include_critical")?,
+            delivery: {
+                let d: String = r.try_get("delivery")?;
+                Delivery::parse(&d).ok_or_else(|| crate::error::StoreError::Corrupt {
+                    imsi: r.try_get::<String, _>("id").unwrap_or_default(),
+                    reason: format!("campaign delivery {d:?}"),
+                })?
+            },
         },
         approval_id: r.try_get("approval_id")?,
         critical_approved: flag("critical_approved")?,
@@ -418,7 +456,7 @@ impl Tx {
         let id = format!("fwc_{}", crate::access::random_hex(8)?);
         sqlx::query(&format!(
             "INSERT INTO firmware_campaigns ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, NULL, 0, 'running', '', $15, $16, $16)"
+             $13, $14, NULL, 0, 'running', '', $15, $16, $16, $17)"
         ))
         .bind(&id)
         .bind(&c.tenant)
@@ -436,6 +474,7 @@ impl Tx {
         .bind(i64::from(c.settings.include_critical))
         .bind(&c.created_by)
         .bind(c.created_at)
+        .bind(c.settings.delivery.as_str())
         .execute(self.conn())
         .await?;
         for (seq, (endpoint, canary)) in c.devices.iter().enumerate() {

@@ -27,6 +27,7 @@ fn campaign(tenant: &str, devices: &[&str]) -> NewCampaign {
             allow_downgrade: false,
             allow_reinstall: true,
             include_critical: false,
+            delivery: store::campaigns::Delivery::Push,
         },
         created_by: "alice".into(),
         created_at: 100,
@@ -53,6 +54,7 @@ async fn campaigns_round_trip_inside_their_tenant() {
             (c.settings.allow_downgrade, c.settings.allow_reinstall, c.settings.model.as_deref()),
             (false, true, Some("meter"))
         );
+        assert_eq!(c.settings.delivery, store::campaigns::Delivery::Push);
         assert!(store.campaign(&other, &id).await.unwrap().is_none());
         assert_eq!(store.campaigns(&other).await.unwrap().len(), 0);
         assert_eq!(store.campaigns(&Scope::Operator).await.unwrap().len(), 1);

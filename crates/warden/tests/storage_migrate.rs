@@ -254,6 +254,7 @@ async fn filled_workspace() -> tempfile::TempDir {
             allow_downgrade: false,
             allow_reinstall: false,
             include_critical: false,
+            delivery: store::campaigns::Delivery::Push,
         },
         created_by: "alice".into(),
         created_at: 1,

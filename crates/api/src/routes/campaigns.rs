@@ -10,7 +10,7 @@ use cmp::campaigns::{Change, Plan, Window};
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use store::access::Scope;
-use store::campaigns::{CampaignDevice, CampaignRow, CampaignSettings, StateCounts};
+use store::campaigns::{CampaignDevice, CampaignRow, CampaignSettings, Delivery, StateCounts};
 use utoipa::ToSchema;
 
 use crate::auth::Ctx;
@@ -59,6 +59,11 @@ pub struct NewCampaign {
     /// Include devices of critical SIMs, after a second person approves (default false: skipped).
     #[serde(default)]
     pub include_critical: bool,
+    /// How the image reaches the devices (LwM2M object 5): `pull` (default; the device downloads
+    /// it from the Package URI 5/0/1 with Block2) or `push` (Warden writes it into Package 5/0/0
+    /// with Block1). A device that reports it supports only the other (5/0/9) gets that one.
+    #[schema(pattern = "^(pull|push)$")]
+    pub delivery: Option<String>,
     /// Operators: the tenant.
     pub tenant: Option<String>,
 }
@@ -122,6 +127,8 @@ pub struct SettingsView {
     pub allow_reinstall: bool,
     /// Critical SIMs' devices included once approved.
     pub include_critical: bool,
+    /// `pull` or `push` (devices that support only the other get that one).
+    pub delivery: String,
 }
 
 impl From<&Window> for WindowSpec {
@@ -145,6 +152,7 @@ impl From<CampaignSettings> for SettingsView {
             allow_downgrade: c.allow_downgrade,
             allow_reinstall: c.allow_reinstall,
             include_critical: c.include_critical,
+            delivery: c.delivery.as_str().into(),
         }
     }
 }
@@ -330,6 +338,10 @@ pub async fn create(
         allow_downgrade: req.allow_downgrade,
         allow_reinstall: req.allow_reinstall,
         include_critical: req.include_critical,
+        delivery: match req.delivery.as_deref() {
+            None => Delivery::Pull,
+            Some(d) => Delivery::parse(d).ok_or_else(|| ApiError::unprocessable("delivery: pull or push"))?,
+        },
     };
     let (actor, factor) = caller.fresh(&st, "starting a firmware campaign").await?;
     let (row, _) = cmp::campaigns::create(st.store(), &actor, Some(&tenant), &plan, factor.as_deref()).await?;

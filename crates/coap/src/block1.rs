@@ -20,6 +20,9 @@
 use crate::block::Block;
 use crate::message::Code;
 
+/// The largest block number (20 bits, RFC 7959 §2.2).
+pub const MAX_NUM: u32 = 0x000f_ffff;
+
 /// Why a block-wise request failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Block1Error {
@@ -91,7 +94,7 @@ impl Block1Sender {
     /// A transfer of `total` bytes in blocks of size exponent `szx` (0 to 6, 16 to 1024 bytes),
     /// each block sent at most `max_attempts` times (at least 1) without an answer.
     pub fn new(total: usize, szx: u8, max_attempts: u8) -> Block1Sender {
-        Block1Sender {
+        let mut s = Block1Sender {
             total,
             szx: szx.min(6),
             num: 0,
@@ -100,12 +103,20 @@ impl Block1Sender {
             restarts: 1,
             failed: None,
             done: false,
-        }
+        };
+        let szx = s.szx;
+        let _ = s.move_to(0, szx);
+        s
     }
 
     /// How many more times a 4.08 may start the transfer again.
     pub fn restarts_left(&self) -> u8 {
         self.restarts
+    }
+
+    /// The error the transfer failed with, if it did (a body too large to number is refused at once).
+    pub fn failed(&self) -> Option<&Block1Error> {
+        self.failed.as_ref()
     }
 
     /// The block to send now and the byte range of the body it carries.
@@ -139,11 +150,18 @@ impl Block1Sender {
         Err(e)
     }
 
-    /// Goes on at byte `offset` with size exponent `szx`.
-    fn move_to(&mut self, offset: usize, szx: u8) {
+    /// Goes on at byte `offset` with size exponent `szx`; the body must fit the 20-bit block
+    /// numbers at that size.
+    fn move_to(&mut self, offset: usize, szx: u8) -> Result<Next, Block1Error> {
+        let last = self.total.saturating_sub(1) >> (u32::from(szx) + 4);
+        if last > MAX_NUM as usize {
+            let what = format!("blocks of {} bytes cannot number a body of {} bytes", 16usize << szx, self.total);
+            return self.fail(Block1Error::Protocol { num: self.num, what });
+        }
         self.szx = szx;
         self.num = (offset >> (u32::from(szx) + 4)) as u32;
         self.attempts = 1;
+        Ok(Next::Send)
     }
 
     /// The peer's answer to the current block: its code and its Block1 option, when it has one
@@ -178,8 +196,7 @@ impl Block1Sender {
                     cur.size()
                 )));
             }
-            self.move_to(range.end, echo.szx);
-            return Ok(Next::Send);
+            return self.move_to(range.end, echo.szx);
         }
         if code.is_success() {
             if cur.more {
@@ -193,19 +210,14 @@ impl Block1Sender {
         }
         if code == Code::REQUEST_ENTITY_TOO_LARGE {
             return match echo {
-                Some(b) if b.szx < cur.szx => {
-                    self.move_to(range.start, b.szx);
-                    Ok(Next::Send)
-                }
+                Some(b) if b.szx < cur.szx => self.move_to(range.start, b.szx),
                 _ => self.fail(Block1Error::TooLarge { total: self.total as u64 }),
             };
         }
         if code == Code::REQUEST_ENTITY_INCOMPLETE {
             if self.restarts > 0 {
                 self.restarts -= 1;
-                let szx = self.szx;
-                self.move_to(0, szx);
-                return Ok(Next::Send);
+                return self.move_to(0, self.szx);
             }
             return self.fail(Block1Error::Incomplete { offset: range.start as u64 });
         }
@@ -372,6 +384,19 @@ mod tests {
         assert_eq!(s.current().0.num, 0, "4.08: from the start again");
         assert_eq!(s.restarts_left(), 0);
         assert_eq!(s.on_response(Code::REQUEST_ENTITY_INCOMPLETE, None), Err(Block1Error::Incomplete { offset: 0 }));
+    }
+
+    #[test]
+    fn a_body_past_the_20_bit_block_numbers_is_refused() {
+        // 16 MiB + 1 in 16-byte blocks needs block number 2^20.
+        let mut s = Block1Sender::new((16 << 20) + 1, 0, 3);
+        assert!(matches!(s.failed(), Some(Block1Error::Protocol { .. })));
+        assert!(s.on_timeout().is_err());
+        // At 1024 bytes it fits; shrinking to 16 bytes would not.
+        let mut s = Block1Sender::new((16 << 20) + 1, 6, 3);
+        assert!(s.failed().is_none());
+        let small = Block { num: 0, more: true, szx: 0 };
+        assert!(matches!(s.on_response(Code::CONTINUE, Some(Ok(small))), Err(Block1Error::Protocol { .. })));
     }
 
     #[test]

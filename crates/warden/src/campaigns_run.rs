@@ -473,6 +473,9 @@ impl Engine {
         let (c, endpoint) = (o.c, o.endpoint);
         self.offered(o, Delivery::Push).await;
         let mut sender = Block1Sender::new(image.len(), PUSH_SZX, PUSH_ATTEMPTS);
+        if let Some(e) = sender.failed() {
+            return Err(failed(e.to_string()));
+        }
         let size1 = u32::try_from(image.len()).ok();
         let mut downloading = false;
         loop {

@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{found, http, lwm2m_node_client, sims_csv, Node};
+use common::{found, http, lwm2m_node_client, sims_csv, Node, Server};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,10 +33,25 @@ use sha2::{Digest, Sha256};
 
 const MODEL: &str = "fw-meter";
 
-fn devices_node(kek: &str) -> (Node, u16) {
+/// A running `warden serve` with `[devices]` whose tenant `acme` has the SIMs `imsis`.
+struct Lab {
+    // Dropped first: the server stops before its folder goes.
+    _server: Server,
+    _node: Node,
+    /// The LwM2M server's plain-CoAP port.
+    port: u16,
+    /// The API's base URL and an operator token.
+    api: String,
+    token: String,
+}
+
+async fn lab(kek: &str, imsis: &[&str]) -> Lab {
     let extra = "firmware_download_stall_secs = 4\nfirmware_update_timeout_secs = 60\n";
     let (n, addr) = common::devices_node(kek, true, extra);
-    (n, addr.port())
+    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
+    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
+    let (token, api) = (n.admin_token(), n.api());
+    Lab { _server: n.start().await, _node: n, port: addr.port(), api, token }
 }
 
 /// The node client folder, or `None` (skipped) without node/npm or openssl outside CI.
@@ -204,13 +219,9 @@ async fn profiled(api: &str, token: &str, devices: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn lwm2m_node_lib_devices_update_fail_when_cut_off_and_refuse_downgrades() {
     let Some(dir) = tools() else { return };
-    let (n, port) = devices_node("81");
     let imsis = ["001010000000811", "001010000000812", "001010000000813"];
-    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
-    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
-    let token = n.admin_token();
-    let api = n.api();
-    let _server = n.start().await;
+    let lab = lab("81", &imsis).await;
+    let (api, token, port) = (lab.api.clone(), lab.token.clone(), lab.port);
     let keys = tempfile::tempdir().unwrap();
     let image: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let image_id = upload(&api, &token, keys.path(), &image, "1.1.0").await;
@@ -274,13 +285,9 @@ async fn lwm2m_node_lib_devices_update_fail_when_cut_off_and_refuse_downgrades()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_canary_pauses_the_campaign_before_the_others_are_offered() {
     let Some(dir) = tools() else { return };
-    let (n, port) = devices_node("82");
     let imsis = ["001010000000821", "001010000000822"];
-    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
-    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
-    let token = n.admin_token();
-    let api = n.api();
-    let _server = n.start().await;
+    let lab = lab("82", &imsis).await;
+    let (api, token, port) = (lab.api.clone(), lab.token.clone(), lab.port);
     let keys = tempfile::tempdir().unwrap();
     let image = vec![0x5a; 700];
     let image_id = upload(&api, &token, keys.path(), &image, "3.0").await;
@@ -325,13 +332,9 @@ async fn aiocoap_devices_get_pushed_images_and_a_cut_off_push_fails_the_device()
     if !python_tools() {
         return;
     }
-    let (n, port) = devices_node("83");
     let imsis = ["001010000000831", "001010000000832", "001010000000833", "001010000000834", "001010000000835"];
-    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
-    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
-    let token = n.admin_token();
-    let api = n.api();
-    let _server = n.start().await;
+    let lab = lab("83", &imsis).await;
+    let (api, token, port) = (lab.api.clone(), lab.token.clone(), lab.port);
     let keys = tempfile::tempdir().unwrap();
     let image: Vec<u8> = (0..9000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
     let image_id = upload(&api, &token, keys.path(), &image, "1.1.0").await;
@@ -385,7 +388,7 @@ async fn aiocoap_devices_get_pushed_images_and_a_cut_off_push_fails_the_device()
     // Pushed: every block was a Block1 write of 1024 bytes, the saved package is the image.
     let pkg = d_both.expect("package");
     assert_eq!(pkg["bytes"].as_u64(), Some(9000), "{pkg}");
-    assert_eq!(std::fs::read(file(&both)).unwrap(), image, "the pushed package differs from the image");
+    assert!(std::fs::read(file(&both)).unwrap() == image, "the pushed package differs from the image");
     let blocks: Vec<Value> = d_both.drain().iter().filter(|v| v["event"] == "block").cloned().collect();
     assert_eq!(blocks.len(), 9, "{blocks:?}");
     assert!(blocks.iter().all(|b| b["size"] == 1024), "{blocks:?}");
@@ -395,12 +398,12 @@ async fn aiocoap_devices_get_pushed_images_and_a_cut_off_push_fails_the_device()
     // The pull-only device in the push campaign pulled.
     let pulled = d_pull.expect("pulled");
     assert_eq!(pulled["bytes"].as_u64(), Some(9000), "{pulled}");
-    assert_eq!(std::fs::read(file(&pull_only)).unwrap(), image, "the pulled package differs from the image");
+    assert!(std::fs::read(file(&pull_only)).unwrap() == image, "the pulled package differs from the image");
     assert!(!d_pull.drain().iter().any(|v| v["event"] == "refused"), "{:?}", d_pull.seen);
     assert_eq!(device_state(&done_a, &pull_only)["state"], "succeeded", "{done_a}");
     // The push-only device in the pull campaign was pushed to.
     d_push.expect("package");
-    assert_eq!(std::fs::read(file(&push_only)).unwrap(), image);
+    assert!(std::fs::read(file(&push_only)).unwrap() == image, "the package pushed to the push-only device differs");
     assert!(!d_push.drain().iter().any(|v| v["event"] == "refused"), "{:?}", d_push.seen);
     assert_eq!(device_state(&done_b, &push_only)["state"], "succeeded", "{done_b}");
     let (_, dev) = http("GET", &format!("{api}/devices/{both}"), &token, None).await;

@@ -11,7 +11,7 @@
 
 use serde_json::json;
 use store::approvals::{Approval, Decision, NewApproval};
-use store::campaigns::{CampaignRow, NewCampaign};
+use store::campaigns::{CampaignRow, CampaignSettings, NewCampaign};
 use store::Store;
 
 use crate::actor::Actor;
@@ -70,8 +70,8 @@ impl Window {
         self.days.iter().map(|d| char::from(b'0' + d)).collect()
     }
 
-    /// From a stored campaign.
-    pub fn of(c: &CampaignRow) -> Window {
+    /// From a stored campaign's settings.
+    pub fn of(c: &CampaignSettings) -> Window {
         Window {
             days: c.window_days.bytes().filter(u8::is_ascii_digit).map(|b| b - b'0').filter(|d| *d < 7).collect(),
             start_hour: c.window_start_hour.clamp(0, 23) as u8,
@@ -135,6 +135,8 @@ pub struct Plan {
     pub allow_reinstall: bool,
     /// Include critical SIMs' devices (after a second person's approval).
     pub include_critical: bool,
+    /// Pull or push, for devices that support both.
+    pub delivery: store::campaigns::Delivery,
 }
 
 /// Creates and starts a campaign of the actor's tenant (or, for the operator, of `tenant`). The
@@ -189,16 +191,19 @@ pub async fn create(
         tenant: tenant.clone(),
         name: name.into(),
         image_id: image.id.clone(),
-        model: plan.model.clone(),
-        canary_permille: plan.canary_permille,
-        failure_permille: plan.failure_permille,
-        window_days: plan.window.days_text(),
-        window_start_hour: i64::from(plan.window.start_hour),
-        window_end_hour: i64::from(plan.window.end_hour),
-        max_concurrent: plan.max_concurrent,
-        allow_downgrade: plan.allow_downgrade,
-        allow_reinstall: plan.allow_reinstall,
-        include_critical: plan.include_critical,
+        settings: CampaignSettings {
+            model: plan.model.clone(),
+            canary_permille: plan.canary_permille,
+            failure_permille: plan.failure_permille,
+            window_days: plan.window.days_text(),
+            window_start_hour: i64::from(plan.window.start_hour),
+            window_end_hour: i64::from(plan.window.end_hour),
+            max_concurrent: plan.max_concurrent,
+            allow_downgrade: plan.allow_downgrade,
+            allow_reinstall: plan.allow_reinstall,
+            include_critical: plan.include_critical,
+            delivery: plan.delivery,
+        },
         created_by: actor.name(),
         created_at: store::now(),
         devices: plan.endpoints.iter().enumerate().map(|(i, e)| (e.clone(), i < canaries)).collect(),
@@ -228,12 +233,13 @@ pub async fn create(
         tx.record_tenant_event(&tenant, None, &EventKind::ApprovalRequested.name(), &detail).await?;
         approval = Some(a);
     }
+    let set = &new.settings;
     let summary = json!({"name": new.name, "image": image.id, "model": image.model, "version": image.version,
-        "devices": new.devices.len(), "canaries": canaries, "canary_permille": new.canary_permille,
-        "failure_permille": new.failure_permille, "window": {"days": new.window_days,
-        "start_hour": new.window_start_hour, "end_hour": new.window_end_hour}, "max_concurrent": new.max_concurrent,
-        "allow_downgrade": new.allow_downgrade, "allow_reinstall": new.allow_reinstall,
-        "include_critical": new.include_critical, "factor": factor});
+        "devices": new.devices.len(), "canaries": canaries, "canary_permille": set.canary_permille,
+        "failure_permille": set.failure_permille, "window": {"days": set.window_days,
+        "start_hour": set.window_start_hour, "end_hour": set.window_end_hour}, "max_concurrent": set.max_concurrent,
+        "allow_downgrade": set.allow_downgrade, "allow_reinstall": set.allow_reinstall,
+        "include_critical": set.include_critical, "delivery": set.delivery.as_str(), "factor": factor});
     tx.append_audit(&actor.audit_entry(&tenant, "firmware.campaign.create", &format!("campaigns/{id}"), (), &summary))
         .await?;
     let detail = json!({"campaign": id, "image": image.id, "version": image.version, "devices": new.devices.len()});

@@ -141,6 +141,22 @@ pub enum Operation {
         /// PUT (true) or POST.
         replace: bool,
     },
+    /// One block of a Write sent block-wise (RFC 7959 §2.3, Block1): the caller sends the blocks
+    /// one after the other (see `coap::block1::Block1Sender`), each its own request.
+    WriteBlock {
+        /// What.
+        path: Path,
+        /// Content format of the whole body.
+        format: u16,
+        /// The Block1 option value.
+        block: Block,
+        /// Size1 (RFC 7959 §4): the whole body's size, sent with the first block.
+        size1: Option<u32>,
+        /// This block's bytes.
+        payload: Vec<u8>,
+        /// PUT (true) or POST.
+        replace: bool,
+    },
     /// Execute: POST to a resource, with optional arguments.
     Execute {
         /// The resource.
@@ -171,6 +187,9 @@ pub struct Response {
     pub content_format: Option<u16>,
     /// Body (reassembled when sent block-wise).
     pub payload: Vec<u8>,
+    /// The answer's Block1 option (to a block of a [`Operation::WriteBlock`]), or why it did not
+    /// decode.
+    pub block1: Option<Result<Block, String>>,
 }
 
 /// Why an operation did not get an answer.
@@ -982,7 +1001,8 @@ impl Server {
                     }
                 }
             }
-            let response = Response { code: msg.code, content_format: msg.content_format(), payload };
+            let block1 = msg.option(OptionNumber::BLOCK1).map(|o| Block::decode(&o.value).map_err(|e| e.to_string()));
+            let response = Response { code: msg.code, content_format: msg.content_format(), payload, block1 };
             if p.observe && msg.code.is_success() {
                 if let Some(seq) = observe_seq {
                     self.observations.insert(
@@ -1008,6 +1028,7 @@ impl Server {
                             code: msg.code,
                             content_format: msg.content_format(),
                             payload: msg.payload,
+                            block1: None,
                         },
                     });
                 }
@@ -1023,7 +1044,12 @@ impl Server {
                     endpoint: o.endpoint.to_string(),
                     path: o.path,
                     sequence: seq,
-                    response: Response { code: msg.code, content_format: msg.content_format(), payload: msg.payload },
+                    response: Response {
+                        code: msg.code,
+                        content_format: msg.content_format(),
+                        payload: msg.payload,
+                        block1: None,
+                    },
                 });
             }
             return;
@@ -1052,7 +1078,9 @@ impl Server {
             Operation::Read { path, .. } | Operation::Discover { path } => (Code::GET, *path, false),
             Operation::Observe { path, .. } => (Code::GET, *path, true),
             Operation::CancelObserve { path } => (Code::GET, *path, false),
-            Operation::Write { path, replace, .. } => (if *replace { Code::PUT } else { Code::POST }, *path, false),
+            Operation::Write { path, replace, .. } | Operation::WriteBlock { path, replace, .. } => {
+                (if *replace { Code::PUT } else { Code::POST }, *path, false)
+            }
             Operation::Execute { path, .. } => (Code::POST, *path, false),
         };
         let mut m = Message::new(MessageType::Con, code, mid, Vec::new());
@@ -1085,6 +1113,14 @@ impl Server {
             }
             Operation::Write { format, payload, .. } => {
                 m.push_uint(OptionNumber::CONTENT_FORMAT, u32::from(format));
+                m.payload = payload;
+            }
+            Operation::WriteBlock { format, block, size1, payload, .. } => {
+                m.push_uint(OptionNumber::CONTENT_FORMAT, u32::from(format));
+                m.push_option(OptionNumber::BLOCK1, block.encode());
+                if let Some(n) = size1 {
+                    m.push_uint(OptionNumber::SIZE1, n);
+                }
                 m.payload = payload;
             }
             Operation::Execute { args, .. } => {

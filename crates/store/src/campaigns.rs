@@ -20,15 +20,38 @@ pub const IN_FLIGHT: [&str; 4] = ["offered", "downloading", "downloaded", "updat
 /// The reason a critical SIM's device waits for a second person's approval.
 pub const CRITICAL_REASON: &str = "critical SIM: the campaign needs a second person's approval";
 
-/// A campaign to create, with its devices in offer order (`true`: canary).
-#[derive(Debug, Clone)]
-pub struct NewCampaign {
-    /// Owner.
-    pub tenant: String,
-    /// Name.
-    pub name: String,
-    /// The verified image (same tenant).
-    pub image_id: String,
+/// How the image reaches a device (LwM2M Core, object 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// The device downloads it from the Package URI (5/0/1) the server writes, with Block2.
+    #[default]
+    Pull,
+    /// The server writes it into Package (5/0/0) with Block1.
+    Push,
+}
+
+impl Delivery {
+    /// The stored and API name: `pull` or `push`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Delivery::Pull => "pull",
+            Delivery::Push => "push",
+        }
+    }
+
+    /// From its name.
+    pub fn parse(s: &str) -> Option<Delivery> {
+        match s {
+            "pull" => Some(Delivery::Pull),
+            "push" => Some(Delivery::Push),
+            _ => None,
+        }
+    }
+}
+
+/// How a campaign goes about its devices: what the creator chose, stored with the campaign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CampaignSettings {
     /// Model filter the devices were chosen by, if any.
     pub model: Option<String>,
     /// Canary share, per mille.
@@ -49,6 +72,21 @@ pub struct NewCampaign {
     pub allow_reinstall: bool,
     /// Whether devices of critical SIMs are included (after a second person's approval).
     pub include_critical: bool,
+    /// Pull or push, for devices that support both (5/0/9).
+    pub delivery: Delivery,
+}
+
+/// A campaign to create, with its devices in offer order (`true`: canary).
+#[derive(Debug, Clone)]
+pub struct NewCampaign {
+    /// Owner.
+    pub tenant: String,
+    /// Name.
+    pub name: String,
+    /// The verified image (same tenant).
+    pub image_id: String,
+    /// How it goes about its devices.
+    pub settings: CampaignSettings,
     /// Who created it.
     pub created_by: String,
     /// Unix seconds.
@@ -68,26 +106,8 @@ pub struct CampaignRow {
     pub name: String,
     /// Image.
     pub image_id: String,
-    /// Model filter.
-    pub model: Option<String>,
-    /// Canary share, per mille.
-    pub canary_permille: i64,
-    /// Failure threshold, per mille.
-    pub failure_permille: i64,
-    /// Window weekdays (digits, 0 Monday).
-    pub window_days: String,
-    /// Window start hour (UTC).
-    pub window_start_hour: i64,
-    /// Window end hour (UTC).
-    pub window_end_hour: i64,
-    /// Most devices in flight.
-    pub max_concurrent: i64,
-    /// Downgrades allowed.
-    pub allow_downgrade: bool,
-    /// Reinstalls allowed.
-    pub allow_reinstall: bool,
-    /// Critical SIMs' devices included once approved.
-    pub include_critical: bool,
+    /// How it goes about its devices.
+    pub settings: CampaignSettings,
     /// The approval request for critical devices.
     pub approval_id: Option<String>,
     /// A second person approved the critical devices.
@@ -177,7 +197,7 @@ impl StateCounts {
 
 const COLUMNS: &str = "id, tenant, name, image_id, model, canary_permille, failure_permille, window_days, \
     window_start_hour, window_end_hour, max_concurrent, allow_downgrade, allow_reinstall, include_critical, \
-    approval_id, critical_approved, status, status_reason, created_by, created_at, updated_at";
+    approval_id, critical_approved, status, status_reason, created_by, created_at, updated_at, delivery";
 const DEVICE_COLUMNS: &str =
     "campaign_id, endpoint, seq, canary, state, reason, claimed_by, lease_until, version_before, updated_at";
 
@@ -188,16 +208,25 @@ fn campaign_from_row(r: &sqlx::any::AnyRow) -> Result<CampaignRow> {
         tenant: r.try_get("tenant")?,
         name: r.try_get("name")?,
         image_id: r.try_get("image_id")?,
-        model: r.try_get("model")?,
-        canary_permille: r.try_get("canary_permille")?,
-        failure_permille: r.try_get("failure_permille")?,
-        window_days: r.try_get("window_days")?,
-        window_start_hour: r.try_get("window_start_hour")?,
-        window_end_hour: r.try_get("window_end_hour")?,
-        max_concurrent: r.try_get("max_concurrent")?,
-        allow_downgrade: flag("allow_downgrade")?,
-        allow_reinstall: flag("allow_reinstall")?,
-        include_critical: flag("include_critical")?,
+        settings: CampaignSettings {
+            model: r.try_get("model")?,
+            canary_permille: r.try_get("canary_permille")?,
+            failure_permille: r.try_get("failure_permille")?,
+            window_days: r.try_get("window_days")?,
+            window_start_hour: r.try_get("window_start_hour")?,
+            window_end_hour: r.try_get("window_end_hour")?,
+            max_concurrent: r.try_get("max_concurrent")?,
+            allow_downgrade: flag("allow_downgrade")?,
+            allow_reinstall: flag("allow_reinstall")?,
+            include_critical: flag("include_critical")?,
+            delivery: {
+                let d: String = r.try_get("delivery")?;
+                Delivery::parse(&d).ok_or_else(|| crate::error::StoreError::Corrupt {
+                    imsi: r.try_get::<String, _>("id").unwrap_or_default(),
+                    reason: format!("campaign delivery {d:?}"),
+                })?
+            },
+        },
         approval_id: r.try_get("approval_id")?,
         critical_approved: flag("critical_approved")?,
         status: r.try_get("status")?,
@@ -427,24 +456,25 @@ impl Tx {
         let id = format!("fwc_{}", crate::access::random_hex(8)?);
         sqlx::query(&format!(
             "INSERT INTO firmware_campaigns ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, NULL, 0, 'running', '', $15, $16, $16)"
+             $13, $14, NULL, 0, 'running', '', $15, $16, $16, $17)"
         ))
         .bind(&id)
         .bind(&c.tenant)
         .bind(&c.name)
         .bind(&c.image_id)
-        .bind(&c.model)
-        .bind(c.canary_permille)
-        .bind(c.failure_permille)
-        .bind(&c.window_days)
-        .bind(c.window_start_hour)
-        .bind(c.window_end_hour)
-        .bind(c.max_concurrent)
-        .bind(i64::from(c.allow_downgrade))
-        .bind(i64::from(c.allow_reinstall))
-        .bind(i64::from(c.include_critical))
+        .bind(&c.settings.model)
+        .bind(c.settings.canary_permille)
+        .bind(c.settings.failure_permille)
+        .bind(&c.settings.window_days)
+        .bind(c.settings.window_start_hour)
+        .bind(c.settings.window_end_hour)
+        .bind(c.settings.max_concurrent)
+        .bind(i64::from(c.settings.allow_downgrade))
+        .bind(i64::from(c.settings.allow_reinstall))
+        .bind(i64::from(c.settings.include_critical))
         .bind(&c.created_by)
         .bind(c.created_at)
+        .bind(c.settings.delivery.as_str())
         .execute(self.conn())
         .await?;
         for (seq, (endpoint, canary)) in c.devices.iter().enumerate() {

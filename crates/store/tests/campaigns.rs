@@ -16,16 +16,19 @@ fn campaign(tenant: &str, devices: &[&str]) -> NewCampaign {
         tenant: tenant.into(),
         name: "spring rollout".into(),
         image_id: "fw_0011223344556677".into(),
-        model: Some("meter".into()),
-        canary_permille: 100,
-        failure_permille: 200,
-        window_days: "0123456".into(),
-        window_start_hour: 0,
-        window_end_hour: 24,
-        max_concurrent: 5,
-        allow_downgrade: false,
-        allow_reinstall: true,
-        include_critical: false,
+        settings: store::campaigns::CampaignSettings {
+            model: Some("meter".into()),
+            canary_permille: 100,
+            failure_permille: 200,
+            window_days: "0123456".into(),
+            window_start_hour: 0,
+            window_end_hour: 24,
+            max_concurrent: 5,
+            allow_downgrade: false,
+            allow_reinstall: true,
+            include_critical: false,
+            delivery: store::campaigns::Delivery::Push,
+        },
         created_by: "alice".into(),
         created_at: 100,
         devices: devices.iter().enumerate().map(|(i, d)| (d.to_string(), i == 0)).collect(),
@@ -46,8 +49,12 @@ async fn campaigns_round_trip_inside_their_tenant() {
         let acme = Scope::Tenant("acme".into());
         let other = Scope::Tenant("other".into());
         let c = store.campaign(&acme, &id).await.unwrap().unwrap();
-        assert_eq!((c.status.as_str(), c.canary_permille, c.failure_permille), ("running", 100, 200));
-        assert_eq!((c.allow_downgrade, c.allow_reinstall, c.model.as_deref()), (false, true, Some("meter")));
+        assert_eq!((c.status.as_str(), c.settings.canary_permille, c.settings.failure_permille), ("running", 100, 200));
+        assert_eq!(
+            (c.settings.allow_downgrade, c.settings.allow_reinstall, c.settings.model.as_deref()),
+            (false, true, Some("meter"))
+        );
+        assert_eq!(c.settings.delivery, store::campaigns::Delivery::Push);
         assert!(store.campaign(&other, &id).await.unwrap().is_none());
         assert_eq!(store.campaigns(&other).await.unwrap().len(), 0);
         assert_eq!(store.campaigns(&Scope::Operator).await.unwrap().len(), 1);

@@ -12,10 +12,18 @@
 //!    campaign includes them and a second person approved; the stored image still matches its
 //!    manifest (size, SHA-256); the device's model (3/0/1) is the manifest's; the version policy
 //!    against what the device reports in 3/0/3 (no downgrade or reinstall unless allowed);
-//! 2. offers the image at `/fw/{random token}` to that device only, observes State (5/0/3) and
-//!    Update Result (5/0/5), writes the Package URI (5/0/1);
-//! 3. when the device reports Downloaded (State 2) *and* every block was served, executes Update
-//!    (5/0/2); Downloaded with blocks missing is a failure (cut off), so is a stalled transfer;
+//! 2. chooses the delivery ([`choose_delivery`]): the campaign's (`pull` by default), unless the
+//!    device reports it supports only the other one (5/0/9 Firmware Update Delivery Method), or
+//!    cannot pull over this server's protocol (5/0/8 Firmware Update Protocol Support);
+//! 3. pull: offers the image at `/fw/{random token}` to that device only, observes State (5/0/3)
+//!    and Update Result (5/0/5), writes the Package URI (5/0/1); when the device reports Downloaded
+//!    (State 2) *and* every block was served, goes on; Downloaded with blocks missing is a failure
+//!    (cut off), so is a stalled transfer.
+//!    push: writes the image into Package (5/0/0) with Block1 ([`coap::block1::Block1Sender`]:
+//!    1024-byte blocks, or the smaller size the device answers with; a block unanswered for the
+//!    stall time is sent again, twice at most, then the transfer is cut off and fails), then waits
+//!    for State 2;
+//!    either way it then executes Update (5/0/2);
 //! 4. succeeds only when the device reports Update Result 1 and, after it registered again or
 //!    updated its registration, its firmware version (3/0/3) equals the manifest's. Update Result
 //!    2–9 and time-outs are failures, each with its reason.
@@ -26,25 +34,58 @@ use std::time::{Duration, Instant};
 
 use cmp::campaigns::{past_threshold, Window};
 use cmp::EventKind;
+use coap::block1::{Block1Sender, Next};
 use firmware::{Manifest, UpdatePolicy, Version};
 use lwm2m::content::{self, Value};
 use lwm2m::runtime::Service;
-use lwm2m::server::Operation;
+use lwm2m::server::{OpError, Operation};
 use lwm2m::Path;
 use sha2::{Digest, Sha256};
 use store::access::Scope;
-use store::campaigns::{CampaignRow, Claim, CRITICAL_REASON};
+use store::campaigns::{CampaignRow, Claim, Delivery, CRITICAL_REASON};
 use store::model::Priority;
 use store::Store;
 use tokio_util::sync::CancellationToken;
 
 /// Object 5 resources (LwM2M Core, Firmware Update object).
+const PACKAGE: Path = Path::resource(5, 0, 0);
 const PACKAGE_URI: Path = Path::resource(5, 0, 1);
 const UPDATE: Path = Path::resource(5, 0, 2);
 const STATE: Path = Path::resource(5, 0, 3);
 const UPDATE_RESULT: Path = Path::resource(5, 0, 5);
+const PROTOCOL_SUPPORT: Path = Path::resource(5, 0, 8);
+const DELIVERY_METHOD: Path = Path::resource(5, 0, 9);
 const FIRMWARE_VERSION: Path = Path::resource(3, 0, 3);
 const MODEL: Path = Path::resource(3, 0, 1);
+
+/// Push blocks: 1024 bytes to start with (RFC 7959 SZX 6), each sent at most this many times.
+const PUSH_SZX: u8 = 6;
+const PUSH_ATTEMPTS: u8 = 3;
+
+/// How to deliver to a device: the campaign's choice, unless the device reports it can only do
+/// the other (5/0/9: 0 pull only, 1 push only, 2 both) or lists pull protocols (5/0/8: 0 CoAP,
+/// 1 CoAPS, 2 HTTP, 3 HTTPS, 4 CoAP/TCP, 5 CoAP/TLS) without `pull_protocol`, the one this server
+/// offers the image over. A device that reports neither resource (LwM2M 1.0) gets the campaign's
+/// choice. `Err`: the device can take the image neither way from this server.
+pub fn choose_delivery(
+    wanted: Delivery,
+    method: Option<i64>,
+    protocols: Option<&[i64]>,
+    pull_protocol: i64,
+) -> Result<Delivery, String> {
+    let pull = method != Some(1) && protocols.is_none_or(|p| p.contains(&pull_protocol));
+    let push = method != Some(0);
+    match (wanted, pull, push) {
+        (Delivery::Pull, true, _) | (Delivery::Push, true, false) => Ok(Delivery::Pull),
+        (Delivery::Push, _, true) | (Delivery::Pull, false, true) => Ok(Delivery::Push),
+        _ => Err(format!(
+            "the device supports neither delivery: Delivery Method (5/0/9) {}, pull protocols (5/0/8) {:?}, \
+             and this server offers the image over protocol {pull_protocol}",
+            method.map_or("unknown".into(), |m| m.to_string()),
+            protocols.unwrap_or_default()
+        )),
+    }
+}
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -76,6 +117,17 @@ pub struct Engine {
 
 fn unix_now() -> i64 {
     store::now()
+}
+
+/// One delivery under way: the campaign, the device, the image's manifest, the version the device
+/// had, and when the whole update must be done.
+struct Offer<'a> {
+    c: &'a CampaignRow,
+    endpoint: &'a str,
+    device: &'a lwm2m::runtime::DeviceView,
+    manifest: &'a Manifest,
+    before: Option<&'a str>,
+    deadline: Instant,
 }
 
 /// Why an update ended without success.
@@ -140,11 +192,11 @@ impl Engine {
         for c in self.store.running_campaigns().await? {
             let counts = self.store.campaign_counts(&c.id).await?;
             let (failures, successes) = counts.finished();
-            if past_threshold(failures, successes, c.failure_permille) {
+            if past_threshold(failures, successes, c.settings.failure_permille) {
                 let reason = format!(
                     "failure ratio {failures}/{} passed the threshold {}",
                     failures + successes,
-                    c.failure_permille as f64 / 1000.0
+                    c.settings.failure_permille as f64 / 1000.0
                 );
                 if self.store.pause_campaign_if_running(&c.id, &reason).await? {
                     let d = serde_json::json!({"campaign": c.id, "reason": reason, "automatic": true});
@@ -159,10 +211,10 @@ impl Engine {
                 }
                 continue;
             }
-            if !Window::of(&c).allows(now) {
+            if !Window::of(&c.settings).allows(now) {
                 continue;
             }
-            let mut slots = c.max_concurrent - counts.in_flight();
+            let mut slots = c.settings.max_concurrent - counts.in_flight();
             if slots <= 0 {
                 continue;
             }
@@ -239,6 +291,17 @@ impl Engine {
         as_int(self.read(endpoint, path).await)
     }
 
+    /// The instances of a multiple-instance integer resource (read in SenML JSON).
+    async fn read_ints(&self, endpoint: &str, path: Path) -> Option<Vec<i64>> {
+        let op = Operation::Read { path, accept: Some(content::SENML_JSON) };
+        let r = self.service.execute(endpoint, op).await.ok()?;
+        if !r.code.is_success() {
+            return None;
+        }
+        let values = content::decode(r.content_format, &path, &r.payload).ok()?;
+        Some(values.into_iter().filter_map(|(_, v)| as_int(Some(v))).collect())
+    }
+
     fn observed_int(&self, endpoint: &str, path: Path) -> Option<(u64, i64)> {
         let (n, values) = self.service.observed(endpoint, path)?;
         as_int(values.into_iter().next().map(|v| v.value)).map(|i| (n, i))
@@ -253,7 +316,7 @@ impl Engine {
         if let Some(imsi) = device.profile.imsi.as_deref().and_then(|i| i.parse::<ids::Imsi>().ok()) {
             let sim = self.store.sim(&imsi).await.map_err(|e| failed(format!("SIM not read: {e}")))?;
             if sim.is_some_and(|s| s.priority == Priority::Critical) {
-                if !c.include_critical {
+                if !c.settings.include_critical {
                     return Err(skipped("critical SIM: the campaign does not include critical SIMs' devices"));
                 }
                 // Read again: the approval may have come since the round started.
@@ -277,15 +340,35 @@ impl Engine {
         }
         let current = as_text(self.read(endpoint, FIRMWARE_VERSION).await);
         let current_v = current.as_deref().and_then(|v| Version::parse(v.trim()).ok());
-        let policy = UpdatePolicy { allow_downgrade: c.allow_downgrade, allow_reinstall: c.allow_reinstall };
+        let policy =
+            UpdatePolicy { allow_downgrade: c.settings.allow_downgrade, allow_reinstall: c.settings.allow_reinstall };
         policy.check(current_v.as_ref(), &manifest.version).map_err(|e| skipped(e.to_string()))?;
-        let token = random_token();
-        if !self.service.offer_download(&token, endpoint, image.into()) {
-            return Err(failed("the device de-registered before the offer"));
+        let pull_protocol = if device.unsecured { 0 } else { 1 };
+        // Bounded: some LwM2M 1.0 clients never answer a read of a resource they lack.
+        let probe = self.config.stall.min(Duration::from_secs(5));
+        let method = tokio::time::timeout(probe, self.read_int(endpoint, DELIVERY_METHOD)).await.ok().flatten();
+        let protocols = tokio::time::timeout(probe, self.read_ints(endpoint, PROTOCOL_SUPPORT)).await.ok().flatten();
+        let delivery =
+            choose_delivery(c.settings.delivery, method, protocols.as_deref(), pull_protocol).map_err(skipped)?;
+        let deadline = Instant::now() + self.config.update_timeout;
+        for path in [STATE, UPDATE_RESULT] {
+            let _ = self.service.execute(endpoint, Operation::Observe { path, accept: Some(content::TEXT) }).await;
         }
-        let result = self.transfer_and_update(c, endpoint, &device, &token, &manifest, current.as_deref()).await;
-        self.service.withdraw_download(&token);
-        result
+        let offer = Offer { c, endpoint, device: &device, manifest: &manifest, before: current.as_deref(), deadline };
+        let image: Arc<[u8]> = image.into();
+        match delivery {
+            Delivery::Pull => {
+                let token = random_token();
+                if !self.service.offer_download(&token, endpoint, image) {
+                    return Err(failed("the device de-registered before the offer"));
+                }
+                let result = self.pull(&offer, &token).await;
+                self.service.withdraw_download(&token);
+                result?;
+            }
+            Delivery::Push => self.push(&offer, &image).await?,
+        }
+        self.update(c, endpoint, &manifest, deadline).await
     }
 
     /// The stored image, checked again against its manifest.
@@ -305,20 +388,18 @@ impl Engine {
         Ok((manifest, image))
     }
 
-    async fn transfer_and_update(
-        &self,
-        c: &CampaignRow,
-        endpoint: &str,
-        device: &lwm2m::runtime::DeviceView,
-        token: &str,
-        manifest: &Manifest,
-        before: Option<&str>,
-    ) -> Result<String, Failure> {
-        let deadline = Instant::now() + self.config.update_timeout;
-        for path in [STATE, UPDATE_RESULT] {
-            let _ = self.service.execute(endpoint, Operation::Observe { path, accept: Some(content::TEXT) }).await;
-        }
-        let base = if device.unsecured { &self.config.uri_plain } else { &self.config.uri_secure };
+    /// Records the offer: state `offered`, the event with the delivery.
+    async fn offered(&self, o: &Offer<'_>, delivery: Delivery) {
+        self.set_state(o.c, o.endpoint, "offered", "", o.before).await;
+        let d = serde_json::json!({"campaign": o.c.id, "endpoint": o.endpoint,
+            "version": o.manifest.version.to_string(), "delivery": delivery.as_str()});
+        self.event(&o.c.tenant, o.device.profile.imsi.as_deref(), EventKind::DeviceFirmwareOffered, d).await;
+    }
+
+    /// Pull: writes the Package URI, waits until the device downloaded every block.
+    async fn pull(&self, o: &Offer<'_>, token: &str) -> Result<(), Failure> {
+        let (c, endpoint) = (o.c, o.endpoint);
+        let base = if o.device.unsecured { &self.config.uri_plain } else { &self.config.uri_secure };
         let uri = format!("{}/fw/{token}", base.trim_end_matches('/'));
         let write = Operation::Write {
             path: PACKAGE_URI,
@@ -331,9 +412,7 @@ impl Engine {
         if !r.code.is_success() {
             return Err(failed(format!("the device refused the Package URI ({})", r.code)));
         }
-        self.set_state(c, endpoint, "offered", "", before).await;
-        let d = serde_json::json!({"campaign": c.id, "endpoint": endpoint, "version": manifest.version.to_string()});
-        self.event(&c.tenant, device.profile.imsi.as_deref(), EventKind::DeviceFirmwareOffered, d).await;
+        self.offered(o, Delivery::Pull).await;
 
         // Download: until the device reports Downloaded, fails, or stalls.
         let mut state_name = "offered";
@@ -368,7 +447,7 @@ impl Engine {
                         p.served, p.total
                     )));
                 }
-                break;
+                return Ok(());
             }
             if self.service.device(None, endpoint).is_none() {
                 return Err(failed(format!(
@@ -384,10 +463,94 @@ impl Engine {
                     self.config.stall.as_secs()
                 )));
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= o.deadline {
                 return Err(failed("time-out: the device did not report Downloaded in time"));
             }
         }
+    }
+
+    /// Push: writes the image into Package (5/0/0) block by block, then waits for Downloaded.
+    async fn push(&self, o: &Offer<'_>, image: &[u8]) -> Result<(), Failure> {
+        let (c, endpoint) = (o.c, o.endpoint);
+        self.offered(o, Delivery::Push).await;
+        let mut sender = Block1Sender::new(image.len(), PUSH_SZX, PUSH_ATTEMPTS);
+        if let Some(e) = sender.failed() {
+            return Err(failed(e.to_string()));
+        }
+        let size1 = u32::try_from(image.len()).ok();
+        let mut downloading = false;
+        loop {
+            if Instant::now() >= o.deadline {
+                return Err(failed(format!(
+                    "time-out: {} of {} bytes written when the update time ran out",
+                    sender.acked(),
+                    sender.total()
+                )));
+            }
+            let (block, range) = sender.current();
+            let write = Operation::WriteBlock {
+                path: PACKAGE,
+                format: content::OPAQUE,
+                block,
+                size1: size1.filter(|_| block.num == 0),
+                payload: image[range].to_vec(),
+                replace: true,
+            };
+            let answer = tokio::time::timeout(self.config.stall, self.service.execute(endpoint, write)).await;
+            let next = match answer {
+                Ok(Ok(r)) => sender.on_response(r.code, r.block1),
+                Ok(Err(OpError::Timeout)) | Err(_) => sender.on_timeout(),
+                Ok(Err(e @ (OpError::Gone | OpError::UnknownDevice(_)))) => {
+                    return Err(failed(format!(
+                        "the device went away during the transfer ({} of {} bytes written): {e}",
+                        sender.acked(),
+                        sender.total()
+                    )));
+                }
+                Ok(Err(e)) => return Err(failed(format!("Package block not written: {e}"))),
+            };
+            match next.map_err(|e| failed(e.to_string()))? {
+                Next::Send => {
+                    if !downloading && sender.acked() > 0 {
+                        downloading = true;
+                        self.set_state(c, endpoint, "downloading", "", None).await;
+                    }
+                }
+                Next::Done(_) => break,
+            }
+        }
+        // The device checks and stores the package: wait for Downloaded (or a failure).
+        loop {
+            let mut state = self.observed_int(endpoint, STATE).map(|(_, v)| v);
+            let mut result = self.observed_int(endpoint, UPDATE_RESULT).map(|(_, v)| v);
+            if state != Some(2) {
+                state = self.read_int(endpoint, STATE).await.or(state);
+                result = self.read_int(endpoint, UPDATE_RESULT).await.or(result);
+            }
+            if let Some(r @ 2..=9) = result {
+                return Err(failed(update_result_text(r)));
+            }
+            if state == Some(2) {
+                return Ok(());
+            }
+            if self.service.device(None, endpoint).is_none() {
+                return Err(failed("the device went away after the transfer, before reporting Downloaded"));
+            }
+            if Instant::now() >= o.deadline {
+                return Err(failed("time-out: the device took the package but did not report Downloaded in time"));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Executes Update and waits for the device to come back with the manifest's version.
+    async fn update(
+        &self,
+        c: &CampaignRow,
+        endpoint: &str,
+        manifest: &Manifest,
+        deadline: Instant,
+    ) -> Result<String, Failure> {
         self.set_state(c, endpoint, "downloaded", "", None).await;
 
         // Update: execute, then wait for the device to come back with the new version.
@@ -440,6 +603,7 @@ impl Engine {
 fn as_int(v: Option<Value>) -> Option<i64> {
     match v? {
         Value::Integer(i) => Some(i),
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(f as i64),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
     }
@@ -503,16 +667,19 @@ mod tests {
             tenant: "acme".into(),
             name: "c".into(),
             image_id: "fw_x".into(),
-            model: None,
-            canary_permille: 0,
-            failure_permille: 500,
-            window_days: days.into(),
-            window_start_hour: start,
-            window_end_hour: end,
-            max_concurrent: 10,
-            allow_downgrade: false,
-            allow_reinstall: false,
-            include_critical: false,
+            settings: store::campaigns::CampaignSettings {
+                model: None,
+                canary_permille: 0,
+                failure_permille: 500,
+                window_days: days.into(),
+                window_start_hour: start,
+                window_end_hour: end,
+                max_concurrent: 10,
+                allow_downgrade: false,
+                allow_reinstall: false,
+                include_critical: false,
+                delivery: store::campaigns::Delivery::Pull,
+            },
             created_by: "t".into(),
             created_at: 1,
             devices: endpoints.iter().map(|e| (e.to_string(), false)).collect(),
@@ -521,6 +688,25 @@ mod tests {
         let id = tx.insert_campaign(&c).await.unwrap();
         tx.commit().await.unwrap();
         id
+    }
+
+    #[test]
+    fn delivery_follows_what_the_device_supports() {
+        use Delivery::{Pull, Push};
+        // Both supported, or nothing reported (LwM2M 1.0): the campaign's choice.
+        for wanted in [Pull, Push] {
+            assert_eq!(choose_delivery(wanted, Some(2), Some(&[0, 1]), 0), Ok(wanted));
+            assert_eq!(choose_delivery(wanted, None, None, 1), Ok(wanted));
+        }
+        // 5/0/9: only pull, only push.
+        assert_eq!(choose_delivery(Push, Some(0), None, 0), Ok(Pull));
+        assert_eq!(choose_delivery(Pull, Some(1), None, 0), Ok(Push));
+        // 5/0/8 without the protocol this server offers the image over: no pull.
+        assert_eq!(choose_delivery(Pull, Some(2), Some(&[2, 3]), 1), Ok(Push));
+        assert_eq!(choose_delivery(Pull, None, Some(&[1]), 1), Ok(Pull));
+        // Pull only, over HTTP only: neither way.
+        let e = choose_delivery(Push, Some(0), Some(&[2]), 0).unwrap_err();
+        assert!(e.contains("neither"), "{e}");
     }
 
     #[tokio::test]

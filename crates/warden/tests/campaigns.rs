@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{found, http, node, sims_csv, Node};
+use common::{found, http, lwm2m_node_client, sims_csv, Node, Server};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -33,38 +33,41 @@ use sha2::{Digest, Sha256};
 
 const MODEL: &str = "fw-meter";
 
-fn udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// A running `warden serve` with `[devices]` whose tenant `acme` has the SIMs `imsis`.
+struct Lab {
+    // Dropped first: the server stops before its folder goes.
+    _server: Server,
+    _node: Node,
+    /// The LwM2M server's plain-CoAP port.
+    port: u16,
+    /// The API's base URL and an operator token.
+    api: String,
+    token: String,
 }
 
-fn devices_node(kek: &str) -> (Node, u16) {
-    let (port, coaps) = (udp_port(), udp_port());
-    let extra = format!(
-        "[devices]\ncoap_listen = \"127.0.0.1:{port}\"\ncoaps_listen = \"127.0.0.1:{coaps}\"\nallow_unsecured = true\n\
-         firmware_download_stall_secs = 4\nfirmware_update_timeout_secs = 60\n"
-    );
-    (node(kek, &[], "", &extra), port)
+async fn lab(kek: &str, imsis: &[&str]) -> Lab {
+    let extra = "firmware_download_stall_secs = 4\nfirmware_update_timeout_secs = 60\n";
+    let (n, addr) = common::devices_node(kek, true, extra);
+    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
+    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
+    let (token, api) = (n.admin_token(), n.api());
+    Lab { _server: n.start().await, _node: n, port: addr.port(), api, token }
 }
 
 /// The node client folder, or `None` (skipped) without node/npm or openssl outside CI.
 fn tools() -> Option<PathBuf> {
-    for p in ["node", "npm", "openssl"] {
-        if found(p).is_none() {
-            assert!(std::env::var_os("CI").is_none(), "{p} is required under CI (.ci/run installs it)");
-            eprintln!("skipped: {p} not installed");
-            return None;
-        }
+    lwm2m_node_client(&["openssl"])
+}
+
+/// Whether python3 with PyPI aiocoap and openssl are here (`false`: skipped; under CI, a failure).
+fn python_tools() -> bool {
+    let aiocoap = Command::new("python3").args(["-c", "import aiocoap"]).output().is_ok_and(|o| o.status.success());
+    let openssl = found("openssl").is_some();
+    if !aiocoap || !openssl {
+        assert!(std::env::var_os("CI").is_none(), "python3 with aiocoap and openssl are required under CI (.ci/run)");
+        eprintln!("skipped: python3 with aiocoap (pip install aiocoap) or openssl not installed");
     }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
-    if !dir.join("node_modules/lwm2m-node-lib/package.json").is_file() {
-        let out = Command::new("npm")
-            .current_dir(&dir)
-            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .output()
-            .expect("run npm ci");
-        assert!(out.status.success(), "npm ci: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Some(dir)
+    aiocoap && openssl
 }
 
 fn openssl(dir: &Path, args: &[&str]) -> Vec<u8> {
@@ -114,14 +117,40 @@ impl Drop for Device {
 
 impl Device {
     fn start(dir: &Path, port: u16, endpoint: &str, version: &str, mode: &str, new_version: &str) -> Device {
-        let mut child = Command::new("node")
-            .current_dir(dir)
-            .args(["fw_client.cjs", "127.0.0.1", &port.to_string(), endpoint, MODEL, version, mode, new_version, "256"])
+        let mut node = Command::new("node");
+        node.current_dir(dir).args([
+            "fw_client.cjs",
+            "127.0.0.1",
+            &port.to_string(),
+            endpoint,
+            MODEL,
+            version,
+            mode,
+            new_version,
+            "256",
+        ]);
+        Device::spawn(node)
+    }
+
+    /// The aiocoap device (tests/lwm2m_push/device.py) with `args` after the common ones.
+    fn python(port: u16, endpoint: &str, save: &Path, args: &[&str]) -> Device {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_push/device.py");
+        let mut py = Command::new("python3");
+        py.arg(script)
+            .args(["--server", &format!("127.0.0.1:{port}"), "--endpoint", endpoint, "--model", MODEL])
+            .args(["--version", "1.0.7", "--new-version", "1.1.0", "--save"])
+            .arg(save)
+            .args(args);
+        Device::spawn(py)
+    }
+
+    fn spawn(mut command: Command) -> Device {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("start node device");
+            .expect("start the device");
         let out = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -190,13 +219,9 @@ async fn profiled(api: &str, token: &str, devices: &[&str]) {
 #[tokio::test(flavor = "multi_thread")]
 async fn lwm2m_node_lib_devices_update_fail_when_cut_off_and_refuse_downgrades() {
     let Some(dir) = tools() else { return };
-    let (n, port) = devices_node("81");
     let imsis = ["001010000000811", "001010000000812", "001010000000813"];
-    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
-    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
-    let token = n.admin_token();
-    let api = n.api();
-    let _server = n.start().await;
+    let lab = lab("81", &imsis).await;
+    let (api, token, port) = (lab.api.clone(), lab.token.clone(), lab.port);
     let keys = tempfile::tempdir().unwrap();
     let image: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let image_id = upload(&api, &token, keys.path(), &image, "1.1.0").await;
@@ -260,13 +285,9 @@ async fn lwm2m_node_lib_devices_update_fail_when_cut_off_and_refuse_downgrades()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_canary_pauses_the_campaign_before_the_others_are_offered() {
     let Some(dir) = tools() else { return };
-    let (n, port) = devices_node("82");
     let imsis = ["001010000000821", "001010000000822"];
-    let rows: Vec<(&str, &str, &str)> = imsis.iter().map(|i| (*i, "meter", "acme")).collect();
-    n.import("[[profile]]\nname = \"meter\"\nservices = [\"data\"]\n", &sims_csv(&rows));
-    let token = n.admin_token();
-    let api = n.api();
-    let _server = n.start().await;
+    let lab = lab("82", &imsis).await;
+    let (api, token, port) = (lab.api.clone(), lab.token.clone(), lab.port);
     let keys = tempfile::tempdir().unwrap();
     let image = vec![0x5a; 700];
     let image_id = upload(&api, &token, keys.path(), &image, "3.0").await;
@@ -292,4 +313,129 @@ async fn a_failing_canary_pauses_the_campaign_before_the_others_are_offered() {
     assert_eq!(device_state(&paused, &second)["state"], "pending");
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(!d2.said("write", "/5/0/1"), "offered while paused");
+}
+
+/// Push delivery (Block1 writes of Package 5/0/0) to devices made with PyPI aiocoap, whose own
+/// Block1 reassembly takes the image:
+///
+/// - a push campaign: a device supporting both deliveries (5/0/9 = 2) receives the image pushed, in
+///   blocks of 1024 bytes, byte-identical (the file it saved is the image), then updates →
+///   `succeeded`; a pull-only device (5/0/9 = 0) in the same campaign is served by pull instead
+///   (Package URI written, the image fetched with Block2, nothing written to 5/0/0) → `succeeded`;
+/// - a pull campaign (the default): a push-only device (5/0/9 = 1) gets the image pushed;
+/// - a push campaign whose canary stops answering after 3 blocks: the transfer is cut off
+///   (`failed`, "cut off"), Update is never executed, and with a failure threshold of 0 the campaign
+///   pauses before the other device is offered anything;
+/// - `delivery` other than pull or push is refused with 422.
+#[tokio::test(flavor = "multi_thread")]
+async fn aiocoap_devices_get_pushed_images_and_a_cut_off_push_fails_the_device() {
+    if !python_tools() {
+        return;
+    }
+    let imsis = ["001010000000831", "001010000000832", "001010000000833", "001010000000834", "001010000000835"];
+    let lab = lab("83", &imsis).await;
+    let (api, token, port) = (lab.api.clone(), lab.token.clone(), lab.port);
+    let keys = tempfile::tempdir().unwrap();
+    let image: Vec<u8> = (0..9000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8).collect();
+    let image_id = upload(&api, &token, keys.path(), &image, "1.1.0").await;
+
+    let [both, pull_only, push_only, cut, spare] = imsis.map(|i| format!("urn:imsi:{i}"));
+    let files = tempfile::tempdir().unwrap();
+    let file = |ep: &str| files.path().join(ep.replace(':', "_"));
+    let mut d_both = Device::python(port, &both, &file(&both), &["--delivery", "2"]);
+    let mut d_pull = Device::python(port, &pull_only, &file(&pull_only), &["--delivery", "0"]);
+    let mut d_push = Device::python(port, &push_only, &file(&push_only), &["--delivery", "1"]);
+    let mut d_cut = Device::python(port, &cut, &file(&cut), &["--delivery", "2", "--cut-after", "3"]);
+    let mut d_spare = Device::python(port, &spare, &file(&spare), &["--delivery", "2"]);
+    for d in [&mut d_both, &mut d_pull, &mut d_push, &mut d_cut, &mut d_spare] {
+        d.expect("registered");
+    }
+    profiled(&api, &token, &[&both, &pull_only, &push_only, &cut, &spare]).await;
+
+    let create = async |name: &str, endpoints: &[&str], extra: Value| {
+        let mut body = json!({"name": name, "image_id": image_id, "endpoints": endpoints, "tenant": "acme"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        http("POST", &format!("{api}/campaigns"), &token, Some(body)).await
+    };
+    let (s, bad) = create("pigeon", &[&both], json!({"delivery": "carrier-pigeon"})).await;
+    assert_eq!(s, 422, "{bad}");
+    let (s, a) = create(
+        "push",
+        &[&both, &pull_only],
+        json!({"delivery": "push", "canary_percent": 0, "failure_threshold": 1.0}),
+    )
+    .await;
+    assert_eq!((s, a["delivery"].as_str()), (201, Some("push")), "{a}");
+    let (s, b) = create("pull", &[&push_only], json!({"canary_percent": 0})).await;
+    assert_eq!((s, b["delivery"].as_str()), (201, Some("pull")), "{b}");
+    let (s, c) =
+        create("cut", &[&cut, &spare], json!({"delivery": "push", "canary_percent": 50, "failure_threshold": 0.0}))
+            .await;
+    assert_eq!(s, 201, "{c}");
+    let url = |v: &Value| format!("{api}/campaigns/{}", v["id"].as_str().unwrap());
+    let ended = async |v: &Value, status: &str| {
+        let url = url(v);
+        until(status, 90, async || {
+            let (_, d) = http("GET", &url, &token, None).await;
+            (d["campaign"]["status"] == status).then_some(d)
+        })
+        .await
+    };
+    let done_a = ended(&a, "finished").await;
+    let done_b = ended(&b, "finished").await;
+    let paused = ended(&c, "paused").await;
+
+    // Pushed: every block was a Block1 write of 1024 bytes, the saved package is the image.
+    let pkg = d_both.expect("package");
+    assert_eq!(pkg["bytes"].as_u64(), Some(9000), "{pkg}");
+    assert!(std::fs::read(file(&both)).unwrap() == image, "the pushed package differs from the image");
+    let blocks: Vec<Value> = d_both.drain().iter().filter(|v| v["event"] == "block").cloned().collect();
+    assert_eq!(blocks.len(), 9, "{blocks:?}");
+    assert!(blocks.iter().all(|b| b["size"] == 1024), "{blocks:?}");
+    assert!(!d_both.drain().iter().any(|v| v["event"] == "uri"), "a push device was also given a Package URI");
+    assert!(d_both.drain().iter().any(|v| v["event"] == "execute"));
+    assert_eq!(device_state(&done_a, &both)["state"], "succeeded", "{done_a}");
+    // The pull-only device in the push campaign pulled.
+    let pulled = d_pull.expect("pulled");
+    assert_eq!(pulled["bytes"].as_u64(), Some(9000), "{pulled}");
+    assert!(std::fs::read(file(&pull_only)).unwrap() == image, "the pulled package differs from the image");
+    assert!(!d_pull.drain().iter().any(|v| v["event"] == "refused"), "{:?}", d_pull.seen);
+    assert_eq!(device_state(&done_a, &pull_only)["state"], "succeeded", "{done_a}");
+    // The push-only device in the pull campaign was pushed to.
+    d_push.expect("package");
+    assert!(std::fs::read(file(&push_only)).unwrap() == image, "the package pushed to the push-only device differs");
+    assert!(!d_push.drain().iter().any(|v| v["event"] == "refused"), "{:?}", d_push.seen);
+    assert_eq!(device_state(&done_b, &push_only)["state"], "succeeded", "{done_b}");
+    let (_, dev) = http("GET", &format!("{api}/devices/{both}"), &token, None).await;
+    assert_eq!(dev["profile"]["firmware"], "1.1.0", "{dev}");
+
+    // Cut off after 3 blocks: failed, never updated, the campaign paused before the spare device.
+    let said = d_cut.expect("cut");
+    assert_eq!(said["blocks"].as_u64(), Some(3), "{said}");
+    let s_cut = device_state(&paused, &cut);
+    assert_eq!(s_cut["state"], "failed", "{s_cut}");
+    assert!(s_cut["reason"].as_str().unwrap().contains("cut off"), "{s_cut}");
+    assert!(!d_cut.drain().iter().any(|v| v["event"] == "execute" || v["event"] == "package"), "{:?}", d_cut.seen);
+    assert!(paused["campaign"]["status_reason"].as_str().unwrap().contains("failure ratio 1/1"), "{paused}");
+    assert_eq!(device_state(&paused, &spare)["state"], "pending", "{paused}");
+    assert!(!d_spare.drain().iter().any(|v| v["event"] == "block"), "offered while paused");
+
+    // The offers name their delivery.
+    let (_, events) = http("GET", &format!("{api}/events?limit=300"), &token, None).await;
+    let offered: Vec<(String, String)> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "device.firmware_offered")
+        .filter_map(|e| {
+            let d: Value = match &e["detail"] {
+                Value::String(s) => serde_json::from_str(s).ok()?,
+                v => v.clone(),
+            };
+            Some((d["endpoint"].as_str()?.to_string(), d["delivery"].as_str()?.to_string()))
+        })
+        .collect();
+    for (ep, how) in [(&both, "push"), (&pull_only, "pull"), (&push_only, "push"), (&cut, "push")] {
+        assert!(offered.contains(&(ep.clone(), how.to_string())), "{ep} {how} not in {offered:?}");
+    }
 }

@@ -16,7 +16,7 @@
 mod common;
 
 use common::lwm2m_node::{node_client, Client};
-use common::{found, http, node, sims_csv, Node};
+use common::{found, http, sims_csv, Node};
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -30,18 +30,8 @@ use serde_json::{json, Value};
 const IMSI: &str = "001010000000001";
 const IMEI: &str = "490154203237518";
 
-fn udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn devices_node(kek: &str, allow_unsecured: bool) -> (Node, SocketAddr) {
-    let port = udp_port();
-    let coaps = udp_port();
-    let extra = format!(
-        "[devices]\ncoap_listen = \"127.0.0.1:{port}\"\ncoaps_listen = \"127.0.0.1:{coaps}\"\nallow_unsecured = {allow_unsecured}\n"
-    );
-    let n = node(kek, &[], "", &extra);
-    (n, SocketAddr::from(([127, 0, 0, 1], port)))
+    common::devices_node(kek, allow_unsecured, "")
 }
 
 /// `coap-client` of libcoap3-bin (Debian installs it as `coap-client-notls` and friends).

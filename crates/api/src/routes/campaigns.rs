@@ -10,7 +10,7 @@ use cmp::campaigns::{Change, Plan, Window};
 use cmp::Action;
 use serde::{Deserialize, Serialize};
 use store::access::Scope;
-use store::campaigns::{CampaignDevice, CampaignRow, StateCounts};
+use store::campaigns::{CampaignDevice, CampaignRow, CampaignSettings, Delivery, StateCounts};
 use utoipa::ToSchema;
 
 use crate::auth::Ctx;
@@ -59,6 +59,11 @@ pub struct NewCampaign {
     /// Include devices of critical SIMs, after a second person approves (default false: skipped).
     #[serde(default)]
     pub include_critical: bool,
+    /// How the image reaches the devices (LwM2M object 5): `pull` (default; the device downloads
+    /// it from the Package URI 5/0/1 with Block2) or `push` (Warden writes it into Package 5/0/0
+    /// with Block1). A device that reports it supports only the other (5/0/9) gets that one.
+    #[schema(pattern = "^(pull|push)$")]
+    pub delivery: Option<String>,
     /// Operators: the tenant.
     pub tenant: Option<String>,
 }
@@ -103,17 +108,9 @@ impl From<&StateCounts> for Progress {
     }
 }
 
-/// A campaign.
+/// How a campaign goes about its devices, as the API shows it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Campaign {
-    /// Id.
-    pub id: String,
-    /// Owning tenant.
-    pub tenant: String,
-    /// Name.
-    pub name: String,
-    /// The image.
-    pub image_id: String,
+pub struct SettingsView {
     /// Model filter it was created with.
     pub model: Option<String>,
     /// Canary share, percent.
@@ -130,6 +127,50 @@ pub struct Campaign {
     pub allow_reinstall: bool,
     /// Critical SIMs' devices included once approved.
     pub include_critical: bool,
+    /// `pull` or `push` (devices that support only the other get that one).
+    pub delivery: String,
+}
+
+impl From<&Window> for WindowSpec {
+    fn from(w: &Window) -> Self {
+        WindowSpec {
+            days: w.days.iter().map(|d| cmp::campaigns::DAY_NAMES[usize::from(*d)].to_string()).collect(),
+            start_hour: w.start_hour,
+            end_hour: w.end_hour,
+        }
+    }
+}
+
+impl From<CampaignSettings> for SettingsView {
+    fn from(c: CampaignSettings) -> Self {
+        SettingsView {
+            window: (&Window::of(&c)).into(),
+            model: c.model,
+            canary_percent: c.canary_permille as f64 / 10.0,
+            failure_threshold: c.failure_permille as f64 / 1000.0,
+            max_concurrent: c.max_concurrent,
+            allow_downgrade: c.allow_downgrade,
+            allow_reinstall: c.allow_reinstall,
+            include_critical: c.include_critical,
+            delivery: c.delivery.as_str().into(),
+        }
+    }
+}
+
+/// A campaign.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Campaign {
+    /// Id.
+    pub id: String,
+    /// Owning tenant.
+    pub tenant: String,
+    /// Name.
+    pub name: String,
+    /// The image.
+    pub image_id: String,
+    /// How it goes about its devices.
+    #[serde(flatten)]
+    pub settings: SettingsView,
     /// The approval request for them (`/approvals/{id}`).
     pub approval_id: Option<String>,
     /// A second person approved them.
@@ -150,24 +191,12 @@ pub struct Campaign {
 
 impl Campaign {
     fn of(c: CampaignRow, counts: &StateCounts) -> Campaign {
-        let w = Window::of(&c);
         Campaign {
-            window: WindowSpec {
-                days: w.days.iter().map(|d| cmp::campaigns::DAY_NAMES[usize::from(*d)].to_string()).collect(),
-                start_hour: w.start_hour,
-                end_hour: w.end_hour,
-            },
             id: c.id,
             tenant: c.tenant,
             name: c.name,
             image_id: c.image_id,
-            model: c.model,
-            canary_percent: c.canary_permille as f64 / 10.0,
-            failure_threshold: c.failure_permille as f64 / 1000.0,
-            max_concurrent: c.max_concurrent,
-            allow_downgrade: c.allow_downgrade,
-            allow_reinstall: c.allow_reinstall,
-            include_critical: c.include_critical,
+            settings: c.settings.into(),
             approval_id: c.approval_id,
             critical_approved: c.critical_approved,
             status: c.status,
@@ -309,6 +338,10 @@ pub async fn create(
         allow_downgrade: req.allow_downgrade,
         allow_reinstall: req.allow_reinstall,
         include_critical: req.include_critical,
+        delivery: match req.delivery.as_deref() {
+            None => Delivery::Pull,
+            Some(d) => Delivery::parse(d).ok_or_else(|| ApiError::unprocessable("delivery: pull or push"))?,
+        },
     };
     let (actor, factor) = caller.fresh(&st, "starting a firmware campaign").await?;
     let (row, _) = cmp::campaigns::create(st.store(), &actor, Some(&tenant), &plan, factor.as_deref()).await?;

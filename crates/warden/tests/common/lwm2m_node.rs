@@ -15,14 +15,7 @@ use super::found;
 
 /// The node client's folder with its npm packages, or `None` (skipped) without node/npm outside CI.
 pub fn node_client() -> Option<PathBuf> {
-    if found("node").is_none() || found("npm").is_none() {
-        assert!(std::env::var_os("CI").is_none(), "node and npm are required under CI (.ci/run installs them)");
-        eprintln!("skipped: node or npm not installed (apt-get install nodejs npm)");
-        return None;
-    }
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
-    super::npm_ci(&dir, &["lwm2m-node-lib/package.json"]);
-    Some(dir)
+    super::lwm2m_node_client(&[])
 }
 
 /// The node client: its process, stdin and a channel of its JSON lines.

@@ -320,3 +320,35 @@ pub fn est_enrol(dir: &Path, est_port: u16, endpoint: &str, token: &str) -> (Str
     let serial = text.lines().find_map(|l| l.strip_prefix("serial=")).expect("a serial").to_ascii_lowercase();
     (serial, text)
 }
+
+/// A loopback UDP port that was free a moment ago.
+pub fn udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A node with `[devices]` on free loopback ports (plain CoAP, CoAPs), `allow_unsecured` as given
+/// and `extra` lines added to that section: the node and the plain-CoAP address.
+pub fn devices_node(kek_byte: &str, allow_unsecured: bool, extra: &str) -> (Node, SocketAddr) {
+    let (port, coaps) = (udp_port(), udp_port());
+    let devices = format!(
+        "[devices]\ncoap_listen = \"127.0.0.1:{port}\"\ncoaps_listen = \"127.0.0.1:{coaps}\"\n\
+         allow_unsecured = {allow_unsecured}\n{extra}"
+    );
+    (node(kek_byte, &[], "", &devices), SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// The folder of the npm LwM2M client scripts (tests/lwm2m_client, `lwm2m-node-lib` installed there
+/// with `npm ci` when missing), or `None` (skipped, with the reason printed) when node, npm or one of
+/// `also` is not installed — under CI a missing program fails instead.
+pub fn lwm2m_node_client(also: &[&str]) -> Option<PathBuf> {
+    for p in ["node", "npm"].iter().chain(also) {
+        if found(p).is_none() {
+            assert!(std::env::var_os("CI").is_none(), "{p} is required under CI (.ci/run installs it)");
+            eprintln!("skipped: {p} not installed");
+            return None;
+        }
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/lwm2m_client");
+    npm_ci(&dir, &["lwm2m-node-lib/package.json"]);
+    Some(dir)
+}

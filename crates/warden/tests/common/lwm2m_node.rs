@@ -11,8 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::found;
-
 /// The node client's folder with its npm packages, or `None` (skipped) without node/npm outside CI.
 pub fn node_client() -> Option<PathBuf> {
     super::lwm2m_node_client(&[])

@@ -47,6 +47,7 @@ mod recheck;
 mod retry;
 pub mod rules;
 mod session;
+mod table;
 #[cfg(test)]
 mod tests;
 // The unit tests share tests/common with the integration tests, which name this crate `pcrf`.

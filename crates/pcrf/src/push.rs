@@ -68,16 +68,29 @@ pub(crate) async fn sweep(me: Weak<Pcrf>) {
         let now = Instant::now();
         pcrf.retry_due(now);
         pcrf.flush_usage(true);
-        let mut due: Vec<Imsi> = {
-            let sessions = lock(&pcrf.sessions);
-            sessions
-                .iter()
-                .filter(|s| !s.releasing && s.hosts.iter().any(|h| h.until <= now))
-                .map(|s| s.imsi.clone())
-                .collect()
+        // Only the SIMs that were given DNS-resolved rules are looked at (a scan of every session,
+        // under the sessions lock, twice a second, held up the CCRs behind it).
+        let due: Vec<Imsi> = {
+            let mut sessions = lock(&pcrf.sessions);
+            let sims: Vec<Imsi> = sessions.resolved.iter().cloned().collect();
+            let mut due = Vec::new();
+            for imsi in sims {
+                let (mut any, mut expired) = (false, false);
+                for id in sessions.of_imsi(&imsi) {
+                    if let Some(s) = sessions.get(&id).filter(|s| !s.releasing && !s.hosts.is_empty()) {
+                        any = true;
+                        expired |= s.hosts.iter().any(|h| h.until <= now);
+                    }
+                }
+                if expired {
+                    due.push(imsi.clone());
+                }
+                if !any {
+                    sessions.resolved.remove(&imsi);
+                }
+            }
+            due
         };
-        due.sort();
-        due.dedup();
         for imsi in due {
             pcrf.spawn_push(imsi, false);
         }
@@ -153,6 +166,10 @@ impl Pcrf {
                     s.hosts.truncate(max);
                 }
             }
+            // Looked at by the sweep until none of its sessions has such a rule left.
+            if changed {
+                sessions.resolved.insert(imsi.clone());
+            }
         }
         if changed {
             // The push takes the policy of now (read again if a change was announced since the
@@ -170,11 +187,10 @@ impl Pcrf {
     /// the same workers (it did: one push task per SIM, each compiling the rules of all its
     /// sessions, was a burst of seconds of CPU at every reconnect).
     pub(crate) async fn resync_host(&self, host: &str) {
-        let ids: Vec<Arc<str>> = lock(&self.sessions)
-            .iter()
-            .filter(|s| !s.releasing && s.pcef_host.eq_ignore_ascii_case(host))
-            .map(|s| s.id.clone())
-            .collect();
+        // The host's sessions from its index (a scan of every session here, under the lock, was
+        // the first second's burst of slow answers at each reconnect); those being released are
+        // skipped by `not_current`.
+        let ids: Vec<Arc<str>> = lock(&self.sessions).of_pcef(host);
         let mut todo: Vec<Imsi> = Vec::new();
         for slice in ids.chunks(RESYNC_SLICE) {
             self.not_current(slice, &mut todo);

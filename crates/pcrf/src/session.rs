@@ -16,6 +16,8 @@ use std::time::Instant;
 use ids::Imsi;
 use store::traffic::GxSession;
 
+use crate::table::ShardedMap;
+
 /// IPv6 UE prefixes are indexed as /64 (TS 23.401 §5.3.1.2.2: one /64 per PDN connection).
 const V6_INDEX_LEN: u8 = 64;
 
@@ -146,21 +148,29 @@ pub(crate) enum Holders<'a> {
     Several(usize),
 }
 
-/// Every session, with its indexes.
+/// Every session, with its indexes. The maps that grow with the sessions are [`ShardedMap`]s: their
+/// growth, under the sessions lock, neither rehashes keys nor moves a whole table at once.
 #[derive(Default)]
 pub(crate) struct Sessions {
     /// Boxed, so that growing the map moves pointers, not sessions (a table of 200,000 sessions
     /// moved in one CCR-Initial, under the lock, was a pause of tens of milliseconds).
-    by_id: HashMap<Arc<str>, Box<Session>>,
-    by_imsi: HashMap<Imsi, Vec<Arc<str>>>,
+    by_id: ShardedMap<Arc<str>, Box<Session>>,
+    by_imsi: ShardedMap<Imsi, Vec<Arc<str>>>,
     /// Every live session holding an address (usually one).
-    by_ip: HashMap<IpAddr, Vec<Arc<str>>>,
+    by_ip: ShardedMap<IpAddr, Vec<Arc<str>>>,
     /// The last Origin-State-Id seen per PCEF host (lower case).
     pub pcef_states: HashMap<String, u32>,
-    /// Sessions per PCEF host (lower case), for `max_sessions_per_pcef`.
-    per_pcef: HashMap<String, usize>,
+    /// The sessions of each PCEF host (lower case; releasing ones included): what a reconnect
+    /// re-checks ([`crate::Pcrf::resync_host`]), what a restart of the PCEF drops
+    /// ([`Sessions::remove_stale`]) and what `max_sessions_per_pcef` counts, without a scan of every
+    /// session.
+    by_pcef: HashMap<String, ShardedMap<Arc<str>, ()>>,
     /// Bindings that left the address index ([`crate::ip_history`]).
     pub history: crate::ip_history::IpHistory,
+    /// The SIMs given DNS-resolved host rules ([`Session::hosts`]; added by
+    /// [`crate::Pcrf::allow_resolved`], the only place that adds any): the sweep of expired ones
+    /// looks at their sessions only, and forgets a SIM once none of its sessions has one left.
+    pub resolved: std::collections::HashSet<Imsi>,
 }
 
 impl Sessions {
@@ -176,8 +186,9 @@ impl Sessions {
         self.by_id.get_mut(id).map(|s| &mut **s)
     }
 
+    #[cfg(test)]
     pub fn iter(&self) -> impl Iterator<Item = &Session> {
-        self.by_id.values().map(|s| &**s)
+        self.by_id.iter().map(|(_, s)| &**s)
     }
 
     /// Adds (or replaces) a session.
@@ -190,15 +201,19 @@ impl Sessions {
             }
         }
         let host = host_key(&s.pcef_host);
-        match self.per_pcef.get_mut(host.as_ref()) {
-            Some(n) => *n += 1,
+        match self.by_pcef.get_mut(host.as_ref()) {
+            Some(ids) => {
+                ids.insert(s.id.clone(), ());
+            }
             None => {
-                self.per_pcef.insert(host.into_owned(), 1);
+                let mut ids = ShardedMap::default();
+                ids.insert(s.id.clone(), ());
+                self.by_pcef.insert(host.into_owned(), ids);
             }
         }
         if !s.releasing {
             for ip in s.addresses() {
-                let holders = self.by_ip.entry(ip).or_default();
+                let holders = self.by_ip.get_or_insert_with(ip, Vec::new);
                 // The same PDN (PCEF and APN) gives an address to one UE at a time: an older holder
                 // there is gone, whatever became of its CCR-T.
                 let history = &mut self.history;
@@ -239,10 +254,10 @@ impl Sessions {
         self.unindex_addresses(id);
         let s = *self.by_id.remove(id)?;
         let host = host_key(&s.pcef_host);
-        if let Some(n) = self.per_pcef.get_mut(host.as_ref()) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_pcef.remove(host.as_ref());
+        if let Some(ids) = self.by_pcef.get_mut(host.as_ref()) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_pcef.remove(host.as_ref());
             }
         }
         if let Some(ids) = self.by_imsi.get_mut(&s.imsi) {
@@ -266,7 +281,12 @@ impl Sessions {
 
     /// How many sessions the PCEF `host` has.
     pub fn count_of_pcef(&self, host: &str) -> usize {
-        self.per_pcef.get(host_key(host).as_ref()).copied().unwrap_or(0)
+        self.by_pcef.get(host_key(host).as_ref()).map_or(0, ShardedMap::len)
+    }
+
+    /// The Session-Ids of the PCEF `host` (any case), those being released included.
+    pub fn of_pcef(&self, host: &str) -> Vec<Arc<str>> {
+        self.by_pcef.get(host_key(host).as_ref()).map(|ids| ids.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// The IMSIs that have sessions.
@@ -304,10 +324,9 @@ impl Sessions {
     /// Removes the sessions of `host` begun under another Origin-State-Id than `state`.
     pub fn remove_stale(&mut self, host: &str, state: u32) -> Vec<Session> {
         let stale: Vec<Arc<str>> = self
-            .by_id
-            .values()
-            .filter(|s| s.pcef_host.eq_ignore_ascii_case(host) && s.pcef_state.is_some_and(|st| st != state))
-            .map(|s| s.id.clone())
+            .of_pcef(host)
+            .into_iter()
+            .filter(|id| self.get(id).is_some_and(|s| s.pcef_state.is_some_and(|st| st != state)))
             .collect();
         stale.iter().filter_map(|id| self.remove(id)).collect()
     }
@@ -422,5 +441,83 @@ pub(crate) mod tests {
         assert_eq!(holder(&s, "2001:db8:1:2::99", None).as_deref(), Some(A));
         assert_eq!(holder(&s, "::ffff:10.0.0.1", None).as_deref(), Some(A));
         assert_eq!(holder(&s, "2001:db8:1:3::1", None), None);
+    }
+
+    /// The Session-Ids of `host` by a scan of every session (what `resync_host` and `remove_stale`
+    /// did before the index), sorted.
+    fn scanned(s: &Sessions, host: &str) -> Vec<String> {
+        let mut ids: Vec<String> =
+            s.iter().filter(|x| x.pcef_host.eq_ignore_ascii_case(host)).map(|x| x.id.to_string()).collect();
+        ids.sort();
+        ids
+    }
+
+    fn indexed(s: &Sessions, host: &str) -> Vec<String> {
+        let mut ids: Vec<String> = s.of_pcef(host).iter().map(|i| i.to_string()).collect();
+        ids.sort();
+        ids
+    }
+
+    /// The host index holds exactly each PCEF's sessions (any case of its name), through inserts,
+    /// replacements that move a session to another PCEF, releases and removals; after a PCEF restart
+    /// exactly its sessions of the old Origin-State-Id go, released ones included, and the other
+    /// PCEFs' stay.
+    #[test]
+    fn the_host_index_is_exactly_each_pcefs_sessions() {
+        let mut s = Sessions::default();
+        let hosts = ["pgw1", "PGW1", "pgw2", "pgw3.Example"];
+        let mut x: u64 = 7;
+        for step in 0..3_000u32 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let id = format!("s{}", (x >> 40) % 500);
+            match (x >> 20) % 6 {
+                0 => {
+                    s.remove(&id);
+                }
+                1 => {
+                    // Released: out of the address index, still the PCEF's until it is removed.
+                    s.unindex_addresses(&id);
+                    if let Some(r) = s.get_mut(&id) {
+                        r.releasing = true;
+                        r.rules.clear();
+                    }
+                }
+                _ => {
+                    let host = hosts[((x >> 30) % 4) as usize];
+                    let mut new =
+                        session(&id, A, host, "meters.example", &format!("10.0.{}.{}", step % 200, step % 250));
+                    new.pcef_state = Some(1);
+                    s.insert(new);
+                }
+            }
+            if step % 100 == 0 {
+                for h in ["pgw1", "Pgw1", "pgw2", "PGW3.example", "pgw4"] {
+                    assert_eq!(indexed(&s, h), scanned(&s, h), "host {h} after step {step}");
+                    assert_eq!(s.count_of_pcef(h), scanned(&s, h).len());
+                }
+            }
+        }
+        let before_2 = scanned(&s, "pgw2");
+        let before_3 = scanned(&s, "pgw3.example");
+        let released_1 = s.iter().filter(|x| x.releasing && x.pcef_host.eq_ignore_ascii_case("pgw1")).count();
+        assert!(released_1 > 0 && !before_2.is_empty() && !before_3.is_empty());
+        // pgw1 restarted: a session it began under the new state stays.
+        let mut fresh = session("new-on-pgw1", B, "pgw1", "meters.example", "10.1.0.1");
+        fresh.pcef_state = Some(2);
+        s.insert(fresh);
+        let gone: Vec<String> = {
+            let mut g: Vec<String> = s.remove_stale("PGW1", 2).iter().map(|x| x.id.to_string()).collect();
+            g.sort();
+            g
+        };
+        assert!(gone.len() >= released_1, "released sessions of the old state go too");
+        assert!(gone.iter().all(|id| s.get(id).is_none()));
+        assert_eq!(indexed(&s, "pgw1"), ["new-on-pgw1"]);
+        assert_eq!(scanned(&s, "pgw1"), ["new-on-pgw1"]);
+        assert_eq!(indexed(&s, "pgw2"), before_2);
+        assert_eq!(indexed(&s, "pgw3.example"), before_3);
+        s.remove("new-on-pgw1");
+        assert!(s.of_pcef("pgw1").is_empty());
+        assert!(!s.by_pcef.contains_key("pgw1"), "an empty host leaves the index");
     }
 }

@@ -164,6 +164,9 @@ pub struct PcrfCounters {
     pub usage_dropped: u64,
     /// Usage changes handed to the writer: one per SIM-hour and flush, however many reports it sums.
     pub usage_rows: u64,
+    /// Re-checks of a PCEF's sessions when it connected ([`Pcrf::peer_open`]), made only when it
+    /// may have missed a change.
+    pub resyncs: u64,
 }
 
 #[derive(Default)]
@@ -181,6 +184,7 @@ struct Counters {
     session_cap_refused: AtomicU64,
     usage_dropped: AtomicU64,
     usage_rows: AtomicU64,
+    resyncs: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -229,6 +233,23 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The PCEF connections, and the hosts that had one and lost it.
+#[derive(Default)]
+struct Peers {
+    live: HashMap<String, Vec<PeerHandle>>,
+    away: HashMap<String, Away>,
+}
+
+/// A PCEF host whose last connection closed: the policy generation then, and whether a change of
+/// one of its sessions found it unreachable since. When it connects again its sessions are
+/// re-checked only if either says it may have missed something; a host this process never saw
+/// connected (after a restart, say) is always re-checked.
+#[derive(Debug, Clone, Copy)]
+struct Away {
+    epoch: u64,
+    missed: bool,
+}
+
 /// The PCRF.
 pub struct Pcrf {
     config: PcrfConfig,
@@ -241,8 +262,10 @@ pub struct Pcrf {
     /// Service profiles by name, each with the policy generation it was read under (used only
     /// while that generation is current), so that a subscriber's load is one store read.
     profiles: Mutex<HashMap<String, CachedProfile>>,
-    /// Open connections by PCEF host (lower case), oldest first.
-    peers: Mutex<HashMap<String, Vec<PeerHandle>>>,
+    /// Open connections by PCEF host (lower case), oldest first, and what each host without one
+    /// may have missed since its last closed ([`Away`]). One lock, so that a change that finds a
+    /// host unreachable and a connection of that host opening cannot miss each other.
+    peers: Mutex<Peers>,
     limiter: limit::Limiter,
     writer: mpsc::UnboundedSender<Write>,
     /// Changes queued for the writer and not yet written.
@@ -305,7 +328,7 @@ impl Pcrf {
             sessions: Mutex::new(sessions),
             cache: Mutex::new(HashMap::new()),
             profiles: Mutex::new(HashMap::new()),
-            peers: Mutex::new(HashMap::new()),
+            peers: Mutex::new(Peers::default()),
             limiter,
             writer,
             pending,
@@ -336,40 +359,76 @@ impl Pcrf {
     }
 
     /// Registers an open connection (for RAR); a PCEF whose CER carries a new Origin-State-Id loses
-    /// the sessions it began under the old one. Every connection brings that host's sessions to their
-    /// policy as it is now (a change made while the PCEF had no connection here, DNS-resolved rules
-    /// this process forgot in a restart): RAR where they differ.
+    /// the sessions it began under the old one. A connection of a host that may have missed
+    /// something brings that host's sessions to their policy as it is now, RAR where they differ:
+    /// a host this process has not seen connected (DNS-resolved rules forgotten in a restart), or
+    /// one that had no connection while a change was announced or one of its sessions' rules
+    /// changed ([`Away`]). A second connection of a connected host, or a reconnect after nothing
+    /// happened, re-checks nothing: at 80,000 sessions that re-check was most of the slow answers
+    /// of a CCR burst right after the connections opened (docs/performance.md).
     pub fn peer_open(&self, peer: PeerHandle) {
         let host = peer.remote().origin_host.to_ascii_lowercase();
         if let Some(state) = peer.remote().origin_state_id {
             self.pcef_restarted(&host, state);
         }
-        {
+        let resync = {
             let mut peers = lock(&self.peers);
-            let live = peers.entry(host.clone()).or_default();
+            let away = peers.away.remove(&host);
+            let live = peers.live.entry(host.clone()).or_default();
             live.retain(PeerHandle::is_open);
+            let connected = !live.is_empty();
             live.push(peer);
-        }
+            // Another connection of the host was open: every change since went through it.
+            !connected && away.is_none_or(|a| a.missed || a.epoch != self.epoch())
+        };
         // Changes made while the PCEF had no connection here were left alone: bring its sessions to
         // their current policy now, in the background ([`Pcrf::resync_host`]).
-        if let Some(me) = self.me.upgrade() {
-            let host = host.clone();
-            self.tasks.spawn(async move { me.resync_host(&host).await });
+        if resync {
+            self.spawn_resync(host.clone());
         }
         // Releases it did not confirm: at once.
         self.retry_host(&host);
     }
 
-    /// Drops the connections of `remote` that closed.
+    /// Re-checks `host`'s sessions in the background ([`Pcrf::resync_host`]).
+    pub(crate) fn spawn_resync(&self, host: String) {
+        if let Some(me) = self.me.upgrade() {
+            bump(&self.counters.resyncs);
+            self.tasks.spawn(async move { me.resync_host(&host).await });
+        }
+    }
+
+    /// Drops the connections of `remote` that closed; a host left without one is remembered as
+    /// away from the policy generation now.
     pub fn peer_closed(&self, remote: Option<&diameter::peer::Capabilities>) {
         let Some(r) = remote else { return };
         let host = r.origin_host.to_ascii_lowercase();
         let mut peers = lock(&self.peers);
-        if let Some(live) = peers.get_mut(&host) {
+        if let Some(live) = peers.live.get_mut(&host) {
             live.retain(PeerHandle::is_open);
             if live.is_empty() {
-                peers.remove(&host);
+                peers.live.remove(&host);
+                peers.away.insert(host, Away { epoch: self.epoch(), missed: false });
             }
+        }
+    }
+
+    /// Changes of sessions of `hosts` were left alone because these hosts had no connection: each
+    /// is re-checked when it connects, or now if a connection opened meanwhile.
+    pub(crate) fn missed_by(&self, hosts: std::collections::HashSet<String>) {
+        let mut now_live = Vec::new();
+        {
+            let mut peers = lock(&self.peers);
+            for host in hosts {
+                if peers.live.get(&host).is_some_and(|v| v.iter().any(PeerHandle::is_open)) {
+                    now_live.push(host);
+                } else if let Some(a) = peers.away.get_mut(&host) {
+                    a.missed = true;
+                }
+            }
+        }
+        for host in now_live {
+            self.spawn_resync(host);
         }
     }
 
@@ -377,6 +436,7 @@ impl Pcrf {
     pub(crate) fn connections_to(&self, host: &str) -> Vec<PeerHandle> {
         let peers = lock(&self.peers);
         peers
+            .live
             .get(&host.to_ascii_lowercase())
             .map(|v| v.iter().rev().filter(|p| p.is_open()).cloned().collect())
             .unwrap_or_default()
@@ -493,6 +553,7 @@ impl Pcrf {
             unconfirmed: self.unconfirmed_count(),
             usage_dropped: get(&c.usage_dropped),
             usage_rows: get(&c.usage_rows),
+            resyncs: get(&c.resyncs),
         }
     }
 

@@ -274,21 +274,25 @@ impl Pcrf {
 
     /// What to do for each session of `imsi` whose PCEF this instance is connected to. A session
     /// whose PCEF has no connection here is left alone: on several instances the one holding the
-    /// connection acts (it hears of the change too), and a PCEF that reconnects here gets the
-    /// current rules of all its sessions then ([`Pcrf::peer_open`]). Releasing or changing it from
+    /// connection acts (it hears of the change too), and the host is marked as having missed a
+    /// change, so that when it connects here it gets the current rules of all its sessions
+    /// ([`Pcrf::peer_open`], [`Pcrf::missed_by`]). Releasing or changing it from
     /// here could only fail, and would delete a session another instance serves.
     fn plans(&self, imsi: &Imsi, sub: Option<&Subscriber>) -> Vec<Plan> {
         let now = Instant::now();
         let reachable: std::collections::HashSet<String> = {
             let peers = lock(&self.peers);
-            peers.iter().filter(|(_, v)| v.iter().any(|p| p.is_open())).map(|(h, _)| h.clone()).collect()
+            peers.live.iter().filter(|(_, v)| v.iter().any(|p| p.is_open())).map(|(h, _)| h.clone()).collect()
         };
+        let mut unreachable = std::collections::HashSet::new();
         let mut sessions = lock(&self.sessions);
         let mut plans = Vec::new();
         for id in sessions.of_imsi(imsi) {
             let Some(s) = sessions.get_mut(&id).filter(|s| !s.releasing) else { continue };
-            if !reachable.contains(&s.pcef_host.to_ascii_lowercase()) {
+            let host = s.pcef_host.to_ascii_lowercase();
+            if !reachable.contains(&host) {
                 tracing::debug!(session = %s.id, pcef = %s.pcef_host, "PCEF not connected here; left to its instance");
+                unreachable.insert(host);
                 continue;
             }
             // Resolved hosts stay while unexpired and while the policy (as read now) allows their
@@ -315,6 +319,10 @@ impl Pcrf {
                 let names = wanted.iter().map(|r| r.name().to_string()).collect();
                 plans.push(Plan::Change { imsi: imsi.clone(), target, diff, names });
             }
+        }
+        drop(sessions);
+        if !unreachable.is_empty() {
+            self.missed_by(unreachable);
         }
         plans
     }

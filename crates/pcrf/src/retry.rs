@@ -76,10 +76,11 @@ impl Pcrf {
         self.retry_where(|p| p.due <= now);
     }
 
-    /// Retries the releases owed by `host` at once (it connected again). Its rule changes are
-    /// pushed by [`Pcrf::peer_open`] with every other session of the host.
+    /// Retries what `host` owes at once (it connected again): releases and unconfirmed rule
+    /// changes (which [`Pcrf::peer_open`]'s re-check, when it runs, finds too: a second push of
+    /// the same policy changes nothing).
     pub(crate) fn retry_host(&self, host: &str) {
-        self.retry_where(|p| p.owed == Owed::Release && p.target.host.eq_ignore_ascii_case(host));
+        self.retry_where(|p| p.target.host.eq_ignore_ascii_case(host));
     }
 
     fn retry_where(&self, which: impl Fn(&Pending) -> bool) {

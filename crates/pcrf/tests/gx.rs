@@ -578,6 +578,7 @@ async fn a_reconnecting_pcef_gets_what_changed_while_it_was_away_and_nothing_els
     cmp::traffic::quarantine(&s.temp.store, &notifier, &Actor::cli(), &imsi(LOW), "test").await.unwrap();
     s.pcrf.settle().await;
     assert_eq!(s.pcrf.counters().rar_sent, 0);
+    let resyncs = s.pcrf.counters().resyncs;
     let addr = link.peer.address().unwrap();
     let mut link = connect_pgw(addr, PGW, 1).await;
     let mut rars = Vec::new();
@@ -593,12 +594,40 @@ async fn a_reconnecting_pcef_gets_what_changed_while_it_was_away_and_nothing_els
     assert_eq!(ids, want, "the quarantined SIM's sessions, each once");
     assert!(rars.iter().all(|r| allowed_entries(r) == [MGMT]));
     assert_eq!(s.pcrf.counters().sessions, 41);
-    // Nothing changed since: reconnecting again pushes nothing.
+    assert_eq!(s.pcrf.counters().resyncs, resyncs + 1, "a change was announced while it was away");
+    // Nothing changed since: reconnecting again pushes nothing, and re-checks nothing; nor does a
+    // second connection of the connected host.
     link.peer.disconnect(0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut link = connect_pgw(addr, PGW, 1).await;
+    let mut second = connect_pgw(addr, PGW, 1).await;
     s.pcrf.settle().await;
     assert!(link.next(Duration::from_millis(300)).await.is_none(), "no RAR for unchanged sessions");
+    assert!(second.next(Duration::from_millis(50)).await.is_none(), "no RAR for unchanged sessions");
+    assert_eq!(s.pcrf.counters().resyncs, resyncs + 1, "nothing was missed: no re-check");
+}
+
+/// A change that no announcement carries — a DNS-resolved host rule expiring — while the PCEF has
+/// no connection marks the host as having missed it: when it connects again, the expired rule is
+/// removed by RAR (a reconnect after nothing happened re-checks nothing: the test above).
+#[tokio::test]
+async fn a_host_rule_that_expired_while_the_pcef_was_away_is_removed_when_it_reconnects() {
+    let (s, mut link, _stop) = live(fast(), LOW).await;
+    // 5 s is the shortest time a resolved host is kept.
+    s.pcrf.allow_resolved(&imsi(LOW), NAME, &[ip("203.0.113.80")], Duration::from_secs(5));
+    let rar = link.next(Duration::from_secs(1)).await.expect("RAR with the host rule");
+    let host_rule = installed(&rar).0.iter().map(rule).find(|r| r.1 == PRECEDENCE_HOST).unwrap().0;
+    s.pcrf.settle().await;
+    let addr = link.peer.address().unwrap();
+    link.peer.disconnect(0).await;
+    // Expired, and the sweep (every 500 ms) has found the P-GW unreachable.
+    tokio::time::sleep(Duration::from_millis(6_000)).await;
+    s.pcrf.settle().await;
+    let resyncs = s.pcrf.counters().resyncs;
+    let mut link = connect_pgw(addr, PGW, 1).await;
+    let rar = link.next(Duration::from_secs(2)).await.expect("RAR removing the expired host rule");
+    assert_eq!(removed(&rar), [host_rule]);
+    assert_eq!(s.pcrf.counters().resyncs, resyncs + 1);
 }
 
 /// The writer's batches (which linger a few milliseconds for more rows) reach the store by

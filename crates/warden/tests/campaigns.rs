@@ -19,9 +19,9 @@
 
 mod common;
 
+use common::lwm2m_node::spawn_json_lines;
 use common::{found, http, lwm2m_node_client, sims_csv, Node, Server};
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -145,21 +145,7 @@ impl Device {
     }
 
     fn spawn(mut command: Command) -> Device {
-        let mut child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the device");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
+        let (child, lines) = spawn_json_lines(&mut command, Stdio::null());
         let mut d = Device { child, lines, seen: Vec::new() };
         d.expect("registered");
         d

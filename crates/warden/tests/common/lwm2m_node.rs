@@ -32,24 +32,10 @@ impl Drop for Client {
 
 impl Client {
     pub fn start(dir: &PathBuf, server: SocketAddr, endpoint: &str, serial: &str) -> Client {
-        let mut child = Command::new("node")
-            .current_dir(dir)
-            .args(["client.cjs", "127.0.0.1", &server.port().to_string(), endpoint, "300", serial])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start node client");
+        let mut node = Command::new("node");
+        node.current_dir(dir).args(["client.cjs", "127.0.0.1", &server.port().to_string(), endpoint, "300", serial]);
+        let (mut child, lines) = spawn_json_lines(&mut node, Stdio::piped());
         let stdin = child.stdin.take().unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
         Client { child, stdin, lines }
     }
 
@@ -71,4 +57,21 @@ impl Client {
             }
         }
     }
+}
+
+/// Starts a scripted device (`command`, its stdin as given) and reads the JSON lines it prints
+/// into a channel, from a thread; lines that are not JSON are skipped.
+pub fn spawn_json_lines(command: &mut Command, stdin: Stdio) -> (Child, mpsc::Receiver<Value>) {
+    let mut child =
+        command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start the device");
+    let out = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    (child, lines)
 }

@@ -52,7 +52,7 @@ async fn campaigns_stay_in_their_tenant_and_need_verified_images_of_it() {
             422,
         ),
         (json!({"name": "x", "image_id": mine, "endpoints": ["a"], "max_concurrent": 0}), 422),
-        (json!({"name": "x", "image_id": mine, "endpoints": ["a"], "model": "m"}), 422),
+        (json!({"name": "x", "image_id": mine, "model": "no-such-model"}), 422),
     ] {
         let r = api.call("POST", "/api/v1/campaigns", &admin, Some(body.clone())).await;
         assert_eq!(r.status, status, "{body}: {}", r.text);
@@ -179,4 +179,41 @@ async fn starting_needs_a_step_up_and_critical_devices_a_second_person() {
     assert_eq!((r.status.as_u16(), r.json()["type"].as_str()), (403, Some(STEP_UP)), "{}", r.text);
     assert_eq!(api.call("POST", "/api/v1/me/step-up", &carol, Some(step(&carol_secret))).await.status, 200);
     assert_eq!(api.call("POST", &format!("{url}/resume"), &carol, None).await.json()["status"], "running");
+}
+
+/// A campaign by model targets the tenant's devices of that model registered now with any instance
+/// (the stored device snapshots; this API runs no LwM2M server): not another tenant's, not another
+/// model's, not one that de-registered.
+#[tokio::test]
+async fn a_campaign_by_model_takes_the_registered_devices_of_every_instance() {
+    use store::device_snapshots::{DeviceObjects, DeviceRegistration};
+    let dir = tempfile::tempdir().unwrap();
+    let api = Api::new().await;
+    let (admin, _, _) = api.tenant("acme").await;
+    let Some(mine) = image(&api, &admin, dir.path(), "acme", "1.2.0").await else { return };
+    let device = |endpoint: &'static str, tenant: &'static str, imsi: &'static str, instance: &'static str| {
+        DeviceRegistration { endpoint, link: Some((imsi, tenant)), at: 1_000, instance }
+    };
+    let objects = |model: &str| DeviceObjects { model: Some(model.into()), ..Default::default() };
+    for (reg, model) in [
+        (device("meter-b", "acme", "001010000000001", "hss-b"), "m1"),
+        (device("meter-a", "acme", "001010000000002", "hss-a"), "m1"),
+        (device("other-model", "acme", "001010000000003", "hss-b"), "m2"),
+        (device("gone", "acme", "001010000000004", "hss-b"), "m1"),
+        (device("theirs", "other", "001010000000005", "hss-b"), "m1"),
+    ] {
+        api.store.device_registered(&reg).await.unwrap();
+        assert!(api.store.device_objects_read(reg.endpoint, &objects(model), 1_001).await.unwrap());
+    }
+    api.store.device_gone("gone", "hss-b", 1_002).await.unwrap();
+
+    let body = json!({"name": "by model", "image_id": mine, "model": "m1", "endpoints": ["named"]});
+    let r = api.call("POST", "/api/v1/campaigns", &admin, Some(body)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.json()["id"].as_str().unwrap().to_string();
+    let d = api.call("GET", &format!("/api/v1/campaigns/{id}"), &admin, None).await.json();
+    let mut endpoints: Vec<&str> =
+        d["devices"].as_array().unwrap().iter().filter_map(|x| x["endpoint"].as_str()).collect();
+    endpoints.sort();
+    assert_eq!(endpoints, ["meter-a", "meter-b", "named"], "{d}");
 }

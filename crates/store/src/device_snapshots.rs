@@ -255,4 +255,20 @@ impl Store {
         .await?;
         rows.iter().map(from_row).collect()
     }
+
+    /// The endpoints of `tenant`'s devices of `model` (object 3/0/1 as last read) registered now
+    /// with any instance, in name order, at most `limit`: what a firmware campaign by model targets,
+    /// whichever instance holds each registration.
+    pub async fn registered_devices_of_model(&self, tenant: &str, model: &str, limit: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT endpoint FROM device_snapshots WHERE tenant = $1 AND model = $2 AND registered = 1 \
+             ORDER BY endpoint LIMIT $3",
+        )
+        .bind(tenant)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get::<String, _>("endpoint")?)).collect()
+    }
 }

@@ -83,3 +83,28 @@ async fn snapshots_follow_the_device_and_stay_in_their_tenant() {
     })
     .await;
 }
+
+/// A campaign by model's targets: the tenant's devices of that model registered now, whichever
+/// instance holds them, in name order and at most the limit.
+#[tokio::test]
+async fn registered_devices_of_a_model_across_instances() {
+    on_every_backend(|store, _url| async move {
+        let model = |m: &str| DeviceObjects { model: Some(m.into()), ..Default::default() };
+        for (ep, tenant, instance, m) in [
+            ("c", "acme", "hss-2", "m1"),
+            ("a", "acme", "hss-1", "m1"),
+            ("b", "acme", "hss-1", "m2"),
+            ("d", "acme", "hss-2", "m1"),
+            ("e", "other", "hss-1", "m1"),
+        ] {
+            store.device_registered(&reg(ep, Some(("001010000000001", tenant)), 1000, instance)).await.unwrap();
+            assert!(store.device_objects_read(ep, &model(m), 1001).await.unwrap());
+        }
+        store.device_gone("d", "hss-2", 1002).await.unwrap();
+        assert_eq!(store.registered_devices_of_model("acme", "m1", 10).await.unwrap(), ["a", "c"]);
+        assert_eq!(store.registered_devices_of_model("acme", "m1", 1).await.unwrap(), ["a"]);
+        assert_eq!(store.registered_devices_of_model("other", "m1", 10).await.unwrap(), ["e"]);
+        assert!(store.registered_devices_of_model("acme", "m3", 10).await.unwrap().is_empty());
+    })
+    .await;
+}

@@ -281,23 +281,26 @@ fn permille(name: &str, v: Option<f64>, default: i64, scale: f64) -> ApiResult<i
     }
 }
 
-/// The devices of `model` registered with this instance and linked to `tenant`, in name order.
-fn devices_of_model(st: &crate::state::AppState, tenant: &str, model: &str) -> ApiResult<Vec<String>> {
-    let svc = st.0.devices.get().ok_or_else(|| {
-        ApiError::unprocessable("model: this instance runs no LwM2M server ([devices]); name the endpoints instead")
-    })?;
-    let mut out = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
-        let page = svc.devices(Some(tenant), after.as_deref(), 1000);
-        let last = page.last().map(|d| d.endpoint.clone());
-        out.extend(page.into_iter().filter(|d| d.profile.model.as_deref() == Some(model)).map(|d| d.endpoint));
-        match last {
-            Some(l) if out.len() <= cmp::campaigns::MAX_DEVICES => after = Some(l),
-            _ => break,
+/// The devices of `model` linked to `tenant` and registered now, in name order: from the store's
+/// device snapshots (registered with any instance: each instance's engine offers the image to the
+/// devices it holds), and those registered with this instance whose snapshot is not written yet.
+async fn devices_of_model(st: &crate::state::AppState, tenant: &str, model: &str) -> ApiResult<Vec<String>> {
+    let limit = cmp::campaigns::MAX_DEVICES as i64 + 1;
+    let mut out: std::collections::BTreeSet<String> =
+        st.store().registered_devices_of_model(tenant, model, limit).await?.into_iter().collect();
+    if let Some(svc) = st.0.devices.get() {
+        let mut after: Option<String> = None;
+        loop {
+            let page = svc.devices(Some(tenant), after.as_deref(), 1000);
+            let last = page.last().map(|d| d.endpoint.clone());
+            out.extend(page.into_iter().filter(|d| d.profile.model.as_deref() == Some(model)).map(|d| d.endpoint));
+            match last {
+                Some(l) if out.len() <= cmp::campaigns::MAX_DEVICES => after = Some(l),
+                _ => break,
+            }
         }
     }
-    Ok(out)
+    Ok(out.into_iter().collect())
 }
 
 /// Creates and starts a firmware campaign (needs a step-up, SEC-8). With `include_critical` the
@@ -320,7 +323,7 @@ pub async fn create(
         if model.is_empty() || model.len() > 128 {
             return Err(ApiError::unprocessable("model: 1 to 128 characters"));
         }
-        for e in devices_of_model(&st, &tenant, model)? {
+        for e in devices_of_model(&st, &tenant, model).await? {
             if !endpoints.contains(&e) {
                 endpoints.push(e);
             }

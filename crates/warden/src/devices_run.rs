@@ -4,7 +4,7 @@
 //! by an IMSI or ICCID in its endpoint name (`urn:imsi:…`, `urn:imei-imsi:…-…`, `urn:iccid:…`) or an
 //! ICCID reported as its serial number (3/0/2) — and so to the SIM's tenant, what it reports of
 //! itself read once after it registers (manufacturer, model, serial, firmware, battery, signal), and
-//! a `device.imei_mismatch` event when the IMEI it reports (`urn:imei:…` or a serial that is an IMEI)
+//! a `device.imei_mismatch` event (once per mismatch) when the IMEI it reports (`urn:imei:…` or a serial that is an IMEI)
 //! is not the one the HSS saw in the SIM's last Update-Location. The same core also answers the
 //! CoAPs (DTLS) listener (`coaps_listen`, [`crate::coaps_run`]), and with `bootstrap_listen` the
 //! bootstrap server runs beside it ([`crate::bootstrap_run`]). See docs/devices.md.
@@ -693,12 +693,26 @@ impl Linker {
         // ULR carries an IMEI (14/15 digits) or an IMEISV (16): the first 14 digits name the device.
         let seen_body: String = seen.chars().take(14).collect();
         let differs = seen_body != reported.body();
+        // One event per mismatch: a refresh or a re-registration that finds the same one again
+        // (the snapshot already records it) adds none.
+        let known = match self.store.device_snapshot_in(&store::access::Scope::Operator, endpoint).await {
+            Ok(Some(prev)) => {
+                differs
+                    && prev.reported_imei.as_deref() == Some(reported.as_str())
+                    && prev.hss_imei.as_deref() == Some(seen.as_str())
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "device snapshot not read");
+                false
+            }
+        };
         if let Err(e) =
             self.store.device_imei_checked(endpoint, reported.as_str(), differs.then_some(seen.as_str())).await
         {
             tracing::warn!(error = %e, "device snapshot not written");
         }
-        if differs {
+        if differs && !known {
             let detail = serde_json::json!({
                 "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
             });

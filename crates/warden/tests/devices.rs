@@ -179,6 +179,9 @@ async fn lwm2m_node_lib_registers_is_managed_through_the_api_and_deregisters() {
     assert_eq!((s, r["battery"].as_i64()), (200, Some(42)), "{r}");
     assert!(r["objects_read_at"].as_i64() >= snap["objects_read_at"].as_i64(), "{r}");
     assert_eq!(http("GET", &sim_devices, &token, None).await.1["items"][0]["battery"], 42);
+    // The refresh found the same IMEI mismatch again: still one event.
+    let (_, e) = http("GET", &format!("{api}/events?imsi={IMSI}&kind=device.imei_mismatch"), &token, None).await;
+    assert_eq!(e["items"].as_array().map(Vec::len), Some(1), "one event per mismatch: {e}");
 
     // Update (lifetime is renewed), then de-register.
     let before = http("GET", &dev_url, &token, None).await.1["updated_at"].as_i64().unwrap();

@@ -10,6 +10,9 @@
 # the release build is the default. Generator, responder and firewall share the machine. After each
 # run through the firewall the CPU time (user + system, from /proc) `warden serve` spent per
 # screened message is printed: unlike the rates, it barely moves with what else runs on the machine.
+# PIN=1 pins `warden serve` to the last CPU and the generator with its responder to the others
+# (taskset), as if the firewall had a machine of its own: then its added latency is its own, not
+# the time it waited for a CPU the load generator held.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=${1:-"20000 100000"}; DURATION=${2:-8}; SESSIONS=${3:-10000}; SOCKETS=${4:-4}
@@ -20,6 +23,12 @@ if [ -z "$W" ]; then
   W=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/warden
 fi
 W=$(realpath "$W")
+SERVE_CPU=(); LOAD_CPU=()
+if [ "${PIN:-0}" = 1 ]; then
+  LAST=$(($(nproc) - 1))
+  [ "$LAST" -ge 1 ] || { echo "bench-gtp: PIN=1 needs two CPUs" >&2; exit 2; }
+  SERVE_CPU=(taskset -c "$LAST"); LOAD_CPU=(taskset -c "0-$((LAST - 1))")
+fi
 [ -x "$W" ] || { echo "bench-gtp: $W is not an executable" >&2; exit 2; }
 DIR=$(mktemp -d); SERVER=; trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
 cd "$DIR"
@@ -36,16 +45,16 @@ PORT=$((20000 + RANDOM % 20000)); GPORT=$((PORT + 1)); PGW=$((PORT + 2))
   echo '[gtp.overload]'; echo 'capacity_per_sec = 100000000'
   echo '[gtp.rules]'; echo 'not-registered = "off"'; echo 'apn = "off"'
 } > warden.toml
-$W --config warden.toml serve 2>serve.log & SERVER=$!
+"${SERVE_CPU[@]}" $W --config warden.toml serve 2>serve.log & SERVER=$!
 sleep 2
 # CPU seconds (user + system) the server has used so far.
 server_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$SERVER/stat"; }
 for RATE in $RATES; do
   echo "== $RATE Modify Bearer Requests/s, load average $(cut -d' ' -f1-3 /proc/loadavg)"
-  $W --config warden.toml bench gtp --direct --pgw "127.0.0.1:$PGW" --rate "$RATE" --duration "$DURATION" \
+  "${LOAD_CPU[@]}" $W --config warden.toml bench gtp --direct --pgw "127.0.0.1:$PGW" --rate "$RATE" --duration "$DURATION" \
     --sessions "$SESSIONS" --sockets "$SOCKETS"
   BEFORE=$(server_cpu)
-  $W --config warden.toml bench gtp --target "127.0.0.1:$GPORT" --pgw "127.0.0.1:$PGW" --rate "$RATE" \
+  "${LOAD_CPU[@]}" $W --config warden.toml bench gtp --target "127.0.0.1:$GPORT" --pgw "127.0.0.1:$PGW" --rate "$RATE" \
     --duration "$DURATION" --sessions "$SESSIONS" --sockets "$SOCKETS" | tee through.out
   AFTER=$(server_cpu)
   # Screened: the set-ups (request and response) and every answered Modify Bearer (both ways).

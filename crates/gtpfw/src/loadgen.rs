@@ -22,7 +22,11 @@ use std::time::{Duration, Instant};
 use gtpc::v2::values::{cause, interface, Cause, Fteid};
 use gtpc::v2::{Ie, Message, MessageType};
 use gtpc::Plmn;
+use quinn_udp::UdpSocketState;
 use tokio::net::UdpSocket;
+use tokio_util::sync::CancellationToken;
+
+use crate::proxy::batch::{send_run, Batch, Runs, SLOT};
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -149,6 +153,7 @@ impl Report {
 /// One partner node of the generator.
 struct Node {
     sock: UdpSocket,
+    state: UdpSocketState,
     /// Send time (ns since the start, + 1) by sequence number modulo [`RING`]; 0: none waiting.
     sent_at: Vec<AtomicU64>,
     /// P-GW TEIDs of the tunnels this node set up.
@@ -162,18 +167,19 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
         return Err("--sockets (1 to 64), --sessions, --rate and --duration must be positive".into());
     }
     let pgw = UdpSocket::bind(a.pgw).await.map_err(|e| format!("P-GW responder on {}: {e}", a.pgw))?;
-    roomy(&pgw);
-    let stop = Arc::new(AtomicBool::new(false));
-    let responder = tokio::spawn(respond(pgw, stop.clone()));
+    let pgw_state = batched(&pgw)?;
+    let stop = CancellationToken::new();
+    let responder = tokio::spawn(respond(pgw, pgw_state, stop.clone()));
     let target = if a.direct { a.pgw } else { a.target };
     let mut nodes = Vec::new();
     for _ in 0..a.sockets {
         let sock =
             UdpSocket::bind(SocketAddr::new(a.source, 0)).await.map_err(|e| format!("bind {}: {e}", a.source))?;
         sock.connect(target).await.map_err(|e| format!("{target}: {e}"))?;
-        roomy(&sock);
+        let state = batched(&sock)?;
         nodes.push(Arc::new(Node {
             sock,
+            state,
             sent_at: (0..RING).map(|_| AtomicU64::new(0)).collect(),
             tunnels: Mutex::new(Vec::new()),
             latency: Mutex::new(Latencies::default()),
@@ -210,33 +216,26 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
     }
     let sessions = tunnels(&nodes);
     if sessions == 0 {
-        stop.store(true, Ordering::Relaxed);
+        stop.cancel();
         return Err(format!("no tunnel set up through {target}: is the firewall's upstream {}?", a.pgw));
     }
 
-    // The measured phase.
+    // The measured phase: one sending thread for all nodes, paced finely (see [`modify`]).
     measuring.store(true, Ordering::Relaxed);
     let begun = Instant::now();
     let length = Duration::from_secs(a.duration);
-    let senders: Vec<_> = nodes
-        .iter()
-        .map(|n| {
-            let n = n.clone();
-            let rate = a.rate.div_ceil(k);
-            tokio::spawn(async move { modify(&n, rate, begun, length, start).await })
-        })
-        .collect();
-    let mut sent = 0;
-    for s in senders {
-        sent += s.await.map_err(|e| e.to_string())??;
-    }
+    let sender = {
+        let (nodes, rate) = (nodes.clone(), a.rate);
+        tokio::task::spawn_blocking(move || modify(&nodes, rate, begun, length, start))
+    };
+    let sent = sender.await.map_err(|e| e.to_string())??;
     let elapsed = begun.elapsed();
     // Responses still on their way.
     let settle = Instant::now() + Duration::from_secs(1);
     while answered.load(Ordering::Relaxed) < sent && Instant::now() < settle {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    stop.store(true, Ordering::Relaxed);
+    stop.cancel();
     for r in readers {
         r.abort();
     }
@@ -248,11 +247,13 @@ pub async fn run(a: &LoadSpec) -> Result<Report, String> {
     Ok(Report { sessions, sent, answered: answered.load(Ordering::Relaxed), elapsed, latency, direct: a.direct })
 }
 
-/// Socket buffers of 4 MB (capped by the kernel's maximum): bursts wait instead of being dropped.
-fn roomy(sock: &UdpSocket) {
-    let s = socket2::SockRef::from(sock);
-    let _ = s.set_recv_buffer_size(4 << 20);
-    let _ = s.set_send_buffer_size(4 << 20);
+/// Prepares a socket for batched receives ([`Batch`]) and segmented sends, with buffers of 4 MB
+/// (capped by the kernel's maximum): bursts wait instead of being dropped.
+fn batched(sock: &UdpSocket) -> Result<UdpSocketState, String> {
+    let state = UdpSocketState::new(sock.into()).map_err(|e| format!("socket options: {e}"))?;
+    let _ = state.set_recv_buffer_size(sock.into(), 4 << 20);
+    let _ = state.set_send_buffer_size(sock.into(), 4 << 20);
+    Ok(state)
 }
 
 fn tunnels(nodes: &[Arc<Node>]) -> u64 {
@@ -308,23 +309,36 @@ async fn set_up(n: &Node, range: std::ops::Range<u64>, rate: u64, start: Instant
     Ok(())
 }
 
-/// Modify Bearer Requests at `rate` per second on this node's tunnels, for `length`; returns how
-/// many were sent.
-async fn modify(n: &Node, rate: u64, begun: Instant, length: Duration, start: Instant) -> Result<u64, String> {
-    let tunnels = n.tunnels.lock().expect("tunnels").clone();
-    if tunnels.is_empty() {
+/// The shortest sleep of the sending thread between sends: at most this many wake-ups per second
+/// (each sends what has become due since the last one).
+const TICK: Duration = Duration::from_micros(100);
+
+/// Modify Bearer Requests at `rate` per second in all, on the nodes' tunnels in turn (message `i`
+/// from node `i` modulo their number), for `length`; returns how many were sent.
+///
+/// A thread of its own, sleeping with a 1 µs timer slack until the next message is due (at least
+/// [`TICK`]): arrivals are spread as evenly as the kernel's timers allow, as from many independent
+/// S-GWs, instead of in bursts at the runtime timer's 1 ms granularity — a burst of a millisecond's
+/// messages waits in every queue on its way, with or without the firewall, and would be measured
+/// as latency of the firewall.
+fn modify(nodes: &[Arc<Node>], rate: u64, begun: Instant, length: Duration, start: Instant) -> Result<u64, String> {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::thread::set_current_timer_slack(std::num::NonZeroU64::new(1_000));
+    let tunnels: Vec<Vec<u32>> = nodes.iter().map(|n| n.tunnels.lock().expect("tunnels").clone()).collect();
+    let active: Vec<usize> = (0..nodes.len()).filter(|&j| !tunnels[j].is_empty()).collect();
+    if active.is_empty() {
         return Ok(0);
     }
     let mut m = Message::builder(MessageType::MODIFY_BEARER_REQUEST)
-        .teid(tunnels[0])
+        .teid(0)
         .sequence(1)
         .ie(Ie::bearer_context(0, vec![Ie::ebi(5)]))
         .build()
         .map_err(|e| e.to_string())?
         .encode();
     let mut sent = 0u64;
-    // Sequence numbers above the set-up's.
-    let mut seq = 0x80_0000u32;
+    // Sequence numbers above the set-up's, one series per node.
+    let mut seqs = vec![0x80_0000u32; nodes.len()];
     loop {
         let elapsed = begun.elapsed();
         if elapsed >= length {
@@ -332,143 +346,157 @@ async fn modify(n: &Node, rate: u64, begun: Instant, length: Duration, start: In
         }
         let due = u64::try_from(elapsed.as_nanos() * u128::from(rate) / 1_000_000_000).unwrap_or(u64::MAX);
         while sent < due {
-            let teid = tunnels[sent as usize % tunnels.len()];
+            let j = active[sent as usize % active.len()];
+            let (n, t) = (&nodes[j], &tunnels[j]);
+            let teid = t[(sent as usize / active.len()) % t.len()];
             m[4..8].copy_from_slice(&teid.to_be_bytes());
-            seq = if seq >= 0xff_ffff { 0x80_0000 } else { seq + 1 };
+            let seq = &mut seqs[j];
+            *seq = if *seq >= 0xff_ffff { 0x80_0000 } else { *seq + 1 };
             m[8..11].copy_from_slice(&seq.to_be_bytes()[1..]);
-            n.sent_at[seq as usize % RING].store(nanos(start), Ordering::Relaxed);
-            send(&n.sock, &m).await?;
+            n.sent_at[*seq as usize % RING].store(nanos(start), Ordering::Relaxed);
+            send_blocking(&n.sock, &m)?;
             sent += 1;
         }
-        tokio::time::sleep(Duration::from_micros(200)).await;
+        let next = Duration::from_nanos(((sent + 1) as u128 * 1_000_000_000 / u128::from(rate)) as u64);
+        std::thread::sleep(next.saturating_sub(begun.elapsed()).max(TICK));
     }
 }
 
-/// Reads one node's responses: Create Session Responses give tunnels, every response in the
-/// measured phase a latency.
+/// Sends on a node's (non-blocking) socket from the sending thread, waiting briefly while its
+/// buffer is full.
+fn send_blocking(sock: &UdpSocket, bytes: &[u8]) -> Result<(), String> {
+    let s = socket2::SockRef::from(sock);
+    loop {
+        match s.send(bytes) {
+            Ok(_) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::sleep(TICK),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+/// Reads one node's responses, in batches: Create Session Responses give tunnels, every response
+/// in the measured phase a latency.
 async fn read(
     n: Arc<Node>,
     start: Instant,
     measuring: Arc<AtomicBool>,
     answered: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
+    stop: CancellationToken,
 ) {
-    let mut buf = vec![0u8; 65_535];
+    let mut batch = Batch::new();
     let mut local = Latencies::default();
-    let mut count = 0u64;
-    while !stop.load(Ordering::Relaxed) {
-        if n.sock.readable().await.is_err() {
-            break;
-        }
-        loop {
-            let len = match n.sock.try_recv(&mut buf) {
-                Ok(len) => len,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => continue,
-            };
-            let b = &buf[..len];
-            if len < 12 || b[0] >> 5 != 2 || b[0] & 0x08 == 0 {
-                continue;
-            }
-            let seq = u32::from_be_bytes([0, b[8], b[9], b[10]]);
-            let at = n.sent_at[seq as usize % RING].swap(0, Ordering::Relaxed);
-            if b[1] == MessageType::CREATE_SESSION_RESPONSE.0 {
-                if let Ok(m) = Message::decode(b) {
-                    if matches!(m.cause(), Some(Ok(c)) if c.is_accepted()) {
-                        if let Some(f) = m.find(gtpc::v2::IeType::FTEID, 1).and_then(|i| i.as_fteid().ok()) {
-                            n.tunnels.lock().expect("tunnels").push(f.teid);
+    loop {
+        let mut count = 0u64;
+        let got = batch
+            .receive(&n.sock, &n.state, &stop, |_, b| {
+                if b.len() < 12 || b[0] >> 5 != 2 || b[0] & 0x08 == 0 {
+                    return;
+                }
+                let seq = u32::from_be_bytes([0, b[8], b[9], b[10]]);
+                let at = n.sent_at[seq as usize % RING].swap(0, Ordering::Relaxed);
+                if b[1] == MessageType::CREATE_SESSION_RESPONSE.0 {
+                    if let Ok(m) = Message::decode(b) {
+                        if matches!(m.cause(), Some(Ok(c)) if c.is_accepted()) {
+                            if let Some(f) = m.find(gtpc::v2::IeType::FTEID, 1).and_then(|i| i.as_fteid().ok()) {
+                                n.tunnels.lock().expect("tunnels").push(f.teid);
+                            }
                         }
                     }
+                } else if b[1] == MessageType::MODIFY_BEARER_RESPONSE.0 && at != 0 && measuring.load(Ordering::Relaxed)
+                {
+                    local.record(nanos(start).saturating_sub(at).div_ceil(1000));
+                    count += 1;
                 }
-            } else if b[1] == MessageType::MODIFY_BEARER_RESPONSE.0 && at != 0 && measuring.load(Ordering::Relaxed) {
-                local.record(nanos(start).saturating_sub(at).div_ceil(1000));
-                count += 1;
-                if count.is_multiple_of(256) {
-                    answered.fetch_add(256, Ordering::Relaxed);
-                    n.latency.lock().expect("histogram").merge(&local);
-                    local = Latencies::default();
-                }
-            }
+            })
+            .await;
+        if got.is_none() {
+            return;
         }
-        if !count.is_multiple_of(256) {
-            answered.fetch_add(count % 256, Ordering::Relaxed);
+        if count > 0 {
             n.latency.lock().expect("histogram").merge(&local);
-            local = Latencies::default();
-            count = 0;
+            local.0.clear();
+            answered.fetch_add(count, Ordering::Relaxed);
         }
     }
 }
 
 /// The P-GW: answers Create Session (accepted, P-GW TEID = the S-GW's with [`PGW_TEID_BIT`]),
-/// Modify Bearer, Delete Session and Echo Requests.
-async fn respond(sock: UdpSocket, stop: Arc<AtomicBool>) {
-    let mut buf = vec![0u8; 65_535];
+/// Modify Bearer, Delete Session and Echo Requests. Reads in batches (`recvmmsg`), to spend little
+/// of the shared CPU, and answers each request with a datagram of its own, as a P-GW would (so the
+/// firewall's upstream sockets get no kernel-coalesced runs that a real P-GW would not send).
+async fn respond(sock: UdpSocket, state: UdpSocketState, stop: CancellationToken) {
     let accepted = Cause::new(cause::REQUEST_ACCEPTED);
     let template = |t: MessageType| -> Vec<u8> {
         Message::builder(t).teid(0).sequence(0).ie(Ie::cause(&accepted)).build().map(|m| m.encode()).unwrap_or_default()
     };
     let (mbr, dsr) = (template(MessageType::MODIFY_BEARER_RESPONSE), template(MessageType::DELETE_SESSION_RESPONSE));
-    let mut out = Vec::with_capacity(256);
-    while !stop.load(Ordering::Relaxed) {
-        if sock.readable().await.is_err() {
+    let mut batch = Batch::new();
+    let mut out = Vec::with_capacity(SLOT);
+    let mut runs = Runs::default();
+    loop {
+        out.clear();
+        let got = batch
+            .receive(&sock, &state, &stop, |from, b| {
+                let at = out.len();
+                if answer(b, &mbr, &dsr, &accepted, &mut out) {
+                    // One datagram per run: never segmented.
+                    runs.push(from, at..out.len(), 1);
+                } else {
+                    out.truncate(at);
+                }
+            })
+            .await;
+        if got.is_none() {
             return;
         }
-        loop {
-            let (len, from) = match sock.try_recv_from(&mut buf) {
-                Ok(x) => x,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(_) => continue,
-            };
-            let b = &buf[..len];
-            if len < 8 || b[0] >> 5 != 2 {
-                continue;
-            }
-            out.clear();
-            match MessageType(b[1]) {
-                MessageType::MODIFY_BEARER_REQUEST | MessageType::DELETE_SESSION_REQUEST if len >= 12 => {
-                    let t = if b[1] == MessageType::MODIFY_BEARER_REQUEST.0 { &mbr } else { &dsr };
-                    out.extend_from_slice(t);
-                    out[8..11].copy_from_slice(&b[8..11]);
-                }
-                MessageType::CREATE_SESSION_REQUEST => {
-                    let Ok(m) = Message::decode(b) else { continue };
-                    let Some(Ok(s)) = m.sender_fteid() else { continue };
-                    let f = Fteid {
-                        interface_type: interface::S5S8_PGW_GTPC,
-                        teid: s.teid | PGW_TEID_BIT,
-                        ipv4: Some(Ipv4Addr::LOCALHOST),
-                        ipv6: None,
-                    };
-                    let Ok(r) = Message::builder(MessageType::CREATE_SESSION_RESPONSE)
-                        .teid(s.teid)
-                        .sequence(m.header.sequence)
-                        .ie(Ie::cause(&accepted))
-                        .ie(Ie::fteid(1, &f))
-                        .build()
-                    else {
-                        continue;
-                    };
-                    out = r.encode();
-                }
-                MessageType::ECHO_REQUEST => {
-                    let Ok(m) = Message::decode(b) else { continue };
-                    let Ok(r) = Message::builder(MessageType::ECHO_RESPONSE)
-                        .sequence(m.header.sequence)
-                        .ie(Ie::recovery(1))
-                        .build()
-                    else {
-                        continue;
-                    };
-                    out = r.encode();
-                }
-                _ => continue,
-            }
-            match sock.try_send_to(&out, from) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    let _ = sock.send_to(&out, from).await;
-                }
-                _ => {}
-            }
+        for (to, range, size) in runs.runs.drain(..) {
+            send_run(&sock, &state, to, &out[range], size).await;
         }
+    }
+}
+
+/// Appends to `out` the responder's answer to the request `b`; `false` when it has none.
+fn answer(b: &[u8], mbr: &[u8], dsr: &[u8], accepted: &Cause, out: &mut Vec<u8>) -> bool {
+    if b.len() < 8 || b[0] >> 5 != 2 {
+        return false;
+    }
+    let built = match MessageType(b[1]) {
+        MessageType::MODIFY_BEARER_REQUEST | MessageType::DELETE_SESSION_REQUEST if b.len() >= 12 => {
+            let at = out.len();
+            out.extend_from_slice(if b[1] == MessageType::MODIFY_BEARER_REQUEST.0 { mbr } else { dsr });
+            out[at + 8..at + 11].copy_from_slice(&b[8..11]);
+            return true;
+        }
+        MessageType::CREATE_SESSION_REQUEST => {
+            let Ok(m) = Message::decode(b) else { return false };
+            let Some(Ok(s)) = m.sender_fteid() else { return false };
+            let f = Fteid {
+                interface_type: interface::S5S8_PGW_GTPC,
+                teid: s.teid | PGW_TEID_BIT,
+                ipv4: Some(Ipv4Addr::LOCALHOST),
+                ipv6: None,
+            };
+            Message::builder(MessageType::CREATE_SESSION_RESPONSE)
+                .teid(s.teid)
+                .sequence(m.header.sequence)
+                .ie(Ie::cause(accepted))
+                .ie(Ie::fteid(1, &f))
+                .build()
+        }
+        MessageType::ECHO_REQUEST => {
+            let Ok(m) = Message::decode(b) else { return false };
+            Message::builder(MessageType::ECHO_RESPONSE).sequence(m.header.sequence).ie(Ie::recovery(1)).build()
+        }
+        _ => return false,
+    };
+    match built {
+        Ok(r) => {
+            out.extend_from_slice(&r.encode());
+            true
+        }
+        Err(_) => false,
     }
 }

@@ -12,7 +12,8 @@
 # screened message is printed: unlike the rates, it barely moves with what else runs on the machine.
 # PIN=1 pins `warden serve` to the last CPU and the generator with its responder to the others
 # (taskset), as if the firewall had a machine of its own: then its added latency is its own, not
-# the time it waited for a CPU the load generator held.
+# the time it waited for a CPU the load generator held. LOAD_NICE=N runs the generator and its
+# responder at nice N (the firewall stays at 0): on shared cores the firewall is then served first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATES=${1:-"20000 100000"}; DURATION=${2:-8}; SESSIONS=${3:-10000}; SOCKETS=${4:-4}
@@ -23,11 +24,11 @@ if [ -z "$W" ]; then
   W=${CARGO_TARGET_DIR:-$PWD/target}/$PROFILE/warden
 fi
 W=$(realpath "$W")
-SERVE_CPU=(); LOAD_CPU=()
+SERVE_CPU=(); LOAD_CPU=(nice -n "${LOAD_NICE:-0}")
 if [ "${PIN:-0}" = 1 ]; then
   LAST=$(($(nproc) - 1))
   [ "$LAST" -ge 1 ] || { echo "bench-gtp: PIN=1 needs two CPUs" >&2; exit 2; }
-  SERVE_CPU=(taskset -c "$LAST"); LOAD_CPU=(taskset -c "0-$((LAST - 1))")
+  SERVE_CPU=(taskset -c "$LAST"); LOAD_CPU+=(taskset -c "0-$((LAST - 1))")
 fi
 [ -x "$W" ] || { echo "bench-gtp: $W is not an executable" >&2; exit 2; }
 DIR=$(mktemp -d); SERVER=; trap 'kill $SERVER 2>/dev/null || true; rm -rf "$DIR"' EXIT
@@ -37,7 +38,7 @@ PORT=$((20000 + RANDOM % 20000)); GPORT=$((PORT + 1)); PGW=$((PORT + 2))
   echo 'data_dir = "data"'
   echo '[diameter]'; echo "listen = \"127.0.0.1:$PORT\""; echo 'origin_host = "hss.home.example"'; echo 'origin_realm = "home.example"'
   echo '[gtp]'; echo "listen = \"127.0.0.1:$GPORT\""; echo "upstream = \"127.0.0.1:$PGW\""
-  echo 'max_pending_per_partner = 1000000'; echo 'workers = 2'
+  echo 'max_pending_per_partner = 1000000'; echo "workers = ${WORKERS:-2}"
   echo '[gtp.home]'; echo 'imsi_prefixes = ["00101"]'; echo 'plmns = ["00101"]'
   echo '[[gtp.partners]]'; echo 'name = "bench"'; echo 'addresses = ["127.0.0.1"]'; echo 'plmns = ["26201"]'
   echo 'setup_rate_per_sec = 1000000'; echo 'max_tunnels = 10000000'

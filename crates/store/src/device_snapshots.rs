@@ -30,18 +30,9 @@ pub struct DeviceSnapshot {
     pub imsi: Option<String>,
     /// That SIM's tenant (`*`: not linked, the operator's).
     pub tenant: String,
-    /// Manufacturer (3/0/0).
-    pub manufacturer: Option<String>,
-    /// Model number (3/0/1).
-    pub model: Option<String>,
-    /// Serial number (3/0/2).
-    pub serial: Option<String>,
-    /// Firmware version (3/0/3).
-    pub firmware: Option<String>,
-    /// Battery level, percent (3/0/9).
-    pub battery: Option<i64>,
-    /// Radio signal strength, dBm (4/0/2).
-    pub signal_dbm: Option<i64>,
+    /// What objects 3 and 4 said at the last read (all `None` before the first).
+    #[serde(flatten)]
+    pub objects: DeviceObjects,
     /// Unix seconds of the last read of objects 3/4; `None` before the first.
     pub objects_read_at: Option<i64>,
     /// The IMEI the device reports (its endpoint name or an IMEI serial).
@@ -74,8 +65,8 @@ pub struct DeviceRegistration<'a> {
     pub instance: &'a str,
 }
 
-/// What one read of objects 3 and 4 gave.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one read of objects 3 and 4 gave (and so what a snapshot holds of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceObjects {
     /// Manufacturer (3/0/0).
     pub manufacturer: Option<String>,
@@ -100,12 +91,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<DeviceSnapshot> {
         endpoint: r.try_get("endpoint")?,
         imsi: r.try_get("imsi")?,
         tenant: r.try_get("tenant")?,
-        manufacturer: r.try_get("manufacturer")?,
-        model: r.try_get("model")?,
-        serial: r.try_get("serial")?,
-        firmware: r.try_get("firmware")?,
-        battery: r.try_get("battery")?,
-        signal_dbm: r.try_get("signal_dbm")?,
+        objects: DeviceObjects {
+            manufacturer: r.try_get("manufacturer")?,
+            model: r.try_get("model")?,
+            serial: r.try_get("serial")?,
+            firmware: r.try_get("firmware")?,
+            battery: r.try_get("battery")?,
+            signal_dbm: r.try_get("signal_dbm")?,
+        },
         objects_read_at: r.try_get("objects_read_at")?,
         reported_imei: r.try_get("reported_imei")?,
         hss_imei: r.try_get("hss_imei")?,

@@ -23,7 +23,7 @@ async fn snapshots_follow_the_device_and_stay_in_their_tenant() {
         let a = store.device_snapshot_in(&acme, "ep-a").await.unwrap().unwrap();
         assert_eq!((a.imsi.as_deref(), a.tenant.as_str(), a.registered), (Some("001010000000001"), "acme", true));
         assert_eq!((a.registered_at, a.last_seen, a.instance.as_str()), (1000, 1000, "hss-1"));
-        assert_eq!((a.model, a.objects_read_at), (None, None));
+        assert_eq!((a.objects.model, a.objects_read_at), (None, None));
 
         // Isolation in the data layer: the other tenant's device and the operator's are not found.
         assert!(store.device_snapshot_in(&acme, "ep-b").await.unwrap().is_none());
@@ -45,9 +45,16 @@ async fn snapshots_follow_the_device_and_stay_in_their_tenant() {
         assert!(!store.device_objects_read("nobody", &objects, 1010).await.unwrap());
         store.device_imei_checked("ep-a", "490154203237518", Some("356938035643809")).await.unwrap();
         let a = store.device_snapshot_in(&acme, "ep-a").await.unwrap().unwrap();
-        assert_eq!((a.manufacturer.as_deref(), a.firmware.as_deref()), (Some("Acme"), Some("1.2.3")));
-        assert_eq!(a.model.unwrap().chars().count(), 128);
-        assert_eq!((a.battery, a.signal_dbm, a.objects_read_at, a.last_seen), (Some(87), Some(-71), Some(1010), 1010));
+        assert_eq!((a.objects.manufacturer.as_deref(), a.objects.firmware.as_deref()), (Some("Acme"), Some("1.2.3")));
+        // Serialized flat, as before the objects were a struct of their own.
+        let json = serde_json::to_value(&a).unwrap();
+        assert_eq!((json["firmware"].as_str(), json["signal_dbm"].as_i64()), (Some("1.2.3"), Some(-71)));
+        assert!(json.get("objects").is_none(), "{json}");
+        assert_eq!(a.objects.model.unwrap().chars().count(), 128);
+        assert_eq!(
+            (a.objects.battery, a.objects.signal_dbm, a.objects_read_at, a.last_seen),
+            (Some(87), Some(-71), Some(1010), 1010)
+        );
         assert_eq!(
             (a.reported_imei.as_deref(), a.hss_imei.as_deref()),
             (Some("490154203237518"), Some("356938035643809"))
@@ -63,7 +70,7 @@ async fn snapshots_follow_the_device_and_stay_in_their_tenant() {
         store.device_gone("ep-a", "hss-1", 1201).await.unwrap();
         let a = store.device_snapshot_in(&acme, "ep-a").await.unwrap().unwrap();
         assert!(a.registered && a.instance == "hss-2");
-        assert_eq!(a.firmware.as_deref(), Some("1.2.3"), "a re-registration keeps what was read");
+        assert_eq!(a.objects.firmware.as_deref(), Some("1.2.3"), "a re-registration keeps what was read");
         store.device_gone("ep-a", "hss-2", 1300).await.unwrap();
         let a = store.device_snapshot_in(&acme, "ep-a").await.unwrap().unwrap();
         assert_eq!((a.registered, a.last_seen), (false, 1300));

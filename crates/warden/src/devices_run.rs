@@ -16,10 +16,12 @@ use std::sync::Arc;
 
 use cmp::EventKind;
 use lwm2m::content::{self, Value};
+use lwm2m::registry::Profile;
 use lwm2m::runtime::Service;
 use lwm2m::server::{Event, OpError, Operation, ServerConfig};
 use lwm2m::Path;
 use serde::Deserialize;
+use store::device_snapshots::DeviceObjects;
 use store::Store;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -634,40 +636,24 @@ impl Linker {
             Some(Value::Integer(i)) => Some(i),
             _ => None,
         };
-        let mut p = lwm2m::registry::Profile::default();
+        let mut objects = DeviceObjects::default();
         if has3 {
-            p.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await?);
-            p.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await?);
-            p.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await?);
-            p.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await?);
-            p.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await?);
+            objects.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await?);
+            objects.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await?);
+            objects.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await?);
+            objects.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await?);
+            objects.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await?);
         }
         if has4 {
-            p.signal = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await?);
+            objects.signal_dbm = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await?);
         }
-        let still = self.service.set_profile(endpoint, |q| {
-            q.manufacturer = p.manufacturer.clone();
-            q.model = p.model.clone();
-            q.serial = p.serial.clone();
-            q.firmware = p.firmware.clone();
-            q.battery = p.battery;
-            q.signal = p.signal;
-        });
-        if !still {
+        if !self.service.set_profile(endpoint, |q| set_objects(q, &objects)) {
             return Err(OpError::Gone);
         }
-        let objects = store::device_snapshots::DeviceObjects {
-            manufacturer: p.manufacturer.clone(),
-            model: p.model.clone(),
-            serial: p.serial.clone(),
-            firmware: p.firmware.clone(),
-            battery: p.battery,
-            signal_dbm: p.signal,
-        };
         if let Err(e) = self.store.device_objects_read(endpoint, &objects, store::now()).await {
             tracing::warn!(error = %e, "device snapshot not written");
         }
-        let serial = p.serial.as_deref().map(str::trim).unwrap_or("");
+        let serial = objects.serial.as_deref().map(str::trim).unwrap_or("");
         if imsi.is_none() && serial.parse::<ids::Iccid>().is_ok() {
             if let Some(i) = self.imsi_of_iccid(serial).await {
                 if let Some(tenant) = self.link(endpoint, &i).await {
@@ -720,6 +706,14 @@ impl Linker {
         }
         Ok(())
     }
+}
+
+/// Copies what a read of objects 3 and 4 gave into the device's registry profile (its SIM link
+/// stays): the one place where the two shapes meet.
+fn set_objects(profile: &mut Profile, objects: &DeviceObjects) {
+    let DeviceObjects { manufacturer, model, serial, firmware, battery, signal_dbm } = objects.clone();
+    *profile =
+        Profile { manufacturer, model, serial, firmware, battery, signal: signal_dbm, ..std::mem::take(profile) };
 }
 
 #[cfg(test)]

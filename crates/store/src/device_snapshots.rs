@@ -177,10 +177,25 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    /// Records the IMEI comparison: the reported IMEI and, when it differs, the HSS's.
-    pub async fn device_imei_checked(&self, endpoint: &str, reported: &str, hss_differs: Option<&str>) -> Result<()> {
-        let sql = "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 WHERE endpoint = $1";
-        self.update_snapshot(sql, endpoint, reported.to_string(), hss_differs.map(str::to_string)).await
+    /// Records the IMEI comparison: the reported IMEI and, when it differs, the HSS's. The row is
+    /// written only when that pair is not the one it already holds, in one conditional UPDATE, so
+    /// `true` (the pair changed) is answered to exactly one of the callers that record the same new
+    /// pair, whichever instance they run on: the one that records a `device.imei_mismatch` event.
+    /// `false` when the row already holds the pair or no row exists.
+    pub async fn device_imei_checked(&self, endpoint: &str, reported: &str, hss_differs: Option<&str>) -> Result<bool> {
+        // `IS DISTINCT FROM`: NULL-safe inequality, in PostgreSQL and in SQLite since 3.39 (the
+        // bundled libsqlite3-sys 0.30 brings 3.46).
+        let r = sqlx::query(
+            "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 \
+             WHERE endpoint = $1 AND (reported_imei IS DISTINCT FROM $2 OR hss_imei IS DISTINCT FROM $3)",
+        )
+        .bind(endpoint)
+        .bind(reported)
+        .bind(hss_differs)
+        .bind(crate::now())
+        .execute(self.pool())
+        .await?;
+        Ok(r.rows_affected() > 0)
     }
 
     /// The device was heard from at `at` (a registration update) through `instance`.

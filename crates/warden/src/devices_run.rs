@@ -679,26 +679,19 @@ impl Linker {
         // ULR carries an IMEI (14/15 digits) or an IMEISV (16): the first 14 digits name the device.
         let seen_body: String = seen.chars().take(14).collect();
         let differs = seen_body != reported.body();
-        // One event per mismatch: a refresh or a re-registration that finds the same one again
-        // (the snapshot already records it) adds none.
-        let known = match self.store.device_snapshot_in(&store::access::Scope::Operator, endpoint).await {
-            Ok(Some(prev)) => {
-                differs
-                    && prev.reported_imei.as_deref() == Some(reported.as_str())
-                    && prev.hss_imei.as_deref() == Some(seen.as_str())
-            }
-            Ok(None) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "device snapshot not read");
-                false
-            }
-        };
-        if let Err(e) =
-            self.store.device_imei_checked(endpoint, reported.as_str(), differs.then_some(seen.as_str())).await
-        {
-            tracing::warn!(error = %e, "device snapshot not written");
-        }
-        if differs && !known {
+        // One event per mismatch: the snapshot is written only when it does not hold this pair yet,
+        // and only the write that changed it records the event, so a refresh or a re-registration
+        // that finds the same mismatch again adds none, nor does a second instance finding it at the
+        // same moment. A failed write records it (better twice than never).
+        let changed = self
+            .store
+            .device_imei_checked(endpoint, reported.as_str(), differs.then_some(seen.as_str()))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "device snapshot not written");
+                true
+            });
+        if differs && changed {
             let detail = serde_json::json!({
                 "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
             });

@@ -185,24 +185,16 @@ impl Store {
     pub async fn device_imei_checked(&self, endpoint: &str, reported: &str, hss_differs: Option<&str>) -> Result<bool> {
         // `IS DISTINCT FROM`: NULL-safe inequality, in PostgreSQL and in SQLite since 3.39 (the
         // bundled libsqlite3-sys 0.30 brings 3.46).
-        let r = sqlx::query(
-            "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 \
-             WHERE endpoint = $1 AND (reported_imei IS DISTINCT FROM $2 OR hss_imei IS DISTINCT FROM $3)",
-        )
-        .bind(endpoint)
-        .bind(reported)
-        .bind(hss_differs)
-        .bind(crate::now())
-        .execute(self.pool())
-        .await?;
-        Ok(r.rows_affected() > 0)
+        let sql = "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 \
+                   WHERE endpoint = $1 AND (reported_imei IS DISTINCT FROM $2 OR hss_imei IS DISTINCT FROM $3)";
+        self.update_snapshot(sql, endpoint, reported.to_string(), hss_differs.map(str::to_string)).await
     }
 
     /// The device was heard from at `at` (a registration update) through `instance`.
     pub async fn device_seen(&self, endpoint: &str, instance: &str, at: i64) -> Result<()> {
         let sql = "UPDATE device_snapshots SET last_seen = $2, instance = $3, registered = 1, updated_at = $4 \
                    WHERE endpoint = $1 AND last_seen <= $2";
-        self.update_snapshot(sql, endpoint, at, instance.to_string()).await
+        self.update_snapshot(sql, endpoint, at, instance.to_string()).await.map(drop)
     }
 
     /// The device de-registered or expired at `instance`: no longer registered, unless another
@@ -210,18 +202,18 @@ impl Store {
     pub async fn device_gone(&self, endpoint: &str, instance: &str, at: i64) -> Result<()> {
         let sql = "UPDATE device_snapshots SET registered = 0, last_seen = $3, updated_at = $4 \
                    WHERE endpoint = $1 AND instance = $2";
-        self.update_snapshot(sql, endpoint, instance.to_string(), at).await
+        self.update_snapshot(sql, endpoint, instance.to_string(), at).await.map(drop)
     }
 
     /// Runs `sql`, an UPDATE of one device's row: `$1` its endpoint, `$2` and `$3` the values, `$4`
-    /// the time of the write.
-    async fn update_snapshot<A, B>(&self, sql: &str, endpoint: &str, a: A, b: B) -> Result<()>
+    /// the time of the write. `true` when it changed the row.
+    async fn update_snapshot<A, B>(&self, sql: &str, endpoint: &str, a: A, b: B) -> Result<bool>
     where
         A: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
         B: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
     {
-        sqlx::query(sql).bind(endpoint).bind(a).bind(b).bind(crate::now()).execute(self.pool()).await?;
-        Ok(())
+        let r = sqlx::query(sql).bind(endpoint).bind(a).bind(b).bind(crate::now()).execute(self.pool()).await?;
+        Ok(r.rows_affected() > 0)
     }
 
     /// Marks every device `instance` held as no longer registered (it starts afresh: registrations

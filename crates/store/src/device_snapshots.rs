@@ -30,18 +30,9 @@ pub struct DeviceSnapshot {
     pub imsi: Option<String>,
     /// That SIM's tenant (`*`: not linked, the operator's).
     pub tenant: String,
-    /// Manufacturer (3/0/0).
-    pub manufacturer: Option<String>,
-    /// Model number (3/0/1).
-    pub model: Option<String>,
-    /// Serial number (3/0/2).
-    pub serial: Option<String>,
-    /// Firmware version (3/0/3).
-    pub firmware: Option<String>,
-    /// Battery level, percent (3/0/9).
-    pub battery: Option<i64>,
-    /// Radio signal strength, dBm (4/0/2).
-    pub signal_dbm: Option<i64>,
+    /// What objects 3 and 4 said at the last read (all `None` before the first).
+    #[serde(flatten)]
+    pub objects: DeviceObjects,
     /// Unix seconds of the last read of objects 3/4; `None` before the first.
     pub objects_read_at: Option<i64>,
     /// The IMEI the device reports (its endpoint name or an IMEI serial).
@@ -74,8 +65,8 @@ pub struct DeviceRegistration<'a> {
     pub instance: &'a str,
 }
 
-/// What one read of objects 3 and 4 gave.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What one read of objects 3 and 4 gave (and so what a snapshot holds of them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DeviceObjects {
     /// Manufacturer (3/0/0).
     pub manufacturer: Option<String>,
@@ -100,12 +91,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<DeviceSnapshot> {
         endpoint: r.try_get("endpoint")?,
         imsi: r.try_get("imsi")?,
         tenant: r.try_get("tenant")?,
-        manufacturer: r.try_get("manufacturer")?,
-        model: r.try_get("model")?,
-        serial: r.try_get("serial")?,
-        firmware: r.try_get("firmware")?,
-        battery: r.try_get("battery")?,
-        signal_dbm: r.try_get("signal_dbm")?,
+        objects: DeviceObjects {
+            manufacturer: r.try_get("manufacturer")?,
+            model: r.try_get("model")?,
+            serial: r.try_get("serial")?,
+            firmware: r.try_get("firmware")?,
+            battery: r.try_get("battery")?,
+            signal_dbm: r.try_get("signal_dbm")?,
+        },
         objects_read_at: r.try_get("objects_read_at")?,
         reported_imei: r.try_get("reported_imei")?,
         hss_imei: r.try_get("hss_imei")?,
@@ -184,9 +177,16 @@ impl Store {
         Ok(r.rows_affected() > 0)
     }
 
-    /// Records the IMEI comparison: the reported IMEI and, when it differs, the HSS's.
-    pub async fn device_imei_checked(&self, endpoint: &str, reported: &str, hss_differs: Option<&str>) -> Result<()> {
-        let sql = "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 WHERE endpoint = $1";
+    /// Records the IMEI comparison: the reported IMEI and, when it differs, the HSS's. The row is
+    /// written only when that pair is not the one it already holds, in one conditional UPDATE, so
+    /// `true` (the pair changed) is answered to exactly one of the callers that record the same new
+    /// pair, whichever instance they run on: the one that records a `device.imei_mismatch` event.
+    /// `false` when the row already holds the pair or no row exists.
+    pub async fn device_imei_checked(&self, endpoint: &str, reported: &str, hss_differs: Option<&str>) -> Result<bool> {
+        // `IS DISTINCT FROM`: NULL-safe inequality, in PostgreSQL and in SQLite since 3.39 (the
+        // bundled libsqlite3-sys 0.30 brings 3.46).
+        let sql = "UPDATE device_snapshots SET reported_imei = $2, hss_imei = $3, updated_at = $4 \
+                   WHERE endpoint = $1 AND (reported_imei IS DISTINCT FROM $2 OR hss_imei IS DISTINCT FROM $3)";
         self.update_snapshot(sql, endpoint, reported.to_string(), hss_differs.map(str::to_string)).await
     }
 
@@ -194,7 +194,7 @@ impl Store {
     pub async fn device_seen(&self, endpoint: &str, instance: &str, at: i64) -> Result<()> {
         let sql = "UPDATE device_snapshots SET last_seen = $2, instance = $3, registered = 1, updated_at = $4 \
                    WHERE endpoint = $1 AND last_seen <= $2";
-        self.update_snapshot(sql, endpoint, at, instance.to_string()).await
+        self.update_snapshot(sql, endpoint, at, instance.to_string()).await.map(drop)
     }
 
     /// The device de-registered or expired at `instance`: no longer registered, unless another
@@ -202,18 +202,18 @@ impl Store {
     pub async fn device_gone(&self, endpoint: &str, instance: &str, at: i64) -> Result<()> {
         let sql = "UPDATE device_snapshots SET registered = 0, last_seen = $3, updated_at = $4 \
                    WHERE endpoint = $1 AND instance = $2";
-        self.update_snapshot(sql, endpoint, instance.to_string(), at).await
+        self.update_snapshot(sql, endpoint, instance.to_string(), at).await.map(drop)
     }
 
     /// Runs `sql`, an UPDATE of one device's row: `$1` its endpoint, `$2` and `$3` the values, `$4`
-    /// the time of the write.
-    async fn update_snapshot<A, B>(&self, sql: &str, endpoint: &str, a: A, b: B) -> Result<()>
+    /// the time of the write. `true` when it changed the row.
+    async fn update_snapshot<A, B>(&self, sql: &str, endpoint: &str, a: A, b: B) -> Result<bool>
     where
         A: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
         B: for<'q> sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any> + Send,
     {
-        sqlx::query(sql).bind(endpoint).bind(a).bind(b).bind(crate::now()).execute(self.pool()).await?;
-        Ok(())
+        let r = sqlx::query(sql).bind(endpoint).bind(a).bind(b).bind(crate::now()).execute(self.pool()).await?;
+        Ok(r.rows_affected() > 0)
     }
 
     /// Marks every device `instance` held as no longer registered (it starts afresh: registrations

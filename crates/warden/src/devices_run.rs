@@ -16,10 +16,12 @@ use std::sync::Arc;
 
 use cmp::EventKind;
 use lwm2m::content::{self, Value};
+use lwm2m::registry::Profile;
 use lwm2m::runtime::Service;
 use lwm2m::server::{Event, OpError, Operation, ServerConfig};
 use lwm2m::Path;
 use serde::Deserialize;
+use store::device_snapshots::DeviceObjects;
 use store::Store;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -634,40 +636,24 @@ impl Linker {
             Some(Value::Integer(i)) => Some(i),
             _ => None,
         };
-        let mut p = lwm2m::registry::Profile::default();
+        let mut objects = DeviceObjects::default();
         if has3 {
-            p.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await?);
-            p.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await?);
-            p.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await?);
-            p.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await?);
-            p.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await?);
+            objects.manufacturer = text(self.read_text(endpoint, Path::resource(3, 0, 0)).await?);
+            objects.model = text(self.read_text(endpoint, Path::resource(3, 0, 1)).await?);
+            objects.serial = text(self.read_text(endpoint, Path::resource(3, 0, 2)).await?);
+            objects.firmware = text(self.read_text(endpoint, Path::resource(3, 0, 3)).await?);
+            objects.battery = int(self.read_text(endpoint, Path::resource(3, 0, 9)).await?);
         }
         if has4 {
-            p.signal = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await?);
+            objects.signal_dbm = int(self.read_text(endpoint, Path::resource(4, 0, 2)).await?);
         }
-        let still = self.service.set_profile(endpoint, |q| {
-            q.manufacturer = p.manufacturer.clone();
-            q.model = p.model.clone();
-            q.serial = p.serial.clone();
-            q.firmware = p.firmware.clone();
-            q.battery = p.battery;
-            q.signal = p.signal;
-        });
-        if !still {
+        if !self.service.set_profile(endpoint, |q| set_objects(q, &objects)) {
             return Err(OpError::Gone);
         }
-        let objects = store::device_snapshots::DeviceObjects {
-            manufacturer: p.manufacturer.clone(),
-            model: p.model.clone(),
-            serial: p.serial.clone(),
-            firmware: p.firmware.clone(),
-            battery: p.battery,
-            signal_dbm: p.signal,
-        };
         if let Err(e) = self.store.device_objects_read(endpoint, &objects, store::now()).await {
             tracing::warn!(error = %e, "device snapshot not written");
         }
-        let serial = p.serial.as_deref().map(str::trim).unwrap_or("");
+        let serial = objects.serial.as_deref().map(str::trim).unwrap_or("");
         if imsi.is_none() && serial.parse::<ids::Iccid>().is_ok() {
             if let Some(i) = self.imsi_of_iccid(serial).await {
                 if let Some(tenant) = self.link(endpoint, &i).await {
@@ -693,26 +679,19 @@ impl Linker {
         // ULR carries an IMEI (14/15 digits) or an IMEISV (16): the first 14 digits name the device.
         let seen_body: String = seen.chars().take(14).collect();
         let differs = seen_body != reported.body();
-        // One event per mismatch: a refresh or a re-registration that finds the same one again
-        // (the snapshot already records it) adds none.
-        let known = match self.store.device_snapshot_in(&store::access::Scope::Operator, endpoint).await {
-            Ok(Some(prev)) => {
-                differs
-                    && prev.reported_imei.as_deref() == Some(reported.as_str())
-                    && prev.hss_imei.as_deref() == Some(seen.as_str())
-            }
-            Ok(None) => false,
-            Err(e) => {
-                tracing::warn!(error = %e, "device snapshot not read");
-                false
-            }
-        };
-        if let Err(e) =
-            self.store.device_imei_checked(endpoint, reported.as_str(), differs.then_some(seen.as_str())).await
-        {
-            tracing::warn!(error = %e, "device snapshot not written");
-        }
-        if differs && !known {
+        // One event per mismatch: the snapshot is written only when it does not hold this pair yet,
+        // and only the write that changed it records the event, so a refresh or a re-registration
+        // that finds the same mismatch again adds none, nor does a second instance finding it at the
+        // same moment. A failed write records it (better twice than never).
+        let changed = self
+            .store
+            .device_imei_checked(endpoint, reported.as_str(), differs.then_some(seen.as_str()))
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "device snapshot not written");
+                true
+            });
+        if differs && changed {
             let detail = serde_json::json!({
                 "endpoint": endpoint, "reported_imei": reported.as_str(), "hss_imei": seen,
             });
@@ -720,6 +699,14 @@ impl Linker {
         }
         Ok(())
     }
+}
+
+/// Copies what a read of objects 3 and 4 gave into the device's registry profile (its SIM link
+/// stays): the one place where the two shapes meet.
+fn set_objects(profile: &mut Profile, objects: &DeviceObjects) {
+    let DeviceObjects { manufacturer, model, serial, firmware, battery, signal_dbm } = objects.clone();
+    *profile =
+        Profile { manufacturer, model, serial, firmware, battery, signal: signal_dbm, ..std::mem::take(profile) };
 }
 
 #[cfg(test)]

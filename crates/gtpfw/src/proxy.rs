@@ -116,7 +116,8 @@ async fn send(sock: &UdpSocket, bytes: &[u8]) {
 
 impl Relay {
     /// One receiving task on the listener: screens every datagram and relays, answers or parks it.
-    /// What is relayed as it came goes out in runs per partner node ([`Runs`]).
+    /// What is relayed as it came goes out in runs per partner node ([`Runs`]): a batch is grouped
+    /// by node first, since only the order within a node matters.
     async fn from_partners(self: Arc<Self>) {
         let mut batch = Batch::new();
         let mut decided: Vec<(SocketAddr, Verdict, std::ops::Range<usize>)> = Vec::with_capacity(BATCH_SIZE);
@@ -144,6 +145,9 @@ impl Relay {
             if got.is_none() {
                 return;
             }
+            // Grouped by partner node, each node's datagrams in the order they came (a stable sort):
+            // nodes whose datagrams arrived interleaved still get one segmented send each.
+            decided.sort_by_key(|d| d.0);
             for (src, verdict, range) in decided.drain(..) {
                 if verdict == Verdict::Relay(None) {
                     runs.push(src, range, MAX_SEGMENTS);

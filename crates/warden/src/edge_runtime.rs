@@ -44,9 +44,17 @@ impl Drop for EdgeRuntime {
 
 /// Lowers the calling thread's CPU priority by [`NICE`] (Linux: the nice value is per thread).
 fn lower_priority() {
+    // Relative to the thread's own value (inherited from the process): a server started at nice 5
+    // runs its API at 15, and one started at 19 keeps 19 — never higher than the Diameter threads,
+    // which setting the absolute value would do with the privilege to raise it.
     #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), NICE) {
-        tracing::debug!(error = %e, "could not lower the API thread's priority");
+    {
+        let me = Some(rustix::thread::gettid());
+        let lowered = rustix::process::getpriority_process(me)
+            .and_then(|now| rustix::process::setpriority_process(me, (now + NICE).min(19)));
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "could not lower the API thread's priority");
+        }
     }
 }
 

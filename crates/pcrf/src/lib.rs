@@ -167,6 +167,9 @@ pub struct PcrfCounters {
     /// Re-checks of a PCEF's sessions when it connected ([`Pcrf::peer_open`]), made only when it
     /// may have missed a change.
     pub resyncs: u64,
+    /// SIMs whose DNS-resolved host rule expired, pushed by the expiry sweep (only for sessions
+    /// whose PCEF is connected here; one without a connection is marked as having missed it).
+    pub expiry_pushes: u64,
 }
 
 #[derive(Default)]
@@ -185,6 +188,7 @@ struct Counters {
     usage_dropped: AtomicU64,
     usage_rows: AtomicU64,
     resyncs: AtomicU64,
+    expiry_pushes: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -554,6 +558,7 @@ impl Pcrf {
             usage_dropped: get(&c.usage_dropped),
             usage_rows: get(&c.usage_rows),
             resyncs: get(&c.resyncs),
+            expiry_pushes: get(&c.expiry_pushes),
         }
     }
 

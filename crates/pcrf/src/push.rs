@@ -69,7 +69,12 @@ pub(crate) async fn sweep(me: Weak<Pcrf>) {
         pcrf.retry_due(now);
         pcrf.flush_usage(true);
         // Only the SIMs that were given DNS-resolved rules are looked at (a scan of every session,
-        // under the sessions lock, twice a second, held up the CCRs behind it).
+        // under the sessions lock, twice a second, held up the CCRs behind it). An expired rule on a
+        // session whose PCEF has no connection here is not pushed (it could not be delivered, and
+        // it would be found again every sweep until the PCEF is back): its host is marked as having
+        // missed a change, so that it is brought up to date when it connects.
+        let reachable = pcrf.reachable_hosts();
+        let mut unreachable = std::collections::HashSet::new();
         let due: Vec<Imsi> = {
             let mut sessions = lock(&pcrf.sessions);
             let sims: Vec<Imsi> = sessions.resolved.iter().cloned().collect();
@@ -79,7 +84,14 @@ pub(crate) async fn sweep(me: Weak<Pcrf>) {
                 for id in sessions.of_imsi(&imsi) {
                     if let Some(s) = sessions.get(&id).filter(|s| !s.releasing && !s.hosts.is_empty()) {
                         any = true;
-                        expired |= s.hosts.iter().any(|h| h.until <= now);
+                        if s.hosts.iter().any(|h| h.until <= now) {
+                            let host = s.pcef_host.to_ascii_lowercase();
+                            if reachable.contains(&host) {
+                                expired = true;
+                            } else {
+                                unreachable.insert(host);
+                            }
+                        }
                     }
                 }
                 if expired {
@@ -91,7 +103,11 @@ pub(crate) async fn sweep(me: Weak<Pcrf>) {
             }
             due
         };
+        if !unreachable.is_empty() {
+            pcrf.missed_by(unreachable);
+        }
         for imsi in due {
+            bump(&pcrf.counters.expiry_pushes);
             pcrf.spawn_push(imsi, false);
         }
     }
@@ -242,6 +258,12 @@ impl Pcrf {
     }
 
     /// Re-evaluates a SIM's sessions in the background (tracked for [`Pcrf::settle`]).
+    /// The PCEF hosts (lower case) with an open connection here.
+    fn reachable_hosts(&self) -> std::collections::HashSet<String> {
+        let peers = lock(&self.peers);
+        peers.live.iter().filter(|(_, v)| v.iter().any(|p| p.is_open())).map(|(h, _)| h.clone()).collect()
+    }
+
     pub(crate) fn spawn_push(&self, imsi: Imsi, reload: bool) {
         let Some(me) = self.me.upgrade() else { return };
         self.tasks.spawn(async move { me.push(&imsi, reload).await });
@@ -280,10 +302,7 @@ impl Pcrf {
     /// here could only fail, and would delete a session another instance serves.
     fn plans(&self, imsi: &Imsi, sub: Option<&Subscriber>) -> Vec<Plan> {
         let now = Instant::now();
-        let reachable: std::collections::HashSet<String> = {
-            let peers = lock(&self.peers);
-            peers.live.iter().filter(|(_, v)| v.iter().any(|p| p.is_open())).map(|(h, _)| h.clone()).collect()
-        };
+        let reachable = self.reachable_hosts();
         let mut unreachable = std::collections::HashSet::new();
         let mut sessions = lock(&self.sessions);
         let mut plans = Vec::new();

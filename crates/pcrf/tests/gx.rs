@@ -429,6 +429,7 @@ async fn dns_resolved_addresses_become_rules_for_their_ttl() {
     let rar = link.next(Duration::from_secs(8)).await.expect("RAR removing the host rule");
     assert_eq!(removed(&rar), [hosts[0].0.clone()]);
     assert!(installed(&rar).0.is_empty());
+    assert_eq!(s.pcrf.counters().expiry_pushes, 1, "the sweep pushed the expiry once");
 }
 
 #[tokio::test]
@@ -620,9 +621,12 @@ async fn a_host_rule_that_expired_while_the_pcef_was_away_is_removed_when_it_rec
     s.pcrf.settle().await;
     let addr = link.peer.address().unwrap();
     link.peer.disconnect(0).await;
-    // Expired, and the sweep (every 500 ms) has found the P-GW unreachable.
+    // Expired, and the sweep (every 500 ms) has found the P-GW unreachable: it marked the host as
+    // having missed a change, and pushed nothing (a push could not be delivered, and it would be
+    // started again every sweep while the P-GW is away).
     tokio::time::sleep(Duration::from_millis(6_000)).await;
     s.pcrf.settle().await;
+    assert_eq!(s.pcrf.counters().expiry_pushes, 0, "no push toward a PCEF without a connection");
     let resyncs = s.pcrf.counters().resyncs;
     let mut link = connect_pgw(addr, PGW, 1).await;
     let rar = link.next(Duration::from_secs(2)).await.expect("RAR removing the expired host rule");
